@@ -1,0 +1,132 @@
+"""Every error scer-hf raises on purpose.
+
+All derive from :class:`SCERError`, so ``except scer_hf.errors.SCERError`` catches
+them all. Each message says what went wrong *and* what to do about it.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "SCERError",
+    "MeterError",
+    "MeterUnavailableError",
+    "WindowError",
+    "CarbonIntensityError",
+    "UnknownCountryError",
+    "HardwareNotFoundError",
+    "ReportError",
+    "ReportSchemaError",
+    "UnsupportedSchemaVersionError",
+    "ReferenceDataError",
+    "RatingError",
+    "ModelIdError",
+    "UnknownTaskError",
+    "ModelLoadError",
+    "EmptyPromptsError",
+    "CardError",
+    "CardConflictError",
+    "HubPushError",
+    "EstimateInputError",
+    "VerificationError",
+]
+
+
+class SCERError(Exception):
+    """Base class of every scer-hf error."""
+
+
+# --- measurement ----------------------------------------------------------------------
+class MeterError(SCERError):
+    """A meter could not be read (the window it belonged to is marked unmeasured)."""
+
+
+class MeterUnavailableError(MeterError):
+    """A meter backend does not exist on this machine; ``reason`` says why."""
+
+    def __init__(self, meter: str, reason: str) -> None:
+        self.meter = meter
+        self.reason = reason
+        super().__init__(f"{meter} meter unavailable: {reason}")
+
+
+class WindowError(SCERError, KeyError):
+    """A measurement window was started twice or ended without being started."""
+
+    def __str__(self) -> str:  # KeyError quotes its message; keep it readable
+        return str(self.args[0]) if self.args else ""
+
+
+# --- carbon, hardware -----------------------------------------------------------------
+class CarbonIntensityError(SCERError, ValueError):
+    """A carbon intensity or PUE value is invalid."""
+
+
+class UnknownCountryError(CarbonIntensityError):
+    """The ISO country code is not in the shipped grid-intensity data."""
+
+
+class HardwareNotFoundError(SCERError, LookupError):
+    """A hardware name matches nothing in the shipped tables."""
+
+    def __init__(self, message: str, suggestions: list[str] | None = None) -> None:
+        self.suggestions = list(suggestions or [])
+        super().__init__(message)
+
+
+class EstimateInputError(SCERError, ValueError):
+    """An input to the calculator (hours, count, watts, ...) is out of range."""
+
+
+# --- reports --------------------------------------------------------------------------
+class ReportError(SCERError):
+    """A report could not be built, read or written."""
+
+
+class ReportSchemaError(ReportError, ValueError):
+    """A report file is not a valid scer-hf report."""
+
+
+class UnsupportedSchemaVersionError(ReportSchemaError):
+    """A report was written by a newer scer-hf than this one."""
+
+
+# --- reference data and rating --------------------------------------------------------
+class ReferenceDataError(SCERError, ValueError):
+    """Reference data is missing, malformed, or has no rows for a category."""
+
+
+class RatingError(SCERError, ValueError):
+    """A rating could not be computed."""
+
+
+class ModelIdError(SCERError, ValueError):
+    """A model id is malformed."""
+
+
+class UnknownTaskError(SCERError, ValueError):
+    """A task name is not supported."""
+
+
+class ModelLoadError(SCERError):
+    """A model could not be loaded (offline, missing files, ...)."""
+
+
+class EmptyPromptsError(SCERError, ValueError):
+    """A benchmark was given no prompts."""
+
+
+# --- model cards and the Hub ----------------------------------------------------------
+class CardError(SCERError):
+    """A model card could not be read or updated."""
+
+
+class CardConflictError(CardError, ValueError):
+    """The card already has a different value; pass ``overwrite=True`` to replace it."""
+
+
+class HubPushError(CardError):
+    """Pushing to the Hub failed; local files were kept."""
+
+
+class VerificationError(SCERError):
+    """A manifest, card or label does not verify."""
