@@ -1,0 +1,202 @@
+"""Carbon intensity, embodied emissions, SCI arithmetic and the Report manifest."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from scer_hf import Report
+from scer_hf.carbon import carbon_intensity
+from scer_hf.embodied import embodied_emissions, find_hardware, hardware_table
+from scer_hf.errors import (CarbonIntensityError, HardwareNotFoundError, ReportError, ReportSchemaError,
+                            UnknownCountryError, UnsupportedSchemaVersionError)
+from scer_hf.meters import ReplayMeter
+from scer_hf.sci import sci_value
+from scer_hf.tracker import PhaseTracker
+
+
+class Clock:
+    t = 0.0
+
+    def __call__(self) -> float:
+        return self.t
+
+
+def measured(gpu_w: float = 360.0) -> tuple[PhaseTracker, Clock]:
+    clock = Clock()
+    meter = ReplayMeter({"gpu:0": [(0, gpu_w)], "cpu:0": [(0, 40.0)]}, clock=clock, relative_uncertainty=0.05)
+    tr = PhaseTracker(meter, clock=clock)
+    tr.begin("train")
+    tr.begin("epoch 1", parent="train")
+    clock.t = 50.0
+    tr.end("epoch 1", tokens=500_000, samples=1000)
+    tr.begin("epoch 2", parent="train")
+    clock.t = 100.0
+    tr.end("epoch 2", tokens=500_000, samples=1000)
+    tr.end("train", tokens=1_000_000, samples=2000)
+    tr.begin("eval 1")
+    clock.t = 110.0
+    tr.end("eval 1", samples=100)
+    return tr, clock
+
+
+# --- carbon ---------------------------------------------------------------------------------
+def test_country_intensity_comes_from_codecarbon_with_year() -> None:
+    fra = carbon_intensity("fra")
+    assert fra.country_iso_code == "FRA" and 20 < fra.g_per_kwh < 150 and fra.year >= 2021
+    assert "global_energy_mix" in fra.source
+
+
+def test_unknown_country_says_how_to_fix() -> None:
+    with pytest.raises(UnknownCountryError, match="ISO alpha-3") as ei:
+        carbon_intensity("FR")
+    assert "carbon_intensity_g_per_kwh" in str(ei.value)
+    with pytest.raises(UnknownCountryError, match="FRA"):
+        carbon_intensity("France")
+
+
+def test_override_region_default_and_bad_pue() -> None:
+    assert carbon_intensity(g_per_kwh=100, pue=1.2).co2e_g(3.6e6) == pytest.approx(120.0)
+    se = carbon_intensity(region="SE3")
+    assert se.region == "SE3" and se.g_per_kwh < 100
+    world = carbon_intensity()
+    assert world.g_per_kwh == 475.0 and "location not given" in world.source
+    with pytest.raises(CarbonIntensityError, match="Power Usage Effectiveness"):
+        carbon_intensity("FRA", pue=0.5)
+    with pytest.raises(UnknownCountryError):
+        carbon_intensity(region="ZZ9")
+
+
+# --- embodied -------------------------------------------------------------------------------
+def test_embodied_hand_computed() -> None:
+    row = find_hardware("NVIDIA H100 SXM5 80GB (1 of 8 on HGX H100)")
+    assert row.embodied_kgco2e == 164 and row.lifetime_years == 3
+    e = embodied_emissions(row.hardware, time_reserved_s=3600.0)
+    # 164 kg x 1 h / (3 y x 8766 h/y) = 6.2363 g
+    assert e.included and e.embodied_g == pytest.approx(164_000 * 1 / (3 * 8766), rel=1e-9)
+
+
+def test_embodied_never_guesses() -> None:
+    assert not embodied_emissions(None, 10).included
+    unknown = embodied_emissions("Quantum Toaster 3000", 10)
+    assert not unknown.included and "no embodied-emissions row" in unknown.reason
+    no_life = [r for r in hardware_table() if r.lifetime_years is None][0]
+    e = embodied_emissions(no_life.hardware, 10)
+    assert not e.included and "lifetime" in e.reason
+    assert embodied_emissions(no_life.hardware, 10, lifetime_years=4).included
+    with pytest.raises(HardwareNotFoundError) as ei:
+        find_hardware("H100 SXM5")
+    assert ei.value.suggestions
+
+
+def test_every_embodied_row_keeps_its_source() -> None:
+    rows = hardware_table()
+    assert len(rows) == 58 and all(r.source.strip() for r in rows)
+
+
+# --- SCI and the report -----------------------------------------------------------------------
+def test_sci_hand_computed_example() -> None:
+    # E = 400 W x 110 s = 44,000 J = 0.012222 kWh; I = 100 g/kWh, PUE 1.5; M = 2 g; R = 1,000 units
+    v = sci_value(44_000.0, 100.0, 1.5, 2.0, 1000.0)
+    assert v == pytest.approx((44_000 / 3.6e6 * 1.5 * 100 + 2.0) / 1000)
+
+
+def test_report_totals_sci_and_uncertainty() -> None:
+    tr, _ = measured()
+    carbon = carbon_intensity(g_per_kwh=100.0, pue=1.5)
+    emb = embodied_emissions("NVIDIA H100 SXM5 80GB (1 of 8 on HGX H100)", 110.0)
+    r = Report.build(tr.measurements, boundary="training", carbon=carbon, provenance=tr.provenance(),
+                     embodied=emb, kinds={"eval 1": "evaluation"}, model={"id": "tiny", "parameters": 1000})
+    d = r.to_dict()
+    # top-level phases only: train (100 s) + eval (10 s) at 400 W; epochs are inside train
+    assert d["energy_j"] == pytest.approx(400.0 * 110)
+    assert d["co2e_g"] == pytest.approx(44_000 / 3.6e6 * 1.5 * 100)
+    assert d["embodied_g"] == pytest.approx(emb.embodied_g)
+    # R counts training phases only: 1,000,000 tokens -> 1,000 units of 1,000 training tokens
+    assert d["sci"]["functional_unit"] == "1,000 training tokens" and d["sci"]["r"] == pytest.approx(1000)
+    assert d["sci"]["value"] == pytest.approx((d["co2e_g"] + emb.embodied_g) / 1000)
+    assert d["sci"]["unit"] == "gCO2eq per 1,000 training tokens" and d["sci"]["version"] == "SCI 1.1"
+    per_sample = [a for a in d["sci_alternatives"] if a["functional_unit"] == "sample"][0]
+    assert per_sample["r"] == 2000
+    assert d["uncertainty"]["energy_j"] == pytest.approx(0.05 * 44_000)
+    assert d["uncertainty"]["relative"] == pytest.approx(0.05)
+    assert r.phase("epoch 2")["energy_j"]["gpu:0"] == pytest.approx(360.0 * 50)
+    assert not r.estimated
+
+
+def test_report_round_trip_is_exact(tmp_path: Path) -> None:
+    tr, _ = measured()
+    r = Report.build(tr.measurements, boundary="training", carbon=carbon_intensity("FRA"),
+                     provenance=tr.provenance())
+    path = r.save(tmp_path / "out" / "scer_report.json")
+    back = Report.load(path)
+    assert back == r and back.to_dict() == r.to_dict()
+    assert json.loads(path.read_text()) == r.to_dict()
+    assert Report.from_dict(r.to_dict()).digest() == r.digest()
+    assert Report.load(tmp_path / "out") == r  # a folder means its scer_report.json
+
+
+def test_save_never_silently_overwrites(tmp_path: Path) -> None:
+    tr, _ = measured()
+    a = Report.build(tr.measurements, boundary="training")
+    b = Report.build(tr.measurements, boundary="training")  # new run_id: different content
+    p = a.save(tmp_path / "r.json")
+    a.save(p)  # identical content: fine
+    with pytest.raises(ReportError, match="overwrite=True"):
+        b.save(p)
+    assert Report.load(p) == a
+    b.save(p, overwrite=True)
+    assert Report.load(p) == b
+    assert not [x for x in tmp_path.iterdir() if x.name.endswith(".tmp")]
+
+
+def test_estimate_reports_say_so() -> None:
+    from scer_hf.meters import EstimateMeter
+
+    tr = PhaseTracker(EstimateMeter())
+    with tr.phase("forward", queries=1):
+        sum(range(100_000))
+    r = Report.build(tr.measurements, boundary="inference", provenance=tr.provenance())
+    d = r.to_dict()
+    assert r.estimated and "ESTIMATE" in d["provenance"]["note"]
+    assert d["provenance"]["meters"][0]["method"] == "estimate"
+    assert "ESTIMATED" in repr(r)
+
+
+@pytest.mark.parametrize(
+    "mutate, match",
+    [
+        (lambda d: d.update(schema="other"), "'schema' must be"),
+        (lambda d: d.pop("phases"), "missing required keys: phases"),
+        (lambda d: d["phases"][0]["energy_j"].update(total=-1), "finite number >= 0"),
+        (lambda d: d.update(schema_version="1"), "positive integer"),
+        (lambda d: d.update(boundary="both"), "'boundary' must be"),
+    ],
+)
+def test_invalid_reports_get_typed_errors(tmp_path: Path, mutate, match) -> None:  # type: ignore[no-untyped-def]
+    tr, _ = measured()
+    d = Report.build(tr.measurements, boundary="training").to_dict()
+    mutate(d)
+    p = tmp_path / "bad.json"
+    p.write_text(json.dumps(d))
+    with pytest.raises(ReportSchemaError, match=match):
+        Report.load(p)
+
+
+def test_future_schema_version_is_refused_clearly(tmp_path: Path) -> None:
+    tr, _ = measured()
+    d = Report.build(tr.measurements, boundary="training").to_dict()
+    d["schema_version"] = 99
+    with pytest.raises(UnsupportedSchemaVersionError, match="upgrade"):
+        Report.from_dict(d)
+
+
+def test_not_json_and_missing_file(tmp_path: Path) -> None:
+    p = tmp_path / "x.json"
+    p.write_text("{not json")
+    with pytest.raises(ReportSchemaError, match="not JSON"):
+        Report.load(p)
+    with pytest.raises(ReportError, match="no report"):
+        Report.load(tmp_path / "missing.json")
