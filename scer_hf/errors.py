@@ -28,6 +28,7 @@ __all__ = [
     "HubPushError",
     "EstimateInputError",
     "VerificationError",
+    "UnsupportedPipelineError",
 ]
 
 
@@ -130,3 +131,7 @@ class HubPushError(CardError):
 
 class VerificationError(SCERError):
     """A manifest, card or label does not verify."""
+
+
+class UnsupportedPipelineError(SCERError, TypeError):
+    """``track_pipeline`` was given something that is not a pipeline it can measure."""
