@@ -29,6 +29,7 @@ __all__ = [
     "EstimateInputError",
     "VerificationError",
     "UnsupportedPipelineError",
+    "BenchmarkSettingsError",
 ]
 
 
@@ -135,3 +136,7 @@ class VerificationError(SCERError):
 
 class UnsupportedPipelineError(SCERError, TypeError):
     """``track_pipeline`` was given something that is not a pipeline it can measure."""
+
+
+class BenchmarkSettingsError(SCERError, ValueError):
+    """A benchmark setting (setting name, query counts, interval target) is invalid."""
