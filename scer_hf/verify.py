@@ -1,0 +1,328 @@
+"""``scer-hf verify``: recompute a report's, label's or card's figures and say whether they match.
+
+* A **report** (``scer_report.json``): every phase total is the sum of its components,
+  every phase's CO2e follows from its energy and the carbon block, and a fresh
+  :meth:`Report.build` from the phases gives the same totals, SCI values,
+  uncertainty and method; a stored rating is recomputed with ``scer_hf.rate`` when
+  that module is present.
+* A **label** (``.svg`` from :func:`scer_hf.label.make_label`): the fields embedded in
+  its ``<metadata>`` (SCI, grade, digest, QR payload...) equal the ones recomputed
+  from the report (``--report``, or ``scer_report.json`` next to the label).
+* A **model card** (``README.md``): its ``scer`` metadata block and
+  ``co2_eq_emissions`` agree with the report, matched by digest.
+
+Each check is ``{name, expected, found, ok}``; ``ok`` is None for a check that
+could not be run (the reason is in ``note``). The result is ok when no check failed.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import re
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+from .carbon import CarbonIntensity
+from .embodied import Embodied
+from .errors import ReportSchemaError, SCERError, VerificationError
+from .report import Report
+from .sci import FunctionalUnit
+
+__all__ = ["verify", "verify_report", "verify_label", "verify_card", "Check", "VerificationResult"]
+
+REL_TOL = 1e-9
+
+
+@dataclass
+class Check:
+    """One recomputed figure: what the file says (``found``) against the recomputation (``expected``)."""
+
+    name: str
+    expected: Any
+    found: Any
+    ok: bool | None
+    note: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "expected": self.expected, "found": self.found, "ok": self.ok, "note": self.note}
+
+
+@dataclass
+class VerificationResult:
+    """``ok`` is True when no check failed and at least one check ran."""
+
+    target: str
+    kind: str
+    checks: list[Check] = field(default_factory=list)
+    digest: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return any(c.ok for c in self.checks) and not any(c.ok is False for c in self.checks)
+
+    @property
+    def failed(self) -> list[Check]:
+        return [c for c in self.checks if c.ok is False]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"ok": self.ok, "target": self.target, "kind": self.kind, "digest": self.digest,
+                "checks": [c.to_dict() for c in self.checks]}
+
+    def describe(self) -> str:
+        mark = {True: "ok  ", False: "FAIL", None: "skip"}
+        lines = [f"{'VERIFIED' if self.ok else 'MISMATCH'}: {self.target} ({self.kind})"]
+        for c in self.checks:
+            line = f"  [{mark[c.ok]}] {c.name}"
+            if c.ok is False:
+                line += f": file says {c.found!r}, recomputed {c.expected!r}"
+            if c.note:
+                line += f" ({c.note})"
+            lines.append(line)
+        return "\n".join(lines)
+
+
+def _same(a: Any, b: Any) -> bool:
+    if isinstance(a, bool) or isinstance(b, bool) or a is None or b is None:
+        return a == b
+    if isinstance(a, (int, float)) and isinstance(b, (int, float)):
+        return math.isclose(float(a), float(b), rel_tol=REL_TOL, abs_tol=1e-12)
+    return a == b
+
+
+def _check(checks: list[Check], name: str, expected: Any, found: Any, note: str = "") -> None:
+    checks.append(Check(name, expected, found, _same(expected, found), note))
+
+
+# ------------------------------------------------------------------ report ------------
+def _rebuild(d: Mapping[str, Any]) -> Report:
+    emb = d.get("embodied") or {}
+    embodied = Embodied(**{k: emb.get(k) for k in Embodied.__dataclass_fields__}) if emb.get("included") else None
+    alts = d.get("sci_alternatives") or []
+    units = [FunctionalUnit(a["functional_unit"], a["count_key"], float(a.get("scale", 1.0))) for a in alts] or None
+    prov = {k: v for k, v in d["provenance"].items() if k not in ("method", "estimated", "note")}
+    return Report.build(
+        [dict(p) for p in d["phases"]], boundary=d["boundary"], carbon=CarbonIntensity.from_dict(d["carbon"]),
+        model=d.get("model"), provenance=prov, embodied=embodied, functional_units=units,
+        benchmark=d.get("benchmark"), status=d.get("status", "complete"), run_id=d.get("run_id"), extra=d.get("extra"),
+    )
+
+
+def _stored_rating(d: Mapping[str, Any]) -> Mapping[str, Any] | None:
+    for holder in (d, d.get("extra") or {}):
+        r = holder.get("rating") if isinstance(holder, Mapping) else None
+        if isinstance(r, Mapping):
+            return r
+    return None
+
+
+def _check_rating(checks: list[Check], report: Report, stored: Mapping[str, Any] | None, where: str) -> None:
+    if not stored:
+        return
+    try:
+        from .rating import rate  # noqa: PLC0415 - optional sibling module
+    except ImportError:
+        checks.append(Check(f"{where}.grade", None, None, None, "scer_hf.rating not installed; rating not recomputed"))
+        return
+    try:
+        fresh = rate(report).to_dict()
+    except SCERError as exc:
+        checks.append(Check(f"{where}", None, None, False, f"rating could not be recomputed: {exc}"))
+        return
+    for phase in ("training", "inference"):
+        s, f = stored.get(phase) or {}, fresh.get(phase) or {}
+        if not s:
+            continue
+        for key in ("grade", "stars", "percentile", "value"):
+            if key in s:
+                _check(checks, f"{where}.{phase}.{key}", f.get(key), s.get(key))
+
+
+def verify_report(report: Report | Mapping[str, Any] | str | os.PathLike[str],
+                  expected_digest: str | None = None) -> VerificationResult:
+    """Recompute every derived figure of a report from its phases and carbon block."""
+    target = str(report) if isinstance(report, (str, os.PathLike)) else "report"
+    if isinstance(report, Report):
+        d = report.to_dict()
+    elif isinstance(report, Mapping):
+        d = json.loads(json.dumps(report))
+    else:
+        d = _read_json(Path(report))
+    res = VerificationResult(target, "report")
+    try:
+        rep = Report.from_dict(d)
+    except ReportSchemaError as exc:
+        raise VerificationError(f"{target} is not a valid scer-hf report: {exc}") from exc
+    res.digest = rep.digest()
+    carbon = CarbonIntensity.from_dict(d["carbon"])
+    for i, p in enumerate(d["phases"]):
+        comps = sum(v for k, v in p["energy_j"].items() if k != "total")
+        _check(res.checks, f"phases[{i}:{p['name']}].energy_j.total", comps, p["energy_j"]["total"])
+        if "co2e_g" in p:
+            _check(res.checks, f"phases[{i}:{p['name']}].co2e_g", carbon.co2e_g(p["energy_j"]["total"]), p["co2e_g"])
+    try:
+        fresh = _rebuild(d).to_dict()
+    except SCERError as exc:
+        res.checks.append(Check("rebuild", None, None, False, f"the report cannot be rebuilt from its phases: {exc}"))
+        return res
+    for i, (fp, dp) in enumerate(zip(fresh["phases"], d["phases"])):
+        _check(res.checks, f"phases[{i}:{dp['name']}].energy_uncertainty_j", fp.get("energy_uncertainty_j"),
+               dp.get("energy_uncertainty_j"))
+    for key in ("energy_j", "co2e_g", "embodied_g"):
+        _check(res.checks, key, fresh[key], d.get(key))
+    fs, ds = fresh.get("sci"), d.get("sci")
+    _check(res.checks, "sci.value", fs and fs["value"], ds and ds.get("value"))
+    _check(res.checks, "sci.unit", fs and fs["unit"], ds and ds.get("unit"))
+    _check(res.checks, "sci.r", fs and fs["r"], ds and ds.get("r"))
+    for i, (fa, da) in enumerate(zip(fresh.get("sci_alternatives", []), d.get("sci_alternatives", []))):
+        _check(res.checks, f"sci_alternatives[{i}].value", fa["value"], da.get("value"), fa["unit"])
+    _check(res.checks, "sci_alternatives.count", len(fresh.get("sci_alternatives", [])),
+           len(d.get("sci_alternatives", [])))
+    for key in ("energy_j", "co2e_g", "sci"):
+        _check(res.checks, f"uncertainty.{key}", fresh["uncertainty"][key], (d.get("uncertainty") or {}).get(key))
+    for key in ("method", "estimated"):
+        _check(res.checks, f"provenance.{key}", fresh["provenance"][key], d["provenance"].get(key))
+    if expected_digest:
+        _check(res.checks, "digest", res.digest, expected_digest)
+    _check_rating(res.checks, rep, _stored_rating(d), "rating")
+    return res
+
+
+# ------------------------------------------------------------------ label -------------
+def _label_meta(path: Path) -> dict[str, Any]:
+    try:
+        root = ET.fromstring(path.read_text(encoding="utf-8"))
+    except (OSError, ET.ParseError) as exc:
+        raise VerificationError(f"{path} is not a readable SVG label: {exc}") from exc
+    for el in root.iter():
+        if el.tag.endswith("metadata") and el.get("id") == "scer-label-data":
+            try:
+                return json.loads(el.text or "")
+            except json.JSONDecodeError as exc:
+                raise VerificationError(f"{path}: label metadata is not JSON: {exc}") from exc
+    raise VerificationError(f"{path} has no scer-hf label metadata; was it made by `scer-hf label`?")
+
+
+def verify_label(label_path: str | os.PathLike[str], report: Report | str | os.PathLike[str] | None = None,
+                 rating: Any = None) -> VerificationResult:
+    """Recompute a label's fields from its report and compare them with the SVG's metadata."""
+    from .label import _META_KEYS, label_fields  # noqa: PLC0415 - avoid a cycle at import
+
+    p = Path(label_path)
+    meta = _label_meta(p)
+    rep_path = Path(report) if isinstance(report, (str, os.PathLike)) else p.with_name("scer_report.json")
+    if not isinstance(report, Report) and not rep_path.exists():
+        raise VerificationError(f"no report to check {p} against; pass --report scer_report.json")
+    rep = report if isinstance(report, Report) else Report.load(rep_path)
+    inner = verify_report(rep)
+    res = VerificationResult(str(p), "label", list(inner.checks), inner.digest)
+    url = meta.get("qr") if meta.get("qr", "").startswith(("http://", "https://")) else None
+    grade_given = meta.get("grade") is not None or meta.get("stars") is not None
+    fields = label_fields(rep, rating, url, auto_rate=grade_given)
+    _check(res.checks, "label.digest", rep.digest(), meta.get("digest"), "label made from this report")
+    for key in _META_KEYS:
+        if key == "digest":
+            continue
+        if key in ("grade", "stars") and rating is None and grade_given and fields.get(key) is None:
+            res.checks.append(Check(f"label.{key}", None, meta.get(key), None,
+                                    "rating not recomputable here; pass --rating"))
+            continue
+        _check(res.checks, f"label.{key}", fields.get(key), meta.get(key))
+    return res
+
+
+# ------------------------------------------------------------------ card --------------
+def _front_matter(path: Path) -> dict[str, Any]:
+    import yaml  # noqa: PLC0415 - dependency of huggingface_hub
+
+    text = path.read_text(encoding="utf-8")
+    m = re.match(r"^---\s*\n(.*?)\n---\s*\n", text, re.S)
+    if not m:
+        raise VerificationError(f"{path} has no YAML metadata block; write one with `scer-hf card`")
+    try:
+        data = yaml.safe_load(m.group(1)) or {}
+    except yaml.YAMLError as exc:
+        raise VerificationError(f"{path}: YAML metadata does not parse: {exc}") from exc
+    return data if isinstance(data, dict) else {}
+
+
+def verify_card(card_path: str | os.PathLike[str],
+                report: Report | str | os.PathLike[str] | None = None) -> VerificationResult:
+    """Compare a model card's ``scer`` block and ``co2_eq_emissions`` with the report it names."""
+    p = Path(card_path)
+    meta = _front_matter(p)
+    block = meta.get("scer")
+    if not isinstance(block, Mapping):
+        raise VerificationError(f"{p} has no 'scer' metadata block; write one with `scer-hf card`")
+    rep_path = Path(report) if isinstance(report, (str, os.PathLike)) else p.with_name("scer_report.json")
+    if not isinstance(report, Report) and not rep_path.exists():
+        raise VerificationError(f"no report to check {p} against; pass --report scer_report.json")
+    rep = report if isinstance(report, Report) else Report.load(rep_path)
+    inner = verify_report(rep)
+    res = VerificationResult(str(p), "card", list(inner.checks), inner.digest)
+    d = rep.to_dict()
+    flat = _flatten(block)
+    digest = next((v for k, v in flat.items() if k.endswith("digest") and isinstance(v, str)), None)
+    if digest is None:
+        res.checks.append(Check("card.digest", rep.digest(), None, None, "card names no report digest"))
+    else:
+        _check(res.checks, "card.digest", rep.digest(), digest, "card written from this report")
+    sci = d.get("sci") or {}
+    wanted = {"sci.value": sci.get("value"), "sci.unit": sci.get("unit"), "energy_j": d["energy_j"],
+              "co2e_g": d["co2e_g"]}
+    for key, expected in wanted.items():
+        found = next((v for k, v in flat.items() if k == key or k.endswith("." + key)), None)
+        if found is not None:
+            _check(res.checks, f"card.{key}", expected, found)
+    co2 = meta.get("co2_eq_emissions")
+    if isinstance(co2, Mapping) and isinstance(co2.get("emissions"), (int, float)):
+        _check(res.checks, "card.co2_eq_emissions.emissions", d["co2e_g"], co2["emissions"], "grams (Hub spec)")
+    rating = block.get("rating")
+    if isinstance(rating, Mapping):
+        _check_rating(res.checks, rep, rating, "card.rating")
+    return res
+
+
+def _flatten(m: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for k, v in m.items():
+        key = f"{prefix}{k}"
+        if isinstance(v, Mapping):
+            out.update(_flatten(v, key + "."))
+        else:
+            out[key] = v
+    return out
+
+
+# ------------------------------------------------------------------ dispatch ----------
+def _read_json(p: Path) -> dict[str, Any]:
+    if p.is_dir():
+        p = p / "scer_report.json"
+    try:
+        return json.loads(p.read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise VerificationError(f"no file at {p}") from exc
+    except (OSError, json.JSONDecodeError) as exc:
+        raise VerificationError(f"{p} is not a JSON report: {exc}") from exc
+
+
+def verify(target: Report | Mapping[str, Any] | str | os.PathLike[str],
+           report: Report | str | os.PathLike[str] | None = None, *, rating: Any = None) -> VerificationResult:
+    """Verify a report (JSON), a label (``.svg``) or a model card (``.md``); see the module doc."""
+    if isinstance(target, (Report, Mapping)):
+        return verify_report(target)
+    p = Path(target)
+    if not p.exists():
+        raise VerificationError(f"nothing to verify at {p}: give a scer_report.json, a label .svg or a README.md")
+    if p.suffix.lower() == ".svg":
+        return verify_label(p, report, rating)
+    if p.suffix.lower() in (".md", ".markdown"):
+        return verify_card(p, report)
+    res = verify_report(p)
+    if report is not None:  # compare with another copy of the same report
+        other = report if isinstance(report, Report) else Report.load(report)
+        _check(res.checks, "digest", other.digest(), res.digest, "same report as --report")
+    return res

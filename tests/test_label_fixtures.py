@@ -1,0 +1,84 @@
+"""Report and rating fixtures shared by the label, HTML report, verify and quality tests.
+
+Reports are built with ReplayMeter power traces on a fake clock, so every figure is
+exact and known; ratings follow the shared rating contract (HELPER_RULES.md).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from scer_hf.carbon import carbon_intensity
+from scer_hf.meters import ReplayMeter
+from scer_hf.report import Report
+from scer_hf.tracker import PhaseTracker
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.t = 0.0
+
+    def __call__(self) -> float:
+        return self.t
+
+
+def inference_report(method: str = "counter", model_id: str = "org/tiny-gpt2") -> Report:
+    """prefill 2 s + decode 5 s on a CPU 50 W / GPU 200->300 W trace, France grid."""
+    clock = Clock()
+    meter = ReplayMeter({"cpu:0": [(0, 50), (100, 50)], "gpu:0": [(0, 200), (100, 300)]}, clock=clock,
+                        method=method, relative_uncertainty=0.05)  # type: ignore[arg-type]
+    tr = PhaseTracker([meter], clock=clock)
+    with tr.phase("prefill") as w:
+        clock.t += 2
+        w.add(tokens=512, queries=8)
+    with tr.phase("decode") as w:
+        clock.t += 5
+        w.add(output_tokens=256, tokens=256)
+    return Report.build(
+        tr.measurements, boundary="inference", carbon=carbon_intensity("FRA"),
+        model={"id": model_id, "parameters": 124_000_000, "task": "text_generation", "hardware": "NVIDIA H100 80GB"},
+        provenance=tr.provenance(),
+    )
+
+
+def training_report() -> Report:
+    clock = Clock()
+    meter = ReplayMeter({"gpu:0": [(0, 250), (1000, 250)]}, clock=clock, relative_uncertainty=0.05)
+    tr = PhaseTracker([meter], clock=clock)
+    with tr.phase("train") as w:
+        clock.t += 100
+        w.add(tokens=200_000, samples=400)
+    with tr.phase("eval") as w:
+        clock.t += 10
+        w.add(samples=40)
+    return Report.build(tr.measurements, boundary="training", carbon=carbon_intensity("DEU"),
+                        model={"id": "org/tiny-bert", "task": "fill_mask"}, kinds={"eval": "evaluation"},
+                        provenance=tr.provenance())
+
+
+def phase_rating(phase: str, grade: str | None = "A", stars: int | None = 4, value: float = 0.1079,
+                 unit: str = "gCO2eq per 1,000 output tokens") -> dict[str, Any]:
+    available = grade is not None
+    return {
+        "phase": phase, "available": available, "grade": grade, "stars": stars,
+        "percentile": 92.0 if available else None, "value": value if available else None,
+        "unit": unit if available else None, "uncertainty": 0.0054 if available else None,
+        "category": {"task": "text_generation"} if available else None, "peers": 12 if available else 0,
+        "nearest_peers": [
+            {"model": "distilbert/distilgpt2", "value": 0.35},
+            {"model": "openai-community/gpt2", "value": 0.52},
+            {"model": "HuggingFaceTB/SmolLM-135M", "value": 0.61},
+            {"model": "Qwen/Qwen2.5-0.5B", "value": 1.9},
+            {"model": "microsoft/phi-2", "value": 8.2},
+        ] if available else [],
+        "sources": ["AI Energy Score v1 (Feb 2025)"] if available else [],
+        "estimated": False, "method": "measured",
+        "reason": None if available else f"no {phase} measurement in this report",
+        "how_to_measure": None if available else "scer-hf benchmark MODEL",
+    }
+
+
+def rating(grade: str | None = "A", stars: int | None = 4) -> dict[str, Any]:
+    return {"model": "org/tiny-gpt2", "reference_version": "test-1",
+            "training": phase_rating("training", None, None),
+            "inference": phase_rating("inference", grade, stars)}
