@@ -1,0 +1,34 @@
+"""``scer-hf rate MODEL_OR_REPORT``: SCER grade, AI Energy Score stars and peers, per phase.
+
+Imports no torch/transformers/datasets: the reference CSVs are read with the csv module.
+"""
+
+from __future__ import annotations
+
+import click
+
+from ._common import emit, handle_errors, json_option
+
+__all__ = ["command"]
+
+
+@click.command("rate")
+@click.argument("target")
+@click.option("--task", default=None, help="Pipeline tag (e.g. text-generation) to restrict or set the task.")
+@click.option("--include-secondary", is_flag=True, help="Add [secondary] reference rows to the peers.")
+@click.option("--include-modelled", is_flag=True, help="Add modelled (estimated) reference rows to the peers.")
+@click.option("--include-derived", is_flag=True,
+              help="Add training energy derived from GPU-hours by the calculator to the peers.")
+@click.option("--extra", "extra", multiple=True, type=click.Path(exists=True, dir_okay=False),
+              help="Your own reference CSV (columns of a shipped file); repeatable.")
+@click.option("--offline", is_flag=True, help="Never look up the Hub model card.")
+@json_option
+@handle_errors
+def command(target: str, task: str | None, include_secondary: bool, include_modelled: bool, include_derived: bool,
+            extra: tuple[str, ...], offline: bool, as_json: bool) -> None:
+    """Rate TARGET: a Hub model id (published figures, offline) or a scer-hf report JSON."""
+    from ..rating import rate
+
+    r = rate(target, task=task, include_secondary=include_secondary, include_modelled=include_modelled,
+             include_derived=include_derived, extra=list(extra) or None, hub=False if offline else None)
+    emit(r.to_dict(), as_json, r.describe)

@@ -1,0 +1,61 @@
+"""``scer_hf.rate``: SCER ratings of a model (published figures) or of a measured report.
+
+Two schemes, both per category (phase, task, size class, hardware class, setting):
+
+* SCER v0.1 percentile (``percentile.py``): A/B/C from the rank among peers;
+* AI Energy Score stars (``stars.py``): 1-5 from five equal-width energy bands, for
+  inference figures in an AI Energy Score v1 task (and class for text generation).
+
+The absolute value, its unit and uncertainty, the category, the number of peers, the
+nearest peers and the sources come with every rating.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from ..report import Report
+from .engine import rate_model
+from .measured import rate_report
+from .result import PhaseRating, Rating
+
+__all__ = ["rate", "Rating", "PhaseRating"]
+
+
+def _is_report_path(x: str) -> bool:
+    return x.endswith(".json") or os.path.exists(x)
+
+
+def rate(
+    x: Any,
+    *,
+    task: str | None = None,
+    include_secondary: bool = False,
+    include_modelled: bool = False,
+    include_derived: bool = False,
+    extra: Any = None,
+    hub: bool | None = None,
+) -> Rating:
+    """Rate a model id (``"bigscience/bloom-560m"``) or a report (``Report``, dict or path).
+
+    * model id: offline, from the shipped reference data (training from training.csv,
+      inference from aienergyscore_v1.csv and inference.csv); a phase with no figure
+      says so and gives the command that would measure it. ``hub=None`` (default) also
+      reads the Hub card's ``co2_eq_emissions`` when no training row exists and
+      ``HF_HUB_OFFLINE`` is unset (3 s limit; never fails); ``hub=False`` never does.
+    * report: rated within its category; estimated energy gives ``estimated=True``.
+
+    ``task`` restricts (model) or sets (report) the task. ``include_secondary`` /
+    ``include_modelled`` add [secondary] and modelled rows to the peers;
+    ``include_derived`` adds training energy derived by ``scer_hf.calculator`` from
+    GPU-hours; ``extra`` adds your own rows (CSV path(s) or row dicts, see
+    :func:`scer_hf.reference.rows`).
+
+    Raises ``ModelIdError`` (malformed id), ``UnknownTaskError``, ``ReportSchemaError``.
+    """
+    flags: dict[str, Any] = dict(task=task, include_secondary=include_secondary, include_modelled=include_modelled,
+                                 include_derived=include_derived, extra=extra)
+    if isinstance(x, (Report, dict, os.PathLike)) or (isinstance(x, str) and _is_report_path(x)):
+        return rate_report(x, **flags)
+    return rate_model(x, hub=hub, **flags)

@@ -1,0 +1,159 @@
+"""Rate a measured :class:`scer_hf.Report` (from the callback, the pipeline wrapper or the benchmark).
+
+Inference: GPU energy per 1,000 queries (``energy_j`` of the top-level inference
+phases, GPU components only when measured, / 3600 / queries x 1000), rated within the
+matching AI Energy Score v1 task (and class for text generation): stars (clipped to
+the frozen reference range) and the SCER percentile with the report inserted among the
+published peers. Training: ``energy_j x PUE / 3600`` Wh per 10^15 parameter x training
+tokens, ranked among the published training rows.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from .. import reference as _ref
+from ..report import Report
+from .categories import aies_task, hardware_class, normalize_task, size_class
+from .engine import inference_how_to, rate_value, training_how_to
+from .result import PhaseRating, Rating
+
+__all__ = ["rate_report", "as_report"]
+
+H100 = "NVIDIA H100"
+
+
+def as_report(x: Any) -> tuple[Report, str | None]:
+    """(Report, path or None) from a Report, a dict, or a path (``ReportSchemaError`` if malformed)."""
+    if isinstance(x, Report):
+        return x, None
+    if isinstance(x, dict):
+        return Report.from_dict(x), None
+    p = Path(os.fspath(x))
+    return Report.load(p), str(p)
+
+
+def _top(d: dict[str, Any], kind: str) -> list[dict[str, Any]]:
+    top = [p for p in d["phases"] if p.get("parent") is None]
+    return [p for p in top if p.get("kind", d["boundary"]) == kind]
+
+
+def _hardware(d: dict[str, Any]) -> str | None:
+    for where in (d.get("benchmark") or {}, d.get("provenance") or {}, d.get("model") or {}, d.get("extra") or {}):
+        hw = where.get("hardware") if isinstance(where, dict) else None
+        if hw:
+            return hw if isinstance(hw, str) else str(hw)
+    return None
+
+
+def _common(d: dict[str, Any], report: Report, path: str | None) -> dict[str, Any]:
+    src = f"scer-hf report run {d.get('run_id', '?')}" + (f" ({path})" if path else "")
+    return dict(sources=[src], estimated=report.estimated, method="estimate" if report.estimated else "measured")
+
+
+def _inference(report: Report, path: str | None, task: str | None, peers: list[dict[str, Any]]) -> PhaseRating:
+    d = report.to_dict()
+    bench, model = d.get("benchmark") or {}, d["model"]
+    phases = _top(d, "inference")
+    raw_task = task or bench.get("task") or model.get("task")
+    if not raw_task:
+        return PhaseRating(phase="inference", available=bool(phases), reason="the report names no task; pass task=",
+                           how_to_measure=inference_how_to(model.get("id"), None), **_common(d, report, path))
+    tag = normalize_task(raw_task)
+    queries = bench.get("queries") or sum(float(p["counts"].get("queries", 0)) for p in phases) \
+        or sum(float(p["counts"].get("samples", 0)) for p in phases)
+    gpu_j = sum(v for p in phases for c, v in p["energy_j"].items() if c.startswith("gpu"))
+    total_j = sum(p["energy_j"]["total"] for p in phases)
+    if not phases or not queries or total_j <= 0:
+        return PhaseRating(phase="inference", reason="the report has no measured inference phase with queries",
+                           how_to_measure=inference_how_to(model.get("id"), tag), **_common(d, report, path))
+    energy_j = gpu_j if gpu_j > 0 else total_j
+    value = energy_j / 3600.0 / float(queries) * 1000.0
+    hw = _hardware(d) or ("GPU (model not recorded)" if gpu_j > 0 else "CPU")
+    params = model.get("parameters")
+    cls = size_class(params / 1e9) if isinstance(params, (int, float)) and tag == "text-generation" else None
+    task_v1 = aies_task(tag)
+    group = _ref.aies_group(task_v1, cls) if task_v1 else None
+    category = {"phase": "inference", "task": tag, "size_class": cls if tag == "text-generation" else size_class(
+        params / 1e9 if isinstance(params, (int, float)) else None), "hardware_class": hardware_class(hw),
+        "setting": bench.get("setting") or "scer-hf measurement", "group": group,
+        "metric": "Wh per 1,000 queries (GPU)" if gpu_j > 0 else "Wh per 1,000 queries (all measured components)",
+        "reference": _ref.REFERENCE_VERSION, "edition": _ref.AIES_EDITION}
+    rel = float((d.get("uncertainty") or {}).get("relative") or 0.0)
+    group_rows = [r for r in peers if group and r.get("group") == group and r.get("value") is not None]
+    pr = rate_value("inference", value, "Wh per 1,000 queries", group_rows, with_stars=bool(group_rows),
+                    category=category, uncertainty=value * rel if rel else None, **_common(d, report, path))
+    notes = []
+    if tag == "text-generation" and cls is None:
+        notes.append("model parameters unknown: AI Energy Score class (A/B/C) undetermined, no peers")
+    elif not task_v1:
+        notes.append(f"AI Energy Score v1 has no {tag!r} task: no published peers")
+    if hardware_class(hw) != H100:
+        notes.append(f"not comparable: hardware differs (measured on {hw}; AI Energy Score v1 used NVIDIA H100 80GB)")
+    if gpu_j <= 0:
+        notes.append("not comparable: no GPU energy measured; the value counts CPU/RAM energy "
+                     "(AI Energy Score counts GPU energy only)")
+    if bench.get("batch_size") not in (None, 1):
+        notes.append(f"not comparable: batch size {bench['batch_size']} (AI Energy Score uses 1)")
+    pr.comparable = not notes
+    pr.notes = notes + pr.notes
+    if not group_rows and pr.reason is None:
+        pr.reason = "no published peers in this category"
+    co2e_g = sum(float(p.get("co2e_g", 0.0)) for p in phases)
+    pr.co2e = {"value": co2e_g / float(queries) * 1000.0, "unit": "g CO2e per 1,000 queries",
+               "sci": d.get("sci")}
+    return pr
+
+
+def _training(report: Report, path: str | None, peers: list[dict[str, Any]]) -> PhaseRating:
+    d = report.to_dict()
+    model = d["model"]
+    phases = _top(d, "training") or [p for p in d["phases"] if p.get("parent") is None]
+    pue = float((d.get("carbon") or {}).get("pue") or 1.0)
+    energy_wh = sum(p["energy_j"]["total"] for p in phases) * pue / 3600.0
+    tokens = sum(float(p["counts"].get("tokens", 0)) for p in phases)
+    params = model.get("parameters")
+    missing = [n for n, ok in (("model parameters", isinstance(params, (int, float)) and params > 0),
+                               ("training token counts", tokens > 0)) if not ok]
+    if missing or energy_wh <= 0:
+        why = (f"the report lacks {' and '.join(missing)}" if missing else "no training energy measured") + \
+              ": energy per parameter x training token cannot be computed"
+        return PhaseRating(phase="training", available=energy_wh > 0, value=energy_wh / 1e6 if energy_wh > 0 else None,
+                           unit="MWh (training energy, not normalised)" if energy_wh > 0 else None, reason=why,
+                           how_to_measure=training_how_to(model.get("id")), **_common(d, report, path))
+    pt = float(params) * tokens
+    value = energy_wh / pt * 1e15
+    rel = float((d.get("uncertainty") or {}).get("relative") or 0.0)
+    category = {"phase": "training", "task": "training", "size_class": size_class(float(params) / 1e9),
+                "hardware_class": hardware_class(_hardware(d)), "setting": "scer-hf measurement",
+                "group": "training | pre-training | energy per parameter-token", "metric": _ref.TRAINING_UNIT,
+                "reference": _ref.REFERENCE_VERSION}
+    pr = rate_value("training", value, _ref.TRAINING_UNIT, [r for r in peers if r.get("value") is not None],
+                    category=category, uncertainty=value * rel if rel else None, **_common(d, report, path))
+    co2e_g = sum(float(p.get("co2e_g", 0.0)) for p in phases)
+    pr.co2e = {"value": co2e_g / pt * 1e15, "unit": _ref.TRAINING_CO2E_UNIT, "sci": d.get("sci")}
+    pr.notes.append(f"energy x PUE {pue} (published rows mostly include PUE); published rows are full "
+                    "pre-training runs, so a fine-tune is compared with pre-training efficiency")
+    return pr
+
+
+def rate_report(
+    x: Any, *, task: str | None = None, include_secondary: bool = False, include_modelled: bool = False,
+    include_derived: bool = False, extra: Any = None,
+) -> Rating:
+    """Rate a measured report within its category (see :func:`scer_hf.rate`)."""
+    report, path = as_report(x)
+    d = report.to_dict()
+    flags = dict(include_secondary=include_secondary, include_modelled=include_modelled, extra=extra)
+    model_id = d["model"].get("id")
+    if d["boundary"] == "inference":
+        inference = _inference(report, path, task, _ref.rows("inference", **flags))
+        training = PhaseRating(phase="training", reason="this report measures inference only",
+                               how_to_measure=training_how_to(model_id))
+    else:
+        training = _training(report, path, _ref.rows("training", include_derived=include_derived, **flags))
+        inference = PhaseRating(phase="inference", reason="this report measures training only",
+                                how_to_measure=inference_how_to(model_id, d["model"].get("task")))
+    return Rating(model=model_id, reference_version=_ref.REFERENCE_VERSION, training=training, inference=inference)
