@@ -80,7 +80,7 @@ def test_gpu_hours_equals_count_times_hours() -> None:
 def test_inference_boundary_sci_per_query() -> None:
     r = estimate(watts=72, hours=1, carbon_intensity_g_per_kwh=100, boundary="inference", queries=3600)
     assert r.boundary == "inference"
-    # 72 Wh = 0.072 kWh x 100 g = 7.2 g over 3,600 queries = 0.002 g/query (L4 has no lifetime -> no M)
+    # 72 Wh = 0.072 kWh x 100 g = 7.2 g over 3,600 queries = 0.002 g/query (no hardware named -> no M)
     assert r.sci["unit"] == "gCO2eq per query" and r.sci["value"] == pytest.approx(0.002)
 
 
