@@ -28,6 +28,7 @@ __all__ = [
     "HubPushError",
     "EstimateInputError",
     "VerificationError",
+    "CallbackConfigError",
     "UnsupportedPipelineError",
     "BenchmarkSettingsError",
 ]
@@ -140,3 +141,7 @@ class UnsupportedPipelineError(SCERError, TypeError):
 
 class BenchmarkSettingsError(SCERError, ValueError):
     """A benchmark setting (setting name, query counts, interval target) is invalid."""
+
+
+class CallbackConfigError(SCERError, ValueError):
+    """An ``SCERCallback`` argument is out of range."""
