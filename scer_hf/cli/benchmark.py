@@ -1,0 +1,82 @@
+"""``scer-hf benchmark``: the standard inference benchmark on a local or cached model."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+from ._common import emit, handle_errors, json_option
+
+__all__ = ["command", "render_text"]
+
+
+def _g(x: Any, unit: str = "") -> str:
+    return "n/a" if x is None else f"{x:.4g}{unit}"
+
+
+def render_text(d: dict[str, Any], saved: str | None = None) -> str:
+    """A short human summary of a benchmark report dict."""
+    b, pu = d["benchmark"], d.get("extra", {}).get("per_unit", {})
+    ci = b["ci"]
+    lines = [
+        f"scer-hf benchmark ({b['protocol']}, setting {b['setting']}) of {d['model'].get('id') or '?'}",
+        f"  task {b['task']}, batch {b['batch_size']}, new tokens {b['max_new_tokens'] or '-'}, "
+        f"warm-up {b['warmup']}",
+        f"  queries: {b['queries_run']} (stopped by {b['stopped_by']}; cap {b['queries_cap']})",
+        f"  energy per query: {_g(ci['mean_j_per_query'], ' J')} +- {_g(ci['half_width_j'], ' J')} "
+        f"({_g(None if ci['rel_half_width'] is None else 100 * ci['rel_half_width'], ' %')} at "
+        f"{100 * ci['confidence']:.0f} % confidence)",
+        f"  {_g(pu.get('wh_per_1k_queries'), ' Wh')} per 1,000 queries; "
+        f"{_g(pu.get('j_per_1k_output_tokens'), ' J')} and {_g(pu.get('g_per_1k_output_tokens'), ' g CO2e')} "
+        "per 1,000 output tokens",
+    ]
+    if d.get("sci"):
+        lines.append(f"  SCI: {d['sci']['value']:.4g} {d['sci']['unit']}")
+    if d["provenance"].get("estimated"):
+        lines.append("  ESTIMATE: some energy is estimated, not read from hardware counters")
+    if saved:
+        lines.append(f"report written to {saved}")
+    return "\n".join(lines)
+
+
+@click.command("benchmark")
+@click.argument("model_or_path")
+@click.option("--task", default="text-generation", show_default=True,
+              help="text-generation, text2text-generation, summarization, fill-mask, text-classification, ...")
+@click.option("--setting", type=click.Choice(["aienergyscore", "long"]), default="aienergyscore", show_default=True,
+              help="aienergyscore: 10 new tokens, batch 1; long: 64 new tokens, batch 1.")
+@click.option("--queries", type=int, default=None, help="Cap on measured queries (default 1000).")
+@click.option("--min-queries", type=int, default=None, help="Queries before the interval may stop the run (30).")
+@click.option("--warmup", type=int, default=None, help="Unmeasured warm-up queries (default 10).")
+@click.option("--rel-ci", type=float, default=0.05, show_default=True, help="Target relative CI half-width.")
+@click.option("--country", help="ISO alpha-3 country code for grid intensity, e.g. USA, FRA.")
+@click.option("--region", help="Grid region (Nordic zones SE1-4, NO1-5, FI).")
+@click.option("--intensity", type=float, help="Grid intensity override in gCO2e/kWh.")
+@click.option("--pue", default=1.0, show_default=True, type=float, help="Data-centre PUE.")
+@click.option("--hardware", help="Hardware name for embodied emissions, e.g. 'H100 SXM'.")
+@click.option("--device", help="torch device (default: cuda:0 if available, else cpu).")
+@click.option("--quality", is_flag=True, help="Also attach a quality score (needs scer_hf.quality).")
+@click.option("--no-progress", is_flag=True, help="No progress bar.")
+@click.option("--out", type=click.Path(dir_okay=True), help="Write the report JSON here.")
+@click.option("--overwrite", is_flag=True, help="Replace an existing, different --out file.")
+@json_option
+@handle_errors
+def command(model_or_path: str, task: str, setting: str, queries: int | None, min_queries: int | None,
+            warmup: int | None, rel_ci: float, country: str | None, region: str | None, intensity: float | None,
+            pue: float, hardware: str | None, device: str | None, quality: bool, no_progress: bool,
+            out: str | None, overwrite: bool, as_json: bool) -> None:
+    """Run the standard inference benchmark on MODEL_OR_PATH (a local folder or a cached Hub id)."""
+    from ..benchmark import benchmark
+
+    kw: dict[str, Any] = {}
+    if min_queries is not None:
+        kw["min_queries"] = min_queries
+    if warmup is not None:
+        kw["warmup"] = warmup
+    report = benchmark(model_or_path, task, setting=setting, queries=queries, rel_ci=rel_ci,
+                       country_iso_code=country, region=region, carbon_intensity_g_per_kwh=intensity, pue=pue,
+                       hardware=hardware, device=device, quality=quality, progress=not no_progress, **kw)
+    saved = str(report.save(out, overwrite=overwrite)) if out else None
+    d = report.to_dict()
+    emit({**d, "saved_to": saved} if saved else d, as_json, lambda: render_text(d, saved))
