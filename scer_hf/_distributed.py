@@ -1,0 +1,175 @@
+"""Distributed helpers for :class:`scer_hf.SCERCallback` (torch.distributed, any backend).
+
+Who measures what: every rank measures its own GPU(s); CPU and RAM are measured
+once per node, by local rank 0. At train end each rank's phases are gathered to
+world rank 0 with ``all_gather_object`` and combined here: energy components are
+prefixed with the rank (``rank1/gpu:1``) so nothing collides or is added twice,
+durations and counts are world rank 0's (the Trainer's counters -- tokens, steps,
+FLOPs -- are already global on every rank).
+"""
+
+from __future__ import annotations
+
+import sys
+import warnings
+from dataclasses import dataclass
+from typing import Any, Mapping, Sequence
+
+from .tracker import Measurement
+
+__all__ = ["RankInfo", "rank_info", "gather_to_all", "combine_ranks", "measurement_to_dict", "measurement_from_dict"]
+
+
+@dataclass(frozen=True)
+class RankInfo:
+    rank: int = 0
+    local_rank: int = 0
+    world_size: int = 1
+
+    @property
+    def distributed(self) -> bool:
+        return self.world_size > 1
+
+    @property
+    def measures_host(self) -> bool:
+        """CPU and RAM are measured once per node, by local rank 0."""
+        return self.local_rank == 0
+
+
+def rank_info(args: Any = None) -> RankInfo:
+    """Rank, local rank and world size from TrainingArguments, else torch.distributed, else 0/0/1."""
+    if args is not None:
+        try:
+            return RankInfo(int(args.process_index), int(args.local_process_index), int(args.world_size))
+        except (AttributeError, TypeError, ValueError):
+            pass
+    dist = _dist()
+    if dist is not None:
+        import os
+
+        return RankInfo(dist.get_rank(), int(os.environ.get("LOCAL_RANK", "0")), dist.get_world_size())
+    return RankInfo()
+
+
+def _dist() -> Any | None:
+    """torch.distributed when a process group is up, else None (never imports torch itself)."""
+    torch = sys.modules.get("torch")
+    if torch is None:
+        return None
+    dist = getattr(torch, "distributed", None)
+    try:
+        if dist is not None and dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1:
+            return dist
+    except (RuntimeError, ValueError):
+        return None
+    return None
+
+
+def gather_to_all(obj: Any) -> list[Any] | None:
+    """``all_gather_object`` of *obj* (a small JSON-like payload); None when not distributed or on failure."""
+    dist = _dist()
+    if dist is None:
+        return None
+    out: list[Any] = [None] * dist.get_world_size()
+    try:
+        dist.all_gather_object(out, obj)
+    except (RuntimeError, ValueError) as exc:
+        warnings.warn(f"scer-hf: gathering energy from all ranks failed ({exc}); the report has this rank only",
+                      RuntimeWarning, stacklevel=2)
+        return None
+    return out
+
+
+def measurement_to_dict(m: Measurement) -> dict[str, Any]:
+    return {
+        "name": m.name, "start_s": m.start_s, "end_s": m.end_s, "energy_j": dict(m.energy_j),
+        "measured": m.measured, "method": m.method, "counts": dict(m.counts), "parent": m.parent,
+        "errors": list(m.errors), "windows": m.windows, "duration_s": m.duration_s,
+    }
+
+
+def measurement_from_dict(d: Mapping[str, Any]) -> Measurement:
+    return Measurement(
+        name=str(d["name"]), start_s=float(d["start_s"]), end_s=float(d["end_s"]),
+        energy_j={str(k): float(v) for k, v in dict(d["energy_j"]).items()}, measured=bool(d["measured"]),
+        method=str(d["method"]), counts={str(k): v for k, v in dict(d["counts"]).items()},
+        parent=d.get("parent"), errors=tuple(d.get("errors", ())), windows=int(d.get("windows", 1)),
+        duration_s=float(d["duration_s"]),
+    )
+
+
+def combine_ranks(payloads: Sequence[Mapping[str, Any]]) -> tuple[list[Measurement], dict[str, Any], dict[str, Any]]:
+    """Combine per-rank payloads into phases, provenance and a per-rank detail block.
+
+    A payload is ``{"rank", "local_rank", "measures_host", "has_meters", "phases": [measurement dicts],
+    "provenance": {...}}``. A rank with no meters at all (no GPU, host measured by local
+    rank 0) contributes no energy and does not make a phase unmeasured.
+    """
+    payloads = sorted(payloads, key=lambda p: int(p["rank"]))
+    multi = len(payloads) > 1
+    pre = (lambda r, c: f"rank{r}/{c}") if multi else (lambda r, c: c)
+    first = payloads[0]
+    by_rank = [{str(d["name"]): d for d in p["phases"]} for p in payloads]
+    phases: list[Measurement] = []
+    for d0 in first["phases"]:
+        name = str(d0["name"])
+        energy: dict[str, float] = {}
+        measured = True
+        methods: set[str] = set()
+        errors: list[str] = []
+        for p, phs in zip(payloads, by_rank):
+            d = phs.get(name)
+            if not p.get("has_meters", True):
+                continue
+            if d is None:
+                measured = False
+                errors.append(f"rank {p['rank']}: phase not seen")
+                continue
+            for c, v in dict(d["energy_j"]).items():
+                energy[pre(p["rank"], c)] = float(v)
+            measured = measured and bool(d["measured"])
+            if d["measured"]:
+                methods.add(str(d["method"]))
+            errors.extend((f"rank {p['rank']}: {e}" if multi else str(e)) for e in d.get("errors", ()))
+        method = ("unmeasured" if not measured or not methods else
+                  (methods.pop() if len(methods) == 1 else "mixed"))
+        m0 = measurement_from_dict(d0)
+        phases.append(Measurement(
+            name=name, start_s=m0.start_s, end_s=m0.end_s, energy_j=energy, measured=measured, method=method,
+            counts=dict(m0.counts), parent=m0.parent, errors=tuple(errors), windows=m0.windows,
+            duration_s=m0.duration_s,
+        ))
+    meters: list[dict[str, Any]] = []
+    choices: dict[str, Any] = {}
+    failed: dict[str, Any] = {}
+    for p in payloads:
+        prov = dict(p.get("provenance") or {})
+        for m in prov.get("meters", []):
+            m = dict(m)
+            m["components"] = [pre(p["rank"], c) for c in m.get("components", [])]
+            if multi:
+                m["rank"] = p["rank"]
+            meters.append(m)
+        if multi:
+            choices[f"rank{p['rank']}"] = prov.get("choices", {})
+            for k, v in dict(prov.get("failed_meters", {})).items():
+                failed[f"rank{p['rank']}/{k}"] = v
+        else:
+            choices = dict(prov.get("choices", {}))
+            failed = dict(prov.get("failed_meters", {}))
+    provenance = {"meters": meters, "choices": choices, "failed_meters": failed}
+    detail = {
+        "world_size": len(payloads),
+        "ranks": [
+            {
+                "rank": p["rank"], "local_rank": p["local_rank"], "measures_host": p["measures_host"],
+                "has_meters": p.get("has_meters", True),
+                "energy_j": sum(float(v) for d in p["phases"] if d.get("parent") is None
+                                for v in dict(d["energy_j"]).values()),
+            }
+            for p in payloads
+        ],
+        "rule": "each rank measures its own GPU(s); CPU and RAM are measured once per node by local rank 0; "
+                "components are prefixed with the rank; durations and counts are world rank 0's",
+    }
+    return phases, provenance, detail

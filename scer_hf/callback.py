@@ -1,0 +1,698 @@
+"""``SCERCallback``: per-phase training energy and emissions for the Hugging Face Trainer.
+
+>>> cb = SCERCallback(country_iso_code="FRA")
+>>> trainer = Trainer(model=..., args=..., train_dataset=..., callbacks=[cb])
+>>> trainer.train()
+>>> cb.report                       # scer_hf.Report, also saved as output_dir/scer_report.json
+
+Phases: ``train`` (top level), ``epoch N`` (inside ``train``) and one top-level
+``eval N`` per evaluation. An evaluation that runs inside training *pauses* the
+``train`` (and current ``epoch``) window: its segment is ended with the same meter
+read that starts the evaluation, a new one begins with the read that ends it, and
+the segments are summed (``merge_measurements``). So ``train`` never contains
+evaluation energy and the report's total (top-level phases) counts each joule once.
+
+Counts: ``tokens`` from ``state.num_input_tokens_seen`` (the callback switches
+``args.include_num_input_tokens_seen`` to ``"non_padding"`` when it is ``"no"``: the
+Trainer then sums each batch's ``attention_mask``, gathered over ranks, which is the
+cheapest exact count the Trainer offers to a callback); ``steps`` (optimizer steps);
+``samples`` (steps x total batch, capped per epoch at the dataset size); ``flops``
+(``state.total_flos`` delta, ``train`` only: the Trainer updates it at log time).
+
+Hot path: ``on_step_end`` does no file I/O; it reads the meters every
+``max_steps / 50`` steps for the projection. Reports are written (atomically) from
+``on_log`` / ``on_save`` at most every ``flush_every_s``, always on save and at train end.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import math
+import os
+import signal
+import statistics
+import threading
+import time
+import traceback
+import uuid
+import warnings
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+from transformers import TrainerCallback
+
+from . import _distributed as dist
+from ._io import atomic_write_text
+from ._phasebook import PhaseBook
+from .carbon import carbon_intensity
+from .embodied import embodied_emissions
+from .errors import CallbackConfigError, ReportError
+from .meters.base import Meter
+from .report import Report
+from .tracker import Measurement
+
+__all__ = ["SCERCallback", "STATE_FILE"]
+
+STATE_FILE = "scer_state.json"  # in each checkpoint folder (one per rank: scer_state.rank<R>.json when distributed)
+_STATE_SCHEMA = "scer-hf/callback-state"
+_PROJECTION_WINDOWS = 50  # meter reads for the projection per run (at most one per optimizer step)
+
+MetersArg = Meter | Sequence[Meter] | Callable[[Sequence[int] | None, bool], Sequence[Meter]] | None
+
+
+def _safe(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Last-resort guard: a bug in scer-hf must not stop a training run. Warns once per hook."""
+
+    @functools.wraps(fn)
+    def wrapper(self: "SCERCallback", *args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(self, *args, **kwargs)
+        except Exception as exc:  # noqa: BLE001 - see docstring
+            if fn.__name__ not in self._hook_warned:
+                self._hook_warned.add(fn.__name__)
+                warnings.warn(
+                    f"scer-hf: SCERCallback.{fn.__name__} failed ({type(exc).__name__}: {exc}); measurement may be "
+                    f"incomplete, training continues.\n{traceback.format_exc(limit=3)}", RuntimeWarning, stacklevel=2)
+            return None
+
+    return wrapper
+
+
+def _task_of(model: Any) -> str | None:
+    name = type(model).__name__
+    for suffix, task in (("ForCausalLM", "text-generation"), ("LMHeadModel", "text-generation"),
+                         ("ForSequenceClassification", "text-classification"), ("ForMaskedLM", "fill-mask"),
+                         ("ForTokenClassification", "token-classification"),
+                         ("ForQuestionAnswering", "question-answering"),
+                         ("ForConditionalGeneration", "text2text-generation"), ("Seq2SeqLM", "text2text-generation")):
+        if name.endswith(suffix):
+            return task
+    return None
+
+
+class SCERCallback(TrainerCallback):
+    """Measures training energy per phase and reports CO2e and SCI (see the module docstring).
+
+    Args:
+        country_iso_code, region, carbon_intensity_g_per_kwh, pue: grid intensity, see
+            :func:`scer_hf.carbon_intensity` (bad values raise at construction).
+        meters: ``None`` (:func:`scer_hf.meters.auto`: this rank's GPU, CPU/RAM on local rank 0),
+            meters to use as given, or a factory ``f(gpu_indices, measure_host) -> meters``.
+        hardware: a row of :func:`scer_hf.embodied.hardware_table` for embodied emissions
+            (one unit per process, reserved for the wall time of the run).
+        projection_after: share of ``max_steps`` after which projected totals are logged.
+        flush_every_s: minimum seconds between partial reports written from ``on_log``.
+        report_path: report file (default ``args.output_dir/scer_report.json``).
+        log_metrics: add ``scer/*`` keys to the Trainer's logs.
+        task: model task for the report (default: guessed from the model class).
+        handle_sigterm: on SIGTERM during training, write the partial report, then die as before.
+    """
+
+    def __init__(
+        self,
+        country_iso_code: str | None = None,
+        region: str | None = None,
+        carbon_intensity_g_per_kwh: float | None = None,
+        pue: float = 1.0,
+        meters: MetersArg = None,
+        hardware: str | None = None,
+        projection_after: float = 0.1,
+        flush_every_s: float = 60,
+        report_path: str | os.PathLike[str] | None = None,
+        log_metrics: bool = True,
+        *,
+        task: str | None = None,
+        handle_sigterm: bool = True,
+    ) -> None:
+        if not (isinstance(projection_after, (int, float)) and 0.0 <= projection_after <= 1.0):
+            raise CallbackConfigError(f"projection_after={projection_after!r}: use a share of max_steps in [0, 1]")
+        if not (isinstance(flush_every_s, (int, float)) and flush_every_s >= 0):
+            raise CallbackConfigError(f"flush_every_s={flush_every_s!r}: use seconds >= 0 (0 flushes at every log)")
+        self.carbon = carbon_intensity(country_iso_code, region, g_per_kwh=carbon_intensity_g_per_kwh, pue=pue)
+        self._meters_arg = meters
+        self.hardware = hardware
+        self.projection_after = float(projection_after)
+        self.flush_every_s = float(flush_every_s)
+        self.report_path = Path(report_path) if report_path is not None else None
+        self.log_metrics = log_metrics
+        self.task = task
+        self.handle_sigterm = handle_sigterm
+        self.rating: Any = None  # filled by the rating/card integration (issue 5/6), None until then
+        self._hook_warned: set[str] = set()
+        self._book: PhaseBook | None = None
+        self._rank = dist.RankInfo()
+        self._report: Report | None = None
+        self._reset_run()
+
+    # -- public ----------------------------------------------------------------------------
+    @property
+    def report(self) -> Report | None:
+        """The latest report: final after train end, else a fresh partial one (None before training)."""
+        if self._report is not None and self._finished:
+            return self._report
+        if self._book is None:
+            return self._report
+        return self._build(self._local_phases(self._book.edge()), status="partial")
+
+    def attach(self, trainer: Any) -> Any:
+        """Put this callback right after ``DefaultFlowCallback`` so reporting integrations
+        (TensorBoard, W&B, ...) that run before user callbacks also see the ``scer/*`` keys."""
+        from transformers.trainer_callback import DefaultFlowCallback
+
+        cbs = trainer.callback_handler.callbacks
+        if self in cbs:
+            cbs.remove(self)
+        at = next((i + 1 for i, c in enumerate(cbs) if isinstance(c, DefaultFlowCallback)), 0)
+        cbs.insert(at, self)
+        return trainer
+
+    # -- setup -----------------------------------------------------------------------------
+    def _reset_run(self) -> None:
+        self.run_id = uuid.uuid4().hex
+        self._finished = False
+        self._training = False
+        self._base: dict[str, dict[str, float]] = {}
+        self._restored_counts: dict[str, dict[str, float]] = {}
+        self._epoch_name: str | None = None
+        self._eval_name: str | None = None  # open evaluation window (internal name)
+        self._eval_steps = 0
+        self._eval_pending = False  # opened on should_evaluate, no prediction step yet
+        self._paused: list[str] = []
+        self._n_evals = 0
+        self._n_predicts = 0
+        self._samples: list[tuple[int, float]] = []  # (global_step, train energy J) projection points
+        self._next_sample_step = 0
+        self._window_steps = 1
+        self._last_flush = -math.inf
+        self._path_checked = False
+        self._interrupted: str | None = None
+        self._resumed_from: int | None = None
+        self._wall0 = time.monotonic()
+        self._wall_prev_s = 0.0
+        self._model_info: dict[str, Any] = {"id": None, "parameters": None, "task": self.task}
+        self._args: Any = None
+        self._state: Any = None
+        self._n_examples: int | None = None
+        self._tokens_counted = "non_padding"
+        self._restored_epoch: dict[str, Measurement] = {}
+
+    def _setup(self, args: Any) -> PhaseBook:
+        if self._book is not None:
+            return self._book
+        self._rank = dist.rank_info(args)
+        gpu_indices: list[int] | None = None
+        import torch
+
+        if torch.cuda.is_available():
+            gpu_indices = [self._rank.local_rank]
+        arg = self._meters_arg
+        if arg is None:
+            from .meters.auto import auto
+
+            meters: Any = auto(gpu_indices=gpu_indices, host=self._rank.measures_host)
+        elif isinstance(arg, Meter):
+            meters = [arg]
+        elif callable(arg):
+            meters = list(arg(gpu_indices, self._rank.measures_host))
+        else:
+            meters = list(arg)
+        self._book = PhaseBook(meters, getattr(meters, "choices", None),
+                               nothing_by_design=self._rank.distributed and not meters)
+        return self._book
+
+    def _samples_per_step(self) -> int:
+        a = self._args
+        return int(a.train_batch_size) * int(a.gradient_accumulation_steps) * int(a.world_size)
+
+    def _counters(self) -> dict[str, float]:
+        s = self._state
+        return {"tokens": float(s.num_input_tokens_seen or 0), "steps": float(s.global_step),
+                "flops": float(s.total_flos or 0)}
+
+    def _counts(self, name: str) -> dict[str, float]:
+        now = self._counters()
+        base = self._base.get(name, now)
+        out = dict(self._restored_counts.get(name, {}))
+        keys = ("tokens", "steps", "flops") if name == "train" else ("tokens", "steps")
+        for k in keys:
+            out[k] = out.get(k, 0) + now[k] - base[k]
+        if name == "train":
+            book = self._book
+            ep = [n for n, ph in (book.phases.items() if book else ()) if ph.parent == "train"]
+            out["samples"] = sum(self._counts(n)["samples"] if book.is_open(n) else
+                                 float(book.phases[n].final.counts.get("samples", 0)) for n in ep)  # type: ignore[union-attr]
+        else:
+            new = (now["steps"] - base["steps"]) * self._samples_per_step()
+            samples = self._restored_counts.get(name, {}).get("samples", 0) + new
+            out["samples"] = min(samples, self._n_examples) if self._n_examples else samples
+        return {k: (int(v) if float(v).is_integer() else v) for k, v in out.items()}
+
+    # -- training --------------------------------------------------------------------------
+    @_safe
+    def on_train_begin(self, args: Any, state: Any, control: Any, model: Any = None, train_dataloader: Any = None,
+                       **kwargs: Any) -> None:
+        if self._finished or self._training:  # a new train() call: a new run (evaluations before it are kept)
+            self._reset_run()
+            if self._book is not None:
+                self._book.phases.clear()
+        book = self._setup(args)
+        self._args, self._state, self._training = args, state, True
+        if args.include_num_input_tokens_seen in ("no", False, None):
+            args.include_num_input_tokens_seen = "non_padding"
+        self._tokens_counted = "all" if args.include_num_input_tokens_seen in ("all", True) else "non_padding"
+        if model is not None:
+            cfg = getattr(model, "config", None)
+            self._model_info = {
+                "id": getattr(args, "hub_model_id", None) or getattr(cfg, "_name_or_path", None) or None,
+                "parameters": int(sum(p.numel() for p in model.parameters())),
+                "task": self.task or _task_of(model),
+            }
+        try:
+            self._n_examples = len(train_dataloader.dataset)  # type: ignore[union-attr]
+        except (AttributeError, TypeError):
+            self._n_examples = None
+        max_steps = int(state.max_steps or 0)
+        self._window_steps = max(1, max_steps // _PROJECTION_WINDOWS)
+        self._wall0 = time.monotonic()
+        restored: dict[str, Measurement] = {}
+        if state.global_step > 0:
+            restored = self._restore(args, state)
+        edge = book.edge()
+        now = self._counters()
+        self._base["train"] = now
+        book.open("train", parent=None, kind="training", edge=edge, restored=restored.get("train"))
+        self._sample(int(state.global_step), edge)
+        self._install_sigterm()
+        self._flush(force=True)
+
+    @_safe
+    def on_epoch_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+        book = self._book
+        if book is None or not self._training:
+            return
+        n = math.floor(float(state.epoch or 0) + 1e-9) + 1
+        name = f"epoch {n}"
+        edge = book.edge()
+        self._base[name] = self._counters()
+        book.open(name, parent="train", kind="training", edge=edge, restored=self._restored_epoch.get(name))
+        self._epoch_name = name
+
+    @_safe
+    def on_step_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+        if self._eval_name is not None and self._training:  # an expected evaluation did not happen
+            self._end_eval(state, "eval", cancelled=self._eval_pending)
+
+    @_safe
+    def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+        book = self._book
+        if book is None or not self._training:
+            return
+        step = int(state.global_step)
+        if control.should_evaluate:
+            edge = book.edge()
+            self._sample(step, edge)
+            self._begin_eval(edge, pending=True)
+        elif step >= self._next_sample_step:
+            self._sample(step, book.edge())
+
+    @_safe
+    def on_epoch_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+        book = self._book
+        if book is None or not self._training or self._epoch_name is None:
+            return
+        edge = book.edge()
+        if self._eval_name is not None:  # should not happen; keep windows consistent
+            self._end_eval(state, "eval", cancelled=self._eval_pending, edge=edge)
+        book.close(self._epoch_name, edge, self._counts(self._epoch_name))
+        self._epoch_name = None
+        if control.should_evaluate:
+            self._begin_eval(edge, pending=True)
+
+    def _sample(self, step: int, edge: Any) -> None:
+        e = self._book.energy_j("train", edge) if self._book else None  # type: ignore[union-attr]
+        if e is not None and (not self._samples or step > self._samples[-1][0]):
+            self._samples.append((step, e))
+        self._next_sample_step = step + self._window_steps
+
+    # -- evaluation ------------------------------------------------------------------------
+    def _begin_eval(self, edge: Any, *, pending: bool) -> None:
+        book = self._book
+        assert book is not None
+        if self._eval_name is not None:
+            return
+        self._paused = [n for n in ("train", self._epoch_name) if n and book.pause(n, edge)]
+        self._eval_name = "_eval"
+        self._eval_steps = 0
+        self._eval_pending = pending
+        book.open("_eval", parent=None, kind="evaluation", edge=edge)
+
+    def _end_eval(self, state: Any, what: str, *, cancelled: bool = False, edge: Any = None,
+                  eval_dataloader: Any = None) -> None:
+        book = self._book
+        if book is None or self._eval_name is None:
+            return
+        if cancelled:  # give the time back to training: resume it from where the evaluation began
+            edge = book.cancel(self._eval_name)
+        else:
+            edge = edge or book.edge()
+            counts: dict[str, float] = {"steps": self._eval_steps}
+            try:
+                counts["samples"] = len(eval_dataloader.dataset)  # type: ignore[union-attr]
+            except (AttributeError, TypeError):
+                pass
+            if what == "eval":
+                self._n_evals += 1
+                name, kind = f"eval {self._n_evals}", "evaluation"
+            else:
+                self._n_predicts += 1
+                name, kind = f"predict {self._n_predicts}", "inference"
+            book.close(self._eval_name, edge, counts, rename=name, kind=kind)
+        self._eval_name = None
+        self._eval_pending = False
+        for n in self._paused:
+            if edge is not None:
+                book.resume(n, edge)
+        self._paused = []
+
+    @_safe
+    def on_prediction_step(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+        book = self._setup(args)
+        if self._eval_name is None:
+            self._args, self._state = self._args or args, self._state or state
+            self._begin_eval(book.edge(), pending=False)
+        self._eval_pending = False
+        self._eval_steps += 1
+
+    @_safe
+    def on_evaluate(self, args: Any, state: Any, control: Any, eval_dataloader: Any = None, **kwargs: Any) -> None:
+        self._after_eval(args, state, "eval", eval_dataloader)
+
+    @_safe
+    def on_predict(self, args: Any, state: Any, control: Any, eval_dataloader: Any = None, **kwargs: Any) -> None:
+        self._after_eval(args, state, "predict", eval_dataloader)
+
+    def _after_eval(self, args: Any, state: Any, what: str, eval_dataloader: Any) -> None:
+        if self._eval_name is None:
+            return
+        self._end_eval(state, what, eval_dataloader=eval_dataloader)
+        if not self._training and self._finished:
+            self._finalize(args, state)  # an evaluation after train(): add it to the saved report
+
+    # -- logs, saves, end --------------------------------------------------------------------
+    @_safe
+    def on_log(self, args: Any, state: Any, control: Any, logs: dict[str, Any] | None = None, **kwargs: Any) -> None:
+        book = self._book
+        if book is None or logs is None or not self.log_metrics:
+            if book is not None and self._training:
+                self._flush()
+            return
+        edge = book.edge()
+        extra = self._live_metrics(state, edge)
+        logs.update(extra)
+        hist = state.log_history
+        if hist and isinstance(hist[-1], dict) and hist[-1].get("step") == state.global_step and \
+                all(k in hist[-1] for k in logs if k not in extra):
+            hist[-1].update(extra)  # the Trainer appended a copy of logs before on_log
+        if self._training:
+            self._flush()
+
+    def _live_metrics(self, state: Any, edge: Any) -> dict[str, float]:
+        book = self._book
+        assert book is not None
+        total = book.top_level_energy_j(edge)
+        out = {"scer/energy_j": total, "scer/co2e_g": self.carbon.co2e_g(total)}
+        proj = self._projection(state, edge)
+        if proj is not None:
+            out.update({f"scer/{k}": v for k, v in proj.items() if k != "windows"})
+        return out
+
+    def _projection(self, state: Any, edge: Any) -> dict[str, float] | None:
+        """Projected end-of-run energy from the spread of per-step energies over step windows."""
+        book = self._book
+        max_steps = int(state.max_steps or 0)
+        step = int(state.global_step)
+        if book is None or not self._training or max_steps <= 0 or step < self.projection_after * max_steps:
+            return None
+        e_train = book.energy_j("train", edge)
+        pts = list(self._samples)
+        if e_train is not None and step > pts[-1][0]:
+            pts.append((step, e_train))
+        per_step = [(e1 - e0) / (s1 - s0) for (s0, e0), (s1, e1) in zip(pts, pts[1:]) if s1 > s0]
+        if len(per_step) < 2 or e_train is None:
+            return None
+        mean = (pts[-1][1] - pts[0][1]) / (pts[-1][0] - pts[0][0])
+        remaining = max(0, max_steps - step)
+        sem = statistics.stdev(per_step) / math.sqrt(len(per_step))
+        total = book.top_level_energy_j(edge) + mean * remaining
+        unc = sem * remaining
+        return {"projected_energy_j": total, "projected_co2e_g": self.carbon.co2e_g(total),
+                "projected_energy_uncertainty_j": unc, "projected_co2e_uncertainty_g": self.carbon.co2e_g(unc),
+                "windows": len(per_step)}
+
+    @_safe
+    def on_save(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+        if self._book is None or not self._training:
+            return
+        ckpt = Path(args.output_dir) / f"checkpoint-{state.global_step}"
+        if ckpt.is_dir():
+            name = STATE_FILE if not self._rank.distributed else f"scer_state.rank{self._rank.rank}.json"
+            payload = {"schema": _STATE_SCHEMA, "version": 1, "run_id": self.run_id, "rank": self._rank.rank,
+                       "world_size": self._rank.world_size, "global_step": int(state.global_step),
+                       "wall_s": self._wall_s(), **self._state_payload(self._book.edge())}
+            try:
+                atomic_write_text(ckpt / name, json.dumps(payload, indent=1) + "\n")
+            except OSError as exc:
+                self._warn_once("state", f"could not write {ckpt / name} ({exc}); a resume will restart totals")
+        self._flush(force=True)
+
+    @_safe
+    def on_train_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+        book = self._book
+        if book is None or not self._training:
+            return
+        edge = book.edge()
+        if self._eval_name is not None:
+            self._end_eval(state, "eval", cancelled=self._eval_pending, edge=edge)
+        if self._epoch_name is not None:
+            book.close(self._epoch_name, edge, self._counts(self._epoch_name))
+            self._epoch_name = None
+        book.close("train", edge, self._counts("train"))
+        self._wall_prev_s = self._wall_s()
+        self._training = False
+        self._finished = True
+        self._restore_sigterm()
+        self._finalize(args, state)
+
+    @_safe
+    def on_push_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+        """Hook for model-card metadata: ``scer_hf.card_push.on_push_begin(self, args, state, control, **kw)``
+        when that module exists. ``Trainer.push_to_hub`` rewrites README.md *after* this hook."""
+        try:
+            from . import card_push  # type: ignore[attr-defined]
+        except ImportError:
+            return
+        card_push.on_push_begin(self, args, state, control, **kwargs)
+
+    # -- reports -----------------------------------------------------------------------------
+    def _wall_s(self) -> float:
+        return self._wall_prev_s + (time.monotonic() - self._wall0 if self._training else 0.0)
+
+    def _local_phases(self, edge: Any) -> list[Measurement]:
+        book = self._book
+        assert book is not None
+        out = []
+        for name, ph in book.phases.items():
+            if name == "_eval":
+                continue
+            m = book.snapshot(name, edge)
+            if m is None:
+                continue
+            if not ph.closed and name in self._base:
+                m = Measurement(**{**_fields(m), "counts": self._counts(name)})
+            out.append(m)
+        return out
+
+    def _state_payload(self, edge: Any) -> dict[str, Any]:
+        book = self._book
+        assert book is not None
+        return {
+            "phases": [dict(dist.measurement_to_dict(m), kind=book.phases[m.name].kind,
+                            closed=book.phases[m.name].closed) for m in self._local_phases(edge)],
+            "samples": self._samples, "n_evals": self._n_evals, "n_predicts": self._n_predicts,
+        }
+
+    def _restore(self, args: Any, state: Any) -> dict[str, Measurement]:
+        """Totals saved with the checkpoint this run resumes from (``checkpoint-<step>/scer_state*.json``)."""
+        ckpt = Path(args.output_dir) / f"checkpoint-{state.global_step}"
+        name = STATE_FILE if not self._rank.distributed else f"scer_state.rank{self._rank.rank}.json"
+        try:
+            data = json.loads((ckpt / name).read_text(encoding="utf-8"))
+            if data.get("schema") != _STATE_SCHEMA:
+                raise ValueError("not a scer-hf callback state")
+        except (OSError, ValueError) as exc:
+            self._warn_once("restore", f"resuming at step {state.global_step} without {ckpt / name} ({exc}); "
+                                       "energy before the checkpoint is not in this run's totals")
+            return {}
+        book = self._book
+        assert book is not None
+        self.run_id = str(data.get("run_id") or self.run_id)
+        self._wall_prev_s = float(data.get("wall_s", 0.0))
+        self._samples = [(int(s), float(e)) for s, e in data.get("samples", [])]
+        self._n_evals = int(data.get("n_evals", 0))
+        self._n_predicts = int(data.get("n_predicts", 0))
+        self._resumed_from = int(state.global_step)
+        out: dict[str, Measurement] = {}
+        for d in data.get("phases", []):
+            m = dist.measurement_from_dict(d)
+            if d.get("closed"):
+                book.restore_closed(m, str(d.get("kind", "training")))
+            else:
+                self._restored_counts[m.name] = dict(m.counts)
+                m = Measurement(**{**_fields(m), "counts": {}})
+                (self._restored_epoch if m.parent == "train" else out)[m.name] = m
+        return out
+
+    def _payload(self, edge: Any) -> dict[str, Any]:
+        book = self._book
+        assert book is not None
+        return {"rank": self._rank.rank, "local_rank": self._rank.local_rank,
+                "measures_host": self._rank.measures_host, "has_meters": book.has_meters,
+                "phases": [dist.measurement_to_dict(m) for m in self._local_phases(edge)],
+                "provenance": book.provenance()}
+
+    def _build(self, phases: list[Measurement], *, status: str, provenance: dict[str, Any] | None = None,
+               detail: dict[str, Any] | None = None, state: Any = None) -> Report:
+        book = self._book
+        assert book is not None
+        if provenance is None:
+            phases, provenance, detail = dist.combine_ranks([self._payload(book.edge())])
+            if self._rank.distributed:
+                detail = dict(detail or {}, note="partial report: world rank 0's measurement only; all ranks are "
+                                                 "gathered at train end")
+        st = state or self._state
+        embodied = None
+        if self.hardware:
+            embodied = embodied_emissions(self.hardware, self._wall_s(), count=self._rank.world_size)
+        extra = {
+            "trainer": {
+                "global_step": int(st.global_step) if st else None, "max_steps": int(st.max_steps) if st else None,
+                "epoch": float(st.epoch) if st and st.epoch is not None else None,
+                "tokens_counted": self._tokens_counted, "wall_s": self._wall_s(),
+                "resumed_from_step": self._resumed_from, "interrupted": self._interrupted,
+                "samples_rule": "optimizer steps x total batch size, capped per epoch at the dataset size",
+                "evaluation_in_training": "excluded from train: train/epoch windows pause while an evaluation runs",
+            },
+            "distributed": detail,
+        }
+        if st is not None and self._training:
+            proj = self._projection(st, book.edge())
+            if proj is not None:
+                extra["projection"] = dict(proj, basis="energy so far + mean energy per optimizer step x remaining "
+                                                       "steps; uncertainty = 1 standard error from the spread of "
+                                                       "per-step-window energies")
+        kinds = {m.name: book.phases[m.name].kind if m.name in book.phases else "training" for m in phases}
+        return Report.build(phases, boundary="training", carbon=self.carbon, model=self._model_info,
+                            provenance=provenance, embodied=embodied, kinds=kinds, status=status,
+                            run_id=self.run_id, extra=extra)
+
+    def _finalize(self, args: Any, state: Any) -> None:
+        book = self._book
+        assert book is not None
+        gathered = dist.gather_to_all(self._payload(book.edge())) if self._rank.distributed else None
+        if self._rank.rank != 0:
+            return
+        if gathered:
+            phases, prov, detail = dist.combine_ranks(gathered)
+            self._report = self._build(phases, status="complete", provenance=prov, detail=detail, state=state)
+        else:
+            self._report = self._build([], status="complete", state=state)
+        self._save(self._report)
+
+    def _flush(self, *, force: bool = False) -> None:
+        if self._rank.rank != 0 or self._book is None:
+            return
+        now = time.monotonic()
+        if not force and now - self._last_flush < self.flush_every_s:
+            return
+        self._last_flush = now
+        self._save(self._build([], status="partial"))
+
+    def _path(self) -> Path | None:
+        if self.report_path is not None:
+            return self.report_path
+        out = getattr(self._args, "output_dir", None)
+        return Path(out) / "scer_report.json" if out else None
+
+    def _save(self, report: Report) -> None:
+        path = self._path()
+        if path is None:
+            return
+        try:
+            if not self._path_checked:
+                self._path_checked = True
+                path = self._move_aside_foreign(path)
+            report.save(path, overwrite=True)
+        except (OSError, ReportError) as exc:
+            self._warn_once("save", f"could not write the report to {path} ({exc}); cb.report still has it")
+
+    def _move_aside_foreign(self, path: Path) -> Path:
+        """Keep a report of another run: rename it to ``scer_report.<its run_id>.json``."""
+        if not path.exists():
+            return path
+        try:
+            other = json.loads(path.read_text(encoding="utf-8")).get("run_id")
+        except (OSError, ValueError, AttributeError):
+            other = None
+        if other == self.run_id:
+            return path
+        tag = str(other) if other else f"unreadable-{int(time.time())}"
+        aside = path.with_name(f"{path.stem}.{tag}{path.suffix}")
+        if aside.exists():
+            aside = path.with_name(f"{path.stem}.{tag}.{uuid.uuid4().hex[:8]}{path.suffix}")
+        os.replace(path, aside)
+        self._warn_once("aside", f"{path} held a report of another run; kept it as {aside.name}")
+        return path
+
+    def _warn_once(self, key: str, msg: str) -> None:
+        if key not in self._hook_warned:
+            self._hook_warned.add(key)
+            warnings.warn(f"scer-hf: {msg}", RuntimeWarning, stacklevel=3)
+
+    # -- SIGTERM -----------------------------------------------------------------------------
+    def _install_sigterm(self) -> None:
+        self._prev_sigterm: Any = None
+        if not self.handle_sigterm or threading.current_thread() is not threading.main_thread():
+            return
+        try:
+            self._prev_sigterm = signal.signal(signal.SIGTERM, self._on_sigterm)
+        except (ValueError, OSError):
+            self._prev_sigterm = None
+
+    def _restore_sigterm(self) -> None:
+        prev = getattr(self, "_prev_sigterm", None)
+        if prev is not None and threading.current_thread() is threading.main_thread():
+            try:
+                if signal.getsignal(signal.SIGTERM) == self._on_sigterm:
+                    signal.signal(signal.SIGTERM, prev)
+            except (ValueError, OSError):
+                pass
+        self._prev_sigterm = None
+
+    def _on_sigterm(self, signum: int, frame: Any) -> None:
+        prev = self._prev_sigterm
+        self._interrupted = "SIGTERM"
+        try:
+            self._flush(force=True)
+        except Exception:  # noqa: BLE001 - we are dying; the previous flush stays
+            pass
+        self._restore_sigterm()
+        if callable(prev):
+            prev(signum, frame)
+        elif prev != signal.SIG_IGN:
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+            os.kill(os.getpid(), signum)
+
+
+def _fields(m: Measurement) -> dict[str, Any]:
+    return {k: getattr(m, k) for k in m.__dataclass_fields__}
