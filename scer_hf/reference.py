@@ -12,7 +12,7 @@ source columns as strings, plus derived columns that never clash with them:
 ``ref_id`` ("training.csv#21"), ``source_file``, ``phase``, ``model_key`` (the model id
 whatever the file calls it), ``evidence`` (the note's [label]), ``secondary``,
 ``modelled``, ``derived``, ``task_key`` (pipeline tag), ``setting``, ``size_class``,
-``hardware_class``, ``group`` (the peer category), ``value``/``value_unit`` (the
+``hardware_class``, ``params_b_value``, ``tokens_b_value``, ``energy_wh``, ``group`` (the peer category), ``value``/``value_unit`` (the
 normalised figure that is rated), ``co2e_value``/``co2e_unit``, ``published_stars``.
 
 Normalisation (the arithmetic, written down):
@@ -120,8 +120,8 @@ def _training(raw: Mapping[str, Any]) -> dict[str, Any]:
         "model_key": (raw.get("model_id") or "").strip(), "phase": "training", "evidence": label,
         "secondary": secondary, "modelled": modelled, "derived": False, "task_key": "pre-training",
         "setting": "pre-training (final run, as published)", "size_class": size_class(params_b),
-        "hardware_class": hardware_class(raw.get("hardware")), "params_b": params_b,
-        "training_tokens_b": tokens_b, "energy_wh": energy_mwh * 1e6 if energy_mwh is not None else None,
+        "hardware_class": hardware_class(raw.get("hardware")), "params_b_value": params_b,
+        "tokens_b_value": tokens_b, "energy_wh": energy_mwh * 1e6 if energy_mwh is not None else None,
         "value": value, "value_unit": TRAINING_UNIT if value is not None else None,
         "co2e_value": co2e, "co2e_unit": TRAINING_CO2E_UNIT if co2e is not None else None,
         "group": "training | pre-training | energy per parameter-token", "published_stars": None,
@@ -143,8 +143,8 @@ def _inference(raw: Mapping[str, Any]) -> dict[str, Any]:
         "secondary": secondary, "modelled": modelled, "derived": False,
         "task_key": "zero-shot-mixed" if "zero-shot" in task.lower() else "text-generation",
         "setting": setting, "size_class": size_class(params_b),
-        "hardware_class": hardware_class(raw.get("hardware")), "params_b": params_b,
-        "training_tokens_b": None, "energy_wh": None, "value": value, "value_unit": unit,
+        "hardware_class": hardware_class(raw.get("hardware")), "params_b_value": params_b,
+        "tokens_b_value": None, "energy_wh": None, "value": value, "value_unit": unit,
         "co2e_value": None, "co2e_unit": None,
         "group": f"inference | {(raw.get('source') or '').strip()} | {setting} | {unit}",
         "published_stars": None, "derivation": None,
@@ -161,7 +161,7 @@ def _aies(raw: Mapping[str, Any]) -> dict[str, Any]:
         "evidence": "primary data (leaderboard CSV via public mirror)", "secondary": False,
         "modelled": False, "derived": False, "task_key": (raw.get("hf_pipeline_tag") or "").strip(),
         "setting": AIES_SETTING, "size_class": cls, "hardware_class": hardware_class(raw.get("hardware")),
-        "params_b": None, "training_tokens_b": None, "energy_wh": None, "value": value,
+        "params_b_value": None, "tokens_b_value": None, "energy_wh": None, "value": value,
         "value_unit": "Wh per 1,000 queries (GPU)" if value is not None else None,
         "co2e_value": None, "co2e_unit": None, "group": aies_group(task, cls),
         "published_stars": int(stars) if stars is not None else None, "derivation": None,
@@ -225,7 +225,7 @@ def derive_training_value(row: Mapping[str, Any]) -> dict[str, Any] | None:
         return None
     energy_mwh = float(out["energy_mwh_derived"])
     d = dict(row)
-    params_b, tokens_b = row.get("params_b"), row.get("training_tokens_b")
+    params_b, tokens_b = row.get("params_b_value"), row.get("tokens_b_value")
     d.update(derived=True, energy_wh=energy_mwh * 1e6, derivation=str(out.get("derivation", "")),
              evidence=f"{row.get('evidence', '')}; energy derived (calculator)".lstrip("; "))
     if params_b and tokens_b:
@@ -329,6 +329,6 @@ def load(
     info = datasets.DatasetInfo(
         description=f"{REFERENCE_VERSION}: {name} reference rows shipped with scer-hf "
                     f"(sources: scer_hf/data/SOURCES.md)",
-        version=REFERENCE_VERSION.split()[-1],
+        version=REFERENCE_VERSION.split()[-1] + ".0",  # datasets wants x.y.z
     )
     return datasets.Dataset.from_dict(table, info=info)

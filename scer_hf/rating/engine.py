@@ -111,7 +111,7 @@ def _rate_training_row(row: dict[str, Any], peers: list[dict[str, Any]]) -> Phas
                         category=_category(row, TRAINING_CO2E_GROUP, row["co2e_unit"]), **common)
         pr.notes.append("rated on operational emissions per parameter-token: no energy figure was published")
     else:
-        missing = [n for n, k in (("parameters", "params_b"), ("training tokens", "training_tokens_b")) if not row.get(k)]
+        missing = [n for n, k in (("parameters", "params_b_value"), ("training tokens", "tokens_b_value")) if not row.get(k)]
         if row.get("energy_wh") is not None:
             value, unit = row["energy_wh"] / 1e6, "MWh (training energy, not normalised)"
         elif _ref._num(row.get("tco2e_operational")) is not None:

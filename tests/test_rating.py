@@ -1,0 +1,273 @@
+"""SCER percentile, AI Energy Score stars, rate(model_id) offline, rate(report), edge cases."""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+from collections import defaultdict
+from pathlib import Path
+
+import pytest
+
+import scer_hf
+from scer_hf import Report, reference
+from scer_hf.errors import ModelIdError, RatingError, ReportSchemaError, UnknownTaskError
+from scer_hf.meters import ReplayMeter
+from scer_hf.rating import PhaseRating, Rating, rate
+from scer_hf.rating.percentile import grade, percentile_of, percentiles
+from scer_hf.rating.stars import stars
+from scer_hf.tracker import PhaseTracker
+
+CONTRACT = {"phase", "available", "grade", "stars", "percentile", "value", "unit", "uncertainty", "category",
+            "peers", "nearest_peers", "sources", "estimated", "method", "reason", "how_to_measure"}
+
+
+@pytest.fixture(autouse=True)
+def _offline(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+
+
+# --- SCER v0.1 percentile ---------------------------------------------------------------------
+def test_spec_worked_example() -> None:
+    sci = [100, 150, 160, 200, 250]
+    assert percentiles(sci) == [100.0, 75.0, 50.0, 25.0, 0.0]
+    assert [grade(p) for p in percentiles(sci)] == ["A", "B", "C", "C", "C"]
+
+
+def test_grade_boundaries_ties_and_n1() -> None:
+    assert grade(90.0) == "B" and grade(90.0001) == "A" and grade(60.0) == "B" and grade(59.999) == "C"
+    assert grade(None) is None
+    assert percentiles([10, 10, 20]) == [75.0, 75.0, 0.0]  # average of ranks 2 and 3
+    assert percentiles([5, 5]) == [50.0, 50.0]
+    assert percentiles([42]) == [None] and percentiles([]) == []
+
+
+def test_new_value_outside_reference_range_is_inserted() -> None:
+    peers = [100.0, 150.0, 200.0]
+    assert percentile_of(1.0, peers) == 100.0  # better than all: N = 4, rank 4
+    assert percentile_of(1e9, peers) == 0.0
+    assert percentile_of(150.0, peers) == pytest.approx(50.0)  # tied with a peer: ranks 2 and 3
+
+
+# --- AI Energy Score stars --------------------------------------------------------------------
+def test_all_166_published_stars_reproduced_from_energy() -> None:
+    path = Path(reference.__file__).parent / "data" / "aienergyscore_v1.csv"
+    with open(path, newline="", encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
+    groups: dict[tuple[str, str], list[float]] = defaultdict(list)
+    for r in rows:
+        groups[(r["task"], r["model_class"])].append(float(r["gpu_energy_wh_per_1000_queries"]))
+    got = [stars(float(r["gpu_energy_wh_per_1000_queries"]), groups[(r["task"], r["model_class"])]) for r in rows]
+    published = [int(r["energy_score_stars"]) for r in rows]
+    assert len(rows) == 166 and got == published
+
+
+def test_all_166_stars_through_rate() -> None:
+    seen = 0
+    for r in reference.rows("aienergyscore_v1"):
+        rating = rate(r["model_key"], task=r["task_key"], hub=False)
+        prs = [rating.inference, *rating.inference.alternatives]
+        mine = [p for p in prs if any(r["ref_id"] in s for s in p.sources)]
+        assert len(mine) == 1 and mine[0].stars == r["published_stars"], r["model_key"]
+        assert mine[0].peers == sum(1 for x in reference.rows("aienergyscore_v1") if x["group"] == r["group"])
+        seen += 1
+    assert seen == 166
+
+
+def test_stars_clip_and_degenerate_group() -> None:
+    ref = [1.0, 2.0, 6.0]
+    assert stars(0.5, ref) == 5 and stars(100.0, ref) == 1
+    assert stars(1.99, ref) == 5 and stars(2.0, ref) == 4 and stars(6.0, ref) == 1
+    assert stars(3.0, [3.0]) == 5
+    with pytest.raises(RatingError):
+        stars(-1.0, ref)
+    with pytest.raises(RatingError):
+        stars(1.0, [])
+
+
+# --- rate(model_id), offline ------------------------------------------------------------------
+def test_bloom_560m_offline() -> None:
+    r = scer_hf.rate("bigscience/bloom-560m")
+    assert isinstance(r, Rating) and isinstance(r.training, PhaseRating)
+    d = r.to_dict()
+    json.dumps(d)
+    assert {"model", "reference_version", "training", "inference"} <= set(d)
+    assert d["model"] == "bigscience/bloom-560m" and d["reference_version"] == "scer-hf-reference 2026.11"
+    for phase in ("training", "inference"):
+        assert CONTRACT <= set(d[phase]) and d[phase]["phase"] == phase
+    t = r.training
+    assert t.available and t.value == pytest.approx(10.505) and t.unit.startswith("MWh")
+    assert t.grade is None and "training tokens not published" in t.reason and t.method == "published"
+    assert any("training.csv#25" in s for s in t.sources)
+    i = r.inference
+    assert not i.available and "no published inference figure" in i.reason
+    assert i.how_to_measure == "scer-hf benchmark bigscience/bloom-560m --task text-generation"
+    assert "bloom-560m" in repr(r) and "no figure" in r.describe()
+
+
+def test_training_percentile_matches_independent_ranking() -> None:
+    path = Path(reference.__file__).parent / "data" / "training.csv"
+    with open(path, newline="", encoding="utf-8") as fh:
+        rows = [x for x in csv.DictReader(fh) if not x["notes"].startswith("[secondary")]
+    vals = {x["model_id"]: float(x["energy_mwh"]) * 1000 / (float(x["params_b"]) * float(x["training_tokens_b"]))
+            for x in rows if x["energy_mwh"] and x["params_b"] and x["training_tokens_b"]}
+    v = vals["bigscience/bloom"]
+    worse = sum(1 for x in vals.values() if x > v)
+    expected = worse / (len(vals) - 1) * 100  # rank = worse + 1, no ties here
+    t = rate("bigscience/bloom", hub=False).training
+    assert t.peers == len(vals) == 16
+    assert t.percentile == pytest.approx(expected) and t.grade == grade(expected)
+    assert t.value == pytest.approx(v) and t.category["group"].startswith("training")
+    assert len(t.nearest_peers) == 5 and all(p["model"] != "bigscience/bloom" for p in t.nearest_peers)
+
+
+def test_aies_model_gets_stars_and_percentile() -> None:
+    i = rate("distilbert/distilgpt2", hub=False).inference
+    assert (i.stars, i.grade, i.percentile, i.peers) == (5, "A", 100.0, 32)
+    assert i.category["size_class"] == "A" and i.category["hardware_class"] == "NVIDIA H100"
+    assert i.value == pytest.approx(1.313333) and i.unit == "Wh per 1,000 queries (GPU)"
+
+
+def test_duplicates_become_alternatives_not_averages() -> None:
+    i = rate("meta-llama/Llama-3.1-8B", hub=False).inference
+    values = sorted([i.value, *(a.value for a in i.alternatives)])
+    assert values == [4.583, 138.8]  # saturated and 1 req/s, kept apart
+    assert i.category["group"] != i.alternatives[0].category["group"]
+
+
+def test_secondary_and_modelled_need_opt_in() -> None:
+    g = rate("Gopher-280B", hub=False).training
+    assert not g.available and "include_secondary=True" in g.reason
+    g2 = rate("Gopher-280B", include_secondary=True, hub=False).training
+    assert g2.available and g2.value == pytest.approx(1066 * 1000 / (280 * 300))
+    o = rate("openai/gpt-4o", hub=False).inference
+    assert not o.available and "include_modelled=True" in o.reason
+    assert rate("openai/gpt-4o", include_modelled=True, hub=False).inference.value == 423.0
+
+
+def test_training_emissions_fallback_and_derived_energy() -> None:
+    t = rate("meta-llama/Llama-2-7b-hf", hub=False).training
+    assert t.method == "published" and t.unit == "g CO2e per 10^15 parameter-tokens"
+    assert t.value == pytest.approx(31.22e6 / (7e9 * 2000e9) * 1e15)
+    d = rate("meta-llama/Llama-2-7b-hf", include_derived=True, hub=False).training
+    assert d.method == "derived (calculator)" and d.estimated
+    assert d.value == pytest.approx(184320 * 400 / 1e6 * 1000 / (7 * 2000))  # 400 W as the card states
+    # Llama 3.3 70B publishes neither energy nor (a usable) CO2e: its own energy is derived, peers stay published
+    x = rate("meta-llama/Llama-3.3-70B-Instruct", hub=False).training
+    assert x.method == "derived (calculator)" and x.estimated and x.grade is not None
+    assert x.peers == 17  # 16 published peers + the rated model
+
+
+def test_bad_input_raises_typed_errors() -> None:
+    for bad in ("a/b/c", "has space/model", "", "org/--x", "org/"):
+        with pytest.raises(ModelIdError):
+            rate(bad)
+    with pytest.raises(UnknownTaskError, match="text-generation"):
+        rate("gpt2", task="poetry")
+
+
+def test_task_filter() -> None:
+    r = rate("openai-community/gpt2", task="text_generation", hub=False)
+    assert r.inference.available and r.inference.category["task"] == "text-generation"
+    r2 = rate("openai-community/gpt2", task="summarization", hub=False)
+    assert not r2.inference.available and "summarization" in r2.inference.how_to_measure
+
+
+def test_extra_peers_change_the_rating() -> None:
+    base = rate("distilbert/distilgpt2", hub=False).inference
+    cols = {"leaderboard": "mine", "task": "text_generation", "hf_pipeline_tag": "text-generation",
+            "model_class": "A", "gpu_energy_wh_per_1000_queries": "0.5", "source": "my H100 run"}
+    r = rate("distilbert/distilgpt2", extra=[{**cols, "model": "me/smaller"}], hub=False).inference
+    assert r.peers == base.peers + 1 and r.percentile < 100.0 and r.stars == 5
+
+
+# --- rate(report) -----------------------------------------------------------------------------
+class Clock:
+    t = 0.0
+
+    def __call__(self) -> float:
+        return self.t
+
+
+def inference_report(gpu_w: float = 100.0, hardware: str = "NVIDIA H100 80GB HBM3", method: str = "counter",
+                     params: float = 124e6, task: str = "text-generation") -> Report:
+    clock = Clock()
+    meter = ReplayMeter({"gpu:0": [(0, gpu_w)], "cpu:0": [(0, 50.0)]}, clock=clock, method=method,  # type: ignore[arg-type]
+                        relative_uncertainty=0.05)
+    tr = PhaseTracker(meter, clock=clock)
+    tr.begin("generate")
+    clock.t = 36.0
+    tr.end("generate", queries=1000, output_tokens=10_000)
+    return Report.build(tr.measurements, boundary="inference", provenance=tr.provenance(),
+                        model={"id": "me/tiny-gpt2", "parameters": params, "task": task},
+                        benchmark={"task": task, "setting": "scer-hf text-generation, batch 1",
+                                   "hardware": hardware, "queries": 1000})
+
+
+def test_rate_measured_inference_report() -> None:
+    r = rate(inference_report())  # 100 W x 36 s = 3600 J GPU = 1 Wh per 1,000 queries
+    i = r.inference
+    assert i.value == pytest.approx(1.0) and i.method == "measured" and not i.estimated
+    assert i.peers == 33 and i.percentile == 100.0 and i.grade == "A" and i.stars == 5
+    assert i.comparable is True and any("outside the reference range" in n for n in i.notes)
+    assert i.uncertainty == pytest.approx(0.05 * i.value)
+    assert i.category["group"] == "AI Energy Score v1 (Feb 2025) | text_generation | class A"
+    assert not r.training.available and "inference only" in r.training.reason
+    worse = rate(inference_report(gpu_w=3000.0)).inference  # 30 Wh/1000: above the class A max
+    assert worse.stars == 1 and worse.percentile == 0.0 and worse.grade == "C"
+
+
+def test_report_on_other_hardware_or_estimated_is_flagged(tmp_path: Path) -> None:
+    a100 = rate(inference_report(hardware="NVIDIA A100-SXM4-80GB")).inference
+    assert a100.comparable is False and any(n.startswith("not comparable: hardware differs") for n in a100.notes)
+    est = rate(inference_report(method="estimate")).inference
+    assert est.estimated and est.method == "estimate" and est.grade is not None
+    big = rate(inference_report(params=30e9)).inference
+    assert big.category["size_class"] == "B" and big.peers == 4
+    path = inference_report().save(tmp_path / "r.json")
+    via_path = rate(str(path))
+    assert via_path.inference.value == pytest.approx(1.0) and str(path) in via_path.inference.sources[0]
+
+
+def test_report_task_without_reference_peers() -> None:
+    i = rate(inference_report(task="fill-mask")).inference
+    assert i.available and i.grade is None and i.stars is None and i.peers == 1
+    with pytest.raises(UnknownTaskError):
+        rate(inference_report(task="knitting"))
+
+
+def test_rate_training_report() -> None:
+    clock = Clock()
+    meter = ReplayMeter({"gpu:0": [(0, 100.0)]}, clock=clock)
+    tr = PhaseTracker(meter, clock=clock)
+    tr.begin("train")
+    clock.t = 100.0
+    tr.end("train", tokens=1_000_000)
+    rep = Report.build(tr.measurements, boundary="training", provenance=tr.provenance(),
+                       model={"id": "me/tiny", "parameters": 1_000_000})
+    t = rate(rep).training
+    expected = 100.0 * 100.0 / 3600.0 / (1e6 * 1e6) * 1e15  # Wh per 10^15 parameter-tokens
+    assert t.value == pytest.approx(expected) and t.unit == "Wh per 10^15 parameter-tokens"
+    assert t.peers == 17 and t.percentile == 0.0 and t.grade == "C"
+    assert t.co2e is not None and t.co2e["value"] > 0
+    assert not rate(rep).inference.available
+    no_params = Report.build(tr.measurements, boundary="training", provenance=tr.provenance(), model={"id": "x"})
+    t2 = rate(no_params).training
+    assert t2.available and t2.grade is None and "model parameters" in t2.reason
+
+
+def test_unknown_report_schema(tmp_path: Path) -> None:
+    p = tmp_path / "other.json"
+    p.write_text(json.dumps({"schema": "something-else", "energy": 3}))
+    with pytest.raises(ReportSchemaError):
+        rate(str(p))
+    with pytest.raises(ReportSchemaError):
+        rate({"schema": "scer-hf/report"})
+
+
+def test_rating_to_dict_is_json_and_percentiles_finite() -> None:
+    d = rate(inference_report()).to_dict()
+    s = json.dumps(d)
+    assert "NaN" not in s and "Infinity" not in s
+    assert all(math.isfinite(p["value"]) for p in d["inference"]["nearest_peers"])
