@@ -228,6 +228,15 @@ def test_report_on_other_hardware_or_estimated_is_flagged(tmp_path: Path) -> Non
     path = inference_report().save(tmp_path / "r.json")
     via_path = rate(str(path))
     assert via_path.inference.value == pytest.approx(1.0) and str(path) in via_path.inference.sources[0]
+    folder = tmp_path / "run"
+    inference_report().save(folder.mkdir() or folder)  # saved as run/scer_report.json
+    assert rate(str(folder)).inference.value == pytest.approx(1.0)
+
+
+def test_model_folder_named_like_the_id_is_still_a_model_id(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "bigscience" / "bloom-560m").mkdir(parents=True)  # a saved model, no report inside
+    monkeypatch.chdir(tmp_path)
+    assert rate("bigscience/bloom-560m").training.value == pytest.approx(10.505)
 
 
 def test_report_task_without_reference_peers() -> None:

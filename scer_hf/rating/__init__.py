@@ -24,7 +24,11 @@ __all__ = ["rate", "Rating", "PhaseRating"]
 
 
 def _is_report_path(x: str) -> bool:
-    return x.endswith(".json") or os.path.exists(x)
+    """A ``.json`` name, an existing file, or a folder holding ``scer_report.json``.
+
+    A folder without a report (e.g. a saved model called like its Hub id) is not a report.
+    """
+    return x.endswith(".json") or os.path.isfile(x) or os.path.isfile(os.path.join(x, "scer_report.json"))
 
 
 def rate(
