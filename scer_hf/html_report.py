@@ -20,6 +20,7 @@ from markupsafe import Markup
 from ._io import atomic_write_text
 from ._version import __version__
 from .label import PALETTE, fmt_energy, fmt_num, label_fields, load_report, make_label, resolve_rating
+from .errors import SCERError
 from .report import Report
 
 __all__ = ["write_html_report", "render_html", "distribution_svg", "pareto_svg", "pareto_front"]
@@ -45,10 +46,29 @@ def _peer(p: Any) -> dict[str, Any] | None:
     return out
 
 
+def _group_rows(pr: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """Every reference row of the rating's peer group (``scer_hf.reference``), in the rating's unit."""
+    group = (pr.get("category") or {}).get("group")
+    if not group:
+        return []
+    try:
+        from . import reference  # noqa: PLC0415 - optional sibling module
+    except ImportError:
+        return []
+    try:
+        rows = reference.rows(pr.get("phase") or "inference")
+    except SCERError:
+        return []
+    unit = pr.get("unit") or ""
+    return [{"model": r.get("model_key"), "value": r.get("value")} for r in rows
+            if r.get("group") == group and r.get("value") is not None
+            and str(r.get("value_unit") or unit).startswith(unit)]
+
+
 def _peers(pr: Mapping[str, Any], reference: Iterable[Any] | None) -> list[dict[str, Any]]:
     rows: list[Any] = list(reference or [])
     if not rows:
-        rows = list(pr.get("distribution") or []) + list(pr.get("nearest_peers") or [])
+        rows = _group_rows(pr) or list(pr.get("nearest_peers") or [])
     seen: set[tuple[str, float]] = set()
     out = []
     for p in rows:
@@ -66,9 +86,16 @@ def _log_axis(values: Sequence[float]) -> tuple[float, float]:
     return (lo, hi if hi > lo else lo + 1)
 
 
+_BAND_FILL = {5: "#dcfce7", 4: "#ecfccb", 3: "#fef9c3", 2: "#ffedd5", 1: "#fee2e2"}
+
+
 def distribution_svg(peers: Sequence[Mapping[str, Any]], value: float | None, unit: str,
-                     uncertainty: float | None = None, model: str = "this model") -> str:
-    """Peers' values as dots on a log axis, the model as a marked diamond with its error bar."""
+                     uncertainty: float | None = None, model: str = "this model",
+                     star_bands: Sequence[Mapping[str, Any]] | None = None) -> str:
+    """Peers' values as dots on a log axis, the model as a marked diamond with its error bar.
+
+    ``star_bands`` (``[{stars, from, to}]``, the AI Energy Score bands) are shaded behind.
+    """
     vals = [p["value"] for p in peers] + ([value] if value else [])
     if not vals:
         return ""
@@ -78,7 +105,18 @@ def distribution_svg(peers: Sequence[Mapping[str, Any]], value: float | None, un
     def x(v: float) -> float:
         return L + (math.log10(v) - lo) / (hi - lo) * (W - L - R)
 
-    parts = [f'<line x1="{L}" y1="120" x2="{W - R}" y2="120" stroke="{PALETTE["muted"]}" stroke-width="1.5"/>']
+    parts = []
+    for b in star_bands or []:
+        a, z = max(float(b["from"]), 10.0 ** lo), min(float(b["to"]), 10.0 ** hi)
+        if z <= a or z <= 0:
+            continue
+        xa, xz = x(a), x(z)
+        parts.append(f'<rect x="{xa:.1f}" y="66" width="{xz - xa:.1f}" height="54" '
+                     f'fill="{_BAND_FILL.get(int(b["stars"]), "#f3f4f6")}"/>')
+        if xz - xa > 34:
+            parts.append(f'<text x="{(xa + xz) / 2:.1f}" y="80" text-anchor="middle" font-size="12" '
+                         f'fill="{PALETTE["ink"]}">{int(b["stars"])}\u2605</text>')
+    parts.append(f'<line x1="{L}" y1="120" x2="{W - R}" y2="120" stroke="{PALETTE["muted"]}" stroke-width="1.5"/>')
     for e in range(lo, hi + 1):
         xx = x(10.0 ** e)
         parts.append(f'<line x1="{xx:.1f}" y1="115" x2="{xx:.1f}" y2="125" stroke="{PALETTE["muted"]}"/>')
@@ -88,22 +126,22 @@ def distribution_svg(peers: Sequence[Mapping[str, Any]], value: float | None, un
                  f'{escape(unit)} (log scale; lower is better)</text>')
     for i, p in enumerate(sorted(peers, key=lambda p: p["value"])):
         xx = x(p["value"])
-        yy = 108 - (i % 3) * 9
+        yy = 112 - (i % 3) * 9
         parts.append(f'<circle cx="{xx:.1f}" cy="{yy}" r="6" fill="#1d4ed8" fill-opacity="0.55" stroke="#1e3a8a">'
                      f'<title>{escape(p["model"])}: {escape(fmt_num(p["value"]))} {escape(unit)}</title></circle>')
     if value:
         xv = x(value)
         if uncertainty:
             a, b = x(max(value - uncertainty, 10.0 ** lo)), x(value + uncertainty)
-            parts.append(f'<line x1="{a:.1f}" y1="62" x2="{b:.1f}" y2="62" stroke="{PALETTE["grade_C"]}" '
+            parts.append(f'<line x1="{a:.1f}" y1="40" x2="{b:.1f}" y2="40" stroke="{PALETTE["grade_C"]}" '
                          f'stroke-width="2"/>')
-        parts.append(f'<polygon points="{xv:.1f},50 {xv + 9:.1f},62 {xv:.1f},74 {xv - 9:.1f},62" '
+        parts.append(f'<polygon points="{xv:.1f},28 {xv + 9:.1f},40 {xv:.1f},52 {xv - 9:.1f},40" '
                      f'fill="{PALETTE["grade_C"]}"><title>{escape(model)}</title></polygon>')
-        parts.append(f'<line x1="{xv:.1f}" y1="74" x2="{xv:.1f}" y2="120" stroke="{PALETTE["grade_C"]}" '
+        parts.append(f'<line x1="{xv:.1f}" y1="52" x2="{xv:.1f}" y2="120" stroke="{PALETTE["grade_C"]}" '
                      f'stroke-dasharray="3 3"/>')
         anchor = "start" if xv < W / 2 else "end"
         dx = 14 if anchor == "start" else -14
-        parts.append(f'<text x="{xv + dx:.1f}" y="44" text-anchor="{anchor}" font-size="14" font-weight="bold" '
+        parts.append(f'<text x="{xv + dx:.1f}" y="45" text-anchor="{anchor}" font-size="14" font-weight="bold" '
                      f'fill="{PALETTE["grade_C"]}">{escape(model)}: {escape(fmt_num(value))}</text>')
     return (f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {W} {H}" width="100%" role="img" '
             f'aria-label="Reference distribution: {len(peers)} peers and this model">{"".join(parts)}</svg>')
@@ -229,7 +267,7 @@ def render_html(report: Report | Mapping[str, Any] | str | os.PathLike[str], rat
     dist = ""
     if pr.get("available") and (peers or pr.get("value")):
         dist = distribution_svg(peers, pr.get("value"), pr.get("unit") or "", pr.get("uncertainty"),
-                                d["model"].get("id") or "this model")
+                                d["model"].get("id") or "this model", pr.get("star_bands"))
     sci = d.get("sci")
     unc = d.get("uncertainty") or {}
     ctx = {

@@ -24,6 +24,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import textwrap
 from pathlib import Path
 from typing import Any, Mapping
 from xml.sax.saxutils import escape
@@ -345,9 +346,8 @@ def make_label(report: Report | Mapping[str, Any] | str | os.PathLike[str], rati
         reason = f["rating_reason"] or "no rating given"
         if reason == "not rated":
             reason = "no rating given"
-        out.append(_t(sx, gy + 34, _clip(reason, 31), 11, "muted"))
-        if len(reason) > 31:
-            out.append(_t(sx, gy + 50, _clip(reason[30:], 31), 11, "muted"))
+        for i, line in enumerate(textwrap.wrap(reason, 30)[:2]):
+            out.append(_t(sx, gy + 34 + 16 * i, _clip(line, 31), 11, "muted"))
     y = gy + 64 + 12
     # SCI headline panel
     out.append(f'<rect x="{pad - 4}" y="{y}" width="{W - 2 * pad + 8}" height="66" rx="6" fill="{PALETTE["panel"]}"/>')

@@ -1,0 +1,39 @@
+"""``scer-hf label``: write the SCER label (SVG or PNG) for a report, and its markdown badge."""
+
+from __future__ import annotations
+
+import click
+
+from ._common import emit, handle_errors, json_option
+
+__all__ = ["command"]
+
+
+@click.command("label")
+@click.argument("report", type=click.Path(dir_okay=True, exists=True))
+@click.option("--rating", "rating_path", type=click.Path(exists=True, dir_okay=False),
+              help="Rating JSON (from `scer-hf rate --json`). Default: rate the report when rating is installed.")
+@click.option("--out", "out", default="scer_label.svg", show_default=True,
+              help="Output file: .svg, or .png (PNG needs resvg: pip install 'scer-hf[png]').")
+@click.option("--url", "url", help="Public URL of the manifest (report JSON); the QR code links to it. "
+              "Without it the QR code holds the report digest (scer-hf:sha256:...).")
+@click.option("--width", "width_px", default=900, show_default=True, type=int, help="PNG width in pixels.")
+@json_option
+@handle_errors
+def command(report: str, rating_path: str | None, out: str, url: str | None, width_px: int, as_json: bool) -> None:
+    """Write the SCER label for REPORT (a scer_report.json or its folder).
+
+    The label shows the SCI value ("<value> gCO2eq per <functional unit>"), the SCI
+    version, the SCER grade and stars when rated, energy per phase, hardware, date,
+    the measurement method and a QR code. Check it later with `scer-hf verify LABEL`.
+    """
+    from ..label import label_fields, load_report, markdown_badge, save_label
+
+    rep = load_report(report)
+    path = save_label(out, rep, rating_path, url, width_px=width_px)
+    fields = label_fields(rep, rating_path, url)
+    badge = markdown_badge(rep, rating_path, image_path=path.name, manifest_url=url)
+    emit({"label": str(path), "badge": badge, "fields": fields}, as_json,
+         lambda: f"label written to {path}\n  {fields['sci_text']} ({fields['sci_version']})"
+                 + (f", SCER grade {fields['grade']}" if fields["grade"] else ", not rated")
+                 + f"\n  QR: {fields['qr']}\nmarkdown for your model card:\n  {badge}")

@@ -1,0 +1,33 @@
+"""``scer-hf report``: write the self-contained HTML report for a measured report."""
+
+from __future__ import annotations
+
+import click
+
+from ._common import emit, handle_errors, json_option
+
+__all__ = ["command"]
+
+
+@click.command("report")
+@click.argument("report", type=click.Path(dir_okay=True, exists=True))
+@click.option("--rating", "rating_path", type=click.Path(exists=True, dir_okay=False),
+              help="Rating JSON (from `scer-hf rate --json`). Default: rate the report when rating is installed.")
+@click.option("--out", "out", default="scer_report.html", show_default=True, help="Output HTML file.")
+@click.option("--url", "url", help="Public URL of the manifest, for the embedded label's QR code.")
+@json_option
+@handle_errors
+def command(report: str, rating_path: str | None, out: str, url: str | None, as_json: bool) -> None:
+    """Write one self-contained HTML file for REPORT (no network, no scripts).
+
+    It shows energy and CO2e per phase with uncertainty, the SCI values, the rating
+    with the reference distribution and the model's position, quality-normalised
+    efficiency when the report has a quality block, the label, method and sources.
+    """
+    from ..html_report import write_html_report
+    from ..label import load_report
+
+    rep = load_report(report)
+    path = write_html_report(rep, out, rating_path, manifest_url=url)
+    emit({"html": str(path), "digest": rep.digest(), "bytes": path.stat().st_size}, as_json,
+         f"HTML report written to {path} (open it in any browser; it loads nothing from the network)")
