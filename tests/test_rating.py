@@ -227,6 +227,12 @@ def test_rate_measured_inference_report() -> None:
 def test_report_on_other_hardware_or_estimated_is_flagged(tmp_path: Path) -> None:
     a100 = rate(inference_report(hardware="NVIDIA A100-SXM4-80GB")).inference
     assert a100.comparable is False and any(n.startswith("not comparable: hardware differs") for n in a100.notes)
+    d = inference_report().to_dict()
+    del d["benchmark"]["hardware"]
+    unknown = rate(d).inference
+    assert unknown.comparable is False and any("hardware not recorded" in n for n in unknown.notes)
+    d["embodied"] = {**d["embodied"], "hardware": "NVIDIA H100 SXM5 80GB"}  # where benchmark(hardware=) puts it
+    assert rate(d).inference.comparable is True
     est = rate(inference_report(method="estimate")).inference
     assert est.estimated and est.method == "estimate" and est.grade is not None
     big = rate(inference_report(params=30e9)).inference

@@ -41,7 +41,8 @@ def _top(d: dict[str, Any], kind: str) -> list[dict[str, Any]]:
 
 
 def _hardware(d: dict[str, Any]) -> str | None:
-    for where in (d.get("benchmark") or {}, d.get("provenance") or {}, d.get("model") or {}, d.get("extra") or {}):
+    for where in (d.get("benchmark") or {}, d.get("provenance") or {}, d.get("model") or {}, d.get("extra") or {},
+                  d.get("embodied") or {}):  # the benchmark's hardware= lands in embodied.hardware
         hw = where.get("hardware") if isinstance(where, dict) else None
         if hw:
             return hw if isinstance(hw, str) else str(hw)
@@ -71,7 +72,8 @@ def _inference(report: Report, path: str | None, task: str | None, peers: list[d
                            how_to_measure=inference_how_to(model.get("id"), tag), **_common(d, report, path))
     energy_j = gpu_j if gpu_j > 0 else total_j
     value = energy_j / 3600.0 / float(queries) * 1000.0
-    hw = _hardware(d) or ("GPU (model not recorded)" if gpu_j > 0 else "CPU")
+    recorded = _hardware(d)
+    hw = recorded or ("a GPU (model not recorded)" if gpu_j > 0 else "CPU")
     params = model.get("parameters")
     cls = size_class(params / 1e9) if isinstance(params, (int, float)) and tag == "text-generation" else None
     task_v1 = aies_task(tag)
@@ -90,7 +92,10 @@ def _inference(report: Report, path: str | None, task: str | None, peers: list[d
         notes.append("model parameters unknown: AI Energy Score class (A/B/C) undetermined, no peers")
     elif not task_v1:
         notes.append(f"AI Energy Score v1 has no {tag!r} task: no published peers")
-    if hardware_class(hw) != H100:
+    if recorded is None and gpu_j > 0:
+        notes.append("not comparable: hardware not recorded (pass hardware='NVIDIA H100 80GB' or your GPU to the "
+                     "benchmark); AI Energy Score v1 used NVIDIA H100 80GB")
+    elif hardware_class(hw) != H100:
         notes.append(f"not comparable: hardware differs (measured on {hw}; AI Energy Score v1 used NVIDIA H100 80GB)")
     if gpu_j <= 0:
         notes.append("not comparable: no GPU energy measured; the value counts CPU/RAM energy "
