@@ -251,7 +251,7 @@ def _front_matter(path: Path) -> dict[str, Any]:
 
 def verify_card(card_path: str | os.PathLike[str],
                 report: Report | str | os.PathLike[str] | None = None) -> VerificationResult:
-    """Compare a model card's ``scer`` block and ``co2_eq_emissions`` with the report it names."""
+    """Compare a model card's ``scer.<boundary>`` block, its rating and ``co2_eq_emissions`` with the report."""
     p = Path(card_path)
     meta = _front_matter(p)
     block = meta.get("scer")
@@ -263,26 +263,38 @@ def verify_card(card_path: str | os.PathLike[str],
     rep = report if isinstance(report, Report) else Report.load(rep_path)
     inner = verify_report(rep)
     res = VerificationResult(str(p), "card", list(inner.checks), inner.digest)
-    d = rep.to_dict()
-    flat = _flatten(block)
-    digest = next((v for k, v in flat.items() if k.endswith("digest") and isinstance(v, str)), None)
-    if digest is None:
-        res.checks.append(Check("card.digest", rep.digest(), None, None, "card names no report digest"))
-    else:
-        _check(res.checks, "card.digest", rep.digest(), digest, "card written from this report")
+    d, b = rep.to_dict(), rep.boundary
+    entry = block.get(b)
+    if not isinstance(entry, Mapping):
+        res.checks.append(Check(f"card.scer.{b}", "present", None, False, f"the card has no {b} figures"))
+        return res
+    _check(res.checks, f"card.scer.{b}.report_digest", rep.digest(), entry.get("report_digest"),
+           "card written from this report")
     sci = d.get("sci") or {}
-    wanted = {"sci.value": sci.get("value"), "sci.unit": sci.get("unit"), "energy_j": d["energy_j"],
-              "co2e_g": d["co2e_g"]}
+    wanted = {"energy_j": d["energy_j"], "co2e_g": d["co2e_g"], "embodied_g": d.get("embodied_g"),
+              "method": d["provenance"].get("method"), "estimated": bool(d["provenance"].get("estimated")),
+              "sci.value": sci.get("value"), "sci.unit": sci.get("unit"), "sci.version": sci.get("version"),
+              "grid.g_per_kwh": d["carbon"].get("g_per_kwh"), "grid.pue": d["carbon"].get("pue")}
+    flat = _flatten(entry)
     for key, expected in wanted.items():
-        found = next((v for k, v in flat.items() if k == key or k.endswith("." + key)), None)
-        if found is not None:
-            _check(res.checks, f"card.{key}", expected, found)
+        if key in flat or expected is not None:
+            _check(res.checks, f"card.scer.{b}.{key}", expected, flat.get(key))
+    by_name = {ph["name"]: ph for ph in d["phases"]}
+    for i, ph in enumerate(entry.get("phases") or []):
+        src = by_name.get(ph.get("name")) if isinstance(ph, Mapping) else None
+        if src is None:
+            res.checks.append(Check(f"card.scer.{b}.phases[{i}]", None, ph, False, "phase not in the report"))
+            continue
+        _check(res.checks, f"card.scer.{b}.phases[{i}:{src['name']}].energy_j", src["energy_j"]["total"],
+               ph.get("energy_j"))
+        if "co2e_g" in ph:
+            _check(res.checks, f"card.scer.{b}.phases[{i}:{src['name']}].co2e_g", src.get("co2e_g"), ph["co2e_g"])
     co2 = meta.get("co2_eq_emissions")
-    if isinstance(co2, Mapping) and isinstance(co2.get("emissions"), (int, float)):
-        _check(res.checks, "card.co2_eq_emissions.emissions", d["co2e_g"], co2["emissions"], "grams (Hub spec)")
+    if b == "training" and isinstance(co2, Mapping) and co2.get("source") == "scer-hf":
+        _check(res.checks, "card.co2_eq_emissions.emissions", d["co2e_g"], co2.get("emissions"), "grams (Hub spec)")
     rating = block.get("rating")
-    if isinstance(rating, Mapping):
-        _check_rating(res.checks, rep, rating, "card.rating")
+    if isinstance(rating, Mapping) and isinstance(rating.get(b), Mapping) and rating[b].get("available", True):
+        _check_rating(res.checks, rep, {b: rating[b]}, "card.scer.rating")
     return res
 
 

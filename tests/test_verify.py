@@ -1,0 +1,170 @@
+"""``verify``: genuine reports, labels and cards pass; any changed figure is caught; CLI exit codes."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any, Callable
+
+import pytest
+from click.testing import CliRunner
+
+from scer_hf.cli import cli
+from scer_hf.errors import VerificationError
+from scer_hf.label import save_label
+from scer_hf.report import Report
+from scer_hf.verify import verify, verify_report
+from tests.test_label_fixtures import inference_report, rating, training_report
+
+
+@pytest.mark.parametrize("make", [inference_report, training_report, lambda: inference_report("estimate")])
+def test_genuine_reports_verify(make: Callable[[], Report]) -> None:
+    res = verify(make())
+    assert res.ok, res.describe()
+    names = {c.name for c in res.checks}
+    assert {"energy_j", "co2e_g", "sci.value", "uncertainty.sci", "provenance.method"} <= names
+    d = res.to_dict()
+    assert d["ok"] is True and all(set(c) >= {"name", "expected", "found", "ok"} for c in d["checks"])
+
+
+def _set(path: str, value: Any) -> Callable[[dict], None]:
+    def mutate(d: dict) -> None:
+        keys = [int(k) if k.isdigit() else k for k in path.split(".")]
+        for k in keys[:-1]:
+            d = d[k]
+        d[keys[-1]] = value(d[keys[-1]]) if callable(value) else value
+    return mutate
+
+
+@pytest.mark.parametrize("mutate,failing", [
+    (_set("sci.value", lambda v: v * 0.5), "sci.value"),
+    (_set("co2e_g", lambda v: v * 0.9), "co2e_g"),
+    (_set("energy_j", lambda v: v - 100), "energy_j"),
+    (_set("phases.1.energy_j.gpu:0", lambda v: v - 200), "phases[1:decode].energy_j.total"),
+    (_set("phases.0.co2e_g", 0.001), "phases[0:prefill].co2e_g"),
+    (_set("sci_alternatives.1.value", lambda v: v / 2), "sci_alternatives[1].value"),
+    (_set("uncertainty.sci", 0.0), "uncertainty.sci"),
+    (_set("carbon.g_per_kwh", 20.0), "co2e_g"),  # a greener grid claimed after the fact
+    (_set("phases.0.counts.queries", 80), "sci_alternatives[1].value"),  # more queries claimed
+])
+def test_a_changed_figure_is_detected(mutate: Callable[[dict], None], failing: str) -> None:
+    d = inference_report().to_dict()
+    mutate(d)
+    res = verify(d)
+    assert not res.ok
+    assert failing in {c.name for c in res.failed}, res.describe()
+
+
+def test_estimate_relabelled_as_measured_is_detected() -> None:
+    d = inference_report("estimate").to_dict()
+    d["provenance"]["estimated"] = False
+    d["provenance"]["method"] = "counter"
+    res = verify(d)
+    assert {"provenance.method", "provenance.estimated"} <= {c.name for c in res.failed}
+
+
+def test_expected_digest(tmp_path: Path) -> None:
+    rep = inference_report()
+    assert verify_report(rep, rep.digest()).ok
+    assert not verify_report(rep, "sha256:" + "0" * 64).ok
+    a, b = rep.save(tmp_path / "a.json"), inference_report().save(tmp_path / "b.json")  # another run id
+    assert verify(a, a).ok and not verify(a, b).ok
+
+
+def test_label_verifies_and_tampered_label_does_not(tmp_path: Path) -> None:
+    rep = inference_report()
+    rep.save(tmp_path / "scer_report.json")
+    lab = save_label(tmp_path / "scer_label.svg", rep, rating())
+    res = verify(lab, rating=rating())
+    assert res.ok, res.describe()
+    assert {"label.sci_value", "label.grade", "label.qr", "label.digest"} <= {c.name for c in res.checks if c.ok}
+    svg = lab.read_text()
+    meta = json.loads(re.search(r'<metadata id="scer-label-data">(.*?)</metadata>', svg).group(1).replace("&quot;", '"'))
+    forged = svg.replace(f'"sci_value": {meta["sci_value"]}', '"sci_value": 0.01')
+    assert forged != svg
+    (tmp_path / "forged.svg").write_text(forged)
+    assert "label.sci_value" in {c.name for c in verify(tmp_path / "forged.svg", rating=rating()).failed}
+    # a better grade than the rating gives
+    better = save_label(tmp_path / "better.svg", rep, rating("A", 5))
+    assert {"label.stars"} <= {c.name for c in verify(better, rating=rating()).failed}
+    # a label of another report: digest and QR differ
+    other = inference_report()
+    save_label(tmp_path / "other.svg", other, rating())
+    assert {"label.digest", "label.qr"} <= {c.name for c in verify(tmp_path / "other.svg", rating=rating()).failed}
+
+
+def test_label_errors(tmp_path: Path) -> None:
+    (tmp_path / "x.svg").write_text("<svg xmlns='http://www.w3.org/2000/svg'/>")
+    with pytest.raises(VerificationError, match="no scer-hf label metadata"):
+        verify(tmp_path / "x.svg", inference_report())
+    lab = save_label(tmp_path / "l.svg", inference_report(), rating())
+    with pytest.raises(VerificationError, match="--report"):
+        verify(lab)
+
+
+def _card(tmp_path: Path, rep: Report, rat: dict | None) -> Path:
+    content = pytest.importorskip("scer_hf.cardlib.content")
+    yaml = pytest.importorskip("yaml")
+    meta: dict[str, Any] = {"license": "apache-2.0", "scer": content.merge_scer(None, rep, rat, False)}
+    co2 = content.co2_entry(rep)
+    if co2:
+        meta["co2_eq_emissions"] = co2
+    p = tmp_path / "README.md"
+    p.write_text("---\n" + yaml.safe_dump(meta, sort_keys=False) + "---\n# tiny model\n", encoding="utf-8")
+    rep.save(tmp_path / "scer_report.json", overwrite=True)
+    return p
+
+
+def test_card_verifies_and_tampered_card_does_not(tmp_path: Path) -> None:
+    rep = training_report()
+    card = _card(tmp_path, rep, None)
+    res = verify(card)
+    assert res.ok, res.describe()
+    assert {"card.scer.training.report_digest", "card.scer.training.sci.value",
+            "card.co2_eq_emissions.emissions"} <= {c.name for c in res.checks if c.ok}
+    text = card.read_text()
+    emissions = rep.co2e_g
+    card.write_text(text.replace(f"emissions: {emissions!r}", f"emissions: {emissions / 10!r}"))
+    assert "card.co2_eq_emissions.emissions" in {c.name for c in verify(card).failed}
+    card.write_text(re.sub(r"(\n\s+sci:\n\s+value: )([0-9.e-]+)", r"\g<1>1.0e-09", text, count=1))
+    assert "card.scer.training.sci.value" in {c.name for c in verify(card).failed}
+
+
+def test_card_against_another_report(tmp_path: Path) -> None:
+    card = _card(tmp_path, inference_report(), None)
+    other = inference_report()
+    res = verify(card, other)
+    assert "card.scer.inference.report_digest" in {c.name for c in res.failed}
+
+
+def test_cli_exit_codes(tmp_path: Path) -> None:
+    runner = CliRunner()
+    good = inference_report().save(tmp_path / "good.json")
+    res = runner.invoke(cli, ["verify", str(good)])
+    assert res.exit_code == 0 and res.output.startswith("VERIFIED")
+    d = inference_report().to_dict()
+    d["sci"]["value"] *= 0.5
+    (tmp_path / "bad.json").write_text(json.dumps(d))
+    res = runner.invoke(cli, ["verify", str(tmp_path / "bad.json"), "--json"])
+    assert res.exit_code == 3
+    out = json.loads(res.output)
+    assert out["ok"] is False and any(c["name"] == "sci.value" and c["ok"] is False for c in out["checks"])
+    (tmp_path / "junk.json").write_text("{not json")
+    assert runner.invoke(cli, ["verify", str(tmp_path / "junk.json")]).exit_code == 1
+    assert runner.invoke(cli, ["verify", str(tmp_path / "missing.json")]).exit_code == 1
+    (tmp_path / "notreport.json").write_text('{"a": 1}')
+    res = runner.invoke(cli, ["verify", str(tmp_path / "notreport.json"), "--json"])
+    assert res.exit_code == 1 and json.loads(res.output)["error"] == "VerificationError"
+
+
+def test_stored_rating_is_recomputed() -> None:
+    rate = pytest.importorskip("scer_hf.rating").rate
+    base = inference_report()
+    d = base.to_dict()
+    d.setdefault("extra", {})["rating"] = rate(base).to_dict()
+    res = verify(d)
+    assert res.ok, res.describe()
+    assert "rating.inference.grade" in {c.name for c in res.checks if c.ok}
+    d["extra"]["rating"]["inference"]["grade"] = "A" if d["extra"]["rating"]["inference"]["grade"] != "A" else "C"
+    assert "rating.inference.grade" in {c.name for c in verify(d).failed}
