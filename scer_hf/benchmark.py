@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import math
 import os
+import sys
+import types
 import warnings
 from pathlib import Path
 from typing import Any, Sequence
@@ -228,6 +230,7 @@ def benchmark(
             f"confidence={confidence}); need queries >= 1, warmup >= 0, min_queries >= 2, 0 < rel_ci < 1 "
             "(0.05 = +-5 %) and 0 < confidence < 1 (0.95)")
     texts, pinfo = _prompt_texts(prompts)
+    raw_texts = texts
     if isinstance(model_or_path, (str, os.PathLike)):
         task = _check_task(task)
         if device is None:
@@ -240,6 +243,11 @@ def benchmark(
         pipe = model_or_path
         model_id = None
     task = getattr(pipe, "task", task) or task
+    if quality:  # fail before the run, not after it
+        q = _quality_module()
+        if q is not None and task not in q.QUALITY_TASKS:
+            raise UnknownTaskError(f"quality=True: no quality metric for task {task!r} (supported: "
+                                   f"{', '.join(q.QUALITY_TASKS)}); run without quality")
     st = SETTINGS[setting]
     gen = task in GENERATION_TASKS
     new_tokens = st["max_new_tokens"] if gen else None
@@ -302,16 +310,33 @@ def benchmark(
     }
     report = tracked.build_report(model={"id": model_id} if model_id else None, benchmark=info)
     if quality:
-        report = _attach_quality(report, pipe, task, texts[: max(1, min(tracked.calls, len(texts)))])
+        report = _attach_quality(report, pipe, task, raw_texts[: max(1, min(tracked.calls, len(raw_texts)))])
     return report
 
 
-def _attach_quality(report: Report, pipe: Any, task: str, texts: list[str]) -> Report:
+def _quality_module() -> Any:
     try:
-        from .quality import attach_quality  # written by another part of scer-hf; optional here
+        from . import quality  # optional part of scer-hf
     except ImportError:
         warnings.warn("scer-hf: quality=True but scer_hf.quality is not available; report has no quality",
                       UserWarning, stacklevel=3)
+        return None
+    return quality
+
+
+def _attach_quality(report: Report, pipe: Any, task: str, texts: list[str]) -> Report:
+    q = _quality_module()
+    if q is None:
         return report
-    out = attach_quality(report, model=pipe.model, tokenizer=pipe.tokenizer, task=task, prompts=texts)
+    out = q.attach_quality(report, model=pipe.model, tokenizer=pipe.tokenizer, task=task, prompts=texts)
     return out if isinstance(out, Report) else report
+
+
+class _CallableModule(types.ModuleType):
+    """``scer_hf.benchmark(...)`` works even once this module has been imported as ``scer_hf.benchmark``."""
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Report:
+        return benchmark(*args, **kwargs)
+
+
+sys.modules[__name__].__class__ = _CallableModule
