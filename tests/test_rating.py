@@ -165,6 +165,12 @@ def test_training_emissions_fallback_and_derived_energy() -> None:
     assert x.peers == 17  # 16 published peers + the rated model
 
 
+def test_legacy_id_without_namespace_resolves_when_unique() -> None:
+    r = rate("distilgpt2", hub=False)
+    assert r.inference.stars == 5 and "distilbert/distilgpt2" in r.inference.notes[0]
+    assert not rate("no-such-model-xyz", hub=False).inference.available
+
+
 def test_bad_input_raises_typed_errors() -> None:
     for bad in ("a/b/c", "has space/model", "", "org/--x", "org/"):
         with pytest.raises(ModelIdError):

@@ -166,6 +166,17 @@ def _excluded_reason(model: str, phase: str, everything: list[dict[str, Any]]) -
     return f"no published {phase} figure for {model} in {_ref.REFERENCE_VERSION}"
 
 
+def _resolve(mid: str, rows: list[dict[str, Any]]) -> str:
+    """Lower-case key of *mid*; a legacy id without namespace ("gpt2") maps to the one reference
+    model of that name ("openai-community/gpt2"), as the Hub redirects it; ambiguous names don't."""
+    key = mid.lower()
+    keys = {r["model_key"].lower() for r in rows}
+    if key in keys or "/" in key:
+        return key
+    named = {k for k in keys if k.rsplit("/", 1)[-1] == key}
+    return named.pop() if len(named) == 1 else key
+
+
 def rate_model(
     model_id: str,
     *,
@@ -183,7 +194,7 @@ def rate_model(
     flags = dict(include_secondary=include_secondary, include_modelled=include_modelled, extra=extra)
     train = _ref.rows("training", include_derived=include_derived, **flags)
     infer = _ref.rows("inference", **flags)
-    key = mid.lower()
+    key = _resolve(mid, train + infer)
 
     own_t = [r for r in train if r["model_key"].lower() == key]
     if not include_derived:  # the rated model's own gaps may still be derived (and say so)
@@ -220,5 +231,8 @@ def rate_model(
                 how_to_measure=training_how_to(mid),
                 notes=[f"{k}: {v}" for k, v in hub_info.items() if k not in ("checked", "co2e_g")],
             )
+    if key != mid.lower():
+        for pr in (training, inference):
+            pr.notes.insert(0, f"{mid!r} matched the reference model {key!r} (legacy id without namespace)")
     return Rating(model=mid, reference_version=_ref.REFERENCE_VERSION, training=training, inference=inference,
                   hub=hub_info)

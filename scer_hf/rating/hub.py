@@ -40,9 +40,10 @@ def card_emissions(model_id: str, timeout_s: float = DEFAULT_TIMEOUT_S) -> dict[
 
     def work() -> None:
         try:
-            from huggingface_hub import model_info
+            from huggingface_hub import HfApi
 
-            info = model_info(model_id, timeout=timeout_s)
+            # a fresh HfApi reads the current endpoint (the module-level one keeps the endpoint of its import)
+            info = HfApi().model_info(model_id, timeout=timeout_s)
             card = getattr(info, "card_data", None)
             co2 = card.get("co2_eq_emissions") if hasattr(card, "get") else getattr(card, "co2_eq_emissions", None)
             box["co2"] = _parse(co2)
