@@ -24,6 +24,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 import textwrap
 from pathlib import Path
 from typing import Any, Mapping
@@ -185,6 +186,16 @@ def _method(d: Mapping[str, Any]) -> str:
     return m
 
 
+def _rating_reason(r: Mapping[str, Any] | None, pr: Mapping[str, Any]) -> str | None:
+    """Why there is no grade, in a few words (None when graded)."""
+    if r is None:
+        return "no rating given"
+    if pr.get("available") and (pr.get("grade") or pr.get("stars")):
+        return None
+    notes = pr.get("notes") or []
+    return str(pr.get("reason") or (notes[0] if notes else None) or "no reference peers to grade against")
+
+
 def label_fields(report: Report | Mapping[str, Any] | str | os.PathLike[str], rating: Any = None,
                  manifest_url: str | None = None, *, auto_rate: bool = True) -> dict[str, Any]:
     """Everything the label shows, as data (also embedded in the SVG for ``verify``)."""
@@ -222,8 +233,7 @@ def label_fields(report: Report | Mapping[str, Any] | str | os.PathLike[str], ra
         "stars": pr.get("stars") if pr.get("available") else None,
         "percentile": pr.get("percentile") if pr.get("available") else None,
         "peers": pr.get("peers") if pr.get("available") else None,
-        "rating_reason": pr.get("reason") if r is not None and not pr.get("available") else
-        (None if r is not None else "not rated"),
+        "rating_reason": _rating_reason(r, pr),
         "reference_version": (r or {}).get("reference_version"),
         "digest": rep.digest(),
         "qr": qr_payload(rep, manifest_url),
@@ -296,9 +306,11 @@ def _equivalent(co2e_g: float) -> str | None:
         return None
     if not eq:
         return None
-    big = [e for e in eq if e["value"] >= 0.01]
-    e = min(big, key=lambda e: e["value"]) if big else max(eq, key=lambda e: e["value"])
-    return f"\u2248 {fmt_num(e['value'])} {e.get('label', e.get('unit', ''))}"
+    def text(e: Mapping[str, Any]) -> str:
+        return f"\u2248 {fmt_num(e['value'])} {e.get('label', e.get('unit', ''))}"
+
+    # the one that fits the line, with a value nearest to 1 (easiest to picture)
+    return text(min(eq, key=lambda e: (len(text(e)) > 46, abs(math.log10(e["value"])) if e["value"] > 0 else 99)))
 
 
 def make_label(report: Report | Mapping[str, Any] | str | os.PathLike[str], rating: Any = None,
@@ -344,9 +356,9 @@ def make_label(report: Report | Mapping[str, Any] | str | os.PathLike[str], rati
         out.append(_t(sx, gy + 56, _clip(extra, 31), 11, "muted"))
     else:
         reason = f["rating_reason"] or "no rating given"
-        if reason == "not rated":
-            reason = "no rating given"
-        for i, line in enumerate(textwrap.wrap(reason, 30)[:2]):
+        if len(reason) > 60:  # keep the first clause; the HTML report has the whole reason
+            reason = re.split(r"[:;(]", reason)[0].strip()
+        for i, line in enumerate(textwrap.wrap(reason, 30, max_lines=2, placeholder="\u2026")):
             out.append(_t(sx, gy + 34 + 16 * i, _clip(line, 31), 11, "muted"))
     y = gy + 64 + 12
     # SCI headline panel

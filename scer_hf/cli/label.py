@@ -27,12 +27,13 @@ def command(report: str, rating_path: str | None, out: str, url: str | None, wid
     version, the SCER grade and stars when rated, energy per phase, hardware, date,
     the measurement method and a QR code. Check it later with `scer-hf verify LABEL`.
     """
-    from ..label import label_fields, load_report, markdown_badge, save_label
+    from ..label import label_fields, load_report, markdown_badge, resolve_rating, save_label
 
     rep = load_report(report)
-    path = save_label(out, rep, rating_path, url, width_px=width_px)
-    fields = label_fields(rep, rating_path, url)
-    badge = markdown_badge(rep, rating_path, image_path=path.name, manifest_url=url)
+    rating = resolve_rating(rep, rating_path)  # once: rates the report when no --rating is given
+    path = save_label(out, rep, rating, url, width_px=width_px, auto_rate=False)
+    fields = label_fields(rep, rating, url, auto_rate=False)
+    badge = markdown_badge(rep, rating, image_path=path.name, manifest_url=url, auto_rate=False)
     emit({"label": str(path), "badge": badge, "fields": fields}, as_json,
          lambda: f"label written to {path}\n  {fields['sci_text']} ({fields['sci_version']})"
                  + (f", SCER grade {fields['grade']}" if fields["grade"] else ", not rated")

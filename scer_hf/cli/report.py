@@ -25,9 +25,9 @@ def command(report: str, rating_path: str | None, out: str, url: str | None, as_
     efficiency when the report has a quality block, the label, method and sources.
     """
     from ..html_report import write_html_report
-    from ..label import load_report
+    from ..label import load_report, resolve_rating
 
     rep = load_report(report)
-    path = write_html_report(rep, out, rating_path, manifest_url=url)
+    path = write_html_report(rep, out, resolve_rating(rep, rating_path), manifest_url=url, auto_rate=False)
     emit({"html": str(path), "digest": rep.digest(), "bytes": path.stat().st_size}, as_json,
          f"HTML report written to {path} (open it in any browser; it loads nothing from the network)")
