@@ -90,8 +90,9 @@ def _evidence(notes: str) -> tuple[str, bool, bool]:
     return label, secondary, modelled
 
 
-@functools.lru_cache(maxsize=None)
-def _read_csv(path: str) -> tuple[tuple[str, ...], tuple[dict[str, str], ...]]:
+@functools.lru_cache(maxsize=64)
+def _read_csv(path: str, stamp: tuple[int, int] = (0, 0)) -> tuple[tuple[str, ...], tuple[dict[str, str], ...]]:
+    """Header and rows of a CSV; *stamp* (mtime_ns, size) re-reads a user file that changed."""
     try:
         with open(path, newline="", encoding="utf-8") as fh:
             reader = csv.DictReader(fh)
@@ -251,7 +252,8 @@ def _extra_rows(extra: Any) -> list[dict[str, Any]]:
             p = Path(item)
             if not p.is_file():
                 raise ReferenceDataError(f"extra reference file {p} does not exist")
-            cols, data = _read_csv(str(p.resolve()))
+            st = p.stat()
+            cols, data = _read_csv(str(p.resolve()), (st.st_mtime_ns, st.st_size))
             name = f"extra:{p.name}"
         else:
             data = tuple(dict(r) for r in item)

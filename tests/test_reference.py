@@ -117,6 +117,9 @@ def test_extra_rows_are_added_and_validated(tmp_path: Path) -> None:
         w.writerow({**base, "model": "me/gen", "gpu_energy_wh_per_1000_queries": "3.5"})
     got = [r for r in reference.rows("inference", extra=p) if r["model_key"] == "me/gen"]
     assert len(got) == 1 and got[0]["source_file"] == "extra:mine.csv" and got[0]["value"] == 3.5
+    with open(p, "a", newline="", encoding="utf-8") as fh:  # an edited file is read again
+        csv.DictWriter(fh, fieldnames=cols).writerow({**base, "model": "me/gen2", "gpu_energy_wh_per_1000_queries": "4"})
+    assert {"me/gen", "me/gen2"} <= {r["model_key"] for r in reference.rows("inference", extra=[p])}
     with pytest.raises(ReferenceDataError, match="does not exist"):
         reference.rows("inference", extra=tmp_path / "missing.csv")
 
