@@ -130,7 +130,7 @@ class Rating:
         lines = [f"{self.model or '(unnamed model)'}  - rated against {self.reference_version}"]
         for pr in (self.training, self.inference):
             lines.append(f"  {pr.phase:<9}: {pr.summary()}")
-            if pr.category and pr.available:
+            if pr.category and pr.available and pr.peers:
                 c = pr.category
                 lines.append(f"             category: {c.get('group')}; peers {pr.peers}")
             for n in pr.notes:
