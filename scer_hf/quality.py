@@ -67,13 +67,12 @@ def _evaluate_metric(name: str) -> Any | None:
         import evaluate  # noqa: PLC0415 - optional (the [hf] extra)
     except ImportError:
         return None
-    folder = Path(tempfile.gettempdir()) / "scer_hf_metrics" / "scer_quality"
-    folder.mkdir(parents=True, exist_ok=True)
-    script = folder / "scer_quality.py"
-    if not script.exists() or script.read_text(encoding="utf-8") != _METRIC_SCRIPT:
-        script.write_text(_METRIC_SCRIPT, encoding="utf-8")
-    try:
-        return evaluate.load(str(script), name)
+    try:  # evaluate copies the script into its module cache, so the temporary folder can go
+        with tempfile.TemporaryDirectory(prefix="scer_hf_metric_") as tmp:
+            script = Path(tmp) / "scer_quality" / "scer_quality.py"
+            script.parent.mkdir()
+            script.write_text(_METRIC_SCRIPT, encoding="utf-8")
+            return evaluate.load(str(script), name)
     except (OSError, ImportError, ValueError) as exc:  # offline cache problems: fall back, say so
         return exc
 

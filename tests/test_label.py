@@ -180,3 +180,26 @@ def test_cli_label_svg_and_json(tmp_path: Path) -> None:
     assert d["badge"].startswith("![SCER label: SCER grade A")
     res = CliRunner().invoke(cli, ["label", str(rp), "--out", str(tmp_path / "x.gif")])
     assert res.exit_code == 1 and ".svg or .png" in res.output
+
+
+def test_nested_phases_are_not_counted_twice() -> None:
+    from scer_hf.carbon import carbon_intensity
+    from scer_hf.html_report import render_html
+    from scer_hf.meters import ReplayMeter
+    from scer_hf.report import Report
+    from scer_hf.tracker import PhaseTracker
+    from tests.test_label_fixtures import Clock
+
+    clock = Clock()
+    tr = PhaseTracker([ReplayMeter({"gpu:0": [(0, 100), (100, 100)]}, clock=clock)], clock=clock)
+    tr.begin("train")
+    with tr.phase("epoch-1", parent="train"):
+        clock.t += 36
+    tr.end("train", tokens=1000)
+    rep = Report.build(tr.measurements, boundary="training", carbon=carbon_intensity(g_per_kwh=100.0),
+                       model={"id": "m"})
+    f = label_fields(rep, None, auto_rate=False)
+    assert [p["name"] for p in f["phases"]] == ["train"]  # epoch-1 details train
+    text = _all_text(make_label(rep, None, auto_rate=False))
+    assert "epoch-1" not in text and "1 Wh" in text  # 3600 J, counted once
+    assert "(in train)" in render_html(rep, None, auto_rate=False)
