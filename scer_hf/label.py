@@ -164,17 +164,26 @@ def fmt_energy(j: float | None) -> str:
 
 
 def _hardware(d: Mapping[str, Any]) -> str:
+    """The hardware as recorded: a ``hardware`` field, the embodied hardware, or the meters' device names."""
     for block in ("model", "benchmark", "provenance", "extra"):
         b = d.get(block) or {}
         if isinstance(b, Mapping):
-            for k in ("hardware", "gpu", "device"):
-                if b.get(k):
-                    return str(b[k])
+            for k in ("hardware", "gpu"):
+                if isinstance(b.get(k), str) and b[k]:
+                    return b[k]
     emb = d.get("embodied") or {}
     if emb.get("hardware"):
         return str(emb["hardware"])
-    comps = sorted({c.split(":")[0].upper() for m in d["provenance"].get("meters", [])
-                    for c in m.get("components", [])})
+    meters = d["provenance"].get("meters", [])
+    names: list[str] = []
+    for m in meters:
+        dn = m.get("device_names")
+        names += [str(v) for v in dn.values()] if isinstance(dn, Mapping) else []
+        cpu = (m.get("assumptions") or {}).get("cpu_model")
+        names += [str(cpu)] if cpu else []
+    if names:
+        return " + ".join(dict.fromkeys(names))
+    comps = sorted({str(c).split(":")[0].upper() for m in meters for c in m.get("components", [])})
     return " + ".join(comps) + " (model not recorded)" if comps else "not recorded"
 
 

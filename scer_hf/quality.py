@@ -90,14 +90,23 @@ def _compute(name: str, predictions: Sequence[float], references: Sequence[float
     return value, f"scer-hf plain Python (evaluate {why})"
 
 
+def _device(model: Any) -> Any:
+    """Where the model's weights are (inputs must go there, e.g. ``cuda:0``)."""
+    try:
+        return next(model.parameters()).device
+    except (StopIteration, AttributeError, TypeError):
+        return "cpu"
+
+
 def perplexity_parts(model: Any, tokenizer: Any, prompts: Sequence[str]) -> tuple[list[float], list[int]]:
     """Per prompt: summed negative log-likelihood (nats) of tokens 2..n, and that token count."""
     import torch  # noqa: PLC0415
 
     nll, counts = [], []
+    device = _device(model)
     with torch.no_grad():
         for text in prompts:
-            enc = tokenizer(text, return_tensors="pt", truncation=True, max_length=MAX_TOKENS)
+            enc = tokenizer(text, return_tensors="pt", truncation=True, max_length=MAX_TOKENS).to(device)
             ids = enc["input_ids"]
             if ids.shape[1] < 2:
                 continue
@@ -117,9 +126,10 @@ def masked_accuracy_parts(model: Any, tokenizer: Any, prompts: Sequence[str]) ->
         raise UnknownTaskError("the tokenizer has no mask token, so fill-mask quality cannot be scored")
     special = set(tokenizer.all_special_ids)
     preds, refs = [], []
+    device = _device(model)
     with torch.no_grad():
         for text in prompts:
-            enc = tokenizer(text, return_tensors="pt", truncation=True, max_length=MAX_TOKENS)
+            enc = tokenizer(text, return_tensors="pt", truncation=True, max_length=MAX_TOKENS).to(device)
             ids = enc["input_ids"].clone()
             pos = [i for i, t in enumerate(ids[0].tolist()) if t not in special][MASK_EVERY - 1::MASK_EVERY]
             if not pos:
