@@ -249,6 +249,18 @@ def _quality_view(d: Mapping[str, Any], peers: Sequence[Mapping[str, Any]], pr: 
     return view
 
 
+def _equivalents(co2e_g: float) -> list[dict[str, Any]]:
+    """Human equivalents of the run's CO2e (``scer_hf.equivalents`` when present), with their sources."""
+    try:
+        from .equivalents import equivalents  # noqa: PLC0415 - optional sibling module
+    except ImportError:
+        return []
+    try:
+        return [e for e in equivalents(co2e_g) if isinstance(e.get("value"), (int, float))]
+    except (SCERError, ValueError, TypeError, KeyError):
+        return []
+
+
 _ENV = jinja2.Environment(loader=jinja2.PackageLoader("scer_hf", "templates"),
                           autoescape=jinja2.select_autoescape(["html", "j2"]))
 
@@ -283,6 +295,7 @@ def render_html(report: Report | Mapping[str, Any] | str | os.PathLike[str], rat
         "rel_unc": f"{unc.get('relative', 0) * 100:.1f}%", "quality": _quality_view(d, peers, pr),
         "fmt": fmt_num, "version": __version__, "digest": rep.digest(),
         "embodied": d.get("embodied") or {},
+        "equivalents": _equivalents(d["co2e_g"] + (d.get("embodied_g") or 0.0)),
     }
     return _ENV.get_template("report.html.j2").render(**ctx)
 

@@ -34,9 +34,10 @@ def with_quality(rep: Report) -> Report:
 def test_self_contained_no_network() -> None:
     html = render_html(with_quality(inference_report()), rating(), REFERENCE)
     assert not re.search(r"<script|<link|<img|<iframe|@import|url\(", html, re.I)
-    # the only absolute URLs are the SVG namespace (not a fetch) and none in src/href
+    # no attribute can fetch anything: the only URL inside a tag is the SVG namespace (source URLs are plain text)
     assert not re.search(r"(src|href)\s*=", html, re.I)
-    assert set(re.findall(r"https?://[^\s\"'<]+", html)) <= {"http://www.w3.org/2000/svg"}
+    in_tags = {u for tag in re.findall(r"<[^>]+>", html) for u in re.findall(r"https?://[^\s\"'>]+", tag)}
+    assert in_tags <= {"http://www.w3.org/2000/svg"}
 
 
 def test_phases_totals_uncertainty_and_method() -> None:
@@ -129,3 +130,13 @@ def test_renders_in_headless_chromium(tmp_path: Path) -> None:
     # the dark-green header band is drawn at the top, and the page is not blank below it
     assert img.getpixel((600, 20)) == (0x14, 0x53, 0x2D)
     assert len(set(img.crop((0, 200, 1200, 1600)).convert("L").getdata())) > 20
+
+
+def test_human_equivalents_with_sources() -> None:
+    eq = pytest.importorskip("scer_hf.equivalents")
+    rep = inference_report()
+    html = unescape(render_html(rep, rating()))
+    items = eq.equivalents(rep.co2e_g)
+    assert items
+    for e in items:
+        assert e["label"] in html and e["source"] in html
