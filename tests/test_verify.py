@@ -168,3 +168,18 @@ def test_stored_rating_is_recomputed() -> None:
     assert "rating.inference.grade" in {c.name for c in res.checks if c.ok}
     d["extra"]["rating"]["inference"]["grade"] = "A" if d["extra"]["rating"]["inference"]["grade"] != "A" else "C"
     assert "rating.inference.grade" in {c.name for c in verify(d).failed}
+
+
+def test_card_written_by_update_card_verifies(tmp_path: Path) -> None:
+    card_mod = pytest.importorskip("scer_hf.card")
+    rate = pytest.importorskip("scer_hf.rating").rate
+    rep = inference_report()
+    rp = rep.save(tmp_path / "scer_report.json")
+    card_mod.update_card(tmp_path, rp, rate(rep))
+    res = verify(tmp_path / "README.md")
+    assert res.ok, res.describe()
+    names = {c.name for c in res.checks if c.ok}
+    assert {"card.scer.inference.report_digest", "card.scer.inference.sci.value",
+            "card.scer.rating.inference.grade"} <= names
+    res = CliRunner().invoke(cli, ["verify", str(tmp_path / "README.md"), "--report", str(rp)])
+    assert res.exit_code == 0, res.output
