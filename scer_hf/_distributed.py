@@ -166,6 +166,7 @@ def combine_ranks(payloads: Sequence[Mapping[str, Any]]) -> tuple[list[Measureme
                 "has_meters": p.get("has_meters", True),
                 "energy_j": sum(float(v) for d in p["phases"] if d.get("parent") is None
                                 for v in dict(d["energy_j"]).values()),
+                "duration_s": sum(float(d["duration_s"]) for d in p["phases"] if d.get("parent") is None),
             }
             for p in payloads
         ],

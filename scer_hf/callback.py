@@ -408,7 +408,8 @@ class SCERCallback(TrainerCallback):
                 self._flush()
             return
         edge = book.edge()
-        extra = self._live_metrics(state, edge)
+        # a failed meter read here would show a wrong total: log nothing this time (warned once by the tracker)
+        extra = {} if any(r is None for r in edge[1].values()) else self._live_metrics(state, edge)
         logs.update(extra)
         hist = state.log_history
         if hist and isinstance(hist[-1], dict) and hist[-1].get("step") == state.global_step and \

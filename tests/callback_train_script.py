@@ -1,0 +1,53 @@
+"""Subprocess training for tests/test_callback.py (interruption and distributed runs).
+
+usage: python tests/callback_train_script.py MODEL_DIR OUTPUT_DIR MAX_STEPS
+   or: python -m torch.distributed.run --nproc_per_node 2 tests/callback_train_script.py MODEL_DIR OUTPUT_DIR MAX_STEPS
+
+Meters are replayed constant power traces so expected energy is exact: every rank
+has a 50 W "gpu:<local_rank>"; the host ("cpu:0", 20 W) exists only where the
+callback asks for host meters (local rank 0). Writes OUTPUT_DIR/done.<rank> at the end.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import transformers as tf
+from datasets import Dataset
+
+from scer_hf._tiny import prompt_texts
+from scer_hf.callback import SCERCallback
+from scer_hf.meters import ReplayMeter
+
+GPU_W, HOST_W = 50.0, 20.0
+
+
+def meters(gpu_indices, measure_host):  # noqa: ANN001 - the SCERCallback factory signature
+    local = int(os.environ.get("LOCAL_RANK", "0"))
+    out = [ReplayMeter({f"gpu:{local}": [(0.0, GPU_W)]}, source="constant 50 W test trace")]
+    if measure_host:
+        out.append(ReplayMeter({"cpu:0": [(0.0, HOST_W)]}, source="constant 20 W test trace"))
+    return out
+
+
+def main() -> None:
+    model_dir, out_dir, max_steps = sys.argv[1], Path(sys.argv[2]), int(sys.argv[3])
+    tok = tf.AutoTokenizer.from_pretrained(model_dir)
+    model = tf.AutoModelForCausalLM.from_pretrained(model_dir)
+    enc = tok(prompt_texts(32), truncation=True, max_length=24)
+    ds = Dataset.from_dict(dict(enc))
+    args = tf.TrainingArguments(
+        str(out_dir), use_cpu=True, report_to=[], max_steps=max_steps, per_device_train_batch_size=4,
+        logging_steps=1, save_strategy="no", disable_tqdm=True, ddp_backend="gloo" if "LOCAL_RANK" in os.environ else None,
+    )
+    cb = SCERCallback(carbon_intensity_g_per_kwh=100.0, meters=meters, flush_every_s=0)
+    trainer = tf.Trainer(model=model, args=args, train_dataset=ds,
+                         data_collator=tf.DataCollatorForLanguageModeling(tok, mlm=False), callbacks=[cb])
+    trainer.train()
+    (out_dir / f"done.{args.process_index}").write_text(str(trainer.state.num_input_tokens_seen))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,292 @@
+"""SCERCallback on a tiny GPT-2 trained on CPU: phases, counts, logs, reports, faults, resume, 2 ranks."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import warnings
+from pathlib import Path
+
+import pytest
+
+tf = pytest.importorskip("transformers")
+pytest.importorskip("torch")
+
+from datasets import Dataset  # noqa: E402
+
+from scer_hf import Report  # noqa: E402
+from scer_hf._tiny import build_tiny_model, prompt_texts  # noqa: E402
+from scer_hf.callback import STATE_FILE, SCERCallback  # noqa: E402
+from scer_hf.carbon import J_PER_KWH  # noqa: E402
+from scer_hf.errors import CallbackConfigError, MeterError, UnknownCountryError  # noqa: E402
+from scer_hf.meters import Meter, Reading, ReplayMeter  # noqa: E402
+from scer_hf.tracker import MeasurementWarning  # noqa: E402
+
+pytestmark = pytest.mark.slow
+HERE = Path(__file__).parent
+WATTS = 100.0
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    path = build_tiny_model(tmp_path_factory.mktemp("tiny") / "gpt2")
+    tok = tf.AutoTokenizer.from_pretrained(path)
+    enc = tok(prompt_texts(36), truncation=True, max_length=24)  # 36 = 4 full batches + 4
+    return {"path": path, "tok": tok, "ds": Dataset.from_dict(dict(enc))}
+
+
+def make_trainer(tiny: dict, out: Path, callbacks: list, **kw: object) -> "tf.Trainer":
+    model = tf.AutoModelForCausalLM.from_pretrained(tiny["path"])
+    opts = dict(use_cpu=True, report_to=[], max_steps=6, per_device_train_batch_size=8, logging_steps=1,
+                save_strategy="no", disable_tqdm=True)
+    opts.update(kw)
+    args = tf.TrainingArguments(str(out), **opts)
+    return tf.Trainer(model=model, args=args, train_dataset=tiny["ds"], eval_dataset=tiny["ds"].select(range(8)),
+                      data_collator=tf.DataCollatorForLanguageModeling(tiny["tok"], mlm=False), callbacks=callbacks)
+
+
+def const_meter(watts: float = WATTS) -> ReplayMeter:
+    return ReplayMeter({"cpu:0": [(0.0, watts)]}, source="constant test trace")
+
+
+def test_phases_counts_co2e_logs_and_saved_report(tiny: dict, tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    out.mkdir()
+    (out / "scer_report.json").write_text('{"run_id": "someoneelse", "keep": 1}')  # a report of another run
+    cb = SCERCallback(carbon_intensity_g_per_kwh=100.0, pue=1.2, meters=[const_meter()], flush_every_s=0)
+    trainer = make_trainer(tiny, out, [cb], max_steps=6, eval_strategy="steps", eval_steps=2)
+    trainer.train()
+    rep = cb.report
+    d = rep.to_dict()
+    names = [p["name"] for p in d["phases"]]
+    assert names[:2] == ["train", "epoch 1"] and {"eval 1", "eval 2", "eval 3"} <= set(names)
+    train, epoch = rep.phase("train"), rep.phase("epoch 1")
+    evals = [p for p in d["phases"] if p["name"].startswith("eval")]
+    assert train["kind"] == "training" and train["parent"] is None and epoch["parent"] == "train"
+    assert all(p["kind"] == "evaluation" and p["parent"] is None and p["measured"] for p in evals)
+    # constant 100 W: energy is 100 W x each phase's own duration
+    for p in [train, epoch, *evals]:
+        assert p["energy_j"]["total"] > 0
+        assert p["energy_j"]["total"] == pytest.approx(WATTS * p["duration_s"], rel=1e-3)
+    # evaluations are paused out of train: train + evals cover the wall time once, train has one segment per gap
+    wall = d["extra"]["trainer"]["wall_s"]
+    eval_s = sum(p["duration_s"] for p in evals)
+    assert train["duration_s"] + eval_s == pytest.approx(wall, abs=0.02)
+    assert train["windows"] == 1 + len(evals)
+    # totals count top-level phases once; CO2e is energy x intensity x PUE exactly
+    assert d["energy_j"] == pytest.approx(train["energy_j"]["total"] + sum(p["energy_j"]["total"] for p in evals))
+    assert d["co2e_g"] == pytest.approx(d["energy_j"] / J_PER_KWH * 1.2 * 100.0, rel=1e-12)
+    # counts from the Trainer: non-padding tokens, steps, samples, flops
+    assert train["counts"]["tokens"] == trainer.state.num_input_tokens_seen > 0
+    assert train["counts"]["steps"] == 6 and train["counts"]["flops"] == int(trainer.state.total_flos)
+    assert train["counts"]["samples"] == 36 + 8  # epoch 1: all 36 (5 steps, last batch of 4); epoch 2: 1 step
+    assert d["sci"]["unit"] == "gCO2eq per 1,000 training tokens" and d["sci"]["r"] == train["counts"]["tokens"] / 1000
+    assert {a["functional_unit"] for a in d["sci_alternatives"]} >= {"sample"}
+    model = trainer.model
+    assert d["model"] == {"id": str(tiny["path"]), "parameters": sum(p.numel() for p in model.parameters()),
+                          "task": "text-generation"}
+    assert d["status"] == "complete"
+    # scer metrics are in the Trainer's log history, projected ones after the projection share
+    logged = [h for h in trainer.state.log_history if "scer/energy_j" in h]
+    assert len(logged) >= 6 and all(h["scer/co2e_g"] == pytest.approx(h["scer/energy_j"] / J_PER_KWH * 120)
+                                    for h in logged)
+    assert [h["scer/energy_j"] for h in logged] == sorted(h["scer/energy_j"] for h in logged)
+    proj = [h for h in logged if "scer/projected_energy_j" in h]
+    assert proj and all(h["scer/projected_energy_uncertainty_j"] >= 0 and "scer/projected_co2e_g" in h for h in proj)
+    assert logged[-1]["scer/projected_energy_j"] == pytest.approx(logged[-1]["scer/energy_j"])  # no step left
+    # saved atomically in output_dir; the other run's report was kept aside, not destroyed
+    assert Report.load(out / "scer_report.json") == rep
+    assert json.loads((out / "scer_report.someoneelse.json").read_text()) == {"run_id": "someoneelse", "keep": 1}
+
+
+class Recorder(tf.TrainerCallback):
+    def __init__(self) -> None:
+        self.keys: set[str] = set()
+
+    def on_log(self, args, state, control, logs=None, **kwargs):  # noqa: ANN001
+        self.keys |= set(logs or {})
+
+
+def test_alongside_other_callbacks_report_to_none_and_attach(tiny: dict, tmp_path: Path) -> None:
+    rec_before, rec_after = Recorder(), Recorder()
+    cb = SCERCallback(meters=[const_meter()], report_path=tmp_path / "r.json", projection_after=1.0)
+    trainer = make_trainer(tiny, tmp_path / "o", [rec_before, cb, rec_after], report_to="none", max_steps=3)
+    trainer.train()
+    assert "scer/energy_j" not in rec_before.keys and "scer/energy_j" in rec_after.keys
+    # projection_after=1.0: projected values only once every step is done
+    assert {h["step"] for h in trainer.state.log_history if "scer/projected_energy_j" in h} == {3}
+    assert Report.load(tmp_path / "r.json").phase("train")["counts"]["steps"] == 3
+    # attach() moves it before integrations/user callbacks so they see the keys too
+    rec = Recorder()
+    cb2 = SCERCallback(meters=[const_meter()], report_path=tmp_path / "r2.json", log_metrics=True)
+    trainer2 = make_trainer(tiny, tmp_path / "o2", [rec, cb2], max_steps=2)
+    cb2.attach(trainer2)
+    trainer2.train()
+    assert "scer/energy_j" in rec.keys
+
+
+class BrokenMeter(Meter):
+    name = "broken"
+
+    @property
+    def components(self) -> tuple[str, ...]:
+        return ("gpu:0",)
+
+    def read(self) -> Reading:
+        raise MeterError("device lost")
+
+
+def test_meter_faults_warn_once_and_training_completes(tiny: dict, tmp_path: Path) -> None:
+    cb = SCERCallback(meters=[BrokenMeter()], report_path=tmp_path / "r.json")
+    with pytest.warns(MeasurementWarning) as rec:
+        trainer = make_trainer(tiny, tmp_path / "o", [cb], max_steps=4)
+        trainer.train()
+    assert len([w for w in rec if issubclass(w.category, MeasurementWarning)]) == 1
+    assert trainer.state.global_step == 4
+    d = Report.load(tmp_path / "r.json").to_dict()
+    assert all(not p["measured"] and p["method"] == "unmeasured" for p in d["phases"])
+    assert d["provenance"]["failed_meters"] == {"broken": "device lost"}
+    # a one-off fault (ReplayMeter.fail_next) at the epoch's closing read: that phase is unmeasured, the rest is not
+    m = const_meter()
+
+    class Inject(tf.TrainerCallback):
+        def on_epoch_end(self, args, state, control, **kwargs):  # noqa: ANN001
+            m.fail_next = OSError("transient")
+
+    cb2 = SCERCallback(meters=[m], report_path=tmp_path / "r2.json")
+    trainer2 = make_trainer(tiny, tmp_path / "o2", [Inject(), cb2], max_steps=3)
+    with pytest.warns(MeasurementWarning, match="transient"):
+        trainer2.train()
+    assert trainer2.state.global_step == 3
+    rep = cb2.report
+    assert rep.phase("epoch 1")["measured"] is False and rep.phase("epoch 1")["method"] == "unmeasured"
+    assert rep.phase("train")["measured"] is True and rep.phase("train")["energy_j"]["total"] > 0
+    # a fault on a mid-phase read (a log) drops that log's scer keys, never the phase
+    m3 = const_meter()
+
+    class InjectLog(tf.TrainerCallback):
+        def on_log(self, args, state, control, logs=None, **kwargs):  # noqa: ANN001
+            if state.global_step == 1:
+                m3.fail_next = OSError("blip")
+
+    cb3 = SCERCallback(meters=[m3], report_path=tmp_path / "r3.json")
+    trainer3 = make_trainer(tiny, tmp_path / "o3", [cb3, InjectLog()], max_steps=3)
+    with pytest.warns(MeasurementWarning, match="blip"):
+        trainer3.train()
+    assert cb3.report.phase("train")["measured"] is True
+
+
+def test_exception_in_another_callback_leaves_partial_report(tiny: dict, tmp_path: Path) -> None:
+    class Boom(tf.TrainerCallback):
+        def on_step_end(self, args, state, control, **kwargs):  # noqa: ANN001
+            if state.global_step == 3:
+                raise RuntimeError("boom")
+
+    cb = SCERCallback(meters=[const_meter()], flush_every_s=0)
+    trainer = make_trainer(tiny, tmp_path / "o", [cb, Boom()], max_steps=10)
+    with pytest.raises(RuntimeError, match="boom"):
+        trainer.train()
+    rep = Report.load(tmp_path / "o" / "scer_report.json")
+    assert rep.status == "partial" and rep.phase("train")["counts"]["steps"] == 2
+    assert rep.phase("train")["energy_j"]["total"] > 0
+
+
+def test_resume_from_checkpoint_keeps_totals(tiny: dict, tmp_path: Path) -> None:
+    out = tmp_path / "o"
+    cb1 = SCERCallback(meters=[const_meter()])
+    t1 = make_trainer(tiny, out, [cb1], max_steps=4, save_strategy="steps", save_steps=2)
+    t1.train()
+    saved = json.loads((out / "checkpoint-4" / STATE_FILE).read_text())
+    saved_train = next(p for p in saved["phases"] if p["name"] == "train")
+    assert saved_train["counts"]["steps"] == 4 and saved["run_id"] == cb1.run_id
+
+    cb2 = SCERCallback(meters=[const_meter()])
+    t2 = make_trainer(tiny, out, [cb2], max_steps=7, save_strategy="no")
+    t2.train(resume_from_checkpoint=str(out / "checkpoint-4"))
+    rep = cb2.report.to_dict()
+    train = next(p for p in rep["phases"] if p["name"] == "train")
+    assert rep["run_id"] == cb1.run_id and rep["extra"]["trainer"]["resumed_from_step"] == 4
+    assert train["counts"]["steps"] == 7
+    assert train["counts"]["tokens"] == t2.state.num_input_tokens_seen > saved_train["counts"]["tokens"]
+    new_part = train["energy_j"]["total"] - sum(v for k, v in saved_train["energy_j"].items())
+    assert new_part > 0 and train["energy_j"]["total"] == pytest.approx(WATTS * train["duration_s"], rel=1e-3)
+    assert train["duration_s"] > saved_train["duration_s"]
+    assert train["windows"] == saved_train["windows"] + 1
+
+
+def test_bad_arguments_raise_typed_errors() -> None:
+    with pytest.raises(CallbackConfigError, match="projection_after"):
+        SCERCallback(projection_after=2)
+    with pytest.raises(UnknownCountryError, match="FRA|alpha-3"):
+        SCERCallback(country_iso_code="FR")
+    cb = SCERCallback(country_iso_code="FRA")
+    assert cb.carbon.country_iso_code == "FRA" and cb.rating is None and cb.report is None
+
+
+def _wait_for_step(path: Path, step: int, proc: subprocess.Popen, timeout_s: float = 40) -> None:
+    t0 = time.monotonic()
+    while time.monotonic() - t0 < timeout_s:
+        if proc.poll() is not None:
+            raise AssertionError(f"training process exited early: {proc.stdout.read() if proc.stdout else ''}")
+        try:
+            if Report.load(path).to_dict()["extra"]["trainer"]["global_step"] >= step:
+                return
+        except Exception:  # noqa: BLE001 - not written yet
+            pass
+        time.sleep(0.1)
+    raise AssertionError("no flushed report in time")
+
+
+def test_sigterm_and_kill9_leave_a_loadable_partial_report(tiny: dict, tmp_path: Path) -> None:
+    script = HERE / "callback_train_script.py"
+    env = dict(os.environ, PYTHONWARNINGS="ignore")
+    procs = {}
+    for how in ("term", "kill"):
+        procs[how] = subprocess.Popen([sys.executable, str(script), str(tiny["path"]), str(tmp_path / how), "100000"],
+                                      stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
+    try:
+        for how, sig in (("term", signal.SIGTERM), ("kill", signal.SIGKILL)):
+            _wait_for_step(tmp_path / how / "scer_report.json", 3, procs[how])
+            procs[how].send_signal(sig)
+            assert procs[how].wait(timeout=30) == -sig
+    finally:
+        for p in procs.values():
+            if p.poll() is None:
+                p.kill()
+    term = Report.load(tmp_path / "term" / "scer_report.json").to_dict()
+    assert term["status"] == "partial" and term["extra"]["trainer"]["interrupted"] == "SIGTERM"
+    assert term["phases"][0]["name"] == "train" and term["energy_j"] > 0
+    killed = Report.load(tmp_path / "kill" / "scer_report.json")
+    assert killed.status == "partial" and killed.phase("train")["counts"]["steps"] >= 3
+
+
+def test_two_ranks_gloo_measure_host_once(tiny: dict, tmp_path: Path) -> None:
+    out = tmp_path / "dist"
+    env = dict(os.environ, PYTHONWARNINGS="ignore", OMP_NUM_THREADS="1")
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+           str(HERE / "callback_train_script.py"), str(tiny["path"]), str(out), "4"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
+                            start_new_session=True)
+    try:
+        log, _ = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:  # the launcher and both workers are in their own session
+            os.killpg(proc.pid, signal.SIGKILL)
+    assert proc.returncode == 0, log[-4000:]
+    d = Report.load(out / "scer_report.json").to_dict()
+    train = d["phases"][0]
+    comps = set(train["energy_j"]) - {"total"}
+    assert comps == {"rank0/gpu:0", "rank0/cpu:0", "rank1/gpu:1"}  # no rank1 host: measured once per node
+    e = train["energy_j"]
+    assert e["rank0/cpu:0"] == pytest.approx(e["rank0/gpu:0"] * 20 / 50, rel=1e-3)  # same windows on rank 0
+    ranks = d["extra"]["distributed"]["ranks"]
+    assert [r["measures_host"] for r in ranks] == [True, False]
+    assert ranks[1]["energy_j"] == pytest.approx(50.0 * ranks[1]["duration_s"], rel=1e-3)
+    assert ranks[0]["energy_j"] == pytest.approx(70.0 * ranks[0]["duration_s"], rel=1e-3)
+    assert d["energy_j"] == pytest.approx(ranks[0]["energy_j"] + ranks[1]["energy_j"])
+    assert train["counts"]["tokens"] == int((out / "done.0").read_text()) == int((out / "done.1").read_text())
+    assert train["counts"]["steps"] == 4 and d["status"] == "complete"
