@@ -1,0 +1,136 @@
+"""``scer-hf card``: write SCER metadata into a model card (local or on the Hub), or show it.
+
+    scer-hf card update out/ --report out/scer_report.json
+    scer-hf card update out/ --report r.json --push --repo org/model [--create-pr]
+    scer-hf card update org/model --report r.json            # dry run: what would change
+    scer-hf card update org/model --report r.json --push     # commit it
+    scer-hf card show out/README.md
+
+The token comes from ``HF_TOKEN`` or ``hf auth login`` (never a command-line flag, so
+it does not end up in shell history); the Hub URL from ``HF_ENDPOINT``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import click
+
+from ..errors import CardError
+from ._common import emit, handle_errors, json_option
+
+__all__ = ["command"]
+
+
+@click.group("card")
+def command() -> None:
+    """Write SCER metadata into a model card (local or on the Hub), or show it."""
+
+
+def _default_report(target: str) -> str:
+    p = Path(target)
+    folder = p if p.is_dir() else p.parent
+    cand = folder / "scer_report.json"
+    if cand.is_file():
+        return str(cand)
+    raise CardError("no --report given and no scer_report.json next to the card; pass --report scer_report.json")
+
+
+@command.command("update")
+@click.argument("target")
+@click.option("--report", "report_path", type=click.Path(dir_okay=True), default=None,
+              help="scer_report.json (default: next to a local card).")
+@click.option("--rating", "rating_path", type=click.Path(exists=True, dir_okay=False), default=None,
+              help="Rating JSON (`scer-hf rate --json`); default: rate the report.")
+@click.option("--push", is_flag=True, help="Commit to the Hub (a repo TARGET, or --repo for a local card).")
+@click.option("--repo", default=None, help="Hub repo to push a local card to (namespace/name).")
+@click.option("--overwrite", is_flag=True, help="Replace a co2_eq_emissions/scer block scer-hf did not write.")
+@click.option("--create-pr", is_flag=True, help="Open a pull request instead of committing to the branch.")
+@click.option("--label", "label_path", default="scer_label.svg", show_default=True,
+              help="Label image the section shows (if it exists next to the card / in the repo); '' for none.")
+@click.option("--message", "commit_message", default=None, help="Commit message.")
+@click.option("--parent-commit", default=None, help="Commit only if the branch is still at this commit.")
+@json_option
+@handle_errors
+def update(target: str, report_path: str | None, rating_path: str | None, push: bool, repo: str | None,
+           overwrite: bool, create_pr: bool, label_path: str, commit_message: str | None,
+           parent_commit: str | None, as_json: bool) -> None:
+    """Add or refresh the SCER metadata and section of TARGET (README.md, folder, or namespace/name)."""
+    from ..card import is_repo_id, update_card  # noqa: PLC0415 - keep `scer-hf --help` fast
+
+    remote = is_repo_id(target)
+    if repo and remote:
+        raise click.UsageError("--repo is for local cards; TARGET is already a Hub repo")
+    if push and not remote and not repo:
+        raise click.UsageError("--push with a local card needs --repo namespace/name")
+    if create_pr and not push:
+        raise click.UsageError("--create-pr needs --push")
+    report = report_path or _default_report(target)
+    push_arg: bool | str = (repo if push and not remote else push)
+    res = update_card(target, report, rating=rating_path, overwrite=overwrite, create_pr=create_pr,
+                      push=push_arg, label_path=label_path or None, commit_message=commit_message,
+                      parent_commit=parent_commit)
+    d = res.to_dict()
+    d["dry_run"] = remote and not push
+
+    def text() -> str:
+        where = str(res.path) if res.path else res.repo_id
+        lines = [f"{where}: {'updated' if res.changed else 'already up to date'}"]
+        if d["dry_run"] and res.changed:
+            lines.append("dry run: nothing was pushed; add --push to commit (or --push --create-pr)")
+        if res.pr_url:
+            lines.append(f"pull request: {res.pr_url}")
+        elif res.commit_url:
+            lines.append(f"commit: {res.commit_url}")
+        return "\n".join(lines)
+
+    emit(d, as_json, text)
+
+
+@command.command("show")
+@click.argument("target")
+@json_option
+@handle_errors
+def show(target: str, as_json: bool) -> None:
+    """Print the SCER metadata (co2_eq_emissions, scer block) of a card."""
+    from ..card import is_repo_id  # noqa: PLC0415
+    from ..cardlib import hub  # noqa: PLC0415
+    from ..cardlib.splice import split_card  # noqa: PLC0415
+
+    if is_repo_id(target):
+        repo_id = target.removeprefix("hf://")
+        text, _, _ = hub.fetch_card(hub.make_api(None, None), repo_id, None, None)
+        if text is None:
+            raise CardError(f"{repo_id} has no README.md")
+    else:
+        p = Path(target)
+        p = p / "README.md" if p.is_dir() else p
+        try:
+            text = p.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise CardError(f"cannot read {p}: {exc}") from None
+    data = split_card(text).data
+    out: dict[str, Any] = {k: data.get(k) for k in ("co2_eq_emissions", "scer")}
+    out["tagged"] = "scer" in (data.get("tags") or [])
+
+    def human() -> str:
+        scer = out["scer"] or {}
+        if not scer:
+            return "no SCER metadata in this card; add it with `scer-hf card update`"
+        lines = []
+        co2 = out["co2_eq_emissions"]
+        if co2 is not None:
+            lines.append(f"co2_eq_emissions: {co2.get('emissions') if isinstance(co2, dict) else co2} g")
+        for b in ("training", "inference"):
+            e = scer.get(b)
+            if isinstance(e, dict):
+                sci = e.get("sci") or {}
+                lines.append(f"{b}: {e.get('energy_j')} J, {e.get('co2e_g')} gCO2e, SCI {sci.get('value')} "
+                             f"{sci.get('unit', '')} ({e.get('report_digest')})")
+            r = (scer.get("rating") or {}).get(b)
+            if isinstance(r, dict) and r.get("grade"):
+                lines.append(f"  rating: {r.get('grade')} percentile {r.get('percentile')} ({r.get('peers')} peers)")
+        return "\n".join(lines)
+
+    emit(out, as_json, human)
