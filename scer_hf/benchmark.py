@@ -242,6 +242,7 @@ def benchmark(
     else:
         pipe = model_or_path
         model_id = None
+        task = _check_task(getattr(pipe, "task", None) or task)
     task = getattr(pipe, "task", task) or task
     if quality:  # fail before the run, not after it
         q = _quality_module()

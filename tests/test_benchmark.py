@@ -11,23 +11,23 @@ import pytest
 
 pytest.importorskip("transformers")
 
-from click.testing import CliRunner  # noqa: E402
+from click.testing import CliRunner
 
-import scer_hf  # noqa: E402
-from scer_hf._tiny import build_tiny_model  # noqa: E402
-from scer_hf.benchmark import PROTOCOL_VERSION, load_pipeline, sequential_ci, supported_tasks  # noqa: E402
-from scer_hf.cli import cli  # noqa: E402
-from scer_hf.errors import (  # noqa: E402
+import scer_hf
+from scer_hf._tiny import build_tiny_model
+from scer_hf.benchmark import PROTOCOL_VERSION, load_pipeline, sequential_ci, supported_tasks
+from scer_hf.cli import cli
+from scer_hf.errors import (
     BenchmarkSettingsError,
     EmptyPromptsError,
     ModelIdError,
     ModelLoadError,
     UnknownTaskError,
 )
-from scer_hf.meters import ReplayMeter  # noqa: E402
-from scer_hf.pipeline import Text2TextPipeline  # noqa: E402
-from scer_hf.prompts import load_prompts  # noqa: E402
-from scer_hf.report import Report  # noqa: E402
+from scer_hf.meters import ReplayMeter
+from scer_hf.pipeline import Text2TextPipeline
+from scer_hf.prompts import load_prompts
+from scer_hf.report import Report
 
 FAST = {"warmup": 1, "progress": False}
 

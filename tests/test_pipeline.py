@@ -8,15 +8,15 @@ import pytest
 
 pytest.importorskip("transformers")
 
-import torch  # noqa: E402
-from transformers import pipeline  # noqa: E402
+import torch
+from transformers import pipeline
 
-import scer_hf  # noqa: E402
-from scer_hf._tiny import build_tiny_model  # noqa: E402
-from scer_hf.errors import UnsupportedPipelineError  # noqa: E402
-from scer_hf.meters import ReplayMeter  # noqa: E402
-from scer_hf.pipeline import Text2TextPipeline, TrackedPipeline  # noqa: E402
-from scer_hf.tracker import MeasurementWarning  # noqa: E402
+import scer_hf
+from scer_hf._tiny import build_tiny_model
+from scer_hf.errors import UnsupportedPipelineError
+from scer_hf.meters import ReplayMeter
+from scer_hf.pipeline import Text2TextPipeline, TrackedPipeline
+from scer_hf.tracker import MeasurementWarning
 
 GREEDY = {"max_new_tokens": 8, "do_sample": False}
 PROMPTS = ["Hello there", "The sky is", "Write a poem about the sea", "When did Virgin Australia start operating?"]
@@ -196,11 +196,14 @@ def test_nested_call_runs_unmeasured(gpt2):
 
 
 def test_carbon_and_embodied(gpt2):
-    tp = tracked_gpt2(gpt2, carbon_intensity_g_per_kwh=100.0, pue=1.5, hardware="H100 SXM")
+    tp = tracked_gpt2(gpt2, carbon_intensity_g_per_kwh=100.0, pue=1.5, hardware="NVIDIA H100 SXM5 80GB (1 of 8 on HGX H100)")
     tp("Hello", **GREEDY)
     r = tp.report
     assert r.co2e_g == pytest.approx(r.energy_j / 3.6e6 * 1.5 * 100.0)
-    assert r["embodied"]["hardware"] is not None
+    emb = r["embodied"]
+    assert emb["included"] and emb["time_reserved_s"] == pytest.approx(r.phase("generate")["duration_s"])
+    lifetime_s = emb["lifetime_years"] * 365.25 * 86400
+    assert r.embodied_g == pytest.approx(emb["te_kgco2e"] * 1000 * emb["time_reserved_s"] / lifetime_s)
 
 
 def test_rejects_non_pipeline(gpt2):
