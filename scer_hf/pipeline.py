@@ -95,22 +95,27 @@ class Text2TextPipeline:
 
 
 # --- helpers -----------------------------------------------------------------------------
+_PROCESSOR_CLASS: Any = None
+
+
 def _first_step_processor(callback: Callable[[], None]) -> Any:
-    from transformers import LogitsProcessor
+    """A no-op ``LogitsProcessor`` that calls *callback* once, when the first logits exist."""
+    global _PROCESSOR_CLASS
+    if _PROCESSOR_CLASS is None:
+        from transformers import LogitsProcessor
 
-    class _FirstStep(LogitsProcessor):
-        """Returns the scores untouched; calls *callback* once, when the first logits exist."""
+        class _FirstStep(LogitsProcessor):
+            def __init__(self, cb: Callable[[], None]) -> None:
+                self.cb: Callable[[], None] | None = cb
 
-        def __init__(self) -> None:
-            self.fired = False
+            def __call__(self, input_ids: Any, scores: Any) -> Any:
+                if self.cb is not None:
+                    cb, self.cb = self.cb, None
+                    cb()
+                return scores
 
-        def __call__(self, input_ids: Any, scores: Any) -> Any:
-            if not self.fired:
-                self.fired = True
-                callback()
-            return scores
-
-    return _FirstStep()
+        _PROCESSOR_CLASS = _FirstStep
+    return _PROCESSOR_CLASS(callback)
 
 
 def _eos_ids(model: Any, kwargs: Mapping[str, Any]) -> list[int]:
@@ -259,11 +264,11 @@ class _Call:
         bound = model.generate
         call = self
 
+        from transformers import LogitsProcessorList
+
         def generate(*args: Any, **kwargs: Any) -> Any:
             call.gen_start()
             kw = dict(kwargs)
-            from transformers import LogitsProcessorList
-
             kw["logits_processor"] = LogitsProcessorList(
                 [*(kwargs.get("logits_processor") or []), _first_step_processor(call.first_logits)])
             out = bound(*args, **kw)

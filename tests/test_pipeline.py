@@ -73,6 +73,21 @@ def test_outputs_identical_to_bare_pipeline(gpt2, bare):
     assert "generate" not in vars(tp.model)
 
 
+def test_user_logits_processors_are_kept(gpt2, bare):
+    from transformers import LogitsProcessorList, NoBadWordsLogitsProcessor
+
+    first = bare("The sky is", max_new_tokens=1, do_sample=False, return_full_text=False)[0]["generated_text"]
+    banned = bare.tokenizer(first, add_special_tokens=False)["input_ids"][:1]
+
+    def kw():
+        return {**GREEDY, "logits_processor": LogitsProcessorList([NoBadWordsLogitsProcessor([banned])])}
+
+    tp = tracked_gpt2(gpt2)
+    out = tp("The sky is", **kw())
+    assert out == bare("The sky is", **kw()) and out != bare("The sky is", **GREEDY)
+    assert tp.last_call["prefill"].duration_s < tp.last_call["generate"].duration_s
+
+
 def test_attribute_passthrough(gpt2):
     tp = tracked_gpt2(gpt2)
     assert isinstance(tp, TrackedPipeline)
