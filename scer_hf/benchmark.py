@@ -307,12 +307,28 @@ def benchmark(
         "prompts": {**pinfo, "used": min(tracked.calls, len(texts)), "cut_to_context": cut,
                     "cycled": tracked.calls > pinfo["n"]},
         "device": str(getattr(pipe, "device", device)),
+        "hardware": hardware or _detect_hardware(pipe),
         "dtype": str(getattr(pipe.model, "dtype", None)),
     }
     report = tracked.build_report(model={"id": model_id} if model_id else None, benchmark=info)
     if quality:
         report = _attach_quality(report, pipe, task, raw_texts[: max(1, min(tracked.calls, len(raw_texts)))])
     return report
+
+
+def _detect_hardware(pipe: Any) -> str | None:
+    """The GPU's name when the model runs on CUDA, else the CPU model (what the run used)."""
+    dev = getattr(pipe, "device", None) or getattr(getattr(pipe, "model", None), "device", None)
+    if getattr(dev, "type", str(dev)).startswith("cuda"):
+        import torch
+
+        try:
+            return str(torch.cuda.get_device_name(dev))
+        except (RuntimeError, AssertionError):
+            return None
+    from .meters.estimate import cpu_model_name
+
+    return f"CPU: {cpu_model_name()}"
 
 
 def _quality_module() -> Any:

@@ -92,6 +92,7 @@ def test_report_records_the_protocol(gpt2):
     assert b["protocol"] == PROTOCOL_VERSION and b["setting"] == "aienergyscore"
     assert b["task"] == "text-generation" and b["max_new_tokens"] == 10 and b["batch_size"] == 1
     assert b["warmup"] == 1 and b["ci"]["confidence"] == 0.95
+    assert b["device"] == "cpu" and b["hardware"].startswith("CPU: ")
     assert b["prompts"]["license"] == "CC BY-SA 3.0" and b["prompts"]["n"] == 1000
     assert "dolly" in b["prompts"]["source"]
     gen = r.phase("generate")["counts"]
