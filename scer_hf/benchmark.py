@@ -285,6 +285,8 @@ def benchmark(
                     break
     finally:
         bar.close()
+        if meters is None:  # ours to release
+            tracked.close()
     if len(energies) < need or len(energies) < 2:
         ci = sequential_ci(energies, confidence)
     info = {

@@ -462,6 +462,10 @@ class TrackedPipeline:
     def report(self) -> Report:
         return self.build_report()
 
+    def close(self) -> None:
+        """Release the meters (NVML handles...). The pipeline itself stays usable."""
+        self.tracker.close()
+
     def reset(self) -> None:
         """Forget the measurements so far."""
         self._totals.clear()
