@@ -14,6 +14,7 @@ is only replaced with ``overwrite=True``.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 from dataclasses import asdict, dataclass, field
@@ -128,8 +129,6 @@ def _check_preserved(old: SplitCard, new_text: str, values: Mapping[str, Any]) -
 
 
 def _plain(v: Any) -> Any:
-    import json  # noqa: PLC0415
-
     return json.loads(json.dumps(v))
 
 

@@ -203,6 +203,9 @@ def test_tags_in_every_shape() -> None:
     assert new.startswith("---\ntags:\n  - a  # why\n  # end of tags\n  - scer\nlicense: mit\n")
     already = edit_card_text("---\ntags: [scer, x]\n---\n", rep)
     assert already.startswith("---\ntags: [scer, x]\n")
+    assert edit_card_text("---\ntags: [a, b,]\n---\n", rep).startswith("---\ntags: [a, b, scer]\n")
+    indented = edit_card_text("---\n  license: mit\n  tags:\n  - a\n---\nbody\n", rep)
+    assert indented.startswith("---\n  license: mit\n  tags:\n  - a\n  - scer\n  scer:\n    schema_version: 1\n")
     alias = edit_card_text("---\nbase: &t [a]\ntags: *t\n---\n", rep)
     assert alias.startswith("---\nbase: &t [a]\n") and ModelCard(alias).data.tags == ["a", "scer"]
 
@@ -237,6 +240,17 @@ def test_report_path_and_rating_json_are_accepted(tmp_path: Path) -> None:
     data = ModelCard(read(tmp_path / "README.md")).data
     assert data.scer["rating"]["inference"]["grade"] == "B" and data.scer["rating"]["inference"]["stars"] == 3
     assert data.scer["inference"]["report_digest"] == rep.digest()
+
+
+def test_scer_hf_verify_accepts_the_card(tmp_path: Path) -> None:
+    from scer_hf.verify import verify_card
+
+    for rep in (training_report(), inference_report()):
+        rep.save(tmp_path / "scer_report.json", overwrite=True)
+        shutil.copy(CARDS / "odd_yaml.README.md", tmp_path / "README.md")
+        update_card(tmp_path, rep)
+        res = verify_card(tmp_path / "README.md")
+        assert res.ok and any(c.name.endswith("report_digest") and c.ok for c in res.checks)
 
 
 def test_target_kinds() -> None:

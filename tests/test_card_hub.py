@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import shutil
 import traceback
 from pathlib import Path
@@ -120,8 +121,10 @@ def _assert_no_token(err: BaseException, *files: Path) -> None:
     ("commit-drop", "network error"),
     ("refused", "network error"),
 ])
-def test_push_failures_keep_local_files_and_never_leak_the_token(hub: FakeHub, tmp_path: Path,
-                                                                 case: str, match: str) -> None:
+def test_push_failures_keep_local_files_and_never_leak_the_token(hub: FakeHub, tmp_path: Path, case: str, match: str,
+                                                                 caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG)
+    caplog.set_level(logging.DEBUG, logger="huggingface_hub")
     hub.create_repo("org/m", {"README.md": b"# M\n"})
     rep = training_report()
     report_file = rep.save(tmp_path / "scer_report.json")
@@ -152,6 +155,7 @@ def test_push_failures_keep_local_files_and_never_leak_the_token(hub: FakeHub, t
         update_card("org/m", rep, token=token, endpoint=endpoint)
     _assert_no_token(ei2.value)
     assert hub.file("org/m", "README.md") == b"# M\n"
+    assert WRITE not in caplog.text and READ not in caplog.text
 
 
 def test_hub_errors_while_reading_the_card(hub: FakeHub) -> None:

@@ -53,6 +53,7 @@ def trainer_for(tiny: dict, out: Path, cb: SCERCallback, **kw: object) -> "tf.Tr
 def test_trainer_push_to_hub_uploads_a_card_with_scer_metadata(tiny: dict, hub: FakeHub, tmp_path: Path,
                                                                caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.DEBUG)
+    caplog.set_level(logging.DEBUG, logger="huggingface_hub")
     cb = SCERCallback(carbon_intensity_g_per_kwh=100.0, meters=[ReplayMeter({"cpu:0": [(0.0, 50.0)]}, source="test")])
     out = tmp_path / "out"
     trainer = trainer_for(tiny, out, cb)

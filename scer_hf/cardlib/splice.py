@@ -194,7 +194,8 @@ def splice_front_matter(card: SplitCard, values: dict[str, Any], tag: str | None
             edits.append((at, at, " " * v.start_mark.column + "- " + tag + nl))  # type: ignore[operator]
         elif isinstance(v, yaml.SequenceNode) and not aliased:
             at = v.end_mark.index - 1  # before the closing ']'
-            edits.append((at, at, (", " if v.value else "") + tag))  # type: ignore[operator]
+            trailing_comma = y[v.start_mark.index + 1:at].rstrip().endswith(",")
+            edits.append((at, at, (" " if trailing_comma else ", " if v.value else "") + tag))  # type: ignore[operator]
         elif isinstance(tags, (list, str)) or tags is None:
             new = (list(tags) if isinstance(tags, list) else [tags] if isinstance(tags, str) else []) + [tag]
             span_end = _trim(y, starts[idx], ends[idx], col)
