@@ -216,3 +216,25 @@ def test_cli_update_show_and_push(hub: FakeHub, tmp_path: Path) -> None:
     hub.fail(r"/commit/", 500)
     r = run(cli, ["card", "update", str(tmp_path), "--report", str(rp), "--push", "--repo", "org/m"])
     assert r.exit_code == 1 and "server error 500" in r.output and WRITE not in r.output
+
+
+def test_fake_hub_speaks_the_client_protocol(hub: FakeHub, tmp_path: Path) -> None:
+    """The routes other tests may rely on, exercised through the real client."""
+    from huggingface_hub import HfApi
+
+    api = HfApi(endpoint=hub.url, token=WRITE)
+    assert api.whoami()["name"] == "tester"
+    url = api.create_repo("org/x")
+    assert str(url) == f"{hub.url}/org/x" and api.create_repo("org/x", exist_ok=True) == url
+    api.upload_file(path_or_fileobj=b"w", path_in_repo="sub/w.bin", repo_id="org/x")
+    assert sorted(api.list_repo_files("org/x")) == [".gitattributes", "sub/w.bin"]
+    infos = api.get_paths_info("org/x", ["sub/w.bin", "missing"])
+    assert [i.path for i in infos] == ["sub/w.bin"] and infos[0].size == 1
+    assert api.file_exists("org/x", "sub/w.bin") and not api.file_exists("org/x", "nope")
+    assert Path(api.hf_hub_download("org/x", "sub/w.bin", cache_dir=tmp_path)).read_bytes() == b"w"
+    from huggingface_hub.errors import HfHubHTTPError
+
+    with pytest.raises(HfHubHTTPError) as ei:
+        HfApi(endpoint=hub.url, token="hf_nope0123456789").whoami()
+    assert ei.value.response.status_code == 401
+    assert ("GET", "/api/whoami-v2", 401) in hub.log
