@@ -17,7 +17,8 @@ from typing import Any, Mapping, Sequence
 
 from .tracker import Measurement
 
-__all__ = ["RankInfo", "rank_info", "gather_to_all", "combine_ranks", "measurement_to_dict", "measurement_from_dict"]
+__all__ = ["RankInfo", "rank_info", "gather_to_all", "all_reduce_sum", "combine_ranks", "measurement_to_dict",
+           "measurement_from_dict"]
 
 
 @dataclass(frozen=True)
@@ -78,6 +79,24 @@ def gather_to_all(obj: Any) -> list[Any] | None:
                       RuntimeWarning, stacklevel=2)
         return None
     return out
+
+
+def all_reduce_sum(values: Sequence[float]) -> list[float] | None:
+    """Element-wise sum of *values* over all ranks (one small tensor); None when not distributed or on failure."""
+    dist = _dist()
+    if dist is None:
+        return None
+    import torch
+
+    try:
+        device = torch.device("cuda", torch.cuda.current_device()) if dist.get_backend() == "nccl" else "cpu"
+        t = torch.tensor(list(values), dtype=torch.float64, device=device)
+        dist.all_reduce(t)
+        return [float(v) for v in t.tolist()]
+    except (RuntimeError, ValueError) as exc:
+        warnings.warn(f"scer-hf: summing energy over ranks failed ({exc}); logs show this rank only",
+                      RuntimeWarning, stacklevel=2)
+        return None
 
 
 def measurement_to_dict(m: Measurement) -> dict[str, Any]:

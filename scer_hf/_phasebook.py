@@ -61,7 +61,8 @@ class PhaseBook:
         return self.tracker.read_all()
 
     # -- phases --------------------------------------------------------------------------
-    def open(self, name: str, *, parent: str | None, kind: str, edge: Edge, restored: Measurement | None = None) -> None:
+    def open(self, name: str, *, parent: str | None, kind: str, edge: Edge,
+             restored: Measurement | None = None) -> None:
         ph = self.phases.get(name)
         if ph is None or ph.closed:
             ph = _Phase(name, parent, kind, restored)
@@ -104,7 +105,8 @@ class PhaseBook:
             return None
         if ph.window is not None:
             self._end_segment(ph, edge)
-        m = ph.done or Measurement(name, edge[0], edge[0], {}, measured=False, method="unmeasured", parent=ph.parent, windows=0, duration_s=0.0)
+        m = ph.done or Measurement(name, edge[0], edge[0], {}, measured=False, method="unmeasured",
+                                   parent=ph.parent, windows=0, duration_s=0.0)
         m = replace(m, counts=dict(counts), name=rename or name)
         ph.closed, ph.final = True, m
         if rename and rename != name:

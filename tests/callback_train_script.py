@@ -5,11 +5,13 @@ usage: python tests/callback_train_script.py MODEL_DIR OUTPUT_DIR MAX_STEPS
 
 Meters are replayed constant power traces so expected energy is exact: every rank
 has a 50 W "gpu:<local_rank>"; the host ("cpu:0", 20 W) exists only where the
-callback asks for host meters (local rank 0). Writes OUTPUT_DIR/done.<rank> at the end.
+callback asks for host meters (local rank 0). Writes OUTPUT_DIR/done.<rank> (tokens seen)
+and, on rank 0, OUTPUT_DIR/log_history.json at the end.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 from pathlib import Path
@@ -40,13 +42,16 @@ def main() -> None:
     ds = Dataset.from_dict(dict(enc))
     args = tf.TrainingArguments(
         str(out_dir), use_cpu=True, report_to=[], max_steps=max_steps, per_device_train_batch_size=4,
-        logging_steps=1, save_strategy="no", disable_tqdm=True, ddp_backend="gloo" if "LOCAL_RANK" in os.environ else None,
+        logging_steps=1, save_strategy="no", disable_tqdm=True,
+        ddp_backend="gloo" if "LOCAL_RANK" in os.environ else None,
     )
     cb = SCERCallback(carbon_intensity_g_per_kwh=100.0, meters=meters, flush_every_s=0)
     trainer = tf.Trainer(model=model, args=args, train_dataset=ds,
                          data_collator=tf.DataCollatorForLanguageModeling(tok, mlm=False), callbacks=[cb])
     trainer.train()
     (out_dir / f"done.{args.process_index}").write_text(str(trainer.state.num_input_tokens_seen))
+    if args.process_index == 0:
+        (out_dir / "log_history.json").write_text(json.dumps(trainer.state.log_history))
 
 
 if __name__ == "__main__":

@@ -8,7 +8,6 @@ import signal
 import subprocess
 import sys
 import time
-import warnings
 from pathlib import Path
 
 import pytest
@@ -290,3 +289,7 @@ def test_two_ranks_gloo_measure_host_once(tiny: dict, tmp_path: Path) -> None:
     assert d["energy_j"] == pytest.approx(ranks[0]["energy_j"] + ranks[1]["energy_j"])
     assert train["counts"]["tokens"] == int((out / "done.0").read_text()) == int((out / "done.1").read_text())
     assert train["counts"]["steps"] == 4 and d["status"] == "complete"
+    # logs carry the sum over ranks (rank 0 alone would be 70/120 of it)
+    logged = [h["scer/energy_j"] for h in json.loads((out / "log_history.json").read_text()) if "scer/energy_j" in h]
+    assert len(logged) >= 4 and logged == sorted(logged)
+    assert 0.8 * d["energy_j"] < logged[-1] <= d["energy_j"]
