@@ -17,19 +17,26 @@ from __future__ import annotations
 import json
 import os
 import re
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from ._io import atomic_write_text
 from .cardlib import content as _c
 from .cardlib import hub as _hub
-from .cardlib.splice import SplitCard, put_section, same_value, splice_front_matter, split_card
+from .cardlib.splice import (
+    SplitCard,
+    put_section,
+    same_value,
+    splice_front_matter,
+    split_card,
+)
 from .errors import CardError
 from .label import load_report, resolve_rating
 from .report import Report
 
-__all__ = ["update_card", "edit_card_text", "CardResult", "is_repo_id"]
+__all__ = ["CardResult", "edit_card_text", "is_repo_id", "update_card"]
 
 _REPO_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*/[A-Za-z0-9][A-Za-z0-9_.-]*")
 DEFAULT_COMMIT_MESSAGE = "Add SCER carbon-efficiency metadata (scer-hf)"

@@ -37,7 +37,7 @@ from typing import Any
 
 from .errors import SCERError
 
-__all__ = ["on_push_begin", "find_trainer", "install", "write_card", "LABEL_NAME"]
+__all__ = ["LABEL_NAME", "find_trainer", "install", "on_push_begin", "write_card"]
 
 LABEL_NAME = "scer_label.svg"
 _MARK = "_scer_hf_card_wrapper"
@@ -92,7 +92,7 @@ def write_card(callback: Any, args: Any) -> Path | None:
         out = Path(args.output_dir)
         rating = getattr(callback, "rating", None)
         _write_label(out, report, rating)
-        from .card import update_card  # noqa: PLC0415
+        from .card import update_card
 
         return update_card(out, report, rating=rating, label_path=LABEL_NAME).path
     except (SCERError, OSError) as exc:
@@ -106,7 +106,7 @@ def write_card(callback: Any, args: Any) -> Path | None:
 
 def _write_label(out: Path, report: Any, rating: Any) -> None:
     try:
-        from .label import save_label  # noqa: PLC0415
+        from .label import save_label
 
         save_label(out / LABEL_NAME, report, rating)
     except (SCERError, OSError, ImportError) as exc:

@@ -71,7 +71,7 @@ def assert_preserved(original: str, new: str) -> None:
     assert body_n.startswith(body_o), "the original body must be a byte-exact prefix of the new body"
     added = body_n[len(body_o):]
     assert re.fullmatch(r"(\r?\n){0,2}" + re.escape(SECTION_START) + r".*" + re.escape(SECTION_END) + r"\r?\n",
-                        added, re.S), added[:200]
+                        added, re.DOTALL), added[:200]
 
 
 # ------------------------------------------------------------------ real-world card --------

@@ -6,8 +6,8 @@ import json
 import logging
 import shutil
 import traceback
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 from click.testing import CliRunner

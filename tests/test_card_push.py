@@ -3,23 +3,23 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 
 tf = pytest.importorskip("transformers")
 pytest.importorskip("torch")
 
-from datasets import Dataset  # noqa: E402
-from huggingface_hub import ModelCard  # noqa: E402
+from datasets import Dataset
+from huggingface_hub import ModelCard
 
-from scer_hf import card_push  # noqa: E402
-from scer_hf._tiny import build_tiny_model, prompt_texts  # noqa: E402
-from scer_hf.callback import SCERCallback  # noqa: E402
-from scer_hf.cardlib.splice import SECTION_START  # noqa: E402
-from scer_hf.meters import ReplayMeter  # noqa: E402
-from tests.hubserver import FakeHub, use_fake_hub  # noqa: E402
+from scer_hf import card_push
+from scer_hf._tiny import build_tiny_model, prompt_texts
+from scer_hf.callback import SCERCallback
+from scer_hf.cardlib.splice import SECTION_START
+from scer_hf.meters import ReplayMeter
+from tests.hubserver import FakeHub, use_fake_hub
 
 pytestmark = pytest.mark.slow
 TOKEN = "hf_TrainerPushToken0123456789abcdef"
@@ -41,7 +41,7 @@ def hub(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeHub]:
         yield h
 
 
-def trainer_for(tiny: dict, out: Path, cb: SCERCallback, **kw: object) -> "tf.Trainer":
+def trainer_for(tiny: dict, out: Path, cb: SCERCallback, **kw: object) -> tf.Trainer:
     opts: dict = dict(use_cpu=True, report_to=[], max_steps=2, per_device_train_batch_size=8, save_strategy="no",
                       disable_tqdm=True, push_to_hub=True, hub_model_id="org/tiny")
     args = tf.TrainingArguments(str(out), **{**opts, **kw})

@@ -26,16 +26,26 @@ card already has it, is kept.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from functools import lru_cache
 from importlib import resources
-from typing import Any, Mapping
+from typing import Any
 
 from ..errors import CardConflictError, CardError
 from ..label import fmt_energy, fmt_num
 from ..report import Report
 
-__all__ = ["SCER_SCHEMA_VERSION", "TAG", "SOURCE", "boundary_entry", "rating_entry", "co2_entry", "merge_scer",
-           "render_section", "minimal_card"]
+__all__ = [
+    "SCER_SCHEMA_VERSION",
+    "SOURCE",
+    "TAG",
+    "boundary_entry",
+    "co2_entry",
+    "merge_scer",
+    "minimal_card",
+    "rating_entry",
+    "render_section",
+]
 
 SCER_SCHEMA_VERSION = 1
 TAG = "scer"
@@ -52,7 +62,7 @@ def _location(carbon: Mapping[str, Any]) -> str | None:
     name = None
     if code:
         try:
-            from ..carbon import countries  # noqa: PLC0415 - needs codecarbon's data files
+            from ..carbon import countries
 
             name = countries().get(code, code)
         except Exception:  # noqa: BLE001 - a missing data file only loses the country name
@@ -188,7 +198,7 @@ def check_co2(existing: Any, new: Mapping[str, Any], overwrite: bool) -> None:
 # ---------------------------------------------------------------------- markdown --------
 @lru_cache(maxsize=4)
 def _template(name: str) -> Any:
-    import jinja2  # noqa: PLC0415 - only needed when writing a card
+    import jinja2
 
     env = jinja2.Environment(autoescape=False, keep_trailing_newline=True, trim_blocks=True, lstrip_blocks=True)
     env.filters["energy"] = fmt_energy

@@ -13,25 +13,26 @@ import contextlib
 import os
 import re
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from .._version import __version__
 from ..errors import CardError, HubPushError
 
-__all__ = ["resolve_endpoint", "make_api", "hub_errors", "fetch_card", "commit_files", "scrub"]
+__all__ = ["commit_files", "fetch_card", "hub_errors", "make_api", "resolve_endpoint", "scrub"]
 
 _TOKEN_LIKE = re.compile(r"\bhf_[A-Za-z0-9]{6,}\b|(Bearer\s+)\S+")
 
 
 def resolve_endpoint(endpoint: str | None = None) -> str:
-    from huggingface_hub import constants  # noqa: PLC0415
+    from huggingface_hub import constants
 
     return (endpoint or os.environ.get("HF_ENDPOINT") or constants.ENDPOINT).rstrip("/")
 
 
 def make_api(endpoint: str | None, token: str | None) -> Any:
-    from huggingface_hub import HfApi  # noqa: PLC0415
+    from huggingface_hub import HfApi
 
     return HfApi(endpoint=resolve_endpoint(endpoint), token=token, library_name="scer-hf",
                  library_version=__version__)
@@ -47,7 +48,7 @@ def scrub(text: str, *tokens: str | None) -> str:
 
 def _env_token() -> str | None:
     try:
-        from huggingface_hub import get_token  # noqa: PLC0415
+        from huggingface_hub import get_token
 
         return get_token()
     except Exception:  # noqa: BLE001 - only used to scrub messages
@@ -57,9 +58,12 @@ def _env_token() -> str | None:
 @contextlib.contextmanager
 def hub_errors(action: str, repo_id: str, token: str | None) -> Iterator[None]:
     """Turn huggingface_hub / network failures into :class:`HubPushError` (token-free)."""
-    import httpx2  # noqa: PLC0415 - huggingface_hub's HTTP client
-    from huggingface_hub.errors import (HfHubHTTPError, RepositoryNotFoundError,  # noqa: PLC0415
-                                        RevisionNotFoundError)
+    import httpx2
+    from huggingface_hub.errors import (
+        HfHubHTTPError,
+        RepositoryNotFoundError,
+        RevisionNotFoundError,
+    )
 
     try:
         yield
@@ -114,7 +118,7 @@ def fetch_card(api: Any, repo_id: str, revision: str | None, token: str | None) 
 def commit_files(api: Any, repo_id: str, files: dict[str, bytes], *, message: str, create_pr: bool,
                  parent_commit: str | None, revision: str | None, token: str | None) -> Any:
     """One commit adding *files*; returns huggingface_hub's ``CommitInfo``."""
-    from huggingface_hub import CommitOperationAdd  # noqa: PLC0415
+    from huggingface_hub import CommitOperationAdd
 
     ops = [CommitOperationAdd(path_in_repo=p, path_or_fileobj=b) for p, b in files.items()]
     with hub_errors("pushing the model card", repo_id, token):

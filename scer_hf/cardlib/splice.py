@@ -37,8 +37,15 @@ from huggingface_hub.repocard import REGEX_YAML_BLOCK
 
 from ..errors import CardError
 
-__all__ = ["SplitCard", "split_card", "splice_front_matter", "put_section", "SECTION_START", "SECTION_END",
-           "same_value"]
+__all__ = [
+    "SECTION_END",
+    "SECTION_START",
+    "SplitCard",
+    "put_section",
+    "same_value",
+    "splice_front_matter",
+    "split_card",
+]
 
 SECTION_START = "<!-- scer-hf:start -->"
 SECTION_END = "<!-- scer-hf:end -->"
@@ -214,7 +221,7 @@ def splice_front_matter(card: SplitCard, values: dict[str, Any], tag: str | None
         if not out.endswith(nl):  # pragma: no cover - every edit is line-based
             raise CardError("internal error splicing the front matter; the card was not changed (please report)")
         return out[: -len(nl)]
-    return out[: -len(nl)] if out.endswith(nl) else out
+    return out.removesuffix(nl)
 
 
 def same_value(a: Any, b: Any) -> bool:

@@ -57,7 +57,7 @@ def update(target: str, report_path: str | None, rating_path: str | None, push: 
            overwrite: bool, create_pr: bool, label_path: str, commit_message: str | None,
            parent_commit: str | None, as_json: bool) -> None:
     """Add or refresh the SCER metadata and section of TARGET (README.md, folder, or namespace/name)."""
-    from ..card import is_repo_id, update_card  # noqa: PLC0415 - keep `scer-hf --help` fast
+    from ..card import is_repo_id, update_card
 
     remote = is_repo_id(target)
     if repo and remote:
@@ -94,9 +94,9 @@ def update(target: str, report_path: str | None, rating_path: str | None, push: 
 @handle_errors
 def show(target: str, as_json: bool) -> None:
     """Print the SCER metadata (co2_eq_emissions, scer block) of a card."""
-    from ..card import is_repo_id  # noqa: PLC0415
-    from ..cardlib import hub  # noqa: PLC0415
-    from ..cardlib.splice import split_card  # noqa: PLC0415
+    from ..card import is_repo_id
+    from ..cardlib import hub
+    from ..cardlib.splice import split_card
 
     if is_repo_id(target):
         repo_id = target.removeprefix("hf://")
