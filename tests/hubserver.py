@@ -21,6 +21,7 @@ import base64
 import hashlib
 import json
 import re
+import sys
 import threading
 import time
 from dataclasses import dataclass, field
@@ -406,8 +407,6 @@ def use_fake_hub(monkeypatch: Any, hub: FakeHub) -> None:
     monkeypatch.setenv("HF_HUB_DISABLE_XET", "1")
     monkeypatch.setattr(constants, "ENDPOINT", hub.url)
     monkeypatch.setattr(constants, "HUGGINGFACE_CO_URL_TEMPLATE", hub.url + "/{repo_id}/resolve/{revision}/{filename}")
-    try:
-        import transformers.utils.hub as th
-    except ImportError:
-        return
-    monkeypatch.setattr(th, "_hf_api", None)  # its shared HfApi caches the endpoint when first built
+    th = sys.modules.get("transformers.utils.hub")  # built later, it reads the patched constants
+    if th is not None:
+        monkeypatch.setattr(th, "_hf_api", None)  # its shared HfApi caches the endpoint when first built
