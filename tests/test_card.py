@@ -161,6 +161,15 @@ def test_foreign_co2_is_refused_without_overwrite_and_replaced_with_it(tmp_path:
     assert ModelCard(read(card)).data.scer["training"]["report_digest"] == rep2.digest()
 
 
+def test_overwrite_never_drops_the_other_phase_scer_hf_wrote(tmp_path: Path) -> None:
+    rep_t, rep_i = training_report(), inference_report()
+    update_card(tmp_path, rep_t, overwrite=True)
+    update_card(tmp_path, rep_i, rating=rating(), overwrite=True)  # as `scer-hf demo` does
+    scer = ModelCard(read(tmp_path / "README.md")).data.scer
+    assert scer["training"]["report_digest"] == rep_t.digest()
+    assert scer["inference"]["report_digest"] == rep_i.digest() and scer["rating"]["inference"]["grade"] == "A"
+
+
 def test_foreign_scer_key_is_a_conflict() -> None:
     with pytest.raises(CardConflictError, match="overwrite=True"):
         edit_card_text("---\nscer: my own thing\n---\nbody\n", training_report())

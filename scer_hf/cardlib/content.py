@@ -163,12 +163,12 @@ def _ours_co2(v: Any) -> bool:
 def merge_scer(existing: Any, report: Report, rating: Mapping[str, Any] | None, overwrite: bool) -> dict[str, Any]:
     """The new ``scer`` block: this report's boundary replaced, the other one kept."""
     b = report.boundary
-    if existing is not None and not overwrite and not (
-            isinstance(existing, Mapping) and existing.get("schema_version") == SCER_SCHEMA_VERSION):
+    ours = isinstance(existing, Mapping) and existing.get("schema_version") == SCER_SCHEMA_VERSION
+    if existing is not None and not ours and not overwrite:
         raise CardConflictError(
             f"the card already has a 'scer' key that scer-hf {SCER_SCHEMA_VERSION} did not write "
             f"({json.dumps(existing, default=str)[:120]}); pass overwrite=True (CLI: --overwrite) to replace it")
-    old = dict(existing) if isinstance(existing, Mapping) and not overwrite else {}
+    old = dict(existing) if ours else {}  # a foreign block (overwrite=True) is dropped, ours is merged
     out: dict[str, Any] = {"schema_version": SCER_SCHEMA_VERSION}
     for phase in ("training", "inference"):
         if phase == b:
