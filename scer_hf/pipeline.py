@@ -147,6 +147,8 @@ def _count_new_tokens(model: Any, input_ids: Any, out: Any, kwargs: Mapping[str,
     if not eos:
         return int(new.numel())
     is_eos = torch.isin(new, torch.tensor(eos, device=new.device))
+    if not bool(is_eos.any()):
+        return int(new.numel())
     first = is_eos.int().argmax(dim=1)
     lengths = torch.where(is_eos.any(dim=1), first + 1, torch.full_like(first, new.shape[1]))
     return int(lengths.sum().item())
@@ -196,6 +198,28 @@ def per_unit_figures(measurements: Sequence[Measurement], carbon: CarbonIntensit
 
 
 # --- one measured call -------------------------------------------------------------------
+_Entry = dict  # one call as recorded on the hot path: {"generate"|"forward": Measurement, "_parts": {...}}
+
+
+def _materialise(entry: _Entry) -> dict[str, Measurement]:
+    """The phases of one recorded call: prefill/decode segments merged, counts attached."""
+    if "_parts" not in entry:
+        return dict(entry)
+    top: Measurement = entry["generate"]
+    c = top.counts
+    out = {"generate": top}
+    for name, keys in (("prefill", ("queries", "input_tokens")), ("decode", ("output_tokens",))):
+        ms = entry["_parts"][name]
+        if not ms:  # generate never reached its first step: an empty decode at the end edge
+            ms = [replace(top, name=name, parent="generate", energy_j={}, counts={}, duration_s=0.0,
+                          start_s=top.end_s)]
+        m = ms[0]
+        for x in ms[1:]:
+            m = merge_measurements(m, x)
+        out[name] = replace(m, counts={k: c[k] for k in keys}, windows=1)
+    return out
+
+
 class _Call:
     """The windows of one pipeline call (may stay open while a streamed output is consumed)."""
 
@@ -297,20 +321,9 @@ class _Call:
             e = self.tr.read_all()
             if self.gen:
                 self.parts[self.seg or "prefill"].append(self.tr.end(self.seg or "prefill", edge=e))
-                top = self.tr.end("generate", edge=e)
                 c = dict(self.counts)
                 c["tokens"] = c["input_tokens"] + c["output_tokens"]
-                top = replace(top, counts=c)
-                last = {"generate": top}
-                for name, ks in (("prefill", ("queries", "input_tokens")), ("decode", ("output_tokens",))):
-                    ms = self.parts[name]
-                    if not ms:  # generate never reached its first step: an empty decode at the end edge
-                        ms = [replace(top, name=name, parent="generate", energy_j={}, counts={}, duration_s=0.0,
-                                      start_s=top.end_s)]
-                    m = ms[0]
-                    for x in ms[1:]:
-                        m = merge_measurements(m, x)
-                    last[name] = replace(m, counts={k: c[k] for k in ks}, windows=1)
+                last: _Entry = {"generate": self.tr.end("generate", edge=e, **c), "_parts": self.parts}
             else:
                 q = self.queries_in if self.queries_in is not None else self.yielded
                 last = {"forward": self.tr.end("forward", edge=e, queries=q)}
@@ -373,8 +386,11 @@ class TrackedPipeline:
         self.task = getattr(pipe, "task", None) or ""
         self.generation = self.task in GENERATION_TASKS
         self.calls = 0
-        self.last_call: dict[str, Measurement] = {}
         self._totals: dict[str, Measurement] = {}
+        self._pending: list[_Entry] = []  # calls not yet merged into _totals (kept off the hot path)
+        self.flush_every = 256
+        self._last: _Entry | None = None
+        self._last_m: dict[str, Measurement] | None = None
         self._busy = False
         self._warned: set[str] = set()
 
@@ -419,15 +435,32 @@ class TrackedPipeline:
         call.finish()
         return out
 
-    def _record(self, last: dict[str, Measurement]) -> None:
+    def _record(self, entry: _Entry) -> None:
         self.calls += 1
-        self.last_call = last
-        for name, m in last.items():
-            self._totals[name] = merge_measurements(self._totals[name], m) if name in self._totals else m
+        self._last, self._last_m = entry, None
+        self._pending.append(entry)
+        if len(self._pending) >= self.flush_every:
+            self._flush()
+
+    def _flush(self) -> None:
+        for entry in self._pending:
+            for name, m in _materialise(entry).items():
+                self._totals[name] = merge_measurements(self._totals[name], m) if name in self._totals else m
+        self._pending.clear()
+
+    @property
+    def last_call(self) -> dict[str, Measurement]:
+        """Phase name -> measurement of the latest call (empty before the first)."""
+        if self._last is None:
+            return {}
+        if self._last_m is None:
+            self._last_m = _materialise(self._last)
+        return dict(self._last_m)
 
     @property
     def measurements(self) -> list[Measurement]:
         """Cumulative per-phase measurements (merged over calls)."""
+        self._flush()
         return list(self._totals.values())
 
     def model_info(self) -> dict[str, Any]:
@@ -469,7 +502,8 @@ class TrackedPipeline:
     def reset(self) -> None:
         """Forget the measurements so far."""
         self._totals.clear()
-        self.last_call = {}
+        self._pending.clear()
+        self._last = self._last_m = None
         self.calls = 0
 
 

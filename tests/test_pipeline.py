@@ -168,6 +168,20 @@ def test_report_is_cumulative(gpt2):
     assert r.boundary == "inference" and r.model["task"] == "text-generation"
 
 
+def test_totals_equal_the_sum_of_calls(gpt2):
+    tp = tracked_gpt2(gpt2, varying_meter())
+    tp.flush_every = 2  # merge into the totals every 2 calls (256 by default)
+    per_call = []
+    for p in PROMPTS + PROMPTS[:1]:
+        tp(p, **GREEDY)
+        per_call.append(tp.last_call)
+    r = tp.report
+    for name in ("generate", "prefill", "decode"):
+        assert r.phase(name)["energy_j"]["total"] == pytest.approx(sum(c[name].total_energy_j for c in per_call))
+        assert r.phase(name)["windows"] == 5
+    assert r.phase("generate")["counts"]["output_tokens"] == sum(c["decode"].counts["output_tokens"] for c in per_call)
+
+
 def test_streamed_inputs(gpt2, bare):
     tp = tracked_gpt2(gpt2)
     out = tp((p for p in PROMPTS), batch_size=2, **GREEDY)
