@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -55,15 +56,21 @@ def _env_token() -> str | None:
         return None
 
 
+def _network_errors() -> tuple[type[BaseException], ...]:
+    """OSError plus the base error of whichever HTTP client huggingface_hub uses (httpx2 in 2.x, httpx in 1.x,
+    requests in 0.x)."""
+    errs: list[type[BaseException]] = [OSError]
+    for mod, attr in (("httpx2", "HTTPError"), ("httpx", "HTTPError"), ("requests", "RequestException")):
+        cls = getattr(sys.modules.get(mod), attr, None)
+        if isinstance(cls, type) and issubclass(cls, BaseException):
+            errs.append(cls)
+    return tuple(errs)
+
+
 @contextlib.contextmanager
 def hub_errors(action: str, repo_id: str, token: str | None) -> Iterator[None]:
     """Turn huggingface_hub / network failures into :class:`HubPushError` (token-free)."""
-    import httpx2
-    from huggingface_hub.errors import (
-        HfHubHTTPError,
-        RepositoryNotFoundError,
-        RevisionNotFoundError,
-    )
+    from huggingface_hub.errors import HfHubHTTPError, RepositoryNotFoundError, RevisionNotFoundError
 
     try:
         yield
@@ -90,7 +97,7 @@ def hub_errors(action: str, repo_id: str, token: str | None) -> Iterator[None]:
             msg = f"{action}: Hub error {status} ({server or exc})"
     except ValueError as exc:  # HfApi._validate_yaml: the Hub rejected the metadata
         msg = f"{action}: the Hub rejected the card's metadata: {exc}"
-    except (httpx2.HTTPError, OSError) as exc:
+    except _network_errors() as exc:
         msg = (f"{action}: network error talking to the Hub ({type(exc).__name__}: {exc}); check the connection "
                "(HF_ENDPOINT / proxies) and retry")
     else:
