@@ -238,3 +238,16 @@ def test_fake_hub_speaks_the_client_protocol(hub: FakeHub, tmp_path: Path) -> No
         HfApi(endpoint=hub.url, token="hf_nope0123456789").whoami()
     assert ei.value.response.status_code == 401
     assert ("GET", "/api/whoami-v2", 401) in hub.log
+
+
+def test_a_pr_branch_can_be_updated_and_crlf_survives_the_round_trip(hub: FakeHub) -> None:
+    crlf = (CARDS / "crlf.README.md").read_bytes()
+    hub.create_repo("org/m", {"README.md": crlf})
+    first = update_card("org/m", training_report(), create_pr=True)
+    assert first.pr_url and first.pr_url.endswith("/discussions/1")
+    rep2 = training_report()
+    res = update_card("org/m", rep2, revision="refs/pr/1")  # a new run: update the open PR, not main
+    assert res.pushed and hub.file("org/m", "README.md") == crlf
+    on_pr = hub.file("org/m", "README.md", "refs/pr/1")
+    assert on_pr is not None and b"\r\n" in on_pr and b"\n" not in on_pr.replace(b"\r\n", b"")
+    assert ModelCard(on_pr.decode()).data.scer["training"]["report_digest"] == rep2.digest()
