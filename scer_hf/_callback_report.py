@@ -131,15 +131,13 @@ class ReportingMixin:
                 "phases": [dist.measurement_to_dict(m) for m in self._local_phases(edge)],
                 "provenance": book.provenance()}
 
-    def _build(self, phases: list[Measurement], *, status: str, provenance: dict[str, Any] | None = None,
-               detail: dict[str, Any] | None = None, state: Any = None) -> Report:
+    def _build(self, *, status: str, gathered: list[dict[str, Any]] | None = None, state: Any = None) -> Report:
+        """The report from every rank's payload (*gathered*), or from this process's alone."""
         book = self._book
         assert book is not None
-        if provenance is None:
-            phases, provenance, detail = dist.combine_ranks([self._payload(book.edge())])
-            if self._rank.distributed:
-                detail = dict(detail or {}, note="partial report: world rank 0's measurement only; all ranks are "
-                                                 "gathered at train end")
+        phases, provenance, detail = dist.combine_ranks(gathered or [self._payload(book.edge())])
+        if self._rank.distributed and not gathered:
+            detail = dict(detail, note="world rank 0's measurement only; all ranks are gathered at train end")
         st = state or self._state
         embodied = None
         if self.hardware:
@@ -172,11 +170,7 @@ class ReportingMixin:
         gathered = dist.gather_to_all(self._payload(book.edge())) if self._rank.distributed else None
         if self._rank.rank != 0:
             return
-        if gathered:
-            phases, prov, detail = dist.combine_ranks(gathered)
-            self._report = self._build(phases, status="complete", provenance=prov, detail=detail, state=state)
-        else:
-            self._report = self._build([], status="complete", state=state)
+        self._report = self._build(status="complete", gathered=gathered, state=state)
         self._save(self._report)
 
     def _flush(self, *, force: bool = False) -> None:
@@ -186,7 +180,7 @@ class ReportingMixin:
         if not force and now - self._last_flush < self.flush_every_s:
             return
         self._last_flush = now
-        self._save(self._build([], status="partial"))
+        self._save(self._build(status="partial"))
 
     def _path(self) -> Path | None:
         if self.report_path is not None:

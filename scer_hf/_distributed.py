@@ -10,6 +10,7 @@ FLOPs -- are already global on every rank).
 
 from __future__ import annotations
 
+import os
 import sys
 import warnings
 from dataclasses import dataclass
@@ -17,8 +18,8 @@ from typing import Any, Mapping, Sequence
 
 from .tracker import Measurement
 
-__all__ = ["RankInfo", "rank_info", "gather_to_all", "all_reduce_sum", "combine_ranks", "measurement_to_dict",
-           "measurement_from_dict"]
+__all__ = ["RankInfo", "rank_info", "nvml_indices", "gather_to_all", "all_reduce_sum", "combine_ranks",
+           "measurement_to_dict", "measurement_from_dict"]
 
 
 @dataclass(frozen=True)
@@ -46,10 +47,33 @@ def rank_info(args: Any = None) -> RankInfo:
             pass
     dist = _dist()
     if dist is not None:
-        import os
-
         return RankInfo(dist.get_rank(), int(os.environ.get("LOCAL_RANK", "0")), dist.get_world_size())
     return RankInfo()
+
+
+def nvml_indices(args: Any, rank: RankInfo) -> list[int] | None:
+    """NVML index of the GPU this process trains on; None (every visible GPU) for DataParallel or no CUDA.
+
+    The CUDA index (``args.device``, else the local rank) is mapped through
+    ``CUDA_VISIBLE_DEVICES`` because NVML numbers every GPU of the machine.
+    """
+    torch = sys.modules.get("torch")
+    try:
+        if torch is None or not torch.cuda.is_available():
+            return None
+        if int(getattr(args, "n_gpu", 1) or 1) > 1:
+            return None
+        dev = getattr(args, "device", None)
+        idx = dev.index if dev is not None and dev.type == "cuda" and dev.index is not None else rank.local_rank
+    except (RuntimeError, AttributeError, ValueError):
+        return None
+    env = os.environ.get("CUDA_VISIBLE_DEVICES")
+    if env is not None and env.strip():
+        toks = [t.strip() for t in env.split(",")]
+        if not all(t.isdigit() for t in toks):
+            return None  # UUIDs / MIG ids: measure every visible GPU (the meter says so)
+        return [int(toks[idx])] if idx < len(toks) else None
+    return [idx]
 
 
 def _dist() -> Any | None:

@@ -146,9 +146,9 @@ class SCERCallback(ReportingMixin, TrainerCallback):
         """The latest report: final after train end, else a fresh partial one (None before training)."""
         if self._report is not None and self._finished:
             return self._report
-        if self._book is None:
+        if self._book is None or not any(n != "_eval" for n in self._book.phases):
             return self._report
-        return self._build(self._local_phases(self._book.edge()), status="partial")
+        return self._build(status="partial")
 
     def attach(self, trainer: Any) -> Any:
         """Put this callback right after ``DefaultFlowCallback`` so reporting integrations
@@ -197,11 +197,7 @@ class SCERCallback(ReportingMixin, TrainerCallback):
         if self._book is not None:
             return self._book
         self._rank = dist.rank_info(args)
-        gpu_indices: list[int] | None = None
-        import torch
-
-        if torch.cuda.is_available():
-            gpu_indices = [self._rank.local_rank]
+        gpu_indices = dist.nvml_indices(args, self._rank)
         arg = self._meters_arg
         if arg is None:
             from .meters.auto import auto

@@ -58,7 +58,8 @@ def test_phases_counts_co2e_logs_and_saved_report(tiny: dict, tmp_path: Path) ->
     (out / "scer_report.json").write_text('{"run_id": "someoneelse", "keep": 1}')  # a report of another run
     cb = SCERCallback(carbon_intensity_g_per_kwh=100.0, pue=1.2, meters=[const_meter()], flush_every_s=0)
     trainer = make_trainer(tiny, out, [cb], max_steps=6, eval_strategy="steps", eval_steps=2)
-    trainer.train()
+    with pytest.warns(RuntimeWarning, match="another run; kept it as scer_report.someoneelse.json"):
+        trainer.train()
     rep = cb.report
     d = rep.to_dict()
     names = [p["name"] for p in d["phases"]]
@@ -114,11 +115,18 @@ def test_alongside_other_callbacks_report_to_none_and_attach(tiny: dict, tmp_pat
     rec_before, rec_after = Recorder(), Recorder()
     cb = SCERCallback(meters=[const_meter()], report_path=tmp_path / "r.json", projection_after=1.0)
     trainer = make_trainer(tiny, tmp_path / "o", [rec_before, cb, rec_after], report_to="none", max_steps=3)
+    trainer.evaluate()  # before train(): kept in the run's report
     trainer.train()
     assert "scer/energy_j" not in rec_before.keys and "scer/energy_j" in rec_after.keys
     # projection_after=1.0: projected values only once every step is done
     assert {h["step"] for h in trainer.state.log_history if "scer/projected_energy_j" in h} == {3}
     assert Report.load(tmp_path / "r.json").phase("train")["counts"]["steps"] == 3
+    trainer.evaluate()  # after train(): added to the saved, complete report
+    saved = Report.load(tmp_path / "r.json").to_dict()
+    assert [p["name"] for p in saved["phases"]] == ["eval 1", "train", "epoch 1", "eval 2"]
+    assert saved["status"] == "complete" and saved["phases"][3]["counts"] == {"samples": 8, "steps": 1}
+    assert saved["energy_j"] == pytest.approx(sum(p["energy_j"]["total"] for p in saved["phases"]
+                                                  if p["parent"] is None))
     # attach() moves it before integrations/user callbacks so they see the keys too
     rec = Recorder()
     cb2 = SCERCallback(meters=[const_meter()], report_path=tmp_path / "r2.json", log_metrics=True)
@@ -215,6 +223,9 @@ def test_resume_from_checkpoint_keeps_totals(tiny: dict, tmp_path: Path) -> None
     assert new_part > 0 and train["energy_j"]["total"] == pytest.approx(WATTS * train["duration_s"], rel=1e-3)
     assert train["duration_s"] > saved_train["duration_s"]
     assert train["windows"] == saved_train["windows"] + 1
+    ep1, ep2 = (next(p for p in rep["phases"] if p["name"] == n) for n in ("epoch 1", "epoch 2"))
+    assert ep1["windows"] == 2 and ep1["counts"]["steps"] == 5 and ep1["counts"]["samples"] == 36  # 4 + 1 after resume
+    assert ep2["windows"] == 1 and ep2["counts"]["steps"] == 2
 
 
 def test_bad_arguments_raise_typed_errors() -> None:
@@ -224,6 +235,27 @@ def test_bad_arguments_raise_typed_errors() -> None:
         SCERCallback(country_iso_code="FR")
     cb = SCERCallback(country_iso_code="FRA")
     assert cb.carbon.country_iso_code == "FRA" and cb.rating is None and cb.report is None
+
+
+def test_nvml_index_follows_cuda_visible_devices(monkeypatch: pytest.MonkeyPatch) -> None:
+    import types
+
+    import torch
+
+    from scer_hf._distributed import RankInfo, nvml_indices
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)  # no GPU here: the boundary is faked
+    args = types.SimpleNamespace(n_gpu=1, device=torch.device("cuda", 1))
+    monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
+    assert nvml_indices(args, RankInfo(1, 1, 2)) == [1]
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "4,6")
+    assert nvml_indices(args, RankInfo(1, 1, 2)) == [6]
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "GPU-1234,GPU-5678")
+    assert nvml_indices(args, RankInfo(1, 1, 2)) is None  # UUIDs: every visible GPU
+    monkeypatch.delenv("CUDA_VISIBLE_DEVICES")
+    assert nvml_indices(types.SimpleNamespace(n_gpu=2, device=torch.device("cuda", 0)), RankInfo()) is None
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert nvml_indices(args, RankInfo()) is None
 
 
 def _wait_for_step(path: Path, step: int, proc: subprocess.Popen, timeout_s: float = 40) -> None:
