@@ -214,6 +214,16 @@ def test_meter_fault_marks_unmeasured_and_inference_continues(gpt2, bare):
     assert tp.last_call["generate"].measured
 
 
+def test_errors_propagate_and_leave_the_wrapper_usable(gpt2, bare):
+    tp = tracked_gpt2(gpt2)
+    assert tp.report.phases == [] and tp.report["sci"] is None  # no call yet
+    with pytest.raises(ValueError):
+        tp("Hello there", max_new_tokens=-1)
+    assert "generate" not in vars(tp.model) and tp.tracker.active == ()
+    assert tp("Hello there", **GREEDY) == bare("Hello there", **GREEDY)
+    assert tp.calls == 2 and tp.last_call["generate"].counts["queries"] == 1
+
+
 def test_nested_call_runs_unmeasured(gpt2):
     tp = tracked_gpt2(gpt2)
     stream = tp((p for p in PROMPTS[:2]), **GREEDY)
