@@ -20,7 +20,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import re
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,7 +27,7 @@ from typing import Any, Mapping
 
 from .carbon import CarbonIntensity
 from .embodied import Embodied
-from .errors import ReportSchemaError, SCERError, VerificationError
+from .errors import CardError, ReportSchemaError, SCERError, VerificationError
 from .report import Report
 from .sci import FunctionalUnit
 
@@ -236,17 +235,16 @@ def verify_label(label_path: str | os.PathLike[str], report: Report | str | os.P
 
 # ------------------------------------------------------------------ card --------------
 def _front_matter(path: Path) -> dict[str, Any]:
-    import yaml  # noqa: PLC0415 - dependency of huggingface_hub
+    """The card's metadata, split exactly as ``update_card`` and the Hub split it (BOM, CRLF included)."""
+    from .cardlib.splice import split_card  # noqa: PLC0415
 
-    text = path.read_text(encoding="utf-8")
-    m = re.match(r"^---\s*\n(.*?)\n---\s*\n", text, re.S)
-    if not m:
-        raise VerificationError(f"{path} has no YAML metadata block; write one with `scer-hf card`")
     try:
-        data = yaml.safe_load(m.group(1)) or {}
-    except yaml.YAMLError as exc:
+        card = split_card(path.read_text(encoding="utf-8"))
+    except CardError as exc:
         raise VerificationError(f"{path}: YAML metadata does not parse: {exc}") from exc
-    return data if isinstance(data, dict) else {}
+    if not card.has_front_matter:
+        raise VerificationError(f"{path} has no YAML metadata block; write one with `scer-hf card update`")
+    return card.data if isinstance(card.data, dict) else {}
 
 
 def verify_card(card_path: str | os.PathLike[str],

@@ -183,3 +183,21 @@ def test_card_written_by_update_card_verifies(tmp_path: Path) -> None:
             "card.scer.rating.inference.grade"} <= names
     res = CliRunner().invoke(cli, ["verify", str(tmp_path / "README.md"), "--report", str(rp)])
     assert res.exit_code == 0, res.output
+
+
+@pytest.mark.parametrize("fixture", ["bom.README.md", "crlf.README.md", "all-MiniLM-L6-v2.README.md"])
+def test_real_and_odd_cards_verify_after_update(tmp_path: Path, fixture: str) -> None:
+    """Cards update_card accepts (BOM, CRLF, a real Hub card) must also verify."""
+    import shutil
+
+    card_mod = pytest.importorskip("scer_hf.card")
+    rep = inference_report()
+    rp = rep.save(tmp_path / "scer_report.json")
+    shutil.copy(Path(__file__).parent / "fixtures" / "cards" / fixture, tmp_path / "README.md")
+    card_mod.update_card(tmp_path, rp)
+    res = verify(tmp_path / "README.md", report=rp)
+    assert res.ok, res.describe()
+    raw = (tmp_path / "README.md").read_bytes()
+    assert raw.count(b"report_digest: sha256:") == 1
+    (tmp_path / "README.md").write_bytes(raw.replace(b"report_digest: sha256:", b"report_digest: sha256:0"))
+    assert not verify(tmp_path / "README.md", report=rp).ok  # a tampered digest shows
