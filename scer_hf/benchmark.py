@@ -45,13 +45,13 @@ DEFAULT_WARMUP = 10  # optimum-benchmark energy_star warmup_runs default; LLM-Pe
 # Our protocol choice (not from a source): the interval is only trusted from 30 queries on, the usual
 # large-sample threshold for a t-interval; it also guards sequential stopping against a lucky early run.
 DEFAULT_MIN_QUERIES = 30
-_FORWARD_CANDIDATES = ("fill-mask", "text-classification", "feature-extraction", "token-classification",
-                       "question-answering")
+# question-answering is left out: transformers 5.24 has no such pipeline, so its inputs could not be tested here
+_FORWARD_CANDIDATES = ("fill-mask", "text-classification", "feature-extraction", "token-classification")
 _ALIASES = {"sentiment-analysis": "text-classification", "ner": "token-classification"}
 
 
 def supported_tasks() -> list[str]:
-    """Tasks the benchmark runs here (question-answering only if this transformers has it)."""
+    """Tasks the benchmark runs with this transformers."""
     from transformers.pipelines import SUPPORTED_TASKS
 
     fwd = [t for t in _FORWARD_CANDIDATES if t in SUPPORTED_TASKS]
