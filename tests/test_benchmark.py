@@ -134,6 +134,14 @@ def test_user_prompts_and_empty_prompts(gpt2_pipe):
     r = scer_hf.benchmark(gpt2_pipe, prompts=["one prompt", "two prompts"], queries=5, meters=meters, **FAST)
     p = r["benchmark"]["prompts"]
     assert p["n"] == 2 and p["cycled"] is True and r["benchmark"]["queries_run"] == 5
+    ds = load_prompts(4, as_dataset=True)
+    r = scer_hf.benchmark(gpt2_pipe, prompts=ds, queries=2, meters=meters, **FAST)
+    p = r["benchmark"]["prompts"]
+    assert p["n"] == 4 and p["license"] == "CC BY-SA 3.0" and p["cycled"] is False
+    import datasets
+
+    with pytest.raises(EmptyPromptsError, match="column"):
+        scer_hf.benchmark(gpt2_pipe, prompts=datasets.Dataset.from_dict({"x": ["a"]}), meters=meters, **FAST)
     for bad in ([], ["  ", ""]):
         with pytest.raises(EmptyPromptsError, match="prompts"):
             scer_hf.benchmark(gpt2_pipe, prompts=bad, meters=meters, **FAST)
