@@ -21,6 +21,7 @@ from scer_hf import Report  # noqa: E402
 from scer_hf._tiny import build_tiny_model, prompt_texts  # noqa: E402
 from scer_hf.callback import STATE_FILE, SCERCallback  # noqa: E402
 from scer_hf.carbon import J_PER_KWH  # noqa: E402
+from scer_hf.embodied import SECONDS_PER_YEAR  # noqa: E402
 from scer_hf.errors import CallbackConfigError, MeterError, UnknownCountryError  # noqa: E402
 from scer_hf.meters import Meter, Reading, ReplayMeter  # noqa: E402
 from scer_hf.tracker import MeasurementWarning  # noqa: E402
@@ -113,7 +114,8 @@ class Recorder(tf.TrainerCallback):
 
 def test_alongside_other_callbacks_report_to_none_and_attach(tiny: dict, tmp_path: Path) -> None:
     rec_before, rec_after = Recorder(), Recorder()
-    cb = SCERCallback(meters=[const_meter()], report_path=tmp_path / "r.json", projection_after=1.0)
+    cb = SCERCallback(meters=[const_meter()], report_path=tmp_path / "r.json", projection_after=1.0,
+                      hardware="Generic GPU card (any model)")
     trainer = make_trainer(tiny, tmp_path / "o", [rec_before, cb, rec_after], report_to="none", max_steps=3)
     trainer.evaluate()  # before train(): kept in the run's report
     trainer.train()
@@ -127,6 +129,10 @@ def test_alongside_other_callbacks_report_to_none_and_attach(tiny: dict, tmp_pat
     assert saved["status"] == "complete" and saved["phases"][3]["counts"] == {"samples": 8, "steps": 1}
     assert saved["energy_j"] == pytest.approx(sum(p["energy_j"]["total"] for p in saved["phases"]
                                                   if p["parent"] is None))
+    # embodied: 150 kg x (wall time / 4 years) for one process (table row, lifetime 4 years)
+    wall = saved["extra"]["trainer"]["wall_s"]
+    assert saved["embodied_g"] == pytest.approx(150_000 * wall / (4 * SECONDS_PER_YEAR), rel=1e-9)
+    assert saved["embodied"]["hardware"] == "Generic GPU card (any model)"
     # attach() moves it before integrations/user callbacks so they see the keys too
     rec = Recorder()
     cb2 = SCERCallback(meters=[const_meter()], report_path=tmp_path / "r2.json", log_metrics=True)
@@ -134,6 +140,18 @@ def test_alongside_other_callbacks_report_to_none_and_attach(tiny: dict, tmp_pat
     cb2.attach(trainer2)
     trainer2.train()
     assert "scer/energy_j" in rec.keys
+
+
+def test_push_hook_calls_card_push_when_present(monkeypatch: pytest.MonkeyPatch) -> None:
+    import types
+
+    calls = []
+    mod = types.ModuleType("scer_hf.card_push")
+    mod.on_push_begin = lambda cb, args, state, control, **kw: calls.append((cb, args, kw))  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "scer_hf.card_push", mod)
+    cb = SCERCallback()
+    cb.on_push_begin("ARGS", "STATE", "CONTROL", model="M")
+    assert calls == [(cb, "ARGS", {"model": "M"})]
 
 
 class BrokenMeter(Meter):
