@@ -214,9 +214,15 @@ def label_fields(report: Report | Mapping[str, Any] | str | os.PathLike[str], ra
     pr = (r or {}).get(d["boundary"]) or {}
     sci = d.get("sci")
     unc = d.get("uncertainty") or {}
-    phases = [{"name": p["name"], "kind": p.get("kind"), "energy_j": p["energy_j"]["total"],
-               "co2e_g": p.get("co2e_g"), "measured": p.get("measured", True)}
-              for p in d["phases"] if p.get("parent") is None]
+    # top-level phases, each followed by its children (prefill/decode inside generate, epochs inside train)
+    def row(p: Mapping[str, Any]) -> dict[str, Any]:
+        return {"name": p["name"], "kind": p.get("kind"), "parent": p.get("parent"),
+                "energy_j": p["energy_j"]["total"], "co2e_g": p.get("co2e_g"), "measured": p.get("measured", True)}
+
+    phases = []
+    for top in (p for p in d["phases"] if p.get("parent") is None):
+        phases.append(row(top))
+        phases += [row(c) for c in d["phases"] if c.get("parent") == top["name"]]
     model = d.get("model") or {}
     fields = {
         "model": model.get("id") or "unnamed model",
@@ -243,6 +249,7 @@ def label_fields(report: Report | Mapping[str, Any] | str | os.PathLike[str], ra
         "percentile": pr.get("percentile") if pr.get("available") else None,
         "peers": pr.get("peers") if pr.get("available") else None,
         "rating_reason": _rating_reason(r, pr),
+        "comparable": bool(pr.get("comparable", True)) if pr.get("available") else None,
         "reference_version": (r or {}).get("reference_version"),
         "digest": rep.digest(),
         "qr": qr_payload(rep, manifest_url),
@@ -316,7 +323,10 @@ def _equivalent(co2e_g: float) -> str | None:
     if not eq:
         return None
     def text(e: Mapping[str, Any]) -> str:
-        return f"\u2248 {fmt_num(e['value'])} {e.get('label', e.get('unit', ''))}"
+        v = float(e["value"])
+        # positional decimals, never 1.3e-05: people read "0.0000133 smartphone charges"
+        num = f"{v:.{-math.floor(math.log10(v)) + 2}f}" if 0 < v < 0.01 else fmt_num(v)
+        return f"\u2248 {num} {e.get('label', e.get('unit', ''))}"
 
     # the one that fits the line, with a value nearest to 1 (easiest to picture)
     return text(min(eq, key=lambda e: (len(text(e)) > 46, abs(math.log10(e["value"])) if e["value"] > 0 else 99)))
@@ -362,7 +372,10 @@ def make_label(report: Report | Mapping[str, Any] | str | os.PathLike[str], rati
         extra = "AI Energy Score stars"
         if f["percentile"] is not None:
             extra = f"better than {fmt_num(f['percentile'], 2)}% of {f['peers']} peers"
-        out.append(_t(sx, gy + 56, _clip(extra, 31), 11, "muted"))
+        if f.get("comparable") is False:  # e.g. CPU estimate vs GPU-only H100 reference: say so on the label
+            out.append(_t(sx, gy + 56, "indicative only: not comparable", 11, "warn_ink", "bold"))
+        else:
+            out.append(_t(sx, gy + 56, _clip(extra, 31), 11, "muted"))
     else:
         reason = f["rating_reason"] or "no rating given"
         if len(reason) > 60:  # keep the first clause; the HTML report has the whole reason
@@ -385,10 +398,12 @@ def make_label(report: Report | Mapping[str, Any] | str | os.PathLike[str], rati
     out.append(_t(pad, y, "Energy per phase", 12, "ink", "bold"))
     out.append(_t(W - pad - 80, y, "energy", 11, "muted", anchor="end"))
     out.append(_t(W - pad, y, "gCO2eq", 11, "muted", anchor="end"))
-    shown = f["phases"][:4]
+    shown = f["phases"][:5]
     for p in shown:
         y += 16
-        out.append(_t(pad, y, _clip(p["name"], 18), 11, "ink"))
+        child = p.get("parent") is not None
+        out.append(_t(pad + (10 if child else 0), y, _clip(p["name"], 16 if child else 18), 11,
+                      "muted" if child else "ink"))
         out.append(_t(W - pad - 80, y, fmt_energy(p["energy_j"]), 11, "ink", anchor="end"))
         out.append(_t(W - pad, y, fmt_num(p["co2e_g"]), 11, "ink", anchor="end"))
     if len(f["phases"]) > len(shown):

@@ -199,7 +199,18 @@ def test_nested_phases_are_not_counted_twice() -> None:
     rep = Report.build(tr.measurements, boundary="training", carbon=carbon_intensity(g_per_kwh=100.0),
                        model={"id": "m"})
     f = label_fields(rep, None, auto_rate=False)
-    assert [p["name"] for p in f["phases"]] == ["train"]  # epoch-1 details train
+    # epoch-1 is shown under train (indented detail), but the total counts train once
+    assert [(p["name"], p["parent"]) for p in f["phases"]] == [("train", None), ("epoch-1", "train")]
     text = _all_text(make_label(rep, None, auto_rate=False))
-    assert "epoch-1" not in text and "1 Wh" in text  # 3600 J, counted once
+    assert f["energy_j"] == 3600.0
+    assert text.count("1 Wh") == 3  # train row, epoch-1 row (all of train's 36 s) and the total, not 2 Wh
     assert "(in train)" in render_html(rep, None, auto_rate=False)
+
+
+def test_not_comparable_rating_is_flagged_on_the_label() -> None:
+    rep = inference_report()
+    r = rating()
+    assert "indicative only" not in _all_text(make_label(rep, r))
+    r["inference"]["comparable"] = False
+    text = _all_text(make_label(rep, r))
+    assert "indicative only: not comparable" in text and "better than" not in text
