@@ -54,7 +54,8 @@ def render_text(d: dict[str, Any], saved: str | None = None) -> str:
 @click.option("--region", help="Grid region (Nordic zones SE1-4, NO1-5, FI).")
 @click.option("--intensity", type=float, help="Grid intensity override in gCO2e/kWh.")
 @click.option("--pue", default=1.0, show_default=True, type=float, help="Data-centre PUE.")
-@click.option("--hardware", help="Hardware name for embodied emissions, e.g. 'H100 SXM'.")
+@click.option("--hardware", help="What ran the benchmark, as named in scer_hf.embodied.hardware_table() "
+                                "(embodied emissions; the rating reads it). Default: the detected GPU/CPU.")
 @click.option("--device", help="torch device (default: cuda:0 if available, else cpu).")
 @click.option("--quality", is_flag=True, help="Also attach a quality score (needs scer_hf.quality).")
 @click.option("--no-progress", is_flag=True, help="No progress bar.")
