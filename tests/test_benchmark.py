@@ -11,6 +11,7 @@ import pytest
 
 pytest.importorskip("transformers")
 
+import torch
 from click.testing import CliRunner
 
 import scer_hf
@@ -41,6 +42,15 @@ class StepClock:
     def __call__(self) -> float:
         self.t += self.step
         return self.t
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _one_torch_thread():
+    """Tiny models gain nothing from intra-op threads; on a shared 2-core machine they only spin."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
 
 
 @pytest.fixture(scope="module")

@@ -42,6 +42,15 @@ def varying_meter():
                         "cpu:0": [(0.0, 35.0)]})
 
 
+@pytest.fixture(scope="module", autouse=True)
+def _one_torch_thread():
+    """Tiny models gain nothing from intra-op threads; on a shared 2-core machine they only spin."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
 @pytest.fixture(scope="module")
 def gpt2(tmp_path_factory):
     return str(build_tiny_model(tmp_path_factory.mktemp("gpt2"), "gpt2"))
