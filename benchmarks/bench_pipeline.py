@@ -44,10 +44,9 @@ def main() -> int:
         torch.set_num_threads(a.threads)
     with tempfile.TemporaryDirectory() as tmp:
         path = str(build_tiny_model(tmp, "gpt2"))
-        bare = pipeline("text-generation", model=path)
-        tracked = scer_hf.track_pipeline(pipeline("text-generation", model=path))
-        replay = scer_hf.track_pipeline(pipeline("text-generation", model=path),
-                                        meters=[ReplayMeter({"gpu:0": [(0.0, 1.0)]})])
+        bare = pipeline("text-generation", model=path)  # one pipeline (one model in memory) for all three
+        tracked = scer_hf.track_pipeline(bare)
+        replay = scer_hf.track_pipeline(bare, meters=[ReplayMeter({"gpu:0": [(0.0, 1.0)]})])
         kw = {"max_new_tokens": 16, "min_new_tokens": 16, "do_sample": False}
         prompts = prompt_texts(a.pairs + 5)
         prompts = [p[:200] for p in prompts]  # same prompt for both halves of a pair
