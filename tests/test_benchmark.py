@@ -157,6 +157,22 @@ def test_user_prompts_and_empty_prompts(gpt2_pipe):
             scer_hf.benchmark(gpt2_pipe, prompts=bad, meters=meters, **FAST)
 
 
+def test_cached_hub_id_loads_offline(gpt2, tmp_path, monkeypatch):
+    import shutil
+
+    import huggingface_hub.constants as hub_constants
+
+    repo = tmp_path / "hub" / "models--scer-test--tiny-gpt2"
+    shutil.copytree(gpt2, repo / "snapshots" / "0123abcd")
+    (repo / "refs").mkdir()
+    (repo / "refs" / "main").write_text("0123abcd")
+    monkeypatch.setattr(hub_constants, "HF_HUB_CACHE", str(tmp_path / "hub"))
+    r = scer_hf.benchmark("scer-test/tiny-gpt2", queries=2, meters=[ReplayMeter({"gpu:0": [(0.0, 1.0)]})], **FAST)
+    assert r.model["id"] == "scer-test/tiny-gpt2" and r["benchmark"]["queries_run"] == 2
+    with pytest.raises(ModelLoadError, match="hf download scer-test/other"):
+        load_pipeline("scer-test/other")
+
+
 def test_bad_input_raises_typed_errors(gpt2, tmp_path):
     with pytest.raises(UnknownTaskError, match="supported: text-generation"):
         scer_hf.benchmark(gpt2, task="image-segmentation", progress=False)
