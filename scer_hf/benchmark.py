@@ -240,7 +240,7 @@ def benchmark(
         pipe = load_pipeline(model_or_path, task, device=device, dtype=dtype)
         model_id = str(model_or_path)
     else:
-        pipe = model_or_path
+        pipe = model_or_path.pipeline if isinstance(model_or_path, TrackedPipeline) else model_or_path
         model_id = None
         task = _check_task(getattr(pipe, "task", None) or task)
     task = getattr(pipe, "task", task) or task

@@ -122,6 +122,10 @@ def test_long_setting(gpt2_pipe):
                           meters=[ReplayMeter({"gpu:0": [(0.0, 10.0)]})])
     assert r["benchmark"]["max_new_tokens"] == 64
     assert r.phase("generate")["counts"]["output_tokens"] == 128
+    tracked = scer_hf.track_pipeline(gpt2_pipe, meters=[ReplayMeter({"gpu:0": [(0.0, 10.0)]})])
+    r = scer_hf.benchmark(tracked, queries=1, warmup=0, progress=False,  # an already tracked pipeline: unwrapped
+                          meters=[ReplayMeter({"gpu:0": [(0.0, 10.0)]})])
+    assert r["benchmark"]["queries_run"] == 1 and tracked.calls == 0
 
 
 def test_encoder_decoder_is_routed_to_text2text(t5):
