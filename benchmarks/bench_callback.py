@@ -3,14 +3,17 @@
     python benchmarks/bench_callback.py [--samples 2048] [--repeats 5]
 
 Tiny GPT-2 (built locally, no Hub) trained on CPU for one epoch over ``--samples``
-samples. Each repeat times ``train()`` three ways, in a rotating order so drift and
-other load hit all three alike: no measurement callback; with ``SCERCallback`` (its
-defaults: meters picked by ``auto()``, report written at train begin and end); with
+samples, one torch thread by default (steadier on a shared machine). Each repeat
+times ``train()`` -- wall time, and this process's CPU time, which includes
+codecarbon's thread -- three ways, in a rotating order so drift and other load hit
+all three alike: no measurement callback; with ``SCERCallback`` (its defaults:
+meters picked by ``auto()``, report written at train begin and end); with
 ``transformers.integrations.CodeCarbonCallback`` whose tracker is codecarbon's
 ``OfflineEmissionsTracker(country_iso_code="FRA")`` (the stock callback would build an
 online ``EmissionsTracker``; nothing else differs). Trainer construction and model
 loading are outside the timed region, as is codecarbon's tracker construction (the
-stock callback does it in ``on_init_end``). Prints per-repeat ratios and the median.
+stock callback does it in ``on_init_end``; SCERCallback picks its meters there too).
+Prints each repeat and the median of the per-repeat ratios.
 """
 
 from __future__ import annotations
@@ -33,7 +36,12 @@ def main() -> None:
     ap.add_argument("--samples", type=int, default=2048)
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--batch-size", type=int, default=16)
+    ap.add_argument("--threads", type=int, default=1, help="torch CPU threads (1: steadier on a shared machine)")
     ns = ap.parse_args()
+
+    import torch
+
+    torch.set_num_threads(ns.threads)
 
     import transformers as tf
     from datasets import Dataset
@@ -55,7 +63,7 @@ def main() -> None:
     ds = Dataset.from_dict(dict(tok(texts, truncation=True, max_length=32)))
     collator = tf.DataCollatorForLanguageModeling(tok, mlm=False)
 
-    def run(kind: str, i: int) -> float:
+    def run(kind: str, i: int) -> tuple[float, float]:
         out = work / f"{kind}-{i}"
         out.mkdir(parents=True)
         args = tf.TrainingArguments(str(out), use_cpu=True, report_to=[], num_train_epochs=1,
@@ -73,32 +81,34 @@ def main() -> None:
         model = tf.AutoModelForCausalLM.from_pretrained(model_dir)
         trainer = tf.Trainer(model=model, args=args, train_dataset=ds, data_collator=collator, callbacks=callbacks)
         trainer.remove_callback(PrinterCallback)  # same for every variant: no console printing in the timing
-        t0 = time.perf_counter()
+        c0, t0 = time.process_time(), time.perf_counter()
         trainer.train()
-        return time.perf_counter() - t0
+        return time.perf_counter() - t0, time.process_time() - c0
 
     run("none", -1)  # warm-up: first-call costs (imports, allocator) hit no variant
     kinds = ["none", "scer", "codecarbon"]
-    times: dict[str, list[float]] = {k: [] for k in kinds}
+    wall: dict[str, list[float]] = {k: [] for k in kinds}
+    cpu: dict[str, list[float]] = {k: [] for k in kinds}
     for i in range(ns.repeats):
         order = kinds[i % 3:] + kinds[: i % 3]
         got = {k: run(k, i) for k in order}
         for k in kinds:
-            times[k].append(got[k])
-        print(f"repeat {i + 1}: " + "  ".join(f"{k} {got[k]:.3f}s" for k in kinds)
-              + f"  scer/none {got['scer'] / got['none']:.3f}x  codecarbon/none {got['codecarbon'] / got['none']:.3f}x",
-              flush=True)
-    r_scer = [s / n for s, n in zip(times["scer"], times["none"])]
-    r_cc = [c / n for c, n in zip(times["codecarbon"], times["none"])]
-    print(f"\n{ns.samples} samples, batch {ns.batch_size}, {ns.repeats} repeats, python {sys.version.split()[0]}, "
-          f"transformers {tf.__version__}")
-    print(f"median train() time: none {statistics.median(times['none']):.3f}s  "
-          f"scer {statistics.median(times['scer']):.3f}s  codecarbon {statistics.median(times['codecarbon']):.3f}s")
-    print(f"median ratio SCERCallback / none:      {statistics.median(r_scer):.3f}x "
-          f"(min {min(r_scer):.3f}, max {max(r_scer):.3f})")
-    print(f"median ratio CodeCarbonCallback / none: {statistics.median(r_cc):.3f}x "
-          f"(min {min(r_cc):.3f}, max {max(r_cc):.3f})")
+            wall[k].append(got[k][0])
+            cpu[k].append(got[k][1])
+        print(f"repeat {i + 1}: wall " + "  ".join(f"{k} {got[k][0]:.3f}s" for k in kinds)
+              + " | cpu " + "  ".join(f"{k} {got[k][1]:.3f}s" for k in kinds), flush=True)
 
+    def ratios(t: dict[str, list[float]], k: str) -> list[float]:
+        return [a / b for a, b in zip(t[k], t["none"])]
+
+    print(f"\n{ns.samples} samples, batch {ns.batch_size}, {ns.repeats} repeats, {ns.threads} torch thread(s), "
+          f"python {sys.version.split()[0]}, transformers {tf.__version__}")
+    print("median train() wall time: " + "  ".join(f"{k} {statistics.median(wall[k]):.3f}s" for k in kinds))
+    for label, t in (("wall time", wall), ("process CPU time", cpu)):
+        for k, name in (("scer", "SCERCallback"), ("codecarbon", "CodeCarbonCallback")):
+            r = ratios(t, k)
+            print(f"{label:>16}: {name:<18} / none  median {statistics.median(r):.3f}x  "
+                  f"(min {min(r):.3f}, max {max(r):.3f})")
 
 if __name__ == "__main__":
     main()

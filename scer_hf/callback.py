@@ -20,7 +20,7 @@ cheapest exact count the Trainer offers to a callback); ``steps`` (optimizer ste
 (``state.total_flos`` delta, ``train`` only: the Trainer updates it at log time).
 
 Hot path: ``on_step_end`` does no file I/O; it reads the meters every
-``max_steps / 50`` steps for the projection. Reports are written (atomically) from
+``max_steps / 20`` steps for the projection. Reports are written (atomically) from
 ``on_log`` / ``on_save`` at most every ``flush_every_s``, always on save and at train end.
 """
 
@@ -51,7 +51,7 @@ from .tracker import Measurement
 
 __all__ = ["SCERCallback", "STATE_FILE"]
 
-_PROJECTION_WINDOWS = 50  # meter reads for the projection per run (at most one per optimizer step)
+_PROJECTION_WINDOWS = 20  # meter reads for the projection per run (at most one per optimizer step)
 
 MetersArg = Meter | Sequence[Meter] | Callable[[Sequence[int] | None, bool], Sequence[Meter]] | None
 
