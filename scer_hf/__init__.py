@@ -34,7 +34,7 @@ __all__ = [
 _LAZY: dict[str, tuple[str, str | None]] = {
     "SCERCallback": ("scer_hf.callback", "SCERCallback"),
     "track_pipeline": ("scer_hf.pipeline", "track_pipeline"),
-    "benchmark": ("scer_hf.benchmark", "benchmark"),
+    "benchmark": ("scer_hf.protocol", "benchmark"),
     "estimate": ("scer_hf.calculator", "estimate"),
     "rate": ("scer_hf.rating", "rate"),
     "reference": ("scer_hf.reference", None),
@@ -63,7 +63,7 @@ def __dir__() -> list[str]:
 
 if TYPE_CHECKING:  # pragma: no cover
     from . import errors, meters, reference
-    from .benchmark import benchmark
+    from .protocol import benchmark
     from .calculator import estimate
     from .callback import SCERCallback
     from .card import update_card

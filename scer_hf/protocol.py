@@ -16,8 +16,6 @@ from __future__ import annotations
 
 import math
 import os
-import sys
-import types
 import warnings
 from pathlib import Path
 from typing import Any, Sequence
@@ -349,13 +347,3 @@ def _attach_quality(report: Report, pipe: Any, task: str, texts: list[str]) -> R
         return report
     out = q.attach_quality(report, model=pipe.model, tokenizer=pipe.tokenizer, task=task, prompts=texts)
     return out if isinstance(out, Report) else report
-
-
-class _CallableModule(types.ModuleType):
-    """``scer_hf.benchmark(...)`` works even once this module has been imported as ``scer_hf.benchmark``."""
-
-    def __call__(self, *args: Any, **kwargs: Any) -> Report:
-        return benchmark(*args, **kwargs)
-
-
-sys.modules[__name__].__class__ = _CallableModule

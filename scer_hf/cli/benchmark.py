@@ -68,7 +68,7 @@ def command(model_or_path: str, task: str, setting: str, queries: int | None, mi
             pue: float, hardware: str | None, device: str | None, quality: bool, no_progress: bool,
             out: str | None, overwrite: bool, as_json: bool) -> None:
     """Run the standard inference benchmark on MODEL_OR_PATH (a local folder or a cached Hub id)."""
-    from ..benchmark import benchmark
+    from ..protocol import benchmark
 
     kw: dict[str, Any] = {}
     if min_queries is not None:

@@ -20,7 +20,7 @@ NEAREST = 5
 
 def training_how_to(model: str | None) -> str:
     return ("add scer_hf.SCERCallback() to your transformers Trainer(callbacks=[...]), train, then "
-            f"scer-hf rate scer_report.json" + (f"  (model: {model})" if model else ""))
+            "scer-hf rate scer_report.json" + (f"  (model: {model})" if model else ""))
 
 
 def inference_how_to(model: str | None, task: str | None) -> str:
