@@ -285,3 +285,21 @@ def test_auto_host_false_measures_no_cpu() -> None:
     ms = auto(host=False, nvml=FakeNvml(1))
     assert [type(m).__name__ for m in ms] == ["NvmlMeter"]
     assert "once per node" in ms.choices["cpu"]
+
+
+def test_estimate_ram_integrates_rss_with_a_held_sample(monkeypatch: pytest.MonkeyPatch) -> None:
+    import scer_hf.meters.estimate as est
+
+    clock = {"t": 100.0}
+    rss = {"b": 2e9}
+    monkeypatch.setattr(est, "now_s", lambda: clock["t"])
+    monkeypatch.setattr(est, "_rss_bytes", lambda: rss["b"])
+    m = EstimateMeter(include_cpu=False, rss_refresh_s=0.5)
+    clock["t"] = 110.0  # 10 s at 2 GB
+    assert m.read().energy_j["ram"] == pytest.approx(0.3725 * 2 * 10)
+    rss["b"] = 4e9
+    clock["t"] = 110.2  # within the refresh period: the held 2 GB sample is used
+    assert m.read().energy_j["ram"] == pytest.approx(0.3725 * 2 * 10.2)
+    clock["t"] = 111.2  # refreshed: trapezoid between 2 GB and 4 GB over 1 s
+    assert m.read().energy_j["ram"] == pytest.approx(0.3725 * (2 * 10.2 + 3 * 1.0))
+    assert "every 0.5 s" in m.assumptions["ram_attribution"]

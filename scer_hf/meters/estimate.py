@@ -158,6 +158,7 @@ class EstimateMeter(Meter):
         ram_w_per_gb: float = RAM_W_PER_GB,
         include_ram: bool = True,
         include_cpu: bool = True,
+        rss_refresh_s: float = 0.5,
     ) -> None:
         super().__init__()
         self.cpu_model = cpu_model or cpu_model_name()
@@ -194,10 +195,15 @@ class EstimateMeter(Meter):
         if include_ram:
             self.assumptions["ram_w_per_gb"] = ram_w_per_gb
             self.assumptions["ram_power_source"] = RAM_SOURCE
-            self.assumptions["ram_attribution"] = "resident set size of this process"
+            self.assumptions["ram_attribution"] = (
+                f"resident set size of this process, sampled at most every {rss_refresh_s:g} s")
+        # /proc/self/statm costs 30-300 us right after heavy torch work; RSS moves slowly, so it is
+        # re-read at most every rss_refresh_s and held in between (the integral uses the held value)
+        self.rss_refresh_s = rss_refresh_s
         self._cpu0 = _cpu_seconds()
         self._t_last = now_s()
         self._rss_last = _rss_bytes()
+        self._rss_t = self._t_last
         self._ram_j = 0.0
 
     @property
@@ -211,7 +217,10 @@ class EstimateMeter(Meter):
         if self.include_cpu:
             out["cpu:est"] = self.cpu_w_at_full_load * cpu_s / self.logical_cpus
         if self.include_ram:
-            rss = _rss_bytes()
+            if t - self._rss_t >= self.rss_refresh_s:
+                rss, self._rss_t = _rss_bytes(), t
+            else:
+                rss = self._rss_last
             dt = t - self._t_last
             self._ram_j += self.ram_w_per_gb * 0.5 * (rss + self._rss_last) / 1e9 * dt
             self._rss_last = rss
