@@ -6,6 +6,7 @@ callback's own attributes (``_book``, ``_rank``, ``_state``, ...).
 
 from __future__ import annotations
 
+import atexit
 import json
 import math
 import os
@@ -15,6 +16,7 @@ import threading
 import time
 import uuid
 import warnings
+import weakref
 from pathlib import Path
 from typing import Any
 
@@ -223,36 +225,65 @@ class ReportingMixin:
             self._hook_warned.add(key)
             warnings.warn(f"scer-hf: {msg}", RuntimeWarning, stacklevel=3)
 
-    # -- SIGTERM -----------------------------------------------------------------------------
-    def _install_sigterm(self) -> None:
-        self._prev_sigterm: Any = None
+    # -- SIGTERM and exit ------------------------------------------------------------------
+    def _install_interrupt_handlers(self) -> None:
+        """During train(): flush on SIGTERM (then behave as before) and at interpreter exit (a crash)."""
+        if getattr(self, "_exit_hook", None) is None:
+            ref = weakref.ref(self)
+
+            def flush_at_exit() -> None:
+                cb = ref()
+                if cb is not None and cb._training:
+                    path = cb._path()
+                    if path is not None and path.parent.is_dir():  # never recreate a deleted folder
+                        cb._interrupted = cb._interrupted or "process exited during training"
+                        try:
+                            cb._flush(force=True)
+                        except Exception:  # noqa: BLE001 - exiting; the previous flush stays
+                            pass
+
+            self._exit_hook = flush_at_exit
+            atexit.register(flush_at_exit)
         if not self.handle_sigterm or threading.current_thread() is not threading.main_thread():
             return
         try:
-            self._prev_sigterm = signal.signal(signal.SIGTERM, self._on_sigterm)
+            cur = signal.getsignal(signal.SIGTERM)
+            if cur != self._on_sigterm:
+                self._prev_sigterm = cur
+                signal.signal(signal.SIGTERM, self._on_sigterm)
+                self._sigterm_installed = True
         except (ValueError, OSError):
-            self._prev_sigterm = None
+            pass
 
-    def _restore_sigterm(self) -> None:
-        prev = getattr(self, "_prev_sigterm", None)
-        if prev is not None and threading.current_thread() is threading.main_thread():
+    def _remove_interrupt_handlers(self) -> None:
+        hook = getattr(self, "_exit_hook", None)
+        if hook is not None:
+            atexit.unregister(hook)
+            self._exit_hook = None
+        if not getattr(self, "_sigterm_installed", False):
+            return
+        self._sigterm_installed = False
+        if threading.current_thread() is threading.main_thread():
             try:
                 if signal.getsignal(signal.SIGTERM) == self._on_sigterm:
-                    signal.signal(signal.SIGTERM, prev)
+                    prev = self._prev_sigterm
+                    signal.signal(signal.SIGTERM, prev if prev is not None else signal.SIG_DFL)
             except (ValueError, OSError):
                 pass
-        self._prev_sigterm = None
 
     def _on_sigterm(self, signum: int, frame: Any) -> None:
-        prev = self._prev_sigterm
+        prev = getattr(self, "_prev_sigterm", None)
         self._interrupted = "SIGTERM"
         try:
             self._flush(force=True)
         except Exception:  # noqa: BLE001 - we are dying; the previous flush stays
             pass
-        self._restore_sigterm()
-        if callable(prev):
+        if callable(prev):  # e.g. a graceful-stop handler: if training goes on, so does measurement
             prev(signum, frame)
-        elif prev != signal.SIG_IGN:
-            signal.signal(signal.SIGTERM, signal.SIG_DFL)
-            os.kill(os.getpid(), signum)
+            return
+        if prev == signal.SIG_IGN:
+            return
+        self._training = False  # we die now: nothing more to flush at exit
+        self._remove_interrupt_handlers()
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        os.kill(os.getpid(), signum)

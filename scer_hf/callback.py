@@ -279,7 +279,7 @@ class SCERCallback(ReportingMixin, TrainerCallback):
         self._base["train"] = now
         book.open("train", parent=None, kind="training", edge=edge, restored=restored.get("train"))
         self._sample(int(state.global_step), edge)
-        self._install_sigterm()
+        self._install_interrupt_handlers()
         self._flush(force=True)
 
     @_safe
@@ -486,7 +486,7 @@ class SCERCallback(ReportingMixin, TrainerCallback):
         self._wall_prev_s = self._wall_s()
         self._training = False
         self._finished = True
-        self._restore_sigterm()
+        self._remove_interrupt_handlers()
         self._finalize(args, state)
 
     @_safe

@@ -6,7 +6,8 @@ usage: python tests/callback_train_script.py MODEL_DIR OUTPUT_DIR MAX_STEPS
 Meters are replayed constant power traces so expected energy is exact: every rank
 has a 50 W "gpu:<local_rank>"; the host ("cpu:0", 20 W) exists only where the
 callback asks for host meters (local rank 0). Writes OUTPUT_DIR/done.<rank> (tokens seen)
-and, on rank 0, OUTPUT_DIR/log_history.json at the end.
+and, on rank 0, OUTPUT_DIR/log_history.json at the end. SCER_TEST_RAISE_AT=N makes another
+callback raise at step N (an uncaught crash).
 """
 
 from __future__ import annotations
@@ -46,8 +47,17 @@ def main() -> None:
         ddp_backend="gloo" if "LOCAL_RANK" in os.environ else None,
     )
     cb = SCERCallback(carbon_intensity_g_per_kwh=100.0, meters=meters, flush_every_s=0)
+    callbacks: list = [cb]
+    raise_at = int(os.environ.get("SCER_TEST_RAISE_AT", "0"))  # crash the run at this step (uncaught)
+    if raise_at:
+        class Crash(tf.TrainerCallback):
+            def on_step_end(self, args, state, control, **kwargs):  # noqa: ANN001
+                if state.global_step == raise_at:
+                    raise RuntimeError(f"crash at step {raise_at}")
+
+        callbacks.append(Crash())
     trainer = tf.Trainer(model=model, args=args, train_dataset=ds,
-                         data_collator=tf.DataCollatorForLanguageModeling(tok, mlm=False), callbacks=[cb])
+                         data_collator=tf.DataCollatorForLanguageModeling(tok, mlm=False), callbacks=callbacks)
     trainer.train()
     (out_dir / f"done.{args.process_index}").write_text(str(trainer.state.num_input_tokens_seen))
     if args.process_index == 0:

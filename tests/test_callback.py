@@ -290,11 +290,13 @@ def _wait_for_step(path: Path, step: int, proc: subprocess.Popen, timeout_s: flo
     raise AssertionError("no flushed report in time")
 
 
-def test_sigterm_and_kill9_leave_a_loadable_partial_report(tiny: dict, tmp_path: Path) -> None:
+def test_sigterm_kill9_and_crash_leave_a_loadable_partial_report(tiny: dict, tmp_path: Path) -> None:
     script = HERE / "callback_train_script.py"
-    env = dict(os.environ, PYTHONWARNINGS="ignore")
     procs = {}
-    for how in ("term", "kill"):
+    for how in ("term", "kill", "crash"):  # started together: they share the import time
+        env = dict(os.environ, PYTHONWARNINGS="ignore", OMP_NUM_THREADS="1")
+        if how == "crash":
+            env["SCER_TEST_RAISE_AT"] = "4"
         procs[how] = subprocess.Popen([sys.executable, str(script), str(tiny["path"]), str(tmp_path / how), "100000"],
                                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
     try:
@@ -302,6 +304,8 @@ def test_sigterm_and_kill9_leave_a_loadable_partial_report(tiny: dict, tmp_path:
             _wait_for_step(tmp_path / how / "scer_report.json", 3, procs[how])
             procs[how].send_signal(sig)
             assert procs[how].wait(timeout=30) == -sig
+        out, _ = procs["crash"].communicate(timeout=60)
+        assert procs["crash"].returncode == 1 and "crash at step 4" in out
     finally:
         for p in procs.values():
             if p.poll() is None:
@@ -311,6 +315,10 @@ def test_sigterm_and_kill9_leave_a_loadable_partial_report(tiny: dict, tmp_path:
     assert term["phases"][0]["name"] == "train" and term["energy_j"] > 0
     killed = Report.load(tmp_path / "kill" / "scer_report.json")
     assert killed.status == "partial" and killed.phase("train")["counts"]["steps"] >= 3
+    # the crash: the last log was at step 3; the exit flush still saw step 4
+    crashed = Report.load(tmp_path / "crash" / "scer_report.json").to_dict()
+    assert crashed["status"] == "partial" and crashed["phases"][0]["counts"]["steps"] == 4
+    assert crashed["extra"]["trainer"]["interrupted"] == "process exited during training"
 
 
 def test_two_ranks_gloo_measure_host_once(tiny: dict, tmp_path: Path) -> None:
