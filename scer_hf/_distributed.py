@@ -18,8 +18,8 @@ from typing import Any, Mapping, Sequence
 
 from .tracker import Measurement
 
-__all__ = ["RankInfo", "rank_info", "nvml_indices", "gather_to_all", "all_reduce_sum", "combine_ranks",
-           "measurement_to_dict", "measurement_from_dict"]
+__all__ = ["RankInfo", "rank_info", "nvml_indices", "meters_for_rank", "gather_to_all", "all_reduce_sum",
+           "combine_ranks", "measurement_to_dict", "measurement_from_dict"]
 
 
 @dataclass(frozen=True)
@@ -74,6 +74,31 @@ def nvml_indices(args: Any, rank: RankInfo) -> list[int] | None:
             return None  # UUIDs / MIG ids: measure every visible GPU (the meter says so)
         return [int(toks[idx])] if idx < len(toks) else None
     return [idx]
+
+
+def meters_for_rank(meters: Sequence[Any], measures_host: bool) -> tuple[list[Any], dict[str, str]]:
+    """The meters one rank keeps from ``auto(host=True)``, and the choices to report.
+
+    Node-wide counters (RAPL: the whole CPU package and DRAM) are read once per node,
+    by local rank 0. Process-scoped estimates (CPU time and resident memory of *this*
+    process) count each rank's own share, so every rank keeps them: dropping them on
+    other ranks would leave their CPU and RAM out, keeping RAPL would count the node twice.
+    """
+    from .meters.rapl import RaplMeter
+
+    choices = dict(getattr(meters, "choices", {}) or {})
+    if measures_host:
+        return list(meters), choices
+    kept = []
+    for m in meters:
+        if isinstance(m, RaplMeter):
+            m.close()
+            for c in ("cpu", "ram"):
+                if str(choices.get(c, "")).startswith("rapl"):
+                    choices[c] = "node-wide counter, read once per node by local rank 0"
+        else:
+            kept.append(m)
+    return kept, choices
 
 
 def _dist() -> Any | None:

@@ -92,8 +92,9 @@ class SCERCallback(ReportingMixin, TrainerCallback):
     Args:
         country_iso_code, region, carbon_intensity_g_per_kwh, pue: grid intensity, see
             :func:`scer_hf.carbon_intensity` (bad values raise at construction).
-        meters: ``None`` (:func:`scer_hf.meters.auto`: this rank's GPU, CPU/RAM on local rank 0),
-            meters to use as given, or a factory ``f(gpu_indices, measure_host) -> meters``.
+        meters: ``None`` (:func:`scer_hf.meters.auto`: this rank's GPU; RAPL counters on local rank 0
+            only; process-scoped CPU/RAM estimates on every rank), meters to use as given, or a
+            factory ``f(gpu_indices, measure_host) -> meters`` (``measure_host``: local rank 0).
         hardware: a row of :func:`scer_hf.embodied.hardware_table` for embodied emissions
             (one unit per process, reserved for the wall time of the run).
         projection_after: share of ``max_steps`` after which projected totals are logged.
@@ -199,18 +200,19 @@ class SCERCallback(ReportingMixin, TrainerCallback):
         self._rank = dist.rank_info(args)
         gpu_indices = dist.nvml_indices(args, self._rank)
         arg = self._meters_arg
+        choices: dict[str, str] | None = None
         if arg is None:
             from .meters.auto import auto
 
-            meters: Any = auto(gpu_indices=gpu_indices, host=self._rank.measures_host)
+            meters, choices = dist.meters_for_rank(auto(gpu_indices=gpu_indices, host=True),
+                                                   self._rank.measures_host)
         elif isinstance(arg, Meter):
             meters = [arg]
         elif callable(arg):
             meters = list(arg(gpu_indices, self._rank.measures_host))
         else:
             meters = list(arg)
-        self._book = PhaseBook(meters, getattr(meters, "choices", None),
-                               nothing_by_design=self._rank.distributed and not meters)
+        self._book = PhaseBook(meters, choices, nothing_by_design=self._rank.distributed and not meters)
         return self._book
 
     def _samples_per_step(self) -> int:

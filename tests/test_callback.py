@@ -276,6 +276,27 @@ def test_nvml_index_follows_cuda_visible_devices(monkeypatch: pytest.MonkeyPatch
     assert nvml_indices(args, RankInfo()) is None
 
 
+def test_node_counters_once_per_node_process_estimates_on_every_rank(tmp_path: Path) -> None:
+    sys.path.insert(0, str(HERE))
+    from test_meters import make_rapl
+
+    from scer_hf._distributed import meters_for_rank
+    from scer_hf.meters import auto
+
+    make_rapl(tmp_path, dram=False)  # RAPL package counter, no DRAM domain: RAM is estimated per process
+    for local_rank in (0, 1):
+        ms = auto(gpu=False, host=True, powercap_root=str(tmp_path))
+        kept, choices = meters_for_rank(ms, measures_host=local_rank == 0)
+        comps = {c for m in kept for c in m.components}
+        if local_rank == 0:
+            assert comps == {"cpu:0", "ram"}
+        else:  # the package counter is the node's: rank 0 reads it; this process's RAM estimate stays
+            assert comps == {"ram"} and choices["cpu"].startswith("node-wide counter")
+    ms = auto(gpu=False, host=True, powercap_root=str(tmp_path / "none"))  # no RAPL: estimates only
+    kept, _ = meters_for_rank(ms, measures_host=False)
+    assert {c for m in kept for c in m.components} == {"cpu:est", "ram"}
+
+
 def _wait_for_step(path: Path, step: int, proc: subprocess.Popen, timeout_s: float = 40) -> None:
     t0 = time.monotonic()
     while time.monotonic() - t0 < timeout_s:
