@@ -1,7 +1,8 @@
 """Distributed helpers for :class:`scer_hf.SCERCallback` (torch.distributed, any backend).
 
-Who measures what: every rank measures its own GPU(s); CPU and RAM are measured
-once per node, by local rank 0. At train end each rank's phases are gathered to
+Who measures what: every rank measures its own GPU(s); node-wide CPU and RAM
+counters (RAPL) are read once per node, by local rank 0; process-scoped estimates
+(CPU time, resident memory) run on every rank for its own process. At train end each rank's phases are gathered to
 world rank 0 with ``all_gather_object`` and combined here: energy components are
 prefixed with the rank (``rank1/gpu:1``) so nothing collides or is added twice,
 durations and counts are world rank 0's (the Trainer's counters -- tokens, steps,
@@ -34,7 +35,7 @@ class RankInfo:
 
     @property
     def measures_host(self) -> bool:
-        """CPU and RAM are measured once per node, by local rank 0."""
+        """Node-wide host counters (RAPL) are read once per node, by local rank 0."""
         return self.local_rank == 0
 
 
@@ -238,7 +239,8 @@ def combine_ranks(payloads: Sequence[Mapping[str, Any]]) -> tuple[list[Measureme
             }
             for p in payloads
         ],
-        "rule": "each rank measures its own GPU(s); CPU and RAM are measured once per node by local rank 0; "
+        "rule": "each rank measures its own GPU(s); node-wide CPU/RAM counters are read once per node by local "
+                "rank 0; process-scoped CPU/RAM estimates count each rank's own process; "
                 "components are prefixed with the rank; durations and counts are world rank 0's",
     }
     return phases, provenance, detail
