@@ -213,8 +213,12 @@ def benchmark(
     device: Any = None,
     dtype: Any = None,
     quality: bool = False,
+    model_id: str | None = None,
 ) -> Report:
     """Run the standard protocol on *model_or_path* (local folder, cached Hub id, or a pipeline).
+
+    ``model_id`` names the model in the report (default: the path or id given, or the
+    pipeline model's ``name_or_path``).
 
     Returns a :class:`~scer_hf.Report` whose ``report["benchmark"]`` records the
     settings, the queries run, why it stopped and the achieved interval.
@@ -236,10 +240,10 @@ def benchmark(
 
             device = "cuda:0" if torch.cuda.is_available() else "cpu"
         pipe = load_pipeline(model_or_path, task, device=device, dtype=dtype)
-        model_id = str(model_or_path)
+        model_id = model_id or str(model_or_path)
     else:
         pipe = model_or_path.pipeline if isinstance(model_or_path, TrackedPipeline) else model_or_path
-        model_id = None
+        model_id = model_id or getattr(getattr(pipe, "model", None), "name_or_path", None) or None
         task = _check_task(getattr(pipe, "task", None) or task)
     task = getattr(pipe, "task", task) or task
     if quality:  # fail before the run, not after it

@@ -247,18 +247,60 @@ def _front_matter(path: Path) -> dict[str, Any]:
     return card.data if isinstance(card.data, dict) else {}
 
 
+def _reports_beside(card: Path) -> list[Report]:
+    """The scer-hf reports stored next to a card (``scer_report*.json``), unreadable ones skipped."""
+    out = []
+    for f in sorted(card.parent.glob("scer_report*.json")):
+        try:
+            out.append(Report.load(f))
+        except SCERError:
+            continue
+    return out
+
+
 def verify_card(card_path: str | os.PathLike[str],
                 report: Report | str | os.PathLike[str] | None = None) -> VerificationResult:
-    """Compare a model card's ``scer.<boundary>`` block, its rating and ``co2_eq_emissions`` with the report."""
+    """Compare a model card's ``scer.<boundary>`` blocks, ratings and ``co2_eq_emissions`` with reports.
+
+    With *report*, that report's boundary is checked. Without, every boundary the card
+    carries is checked against the ``scer_report*.json`` beside the card whose digest
+    the card names (a boundary with no such report is a failed check).
+    """
     p = Path(card_path)
     meta = _front_matter(p)
     block = meta.get("scer")
     if not isinstance(block, Mapping):
         raise VerificationError(f"{p} has no 'scer' metadata block; write one with `scer-hf card`")
-    rep_path = Path(report) if isinstance(report, (str, os.PathLike)) else p.with_name("scer_report.json")
-    if not isinstance(report, Report) and not rep_path.exists():
-        raise VerificationError(f"no report to check {p} against; pass --report scer_report.json")
-    rep = report if isinstance(report, Report) else Report.load(rep_path)
+    if report is not None:
+        rep = report if isinstance(report, Report) else Report.load(report)
+        return _verify_card_boundary(p, meta, block, rep)
+    beside = _reports_beside(p)
+    boundaries = [b for b in ("training", "inference") if isinstance(block.get(b), Mapping)]
+    if not beside or not boundaries:
+        raise VerificationError(f"no report to check {p} against; put its scer_report.json beside the card "
+                                "or pass --report scer_report.json")
+    res: VerificationResult | None = None
+    for b in boundaries:
+        want = block[b].get("report_digest")
+        match = [r for r in beside if r.boundary == b and r.digest() == want] or [r for r in beside if r.boundary == b]
+        if not match:
+            part = VerificationResult(str(p), "card", [Check(f"card.scer.{b}.report", "a report beside the card",
+                                                             None, False, f"no {b} scer_report*.json beside the card")])
+        else:
+            part = _verify_card_boundary(p, meta, block, match[0])
+        for c in part.checks:  # name each report's own checks after its boundary
+            if not c.name.startswith("card."):
+                c.name = f"{b} report: {c.name}"
+        if res is None:
+            res = part
+        else:
+            res.checks.extend(part.checks)
+    assert res is not None
+    return res
+
+
+def _verify_card_boundary(p: Path, meta: Mapping[str, Any], block: Mapping[str, Any],
+                          rep: Report) -> VerificationResult:
     inner = verify_report(rep)
     res = VerificationResult(str(p), "card", list(inner.checks), inner.digest)
     d, b = rep.to_dict(), rep.boundary

@@ -324,3 +324,15 @@ def test_property_only_typed_errors_and_the_body_is_never_lost(text: str, overwr
 
 _REP = training_report()
 _RATING = rating()
+
+
+def test_not_comparable_rating_is_stated_in_the_card(tmp_path: Path) -> None:
+    from scer_hf.card import update_card
+    from tests.test_label_fixtures import inference_report, rating
+
+    r = rating()
+    r["inference"]["comparable"] = False
+    update_card(tmp_path, inference_report(), rating=r)
+    text = (tmp_path / "README.md").read_text(encoding="utf-8")
+    assert "comparable: false" in text
+    assert "Indicative only: the measurement setting is not comparable" in text

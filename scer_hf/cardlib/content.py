@@ -50,7 +50,8 @@ __all__ = [
 SCER_SCHEMA_VERSION = 1
 TAG = "scer"
 SOURCE = "scer-hf"
-_RATING_KEYS = ("grade", "stars", "percentile", "value", "unit", "category", "peers", "method", "estimated")
+_RATING_KEYS = ("grade", "stars", "percentile", "value", "unit", "category", "peers", "method", "estimated",
+                "comparable")
 
 
 def _clean(d: Mapping[str, Any]) -> dict[str, Any]:

@@ -59,6 +59,7 @@ def render_text(d: dict[str, Any], saved: str | None = None) -> str:
 @click.option("--device", help="torch device (default: cuda:0 if available, else cpu).")
 @click.option("--quality", is_flag=True, help="Also attach a quality score (needs scer_hf.quality).")
 @click.option("--no-progress", is_flag=True, help="No progress bar.")
+@click.option("--model-id", help="Name the model in the report (default: MODEL_OR_PATH).")
 @click.option("--out", type=click.Path(dir_okay=True), help="Write the report JSON here.")
 @click.option("--overwrite", is_flag=True, help="Replace an existing, different --out file.")
 @json_option
@@ -66,7 +67,7 @@ def render_text(d: dict[str, Any], saved: str | None = None) -> str:
 def command(model_or_path: str, task: str, setting: str, queries: int | None, min_queries: int | None,
             warmup: int | None, rel_ci: float, country: str | None, region: str | None, intensity: float | None,
             pue: float, hardware: str | None, device: str | None, quality: bool, no_progress: bool,
-            out: str | None, overwrite: bool, as_json: bool) -> None:
+            model_id: str | None, out: str | None, overwrite: bool, as_json: bool) -> None:
     """Run the standard inference benchmark on MODEL_OR_PATH (a local folder or a cached Hub id)."""
     from ..protocol import benchmark
 
@@ -77,7 +78,8 @@ def command(model_or_path: str, task: str, setting: str, queries: int | None, mi
         kw["warmup"] = warmup
     report = benchmark(model_or_path, task, setting=setting, queries=queries, rel_ci=rel_ci,
                        country_iso_code=country, region=region, carbon_intensity_g_per_kwh=intensity, pue=pue,
-                       hardware=hardware, device=device, quality=quality, progress=not no_progress, **kw)
+                       hardware=hardware, device=device, quality=quality, progress=not no_progress,
+                       model_id=model_id, **kw)
     saved = str(report.save(out, overwrite=overwrite)) if out else None
     d = report.to_dict()
     emit({**d, "saved_to": saved} if saved else d, as_json, lambda: render_text(d, saved))

@@ -1,0 +1,51 @@
+"""``scer-hf demo OUT_DIR``: the whole journey offline on an embedded tiny model."""
+
+from __future__ import annotations
+
+import click
+
+from ._common import emit, handle_errors, json_option
+
+
+@click.command("demo")
+@click.argument("out_dir", type=click.Path(file_okay=False), default="scer-demo")
+@click.option("--country", default="FRA", show_default=True, help="ISO alpha-3 code for grid intensity.")
+@click.option("--epochs", default=2, show_default=True, help="Training epochs on the tiny model.")
+@click.option("--queries", default=40, show_default=True, help="Benchmark query cap.")
+@json_option
+@handle_errors
+def command(out_dir: str, country: str, epochs: int, queries: int, as_json: bool) -> None:
+    """Train with SCERCallback, benchmark, rate, and write labels, card and HTML reports into OUT_DIR.
+
+    Runs offline on a tiny GPT-2 built from a config (random weights); needs scer-hf[hf].
+    """
+    import logging
+    import os
+    import warnings
+
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    warnings.filterwarnings("ignore", module="transformers")
+    logging.getLogger("transformers").setLevel(logging.ERROR)
+    import transformers
+
+    transformers.logging.set_verbosity_error()
+    transformers.logging.disable_progress_bar()
+    from ..demo import run_demo
+
+    s = run_demo(out_dir, country=country, epochs=epochs, queries=queries, progress=not as_json)
+
+    def text() -> str:
+        t, i = s["training"], s["inference"]
+        est = " (ESTIMATED: no energy counter readable here)" if t["estimated"] or i["estimated"] else ""
+        lines = [
+            f"scer-hf demo written to {s['out_dir']}{est}",
+            f"  training : {t['energy_j']:.4g} J, {t['co2e_g']:.4g} gCO2e, SCI {t['sci']:.4g} {t['sci_unit']}, "
+            f"grade {t['grade'] or '-'}",
+            f"  inference: {i['energy_j']:.4g} J over {i['queries']} queries, SCI {i['sci']:.4g} {i['sci_unit']}, "
+            f"grade {i['grade'] or '-'}, stars {i['stars'] or '-'}",
+            "  files:",
+        ] + [f"    {f}" for f in s["files"]]
+        return "\n".join(lines)
+
+    emit(s, as_json, text)
