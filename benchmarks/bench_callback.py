@@ -13,7 +13,8 @@ meters picked by ``auto()``, report written at train begin and end); with
 online ``EmissionsTracker``; nothing else differs). Trainer construction and model
 loading are outside the timed region, as is codecarbon's tracker construction (the
 stock callback does it in ``on_init_end``; SCERCallback picks its meters there too).
-Prints each repeat and the median of the per-repeat ratios.
+Prints each repeat, the median of the per-repeat ratios (noisy on a shared machine),
+and the time spent inside SCERCallback's own hooks (steady: independent of other load).
 """
 
 from __future__ import annotations
@@ -71,7 +72,7 @@ def main() -> None:
                                     save_strategy="no", disable_tqdm=True, seed=0)
         callbacks: list = []
         if kind == "scer":
-            callbacks = [SCERCallback(country_iso_code="FRA")]
+            callbacks = [TimedSCER(country_iso_code="FRA")]
         elif kind == "codecarbon":
             from codecarbon import OfflineEmissionsTracker
 
@@ -83,7 +84,35 @@ def main() -> None:
         trainer.remove_callback(PrinterCallback)  # same for every variant: no console printing in the timing
         c0, t0 = time.process_time(), time.perf_counter()
         trainer.train()
-        return time.perf_counter() - t0, time.process_time() - c0
+        elapsed = time.perf_counter() - t0, time.process_time() - c0
+        if kind == "scer":
+            hook_s.append((callbacks[0].hook_s, elapsed[0]))
+            init_s.append(callbacks[0].init_s)
+        return elapsed
+
+    class TimedSCER(SCERCallback):
+        """SCERCallback that adds up the time spent inside its own hooks (this subclass only)."""
+
+        hook_s = 0.0  # inside train()
+        init_s = 0.0  # on_init_end: meters picked while the Trainer is built, outside train()
+
+    def timed(name: str):  # type: ignore[no-untyped-def]
+        base = getattr(SCERCallback, name)
+        attr = "init_s" if name == "on_init_end" else "hook_s"
+
+        def hook(self, *a, **k):  # type: ignore[no-untyped-def]
+            t = time.perf_counter()
+            try:
+                return base(self, *a, **k)
+            finally:
+                setattr(self, attr, getattr(self, attr) + time.perf_counter() - t)
+
+        return hook
+
+    for name in [n for n in dir(tf.TrainerCallback) if n.startswith("on_")]:
+        setattr(TimedSCER, name, timed(name))
+    hook_s: list[tuple[float, float]] = []
+    init_s: list[float] = []
 
     run("none", -1)  # warm-up: first-call costs (imports, allocator) hit no variant
     kinds = ["none", "scer", "codecarbon"]
@@ -109,6 +138,12 @@ def main() -> None:
             r = ratios(t, k)
             print(f"{label:>16}: {name:<18} / none  median {statistics.median(r):.3f}x  "
                   f"(min {min(r):.3f}, max {max(r):.3f})")
+    share = [h / t for h, t in hook_s]
+    print(f"time inside SCERCallback's hooks: median {statistics.median(h for h, _ in hook_s) * 1e3:.1f} ms a run, "
+          f"{statistics.median(share) * 100:.2f} % of train() (max {max(share) * 100:.2f} %); the Trainer's "
+          "non-padding token count it enables is not included")
+    print(f"meter setup in on_init_end (Trainer construction, outside train()): median "
+          f"{statistics.median(init_s) * 1e3:.1f} ms")
 
 if __name__ == "__main__":
     main()
