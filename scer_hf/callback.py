@@ -372,8 +372,9 @@ class SCERCallback(ReportingMixin, TrainerCallback):
             book.close(self._eval_name, edge, counts, rename=name, kind=kind)
         self._eval_name = None
         self._eval_pending = False
-        for n in self._paused:
-            if edge is not None:
+        if self._paused:
+            edge = edge or book.edge()
+            for n in self._paused:
                 book.resume(n, edge)
         self._paused = []
 
