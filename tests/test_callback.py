@@ -154,6 +154,28 @@ def test_push_hook_calls_card_push_when_present(monkeypatch: pytest.MonkeyPatch)
     assert calls == [(cb, "ARGS", {"model": "M"})]
 
 
+def test_evaluation_called_off_gives_time_back_to_train_and_predict_is_its_own_phase(tiny: dict,
+                                                                                   tmp_path: Path) -> None:
+    class NoEval(tf.TrainerCallback):  # after SCERCallback: cancels the evaluation it prepared for
+        def on_step_end(self, args, state, control, **kwargs):  # noqa: ANN001
+            control.should_evaluate = False
+            time.sleep(0.05)  # inside the would-be evaluation window: must end up in train, not lost
+
+    cb = SCERCallback(meters=[const_meter()], report_path=tmp_path / "r.json")
+    trainer = make_trainer(tiny, tmp_path / "o", [cb, NoEval()], max_steps=4, eval_strategy="steps", eval_steps=1)
+    trainer.train()
+    d = cb.report.to_dict()
+    assert [p["name"] for p in d["phases"]] == ["train", "epoch 1"]
+    train = d["phases"][0]
+    assert train["duration_s"] == pytest.approx(d["extra"]["trainer"]["wall_s"], abs=0.02)  # no gap left
+    assert train["windows"] == 5  # paused at each of the 4 steps, resumed from where each pause began
+    assert train["energy_j"]["total"] == pytest.approx(WATTS * train["duration_s"], rel=1e-3)
+    trainer.predict(tiny["ds"].select(range(8)))
+    pred = cb.report.phase("predict 1")
+    assert pred["kind"] == "inference" and pred["parent"] is None and pred["counts"]["steps"] == 1
+    assert Report.load(tmp_path / "r.json").phase("predict 1") == pred
+
+
 class BrokenMeter(Meter):
     name = "broken"
 
