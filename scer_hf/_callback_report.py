@@ -1,4 +1,5 @@
-"""Reports, checkpoint state, flushes and SIGTERM for :class:`scer_hf.SCERCallback` (a mixin).
+"""Live log metrics, projection, reports, checkpoint state, flushes and SIGTERM for
+:class:`scer_hf.SCERCallback` (a mixin).
 
 Split from ``callback.py`` to keep modules short; every method here works on the
 callback's own attributes (``_book``, ``_rank``, ``_state``, ...).
@@ -26,7 +27,7 @@ from .errors import ReportError
 from .report import Report
 from .tracker import Measurement
 
-__all__ = ["ReportingMixin", "STATE_FILE", "STATE_SCHEMA"]
+__all__ = ["ReportingMixin", "STATE_FILE", "STATE_SCHEMA", "task_of"]
 
 STATE_FILE = "scer_state.json"  # in each checkpoint folder (scer_state.rank<R>.json per rank when distributed)
 STATE_SCHEMA = "scer-hf/callback-state"
@@ -36,11 +37,58 @@ def _fields(m: Measurement) -> dict[str, Any]:
     return {k: getattr(m, k) for k in m.__dataclass_fields__}
 
 
+def task_of(model: Any) -> str | None:
+    """The pipeline task a model class is for, from its class name (None if unknown)."""
+    name = type(model).__name__
+    for suffix, task in (("ForCausalLM", "text-generation"), ("LMHeadModel", "text-generation"),
+                         ("ForSequenceClassification", "text-classification"), ("ForMaskedLM", "fill-mask"),
+                         ("ForTokenClassification", "token-classification"),
+                         ("ForQuestionAnswering", "question-answering"),
+                         ("ForConditionalGeneration", "text2text-generation"), ("Seq2SeqLM", "text2text-generation")):
+        if name.endswith(suffix):
+            return task
+    return None
+
+
 class ReportingMixin:
     """Everything the callback writes or reads back."""
 
     _book: Any
     _rank: Any
+
+    def _gather_live(self, state: Any) -> None:
+        """Sum this process's energy-so-far and projection over ranks for the next logs."""
+        book = self._book
+        assert book is not None
+        edge = book.edge()
+        ok = all(r is not None for r in edge[1].values())
+        proj = self._projection(state, edge) if ok else None
+        mine = [book.top_level_energy_j(edge) if ok else 0.0, float(ok),
+                proj["projected_energy_j"] if proj else 0.0, proj["projected_energy_uncertainty_j"] if proj else 0.0,
+                float(proj is not None)]
+        world = dist.all_reduce_sum(mine)
+        if world is None:
+            return
+        n = self._rank.world_size
+        if world[1] < n:  # some rank could not read its meters: no total this time
+            self._world_live = {}
+            return
+        out = {"scer/energy_j": world[0], "scer/co2e_g": self.carbon.co2e_g(world[0])}
+        if world[4] == n:  # uncertainties add linearly (worst case: ranks' errors not independent)
+            out.update({"scer/projected_energy_j": world[2], "scer/projected_co2e_g": self.carbon.co2e_g(world[2]),
+                        "scer/projected_energy_uncertainty_j": world[3],
+                        "scer/projected_co2e_uncertainty_g": self.carbon.co2e_g(world[3])})
+        self._world_live = out
+
+    def _live_metrics(self, state: Any, edge: Any) -> dict[str, float]:
+        book = self._book
+        assert book is not None
+        total = book.top_level_energy_j(edge)
+        out = {"scer/energy_j": total, "scer/co2e_g": self.carbon.co2e_g(total)}
+        proj = self._projection(state, edge)
+        if proj is not None:
+            out.update({f"scer/{k}": v for k, v in proj.items() if k != "windows"})
+        return out
 
     def _projection(self, state: Any, edge: Any) -> dict[str, float] | None:
         """Projected end-of-run energy from the spread of per-step energies over step windows."""

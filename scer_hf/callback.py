@@ -41,7 +41,7 @@ from transformers import TrainerCallback
 
 from . import _distributed as dist
 from ._io import atomic_write_text
-from ._callback_report import STATE_FILE, STATE_SCHEMA, ReportingMixin
+from ._callback_report import STATE_FILE, STATE_SCHEMA, ReportingMixin, task_of
 from ._phasebook import PhaseBook
 from .carbon import carbon_intensity
 from .errors import CallbackConfigError
@@ -72,18 +72,6 @@ def _safe(fn: Callable[..., Any]) -> Callable[..., Any]:
             return None
 
     return wrapper
-
-
-def _task_of(model: Any) -> str | None:
-    name = type(model).__name__
-    for suffix, task in (("ForCausalLM", "text-generation"), ("LMHeadModel", "text-generation"),
-                         ("ForSequenceClassification", "text-classification"), ("ForMaskedLM", "fill-mask"),
-                         ("ForTokenClassification", "token-classification"),
-                         ("ForQuestionAnswering", "question-answering"),
-                         ("ForConditionalGeneration", "text2text-generation"), ("Seq2SeqLM", "text2text-generation")):
-        if name.endswith(suffix):
-            return task
-    return None
 
 
 class SCERCallback(ReportingMixin, TrainerCallback):
@@ -264,7 +252,7 @@ class SCERCallback(ReportingMixin, TrainerCallback):
             self._model_info = {
                 "id": getattr(args, "hub_model_id", None) or getattr(cfg, "_name_or_path", None) or None,
                 "parameters": int(sum(p.numel() for p in model.parameters())),
-                "task": self.task or _task_of(model),
+                "task": self.task or task_of(model),
             }
         try:
             self._n_examples = len(train_dataloader.dataset)  # type: ignore[union-attr]
@@ -423,40 +411,6 @@ class SCERCallback(ReportingMixin, TrainerCallback):
             hist[-1].update(extra)  # the Trainer appended a copy of logs before on_log
         if self._training:
             self._flush()
-
-    def _gather_live(self, state: Any) -> None:
-        """Sum this process's energy-so-far and projection over ranks for the next logs."""
-        book = self._book
-        assert book is not None
-        edge = book.edge()
-        ok = all(r is not None for r in edge[1].values())
-        proj = self._projection(state, edge) if ok else None
-        mine = [book.top_level_energy_j(edge) if ok else 0.0, float(ok),
-                proj["projected_energy_j"] if proj else 0.0, proj["projected_energy_uncertainty_j"] if proj else 0.0,
-                float(proj is not None)]
-        world = dist.all_reduce_sum(mine)
-        if world is None:
-            return
-        n = self._rank.world_size
-        if world[1] < n:  # some rank could not read its meters: no total this time
-            self._world_live = {}
-            return
-        out = {"scer/energy_j": world[0], "scer/co2e_g": self.carbon.co2e_g(world[0])}
-        if world[4] == n:  # uncertainties add linearly (worst case: ranks' errors not independent)
-            out.update({"scer/projected_energy_j": world[2], "scer/projected_co2e_g": self.carbon.co2e_g(world[2]),
-                        "scer/projected_energy_uncertainty_j": world[3],
-                        "scer/projected_co2e_uncertainty_g": self.carbon.co2e_g(world[3])})
-        self._world_live = out
-
-    def _live_metrics(self, state: Any, edge: Any) -> dict[str, float]:
-        book = self._book
-        assert book is not None
-        total = book.top_level_energy_j(edge)
-        out = {"scer/energy_j": total, "scer/co2e_g": self.carbon.co2e_g(total)}
-        proj = self._projection(state, edge)
-        if proj is not None:
-            out.update({f"scer/{k}": v for k, v in proj.items() if k != "windows"})
-        return out
 
     @_safe
     def on_save(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
