@@ -41,7 +41,7 @@ from transformers import TrainerCallback
 
 from . import _distributed as dist
 from ._io import atomic_write_text
-from ._callback_report import STATE_FILE, STATE_SCHEMA, ReportingMixin, task_of
+from ._callback_report import STATE_FILE, STATE_SCHEMA, ReportingMixin, _fields, task_of
 from ._phasebook import PhaseBook
 from .carbon import carbon_intensity
 from .errors import CallbackConfigError
@@ -279,9 +279,10 @@ class SCERCallback(ReportingMixin, TrainerCallback):
             return
         n = math.floor(float(state.epoch or 0) + 1e-9) + 1
         name = f"epoch {n}"
+        self._settle_restored_epochs(keep=name)
         edge = book.edge()
         self._base[name] = self._counters()
-        book.open(name, parent="train", kind="training", edge=edge, restored=self._restored_epoch.get(name))
+        book.open(name, parent="train", kind="training", edge=edge, restored=self._restored_epoch.pop(name, None))
         self._epoch_name = name
 
     @_safe
@@ -318,6 +319,14 @@ class SCERCallback(ReportingMixin, TrainerCallback):
             self._gather_live(state)  # all ranks end the epoch together; feeds the final train log
         if control.should_evaluate:
             self._begin_eval(edge, pending=True)
+
+    def _settle_restored_epochs(self, keep: str | None = None) -> None:
+        """An epoch open in the checkpoint that this run does not continue (the checkpoint was
+        saved on its last step, before ``on_epoch_end``) is finished: keep it as saved."""
+        for name in [n for n in self._restored_epoch if n != keep]:
+            m = self._restored_epoch.pop(name)
+            self._book.restore_closed(  # type: ignore[union-attr]
+                Measurement(**{**_fields(m), "counts": self._restored_counts.pop(name, {})}), "training")
 
     def _sample(self, step: int, edge: Any) -> None:
         e = self._book.energy_j("train", edge) if self._book else None  # type: ignore[union-attr]
@@ -439,6 +448,7 @@ class SCERCallback(ReportingMixin, TrainerCallback):
         if self._epoch_name is not None:
             book.close(self._epoch_name, edge, self._counts(self._epoch_name))
             self._epoch_name = None
+        self._settle_restored_epochs()
         book.close("train", edge, self._counts("train"))
         self._wall_prev_s = self._wall_s()
         self._training = False

@@ -245,12 +245,13 @@ def test_exception_in_another_callback_leaves_partial_report(tiny: dict, tmp_pat
 def test_resume_from_checkpoint_keeps_totals(tiny: dict, tmp_path: Path) -> None:
     out = tmp_path / "o"
     cb1 = SCERCallback(meters=[const_meter()])
-    t1 = make_trainer(tiny, out, [cb1], max_steps=4, save_strategy="steps", save_steps=2)
+    t1 = make_trainer(tiny, out, [cb1], max_steps=5, save_strategy="steps", save_steps=2)  # saves at 2, 4, 5
     t1.train()
     saved = json.loads((out / "checkpoint-4" / STATE_FILE).read_text())
     saved_train = next(p for p in saved["phases"] if p["name"] == "train")
     assert saved_train["counts"]["steps"] == 4 and saved["run_id"] == cb1.run_id
 
+    # from the middle of epoch 1 (5 steps an epoch): epoch 1 continues in a second window
     cb2 = SCERCallback(meters=[const_meter()])
     t2 = make_trainer(tiny, out, [cb2], max_steps=7, save_strategy="no")
     t2.train(resume_from_checkpoint=str(out / "checkpoint-4"))
@@ -266,6 +267,20 @@ def test_resume_from_checkpoint_keeps_totals(tiny: dict, tmp_path: Path) -> None
     ep1, ep2 = (next(p for p in rep["phases"] if p["name"] == n) for n in ("epoch 1", "epoch 2"))
     assert ep1["windows"] == 2 and ep1["counts"]["steps"] == 5 and ep1["counts"]["samples"] == 36  # 4 + 1 after resume
     assert ep2["windows"] == 1 and ep2["counts"]["steps"] == 2
+
+    # from epoch 1's last step (saved before on_epoch_end, so epoch 1 was still open): it is kept as saved
+    saved5 = json.loads((out / "checkpoint-5" / STATE_FILE).read_text())
+    assert {p["name"]: p["closed"] for p in saved5["phases"]} == {"train": False, "epoch 1": False}
+    cb3 = SCERCallback(meters=[const_meter()])
+    t3 = make_trainer(tiny, out, [cb3], max_steps=7, save_strategy="no")
+    t3.train(resume_from_checkpoint=str(out / "checkpoint-5"))
+    rep3 = cb3.report.to_dict()
+    names = [p["name"] for p in rep3["phases"]]
+    assert names == ["train", "epoch 1", "epoch 2"]
+    tr3, e1, e2 = rep3["phases"]
+    assert e1["windows"] == 1 and e1["counts"] == {"samples": 36, "steps": 5, "tokens": e1["counts"]["tokens"]}
+    assert e2["counts"]["steps"] == 2 and tr3["counts"]["steps"] == 7
+    assert tr3["counts"]["samples"] == 36 + 2 * 8 and tr3["counts"]["tokens"] == t3.state.num_input_tokens_seen
 
 
 def test_bad_arguments_raise_typed_errors() -> None:
