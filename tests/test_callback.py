@@ -29,6 +29,9 @@ from scer_hf.tracker import MeasurementWarning  # noqa: E402
 pytestmark = pytest.mark.slow
 HERE = Path(__file__).parent
 WATTS = 100.0
+# The tracker reads its clock, then each meter reads its own: a preemption between the two (a loaded machine)
+# shifts a window's energy against its duration. 2 ms at 100 W is the slack allowed for that.
+TIMING_J = WATTS * 0.002
 
 
 @pytest.fixture(scope="module")
@@ -72,7 +75,7 @@ def test_phases_counts_co2e_logs_and_saved_report(tiny: dict, tmp_path: Path) ->
     # constant 100 W: energy is 100 W x each phase's own duration
     for p in [train, epoch, *evals]:
         assert p["energy_j"]["total"] > 0
-        assert p["energy_j"]["total"] == pytest.approx(WATTS * p["duration_s"], rel=1e-3)
+        assert p["energy_j"]["total"] == pytest.approx(WATTS * p["duration_s"], rel=1e-3, abs=TIMING_J)
     # evaluations are paused out of train: train + evals cover the wall time once, train has one segment per gap
     wall = d["extra"]["trainer"]["wall_s"]
     eval_s = sum(p["duration_s"] for p in evals)
@@ -169,7 +172,7 @@ def test_evaluation_called_off_gives_time_back_to_train_and_predict_is_its_own_p
     train = d["phases"][0]
     assert train["duration_s"] == pytest.approx(d["extra"]["trainer"]["wall_s"], abs=0.02)  # no gap left
     assert train["windows"] == 5  # paused at each of the 4 steps, resumed from where each pause began
-    assert train["energy_j"]["total"] == pytest.approx(WATTS * train["duration_s"], rel=1e-3)
+    assert train["energy_j"]["total"] == pytest.approx(WATTS * train["duration_s"], rel=1e-3, abs=TIMING_J)
     trainer.predict(tiny["ds"].select(range(8)))
     pred = cb.report.phase("predict 1")
     assert pred["kind"] == "inference" and pred["parent"] is None and pred["counts"]["steps"] == 1
@@ -261,7 +264,8 @@ def test_resume_from_checkpoint_keeps_totals(tiny: dict, tmp_path: Path) -> None
     assert train["counts"]["steps"] == 7
     assert train["counts"]["tokens"] == t2.state.num_input_tokens_seen > saved_train["counts"]["tokens"]
     new_part = train["energy_j"]["total"] - sum(v for k, v in saved_train["energy_j"].items())
-    assert new_part > 0 and train["energy_j"]["total"] == pytest.approx(WATTS * train["duration_s"], rel=1e-3)
+    assert new_part > 0
+    assert train["energy_j"]["total"] == pytest.approx(WATTS * train["duration_s"], rel=1e-3, abs=TIMING_J)
     assert train["duration_s"] > saved_train["duration_s"]
     assert train["windows"] == saved_train["windows"] + 1
     ep1, ep2 = (next(p for p in rep["phases"] if p["name"] == n) for n in ("epoch 1", "epoch 2"))
@@ -397,11 +401,11 @@ def test_two_ranks_gloo_measure_host_once(tiny: dict, tmp_path: Path) -> None:
     comps = set(train["energy_j"]) - {"total"}
     assert comps == {"rank0/gpu:0", "rank0/cpu:0", "rank1/gpu:1"}  # no rank1 host: measured once per node
     e = train["energy_j"]
-    assert e["rank0/cpu:0"] == pytest.approx(e["rank0/gpu:0"] * 20 / 50, rel=1e-3)  # same windows on rank 0
+    assert e["rank0/cpu:0"] == pytest.approx(e["rank0/gpu:0"] * 20 / 50, rel=1e-2)  # same windows on rank 0
     ranks = d["extra"]["distributed"]["ranks"]
     assert [r["measures_host"] for r in ranks] == [True, False]
-    assert ranks[1]["energy_j"] == pytest.approx(50.0 * ranks[1]["duration_s"], rel=1e-3)
-    assert ranks[0]["energy_j"] == pytest.approx(70.0 * ranks[0]["duration_s"], rel=1e-3)
+    assert ranks[1]["energy_j"] == pytest.approx(50.0 * ranks[1]["duration_s"], rel=1e-2)
+    assert ranks[0]["energy_j"] == pytest.approx(70.0 * ranks[0]["duration_s"], rel=1e-2)
     assert d["energy_j"] == pytest.approx(ranks[0]["energy_j"] + ranks[1]["energy_j"])
     assert train["counts"]["tokens"] == int((out / "done.0").read_text()) == int((out / "done.1").read_text())
     assert train["counts"]["steps"] == 4 and d["status"] == "complete"
