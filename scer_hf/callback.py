@@ -57,15 +57,16 @@ MetersArg = Meter | Sequence[Meter] | Callable[[Sequence[int] | None, bool], Seq
 
 
 def _safe(fn: Callable[..., Any]) -> Callable[..., Any]:
-    """Last-resort guard: a bug in scer-hf must not stop a training run. Warns once per hook."""
+    """Last-resort guard: a bug in scer-hf must not stop a training run. Warns once per hook and per error."""
 
     @functools.wraps(fn)
     def wrapper(self: "SCERCallback", *args: Any, **kwargs: Any) -> Any:
         try:
             return fn(self, *args, **kwargs)
         except Exception as exc:  # noqa: BLE001 - see docstring
-            if fn.__name__ not in self._hook_warned:
-                self._hook_warned.add(fn.__name__)
+            what = f"{type(exc).__name__}: {exc}"
+            if fn.__name__ not in self._hook_warned and what not in self._hook_warned:
+                self._hook_warned.update((fn.__name__, what))
                 warnings.warn(
                     f"scer-hf: SCERCallback.{fn.__name__} failed ({type(exc).__name__}: {exc}); measurement may be "
                     f"incomplete, training continues.\n{traceback.format_exc(limit=3)}", RuntimeWarning, stacklevel=2)

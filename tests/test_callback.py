@@ -230,6 +230,17 @@ def test_meter_faults_warn_once_and_training_completes(tiny: dict, tmp_path: Pat
     assert cb3.report.phase("train")["measured"] is True
 
 
+def test_a_bug_inside_the_callback_is_a_warning_not_a_crash(tiny: dict, tmp_path: Path) -> None:
+    def bad_factory(gpu_indices, measure_host):  # noqa: ANN001
+        raise ZeroDivisionError("bug in a meter factory")
+
+    cb = SCERCallback(meters=bad_factory, report_path=tmp_path / "r.json")
+    with pytest.warns(RuntimeWarning, match="SCERCallback.on_init_end failed .*ZeroDivisionError"):
+        trainer = make_trainer(tiny, tmp_path / "o", [cb], max_steps=2)
+        trainer.train()
+    assert trainer.state.global_step == 2
+
+
 def test_exception_in_another_callback_leaves_partial_report(tiny: dict, tmp_path: Path) -> None:
     class Boom(tf.TrainerCallback):
         def on_step_end(self, args, state, control, **kwargs):  # noqa: ANN001
