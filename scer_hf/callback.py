@@ -270,6 +270,8 @@ class SCERCallback(ReportingMixin, TrainerCallback):
         self._base["train"] = now
         book.open("train", parent=None, kind="training", edge=edge, restored=restored.get("train"))
         self._sample(int(state.global_step), edge)
+        if getattr(args, "eval_on_start", False):  # the Trainer evaluates right after this hook
+            self._begin_eval(edge, pending=True)
         self._install_interrupt_handlers()
         self._flush(force=True)
 
