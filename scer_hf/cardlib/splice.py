@@ -28,6 +28,7 @@ from __future__ import annotations
 import logging
 import math
 import re
+from decimal import Decimal
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -149,9 +150,24 @@ def _trim(y: str, start: int, end: int, col: int) -> int:
     return lines[-1][1]
 
 
+# a plain float scalar with a negative exponent, as the whole value of a mapping key or list item
+_SCI_FLOAT = re.compile(r"^(\s*(?:- |[\w.-]+: ))(-?\d+(?:\.\d+)?[eE]-\d+)[ \t]*(?=\r?$)", re.M)
+
+
+def _positional(m: re.Match[str]) -> str:
+    """``2.4e-05`` -> ``0.000024``: the same float, written so that regex readers of numbers see its value.
+
+    The Hub's ``emissions_thresholds`` filter takes the first number it finds in
+    ``co2_eq_emissions``; in ``2.4e-05`` that is 2.4, a 100,000-fold error.
+    """
+    text = format(Decimal(m.group(2)), "f")
+    return m.group(1) + (text if "." in text else text + ".0")
+
+
 def _dump(key: str, value: Any, nl: str, indent: int) -> str:
     """One top-level key serialised by huggingface_hub's card API, indented to the root column."""
     text = ModelCardData(**{key: value}).to_yaml(line_break=nl)
+    text = _SCI_FLOAT.sub(_positional, text)  # plain floats only: YAML still reads them as the same number
     pad = " " * indent
     return "".join(pad + line + nl if line.strip() else line + nl for line in text.split(nl))
 
