@@ -336,3 +336,28 @@ def test_not_comparable_rating_is_stated_in_the_card(tmp_path: Path) -> None:
     text = (tmp_path / "README.md").read_text(encoding="utf-8")
     assert "comparable: false" in text
     assert "Indicative only: the measurement setting is not comparable" in text
+
+
+def test_tiny_emissions_are_written_positionally_for_the_hub_filter(tmp_path: Path) -> None:
+    """huggingface_hub's emissions_thresholds filter reads the first number: 2.4e-05 would read as 2.4."""
+    from huggingface_hub import ModelCard
+
+    from scer_hf.card import update_card
+    from tests.test_label_fixtures import training_report
+
+    rep = training_report()
+    d = rep.to_dict()
+    scale = 3e-5 / d["co2e_g"]  # make it a tiny run
+    from scer_hf.carbon import CarbonIntensity
+
+    c = CarbonIntensity.from_dict(d["carbon"])
+    tiny = type(rep).build(d["phases"], boundary="training",
+                           carbon=CarbonIntensity(c.g_per_kwh * scale, c.source, c.year, c.country_iso_code),
+                           provenance=d["provenance"], model=d["model"])
+    assert tiny.co2e_g < 1e-4
+    update_card(tmp_path, tiny)
+    text = (tmp_path / "README.md").read_text(encoding="utf-8")
+    line = next(x for x in text.splitlines() if x.strip().startswith("emissions:"))
+    assert "e-" not in line and line.split(":")[1].strip().startswith("0.0000")
+    assert ModelCard(text).data.co2_eq_emissions["emissions"] == tiny.co2e_g  # the same float
+    assert re.findall(r"[-+]?\d*\.\d+|\d+", line)[0] == line.split(":")[1].strip()  # what a regex reader takes
