@@ -110,9 +110,11 @@ def run_demo(
 
     return {
         "out_dir": str(out),
-        "training": {**phase(training), "grade": r_train.to_dict()["training"].get("grade")},
+        "training": {**phase(training), "grade": r_train.to_dict()["training"].get("grade"),
+                     "comparable": r_train.to_dict()["training"].get("comparable", True)},
         "inference": {**phase(inference), "grade": r_inf.to_dict()["inference"].get("grade"),
                       "stars": r_inf.to_dict()["inference"].get("stars"),
+                      "comparable": r_inf.to_dict()["inference"].get("comparable", True),
                       "queries": inference.to_dict()["benchmark"].get("queries_run")},
         "files": sorted(str(p.relative_to(out)) for p in out.rglob("*") if p.is_file()
                         and not str(p.relative_to(out)).startswith(("tiny-gpt2-base", "training/"))),

@@ -37,13 +37,18 @@ def command(out_dir: str, country: str, epochs: int, queries: int, as_json: bool
 
     def text() -> str:
         t, i = s["training"], s["inference"]
+
+        def caveat(x: dict) -> str:
+            return " (indicative only: not comparable with the reference setting)" if x.get("comparable") is False else ""
+
         est = " (ESTIMATED: no energy counter readable here)" if t["estimated"] or i["estimated"] else ""
         lines = [
             f"scer-hf demo written to {s['out_dir']}{est}",
             f"  training : {t['energy_j']:.4g} J, {t['co2e_g']:.4g} gCO2e, SCI {t['sci']:.4g} {t['sci_unit']}, "
-            f"grade {t['grade'] or '-'}",
+            f"grade {t['grade'] or '-'}{caveat(t)}",
             f"  inference: {i['energy_j']:.4g} J over {i['queries']} queries, SCI {i['sci']:.4g} {i['sci_unit']}, "
-            f"grade {i['grade'] or '-'}, stars {i['stars'] or '-'}",
+            f"grade {i['grade'] or '-'}, stars {i['stars'] or '-'}{caveat(i)}",
+            f"  check it : scer-hf verify {s['out_dir']}/model/README.md",
             "  files:",
         ] + [f"    {f}" for f in s["files"]]
         return "\n".join(lines)
