@@ -110,6 +110,9 @@ class Report:
         prov.setdefault("python", platform.python_version())
         prov.setdefault("platform", platform.platform())
         meters = prov.get("meters", [])
+        # which meter measured each component, and how (counter or estimate)
+        prov.setdefault("components", {c: {"meter": m.get("meter"), "method": m.get("method")}
+                                       for m in meters for c in m.get("components", [])})
         methods = {p["method"] for p in phases if p["measured"]}
         prov["method"] = (methods.pop() if len(methods) == 1 else "mixed") if methods else "unmeasured"
         prov["estimated"] = any(m.get("method") == "estimate" for m in meters) or prov["method"] in ("estimate", "mixed")

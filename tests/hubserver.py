@@ -178,10 +178,22 @@ class _Handler(BaseHTTPRequestHandler):
             self.wfile.write(raw)
 
     def _body(self) -> bytes:
+        if getattr(self, "_consumed", False):
+            return b""
+        self._consumed = True
         n = int(self.headers.get("Content-Length") or 0)
         data = self.rfile.read(n) if n else b""
         self.fake.bodies.append(data)
         return data
+
+    def _drain(self) -> None:
+        """Read a request body no route read (errors, injected failures), so a kept-alive connection stays in
+        step: an unread body would be parsed as the next request and the client would see a dropped connection."""
+        if not getattr(self, "_consumed", False) and not self.close_connection:
+            self._consumed = True
+            n = int(self.headers.get("Content-Length") or 0)
+            if n:
+                self.rfile.read(n)
 
     def _auth(self, write: bool) -> bool:
         tokens = self.fake.tokens
@@ -198,6 +210,13 @@ class _Handler(BaseHTTPRequestHandler):
         return True
 
     def _dispatch(self) -> None:
+        self._consumed = False
+        try:
+            self._dispatch_inner()
+        finally:
+            self._drain()
+
+    def _dispatch_inner(self) -> None:
         split = urlsplit(self.path)
         path, query = split.path, parse_qs(split.query)
         fail = self.fake._failure_for(self.command, path)

@@ -200,3 +200,19 @@ def test_not_json_and_missing_file(tmp_path: Path) -> None:
         Report.load(p)
     with pytest.raises(ReportError, match="no report"):
         Report.load(tmp_path / "missing.json")
+
+
+def test_provenance_names_the_meter_of_each_component() -> None:
+    from scer_hf.meters import EstimateMeter
+
+    clock = Clock()
+    tr = PhaseTracker([ReplayMeter({"gpu:0": [(0, 1.0)]}, clock=clock), EstimateMeter()], clock=clock)
+    with tr.phase("forward", queries=1):
+        clock.t = 1.0
+    d = Report.build(tr.measurements, boundary="inference", provenance=tr.provenance()).to_dict()
+    assert d["provenance"]["components"] == {
+        "gpu:0": {"meter": "replay", "method": "counter"},
+        "cpu:est": {"meter": "estimate", "method": "estimate"},
+        "ram": {"meter": "estimate", "method": "estimate"},
+    }
+    assert d["provenance"]["tool"].startswith("scer-hf ") and d["provenance"]["estimated"]
