@@ -62,6 +62,16 @@ def main() -> None:
     (out_dir / f"done.{args.process_index}").write_text(str(trainer.state.num_input_tokens_seen))
     if args.process_index == 0:
         (out_dir / "log_history.json").write_text(json.dumps(trainer.state.log_history))
+    import torch.distributed as dist
+
+    if dist.is_available() and dist.is_initialized():
+        dist.barrier()
+        dist.destroy_process_group()
+        # torch's gloo teardown at interpreter exit can abort ("terminate called without an active exception")
+        # or hang on a loaded 2-core machine; everything is written, so leave without finalisers
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(0)
 
 
 if __name__ == "__main__":

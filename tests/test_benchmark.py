@@ -11,11 +11,9 @@ import pytest
 
 pytest.importorskip("transformers")
 
-import torch
 from click.testing import CliRunner
 
 import scer_hf
-from scer_hf._tiny import build_tiny_model
 from scer_hf.protocol import PROTOCOL_VERSION, load_pipeline, sequential_ci, supported_tasks
 from scer_hf.cli import cli
 from scer_hf.errors import (
@@ -44,33 +42,19 @@ class StepClock:
         return self.t
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _one_torch_thread():
-    """Tiny models gain nothing from intra-op threads; on a shared 2-core machine they only spin."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
-@pytest.fixture(scope="module")
-def gpt2(tmp_path_factory):
-    return str(build_tiny_model(tmp_path_factory.mktemp("gpt2"), "gpt2"))
-
-
 @pytest.fixture(scope="module")
 def gpt2_pipe(gpt2):
     return load_pipeline(gpt2)
 
 
 @pytest.fixture(scope="module")
-def t5(tmp_path_factory):
-    return str(build_tiny_model(tmp_path_factory.mktemp("t5"), "t5"))
+def t5(tiny_model_dir):
+    return str(tiny_model_dir("t5"))
 
 
 @pytest.fixture(scope="module")
-def bert(tmp_path_factory):
-    return str(build_tiny_model(tmp_path_factory.mktemp("bert"), "bert"))
+def bert(tiny_model_dir):
+    return str(tiny_model_dir("bert"))
 
 
 def test_stops_early_on_a_stable_trace(gpt2_pipe):

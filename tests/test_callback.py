@@ -18,7 +18,7 @@ pytest.importorskip("torch")
 from datasets import Dataset  # noqa: E402
 
 from scer_hf import Report  # noqa: E402
-from scer_hf._tiny import build_tiny_model, prompt_texts  # noqa: E402
+from scer_hf._tiny import prompt_texts  # noqa: E402
 from scer_hf.callback import STATE_FILE, SCERCallback  # noqa: E402
 from scer_hf.carbon import J_PER_KWH  # noqa: E402
 from scer_hf.embodied import SECONDS_PER_YEAR  # noqa: E402
@@ -35,8 +35,8 @@ TIMING_J = WATTS * 0.002
 
 
 @pytest.fixture(scope="module")
-def tiny(tmp_path_factory: pytest.TempPathFactory) -> dict:
-    path = build_tiny_model(tmp_path_factory.mktemp("tiny") / "gpt2")
+def tiny(tiny_model_dir) -> dict:  # type: ignore[no-untyped-def]
+    path = tiny_model_dir("gpt2")
     tok = tf.AutoTokenizer.from_pretrained(path)
     enc = tok(prompt_texts(36), truncation=True, max_length=24)  # 36 = 4 full batches + 4
     return {"path": path, "tok": tok, "ds": Dataset.from_dict(dict(enc))}

@@ -15,7 +15,7 @@ from datasets import Dataset
 from huggingface_hub import ModelCard
 
 from scer_hf import card_push
-from scer_hf._tiny import build_tiny_model, prompt_texts
+from scer_hf._tiny import prompt_texts
 from scer_hf.callback import SCERCallback
 from scer_hf.cardlib.splice import SECTION_START
 from scer_hf.meters import ReplayMeter
@@ -26,8 +26,8 @@ TOKEN = "hf_TrainerPushToken0123456789abcdef"
 
 
 @pytest.fixture(scope="module")
-def tiny(tmp_path_factory: pytest.TempPathFactory) -> dict:
-    path = build_tiny_model(tmp_path_factory.mktemp("tiny") / "gpt2")
+def tiny(tiny_model_dir) -> dict:  # type: ignore[no-untyped-def]
+    path = tiny_model_dir("gpt2")
     tok = tf.AutoTokenizer.from_pretrained(path)
     enc = tok(prompt_texts(16), truncation=True, max_length=16)
     return {"path": path, "tok": tok, "ds": Dataset.from_dict(dict(enc))}

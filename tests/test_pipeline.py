@@ -12,7 +12,6 @@ import torch
 from transformers import pipeline
 
 import scer_hf
-from scer_hf._tiny import build_tiny_model
 from scer_hf.errors import UnsupportedPipelineError
 from scer_hf.meters import ReplayMeter
 from scer_hf.pipeline import Text2TextPipeline, TrackedPipeline
@@ -42,23 +41,9 @@ def varying_meter():
                         "cpu:0": [(0.0, 35.0)]})
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _one_torch_thread():
-    """Tiny models gain nothing from intra-op threads; on a shared 2-core machine they only spin."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 @pytest.fixture(scope="module")
-def gpt2(tmp_path_factory):
-    return str(build_tiny_model(tmp_path_factory.mktemp("gpt2"), "gpt2"))
-
-
-@pytest.fixture(scope="module")
-def t5(tmp_path_factory):
-    path = build_tiny_model(tmp_path_factory.mktemp("t5"), "t5")
+def t5(tiny_model_dir):
+    path = tiny_model_dir("t5")
     from transformers import AutoModelForSeq2SeqLM, AutoTokenizer
 
     return AutoModelForSeq2SeqLM.from_pretrained(path).eval(), AutoTokenizer.from_pretrained(path)
@@ -289,9 +274,8 @@ def test_t5_text2text_matches_generate_and_splits(t5):
 
 # --- other tasks --------------------------------------------------------------------------
 @pytest.fixture(scope="module")
-def bert_paths(tmp_path_factory):
-    return (str(build_tiny_model(tmp_path_factory.mktemp("bert"), "bert")),
-            str(build_tiny_model(tmp_path_factory.mktemp("bertc"), "bert-classifier")))
+def bert_paths(tiny_model_dir):
+    return str(tiny_model_dir("bert")), str(tiny_model_dir("bert-classifier"))
 
 
 @pytest.mark.parametrize("task", ["fill-mask", "text-classification"])

@@ -18,17 +18,13 @@ pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
 
 
 @pytest.fixture(scope="module")
-def gpt2(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from scer_hf._tiny import build_tiny_model
-
-    return build_tiny_model(tmp_path_factory.mktemp("gpt2"), "gpt2")
+def gpt2(tiny_model_dir) -> Path:  # type: ignore[no-untyped-def]
+    return tiny_model_dir("gpt2")
 
 
 @pytest.fixture(scope="module")
-def bert(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from scer_hf._tiny import build_tiny_model
-
-    return build_tiny_model(tmp_path_factory.mktemp("bert"), "bert")
+def bert(tiny_model_dir) -> Path:  # type: ignore[no-untyped-def]
+    return tiny_model_dir("bert")
 
 
 def test_perplexity_equals_the_models_own_loss(gpt2: Path) -> None:

@@ -9,15 +9,13 @@ import pytest
 pytestmark = pytest.mark.slow
 
 
-def test_benchmark_report_is_rated_and_flagged(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_benchmark_report_is_rated_and_flagged(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                               tiny_model_dir) -> None:  # type: ignore[no-untyped-def]
     pytest.importorskip("torch")
     pytest.importorskip("transformers")
     import scer_hf
-    from scer_hf._tiny import build_tiny_model
-
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    build_tiny_model(tmp_path / "m", kind="gpt2")
-    rep = scer_hf.benchmark(str(tmp_path / "m"), task="text-generation", queries=4, min_queries=2, warmup=1,
+    rep = scer_hf.benchmark(str(tiny_model_dir("gpt2")), task="text-generation", queries=4, min_queries=2, warmup=1,
                             progress=False)
     path = rep.save(tmp_path / "scer_report.json")
     r = scer_hf.rate(str(path))

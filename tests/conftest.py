@@ -1,0 +1,41 @@
+"""Shared fixtures: tiny models built once per test session (no download), one torch thread."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _one_torch_thread():  # type: ignore[no-untyped-def]
+    """Tiny models gain nothing from intra-op threads; on a shared 2-core machine they only spin."""
+    try:
+        import torch
+    except ImportError:  # the core tests run without torch
+        yield
+        return
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+    """``tiny_model_dir(kind)``: the folder of a tiny *kind* model, built on first use."""
+    from scer_hf._tiny import build_tiny_model
+
+    built: dict[str, Path] = {}
+
+    def get(kind: str) -> Path:
+        if kind not in built:
+            built[kind] = build_tiny_model(tmp_path_factory.mktemp(f"tiny-{kind}"), kind)  # type: ignore[arg-type]
+        return built[kind]
+
+    return get
+
+
+@pytest.fixture(scope="session")
+def gpt2(tiny_model_dir) -> str:  # type: ignore[no-untyped-def]
+    return str(tiny_model_dir("gpt2"))
