@@ -210,9 +210,26 @@ def pareto_svg(points: Sequence[Mapping[str, Any]], x_unit: str, metric: str, hi
 
 
 # ------------------------------------------------------------------ report ------------
+def _in_tree_order(phases: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+    """Top-level phases in report order, each followed by its children (epochs under train)."""
+    names = {p["name"] for p in phases}
+    out: list[Mapping[str, Any]] = []
+
+    def add(p: Mapping[str, Any]) -> None:
+        out.append(p)
+        for c in phases:
+            if c.get("parent") == p["name"] and c is not p:
+                add(c)
+
+    for p in phases:
+        if p.get("parent") is None or p.get("parent") not in names:
+            add(p)
+    return out
+
+
 def _phase_rows(d: Mapping[str, Any]) -> list[dict[str, Any]]:
     rows = []
-    for p in d["phases"]:
+    for p in _in_tree_order(d["phases"]):
         e = p["energy_j"]["total"]
         unc = p.get("energy_uncertainty_j") or 0.0
         rel = unc / e if e > 0 else 0.0

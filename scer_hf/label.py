@@ -365,7 +365,13 @@ def make_label(report: Report | Mapping[str, Any] | str | os.PathLike[str], rati
     out.append(_t(sx, gy + 14, "SCER grade" if grade else ("Energy stars" if f["stars"] else "No SCER grade"),
                   11, "muted"))
     stars = f["stars"]
-    if stars:
+    if grade and not stars:  # a SCER grade without AI Energy Score stars (training): say where it stands
+        text = (f"better than {fmt_num(f['percentile'], 2)}% of {f['peers']} peers" if f["percentile"] is not None
+                else "graded against reference peers")
+        if f.get("comparable") is False:
+            out.append(_t(sx, gy + 36, "indicative only: not comparable", 11, "warn_ink", "bold"))
+        out.append(_t(sx, gy + 56 if f.get("comparable") is False else gy + 36, _clip(text, 31), 11, "muted"))
+    elif stars:
         for i in range(5):
             out.append(_star(sx + 10 + i * 22, gy + 31, 9.5, i < int(stars)))
         out.append(_t(sx + 118, gy + 35, f"{int(stars)} of 5", 11, "ink", "bold"))
@@ -453,7 +459,8 @@ def make_label(report: Report | Mapping[str, Any] | str | os.PathLike[str], rati
     H = math.ceil(y)
     title = f"SCER label for {f['model']}"
     desc = (f"{f['sci_text']} ({f['sci_version']}). "
-            + (f"SCER grade {grade}, {stars} of 5 stars. " if grade else "Not rated. ")
+            + (f"SCER grade {grade}" + (f", {stars} of 5 stars. " if stars else ". ") if grade
+               else (f"{stars} of 5 stars. " if stars else "Not rated. "))
             + f"{f['method_text']}. Hardware {f['hardware']}. Date {f['date']}.")
     meta = json.dumps({"scer_label": 1, **{k: f[k] for k in _META_KEYS}}, sort_keys=True)
     head = (f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {W} {H}" width="{W}" height="{H}" '

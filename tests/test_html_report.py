@@ -140,3 +140,20 @@ def test_human_equivalents_with_sources() -> None:
     assert items
     for e in items:
         assert e["label"] in html and e["source"] in html
+
+
+def test_training_rating_without_stars_never_prints_none_stars() -> None:
+    rep = training_report()
+    r = rating(stars=None)
+    r["training"] = {**r["inference"], "phase": "training", "stars": None}
+    html = render_html(rep, r)
+    assert "None of 5" not in html and "None" not in re.sub(r"<[^>]+>", " ", html).split()
+
+
+def test_child_phases_follow_their_parent() -> None:
+    from scer_hf.html_report import _phase_rows
+
+    d = {"phases": [{"name": n, "parent": p, "kind": "training", "energy_j": {"total": 1.0}, "duration_s": 1.0,
+                     "counts": {}, "measured": True} for n, p in
+                    [("epoch 1", "train"), ("eval 1", None), ("epoch 2", "train"), ("train", None)]]}
+    assert [r["name"] for r in _phase_rows(d)] == ["eval 1", "train", "epoch 1", "epoch 2"]

@@ -214,3 +214,12 @@ def test_not_comparable_rating_is_flagged_on_the_label() -> None:
     r["inference"]["comparable"] = False
     text = _all_text(make_label(rep, r))
     assert "indicative only: not comparable" in text and "better than" not in text
+
+
+def test_grade_without_stars_shows_the_percentile() -> None:
+    """Training ratings have a SCER grade but no AI Energy Score stars."""
+    rep = training_report()
+    r = rating(stars=None)
+    r["training"] = {**r["inference"], "phase": "training", "stars": None, "percentile": 37.5, "peers": 9}
+    text = _all_text(make_label(rep, r))
+    assert "better than 38% of 9 peers" in text and "no rating given" not in text and "of 5" not in text
