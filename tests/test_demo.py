@@ -79,3 +79,13 @@ def test_demo_card_verification_catches_a_tampered_manifest(demo: tuple[Path, di
     (model / "scer_report.inference.json").write_text(json.dumps(d))
     res = verify(model / "README.md")
     assert not res.ok and any(c.name.startswith("inference report") or "inference" in c.name for c in res.failed)
+
+
+@pytest.mark.parametrize("kind", ["gpt2", "t5", "bert"])
+def test_tiny_tokenizer_training_prints_nothing_on_stdout(kind: str, capfd: pytest.CaptureFixture[str]) -> None:
+    # the `tokenizers` trainer's progress output wrote blank lines to fd 1, ahead of `scer-hf demo --json`'s JSON
+    from scer_hf._tiny import _tokenizer
+
+    _tokenizer(kind, 128)  # type: ignore[arg-type]
+    out, _ = capfd.readouterr()
+    assert out == ""
