@@ -129,11 +129,12 @@ def carbon_intensity(
         if code not in mix:
             close = difflib.get_close_matches(code, list(mix), n=3)
             by_name = [k for k, v in mix.items() if code.lower() in str(v.get("country_name", "")).lower()]
-            hints = ", ".join(dict.fromkeys(by_name + close)) or "see scer_hf.carbon.countries()"
+            hints = ", ".join(dict.fromkeys(by_name + close))
+            hint = f"Did you mean: {hints}?" if hints else "The codes are listed by scer_hf.carbon.countries()."
             hint2 = " (ISO alpha-3, e.g. 'FRA', not 'FR')" if len(code) == 2 else ""
             raise UnknownCountryError(
                 f"no grid carbon intensity for country code {country_iso_code!r}{hint2}. "
-                f"Did you mean: {hints}? Or pass carbon_intensity_g_per_kwh=<g CO2e per kWh>."
+                f"{hint} Or pass carbon_intensity_g_per_kwh=<g CO2e per kWh>."
             )
         row = mix[code]
         return CarbonIntensity(

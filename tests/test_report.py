@@ -55,6 +55,9 @@ def test_unknown_country_says_how_to_fix() -> None:
     assert "carbon_intensity_g_per_kwh" in str(ei.value)
     with pytest.raises(UnknownCountryError, match="FRA"):
         carbon_intensity("France")
+    with pytest.raises(UnknownCountryError, match=r"countries\(\)") as ei:  # no close match: no empty guess
+        carbon_intensity("XXX")
+    assert "Did you mean" not in str(ei.value)
 
 
 def test_override_region_default_and_bad_pue() -> None:
@@ -216,3 +219,19 @@ def test_provenance_names_the_meter_of_each_component() -> None:
         "ram": {"meter": "estimate", "method": "estimate"},
     }
     assert d["provenance"]["tool"].startswith("scer-hf ") and d["provenance"]["estimated"]
+
+
+def test_sci_uncertainty_excludes_embodied() -> None:
+    # 1 kWh IT energy, +-10 % meter; 400 g/kWh x PUE 1.5 -> 600 g +- 60 g; M = 200 g (no meter uncertainty);
+    # 2,000 training tokens -> R = 2: SCI = (600 + 200) / 2 = 400, +- 60 / 2 = 30 (not 400 x 10 % = 40)
+    from scer_hf.embodied import Embodied
+    from scer_hf.tracker import Measurement
+
+    m = Measurement("train", 0.0, 10.0, {"gpu:0": 3.6e6}, counts={"tokens": 2000})
+    prov = {"meters": [{"meter": "m", "method": "counter", "components": ["gpu:0"], "relative_uncertainty": 0.1}]}
+    r = Report.build([m], boundary="training", carbon=carbon_intensity(g_per_kwh=400.0, pue=1.5), provenance=prov,
+                     embodied=Embodied(True, 200.0, hardware="x"))
+    d = r.to_dict()
+    assert d["co2e_g"] == pytest.approx(600.0) and d["sci"]["value"] == pytest.approx(400.0)
+    assert d["uncertainty"]["co2e_g"] == pytest.approx(60.0)
+    assert d["uncertainty"]["sci"] == pytest.approx(30.0)
