@@ -267,7 +267,9 @@ def _derive(phases: list[dict[str, Any]], carbon: CarbonIntensity, embodied: Emb
         "uncertainty": {
             "energy_j": energy_unc,
             "co2e_g": co2e_g * rel,
-            "sci": (sci["value"] * rel if sci else None),
+            # only E x I is uncertain here: M (embodied) carries no meter uncertainty, so the
+            # SCI's +- is the operational CO2e's +- per functional unit, not SCI x relative
+            "sci": (co2e_g * rel / sci["r"] if sci else None),
             "relative": rel,
             "basis": "linear sum of per-component meter uncertainty (worst case); grid intensity is an "
                      "annual average and its own uncertainty is not included",
