@@ -298,3 +298,22 @@ def test_rating_to_dict_is_json_and_percentiles_finite() -> None:
     s = json.dumps(d)
     assert "NaN" not in s and "Infinity" not in s
     assert all(math.isfinite(p["value"]) for p in d["inference"]["nearest_peers"])
+
+
+def test_measured_rating_uncertainty_is_that_of_the_energy_rated() -> None:
+    # GPU 100 W (NVML-like, +-5 %) and CPU 300 W (estimate, +-40 %) for 36 s, 1,000 queries.
+    # Rated value: GPU only, 3,600 J / 3,600 / 1,000 x 1,000 = 1 Wh per 1,000 queries, +- 5 % = 0.05.
+    # (The report-wide relative uncertainty, (180 + 4,320) / 14,400 = 31.25 %, is not the GPU figure's.)
+    clock = Clock()
+    gpu = ReplayMeter({"gpu:0": [(0, 100.0)]}, clock=clock, relative_uncertainty=0.05)
+    cpu = ReplayMeter({"cpu:est": [(0, 300.0)]}, clock=clock, relative_uncertainty=0.4)
+    tr = PhaseTracker([gpu, cpu], clock=clock)
+    tr.begin("generate")
+    clock.t = 36.0
+    tr.end("generate", queries=1000)
+    rep = Report.build(tr.measurements, boundary="inference", provenance=tr.provenance(),
+                       model={"id": "me/tiny", "parameters": 124e6, "task": "text-generation"},
+                       benchmark={"hardware": "NVIDIA H100 80GB HBM3"})
+    assert rep["uncertainty"]["relative"] == pytest.approx(0.3125)
+    i = rate(rep).inference
+    assert i.value == pytest.approx(1.0) and i.uncertainty == pytest.approx(0.05)

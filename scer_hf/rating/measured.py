@@ -49,6 +49,14 @@ def _hardware(d: dict[str, Any]) -> str | None:
     return None
 
 
+def _energy_uncertainty_j(d: dict[str, Any], phases: list[dict[str, Any]], gpu_only: bool) -> float:
+    """+- J of the energy rated: each component's share times its own meter's relative uncertainty."""
+    rel_by_comp = {c: float(m.get("relative_uncertainty") or 0.0)
+                   for m in (d.get("provenance") or {}).get("meters", []) for c in m.get("components", [])}
+    return sum(abs(float(v)) * rel_by_comp.get(c, 0.0) for p in phases for c, v in p["energy_j"].items()
+               if c != "total" and (c.startswith("gpu") or not gpu_only))
+
+
 def _common(d: dict[str, Any], report: Report, path: str | None) -> dict[str, Any]:
     src = f"scer-hf report run {d.get('run_id', '?')}" + (f" ({path})" if path else "")
     return dict(sources=[src], estimated=report.estimated, method="estimate" if report.estimated else "measured")
@@ -83,7 +91,9 @@ def _inference(report: Report, path: str | None, task: str | None, peers: list[d
         "setting": bench.get("setting") or "scer-hf measurement", "group": group,
         "metric": "Wh per 1,000 queries (GPU)" if gpu_j > 0 else "Wh per 1,000 queries (all measured components)",
         "reference": _ref.REFERENCE_VERSION, "edition": _ref.AIES_EDITION}
-    rel = float((d.get("uncertainty") or {}).get("relative") or 0.0)
+    # the uncertainty of the energy rated (GPU components only when GPU energy is the value), not the
+    # whole report's relative uncertainty, which mixes in CPU/RAM estimates (+-40 %)
+    rel = _energy_uncertainty_j(d, phases, gpu_only=gpu_j > 0) / energy_j
     group_rows = [r for r in peers if group and r.get("group") == group and r.get("value") is not None]
     pr = rate_value("inference", value, "Wh per 1,000 queries", group_rows, with_stars=bool(group_rows),
                     category=category, uncertainty=value * rel if rel else None, **_common(d, report, path))
@@ -130,7 +140,7 @@ def _training(report: Report, path: str | None, peers: list[dict[str, Any]]) -> 
                            how_to_measure=training_how_to(model.get("id")), **_common(d, report, path))
     pt = float(params) * tokens
     value = energy_wh / pt * 1e15
-    rel = float((d.get("uncertainty") or {}).get("relative") or 0.0)
+    rel = _energy_uncertainty_j(d, phases, gpu_only=False) / (energy_wh * 3600.0 / pue)
     category = {"phase": "training", "task": "training", "size_class": size_class(float(params) / 1e9),
                 "hardware_class": hardware_class(_hardware(d)), "setting": "scer-hf measurement",
                 "group": "training | pre-training | energy per parameter-token", "metric": _ref.TRAINING_UNIT,
