@@ -72,6 +72,9 @@ def run_demo(
         if progress:
             print(f"[scer-hf demo] {msg}", flush=True)
 
+    from .carbon import carbon_intensity
+
+    carbon_intensity(country)  # an unknown country fails now, not after training
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     say("1/5 building a tiny GPT-2 from a config (random weights, no download)")

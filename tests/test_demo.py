@@ -89,3 +89,19 @@ def test_tiny_tokenizer_training_prints_nothing_on_stdout(kind: str, capfd: pyte
     _tokenizer(kind, 128)  # type: ignore[arg-type]
     out, _ = capfd.readouterr()
     assert out == ""
+
+
+def test_demo_bad_inputs_fail_at_once_with_one_line(tmp_path: Path) -> None:
+    runner = CliRunner()
+    res = runner.invoke(cli, ["demo", str(tmp_path / "a"), "--country", "XXX"])
+    assert res.exit_code == 1 and "countries()" in res.output and "Traceback" not in res.output
+    assert not (tmp_path / "a").exists()  # refused before building or training anything
+    for opt in ("--epochs", "--queries"):
+        res = runner.invoke(cli, ["demo", str(tmp_path / "b"), opt, "-1"])
+        assert res.exit_code == 2 and "x>=1" in res.output, res.output
+    (tmp_path / "afile").write_text("x")
+    res = runner.invoke(cli, ["demo", str(tmp_path / "afile" / "out"), "--json"])
+    assert res.exit_code == 1, res.output
+    err = json.loads(res.stdout)
+    assert err["error"] == "NotADirectoryError" and "afile" in err["message"]
+    assert res.exception is None or isinstance(res.exception, SystemExit)

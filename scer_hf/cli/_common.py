@@ -27,6 +27,14 @@ def emit(obj: Any, as_json: bool, text: str | Callable[[], str]) -> None:
         click.echo(text() if callable(text) else text)
 
 
+def _fail(kind: str, message: str, as_json: Any) -> None:
+    if as_json:
+        click.echo(json.dumps({"error": kind, "message": message}))
+    else:
+        click.echo(f"error: {message}", err=True)
+    sys.exit(EXIT_ERROR)
+
+
 def handle_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
     """Turn scer-hf errors into exit code 1 with a one-line message (JSON with --json)."""
 
@@ -35,10 +43,10 @@ def handle_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
         try:
             return fn(*args, **kwargs)
         except SCERError as exc:
-            if kwargs.get("as_json"):
-                click.echo(json.dumps({"error": type(exc).__name__, "message": str(exc)}))
-            else:
-                click.echo(f"error: {exc}", err=True)
-            sys.exit(EXIT_ERROR)
+            _fail(type(exc).__name__, str(exc), kwargs.get("as_json"))
+        except OSError as exc:  # a path that cannot be read or written: say which, no traceback
+            where = f" {exc.filename!r}" if exc.filename else ""
+            msg = f"cannot use{where}: {exc.strerror or exc}. Check the path exists and that you may write/read it."
+            _fail(type(exc).__name__, msg, kwargs.get("as_json"))
 
     return wrapper

@@ -10,8 +10,9 @@ from ._common import emit, handle_errors, json_option
 @click.command("demo")
 @click.argument("out_dir", type=click.Path(file_okay=False), default="scer-demo")
 @click.option("--country", default="FRA", show_default=True, help="ISO alpha-3 code for grid intensity.")
-@click.option("--epochs", default=2, show_default=True, help="Training epochs on the tiny model.")
-@click.option("--queries", default=40, show_default=True, help="Benchmark query cap.")
+@click.option("--epochs", type=click.IntRange(min=1), default=2, show_default=True,
+              help="Training epochs on the tiny model.")
+@click.option("--queries", type=click.IntRange(min=1), default=40, show_default=True, help="Benchmark query cap.")
 @json_option
 @handle_errors
 def command(out_dir: str, country: str, epochs: int, queries: int, as_json: bool) -> None:
