@@ -203,6 +203,10 @@ class Report:
             text = p.read_text(encoding="utf-8")
         except FileNotFoundError as exc:
             raise ReportError(f"no report at {p}; measure one with SCERCallback, track_pipeline or benchmark") from exc
+        except UnicodeDecodeError as exc:
+            raise ReportSchemaError(f"{p} is not a text (UTF-8 JSON) file; is it a scer-hf report?") from exc
+        except OSError as exc:
+            raise ReportError(f"cannot read {p}: {exc.strerror or exc}; check the path and its permissions") from exc
         try:
             data = json.loads(text)
         except json.JSONDecodeError as exc:

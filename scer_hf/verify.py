@@ -194,7 +194,7 @@ def verify_report(report: Report | Mapping[str, Any] | str | os.PathLike[str],
 def _label_meta(path: Path) -> dict[str, Any]:
     try:
         root = ET.fromstring(path.read_text(encoding="utf-8"))
-    except (OSError, ET.ParseError) as exc:
+    except (OSError, UnicodeDecodeError, ET.ParseError) as exc:
         raise VerificationError(f"{path} is not a readable SVG label: {exc}") from exc
     for el in root.iter():
         if el.tag.endswith("metadata") and el.get("id") == "scer-label-data":
@@ -239,7 +239,11 @@ def _front_matter(path: Path) -> dict[str, Any]:
     from .cardlib.splice import split_card  # noqa: PLC0415
 
     try:
-        card = split_card(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise VerificationError(f"{path} is not a readable model card (UTF-8 text): {exc}") from exc
+    try:
+        card = split_card(text)
     except CardError as exc:
         raise VerificationError(f"{path}: YAML metadata does not parse: {exc}") from exc
     if not card.has_front_matter:
@@ -357,7 +361,7 @@ def _read_json(p: Path) -> dict[str, Any]:
         return json.loads(p.read_text(encoding="utf-8"))
     except FileNotFoundError as exc:
         raise VerificationError(f"no file at {p}") from exc
-    except (OSError, json.JSONDecodeError) as exc:
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise VerificationError(f"{p} is not a JSON report: {exc}") from exc
 
 

@@ -203,6 +203,9 @@ def test_not_json_and_missing_file(tmp_path: Path) -> None:
         Report.load(p)
     with pytest.raises(ReportError, match="no report"):
         Report.load(tmp_path / "missing.json")
+    (tmp_path / "bin.json").write_bytes(b"\x00\xff\xfe")  # a binary file: typed error, not UnicodeDecodeError
+    with pytest.raises(ReportSchemaError, match="not a text"):
+        Report.load(tmp_path / "bin.json")
 
 
 def test_provenance_names_the_meter_of_each_component() -> None:

@@ -156,6 +156,11 @@ def test_cli_exit_codes(tmp_path: Path) -> None:
     (tmp_path / "notreport.json").write_text('{"a": 1}')
     res = runner.invoke(cli, ["verify", str(tmp_path / "notreport.json"), "--json"])
     assert res.exit_code == 1 and json.loads(res.output)["error"] == "VerificationError"
+    for name in ("bin.json", "bin.svg", "README.md"):  # binary files: one error line, no UnicodeDecodeError
+        (tmp_path / name).write_bytes(b"\x00\xff\xfe")
+        res = runner.invoke(cli, ["verify", str(tmp_path / name)])
+        assert res.exit_code == 1 and res.output.startswith("error:") and "utf-8" in res.output.lower()
+        assert isinstance(res.exception, SystemExit), res.exception
 
 
 def test_stored_rating_is_recomputed() -> None:
