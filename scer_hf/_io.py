@@ -3,10 +3,21 @@
 from __future__ import annotations
 
 import os
+import stat
 import tempfile
 from pathlib import Path
 
 __all__ = ["atomic_write_text"]
+
+
+def _mode_for(p: Path) -> int:
+    """An existing file's permissions, else what ``open()`` would give a new file (0666 minus the umask)."""
+    try:
+        return stat.S_IMODE(os.stat(p).st_mode)
+    except OSError:
+        mask = os.umask(0o022)
+        os.umask(mask)
+        return 0o666 & ~mask
 
 
 def atomic_write_text(path: str | os.PathLike[str], text: str, *, newline: str | None = None) -> Path:
@@ -14,6 +25,7 @@ def atomic_write_text(path: str | os.PathLike[str], text: str, *, newline: str |
     p.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=p.parent)
     try:
+        os.fchmod(fd, _mode_for(p))  # mkstemp makes 0600; a report or card must be as readable as any file
         with os.fdopen(fd, "w", encoding="utf-8", newline=newline) as fh:
             fh.write(text)
             fh.flush()

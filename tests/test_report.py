@@ -238,3 +238,21 @@ def test_sci_uncertainty_excludes_embodied() -> None:
     assert d["co2e_g"] == pytest.approx(600.0) and d["sci"]["value"] == pytest.approx(400.0)
     assert d["uncertainty"]["co2e_g"] == pytest.approx(60.0)
     assert d["uncertainty"]["sci"] == pytest.approx(30.0)
+
+
+def test_saved_files_get_normal_permissions(tmp_path: Path) -> None:
+    # atomic writes go through mkstemp (0600): a report, card or label must still be readable like any new file
+    import os
+    import stat
+
+    from scer_hf._io import atomic_write_text
+
+    mask = os.umask(0o022)
+    try:
+        p = atomic_write_text(tmp_path / "new.json", "{}")
+        assert stat.S_IMODE(p.stat().st_mode) == 0o644
+        os.chmod(p, 0o640)  # an existing file keeps the permissions its owner gave it
+        atomic_write_text(p, "{ }")
+        assert stat.S_IMODE(p.stat().st_mode) == 0o640 and p.read_text() == "{ }"
+    finally:
+        os.umask(mask)
