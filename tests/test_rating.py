@@ -317,3 +317,28 @@ def test_measured_rating_uncertainty_is_that_of_the_energy_rated() -> None:
     assert rep["uncertainty"]["relative"] == pytest.approx(0.3125)
     i = rate(rep).inference
     assert i.value == pytest.approx(1.0) and i.uncertainty == pytest.approx(0.05)
+
+
+def test_measured_rating_flags_queries_whose_energy_is_missing() -> None:
+    # 2 queries, the meter fails on the second: 3,600 J for the first only, but 2 queries counted ->
+    # 3,600 / 3,600 / 2 x 1,000 = 500 Wh per 1,000 queries, a lower bound; the rating must say so
+    from scer_hf.tracker import merge_measurements
+
+    clock = Clock()
+    meter = ReplayMeter({"gpu:0": [(0, 100.0)]}, clock=clock)
+    tr = PhaseTracker(meter, clock=clock)
+    tr.begin("generate")
+    clock.t = 36.0
+    ok = tr.end("generate", queries=1)
+    tr.begin("generate")
+    clock.t = 72.0
+    meter.fail_next = RuntimeError("driver reset")
+    with pytest.warns(UserWarning):
+        failed = tr.end("generate", queries=1)
+    rep = Report.build([merge_measurements(ok, failed)], boundary="inference", provenance=tr.provenance(),
+                       model={"id": "me/tiny", "parameters": 124e6, "task": "text-generation"},
+                       benchmark={"hardware": "NVIDIA H100 80GB HBM3"})
+    i = rate(rep).inference
+    assert i.value == pytest.approx(500.0)
+    assert i.comparable is False and any("lower bound" in n for n in i.notes)
+    assert rate(inference_report()).inference.comparable is True  # fully measured: no such note

@@ -110,6 +110,9 @@ def _inference(report: Report, path: str | None, task: str | None, peers: list[d
     if gpu_j <= 0:
         notes.append("not comparable: no GPU energy measured; the value counts CPU/RAM energy "
                      "(AI Energy Score counts GPU energy only)")
+    if any(p.get("measured") is False for p in phases):
+        notes.append("not comparable: a meter failed during part of the run, so energy is missing for some of the "
+                     f"{float(queries):g} queries counted; the value is a lower bound")
     if bench.get("batch_size") not in (None, 1):
         notes.append(f"not comparable: batch size {bench['batch_size']} (AI Energy Score uses 1)")
     pr.comparable = not notes
