@@ -322,6 +322,8 @@ def test_measured_rating_uncertainty_is_that_of_the_energy_rated() -> None:
 def test_measured_rating_flags_queries_whose_energy_is_missing() -> None:
     # 2 queries, the meter fails on the second: 3,600 J for the first only, but 2 queries counted ->
     # 3,600 / 3,600 / 2 x 1,000 = 500 Wh per 1,000 queries, a lower bound; the rating must say so
+    from dataclasses import replace
+
     from scer_hf.tracker import merge_measurements
 
     clock = Clock()
@@ -342,3 +344,6 @@ def test_measured_rating_flags_queries_whose_energy_is_missing() -> None:
     assert i.value == pytest.approx(500.0)
     assert i.comparable is False and any("lower bound" in n for n in i.notes)
     assert rate(inference_report()).inference.comparable is True  # fully measured: no such note
+    train = Report.build([replace(merge_measurements(ok, failed), name="train", counts={"tokens": 1000})],
+                         boundary="training", provenance=tr.provenance(), model={"id": "me/tiny", "parameters": 1000})
+    assert any("lower bound" in n for n in rate(train).training.notes)

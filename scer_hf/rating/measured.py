@@ -152,6 +152,9 @@ def _training(report: Report, path: str | None, peers: list[dict[str, Any]]) -> 
                     category=category, uncertainty=value * rel if rel else None, **_common(d, report, path))
     co2e_g = sum(float(p.get("co2e_g", 0.0)) for p in phases)
     pr.co2e = {"value": co2e_g / pt * 1e15, "unit": _ref.TRAINING_CO2E_UNIT, "sci": d.get("sci")}
+    if any(p.get("measured") is False for p in phases):
+        pr.notes.append("a meter failed during part of the run, so some training energy is missing; "
+                        "the value is a lower bound")
     pr.notes.append(f"energy x PUE {pue} (published rows mostly include PUE); published rows are full "
                     "pre-training runs, so a fine-tune is compared with pre-training efficiency")
     return pr
