@@ -87,6 +87,26 @@ def _resolve_local(model_or_path: str | os.PathLike[str]) -> str:
         ) from exc
 
 
+def _check_device(device: Any) -> Any:
+    """A device string torch understands and this machine has; else a typed error before any loading."""
+    if device is None or isinstance(device, int):
+        return device
+    import torch
+
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, ValueError, TypeError) as exc:
+        raise BenchmarkSettingsError(f"device {device!r} is not a torch device; use 'cpu', 'cuda' or 'cuda:N'") from exc
+    if dev.type == "cuda":
+        n = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        if n == 0:
+            raise BenchmarkSettingsError(f"device {device!r}: no CUDA GPU is usable here (torch {torch.__version__}); "
+                                         "use device='cpu' or leave it unset")
+        if dev.index is not None and dev.index >= n:
+            raise BenchmarkSettingsError(f"device {device!r}: this machine has {n} CUDA GPU(s), cuda:0 to cuda:{n - 1}")
+    return device
+
+
 def load_pipeline(model_or_path: str | os.PathLike[str], task: str = "text-generation", *, device: Any = None,
                   dtype: Any = None) -> Any:
     """A pipeline for *task* from a local folder or the local HF cache (offline, fails fast).
@@ -94,8 +114,10 @@ def load_pipeline(model_or_path: str | os.PathLike[str], task: str = "text-gener
     Encoder-decoder models with a generation task get a :class:`Text2TextPipeline`.
     """
     task = _check_task(task)
+    device = _check_device(device)
     local = _resolve_local(model_or_path)
     import transformers as tf
+    from transformers.pipelines.base import PipelineException
 
     try:
         config = tf.AutoConfig.from_pretrained(local, local_files_only=True)
@@ -112,7 +134,7 @@ def load_pipeline(model_or_path: str | os.PathLike[str], task: str = "text-gener
                                  "use task='text-generation'")
         kw = {"dtype": dtype} if dtype is not None else {}
         return tf.pipeline(task, model=local, device=device, **kw)  # a local folder: no network
-    except (OSError, ValueError, KeyError) as exc:
+    except (OSError, ValueError, KeyError, PipelineException) as exc:  # e.g. fill-mask on a model with no mask token
         raise ModelLoadError(f"could not load {model_or_path} for {task!r}: {exc}") from exc
 
 
@@ -233,8 +255,14 @@ def benchmark(
             "(0.05 = +-5 %) and 0 < confidence < 1 (0.95)")
     texts, pinfo = _prompt_texts(prompts)
     raw_texts = texts
+    from .carbon import carbon_intensity
+
+    # a bad country, region, intensity or PUE fails now, not after the model is loaded
+    carbon_intensity(country_iso_code, region, g_per_kwh=carbon_intensity_g_per_kwh, pue=pue)
     if isinstance(model_or_path, (str, os.PathLike)):
         task = _check_task(task)
+        if quality:
+            _check_quality_task(task)
         if device is None:
             import torch
 
@@ -247,10 +275,7 @@ def benchmark(
         task = _check_task(getattr(pipe, "task", None) or task)
     task = getattr(pipe, "task", task) or task
     if quality:  # fail before the run, not after it
-        q = _quality_module()
-        if q is not None and task not in q.QUALITY_TASKS:
-            raise UnknownTaskError(f"quality=True: no quality metric for task {task!r} (supported: "
-                                   f"{', '.join(q.QUALITY_TASKS)}); run without quality")
+        _check_quality_task(task)
     st = SETTINGS[setting]
     gen = task in GENERATION_TASKS
     new_tokens = st["max_new_tokens"] if gen else None
@@ -333,6 +358,13 @@ def _detect_hardware(pipe: Any) -> str | None:
     from .meters.estimate import cpu_model_name
 
     return f"CPU: {cpu_model_name()}"
+
+
+def _check_quality_task(task: str) -> None:
+    q = _quality_module()
+    if q is not None and task not in q.QUALITY_TASKS:
+        raise UnknownTaskError(f"quality=True: no quality metric for task {task!r} (supported: "
+                               f"{', '.join(q.QUALITY_TASKS)}); run without quality")
 
 
 def _quality_module() -> Any:

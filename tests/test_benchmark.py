@@ -18,6 +18,8 @@ from scer_hf.protocol import PROTOCOL_VERSION, load_pipeline, sequential_ci, sup
 from scer_hf.cli import cli
 from scer_hf.errors import (
     BenchmarkSettingsError,
+    CarbonIntensityError,
+    UnknownCountryError,
     EmptyPromptsError,
     ModelIdError,
     ModelLoadError,
@@ -178,6 +180,33 @@ def test_bad_input_raises_typed_errors(gpt2, tmp_path):
         load_pipeline("not a valid id!")
     with pytest.raises(ModelLoadError, match="encoder-decoder"):
         load_pipeline(gpt2, "text2text-generation")
+
+
+def test_bad_settings_fail_before_the_model_is_loaded(gpt2, tmp_path):
+    missing = str(tmp_path / "missing")  # loading it would raise ModelLoadError: these must be checked first
+    with pytest.raises(UnknownCountryError):
+        scer_hf.benchmark(missing, country_iso_code="XXX", progress=False)
+    with pytest.raises(CarbonIntensityError, match="Power Usage"):
+        scer_hf.benchmark(missing, pue=0, progress=False)
+    with pytest.raises(BenchmarkSettingsError, match="not a torch device"):
+        scer_hf.benchmark(missing, device="bogus", progress=False)
+    import torch
+
+    if not torch.cuda.is_available():
+        with pytest.raises(BenchmarkSettingsError, match="no CUDA GPU"):
+            scer_hf.benchmark(missing, device="cuda:0", progress=False)
+    with pytest.raises(UnknownTaskError, match="quality"):
+        scer_hf.benchmark(missing, task="text-classification", quality=True, progress=False)
+    with pytest.raises(ModelLoadError, match="mask_token"):  # was a transformers PipelineException traceback
+        load_pipeline(gpt2, "fill-mask")
+
+
+def test_cli_refuses_an_existing_out_before_running(tmp_path):
+    out = tmp_path / "r.json"
+    out.write_text("{}")
+    res = CliRunner().invoke(cli, ["benchmark", str(tmp_path / "missing"), "--out", str(out)])
+    assert res.exit_code == 1 and "--overwrite" in res.output and "config.json" not in res.output
+    assert out.read_text() == "{}"
 
 
 def test_supported_tasks_match_transformers():
