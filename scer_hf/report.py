@@ -183,10 +183,11 @@ class Report:
         if p.exists() and not overwrite:
             try:
                 same = p.read_text(encoding="utf-8") == text
-            except OSError:
+            except (OSError, UnicodeDecodeError):
                 same = False
             if not same:
-                raise ReportError(f"{p} already exists and differs; pass overwrite=True to replace it")
+                raise ReportError(f"{p} already exists and differs; pass overwrite=True (CLI: --overwrite) to "
+                                  "replace it, or choose another path")
         return atomic_write_text(p, text)
 
     @classmethod

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import click
@@ -69,8 +70,13 @@ def command(model_or_path: str, task: str, setting: str, queries: int | None, mi
             pue: float, hardware: str | None, device: str | None, quality: bool, no_progress: bool,
             model_id: str | None, out: str | None, overwrite: bool, as_json: bool) -> None:
     """Run the standard inference benchmark on MODEL_OR_PATH (a local folder or a cached Hub id)."""
+    from ..errors import ReportError
     from ..protocol import benchmark
 
+    if out and not overwrite:  # a new run never equals an old file: refuse now, not after the whole benchmark
+        target = Path(out) / "scer_report.json" if Path(out).is_dir() else Path(out)
+        if target.exists():
+            raise ReportError(f"{target} already exists; pass --overwrite to replace it, or choose another --out")
     kw: dict[str, Any] = {}
     if min_queries is not None:
         kw["min_queries"] = min_queries
