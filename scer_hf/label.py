@@ -119,21 +119,29 @@ def resolve_rating(report: Report, rating: Any = None, *, auto: bool = True) -> 
             rating = rate(report)
         except SCERError:
             return None
+    src = ""
     if isinstance(rating, (str, os.PathLike)):
         p = Path(rating)
+        src = f"{p}: "
         try:
             rating = json.loads(p.read_text(encoding="utf-8"))
-        except (OSError, json.JSONDecodeError) as exc:
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
             raise ReportError(f"cannot read rating JSON {p}: {exc}; write one with `scer-hf rate --json`") from exc
     if hasattr(rating, "to_dict"):
         rating = rating.to_dict()
     if not isinstance(rating, Mapping):
         raise ReportError(f"rating must be a Rating, a dict or a JSON path, got {type(rating).__name__}")
+    if not any(isinstance(rating.get(k), Mapping) for k in ("training", "inference")):
+        raise ReportError(f"{src}not a rating (no 'training' or 'inference' block); pass the JSON that "
+                          "`scer-hf rate REPORT --json` prints, or omit the rating to rate the report here")
     return json.loads(json.dumps(rating, default=str))
 
 
 def qr_payload(report: Report, manifest_url: str | None = None) -> str:
     """What the QR code holds: the manifest URL, or ``scer-hf:<report digest>``."""
+    if manifest_url and not str(manifest_url).startswith(("https://", "http://")):
+        raise ReportError(f"manifest URL {manifest_url!r} must start with https:// (a public URL of the report "
+                          "JSON); omit it to put the report digest in the QR code")
     return manifest_url if manifest_url else "scer-hf:" + report.digest()
 
 

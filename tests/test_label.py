@@ -164,6 +164,22 @@ def test_rating_from_json_file_and_object(tmp_path: Path) -> None:
     assert label_fields(inference_report(), R())["grade"] == "C"
     with pytest.raises(ReportError, match="rating"):
         label_fields(inference_report(), 42)
+    # a JSON that is not a rating (a report, any dict) was silently drawn as "not rated"
+    (tmp_path / "report.json").write_text(inference_report().to_json())
+    for bad in (tmp_path / "report.json", {"a": 1}):
+        with pytest.raises(ReportError, match="not a rating"):
+            label_fields(inference_report(), bad)
+
+
+def test_manifest_url_must_be_a_url(tmp_path: Path) -> None:
+    # a label made with --url notaurl failed its own `scer-hf verify` (the QR did not recompute)
+    with pytest.raises(ReportError, match="https://"):
+        label_fields(inference_report(), None, "notaurl", auto_rate=False)
+    rp = inference_report().save(tmp_path / "scer_report.json")
+    res = CliRunner().invoke(cli, ["label", str(rp), "--url", "example.org/r.json"])
+    assert res.exit_code == 1 and "https://" in res.output
+    res = CliRunner().invoke(cli, ["label", str(rp), "--width", "-5", "--out", str(tmp_path / "l.png")])
+    assert res.exit_code == 2 and "--width" in res.output  # was an OverflowError traceback
 
 
 def test_cli_label_svg_and_json(tmp_path: Path) -> None:

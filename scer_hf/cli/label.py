@@ -17,7 +17,8 @@ __all__ = ["command"]
               help="Output file: .svg, or .png (PNG needs resvg: pip install 'scer-hf[png]').")
 @click.option("--url", "url", help="Public URL of the manifest (report JSON); the QR code links to it. "
               "Without it the QR code holds the report digest (scer-hf:sha256:...).")
-@click.option("--width", "width_px", default=900, show_default=True, type=int, help="PNG width in pixels.")
+@click.option("--width", "width_px", default=900, show_default=True, type=click.IntRange(min=16),
+              help="PNG width in pixels.")
 @json_option
 @handle_errors
 def command(report: str, rating_path: str | None, out: str, url: str | None, width_px: int, as_json: bool) -> None:
