@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import stat
 import tempfile
@@ -22,6 +23,8 @@ def _mode_for(p: Path) -> int:
 
 def atomic_write_text(path: str | os.PathLike[str], text: str, *, newline: str | None = None) -> Path:
     p = Path(path)
+    if p.is_dir():  # else os.replace fails naming our temporary file, not the path the caller gave
+        raise IsADirectoryError(errno.EISDIR, "is a directory, not a file path", str(p))
     p.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=p.parent)
     try:

@@ -256,3 +256,6 @@ def test_saved_files_get_normal_permissions(tmp_path: Path) -> None:
         assert stat.S_IMODE(p.stat().st_mode) == 0o640 and p.read_text() == "{ }"
     finally:
         os.umask(mask)
+    with pytest.raises(IsADirectoryError) as ei:  # names the path given, not the temporary file
+        atomic_write_text(tmp_path, "{}")
+    assert ei.value.filename == str(tmp_path)
