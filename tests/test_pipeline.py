@@ -311,3 +311,55 @@ def test_warns_only_once_per_fault(gpt2):
             meter.fail_next = RuntimeError("boom")
             tp("Hi", **GREEDY)
     assert sum(issubclass(x.category, MeasurementWarning) for x in w) == 1
+
+
+class _FakeNvml:
+    """pynvml's counter functions for 4 GPUs (mJ); the one boundary that cannot exist here."""
+
+    def __init__(self) -> None:
+        self.energy_mj = [0.0, 0.0, 0.0, 0.0]
+
+    def nvmlInit(self) -> None: ...
+    def nvmlShutdown(self) -> None: ...
+    def nvmlDeviceGetCount(self) -> int:
+        return 4
+
+    def nvmlDeviceGetHandleByIndex(self, i: int) -> int:
+        return i
+
+    def nvmlDeviceGetName(self, h: int) -> bytes:
+        return b"NVIDIA H100 80GB HBM3"
+
+    def nvmlDeviceGetTotalEnergyConsumption(self, h: int) -> float:
+        return self.energy_mj[h]
+
+
+class _DevicePipe:
+    """A forward pipeline on *device*; each call spends 5 J on NVML GPU 3 while GPU 2 (idle) draws 7 J."""
+
+    def __init__(self, nv: _FakeNvml, device: str, device_map: dict | None = None) -> None:
+        self.nv, self.device = nv, torch.device(device)
+        self.model = type("M", (), {"hf_device_map": device_map})()
+
+    def __call__(self, x: str) -> str:
+        self.nv.energy_mj[3] += 5000.0
+        self.nv.energy_mj[2] += 7000.0
+        return x
+
+
+def test_default_meters_take_only_the_pipelines_gpu(monkeypatch: pytest.MonkeyPatch) -> None:
+    nv = _FakeNvml()
+    monkeypatch.setattr("scer_hf.meters.nvml._import_pynvml", lambda: nv)
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "2,3")  # cuda:1 is NVML GPU 3
+    tp = scer_hf.track_pipeline(_DevicePipe(nv, "cuda:1"))
+    tp("hello")
+    gpu = {k: v for k, v in tp.report.phase("forward")["energy_j"].items() if k.startswith("gpu")}
+    assert gpu == {"gpu:3": pytest.approx(5.0)}  # not 5 + 7 J: visible GPU 2 is not the pipeline's
+    tp.close()
+    cpu = scer_hf.track_pipeline(_DevicePipe(nv, "cpu"))  # a CPU pipeline meters no GPU
+    assert not any(c.startswith("gpu") for m in cpu.tracker.meters for c in m.components)
+    assert "CPU" in cpu.tracker.choices["gpu"]
+    cpu.close()
+    sharded = scer_hf.track_pipeline(_DevicePipe(nv, "cuda:0", {"a": 0, "b": 1}))  # every visible GPU
+    assert {c for m in sharded.tracker.meters for c in m.components if c.startswith("gpu")} == {"gpu:2", "gpu:3"}
+    sharded.close()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import warnings
 from typing import Any, Iterator, Mapping, Sequence
 
@@ -159,6 +160,36 @@ class TrackedPipeline:
         self.calls = 0
 
 
+def _pipeline_meters(pipe: Any) -> Any:
+    """:func:`scer_hf.meters.auto` limited to the GPU *pipe* runs on.
+
+    NVML numbers every GPU of the machine; the other GPUs' (idle) energy is not this
+    pipeline's, and AI Energy Score meters only the device the model runs on. A model
+    sharded over several devices (``hf_device_map``) or on an unknown device keeps every
+    visible GPU; a pipeline on the CPU meters no GPU.
+    """
+    from ..meters.auto import auto
+
+    model = getattr(pipe, "model", None)
+    devmap = getattr(model, "hf_device_map", None)
+    if isinstance(devmap, Mapping) and len({str(v) for v in devmap.values()}) > 1:
+        return auto()
+    dev = getattr(pipe, "device", None) or getattr(model, "device", None)
+    kind, index = getattr(dev, "type", None), getattr(dev, "index", None)
+    if kind == "cpu":
+        ms = auto(gpu=False)
+        ms.choices["gpu"] = "not measured: the pipeline runs on the CPU"
+        return ms
+    if kind == "cuda" and index is not None:
+        env = os.environ.get("CUDA_VISIBLE_DEVICES")  # CUDA index -> NVML index
+        toks = [t.strip() for t in env.split(",")] if env is not None and env.strip() else None
+        if toks is None:
+            return auto(gpu_indices=[int(index)])
+        if all(t.isdigit() for t in toks) and index < len(toks):
+            return auto(gpu_indices=[int(toks[index])])
+    return auto()
+
+
 def track_pipeline(
     pipe: Any,
     *,
@@ -171,7 +202,8 @@ def track_pipeline(
 ) -> TrackedPipeline:
     """Wrap *pipe* (a transformers pipeline or :class:`Text2TextPipeline`) to measure every call.
 
-    ``meters=None`` picks the best meters here (:func:`scer_hf.meters.auto`);
+    ``meters=None`` picks the best meters here (:func:`scer_hf.meters.auto`), metering only the GPU the
+    pipeline runs on (none for a CPU pipeline; every visible GPU for a sharded model);
     ``hardware`` (e.g. ``"NVIDIA H100 SXM 80GB"``) adds embodied emissions for the time measured.
     """
     if isinstance(pipe, TrackedPipeline):
@@ -182,4 +214,6 @@ def track_pipeline(
             "build one with transformers.pipeline(task, model=...) or scer_hf.pipeline.Text2TextPipeline"
         )
     carbon = carbon_intensity(country_iso_code, region, g_per_kwh=carbon_intensity_g_per_kwh, pue=pue)
+    if meters is None:
+        meters = _pipeline_meters(pipe)
     return TrackedPipeline(pipe, PhaseTracker(meters, keep=False), carbon, hardware)
