@@ -189,6 +189,13 @@ def test_nvml_honours_cuda_visible_devices(monkeypatch: pytest.MonkeyPatch) -> N
     assert m.components == ("gpu:1",)
     assert visible_gpu_indices(4, "2,0") == [2, 0]
     assert visible_gpu_indices(4, "GPU-abc") == [0, 1, 2, 3]
+    # CUDA's rule: an invalid index hides itself and every later one, so "-1" (the usual way to hide
+    # the GPUs) measures none, not all four idle GPUs of the node
+    assert visible_gpu_indices(4, "-1") == []
+    assert visible_gpu_indices(4, "0,-1,1") == [0] and visible_gpu_indices(4, "1,7,2") == [1]
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "-1")
+    with pytest.raises(MeterUnavailableError):
+        NvmlMeter(nvml=FakeNvml(2))
 
 
 def test_nvml_without_counter_integrates_power() -> None:

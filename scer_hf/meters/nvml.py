@@ -33,10 +33,13 @@ def visible_gpu_indices(count: int, env: str | None = None) -> list[int]:
     out: list[int] = []
     for tok in env.split(","):
         tok = tok.strip()
-        if tok.isdigit() and int(tok) < count:
-            out.append(int(tok))
-        else:
+        try:
+            idx = int(tok)
+        except ValueError:
             return list(range(count))  # UUIDs / MIG ids: measure every device, say so
+        if idx < 0 or idx >= count:
+            break  # CUDA: an invalid index hides it and every device after it ("-1" hides all)
+        out.append(idx)
     return out
 
 
