@@ -218,6 +218,20 @@ def test_cli_update_show_and_push(hub: FakeHub, tmp_path: Path) -> None:
     assert r.exit_code == 1 and "server error 500" in r.output and WRITE not in r.output
 
 
+def test_cli_local_target_must_exist_and_show_is_readable(tmp_path: Path) -> None:
+    rep = training_report()
+    rp = rep.save(tmp_path / "scer_report.json")
+    run = CliRunner().invoke
+    for target in ("typo-dir", "a/b/c", "bad id", "nodir/README.md"):  # were created as new folders with a card
+        r = run(cli, ["card", "update", str(tmp_path / target), "--report", str(rp)])
+        assert r.exit_code == 1 and "no folder" in r.output, (target, r.output)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["scer_report.json"]
+    (tmp_path / "model").mkdir()  # an existing folder without README.md still gets a new card
+    assert run(cli, ["card", "update", str(tmp_path / "model"), "--report", str(rp)]).exit_code == 0
+    r = run(cli, ["card", "show", str(tmp_path / "model")])
+    assert r.exit_code == 0 and f"{rep.energy_j:.4g} J" in r.output and repr(rep.energy_j) not in r.output
+
+
 def test_fake_hub_speaks_the_client_protocol(hub: FakeHub, tmp_path: Path) -> None:
     """The routes other tests may rely on, exercised through the real client."""
     from huggingface_hub import HfApi

@@ -37,6 +37,11 @@ def _default_report(target: str) -> str:
     raise CardError("no --report given and no scer_report.json next to the card; pass --report scer_report.json")
 
 
+def _num(x: Any) -> str:
+    """4 significant digits for people; the card and --json keep the exact value."""
+    return f"{x:.4g}" if isinstance(x, (int, float)) and not isinstance(x, bool) else str(x)
+
+
 @command.command("update")
 @click.argument("target")
 @click.option("--report", "report_path", type=click.Path(dir_okay=True), default=None,
@@ -60,6 +65,12 @@ def update(target: str, report_path: str | None, rating_path: str | None, push: 
     from ..card import is_repo_id, update_card
 
     remote = is_repo_id(target)
+    if not remote:  # a mistyped folder or repo id must not quietly become a new folder with a new card
+        t = Path(target).expanduser()
+        folder = t.parent if t.suffix.lower() == ".md" and not t.is_dir() else t
+        if not folder.is_dir():
+            raise CardError(f"no folder {str(folder)!r}: give an existing model folder or its README.md, or a Hub "
+                            "repo id namespace/name")
     if repo and remote:
         raise click.UsageError("--repo is for local cards; TARGET is already a Hub repo")
     if push and not remote and not repo:
@@ -121,13 +132,13 @@ def show(target: str, as_json: bool) -> None:
         lines = []
         co2 = out["co2_eq_emissions"]
         if co2 is not None:
-            lines.append(f"co2_eq_emissions: {co2.get('emissions') if isinstance(co2, dict) else co2} g")
+            lines.append(f"co2_eq_emissions: {_num(co2.get('emissions') if isinstance(co2, dict) else co2)} g")
         for b in ("training", "inference"):
             e = scer.get(b)
             if isinstance(e, dict):
                 sci = e.get("sci") or {}
-                lines.append(f"{b}: {e.get('energy_j')} J, {e.get('co2e_g')} gCO2e, SCI {sci.get('value')} "
-                             f"{sci.get('unit', '')} ({e.get('report_digest')})")
+                lines.append(f"{b}: {_num(e.get('energy_j'))} J, {_num(e.get('co2e_g'))} gCO2e, "
+                             f"SCI {_num(sci.get('value'))} {sci.get('unit', '')} ({e.get('report_digest')})")
             r = (scer.get("rating") or {}).get(b)
             if isinstance(r, dict) and r.get("grade"):
                 lines.append(f"  rating: {r.get('grade')} percentile {r.get('percentile')} ({r.get('peers')} peers)")
