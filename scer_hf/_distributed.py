@@ -53,19 +53,25 @@ def rank_info(args: Any = None) -> RankInfo:
 
 
 def nvml_indices(args: Any, rank: RankInfo) -> list[int] | None:
-    """NVML index of the GPU this process trains on; None (every visible GPU) for DataParallel or no CUDA.
+    """NVML index of the GPU this process trains on; None (every visible GPU) for DataParallel;
+    ``[]`` (no GPU) when training runs on the CPU (no CUDA, or ``use_cpu``), so idle GPUs of the
+    machine are not counted as the run's energy.
 
     The CUDA index (``args.device``, else the local rank) is mapped through
     ``CUDA_VISIBLE_DEVICES`` because NVML numbers every GPU of the machine.
     """
     torch = sys.modules.get("torch")
     try:
-        if torch is None or not torch.cuda.is_available():
+        if torch is None:
             return None
+        if not torch.cuda.is_available():
+            return []
         if int(getattr(args, "n_gpu", 1) or 1) > 1:
             return None
         dev = getattr(args, "device", None)
-        idx = dev.index if dev is not None and dev.type == "cuda" and dev.index is not None else rank.local_rank
+        if dev is not None and getattr(dev, "type", "cuda") != "cuda":
+            return []  # use_cpu=True (or another accelerator NVML does not meter)
+        idx = dev.index if dev is not None and dev.index is not None else rank.local_rank
     except (RuntimeError, AttributeError, ValueError):
         return None
     env = os.environ.get("CUDA_VISIBLE_DEVICES")

@@ -327,8 +327,10 @@ def test_nvml_index_follows_cuda_visible_devices(monkeypatch: pytest.MonkeyPatch
     assert nvml_indices(args, RankInfo(1, 1, 2)) is None  # UUIDs: every visible GPU
     monkeypatch.delenv("CUDA_VISIBLE_DEVICES")
     assert nvml_indices(types.SimpleNamespace(n_gpu=2, device=torch.device("cuda", 0)), RankInfo()) is None
-    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
-    assert nvml_indices(args, RankInfo()) is None
+    # training on the CPU meters no GPU: the node's idle GPUs are not the run's energy
+    assert nvml_indices(types.SimpleNamespace(n_gpu=0, device=torch.device("cpu")), RankInfo()) == []  # use_cpu
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)  # CPU torch build on a GPU node
+    assert nvml_indices(args, RankInfo()) == []
 
 
 def test_node_counters_once_per_node_process_estimates_on_every_rank(tmp_path: Path) -> None:

@@ -116,7 +116,8 @@ class NvmlMeter(Meter):
             raise MeterUnavailableError("nvml", "NVML found no GPU")
         indices = list(gpu_indices) if gpu_indices is not None else visible_gpu_indices(count)
         if not indices:
-            raise MeterUnavailableError("nvml", "CUDA_VISIBLE_DEVICES hides every GPU")
+            raise MeterUnavailableError(
+                "nvml", "no GPU for this process (it runs on none, or CUDA_VISIBLE_DEVICES hides every GPU)")
         self._counter: dict[str, Any] = {}
         self._sampled: dict[str, Any] = {}
         self._base: dict[str, float] = {}
