@@ -85,7 +85,7 @@ def find_hardware(name: str) -> EmbodiedRow:
     sugg += [n for n in names if name.lower() in n.lower() and n not in sugg][:3]
     raise HardwareNotFoundError(
         f"no embodied-emissions row for hardware {name!r}"
-        + (f"; did you mean {' or '.join(repr(s) for s in sugg)}?" if sugg else "")
+        + (f"; did you mean {' or '.join(repr(s) for s in sugg)}?" if sugg else ".")
         + " See scer_hf.embodied.hardware_table() for every row.",
         suggestions=sugg,
     )

@@ -85,6 +85,7 @@ def test_embodied_never_guesses() -> None:
     assert not embodied_emissions(None, 10).included
     unknown = embodied_emissions("Quantum Toaster 3000", 10)
     assert not unknown.included and "no embodied-emissions row" in unknown.reason
+    assert "3000'. See" in unknown.reason  # a sentence, not "'...' See"
     no_life = [r for r in hardware_table() if r.lifetime_years is None][0]
     e = embodied_emissions(no_life.hardware, 10)
     assert not e.included and "lifetime" in e.reason
