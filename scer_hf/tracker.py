@@ -147,6 +147,11 @@ class PhaseTracker:
         self.measurements: list[Measurement] = []
         self.failed_meters: dict[str, str] = {}
 
+    def __repr__(self) -> str:
+        comps = [c for m in self.meters for c in m.components]
+        return (f"<PhaseTracker components={comps} open={list(self._open)} "
+                f"measurements={len(self.measurements)}>")
+
     # -- edges -------------------------------------------------------------------------
     def _edge(self, errors: list[str]) -> tuple[float, dict[int, Reading | None]]:
         if self.sync_cuda is not False:

@@ -71,6 +71,12 @@ class VerificationResult:
         return {"ok": self.ok, "target": self.target, "kind": self.kind, "digest": self.digest,
                 "checks": [c.to_dict() for c in self.checks]}
 
+    def __repr__(self) -> str:  # the dataclass repr printed every check (~100 for a card)
+        bad = self.failed
+        what = f"MISMATCH in {', '.join(c.name for c in bad[:3])}{', ...' if len(bad) > 3 else ''}" if bad else (
+            "VERIFIED" if self.ok else "nothing checked")
+        return f"<VerificationResult {self.kind} {self.target}: {what} ({len(self.checks)} checks; .describe())>"
+
     def describe(self) -> str:
         mark = {True: "ok  ", False: "FAIL", None: "skip"}
         lines = [f"{'VERIFIED' if self.ok else 'MISMATCH'}: {self.target} ({self.kind})"]

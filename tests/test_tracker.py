@@ -177,3 +177,11 @@ def test_meter_error_type_is_what_replay_raises() -> None:
     m.fail_next = OSError("x")
     with pytest.raises(MeterError):
         m.read()
+
+
+def test_tracker_repr_is_readable() -> None:
+    tr = PhaseTracker(ReplayMeter({"gpu:0": [(0, 1.0)]}))
+    tr.begin("prefill")
+    assert repr(tr) == "<PhaseTracker components=['gpu:0'] open=['prefill'] measurements=0>"
+    tr.end("prefill")
+    assert repr(tr).endswith("open=[] measurements=1>")

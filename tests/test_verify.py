@@ -163,6 +163,15 @@ def test_cli_exit_codes(tmp_path: Path) -> None:
         assert isinstance(res.exception, SystemExit), res.exception
 
 
+def test_result_repr_is_short() -> None:
+    res = verify(inference_report())
+    assert repr(res).startswith("<VerificationResult report ") and "VERIFIED" in repr(res)
+    assert "Check(" not in repr(res) and len(repr(res)) < 200  # was every check, dataclass-style
+    d = inference_report().to_dict()
+    d["sci"]["value"] *= 0.5
+    assert "MISMATCH in sci.value" in repr(verify(d))
+
+
 def test_stored_rating_is_recomputed() -> None:
     rate = pytest.importorskip("scer_hf.rating").rate
     base = inference_report()
