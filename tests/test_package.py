@@ -27,3 +27,19 @@ def test_cli_entry_point_runs() -> None:
     assert "scer-hf" in out.stdout and "Exit codes" in out.stdout
     v = subprocess.run([sys.executable, "-m", "scer_hf", "--version"], capture_output=True, text=True, check=True)
     assert scer_hf.__version__ in v.stdout
+
+
+def test_cli_prints_warnings_as_one_line(monkeypatch, capsys) -> None:  # type: ignore[no-untyped-def]
+    # the default warning format (path:line: RuntimeWarning + source line) looked like a crash
+    import warnings
+
+    import pytest
+
+    from scer_hf.cli import main
+
+    monkeypatch.setattr(warnings, "showwarning", warnings.showwarning)  # restored after the test
+    monkeypatch.setattr(sys, "argv", ["scer-hf", "--version"])
+    with pytest.raises(SystemExit):
+        main()
+    warnings.showwarning(RuntimeWarning("scer-hf: kept the old report"), RuntimeWarning, "/x/y.py", 3)
+    assert capsys.readouterr().err == "warning: kept the old report\n"

@@ -9,6 +9,8 @@ JSON ``{"error": ...}`` with ``--json``); 2 bad usage; 3 ``verify`` found a mism
 from __future__ import annotations
 
 import importlib
+import warnings
+from typing import Any
 
 import click
 
@@ -53,5 +55,12 @@ def cli() -> None:
     """
 
 
+def _one_line_warning(message: Warning | str, category: type[Warning], filename: str, lineno: int,
+                      file: Any = None, line: str | None = None) -> None:
+    """Warnings as one ``warning:`` line on stderr (the default shows a source path and line, like a crash)."""
+    click.echo(f"warning: {str(message).removeprefix('scer-hf: ')}", err=True)
+
+
 def main() -> None:
+    warnings.showwarning = _one_line_warning  # the console command only; importing scer_hf changes nothing
     cli(prog_name="scer-hf")
