@@ -105,3 +105,13 @@ def test_demo_bad_inputs_fail_at_once_with_one_line(tmp_path: Path) -> None:
     err = json.loads(res.stdout)
     assert err["error"] == "NotADirectoryError" and "afile" in err["message"]
     assert res.exception is None or isinstance(res.exception, SystemExit)
+
+
+def test_missing_hf_extra_is_one_line_saying_what_to_install(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+
+    monkeypatch.setitem(sys.modules, "transformers", None)  # as on a core-only install (`pip install scer-hf`)
+    res = CliRunner().invoke(cli, ["demo", str(tmp_path / "d")])
+    assert res.exit_code == 1 and isinstance(res.exception, SystemExit), res.exception
+    assert "pip install 'scer-hf[hf]'" in res.output and "Traceback" not in res.output
+    assert not (tmp_path / "d").exists()

@@ -27,6 +27,11 @@ def emit(obj: Any, as_json: bool, text: str | Callable[[], str]) -> None:
         click.echo(text() if callable(text) else text)
 
 
+# optional dependencies -> the extra that installs them (pyproject.toml)
+_EXTRAS = {"torch": "hf", "transformers": "hf", "accelerate": "hf", "evaluate": "hf", "tokenizers": "hf",
+           "resvg_py": "png"}
+
+
 def _fail(kind: str, message: str, as_json: Any) -> None:
     if as_json:
         click.echo(json.dumps({"error": kind, "message": message}))
@@ -44,6 +49,13 @@ def handle_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
             return fn(*args, **kwargs)
         except SCERError as exc:
             _fail(type(exc).__name__, str(exc), kwargs.get("as_json"))
+        except ModuleNotFoundError as exc:  # an optional dependency of this command is not installed
+            top = (exc.name or "").split(".")[0]
+            if top not in _EXTRAS:
+                raise
+            _fail(type(exc).__name__, f"this command needs {top}, which is not installed: pip install "
+                  f"'scer-hf[{_EXTRAS[top]}]'" + (" (for a CPU-only torch: pip install torch==2.13.0 first)"
+                                                   if _EXTRAS[top] == "hf" else ""), kwargs.get("as_json"))
         except OSError as exc:  # a path that cannot be read or written: say which, no traceback
             where = f" {exc.filename!r}" if exc.filename else ""
             msg = f"cannot use{where}: {exc.strerror or exc}. Check the path exists and that you may write/read it."
