@@ -84,3 +84,10 @@ def test_cli_errors() -> None:
     res = run("--gpu", "T4", "--hours", "-3", "--json")
     assert res.exit_code == 1 and json.loads(res.output)["error"] == "EstimateInputError"
     assert run("--gpu", "T4", "--hours", "1", "--count", "two").exit_code == 2
+    # messages name this command's options, not estimate()'s Python arguments
+    res = run("--gpu", "Quantum Toaster", "--hours", "1")
+    assert res.exit_code == 1 and "--watts <board power W>" in res.output and "watts=" not in res.output
+    res = run("--gpu", "T4")
+    assert "--hours <wall-clock hours> or --gpu-hours <device-hours>" in res.output
+    res = run("--gpu", "T4", "--hours", "1", "--country", "XXX")
+    assert "--intensity <g CO2e per kWh>" in res.output and "carbon_intensity_g_per_kwh" not in res.output

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import click
 
+from ..errors import SCERError
 from ._common import emit, handle_errors, json_option
 
 __all__ = ["command", "render_text"]
@@ -65,6 +67,20 @@ def render_text(d: dict[str, Any], equivalent_lines: list[str], saved: str | Non
     return "\n".join(lines)
 
 
+# estimate()'s argument names -> this command's options, for error messages
+_OPTIONS = {"hardware": "--gpu", "hours": "--hours", "gpu_hours": "--gpu-hours", "count": "--count",
+            "country_iso_code": "--country", "carbon_intensity_g_per_kwh": "--intensity", "pue": "--pue",
+            "utilisation": "--utilisation", "watts": "--watts", "cpu_watts": "--cpu-watts", "memory_gb": "--memory-gb",
+            "lifetime_years": "--lifetime-years", "embodied_hardware": "--embodied", "servers": "--servers",
+            "tokens": "--tokens", "samples": "--samples", "queries": "--queries"}
+_ARG = re.compile(r"\b(" + "|".join(sorted(_OPTIONS, key=len, reverse=True)) + r")=")
+
+
+def cli_words(message: str) -> str:
+    """``pass watts=<W>`` -> ``pass --watts <W>``."""
+    return _ARG.sub(lambda m: _OPTIONS[m.group(1)] + " ", message)
+
+
 @click.command("estimate")
 @click.option("--gpu", "--hardware", "hardware", help='GPU name, e.g. "H100 SXM" or "A100 SXM4 80GB".')
 @click.option("--count", default=1, show_default=True, type=int, help="Number of GPUs.")
@@ -107,13 +123,17 @@ def command(hardware: str | None, count: int, hours: float | None, gpu_hours: fl
     from ..calculator import estimate
     from ..equivalents import equivalents, format_equivalents
 
-    report = estimate(
-        hardware=hardware, count=count, hours=hours, gpu_hours=gpu_hours, country_iso_code=country,
-        region=region, carbon_intensity_g_per_kwh=intensity, pue=pue, utilisation=utilisation, watts=watts,
-        cpu=cpu, cpu_watts=cpu_watts, memory_gb=memory_gb, embodied_hardware=list(embodied) or None,
-        servers=servers, lifetime_years=lifetime_years, model=model_id, boundary=boundary, tokens=tokens,
-        samples=samples, queries=queries,
-    )
+    try:
+        report = estimate(
+            hardware=hardware, count=count, hours=hours, gpu_hours=gpu_hours, country_iso_code=country,
+            region=region, carbon_intensity_g_per_kwh=intensity, pue=pue, utilisation=utilisation, watts=watts,
+            cpu=cpu, cpu_watts=cpu_watts, memory_gb=memory_gb, embodied_hardware=list(embodied) or None,
+            servers=servers, lifetime_years=lifetime_years, model=model_id, boundary=boundary, tokens=tokens,
+            samples=samples, queries=queries,
+        )
+    except SCERError as exc:  # the messages name Python arguments; say the options this command takes
+        exc.args = (cli_words(str(exc)),)
+        raise
     saved = str(report.save(out, overwrite=overwrite)) if out else None
     d = report.to_dict()
     total_g = d["co2e_g"] + (d["embodied_g"] or 0.0)
