@@ -207,6 +207,10 @@ def test_cli_refuses_an_existing_out_before_running(tmp_path):
     res = CliRunner().invoke(cli, ["benchmark", str(tmp_path / "missing"), "--out", str(out)])
     assert res.exit_code == 1 and "--overwrite" in res.output and "config.json" not in res.output
     assert out.read_text() == "{}"
+    res = CliRunner().invoke(cli, ["benchmark", str(tmp_path / "missing"), "--queries", "0"])
+    assert res.exit_code == 2 and "--queries" in res.output  # a usage error, like any bad option value
+    res = CliRunner().invoke(cli, ["benchmark", str(tmp_path / "missing"), "--country", "XXX"])
+    assert res.exit_code == 1 and "--intensity <g CO2e per kWh>" in res.output  # the option, not the API argument
 
 
 def test_supported_tasks_match_transformers():

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import json
+import re
 import sys
 from typing import Any, Callable
 
@@ -11,7 +12,7 @@ import click
 
 from ..errors import SCERError
 
-__all__ = ["json_option", "emit", "handle_errors", "EXIT_ERROR", "EXIT_MISMATCH"]
+__all__ = ["json_option", "emit", "handle_errors", "cli_words", "EXIT_ERROR", "EXIT_MISMATCH"]
 
 EXIT_ERROR = 1
 EXIT_MISMATCH = 3
@@ -25,6 +26,12 @@ def emit(obj: Any, as_json: bool, text: str | Callable[[], str]) -> None:
         click.echo(json.dumps(obj, indent=2, ensure_ascii=False, default=str))
     else:
         click.echo(text() if callable(text) else text)
+
+
+def cli_words(message: str, options: dict[str, str]) -> str:
+    """Say the command's options in an API error message: ``pass watts=<W>`` -> ``pass --watts <W>``."""
+    names = "|".join(re.escape(k) for k in sorted(options, key=len, reverse=True))
+    return re.sub(rf"\b({names})=", lambda m: options[m.group(1)] + " ", message)
 
 
 # optional dependencies -> the extra that installs them (pyproject.toml)

@@ -7,7 +7,8 @@ from typing import Any
 
 import click
 
-from ._common import emit, handle_errors, json_option
+from ..errors import SCERError
+from ._common import cli_words, emit, handle_errors, json_option
 
 __all__ = ["command", "render_text"]
 
@@ -41,16 +42,23 @@ def render_text(d: dict[str, Any], saved: str | None = None) -> str:
     return "\n".join(lines)
 
 
+# benchmark()'s argument names -> this command's options, for error messages
+_OPTIONS = {"country_iso_code": "--country", "carbon_intensity_g_per_kwh": "--intensity", "device": "--device",
+            "quality": "--quality"}
+
+
 @click.command("benchmark")
 @click.argument("model_or_path")
 @click.option("--task", default="text-generation", show_default=True,
               help="text-generation, text2text-generation, summarization, fill-mask, text-classification, ...")
 @click.option("--setting", type=click.Choice(["aienergyscore", "long"]), default="aienergyscore", show_default=True,
               help="aienergyscore: 10 new tokens, batch 1; long: 64 new tokens, batch 1.")
-@click.option("--queries", type=int, default=None, help="Cap on measured queries (default 1000).")
-@click.option("--min-queries", type=int, default=None, help="Queries before the interval may stop the run (30).")
-@click.option("--warmup", type=int, default=None, help="Unmeasured warm-up queries (default 10).")
-@click.option("--rel-ci", type=float, default=0.05, show_default=True, help="Target relative CI half-width.")
+@click.option("--queries", type=click.IntRange(min=1), default=None, help="Cap on measured queries (default 1000).")
+@click.option("--min-queries", type=click.IntRange(min=2), default=None,
+              help="Queries before the interval may stop the run (30).")
+@click.option("--warmup", type=click.IntRange(min=0), default=None, help="Unmeasured warm-up queries (default 10).")
+@click.option("--rel-ci", type=click.FloatRange(min=0, max=1, min_open=True, max_open=True), default=0.05,
+              show_default=True, help="Target relative CI half-width.")
 @click.option("--country", help="ISO alpha-3 country code for grid intensity, e.g. USA, FRA.")
 @click.option("--region", help="Grid region (Nordic zones SE1-4, NO1-5, FI).")
 @click.option("--intensity", type=float, help="Grid intensity override in gCO2e/kWh.")
@@ -82,10 +90,14 @@ def command(model_or_path: str, task: str, setting: str, queries: int | None, mi
         kw["min_queries"] = min_queries
     if warmup is not None:
         kw["warmup"] = warmup
-    report = benchmark(model_or_path, task, setting=setting, queries=queries, rel_ci=rel_ci,
-                       country_iso_code=country, region=region, carbon_intensity_g_per_kwh=intensity, pue=pue,
-                       hardware=hardware, device=device, quality=quality, progress=not no_progress,
-                       model_id=model_id, **kw)
+    try:
+        report = benchmark(model_or_path, task, setting=setting, queries=queries, rel_ci=rel_ci,
+                           country_iso_code=country, region=region, carbon_intensity_g_per_kwh=intensity, pue=pue,
+                           hardware=hardware, device=device, quality=quality, progress=not no_progress,
+                           model_id=model_id, **kw)
+    except SCERError as exc:  # the messages name Python arguments; say the options this command takes
+        exc.args = (cli_words(str(exc), _OPTIONS),)
+        raise
     saved = str(report.save(out, overwrite=overwrite)) if out else None
     d = report.to_dict()
     emit({**d, "saved_to": saved} if saved else d, as_json, lambda: render_text(d, saved))

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 import click
 
 from ..errors import SCERError
-from ._common import emit, handle_errors, json_option
+from ._common import cli_words, emit, handle_errors, json_option
 
 __all__ = ["command", "render_text"]
 
@@ -73,12 +72,6 @@ _OPTIONS = {"hardware": "--gpu", "hours": "--hours", "gpu_hours": "--gpu-hours",
             "utilisation": "--utilisation", "watts": "--watts", "cpu_watts": "--cpu-watts", "memory_gb": "--memory-gb",
             "lifetime_years": "--lifetime-years", "embodied_hardware": "--embodied", "servers": "--servers",
             "tokens": "--tokens", "samples": "--samples", "queries": "--queries"}
-_ARG = re.compile(r"\b(" + "|".join(sorted(_OPTIONS, key=len, reverse=True)) + r")=")
-
-
-def cli_words(message: str) -> str:
-    """``pass watts=<W>`` -> ``pass --watts <W>``."""
-    return _ARG.sub(lambda m: _OPTIONS[m.group(1)] + " ", message)
 
 
 @click.command("estimate")
@@ -132,7 +125,7 @@ def command(hardware: str | None, count: int, hours: float | None, gpu_hours: fl
             samples=samples, queries=queries,
         )
     except SCERError as exc:  # the messages name Python arguments; say the options this command takes
-        exc.args = (cli_words(str(exc)),)
+        exc.args = (cli_words(str(exc), _OPTIONS),)
         raise
     saved = str(report.save(out, overwrite=overwrite)) if out else None
     d = report.to_dict()
