@@ -26,7 +26,7 @@ import tempfile
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
-from .errors import EmptyPromptsError, ModelLoadError, UnknownTaskError
+from .errors import EmptyPromptsError, ModelLoadError, ReportError, UnknownTaskError
 from .report import Report
 
 __all__ = ["attach_quality", "perplexity_parts", "masked_accuracy_parts", "QUALITY_TASKS", "MASK_EVERY"]
@@ -170,10 +170,20 @@ def _task(task: str) -> str:
     return t
 
 
-def attach_quality(report: Report | Mapping[str, Any], *, model: Any, tokenizer: Any = None, task: str,
-                   prompts: Sequence[str] | None = None, n: int = 32) -> Report:
-    """A new report with ``quality`` and ``co2e_g_per_quality_unit`` (see the module doc)."""
+def attach_quality(report: Report | Mapping[str, Any] | str | os.PathLike[str], *, model: Any, tokenizer: Any = None,
+                   task: str, prompts: Sequence[str] | None = None, n: int = 32) -> Report:
+    """A new report with ``quality`` and ``co2e_g_per_quality_unit`` (see the module doc).
+
+    *report*: a Report, its dict, or the path of a report JSON (checked before the model is scored).
+    """
     t = _task(task)
+    if isinstance(report, (str, os.PathLike)):
+        report = Report.load(report)
+    elif not isinstance(report, Report):
+        if not isinstance(report, Mapping):
+            raise ReportError(f"expected a scer_hf.Report, a dict or a path to a report JSON, got "
+                              f"{type(report).__name__}")
+        report = Report.from_dict(report)
     if prompts is None:
         from ._tiny import prompt_texts  # noqa: PLC0415
 
@@ -202,7 +212,7 @@ def attach_quality(report: Report | Mapping[str, Any], *, model: Any, tokenizer:
     q.update({"source": source, "task": t, "prompts": origin,
               "details": f"truncated to {MAX_TOKENS} tokens" + (f"; every {MASK_EVERY}th token masked"
                                                                    if t == "fill-mask" else "")})
-    d = report.to_dict() if isinstance(report, Report) else dict(report)
+    d = report.to_dict()
     d["quality"] = q
     sci = d.get("sci")
     base, base_unit = (sci["value"], f"gCO2eq per {sci['functional_unit']}") if sci else (d["co2e_g"], "gCO2eq")

@@ -77,3 +77,18 @@ def test_bad_inputs_get_typed_errors(gpt2: Path) -> None:
         attach_quality(inference_report(), model=str(gpt2), task="text-classification")
     with pytest.raises(EmptyPromptsError):
         attach_quality(inference_report(), model=str(gpt2), task="text-generation", prompts=[])
+    # a report path is loaded (was "dictionary update sequence element" ValueError); bad ones are typed errors
+    from scer_hf.errors import ReportError
+
+    with pytest.raises(ReportError, match="no report"):
+        attach_quality(Path("missing-report.json"), model=str(gpt2), task="text-generation")
+    with pytest.raises(ReportError, match="got int"):
+        attach_quality(42, model=str(gpt2), task="text-generation")  # type: ignore[arg-type]
+
+
+def test_report_path_is_accepted(gpt2: Path, tmp_path: Path) -> None:
+    from scer_hf.quality import attach_quality
+
+    p = inference_report().save(tmp_path / "scer_report.json")
+    r = attach_quality(str(p), model=str(gpt2), task="text-generation", n=2)
+    assert r["quality"]["metric"] == "perplexity" and r["quality"]["n"] == 2
