@@ -300,6 +300,9 @@ def estimate(
              "relative_uncertainty": rel, "uncertainty_basis": UNCERTAINTY_BASIS, "assumptions": assumptions}
     m = Measurement(name=boundary, start_s=0.0, end_s=seconds, energy_j=energy, measured=True,
                     method="estimate", counts=counts)
+    if model is not None and not isinstance(model, (str, Mapping)):
+        raise EstimateInputError(f"model={model!r} must be a model id like 'org/name' or a dict like "
+                                 "{'id': 'org/name', 'parameters': 7e9}")
     model_d = {"id": model} if isinstance(model, str) else dict(model or {})
     return Report.build([m], boundary=boundary, carbon=ci, model=model_d, embodied=emb,
                         provenance={"meters": [meter], "calculator": calc}, extra={"method": METHOD})

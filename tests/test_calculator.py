@@ -208,6 +208,7 @@ def test_unknown_and_ambiguous_hardware_suggest() -> None:
     {"hours": 1, "watts": -5}, {"hours": 1, "watts": math.nan}, {"hours": 1, "memory_gb": -1},
     {"hours": 1, "cpu_watts": 0}, {"hours": 1, "lifetime_years": 0}, {"hours": 1, "tokens": -1},
     {"hours": 1, "gpu_hours": 8}, {}, {"hours": 1, "boundary": "eval"}, {"hours": 1, "servers": 0},
+    {"hours": 1, "model": 42},  # was a TypeError ('int' object is not iterable)
 ])
 def test_bad_numbers_raise_estimate_input_error(kwargs) -> None:
     kwargs = {"hardware": "T4", **kwargs}
