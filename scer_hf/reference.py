@@ -100,6 +100,8 @@ def _read_csv(path: str, stamp: tuple[int, int] = (0, 0)) -> tuple[tuple[str, ..
             return tuple(reader.fieldnames or ()), data
     except OSError as exc:
         raise ReferenceDataError(f"cannot read reference file {path}: {exc}; reinstall scer-hf") from exc
+    except (UnicodeDecodeError, csv.Error) as exc:  # a user's extra= file that is not a UTF-8 CSV
+        raise ReferenceDataError(f"reference file {path} is not a UTF-8 CSV ({exc}); save it as CSV, UTF-8") from exc
 
 
 def raw_rows(name: str) -> list[dict[str, str]]:
@@ -251,7 +253,8 @@ def _extra_rows(extra: Any) -> list[dict[str, Any]]:
         if isinstance(item, (str, os.PathLike)):
             p = Path(item)
             if not p.is_file():
-                raise ReferenceDataError(f"extra reference file {p} does not exist")
+                raise ReferenceDataError(f"extra reference file {p} "
+                                         f"{'is a folder, not a CSV file' if p.is_dir() else 'does not exist'}")
             st = p.stat()
             cols, data = _read_csv(str(p.resolve()), (st.st_mtime_ns, st.st_size))
             name = f"extra:{p.name}"

@@ -122,6 +122,11 @@ def test_extra_rows_are_added_and_validated(tmp_path: Path) -> None:
     assert {"me/gen", "me/gen2"} <= {r["model_key"] for r in reference.rows("inference", extra=[p])}
     with pytest.raises(ReferenceDataError, match="does not exist"):
         reference.rows("inference", extra=tmp_path / "missing.csv")
+    with pytest.raises(ReferenceDataError, match="is a folder"):
+        reference.rows("inference", extra=tmp_path)
+    (tmp_path / "bin.csv").write_bytes(b"\x00\xff\xfe")  # was a UnicodeDecodeError traceback
+    with pytest.raises(ReferenceDataError, match="not a UTF-8 CSV"):
+        reference.rows("inference", extra=tmp_path / "bin.csv")
 
 
 def test_unknown_reference_name() -> None:
