@@ -114,6 +114,16 @@ class SCERCallback(ReportingMixin, TrainerCallback):
             raise CallbackConfigError(f"projection_after={projection_after!r}: use a share of max_steps in [0, 1]")
         if not (isinstance(flush_every_s, (int, float)) and flush_every_s >= 0):
             raise CallbackConfigError(f"flush_every_s={flush_every_s!r}: use seconds >= 0 (0 flushes at every log)")
+        if not (meters is None or isinstance(meters, Meter) or callable(meters)):
+            try:
+                meters = list(meters)
+            except TypeError:
+                meters = [meters]
+            if not all(isinstance(m, Meter) for m in meters):
+                raise CallbackConfigError(f"meters={meters!r}: use None (auto), a Meter, a list of Meters, or a "
+                                          "factory f(gpu_indices, measure_host) returning Meters")
+        if report_path is not None and not isinstance(report_path, (str, os.PathLike)):
+            raise CallbackConfigError(f"report_path={report_path!r}: use a file path, e.g. 'out/scer_report.json'")
         self.carbon = carbon_intensity(country_iso_code, region, g_per_kwh=carbon_intensity_g_per_kwh, pue=pue)
         self._meters_arg = meters
         self.hardware = hardware

@@ -308,6 +308,17 @@ def test_bad_arguments_raise_typed_errors() -> None:
         SCERCallback(country_iso_code="FR")
     cb = SCERCallback(country_iso_code="FRA")
     assert cb.carbon.country_iso_code == "FRA" and cb.rating is None and cb.report is None
+    # were accepted, then failed inside the Trainer (no measurement) or raised a bare TypeError
+    with pytest.raises(CallbackConfigError, match="meters="):
+        SCERCallback(meters=42)
+    with pytest.raises(CallbackConfigError, match="meters="):
+        SCERCallback(meters=["cpu"])
+    with pytest.raises(CallbackConfigError, match="report_path="):
+        SCERCallback(report_path=42)  # type: ignore[arg-type]
+    from scer_hf.meters import ReplayMeter
+
+    m = ReplayMeter({"gpu:0": [(0.0, 1.0)]})
+    assert SCERCallback(meters=(m,))._meters_arg == [m]  # any iterable of meters
 
 
 def test_nvml_index_follows_cuda_visible_devices(monkeypatch: pytest.MonkeyPatch) -> None:
