@@ -230,6 +230,8 @@ def test_cli_local_target_must_exist_and_show_is_readable(tmp_path: Path) -> Non
     assert run(cli, ["card", "update", str(tmp_path / "model"), "--report", str(rp)]).exit_code == 0
     r = run(cli, ["card", "show", str(tmp_path / "model")])
     assert r.exit_code == 0 and f"{rep.energy_j:.4g} J" in r.output and repr(rep.energy_j) not in r.output
+    r = run(cli, ["card", "show", str(tmp_path / "a b")])
+    assert r.exit_code == 1 and "no model card at" in r.output and "Errno" not in r.output
 
 
 def test_fake_hub_speaks_the_client_protocol(hub: FakeHub, tmp_path: Path) -> None:

@@ -119,6 +119,9 @@ def show(target: str, as_json: bool) -> None:
         p = p / "README.md" if p.is_dir() else p
         try:
             text = p.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            raise CardError(f"no model card at {str(p)!r}: give a README.md, its folder, or a Hub repo id "
+                            "namespace/name") from None
         except (OSError, UnicodeDecodeError) as exc:
             raise CardError(f"cannot read {p}: {exc}") from None
     data = split_card(text).data
