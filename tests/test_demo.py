@@ -104,6 +104,7 @@ def test_demo_bad_inputs_fail_at_once_with_one_line(tmp_path: Path) -> None:
     assert res.exit_code == 1, res.output
     err = json.loads(res.stdout)
     assert err["error"] == "NotADirectoryError" and "afile" in err["message"]
+    assert "a file where a folder is needed" in err["message"]  # not "[Errno 20] Not a directory" / "File exists"
     assert res.exception is None or isinstance(res.exception, SystemExit)
 
 

@@ -65,7 +65,10 @@ def handle_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
                                                    if _EXTRAS[top] == "hf" else ""), kwargs.get("as_json"))
         except OSError as exc:  # a path that cannot be read or written: say which, no traceback
             where = f" {exc.filename!r}" if exc.filename else ""
-            msg = f"cannot use{where}: {exc.strerror or exc}. Check the path exists and that you may write/read it."
+            if isinstance(exc, (NotADirectoryError, FileExistsError)):  # mkdir met a file where a folder goes
+                msg = f"cannot use{where}: it is a file where a folder is needed; choose another path."
+            else:
+                msg = f"cannot use{where}: {exc.strerror or exc}. Check the path exists and that you may write/read it."
             _fail(type(exc).__name__, msg, kwargs.get("as_json"))
 
     return wrapper
