@@ -32,7 +32,7 @@ from xml.sax.saxutils import escape
 
 import segno
 
-from ._io import atomic_write_text
+from ._io import atomic_write_bytes, atomic_write_text
 from .errors import ReportError, SCERError
 from .report import Report
 
@@ -504,12 +504,7 @@ def save_label(path: str | os.PathLike[str], report: Report | Mapping[str, Any] 
     if suffix == ".svg":
         return atomic_write_text(p, svg)
     if suffix == ".png":
-        data = svg_to_png(svg, width_px)
-        p.parent.mkdir(parents=True, exist_ok=True)
-        tmp = p.with_name(p.name + ".tmp")
-        tmp.write_bytes(data)
-        os.replace(tmp, p)
-        return p
+        return atomic_write_bytes(p, svg_to_png(svg, width_px))
     raise ReportError(f"label path must end in .svg or .png, got {p.name!r}")
 
 

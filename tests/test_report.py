@@ -260,3 +260,21 @@ def test_saved_files_get_normal_permissions(tmp_path: Path) -> None:
     with pytest.raises(IsADirectoryError) as ei:  # names the path given, not the temporary file
         atomic_write_text(tmp_path, "{}")
     assert ei.value.filename == str(tmp_path)
+
+
+def test_write_errors_name_the_callers_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # an unwritable folder made messages name the hidden temp file ('/d/.x.json.ab12.tmp'), not the path given
+    import tempfile
+
+    from scer_hf._io import atomic_write_bytes
+    from tests.test_label_fixtures import inference_report
+
+    assert atomic_write_bytes(tmp_path / "l.png", b"\x89PNG").read_bytes() == b"\x89PNG"
+
+    def denied(*a, **k):  # type: ignore[no-untyped-def]
+        raise PermissionError(13, "Permission denied", str(tmp_path / ".x.json.ab12.tmp"))
+
+    monkeypatch.setattr(tempfile, "mkstemp", denied)
+    with pytest.raises(PermissionError) as ei:
+        inference_report().save(tmp_path / "x.json")
+    assert ei.value.filename == str(tmp_path / "x.json")
