@@ -156,6 +156,8 @@ def test_cli_exit_codes(tmp_path: Path) -> None:
     (tmp_path / "notreport.json").write_text('{"a": 1}')
     res = runner.invoke(cli, ["verify", str(tmp_path / "notreport.json"), "--json"])
     assert res.exit_code == 1 and json.loads(res.output)["error"] == "VerificationError"
+    res = runner.invoke(cli, ["verify", str(good), "--rating", str(good)])
+    assert res.exit_code == 2 and "label" in res.output  # --rating was silently ignored for a report or card
     for name in ("bin.json", "bin.svg", "README.md"):  # binary files: one error line, no UnicodeDecodeError
         (tmp_path / name).write_bytes(b"\x00\xff\xfe")
         res = runner.invoke(cli, ["verify", str(tmp_path / name)])

@@ -29,6 +29,8 @@ def command(target: str, report: str | None, rating_path: str | None, as_json: b
     """
     from ..verify import verify
 
+    if rating_path and not target.lower().endswith(".svg"):  # it would be ignored: say so
+        raise click.UsageError("--rating checks a label's grade and stars: give a label .svg as TARGET")
     res = verify(target, report, rating=rating_path)
     emit(res.to_dict(), as_json, res.describe)
     if not res.ok:
