@@ -130,8 +130,9 @@ def load_pipeline(model_or_path: str | os.PathLike[str], task: str = "text-gener
             t2t = "summarization" if task == "summarization" else "text2text-generation"
             return Text2TextPipeline(model, tok, device=device, task=t2t)
         if task in ("text2text-generation", "summarization"):
-            raise ModelLoadError(f"task {task!r} needs an encoder-decoder model; {model_or_path} is decoder-only: "
-                                 "use task='text-generation'")
+            raise ModelLoadError(f"task {task!r} needs an encoder-decoder model (T5, BART...); {model_or_path} is "
+                                 f"not one ({getattr(config, 'model_type', '?')}): use task='text-generation' "
+                                 "(CLI: --task text-generation)")
         kw = {"dtype": dtype} if dtype is not None else {}
         return tf.pipeline(task, model=local, device=device, **kw)  # a local folder: no network
     except (OSError, ValueError, KeyError, PipelineException) as exc:  # e.g. fill-mask on a model with no mask token

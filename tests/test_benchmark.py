@@ -178,8 +178,9 @@ def test_bad_input_raises_typed_errors(gpt2, tmp_path):
         load_pipeline(str(tmp_path))
     with pytest.raises(ModelIdError):
         load_pipeline("not a valid id!")
-    with pytest.raises(ModelLoadError, match="encoder-decoder"):
+    with pytest.raises(ModelLoadError, match=r"encoder-decoder.*not one \(gpt2\)") as ei:
         load_pipeline(gpt2, "text2text-generation")
+    assert "decoder-only" not in str(ei.value)  # said of every model, BERT included
 
 
 def test_bad_settings_fail_before_the_model_is_loaded(gpt2, tmp_path):
