@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import csv
 import difflib
+import warnings
 from dataclasses import asdict, dataclass
 from functools import lru_cache
 from importlib import resources
@@ -22,6 +23,7 @@ from .errors import HardwareNotFoundError
 __all__ = ["EmbodiedRow", "Embodied", "hardware_table", "find_hardware", "embodied_emissions"]
 
 SECONDS_PER_YEAR = 365.25 * 24 * 3600
+_WARNED: set[str] = set()
 
 
 @dataclass(frozen=True)
@@ -109,6 +111,10 @@ def embodied_emissions(
     try:
         row = find_hardware(hardware)
     except HardwareNotFoundError as exc:
+        # a typo must not drop embodied emissions unnoticed: say so (once per name), then report "not included"
+        if hardware not in _WARNED:
+            _WARNED.add(hardware)
+            warnings.warn(f"scer-hf: embodied emissions not included: {exc}", UserWarning, stacklevel=2)
         return Embodied(False, None, hardware=hardware, reason=str(exc))
     el = lifetime_years if lifetime_years is not None else row.lifetime_years
     if el is None:

@@ -83,7 +83,8 @@ def test_embodied_hand_computed() -> None:
 
 def test_embodied_never_guesses() -> None:
     assert not embodied_emissions(None, 10).included
-    unknown = embodied_emissions("Quantum Toaster 3000", 10)
+    with pytest.warns(UserWarning, match="embodied emissions not included"):
+        unknown = embodied_emissions("Quantum Toaster 3000", 10)
     assert not unknown.included and "no embodied-emissions row" in unknown.reason
     assert "3000'. See" in unknown.reason  # a sentence, not "'...' See"
     no_life = [r for r in hardware_table() if r.lifetime_years is None][0]
@@ -278,3 +279,15 @@ def test_write_errors_name_the_callers_path(tmp_path: Path, monkeypatch: pytest.
     with pytest.raises(PermissionError) as ei:
         inference_report().save(tmp_path / "x.json")
     assert ei.value.filename == str(tmp_path / "x.json")
+
+
+def test_unknown_embodied_hardware_warns_instead_of_dropping_silently() -> None:
+    import warnings
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        e = embodied_emissions("NVIDIA H100 SXM5 80GB typo", 10)
+        embodied_emissions("NVIDIA H100 SXM5 80GB typo", 10)  # once per name
+    assert not e.included
+    msgs = [str(w.message) for w in caught if "embodied emissions not included" in str(w.message)]
+    assert len(msgs) == 1 and "did you mean" in msgs[0]
