@@ -143,7 +143,7 @@ class Report:
         return json.loads(json.dumps(self._d))
 
     def __getitem__(self, key: str) -> Any:
-        return self.to_dict()[key]
+        return json.loads(json.dumps(self._d[key]))  # a copy of that key only
 
     @property
     def phases(self) -> list[dict[str, Any]]:
