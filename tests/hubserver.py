@@ -275,6 +275,13 @@ class _Handler(BaseHTTPRequestHandler):
             return repo.refs[revision]
         return revision if revision in repo.commits else None
 
+    def _rev_or_404(self, repo_id: str, revision: str) -> str | None:
+        """The commit of *revision*, or None after answering 404 RevisionNotFound."""
+        sha = self._rev(repo_id, revision)
+        if sha is None:
+            self._send(404, {"error": "Invalid rev id"}, error_code="RevisionNotFound")
+        return sha
+
     def _create(self, body: dict[str, Any]) -> None:
         if not self._auth(True):
             return
@@ -306,9 +313,8 @@ class _Handler(BaseHTTPRequestHandler):
     def _info(self, repo_id: str, revision: str) -> None:
         if not self._auth(False):
             return
-        sha = self._rev(repo_id, revision)
+        sha = self._rev_or_404(repo_id, revision)
         if sha is None:
-            self._send(404, {"error": "Invalid rev id"}, error_code="RevisionNotFound")
             return
         files = self.fake.repos[repo_id].commits[sha]["files"]
         card = None
@@ -329,9 +335,8 @@ class _Handler(BaseHTTPRequestHandler):
                 for p, b in sorted(files.items()) if paths is None or p in paths]
 
     def _tree(self, repo_id: str, revision: str) -> None:
-        sha = self._rev(repo_id, revision)
+        sha = self._rev_or_404(repo_id, revision)
         if sha is None:
-            self._send(404, {"error": "Invalid rev id"}, error_code="RevisionNotFound")
             return
         self._send(200, self._entries(self.fake.repos[repo_id].commits[sha]["files"], None))
 
@@ -348,9 +353,8 @@ class _Handler(BaseHTTPRequestHandler):
             return
         if not self._auth(False):
             return
-        sha = self._rev(repo_id, revision)
+        sha = self._rev_or_404(repo_id, revision)
         if sha is None:
-            self._send(404, {"error": "Invalid rev id"}, error_code="RevisionNotFound")
             return
         data = self.fake.repos[repo_id].commits[sha]["files"].get(path)
         if data is None:
