@@ -9,9 +9,12 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
+from . import _compat
 from ._version import __version__
-from .errors import SCERError
 from .core.report import Report
+from .errors import SCERError
+
+_compat.install()  # the flat-layout paths (scer_hf.tracker, scer_hf.meters, ...) stay importable
 
 __all__ = [
     "__version__",
@@ -32,25 +35,27 @@ __all__ = [
 
 # public name -> (module, attribute or None for the module itself); loaded on first use
 _LAZY: dict[str, tuple[str, str | None]] = {
-    "SCERCallback": ("scer_hf.callback", "SCERCallback"),
-    "track_pipeline": ("scer_hf.pipeline", "track_pipeline"),
-    "benchmark": ("scer_hf.protocol", "benchmark"),
-    "estimate": ("scer_hf.calculator", "estimate"),
+    "SCERCallback": ("scer_hf.hf.callback", "SCERCallback"),
+    "track_pipeline": ("scer_hf.hf.pipeline", "track_pipeline"),
+    "benchmark": ("scer_hf.hf.benchmark", "benchmark"),
+    "estimate": ("scer_hf.core.calculator", "estimate"),
     "rate": ("scer_hf.rating", "rate"),
-    "reference": ("scer_hf.reference", None),
-    "update_card": ("scer_hf.card", "update_card"),
-    "PhaseTracker": ("scer_hf.tracker", "PhaseTracker"),
-    "carbon_intensity": ("scer_hf.carbon", "carbon_intensity"),
-    "meters": ("scer_hf.meters", None),
+    "reference": ("scer_hf.rating.reference", None),
+    "update_card": ("scer_hf.publish.card", "update_card"),
+    "PhaseTracker": ("scer_hf.core.tracker", "PhaseTracker"),
+    "carbon_intensity": ("scer_hf.core.carbon", "carbon_intensity"),
+    "meters": ("scer_hf.core.meters", None),
     "errors": ("scer_hf.errors", None),
 }
 
 
 def __getattr__(name: str) -> Any:
-    try:
+    if name in _LAZY:
         module, attr = _LAZY[name]
-    except KeyError:
-        raise AttributeError(f"module 'scer_hf' has no attribute {name!r}") from None
+    elif f"scer_hf.{name}" in _compat.MOVED:  # a flat-layout submodule: scer_hf.tracker, scer_hf.label, ...
+        module, attr = _compat.MOVED[f"scer_hf.{name}"], None
+    else:
+        raise AttributeError(f"module 'scer_hf' has no attribute {name!r}")
     mod = importlib.import_module(module)
     value = mod if attr is None else getattr(mod, attr)
     globals()[name] = value

@@ -152,9 +152,9 @@ def test_push_hook_calls_card_push_when_present(monkeypatch: pytest.MonkeyPatch)
     mod = types.ModuleType("scer_hf.hf.push")
     mod.on_push_begin = lambda cb, args, state, control, **kw: calls.append((cb, args, kw))  # type: ignore[attr-defined]
     monkeypatch.setitem(sys.modules, "scer_hf.hf.push", mod)
-    import scer_hf
+    import scer_hf.hf
 
-    monkeypatch.setattr(scer_hf, "card_push", mod, raising=False)  # `from . import` reads the package attribute
+    monkeypatch.setattr(scer_hf.hf, "push", mod, raising=False)  # `from . import` reads the package attribute
     cb = SCERCallback()
     cb.on_push_begin("ARGS", "STATE", "CONTROL", model="M")
     assert calls == [(cb, "ARGS", {"model": "M"})]

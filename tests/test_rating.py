@@ -52,7 +52,7 @@ def test_new_value_outside_reference_range_is_inserted() -> None:
 
 # --- AI Energy Score stars --------------------------------------------------------------------
 def test_all_166_published_stars_reproduced_from_energy() -> None:
-    path = Path(reference.__file__).parent / "data" / "aienergyscore_v1.csv"
+    path = reference.data_dir() / "aienergyscore_v1.csv"
     with open(path, newline="", encoding="utf-8") as fh:
         rows = list(csv.DictReader(fh))
     groups: dict[tuple[str, str], list[float]] = defaultdict(list)
@@ -107,7 +107,7 @@ def test_bloom_560m_offline() -> None:
 
 
 def test_training_percentile_matches_independent_ranking() -> None:
-    path = Path(reference.__file__).parent / "data" / "training.csv"
+    path = reference.data_dir() / "training.csv"
     with open(path, newline="", encoding="utf-8") as fh:
         rows = [x for x in csv.DictReader(fh) if not x["notes"].startswith("[secondary")]
     vals = {x["model_id"]: float(x["energy_mwh"]) * 1000 / (float(x["params_b"]) * float(x["training_tokens_b"]))

@@ -10,7 +10,7 @@ import pytest
 from scer_hf import reference
 from scer_hf.errors import ReferenceDataError
 
-DATA = Path(reference.__file__).parent / "data"
+DATA = reference.data_dir()
 
 
 def shipped(name: str) -> tuple[list[str], list[dict[str, str]]]:

@@ -25,7 +25,8 @@ def command(report: str, rating_path: str | None, out: str, url: str | None, as_
     efficiency when the report has a quality block, the label, method and sources.
     """
     from ..publish.html import write_html_report
-    from ..publish.label import load_report, resolve_rating
+    from ..core.report import load_report
+    from ..rating import resolve_rating
 
     rep = load_report(report)
     path = write_html_report(rep, out, resolve_rating(rep, rating_path), manifest_url=url, auto_rate=False)

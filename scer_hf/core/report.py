@@ -328,3 +328,14 @@ def _validate(d: Any) -> None:
         _fail("'carbon' must be an object with a numeric 'g_per_kwh'")
     if d["sci"] is not None and (not isinstance(d["sci"], Mapping) or "value" not in d["sci"] or "unit" not in d["sci"]):
         _fail("'sci' must be null or an object with 'value' and 'unit'")
+
+
+def load_report(report: Report | Mapping[str, Any] | str | os.PathLike[str]) -> Report:
+    """A :class:`Report` from a Report, a dict or a path to a report JSON."""
+    if isinstance(report, Report):
+        return report
+    if isinstance(report, Mapping):
+        return Report.from_dict(report)
+    if isinstance(report, (str, os.PathLike)):
+        return Report.load(report)
+    raise ReportError(f"expected a scer_hf.Report, a dict or a path to a report JSON, got {type(report).__name__}")

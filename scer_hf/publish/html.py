@@ -19,7 +19,9 @@ from markupsafe import Markup
 
 from .._io import atomic_write_text
 from .._version import __version__
-from .label import PALETTE, fmt_energy, fmt_num, label_fields, load_report, make_label, resolve_rating
+from ..core.report import load_report
+from ..rating import resolve_rating
+from .label import PALETTE, fmt_energy, fmt_num, label_fields, make_label
 from ..errors import SCERError
 from ..core.report import Report
 

@@ -34,7 +34,8 @@ import segno
 
 from .._io import atomic_write_bytes, atomic_write_text
 from ..errors import ReportError, SCERError
-from ..core.report import Report
+from ..core.report import Report, load_report
+from ..rating import resolve_rating
 
 __all__ = [
     "make_label",
@@ -42,8 +43,6 @@ __all__ = [
     "label_fields",
     "markdown_badge",
     "qr_payload",
-    "resolve_rating",
-    "load_report",
     "PALETTE",
     "CONTRAST_PAIRS",
     "LABEL_WIDTH",
@@ -90,53 +89,6 @@ _METHOD_TEXT = {
 
 
 # ------------------------------------------------------------------ inputs ------------
-def load_report(report: Report | Mapping[str, Any] | str | os.PathLike[str]) -> Report:
-    """A :class:`Report` from a Report, a dict or a path to a report JSON."""
-    if isinstance(report, Report):
-        return report
-    if isinstance(report, Mapping):
-        return Report.from_dict(report)
-    if isinstance(report, (str, os.PathLike)):
-        return Report.load(report)
-    raise ReportError(f"expected a scer_hf.Report, a dict or a path to a report JSON, got {type(report).__name__}")
-
-
-def resolve_rating(report: Report, rating: Any = None, *, auto: bool = True) -> dict[str, Any] | None:
-    """The rating as a dict (shared rating contract), or None.
-
-    ``rating`` may be an object with ``to_dict()``, a dict, or a path to a JSON file.
-    With ``rating=None`` and ``auto=True``, ``scer_hf.rate(report)`` is called when
-    the rating module exists; a rating error leaves the label without a grade.
-    """
-    if rating is None:
-        if not auto:
-            return None
-        try:
-            from ..rating import rate  # noqa: PLC0415 - optional sibling module
-        except ImportError:
-            return None
-        try:
-            rating = rate(report)
-        except SCERError:
-            return None
-    src = ""
-    if isinstance(rating, (str, os.PathLike)):
-        p = Path(rating)
-        src = f"{p}: "
-        try:
-            rating = json.loads(p.read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise ReportError(f"cannot read rating JSON {p}: {exc}; write one with `scer-hf rate --json`") from exc
-    if hasattr(rating, "to_dict"):
-        rating = rating.to_dict()
-    if not isinstance(rating, Mapping):
-        raise ReportError(f"rating must be a Rating, a dict or a JSON path, got {type(rating).__name__}")
-    if not any(isinstance(rating.get(k), Mapping) for k in ("training", "inference")):
-        raise ReportError(f"{src}not a rating (no 'training' or 'inference' block); pass the JSON that "
-                          "`scer-hf rate REPORT --json` prints, or omit the rating to rate the report here")
-    return json.loads(json.dumps(rating, default=str))
-
-
 def qr_payload(report: Report, manifest_url: str | None = None) -> str:
     """What the QR code holds: the manifest URL, or ``scer-hf:<report digest>``."""
     if manifest_url and not str(manifest_url).startswith(("https://", "http://")):

@@ -18,9 +18,10 @@ from typing import Any
 from ..core.report import Report
 from .engine import rate_model
 from .measured import rate_report
+from .resolve import resolve_rating
 from .result import PhaseRating, Rating
 
-__all__ = ["rate", "Rating", "PhaseRating"]
+__all__ = ["rate", "resolve_rating", "Rating", "PhaseRating"]
 
 
 def _is_report_path(x: str) -> bool:

@@ -64,7 +64,7 @@ AIES_SETTING = "AI Energy Score v1: 1,000 queries, batch size 1, GPU energy only
 
 
 def data_dir() -> Path:
-    return Path(__file__).resolve().parent / "data"
+    return Path(__file__).resolve().parent.parent / "data"
 
 
 def _num(text: Any) -> float | None:

@@ -33,8 +33,8 @@ from .splice import (
     split_card,
 )
 from ...errors import CardError
-from ..label import load_report, resolve_rating
-from ...core.report import Report
+from ...core.report import Report, load_report
+from ...rating import resolve_rating
 
 __all__ = ["CardResult", "edit_card_text", "is_repo_id", "update_card"]
 
