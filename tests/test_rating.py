@@ -93,7 +93,7 @@ def test_bloom_560m_offline() -> None:
     d = r.to_dict()
     json.dumps(d)
     assert {"model", "reference_version", "training", "inference"} <= set(d)
-    assert d["model"] == "bigscience/bloom-560m" and d["reference_version"] == "scer-hf-reference 2026.11"
+    assert d["model"] == "bigscience/bloom-560m" and d["reference_version"] == "scer-hf-reference 2026.12"
     for phase in ("training", "inference"):
         assert CONTRACT <= set(d[phase]) and d[phase]["phase"] == phase
     t = r.training
