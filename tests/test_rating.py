@@ -96,14 +96,14 @@ def test_bloom_560m_offline() -> None:
     assert d["model"] == "bigscience/bloom-560m" and d["reference_version"] == "scer-hf-reference 2026.12"
     for phase in ("training", "inference"):
         assert CONTRACT <= set(d[phase]) and d[phase]["phase"] == phase
-    t = r.training
-    assert t.available and t.value == pytest.approx(10.505) and t.unit.startswith("MWh")
-    assert t.grade is None and "training tokens not published" in t.reason and t.method == "published"
+    t = r.training  # 10.505 MWh over 0.559 B params x 341 B tokens (reference 2026.12): its own published energy
+    assert t.available and t.value == pytest.approx(10.505e6 / (0.559e9 * 341e9) * 1e15) and t.grade is not None
+    assert t.unit == "Wh per 10^15 parameter-tokens" and t.method == "published" and t.basis is None
     assert any("training.csv#25" in s for s in t.sources)
-    i = r.inference
-    assert not i.available and "no published inference figure" in i.reason
+    i = r.inference  # no figure of its own: the architecture twin bloomz-560m's published figure
+    assert i.available and i.basis == "twin" and i.via_model == "bigscience/bloomz-560m"
     assert i.how_to_measure == "scer-hf benchmark bigscience/bloom-560m --task text-generation"
-    assert "bloom-560m" in repr(r) and "no figure" in r.describe()
+    assert "bloom-560m" in repr(r) and "architecture twin: bigscience/bloomz-560m" in r.describe()
 
 
 def test_training_percentile_matches_independent_ranking() -> None:
@@ -254,7 +254,7 @@ def test_report_on_other_hardware_or_estimated_is_flagged(tmp_path: Path) -> Non
 def test_model_folder_named_like_the_id_is_still_a_model_id(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     (tmp_path / "bigscience" / "bloom-560m").mkdir(parents=True)  # a saved model, no report inside
     monkeypatch.chdir(tmp_path)
-    assert rate("bigscience/bloom-560m").training.value == pytest.approx(10.505)
+    assert rate("bigscience/bloom-560m").training.value == pytest.approx(10.505e6 / (0.559e9 * 341e9) * 1e15)
 
 
 def test_report_task_without_reference_peers() -> None:
