@@ -116,7 +116,7 @@ def test_training_percentile_matches_independent_ranking() -> None:
     worse = sum(1 for x in vals.values() if x > v)
     expected = worse / (len(vals) - 1) * 100  # rank = worse + 1, no ties here
     t = rate("bigscience/bloom", hub=False).training
-    assert t.peers == len(vals) == 16
+    assert t.peers == len(vals) == 23  # 16 + BLOOM 560m/1b7/3b/7b1, GPT-3, T5-11B, OPT-175B (tokens filled, 2026.12)
     assert t.percentile == pytest.approx(expected) and t.grade == grade(expected)
     assert t.value == pytest.approx(v) and t.category["group"].startswith("training")
     assert len(t.nearest_peers) == 5 and all(p["model"] != "bigscience/bloom" for p in t.nearest_peers)
@@ -158,11 +158,11 @@ def test_training_emissions_fallback_and_derived_energy() -> None:
     mwh = derive_training_energy(row)["energy_mwh_derived"]
     assert d.value == pytest.approx(mwh * 1000 / (7 * 2000))
     assert any("derived by scer_hf.calculator" in n for n in d.notes)
-    assert rate("bigscience/bloom", include_derived=True, hub=False).training.peers > 16  # derived peers join
+    assert rate("bigscience/bloom", include_derived=True, hub=False).training.peers > 23  # derived peers join
     # Llama 3.3 70B publishes neither energy nor (a usable) CO2e: its own energy is derived, peers stay published
     x = rate("meta-llama/Llama-3.3-70B-Instruct", hub=False).training
     assert x.method == "derived (calculator)" and x.estimated and x.grade is not None
-    assert x.peers == 17  # 16 published peers + the rated model
+    assert x.peers == 24  # 23 published peers + the rated model
 
 
 def test_legacy_id_without_namespace_resolves_when_unique() -> None:
@@ -276,7 +276,7 @@ def test_rate_training_report() -> None:
     t = rate(rep).training
     expected = 100.0 * 100.0 / 3600.0 / (1e6 * 1e6) * 1e15  # Wh per 10^15 parameter-tokens
     assert t.value == pytest.approx(expected) and t.unit == "Wh per 10^15 parameter-tokens"
-    assert t.peers == 17 and t.percentile == 0.0 and t.grade == "C"
+    assert t.peers == 24 and t.percentile == 0.0 and t.grade == "C"
     assert t.co2e is not None and t.co2e["value"] > 0
     assert not rate(rep).inference.available
     no_params = Report.build(tr.measurements, boundary="training", provenance=tr.provenance(), model={"id": "x"})
