@@ -98,6 +98,7 @@ def test_finetune_inherits_base_pre_training_with_its_label() -> None:
 def test_distilled_model_does_not_inherit_and_twin_needs_same_parameters(monkeypatch: pytest.MonkeyPatch) -> None:
     r = rate("distilbert-base-uncased", hub=False)
     assert r.training.basis is None and not r.training.available  # distilled: trained anew
+    assert "inherits no pre-training rating" in r.training.reason and "distilled from" in r.describe()
     assert r.inference.via_model == "distilbert/distilbert-base-uncased-finetuned-sst-2-english"
     nodes = dict(lin.shipped())
     sst = nodes["distilbert/distilbert-base-uncased-finetuned-sst-2-english"]

@@ -292,6 +292,9 @@ def rate_model(
         elif tried and training.reason:
             training.reason += (f"; its base model{'s' if len(tried) > 1 else ''} {', '.join(tried)} "
                                 f"{'have' if len(tried) > 1 else 'has'} no published training figure either")
+        elif training.reason and (me := g.node(key)) is not None and me.relation not in _lin.INHERITS and me.base_model:
+            training.reason += (f"; it is {me.relation} from {me.base_model} (trained anew), so it inherits no "
+                                "pre-training rating")
     if not own_i:
         twin = _twin(mid, key, g, train + infer, infer, tag)
         if twin is not None:

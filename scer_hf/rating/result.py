@@ -139,11 +139,11 @@ class Rating:
         node = (self.lineage or {}).get("node")
         if node:
             n = node.get("params_b")
-            lines.append(f"  lineage  : {node.get('relation')}" + (f" of {node['base_model']}" if node.get("base_model") else "")
+            shipped = str(node.get("origin", "")).startswith("lineage.csv")  # published counts, else counted
+            of = "from" if node.get("relation") == "distilled" else "of"
+            lines.append(f"  lineage  : {node.get('relation')}" + (f" {of} {node['base_model']}" if node.get("base_model") else "")
                          + (f"; architecture {node['architecture']}" if node.get("architecture") else "")
-                         + (f"; {n * 1e9:,.0f} parameters" if n is not None and node.get("origin") != "lineage.csv"
-                            and not str(node.get("origin", "")).startswith("lineage.csv") else
-                            (f"; {n:g} B parameters" if n is not None else ""))
+                         + ("" if n is None else f"; {n:g} B parameters" if shipped else f"; {n * 1e9:,.0f} parameters")
                          + f" [{node.get('origin')}]")
         for pr in (self.training, self.inference):
             lines.append(f"  {pr.phase:<9}: {pr.summary()}")
