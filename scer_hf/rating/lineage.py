@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import functools
 import threading
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Mapping
 
 from .. import reference as _ref
@@ -217,10 +217,3 @@ def hub_node(model_id: str, timeout_s: float = 3.0) -> tuple[Node | None, dict[s
                 params_b=(box["total"] / 1e9 if box.get("total") else None), source=src, origin="Hub")
     return node, info
 
-
-def merge(known: Node | None, new: Node) -> Node:
-    """A shipped node completed (not overridden) by what the Hub or a folder says."""
-    if known is None:
-        return new
-    return replace(known, architecture=known.architecture or new.architecture,
-                   params_b=known.params_b if known.params_b is not None else new.params_b)
