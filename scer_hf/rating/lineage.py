@@ -20,7 +20,7 @@ import threading
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Mapping
 
-from .. import reference as _ref
+from . import reference as _ref
 from .hub import hub_offline
 
 __all__ = [
