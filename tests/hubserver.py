@@ -325,10 +325,12 @@ class _Handler(BaseHTTPRequestHandler):
                 card = yaml.safe_load(fm.group(2)) if fm else None
             except yaml.YAMLError:
                 card = None
-        self._send(200, {"_id": sha[:24], "id": repo_id, "modelId": repo_id, "sha": sha, "private": False,
-                         "tags": list((card or {}).get("tags") or []) if isinstance(card, dict) else [],
-                         "siblings": [{"rfilename": p} for p in sorted(files)],
-                         "cardData": card if isinstance(card, dict) else None})
+        info = {"_id": sha[:24], "id": repo_id, "modelId": repo_id, "sha": sha, "private": False,
+                "tags": list((card or {}).get("tags") or []) if isinstance(card, dict) else [],
+                "siblings": [{"rfilename": p} for p in sorted(files)],
+                "cardData": card if isinstance(card, dict) else None}
+        info.update(_model_extras(files))
+        self._send(200, info)
 
     def _entries(self, files: dict[str, bytes], paths: list[str] | None) -> list[dict[str, Any]]:
         return [{"type": "file", "path": p, "size": len(b), "oid": _git_hash(b)}
@@ -415,6 +417,30 @@ class _Handler(BaseHTTPRequestHandler):
         if create_pr:
             out["pullRequestUrl"] = f"{self.fake.url}/{repo_id}/discussions/{repo.prs}"
         self._send(200, out)
+
+
+def _model_extras(files: dict[str, bytes]) -> dict[str, Any]:
+    """``config`` (config.json) and ``safetensors`` ({"parameters": {dtype: n}, "total": n}, from the headers of
+    the repo's .safetensors files) as the real Hub returns them for ``expand=["config", "safetensors"]``."""
+    out: dict[str, Any] = {}
+    if "config.json" in files:
+        try:
+            out["config"] = json.loads(files["config.json"])
+        except ValueError:
+            pass
+    per: dict[str, int] = {}
+    for name, data in files.items():
+        if name.endswith(".safetensors") and len(data) >= 8:
+            n = int.from_bytes(data[:8], "little")
+            for key, t in json.loads(data[8:8 + n]).items():
+                if key != "__metadata__":
+                    size = 1
+                    for d in t["shape"]:
+                        size *= d
+                    per[t["dtype"]] = per.get(t["dtype"], 0) + size
+    if per:
+        out["safetensors"] = {"parameters": per, "total": sum(per.values())}
+    return out
 
 
 def use_fake_hub(monkeypatch: Any, hub: FakeHub) -> None:

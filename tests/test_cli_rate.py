@@ -47,8 +47,8 @@ def test_cli_rate_json_without_torch() -> None:
     p = run_cli("rate", "bigscience/bloom-560m", "--json")
     assert p.returncode == 0, p.stderr
     d = json.loads(p.stdout)
-    assert d["model"] == "bigscience/bloom-560m" and d["training"]["value"] == pytest.approx(10.505)
-    assert d["inference"]["available"] is False
+    assert d["model"] == "bigscience/bloom-560m" and d["training"]["grade"] in ("A", "B", "C")
+    assert d["inference"]["basis"] == "twin" and d["inference"]["via_model"] == "bigscience/bloomz-560m"
     assert "HEAVY=[]" in p.stderr  # neither torch, transformers, datasets nor pandas was imported
 
 

@@ -74,7 +74,8 @@ def test_training_normalisation_arithmetic() -> None:
     assert bloom["co2e_value"] == pytest.approx(24.7e6 / (176.247e9 * 366e9) * 1e15, rel=1e-12)
     assert bloom["value_unit"] == "Wh per 10^15 parameter-tokens"
     small = next(r for r in reference.rows("training") if r["model_key"] == "bigscience/bloom-560m")
-    assert small["value"] is None and small["energy_wh"] == pytest.approx(10.505e6)  # tokens not published
+    assert small["energy_wh"] == pytest.approx(10.505e6) and small["tokens_b_value"] == 341  # BLOOM paper Table 3
+    assert small["value"] == pytest.approx(10.505e6 / (0.559e9 * 341e9) * 1e15, rel=1e-12)
 
 
 def test_inference_metric_prefers_joules_per_token() -> None:

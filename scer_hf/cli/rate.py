@@ -26,7 +26,10 @@ __all__ = ["command"]
 @handle_errors
 def command(target: str, task: str | None, include_secondary: bool, include_modelled: bool, include_derived: bool,
             extra: tuple[str, ...], offline: bool, as_json: bool) -> None:
-    """Rate TARGET: a Hub model id (published figures, offline) or a scer-hf report JSON."""
+    """Rate TARGET: a Hub model id (published figures, offline), a local model folder or a scer-hf report JSON.
+
+    A model with no figure of its own is rated through its lineage; the output says so (basis, sources).
+    """
     from ..rating import rate
 
     r = rate(target, task=task, include_secondary=include_secondary, include_modelled=include_modelled,

@@ -17,6 +17,7 @@ from typing import Any
 
 from ..core.report import Report
 from .engine import rate_model
+from .local import folder_node, is_model_folder
 from .measured import rate_report
 from .resolve import resolve_rating
 from .result import PhaseRating, Rating
@@ -50,6 +51,13 @@ def rate(
       reads the Hub card's ``co2_eq_emissions`` when no training row exists and
       ``HF_HUB_OFFLINE`` is unset (3 s limit; never fails); ``hub=False`` never does.
     * report: rated within its category; estimated energy gives ``estimated=True``.
+    * local model folder (config.json, no scer_report.json): its parameters are counted from the
+      safetensors headers (no torch) and it is rated through its lineage (card ``base_model`` or
+      config ``_name_or_path``): an inherited training rating and an architecture twin's inference figure.
+
+    A model with no figure of its own is rated through its lineage (``scer_hf/data/lineage.csv``, and,
+    online, the Hub card's ``base_model`` and safetensors parameter count): training inherited from its
+    base model, inference from an architecture twin; ``basis``/``via_model``/``basis_label`` say so.
 
     ``task`` restricts (model) or sets (report) the task. ``include_secondary`` /
     ``include_modelled`` add [secondary] and modelled rows to the peers;
@@ -61,6 +69,8 @@ def rate(
     """
     flags: dict[str, Any] = dict(task=task, include_secondary=include_secondary, include_modelled=include_modelled,
                                  include_derived=include_derived, extra=extra)
+    if isinstance(x, (str, os.PathLike)) and is_model_folder(x):
+        return rate_model(str(x), hub=hub, node=folder_node(x), **flags)
     if isinstance(x, (Report, dict, os.PathLike)) or (isinstance(x, str) and _is_report_path(x)):
         return rate_report(x, **flags)
     return rate_model(x, hub=hub, **flags)

@@ -6,6 +6,7 @@ import math
 from typing import Any, Mapping, Sequence
 
 from . import reference as _ref
+from . import lineage as _lin
 from .categories import normalize_task, validate_model_id
 from .hub import card_emissions
 from .percentile import grade, percentiles
@@ -177,6 +178,59 @@ def _resolve(mid: str, rows: list[dict[str, Any]]) -> str:
     return named.pop() if len(named) == 1 else key
 
 
+def _mark(pr: PhaseRating, basis: str, via: str, label: str, edges: list[_lin.Node], how_to: str) -> None:
+    """Label a rating that uses another model's figure (inherited or architecture twin), with the edges' sources."""
+    for p in (pr, *pr.alternatives):
+        p.basis, p.via_model, p.basis_label = basis, via, label
+        p.method = f"{'inherited' if basis == 'inherited' else 'architecture twin'}: {p.method}"
+        p.sources = [_lin.edge_source(n) for n in edges] + list(p.sources)
+        p.notes.insert(0, label)
+        p.how_to_measure = how_to
+
+
+def _inherit(mid: str, key: str, g: _lin.Lineage, train: list[dict[str, Any]]) -> tuple[PhaseRating | None, list[str]]:
+    """The nearest ancestor's pre-training rating, or (None, the ancestors tried)."""
+    tried = []
+    for anc, chain in g.ancestors(key):
+        rows = [r for r in train if r["model_key"].lower() == anc.lower()]
+        rows = [(_ref.derive_training_value(r) or r) if r.get("value") is None and r.get("co2e_value") is None
+                else r for r in rows]
+        if rows:
+            pr = _pick([_rate_training_row(r, train) for r in rows])
+            _mark(pr, "inherited", anc, _lin.inherited_label(anc), chain, training_how_to(mid))
+            return pr, tried
+        tried.append(anc)
+    return None, tried
+
+
+def _twin(mid: str, key: str, g: _lin.Lineage, rows: list[dict[str, Any]], infer: list[dict[str, Any]],
+          tag: str | None) -> PhaseRating | None:
+    """The published inference figure of an architecture twin (same tree, architecture and parameters)."""
+    def params_of(m: str) -> float | None:
+        return next((r["params_b_value"] for r in rows if r["model_key"].lower() == m.lower()
+                     and r.get("params_b_value")), None)
+
+    me = g.node(key)
+    prs = []
+    for twin, how in g.twins(key, params_of):
+        edges: list[_lin.Node] = []
+        for m in (key, twin):  # both paths up to the common base, each edge once
+            for _, chain in g.ancestors(m, _lin.TWIN_EDGES)[-1:]:
+                edges += [n for n in chain if n not in edges]
+        for r in infer:
+            if r["model_key"].lower() == twin.lower() and r.get("value") is not None and (tag is None or r.get("task_key") == tag):
+                pr = _rate_inference_row(r, infer)
+                _mark(pr, "twin", twin, _lin.twin_label(twin), edges, inference_how_to(mid, tag))
+                pr.notes.insert(1, f"{twin} is {how}; same architecture ({me.architecture if me else '?'}) and "
+                                   f"parameter count within {_lin.PARAM_TOLERANCE:.0%}: its published figure, "
+                                   f"not a measurement of {mid}")
+                prs.append(pr)
+    if not prs:
+        return None
+    head = _pick(prs)
+    return head
+
+
 def rate_model(
     model_id: str,
     *,
@@ -187,14 +241,21 @@ def rate_model(
     extra: Any = None,
     hub: bool | None = None,
     hub_timeout_s: float = 3.0,
+    node: _lin.Node | None = None,
 ) -> Rating:
-    """Rate *model_id* from the reference data (see :func:`scer_hf.rate`)."""
-    mid = validate_model_id(model_id)
+    """Rate *model_id* from the reference data (see :func:`scer_hf.rate`).
+
+    *node*: the lineage of a model that is not on the Hub (a local folder, ``rating/local.py``);
+    *model_id* is then only its display name.
+    """
+    mid = node.model_id if node is not None else validate_model_id(model_id)
     tag = normalize_task(task) if task else None
     flags = dict(include_secondary=include_secondary, include_modelled=include_modelled, extra=extra)
     train = _ref.rows("training", include_derived=include_derived, **flags)
     infer = _ref.rows("inference", **flags)
-    key = _resolve(mid, train + infer)
+    g = _lin.graph([node] if node is not None else [])
+    key = mid.lower() if node is not None else _resolve(mid, train + infer + [{"model_key": n.model_id}
+                                                                              for n in g.nodes.values()])
 
     own_t = [r for r in train if r["model_key"].lower() == key]
     if not include_derived:  # the rated model's own gaps may still be derived (and say so)
@@ -219,8 +280,30 @@ def rate_model(
             reason += f" for task {tag}"
         inference = PhaseRating(phase="inference", reason=reason, how_to_measure=inference_how_to(mid, tag))
 
+    lineage_info: dict[str, Any] = {}
+    if (not own_t or not own_i) and g.node(key) is None and hub is not False:  # returns at once when offline
+        hub_n, lineage_info["hub"] = _lin.hub_node(mid, timeout_s=hub_timeout_s)
+        if hub_n is not None:
+            g = g.with_node(hub_n)
+    if not own_t:
+        inherited, tried = _inherit(mid, key, g, train)
+        if inherited is not None:
+            training = inherited
+        elif tried and training.reason:
+            training.reason += (f"; its base model{'s' if len(tried) > 1 else ''} {', '.join(tried)} "
+                                f"{'have' if len(tried) > 1 else 'has'} no published training figure either")
+        elif training.reason and (me := g.node(key)) is not None and me.relation not in _lin.INHERITS and me.base_model:
+            training.reason += (f"; it is {me.relation} from {me.base_model} (trained anew), so it inherits no "
+                                "pre-training rating")
+    if not own_i:
+        twin = _twin(mid, key, g, train + infer, infer, tag)
+        if twin is not None:
+            inference = twin
+    if g.node(key) is not None:
+        lineage_info["node"] = g.node(key).to_dict()
+
     hub_info = None
-    if not training.available and hub is not False:  # card_emissions returns at once when offline
+    if not training.available and hub is not False and node is None:  # card_emissions returns at once when offline
         hub_info = card_emissions(mid, timeout_s=hub_timeout_s)
         if hub_info.get("co2e_g") is not None:
             training = PhaseRating(
@@ -235,4 +318,4 @@ def rate_model(
         for pr in (training, inference):
             pr.notes.insert(0, f"{mid!r} matched the reference model {key!r} (legacy id without namespace)")
     return Rating(model=mid, reference_version=_ref.REFERENCE_VERSION, training=training, inference=inference,
-                  hub=hub_info)
+                  hub=hub_info, lineage=lineage_info or None)

@@ -54,7 +54,7 @@ __all__ = [
     "derive_training_value",
 ]
 
-REFERENCE_VERSION = "scer-hf-reference 2026.11"
+REFERENCE_VERSION = "scer-hf-reference 2026.12"
 AIES_EDITION = "AI Energy Score v1 (Feb 2025)"
 FILES = ("training.csv", "inference.csv", "aienergyscore_v1.csv")
 _PHASES = {"training": ("training.csv",), "inference": ("inference.csv", "aienergyscore_v1.csv")}

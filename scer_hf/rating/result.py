@@ -59,6 +59,9 @@ class PhaseRating:
     co2e: dict[str, Any] | None = None
     star_bands: list[dict[str, Any]] | None = None
     alternatives: list["PhaseRating"] = field(default_factory=list)
+    basis: str | None = None  # None: the model's own figure; "inherited" (base model) or "twin" (architecture twin)
+    via_model: str | None = None  # the model whose figure is used when basis is set
+    basis_label: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         d: dict[str, Any] = {
@@ -70,6 +73,7 @@ class PhaseRating:
             "how_to_measure": self.how_to_measure, "comparable": self.comparable, "notes": list(self.notes),
             "co2e": self.co2e, "star_bands": self.star_bands,
             "alternatives": [a.to_dict() for a in self.alternatives],
+            "basis": self.basis, "via_model": self.via_model, "basis_label": self.basis_label,
         }
         return _json_safe(d)
 
@@ -90,6 +94,8 @@ class PhaseRating:
         parts.append(f"[{self.method}{', ESTIMATED' if self.estimated else ''}]")
         if self.comparable is False:
             parts.append("(not comparable)")
+        if self.basis_label:
+            parts.append(f"({self.basis_label})")
         s = " | ".join(parts)
         if self.grade is None and self.stars is None and self.reason:
             s += f" - not rated: {self.reason}"
@@ -108,6 +114,7 @@ class Rating:
     training: PhaseRating
     inference: PhaseRating
     hub: dict[str, Any] | None = None
+    lineage: dict[str, Any] | None = None  # what the model is made from, when lineage was used or read
 
     def to_dict(self) -> dict[str, Any]:
         d = {
@@ -116,6 +123,7 @@ class Rating:
             "training": self.training.to_dict(),
             "inference": self.inference.to_dict(),
             "hub": self.hub,
+            "lineage": _json_safe(self.lineage),
         }
         json.dumps(d)  # JSON-safe by construction; fail loudly here rather than in a consumer
         return d
@@ -128,6 +136,15 @@ class Rating:
     def describe(self) -> str:
         """Several readable lines (the text ``scer-hf rate`` prints)."""
         lines = [f"{self.model or '(unnamed model)'}  - rated against {self.reference_version}"]
+        node = (self.lineage or {}).get("node")
+        if node:
+            n = node.get("params_b")
+            shipped = str(node.get("origin", "")).startswith("lineage.csv")  # published counts, else counted
+            of = "from" if node.get("relation") == "distilled" else "of"
+            lines.append(f"  lineage  : {node.get('relation')}" + (f" {of} {node['base_model']}" if node.get("base_model") else "")
+                         + (f"; architecture {node['architecture']}" if node.get("architecture") else "")
+                         + ("" if n is None else f"; {n:g} B parameters" if shipped else f"; {n * 1e9:,.0f} parameters")
+                         + f" [{node.get('origin')}]")
         for pr in (self.training, self.inference):
             lines.append(f"  {pr.phase:<9}: {pr.summary()}")
             if pr.category and pr.available and pr.peers:
@@ -138,8 +155,10 @@ class Rating:
             for p in pr.nearest_peers[:5]:
                 lines.append(f"             peer: {p.get('model')}  {_fmt(p.get('value'))} {p.get('unit') or ''}"
                              + (f"  {p['grade']}" if p.get("grade") else ""))
-            if pr.sources:
-                lines.append(f"             source: {pr.sources[0]}")
+            if pr.basis_label:
+                lines.append(f"             basis: {pr.basis_label}")
+            for s in (pr.sources if pr.basis else pr.sources[:1]):
+                lines.append(f"             source: {s}")
             if pr.alternatives:
                 lines.append(f"             + {len(pr.alternatives)} other published figure(s) for this model "
                              "(see --json 'alternatives')")
