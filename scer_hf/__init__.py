@@ -43,6 +43,18 @@ _LAZY: dict[str, tuple[str, str | None]] = {
     "carbon_intensity": ("scer_hf.carbon", "carbon_intensity"),
     "meters": ("scer_hf.meters", None),
     "errors": ("scer_hf.errors", None),
+    # submodules the README tells users to call (scer_hf.prompts.load(), scer_hf.quality.perplexity(), ...)
+    "prompts": ("scer_hf.prompts", None),
+    "equivalents": ("scer_hf.equivalents", None),
+    "quality": ("scer_hf.quality", None),
+    "calculator": ("scer_hf.calculator", None),
+    "carbon": ("scer_hf.carbon", None),
+    "label": ("scer_hf.label", None),
+    "html_report": ("scer_hf.html_report", None),
+    "verify": ("scer_hf.verify", None),
+    "protocol": ("scer_hf.protocol", None),
+    "pipeline": ("scer_hf.pipeline", None),
+    "card_push": ("scer_hf.card_push", None),
 }
 
 
@@ -58,7 +70,7 @@ def __getattr__(name: str) -> Any:
 
 
 def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+    return sorted(set(globals()) | set(__all__) | set(_LAZY))
 
 
 if TYPE_CHECKING:  # pragma: no cover

@@ -13,7 +13,7 @@ __all__ = ["command"]
 @click.argument("report", type=click.Path(dir_okay=True, exists=True))
 @click.option("--rating", "rating_path", type=click.Path(exists=True, dir_okay=False),
               help="Rating JSON (from `scer-hf rate --json`). Default: rate the report when rating is installed.")
-@click.option("--out", "out", default="scer_label.svg", show_default=True,
+@click.option("-o", "--out", "out", default="scer_label.svg", show_default=True,
               help="Output file: .svg, or .png (PNG needs resvg: pip install 'scer-hf[png]').")
 @click.option("--url", "url", help="Public URL of the manifest (report JSON); the QR code links to it. "
               "Without it the QR code holds the report digest (scer-hf:sha256:...).")

@@ -13,7 +13,7 @@ __all__ = ["command"]
 @click.argument("report", type=click.Path(dir_okay=True, exists=True))
 @click.option("--rating", "rating_path", type=click.Path(exists=True, dir_okay=False),
               help="Rating JSON (from `scer-hf rate --json`). Default: rate the report when rating is installed.")
-@click.option("--out", "out", default="scer_report.html", show_default=True, help="Output HTML file.")
+@click.option("-o", "--out", "out", default="scer_report.html", show_default=True, help="Output HTML file.")
 @click.option("--url", "url", help="Public URL of the manifest, for the embedded label's QR code.")
 @json_option
 @handle_errors
