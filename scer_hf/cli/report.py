@@ -18,7 +18,7 @@ __all__ = ["command"]
 @json_option
 @handle_errors
 def command(report: str, rating_path: str | None, out: str, url: str | None, as_json: bool) -> None:
-    """Write one self-contained HTML file for REPORT (no network, no scripts).
+    """Write one self-contained HTML file for REPORT, a report JSON or its folder (no network, no scripts).
 
     It shows energy and CO2e per phase with uncertainty, the SCI values, the rating
     with the reference distribution and the model's position, quality-normalised
@@ -27,7 +27,10 @@ def command(report: str, rating_path: str | None, out: str, url: str | None, as_
     from ..html_report import write_html_report
     from ..label import load_report, resolve_rating
 
-    rep = load_report(report)
+    from ..report_files import find_report
+
+    source = find_report(report)  # a folder: its report (scer_report.json, inference_report.json, ...)
+    rep = load_report(source)
     path = write_html_report(rep, out, resolve_rating(rep, rating_path), manifest_url=url, auto_rate=False)
-    emit({"html": str(path), "digest": rep.digest(), "bytes": path.stat().st_size}, as_json,
-         f"HTML report written to {path} (open it in any browser; it loads nothing from the network)")
+    emit({"html": str(path), "report": str(source), "digest": rep.digest(), "bytes": path.stat().st_size}, as_json,
+         f"HTML report for {source} written to {path} (open it in any browser; it loads nothing from the network)")
