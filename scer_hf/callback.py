@@ -94,7 +94,8 @@ class SCERCallback(ReportingMixin, TrainerCallback):
         training_type: ``"fine-tuning"`` or ``"pre-training"`` (the Hub's ``co2_eq_emissions.training_type``).
             Default: ``"fine-tuning"`` when the model was loaded from pretrained weights (its
             ``config._name_or_path`` is set, as ``from_pretrained`` does), ``"pre-training"`` when it was
-            built from a config (random weights, ``_name_or_path`` empty).
+            built from a bare config (random weights, ``_name_or_path`` empty). A model built with
+            ``from_config(AutoConfig.from_pretrained(name))`` carries that name: pass ``"pre-training"``.
         handle_sigterm: on SIGTERM during training, write the partial report, then die as before.
     """
 
@@ -277,6 +278,7 @@ class SCERCallback(ReportingMixin, TrainerCallback):
                 "task": self.task or task_of(model),
                 "training_type": self.training_type or (
                     "fine-tuning" if getattr(cfg, "_name_or_path", None) else "pre-training"),
+                "training_type_basis": "given" if self.training_type else "inferred from config._name_or_path",
             }
         try:
             self._n_examples = len(train_dataloader.dataset)  # type: ignore[union-attr]
