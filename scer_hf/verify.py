@@ -272,8 +272,9 @@ def _report_beside_label(p: Path, meta: Mapping[str, Any]) -> Report:
     match = [r for r in beside if r.digest() == meta.get("digest")]
     if match:
         return match[0]
-    if len(beside) == 1:  # one report there, changed since: the digest check below says so
-        return beside[0]
+    same_boundary = [r for r in beside if r.boundary == meta.get("boundary")]
+    if len(same_boundary) == 1:  # the label's boundary has one report there, changed since: the checks say so
+        return same_boundary[0]
     names = ", ".join(REPORT_NAMES)
     raise VerificationError(f"no report beside {p} has the label's digest {meta.get('digest')} (looked for {names}, "
                             "scer_report.*.json); pass --report REPORT.json")

@@ -54,6 +54,14 @@ def test_verify_a_label_finds_its_report_beside_it_by_digest(demo: Path) -> None
     assert code == 0 and out.startswith("VERIFIED"), out
 
 
+def test_verify_a_label_whose_report_changed_is_a_mismatch(demo: Path) -> None:
+    d = json.loads((demo / "inference_report.json").read_text())
+    d["energy_j"] *= 2  # the label's report, edited: no digest matches, the boundary does
+    (demo / "inference_report.json").write_text(json.dumps(d))
+    code, out = run("verify", str(demo / "scer_label.svg"))
+    assert code == 3 and "[FAIL] label.digest" in out, out
+
+
 def test_verify_a_label_whose_report_is_not_beside_it_says_so(demo: Path) -> None:
     (demo / "inference_report.json").unlink()
     training_report().save(demo / "scer_report.json")  # two reports, neither the label's
