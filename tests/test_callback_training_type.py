@@ -11,11 +11,11 @@ pytest.importorskip("torch")
 
 from datasets import Dataset  # noqa: E402
 
-from scer_hf._tiny import prompt_texts  # noqa: E402
-from scer_hf.callback import SCERCallback  # noqa: E402
-from scer_hf.cardlib.content import co2_entry  # noqa: E402
+from scer_hf.hf.tiny import prompt_texts  # noqa: E402
+from scer_hf.hf.callback import SCERCallback  # noqa: E402
+from scer_hf.publish.card.content import co2_entry  # noqa: E402
 from scer_hf.errors import CallbackConfigError  # noqa: E402
-from scer_hf.meters import ReplayMeter  # noqa: E402
+from scer_hf.core.meters import ReplayMeter  # noqa: E402
 
 
 def test_bad_training_type_is_refused() -> None:

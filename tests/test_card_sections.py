@@ -7,10 +7,10 @@ from pathlib import Path
 import pytest
 from huggingface_hub import ModelCard
 
-from scer_hf.card import update_card
-from scer_hf.cardlib.content import co2_entry
-from scer_hf.label import save_label
-from scer_hf.report import Report
+from scer_hf.publish.card import update_card
+from scer_hf.publish.card.content import co2_entry
+from scer_hf.publish.label import save_label
+from scer_hf.core.report import Report
 from tests.test_label_fixtures import inference_report, rating, training_report
 
 TRAIN, INFER = training_report(), inference_report()  # one run each (a report's digest includes its run id)

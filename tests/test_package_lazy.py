@@ -28,11 +28,11 @@ def test_readme_names_resolve_after_import_scer_hf_without_torch() -> None:
 
 def test_lazy_submodules_are_the_modules() -> None:
     import scer_hf
-    import scer_hf.equivalents
-    import scer_hf.prompts
-    import scer_hf.quality
+    import scer_hf.core.equivalents
+    import scer_hf.hf.prompts
+    import scer_hf.hf.quality
 
-    assert scer_hf.prompts is sys.modules["scer_hf.prompts"]
-    assert scer_hf.equivalents is sys.modules["scer_hf.equivalents"]
-    assert scer_hf.quality is sys.modules["scer_hf.quality"]
+    assert scer_hf.hf.prompts is sys.modules["scer_hf.hf.prompts"]
+    assert scer_hf.core.equivalents is sys.modules["scer_hf.core.equivalents"]
+    assert scer_hf.hf.quality is sys.modules["scer_hf.hf.quality"]
     assert {"prompts", "equivalents", "quality"} <= set(dir(scer_hf))

@@ -10,10 +10,10 @@ from click.testing import CliRunner
 
 from scer_hf.cli import cli
 from scer_hf.errors import ReportError
-from scer_hf.label import save_label
-from scer_hf.report import Report
-from scer_hf.report_files import REPORT_NAMES, find_report, report_paths
-from scer_hf.verify import verify
+from scer_hf.publish.label import save_label
+from scer_hf.core.report import Report
+from scer_hf.core.report_files import REPORT_NAMES, find_report, report_paths
+from scer_hf.publish.verify import verify
 from tests.test_label_fixtures import inference_report, training_report
 
 

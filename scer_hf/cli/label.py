@@ -31,9 +31,9 @@ def command(report: str, rating_path: str | None, out: str, url: str | None, wid
     version, the SCER grade and stars when rated, energy per phase, hardware, date,
     the measurement method and a QR code. Check it later with `scer-hf verify LABEL`.
     """
-    from ..label import label_fields, load_report, markdown_badge, resolve_rating, save_label
+    from ..publish.label import label_fields, load_report, markdown_badge, resolve_rating, save_label
 
-    from ..report_files import find_report
+    from ..core.report_files import find_report
 
     source = find_report(report)  # a folder: its report (scer_report.json, inference_report.json, ...)
     rep = load_report(source)

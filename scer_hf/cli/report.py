@@ -24,10 +24,10 @@ def command(report: str, rating_path: str | None, out: str, url: str | None, as_
     with the reference distribution and the model's position, quality-normalised
     efficiency when the report has a quality block, the label, method and sources.
     """
-    from ..html_report import write_html_report
-    from ..label import load_report, resolve_rating
+    from ..publish.html import write_html_report
+    from ..publish.label import load_report, resolve_rating
 
-    from ..report_files import find_report
+    from ..core.report_files import find_report
 
     source = find_report(report)  # a folder: its report (scer_report.json, inference_report.json, ...)
     rep = load_report(source)
