@@ -46,6 +46,18 @@ _LAZY: dict[str, tuple[str, str | None]] = {
     "carbon_intensity": ("scer_hf.core.carbon", "carbon_intensity"),
     "meters": ("scer_hf.core.meters", None),
     "errors": ("scer_hf.errors", None),
+    # submodules the README tells users to call (scer_hf.prompts.load(), scer_hf.quality.perplexity(), ...)
+    "prompts": ("scer_hf.hf.prompts", None),
+    "equivalents": ("scer_hf.core.equivalents", None),
+    "quality": ("scer_hf.hf.quality", None),
+    "calculator": ("scer_hf.core.calculator", None),
+    "carbon": ("scer_hf.core.carbon", None),
+    "label": ("scer_hf.publish.label", None),
+    "html_report": ("scer_hf.publish.html", None),
+    "verify": ("scer_hf.publish.verify", None),
+    "protocol": ("scer_hf.hf.benchmark", None),
+    "pipeline": ("scer_hf.hf.pipeline", None),
+    "card_push": ("scer_hf.hf.push", None),
 }
 
 
@@ -63,7 +75,7 @@ def __getattr__(name: str) -> Any:
 
 
 def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+    return sorted(set(globals()) | set(__all__) | set(_LAZY))
 
 
 if TYPE_CHECKING:  # pragma: no cover

@@ -26,6 +26,7 @@ __all__ = [
     "CardError",
     "CardConflictError",
     "HubPushError",
+    "HubReadError",
     "EstimateInputError",
     "VerificationError",
     "CallbackConfigError",
@@ -129,6 +130,10 @@ class CardConflictError(CardError, ValueError):
 
 class HubPushError(CardError):
     """Pushing to the Hub failed; local files were kept."""
+
+
+class HubReadError(CardError):
+    """Reading a model card from the Hub failed (``scer-hf card show``); nothing was changed."""
 
 
 class VerificationError(SCERError):

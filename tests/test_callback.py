@@ -92,7 +92,8 @@ def test_phases_counts_co2e_logs_and_saved_report(tiny: dict, tmp_path: Path) ->
     assert {a["functional_unit"] for a in d["sci_alternatives"]} >= {"sample"}
     model = trainer.model
     assert d["model"] == {"id": str(tiny["path"]), "parameters": sum(p.numel() for p in model.parameters()),
-                          "task": "text-generation"}
+                          "task": "text-generation", "training_type": "fine-tuning",  # loaded from_pretrained
+                          "training_type_basis": "inferred from config._name_or_path"}
     assert d["status"] == "complete"
     # scer metrics are in the Trainer's log history, projected ones after the projection share
     logged = [h for h in trainer.state.log_history if "scer/energy_j" in h]

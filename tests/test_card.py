@@ -234,7 +234,7 @@ def test_label_is_shown_only_when_the_file_exists(tmp_path: Path) -> None:
     assert "scer_label.svg" not in read(tmp_path / "README.md")
     (tmp_path / "scer_label.svg").write_text("<svg/>")
     update_card(tmp_path, rep)
-    assert "![SCER carbon-efficiency label](scer_label.svg)" in read(tmp_path / "README.md")
+    assert "![SCER carbon-efficiency label (training)](scer_label.svg)" in read(tmp_path / "README.md")
     update_card(tmp_path, rep, label_path="https://example.org/l.svg")
     assert read(tmp_path / "README.md").count("](https://example.org/l.svg)") == 1
 

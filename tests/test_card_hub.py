@@ -52,7 +52,7 @@ def test_repo_card_is_pulled_edited_and_pushed_with_parent_commit(hub: FakeHub) 
     assert res.commit_url == f"{hub.url}/org/minilm/commit/{hub.head('org/minilm')}"
     history = hub.history("org/minilm")
     assert history[0]["parent"] == first and history[0]["summary"].startswith("Add SCER")
-    assert "![SCER carbon-efficiency label](scer_label.svg)" in pushed.decode()  # the label exists in the repo
+    assert "![SCER carbon-efficiency label (training)](scer_label.svg)" in pushed.decode()  # the label exists in the repo
     # the commit went through preupload + NDJSON commit and the Hub's YAML validation
     routes = [(m, p.split("?")[0]) for m, p, _ in hub.log]
     assert ("POST", "/api/validate-yaml") in routes and ("POST", "/api/models/org/minilm/commit/main") in routes

@@ -116,3 +116,48 @@ def test_missing_hf_extra_is_one_line_saying_what_to_install(tmp_path: Path, mon
     assert res.exit_code == 1 and isinstance(res.exception, SystemExit), res.exception
     assert "pip install 'scer-hf[hf]'" in res.output and "Traceback" not in res.output
     assert not (tmp_path / "d").exists()
+
+
+def readme_demo_commands() -> list[str]:
+    """Every `scer-hf ... scer-demo...` command the README shows (besides `scer-hf demo` itself)."""
+    import re
+
+    text = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    found = re.findall(r"scer-hf (?!demo\b)[a-z]+ +scer-demo[^\s`]*(?: +-{1,2}[a-z-]+(?: +[^\s`#-][^\s`#]*)?)*", text)
+    return sorted(set(found))
+
+
+def test_every_command_the_readme_and_outputs_suggest_works_on_the_demo_folder(
+        demo: tuple[Path, dict], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import shlex
+
+    out, _ = demo
+    (tmp_path / "scer-demo").symlink_to(out, target_is_directory=True)
+    monkeypatch.chdir(tmp_path)
+    commands = readme_demo_commands()
+    assert {"scer-hf verify scer-demo/model/README.md", "scer-hf verify scer-demo/scer_label.svg"} <= set(commands)
+    runner = CliRunner()
+    for cmd in commands:
+        res = runner.invoke(cli, shlex.split(cmd)[1:])
+        assert res.exit_code == 0, (cmd, res.output)
+    # what the outputs suggest: the card's `scer-hf verify README.md` (in its folder), the CLI's "check it" line
+    monkeypatch.chdir(out / "model")
+    assert runner.invoke(cli, ["verify", "README.md"]).exit_code == 0
+    for target in (out, out / "scer_label.svg", out / "scer_label_training.svg"):
+        assert runner.invoke(cli, ["verify", str(target)]).exit_code == 0, target
+    assert runner.invoke(cli, ["label", str(out), "-o", str(tmp_path / "l.svg")]).exit_code == 0
+
+
+def test_demo_card_sections_show_their_own_labels_and_link_only_files_it_has(demo: tuple[Path, dict]) -> None:
+    import re
+
+    out, _ = demo
+    card = (out / "model" / "README.md").read_text(encoding="utf-8")
+    meta = yaml.safe_load(card.split("---")[1])
+    assert meta["co2_eq_emissions"]["training_type"] == "fine-tuning"  # the demo fine-tunes a saved model
+    training, inference = card.split("### Training")[1].split("### Inference")
+    assert "](scer_label_training.svg)" in training and "](scer_label.svg)" not in training
+    assert "](scer_label.svg)" in inference and "scer_label_training" not in inference
+    assert "HTML report" not in card
+    links = re.findall(r"\]\(([^)\s]+)\)", card)
+    assert links and all((out / "model" / link).is_file() for link in links if "://" not in link), links

@@ -72,7 +72,7 @@ def test_trainer_push_to_hub_uploads_a_card_with_scer_metadata(tiny: dict, hub: 
     assert card.data.co2_eq_emissions["emissions"] == rep.co2e_g and card.data.co2_eq_emissions["source"] == "scer-hf"
     assert card.data.scer["training"]["report_digest"] == rep.digest()
     assert "scer" in card.data.tags and text.count(SECTION_START) == 1
-    assert "![SCER carbon-efficiency label](scer_label.svg)" in text
+    assert "![SCER carbon-efficiency label (training)](scer_label.svg)" in text
     files = set(hub.repos["org/tiny"].commits[hub.head("org/tiny")]["files"])
     assert {"README.md", "scer_label.svg", "scer_report.json", "model.safetensors"} <= files
     assert [c["summary"] for c in hub.history("org/tiny")] == ["End of training", "initial commit"]

@@ -69,7 +69,7 @@ _OPTIONS = {"country_iso_code": "--country", "carbon_intensity_g_per_kwh": "--in
 @click.option("--quality", is_flag=True, help="Also attach a quality score (needs scer_hf.hf.quality).")
 @click.option("--no-progress", is_flag=True, help="No progress bar.")
 @click.option("--model-id", help="Name the model in the report (default: MODEL_OR_PATH).")
-@click.option("--out", type=click.Path(dir_okay=True), help="Write the report JSON here.")
+@click.option("-o", "--out", type=click.Path(dir_okay=True), help="Write the report JSON here.")
 @click.option("--overwrite", is_flag=True, help="Replace an existing, different --out file.")
 @json_option
 @handle_errors

@@ -17,7 +17,7 @@ from typing import Any
 
 import click
 
-from ..errors import CardError
+from ..errors import CardError, HubReadError
 from ._common import emit, handle_errors, json_option
 
 __all__ = ["command"]
@@ -111,7 +111,7 @@ def show(target: str, as_json: bool) -> None:
 
     if is_repo_id(target):
         repo_id = target.removeprefix("hf://")
-        text, _, _ = hub.fetch_card(hub.make_api(None, None), repo_id, None, None)
+        text, _, _ = hub.fetch_card(hub.make_api(None, None), repo_id, None, None, error=HubReadError)
         if text is None:
             raise CardError(f"{repo_id} has no README.md")
     else:

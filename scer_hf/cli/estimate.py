@@ -31,7 +31,7 @@ def render_text(d: dict[str, Any], equivalent_lines: list[str], saved: str | Non
     lines = [
         "ESTIMATE (calculator): computed from hardware x time x location, not measured.",
         f"  hardware      {a['count']} x {a['hardware']} for {a['hours']:,.6g} h "
-        f"({a['device_hours']:,.6g} device-hours)",
+        f"({a['device_hours']:,.6g} device-hour{'' if a['device_hours'] == 1 else 's'})",
         f"  power         {a['board_power_w']:g} W per device x utilisation {a['utilisation']:g}",
         f"  energy        {kwh:,.3f} kWh IT energy ({kwh * c['pue']:,.3f} kWh with PUE {c['pue']:g}); "
         f"range {unc['energy_kwh_range'][0]:,.3f}-{unc['energy_kwh_range'][1]:,.3f} kWh",
@@ -45,7 +45,7 @@ def render_text(d: dict[str, Any], equivalent_lines: list[str], saved: str | Non
         lines.append(f"  embodied      {_fmt_g(emb['embodied_g'])} ({emb['hardware']}, lifetime "
                      f"{emb.get('lifetime_years') or '?'} y)")
     else:
-        lines.append(f"  embodied      not included: {emb.get('reason')}")
+        lines.append(f"  embodied      not included: {cli_words(str(emb.get('reason')), _OPTIONS)}")
     if d.get("sci"):
         s = d["sci"]
         lines.append(f"  SCI           {s['value']:.4g} {s['unit']} ({s['version']})")
@@ -99,7 +99,7 @@ _OPTIONS = {"hardware": "--gpu", "hours": "--hours", "gpu_hours": "--gpu-hours",
 @click.option("--tokens", type=float, help="Tokens processed (SCI R).")
 @click.option("--samples", type=float, help="Samples processed (SCI R).")
 @click.option("--queries", type=float, help="Queries served (SCI R).")
-@click.option("--out", type=click.Path(dir_okay=True), help="Write the report JSON here.")
+@click.option("-o", "--out", type=click.Path(dir_okay=True), help="Write the report JSON here.")
 @click.option("--overwrite", is_flag=True, help="Replace an existing, different --out file.")
 @json_option
 @handle_errors

@@ -13,7 +13,7 @@ __all__ = ["command"]
 @click.argument("report", type=click.Path(dir_okay=True, exists=True))
 @click.option("--rating", "rating_path", type=click.Path(exists=True, dir_okay=False),
               help="Rating JSON (from `scer-hf rate --json`). Default: rate the report when rating is installed.")
-@click.option("--out", "out", default="scer_label.svg", show_default=True,
+@click.option("-o", "--out", "out", default="scer_label.svg", show_default=True,
               help="Output file: .svg, or .png (PNG needs resvg: pip install 'scer-hf[png]').")
 @click.option("--url", "url", help="Public URL of the manifest (report JSON); the QR code links to it. "
               "Without it the QR code holds the report digest (scer-hf:sha256:...).")
@@ -22,7 +22,10 @@ __all__ = ["command"]
 @json_option
 @handle_errors
 def command(report: str, rating_path: str | None, out: str, url: str | None, width_px: int, as_json: bool) -> None:
-    """Write the SCER label for REPORT (a scer_report.json or its folder).
+    """Write the SCER label for REPORT (a report JSON or its folder).
+
+    A folder is searched for scer_report.json, inference_report.json, training_report.json (in that
+    order; `scer-hf demo` writes the last two): give the file to choose another one.
 
     The label shows the SCI value ("<value> gCO2eq per <functional unit>"), the SCI
     version, the SCER grade and stars when rated, energy per phase, hardware, date,
@@ -32,12 +35,15 @@ def command(report: str, rating_path: str | None, out: str, url: str | None, wid
     from ..publish.label import label_fields, markdown_badge, save_label
     from ..rating import resolve_rating
 
-    rep = load_report(report)
+    from ..core.report_files import find_report
+
+    source = find_report(report)  # a folder: its report (scer_report.json, inference_report.json, ...)
+    rep = load_report(source)
     rating = resolve_rating(rep, rating_path)  # once: rates the report when no --rating is given
     path = save_label(out, rep, rating, url, width_px=width_px, auto_rate=False)
     fields = label_fields(rep, rating, url, auto_rate=False)
     badge = markdown_badge(rep, rating, image_path=path.name, manifest_url=url, auto_rate=False)
-    emit({"label": str(path), "badge": badge, "fields": fields}, as_json,
-         lambda: f"label written to {path}\n  {fields['sci_text']} ({fields['sci_version']})"
+    emit({"label": str(path), "report": str(source), "badge": badge, "fields": fields}, as_json,
+         lambda: f"label written to {path} (from {source})\n  {fields['sci_text']} ({fields['sci_version']})"
                  + (f", SCER grade {fields['grade']}" if fields["grade"] else ", not rated")
                  + f"\n  QR: {fields['qr']}\nmarkdown for your model card:\n  {badge}")

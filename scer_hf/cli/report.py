@@ -13,12 +13,12 @@ __all__ = ["command"]
 @click.argument("report", type=click.Path(dir_okay=True, exists=True))
 @click.option("--rating", "rating_path", type=click.Path(exists=True, dir_okay=False),
               help="Rating JSON (from `scer-hf rate --json`). Default: rate the report when rating is installed.")
-@click.option("--out", "out", default="scer_report.html", show_default=True, help="Output HTML file.")
+@click.option("-o", "--out", "out", default="scer_report.html", show_default=True, help="Output HTML file.")
 @click.option("--url", "url", help="Public URL of the manifest, for the embedded label's QR code.")
 @json_option
 @handle_errors
 def command(report: str, rating_path: str | None, out: str, url: str | None, as_json: bool) -> None:
-    """Write one self-contained HTML file for REPORT (no network, no scripts).
+    """Write one self-contained HTML file for REPORT, a report JSON or its folder (no network, no scripts).
 
     It shows energy and CO2e per phase with uncertainty, the SCI values, the rating
     with the reference distribution and the model's position, quality-normalised
@@ -28,7 +28,10 @@ def command(report: str, rating_path: str | None, out: str, url: str | None, as_
     from ..core.report import load_report
     from ..rating import resolve_rating
 
-    rep = load_report(report)
+    from ..core.report_files import find_report
+
+    source = find_report(report)  # a folder: its report (scer_report.json, inference_report.json, ...)
+    rep = load_report(source)
     path = write_html_report(rep, out, resolve_rating(rep, rating_path), manifest_url=url, auto_rate=False)
-    emit({"html": str(path), "digest": rep.digest(), "bytes": path.stat().st_size}, as_json,
-         f"HTML report written to {path} (open it in any browser; it loads nothing from the network)")
+    emit({"html": str(path), "report": str(source), "digest": rep.digest(), "bytes": path.stat().st_size}, as_json,
+         f"HTML report for {source} written to {path} (open it in any browser; it loads nothing from the network)")

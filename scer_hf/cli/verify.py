@@ -14,13 +14,17 @@ __all__ = ["command"]
 @click.command("verify")
 @click.argument("target", type=click.Path(dir_okay=True))
 @click.option("--report", "report", type=click.Path(dir_okay=True, exists=True),
-              help="The report to check a label or card against (default: scer_report.json next to it).")
+              help="The report to check a label or card against (default: the report beside it whose digest "
+              "it names: scer_report.json, training_report.json, inference_report.json).")
 @click.option("--rating", "rating_path", type=click.Path(exists=True, dir_okay=False),
               help="Rating JSON to check a label's grade and stars against.")
+@click.option("-v", "--verbose", is_flag=True, help="List every check, not only the failed and skipped ones.")
 @json_option
 @handle_errors
-def command(target: str, report: str | None, rating_path: str | None, as_json: bool) -> None:
-    """Recompute and check TARGET: a scer_report.json, a label .svg, or a model card README.md.
+def command(target: str, report: str | None, rating_path: str | None, verbose: bool, as_json: bool) -> None:
+    """Recompute and check TARGET: a report JSON (or its folder), a label .svg, or a model card README.md.
+
+    Prints a one-line summary and the checks that failed or were skipped; -v lists every check.
 
     Report: phase totals, CO2e, SCI values, uncertainty and method are derived again
     from the phases and the carbon block. Label and card: their figures and the report
@@ -32,6 +36,6 @@ def command(target: str, report: str | None, rating_path: str | None, as_json: b
     if rating_path and not target.lower().endswith(".svg"):  # it would be ignored: say so
         raise click.UsageError("--rating checks a label's grade and stars: give a label .svg as TARGET")
     res = verify(target, report, rating=rating_path)
-    emit(res.to_dict(), as_json, res.describe)
+    emit(res.to_dict(), as_json, lambda: res.describe(verbose=verbose))
     if not res.ok:
         sys.exit(EXIT_MISMATCH)

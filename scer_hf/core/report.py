@@ -197,9 +197,9 @@ class Report:
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> "Report":
         """Read and validate a report file; a bad file raises :class:`ReportSchemaError`."""
-        p = Path(path)
-        if p.is_dir():
-            p = p / "scer_report.json"
+        from .report_files import find_report  # noqa: PLC0415 - a folder: its scer_report.json, or the demo's names
+
+        p = find_report(path)
         try:
             text = p.read_text(encoding="utf-8")
         except FileNotFoundError as exc:

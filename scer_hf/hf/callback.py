@@ -91,6 +91,11 @@ class SCERCallback(ReportingMixin, TrainerCallback):
         report_path: report file (default ``args.output_dir/scer_report.json``).
         log_metrics: add ``scer/*`` keys to the Trainer's logs.
         task: model task for the report (default: guessed from the model class).
+        training_type: ``"fine-tuning"`` or ``"pre-training"`` (the Hub's ``co2_eq_emissions.training_type``).
+            Default: ``"fine-tuning"`` when the model was loaded from pretrained weights (its
+            ``config._name_or_path`` is set, as ``from_pretrained`` does), ``"pre-training"`` when it was
+            built from a bare config (random weights, ``_name_or_path`` empty). A model built with
+            ``from_config(AutoConfig.from_pretrained(name))`` carries that name: pass ``"pre-training"``.
         handle_sigterm: on SIGTERM during training, write the partial report, then die as before.
     """
 
@@ -109,7 +114,11 @@ class SCERCallback(ReportingMixin, TrainerCallback):
         *,
         task: str | None = None,
         handle_sigterm: bool = True,
+        training_type: str | None = None,
     ) -> None:
+        if training_type not in (None, "fine-tuning", "pre-training"):
+            raise CallbackConfigError(f"training_type={training_type!r}: use 'fine-tuning', 'pre-training' or None "
+                                      "(None: fine-tuning when the model was loaded with from_pretrained)")
         if not (isinstance(projection_after, (int, float)) and 0.0 <= projection_after <= 1.0):
             raise CallbackConfigError(f"projection_after={projection_after!r}: use a share of max_steps in [0, 1]")
         if not (isinstance(flush_every_s, (int, float)) and flush_every_s >= 0):
@@ -132,6 +141,7 @@ class SCERCallback(ReportingMixin, TrainerCallback):
         self.report_path = Path(report_path) if report_path is not None else None
         self.log_metrics = log_metrics
         self.task = task
+        self.training_type = training_type
         self.handle_sigterm = handle_sigterm
         self.rating: Any = None  # filled by the rating/card integration (issue 5/6), None until then
         self._hook_warned: set[str] = set()
@@ -186,6 +196,8 @@ class SCERCallback(ReportingMixin, TrainerCallback):
         self._wall0 = time.monotonic()
         self._wall_prev_s = 0.0
         self._model_info: dict[str, Any] = {"id": None, "parameters": None, "task": self.task}
+        if getattr(self, "training_type", None):
+            self._model_info["training_type"] = self.training_type
         self._args: Any = None
         self._state: Any = None
         self._n_examples: int | None = None
@@ -264,6 +276,9 @@ class SCERCallback(ReportingMixin, TrainerCallback):
                 "id": getattr(args, "hub_model_id", None) or getattr(cfg, "_name_or_path", None) or None,
                 "parameters": int(sum(p.numel() for p in model.parameters())),
                 "task": self.task or task_of(model),
+                "training_type": self.training_type or (
+                    "fine-tuning" if getattr(cfg, "_name_or_path", None) else "pre-training"),
+                "training_type_basis": "given" if self.training_type else "inferred from config._name_or_path",
             }
         try:
             self._n_examples = len(train_dataloader.dataset)  # type: ignore[union-attr]

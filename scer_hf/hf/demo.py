@@ -97,7 +97,9 @@ def run_demo(
     say("5/5 writing labels, the model card and HTML reports")
     save_label(out / "scer_label.svg", inference, r_inf)
     save_label(out / "scer_label_training.svg", training, r_train)
+    # each card section shows its own label: the inference one (scer_label.svg) and the training one
     shutil.copy(out / "scer_label.svg", out / "model" / "scer_label.svg")
+    shutil.copy(out / "scer_label_training.svg", out / "model" / "scer_label_training.svg")
     # the manifests travel with the card (as SCERCallback does on push), so `scer-hf verify model/README.md` works
     training.save(out / "model" / "scer_report.json", overwrite=True)
     inference.save(out / "model" / "scer_report.inference.json", overwrite=True)

@@ -7,9 +7,11 @@
   that module is present.
 * A **label** (``.svg`` from :func:`scer_hf.publish.label.make_label`): the fields embedded in
   its ``<metadata>`` (SCI, grade, digest, QR payload...) equal the ones recomputed
-  from the report (``--report``, or ``scer_report.json`` next to the label).
+  from the report (``--report``, or the report next to the label whose digest it embeds).
 * A **model card** (``README.md``): its ``scer`` metadata block and
   ``co2_eq_emissions`` agree with the report, matched by digest.
+* A **folder**: its report; a folder holding several (``scer-hf demo``'s
+  ``training_report.json`` and ``inference_report.json``): each of them.
 
 Each check is ``{name, expected, found, ok}``; ``ok`` is None for a check that
 could not be run (the reason is in ``note``). The result is ok when no check failed.
@@ -29,6 +31,7 @@ from ..core.carbon import CarbonIntensity
 from ..core.embodied import Embodied
 from ..errors import CardError, ReportSchemaError, SCERError, VerificationError
 from ..core.report import Report
+from ..core.report_files import REPORT_NAMES, find_report, report_paths
 from ..core.sci import FunctionalUnit
 
 __all__ = ["verify", "verify_report", "verify_label", "verify_card", "Check", "VerificationResult"]
@@ -77,16 +80,24 @@ class VerificationResult:
             "VERIFIED" if self.ok else "nothing checked")
         return f"<VerificationResult {self.kind} {self.target}: {what} ({len(self.checks)} checks; .describe())>"
 
-    def describe(self) -> str:
+    def describe(self, verbose: bool = False) -> str:
+        """A one-line summary, then the failed and skipped checks (*verbose*: every check)."""
         mark = {True: "ok  ", False: "FAIL", None: "skip"}
-        lines = [f"{'VERIFIED' if self.ok else 'MISMATCH'}: {self.target} ({self.kind})"]
+        n_ok, n_skip = sum(c.ok is True for c in self.checks), sum(c.ok is None for c in self.checks)
+        counts = f"{n_ok} of {len(self.checks)} checks passed" + (f", {len(self.failed)} failed" if self.failed else "") \
+            + (f", {n_skip} skipped" if n_skip else "")
+        lines = [f"{'VERIFIED' if self.ok else 'MISMATCH'}: {self.target} ({self.kind}): {counts}"]
         for c in self.checks:
+            if c.ok is True and not verbose:
+                continue
             line = f"  [{mark[c.ok]}] {c.name}"
             if c.ok is False:
                 line += f": file says {c.found!r}, recomputed {c.expected!r}"
             if c.note:
                 line += f" ({c.note})"
             lines.append(line)
+        if not verbose and n_ok:
+            lines.append(f"  ({n_ok} passing checks not shown; -v lists every check)")
         return "\n".join(lines)
 
 
@@ -218,10 +229,8 @@ def verify_label(label_path: str | os.PathLike[str], report: Report | str | os.P
 
     p = Path(label_path)
     meta = _label_meta(p)
-    rep_path = Path(report) if isinstance(report, (str, os.PathLike)) else p.with_name("scer_report.json")
-    if not isinstance(report, Report) and not rep_path.exists():
-        raise VerificationError(f"no report to check {p} against; pass --report scer_report.json")
-    rep = report if isinstance(report, Report) else Report.load(rep_path)
+    rep = report if isinstance(report, Report) else (
+        Report.load(report) if report is not None else _report_beside_label(p, meta))
     inner = verify_report(rep)
     res = VerificationResult(str(p), "label", list(inner.checks), inner.digest)
     url = meta.get("qr") if meta.get("qr", "").startswith(("http://", "https://")) else None
@@ -257,10 +266,24 @@ def _front_matter(path: Path) -> dict[str, Any]:
     return card.data if isinstance(card.data, dict) else {}
 
 
+def _report_beside_label(p: Path, meta: Mapping[str, Any]) -> Report:
+    """The report next to a label that it was made from: matched by the digest the label embeds."""
+    beside = _reports_beside(p)
+    match = [r for r in beside if r.digest() == meta.get("digest")]
+    if match:
+        return match[0]
+    same_boundary = [r for r in beside if r.boundary == meta.get("boundary")]
+    if len(same_boundary) == 1:  # the label's boundary has one report there, changed since: the checks say so
+        return same_boundary[0]
+    names = ", ".join(REPORT_NAMES)
+    raise VerificationError(f"no report beside {p} has the label's digest {meta.get('digest')} (looked for {names}, "
+                            "scer_report.*.json); pass --report REPORT.json")
+
+
 def _reports_beside(card: Path) -> list[Report]:
-    """The scer-hf reports stored next to a card (``scer_report*.json``), unreadable ones skipped."""
+    """The scer-hf reports stored next to a card or label (see :mod:`scer_hf.core.report_files`), unreadable ones skipped."""
     out = []
-    for f in sorted(card.parent.glob("scer_report*.json")):
+    for f in report_paths(card.parent):
         try:
             out.append(Report.load(f))
         except SCERError:
@@ -361,8 +384,7 @@ def _flatten(m: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
 
 # ------------------------------------------------------------------ dispatch ----------
 def _read_json(p: Path) -> dict[str, Any]:
-    if p.is_dir():
-        p = p / "scer_report.json"
+    p = find_report(p)
     try:
         return json.loads(p.read_text(encoding="utf-8"))
     except FileNotFoundError as exc:
@@ -383,6 +405,12 @@ def verify(target: Report | Mapping[str, Any] | str | os.PathLike[str],
         return verify_label(p, report, rating)
     if p.suffix.lower() in (".md", ".markdown"):
         return verify_card(p, report)
+    if p.is_dir() and report is None and len(report_paths(p)) > 1:  # e.g. the demo folder: every report in it
+        res = VerificationResult(str(p), "reports")
+        for f in report_paths(p):
+            part = verify_report(f)
+            res.checks.extend(Check(f"{f.name}: {c.name}", c.expected, c.found, c.ok, c.note) for c in part.checks)
+        return res
     res = verify_report(p)
     if report is not None:  # compare with another copy of the same report
         other = report if isinstance(report, Report) else Report.load(report)

@@ -149,7 +149,8 @@ class Rating:
             lines.append(f"  {pr.phase:<9}: {pr.summary()}")
             if pr.category and pr.available and pr.peers:
                 c = pr.category
-                lines.append(f"             category: {c.get('group')}; peers {pr.peers}")
+                group = c.get("group") or f"no reference group for {c.get('phase') or pr.phase} task {c.get('task')!r}"
+                lines.append(f"             category: {group}; peers {pr.peers}")
             for n in pr.notes:
                 lines.append(f"             note: {n}")
             for p in pr.nearest_peers[:5]:

@@ -14,6 +14,7 @@ is only replaced with ``overwrite=True``.
 
 from __future__ import annotations
 
+import html
 import json
 import os
 import re
@@ -32,7 +33,7 @@ from .splice import (
     splice_front_matter,
     split_card,
 )
-from ...errors import CardError
+from ...errors import CardError, SCERError
 from ...core.report import Report, load_report
 from ...rating import resolve_rating
 
@@ -75,27 +76,76 @@ def is_repo_id(target: str | os.PathLike[str]) -> bool:
     return _REPO_ID.fullmatch(s) is not None and ".." not in s
 
 
-def _label_ref(label_path: str | None, exists: bool) -> str | None:
+def _label_candidates(label_path: str | None, boundary: str) -> list[str]:
+    """``scer_label_<boundary>.svg`` before ``scer_label.svg``: each section shows its own boundary's label."""
     if not label_path:
+        return []
+    stem, dot, ext = str(label_path).rpartition(".")
+    own = f"{stem}_{boundary}.{ext}" if dot and not stem.endswith(f"_{boundary}") else None
+    return [own, str(label_path)] if own else [str(label_path)]
+
+
+def _svg_digest(raw: bytes) -> str | None:
+    """The report digest a scer-hf label embeds, or None (not a scer-hf label)."""
+    m = re.search(rb'<metadata id="scer-label-data">(.*?)</metadata>', raw, re.S)
+    if not m:
         return None
-    if re.match(r"https?://", label_path):
-        return label_path
-    return label_path if exists else None
+    try:
+        meta = json.loads(html.unescape(m.group(1).decode("utf-8")))
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        return None
+    return meta.get("digest") if isinstance(meta, dict) else None
+
+
+def _label_ref(label_path: str | None, report: Report, folder: Path | None = None,
+               files: set[str] | None = None) -> str | None:
+    """The label the report's section shows: a URL as given, else a file the card has (beside it / in the repo).
+
+    A local scer-hf label made from another report (e.g. the inference label next to a training card) is skipped.
+    """
+    if label_path and re.match(r"https?://", str(label_path)):
+        return str(label_path)
+    for name in _label_candidates(label_path, report.boundary):
+        if folder is not None and (folder / name).is_file():
+            digest = _svg_digest((folder / name).read_bytes()) if name.lower().endswith(".svg") else None
+            if digest is None or digest == report.digest():
+                return name
+        elif files is not None and name in files:
+            return name
+    return None
+
+
+def _manifest_ref(report: Report, folder: Path) -> str | None:
+    """The report file beside a local card that holds exactly this report (the card then links it)."""
+    from ...core.report_files import report_paths
+
+    for p in report_paths(folder):
+        try:
+            if Report.load(p).digest() == report.digest():
+                return p.name
+        except SCERError:
+            continue
+    return None
 
 
 def edit_card_text(text: str, report: Report, rating: Mapping[str, Any] | None = None, *,
-                   overwrite: bool = False, label: str | None = None) -> str:
-    """The card *text* with SCER metadata and section (pure function, no I/O)."""
+                   overwrite: bool = False, label: str | None = None, manifest: str | None = None) -> str:
+    """The card *text* with SCER metadata and section (pure function, no I/O).
+
+    *label* (an image path relative to the card, or a URL) and *manifest* (the report file beside the
+    card) are recorded in ``scer.<boundary>`` and shown in that boundary's section only.
+    """
     card = split_card(text)
     data = card.data
     co2 = _c.co2_entry(report)
     if co2 is not None:
         _c.check_co2(data.get("co2_eq_emissions"), co2, overwrite)
     scer = _c.merge_scer(data.get("scer"), report, rating, overwrite)
+    scer[report.boundary].update({k: v for k, v in (("label", label), ("manifest", manifest)) if v})
     values: dict[str, Any] = {"co2_eq_emissions": co2} if co2 is not None else {}
     values["scer"] = scer
     new_yaml = splice_front_matter(card, values, tag=_c.TAG)
-    section = _c.render_section(scer, co2 if co2 is not None else data.get("co2_eq_emissions"), label)
+    section = _c.render_section(scer, co2 if co2 is not None else data.get("co2_eq_emissions"))
     nl = card.newline
     new_body = put_section(card.body, section.replace("\n", nl) if nl != "\n" else section, nl)
     new_text = card.join(new_yaml, new_body)
@@ -181,8 +231,10 @@ def update_card(
     parent_commit: commit the edit only if the branch is still at this commit. For a Hub
         repo it defaults to the commit the card was read at, so a concurrent edit is
         never overwritten (HubPushError, re-run).
-    label_path: the label image referenced by the section (relative to the card), shown
+    label_path: the label image referenced by the report's section (relative to the card), shown
         only when that file exists next to the card / in the repo, or when it is a URL.
+        ``scer_label_<boundary>.svg`` is preferred when present, and a local scer-hf label made
+        from another report is never shown, so each section shows its own boundary's label.
     endpoint: Hub URL (default: ``HF_ENDPOINT`` at call time, else huggingface.co).
 
     Raises CardConflictError (different ``co2_eq_emissions`` and not ``overwrite``),
@@ -202,8 +254,9 @@ def update_card(
     original = text
     if text is None:
         text = _c.minimal_card((rep.model or {}).get("id"))
-    label = _label_ref(label_path, bool(label_path) and (path.parent / str(label_path)).is_file())
-    new = edit_card_text(text, rep, rating_d, overwrite=overwrite, label=label)
+    label = _label_ref(label_path, rep, folder=path.parent)
+    new = edit_card_text(text, rep, rating_d, overwrite=overwrite, label=label,
+                         manifest=_manifest_ref(rep, path.parent))
     changed = new != original
     if changed:
         atomic_write_text(path, new, newline="")
@@ -233,7 +286,7 @@ def _update_remote(repo_id: str, rep: Report, rating_d: Mapping[str, Any] | None
     original = text
     if text is None:
         text = _c.minimal_card((rep.model or {}).get("id") or repo_id)
-    label = _label_ref(label_path, bool(label_path) and str(label_path) in files)
+    label = _label_ref(label_path, rep, files=files)
     new = edit_card_text(text, rep, rating_d, overwrite=overwrite, label=label)
     changed = new != original
     url = f"{api.endpoint}/{repo_id}"

@@ -1,7 +1,10 @@
 """What scer-hf writes into a card: the YAML values and the markdown section.
 
 ``co2_eq_emissions`` (Hub spec, hub-docs ``model-cards-co2.md``): written only for a
-*training* report. ``emissions`` is the report's operational ``co2e_g`` in grams
+*training* report. ``training_type`` ("fine-tuning" / "pre-training") comes from the report's
+``model.training_type``, which SCERCallback records (its ``training_type=`` argument, else
+"fine-tuning" for a model loaded with ``from_pretrained`` and "pre-training" for one built from a
+config); it is left out when the report does not say. ``emissions`` is the report's operational ``co2e_g`` in grams
 (energy x grid intensity x PUE, every top-level phase of the run, evaluation
 included), i.e. the same quantity CodeCarbon and AutoTrain put there, so cards stay
 comparable under the Hub's emissions filter. Embodied emissions are *not* added; they
@@ -13,7 +16,9 @@ are in ``scer.training.embodied_g`` and in the SCI value. Numbers are written ex
     scer:
       schema_version: 1
       training:   {report_digest, status, method, estimated, energy_j, co2e_g, embodied_g,
-                   sci: {value, unit, functional_unit, version}, grid: {...}, phases: [...], sources: [...]}
+                   sci: {value, unit, functional_unit, version}, grid: {...}, phases: [...], sources: [...],
+                   label: <this boundary's label image, if the card has it>,
+                   manifest: <the report file beside the card, if it has it>}
       inference:  {... same ...}
       rating:
         training: {grade, stars, percentile, value, unit, category, peers, method, estimated, reference}
@@ -230,19 +235,23 @@ def _tree_rows(phases: list[Mapping[str, Any]]) -> list[dict[str, Any]]:
     return out
 
 
-def render_section(scer: Mapping[str, Any], co2: Any, label: str | None) -> str:
-    """The markdown section (LF line endings, markers included, no trailing newline)."""
+def render_section(scer: Mapping[str, Any], co2: Any, label: str | None = None) -> str:
+    """The markdown section (LF line endings, markers included, no trailing newline).
+
+    Each boundary's section shows the label recorded in ``scer.<boundary>.label`` (*label*, if given, is
+    used for a boundary that records none) and links its ``manifest`` file when the card has one.
+    """
     phases = []
     for b in ("training", "inference"):
         e = scer.get(b)
         if not isinstance(e, Mapping):
             continue
         rows = _tree_rows([p for p in e.get("phases", []) if isinstance(p, Mapping)])
-        phases.append({"boundary": b, "entry": e, "rows": rows,
+        phases.append({"boundary": b, "entry": e, "rows": rows, "label": e.get("label") or label,
                        "rating": (scer.get("rating") or {}).get(b)})
     text = _template("scer_card_section.md.j2").render(
         phases=phases, co2=co2 if isinstance(co2, Mapping) and co2.get("source") == SOURCE else None,
-        label=label, schema_version=scer.get("schema_version"))
+        schema_version=scer.get("schema_version"))
     return text.rstrip("\n")
 
 

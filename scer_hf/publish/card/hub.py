@@ -68,8 +68,9 @@ def _network_errors() -> tuple[type[BaseException], ...]:
 
 
 @contextlib.contextmanager
-def hub_errors(action: str, repo_id: str, token: str | None) -> Iterator[None]:
-    """Turn huggingface_hub / network failures into :class:`HubPushError` (token-free)."""
+def hub_errors(action: str, repo_id: str, token: str | None,
+               error: type[CardError] = HubPushError) -> Iterator[None]:
+    """Turn huggingface_hub / network failures into *error* (:class:`HubPushError`; token-free)."""
     from huggingface_hub.errors import HfHubHTTPError, RepositoryNotFoundError, RevisionNotFoundError
 
     try:
@@ -102,12 +103,17 @@ def hub_errors(action: str, repo_id: str, token: str | None) -> Iterator[None]:
                "(HF_ENDPOINT / proxies) and retry")
     else:
         return
-    raise HubPushError(scrub(msg, token, _env_token())) from None
+    raise error(scrub(msg, token, _env_token())) from None
 
 
-def fetch_card(api: Any, repo_id: str, revision: str | None, token: str | None) -> tuple[str | None, str, set[str]]:
-    """(README.md text or None, commit sha it was read at, file names at that commit)."""
-    with hub_errors("reading the model card", repo_id, token):
+def fetch_card(api: Any, repo_id: str, revision: str | None, token: str | None,
+               error: type[CardError] = HubPushError) -> tuple[str | None, str, set[str]]:
+    """(README.md text or None, commit sha it was read at, file names at that commit).
+
+    A failure raises *error*: :class:`HubPushError` when reading is the first step of a push (``update_card``),
+    :class:`~scer_hf.errors.HubReadError` when only reading (``scer-hf card show``).
+    """
+    with hub_errors("reading the model card", repo_id, token, error):
         info = api.model_info(repo_id, revision=revision)
         files = {s.rfilename for s in (info.siblings or [])}
         if "README.md" not in files:
