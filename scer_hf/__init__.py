@@ -61,11 +61,16 @@ _LAZY: dict[str, tuple[str, str | None]] = {
 }
 
 
+_LAYERS = ("core", "rating", "publish", "hf", "cli")
+
+
 def __getattr__(name: str) -> Any:
     if name in _LAZY:
         module, attr = _LAZY[name]
     elif f"scer_hf.{name}" in _compat.MOVED:  # a flat-layout submodule: scer_hf.tracker, scer_hf.label, ...
         module, attr = _compat.MOVED[f"scer_hf.{name}"], None
+    elif name in _LAYERS:  # scer_hf.core, scer_hf.publish, ... before their first import
+        module, attr = f"scer_hf.{name}", None
     else:
         raise AttributeError(f"module 'scer_hf' has no attribute {name!r}")
     mod = importlib.import_module(module)
