@@ -40,6 +40,8 @@ def rate(
     include_derived: bool = False,
     extra: Any = None,
     hub: bool | None = None,
+    modelled: bool = True,
+    parameters: float | None = None,
 ) -> Rating:
     """Rate a model id (``"bigscience/bloom-560m"``) or a report (``Report``, dict or path).
 
@@ -56,10 +58,15 @@ def rate(
     GPU-hours; ``extra`` adds your own rows (CSV path(s) or row dicts, see
     :func:`scer_hf.reference.rows`).
 
+    ``modelled`` (model id only): a model with a known parameter count but no published
+    inference figure gets a modelled range (``scer_hf.rating.modelled``: predicted value, 95 %
+    prediction interval, stars as a range, never a grade); ``modelled=False`` turns it off.
+    ``parameters``: the model's parameter count (e.g. ``7e9``) when the data has none.
+
     Raises ``ModelIdError`` (malformed id), ``UnknownTaskError``, ``ReportSchemaError``.
     """
     flags: dict[str, Any] = dict(task=task, include_secondary=include_secondary, include_modelled=include_modelled,
                                  include_derived=include_derived, extra=extra)
     if isinstance(x, (Report, dict, os.PathLike)) or (isinstance(x, str) and _is_report_path(x)):
         return rate_report(x, **flags)
-    return rate_model(x, hub=hub, **flags)
+    return rate_model(x, hub=hub, modelled=modelled, parameters=parameters, **flags)

@@ -6,7 +6,7 @@ import math
 from typing import Any, Mapping, Sequence
 
 from .. import reference as _ref
-from .categories import normalize_task, validate_model_id
+from .categories import normalize_task, suggest_task, validate_model_id
 from .hub import card_emissions
 from .percentile import grade, percentiles
 from .result import PhaseRating, Rating
@@ -23,8 +23,10 @@ def training_how_to(model: str | None) -> str:
             "scer-hf rate scer_report.json" + (f"  (model: {model})" if model else ""))
 
 
-def inference_how_to(model: str | None, task: str | None) -> str:
-    return f"scer-hf benchmark {model or 'MODEL'} --task {task or 'text-generation'}"
+def inference_how_to(model: str | None, task: str | None, *, pipeline_tag: str | None = None,
+                     architectures: Sequence[str] | None = None) -> str:
+    """The benchmark command, with a task the model can do (given, its pipeline tag, or its architecture)."""
+    return f"scer-hf benchmark {model or 'MODEL'} --task {task or suggest_task(model, pipeline_tag, architectures)}"
 
 
 def _closeness(a: float, b: float) -> float:
@@ -60,7 +62,7 @@ def rate_value(
     pct = pcts[-1]
     pr = PhaseRating(
         phase=phase, available=True, grade=grade(pct), percentile=pct, value=float(value), unit=unit,
-        uncertainty=uncertainty, category=dict(category), peers=len(values), sources=list(sources),
+        uncertainty=uncertainty, category=dict(category), peers=len(others), sources=list(sources),
         estimated=estimated, method=method,
     )
     if with_stars and (others or self_row is not None):
@@ -177,6 +179,36 @@ def _resolve(mid: str, rows: list[dict[str, Any]]) -> str:
     return named.pop() if len(named) == 1 else key
 
 
+def _modelled(mid: str, key: str, tag: str | None, parameters: float | None, own_t: list[dict[str, Any]],
+              fallback: PhaseRating) -> PhaseRating:
+    """A modelled inference range when the parameter count is known (explicit, sourced table, or reference rows)."""
+    from . import modelled as _m
+
+    entry = _m.parameters_of(key)
+    if parameters is not None:
+        params_b, total_b, src = float(parameters) / 1e9, None, "passed by the caller (parameters=)"
+    elif entry is not None:
+        params_b = entry["active_params_b"] or entry["params_b"]
+        total_b, src = entry["params_b"], f"{_m.PARAMS_FILE}: {entry['source']}"
+    elif own_t and own_t[0].get("params_b_value"):
+        params_b, total_b, src = float(own_t[0]["params_b_value"]), None, f"{own_t[0]['ref_id']} (params_b)"
+    else:
+        return fallback
+    if tag is None and not own_t:
+        fallback.notes.append("parameter count known, but no task: pass task= to get a modelled range")
+        return fallback
+    pr = _m.modelled_inference(params_b, tag or "text-generation", model=mid, total_params_b=total_b,
+                               params_source=src)
+    if not pr.available:
+        fallback.notes.append(f"no modelled range: {pr.reason}")
+        return fallback
+    if tag is None:
+        pr.notes.append("task assumed text-generation (a pre-trained language model); pass task= for another")
+    pr.notes.append(f"no published figure: {fallback.reason}")
+    pr.how_to_measure = fallback.how_to_measure
+    return pr
+
+
 def rate_model(
     model_id: str,
     *,
@@ -187,6 +219,8 @@ def rate_model(
     extra: Any = None,
     hub: bool | None = None,
     hub_timeout_s: float = 3.0,
+    modelled: bool = True,
+    parameters: float | None = None,
 ) -> Rating:
     """Rate *model_id* from the reference data (see :func:`scer_hf.rate`)."""
     mid = validate_model_id(model_id)
@@ -218,6 +252,8 @@ def rate_model(
         if tag:
             reason += f" for task {tag}"
         inference = PhaseRating(phase="inference", reason=reason, how_to_measure=inference_how_to(mid, tag))
+        if modelled:
+            inference = _modelled(mid, key, tag, parameters, own_t, inference)
 
     hub_info = None
     if not training.available and hub is not False:  # card_emissions returns at once when offline

@@ -59,6 +59,25 @@ class PhaseRating:
     co2e: dict[str, Any] | None = None
     star_bands: list[dict[str, Any]] | None = None
     alternatives: list["PhaseRating"] = field(default_factory=list)
+    modelled_low: float | None = None  # 95 % prediction interval of a modelled value (same unit)
+    modelled_high: float | None = None
+    stars_range: list[int] | None = None  # [fewest, most] stars of a modelled interval
+    indicative: dict[str, Any] | None = None  # grade/percentile of a rating that is not comparable
+
+    def stars_label(self) -> str | None:
+        """"3-4 stars, modelled" (a modelled range) or None."""
+        if not self.stars_range:
+            return None
+        a, b = self.stars_range
+        return f"{a} stars, modelled" if a == b else f"{a}-{b} stars, modelled"
+
+    def indicative_label(self) -> str | None:
+        """"indicative: C, percentile 12 of 16 references" for a rating that is not comparable."""
+        ind = self.indicative
+        if not ind or ind.get("grade") is None:
+            return None
+        return (f"indicative: {ind['grade']}, percentile {ind['percentile']:.0f} of {ind['references']} references"
+                + (f", {ind['stars']}/5 stars" if ind.get("stars") is not None else ""))
 
     def to_dict(self) -> dict[str, Any]:
         d: dict[str, Any] = {
@@ -70,11 +89,21 @@ class PhaseRating:
             "how_to_measure": self.how_to_measure, "comparable": self.comparable, "notes": list(self.notes),
             "co2e": self.co2e, "star_bands": self.star_bands,
             "alternatives": [a.to_dict() for a in self.alternatives],
+            "modelled_low": self.modelled_low, "modelled_high": self.modelled_high,
+            "stars_range": list(self.stars_range) if self.stars_range else None,
+            "indicative": self.indicative,
         }
         return _json_safe(d)
 
     def summary(self) -> str:
         """One line: grade, stars, percentile, value, peers - or why there is none."""
+        if self.stars_range is not None or self.modelled_low is not None:
+            return (f"{_fmt(self.value)} {self.unit or ''} (95 % PI {_fmt(self.modelled_low)}-"
+                    f"{_fmt(self.modelled_high)}) | {self.stars_label() or 'no stars'} | [{self.method}]")
+        if self.comparable is False and self.available:
+            ind = self.indicative_label()
+            return (f"not rated (not comparable) | {_fmt(self.value)} {self.unit or ''}".rstrip()
+                    + (f" | {ind}" if ind else "") + f" [{self.method}{', ESTIMATED' if self.estimated else ''}]")
         if not self.available:
             tail = f"; measure it: {self.how_to_measure}" if self.how_to_measure else ""
             return f"no figure ({self.reason}){tail}"
@@ -84,7 +113,7 @@ class PhaseRating:
         if self.stars is not None:
             parts.append(f"{'*' * self.stars}{'.' * (5 - self.stars)} ({self.stars}/5 stars)")
         if self.percentile is not None:
-            parts.append(f"percentile {self.percentile:.1f} of {self.peers}")
+            parts.append(f"percentile {self.percentile:.1f} of {self.peers} references")
         unc = f" +/- {_fmt(self.uncertainty)}" if self.uncertainty else ""
         parts.append(f"{_fmt(self.value)}{unc} {self.unit or ''}".strip())
         parts.append(f"[{self.method}{', ESTIMATED' if self.estimated else ''}]")
