@@ -13,7 +13,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["PhaseRating", "Rating"]
+__all__ = ["PhaseRating", "Rating", "indicative_text", "not_comparable_reasons"]
 
 
 def _fmt(x: float | None) -> str:
@@ -32,6 +32,30 @@ def _json_safe(x: Any) -> Any:
     if isinstance(x, (list, tuple)):
         return [_json_safe(v) for v in x]
     return x
+
+
+def indicative_text(pr: dict[str, Any]) -> str | None:
+    """"indicative: C, percentile 12 of 16 references" of a rating dict that is not comparable (else None).
+
+    Reads ``indicative`` (new ratings) or, for a rating written before it existed, the grade fields.
+    """
+    if not pr or pr.get("comparable") is not False:
+        return None
+    ind = pr.get("indicative") or {"grade": pr.get("grade"), "stars": pr.get("stars"),
+                                   "percentile": pr.get("percentile"), "references": pr.get("peers")}
+    if ind.get("grade") is None and ind.get("stars") is None:
+        return None
+    parts = [f"indicative: {ind['grade']}" if ind.get("grade") else "indicative:"]
+    if ind.get("percentile") is not None:
+        parts.append(f"percentile {ind['percentile']:.0f} of {ind.get('references')} references")
+    if ind.get("stars") is not None:
+        parts.append(f"{ind['stars']}/5 stars")
+    return ", ".join(parts).replace(":,", ":")
+
+
+def not_comparable_reasons(pr: dict[str, Any]) -> list[str]:
+    """The "not comparable: ..." notes of a rating dict, without the prefix."""
+    return [str(n).split(": ", 1)[1] for n in (pr or {}).get("notes") or [] if str(n).startswith("not comparable: ")]
 
 
 @dataclass
@@ -73,11 +97,8 @@ class PhaseRating:
 
     def indicative_label(self) -> str | None:
         """"indicative: C, percentile 12 of 16 references" for a rating that is not comparable."""
-        ind = self.indicative
-        if not ind or ind.get("grade") is None:
-            return None
-        return (f"indicative: {ind['grade']}, percentile {ind['percentile']:.0f} of {ind['references']} references"
-                + (f", {ind['stars']}/5 stars" if ind.get("stars") is not None else ""))
+        return indicative_text({"comparable": self.comparable, "indicative": self.indicative}) \
+            if self.indicative else None
 
     def to_dict(self) -> dict[str, Any]:
         d: dict[str, Any] = {
