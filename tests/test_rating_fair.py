@@ -121,3 +121,17 @@ def test_encoder_models_are_not_told_text_generation() -> None:
         assert "--task text-generation" not in how, how
     assert inference_how_to("m", None, architectures=["BertForSequenceClassification"]).endswith(
         "--task text-classification")
+
+
+def test_nvml_meter_records_gpu_names_and_the_rating_uses_them() -> None:
+    from scer_hf.meters import NvmlMeter
+    from tests.test_meters import FakeNvml
+
+    m = NvmlMeter(nvml=FakeNvml(1))
+    desc = m.describe()
+    assert desc["devices"] == {"gpu:0": m.device_names["gpu:0"]}
+    rep = training_report({"gpu:0": 100.0}, embodied_hw="NVIDIA A100-SXM4-80GB").to_dict()
+    rep["provenance"]["meters"][0]["devices"] = desc["devices"]  # the meter saw an H100
+    t = rate(rep).training
+    from scer_hf.rating.categories import hardware_class
+    assert t.category["hardware_class"] == hardware_class(desc["devices"]["gpu:0"]) == "NVIDIA H100"
