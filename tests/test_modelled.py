@@ -109,3 +109,11 @@ def test_rate_wiring_modelled_and_off() -> None:
     assert not no_task.inference.available and any("task=" in n for n in no_task.inference.notes)
     # a published figure is never replaced by a modelled one
     assert rate("meta-llama/Llama-2-7b-hf", hub=False).inference.method == "published"
+
+
+def test_parameters_must_be_a_count() -> None:
+    from scer_hf.errors import RatingError
+
+    for bad in (7, -1.0, float("nan"), "7e9"):
+        with pytest.raises(RatingError, match="parameter count"):
+            rate("nobody/new-model", hub=False, parameters=bad, task="text-generation")

@@ -6,6 +6,7 @@ import math
 from typing import Any, Mapping, Sequence
 
 from .. import reference as _ref
+from ..errors import RatingError
 from .categories import normalize_task, suggest_task, validate_model_id
 from .hub import card_emissions
 from .percentile import grade, percentiles
@@ -225,6 +226,9 @@ def rate_model(
     """Rate *model_id* from the reference data (see :func:`scer_hf.rate`)."""
     mid = validate_model_id(model_id)
     tag = normalize_task(task) if task else None
+    if parameters is not None and (isinstance(parameters, bool) or not isinstance(parameters, (int, float))
+                                   or not math.isfinite(parameters) or parameters < 1e3):
+        raise RatingError(f"parameters is the model's parameter count, e.g. 7e9 for a 7B model; got {parameters!r}")
     flags = dict(include_secondary=include_secondary, include_modelled=include_modelled, extra=extra)
     train = _ref.rows("training", include_derived=include_derived, **flags)
     infer = _ref.rows("inference", **flags)
