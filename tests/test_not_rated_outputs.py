@@ -9,7 +9,7 @@ import re
 from click.testing import CliRunner
 
 from scer_hf.cli import cli
-from scer_hf.html_report import render_html
+from scer_hf.publish.html import render_html
 from scer_hf.rating import rate
 from tests.test_label_fixtures import inference_report, rating
 from tests.test_rating_fair import training_report
@@ -56,7 +56,7 @@ def test_cli_no_modelled(tmp_path) -> None:
 
 
 def test_measured_not_comparable_rating_flows_to_the_label() -> None:
-    from scer_hf.label import label_fields
+    from scer_hf.publish.label import label_fields
 
     rep = training_report({"cpu:0": 50.0}, method="estimate")
     f = label_fields(rep, rate(rep).to_dict())

@@ -6,13 +6,13 @@ from __future__ import annotations
 import pytest
 
 from scer_hf import Report
-from scer_hf.meters import ReplayMeter
+from scer_hf.core.meters import ReplayMeter
 from scer_hf.rating import rate
 from scer_hf.rating.categories import suggest_task
 from scer_hf.rating.engine import inference_how_to
 from scer_hf.rating.measured import measured_hardware, withhold
 from scer_hf.rating.result import PhaseRating
-from scer_hf.tracker import PhaseTracker
+from scer_hf.core.tracker import PhaseTracker
 
 
 class Clock:
@@ -123,7 +123,7 @@ def test_encoder_models_are_not_told_text_generation() -> None:
 
 
 def test_nvml_meter_records_gpu_names_and_the_rating_uses_them() -> None:
-    from scer_hf.meters import NvmlMeter
+    from scer_hf.core.meters import NvmlMeter
     from tests.test_meters import FakeNvml
 
     m = NvmlMeter(nvml=FakeNvml(1))

@@ -15,7 +15,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from ..report import Report
+from ..core.report import Report
 from .engine import rate_model
 from .measured import rate_report
 from .result import PhaseRating, Rating
@@ -54,9 +54,9 @@ def rate(
 
     ``task`` restricts (model) or sets (report) the task. ``include_secondary`` /
     ``include_modelled`` add [secondary] and modelled rows to the peers;
-    ``include_derived`` adds training energy derived by ``scer_hf.calculator`` from
+    ``include_derived`` adds training energy derived by ``scer_hf.core.calculator`` from
     GPU-hours; ``extra`` adds your own rows (CSV path(s) or row dicts, see
-    :func:`scer_hf.reference.rows`).
+    :func:`scer_hf.rating.reference.rows`).
 
     ``modelled`` (model id only): a model with a known parameter count but no published
     inference figure gets a modelled range (``scer_hf.rating.modelled``: predicted value, 95 %

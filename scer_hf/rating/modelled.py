@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-from .. import reference as _ref
+from . import reference as _ref
 from .categories import aies_task, normalize_task, size_class
 from .result import PhaseRating
 from .stars import star_bands, stars
