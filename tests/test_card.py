@@ -331,11 +331,18 @@ def test_not_comparable_rating_is_stated_in_the_card(tmp_path: Path) -> None:
     from tests.test_label_fixtures import inference_report, rating
 
     r = rating()
+    graded = rating()
     r["inference"]["comparable"] = False
+    r["inference"]["notes"] = ["not comparable: batch size 8 (AI Energy Score uses 1)"]
     update_card(tmp_path, inference_report(), rating=r)
     text = (tmp_path / "README.md").read_text(encoding="utf-8")
     assert "comparable: false" in text
-    assert "Indicative only: the measurement setting is not comparable" in text
+    assert "not rated: not comparable with the reference (batch size 8" in text
+    assert '<span style="color:gray">indicative: ' in text
+    # no headline grade or stars, neither in the prose nor in the metadata
+    assert "SCER grade **" not in text and "★" not in text
+    meta = text.split("---")[1]
+    assert f"grade: {graded['inference']['grade']}" not in meta and "stars:" not in meta
 
 
 def test_tiny_emissions_are_written_positionally_for_the_hub_filter(tmp_path: Path) -> None:

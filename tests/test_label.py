@@ -227,9 +227,18 @@ def test_not_comparable_rating_is_flagged_on_the_label() -> None:
     rep = inference_report()
     r = rating()
     assert "indicative only" not in _all_text(make_label(rep, r))
+    graded = make_label(rep, r)
     r["inference"]["comparable"] = False
-    text = _all_text(make_label(rep, r))
-    assert "indicative only: not comparable" in text and "better than" not in text
+    r["inference"]["notes"] = ["not comparable: batch size 8 (AI Energy Score uses 1)"]
+    svg = make_label(rep, r)
+    text = _all_text(svg)
+    # no headline grade or stars: a "Not rated" tile, the indicative position in grey, and why
+    assert "Not\nrated" in text and "better than" not in text and "of 5" not in text
+    assert f'fill="{PALETTE["star"]}"' in graded and f'fill="{PALETTE["star"]}"' not in svg
+    assert "indicative: " in text and "not comparable" in text
+    f = label_fields(rep, r)
+    assert f["grade"] is None and f["stars"] is None and f["indicative"].startswith("indicative: ")
+    assert "batch size 8" in f["rating_reason"]
 
 
 def test_grade_without_stars_shows_the_percentile() -> None:

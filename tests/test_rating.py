@@ -70,7 +70,7 @@ def test_all_166_stars_through_rate() -> None:
         prs = [rating.inference, *rating.inference.alternatives]
         mine = [p for p in prs if any(r["ref_id"] in s for s in p.sources)]
         assert len(mine) == 1 and mine[0].stars == r["published_stars"], r["model_key"]
-        assert mine[0].peers == sum(1 for x in reference.rows("aienergyscore_v1") if x["group"] == r["group"])
+        assert mine[0].peers == sum(1 for x in reference.rows("aienergyscore_v1") if x["group"] == r["group"]) - 1  # references only
         seen += 1
     assert seen == 166
 
@@ -102,6 +102,8 @@ def test_bloom_560m_offline() -> None:
     assert any("training.csv#25" in s for s in t.sources)
     i = r.inference  # no figure of its own: the architecture twin bloomz-560m's published figure
     assert i.available and i.basis == "twin" and i.via_model == "bigscience/bloomz-560m"
+    r = scer_hf.rate("bigscience/bloom-560m", modelled=False)
+    assert r.inference.basis == "twin"  # a twin's published figure needs no modelling
     assert i.how_to_measure == "scer-hf benchmark bigscience/bloom-560m --task text-generation"
     assert "bloom-560m" in repr(r) and "architecture twin: bigscience/bloomz-560m" in r.describe()
 
@@ -116,7 +118,7 @@ def test_training_percentile_matches_independent_ranking() -> None:
     worse = sum(1 for x in vals.values() if x > v)
     expected = worse / (len(vals) - 1) * 100  # rank = worse + 1, no ties here
     t = rate("bigscience/bloom", hub=False).training
-    assert t.peers == len(vals) == 23  # 16 + BLOOM 560m/1b7/3b/7b1, GPT-3, T5-11B, OPT-175B (tokens filled, 2026.12)
+    assert t.peers == len(vals) - 1 == 22  # references only (not bloom itself): 16 + 7 rows with tokens filled (2026.12), less 1
     assert t.percentile == pytest.approx(expected) and t.grade == grade(expected)
     assert t.value == pytest.approx(v) and t.category["group"].startswith("training")
     assert len(t.nearest_peers) == 5 and all(p["model"] != "bigscience/bloom" for p in t.nearest_peers)
@@ -124,7 +126,7 @@ def test_training_percentile_matches_independent_ranking() -> None:
 
 def test_aies_model_gets_stars_and_percentile() -> None:
     i = rate("distilbert/distilgpt2", hub=False).inference
-    assert (i.stars, i.grade, i.percentile, i.peers) == (5, "A", 100.0, 32)
+    assert (i.stars, i.grade, i.percentile, i.peers) == (5, "A", 100.0, 31)  # 31 references (not itself)
     assert i.category["size_class"] == "A" and i.category["hardware_class"] == "NVIDIA H100"
     assert i.value == pytest.approx(1.313333) and i.unit == "Wh per 1,000 queries (GPU)"
 
@@ -162,7 +164,7 @@ def test_training_emissions_fallback_and_derived_energy() -> None:
     # Llama 3.3 70B publishes neither energy nor (a usable) CO2e: its own energy is derived, peers stay published
     x = rate("meta-llama/Llama-3.3-70B-Instruct", hub=False).training
     assert x.method == "derived (calculator)" and x.estimated and x.grade is not None
-    assert x.peers == 24  # 23 published peers + the rated model
+    assert x.peers == 23  # the 23 published peers (references only)
 
 
 def test_legacy_id_without_namespace_resolves_when_unique() -> None:
@@ -182,7 +184,7 @@ def test_bad_input_raises_typed_errors() -> None:
 def test_task_filter() -> None:
     r = rate("openai-community/gpt2", task="text_generation", hub=False)
     assert r.inference.available and r.inference.category["task"] == "text-generation"
-    r2 = rate("openai-community/gpt2", task="summarization", hub=False)
+    r2 = rate("openai-community/gpt2", task="summarization", hub=False, modelled=False)
     assert not r2.inference.available and "summarization" in r2.inference.how_to_measure
 
 
@@ -221,7 +223,7 @@ def test_rate_measured_inference_report() -> None:
     r = rate(inference_report())  # 100 W x 36 s = 3600 J GPU = 1 Wh per 1,000 queries
     i = r.inference
     assert i.value == pytest.approx(1.0) and i.method == "measured" and not i.estimated
-    assert i.peers == 33 and i.percentile == 100.0 and i.grade == "A" and i.stars == 5
+    assert i.peers == 32 and i.percentile == 100.0 and i.grade == "A" and i.stars == 5
     assert i.comparable is True and any("outside the reference range" in n for n in i.notes)
     assert i.uncertainty == pytest.approx(0.05 * i.value)
     assert i.category["group"] == "AI Energy Score v1 (Feb 2025) | text_generation | class A"
@@ -242,7 +244,7 @@ def test_report_on_other_hardware_or_estimated_is_flagged(tmp_path: Path) -> Non
     est = rate(inference_report(method="estimate")).inference
     assert est.estimated and est.method == "estimate" and est.grade is not None
     big = rate(inference_report(params=30e9)).inference
-    assert big.category["size_class"] == "B" and big.peers == 4
+    assert big.category["size_class"] == "B" and big.peers == 3
     path = inference_report().save(tmp_path / "r.json")
     via_path = rate(str(path))
     assert via_path.inference.value == pytest.approx(1.0) and str(path) in via_path.inference.sources[0]
@@ -259,7 +261,7 @@ def test_model_folder_named_like_the_id_is_still_a_model_id(tmp_path: Path, monk
 
 def test_report_task_without_reference_peers() -> None:
     i = rate(inference_report(task="fill-mask")).inference
-    assert i.available and i.grade is None and i.stars is None and i.peers == 1
+    assert i.available and i.grade is None and i.stars is None and i.peers == 0
     with pytest.raises(UnknownTaskError):
         rate(inference_report(task="knitting"))
 
@@ -276,7 +278,7 @@ def test_rate_training_report() -> None:
     t = rate(rep).training
     expected = 100.0 * 100.0 / 3600.0 / (1e6 * 1e6) * 1e15  # Wh per 10^15 parameter-tokens
     assert t.value == pytest.approx(expected) and t.unit == "Wh per 10^15 parameter-tokens"
-    assert t.peers == 24 and t.percentile == 0.0 and t.grade == "C"
+    assert t.peers == 13 and t.percentile == 0.0 and t.grade == "C"  # the 13 class-A published rows
     assert t.co2e is not None and t.co2e["value"] > 0
     assert not rate(rep).inference.available
     no_params = Report.build(tr.measurements, boundary="training", provenance=tr.provenance(), model={"id": "x"})

@@ -22,10 +22,14 @@ __all__ = ["command"]
 @click.option("--extra", "extra", multiple=True, type=click.Path(exists=True, dir_okay=False),
               help="Your own reference CSV (columns of a shipped file); repeatable.")
 @click.option("--offline", is_flag=True, help="Never look up the Hub model card.")
+@click.option("--no-modelled", "no_modelled", is_flag=True,
+              help="No modelled inference range (regression on parameters) when no figure is published.")
+@click.option("--parameters", type=float, default=None,
+              help="The model's parameter count (e.g. 7e9), for a modelled range when the data has none.")
 @json_option
 @handle_errors
 def command(target: str, task: str | None, include_secondary: bool, include_modelled: bool, include_derived: bool,
-            extra: tuple[str, ...], offline: bool, as_json: bool) -> None:
+            extra: tuple[str, ...], offline: bool, no_modelled: bool, parameters: float | None, as_json: bool) -> None:
     """Rate TARGET: a Hub model id (published figures, offline), a local model folder or a scer-hf report JSON.
 
     A model with no figure of its own is rated through its lineage; the output says so (basis, sources).
@@ -33,5 +37,6 @@ def command(target: str, task: str | None, include_secondary: bool, include_mode
     from ..rating import rate
 
     r = rate(target, task=task, include_secondary=include_secondary, include_modelled=include_modelled,
-             include_derived=include_derived, extra=list(extra) or None, hub=False if offline else None)
+             include_derived=include_derived, extra=list(extra) or None, hub=False if offline else None,
+             modelled=not no_modelled, parameters=parameters)
     emit(r.to_dict(), as_json, r.describe)

@@ -36,6 +36,7 @@ from .._io import atomic_write_bytes, atomic_write_text
 from ..errors import ReportError, SCERError
 from ..core.report import Report, load_report
 from ..rating import resolve_rating
+from ..rating.result import indicative_text, not_comparable_reasons
 
 __all__ = [
     "make_label",
@@ -210,11 +211,16 @@ def label_fields(report: Report | Mapping[str, Any] | str | os.PathLike[str], ra
         "peers": pr.get("peers") if pr.get("available") else None,
         "rating_reason": _rating_reason(r, pr),
         "comparable": bool(pr.get("comparable", True)) if pr.get("available") else None,
+        "indicative": indicative_text(pr) if pr.get("available") else None,
         "reference_version": (r or {}).get("reference_version"),
         "digest": rep.digest(),
         "qr": qr_payload(rep, manifest_url),
         "manifest_url": manifest_url,
     }
+    if fields["comparable"] is False:  # not comparable: no headline grade or stars, only the indicative position
+        fields.update(grade=None, stars=None, percentile=None)
+        why = not_comparable_reasons(pr)
+        fields["rating_reason"] = "not comparable: " + "; ".join(why) if why else "not comparable"
     return fields
 
 
@@ -342,6 +348,11 @@ def make_label(report: Report | Mapping[str, Any] | str | os.PathLike[str], rati
             out.append(_t(sx, gy + 56, "indicative only: not comparable", 11, "warn_ink", "bold"))
         else:
             out.append(_t(sx, gy + 56, _clip(extra, 31), 11, "muted"))
+    elif f.get("indicative"):  # not comparable: the position in grey, then why
+        ind = str(f["indicative"]).replace(" references", " refs")
+        for i, line in enumerate(textwrap.wrap(ind, 31, max_lines=2, placeholder="\u2026")):
+            out.append(_t(sx, gy + 32 + 14 * i, line, 11, "muted"))
+        out.append(_t(sx, gy + 62, "not comparable (see report)", 11, "warn_ink", "bold"))
     else:
         reason = f["rating_reason"] or "no rating given"
         if len(reason) > 60:  # keep the first clause; the HTML report has the whole reason

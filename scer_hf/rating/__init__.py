@@ -42,6 +42,8 @@ def rate(
     include_derived: bool = False,
     extra: Any = None,
     hub: bool | None = None,
+    modelled: bool = True,
+    parameters: float | None = None,
 ) -> Rating:
     """Rate a model id (``"bigscience/bloom-560m"``) or a report (``Report``, dict or path).
 
@@ -65,6 +67,11 @@ def rate(
     GPU-hours; ``extra`` adds your own rows (CSV path(s) or row dicts, see
     :func:`scer_hf.rating.reference.rows`).
 
+    ``modelled`` (model id only): a model with a known parameter count but no published
+    inference figure gets a modelled range (``scer_hf.rating.modelled``: predicted value, 95 %
+    prediction interval, stars as a range, never a grade); ``modelled=False`` turns it off.
+    ``parameters``: the model's parameter count (e.g. ``7e9``) when the data has none.
+
     Raises ``ModelIdError`` (malformed id), ``UnknownTaskError``, ``ReportSchemaError``.
     """
     flags: dict[str, Any] = dict(task=task, include_secondary=include_secondary, include_modelled=include_modelled,
@@ -73,4 +80,4 @@ def rate(
         return rate_model(str(x), hub=hub, node=folder_node(x), **flags)
     if isinstance(x, (Report, dict, os.PathLike)) or (isinstance(x, str) and _is_report_path(x)):
         return rate_report(x, **flags)
-    return rate_model(x, hub=hub, **flags)
+    return rate_model(x, hub=hub, modelled=modelled, parameters=parameters, **flags)

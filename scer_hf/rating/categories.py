@@ -21,6 +21,7 @@ __all__ = [
     "normalize_task",
     "aies_task",
     "validate_model_id",
+    "suggest_task",
 ]
 
 # AI Energy Score v1 text-generation classes, in billions of parameters (hf_ecosystem.md §6:
@@ -123,3 +124,43 @@ def validate_model_id(model_id: str) -> str:
             "no spaces, at most one '/'), e.g. 'bigscience/bloom-560m'; to rate a report, pass its path"
         )
     return mid
+
+
+# Architecture / id hints -> a task the model can do (for the "measure it" command).
+_ARCH_TASKS = (
+    ("ForCausalLM", "text-generation"), ("LMHeadModel", "text-generation"),
+    ("ForMaskedLM", "fill-mask"), ("ForSequenceClassification", "text-classification"),
+    ("ForQuestionAnswering", "question-answering"), ("ForTokenClassification", "token-classification"),
+    ("ForSpeechSeq2Seq", "automatic-speech-recognition"), ("ForCTC", "automatic-speech-recognition"),
+    ("ForImageClassification", "image-classification"), ("ForObjectDetection", "object-detection"),
+    ("ForConditionalGeneration", "text2text-generation"),
+)
+_ID_TASKS = (  # (pattern on the lower-case id, task), first match wins
+    (r"sentence-transformers/|minilm-l\d|mpnet|\bbge-|\be5-|\bgte-|embed|\bgist-", "sentence-similarity"),
+    (r"whisper|wav2vec2|hubert", "automatic-speech-recognition"),
+    (r"squad", "question-answering"), (r"sst-?2|sentiment|imdb|emotion", "text-classification"),
+    (r"\bvit-|resnet|convnext|swin|efficientnet|mobilenet", "image-classification"),
+    (r"flan-t5|\bt5-|\bbart|pegasus", "text2text-generation"),
+    (r"distilbert|roberta|deberta|electra|albert|\bbert", "fill-mask"),
+)
+
+
+def suggest_task(model_id: str | None, pipeline_tag: str | None = None,
+                 architectures: "list[str] | tuple[str, ...] | None" = None) -> str:
+    """A task *model_id* can do: its pipeline tag, else from its architecture or id; text-generation last."""
+    if pipeline_tag:
+        try:
+            return normalize_task(pipeline_tag)
+        except UnknownTaskError:
+            pass
+    for arch in architectures or ():
+        for suffix, task in _ARCH_TASKS:
+            if suffix in arch:
+                return task
+        if arch.endswith("Model"):  # a bare encoder (BertModel, MPNetModel): embeddings
+            return "feature-extraction"
+    mid = (model_id or "").lower()
+    for pattern, task in _ID_TASKS:
+        if re.search(pattern, mid):
+            return task
+    return "text-generation"

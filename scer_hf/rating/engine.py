@@ -6,8 +6,9 @@ import math
 from typing import Any, Mapping, Sequence
 
 from . import reference as _ref
+from ..errors import RatingError
 from . import lineage as _lin
-from .categories import normalize_task, validate_model_id
+from .categories import normalize_task, suggest_task, validate_model_id
 from .hub import card_emissions
 from .percentile import grade, percentiles
 from .result import PhaseRating, Rating
@@ -24,8 +25,10 @@ def training_how_to(model: str | None) -> str:
             "scer-hf rate scer_report.json" + (f"  (model: {model})" if model else ""))
 
 
-def inference_how_to(model: str | None, task: str | None) -> str:
-    return f"scer-hf benchmark {model or 'MODEL'} --task {task or 'text-generation'}"
+def inference_how_to(model: str | None, task: str | None, *, pipeline_tag: str | None = None,
+                     architectures: Sequence[str] | None = None) -> str:
+    """The benchmark command, with a task the model can do (given, its pipeline tag, or its architecture)."""
+    return f"scer-hf benchmark {model or 'MODEL'} --task {task or suggest_task(model, pipeline_tag, architectures)}"
 
 
 def _closeness(a: float, b: float) -> float:
@@ -61,7 +64,7 @@ def rate_value(
     pct = pcts[-1]
     pr = PhaseRating(
         phase=phase, available=True, grade=grade(pct), percentile=pct, value=float(value), unit=unit,
-        uncertainty=uncertainty, category=dict(category), peers=len(values), sources=list(sources),
+        uncertainty=uncertainty, category=dict(category), peers=len(others), sources=list(sources),
         estimated=estimated, method=method,
     )
     if with_stars and (others or self_row is not None):
@@ -231,6 +234,36 @@ def _twin(mid: str, key: str, g: _lin.Lineage, rows: list[dict[str, Any]], infer
     return head
 
 
+def _modelled(mid: str, key: str, tag: str | None, parameters: float | None, own_t: list[dict[str, Any]],
+              fallback: PhaseRating, source: str = "passed by the caller (parameters=)") -> PhaseRating:
+    """A modelled inference range when the parameter count is known (explicit, sourced table, or reference rows)."""
+    from . import modelled as _m
+
+    entry = _m.parameters_of(key)
+    if parameters is not None:
+        params_b, total_b, src = float(parameters) / 1e9, None, source
+    elif entry is not None:
+        params_b = entry["active_params_b"] or entry["params_b"]
+        total_b, src = entry["params_b"], f"{_m.PARAMS_FILE}: {entry['source']}"
+    elif own_t and own_t[0].get("params_b_value"):
+        params_b, total_b, src = float(own_t[0]["params_b_value"]), None, f"{own_t[0]['ref_id']} (params_b)"
+    else:
+        return fallback
+    if tag is None and not own_t:
+        fallback.notes.append("parameter count known, but no task: pass task= to get a modelled range")
+        return fallback
+    pr = _m.modelled_inference(params_b, tag or "text-generation", model=mid, total_params_b=total_b,
+                               params_source=src)
+    if not pr.available:
+        fallback.notes.append(f"no modelled range: {pr.reason}")
+        return fallback
+    if tag is None:
+        pr.notes.append("task assumed text-generation (a pre-trained language model); pass task= for another")
+    pr.notes.append(f"no published figure: {fallback.reason}")
+    pr.how_to_measure = fallback.how_to_measure
+    return pr
+
+
 def rate_model(
     model_id: str,
     *,
@@ -242,6 +275,8 @@ def rate_model(
     hub: bool | None = None,
     hub_timeout_s: float = 3.0,
     node: _lin.Node | None = None,
+    modelled: bool = True,
+    parameters: float | None = None,
 ) -> Rating:
     """Rate *model_id* from the reference data (see :func:`scer_hf.rate`).
 
@@ -250,6 +285,9 @@ def rate_model(
     """
     mid = node.model_id if node is not None else validate_model_id(model_id)
     tag = normalize_task(task) if task else None
+    if parameters is not None and (isinstance(parameters, bool) or not isinstance(parameters, (int, float))
+                                   or not math.isfinite(parameters) or parameters < 1e3):
+        raise RatingError(f"parameters is the model's parameter count, e.g. 7e9 for a 7B model; got {parameters!r}")
     flags = dict(include_secondary=include_secondary, include_modelled=include_modelled, extra=extra)
     train = _ref.rows("training", include_derived=include_derived, **flags)
     infer = _ref.rows("inference", **flags)
@@ -298,7 +336,14 @@ def rate_model(
     if not own_i:
         twin = _twin(mid, key, g, train + infer, infer, tag)
         if twin is not None:
-            inference = twin
+            inference = twin  # a twin's published figure comes before any modelled range
+        elif modelled:
+            me = g.node(key)
+            if parameters is None and me is not None and me.params_b:  # lineage table, Hub or local folder
+                inference = _modelled(mid, key, tag, me.params_b * 1e9, own_t, inference,
+                                      source=f"{me.origin or 'lineage'}: {me.source}".strip(": "))
+            else:
+                inference = _modelled(mid, key, tag, parameters, own_t, inference)
     if g.node(key) is not None:
         lineage_info["node"] = g.node(key).to_dict()
 

@@ -20,7 +20,7 @@ from .categories import aies_task, hardware_class, normalize_task, size_class
 from .engine import inference_how_to, rate_value, training_how_to
 from .result import PhaseRating, Rating
 
-__all__ = ["rate_report", "as_report"]
+__all__ = ["rate_report", "as_report", "measured_hardware", "withhold"]
 
 H100 = "NVIDIA H100"
 
@@ -40,6 +40,36 @@ def _top(d: dict[str, Any], kind: str) -> list[dict[str, Any]]:
     return [p for p in top if p.get("kind", d["boundary"]) == kind]
 
 
+def _measured_devices(d: dict[str, Any]) -> list[str]:
+    """GPU names the meters recorded (NVML ``devices``), in component order."""
+    names: list[str] = []
+    for m in (d.get("provenance") or {}).get("meters", []):
+        for name in (m.get("devices") or {}).values():
+            if name and name not in names:
+                names.append(str(name))
+    return names
+
+
+def _gpu_measured(d: dict[str, Any], phases: list[dict[str, Any]]) -> bool:
+    return any(c.startswith("gpu") and float(v) > 0 for p in phases for c, v in p["energy_j"].items())
+
+
+def measured_hardware(d: dict[str, Any], phases: list[dict[str, Any]]) -> tuple[str | None, str]:
+    """(hardware, how it is known) from what the run measured, never from the embodied row alone.
+
+    GPU energy measured: the GPU names the meters recorded, else the hardware the run
+    declared (benchmark/provenance/model, then the embodied entry naming that GPU); no GPU
+    energy: "CPU", whatever the embodied row says.
+    """
+    if not _gpu_measured(d, phases):
+        return "CPU", "no GPU energy measured"
+    devices = _measured_devices(d)
+    if devices:
+        return ", ".join(devices), "GPU name recorded by the meter"
+    declared = _hardware(d)
+    return declared, "declared by the run (the meter recorded no GPU name)" if declared else "not recorded"
+
+
 def _hardware(d: dict[str, Any]) -> str | None:
     for where in (d.get("benchmark") or {}, d.get("provenance") or {}, d.get("model") or {}, d.get("extra") or {},
                   d.get("embodied") or {}):  # the benchmark's hardware= lands in embodied.hardware
@@ -47,6 +77,29 @@ def _hardware(d: dict[str, Any]) -> str | None:
         if hw:
             return hw if isinstance(hw, str) else str(hw)
     return None
+
+
+def withhold(pr: PhaseRating) -> PhaseRating:
+    """A rating that is not comparable keeps its position only as ``indicative``: no grade, stars or percentile."""
+    if pr.comparable is False and (pr.grade is not None or pr.stars is not None or pr.percentile is not None):
+        pr.indicative = {"grade": pr.grade, "stars": pr.stars, "percentile": pr.percentile, "references": pr.peers}
+        pr.grade, pr.stars, pr.percentile = None, None, None
+        for p in pr.nearest_peers:
+            p.pop("grade", None)
+            p.pop("stars", None)
+        why = "; ".join(n.removeprefix("not comparable: ") for n in pr.notes if n.startswith("not comparable"))
+        pr.reason = f"not rated: not comparable ({why})" if why else "not rated: not comparable"
+    return pr
+
+
+def _size_class_of(row: dict[str, Any]) -> str | None:
+    """Size class of a training row, on active parameters for a mixture-of-experts model (where published)."""
+    from .modelled import parameters_of
+
+    entry = parameters_of(row.get("model_key") or "")
+    if entry and entry.get("active_params_b"):
+        return size_class(entry["active_params_b"])
+    return row.get("size_class")
 
 
 def _energy_uncertainty_j(d: dict[str, Any], phases: list[dict[str, Any]], gpu_only: bool) -> float:
@@ -80,8 +133,8 @@ def _inference(report: Report, path: str | None, task: str | None, peers: list[d
                            how_to_measure=inference_how_to(model.get("id"), tag), **_common(d, report, path))
     energy_j = gpu_j if gpu_j > 0 else total_j
     value = energy_j / 3600.0 / float(queries) * 1000.0
-    recorded = _hardware(d)
-    hw = recorded or ("a GPU (model not recorded)" if gpu_j > 0 else "CPU")
+    recorded, _how = measured_hardware(d, phases)
+    hw = recorded or "a GPU (model not recorded)"
     params = model.get("parameters")
     cls = size_class(params / 1e9) if isinstance(params, (int, float)) and tag == "text-generation" else None
     task_v1 = aies_task(tag)
@@ -117,6 +170,7 @@ def _inference(report: Report, path: str | None, task: str | None, peers: list[d
         notes.append(f"not comparable: batch size {bench['batch_size']} (AI Energy Score uses 1)")
     pr.comparable = not notes
     pr.notes = notes + pr.notes
+    withhold(pr)
     if not group_rows and pr.reason is None:
         pr.reason = "no published peers in this category"
     co2e_g = sum(float(p.get("co2e_g", 0.0)) for p in phases)
@@ -144,20 +198,40 @@ def _training(report: Report, path: str | None, peers: list[dict[str, Any]]) -> 
     pt = float(params) * tokens
     value = energy_wh / pt * 1e15
     rel = _energy_uncertainty_j(d, phases, gpu_only=False) / (energy_wh * 3600.0 / pue)
-    category = {"phase": "training", "task": "training", "size_class": size_class(float(params) / 1e9),
-                "hardware_class": hardware_class(_hardware(d)), "setting": "scer-hf measurement",
+    active = model.get("active_parameters")
+    cls = size_class((float(active) if isinstance(active, (int, float)) and active > 0 else float(params)) / 1e9)
+    hw, _how = measured_hardware(d, phases)
+    published = [r for r in peers if r.get("value") is not None]
+    same = [r for r in published if _size_class_of(r) == cls]
+    category = {"phase": "training", "task": "training", "size_class": cls,
+                "hardware_class": hardware_class(hw) if hw else "unknown", "setting": "scer-hf measurement",
                 "group": "training | pre-training | energy per parameter-token", "metric": _ref.TRAINING_UNIT,
                 "reference": _ref.REFERENCE_VERSION}
-    pr = rate_value("training", value, _ref.TRAINING_UNIT, [r for r in peers if r.get("value") is not None],
+    if len(same) >= 3:
+        category["group"] += f" | size class {cls}"
+        peer_note = f"peers: the {len(same)} published training rows of size class {cls}"
+    else:
+        same = published
+        peer_note = (f"peers: all {len(published)} published training rows (size class {cls} has fewer than 3: "
+                     f"{len([r for r in published if _size_class_of(r) == cls])})")
+    pr = rate_value("training", value, _ref.TRAINING_UNIT, same,
                     category=category, uncertainty=value * rel if rel else None, **_common(d, report, path))
     co2e_g = sum(float(p.get("co2e_g", 0.0)) for p in phases)
     pr.co2e = {"value": co2e_g / pt * 1e15, "unit": _ref.TRAINING_CO2E_UNIT, "sci": d.get("sci")}
     if any(p.get("measured") is False for p in phases):
         pr.notes.append("a meter failed during part of the run, so some training energy is missing; "
                         "the value is a lower bound")
+    pr.notes.append(peer_note)
     pr.notes.append(f"energy x PUE {pue} (published rows mostly include PUE); published rows are full "
                     "pre-training runs, so a fine-tune is compared with pre-training efficiency")
-    return pr
+    reasons = []
+    if report.estimated:
+        reasons.append("not comparable: energy is estimated, not measured (published rows are measured runs)")
+    if not _gpu_measured(d, phases):
+        reasons.append("not comparable: not measured on a GPU (no GPU energy; published rows are accelerator runs)")
+    pr.comparable = not reasons
+    pr.notes = reasons + pr.notes
+    return withhold(pr)
 
 
 def rate_report(

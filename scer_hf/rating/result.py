@@ -13,7 +13,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["PhaseRating", "Rating"]
+__all__ = ["PhaseRating", "Rating", "indicative_text", "not_comparable_reasons"]
 
 
 def _fmt(x: float | None) -> str:
@@ -32,6 +32,30 @@ def _json_safe(x: Any) -> Any:
     if isinstance(x, (list, tuple)):
         return [_json_safe(v) for v in x]
     return x
+
+
+def indicative_text(pr: dict[str, Any]) -> str | None:
+    """"indicative: C, percentile 12 of 16 references" of a rating dict that is not comparable (else None).
+
+    Reads ``indicative`` (new ratings) or, for a rating written before it existed, the grade fields.
+    """
+    if not pr or pr.get("comparable") is not False:
+        return None
+    ind = pr.get("indicative") or {"grade": pr.get("grade"), "stars": pr.get("stars"),
+                                   "percentile": pr.get("percentile"), "references": pr.get("peers")}
+    if ind.get("grade") is None and ind.get("stars") is None:
+        return None
+    parts = [f"indicative: {ind['grade']}" if ind.get("grade") else "indicative:"]
+    if ind.get("percentile") is not None:
+        parts.append(f"percentile {ind['percentile']:.0f} of {ind.get('references')} references")
+    if ind.get("stars") is not None:
+        parts.append(f"{ind['stars']}/5 stars")
+    return ", ".join(parts).replace(":,", ":")
+
+
+def not_comparable_reasons(pr: dict[str, Any]) -> list[str]:
+    """The "not comparable: ..." notes of a rating dict, without the prefix."""
+    return [str(n).split(": ", 1)[1] for n in (pr or {}).get("notes") or [] if str(n).startswith("not comparable: ")]
 
 
 @dataclass
@@ -62,6 +86,22 @@ class PhaseRating:
     basis: str | None = None  # None: the model's own figure; "inherited" (base model) or "twin" (architecture twin)
     via_model: str | None = None  # the model whose figure is used when basis is set
     basis_label: str | None = None
+    modelled_low: float | None = None  # 95 % prediction interval of a modelled value (same unit)
+    modelled_high: float | None = None
+    stars_range: list[int] | None = None  # [fewest, most] stars of a modelled interval
+    indicative: dict[str, Any] | None = None  # grade/percentile of a rating that is not comparable
+
+    def stars_label(self) -> str | None:
+        """"3-4 stars, modelled" (a modelled range) or None."""
+        if not self.stars_range:
+            return None
+        a, b = self.stars_range
+        return f"{a} stars, modelled" if a == b else f"{a}-{b} stars, modelled"
+
+    def indicative_label(self) -> str | None:
+        """"indicative: C, percentile 12 of 16 references" for a rating that is not comparable."""
+        return indicative_text({"comparable": self.comparable, "indicative": self.indicative}) \
+            if self.indicative else None
 
     def to_dict(self) -> dict[str, Any]:
         d: dict[str, Any] = {
@@ -74,11 +114,21 @@ class PhaseRating:
             "co2e": self.co2e, "star_bands": self.star_bands,
             "alternatives": [a.to_dict() for a in self.alternatives],
             "basis": self.basis, "via_model": self.via_model, "basis_label": self.basis_label,
+            "modelled_low": self.modelled_low, "modelled_high": self.modelled_high,
+            "stars_range": list(self.stars_range) if self.stars_range else None,
+            "indicative": self.indicative,
         }
         return _json_safe(d)
 
     def summary(self) -> str:
         """One line: grade, stars, percentile, value, peers - or why there is none."""
+        if self.stars_range is not None or self.modelled_low is not None:
+            return (f"{_fmt(self.value)} {self.unit or ''} (95 % PI {_fmt(self.modelled_low)}-"
+                    f"{_fmt(self.modelled_high)}) | {self.stars_label() or 'no stars'} | [{self.method}]")
+        if self.comparable is False and self.available:
+            ind = self.indicative_label()
+            return (f"not rated (not comparable) | {_fmt(self.value)} {self.unit or ''}".rstrip()
+                    + (f" | {ind}" if ind else "") + f" [{self.method}{', ESTIMATED' if self.estimated else ''}]")
         if not self.available:
             tail = f"; measure it: {self.how_to_measure}" if self.how_to_measure else ""
             return f"no figure ({self.reason}){tail}"
@@ -88,7 +138,7 @@ class PhaseRating:
         if self.stars is not None:
             parts.append(f"{'*' * self.stars}{'.' * (5 - self.stars)} ({self.stars}/5 stars)")
         if self.percentile is not None:
-            parts.append(f"percentile {self.percentile:.1f} of {self.peers}")
+            parts.append(f"percentile {self.percentile:.1f} of {self.peers} references")
         unc = f" +/- {_fmt(self.uncertainty)}" if self.uncertainty else ""
         parts.append(f"{_fmt(self.value)}{unc} {self.unit or ''}".strip())
         parts.append(f"[{self.method}{', ESTIMATED' if self.estimated else ''}]")

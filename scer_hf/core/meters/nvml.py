@@ -151,6 +151,12 @@ class NvmlMeter(Meter):
             )
         self.source = "; ".join(parts)
 
+    def describe(self) -> dict[str, object]:
+        out = super().describe()
+        if self.device_names:  # what was measured: the rating reads the hardware class from it
+            out["devices"] = dict(self.device_names)
+        return out
+
     @property
     def components(self) -> tuple[str, ...]:
         return tuple(sorted({*self._counter, *self._sampled}, key=lambda c: int(c.split(":")[1])))

@@ -38,6 +38,7 @@ from typing import Any
 
 from ...errors import CardConflictError, CardError
 from ..label import fmt_energy, fmt_num
+from ...rating.result import indicative_text, not_comparable_reasons
 from ...core.report import Report
 
 __all__ = [
@@ -140,6 +141,11 @@ def rating_entry(rating: Mapping[str, Any] | None, boundary: str) -> dict[str, A
     if not pr.get("available"):
         return _clean({"available": False, "reason": pr.get("reason"), "how_to_measure": pr.get("how_to_measure")})
     out = _clean({k: pr.get(k) for k in _RATING_KEYS})
+    if pr.get("comparable") is False:  # not comparable: no grade or stars in the card, only the indicative position
+        for k in ("grade", "stars", "percentile"):
+            out.pop(k, None)
+        out = _clean({**out, "indicative": indicative_text(dict(pr)),
+                      "not_comparable": not_comparable_reasons(dict(pr)) or None})
     if rating.get("reference_version"):
         out["reference"] = rating["reference_version"]
     return json.loads(json.dumps(out))  # plain JSON types only (YAML-safe)

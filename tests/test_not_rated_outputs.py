@@ -1,0 +1,63 @@
+"""A rating that is not comparable shows no headline grade or stars in any output (HTML, CLI, label, card):
+"not rated", the indicative position in grey and the reasons."""
+
+from __future__ import annotations
+
+import json
+import re
+
+from click.testing import CliRunner
+
+from scer_hf.cli import cli
+from scer_hf.publish.html import render_html
+from scer_hf.rating import rate
+from tests.test_label_fixtures import inference_report, rating
+from tests.test_rating_fair import training_report
+
+
+def _not_comparable() -> dict:
+    r = rating()
+    r["inference"]["comparable"] = False
+    r["inference"]["notes"] = ["not comparable: batch size 8 (AI Energy Score uses 1)"]
+    return r
+
+
+def test_html_not_comparable_has_no_grade_tile() -> None:
+    graded = render_html(inference_report(), rating())
+    g = rating()["inference"]["grade"]
+    assert f'class="grade g{g}"' in graded
+    html = render_html(inference_report(), _not_comparable())
+    assert f'class="grade g{g}"' not in html and "of 5 stars" not in html
+    assert "Not rated" in html and "batch size 8" in html
+    assert re.search(r'class="[^"]*muted indicative[^"]*">indicative: ', html)
+
+
+def test_cli_rate_cpu_training_report_says_not_rated(tmp_path) -> None:
+    path = training_report({"cpu:0": 50.0}, method="estimate").save(tmp_path / "scer_report.json")
+    res = CliRunner().invoke(cli, ["rate", str(path)])
+    assert res.exit_code == 0, res.output
+    line = next(x for x in res.output.splitlines() if x.strip().startswith("training"))
+    assert "not rated" in line and "indicative: C" in line and "SCER " not in line
+    assert "estimated" in res.output and "not measured on a GPU" in res.output
+    d = json.loads(CliRunner().invoke(cli, ["rate", str(path), "--json"]).output)
+    assert d["training"]["comparable"] is False and d["training"]["grade"] is None
+    assert d["training"]["indicative"]["grade"] == "C"
+
+
+def test_cli_no_modelled(tmp_path) -> None:
+    on = json.loads(CliRunner().invoke(cli, ["rate", "meta-llama/Llama-3.1-405B", "--offline", "--json"]).output)
+    off = json.loads(CliRunner().invoke(cli, ["rate", "meta-llama/Llama-3.1-405B", "--offline", "--json",
+                                              "--no-modelled"]).output)
+    assert on["inference"]["method"].startswith("modelled") and on["inference"]["stars_range"]
+    assert not off["inference"]["available"]
+    given = json.loads(CliRunner().invoke(cli, ["rate", "nobody/new", "--offline", "--json", "--parameters", "3e9",
+                                                "--task", "text-generation"]).output)
+    assert given["inference"]["method"].startswith("modelled")
+
+
+def test_measured_not_comparable_rating_flows_to_the_label() -> None:
+    from scer_hf.publish.label import label_fields
+
+    rep = training_report({"cpu:0": 50.0}, method="estimate")
+    f = label_fields(rep, rate(rep).to_dict())
+    assert f["grade"] is None and f["stars"] is None and f["indicative"].startswith("indicative: C")
