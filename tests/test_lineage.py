@@ -118,7 +118,7 @@ def test_twin_through_a_shared_base_and_its_sources() -> None:
 
 
 def test_twin_respects_the_task_filter() -> None:
-    r = rate("sentence-transformers/all-MiniLM-L6-v2", task="text-generation", hub=False)
+    r = rate("sentence-transformers/all-MiniLM-L6-v2", task="text-generation", hub=False, modelled=False)
     assert not r.inference.available and r.inference.basis is None
 
 

@@ -278,7 +278,7 @@ def test_rate_training_report() -> None:
     t = rate(rep).training
     expected = 100.0 * 100.0 / 3600.0 / (1e6 * 1e6) * 1e15  # Wh per 10^15 parameter-tokens
     assert t.value == pytest.approx(expected) and t.unit == "Wh per 10^15 parameter-tokens"
-    assert t.peers == 13 and t.percentile == 0.0 and t.grade == "C"  # the 13 class-A published rows
+    assert t.peers == 18 and t.percentile == 0.0 and t.grade == "C"  # the 18 class-A published rows (13 + BLOOM x4, T5-11B)
     assert t.co2e is not None and t.co2e["value"] > 0
     assert not rate(rep).inference.available
     no_params = Report.build(tr.measurements, boundary="training", provenance=tr.provenance(), model={"id": "x"})
