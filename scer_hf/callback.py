@@ -44,6 +44,7 @@ from ._io import atomic_write_text
 from ._callback_report import STATE_FILE, STATE_SCHEMA, ReportingMixin, _fields, task_of
 from ._phasebook import PhaseBook
 from .carbon import carbon_intensity
+from .live_intensity import make_live
 from .errors import CallbackConfigError
 from .meters.base import Meter
 from .report import Report
@@ -92,6 +93,8 @@ class SCERCallback(ReportingMixin, TrainerCallback):
         log_metrics: add ``scer/*`` keys to the Trainer's logs.
         task: model task for the report (default: guessed from the model class).
         handle_sigterm: on SIGTERM during training, write the partial report, then die as before.
+        cloud_provider, cloud_region: the cloud region's grid figure (e.g. ``"gcp", "europe-west4"``).
+        live_intensity: ``None`` (off) or an Electricity Maps zone / :class:`scer_hf.live_intensity.LiveIntensity`.
     """
 
     def __init__(
@@ -109,6 +112,9 @@ class SCERCallback(ReportingMixin, TrainerCallback):
         *,
         task: str | None = None,
         handle_sigterm: bool = True,
+        cloud_provider: str | None = None,
+        cloud_region: str | None = None,
+        live_intensity: Any = None,
     ) -> None:
         if not (isinstance(projection_after, (int, float)) and 0.0 <= projection_after <= 1.0):
             raise CallbackConfigError(f"projection_after={projection_after!r}: use a share of max_steps in [0, 1]")
@@ -124,7 +130,9 @@ class SCERCallback(ReportingMixin, TrainerCallback):
                                           "factory f(gpu_indices, measure_host) returning Meters")
         if report_path is not None and not isinstance(report_path, (str, os.PathLike)):
             raise CallbackConfigError(f"report_path={report_path!r}: use a file path, e.g. 'out/scer_report.json'")
-        self.carbon = carbon_intensity(country_iso_code, region, g_per_kwh=carbon_intensity_g_per_kwh, pue=pue)
+        self.carbon = carbon_intensity(country_iso_code, region, g_per_kwh=carbon_intensity_g_per_kwh, pue=pue,
+                                        cloud_provider=cloud_provider, cloud_region=cloud_region)
+        self._live = make_live(live_intensity, self.carbon)
         self._meters_arg = meters
         self.hardware = hardware
         self.projection_after = float(projection_after)
@@ -212,6 +220,8 @@ class SCERCallback(ReportingMixin, TrainerCallback):
         else:
             meters = list(arg)
         self._book = PhaseBook(meters, choices, nothing_by_design=self._rank.distributed and not meters)
+        if self._live is not None and self._rank.rank == 0:  # live intensity read at window edges
+            self._book.tracker.on_edge = self._live.observe
         return self._book
 
     def _samples_per_step(self) -> int:

@@ -146,6 +146,7 @@ class PhaseTracker:
         self.keep = keep
         self.measurements: list[Measurement] = []
         self.failed_meters: dict[str, str] = {}
+        self.on_edge: Callable[[float], None] | None = None  # e.g. a live grid-intensity reading
 
     def __repr__(self) -> str:
         comps = [c for m in self.meters for c in m.components]
@@ -157,6 +158,11 @@ class PhaseTracker:
         if self.sync_cuda is not False:
             _cuda_sync()
         t = self._clock()
+        if self.on_edge is not None:
+            try:
+                self.on_edge(t)
+            except Exception:  # noqa: BLE001 - an edge hook never breaks the run
+                pass
         out: dict[int, Reading | None] = {}
         for i, m in enumerate(self.meters):
             try:

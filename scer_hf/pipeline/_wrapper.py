@@ -199,12 +199,15 @@ def track_pipeline(
     pue: float = 1.0,
     meters: Meter | Sequence[Meter] | None = None,
     hardware: str | None = None,
+    cloud_provider: str | None = None,
+    cloud_region: str | None = None,
 ) -> TrackedPipeline:
     """Wrap *pipe* (a transformers pipeline or :class:`Text2TextPipeline`) to measure every call.
 
     ``meters=None`` picks the best meters here (:func:`scer_hf.meters.auto`), metering only the GPU the
     pipeline runs on (none for a CPU pipeline; every visible GPU for a sharded model);
-    ``hardware`` (e.g. ``"NVIDIA H100 SXM 80GB"``) adds embodied emissions for the time measured.
+    ``hardware`` (e.g. ``"NVIDIA H100 SXM 80GB"``) adds embodied emissions for the time measured;
+    ``cloud_provider`` + ``cloud_region`` (e.g. ``"aws", "us-east-1"``) pick that region's grid figure.
     """
     if isinstance(pipe, TrackedPipeline):
         raise UnsupportedPipelineError("this pipeline is already tracked; use it directly (pipe.report)")
@@ -213,7 +216,8 @@ def track_pipeline(
             f"track_pipeline needs a transformers pipeline (with a .model), got {type(pipe).__name__}; "
             "build one with transformers.pipeline(task, model=...) or scer_hf.pipeline.Text2TextPipeline"
         )
-    carbon = carbon_intensity(country_iso_code, region, g_per_kwh=carbon_intensity_g_per_kwh, pue=pue)
+    carbon = carbon_intensity(country_iso_code, region, g_per_kwh=carbon_intensity_g_per_kwh, pue=pue,
+                              cloud_provider=cloud_provider, cloud_region=cloud_region)
     if meters is None:
         meters = _pipeline_meters(pipe)
     return TrackedPipeline(pipe, PhaseTracker(meters, keep=False), carbon, hardware)
