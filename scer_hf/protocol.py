@@ -239,6 +239,7 @@ def benchmark(
     model_id: str | None = None,
     cloud_provider: str | None = None,
     cloud_region: str | None = None,
+    live_intensity: Any = None,
 ) -> Report:
     """Run the standard protocol on *model_or_path* (local folder, cached Hub id, or a pipeline).
 
@@ -293,7 +294,7 @@ def benchmark(
         pipe(texts[i % len(texts)], **call_kw)
     tracked = track_pipeline(pipe, country_iso_code=country_iso_code, region=region,
                              carbon_intensity_g_per_kwh=carbon_intensity_g_per_kwh, pue=pue, meters=meters,
-                             cloud_provider=cloud_provider, cloud_region=cloud_region,
+                             cloud_provider=cloud_provider, cloud_region=cloud_region, live_intensity=live_intensity,
                              hardware=hardware)
     from tqdm.auto import tqdm
 

@@ -188,3 +188,24 @@ def test_callback_uses_the_gcp_regional_figure_in_report_card_and_html(tiny_mode
     update_card(tmp_path, cb.report, label_path=None)
     card = (tmp_path / "README.md").read_text()
     assert "gcp europe-west4" in card and "Eemshaven" in card
+
+
+@pytest.mark.slow
+def test_track_pipeline_reads_live_intensity_at_call_edges(tiny_model_dir) -> None:
+    tf = pytest.importorskip("transformers")
+    pytest.importorskip("torch")
+    from scer_hf import track_pipeline
+
+    pipe = tf.pipeline("text-generation", model=str(tiny_model_dir("gpt2")), device="cpu")
+    with FakeElectricityMaps() as em:
+        live = LiveIntensity("DE", token=TOKEN, base_url=em.url, min_interval_s=0)
+        tracked = track_pipeline(pipe, country_iso_code="DEU", live_intensity=live,
+                                 meters=[ReplayMeter({"cpu:0": [(0.0, 50.0)]})])
+        tracked("hello there", max_new_tokens=3, do_sample=False)
+        em.g = 300.0
+        tracked("hello again", max_new_tokens=3, do_sample=False)
+    d = tracked.report.to_dict()
+    gs = {s["g_per_kwh"] for s in d["carbon"]["live"]["samples"]}
+    assert gs == {100.0, 300.0} and 100.0 < d["carbon"]["g_per_kwh"] < 300.0
+    assert d["carbon"]["basis"].startswith("location-based live average")
+    assert verify_report(d).ok and TOKEN not in json.dumps(d)
