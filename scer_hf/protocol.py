@@ -262,8 +262,12 @@ def benchmark(
     from .carbon import carbon_intensity
 
     # a bad country, region, intensity or PUE fails now, not after the model is loaded
-    carbon_intensity(country_iso_code, region, g_per_kwh=carbon_intensity_g_per_kwh, pue=pue,
-                     cloud_provider=cloud_provider, cloud_region=cloud_region)
+    ci = carbon_intensity(country_iso_code, region, g_per_kwh=carbon_intensity_g_per_kwh, pue=pue,
+                          cloud_provider=cloud_provider, cloud_region=cloud_region)
+    if isinstance(live_intensity, str):  # a zone without a token fails now too
+        from .live_intensity import make_live
+
+        make_live(live_intensity, ci)
     if isinstance(model_or_path, (str, os.PathLike)):
         task = _check_task(task)
         if quality:

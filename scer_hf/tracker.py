@@ -158,11 +158,6 @@ class PhaseTracker:
         if self.sync_cuda is not False:
             _cuda_sync()
         t = self._clock()
-        if self.on_edge is not None:
-            try:
-                self.on_edge(t)
-            except Exception:  # noqa: BLE001 - an edge hook never breaks the run
-                pass
         out: dict[int, Reading | None] = {}
         for i, m in enumerate(self.meters):
             try:
@@ -179,6 +174,11 @@ class PhaseTracker:
                         "unmeasured and your run continues",
                         MeasurementWarning, stacklevel=4,
                     )
+        if self.on_edge is not None:  # after the reads: a slow hook never skews a window's energy against its time
+            try:
+                self.on_edge(t)
+            except Exception:  # noqa: BLE001 - an edge hook never breaks the run
+                pass
         return t, out
 
     def read_all(self) -> tuple[float, dict[int, Reading | None]]:

@@ -66,6 +66,8 @@ _OPTIONS = {"country_iso_code": "--country", "cloud_provider": "--cloud", "cloud
               help="Cloud provider; --region is then its region, e.g. --cloud aws --region us-east-1.")
 @click.option("--intensity", type=float, help="Grid intensity override in gCO2e/kWh.")
 @click.option("--pue", default=1.0, show_default=True, type=float, help="Data-centre PUE.")
+@click.option("--live-zone", help="Read live grid intensity for this Electricity Maps zone (e.g. NL); the token "
+                                  "comes from ELECTRICITYMAPS_API_TOKEN. Off by default.")
 @click.option("--hardware", help="What ran the benchmark, as named in scer_hf.embodied.hardware_table() "
                                 "(embodied emissions; the rating reads it). Default: the detected GPU/CPU.")
 @click.option("--device", help="torch device (default: cuda:0 if available, else cpu).")
@@ -78,7 +80,7 @@ _OPTIONS = {"country_iso_code": "--country", "cloud_provider": "--cloud", "cloud
 @handle_errors
 def command(model_or_path: str, task: str, setting: str, queries: int | None, min_queries: int | None,
             warmup: int | None, rel_ci: float, country: str | None, region: str | None, cloud: str | None, intensity: float | None,
-            pue: float, hardware: str | None, device: str | None, quality: bool, no_progress: bool,
+            pue: float, live_zone: str | None, hardware: str | None, device: str | None, quality: bool, no_progress: bool,
             model_id: str | None, out: str | None, overwrite: bool, as_json: bool) -> None:
     """Run the standard inference benchmark on MODEL_OR_PATH (a local folder or a cached Hub id)."""
     from ..errors import ReportError
@@ -96,7 +98,8 @@ def command(model_or_path: str, task: str, setting: str, queries: int | None, mi
     try:
         report = benchmark(model_or_path, task, setting=setting, queries=queries, rel_ci=rel_ci,
                            country_iso_code=country, region=None if cloud else region, cloud_provider=cloud,
-                           cloud_region=region if cloud else None, carbon_intensity_g_per_kwh=intensity, pue=pue,
+                           cloud_region=region if cloud else None, carbon_intensity_g_per_kwh=intensity,
+                           live_intensity=live_zone, pue=pue,
                            hardware=hardware, device=device, quality=quality, progress=not no_progress,
                            model_id=model_id, **kw)
     except SCERError as exc:  # the messages name Python arguments; say the options this command takes
