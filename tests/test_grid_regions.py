@@ -10,13 +10,13 @@ import pytest
 from click.testing import CliRunner
 
 from scer_hf import Report
-from scer_hf.carbon import carbon_intensity, detect_location
+from scer_hf.core.carbon import carbon_intensity, detect_location
 from scer_hf.cli import cli
 from scer_hf.errors import CarbonIntensityError, UnknownCountryError, UnknownRegionError
-from scer_hf.grid_regions import LBS_PER_MWH_TO_G_PER_KWH, available
-from scer_hf.meters.estimate import _codecarbon_data_dir
-from scer_hf.tracker import Measurement
-from scer_hf.verify import verify_report
+from scer_hf.core.grid_regions import LBS_PER_MWH_TO_G_PER_KWH, available
+from scer_hf.core.meters.estimate import _codecarbon_data_dir
+from scer_hf.core.tracker import Measurement
+from scer_hf.publish.verify import verify_report
 
 DATA = _codecarbon_data_dir()
 pytestmark = pytest.mark.skipif(DATA is None, reason="codecarbon's data files are not installed")
@@ -99,7 +99,7 @@ def test_verify_recomputes_from_the_recorded_figure_not_todays_install(monkeypat
     d = _report(carbon_intensity("USA", region="California")).to_dict()
     assert d["co2e_g"] == pytest.approx(179.064, abs=1e-3)
     assert d["carbon"]["data_sha256"] and d["carbon"]["codecarbon_version"]
-    import scer_hf.grid_regions as g
+    import scer_hf.core.grid_regions as g
 
     monkeypatch.setattr(g, "_codecarbon_data_dir", lambda: None)  # codecarbon gone (or changed) today
     g._file.cache_clear()
@@ -110,8 +110,8 @@ def test_verify_recomputes_from_the_recorded_figure_not_todays_install(monkeypat
 
 
 def test_must_show_california_in_report_card_and_html(tmp_path: Path) -> None:
-    from scer_hf.card import update_card
-    from scer_hf.html_report import write_html_report
+    from scer_hf.publish.card import update_card
+    from scer_hf.publish.html import write_html_report
 
     rep = _report(carbon_intensity("USA", region="California"))
     html = write_html_report(rep, tmp_path / "r.html", auto_rate=False).read_text()

@@ -15,12 +15,12 @@ sys.path.insert(0, str(Path(__file__).parent))
 from emserver import TOKEN, FakeElectricityMaps  # noqa: E402
 
 from scer_hf import Report  # noqa: E402
-from scer_hf.carbon import carbon_intensity  # noqa: E402
+from scer_hf.core.carbon import carbon_intensity  # noqa: E402
 from scer_hf.errors import LiveIntensityError  # noqa: E402
-from scer_hf.live_intensity import LiveIntensity, phase_dicts  # noqa: E402
-from scer_hf.meters import ReplayMeter  # noqa: E402
-from scer_hf.tracker import PhaseTracker  # noqa: E402
-from scer_hf.verify import verify_report  # noqa: E402
+from scer_hf.core.live_intensity import LiveIntensity, phase_dicts  # noqa: E402
+from scer_hf.core.meters import ReplayMeter  # noqa: E402
+from scer_hf.core.tracker import PhaseTracker  # noqa: E402
+from scer_hf.publish.verify import verify_report  # noqa: E402
 
 
 class Clock:
@@ -120,10 +120,10 @@ def test_token_never_leaks_into_any_file_a_run_writes(tiny_model_dir, tmp_path: 
     pytest.importorskip("torch")
     from datasets import Dataset
 
-    from scer_hf._tiny import prompt_texts
-    from scer_hf.callback import SCERCallback
-    from scer_hf.card import update_card
-    from scer_hf.html_report import write_html_report
+    from scer_hf.hf.tiny import prompt_texts
+    from scer_hf.hf.callback import SCERCallback
+    from scer_hf.publish.card import update_card
+    from scer_hf.publish.html import write_html_report
 
     path = tiny_model_dir("gpt2")
     tok = tf.AutoTokenizer.from_pretrained(path)
@@ -166,10 +166,10 @@ def test_callback_uses_the_gcp_regional_figure_in_report_card_and_html(tiny_mode
     pytest.importorskip("torch")
     from datasets import Dataset
 
-    from scer_hf._tiny import prompt_texts
-    from scer_hf.callback import SCERCallback
-    from scer_hf.card import update_card
-    from scer_hf.html_report import write_html_report
+    from scer_hf.hf.tiny import prompt_texts
+    from scer_hf.hf.callback import SCERCallback
+    from scer_hf.publish.card import update_card
+    from scer_hf.publish.html import write_html_report
 
     path = tiny_model_dir("gpt2")
     tok = tf.AutoTokenizer.from_pretrained(path)

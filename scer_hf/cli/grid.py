@@ -56,12 +56,12 @@ def command(as_list: bool, cloud: str | None, country: str | None, region: str |
     Example: scer-hf grid --cloud aws --region us-east-1 ; scer-hf grid --country USA --region California
     """
     if as_list:
-        from ..grid_regions import available
+        from ..core.grid_regions import available
 
         av = available()
         emit(av, as_json, lambda: _list_text(av))
         return
-    from ..carbon import carbon_intensity
+    from ..core.carbon import carbon_intensity
 
     try:
         ci = carbon_intensity(country, None if cloud else region, cloud_provider=cloud,
