@@ -12,6 +12,8 @@ __all__ = [
     "MeterUnavailableError",
     "WindowError",
     "CarbonIntensityError",
+    "LiveIntensityError",
+    "UnknownRegionError",
     "UnknownCountryError",
     "HardwareNotFoundError",
     "ReportError",
@@ -67,6 +69,14 @@ class CarbonIntensityError(SCERError, ValueError):
 
 class UnknownCountryError(CarbonIntensityError):
     """The ISO country code is not in the shipped grid-intensity data."""
+
+
+class UnknownRegionError(UnknownCountryError):
+    """A grid region or cloud region is not in the shipped grid-intensity data (the message has close matches)."""
+
+
+class LiveIntensityError(CarbonIntensityError):
+    """A live grid-intensity reading could not be used (unreachable, refused, or a market-based figure)."""
 
 
 class HardwareNotFoundError(SCERError, LookupError):

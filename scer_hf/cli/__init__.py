@@ -23,6 +23,7 @@ COMMANDS = {
     "rate": "Rate a model (published figures) or a measured report.",
     "benchmark": "Run the standard inference benchmark on a model.",
     "estimate": "Estimate emissions from hardware x time x location (no run).",
+    "grid": "Show a location's grid intensity (cloud region, state, province), or --list them.",
     "label": "Write the SVG/PNG label for a report.",
     "report": "Write the self-contained HTML report for a report.",
     "card": "Write SCER metadata into a model card (local or on the Hub).",

@@ -43,7 +43,7 @@ def render_text(d: dict[str, Any], saved: str | None = None) -> str:
 
 
 # benchmark()'s argument names -> this command's options, for error messages
-_OPTIONS = {"country_iso_code": "--country", "carbon_intensity_g_per_kwh": "--intensity", "device": "--device",
+_OPTIONS = {"country_iso_code": "--country", "cloud_provider": "--cloud", "cloud_region": "--region", "carbon_intensity_g_per_kwh": "--intensity", "device": "--device",
             "quality": "--quality"}
 
 
@@ -60,9 +60,14 @@ _OPTIONS = {"country_iso_code": "--country", "carbon_intensity_g_per_kwh": "--in
 @click.option("--rel-ci", type=click.FloatRange(min=0, max=1, min_open=True, max_open=True), default=0.05,
               show_default=True, help="Target relative CI half-width.")
 @click.option("--country", help="ISO alpha-3 country code for grid intensity, e.g. USA, FRA.")
-@click.option("--region", help="Grid region (Nordic zones SE1-4, NO1-5, FI).")
+@click.option("--region", help="Grid region: a US state, Canadian/Chinese province (with --country), a Nordic zone, "
+                                "or a cloud region (with --cloud). See `scer-hf grid --list`.")
+@click.option("--cloud", type=click.Choice(["aws", "gcp", "azure"], case_sensitive=False),
+              help="Cloud provider; --region is then its region, e.g. --cloud aws --region us-east-1.")
 @click.option("--intensity", type=float, help="Grid intensity override in gCO2e/kWh.")
 @click.option("--pue", default=1.0, show_default=True, type=float, help="Data-centre PUE.")
+@click.option("--live-zone", help="Read live grid intensity for this Electricity Maps zone (e.g. NL); the token "
+                                  "comes from ELECTRICITYMAPS_API_TOKEN. Off by default.")
 @click.option("--hardware", help="What ran the benchmark, as named in scer_hf.core.embodied.hardware_table() "
                                 "(embodied emissions; the rating reads it). Default: the detected GPU/CPU.")
 @click.option("--device", help="torch device (default: cuda:0 if available, else cpu).")
@@ -74,8 +79,8 @@ _OPTIONS = {"country_iso_code": "--country", "carbon_intensity_g_per_kwh": "--in
 @json_option
 @handle_errors
 def command(model_or_path: str, task: str, setting: str, queries: int | None, min_queries: int | None,
-            warmup: int | None, rel_ci: float, country: str | None, region: str | None, intensity: float | None,
-            pue: float, hardware: str | None, device: str | None, quality: bool, no_progress: bool,
+            warmup: int | None, rel_ci: float, country: str | None, region: str | None, cloud: str | None, intensity: float | None,
+            pue: float, live_zone: str | None, hardware: str | None, device: str | None, quality: bool, no_progress: bool,
             model_id: str | None, out: str | None, overwrite: bool, as_json: bool) -> None:
     """Run the standard inference benchmark on MODEL_OR_PATH (a local folder or a cached Hub id)."""
     from ..errors import ReportError
@@ -92,7 +97,9 @@ def command(model_or_path: str, task: str, setting: str, queries: int | None, mi
         kw["warmup"] = warmup
     try:
         report = benchmark(model_or_path, task, setting=setting, queries=queries, rel_ci=rel_ci,
-                           country_iso_code=country, region=region, carbon_intensity_g_per_kwh=intensity, pue=pue,
+                           country_iso_code=country, region=None if cloud else region, cloud_provider=cloud,
+                           cloud_region=region if cloud else None, carbon_intensity_g_per_kwh=intensity,
+                           live_intensity=live_zone, pue=pue,
                            hardware=hardware, device=device, quality=quality, progress=not no_progress,
                            model_id=model_id, **kw)
     except SCERError as exc:  # the messages name Python arguments; say the options this command takes

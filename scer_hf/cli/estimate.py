@@ -27,7 +27,10 @@ def render_text(d: dict[str, Any], equivalent_lines: list[str], saved: str | Non
     unc = calc["uncertainty"]
     kwh = d["energy_j"] / 3.6e6
     c = d["carbon"]
-    where = c.get("region") or c.get("country_iso_code") or "location not given"
+    where = (f"{c['cloud_provider']} {c['cloud_region']}" if c.get("cloud_region") else
+             c.get("region") or c.get("country_iso_code") or "location not given")
+    if c.get("location") == "detected":
+        where += f", detected from {c.get('detected_from')}"
     lines = [
         "ESTIMATE (calculator): computed from hardware x time x location, not measured.",
         f"  hardware      {a['count']} x {a['hardware']} for {a['hours']:,.6g} h "
@@ -68,7 +71,7 @@ def render_text(d: dict[str, Any], equivalent_lines: list[str], saved: str | Non
 
 # estimate()'s argument names -> this command's options, for error messages
 _OPTIONS = {"hardware": "--gpu", "hours": "--hours", "gpu_hours": "--gpu-hours", "count": "--count",
-            "country_iso_code": "--country", "carbon_intensity_g_per_kwh": "--intensity", "pue": "--pue",
+            "country_iso_code": "--country", "cloud_provider": "--cloud", "cloud_region": "--region", "carbon_intensity_g_per_kwh": "--intensity", "pue": "--pue",
             "utilisation": "--utilisation", "watts": "--watts", "cpu_watts": "--cpu-watts", "memory_gb": "--memory-gb",
             "lifetime_years": "--lifetime-years", "embodied_hardware": "--embodied", "servers": "--servers",
             "tokens": "--tokens", "samples": "--samples", "queries": "--queries"}
@@ -80,7 +83,10 @@ _OPTIONS = {"hardware": "--gpu", "hours": "--hours", "gpu_hours": "--gpu-hours",
 @click.option("--hours", type=float, help="Wall-clock hours the GPUs were reserved.")
 @click.option("--gpu-hours", type=float, help="Total GPU-hours (instead of --hours), as model cards publish.")
 @click.option("--country", help="ISO alpha-3 country code for grid intensity, e.g. USA, FRA.")
-@click.option("--region", help="Grid region (Nordic zones SE1-4, NO1-5, FI).")
+@click.option("--region", help="Grid region: a US state, Canadian/Chinese province (with --country), a Nordic zone, "
+                                "or a cloud region (with --cloud). See `scer-hf grid --list`.")
+@click.option("--cloud", type=click.Choice(["aws", "gcp", "azure"], case_sensitive=False),
+              help="Cloud provider; --region is then its region, e.g. --cloud aws --region us-east-1.")
 @click.option("--intensity", type=float, help="Grid intensity override in gCO2e/kWh.")
 @click.option("--pue", default=1.0, show_default=True, type=float, help="Data-centre PUE.")
 @click.option("--utilisation", default=1.0, show_default=True, type=float,
@@ -104,7 +110,7 @@ _OPTIONS = {"hardware": "--gpu", "hours": "--hours", "gpu_hours": "--gpu-hours",
 @json_option
 @handle_errors
 def command(hardware: str | None, count: int, hours: float | None, gpu_hours: float | None, country: str | None,
-            region: str | None, intensity: float | None, pue: float, utilisation: float, watts: float | None,
+            region: str | None, cloud: str | None, intensity: float | None, pue: float, utilisation: float, watts: float | None,
             cpu: str | None, cpu_watts: float | None, memory_gb: float | None, embodied: tuple[str, ...],
             servers: float, lifetime_years: float | None, model_id: str | None, boundary: str,
             tokens: float | None, samples: float | None, queries: float | None, out: str | None,
@@ -119,7 +125,8 @@ def command(hardware: str | None, count: int, hours: float | None, gpu_hours: fl
     try:
         report = estimate(
             hardware=hardware, count=count, hours=hours, gpu_hours=gpu_hours, country_iso_code=country,
-            region=region, carbon_intensity_g_per_kwh=intensity, pue=pue, utilisation=utilisation, watts=watts,
+            region=None if cloud else region, cloud_provider=cloud, cloud_region=region if cloud else None,
+            carbon_intensity_g_per_kwh=intensity, pue=pue, utilisation=utilisation, watts=watts,
             cpu=cpu, cpu_watts=cpu_watts, memory_gb=memory_gb, embodied_hardware=list(embodied) or None,
             servers=servers, lifetime_years=lifetime_years, model=model_id, boundary=boundary, tokens=tokens,
             samples=samples, queries=queries,

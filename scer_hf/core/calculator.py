@@ -200,6 +200,8 @@ def estimate(
     tokens: float | None = None,
     samples: float | None = None,
     queries: float | None = None,
+    cloud_provider: str | None = None,
+    cloud_region: str | None = None,
 ) -> Report:
     """Estimate a run that was not measured: *count* x *hardware* for *hours* (wall clock).
 
@@ -210,6 +212,7 @@ def estimate(
     CPU(s); ``memory_gb`` adds memory at Green Algorithms' 0.3725 W/GB. Embodied uses
     ``embodied_hardware`` (row name(s) of ``hardware_embodied.csv``; GPU rows x count,
     server/baseboard rows x ``servers``) or the GPU's default row; never a guess.
+    ``cloud_provider`` + ``cloud_region`` use that cloud region's grid figure.
     ``tokens``/``samples``/``queries`` give SCI its R. Raises
     :class:`EstimateInputError` for bad numbers, :class:`HardwareNotFoundError` for
     unknown hardware.
@@ -260,7 +263,8 @@ def estimate(
         gb = _num("memory_gb", memory_gb, low_ok=True)
         energy["ram"] = gb * RAM_W_PER_GB * seconds
         assumptions.update(memory_gb=gb, ram_w_per_gb=RAM_W_PER_GB, ram_power_source=RAM_SOURCE)
-    ci = carbon_intensity(country_iso_code, region, g_per_kwh=carbon_intensity_g_per_kwh, pue=pue)
+    ci = carbon_intensity(country_iso_code, region, g_per_kwh=carbon_intensity_g_per_kwh, pue=pue,
+                          cloud_provider=cloud_provider, cloud_region=cloud_region)
     lifetime = None if lifetime_years is None else _num("lifetime_years", lifetime_years)
     srv = _num("servers", servers)
     if embodied_hardware is not None:
@@ -281,6 +285,7 @@ def estimate(
         "method": METHOD, "inputs": {
             "hardware": hardware, "count": n, "hours": hours, "gpu_hours": gpu_hours,
             "country_iso_code": country_iso_code, "region": region,
+            "cloud_provider": cloud_provider, "cloud_region": cloud_region,
             "carbon_intensity_g_per_kwh": carbon_intensity_g_per_kwh, "pue": pue, "utilisation": utilisation,
             "watts": watts, "cpu": cpu, "cpu_watts": cpu_watts, "memory_gb": memory_gb,
             "embodied_hardware": embodied_hardware, "servers": servers, "lifetime_years": lifetime_years,

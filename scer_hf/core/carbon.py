@@ -3,24 +3,28 @@
 Country figures are the location-based annual averages codecarbon ships
 (``data/private_infra/global_energy_mix.json``: Our World in Data / Ember, keyed by
 ISO 3166-1 alpha-3, with the year of each figure). Nordic bidding zones come from
-codecarbon's ``nordic_emissions.json``. No IP geolocation and no network: with no
-country and no override, the world average (475 g/kWh, IEA 2019, as codecarbon ships
-it) is used and the report says the location was not given.
+codecarbon's ``nordic_emissions.json``; US states, Canadian and Chinese provinces and
+cloud regions from its other files (:mod:`scer_hf.core.grid_regions`). No IP geolocation and
+no network: a cloud region is detected only from the runtime's environment variables;
+with nothing given or detected, the world average (475 g/kWh, IEA 2019, as codecarbon
+ships it) is used and the report says the location is unknown. Every figure records
+the data file, its SHA-256 and the codecarbon version it was read from.
 """
 
 from __future__ import annotations
 
 import difflib
-import json
 import math
+import os
+import warnings
 from dataclasses import asdict, dataclass
 from functools import lru_cache
-from typing import Any
+from typing import Any, Mapping
 
 from ..errors import CarbonIntensityError, UnknownCountryError
-from .meters.estimate import _codecarbon_data_dir
+from .grid_regions import cloud_figure, load_json, provenance, region_figure
 
-__all__ = ["CarbonIntensity", "carbon_intensity", "J_PER_KWH", "countries"]
+__all__ = ["CarbonIntensity", "carbon_intensity", "detect_location", "J_PER_KWH", "countries", "REGION_ENV_VARS"]
 
 J_PER_KWH = 3.6e6
 _WORLD_G_PER_KWH = 475.0
@@ -38,6 +42,14 @@ class CarbonIntensity:
     region: str | None = None
     pue: float = 1.0
     basis: str = "location-based annual average"
+    cloud_provider: str | None = None
+    cloud_region: str | None = None
+    location: str | None = None  # "given", "detected", "unknown" (world average) or "override"
+    detected_from: str | None = None  # the environment variable a detected region came from
+    data_file: str | None = None  # codecarbon data file behind the figure (with its sha256 and version)
+    data_sha256: str | None = None
+    codecarbon_version: str | None = None
+    live: dict[str, Any] | None = None  # live intensity over the run (scer_hf.core.live_intensity), if used
 
     def co2e_g(self, energy_j: float) -> float:
         """Operational emissions (g CO2e) of *energy_j* of IT energy, PUE applied."""
@@ -52,26 +64,12 @@ class CarbonIntensity:
 
 
 def _load_json(*parts: str) -> dict[str, Any]:
-    data = _codecarbon_data_dir()
-    if data is None:
-        raise CarbonIntensityError(
-            "codecarbon's data files are not installed; `pip install codecarbon` or pass "
-            "carbon_intensity_g_per_kwh=..."
-        )
-    return json.loads(data.joinpath(*parts).read_text(encoding="utf-8"))
+    return load_json(*parts)
 
 
 @lru_cache(maxsize=1)
 def _energy_mix() -> dict[str, Any]:
     return _load_json("private_infra", "global_energy_mix.json")
-
-
-@lru_cache(maxsize=1)
-def _nordic() -> dict[str, Any]:
-    try:
-        return _load_json("private_infra", "nordic_emissions.json").get("data", {})
-    except (OSError, CarbonIntensityError):
-        return {}
 
 
 def countries() -> dict[str, str]:
@@ -88,17 +86,44 @@ def _check_pue(pue: float) -> float:
     return float(pue)
 
 
+# Environment variables that name the cloud region the process runs in, set by the runtime
+# itself (never a metadata endpoint). AWS_REGION: set by AWS Lambda, ECS and SageMaker
+# (https://docs.aws.amazon.com/lambda/latest/dg/configuration-envvars.html#configuration-envvars-runtime).
+# FUNCTION_REGION: set by Google Cloud Functions (older runtimes). AWS_DEFAULT_REGION is a
+# client default, not where compute runs, and is not read. Hugging Face Spaces and
+# Inference Endpoints set no region variable, so none is read for them.
+REGION_ENV_VARS = (("AWS_REGION", "aws"), ("FUNCTION_REGION", "gcp"))
+
+
+def detect_location(environ: Mapping[str, str] | None = None) -> tuple[str, str, str] | None:
+    """(provider, region, variable) from the runtime's environment, or None. No network."""
+    env = os.environ if environ is None else environ
+    for var, provider in REGION_ENV_VARS:
+        value = (env.get(var) or "").strip()
+        if value:
+            return provider, value, var
+    return None
+
+
 def carbon_intensity(
     country_iso_code: str | None = None,
     region: str | None = None,
     *,
     g_per_kwh: float | None = None,
     pue: float = 1.0,
+    cloud_provider: str | None = None,
+    cloud_region: str | None = None,
+    detect: bool = True,
 ) -> CarbonIntensity:
-    """Resolve the carbon intensity to use.
+    """Resolve the carbon intensity to use: the one resolver behind every report.
 
-    Precedence: explicit ``g_per_kwh`` > ``region`` (Nordic bidding zones SE1-4,
-    NO1-5, FI) > ``country_iso_code`` (ISO alpha-3, e.g. ``"FRA"``) > world average.
+    Precedence: explicit ``g_per_kwh`` > ``cloud_provider`` + ``cloud_region`` (GCP from
+    codecarbon's ``impact.csv``; AWS/Azure via the region's documented location) >
+    ``region`` (US state, Canadian/Chinese province with ``country_iso_code``; Nordic
+    bidding zone SE1-4, NO1-5, FI) > ``country_iso_code`` (ISO alpha-3, e.g. ``"FRA"``) >
+    a cloud region detected from the environment (``detect=True``, see
+    :data:`REGION_ENV_VARS`) > world average. Unknown names raise
+    :class:`~scer_hf.errors.UnknownRegionError` / ``UnknownCountryError`` with close matches.
     """
     pue = _check_pue(pue)
     if g_per_kwh is not None:
@@ -109,20 +134,18 @@ def carbon_intensity(
         return CarbonIntensity(
             float(g_per_kwh), "user override", None,
             country_iso_code.upper() if country_iso_code else None, region, pue,
+            cloud_provider=cloud_provider, cloud_region=cloud_region, location="override",
         )
+    if (cloud_provider is None) != (cloud_region is None):
+        raise CarbonIntensityError(
+            f"cloud_provider={cloud_provider!r}, cloud_region={cloud_region!r}: pass both (e.g. cloud_provider='gcp', "
+            "cloud_region='europe-west4') or neither"
+        )
+    if cloud_provider is not None:
+        return CarbonIntensity(**{**cloud_figure(cloud_provider, cloud_region), "pue": pue, "location": "given"})
     if region is not None:
-        zone = _nordic().get(region.upper())
-        if zone is None:
-            raise UnknownCountryError(
-                f"region {region!r} has no shipped figure; regions available offline: "
-                f"{', '.join(sorted(_nordic())) or 'none'}. Pass country_iso_code=... or "
-                "carbon_intensity_g_per_kwh=... instead."
-            )
-        return CarbonIntensity(
-            float(zone["emission_factor"]),
-            f"codecarbon nordic_emissions.json: {zone.get('description', region)}",
-            zone.get("year"), country_iso_code.upper() if country_iso_code else None, region.upper(), pue,
-        )
+        return CarbonIntensity(**{"country_iso_code": None, **region_figure(country_iso_code, region),
+                                  "pue": pue, "location": "given"})
     if country_iso_code is not None:
         code = str(country_iso_code).strip().upper()
         mix = _energy_mix()
@@ -140,8 +163,20 @@ def carbon_intensity(
         return CarbonIntensity(
             float(row["carbon_intensity"]),
             f"codecarbon global_energy_mix.json (Our World in Data / Ember): {row.get('country_name', code)}",
-            row.get("year"), code, None, pue,
+            row.get("year"), code, None, pue, location="given",
+            **provenance("private_infra", "global_energy_mix.json"),
         )
+    found = detect_location() if detect else None
+    if found is not None:
+        provider, where, var = found
+        try:
+            fig = cloud_figure(provider, where)
+        except CarbonIntensityError:
+            warnings.warn(f"scer-hf: {var}={where!r} names no region with a shipped grid figure; using the world "
+                          "average (pass cloud_provider/cloud_region or country_iso_code)", UserWarning, stacklevel=2)
+        else:
+            return CarbonIntensity(**{**fig, "pue": pue, "location": "detected", "detected_from": var})
     return CarbonIntensity(
         _WORLD_G_PER_KWH, _WORLD_SOURCE + " (location not given: pass country_iso_code=...)", 2019, None, None, pue,
+        location="unknown",
     )

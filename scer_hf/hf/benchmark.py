@@ -237,6 +237,9 @@ def benchmark(
     dtype: Any = None,
     quality: bool = False,
     model_id: str | None = None,
+    cloud_provider: str | None = None,
+    cloud_region: str | None = None,
+    live_intensity: Any = None,
 ) -> Report:
     """Run the standard protocol on *model_or_path* (local folder, cached Hub id, or a pipeline).
 
@@ -259,7 +262,12 @@ def benchmark(
     from ..core.carbon import carbon_intensity
 
     # a bad country, region, intensity or PUE fails now, not after the model is loaded
-    carbon_intensity(country_iso_code, region, g_per_kwh=carbon_intensity_g_per_kwh, pue=pue)
+    ci = carbon_intensity(country_iso_code, region, g_per_kwh=carbon_intensity_g_per_kwh, pue=pue,
+                          cloud_provider=cloud_provider, cloud_region=cloud_region)
+    if isinstance(live_intensity, str):  # a zone without a token fails now too
+        from ..core.live_intensity import make_live
+
+        make_live(live_intensity, ci)
     if isinstance(model_or_path, (str, os.PathLike)):
         task = _check_task(task)
         if quality:
@@ -290,6 +298,7 @@ def benchmark(
         pipe(texts[i % len(texts)], **call_kw)
     tracked = track_pipeline(pipe, country_iso_code=country_iso_code, region=region,
                              carbon_intensity_g_per_kwh=carbon_intensity_g_per_kwh, pue=pue, meters=meters,
+                             cloud_provider=cloud_provider, cloud_region=cloud_region, live_intensity=live_intensity,
                              hardware=hardware)
     from tqdm.auto import tqdm
 

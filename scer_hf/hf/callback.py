@@ -44,6 +44,7 @@ from .._io import atomic_write_text
 from .callback_report import STATE_FILE, STATE_SCHEMA, ReportingMixin, _fields, task_of
 from ..core.phasebook import PhaseBook
 from ..core.carbon import carbon_intensity
+from ..core.live_intensity import make_live
 from ..errors import CallbackConfigError
 from ..core.meters.base import Meter
 from ..core.report import Report
@@ -97,6 +98,8 @@ class SCERCallback(ReportingMixin, TrainerCallback):
             built from a bare config (random weights, ``_name_or_path`` empty). A model built with
             ``from_config(AutoConfig.from_pretrained(name))`` carries that name: pass ``"pre-training"``.
         handle_sigterm: on SIGTERM during training, write the partial report, then die as before.
+        cloud_provider, cloud_region: the cloud region's grid figure (e.g. ``"gcp", "europe-west4"``).
+        live_intensity: ``None`` (off) or an Electricity Maps zone / :class:`scer_hf.core.live_intensity.LiveIntensity`.
     """
 
     def __init__(
@@ -115,6 +118,9 @@ class SCERCallback(ReportingMixin, TrainerCallback):
         task: str | None = None,
         handle_sigterm: bool = True,
         training_type: str | None = None,
+        cloud_provider: str | None = None,
+        cloud_region: str | None = None,
+        live_intensity: Any = None,
     ) -> None:
         if training_type not in (None, "fine-tuning", "pre-training"):
             raise CallbackConfigError(f"training_type={training_type!r}: use 'fine-tuning', 'pre-training' or None "
@@ -133,7 +139,9 @@ class SCERCallback(ReportingMixin, TrainerCallback):
                                           "factory f(gpu_indices, measure_host) returning Meters")
         if report_path is not None and not isinstance(report_path, (str, os.PathLike)):
             raise CallbackConfigError(f"report_path={report_path!r}: use a file path, e.g. 'out/scer_report.json'")
-        self.carbon = carbon_intensity(country_iso_code, region, g_per_kwh=carbon_intensity_g_per_kwh, pue=pue)
+        self.carbon = carbon_intensity(country_iso_code, region, g_per_kwh=carbon_intensity_g_per_kwh, pue=pue,
+                                        cloud_provider=cloud_provider, cloud_region=cloud_region)
+        self._live = make_live(live_intensity, self.carbon)
         self._meters_arg = meters
         self.hardware = hardware
         self.projection_after = float(projection_after)
@@ -224,6 +232,8 @@ class SCERCallback(ReportingMixin, TrainerCallback):
         else:
             meters = list(arg)
         self._book = PhaseBook(meters, choices, nothing_by_design=self._rank.distributed and not meters)
+        if self._live is not None and self._rank.rank == 0:  # live intensity read at window edges
+            self._book.tracker.on_edge = self._live.observe
         return self._book
 
     def _samples_per_step(self) -> int:

@@ -24,6 +24,7 @@ from typing import Any
 from . import distributed as dist
 from ..core.embodied import embodied_emissions
 from ..errors import ReportError
+from ..core.live_intensity import phase_dicts
 from ..core.report import Report
 from ..core.tracker import Measurement
 
@@ -210,7 +211,12 @@ class ReportingMixin:
                                                        "steps; uncertainty = 1 standard error from the spread of "
                                                        "per-step-window energies")
         kinds = {m.name: book.phases[m.name].kind if m.name in book.phases else "training" for m in phases}
-        return Report.build(phases, boundary="training", carbon=self.carbon, model=self._model_info,
+        carbon, rows = self.carbon, phases
+        if self._live is not None:  # live grid intensity: each phase its own, the run energy-weighted
+            self._live.observe(label=f"report:{status}")
+            carbon, per = self._live.apply(phases, self.carbon)
+            rows = phase_dicts(phases, carbon, per, kinds, "training")
+        return Report.build(rows, boundary="training", carbon=carbon, model=self._model_info,
                             provenance=provenance, embodied=embodied, kinds=kinds, status=status,
                             run_id=self.run_id, extra=extra)
 

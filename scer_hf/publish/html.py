@@ -284,6 +284,35 @@ _ENV = jinja2.Environment(loader=jinja2.PackageLoader("scer_hf", "templates"),
                           autoescape=jinja2.select_autoescape(["html", "j2"]))
 
 
+def intensity_svg(live: Mapping[str, Any] | None, width: int = 560, height: int = 150) -> str:
+    """Grid intensity over the run (live readings, fallbacks at the annual figure), as inline SVG; '' if none."""
+    if not live:
+        return ""
+    pts = sorted([(float(s["t_s"]), float(s["g_per_kwh"]), False) for s in live.get("samples", [])]
+                 + [(float(f["t_s"]), float(f["g_per_kwh"]), True) for f in live.get("fallbacks", [])
+                    if f.get("g_per_kwh") is not None])
+    if not pts:
+        return ""
+    t0, t1 = pts[0][0], max(pts[-1][0], pts[0][0] + 1e-9)
+    gmax = max(g for _, g, _ in pts) * 1.15 or 1.0
+    left, right, top, bottom = 48, 12, 12, 30
+    x = lambda t: left + (t - t0) / (t1 - t0) * (width - left - right)  # noqa: E731
+    y = lambda g: top + (1 - g / gmax) * (height - top - bottom)  # noqa: E731
+    path = " ".join(f"{'M' if i == 0 else 'L'}{x(t):.1f},{y(g):.1f}" + (f" H{x(pts[i + 1][0]):.1f}"
+                    if i + 1 < len(pts) else "") for i, (t, g, _) in enumerate(pts))
+    dots = "".join(f'<circle cx="{x(t):.1f}" cy="{y(g):.1f}" r="3" fill="{"#b45309" if fb else "#1d4ed8"}">'
+                   f"<title>{fmt_num(g)} gCO2eq/kWh{' (fallback: annual figure)' if fb else ''}</title></circle>"
+                   for t, g, fb in pts)
+    return (f'<svg xmlns="http://www.w3.org/2000/svg" class="intensity" viewBox="0 0 {width} {height}" '
+            f'width="{width}" height="{height}" role="img" aria-label="grid intensity over the run">'
+            f'<line x1="{left}" y1="{height - bottom}" x2="{width - right}" y2="{height - bottom}" stroke="#999"/>'
+            f'<line x1="{left}" y1="{top}" x2="{left}" y2="{height - bottom}" stroke="#999"/>'
+            f'<text x="{left - 4}" y="{top + 8}" font-size="10" text-anchor="end">{fmt_num(gmax)}</text>'
+            f'<text x="{left - 4}" y="{height - bottom}" font-size="10" text-anchor="end">0</text>'
+            f'<text x="{width / 2}" y="{height - 8}" font-size="10" text-anchor="middle">run time, '
+            f'{fmt_num(t1 - t0)} s (gCO2eq/kWh)</text><path d="{path}" fill="none" stroke="#1d4ed8"/>{dots}</svg>')
+
+
 def render_html(report: Report | Mapping[str, Any] | str | os.PathLike[str], rating: Any = None,
                 reference: Iterable[Any] | None = None, *, manifest_url: str | None = None,
                 auto_rate: bool = True) -> str:
@@ -305,6 +334,7 @@ def render_html(report: Report | Mapping[str, Any] | str | os.PathLike[str], rat
         "d": d, "f": fields, "rating": r, "pr": pr, "other": other, "peers": peers,
         "label_svg": Markup(make_label(rep, r, manifest_url, auto_rate=False)),
         "dist_svg": Markup(dist), "phases": _phase_rows(d),
+        "intensity_svg": Markup(intensity_svg(d["carbon"].get("live"))),
         "sci_value": fmt_num(sci["value"]) if sci else None,
         "sci_unc": fmt_num(unc.get("sci")) if unc.get("sci") else None,
         "alts": [{"value": fmt_num(a["value"]), "unit": a["unit"], "r": fmt_num(a["r"] * a.get("scale", 1.0)),

@@ -204,7 +204,9 @@ def label_fields(report: Report | Mapping[str, Any] | str | os.PathLike[str], ra
         "method_text": _METHOD_TEXT.get(_method(d), _method(d)),
         "estimated": bool(d["provenance"].get("estimated")),
         "grid_g_per_kwh": d["carbon"]["g_per_kwh"],
-        "grid_where": d["carbon"].get("country_iso_code") or d["carbon"].get("region") or "world average",
+        "grid_where": (f"{d['carbon']['cloud_provider']} {d['carbon']['cloud_region']}" if d["carbon"].get("cloud_region")
+                       else ", ".join(x for x in (d["carbon"].get("region"), d["carbon"].get("country_iso_code")) if x)
+                       or "world average"),
         "grade": pr.get("grade") if pr.get("available") else None,
         "stars": pr.get("stars") if pr.get("available") else None,
         "percentile": pr.get("percentile") if pr.get("available") else None,

@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
-from ..core.carbon import CarbonIntensity
+from ..core.carbon import J_PER_KWH, CarbonIntensity
 from ..core.embodied import Embodied
 from ..errors import CardError, ReportSchemaError, SCERError, VerificationError
 from ..core.report import Report
@@ -178,7 +178,9 @@ def verify_report(report: Report | Mapping[str, Any] | str | os.PathLike[str],
         comps = sum(v for k, v in p["energy_j"].items() if k != "total")
         _check(res.checks, f"phases[{i}:{p['name']}].energy_j.total", comps, p["energy_j"]["total"])
         if "co2e_g" in p:
-            _check(res.checks, f"phases[{i}:{p['name']}].co2e_g", carbon.co2e_g(p["energy_j"]["total"]), p["co2e_g"])
+            g = p.get("carbon_g_per_kwh", carbon.g_per_kwh)  # a live reading recorded per phase
+            _check(res.checks, f"phases[{i}:{p['name']}].co2e_g",
+                   p["energy_j"]["total"] / J_PER_KWH * carbon.pue * g, p["co2e_g"])
     try:
         fresh = _rebuild(d).to_dict()
     except SCERError as exc:

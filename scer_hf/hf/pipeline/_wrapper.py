@@ -7,6 +7,7 @@ import warnings
 from typing import Any, Iterator, Mapping, Sequence
 
 from ...core.carbon import CarbonIntensity, carbon_intensity
+from ...core.live_intensity import make_live, phase_dicts
 from ...core.embodied import embodied_emissions
 from ...errors import SCERError, UnsupportedPipelineError
 from ...core.meters.base import Meter
@@ -34,6 +35,7 @@ class TrackedPipeline:
         self.tracker = tracker
         self.carbon = carbon
         self.hardware = hardware
+        self.live: Any = None  # a LiveIntensity reading the grid at window edges (track_pipeline(live_intensity=))
         self.task = getattr(pipe, "task", None) or ""
         self.generation = self.task in GENERATION_TASKS
         self.calls = 0
@@ -136,10 +138,14 @@ class TrackedPipeline:
         if self.hardware is not None:
             reserved_s = sum(m.duration_s for m in ms if m.parent is None)
             emb = embodied_emissions(self.hardware, reserved_s)
-        ex = {"per_unit": self.per_unit(), "pipeline": {"task": self.task, "calls": self.calls}}
+        carbon, rows = self.carbon, ms
+        if self.live is not None:  # each phase its own live intensity, the run energy-weighted
+            carbon, per = self.live.apply(ms, self.carbon)
+            rows = phase_dicts(ms, carbon, per, _KINDS, "inference")
+        ex = {"per_unit": per_unit_figures(ms, carbon), "pipeline": {"task": self.task, "calls": self.calls}}
         ex.update(extra or {})
         return Report.build(
-            ms, boundary="inference", carbon=self.carbon, model={**self.model_info(), **dict(model or {})},
+            rows, boundary="inference", carbon=carbon, model={**self.model_info(), **dict(model or {})},
             provenance=self.tracker.provenance(), embodied=emb, functional_units=list(FUNCTIONAL_UNITS),
             kinds=_KINDS, benchmark=benchmark, extra=ex,
         )
@@ -199,12 +205,17 @@ def track_pipeline(
     pue: float = 1.0,
     meters: Meter | Sequence[Meter] | None = None,
     hardware: str | None = None,
+    cloud_provider: str | None = None,
+    cloud_region: str | None = None,
+    live_intensity: Any = None,
 ) -> TrackedPipeline:
     """Wrap *pipe* (a transformers pipeline or :class:`Text2TextPipeline`) to measure every call.
 
     ``meters=None`` picks the best meters here (:func:`scer_hf.core.meters.auto`), metering only the GPU the
     pipeline runs on (none for a CPU pipeline; every visible GPU for a sharded model);
-    ``hardware`` (e.g. ``"NVIDIA H100 SXM 80GB"``) adds embodied emissions for the time measured.
+    ``hardware`` (e.g. ``"NVIDIA H100 SXM 80GB"``) adds embodied emissions for the time measured;
+    ``cloud_provider`` + ``cloud_region`` (e.g. ``"aws", "us-east-1"``) pick that region's grid figure;
+    ``live_intensity`` (off by default): an Electricity Maps zone or a :class:`~scer_hf.core.live_intensity.LiveIntensity`.
     """
     if isinstance(pipe, TrackedPipeline):
         raise UnsupportedPipelineError("this pipeline is already tracked; use it directly (pipe.report)")
@@ -213,7 +224,12 @@ def track_pipeline(
             f"track_pipeline needs a transformers pipeline (with a .model), got {type(pipe).__name__}; "
             "build one with transformers.pipeline(task, model=...) or scer_hf.hf.pipeline.Text2TextPipeline"
         )
-    carbon = carbon_intensity(country_iso_code, region, g_per_kwh=carbon_intensity_g_per_kwh, pue=pue)
+    carbon = carbon_intensity(country_iso_code, region, g_per_kwh=carbon_intensity_g_per_kwh, pue=pue,
+                              cloud_provider=cloud_provider, cloud_region=cloud_region)
     if meters is None:
         meters = _pipeline_meters(pipe)
-    return TrackedPipeline(pipe, PhaseTracker(meters, keep=False), carbon, hardware)
+    tracked = TrackedPipeline(pipe, PhaseTracker(meters, keep=False), carbon, hardware)
+    tracked.live = make_live(live_intensity, carbon)
+    if tracked.live is not None:
+        tracked.tracker.on_edge = tracked.live.observe
+    return tracked

@@ -74,7 +74,8 @@ def _location(carbon: Mapping[str, Any]) -> str | None:
             name = countries().get(code, code)
         except Exception:  # noqa: BLE001 - a missing data file only loses the country name
             name = code
-    parts = [p for p in (region, name) if p]
+    cloud = f"{carbon['cloud_provider']} {carbon['cloud_region']}" if carbon.get("cloud_region") else None
+    parts = [p for p in (cloud, region, name) if p]
     return ", ".join(parts) if parts else None
 
 
