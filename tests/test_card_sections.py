@@ -75,7 +75,7 @@ def test_not_comparable_rating_does_not_point_to_a_missing_html_report(tmp_path:
     r = rating()
     r["inference"] = {**r["inference"], "comparable": False}
     text = update_card(tmp_path, INFER, rating=r).content
-    assert "Indicative only" in text and "HTML report" not in text
+    assert "not rated: not comparable" in text and "HTML report" not in text
 
 
 def test_training_type_comes_from_the_report() -> None:
