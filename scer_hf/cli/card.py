@@ -17,6 +17,7 @@ from typing import Any
 
 import click
 
+from .. import fmt
 from ..errors import CardError
 from ._common import emit, handle_errors, json_option
 
@@ -38,8 +39,8 @@ def _default_report(target: str) -> str:
 
 
 def _num(x: Any) -> str:
-    """4 significant digits for people; the card and --json keep the exact value."""
-    return f"{x:.4g}" if isinstance(x, (int, float)) and not isinstance(x, bool) else str(x)
+    """3 significant digits for people (scer_hf.fmt); the card and --json keep the exact value."""
+    return fmt.num(x) if isinstance(x, (int, float)) and not isinstance(x, bool) else str(x)
 
 
 @command.command("update")

@@ -6,6 +6,7 @@ import math
 from typing import Any, Mapping, Sequence
 
 from .. import reference as _ref
+from ..fmt import num as _num
 from .categories import normalize_task, validate_model_id
 from .hub import card_emissions
 from .percentile import grade, percentiles
@@ -69,7 +70,7 @@ def rate_value(
         pr.star_bands = star_bands(ref_vals)
         lo, hi = min(ref_vals), max(ref_vals)
         if not lo <= value <= hi:
-            pr.notes.append(f"value outside the reference range [{lo:.4g}, {hi:.4g}] {unit}: stars clipped")
+            pr.notes.append(f"value outside the reference range [{_num(lo)}, {_num(hi)}] {unit}: stars clipped")
     if pct is None:
         pr.reason = "no peers in this category (N = 1): a percentile needs at least 2 figures"
     near = sorted(range(len(others)), key=lambda i: _closeness(values[i], float(value)))[:NEAREST]

@@ -13,15 +13,15 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..fmt import num as _num
+
 __all__ = ["PhaseRating", "Rating"]
 
 
 def _fmt(x: float | None) -> str:
     if x is None:
         return "?"
-    if x == 0:
-        return "0"
-    return f"{x:.4g}" if 1e-3 <= abs(x) < 1e6 else f"{x:.3e}"
+    return _num(x)
 
 
 def _json_safe(x: Any) -> Any:
@@ -84,7 +84,7 @@ class PhaseRating:
         if self.stars is not None:
             parts.append(f"{'*' * self.stars}{'.' * (5 - self.stars)} ({self.stars}/5 stars)")
         if self.percentile is not None:
-            parts.append(f"percentile {self.percentile:.1f} of {self.peers}")
+            parts.append(f"percentile {_num(self.percentile)} of {self.peers}")
         unc = f" +/- {_fmt(self.uncertainty)}" if self.uncertainty else ""
         parts.append(f"{_fmt(self.value)}{unc} {self.unit or ''}".strip())
         parts.append(f"[{self.method}{', ESTIMATED' if self.estimated else ''}]")
