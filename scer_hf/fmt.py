@@ -21,7 +21,7 @@ from __future__ import annotations
 import math
 from typing import Any, Mapping
 
-__all__ = ["num", "count", "co2e", "energy", "energy_family", "percent", "plural", "sci_display", "per_text",
+__all__ = ["num", "count", "duration", "co2e", "energy", "energy_family", "percent", "plural", "sci_display", "per_text",
            "EXPONENT_RE"]
 
 import re
@@ -136,6 +136,17 @@ def energy(j: Any, family: str | None = None) -> str:
             return f"{num(j / base)} {unit}"
     base, unit = fam[-1]
     return f"{num(j / base)} {unit}"
+
+
+def duration(s: Any) -> str:
+    """Seconds for people: ``42.1 s``, ``12.5 min``, ``1,000 h``."""
+    if s is None or isinstance(s, bool) or not isinstance(s, (int, float)) or not math.isfinite(s):
+        return "n/a"
+    if abs(s) < 120:
+        return f"{num(s)} s"
+    if abs(s) < 7200:
+        return f"{num(s / 60)} min"
+    return f"{num(s / 3600)} h"
 
 
 # ------------------------------------------------------------------ SCI headline ------

@@ -237,7 +237,7 @@ def _phase_rows(d: Mapping[str, Any], fam: str = "J") -> list[dict[str, Any]]:
         rel = unc / e if e > 0 else 0.0
         rows.append({
             "name": p["name"], "kind": p.get("kind") or "", "parent": p.get("parent") or "",
-            "duration": fmt_num(p["duration_s"]), "energy": _fmt.energy(e, fam),
+            "duration": _fmt.duration(p["duration_s"]), "energy": _fmt.energy(e, fam),
             "energy_unc": _fmt.energy(unc, fam) if unc else "", "co2e": _fmt.co2e(p.get("co2e_g")),
             "co2e_unc": _fmt.co2e((p.get("co2e_g") or 0.0) * rel) if rel else "",
             "counts": ", ".join(f"{k} {fmt_num(v)}" for k, v in p.get("counts", {}).items()),

@@ -183,6 +183,14 @@ def scope_texts(d: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
+def scope_line(tx: Mapping[str, Any]) -> str:
+    """``11.5 GWh IT energy (12.6 GWh with PUE 1.1), 4,660 tCO2eq operational + 102 tCO2eq embodied``."""
+    s = tx["energy_text"] + (f" IT energy ({tx['energy_pue_text']} with PUE {_fmt.num(tx['pue'])})"
+                             if tx["energy_pue_text"] else " energy")
+    s += f", {tx['co2e_text']} operational"
+    return s + (f" + {tx['embodied_text']} embodied = {tx['total_co2e_text']}" if tx["embodied_text"] else "")
+
+
 def rating_value_text(pr: Mapping[str, Any], fam: str = "Wh") -> str:
     """A rating's value with its unit, readable: ``739 kWh (training energy with PUE 1.1, not normalised)``."""
     v, unit = pr.get("value"), str(pr.get("unit") or "")
@@ -428,16 +436,16 @@ def make_label(report: Report | Mapping[str, Any] | str | os.PathLike[str], rati
     y += 66 + 20
     # energy per phase
     out.append(_t(pad, y, "Energy per phase", 12, "ink", "bold"))
-    out.append(_t(W - pad - 80, y, "IT energy" if tx["energy_pue_text"] else "energy", 11, "muted", anchor="end"))
-    out.append(_t(W - pad, y, "CO2eq", 11, "muted", anchor="end"))
+    out.append(_t(W - pad - 94, y, "IT energy" if tx["energy_pue_text"] else "energy", 11, "muted", anchor="end"))
+    out.append(_t(W - pad, y, "emissions", 11, "muted", anchor="end"))
     shown = f["phases"][:5]
     for p in shown:
         y += 16
         child = p.get("parent") is not None
-        out.append(_t(pad + (10 if child else 0), y, _clip(p["name"], 16 if child else 18), 11,
+        out.append(_t(pad + (10 if child else 0), y, _clip(p["name"], 15 if child else 17), 11,
                       "muted" if child else "ink"))
-        out.append(_t(W - pad - 80, y, _fmt.energy(p["energy_j"], fam), 11, "ink", anchor="end"))
-        out.append(_t(W - pad, y, _fmt.co2e(p["co2e_g"], ""), 11, "ink", anchor="end"))
+        out.append(_t(W - pad - 94, y, _fmt.energy(p["energy_j"], fam), 11, "ink", anchor="end"))
+        out.append(_t(W - pad, y, _fmt.co2e(p["co2e_g"]), 11, "ink", anchor="end"))
     if len(f["phases"]) > len(shown):
         y += 16
         out.append(_t(pad, y, f"+ {len(f['phases']) - len(shown)} more phases", 11, "muted"))
@@ -445,16 +453,17 @@ def make_label(report: Report | Mapping[str, Any] | str | os.PathLike[str], rati
     out.append(f'<line x1="{pad}" y1="{y}" x2="{W - pad}" y2="{y}" stroke="{PALETTE["rule"]}" stroke-width="1"/>')
     y += 14
     out.append(_t(pad, y, "Total", 11, "ink", "bold"))
-    out.append(_t(W - pad - 80, y, tx["energy_text"], 11, "ink", "bold", "end"))
-    out.append(_t(W - pad, y, _fmt.co2e(f["co2e_g"], ""), 11, "ink", "bold", "end"))
+    out.append(_t(W - pad - 94, y, tx["energy_text"], 11, "ink", "bold", "end"))
+    out.append(_t(W - pad, y, tx["co2e_text"], 11, "ink", "bold", "end"))
     if tx["embodied_text"]:
         y += 16
         out.append(_t(pad, y, "+ embodied (hardware)", 11, "muted"))
-        out.append(_t(W - pad, y, _fmt.co2e(f["embodied_g"], ""), 11, "muted", anchor="end"))
+        out.append(_t(W - pad, y, tx["embodied_text"], 11, "muted", anchor="end"))
     eq = _equivalent(tx["total_co2e_g"], f["energy_j"], tx["embodied_text"] is not None, f["grid_g_per_kwh"])
-    if eq:
-        y += 16
-        out.append(_t(pad, y, _clip(eq, 46), 11, "muted"))
+    if eq:  # wrapped, never clipped: the scope in brackets is part of the figure
+        for line in textwrap.wrap(eq, 46, max_lines=2, placeholder="\u2026"):
+            y += 16
+            out.append(_t(pad, y, line, 11, "muted"))
     y += 22
     # facts
     facts = [

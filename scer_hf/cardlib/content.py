@@ -202,7 +202,8 @@ def _template(name: str) -> Any:
     env.filters["num"] = fmt_num
     env.filters["rating_value"] = rating_value_text
     env.filters["cell"] = lambda s: str(s).replace("|", "\\|").replace("\n", " ").replace("\r", " ")
-    env.filters["grams"] = lambda g: _fmt.co2e(g, "")
+    env.filters["grams"] = _fmt.co2e
+    env.filters["duration"] = _fmt.duration
     text = resources.files("scer_hf").joinpath("templates", name).read_text(encoding="utf-8")
     return env.from_string(text)
 

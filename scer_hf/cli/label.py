@@ -28,7 +28,7 @@ def command(report: str, rating_path: str | None, out: str, url: str | None, wid
     version, the SCER grade and stars when rated, energy per phase, hardware, date,
     the measurement method and a QR code. Check it later with `scer-hf verify LABEL`.
     """
-    from ..label import label_fields, load_report, markdown_badge, resolve_rating, save_label
+    from ..label import label_fields, load_report, scope_line, markdown_badge, resolve_rating, save_label
 
     rep = load_report(report)
     rating = resolve_rating(rep, rating_path)  # once: rates the report when no --rating is given
@@ -38,4 +38,5 @@ def command(report: str, rating_path: str | None, out: str, url: str | None, wid
     emit({"label": str(path), "badge": badge, "fields": fields}, as_json,
          lambda: f"label written to {path}\n  {fields['sci_text']} ({fields['sci_version']})"
                  + (f", SCER grade {fields['grade']}" if fields["grade"] else ", not rated")
+                 + f"\n  {scope_line(fields['texts'])}"
                  + f"\n  QR: {fields['qr']}\nmarkdown for your model card:\n  {badge}")
