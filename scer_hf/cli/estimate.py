@@ -34,7 +34,7 @@ def render_text(d: dict[str, Any], equivalent_lines: list[str], saved: str | Non
         f"  energy        {fmt.energy(d['energy_j'], fam)} IT energy "
         f"({fmt.energy(d['energy_j'] * c['pue'], fam)} with PUE {fmt.num(c['pue'])}); "
         f"range {e_range[0]} - {e_range[1]}",
-        f"  grid          {fmt.num(c["g_per_kwh"])} gCO2eq per kWh ({where}; {c['source']}"
+        f"  grid          {fmt.num(c['g_per_kwh'])} gCO2eq per kWh ({where}; {c['source']}"
         + (f", {c['year']}" if c.get("year") else "") + ")",
         f"  CO2e          {_fmt_g(d['co2e_g'])} operational "
         f"(range {_fmt_g(unc['co2e_g_range'][0])} - {_fmt_g(unc['co2e_g_range'][1])})",
