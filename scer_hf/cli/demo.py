@@ -51,7 +51,8 @@ def command(out_dir: str, country: str, epochs: int, queries: int, as_json: bool
             f"scer-hf demo written to {s['out_dir']}{est}",
             f"  training : {fmt.energy(t['energy_j'])}, {fmt.co2e(t['co2e_g'])}, SCI {sci(t)}, "
             f"grade {t['grade'] or '-'}{caveat(t)}",
-            f"  inference: {fmt.energy(i['energy_j'])} over {fmt.count(i['queries'])} queries, SCI {sci(i)}, "
+            f"  inference: {fmt.energy(i['energy_j'])}, {fmt.co2e(i['co2e_g'])} over {fmt.count(i['queries'])} queries, "
+            f"SCI {sci(i)}, "
             f"grade {i['grade'] or '-'}, stars {i['stars'] or '-'}{caveat(i)}",
             f"  check it : scer-hf verify {s['out_dir']}/model/README.md",
             "  files:",
