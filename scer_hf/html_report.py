@@ -319,8 +319,9 @@ def render_html(report: Report | Mapping[str, Any] | str | os.PathLike[str], rat
         "label_svg": Markup(make_label(rep, r, manifest_url, auto_rate=False)),
         "dist_svg": Markup(dist), "phases": _phase_rows(d, fam), "tx": tx,
         "sci_value": tx["sci_value_text"], "sci_unc": tx["sci_unc_text"],
-        "alts": [{"value": fmt_num(a["value"]), "unit": a["unit"], "r": fmt_num(a["r"] * a.get("scale", 1.0)),
-                  "count_key": a.get("count_key", "")} for a in d.get("sci_alternatives", [])],
+        "alts": [{"value": fmt_num(_fmt.sci_display(a)["value"]), "unit": _fmt.sci_display(a)["unit"],
+                  "r": fmt_num(a["r"] * a.get("scale", 1.0)), "count_key": a.get("count_key", "")}
+                 for a in d.get("sci_alternatives", [])],
         "energy": tx["energy_text"], "energy_unc": _fmt.energy(unc["energy_j"], fam) if unc.get("energy_j") else "",
         "co2e": tx["co2e_text"], "co2e_unc": _fmt.co2e(unc["co2e_g"]) if unc.get("co2e_g") else "",
         "rel_unc": _fmt.percent(unc.get("relative", 0)), "quality": _quality_view(d, peers, pr),

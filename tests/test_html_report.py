@@ -97,7 +97,7 @@ def test_quality_section_and_pareto_view() -> None:
 def test_training_report_and_write(tmp_path: Path) -> None:
     p = write_html_report(training_report(), tmp_path / "t.html", rating(), auto_rate=False)
     html = p.read_text(encoding="utf-8")
-    assert "train" in html and "eval" in html and "gCO2eq per 1,000 training tokens" in html
+    assert "train" in html and "eval" in html and "gCO2eq per 1 million training tokens" in html
     assert "Not rated for training: no training measurement in this report" in html
 
 
