@@ -24,6 +24,7 @@ CARDS = Path(__file__).parent / "fixtures" / "cards"
 WRITE = "hf_FakeWriteToken0123456789abcdef"
 READ = "hf_FakeReadToken0123456789abcdef"
 
+
 @pytest.fixture()
 def hub(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeHub]:
     with FakeHub(tokens={WRITE: "write", READ: "read"}) as h:
@@ -34,8 +35,10 @@ def hub(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeHub]:
         yield h
     assert all(path.startswith("/") for _, path, _ in h.log)
 
+
 def real_card() -> bytes:
     return (CARDS / "all-MiniLM-L6-v2.README.md").read_bytes()
+
 
 def test_repo_card_is_pulled_edited_and_pushed_with_parent_commit(hub: FakeHub) -> None:
     first = hub.create_repo("org/minilm", {"README.md": real_card(), "scer_label.svg": b"<svg/>"})
@@ -62,6 +65,7 @@ def test_repo_card_is_pulled_edited_and_pushed_with_parent_commit(hub: FakeHub) 
     info = HfApi(endpoint=hub.url).model_info("org/minilm")
     assert info.card_data["co2_eq_emissions"]["emissions"] == rep.co2e_g
 
+
 def test_create_pr_leaves_main_alone_and_push_false_commits_nothing(hub: FakeHub) -> None:
     hub.create_repo("org/m", {"README.md": b"---\nlicense: mit\n---\n# M\n"})
     main = hub.head("org/m")
@@ -74,12 +78,14 @@ def test_create_pr_leaves_main_alone_and_push_false_commits_nothing(hub: FakeHub
     assert pr is not None and ModelCard(pr.decode()).data.scer["inference"]["energy_j"] == 1774.5
     assert hub.history("org/m", "refs/pr/1")[0]["summary"] == "SCER figures"
 
+
 def test_repo_without_readme_gets_a_minimal_card(hub: FakeHub) -> None:
     hub.create_repo("org/empty", {"config.json": b"{}"})
     update_card("org/empty", training_report())
     text = hub.file("org/empty", "README.md").decode()  # type: ignore[union-attr]
     assert text.startswith("---\nco2_eq_emissions:\n") and "# org/tiny-bert" in text
     assert hub.file("org/empty", "config.json") == b"{}"
+
 
 def test_stale_parent_commit_and_conflicts_are_typed_errors(hub: FakeHub) -> None:
     first = hub.create_repo("org/m", {"README.md": b"# M\n"})
@@ -91,6 +97,7 @@ def test_stale_parent_commit_and_conflicts_are_typed_errors(hub: FakeHub) -> Non
         update_card("org/auto", training_report())
     assert len(hub.history("org/auto")) == 1
 
+
 def test_hf_endpoint_is_read_at_call_time(hub: FakeHub, monkeypatch: pytest.MonkeyPatch) -> None:
     from huggingface_hub import constants
 
@@ -98,12 +105,14 @@ def test_hf_endpoint_is_read_at_call_time(hub: FakeHub, monkeypatch: pytest.Monk
     hub.create_repo("org/m", {"README.md": b"# M\n"})
     assert update_card("org/m", training_report()).pushed  # HF_ENDPOINT (the fake hub) wins
 
+
 # ------------------------------------------------------------------ failures ----------------
 def _assert_no_token(err: BaseException, *files: Path) -> None:
     text = str(err) + "".join(traceback.format_exception(type(err), err, err.__traceback__))
     assert WRITE not in text and READ not in text and "Bearer" not in text
     for f in files:
         assert WRITE not in f.read_text(encoding="utf-8", errors="replace")
+
 
 @pytest.mark.parametrize("case,match", [
     ("bad-token", "401"),
@@ -148,6 +157,7 @@ def test_push_failures_keep_local_files_and_never_leak_the_token(hub: FakeHub, t
     assert hub.file("org/m", "README.md") == b"# M\n"
     assert WRITE not in caplog.text and READ not in caplog.text
 
+
 def test_hub_errors_while_reading_the_card(hub: FakeHub) -> None:
     hub.create_repo("org/m", {"README.md": b"# M\n"})
     hub.fail(r"^/api/models/org/m$", 503, times=1)
@@ -155,9 +165,11 @@ def test_hub_errors_while_reading_the_card(hub: FakeHub) -> None:
         update_card("org/m", training_report())
     assert update_card("org/m", training_report()).pushed  # the next try works
 
+
 def test_missing_repo_says_how_to_fix(hub: FakeHub) -> None:
     with pytest.raises(HubPushError, match="not found.*create it"):
         update_card("org/nope", training_report())
+
 
 def test_local_card_push_uploads_card_and_label(hub: FakeHub, tmp_path: Path) -> None:
     hub.create_repo("org/m")
@@ -166,6 +178,7 @@ def test_local_card_push_uploads_card_and_label(hub: FakeHub, tmp_path: Path) ->
     assert res.pushed and res.pr_url and res.path == tmp_path / "README.md"
     assert hub.file("org/m", "scer_label.svg", "refs/pr/1") == b"<svg>label</svg>"
     assert hub.file("org/m", "README.md", "refs/pr/1") == (tmp_path / "README.md").read_bytes()
+
 
 # ------------------------------------------------------------------ CLI ---------------------
 def test_cli_update_show_and_push(hub: FakeHub, tmp_path: Path) -> None:
@@ -204,6 +217,7 @@ def test_cli_update_show_and_push(hub: FakeHub, tmp_path: Path) -> None:
     r = run(cli, ["card", "update", str(tmp_path), "--report", str(rp), "--push", "--repo", "org/m"])
     assert r.exit_code == 1 and "server error 500" in r.output and WRITE not in r.output
 
+
 def test_cli_local_target_must_exist_and_show_is_readable(tmp_path: Path) -> None:
     rep = training_report()
     rp = rep.save(tmp_path / "scer_report.json")
@@ -219,6 +233,7 @@ def test_cli_local_target_must_exist_and_show_is_readable(tmp_path: Path) -> Non
     assert fmt.sci_display(rep.sci)["text"] in r.output  # the headline as the label shows it
     r = run(cli, ["card", "show", str(tmp_path / "a b")])
     assert r.exit_code == 1 and "no model card at" in r.output and "Errno" not in r.output
+
 
 def test_fake_hub_speaks_the_client_protocol(hub: FakeHub, tmp_path: Path) -> None:
     """The routes other tests may rely on, exercised through the real client."""
@@ -240,6 +255,7 @@ def test_fake_hub_speaks_the_client_protocol(hub: FakeHub, tmp_path: Path) -> No
         HfApi(endpoint=hub.url, token="hf_nope0123456789").whoami()
     assert ei.value.response.status_code == 401
     assert ("GET", "/api/whoami-v2", 401) in hub.log
+
 
 def test_a_pr_branch_can_be_updated_and_crlf_survives_the_round_trip(hub: FakeHub) -> None:
     crlf = (CARDS / "crlf.README.md").read_bytes()
