@@ -35,6 +35,7 @@ import segno
 from ._io import atomic_write_bytes, atomic_write_text
 from .errors import ReportError, SCERError
 from . import fmt as _fmt
+from .figures import rating_value_text, scope_line, scope_texts
 from .report import Report
 
 __all__ = [
@@ -150,57 +151,6 @@ def qr_payload(report: Report, manifest_url: str | None = None) -> str:
 # every human-facing number goes through scer_hf.fmt; these names stay for modules that import them
 fmt_num = _fmt.num
 fmt_energy = _fmt.energy
-
-
-def scope_texts(d: Mapping[str, Any]) -> dict[str, Any]:
-    """The headline figures of one report as every output shows them (label, card, HTML, CLI).
-
-    One energy family per output (:func:`scer_hf.fmt.energy_family` of the total); energy is IT energy,
-    CO2eq is operational (PUE applied); embodied emissions and the PUE are named where they apply.
-    """
-    sci = d.get("sci")
-    disp = _fmt.sci_display(sci)
-    fam = _fmt.energy_family(d["energy_j"])
-    pue = float((d.get("carbon") or {}).get("pue") or 1.0)
-    emb = d.get("embodied_g")
-    total_g = float(d["co2e_g"]) + float(emb or 0.0)
-    unc = (d.get("uncertainty") or {}).get("sci")
-    return {
-        "energy_family": fam,
-        "sci_display": disp,
-        "sci_text": disp["text"] if disp else "no SCI: no functional units counted",
-        "sci_unit_shown": disp["unit"] if disp else None,
-        "sci_value_text": _fmt.num(disp["value"]) if disp else None,
-        "sci_unc_text": (_fmt.num(unc * disp["value"] / sci["value"]) if disp and unc and sci["value"] else None),
-        "energy_text": _fmt.energy(d["energy_j"], fam),
-        "energy_pue_text": _fmt.energy(d["energy_j"] * pue, fam) if pue != 1.0 else None,
-        "pue": pue,
-        "co2e_text": _fmt.co2e(d["co2e_g"]),
-        "embodied_text": _fmt.co2e(emb) if emb is not None else None,
-        "total_co2e_g": total_g,
-        "total_co2e_text": _fmt.co2e(total_g),
-        "equivalent_scope": "operational + embodied" if emb is not None else "operational",
-    }
-
-
-def scope_line(tx: Mapping[str, Any]) -> str:
-    """``11.5 GWh IT energy (12.6 GWh with PUE 1.1), 4,660 tCO2eq operational + 102 tCO2eq embodied``."""
-    s = tx["energy_text"] + (f" IT energy ({tx['energy_pue_text']} with PUE {_fmt.num(tx['pue'])})"
-                             if tx["energy_pue_text"] else " energy")
-    s += f", {tx['co2e_text']} operational"
-    return s + (f" + {tx['embodied_text']} embodied = {tx['total_co2e_text']}" if tx["embodied_text"] else "")
-
-
-def rating_value_text(pr: Mapping[str, Any], fam: str = "Wh") -> str:
-    """A rating's value with its unit, readable: ``739 kWh (training energy with PUE 1.1, not normalised)``."""
-    v, unit = pr.get("value"), str(pr.get("unit") or "")
-    if not isinstance(v, (int, float)):
-        return "n/a"
-    if unit.startswith("MWh"):
-        return f"{_fmt.energy(v * 3.6e9, fam)}{unit[3:]}"
-    if unit.startswith("t CO2e"):
-        return f"{_fmt.co2e(v * 1e6, 'CO2e')}{unit[6:]}"
-    return f"{_fmt.num(v)} {unit}".strip()
 
 
 def _hardware(d: Mapping[str, Any]) -> str:
