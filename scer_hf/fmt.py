@@ -21,7 +21,7 @@ from __future__ import annotations
 import math
 from typing import Any, Mapping
 
-__all__ = ["num", "count", "duration", "co2e", "energy", "energy_family", "percent", "plural", "sci_display", "per_text",
+__all__ = ["num", "exact", "count", "duration", "co2e", "energy", "energy_family", "percent", "plural", "sci_display", "per_text",
            "EXPONENT_RE"]
 
 import re
@@ -65,6 +65,17 @@ def num(x: Any, digits: int = 3) -> str:
     if abs(x) >= 1e6 * (1 - 0.5 * 10 ** (-digits)):
         return f"{'-' if x < 0 else ''}1 million"
     return _plain(x, digits)
+
+
+def exact(x: Any) -> str:
+    """A float at full precision, positional (``0.00005722369018235059``): for mismatch messages, where the
+    digits matter, still without an exponent. Non-floats as ``repr``."""
+    if isinstance(x, bool) or not isinstance(x, float) or not math.isfinite(x):
+        return repr(x)
+    from decimal import Decimal  # noqa: PLC0415
+
+    s = format(Decimal(repr(x)), "f")
+    return s
 
 
 def count(n: Any) -> str:

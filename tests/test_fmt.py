@@ -275,3 +275,9 @@ def test_no_exponent_in_the_demo_and_its_outputs_agree(tmp_path: Path) -> None:
             t = _numbers(texts[where])
             assert tx["sci_value_text"] in t and tx["sci_unit_shown"] in t, (where, tx["sci_text"])
             assert tx["energy_text"] in t and tx["co2e_text"] in t, (where, tx["energy_text"], tx["co2e_text"])
+
+
+def test_exact_keeps_every_digit_without_an_exponent() -> None:
+    x = 5.722369018235059e-05
+    assert fmt.exact(x) == "0.00005722369018235059" and float(fmt.exact(x)) == x
+    assert fmt.exact(2.42e9) == "2420000000.0" and fmt.exact(None) == "None" and fmt.exact(3) == "3"
