@@ -55,11 +55,4 @@ def scope_line(tx: Mapping[str, Any]) -> str:
 
 def rating_value_text(pr: Mapping[str, Any], fam: str = "Wh") -> str:
     """A rating's value with its unit, readable: ``739 kWh (training energy with PUE 1.1, not normalised)``."""
-    v, unit = pr.get("value"), str(pr.get("unit") or "")
-    if not isinstance(v, (int, float)):
-        return "n/a"
-    if unit.startswith("MWh"):
-        return f"{_fmt.energy(v * 3.6e9, fam)}{unit[3:]}"
-    if unit.startswith("t CO2e"):
-        return f"{_fmt.co2e(v * 1e6, 'CO2e')}{unit[6:]}"
-    return f"{_fmt.num(v)} {unit}".strip()
+    return _fmt.quantity(pr.get("value"), pr.get("unit"), fam)

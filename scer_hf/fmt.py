@@ -21,7 +21,7 @@ from __future__ import annotations
 import math
 from typing import Any, Mapping
 
-__all__ = ["num", "exact", "count", "duration", "co2e", "energy", "energy_family", "percent", "plural", "sci_display", "per_text",
+__all__ = ["num", "exact", "count", "duration", "quantity", "co2e", "energy", "energy_family", "percent", "plural", "sci_display", "per_text",
            "EXPONENT_RE"]
 
 import re
@@ -158,6 +158,21 @@ def duration(s: Any) -> str:
     if abs(s) < 7200:
         return f"{num(s / 60)} min"
     return f"{num(s / 3600)} h"
+
+
+def quantity(value: Any, unit: str | None, family: str | None = None) -> str:
+    """A value in a rating unit, readable: ``(12600, "MWh (training energy ...)")`` -> ``12.6 GWh (training ...)``.
+
+    Units starting ``MWh`` are shown as energy (in *family*), ``t CO2e`` as mass; others as ``num unit``.
+    """
+    unit = str(unit or "")
+    if not isinstance(value, (int, float)) or isinstance(value, bool):
+        return "n/a"
+    if unit.startswith("MWh"):
+        return f"{energy(value * 3.6e9, family)}{unit[3:]}"
+    if unit.startswith("t CO2e"):
+        return f"{co2e(value * 1e6, 'CO2e')}{unit[6:]}"
+    return f"{num(value)} {unit}".strip()
 
 
 # ------------------------------------------------------------------ SCI headline ------

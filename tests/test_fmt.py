@@ -231,6 +231,7 @@ def test_label_card_html_and_cli_agree_on_headline_energy_and_co2e(tmp_path: Pat
     # the rating names its PUE scope, and reads as one sentence
     assert "12.6 GWh (training energy with PUE 1.1, not normalised)." in _numbers(outs["html"])
     assert "; ." not in outs["html"] and " 0 shown" not in outs["html"]
+    assert "12.6 GWh (training energy with PUE 1.1, not normalised)" in outs["cli rate"]  # same figure in the CLI
 
 
 def test_card_names_the_hardware_the_label_names() -> None:

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..fmt import num as _num
+from ..fmt import quantity as _quantity
 
 __all__ = ["PhaseRating", "Rating"]
 
@@ -86,7 +87,9 @@ class PhaseRating:
         if self.percentile is not None:
             parts.append(f"percentile {_num(self.percentile)} of {self.peers}")
         unc = f" +/- {_fmt(self.uncertainty)}" if self.uncertainty else ""
-        parts.append(f"{_fmt(self.value)}{unc} {self.unit or ''}".strip())
+        scaled = str(self.unit or "").startswith(("MWh", "t CO2e"))  # shown as 12.6 GWh, 4,660 tCO2e
+        parts.append(_quantity(self.value, self.unit) + unc if scaled else
+                     f"{_fmt(self.value)}{unc} {self.unit or ''}".strip())
         parts.append(f"[{self.method}{', ESTIMATED' if self.estimated else ''}]")
         if self.comparable is False:
             parts.append("(not comparable)")
