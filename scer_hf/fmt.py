@@ -21,7 +21,7 @@ from __future__ import annotations
 import math
 from typing import Any, Mapping
 
-__all__ = ["num", "exact", "count", "duration", "quantity", "co2e", "energy", "energy_family", "percent", "plural", "sci_display", "per_text",
+__all__ = ["num", "exact", "count", "duration", "quantity", "unit_text", "co2e", "energy", "energy_family", "percent", "plural", "sci_display", "per_text",
            "EXPONENT_RE"]
 
 import re
@@ -160,6 +160,11 @@ def duration(s: Any) -> str:
     return f"{num(s / 3600)} h"
 
 
+def unit_text(unit: Any) -> str:
+    """A unit as people read it: ``Wh per 10^15 parameter-tokens`` -> ``Wh per 1 quadrillion parameter-tokens``."""
+    return "" if unit is None else str(unit).replace("per 10^15 ", "per 1 quadrillion ")
+
+
 def quantity(value: Any, unit: str | None, family: str | None = None) -> str:
     """A value in a rating unit, readable: ``(12600, "MWh (training energy ...)")`` -> ``12.6 GWh (training ...)``.
 
@@ -172,7 +177,7 @@ def quantity(value: Any, unit: str | None, family: str | None = None) -> str:
         return f"{energy(value * 3.6e9, family)}{unit[3:]}"
     if unit.startswith("t CO2e"):
         return f"{co2e(value * 1e6, 'CO2e')}{unit[6:]}"
-    return f"{num(value)} {unit}".strip()
+    return f"{num(value)} {unit_text(unit)}".strip()
 
 
 # ------------------------------------------------------------------ SCI headline ------

@@ -124,12 +124,12 @@ def distribution_svg(peers: Sequence[Mapping[str, Any]], value: float | None, un
         parts.append(f'<text x="{xx:.1f}" y="142" text-anchor="middle" font-size="13" fill="{PALETTE["ink"]}">'
                      f'{escape(fmt_num(10.0 ** e))}</text>')
     parts.append(f'<text x="{W / 2}" y="172" text-anchor="middle" font-size="13" fill="{PALETTE["muted"]}">'
-                 f'{escape(unit)} (log scale; lower is better)</text>')
+                 f'{escape(_fmt.unit_text(unit))} (log scale; lower is better)</text>')
     for i, p in enumerate(sorted(peers, key=lambda p: p["value"])):
         xx = x(p["value"])
         yy = 112 - (i % 3) * 9
         parts.append(f'<circle cx="{xx:.1f}" cy="{yy}" r="6" fill="#1d4ed8" fill-opacity="0.55" stroke="#1e3a8a">'
-                     f'<title>{escape(p["model"])}: {escape(fmt_num(p["value"]))} {escape(unit)}</title></circle>')
+                     f'<title>{escape(p["model"])}: {escape(fmt_num(p["value"]))} {escape(_fmt.unit_text(unit))}</title></circle>')
     if value:
         xv = x(value)
         if uncertainty:
@@ -190,7 +190,7 @@ def pareto_svg(points: Sequence[Mapping[str, Any]], x_unit: str, metric: str, hi
         parts.append(f'<text x="{L - 6}" y="{py(v) + 4:.1f}" text-anchor="end" font-size="13" '
                      f'fill="{PALETTE["ink"]}">{escape(fmt_num(v))}</text>')
     parts.append(f'<text x="{(W + L) / 2}" y="{H - 14}" text-anchor="middle" font-size="13" '
-                 f'fill="{PALETTE["muted"]}">{escape(x_unit)} (log scale; left is better)</text>')
+                 f'fill="{PALETTE["muted"]}">{escape(_fmt.unit_text(x_unit))} (log scale; left is better)</text>')
     better = "higher" if higher_is_better else "lower"
     parts.append(f'<text x="14" y="{(H - B + T) / 2}" font-size="13" fill="{PALETTE["muted"]}" '
                  f'transform="rotate(-90 14 {(H - B + T) / 2})" text-anchor="middle">'
@@ -325,7 +325,7 @@ def render_html(report: Report | Mapping[str, Any] | str | os.PathLike[str], rat
         "energy": tx["energy_text"], "energy_unc": _fmt.energy(unc["energy_j"], fam) if unc.get("energy_j") else "",
         "co2e": tx["co2e_text"], "co2e_unc": _fmt.co2e(unc["co2e_g"]) if unc.get("co2e_g") else "",
         "rel_unc": _fmt.percent(unc.get("relative", 0)), "quality": _quality_view(d, peers, pr),
-        "fmt": fmt_num, "mass": _fmt.co2e, "version": __version__, "digest": rep.digest(),
+        "fmt": fmt_num, "mass": _fmt.co2e, "unit_text": _fmt.unit_text, "version": __version__, "digest": rep.digest(),
         "rating_sentence": rating_sentence(pr, d["boundary"], fam) if pr.get("available") else "",
         "other_value": rating_value_text(other, fam) if other.get("available") else "",
         "embodied": d.get("embodied") or {},

@@ -130,7 +130,8 @@ _HEX = re.compile(r"[0-9a-f]{8,}")  # digests and run ids ("...c6e4a..."): ident
 
 def exponents(text: str) -> list[str]:
     text = _HEX.sub("<hex>", text)
-    return [text[max(0, m.start() - 30):m.end() + 10] for m in EXPONENT_RE.finditer(text)]
+    hits = list(EXPONENT_RE.finditer(text)) + list(re.finditer(r"10\^\d", text))  # 5.7e-05, and 10^15 too
+    return [text[max(0, m.start() - 30):m.end() + 10] for m in hits]
 
 
 def outputs_of(report_path: Path, tmp: Path) -> dict[str, str]:

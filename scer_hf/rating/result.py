@@ -15,6 +15,7 @@ from typing import Any
 
 from ..fmt import num as _num
 from ..fmt import quantity as _quantity
+from ..fmt import unit_text as _unit_text
 
 __all__ = ["PhaseRating", "Rating"]
 
@@ -89,7 +90,7 @@ class PhaseRating:
         unc = f" +/- {_fmt(self.uncertainty)}" if self.uncertainty else ""
         scaled = str(self.unit or "").startswith(("MWh", "t CO2e"))  # shown as 12.6 GWh, 4,660 tCO2e
         parts.append(_quantity(self.value, self.unit) + unc if scaled else
-                     f"{_fmt(self.value)}{unc} {self.unit or ''}".strip())
+                     f"{_fmt(self.value)}{unc} {_unit_text(self.unit)}".strip())
         parts.append(f"[{self.method}{', ESTIMATED' if self.estimated else ''}]")
         if self.comparable is False:
             parts.append("(not comparable)")
@@ -139,7 +140,7 @@ class Rating:
             for n in pr.notes:
                 lines.append(f"             note: {n}")
             for p in pr.nearest_peers[:5]:
-                lines.append(f"             peer: {p.get('model')}  {_fmt(p.get('value'))} {p.get('unit') or ''}"
+                lines.append(f"             peer: {p.get('model')}  {_fmt(p.get('value'))} {_unit_text(p.get('unit'))}"
                              + (f"  {p['grade']}" if p.get("grade") else ""))
             if pr.sources:
                 lines.append(f"             source: {pr.sources[0]}")
