@@ -1,4 +1,4 @@
-"""scer_hf.fmt: every figure a person reads (issue 14).
+"""scer_hf.core.fmt: every figure a person reads (issue 14).
 
 - the formatter itself: 3 significant digits, scaled units, never an exponent;
 - no human-facing output (CLI text, label SVG text, card body, HTML text) of an estimate, a
@@ -20,9 +20,9 @@ from click.testing import CliRunner
 
 from scer_hf import fmt
 from scer_hf.cli import cli
-from scer_hf.fmt import EXPONENT_RE
-from scer_hf.label import label_fields, make_label, scope_texts
-from scer_hf.report import Report
+from scer_hf.core.fmt import EXPONENT_RE
+from scer_hf.publish.label import label_fields, make_label, scope_texts
+from scer_hf.core.report import Report
 from tests.test_label_fixtures import inference_report, rating, training_report
 
 # a 405B-parameter pre-training run, as Llama 3.1 405B reports it: 16k H100 x ~1,000 h, 15.6T tokens
@@ -81,7 +81,7 @@ def test_sci_headline_scales_the_functional_unit(value, fu, scale, text) -> None
 
 
 def test_report_records_the_unit_shown_and_verify_checks_it(tmp_path: Path) -> None:
-    from scer_hf.verify import verify_report
+    from scer_hf.publish.verify import verify_report
 
     d = training_report().to_dict()
     shown = fmt.sci_display(d["sci"])["unit"]
@@ -93,7 +93,7 @@ def test_report_records_the_unit_shown_and_verify_checks_it(tmp_path: Path) -> N
 
 
 def test_equivalent_only_when_it_reads() -> None:
-    from scer_hf.equivalents import best_equivalent, led_minute
+    from scer_hf.core.equivalents import best_equivalent, led_minute
 
     assert best_equivalent(5.7e-5, g_per_kwh=56.0) is None  # a tiny demo run: no equivalent at all
     assert best_equivalent(60.0)["key"] == "smartphone_charges"  # ~4.8 charges
@@ -177,7 +177,7 @@ def test_no_exponent_in_any_output_of_a_tiny_report(make, tmp_path: Path) -> Non
     for p in d["phases"]:
         p["energy_j"] = {k: v * 1e-6 for k, v in p["energy_j"].items()}
         p.pop("co2e_g", None)
-    from scer_hf.verify import _rebuild  # the report as scer-hf would have built it from these phases
+    from scer_hf.publish.verify import _rebuild  # the report as scer-hf would have built it from these phases
 
     path = _rebuild(d).save(tmp_path / "tiny.json")
     outs = outputs_of(path, tmp_path)
@@ -236,7 +236,7 @@ def test_label_card_html_and_cli_agree_on_headline_energy_and_co2e(tmp_path: Pat
 
 
 def test_card_names_the_hardware_the_label_names() -> None:
-    from scer_hf.cardlib.content import boundary_entry, co2_entry
+    from scer_hf.publish.card.content import boundary_entry, co2_entry
 
     rep = training_report()
     f = label_fields(rep, rating())
@@ -244,7 +244,7 @@ def test_card_names_the_hardware_the_label_names() -> None:
 
 
 def test_peer_chart_keeps_the_model_label_clear_of_its_error_bar() -> None:
-    from scer_hf.html_report import distribution_svg
+    from scer_hf.publish.html import distribution_svg
 
     svg = distribution_svg([{"model": "a", "value": 1.0}, {"model": "b", "value": 10.0}], 3.0, "Wh",
                            uncertainty=1.5, model="org/m")

@@ -6,7 +6,7 @@ from typing import Any
 
 import click
 
-from .. import fmt
+from ..core import fmt
 from ..errors import SCERError
 from ._common import cli_words, emit, handle_errors, json_option
 
@@ -113,8 +113,8 @@ def command(hardware: str | None, count: int, hours: float | None, gpu_hours: fl
 
     Example: scer-hf estimate --gpu "H100 SXM" --count 8 --hours 120 --country USA --pue 1.1
     """
-    from ..calculator import estimate
-    from ..equivalents import best_equivalent, equivalents
+    from ..core.calculator import estimate
+    from ..core.equivalents import best_equivalent, equivalents
 
     try:
         report = estimate(

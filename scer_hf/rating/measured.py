@@ -14,9 +14,9 @@ import os
 from pathlib import Path
 from typing import Any
 
-from .. import reference as _ref
-from ..fmt import num as _num
-from ..report import Report
+from . import reference as _ref
+from ..core.fmt import num as _num
+from ..core.report import Report
 from .categories import aies_task, hardware_class, normalize_task, size_class
 from .engine import inference_how_to, rate_value, training_how_to
 from .result import PhaseRating, Rating

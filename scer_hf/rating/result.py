@@ -13,9 +13,9 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..fmt import num as _num
-from ..fmt import quantity as _quantity
-from ..fmt import unit_text as _unit_text
+from ..core.fmt import num as _num
+from ..core.fmt import quantity as _quantity
+from ..core.fmt import unit_text as _unit_text
 
 __all__ = ["PhaseRating", "Rating"]
 
