@@ -104,7 +104,7 @@ def test_real_card_gets_metadata_and_section_and_keeps_every_other_byte(tmp_path
     assert _is_emission_within_threshold(Info(), 2.0, 3.0)  # training_report(): 2.91 g
     assert new.count(SECTION_START) == 1 and "## Carbon efficiency (SCER)" in new
     section = new[new.index(SECTION_START):]
-    assert "| train | training | 6.94 Wh |" in section and "SCI** (SCI 1.1): **0.0146 gCO2eq per 1,000 training" in section
+    assert "| train | training | 6.94 Wh |" in section and "SCI** (SCI 1.1): **14.6 gCO2eq per 1 million training" in section
     # re-running with the same report: byte-identical, nothing written
     before = (tmp_path / "README.md").stat().st_mtime_ns
     again = update_card(tmp_path / "README.md", rep, rating=rating())

@@ -13,7 +13,7 @@ import pytest
 from click.testing import CliRunner
 from huggingface_hub import ModelCard
 
-from scer_hf import update_card
+from scer_hf import fmt, update_card
 from scer_hf.publish.card import edit_card_text
 from scer_hf.cli import cli
 from scer_hf.errors import CardConflictError, HubPushError
@@ -229,7 +229,8 @@ def test_cli_local_target_must_exist_and_show_is_readable(tmp_path: Path) -> Non
     (tmp_path / "model").mkdir()  # an existing folder without README.md still gets a new card
     assert run(cli, ["card", "update", str(tmp_path / "model"), "--report", str(rp)]).exit_code == 0
     r = run(cli, ["card", "show", str(tmp_path / "model")])
-    assert r.exit_code == 0 and f"{rep.energy_j:.4g} J" in r.output and repr(rep.energy_j) not in r.output
+    assert r.exit_code == 0 and fmt.energy(rep.energy_j) in r.output and repr(rep.energy_j) not in r.output
+    assert fmt.sci_display(rep.sci)["text"] in r.output  # the headline as the label shows it
     r = run(cli, ["card", "show", str(tmp_path / "a b")])
     assert r.exit_code == 1 and "no model card at" in r.output and "Errno" not in r.output
 

@@ -43,8 +43,9 @@ def test_self_contained_no_network() -> None:
 def test_phases_totals_uncertainty_and_method() -> None:
     rep = inference_report()
     html = unescape(render_html(rep, rating()))
-    for s in ("prefill", "decode", "0.139 Wh", "0.353 Wh", "502 \u00b1 25.1", "1,272 \u00b1 63.6", "0.493 Wh",
-              "0.108", "gCO2eq per 1,000 output tokens", "SCI 1.1", "Measured by hardware energy counter",
+    # total under 1 Wh: the whole page uses the J family (scer_hf.core.fmt.energy_family)
+    for s in ("prefill", "decode", "502 J \u00b1 25.1 J", "1.27 kJ \u00b1 63.6 J", "1.77 kJ",
+              "108", "gCO2eq per 1 million output tokens", "SCI 1.1", "Measured by hardware energy counter",
               "codecarbon global_energy_mix.json", rep.digest()):
         assert s in html, s
     assert 'role="alert"' not in html  # measured: no estimate banner
@@ -96,7 +97,7 @@ def test_quality_section_and_pareto_view() -> None:
 def test_training_report_and_write(tmp_path: Path) -> None:
     p = write_html_report(training_report(), tmp_path / "t.html", rating(), auto_rate=False)
     html = p.read_text(encoding="utf-8")
-    assert "train" in html and "eval" in html and "gCO2eq per 1,000 training tokens" in html
+    assert "train" in html and "eval" in html and "gCO2eq per 1 million training tokens" in html
     assert "Not rated for training: no training measurement in this report" in html
 
 
@@ -136,10 +137,12 @@ def test_human_equivalents_with_sources() -> None:
     eq = pytest.importorskip("scer_hf.core.equivalents")
     rep = inference_report()
     html = unescape(render_html(rep, rating()))
-    items = eq.equivalents(rep.co2e_g)
-    assert items
-    for e in items:
-        assert e["label"] in html and e["source"] in html
+    best = eq.best_equivalent(rep.co2e_g, g_per_kwh=rep.to_dict()["carbon"]["g_per_kwh"])
+    assert best  # the one the label shows too, with its source
+    assert best["label"] in html and best["source"] in html
+    for e in eq.equivalents(rep.co2e_g):
+        if e["key"] != best["key"]:
+            assert e["label"] not in html
 
 
 def test_training_rating_without_stars_never_prints_none_stars() -> None:

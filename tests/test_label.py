@@ -52,14 +52,16 @@ def test_label_has_every_required_field() -> None:
     f = label_fields(rep, rating())
     assert "org/tiny-gpt2" in text
     assert "Inference \u00b7 text generation" in text
-    assert "0.108" in text and "gCO2eq per 1,000 output tokens" in text  # "<value> gCO2eq per <unit>"
-    assert f["sci_text"] == "0.108 gCO2eq per 1,000 output tokens"
+    # "<value> gCO2eq per <unit>", the unit scaled so the value reads 1 to 1,000 (was 0.108 per 1,000)
+    assert "108" in text and "gCO2eq per 1 million output tokens" in text
+    assert f["sci_text"] == "108 gCO2eq per 1 million output tokens"
+    assert f["sci_unit_shown"] == "gCO2eq per 1 million output tokens"
     assert "SCI 1.1" in text
     assert re.search(r"^A$", text, re.M) and "4 of 5" in text  # grade and stars
     assert "better than 92% of 12 peers" in text
-    for phase, wh in (("prefill", "0.139 Wh"), ("decode", "0.353 Wh")):  # 502 J, 1272.5 J
+    for phase, wh in (("prefill", "502 J"), ("decode", "1.27 kJ")):  # total under 1 Wh: the J family
         assert phase in text and wh in text
-    assert "0.493 Wh" in text  # total 1774.5 J
+    assert "1.77 kJ" in text  # total 1774.5 J
     assert "NVIDIA H100 80GB" in text
     assert rep["created_at"][:10] in text
     assert "Measured by hardware energy counter" in text
@@ -79,7 +81,7 @@ def test_readable_at_300_px() -> None:
     sizes = [float(el.get("font-size")) for el in _texts(svg)]
     assert sizes and min(sizes) >= 11  # >= 11 px when shown 300 px wide
     assert root.find(f"{SVG_NS}title").text == "SCER label for org/tiny-gpt2"
-    assert "0.108 gCO2eq per 1,000 output tokens" in root.find(f"{SVG_NS}desc").text
+    assert "108 gCO2eq per 1 million output tokens" in root.find(f"{SVG_NS}desc").text
     assert root.get("role") == "img"
 
 
@@ -146,7 +148,7 @@ def test_svg_file_and_bad_suffix(tmp_path: Path) -> None:
 def test_markdown_badge() -> None:
     rep = inference_report()
     md = markdown_badge(rep, rating())
-    assert md == ("![SCER label: SCER grade A, 0.108 gCO2eq per 1,000 output tokens (SCI 1.1, counter)]"
+    assert md == ("![SCER label: SCER grade A, 108 gCO2eq per 1 million output tokens (SCI 1.1, counter)]"
                   "(scer_label.svg)")
     url = "https://example.org/scer_report.json"
     assert markdown_badge(rep, rating(), "img/l.png", url).endswith("(img/l.png)](https://example.org/scer_report.json)")

@@ -7,6 +7,7 @@ from typing import Any
 
 import click
 
+from ..core import fmt
 from ..errors import SCERError
 from ._common import cli_words, emit, handle_errors, json_option
 
@@ -14,7 +15,7 @@ __all__ = ["command", "render_text"]
 
 
 def _g(x: Any, unit: str = "") -> str:
-    return "n/a" if x is None else f"{x:.4g}{unit}"
+    return "n/a" if x is None else f"{fmt.num(x)}{unit}"
 
 
 def render_text(d: dict[str, Any], saved: str | None = None) -> str:
@@ -28,13 +29,13 @@ def render_text(d: dict[str, Any], saved: str | None = None) -> str:
         f"  queries: {b['queries_run']} (stopped by {b['stopped_by']}; cap {b['queries_cap']})",
         f"  energy per query: {_g(ci['mean_j_per_query'], ' J')} +- {_g(ci['half_width_j'], ' J')} "
         f"({_g(None if ci['rel_half_width'] is None else 100 * ci['rel_half_width'], ' %')} at "
-        f"{100 * ci['confidence']:.0f} % confidence)",
+        f"{fmt.num(100 * ci['confidence'])} % confidence)",
         f"  {_g(pu.get('wh_per_1k_queries'), ' Wh')} per 1,000 queries; "
-        f"{_g(pu.get('j_per_1k_output_tokens'), ' J')} and {_g(pu.get('g_per_1k_output_tokens'), ' g CO2e')} "
+        f"{_g(pu.get('j_per_1k_output_tokens'), ' J')} and {fmt.co2e(pu.get('g_per_1k_output_tokens'))} "
         "per 1,000 output tokens",
     ]
     if d.get("sci"):
-        lines.append(f"  SCI: {d['sci']['value']:.4g} {d['sci']['unit']}")
+        lines.append(f"  SCI: {fmt.sci_display(d['sci'])['text']}")
     if d["provenance"].get("estimated"):
         lines.append("  ESTIMATE: some energy is estimated, not read from hardware counters")
     if saved:

@@ -17,6 +17,7 @@ from typing import Any
 
 import click
 
+from ..core import fmt
 from ..errors import CardError, HubReadError
 from ._common import emit, handle_errors, json_option
 
@@ -38,8 +39,8 @@ def _default_report(target: str) -> str:
 
 
 def _num(x: Any) -> str:
-    """4 significant digits for people; the card and --json keep the exact value."""
-    return f"{x:.4g}" if isinstance(x, (int, float)) and not isinstance(x, bool) else str(x)
+    """3 significant digits for people (scer_hf.core.fmt); the card and --json keep the exact value."""
+    return fmt.num(x) if isinstance(x, (int, float)) and not isinstance(x, bool) else str(x)
 
 
 @command.command("update")
@@ -135,13 +136,16 @@ def show(target: str, as_json: bool) -> None:
         lines = []
         co2 = out["co2_eq_emissions"]
         if co2 is not None:
-            lines.append(f"co2_eq_emissions: {_num(co2.get('emissions') if isinstance(co2, dict) else co2)} g")
+            g = co2.get("emissions") if isinstance(co2, dict) else co2
+            lines.append(f"co2_eq_emissions: {fmt.co2e(g) if isinstance(g, (int, float)) else g}")
         for b in ("training", "inference"):
             e = scer.get(b)
             if isinstance(e, dict):
                 sci = e.get("sci") or {}
-                lines.append(f"{b}: {_num(e.get('energy_j'))} J, {_num(e.get('co2e_g'))} gCO2e, "
-                             f"SCI {_num(sci.get('value'))} {sci.get('unit', '')} ({e.get('report_digest')})")
+                shown = (f"{_num(sci['shown_value'])} {sci['shown_unit']}" if "shown_unit" in sci
+                         else f"{_num(sci.get('value'))} {sci.get('unit', '')}")  # cards before shown_unit
+                lines.append(f"{b}: {fmt.energy(e.get('energy_j'))}, {fmt.co2e(e.get('co2e_g'))}, "
+                             f"SCI {shown} ({e.get('report_digest')})")
             r = (scer.get("rating") or {}).get(b)
             if isinstance(r, dict) and r.get("grade"):
                 lines.append(f"  rating: {r.get('grade')} percentile {r.get('percentile')} ({r.get('peers')} peers)")

@@ -32,6 +32,7 @@ def command(out_dir: str, country: str, epochs: int, queries: int, as_json: bool
 
     transformers.logging.set_verbosity_error()
     transformers.logging.disable_progress_bar()
+    from ..core import fmt
     from ..hf.demo import run_demo
 
     s = run_demo(out_dir, country=country, epochs=epochs, queries=queries, progress=not as_json)
@@ -42,12 +43,16 @@ def command(out_dir: str, country: str, epochs: int, queries: int, as_json: bool
         def caveat(x: dict) -> str:
             return " (indicative only: not comparable with the reference setting)" if x.get("comparable") is False else ""
 
+        def sci(x: dict) -> str:
+            return x["sci_display"]["text"] if x.get("sci_display") else "not computed"
+
         est = " (ESTIMATED: no energy counter readable here)" if t["estimated"] or i["estimated"] else ""
         lines = [
             f"scer-hf demo written to {s['out_dir']}{est}",
-            f"  training : {t['energy_j']:.4g} J, {t['co2e_g']:.4g} gCO2e, SCI {t['sci']:.4g} {t['sci_unit']}, "
+            f"  training : {fmt.energy(t['energy_j'])}, {fmt.co2e(t['co2e_g'])}, SCI {sci(t)}, "
             f"grade {t['grade'] or '-'}{caveat(t)}",
-            f"  inference: {i['energy_j']:.4g} J over {i['queries']} queries, SCI {i['sci']:.4g} {i['sci_unit']}, "
+            f"  inference: {fmt.energy(i['energy_j'])}, {fmt.co2e(i['co2e_g'])} over {fmt.count(i['queries'])} queries, "
+            f"SCI {sci(i)}, "
             f"grade {i['grade'] or '-'}, stars {i['stars'] or '-'}{caveat(i)}",
             f"  check it : scer-hf verify {s['out_dir']}/model/README.md",
             "  files:",

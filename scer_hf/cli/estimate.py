@@ -6,6 +6,7 @@ from typing import Any
 
 import click
 
+from ..core import fmt
 from ..errors import SCERError
 from ._common import cli_words, emit, handle_errors, json_option
 
@@ -13,11 +14,7 @@ __all__ = ["command", "render_text"]
 
 
 def _fmt_g(g: float) -> str:
-    if g >= 1e6:
-        return f"{g / 1e6:,.3f} tCO2e"
-    if g >= 1e3:
-        return f"{g / 1e3:,.2f} kgCO2e"
-    return f"{g:,.2f} gCO2e"
+    return fmt.co2e(g)
 
 
 def render_text(d: dict[str, Any], equivalent_lines: list[str], saved: str | None = None) -> str:
@@ -25,20 +22,22 @@ def render_text(d: dict[str, Any], equivalent_lines: list[str], saved: str | Non
     calc = d["provenance"]["calculator"]
     a = calc["assumptions"]
     unc = calc["uncertainty"]
-    kwh = d["energy_j"] / 3.6e6
     c = d["carbon"]
+    fam = fmt.energy_family(d["energy_j"])
+    e_range = [fmt.energy(k * 3.6e6, fam) for k in unc["energy_kwh_range"]]
     where = (f"{c['cloud_provider']} {c['cloud_region']}" if c.get("cloud_region") else
              c.get("region") or c.get("country_iso_code") or "location not given")
     if c.get("location") == "detected":
         where += f", detected from {c.get('detected_from')}"
     lines = [
         "ESTIMATE (calculator): computed from hardware x time x location, not measured.",
-        f"  hardware      {a['count']} x {a['hardware']} for {a['hours']:,.6g} h "
-        f"({a['device_hours']:,.6g} device-hour{'' if a['device_hours'] == 1 else 's'})",
-        f"  power         {a['board_power_w']:g} W per device x utilisation {a['utilisation']:g}",
-        f"  energy        {kwh:,.3f} kWh IT energy ({kwh * c['pue']:,.3f} kWh with PUE {c['pue']:g}); "
-        f"range {unc['energy_kwh_range'][0]:,.3f}-{unc['energy_kwh_range'][1]:,.3f} kWh",
-        f"  grid          {c['g_per_kwh']:g} gCO2e/kWh ({where}; {c['source']}"
+        f"  hardware      {fmt.count(a['count'])} x {a['hardware']} for {fmt.num(a['hours'])} h "
+        f"({fmt.plural(a['device_hours'], 'device-hour')})",
+        f"  power         {fmt.num(a['board_power_w'])} W per device x utilisation {fmt.num(a['utilisation'])}",
+        f"  energy        {fmt.energy(d['energy_j'], fam)} IT energy "
+        f"({fmt.energy(d['energy_j'] * c['pue'], fam)} with PUE {fmt.num(c['pue'])}); "
+        f"range {e_range[0]} - {e_range[1]}",
+        f"  grid          {fmt.num(c['g_per_kwh'])} gCO2eq per kWh ({where}; {c['source']}"
         + (f", {c['year']}" if c.get("year") else "") + ")",
         f"  CO2e          {_fmt_g(d['co2e_g'])} operational "
         f"(range {_fmt_g(unc['co2e_g_range'][0])} - {_fmt_g(unc['co2e_g_range'][1])})",
@@ -51,11 +50,12 @@ def render_text(d: dict[str, Any], equivalent_lines: list[str], saved: str | Non
         lines.append(f"  embodied      not included: {cli_words(str(emb.get('reason')), _OPTIONS)}")
     if d.get("sci"):
         s = d["sci"]
-        lines.append(f"  SCI           {s['value']:.4g} {s['unit']} ({s['version']})")
+        lines.append(f"  SCI           {fmt.sci_display(s)['text']} ({s['version']})")
     else:
         lines.append("  SCI           not computed (pass --tokens, --samples or --queries for R)")
     if equivalent_lines:
-        lines.append(f"  about the same as ({_fmt_g(d['co2e_g'] + (d['embodied_g'] or 0.0))} in total):")
+        scope = "operational + embodied" if d.get("embodied_g") is not None else "operational"
+        lines.append(f"  about the same as ({_fmt_g(d['co2e_g'] + (d['embodied_g'] or 0.0))} in total, {scope}):")
         lines += [f"    {e}" for e in equivalent_lines]
     lines.append("  assumptions:")
     lines.append(f"    power: {a['board_power_source']}")
@@ -120,7 +120,7 @@ def command(hardware: str | None, count: int, hours: float | None, gpu_hours: fl
     Example: scer-hf estimate --gpu "H100 SXM" --count 8 --hours 120 --country USA --pue 1.1
     """
     from ..core.calculator import estimate
-    from ..core.equivalents import equivalents, format_equivalents
+    from ..core.equivalents import best_equivalent, equivalents
 
     try:
         report = estimate(
@@ -138,4 +138,6 @@ def command(hardware: str | None, count: int, hours: float | None, gpu_hours: fl
     d = report.to_dict()
     total_g = d["co2e_g"] + (d["embodied_g"] or 0.0)
     obj = {"report": d, "equivalents": equivalents(total_g), "saved": saved}
-    emit(obj, as_json, lambda: render_text(d, format_equivalents(total_g), saved))
+    best = best_equivalent(total_g, g_per_kwh=d["carbon"].get("g_per_kwh"))  # the one the label shows
+    lines = [f"~{fmt.num(best['value'])} {best['label']} ({best['source'].split(',')[0].split(' (')[0]})"] if best else []
+    emit(obj, as_json, lambda: render_text(d, lines, saved))

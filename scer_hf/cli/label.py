@@ -32,7 +32,7 @@ def command(report: str, rating_path: str | None, out: str, url: str | None, wid
     the measurement method and a QR code. Check it later with `scer-hf verify LABEL`.
     """
     from ..core.report import load_report
-    from ..publish.label import label_fields, markdown_badge, save_label
+    from ..publish.label import label_fields, markdown_badge, save_label, scope_line
     from ..rating import resolve_rating
 
     from ..core.report_files import find_report
@@ -46,4 +46,5 @@ def command(report: str, rating_path: str | None, out: str, url: str | None, wid
     emit({"label": str(path), "report": str(source), "badge": badge, "fields": fields}, as_json,
          lambda: f"label written to {path} (from {source})\n  {fields['sci_text']} ({fields['sci_version']})"
                  + (f", SCER grade {fields['grade']}" if fields["grade"] else ", not rated")
+                 + f"\n  {scope_line(fields['texts'])}"
                  + f"\n  QR: {fields['qr']}\nmarkdown for your model card:\n  {badge}")

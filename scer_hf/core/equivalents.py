@@ -12,11 +12,13 @@ import math
 from dataclasses import asdict, dataclass
 from functools import lru_cache
 from importlib import resources
-from typing import Any, Sequence
+from typing import Any, Mapping, Sequence
 
+from .fmt import num as _fmtnum
 from ..errors import EstimateInputError, ReferenceDataError
 
-__all__ = ["Equivalent", "equivalence_factors", "equivalents", "format_equivalents", "DEFAULT_KEYS"]
+__all__ = ["Equivalent", "equivalence_factors", "equivalents", "format_equivalents", "best_equivalent",
+           "equivalent_text", "led_minute", "DEFAULT_KEYS", "BEST_KEYS", "MIN_SHOWN"]
 
 # shown when no keys are asked for: the three the issue names (car km, phone charges, tree-months)
 DEFAULT_KEYS = ("km_car_us", "smartphone_charges", "tree_months")
@@ -75,18 +77,59 @@ def equivalents(co2e_g: float, keys: Sequence[str] | None = None) -> list[dict[s
     return out
 
 
-def _fmt(v: float) -> str:
-    if v >= 100:
-        return f"{v:,.0f}"
-    if v >= 1:
-        return f"{v:,.1f}"
-    return f"{v:.2g}"
+# the candidates a label or page picks its one equivalent from (the LED bulb is added per grid)
+BEST_KEYS = ("smartphone_charges", "km_car_us", "tree_months")
+MIN_SHOWN = 0.1  # below about a tenth of the unit an equivalent says nothing to a reader
+
+
+def led_minute(g_per_kwh: float) -> Equivalent:
+    """Minutes of a 10 W LED bulb on a grid of *g_per_kwh*: an energy equivalent, derived, not a shipped factor.
+
+    10 W x 1 min = 600 J = 1/6 Wh (definition of the watt, SI); times the grid intensity gives
+    ``g_per_kwh / 6000`` g CO2e per minute.
+    """
+    if not (isinstance(g_per_kwh, (int, float)) and math.isfinite(g_per_kwh) and g_per_kwh > 0):
+        raise EstimateInputError(f"g_per_kwh={g_per_kwh!r} must be a finite intensity > 0")
+    return Equivalent("led_10w_minutes", "minutes of a 10 W LED bulb (same grid)", "minute", g_per_kwh / 6000.0,
+                      "derived: 10 W x 1 min = 1/6 Wh (SI definition of the watt) x this report's grid intensity",
+                      0, "an energy equivalent expressed on the report's grid")
+
+
+def best_equivalent(co2e_g: float, g_per_kwh: float | None = None,
+                    keys: Sequence[str] = BEST_KEYS) -> dict[str, Any] | None:
+    """The one equivalent that reads best for *co2e_g*, or None when every one is under :data:`MIN_SHOWN`.
+
+    "Reads best": a value from 1 to 1,000 units, else the one nearest that range (in decades);
+    ties go to the order of *keys*, then the 10 W LED bulb (when *g_per_kwh* is given).
+    """
+    cands = equivalents(co2e_g, list(keys))
+    if g_per_kwh:
+        e = led_minute(g_per_kwh)
+        d = {k: v for k, v in asdict(e).items() if k != "notes"}
+        d["value"] = co2e_g / e.g_co2e_per_unit
+        cands.append(d)
+    cands = [c for c in cands if c["value"] >= MIN_SHOWN]
+    if not cands:
+        return None
+
+    def distance(v: float) -> float:
+        lv = math.log10(v)
+        return 0.0 if 0 <= lv < 3 else (-lv if lv < 0 else lv - 3)
+
+    return min(enumerate(cands), key=lambda ic: (round(distance(ic[1]["value"]), 6), ic[0]))[1]
+
+
+def equivalent_text(e: Mapping[str, Any], with_embodied: bool = False) -> str:
+    """``"≈ 4.6 smartphone charges"`` (and the scope, when embodied emissions are counted in)."""
+    return f"\u2248 {_fmtnum(e['value'])} {e['label']}" + (" (incl. embodied)" if with_embodied else "")
 
 
 def format_equivalents(co2e_g: float, keys: Sequence[str] | None = None) -> list[str]:
-    """One readable line per equivalent, e.g. ``"~1,234 km driven by ... (US EPA ..., 2024)"``."""
+    """One readable line per equivalent of at least :data:`MIN_SHOWN` units, e.g. ``"~1,230 km driven by ..."``."""
     lines = []
     for e in equivalents(co2e_g, keys):
+        if e["value"] < MIN_SHOWN:
+            continue
         src = e["source"].split(",")[0].split(" (")[0]
-        lines.append(f"~{_fmt(e['value'])} {e['label']} ({src}, {e['year']})")
+        lines.append(f"~{_fmtnum(e['value'])} {e['label']} ({src}, {e['year']})")
     return lines

@@ -27,6 +27,7 @@ from .._version import __version__
 from .carbon import CarbonIntensity, carbon_intensity
 from .embodied import Embodied
 from ..errors import ReportError, ReportSchemaError, UnsupportedSchemaVersionError
+from . import fmt as _fmt
 from .sci import FUNCTIONAL_UNITS, SCI_VERSION, FunctionalUnit, default_functional_units, sci_value
 from .tracker import Measurement
 
@@ -222,10 +223,10 @@ class Report:
 
     def __repr__(self) -> str:
         sci = self._d["sci"]
-        s = f"{sci['value']:.4g} {sci['unit']}" if sci else "no SCI (no functional units counted)"
+        s = _fmt.sci_display(sci)["text"] if sci else "no SCI (no functional units counted)"
         est = " ESTIMATED" if self.estimated else ""
         return (f"<Report {self._d['model'].get('id') or '?'} {self.boundary} {len(self._d['phases'])} phases "
-                f"{self.energy_j:.4g} J {self.co2e_g:.4g} gCO2e; SCI {s}{est}>")
+                f"{_fmt.energy(self.energy_j)} {_fmt.co2e(self.co2e_g)}; SCI {s}{est}>")
 
 
 def _derive(phases: list[dict[str, Any]], carbon: CarbonIntensity, embodied: Embodied | None,
@@ -261,6 +262,8 @@ def _derive(phases: list[dict[str, Any]], carbon: CarbonIntensity, embodied: Emb
         sci["boundary"] = ("Provider (training, SCI for AI)" if boundary == "training"
                            else "Consumer (inference, SCI for AI)")
         sci["embodied_included"] = emb_g is not None
+        # the unit people are shown (functional unit scaled so the value reads 1 to 1,000; scer_hf.core.fmt)
+        sci["shown_unit"] = _fmt.sci_display(sci)["unit"]
     return {
         "energy_j": energy_j,
         "co2e_g": co2e_g,

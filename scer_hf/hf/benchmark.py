@@ -20,6 +20,7 @@ import warnings
 from pathlib import Path
 from typing import Any, Sequence
 
+from ..core import fmt as _fmt
 from ..errors import BenchmarkSettingsError, EmptyPromptsError, ModelIdError, ModelLoadError, UnknownTaskError
 from ..core.meters.base import Meter
 from .pipeline import GENERATION_TASKS, Text2TextPipeline, TrackedPipeline, track_pipeline
@@ -315,7 +316,7 @@ def benchmark(
             bar.update(1)
             if len(energies) >= need and len(energies) >= 2:
                 ci = sequential_ci(energies, confidence)
-                bar.set_postfix(j_per_query=f"{ci['mean_j_per_query']:.4g}",
+                bar.set_postfix(j_per_query=_fmt.num(ci['mean_j_per_query']),
                                 rel_ci=f"{(ci['rel_half_width'] or math.inf):.3f}", refresh=False)
                 if ci["rel_half_width"] is not None and ci["rel_half_width"] <= rel_ci:
                     stopped_by = "ci"

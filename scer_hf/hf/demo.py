@@ -21,6 +21,8 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+from ..core import fmt as _fmt
+
 __all__ = ["run_demo", "DEMO_MODEL_ID"]
 
 DEMO_MODEL_ID = "scer-hf-demo/tiny-gpt2"  # a name for the reports and card; nothing is pushed
@@ -111,7 +113,8 @@ def run_demo(
     def phase(r: Any) -> dict[str, Any]:
         d = r.to_dict()
         return {"energy_j": d["energy_j"], "co2e_g": d["co2e_g"], "sci": d["sci"]["value"] if d["sci"] else None,
-                "sci_unit": d["sci"]["unit"] if d["sci"] else None, "estimated": r.estimated}
+                "sci_unit": d["sci"]["unit"] if d["sci"] else None, "estimated": r.estimated,
+                "sci_display": _fmt.sci_display(d["sci"])}
 
     return {
         "out_dir": str(out),

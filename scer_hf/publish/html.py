@@ -19,9 +19,10 @@ from markupsafe import Markup
 
 from .._io import atomic_write_text
 from .._version import __version__
+from ..core import fmt as _fmt
 from ..core.report import load_report
 from ..rating import resolve_rating
-from .label import PALETTE, fmt_energy, fmt_num, label_fields, make_label
+from .label import PALETTE, fmt_energy, fmt_num, label_fields, make_label, rating_value_text
 from ..errors import SCERError
 from ..core.report import Report
 
@@ -125,12 +126,12 @@ def distribution_svg(peers: Sequence[Mapping[str, Any]], value: float | None, un
         parts.append(f'<text x="{xx:.1f}" y="142" text-anchor="middle" font-size="13" fill="{PALETTE["ink"]}">'
                      f'{escape(fmt_num(10.0 ** e))}</text>')
     parts.append(f'<text x="{W / 2}" y="172" text-anchor="middle" font-size="13" fill="{PALETTE["muted"]}">'
-                 f'{escape(unit)} (log scale; lower is better)</text>')
+                 f'{escape(_fmt.unit_text(unit))} (log scale; lower is better)</text>')
     for i, p in enumerate(sorted(peers, key=lambda p: p["value"])):
         xx = x(p["value"])
         yy = 112 - (i % 3) * 9
         parts.append(f'<circle cx="{xx:.1f}" cy="{yy}" r="6" fill="#1d4ed8" fill-opacity="0.55" stroke="#1e3a8a">'
-                     f'<title>{escape(p["model"])}: {escape(fmt_num(p["value"]))} {escape(unit)}</title></circle>')
+                     f'<title>{escape(p["model"])}: {escape(fmt_num(p["value"]))} {escape(_fmt.unit_text(unit))}</title></circle>')
     if value:
         xv = x(value)
         if uncertainty:
@@ -141,9 +142,10 @@ def distribution_svg(peers: Sequence[Mapping[str, Any]], value: float | None, un
                      f'fill="{PALETTE["grade_C"]}"><title>{escape(model)}</title></polygon>')
         parts.append(f'<line x1="{xv:.1f}" y1="52" x2="{xv:.1f}" y2="120" stroke="{PALETTE["grade_C"]}" '
                      f'stroke-dasharray="3 3"/>')
+        # the name sits above the diamond and its error bar (y 28-52), never across them
         anchor = "start" if xv < W / 2 else "end"
-        dx = 14 if anchor == "start" else -14
-        parts.append(f'<text x="{xv + dx:.1f}" y="45" text-anchor="{anchor}" font-size="14" font-weight="bold" '
+        dx = -6 if anchor == "start" else 6
+        parts.append(f'<text x="{xv + dx:.1f}" y="20" text-anchor="{anchor}" font-size="14" font-weight="bold" '
                      f'fill="{PALETTE["grade_C"]}">{escape(model)}: {escape(fmt_num(value))}</text>')
     return (f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {W} {H}" width="100%" role="img" '
             f'aria-label="Reference distribution: {len(peers)} peers and this model">{"".join(parts)}</svg>')
@@ -190,7 +192,7 @@ def pareto_svg(points: Sequence[Mapping[str, Any]], x_unit: str, metric: str, hi
         parts.append(f'<text x="{L - 6}" y="{py(v) + 4:.1f}" text-anchor="end" font-size="13" '
                      f'fill="{PALETTE["ink"]}">{escape(fmt_num(v))}</text>')
     parts.append(f'<text x="{(W + L) / 2}" y="{H - 14}" text-anchor="middle" font-size="13" '
-                 f'fill="{PALETTE["muted"]}">{escape(x_unit)} (log scale; left is better)</text>')
+                 f'fill="{PALETTE["muted"]}">{escape(_fmt.unit_text(x_unit))} (log scale; left is better)</text>')
     better = "higher" if higher_is_better else "lower"
     parts.append(f'<text x="14" y="{(H - B + T) / 2}" font-size="13" fill="{PALETTE["muted"]}" '
                  f'transform="rotate(-90 14 {(H - B + T) / 2})" text-anchor="middle">'
@@ -229,7 +231,7 @@ def _in_tree_order(phases: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any
     return out
 
 
-def _phase_rows(d: Mapping[str, Any]) -> list[dict[str, Any]]:
+def _phase_rows(d: Mapping[str, Any], fam: str = "J") -> list[dict[str, Any]]:
     rows = []
     for p in _in_tree_order(d["phases"]):
         e = p["energy_j"]["total"]
@@ -237,9 +239,9 @@ def _phase_rows(d: Mapping[str, Any]) -> list[dict[str, Any]]:
         rel = unc / e if e > 0 else 0.0
         rows.append({
             "name": p["name"], "kind": p.get("kind") or "", "parent": p.get("parent") or "",
-            "duration": fmt_num(p["duration_s"]), "energy": fmt_energy(e), "energy_j": fmt_num(e),
-            "energy_unc": fmt_num(unc) if unc else "", "co2e": fmt_num(p.get("co2e_g")),
-            "co2e_unc": fmt_num((p.get("co2e_g") or 0.0) * rel) if rel else "",
+            "duration": _fmt.duration(p["duration_s"]), "energy": _fmt.energy(e, fam),
+            "energy_unc": _fmt.energy(unc, fam) if unc else "", "co2e": _fmt.co2e(p.get("co2e_g")),
+            "co2e_unc": _fmt.co2e((p.get("co2e_g") or 0.0) * rel) if rel else "",
             "counts": ", ".join(f"{k} {fmt_num(v)}" for k, v in p.get("counts", {}).items()),
             "method": p.get("method", ""), "measured": p.get("measured", True),
             "components": ", ".join(f"{k} {fmt_num(v)} J" for k, v in p["energy_j"].items() if k != "total"),
@@ -268,16 +270,28 @@ def _quality_view(d: Mapping[str, Any], peers: Sequence[Mapping[str, Any]], pr: 
     return view
 
 
-def _equivalents(co2e_g: float) -> list[dict[str, Any]]:
-    """Human equivalents of the run's CO2e (``scer_hf.core.equivalents`` when present), with their sources."""
+def _equivalents(co2e_g: float, g_per_kwh: float | None = None) -> list[dict[str, Any]]:
+    """The one human equivalent the label shows too (``best_equivalent``), with its source; [] when none reads."""
+    from ..core.equivalents import best_equivalent  # noqa: PLC0415
+
     try:
-        from ..core.equivalents import equivalents  # noqa: PLC0415 - optional sibling module
-    except ImportError:
-        return []
-    try:
-        return [e for e in equivalents(co2e_g) if isinstance(e.get("value"), (int, float))]
+        e = best_equivalent(co2e_g, g_per_kwh=g_per_kwh)
     except (SCERError, ValueError, TypeError, KeyError):
         return []
+    return [e] if e else []
+
+
+def rating_sentence(pr: Mapping[str, Any], boundary: str, fam: str = "Wh") -> str:
+    """The rating in one sentence, each clause only when it has something to say."""
+    s = f"The model's {boundary} value is {rating_value_text(pr, fam)}"
+    if pr.get("uncertainty"):
+        s += f" (\u00b1 {_fmt.num(pr['uncertainty'])})"
+    if pr.get("percentile") is not None:
+        s += f"; it is better than {_fmt.num(pr['percentile'], 2)}% of {pr.get('peers')} reference models"
+    cat = pr.get("category")
+    if cat:
+        s += f" in peer group {cat.get('group') if isinstance(cat, Mapping) and cat.get('group') else cat}"
+    return s + "."
 
 
 _ENV = jinja2.Environment(loader=jinja2.PackageLoader("scer_hf", "templates"),
@@ -328,23 +342,26 @@ def render_html(report: Report | Mapping[str, Any] | str | os.PathLike[str], rat
     if pr.get("available") and (peers or pr.get("value")):
         dist = distribution_svg(peers, pr.get("value"), pr.get("unit") or "", pr.get("uncertainty"),
                                 d["model"].get("id") or "this model", pr.get("star_bands"))
-    sci = d.get("sci")
     unc = d.get("uncertainty") or {}
+    tx = fields["texts"]
+    fam = tx["energy_family"]
     ctx = {
         "d": d, "f": fields, "rating": r, "pr": pr, "other": other, "peers": peers,
         "label_svg": Markup(make_label(rep, r, manifest_url, auto_rate=False)),
-        "dist_svg": Markup(dist), "phases": _phase_rows(d),
+        "dist_svg": Markup(dist), "phases": _phase_rows(d, fam), "tx": tx,
         "intensity_svg": Markup(intensity_svg(d["carbon"].get("live"))),
-        "sci_value": fmt_num(sci["value"]) if sci else None,
-        "sci_unc": fmt_num(unc.get("sci")) if unc.get("sci") else None,
-        "alts": [{"value": fmt_num(a["value"]), "unit": a["unit"], "r": fmt_num(a["r"] * a.get("scale", 1.0)),
-                  "count_key": a.get("count_key", "")} for a in d.get("sci_alternatives", [])],
-        "energy": fmt_energy(d["energy_j"]), "energy_unc": fmt_energy(unc.get("energy_j")) if unc.get("energy_j") else "",
-        "co2e": fmt_num(d["co2e_g"]), "co2e_unc": fmt_num(unc.get("co2e_g")) if unc.get("co2e_g") else "",
-        "rel_unc": f"{unc.get('relative', 0) * 100:.1f}%", "quality": _quality_view(d, peers, pr),
-        "fmt": fmt_num, "version": __version__, "digest": rep.digest(),
+        "sci_value": tx["sci_value_text"], "sci_unc": tx["sci_unc_text"],
+        "alts": [{"value": fmt_num(_fmt.sci_display(a)["value"]), "unit": _fmt.sci_display(a)["unit"],
+                  "r": fmt_num(a["r"] * a.get("scale", 1.0)), "count_key": a.get("count_key", "")}
+                 for a in d.get("sci_alternatives", [])],
+        "energy": tx["energy_text"], "energy_unc": _fmt.energy(unc["energy_j"], fam) if unc.get("energy_j") else "",
+        "co2e": tx["co2e_text"], "co2e_unc": _fmt.co2e(unc["co2e_g"]) if unc.get("co2e_g") else "",
+        "rel_unc": _fmt.percent(unc.get("relative", 0)), "quality": _quality_view(d, peers, pr),
+        "fmt": fmt_num, "mass": _fmt.co2e, "unit_text": _fmt.unit_text, "version": __version__, "digest": rep.digest(),
+        "rating_sentence": rating_sentence(pr, d["boundary"], fam) if pr.get("available") else "",
+        "other_value": rating_value_text(other, fam) if other.get("available") else "",
         "embodied": d.get("embodied") or {},
-        "equivalents": _equivalents(d["co2e_g"] + (d.get("embodied_g") or 0.0)),
+        "equivalents": _equivalents(tx["total_co2e_g"], d["carbon"].get("g_per_kwh")),
     }
     return _ENV.get_template("report.html.j2").render(**ctx)
 

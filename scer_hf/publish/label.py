@@ -34,9 +34,11 @@ import segno
 
 from .._io import atomic_write_bytes, atomic_write_text
 from ..errors import ReportError, SCERError
+from ..core import fmt as _fmt
 from ..core.report import Report, load_report
 from ..rating import resolve_rating
 from ..rating.result import indicative_text, not_comparable_reasons
+from .figures import rating_value_text, scope_line, scope_texts
 
 __all__ = [
     "make_label",
@@ -99,29 +101,9 @@ def qr_payload(report: Report, manifest_url: str | None = None) -> str:
 
 
 # ------------------------------------------------------------------ fields ------------
-def fmt_num(x: float | None, digits: int = 3) -> str:
-    """A short human number: 3 significant digits, no exponent for common ranges."""
-    if x is None or not isinstance(x, (int, float)) or not math.isfinite(x):
-        return "n/a"
-    if x == 0:
-        return "0"
-    ax = abs(x)
-    if 1e-4 <= ax < 1e6:
-        decimals = max(0, digits - 1 - int(math.floor(math.log10(ax))))
-        s = f"{x:,.{decimals}f}"
-        return s.rstrip("0").rstrip(".") if "." in s else s
-    return f"{x:.{digits - 1}e}"
-
-
-def fmt_energy(j: float | None) -> str:
-    """Joules as J, Wh or kWh, whichever reads best."""
-    if j is None:
-        return "n/a"
-    if j < 360:
-        return f"{fmt_num(j)} J"
-    if j < 3.6e6:
-        return f"{fmt_num(j / 3600)} Wh"
-    return f"{fmt_num(j / 3.6e6)} kWh"
+# every human-facing number goes through scer_hf.core.fmt; these names stay for modules that import them
+fmt_num = _fmt.num
+fmt_energy = _fmt.energy
 
 
 def _hardware(d: Mapping[str, Any]) -> str:
@@ -185,6 +167,7 @@ def label_fields(report: Report | Mapping[str, Any] | str | os.PathLike[str], ra
         phases.append(row(top))
         phases += [row(c) for c in d["phases"] if c.get("parent") == top["name"]]
     model = d.get("model") or {}
+    st = scope_texts(d)
     fields = {
         "model": model.get("id") or "unnamed model",
         "task": model.get("task"),
@@ -192,11 +175,12 @@ def label_fields(report: Report | Mapping[str, Any] | str | os.PathLike[str], ra
         "sci_value": sci["value"] if sci else None,
         "sci_uncertainty": unc.get("sci"),
         "functional_unit": sci["functional_unit"] if sci else None,
-        "sci_text": (f"{fmt_num(sci['value'])} gCO2eq per {sci['functional_unit']}" if sci else
-                     "no SCI: no functional units counted"),
+        "sci_text": st["sci_text"],
+        "sci_unit_shown": st["sci_unit_shown"],
         "sci_version": (sci or {}).get("version") or "SCI 1.1",
         "energy_j": d["energy_j"],
         "co2e_g": d["co2e_g"],
+        "embodied_g": d.get("embodied_g"),
         "phases": phases,
         "hardware": _hardware(d),
         "date": str(d.get("created_at", ""))[:10],
@@ -218,6 +202,7 @@ def label_fields(report: Report | Mapping[str, Any] | str | os.PathLike[str], ra
         "digest": rep.digest(),
         "qr": qr_payload(rep, manifest_url),
         "manifest_url": manifest_url,
+        "texts": st,
     }
     if fields["comparable"] is False:  # not comparable: no headline grade or stars, only the indicative position
         fields.update(grade=None, stars=None, percentile=None)
@@ -278,32 +263,23 @@ def _task_line(f: Mapping[str, Any]) -> str:
     return f"{f['boundary'].capitalize()}" + (f" \u00b7 {task}" if task else "")
 
 
-def _equivalent(co2e_g: float) -> str | None:
-    """One human equivalent of *co2e_g* (``scer_hf.core.equivalents`` when present), the most readable one."""
+def _equivalent(co2e_g: float, energy_j: float | None = None, with_embodied: bool = False,
+                g_per_kwh: float | None = None) -> str | None:
+    """The one human equivalent that reads best (``scer_hf.core.equivalents.best_equivalent``), or None."""
+    from ..core.equivalents import best_equivalent, equivalent_text  # noqa: PLC0415
+
     try:
-        from ..core.equivalents import equivalents  # noqa: PLC0415 - optional sibling module
-    except ImportError:
-        return None
-    try:
-        eq = [e for e in equivalents(co2e_g) if isinstance(e.get("value"), (int, float))]
+        e = best_equivalent(co2e_g, g_per_kwh=g_per_kwh)
     except (SCERError, ValueError, TypeError, KeyError):
         return None
-    if not eq:
-        return None
-    def text(e: Mapping[str, Any]) -> str:
-        v = float(e["value"])
-        # positional decimals, never 1.3e-05: people read "0.0000133 smartphone charges"
-        num = f"{v:.{-math.floor(math.log10(v)) + 2}f}" if 0 < v < 0.01 else fmt_num(v)
-        return f"\u2248 {num} {e.get('label', e.get('unit', ''))}"
-
-    # the one that fits the line, with a value nearest to 1 (easiest to picture)
-    return text(min(eq, key=lambda e: (len(text(e)) > 46, abs(math.log10(e["value"])) if e["value"] > 0 else 99)))
+    return equivalent_text(e, with_embodied) if e else None
 
 
 def make_label(report: Report | Mapping[str, Any] | str | os.PathLike[str], rating: Any = None,
                manifest_url: str | None = None, *, auto_rate: bool = True) -> str:
     """The SCER label as SVG text (300 units wide; scale it freely)."""
     f = label_fields(report, rating, manifest_url, auto_rate=auto_rate)
+    tx, fam = f["texts"], f["texts"]["energy_family"]
     W, pad = LABEL_WIDTH, 14
     out: list[str] = []
     y = 0.0
@@ -366,25 +342,25 @@ def make_label(report: Report | Mapping[str, Any] | str | os.PathLike[str], rati
     out.append(f'<rect x="{pad - 4}" y="{y}" width="{W - 2 * pad + 8}" height="66" rx="6" fill="{PALETTE["panel"]}"/>')
     if f["sci_value"] is not None:
         unc = f["sci_uncertainty"]
-        out.append(_t(pad + 4, y + 28, fmt_num(f["sci_value"]), 24, "ink", "bold"))
-        out.append(_t(W - pad - 4, y + 28, f"\u00b1 {fmt_num(unc)}" if unc else "", 12, "muted", anchor="end"))
-        out.append(_t(pad + 4, y + 46, _clip(f"gCO2eq per {f['functional_unit']}", 40), 13, "ink", "bold"))
+        out.append(_t(pad + 4, y + 28, tx["sci_value_text"], 24, "ink", "bold"))
+        out.append(_t(W - pad - 4, y + 28, f"\u00b1 {tx['sci_unc_text']}" if unc else "", 12, "muted", anchor="end"))
+        out.append(_t(pad + 4, y + 46, _clip(tx["sci_unit_shown"], 40), 13, "ink", "bold"))
         out.append(_t(pad + 4, y + 60, f"{f['sci_version']} score, {f['boundary']} boundary", 11, "muted"))
     else:
         out.append(_t(pad + 4, y + 38, f["sci_text"], 12, "ink", "bold"))
     y += 66 + 20
     # energy per phase
     out.append(_t(pad, y, "Energy per phase", 12, "ink", "bold"))
-    out.append(_t(W - pad - 80, y, "energy", 11, "muted", anchor="end"))
-    out.append(_t(W - pad, y, "gCO2eq", 11, "muted", anchor="end"))
+    out.append(_t(W - pad - 94, y, "IT energy" if tx["energy_pue_text"] else "energy", 11, "muted", anchor="end"))
+    out.append(_t(W - pad, y, "emissions", 11, "muted", anchor="end"))
     shown = f["phases"][:5]
     for p in shown:
         y += 16
         child = p.get("parent") is not None
-        out.append(_t(pad + (10 if child else 0), y, _clip(p["name"], 16 if child else 18), 11,
+        out.append(_t(pad + (10 if child else 0), y, _clip(p["name"], 15 if child else 17), 11,
                       "muted" if child else "ink"))
-        out.append(_t(W - pad - 80, y, fmt_energy(p["energy_j"]), 11, "ink", anchor="end"))
-        out.append(_t(W - pad, y, fmt_num(p["co2e_g"]), 11, "ink", anchor="end"))
+        out.append(_t(W - pad - 94, y, _fmt.energy(p["energy_j"], fam), 11, "ink", anchor="end"))
+        out.append(_t(W - pad, y, _fmt.co2e(p["co2e_g"]), 11, "ink", anchor="end"))
     if len(f["phases"]) > len(shown):
         y += 16
         out.append(_t(pad, y, f"+ {len(f['phases']) - len(shown)} more phases", 11, "muted"))
@@ -392,18 +368,24 @@ def make_label(report: Report | Mapping[str, Any] | str | os.PathLike[str], rati
     out.append(f'<line x1="{pad}" y1="{y}" x2="{W - pad}" y2="{y}" stroke="{PALETTE["rule"]}" stroke-width="1"/>')
     y += 14
     out.append(_t(pad, y, "Total", 11, "ink", "bold"))
-    out.append(_t(W - pad - 80, y, fmt_energy(f["energy_j"]), 11, "ink", "bold", "end"))
-    out.append(_t(W - pad, y, fmt_num(f["co2e_g"]), 11, "ink", "bold", "end"))
-    eq = _equivalent(f["co2e_g"])
-    if eq:
+    out.append(_t(W - pad - 94, y, tx["energy_text"], 11, "ink", "bold", "end"))
+    out.append(_t(W - pad, y, tx["co2e_text"], 11, "ink", "bold", "end"))
+    if tx["embodied_text"]:
         y += 16
-        out.append(_t(pad, y, _clip(eq, 46), 11, "muted"))
+        out.append(_t(pad, y, "+ embodied (hardware)", 11, "muted"))
+        out.append(_t(W - pad, y, tx["embodied_text"], 11, "muted", anchor="end"))
+    eq = _equivalent(tx["total_co2e_g"], f["energy_j"], tx["embodied_text"] is not None, f["grid_g_per_kwh"])
+    if eq:  # wrapped, never clipped: the scope in brackets is part of the figure
+        for line in textwrap.wrap(eq, 46, max_lines=2, placeholder="\u2026"):
+            y += 16
+            out.append(_t(pad, y, line, 11, "muted"))
     y += 22
     # facts
     facts = [
         ("Hardware", f["hardware"]),
         ("Date", f["date"]),
-        ("Grid", f"{fmt_num(f['grid_g_per_kwh'])} gCO2eq per kWh ({f['grid_where']})"),
+        ("Grid", f"{fmt_num(f['grid_g_per_kwh'])} gCO2eq per kWh ({f['grid_where']})"
+                 + (f", PUE {fmt_num(tx['pue'])}" if tx["energy_pue_text"] else "")),
     ]
     for k, v in facts:
         out.append(_t(pad, y, k, 11, "muted", "bold"))
@@ -445,7 +427,7 @@ def make_label(report: Report | Mapping[str, Any] | str | os.PathLike[str], rati
 
 
 #: label fields embedded in the SVG and recomputed by ``scer-hf verify``
-_META_KEYS = ("model", "boundary", "sci_value", "functional_unit", "sci_version", "energy_j", "co2e_g",
+_META_KEYS = ("model", "boundary", "sci_value", "functional_unit", "sci_unit_shown", "sci_version", "energy_j", "co2e_g",
               "grade", "stars", "method", "digest", "qr")
 
 

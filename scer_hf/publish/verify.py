@@ -31,6 +31,7 @@ from ..core.carbon import J_PER_KWH, CarbonIntensity
 from ..core.embodied import Embodied
 from ..errors import CardError, ReportSchemaError, SCERError, VerificationError
 from ..core.report import Report
+from ..core import fmt as _fmt
 from ..core.report_files import REPORT_NAMES, find_report, report_paths
 from ..core.sci import FunctionalUnit
 
@@ -195,6 +196,8 @@ def verify_report(report: Report | Mapping[str, Any] | str | os.PathLike[str],
     _check(res.checks, "sci.value", fs and fs["value"], ds and ds.get("value"))
     _check(res.checks, "sci.unit", fs and fs["unit"], ds and ds.get("unit"))
     _check(res.checks, "sci.r", fs and fs["r"], ds and ds.get("r"))
+    if ds and "shown_unit" in ds:  # reports from before scer-hf 0.x did not record the unit shown
+        _check(res.checks, "sci.shown_unit", fs and fs.get("shown_unit"), ds.get("shown_unit"), "unit people read")
     for i, (fa, da) in enumerate(zip(fresh.get("sci_alternatives", []), d.get("sci_alternatives", []))):
         _check(res.checks, f"sci_alternatives[{i}].value", fa["value"], da.get("value"), fa["unit"])
     _check(res.checks, "sci_alternatives.count", len(fresh.get("sci_alternatives", [])),
@@ -351,6 +354,8 @@ def _verify_card_boundary(p: Path, meta: Mapping[str, Any], block: Mapping[str, 
               "sci.value": sci.get("value"), "sci.unit": sci.get("unit"), "sci.version": sci.get("version"),
               "grid.g_per_kwh": d["carbon"].get("g_per_kwh"), "grid.pue": d["carbon"].get("pue")}
     flat = _flatten(entry)
+    if "sci.shown_unit" in flat:  # the unit the card shows (cards before it was recorded lack it)
+        wanted["sci.shown_unit"] = _fmt.sci_display(d.get("sci"))["unit"] if d.get("sci") else None
     for key, expected in wanted.items():
         if key in flat or expected is not None:
             _check(res.checks, f"card.scer.{b}.{key}", expected, flat.get(key))

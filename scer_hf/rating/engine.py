@@ -6,6 +6,7 @@ import math
 from typing import Any, Mapping, Sequence
 
 from . import reference as _ref
+from ..core.fmt import num as _num
 from ..errors import RatingError
 from . import lineage as _lin
 from .categories import normalize_task, suggest_task, validate_model_id
@@ -73,7 +74,7 @@ def rate_value(
         pr.star_bands = star_bands(ref_vals)
         lo, hi = min(ref_vals), max(ref_vals)
         if not lo <= value <= hi:
-            pr.notes.append(f"value outside the reference range [{lo:.4g}, {hi:.4g}] {unit}: stars clipped")
+            pr.notes.append(f"value outside the reference range [{_num(lo)}, {_num(hi)}] {unit}: stars clipped")
     if pct is None:
         pr.reason = "no peers in this category (N = 1): a percentile needs at least 2 figures"
     near = sorted(range(len(others)), key=lambda i: _closeness(values[i], float(value)))[:NEAREST]

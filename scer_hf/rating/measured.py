@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from . import reference as _ref
+from ..core.fmt import num as _num
 from ..core.report import Report
 from .categories import aies_task, hardware_class, normalize_task, size_class
 from .engine import inference_how_to, rate_value, training_how_to
@@ -165,7 +166,7 @@ def _inference(report: Report, path: str | None, task: str | None, peers: list[d
                      "(AI Energy Score counts GPU energy only)")
     if any(p.get("measured") is False for p in phases):
         notes.append("not comparable: a meter failed during part of the run, so energy is missing for some of the "
-                     f"{float(queries):g} queries counted; the value is a lower bound")
+                     f"{_num(float(queries))} queries counted; the value is a lower bound")
     if bench.get("batch_size") not in (None, 1):
         notes.append(f"not comparable: batch size {bench['batch_size']} (AI Energy Score uses 1)")
     pr.comparable = not notes
@@ -193,7 +194,7 @@ def _training(report: Report, path: str | None, peers: list[dict[str, Any]]) -> 
         why = (f"the report lacks {' and '.join(missing)}" if missing else "no training energy measured") + \
               ": energy per parameter x training token cannot be computed"
         return PhaseRating(phase="training", available=energy_wh > 0, value=energy_wh / 1e6 if energy_wh > 0 else None,
-                           unit="MWh (training energy, not normalised)" if energy_wh > 0 else None, reason=why,
+                           unit=f"MWh (training energy with PUE {_num(pue)}, not normalised)" if energy_wh > 0 else None, reason=why,
                            how_to_measure=training_how_to(model.get("id")), **_common(d, report, path))
     pt = float(params) * tokens
     value = energy_wh / pt * 1e15

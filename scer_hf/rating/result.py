@@ -13,15 +13,17 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..core.fmt import num as _num
+from ..core.fmt import quantity as _quantity
+from ..core.fmt import unit_text as _unit_text
+
 __all__ = ["PhaseRating", "Rating", "indicative_text", "not_comparable_reasons"]
 
 
 def _fmt(x: float | None) -> str:
     if x is None:
         return "?"
-    if x == 0:
-        return "0"
-    return f"{x:.4g}" if 1e-3 <= abs(x) < 1e6 else f"{x:.3e}"
+    return _num(x)
 
 
 def _json_safe(x: Any) -> Any:
@@ -138,9 +140,11 @@ class PhaseRating:
         if self.stars is not None:
             parts.append(f"{'*' * self.stars}{'.' * (5 - self.stars)} ({self.stars}/5 stars)")
         if self.percentile is not None:
-            parts.append(f"percentile {self.percentile:.1f} of {self.peers} references")
+            parts.append(f"percentile {_num(self.percentile)} of {self.peers} references")
         unc = f" +/- {_fmt(self.uncertainty)}" if self.uncertainty else ""
-        parts.append(f"{_fmt(self.value)}{unc} {self.unit or ''}".strip())
+        scaled = str(self.unit or "").startswith(("MWh", "t CO2e"))  # shown as 12.6 GWh, 4,660 tCO2e
+        parts.append(_quantity(self.value, self.unit) + unc if scaled else
+                     f"{_fmt(self.value)}{unc} {_unit_text(self.unit)}".strip())
         parts.append(f"[{self.method}{', ESTIMATED' if self.estimated else ''}]")
         if self.comparable is False:
             parts.append("(not comparable)")
@@ -204,7 +208,7 @@ class Rating:
             for n in pr.notes:
                 lines.append(f"             note: {n}")
             for p in pr.nearest_peers[:5]:
-                lines.append(f"             peer: {p.get('model')}  {_fmt(p.get('value'))} {p.get('unit') or ''}"
+                lines.append(f"             peer: {p.get('model')}  {_fmt(p.get('value'))} {_unit_text(p.get('unit'))}"
                              + (f"  {p['grade']}" if p.get("grade") else ""))
             if pr.basis_label:
                 lines.append(f"             basis: {pr.basis_label}")

@@ -37,7 +37,8 @@ from importlib import resources
 from typing import Any
 
 from ...errors import CardConflictError, CardError
-from ..label import fmt_energy, fmt_num
+from ...core import fmt as _fmt
+from ..label import fmt_energy, fmt_num, rating_value_text
 from ...rating.result import indicative_text, not_comparable_reasons
 from ...core.report import Report
 
@@ -80,18 +81,11 @@ def _location(carbon: Mapping[str, Any]) -> str | None:
 
 
 def _hardware(d: Mapping[str, Any]) -> str | None:
-    for block in ("model", "benchmark", "provenance", "extra"):
-        b = d.get(block) or {}
-        if isinstance(b, Mapping):
-            for k in ("hardware", "gpu", "device"):
-                if isinstance(b.get(k), str) and b[k]:
-                    return b[k]
-    emb = d.get("embodied") or {}
-    if emb.get("hardware"):
-        return str(emb["hardware"])
-    comps = sorted({str(c).split(":")[0].upper() for m in d["provenance"].get("meters", [])
-                    for c in m.get("components", [])})
-    return " + ".join(comps) + " (model not recorded)" if comps else None
+    """The hardware exactly as the label names it (one truth); None when not recorded."""
+    from ..label import _hardware as label_hardware  # noqa: PLC0415
+
+    h = label_hardware(d)
+    return None if h == "not recorded" else h
 
 
 def boundary_entry(report: Report) -> dict[str, Any]:
@@ -123,7 +117,9 @@ def boundary_entry(report: Report) -> dict[str, Any]:
         "energy_j": d["energy_j"],
         "co2e_g": d["co2e_g"],
         "embodied_g": d.get("embodied_g"),
-        "sci": _clean({k: sci.get(k) for k in ("value", "unit", "functional_unit", "version")}) if sci else None,
+        "sci": _clean({**{k: sci.get(k) for k in ("value", "unit", "functional_unit", "version")},
+                       "shown_value": _fmt.sci_display(sci)["value"], "shown_unit": _fmt.sci_display(sci)["unit"]})
+        if sci else None,
         "grid": _clean({"g_per_kwh": carbon.get("g_per_kwh"), "pue": carbon.get("pue"),
                         "location": _location(carbon)}),
         "hardware": _hardware(d),
@@ -214,11 +210,12 @@ def _template(name: str) -> Any:
     import jinja2
 
     env = jinja2.Environment(autoescape=False, keep_trailing_newline=True, trim_blocks=True, lstrip_blocks=True)
-    env.filters["energy"] = fmt_energy
+    env.filters["energy"] = fmt_energy  # energy(family): one family per boundary, see scer_hf.core.fmt
     env.filters["num"] = fmt_num
+    env.filters["rating_value"] = rating_value_text
     env.filters["cell"] = lambda s: str(s).replace("|", "\\|").replace("\n", " ").replace("\r", " ")
-    env.filters["grams"] = lambda g: "n/a" if g is None else (
-        f"{fmt_num(g / 1000)} kg" if g >= 1000 else f"{fmt_num(g)} g")
+    env.filters["grams"] = _fmt.co2e
+    env.filters["duration"] = _fmt.duration
     text = resources.files("scer_hf").joinpath("templates", name).read_text(encoding="utf-8")
     return env.from_string(text)
 
@@ -255,6 +252,7 @@ def render_section(scer: Mapping[str, Any], co2: Any, label: str | None = None) 
             continue
         rows = _tree_rows([p for p in e.get("phases", []) if isinstance(p, Mapping)])
         phases.append({"boundary": b, "entry": e, "rows": rows, "label": e.get("label") or label,
+                       "fam": _fmt.energy_family(e.get("energy_j")),
                        "rating": (scer.get("rating") or {}).get(b)})
     text = _template("scer_card_section.md.j2").render(
         phases=phases, co2=co2 if isinstance(co2, Mapping) and co2.get("source") == SOURCE else None,
