@@ -13,7 +13,8 @@ import pytest
 from click.testing import CliRunner
 from huggingface_hub import ModelCard
 
-from scer_hf import fmt, update_card
+from scer_hf import update_card
+from scer_hf.core import fmt
 from scer_hf.publish.card import edit_card_text
 from scer_hf.cli import cli
 from scer_hf.errors import CardConflictError, HubPushError

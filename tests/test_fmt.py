@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from scer_hf import fmt
+from scer_hf.core import fmt
 from scer_hf.cli import cli
 from scer_hf.core.fmt import EXPONENT_RE
 from scer_hf.publish.label import label_fields, make_label, scope_texts

@@ -14,7 +14,7 @@ pytest.importorskip("torch")
 from datasets import Dataset
 from huggingface_hub import ModelCard
 
-from scer_hf import card_push
+from scer_hf.hf import push as card_push
 from scer_hf.hf.tiny import prompt_texts
 from scer_hf.hf.callback import SCERCallback
 from scer_hf.publish.card.splice import SECTION_START
