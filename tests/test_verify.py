@@ -217,3 +217,20 @@ def test_real_and_odd_cards_verify_after_update(tmp_path: Path, fixture: str) ->
     assert raw.count(b"report_digest: sha256:") == 1
     (tmp_path / "README.md").write_bytes(raw.replace(b"report_digest: sha256:", b"report_digest: sha256:0"))
     assert not verify(tmp_path / "README.md", report=rp).ok  # a tampered digest shows
+
+
+def test_label_from_before_the_shown_unit_was_recorded_still_verifies(tmp_path: Path) -> None:
+    rep = inference_report()
+    rep.save(tmp_path / "scer_report.json")
+    lab = save_label(tmp_path / "scer_label.svg", rep, rating())
+    svg = lab.read_text()
+    old = re.sub(r',?\s*"sci_unit_shown": "[^"]*"', "", svg.replace("&quot;", '"'))
+    assert "sci_unit_shown" not in old and old != svg.replace("&quot;", '"')
+    (tmp_path / "old.svg").write_text(old)
+    res = verify(tmp_path / "old.svg", rating=rating())
+    assert res.ok, res.describe()
+    assert "label.sci_unit_shown" not in {c.name for c in res.checks if c.ok}  # skipped, not passed
+    # and a label that records a different unit than its figures is caught
+    forged = svg.replace("&quot;", '"').replace('"sci_unit_shown": "', '"sci_unit_shown": "x')
+    (tmp_path / "forged.svg").write_text(forged)
+    assert "label.sci_unit_shown" in {c.name for c in verify(tmp_path / "forged.svg", rating=rating()).failed}

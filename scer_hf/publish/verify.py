@@ -249,8 +249,15 @@ def verify_label(label_path: str | os.PathLike[str], report: Report | str | os.P
             res.checks.append(Check(f"label.{key}", None, meta.get(key), None,
                                     "rating not recomputable here; pass --rating"))
             continue
+        if key in _LATER_META_KEYS and key not in meta:  # a label made before this field was recorded
+            res.checks.append(Check(f"label.{key}", fields.get(key), None, None, "not recorded by this label's version"))
+            continue
         _check(res.checks, f"label.{key}", fields.get(key), meta.get(key))
     return res
+
+
+#: label metadata added after the first release: labels without them still verify (the field is skipped)
+_LATER_META_KEYS = frozenset({"sci_unit_shown"})
 
 
 # ------------------------------------------------------------------ card --------------
