@@ -183,6 +183,11 @@ class PhaseBook:
             if r0 is None or r1 is None:
                 measured = False
                 continue
+            broken = self.tracker.guards[i].between(r0, r1)
+            if broken:
+                measured = False
+                errors.extend(broken)
+                continue
             for comp, e1 in r1.energy_j.items():
                 e0 = r0.energy_j.get(comp)
                 if e0 is not None and e1 >= e0:
