@@ -163,6 +163,12 @@ class PhaseTracker:
                 self.failed_meters[g.name] = g.failed or "failed"
         return t, out
 
+    def _edge_errors(self, readings: Mapping[int, Reading | None], errors: list[str]) -> None:
+        """The reasons of a shared edge's refused reads (the guard's latest reason for each)."""
+        for i, g in enumerate(self.guards):
+            if readings.get(i) is None and len(readings) > 0:
+                errors.append(f"{g.name}: {g.failed or 'not read'}")
+
     def read_all(self) -> tuple[float, dict[int, Reading | None]]:
         """One read of every meter (for callers that share edges between windows)."""
         return self._edge([])
@@ -178,6 +184,8 @@ class PhaseTracker:
             raise WindowError(f"measurement window {name!r} is already open; end it first or use another name")
         errors: list[str] = []
         t, readings = edge if edge is not None else self._edge(errors)
+        if edge is not None:
+            self._edge_errors(readings, errors)
         w = Window(name, parent, t, readings)
         w.errors.extend(errors)
         self._open[name] = w
@@ -195,6 +203,8 @@ class PhaseTracker:
         w.add(**counts)
         errors = list(w.errors)
         t, readings = edge if edge is not None else self._edge(errors)
+        if edge is not None:
+            self._edge_errors(readings, errors)
         energy: dict[str, float] = {}
         methods: set[str] = set()
         measured = True
@@ -225,7 +235,7 @@ class PhaseTracker:
         meas = Measurement(
             name=name, start_s=w.start_s, end_s=t, energy_j=energy, measured=measured,
             method=_method_of(set(methods)) if measured else "unmeasured",
-            counts=dict(w.counts), parent=w.parent, errors=tuple(errors),
+            counts=dict(w.counts), parent=w.parent, errors=tuple(dict.fromkeys(errors)),
         )
         w.measurement = meas
         if self.keep and not cancel:
