@@ -14,7 +14,7 @@ the user's). A read is refused when
 
 Every refusal starts a new *epoch*: a window whose two edges were read in different epochs (a fault happened
 while it was open) is unmeasured too, with the reason. A read slower than :data:`SLOW_READ_S` is warned about;
-after :data:`SLOW_READS_TO_DISABLE` of them the meter is disabled (never read again) and the reason says so.
+after :data:`SLOW_READS_TO_DISABLE` of them in a row the meter is disabled (never read again) and the reason says so.
 Each guard warns once, naming the meter and the reason; later faults are recorded, not warned.
 """
 
@@ -32,7 +32,7 @@ from .base import CEILING_W, COUNTER_SLACK_S, POWER_MARGIN, Meter, Reading, now_
 __all__ = ["MeterGuard", "GuardedReading", "MeasurementWarning", "SLOW_READ_S", "SLOW_READS_TO_DISABLE"]
 
 SLOW_READ_S = 0.05  # a read slower than this is a slow meter (counters answer in microseconds)
-SLOW_READS_TO_DISABLE = 3  # this many slow reads and the meter is no longer read
+SLOW_READS_TO_DISABLE = 3  # this many slow reads in a row and the meter is no longer read
 
 
 class MeasurementWarning(UserWarning):
@@ -44,6 +44,13 @@ class GuardedReading(Reading):
     """A reading the guard accepted; ``epoch`` counts the faults before it."""
 
     epoch: int = 0
+
+
+def _guarded(ts: float, energy: Any, epoch: int) -> GuardedReading:
+    """``GuardedReading(ts, energy, epoch)`` without the frozen dataclass's per-field ``__setattr__`` (hot path)."""
+    g = object.__new__(GuardedReading)
+    g.__dict__.update(timestamp_s=ts, energy_j=energy, epoch=epoch)
+    return g
 
 
 def _reason_of(exc: BaseException) -> str:
@@ -68,12 +75,15 @@ class MeterGuard:
             self.components, limits = (), {}
         self._expected = set(self.components)
         self._limit = {c: float(limits.get(c) or CEILING_W) * POWER_MARGIN for c in self.components}
+        self._limits = tuple(self._limit.items())
+        self._uptime_s = now_s() + COUNTER_SLACK_S
         self._last: dict[str, float] | None = None
         self._last_t = 0.0
         self._own_faults = self._meter_faults()
         self.epoch = 0
         self.breaks: list[str] = []  # reason of each fault, one per epoch change
-        self.slow_reads = 0
+        self.slow_reads = 0  # all slow reads so far
+        self._slow_run = 0  # slow reads in a row (a preempted read is slow once; a hung meter every time)
         self.disabled: str | None = None
         self.failed: str | None = None  # the latest reason
         self.warned = False
@@ -89,8 +99,11 @@ class MeterGuard:
         except Exception as exc:  # noqa: BLE001 - measurement never breaks the user's run
             return self._refuse(_reason_of(exc), errors)
         took = time.perf_counter() - t0
-        if took > self.slow_read_s and self._slow(took, errors):
-            return None
+        if took > self.slow_read_s:
+            if self._slow(took, errors):
+                return None
+        elif self._slow_run:
+            self._slow_run = 0
         reason = self._check(r)
         if reason is None:
             f = self._meter_faults()
@@ -99,7 +112,7 @@ class MeterGuard:
                 reason = str(getattr(self.meter, "fault_reason", "") or "the meter refused a counter value")
         if reason is not None:
             return self._refuse(reason, errors)
-        return GuardedReading(r.timestamp_s, r.energy_j, self.epoch)
+        return _guarded(r.timestamp_s, r.energy_j, self.epoch)
 
     def _meter_faults(self) -> int:
         try:
@@ -116,10 +129,11 @@ class MeterGuard:
                 or not math.isfinite(ts):
             return f"timestamp {ts!r} is not a finite number"
         try:
-            keys = set(e.keys())
+            same = e.keys() == self._expected
         except (AttributeError, TypeError):
             return f"energy_j is a {type(e).__name__}, not a mapping"
-        if keys != self._expected:
+        if not same:
+            keys = set(e.keys())
             missing, extra = sorted(self._expected - keys), sorted(map(str, keys - self._expected))
             return "components " + "; ".join(
                 x for x in (f"missing {', '.join(missing)}" if missing else "",
@@ -128,36 +142,40 @@ class MeterGuard:
         dt = ts - self._last_t if last is not None else 0.0
         if dt < 0:
             return f"timestamp went backwards ({dt:.6g} s)"
-        horizon = abs(ts) + now_s() + COUNTER_SLACK_S  # nothing has run for longer than the machine has been up
+        horizon = abs(ts) + self._uptime_s  # nothing has run for longer than the machine has been up
+        span = dt + COUNTER_SLACK_S
         backwards = None
-        for c in self.components:
+        new: dict[str, float] = {}
+        for c, limit in self._limits:
             v = e[c]
             if type(v) is not float and (not isinstance(v, (int, float)) or isinstance(v, bool)):
                 return f"{c} energy {v!r} is a {type(v).__name__}, not a number"
-            if not 0.0 <= v <= self._limit[c] * horizon:  # False for NaN
+            if not 0.0 <= v <= limit * horizon:  # False for NaN
                 return f"{c} energy {v!r} J is not finite, negative or impossible"
             if last is not None:
                 step = v - last[c]
                 if step < 0:
                     backwards = backwards or f"{c} counter went backwards ({step:.6g} J): a reset"
-                elif step > self._limit[c] * (dt + COUNTER_SLACK_S):
+                elif step > limit * span:
                     return (f"{c} rose {step:.6g} J in {dt:.3g} s: more than the component can draw "
-                            f"({self._limit[c] / POWER_MARGIN:.6g} W x {POWER_MARGIN:g})")
-        self._last = {c: float(e[c]) for c in self.components}  # a reset is the new baseline
-        self._last_t = float(ts)
+                            f"({limit / POWER_MARGIN:.6g} W x {POWER_MARGIN:g})")
+            new[c] = v
+        self._last = new  # a reset is the new baseline
+        self._last_t = ts
         return backwards
 
     # -- faults ------------------------------------------------------------------------
     def _slow(self, took: float, errors: list[str] | None) -> bool:
         """Count a slow read; True (and refused) when it disables the meter."""
         self.slow_reads += 1
-        if self.slow_reads >= self.slow_reads_to_disable:
-            self.disabled = (f"disabled after {self.slow_reads} reads slower than {self.slow_read_s:g} s "
+        self._slow_run += 1
+        if self._slow_run >= self.slow_reads_to_disable:
+            self.disabled = (f"disabled after {self._slow_run} reads in a row slower than {self.slow_read_s:g} s "
                              f"(the last took {took:.3g} s); not read again")
             self._refuse(self.disabled, errors)
             return True
-        self._warn(f"a read took {took:.3g} s (over {self.slow_read_s:g} s); after "
-                   f"{self.slow_reads_to_disable} slow reads it is disabled")
+        self._warn(f"is slow: a read took {took:.3g} s (over {self.slow_read_s:g} s); after "
+                   f"{self.slow_reads_to_disable} slow reads in a row it is disabled")
         return False
 
     def _refuse(self, reason: str, errors: list[str] | None, *, new_epoch: bool = True) -> None:
