@@ -430,6 +430,24 @@ def test_nvml_counter_reset_warns_and_recovers() -> None:
     assert w2.measured and w2.energy_j["gpu:0"] == pytest.approx(0.5)
 
 
+def test_nvml_counter_jump_implying_impossible_power_is_refused() -> None:
+    nv = LimitNvml()  # 300 W board
+    tr = PhaseTracker([NvmlMeter(nvml=nv)], sync_cuda=False)
+
+    def jump() -> None:
+        nv.energy_mj[0] += 1e8  # +100 kJ within milliseconds on a 300 W board
+
+    with pytest.warns(MeasurementWarning, match="impossible step"):
+        w = window(tr, jump)
+    assert not w.measured and w.energy_j.get("gpu:0", 0.0) == 0.0
+
+    def add() -> None:
+        nv.energy_mj[0] += 20.0
+
+    w2 = window(tr, add)  # the counter's new level is the baseline: measured again
+    assert w2.measured and w2.energy_j["gpu:0"] == pytest.approx(0.02)
+
+
 @pytest.mark.parametrize("watts", [1e12, -50.0, math.nan])
 def test_nvml_impossible_power_is_refused(watts: float) -> None:
     nv = LimitNvml(counter=False)
