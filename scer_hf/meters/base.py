@@ -134,6 +134,12 @@ class _Wrap:
 
     def update(self, raw: float, t: float | None = None) -> float:
         t = time.monotonic() if t is None else t
+        delta = raw - self.last_raw
+        if 0.0 <= delta <= self._bound(t) and (raw <= self.max_range if self.max_range else True):
+            self.total += delta  # the usual step (NaN fails the first test)
+            self.last_raw = raw
+            self.last_t = t
+            return self.total
         cap = self.max_range if self.max_range else self.max_power_w * POWER_MARGIN * (abs(t) + COUNTER_SLACK_S)
         if not (math.isfinite(raw) and 0 <= raw <= cap):
             self.faults += 1
