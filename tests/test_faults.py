@@ -17,10 +17,10 @@ from typing import Any, Callable
 import pytest
 
 from scer_hf.errors import MeterError
-from scer_hf.meters import Meter, NvmlMeter, RaplMeter, Reading
-from scer_hf.meters.base import now_s
-from scer_hf.meters.guard import SLOW_READ_S, MeterGuard
-from scer_hf.tracker import MeasurementWarning, PhaseTracker
+from scer_hf.core.meters import Meter, NvmlMeter, RaplMeter, Reading
+from scer_hf.core.meters.base import now_s
+from scer_hf.core.meters.guard import SLOW_READ_S, MeterGuard
+from scer_hf.core.tracker import MeasurementWarning, PhaseTracker
 
 from test_meters import FakeNvml, make_rapl
 
@@ -158,7 +158,7 @@ pytest.importorskip("torch")
 from datasets import Dataset  # noqa: E402
 
 from scer_hf import Report, SCERCallback  # noqa: E402
-from scer_hf._tiny import prompt_texts  # noqa: E402
+from scer_hf.hf.tiny import prompt_texts  # noqa: E402
 
 STEPS = 3
 
