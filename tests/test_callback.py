@@ -218,8 +218,10 @@ def test_meter_faults_warn_once_and_training_completes(tiny: dict, tmp_path: Pat
     assert trainer2.state.global_step == 3
     rep = cb2.report
     assert rep.phase("epoch 1")["measured"] is False and rep.phase("epoch 1")["method"] == "unmeasured"
-    assert rep.phase("train")["measured"] is True and rep.phase("train")["energy_j"]["total"] > 0
-    # a fault on a mid-phase read (a log) drops that log's scer keys, never the phase
+    # train was open during the fault: its energy is not trusted either (issue 13: an intermittent fault
+    # must not leave a "complete" report with the phase measured); the reason is kept
+    assert rep.phase("train")["measured"] is False and any("transient" in e for e in rep.phase("train")["errors"])
+    # a fault on a mid-phase read (a log) drops that log's scer keys and marks the open phases unmeasured
     m3 = const_meter()
 
     class InjectLog(tf.TrainerCallback):
@@ -231,7 +233,9 @@ def test_meter_faults_warn_once_and_training_completes(tiny: dict, tmp_path: Pat
     trainer3 = make_trainer(tiny, tmp_path / "o3", [cb3, InjectLog()], max_steps=3)
     with pytest.warns(MeasurementWarning, match="blip"):
         trainer3.train()
-    assert cb3.report.phase("train")["measured"] is True
+    assert cb3.report.phase("train")["measured"] is False
+    assert any("blip" in e for e in cb3.report.phase("train")["errors"])
+    assert all("scer/energy_j" not in h for h in trainer3.state.log_history if h.get("step", 0) >= 2)
 
 
 def test_a_bug_inside_the_callback_is_a_warning_not_a_crash(tiny: dict, tmp_path: Path) -> None:

@@ -155,6 +155,15 @@ class PhaseBook:
                     total += m.total_energy_j
         return total
 
+    def all_measured(self, edge: Edge) -> bool:
+        """Whether every top-level phase is measured as of *edge* (a fault while open: no live total)."""
+        for ph in self.phases.values():
+            if ph.parent is None:
+                m = self.snapshot(ph.name, edge)
+                if m is not None and not m.measured:
+                    return False
+        return True
+
     def kinds(self) -> dict[str, str]:
         return {n: ph.kind for n, ph in self.phases.items()}
 
@@ -183,13 +192,19 @@ class PhaseBook:
             if r0 is None or r1 is None:
                 measured = False
                 continue
+            broken = self.tracker.guards[i].between(r0, r1)
+            if broken:
+                measured = False
+                errors.extend(broken)
+                continue
             for comp, e1 in r1.energy_j.items():
                 e0 = r0.energy_j.get(comp)
                 if e0 is not None and e1 >= e0:
                     energy[comp] = energy.get(comp, 0.0) + (e1 - e0)
             methods.add(m.method)
-        method = (methods.pop() if len(methods) == 1 else "mixed") if measured and methods else "unmeasured"
-        return Measurement(ph.name, w.start_s, edge[0], energy, measured=measured and bool(methods),
+        measured = measured and bool(methods)  # (before pop() below empties the set)
+        method = (methods.pop() if len(methods) == 1 else "mixed") if measured else "unmeasured"
+        return Measurement(ph.name, w.start_s, edge[0], energy, measured=measured,
                            method=method, parent=ph.parent, errors=tuple(errors))
 
     def _end_segment(self, ph: _Phase, edge: Edge) -> None:

@@ -8,9 +8,11 @@
 
 Windows may nest and overlap. A window reads every meter at its two edges and
 nowhere else. When CUDA is initialised, both edges synchronise it first, so queued
-GPU work is charged to the window that launched it. A meter that fails is caught
-narrowly, warned about once, and the windows it touched are marked unmeasured;
-the user's code keeps running.
+GPU work is charged to the window that launched it. Every read goes through one
+:class:`~scer_hf.core.meters.guard.MeterGuard`: a meter that raises, returns a reading that
+is not believable, or is too slow is warned about once, and the windows it touched
+(an edge, or a fault while open) are marked unmeasured with the reason; the user's
+code keeps running.
 """
 
 from __future__ import annotations
@@ -22,14 +24,11 @@ from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 from typing import Any, Callable, Iterator, Mapping, Sequence
 
-from ..errors import MeterError, WindowError
+from ..errors import WindowError
 from .meters.base import Meter, Reading, now_s
+from .meters.guard import MeasurementWarning, MeterGuard
 
 __all__ = ["Measurement", "PhaseTracker", "Window", "MeasurementWarning", "merge_measurements"]
-
-
-class MeasurementWarning(UserWarning):
-    """A meter failed; the affected windows are marked unmeasured."""
 
 
 def _freeze(d: Mapping[str, Any]) -> Mapping[str, Any]:
@@ -82,7 +81,7 @@ def merge_measurements(a: Measurement, b: Measurement) -> Measurement:
         name=a.name, start_s=min(a.start_s, b.start_s), end_s=max(a.end_s, b.end_s), energy_j=energy,
         measured=a.measured and b.measured,
         method=_method_of(methods) if a.measured and b.measured else "unmeasured",
-        counts=counts, parent=a.parent, errors=a.errors + b.errors, windows=a.windows + b.windows,
+        counts=counts, parent=a.parent, errors=tuple(dict.fromkeys(a.errors + b.errors)), windows=a.windows + b.windows,
         duration_s=a.duration_s + b.duration_s,
     )
 
@@ -138,11 +137,11 @@ class PhaseTracker:
 
             meters = auto()
         self.meters: list[Meter] = [meters] if isinstance(meters, Meter) else list(meters)
+        self.guards: list[MeterGuard] = [MeterGuard(m) for m in self.meters]
         self.choices: dict[str, str] = dict(getattr(meters, "choices", {}) or {})
         self.sync_cuda = sync_cuda
         self._clock = clock or now_s
         self._open: dict[str, Window] = {}
-        self._warned: set[int] = set()
         self.keep = keep
         self.measurements: list[Measurement] = []
         self.failed_meters: dict[str, str] = {}
@@ -159,27 +158,22 @@ class PhaseTracker:
             _cuda_sync()
         t = self._clock()
         out: dict[int, Reading | None] = {}
-        for i, m in enumerate(self.meters):
-            try:
-                out[i] = m.read()
-            except (MeterError, OSError, ValueError, ArithmeticError) as exc:
-                out[i] = None
-                msg = f"{m.name}: {exc}"
-                errors.append(msg)
-                self.failed_meters[m.name] = str(exc)
-                if i not in self._warned:
-                    self._warned.add(i)
-                    warnings.warn(
-                        f"scer-hf: meter {m.name!r} failed ({exc}); affected phases are marked "
-                        "unmeasured and your run continues",
-                        MeasurementWarning, stacklevel=4,
-                    )
+        for i, g in enumerate(self.guards):
+            r = out[i] = g.read(errors)
+            if r is None:
+                self.failed_meters[g.name] = g.failed or "failed"
         if self.on_edge is not None:  # after the reads: a slow hook never skews a window's energy against its time
             try:
                 self.on_edge(t)
             except Exception:  # noqa: BLE001 - an edge hook never breaks the run
                 pass
         return t, out
+
+    def _edge_errors(self, readings: Mapping[int, Reading | None], errors: list[str]) -> None:
+        """The reasons of a shared edge's refused reads (the guard's latest reason for each)."""
+        for i, g in enumerate(self.guards):
+            if readings.get(i) is None and len(readings) > 0:
+                errors.append(f"{g.name}: {g.failed or 'not read'}")
 
     def read_all(self) -> tuple[float, dict[int, Reading | None]]:
         """One read of every meter (for callers that share edges between windows)."""
@@ -196,6 +190,8 @@ class PhaseTracker:
             raise WindowError(f"measurement window {name!r} is already open; end it first or use another name")
         errors: list[str] = []
         t, readings = edge if edge is not None else self._edge(errors)
+        if edge is not None:
+            self._edge_errors(readings, errors)
         w = Window(name, parent, t, readings)
         w.errors.extend(errors)
         self._open[name] = w
@@ -213,6 +209,8 @@ class PhaseTracker:
         w.add(**counts)
         errors = list(w.errors)
         t, readings = edge if edge is not None else self._edge(errors)
+        if edge is not None:
+            self._edge_errors(readings, errors)
         energy: dict[str, float] = {}
         methods: set[str] = set()
         measured = True
@@ -220,6 +218,11 @@ class PhaseTracker:
             r0, r1 = w.readings.get(i), readings.get(i)
             if r0 is None or r1 is None:
                 measured = False
+                continue
+            broken = self.guards[i].between(r0, r1)
+            if broken:
+                measured = False
+                errors.extend(e for e in broken if e not in errors)
                 continue
             for comp, e1 in r1.energy_j.items():
                 e0 = r0.energy_j.get(comp)
@@ -238,7 +241,7 @@ class PhaseTracker:
         meas = Measurement(
             name=name, start_s=w.start_s, end_s=t, energy_j=energy, measured=measured,
             method=_method_of(set(methods)) if measured else "unmeasured",
-            counts=dict(w.counts), parent=w.parent, errors=tuple(errors),
+            counts=dict(w.counts), parent=w.parent, errors=tuple(dict.fromkeys(errors)),
         )
         w.measurement = meas
         if self.keep and not cancel:
@@ -264,14 +267,26 @@ class PhaseTracker:
     def provenance(self) -> dict[str, Any]:
         """Meter descriptions and the auto choices, for reports."""
         return {
-            "meters": [m.describe() for m in self.meters],
+            "meters": [_describe(m) for m in self.meters],
             "choices": dict(self.choices),
             "failed_meters": dict(self.failed_meters),
         }
 
     def close(self) -> None:
         for m in self.meters:
-            m.close()
+            try:
+                m.close()
+            except Exception as exc:  # noqa: BLE001 - measurement never breaks the user's run
+                warnings.warn(f"scer-hf: meter {getattr(m, 'name', m)!r} failed to close ({exc})",
+                              MeasurementWarning, stacklevel=2)
+
+
+def _describe(m: Meter) -> dict[str, Any]:
+    try:
+        return m.describe()
+    except Exception as exc:  # noqa: BLE001 - a broken meter still gets a report
+        return {"meter": str(getattr(m, "name", type(m).__name__)), "method": "unmeasured",
+                "note": f"describe() failed: {type(exc).__name__}: {exc}"}
 
 
 def rename(m: Measurement, name: str) -> Measurement:

@@ -450,7 +450,8 @@ class SCERCallback(ReportingMixin, TrainerCallback):
         else:
             edge = book.edge()
             # a failed meter read would show a wrong total: log nothing this time (the tracker warned once)
-            extra = {} if any(r is None for r in edge[1].values()) else self._live_metrics(state, edge)
+            extra = {} if any(r is None for r in edge[1].values()) or not book.all_measured(edge) \
+                else self._live_metrics(state, edge)
         logs.update(extra)
         hist = state.log_history
         if hist and isinstance(hist[-1], dict) and hist[-1].get("step") == state.global_step and \

@@ -62,7 +62,7 @@ class ReportingMixin:
         book = self._book
         assert book is not None
         edge = book.edge()
-        ok = all(r is not None for r in edge[1].values())
+        ok = all(r is not None for r in edge[1].values()) and book.all_measured(edge)
         proj = self._projection(state, edge) if ok else None
         mine = [book.top_level_energy_j(edge) if ok else 0.0, float(ok),
                 proj["projected_energy_j"] if proj else 0.0, proj["projected_energy_uncertainty_j"] if proj else 0.0,

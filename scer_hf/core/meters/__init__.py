@@ -3,6 +3,7 @@
 from .auto import MeterSet, auto
 from .base import Meter, Method, Reading
 from .estimate import EstimateMeter
+from .guard import MeterGuard
 from .nvml import NvmlMeter
 from .rapl import RaplMeter
 from .replay import PowerTrace, ReplayMeter
@@ -12,6 +13,7 @@ __all__ = [
     "Method",
     "Reading",
     "MeterSet",
+    "MeterGuard",
     "auto",
     "NvmlMeter",
     "RaplMeter",

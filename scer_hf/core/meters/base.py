@@ -9,14 +9,25 @@ never needs to know about windows.
 
 from __future__ import annotations
 
+import math
 import time
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import Literal, Mapping
 
-__all__ = ["Method", "Reading", "Meter"]
+__all__ = ["Method", "Reading", "Meter", "CEILING_W", "POWER_MARGIN", "COUNTER_SLACK_S"]
 
 Method = Literal["counter", "estimate"]
+
+# Plausibility bound of a counter step: energy <= max power x POWER_MARGIN x (seconds elapsed + COUNTER_SLACK_S).
+# CEILING_W is the maximum power assumed for a component whose device states none. It is a guard, not a figure
+# of any report: ten times the largest single-device ratings on sale (NVIDIA B200 board, 1,000 W, DGX B200
+# datasheet; AMD EPYC 9965 / Intel Xeon 6980P packages, 500 W TDP), so no real reading is refused by it.
+CEILING_W = 10_000.0
+# Power limits are averages: boards and packages exceed them briefly (PL2, GPU excursions); 2x covers that.
+POWER_MARGIN = 2.0
+# Counters update in steps (RAPL ~1 ms, NVML tens of ms): a step may land just after a read; 1 s of slack.
+COUNTER_SLACK_S = 1.0
 
 
 @dataclass(frozen=True)
@@ -43,8 +54,18 @@ class Meter(ABC):
     relative_uncertainty: float = 0.0
     uncertainty_basis: str = ""
 
+    #: raw counter values the meter itself refused (reset, NaN, impossible power); the guard
+    #: (:mod:`scer_hf.core.meters.guard`) marks the windows around each one unmeasured, with :attr:`fault_reason`
+    faults: int = 0
+    fault_reason: str = ""
+
     def __init__(self) -> None:
         self.assumptions: dict[str, object] = {}
+
+    @property
+    def max_power_w(self) -> Mapping[str, float]:
+        """The most each component can draw (W), as the device states it; absent: :data:`CEILING_W`."""
+        return {}
 
     @property
     @abstractmethod
@@ -91,18 +112,57 @@ def now_s() -> float:
 
 @dataclass
 class _Wrap:
-    """Unwraps one wrapping counter (RAPL ``energy_uj``, or any bounded counter)."""
+    """One raw energy counter (joules) made cumulative: unwraps wraps, refuses resets and impossible values.
 
-    max_range: float
+    A step that went down is a wrap (counter passed ``max_range`` and restarted at 0) only when the wrapped
+    step is possible: at most ``max_power_w`` x :data:`POWER_MARGIN` x (elapsed + slack). Otherwise -- or with
+    no ``max_range`` -- it is a reset (driver reload, firmware): nothing is added and the fault is counted. A
+    raw value that is not finite, negative, above ``max_range``, or a step above the bound is refused too.
+    """
+
+    max_range: float | None
     last_raw: float
+    max_power_w: float = CEILING_W
+    last_t: float = field(default_factory=time.monotonic)
     total: float = 0.0
     wraps: int = field(default=0)
+    faults: int = field(default=0)
+    reason: str = ""
 
-    def update(self, raw: float) -> float:
+    def _bound(self, t: float) -> float:
+        return self.max_power_w * POWER_MARGIN * (max(t - self.last_t, 0.0) + COUNTER_SLACK_S)
+
+    def update(self, raw: float, t: float | None = None) -> float:
+        t = time.monotonic() if t is None else t
         delta = raw - self.last_raw
-        if delta < 0:  # the counter passed max_range and started again from 0
-            delta += self.max_range
-            self.wraps += 1
+        if 0.0 <= delta <= self._bound(t) and (raw <= self.max_range if self.max_range else True):
+            self.total += delta  # the usual step (NaN fails the first test)
+            self.last_raw = raw
+            self.last_t = t
+            return self.total
+        cap = self.max_range if self.max_range else self.max_power_w * POWER_MARGIN * (abs(t) + COUNTER_SLACK_S)
+        if not (math.isfinite(raw) and 0 <= raw <= cap):
+            self.faults += 1
+            self.reason = f"impossible raw counter value {raw!r}"
+            return self.total  # keep last_raw: the next good value continues from it
+        delta = raw - self.last_raw
+        bound = self._bound(t)
+        if delta < 0:
+            wrapped = delta + self.max_range if self.max_range else math.inf
+            if wrapped <= bound:
+                delta = wrapped
+                self.wraps += 1
+            else:
+                self.faults += 1
+                self.reason = (f"counter reset ({self.last_raw:.6g} -> {raw:.6g} J; a wrap would mean "
+                               f"{wrapped:.6g} J in {t - self.last_t:.3g} s)")
+                delta = 0.0
+        elif delta > bound:
+            self.faults += 1
+            self.reason = (f"impossible step of {delta:.6g} J in {t - self.last_t:.3g} s "
+                           f"(bound {self.max_power_w:.6g} W x {POWER_MARGIN:g})")
+            delta = 0.0
         self.total += delta
         self.last_raw = raw
+        self.last_t = t
         return self.total

@@ -14,13 +14,14 @@ that into "not available", never into an error for the user. Tests pass a fake
 
 from __future__ import annotations
 
+import math
 import os
 import threading
 from types import ModuleType
 from typing import Any, Sequence
 
 from ...errors import MeterError, MeterUnavailableError
-from .base import Meter, Reading, now_s
+from .base import CEILING_W, POWER_MARGIN, Meter, Reading, _Wrap, now_s
 
 __all__ = ["NvmlMeter", "visible_gpu_indices"]
 
@@ -54,14 +55,18 @@ def _import_pynvml() -> ModuleType:
 class _PowerIntegrator:
     """Integrates power samples of the GPUs that lack an energy counter."""
 
-    def __init__(self, nvml: Any, handles: dict[str, Any], interval_s: float) -> None:
+    def __init__(self, nvml: Any, handles: dict[str, Any], interval_s: float,
+                 max_power_w: dict[str, float] | None = None) -> None:
         self._nvml = nvml
         self._handles = handles
         self._interval = interval_s
         self._lock = threading.Lock()
         self._energy = {c: 0.0 for c in handles}
+        self._max_w = {c: (max_power_w or {}).get(c, CEILING_W) * POWER_MARGIN for c in handles}
+        self.faults = 0
+        self.reason = ""
         self._last_t = now_s()
-        self._last_w = {c: self._power_w(h) for c, h in handles.items()}
+        self._last_w = {c: self._checked(c, self._power_w(h)) or 0.0 for c, h in handles.items()}
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="scer-nvml-power", daemon=True)
         self._thread.start()
@@ -69,12 +74,22 @@ class _PowerIntegrator:
     def _power_w(self, handle: Any) -> float:
         return float(self._nvml.nvmlDeviceGetPowerUsage(handle)) / 1000.0
 
+    def _checked(self, comp: str, w: float) -> float | None:
+        """*w*, or None (a fault) when it is not a possible power: NaN, inf, negative, above the board's limit."""
+        if math.isfinite(w) and 0.0 <= w <= self._max_w[comp]:
+            return w
+        self.faults += 1
+        self.reason = f"{comp}: impossible power sample {w!r} W"
+        return None
+
     def sample(self) -> dict[str, float]:
         with self._lock:
             t = now_s()
             dt = t - self._last_t
             for comp, handle in self._handles.items():
-                w = self._power_w(handle)
+                w = self._checked(comp, self._power_w(handle))
+                if w is None:  # nothing integrated for this interval; the guard marks its windows unmeasured
+                    continue
                 self._energy[comp] += 0.5 * (w + self._last_w[comp]) * dt
                 self._last_w[comp] = w
             self._last_t = t
@@ -120,7 +135,8 @@ class NvmlMeter(Meter):
                 "nvml", "no GPU for this process (it runs on none, or CUDA_VISIBLE_DEVICES hides every GPU)")
         self._counter: dict[str, Any] = {}
         self._sampled: dict[str, Any] = {}
-        self._base: dict[str, float] = {}
+        self._wraps: dict[str, _Wrap] = {}
+        self._max_power: dict[str, float] = {}
         self.device_names: dict[str, str] = {}
         for idx in indices:
             if idx >= count:
@@ -132,13 +148,16 @@ class NvmlMeter(Meter):
                 self.device_names[comp] = name.decode() if isinstance(name, bytes) else str(name)
             except Exception:  # noqa: BLE001
                 self.device_names[comp] = "unknown NVIDIA GPU"
+            self._max_power[comp] = self._limit_w(handle) or CEILING_W
             try:
-                self._base[comp] = float(self._nvml.nvmlDeviceGetTotalEnergyConsumption(handle))
+                base = float(self._nvml.nvmlDeviceGetTotalEnergyConsumption(handle)) / 1000.0
+                self._wraps[comp] = _Wrap(max_range=None, last_raw=base if math.isfinite(base) and base >= 0 else 0.0,
+                                          max_power_w=self._max_power[comp])
                 self._counter[comp] = handle
             except Exception:  # noqa: BLE001 - NotSupported on pre-Volta / some vGPUs
                 self._sampled[comp] = handle
         self._integrator = (
-            _PowerIntegrator(self._nvml, self._sampled, sample_interval_s) if self._sampled else None
+            _PowerIntegrator(self._nvml, self._sampled, sample_interval_s, self._max_power) if self._sampled else None
         )
         self.method = "counter"
         parts = []
@@ -157,6 +176,38 @@ class NvmlMeter(Meter):
             out["devices"] = dict(self.device_names)
         return out
 
+    def _limit_w(self, handle: Any) -> float | None:
+        """The board's highest power limit (W): NVML's limit constraints, enforced and management limits."""
+        best = 0.0
+        for fn in ("nvmlDeviceGetPowerManagementLimitConstraints", "nvmlDeviceGetEnforcedPowerLimit",
+                   "nvmlDeviceGetPowerManagementLimit"):
+            try:
+                v = getattr(self._nvml, fn)(handle)
+                mw = max(float(x) for x in v) if isinstance(v, (tuple, list)) else float(v)
+            except Exception:  # noqa: BLE001 - NotSupported, absent in old pynvml, fakes
+                continue
+            if math.isfinite(mw) and mw > 0:
+                best = max(best, mw / 1000.0)
+        return best or None
+
+    @property
+    def max_power_w(self) -> dict[str, float]:
+        """Per GPU: its highest NVML power limit (W), else :data:`~scer_hf.core.meters.base.CEILING_W`."""
+        return dict(self._max_power)
+
+    @property
+    def faults(self) -> int:  # type: ignore[override]
+        """Counter values refused so far (reset, NaN/inf, negative, impossible power)."""
+        n = sum(w.faults for w in self._wraps.values())
+        return n + (self._integrator.faults if self._integrator is not None else 0)
+
+    @property
+    def fault_reason(self) -> str:  # type: ignore[override]
+        parts = [f"{c}: {w.reason}" for c, w in self._wraps.items() if w.reason]
+        if self._integrator is not None and self._integrator.reason:
+            parts.append(self._integrator.reason)
+        return "; ".join(parts)
+
     @property
     def components(self) -> tuple[str, ...]:
         return tuple(sorted({*self._counter, *self._sampled}, key=lambda c: int(c.split(":")[1])))
@@ -167,7 +218,7 @@ class NvmlMeter(Meter):
         try:
             for comp, handle in self._counter.items():
                 mj = float(self._nvml.nvmlDeviceGetTotalEnergyConsumption(handle))
-                out[comp] = (mj - self._base[comp]) / 1000.0
+                out[comp] = self._wraps[comp].update(mj / 1000.0, t)
             if self._integrator is not None:
                 out.update(self._integrator.sample())
         except Exception as exc:  # noqa: BLE001 - NVMLError subclasses are dynamic

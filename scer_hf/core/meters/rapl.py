@@ -17,7 +17,7 @@ import threading
 from pathlib import Path
 
 from ...errors import MeterError, MeterUnavailableError
-from .base import Meter, Reading, _Wrap, now_s
+from .base import CEILING_W, Meter, Reading, _Wrap, now_s
 
 __all__ = ["RaplMeter", "DEFAULT_POWERCAP_ROOTS", "find_rapl_domains"]
 
@@ -26,6 +26,19 @@ DEFAULT_POWERCAP_ROOTS = ("/sys/class/powercap", "/sys/devices/virtual/powercap"
 
 def _read_int(path: Path) -> int:
     return int(path.read_text().strip())
+
+
+def domain_max_power_w(folder: Path) -> float | None:
+    """The highest power a RAPL domain states (W): its ``constraint_*_max_power_uw`` and
+    ``constraint_*_power_limit_uw`` files (long- and short-term limits); None when it states none."""
+    best = 0.0
+    for f in folder.glob("constraint_*_*_uw"):
+        if f.name.endswith(("_max_power_uw", "_power_limit_uw")):
+            try:
+                best = max(best, _read_int(f) / 1e6)
+            except (OSError, ValueError):
+                continue
+    return best or None
 
 
 def find_rapl_domains(root: str | os.PathLike[str]) -> dict[str, Path]:
@@ -95,6 +108,7 @@ class RaplMeter(Meter):
             )
         self._files: dict[str, Path] = {}
         self._wraps: dict[str, _Wrap] = {}
+        self._max_power: dict[str, float] = {}
         for comp, folder in domains.items():
             energy = folder / "energy_uj"
             try:
@@ -110,7 +124,9 @@ class RaplMeter(Meter):
             except (OSError, ValueError) as exc:
                 raise MeterUnavailableError("rapl", f"cannot read {energy}: {exc}") from exc
             self._files[comp] = energy
-            self._wraps[comp] = _Wrap(max_range=float(max_range), last_raw=float(raw))
+            limit = domain_max_power_w(folder)
+            self._max_power[comp] = limit or CEILING_W
+            self._wraps[comp] = _Wrap(max_range=max_range / 1e6, last_raw=raw / 1e6, max_power_w=limit or CEILING_W)
         self.source = f"Linux powercap RAPL ({next(iter(domains.values())).parent})"
         self._lock = threading.Lock()
         self._stop = threading.Event()
@@ -131,6 +147,20 @@ class RaplMeter(Meter):
         """How many times each counter wrapped since the meter was created."""
         return {c: w.wraps for c, w in self._wraps.items()}
 
+    @property
+    def max_power_w(self) -> dict[str, float]:
+        """Per domain: its largest stated constraint (W), else :data:`~scer_hf.core.meters.base.CEILING_W`."""
+        return dict(self._max_power)
+
+    @property
+    def faults(self) -> int:  # type: ignore[override]
+        """Raw values refused so far: resets (a "wrap" implying impossible power), negative or too-large values."""
+        return sum(w.faults for w in self._wraps.values())
+
+    @property
+    def fault_reason(self) -> str:  # type: ignore[override]
+        return "; ".join(f"{c}: {w.reason}" for c, w in self._wraps.items() if w.reason)
+
     def read(self) -> Reading:
         with self._lock:
             t = now_s()
@@ -140,7 +170,7 @@ class RaplMeter(Meter):
                     raw = _read_int(path)
                 except (OSError, ValueError) as exc:
                     raise MeterError(f"rapl: cannot read {path}: {exc}") from exc
-                out[comp] = self._wraps[comp].update(float(raw)) / 1e6
+                out[comp] = self._wraps[comp].update(raw / 1e6, t)
             return Reading(t, out)
 
     def _guard_loop(self, interval: float) -> None:

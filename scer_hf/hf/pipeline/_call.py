@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any, Callable, Mapping
 
-from ...errors import SCERError
 from ...core.tracker import Measurement, merge_measurements
 from ._units import _count_new_tokens, _first_step_processor
 
@@ -52,6 +51,7 @@ class _Call:
         self.closed = False
         self._saved_generate: Any = None
         self._had_instance_generate = False
+        self._installed = False
 
     def _switch(self, to: str) -> None:
         e = self.tr.read_all()
@@ -72,7 +72,7 @@ class _Call:
     def _guard(self, fn: Callable[[], None]) -> None:
         try:
             fn()
-        except SCERError as exc:
+        except Exception as exc:  # noqa: BLE001 - measurement never breaks inference
             self.o._warn_once("hook", f"scer-hf: prefill/decode split failed ({exc}); this call's split is lost")
 
     def gen_start(self) -> None:
@@ -119,8 +119,12 @@ class _Call:
             return out
 
         model.generate = generate
+        self._installed = True
 
     def _uninstall(self) -> None:
+        if not self._installed:
+            return
+        self._installed = False
         model = self.o._pipe.model
         if self._had_instance_generate:
             model.generate = self._saved_generate
@@ -147,12 +151,24 @@ class _Call:
                 q = self.queries_in if self.queries_in is not None else self.yielded
                 last = {"forward": self.tr.end("forward", edge=e, queries=q)}
             self.o._record(last)
-        except SCERError as exc:
+        except Exception as exc:  # noqa: BLE001 - measurement never breaks inference
             self.o._warn_once("finish", f"scer-hf: could not close the measurement of a call ({exc}); not recorded")
-            for name in self.tr.active:  # leave no window open for the next call
-                self.tr.end(name, cancel=True)
+            self.abandon()
         finally:
             self.o._busy = False
+
+    def abandon(self) -> None:
+        """Leave no window open and no hook installed, so the next call is measured afresh."""
+        if self.gen:
+            try:
+                self._uninstall()
+            except Exception:  # noqa: BLE001
+                pass
+        for name in self.tr.active:
+            try:
+                self.tr.end(name, cancel=True)
+            except Exception:  # noqa: BLE001
+                self.tr._open.pop(name, None)
 
 
 class _Stream:

@@ -9,7 +9,7 @@ from typing import Any, Iterator, Mapping, Sequence
 from ...core.carbon import CarbonIntensity, carbon_intensity
 from ...core.live_intensity import make_live, phase_dicts
 from ...core.embodied import embodied_emissions
-from ...errors import SCERError, UnsupportedPipelineError
+from ...errors import UnsupportedPipelineError
 from ...core.meters.base import Meter
 from ...core.report import Report
 from ...core.tracker import Measurement, MeasurementWarning, PhaseTracker, merge_measurements
@@ -74,9 +74,8 @@ class TrackedPipeline:
         self._busy = True
         try:
             call.start()
-        except (SCERError, AttributeError, ImportError) as exc:
-            for name in self.tracker.active:
-                self.tracker.end(name, cancel=True)
+        except Exception as exc:  # noqa: BLE001 - measurement never breaks inference
+            call.abandon()
             self._busy = False
             self._warn_once("start", f"scer-hf: could not open a measurement window ({exc}); call unmeasured")
             return self._pipe(*args, **kwargs)

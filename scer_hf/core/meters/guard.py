@@ -1,0 +1,202 @@
+"""The one door every meter read goes through: a read that fails, or is not believable, never counts.
+
+:class:`MeterGuard` wraps one :class:`~scer_hf.core.meters.base.Meter`. Its :meth:`MeterGuard.read` returns a
+checked :class:`Reading` or ``None``, and never raises (except ``KeyboardInterrupt``/``SystemExit``, which are
+the user's). A read is refused when
+
+- ``meter.read()`` raises anything;
+- it returns something that is not a :class:`Reading`, or components other than the meter's own;
+- a value is not a real number, not finite, negative, or goes backwards (a reset);
+- a component's step since the last read is impossible: above ``max power x POWER_MARGIN x (elapsed + slack)``
+  (the meter's :attr:`~Meter.max_power_w`, else :data:`~scer_hf.core.meters.base.CEILING_W`), or its cumulative value
+  is above what that power could reach since the machine started;
+- the meter counted a fault of its own (:attr:`Meter.faults`: a RAPL reset, an NVML NaN counter...).
+
+Every refusal starts a new *epoch*: a window whose two edges were read in different epochs (a fault happened
+while it was open) is unmeasured too, with the reason. A read slower than :data:`SLOW_READ_S` is warned about;
+after :data:`SLOW_READS_TO_DISABLE` of them in a row the meter is disabled (never read again) and the reason says so.
+Each guard warns once, naming the meter and the reason; later faults are recorded, not warned.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+import warnings
+from dataclasses import dataclass
+from typing import Any
+
+from ...errors import MeterError
+from .base import CEILING_W, COUNTER_SLACK_S, POWER_MARGIN, Meter, Reading, now_s
+
+__all__ = ["MeterGuard", "GuardedReading", "MeasurementWarning", "SLOW_READ_S", "SLOW_READS_TO_DISABLE"]
+
+SLOW_READ_S = 0.05  # a read slower than this is a slow meter (counters answer in microseconds)
+SLOW_READS_TO_DISABLE = 3  # this many slow reads in a row and the meter is no longer read
+
+
+class MeasurementWarning(UserWarning):
+    """A meter failed; the affected windows are marked unmeasured."""
+
+
+@dataclass(frozen=True)
+class GuardedReading(Reading):
+    """A reading the guard accepted; ``epoch`` counts the faults before it."""
+
+    epoch: int = 0
+
+
+def _guarded(ts: float, energy: Any, epoch: int) -> GuardedReading:
+    """``GuardedReading(ts, energy, epoch)`` without the frozen dataclass's per-field ``__setattr__`` (hot path)."""
+    g = object.__new__(GuardedReading)
+    g.__dict__.update(timestamp_s=ts, energy_j=energy, epoch=epoch)
+    return g
+
+
+def _reason_of(exc: BaseException) -> str:
+    if isinstance(exc, (MeterError, OSError, ValueError, ArithmeticError)) and str(exc):
+        return str(exc)
+    return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+
+
+class MeterGuard:
+    """Checks every read of one meter (see the module docstring)."""
+
+    def __init__(self, meter: Meter, *, slow_read_s: float = SLOW_READ_S,
+                 slow_reads_to_disable: int = SLOW_READS_TO_DISABLE) -> None:
+        self.meter = meter
+        self.name = str(getattr(meter, "name", type(meter).__name__))
+        self.slow_read_s = slow_read_s
+        self.slow_reads_to_disable = slow_reads_to_disable
+        try:
+            self.components: tuple[str, ...] = tuple(meter.components)
+            limits = dict(getattr(meter, "max_power_w", {}) or {})
+        except Exception:  # noqa: BLE001 - a broken meter is refused at its first read
+            self.components, limits = (), {}
+        self._expected = set(self.components)
+        self._limit = {c: float(limits.get(c) or CEILING_W) * POWER_MARGIN for c in self.components}
+        self._limits = tuple(self._limit.items())
+        self._uptime_s = now_s() + COUNTER_SLACK_S
+        self._last: dict[str, float] | None = None
+        self._last_t = 0.0
+        self._own_faults = self._meter_faults()
+        self.epoch = 0
+        self.breaks: list[str] = []  # reason of each fault, one per epoch change
+        self.slow_reads = 0  # all slow reads so far
+        self._slow_run = 0  # slow reads in a row (a preempted read is slow once; a hung meter every time)
+        self.disabled: str | None = None
+        self.failed: str | None = None  # the latest reason
+        self.warned = False
+
+    # -- the door ----------------------------------------------------------------------
+    def read(self, errors: list[str] | None = None) -> GuardedReading | None:
+        """A checked reading, or None with the reason appended to *errors*."""
+        if self.disabled is not None:
+            return self._refuse(self.disabled, errors, new_epoch=False)
+        t0 = time.perf_counter()
+        try:
+            r = self.meter.read()
+        except Exception as exc:  # noqa: BLE001 - measurement never breaks the user's run
+            return self._refuse(_reason_of(exc), errors)
+        took = time.perf_counter() - t0
+        if took > self.slow_read_s:
+            if self._slow(took, errors):
+                return None
+        elif self._slow_run:
+            self._slow_run = 0
+        reason = self._check(r)
+        if reason is None:
+            f = self._meter_faults()
+            if f != self._own_faults:
+                self._own_faults = f
+                reason = str(getattr(self.meter, "fault_reason", "") or "the meter refused a counter value")
+        if reason is not None:
+            return self._refuse(reason, errors)
+        return _guarded(r.timestamp_s, r.energy_j, self.epoch)
+
+    def _meter_faults(self) -> int:
+        try:
+            return int(getattr(self.meter, "faults", 0) or 0)
+        except Exception:  # noqa: BLE001
+            return 0
+
+    def _check(self, r: Any) -> str | None:
+        """None if *r* is believable, else why not. Updates the baseline on success (and on a reset)."""
+        if not isinstance(r, Reading):
+            return f"read() returned {type(r).__name__}, not a Reading"
+        ts, e = r.timestamp_s, r.energy_j
+        if type(ts) is not float and (not isinstance(ts, (int, float)) or isinstance(ts, bool)) \
+                or not math.isfinite(ts):
+            return f"timestamp {ts!r} is not a finite number"
+        try:
+            same = e.keys() == self._expected
+        except (AttributeError, TypeError):
+            return f"energy_j is a {type(e).__name__}, not a mapping"
+        if not same:
+            keys = set(e.keys())
+            missing, extra = sorted(self._expected - keys), sorted(map(str, keys - self._expected))
+            return "components " + "; ".join(
+                x for x in (f"missing {', '.join(missing)}" if missing else "",
+                            f"unexpected {', '.join(extra)}" if extra else "") if x)
+        last = self._last
+        dt = ts - self._last_t if last is not None else 0.0
+        if dt < 0:
+            return f"timestamp went backwards ({dt:.6g} s)"
+        horizon = abs(ts) + self._uptime_s  # nothing has run for longer than the machine has been up
+        span = dt + COUNTER_SLACK_S
+        backwards = None
+        new: dict[str, float] = {}
+        for c, limit in self._limits:
+            v = e[c]
+            if type(v) is not float and (not isinstance(v, (int, float)) or isinstance(v, bool)):
+                return f"{c} energy {v!r} is a {type(v).__name__}, not a number"
+            if not 0.0 <= v <= limit * horizon:  # False for NaN
+                return f"{c} energy {v!r} J is not finite, negative or impossible"
+            if last is not None:
+                step = v - last[c]
+                if step < 0:
+                    backwards = backwards or f"{c} counter went backwards ({step:.6g} J): a reset"
+                elif step > limit * span:
+                    return (f"{c} rose {step:.6g} J in {dt:.3g} s: more than the component can draw "
+                            f"({limit / POWER_MARGIN:.6g} W x {POWER_MARGIN:g})")
+            new[c] = v
+        self._last = new  # a reset is the new baseline
+        self._last_t = ts
+        return backwards
+
+    # -- faults ------------------------------------------------------------------------
+    def _slow(self, took: float, errors: list[str] | None) -> bool:
+        """Count a slow read; True (and refused) when it disables the meter."""
+        self.slow_reads += 1
+        self._slow_run += 1
+        if self._slow_run >= self.slow_reads_to_disable:
+            self.disabled = (f"disabled after {self._slow_run} reads in a row slower than {self.slow_read_s:g} s "
+                             f"(the last took {took:.3g} s); not read again")
+            self._refuse(self.disabled, errors)
+            return True
+        self._warn(f"is slow: a read took {took:.3g} s (over {self.slow_read_s:g} s); after "
+                   f"{self.slow_reads_to_disable} slow reads in a row it is disabled")
+        return False
+
+    def _refuse(self, reason: str, errors: list[str] | None, *, new_epoch: bool = True) -> None:
+        if new_epoch:
+            self.epoch += 1
+            self.breaks.append(reason)
+        self.failed = reason
+        if errors is not None:
+            errors.append(f"{self.name}: {reason}")
+        self._warn(f"failed ({reason}); affected phases are marked unmeasured and your run continues")
+        return None
+
+    def _warn(self, what: str) -> None:
+        if not self.warned:
+            self.warned = True
+            warnings.warn(f"scer-hf: meter {self.name!r} {what}", MeasurementWarning, stacklevel=5)
+
+    def between(self, r0: Reading, r1: Reading) -> list[str]:
+        """The faults between two accepted readings (empty: the window between them is measured)."""
+        e0, e1 = getattr(r0, "epoch", 0), getattr(r1, "epoch", 0)
+        if e0 == e1:
+            return []
+        reasons = list(dict.fromkeys(self.breaks[e0:e1])) or ["a fault while the window was open"]
+        return [f"{self.name}: {r}" for r in reasons[:3]]
