@@ -27,7 +27,7 @@ from typing import Any, Mapping
 
 from .carbon import CarbonIntensity
 from .embodied import Embodied
-from .errors import CardError, ReportSchemaError, SCERError, VerificationError
+from .errors import CardError, ReportError, ReportSchemaError, SCERError, VerificationError
 from .report import Report
 from .sci import FunctionalUnit
 
@@ -153,14 +153,14 @@ def verify_report(report: Report | Mapping[str, Any] | str | os.PathLike[str],
     if isinstance(report, Report):
         d = report.to_dict()
     elif isinstance(report, Mapping):
-        d = json.loads(json.dumps(report))
+        try:
+            d = Report.from_dict(report).to_dict()
+        except ReportSchemaError as exc:
+            raise VerificationError(f"{target} is not a valid scer-hf report: {exc}") from exc
     else:
         d = _read_json(Path(report))
     res = VerificationResult(target, "report")
-    try:
-        rep = Report.from_dict(d)
-    except ReportSchemaError as exc:
-        raise VerificationError(f"{target} is not a valid scer-hf report: {exc}") from exc
+    rep = Report.from_dict(d)
     res.digest = rep.digest()
     carbon = CarbonIntensity.from_dict(d["carbon"])
     for i, p in enumerate(d["phases"]):
@@ -361,13 +361,16 @@ def _flatten(m: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
 
 # ------------------------------------------------------------------ dispatch ----------
 def _read_json(p: Path) -> dict[str, Any]:
+    """The report at *p*, read through the one door (:meth:`Report.load`, schema-validated)."""
     if p.is_dir():
         p = p / "scer_report.json"
+    if not p.exists():
+        raise VerificationError(f"no file at {p}")
     try:
-        return json.loads(p.read_text(encoding="utf-8"))
-    except FileNotFoundError as exc:
-        raise VerificationError(f"no file at {p}") from exc
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        return Report.load(p).to_dict()
+    except ReportSchemaError as exc:
+        raise VerificationError(f"{p} is not a valid scer-hf report: {exc}") from exc
+    except ReportError as exc:
         raise VerificationError(f"{p} is not a JSON report: {exc}") from exc
 
 
