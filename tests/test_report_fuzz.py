@@ -10,6 +10,7 @@ exit 0, 1 or 3 without a traceback.
 
 from __future__ import annotations
 
+import copy
 import json
 import math
 import random
@@ -65,6 +66,7 @@ MUTATION = st.tuples(st.sampled_from(["set", "delete", "add", "deep"]), st.integ
 def _mutate(d: dict[str, Any], ops: list[tuple[str, int, Any]]) -> str:
     deep = False
     for op, pick, value in ops:
+        value = copy.deepcopy(value)  # never the same object twice (no cycles)
         paths = _paths(d)
         path = paths[pick % len(paths)]
         parent: Any = d
