@@ -26,6 +26,7 @@ card already has it, is kept.
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Mapping
 from functools import lru_cache
 from importlib import resources
@@ -33,6 +34,7 @@ from typing import Any
 
 from ..errors import CardConflictError, CardError
 from ..label import fmt_energy, fmt_num
+from .escape import md_escape
 from ..report import Report
 
 __all__ = [
@@ -200,15 +202,25 @@ def check_co2(existing: Any, new: Mapping[str, Any], overwrite: bool) -> None:
 @lru_cache(maxsize=4)
 def _template(name: str) -> Any:
     import jinja2
+    import markupsafe
 
-    env = jinja2.Environment(autoescape=False, keep_trailing_newline=True, trim_blocks=True, lstrip_blocks=True)
-    env.filters["energy"] = fmt_energy
-    env.filters["num"] = fmt_num
-    env.filters["cell"] = lambda s: str(s).replace("|", "\\|").replace("\n", " ").replace("\r", " ")
-    env.filters["grams"] = lambda g: "n/a" if g is None else (
-        f"{fmt_num(g / 1000)} kg" if g >= 1000 else f"{fmt_num(g)} g")
+    # every {{ value }} is data: escaped as Markdown + HTML by the one function (markupsafe.Markup = our own markup)
+    env = jinja2.Environment(autoescape=False, keep_trailing_newline=True, trim_blocks=True, lstrip_blocks=True,
+                             finalize=lambda v: v if isinstance(v, markupsafe.Markup) else md_escape(v))
+    # numbers from a card's YAML may be anything: a non-number renders "n/a", never raises
+    safe = markupsafe.Markup  # the formatters' output is ours (digits, units)
+    env.filters["energy"] = lambda j: safe(fmt_energy(j) if _is_num(j) and j >= 0 else "n/a")
+    env.filters["num"] = lambda x: safe(fmt_num(x) if _is_num(x) else "n/a")
+    env.filters["cell"] = lambda s: "" if s is None else s
+    env.filters["grams"] = lambda g: safe("n/a" if not _is_num(g) else (
+        f"{fmt_num(g / 1000)} kg" if g >= 1000 else f"{fmt_num(g)} g"))
+    env.filters["stars"] = lambda n: int(n) if _is_num(n) and 0 <= n <= 5 else 0
     text = resources.files("scer_hf").joinpath("templates", name).read_text(encoding="utf-8")
     return env.from_string(text)
+
+
+def _is_num(x: Any) -> bool:
+    return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
 
 
 def _tree_rows(phases: list[Mapping[str, Any]]) -> list[dict[str, Any]]:
@@ -230,6 +242,14 @@ def _tree_rows(phases: list[Mapping[str, Any]]) -> list[dict[str, Any]]:
     return out
 
 
+def _url(label: str | None) -> Any:
+    """The label's link target, percent-encoded so it cannot close the image link (markup of our own)."""
+    import markupsafe
+    from urllib.parse import quote
+
+    return markupsafe.Markup(quote(label, safe="/:@?=&%~+,;")) if label else None
+
+
 def render_section(scer: Mapping[str, Any], co2: Any, label: str | None) -> str:
     """The markdown section (LF line endings, markers included, no trailing newline)."""
     phases = []
@@ -242,7 +262,7 @@ def render_section(scer: Mapping[str, Any], co2: Any, label: str | None) -> str:
                        "rating": (scer.get("rating") or {}).get(b)})
     text = _template("scer_card_section.md.j2").render(
         phases=phases, co2=co2 if isinstance(co2, Mapping) and co2.get("source") == SOURCE else None,
-        label=label, schema_version=scer.get("schema_version"))
+        label=_url(label), schema_version=scer.get("schema_version"))
     return text.rstrip("\n")
 
 
