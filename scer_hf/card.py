@@ -27,6 +27,7 @@ from .cardlib import content as _c
 from .cardlib import hub as _hub
 from .cardlib.splice import (
     SplitCard,
+    occurrences,
     put_section,
     same_value,
     splice_front_matter,
@@ -86,11 +87,15 @@ def _label_ref(label_path: str | None, exists: bool) -> str | None:
 def edit_card_text(text: str, report: Report, rating: Mapping[str, Any] | None = None, *,
                    overwrite: bool = False, label: str | None = None) -> str:
     """The card *text* with SCER metadata and section (pure function, no I/O)."""
+    if "\r" in text and "\n" not in text:
+        raise CardError("the card uses CR-only line endings (classic Mac); the Hub finds no YAML metadata in such a "
+                        "card. Convert it to LF or CRLF line endings and re-run")
     card = split_card(text)
     data = card.data
     co2 = _c.co2_entry(report)
     if co2 is not None:
-        _c.check_co2(data.get("co2_eq_emissions"), co2, overwrite)
+        for old in occurrences(card, "co2_eq_emissions") or [None]:  # a duplicate key is checked too
+            _c.check_co2(old, co2, overwrite)
     scer = _c.merge_scer(data.get("scer"), report, rating, overwrite)
     values: dict[str, Any] = {"co2_eq_emissions": co2} if co2 is not None else {}
     values["scer"] = scer

@@ -43,6 +43,7 @@ __all__ = [
     "SECTION_START",
     "SplitCard",
     "put_section",
+    "occurrences",
     "same_value",
     "splice_front_matter",
     "split_card",
@@ -52,6 +53,7 @@ SECTION_START = "<!-- scer-hf:start -->"
 SECTION_END = "<!-- scer-hf:end -->"
 _BREAK = re.compile(r"\r\n|[\n\r\x85\u2028\u2029]")  # what PyYAML counts as a line break
 _FIRST_BREAK = re.compile(r"\r\n|\n|\r")
+_FAST_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 @dataclass
@@ -73,6 +75,8 @@ class SplitCard:
         nl = self.newline
         if self.has_front_matter:
             tail = self.tail
+            if y and not tail.startswith(("\n", "\r")):
+                tail = nl + tail  # the block was empty ('---' right after '---') and now holds keys
             if b and not tail.endswith(("\n", "\r")) and not b.startswith(("\n", "\r")):
                 tail += nl  # the closing '---' was at end of file and we now add text after it
             return self.bom + self.head + y + tail + b
@@ -111,8 +115,10 @@ def split_card(text: str) -> SplitCard:
         first = _FIRST_BREAK.search(t)
         return SplitCard(bom, "", "", "", t, first.group(0) if first else "\n", False, {})
     head, y, tail = m.group(1), m.group(2), m.group(3)
+    if not y and head.endswith("\r") and tail.startswith("\n"):  # '---\r\n---': the regex cuts the CRLF in two
+        head, tail = head + "\n", tail[1:]
     nl = _FIRST_BREAK.search(head).group(0)  # type: ignore[union-attr]
-    data = yaml.safe_load(y) or {}
+    data = yaml.load(y, Loader=_FAST_LOADER) or {}  # libyaml when built: ~7x faster on a 5 MB block
     return SplitCard(bom, head, y, tail, t[m.end():], nl, True, data)
 
 
@@ -179,7 +185,7 @@ def _key(node: yaml.Node) -> Any:
 def splice_front_matter(card: SplitCard, values: dict[str, Any], tag: str | None = None) -> str:
     """The new YAML text: *values* (key -> value) replace those keys, *tag* is added to ``tags``."""
     nl = card.newline
-    y = card.yaml + nl if card.has_front_matter else ""
+    y = card.yaml + nl if card.has_front_matter and card.yaml else ""
     try:
         root = yaml.compose(y, Loader=yaml.SafeLoader)
     except yaml.YAMLError as exc:  # safe_load accepted it above, so this is unexpected
@@ -238,6 +244,20 @@ def splice_front_matter(card: SplitCard, values: dict[str, Any], tag: str | None
             raise CardError("internal error splicing the front matter; the card was not changed (please report)")
         return out[: -len(nl)]
     return out.removesuffix(nl)
+
+
+def occurrences(card: SplitCard, key: str) -> list[Any]:
+    """The value of every top-level *key* in the front matter, duplicates included (YAML keeps only the last)."""
+    if not card.has_front_matter or not card.yaml or card.yaml.count(key) < 2:
+        return [card.data.get(key)] if key in card.data else []
+    root = yaml.compose(card.yaml + card.newline, Loader=yaml.SafeLoader)
+    if not isinstance(root, yaml.MappingNode):
+        return []
+    loader = yaml.SafeLoader("")
+    try:
+        return [loader.construct_object(v, deep=True) for k, v in root.value if _key(k) == key]
+    finally:
+        loader.dispose()
 
 
 def same_value(a: Any, b: Any) -> bool:
