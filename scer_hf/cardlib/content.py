@@ -225,10 +225,13 @@ def _is_num(x: Any) -> bool:
 
 def _tree_rows(phases: list[Mapping[str, Any]]) -> list[dict[str, Any]]:
     """Phases in tree order (each parent followed by its children), with their depth."""
-    names = {p.get("name") for p in phases}
+    def key(v: Any) -> Any:  # names from a card's YAML may be lists or mappings
+        return v if isinstance(v, (str, int, float, bool)) or v is None else repr(v)
+
+    names = {key(p.get("name")) for p in phases}
     kids: dict[Any, list[Mapping[str, Any]]] = {}
     for p in phases:
-        parent = p.get("parent") if p.get("parent") in names else None
+        parent = key(p.get("parent")) if key(p.get("parent")) in names else None
         kids.setdefault(parent, []).append(p)
     out: list[dict[str, Any]] = []
 
@@ -236,7 +239,7 @@ def _tree_rows(phases: list[Mapping[str, Any]]) -> list[dict[str, Any]]:
         for p in kids.get(parent, []):
             if len(out) < len(phases) and depth < 8:
                 out.append(dict(p, depth=depth))
-                walk(p.get("name"), depth + 1)
+                walk(key(p.get("name")), depth + 1)
 
     walk(None, 0)
     return out
@@ -257,9 +260,15 @@ def render_section(scer: Mapping[str, Any], co2: Any, label: str | None) -> str:
         e = scer.get(b)
         if not isinstance(e, Mapping):
             continue
-        rows = _tree_rows([p for p in e.get("phases", []) if isinstance(p, Mapping)])
-        phases.append({"boundary": b, "entry": e, "rows": rows,
-                       "rating": (scer.get("rating") or {}).get(b)})
+        ps = e.get("phases")
+        rows = _tree_rows([p for p in ps if isinstance(p, Mapping)] if isinstance(ps, list) else [])
+        r = scer.get("rating")
+        r = r.get(b) if isinstance(r, Mapping) else None
+        e = dict(e, sources=[x for x in e.get("sources") or [] if isinstance(x, str)]
+                 if isinstance(e.get("sources"), list) else [])
+        for k in ("sci", "grid"):  # a card may hold anything here (hand edits, older writers)
+            e[k] = e.get(k) if isinstance(e.get(k), Mapping) else ({} if k == "grid" else None)
+        phases.append({"boundary": b, "entry": e, "rows": rows, "rating": r if isinstance(r, Mapping) else None})
     text = _template("scer_card_section.md.j2").render(
         phases=phases, co2=co2 if isinstance(co2, Mapping) and co2.get("source") == SOURCE else None,
         label=_url(label), schema_version=scer.get("schema_version"))
