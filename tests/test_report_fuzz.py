@@ -128,7 +128,7 @@ def test_load_lets_only_scer_errors_out_and_commands_never_crash(tmp_path: Path)
     print("report fuzz:", STATS)
     runner = CliRunner()
     rnd = random.Random(13)
-    sample = rnd.sample(ACCEPTED, min(40, len(ACCEPTED)))
+    sample = rnd.sample(ACCEPTED, min(25, len(ACCEPTED)))
     crashes = []
     for i, text in enumerate(sample):
         d = tmp_path / f"m{i}"
@@ -138,7 +138,7 @@ def test_load_lets_only_scer_errors_out_and_commands_never_crash(tmp_path: Path)
         (d / "README.md").write_text("---\nlicense: mit\n---\n# Model\n\nBody.\n", encoding="utf-8")
         for args in (["label", str(rp), "--out", str(d / "label.svg")],
                      ["report", str(rp), "--out", str(d / "report.html")],
-                     ["verify", str(rp)], ["rate", str(rp)], ["rate", str(rp), "--json"],
+                     ["verify", str(rp)], ["rate", str(rp), "--json"],
                      ["card", "update", str(d / "README.md"), "--report", str(rp)],
                      ["verify", str(d / "README.md"), "--report", str(rp)]):
             r = runner.invoke(cli, args)
