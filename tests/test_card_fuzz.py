@@ -17,11 +17,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from huggingface_hub.repocard import REGEX_YAML_BLOCK
 
-from scer_hf.card import edit_card_text
-from scer_hf.cardlib.escape import md_escape
-from scer_hf.cardlib.splice import SECTION_END, SECTION_START
+from scer_hf.publish.card import edit_card_text
+from scer_hf.publish.card.escape import md_escape
+from scer_hf.publish.card.splice import SECTION_END, SECTION_START
 from scer_hf.errors import CardConflictError, CardError, SCERError
-from scer_hf.report import Report
+from scer_hf.core.report import Report
 from tests.test_label_fixtures import inference_report, training_report
 
 PAYLOADS = ["# <script>alert(1)</script>", "![x](https://evil.example/p.png)", "<img src=x onerror=alert(1)>",

@@ -22,10 +22,10 @@ from click.testing import CliRunner
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from scer_hf.calculator import estimate
+from scer_hf.core.calculator import estimate
 from scer_hf.cli import cli
 from scer_hf.errors import ReportSchemaError, SCERError
-from scer_hf.report import Report
+from scer_hf.core.report import Report
 from tests.test_label_fixtures import inference_report, rating, training_report
 
 

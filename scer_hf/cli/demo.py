@@ -32,7 +32,7 @@ def command(out_dir: str, country: str, epochs: int, queries: int, as_json: bool
 
     transformers.logging.set_verbosity_error()
     transformers.logging.disable_progress_bar()
-    from ..demo import run_demo
+    from ..hf.demo import run_demo
 
     s = run_demo(out_dir, country=country, epochs=epochs, queries=queries, progress=not as_json)
 

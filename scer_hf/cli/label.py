@@ -28,7 +28,7 @@ def command(report: str, rating_path: str | None, out: str, url: str | None, wid
     version, the SCER grade and stars when rated, energy per phase, hardware, date,
     the measurement method and a QR code. Check it later with `scer-hf verify LABEL`.
     """
-    from ..label import label_fields, load_report, markdown_badge, resolve_rating, save_label
+    from ..publish.label import label_fields, load_report, markdown_badge, resolve_rating, save_label
 
     rep = load_report(report)
     rating = resolve_rating(rep, rating_path)  # once: rates the report when no --rating is given

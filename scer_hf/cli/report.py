@@ -24,8 +24,8 @@ def command(report: str, rating_path: str | None, out: str, url: str | None, as_
     with the reference distribution and the model's position, quality-normalised
     efficiency when the report has a quality block, the label, method and sources.
     """
-    from ..html_report import write_html_report
-    from ..label import load_report, resolve_rating
+    from ..publish.html import write_html_report
+    from ..publish.label import load_report, resolve_rating
 
     rep = load_report(report)
     path = write_html_report(rep, out, resolve_rating(rep, rating_path), manifest_url=url, auto_rate=False)
