@@ -289,3 +289,24 @@ def test_derive_skips_and_table_fallback() -> None:
     assert derive_training_energy({"gpu_hours": "100", "hardware": "Mystery chip", "energy_mwh": ""}) is None
     derived = [derive_training_energy(r) for r in rows.values()]
     assert sum(d is not None for d in derived) >= 14  # every Llama 2/3/4 row with GPU-hours
+
+
+@pytest.mark.parametrize("kwargs, option", [
+    ({"hours": 1e308}, "hours"), ({"gpu_hours": 1e308}, "gpu_hours"),
+    ({"hours": 1e300, "memory_gb": 1e300}, "count, hours, watts"),
+    ({"hours": 1.0, "tokens": 1e308, "samples": 1e308}, "tokens, samples, queries"),
+])
+def test_overflow_is_an_input_error_not_zero(kwargs: dict, option: str) -> None:
+    from scer_hf.errors import EstimateInputError
+
+    with pytest.raises(EstimateInputError, match=f"overflows.*{option}"):
+        estimate("NVIDIA H100 SXM5 80GB", **kwargs)
+
+
+def test_cli_overflow_exits_1_naming_the_option() -> None:
+    from click.testing import CliRunner
+
+    from scer_hf.cli import cli
+
+    r = CliRunner().invoke(cli, ["estimate", "--hardware", "NVIDIA H100 SXM5 80GB", "--hours", "1e308"])
+    assert r.exit_code == 1 and "--hours" in r.output and "overflows" in r.output and "Traceback" not in r.output

@@ -128,6 +128,15 @@ def _num(name: str, v: Any, *, low: float = 0.0, low_ok: bool = False, high: flo
     return float(v)
 
 
+def _finite_or_fail(results: Mapping[str, float], given: Mapping[str, Any]) -> None:
+    """Any intermediate that overflowed (inf/NaN) is an input error naming the options behind it."""
+    for opts, value in results.items():
+        if not math.isfinite(value) or not math.isfinite(value * 2):  # x2: room for the +-40% range
+            shown = ", ".join(f"{o}={given[o]!r}" for o in opts.split(", ") if given.get(o) is not None)
+            raise EstimateInputError(f"the estimate overflows (not a finite number) with {shown or opts}; "
+                                     f"give realistic values for {opts}")
+
+
 def _count(v: Any) -> int:
     if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v < 1 or int(v) != v:
         raise EstimateInputError(f"count={v!r} must be a whole number of devices >= 1")
@@ -281,6 +290,10 @@ def estimate(
     rel = RELATIVE_UNCERTAINTY
     total_j = sum(energy.values())
     co2e_g = ci.co2e_g(total_j)
+    _finite_or_fail({"hours" if hours is not None else "gpu_hours": seconds,
+                     "count, hours, watts": total_j, "carbon_intensity_g_per_kwh, pue": co2e_g,
+                     "lifetime_years, servers": emb.embodied_g if emb.embodied_g is not None else 0.0,
+                     "tokens, samples, queries": sum(counts.values())}, locals())
     calc = {
         "method": METHOD, "inputs": {
             "hardware": hardware, "count": n, "hours": hours, "gpu_hours": gpu_hours,

@@ -22,6 +22,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
+from . import report_schema as _report_schema
 from .._io import atomic_write_text
 from .._version import __version__
 from .carbon import CarbonIntensity, carbon_intensity
@@ -36,8 +37,6 @@ __all__ = ["Report", "SCHEMA", "SCHEMA_VERSION", "phase_from_measurement"]
 SCHEMA = "scer-hf/report"
 SCHEMA_VERSION = 1
 BOUNDARIES = ("training", "inference")
-_REQUIRED = ("schema", "schema_version", "model", "boundary", "phases", "energy_j", "co2e_g",
-             "embodied_g", "carbon", "sci", "provenance", "uncertainty")
 
 
 def _num(x: float) -> float:
@@ -210,7 +209,9 @@ class Report:
         except OSError as exc:
             raise ReportError(f"cannot read {p}: {exc.strerror or exc}; check the path and its permissions") from exc
         try:
-            data = json.loads(text)
+            data = _report_schema.loads(text)
+        except ReportSchemaError as exc:
+            raise type(exc)(f"{p}: {exc}") from None
         except json.JSONDecodeError as exc:
             raise ReportSchemaError(f"{p} is not JSON ({exc.msg} at line {exc.lineno}); is it a scer-hf report?") from exc
         try:
@@ -286,51 +287,17 @@ def _derive(phases: list[dict[str, Any]], carbon: CarbonIntensity, embodied: Emb
     }
 
 
-def _fail(msg: str) -> None:
-    raise ReportSchemaError(msg + " (is this a scer-hf report? regenerate it with scer-hf)")
-
-
 def _validate(d: Any) -> None:
-    if not isinstance(d, Mapping):
-        _fail(f"a report must be a JSON object, got {type(d).__name__}")
-    if d.get("schema") != SCHEMA:
-        _fail(f"'schema' must be {SCHEMA!r}, got {d.get('schema')!r}")
-    v = d.get("schema_version")
-    if not isinstance(v, int) or isinstance(v, bool) or v < 1:
-        _fail(f"'schema_version' must be a positive integer, got {v!r}")
-    if v > SCHEMA_VERSION:
+    """The one check of a report: its schema version, then the shipped JSON Schema (``_report_schema``)."""
+    if isinstance(d, Mapping) and not isinstance(d, dict):
+        d = dict(d)
+    v = d.get("schema_version") if isinstance(d, dict) else None
+    if isinstance(v, int) and not isinstance(v, bool) and v > SCHEMA_VERSION and d.get("schema") == SCHEMA:
         raise UnsupportedSchemaVersionError(
             f"report schema_version {v} is newer than this scer-hf supports ({SCHEMA_VERSION}); "
             "upgrade: pip install -U scer-hf"
         )
-    missing = [k for k in _REQUIRED if k not in d]
-    if missing:
-        _fail(f"missing required keys: {', '.join(missing)}")
-    if d["boundary"] not in BOUNDARIES:
-        _fail(f"'boundary' must be one of {BOUNDARIES}, got {d['boundary']!r}")
-    if not isinstance(d["phases"], list):
-        _fail("'phases' must be a list")
-    for i, p in enumerate(d["phases"]):
-        if not isinstance(p, Mapping):
-            _fail(f"phases[{i}] must be an object")
-        for k in ("name", "energy_j", "duration_s", "counts", "measured"):
-            if k not in p:
-                _fail(f"phases[{i}] misses {k!r}")
-        e = p["energy_j"]
-        if not isinstance(e, Mapping) or "total" not in e:
-            _fail(f"phases[{i}].energy_j must be an object with a 'total'")
-        for c, val in e.items():
-            if not isinstance(val, (int, float)) or isinstance(val, bool) or not math.isfinite(val) or val < 0:
-                _fail(f"phases[{i}].energy_j.{c} must be a finite number >= 0, got {val!r}")
-    for k in ("energy_j", "co2e_g"):
-        val = d[k]
-        if not isinstance(val, (int, float)) or isinstance(val, bool) or not math.isfinite(val) or val < 0:
-            _fail(f"{k!r} must be a finite number >= 0, got {val!r}")
-    c = d["carbon"]
-    if not isinstance(c, Mapping) or not isinstance(c.get("g_per_kwh"), (int, float)):
-        _fail("'carbon' must be an object with a numeric 'g_per_kwh'")
-    if d["sci"] is not None and (not isinstance(d["sci"], Mapping) or "value" not in d["sci"] or "unit" not in d["sci"]):
-        _fail("'sci' must be null or an object with 'value' and 'unit'")
+    _report_schema.validate(d)
 
 
 def load_report(report: Report | Mapping[str, Any] | str | os.PathLike[str]) -> Report:

@@ -29,7 +29,7 @@ from typing import Any, Mapping
 
 from ..core.carbon import J_PER_KWH, CarbonIntensity
 from ..core.embodied import Embodied
-from ..errors import CardError, ReportSchemaError, SCERError, VerificationError
+from ..errors import CardError, ReportError, ReportSchemaError, SCERError, VerificationError
 from ..core.report import Report
 from ..core import fmt as _fmt
 from ..core.report_files import REPORT_NAMES, find_report, report_paths
@@ -165,14 +165,14 @@ def verify_report(report: Report | Mapping[str, Any] | str | os.PathLike[str],
     if isinstance(report, Report):
         d = report.to_dict()
     elif isinstance(report, Mapping):
-        d = json.loads(json.dumps(report))
+        try:
+            d = Report.from_dict(report).to_dict()
+        except ReportSchemaError as exc:
+            raise VerificationError(f"{target} is not a valid scer-hf report: {exc}") from exc
     else:
         d = _read_json(Path(report))
     res = VerificationResult(target, "report")
-    try:
-        rep = Report.from_dict(d)
-    except ReportSchemaError as exc:
-        raise VerificationError(f"{target} is not a valid scer-hf report: {exc}") from exc
+    rep = Report.from_dict(d)
     res.digest = rep.digest()
     carbon = CarbonIntensity.from_dict(d["carbon"])
     for i, p in enumerate(d["phases"]):
@@ -398,12 +398,13 @@ def _flatten(m: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
 
 # ------------------------------------------------------------------ dispatch ----------
 def _read_json(p: Path) -> dict[str, Any]:
+    """The report at *p* (a folder: the report in it), read through the one door (:meth:`Report.load`)."""
     p = find_report(p)
     try:
-        return json.loads(p.read_text(encoding="utf-8"))
-    except FileNotFoundError as exc:
-        raise VerificationError(f"no file at {p}") from exc
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        return Report.load(p).to_dict()
+    except ReportSchemaError as exc:
+        raise VerificationError(f"{p} is not a valid scer-hf report: {exc}") from exc
+    except ReportError as exc:
         raise VerificationError(f"{p} is not a JSON report: {exc}") from exc
 
 

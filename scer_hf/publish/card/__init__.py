@@ -28,6 +28,7 @@ from . import content as _c
 from . import hub as _hub
 from .splice import (
     SplitCard,
+    occurrences,
     put_section,
     same_value,
     splice_front_matter,
@@ -135,11 +136,15 @@ def edit_card_text(text: str, report: Report, rating: Mapping[str, Any] | None =
     *label* (an image path relative to the card, or a URL) and *manifest* (the report file beside the
     card) are recorded in ``scer.<boundary>`` and shown in that boundary's section only.
     """
+    if "\r" in text and "\n" not in text:
+        raise CardError("the card uses CR-only line endings (classic Mac); the Hub finds no YAML metadata in such a "
+                        "card. Convert it to LF or CRLF line endings and re-run")
     card = split_card(text)
     data = card.data
     co2 = _c.co2_entry(report)
     if co2 is not None:
-        _c.check_co2(data.get("co2_eq_emissions"), co2, overwrite)
+        for old in occurrences(card, "co2_eq_emissions") or [None]:  # a duplicate key is checked too
+            _c.check_co2(old, co2, overwrite)
     scer = _c.merge_scer(data.get("scer"), report, rating, overwrite)
     scer[report.boundary].update({k: v for k, v in (("label", label), ("manifest", manifest)) if v})
     values: dict[str, Any] = {"co2_eq_emissions": co2} if co2 is not None else {}

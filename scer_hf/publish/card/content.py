@@ -31,6 +31,7 @@ card already has it, is kept.
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Mapping
 from functools import lru_cache
 from importlib import resources
@@ -40,6 +41,7 @@ from ...errors import CardConflictError, CardError
 from ...core import fmt as _fmt
 from ..label import fmt_energy, fmt_num, rating_value_text
 from ...rating.result import indicative_text, not_comparable_reasons
+from .escape import md_escape
 from ...core.report import Report
 
 __all__ = [
@@ -208,24 +210,40 @@ def check_co2(existing: Any, new: Mapping[str, Any], overwrite: bool) -> None:
 @lru_cache(maxsize=4)
 def _template(name: str) -> Any:
     import jinja2
+    import markupsafe
 
-    env = jinja2.Environment(autoescape=False, keep_trailing_newline=True, trim_blocks=True, lstrip_blocks=True)
-    env.filters["energy"] = fmt_energy  # energy(family): one family per boundary, see scer_hf.core.fmt
-    env.filters["num"] = fmt_num
-    env.filters["rating_value"] = rating_value_text
-    env.filters["cell"] = lambda s: str(s).replace("|", "\\|").replace("\n", " ").replace("\r", " ")
-    env.filters["grams"] = _fmt.co2e
-    env.filters["duration"] = _fmt.duration
+    # every {{ value }} is data: escaped as Markdown + HTML by the one function (markupsafe.Markup = our own markup)
+    env = jinja2.Environment(autoescape=False, keep_trailing_newline=True, trim_blocks=True, lstrip_blocks=True,
+                             finalize=lambda v: v if isinstance(v, markupsafe.Markup) else md_escape(v))
+    # numbers from a card's YAML may be anything: a non-number renders "n/a", never raises
+    safe = markupsafe.Markup  # the formatters' output is ours (digits, units)
+    # energy(family): one family per boundary, see scer_hf.core.fmt
+    env.filters["energy"] = lambda j, fam=None: safe(fmt_energy(j, fam) if _is_num(j) and j >= 0 else "n/a")
+    env.filters["num"] = lambda x: safe(fmt_num(x) if _is_num(x) else "n/a")
+    # a rating's unit comes from the card: the text is escaped (finalize), only a non-number is refused
+    env.filters["rating_value"] = lambda r: (rating_value_text(r) if isinstance(r, Mapping) and _is_num(r.get("value"))
+                                             else "n/a")
+    env.filters["cell"] = lambda s: "" if s is None else s
+    env.filters["grams"] = lambda g: safe(_fmt.co2e(g) if _is_num(g) and g >= 0 else "n/a")
+    env.filters["duration"] = lambda s: safe(_fmt.duration(s) if _is_num(s) and s >= 0 else "n/a")
+    env.filters["stars"] = lambda n: int(n) if _is_num(n) and 0 <= n <= 5 else 0
     text = resources.files("scer_hf").joinpath("templates", name).read_text(encoding="utf-8")
     return env.from_string(text)
 
 
+def _is_num(x: Any) -> bool:
+    return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
+
+
 def _tree_rows(phases: list[Mapping[str, Any]]) -> list[dict[str, Any]]:
     """Phases in tree order (each parent followed by its children), with their depth."""
-    names = {p.get("name") for p in phases}
+    def key(v: Any) -> Any:  # names from a card's YAML may be lists or mappings
+        return v if isinstance(v, (str, int, float, bool)) or v is None else repr(v)
+
+    names = {key(p.get("name")) for p in phases}
     kids: dict[Any, list[Mapping[str, Any]]] = {}
     for p in phases:
-        parent = p.get("parent") if p.get("parent") in names else None
+        parent = key(p.get("parent")) if key(p.get("parent")) in names else None
         kids.setdefault(parent, []).append(p)
     out: list[dict[str, Any]] = []
 
@@ -233,10 +251,18 @@ def _tree_rows(phases: list[Mapping[str, Any]]) -> list[dict[str, Any]]:
         for p in kids.get(parent, []):
             if len(out) < len(phases) and depth < 8:
                 out.append(dict(p, depth=depth))
-                walk(p.get("name"), depth + 1)
+                walk(key(p.get("name")), depth + 1)
 
     walk(None, 0)
     return out
+
+
+def _url(label: str | None) -> Any:
+    """The label's link target, percent-encoded so it cannot close the image link (markup of our own)."""
+    import markupsafe
+    from urllib.parse import quote
+
+    return markupsafe.Markup(quote(label, safe="/:@?=&%~+,;")) if label else None
 
 
 def render_section(scer: Mapping[str, Any], co2: Any, label: str | None = None) -> str:
@@ -250,10 +276,20 @@ def render_section(scer: Mapping[str, Any], co2: Any, label: str | None = None) 
         e = scer.get(b)
         if not isinstance(e, Mapping):
             continue
-        rows = _tree_rows([p for p in e.get("phases", []) if isinstance(p, Mapping)])
-        phases.append({"boundary": b, "entry": e, "rows": rows, "label": e.get("label") or label,
-                       "fam": _fmt.energy_family(e.get("energy_j")),
-                       "rating": (scer.get("rating") or {}).get(b)})
+        ps = e.get("phases")
+        rows = _tree_rows([p for p in ps if isinstance(p, Mapping)] if isinstance(ps, list) else [])
+        r = scer.get("rating")
+        r = r.get(b) if isinstance(r, Mapping) else None
+        e = dict(e, sources=[x for x in e.get("sources") or [] if isinstance(x, str)]
+                 if isinstance(e.get("sources"), list) else [])
+        for k in ("sci", "grid"):  # a card may hold anything here (hand edits, older writers)
+            e[k] = e.get(k) if isinstance(e.get(k), Mapping) else ({} if k == "grid" else None)
+        lab = e.get("label") or label
+        if isinstance(e.get("manifest"), str):
+            e["manifest_url"] = _url(e["manifest"])
+        phases.append({"boundary": b, "entry": e, "rows": rows, "label": _url(lab) if isinstance(lab, str) else None,
+                       "fam": _fmt.energy_family(e.get("energy_j")) if _is_num(e.get("energy_j")) else None,
+                       "rating": r if isinstance(r, Mapping) else None})
     text = _template("scer_card_section.md.j2").render(
         phases=phases, co2=co2 if isinstance(co2, Mapping) and co2.get("source") == SOURCE else None,
         schema_version=scer.get("schema_version"))

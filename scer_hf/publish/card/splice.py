@@ -6,7 +6,7 @@ flow style and key formatting. To keep every byte that is not an SCER part:
 
 1. the card is split with ``huggingface_hub.repocard.REGEX_YAML_BLOCK`` (the regex the
    Hub server itself uses), so "front matter" means exactly what it means on the Hub;
-2. the YAML is parsed by ``huggingface_hub.ModelCard`` (validation) and composed with
+2. the YAML is parsed once and checked as ``huggingface_hub.ModelCard`` checks it, and composed with
    PyYAML (``yaml.compose``, the parser ``huggingface_hub`` uses) only to learn *where*
    each top-level key's text starts;
 3. only the SCER keys (``co2_eq_emissions``, ``scer``, and ``tags`` when it lacks the
@@ -25,7 +25,7 @@ BOM are kept; inserted lines use the card's own line ending.
 
 from __future__ import annotations
 
-import logging
+import gc
 import math
 import re
 from decimal import Decimal
@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import yaml
-from huggingface_hub import ModelCard, ModelCardData
+from huggingface_hub import ModelCardData
 from huggingface_hub.repocard import REGEX_YAML_BLOCK
 
 from ...errors import CardError
@@ -43,6 +43,7 @@ __all__ = [
     "SECTION_START",
     "SplitCard",
     "put_section",
+    "occurrences",
     "same_value",
     "splice_front_matter",
     "split_card",
@@ -52,6 +53,7 @@ SECTION_START = "<!-- scer-hf:start -->"
 SECTION_END = "<!-- scer-hf:end -->"
 _BREAK = re.compile(r"\r\n|[\n\r\x85\u2028\u2029]")  # what PyYAML counts as a line break
 _FIRST_BREAK = re.compile(r"\r\n|\n|\r")
+_FAST_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 @dataclass
@@ -73,6 +75,8 @@ class SplitCard:
         nl = self.newline
         if self.has_front_matter:
             tail = self.tail
+            if y and not tail.startswith(("\n", "\r")):
+                tail = nl + tail  # the block was empty ('---' right after '---') and now holds keys
             if b and not tail.endswith(("\n", "\r")) and not b.startswith(("\n", "\r")):
                 tail += nl  # the closing '---' was at end of file and we now add text after it
             return self.bom + self.head + y + tail + b
@@ -81,20 +85,33 @@ class SplitCard:
         return self.bom + "---" + nl + y + nl + "---" + nl + b
 
 
-def _hub_parse(text: str) -> None:
-    """Validate with huggingface_hub's own card parser (what ModelCard.load would do)."""
-    hub_logger = logging.getLogger("huggingface_hub.repocard")
-    old = hub_logger.level
-    hub_logger.setLevel(logging.ERROR)  # "metadata block not found" is not news here
+def _parse(y: str) -> dict[str, Any]:
+    """The front matter's data, checked as ``huggingface_hub.ModelCard`` checks it, parsed once.
+
+    Same steps as ``RepoCard.content`` (a mapping, then ``ModelCardData(**data)``), but with
+    libyaml when built (``CSafeLoader``) and the garbage collector paused: a 5 MB block
+    of 90k keys took ~60 s through PyYAML's pure-Python loader, parsed five times, with
+    full GC passes over the growing graph.
+    """
+    enabled = gc.isenabled()
+    gc.disable()
     try:
-        ModelCard(text, ignore_metadata_errors=True)
+        data = yaml.load(y, Loader=_FAST_LOADER)
     except yaml.YAMLError as exc:
         raise CardError(f"the card's YAML front matter does not parse ({_short(exc)}); fix the YAML and re-run") from None
+    finally:
+        if enabled:
+            gc.enable()
+    data = {} if data is None else data
+    if not isinstance(data, dict):
+        raise CardError("the card's front matter is not a mapping of string keys (repo card metadata block should "
+                        "be a dict); the Hub needs 'key: value' lines between the '---' markers")
+    try:
+        ModelCardData(**data, ignore_metadata_errors=True)
     except (ValueError, TypeError) as exc:
         raise CardError(f"the card's front matter is not a mapping of string keys ({_short(exc)}); the Hub needs "
                         "'key: value' lines between the '---' markers") from None
-    finally:
-        hub_logger.setLevel(old)
+    return data
 
 
 def _short(exc: BaseException) -> str:
@@ -105,14 +122,15 @@ def split_card(text: str) -> SplitCard:
     """Split *text* like the Hub does; raise :class:`CardError` if huggingface_hub can't read it."""
     bom = "\ufeff" if text.startswith("\ufeff") else ""
     t = text[len(bom):]
-    _hub_parse(t)
     m = REGEX_YAML_BLOCK.search(t)
     if m is None:
         first = _FIRST_BREAK.search(t)
         return SplitCard(bom, "", "", "", t, first.group(0) if first else "\n", False, {})
+    data = _parse(m.group(2))
     head, y, tail = m.group(1), m.group(2), m.group(3)
+    if not y and head.endswith("\r") and tail.startswith("\n"):  # '---\r\n---': the regex cuts the CRLF in two
+        head, tail = head + "\n", tail[1:]
     nl = _FIRST_BREAK.search(head).group(0)  # type: ignore[union-attr]
-    data = yaml.safe_load(y) or {}
     return SplitCard(bom, head, y, tail, t[m.end():], nl, True, data)
 
 
@@ -179,9 +197,9 @@ def _key(node: yaml.Node) -> Any:
 def splice_front_matter(card: SplitCard, values: dict[str, Any], tag: str | None = None) -> str:
     """The new YAML text: *values* (key -> value) replace those keys, *tag* is added to ``tags``."""
     nl = card.newline
-    y = card.yaml + nl if card.has_front_matter else ""
+    y = card.yaml + nl if card.has_front_matter and card.yaml else ""
     try:
-        root = yaml.compose(y, Loader=yaml.SafeLoader)
+        root = yaml.compose(y, Loader=_FAST_LOADER)
     except yaml.YAMLError as exc:  # safe_load accepted it above, so this is unexpected
         raise CardError(f"the card's YAML front matter does not parse ({_short(exc)})") from None
     if root is not None and not isinstance(root, yaml.MappingNode):
@@ -238,6 +256,20 @@ def splice_front_matter(card: SplitCard, values: dict[str, Any], tag: str | None
             raise CardError("internal error splicing the front matter; the card was not changed (please report)")
         return out[: -len(nl)]
     return out.removesuffix(nl)
+
+
+def occurrences(card: SplitCard, key: str) -> list[Any]:
+    """The value of every top-level *key* in the front matter, duplicates included (YAML keeps only the last)."""
+    if not card.has_front_matter or not card.yaml or card.yaml.count(key) < 2:
+        return [card.data.get(key)] if key in card.data else []
+    root = yaml.compose(card.yaml + card.newline, Loader=yaml.SafeLoader)
+    if not isinstance(root, yaml.MappingNode):
+        return []
+    loader = yaml.SafeLoader("")
+    try:
+        return [loader.construct_object(v, deep=True) for k, v in root.value if _key(k) == key]
+    finally:
+        loader.dispose()
 
 
 def same_value(a: Any, b: Any) -> bool:
