@@ -61,7 +61,7 @@ def test_card_links_only_files_it_has(tmp_path: Path) -> None:
     assert rep.digest() in text and "--report REPORT.json" in text
     rep.save(tmp_path / "training_report.json")  # the demo's name for it
     text = update_card(tmp_path, rep, rating=rating()).content
-    assert "[`training_report.json`](training_report.json)" in sections(text)["training"]
+    assert "[training\\_report.json](training_report.json)" in sections(text)["training"]
     other = Report.from_dict({**training_report().to_dict(), "run_id": "another-run"})
     other.save(tmp_path / "scer_report.json")  # a different report beside the card is not linked as this one
     text = update_card(tmp_path, rep, rating=rating()).content
