@@ -31,6 +31,7 @@ __all__ = [
     "CallbackConfigError",
     "UnsupportedPipelineError",
     "BenchmarkSettingsError",
+    "OutputExistsError",
 ]
 
 
@@ -145,3 +146,7 @@ class BenchmarkSettingsError(SCERError, ValueError):
 
 class CallbackConfigError(SCERError, ValueError):
     """An ``SCERCallback`` argument is out of range."""
+
+
+class OutputExistsError(SCERError, FileExistsError):
+    """An output path exists (pass ``--overwrite`` / ``overwrite=True``) or is one of the command's inputs."""
