@@ -252,8 +252,7 @@ class ReportingMixin:
                 path = self._target = self._claim(path)
             elif getattr(self, "_run_lock", None) is None and self._claimed_by_another(path):
                 path = self._target = self._renamed(path)  # after train end: another run took the file
-            with file_lock(path):
-                report.save(path, overwrite=True)
+            report.save(path, overwrite=True)  # under the file's lock (Report.save)
         except (OSError, ReportError) as exc:
             self._warn_once("save", f"could not write the report to {path} ({exc}); cb.report still has it")
 

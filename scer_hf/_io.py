@@ -102,13 +102,13 @@ def clean_stale_temps(path: str | os.PathLike[str], *, max_age_s: float = STALE_
     return removed
 
 
-def _lock_path(path: str | os.PathLike[str]) -> str:
+def _lock_path(path: str | os.PathLike[str], kind: str = "write") -> str:
     """The lock file for *path*: in a per-user folder of the temp dir, keyed by the real path, so
     user folders (pushed to the Hub as they are) get no lock files."""
     real = os.path.realpath(os.path.abspath(os.fspath(path)))
     folder = Path(tempfile.gettempdir()) / f"scer-hf-locks-{os.getuid() if hasattr(os, 'getuid') else 'user'}"
     folder.mkdir(mode=0o700, exist_ok=True)
-    return str(folder / (hashlib.sha256(real.encode("utf-8", "surrogateescape")).hexdigest()[:40] + ".lock"))
+    return str(folder / (hashlib.sha256(real.encode("utf-8", "surrogateescape")).hexdigest()[:40] + f".{kind}.lock"))
 
 
 @contextlib.contextmanager
@@ -130,10 +130,10 @@ def file_lock(path: str | os.PathLike[str], *, timeout_s: float = 120.0) -> Iter
         lock.release()
 
 
-def try_file_lock(path: str | os.PathLike[str]) -> filelock.BaseFileLock | None:
-    """The lock of *path*, acquired now, or ``None`` when someone (this process included) holds it.
-    The caller releases it (``.release()``); it is also released when the process ends."""
-    lock = filelock.FileLock(_lock_path(path), thread_local=False)
+def try_file_lock(path: str | os.PathLike[str], kind: str = "run") -> filelock.BaseFileLock | None:
+    """A long-held lock of *path* (not :func:`file_lock`'s), acquired now, or ``None`` when someone (this
+    process included) holds it. The caller releases it (``.release()``); so does the process's end."""
+    lock = filelock.FileLock(_lock_path(path, kind), thread_local=False)
     try:
         lock.acquire(timeout=0)
     except filelock.Timeout:

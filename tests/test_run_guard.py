@@ -83,10 +83,14 @@ def test_sigterm_after_train_raised_goes_to_the_original_handler(tiny: dict, tmp
     assert signal.getsignal(signal.SIGTERM) is handler  # and ours is gone
     # the run that raised does not keep its report file: a new run in this process writes the same path
     again = _cb()
-    with warnings.catch_warnings():
-        warnings.simplefilter("error", RuntimeWarning)
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
         make_trainer(tiny, tmp_path, [again], max_steps=2).train()
+    msgs = [str(w.message) for w in seen if "scer-hf" in str(w.message)]
+    assert msgs == [f"scer-hf: {tmp_path / 'scer_report.json'} held a report of another run; kept it as "
+                    f"scer_report.{cb.run_id}.json"], msgs  # not "another training run that is still going"
     assert Report.load(tmp_path / "scer_report.json").to_dict()["run_id"] == again.run_id
+    assert Report.load(tmp_path / f"scer_report.{cb.run_id}.json").status == "partial"
     assert signal.getsignal(signal.SIGTERM) is handler
 
 
