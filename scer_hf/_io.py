@@ -52,6 +52,8 @@ def atomic_write_text(path: str | os.PathLike[str], text: str, *, newline: str |
 
 
 def _pid_alive(pid: int) -> bool:
+    if os.name == "nt":  # os.kill(pid, 0) would send CTRL_C_EVENT there: only the age rule applies
+        return True
     if pid <= 0:
         return False
     try:
