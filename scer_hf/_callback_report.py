@@ -330,4 +330,5 @@ class ReportingMixin:
             atexit.unregister(hook)
             self._exit_hook = None
         self._sigterm_installed = False
+        self._train_token = None  # it holds the Trainer.train frame
         _run_guard.unregister(self)

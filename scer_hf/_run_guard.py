@@ -44,24 +44,27 @@ def _train_code() -> Any:
     return getattr(Trainer.train, "__code__", None)
 
 
-def train_token() -> tuple[int, int, Any] | None:
-    """(thread, frame id, code) of the ``Trainer.train`` call on this stack, or None (not under a Trainer)."""
+def train_token() -> tuple[int, Any] | None:
+    """(thread, the ``Trainer.train`` frame) of the call on this stack, or None (not under a Trainer).
+
+    The frame itself, not its id: a freed frame's address is soon reused by the next ``train()``
+    call's frame, with the same code. The callback drops the token when the run ends."""
     code = _train_code()
     f = sys._getframe(1)
     while f is not None:
         if f.f_code is code:
-            return threading.get_ident(), id(f), code
+            return threading.get_ident(), f
         f = f.f_back  # type: ignore[assignment]
     return None
 
 
-def train_alive(token: tuple[int, int, Any] | None, frame: Any = None) -> bool:
+def train_alive(token: tuple[int, Any] | None, frame: Any = None) -> bool:
     """False only when, on the run's own thread, its ``Trainer.train`` frame is gone (train() raised)."""
     if token is None or threading.get_ident() != token[0]:
         return True  # not knowable from here: assume it runs
     f = frame if frame is not None else sys._getframe(1)
     while f is not None:
-        if id(f) == token[1] and f.f_code is token[2]:
+        if f is token[1]:
             return True
         f = f.f_back
     return False
@@ -118,6 +121,8 @@ def _dispatch(signum: int, frame: Any) -> None:
     live = [cb for cb in cbs if _training(cb, frame)]
     for cb in cbs:
         if cb not in live:  # its train() is over (it raised, or never said so): it has nothing to flush
+            cb._training = False  # nor anything to write at exit
+            cb._train_token = None
             unregister(cb)
     for cb in live:
         cb._interrupted = "SIGTERM"
@@ -161,6 +166,7 @@ def claim(cb: Any, path: Path) -> Any:
             other = holder() if holder is not None else None
             if other is not None and other is not cb and not _training(other):
                 other._training = False  # its train() raised: no flush at exit or SIGTERM may write this file
+                other._train_token = None
                 unregister(other)
                 release(other)
                 lock = try_file_lock(path)

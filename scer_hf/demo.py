@@ -87,6 +87,7 @@ def run_demo(
     Any file or folder of :data:`DEMO_OUTPUTS` already in *out_dir* raises
     :class:`~scer_hf.errors.OutputExistsError` before anything runs, unless ``overwrite=True``."""
     from . import rate
+    from ._io import atomic_write_text
     from ._tiny import build_tiny_model
     from .protocol import benchmark
     from .card import update_card
@@ -118,7 +119,7 @@ def run_demo(
     say("4/5 rating both reports against the shipped reference data")
     r_train, r_inf = rate(training), rate(inference)
     for name, r in (("training", r_train), ("inference", r_inf)):
-        (out / f"{name}_rating.json").write_text(json.dumps(r.to_dict(), indent=2) + "\n", encoding="utf-8")
+        atomic_write_text(out / f"{name}_rating.json", json.dumps(r.to_dict(), indent=2) + "\n")
 
     say("5/5 writing labels, the model card and HTML reports")
     save_label(out / "scer_label.svg", inference, r_inf)
