@@ -50,7 +50,7 @@ def main() -> None:
     from transformers.trainer_callback import PrinterCallback
 
     from scer_hf import SCERCallback
-    from scer_hf._tiny import build_tiny_model, prompt_texts
+    from scer_hf.hf.tiny import build_tiny_model, prompt_texts
 
     tf.logging.set_verbosity_error()
     tf.utils.logging.disable_progress_bar()

@@ -2,7 +2,7 @@
 
 1. Tracked / bare time of a tiny GPT-2 text-generation pipeline, 16 new tokens, batch 1,
    interleaved in the same run (bare, tracked, bare, tracked...): median of the per-pair
-   ratios. Goal <= 1.03x. Meters: scer_hf.meters.auto() (what a user gets here); also a
+   ratios. Goal <= 1.03x. Meters: scer_hf.core.meters.auto() (what a user gets here); also a
    ReplayMeter (a read costs ~nothing) to separate the wrapper's own cost from the meters'.
 2. Queries ``scer_hf.benchmark`` runs to reach a +-5 % 95 % interval of energy per query
    on this machine (auto meters), against the 1,000 AI Energy Score always spends.
@@ -35,8 +35,8 @@ def main() -> int:
     from transformers.utils import logging as hf_logging
 
     import scer_hf
-    from scer_hf._tiny import build_tiny_model, prompt_texts
-    from scer_hf.meters import ReplayMeter
+    from scer_hf.hf.tiny import build_tiny_model, prompt_texts
+    from scer_hf.core.meters import ReplayMeter
 
     hf_logging.disable_progress_bar()
     torch.manual_seed(0)

@@ -18,8 +18,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
 from test_meters import FakeNvml, make_rapl  # noqa: E402
 
-from scer_hf.meters import EstimateMeter, NvmlMeter, RaplMeter, ReplayMeter  # noqa: E402
-from scer_hf.tracker import PhaseTracker  # noqa: E402
+from scer_hf.core.meters import EstimateMeter, NvmlMeter, RaplMeter, ReplayMeter  # noqa: E402
+from scer_hf.core.tracker import PhaseTracker  # noqa: E402
 
 
 def window_cost_us(meter, n: int = 20_000) -> tuple[float, float]:  # type: ignore[no-untyped-def]

@@ -17,10 +17,10 @@ import transformers as tf
 from datasets import Dataset
 
 import scer_hf
-from scer_hf._tiny import build_tiny_model, prompt_texts  # only to make a model without the Hub
-from scer_hf.html_report import write_html_report
-from scer_hf.label import markdown_badge, save_label
-from scer_hf.verify import verify
+from scer_hf.hf.tiny import build_tiny_model, prompt_texts  # only to make a model without the Hub
+from scer_hf.publish.html import write_html_report
+from scer_hf.publish.label import markdown_badge, save_label
+from scer_hf.publish.verify import verify
 
 out = Path(sys.argv[1] if len(sys.argv) > 1 else "scer-journey")
 base = build_tiny_model(out / "base")

@@ -18,7 +18,7 @@ import transformers as tf
 from datasets import Dataset
 
 from scer_hf import SCERCallback
-from scer_hf._tiny import build_tiny_model, prompt_texts
+from scer_hf.hf.tiny import build_tiny_model, prompt_texts
 
 
 def main() -> None:

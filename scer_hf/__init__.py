@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from ._version import __version__
 from .errors import SCERError
-from .report import Report
+from .core.report import Report
 
 __all__ = [
     "__version__",
@@ -62,12 +62,14 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:  # pragma: no cover
-    from . import errors, meters, reference
-    from .protocol import benchmark
-    from .calculator import estimate
-    from .callback import SCERCallback
-    from .card import update_card
-    from .carbon import carbon_intensity
-    from .pipeline import track_pipeline
+    from . import errors
+    from .core import meters
+    from .rating import reference
+    from .hf.benchmark import benchmark
+    from .core.calculator import estimate
+    from .hf.callback import SCERCallback
+    from .publish.card import update_card
+    from .core.carbon import carbon_intensity
+    from .hf.pipeline import track_pipeline
     from .rating import rate
-    from .tracker import PhaseTracker
+    from .core.tracker import PhaseTracker

@@ -20,9 +20,9 @@ from pathlib import Path
 import transformers as tf
 from datasets import Dataset
 
-from scer_hf._tiny import prompt_texts
-from scer_hf.callback import SCERCallback
-from scer_hf.meters import ReplayMeter
+from scer_hf.hf.tiny import prompt_texts
+from scer_hf.hf.callback import SCERCallback
+from scer_hf.core.meters import ReplayMeter
 
 GPU_W, HOST_W = 50.0, 20.0
 

@@ -24,7 +24,7 @@ def _one_torch_thread():  # type: ignore[no-untyped-def]
 @pytest.fixture(scope="session")
 def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
     """``tiny_model_dir(kind)``: the folder of a tiny *kind* model, built on first use."""
-    from scer_hf._tiny import build_tiny_model
+    from scer_hf.hf.tiny import build_tiny_model
 
     built: dict[str, Path] = {}
 

@@ -14,7 +14,7 @@ pytest.importorskip("transformers")
 from click.testing import CliRunner
 
 import scer_hf
-from scer_hf.protocol import PROTOCOL_VERSION, load_pipeline, sequential_ci, supported_tasks
+from scer_hf.hf.benchmark import PROTOCOL_VERSION, load_pipeline, sequential_ci, supported_tasks
 from scer_hf.cli import cli
 from scer_hf.errors import (
     BenchmarkSettingsError,
@@ -25,10 +25,10 @@ from scer_hf.errors import (
     ModelLoadError,
     UnknownTaskError,
 )
-from scer_hf.meters import ReplayMeter
-from scer_hf.pipeline import Text2TextPipeline
-from scer_hf.prompts import load_prompts
-from scer_hf.report import Report
+from scer_hf.core.meters import ReplayMeter
+from scer_hf.hf.pipeline import Text2TextPipeline
+from scer_hf.hf.prompts import load_prompts
+from scer_hf.core.report import Report
 
 FAST = {"warmup": 1, "progress": False}
 
@@ -246,7 +246,7 @@ def test_shipped_prompts():
 
 def test_quality_flag(gpt2, t5):
     meters = [ReplayMeter({"gpu:0": [(0.0, 1.0)]})]
-    if importlib.util.find_spec("scer_hf.quality") is None:
+    if importlib.util.find_spec("scer_hf.hf.quality") is None:
         with pytest.warns(UserWarning, match="quality"):
             r = scer_hf.benchmark(gpt2, queries=2, quality=True, meters=meters, **FAST)
         assert "quality" not in r.to_dict()
@@ -258,7 +258,7 @@ def test_quality_flag(gpt2, t5):
 
 
 def test_public_name_is_the_function_after_module_import():
-    import scer_hf.protocol as mod
+    import scer_hf.hf.benchmark as mod
 
     assert scer_hf.benchmark is mod.benchmark and callable(scer_hf.benchmark)
 

@@ -18,13 +18,13 @@ pytest.importorskip("torch")
 from datasets import Dataset  # noqa: E402
 
 from scer_hf import Report  # noqa: E402
-from scer_hf._tiny import prompt_texts  # noqa: E402
-from scer_hf.callback import STATE_FILE, SCERCallback  # noqa: E402
-from scer_hf.carbon import J_PER_KWH  # noqa: E402
-from scer_hf.embodied import SECONDS_PER_YEAR  # noqa: E402
+from scer_hf.hf.tiny import prompt_texts  # noqa: E402
+from scer_hf.hf.callback import STATE_FILE, SCERCallback  # noqa: E402
+from scer_hf.core.carbon import J_PER_KWH  # noqa: E402
+from scer_hf.core.embodied import SECONDS_PER_YEAR  # noqa: E402
 from scer_hf.errors import CallbackConfigError, MeterError, UnknownCountryError  # noqa: E402
-from scer_hf.meters import Meter, Reading, ReplayMeter  # noqa: E402
-from scer_hf.tracker import MeasurementWarning  # noqa: E402
+from scer_hf.core.meters import Meter, Reading, ReplayMeter  # noqa: E402
+from scer_hf.core.tracker import MeasurementWarning  # noqa: E402
 
 pytestmark = pytest.mark.slow
 HERE = Path(__file__).parent
@@ -149,9 +149,9 @@ def test_push_hook_calls_card_push_when_present(monkeypatch: pytest.MonkeyPatch)
     import types
 
     calls = []
-    mod = types.ModuleType("scer_hf.card_push")
+    mod = types.ModuleType("scer_hf.hf.push")
     mod.on_push_begin = lambda cb, args, state, control, **kw: calls.append((cb, args, kw))  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "scer_hf.card_push", mod)
+    monkeypatch.setitem(sys.modules, "scer_hf.hf.push", mod)
     import scer_hf
 
     monkeypatch.setattr(scer_hf, "card_push", mod, raising=False)  # `from . import` reads the package attribute
@@ -315,7 +315,7 @@ def test_bad_arguments_raise_typed_errors() -> None:
         SCERCallback(meters=["cpu"])
     with pytest.raises(CallbackConfigError, match="report_path="):
         SCERCallback(report_path=42)  # type: ignore[arg-type]
-    from scer_hf.meters import ReplayMeter
+    from scer_hf.core.meters import ReplayMeter
 
     m = ReplayMeter({"gpu:0": [(0.0, 1.0)]})
     assert SCERCallback(meters=(m,))._meters_arg == [m]  # any iterable of meters
@@ -326,7 +326,7 @@ def test_nvml_index_follows_cuda_visible_devices(monkeypatch: pytest.MonkeyPatch
 
     import torch
 
-    from scer_hf._distributed import RankInfo, nvml_indices
+    from scer_hf.hf.distributed import RankInfo, nvml_indices
 
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)  # no GPU here: the boundary is faked
     args = types.SimpleNamespace(n_gpu=1, device=torch.device("cuda", 1))
@@ -348,8 +348,8 @@ def test_node_counters_once_per_node_process_estimates_on_every_rank(tmp_path: P
     sys.path.insert(0, str(HERE))
     from test_meters import make_rapl
 
-    from scer_hf._distributed import meters_for_rank
-    from scer_hf.meters import auto
+    from scer_hf.hf.distributed import meters_for_rank
+    from scer_hf.core.meters import auto
 
     make_rapl(tmp_path, dram=False)  # RAPL package counter, no DRAM domain: RAM is estimated per process
     for local_rank in (0, 1):

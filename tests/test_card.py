@@ -14,8 +14,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from scer_hf import update_card
-from scer_hf.card import edit_card_text, is_repo_id
-from scer_hf.cardlib.splice import SECTION_END, SECTION_START, same_value
+from scer_hf.publish.card import edit_card_text, is_repo_id
+from scer_hf.publish.card.splice import SECTION_END, SECTION_START, same_value
 from scer_hf.errors import CardConflictError, CardError, SCERError
 from tests.test_label_fixtures import inference_report, rating, training_report
 
@@ -252,7 +252,7 @@ def test_report_path_and_rating_json_are_accepted(tmp_path: Path) -> None:
 
 
 def test_scer_hf_verify_accepts_the_card(tmp_path: Path) -> None:
-    from scer_hf.verify import verify_card
+    from scer_hf.publish.verify import verify_card
 
     for rep in (training_report(), inference_report()):
         rep.save(tmp_path / "scer_report.json", overwrite=True)
@@ -327,7 +327,7 @@ _RATING = rating()
 
 
 def test_not_comparable_rating_is_stated_in_the_card(tmp_path: Path) -> None:
-    from scer_hf.card import update_card
+    from scer_hf.publish.card import update_card
     from tests.test_label_fixtures import inference_report, rating
 
     r = rating()
@@ -342,13 +342,13 @@ def test_tiny_emissions_are_written_positionally_for_the_hub_filter(tmp_path: Pa
     """huggingface_hub's emissions_thresholds filter reads the first number: 2.4e-05 would read as 2.4."""
     from huggingface_hub import ModelCard
 
-    from scer_hf.card import update_card
+    from scer_hf.publish.card import update_card
     from tests.test_label_fixtures import training_report
 
     rep = training_report()
     d = rep.to_dict()
     scale = 3e-5 / d["co2e_g"]  # make it a tiny run
-    from scer_hf.carbon import CarbonIntensity
+    from scer_hf.core.carbon import CarbonIntensity
 
     c = CarbonIntensity.from_dict(d["carbon"])
     tiny = type(rep).build(d["phases"], boundary="training",

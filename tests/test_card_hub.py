@@ -14,7 +14,7 @@ from click.testing import CliRunner
 from huggingface_hub import ModelCard
 
 from scer_hf import update_card
-from scer_hf.card import edit_card_text
+from scer_hf.publish.card import edit_card_text
 from scer_hf.cli import cli
 from scer_hf.errors import CardConflictError, HubPushError
 from tests.hubserver import FakeHub, use_fake_hub

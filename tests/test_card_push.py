@@ -15,10 +15,10 @@ from datasets import Dataset
 from huggingface_hub import ModelCard
 
 from scer_hf import card_push
-from scer_hf._tiny import prompt_texts
-from scer_hf.callback import SCERCallback
-from scer_hf.cardlib.splice import SECTION_START
-from scer_hf.meters import ReplayMeter
+from scer_hf.hf.tiny import prompt_texts
+from scer_hf.hf.callback import SCERCallback
+from scer_hf.publish.card.splice import SECTION_START
+from scer_hf.core.meters import ReplayMeter
 from tests.hubserver import FakeHub, use_fake_hub
 
 pytestmark = pytest.mark.slow

@@ -64,7 +64,7 @@ def test_existing_output_needs_overwrite(command: str, name: str, files: dict[st
 
 
 def test_demo_refuses_before_running_when_it_would_replace_a_users_file(tmp_path: Path) -> None:
-    from scer_hf.demo import DEMO_OUTPUTS
+    from scer_hf.hf.demo import DEMO_OUTPUTS
 
     for name in [n for n in DEMO_OUTPUTS if not n.endswith("/")] + ["model/README.md"]:
         d = tmp_path / name.replace("/", "_")
@@ -74,7 +74,7 @@ def test_demo_refuses_before_running_when_it_would_replace_a_users_file(tmp_path
         assert (d / name).read_text() == "mine\n" and not (d / "tiny-gpt2-base").exists()
     empty = tmp_path / "empty_model_dir"
     (empty / "model").mkdir(parents=True)  # an empty folder holds nothing to lose: no refusal from the check
-    from scer_hf.demo import _check_outputs
+    from scer_hf.hf.demo import _check_outputs
 
     _check_outputs(empty, overwrite=False)
 

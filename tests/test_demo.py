@@ -11,7 +11,7 @@ from click.testing import CliRunner
 
 from scer_hf import Report
 from scer_hf.cli import cli
-from scer_hf.verify import verify
+from scer_hf.publish.verify import verify
 
 pytestmark = pytest.mark.slow
 
@@ -84,7 +84,7 @@ def test_demo_card_verification_catches_a_tampered_manifest(demo: tuple[Path, di
 @pytest.mark.parametrize("kind", ["gpt2", "t5", "bert"])
 def test_tiny_tokenizer_training_prints_nothing_on_stdout(kind: str, capfd: pytest.CaptureFixture[str]) -> None:
     # the `tokenizers` trainer's progress output wrote blank lines to fd 1, ahead of `scer-hf demo --json`'s JSON
-    from scer_hf._tiny import _tokenizer
+    from scer_hf.hf.tiny import _tokenizer
 
     _tokenizer(kind, 128)  # type: ignore[arg-type]
     out, _ = capfd.readouterr()

@@ -10,7 +10,7 @@ from click.testing import CliRunner
 
 from scer_hf import Report
 from scer_hf.cli import cli
-from scer_hf.equivalents import DEFAULT_KEYS, equivalence_factors, equivalents, format_equivalents
+from scer_hf.core.equivalents import DEFAULT_KEYS, equivalence_factors, equivalents, format_equivalents
 from scer_hf.errors import EstimateInputError
 
 

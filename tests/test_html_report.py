@@ -14,8 +14,8 @@ import pytest
 from click.testing import CliRunner
 
 from scer_hf.cli import cli
-from scer_hf.html_report import distribution_svg, pareto_front, render_html, write_html_report
-from scer_hf.report import Report
+from scer_hf.publish.html import distribution_svg, pareto_front, render_html, write_html_report
+from scer_hf.core.report import Report
 from tests.test_label_fixtures import inference_report, rating, training_report
 
 REFERENCE = [{"model": "ref/a", "value": 0.3, "quality": 500.0}, {"model": "ref/b", "value": 1.2, "quality": 300.0},
@@ -133,7 +133,7 @@ def test_renders_in_headless_chromium(tmp_path: Path) -> None:
 
 
 def test_human_equivalents_with_sources() -> None:
-    eq = pytest.importorskip("scer_hf.equivalents")
+    eq = pytest.importorskip("scer_hf.core.equivalents")
     rep = inference_report()
     html = unescape(render_html(rep, rating()))
     items = eq.equivalents(rep.co2e_g)
@@ -151,7 +151,7 @@ def test_training_rating_without_stars_never_prints_none_stars() -> None:
 
 
 def test_child_phases_follow_their_parent() -> None:
-    from scer_hf.html_report import _phase_rows
+    from scer_hf.publish.html import _phase_rows
 
     d = {"phases": [{"name": n, "parent": p, "kind": "training", "energy_j": {"total": 1.0}, "duration_s": 1.0,
                      "counts": {}, "measured": True} for n, p in

@@ -13,7 +13,7 @@ from click.testing import CliRunner
 
 from scer_hf.cli import cli
 from scer_hf.errors import ReportError
-from scer_hf.label import (CONTRAST_PAIRS, GRAPHIC_PAIRS, LABEL_WIDTH, PALETTE, label_fields, make_label,
+from scer_hf.publish.label import (CONTRAST_PAIRS, GRAPHIC_PAIRS, LABEL_WIDTH, PALETTE, label_fields, make_label,
                            markdown_badge, save_label, svg_to_png)
 from tests.test_label_fixtures import inference_report, rating, training_report
 
@@ -199,11 +199,11 @@ def test_cli_label_svg_and_json(tmp_path: Path) -> None:
 
 
 def test_nested_phases_are_not_counted_twice() -> None:
-    from scer_hf.carbon import carbon_intensity
-    from scer_hf.html_report import render_html
-    from scer_hf.meters import ReplayMeter
-    from scer_hf.report import Report
-    from scer_hf.tracker import PhaseTracker
+    from scer_hf.core.carbon import carbon_intensity
+    from scer_hf.publish.html import render_html
+    from scer_hf.core.meters import ReplayMeter
+    from scer_hf.core.report import Report
+    from scer_hf.core.tracker import PhaseTracker
     from tests.test_label_fixtures import Clock
 
     clock = Clock()

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from scer_hf.carbon import carbon_intensity
-from scer_hf.meters import ReplayMeter
-from scer_hf.report import Report
-from scer_hf.tracker import PhaseTracker
+from scer_hf.core.carbon import carbon_intensity
+from scer_hf.core.meters import ReplayMeter
+from scer_hf.core.report import Report
+from scer_hf.core.tracker import PhaseTracker
 
 
 class Clock:

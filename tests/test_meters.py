@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 
 from scer_hf.errors import MeterError, MeterUnavailableError
-from scer_hf.meters import EstimateMeter, NvmlMeter, RaplMeter, auto
-from scer_hf.meters.nvml import visible_gpu_indices
-from scer_hf.meters.rapl import find_rapl_domains
+from scer_hf.core.meters import EstimateMeter, NvmlMeter, RaplMeter, auto
+from scer_hf.core.meters.nvml import visible_gpu_indices
+from scer_hf.core.meters.rapl import find_rapl_domains
 
 
 # --- fake RAPL powercap tree -------------------------------------------------------------
@@ -295,7 +295,7 @@ def test_auto_host_false_measures_no_cpu() -> None:
 
 
 def test_estimate_ram_integrates_rss_with_a_held_sample(monkeypatch: pytest.MonkeyPatch) -> None:
-    import scer_hf.meters.estimate as est
+    import scer_hf.core.meters.estimate as est
 
     clock = {"t": 100.0}
     rss = {"b": 2e9}

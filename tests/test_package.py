@@ -18,7 +18,7 @@ def test_public_api_is_explicit() -> None:
     for name in ("SCERCallback", "Report", "track_pipeline", "benchmark", "estimate", "rate", "reference",
                  "update_card"):
         assert name in scer_hf.__all__
-    assert scer_hf.Report.__module__ == "scer_hf.report"
+    assert scer_hf.Report.__module__ == "scer_hf.core.report"
     assert scer_hf.PhaseTracker.__name__ == "PhaseTracker"
 
 

@@ -13,9 +13,9 @@ from transformers import pipeline
 
 import scer_hf
 from scer_hf.errors import UnsupportedPipelineError
-from scer_hf.meters import ReplayMeter
-from scer_hf.pipeline import Text2TextPipeline, TrackedPipeline
-from scer_hf.tracker import MeasurementWarning
+from scer_hf.core.meters import ReplayMeter
+from scer_hf.hf.pipeline import Text2TextPipeline, TrackedPipeline
+from scer_hf.core.tracker import MeasurementWarning
 
 GREEDY = {"max_new_tokens": 8, "do_sample": False}
 PROMPTS = ["Hello there", "The sky is", "Write a poem about the sea", "When did Virgin Australia start operating?"]
@@ -349,7 +349,7 @@ class _DevicePipe:
 
 def test_default_meters_take_only_the_pipelines_gpu(monkeypatch: pytest.MonkeyPatch) -> None:
     nv = _FakeNvml()
-    monkeypatch.setattr("scer_hf.meters.nvml._import_pynvml", lambda: nv)
+    monkeypatch.setattr("scer_hf.core.meters.nvml._import_pynvml", lambda: nv)
     monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "2,3")  # cuda:1 is NVML GPU 3
     tp = scer_hf.track_pipeline(_DevicePipe(nv, "cuda:1"))
     tp("hello")

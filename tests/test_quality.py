@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from scer_hf.errors import EmptyPromptsError, UnknownTaskError
-from scer_hf.verify import verify
+from scer_hf.publish.verify import verify
 from tests.test_label_fixtures import inference_report
 
 torch = pytest.importorskip("torch")
@@ -28,7 +28,7 @@ def bert(tiny_model_dir) -> Path:  # type: ignore[no-untyped-def]
 
 
 def test_perplexity_equals_the_models_own_loss(gpt2: Path) -> None:
-    from scer_hf.quality import attach_quality, perplexity_parts
+    from scer_hf.hf.quality import attach_quality, perplexity_parts
 
     model = tf.AutoModelForCausalLM.from_pretrained(gpt2).eval()
     tok = tf.AutoTokenizer.from_pretrained(gpt2)
@@ -55,11 +55,11 @@ def test_perplexity_equals_the_models_own_loss(gpt2: Path) -> None:
 
 
 def test_masked_accuracy_from_model_path(bert: Path) -> None:
-    from scer_hf.quality import MASK_EVERY, attach_quality, masked_accuracy_parts
+    from scer_hf.hf.quality import MASK_EVERY, attach_quality, masked_accuracy_parts
 
     model = tf.AutoModelForMaskedLM.from_pretrained(bert).eval()
     tok = tf.AutoTokenizer.from_pretrained(bert)
-    from scer_hf._tiny import prompt_texts
+    from scer_hf.hf.tiny import prompt_texts
 
     preds, refs = masked_accuracy_parts(model, tok, prompt_texts(4))
     assert len(preds) == len(refs) > 0
@@ -71,7 +71,7 @@ def test_masked_accuracy_from_model_path(bert: Path) -> None:
 
 
 def test_bad_inputs_get_typed_errors(gpt2: Path) -> None:
-    from scer_hf.quality import attach_quality
+    from scer_hf.hf.quality import attach_quality
 
     with pytest.raises(UnknownTaskError, match="supported: text-generation, fill-mask"):
         attach_quality(inference_report(), model=str(gpt2), task="text-classification")
@@ -87,7 +87,7 @@ def test_bad_inputs_get_typed_errors(gpt2: Path) -> None:
 
 
 def test_report_path_is_accepted(gpt2: Path, tmp_path: Path) -> None:
-    from scer_hf.quality import attach_quality
+    from scer_hf.hf.quality import attach_quality
 
     p = inference_report().save(tmp_path / "scer_report.json")
     r = attach_quality(str(p), model=str(gpt2), task="text-generation", n=2)

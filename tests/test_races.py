@@ -16,7 +16,7 @@ import pytest
 
 from scer_hf import update_card
 from scer_hf.errors import ReportError
-from scer_hf.report import Report
+from scer_hf.core.report import Report
 from tests.test_label_fixtures import inference_report, rating, training_report
 
 ROUNDS = 20

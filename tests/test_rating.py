@@ -13,11 +13,11 @@ import pytest
 import scer_hf
 from scer_hf import Report, reference
 from scer_hf.errors import ModelIdError, RatingError, ReportSchemaError, UnknownTaskError
-from scer_hf.meters import ReplayMeter
+from scer_hf.core.meters import ReplayMeter
 from scer_hf.rating import PhaseRating, Rating, rate
 from scer_hf.rating.percentile import grade, percentile_of, percentiles
 from scer_hf.rating.stars import stars
-from scer_hf.tracker import PhaseTracker
+from scer_hf.core.tracker import PhaseTracker
 
 CONTRACT = {"phase", "available", "grade", "stars", "percentile", "value", "unit", "uncertainty", "category",
             "peers", "nearest_peers", "sources", "estimated", "method", "reason", "how_to_measure"}
@@ -152,12 +152,12 @@ def test_training_emissions_fallback_and_derived_energy() -> None:
     assert t.value == pytest.approx(31.22e6 / (7e9 * 2000e9) * 1e15)
     d = rate("meta-llama/Llama-2-7b-hf", include_derived=True, hub=False).training
     assert d.method == "derived (calculator)" and d.estimated
-    from scer_hf.calculator import derive_training_energy
+    from scer_hf.core.calculator import derive_training_energy
 
     row = next(r for r in reference.raw_rows("training.csv") if r["model_id"] == "meta-llama/Llama-2-7b-hf")
     mwh = derive_training_energy(row)["energy_mwh_derived"]
     assert d.value == pytest.approx(mwh * 1000 / (7 * 2000))
-    assert any("derived by scer_hf.calculator" in n for n in d.notes)
+    assert any("derived by scer_hf.core.calculator" in n for n in d.notes)
     assert rate("bigscience/bloom", include_derived=True, hub=False).training.peers > 16  # derived peers join
     # Llama 3.3 70B publishes neither energy nor (a usable) CO2e: its own energy is derived, peers stay published
     x = rate("meta-llama/Llama-3.3-70B-Instruct", hub=False).training
@@ -324,7 +324,7 @@ def test_measured_rating_flags_queries_whose_energy_is_missing() -> None:
     # 3,600 / 3,600 / 2 x 1,000 = 500 Wh per 1,000 queries, a lower bound; the rating must say so
     from dataclasses import replace
 
-    from scer_hf.tracker import merge_measurements
+    from scer_hf.core.tracker import merge_measurements
 
     clock = Clock()
     meter = ReplayMeter({"gpu:0": [(0, 100.0)]}, clock=clock)

@@ -8,13 +8,13 @@ from pathlib import Path
 import pytest
 
 from scer_hf import Report
-from scer_hf.carbon import carbon_intensity
-from scer_hf.embodied import embodied_emissions, find_hardware, hardware_table
+from scer_hf.core.carbon import carbon_intensity
+from scer_hf.core.embodied import embodied_emissions, find_hardware, hardware_table
 from scer_hf.errors import (CarbonIntensityError, HardwareNotFoundError, ReportError, ReportSchemaError,
                             UnknownCountryError, UnsupportedSchemaVersionError)
-from scer_hf.meters import ReplayMeter
-from scer_hf.sci import sci_value
-from scer_hf.tracker import PhaseTracker
+from scer_hf.core.meters import ReplayMeter
+from scer_hf.core.sci import sci_value
+from scer_hf.core.tracker import PhaseTracker
 
 
 class Clock:
@@ -158,7 +158,7 @@ def test_save_never_silently_overwrites(tmp_path: Path) -> None:
 
 
 def test_estimate_reports_say_so() -> None:
-    from scer_hf.meters import EstimateMeter
+    from scer_hf.core.meters import EstimateMeter
 
     tr = PhaseTracker(EstimateMeter())
     with tr.phase("forward", queries=1):
@@ -211,7 +211,7 @@ def test_not_json_and_missing_file(tmp_path: Path) -> None:
 
 
 def test_provenance_names_the_meter_of_each_component() -> None:
-    from scer_hf.meters import EstimateMeter
+    from scer_hf.core.meters import EstimateMeter
 
     clock = Clock()
     tr = PhaseTracker([ReplayMeter({"gpu:0": [(0, 1.0)]}, clock=clock), EstimateMeter()], clock=clock)
@@ -229,8 +229,8 @@ def test_provenance_names_the_meter_of_each_component() -> None:
 def test_sci_uncertainty_excludes_embodied() -> None:
     # 1 kWh IT energy, +-10 % meter; 400 g/kWh x PUE 1.5 -> 600 g +- 60 g; M = 200 g (no meter uncertainty);
     # 2,000 training tokens -> R = 2: SCI = (600 + 200) / 2 = 400, +- 60 / 2 = 30 (not 400 x 10 % = 40)
-    from scer_hf.embodied import Embodied
-    from scer_hf.tracker import Measurement
+    from scer_hf.core.embodied import Embodied
+    from scer_hf.core.tracker import Measurement
 
     m = Measurement("train", 0.0, 10.0, {"gpu:0": 3.6e6}, counts={"tokens": 2000})
     prov = {"meters": [{"meter": "m", "method": "counter", "components": ["gpu:0"], "relative_uncertainty": 0.1}]}

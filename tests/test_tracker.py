@@ -8,9 +8,9 @@ import warnings
 import pytest
 
 from scer_hf.errors import MeterError, WindowError
-from scer_hf.meters import ReplayMeter
-from scer_hf.meters.base import Meter, Reading
-from scer_hf.tracker import MeasurementWarning, PhaseTracker, merge_measurements
+from scer_hf.core.meters import ReplayMeter
+from scer_hf.core.meters.base import Meter, Reading
+from scer_hf.core.tracker import MeasurementWarning, PhaseTracker, merge_measurements
 
 
 class Clock:

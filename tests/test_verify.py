@@ -12,9 +12,9 @@ from click.testing import CliRunner
 
 from scer_hf.cli import cli
 from scer_hf.errors import VerificationError
-from scer_hf.label import save_label
-from scer_hf.report import Report
-from scer_hf.verify import verify, verify_report
+from scer_hf.publish.label import save_label
+from scer_hf.core.report import Report
+from scer_hf.publish.verify import verify, verify_report
 from tests.test_label_fixtures import inference_report, rating, training_report
 
 
@@ -104,7 +104,7 @@ def test_label_errors(tmp_path: Path) -> None:
 
 
 def _card(tmp_path: Path, rep: Report, rat: dict | None) -> Path:
-    content = pytest.importorskip("scer_hf.cardlib.content")
+    content = pytest.importorskip("scer_hf.publish.card.content")
     yaml = pytest.importorskip("yaml")
     meta: dict[str, Any] = {"license": "apache-2.0", "scer": content.merge_scer(None, rep, rat, False)}
     co2 = content.co2_entry(rep)
@@ -187,7 +187,7 @@ def test_stored_rating_is_recomputed() -> None:
 
 
 def test_card_written_by_update_card_verifies(tmp_path: Path) -> None:
-    card_mod = pytest.importorskip("scer_hf.card")
+    card_mod = pytest.importorskip("scer_hf.publish.card")
     rate = pytest.importorskip("scer_hf.rating").rate
     rep = inference_report()
     rp = rep.save(tmp_path / "scer_report.json")
@@ -206,7 +206,7 @@ def test_real_and_odd_cards_verify_after_update(tmp_path: Path, fixture: str) ->
     """Cards update_card accepts (BOM, CRLF, a real Hub card) must also verify."""
     import shutil
 
-    card_mod = pytest.importorskip("scer_hf.card")
+    card_mod = pytest.importorskip("scer_hf.publish.card")
     rep = inference_report()
     rp = rep.save(tmp_path / "scer_report.json")
     shutil.copy(Path(__file__).parent / "fixtures" / "cards" / fixture, tmp_path / "README.md")

@@ -63,10 +63,10 @@ _OPTIONS = {"country_iso_code": "--country", "carbon_intensity_g_per_kwh": "--in
 @click.option("--region", help="Grid region (Nordic zones SE1-4, NO1-5, FI).")
 @click.option("--intensity", type=float, help="Grid intensity override in gCO2e/kWh.")
 @click.option("--pue", default=1.0, show_default=True, type=float, help="Data-centre PUE.")
-@click.option("--hardware", help="What ran the benchmark, as named in scer_hf.embodied.hardware_table() "
+@click.option("--hardware", help="What ran the benchmark, as named in scer_hf.core.embodied.hardware_table() "
                                 "(embodied emissions; the rating reads it). Default: the detected GPU/CPU.")
 @click.option("--device", help="torch device (default: cuda:0 if available, else cpu).")
-@click.option("--quality", is_flag=True, help="Also attach a quality score (needs scer_hf.quality).")
+@click.option("--quality", is_flag=True, help="Also attach a quality score (needs scer_hf.hf.quality).")
 @click.option("--no-progress", is_flag=True, help="No progress bar.")
 @click.option("--model-id", help="Name the model in the report (default: MODEL_OR_PATH).")
 @click.option("--out", type=click.Path(dir_okay=True), help="Write the report JSON here.")
@@ -79,7 +79,7 @@ def command(model_or_path: str, task: str, setting: str, queries: int | None, mi
             model_id: str | None, out: str | None, overwrite: bool, as_json: bool) -> None:
     """Run the standard inference benchmark on MODEL_OR_PATH (a local folder or a cached Hub id)."""
     from ..errors import ReportError
-    from ..protocol import benchmark
+    from ..hf.benchmark import benchmark
 
     if out and not overwrite:  # a new run never equals an old file: refuse now, not after the whole benchmark
         target = Path(out) / "scer_report.json" if Path(out).is_dir() else Path(out)

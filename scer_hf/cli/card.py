@@ -62,7 +62,7 @@ def update(target: str, report_path: str | None, rating_path: str | None, push: 
            overwrite: bool, create_pr: bool, label_path: str, commit_message: str | None,
            parent_commit: str | None, as_json: bool) -> None:
     """Add or refresh the SCER metadata and section of TARGET (README.md, folder, or namespace/name)."""
-    from ..card import is_repo_id, update_card
+    from ..publish.card import is_repo_id, update_card
 
     remote = is_repo_id(target)
     if not remote:  # a mistyped folder or repo id must not quietly become a new folder with a new card
@@ -105,9 +105,9 @@ def update(target: str, report_path: str | None, rating_path: str | None, push: 
 @handle_errors
 def show(target: str, as_json: bool) -> None:
     """Print the SCER metadata (co2_eq_emissions, scer block) of a card."""
-    from ..card import is_repo_id
-    from ..cardlib import hub
-    from ..cardlib.splice import split_card
+    from ..publish.card import is_repo_id
+    from ..publish.card import hub
+    from ..publish.card.splice import split_card
 
     if is_repo_id(target):
         repo_id = target.removeprefix("hf://")

@@ -26,7 +26,7 @@ def command(out_dir: str, country: str, epochs: int, queries: int, overwrite: bo
     import warnings
     from pathlib import Path
 
-    from ..demo import _check_outputs
+    from ..hf.demo import _check_outputs
 
     _check_outputs(Path(out_dir), overwrite)  # before importing transformers or anything else runs
 
@@ -38,7 +38,7 @@ def command(out_dir: str, country: str, epochs: int, queries: int, overwrite: bo
 
     transformers.logging.set_verbosity_error()
     transformers.logging.disable_progress_bar()
-    from ..demo import run_demo
+    from ..hf.demo import run_demo
 
     s = run_demo(out_dir, country=country, epochs=epochs, queries=queries, progress=not as_json,
                  overwrite=overwrite)

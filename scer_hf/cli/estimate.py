@@ -113,8 +113,8 @@ def command(hardware: str | None, count: int, hours: float | None, gpu_hours: fl
 
     Example: scer-hf estimate --gpu "H100 SXM" --count 8 --hours 120 --country USA --pue 1.1
     """
-    from ..calculator import estimate
-    from ..equivalents import equivalents, format_equivalents
+    from ..core.calculator import estimate
+    from ..core.equivalents import equivalents, format_equivalents
 
     try:
         report = estimate(

@@ -38,7 +38,7 @@ def command(report: str, rating_path: str | None, out: str, overwrite: bool, url
     the measurement method and a QR code. Check it later with `scer-hf verify LABEL`.
     """
     from .._io import refuse_overwrite
-    from ..label import label_fields, load_report, markdown_badge, resolve_rating, save_label
+    from ..publish.label import label_fields, load_report, markdown_badge, resolve_rating, save_label
 
     refuse_overwrite(out, overwrite=overwrite, inputs=[report, _manifest(report), rating_path])
     rep = load_report(report)

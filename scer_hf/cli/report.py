@@ -33,8 +33,8 @@ def command(report: str, rating_path: str | None, out: str, overwrite: bool, url
     efficiency when the report has a quality block, the label, method and sources.
     """
     from .._io import refuse_overwrite
-    from ..html_report import write_html_report
-    from ..label import load_report, resolve_rating
+    from ..publish.html import write_html_report
+    from ..publish.label import load_report, resolve_rating
 
     refuse_overwrite(out, overwrite=overwrite, inputs=[report, _manifest(report), rating_path])
     rep = load_report(report)

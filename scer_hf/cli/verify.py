@@ -27,7 +27,7 @@ def command(target: str, report: str | None, rating_path: str | None, as_json: b
     digest must match the report. Exit codes: 0 all checks pass, 3 a figure does not
     match, 1 the file cannot be read.
     """
-    from ..verify import verify
+    from ..publish.verify import verify
 
     if rating_path and not target.lower().endswith(".svg"):  # it would be ignored: say so
         raise click.UsageError("--rating checks a label's grade and stars: give a label .svg as TARGET")

@@ -15,7 +15,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from ..report import Report
+from ..core.report import Report
 from .engine import rate_model
 from .measured import rate_report
 from .result import PhaseRating, Rating
@@ -52,9 +52,9 @@ def rate(
 
     ``task`` restricts (model) or sets (report) the task. ``include_secondary`` /
     ``include_modelled`` add [secondary] and modelled rows to the peers;
-    ``include_derived`` adds training energy derived by ``scer_hf.calculator`` from
+    ``include_derived`` adds training energy derived by ``scer_hf.core.calculator`` from
     GPU-hours; ``extra`` adds your own rows (CSV path(s) or row dicts, see
-    :func:`scer_hf.reference.rows`).
+    :func:`scer_hf.rating.reference.rows`).
 
     Raises ``ModelIdError`` (malformed id), ``UnknownTaskError``, ``ReportSchemaError``.
     """

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from typing import Any, Mapping, Sequence
 
-from .. import reference as _ref
+from . import reference as _ref
 from .categories import normalize_task, validate_model_id
 from .hub import card_emissions
 from .percentile import grade, percentiles
@@ -124,7 +124,7 @@ def _rate_training_row(row: dict[str, Any], peers: list[dict[str, Any]]) -> Phas
                          category=_category(row, row["group"], None), reason=why,
                          how_to_measure=training_how_to(row.get("model_key")), **common)
     if derived and row.get("derivation"):
-        pr.notes.append(f"energy derived by scer_hf.calculator, not published: {row['derivation']}")
+        pr.notes.append(f"energy derived by scer_hf.core.calculator, not published: {row['derivation']}")
     if row.get("co2e_value") is not None and pr.co2e is None:
         pr.co2e = {"value": row["co2e_value"], "unit": row["co2e_unit"], "basis": "tco2e_operational (as published)"}
     pr.notes.append(f"evidence: [{row.get('evidence', '')}]")

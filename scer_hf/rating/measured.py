@@ -14,8 +14,8 @@ import os
 from pathlib import Path
 from typing import Any
 
-from .. import reference as _ref
-from ..report import Report
+from . import reference as _ref
+from ..core.report import Report
 from .categories import aies_task, hardware_class, normalize_task, size_class
 from .engine import inference_how_to, rate_value, training_how_to
 from .result import PhaseRating, Rating

@@ -1,0 +1,362 @@
+"""Estimate without running: hardware x time x location -> a ``scer_hf.Report``.
+
+The arithmetic of ML CO2 Impact (Lacoste et al. 2019) and Green Algorithms
+(Lannelongue et al. 2021), written as energy so it feeds the same Report, SCI and
+carbon code as a measurement::
+
+    E_gpu = board power (W) x utilisation x count x hours        (component "gpu:est")
+    E_cpu = CPU power (W) x utilisation x hours                  (component "cpu:est")
+    E_ram = memory_gb x 0.3725 W/GB x hours                      (component "ram")
+    CO2e  = E x PUE x grid intensity;  M (embodied) per SCI from hardware_embodied.csv
+
+Board power comes from ``scer_hf/data/hardware_power.csv`` (every row sourced) or
+``watts=``. The report says ``method: "estimate (calculator)"`` (``extra.method`` and
+``provenance.calculator``) and ``provenance.estimated`` is true: it is never a
+measurement. ``derive_training_energy`` applies the same arithmetic to a reference
+row that publishes GPU-hours but no energy.
+"""
+
+from __future__ import annotations
+
+import csv
+import difflib
+import math
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+from importlib import resources
+from typing import Any, Mapping, Sequence
+
+from .carbon import J_PER_KWH, carbon_intensity
+from .embodied import Embodied, EmbodiedRow, embodied_emissions, find_hardware
+from ..errors import EstimateInputError, HardwareNotFoundError
+from .meters.estimate import (
+    RAM_SOURCE, RAM_W_PER_GB, RELATIVE_UNCERTAINTY, UNCERTAINTY_BASIS, lookup_cpu_tdp,
+)
+from .report import Report
+from .tracker import Measurement
+
+__all__ = [
+    "estimate", "derive_training_energy", "PowerRow", "power_table", "find_gpu",
+    "METHOD", "DEFAULT_UTILISATION", "UTILISATION_SOURCE",
+]
+
+METHOD = "estimate (calculator)"
+# ML CO2 Impact multiplies TDP by hours with no utilisation term, Meta's model cards use
+# peak power per GPU, and Green Algorithms' usage factor defaults to 1: rated power the
+# whole time, an upper bound on GPU energy. Pass utilisation=... when you know better.
+DEFAULT_UTILISATION = 1.0
+UTILISATION_SOURCE = (
+    "1.0 = rated board power for the whole reservation, as ML CO2 Impact (Lacoste et al. 2019: "
+    "TDP x hours) and Meta's Llama model cards (peak power per GPU) compute it; an upper bound"
+)
+_GPU_LEVEL = ("GPU", "GPU baseboard")
+_INCLUDES_GPUS = re.compile(r"incl(?:\.|uding)?\s+(?:the\s+)?(?:\d+\s+)?GPUs", re.I)
+_INCLUDES_SERVER = re.compile(r"instance|share of server", re.I)
+
+
+@dataclass(frozen=True)
+class PowerRow:
+    """One sourced row of ``hardware_power.csv``."""
+
+    hardware: str
+    category: str
+    tdp_w: float
+    power_basis: str
+    aliases: tuple[str, ...]
+    embodied_row: str | None
+    source: str
+    notes: str
+
+
+@lru_cache(maxsize=1)
+def power_table() -> tuple[PowerRow, ...]:
+    """Every row of the shipped board-power table."""
+    text = resources.files("scer_hf.data").joinpath("hardware_power.csv").read_text(encoding="utf-8")
+    return tuple(
+        PowerRow(r["hardware"].strip(), r["category"], float(r["tdp_w"]), r["power_basis"],
+                 tuple(a.strip() for a in r["aliases"].split("|") if a.strip()),
+                 r["embodied_row"].strip() or None, r["source"], r["notes"])
+        for r in csv.DictReader(text.splitlines())
+    )
+
+
+def _norm(name: str) -> str:
+    s = re.sub(r"[-_/,()]", " ", name.lower())
+    s = re.sub(r"\b(\d+)\s*gb\b", r"\1gb", s)
+    return " ".join(t for t in s.split() if t not in ("nvidia", "tesla", "geforce", "gpu"))
+
+
+def find_gpu(name: str) -> PowerRow:
+    """The power row for *name* (case, dashes and vendor words ignored; aliases accepted).
+
+    A name that fits several rows ("H100") or none raises :class:`HardwareNotFoundError`
+    with suggestions; pass ``watts=`` to bypass the table.
+    """
+    rows = power_table()
+    q = _norm(name)
+    names = {r.hardware: [_norm(r.hardware)] + [_norm(a) for a in r.aliases] for r in rows}
+    exact = [r for r in rows if q in names[r.hardware]]
+    if len(exact) == 1:
+        return exact[0]
+    qt = set(q.split())
+    subset = [r for r in rows if qt and any(qt <= set(n.split()) for n in names[r.hardware])]
+    if len(subset) == 1:
+        return subset[0]
+    if subset:
+        sugg = [r.hardware for r in subset]
+        raise HardwareNotFoundError(
+            f"hardware {name!r} is ambiguous: it fits {', '.join(repr(s) for s in sugg)}. "
+            "Name the form factor (SXM/PCIe) and memory, or pass watts=<board power W>.", suggestions=sugg)
+    flat = {n: r.hardware for r in rows for n in names[r.hardware]}
+    close = difflib.get_close_matches(q, list(flat), n=6, cutoff=0.5)
+    sugg = list(dict.fromkeys(flat[c] for c in close))[:3]
+    raise HardwareNotFoundError(
+        f"no sourced board power for hardware {name!r}"
+        + (f"; did you mean {' or '.join(repr(s) for s in sugg)}?" if sugg else ".")
+        + " Pass watts=<board power W> (e.g. from nvidia-smi --query-gpu=power.limit) to estimate anyway; "
+        "see scer_hf.core.calculator.power_table() for every row.", suggestions=sugg)
+
+
+# --- input checks ---------------------------------------------------------------------------
+def _num(name: str, v: Any, *, low: float = 0.0, low_ok: bool = False, high: float | None = None,
+         hint: str = "") -> float:
+    if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) \
+            or (v < low if low_ok else v <= low) or (high is not None and v > high):
+        rng = f"{'>=' if low_ok else '>'} {low:g}" + (f" and <= {high:g}" if high is not None else "")
+        raise EstimateInputError(f"{name}={v!r} must be a finite number {rng}{hint}")
+    return float(v)
+
+
+def _count(v: Any) -> int:
+    if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v < 1 or int(v) != v:
+        raise EstimateInputError(f"count={v!r} must be a whole number of devices >= 1")
+    return int(v)
+
+
+# --- embodied -------------------------------------------------------------------------------
+def _embodied(names: Sequence[str], seconds: float, count: int, servers: float, lifetime: float | None,
+              ) -> Embodied:
+    rows: list[EmbodiedRow] = [find_hardware(n) for n in names]  # unknown name -> HardwareNotFoundError
+    gpu_rows = [r for r in rows if r.category in _GPU_LEVEL]
+    servers_incl = [r for r in rows if r.category == "server" and _INCLUDES_GPUS.search(r.scope)
+                    and "excl" not in r.scope.lower()]
+    if len(gpu_rows) > 1:
+        raise EstimateInputError(
+            f"embodied rows {[r.hardware for r in gpu_rows]} all cover the GPUs; pick one (a baseboard "
+            "and its per-GPU share, or two cards, would count the same silicon twice)")
+    if gpu_rows and servers_incl:
+        raise EstimateInputError(
+            f"{servers_incl[0].hardware!r} already includes its GPUs ({servers_incl[0].scope}); adding "
+            f"{gpu_rows[0].hardware!r} would count them twice. Use a server row that excludes GPUs "
+            "(e.g. 'AWS p5.48xlarge host excl. GPUs (8x H100 SXM)') or the server row alone")
+    if any(_INCLUDES_SERVER.search(r.scope) for r in gpu_rows) and any(r.category == "server" for r in rows):
+        raise EstimateInputError(
+            f"{gpu_rows[0].hardware!r} is already a share of a whole server; adding a server row counts it twice")
+    odd = [r.hardware for r in rows if r.category not in (*_GPU_LEVEL, "server")]
+    if odd:
+        raise EstimateInputError(
+            f"embodied rows {odd} are per component (CPU, GB, drive); the calculator takes GPU, GPU baseboard "
+            "and server rows only")
+    parts = []
+    for r in rows:
+        per_gpu = r.category == "GPU"  # a card or a per-GPU share: one per device
+        n, share = (count, 1.0) if per_gpu else (1, servers)
+        e = embodied_emissions(r.hardware, seconds, resource_share=share, count=n, lifetime_years=lifetime)
+        if not e.included:
+            return Embodied(False, None, hardware=r.hardware, te_kgco2e=r.embodied_kgco2e, scope=r.scope,
+                            source=r.source, reason=f"{r.hardware}: {e.reason}")
+        parts.append(e)
+    els = {p.lifetime_years for p in parts}
+    return Embodied(
+        True, sum(p.embodied_g or 0.0 for p in parts), " + ".join(p.hardware or "?" for p in parts),
+        sum(p.te_kgco2e or 0.0 for p in parts), els.pop() if len(els) == 1 else None, seconds,
+        parts[0].resource_share if len(parts) == 1 else None, "; ".join(p.scope or "" for p in parts),
+        " | ".join(p.source or "" for p in parts),
+    )
+
+
+# --- the calculator -------------------------------------------------------------------------
+def estimate(
+    hardware: str | None = None,
+    count: int = 1,
+    hours: float | None = None,
+    *,
+    gpu_hours: float | None = None,
+    country_iso_code: str | None = None,
+    region: str | None = None,
+    carbon_intensity_g_per_kwh: float | None = None,
+    pue: float = 1.0,
+    utilisation: float = DEFAULT_UTILISATION,
+    watts: float | None = None,
+    cpu: str | None = None,
+    cpu_watts: float | None = None,
+    memory_gb: float | None = None,
+    embodied_hardware: str | Sequence[str] | None = None,
+    servers: float = 1.0,
+    lifetime_years: float | None = None,
+    model: str | Mapping[str, Any] | None = None,
+    boundary: str = "training",
+    tokens: float | None = None,
+    samples: float | None = None,
+    queries: float | None = None,
+) -> Report:
+    """Estimate a run that was not measured: *count* x *hardware* for *hours* (wall clock).
+
+    ``gpu_hours`` may replace ``hours`` (``hours = gpu_hours / count``), as model cards
+    publish. ``watts`` (board power per device) overrides the table; ``utilisation``
+    (0-1] scales GPU and CPU power (default 1.0, see :data:`UTILISATION_SOURCE`).
+    ``cpu`` (a model name, TDP from codecarbon's table) or ``cpu_watts`` adds the host
+    CPU(s); ``memory_gb`` adds memory at Green Algorithms' 0.3725 W/GB. Embodied uses
+    ``embodied_hardware`` (row name(s) of ``hardware_embodied.csv``; GPU rows x count,
+    server/baseboard rows x ``servers``) or the GPU's default row; never a guess.
+    ``tokens``/``samples``/``queries`` give SCI its R. Raises
+    :class:`EstimateInputError` for bad numbers, :class:`HardwareNotFoundError` for
+    unknown hardware.
+    """
+    if boundary not in ("training", "inference"):
+        raise EstimateInputError(f"boundary={boundary!r} must be 'training' or 'inference'")
+    n = _count(count)
+    if (hours is None) == (gpu_hours is None):
+        raise EstimateInputError("give exactly one of hours=<wall-clock hours> or gpu_hours=<device-hours>")
+    h = _num("hours", hours) if hours is not None else _num("gpu_hours", gpu_hours) / n
+    util = _num("utilisation", utilisation, high=1.0, hint=" (a fraction of rated power, e.g. 0.7)")
+    row: PowerRow | None = None
+    if watts is not None:
+        board_w = _num("watts", watts, high=5000.0, hint=" (board power per device)")
+        power_src = "user-supplied board power (watts=)"
+        if hardware is not None:
+            try:
+                row = find_gpu(hardware)
+            except HardwareNotFoundError:
+                row = None  # explicit watts: the name is only a label
+    elif hardware is not None:
+        row = find_gpu(hardware)
+        board_w, power_src = row.tdp_w, f"{row.hardware} {row.power_basis} {row.tdp_w:g} W: {row.source}"
+    else:
+        raise EstimateInputError("give hardware='<GPU name>' (see scer_hf.core.calculator.power_table()) or watts=<W>")
+    seconds = h * 3600.0
+    energy = {"gpu:est": board_w * util * n * seconds}
+    assumptions: dict[str, Any] = {
+        "hardware": row.hardware if row else hardware, "count": n, "hours": h, "device_hours": h * n,
+        "board_power_w": board_w, "board_power_source": power_src, "utilisation": util,
+        "utilisation_source": UTILISATION_SOURCE if utilisation == DEFAULT_UTILISATION else "user-supplied",
+    }
+    if cpu_watts is not None:
+        cw = _num("cpu_watts", cpu_watts, high=5000.0)
+        assumptions.update(cpu_power_w=cw, cpu_power_source="user-supplied (cpu_watts=)")
+    elif cpu is not None:
+        tdp, matched = lookup_cpu_tdp(cpu)
+        if tdp is None:
+            raise HardwareNotFoundError(f"no TDP for CPU {cpu!r} in codecarbon's cpu_power.csv ({matched}); "
+                                        "pass cpu_watts=<W> instead")
+        cw = tdp
+        assumptions.update(cpu=matched, cpu_power_w=cw, cpu_power_source="codecarbon data/hardware/cpu_power.csv TDP")
+    else:
+        cw = None
+    if cw is not None:
+        energy["cpu:est"] = cw * util * seconds
+    if memory_gb is not None:
+        gb = _num("memory_gb", memory_gb, low_ok=True)
+        energy["ram"] = gb * RAM_W_PER_GB * seconds
+        assumptions.update(memory_gb=gb, ram_w_per_gb=RAM_W_PER_GB, ram_power_source=RAM_SOURCE)
+    ci = carbon_intensity(country_iso_code, region, g_per_kwh=carbon_intensity_g_per_kwh, pue=pue)
+    lifetime = None if lifetime_years is None else _num("lifetime_years", lifetime_years)
+    srv = _num("servers", servers)
+    if embodied_hardware is not None:
+        names = [embodied_hardware] if isinstance(embodied_hardware, str) else list(embodied_hardware)
+        emb = _embodied(names, seconds, n, srv, lifetime)
+    elif row is not None and row.embodied_row:
+        emb = _embodied([row.embodied_row], seconds, n, srv, lifetime)
+    else:
+        emb = Embodied(False, None, hardware=row.hardware if row else hardware, reason=(
+            f"no card-level embodied row is mapped to {row.hardware if row else hardware!r}; pass "
+            "embodied_hardware='<row of scer_hf/data/hardware_embodied.csv>' to include one"))
+    counts = {k: _num(k, v, low_ok=True) for k, v in (("tokens", tokens), ("samples", samples),
+                                                      ("queries", queries)) if v is not None}
+    rel = RELATIVE_UNCERTAINTY
+    total_j = sum(energy.values())
+    co2e_g = ci.co2e_g(total_j)
+    calc = {
+        "method": METHOD, "inputs": {
+            "hardware": hardware, "count": n, "hours": hours, "gpu_hours": gpu_hours,
+            "country_iso_code": country_iso_code, "region": region,
+            "carbon_intensity_g_per_kwh": carbon_intensity_g_per_kwh, "pue": pue, "utilisation": utilisation,
+            "watts": watts, "cpu": cpu, "cpu_watts": cpu_watts, "memory_gb": memory_gb,
+            "embodied_hardware": embodied_hardware, "servers": servers, "lifetime_years": lifetime_years,
+        },
+        "assumptions": assumptions,
+        "formula": "E = sum(power_W x utilisation x count x hours) (+ RAM W/GB x GB x hours); "
+                   "CO2e = E_kWh x PUE x g/kWh; M = TE x TiR/EL x RS (SCI)",
+        "uncertainty": {
+            "relative": rel, "basis": UNCERTAINTY_BASIS,
+            "energy_kwh_range": [total_j / J_PER_KWH * (1 - rel), total_j / J_PER_KWH * (1 + rel)],
+            "co2e_g_range": [co2e_g * (1 - rel), co2e_g * (1 + rel)],
+            "not_included": "grid-intensity uncertainty (annual average); idle power; network, storage, cooling "
+                            "beyond PUE",
+        },
+    }
+    meter = {"meter": "calculator", "method": "estimate", "source": power_src, "components": sorted(energy),
+             "relative_uncertainty": rel, "uncertainty_basis": UNCERTAINTY_BASIS, "assumptions": assumptions}
+    m = Measurement(name=boundary, start_s=0.0, end_s=seconds, energy_j=energy, measured=True,
+                    method="estimate", counts=counts)
+    if model is not None and not isinstance(model, (str, Mapping)):
+        raise EstimateInputError(f"model={model!r} must be a model id like 'org/name' or a dict like "
+                                 "{'id': 'org/name', 'parameters': 7e9}")
+    model_d = {"id": model} if isinstance(model, str) else dict(model or {})
+    return Report.build([m], boundary=boundary, carbon=ci, model=model_d, embodied=emb,
+                        provenance={"meters": [meter], "calculator": calc}, extra={"method": METHOD})
+
+
+# --- reference dataset normalisation ----------------------------------------------------------
+_WATTS = re.compile(r"(\d+(?:\.\d+)?)\s*W\b")
+
+
+def derive_training_energy(row: Mapping[str, Any], *, pue: float = 1.0,
+                           include_published: bool = False) -> dict[str, Any] | None:
+    """GPU energy for a ``training.csv`` row that publishes GPU-hours and hardware but no energy.
+
+    Power is the wattage the row's source states (Meta: "A100-80GB (TDP 350-400W)" ->
+    400 W, the figure the card's Power column uses), else the table's. Returns ``None``
+    when the row lacks GPU-hours or power, or already has ``energy_mwh`` (unless
+    ``include_published``). The published figures are kept beside the derived one.
+    """
+    gh_s = str(row.get("gpu_hours") or "").strip()
+    hw = str(row.get("hardware") or "").strip()
+    if not gh_s or not hw or (str(row.get("energy_mwh") or "").strip() and not include_published):
+        return None
+    try:
+        gh = float(gh_s)
+    except ValueError:
+        return None
+    pue = _num("pue", pue, low=1.0, low_ok=True, high=5.0)
+    stated = _WATTS.findall(hw)
+    if stated:
+        w = max(float(x) for x in stated)
+        w_src = f"power stated by the source ({hw!r})"
+    else:
+        try:
+            pr = find_gpu(hw)
+        except HardwareNotFoundError:
+            return None
+        w, w_src = pr.tdp_w, f"{pr.hardware} {pr.power_basis} from scer_hf/data/hardware_power.csv"
+    kwh = gh * w / 1000.0 * pue
+    out: dict[str, Any] = {
+        "model_id": row.get("model_id"), "energy_mwh_derived": kwh / 1000.0, "gpu_hours": gh, "power_w": w,
+        "power_source": w_src, "pue": pue, "method": "derived: GPU-hours x board power (scer_hf.core.calculator)",
+        "published_energy_mwh": str(row.get("energy_mwh") or "").strip() or None,
+        "published_tco2e_operational": str(row.get("tco2e_operational") or "").strip() or None,
+        "implied_g_per_kwh": None,
+    }
+    text = (f"derived: {gh:,.0f} GPU-h x {w:g} W ({w_src}) x PUE {pue:g} = {kwh:,.0f} kWh = "
+            f"{kwh / 1000:,.2f} MWh; rated power the whole time (utilisation 1.0), GPUs only: an upper bound "
+            "on GPU energy, excluding CPU, memory and network")
+    t = out["published_tco2e_operational"]
+    if t:
+        try:
+            out["implied_g_per_kwh"] = float(t) * 1e6 / kwh
+            text += f"; the published {t} tCO2e implies {out['implied_g_per_kwh']:.0f} gCO2e/kWh on this energy"
+        except (ValueError, ZeroDivisionError):
+            pass
+    out["derivation"] = text + "."
+    return out

@@ -1,0 +1,177 @@
+"""NVIDIA GPU energy through NVML.
+
+Volta and newer GPUs expose a total-energy counter
+(``nvmlDeviceGetTotalEnergyConsumption``, millijoules since the driver loaded); a
+window is the difference of two reads, with no thread. For GPUs without it the meter
+integrates ``nvmlDeviceGetPowerUsage`` (milliwatts) in one light daemon thread
+(trapezoid rule, ``sample_interval_s``), only for those GPUs.
+
+``pynvml`` (package ``nvidia-ml-py``) is imported lazily. No driver or no GPU raises
+:class:`~scer_hf.errors.MeterUnavailableError` with the reason: :func:`auto` turns
+that into "not available", never into an error for the user. Tests pass a fake
+``nvml`` module with the same functions.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from types import ModuleType
+from typing import Any, Sequence
+
+from ...errors import MeterError, MeterUnavailableError
+from .base import Meter, Reading, now_s
+
+__all__ = ["NvmlMeter", "visible_gpu_indices"]
+
+
+def visible_gpu_indices(count: int, env: str | None = None) -> list[int]:
+    """NVML indices of the GPUs this process may use (``CUDA_VISIBLE_DEVICES``)."""
+    env = os.environ.get("CUDA_VISIBLE_DEVICES") if env is None else env
+    if env is None or env.strip() == "":
+        return list(range(count)) if env is None else []
+    out: list[int] = []
+    for tok in env.split(","):
+        tok = tok.strip()
+        try:
+            idx = int(tok)
+        except ValueError:
+            return list(range(count))  # UUIDs / MIG ids: measure every device, say so
+        if idx < 0 or idx >= count:
+            break  # CUDA: an invalid index hides it and every device after it ("-1" hides all)
+        out.append(idx)
+    return out
+
+
+def _import_pynvml() -> ModuleType:
+    try:
+        import pynvml  # type: ignore[import-not-found]
+    except ImportError as exc:
+        raise MeterUnavailableError("nvml", "pynvml is not installed (pip install nvidia-ml-py)") from exc
+    return pynvml
+
+
+class _PowerIntegrator:
+    """Integrates power samples of the GPUs that lack an energy counter."""
+
+    def __init__(self, nvml: Any, handles: dict[str, Any], interval_s: float) -> None:
+        self._nvml = nvml
+        self._handles = handles
+        self._interval = interval_s
+        self._lock = threading.Lock()
+        self._energy = {c: 0.0 for c in handles}
+        self._last_t = now_s()
+        self._last_w = {c: self._power_w(h) for c, h in handles.items()}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="scer-nvml-power", daemon=True)
+        self._thread.start()
+
+    def _power_w(self, handle: Any) -> float:
+        return float(self._nvml.nvmlDeviceGetPowerUsage(handle)) / 1000.0
+
+    def sample(self) -> dict[str, float]:
+        with self._lock:
+            t = now_s()
+            dt = t - self._last_t
+            for comp, handle in self._handles.items():
+                w = self._power_w(handle)
+                self._energy[comp] += 0.5 * (w + self._last_w[comp]) * dt
+                self._last_w[comp] = w
+            self._last_t = t
+            return dict(self._energy)
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self._interval):
+            try:
+                self.sample()
+            except Exception:  # noqa: BLE001 - NVMLError has no common import; keep sampling
+                pass
+
+    def close(self) -> None:
+        self._stop.set()
+
+
+class NvmlMeter(Meter):
+    """Energy of each visible NVIDIA GPU (components ``gpu:<nvml index>``)."""
+
+    name = "nvml"
+    relative_uncertainty = 0.05
+    uncertainty_basis = "NVIDIA documents NVML power/energy readings as accurate to within ±5%"
+
+    def __init__(
+        self,
+        gpu_indices: Sequence[int] | None = None,
+        *,
+        nvml: ModuleType | Any | None = None,
+        sample_interval_s: float = 0.1,
+    ) -> None:
+        super().__init__()
+        self._nvml = nvml if nvml is not None else _import_pynvml()
+        try:
+            self._nvml.nvmlInit()
+            count = int(self._nvml.nvmlDeviceGetCount())
+        except Exception as exc:  # noqa: BLE001 - NVMLError_* classes are generated at run time
+            raise MeterUnavailableError("nvml", f"NVML could not start: {exc}") from exc
+        if count == 0:
+            raise MeterUnavailableError("nvml", "NVML found no GPU")
+        indices = list(gpu_indices) if gpu_indices is not None else visible_gpu_indices(count)
+        if not indices:
+            raise MeterUnavailableError(
+                "nvml", "no GPU for this process (it runs on none, or CUDA_VISIBLE_DEVICES hides every GPU)")
+        self._counter: dict[str, Any] = {}
+        self._sampled: dict[str, Any] = {}
+        self._base: dict[str, float] = {}
+        self.device_names: dict[str, str] = {}
+        for idx in indices:
+            if idx >= count:
+                raise MeterUnavailableError("nvml", f"GPU index {idx} out of range (found {count})")
+            handle = self._nvml.nvmlDeviceGetHandleByIndex(idx)
+            comp = f"gpu:{idx}"
+            try:
+                name = self._nvml.nvmlDeviceGetName(handle)
+                self.device_names[comp] = name.decode() if isinstance(name, bytes) else str(name)
+            except Exception:  # noqa: BLE001
+                self.device_names[comp] = "unknown NVIDIA GPU"
+            try:
+                self._base[comp] = float(self._nvml.nvmlDeviceGetTotalEnergyConsumption(handle))
+                self._counter[comp] = handle
+            except Exception:  # noqa: BLE001 - NotSupported on pre-Volta / some vGPUs
+                self._sampled[comp] = handle
+        self._integrator = (
+            _PowerIntegrator(self._nvml, self._sampled, sample_interval_s) if self._sampled else None
+        )
+        self.method = "counter"
+        parts = []
+        if self._counter:
+            parts.append("NVML total energy counter (nvmlDeviceGetTotalEnergyConsumption)")
+        if self._sampled:
+            parts.append(
+                f"NVML power samples every {sample_interval_s}s integrated for "
+                f"{', '.join(self._sampled)} (no energy counter)"
+            )
+        self.source = "; ".join(parts)
+
+    @property
+    def components(self) -> tuple[str, ...]:
+        return tuple(sorted({*self._counter, *self._sampled}, key=lambda c: int(c.split(":")[1])))
+
+    def read(self) -> Reading:
+        t = now_s()
+        out: dict[str, float] = {}
+        try:
+            for comp, handle in self._counter.items():
+                mj = float(self._nvml.nvmlDeviceGetTotalEnergyConsumption(handle))
+                out[comp] = (mj - self._base[comp]) / 1000.0
+            if self._integrator is not None:
+                out.update(self._integrator.sample())
+        except Exception as exc:  # noqa: BLE001 - NVMLError subclasses are dynamic
+            raise MeterError(f"nvml read failed: {exc}") from exc
+        return Reading(t, out)
+
+    def close(self) -> None:
+        if self._integrator is not None:
+            self._integrator.close()
+        try:
+            self._nvml.nvmlShutdown()
+        except Exception:  # noqa: BLE001
+            pass

@@ -1,0 +1,334 @@
+"""Live log metrics, projection, reports, checkpoint state, flushes and SIGTERM for
+:class:`scer_hf.SCERCallback` (a mixin).
+
+Split from ``callback.py`` to keep modules short; every method here works on the
+callback's own attributes (``_book``, ``_rank``, ``_state``, ...).
+"""
+
+from __future__ import annotations
+
+import atexit
+import json
+import math
+import os
+import statistics
+import time
+import uuid
+import warnings
+import weakref
+from pathlib import Path
+from typing import Any
+
+from . import distributed as dist
+from . import run_guard as _run_guard
+from .._io import file_lock
+from ..core.embodied import embodied_emissions
+from ..errors import ReportError
+from ..core.report import Report
+from ..core.tracker import Measurement
+
+__all__ = ["ReportingMixin", "STATE_FILE", "STATE_SCHEMA", "task_of"]
+
+STATE_FILE = "scer_state.json"  # in each checkpoint folder (scer_state.rank<R>.json per rank when distributed)
+STATE_SCHEMA = "scer-hf/callback-state"
+
+
+def _fields(m: Measurement) -> dict[str, Any]:
+    return {k: getattr(m, k) for k in m.__dataclass_fields__}
+
+
+def task_of(model: Any) -> str | None:
+    """The pipeline task a model class is for, from its class name (None if unknown)."""
+    name = type(model).__name__
+    for suffix, task in (("ForCausalLM", "text-generation"), ("LMHeadModel", "text-generation"),
+                         ("ForSequenceClassification", "text-classification"), ("ForMaskedLM", "fill-mask"),
+                         ("ForTokenClassification", "token-classification"),
+                         ("ForQuestionAnswering", "question-answering"),
+                         ("ForConditionalGeneration", "text2text-generation"), ("Seq2SeqLM", "text2text-generation")):
+        if name.endswith(suffix):
+            return task
+    return None
+
+
+class ReportingMixin:
+    """Everything the callback writes or reads back."""
+
+    _book: Any
+    _rank: Any
+
+    def _gather_live(self, state: Any) -> None:
+        """Sum this process's energy-so-far and projection over ranks for the next logs."""
+        book = self._book
+        assert book is not None
+        edge = book.edge()
+        ok = all(r is not None for r in edge[1].values())
+        proj = self._projection(state, edge) if ok else None
+        mine = [book.top_level_energy_j(edge) if ok else 0.0, float(ok),
+                proj["projected_energy_j"] if proj else 0.0, proj["projected_energy_uncertainty_j"] if proj else 0.0,
+                float(proj is not None)]
+        world = dist.all_reduce_sum(mine)
+        if world is None:
+            return
+        n = self._rank.world_size
+        if world[1] < n:  # some rank could not read its meters: no total this time
+            self._world_live = {}
+            return
+        out = {"scer/energy_j": world[0], "scer/co2e_g": self.carbon.co2e_g(world[0])}
+        if world[4] == n:  # uncertainties add linearly (worst case: ranks' errors not independent)
+            out.update({"scer/projected_energy_j": world[2], "scer/projected_co2e_g": self.carbon.co2e_g(world[2]),
+                        "scer/projected_energy_uncertainty_j": world[3],
+                        "scer/projected_co2e_uncertainty_g": self.carbon.co2e_g(world[3])})
+        self._world_live = out
+
+    def _live_metrics(self, state: Any, edge: Any) -> dict[str, float]:
+        book = self._book
+        assert book is not None
+        total = book.top_level_energy_j(edge)
+        out = {"scer/energy_j": total, "scer/co2e_g": self.carbon.co2e_g(total)}
+        proj = self._projection(state, edge)
+        if proj is not None:
+            out.update({f"scer/{k}": v for k, v in proj.items() if k != "windows"})
+        return out
+
+    def _projection(self, state: Any, edge: Any) -> dict[str, float] | None:
+        """Projected end-of-run energy from the spread of per-step energies over step windows."""
+        book = self._book
+        max_steps = int(state.max_steps or 0)
+        step = int(state.global_step)
+        if book is None or not self._training or max_steps <= 0 or step < self.projection_after * max_steps:
+            return None
+        e_train = book.energy_j("train", edge)
+        pts = list(self._samples)
+        if e_train is not None and step > pts[-1][0]:
+            pts.append((step, e_train))
+        per_step = [(e1 - e0) / (s1 - s0) for (s0, e0), (s1, e1) in zip(pts, pts[1:]) if s1 > s0]
+        if len(per_step) < 2 or e_train is None:
+            return None
+        mean = (pts[-1][1] - pts[0][1]) / (pts[-1][0] - pts[0][0])
+        remaining = max(0, max_steps - step)
+        sem = statistics.stdev(per_step) / math.sqrt(len(per_step))
+        total = book.top_level_energy_j(edge) + mean * remaining
+        unc = sem * remaining
+        return {"projected_energy_j": total, "projected_co2e_g": self.carbon.co2e_g(total),
+                "projected_energy_uncertainty_j": unc, "projected_co2e_uncertainty_g": self.carbon.co2e_g(unc),
+                "windows": len(per_step)}
+
+
+    # -- reports -----------------------------------------------------------------------------
+    def _wall_s(self) -> float:
+        return self._wall_prev_s + (time.monotonic() - self._wall0 if self._training else 0.0)
+
+    def _local_phases(self, edge: Any) -> list[Measurement]:
+        book = self._book
+        assert book is not None
+        out = []
+        for name, ph in book.phases.items():
+            if name == "_eval":
+                continue
+            m = book.snapshot(name, edge)
+            if m is None:
+                continue
+            if not ph.closed and name in self._base:
+                m = Measurement(**{**_fields(m), "counts": self._counts(name)})
+            out.append(m)
+        return out
+
+    def _state_payload(self, edge: Any) -> dict[str, Any]:
+        book = self._book
+        assert book is not None
+        return {
+            "phases": [dict(dist.measurement_to_dict(m), kind=book.phases[m.name].kind,
+                            closed=book.phases[m.name].closed) for m in self._local_phases(edge)],
+            "samples": self._samples, "n_evals": self._n_evals, "n_predicts": self._n_predicts,
+        }
+
+    def _restore(self, args: Any, state: Any) -> dict[str, Measurement]:
+        """Totals saved with the checkpoint this run resumes from (``checkpoint-<step>/scer_state*.json``)."""
+        ckpt = Path(args.output_dir) / f"checkpoint-{state.global_step}"
+        name = STATE_FILE if not self._rank.distributed else f"scer_state.rank{self._rank.rank}.json"
+        try:
+            data = json.loads((ckpt / name).read_text(encoding="utf-8"))
+            if data.get("schema") != STATE_SCHEMA:
+                raise ValueError("not a scer-hf callback state")
+        except (OSError, ValueError) as exc:
+            self._warn_once("restore", f"resuming at step {state.global_step} without {ckpt / name} ({exc}); "
+                                       "energy before the checkpoint is not in this run's totals")
+            return {}
+        book = self._book
+        assert book is not None
+        self.run_id = str(data.get("run_id") or self.run_id)
+        self._wall_prev_s = float(data.get("wall_s", 0.0))
+        self._samples = [(int(s), float(e)) for s, e in data.get("samples", [])]
+        self._n_evals = int(data.get("n_evals", 0))
+        self._n_predicts = int(data.get("n_predicts", 0))
+        self._resumed_from = int(state.global_step)
+        out: dict[str, Measurement] = {}
+        for d in data.get("phases", []):
+            m = dist.measurement_from_dict(d)
+            if d.get("closed"):
+                book.restore_closed(m, str(d.get("kind", "training")))
+            else:
+                self._restored_counts[m.name] = dict(m.counts)
+                m = Measurement(**{**_fields(m), "counts": {}})
+                (self._restored_epoch if m.parent == "train" else out)[m.name] = m
+        return out
+
+    def _payload(self, edge: Any) -> dict[str, Any]:
+        book = self._book
+        assert book is not None
+        return {"rank": self._rank.rank, "local_rank": self._rank.local_rank,
+                "measures_host": self._rank.measures_host, "has_meters": book.has_meters,
+                "phases": [dist.measurement_to_dict(m) for m in self._local_phases(edge)],
+                "provenance": book.provenance()}
+
+    def _build(self, *, status: str, gathered: list[dict[str, Any]] | None = None, state: Any = None) -> Report:
+        """The report from every rank's payload (*gathered*), or from this process's alone."""
+        book = self._book
+        assert book is not None
+        phases, provenance, detail = dist.combine_ranks(gathered or [self._payload(book.edge())])
+        if self._rank.distributed and not gathered:
+            detail = dict(detail, note="world rank 0's measurement only; all ranks are gathered at train end")
+        st = state or self._state
+        embodied = None
+        if self.hardware:
+            embodied = embodied_emissions(self.hardware, self._wall_s(), count=self._rank.world_size)
+        extra = {
+            "trainer": {
+                "global_step": int(st.global_step) if st else None, "max_steps": int(st.max_steps) if st else None,
+                "epoch": float(st.epoch) if st and st.epoch is not None else None,
+                "tokens_counted": self._tokens_counted, "wall_s": self._wall_s(),
+                "resumed_from_step": self._resumed_from, "interrupted": self._interrupted,
+                "samples_rule": "optimizer steps x total batch size, capped per epoch at the dataset size",
+                "evaluation_in_training": "excluded from train: train/epoch windows pause while an evaluation runs",
+            },
+            "distributed": detail,
+        }
+        if st is not None and self._training:
+            proj = self._projection(st, book.edge())
+            if proj is not None:
+                extra["projection"] = dict(proj, basis="energy so far + mean energy per optimizer step x remaining "
+                                                       "steps; uncertainty = 1 standard error from the spread of "
+                                                       "per-step-window energies")
+        kinds = {m.name: book.phases[m.name].kind if m.name in book.phases else "training" for m in phases}
+        return Report.build(phases, boundary="training", carbon=self.carbon, model=self._model_info,
+                            provenance=provenance, embodied=embodied, kinds=kinds, status=status,
+                            run_id=self.run_id, extra=extra)
+
+    def _finalize(self, args: Any, state: Any) -> None:
+        book = self._book
+        assert book is not None
+        gathered = dist.gather_to_all(self._payload(book.edge())) if self._rank.distributed else None
+        if self._rank.rank != 0:
+            return
+        self._report = self._build(status="complete", gathered=gathered, state=state)
+        self._save(self._report)
+        if not self._training:
+            _run_guard.release(self)  # the run is over: the next one may write this file
+
+    def _flush(self, *, force: bool = False) -> None:
+        if self._rank.rank != 0 or self._book is None:
+            return
+        now = time.monotonic()
+        if not force and now - self._last_flush < self.flush_every_s:
+            return
+        self._last_flush = now
+        self._save(self._build(status="partial"))
+
+    def _path(self) -> Path | None:
+        if getattr(self, "_target", None) is not None:  # this run's file, once claimed
+            return self._target
+        if self.report_path is not None:
+            return self.report_path
+        out = getattr(self._args, "output_dir", None)
+        return Path(out) / "scer_report.json" if out else None
+
+    def _save(self, report: Report) -> None:
+        path = self._path()
+        if path is None:
+            return
+        try:
+            if not self._path_checked:
+                self._path_checked = True
+                path = self._target = self._claim(path)
+            elif getattr(self, "_run_lock", None) is None and self._claimed_by_another(path):
+                path = self._target = self._renamed(path)  # after train end: another run took the file
+            report.save(path, overwrite=True)  # under the file's lock (Report.save)
+        except (OSError, ReportError) as exc:
+            self._warn_once("save", f"could not write the report to {path} ({exc}); cb.report still has it")
+
+    def _renamed(self, path: Path) -> Path:
+        alt = path.with_name(f"{path.stem}.{self.run_id}{path.suffix}")
+        self._warn_once("taken", f"{path} is the report of another training run that is still going (another "
+                                 f"SCERCallback, or another process, with the same report path); this run's "
+                                 f"report is written to {alt} instead")
+        return alt
+
+    def _claim(self, path: Path) -> Path:
+        """Hold *path* for this run (an inter-process lock until train end), else write elsewhere."""
+        if _run_guard.claim(self, path) is None:
+            return self._renamed(path)
+        with file_lock(path):
+            return self._move_aside_foreign(path)
+
+    def _claimed_by_another(self, path: Path) -> bool:
+        if not path.exists():
+            return False
+        try:
+            return json.loads(path.read_text(encoding="utf-8")).get("run_id") != self.run_id
+        except (OSError, ValueError, AttributeError):
+            return True
+
+    def _move_aside_foreign(self, path: Path) -> Path:
+        """Keep a report of another run: rename it to ``scer_report.<its run_id>.json``."""
+        if not path.exists():
+            return path
+        try:
+            other = json.loads(path.read_text(encoding="utf-8")).get("run_id")
+        except (OSError, ValueError, AttributeError):
+            other = None
+        if other == self.run_id:
+            return path
+        tag = str(other) if other else f"unreadable-{int(time.time())}"
+        aside = path.with_name(f"{path.stem}.{tag}{path.suffix}")
+        if aside.exists():
+            aside = path.with_name(f"{path.stem}.{tag}.{uuid.uuid4().hex[:8]}{path.suffix}")
+        os.replace(path, aside)
+        self._warn_once("aside", f"{path} held a report of another run; kept it as {aside.name}")
+        return path
+
+    def _warn_once(self, key: str, msg: str) -> None:
+        if key not in self._hook_warned:
+            self._hook_warned.add(key)
+            warnings.warn(f"scer-hf: {msg}", RuntimeWarning, stacklevel=3)
+
+    # -- SIGTERM and exit ------------------------------------------------------------------
+    def _install_interrupt_handlers(self) -> None:
+        """During train(): flush on SIGTERM (then behave as before) and at interpreter exit (a crash)."""
+        if getattr(self, "_exit_hook", None) is None:
+            ref = weakref.ref(self)
+
+            def flush_at_exit() -> None:
+                cb = ref()
+                if cb is not None and cb._training:
+                    path = cb._path()
+                    if path is not None and path.parent.is_dir():  # never recreate a deleted folder
+                        cb._interrupted = cb._interrupted or "process exited during training"
+                        try:
+                            cb._flush(force=True)
+                        except Exception:  # noqa: BLE001 - exiting; the previous flush stays
+                            pass
+
+            self._exit_hook = flush_at_exit
+            atexit.register(flush_at_exit)
+        self._train_token = _run_guard.train_token()
+        if self.handle_sigterm:
+            self._sigterm_installed = _run_guard.register(self)
+
+    def _remove_interrupt_handlers(self) -> None:
+        hook = getattr(self, "_exit_hook", None)
+        if hook is not None:
+            atexit.unregister(hook)
+            self._exit_hook = None
+        self._sigterm_installed = False
+        self._train_token = None  # it holds the Trainer.train frame
+        _run_guard.unregister(self)

@@ -1,0 +1,252 @@
+"""Distributed helpers for :class:`scer_hf.SCERCallback` (torch.distributed, any backend).
+
+Who measures what: every rank measures its own GPU(s); node-wide CPU and RAM
+counters (RAPL) are read once per node, by local rank 0; process-scoped estimates
+(CPU time, resident memory) run on every rank for its own process. At train end each rank's phases are gathered to
+world rank 0 with ``all_gather_object`` and combined here: energy components are
+prefixed with the rank (``rank1/gpu:1``) so nothing collides or is added twice,
+durations and counts are world rank 0's (the Trainer's counters -- tokens, steps,
+FLOPs -- are already global on every rank).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import warnings
+from dataclasses import dataclass
+from typing import Any, Mapping, Sequence
+
+from ..core.tracker import Measurement
+
+__all__ = ["RankInfo", "rank_info", "nvml_indices", "meters_for_rank", "gather_to_all", "all_reduce_sum",
+           "combine_ranks", "measurement_to_dict", "measurement_from_dict"]
+
+
+@dataclass(frozen=True)
+class RankInfo:
+    rank: int = 0
+    local_rank: int = 0
+    world_size: int = 1
+
+    @property
+    def distributed(self) -> bool:
+        return self.world_size > 1
+
+    @property
+    def measures_host(self) -> bool:
+        """Node-wide host counters (RAPL) are read once per node, by local rank 0."""
+        return self.local_rank == 0
+
+
+def rank_info(args: Any = None) -> RankInfo:
+    """Rank, local rank and world size from TrainingArguments, else torch.distributed, else 0/0/1."""
+    if args is not None:
+        try:
+            return RankInfo(int(args.process_index), int(args.local_process_index), int(args.world_size))
+        except (AttributeError, TypeError, ValueError):
+            pass
+    dist = _dist()
+    if dist is not None:
+        return RankInfo(dist.get_rank(), int(os.environ.get("LOCAL_RANK", "0")), dist.get_world_size())
+    return RankInfo()
+
+
+def nvml_indices(args: Any, rank: RankInfo) -> list[int] | None:
+    """NVML index of the GPU this process trains on; None (every visible GPU) for DataParallel;
+    ``[]`` (no GPU) when training runs on the CPU (no CUDA, or ``use_cpu``), so idle GPUs of the
+    machine are not counted as the run's energy.
+
+    The CUDA index (``args.device``, else the local rank) is mapped through
+    ``CUDA_VISIBLE_DEVICES`` because NVML numbers every GPU of the machine.
+    """
+    torch = sys.modules.get("torch")
+    try:
+        if torch is None:
+            return None
+        if not torch.cuda.is_available():
+            return []
+        if int(getattr(args, "n_gpu", 1) or 1) > 1:
+            return None
+        dev = getattr(args, "device", None)
+        if dev is not None and getattr(dev, "type", "cuda") != "cuda":
+            return []  # use_cpu=True (or another accelerator NVML does not meter)
+        idx = dev.index if dev is not None and dev.index is not None else rank.local_rank
+    except (RuntimeError, AttributeError, ValueError):
+        return None
+    env = os.environ.get("CUDA_VISIBLE_DEVICES")
+    if env is not None and env.strip():
+        toks = [t.strip() for t in env.split(",")]
+        if not all(t.isdigit() for t in toks):
+            return None  # UUIDs / MIG ids: measure every visible GPU (the meter says so)
+        return [int(toks[idx])] if idx < len(toks) else None
+    return [idx]
+
+
+def meters_for_rank(meters: Sequence[Any], measures_host: bool) -> tuple[list[Any], dict[str, str]]:
+    """The meters one rank keeps from ``auto(host=True)``, and the choices to report.
+
+    Node-wide counters (RAPL: the whole CPU package and DRAM) are read once per node,
+    by local rank 0. Process-scoped estimates (CPU time and resident memory of *this*
+    process) count each rank's own share, so every rank keeps them: dropping them on
+    other ranks would leave their CPU and RAM out, keeping RAPL would count the node twice.
+    """
+    from ..core.meters.rapl import RaplMeter
+
+    choices = dict(getattr(meters, "choices", {}) or {})
+    if measures_host:
+        return list(meters), choices
+    kept = []
+    for m in meters:
+        if isinstance(m, RaplMeter):
+            m.close()
+            for c in ("cpu", "ram"):
+                if str(choices.get(c, "")).startswith("rapl"):
+                    choices[c] = "node-wide counter, read once per node by local rank 0"
+        else:
+            kept.append(m)
+    return kept, choices
+
+
+def _dist() -> Any | None:
+    """torch.distributed when a process group is up, else None (never imports torch itself)."""
+    torch = sys.modules.get("torch")
+    if torch is None:
+        return None
+    dist = getattr(torch, "distributed", None)
+    try:
+        if dist is not None and dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1:
+            return dist
+    except (RuntimeError, ValueError):
+        return None
+    return None
+
+
+def gather_to_all(obj: Any) -> list[Any] | None:
+    """``all_gather_object`` of *obj* (a small JSON-like payload); None when not distributed or on failure."""
+    dist = _dist()
+    if dist is None:
+        return None
+    out: list[Any] = [None] * dist.get_world_size()
+    try:
+        dist.all_gather_object(out, obj)
+    except (RuntimeError, ValueError) as exc:
+        warnings.warn(f"scer-hf: gathering energy from all ranks failed ({exc}); the report has this rank only",
+                      RuntimeWarning, stacklevel=2)
+        return None
+    return out
+
+
+def all_reduce_sum(values: Sequence[float]) -> list[float] | None:
+    """Element-wise sum of *values* over all ranks (one small tensor); None when not distributed or on failure."""
+    dist = _dist()
+    if dist is None:
+        return None
+    import torch
+
+    try:
+        device = torch.device("cuda", torch.cuda.current_device()) if dist.get_backend() == "nccl" else "cpu"
+        t = torch.tensor(list(values), dtype=torch.float64, device=device)
+        dist.all_reduce(t)
+        return [float(v) for v in t.tolist()]
+    except (RuntimeError, ValueError) as exc:
+        warnings.warn(f"scer-hf: summing energy over ranks failed ({exc}); logs show this rank only",
+                      RuntimeWarning, stacklevel=2)
+        return None
+
+
+def measurement_to_dict(m: Measurement) -> dict[str, Any]:
+    return {
+        "name": m.name, "start_s": m.start_s, "end_s": m.end_s, "energy_j": dict(m.energy_j),
+        "measured": m.measured, "method": m.method, "counts": dict(m.counts), "parent": m.parent,
+        "errors": list(m.errors), "windows": m.windows, "duration_s": m.duration_s,
+    }
+
+
+def measurement_from_dict(d: Mapping[str, Any]) -> Measurement:
+    return Measurement(
+        name=str(d["name"]), start_s=float(d["start_s"]), end_s=float(d["end_s"]),
+        energy_j={str(k): float(v) for k, v in dict(d["energy_j"]).items()}, measured=bool(d["measured"]),
+        method=str(d["method"]), counts={str(k): v for k, v in dict(d["counts"]).items()},
+        parent=d.get("parent"), errors=tuple(d.get("errors", ())), windows=int(d.get("windows", 1)),
+        duration_s=float(d["duration_s"]),
+    )
+
+
+def combine_ranks(payloads: Sequence[Mapping[str, Any]]) -> tuple[list[Measurement], dict[str, Any], dict[str, Any]]:
+    """Combine per-rank payloads into phases, provenance and a per-rank detail block.
+
+    A payload is ``{"rank", "local_rank", "measures_host", "has_meters", "phases": [measurement dicts],
+    "provenance": {...}}``. A rank with no meters at all (no GPU, host measured by local
+    rank 0) contributes no energy and does not make a phase unmeasured.
+    """
+    payloads = sorted(payloads, key=lambda p: int(p["rank"]))
+    multi = len(payloads) > 1
+    pre = (lambda r, c: f"rank{r}/{c}") if multi else (lambda r, c: c)
+    first = payloads[0]
+    by_rank = [{str(d["name"]): d for d in p["phases"]} for p in payloads]
+    phases: list[Measurement] = []
+    for d0 in first["phases"]:
+        name = str(d0["name"])
+        energy: dict[str, float] = {}
+        measured = True
+        methods: set[str] = set()
+        errors: list[str] = []
+        for p, phs in zip(payloads, by_rank):
+            d = phs.get(name)
+            if not p.get("has_meters", True):
+                continue
+            if d is None:
+                measured = False
+                errors.append(f"rank {p['rank']}: phase not seen")
+                continue
+            for c, v in dict(d["energy_j"]).items():
+                energy[pre(p["rank"], c)] = float(v)
+            measured = measured and bool(d["measured"])
+            if d["measured"]:
+                methods.add(str(d["method"]))
+            errors.extend((f"rank {p['rank']}: {e}" if multi else str(e)) for e in d.get("errors", ()))
+        method = ("unmeasured" if not measured or not methods else
+                  (methods.pop() if len(methods) == 1 else "mixed"))
+        m0 = measurement_from_dict(d0)
+        phases.append(Measurement(
+            name=name, start_s=m0.start_s, end_s=m0.end_s, energy_j=energy, measured=measured, method=method,
+            counts=dict(m0.counts), parent=m0.parent, errors=tuple(errors), windows=m0.windows,
+            duration_s=m0.duration_s,
+        ))
+    meters: list[dict[str, Any]] = []
+    choices: dict[str, Any] = {}
+    failed: dict[str, Any] = {}
+    for p in payloads:
+        prov = dict(p.get("provenance") or {})
+        for m in prov.get("meters", []):
+            m = dict(m)
+            m["components"] = [pre(p["rank"], c) for c in m.get("components", [])]
+            if multi:
+                m["rank"] = p["rank"]
+            meters.append(m)
+        if multi:
+            choices[f"rank{p['rank']}"] = prov.get("choices", {})
+            for k, v in dict(prov.get("failed_meters", {})).items():
+                failed[f"rank{p['rank']}/{k}"] = v
+        else:
+            choices = dict(prov.get("choices", {}))
+            failed = dict(prov.get("failed_meters", {}))
+    provenance = {"meters": meters, "choices": choices, "failed_meters": failed}
+    detail = {
+        "world_size": len(payloads),
+        "ranks": [
+            {
+                "rank": p["rank"], "local_rank": p["local_rank"], "measures_host": p["measures_host"],
+                "has_meters": p.get("has_meters", True),
+                "energy_j": sum(float(v) for d in p["phases"] if d.get("parent") is None
+                                for v in dict(d["energy_j"]).values()),
+                "duration_s": sum(float(d["duration_s"]) for d in p["phases"] if d.get("parent") is None),
+            }
+            for p in payloads
+        ],
+        "rule": "each rank measures its own GPU(s); node-wide CPU/RAM counters are read once per node by local "
+                "rank 0; process-scoped CPU/RAM estimates count each rank's own process; "
+                "components are prefixed with the rank; durations and counts are world rank 0's",
+    }
+    return phases, provenance, detail

@@ -1,0 +1,246 @@
+"""``scer_hf.update_card``: write SCER figures into a Hugging Face model card.
+
+>>> update_card("out/", "out/scer_report.json")             # out/README.md (created if missing)
+>>> update_card("org/model", report, create_pr=True)       # read, edit, push to the Hub
+
+What is written (see :mod:`scer_hf.publish.card.content`): ``co2_eq_emissions`` (training
+reports only, grams, the Hub's field), a namespaced ``scer`` block (both phases,
+ratings, report digest), the tag ``scer``, and a markdown section between
+``<!-- scer-hf:start -->`` / ``<!-- scer-hf:end -->``. Everything else in the card is
+kept byte for byte (see :mod:`scer_hf.publish.card.splice` for how). Re-running with the
+same report gives byte-identical output; a ``co2_eq_emissions`` scer-hf did not write
+is only replaced with ``overwrite=True``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..._io import atomic_write_text, file_lock
+from . import content as _c
+from . import hub as _hub
+from .splice import (
+    SplitCard,
+    put_section,
+    same_value,
+    splice_front_matter,
+    split_card,
+)
+from ...errors import CardError
+from ..label import load_report, resolve_rating
+from ...core.report import Report
+
+__all__ = ["CardResult", "edit_card_text", "is_repo_id", "update_card"]
+
+_REPO_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*/[A-Za-z0-9][A-Za-z0-9_.-]*")
+DEFAULT_COMMIT_MESSAGE = "Add SCER carbon-efficiency metadata (scer-hf)"
+
+
+@dataclass(frozen=True)
+class CardResult:
+    """What :func:`update_card` did. ``content`` is the new card text."""
+
+    target: str
+    changed: bool
+    path: Path | None = None
+    repo_id: str | None = None
+    pushed: bool = False
+    commit_url: str | None = None
+    pr_url: str | None = None
+    url: str | None = None
+    content: str = field(default="", repr=False)
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d.pop("content")
+        d["path"] = str(self.path) if self.path else None
+        return d
+
+
+def is_repo_id(target: str | os.PathLike[str]) -> bool:
+    """True when *target* means a Hub repo: ``hf://x/y``, or ``namespace/name`` that is not a local path."""
+    if isinstance(target, os.PathLike):
+        return False
+    s = str(target)
+    if s.startswith("hf://"):
+        return True
+    if Path(s).exists() or s.endswith((".md", "/", os.sep)) or s.startswith((".", "/", "~")) or "\\" in s:
+        return False
+    return _REPO_ID.fullmatch(s) is not None and ".." not in s
+
+
+def _label_ref(label_path: str | None, exists: bool) -> str | None:
+    if not label_path:
+        return None
+    if re.match(r"https?://", label_path):
+        return label_path
+    return label_path if exists else None
+
+
+def edit_card_text(text: str, report: Report, rating: Mapping[str, Any] | None = None, *,
+                   overwrite: bool = False, label: str | None = None) -> str:
+    """The card *text* with SCER metadata and section (pure function, no I/O)."""
+    card = split_card(text)
+    data = card.data
+    co2 = _c.co2_entry(report)
+    if co2 is not None:
+        _c.check_co2(data.get("co2_eq_emissions"), co2, overwrite)
+    scer = _c.merge_scer(data.get("scer"), report, rating, overwrite)
+    values: dict[str, Any] = {"co2_eq_emissions": co2} if co2 is not None else {}
+    values["scer"] = scer
+    new_yaml = splice_front_matter(card, values, tag=_c.TAG)
+    section = _c.render_section(scer, co2 if co2 is not None else data.get("co2_eq_emissions"), label)
+    nl = card.newline
+    new_body = put_section(card.body, section.replace("\n", nl) if nl != "\n" else section, nl)
+    new_text = card.join(new_yaml, new_body)
+    _check_preserved(card, new_text, values)
+    return new_text
+
+
+def _check_preserved(old: SplitCard, new_text: str, values: Mapping[str, Any]) -> None:
+    """Re-parse the result: every key we did not own must be unchanged, ours as intended."""
+    new = split_card(new_text)
+    problems = []
+    if not new.has_front_matter:
+        problems.append("front matter not found after the edit")
+    tags_old = old.data.get("tags")
+    for k, v in old.data.items():
+        if k in values or k == "tags":
+            continue
+        if k not in new.data or not same_value(v, new.data[k]):
+            problems.append(f"key {k!r} changed")
+    for k, v in values.items():
+        if not same_value(_plain(v), new.data.get(k)):
+            problems.append(f"key {k!r} not written as intended")
+    want_tags = (list(tags_old) if isinstance(tags_old, list) else [tags_old] if isinstance(tags_old, str) else [])
+    if tags_old is None or isinstance(tags_old, (list, str)):
+        if _c.TAG not in want_tags:
+            want_tags.append(_c.TAG)
+        if new.data.get("tags") != want_tags:
+            problems.append("tags not updated as intended")
+    elif not same_value(tags_old, new.data.get("tags")):
+        problems.append("key 'tags' changed")
+    extra = set(new.data) - set(old.data) - set(values) - {"tags"}
+    if extra:
+        problems.append(f"unexpected keys {sorted(extra)}")
+    if problems:
+        raise CardError("scer-hf could not edit this card without changing other metadata ("
+                        + "; ".join(problems) + "); the card was left unchanged. Please report it with the card's "
+                        "front matter attached")
+
+
+def _plain(v: Any) -> Any:
+    return json.loads(json.dumps(v))
+
+
+def _read_local(path: Path) -> str | None:
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        raise CardError(f"cannot read {path}: {exc}") from None
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise CardError(f"{path} is not UTF-8 ({exc.reason} at byte {exc.start}); the Hub expects UTF-8 "
+                        "model cards: re-save it as UTF-8") from None
+
+
+def update_card(
+    target: str | os.PathLike[str],
+    report: Report | Mapping[str, Any] | str | os.PathLike[str],
+    rating: Any = None,
+    overwrite: bool = False,
+    create_pr: bool = False,
+    push: bool | str | None = None,
+    token: str | None = None,
+    label_path: str | None = "scer_label.svg",
+    commit_message: str | None = None,
+    parent_commit: str | None = None,
+    *,
+    endpoint: str | None = None,
+    revision: str | None = None,
+) -> CardResult:
+    """Write the report's SCER metadata and section into a model card.
+
+    target: a ``README.md`` path, a folder (its ``README.md``; a minimal card is created
+        if there is none), or a Hub repo ``"namespace/name"`` (or ``"hf://namespace/name"``).
+    report: a :class:`~scer_hf.Report`, its dict, or a path to ``scer_report.json``.
+    rating: ``scer_hf.rate(...)`` result, its ``to_dict()``, or a JSON path; ``None``
+        rates the report with :func:`scer_hf.rate` when available.
+    push: for a Hub repo, ``None``/``True`` commits and ``False`` only computes the new
+        card (``result.content``). For a local card, a repo id pushes the written
+        README.md (and the label file, if present) to that repo.
+    parent_commit: commit the edit only if the branch is still at this commit. For a Hub
+        repo it defaults to the commit the card was read at, so a concurrent edit is
+        never overwritten (HubPushError, re-run).
+    label_path: the label image referenced by the section (relative to the card), shown
+        only when that file exists next to the card / in the repo, or when it is a URL.
+    endpoint: Hub URL (default: ``HF_ENDPOINT`` at call time, else huggingface.co).
+
+    Raises CardConflictError (different ``co2_eq_emissions`` and not ``overwrite``),
+    CardError (unreadable card), HubPushError (network, 401/403, 5xx; local files are
+    kept and the token is never in the message), ReportError (bad report or rating).
+    """
+    rep = load_report(report)
+    rating_d = resolve_rating(rep, rating)
+    message = commit_message or DEFAULT_COMMIT_MESSAGE
+    if is_repo_id(target):
+        return _update_remote(str(target).removeprefix("hf://"), rep, rating_d, overwrite, create_pr, push, token,
+                              label_path, message, parent_commit, endpoint, revision)
+    path = Path(target).expanduser()
+    if path.is_dir() or path.suffix.lower() != ".md":
+        path = path / "README.md"
+    with file_lock(path):  # read-edit-write as one step: a concurrent update of the other boundary is kept
+        text = _read_local(path)
+        original = text
+        if text is None:
+            text = _c.minimal_card((rep.model or {}).get("id"))
+        label = _label_ref(label_path, bool(label_path) and (path.parent / str(label_path)).is_file())
+        new = edit_card_text(text, rep, rating_d, overwrite=overwrite, label=label)
+        changed = new != original
+        if changed:
+            atomic_write_text(path, new, newline="")
+    if not push:
+        return CardResult(str(target), changed, path=path, content=new)
+    if push is True:
+        raise CardError("push=True needs a Hub repo for a local card: pass push='namespace/name' "
+                        "(CLI: --push --repo namespace/name); the local card was written")
+    repo_id = str(push).removeprefix("hf://")
+    files = {"README.md": new.encode("utf-8")}
+    if label and not re.match(r"https?://", label):
+        files[Path(label).as_posix()] = (path.parent / label).read_bytes()
+    api = _hub.make_api(endpoint, token)
+    info = _hub.commit_files(api, repo_id, files, message=message, create_pr=create_pr,
+                             parent_commit=parent_commit, revision=revision, token=token)
+    return CardResult(str(target), changed, path=path, repo_id=repo_id, pushed=True, commit_url=info.commit_url,
+                      pr_url=info.pr_url, url=f"{api.endpoint}/{repo_id}", content=new)
+
+
+def _update_remote(repo_id: str, rep: Report, rating_d: Mapping[str, Any] | None, overwrite: bool, create_pr: bool,
+                   push: bool | str | None, token: str | None, label_path: str | None, message: str,
+                   parent_commit: str | None, endpoint: str | None, revision: str | None) -> CardResult:
+    if isinstance(push, str):
+        raise CardError(f"target {repo_id!r} is already a Hub repo; use push=True/False, not a repo id")
+    api = _hub.make_api(endpoint, token)
+    text, sha, files = _hub.fetch_card(api, repo_id, revision, token)
+    original = text
+    if text is None:
+        text = _c.minimal_card((rep.model or {}).get("id") or repo_id)
+    label = _label_ref(label_path, bool(label_path) and str(label_path) in files)
+    new = edit_card_text(text, rep, rating_d, overwrite=overwrite, label=label)
+    changed = new != original
+    url = f"{api.endpoint}/{repo_id}"
+    if not changed or push is False:
+        return CardResult(repo_id, changed, repo_id=repo_id, url=url, content=new)
+    info = _hub.commit_files(api, repo_id, {"README.md": new.encode("utf-8")}, message=message,
+                             create_pr=create_pr, parent_commit=parent_commit or sha, revision=revision, token=token)
+    return CardResult(repo_id, True, repo_id=repo_id, pushed=True, commit_url=info.commit_url, pr_url=info.pr_url,
+                      url=url, content=new)

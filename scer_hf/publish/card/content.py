@@ -1,0 +1,251 @@
+"""What scer-hf writes into a card: the YAML values and the markdown section.
+
+``co2_eq_emissions`` (Hub spec, hub-docs ``model-cards-co2.md``): written only for a
+*training* report. ``emissions`` is the report's operational ``co2e_g`` in grams
+(energy x grid intensity x PUE, every top-level phase of the run, evaluation
+included), i.e. the same quantity CodeCarbon and AutoTrain put there, so cards stay
+comparable under the Hub's emissions filter. Embodied emissions are *not* added; they
+are in ``scer.training.embodied_g`` and in the SCI value. Numbers are written exactly
+(no rounding), so ``scer-hf verify`` can compare them with the report.
+
+``scer`` (namespaced, not in the Hub spec, kept by ``ModelCardData(**kwargs)``)::
+
+    scer:
+      schema_version: 1
+      training:   {report_digest, status, method, estimated, energy_j, co2e_g, embodied_g,
+                   sci: {value, unit, functional_unit, version}, grid: {...}, phases: [...], sources: [...]}
+      inference:  {... same ...}
+      rating:
+        training: {grade, stars, percentile, value, unit, category, peers, method, estimated, reference}
+        inference: {...}
+
+A report fills its own boundary (``training`` or ``inference``); the other one, if the
+card already has it, is kept.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from functools import lru_cache
+from importlib import resources
+from typing import Any
+
+from ...errors import CardConflictError, CardError
+from ..label import fmt_energy, fmt_num
+from ...core.report import Report
+
+__all__ = [
+    "SCER_SCHEMA_VERSION",
+    "SOURCE",
+    "TAG",
+    "boundary_entry",
+    "co2_entry",
+    "merge_scer",
+    "minimal_card",
+    "rating_entry",
+    "render_section",
+]
+
+SCER_SCHEMA_VERSION = 1
+TAG = "scer"
+SOURCE = "scer-hf"
+_RATING_KEYS = ("grade", "stars", "percentile", "value", "unit", "category", "peers", "method", "estimated",
+                "comparable")
+
+
+def _clean(d: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in d.items() if v is not None}
+
+
+def _location(carbon: Mapping[str, Any]) -> str | None:
+    code, region = carbon.get("country_iso_code"), carbon.get("region")
+    name = None
+    if code:
+        try:
+            from ...core.carbon import countries
+
+            name = countries().get(code, code)
+        except Exception:  # noqa: BLE001 - a missing data file only loses the country name
+            name = code
+    parts = [p for p in (region, name) if p]
+    return ", ".join(parts) if parts else None
+
+
+def _hardware(d: Mapping[str, Any]) -> str | None:
+    for block in ("model", "benchmark", "provenance", "extra"):
+        b = d.get(block) or {}
+        if isinstance(b, Mapping):
+            for k in ("hardware", "gpu", "device"):
+                if isinstance(b.get(k), str) and b[k]:
+                    return b[k]
+    emb = d.get("embodied") or {}
+    if emb.get("hardware"):
+        return str(emb["hardware"])
+    comps = sorted({str(c).split(":")[0].upper() for m in d["provenance"].get("meters", [])
+                    for c in m.get("components", [])})
+    return " + ".join(comps) + " (model not recorded)" if comps else None
+
+
+def boundary_entry(report: Report) -> dict[str, Any]:
+    """``scer.<boundary>``: the report's figures (exact numbers)."""
+    d = report.to_dict()
+    prov, carbon = d["provenance"], d["carbon"]
+    sci = d.get("sci")
+    emb = d.get("embodied") or {}
+    sources = [f"grid intensity: {carbon.get('source')}" + (f" ({carbon['year']})" if carbon.get("year") else "")]
+    if emb.get("included") and emb.get("source"):
+        sources.append(f"embodied: {emb['source']}")
+    for m in prov.get("meters", []):
+        sources.append(f"energy: {m.get('meter')} meter ({m.get('method')}): {m.get('source')}")
+    if sci:
+        sources.append(f"{sci.get('version')}: (E x I + M) / R, Green Software Foundation")
+    phases = [_clean({"name": p["name"], "kind": p.get("kind"), "parent": p.get("parent"),
+                      "energy_j": p["energy_j"]["total"], "co2e_g": p.get("co2e_g"),
+                      "duration_s": p.get("duration_s"),
+                      "measured": False if p.get("measured") is False else None,
+                      "method": p.get("method") if p.get("method") != prov.get("method") else None})
+              for p in d["phases"]]
+    return _clean({
+        "report_digest": report.digest(),
+        "model": (d.get("model") or {}).get("id"),
+        "task": (d.get("model") or {}).get("task"),
+        "status": d.get("status", "complete"),
+        "method": prov.get("method"),
+        "estimated": bool(prov.get("estimated")),
+        "energy_j": d["energy_j"],
+        "co2e_g": d["co2e_g"],
+        "embodied_g": d.get("embodied_g"),
+        "sci": _clean({k: sci.get(k) for k in ("value", "unit", "functional_unit", "version")}) if sci else None,
+        "grid": _clean({"g_per_kwh": carbon.get("g_per_kwh"), "pue": carbon.get("pue"),
+                        "location": _location(carbon)}),
+        "hardware": _hardware(d),
+        "phases": phases,
+        "sources": sources,
+    })
+
+
+def rating_entry(rating: Mapping[str, Any] | None, boundary: str) -> dict[str, Any] | None:
+    """``scer.rating.<boundary>`` from a rating dict (shared contract), or None."""
+    if rating is None:
+        return None
+    pr = rating.get(boundary)
+    if not isinstance(pr, Mapping):
+        raise CardError(f"rating has no {boundary!r} entry; pass scer_hf.rate(report) or its to_dict()")
+    if not pr.get("available"):
+        return _clean({"available": False, "reason": pr.get("reason"), "how_to_measure": pr.get("how_to_measure")})
+    out = _clean({k: pr.get(k) for k in _RATING_KEYS})
+    if rating.get("reference_version"):
+        out["reference"] = rating["reference_version"]
+    return json.loads(json.dumps(out))  # plain JSON types only (YAML-safe)
+
+
+def co2_entry(report: Report) -> dict[str, Any] | None:
+    """``co2_eq_emissions`` (Hub spec) for a training report; None for inference."""
+    if report.boundary != "training":
+        return None
+    d = report.to_dict()
+    model = d.get("model") or {}
+    training_type = model.get("training_type") or (
+        "fine-tuning" if model.get("base_model") or model.get("finetuned_from") else None)
+    return _clean({
+        "emissions": float(d["co2e_g"]),
+        "source": SOURCE,
+        "training_type": training_type,
+        "geographical_location": _location(d["carbon"]),
+        "hardware_used": _hardware(d),
+    })
+
+
+def _ours_co2(v: Any) -> bool:
+    return isinstance(v, Mapping) and v.get("source") == SOURCE
+
+
+def merge_scer(existing: Any, report: Report, rating: Mapping[str, Any] | None, overwrite: bool) -> dict[str, Any]:
+    """The new ``scer`` block: this report's boundary replaced, the other one kept."""
+    b = report.boundary
+    ours = isinstance(existing, Mapping) and existing.get("schema_version") == SCER_SCHEMA_VERSION
+    if existing is not None and not ours and not overwrite:
+        raise CardConflictError(
+            f"the card already has a 'scer' key that scer-hf {SCER_SCHEMA_VERSION} did not write "
+            f"({json.dumps(existing, default=str)[:120]}); pass overwrite=True (CLI: --overwrite) to replace it")
+    old = dict(existing) if ours else {}  # a foreign block (overwrite=True) is dropped, ours is merged
+    out: dict[str, Any] = {"schema_version": SCER_SCHEMA_VERSION}
+    for phase in ("training", "inference"):
+        if phase == b:
+            out[phase] = boundary_entry(report)
+        elif isinstance(old.get(phase), Mapping):
+            out[phase] = old[phase]
+    ratings = {k: v for k, v in (old.get("rating") or {}).items() if k != b} \
+        if isinstance(old.get("rating"), Mapping) else {}
+    mine = rating_entry(rating, b)
+    if mine is not None:
+        ratings[b] = mine
+    if ratings:
+        out["rating"] = {k: ratings[k] for k in ("training", "inference") if k in ratings}
+    return out
+
+
+def check_co2(existing: Any, new: Mapping[str, Any], overwrite: bool) -> None:
+    """Refuse to replace someone else's ``co2_eq_emissions`` unless ``overwrite``."""
+    if existing is None or overwrite or _ours_co2(existing) or existing == new:
+        return
+    raise CardConflictError(
+        f"the card already has co2_eq_emissions = {json.dumps(existing, default=str)[:200]} (not written by "
+        f"scer-hf); scer-hf would write emissions = {new['emissions']} g. Pass overwrite=True "
+        "(CLI: --overwrite) to replace it")
+
+
+# ---------------------------------------------------------------------- markdown --------
+@lru_cache(maxsize=4)
+def _template(name: str) -> Any:
+    import jinja2
+
+    env = jinja2.Environment(autoescape=False, keep_trailing_newline=True, trim_blocks=True, lstrip_blocks=True)
+    env.filters["energy"] = fmt_energy
+    env.filters["num"] = fmt_num
+    env.filters["cell"] = lambda s: str(s).replace("|", "\\|").replace("\n", " ").replace("\r", " ")
+    env.filters["grams"] = lambda g: "n/a" if g is None else (
+        f"{fmt_num(g / 1000)} kg" if g >= 1000 else f"{fmt_num(g)} g")
+    text = resources.files("scer_hf").joinpath("templates", name).read_text(encoding="utf-8")
+    return env.from_string(text)
+
+
+def _tree_rows(phases: list[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """Phases in tree order (each parent followed by its children), with their depth."""
+    names = {p.get("name") for p in phases}
+    kids: dict[Any, list[Mapping[str, Any]]] = {}
+    for p in phases:
+        parent = p.get("parent") if p.get("parent") in names else None
+        kids.setdefault(parent, []).append(p)
+    out: list[dict[str, Any]] = []
+
+    def walk(parent: Any, depth: int) -> None:
+        for p in kids.get(parent, []):
+            if len(out) < len(phases) and depth < 8:
+                out.append(dict(p, depth=depth))
+                walk(p.get("name"), depth + 1)
+
+    walk(None, 0)
+    return out
+
+
+def render_section(scer: Mapping[str, Any], co2: Any, label: str | None) -> str:
+    """The markdown section (LF line endings, markers included, no trailing newline)."""
+    phases = []
+    for b in ("training", "inference"):
+        e = scer.get(b)
+        if not isinstance(e, Mapping):
+            continue
+        rows = _tree_rows([p for p in e.get("phases", []) if isinstance(p, Mapping)])
+        phases.append({"boundary": b, "entry": e, "rows": rows,
+                       "rating": (scer.get("rating") or {}).get(b)})
+    text = _template("scer_card_section.md.j2").render(
+        phases=phases, co2=co2 if isinstance(co2, Mapping) and co2.get("source") == SOURCE else None,
+        label=label, schema_version=scer.get("schema_version"))
+    return text.rstrip("\n")
+
+
+def minimal_card(model_id: str | None) -> str:
+    """A small card body for a folder or repo that has no README.md yet."""
+    return _template("scer_card_minimal.md.j2").render(model_id=model_id or "Model")

@@ -1,0 +1,275 @@
+"""Edit a model card's front matter and body without re-serialising what is not ours.
+
+``huggingface_hub`` re-dumps the *whole* YAML block whenever it writes a card
+(``RepoCard.content`` / ``metadata_save``), which loses comments, anchors, quoting,
+flow style and key formatting. To keep every byte that is not an SCER part:
+
+1. the card is split with ``huggingface_hub.repocard.REGEX_YAML_BLOCK`` (the regex the
+   Hub server itself uses), so "front matter" means exactly what it means on the Hub;
+2. the YAML is parsed by ``huggingface_hub.ModelCard`` (validation) and composed with
+   PyYAML (``yaml.compose``, the parser ``huggingface_hub`` uses) only to learn *where*
+   each top-level key's text starts;
+3. only the SCER keys (``co2_eq_emissions``, ``scer``, and ``tags`` when it lacks the
+   tag) are serialised, each on its own by ``ModelCardData(**{key: value}).to_yaml()``,
+   and spliced into the original text in place of the previous SCER keys (new keys go
+   at the end of the block); a missing tag is inserted as one ``- scer`` line (block
+   list) or ``, scer`` (flow list) so the other tags keep their formatting;
+4. the result is parsed again and every non-SCER key must compare equal to the
+   original; otherwise a :class:`~scer_hf.errors.CardError` is raised and nothing is
+   written.
+
+The markdown section lives between ``<!-- scer-hf:start -->`` and
+``<!-- scer-hf:end -->``; a re-run replaces it. Line endings (LF, CRLF, CR) and a UTF-8
+BOM are kept; inserted lines use the card's own line ending.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import re
+from decimal import Decimal
+from dataclasses import dataclass, field
+from typing import Any
+
+import yaml
+from huggingface_hub import ModelCard, ModelCardData
+from huggingface_hub.repocard import REGEX_YAML_BLOCK
+
+from ...errors import CardError
+
+__all__ = [
+    "SECTION_END",
+    "SECTION_START",
+    "SplitCard",
+    "put_section",
+    "same_value",
+    "splice_front_matter",
+    "split_card",
+]
+
+SECTION_START = "<!-- scer-hf:start -->"
+SECTION_END = "<!-- scer-hf:end -->"
+_BREAK = re.compile(r"\r\n|[\n\r\x85\u2028\u2029]")  # what PyYAML counts as a line break
+_FIRST_BREAK = re.compile(r"\r\n|\n|\r")
+
+
+@dataclass
+class SplitCard:
+    """A card cut at the Hub's front-matter boundaries (``head + yaml + tail + body``)."""
+
+    bom: str
+    head: str  # leading whitespace and the opening ``---`` line, "" without front matter
+    yaml: str
+    tail: str  # the closing ``---`` line (with its line break unless at end of file)
+    body: str
+    newline: str
+    has_front_matter: bool
+    data: dict[str, Any] = field(default_factory=dict)
+
+    def join(self, yaml_text: str | None = None, body: str | None = None) -> str:
+        y = self.yaml if yaml_text is None else yaml_text
+        b = self.body if body is None else body
+        nl = self.newline
+        if self.has_front_matter:
+            tail = self.tail
+            if b and not tail.endswith(("\n", "\r")) and not b.startswith(("\n", "\r")):
+                tail += nl  # the closing '---' was at end of file and we now add text after it
+            return self.bom + self.head + y + tail + b
+        if yaml_text is None:
+            return self.bom + b
+        return self.bom + "---" + nl + y + nl + "---" + nl + b
+
+
+def _hub_parse(text: str) -> None:
+    """Validate with huggingface_hub's own card parser (what ModelCard.load would do)."""
+    hub_logger = logging.getLogger("huggingface_hub.repocard")
+    old = hub_logger.level
+    hub_logger.setLevel(logging.ERROR)  # "metadata block not found" is not news here
+    try:
+        ModelCard(text, ignore_metadata_errors=True)
+    except yaml.YAMLError as exc:
+        raise CardError(f"the card's YAML front matter does not parse ({_short(exc)}); fix the YAML and re-run") from None
+    except (ValueError, TypeError) as exc:
+        raise CardError(f"the card's front matter is not a mapping of string keys ({_short(exc)}); the Hub needs "
+                        "'key: value' lines between the '---' markers") from None
+    finally:
+        hub_logger.setLevel(old)
+
+
+def _short(exc: BaseException) -> str:
+    return " ".join(str(exc).split())[:300]
+
+
+def split_card(text: str) -> SplitCard:
+    """Split *text* like the Hub does; raise :class:`CardError` if huggingface_hub can't read it."""
+    bom = "\ufeff" if text.startswith("\ufeff") else ""
+    t = text[len(bom):]
+    _hub_parse(t)
+    m = REGEX_YAML_BLOCK.search(t)
+    if m is None:
+        first = _FIRST_BREAK.search(t)
+        return SplitCard(bom, "", "", "", t, first.group(0) if first else "\n", False, {})
+    head, y, tail = m.group(1), m.group(2), m.group(3)
+    nl = _FIRST_BREAK.search(head).group(0)  # type: ignore[union-attr]
+    data = yaml.safe_load(y) or {}
+    return SplitCard(bom, head, y, tail, t[m.end():], nl, True, data)
+
+
+# ---------------------------------------------------------------------- front matter ----
+def _line_start(y: str, idx: int) -> int:
+    i = idx
+    while i > 0 and y[i - 1] not in "\n\r\x85\u2028\u2029":
+        i -= 1
+    return i if y[i:idx].strip() in ("", "?") else idx
+
+
+def _lines(y: str, start: int, end: int) -> list[tuple[int, int]]:
+    """(start, end) of each line in y[start:end], ends including the break."""
+    out, pos = [], start
+    for m in _BREAK.finditer(y, start, end):
+        out.append((pos, m.end()))
+        pos = m.end()
+    if pos < end:
+        out.append((pos, end))
+    return out
+
+
+def _trim(y: str, start: int, end: int, col: int) -> int:
+    """Drop trailing blank lines and comments at or left of the key's column from a key's span."""
+    lines = _lines(y, start, end)
+    while len(lines) > 1:
+        s, e = lines[-1]
+        text = y[s:e]
+        stripped = text.strip()
+        indent = len(text) - len(text.lstrip(" \t"))
+        if stripped == "" or (stripped.startswith("#") and indent <= col):
+            lines.pop()
+        else:
+            break
+    return lines[-1][1]
+
+
+# a plain float scalar with a negative exponent, as the whole value of a mapping key or list item
+_SCI_FLOAT = re.compile(r"^(\s*(?:- |[\w.-]+: ))(-?\d+(?:\.\d+)?[eE]-\d+)[ \t]*(?=\r?$)", re.M)
+
+
+def _positional(m: re.Match[str]) -> str:
+    """``2.4e-05`` -> ``0.000024``: the same float, written so that regex readers of numbers see its value.
+
+    The Hub's ``emissions_thresholds`` filter takes the first number it finds in
+    ``co2_eq_emissions``; in ``2.4e-05`` that is 2.4, a 100,000-fold error.
+    """
+    text = format(Decimal(m.group(2)), "f")
+    return m.group(1) + (text if "." in text else text + ".0")
+
+
+def _dump(key: str, value: Any, nl: str, indent: int) -> str:
+    """One top-level key serialised by huggingface_hub's card API, indented to the root column."""
+    text = ModelCardData(**{key: value}).to_yaml(line_break=nl)
+    text = _SCI_FLOAT.sub(_positional, text)  # plain floats only: YAML still reads them as the same number
+    pad = " " * indent
+    return "".join(pad + line + nl if line.strip() else line + nl for line in text.split(nl))
+
+
+def _key(node: yaml.Node) -> Any:
+    return node.value if isinstance(node, yaml.ScalarNode) else None
+
+
+def splice_front_matter(card: SplitCard, values: dict[str, Any], tag: str | None = None) -> str:
+    """The new YAML text: *values* (key -> value) replace those keys, *tag* is added to ``tags``."""
+    nl = card.newline
+    y = card.yaml + nl if card.has_front_matter else ""
+    try:
+        root = yaml.compose(y, Loader=yaml.SafeLoader)
+    except yaml.YAMLError as exc:  # safe_load accepted it above, so this is unexpected
+        raise CardError(f"the card's YAML front matter does not parse ({_short(exc)})") from None
+    if root is not None and not isinstance(root, yaml.MappingNode):
+        raise CardError("the card's front matter is not a mapping; the Hub needs 'key: value' lines")
+    if root is not None and root.flow_style:
+        raise CardError("the card's front matter is one flow-style mapping ('{a: 1, ...}'); scer-hf edits "
+                        "block-style front matter only: write it as one 'key: value' per line and re-run")
+    pairs = list(root.value) if root is not None else []
+    col = pairs[0][0].start_mark.column if pairs else 0
+    starts = [_line_start(y, k.start_mark.index) for k, _ in pairs]
+    ends = starts[1:] + [len(y)]
+    edits: list[tuple[int, int, str]] = []
+    done: set[str] = set()
+    todo = dict(values)
+    tags = card.data.get("tags") if card.has_front_matter else None
+    want_tag = tag is not None and not (isinstance(tags, list) and tag in tags)
+    if want_tag and "tags" not in {_key(k) for k, _ in pairs}:
+        todo.setdefault("tags", [tag])
+        want_tag = False
+    for i, (k, v) in enumerate(pairs):
+        name = _key(k)
+        if name not in todo or not isinstance(name, str):
+            continue
+        span_end = _trim(y, starts[i], ends[i], col)
+        edits.append((starts[i], span_end, "" if name in done else _dump(name, todo[name], nl, col)))
+        done.add(name)
+    if want_tag:
+        idx = max(i for i, (k, _) in enumerate(pairs) if _key(k) == "tags")  # the one safe_load keeps
+        k, v = pairs[idx]
+        aliased = v.start_mark.index < k.start_mark.index
+        if isinstance(v, yaml.SequenceNode) and not aliased and not v.flow_style:
+            at = _trim(y, starts[idx], ends[idx], col)
+            edits.append((at, at, " " * v.start_mark.column + "- " + tag + nl))  # type: ignore[operator]
+        elif isinstance(v, yaml.SequenceNode) and not aliased:
+            at = v.end_mark.index - 1  # before the closing ']'
+            trailing_comma = y[v.start_mark.index + 1:at].rstrip().endswith(",")
+            edits.append((at, at, (" " if trailing_comma else ", " if v.value else "") + tag))  # type: ignore[operator]
+        elif isinstance(tags, (list, str)) or tags is None:
+            new = (list(tags) if isinstance(tags, list) else [tags] if isinstance(tags, str) else []) + [tag]
+            span_end = _trim(y, starts[idx], ends[idx], col)
+            edits.append((starts[idx], span_end, _dump("tags", new, nl, col)))
+            for j, (k2, _) in enumerate(pairs):  # earlier duplicates of 'tags' would win nothing; drop them
+                if j != idx and _key(k2) == "tags":
+                    edits.append((starts[j], _trim(y, starts[j], ends[j], col), ""))
+    appended = "".join(_dump(n, val, nl, col) for n, val in todo.items() if n not in done)
+    if appended:
+        edits.append((len(y), len(y), appended))
+    out = y
+    # applied from the end of the text; at one position, edits listed earlier end up first
+    for s, e, _, text in sorted(((s, e, n, t) for n, (s, e, t) in enumerate(edits)), reverse=True):
+        out = out[:s] + text + out[e:]
+    if card.has_front_matter:
+        if not out.endswith(nl):  # pragma: no cover - every edit is line-based
+            raise CardError("internal error splicing the front matter; the card was not changed (please report)")
+        return out[: -len(nl)]
+    return out.removesuffix(nl)
+
+
+def same_value(a: Any, b: Any) -> bool:
+    """Deep equality where NaN equals NaN (YAML ``.nan``)."""
+    if isinstance(a, float) and isinstance(b, float) and math.isnan(a) and math.isnan(b):
+        return True
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(same_value(a[k], b[k]) for k in a)
+    if isinstance(a, list) and isinstance(b, list):
+        return len(a) == len(b) and all(same_value(x, z) for x, z in zip(a, b))
+    return type(a) is type(b) and a == b
+
+
+# ---------------------------------------------------------------------- body ------------
+def put_section(body: str, section: str, nl: str) -> str:
+    """*body* with the SCER section replaced (or appended after one blank line)."""
+    starts = [m.start() for m in re.finditer(re.escape(SECTION_START), body)]
+    ends = [m.end() for m in re.finditer(re.escape(SECTION_END), body)]
+    if len(starts) != len(ends) or any(e <= s for s, e in zip(starts, ends)) or \
+            any(s2 < e for e, s2 in zip(ends, starts[1:])):
+        raise CardError(f"the card has unbalanced '{SECTION_START}' / '{SECTION_END}' markers; delete the broken "
+                        "SCER section by hand (or restore both markers) and re-run")
+    if starts:
+        out, pos = [], 0
+        for n, (s, e) in enumerate(zip(starts, ends)):
+            out.append(body[pos:s])
+            if n == 0:
+                out.append(section)
+            pos = e
+        out.append(body[pos:])
+        return "".join(out)
+    if not body.strip():
+        return body + section + nl
+    sep = "" if body.endswith(("\n", "\r")) else nl
+    return body + sep + nl + section + nl

@@ -1,0 +1,520 @@
+"""The SCER label: an SVG (and PNG) a person can read and a machine can verify.
+
+Content follows the SCER label draft (GSF ``scer`` SPEC.md v0.0.1, §"Presentation
+Guidelines") and the AI Energy Score label (model, task, energy, hardware, date,
+stars):
+
+* the SCI value written ``<value> gCO2eq per <functional unit>`` (never ``/``),
+* the SCI version (``SCI 1.1``) visible in the header,
+* the SCER grade and the AI Energy Score stars when a rating is available,
+* energy per phase, hardware, date and how the energy was obtained,
+* a QR code (ISO/IEC 18004, made by ``segno``) holding the manifest URL, or with no
+  URL ``scer-hf:sha256:<digest>`` of the report so the label can be checked
+  against a manifest with ``scer-hf verify``.
+
+Every text colour meets WCAG 2.x AA (contrast >= 4.5:1) against the colour it is
+drawn on; :data:`CONTRAST_PAIRS` lists the pairs and the tests compute them. The
+drawing uses a 300-unit-wide viewBox and no text under 11 units, so it stays
+readable at 300 px wide. The label's fields are embedded as JSON in ``<metadata>``
+so ``scer-hf verify`` can recompute them from the report.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import re
+import textwrap
+from pathlib import Path
+from typing import Any, Mapping
+from xml.sax.saxutils import escape
+
+import segno
+
+from .._io import atomic_write_bytes, atomic_write_text
+from ..errors import ReportError, SCERError
+from ..core.report import Report
+
+__all__ = [
+    "make_label",
+    "save_label",
+    "label_fields",
+    "markdown_badge",
+    "qr_payload",
+    "resolve_rating",
+    "load_report",
+    "PALETTE",
+    "CONTRAST_PAIRS",
+    "LABEL_WIDTH",
+]
+
+LABEL_WIDTH = 300  # viewBox units; at 300 px wide one unit is one pixel
+
+# Colours (hex). Foreground/background pairs actually used are in CONTRAST_PAIRS.
+PALETTE = {
+    "ink": "#111827",  # main text
+    "muted": "#374151",  # secondary text
+    "paper": "#ffffff",
+    "band": "#14532d",  # header band (dark green)
+    "on_band": "#ffffff",
+    "panel": "#f3f4f6",  # light grey panels
+    "grade_A": "#166534",
+    "grade_B": "#92400e",
+    "grade_C": "#b91c1c",
+    "grade_none": "#4b5563",
+    "on_grade": "#ffffff",
+    "star": "#92400e",  # filled star (graphic, contrast >= 3:1 required)
+    "star_empty": "#6b7280",
+    "warn_bg": "#fef3c7",
+    "warn_ink": "#78350f",
+    "rule": "#9ca3af",
+}
+
+#: (foreground, background) for every text colour on the background it is drawn on.
+CONTRAST_PAIRS = [
+    ("ink", "paper"), ("muted", "paper"), ("ink", "panel"), ("muted", "panel"),
+    ("on_band", "band"), ("on_grade", "grade_A"), ("on_grade", "grade_B"),
+    ("on_grade", "grade_C"), ("on_grade", "grade_none"), ("warn_ink", "warn_bg"),
+]
+#: non-text graphics (stars) need 3:1 (WCAG 2.1 SC 1.4.11)
+GRAPHIC_PAIRS = [("star", "paper"), ("star_empty", "paper")]
+
+_METHOD_TEXT = {
+    "counter": "Measured by hardware energy counter",
+    "estimate": "ESTIMATED (power model, not measured)",
+    "mixed": "Partly measured, partly ESTIMATED",
+    "published": "Published figure (not measured by scer-hf)",
+    "unmeasured": "NOT MEASURED (meters failed)",
+}
+
+
+# ------------------------------------------------------------------ inputs ------------
+def load_report(report: Report | Mapping[str, Any] | str | os.PathLike[str]) -> Report:
+    """A :class:`Report` from a Report, a dict or a path to a report JSON."""
+    if isinstance(report, Report):
+        return report
+    if isinstance(report, Mapping):
+        return Report.from_dict(report)
+    if isinstance(report, (str, os.PathLike)):
+        return Report.load(report)
+    raise ReportError(f"expected a scer_hf.Report, a dict or a path to a report JSON, got {type(report).__name__}")
+
+
+def resolve_rating(report: Report, rating: Any = None, *, auto: bool = True) -> dict[str, Any] | None:
+    """The rating as a dict (shared rating contract), or None.
+
+    ``rating`` may be an object with ``to_dict()``, a dict, or a path to a JSON file.
+    With ``rating=None`` and ``auto=True``, ``scer_hf.rate(report)`` is called when
+    the rating module exists; a rating error leaves the label without a grade.
+    """
+    if rating is None:
+        if not auto:
+            return None
+        try:
+            from ..rating import rate  # noqa: PLC0415 - optional sibling module
+        except ImportError:
+            return None
+        try:
+            rating = rate(report)
+        except SCERError:
+            return None
+    src = ""
+    if isinstance(rating, (str, os.PathLike)):
+        p = Path(rating)
+        src = f"{p}: "
+        try:
+            rating = json.loads(p.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise ReportError(f"cannot read rating JSON {p}: {exc}; write one with `scer-hf rate --json`") from exc
+    if hasattr(rating, "to_dict"):
+        rating = rating.to_dict()
+    if not isinstance(rating, Mapping):
+        raise ReportError(f"rating must be a Rating, a dict or a JSON path, got {type(rating).__name__}")
+    if not any(isinstance(rating.get(k), Mapping) for k in ("training", "inference")):
+        raise ReportError(f"{src}not a rating (no 'training' or 'inference' block); pass the JSON that "
+                          "`scer-hf rate REPORT --json` prints, or omit the rating to rate the report here")
+    return json.loads(json.dumps(rating, default=str))
+
+
+def qr_payload(report: Report, manifest_url: str | None = None) -> str:
+    """What the QR code holds: the manifest URL, or ``scer-hf:<report digest>``."""
+    if manifest_url and not str(manifest_url).startswith(("https://", "http://")):
+        raise ReportError(f"manifest URL {manifest_url!r} must start with https:// (a public URL of the report "
+                          "JSON); omit it to put the report digest in the QR code")
+    return manifest_url if manifest_url else "scer-hf:" + report.digest()
+
+
+# ------------------------------------------------------------------ fields ------------
+def fmt_num(x: float | None, digits: int = 3) -> str:
+    """A short human number: 3 significant digits, no exponent for common ranges."""
+    if x is None or not isinstance(x, (int, float)) or not math.isfinite(x):
+        return "n/a"
+    if x == 0:
+        return "0"
+    ax = abs(x)
+    if 1e-4 <= ax < 1e6:
+        decimals = max(0, digits - 1 - int(math.floor(math.log10(ax))))
+        s = f"{x:,.{decimals}f}"
+        return s.rstrip("0").rstrip(".") if "." in s else s
+    return f"{x:.{digits - 1}e}"
+
+
+def fmt_energy(j: float | None) -> str:
+    """Joules as J, Wh or kWh, whichever reads best."""
+    if j is None:
+        return "n/a"
+    if j < 360:
+        return f"{fmt_num(j)} J"
+    if j < 3.6e6:
+        return f"{fmt_num(j / 3600)} Wh"
+    return f"{fmt_num(j / 3.6e6)} kWh"
+
+
+def _hardware(d: Mapping[str, Any]) -> str:
+    """The hardware as recorded: a ``hardware`` field, the embodied hardware, or the meters' device names."""
+    for block in ("model", "benchmark", "provenance", "extra"):
+        b = d.get(block) or {}
+        if isinstance(b, Mapping):
+            for k in ("hardware", "gpu"):
+                if isinstance(b.get(k), str) and b[k]:
+                    return b[k]
+    emb = d.get("embodied") or {}
+    if emb.get("hardware"):
+        return str(emb["hardware"])
+    meters = d["provenance"].get("meters", [])
+    names: list[str] = []
+    for m in meters:
+        dn = m.get("device_names")
+        names += [str(v) for v in dn.values()] if isinstance(dn, Mapping) else []
+        cpu = (m.get("assumptions") or {}).get("cpu_model")
+        names += [str(cpu)] if cpu else []
+    if names:
+        return " + ".join(dict.fromkeys(names))
+    comps = sorted({str(c).split(":")[0].upper() for m in meters for c in m.get("components", [])})
+    return " + ".join(comps) + " (model not recorded)" if comps else "not recorded"
+
+
+def _method(d: Mapping[str, Any]) -> str:
+    prov = d["provenance"]
+    m = prov.get("method", "unmeasured")
+    if prov.get("estimated") and m == "counter":
+        m = "mixed"
+    return m
+
+
+def _rating_reason(r: Mapping[str, Any] | None, pr: Mapping[str, Any]) -> str | None:
+    """Why there is no grade, in a few words (None when graded)."""
+    if r is None:
+        return "no rating given"
+    if pr.get("available") and (pr.get("grade") or pr.get("stars")):
+        return None
+    notes = pr.get("notes") or []
+    return str(pr.get("reason") or (notes[0] if notes else None) or "no reference peers to grade against")
+
+
+def label_fields(report: Report | Mapping[str, Any] | str | os.PathLike[str], rating: Any = None,
+                 manifest_url: str | None = None, *, auto_rate: bool = True) -> dict[str, Any]:
+    """Everything the label shows, as data (also embedded in the SVG for ``verify``)."""
+    rep = load_report(report)
+    d = rep.to_dict()
+    r = resolve_rating(rep, rating, auto=auto_rate)
+    pr = (r or {}).get(d["boundary"]) or {}
+    sci = d.get("sci")
+    unc = d.get("uncertainty") or {}
+    # top-level phases, each followed by its children (prefill/decode inside generate, epochs inside train)
+    def row(p: Mapping[str, Any]) -> dict[str, Any]:
+        return {"name": p["name"], "kind": p.get("kind"), "parent": p.get("parent"),
+                "energy_j": p["energy_j"]["total"], "co2e_g": p.get("co2e_g"), "measured": p.get("measured", True)}
+
+    phases = []
+    for top in (p for p in d["phases"] if p.get("parent") is None):
+        phases.append(row(top))
+        phases += [row(c) for c in d["phases"] if c.get("parent") == top["name"]]
+    model = d.get("model") or {}
+    fields = {
+        "model": model.get("id") or "unnamed model",
+        "task": model.get("task"),
+        "boundary": d["boundary"],
+        "sci_value": sci["value"] if sci else None,
+        "sci_uncertainty": unc.get("sci"),
+        "functional_unit": sci["functional_unit"] if sci else None,
+        "sci_text": (f"{fmt_num(sci['value'])} gCO2eq per {sci['functional_unit']}" if sci else
+                     "no SCI: no functional units counted"),
+        "sci_version": (sci or {}).get("version") or "SCI 1.1",
+        "energy_j": d["energy_j"],
+        "co2e_g": d["co2e_g"],
+        "phases": phases,
+        "hardware": _hardware(d),
+        "date": str(d.get("created_at", ""))[:10],
+        "method": _method(d),
+        "method_text": _METHOD_TEXT.get(_method(d), _method(d)),
+        "estimated": bool(d["provenance"].get("estimated")),
+        "grid_g_per_kwh": d["carbon"]["g_per_kwh"],
+        "grid_where": d["carbon"].get("country_iso_code") or d["carbon"].get("region") or "world average",
+        "grade": pr.get("grade") if pr.get("available") else None,
+        "stars": pr.get("stars") if pr.get("available") else None,
+        "percentile": pr.get("percentile") if pr.get("available") else None,
+        "peers": pr.get("peers") if pr.get("available") else None,
+        "rating_reason": _rating_reason(r, pr),
+        "comparable": bool(pr.get("comparable", True)) if pr.get("available") else None,
+        "reference_version": (r or {}).get("reference_version"),
+        "digest": rep.digest(),
+        "qr": qr_payload(rep, manifest_url),
+        "manifest_url": manifest_url,
+    }
+    return fields
+
+
+# ------------------------------------------------------------------ drawing -----------
+def _clip(text: str, max_chars: int) -> str:
+    return text if len(text) <= max_chars else text[: max_chars - 1] + "\u2026"
+
+
+def _t(x: float, y: float, text: str, size: float = 11, color: str = "ink", weight: str = "normal",
+       anchor: str = "start") -> str:
+    size = max(size, 11.0)  # readable at 300 px wide: never under 11 px
+    return (f'<text x="{x:g}" y="{y:g}" font-size="{size:g}" font-weight="{weight}" fill="{PALETTE[color]}" '
+            f'text-anchor="{anchor}">{escape(text)}</text>')
+
+
+def _star(cx: float, cy: float, r: float, filled: bool) -> str:
+    pts = []
+    for i in range(10):
+        rad = r if i % 2 == 0 else r * 0.45
+        a = -math.pi / 2 + i * math.pi / 5
+        pts.append(f"{cx + rad * math.cos(a):.2f},{cy + rad * math.sin(a):.2f}")
+    if filled:
+        return f'<polygon points="{" ".join(pts)}" fill="{PALETTE["star"]}"/>'
+    return (f'<polygon points="{" ".join(pts)}" fill="{PALETTE["paper"]}" stroke="{PALETTE["star_empty"]}" '
+            f'stroke-width="1.3"/>')
+
+
+def _qr_group(payload: str, x: float, y: float, size: float) -> str:
+    """The QR code as one SVG path (segno makes the matrix; 4-module quiet zone kept white)."""
+    qr = segno.make(payload, error="m", micro=False)
+    matrix = [list(row) for row in qr.matrix]
+    n = len(matrix)
+    border = 4
+    mod = size / (n + 2 * border)
+    parts = []
+    for r, row in enumerate(matrix):
+        c = 0
+        while c < n:
+            if row[c]:
+                start = c
+                while c < n and row[c]:
+                    c += 1
+                parts.append(f"M{start + border},{r + border}h{c - start}v1h{start - c}z")
+            else:
+                c += 1
+    return (f'<g transform="translate({x:g},{y:g}) scale({mod:.5f})">'
+            f'<rect width="{n + 2 * border}" height="{n + 2 * border}" fill="#ffffff"/>'
+            f'<path d="{"".join(parts)}" fill="#000000"/></g>')
+
+
+def _task_line(f: Mapping[str, Any]) -> str:
+    task = (f.get("task") or "").replace("_", " ").replace("-", " ")
+    return f"{f['boundary'].capitalize()}" + (f" \u00b7 {task}" if task else "")
+
+
+def _equivalent(co2e_g: float) -> str | None:
+    """One human equivalent of *co2e_g* (``scer_hf.core.equivalents`` when present), the most readable one."""
+    try:
+        from ..core.equivalents import equivalents  # noqa: PLC0415 - optional sibling module
+    except ImportError:
+        return None
+    try:
+        eq = [e for e in equivalents(co2e_g) if isinstance(e.get("value"), (int, float))]
+    except (SCERError, ValueError, TypeError, KeyError):
+        return None
+    if not eq:
+        return None
+    def text(e: Mapping[str, Any]) -> str:
+        v = float(e["value"])
+        # positional decimals, never 1.3e-05: people read "0.0000133 smartphone charges"
+        num = f"{v:.{-math.floor(math.log10(v)) + 2}f}" if 0 < v < 0.01 else fmt_num(v)
+        return f"\u2248 {num} {e.get('label', e.get('unit', ''))}"
+
+    # the one that fits the line, with a value nearest to 1 (easiest to picture)
+    return text(min(eq, key=lambda e: (len(text(e)) > 46, abs(math.log10(e["value"])) if e["value"] > 0 else 99)))
+
+
+def make_label(report: Report | Mapping[str, Any] | str | os.PathLike[str], rating: Any = None,
+               manifest_url: str | None = None, *, auto_rate: bool = True) -> str:
+    """The SCER label as SVG text (300 units wide; scale it freely)."""
+    f = label_fields(report, rating, manifest_url, auto_rate=auto_rate)
+    W, pad = LABEL_WIDTH, 14
+    out: list[str] = []
+    y = 0.0
+    # header band
+    out.append(f'<rect x="0" y="0" width="{W}" height="44" fill="{PALETTE["band"]}"/>')
+    out.append(_t(pad, 19, "SCER carbon efficiency", 14, "on_band", "bold"))
+    out.append(_t(pad, 36, _clip(_task_line(f), 30), 11, "on_band"))
+    out.append(_t(W - pad, 19, f["sci_version"], 14, "on_band", "bold", "end"))
+    out.append(_t(W - pad, 36, "GSF SCER draft", 11, "on_band", anchor="end"))
+    y = 66
+    out.append(_t(pad, y, _clip(f["model"], 34), 15, "ink", "bold"))
+    y += 12
+    # grade + stars
+    gy = y
+    grade = f["grade"]
+    gcol = f"grade_{grade}" if grade in ("A", "B", "C") else "grade_none"
+    out.append(f'<rect x="{pad}" y="{gy}" width="64" height="64" rx="8" fill="{PALETTE[gcol]}"/>')
+    if grade:
+        out.append(_t(pad + 32, gy + 47, grade, 44, "on_grade", "bold", "middle"))
+    elif f["stars"]:
+        out.append(_t(pad + 32, gy + 30, "No", 13, "on_grade", "bold", "middle"))
+        out.append(_t(pad + 32, gy + 46, "grade", 13, "on_grade", "bold", "middle"))
+    else:
+        out.append(_t(pad + 32, gy + 30, "Not", 13, "on_grade", "bold", "middle"))
+        out.append(_t(pad + 32, gy + 46, "rated", 13, "on_grade", "bold", "middle"))
+    sx = pad + 78
+    out.append(_t(sx, gy + 14, "SCER grade" if grade else ("Energy stars" if f["stars"] else "No SCER grade"),
+                  11, "muted"))
+    stars = f["stars"]
+    if grade and not stars:  # a SCER grade without AI Energy Score stars (training): say where it stands
+        text = (f"better than {fmt_num(f['percentile'], 2)}% of {f['peers']} peers" if f["percentile"] is not None
+                else "graded against reference peers")
+        if f.get("comparable") is False:
+            out.append(_t(sx, gy + 36, "indicative only: not comparable", 11, "warn_ink", "bold"))
+        out.append(_t(sx, gy + 56 if f.get("comparable") is False else gy + 36, _clip(text, 31), 11, "muted"))
+    elif stars:
+        for i in range(5):
+            out.append(_star(sx + 10 + i * 22, gy + 31, 9.5, i < int(stars)))
+        out.append(_t(sx + 118, gy + 35, f"{int(stars)} of 5", 11, "ink", "bold"))
+        extra = "AI Energy Score stars"
+        if f["percentile"] is not None:
+            extra = f"better than {fmt_num(f['percentile'], 2)}% of {f['peers']} peers"
+        if f.get("comparable") is False:  # e.g. CPU estimate vs GPU-only H100 reference: say so on the label
+            out.append(_t(sx, gy + 56, "indicative only: not comparable", 11, "warn_ink", "bold"))
+        else:
+            out.append(_t(sx, gy + 56, _clip(extra, 31), 11, "muted"))
+    else:
+        reason = f["rating_reason"] or "no rating given"
+        if len(reason) > 60:  # keep the first clause; the HTML report has the whole reason
+            reason = re.split(r"[:;(]", reason)[0].strip()
+        for i, line in enumerate(textwrap.wrap(reason, 30, max_lines=2, placeholder="\u2026")):
+            out.append(_t(sx, gy + 34 + 16 * i, _clip(line, 31), 11, "muted"))
+    y = gy + 64 + 12
+    # SCI headline panel
+    out.append(f'<rect x="{pad - 4}" y="{y}" width="{W - 2 * pad + 8}" height="66" rx="6" fill="{PALETTE["panel"]}"/>')
+    if f["sci_value"] is not None:
+        unc = f["sci_uncertainty"]
+        out.append(_t(pad + 4, y + 28, fmt_num(f["sci_value"]), 24, "ink", "bold"))
+        out.append(_t(W - pad - 4, y + 28, f"\u00b1 {fmt_num(unc)}" if unc else "", 12, "muted", anchor="end"))
+        out.append(_t(pad + 4, y + 46, _clip(f"gCO2eq per {f['functional_unit']}", 40), 13, "ink", "bold"))
+        out.append(_t(pad + 4, y + 60, f"{f['sci_version']} score, {f['boundary']} boundary", 11, "muted"))
+    else:
+        out.append(_t(pad + 4, y + 38, f["sci_text"], 12, "ink", "bold"))
+    y += 66 + 20
+    # energy per phase
+    out.append(_t(pad, y, "Energy per phase", 12, "ink", "bold"))
+    out.append(_t(W - pad - 80, y, "energy", 11, "muted", anchor="end"))
+    out.append(_t(W - pad, y, "gCO2eq", 11, "muted", anchor="end"))
+    shown = f["phases"][:5]
+    for p in shown:
+        y += 16
+        child = p.get("parent") is not None
+        out.append(_t(pad + (10 if child else 0), y, _clip(p["name"], 16 if child else 18), 11,
+                      "muted" if child else "ink"))
+        out.append(_t(W - pad - 80, y, fmt_energy(p["energy_j"]), 11, "ink", anchor="end"))
+        out.append(_t(W - pad, y, fmt_num(p["co2e_g"]), 11, "ink", anchor="end"))
+    if len(f["phases"]) > len(shown):
+        y += 16
+        out.append(_t(pad, y, f"+ {len(f['phases']) - len(shown)} more phases", 11, "muted"))
+    y += 5
+    out.append(f'<line x1="{pad}" y1="{y}" x2="{W - pad}" y2="{y}" stroke="{PALETTE["rule"]}" stroke-width="1"/>')
+    y += 14
+    out.append(_t(pad, y, "Total", 11, "ink", "bold"))
+    out.append(_t(W - pad - 80, y, fmt_energy(f["energy_j"]), 11, "ink", "bold", "end"))
+    out.append(_t(W - pad, y, fmt_num(f["co2e_g"]), 11, "ink", "bold", "end"))
+    eq = _equivalent(f["co2e_g"])
+    if eq:
+        y += 16
+        out.append(_t(pad, y, _clip(eq, 46), 11, "muted"))
+    y += 22
+    # facts
+    facts = [
+        ("Hardware", f["hardware"]),
+        ("Date", f["date"]),
+        ("Grid", f"{fmt_num(f['grid_g_per_kwh'])} gCO2eq per kWh ({f['grid_where']})"),
+    ]
+    for k, v in facts:
+        out.append(_t(pad, y, k, 11, "muted", "bold"))
+        out.append(_t(pad + 70, y, _clip(str(v), 33), 11, "ink"))
+        y += 16
+    # method (warning style when not measured by a counter)
+    warn = f["method"] != "counter" and f["method"] != "published"
+    if warn:
+        out.append(f'<rect x="{pad - 4}" y="{y - 12}" width="{W - 2 * pad + 8}" height="18" rx="3" '
+                   f'fill="{PALETTE["warn_bg"]}"/>')
+    out.append(_t(pad, y + 1, _clip(f["method_text"], 44), 11, "warn_ink" if warn else "ink", "bold"))
+    y += 16
+    # QR + verification text
+    qr_size = 96
+    out.append(_qr_group(f["qr"], W - pad - qr_size + 4, y, qr_size))
+    ty = y + 18
+    out.append(_t(pad, ty, "Verify this label", 12, "ink", "bold"))
+    if f["manifest_url"]:
+        lines = ["Scan for the manifest,", "then run:", "scer-hf verify MANIFEST"]
+    else:
+        lines = ["QR holds the report digest", f"{f['digest'][:19]}\u2026", "scer-hf verify REPORT"]
+    for line in lines:
+        ty += 16
+        out.append(_t(pad, ty, line, 11, "muted"))
+    y += qr_size + 4
+    H = math.ceil(y)
+    title = f"SCER label for {f['model']}"
+    desc = (f"{f['sci_text']} ({f['sci_version']}). "
+            + (f"SCER grade {grade}" + (f", {stars} of 5 stars. " if stars else ". ") if grade
+               else (f"{stars} of 5 stars. " if stars else "Not rated. "))
+            + f"{f['method_text']}. Hardware {f['hardware']}. Date {f['date']}.")
+    meta = json.dumps({"scer_label": 1, **{k: f[k] for k in _META_KEYS}}, sort_keys=True)
+    head = (f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {W} {H}" width="{W}" height="{H}" '
+            f'role="img" aria-labelledby="scer-title scer-desc" font-family="DejaVu Sans, Verdana, Arial, sans-serif">'
+            f'<title id="scer-title">{escape(title)}</title><desc id="scer-desc">{escape(desc)}</desc>'
+            f'<metadata id="scer-label-data">{escape(meta)}</metadata>'
+            f'<rect width="{W}" height="{H}" fill="{PALETTE["paper"]}" stroke="{PALETTE["rule"]}" stroke-width="1"/>')
+    return head + "".join(out) + "</svg>\n"
+
+
+#: label fields embedded in the SVG and recomputed by ``scer-hf verify``
+_META_KEYS = ("model", "boundary", "sci_value", "functional_unit", "sci_version", "energy_j", "co2e_g",
+              "grade", "stars", "method", "digest", "qr")
+
+
+def svg_to_png(svg: str, width: int = 900) -> bytes:
+    """Render SVG to PNG with resvg (``pip install resvg-py``; no system libraries needed)."""
+    try:
+        import resvg_py  # noqa: PLC0415 - optional dependency
+    except ImportError as exc:
+        raise ReportError("PNG export needs resvg: pip install 'scer-hf[png]' (or resvg-py); "
+                          "the SVG label needs nothing extra") from exc
+    return bytes(resvg_py.svg_to_bytes(svg_string=svg, width=int(width), background="#ffffff"))
+
+
+def save_label(path: str | os.PathLike[str], report: Report | Mapping[str, Any] | str | os.PathLike[str],
+               rating: Any = None, manifest_url: str | None = None, *, width_px: int = 900,
+               auto_rate: bool = True) -> Path:
+    """Write the label to ``path``: ``.svg`` text or ``.png`` (``width_px`` wide)."""
+    p = Path(path)
+    svg = make_label(report, rating, manifest_url, auto_rate=auto_rate)
+    suffix = p.suffix.lower()
+    if suffix == ".svg":
+        return atomic_write_text(p, svg)
+    if suffix == ".png":
+        return atomic_write_bytes(p, svg_to_png(svg, width_px))
+    raise ReportError(f"label path must end in .svg or .png, got {p.name!r}")
+
+
+def markdown_badge(report: Report | Mapping[str, Any] | str | os.PathLike[str], rating: Any = None,
+                   image_path: str = "scer_label.svg", manifest_url: str | None = None,
+                   *, auto_rate: bool = True) -> str:
+    """Markdown that shows the label image (linked to the manifest when given), for a model card."""
+    f = label_fields(report, rating, manifest_url, auto_rate=auto_rate)
+    grade = f"SCER grade {f['grade']}, " if f["grade"] else ""
+    alt = f"SCER label: {grade}{f['sci_text']} ({f['sci_version']}, {f['method']})"
+    alt = alt.replace("[", "(").replace("]", ")")
+    img = f"![{alt}]({image_path})"
+    return f"[{img}]({manifest_url})" if manifest_url else img

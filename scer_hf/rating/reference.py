@@ -1,0 +1,339 @@
+"""The shipped reference data: published energy/carbon figures of language models.
+
+Three CSV files in ``scer_hf/data`` (sources in ``scer_hf/data/SOURCES.md``), kept as
+shipped, every column: ``training.csv`` (pre-training runs), ``inference.csv`` (per-query
+figures from papers, leaderboards and disclosures) and ``aienergyscore_v1.csv`` (the AI
+Energy Score v1 leaderboard, Feb 2025, GPU energy per 1,000 queries on an H100).
+
+:func:`load` gives a ``datasets.Dataset``; :func:`rows` gives the same rows as plain
+dicts without importing ``datasets`` (what the rating engine uses). Each row keeps its
+source columns as strings, plus derived columns that never clash with them:
+
+``ref_id`` ("training.csv#21"), ``source_file``, ``phase``, ``model_key`` (the model id
+whatever the file calls it), ``evidence`` (the note's [label]), ``secondary``,
+``modelled``, ``derived``, ``task_key`` (pipeline tag), ``setting``, ``size_class``,
+``hardware_class``, ``params_b_value``, ``tokens_b_value``, ``energy_wh``, ``group`` (the peer category), ``value``/``value_unit`` (the
+normalised figure that is rated), ``co2e_value``/``co2e_unit``, ``published_stars``.
+
+Normalisation (the arithmetic, written down):
+
+* training: ``value = energy_mwh * 1e6 Wh / (params_b * 1e9 * training_tokens_b * 1e9) * 1e15``
+  = ``energy_mwh * 1000 / (params_b * training_tokens_b)`` Wh per 10^15 parameter-tokens,
+  so models of different sizes and token budgets compare; emissions the same way,
+  ``co2e_value = tco2e_operational * 1000 / (params_b * training_tokens_b)`` g CO2e per
+  10^15 parameter-tokens. Rows lacking energy, parameters or tokens get ``value`` None.
+* inference.csv: J per token where published (``joules_per_token``), else Wh per 1,000
+  queries (``energy_wh_per_1000_queries``), as SOURCES.md advises.
+* aienergyscore_v1.csv: ``gpu_energy_wh_per_1000_queries`` (= published kWh x 1000).
+
+Excluded by default (``include_secondary`` / ``include_modelled`` bring them back):
+rows whose note label says ``[secondary ...]`` and rows marked MODELED. Duplicate models
+(several sources or settings) stay separate rows, never averaged.
+"""
+
+from __future__ import annotations
+
+import csv
+import functools
+import os
+import re
+from pathlib import Path
+from typing import Any, Iterable, Mapping, Sequence
+
+from ..errors import ReferenceDataError, SCERError
+from .categories import hardware_class, size_class
+
+__all__ = [
+    "REFERENCE_VERSION",
+    "AIES_EDITION",
+    "FILES",
+    "load",
+    "rows",
+    "raw_rows",
+    "data_dir",
+    "derive_training_value",
+]
+
+REFERENCE_VERSION = "scer-hf-reference 2026.11"
+AIES_EDITION = "AI Energy Score v1 (Feb 2025)"
+FILES = ("training.csv", "inference.csv", "aienergyscore_v1.csv")
+_PHASES = {"training": ("training.csv",), "inference": ("inference.csv", "aienergyscore_v1.csv")}
+TRAINING_UNIT = "Wh per 10^15 parameter-tokens"
+TRAINING_CO2E_UNIT = "g CO2e per 10^15 parameter-tokens"
+AIES_SETTING = "AI Energy Score v1: 1,000 queries, batch size 1, GPU energy only, NVIDIA H100 80GB"
+
+
+def data_dir() -> Path:
+    return Path(__file__).resolve().parent / "data"
+
+
+def _num(text: Any) -> float | None:
+    if text is None:
+        return None
+    if isinstance(text, (int, float)) and not isinstance(text, bool):
+        return float(text)
+    s = str(text).strip().replace(",", "")
+    if not s:
+        return None
+    try:
+        return float(s)
+    except ValueError:
+        return None
+
+
+def _evidence(notes: str) -> tuple[str, bool, bool]:
+    """(label, secondary, modelled) from a note such as '[primary transcription, MODELED] ...'."""
+    m = re.match(r"\s*\[([^\]]*)\]", notes or "")
+    label = m.group(1).strip() if m else ""
+    secondary = "secondary" in label.lower()
+    modelled = bool(re.search(r"\bMODELL?ED\b", notes or "")) or "modelled" in label.lower() or "modeled" in label.lower()
+    return label, secondary, modelled
+
+
+@functools.lru_cache(maxsize=64)
+def _read_csv(path: str, stamp: tuple[int, int] = (0, 0)) -> tuple[tuple[str, ...], tuple[dict[str, str], ...]]:
+    """Header and rows of a CSV; *stamp* (mtime_ns, size) re-reads a user file that changed."""
+    try:
+        with open(path, newline="", encoding="utf-8") as fh:
+            reader = csv.DictReader(fh)
+            data = tuple(dict(r) for r in reader)
+            return tuple(reader.fieldnames or ()), data
+    except OSError as exc:
+        raise ReferenceDataError(f"cannot read reference file {path}: {exc}; reinstall scer-hf") from exc
+    except (UnicodeDecodeError, csv.Error) as exc:  # a user's extra= file that is not a UTF-8 CSV
+        raise ReferenceDataError(f"reference file {path} is not a UTF-8 CSV ({exc}); save it as CSV, UTF-8") from exc
+
+
+def raw_rows(name: str) -> list[dict[str, str]]:
+    """The rows of one shipped file exactly as shipped (all columns, strings)."""
+    if name not in FILES:
+        raise ReferenceDataError(f"unknown reference file {name!r}; shipped files: {', '.join(FILES)}")
+    return [dict(r) for r in _read_csv(str(data_dir() / name))[1]]
+
+
+# -- normalisation of one row ---------------------------------------------------------------
+def _training(raw: Mapping[str, Any]) -> dict[str, Any]:
+    params_b, tokens_b = _num(raw.get("params_b")), _num(raw.get("training_tokens_b"))
+    energy_mwh, tco2e = _num(raw.get("energy_mwh")), _num(raw.get("tco2e_operational"))
+    pt = params_b * tokens_b if params_b and tokens_b else None
+    value = energy_mwh * 1000.0 / pt if pt and energy_mwh is not None else None
+    co2e = tco2e * 1000.0 / pt if pt and tco2e is not None else None
+    label, secondary, modelled = _evidence(raw.get("notes", ""))
+    return {
+        "model_key": (raw.get("model_id") or "").strip(), "phase": "training", "evidence": label,
+        "secondary": secondary, "modelled": modelled, "derived": False, "task_key": "pre-training",
+        "setting": "pre-training (final run, as published)", "size_class": size_class(params_b),
+        "hardware_class": hardware_class(raw.get("hardware")), "params_b_value": params_b,
+        "tokens_b_value": tokens_b, "energy_wh": energy_mwh * 1e6 if energy_mwh is not None else None,
+        "value": value, "value_unit": TRAINING_UNIT if value is not None else None,
+        "co2e_value": co2e, "co2e_unit": TRAINING_CO2E_UNIT if co2e is not None else None,
+        "group": "training | pre-training | energy per parameter-token", "published_stars": None,
+        "derivation": None,
+    }
+
+
+def _inference(raw: Mapping[str, Any]) -> dict[str, Any]:
+    params_b = _num(raw.get("params_b"))
+    task = (raw.get("task") or "").strip()
+    setting = task.split("; host:")[0].strip()
+    jpt, whq = _num(raw.get("joules_per_token")), _num(raw.get("energy_wh_per_1000_queries"))
+    value, unit = (jpt, "J per token") if jpt is not None else (whq, "Wh per 1,000 queries")
+    if value is None:
+        unit = None
+    label, secondary, modelled = _evidence(raw.get("notes", ""))
+    return {
+        "model_key": (raw.get("model_id") or "").strip(), "phase": "inference", "evidence": label,
+        "secondary": secondary, "modelled": modelled, "derived": False,
+        "task_key": "zero-shot-mixed" if "zero-shot" in task.lower() else "text-generation",
+        "setting": setting, "size_class": size_class(params_b),
+        "hardware_class": hardware_class(raw.get("hardware")), "params_b_value": params_b,
+        "tokens_b_value": None, "energy_wh": None, "value": value, "value_unit": unit,
+        "co2e_value": None, "co2e_unit": None,
+        "group": f"inference | {(raw.get('source') or '').strip()} | {setting} | {unit}",
+        "published_stars": None, "derivation": None,
+    }
+
+
+def _aies(raw: Mapping[str, Any]) -> dict[str, Any]:
+    task = (raw.get("task") or "").strip()
+    cls = (raw.get("model_class") or "").strip() or None
+    value = _num(raw.get("gpu_energy_wh_per_1000_queries"))
+    stars = _num(raw.get("energy_score_stars"))
+    return {
+        "model_key": (raw.get("model") or "").strip(), "phase": "inference",
+        "evidence": "primary data (leaderboard CSV via public mirror)", "secondary": False,
+        "modelled": False, "derived": False, "task_key": (raw.get("hf_pipeline_tag") or "").strip(),
+        "setting": AIES_SETTING, "size_class": cls, "hardware_class": hardware_class(raw.get("hardware")),
+        "params_b_value": None, "tokens_b_value": None, "energy_wh": None, "value": value,
+        "value_unit": "Wh per 1,000 queries (GPU)" if value is not None else None,
+        "co2e_value": None, "co2e_unit": None, "group": aies_group(task, cls),
+        "published_stars": int(stars) if stars is not None else None, "derivation": None,
+    }
+
+
+def aies_group(task: str, model_class: str | None) -> str:
+    """Peer group name of an AI Energy Score v1 task (and class, for text generation)."""
+    return f"{AIES_EDITION} | {task}" + (f" | class {model_class}" if task == "text_generation" and model_class else "")
+
+
+_NORMALISE = {"training.csv": _training, "inference.csv": _inference, "aienergyscore_v1.csv": _aies}
+
+
+def _kind_of(columns: Iterable[str]) -> str:
+    cols = set(columns)
+    if "gpu_energy_wh_per_1000_queries" in cols:
+        return "aienergyscore_v1.csv"
+    if cols & {"training_tokens_b", "energy_mwh", "tco2e_operational"}:
+        return "training.csv"
+    if cols & {"energy_wh_per_1000_queries", "joules_per_token"}:
+        return "inference.csv"
+    raise ReferenceDataError(
+        f"extra reference rows have columns {sorted(cols)}; use the columns of one shipped file "
+        f"(training.csv: model_id, params_b, training_tokens_b, energy_mwh, ..., source, notes; inference.csv: "
+        f"model_id, energy_wh_per_1000_queries or joules_per_token, ..., source, notes; aienergyscore_v1.csv)"
+    )
+
+
+def _finish(norm: dict[str, Any], raw: Mapping[str, Any], source_file: str, number: int) -> dict[str, Any]:
+    row = {k: ("" if v is None else str(v)) for k, v in raw.items()}
+    row.update(norm)
+    row["source_file"] = source_file
+    row["ref_id"] = f"{source_file}#{number}"
+    return row
+
+
+@functools.lru_cache(maxsize=None)
+def _shipped(name: str) -> tuple[dict[str, Any], ...]:
+    fn = _NORMALISE[name]
+    return tuple(_finish(fn(r), r, name, i) for i, r in enumerate(_read_csv(str(data_dir() / name))[1], start=1))
+
+
+def derive_training_value(row: Mapping[str, Any]) -> dict[str, Any] | None:
+    """A copy of a training row whose energy comes from ``scer_hf.core.calculator.derive_training_energy``.
+
+    Only for rows with no published energy. None when the calculator is not installed,
+    declines the row, or the row lacks parameters/tokens. Marked ``derived=True``.
+    """
+    if row.get("phase") != "training" or row.get("energy_wh") is not None:
+        return None
+    try:
+        from ..core.calculator import derive_training_energy  # type: ignore[attr-defined]
+    except ImportError:
+        return None
+    try:
+        out = derive_training_energy(dict(row))
+    except (SCERError, ValueError, KeyError, TypeError, LookupError):  # the calculator declined this row
+        return None
+    if not out or _num(out.get("energy_mwh_derived")) is None:
+        return None
+    energy_mwh = float(out["energy_mwh_derived"])
+    d = dict(row)
+    params_b, tokens_b = row.get("params_b_value"), row.get("tokens_b_value")
+    d.update(derived=True, energy_wh=energy_mwh * 1e6, derivation=str(out.get("derivation", "")),
+             evidence=f"{row.get('evidence', '')}; energy derived (calculator)".lstrip("; "))
+    if params_b and tokens_b:
+        d.update(value=energy_mwh * 1000.0 / (params_b * tokens_b), value_unit=TRAINING_UNIT)
+    return d
+
+
+def _extra_rows(extra: Any) -> list[dict[str, Any]]:
+    if extra is None:
+        return []
+    items: Sequence[Any]
+    if isinstance(extra, (str, os.PathLike)):
+        items = [extra]
+    elif isinstance(extra, Mapping):
+        items = [[extra]]
+    else:
+        items = list(extra)
+        if items and all(isinstance(x, Mapping) for x in items):
+            items = [items]
+    out: list[dict[str, Any]] = []
+    for k, item in enumerate(items):
+        if isinstance(item, (str, os.PathLike)):
+            p = Path(item)
+            if not p.is_file():
+                raise ReferenceDataError(f"extra reference file {p} "
+                                         f"{'is a folder, not a CSV file' if p.is_dir() else 'does not exist'}")
+            st = p.stat()
+            cols, data = _read_csv(str(p.resolve()), (st.st_mtime_ns, st.st_size))
+            name = f"extra:{p.name}"
+        else:
+            data = tuple(dict(r) for r in item)
+            cols = tuple(dict.fromkeys(c for r in data for c in r))
+            name = f"extra:rows{k + 1}" if len(items) > 1 else "extra:rows"
+        kind = _kind_of(cols)
+        for i, raw in enumerate(data, start=1):
+            model = (raw.get("model") or raw.get("model_id") or "").strip()
+            if not model or not str(raw.get("source") or "").strip():
+                raise ReferenceDataError(
+                    f"{name} row {i}: every extra row needs a model id and a 'source' saying where the figure comes from")
+            out.append(_finish(_NORMALISE[kind](raw), raw, name, i))
+    return out
+
+
+def _files_for(name: str) -> tuple[str, ...]:
+    if name in _PHASES:
+        return _PHASES[name]
+    stem = name if name.endswith(".csv") else f"{name}.csv"
+    if stem in FILES and name not in ("training", "inference"):
+        return (stem,)
+    raise ReferenceDataError(
+        f"unknown reference {name!r}; use a phase ('training', 'inference') or a file "
+        f"({', '.join(FILES)}; 'aienergyscore_v1' also works)"
+    )
+
+
+def rows(
+    name: str = "inference",
+    *,
+    include_secondary: bool = False,
+    include_modelled: bool = False,
+    include_derived: bool = False,
+    extra: Any = None,
+) -> list[dict[str, Any]]:
+    """Normalised reference rows as dicts (fast: csv module only, cached).
+
+    *name* is a phase ("training" = training.csv, "inference" = inference.csv +
+    aienergyscore_v1.csv) or one shipped file. *extra*: a CSV path, a list of paths,
+    or a list of row dicts with the columns of one shipped file; extra rows of the
+    other phase are ignored.
+    """
+    files = _files_for(name)
+    phase = "training" if files == ("training.csv",) else "inference"
+    out: list[dict[str, Any]] = []
+    for f in files:
+        for r in _shipped(f):
+            if include_derived and r["phase"] == "training":
+                r = derive_training_value(r) or r
+            out.append(dict(r))
+    out += [r for r in _extra_rows(extra) if r["phase"] == phase]
+    return [r for r in out if (include_secondary or not r["secondary"]) and (include_modelled or not r["modelled"])]
+
+
+def load(
+    name: str = "inference",
+    include_secondary: bool = False,
+    include_modelled: bool = False,
+    extra: Any = None,
+    *,
+    include_derived: bool = False,
+) -> Any:
+    """The reference rows of a phase or file as a ``datasets.Dataset`` (see :func:`rows`).
+
+    Every source column is kept (strings, "" where the source published nothing; None
+    where the row comes from another file), plus the derived columns listed in the
+    module docstring. ``ds.info.description`` names the reference version.
+    """
+    import datasets  # heavy; only here
+
+    data = rows(name, include_secondary=include_secondary, include_modelled=include_modelled,
+                include_derived=include_derived, extra=extra)
+    columns = list(dict.fromkeys(c for r in data for c in r))
+    table = {c: [r.get(c) for r in data] for c in columns}
+    info = datasets.DatasetInfo(
+        description=f"{REFERENCE_VERSION}: {name} reference rows shipped with scer-hf "
+                    f"(sources: scer_hf/data/SOURCES.md)",
+        version=REFERENCE_VERSION.split()[-1] + ".0",  # datasets wants x.y.z
+    )
+    return datasets.Dataset.from_dict(table, info=info)
