@@ -1,14 +1,34 @@
-"""Atomic file writes: a crash or kill leaves the old file or the new one, never half."""
+"""Atomic file writes: a crash or kill leaves the old file or the new one, never half.
+
+Also the two other promises every writer keeps: :func:`refuse_overwrite` (an existing
+file, or an input, is never replaced unless asked) and :func:`file_lock` (a
+read-modify-write of one file by two processes never loses either's change).
+"""
 
 from __future__ import annotations
 
+import contextlib
 import errno
+import hashlib
 import os
+import re
 import stat
 import tempfile
+import time
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
-__all__ = ["atomic_write_text", "atomic_write_bytes"]
+import filelock
+
+from .errors import OutputExistsError
+
+__all__ = ["atomic_write_text", "atomic_write_bytes", "file_lock", "try_file_lock", "refuse_overwrite",
+           "clean_stale_temps"]
+
+# an orphan temporary file (a writer killed between mkstemp and rename) is removed by the next write of the same
+# file when its writer's pid is dead, or whatever the pid says once it is this old (a pid from another machine or
+# container on a shared disk); no atomic write of a report, card or label takes this long
+STALE_TMP_S = 600.0
 
 
 # the process umask, read once: os.umask() can only be read by setting it, which races with other threads
@@ -31,13 +51,129 @@ def atomic_write_text(path: str | os.PathLike[str], text: str, *, newline: str |
     return atomic_write_bytes(path, text.encode("utf-8"))
 
 
+def _pid_alive(pid: int) -> bool:
+    if os.name == "nt":  # os.kill(pid, 0) would send CTRL_C_EVENT there: only the age rule applies
+        return True
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # EPERM: it exists, another user's
+        return True
+    return True
+
+
+def clean_stale_temps(path: str | os.PathLike[str], *, max_age_s: float = STALE_TMP_S) -> list[Path]:
+    """Remove orphan temporary files of :func:`atomic_write_bytes` for *path*; return those removed.
+
+    Only names of our exact pattern are touched: ``.<name>.<pid>.<8 random>.tmp`` (this
+    version; removed when that pid is dead, or after *max_age_s*) and ``.<name>.<8 random>.tmp``
+    (earlier versions, no pid; removed after *max_age_s*). A live writer's file is kept: its
+    pid is alive (this process's own threads included) and its file is young.
+    """
+    p = Path(path)
+    name = re.escape(p.name)
+    ours = re.compile(rf"\.{name}\.(\d+)\.[a-z0-9_]{{8}}\.tmp")
+    legacy = re.compile(rf"\.{name}\.[a-z0-9_]{{8}}\.tmp")
+    removed: list[Path] = []
+    try:
+        entries = list(os.scandir(p.parent))
+    except OSError:
+        return removed
+    now = time.time()
+    for e in entries:
+        m = ours.fullmatch(e.name)
+        if m is None and legacy.fullmatch(e.name) is None:
+            continue
+        try:
+            st = e.stat(follow_symlinks=False)
+        except OSError:
+            continue
+        if not stat.S_ISREG(st.st_mode):
+            continue
+        old = now - st.st_mtime > max_age_s
+        if not (old or (m is not None and int(m.group(1)) != os.getpid() and not _pid_alive(int(m.group(1))))):
+            continue
+        try:
+            os.unlink(e.path)
+            removed.append(Path(e.path))
+        except OSError:
+            pass
+    return removed
+
+
+def _lock_path(path: str | os.PathLike[str], kind: str = "write") -> str:
+    """The lock file for *path*: in a per-user folder of the temp dir, keyed by the real path, so
+    user folders (pushed to the Hub as they are) get no lock files."""
+    real = os.path.realpath(os.path.abspath(os.fspath(path)))
+    folder = Path(tempfile.gettempdir()) / f"scer-hf-locks-{os.getuid() if hasattr(os, 'getuid') else 'user'}"
+    folder.mkdir(mode=0o700, exist_ok=True)
+    return str(folder / (hashlib.sha256(real.encode("utf-8", "surrogateescape")).hexdigest()[:40] + f".{kind}.lock"))
+
+
+@contextlib.contextmanager
+def file_lock(path: str | os.PathLike[str], *, timeout_s: float = 120.0) -> Iterator[None]:
+    """Hold an exclusive inter-process lock on *path* (a ``filelock`` lock) for a read-modify-write.
+
+    Processes on one machine that edit the same file (a README's training and inference
+    boundaries, a report) take turns. Raises ``TimeoutError`` naming the file after *timeout_s*.
+    """
+    lock = filelock.FileLock(_lock_path(path), thread_local=False)
+    try:
+        lock.acquire(timeout=timeout_s)
+    except filelock.Timeout:
+        raise TimeoutError(errno.ETIMEDOUT, f"another process held the lock for over {timeout_s:g} s; try again",
+                           str(path)) from None
+    try:
+        yield
+    finally:
+        lock.release()
+
+
+def try_file_lock(path: str | os.PathLike[str], kind: str = "run") -> filelock.BaseFileLock | None:
+    """A long-held lock of *path* (not :func:`file_lock`'s), acquired now, or ``None`` when someone (this
+    process included) holds it. The caller releases it (``.release()``); so does the process's end."""
+    lock = filelock.FileLock(_lock_path(path, kind), thread_local=False)
+    try:
+        lock.acquire(timeout=0)
+    except filelock.Timeout:
+        return None
+    return lock
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return os.path.realpath(a) == os.path.realpath(b)
+
+
+def refuse_overwrite(out: str | os.PathLike[str], *, overwrite: bool, inputs: Iterable[str | os.PathLike[str]] = (),
+                     flag: str = "--overwrite") -> Path:
+    """Check before writing *out*: never one of *inputs* (even with *overwrite*), never an
+    existing file unless *overwrite*. Raises :class:`~scer_hf.errors.OutputExistsError`."""
+    p = Path(out)
+    for i in inputs:
+        if i is not None and _same_file(p, Path(i)):
+            raise OutputExistsError(f"{p} is also an input of this command; writing it would destroy that input. "
+                                    "Choose another output path")
+    if p.is_dir():
+        raise OutputExistsError(f"{p} is a folder; give a file path to write")
+    if not overwrite and (p.exists() or p.is_symlink()):
+        raise OutputExistsError(f"{p} already exists; pass {flag} to replace it, or choose another path")
+    return p
+
+
 def atomic_write_bytes(path: str | os.PathLike[str], content: bytes) -> Path:
     p = Path(path)
     if p.is_dir():  # else os.replace fails naming our temporary file, not the path the caller gave
         raise IsADirectoryError(errno.EISDIR, "is a directory, not a file path", str(p))
     p.parent.mkdir(parents=True, exist_ok=True)
+    clean_stale_temps(p)
     try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=p.parent)
+        fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.{os.getpid()}.", suffix=".tmp", dir=p.parent)
     except OSError as exc:  # name the caller's path, not the temporary file's
         raise type(exc)(exc.errno, exc.strerror, str(p)) from exc
     try:

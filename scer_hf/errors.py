@@ -34,6 +34,7 @@ __all__ = [
     "CallbackConfigError",
     "UnsupportedPipelineError",
     "BenchmarkSettingsError",
+    "OutputExistsError",
 ]
 
 
@@ -160,3 +161,7 @@ class BenchmarkSettingsError(SCERError, ValueError):
 
 class CallbackConfigError(SCERError, ValueError):
     """An ``SCERCallback`` argument is out of range."""
+
+
+class OutputExistsError(SCERError, FileExistsError):
+    """An output path exists (pass ``--overwrite`` / ``overwrite=True``) or is one of the command's inputs."""

@@ -13,9 +13,10 @@ from ._common import emit, handle_errors, json_option
 @click.option("--epochs", type=click.IntRange(min=1), default=2, show_default=True,
               help="Training epochs on the tiny model.")
 @click.option("--queries", type=click.IntRange(min=1), default=40, show_default=True, help="Benchmark query cap.")
+@click.option("--overwrite", is_flag=True, help="Replace files a previous demo (or you) left in OUT_DIR.")
 @json_option
 @handle_errors
-def command(out_dir: str, country: str, epochs: int, queries: int, as_json: bool) -> None:
+def command(out_dir: str, country: str, epochs: int, queries: int, overwrite: bool, as_json: bool) -> None:
     """Train with SCERCallback, benchmark, rate, and write labels, card and HTML reports into OUT_DIR.
 
     Runs offline on a tiny GPT-2 built from a config (random weights); needs scer-hf[hf].
@@ -23,6 +24,11 @@ def command(out_dir: str, country: str, epochs: int, queries: int, as_json: bool
     import logging
     import os
     import warnings
+    from pathlib import Path
+
+    from ..hf.demo import _check_outputs
+
+    _check_outputs(Path(out_dir), overwrite)  # before importing transformers or anything else runs
 
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
@@ -35,7 +41,8 @@ def command(out_dir: str, country: str, epochs: int, queries: int, as_json: bool
     from ..core import fmt
     from ..hf.demo import run_demo
 
-    s = run_demo(out_dir, country=country, epochs=epochs, queries=queries, progress=not as_json)
+    s = run_demo(out_dir, country=country, epochs=epochs, queries=queries, progress=not as_json,
+                 overwrite=overwrite)
 
     def text() -> str:
         t, i = s["training"], s["inference"]

@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import click
 
 from ._common import emit, handle_errors, json_option
 
 __all__ = ["command"]
+
+
+def _manifest(report: str) -> Path:
+    p = Path(report)
+    return p / "scer_report.json" if p.is_dir() else p
 
 
 @click.command("label")
@@ -15,13 +22,15 @@ __all__ = ["command"]
               help="Rating JSON (from `scer-hf rate --json`). Default: rate the report when rating is installed.")
 @click.option("-o", "--out", "out", default="scer_label.svg", show_default=True,
               help="Output file: .svg, or .png (PNG needs resvg: pip install 'scer-hf[png]').")
+@click.option("--overwrite", is_flag=True, help="Replace an existing --out file.")
 @click.option("--url", "url", help="Public URL of the manifest (report JSON); the QR code links to it. "
               "Without it the QR code holds the report digest (scer-hf:sha256:...).")
 @click.option("--width", "width_px", default=900, show_default=True, type=click.IntRange(min=16),
               help="PNG width in pixels.")
 @json_option
 @handle_errors
-def command(report: str, rating_path: str | None, out: str, url: str | None, width_px: int, as_json: bool) -> None:
+def command(report: str, rating_path: str | None, out: str, overwrite: bool, url: str | None, width_px: int,
+            as_json: bool) -> None:
     """Write the SCER label for REPORT (a report JSON or its folder).
 
     A folder is searched for scer_report.json, inference_report.json, training_report.json (in that
@@ -31,13 +40,14 @@ def command(report: str, rating_path: str | None, out: str, url: str | None, wid
     version, the SCER grade and stars when rated, energy per phase, hardware, date,
     the measurement method and a QR code. Check it later with `scer-hf verify LABEL`.
     """
+    from .._io import refuse_overwrite
     from ..core.report import load_report
+    from ..core.report_files import find_report
     from ..publish.label import label_fields, markdown_badge, save_label, scope_line
     from ..rating import resolve_rating
 
-    from ..core.report_files import find_report
-
     source = find_report(report)  # a folder: its report (scer_report.json, inference_report.json, ...)
+    refuse_overwrite(out, overwrite=overwrite, inputs=[report, source, _manifest(report), rating_path])
     rep = load_report(source)
     rating = resolve_rating(rep, rating_path)  # once: rates the report when no --rating is given
     path = save_label(out, rep, rating, url, width_px=width_px, auto_rate=False)

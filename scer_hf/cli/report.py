@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import click
 
 from ._common import emit, handle_errors, json_option
@@ -9,21 +11,28 @@ from ._common import emit, handle_errors, json_option
 __all__ = ["command"]
 
 
+def _manifest(report: str) -> Path:
+    p = Path(report)
+    return p / "scer_report.json" if p.is_dir() else p
+
+
 @click.command("report")
 @click.argument("report", type=click.Path(dir_okay=True, exists=True))
 @click.option("--rating", "rating_path", type=click.Path(exists=True, dir_okay=False),
               help="Rating JSON (from `scer-hf rate --json`). Default: rate the report when rating is installed.")
 @click.option("-o", "--out", "out", default="scer_report.html", show_default=True, help="Output HTML file.")
+@click.option("--overwrite", is_flag=True, help="Replace an existing --out file.")
 @click.option("--url", "url", help="Public URL of the manifest, for the embedded label's QR code.")
 @json_option
 @handle_errors
-def command(report: str, rating_path: str | None, out: str, url: str | None, as_json: bool) -> None:
+def command(report: str, rating_path: str | None, out: str, overwrite: bool, url: str | None, as_json: bool) -> None:
     """Write one self-contained HTML file for REPORT, a report JSON or its folder (no network, no scripts).
 
     It shows energy and CO2e per phase with uncertainty, the SCI values, the rating
     with the reference distribution and the model's position, quality-normalised
     efficiency when the report has a quality block, the label, method and sources.
     """
+    from .._io import refuse_overwrite
     from ..publish.html import write_html_report
     from ..core.report import load_report
     from ..rating import resolve_rating
@@ -31,6 +40,7 @@ def command(report: str, rating_path: str | None, out: str, url: str | None, as_
     from ..core.report_files import find_report
 
     source = find_report(report)  # a folder: its report (scer_report.json, inference_report.json, ...)
+    refuse_overwrite(out, overwrite=overwrite, inputs=[report, source, _manifest(report), rating_path])
     rep = load_report(source)
     path = write_html_report(rep, out, resolve_rating(rep, rating_path), manifest_url=url, auto_rate=False)
     emit({"html": str(path), "report": str(source), "digest": rep.digest(), "bytes": path.stat().st_size}, as_json,

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
 from . import report_schema as _report_schema
-from .._io import atomic_write_text
+from .._io import atomic_write_text, file_lock
 from .._version import __version__
 from .carbon import CarbonIntensity, carbon_intensity
 from .embodied import Embodied
@@ -180,15 +180,16 @@ class Report:
         if p.is_dir():
             p = p / "scer_report.json"
         text = self.to_json()
-        if p.exists() and not overwrite:
-            try:
-                same = p.read_text(encoding="utf-8") == text
-            except (OSError, UnicodeDecodeError):
-                same = False
-            if not same:
-                raise ReportError(f"{p} already exists and differs; pass overwrite=True (CLI: --overwrite) to "
-                                  "replace it, or choose another path")
-        return atomic_write_text(p, text)
+        with file_lock(p):  # the check and the write are one step for other processes saving here
+            if p.exists() and not overwrite:
+                try:
+                    same = p.read_text(encoding="utf-8") == text
+                except (OSError, UnicodeDecodeError):
+                    same = False
+                if not same:
+                    raise ReportError(f"{p} already exists and differs; pass overwrite=True (CLI: --overwrite) to "
+                                      "replace it, or choose another path")
+            return atomic_write_text(p, text)
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> "Report":

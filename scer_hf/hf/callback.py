@@ -40,6 +40,7 @@ from typing import Any, Callable, Sequence
 from transformers import TrainerCallback
 
 from . import distributed as dist
+from . import run_guard as _run_guard
 from .._io import atomic_write_text
 from .callback_report import STATE_FILE, STATE_SCHEMA, ReportingMixin, _fields, task_of
 from ..core.phasebook import PhaseBook
@@ -182,6 +183,8 @@ class SCERCallback(ReportingMixin, TrainerCallback):
 
     # -- setup -----------------------------------------------------------------------------
     def _reset_run(self) -> None:
+        _run_guard.release(self)  # a previous run that raised out of train() still held its report file
+        self._target: Path | None = None  # this run's report file, once claimed (see _save)
         self.run_id = uuid.uuid4().hex
         self._finished = False
         self._training = False

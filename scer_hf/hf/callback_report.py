@@ -11,9 +11,7 @@ import atexit
 import json
 import math
 import os
-import signal
 import statistics
-import threading
 import time
 import uuid
 import warnings
@@ -22,6 +20,8 @@ from pathlib import Path
 from typing import Any
 
 from . import distributed as dist
+from . import run_guard as _run_guard
+from .._io import file_lock
 from ..core.embodied import embodied_emissions
 from ..errors import ReportError
 from ..core.live_intensity import phase_dicts
@@ -228,6 +228,8 @@ class ReportingMixin:
             return
         self._report = self._build(status="complete", gathered=gathered, state=state)
         self._save(self._report)
+        if not self._training:
+            _run_guard.release(self)  # the run is over: the next one may write this file
 
     def _flush(self, *, force: bool = False) -> None:
         if self._rank.rank != 0 or self._book is None:
@@ -239,6 +241,8 @@ class ReportingMixin:
         self._save(self._build(status="partial"))
 
     def _path(self) -> Path | None:
+        if getattr(self, "_target", None) is not None:  # this run's file, once claimed
+            return self._target
         if self.report_path is not None:
             return self.report_path
         out = getattr(self._args, "output_dir", None)
@@ -251,10 +255,34 @@ class ReportingMixin:
         try:
             if not self._path_checked:
                 self._path_checked = True
-                path = self._move_aside_foreign(path)
-            report.save(path, overwrite=True)
+                path = self._target = self._claim(path)
+            elif getattr(self, "_run_lock", None) is None and self._claimed_by_another(path):
+                path = self._target = self._renamed(path)  # after train end: another run took the file
+            report.save(path, overwrite=True)  # under the file's lock (Report.save)
         except (OSError, ReportError) as exc:
             self._warn_once("save", f"could not write the report to {path} ({exc}); cb.report still has it")
+
+    def _renamed(self, path: Path) -> Path:
+        alt = path.with_name(f"{path.stem}.{self.run_id}{path.suffix}")
+        self._warn_once("taken", f"{path} is the report of another training run that is still going (another "
+                                 f"SCERCallback, or another process, with the same report path); this run's "
+                                 f"report is written to {alt} instead")
+        return alt
+
+    def _claim(self, path: Path) -> Path:
+        """Hold *path* for this run (an inter-process lock until train end), else write elsewhere."""
+        if _run_guard.claim(self, path) is None:
+            return self._renamed(path)
+        with file_lock(path):
+            return self._move_aside_foreign(path)
+
+    def _claimed_by_another(self, path: Path) -> bool:
+        if not path.exists():
+            return False
+        try:
+            return json.loads(path.read_text(encoding="utf-8")).get("run_id") != self.run_id
+        except (OSError, ValueError, AttributeError):
+            return True
 
     def _move_aside_foreign(self, path: Path) -> Path:
         """Keep a report of another run: rename it to ``scer_report.<its run_id>.json``."""
@@ -298,46 +326,15 @@ class ReportingMixin:
 
             self._exit_hook = flush_at_exit
             atexit.register(flush_at_exit)
-        if not self.handle_sigterm or threading.current_thread() is not threading.main_thread():
-            return
-        try:
-            cur = signal.getsignal(signal.SIGTERM)
-            if cur != self._on_sigterm:
-                self._prev_sigterm = cur
-                signal.signal(signal.SIGTERM, self._on_sigterm)
-                self._sigterm_installed = True
-        except (ValueError, OSError):
-            pass
+        self._train_token = _run_guard.train_token()
+        if self.handle_sigterm:
+            self._sigterm_installed = _run_guard.register(self)
 
     def _remove_interrupt_handlers(self) -> None:
         hook = getattr(self, "_exit_hook", None)
         if hook is not None:
             atexit.unregister(hook)
             self._exit_hook = None
-        if not getattr(self, "_sigterm_installed", False):
-            return
         self._sigterm_installed = False
-        if threading.current_thread() is threading.main_thread():
-            try:
-                if signal.getsignal(signal.SIGTERM) == self._on_sigterm:
-                    prev = self._prev_sigterm
-                    signal.signal(signal.SIGTERM, prev if prev is not None else signal.SIG_DFL)
-            except (ValueError, OSError):
-                pass
-
-    def _on_sigterm(self, signum: int, frame: Any) -> None:
-        prev = getattr(self, "_prev_sigterm", None)
-        self._interrupted = "SIGTERM"
-        try:
-            self._flush(force=True)
-        except Exception:  # noqa: BLE001 - we are dying; the previous flush stays
-            pass
-        if callable(prev):  # e.g. a graceful-stop handler: if training goes on, so does measurement
-            prev(signum, frame)
-            return
-        if prev == signal.SIG_IGN:
-            return
-        self._training = False  # we die now: nothing more to flush at exit
-        self._remove_interrupt_handlers()
-        signal.signal(signal.SIGTERM, signal.SIG_DFL)
-        os.kill(os.getpid(), signum)
+        self._train_token = None  # it holds the Trainer.train frame
+        _run_guard.unregister(self)

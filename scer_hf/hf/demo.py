@@ -23,9 +23,31 @@ from typing import Any
 
 from ..core import fmt as _fmt
 
-__all__ = ["run_demo", "DEMO_MODEL_ID"]
+__all__ = ["run_demo", "DEMO_MODEL_ID", "DEMO_OUTPUTS"]
 
 DEMO_MODEL_ID = "scer-hf-demo/tiny-gpt2"  # a name for the reports and card; nothing is pushed
+# everything the demo writes into OUT_DIR (folders end with "/"): checked before anything runs
+DEMO_OUTPUTS = ("training_report.json", "inference_report.json", "training_rating.json", "inference_rating.json",
+                "scer_label.svg", "scer_label_training.svg", "training_report.html", "inference_report.html",
+                "model/", "tiny-gpt2-base/", "training/")
+
+
+def _check_outputs(out: Path, overwrite: bool) -> None:
+    """Refuse to run over a user's files: any demo output already in *out* needs ``overwrite``."""
+    from ..errors import OutputExistsError
+
+    if overwrite:
+        return
+    def holds(name: str) -> bool:
+        p = out / name
+        if name.endswith("/"):
+            return p.is_dir() and any(p.iterdir())
+        return p.exists() or p.is_symlink()
+
+    there = [name for name in DEMO_OUTPUTS if holds(name)]
+    if there:
+        raise OutputExistsError(f"{out} already holds {', '.join(there)}, which the demo would replace; pass "
+                                "--overwrite (overwrite=True) to replace them, or choose another folder")
 
 
 def _train(model_dir: Path, out: Path, *, country: str, epochs: int, samples: int, progress: bool) -> Any:
@@ -60,10 +82,14 @@ def _train(model_dir: Path, out: Path, *, country: str, epochs: int, samples: in
 
 def run_demo(
     out_dir: str | os.PathLike[str], *, country: str = "FRA", epochs: int = 2, samples: int = 64,
-    queries: int = 40, progress: bool = True,
+    queries: int = 40, progress: bool = True, overwrite: bool = False,
 ) -> dict[str, Any]:
-    """Run the journey into *out_dir*; return a summary with every file written."""
+    """Run the journey into *out_dir*; return a summary with every file written.
+
+    Any file or folder of :data:`DEMO_OUTPUTS` already in *out_dir* raises
+    :class:`~scer_hf.errors.OutputExistsError` before anything runs, unless ``overwrite=True``."""
     from .. import rate
+    from .._io import atomic_write_text
     from .tiny import build_tiny_model
     from .benchmark import benchmark
     from ..publish.card import update_card
@@ -78,6 +104,7 @@ def run_demo(
 
     carbon_intensity(country)  # an unknown country fails now, not after training
     out = Path(out_dir)
+    _check_outputs(out, overwrite)
     out.mkdir(parents=True, exist_ok=True)
     say("1/5 building a tiny GPT-2 from a config (random weights, no download)")
     base = build_tiny_model(out / "tiny-gpt2-base", "gpt2")
@@ -94,7 +121,7 @@ def run_demo(
     say("4/5 rating both reports against the shipped reference data")
     r_train, r_inf = rate(training), rate(inference)
     for name, r in (("training", r_train), ("inference", r_inf)):
-        (out / f"{name}_rating.json").write_text(json.dumps(r.to_dict(), indent=2) + "\n", encoding="utf-8")
+        atomic_write_text(out / f"{name}_rating.json", json.dumps(r.to_dict(), indent=2) + "\n")
 
     say("5/5 writing labels, the model card and HTML reports")
     save_label(out / "scer_label.svg", inference, r_inf)

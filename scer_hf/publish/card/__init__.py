@@ -23,7 +23,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..._io import atomic_write_text
+from ..._io import atomic_write_text, file_lock
 from . import content as _c
 from . import hub as _hub
 from .splice import (
@@ -255,16 +255,17 @@ def update_card(
     path = Path(target).expanduser()
     if path.is_dir() or path.suffix.lower() != ".md":
         path = path / "README.md"
-    text = _read_local(path)
-    original = text
-    if text is None:
-        text = _c.minimal_card((rep.model or {}).get("id"))
-    label = _label_ref(label_path, rep, folder=path.parent)
-    new = edit_card_text(text, rep, rating_d, overwrite=overwrite, label=label,
-                         manifest=_manifest_ref(rep, path.parent))
-    changed = new != original
-    if changed:
-        atomic_write_text(path, new, newline="")
+    with file_lock(path):  # read-edit-write as one step: a concurrent update of the other boundary is kept
+        text = _read_local(path)
+        original = text
+        if text is None:
+            text = _c.minimal_card((rep.model or {}).get("id"))
+        label = _label_ref(label_path, rep, folder=path.parent)
+        new = edit_card_text(text, rep, rating_d, overwrite=overwrite, label=label,
+                             manifest=_manifest_ref(rep, path.parent))
+        changed = new != original
+        if changed:
+            atomic_write_text(path, new, newline="")
     if not push:
         return CardResult(str(target), changed, path=path, content=new)
     if push is True:

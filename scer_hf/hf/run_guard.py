@@ -1,0 +1,192 @@
+"""What :class:`scer_hf.SCERCallback` holds while ``train()`` runs, and gives back after.
+
+* **One SIGTERM handler for every callback.** The first callback to start training
+  installs :func:`_dispatch` (keeping the handler it replaced); each callback registers
+  and unregisters; the last one out restores the original handler. Callbacks leave in
+  any order (two callbacks on one Trainer used to leave the first one's handler behind,
+  so a later SIGTERM rewrote its complete report as partial).
+* **Whether train() is still running.** :func:`train_token` notes the ``Trainer.train``
+  frame a run started in; :func:`train_alive` tells, from that thread, whether it is
+  still on the stack. A ``train()`` that raised (the user caught the exception) leaves
+  no ``on_train_end``: the dispatcher then drops that callback and, when no callback
+  is training, hands SIGTERM straight to the original handler.
+* **One run per report file.** :func:`claim` takes an inter-process lock on the report
+  path for the run's duration (:func:`scer_hf._io.try_file_lock`); a second run, in this
+  process or another, gets ``None`` and writes elsewhere.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import threading
+import weakref
+from pathlib import Path
+from typing import Any
+
+from .._io import try_file_lock
+
+__all__ = ["register", "unregister", "train_token", "train_alive", "claim", "release"]
+
+_lock = threading.RLock()
+_active: list[weakref.ref[Any]] = []
+_original: Any = None  # the SIGTERM handler before ours
+_installed = False
+
+
+# -- train() liveness ---------------------------------------------------------------------
+def _train_code() -> Any:
+    try:
+        from transformers import Trainer
+    except ImportError:  # pragma: no cover - the callback needs transformers
+        return None
+    return getattr(Trainer.train, "__code__", None)
+
+
+def train_token() -> tuple[int, Any] | None:
+    """(thread, the ``Trainer.train`` frame) of the call on this stack, or None (not under a Trainer).
+
+    The frame itself, not its id: a freed frame's address is soon reused by the next ``train()``
+    call's frame, with the same code. The callback drops the token when the run ends."""
+    code = _train_code()
+    f = sys._getframe(1)
+    while f is not None:
+        if f.f_code is code:
+            return threading.get_ident(), f
+        f = f.f_back  # type: ignore[assignment]
+    return None
+
+
+def train_alive(token: tuple[int, Any] | None, frame: Any = None) -> bool:
+    """False only when, on the run's own thread, its ``Trainer.train`` frame is gone (train() raised)."""
+    if token is None or threading.get_ident() != token[0]:
+        return True  # not knowable from here: assume it runs
+    f = frame if frame is not None else sys._getframe(1)
+    while f is not None:
+        if f is token[1]:
+            return True
+        f = f.f_back
+    return False
+
+
+def _training(cb: Any, frame: Any = None) -> bool:
+    return bool(getattr(cb, "_training", False)) and train_alive(getattr(cb, "_train_token", None), frame)
+
+
+# -- SIGTERM ------------------------------------------------------------------------------
+def register(cb: Any) -> bool:
+    """Route SIGTERM to *cb* while it trains (main thread only). True when registered."""
+    global _original, _installed
+    if threading.current_thread() is not threading.main_thread():
+        return False
+    with _lock:
+        try:
+            if not _installed:
+                cur = signal.getsignal(signal.SIGTERM)
+                if cur is not _dispatch:
+                    _original = cur
+                signal.signal(signal.SIGTERM, _dispatch)
+                _installed = True
+        except (ValueError, OSError):
+            return False
+        if not any(r() is cb for r in _active):
+            _active.append(weakref.ref(cb))
+    return True
+
+
+def unregister(cb: Any) -> None:
+    """Stop routing SIGTERM to *cb*; the last one out restores the original handler."""
+    with _lock:
+        _active[:] = [r for r in _active if r() is not None and r() is not cb]
+        if not _active:
+            _restore()
+
+
+def _restore() -> None:
+    global _installed
+    if not _installed:
+        return
+    try:
+        if signal.getsignal(signal.SIGTERM) is _dispatch:  # a handler the user set after ours stays
+            signal.signal(signal.SIGTERM, _original if _original is not None else signal.SIG_DFL)
+        _installed = False
+    except (ValueError, OSError):  # not the main thread: the dispatcher passes SIGTERM on when nobody trains
+        pass
+
+
+def _dispatch(signum: int, frame: Any) -> None:
+    with _lock:
+        cbs = [c for c in (r() for r in _active) if c is not None]
+    live = [cb for cb in cbs if _training(cb, frame)]
+    for cb in cbs:
+        if cb not in live:  # its train() is over (it raised, or never said so): it has nothing to flush
+            cb._training = False  # nor anything to write at exit
+            cb._train_token = None
+            unregister(cb)
+    for cb in live:
+        cb._interrupted = "SIGTERM"
+        try:
+            cb._flush(force=True)
+        except Exception:  # noqa: BLE001 - we may be dying; the previous flush stays
+            pass
+    prev = _original
+    if callable(prev):  # e.g. a graceful-stop handler: if training goes on, so does measurement
+        prev(signum, frame)
+        return
+    if prev == signal.SIG_IGN:
+        return
+    for cb in live:  # we die now: nothing more to flush at exit
+        cb._training = False
+        cb._remove_interrupt_handlers()
+    with _lock:
+        _active.clear()
+        _restore()
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    os.kill(os.getpid(), signum)
+
+
+# -- one run per report file --------------------------------------------------------------
+_holders: dict[str, weakref.ref[Any]] = {}  # report path -> the callback of this process holding it
+
+
+def _key(path: Path) -> str:
+    return os.path.realpath(os.path.abspath(path))
+
+
+def claim(cb: Any, path: Path) -> Any:
+    """The run lock of report *path* for *cb*, or None when another run is writing it.
+
+    A holder in this process whose ``train()`` raised (so never ended) gives its lock up."""
+    key = _key(path)
+    with _lock:
+        lock = try_file_lock(path)
+        if lock is None:
+            holder = _holders.get(key)
+            other = holder() if holder is not None else None
+            if other is not None and other is not cb and not _training(other):
+                other._training = False  # its train() raised: no flush at exit or SIGTERM may write this file
+                other._train_token = None
+                unregister(other)
+                release(other)
+                lock = try_file_lock(path)
+        if lock is not None:
+            cb._run_lock = lock
+            _holders[key] = weakref.ref(cb)
+        return lock
+
+
+def release(cb: Any) -> None:
+    """Give up *cb*'s run lock, if it holds one."""
+    lock = getattr(cb, "_run_lock", None)
+    if lock is None:
+        return
+    cb._run_lock = None
+    with _lock:
+        for k, r in list(_holders.items()):
+            if r() is cb or r() is None:
+                del _holders[k]
+        try:
+            lock.release(force=True)
+        except Exception:  # noqa: BLE001 - the lock file went away; nothing is held
+            pass
