@@ -17,7 +17,7 @@ pytest.importorskip("torch")
 import transformers as tf  # noqa: E402
 
 from scer_hf import Report  # noqa: E402
-from scer_hf import _run_guard  # noqa: E402
+from scer_hf.hf import run_guard as _run_guard  # noqa: E402
 from scer_hf.hf.callback import SCERCallback  # noqa: E402
 from tests.test_callback import const_meter, make_trainer, tiny  # noqa: E402,F401
 
