@@ -47,8 +47,12 @@ def command(out_dir: str, country: str, epochs: int, queries: int, overwrite: bo
     def text() -> str:
         t, i = s["training"], s["inference"]
 
-        def caveat(x: dict) -> str:
-            return " (indicative only: not comparable with the reference setting)" if x.get("comparable") is False else ""
+        def rated(x: dict, stars: bool) -> str:
+            if x.get("comparable") is False:  # no headline grade or stars: "not rated", the position in words
+                why = "; ".join(x.get("not_comparable") or []) or "not comparable with the reference setting"
+                return f"not rated ({why})" + (f"; {x['indicative']}" if x.get("indicative") else "")
+            g = f"grade {x.get('grade') or '-'}"
+            return g + (f", stars {x.get('stars') or '-'}" if stars else "")
 
         def sci(x: dict) -> str:
             return x["sci_display"]["text"] if x.get("sci_display") else "not computed"
@@ -57,10 +61,10 @@ def command(out_dir: str, country: str, epochs: int, queries: int, overwrite: bo
         lines = [
             f"scer-hf demo written to {s['out_dir']}{est}",
             f"  training : {fmt.energy(t['energy_j'])}, {fmt.co2e(t['co2e_g'])}, SCI {sci(t)}, "
-            f"grade {t['grade'] or '-'}{caveat(t)}",
+            f"{rated(t, False)}",
             f"  inference: {fmt.energy(i['energy_j'])}, {fmt.co2e(i['co2e_g'])} over {fmt.count(i['queries'])} queries, "
             f"SCI {sci(i)}, "
-            f"grade {i['grade'] or '-'}, stars {i['stars'] or '-'}{caveat(i)}",
+            f"{rated(i, True)}",
             f"  check it : scer-hf verify {s['out_dir']}/model/README.md",
             "  files:",
         ] + [f"    {f}" for f in s["files"]]

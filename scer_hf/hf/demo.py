@@ -145,12 +145,17 @@ def run_demo(
 
     return {
         "out_dir": str(out),
-        "training": {**phase(training), "grade": r_train.to_dict()["training"].get("grade"),
-                     "comparable": r_train.to_dict()["training"].get("comparable", True)},
-        "inference": {**phase(inference), "grade": r_inf.to_dict()["inference"].get("grade"),
-                      "stars": r_inf.to_dict()["inference"].get("stars"),
-                      "comparable": r_inf.to_dict()["inference"].get("comparable", True),
+        "training": {**phase(training), **_rating_summary(r_train.to_dict()["training"])},
+        "inference": {**phase(inference), **_rating_summary(r_inf.to_dict()["inference"]),
                       "queries": inference.to_dict()["benchmark"].get("queries_run")},
         "files": sorted(str(p.relative_to(out)) for p in out.rglob("*") if p.is_file()
                         and not str(p.relative_to(out)).startswith(("tiny-gpt2-base", "training/"))),
     }
+
+
+def _rating_summary(pr: dict[str, Any]) -> dict[str, Any]:
+    """Grade, stars, comparability and the indicative position (a rating that is not comparable has no grade)."""
+    from ..rating.result import indicative_text, not_comparable_reasons
+
+    return {"grade": pr.get("grade"), "stars": pr.get("stars"), "comparable": pr.get("comparable", True),
+            "indicative": indicative_text(pr), "not_comparable": not_comparable_reasons(pr)}
