@@ -6,6 +6,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import warnings
 from pathlib import Path
 
@@ -130,3 +131,21 @@ def test_two_processes_same_report_path_both_complete_reports_survive(tiny: dict
     # one warning: "still going" when the runs overlap, "kept it as" when one ended before the other began
     assert sum(o.count("report of another training run") + o.count("of another run; kept it as")
                for o in outs) == 1, outs
+
+
+def test_register_reinstalls_after_a_raised_run_and_a_replaced_handler(my_handler) -> None:  # noqa: ANN001
+    # a run whose train() raised never unregisters; the user then sets a SIGTERM handler of their own
+    handler, _ = my_handler
+
+    def dead_frame():  # noqa: ANN202
+        return sys._getframe()
+
+    stale = type("Stale", (), {"_training": True, "_train_token": (threading.get_ident(), dead_frame())})()
+    assert _run_guard.register(stale)
+    signal.signal(signal.SIGTERM, handler)
+    fresh = type("Fresh", (), {"_training": True, "_train_token": None})()
+    assert _run_guard.register(fresh)
+    assert signal.getsignal(signal.SIGTERM) is _run_guard._dispatch  # the next run is covered again
+    assert [r() for r in _run_guard._active] == [fresh]  # the stale run was dropped
+    _run_guard.unregister(fresh)
+    assert signal.getsignal(signal.SIGTERM) is handler  # and the user's handler comes back

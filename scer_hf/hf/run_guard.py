@@ -81,9 +81,11 @@ def register(cb: Any) -> bool:
     if threading.current_thread() is not threading.main_thread():
         return False
     with _lock:
+        # a run whose train() raised never unregistered: it has nothing to flush any more
+        _active[:] = [r for r in _active if r() is not None and _training(r())]
         try:
-            if not _installed:
-                cur = signal.getsignal(signal.SIGTERM)
+            cur = signal.getsignal(signal.SIGTERM)
+            if not _installed or cur is not _dispatch:  # also when the handler was replaced since we installed
                 if cur is not _dispatch:
                     _original = cur
                 signal.signal(signal.SIGTERM, _dispatch)
