@@ -2,18 +2,12 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 
 import click
 
 from ._common import emit, handle_errors, json_option
 
 __all__ = ["command"]
-
-
-def _manifest(report: str) -> Path:
-    p = Path(report)
-    return p / "scer_report.json" if p.is_dir() else p
 
 
 @click.command("label")
@@ -47,7 +41,7 @@ def command(report: str, rating_path: str | None, out: str, overwrite: bool, url
     from ..rating import resolve_rating
 
     source = find_report(report)  # a folder: its report (scer_report.json, inference_report.json, ...)
-    refuse_overwrite(out, overwrite=overwrite, inputs=[report, source, _manifest(report), rating_path])
+    refuse_overwrite(out, overwrite=overwrite, inputs=[report, source, rating_path])
     rep = load_report(source)
     rating = resolve_rating(rep, rating_path)  # once: rates the report when no --rating is given
     path = save_label(out, rep, rating, url, width_px=width_px, auto_rate=False)

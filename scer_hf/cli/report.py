@@ -2,18 +2,12 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 
 import click
 
 from ._common import emit, handle_errors, json_option
 
 __all__ = ["command"]
-
-
-def _manifest(report: str) -> Path:
-    p = Path(report)
-    return p / "scer_report.json" if p.is_dir() else p
 
 
 @click.command("report")
@@ -40,7 +34,7 @@ def command(report: str, rating_path: str | None, out: str, overwrite: bool, url
     from ..core.report_files import find_report
 
     source = find_report(report)  # a folder: its report (scer_report.json, inference_report.json, ...)
-    refuse_overwrite(out, overwrite=overwrite, inputs=[report, source, _manifest(report), rating_path])
+    refuse_overwrite(out, overwrite=overwrite, inputs=[report, source, rating_path])
     rep = load_report(source)
     path = write_html_report(rep, out, resolve_rating(rep, rating_path), manifest_url=url, auto_rate=False)
     emit({"html": str(path), "report": str(source), "digest": rep.digest(), "bytes": path.stat().st_size}, as_json,
