@@ -39,3 +39,20 @@ def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no
 @pytest.fixture(scope="session")
 def gpt2(tiny_model_dir) -> str:  # type: ignore[no-untyped-def]
     return str(tiny_model_dir("gpt2"))
+
+
+@pytest.fixture(scope="session")
+def tiny_train_data(tiny_model_dir):  # type: ignore[no-untyped-def]
+    """``tiny_train_data(n, max_length)``: the tiny GPT-2 with *n* tokenised prompts as a training Dataset."""
+    def make(n: int, max_length: int) -> dict:
+        import transformers as tf
+        from datasets import Dataset
+
+        from scer_hf.hf.tiny import prompt_texts
+
+        path = tiny_model_dir("gpt2")
+        tok = tf.AutoTokenizer.from_pretrained(path)
+        enc = tok(prompt_texts(n), truncation=True, max_length=max_length)
+        return {"path": path, "tok": tok, "ds": Dataset.from_dict(dict(enc))}
+
+    return make

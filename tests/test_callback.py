@@ -15,10 +15,8 @@ import pytest
 tf = pytest.importorskip("transformers")
 pytest.importorskip("torch")
 
-from datasets import Dataset  # noqa: E402
 
 from scer_hf import Report  # noqa: E402
-from scer_hf.hf.tiny import prompt_texts  # noqa: E402
 from scer_hf.hf.callback import STATE_FILE, SCERCallback  # noqa: E402
 from scer_hf.core.carbon import J_PER_KWH  # noqa: E402
 from scer_hf.core.embodied import SECONDS_PER_YEAR  # noqa: E402
@@ -35,11 +33,8 @@ TIMING_J = WATTS * 0.002
 
 
 @pytest.fixture(scope="module")
-def tiny(tiny_model_dir) -> dict:  # type: ignore[no-untyped-def]
-    path = tiny_model_dir("gpt2")
-    tok = tf.AutoTokenizer.from_pretrained(path)
-    enc = tok(prompt_texts(36), truncation=True, max_length=24)  # 36 = 4 full batches + 4
-    return {"path": path, "tok": tok, "ds": Dataset.from_dict(dict(enc))}
+def tiny(tiny_train_data) -> dict:  # type: ignore[no-untyped-def]
+    return tiny_train_data(36, 24)  # 36 = 4 full batches + 4
 
 
 def make_trainer(tiny: dict, out: Path, callbacks: list, **kw: object) -> "tf.Trainer":

@@ -155,20 +155,15 @@ def word_in(err: str, kind: str) -> bool:
 tf = pytest.importorskip("transformers")
 pytest.importorskip("torch")
 
-from datasets import Dataset  # noqa: E402
 
 from scer_hf import Report, SCERCallback  # noqa: E402
-from scer_hf.hf.tiny import prompt_texts  # noqa: E402
 
 STEPS = 3
 
 
 @pytest.fixture(scope="module")
-def tiny(tiny_model_dir) -> dict:  # type: ignore[no-untyped-def]
-    path = tiny_model_dir("gpt2")
-    tok = tf.AutoTokenizer.from_pretrained(path)
-    enc = tok(prompt_texts(24), truncation=True, max_length=16)
-    return {"path": path, "tok": tok, "ds": Dataset.from_dict(dict(enc))}
+def tiny(tiny_train_data) -> dict:  # type: ignore[no-untyped-def]
+    return tiny_train_data(24, 16)
 
 
 def train(tiny: dict, out: Path, callbacks: list) -> "tf.Trainer":

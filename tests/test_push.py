@@ -11,11 +11,9 @@ import pytest
 tf = pytest.importorskip("transformers")
 pytest.importorskip("torch")
 
-from datasets import Dataset
 from huggingface_hub import ModelCard
 
 from scer_hf.hf import push as card_push
-from scer_hf.hf.tiny import prompt_texts
 from scer_hf.hf.callback import SCERCallback
 from scer_hf.publish.card.splice import SECTION_START
 from scer_hf.core.meters import ReplayMeter
@@ -26,11 +24,8 @@ TOKEN = "hf_TrainerPushToken0123456789abcdef"
 
 
 @pytest.fixture(scope="module")
-def tiny(tiny_model_dir) -> dict:  # type: ignore[no-untyped-def]
-    path = tiny_model_dir("gpt2")
-    tok = tf.AutoTokenizer.from_pretrained(path)
-    enc = tok(prompt_texts(16), truncation=True, max_length=16)
-    return {"path": path, "tok": tok, "ds": Dataset.from_dict(dict(enc))}
+def tiny(tiny_train_data) -> dict:  # type: ignore[no-untyped-def]
+    return tiny_train_data(16, 16)
 
 
 @pytest.fixture()
