@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import socket
+import time
 import sys
 import warnings
 from pathlib import Path
@@ -38,6 +39,7 @@ def _run_two_phases(live: LiveIntensity, server: FakeElectricityMaps | None, clo
     tr.begin("a")
     clock.t = 10.0
     a = tr.end("a")
+    live.settle()  # the readings of phase A were taken before the grid changes
     if server:
         server.g = 300.0
     clock.t = 20.0
@@ -202,10 +204,32 @@ def test_track_pipeline_reads_live_intensity_at_call_edges(tiny_model_dir) -> No
         tracked = track_pipeline(pipe, country_iso_code="DEU", live_intensity=live,
                                  meters=[ReplayMeter({"cpu:0": [(0.0, 50.0)]})])
         tracked("hello there", max_new_tokens=3, do_sample=False)
+        live.settle()  # readings are taken in the background: the first call's before the grid changes
         em.g = 300.0
         tracked("hello again", max_new_tokens=3, do_sample=False)
+        live.settle()
     d = tracked.report.to_dict()
     gs = {s["g_per_kwh"] for s in d["carbon"]["live"]["samples"]}
     assert gs == {100.0, 300.0} and 100.0 < d["carbon"]["g_per_kwh"] < 300.0
     assert d["carbon"]["basis"].startswith("location-based live average")
     assert verify_report(d).ok and TOKEN not in json.dumps(d)
+
+
+def test_a_window_edge_never_waits_on_the_network() -> None:
+    # a server that accepts the connection and never answers: the request can only time out
+    srv = socket.socket()
+    srv.bind(("127.0.0.1", 0))
+    srv.listen(4)
+    try:
+        live = LiveIntensity("NL", token=TOKEN, base_url=f"http://127.0.0.1:{srv.getsockname()[1]}",
+                             min_interval_s=0, timeout_s=0.5)
+        t0 = time.perf_counter()
+        with warnings.catch_warnings(record=True):
+            warnings.simplefilter("always")
+            live.observe(1.0)
+            took = time.perf_counter() - t0
+            assert took < 0.25, took  # the edge returned while the request still hangs
+            live.settle()  # the report waits for it: it timed out and fell back
+    finally:
+        srv.close()
+    assert live.samples == [] and [f["t_s"] for f in live.fallbacks] == [1.0]

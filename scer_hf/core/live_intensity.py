@@ -72,6 +72,7 @@ class LiveIntensity:
         self._warned = False
         self._last_t: float | None = None
         self._lock = threading.Lock()
+        self._pending: list[threading.Thread] = []
 
     def __repr__(self) -> str:  # never the token
         return f"<LiveIntensity zone={self.zone!r} samples={len(self.samples)} fallbacks={len(self.fallbacks)}>"
@@ -103,12 +104,27 @@ class LiveIntensity:
                 "estimation_method": body.get("estimationMethod"), "signal": signal}
 
     def observe(self, t_s: float | None = None, *, label: str = "edge", force: bool = False) -> None:
-        """Take one reading now (rate-limited unless *force*). Never raises."""
+        """Ask for one reading at time *t_s* (rate-limited unless *force*). Never raises, never waits.
+
+        The request runs in a daemon thread: a window edge (a training step, a served call) never waits on the
+        network. The reading is stamped with *t_s*; :meth:`settle` (called by :meth:`apply`) waits for it."""
         t = self._clock() if t_s is None else float(t_s)
         with self._lock:
             if not force and self._last_t is not None and t - self._last_t < self.min_interval_s:
                 return
             self._last_t = t
+            th = threading.Thread(target=self._take, args=(t, label), name="scer-live-intensity", daemon=True)
+            self._pending.append(th)
+        th.start()
+
+    def settle(self) -> None:
+        """Wait for the readings asked for so far (each at most its timeout)."""
+        with self._lock:
+            pending, self._pending = self._pending, []
+        for th in pending:
+            th.join(self.timeout_s + 1.0)
+
+    def _take(self, t: float, label: str) -> None:
         at = datetime.now(timezone.utc).isoformat(timespec="seconds")
         try:
             s = self._fetch()
@@ -160,6 +176,7 @@ class LiveIntensity:
 
     def apply(self, phases: Sequence[Any], annual: CarbonIntensity) -> tuple[CarbonIntensity, dict[str, float]]:
         """(run intensity, {phase name: g/kWh}) for measured phases (Measurements)."""
+        self.settle()
         self.annual = annual
         per = {}
         for m in phases:
@@ -174,7 +191,8 @@ class LiveIntensity:
         kinds = sorted({str(s.get("emission_factor_type")) for s in self.samples if s.get("emission_factor_type")})
         signals = sorted({s["signal"] for s in self.samples})
         block = {
-            "source": SOURCE, "zone": self.zone, "samples": list(self.samples), "fallbacks": list(self.fallbacks),
+            "source": SOURCE, "zone": self.zone, "samples": sorted(self.samples, key=_t_of),
+            "fallbacks": sorted(self.fallbacks, key=_t_of),
             "phases": {k: v for k, v in per.items()}, "annual_g_per_kwh": annual.g_per_kwh,
             "annual_source": annual.source, "signal": "/".join(signals) or None,
             "emission_factor_type": "/".join(kinds) or None,
@@ -189,6 +207,11 @@ class LiveIntensity:
                      year=None, basis=f"location-based live {sig} intensity"
                      + (f" ({block['emission_factor_type']})" if block["emission_factor_type"] else ""), live=block)
         return ci, per
+
+
+
+def _t_of(reading: dict[str, Any]) -> float:
+    return reading["t_s"]  # readings arrive from threads, in any order
 
 
 def make_live(arg: Any, annual: CarbonIntensity) -> LiveIntensity | None:
