@@ -46,18 +46,6 @@ _LAZY: dict[str, tuple[str, str | None]] = {
     "carbon_intensity": ("scer_hf.core.carbon", "carbon_intensity"),
     "meters": ("scer_hf.core.meters", None),
     "errors": ("scer_hf.errors", None),
-    # submodules the README tells users to call (scer_hf.prompts.load(), scer_hf.quality.perplexity(), ...)
-    "prompts": ("scer_hf.hf.prompts", None),
-    "equivalents": ("scer_hf.core.equivalents", None),
-    "quality": ("scer_hf.hf.quality", None),
-    "calculator": ("scer_hf.core.calculator", None),
-    "carbon": ("scer_hf.core.carbon", None),
-    "label": ("scer_hf.publish.label", None),
-    "html_report": ("scer_hf.publish.html", None),
-    "verify": ("scer_hf.publish.verify", None),
-    "protocol": ("scer_hf.hf.benchmark", None),
-    "pipeline": ("scer_hf.hf.pipeline", None),
-    "card_push": ("scer_hf.hf.push", None),
 }
 
 
@@ -67,7 +55,7 @@ _LAYERS = ("core", "rating", "publish", "hf", "cli")
 def __getattr__(name: str) -> Any:
     if name in _LAZY:
         module, attr = _LAZY[name]
-    elif f"scer_hf.{name}" in _compat.MOVED:  # a flat-layout submodule: scer_hf.tracker, scer_hf.label, ...
+    elif f"scer_hf.{name}" in _compat.MOVED:  # a submodule by its flat-layout name: scer_hf.prompts, .quality, ...
         module, attr = _compat.MOVED[f"scer_hf.{name}"], None
     elif name in _LAYERS:  # scer_hf.core, scer_hf.publish, ... before their first import
         module, attr = f"scer_hf.{name}", None
@@ -80,7 +68,8 @@ def __getattr__(name: str) -> Any:
 
 
 def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__) | set(_LAZY))
+    flat = {m.split(".", 1)[1] for m in _compat.MOVED if m.count(".") == 1}  # scer_hf.prompts, scer_hf.label...
+    return sorted(set(globals()) | set(__all__) | set(_LAZY) | flat | set(_LAYERS))
 
 
 if TYPE_CHECKING:  # pragma: no cover
