@@ -106,6 +106,8 @@ def test_hub_card_emissions_from_a_local_hub(monkeypatch: pytest.MonkeyPatch) ->
         monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
         hub.create_repo("org/carded", {"README.md": card})
         r = rate("org/carded")
+        infos = [path for _, path, _ in hub.log if path.startswith("/api/models/org/carded")]
+    assert len(infos) == 1, hub.log  # lineage and card emissions come from one model_info request
     t = r.training
     assert r.hub is not None and r.hub["checked"] is True and r.hub["co2e_g"] == 1234.5
     assert t.available and t.value == 1234.5 and t.method == "hub card" and t.grade is None

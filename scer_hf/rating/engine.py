@@ -10,7 +10,7 @@ from ..core.fmt import num as _num
 from ..errors import RatingError
 from . import lineage as _lin
 from .categories import normalize_task, suggest_task, validate_model_id
-from .hub import card_emissions
+from .hub import card_emissions, model_info
 from .percentile import grade, percentiles
 from .result import PhaseRating, Rating
 from .stars import star_bands, stars
@@ -319,9 +319,16 @@ def rate_model(
             reason += f" for task {tag}"
         inference = PhaseRating(phase="inference", reason=reason, how_to_measure=inference_how_to(mid, tag))
 
+    lookups: list[Any] = []  # the one Hub request of this rating (lineage and card emissions), made on first need
+
+    def hub_lookup() -> Any:
+        if not lookups:
+            lookups.append(model_info(mid, hub_timeout_s))  # returns at once when offline
+        return lookups[0]
+
     lineage_info: dict[str, Any] = {}
-    if (not own_t or not own_i) and g.node(key) is None and hub is not False:  # returns at once when offline
-        hub_n, lineage_info["hub"] = _lin.hub_node(mid, timeout_s=hub_timeout_s)
+    if (not own_t or not own_i) and g.node(key) is None and hub is not False:
+        hub_n, lineage_info["hub"] = _lin.hub_node(mid, timeout_s=hub_timeout_s, lookup=hub_lookup())
         if hub_n is not None:
             g = g.with_node(hub_n)
     if not own_t:
@@ -349,8 +356,8 @@ def rate_model(
         lineage_info["node"] = g.node(key).to_dict()
 
     hub_info = None
-    if not training.available and hub is not False and node is None:  # card_emissions returns at once when offline
-        hub_info = card_emissions(mid, timeout_s=hub_timeout_s)
+    if not training.available and hub is not False and node is None:
+        hub_info = card_emissions(mid, timeout_s=hub_timeout_s, lookup=hub_lookup())
         if hub_info.get("co2e_g") is not None:
             training = PhaseRating(
                 phase="training", available=True, value=hub_info["co2e_g"],

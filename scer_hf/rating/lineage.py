@@ -16,12 +16,11 @@ Two rules use it (``rating/engine.py``):
 from __future__ import annotations
 
 import functools
-import threading
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Mapping
 
 from . import reference as _ref
-from .hub import hub_offline
+from .hub import card_field, model_info
 
 __all__ = [
     "Node", "Lineage", "shipped", "graph", "hub_node", "inherited_label", "twin_label",
@@ -171,38 +170,26 @@ def _first(x: Any) -> str | None:
     return x.strip() if isinstance(x, str) and x.strip() else None
 
 
-def hub_node(model_id: str, timeout_s: float = 3.0) -> tuple[Node | None, dict[str, Any]]:
+def hub_node(model_id: str, timeout_s: float = 3.0,
+             lookup: tuple[Any, dict[str, Any]] | None = None) -> tuple[Node | None, dict[str, Any]]:
     """``(Node or None, info)`` from the Hub card's ``base_model`` and the safetensors parameter count.
 
     Never raises; returns within ``timeout_s`` (+0.5 s); skipped at once when ``HF_HUB_OFFLINE`` is set.
+    *lookup*: the result of :func:`scer_hf.rating.hub.model_info` already made for this model.
     """
-    if hub_offline():
-        return None, {"checked": False, "error": "HF_HUB_OFFLINE is set"}
+    hub_info, status = lookup if lookup is not None else model_info(model_id, timeout_s)
+    if not status.get("checked"):
+        return None, dict(status)
     box: dict[str, Any] = {}
-
-    def work() -> None:
-        try:
-            from huggingface_hub import HfApi
-
-            info = HfApi().model_info(model_id, timeout=timeout_s, expand=["cardData", "safetensors", "config"])
-            card = getattr(info, "card_data", None)
-            base = card.get("base_model") if hasattr(card, "get") else getattr(card, "base_model", None)
-            relation = card.get("base_model_relation") if hasattr(card, "get") else None
-            st = getattr(info, "safetensors", None)
-            total = getattr(st, "total", None) if st is not None else None
-            cfg = getattr(info, "config", None) or {}
-            box.update(base=_first(base), relation=_first(relation), total=total,
-                       arch=(cfg.get("model_type") if isinstance(cfg, dict) else None))
-        except Exception as exc:  # noqa: BLE001 - an optional lookup must never break rating
-            box["error"] = f"{type(exc).__name__}: {exc}"[:300]
-
-    t = threading.Thread(target=work, name="scer-hub-lineage", daemon=True)
-    t.start()
-    t.join(timeout_s + 0.5)
-    if t.is_alive():
-        return None, {"checked": False, "error": f"Hub did not answer within {timeout_s} s"}
-    if "error" in box:
-        return None, {"checked": False, "error": box["error"]}
+    try:
+        st = getattr(hub_info, "safetensors", None)
+        cfg = getattr(hub_info, "config", None) or {}
+        box.update(base=_first(card_field(hub_info, "base_model")),
+                   relation=_first(card_field(hub_info, "base_model_relation")),
+                   total=getattr(st, "total", None) if st is not None else None,
+                   arch=(cfg.get("model_type") if isinstance(cfg, dict) else None))
+    except Exception as exc:  # noqa: BLE001 - an optional lookup must never break rating
+        return None, {"checked": False, "error": f"{type(exc).__name__}: {exc}"[:300]}
     info = {"checked": True, "base_model": box.get("base"), "parameters": box.get("total"),
             "architecture": box.get("arch")}
     if not box.get("base") and not box.get("total"):
