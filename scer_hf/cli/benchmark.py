@@ -84,13 +84,11 @@ def command(model_or_path: str, task: str, setting: str, queries: int | None, mi
             pue: float, live_zone: str | None, hardware: str | None, device: str | None, quality: bool, no_progress: bool,
             model_id: str | None, out: str | None, overwrite: bool, as_json: bool) -> None:
     """Run the standard inference benchmark on MODEL_OR_PATH (a local folder or a cached Hub id)."""
-    from ..errors import ReportError
+    from .._io import refuse_overwrite
     from ..hf.benchmark import benchmark
 
-    if out and not overwrite:  # a new run never equals an old file: refuse now, not after the whole benchmark
-        target = Path(out) / "scer_report.json" if Path(out).is_dir() else Path(out)
-        if target.exists():
-            raise ReportError(f"{target} already exists; pass --overwrite to replace it, or choose another --out")
+    if out:  # a new run never equals an old file: refuse now, not after the whole benchmark
+        refuse_overwrite(Path(out) / "scer_report.json" if Path(out).is_dir() else out, overwrite=overwrite)
     kw: dict[str, Any] = {}
     if min_queries is not None:
         kw["min_queries"] = min_queries
