@@ -107,8 +107,9 @@ def test_meter_fault_warns_once_marks_unmeasured_and_keeps_going() -> None:
             tr.begin(f"step {i}")
             clock.t += 1
             m = tr.end(f"step {i}")
-            assert not m.measured and m.method == "unmeasured"
+            assert not m.measured and m.method == "counter"  # the method of what was measured
             assert m.energy_j == {"cpu:0": pytest.approx(10.0)}  # what could be read is kept
+            assert m.cov.gap_s == {"gpu:0": pytest.approx(1.0)} and m.cov.measured_fraction == 0.0
             assert "device gone" in m.errors[0]
     ours = [w for w in caught if issubclass(w.category, MeasurementWarning)]
     assert len(ours) == 1

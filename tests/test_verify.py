@@ -46,7 +46,7 @@ def _set(path: str, value: Any) -> Callable[[dict], None]:
     (_set("sci_alternatives.1.value", lambda v: v / 2), "sci_alternatives[1].value"),
     (_set("uncertainty.sci", 0.0), "uncertainty.sci"),
     (_set("carbon.g_per_kwh", 20.0), "co2e_g"),  # a greener grid claimed after the fact
-    (_set("phases.0.counts.queries", 80), "sci_alternatives[1].value"),  # more queries claimed
+    (_set("phases.0.counts.queries", 80), "phases[0:prefill].coverage.counts.queries"),  # more queries claimed
 ])
 def test_a_changed_figure_is_detected(mutate: Callable[[dict], None], failing: str) -> None:
     d = inference_report().to_dict()

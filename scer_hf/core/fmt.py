@@ -21,7 +21,7 @@ from __future__ import annotations
 import math
 from typing import Any, Mapping
 
-__all__ = ["num", "exact", "count", "duration", "quantity", "unit_text", "co2e", "energy", "energy_family", "percent", "plural", "sci_display", "per_text",
+__all__ = ["num", "exact", "count", "duration", "quantity", "unit_text", "co2e", "energy", "energy_family", "percent", "plural", "sci_display", "per_text", "coverage",
            "EXPONENT_RE"]
 
 import re
@@ -233,3 +233,13 @@ def sci_display(sci: Mapping[str, Any] | None) -> dict[str, Any] | None:
         disp_v, disp_fu = per_one * per, per_text(per, *noun)
     unit = f"gCO2eq per {disp_fu}"
     return {"value": disp_v, "per": per, "functional_unit": disp_fu, "unit": unit, "text": f"{num(disp_v)} {unit}"}
+
+
+def coverage(fraction: Any) -> str:
+    """A measured share: ``92.3%``; floored, so anything short of full coverage never reads ``100%``."""
+    if fraction is None or not isinstance(fraction, (int, float)) or not math.isfinite(fraction):
+        return "n/a"
+    if fraction >= 1.0:
+        return "100%"
+    pct = math.floor(max(fraction, 0.0) * 1000.0) / 10.0
+    return f"{pct:.1f}%".replace(".0%", "%") if pct >= 10 else f"{pct:.1f}%"

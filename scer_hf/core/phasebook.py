@@ -1,36 +1,47 @@
-"""Logical phases made of several measurement windows (for :class:`scer_hf.SCERCallback`).
+"""Logical phases made of several measurement windows (for :class:`scer_hf.SCERCallback` and ``track_training``).
 
-A training phase is paused while an evaluation runs: the open window is ended and
-a new one begun when training resumes, and the pieces are summed with
-:func:`scer_hf.core.tracker.merge_measurements`. Pausing and resuming share one meter
-read with the window that starts or ends at the same moment, so no joule is
-counted twice or lost between them.
+A phase is a run of *segments*, each a window between two meter reads:
+
+- **Pause.** A training phase is paused while an evaluation runs: its segment ends with the same meter read that
+  starts the evaluation and a new one begins with the read that ends it. Pieces are summed with
+  :func:`scer_hf.core.tracker.merge_measurements`, so no joule is counted twice or lost between them.
+- **Tick.** :meth:`PhaseBook.tick` ends every running segment at a read and begins the next one at the same read.
+  The callback ticks at the reads it makes anyway (projection samples, logs, saves), so a failed read costs the
+  coverage of the two segments around it, not the whole phase (:mod:`scer_hf.core.coverage`).
+- **Counts per segment.** With ``counters`` (a function returning the run's cumulative counters, e.g. tokens and
+  steps), each segment records how much they moved; a phase's per-unit basis is then the counts of its fully
+  measured segments, so energy and units come from the same windows. Counts the counters do not cover (samples,
+  FLOPs) are shared out by measured steps.
 """
 
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import Any, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
+from .coverage import Coverage, fill
 from .meters.base import Meter, Reading, now_s
 from .tracker import Measurement, PhaseTracker, Window, merge_measurements
 
-__all__ = ["PhaseBook", "Edge"]
+__all__ = ["PhaseBook", "Edge", "filled_energy_j"]
 
 Edge = tuple[float, dict[int, Reading | None]]
+Counters = Callable[[], Mapping[str, float]]
 
 
 class _Phase:
-    __slots__ = ("name", "parent", "kind", "done", "window", "closed", "final")
+    __slots__ = ("name", "parent", "kind", "done", "window", "closed", "final", "first_edge", "c0")
 
     def __init__(self, name: str, parent: str | None, kind: str, done: Measurement | None) -> None:
         self.name = name
         self.parent = parent
         self.kind = kind
-        self.done = done  # merged finished segments (energy, duration), counts excluded
+        self.done = done  # merged finished segments (energy, duration, coverage); counts are segment deltas
         self.window: Window | _NoMeterWindow | None = None
         self.closed = False
         self.final: Measurement | None = None
+        self.first_edge: Edge | None = None
+        self.c0: Mapping[str, float] = {}
 
 
 class _NoMeterWindow:
@@ -41,17 +52,26 @@ class _NoMeterWindow:
         self.readings: dict[int, Reading | None] = {}
 
 
+def filled_energy_j(m: Measurement | None) -> float | None:
+    """Measured plus filled energy of one phase (phase-level fill only), None when a gap cannot be filled."""
+    if m is None:
+        return None
+    f = fill(m.cov, m.energy_j)
+    return None if f.unfilled else m.total_energy_j + f.total_j
+
+
 class PhaseBook:
-    """Named, pausable phases over one :class:`PhaseTracker`."""
+    """Named, pausable phases over one :class:`PhaseTracker` (see the module docstring)."""
 
     def __init__(self, meters: Sequence[Meter], choices: dict[str, str] | None = None, *,
-                 nothing_by_design: bool = False) -> None:
+                 nothing_by_design: bool = False, counters: Counters | None = None) -> None:
         self.tracker = PhaseTracker(list(meters), keep=False)
         if choices:
             self.tracker.choices.update(choices)
         # False only for a process that measures nothing on purpose (distributed, no GPU, not local rank 0)
         self.has_meters = bool(self.tracker.meters) or not nothing_by_design
         self.phases: dict[str, _Phase] = {}
+        self.counters = counters
 
     # -- edges ---------------------------------------------------------------------------
     def edge(self) -> Edge:
@@ -60,12 +80,28 @@ class PhaseBook:
             return now_s(), {}
         return self.tracker.read_all()
 
+    def tick(self, edge: Edge) -> None:
+        """End every running segment at *edge* and begin the next one there (see the module docstring)."""
+        for ph in self.phases.values():
+            if not ph.closed and ph.window is not None and ph.window.start_s < edge[0]:
+                self._end_segment(ph, edge)
+                self._begin(ph, edge)
+
+    def _count(self) -> Mapping[str, float]:
+        if self.counters is None:
+            return {}
+        try:
+            return dict(self.counters())
+        except Exception:  # noqa: BLE001 - counts of a segment are best effort; the phase's own are exact
+            return {}
+
     # -- phases --------------------------------------------------------------------------
     def open(self, name: str, *, parent: str | None, kind: str, edge: Edge,
              restored: Measurement | None = None) -> None:
         ph = self.phases.get(name)
         if ph is None or ph.closed:
             ph = _Phase(name, parent, kind, restored)
+            ph.first_edge = edge
             self.phases.pop(name, None)
             self.phases[name] = ph
         if ph.window is None:
@@ -105,9 +141,7 @@ class PhaseBook:
             return None
         if ph.window is not None:
             self._end_segment(ph, edge)
-        m = ph.done or Measurement(name, edge[0], edge[0], {}, measured=False, method="unmeasured",
-                                   parent=ph.parent, windows=0, duration_s=0.0)
-        m = replace(m, counts=dict(counts), name=rename or name)
+        m = self._with_counts(ph.done, counts, name=rename or name, edge=edge, parent=ph.parent)
         ph.closed, ph.final = True, m
         if rename and rename != name:
             del self.phases[name]
@@ -118,18 +152,18 @@ class PhaseBook:
         return m
 
     def cancel(self, name: str) -> Edge | None:
-        """Drop open phase *name*; return the edge its running segment started at (if any)."""
+        """Drop open phase *name*; return the edge it began at (its time goes back to whatever it paused)."""
         ph = self.phases.pop(name, None)
-        if ph is None or ph.window is None:
+        if ph is None:
             return None
         w = ph.window
         if isinstance(w, Window):
             self.tracker.end(name, edge=(w.start_s, w.readings), cancel=True)
-        return w.start_s, w.readings
+        return ph.first_edge
 
     # -- views ---------------------------------------------------------------------------
-    def snapshot(self, name: str, edge: Edge) -> Measurement | None:
-        """Phase *name* as of *edge*: finished segments plus the running one (counts empty)."""
+    def snapshot(self, name: str, edge: Edge, counts: Mapping[str, float] | None = None) -> Measurement | None:
+        """Phase *name* as of *edge*: finished segments plus the running one, with *counts* (closed: as closed)."""
         ph = self.phases.get(name)
         if ph is None:
             return None
@@ -137,32 +171,34 @@ class PhaseBook:
             return ph.final
         m = ph.done
         if ph.window is not None:
-            m = m if m is None else replace(m, counts={})
             seg = self._segment(ph, edge)
             m = seg if m is None else merge_measurements(m, seg)
-        return m
+        return self._with_counts(m, counts or {}, name=name, edge=edge, parent=ph.parent)
 
     def energy_j(self, name: str, edge: Edge) -> float | None:
-        m = self.snapshot(name, edge)
-        return None if m is None else m.total_energy_j
+        """Measured plus filled energy of *name* so far (None when a gap cannot be filled)."""
+        return filled_energy_j(self.snapshot(name, edge))
 
-    def top_level_energy_j(self, edge: Edge) -> float:
+    def top_level_energy_j(self, edge: Edge) -> float | None:
+        """Measured plus filled energy of the top-level phases so far; None when one of them has an unfillable gap."""
         total = 0.0
+        for ph in self.phases.values():
+            if ph.parent is None:
+                e = self.energy_j(ph.name, edge)
+                if e is None:
+                    return None
+                total += e
+        return total
+
+    def coverage(self, edge: Edge) -> Coverage:
+        """Coverage of the top-level phases so far."""
+        cov = Coverage()
         for ph in self.phases.values():
             if ph.parent is None:
                 m = self.snapshot(ph.name, edge)
                 if m is not None:
-                    total += m.total_energy_j
-        return total
-
-    def all_measured(self, edge: Edge) -> bool:
-        """Whether every top-level phase is measured as of *edge* (a fault while open: no live total)."""
-        for ph in self.phases.values():
-            if ph.parent is None:
-                m = self.snapshot(ph.name, edge)
-                if m is not None and not m.measured:
-                    return False
-        return True
+                    cov = cov.merge(m.cov)
+        return cov
 
     def kinds(self) -> dict[str, str]:
         return {n: ph.kind for n, ph in self.phases.items()}
@@ -172,50 +208,57 @@ class PhaseBook:
 
     # -- internals -----------------------------------------------------------------------
     def _begin(self, ph: _Phase, edge: Edge) -> None:
+        ph.c0 = self._count()
         if self.has_meters:
             ph.window = self.tracker.begin(ph.name, parent=ph.parent, edge=edge)
         else:
             ph.window = _NoMeterWindow(edge[0])
 
+    def _delta(self, ph: _Phase) -> dict[str, float]:
+        now = self._count()
+        return {k: float(v) - float(ph.c0.get(k, 0.0)) for k, v in now.items() if k in ph.c0}
+
     def _segment(self, ph: _Phase, edge: Edge) -> Measurement:
         """The running segment as of *edge*, without ending it."""
         w = ph.window
         assert w is not None
-        if not self.has_meters:
-            return Measurement(ph.name, w.start_s, edge[0], {}, measured=True, method="none", parent=ph.parent)
-        energy: dict[str, float] = {}
-        measured = True
-        methods: set[str] = set()
-        errors = list(getattr(w, "errors", ()))
-        for i, m in enumerate(self.tracker.meters):
-            r0, r1 = w.readings.get(i), edge[1].get(i)
-            if r0 is None or r1 is None:
-                measured = False
-                continue
-            broken = self.tracker.guards[i].between(r0, r1)
-            if broken:
-                measured = False
-                errors.extend(broken)
-                continue
-            for comp, e1 in r1.energy_j.items():
-                e0 = r0.energy_j.get(comp)
-                if e0 is not None and e1 >= e0:
-                    energy[comp] = energy.get(comp, 0.0) + (e1 - e0)
-            methods.add(m.method)
-        measured = measured and bool(methods)  # (before pop() below empties the set)
-        method = (methods.pop() if len(methods) == 1 else "mixed") if measured else "unmeasured"
-        return Measurement(ph.name, w.start_s, edge[0], energy, measured=measured,
-                           method=method, parent=ph.parent, errors=tuple(errors))
+        if isinstance(w, Window):
+            w2 = Window(w.name, w.parent, w.start_s, w.readings)
+            w2.errors = list(w.errors)
+            w2.add(**self._delta(ph))
+            return self.tracker.measure(w2, edge[0], edge[1])
+        return Measurement(ph.name, w.start_s, edge[0], {}, measured=True, method="none", parent=ph.parent,
+                           counts=self._delta(ph))
 
     def _end_segment(self, ph: _Phase, edge: Edge) -> None:
         w = ph.window
         ph.window = None
         if isinstance(w, Window):
-            seg = self.tracker.end(ph.name, edge=edge)
+            seg = self.tracker.end(ph.name, edge=edge, **self._delta(ph))
         else:
             assert w is not None
-            seg = Measurement(ph.name, w.start_s, edge[0], {}, measured=True, method="none", parent=ph.parent)
-        if ph.done is None:
-            ph.done = seg
+            seg = Measurement(ph.name, w.start_s, edge[0], {}, measured=True, method="none", parent=ph.parent,
+                              counts=self._delta(ph))
+        ph.done = seg if ph.done is None else merge_measurements(ph.done, seg)
+
+    @staticmethod
+    def _with_counts(m: Measurement | None, counts: Mapping[str, float], *, name: str, edge: Edge,
+                     parent: str | None) -> Measurement:
+        """*m* (the merged segments, whose counts are segment deltas) carrying the phase's own *counts*.
+
+        The per-unit basis (``coverage.counts``) is the counts of the fully measured segments: the phase's counts
+        exactly when every segment was measured; else the measured segments' deltas, and for keys the deltas do not
+        cover, the phase's count shared out by measured steps."""
+        if m is None:
+            return Measurement(name, edge[0], edge[0], {}, measured=False, method="unmeasured", parent=parent,
+                               windows=0, duration_s=0.0, counts=dict(counts), coverage=Coverage())
+        cov = m.cov
+        if cov.windows_measured == cov.windows:
+            basis: dict[str, float] = dict(counts)
         else:
-            ph.done = merge_measurements(replace(ph.done, counts={}), seg)
+            basis = {k: v for k, v in cov.counts.items() if k in counts}
+            steps, steps_m = float(counts.get("steps", 0) or 0), float(cov.counts.get("steps", 0) or 0)
+            for k, v in counts.items():
+                if k not in basis and steps > 0:
+                    basis[k] = float(v) * steps_m / steps
+        return replace(m, name=name, counts=dict(counts), coverage=cov.with_counts(basis))

@@ -25,6 +25,7 @@ from types import MappingProxyType
 from typing import Any, Callable, Iterator, Mapping, Sequence
 
 from ..errors import WindowError
+from .coverage import Coverage, tally
 from .meters.base import Meter, Reading, now_s
 from .meters.guard import MeasurementWarning, MeterGuard
 
@@ -37,52 +38,76 @@ def _freeze(d: Mapping[str, Any]) -> Mapping[str, Any]:
 
 @dataclass(frozen=True)
 class Measurement:
-    """What one window measured. Energy in joules per component, IT energy (no PUE)."""
+    """What one window (or several, merged) measured. Energy in joules per component, IT energy (no PUE).
+
+    ``energy_j`` holds what was measured, per component; ``measured`` is True only when every meter measured
+    every window; ``coverage`` (:class:`~scer_hf.core.coverage.Coverage`) says how much was measured and holds
+    the per-unit basis; ``errors`` are the reasons, one message per kind, and ``error_counts`` how often each
+    kind happened (bounded, so a server running for weeks keeps bounded state).
+    """
 
     name: str
     start_s: float
     end_s: float
     energy_j: Mapping[str, float]
     measured: bool = True
-    method: str = "counter"  # counter | estimate | mixed | unmeasured
+    method: str = "counter"  # counter | estimate | mixed | unmeasured (nothing measured) | none (nothing to meter)
     counts: Mapping[str, float] = field(default_factory=dict)
     parent: str | None = None
-    errors: tuple[str, ...] = ()
+    errors: tuple[str, ...] = ()  # the reasons, one message per kind (bounded: scer_hf.core.coverage.tally)
     windows: int = 1  # how many windows were merged into this one
     duration_s: float = -1.0  # end_s - start_s for one window; the sum for merged ones
+    coverage: Coverage | None = None  # None: derived from ``measured`` (every meter measured, or none)
+    error_counts: Mapping[str, int] = field(default_factory=dict)  # message of each kind -> how many times
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "energy_j", _freeze(self.energy_j))
         object.__setattr__(self, "counts", _freeze(self.counts))
+        tallied = tally(self.error_counts or self.errors) if (self.errors or self.error_counts) else {}
+        object.__setattr__(self, "error_counts", _freeze(tallied))
+        object.__setattr__(self, "errors", tuple(tallied))
         if self.duration_s < 0:
             object.__setattr__(self, "duration_s", self.end_s - self.start_s)
+        if self.coverage is None:
+            if self.measured:
+                cov = Coverage.full(self.duration_s, self.energy_j, self.counts, self.windows)
+            else:  # what was measured was measured over the whole window; nothing is a per-unit basis
+                d = max(self.duration_s, 0.0)
+                cov = Coverage(self.windows, 0, d, 0.0, {c: d for c in self.energy_j})
+            object.__setattr__(self, "coverage", cov)
 
     @property
     def total_energy_j(self) -> float:
+        """The measured energy (every component that was measured, in the windows it was measured)."""
         return float(sum(self.energy_j.values()))
+
+    @property
+    def cov(self) -> Coverage:
+        assert self.coverage is not None
+        return self.coverage
 
 
 def _method_of(methods: set[str]) -> str:
+    methods = methods - {"unmeasured"}
     if not methods:
         return "unmeasured"
     return methods.pop() if len(methods) == 1 else "mixed"
 
 
 def merge_measurements(a: Measurement, b: Measurement) -> Measurement:
-    """Sum two measurements of the same phase (energy, duration, counts)."""
+    """Sum two measurements of the same phase (energy, duration, counts, coverage, error tallies)."""
     energy = dict(a.energy_j)
     for k, v in b.energy_j.items():
         energy[k] = energy.get(k, 0.0) + v
     counts = dict(a.counts)
     for k, v in b.counts.items():
         counts[k] = counts.get(k, 0) + v
-    methods = {a.method, b.method} - {"unmeasured"}
     return Measurement(
         name=a.name, start_s=min(a.start_s, b.start_s), end_s=max(a.end_s, b.end_s), energy_j=energy,
-        measured=a.measured and b.measured,
-        method=_method_of(methods) if a.measured and b.measured else "unmeasured",
-        counts=counts, parent=a.parent, errors=tuple(dict.fromkeys(a.errors + b.errors)), windows=a.windows + b.windows,
-        duration_s=a.duration_s + b.duration_s,
+        measured=a.measured and b.measured, method=_method_of({a.method, b.method}),
+        counts=counts, parent=a.parent, error_counts=tally(a.error_counts, b.error_counts),
+        windows=a.windows + b.windows,
+        duration_s=a.duration_s + b.duration_s, coverage=a.cov.merge(b.cov),
     )
 
 
@@ -211,42 +236,59 @@ class PhaseTracker:
         t, readings = edge if edge is not None else self._edge(errors)
         if edge is not None:
             self._edge_errors(readings, errors)
-        energy: dict[str, float] = {}
-        methods: set[str] = set()
-        measured = True
-        for i, m in enumerate(self.meters):
-            r0, r1 = w.readings.get(i), readings.get(i)
-            if r0 is None or r1 is None:
-                measured = False
-                continue
-            broken = self.guards[i].between(r0, r1)
-            if broken:
-                measured = False
-                errors.extend(e for e in broken if e not in errors)
-                continue
-            for comp, e1 in r1.energy_j.items():
-                e0 = r0.energy_j.get(comp)
-                if e0 is None:
-                    continue
-                delta = e1 - e0
-                if delta < 0:  # a counter that went backwards (driver reload): refuse the value
-                    measured = False
-                    errors.append(f"{m.name}: {comp} counter went backwards ({delta:.3f} J)")
-                    continue
-                energy[comp] = energy.get(comp, 0.0) + delta
-            methods.add(m.method)
-        if not self.meters:
-            measured = False
-            errors.append("no meter")
-        meas = Measurement(
-            name=name, start_s=w.start_s, end_s=t, energy_j=energy, measured=measured,
-            method=_method_of(set(methods)) if measured else "unmeasured",
-            counts=dict(w.counts), parent=w.parent, errors=tuple(dict.fromkeys(errors)),
-        )
+        meas = self.measure(w, t, readings, errors)
         w.measurement = meas
         if self.keep and not cancel:
             self.measurements.append(meas)
         return meas
+
+    def measure(self, w: Window, t: float, readings: Mapping[int, Reading | None],
+                errors: list[str] | None = None) -> Measurement:
+        """The :class:`Measurement` of window *w* between its start and the edge (*t*, *readings*).
+
+        Each meter measured the window when both its edge reads were accepted and no counter fault lay between
+        them; the components of the others are the window's coverage gaps (:mod:`scer_hf.core.coverage`)."""
+        errors = list(w.errors) if errors is None else errors
+        energy: dict[str, float] = {}
+        missing: list[str] = []
+        methods: set[str] = set()
+        for i, m in enumerate(self.meters):
+            got = self._meter_energy(i, w.readings.get(i), readings.get(i), errors)
+            if got is None:
+                missing.extend(self.guards[i].components or (self.guards[i].name,))
+                continue
+            energy.update(got)
+            methods.add(m.method)
+        if not self.meters:
+            errors.append("no meter")
+            missing.append("unmeasured")  # a gap of unknown components: never zero energy
+        measured = not missing
+        cov = Coverage.window(t - w.start_s, energy, missing, w.counts)
+        return Measurement(
+            name=w.name, start_s=w.start_s, end_s=t, energy_j=energy, measured=measured,
+            method=_method_of(methods), counts=dict(w.counts), parent=w.parent, errors=errors, coverage=cov,
+        )
+
+    def _meter_energy(self, i: int, r0: Reading | None, r1: Reading | None,
+                      errors: list[str]) -> dict[str, float] | None:
+        """Meter *i*'s energy per component between two edge reads, or None when it did not measure."""
+        if r0 is None or r1 is None:
+            return None
+        broken = self.guards[i].between(r0, r1)
+        if broken:
+            errors.extend(e for e in broken if e not in errors)
+            return None
+        out: dict[str, float] = {}
+        for comp, e1 in r1.energy_j.items():
+            e0 = r0.energy_j.get(comp)
+            if e0 is None:
+                continue
+            delta = e1 - e0
+            if delta < 0:  # a counter that went backwards (driver reload): refuse the value
+                errors.append(f"{self.meters[i].name}: {comp} counter went backwards ({delta:.3f} J)")
+                return None
+            out[comp] = delta
+        return out
 
     def add(self, name: str, **counts: float) -> None:
         """Attach counts to the open window *name*."""

@@ -19,6 +19,15 @@ cheapest exact count the Trainer offers to a callback); ``steps`` (optimizer ste
 ``samples`` (steps x total batch, capped per epoch at the dataset size); ``flops``
 (``state.total_flos`` delta, ``train`` only: the Trainer updates it at log time).
 
+Coverage: every meter read the callback makes (about 20 projection samples a run, each log, save, epoch and
+evaluation edge) ends the running windows and begins new ones, so a failed or stuck read costs the coverage of
+the two windows around it, not the run (:mod:`scer_hf.core.coverage`: gaps are filled by a documented rule and
+labelled; below the threshold there is no headline).
+
+Distributed: every rank makes the same collective calls whatever its meters did (a logging step's
+``on_step_end``, ``on_epoch_end`` and train end), so a rank whose meters failed never desynchronises the job; it
+is a coverage gap in the report, never zero energy.
+
 Hot path: ``on_step_end`` does no file I/O; it reads the meters every
 ``max_steps / 20`` steps for the projection. Reports are written (atomically) from
 ``on_log`` / ``on_save`` at most every ``flush_every_s``, always on save and at train end.
@@ -50,6 +59,7 @@ from ..errors import CallbackConfigError
 from ..core.meters.base import Meter
 from ..core.report import Report
 from ..core.tracker import Measurement
+from .params import full_parameter_count
 
 __all__ = ["SCERCallback", "STATE_FILE"]
 
@@ -154,6 +164,8 @@ class SCERCallback(ReportingMixin, TrainerCallback):
         self.handle_sigterm = handle_sigterm
         self.rating: Any = None  # filled by the rating/card integration (issue 5/6), None until then
         self._hook_warned: set[str] = set()
+        self._setup_failed: str | None = None
+        self._params_at_init: int | None = None
         self._book: PhaseBook | None = None
         self._rank = dist.RankInfo()
         self._report: Report | None = None
@@ -214,30 +226,47 @@ class SCERCallback(ReportingMixin, TrainerCallback):
         self._n_examples: int | None = None
         self._tokens_counted = "non_padding"
         self._world_live: dict[str, float] = {}
+        self._world: dict[int, dict[str, Any]] = {}  # rank -> its latest phases (by name) and meta, from the syncs
+        self._sent: dict[str, Any] = {}  # closed phases already sent in a sync (name -> the Measurement sent)
         self._restored_epoch: dict[str, Measurement] = {}
 
     def _setup(self, args: Any) -> PhaseBook:
+        """This rank's meters, once. Never raises: a rank whose meters cannot be set up measures nothing and is a
+        coverage gap in the report, and still makes every collective call the other ranks make."""
         if self._book is not None:
             return self._book
         self._rank = dist.rank_info(args)
-        gpu_indices = dist.nvml_indices(args, self._rank)
-        arg = self._meters_arg
-        choices: dict[str, str] | None = None
-        if arg is None:
-            from ..core.meters.auto import auto
-
-            meters, choices = dist.meters_for_rank(auto(gpu_indices=gpu_indices, host=True),
-                                                   self._rank.measures_host)
-        elif isinstance(arg, Meter):
-            meters = [arg]
-        elif callable(arg):
-            meters = list(arg(gpu_indices, self._rank.measures_host))
-        else:
-            meters = list(arg)
-        self._book = PhaseBook(meters, choices, nothing_by_design=self._rank.distributed and not meters)
+        try:
+            meters, choices = self._make_meters(args)
+            nothing = self._rank.distributed and not meters
+        except Exception as exc:  # noqa: BLE001 - measurement never breaks training
+            meters, choices, nothing = [], None, False
+            self._setup_failed = f"meter setup failed ({type(exc).__name__}: {exc})"
+            self._warn_once("setup", f"{self._setup_failed}; this rank's energy is a coverage gap, training continues")
+        self._book = PhaseBook(meters, choices, nothing_by_design=nothing, counters=self._segment_counters)
         if self._live is not None and self._rank.rank == 0:  # live intensity read at window edges
             self._book.tracker.on_edge = self._live.observe
         return self._book
+
+    def _make_meters(self, args: Any) -> tuple[list[Meter], dict[str, str] | None]:
+        gpu_indices = dist.nvml_indices(args, self._rank)
+        arg = self._meters_arg
+        if arg is None:
+            from ..core.meters.auto import auto
+
+            return dist.meters_for_rank(auto(gpu_indices=gpu_indices, host=True), self._rank.measures_host)
+        if isinstance(arg, Meter):
+            return [arg], None
+        if callable(arg):
+            return list(arg(gpu_indices, self._rank.measures_host)), None
+        return list(arg), None
+
+    def _segment_counters(self) -> dict[str, float]:
+        """The Trainer's cumulative counters, for the counts of each measured window."""
+        s = self._state
+        if s is None:
+            return {}
+        return {"tokens": float(s.num_input_tokens_seen or 0), "steps": float(s.global_step)}
 
     def _samples_per_step(self) -> int:
         a = self._args
@@ -268,8 +297,10 @@ class SCERCallback(ReportingMixin, TrainerCallback):
 
     # -- training --------------------------------------------------------------------------
     @_safe
-    def on_init_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+    def on_init_end(self, args: Any, state: Any, control: Any, model: Any = None, **kwargs: Any) -> None:
         self._setup(args)  # pick meters while the Trainer is built, not inside train()
+        if model is not None:  # before FSDP wraps (and shards) it in train()
+            self._params_at_init = full_parameter_count(model)
 
     @_safe
     def on_train_begin(self, args: Any, state: Any, control: Any, model: Any = None, train_dataloader: Any = None,
@@ -278,16 +309,19 @@ class SCERCallback(ReportingMixin, TrainerCallback):
             self._reset_run()
             if self._book is not None:
                 self._book.phases.clear()
-        book = self._setup(args)
-        self._args, self._state, self._training = args, state, True
+        # first, before anything that could fail: every rank must switch the Trainer's token count on alike (it
+        # gathers over ranks), or the job desynchronises
         if args.include_num_input_tokens_seen in ("no", False, None):
             args.include_num_input_tokens_seen = "non_padding"
         self._tokens_counted = "all" if args.include_num_input_tokens_seen in ("all", True) else "non_padding"
+        self._args, self._state, self._training = args, state, True
+        book = self._setup(args)
         if model is not None:
             cfg = getattr(model, "config", None)
+            counted = full_parameter_count(model)
             self._model_info = {
                 "id": getattr(args, "hub_model_id", None) or getattr(cfg, "_name_or_path", None) or None,
-                "parameters": int(sum(p.numel() for p in model.parameters())),
+                "parameters": max(counted or 0, self._params_at_init or 0) or None,
                 "task": self.task or task_of(model),
                 "training_type": self.training_type or (
                     "fine-tuning" if getattr(cfg, "_name_or_path", None) else "pre-training"),
@@ -333,21 +367,31 @@ class SCERCallback(ReportingMixin, TrainerCallback):
 
     @_safe
     def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+        if control.should_log and self._rank.distributed:
+            self._sync_world(state)  # every rank is here in lockstep (the Trainer gathers the loss next)
         book = self._book
         if book is None or not self._training:
             return
         step = int(state.global_step)
-        if control.should_log and self._rank.distributed and self.log_metrics:
-            self._gather_live(state)  # every rank is here in lockstep: the Trainer gathers the loss next
         if control.should_evaluate:
-            edge = book.edge()
+            edge = self._tick()
             self._sample(step, edge)
             self._begin_eval(edge, pending=True)
         elif step >= self._next_sample_step:
-            self._sample(step, book.edge())
+            self._sample(step, self._tick())
+
+    def _tick(self) -> Any:
+        """One meter read that ends the running windows and begins the next ones (see the module docstring)."""
+        book = self._book
+        assert book is not None
+        edge = book.edge()
+        book.tick(edge)
+        return edge
 
     @_safe
     def on_epoch_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+        if self._rank.distributed:
+            self._sync_world(state)  # all ranks end the epoch together; feeds the final train log
         book = self._book
         if book is None or not self._training or self._epoch_name is None:
             return
@@ -356,8 +400,6 @@ class SCERCallback(ReportingMixin, TrainerCallback):
             self._end_eval(state, "eval", cancelled=self._eval_pending, edge=edge)
         book.close(self._epoch_name, edge, self._counts(self._epoch_name))
         self._epoch_name = None
-        if self._rank.distributed and self.log_metrics:
-            self._gather_live(state)  # all ranks end the epoch together; feeds the final train log
         if control.should_evaluate:
             self._begin_eval(edge, pending=True)
 
@@ -451,10 +493,7 @@ class SCERCallback(ReportingMixin, TrainerCallback):
         if self._rank.distributed:  # all ranks' sum as of the last lockstep point (no collective in on_log)
             extra = dict(self._world_live)
         else:
-            edge = book.edge()
-            # a failed meter read would show a wrong total: log nothing this time (the tracker warned once)
-            extra = {} if any(r is None for r in edge[1].values()) or not book.all_measured(edge) \
-                else self._live_metrics(state, edge)
+            extra = self._live_metrics(state, self._tick())
         logs.update(extra)
         hist = state.log_history
         if hist and isinstance(hist[-1], dict) and hist[-1].get("step") == state.global_step and \
@@ -481,9 +520,23 @@ class SCERCallback(ReportingMixin, TrainerCallback):
 
     @_safe
     def on_train_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+        try:
+            ended = self._end_run(state)
+        except Exception as exc:  # noqa: BLE001 - the gather below must still happen on every rank
+            ended = True
+            self._warn_once("end", f"closing the run's phases failed ({type(exc).__name__}: {exc}); the report "
+                                   "marks what was not measured")
+        if ended or self._rank.distributed:
+            self._training = False
+            self._finished = True
+            self._remove_interrupt_handlers()
+            self._finalize(args, state)
+
+    def _end_run(self, state: Any) -> bool:
+        """Close this run's open phases at train end; False if no run was going on here."""
         book = self._book
         if book is None or not self._training:
-            return
+            return False
         edge = book.edge()
         if self._eval_name is not None:
             self._end_eval(state, "eval", cancelled=self._eval_pending, edge=edge)
@@ -493,10 +546,7 @@ class SCERCallback(ReportingMixin, TrainerCallback):
         self._settle_restored_epochs()
         book.close("train", edge, self._counts("train"))
         self._wall_prev_s = self._wall_s()
-        self._training = False
-        self._finished = True
-        self._remove_interrupt_handlers()
-        self._finalize(args, state)
+        return True
 
     @_safe
     def on_push_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:

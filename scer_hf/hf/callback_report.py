@@ -22,6 +22,7 @@ from typing import Any
 from . import distributed as dist
 from . import run_guard as _run_guard
 from .._io import file_lock
+from ..core.coverage import COVERAGE_THRESHOLD
 from ..core.embodied import embodied_emissions
 from ..errors import ReportError
 from ..core.live_intensity import phase_dicts
@@ -57,35 +58,87 @@ class ReportingMixin:
     _book: Any
     _rank: Any
 
-    def _gather_live(self, state: Any) -> None:
-        """Sum this process's energy-so-far and projection over ranks for the next logs."""
-        book = self._book
-        assert book is not None
-        edge = book.edge()
-        ok = all(r is not None for r in edge[1].values()) and book.all_measured(edge)
-        proj = self._projection(state, edge) if ok else None
-        mine = [book.top_level_energy_j(edge) if ok else 0.0, float(ok),
-                proj["projected_energy_j"] if proj else 0.0, proj["projected_energy_uncertainty_j"] if proj else 0.0,
-                float(proj is not None)]
-        world = dist.all_reduce_sum(mine)
-        if world is None:
+    def _sync_world(self, state: Any) -> None:
+        """A lockstep point: every rank calls this at the same hooks, whatever its meters did, and makes exactly one
+        collective (``all_gather_object`` of a small payload: the phases that changed since the last sync and the
+        live figures). Rank 0 keeps the other ranks' phases, so partial reports and logs carry the world's energy."""
+        payload = self._sync_payload(state)  # never raises: a rank that failed still takes part
+        got = dist.gather_to_all(payload)
+        if got is None:
             return
-        n = self._rank.world_size
-        if world[1] < n:  # some rank could not read its meters: no total this time
-            self._world_live = {}
+        for p in got:
+            self._absorb(p)
+        self._world_live = self._world_logs(got)
+
+    def _sync_payload(self, state: Any, *, final: bool = False) -> dict[str, Any]:
+        try:
+            book = self._book
+            if book is None:
+                return dist.failed_payload(self._rank, self._setup_failed or "no measurement on this rank")
+            edge = book.edge()
+            if not final:
+                book.tick(edge)
+            payload = self._payload(edge, changed_only=True)
+            live = {"energy_j": book.top_level_energy_j(edge), "coverage": book.coverage(edge).measured_fraction}
+            proj = self._projection(state, edge) if state is not None and live["energy_j"] is not None else None
+            if proj is not None:
+                live.update(proj)
+            payload["live"] = live
+            return payload
+        except Exception as exc:  # noqa: BLE001 - the collective must happen on every rank
+            return dist.failed_payload(self._rank, f"{type(exc).__name__}: {exc}")
+
+    def _absorb(self, p: dict[str, Any]) -> None:
+        """Keep rank *p*'s latest phases (by name) and meta for reports built on this rank (rank 0 keeps all)."""
+        r = int(p["rank"])
+        if r != self._rank.rank and self._rank.rank != 0:
             return
-        out = {"scer/energy_j": world[0], "scer/co2e_g": self.carbon.co2e_g(world[0])}
-        if world[4] == n:  # uncertainties add linearly (worst case: ranks' errors not independent)
-            out.update({"scer/projected_energy_j": world[2], "scer/projected_co2e_g": self.carbon.co2e_g(world[2]),
-                        "scer/projected_energy_uncertainty_j": world[3],
-                        "scer/projected_co2e_uncertainty_g": self.carbon.co2e_g(world[3])})
-        self._world_live = out
+        kept = self._world.setdefault(r, {"phases": {}})
+        for d in p.get("phases", ()):
+            kept["phases"][str(d["name"])] = d
+        kept.update({k: v for k, v in p.items() if k not in ("phases", "live")})
+
+    def _world_payloads(self) -> list[dict[str, Any]]:
+        """Every rank's payload as last gathered (this rank's: as of now); a rank never heard from is a gap."""
+        out = [{**kept, "phases": list(kept["phases"].values())} for _, kept in sorted(self._world.items())]
+        seen = {int(p["rank"]) for p in out}
+        for r in range(self._rank.world_size):  # a rank not heard from yet: a gap, never zero
+            if r not in seen:
+                out.append(dist.failed_payload(dist.RankInfo(r, -1, self._rank.world_size),
+                                               "not gathered yet (ranks are gathered at log steps and train end)"))
+        for p in out:
+            p.setdefault("local_rank", -1)
+            p.setdefault("measures_host", False)
+        return out
+
+    def _world_logs(self, got: list[dict[str, Any]]) -> dict[str, float]:
+        lives = [p.get("live") for p in got]
+        if any(not isinstance(x, dict) or x.get("energy_j") is None for x in lives):
+            return {"scer/coverage": min(float((x or {}).get("coverage", 0.0)) for x in lives)}  # no total to show
+        total = sum(float(x["energy_j"]) for x in lives)  # type: ignore[index]
+        out = {"scer/energy_j": total, "scer/co2e_g": self.carbon.co2e_g(total)}
+        cov = min(float(x.get("coverage", 1.0)) for x in lives)  # type: ignore[union-attr]
+        if cov < 1.0:
+            out["scer/coverage"] = cov
+        if all("projected_energy_j" in x for x in lives):  # type: ignore[operator]
+            # uncertainties add linearly (worst case: ranks' errors are not independent)
+            pe = sum(float(x["projected_energy_j"]) for x in lives)  # type: ignore[index]
+            pu = sum(float(x["projected_energy_uncertainty_j"]) for x in lives)  # type: ignore[index]
+            out.update({"scer/projected_energy_j": pe, "scer/projected_co2e_g": self.carbon.co2e_g(pe),
+                        "scer/projected_energy_uncertainty_j": pu,
+                        "scer/projected_co2e_uncertainty_g": self.carbon.co2e_g(pu)})
+        return out
 
     def _live_metrics(self, state: Any, edge: Any) -> dict[str, float]:
+        """Energy so far (measured + filled) for the logs; only a coverage figure when there is no true total."""
         book = self._book
         assert book is not None
+        cov = book.coverage(edge).measured_fraction
         total = book.top_level_energy_j(edge)
-        out = {"scer/energy_j": total, "scer/co2e_g": self.carbon.co2e_g(total)}
+        out: dict[str, float] = {} if cov >= 1.0 else {"scer/coverage": cov}
+        if total is None or cov < COVERAGE_THRESHOLD:
+            return out
+        out.update({"scer/energy_j": total, "scer/co2e_g": self.carbon.co2e_g(total)})
         proj = self._projection(state, edge)
         if proj is not None:
             out.update({f"scer/{k}": v for k, v in proj.items() if k != "windows"})
@@ -99,16 +152,19 @@ class ReportingMixin:
         if book is None or not self._training or max_steps <= 0 or step < self.projection_after * max_steps:
             return None
         e_train = book.energy_j("train", edge)
+        so_far = book.top_level_energy_j(edge)
         pts = list(self._samples)
-        if e_train is not None and step > pts[-1][0]:
+        if e_train is None or so_far is None or not pts:
+            return None
+        if step > pts[-1][0]:
             pts.append((step, e_train))
         per_step = [(e1 - e0) / (s1 - s0) for (s0, e0), (s1, e1) in zip(pts, pts[1:]) if s1 > s0]
-        if len(per_step) < 2 or e_train is None:
+        if len(per_step) < 2:
             return None
         mean = (pts[-1][1] - pts[0][1]) / (pts[-1][0] - pts[0][0])
         remaining = max(0, max_steps - step)
         sem = statistics.stdev(per_step) / math.sqrt(len(per_step))
-        total = book.top_level_energy_j(edge) + mean * remaining
+        total = so_far + mean * remaining
         unc = sem * remaining
         return {"projected_energy_j": total, "projected_co2e_g": self.carbon.co2e_g(total),
                 "projected_energy_uncertainty_j": unc, "projected_co2e_uncertainty_g": self.carbon.co2e_g(unc),
@@ -119,18 +175,20 @@ class ReportingMixin:
     def _wall_s(self) -> float:
         return self._wall_prev_s + (time.monotonic() - self._wall0 if self._training else 0.0)
 
-    def _local_phases(self, edge: Any) -> list[Measurement]:
+    def _local_phases(self, edge: Any, *, changed_only: bool = False) -> list[Measurement]:
+        """This rank's phases as of *edge* (open ones with their counts so far). *changed_only*: the open phases and
+        those closed since the last call with it (what a sync sends)."""
         book = self._book
         assert book is not None
         out = []
         for name, ph in book.phases.items():
-            if name == "_eval":
+            if name == "_eval" or (changed_only and ph.closed and self._sent.get(name) is ph.final):
                 continue
-            m = book.snapshot(name, edge)
+            m = book.snapshot(name, edge, self._counts(name) if not ph.closed and name in self._base else None)
             if m is None:
                 continue
-            if not ph.closed and name in self._base:
-                m = Measurement(**{**_fields(m), "counts": self._counts(name)})
+            if changed_only and ph.closed:
+                self._sent[name] = ph.final
             out.append(m)
         return out
 
@@ -174,21 +232,31 @@ class ReportingMixin:
                 (self._restored_epoch if m.parent == "train" else out)[m.name] = m
         return out
 
-    def _payload(self, edge: Any) -> dict[str, Any]:
+    def _payload(self, edge: Any, *, changed_only: bool = False) -> dict[str, Any]:
         book = self._book
         assert book is not None
-        return {"rank": self._rank.rank, "local_rank": self._rank.local_rank,
-                "measures_host": self._rank.measures_host, "has_meters": book.has_meters,
-                "phases": [dist.measurement_to_dict(m) for m in self._local_phases(edge)],
-                "provenance": book.provenance()}
+        out = {"rank": self._rank.rank, "local_rank": self._rank.local_rank,
+               "measures_host": self._rank.measures_host, "has_meters": book.has_meters,
+               "phases": [dist.measurement_to_dict(m) for m in self._local_phases(edge, changed_only=changed_only)],
+               "provenance": book.provenance()}
+        if self._setup_failed:
+            out["failed"] = self._setup_failed
+        return out
 
     def _build(self, *, status: str, gathered: list[dict[str, Any]] | None = None, state: Any = None) -> Report:
         """The report from every rank's payload (*gathered*), or from this process's alone."""
         book = self._book
         assert book is not None
+        if gathered is None and self._rank.distributed:
+            self._absorb(self._payload(book.edge(), changed_only=True))
+            gathered = self._world_payloads()
+            note = ("ranks other than this one as of the last sync (log steps, epoch ends); all ranks are gathered "
+                    "at train end")
+        else:
+            note = None
         phases, provenance, detail = dist.combine_ranks(gathered or [self._payload(book.edge())])
-        if self._rank.distributed and not gathered:
-            detail = dict(detail, note="world rank 0's measurement only; all ranks are gathered at train end")
+        if note:
+            detail = dict(detail, note=note)
         st = state or self._state
         embodied = None
         if self.hardware:
@@ -221,10 +289,14 @@ class ReportingMixin:
                             run_id=self.run_id, extra=extra)
 
     def _finalize(self, args: Any, state: Any) -> None:
-        book = self._book
-        assert book is not None
-        gathered = dist.gather_to_all(self._payload(book.edge())) if self._rank.distributed else None
-        if self._rank.rank != 0:
+        gathered = None
+        if self._rank.distributed:  # every rank, whatever happened to it: the gather is a collective
+            got = dist.gather_to_all(self._sync_payload(state, final=True))
+            if got is not None:
+                for p in got:
+                    self._absorb(p)
+                gathered = self._world_payloads()
+        if self._rank.rank != 0 or self._book is None:
             return
         self._report = self._build(status="complete", gathered=gathered, state=state)
         self._save(self._report)

@@ -14,13 +14,14 @@ from __future__ import annotations
 import os
 import sys
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Mapping, Sequence
 
+from ..core.coverage import Coverage, fill
 from ..core.tracker import Measurement
 
 __all__ = ["RankInfo", "rank_info", "nvml_indices", "meters_for_rank", "gather_to_all", "all_reduce_sum",
-           "combine_ranks", "measurement_to_dict", "measurement_from_dict"]
+           "combine_ranks", "measurement_to_dict", "measurement_from_dict", "failed_payload"]
 
 
 @dataclass(frozen=True)
@@ -159,61 +160,95 @@ def measurement_to_dict(m: Measurement) -> dict[str, Any]:
     return {
         "name": m.name, "start_s": m.start_s, "end_s": m.end_s, "energy_j": dict(m.energy_j),
         "measured": m.measured, "method": m.method, "counts": dict(m.counts), "parent": m.parent,
-        "errors": list(m.errors), "windows": m.windows, "duration_s": m.duration_s,
+        "errors": list(m.errors), "error_counts": dict(m.error_counts), "windows": m.windows,
+        "duration_s": m.duration_s, "coverage": m.cov.state(),
     }
 
 
 def measurement_from_dict(d: Mapping[str, Any]) -> Measurement:
+    cov = d.get("coverage")
     return Measurement(
         name=str(d["name"]), start_s=float(d["start_s"]), end_s=float(d["end_s"]),
         energy_j={str(k): float(v) for k, v in dict(d["energy_j"]).items()}, measured=bool(d["measured"]),
         method=str(d["method"]), counts={str(k): v for k, v in dict(d["counts"]).items()},
         parent=d.get("parent"), errors=tuple(d.get("errors", ())), windows=int(d.get("windows", 1)),
-        duration_s=float(d["duration_s"]),
+        duration_s=float(d["duration_s"]), coverage=Coverage.from_state(cov) if isinstance(cov, Mapping) else None,
+        error_counts={str(k): int(v) for k, v in dict(d.get("error_counts") or {}).items()},
     )
+
+
+def failed_payload(rank: RankInfo, why: str) -> dict[str, Any]:
+    """What a rank sends when it could not build its payload: no phases, and why (it counts as unmeasured)."""
+    return {"rank": rank.rank, "local_rank": rank.local_rank, "measures_host": rank.measures_host,
+            "has_meters": True, "phases": [], "failed": why, "provenance": {}}
+
+
+def _rank_phase(p: Mapping[str, Any], d: Mapping[str, Any] | None, ref: Measurement, multi: bool) -> Measurement:
+    """Rank *p*'s measurement of phase *ref* (components prefixed); a phase the rank never reported is all gap."""
+    r = int(p["rank"])
+    prefix = f"rank{r}/" if multi else ""
+    if d is None:
+        why = p.get("failed") or "phase not reported by this rank"
+        return Measurement(ref.name, ref.start_s, ref.end_s, {}, measured=False, method="unmeasured",
+                           parent=ref.parent, errors=(f"rank {r}: {why}",), windows=0, duration_s=ref.duration_s,
+                           coverage=Coverage.none(ref.duration_s, (f"{prefix}unmeasured",), windows=1))
+    m = measurement_from_dict(d)
+    cov = m.cov.prefixed(prefix) if multi else m.cov
+    return Measurement(m.name, m.start_s, m.end_s, {prefix + c: v for c, v in m.energy_j.items()},
+                       measured=m.measured, method=m.method, counts=m.counts, parent=m.parent,
+                       error_counts={(f"rank {r}: {e}" if multi else e): n for e, n in m.error_counts.items()},
+                       windows=m.windows, duration_s=m.duration_s, coverage=cov)
+
+
+def _combine_phase(payloads: Sequence[Mapping[str, Any]], by_rank: list[dict[str, Any]], ref: Measurement,
+                   multi: bool) -> Measurement:
+    """One phase over every rank: energy per prefixed component, coverage over rank-seconds (with each rank's own
+    coverage kept for per-unit figures), durations and counts of world rank 0 (the Trainer's counters are global)."""
+    energy: dict[str, float] = {}
+    cov = Coverage()
+    ranks: dict[str, Coverage] = {}
+    errors: dict[str, int] = {}
+    methods: set[str] = set()
+    measured = True
+    for p, phs in zip(payloads, by_rank):
+        if not p.get("has_meters", True):
+            continue
+        m = _rank_phase(p, phs.get(ref.name), ref, multi)
+        energy.update(m.energy_j)
+        cov = cov.merge(replace(m.cov, ranks={}))
+        ranks[str(p["rank"])] = m.cov
+        for e, n in m.error_counts.items():
+            errors[e] = errors.get(e, 0) + n
+        methods.add(m.method)
+        measured = measured and m.measured
+    if multi:
+        cov = replace(cov, counts={}, ranks=ranks)  # per-unit figures use each rank's own basis
+    elif not ranks:
+        cov = Coverage.full(ref.duration_s, {}, ref.counts, ref.windows)  # nothing to meter here, by design
+    methods -= {"unmeasured"}
+    method = "unmeasured" if not methods else (methods.pop() if len(methods) == 1 else "mixed")
+    return Measurement(ref.name, ref.start_s, ref.end_s, energy, measured=measured, method=method,
+                       counts=dict(ref.counts), parent=ref.parent, error_counts=errors, windows=ref.windows,
+                       duration_s=ref.duration_s, coverage=cov)
 
 
 def combine_ranks(payloads: Sequence[Mapping[str, Any]]) -> tuple[list[Measurement], dict[str, Any], dict[str, Any]]:
     """Combine per-rank payloads into phases, provenance and a per-rank detail block.
 
     A payload is ``{"rank", "local_rank", "measures_host", "has_meters", "phases": [measurement dicts],
-    "provenance": {...}}``. A rank with no meters at all (no GPU, host measured by local
-    rank 0) contributes no energy and does not make a phase unmeasured.
+    "provenance": {...}}`` (``"failed"``: why a rank sent no phases). A rank with no meters at all by design (no GPU,
+    host measured by local rank 0) contributes no energy and no gap. A rank that failed, or did not report a phase,
+    contributes a gap over that phase's duration: it is counted in the coverage and never as zero energy.
     """
     payloads = sorted(payloads, key=lambda p: int(p["rank"]))
     multi = len(payloads) > 1
     pre = (lambda r, c: f"rank{r}/{c}") if multi else (lambda r, c: c)
-    first = payloads[0]
     by_rank = [{str(d["name"]): d for d in p["phases"]} for p in payloads]
-    phases: list[Measurement] = []
-    for d0 in first["phases"]:
-        name = str(d0["name"])
-        energy: dict[str, float] = {}
-        measured = True
-        methods: set[str] = set()
-        errors: list[str] = []
-        for p, phs in zip(payloads, by_rank):
-            d = phs.get(name)
-            if not p.get("has_meters", True):
-                continue
-            if d is None:
-                measured = False
-                errors.append(f"rank {p['rank']}: phase not seen")
-                continue
-            for c, v in dict(d["energy_j"]).items():
-                energy[pre(p["rank"], c)] = float(v)
-            measured = measured and bool(d["measured"])
-            if d["measured"]:
-                methods.add(str(d["method"]))
-            errors.extend((f"rank {p['rank']}: {e}" if multi else str(e)) for e in d.get("errors", ()))
-        method = ("unmeasured" if not measured or not methods else
-                  (methods.pop() if len(methods) == 1 else "mixed"))
-        m0 = measurement_from_dict(d0)
-        phases.append(Measurement(
-            name=name, start_s=m0.start_s, end_s=m0.end_s, energy_j=energy, measured=measured, method=method,
-            counts=dict(m0.counts), parent=m0.parent, errors=tuple(errors), windows=m0.windows,
-            duration_s=m0.duration_s,
-        ))
+    refs: dict[str, Measurement] = {}
+    for phs in by_rank:  # every phase any rank saw, in the order the first rank that saw it has them
+        for name, d in phs.items():
+            refs.setdefault(name, measurement_from_dict(d))
+    phases = [_combine_phase(payloads, by_rank, ref, multi) for ref in refs.values()]
     meters: list[dict[str, Any]] = []
     choices: dict[str, Any] = {}
     failed: dict[str, Any] = {}
@@ -225,28 +260,51 @@ def combine_ranks(payloads: Sequence[Mapping[str, Any]]) -> tuple[list[Measureme
             if multi:
                 m["rank"] = p["rank"]
             meters.append(m)
+        rank_failed = dict(prov.get("failed_meters", {}))
+        if p.get("failed"):
+            rank_failed["setup"] = str(p["failed"])
         if multi:
             choices[f"rank{p['rank']}"] = prov.get("choices", {})
-            for k, v in dict(prov.get("failed_meters", {})).items():
-                failed[f"rank{p['rank']}/{k}"] = v
+            failed.update({f"rank{p['rank']}/{k}": v for k, v in rank_failed.items()})
         else:
             choices = dict(prov.get("choices", {}))
-            failed = dict(prov.get("failed_meters", {}))
+            failed = rank_failed
     provenance = {"meters": meters, "choices": choices, "failed_meters": failed}
     detail = {
         "world_size": len(payloads),
-        "ranks": [
-            {
-                "rank": p["rank"], "local_rank": p["local_rank"], "measures_host": p["measures_host"],
-                "has_meters": p.get("has_meters", True),
-                "energy_j": sum(float(v) for d in p["phases"] if d.get("parent") is None
-                                for v in dict(d["energy_j"]).values()),
-                "duration_s": sum(float(d["duration_s"]) for d in p["phases"] if d.get("parent") is None),
-            }
-            for p in payloads
-        ],
+        "ranks": [_rank_detail(p, phases, multi) for p in payloads],
         "rule": "each rank measures its own GPU(s); node-wide CPU/RAM counters are read once per node by local "
                 "rank 0; process-scoped CPU/RAM estimates count each rank's own process; "
-                "components are prefixed with the rank; durations and counts are world rank 0's",
+                "components are prefixed with the rank; durations and counts are world rank 0's; a rank that "
+                "failed is a coverage gap, never zero energy",
     }
     return phases, provenance, detail
+
+
+def _rank_detail(p: Mapping[str, Any], phases: Sequence[Measurement], multi: bool) -> dict[str, Any]:
+    """One rank's share of the top-level phases: energy (measured plus filled, None when a gap cannot be filled),
+    the measured part, duration and coverage."""
+    key = str(p["rank"])
+    prefix = f"rank{key}/" if multi else ""
+    cov = Coverage()
+    energy: float | None = 0.0
+    measured = 0.0
+    for m in phases:
+        if m.parent is not None:
+            continue
+        c = m.cov.ranks.get(key) if multi else m.cov
+        if c is None:
+            continue
+        own = {comp: v for comp, v in m.energy_j.items() if comp.startswith(prefix)}
+        cov = cov.merge(replace(c, ranks={}))
+        measured += sum(own.values())
+        f = fill(c, own)
+        energy = None if energy is None or f.unfilled else energy + sum(own.values()) + f.total_j
+    out = {"rank": p["rank"], "local_rank": p["local_rank"], "measures_host": p["measures_host"],
+           "has_meters": p.get("has_meters", True), "energy_j": energy, "energy_j_measured": measured,
+           "duration_s": sum(float(d["duration_s"]) for d in p["phases"] if d.get("parent") is None),
+           "coverage": {"measured_fraction": cov.measured_fraction if cov.windows else 1.0,
+                        "windows_measured": cov.windows_measured, "windows": cov.windows}}
+    if p.get("failed"):
+        out["failed"] = str(p["failed"])
+    return out

@@ -128,6 +128,24 @@ def _rebuild(d: Mapping[str, Any]) -> Report:
     )
 
 
+def _check_coverage(checks: list[Check], where: str, p: Mapping[str, Any]) -> None:
+    """A phase's coverage agrees with itself: the measured share, and per-unit counts that are the counts of the
+    measured windows (at most the phase's counts; all of them when every window was measured)."""
+    cov = p.get("coverage")
+    if not isinstance(cov, Mapping):
+        return
+    dur, meas = float(cov.get("duration_s") or 0.0), float(cov.get("measured_s") or 0.0)
+    if dur > 0:
+        _check(checks, f"{where}.coverage.measured_fraction", min(1.0, meas / dur), cov.get("measured_fraction"))
+    full = cov.get("windows_measured") == cov.get("windows")
+    counts = p.get("counts") or {}
+    for k, v in (cov.get("counts") or {}).items():
+        have = float(counts.get(k, 0))
+        if full or float(v) > have * (1 + REL_TOL):
+            _check(checks, f"{where}.coverage.counts.{k}", have if full else f"<= {have}", v,
+                   "counts of the measured windows")
+
+
 def _stored_rating(d: Mapping[str, Any]) -> Mapping[str, Any] | None:
     for holder in (d, d.get("extra") or {}):
         r = holder.get("rating") if isinstance(holder, Mapping) else None
@@ -177,19 +195,30 @@ def verify_report(report: Report | Mapping[str, Any] | str | os.PathLike[str],
     carbon = CarbonIntensity.from_dict(d["carbon"])
     for i, p in enumerate(d["phases"]):
         comps = sum(v for k, v in p["energy_j"].items() if k != "total")
-        _check(res.checks, f"phases[{i}:{p['name']}].energy_j.total", comps, p["energy_j"]["total"])
-        if "co2e_g" in p:
+        filled = float((p.get("energy_j_filled") or {}).get("total", 0.0))
+        total = p["energy_j"]["total"]
+        _check(res.checks, f"phases[{i}:{p['name']}].energy_j.total", comps + filled if total is not None else None,
+               total, "measured + filled")
+        if "co2e_g" in p and total is not None:
             g = p.get("carbon_g_per_kwh", carbon.g_per_kwh)  # a live reading recorded per phase
-            _check(res.checks, f"phases[{i}:{p['name']}].co2e_g",
-                   p["energy_j"]["total"] / J_PER_KWH * carbon.pue * g, p["co2e_g"])
+            _check(res.checks, f"phases[{i}:{p['name']}].co2e_g", total / J_PER_KWH * carbon.pue * g, p["co2e_g"])
+        _check_coverage(res.checks, f"phases[{i}:{p['name']}]", p)
     try:
         fresh = _rebuild(d).to_dict()
     except SCERError as exc:
         res.checks.append(Check("rebuild", None, None, False, f"the report cannot be rebuilt from its phases: {exc}"))
         return res
     for i, (fp, dp) in enumerate(zip(fresh["phases"], d["phases"])):
-        _check(res.checks, f"phases[{i}:{dp['name']}].energy_uncertainty_j", fp.get("energy_uncertainty_j"),
+        where = f"phases[{i}:{dp['name']}]"
+        _check(res.checks, f"{where}.energy_uncertainty_j", fp.get("energy_uncertainty_j"),
                dp.get("energy_uncertainty_j"))
+        if isinstance(dp.get("coverage"), Mapping):  # the fill, recomputed from the coverage by the documented rule
+            _check(res.checks, f"{where}.energy_j.total", fp["energy_j"]["total"], dp["energy_j"]["total"], "fill rule")
+            _check(res.checks, f"{where}.energy_j_filled.total", (fp.get("energy_j_filled") or {}).get("total"),
+                   (dp.get("energy_j_filled") or {}).get("total"), "fill rule")
+    if isinstance(d.get("coverage"), Mapping):
+        for key in ("measured_fraction", "headline", "filled_j", "windows_measured", "windows"):
+            _check(res.checks, f"coverage.{key}", fresh["coverage"][key], d["coverage"].get(key))
     for key in ("energy_j", "co2e_g", "embodied_g"):
         _check(res.checks, key, fresh[key], d.get(key))
     fs, ds = fresh.get("sci"), d.get("sci")

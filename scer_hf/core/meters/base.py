@@ -53,6 +53,9 @@ class Meter(ABC):
     source: str = ""
     relative_uncertainty: float = 0.0
     uncertainty_basis: str = ""
+    #: whether :meth:`read` can block (a driver call, a file read): the guard then reads it in a thread of its own
+    #: and waits at most :data:`~scer_hf.core.meters.guard.READ_DEADLINE_S`. False only for in-process arithmetic.
+    blocking: bool = True
 
     #: raw counter values the meter itself refused (reset, NaN, impossible power); the guard
     #: (:mod:`scer_hf.core.meters.guard`) marks the windows around each one unmeasured, with :attr:`fault_reason`

@@ -145,6 +145,8 @@ def _cpu_seconds() -> float:
 class EstimateMeter(Meter):
     """Estimated CPU (``cpu:est``) and RAM (``ram``) energy of *this process*."""
 
+    blocking = False  # in-process arithmetic (process CPU time, a trace): read inline, no thread
+
     name = "estimate"
     method = "estimate"
     relative_uncertainty = RELATIVE_UNCERTAINTY

@@ -10,17 +10,27 @@ the user's). A read is refused when
 - a component's step since the last read is impossible: above ``max power x POWER_MARGIN x (elapsed + slack)``
   (the meter's :attr:`~Meter.max_power_w`, else :data:`~scer_hf.core.meters.base.CEILING_W`), or its cumulative value
   is above what that power could reach since the machine started;
-- the meter counted a fault of its own (:attr:`Meter.faults`: a RAPL reset, an NVML NaN counter...).
+- the meter counted a fault of its own (:attr:`Meter.faults`: a RAPL reset, an NVML NaN counter...);
+- the read does not return within :data:`READ_DEADLINE_S` (a hung driver, a blocked file).
 
-Every refusal starts a new *epoch*: a window whose two edges were read in different epochs (a fault happened
-while it was open) is unmeasured too, with the reason. A read slower than :data:`SLOW_READ_S` is warned about;
-after :data:`SLOW_READS_TO_DISABLE` of them in a row the meter is disabled (never read again) and the reason says so.
+**Deadline.** A meter that may block (:attr:`Meter.blocking`, the default; the estimate and replay meters compute
+in-process and are read inline) is read in one daemon thread of its own, and the caller waits at most
+:data:`READ_DEADLINE_S` seconds. A read past the deadline is refused; while it is still in flight the meter is
+refused at once, without waiting (so a signal handler or an exit hook never waits on a stuck meter); a read still
+in flight :data:`ABANDON_AFTER_S` seconds later disables the meter for good. Nothing in the user's run waits longer.
+
+A refused *value* (a reset, a counter going backwards, an impossible step, the meter's own fault count) starts a
+new *epoch*: a window whose two edges were read in different epochs (a counter fault happened while it was open)
+is unmeasured too, with the reason. A read that raised or timed out says nothing about the counter, so only the
+windows that needed that read are unmeasured. A read slower than :data:`SLOW_READ_S` is warned about; after
+:data:`SLOW_READS_TO_DISABLE` of them in a row the meter is disabled (never read again) and the reason says so.
 Each guard warns once, naming the meter and the reason; later faults are recorded, not warned.
 """
 
 from __future__ import annotations
 
 import math
+import threading
 import time
 import warnings
 from dataclasses import dataclass
@@ -29,10 +39,13 @@ from typing import Any
 from ...errors import MeterError
 from .base import CEILING_W, COUNTER_SLACK_S, POWER_MARGIN, Meter, Reading, now_s
 
-__all__ = ["MeterGuard", "GuardedReading", "MeasurementWarning", "SLOW_READ_S", "SLOW_READS_TO_DISABLE"]
+__all__ = ["MeterGuard", "GuardedReading", "MeasurementWarning", "SLOW_READ_S", "SLOW_READS_TO_DISABLE",
+           "READ_DEADLINE_S", "ABANDON_AFTER_S"]
 
 SLOW_READ_S = 0.05  # a read slower than this is a slow meter (counters answer in microseconds)
 SLOW_READS_TO_DISABLE = 3  # this many slow reads in a row and the meter is no longer read
+READ_DEADLINE_S = 2.0  # the longest a window edge waits for one meter
+ABANDON_AFTER_S = 10.0  # a read still in flight this long after it began: the meter is stuck, never read again
 
 
 class MeasurementWarning(UserWarning):
@@ -53,6 +66,46 @@ def _guarded(ts: float, energy: Any, epoch: int) -> GuardedReading:
     return g
 
 
+class _Reader:
+    """One daemon thread that runs ``meter.read()`` on request, so the caller can stop waiting."""
+
+    def __init__(self, fn: Any, name: str) -> None:
+        self._fn = fn
+        self._name = name
+        self._go = threading.Event()
+        self._done = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.started_at: float | None = None  # the read in flight (None: idle)
+        self._result: tuple[bool, Any] = (True, None)
+
+    def _loop(self) -> None:
+        while True:
+            self._go.wait()
+            self._go.clear()
+            try:
+                self._result = (True, self._fn())
+            except BaseException as exc:  # noqa: BLE001 - handed to the caller, who decides
+                self._result = (False, exc)
+            self.started_at = None
+            self._done.set()
+
+    def call(self, deadline_s: float) -> tuple[str, Any]:
+        """("ok", reading) | ("raised", exc) | ("timeout", None) | ("busy", None: a read is still in flight)."""
+        if self.started_at is not None:
+            return "busy", None
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._loop, name=f"scer-meter-{self._name}", daemon=True)
+            self._thread.start()
+        self._done.clear()
+        self.started_at = time.monotonic()
+        self._go.set()
+        if not self._done.wait(deadline_s):
+            return "timeout", None
+        ok, value = self._result
+        self._result = (True, None)
+        return ("ok", value) if ok else ("raised", value)
+
+
 def _reason_of(exc: BaseException) -> str:
     if isinstance(exc, (MeterError, OSError, ValueError, ArithmeticError)) and str(exc):
         return str(exc)
@@ -63,11 +116,16 @@ class MeterGuard:
     """Checks every read of one meter (see the module docstring)."""
 
     def __init__(self, meter: Meter, *, slow_read_s: float = SLOW_READ_S,
-                 slow_reads_to_disable: int = SLOW_READS_TO_DISABLE) -> None:
+                 slow_reads_to_disable: int = SLOW_READS_TO_DISABLE, deadline_s: float = READ_DEADLINE_S,
+                 abandon_after_s: float = ABANDON_AFTER_S) -> None:
         self.meter = meter
         self.name = str(getattr(meter, "name", type(meter).__name__))
         self.slow_read_s = slow_read_s
         self.slow_reads_to_disable = slow_reads_to_disable
+        self.deadline_s = float(deadline_s)
+        self.abandon_after_s = float(abandon_after_s)
+        self._lock = threading.RLock()  # one read at a time; re-entrant for a signal handler in the reading thread
+        self._reader = _Reader(meter.read, self.name) if getattr(meter, "blocking", True) else None
         try:
             self.components: tuple[str, ...] = tuple(meter.components)
             limits = dict(getattr(meter, "max_power_w", {}) or {})
@@ -90,14 +148,29 @@ class MeterGuard:
 
     # -- the door ----------------------------------------------------------------------
     def read(self, errors: list[str] | None = None) -> GuardedReading | None:
-        """A checked reading, or None with the reason appended to *errors*."""
+        """A checked reading, or None with the reason appended to *errors*. Never waits past the deadline."""
         if self.disabled is not None:
             return self._refuse(self.disabled, errors, new_epoch=False)
+        with self._lock:
+            return self._read(errors)
+
+    def _call(self) -> tuple[str, Any]:
+        if self._reader is None:
+            try:
+                return "ok", self.meter.read()
+            except BaseException as exc:  # noqa: BLE001 - sorted out by the caller
+                return "raised", exc
+        return self._reader.call(self.deadline_s)
+
+    def _read(self, errors: list[str] | None) -> GuardedReading | None:
         t0 = time.perf_counter()
-        try:
-            r = self.meter.read()
-        except Exception as exc:  # noqa: BLE001 - measurement never breaks the user's run
-            return self._refuse(_reason_of(exc), errors)
+        status, r = self._call()
+        if status == "raised":
+            if isinstance(r, (KeyboardInterrupt, SystemExit)):
+                raise r
+            return self._refuse(_reason_of(r), errors, new_epoch=False)
+        if status != "ok":
+            return self._stuck(status, errors)
         took = time.perf_counter() - t0
         if took > self.slow_read_s:
             if self._slow(took, errors):
@@ -165,6 +238,17 @@ class MeterGuard:
         return backwards
 
     # -- faults ------------------------------------------------------------------------
+    def _stuck(self, status: str, errors: list[str] | None) -> None:
+        """A read past the deadline, or one still in flight: refused now; abandoned once it stays stuck."""
+        began = self._reader.started_at if self._reader is not None else None
+        if began is not None and time.monotonic() - began >= self.abandon_after_s:
+            self.disabled = (f"a read has not returned for {self.abandon_after_s:g} s (a hung driver or device?); "
+                             "abandoned, not read again")
+            return self._refuse(self.disabled, errors, new_epoch=False)
+        why = (f"read did not return within {self.deadline_s:g} s" if status == "timeout"
+               else "an earlier read has not returned yet")
+        return self._refuse(why, errors, new_epoch=False)
+
     def _slow(self, took: float, errors: list[str] | None) -> bool:
         """Count a slow read; True (and refused) when it disables the meter."""
         self.slow_reads += 1

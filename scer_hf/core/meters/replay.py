@@ -57,6 +57,8 @@ class PowerTrace:
 class ReplayMeter(Meter):
     """Replays power traces; reports the method you say the trace came from."""
 
+    blocking = False  # in-process arithmetic (process CPU time, a trace): read inline, no thread
+
     name = "replay"
 
     def __init__(

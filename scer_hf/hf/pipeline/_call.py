@@ -26,12 +26,14 @@ def _materialise(entry: _Entry) -> dict[str, Measurement]:
     for name, keys in (("prefill", ("queries", "input_tokens")), ("decode", ("output_tokens",))):
         ms = entry["_parts"][name]
         if not ms:  # generate never reached its first step: an empty decode at the end edge
-            ms = [replace(top, name=name, parent="generate", energy_j={}, counts={}, duration_s=0.0,
-                          start_s=top.end_s)]
+            ms = [Measurement(name, top.end_s, top.end_s, {}, parent="generate", method=top.method,
+                              measured=True, duration_s=0.0)]
         m = ms[0]
         for x in ms[1:]:
             m = merge_measurements(m, x)
-        out[name] = replace(m, counts={k: c[k] for k in keys}, windows=1)
+        counts = {k: c[k] for k in keys if k in c}
+        # the call's counts belong to all its segments together: they are a per-unit basis only if all were measured
+        out[name] = replace(m, counts=counts, windows=1, coverage=m.cov.counted_as_one(counts))
     return out
 
 
@@ -134,7 +136,9 @@ class _Call:
             except AttributeError:
                 pass
 
-    def finish(self) -> None:
+    def finish(self, failed: bool = False) -> None:
+        """Close the call's windows. *failed*: the call raised in the user's code; its energy was spent, so it is
+        counted, as a failed call, and none of its queries or tokens count as answered."""
         if self.closed:
             return
         self.closed = True
@@ -146,10 +150,13 @@ class _Call:
                 self.parts[self.seg or "prefill"].append(self.tr.end(self.seg or "prefill", edge=e))
                 c = dict(self.counts)
                 c["tokens"] = c["input_tokens"] + c["output_tokens"]
+                if failed:
+                    c = {"failed_calls": 1}
                 last: _Entry = {"generate": self.tr.end("generate", edge=e, **c), "_parts": self.parts}
             else:
                 q = self.queries_in if self.queries_in is not None else self.yielded
-                last = {"forward": self.tr.end("forward", edge=e, queries=q)}
+                c = {"failed_calls": 1} if failed else {"queries": q}
+                last = {"forward": self.tr.end("forward", edge=e, **c)}
             self.o._record(last)
         except Exception as exc:  # noqa: BLE001 - measurement never breaks inference
             self.o._warn_once("finish", f"scer-hf: could not close the measurement of a call ({exc}); not recorded")
@@ -185,8 +192,11 @@ class _Stream:
     def __next__(self) -> Any:
         try:
             item = next(self._it)
-        except BaseException:
+        except StopIteration:
             self._call.finish()
+            raise
+        except BaseException:
+            self._call.finish(failed=True)
             raise
         self._call.yielded += 1
         return item

@@ -7,6 +7,7 @@ import math
 from typing import Any, Callable, Mapping, Sequence
 
 from ...core.carbon import J_PER_KWH, CarbonIntensity
+from ...core.coverage import COVERAGE_THRESHOLD, Coverage
 from ...core.tracker import Measurement
 
 __all__ = ["per_unit_figures"]
@@ -98,24 +99,34 @@ def _count_inputs(args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> int | Non
 
 
 def per_unit_figures(measurements: Sequence[Measurement], carbon: CarbonIntensity) -> dict[str, Any]:
-    """Per-query and per-token figures from the top-level phases (None where the count is 0)."""
+    """Per-query and per-token figures of the top-level phases, from the fully measured calls only: energy and
+    counts of the same calls (None where the count is 0, or below the coverage threshold)."""
     top = [m for m in measurements if m.parent is None]
-    energy_j = sum(m.total_energy_j for m in top)
-    gpu_j = sum(v for m in top for k, v in m.energy_j.items() if k.startswith("gpu"))
-    has_gpu = any(k.startswith("gpu") for m in top for k in m.energy_j)
-    queries = sum(float(m.counts.get("queries", 0)) for m in top)
-    out_tokens = sum(float(m.counts.get("output_tokens", 0)) for m in top)
+    cov = Coverage()
+    for m in top:
+        cov = cov.merge(m.cov)
+    basis = cov.energy_j
+    energy_j = float(sum(basis.values()))
+    gpu_j = sum(v for k, v in basis.items() if k.startswith("gpu"))
+    has_gpu = any(k.startswith("gpu") for m in top for k in (*m.energy_j, *m.cov.gap_s))
+    queries = float(cov.counts.get("queries", 0))
+    out_tokens = float(cov.counts.get("output_tokens", 0))
     co2e_g = carbon.co2e_g(energy_j)
-    q = queries or math.nan
-    o = out_tokens or math.nan
+    ok = cov.measured_fraction >= COVERAGE_THRESHOLD
+    q = queries if queries and ok else math.nan
+    o = out_tokens if out_tokens and ok else math.nan
 
     def fin(x: float) -> float | None:
         return float(x) if math.isfinite(x) else None
 
     return {
-        "queries": int(queries),
-        "output_tokens": int(out_tokens),
+        "queries": int(sum(float(m.counts.get("queries", 0)) for m in top)),
+        "output_tokens": int(sum(float(m.counts.get("output_tokens", 0)) for m in top)),
+        "failed_calls": int(sum(float(m.counts.get("failed_calls", 0)) for m in top)),
+        "queries_measured": int(queries),
+        "output_tokens_measured": int(out_tokens),
         "energy_j": energy_j,
+        "coverage": cov.measured_fraction,
         "j_per_query": fin(energy_j / q),
         "g_per_query": fin(co2e_g / q),
         "wh_per_1k_queries": fin(energy_j / q * 1000.0 / 3600.0),
@@ -123,5 +134,7 @@ def per_unit_figures(measurements: Sequence[Measurement], carbon: CarbonIntensit
         "j_per_1k_output_tokens": fin(energy_j / o * 1000.0),
         "g_per_1k_output_tokens": fin(co2e_g / o * 1000.0),
         "kwh_per_query": fin(energy_j / q / J_PER_KWH),
-        "note": "IT energy (all measured components); g CO2e with the report's grid intensity and PUE",
+        "note": "IT energy of the fully measured calls (all components) over the queries and tokens of the same "
+                "calls; calls that raised count as spent energy, not as answered queries; g CO2e with the "
+                "report's grid intensity and PUE; none below the coverage threshold",
     }

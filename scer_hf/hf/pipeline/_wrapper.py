@@ -82,7 +82,7 @@ class TrackedPipeline:
         try:
             out = self._pipe(*args, **kwargs)
         except BaseException:
-            call.finish()
+            call.finish(failed=True)  # spent energy, a failed call, no answered query
             raise
         if isinstance(out, Iterator):
             return _Stream(out, call)
