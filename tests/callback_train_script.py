@@ -8,6 +8,12 @@ has a 50 W "gpu:<local_rank>"; the host ("cpu:0", 20 W) exists only where the
 callback asks for host meters (local rank 0). Writes OUTPUT_DIR/done.<rank> (tokens seen)
 and, on rank 0, OUTPUT_DIR/log_history.json at the end. SCER_TEST_RAISE_AT=N makes another
 callback raise at step N (an uncaught crash).
+
+Meter faults (issue 19), on the rank SCER_TEST_FAIL_RANK (default 0):
+SCER_TEST_FAIL=setup   the meter factory raises;
+SCER_TEST_FAIL=midrun  the GPU meter raises on every read from its 6th on (it dies);
+SCER_TEST_FAIL=hang    the GPU meter's 6th read never returns (a hung driver).
+SCER_TEST_LOG_STEPS=N  log every N steps (default 1).
 """
 
 from __future__ import annotations
@@ -15,6 +21,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+import threading
 from pathlib import Path
 
 import transformers as tf
@@ -27,9 +34,33 @@ from scer_hf.core.meters import ReplayMeter
 GPU_W, HOST_W = 50.0, 20.0
 
 
+class FaultyGpu(ReplayMeter):
+    """The constant 50 W trace, failing as SCER_TEST_FAIL says from its 6th read on."""
+
+    blocking = True  # read under the guard's deadline, in its thread, like a real driver
+
+    def __init__(self, local: int, mode: str) -> None:
+        super().__init__({f"gpu:{local}": [(0.0, GPU_W)]}, source="constant 50 W test trace")
+        self.mode, self.n = mode, 0
+
+    def read(self):  # noqa: ANN201
+        self.n += 1
+        if self.n >= 6 and self.mode == "midrun":
+            raise RuntimeError("GPU fell off the bus")
+        if self.n == 6 and self.mode == "hang":
+            threading.Event().wait()  # never returns
+        return super().read()
+
+
 def meters(gpu_indices, measure_host):  # noqa: ANN001 - the SCERCallback factory signature
     local = int(os.environ.get("LOCAL_RANK", "0"))
-    out = [ReplayMeter({f"gpu:{local}": [(0.0, GPU_W)]}, source="constant 50 W test trace")]
+    rank = int(os.environ.get("RANK", "0"))
+    mode = os.environ.get("SCER_TEST_FAIL", "") if rank == int(os.environ.get("SCER_TEST_FAIL_RANK", "0")) else ""
+    if mode == "setup":
+        raise RuntimeError(f"NVML init failed on rank {rank}")
+    gpu = FaultyGpu(local, mode) if mode else ReplayMeter({f"gpu:{local}": [(0.0, GPU_W)]},
+                                                          source="constant 50 W test trace")
+    out = [gpu]
     if measure_host:
         out.append(ReplayMeter({"cpu:0": [(0.0, HOST_W)]}, source="constant 20 W test trace"))
     return out
@@ -43,7 +74,7 @@ def main() -> None:
     ds = Dataset.from_dict(dict(enc))
     args = tf.TrainingArguments(
         str(out_dir), use_cpu=True, report_to=[], max_steps=max_steps, per_device_train_batch_size=4,
-        logging_steps=1, save_strategy="no", disable_tqdm=True,
+        logging_steps=int(os.environ.get("SCER_TEST_LOG_STEPS", "1")), save_strategy="no", disable_tqdm=True,
         ddp_backend="gloo" if "LOCAL_RANK" in os.environ else None,
     )
     cb = SCERCallback(carbon_intensity_g_per_kwh=100.0, meters=meters, flush_every_s=0)

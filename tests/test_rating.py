@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import csv
 import json
 import math
@@ -321,31 +323,45 @@ def test_measured_rating_uncertainty_is_that_of_the_energy_rated() -> None:
     assert i.value == pytest.approx(1.0) and i.uncertainty == pytest.approx(0.05)
 
 
-def test_measured_rating_flags_queries_whose_energy_is_missing() -> None:
-    # 2 queries, the meter fails on the second: 3,600 J for the first only, but 2 queries counted ->
-    # 3,600 / 3,600 / 2 x 1,000 = 500 Wh per 1,000 queries, a lower bound; the rating must say so
-    from dataclasses import replace
-
+def test_measured_rating_uses_the_measured_calls_and_refuses_low_coverage() -> None:
+    # each call 36 s at 100 W = 3,600 J = 1 Wh; the meter fails on some calls. The value comes from the measured
+    # calls only (their energy over their queries: 1,000 Wh per 1,000 queries), never measured energy over all
+    # queries (a false low); below the coverage threshold there is no rating at all
     from scer_hf.core.tracker import merge_measurements
 
-    clock = Clock()
-    meter = ReplayMeter({"gpu:0": [(0, 100.0)]}, clock=clock)
-    tr = PhaseTracker(meter, clock=clock)
-    tr.begin("generate")
-    clock.t = 36.0
-    ok = tr.end("generate", queries=1)
-    tr.begin("generate")
-    clock.t = 72.0
-    meter.fail_next = RuntimeError("driver reset")
-    with pytest.warns(UserWarning):
-        failed = tr.end("generate", queries=1)
-    rep = Report.build([merge_measurements(ok, failed)], boundary="inference", provenance=tr.provenance(),
-                       model={"id": "me/tiny", "parameters": 124e6, "task": "text-generation"},
-                       benchmark={"hardware": "NVIDIA H100 80GB HBM3"})
-    i = rate(rep).inference
-    assert i.value == pytest.approx(500.0)
-    assert i.comparable is False and any("lower bound" in n for n in i.notes)
-    assert rate(inference_report()).inference.comparable is True  # fully measured: no such note
-    train = Report.build([replace(merge_measurements(ok, failed), name="train", counts={"tokens": 1000})],
-                         boundary="training", provenance=tr.provenance(), model={"id": "me/tiny", "parameters": 1000})
-    assert any("lower bound" in n for n in rate(train).training.notes)
+    def run(calls: int, failing: set[int]) -> list:
+        clock = Clock()
+        meter = ReplayMeter({"gpu:0": [(0, 100.0)]}, clock=clock)
+        tr = PhaseTracker(meter, clock=clock)
+        out = []
+        for i in range(calls):
+            tr.begin("generate")
+            clock.t += 36.0
+            if i in failing:
+                meter.fail_next = RuntimeError("driver reset")
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                out.append(tr.end("generate", queries=1))
+        m = out[0]
+        for x in out[1:]:
+            m = merge_measurements(m, x)
+        return [m], tr
+
+    def build(ms: list, tr: PhaseTracker, boundary: str = "inference") -> Report:
+        return Report.build(ms, boundary=boundary, provenance=tr.provenance(),
+                            model={"id": "me/tiny", "parameters": 124e6, "task": "text-generation"},
+                            benchmark={"hardware": "NVIDIA H100 80GB HBM3"})
+
+    ms, tr = run(2, {1})  # half the run measured
+    i = rate(build(ms, tr)).inference
+    assert i.available is False and i.grade is None and "only 50% of the run was measured" in i.reason
+    ms, tr = run(20, {7})  # 95 % measured: rated from the 19 measured calls, and the coverage is said
+    i = rate(build(ms, tr)).inference
+    assert i.value == pytest.approx(1000.0) and i.comparable is True
+    assert any("coverage 95%" in n for n in i.notes)
+    assert rate(inference_report()).inference.comparable is True  # fully measured: no coverage note
+    assert not any("coverage" in n for n in rate(inference_report()).inference.notes)
+    from dataclasses import replace
+
+    train = build([replace(ms[0], name="train", counts={"tokens": 1000})], tr, "training")
+    assert any("coverage 95%" in n for n in rate(train).training.notes)

@@ -12,12 +12,24 @@ import click
 
 from ..errors import SCERError
 
-__all__ = ["json_option", "emit", "handle_errors", "cli_words", "EXIT_ERROR", "EXIT_MISMATCH"]
+__all__ = ["json_option", "emit", "handle_errors", "cli_words", "coverage_lines", "EXIT_ERROR", "EXIT_MISMATCH"]
 
 EXIT_ERROR = 1
 EXIT_MISMATCH = 3
 
 json_option = click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON on stdout.")
+
+
+def coverage_lines(d: Any) -> str:
+    """``"\n  coverage 95%: ..."`` when part of a report was not measured, else ``""`` (every command that prints a
+    report's figures says its coverage)."""
+    from ..publish.figures import coverage_texts  # noqa: PLC0415 - only when a report is printed
+
+    tx = coverage_texts(d)
+    if tx["coverage_text"] is None:
+        return ""
+    out = f"\n  coverage {tx['coverage_pct']}: {tx['coverage_text']}"
+    return out + ("\n  no total, CO2eq or SCI is given for this run" if tx["no_headline_text"] else "")
 
 
 def emit(obj: Any, as_json: bool, text: str | Callable[[], str]) -> None:

@@ -9,7 +9,7 @@ import click
 
 from ..core import fmt
 from ..errors import SCERError
-from ._common import cli_words, emit, handle_errors, json_option
+from ._common import coverage_lines, cli_words, emit, handle_errors, json_option
 
 __all__ = ["command", "render_text"]
 
@@ -38,6 +38,9 @@ def render_text(d: dict[str, Any], saved: str | None = None) -> str:
         lines.append(f"  SCI: {fmt.sci_display(d['sci'])['text']}")
     if d["provenance"].get("estimated"):
         lines.append("  ESTIMATE: some energy is estimated, not read from hardware counters")
+    cov = coverage_lines(d)
+    if cov:
+        lines.append(cov.lstrip("\n"))
     if saved:
         lines.append(f"report written to {saved}")
     return "\n".join(lines)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import click
 
-from ._common import emit, handle_errors, json_option
+from ._common import coverage_lines, emit, handle_errors, json_option
 
 __all__ = ["command"]
 
@@ -50,5 +50,5 @@ def command(report: str, rating_path: str | None, out: str, overwrite: bool, url
     emit({"label": str(path), "report": str(source), "badge": badge, "fields": fields}, as_json,
          lambda: f"label written to {path} (from {source})\n  {fields['sci_text']} ({fields['sci_version']})"
                  + (f", SCER grade {fields['grade']}" if fields["grade"] else ", not rated")
-                 + f"\n  {scope_line(fields['texts'])}"
+                 + f"\n  {scope_line(fields['texts'])}" + coverage_lines(rep.to_dict())
                  + f"\n  QR: {fields['qr']}\nmarkdown for your model card:\n  {badge}")

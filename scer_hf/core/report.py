@@ -33,7 +33,7 @@ from .coverage import COVERAGE_THRESHOLD, FILL_RULE, Coverage, fill, per_unit_j,
 from .sci import FUNCTIONAL_UNITS, SCI_VERSION, FunctionalUnit, default_functional_units, sci_value
 from .tracker import Measurement
 
-__all__ = ["Report", "SCHEMA", "SCHEMA_VERSION", "phase_from_measurement"]
+__all__ = ["Report", "SCHEMA", "SCHEMA_VERSION", "phase_from_measurement", "phase_coverage", "refill"]
 
 SCHEMA = "scer-hf/report"
 SCHEMA_VERSION = 2  # 2: coverage, filled energy, null totals when not measured (1 still loads)
@@ -119,7 +119,7 @@ def refill(phases: list[dict[str, Any]], carbon: CarbonIntensity) -> None:
         p["co2e_g"] = None if total is None else total / J_PER_KWH * carbon.pue * g
 
 
-def _phase_cov(p: Mapping[str, Any]) -> Mapping[str, Any]:
+def phase_coverage(p: Mapping[str, Any]) -> Mapping[str, Any]:
     """A phase's coverage block; a phase written before coverage existed is all measured or all not."""
     cov = p.get("coverage")
     if isinstance(cov, Mapping):
@@ -211,7 +211,7 @@ class Report:
         if extra:
             data["extra"] = dict(extra)
         data.update(_derive(phases, carbon, embodied, meters, boundary, functional_units))
-        if data["status"] == "complete" and any(_phase_cov(p)["measured_fraction"] < 1.0 for p in phases):
+        if data["status"] == "complete" and any(phase_coverage(p)["measured_fraction"] < 1.0 for p in phases):
             data["status"] = "partial"  # complete only at full coverage, nested phases included
         return cls._trusted(data)
 
@@ -329,7 +329,7 @@ class Report:
 
 def _report_coverage(phases: list[dict[str, Any]], top: list[dict[str, Any]]) -> dict[str, Any]:
     """The report's ``coverage`` block: the top-level phases' coverage, the threshold, whether there is a headline."""
-    covs = [_phase_cov(p) for p in top]
+    covs = [phase_coverage(p) for p in top]
     dur = sum(float(c.get("duration_s", 0.0)) for c in covs)
     meas = sum(float(c.get("measured_s", 0.0)) for c in covs)
     win = sum(int(c.get("windows", 0)) for c in covs)
@@ -367,7 +367,7 @@ def _sci_alternatives(top: list[dict[str, Any]], carbon: CarbonIntensity, emb_g:
     and M (embodied) are overheads of the run, per R over all units counted."""
     counted = [p for p in top if p.get("kind") == boundary]
     overhead_j = sum(float(p["energy_j"]["total"] or 0.0) for p in top if p.get("kind") != boundary)
-    covs = [_phase_cov(p) for p in counted]
+    covs = [phase_coverage(p) for p in counted]
     alts = []
     for fu in units:
         r = sum(float(p["counts"].get(fu.count_key, 0)) for p in counted) / fu.scale

@@ -21,7 +21,7 @@ from typing import Any
 
 from . import distributed as dist
 from . import run_guard as _run_guard
-from .._io import file_lock
+from .._io import atomic_write_text, file_lock
 from ..core.coverage import COVERAGE_THRESHOLD
 from ..core.embodied import embodied_emissions
 from ..errors import ReportError
@@ -303,14 +303,16 @@ class ReportingMixin:
         if not self._training:
             _run_guard.release(self)  # the run is over: the next one may write this file
 
-    def _flush(self, *, force: bool = False) -> None:
+    def _flush(self, *, force: bool = False, urgent: bool = False) -> None:
+        """Write the partial report (at most every ``flush_every_s`` unless *force*). *urgent*: from a signal
+        handler, which may have interrupted a save of this very file: write without waiting for its lock."""
         if self._rank.rank != 0 or self._book is None:
             return
         now = time.monotonic()
         if not force and now - self._last_flush < self.flush_every_s:
             return
         self._last_flush = now
-        self._save(self._build(status="partial"))
+        self._save(self._build(status="partial"), urgent=urgent)
 
     def _path(self) -> Path | None:
         if getattr(self, "_target", None) is not None:  # this run's file, once claimed
@@ -320,7 +322,7 @@ class ReportingMixin:
         out = getattr(self._args, "output_dir", None)
         return Path(out) / "scer_report.json" if out else None
 
-    def _save(self, report: Report) -> None:
+    def _save(self, report: Report, *, urgent: bool = False) -> None:
         path = self._path()
         if path is None:
             return
@@ -330,7 +332,10 @@ class ReportingMixin:
                 path = self._target = self._claim(path)
             elif getattr(self, "_run_lock", None) is None and self._claimed_by_another(path):
                 path = self._target = self._renamed(path)  # after train end: another run took the file
-            report.save(path, overwrite=True)  # under the file's lock (Report.save)
+            if urgent and self._path_checked:  # this run holds the file (its run lock): atomic, no lock wait
+                atomic_write_text(path, report.to_json())
+            else:
+                report.save(path, overwrite=True)  # under the file's lock (Report.save)
         except (OSError, ReportError) as exc:
             self._warn_once("save", f"could not write the report to {path} ({exc}); cb.report still has it")
 

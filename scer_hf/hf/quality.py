@@ -217,7 +217,7 @@ def attach_quality(report: Report | Mapping[str, Any] | str | os.PathLike[str], 
     sci = d.get("sci")
     base, base_unit = (sci["value"], f"gCO2eq per {sci['functional_unit']}") if sci else (d["co2e_g"], "gCO2eq")
     d["co2e_g_per_quality_unit"] = {
-        "value": base / q["score"] if q["score"] > 0 else None,
+        "value": base / q["score"] if base is not None and q["score"] > 0 else None,
         "unit": f"{base_unit} at full quality",
         "quality_score": q["score"],
         "note": ("SCI divided by the quality score q in (0, 1] (" +

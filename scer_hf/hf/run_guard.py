@@ -129,7 +129,7 @@ def _dispatch(signum: int, frame: Any) -> None:
     for cb in live:
         cb._interrupted = "SIGTERM"
         try:
-            cb._flush(force=True)
+            cb._flush(force=True, urgent=True)  # never waits on a lock a save we interrupted holds
         except Exception:  # noqa: BLE001 - we may be dying; the previous flush stays
             pass
     prev = _original

@@ -236,10 +236,14 @@ def _phase_rows(d: Mapping[str, Any], fam: str = "J") -> list[dict[str, Any]]:
     for p in _in_tree_order(d["phases"]):
         e = p["energy_j"]["total"]
         unc = p.get("energy_uncertainty_j") or 0.0
-        rel = unc / e if e > 0 else 0.0
+        rel = unc / e if e else 0.0
+        cov = (p.get("coverage") or {}).get("measured_fraction", 1.0)
+        filled = (p.get("energy_j_filled") or {}).get("total")
         rows.append({
             "name": p["name"], "kind": p.get("kind") or "", "parent": p.get("parent") or "",
-            "duration": _fmt.duration(p["duration_s"]), "energy": _fmt.energy(e, fam),
+            "duration": _fmt.duration(p["duration_s"]), "energy": _fmt.energy(e, fam) if e is not None else "not measured",
+            "coverage": (f"measured {_fmt.coverage(cov)}" + (f", {_fmt.energy(filled, fam)} filled" if filled else ""))
+            if isinstance(cov, (int, float)) and cov < 1 else "",
             "energy_unc": _fmt.energy(unc, fam) if unc else "", "co2e": _fmt.co2e(p.get("co2e_g")),
             "co2e_unc": _fmt.co2e((p.get("co2e_g") or 0.0) * rel) if rel else "",
             "counts": ", ".join(f"{k} {fmt_num(v)}" for k, v in p.get("counts", {}).items()),

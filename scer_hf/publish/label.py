@@ -35,6 +35,7 @@ import segno
 from .._io import atomic_write_bytes, atomic_write_text
 from ..errors import ReportError, SCERError
 from ..core import fmt as _fmt
+from ..core.coverage import COVERAGE_THRESHOLD
 from ..core.report import Report, load_report
 from ..rating import resolve_rating
 from ..rating.result import indicative_text, not_comparable_reasons
@@ -160,7 +161,8 @@ def label_fields(report: Report | Mapping[str, Any] | str | os.PathLike[str], ra
     # top-level phases, each followed by its children (prefill/decode inside generate, epochs inside train)
     def row(p: Mapping[str, Any]) -> dict[str, Any]:
         return {"name": p["name"], "kind": p.get("kind"), "parent": p.get("parent"),
-                "energy_j": p["energy_j"]["total"], "co2e_g": p.get("co2e_g"), "measured": p.get("measured", True)}
+                "energy_j": p["energy_j"]["total"], "co2e_g": p.get("co2e_g"), "measured": p.get("measured", True),
+                "coverage": float((p.get("coverage") or {}).get("measured_fraction", 1.0))}
 
     phases = []
     for top in (p for p in d["phases"] if p.get("parent") is None):
@@ -178,6 +180,7 @@ def label_fields(report: Report | Mapping[str, Any] | str | os.PathLike[str], ra
         "sci_text": st["sci_text"],
         "sci_unit_shown": st["sci_unit_shown"],
         "sci_version": (sci or {}).get("version") or "SCI 1.1",
+        "coverage": st["coverage"],
         "energy_j": d["energy_j"],
         "co2e_g": d["co2e_g"],
         "embodied_g": d.get("embodied_g"),
@@ -346,8 +349,12 @@ def make_label(report: Report | Mapping[str, Any] | str | os.PathLike[str], rati
         out.append(_t(W - pad - 4, y + 28, f"\u00b1 {tx['sci_unc_text']}" if unc else "", 12, "muted", anchor="end"))
         out.append(_t(pad + 4, y + 46, _clip(tx["sci_unit_shown"], 40), 13, "ink", "bold"))
         out.append(_t(pad + 4, y + 60, f"{f['sci_version']} score, {f['boundary']} boundary", 11, "muted"))
+    elif not tx["headline"]:  # below the coverage threshold: no figure, and why
+        out.append(_t(pad + 4, y + 28, f"No figure: coverage {tx['coverage_pct']}", 14, "ink", "bold"))
+        need = _fmt.coverage(float((tx.get("threshold") or 0.9)))
+        out.append(_t(pad + 4, y + 48, _clip(f"at least {need} of the run must be measured", 44), 11, "muted"))
     else:
-        out.append(_t(pad + 4, y + 38, f["sci_text"], 12, "ink", "bold"))
+        out.append(_t(pad + 4, y + 38, _clip(f["sci_text"], 44), 12, "ink", "bold"))
     y += 66 + 20
     # energy per phase
     out.append(_t(pad, y, "Energy per phase", 12, "ink", "bold"))
@@ -359,8 +366,12 @@ def make_label(report: Report | Mapping[str, Any] | str | os.PathLike[str], rati
         child = p.get("parent") is not None
         out.append(_t(pad + (10 if child else 0), y, _clip(p["name"], 15 if child else 17), 11,
                       "muted" if child else "ink"))
-        out.append(_t(W - pad - 94, y, _fmt.energy(p["energy_j"], fam), 11, "ink", anchor="end"))
-        out.append(_t(W - pad, y, _fmt.co2e(p["co2e_g"]), 11, "ink", anchor="end"))
+        cov = p.get("coverage", 1.0)
+        missing = p["energy_j"] is None or cov < COVERAGE_THRESHOLD  # a label shows no mostly-filled figure
+        shown = (f"{_fmt.coverage(cov)} measured" if p["energy_j"] is not None else "not measured") if missing \
+            else _fmt.energy(p["energy_j"], fam)
+        out.append(_t(W - pad - 94, y, shown, 11, "muted" if missing else "ink", anchor="end"))
+        out.append(_t(W - pad, y, "" if missing else _fmt.co2e(p["co2e_g"]), 11, "ink", anchor="end"))
     if len(f["phases"]) > len(shown):
         y += 16
         out.append(_t(pad, y, f"+ {len(f['phases']) - len(shown)} more phases", 11, "muted"))
@@ -374,7 +385,8 @@ def make_label(report: Report | Mapping[str, Any] | str | os.PathLike[str], rati
         y += 16
         out.append(_t(pad, y, "+ embodied (hardware)", 11, "muted"))
         out.append(_t(W - pad, y, tx["embodied_text"], 11, "muted", anchor="end"))
-    eq = _equivalent(tx["total_co2e_g"], f["energy_j"], tx["embodied_text"] is not None, f["grid_g_per_kwh"])
+    eq = _equivalent(tx["total_co2e_g"], f["energy_j"], tx["embodied_text"] is not None, f["grid_g_per_kwh"]) \
+        if tx["total_co2e_g"] is not None else None
     if eq:  # wrapped, never clipped: the scope in brackets is part of the figure
         for line in textwrap.wrap(eq, 46, max_lines=2, placeholder="\u2026"):
             y += 16
@@ -398,6 +410,11 @@ def make_label(report: Report | Mapping[str, Any] | str | os.PathLike[str], rati
                    f'fill="{PALETTE["warn_bg"]}"/>')
     out.append(_t(pad, y + 1, _clip(f["method_text"], 44), 11, "warn_ink" if warn else "ink", "bold"))
     y += 16
+    if tx["coverage_short"]:  # part of the run was not measured: say so on the label itself
+        out.append(f'<rect x="{pad - 4}" y="{y - 12}" width="{W - 2 * pad + 8}" height="18" rx="3" '
+                   f'fill="{PALETTE["warn_bg"]}"/>')
+        out.append(_t(pad, y + 1, _clip(tx["coverage_short"], 44), 11, "warn_ink", "bold"))
+        y += 16
     # QR + verification text
     qr_size = 96
     out.append(_qr_group(f["qr"], W - pad - qr_size + 4, y, qr_size))
@@ -414,6 +431,7 @@ def make_label(report: Report | Mapping[str, Any] | str | os.PathLike[str], rati
     H = math.ceil(y)
     title = f"SCER label for {f['model']}"
     desc = (f"{f['sci_text']} ({f['sci_version']}). "
+            + (f"{tx['coverage_text']}. " if tx["coverage_text"] else "")
             + (f"SCER grade {grade}" + (f", {stars} of 5 stars. " if stars else ". ") if grade
                else (f"{stars} of 5 stars. " if stars else "Not rated. "))
             + f"{f['method_text']}. Hardware {f['hardware']}. Date {f['date']}.")
@@ -428,7 +446,7 @@ def make_label(report: Report | Mapping[str, Any] | str | os.PathLike[str], rati
 
 #: label fields embedded in the SVG and recomputed by ``scer-hf verify``
 _META_KEYS = ("model", "boundary", "sci_value", "functional_unit", "sci_unit_shown", "sci_version", "energy_j", "co2e_g",
-              "grade", "stars", "method", "digest", "qr")
+              "grade", "stars", "method", "digest", "qr", "coverage")
 
 
 def svg_to_png(svg: str, width: int = 900) -> bytes:

@@ -286,7 +286,7 @@ def verify_label(label_path: str | os.PathLike[str], report: Report | str | os.P
 
 
 #: label metadata added after the first release: labels without them still verify (the field is skipped)
-_LATER_META_KEYS = frozenset({"sci_unit_shown"})
+_LATER_META_KEYS = frozenset({"sci_unit_shown", "coverage"})
 
 
 # ------------------------------------------------------------------ card --------------

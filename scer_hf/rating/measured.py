@@ -15,8 +15,9 @@ from pathlib import Path
 from typing import Any
 
 from . import reference as _ref
+from ..core import fmt as _fmt
 from ..core.fmt import num as _num
-from ..core.report import Report
+from ..core.report import Report, phase_coverage
 from .categories import aies_task, hardware_class, normalize_task, size_class
 from .engine import inference_how_to, rate_value, training_how_to
 from .result import PhaseRating, Rating
@@ -111,6 +112,39 @@ def _energy_uncertainty_j(d: dict[str, Any], phases: list[dict[str, Any]], gpu_o
                if c != "total" and (c.startswith("gpu") or not gpu_only))
 
 
+def _coverage_gate(d: dict[str, Any], report: Report, path: str | None, phase: str) -> PhaseRating | None:
+    """No rating from a report whose coverage is below the threshold: it has no figure to rate."""
+    cov = report.coverage
+    if cov.get("headline", True):
+        return None
+    frac = float(cov.get("measured_fraction", 0.0))
+    return PhaseRating(
+        phase=phase, available=False,
+        reason=(f"not rated: only {_fmt.coverage(frac)} of the run was measured; at least "
+                f"{_fmt.coverage(float(cov.get('threshold', 0.9)))} is needed for a figure"),
+        how_to_measure=None, **_common(d, report, path))
+
+
+def _coverage_note(report: Report) -> list[str]:
+    cov = report.coverage
+    frac = float(cov.get("measured_fraction", 1.0))
+    if frac >= 1.0:
+        return []
+    return [f"coverage {_fmt.coverage(frac)}: the rest of the run's energy is filled by the documented rule "
+            "(scer_hf.core.coverage), within the coverage threshold"]
+
+
+def _basis(phases: list[dict[str, Any]], key: str, gpu: bool) -> tuple[float, float]:
+    """(energy J, count of *key*) of the fully measured windows of *phases*: the same windows for both."""
+    e = n = 0.0
+    for p in phases:
+        cov = phase_coverage(p)
+        e += sum(float(v) for c, v in (cov.get("energy_j") or {}).items()
+                 if c != "total" and (c.startswith("gpu") or not gpu))
+        n += float((cov.get("counts") or {}).get(key, 0))
+    return e, n
+
+
 def _common(d: dict[str, Any], report: Report, path: str | None) -> dict[str, Any]:
     src = f"scer-hf report run {d.get('run_id', '?')}" + (f" ({path})" if path else "")
     return dict(sources=[src], estimated=report.estimated, method="estimate" if report.estimated else "measured")
@@ -125,14 +159,18 @@ def _inference(report: Report, path: str | None, task: str | None, peers: list[d
         return PhaseRating(phase="inference", available=bool(phases), reason="the report names no task; pass task=",
                            how_to_measure=inference_how_to(model.get("id"), None), **_common(d, report, path))
     tag = normalize_task(raw_task)
-    queries = bench.get("queries") or sum(float(p["counts"].get("queries", 0)) for p in phases) \
-        or sum(float(p["counts"].get("samples", 0)) for p in phases)
-    gpu_j = sum(v for p in phases for c, v in p["energy_j"].items() if c.startswith("gpu"))
-    total_j = sum(p["energy_j"]["total"] for p in phases)
+    gated = _coverage_gate(d, report, path, "inference")
+    if gated is not None:
+        return gated
+    # energy and queries of the fully measured calls (the same windows), GPU energy when the GPU was measured
+    has_gpu = any(c.startswith("gpu") for p in phases for c in p["energy_j"])
+    key = "queries" if any(p["counts"].get("queries") for p in phases) else "samples"
+    energy_j, queries = _basis(phases, key, gpu=has_gpu)
+    gpu_j = energy_j if has_gpu else 0.0
+    total_j = energy_j
     if not phases or not queries or total_j <= 0:
         return PhaseRating(phase="inference", reason="the report has no measured inference phase with queries",
                            how_to_measure=inference_how_to(model.get("id"), tag), **_common(d, report, path))
-    energy_j = gpu_j if gpu_j > 0 else total_j
     value = energy_j / 3600.0 / float(queries) * 1000.0
     recorded, _how = measured_hardware(d, phases)
     hw = recorded or "a GPU (model not recorded)"
@@ -164,17 +202,16 @@ def _inference(report: Report, path: str | None, task: str | None, peers: list[d
     if gpu_j <= 0:
         notes.append("not comparable: no GPU energy measured; the value counts CPU/RAM energy "
                      "(AI Energy Score counts GPU energy only)")
-    if any(p.get("measured") is False for p in phases):
-        notes.append("not comparable: a meter failed during part of the run, so energy is missing for some of the "
-                     f"{_num(float(queries))} queries counted; the value is a lower bound")
+    notes_after = _coverage_note(report)
     if bench.get("batch_size") not in (None, 1):
         notes.append(f"not comparable: batch size {bench['batch_size']} (AI Energy Score uses 1)")
     pr.comparable = not notes
-    pr.notes = notes + pr.notes
+    pr.notes = notes + notes_after + pr.notes
     withhold(pr)
     if not group_rows and pr.reason is None:
         pr.reason = "no published peers in this category"
-    co2e_g = sum(float(p.get("co2e_g", 0.0)) for p in phases)
+    carbon = d.get("carbon") or {}
+    co2e_g = total_j / 3.6e6 * float(carbon.get("pue") or 1.0) * float(carbon.get("g_per_kwh") or 0.0)
     pr.co2e = {"value": co2e_g / float(queries) * 1000.0, "unit": "g CO2e per 1,000 queries",
                "sci": d.get("sci")}
     return pr
@@ -183,9 +220,12 @@ def _inference(report: Report, path: str | None, task: str | None, peers: list[d
 def _training(report: Report, path: str | None, peers: list[dict[str, Any]]) -> PhaseRating:
     d = report.to_dict()
     model = d["model"]
+    gated = _coverage_gate(d, report, path, "training")
+    if gated is not None:
+        return gated
     phases = _top(d, "training") or [p for p in d["phases"] if p.get("parent") is None]
     pue = float((d.get("carbon") or {}).get("pue") or 1.0)
-    energy_wh = sum(p["energy_j"]["total"] for p in phases) * pue / 3600.0
+    energy_wh = sum(float(p["energy_j"]["total"] or 0.0) for p in phases) * pue / 3600.0
     tokens = sum(float(p["counts"].get("tokens", 0)) for p in phases)
     params = model.get("parameters")
     missing = [n for n, ok in (("model parameters", isinstance(params, (int, float)) and params > 0),
@@ -217,11 +257,9 @@ def _training(report: Report, path: str | None, peers: list[dict[str, Any]]) -> 
                      f"{len([r for r in published if _size_class_of(r) == cls])})")
     pr = rate_value("training", value, _ref.TRAINING_UNIT, same,
                     category=category, uncertainty=value * rel if rel else None, **_common(d, report, path))
-    co2e_g = sum(float(p.get("co2e_g", 0.0)) for p in phases)
+    co2e_g = sum(float(p.get("co2e_g") or 0.0) for p in phases)
     pr.co2e = {"value": co2e_g / pt * 1e15, "unit": _ref.TRAINING_CO2E_UNIT, "sci": d.get("sci")}
-    if any(p.get("measured") is False for p in phases):
-        pr.notes.append("a meter failed during part of the run, so some training energy is missing; "
-                        "the value is a lower bound")
+    pr.notes.extend(_coverage_note(report))
     pr.notes.append(peer_note)
     pr.notes.append(f"energy x PUE {pue} (published rows mostly include PUE); published rows are full "
                     "pre-training runs, so a fine-tune is compared with pre-training efficiency")

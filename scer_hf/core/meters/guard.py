@@ -116,14 +116,14 @@ class MeterGuard:
     """Checks every read of one meter (see the module docstring)."""
 
     def __init__(self, meter: Meter, *, slow_read_s: float = SLOW_READ_S,
-                 slow_reads_to_disable: int = SLOW_READS_TO_DISABLE, deadline_s: float = READ_DEADLINE_S,
-                 abandon_after_s: float = ABANDON_AFTER_S) -> None:
+                 slow_reads_to_disable: int = SLOW_READS_TO_DISABLE, deadline_s: float | None = None,
+                 abandon_after_s: float | None = None) -> None:
         self.meter = meter
         self.name = str(getattr(meter, "name", type(meter).__name__))
         self.slow_read_s = slow_read_s
         self.slow_reads_to_disable = slow_reads_to_disable
-        self.deadline_s = float(deadline_s)
-        self.abandon_after_s = float(abandon_after_s)
+        self.deadline_s = float(READ_DEADLINE_S if deadline_s is None else deadline_s)
+        self.abandon_after_s = float(ABANDON_AFTER_S if abandon_after_s is None else abandon_after_s)
         self._lock = threading.RLock()  # one read at a time; re-entrant for a signal handler in the reading thread
         self._reader = _Reader(meter.read, self.name) if getattr(meter, "blocking", True) else None
         try:

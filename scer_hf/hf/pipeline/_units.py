@@ -7,7 +7,7 @@ import math
 from typing import Any, Callable, Mapping, Sequence
 
 from ...core.carbon import J_PER_KWH, CarbonIntensity
-from ...core.coverage import COVERAGE_THRESHOLD, Coverage
+from ...core.coverage import Coverage
 from ...core.tracker import Measurement
 
 __all__ = ["per_unit_figures"]
@@ -112,9 +112,8 @@ def per_unit_figures(measurements: Sequence[Measurement], carbon: CarbonIntensit
     queries = float(cov.counts.get("queries", 0))
     out_tokens = float(cov.counts.get("output_tokens", 0))
     co2e_g = carbon.co2e_g(energy_j)
-    ok = cov.measured_fraction >= COVERAGE_THRESHOLD
-    q = queries if queries and ok else math.nan
-    o = out_tokens if out_tokens and ok else math.nan
+    q = queries or math.nan  # measured-only figures are measured facts at any coverage; the coverage says how many
+    o = out_tokens or math.nan
 
     def fin(x: float) -> float | None:
         return float(x) if math.isfinite(x) else None
@@ -136,5 +135,5 @@ def per_unit_figures(measurements: Sequence[Measurement], carbon: CarbonIntensit
         "kwh_per_query": fin(energy_j / q / J_PER_KWH),
         "note": "IT energy of the fully measured calls (all components) over the queries and tokens of the same "
                 "calls; calls that raised count as spent energy, not as answered queries; g CO2e with the "
-                "report's grid intensity and PUE; none below the coverage threshold",
+                "report's grid intensity and PUE",
     }

@@ -27,6 +27,7 @@ from ..._io import atomic_write_text, file_lock
 from . import content as _c
 from . import hub as _hub
 from .splice import (
+    REMOVE,
     SplitCard,
     occurrences,
     put_section,
@@ -148,9 +149,12 @@ def edit_card_text(text: str, report: Report, rating: Mapping[str, Any] | None =
     scer = _c.merge_scer(data.get("scer"), report, rating, overwrite)
     scer[report.boundary].update({k: v for k, v in (("label", label), ("manifest", manifest)) if v})
     values: dict[str, Any] = {"co2_eq_emissions": co2} if co2 is not None else {}
+    if co2 is None and report.boundary == "training" and _c.is_ours_co2(data.get("co2_eq_emissions")):
+        values["co2_eq_emissions"] = REMOVE  # our earlier figure no longer stands: this report has none to publish
     values["scer"] = scer
     new_yaml = splice_front_matter(card, values, tag=_c.TAG)
-    section = _c.render_section(scer, co2 if co2 is not None else data.get("co2_eq_emissions"))
+    section = _c.render_section(scer, co2 if co2 is not None else
+                                (None if values.get("co2_eq_emissions") is REMOVE else data.get("co2_eq_emissions")))
     nl = card.newline
     new_body = put_section(card.body, section.replace("\n", nl) if nl != "\n" else section, nl)
     new_text = card.join(new_yaml, new_body)
@@ -171,7 +175,10 @@ def _check_preserved(old: SplitCard, new_text: str, values: Mapping[str, Any]) -
         if k not in new.data or not same_value(v, new.data[k]):
             problems.append(f"key {k!r} changed")
     for k, v in values.items():
-        if not same_value(_plain(v), new.data.get(k)):
+        if v is REMOVE:
+            if k in new.data:
+                problems.append(f"key {k!r} not removed")
+        elif not same_value(_plain(v), new.data.get(k)):
             problems.append(f"key {k!r} not written as intended")
     want_tags = (list(tags_old) if isinstance(tags_old, list) else [tags_old] if isinstance(tags_old, str) else [])
     if tags_old is None or isinstance(tags_old, (list, str)):

@@ -39,6 +39,7 @@ from typing import Any
 
 from ...errors import CardConflictError, CardError
 from ...core import fmt as _fmt
+from ..figures import coverage_texts
 from ..label import fmt_energy, fmt_num, rating_value_text
 from ...rating.result import indicative_text, not_comparable_reasons
 from .escape import md_escape
@@ -50,6 +51,7 @@ __all__ = [
     "TAG",
     "boundary_entry",
     "co2_entry",
+    "is_ours_co2",
     "merge_scer",
     "minimal_card",
     "rating_entry",
@@ -107,6 +109,8 @@ def boundary_entry(report: Report) -> dict[str, Any]:
                       "energy_j": p["energy_j"]["total"], "co2e_g": p.get("co2e_g"),
                       "duration_s": p.get("duration_s"),
                       "measured": False if p.get("measured") is False else None,
+                      "coverage": _phase_coverage(p),
+                      "filled_j": (p.get("energy_j_filled") or {}).get("total"),
                       "method": p.get("method") if p.get("method") != prov.get("method") else None})
               for p in d["phases"]]
     return _clean({
@@ -125,9 +129,29 @@ def boundary_entry(report: Report) -> dict[str, Any]:
         "grid": _clean({"g_per_kwh": carbon.get("g_per_kwh"), "pue": carbon.get("pue"),
                         "location": _location(carbon)}),
         "hardware": _hardware(d),
+        "coverage": _coverage_entry(d),
         "phases": phases,
         "sources": sources,
     })
+
+
+def _phase_coverage(p: Mapping[str, Any]) -> float | None:
+    """A phase's measured share, only when something was not measured."""
+    f = (p.get("coverage") or {}).get("measured_fraction")
+    return float(f) if isinstance(f, (int, float)) and f < 1 else None
+
+
+def _coverage_entry(d: Mapping[str, Any]) -> dict[str, Any] | None:
+    """``scer.<boundary>.coverage``: how much was measured, only when not everything was; and, below the
+    threshold, why the card has no total and no ``co2_eq_emissions``."""
+    tx = coverage_texts(d)
+    if tx["coverage_text"] is None:
+        return None
+    cov = d.get("coverage") or {}
+    return _clean({"measured_fraction": tx["coverage"], "filled_j": cov.get("filled_j") or None,
+                   "threshold": cov.get("threshold"), "headline": tx["headline"], "text": tx["coverage_text"],
+                   "co2_eq_emissions": None if tx["headline"] else
+                   f"omitted: {tx['no_headline_text']}; the Hub field only takes a measured figure"})
 
 
 def rating_entry(rating: Mapping[str, Any] | None, boundary: str) -> dict[str, Any] | None:
@@ -155,6 +179,8 @@ def co2_entry(report: Report) -> dict[str, Any] | None:
     if report.boundary != "training":
         return None
     d = report.to_dict()
+    if d.get("co2e_g") is None:  # below the coverage threshold: no figure to publish (scer.training says why)
+        return None
     model = d.get("model") or {}
     training_type = model.get("training_type") or (
         "fine-tuning" if model.get("base_model") or model.get("finetuned_from") else None)
@@ -167,8 +193,12 @@ def co2_entry(report: Report) -> dict[str, Any] | None:
     })
 
 
-def _ours_co2(v: Any) -> bool:
+def is_ours_co2(v: Any) -> bool:
+    """Whether a card's ``co2_eq_emissions`` was written by scer-hf."""
     return isinstance(v, Mapping) and v.get("source") == SOURCE
+
+
+_ours_co2 = is_ours_co2
 
 
 def merge_scer(existing: Any, report: Report, rating: Mapping[str, Any] | None, overwrite: bool) -> dict[str, Any]:
@@ -227,6 +257,7 @@ def _template(name: str) -> Any:
     env.filters["grams"] = lambda g: safe(_fmt.co2e(g) if _is_num(g) and g >= 0 else "n/a")
     env.filters["duration"] = lambda s: safe(_fmt.duration(s) if _is_num(s) and s >= 0 else "n/a")
     env.filters["stars"] = lambda n: int(n) if _is_num(n) and 0 <= n <= 5 else 0
+    env.filters["coverage"] = lambda f: safe(_fmt.coverage(f) if _is_num(f) and 0 <= f <= 1 else "n/a")
     text = resources.files("scer_hf").joinpath("templates", name).read_text(encoding="utf-8")
     return env.from_string(text)
 

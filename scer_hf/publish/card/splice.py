@@ -39,6 +39,7 @@ from huggingface_hub.repocard import REGEX_YAML_BLOCK
 from ...errors import CardError
 
 __all__ = [
+    "REMOVE",
     "SECTION_END",
     "SECTION_START",
     "SplitCard",
@@ -182,8 +183,15 @@ def _positional(m: re.Match[str]) -> str:
     return m.group(1) + (text if "." in text else text + ".0")
 
 
+#: a value for :func:`splice_front_matter` that removes the key (e.g. scer-hf's own ``co2_eq_emissions`` when the
+#: new report has no figure to publish)
+REMOVE = object()
+
+
 def _dump(key: str, value: Any, nl: str, indent: int) -> str:
     """One top-level key serialised by huggingface_hub's card API, indented to the root column."""
+    if value is REMOVE:
+        return ""
     text = ModelCardData(**{key: value}).to_yaml(line_break=nl)
     text = _SCI_FLOAT.sub(_positional, text)  # plain floats only: YAML still reads them as the same number
     pad = " " * indent
@@ -195,7 +203,8 @@ def _key(node: yaml.Node) -> Any:
 
 
 def splice_front_matter(card: SplitCard, values: dict[str, Any], tag: str | None = None) -> str:
-    """The new YAML text: *values* (key -> value) replace those keys, *tag* is added to ``tags``."""
+    """The new YAML text: *values* (key -> value) replace those keys (:data:`REMOVE` deletes one), *tag* is added
+    to ``tags``."""
     nl = card.newline
     y = card.yaml + nl if card.has_front_matter and card.yaml else ""
     try:
@@ -244,7 +253,7 @@ def splice_front_matter(card: SplitCard, values: dict[str, Any], tag: str | None
             for j, (k2, _) in enumerate(pairs):  # earlier duplicates of 'tags' would win nothing; drop them
                 if j != idx and _key(k2) == "tags":
                     edits.append((starts[j], _trim(y, starts[j], ends[j], col), ""))
-    appended = "".join(_dump(n, val, nl, col) for n, val in todo.items() if n not in done)
+    appended = "".join(_dump(n, val, nl, col) for n, val in todo.items() if n not in done and val is not REMOVE)
     if appended:
         edits.append((len(y), len(y), appended))
     out = y
