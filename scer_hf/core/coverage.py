@@ -49,7 +49,9 @@ _EMPTY: Mapping[str, Any] = MappingProxyType({})
 
 
 def _frozen(d: Mapping[str, Any] | None) -> Mapping[str, Any]:
-    return MappingProxyType(dict(d)) if d else _EMPTY
+    if not d:
+        return _EMPTY
+    return d if type(d) is MappingProxyType else MappingProxyType(dict(d))
 
 
 def _add(a: Mapping[str, float], b: Mapping[str, float]) -> dict[str, float]:

@@ -72,6 +72,11 @@ class PhaseBook:
         self.has_meters = bool(self.tracker.meters) or not nothing_by_design
         self.phases: dict[str, _Phase] = {}
         self.counters = counters
+        self._running: dict[str, _Phase] = {}  # phases with an open window (a tick touches only these)
+        self._open: dict[str, _Phase] = {}  # phases not closed yet
+        self._children: dict[str, list[str]] = {}  # parent -> its phases' names, in order
+        self._closed_cov = Coverage()  # closed top-level phases, summed once when each closes
+        self._closed_j: float | None = 0.0
 
     # -- edges ---------------------------------------------------------------------------
     def edge(self) -> Edge:
@@ -82,8 +87,8 @@ class PhaseBook:
 
     def tick(self, edge: Edge) -> None:
         """End every running segment at *edge* and begin the next one there (see the module docstring)."""
-        for ph in self.phases.values():
-            if not ph.closed and ph.window is not None and ph.window.start_s < edge[0]:
+        for ph in list(self._running.values()):
+            if ph.window is not None and ph.window.start_s < edge[0]:
                 self._end_segment(ph, edge)
                 self._begin(ph, edge)
 
@@ -104,6 +109,8 @@ class PhaseBook:
             ph.first_edge = edge
             self.phases.pop(name, None)
             self.phases[name] = ph
+            self._open[name] = ph
+            self._adopt(ph)
         if ph.window is None:
             self._begin(ph, edge)
 
@@ -112,6 +119,33 @@ class PhaseBook:
         ph.closed = True
         ph.final = m
         self.phases[m.name] = ph
+        self._adopt(ph)
+        self._closed(ph)
+
+    def _adopt(self, ph: _Phase) -> None:
+        if ph.parent is not None:
+            kids = self._children.setdefault(ph.parent, [])
+            if ph.name not in kids:
+                kids.append(ph.name)
+
+    def children(self, name: str) -> list[str]:
+        """The names of the phases inside *name* (epochs inside ``train``), in the order they began."""
+        return [n for n in self._children.get(name, ()) if n in self.phases]
+
+    def clear(self) -> None:
+        """Forget every phase (a new run on the same meters)."""
+        self.phases.clear()
+        self._running.clear()
+        self._open.clear()
+        self._children.clear()
+        self._closed_cov, self._closed_j = Coverage(), 0.0
+
+    def _closed(self, ph: _Phase) -> None:
+        """Add a phase that just closed to the closed top-level sums."""
+        if ph.parent is None and ph.final is not None:
+            self._closed_cov = self._closed_cov.merge(ph.final.cov)
+            e = filled_energy_j(ph.final)
+            self._closed_j = None if e is None or self._closed_j is None else self._closed_j + e
 
     def is_open(self, name: str) -> bool:
         ph = self.phases.get(name)
@@ -143,6 +177,8 @@ class PhaseBook:
             self._end_segment(ph, edge)
         m = self._with_counts(ph.done, counts, name=rename or name, edge=edge, parent=ph.parent)
         ph.closed, ph.final = True, m
+        self._open.pop(name, None)
+        self._closed(ph)
         if rename and rename != name:
             del self.phases[name]
             ph.name = rename
@@ -156,6 +192,8 @@ class PhaseBook:
         ph = self.phases.pop(name, None)
         if ph is None:
             return None
+        self._running.pop(name, None)
+        self._open.pop(name, None)
         w = ph.window
         if isinstance(w, Window):
             self.tracker.end(name, edge=(w.start_s, w.readings), cancel=True)
@@ -179,25 +217,26 @@ class PhaseBook:
         """Measured plus filled energy of *name* so far (None when a gap cannot be filled)."""
         return filled_energy_j(self.snapshot(name, edge))
 
+    def _open_top(self) -> list[_Phase]:
+        return [ph for ph in self._open.values() if ph.parent is None]
+
     def top_level_energy_j(self, edge: Edge) -> float | None:
         """Measured plus filled energy of the top-level phases so far; None when one of them has an unfillable gap."""
-        total = 0.0
-        for ph in self.phases.values():
-            if ph.parent is None:
-                e = self.energy_j(ph.name, edge)
-                if e is None:
-                    return None
-                total += e
+        total = self._closed_j
+        for ph in self._open_top():
+            e = self.energy_j(ph.name, edge)
+            if e is None or total is None:
+                return None
+            total += e
         return total
 
     def coverage(self, edge: Edge) -> Coverage:
-        """Coverage of the top-level phases so far."""
-        cov = Coverage()
-        for ph in self.phases.values():
-            if ph.parent is None:
-                m = self.snapshot(ph.name, edge)
-                if m is not None:
-                    cov = cov.merge(m.cov)
+        """Coverage of the top-level phases so far (the closed ones summed once, as each closed)."""
+        cov = self._closed_cov
+        for ph in self._open_top():
+            m = self.snapshot(ph.name, edge)
+            if m is not None:
+                cov = cov.merge(m.cov)
         return cov
 
     def kinds(self) -> dict[str, str]:
@@ -208,6 +247,7 @@ class PhaseBook:
 
     # -- internals -----------------------------------------------------------------------
     def _begin(self, ph: _Phase, edge: Edge) -> None:
+        self._running[ph.name] = ph
         ph.c0 = self._count()
         if self.has_meters:
             ph.window = self.tracker.begin(ph.name, parent=ph.parent, edge=edge)
@@ -233,6 +273,7 @@ class PhaseBook:
     def _end_segment(self, ph: _Phase, edge: Edge) -> None:
         w = ph.window
         ph.window = None
+        self._running.pop(ph.name, None)
         if isinstance(w, Window):
             seg = self.tracker.end(ph.name, edge=edge, **self._delta(ph))
         else:

@@ -57,7 +57,7 @@ from ..core.carbon import carbon_intensity
 from ..core.live_intensity import make_live
 from ..errors import CallbackConfigError
 from ..core.meters.base import Meter
-from ..core.report import Report
+from ..core.report import PhaseRows, Report
 from ..core.tracker import Measurement
 from .params import full_parameter_count
 
@@ -228,6 +228,7 @@ class SCERCallback(ReportingMixin, TrainerCallback):
         self._world_live: dict[str, float] = {}
         self._world: dict[int, dict[str, Any]] = {}  # rank -> its latest phases (by name) and meta, from the syncs
         self._sent: dict[str, Any] = {}  # closed phases already sent in a sync (name -> the Measurement sent)
+        self._rows = PhaseRows()  # finished phases' report rows, made once (flushes cost what is new)
         self._restored_epoch: dict[str, Measurement] = {}
 
     def _setup(self, args: Any) -> PhaseBook:
@@ -286,7 +287,7 @@ class SCERCallback(ReportingMixin, TrainerCallback):
             out[k] = out.get(k, 0) + now[k] - base[k]
         if name == "train":
             book = self._book
-            ep = [n for n, ph in (book.phases.items() if book else ()) if ph.parent == "train"]
+            ep = book.children("train") if book else []
             out["samples"] = sum(self._counts(n)["samples"] if book.is_open(n) else
                                  float(book.phases[n].final.counts.get("samples", 0)) for n in ep)  # type: ignore[union-attr]
         else:
@@ -308,7 +309,7 @@ class SCERCallback(ReportingMixin, TrainerCallback):
         if self._finished or self._training:  # a new train() call: a new run (evaluations before it are kept)
             self._reset_run()
             if self._book is not None:
-                self._book.phases.clear()
+                self._book.clear()
         # first, before anything that could fail: every rank must switch the Trainer's token count on alike (it
         # gathers over ranks), or the job desynchronises
         if args.include_num_input_tokens_seen in ("no", False, None):

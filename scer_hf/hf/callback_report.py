@@ -26,7 +26,7 @@ from ..core.coverage import COVERAGE_THRESHOLD
 from ..core.embodied import embodied_emissions
 from ..errors import ReportError
 from ..core.live_intensity import phase_dicts
-from ..core.report import Report
+from ..core.report import PhaseRows, Report
 from ..core.tracker import Measurement
 
 __all__ = ["ReportingMixin", "STATE_FILE", "STATE_SCHEMA", "task_of"]
@@ -244,19 +244,29 @@ class ReportingMixin:
         return out
 
     def _build(self, *, status: str, gathered: list[dict[str, Any]] | None = None, state: Any = None) -> Report:
-        """The report from every rank's payload (*gathered*), or from this process's alone."""
+        """The report from every rank's payload (*gathered*), or from this process's alone. A single process's
+        finished phases are converted once (:class:`~scer_hf.core.report.PhaseRows`): a flush costs what is new."""
         book = self._book
         assert book is not None
-        if gathered is None and self._rank.distributed:
-            self._absorb(self._payload(book.edge(), changed_only=True))
-            gathered = self._world_payloads()
-            note = ("ranks other than this one as of the last sync (log steps, epoch ends); all ranks are gathered "
-                    "at train end")
-        else:
+        edge = book.edge()
+        final: Any = None
+        if self._rank.distributed:
             note = None
-        phases, provenance, detail = dist.combine_ranks(gathered or [self._payload(book.edge())])
-        if note:
-            detail = dict(detail, note=note)
+            if gathered is None:
+                self._absorb(self._payload(edge, changed_only=True))
+                gathered = self._world_payloads()
+                note = ("ranks other than this one as of the last sync (log steps, epoch ends); all ranks are "
+                        "gathered at train end")
+            phases, provenance, detail = dist.combine_ranks(gathered)
+            if note:
+                detail = dict(detail, note=note)
+        else:
+            phases = self._local_phases(edge)
+            provenance = book.provenance()
+            if self._setup_failed:
+                provenance["failed_meters"] = {**provenance.get("failed_meters", {}), "setup": self._setup_failed}
+            detail = {"world_size": 1}
+            final = self._is_final
         st = state or self._state
         embodied = None
         if self.hardware:
@@ -273,20 +283,26 @@ class ReportingMixin:
             "distributed": detail,
         }
         if st is not None and self._training:
-            proj = self._projection(st, book.edge())
+            proj = self._projection(st, edge)
             if proj is not None:
                 extra["projection"] = dict(proj, basis="energy so far + mean energy per optimizer step x remaining "
                                                        "steps; uncertainty = 1 standard error from the spread of "
                                                        "per-step-window energies")
         kinds = {m.name: book.phases[m.name].kind if m.name in book.phases else "training" for m in phases}
         carbon, rows = self.carbon, phases
+        final = final if self._live is None else None  # live intensity re-weights every phase each time
         if self._live is not None:  # live grid intensity: each phase its own, the run energy-weighted
             self._live.observe(label=f"report:{status}")
             carbon, per = self._live.apply(phases, self.carbon)
             rows = phase_dicts(phases, carbon, per, kinds, "training")
         return Report.build(rows, boundary="training", carbon=carbon, model=self._model_info,
                             provenance=provenance, embodied=embodied, kinds=kinds, status=status,
-                            run_id=self.run_id, extra=extra)
+                            run_id=self.run_id, extra=extra, rows=self._rows if final else None, final=final)
+
+    def _is_final(self, m: Measurement) -> bool:
+        """Whether *m* is a finished phase's last word (its row can be kept for later reports)."""
+        ph = self._book.phases.get(m.name) if self._book is not None else None
+        return ph is not None and ph.closed and ph.final is m
 
     def _finalize(self, args: Any, state: Any) -> None:
         gathered = None

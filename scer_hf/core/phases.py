@@ -1,0 +1,185 @@
+"""Phases as reports write them: measured energy, the filled part apart, coverage; and a cache for growing runs.
+
+:func:`phase_from_measurement` turns one :class:`~scer_hf.core.tracker.Measurement` into the report's phase
+dict (the fill rule of :mod:`scer_hf.core.coverage` applied); :func:`refill` recomputes the same from a phase
+dict alone (what ``scer-hf verify`` checks). :class:`PhaseRows` keeps the rows of finished phases of a run
+that is reported again and again (a Trainer flushing at every log), so each is converted, summed and encoded
+once: a flush then costs what is new, not the whole history.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any, Callable, Mapping, Sequence
+
+from .carbon import J_PER_KWH, CarbonIntensity
+from .coverage import Coverage, fill, run_power_w
+from .tracker import Measurement
+
+__all__ = ["phase_from_measurement", "phases_from_measurements", "refill", "phase_coverage", "PhaseRows",
+           "ENCODER"]
+
+#: one phase per line in report files (the C encoder; see ``Report.to_json``)
+ENCODER = json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(", ", ": "))
+
+
+def _num(x: float) -> float:
+    return float(x) if isinstance(x, (int, float)) and math.isfinite(x) else 0.0
+
+
+def phase_from_measurement(m: Measurement, carbon: CarbonIntensity, kind: str,
+                           run_power: Mapping[str, float] | None = None) -> dict[str, Any]:
+    """The JSON form of one phase: measured energy per component, the filled part apart, the coverage.
+
+    ``energy_j.total`` is measured plus filled energy (:func:`scer_hf.core.coverage.fill`; *run_power* is the
+    run's mean power per component, for components this phase never measured), or null when a gap cannot be
+    filled: a false zero is never written."""
+    cov = m.cov
+    f = fill(cov, m.energy_j, run_power)
+    energy: dict[str, Any] = {k: _num(v) for k, v in sorted(m.energy_j.items())}
+    total = None if f.unfilled else _num(sum(energy.values()) + f.total_j)
+    energy["total"] = total
+    d: dict[str, Any] = {
+        "name": m.name,
+        "kind": kind,
+        "parent": m.parent,
+        "energy_j": energy,
+        "duration_s": _num(m.duration_s),
+        "co2e_g": carbon.co2e_g(total) if total is not None else None,
+        "counts": {k: (int(v) if float(v).is_integer() else float(v)) for k, v in sorted(m.counts.items())},
+        "measured": bool(m.measured),
+        "method": m.method,
+        "windows": m.windows,
+        "errors": list(m.errors),
+        "coverage": cov.to_dict(),
+    }
+    if f.energy_j:
+        d["energy_j_filled"] = {**{c: _num(v) for c, v in sorted(f.energy_j.items())}, "total": _num(f.total_j)}
+        d["filled_uncertainty_j"] = _num(f.uncertainty_j)
+    if f.unfilled:
+        d["unfilled"] = list(f.unfilled)
+    if any(n > 1 for n in m.error_counts.values()):
+        d["error_counts"] = dict(m.error_counts)
+    return d
+
+
+def phases_from_measurements(ms: Sequence[Measurement], carbon: CarbonIntensity,
+                             kind_of: Any) -> list[dict[str, Any]]:
+    """:func:`phase_from_measurement` for a run's phases, with the run's mean power for gaps a phase cannot fill."""
+    top = [m for m in ms if m.parent is None]
+    power = run_power_w((m.cov for m in top), (m.energy_j for m in top)) \
+        if not all(_self_contained(m) for m in ms) else None
+    return [phase_from_measurement(m, carbon, kind_of(m.name), power) for m in ms]
+
+
+def _measured_of(p: Mapping[str, Any]) -> dict[str, float]:
+    return {c: float(v) for c, v in p["energy_j"].items() if c != "total" and v is not None}
+
+
+def refill(phases: list[dict[str, Any]], carbon: CarbonIntensity) -> None:
+    """Recompute, in place, what the fill rule derives in phases given as JSON (a report rebuilt from its phases,
+    as ``scer-hf verify`` does): each phase's total, filled energy, its uncertainty and what could not be filled.
+    Phases written before coverage existed are left as they are."""
+    covs = {id(p): Coverage.from_dict(p["coverage"]) for p in phases
+            if isinstance(p.get("coverage"), Mapping) and "components" in p["coverage"]}
+    top = [p for p in phases if p.get("parent") is None and id(p) in covs]
+    power = run_power_w((covs[id(p)] for p in top), (_measured_of(p) for p in top))
+    for p in phases:
+        cov = covs.get(id(p))
+        if cov is None:
+            continue
+        energy = _measured_of(p)
+        f = fill(cov, energy, power)
+        total = None if f.unfilled else _num(sum(energy.values()) + f.total_j)
+        p["energy_j"] = {**{c: _num(v) for c, v in sorted(energy.items())}, "total": total}
+        for k in ("energy_j_filled", "filled_uncertainty_j", "unfilled"):
+            p.pop(k, None)
+        if f.energy_j:
+            p["energy_j_filled"] = {**{c: _num(v) for c, v in sorted(f.energy_j.items())}, "total": _num(f.total_j)}
+            p["filled_uncertainty_j"] = _num(f.uncertainty_j)
+        if f.unfilled:
+            p["unfilled"] = list(f.unfilled)
+        g = p.get("carbon_g_per_kwh", carbon.g_per_kwh)
+        p["co2e_g"] = None if total is None else total / J_PER_KWH * carbon.pue * g
+
+
+def phase_coverage(p: Mapping[str, Any]) -> Mapping[str, Any]:
+    """A phase's coverage block; a phase written before coverage existed is all measured or all not."""
+    cov = p.get("coverage")
+    if isinstance(cov, Mapping):
+        return cov
+    e = p["energy_j"]
+    d = float(p.get("duration_s") or 0.0)
+    ok = bool(p.get("measured", True))
+    return {"measured_fraction": 1.0 if ok else 0.0, "windows_measured": int(p.get("windows", 1)) if ok else 0,
+            "windows": int(p.get("windows", 1)), "measured_s": d if ok else 0.0, "duration_s": d,
+            "energy_j": dict(e) if ok else {"total": 0.0}, "counts": dict(p.get("counts") or {}) if ok else {}}
+
+
+def phase_uncertainty(phase: Mapping[str, Any], rel_by_comp: Mapping[str, float]) -> float:
+    filled = phase.get("energy_j_filled") or {}
+    measured = sum(abs(v) * rel_by_comp.get(c, 0.0) for c, v in phase["energy_j"].items()
+                   if c != "total" and v is not None)
+    return measured + sum(abs(v) * rel_by_comp.get(c, 0.0) for c, v in filled.items() if c != "total") + \
+        float(phase.get("filled_uncertainty_j") or 0.0)
+
+
+
+class PhaseRows:
+    """Rows of the finished phases of one growing run, made once (see the module docstring).
+
+    A finished phase is identified by its final :class:`Measurement` object; its row is kept only when it needs
+    nothing from the rest of the run (its gaps, if any, are filled from its own power), so a later report gives
+    exactly the row a fresh conversion would. ``line`` is the row encoded for the report file.
+    """
+
+    def __init__(self) -> None:
+        self._rows: dict[str, tuple[Measurement, dict[str, Any], str]] = {}
+        self.totals: dict[Any, Any] = {}  # the finished rows' sums, kept by scer_hf.core.report
+
+    def rows(self, ms: Sequence[Measurement], carbon: CarbonIntensity, kind_of: Callable[[str], str],
+             final: Callable[[Measurement], bool]) -> tuple[list[dict[str, Any]], list[str | None]]:
+        """(rows, encoded lines or None) for *ms*; *final*: whether a measurement will not change any more."""
+        top = [m for m in ms if m.parent is None]
+        power: dict[str, float] | None = None
+        rows: list[dict[str, Any]] = []
+        lines: list[str | None] = []
+        for m in ms:
+            hit = self._rows.get(m.name)
+            if hit is not None and hit[0] is m:
+                rows.append(hit[1])
+                lines.append(hit[2])
+                continue
+            if power is None and not _self_contained(m):  # only a gap this phase cannot fill needs the run
+                power = run_power_w((x.cov for x in top), (x.energy_j for x in top))
+            row = phase_from_measurement(m, carbon, kind_of(m.name), power)
+            rows.append(row)
+            lines.append(None)
+            if final(m) and _self_contained(m):
+                self._rows[m.name] = (m, row, "")
+        return rows, lines
+
+    def remember_lines(self, rows: Sequence[Mapping[str, Any]]) -> list[str | None]:
+        """Encode (once) the cached rows among *rows* (after their uncertainty was set); None for the others."""
+        out: list[str | None] = []
+        for row in rows:
+            hit = self._rows.get(str(row.get("name")))
+            if hit is None or hit[1] is not row:
+                out.append(None)
+                continue
+            if not hit[2]:
+                hit = (hit[0], hit[1], ENCODER.encode(row))
+                self._rows[str(row["name"])] = hit
+            out.append(hit[2])
+        return out
+
+    def cached(self, row: Mapping[str, Any]) -> bool:
+        hit = self._rows.get(str(row.get("name")))
+        return hit is not None and hit[1] is row
+
+
+def _self_contained(m: Measurement) -> bool:
+    """Whether the phase's row needs nothing from the rest of the run (every gap fillable from its own power)."""
+    cov = m.cov
+    return all(cov.component_s.get(c, 0.0) > 0 for c, gap in cov.gap_s.items() if gap > 0)
