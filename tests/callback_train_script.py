@@ -13,6 +13,7 @@ Meter faults (issue 19), on the rank SCER_TEST_FAIL_RANK (default 0):
 SCER_TEST_FAIL=setup   the meter factory raises;
 SCER_TEST_FAIL=midrun  the GPU meter raises on every read from its 6th on (it dies);
 SCER_TEST_FAIL=hang    the GPU meter's 6th read never returns (a hung driver).
+SCER_TEST_FAIL="1:setup,3:midrun" gives each listed rank its own fault.
 SCER_TEST_LOG_STEPS=N  log every N steps (default 1).
 """
 
@@ -55,7 +56,11 @@ class FaultyGpu(ReplayMeter):
 def meters(gpu_indices, measure_host):  # noqa: ANN001 - the SCERCallback factory signature
     local = int(os.environ.get("LOCAL_RANK", "0"))
     rank = int(os.environ.get("RANK", "0"))
-    mode = os.environ.get("SCER_TEST_FAIL", "") if rank == int(os.environ.get("SCER_TEST_FAIL_RANK", "0")) else ""
+    spec = os.environ.get("SCER_TEST_FAIL", "")
+    if ":" in spec:
+        mode = dict(x.split(":", 1) for x in spec.split(",")).get(str(rank), "")
+    else:
+        mode = spec if rank == int(os.environ.get("SCER_TEST_FAIL_RANK", "0")) else ""
     if mode == "setup":
         raise RuntimeError(f"NVML init failed on rank {rank}")
     gpu = FaultyGpu(local, mode) if mode else ReplayMeter({f"gpu:{local}": [(0.0, GPU_W)]},

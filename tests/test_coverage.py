@@ -295,3 +295,25 @@ def test_nan_never_reaches_a_report() -> None:
     d = report_of(m, tr)
     text = Report.from_dict(d).to_json()
     assert "NaN" not in text and "Infinity" not in text and math.isfinite(d["energy_j"])
+
+
+def test_a_signal_handler_reading_inside_a_read_is_refused_not_deadlocked() -> None:
+    """SIGTERM can arrive while the main thread waits for a read: the handler's own read must not wait."""
+    import signal
+
+    m = HangingMeter(ok=1)
+    g = MeterGuard(m, deadline_s=1.0)
+    got: list[Any] = []
+    old = signal.signal(signal.SIGALRM, lambda *a: got.append(g.read()))
+    try:
+        assert g.read() is not None
+        signal.setitimer(signal.ITIMER_REAL, 0.1)  # fires while the next read waits
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            t0 = time.monotonic()
+            assert g.read() is None
+        assert got == [None] and time.monotonic() - t0 < 1.5
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, old)
+        m.release.set()
