@@ -451,7 +451,8 @@ def test_nvml_counter_jump_implying_impossible_power_is_refused() -> None:
     def jump() -> None:
         nv.energy_mj[0] += 1e8  # +100 kJ within milliseconds on a 300 W board
 
-    with pytest.warns(MeasurementWarning, match="impossible step"):
+    # refused as an impossible step, or (on a machine up for under ~3 minutes) as a value no counter could reach
+    with pytest.warns(MeasurementWarning, match="impossible (step|raw counter value)"):
         w = window(tr, jump)
     assert not w.measured and w.energy_j.get("gpu:0", 0.0) == 0.0
 

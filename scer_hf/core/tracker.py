@@ -105,7 +105,8 @@ def merge_measurements(a: Measurement, b: Measurement) -> Measurement:
     return Measurement(
         name=a.name, start_s=min(a.start_s, b.start_s), end_s=max(a.end_s, b.end_s), energy_j=energy,
         measured=a.measured and b.measured, method=_method_of({a.method, b.method}),
-        counts=counts, parent=a.parent, error_counts=tally(a.error_counts, b.error_counts),
+        counts=counts, parent=a.parent,
+        error_counts=tally(a.error_counts, b.error_counts) if a.error_counts or b.error_counts else {},
         windows=a.windows + b.windows,
         duration_s=a.duration_s + b.duration_s, coverage=a.cov.merge(b.cov),
     )
