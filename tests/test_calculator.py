@@ -41,9 +41,9 @@ def test_hand_computed_example_energy_co2e_embodied_sci() -> None:
     assert r.embodied_g == pytest.approx(85.5578, abs=1e-4)
     share = r.embodied_g / (r.co2e_g + r.embodied_g)
     assert share == pytest.approx(0.0870, abs=1e-4)
-    # SCI = (897.216 + 85.5578) g / (1,000,000 tokens / 1,000) = 0.982774 g per 1k training tokens
-    assert r.sci["value"] == pytest.approx(0.982774, abs=1e-6)
-    assert r.sci["unit"] == "gCO2eq per 1,000 training tokens"
+    # SCI = (897.216 + 85.5578) g / (1,000,000 tokens / 1 million) = 982.774 g per 1 million training tokens
+    assert r.sci["value"] == pytest.approx(982.774, abs=1e-3)
+    assert r.sci["unit"] == "gCO2eq per 1 million training tokens"
     assert r.sci["embodied_included"] is True
 
 
@@ -80,8 +80,8 @@ def test_gpu_hours_equals_count_times_hours() -> None:
 def test_inference_boundary_sci_per_query() -> None:
     r = estimate(watts=72, hours=1, carbon_intensity_g_per_kwh=100, boundary="inference", queries=3600)
     assert r.boundary == "inference"
-    # 72 Wh = 0.072 kWh x 100 g = 7.2 g over 3,600 queries = 0.002 g/query (no hardware named -> no M)
-    assert r.sci["unit"] == "gCO2eq per query" and r.sci["value"] == pytest.approx(0.002)
+    # 72 Wh = 0.072 kWh x 100 g = 7.2 g over 3,600 queries = 2 g per 1,000 queries (no hardware named -> no M)
+    assert r.sci["unit"] == "gCO2eq per 1,000 queries" and r.sci["value"] == pytest.approx(2.0)
 
 
 def test_watts_override_and_custom_hardware_label() -> None:
