@@ -268,7 +268,7 @@ def test_card_names_the_hardware_the_label_names() -> None:
     from scer_hf.publish.card.content import boundary_entry, co2_entry
 
     rep = training_report()
-    f = label_fields(rep, rating())
+    f = label_fields(rep, rating(report=rep))
     assert boundary_entry(rep)["hardware"] == f["hardware"] == co2_entry(rep)["hardware_used"]
 
 

@@ -90,7 +90,7 @@ def withhold(pr: PhaseRating) -> PhaseRating:
             p.pop("grade", None)
             p.pop("stars", None)
         why = "; ".join(n.removeprefix("not comparable: ") for n in pr.notes if n.startswith("not comparable"))
-        pr.reason = f"not rated: not comparable ({why})" if why else "not rated: not comparable"
+        pr.reason = f"not rated: not comparable: {why}" if why else "not rated: not comparable"
     return pr
 
 
