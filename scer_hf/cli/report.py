@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import click
 
-from ._common import emit, handle_errors, json_option
+from ._common import emit, handle_errors, json_option, verify_command
 
 __all__ = ["command"]
 
@@ -38,4 +38,6 @@ def command(report: str, rating_path: str | None, out: str, overwrite: bool, url
     rep = load_report(source)
     path = write_html_report(rep, out, resolve_rating(rep, rating_path), manifest_url=url, auto_rate=False)
     emit({"html": str(path), "report": str(source), "digest": rep.digest(), "bytes": path.stat().st_size}, as_json,
-         f"HTML report for {source} written to {path} (open it in any browser; it loads nothing from the network)")
+         f"HTML report   : {path}\nfrom report   : {source}\n"
+         "open it in any browser: it loads nothing from the network\n"
+         f"check it      : {verify_command(path, source)}")

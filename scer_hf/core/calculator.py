@@ -254,7 +254,7 @@ def estimate(
     row: PowerRow | None = None
     if watts is not None:
         board_w = _num("watts", watts, high=5000.0, hint=" (board power per device)")
-        power_src = "user-supplied board power (watts=)"
+        power_src = f"user-supplied board power, {board_w:g} W"
         if hardware is not None:
             try:
                 row = find_gpu(hardware)
@@ -274,7 +274,7 @@ def estimate(
     }
     if cpu_watts is not None:
         cw = _num("cpu_watts", cpu_watts, high=5000.0)
-        assumptions.update(cpu_power_w=cw, cpu_power_source="user-supplied (cpu_watts=)")
+        assumptions.update(cpu_power_w=cw, cpu_power_source=f"user-supplied CPU power, {cw:g} W")
     elif cpu is not None:
         tdp, matched = lookup_cpu_tdp(cpu)
         if tdp is None:

@@ -360,7 +360,7 @@ def _verify_rows(f: Mapping[str, Any], y: float, pad: float, W: float, file_name
     if f["manifest_url"]:
         lines = ["Scan for the manifest,", "then run:", "scer-hf verify MANIFEST"]
     else:
-        lines = ["QR holds the report digest", f"{f['digest'][:19]}\u2026", "In this label's folder, run:"]
+        lines = ["QR holds the report digest", f"{f['digest'][:19]}\u2026", "With its report beside it:"]
         lines += textwrap.wrap(f"scer-hf verify {file_name or 'REPORT.json'}", 27)
     for line in lines:
         ty += 16

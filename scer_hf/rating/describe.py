@@ -17,7 +17,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
 __all__ = ["describe", "published_lines"]
 
-LABEL_WIDTH = 16
+LABEL_WIDTH = 18
 
 
 def _line(label: str, text: str, indent: int = 2) -> str:
@@ -48,8 +48,8 @@ def published_lines(pub: Mapping[str, Any] | None, indent: int = 4) -> list[str]
     else:
         e = pub.get("energy_mwh")
         out.append(_line("energy", f"{fmt.published(e)} MWh" if e is not None else "not published", indent))
-        for key, label, what in (("tco2e_operational", "CO2e operational", "tCO2eq"),
-                                 ("tco2e_total", "CO2e total", "tCO2eq, all scopes the source counts")):
+        for key, label, what in (("tco2e_operational", "CO2eq operational", "tCO2eq"),
+                                 ("tco2e_total", "CO2eq total", "tCO2eq, all scopes the source counts")):
             if pub.get(key) is not None:
                 out.append(_line(label, f"{fmt.published(pub[key])} {what}", indent))
         if pub.get("accelerator_hours") is not None:
