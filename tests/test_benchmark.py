@@ -275,7 +275,7 @@ def test_cli_benchmark(gpt2, tmp_path):
     assert d["benchmark"]["queries_run"] == 3 and d["saved_to"] == str(out)
     assert Report.load(out)["benchmark"]["setting"] == "aienergyscore"
     res = runner.invoke(cli, ["benchmark", gpt2, "--queries", "2", "--warmup", "0", "--no-progress"])
-    assert res.exit_code == 0 and "energy per query" in res.output and "queries: 2" in res.output
+    assert res.exit_code == 0 and "per query     :" in res.output and "queries       : 2 run" in res.output
     res = runner.invoke(cli, ["benchmark", gpt2, "--task", "nope", "--json"])
     assert res.exit_code == 1 and json.loads(res.stdout)["error"] == "UnknownTaskError"
     res = runner.invoke(cli, ["benchmark", gpt2, "--setting", "short"])

@@ -59,7 +59,10 @@ class VerificationResult:
         n_ok, n_skip = sum(c.ok is True for c in self.checks), sum(c.ok is None for c in self.checks)
         counts = f"{n_ok} of {len(self.checks)} checks passed" + (f", {len(self.failed)} failed" if self.failed else "") \
             + (f", {n_skip} skipped" if n_skip else "")
-        lines = [f"{'VERIFIED' if self.ok else 'MISMATCH'}: {self.target} ({self.kind}): {counts}"]
+        kinds = {"report": "a report", "label": "a label", "card": "a model card", "html": "an HTML report",
+                 "folder": "a folder"}
+        lines = [f"{'VERIFIED' if self.ok else 'MISMATCH'}: {counts}",
+                 f"  checked: {self.target}, {kinds.get(self.kind, self.kind)}"]
         for c in self.checks:
             if c.ok is True and not verbose:
                 continue
