@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import json
 import math
 from importlib import resources
 
@@ -310,3 +311,50 @@ def test_cli_overflow_exits_1_naming_the_option() -> None:
 
     r = CliRunner().invoke(cli, ["estimate", "--hardware", "NVIDIA H100 SXM5 80GB", "--hours", "1e308"])
     assert r.exit_code == 1 and "--hours" in r.output and "overflows" in r.output and "Traceback" not in r.output
+
+
+# ------------------------------------------------------------------ BLOOM, as its paper counts ------
+BLOOM = dict(hardware="A100 SXM4 80GB", watts=400, count=384, gpu_hours=1_082_990, carbon_intensity_g_per_kwh=57)
+BLOOM_ALL = dict(idle_w=64_000, infrastructure_w=27_000, servers=48, lifetime_usage=0.85,
+                 embodied_hardware=["Generic GPU (A100-era, BLOOM)",
+                                    "GPU server excl. GPUs (HPE Apollo 6500 Gen10 Plus, BLOOM)"])
+
+
+def test_estimate_reproduces_bloom_dynamic_24_7_t() -> None:
+    """Luccioni et al. 2022: 1,082,990 GPU-h x 400 W = 433,196 kWh x 57 g = 24.7 t (dynamic power only)."""
+    r = estimate(**BLOOM)
+    assert r.energy_j / 3.6e6 == pytest.approx(433_196, rel=1e-6)
+    assert r.co2e_g / 1e6 == pytest.approx(24.7, rel=0.02)
+
+
+def test_estimate_reproduces_bloom_total_50_5_t_with_idle_infrastructure_and_embodied() -> None:
+    """+ idle servers (64 kW) and always-on infrastructure (27 kW) over the run's 2,820 h = 256,646 kWh (14.6 t),
+    + embodied 11.2 t (2,500 kg per server x 48 and 150 kg per GPU x 384 over 6 years used 85 % of the time)."""
+    r = estimate(**BLOOM, **BLOOM_ALL)
+    phase = r.phases[0]["energy_j"]
+    idle_kwh = (phase["idle:est"] + phase["infrastructure:est"]) / 3.6e6
+    assert idle_kwh == pytest.approx(256_646, rel=0.001)
+    assert r.embodied_g / 1e6 == pytest.approx(11.2, rel=0.02)
+    assert (r.co2e_g + r.embodied_g) / 1e6 == pytest.approx(50.5, rel=0.02)
+    a = r["provenance"]["calculator"]["assumptions"]
+    assert a["idle_w"] == 64_000 and a["infrastructure_w"] == 27_000 and a["lifetime_usage"] == 0.85
+    assert "idle power" not in r["provenance"]["calculator"]["uncertainty"]["not_included"]
+
+
+def test_cli_estimate_bloom_prints_both_totals() -> None:
+    from click.testing import CliRunner
+
+    from scer_hf.cli import cli
+
+    args = ["estimate", "--gpu", "A100 SXM4 80GB", "--watts", "400", "--count", "384", "--gpu-hours", "1082990",
+            "--intensity", "57", "--idle-watts", "64000", "--infrastructure-watts", "27000", "--servers", "48",
+            "--lifetime-usage", "0.85", "--embodied", "Generic GPU (A100-era, BLOOM)",
+            "--embodied", "GPU server excl. GPUs (HPE Apollo 6500 Gen10 Plus, BLOOM)"]
+    res = CliRunner().invoke(cli, args)
+    assert res.exit_code == 0, res.output
+    assert "total CO2eq   : 50.5 tCO2eq, operational + embodied" in res.output
+    assert "idle power    : 64,000 W" in res.output and "in use 85% of it" in res.output
+    d = json.loads(CliRunner().invoke(cli, [*args, "--json"]).output)["report"]
+    assert (d["co2e_g"] + d["embodied_g"]) / 1e6 == pytest.approx(50.5, rel=0.02)
+    bad = CliRunner().invoke(cli, [*args[:-4], "--lifetime-usage", "1.5"])
+    assert bad.exit_code == 1 and "--lifetime-usage" in bad.output
