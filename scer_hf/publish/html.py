@@ -363,7 +363,8 @@ def render_html(report: Report | Mapping[str, Any] | str | os.PathLike[str], rat
         "label_svg": Markup(make_label(rep, r, manifest_url, auto_rate=False, file_name=file_name)),
         "verify_cmd": f"scer-hf verify {file_name}" if file_name else "scer-hf verify REPORT.json",
         "reasons": not_comparable_reasons(dict(pr)), "indicative": indicative_text(dict(pr)),
-        "notes": [n for n in pr.get("notes") or [] if not str(n).startswith("not comparable: ")],
+        "notes": [n for n in pr.get("notes") or [] if not str(n).startswith("not comparable: ")
+                  and not (fields["stars"] is None and "stars clipped" in str(n))],  # stars not shown: no note
         "band_legend": band_legend(pr.get("star_bands"), pr.get("unit") or ""),
         "dist_svg": Markup(dist), "phases": _phase_rows(d, fam), "tx": tx,
         "intensity_svg": Markup(intensity_svg(d["carbon"].get("live"))),

@@ -351,8 +351,9 @@ def _fact_rows(f: Mapping[str, Any], y: float, pad: float, W: float) -> tuple[li
     return out, y
 
 
-def _verify_rows(f: Mapping[str, Any], y: float, pad: float, W: float, file_name: str | None) -> list[str]:
-    """The QR code, and the command that checks this label where it lies (its own file name)."""
+def _verify_rows(f: Mapping[str, Any], y: float, pad: float, W: float,
+                 file_name: str | None) -> tuple[list[str], float]:
+    """The QR code, and the command that checks this label where it lies (its own file name); and the bottom."""
     qr_size = 96
     out = [_qr_group(f["qr"], W - pad - qr_size + 4, y, qr_size)]
     ty = y + 18
@@ -365,7 +366,7 @@ def _verify_rows(f: Mapping[str, Any], y: float, pad: float, W: float, file_name
     for line in lines:
         ty += 16
         out.append(_t(pad, ty, line, 11, "muted"))
-    return out
+    return out, max(y + qr_size + 4, ty + 8)
 
 
 def make_label(report: Report | Mapping[str, Any] | str | os.PathLike[str], rating: Any = None,
@@ -390,8 +391,9 @@ def make_label(report: Report | Mapping[str, Any] | str | os.PathLike[str], rati
     out += rows
     rows, y = _fact_rows(f, y + 22, pad, W)
     out += rows
-    out += _verify_rows(f, y, pad, W, file_name)
-    H = math.ceil(y + 96 + 4)
+    rows, bottom = _verify_rows(f, y, pad, W, file_name)
+    out += rows
+    H = math.ceil(bottom)
     grade, stars = f["grade"], f["stars"]
     title = f"SCER label for {f['model']}"
     desc = (f"{f['sci_text']}, {f['sci_version']}. "
