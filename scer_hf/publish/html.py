@@ -362,6 +362,7 @@ def render_html(report: Report | Mapping[str, Any] | str | os.PathLike[str], rat
         "d": d, "f": fields, "rating": r, "pr": pr, "other": other, "peers": peers,
         "label_svg": Markup(make_label(rep, r, manifest_url, auto_rate=False, file_name=file_name)),
         "verify_cmd": f"scer-hf verify {file_name}" if file_name else "scer-hf verify REPORT.json",
+        "manifest_url": manifest_url,
         "reasons": not_comparable_reasons(dict(pr)), "indicative": indicative_text(dict(pr)),
         "notes": [n for n in pr.get("notes") or [] if not str(n).startswith("not comparable: ")
                   and not (fields["stars"] is None and "stars clipped" in str(n))],  # stars not shown: no note

@@ -12,6 +12,7 @@ without one, the report is rated again, as the outputs were made.
 
 from __future__ import annotations
 
+import html
 import re
 from collections.abc import Mapping
 from pathlib import Path
@@ -24,7 +25,7 @@ from .visible import html_lines, markdown_lines, svg_lines
 
 __all__ = ["label_view_checks", "card_view_checks", "html_view_checks", "html_meta", "rating_for"]
 
-_META = re.compile(r'<meta name="(scer-[a-z-]+|generator)" content="([^"]*)">')
+_META = re.compile(r'<meta name="(scer-[a-z-]+|generator)" content="([^"]*)">')  # jinja escapes the values
 
 
 def rating_for(rep: Report, rating: Any, rated: bool) -> dict[str, Any] | None:
@@ -58,7 +59,7 @@ def label_view_checks(p: Path, svg: str, meta: Mapping[str, Any], rep: Report, r
 
 def html_meta(text: str) -> dict[str, str]:
     """The ``<meta>`` values an HTML report carries: generator, scer-report-digest, scer-rated."""
-    return {k: v for k, v in _META.findall(text)}
+    return {k: html.unescape(v) for k, v in _META.findall(text)}
 
 
 def html_view_checks(p: Path, text: str, rep: Report, rating: Any) -> list[Check]:
@@ -68,8 +69,10 @@ def html_view_checks(p: Path, text: str, rep: Report, rating: Any) -> list[Check
     meta = html_meta(text)
     rated = meta.get("scer-rated", "yes") != "no"
     r = rating_for(rep, rating, rated)
-    expected = render_html(rep, r, auto_rate=False, file_name=p.name)
-    note = f"page made by {meta.get('generator', 'an unknown version')}"
+    url = meta.get("scer-manifest-url") or None
+    expected = render_html(rep, r, auto_rate=False, file_name=p.name, manifest_url=url)
+    note = (f"page made by {meta.get('generator', 'an unknown version')}; a page drawn with your own reference peers "
+            "cannot be re-rendered")
     return compare_lines("page", html_lines(expected), html_lines(text), note)
 
 
@@ -102,7 +105,9 @@ def card_view_checks(p: Path, text: str, block: Mapping[str, Any], co2: Any,
     training = reports.get("training")
     want_co2 = _c.co2_entry(training) if training is not None and isinstance(co2, Mapping) else co2
     expected = _c.render_section(scer, want_co2)
-    out = compare_lines("card section", markdown_lines(expected), markdown_lines(found))
+    out = compare_lines("card section", markdown_lines(expected), markdown_lines(found),
+                        "section rendered from the report by this scer-hf; written by another version? re-run "
+                        "scer-hf card update")
     for b in reports:
         entry = block.get(b) if isinstance(block.get(b), Mapping) else {}
         for key in ("label", "manifest"):
