@@ -21,6 +21,7 @@ __all__ = [
     "UnsupportedSchemaVersionError",
     "ReferenceDataError",
     "RatingError",
+    "RatingMismatchError",
     "ModelIdError",
     "UnknownTaskError",
     "ModelLoadError",
@@ -112,6 +113,20 @@ class ReferenceDataError(SCERError, ValueError):
 
 class RatingError(SCERError, ValueError):
     """A rating could not be computed."""
+
+
+class RatingMismatchError(RatingError):
+    """A rating given with a report was made for another model, boundary or report.
+
+    ``field`` names what differs (``"model"``, ``"boundary"`` or ``"report_digest"``); ``expected`` is the
+    report's value, ``found`` the rating's.
+    """
+
+    def __init__(self, message: str, field: str, expected: object = None, found: object = None) -> None:
+        self.field = field
+        self.expected = expected
+        self.found = found
+        super().__init__(message)
 
 
 class ModelIdError(SCERError, ValueError):

@@ -7,6 +7,30 @@ from pathlib import Path
 import pytest
 
 
+#: the user's Hub settings that would change what a test sees (CI and air-gapped machines set them)
+HUB_ENV = ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", "HF_DATASETS_OFFLINE", "HF_ENDPOINT")
+DEFAULT_ENDPOINT = "https://huggingface.co"
+
+
+@pytest.fixture(autouse=True)
+def _clean_hub_env(monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
+    """Every test starts from a machine with no Hub settings: the suite passes with ``HF_HUB_OFFLINE=1``,
+    ``HF_ENDPOINT`` or ``TRANSFORMERS_OFFLINE`` in the environment. A test that wants offline mode or an
+    endpoint sets it itself (the fake Hub, ``tests/hubserver.use_fake_hub``, does). huggingface_hub reads these
+    variables once, at import, which may have happened at collection: its constants are reset too."""
+    import sys
+
+    for name in HUB_ENV:
+        monkeypatch.delenv(name, raising=False)
+    constants = sys.modules.get("huggingface_hub.constants")
+    if constants is not None:
+        monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
+        monkeypatch.setattr(constants, "ENDPOINT", DEFAULT_ENDPOINT)
+        monkeypatch.setattr(constants, "HUGGINGFACE_CO_URL_TEMPLATE",
+                            DEFAULT_ENDPOINT + "/{repo_id}/resolve/{revision}/{filename}")
+    yield
+
+
 @pytest.fixture(scope="session", autouse=True)
 def _one_torch_thread():  # type: ignore[no-untyped-def]
     """Tiny models gain nothing from intra-op threads; on a shared 2-core machine they only spin."""

@@ -126,7 +126,7 @@ def test_forward_task(bert):
     r = scer_hf.benchmark(bert, task="fill-mask", queries=3, meters=[ReplayMeter({"gpu:0": [(0.0, 10.0)]})], **FAST)
     assert r["benchmark"]["max_new_tokens"] is None
     assert r.phase("forward")["counts"] == {"queries": 3}
-    assert r["sci"]["functional_unit"] == "query"
+    assert r["sci"]["functional_unit"] == "1,000 queries"
 
 
 def test_user_prompts_and_empty_prompts(gpt2_pipe):
@@ -223,11 +223,13 @@ def test_supported_tasks_match_transformers():
 
 
 def test_sequential_ci_matches_scipy():
+    """The rule's 95 % interval is scipy's t-interval at the 97 % quantile (scer_hf.core.stopping)."""
     from scipy import stats
 
     xs = [1.0, 1.2, 0.9, 1.1, 1.05, 0.95]
     ci = sequential_ci(xs, 0.95)
-    lo, hi = stats.t.interval(0.95, len(xs) - 1, loc=sum(xs) / len(xs), scale=stats.sem(xs))
+    assert ci["confidence"] == 0.95 and ci["quantile_level"] == pytest.approx(0.97)
+    lo, hi = stats.t.interval(0.97, len(xs) - 1, loc=sum(xs) / len(xs), scale=stats.sem(xs))
     assert ci["half_width_j"] == pytest.approx((hi - lo) / 2)
     assert ci["rel_half_width"] == pytest.approx((hi - lo) / 2 / (sum(xs) / len(xs)))
     assert sequential_ci([2.0])["half_width_j"] is None
@@ -273,7 +275,7 @@ def test_cli_benchmark(gpt2, tmp_path):
     assert d["benchmark"]["queries_run"] == 3 and d["saved_to"] == str(out)
     assert Report.load(out)["benchmark"]["setting"] == "aienergyscore"
     res = runner.invoke(cli, ["benchmark", gpt2, "--queries", "2", "--warmup", "0", "--no-progress"])
-    assert res.exit_code == 0 and "energy per query" in res.output and "queries: 2" in res.output
+    assert res.exit_code == 0 and "per query     :" in res.output and "queries       : 2 run" in res.output
     res = runner.invoke(cli, ["benchmark", gpt2, "--task", "nope", "--json"])
     assert res.exit_code == 1 and json.loads(res.stdout)["error"] == "UnknownTaskError"
     res = runner.invoke(cli, ["benchmark", gpt2, "--setting", "short"])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import json
 import math
 from importlib import resources
 
@@ -41,9 +42,9 @@ def test_hand_computed_example_energy_co2e_embodied_sci() -> None:
     assert r.embodied_g == pytest.approx(85.5578, abs=1e-4)
     share = r.embodied_g / (r.co2e_g + r.embodied_g)
     assert share == pytest.approx(0.0870, abs=1e-4)
-    # SCI = (897.216 + 85.5578) g / (1,000,000 tokens / 1,000) = 0.982774 g per 1k training tokens
-    assert r.sci["value"] == pytest.approx(0.982774, abs=1e-6)
-    assert r.sci["unit"] == "gCO2eq per 1,000 training tokens"
+    # SCI = (897.216 + 85.5578) g / (1,000,000 tokens / 1 million) = 982.774 g per 1 million training tokens
+    assert r.sci["value"] == pytest.approx(982.774, abs=1e-3)
+    assert r.sci["unit"] == "gCO2eq per 1 million training tokens"
     assert r.sci["embodied_included"] is True
 
 
@@ -80,8 +81,8 @@ def test_gpu_hours_equals_count_times_hours() -> None:
 def test_inference_boundary_sci_per_query() -> None:
     r = estimate(watts=72, hours=1, carbon_intensity_g_per_kwh=100, boundary="inference", queries=3600)
     assert r.boundary == "inference"
-    # 72 Wh = 0.072 kWh x 100 g = 7.2 g over 3,600 queries = 0.002 g/query (no hardware named -> no M)
-    assert r.sci["unit"] == "gCO2eq per query" and r.sci["value"] == pytest.approx(0.002)
+    # 72 Wh = 0.072 kWh x 100 g = 7.2 g over 3,600 queries = 2 g per 1,000 queries (no hardware named -> no M)
+    assert r.sci["unit"] == "gCO2eq per 1,000 queries" and r.sci["value"] == pytest.approx(2.0)
 
 
 def test_watts_override_and_custom_hardware_label() -> None:
@@ -310,3 +311,50 @@ def test_cli_overflow_exits_1_naming_the_option() -> None:
 
     r = CliRunner().invoke(cli, ["estimate", "--hardware", "NVIDIA H100 SXM5 80GB", "--hours", "1e308"])
     assert r.exit_code == 1 and "--hours" in r.output and "overflows" in r.output and "Traceback" not in r.output
+
+
+# ------------------------------------------------------------------ BLOOM, as its paper counts ------
+BLOOM = dict(hardware="A100 SXM4 80GB", watts=400, count=384, gpu_hours=1_082_990, carbon_intensity_g_per_kwh=57)
+BLOOM_ALL = dict(idle_w=64_000, infrastructure_w=27_000, servers=48, lifetime_usage=0.85,
+                 embodied_hardware=["Generic GPU (A100-era, BLOOM)",
+                                    "GPU server excl. GPUs (HPE Apollo 6500 Gen10 Plus, BLOOM)"])
+
+
+def test_estimate_reproduces_bloom_dynamic_24_7_t() -> None:
+    """Luccioni et al. 2022: 1,082,990 GPU-h x 400 W = 433,196 kWh x 57 g = 24.7 t (dynamic power only)."""
+    r = estimate(**BLOOM)
+    assert r.energy_j / 3.6e6 == pytest.approx(433_196, rel=1e-6)
+    assert r.co2e_g / 1e6 == pytest.approx(24.7, rel=0.02)
+
+
+def test_estimate_reproduces_bloom_total_50_5_t_with_idle_infrastructure_and_embodied() -> None:
+    """+ idle servers (64 kW) and always-on infrastructure (27 kW) over the run's 2,820 h = 256,646 kWh (14.6 t),
+    + embodied 11.2 t (2,500 kg per server x 48 and 150 kg per GPU x 384 over 6 years used 85 % of the time)."""
+    r = estimate(**BLOOM, **BLOOM_ALL)
+    phase = r.phases[0]["energy_j"]
+    idle_kwh = (phase["idle:est"] + phase["infrastructure:est"]) / 3.6e6
+    assert idle_kwh == pytest.approx(256_646, rel=0.001)
+    assert r.embodied_g / 1e6 == pytest.approx(11.2, rel=0.02)
+    assert (r.co2e_g + r.embodied_g) / 1e6 == pytest.approx(50.5, rel=0.02)
+    a = r["provenance"]["calculator"]["assumptions"]
+    assert a["idle_w"] == 64_000 and a["infrastructure_w"] == 27_000 and a["lifetime_usage"] == 0.85
+    assert "idle power" not in r["provenance"]["calculator"]["uncertainty"]["not_included"]
+
+
+def test_cli_estimate_bloom_prints_both_totals() -> None:
+    from click.testing import CliRunner
+
+    from scer_hf.cli import cli
+
+    args = ["estimate", "--gpu", "A100 SXM4 80GB", "--watts", "400", "--count", "384", "--gpu-hours", "1082990",
+            "--intensity", "57", "--idle-watts", "64000", "--infrastructure-watts", "27000", "--servers", "48",
+            "--lifetime-usage", "0.85", "--embodied", "Generic GPU (A100-era, BLOOM)",
+            "--embodied", "GPU server excl. GPUs (HPE Apollo 6500 Gen10 Plus, BLOOM)"]
+    res = CliRunner().invoke(cli, args)
+    assert res.exit_code == 0, res.output
+    assert "total CO2eq   : 50.5 tCO2eq, operational + embodied" in res.output
+    assert "idle power    : 64,000 W" in res.output and "in use 85% of it" in res.output
+    d = json.loads(CliRunner().invoke(cli, [*args, "--json"]).output)["report"]
+    assert (d["co2e_g"] + d["embodied_g"]) / 1e6 == pytest.approx(50.5, rel=0.02)
+    bad = CliRunner().invoke(cli, [*args[:-4], "--lifetime-usage", "1.5"])
+    assert bad.exit_code == 1 and "--lifetime-usage" in bad.output

@@ -44,10 +44,10 @@ def real_card() -> bytes:
 def test_repo_card_is_pulled_edited_and_pushed_with_parent_commit(hub: FakeHub) -> None:
     first = hub.create_repo("org/minilm", {"README.md": real_card(), "scer_label.svg": b"<svg/>"})
     rep = training_report()
-    res = update_card("org/minilm", rep, rating=rating())
+    res = update_card("org/minilm", rep, rating=rating(report=rep))
     pushed = hub.file("org/minilm", "README.md")
     assert pushed is not None
-    expected = edit_card_text(real_card().decode(), rep, rating(), label="scer_label.svg")
+    expected = edit_card_text(real_card().decode(), rep, rating(report=rep), label="scer_label.svg")
     assert pushed.decode() == expected == res.content  # the same bytes a local edit gives
     assert res.changed and res.pushed and res.pr_url is None
     assert res.commit_url == f"{hub.url}/org/minilm/commit/{hub.head('org/minilm')}"
@@ -58,7 +58,7 @@ def test_repo_card_is_pulled_edited_and_pushed_with_parent_commit(hub: FakeHub) 
     routes = [(m, p.split("?")[0]) for m, p, _ in hub.log]
     assert ("POST", "/api/validate-yaml") in routes and ("POST", "/api/models/org/minilm/commit/main") in routes
     # same report again: nothing to commit
-    again = update_card("org/minilm", rep, rating=rating())
+    again = update_card("org/minilm", rep, rating=rating(report=rep))
     assert not again.changed and not again.pushed and len(hub.history("org/minilm")) == 2
     # the Hub's card data (model_info) shows the field the emissions filter reads
     from huggingface_hub import HfApi
@@ -185,7 +185,7 @@ def test_local_card_push_uploads_card_and_label(hub: FakeHub, tmp_path: Path) ->
 def test_cli_update_show_and_push(hub: FakeHub, tmp_path: Path) -> None:
     rep = training_report()
     rp = rep.save(tmp_path / "scer_report.json")
-    (tmp_path / "rating.json").write_text(json.dumps(rating()))
+    (tmp_path / "rating.json").write_text(json.dumps(rating(report=rep)))
     run = CliRunner().invoke
     r = run(cli, ["card", "update", str(tmp_path), "--report", str(rp), "--rating", str(tmp_path / "rating.json"),
                   "--json"])
@@ -263,7 +263,7 @@ def test_a_pr_branch_can_be_updated_and_crlf_survives_the_round_trip(hub: FakeHu
     hub.create_repo("org/m", {"README.md": crlf})
     first = update_card("org/m", training_report(), create_pr=True)
     assert first.pr_url and first.pr_url.endswith("/discussions/1")
-    rep2 = training_report()
+    rep2 = training_report(run="2")
     res = update_card("org/m", rep2, revision="refs/pr/1")  # a new run: update the open PR, not main
     assert res.pushed and hub.file("org/m", "README.md") == crlf
     on_pr = hub.file("org/m", "README.md", "refs/pr/1")

@@ -29,12 +29,12 @@ def sections(text: str) -> dict[str, str]:
 def folder(tmp_path: Path) -> Path:
     """A model folder as the demo leaves it: the inference label as scer_label.svg, the training one beside it."""
     save_label(tmp_path / "scer_label.svg", INFER, rating(), auto_rate=False)
-    save_label(tmp_path / "scer_label_training.svg", TRAIN, rating(), auto_rate=False)
+    save_label(tmp_path / "scer_label_training.svg", TRAIN, rating(report=TRAIN), auto_rate=False)
     return tmp_path
 
 
 def test_each_section_shows_the_label_of_its_own_boundary(folder: Path) -> None:
-    update_card(folder, TRAIN, rating=rating())
+    update_card(folder, TRAIN, rating=rating(report=TRAIN))
     text = update_card(folder, INFER, rating=rating()).content
     s = sections(text)
     assert "](scer_label_training.svg)" in s["training"] and "](scer_label.svg)" not in s["training"]
@@ -48,23 +48,23 @@ def test_each_section_shows_the_label_of_its_own_boundary(folder: Path) -> None:
 
 def test_another_reports_label_is_never_shown(tmp_path: Path) -> None:
     save_label(tmp_path / "scer_label.svg", INFER, rating(), auto_rate=False)  # inference only
-    text = update_card(tmp_path, TRAIN, rating=rating()).content
+    text = update_card(tmp_path, TRAIN, rating=rating(report=TRAIN)).content
     assert "scer_label.svg" not in sections(text)["training"]
     assert "label" not in ModelCard(text).data.scer["training"]
 
 
 def test_card_links_only_files_it_has(tmp_path: Path) -> None:
     rep = training_report()
-    text = update_card(tmp_path, rep, rating=rating()).content
+    text = update_card(tmp_path, rep, rating=rating(report=rep)).content
     assert "HTML report" not in text
     assert "scer_report" not in sections(text)["training"]  # no manifest beside it: no link, only the digest
     assert rep.digest() in text and "--report REPORT.json" in text
     rep.save(tmp_path / "training_report.json")  # the demo's name for it
-    text = update_card(tmp_path, rep, rating=rating()).content
+    text = update_card(tmp_path, rep, rating=rating(report=rep)).content
     assert "[training\\_report.json](training_report.json)" in sections(text)["training"]
     other = Report.from_dict({**training_report().to_dict(), "run_id": "another-run"})
     other.save(tmp_path / "scer_report.json")  # a different report beside the card is not linked as this one
-    text = update_card(tmp_path, rep, rating=rating()).content
+    text = update_card(tmp_path, rep, rating=rating(report=rep)).content
     assert "scer_report.json" not in text
     for target in ("training_report.json", "scer_label.svg"):  # every relative link in the card exists
         if f"]({target})" in text:

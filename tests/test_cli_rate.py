@@ -54,7 +54,7 @@ def test_cli_rate_json_without_torch() -> None:
 
 def test_cli_rate_text_and_errors(tmp_path: Path) -> None:
     p = run_cli("rate", "distilbert/distilgpt2")
-    assert p.returncode == 0 and "SCER A" in p.stdout and "5/5 stars" in p.stdout
+    assert p.returncode == 0 and "SCER A" in p.stdout and "5 of 5 stars" in p.stdout
     bad = run_cli("rate", "a/b/c")
     assert bad.returncode == 1 and "malformed model id" in bad.stderr
     bad_json = run_cli("rate", "gpt2", "--task", "poetry", "--json")

@@ -116,11 +116,12 @@ def test_per_query_figures_come_from_the_measured_calls_only(where: int) -> None
     d = report_of(m, tr)
     measured = [i for i in range(20) if i != where]  # the fault is on the read that ends the failing call
     want = sum(WATTS * secs[i] for i in measured) / len(measured)
-    per_query = next(a for a in d["sci_alternatives"] if a["functional_unit"] == "query")
-    assert per_query["energy_j_per_unit"] == pytest.approx(want, rel=0.01)  # measured energy / measured queries
-    assert per_query["r_measured"] == len(measured) and per_query["r"] == 20
-    per_tokens = next(a for a in d["sci_alternatives"] if a["functional_unit"] == "1,000 output tokens")
-    assert per_tokens["energy_j_per_unit"] == pytest.approx(want / 8 * 1000, rel=0.01)  # 8 tokens a call
+    per_query = next(a for a in d["sci_alternatives"] if a["count_key"] == "queries")
+    # measured energy over measured queries, at the unit's fixed scale
+    assert per_query["energy_j_per_unit"] == pytest.approx(want * per_query["scale"], rel=0.01)
+    assert per_query["r_measured"] * per_query["scale"] == len(measured) and per_query["r"] * per_query["scale"] == 20
+    per_tokens = next(a for a in d["sci_alternatives"] if a["count_key"] == "output_tokens")
+    assert per_tokens["energy_j_per_unit"] == pytest.approx(want / 8 * per_tokens["scale"], rel=0.01)  # 8 a call
     assert d["status"] == "partial" and d["coverage"]["measured_fraction"] < 1
     assert d["coverage"]["windows_measured"] == 19 and d["coverage"]["windows"] == 20
     p = d["phases"][0]
@@ -194,14 +195,14 @@ def test_card_omits_co2_below_the_threshold_and_says_why(tmp_path: Path) -> None
     assert meta["co2_eq_emissions"]["emissions"] == pytest.approx(good.co2e_g) and good.co2e_g > 0
     assert meta["scer"]["training"]["coverage"]["measured_fraction"] == pytest.approx(0.95)
     body = (tmp_path / "README.md").read_text()
-    assert "Coverage 95%" in body and "rest filled" in body
+    assert "**Coverage**" in body and "95% of the run measured" in body and "filled at the power measured" in body
     update_card(tmp_path, low, overwrite=True)  # our earlier figure no longer stands: it is removed
     text = (tmp_path / "README.md").read_text()
     meta = yaml.safe_load(text.split("---")[1])
     assert "co2_eq_emissions" not in meta and "emissions: 0" not in text
     cov = meta["scer"]["training"]["coverage"]
     assert cov["headline"] is False and cov["co2_eq_emissions"].startswith("omitted")
-    assert "No total, SCI or `co2_eq_emissions` is given" in text
+    assert "50% of the run measured; 90% is needed for a total or an SCI" in text
     low.save(tmp_path / "scer_report.json")
     assert verify(tmp_path / "README.md", report=tmp_path / "scer_report.json").ok
 
@@ -221,12 +222,12 @@ def test_label_and_html_say_the_coverage_and_show_no_false_total(tmp_path: Path)
     from scer_hf.publish.html import write_html_report
     from scer_hf.publish.label import make_label
 
-    for rep, expect in ((_training({3}), "Coverage 95%, rest filled"), (_training(set(range(10))), "No figure")):
+    for rep, expect in ((_training({3}), "95% of the run measured"), (_training(set(range(10))), "No figure")):
         svg = make_label(rep, auto_rate=False)
-        assert expect in svg and "Coverage" in svg
+        assert expect in svg and ">Coverage<" in svg
         assert ">0 J<" not in svg and ">0 gCO2eq<" not in svg
         html = write_html_report(rep, tmp_path / f"r{len(expect)}.html", auto_rate=False).read_text()
-        assert "COVERAGE" in html
+        assert "Coverage" in html and "of the run measured" in html
     full = make_label(_training(set()), auto_rate=False)
     assert "Coverage" not in full  # nothing is said at full coverage
 

@@ -65,19 +65,48 @@ def test_energy_one_family_per_output() -> None:
 
 
 @pytest.mark.parametrize("value, fu, scale, text", [
-    (5.74e-5, "1,000 training tokens", 1000.0, "57.4 gCO2eq per 1 billion training tokens"),
+    # a report written per 1,000 is shown in the unit's one fixed scale (fmt.FU_SCALES), never rescaled to taste
+    (5.74e-5, "1,000 training tokens", 1000.0, "0.0574 gCO2eq per 1 million training tokens"),
     (0.3053, "1,000 training tokens", 1000.0, "305 gCO2eq per 1 million training tokens"),
-    (2.3, "query", 1.0, "2.3 gCO2eq per query"),
-    (0.023, "query", 1.0, "23 gCO2eq per 1,000 queries"),
-    (0.000243, "1,000 output tokens", 1000.0, "243 gCO2eq per 1 billion output tokens"),
+    (0.0574, "1 million training tokens", 1e6, "0.0574 gCO2eq per 1 million training tokens"),
+    (2.3, "query", 1.0, "2,300 gCO2eq per 1,000 queries"),
+    (0.023, "1,000 queries", 1000.0, "0.023 gCO2eq per 1,000 queries"),
+    (0.000243, "1,000 output tokens", 1000.0, "0.243 gCO2eq per 1 million output tokens"),
+    (243.0, "1 million output tokens", 1e6, "243 gCO2eq per 1 million output tokens"),
     (0.5, "PFLOP", 1e15, "0.5 gCO2eq per PFLOP"),  # not a countable noun: its own scale
 ])
-def test_sci_headline_scales_the_functional_unit(value, fu, scale, text) -> None:
+def test_sci_headline_is_shown_in_the_fixed_scale_of_its_functional_unit(value, fu, scale, text) -> None:
     d = fmt.sci_display({"value": value, "functional_unit": fu, "scale": scale})
     assert d["text"] == text and d["unit"] == text.split(" ", 1)[1]
     # the displayed value is the same quantity: value per `scale` units, rescaled
     per_unit = value / scale
     assert d["value"] == pytest.approx(per_unit * d["per"]) if fu != "PFLOP" else d["value"] == value
+
+
+def test_one_scale_per_functional_unit_in_json_and_display() -> None:
+    """A report records SCI in the fixed scale, so the JSON unit is the unit people read (README "Units")."""
+    from scer_hf.core.sci import FUNCTIONAL_UNITS
+
+    for key, fu in FUNCTIONAL_UNITS.items():
+        disp = fmt.sci_display({"value": 1.0, "functional_unit": fu.name, "scale": fu.scale})
+        assert disp["functional_unit"] == fu.name and disp["value"] == 1.0, key
+    assert fmt.fu_text("training token") == "1 million training tokens" and fmt.fu_text("query") == "1,000 queries"
+    d = training_report().to_dict()
+    assert d["sci"]["unit"] == d["sci"]["shown_unit"] == "gCO2eq per 1 million training tokens"
+
+
+@pytest.mark.parametrize("raw, shown", [
+    ("Wh per 10^15 parameter-tokens", "Wh per 1 quadrillion parameter-tokens"),
+    ("g CO2e per 1,000 queries", "gCO2eq per 1,000 queries"), ("gCO2e/kWh", "gCO2eq per kWh"),
+    ("t CO2e (operational)", "tCO2eq (operational)"), ("gCO2eq per kWh", "gCO2eq per kWh"),
+])
+def test_one_spelling_per_unit(raw: str, shown: str) -> None:
+    assert fmt.unit_text(raw) == shown
+
+
+def test_published_figures_keep_their_digits() -> None:
+    assert [fmt.published(x) for x in (31.22, 184320, 433.196, 1.3e6, 24.7)] == \
+        ["31.22", "184,320", "433.196", "1,300,000", "24.7"]
 
 
 def test_report_records_the_unit_shown_and_verify_checks_it(tmp_path: Path) -> None:
@@ -87,7 +116,7 @@ def test_report_records_the_unit_shown_and_verify_checks_it(tmp_path: Path) -> N
     shown = fmt.sci_display(d["sci"])["unit"]
     assert d["sci"]["shown_unit"] == shown
     assert verify_report(d).ok
-    d["sci"]["shown_unit"] = "gCO2eq per 1,000 training tokens"  # a unit the figure is not shown in
+    d["sci"]["shown_unit"] = "gCO2eq per 1 billion training tokens"  # a unit the figure is not shown in
     res = verify_report(d)
     assert not res.ok and [c.name for c in res.failed] == ["sci.shown_unit"]
 
@@ -239,7 +268,7 @@ def test_card_names_the_hardware_the_label_names() -> None:
     from scer_hf.publish.card.content import boundary_entry, co2_entry
 
     rep = training_report()
-    f = label_fields(rep, rating())
+    f = label_fields(rep, rating(report=rep))
     assert boundary_entry(rep)["hardware"] == f["hardware"] == co2_entry(rep)["hardware_used"]
 
 

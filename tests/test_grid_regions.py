@@ -126,7 +126,13 @@ def test_cli_grid_list_and_one_location() -> None:
     r = run(cli, ["grid", "--list", "--json"])
     assert r.exit_code == 0, r.output
     av = json.loads(r.output)
+    figures = av.pop("figures")
     assert av == json.loads(json.dumps(available()))
+    fra = next(f for f in figures if f["name"] == "FRA")  # names with their values, never bare codes
+    assert fra["place"] == "France" and fra["g_per_kwh"] > 0 and fra["flags"] == "--country FRA"
+    text = run(cli, ["grid", "--list"]).output
+    assert max(len(line) for line in text.splitlines()) <= 120
+    assert any(line.split()[:1] == ["FRA"] and "France" in line for line in text.splitlines())
     assert "europe-west4" in av["cloud"]["gcp"] and "us-east-1" in av["cloud"]["aws"]
     assert "california" in av["regions"]["USA"] and "ontario" in av["regions"]["CAN"] and "FRA" in av["countries"]
     r = run(cli, ["grid", "--cloud", "gcp", "--region", "europe-west4", "--json"])

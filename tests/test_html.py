@@ -11,6 +11,8 @@ import subprocess
 from pathlib import Path
 
 import pytest
+
+from scer_hf.errors import RatingMismatchError
 from click.testing import CliRunner
 
 from scer_hf.cli import cli
@@ -32,7 +34,8 @@ def with_quality(rep: Report) -> Report:
 
 
 def test_self_contained_no_network() -> None:
-    html = render_html(with_quality(inference_report()), rating(), REFERENCE)
+    q = with_quality(inference_report())
+    html = render_html(q, rating(report=q), REFERENCE)
     assert not re.search(r"<script|<link|<img|<iframe|@import|url\(", html, re.I)
     # no attribute can fetch anything: the only URL inside a tag is the SVG namespace (source URLs are plain text)
     assert not re.search(r"(src|href)\s*=", html, re.I)
@@ -87,7 +90,8 @@ def test_pareto_front_by_hand() -> None:
 
 
 def test_quality_section_and_pareto_view() -> None:
-    html = render_html(with_quality(inference_report()), rating(), REFERENCE)
+    q = with_quality(inference_report())
+    html = render_html(q, rating(report=q), REFERENCE)
     assert "Quality-normalised efficiency" in html and "perplexity = <strong>812</strong>" in html
     pareto = re.search(r'<svg[^>]*aria-label="Energy-quality Pareto view".*?</svg>', html, re.S)
     assert pareto and pareto.group(0).count("<circle") == 4 and "<polyline" in pareto.group(0)
@@ -95,7 +99,12 @@ def test_quality_section_and_pareto_view() -> None:
 
 
 def test_training_report_and_write(tmp_path: Path) -> None:
-    p = write_html_report(training_report(), tmp_path / "t.html", rating(), auto_rate=False)
+    rep = training_report()
+    with pytest.raises(RatingMismatchError) as ei:  # an inference rating is refused for a training report
+        write_html_report(rep, tmp_path / "t.html", rating(), auto_rate=False)
+    assert ei.value.field == "model" and not (tmp_path / "t.html").exists()
+    r = rating(None, None, report=rep)
+    p = write_html_report(rep, tmp_path / "t.html", r, auto_rate=False)
     html = p.read_text(encoding="utf-8")
     assert "train" in html and "eval" in html and "gCO2eq per 1 million training tokens" in html
     assert "Not rated for training: no training measurement in this report" in html
@@ -119,7 +128,8 @@ def test_renders_in_headless_chromium(tmp_path: Path) -> None:
     if exe is None:
         pytest.skip("chromium not installed (apt-get install chromium)")
     image = pytest.importorskip("PIL.Image")
-    page = write_html_report(with_quality(inference_report()), tmp_path / "report.html", rating(), REFERENCE)
+    q = with_quality(inference_report())
+    page = write_html_report(q, tmp_path / "report.html", rating(report=q), REFERENCE)
     shot = tmp_path / "report.png"
     cmd = [exe, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
            "--disable-component-update", "--disable-sync", "--no-first-run", f"--user-data-dir={tmp_path / 'ud'}",
@@ -147,8 +157,7 @@ def test_human_equivalents_with_sources() -> None:
 
 def test_training_rating_without_stars_never_prints_none_stars() -> None:
     rep = training_report()
-    r = rating(stars=None)
-    r["training"] = {**r["inference"], "phase": "training", "stars": None}
+    r = rating(stars=None, report=rep)
     html = render_html(rep, r)
     assert "None of 5" not in html and "None" not in re.sub(r"<[^>]+>", " ", html).split()
 

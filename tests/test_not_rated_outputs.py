@@ -1,10 +1,9 @@
 """A rating that is not comparable shows no headline grade or stars in any output (HTML, CLI, label, card):
-"not rated", the indicative position in grey and the reasons."""
+"not rated" and the reasons; the indicative position only in the HTML report's rating section (and the JSON)."""
 
 from __future__ import annotations
 
 import json
-import re
 
 from click.testing import CliRunner
 
@@ -29,16 +28,20 @@ def test_html_not_comparable_has_no_grade_tile() -> None:
     html = render_html(inference_report(), _not_comparable())
     assert f'class="grade g{g}"' not in html and "of 5 stars" not in html
     assert "Not rated" in html and "batch size 8" in html
-    assert re.search(r'class="[^"]*muted indicative[^"]*">indicative: ', html)
+    # the position appears once, in the rating section, said to be no rating; each reason appears once
+    assert html.count("Indicative position only, not a rating: A, percentile 92") == 1
+    rating_section = html.split("<h2>Rating</h2>")[1]
+    assert "Indicative position" in rating_section and "Indicative position" not in html.split("<h2>Rating</h2>")[0]
+    assert html.count("batch size 8") == 1
 
 
 def test_cli_rate_cpu_training_report_says_not_rated(tmp_path) -> None:
     path = training_report({"cpu:0": 50.0}, method="estimate").save(tmp_path / "scer_report.json")
     res = CliRunner().invoke(cli, ["rate", str(path)])
     assert res.exit_code == 0, res.output
-    line = next(x for x in res.output.splitlines() if x.strip().startswith("training"))
-    assert "not rated" in line and "indicative: C" in line and "SCER " not in line
-    assert "estimated" in res.output and "not measured on a GPU" in res.output
+    block = res.output.split("\ntraining\n")[1].split("\ninference\n")[0]
+    assert "not rated: not comparable" in block and "SCER " not in block and "indicative" not in block
+    assert "estimated" in block and "not measured on a GPU" in block
     d = json.loads(CliRunner().invoke(cli, ["rate", str(path), "--json"]).output)
     assert d["training"]["comparable"] is False and d["training"]["grade"] is None
     assert d["training"]["indicative"]["grade"] == "C"

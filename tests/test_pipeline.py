@@ -130,8 +130,8 @@ def test_replayed_trace_gives_expected_split(gpt2, bare):
     assert pu["gpu_wh_per_1k_queries"] == pytest.approx(total / 3600 * 1000)
     assert pu["j_per_1k_output_tokens"] == pytest.approx(total / 8 * 1000)
     assert pu["g_per_1k_output_tokens"] == pytest.approx(r.co2e_g / 8 * 1000)
-    assert r["sci"]["functional_unit"] == "1,000 output tokens" and r["sci"]["r"] == pytest.approx(0.008)
-    assert [a["functional_unit"] for a in r["sci_alternatives"]] == ["1,000 output tokens", "query"]
+    assert r["sci"]["functional_unit"] == "1 million output tokens" and r["sci"]["r"] == pytest.approx(8e-6)
+    assert [a["functional_unit"] for a in r["sci_alternatives"]] == ["1 million output tokens", "1,000 queries"]
 
 
 def test_output_tokens_are_tokens_actually_generated(gpt2):
@@ -296,7 +296,7 @@ def test_forward_tasks(bert_paths, task):
     r = tp.report
     assert [p["name"] for p in r.phases] == ["forward"]
     assert r.phase("forward")["counts"] == {"queries": 5} and r.phase("forward")["windows"] == 2
-    assert r["sci"]["functional_unit"] == "query"
+    assert r["sci"]["functional_unit"] == "1,000 queries"
     assert r["extra"]["per_unit"]["j_per_1k_output_tokens"] is None
     out = list(tp(t for t in texts[:3]))
     assert len(out) == 3 and tp.report.phase("forward")["counts"]["queries"] == 8

@@ -50,7 +50,7 @@ def test_perplexity_equals_the_models_own_loss(gpt2: Path) -> None:
     assert 0.3 * len(tok) < q["value"] < 3 * len(tok)
     per = rep["co2e_g_per_quality_unit"]
     assert per["value"] == pytest.approx(rep["sci"]["value"] * q["value"])  # SCI / (1/perplexity)
-    assert per["unit"] == "gCO2eq per 1,000 output tokens at full quality"
+    assert per["unit"] == "gCO2eq per 1 million output tokens at full quality"
     assert verify(rep).ok  # the extra blocks keep the report verifiable
 
 

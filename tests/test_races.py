@@ -25,7 +25,7 @@ CTX = mp.get_context("fork")
 
 def _card_worker(barrier: Any, root: str, boundary: str, q: Any) -> None:
     rep = training_report() if boundary == "training" else inference_report()
-    r = rating()
+    r = rating(report=rep)
     try:
         for i in range(ROUNDS):
             barrier.wait(timeout=60)
@@ -97,7 +97,7 @@ def test_two_processes_saving_one_report_path_never_lose_a_saved_report(tmp_path
 
 
 def test_lock_files_stay_out_of_the_users_folder(tmp_path: Path) -> None:
-    update_card(tmp_path, training_report(), rating=rating())
+    update_card(tmp_path, training_report(), rating=rating(report=training_report()))
     training_report().save(tmp_path / "scer_report.json")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["README.md", "scer_report.json"]
     json.loads((tmp_path / "scer_report.json").read_text())

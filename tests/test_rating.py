@@ -100,7 +100,7 @@ def test_bloom_560m_offline() -> None:
         assert CONTRACT <= set(d[phase]) and d[phase]["phase"] == phase
     t = r.training  # 10.505 MWh over 0.559 B params x 341 B tokens (reference 2026.12): its own published energy
     assert t.available and t.value == pytest.approx(10.505e6 / (0.559e9 * 341e9) * 1e15) and t.grade is not None
-    assert t.unit == "Wh per 10^15 parameter-tokens" and t.method == "published" and t.basis is None
+    assert t.unit == "Wh per 1 quadrillion parameter-tokens" and t.method == "published" and t.basis is None
     assert any("training.csv#25" in s for s in t.sources)
     i = r.inference  # no figure of its own: the architecture twin bloomz-560m's published figure
     assert i.available and i.basis == "twin" and i.via_model == "bigscience/bloomz-560m"
@@ -152,7 +152,7 @@ def test_secondary_and_modelled_need_opt_in() -> None:
 
 def test_training_emissions_fallback_and_derived_energy() -> None:
     t = rate("meta-llama/Llama-2-7b-hf", hub=False).training
-    assert t.method == "published" and t.unit == "g CO2e per 10^15 parameter-tokens"
+    assert t.method == "published" and t.unit == "gCO2eq per 1 quadrillion parameter-tokens"
     assert t.value == pytest.approx(31.22e6 / (7e9 * 2000e9) * 1e15)
     d = rate("meta-llama/Llama-2-7b-hf", include_derived=True, hub=False).training
     assert d.method == "derived (calculator)" and d.estimated
@@ -279,7 +279,7 @@ def test_rate_training_report() -> None:
                        model={"id": "me/tiny", "parameters": 1_000_000})
     t = rate(rep).training
     expected = 100.0 * 100.0 / 3600.0 / (1e6 * 1e6) * 1e15  # Wh per 10^15 parameter-tokens
-    assert t.value == pytest.approx(expected) and t.unit == "Wh per 10^15 parameter-tokens"
+    assert t.value == pytest.approx(expected) and t.unit == "Wh per 1 quadrillion parameter-tokens"
     assert t.peers == 18 and t.percentile == 0.0 and t.grade == "C"  # the 18 class-A published rows (13 + BLOOM x4, T5-11B)
     assert t.co2e is not None and t.co2e["value"] > 0
     assert not rate(rep).inference.available

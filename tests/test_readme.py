@@ -40,13 +40,65 @@ def test_readme_blocks_are_found_and_few_are_skipped() -> None:
 
 @pytest.fixture(scope="module")
 def demo_like(tmp_path_factory: pytest.TempPathFactory, tiny_model_dir) -> Path:  # type: ignore[no-untyped-def]
-    """A working directory holding ``scer-demo/`` as `scer-hf demo scer-demo` leaves it (the parts the README uses)."""
+    """A working directory holding ``scer-demo/`` as `scer-hf demo scer-demo` leaves it (the parts the README uses):
+    the tiny model, both reports, their labels and HTML pages, each made as the demo makes them."""
+    from scer_hf.publish.html import write_html_report
+    from scer_hf.publish.label import save_label
+    from scer_hf.rating import rate
+
     cwd = tmp_path_factory.mktemp("readme")
     demo = cwd / "scer-demo"
     shutil.copytree(tiny_model_dir("gpt2"), demo / "model")
-    training_report().save(demo / "training_report.json")
-    inference_report().save(demo / "inference_report.json")
+    for rep, label in ((training_report(), "scer_label_training.svg"), (inference_report(), "scer_label.svg")):
+        rep.save(demo / f"{rep.boundary}_report.json")
+        save_label(demo / label, rep, rate(rep))
+        write_html_report(rep, demo / f"{rep.boundary}_report.html", rate(rep))
     return cwd
+
+
+_BASH = re.compile(r"```bash\n(?P<code>.*?)```", re.S)
+
+
+def cli_lines() -> list[tuple[int, str]]:
+    """(block line, command) for each ``scer-hf`` line of the README's ```bash blocks, with the ``cd`` before it
+    (``cd DIR; scer-hf ...``). Install lines and the demo itself (run by test_demo) are left out."""
+    text = README.read_text(encoding="utf-8")
+    out = []
+    for m in _BASH.finditer(text):
+        line_no, cwd = text[:m.start("code")].count("\n") + 1, None
+        for line in m.group("code").splitlines():
+            cmd = line.split("  #")[0].strip()
+            if cmd.startswith("cd "):
+                cwd = cmd[3:]
+            elif cmd.startswith("scer-hf ") and not cmd.startswith("scer-hf demo"):
+                out.append((line_no, f"cd {cwd}; {cmd}" if cwd else cmd))
+    return out
+
+
+def test_every_readme_command_runs_where_it_is_printed(demo_like: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The README's `scer-hf` lines, in order, in the folder the demo leaves: each exits 0 (verify: VERIFIED)."""
+    import shlex
+
+    from click.testing import CliRunner
+
+    from scer_hf.cli import cli
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    lines = cli_lines()
+    assert len(lines) >= 12
+    for line_no, cmd in lines:
+        cwd = demo_like
+        if cmd.startswith("cd "):
+            where, cmd = cmd[3:].split("; ", 1)
+            cwd = demo_like / where
+        monkeypatch.chdir(cwd)
+        argv, _, target = cmd.partition(" > ")
+        res = CliRunner().invoke(cli, shlex.split(argv)[1:])
+        assert res.exit_code == 0, f"README.md line {line_no}: {cmd}\n{res.output}"
+        if target:
+            Path(target.strip()).write_text(res.output, encoding="utf-8")
+        if " verify " in f" {cmd} ":
+            assert res.output.startswith("VERIFIED"), f"README.md line {line_no}: {cmd}\n{res.output}"
 
 
 @pytest.mark.parametrize("line,code,reason", blocks(), ids=[f"line{n}" for n, _, _ in blocks()])

@@ -21,7 +21,7 @@ def shipped(name: str) -> tuple[list[str], list[dict[str, str]]]:
 
 
 def test_row_counts_and_every_source_column_kept_verbatim() -> None:
-    counts = {"training.csv": 48, "inference.csv": 97, "aienergyscore_v1.csv": 166}
+    counts = {"training.csv": 49, "inference.csv": 97, "aienergyscore_v1.csv": 166}
     for name, n in counts.items():
         cols, raw = shipped(name)
         assert len(raw) == n
@@ -72,7 +72,7 @@ def test_training_normalisation_arithmetic() -> None:
     assert bloom["value"] == pytest.approx(433.196e6 / (176.247e9 * 366e9) * 1e15, rel=1e-12)
     assert bloom["value"] == pytest.approx(6.7156, rel=1e-4)
     assert bloom["co2e_value"] == pytest.approx(24.7e6 / (176.247e9 * 366e9) * 1e15, rel=1e-12)
-    assert bloom["value_unit"] == "Wh per 10^15 parameter-tokens"
+    assert bloom["value_unit"] == "Wh per 1 quadrillion parameter-tokens"
     small = next(r for r in reference.rows("training") if r["model_key"] == "bigscience/bloom-560m")
     assert small["energy_wh"] == pytest.approx(10.505e6) and small["tokens_b_value"] == 341  # BLOOM paper Table 3
     assert small["value"] == pytest.approx(10.505e6 / (0.559e9 * 341e9) * 1e15, rel=1e-12)
@@ -139,7 +139,7 @@ def test_load_returns_versioned_dataset() -> None:
     datasets = pytest.importorskip("datasets")
     ds = reference.load("training")
     assert isinstance(ds, datasets.Dataset)
-    assert ds.num_rows == 46  # 48 minus the two [secondary] rows
+    assert ds.num_rows == 47  # 49 minus the two [secondary] rows
     assert set(shipped("training.csv")[0]) <= set(ds.column_names)
     assert reference.REFERENCE_VERSION in ds.info.description
     row = ds[[i for i, m in enumerate(ds["model_id"]) if m == "bigscience/bloom-560m"][0]]

@@ -119,12 +119,12 @@ def test_report_totals_sci_and_uncertainty() -> None:
     assert d["energy_j"] == pytest.approx(400.0 * 110)
     assert d["co2e_g"] == pytest.approx(44_000 / 3.6e6 * 1.5 * 100)
     assert d["embodied_g"] == pytest.approx(emb.embodied_g)
-    # R counts training phases only: 1,000,000 tokens -> 1,000 units of 1,000 training tokens
-    assert d["sci"]["functional_unit"] == "1,000 training tokens" and d["sci"]["r"] == pytest.approx(1000)
-    assert d["sci"]["value"] == pytest.approx((d["co2e_g"] + emb.embodied_g) / 1000)
-    assert d["sci"]["unit"] == "gCO2eq per 1,000 training tokens" and d["sci"]["version"] == "SCI 1.1"
-    per_sample = [a for a in d["sci_alternatives"] if a["functional_unit"] == "sample"][0]
-    assert per_sample["r"] == 2000
+    # R counts training phases only: 1,000,000 tokens -> 1 unit of 1 million training tokens (the fixed scale)
+    assert d["sci"]["functional_unit"] == "1 million training tokens" and d["sci"]["r"] == pytest.approx(1)
+    assert d["sci"]["value"] == pytest.approx((d["co2e_g"] + emb.embodied_g) / 1)
+    assert d["sci"]["unit"] == "gCO2eq per 1 million training tokens" and d["sci"]["version"] == "SCI 1.1"
+    per_sample = [a for a in d["sci_alternatives"] if a["functional_unit"] == "1,000 samples"][0]
+    assert per_sample["r"] == 2
     assert d["uncertainty"]["energy_j"] == pytest.approx(0.05 * 44_000)
     assert d["uncertainty"]["relative"] == pytest.approx(0.05)
     assert r.phase("epoch 2")["energy_j"]["gpu:0"] == pytest.approx(360.0 * 50)
@@ -228,11 +228,11 @@ def test_provenance_names_the_meter_of_each_component() -> None:
 
 def test_sci_uncertainty_excludes_embodied() -> None:
     # 1 kWh IT energy, +-10 % meter; 400 g/kWh x PUE 1.5 -> 600 g +- 60 g; M = 200 g (no meter uncertainty);
-    # 2,000 training tokens -> R = 2: SCI = (600 + 200) / 2 = 400, +- 60 / 2 = 30 (not 400 x 10 % = 40)
+    # 2 million training tokens -> R = 2: SCI = (600 + 200) / 2 = 400, +- 60 / 2 = 30 (not 400 x 10 % = 40)
     from scer_hf.core.embodied import Embodied
     from scer_hf.core.tracker import Measurement
 
-    m = Measurement("train", 0.0, 10.0, {"gpu:0": 3.6e6}, counts={"tokens": 2000})
+    m = Measurement("train", 0.0, 10.0, {"gpu:0": 3.6e6}, counts={"tokens": 2_000_000})
     prov = {"meters": [{"meter": "m", "method": "counter", "components": ["gpu:0"], "relative_uncertainty": 0.1}]}
     r = Report.build([m], boundary="training", carbon=carbon_intensity(g_per_kwh=400.0, pue=1.5), provenance=prov,
                      embodied=Embodied(True, 200.0, hardware="x"))

@@ -68,7 +68,7 @@ def test_expected_digest(tmp_path: Path) -> None:
     rep = inference_report()
     assert verify_report(rep, rep.digest()).ok
     assert not verify_report(rep, "sha256:" + "0" * 64).ok
-    a, b = rep.save(tmp_path / "a.json"), inference_report().save(tmp_path / "b.json")  # another run id
+    a, b = rep.save(tmp_path / "a.json"), inference_report(run="2").save(tmp_path / "b.json")  # another run id
     assert verify(a, a).ok and not verify(a, b).ok
 
 
@@ -89,9 +89,9 @@ def test_label_verifies_and_tampered_label_does_not(tmp_path: Path) -> None:
     better = save_label(tmp_path / "better.svg", rep, rating("A", 5))
     assert {"label.stars"} <= {c.name for c in verify(better, rating=rating()).failed}
     # a label of another report: digest and QR differ
-    other = inference_report()
-    save_label(tmp_path / "other.svg", other, rating())
-    assert {"label.digest", "label.qr"} <= {c.name for c in verify(tmp_path / "other.svg", rating=rating()).failed}
+    other = inference_report(run="2")
+    save_label(tmp_path / "other.svg", other, rating(report=other))
+    assert {"label.digest", "label.qr"} <= {c.name for c in verify(tmp_path / "other.svg", rep).failed}
 
 
 def test_label_errors(tmp_path: Path) -> None:
@@ -133,7 +133,7 @@ def test_card_verifies_and_tampered_card_does_not(tmp_path: Path) -> None:
 
 def test_card_against_another_report(tmp_path: Path) -> None:
     card = _card(tmp_path, inference_report(), None)
-    other = inference_report()
+    other = inference_report(run="2")
     res = verify(card, other)
     assert "card.scer.inference.report_digest" in {c.name for c in res.failed}
 
@@ -214,7 +214,7 @@ def test_real_and_odd_cards_verify_after_update(tmp_path: Path, fixture: str) ->
     res = verify(tmp_path / "README.md", report=rp)
     assert res.ok, res.describe()
     raw = (tmp_path / "README.md").read_bytes()
-    assert raw.count(b"report_digest: sha256:") == 1
+    assert raw.count(b"report_digest: sha256:") == 2  # the figures' report and the rating's
     (tmp_path / "README.md").write_bytes(raw.replace(b"report_digest: sha256:", b"report_digest: sha256:0"))
     assert not verify(tmp_path / "README.md", report=rp).ok  # a tampered digest shows
 
@@ -226,8 +226,10 @@ def test_label_from_before_the_shown_unit_was_recorded_still_verifies(tmp_path: 
     svg = lab.read_text()
     old = re.sub(r',?\s*"sci_unit_shown": "[^"]*"', "", svg.replace("&quot;", '"'))
     assert "sci_unit_shown" not in old and old != svg.replace("&quot;", '"')
-    (tmp_path / "old.svg").write_text(old)
-    res = verify(tmp_path / "old.svg", rating=rating())
+    (tmp_path / "old").mkdir()
+    rep.save(tmp_path / "old" / "scer_report.json")
+    (tmp_path / "old" / "scer_label.svg").write_text(old)
+    res = verify(tmp_path / "old" / "scer_label.svg", rating=rating())
     assert res.ok, res.describe()
     assert "label.sci_unit_shown" not in {c.name for c in res.checks if c.ok}  # skipped, not passed
     # and a label that records a different unit than its figures is caught

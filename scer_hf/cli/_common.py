@@ -6,13 +6,15 @@ import functools
 import json
 import re
 import sys
+import textwrap
 from typing import Any, Callable
 
 import click
 
 from ..errors import SCERError
 
-__all__ = ["json_option", "emit", "handle_errors", "cli_words", "coverage_lines", "EXIT_ERROR", "EXIT_MISMATCH"]
+__all__ = ["json_option", "emit", "handle_errors", "cli_words", "tidy", "fact_lines", "verify_command", "EXIT_ERROR",
+           "EXIT_MISMATCH", "LINE_WIDTH"]
 
 EXIT_ERROR = 1
 EXIT_MISMATCH = 3
@@ -20,30 +22,79 @@ EXIT_MISMATCH = 3
 json_option = click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON on stdout.")
 
 
-def coverage_lines(d: Any) -> str:
-    """``"\n  coverage 95%: ..."`` when part of a report was not measured, else ``""`` (every command that prints a
-    report's figures says its coverage)."""
-    from ..publish.figures import coverage_texts  # noqa: PLC0415 - only when a report is printed
+LINE_WIDTH = 120
+_LABELLED = re.compile(r"^(\s*[^:]{1,40}?\s*:\s)")
 
-    tx = coverage_texts(d)
-    if tx["coverage_text"] is None:
-        return ""
-    out = f"\n  coverage {tx['coverage_pct']}: {tx['coverage_text']}"
-    return out + ("\n  no total, CO2eq or SCI is given for this run" if tx["no_headline_text"] else "")
+
+def _flat_parens(line: str) -> str:
+    """Parentheses inside parentheses (often in quoted sources) become square brackets: one level of each."""
+    out, depth = [], 0
+    for ch in line:
+        if ch == "(":
+            depth += 1
+            out.append("(" if depth == 1 else "[")
+        elif ch == ")" and depth > 0:
+            out.append(")" if depth == 1 else "]")
+            depth -= 1
+        else:
+            out.append(ch)
+    return "".join(out)
+
+
+def tidy(text: str, width: int = LINE_WIDTH) -> str:
+    """CLI text as people read it: every line at most *width* characters (a long fact wraps under its own
+    label, never cut), and no parentheses nested in parentheses."""
+    out = []
+    for raw in text.split("\n"):
+        if raw.startswith(("![", "[![")):  # markdown to copy as it is
+            out.append(raw)
+            continue
+        line = _flat_parens(raw.rstrip())
+        if len(line) <= width:
+            out.append(line)
+            continue
+        m = _LABELLED.match(line)
+        indent = " " * (len(m.group(1)) if m else len(line) - len(line.lstrip()) + 2)
+        out += textwrap.wrap(line, width, subsequent_indent=indent, break_on_hyphens=False) or [line]
+    return "\n".join(out)
+
+
+def verify_command(output: Any, report: Any) -> str:
+    """The verify command that works for *output* where it lies: with ``--report`` when its report is not beside
+    it (a label or page is matched to the report beside it by digest)."""
+    from pathlib import Path
+
+    from ..core.report_files import report_paths
+
+    out, rep = Path(output), Path(report)
+    beside = {p.resolve() for p in report_paths(out.parent)}
+    return f"scer-hf verify {out}" + ("" if rep.resolve() in beside else f" --report {rep}")
+
+
+def fact_lines(facts: list[dict[str, Any]], indent: int = 2, width: int = 14) -> list[str]:
+    """The facts of ``scer_hf.publish.figures.facts`` as CLI lines: ``  grid          : 56 gCO2eq per kWh, FRA``."""
+    return [f"{' ' * indent}{(f['label'] if f['label'].isupper() else f['label'].lower()):<{width}}: {f['text']}"
+            for f in facts]
 
 
 def emit(obj: Any, as_json: bool, text: str | Callable[[], str]) -> None:
-    """Print *obj* as JSON, or the human *text*."""
+    """Print *obj* as JSON, or the human *text* (:func:`tidy`)."""
     if as_json:
         click.echo(json.dumps(obj, indent=2, ensure_ascii=False, default=str))
     else:
-        click.echo(text() if callable(text) else text)
+        click.echo(tidy(text() if callable(text) else text))
 
 
 def cli_words(message: str, options: dict[str, str]) -> str:
-    """Say the command's options in an API error message: ``pass watts=<W>`` -> ``pass --watts <W>``."""
+    """Say the command's options in an API message: ``pass watts=<W>`` -> ``pass --watts <W>``,
+    ``include_secondary=True`` -> ``--include-secondary``, ``power_table()`` -> what the options map it to."""
     names = "|".join(re.escape(k) for k in sorted(options, key=len, reverse=True))
-    return re.sub(rf"\b({names})=", lambda m: options[m.group(1)] + " ", message)
+    message = re.sub(rf"\b({names})=True\b", lambda m: options[m.group(1)], message)
+    message = re.sub(rf"\b({names})= ?", lambda m: options[m.group(1)] + " ", message)
+    calls = {k: v for k, v in options.items() if k.endswith("()")}
+    for k, v in calls.items():
+        message = message.replace(k, v)
+    return message
 
 
 # optional dependencies -> the extra that installs them (pyproject.toml)
@@ -55,7 +106,7 @@ def _fail(kind: str, message: str, as_json: Any) -> None:
     if as_json:
         click.echo(json.dumps({"error": kind, "message": message}))
     else:
-        click.echo(f"error: {message}", err=True)
+        click.echo(tidy(f"error: {message}"), err=True)
     sys.exit(EXIT_ERROR)
 
 

@@ -9,7 +9,7 @@ import click
 
 from ..core import fmt
 from ..errors import SCERError
-from ._common import coverage_lines, cli_words, emit, handle_errors, json_option
+from ._common import cli_words, emit, fact_lines, handle_errors, json_option
 
 __all__ = ["command", "render_text"]
 
@@ -19,28 +19,28 @@ def _g(x: Any, unit: str = "") -> str:
 
 
 def render_text(d: dict[str, Any], saved: str | None = None) -> str:
-    """A short human summary of a benchmark report dict."""
+    """A short human summary of a benchmark report dict: one fact per line, the defaults that shaped the
+    figures (grid, PUE) and where the interval stopped included."""
+    from ..publish.figures import fact_dicts  # noqa: PLC0415
+
     b, pu = d["benchmark"], d.get("extra", {}).get("per_unit", {})
     ci = b["ci"]
+    per_m = {k: None if pu.get(k) is None else pu[k] * 1000.0 for k in ("j_per_1k_output_tokens",
+                                                                       "g_per_1k_output_tokens")}
     lines = [
-        f"scer-hf benchmark ({b['protocol']}, setting {b['setting']}) of {d['model'].get('id') or '?'}",
-        f"  task {b['task']}, batch {b['batch_size']}, new tokens {b['max_new_tokens'] or '-'}, "
+        f"scer-hf benchmark of {d['model'].get('id') or '?'}",
+        f"  protocol      : {b['protocol']}, setting {b['setting']}",
+        f"  task          : {b['task']}, batch {b['batch_size']}, new tokens {b['max_new_tokens'] or '-'}, "
         f"warm-up {b['warmup']}",
-        f"  queries: {b['queries_run']} (stopped by {b['stopped_by']}; cap {b['queries_cap']})",
-        f"  energy per query: {_g(ci['mean_j_per_query'], ' J')} +- {_g(ci['half_width_j'], ' J')} "
-        f"({_g(None if ci['rel_half_width'] is None else 100 * ci['rel_half_width'], ' %')} at "
-        f"{fmt.num(100 * ci['confidence'])} % confidence)",
-        f"  {_g(pu.get('wh_per_1k_queries'), ' Wh')} per 1,000 queries; "
-        f"{_g(pu.get('j_per_1k_output_tokens'), ' J')} and {fmt.co2e(pu.get('g_per_1k_output_tokens'))} "
-        "per 1,000 output tokens",
+        f"  queries       : {b['queries_run']} run, cap {b['queries_cap']}",
+        f"  per query     : {_g(ci['mean_j_per_query'], ' J')} +/- {_g(ci['half_width_j'], ' J')}",
+        f"  per 1,000 q.  : {_g(pu.get('wh_per_1k_queries'), ' Wh')}",
+        f"  per 1M tokens : {_g(per_m['j_per_1k_output_tokens'], ' J')}, {fmt.co2e(per_m['g_per_1k_output_tokens'])}"
+        ", per 1 million output tokens",
     ]
     if d.get("sci"):
-        lines.append(f"  SCI: {fmt.sci_display(d['sci'])['text']}")
-    if d["provenance"].get("estimated"):
-        lines.append("  ESTIMATE: some energy is estimated, not read from hardware counters")
-    cov = coverage_lines(d)
-    if cov:
-        lines.append(cov.lstrip("\n"))
+        lines.append(f"  SCI           : {fmt.sci_display(d['sci'])['text']}")
+    lines += fact_lines([f for f in fact_dicts(d) if f["key"] != "date"])
     if saved:
         lines.append(f"report written to {saved}")
     return "\n".join(lines)
@@ -59,7 +59,7 @@ _OPTIONS = {"country_iso_code": "--country", "cloud_provider": "--cloud", "cloud
               help="aienergyscore: 10 new tokens, batch 1; long: 64 new tokens, batch 1.")
 @click.option("--queries", type=click.IntRange(min=1), default=None, help="Cap on measured queries (default 1000).")
 @click.option("--min-queries", type=click.IntRange(min=2), default=None,
-              help="Queries before the interval may stop the run (30).")
+              help="Queries before the interval may stop the run (50).")
 @click.option("--warmup", type=click.IntRange(min=0), default=None, help="Unmeasured warm-up queries (default 10).")
 @click.option("--rel-ci", type=click.FloatRange(min=0, max=1, min_open=True, max_open=True), default=0.05,
               show_default=True, help="Target relative CI half-width.")
@@ -68,7 +68,7 @@ _OPTIONS = {"country_iso_code": "--country", "cloud_provider": "--cloud", "cloud
                                 "or a cloud region (with --cloud). See `scer-hf grid --list`.")
 @click.option("--cloud", type=click.Choice(["aws", "gcp", "azure"], case_sensitive=False),
               help="Cloud provider; --region is then its region, e.g. --cloud aws --region us-east-1.")
-@click.option("--intensity", type=float, help="Grid intensity override in gCO2e/kWh.")
+@click.option("--intensity", type=float, help="Grid intensity override in gCO2eq per kWh.")
 @click.option("--pue", default=1.0, show_default=True, type=float, help="Data-centre PUE.")
 @click.option("--live-zone", help="Read live grid intensity for this Electricity Maps zone (e.g. NL); the token "
                                   "comes from ELECTRICITYMAPS_API_TOKEN. Off by default.")

@@ -144,11 +144,14 @@ def show(target: str, as_json: bool) -> None:
                 sci = e.get("sci") or {}
                 shown = (f"{_num(sci['shown_value'])} {sci['shown_unit']}" if "shown_unit" in sci
                          else f"{_num(sci.get('value'))} {sci.get('unit', '')}")  # cards before shown_unit
-                lines.append(f"{b}: {fmt.energy(e.get('energy_j'))}, {fmt.co2e(e.get('co2e_g'))}, "
-                             f"SCI {shown} ({e.get('report_digest')})")
+                lines.append(f"{b}: {fmt.energy(e.get('energy_j'))}, {fmt.co2e(e.get('co2e_g'))}, SCI {shown}")
+                lines.append(f"  report digest: {e.get('report_digest')}")
             r = (scer.get("rating") or {}).get(b)
             if isinstance(r, dict) and r.get("grade"):
-                lines.append(f"  rating: {r.get('grade')} percentile {r.get('percentile')} ({r.get('peers')} peers)")
+                lines.append(f"  rating: SCER {r.get('grade')}, percentile {_num(r.get('percentile'))} of "
+                             f"{r.get('peers')} references")
+            elif isinstance(r, dict) and r.get("comparable") is False:
+                lines.append("  rating: not rated: not comparable with the reference")
         return "\n".join(lines)
 
     emit(out, as_json, human)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from ._common import emit, handle_errors, json_option
+from ._common import emit, fact_lines, handle_errors, json_option
 
 
 @click.command("demo")
@@ -45,29 +45,23 @@ def command(out_dir: str, country: str, epochs: int, queries: int, overwrite: bo
                  overwrite=overwrite)
 
     def text() -> str:
-        t, i = s["training"], s["inference"]
-
-        def rated(x: dict, stars: bool) -> str:
-            if x.get("comparable") is False:  # no headline grade or stars: "not rated", the position in words
-                why = "; ".join(x.get("not_comparable") or []) or "not comparable with the reference setting"
-                return f"not rated ({why})" + (f"; {x['indicative']}" if x.get("indicative") else "")
-            g = f"grade {x.get('grade') or '-'}"
-            return g + (f", stars {x.get('stars') or '-'}" if stars else "")
-
-        def sci(x: dict) -> str:
-            return x["sci_display"]["text"] if x.get("sci_display") else "not computed"
-
-        est = " (ESTIMATED: no energy counter readable here)" if t["estimated"] or i["estimated"] else ""
-        lines = [
-            f"scer-hf demo written to {s['out_dir']}{est}",
-            f"  training : {fmt.energy(t['energy_j'])}, {fmt.co2e(t['co2e_g'])}, SCI {sci(t)}, "
-            f"{rated(t, False)}",
-            f"  inference: {fmt.energy(i['energy_j'])}, {fmt.co2e(i['co2e_g'])} over {fmt.count(i['queries'])} queries, "
-            f"SCI {sci(i)}, "
-            f"{rated(i, True)}",
-            f"  check it : scer-hf verify {s['out_dir']}/model/README.md",
-            "  files:",
-        ] + [f"    {f}" for f in s["files"]]
-        return "\n".join(lines)
+        lines = [f"scer-hf demo written to {s['out_dir']}"]
+        for b in ("training", "inference"):
+            x = s[b]
+            lines.append(b)
+            energy = fmt.energy(x["energy_j"]) + (f" over {fmt.count(x['queries'])} queries" if x.get("queries") else "")
+            lines.append(f"  energy        : {energy}")
+            lines.append(f"  CO2eq         : {fmt.co2e(x['co2e_g'])} operational")
+            lines.append(f"  SCI           : {x['sci_display']['text'] if x.get('sci_display') else 'not computed'}")
+            if x.get("comparable") is False:  # no grade, no stars; the position is in the HTML report
+                lines.append("  rating        : not rated: not comparable with the reference")
+                lines += [f"  why           : {why}" for why in x.get("not_comparable") or []]
+            else:
+                lines.append(f"  rating        : grade {x.get('grade') or 'none'}"
+                             + (f", {x['stars']} of 5 stars" if x.get("stars") else ""))
+            lines += fact_lines([f for f in x.get("facts", []) if f["key"] != "date"])
+        lines += ["check it", f"  every file    : scer-hf verify {s['out_dir']}",
+                  f"  the card      : scer-hf verify {s['out_dir']}/model/README.md", "files"]
+        return "\n".join(lines + [f"  {f}" for f in s["files"]])
 
     emit(s, as_json, text)

@@ -8,7 +8,7 @@ import click
 
 from ..core import fmt
 from ..errors import SCERError
-from ._common import cli_words, emit, handle_errors, json_option
+from ._common import cli_words, emit, fact_lines, handle_errors, json_option
 
 __all__ = ["command", "render_text"]
 
@@ -18,55 +18,62 @@ def _fmt_g(g: float) -> str:
 
 
 def render_text(d: dict[str, Any], equivalent_lines: list[str], saved: str | None = None) -> str:
-    """The human-readable summary of an estimate report (a ``Report.to_dict()``)."""
+    """The human-readable summary of an estimate report (a ``Report.to_dict()``): one fact per line."""
+    from ..publish.figures import fact_dicts  # noqa: PLC0415
+
     calc = d["provenance"]["calculator"]
     a = calc["assumptions"]
     unc = calc["uncertainty"]
     c = d["carbon"]
     fam = fmt.energy_family(d["energy_j"])
     e_range = [fmt.energy(k * 3.6e6, fam) for k in unc["energy_kwh_range"]]
-    where = (f"{c['cloud_provider']} {c['cloud_region']}" if c.get("cloud_region") else
-             c.get("region") or c.get("country_iso_code") or "location not given")
-    if c.get("location") == "detected":
-        where += f", detected from {c.get('detected_from')}"
     lines = [
         "ESTIMATE (calculator): computed from hardware x time x location, not measured.",
-        f"  hardware      {fmt.count(a['count'])} x {a['hardware']} for {fmt.num(a['hours'])} h "
-        f"({fmt.plural(a['device_hours'], 'device-hour')})",
-        f"  power         {fmt.num(a['board_power_w'])} W per device x utilisation {fmt.num(a['utilisation'])}",
-        f"  energy        {fmt.energy(d['energy_j'], fam)} IT energy "
-        f"({fmt.energy(d['energy_j'] * c['pue'], fam)} with PUE {fmt.num(c['pue'])}); "
-        f"range {e_range[0]} - {e_range[1]}",
-        f"  grid          {fmt.num(c['g_per_kwh'])} gCO2eq per kWh ({where}; {c['source']}"
-        + (f", {c['year']}" if c.get("year") else "") + ")",
-        f"  CO2e          {_fmt_g(d['co2e_g'])} operational "
-        f"(range {_fmt_g(unc['co2e_g_range'][0])} - {_fmt_g(unc['co2e_g_range'][1])})",
+        f"  hardware      : {fmt.count(a['count'])} x {a['hardware']} for {fmt.num(a['hours'])} h, "
+        f"{fmt.plural(a['device_hours'], 'device-hour')}",
+        f"  power         : {fmt.num(a['board_power_w'])} W per device x utilisation {fmt.num(a['utilisation'])}",
     ]
+    for key, what in (("idle_w", "idle power"), ("infrastructure_w", "infrastructure")):
+        if key in a:
+            lines.append(f"  {what:<14}: {fmt.num(a[key])} W for the whole {fmt.num(a['hours'])} h")
+    lines += [
+        f"  energy        : {fmt.energy(d['energy_j'], fam)} IT energy"
+        + (f", {fmt.energy(d['energy_j'] * c['pue'], fam)} with PUE {fmt.num(c['pue'])}" if c["pue"] != 1.0 else ""),
+        f"  energy range  : {e_range[0]} to {e_range[1]}",
+        f"  CO2eq         : {_fmt_g(d['co2e_g'])} operational",
+        f"  CO2eq range   : {_fmt_g(unc['co2e_g_range'][0])} to {_fmt_g(unc['co2e_g_range'][1])}",
+    ]
+    lines += fact_lines([f for f in fact_dicts(d) if f["key"] in ("grid", "pue")])
+    lines.append(f"  grid source   : {c['source']}" + (f", {c['year']}" if c.get("year") else ""))
     emb = d["embodied"]
     if emb.get("included"):
-        lines.append(f"  embodied      {_fmt_g(emb['embodied_g'])} ({emb['hardware']}, lifetime "
-                     f"{emb.get('lifetime_years') or '?'} y)")
+        use = float(a.get("lifetime_usage", 1.0))
+        life = f"{fmt.num(emb['lifetime_years'] / use)} y" if emb.get("lifetime_years") else "? y"
+        lines.append(f"  embodied      : {_fmt_g(emb['embodied_g'])}, {emb['hardware']}")
+        lines.append(f"  lifetime      : {life}" + (f", in use {fmt.percent(use)} of it" if use != 1.0 else ""))
+        lines.append(f"  total CO2eq   : {_fmt_g(d['co2e_g'] + emb['embodied_g'])}, operational + embodied")
     else:
-        lines.append(f"  embodied      not included: {cli_words(str(emb.get('reason')), _OPTIONS)}")
+        lines.append(f"  embodied      : not included: {cli_words(str(emb.get('reason')), _OPTIONS)}")
     if d.get("sci"):
         s = d["sci"]
-        lines.append(f"  SCI           {fmt.sci_display(s)['text']} ({s['version']})")
+        lines.append(f"  SCI           : {fmt.sci_display(s)['text']}, {s['version']}")
     else:
-        lines.append("  SCI           not computed (pass --tokens, --samples or --queries for R)")
+        lines.append("  SCI           : not computed; pass --tokens, --samples or --queries for R")
     if equivalent_lines:
         scope = "operational + embodied" if d.get("embodied_g") is not None else "operational"
-        lines.append(f"  about the same as ({_fmt_g(d['co2e_g'] + (d['embodied_g'] or 0.0))} in total, {scope}):")
+        lines.append(f"  about the same as, for {_fmt_g(d['co2e_g'] + (d['embodied_g'] or 0.0))} {scope}:")
         lines += [f"    {e}" for e in equivalent_lines]
     lines.append("  assumptions:")
-    lines.append(f"    power: {a['board_power_source']}")
-    lines.append(f"    utilisation: {a['utilisation_source']}")
+    lines.append(f"    power       : {a['board_power_source']}")
+    lines.append(f"    utilisation : {a['utilisation_source']}")
     for k in ("cpu_power_source", "ram_power_source"):
         if k in a:
-            lines.append(f"    {k.split('_')[0]}: {a[k]}")
-    lines.append(f"    uncertainty: +/-{unc['relative']:.0%} ({unc['basis']}); not included: {unc['not_included']}")
+            lines.append(f"    {k.split('_')[0]:<12}: {a[k]}")
+    lines.append(f"    uncertainty : +/-{unc['relative']:.0%}, {unc['basis']}")
+    lines.append(f"    not included: {unc['not_included']}")
     if saved:
         lines.append(f"report written to {saved}")
-    return "\n".join(lines)
+    return "\n".join(cli_words(ln, _OPTIONS) for ln in lines)
 
 
 # estimate()'s argument names -> this command's options, for error messages
@@ -74,7 +81,11 @@ _OPTIONS = {"hardware": "--gpu", "hours": "--hours", "gpu_hours": "--gpu-hours",
             "country_iso_code": "--country", "cloud_provider": "--cloud", "cloud_region": "--region", "carbon_intensity_g_per_kwh": "--intensity", "pue": "--pue",
             "utilisation": "--utilisation", "watts": "--watts", "cpu_watts": "--cpu-watts", "memory_gb": "--memory-gb",
             "lifetime_years": "--lifetime-years", "embodied_hardware": "--embodied", "servers": "--servers",
-            "tokens": "--tokens", "samples": "--samples", "queries": "--queries"}
+            "tokens": "--tokens", "samples": "--samples", "queries": "--queries", "idle_w": "--idle-watts",
+            "infrastructure_w": "--infrastructure-watts", "lifetime_usage": "--lifetime-usage",
+            "scer_hf.core.calculator.power_table()": "scer_hf/data/hardware_power.csv",
+            "scer_hf.core.embodied.hardware_table()": "scer_hf/data/hardware_embodied.csv",
+            "embodied_hardware": "--embodied"}
 
 
 @click.command("estimate")
@@ -87,7 +98,7 @@ _OPTIONS = {"hardware": "--gpu", "hours": "--hours", "gpu_hours": "--gpu-hours",
                                 "or a cloud region (with --cloud). See `scer-hf grid --list`.")
 @click.option("--cloud", type=click.Choice(["aws", "gcp", "azure"], case_sensitive=False),
               help="Cloud provider; --region is then its region, e.g. --cloud aws --region us-east-1.")
-@click.option("--intensity", type=float, help="Grid intensity override in gCO2e/kWh.")
+@click.option("--intensity", type=float, help="Grid intensity override in gCO2eq per kWh.")
 @click.option("--pue", default=1.0, show_default=True, type=float, help="Data-centre PUE.")
 @click.option("--utilisation", default=1.0, show_default=True, type=float,
               help="Fraction of rated board power drawn on average, in (0, 1].")
@@ -100,6 +111,13 @@ _OPTIONS = {"hardware": "--gpu", "hours": "--hours", "gpu_hours": "--gpu-hours",
 @click.option("--servers", default=1.0, show_default=True, type=float,
               help="Servers (or share of one) reserved, for server/baseboard embodied rows.")
 @click.option("--lifetime-years", type=float, help="Hardware lifetime for embodied emissions.")
+@click.option("--lifetime-usage", type=float, default=1.0, show_default=True,
+              help="Share of the hardware's lifetime it is in use (BLOOM paper: 0.85); embodied emissions are spread "
+                   "over lifetime x usage.")
+@click.option("--idle-watts", type=float, help="Idle power of the servers, W in all, drawn for the whole time "
+                                               "(BLOOM paper: 64000 on Jean Zay).")
+@click.option("--infrastructure-watts", type=float, help="Always-on network, storage and shared equipment, W, for the "
+                                                         "whole time (BLOOM paper: 27000).")
 @click.option("--model", "model_id", help="Model id to record in the report.")
 @click.option("--boundary", type=click.Choice(["training", "inference"]), default="training", show_default=True)
 @click.option("--tokens", type=float, help="Tokens processed (SCI R).")
@@ -112,12 +130,18 @@ _OPTIONS = {"hardware": "--gpu", "hours": "--hours", "gpu_hours": "--gpu-hours",
 def command(hardware: str | None, count: int, hours: float | None, gpu_hours: float | None, country: str | None,
             region: str | None, cloud: str | None, intensity: float | None, pue: float, utilisation: float, watts: float | None,
             cpu: str | None, cpu_watts: float | None, memory_gb: float | None, embodied: tuple[str, ...],
-            servers: float, lifetime_years: float | None, model_id: str | None, boundary: str,
+            servers: float, lifetime_years: float | None, lifetime_usage: float, idle_watts: float | None,
+            infrastructure_watts: float | None, model_id: str | None, boundary: str,
             tokens: float | None, samples: float | None, queries: float | None, out: str | None,
             overwrite: bool, as_json: bool) -> None:
     """Estimate emissions from hardware x time x location (no run). The result is marked ESTIMATE.
 
     Example: scer-hf estimate --gpu "H100 SXM" --count 8 --hours 120 --country USA --pue 1.1
+
+    BLOOM as its paper counts it (24.7 t dynamic, 50.5 t in all): scer-hf estimate --gpu "A100 SXM4 80GB"
+    --watts 400 --count 384 --gpu-hours 1082990 --intensity 57 --idle-watts 64000 --infrastructure-watts 27000
+    --embodied "Generic GPU (A100-era, BLOOM)" --embodied "GPU server excl. GPUs (HPE Apollo 6500 Gen10 Plus, BLOOM)"
+    --servers 48 --lifetime-usage 0.85
     """
     from ..core.calculator import estimate
     from ..core.equivalents import best_equivalent, equivalents
@@ -129,7 +153,8 @@ def command(hardware: str | None, count: int, hours: float | None, gpu_hours: fl
             carbon_intensity_g_per_kwh=intensity, pue=pue, utilisation=utilisation, watts=watts,
             cpu=cpu, cpu_watts=cpu_watts, memory_gb=memory_gb, embodied_hardware=list(embodied) or None,
             servers=servers, lifetime_years=lifetime_years, model=model_id, boundary=boundary, tokens=tokens,
-            samples=samples, queries=queries,
+            samples=samples, queries=queries, idle_w=idle_watts, infrastructure_w=infrastructure_watts,
+            lifetime_usage=lifetime_usage,
         )
     except SCERError as exc:  # the messages name Python arguments; say the options this command takes
         exc.args = (cli_words(str(exc), _OPTIONS),)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import click
 
-from ._common import coverage_lines, emit, handle_errors, json_option
+from ._common import emit, handle_errors, json_option, verify_command
 
 __all__ = ["command"]
 
@@ -47,8 +47,18 @@ def command(report: str, rating_path: str | None, out: str, overwrite: bool, url
     path = save_label(out, rep, rating, url, width_px=width_px, auto_rate=False)
     fields = label_fields(rep, rating, url, auto_rate=False)
     badge = markdown_badge(rep, rating, image_path=path.name, manifest_url=url, auto_rate=False)
-    emit({"label": str(path), "report": str(source), "badge": badge, "fields": fields}, as_json,
-         lambda: f"label written to {path} (from {source})\n  {fields['sci_text']} ({fields['sci_version']})"
-                 + (f", SCER grade {fields['grade']}" if fields["grade"] else ", not rated")
-                 + f"\n  {scope_line(fields['texts'])}" + coverage_lines(rep.to_dict())
-                 + f"\n  QR: {fields['qr']}\nmarkdown for your model card:\n  {badge}")
+    def text() -> str:
+        rated = (f"SCER grade {fields['grade']}" if fields["grade"] else
+                 "not rated: not comparable with the reference" if fields["comparable"] is False else
+                 f"not rated: {fields['rating_reason']}")
+        lines = [f"label written : {path}", f"from report   : {source}",
+                 f"SCI           : {fields['sci_text']}, {fields['sci_version']}", f"rating        : {rated}",
+                 f"figures       : {scope_line(fields['texts'])}",
+                 *([f"coverage      : {fields['texts']['coverage_text']}"] if fields["texts"]["coverage_text"] else []),
+                 f"QR code       : {fields['qr']}",
+                 f"check it      : {verify_command(path, source)}" if path.suffix.lower() == ".svg" else
+                 f"check it      : scer-hf verify {source}",
+                 "markdown for your model card:", badge]
+        return "\n".join(lines)
+
+    emit({"label": str(path), "report": str(source), "badge": badge, "fields": fields}, as_json, text)

@@ -7,9 +7,15 @@ from __future__ import annotations
 
 import click
 
-from ._common import emit, handle_errors, json_option
+from ._common import cli_words, emit, handle_errors, json_option
 
 __all__ = ["command"]
+
+# rate()'s argument names -> this command's options, for the text it prints
+_OPTIONS = {"task": "--task", "include_secondary": "--include-secondary", "include_modelled": "--include-modelled",
+            "include_derived": "--include-derived", "include_third_party": "--include-third-party",
+            "parameters": "--parameters", "extra": "--extra", "modelled=False": "--no-modelled",
+            "hub=False": "--offline"}
 
 
 @click.command("rate")
@@ -26,17 +32,25 @@ __all__ = ["command"]
               help="No modelled inference range (regression on parameters) when no figure is published.")
 @click.option("--parameters", type=float, default=None,
               help="The model's parameter count (e.g. 7e9), for a modelled range when the data has none.")
+@click.option("--include-third-party", is_flag=True,
+              help="Rank a measured report among third-party estimates too (figures not computed by the model's "
+                   "authors).")
 @json_option
 @handle_errors
 def command(target: str, task: str | None, include_secondary: bool, include_modelled: bool, include_derived: bool,
-            extra: tuple[str, ...], offline: bool, no_modelled: bool, parameters: float | None, as_json: bool) -> None:
-    """Rate TARGET: a Hub model id (published figures, offline), a local model folder or a scer-hf report JSON.
+            extra: tuple[str, ...], offline: bool, no_modelled: bool, parameters: float | None,
+            include_third_party: bool, as_json: bool) -> None:
+    """Rate TARGET: a Hub model id (published figures, offline), a local model folder, a scer-hf report JSON or a
+    folder of reports (scer-hf demo's). A local folder is read before a Hub id of the same name; hf://ORG/NAME is
+    always the Hub id.
 
+    Prints the normalised figure that is rated and, beside it, the absolute footprint the source published
+    (energy, CO2eq, accelerator-hours, hardware, location; an inference figure's setting) with its source.
     A model with no figure of its own is rated through its lineage; the output says so (basis, sources).
     """
     from ..rating import rate
 
     r = rate(target, task=task, include_secondary=include_secondary, include_modelled=include_modelled,
              include_derived=include_derived, extra=list(extra) or None, hub=False if offline else None,
-             modelled=not no_modelled, parameters=parameters)
-    emit(r.to_dict(), as_json, r.describe)
+             modelled=not no_modelled, parameters=parameters, include_third_party=include_third_party)
+    emit(r.to_dict(), as_json, lambda: cli_words(r.describe(), _OPTIONS))

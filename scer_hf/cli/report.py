@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import click
 
-from ._common import coverage_lines, emit, handle_errors, json_option
+from ._common import emit, handle_errors, json_option, verify_command
 
 __all__ = ["command"]
 
@@ -27,6 +27,7 @@ def command(report: str, rating_path: str | None, out: str, overwrite: bool, url
     efficiency when the report has a quality block, the label, method and sources.
     """
     from .._io import refuse_overwrite
+    from ..publish.figures import coverage_texts
     from ..publish.html import write_html_report
     from ..core.report import load_report
     from ..rating import resolve_rating
@@ -37,6 +38,9 @@ def command(report: str, rating_path: str | None, out: str, overwrite: bool, url
     refuse_overwrite(out, overwrite=overwrite, inputs=[report, source, rating_path])
     rep = load_report(source)
     path = write_html_report(rep, out, resolve_rating(rep, rating_path), manifest_url=url, auto_rate=False)
+    cov = coverage_texts(rep.to_dict())["coverage_text"]
     emit({"html": str(path), "report": str(source), "digest": rep.digest(), "bytes": path.stat().st_size}, as_json,
-         f"HTML report for {source} written to {path} (open it in any browser; it loads nothing from the network)"
-         + coverage_lines(rep.to_dict()))
+         f"HTML report   : {path}\nfrom report   : {source}\n"
+         + (f"coverage      : {cov}\n" if cov else "")
+         + "open it in any browser: it loads nothing from the network\n"
+         f"check it      : {verify_command(path, source)}")

@@ -17,24 +17,26 @@ __all__ = ["command"]
               help="The report to check a label or card against (default: the report beside it whose digest "
               "it names: scer_report.json, training_report.json, inference_report.json).")
 @click.option("--rating", "rating_path", type=click.Path(exists=True, dir_okay=False),
-              help="Rating JSON to check a label's grade and stars against.")
+              help="The rating JSON a label or HTML report was made with; it must rate that report.")
 @click.option("-v", "--verbose", is_flag=True, help="List every check, not only the failed and skipped ones.")
 @json_option
 @handle_errors
 def command(target: str, report: str | None, rating_path: str | None, verbose: bool, as_json: bool) -> None:
-    """Recompute and check TARGET: a report JSON (or its folder), a label .svg, or a model card README.md.
+    """Recompute and check TARGET: a report JSON, a label .svg, an HTML report, a model card README.md, or a folder
+    (every report, label, HTML report and card scer-hf wrote in it).
 
     Prints a one-line summary and the checks that failed or were skipped; -v lists every check.
 
-    Report: phase totals, CO2e, SCI values, uncertainty and method are derived again
-    from the phases and the carbon block. Label and card: their figures and the report
-    digest must match the report. Exit codes: 0 all checks pass, 3 a figure does not
-    match, 1 the file cannot be read.
+    Report: phase totals, CO2eq, SCI values, uncertainty and method are derived again from the phases and the
+    carbon block. Label, card and HTML report: their recorded figures and the report digest must match the report,
+    and every line a person reads is rendered again from the report and compared; a line that differs fails,
+    named. Exit codes: 0 all checks pass, 3 a figure does not match, 1 the file cannot be read or the rating
+    given is for another model, boundary or report.
     """
     from ..publish.verify import verify
 
-    if rating_path and not target.lower().endswith(".svg"):  # it would be ignored: say so
-        raise click.UsageError("--rating checks a label's grade and stars: give a label .svg as TARGET")
+    if rating_path and not target.lower().endswith((".svg", ".html", ".htm")):  # it would be ignored: say so
+        raise click.UsageError("--rating is the rating a label or HTML report was made with: give a .svg or .html")
     res = verify(target, report, rating=rating_path)
     emit(res.to_dict(), as_json, lambda: res.describe(verbose=verbose))
     if not res.ok:

@@ -7,7 +7,16 @@ carbon code as a measurement::
     E_gpu = board power (W) x utilisation x count x hours        (component "gpu:est")
     E_cpu = CPU power (W) x utilisation x hours                  (component "cpu:est")
     E_ram = memory_gb x 0.3725 W/GB x hours                      (component "ram")
-    CO2e  = E x PUE x grid intensity;  M (embodied) per SCI from hardware_embodied.csv
+    E_idle = idle power of the servers (W) x hours               (component "idle:est")
+    E_infra = always-on infrastructure power (W) x hours         (component "infrastructure:est")
+    CO2e  = E x PUE x grid intensity;  M (embodied) per SCI from hardware_embodied.csv,
+            amortised over the hardware's lifetime x the share of it in use (``lifetime_usage``)
+
+The idle and infrastructure terms and ``lifetime_usage`` express a run the way the BLOOM paper does
+(Luccioni, Viguier, Ligozat 2022, arXiv:2211.02001): dynamic GPU power x GPU-hours, plus the idle draw of the
+servers and the always-on infrastructure (network, storage) measured on the partition, over the run's wall
+clock, plus embodied emissions over a 6-year lifetime used 85 % of the time. With those inputs the calculator
+gives BLOOM's 24.7 t (dynamic) and 50.5 t (total) (``tests/test_calculator.py``; README "Estimate").
 
 Board power comes from ``scer_hf/data/hardware_power.csv`` (every row sourced) or
 ``watts=``. The report says ``method: "estimate (calculator)"`` (``extra.method`` and
@@ -145,7 +154,7 @@ def _count(v: Any) -> int:
 
 # --- embodied -------------------------------------------------------------------------------
 def _embodied(names: Sequence[str], seconds: float, count: int, servers: float, lifetime: float | None,
-              ) -> Embodied:
+              usage: float = 1.0) -> Embodied:
     rows: list[EmbodiedRow] = [find_hardware(n) for n in names]  # unknown name -> HardwareNotFoundError
     gpu_rows = [r for r in rows if r.category in _GPU_LEVEL]
     servers_incl = [r for r in rows if r.category == "server" and _INCLUDES_GPUS.search(r.scope)
@@ -171,7 +180,9 @@ def _embodied(names: Sequence[str], seconds: float, count: int, servers: float, 
     for r in rows:
         per_gpu = r.category == "GPU"  # a card or a per-GPU share: one per device
         n, share = (count, 1.0) if per_gpu else (1, servers)
-        e = embodied_emissions(r.hardware, seconds, resource_share=share, count=n, lifetime_years=lifetime)
+        el = lifetime if lifetime is not None else r.lifetime_years
+        e = embodied_emissions(r.hardware, seconds, resource_share=share, count=n,
+                               lifetime_years=el * usage if el is not None else None)
         if not e.included:
             return Embodied(False, None, hardware=r.hardware, te_kgco2e=r.embodied_kgco2e, scope=r.scope,
                             source=r.source, reason=f"{r.hardware}: {e.reason}")
@@ -211,6 +222,9 @@ def estimate(
     queries: float | None = None,
     cloud_provider: str | None = None,
     cloud_region: str | None = None,
+    idle_w: float | None = None,
+    infrastructure_w: float | None = None,
+    lifetime_usage: float = 1.0,
 ) -> Report:
     """Estimate a run that was not measured: *count* x *hardware* for *hours* (wall clock).
 
@@ -222,7 +236,11 @@ def estimate(
     ``embodied_hardware`` (row name(s) of ``hardware_embodied.csv``; GPU rows x count,
     server/baseboard rows x ``servers``) or the GPU's default row; never a guess.
     ``cloud_provider`` + ``cloud_region`` use that cloud region's grid figure.
-    ``tokens``/``samples``/``queries`` give SCI its R. Raises
+    ``tokens``/``samples``/``queries`` give SCI its R. ``idle_w`` (the servers' idle draw, W, all of them) and
+    ``infrastructure_w`` (always-on network, storage and other shared equipment, W) add energy for the whole
+    wall-clock time, as the BLOOM paper counts them (then leave ``pue`` at 1.0 unless the building's overhead
+    is not in them). ``lifetime_usage`` (0-1] is the share of the hardware's lifetime it is in use: embodied
+    emissions are spread over ``lifetime x lifetime_usage`` (the BLOOM paper: 6 years at 85 %). Raises
     :class:`EstimateInputError` for bad numbers, :class:`HardwareNotFoundError` for
     unknown hardware.
     """
@@ -236,7 +254,7 @@ def estimate(
     row: PowerRow | None = None
     if watts is not None:
         board_w = _num("watts", watts, high=5000.0, hint=" (board power per device)")
-        power_src = "user-supplied board power (watts=)"
+        power_src = f"user-supplied board power, {board_w:g} W"
         if hardware is not None:
             try:
                 row = find_gpu(hardware)
@@ -256,7 +274,7 @@ def estimate(
     }
     if cpu_watts is not None:
         cw = _num("cpu_watts", cpu_watts, high=5000.0)
-        assumptions.update(cpu_power_w=cw, cpu_power_source="user-supplied (cpu_watts=)")
+        assumptions.update(cpu_power_w=cw, cpu_power_source=f"user-supplied CPU power, {cw:g} W")
     elif cpu is not None:
         tdp, matched = lookup_cpu_tdp(cpu)
         if tdp is None:
@@ -272,15 +290,24 @@ def estimate(
         gb = _num("memory_gb", memory_gb, low_ok=True)
         energy["ram"] = gb * RAM_W_PER_GB * seconds
         assumptions.update(memory_gb=gb, ram_w_per_gb=RAM_W_PER_GB, ram_power_source=RAM_SOURCE)
+    for key, name, w in (("idle:est", "idle_w", idle_w), ("infrastructure:est", "infrastructure_w", infrastructure_w)):
+        if w is not None:
+            watts_ = _num(name, w, low_ok=True, high=1e9, hint=" (watts drawn for the whole wall-clock time)")
+            energy[key] = watts_ * seconds
+            assumptions[name] = watts_
+    usage = _num("lifetime_usage", lifetime_usage, high=1.0, hint=" (share of the hardware's lifetime in use, e.g. "
+                 "0.85)")
+    if usage != 1.0:
+        assumptions["lifetime_usage"] = usage
     ci = carbon_intensity(country_iso_code, region, g_per_kwh=carbon_intensity_g_per_kwh, pue=pue,
                           cloud_provider=cloud_provider, cloud_region=cloud_region)
     lifetime = None if lifetime_years is None else _num("lifetime_years", lifetime_years)
     srv = _num("servers", servers)
     if embodied_hardware is not None:
         names = [embodied_hardware] if isinstance(embodied_hardware, str) else list(embodied_hardware)
-        emb = _embodied(names, seconds, n, srv, lifetime)
+        emb = _embodied(names, seconds, n, srv, lifetime, usage)
     elif row is not None and row.embodied_row:
-        emb = _embodied([row.embodied_row], seconds, n, srv, lifetime)
+        emb = _embodied([row.embodied_row], seconds, n, srv, lifetime, usage)
     else:
         emb = Embodied(False, None, hardware=row.hardware if row else hardware, reason=(
             f"no card-level embodied row is mapped to {row.hardware if row else hardware!r}; pass "
@@ -302,16 +329,18 @@ def estimate(
             "carbon_intensity_g_per_kwh": carbon_intensity_g_per_kwh, "pue": pue, "utilisation": utilisation,
             "watts": watts, "cpu": cpu, "cpu_watts": cpu_watts, "memory_gb": memory_gb,
             "embodied_hardware": embodied_hardware, "servers": servers, "lifetime_years": lifetime_years,
+            "idle_w": idle_w, "infrastructure_w": infrastructure_w, "lifetime_usage": lifetime_usage,
         },
         "assumptions": assumptions,
-        "formula": "E = sum(power_W x utilisation x count x hours) (+ RAM W/GB x GB x hours); "
-                   "CO2e = E_kWh x PUE x g/kWh; M = TE x TiR/EL x RS (SCI)",
+        "formula": "E = sum(power_W x utilisation x count x hours) + RAM W/GB x GB x hours + idle W x hours "
+                   "+ infrastructure W x hours; CO2e = E_kWh x PUE x g/kWh; M = TE x TiR/(EL x usage) x RS (SCI)",
         "uncertainty": {
             "relative": rel, "basis": UNCERTAINTY_BASIS,
             "energy_kwh_range": [total_j / J_PER_KWH * (1 - rel), total_j / J_PER_KWH * (1 + rel)],
             "co2e_g_range": [co2e_g * (1 - rel), co2e_g * (1 + rel)],
-            "not_included": "grid-intensity uncertainty (annual average); idle power; network, storage, cooling "
-                            "beyond PUE",
+            "not_included": "grid-intensity uncertainty (annual average)"
+                            + ("" if idle_w is not None else "; idle power of the servers")
+                            + ("" if infrastructure_w is not None else "; network, storage, cooling beyond PUE"),
         },
     }
     meter = {"meter": "calculator", "method": "estimate", "source": power_src, "components": sorted(energy),

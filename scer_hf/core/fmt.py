@@ -9,9 +9,12 @@ Rules (issue 14):
   mJ/J/kJ/MJ when the output's total is under 1 Wh (a tiny demo run), else the watt-hour family
   Wh/kWh/MWh/GWh. A renderer picks the family once from the report's total energy and uses it for
   every figure it prints, so one output never mixes "3.68 J" with "0.001 Wh".
-- The SCI headline follows the SCER template ``[Decimal Value] gCO2eq per [Functional Unit]``, with
-  the functional unit scaled (1 / 1,000 / 1 million / 1 billion / 1 trillion) so that the value reads
-  between 1 and 1,000 (:func:`sci_display`).
+- The SCI headline follows the SCER template ``[Decimal Value] gCO2eq per [Functional Unit]``, each
+  functional unit in ONE fixed scale (:data:`FU_SCALES`: per 1 million training, output or other tokens,
+  per 1,000 queries or samples, per PFLOP), the scale the report's JSON records too; a report written
+  with another scale is shown converted to it (:func:`sci_display`).
+- One spelling per unit: ``gCO2eq``, ``tCO2eq``, ``gCO2eq per kWh``, ``per 1 quadrillion`` (:func:`unit_text`
+  turns the other spellings found in data into these).
 
 Core layer: standard library only.
 """
@@ -21,7 +24,8 @@ from __future__ import annotations
 import math
 from typing import Any, Mapping
 
-__all__ = ["num", "exact", "count", "duration", "quantity", "unit_text", "co2e", "energy", "energy_family", "percent", "plural", "sci_display", "per_text", "coverage",
+__all__ = ["num", "exact", "count", "duration", "quantity", "unit_text", "co2e", "energy", "energy_family", "percent",
+           "plural", "sci_display", "per_text", "published", "grid", "fu_text", "coverage", "FU_SCALES", "GRID_UNIT",
            "EXPONENT_RE"]
 
 import re
@@ -160,23 +164,62 @@ def duration(s: Any) -> str:
     return f"{num(s / 3600)} h"
 
 
+GRID_UNIT = "gCO2eq per kWh"
+#: other spellings found in data and older files -> the one spelling people see
+_SPELLINGS = ((re.compile(r"\bper 10\^15 "), "per 1 quadrillion "),
+              (re.compile(r"(?<![A-Za-z])([µmk]?g) ?CO2e?(?:q)?(?: ?/ ?| per )kWh\b"), r"\1CO2eq per kWh"),
+              (re.compile(r"(?<![A-Za-z])([µmkt]?g) CO2e(?:q)?\b"), r"\1CO2eq"),
+              (re.compile(r"(?<![A-Za-z])t CO2e(?:q)?\b"), "tCO2eq"),
+              (re.compile(r"(?<![A-Za-z])([µmkt]?g)CO2e(?!q)\b"), r"\1CO2eq"))
+
+
 def unit_text(unit: Any) -> str:
-    """A unit as people read it: ``Wh per 10^15 parameter-tokens`` -> ``Wh per 1 quadrillion parameter-tokens``."""
-    return "" if unit is None else str(unit).replace("per 10^15 ", "per 1 quadrillion ")
+    """A unit as people read it, in the one spelling: ``Wh per 10^15 parameter-tokens`` -> ``Wh per 1 quadrillion
+    parameter-tokens``, ``g CO2e per 1,000 queries`` -> ``gCO2eq per 1,000 queries``, ``gCO2e/kWh`` ->
+    ``gCO2eq per kWh``."""
+    if unit is None:
+        return ""
+    s = str(unit)
+    for pattern, repl in _SPELLINGS:
+        s = pattern.sub(repl, s)
+    return s
+
+
+def grid(g_per_kwh: Any) -> str:
+    """A grid intensity: ``56 gCO2eq per kWh``."""
+    return f"{num(g_per_kwh)} {GRID_UNIT}"
+
+
+def published(x: Any) -> str:
+    """A published figure with the digits its source gives (never rounded: a quote), thousands separated and
+    never an exponent: ``31.22``, ``184,320``, ``433.196``, ``1,300,000``; "n/a" when not a number."""
+    if x is None or isinstance(x, bool) or not isinstance(x, (int, float)) or not math.isfinite(x):
+        return "n/a"
+    from decimal import Decimal  # noqa: PLC0415
+
+    s = format(Decimal(repr(float(x))), ",f")
+    return s.rstrip("0").rstrip(".") if "." in s else s
+
+
+_MASS_UNIT = re.compile(r"^(?:t CO2e|tCO2eq|tCO2e)(?![A-Za-z])")
+_GRAM_UNIT = re.compile(r"^(?:g CO2e|gCO2eq|gCO2e)(?![A-Za-z])")
 
 
 def quantity(value: Any, unit: str | None, family: str | None = None) -> str:
     """A value in a rating unit, readable: ``(12600, "MWh (training energy ...)")`` -> ``12.6 GWh (training ...)``.
 
-    Units starting ``MWh`` are shown as energy (in *family*), ``t CO2e`` as mass; others as ``num unit``.
+    Units starting ``MWh`` are shown as energy (in *family*), ``tCO2eq``/``gCO2eq`` totals as mass; others as
+    ``num unit``, in the one spelling (:func:`unit_text`).
     """
     unit = str(unit or "")
     if not isinstance(value, (int, float)) or isinstance(value, bool):
         return "n/a"
     if unit.startswith("MWh"):
-        return f"{energy(value * 3.6e9, family)}{unit[3:]}"
-    if unit.startswith("t CO2e"):
-        return f"{co2e(value * 1e6, 'CO2e')}{unit[6:]}"
+        return f"{energy(value * 3.6e9, family)}{unit_text(unit[3:])}"
+    for pattern, grams in ((_MASS_UNIT, 1e6), (_GRAM_UNIT, 1.0)):
+        m = pattern.match(unit)
+        if m and not unit[m.end():].lstrip().startswith("per "):  # a total, not a figure per unit
+            return f"{co2e(value * grams)}{unit_text(unit[m.end():])}"
     return f"{num(value)} {unit_text(unit)}".strip()
 
 
@@ -185,9 +228,14 @@ _SCALES = ((1.0, ""), (1e3, "1,000"), (1e6, "1 million"), (1e9, "1 billion"), (1
 _PLURALS = {"query": "queries", "sample": "samples", "token": "tokens", "training token": "training tokens",
             "output token": "output tokens"}
 _SINGULAR = {v: k for k, v in _PLURALS.items()}
+#: THE scale of each functional unit, in the JSON (``scer_hf.core.sci.FUNCTIONAL_UNITS``) and every display:
+#: tokens per 1 million (a fine-tune on one GPU and a pre-training run both read 0.01 to 1,000 g), queries and
+#: samples per 1,000 (the AI Energy Score convention: Wh per 1,000 queries), FLOPs per PFLOP.
+FU_SCALES: dict[str, float] = {"training token": 1e6, "output token": 1e6, "token": 1e6, "query": 1e3,
+                               "sample": 1e3}
 
 
-def _noun(functional_unit: str, scale: float) -> tuple[str, str] | None:
+def _noun(functional_unit: str) -> tuple[str, str] | None:
     """(singular, plural) of one functional unit, or None when it is not a countable noun we can rescale."""
     name = functional_unit.strip()
     for _, words in _SCALES[1:]:
@@ -202,35 +250,36 @@ def _noun(functional_unit: str, scale: float) -> tuple[str, str] | None:
 
 
 def per_text(per: float, singular: str, plural_: str) -> str:
-    """``"query"``, ``"1,000 queries"``, ``"1 billion training tokens"``."""
+    """``"query"``, ``"1,000 queries"``, ``"1 million training tokens"``."""
     for s, words in _SCALES:
         if s == per:
             return singular if s == 1.0 else f"{words} {plural_}"
     return f"{num(per)} {plural_}"
 
 
-def sci_display(sci: Mapping[str, Any] | None) -> dict[str, Any] | None:
-    """How the SCI headline is shown: the functional unit rescaled so the value reads 1 to 1,000.
+def fu_text(singular: str) -> str:
+    """The functional unit in its fixed scale: ``fu_text("query")`` -> ``"1,000 queries"``."""
+    return per_text(FU_SCALES.get(singular, 1.0), singular, _PLURALS.get(singular, singular + "s"))
 
-    ``{"value": 57.4 (full precision), "per": 1e9, "functional_unit": "1 billion training tokens",
-    "unit": "gCO2eq per 1 billion training tokens", "text": "57.4 gCO2eq per 1 billion training tokens"}``.
-    Units that are not a countable noun (``PFLOP``) keep their own scale.
+
+def sci_display(sci: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    """How the SCI headline is shown: in the functional unit's fixed scale (:data:`FU_SCALES`).
+
+    ``{"value": 0.0574 (full precision), "per": 1e6, "functional_unit": "1 million training tokens",
+    "unit": "gCO2eq per 1 million training tokens", "text": "0.0574 gCO2eq per 1 million training tokens"}``.
+    A report written at that scale is shown as recorded; one written at another (``1,000 training tokens``)
+    is converted. Units that are not a countable noun (``PFLOP``) keep their own scale.
     """
     if not sci or not isinstance(sci.get("value"), (int, float)):
         return None
     value, fu = float(sci["value"]), str(sci.get("functional_unit") or "")
     scale = float(sci.get("scale") or 1.0)
-    noun = _noun(fu, scale)
-    if noun is None or value <= 0 or not math.isfinite(value):
+    noun = _noun(fu)
+    if noun is None or not math.isfinite(value):
         disp_fu, disp_v, per = fu, value, scale
     else:
-        per_one = value / scale
-        per = _SCALES[-1][0]
-        for s, _ in _SCALES:
-            if per_one * s >= 0.9995:
-                per = s
-                break
-        disp_v, disp_fu = per_one * per, per_text(per, *noun)
+        per = FU_SCALES.get(noun[0], scale)
+        disp_v, disp_fu = value / scale * per, per_text(per, *noun)
     unit = f"gCO2eq per {disp_fu}"
     return {"value": disp_v, "per": per, "functional_unit": disp_fu, "unit": unit, "text": f"{num(disp_v)} {unit}"}
 

@@ -27,23 +27,28 @@ class FunctionalUnit:
     scale: float = 1.0
 
 
+#: Every functional unit in its ONE scale (``scer_hf.core.fmt.FU_SCALES``): the report's JSON records SCI at this
+#: scale and every output shows it as recorded. The keys are stable names (``"1k_training_tokens"`` was the
+#: training-token unit when it was counted per 1,000; it now names the same unit at its fixed scale).
+_TRAINING_TOKENS = FunctionalUnit("1 million training tokens", "tokens", 1e6)
+_OUTPUT_TOKENS = FunctionalUnit("1 million output tokens", "output_tokens", 1e6)
+_TOKENS = FunctionalUnit("1 million tokens", "tokens", 1e6)
+_QUERIES = FunctionalUnit("1,000 queries", "queries", 1e3)
+_SAMPLES = FunctionalUnit("1,000 samples", "samples", 1e3)
 FUNCTIONAL_UNITS: dict[str, FunctionalUnit] = {
-    "1k_tokens": FunctionalUnit("1,000 tokens", "tokens", 1000.0),
-    "1k_training_tokens": FunctionalUnit("1,000 training tokens", "tokens", 1000.0),
-    "training_token": FunctionalUnit("training token", "tokens", 1.0),
-    "sample": FunctionalUnit("sample", "samples", 1.0),
-    "query": FunctionalUnit("query", "queries", 1.0),
-    "1k_output_tokens": FunctionalUnit("1,000 output tokens", "output_tokens", 1000.0),
-    "token": FunctionalUnit("token", "tokens", 1.0),
-    "flop": FunctionalUnit("PFLOP", "flops", 1e15),
+    "training_tokens": _TRAINING_TOKENS, "output_tokens": _OUTPUT_TOKENS, "tokens": _TOKENS,
+    "queries": _QUERIES, "samples": _SAMPLES, "flop": FunctionalUnit("PFLOP", "flops", 1e15),
+    # earlier names of the same units
+    "1k_tokens": _TOKENS, "1k_training_tokens": _TRAINING_TOKENS, "training_token": _TRAINING_TOKENS,
+    "sample": _SAMPLES, "query": _QUERIES, "1k_output_tokens": _OUTPUT_TOKENS, "token": _TOKENS,
 }
 
 
 def default_functional_units(boundary: str) -> list[str]:
     """Preferred units, first available wins as the headline SCI."""
     if boundary == "training":
-        return ["1k_training_tokens", "sample", "flop"]
-    return ["1k_output_tokens", "query", "1k_tokens"]
+        return ["training_tokens", "samples", "flop"]
+    return ["output_tokens", "queries", "tokens"]
 
 
 def sci_value(energy_j: float, intensity_g_per_kwh: float, pue: float, embodied_g: float | None, r: float) -> float:

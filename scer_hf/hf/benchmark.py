@@ -7,9 +7,12 @@ Protocol ``scer-hf-bench/1`` (documented in the README):
 3. Warm-up: ``warmup`` unmeasured queries (default 10, as AI Energy Score / LLM-Perf).
 4. Measure one query at a time (batch 1), greedy, fixed budget per setting:
    ``aienergyscore`` = 10 new tokens (min = max), ``long`` = 64 new tokens (min = max).
-5. Sequential stopping: after each query, once ``min_queries`` are done, stop when the
-   ``confidence`` t-interval of the mean energy per query is within ``rel_ci`` of the
-   mean; otherwise stop at the ``queries`` cap (default 1,000, the AI Energy Score count).
+5. Sequential stopping (:mod:`scer_hf.core.stopping`, rule ``scer-hf-stop/2``): after each query, once
+   ``min_queries`` (default 50) are done, stop when the interval of the mean energy per query is within
+   ``rel_ci`` of the mean; otherwise stop at the ``queries`` cap (default 1,000, the AI Energy Score count).
+   The interval is a Student-t interval at the 97 % quantile, so that it covers the mean in at least 95 % of
+   runs despite the data-dependent stop (simulated in ``tests/test_stopping.py``). A run stopped at the cap
+   records the interval it reached and every output says so.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from ..core import fmt as _fmt
+from ..core import stopping as _stopping
 from ..errors import BenchmarkSettingsError, EmptyPromptsError, ModelIdError, ModelLoadError, UnknownTaskError
 from ..core.meters.base import Meter
 from .pipeline import GENERATION_TASKS, Text2TextPipeline, TrackedPipeline, track_pipeline
@@ -29,7 +33,7 @@ from ..core.report import Report
 
 __all__ = ["benchmark", "load_pipeline", "supported_tasks", "SETTINGS", "PROTOCOL_VERSION", "sequential_ci"]
 
-PROTOCOL_VERSION = "scer-hf-bench/1"
+PROTOCOL_VERSION = "scer-hf-bench/2"  # /2: the stopping rule scer-hf-stop/2 (min 50, 97 % t quantile)
 # Generation budgets. aienergyscore: AI Energy Score v1 text_generation config (optimum-benchmark energy_star:
 # max_new_tokens = min_new_tokens = 10, batch_size 1, greedy). long: LLM-Perf leaderboard GENERATE_KWARGS
 # (huggingface/llm-perf-backend llm_perf/common/utils.py: max_new_tokens = min_new_tokens = 64, batch_size 1).
@@ -41,9 +45,8 @@ SETTINGS: dict[str, dict[str, Any]] = {
 }
 DEFAULT_QUERIES = 1000  # AI Energy Score: num_samples 1000 per task
 DEFAULT_WARMUP = 10  # optimum-benchmark energy_star warmup_runs default; LLM-Perf warmup_runs=10
-# Our protocol choice (not from a source): the interval is only trusted from 30 queries on, the usual
-# large-sample threshold for a t-interval; it also guards sequential stopping against a lucky early run.
-DEFAULT_MIN_QUERIES = 30
+# Our protocol choice (not from a source), chosen by simulation: see scer_hf.core.stopping
+DEFAULT_MIN_QUERIES = _stopping.DEFAULT_MIN_QUERIES
 # question-answering is left out: transformers 5.24 has no such pipeline, so its inputs could not be tested here
 _FORWARD_CANDIDATES = ("fill-mask", "text-classification", "feature-extraction", "token-classification")
 _ALIASES = {"sentiment-analysis": "text-classification", "ner": "token-classification"}
@@ -198,17 +201,12 @@ def _prompt_texts(prompts: Any) -> tuple[list[str], dict[str, Any]]:
 
 
 def sequential_ci(values: Sequence[float], confidence: float = 0.95) -> dict[str, float | None]:
-    """Mean and t-interval half-width of *values* (None below two values)."""
-    n = len(values)
-    if n < 2:
-        return {"n": n, "mean_j_per_query": values[0] if n else None, "half_width_j": None, "rel_half_width": None}
-    from scipy import stats
-
-    mean = math.fsum(values) / n
-    var = math.fsum((v - mean) ** 2 for v in values) / (n - 1)
-    half = float(stats.t.ppf((1.0 + confidence) / 2.0, n - 1)) * math.sqrt(var / n)
-    return {"n": n, "mean_j_per_query": mean, "half_width_j": half,
-            "rel_half_width": half / mean if mean > 0 else None}
+    """Mean and half-width of the stopping rule's interval of *values* (None below two values): a Student-t
+    interval at :func:`scer_hf.core.stopping.quantile_level` of *confidence* (0.97 for 0.95)."""
+    rule = _stopping.SequentialStop(confidence=confidence)
+    for v in values:
+        rule.add(v)
+    return rule.interval()
 
 
 def _query_energy(pipe: TrackedPipeline) -> float | None:
@@ -304,29 +302,29 @@ def benchmark(
     from tqdm.auto import tqdm
 
     need = min(min_queries, cap)
-    energies: list[float] = []
-    stopped_by, ci = "cap", sequential_ci([], confidence)
+    rule = _stopping.SequentialStop(rel_ci=rel_ci, min_queries=need, confidence=confidence)
+    stopped_by = "cap"
     bar = tqdm(total=cap, desc=f"scer-hf benchmark {task}", unit="query", disable=not progress)
     try:
         for i in range(cap):
             tracked(texts[i % len(texts)], **call_kw)
             e = _query_energy(tracked)
-            if e is not None:
-                energies.append(e)
             bar.update(1)
-            if len(energies) >= need and len(energies) >= 2:
-                ci = sequential_ci(energies, confidence)
-                bar.set_postfix(j_per_query=_fmt.num(ci['mean_j_per_query']),
-                                rel_ci=f"{(ci['rel_half_width'] or math.inf):.3f}", refresh=False)
-                if ci["rel_half_width"] is not None and ci["rel_half_width"] <= rel_ci:
-                    stopped_by = "ci"
-                    break
+            if e is None:
+                continue
+            done = rule.add(e)
+            if rule.n >= need and rule.n >= 2:
+                now = rule.interval()
+                bar.set_postfix(j_per_query=_fmt.num(now['mean_j_per_query']),
+                                rel_ci=f"{(now['rel_half_width'] or math.inf):.3f}", refresh=False)
+            if done:
+                stopped_by = "ci"
+                break
     finally:
         bar.close()
         if meters is None:  # ours to release
             tracked.close()
-    if len(energies) < need or len(energies) < 2:
-        ci = sequential_ci(energies, confidence)
+    ci = rule.interval()
     info = {
         "protocol": PROTOCOL_VERSION,
         "setting": setting,
@@ -340,10 +338,12 @@ def benchmark(
         "queries_cap": cap,
         "min_queries": need,
         "queries_run": tracked.calls,
-        "queries_measured": len(energies),
+        "queries_measured": rule.n,
         "stopped_by": stopped_by,
+        "stopping_rule": _stopping.RULE,
         "ci": {"mean_j_per_query": ci["mean_j_per_query"], "half_width_j": ci["half_width_j"],
-               "rel_half_width": ci["rel_half_width"], "confidence": confidence, "target_rel_half_width": rel_ci},
+               "rel_half_width": ci["rel_half_width"], "confidence": confidence,
+               "quantile_level": ci["quantile_level"], "target_rel_half_width": rel_ci},
         "prompts": {**pinfo, "used": min(tracked.calls, len(texts)), "cut_to_context": cut,
                     "cycled": tracked.calls > pinfo["n"]},
         "device": str(getattr(pipe, "device", device)),

@@ -94,6 +94,7 @@ def run_demo(
     from .benchmark import benchmark
     from ..publish.card import update_card
     from ..publish.html import write_html_report
+    from ..publish.figures import fact_dicts
     from ..publish.label import save_label
 
     def say(msg: str) -> None:
@@ -141,7 +142,7 @@ def run_demo(
         d = r.to_dict()
         return {"energy_j": d["energy_j"], "co2e_g": d["co2e_g"], "sci": d["sci"]["value"] if d["sci"] else None,
                 "sci_unit": d["sci"]["unit"] if d["sci"] else None, "estimated": r.estimated,
-                "sci_display": _fmt.sci_display(d["sci"])}
+                "sci_display": _fmt.sci_display(d["sci"]), "facts": fact_dicts(d)}
 
     return {
         "out_dir": str(out),

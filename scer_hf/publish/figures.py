@@ -1,17 +1,116 @@
-"""The headline figures of one report, as every output shows them: label, card, HTML report and CLI.
+"""What every output shows of one report: the headline figures and the facts beside them.
 
-One place builds the texts (through :mod:`scer_hf.core.fmt`) so the four outputs cannot disagree, and each
-text says its scope where two figures differ: IT energy vs with PUE, operational vs with embodied.
+One place builds the texts (through :mod:`scer_hf.core.fmt`) so the label, the card, the HTML report and the
+CLI cannot disagree, and ``scer-hf verify`` re-renders each output from the report and compares what a person
+reads, line by line (:mod:`scer_hf.publish.visible`).
+
+* :func:`scope_texts`: the headline figures (SCI, energy, CO2eq, embodied), each saying its scope where two
+  figures differ (IT energy vs with PUE, operational vs with embodied).
+* :func:`facts`: the facts shown beside them, one per line, in this order, on every output: grid, PUE,
+  hardware, date, method and, for a benchmark, where its interval stopped. **A new fact is added here and
+  nowhere else**: the label, card, HTML report and CLI draw the list as it is, and ``verify`` checks it on
+  each of them, because it re-renders the output and compares the text.
+
 Publish layer (reads report and rating dicts; imports only :mod:`scer_hf.core.fmt`).
 """
 
 from __future__ import annotations
 
+from dataclasses import asdict, dataclass
 from typing import Any, Mapping
 
 from ..core import fmt as _fmt
 
-__all__ = ["scope_texts", "scope_line", "rating_value_text", "coverage_texts"]
+__all__ = ["Fact", "facts", "fact_dicts", "scope_texts", "scope_line", "rating_value_text", "hardware_text",
+           "method_of", "METHOD_TEXT", "grid_where", "stopping_text", "coverage_texts"]
+
+METHOD_TEXT = {
+    "counter": "Measured by hardware energy counter",
+    "estimate": "ESTIMATED: power model, not measured",
+    "mixed": "Partly measured, partly ESTIMATED",
+    "published": "Published figure, not measured by scer-hf",
+    "unmeasured": "NOT MEASURED: meters failed",
+}
+
+
+@dataclass(frozen=True)
+class Fact:
+    """One line a person reads beside the headline: ``label`` (``"Grid"``), ``text``; ``warn`` draws it as a
+    warning (amber on the label, a callout in the card and the HTML report)."""
+
+    key: str
+    label: str
+    text: str
+    warn: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _num(x: Any) -> float | None:
+    return float(x) if isinstance(x, (int, float)) and not isinstance(x, bool) else None
+
+
+def grid_where(carbon: Mapping[str, Any]) -> str:
+    """Where the grid figure is from: ``aws us-east-1``, ``California, USA``, ``a given figure``, or the world
+    average with the default said."""
+    if carbon.get("cloud_region"):
+        return f"{carbon.get('cloud_provider')} {carbon.get('cloud_region')}"
+    place = ", ".join(str(x) for x in (carbon.get("region"), carbon.get("country_iso_code")) if x)
+    if place:
+        return place + (f", detected from {carbon['detected_from']}" if carbon.get("location") == "detected" else "")
+    if carbon.get("location") == "override":
+        return "a figure given by the user"
+    return "world average: no location given"
+
+
+def hardware_text(d: Mapping[str, Any]) -> str:
+    """The hardware as recorded: a ``hardware`` field, the embodied hardware, or the meters' device names."""
+    for block in ("model", "benchmark", "provenance", "extra"):
+        b = d.get(block) or {}
+        if isinstance(b, Mapping):
+            for k in ("hardware", "gpu"):
+                if isinstance(b.get(k), str) and b[k]:
+                    return b[k]
+    emb = d.get("embodied") or {}
+    if isinstance(emb, Mapping) and emb.get("hardware"):
+        return str(emb["hardware"])
+    meters = (d.get("provenance") or {}).get("meters", [])
+    names: list[str] = []
+    for m in meters:
+        dn = m.get("device_names")
+        names += [str(v) for v in dn.values()] if isinstance(dn, Mapping) else []
+        cpu = (m.get("assumptions") or {}).get("cpu_model")
+        names += [str(cpu)] if cpu else []
+    if names:
+        return " + ".join(dict.fromkeys(names))
+    comps = sorted({str(c).split(":")[0].upper() for m in meters for c in m.get("components", [])})
+    return " + ".join(comps) + ", model not recorded" if comps else "not recorded"
+
+
+def method_of(d: Mapping[str, Any]) -> str:
+    """``counter``, ``estimate``, ``mixed``, ``published`` or ``unmeasured``."""
+    prov = d.get("provenance") or {}
+    m = prov.get("method", "unmeasured")
+    return "mixed" if prov.get("estimated") and m == "counter" else m
+
+
+def stopping_text(bench: Mapping[str, Any] | None) -> tuple[str, bool] | None:
+    """Where a benchmark's interval stopped, and whether that is a warning (stopped at the cap), or None."""
+    if not isinstance(bench, Mapping) or not isinstance(bench.get("ci"), Mapping):
+        return None
+    ci, stopped = bench["ci"], bench.get("stopped_by")
+    rel, target, conf = (_num(ci.get(k)) for k in ("rel_half_width", "target_rel_half_width", "confidence"))
+    n = _num(bench.get("queries_measured")) or _num(bench.get("queries_run"))
+    reached = f"±{_fmt.num(100 * rel)} %" if rel is not None else "no interval"
+    conf_t = f" at {_fmt.num(100 * conf)} % confidence" if conf is not None else ""
+    goal = f", target ±{_fmt.num(100 * target)} %" if target is not None else ""
+    if stopped == "cap":
+        cap = _num(bench.get("queries_cap"))
+        return f"stopped at the {_fmt.count(cap)}-query cap: {reached}{conf_t}{goal}", True
+    if stopped == "ci":
+        return f"stopped at {reached}{conf_t} after {_fmt.count(n)} queries{goal}", False
+    return None
 
 
 def coverage_texts(d: Mapping[str, Any]) -> dict[str, Any]:
@@ -36,11 +135,38 @@ def coverage_texts(d: Mapping[str, Any]) -> dict[str, Any]:
                                 "gaps (scer-hf fill rule)" if filled > 0 else measured)
     else:
         out["coverage_short"] = f"Coverage {_fmt.coverage(frac)}: no total"
-        out["coverage_text"] = (f"{measured}, {threshold} needed for a total" if frac < out["threshold"]
-                                else f"{measured}, but a gap cannot be filled")
+        out["coverage_text"] = (f"{measured}; {threshold} is needed for a total or an SCI" if frac < out["threshold"]
+                                else f"{measured}, but a part never measured cannot be filled: no total or SCI")
         out["no_headline_text"] = f"only {_fmt.coverage(frac)} of the run was measured, {threshold} needed" \
             if frac < out["threshold"] else "a part of the run that was never measured cannot be filled"
     return out
+
+
+def facts(d: Mapping[str, Any]) -> list[Fact]:
+    """The facts every output shows beside the headline figures, in order (see the module doc)."""
+    carbon = d.get("carbon") or {}
+    pue = _num(carbon.get("pue")) or 1.0
+    out = [
+        Fact("grid", "Grid", f"{_fmt.grid(carbon.get('g_per_kwh'))}, {grid_where(carbon)}",
+             warn=carbon.get("location") == "unknown"),
+        Fact("pue", "PUE", _fmt.num(pue) if pue != 1.0 else "1: no data-centre overhead counted"),
+        Fact("hardware", "Hardware", hardware_text(d)),
+        Fact("date", "Date", str(d.get("created_at", ""))[:10] or "not recorded"),
+    ]
+    m = method_of(d)
+    out.append(Fact("method", "Method", METHOD_TEXT.get(m, m), warn=m not in ("counter", "published")))
+    stop = stopping_text(d.get("benchmark"))
+    if stop:
+        out.append(Fact("stopping", "Interval", stop[0], warn=stop[1]))
+    cov = coverage_texts(d)
+    if cov["coverage_text"]:  # part of the run was not measured: every output says so
+        out.append(Fact("coverage", "Coverage", cov["coverage_text"], warn=True))
+    return out
+
+
+def fact_dicts(d: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """:func:`facts` as plain dicts (what the card's ``scer.<boundary>.facts`` records and verify compares)."""
+    return [f.to_dict() for f in facts(d)]
 
 
 def scope_texts(d: Mapping[str, Any]) -> dict[str, Any]:
@@ -79,12 +205,12 @@ def scope_texts(d: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def scope_line(tx: Mapping[str, Any]) -> str:
-    """``11.5 GWh IT energy (12.6 GWh with PUE 1.1), 4,660 tCO2eq operational + 102 tCO2eq embodied``."""
+    """``11.5 GWh IT energy, 12.6 GWh with PUE 1.1; 4,660 tCO2eq operational + 102 tCO2eq embodied = ...``."""
     if not tx.get("headline", True):
         return "no energy or CO2eq total: " + str(tx.get("no_headline_text"))
-    s = tx["energy_text"] + (f" IT energy ({tx['energy_pue_text']} with PUE {_fmt.num(tx['pue'])})"
+    s = tx["energy_text"] + (f" IT energy, {tx['energy_pue_text']} with PUE {_fmt.num(tx['pue'])}"
                              if tx["energy_pue_text"] else " energy")
-    s += f", {tx['co2e_text']} operational"
+    s += f"; {tx['co2e_text']} operational"
     return s + (f" + {tx['embodied_text']} embodied = {tx['total_co2e_text']}" if tx["embodied_text"] else "")
 
 

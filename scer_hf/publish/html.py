@@ -22,11 +22,12 @@ from .._version import __version__
 from ..core import fmt as _fmt
 from ..core.report import load_report
 from ..rating import resolve_rating
+from ..rating.result import indicative_text, not_comparable_reasons
 from .label import PALETTE, fmt_energy, fmt_num, label_fields, make_label, rating_value_text
 from ..errors import SCERError
 from ..core.report import Report
 
-__all__ = ["write_html_report", "render_html", "distribution_svg", "pareto_svg", "pareto_front"]
+__all__ = ["write_html_report", "render_html", "distribution_svg", "pareto_svg", "pareto_front", "band_legend"]
 
 _NAME_KEYS = ("model", "model_id", "id", "name")
 _VALUE_KEYS = ("value", "sci_value", "sci", "energy", "energy_value")
@@ -40,7 +41,7 @@ def _peer(p: Any) -> dict[str, Any] | None:
     value = next((p[k] for k in _VALUE_KEYS if isinstance(p.get(k), (int, float))), None)
     if value is None or not math.isfinite(value) or value <= 0:
         return None
-    out = {"model": name, "value": float(value)}
+    out = {"model": name, "value": float(value), "ref_id": p.get("ref_id")}
     q = p.get("quality")
     if isinstance(q, Mapping):
         q = q.get("value")
@@ -69,15 +70,17 @@ def _group_rows(pr: Mapping[str, Any]) -> list[dict[str, Any]]:
 
 
 def _peers(pr: Mapping[str, Any], reference: Iterable[Any] | None) -> list[dict[str, Any]]:
+    """The peers to plot: *reference* when given, else exactly the peers the rating counted (``peer_values``),
+    so the chart shows what the text counts; ratings written before ``peer_values`` fall back to the group."""
     rows: list[Any] = list(reference or [])
     if not rows:
-        rows = _group_rows(pr) or list(pr.get("nearest_peers") or [])
-    seen: set[tuple[str, float]] = set()
+        rows = list(pr.get("peer_values") or []) or _group_rows(pr) or list(pr.get("nearest_peers") or [])
+    seen: set[tuple[Any, float]] = set()
     out = []
     for p in rows:
         q = _peer(p)
-        if q and (q["model"], q["value"]) not in seen:
-            seen.add((q["model"], q["value"]))
+        if q and (q["ref_id"] or q["model"], q["value"]) not in seen:
+            seen.add((q["ref_id"] or q["model"], q["value"]))
             out.append(q)
     return out
 
@@ -90,6 +93,15 @@ def _log_axis(values: Sequence[float]) -> tuple[float, float]:
 
 
 _BAND_FILL = {5: "#dcfce7", 4: "#ecfccb", 3: "#fef9c3", 2: "#ffedd5", 1: "#fee2e2"}
+
+
+def band_legend(star_bands: Sequence[Mapping[str, Any]] | None, unit: str) -> list[str]:
+    """Every AI Energy Score band in words (the chart labels only the bands wide enough to hold a label)."""
+    out = []
+    for b in sorted(star_bands or [], key=lambda b: -int(b["stars"])):
+        lo, hi = float(b["from"]), float(b["to"])
+        out.append(f"{int(b['stars'])}\u2605 from {fmt_num(lo)} to {fmt_num(hi)}")
+    return [", ".join(out) + f" {_fmt.unit_text(unit)}"] if out else []
 
 
 def distribution_svg(peers: Sequence[Mapping[str, Any]], value: float | None, unit: str,
@@ -319,7 +331,7 @@ def intensity_svg(live: Mapping[str, Any] | None, width: int = 560, height: int 
     path = " ".join(f"{'M' if i == 0 else 'L'}{x(t):.1f},{y(g):.1f}" + (f" H{x(pts[i + 1][0]):.1f}"
                     if i + 1 < len(pts) else "") for i, (t, g, _) in enumerate(pts))
     dots = "".join(f'<circle cx="{x(t):.1f}" cy="{y(g):.1f}" r="3" fill="{"#b45309" if fb else "#1d4ed8"}">'
-                   f"<title>{fmt_num(g)} gCO2eq/kWh{' (fallback: annual figure)' if fb else ''}</title></circle>"
+                   f"<title>{fmt_num(g)} gCO2eq per kWh{', fallback: annual figure' if fb else ''}</title></circle>"
                    for t, g, fb in pts)
     return (f'<svg xmlns="http://www.w3.org/2000/svg" class="intensity" viewBox="0 0 {width} {height}" '
             f'width="{width}" height="{height}" role="img" aria-label="grid intensity over the run">'
@@ -328,13 +340,14 @@ def intensity_svg(live: Mapping[str, Any] | None, width: int = 560, height: int 
             f'<text x="{left - 4}" y="{top + 8}" font-size="10" text-anchor="end">{fmt_num(gmax)}</text>'
             f'<text x="{left - 4}" y="{height - bottom}" font-size="10" text-anchor="end">0</text>'
             f'<text x="{width / 2}" y="{height - 8}" font-size="10" text-anchor="middle">run time, '
-            f'{fmt_num(t1 - t0)} s (gCO2eq/kWh)</text><path d="{path}" fill="none" stroke="#1d4ed8"/>{dots}</svg>')
+            f'{fmt_num(t1 - t0)} s, gCO2eq per kWh</text><path d="{path}" fill="none" stroke="#1d4ed8"/>{dots}</svg>')
 
 
 def render_html(report: Report | Mapping[str, Any] | str | os.PathLike[str], rating: Any = None,
                 reference: Iterable[Any] | None = None, *, manifest_url: str | None = None,
-                auto_rate: bool = True) -> str:
-    """The HTML report as text (see :func:`write_html_report`)."""
+                auto_rate: bool = True, file_name: str | None = None) -> str:
+    """The HTML report as text (see :func:`write_html_report`); *file_name*: the page's own file name, for the
+    verify command it prints (``scer-hf verify`` re-renders the page and compares its text)."""
     rep = load_report(report)
     d = rep.to_dict()
     r = resolve_rating(rep, rating, auto=auto_rate)
@@ -351,7 +364,13 @@ def render_html(report: Report | Mapping[str, Any] | str | os.PathLike[str], rat
     fam = tx["energy_family"]
     ctx = {
         "d": d, "f": fields, "rating": r, "pr": pr, "other": other, "peers": peers,
-        "label_svg": Markup(make_label(rep, r, manifest_url, auto_rate=False)),
+        "label_svg": Markup(make_label(rep, r, manifest_url, auto_rate=False, file_name=file_name)),
+        "verify_cmd": f"scer-hf verify {file_name}" if file_name else "scer-hf verify REPORT.json",
+        "manifest_url": manifest_url,
+        "reasons": not_comparable_reasons(dict(pr)), "indicative": indicative_text(dict(pr)),
+        "notes": [n for n in pr.get("notes") or [] if not str(n).startswith("not comparable: ")
+                  and not (fields["stars"] is None and "stars clipped" in str(n))],  # stars not shown: no note
+        "band_legend": band_legend(pr.get("star_bands"), pr.get("unit") or ""),
         "dist_svg": Markup(dist), "phases": _phase_rows(d, fam), "tx": tx,
         "intensity_svg": Markup(intensity_svg(d["carbon"].get("live"))),
         "sci_value": tx["sci_value_text"], "sci_unc": tx["sci_unc_text"],
@@ -380,5 +399,6 @@ def write_html_report(report: Report | Mapping[str, Any] | str | os.PathLike[str
     omitted and available). ``reference``: peers to plot, ``[{model, value, quality?}]``
     in the rating's unit; by default the rating's ``nearest_peers``.
     """
-    html = render_html(report, rating, reference, manifest_url=manifest_url, auto_rate=auto_rate)
+    html = render_html(report, rating, reference, manifest_url=manifest_url, auto_rate=auto_rate,
+                       file_name=Path(path).name)
     return atomic_write_text(Path(path), html)

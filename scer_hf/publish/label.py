@@ -39,7 +39,8 @@ from ..core.coverage import COVERAGE_THRESHOLD
 from ..core.report import Report, load_report
 from ..rating import resolve_rating
 from ..rating.result import indicative_text, not_comparable_reasons
-from .figures import rating_value_text, scope_line, scope_texts
+from .figures import METHOD_TEXT, fact_dicts, grid_where, hardware_text, method_of, rating_value_text, scope_line, \
+    scope_texts
 
 __all__ = [
     "make_label",
@@ -50,6 +51,7 @@ __all__ = [
     "PALETTE",
     "CONTRAST_PAIRS",
     "LABEL_WIDTH",
+    "LABEL_LAYOUT",
 ]
 
 LABEL_WIDTH = 300  # viewBox units; at 300 px wide one unit is one pixel
@@ -83,13 +85,7 @@ CONTRAST_PAIRS = [
 #: non-text graphics (stars) need 3:1 (WCAG 2.1 SC 1.4.11)
 GRAPHIC_PAIRS = [("star", "paper"), ("star_empty", "paper")]
 
-_METHOD_TEXT = {
-    "counter": "Measured by hardware energy counter",
-    "estimate": "ESTIMATED (power model, not measured)",
-    "mixed": "Partly measured, partly ESTIMATED",
-    "published": "Published figure (not measured by scer-hf)",
-    "unmeasured": "NOT MEASURED (meters failed)",
-}
+_METHOD_TEXT = METHOD_TEXT  # earlier name
 
 
 # ------------------------------------------------------------------ inputs ------------
@@ -107,36 +103,8 @@ fmt_num = _fmt.num
 fmt_energy = _fmt.energy
 
 
-def _hardware(d: Mapping[str, Any]) -> str:
-    """The hardware as recorded: a ``hardware`` field, the embodied hardware, or the meters' device names."""
-    for block in ("model", "benchmark", "provenance", "extra"):
-        b = d.get(block) or {}
-        if isinstance(b, Mapping):
-            for k in ("hardware", "gpu"):
-                if isinstance(b.get(k), str) and b[k]:
-                    return b[k]
-    emb = d.get("embodied") or {}
-    if emb.get("hardware"):
-        return str(emb["hardware"])
-    meters = d["provenance"].get("meters", [])
-    names: list[str] = []
-    for m in meters:
-        dn = m.get("device_names")
-        names += [str(v) for v in dn.values()] if isinstance(dn, Mapping) else []
-        cpu = (m.get("assumptions") or {}).get("cpu_model")
-        names += [str(cpu)] if cpu else []
-    if names:
-        return " + ".join(dict.fromkeys(names))
-    comps = sorted({str(c).split(":")[0].upper() for m in meters for c in m.get("components", [])})
-    return " + ".join(comps) + " (model not recorded)" if comps else "not recorded"
-
-
-def _method(d: Mapping[str, Any]) -> str:
-    prov = d["provenance"]
-    m = prov.get("method", "unmeasured")
-    if prov.get("estimated") and m == "counter":
-        m = "mixed"
-    return m
+_hardware = hardware_text  # earlier names, kept for modules that import them
+_method = method_of
 
 
 def _rating_reason(r: Mapping[str, Any] | None, pr: Mapping[str, Any]) -> str | None:
@@ -191,9 +159,8 @@ def label_fields(report: Report | Mapping[str, Any] | str | os.PathLike[str], ra
         "method_text": _METHOD_TEXT.get(_method(d), _method(d)),
         "estimated": bool(d["provenance"].get("estimated")),
         "grid_g_per_kwh": d["carbon"]["g_per_kwh"],
-        "grid_where": (f"{d['carbon']['cloud_provider']} {d['carbon']['cloud_region']}" if d["carbon"].get("cloud_region")
-                       else ", ".join(x for x in (d["carbon"].get("region"), d["carbon"].get("country_iso_code")) if x)
-                       or "world average"),
+        "grid_where": grid_where(d["carbon"]),
+        "facts": fact_dicts(d),
         "grade": pr.get("grade") if pr.get("available") else None,
         "stars": pr.get("stars") if pr.get("available") else None,
         "percentile": pr.get("percentile") if pr.get("available") else None,
@@ -202,6 +169,7 @@ def label_fields(report: Report | Mapping[str, Any] | str | os.PathLike[str], ra
         "comparable": bool(pr.get("comparable", True)) if pr.get("available") else None,
         "indicative": indicative_text(pr) if pr.get("available") else None,
         "reference_version": (r or {}).get("reference_version"),
+        "rated": r is not None,
         "digest": rep.digest(),
         "qr": qr_payload(rep, manifest_url),
         "manifest_url": manifest_url,
@@ -278,88 +246,69 @@ def _equivalent(co2e_g: float, energy_j: float | None = None, with_embodied: boo
     return equivalent_text(e, with_embodied) if e else None
 
 
-def make_label(report: Report | Mapping[str, Any] | str | os.PathLike[str], rating: Any = None,
-               manifest_url: str | None = None, *, auto_rate: bool = True) -> str:
-    """The SCER label as SVG text (300 units wide; scale it freely)."""
-    f = label_fields(report, rating, manifest_url, auto_rate=auto_rate)
-    tx, fam = f["texts"], f["texts"]["energy_family"]
-    W, pad = LABEL_WIDTH, 14
+def _grade_area(f: Mapping[str, Any], gy: float, pad: float) -> list[str]:
+    """The grade tile and what stands beside it: stars or the rank, or why there is no grade.
+
+    A rating that is not comparable draws no letter, no stars and no indicative position (that lives in the
+    HTML report's rating section only): a grey "Not rated" tile and the words "not comparable".
+    """
     out: list[str] = []
-    y = 0.0
-    # header band
-    out.append(f'<rect x="0" y="0" width="{W}" height="44" fill="{PALETTE["band"]}"/>')
-    out.append(_t(pad, 19, "SCER carbon efficiency", 14, "on_band", "bold"))
-    out.append(_t(pad, 36, _clip(_task_line(f), 30), 11, "on_band"))
-    out.append(_t(W - pad, 19, f["sci_version"], 14, "on_band", "bold", "end"))
-    out.append(_t(W - pad, 36, "GSF SCER draft", 11, "on_band", anchor="end"))
-    y = 66
-    out.append(_t(pad, y, _clip(f["model"], 34), 15, "ink", "bold"))
-    y += 12
-    # grade + stars
-    gy = y
-    grade = f["grade"]
+    grade, stars = f["grade"], f["stars"]
     gcol = f"grade_{grade}" if grade in ("A", "B", "C") else "grade_none"
     out.append(f'<rect x="{pad}" y="{gy}" width="64" height="64" rx="8" fill="{PALETTE[gcol]}"/>')
     if grade:
         out.append(_t(pad + 32, gy + 47, grade, 44, "on_grade", "bold", "middle"))
-    elif f["stars"]:
-        out.append(_t(pad + 32, gy + 30, "No", 13, "on_grade", "bold", "middle"))
-        out.append(_t(pad + 32, gy + 46, "grade", 13, "on_grade", "bold", "middle"))
     else:
-        out.append(_t(pad + 32, gy + 30, "Not", 13, "on_grade", "bold", "middle"))
-        out.append(_t(pad + 32, gy + 46, "rated", 13, "on_grade", "bold", "middle"))
+        top, bottom = ("No", "grade") if stars else ("Not", "rated")
+        out.append(_t(pad + 32, gy + 30, top, 13, "on_grade", "bold", "middle"))
+        out.append(_t(pad + 32, gy + 46, bottom, 13, "on_grade", "bold", "middle"))
     sx = pad + 78
-    out.append(_t(sx, gy + 14, "SCER grade" if grade else ("Energy stars" if f["stars"] else "No SCER grade"),
-                  11, "muted"))
-    stars = f["stars"]
-    if grade and not stars:  # a SCER grade without AI Energy Score stars (training): say where it stands
-        text = (f"better than {fmt_num(f['percentile'], 2)}% of {f['peers']} peers" if f["percentile"] is not None
-                else "graded against reference peers")
-        if f.get("comparable") is False:
-            out.append(_t(sx, gy + 36, "indicative only: not comparable", 11, "warn_ink", "bold"))
-        out.append(_t(sx, gy + 56 if f.get("comparable") is False else gy + 36, _clip(text, 31), 11, "muted"))
-    elif stars:
+    out.append(_t(sx, gy + 14, "SCER grade" if grade else ("Energy stars" if stars else "No SCER grade"), 11, "muted"))
+    rank = (f"better than {fmt_num(f['percentile'], 2)}% of {f['peers']} peers" if f["percentile"] is not None
+            else "graded against reference peers")
+    if stars:
         for i in range(5):
             out.append(_star(sx + 10 + i * 22, gy + 31, 9.5, i < int(stars)))
         out.append(_t(sx + 118, gy + 35, f"{int(stars)} of 5", 11, "ink", "bold"))
-        extra = "AI Energy Score stars"
-        if f["percentile"] is not None:
-            extra = f"better than {fmt_num(f['percentile'], 2)}% of {f['peers']} peers"
-        if f.get("comparable") is False:  # e.g. CPU estimate vs GPU-only H100 reference: say so on the label
-            out.append(_t(sx, gy + 56, "indicative only: not comparable", 11, "warn_ink", "bold"))
-        else:
-            out.append(_t(sx, gy + 56, _clip(extra, 31), 11, "muted"))
-    elif f.get("indicative"):  # not comparable: the position in grey, then why
-        ind = str(f["indicative"]).replace(" references", " refs")
-        for i, line in enumerate(textwrap.wrap(ind, 31, max_lines=2, placeholder="\u2026")):
-            out.append(_t(sx, gy + 32 + 14 * i, line, 11, "muted"))
-        out.append(_t(sx, gy + 62, "not comparable (see report)", 11, "warn_ink", "bold"))
+        out.append(_t(sx, gy + 56, _clip(rank if f["percentile"] is not None else "AI Energy Score stars", 31), 11,
+                      "muted"))
+    elif grade:
+        out.append(_t(sx, gy + 36, _clip(rank, 31), 11, "muted"))
+    elif f.get("comparable") is False:
+        out.append(_t(sx, gy + 34, "not comparable with the", 11, "warn_ink", "bold"))
+        out.append(_t(sx, gy + 50, "reference: see the report", 11, "warn_ink", "bold"))
     else:
         reason = f["rating_reason"] or "no rating given"
         if len(reason) > 60:  # keep the first clause; the HTML report has the whole reason
             reason = re.split(r"[:;(]", reason)[0].strip()
         for i, line in enumerate(textwrap.wrap(reason, 30, max_lines=2, placeholder="\u2026")):
             out.append(_t(sx, gy + 34 + 16 * i, _clip(line, 31), 11, "muted"))
-    y = gy + 64 + 12
-    # SCI headline panel
-    out.append(f'<rect x="{pad - 4}" y="{y}" width="{W - 2 * pad + 8}" height="66" rx="6" fill="{PALETTE["panel"]}"/>')
+    return out
+
+
+def _headline(f: Mapping[str, Any], y: float, pad: float, W: float) -> list[str]:
+    tx = f["texts"]
+    out = [f'<rect x="{pad - 4}" y="{y}" width="{W - 2 * pad + 8}" height="66" rx="6" fill="{PALETTE["panel"]}"/>']
     if f["sci_value"] is not None:
-        unc = f["sci_uncertainty"]
         out.append(_t(pad + 4, y + 28, tx["sci_value_text"], 24, "ink", "bold"))
-        out.append(_t(W - pad - 4, y + 28, f"\u00b1 {tx['sci_unc_text']}" if unc else "", 12, "muted", anchor="end"))
+        out.append(_t(W - pad - 4, y + 28, f"\u00b1 {tx['sci_unc_text']}" if f["sci_uncertainty"] else "", 12, "muted",
+                      anchor="end"))
         out.append(_t(pad + 4, y + 46, _clip(tx["sci_unit_shown"], 40), 13, "ink", "bold"))
         out.append(_t(pad + 4, y + 60, f"{f['sci_version']} score, {f['boundary']} boundary", 11, "muted"))
     elif not tx["headline"]:  # below the coverage threshold: no figure, and why
         out.append(_t(pad + 4, y + 28, f"No figure: coverage {tx['coverage_pct']}", 14, "ink", "bold"))
-        need = _fmt.coverage(float((tx.get("threshold") or 0.9)))
+        need = _fmt.coverage(float(tx.get("threshold") or COVERAGE_THRESHOLD))
         out.append(_t(pad + 4, y + 48, _clip(f"at least {need} of the run must be measured", 44), 11, "muted"))
     else:
         out.append(_t(pad + 4, y + 38, _clip(f["sci_text"], 44), 12, "ink", "bold"))
-    y += 66 + 20
-    # energy per phase
-    out.append(_t(pad, y, "Energy per phase", 12, "ink", "bold"))
-    out.append(_t(W - pad - 94, y, "IT energy" if tx["energy_pue_text"] else "energy", 11, "muted", anchor="end"))
-    out.append(_t(W - pad, y, "emissions", 11, "muted", anchor="end"))
+    return out
+
+
+def _phase_rows(f: Mapping[str, Any], y: float, pad: float, W: float) -> tuple[list[str], float]:
+    tx, fam = f["texts"], f["texts"]["energy_family"]
+    out = [_t(pad, y, "Energy per phase", 12, "ink", "bold"),
+           _t(W - pad - 94, y, "IT energy" if tx["energy_pue_text"] else "energy", 11, "muted", anchor="end"),
+           _t(W - pad, y, "emissions", 11, "muted", anchor="end")]
     shown = f["phases"][:5]
     for p in shown:
         y += 16
@@ -381,6 +330,10 @@ def make_label(report: Report | Mapping[str, Any] | str | os.PathLike[str], rati
     out.append(_t(pad, y, "Total", 11, "ink", "bold"))
     out.append(_t(W - pad - 94, y, tx["energy_text"], 11, "ink", "bold", "end"))
     out.append(_t(W - pad, y, tx["co2e_text"], 11, "ink", "bold", "end"))
+    if tx["energy_pue_text"]:
+        y += 16
+        out.append(_t(pad, y, f"with PUE {fmt_num(tx['pue'])}", 11, "muted"))
+        out.append(_t(W - pad - 94, y, tx["energy_pue_text"], 11, "muted", anchor="end"))
     if tx["embodied_text"]:
         y += 16
         out.append(_t(pad, y, "+ embodied (hardware)", 11, "muted"))
@@ -391,57 +344,86 @@ def make_label(report: Report | Mapping[str, Any] | str | os.PathLike[str], rati
         for line in textwrap.wrap(eq, 46, max_lines=2, placeholder="\u2026"):
             y += 16
             out.append(_t(pad, y, line, 11, "muted"))
-    y += 22
-    # facts
-    facts = [
-        ("Hardware", f["hardware"]),
-        ("Date", f["date"]),
-        ("Grid", f"{fmt_num(f['grid_g_per_kwh'])} gCO2eq per kWh ({f['grid_where']})"
-                 + (f", PUE {fmt_num(tx['pue'])}" if tx["energy_pue_text"] else "")),
-    ]
-    for k, v in facts:
-        out.append(_t(pad, y, k, 11, "muted", "bold"))
-        out.append(_t(pad + 70, y, _clip(str(v), 33), 11, "ink"))
-        y += 16
-    # method (warning style when not measured by a counter)
-    warn = f["method"] != "counter" and f["method"] != "published"
-    if warn:
-        out.append(f'<rect x="{pad - 4}" y="{y - 12}" width="{W - 2 * pad + 8}" height="18" rx="3" '
-                   f'fill="{PALETTE["warn_bg"]}"/>')
-    out.append(_t(pad, y + 1, _clip(f["method_text"], 44), 11, "warn_ink" if warn else "ink", "bold"))
-    y += 16
-    if tx["coverage_short"]:  # part of the run was not measured: say so on the label itself
-        out.append(f'<rect x="{pad - 4}" y="{y - 12}" width="{W - 2 * pad + 8}" height="18" rx="3" '
-                   f'fill="{PALETTE["warn_bg"]}"/>')
-        out.append(_t(pad, y + 1, _clip(tx["coverage_short"], 44), 11, "warn_ink", "bold"))
-        y += 16
-    # QR + verification text
+    return out, y
+
+
+def _fact_rows(f: Mapping[str, Any], y: float, pad: float, W: float) -> tuple[list[str], float]:
+    """The facts of :func:`scer_hf.publish.figures.facts`, one per row, wrapped (never cut); warnings on amber."""
+    out: list[str] = []
+    for fact in f["facts"]:
+        lines = textwrap.wrap(fact["text"], 33) or [""]
+        if fact["warn"]:
+            out.append(f'<rect x="{pad - 4}" y="{y - 12}" width="{W - 2 * pad + 8}" height="{16 * len(lines) + 2}" '
+                       f'rx="3" fill="{PALETTE["warn_bg"]}"/>')
+        color = "warn_ink" if fact["warn"] else "ink"
+        out.append(_t(pad, y, fact["label"], 11, "warn_ink" if fact["warn"] else "muted", "bold"))
+        for i, line in enumerate(lines):
+            out.append(_t(pad + 70, y + 16 * i, line, 11, color, "bold" if fact["warn"] else "normal"))
+        y += 16 * len(lines)
+    return out, y
+
+
+def _verify_rows(f: Mapping[str, Any], y: float, pad: float, W: float,
+                 file_name: str | None) -> tuple[list[str], float]:
+    """The QR code, and the command that checks this label where it lies (its own file name); and the bottom."""
     qr_size = 96
-    out.append(_qr_group(f["qr"], W - pad - qr_size + 4, y, qr_size))
+    out = [_qr_group(f["qr"], W - pad - qr_size + 4, y, qr_size)]
     ty = y + 18
     out.append(_t(pad, ty, "Verify this label", 12, "ink", "bold"))
     if f["manifest_url"]:
         lines = ["Scan for the manifest,", "then run:", "scer-hf verify MANIFEST"]
     else:
-        lines = ["QR holds the report digest", f"{f['digest'][:19]}\u2026", "scer-hf verify REPORT"]
+        lines = ["QR holds the report digest", f"{f['digest'][:19]}\u2026", "With its report beside it:"]
+        lines += textwrap.wrap(f"scer-hf verify {file_name or 'REPORT.json'}", 27)
     for line in lines:
         ty += 16
         out.append(_t(pad, ty, line, 11, "muted"))
-    y += qr_size + 4
-    H = math.ceil(y)
+    return out, max(y + qr_size + 4, ty + 8)
+
+
+def make_label(report: Report | Mapping[str, Any] | str | os.PathLike[str], rating: Any = None,
+               manifest_url: str | None = None, *, auto_rate: bool = True, file_name: str | None = None) -> str:
+    """The SCER label as SVG text (300 units wide; scale it freely).
+
+    *file_name*: the label's own file name, so the verify command it prints works in its folder
+    (:func:`save_label` passes it). ``scer-hf verify`` re-draws the label and compares every drawn line.
+    """
+    f = label_fields(report, rating, manifest_url, auto_rate=auto_rate)
+    W, pad = LABEL_WIDTH, 14
+    out: list[str] = [f'<rect x="0" y="0" width="{W}" height="44" fill="{PALETTE["band"]}"/>',
+                      _t(pad, 19, "SCER carbon efficiency", 14, "on_band", "bold"),
+                      _t(pad, 36, _clip(_task_line(f), 30), 11, "on_band"),
+                      _t(W - pad, 19, f["sci_version"], 14, "on_band", "bold", "end"),
+                      _t(W - pad, 36, "GSF SCER draft", 11, "on_band", anchor="end"),
+                      _t(pad, 66, _clip(f["model"], 34), 15, "ink", "bold")]
+    out += _grade_area(f, 78, pad)
+    y = 78 + 64 + 12
+    out += _headline(f, y, pad, W)
+    rows, y = _phase_rows(f, y + 66 + 20, pad, W)
+    out += rows
+    rows, y = _fact_rows(f, y + 22, pad, W)
+    out += rows
+    rows, bottom = _verify_rows(f, y, pad, W, file_name)
+    out += rows
+    H = math.ceil(bottom)
+    grade, stars = f["grade"], f["stars"]
     title = f"SCER label for {f['model']}"
-    desc = (f"{f['sci_text']} ({f['sci_version']}). "
-            + (f"{tx['coverage_text']}. " if tx["coverage_text"] else "")
+    desc = (f"{f['sci_text']}, {f['sci_version']}. "
             + (f"SCER grade {grade}" + (f", {stars} of 5 stars. " if stars else ". ") if grade
                else (f"{stars} of 5 stars. " if stars else "Not rated. "))
             + f"{f['method_text']}. Hardware {f['hardware']}. Date {f['date']}.")
-    meta = json.dumps({"scer_label": 1, **{k: f[k] for k in _META_KEYS}}, sort_keys=True)
+    meta = json.dumps({"scer_label": LABEL_LAYOUT, "file_name": file_name, "rated": f["rated"],
+                       **{k: f[k] for k in _META_KEYS}}, sort_keys=True)
     head = (f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {W} {H}" width="{W}" height="{H}" '
             f'role="img" aria-labelledby="scer-title scer-desc" font-family="DejaVu Sans, Verdana, Arial, sans-serif">'
             f'<title id="scer-title">{escape(title)}</title><desc id="scer-desc">{escape(desc)}</desc>'
             f'<metadata id="scer-label-data">{escape(meta)}</metadata>'
             f'<rect width="{W}" height="{H}" fill="{PALETTE["paper"]}" stroke="{PALETTE["rule"]}" stroke-width="1"/>')
     return head + "".join(out) + "</svg>\n"
+
+
+#: the label's layout version, in its metadata: 2 draws the facts of scer_hf.publish.figures and is re-drawn by verify
+LABEL_LAYOUT = 2
 
 
 #: label fields embedded in the SVG and recomputed by ``scer-hf verify``
@@ -464,7 +446,9 @@ def save_label(path: str | os.PathLike[str], report: Report | Mapping[str, Any] 
                auto_rate: bool = True) -> Path:
     """Write the label to ``path``: ``.svg`` text or ``.png`` (``width_px`` wide)."""
     p = Path(path)
-    svg = make_label(report, rating, manifest_url, auto_rate=auto_rate)
+    # the label names itself in its verify command; a PNG cannot be verified, so it names the report instead
+    svg = make_label(report, rating, manifest_url, auto_rate=auto_rate,
+                     file_name=p.name if p.suffix.lower() == ".svg" else None)
     suffix = p.suffix.lower()
     if suffix == ".svg":
         return atomic_write_text(p, svg)

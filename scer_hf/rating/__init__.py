@@ -16,13 +16,24 @@ import os
 from typing import Any
 
 from ..core.report import Report
+from ..core.report_files import REPORT_NAMES, report_paths
+from ..errors import ModelIdError, RatingError
+from .categories import validate_model_id
 from .engine import rate_model
 from .local import folder_node, is_model_folder
-from .measured import rate_report
+from .measured import rate_report, rate_reports
 from .resolve import resolve_rating
 from .result import PhaseRating, Rating
 
 __all__ = ["rate", "resolve_rating", "Rating", "PhaseRating"]
+
+
+def _looks_like_id(x: str) -> bool:
+    try:
+        validate_model_id(x)
+    except ModelIdError:
+        return False
+    return True
 
 
 def _is_report_path(x: str) -> bool:
@@ -44,6 +55,7 @@ def rate(
     hub: bool | None = None,
     modelled: bool = True,
     parameters: float | None = None,
+    include_third_party: bool = False,
 ) -> Rating:
     """Rate a model id (``"bigscience/bloom-560m"``) or a report (``Report``, dict or path).
 
@@ -71,13 +83,33 @@ def rate(
     inference figure gets a modelled range (``scer_hf.rating.modelled``: predicted value, 95 %
     prediction interval, stars as a range, never a grade); ``modelled=False`` turns it off.
     ``parameters``: the model's parameter count (e.g. ``7e9``) when the data has none.
+    ``include_third_party``: rank a measured report among third-party estimates too (figures computed by
+    someone other than the model's authors, e.g. the LLaMA paper's OPT-175B; off by default).
+
+    A local folder wins over a Hub id of the same name: a folder holding reports (``scer-hf demo``'s
+    ``training_report.json`` and ``inference_report.json``) is rated from them, one phase each; a model
+    folder through its lineage; a folder with neither is read as the Hub id of its name, with a note saying so
+    (not an id: :class:`RatingError`). ``hf://org/name`` is always the Hub id. A rating of reports is bound to them (``Rating.reports``).
 
     Raises ``ModelIdError`` (malformed id), ``UnknownTaskError``, ``ReportSchemaError``.
     """
     flags: dict[str, Any] = dict(task=task, include_secondary=include_secondary, include_modelled=include_modelled,
                                  include_derived=include_derived, extra=extra)
+    if isinstance(x, str) and x.startswith("hf://"):
+        return rate_model(x.removeprefix("hf://"), hub=hub, modelled=modelled, parameters=parameters, **flags)
     if isinstance(x, (str, os.PathLike)) and is_model_folder(x):
         return rate_model(str(x), hub=hub, node=folder_node(x), **flags)
+    if isinstance(x, (str, os.PathLike)) and os.path.isdir(x):
+        found = report_paths(x)
+        if found:
+            return rate_reports(found, include_third_party=include_third_party, **flags)
+        if not isinstance(x, str) or not _looks_like_id(x):
+            raise RatingError(f"{x} is a local folder with no scer-hf report ({', '.join(REPORT_NAMES)}) and no model "
+                              "(config.json); give a report or a model folder")
+        r = rate_model(x, hub=hub, modelled=modelled, parameters=parameters, **flags)
+        for pr in (r.training, r.inference):  # say which one was read: the folder holds nothing to rate
+            pr.notes.insert(0, f"the local folder {x} holds no report or model, so the Hub id {x} was rated")
+        return r
     if isinstance(x, (Report, dict, os.PathLike)) or (isinstance(x, str) and _is_report_path(x)):
-        return rate_report(x, **flags)
+        return rate_report(x, include_third_party=include_third_party, **flags)
     return rate_model(x, hub=hub, modelled=modelled, parameters=parameters, **flags)

@@ -12,6 +12,7 @@ from . import lineage as _lin
 from .categories import normalize_task, suggest_task, validate_model_id
 from .hub import card_emissions, model_info
 from .percentile import grade, percentiles
+from .published import footprint, provenance_kind
 from .result import PhaseRating, Rating
 from .stars import star_bands, stars
 
@@ -78,6 +79,8 @@ def rate_value(
     if pct is None:
         pr.reason = "no peers in this category (N = 1): a percentile needs at least 2 figures"
     near = sorted(range(len(others)), key=lambda i: _closeness(values[i], float(value)))[:NEAREST]
+    pr.peer_values = [{"model": p.get("model_key"), "value": v, "ref_id": p.get("ref_id")}
+                      for p, v in zip(others, values)]
     pr.nearest_peers = sorted(
         ({"model": others[i].get("model_key"), "value": values[i], "unit": unit, "percentile": pcts[i],
           "grade": grade(pcts[i]), "ref_id": others[i].get("ref_id"),
@@ -105,8 +108,9 @@ def _category(row: Mapping[str, Any], group: str, metric: str | None) -> dict[st
 
 def _rate_training_row(row: dict[str, Any], peers: list[dict[str, Any]]) -> PhaseRating:
     derived = bool(row.get("derived"))
-    method = "derived (calculator)" if derived else "published"
-    common = dict(sources=_row_sources(row), estimated=derived, method=method)
+    kind = provenance_kind(row)  # "published" (the authors' figure) or "third-party estimate"
+    method = "derived (calculator)" if derived else kind
+    common = dict(sources=_row_sources(row), estimated=derived or kind != "published", method=method)
     if row.get("value") is not None:
         pr = rate_value("training", row["value"], row["value_unit"], [p for p in peers if p.get("value") is not None],
                         self_row=row, category=_category(row, row["group"], row["value_unit"]), **common)
@@ -120,7 +124,7 @@ def _rate_training_row(row: dict[str, Any], peers: list[dict[str, Any]]) -> Phas
         if row.get("energy_wh") is not None:
             value, unit = row["energy_wh"] / 1e6, "MWh (training energy, not normalised)"
         elif _ref._num(row.get("tco2e_operational")) is not None:
-            value, unit = _ref._num(row.get("tco2e_operational")), "t CO2e (operational, not normalised)"
+            value, unit = _ref._num(row.get("tco2e_operational")), "tCO2eq (operational, not normalised)"
         else:
             value, unit = None, None
         why = (f"{' and '.join(missing)} not published for this row, so the comparable figure (per parameter x "
@@ -133,15 +137,18 @@ def _rate_training_row(row: dict[str, Any], peers: list[dict[str, Any]]) -> Phas
     if row.get("co2e_value") is not None and pr.co2e is None:
         pr.co2e = {"value": row["co2e_value"], "unit": row["co2e_unit"], "basis": "tco2e_operational (as published)"}
     pr.notes.append(f"evidence: [{row.get('evidence', '')}]")
+    pr.published = footprint(row)
     return pr
 
 
 def _rate_inference_row(row: dict[str, Any], peers: list[dict[str, Any]]) -> PhaseRating:
     group = [p for p in peers if p.get("group") == row["group"] and p.get("value") is not None]
     is_aies = row["group"].startswith(_ref.AIES_EDITION)
+    kind = provenance_kind(row)
     pr = rate_value("inference", row["value"], row["value_unit"], group, self_row=row, with_stars=is_aies,
-                    category=_category(row, row["group"], row["value_unit"]), method="published",
-                    sources=_row_sources(row))
+                    category=_category(row, row["group"], row["value_unit"]), method=kind,
+                    sources=_row_sources(row), estimated=kind != "published")
+    pr.published = footprint(row)
     pr.comparable = True
     if row.get("published_stars") is not None and pr.stars is not None and pr.stars != row["published_stars"]:
         pr.notes.append(f"published stars {row['published_stars']} differ from recomputed {pr.stars}")
@@ -361,7 +368,7 @@ def rate_model(
         if hub_info.get("co2e_g") is not None:
             training = PhaseRating(
                 phase="training", available=True, value=hub_info["co2e_g"],
-                unit="g CO2e (model card co2_eq_emissions, total, not normalised)", method="hub card",
+                unit="gCO2eq (model card co2_eq_emissions, total, not normalised)", method="hub card",
                 sources=[f"https://huggingface.co/{mid} (card metadata co2_eq_emissions)"],
                 reason="the card gives total emissions only; rating needs energy per parameter x training token",
                 how_to_measure=training_how_to(mid),

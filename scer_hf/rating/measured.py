@@ -20,9 +20,10 @@ from ..core.fmt import num as _num
 from ..core.report import Report, phase_coverage
 from .categories import aies_task, hardware_class, normalize_task, size_class
 from .engine import inference_how_to, rate_value, training_how_to
+from .published import is_third_party
 from .result import PhaseRating, Rating
 
-__all__ = ["rate_report", "as_report", "measured_hardware", "withhold"]
+__all__ = ["rate_report", "rate_reports", "as_report", "measured_hardware", "withhold", "binding"]
 
 H100 = "NVIDIA H100"
 
@@ -90,7 +91,7 @@ def withhold(pr: PhaseRating) -> PhaseRating:
             p.pop("grade", None)
             p.pop("stars", None)
         why = "; ".join(n.removeprefix("not comparable: ") for n in pr.notes if n.startswith("not comparable"))
-        pr.reason = f"not rated: not comparable ({why})" if why else "not rated: not comparable"
+        pr.reason = f"not rated: not comparable: {why}" if why else "not rated: not comparable"
     return pr
 
 
@@ -212,8 +213,7 @@ def _inference(report: Report, path: str | None, task: str | None, peers: list[d
         pr.reason = "no published peers in this category"
     carbon = d.get("carbon") or {}
     co2e_g = total_j / 3.6e6 * float(carbon.get("pue") or 1.0) * float(carbon.get("g_per_kwh") or 0.0)
-    pr.co2e = {"value": co2e_g / float(queries) * 1000.0, "unit": "g CO2e per 1,000 queries",
-               "sci": d.get("sci")}
+    pr.co2e = {"value": co2e_g / float(queries) * 1000.0, "unit": "gCO2eq per 1,000 queries",               "sci": d.get("sci")}
     return pr
 
 
@@ -273,21 +273,56 @@ def _training(report: Report, path: str | None, peers: list[dict[str, Any]]) -> 
     return withhold(pr)
 
 
+def binding(report: Report) -> dict[str, Any]:
+    """What ties a rating to the report it rates: model id, boundary and report digest."""
+    return {"model": (report.model or {}).get("id"), "boundary": report.boundary, "report_digest": report.digest()}
+
+
+def _peers(phase: str, include_third_party: bool, **flags: Any) -> list[dict[str, Any]]:
+    """The reference rows a measured run is ranked against: third-party estimates only when asked for."""
+    rows = _ref.rows(phase, **flags)
+    return rows if include_third_party else [r for r in rows if not is_third_party(r)]
+
+
 def rate_report(
     x: Any, *, task: str | None = None, include_secondary: bool = False, include_modelled: bool = False,
-    include_derived: bool = False, extra: Any = None,
+    include_derived: bool = False, extra: Any = None, include_third_party: bool = False,
 ) -> Rating:
-    """Rate a measured report within its category (see :func:`scer_hf.rate`)."""
+    """Rate a measured report within its category (see :func:`scer_hf.rate`).
+
+    The rating is bound to the report (``Rating.reports``: model id, boundary, digest). Third-party
+    estimates (``scer_hf.rating.published``) join the peers only with ``include_third_party=True``.
+    """
     report, path = as_report(x)
     d = report.to_dict()
     flags = dict(include_secondary=include_secondary, include_modelled=include_modelled, extra=extra)
     model_id = d["model"].get("id")
     if d["boundary"] == "inference":
-        inference = _inference(report, path, task, _ref.rows("inference", **flags))
+        inference = _inference(report, path, task, _peers("inference", include_third_party, **flags))
         training = PhaseRating(phase="training", reason="this report measures inference only",
                                how_to_measure=training_how_to(model_id))
     else:
-        training = _training(report, path, _ref.rows("training", include_derived=include_derived, **flags))
+        training = _training(report, path, _peers("training", include_third_party, include_derived=include_derived,
+                                                  **flags))
         inference = PhaseRating(phase="inference", reason="this report measures training only",
                                 how_to_measure=inference_how_to(model_id, d["model"].get("task")))
-    return Rating(model=model_id, reference_version=_ref.REFERENCE_VERSION, training=training, inference=inference)
+    return Rating(model=model_id, reference_version=_ref.REFERENCE_VERSION, training=training, inference=inference,
+                  reports=[binding(report)])
+
+
+def rate_reports(paths: list[Any], **flags: Any) -> Rating:
+    """One rating of several reports of one model (a folder such as ``scer-hf demo``'s): each phase from the
+    first report of that boundary, bound to every report it used."""
+    ratings = [rate_report(p, **flags) for p in paths]
+    by_phase: dict[str, Rating] = {}
+    for r in ratings:
+        b = r.reports[0]["boundary"]
+        by_phase.setdefault(b, r)
+    first = next(iter(by_phase.values()))
+    used = [by_phase[b] for b in ("training", "inference") if b in by_phase]
+    models = {r.model for r in used}
+    return Rating(model=first.model if len(models) == 1 else " + ".join(str(m) for m in models),
+                  reference_version=first.reference_version,
+                  training=(by_phase.get("training") or first).training,
+                  inference=(by_phase.get("inference") or first).inference,
+                  reports=[r.reports[0] for r in used])

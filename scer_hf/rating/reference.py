@@ -58,8 +58,8 @@ REFERENCE_VERSION = "scer-hf-reference 2026.12"
 AIES_EDITION = "AI Energy Score v1 (Feb 2025)"
 FILES = ("training.csv", "inference.csv", "aienergyscore_v1.csv")
 _PHASES = {"training": ("training.csv",), "inference": ("inference.csv", "aienergyscore_v1.csv")}
-TRAINING_UNIT = "Wh per 10^15 parameter-tokens"
-TRAINING_CO2E_UNIT = "g CO2e per 10^15 parameter-tokens"
+TRAINING_UNIT = "Wh per 1 quadrillion parameter-tokens"  # 10^15; one spelling in JSON and text
+TRAINING_CO2E_UNIT = "gCO2eq per 1 quadrillion parameter-tokens"
 AIES_SETTING = "AI Energy Score v1: 1,000 queries, batch size 1, GPU energy only, NVIDIA H100 80GB"
 
 

@@ -8,15 +8,47 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from ..core.report import Report
-from ..errors import ReportError, SCERError
+from ..errors import RatingMismatchError, ReportError, SCERError
 
-__all__ = ["resolve_rating"]
+__all__ = ["resolve_rating", "check_binding"]
+
+
+def check_binding(report: Report, rating: Mapping[str, Any], where: str = "") -> None:
+    """Refuse a rating made for another model, boundary or report: :class:`RatingMismatchError` names the field.
+
+    A rating of a measured report carries ``reports: [{model, boundary, report_digest}]``
+    (``scer_hf.rate(report)``); a rating of a model id carries none: it rates published figures, not this report.
+    """
+    model, boundary, digest = (report.model or {}).get("id"), report.boundary, report.digest()
+    how = "rate this report: scer-hf rate REPORT --json > rating.json, or give no rating to rate it here"
+    if rating.get("model") != model:
+        raise RatingMismatchError(f"{where}the rating is for model {rating.get('model')!r}, this report is for "
+                                  f"{model!r} (field: model); {how}", "model", model, rating.get("model"))
+    bound = [b for b in rating.get("reports") or [] if isinstance(b, Mapping)]
+    if not bound:
+        raise RatingMismatchError(f"{where}the rating names no report (field: report_digest): it rates published "
+                                  f"figures of {model!r}, not this measured {boundary} report; {how}",
+                                  "report_digest", digest, None)
+    same = [b for b in bound if b.get("boundary") == boundary]
+    if not same:
+        raise RatingMismatchError(f"{where}the rating was made from a {bound[0].get('boundary')} report, this report "
+                                  f"is {boundary} (field: boundary); {how}", "boundary", boundary,
+                                  bound[0].get("boundary"))
+    if not any(b.get("report_digest") == digest for b in same):
+        raise RatingMismatchError(f"{where}the rating was made from another {boundary} report "
+                                  f"{str(same[0].get('report_digest'))[:19]}..., not this one {digest[:19]}... "
+                                  f"(field: report_digest); {how}", "report_digest", digest,
+                                  same[0].get("report_digest"))
+    if any(b.get("model") not in (None, model) for b in same):
+        raise RatingMismatchError(f"{where}the rating's report is for another model (field: model); {how}", "model",
+                                  model, same[0].get("model"))
 
 
 def resolve_rating(report: Report, rating: Any = None, *, auto: bool = True) -> dict[str, Any] | None:
     """The rating as a dict (shared rating contract), or None.
 
-    ``rating`` may be an object with ``to_dict()``, a dict, or a path to a JSON file.
+    ``rating`` may be an object with ``to_dict()``, a dict, or a path to a JSON file. A rating made for
+    another model, boundary or report is refused (:func:`check_binding`, :class:`RatingMismatchError`).
     With ``rating=None`` and ``auto=True``, ``scer_hf.rate(report)`` is called when
     the rating module exists; a rating error leaves the label without a grade.
     """
@@ -46,4 +78,5 @@ def resolve_rating(report: Report, rating: Any = None, *, auto: bool = True) -> 
     if not any(isinstance(rating.get(k), Mapping) for k in ("training", "inference")):
         raise ReportError(f"{src}not a rating (no 'training' or 'inference' block); pass the JSON that "
                           "`scer-hf rate REPORT --json` prints, or omit the rating to rate the report here")
+    check_binding(report, rating, src)
     return json.loads(json.dumps(rating, default=str))

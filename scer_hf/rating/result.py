@@ -92,6 +92,8 @@ class PhaseRating:
     modelled_high: float | None = None
     stars_range: list[int] | None = None  # [fewest, most] stars of a modelled interval
     indicative: dict[str, Any] | None = None  # grade/percentile of a rating that is not comparable
+    published: dict[str, Any] | None = None  # the source's absolute figures (scer_hf.rating.published.footprint)
+    peer_values: list[dict[str, Any]] = field(default_factory=list)  # every peer counted: {model, value, ref_id}
 
     def stars_label(self) -> str | None:
         """"3-4 stars, modelled" (a modelled range) or None."""
@@ -118,38 +120,34 @@ class PhaseRating:
             "basis": self.basis, "via_model": self.via_model, "basis_label": self.basis_label,
             "modelled_low": self.modelled_low, "modelled_high": self.modelled_high,
             "stars_range": list(self.stars_range) if self.stars_range else None,
-            "indicative": self.indicative,
+            "indicative": self.indicative, "published": self.published,
+            "peer_values": list(self.peer_values),
         }
         return _json_safe(d)
 
     def summary(self) -> str:
-        """One line: grade, stars, percentile, value, peers - or why there is none."""
+        """One line: grade, stars, percentile, value, peers - or why there is none (no nested parentheses)."""
         if self.stars_range is not None or self.modelled_low is not None:
-            return (f"{_fmt(self.value)} {self.unit or ''} (95 % PI {_fmt(self.modelled_low)}-"
-                    f"{_fmt(self.modelled_high)}) | {self.stars_label() or 'no stars'} | [{self.method}]")
+            return (f"{_fmt(self.value)} {_unit_text(self.unit)}, 95 % PI {_fmt(self.modelled_low)}-"
+                    f"{_fmt(self.modelled_high)} | {self.stars_label() or 'no stars'} | {self.method}")
         if self.comparable is False and self.available:
-            ind = self.indicative_label()
-            return (f"not rated (not comparable) | {_fmt(self.value)} {self.unit or ''}".rstrip()
-                    + (f" | {ind}" if ind else "") + f" [{self.method}{', ESTIMATED' if self.estimated else ''}]")
+            return (f"not rated: not comparable | {_quantity(self.value, self.unit)}"
+                    f" | {self.method}{', ESTIMATED' if self.estimated else ''}")
         if not self.available:
             tail = f"; measure it: {self.how_to_measure}" if self.how_to_measure else ""
-            return f"no figure ({self.reason}){tail}"
+            return f"no figure: {self.reason}{tail}"
         parts = []
         if self.grade:
             parts.append(f"SCER {self.grade}")
         if self.stars is not None:
-            parts.append(f"{'*' * self.stars}{'.' * (5 - self.stars)} ({self.stars}/5 stars)")
+            parts.append(f"{self.stars} of 5 stars")
         if self.percentile is not None:
             parts.append(f"percentile {_num(self.percentile)} of {self.peers} references")
         unc = f" +/- {_fmt(self.uncertainty)}" if self.uncertainty else ""
-        scaled = str(self.unit or "").startswith(("MWh", "t CO2e"))  # shown as 12.6 GWh, 4,660 tCO2e
-        parts.append(_quantity(self.value, self.unit) + unc if scaled else
-                     f"{_fmt(self.value)}{unc} {_unit_text(self.unit)}".strip())
-        parts.append(f"[{self.method}{', ESTIMATED' if self.estimated else ''}]")
-        if self.comparable is False:
-            parts.append("(not comparable)")
+        parts.append(_quantity(self.value, self.unit) + unc)
+        parts.append(f"{self.method}{', ESTIMATED' if self.estimated else ''}")
         if self.basis_label:
-            parts.append(f"({self.basis_label})")
+            parts.append(self.basis_label)
         s = " | ".join(parts)
         if self.grade is None and self.stars is None and self.reason:
             s += f" - not rated: {self.reason}"
@@ -169,6 +167,9 @@ class Rating:
     inference: PhaseRating
     hub: dict[str, Any] | None = None
     lineage: dict[str, Any] | None = None  # what the model is made from, when lineage was used or read
+    #: the measured reports this rating was made from: [{model, boundary, report_digest}] (empty for a model id);
+    #: label, card, HTML report and verify refuse the rating for any other report (resolve_rating)
+    reports: list[dict[str, Any]] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         d = {
@@ -178,6 +179,7 @@ class Rating:
             "inference": self.inference.to_dict(),
             "hub": self.hub,
             "lineage": _json_safe(self.lineage),
+            "reports": [dict(r) for r in self.reports],
         }
         json.dumps(d)  # JSON-safe by construction; fail loudly here rather than in a consumer
         return d
@@ -188,36 +190,10 @@ class Rating:
         return getattr(self, phase)
 
     def describe(self) -> str:
-        """Several readable lines (the text ``scer-hf rate`` prints)."""
-        lines = [f"{self.model or '(unnamed model)'}  - rated against {self.reference_version}"]
-        node = (self.lineage or {}).get("node")
-        if node:
-            n = node.get("params_b")
-            shipped = str(node.get("origin", "")).startswith("lineage.csv")  # published counts, else counted
-            of = "from" if node.get("relation") == "distilled" else "of"
-            lines.append(f"  lineage  : {node.get('relation')}" + (f" {of} {node['base_model']}" if node.get("base_model") else "")
-                         + (f"; architecture {node['architecture']}" if node.get("architecture") else "")
-                         + ("" if n is None else f"; {n:g} B parameters" if shipped else f"; {n * 1e9:,.0f} parameters")
-                         + f" [{node.get('origin')}]")
-        for pr in (self.training, self.inference):
-            lines.append(f"  {pr.phase:<9}: {pr.summary()}")
-            if pr.category and pr.available and pr.peers:
-                c = pr.category
-                group = c.get("group") or f"no reference group for {c.get('phase') or pr.phase} task {c.get('task')!r}"
-                lines.append(f"             category: {group}; peers {pr.peers}")
-            for n in pr.notes:
-                lines.append(f"             note: {n}")
-            for p in pr.nearest_peers[:5]:
-                lines.append(f"             peer: {p.get('model')}  {_fmt(p.get('value'))} {_unit_text(p.get('unit'))}"
-                             + (f"  {p['grade']}" if p.get("grade") else ""))
-            if pr.basis_label:
-                lines.append(f"             basis: {pr.basis_label}")
-            for s in (pr.sources if pr.basis else pr.sources[:1]):
-                lines.append(f"             source: {s}")
-            if pr.alternatives:
-                lines.append(f"             + {len(pr.alternatives)} other published figure(s) for this model "
-                             "(see --json 'alternatives')")
-        return "\n".join(lines)
+        """Readable lines, one fact each (the text ``scer-hf rate`` prints; :mod:`scer_hf.rating.describe`)."""
+        from .describe import describe  # noqa: PLC0415
+
+        return describe(self)
 
     __str__ = describe
 

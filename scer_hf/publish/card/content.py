@@ -39,7 +39,7 @@ from typing import Any
 
 from ...errors import CardConflictError, CardError
 from ...core import fmt as _fmt
-from ..figures import coverage_texts
+from ..figures import coverage_texts, fact_dicts, hardware_text
 from ..label import fmt_energy, fmt_num, rating_value_text
 from ...rating.result import indicative_text, not_comparable_reasons
 from .escape import md_escape
@@ -86,9 +86,7 @@ def _location(carbon: Mapping[str, Any]) -> str | None:
 
 def _hardware(d: Mapping[str, Any]) -> str | None:
     """The hardware exactly as the label names it (one truth); None when not recorded."""
-    from ..label import _hardware as label_hardware  # noqa: PLC0415
-
-    h = label_hardware(d)
+    h = hardware_text(d)
     return None if h == "not recorded" else h
 
 
@@ -131,6 +129,8 @@ def boundary_entry(report: Report) -> dict[str, Any]:
         "hardware": _hardware(d),
         "coverage": _coverage_entry(d),
         "phases": phases,
+        # the facts every output shows beside the figures (scer_hf.publish.figures.facts), as the section shows them
+        "facts": fact_dicts(d),
         "sources": sources,
     })
 
@@ -164,13 +164,16 @@ def rating_entry(rating: Mapping[str, Any] | None, boundary: str) -> dict[str, A
     if not pr.get("available"):
         return _clean({"available": False, "reason": pr.get("reason"), "how_to_measure": pr.get("how_to_measure")})
     out = _clean({k: pr.get(k) for k in _RATING_KEYS})
-    if pr.get("comparable") is False:  # not comparable: no grade or stars in the card, only the indicative position
+    if pr.get("comparable") is False:  # not comparable: no grade or stars in the card; the position stays in the data
         for k in ("grade", "stars", "percentile"):
             out.pop(k, None)
         out = _clean({**out, "indicative": indicative_text(dict(pr)),
                       "not_comparable": not_comparable_reasons(dict(pr)) or None})
     if rating.get("reference_version"):
         out["reference"] = rating["reference_version"]
+    bound = [b for b in rating.get("reports") or [] if isinstance(b, Mapping) and b.get("boundary") == boundary]
+    if bound:  # the report this rating was made from: verify checks it is the card's report
+        out["report_digest"] = bound[0].get("report_digest")
     return json.loads(json.dumps(out))  # plain JSON types only (YAML-safe)
 
 
@@ -315,6 +318,8 @@ def render_section(scer: Mapping[str, Any], co2: Any, label: str | None = None) 
                  if isinstance(e.get("sources"), list) else [])
         for k in ("sci", "grid"):  # a card may hold anything here (hand edits, older writers)
             e[k] = e.get(k) if isinstance(e.get(k), Mapping) else ({} if k == "grid" else None)
+        facts = e.get("facts")
+        e["facts"] = [x for x in facts if isinstance(x, Mapping)] if isinstance(facts, list) else []
         lab = e.get("label") or label
         if isinstance(e.get("manifest"), str):
             e["manifest_url"] = _url(e["manifest"])

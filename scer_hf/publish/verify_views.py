@@ -1,0 +1,120 @@
+"""``verify`` of what people read: each output is rendered again from its report and compared line by line.
+
+The label is re-drawn with :func:`~scer_hf.publish.label.make_label`, the card's section with
+:func:`~scer_hf.publish.card.content.render_section` from the figures recomputed from the report, the HTML page
+with :func:`~scer_hf.publish.html.render_html`; :mod:`scer_hf.publish.visible` turns both into lines and
+:func:`~scer_hf.publish.checks.compare_lines` names every line that differs. So any line an output shows, now or
+added later, is checked: a tampered headline, phase row, grade tile, star, grid or pointer fails.
+
+A rating given with ``--rating`` must be the report's own (``RatingMismatchError`` names the field that differs);
+without one, the report is rated again, as the outputs were made.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from ..core.report import Report
+from ..rating import resolve_rating
+from .checks import Check, check, compare_lines
+from .visible import html_lines, markdown_lines, svg_lines
+
+__all__ = ["label_view_checks", "card_view_checks", "html_view_checks", "html_meta", "rating_for"]
+
+_META = re.compile(r'<meta name="(scer-[a-z-]+|generator)" content="([^"]*)">')  # jinja escapes the values
+
+
+def rating_for(rep: Report, rating: Any, rated: bool) -> dict[str, Any] | None:
+    """The rating an output was drawn with: the one given (bound to *rep*, or refused), else the report rated
+    again when the output shows a rating, else none."""
+    if rating is not None:
+        return resolve_rating(rep, rating)
+    return resolve_rating(rep, None, auto=rated)
+
+
+def label_view_checks(p: Path, svg: str, meta: Mapping[str, Any], rep: Report, rating: Any) -> list[Check]:
+    """The label's drawing against the one re-drawn from *rep* (texts, stars, boxes, QR), plus its pointer."""
+    from .label import LABEL_LAYOUT, make_label  # noqa: PLC0415 - label imports the rating layer
+
+    layout = meta.get("scer_label")
+    if not isinstance(layout, int) or layout < LABEL_LAYOUT:
+        return [Check("label: what a person reads", f"layout {LABEL_LAYOUT}", layout, False,
+                      "drawn by an earlier scer-hf, so its text cannot be re-drawn and checked; make it again with "
+                      "scer-hf label")]
+    url = meta.get("qr") if str(meta.get("qr", "")).startswith(("http://", "https://")) else None
+    rated = bool(meta.get("rated", meta.get("grade") is not None or meta.get("stars") is not None))
+    r = rating_for(rep, rating, rated)
+    name = meta.get("file_name") if isinstance(meta.get("file_name"), str) else None
+    expected = make_label(rep, r, url, auto_rate=False, file_name=name)
+    out = compare_lines("label", svg_lines(expected), svg_lines(svg),
+                        "" if rating is not None or not rated else "rating recomputed; pass --rating if it was another")
+    if name is not None:
+        check(out, "label: its verify command names this file", p.name, name, "renamed? make the label again")
+    return out
+
+
+def html_meta(text: str) -> dict[str, str]:
+    """The ``<meta>`` values an HTML report carries: generator, scer-report-digest, scer-rated."""
+    return {k: html.unescape(v) for k, v in _META.findall(text)}
+
+
+def html_view_checks(p: Path, text: str, rep: Report, rating: Any) -> list[Check]:
+    """The page's visible text against the page rendered again from *rep*."""
+    from .html import render_html  # noqa: PLC0415
+
+    meta = html_meta(text)
+    rated = meta.get("scer-rated", "yes") != "no"
+    r = rating_for(rep, rating, rated)
+    url = meta.get("scer-manifest-url") or None
+    expected = render_html(rep, r, auto_rate=False, file_name=p.name, manifest_url=url)
+    note = (f"page made by {meta.get('generator', 'an unknown version')}; a page drawn with your own reference peers "
+            "cannot be re-rendered")
+    return compare_lines("page", html_lines(expected), html_lines(text), note)
+
+
+def _section(text: str) -> str | None:
+    from .card.splice import SECTION_END, SECTION_START  # noqa: PLC0415
+
+    a, b = text.find(SECTION_START), text.find(SECTION_END)
+    return text[a:b + len(SECTION_END)] if 0 <= a < b else None
+
+
+def card_view_checks(p: Path, text: str, block: Mapping[str, Any], co2: Any,
+                     reports: Mapping[str, Report]) -> list[Check]:
+    """The card's SCER section against the one rendered from the figures of *reports* (by boundary), and the
+    files it links (label, report) present beside the card."""
+    from .card import content as _c  # noqa: PLC0415
+
+    found = _section(text)
+    if found is None:
+        return [Check("card section", "a scer-hf section", None, None,
+                      "the card shows no scer-hf section (its markers are gone): nothing visible to check")]
+    scer: dict[str, Any] = dict(block)
+    ratings = dict(block.get("rating") or {}) if isinstance(block.get("rating"), Mapping) else {}
+    for b, rep in reports.items():
+        old = block.get(b) if isinstance(block.get(b), Mapping) else {}
+        scer[b] = {**_c.boundary_entry(rep), **{k: old[k] for k in ("label", "manifest") if k in old}}
+        if b in ratings and (not isinstance(ratings[b], Mapping) or ratings[b].get("available", True)):
+            ratings[b] = _c.rating_entry(resolve_rating(rep, None), b)
+    if ratings:
+        scer["rating"] = ratings
+    training = reports.get("training")
+    want_co2 = _c.co2_entry(training) if training is not None and isinstance(co2, Mapping) else co2
+    expected = _c.render_section(scer, want_co2)
+    out = compare_lines("card section", markdown_lines(expected), markdown_lines(found),
+                        "section rendered from the report by this scer-hf; written by another version? re-run "
+                        "scer-hf card update")
+    for b in reports:
+        entry = block.get(b) if isinstance(block.get(b), Mapping) else {}
+        for key in ("label", "manifest"):
+            ref = entry.get(key)
+            if isinstance(ref, str) and not re.match(r"https?://", ref):
+                ok = (p.parent / ref).is_file()
+                out.append(Check(f"card.scer.{b}.{key}: the linked file is beside the card", ref,
+                                 ref if ok else None, ok, "" if ok else "the card links a file that is not there"))
+    return out
+

@@ -1,0 +1,135 @@
+"""The text ``scer-hf rate`` prints: one fact per line, each under a short label, figures through ``core.fmt``.
+
+Every line is ``  <label> : <fact>``; a fact longer than the line is wrapped by the CLI, never cut. The
+absolute published footprint comes beside the normalised figure that is rated (:mod:`.published`), and the
+reasons a rating is not comparable come one per line, without the indicative grade (that lives in the JSON
+and the HTML report's rating section only).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Mapping
+
+from ..core import fmt
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .result import PhaseRating, Rating
+
+__all__ = ["describe", "published_lines"]
+
+LABEL_WIDTH = 18
+
+
+def _line(label: str, text: str, indent: int = 2) -> str:
+    return f"{' ' * indent}{label:<{LABEL_WIDTH}}: {text}"
+
+
+def _short_source(s: str) -> str:
+    """A row's source without the reference version (printed once, at the top)."""
+    head, sep, tail = s.partition(": ")
+    return f"{head.split(' (')[0]}: {tail}" if sep and head.startswith(("training.csv", "inference.csv",
+                                                                         "aienergyscore")) else s
+
+
+def published_lines(pub: Mapping[str, Any] | None, indent: int = 4) -> list[str]:
+    """The absolute figures a source printed, one per line, quoted with their own digits (``fmt.published``)."""
+    if not pub:
+        return []
+    out = [_line("provenance", f"{pub.get('provenance')}, computed by {pub.get('by')}", indent)]
+    if pub.get("setting") is not None or pub.get("unit"):  # an inference figure: the setting it was measured in
+        for key, label in (("setting", "setting"), ("hardware", "hardware")):
+            if pub.get(key):
+                out.append(_line(label, str(pub[key]), indent))
+        if pub.get("batch_size") is not None:
+            out.append(_line("batch size", fmt.published(pub["batch_size"]), indent))
+        if pub.get("value") is not None:
+            out.append(_line("as published", f"{fmt.published(pub['value'])} {fmt.unit_text(pub.get('unit'))}",
+                             indent))
+    else:
+        e = pub.get("energy_mwh")
+        out.append(_line("energy", f"{fmt.published(e)} MWh" if e is not None else "not published", indent))
+        for key, label, what in (("tco2e_operational", "CO2eq operational", "tCO2eq"),
+                                 ("tco2e_total", "CO2eq total", "tCO2eq, all scopes the source counts")):
+            if pub.get(key) is not None:
+                out.append(_line(label, f"{fmt.published(pub[key])} {what}", indent))
+        if pub.get("accelerator_hours") is not None:
+            out.append(_line(str(pub.get("accelerator_hours_unit") or "GPU-hours"),
+                             fmt.published(pub["accelerator_hours"]), indent))
+        for key, label in (("hardware", "hardware"), ("location", "location")):
+            if pub.get(key):
+                out.append(_line(label, str(pub[key]), indent))
+        if pub.get("grid_g_per_kwh") is not None:
+            out.append(_line("grid", f"{fmt.published(pub['grid_g_per_kwh'])} {fmt.GRID_UNIT}", indent))
+    if pub.get("source"):
+        out.append(_line("source", f"{pub.get('ref_id')}: {pub['source']}", indent))
+    return out
+
+
+def _phase(pr: "PhaseRating") -> list[str]:
+    lines = [pr.phase]
+    comparable_reasons = [n.removeprefix("not comparable: ") for n in pr.notes if n.startswith("not comparable: ")]
+    if pr.stars_range is not None or pr.modelled_low is not None:
+        lines.append(_line("rating", f"{pr.stars_label() or 'no stars'}, never a grade"))
+        lines.append(_line("modelled value", f"{fmt.quantity(pr.value, pr.unit)}, 95 % prediction interval "
+                                             f"{fmt.num(pr.modelled_low)} to {fmt.num(pr.modelled_high)}"))
+    elif not pr.available:
+        lines.append(_line("rating", f"no figure: {pr.reason}"))
+    elif pr.comparable is False:
+        lines.append(_line("rating", "not rated: not comparable with the reference"))
+        lines += [_line("why", r) for r in comparable_reasons]
+        lines.append(_line("value", fmt.quantity(pr.value, pr.unit)))
+    else:
+        grade = [f"SCER {pr.grade}"] if pr.grade else []
+        grade += [f"{pr.stars} of 5 stars"] if pr.stars is not None else []
+        grade += [f"percentile {fmt.num(pr.percentile)} of {pr.peers} references"] if pr.percentile is not None else []
+        lines.append(_line("rating", ", ".join(grade) if grade else f"not rated: {pr.reason}"))
+        unc = f" +/- {fmt.num(pr.uncertainty)}" if pr.uncertainty else ""
+        lines.append(_line("value", fmt.quantity(pr.value, pr.unit) + unc))
+    if pr.available:
+        lines.append(_line("method", f"{pr.method}{', ESTIMATED' if pr.estimated else ''}"))
+    if pr.basis_label:
+        lines.append(_line("basis", pr.basis_label))
+    if pr.category and pr.available and pr.peers:
+        c = pr.category
+        lines.append(_line("category", f"{c.get('group') or 'no reference group'}; {pr.peers} peers"))
+    if pr.published:
+        lines.append("  published footprint, as its source printed it:")
+        lines += published_lines(pr.published)
+    for n in pr.notes:
+        if not n.startswith("not comparable: ") and n != pr.basis_label:
+            lines.append(_line("note", n))
+    for p in pr.nearest_peers[:5]:
+        grade = f", grade {p['grade']}" if p.get("grade") else ""
+        lines.append(_line("peer", f"{p.get('model')}, {fmt.quantity(p.get('value'), p.get('unit'))}{grade}"))
+    if not pr.published:
+        for s in (pr.sources if pr.basis else pr.sources[:1]):
+            lines.append(_line("source", _short_source(s)))
+    if pr.how_to_measure and not pr.available:
+        lines.append(_line("measure it", pr.how_to_measure))
+    if pr.alternatives:
+        kinds = sorted({a.method or "published" for a in pr.alternatives})
+        lines.append(_line("other figures", f"{len(pr.alternatives)} more for this model: {', '.join(kinds)}; "
+                                            "see --json alternatives"))
+        for a in pr.alternatives:
+            if a.published:
+                lines.append(f"  {a.published.get('provenance')} figure, {a.published.get('ref_id')}:")
+                lines += published_lines(a.published)
+    return lines
+
+
+def describe(r: "Rating") -> str:
+    """Readable lines, one fact each: model, reference data, lineage, then each phase."""
+    lines = [r.model or "unnamed model", _line("reference data", r.reference_version)]
+    for rep in r.reports:
+        lines.append(_line("rated report", f"{rep.get('boundary')} report {str(rep.get('report_digest'))[:19]}..."))
+    node = (r.lineage or {}).get("node")
+    if node:
+        n = node.get("params_b")
+        shipped = str(node.get("origin", "")).startswith("lineage.csv")  # published counts, else counted
+        rel = f"{node.get('relation')}" + (f" from {node['base_model']}" if node.get("base_model") else "")
+        arch = f", architecture {node['architecture']}" if node.get("architecture") else ""
+        size = "" if n is None else f", {n:g} B parameters" if shipped else f", {n * 1e9:,.0f} parameters"
+        lines.append(_line("lineage", f"{rel}{arch}{size}; from {node.get('origin')}"))
+    for pr in (r.training, r.inference):
+        lines += _phase(pr)
+    return "\n".join(lines)
