@@ -5,9 +5,11 @@ Imports no torch/transformers/datasets: the reference CSVs are read with the csv
 
 from __future__ import annotations
 
+import sys
+
 import click
 
-from ._common import emit, handle_errors, json_option
+from ._common import EXIT_UNKNOWN_MODEL, emit, handle_errors, json_option
 
 __all__ = ["command"]
 
@@ -33,6 +35,7 @@ def command(target: str, task: str | None, include_secondary: bool, include_mode
     """Rate TARGET: a Hub model id (published figures, offline), a local model folder or a scer-hf report JSON.
 
     A model with no figure of its own is rated through its lineage; the output says so (basis, sources).
+    A model id that no table knows (nor the Hub, when online) prints the close matches and exits with 4.
     """
     from ..rating import rate
 
@@ -40,3 +43,5 @@ def command(target: str, task: str | None, include_secondary: bool, include_mode
              include_derived=include_derived, extra=list(extra) or None, hub=False if offline else None,
              modelled=not no_modelled, parameters=parameters)
     emit(r.to_dict(), as_json, r.describe)
+    if not r.known:
+        sys.exit(EXIT_UNKNOWN_MODEL)

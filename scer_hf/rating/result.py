@@ -125,7 +125,7 @@ class PhaseRating:
     def summary(self) -> str:
         """One line: grade, stars, percentile, value, peers - or why there is none."""
         if self.stars_range is not None or self.modelled_low is not None:
-            return (f"{_fmt(self.value)} {self.unit or ''} (95 % PI {_fmt(self.modelled_low)}-"
+            return (f"{_fmt(self.value)} {self.unit or ''} (modelled range {_fmt(self.modelled_low)}-"
                     f"{_fmt(self.modelled_high)}) | {self.stars_label() or 'no stars'} | [{self.method}]")
         if self.comparable is False and self.available:
             ind = self.indicative_label()
@@ -169,6 +169,8 @@ class Rating:
     inference: PhaseRating
     hub: dict[str, Any] | None = None
     lineage: dict[str, Any] | None = None  # what the model is made from, when lineage was used or read
+    known: bool = True  # False: no table knows the model id (and the Hub did not find it); see suggestions
+    suggestions: list[str] = field(default_factory=list)  # close matches among the known ids ("did you mean")
 
     def to_dict(self) -> dict[str, Any]:
         d = {
@@ -178,6 +180,8 @@ class Rating:
             "inference": self.inference.to_dict(),
             "hub": self.hub,
             "lineage": _json_safe(self.lineage),
+            "known": self.known,
+            "suggestions": list(self.suggestions),
         }
         json.dumps(d)  # JSON-safe by construction; fail loudly here rather than in a consumer
         return d
@@ -190,12 +194,17 @@ class Rating:
     def describe(self) -> str:
         """Several readable lines (the text ``scer-hf rate`` prints)."""
         lines = [f"{self.model or '(unnamed model)'}  - rated against {self.reference_version}"]
+        if not self.known:
+            lines.append(f"  unknown  : no reference data, lineage or parameter count for {self.model!r}"
+                         + (f"; did you mean: {', '.join(self.suggestions)}?" if self.suggestions else ""))
         node = (self.lineage or {}).get("node")
         if node:
             n = node.get("params_b")
             shipped = str(node.get("origin", "")).startswith("lineage.csv")  # published counts, else counted
             of = "from" if node.get("relation") == "distilled" else "of"
-            lines.append(f"  lineage  : {node.get('relation')}" + (f" {of} {node['base_model']}" if node.get("base_model") else "")
+            what = node.get("description") or (f"{node.get('relation')}" + (f" {of} {node['base_model']}"
+                                                                           if node.get("base_model") else ""))
+            lines.append(f"  lineage  : {what}"
                          + (f"; architecture {node['architecture']}" if node.get("architecture") else "")
                          + ("" if n is None else f"; {n:g} B parameters" if shipped else f"; {n * 1e9:,.0f} parameters")
                          + f" [{node.get('origin')}]")
