@@ -88,7 +88,7 @@ class PhaseRating:
     basis: str | None = None  # None: the model's own figure; "inherited" (base model) or "twin" (architecture twin)
     via_model: str | None = None  # the model whose figure is used when basis is set
     basis_label: str | None = None
-    modelled_low: float | None = None  # 95 % prediction interval of a modelled value (same unit)
+    modelled_low: float | None = None  # interval of a modelled value (same unit; see rating/modelled.py)
     modelled_high: float | None = None
     stars_range: list[int] | None = None  # [fewest, most] stars of a modelled interval
     indicative: dict[str, Any] | None = None  # grade/percentile of a rating that is not comparable
