@@ -194,7 +194,7 @@ def _identify(model_id: str, node: _lin.Node | None, g: _lin.Lineage, extra: Any
     asked = validate_model_id(model_id)
     current = _ali.canonical(asked)
     notes = [n for n in (_ali.alias_note(asked),) if n]
-    known = _fb._known_ids(g, extra)
+    known = _fb.known_ids(g, extra)
     if current.lower() in known or "/" in current:
         return current, current.lower(), notes
     named = {k for k in known if k.rsplit("/", 1)[-1] == current.lower() and "/" in k}
@@ -205,7 +205,7 @@ def _identify(model_id: str, node: _lin.Node | None, g: _lin.Lineage, extra: Any
     return current, current.lower(), notes
 
 
-def _own_training(a: _fb._Ask, include_derived: bool) -> tuple[PhaseRating, list[dict[str, Any]]]:
+def _own_training(a: _fb.Ask, include_derived: bool) -> tuple[PhaseRating, list[dict[str, Any]]]:
     own = a.own(a.train)
     if not include_derived:  # the rated model's own gaps may still be derived (and say so)
         own = [(_ref.derive_training_value(r) or r) if r.get("value") is None and r.get("co2e_value") is None
@@ -217,7 +217,7 @@ def _own_training(a: _fb._Ask, include_derived: bool) -> tuple[PhaseRating, list
                        how_to_measure=training_how_to(a.mid)), own
 
 
-def _own_inference(a: _fb._Ask) -> tuple[PhaseRating, list[dict[str, Any]]]:
+def _own_inference(a: _fb.Ask) -> tuple[PhaseRating, list[dict[str, Any]]]:
     own = [r for r in a.own(a.infer) if r.get("value") is not None and (a.tag is None or r.get("task_key") == a.tag)]
     if own:
         return _pick([_rate_inference_row(r, a.infer) for r in own]), own
@@ -259,24 +259,24 @@ def rate_model(
     infer = _ref.rows("inference", **flags)
     g = _lin.graph([node] if node is not None else [])
     mid, key, notes = _identify(model_id, node, g, extra)
-    a = _fb._Ask(mid=mid, key=key, tag=tag, train=train, infer=infer, g=g, extra=extra, hub=hub, timeout=hub_timeout_s,
-             local=node is not None, notes=notes)
+    a = _fb.Ask(mid=mid, key=key, tag=tag, train=train, infer=infer, g=g, extra=extra, hub=hub,
+                timeout=hub_timeout_s, local=node is not None, notes=notes)
     training, own_t = _own_training(a, include_derived)
     inference, own_i = _own_inference(a)
     if not own_t or not own_i:
-        _fb._learn_from_hub(a)
+        _fb.learn_from_hub(a)
     if not own_t:
-        training = _fb._inherited_training(a, training)
+        training = _fb.inherited_training(a, training)
     if not own_i:
-        inference = _fb._inference_fallbacks(a, inference, parameters, modelled, bool(own_t))
+        inference = _fb.inference_fallbacks(a, inference, parameters, modelled, bool(own_t))
     if a.g.node(a.key) is not None:
         a.info["node"] = a.g.node(a.key).to_dict()
-    training, hub_info = _fb._card_training(a, training)
+    training, hub_info = _fb.card_training(a, training)
     renamed = _ali.alias_source(model_id) if node is None else None
     for pr in (training, inference):
         pr.notes[:0] = a.notes
         pr.sources += [renamed] if renamed else []
     rating = Rating(model=mid, reference_version=_ref.REFERENCE_VERSION, training=training, inference=inference,
                     hub=hub_info, lineage=a.info or None)
-    _fb._unknown(a, rating, parameters)
+    _fb.mark_unknown(a, rating, parameters)
     return rating

@@ -1,6 +1,6 @@
 """The fallbacks of a model-id rating, in order: what the Hub says about the model, training inherited from a base
 model, an architecture twin's inference figure, a quantized copy's base, a modelled range, the card's emissions, and
-an unknown id's close matches. ``engine.rate_model`` calls them; each is one small step on an :class:`_Ask`.
+an unknown id's close matches. ``engine.rate_model`` calls them; each is one small step on an :class:`Ask`.
 """
 
 from __future__ import annotations
@@ -18,10 +18,11 @@ from .categories import normalize_task
 from .hub import card_emissions, model_info
 from .result import PhaseRating, Rating
 
-__all__: list[str] = []  # internal to the rating engine
+__all__ = ["Ask", "known_ids", "learn_from_hub", "inherited_training", "inference_fallbacks", "card_training",
+           "mark_unknown"]  # the steps of engine.rate_model
 
 @dataclass
-class _Ask:
+class Ask:
     """What one :func:`rate_model` call knows as it goes: the model, the reference rows, its lineage."""
 
     mid: str  # the model's current id (display name)
@@ -48,7 +49,7 @@ class _Ask:
         return [r for r in rows if _ref.matches(r, self.key)]
 
 
-def _known_ids(g: _lin.Lineage, extra: Any = None) -> dict[str, str]:
+def known_ids(g: _lin.Lineage, extra: Any = None) -> dict[str, str]:
     """Lower-case current id -> display id of every model the data knows, excluded rows included (for matching
     and suggestions)."""
     out = {k: n.model_id for k, n in g.nodes.items()}
@@ -62,7 +63,7 @@ def _known_ids(g: _lin.Lineage, extra: Any = None) -> dict[str, str]:
     return out
 
 
-def _learn_from_hub(a: _Ask) -> None:
+def learn_from_hub(a: Ask) -> None:
     """Online: what the Hub says about the model (card base_model and relation, safetensors count). Asked for a model
     the shipped lineage does not know, or knows only from the parameter index (the Hub's count is the newer one);
     a curated ``lineage.csv`` edge with a published count needs no lookup."""
@@ -86,7 +87,7 @@ def _mark(pr: PhaseRating, basis: str, via: str, label: str, edges: list[_lin.No
         p.how_to_measure = how_to
 
 
-def _inherit(a: _Ask) -> tuple[PhaseRating | None, list[str]]:
+def _inherit(a: Ask) -> tuple[PhaseRating | None, list[str]]:
     """The nearest ancestor's pre-training rating, or (None, the ancestors tried)."""
     tried = []
     for anc, chain in a.g.ancestors(a.key):
@@ -101,7 +102,7 @@ def _inherit(a: _Ask) -> tuple[PhaseRating | None, list[str]]:
     return None, tried
 
 
-def _inherited_training(a: _Ask, training: PhaseRating) -> PhaseRating:
+def inherited_training(a: Ask, training: PhaseRating) -> PhaseRating:
     inherited, tried = _inherit(a)
     if inherited is not None:
         return inherited
@@ -124,7 +125,7 @@ def _params_of(m: str, rows: list[dict[str, Any]]) -> float | None:
     return next((r["params_b_value"] for r in rows if _ref.matches(r, key) and r.get("params_b_value")), None)
 
 
-def _twin(a: _Ask) -> PhaseRating | None:
+def _twin(a: Ask) -> PhaseRating | None:
     """The published inference figure of an architecture twin (same tree, architecture and parameters)."""
     me, prs = a.g.node(a.key), []
     for twin, how in a.g.twins(a.key, lambda m: _params_of(m, a.train + a.infer)):
@@ -155,17 +156,17 @@ def _not_rated(pr: PhaseRating, why: str) -> None:
         p.reason = f"not rated: not comparable ({why})"
 
 
-def _quantized_base(a: _Ask, inference: PhaseRating, modelled: bool) -> PhaseRating | None:
+def _quantized_base(a: Ask, inference: PhaseRating, modelled: bool) -> PhaseRating | None:
     """A quantized copy: the inference answer of the unquantized model it was made from, labelled and not rated.
     None when the model is no quantized copy; when the base has no answer either, *inference* says why."""
     me = a.g.node(a.key)
     if me is None or me.relation != "quantized" or not me.base_model:
         return None
-    base = _Ask(mid=me.base_model, key=_ali.canonical(me.base_model).lower(), tag=a.tag, train=a.train,
+    base = Ask(mid=me.base_model, key=_ali.canonical(me.base_model).lower(), tag=a.tag, train=a.train,
                 infer=a.infer, g=a.g, extra=a.extra, hub=False, local=True)
     pr, own = _eng._own_inference(base)
     if not own:
-        pr = _inference_fallbacks(base, pr, None, modelled)
+        pr = inference_fallbacks(base, pr, None, modelled)
     if not pr.available:
         why = "; ".join([pr.reason or ""] + [n for n in pr.notes if n.startswith("no modelled range")])
         inference.notes.append(f"a quantized copy of {me.base_model}, which has no inference answer either: {why}")
@@ -177,7 +178,7 @@ def _quantized_base(a: _Ask, inference: PhaseRating, modelled: bool) -> PhaseRat
     return pr
 
 
-def _modelled_task(a: _Ask, me: _lin.Node | None, own_t: bool) -> tuple[str, str | None]:
+def _modelled_task(a: Ask, me: _lin.Node | None, own_t: bool) -> tuple[str, str | None]:
     """(task, note) for a modelled range: the one asked for, else the model's pipeline tag, else the task its
     architecture implies (the commonest among indexed models of that architecture), else text generation."""
     if a.tag:
@@ -195,7 +196,7 @@ def _modelled_task(a: _Ask, me: _lin.Node | None, own_t: bool) -> tuple[str, str
     return "text-generation", f"task assumed text-generation ({why}); pass task= for another"
 
 
-def _parameter_count(a: _Ask, parameters: float | None) -> tuple[float, float | None, str] | str | None:
+def _parameter_count(a: Ask, parameters: float | None) -> tuple[float, float | None, str] | str | None:
     """(parameters a token goes through, total, source) in billions; a string says why there is none usable.
 
     Order: given by the caller; what the Hub or a local folder counted; the parameter index (active parameters of
@@ -218,7 +219,7 @@ def _parameter_count(a: _Ask, parameters: float | None) -> tuple[float, float | 
     return (own, None, "reference data (params_b)") if own else None
 
 
-def _modelled(a: _Ask, fallback: PhaseRating, parameters: float | None, own_t: bool) -> PhaseRating:
+def _modelled(a: Ask, fallback: PhaseRating, parameters: float | None, own_t: bool) -> PhaseRating:
     """A modelled inference range when the parameter count is known, shown only when it narrows the answer."""
     from . import modelled as _m
 
@@ -238,7 +239,7 @@ def _modelled(a: _Ask, fallback: PhaseRating, parameters: float | None, own_t: b
     return pr
 
 
-def _inference_fallbacks(a: _Ask, inference: PhaseRating, parameters: float | None, modelled: bool,
+def inference_fallbacks(a: Ask, inference: PhaseRating, parameters: float | None, modelled: bool,
                          own_t: bool = False) -> PhaseRating:
     """No own figure: an architecture twin's, else (a quantized copy) its base's, else a modelled range."""
     twin = _twin(a)
@@ -250,7 +251,7 @@ def _inference_fallbacks(a: _Ask, inference: PhaseRating, parameters: float | No
     return _modelled(a, inference, parameters, own_t) if modelled else inference
 
 
-def _card_training(a: _Ask, training: PhaseRating) -> tuple[PhaseRating, dict[str, Any] | None]:
+def card_training(a: Ask, training: PhaseRating) -> tuple[PhaseRating, dict[str, Any] | None]:
     """Online, with no training figure: the Hub card's ``co2_eq_emissions`` (a total, never graded)."""
     if training.available or a.hub is False or a.local:
         return training, None
@@ -283,9 +284,9 @@ def _suggestions(name: str, known: dict[str, str]) -> list[str]:
     return [x for i, x in enumerate(out) if x not in out[:i] and "/" in x][:SUGGESTIONS]
 
 
-def _unknown(a: _Ask, rating: Rating, parameters: float | None) -> None:
+def mark_unknown(a: Ask, rating: Rating, parameters: float | None) -> None:
     """A model no table knows (and the Hub did not find) says so, with the close matches."""
-    known = _known_ids(a.g, a.extra)
+    known = known_ids(a.g, a.extra)
     if (a.key in known or parameters is not None or a.local or (a.info.get("hub") or {}).get("checked")
             or rating.training.available or rating.inference.available):
         return
