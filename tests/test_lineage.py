@@ -288,6 +288,39 @@ def test_quantized_copy_is_labelled_and_never_rated_on_its_base() -> None:
     assert rate("meta-llama/Meta-Llama-3-8B-Instruct", hub=False).inference.value == i.value
 
 
+def test_inherited_label_names_what_a_quantized_copy_copies() -> None:
+    """A quantized copy of an instruct model is a copy of the instruct model, not of the pre-trained base."""
+    t = rate("MaziyarPanahi/Meta-Llama-3-8B-Instruct-GGUF", hub=False).training
+    assert "quantized copy of meta-llama/Meta-Llama-3-8B-Instruct" in t.basis_label
+    assert "fine-tuning is not included" in t.basis_label and "quantized copy of it" not in t.basis_label
+    # quantized all the way up: the copy has exactly its base's pre-training
+    only_q = [lin.Node("a/b-GGUF", "a/b", "quantized")]
+    assert "quantized copy of it" in lin.inherited_label("a/b", "quantized", only_q)
+    assert "quantizing is not training" in lin.inherited_label("a/b", "quantized")
+    assert "adapter training" in lin.inherited_label("a/b", "adapter", [lin.Node("x", "a/b", "adapter")])
+
+
+@pytest.mark.parametrize("model,base,inherited_from", [
+    ("petals-team/StableBeluga2", "stabilityai/StableBeluga2", "meta-llama/Llama-2-70b-hf"),
+    ("MaziyarPanahi/firefunction-v2-GGUF", "fireworks-ai/llama-3-firefunction-v2", "meta-llama/Meta-Llama-3-70B"),
+    ("brunopio/Llama3-8B-1.58-100B-tokens-GGUF", "HF1BitLLM/Llama3-8B-1.58-100B-tokens",
+     "meta-llama/Meta-Llama-3-8B"),
+    ("mlx-community/Llama-3.2-1B-Instruct-4bit", "mlx-community/Llama-3.2-1B-Instruct-bf16", "meta-llama/Llama-3.2-1B"),
+])
+def test_sourced_edges_reach_a_training_figure(model: str, base: str, inherited_from: str) -> None:
+    r = rate(model, hub=False)
+    assert r.lineage["node"]["base_model"] == base
+    t = r.training
+    assert t.basis == "inherited" and t.via_model == inherited_from and t.value == rate(inherited_from, hub=False).training.value
+    assert all(s.split("(", 1)[1].strip() for s in t.sources if s.startswith("lineage: "))  # each edge cites its source
+
+
+def test_one_bit_fine_tune_is_no_architecture_twin() -> None:
+    """Ternary weights and their kernels differ from the base's: the 1.58-bit model gets no twin figure."""
+    r = rate("HF1BitLLM/Llama3-8B-1.58-100B-tokens", hub=False)
+    assert r.training.basis == "inherited" and r.inference.basis is None and not r.inference.available
+
+
 def test_merge_is_labelled_and_inherits_nothing() -> None:
     r = rate("Nitral-AI/Captain-Eris_Violet-V0.420-12B", hub=False)
     node = r.lineage["node"]

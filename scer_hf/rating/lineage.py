@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass
-from typing import Any, Callable, Iterable, Mapping
+from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from . import aliases as _ali
 from . import index as _idx
@@ -186,12 +186,20 @@ def graph(extra: Iterable[Node] = ()) -> Lineage:
     return g
 
 
-def inherited_label(base: str, relation: str = "finetune") -> str:
-    """How an inherited training rating is labelled; a quantized copy and an adapter say what they are."""
-    if relation == "quantized":
+def inherited_label(base: str, relation: str = "finetune", chain: Sequence[Node] = ()) -> str:
+    """How an inherited training rating is labelled; a quantized copy and an adapter say what they are.
+
+    *chain*: the edges from the rated model up to *base*. A chain that is not quantized all the way (a quantized
+    copy of an instruct model, say) names the model the repo is a copy of and keeps the fine-tuning caveat.
+    """
+    rels = [n.relation for n in chain] or [relation]
+    if all(r == "quantized" for r in rels):
         return (f"inherited from base model {base}: this repo is a quantized copy of it, so it has the same "
                 "pre-training; quantizing is not training")
-    own = "adapter training" if relation == "adapter" else "fine-tuning"
+    own = "adapter training" if rels[0] == "adapter" else "fine-tuning"
+    if rels[0] == "quantized":
+        return (f"inherited from base model {base}: the pre-training it was built on (this repo is a quantized copy of "
+                f"{chain[0].base_model}); fine-tuning is not included")
     return f"inherited from base model {base}: the pre-training it was built on; its own {own} is not included"
 
 
