@@ -173,3 +173,27 @@ def test_parameters_must_be_a_count() -> None:
     for bad in (7, -1.0, float("nan"), "7e9"):
         with pytest.raises(RatingError, match="parameter count"):
             rate("nobody/new-model", hub=False, parameters=bad, task="text-generation")
+
+
+def test_text2text_is_modelled_as_summarization_and_says_so() -> None:
+    """AI Energy Score v1 measured its text2text models (T5) in summarization: a text2text model is modelled there."""
+    t2t, summ = m.modelled_inference(0.077, "text2text-generation"), m.modelled_inference(0.077, "summarization")
+    assert t2t.available and (t2t.value, t2t.modelled_low, t2t.modelled_high) == (
+        summ.value, summ.modelled_low, summ.modelled_high)
+    assert t2t.category["task"] == "text2text-generation" and t2t.category["aies_task"] == "summarization"
+    assert t2t.category["group"] == summ.category["group"] and t2t.grade is None and t2t.stars is None
+    assert any(n.startswith("task taken as summarization: ") for n in t2t.notes)
+    assert not any(n.startswith("task taken as") for n in summ.notes)
+    assert m.TASK_TAKEN_AS == {"text2text-generation": "summarization"}
+    assert not m.modelled_inference(0.4, "translation").available  # no v1 task and no mapping: nothing to model
+    wide = m.modelled_inference(11.0, "text2text-generation")  # 4 star classes at 11B: refused, and it says why
+    assert not wide.available and "cannot be modelled usefully" in wide.reason and "task taken as" in wide.reason
+
+
+@pytest.mark.parametrize("model", ["google/flan-t5-small", "facebook/m2m100_418M",
+                                   "csebuetnlp/banglat5_banglaparaphrase"])
+def test_popular_text2text_models_get_a_summarization_range(model: str) -> None:
+    i = rate(model, hub=False).inference
+    assert i.available and i.method.startswith("modelled") and i.category["aies_task"] == "summarization"
+    assert any(n.startswith("task taken as summarization") for n in i.notes)
+    assert not any(n.startswith("extrapolated") for n in i.notes)  # 0.08-0.42B: inside the fitted 0.06-11B

@@ -14,9 +14,17 @@ For a model with a known parameter count but no published figure, per AI Energy 
    :data:`NEIGHBOURS` figures nearest in size, times ``sqrt(1 + leverage)`` there (so it widens when extrapolating).
    Small models scatter more (fixed per-layer overhead dominates) than 7-14B ones, and the interval follows.
    With 8 neighbours its nominal coverage is 8/9 (89 %); :func:`leave_one_out` measures the real one.
-4. **Useful or not.** A range is shown only when it narrows the answer: its ends may span at most
+4. **A task with no v1 task of its own.** A text2text-generation model is modelled under summarization
+   (:data:`TASK_TAKEN_AS`): AI Energy Score v1 has no text2text task, but it measured its text2text models there (T5
+   ran the summarization protocol through the text2text-generation pipeline with the prefix "summarize: ",
+   optimum-benchmark ``energy_star/t5_summarization.yaml`` @a2700a8), and every v1 summarization model is an
+   encoder-decoder text2text model. The range is what the model would draw on that protocol, and says so.
+5. **Useful or not.** A range is shown only when it narrows the answer: its ends may span at most
    :data:`MAX_STAR_CLASSES` star classes of the model's AI Energy Score group. Otherwise the answer says it cannot
    be modelled usefully, with the interval. Sizes outside the fitted range are flagged as extrapolated.
+
+The per-output-token model the issue suggests (J per token on the rows that publish tokens, times the protocol's
+10 output tokens) is built in :mod:`.pertoken` and validates worse (README, "Modelled inference ranges").
 
 A task (regime) is modelled only with at least :data:`MIN_POINTS` figures and a leave-one-out coverage inside
 :data:`COVERAGE_OK`. A modelled figure is never shown as published and never graded.
@@ -28,7 +36,7 @@ import math
 import statistics
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any
+from typing import Any, Callable
 
 from . import index as _idx
 from . import reference as _ref
@@ -38,8 +46,9 @@ from .stars import star_bands, stars
 
 __all__ = [
     "MIN_POINTS", "COVERAGE_OK", "LEVEL", "NEIGHBOURS", "MAX_STAR_CLASSES", "GPU_MEMORY_GB", "BYTES_PER_PARAMETER",
-    "PARAMS_FILE", "Fit", "Model", "fit_loglog", "parameter_table", "parameters_of", "regime_of", "published_points",
-    "fit_task", "model_for", "leave_one_out", "modellable", "modelled_inference",
+    "PARAMS_FILE", "TASK_TAKEN_AS", "SINGLE", "BEYOND", "ALL", "Fit", "Fitter", "Model", "fit_loglog",
+    "parameter_table", "parameters_of", "regime_of", "published_points", "fit_task", "model_for", "leave_one_out",
+    "new_tally", "score_fold", "loo_summary", "modellable", "modelled_inference",
 ]
 
 MIN_POINTS = 6
@@ -51,6 +60,8 @@ GPU_MEMORY_GB = 80.0  # AI Energy Score v1 hardware: one NVIDIA H100 80GB (aiene
 BYTES_PER_PARAMETER = 2.0  # 16-bit weights
 PARAMS_FILE = _idx.PARAMS_FILE
 SINGLE, BEYOND, ALL = "weights fit one 80 GB GPU", "weights exceed one 80 GB GPU", "all sizes"
+# Hub task with no AI Energy Score v1 task -> the v1 task that measured such models (module docstring, point 4)
+TASK_TAKEN_AS = {"text2text-generation": "summarization"}
 
 
 @dataclass(frozen=True)
@@ -118,12 +129,16 @@ class Model:
         return not min(self.sizes_b) <= params_b <= max(self.sizes_b)
 
 
-def _build(task: str, regime: str, pts: list[dict[str, Any]]) -> Model:
+Fitter = Callable[[list[float], list[float]], Fit]
+
+
+def _build(task: str, regime: str, pts: list[dict[str, Any]], fitter: Fitter = fit_loglog) -> Model:
+    """The regime's :class:`Model`: *fitter* on all points, and each point's studentized leave-one-out error."""
     sizes, values = [p["params_b"] for p in pts], [p["value"] for p in pts]
-    fit = fit_loglog(sizes, values)
+    fit = fitter(sizes, values)
     errors = []
     for j in range(len(pts)):
-        rest = fit_loglog(sizes[:j] + sizes[j + 1:], values[:j] + values[j + 1:])
+        rest = fitter(sizes[:j] + sizes[j + 1:], values[:j] + values[j + 1:])
         errors.append(abs(math.log10(values[j]) - rest.centre(sizes[j])) / math.sqrt(1.0 + rest.leverage(sizes[j])))
     return Model(task=task, regime=regime, fit=fit, sizes_b=tuple(sizes), errors=tuple(errors))
 
@@ -205,31 +220,46 @@ def _median(v: list[float]) -> float | None:
     return statistics.median(v) if v else None
 
 
-def leave_one_out(task_v1: str, regime: str | None = None) -> dict[str, Any]:
+def leave_one_out(task_v1: str, regime: str | None = None, fitter: Fitter = fit_loglog) -> dict[str, Any]:
     """Leave-one-out over the task's points (each regime fitted on its own): coverage of the interval, median
-    |log10 error|, median interval width (decades and star classes) and how many would be shown."""
+    |log10 error|, median interval width (decades and star classes) and how many would be shown. *fitter*: the
+    fit tried (``rating.pertoken`` passes its per-token one)."""
     regimes = [regime] if regime else ([SINGLE, BEYOND] if task_v1 == "text_generation" else [ALL])
-    hits, errs, widths, classes, folds, n = 0, [], [], [], 0, 0
+    tally, folds, n = new_tally(), 0, 0
     for reg in regimes:
         pts = published_points(task_v1, reg)
         n += len(pts)
         for i, p in enumerate(pts):
             try:
-                m = _build(task_v1, reg, pts[:i] + pts[i + 1:])
+                m = _build(task_v1, reg, pts[:i] + pts[i + 1:], fitter)
             except ValueError:
                 continue
             folds += 1
-            mid, lo, hi = m.interval(p["params_b"])
-            hits += lo <= p["value"] <= hi
-            errs.append(abs(math.log10(mid / p["value"])))
-            widths.append(math.log10(hi / lo))
-            c = _star_classes(lo, hi, p["group"])
-            if c is not None:
-                classes.append(c)
-    return {"task": task_v1, "regime": regime, "n": n, "folds": folds, "coverage": hits / folds if folds else None,
-            "median_abs_log10_error": _median(errs), "median_width_dex": _median(widths),
-            "median_star_classes": _median(classes),
-            "useful": sum(1 for c in classes if c <= MAX_STAR_CLASSES), "of": len(classes)}
+            score_fold(m.interval(p["params_b"]), p, tally)
+    return loo_summary(task_v1, regime, n, folds, tally)
+
+
+def score_fold(pred: tuple[float, float, float], p: dict[str, Any], tally: dict[str, list[float]]) -> None:
+    """Add one left-out figure's outcome: inside the interval, |log10 error|, width, star classes."""
+    mid, lo, hi = pred
+    tally["hits"].append(float(lo <= p["value"] <= hi))
+    tally["errs"].append(abs(math.log10(mid / p["value"])))
+    tally["widths"].append(math.log10(hi / lo))
+    c = _star_classes(lo, hi, p["group"])
+    if c is not None:
+        tally["classes"].append(c)
+
+
+def new_tally() -> dict[str, list[float]]:
+    return {"hits": [], "errs": [], "widths": [], "classes": []}
+
+
+def loo_summary(task_v1: str, regime: str | None, n: int, folds: int, t: dict[str, list[float]]) -> dict[str, Any]:
+    return {"task": task_v1, "regime": regime, "n": n, "folds": folds,
+            "coverage": sum(t["hits"]) / folds if folds else None,
+            "median_abs_log10_error": _median(t["errs"]), "median_width_dex": _median(t["widths"]),
+            "median_star_classes": _median(t["classes"]),
+            "useful": sum(1 for c in t["classes"] if c <= MAX_STAR_CLASSES), "of": len(t["classes"])}
 
 
 @lru_cache(maxsize=None)
@@ -260,7 +290,8 @@ def modelled_inference(params_b: float, task: str, *, model: str | None = None,
     :class:`PhaseRating` with the reason when the task cannot be modelled, or not usefully.
     """
     tag = normalize_task(task)
-    task_v1 = aies_task(tag)
+    taken_as = TASK_TAKEN_AS.get(tag) if aies_task(tag) is None else None
+    task_v1 = aies_task(taken_as or tag)
     if not isinstance(params_b, (int, float)) or not math.isfinite(params_b) or params_b <= 0:
         return _unavailable(f"parameter count must be a positive number, got {params_b!r}")
     if task_v1 is None:
@@ -277,16 +308,19 @@ def modelled_inference(params_b: float, task: str, *, model: str | None = None,
     ref_vals = _group_values(group)
     s_lo, s_hi = (stars(hi, ref_vals), stars(lo, ref_vals)) if ref_vals else (None, None)  # low energy: more stars
     span = f"[{lo:.4g}, {hi:.4g}] Wh per 1,000 queries"
+    as_note = (f"task taken as {taken_as}: AI Energy Score v1 has no {tag} task and measured T5 in {taken_as}"
+               if taken_as else "")
     if s_lo is not None and s_hi - s_lo + 1 > MAX_STAR_CLASSES:
         return _unavailable(f"cannot be modelled usefully: the interval {span} at {params_b:g}B parameters spans "
                             f"{s_hi - s_lo + 1} star classes ({s_lo}-{s_hi} stars); a modelled range is shown only "
-                            f"when it spans at most {MAX_STAR_CLASSES}")
+                            f"when it spans at most {MAX_STAR_CLASSES}" + (f" ({as_note})" if as_note else ""))
     pr = PhaseRating(
         phase="inference", available=True, value=mid, unit="Wh per 1,000 queries (GPU)", estimated=True,
         method=f"modelled (regression on {m.fit.n} published figures)", modelled_low=lo, modelled_high=hi,
         category={"phase": "inference", "task": tag, "size_class": cls, "hardware_class": "NVIDIA H100",
                   "setting": _ref.AIES_SETTING, "group": group, "metric": "Wh per 1,000 queries (GPU)",
-                  "reference": _ref.REFERENCE_VERSION, "edition": _ref.AIES_EDITION, "regime": regime},
+                  "reference": _ref.REFERENCE_VERSION, "edition": _ref.AIES_EDITION, "regime": regime,
+                  "aies_task": task_v1},
         reason="modelled, not measured: no grade (a modelled range is never ranked as a published figure)",
         sources=[f"log10-log10 OLS on {m.fit.n} published {_ref.AIES_EDITION} figures of {task_v1} ({regime}; "
                  f"slope {m.fit.slope:.3f}), local leave-one-out interval of the {min(NEIGHBOURS, m.fit.n)} "
@@ -295,6 +329,8 @@ def modelled_inference(params_b: float, task: str, *, model: str | None = None,
     if s_lo is not None:
         pr.stars_range = [s_lo, s_hi]
         pr.star_bands = star_bands(ref_vals)
+    if as_note:
+        pr.notes.append(as_note)
     pr.notes.append(f"modelled: {mid:.4g} Wh per 1,000 queries, interval {span}"
                     + (f"; {pr.stars_label()}" if pr.stars_range else ""))
     pr.notes.append(f"parameters {params_b:g}B" + (f" active of {total:g}B total" if total != params_b else "")
