@@ -315,6 +315,16 @@ def test_sourced_edges_reach_a_training_figure(model: str, base: str, inherited_
     assert all(s.split("(", 1)[1].strip() for s in t.sources if s.startswith("lineage: "))  # each edge cites its source
 
 
+def test_quantized_copy_of_a_quantized_copy_is_labelled_once() -> None:
+    i = rate("mlx-community/Llama-3.2-1B-Instruct-4bit", hub=False).inference
+    assert i.basis == "quantized" and i.via_model == "mlx-community/Llama-3.2-1B-Instruct-bf16"
+    assert i.method.count("quantized base") == 1 and i.comparable is False and i.grade is None
+    assert "itself one of meta-llama/Llama-3.2-1B-Instruct" in i.basis_label
+    assert [n for n in i.notes if n.startswith("quantized base: ")] == [i.basis_label]
+    assert sum(s.startswith("lineage: mlx-community/Llama-3.2-1B-Instruct") for s in i.sources) == 2  # both edges
+    assert i.value == rate("meta-llama/Llama-3.2-1B-Instruct", hub=False).inference.value
+
+
 def test_one_bit_fine_tune_is_no_architecture_twin() -> None:
     """Ternary weights and their kernels differ from the base's: the 1.58-bit model gets no twin figure."""
     r = rate("HF1BitLLM/Llama3-8B-1.58-100B-tokens", hub=False)

@@ -171,6 +171,13 @@ def _quantized_base(a: Ask, inference: PhaseRating, modelled: bool) -> PhaseRati
         why = "; ".join([pr.reason or ""] + [n for n in pr.notes if n.startswith("no modelled range")])
         inference.notes.append(f"a quantized copy of {me.base_model}, which has no inference answer either: {why}")
         return inference
+    if pr.basis == "quantized":  # its base is a quantized copy too: one label for the chain, not two
+        label = f"quantized base: {me.base_model} (this repo is a quantized copy of it, itself one of {pr.via_model})"
+        for p in (pr, *pr.alternatives):
+            p.via_model, p.basis_label, p.how_to_measure = me.base_model, label, _eng.inference_how_to(a.mid, a.tag)
+            p.sources.insert(0, _lin.edge_source(me))
+            p.notes = [label] + [n for n in p.notes if not n.startswith("quantized base: ")]
+        return pr
     label = f"quantized base: {me.base_model} (this repo is a quantized copy of it)"
     _mark(pr, "quantized", me.base_model, label, [me], _eng.inference_how_to(a.mid, a.tag))
     _not_rated(pr, f"the figure is {me.base_model}'s, for its unquantized weights; quantization changes the "
