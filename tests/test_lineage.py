@@ -311,7 +311,8 @@ def test_sourced_edges_reach_a_training_figure(model: str, base: str, inherited_
     r = rate(model, hub=False)
     assert r.lineage["node"]["base_model"] == base
     t = r.training
-    assert t.basis == "inherited" and t.via_model == inherited_from and t.value == rate(inherited_from, hub=False).training.value
+    assert t.basis == "inherited" and t.via_model == inherited_from
+    assert t.value == rate(inherited_from, hub=False).training.value
     assert all(s.split("(", 1)[1].strip() for s in t.sources if s.startswith("lineage: "))  # each edge cites its source
 
 

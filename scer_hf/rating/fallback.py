@@ -96,7 +96,8 @@ def _inherit(a: Ask) -> tuple[PhaseRating | None, list[str]]:
                 else r for r in rows]
         if rows:
             pr = _eng._pick([_eng._rate_training_row(r, a.train) for r in rows])
-            _mark(pr, "inherited", anc, _lin.inherited_label(anc, chain[0].relation, chain), chain, _eng.training_how_to(a.mid))
+            label = _lin.inherited_label(anc, chain[0].relation, chain)
+            _mark(pr, "inherited", anc, label, chain, _eng.training_how_to(a.mid))
             return pr, tried
         tried.append(anc)
     return None, tried

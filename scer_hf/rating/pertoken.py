@@ -37,7 +37,7 @@ __all__ = ["OUTPUT_TOKENS", "TOKEN_UNIT", "token_points", "token_fit", "fit_fixe
 # t5_summarization.yaml @a2700a8).
 OUTPUT_TOKENS = {"text_generation": 10, "summarization": 10}
 TOKEN_UNIT = "J per token"
-WH_PER_J = 1.0 / 3600.0
+_WH_PER_J = 1.0 / 3600.0
 
 
 @lru_cache(maxsize=1)
@@ -92,9 +92,9 @@ def transfer_check(task_v1: str, regime: str | None = None) -> dict[str, Any]:
     :func:`.modelled.leave_one_out` (``n`` 0 and ``coverage`` None when no row publishes tokens for it)."""
     f = token_fit()
     tally, n = _m.new_tally(), 0
-    if f is None or task_v1 not in OUTPUT_TOKENS or task_v1 != "text_generation":
+    if f is None or task_v1 != "text_generation":  # the rows that publish tokens are chat only
         return _m.loo_summary(task_v1, regime, 0, 0, tally)
-    scale = OUTPUT_TOKENS[task_v1] * 1000.0 * WH_PER_J  # J per token -> Wh per 1,000 queries
+    scale = OUTPUT_TOKENS[task_v1] * 1000.0 * _WH_PER_J  # J per token -> Wh per 1,000 queries
     for reg in _regimes(task_v1, regime):
         for p in _m.published_points(task_v1, reg):
             n += 1
