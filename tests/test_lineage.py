@@ -251,3 +251,145 @@ def test_cli_bloom_560m_offline_cold_no_torch() -> None:
     out = re.sub(r" +: ", ": ", p.stdout)
     assert "rating: SCER" in out and "basis: architecture twin: bigscience/bloomz-560m" in out
     assert "source: training.csv#25" in out and "source: inference.csv#5" in out
+
+
+# --- issue 24: the common cases -----------------------------------------------------------------
+@pytest.mark.parametrize("model,base", [
+    ("meta-llama/Meta-Llama-3-8B-Instruct", "meta-llama/Meta-Llama-3-8B"),
+    ("meta-llama/Llama-3.1-8B-Instruct", "meta-llama/Llama-3.1-8B"),
+    ("meta-llama/Meta-Llama-3.1-8B-Instruct", "meta-llama/Llama-3.1-8B"),  # renamed id, same answer
+    ("meta-llama/Llama-3.2-1B-Instruct", "meta-llama/Llama-3.2-1B"),
+    ("allenai/OLMo-2-1124-7B-Instruct", "allenai/OLMo-2-1124-7B"),  # Instruct <- DPO <- SFT <- base
+    ("lmsys/vicuna-7b-v1.5", "meta-llama/Llama-2-7b-hf"),
+    ("deepseek-ai/DeepSeek-R1-Distill-Llama-8B", "meta-llama/Llama-3.1-8B"),
+])
+def test_instruct_and_fine_tuned_models_inherit_their_base_training(model: str, base: str) -> None:
+    t = rate(model, hub=False).training
+    assert t.basis == "inherited" and t.via_model == base and t.grade is not None
+    edges = [s for s in t.sources if s.startswith("lineage: ")]
+    assert edges and all(" is a fine-tune of " in s and "(" in s for s in edges)  # every edge with its source
+    own = rate(base, hub=False).training
+    assert t.value == own.value and t.grade == own.grade
+
+
+def test_zephyr_is_rated_through_mistral() -> None:
+    r = rate("HuggingFaceH4/zephyr-7b-beta", hub=False)
+    assert r.inference.basis == "twin" and r.inference.via_model == "mistralai/Mistral-7B-v0.1"
+    assert "base_model:finetune:mistralai/Mistral-7B-v0.1" in r.inference.sources[0]
+    assert "mistralai/Mistral-7B-v0.1 has no published training figure either" in r.training.reason
+
+
+def test_quantized_copy_is_labelled_and_never_rated_on_its_base() -> None:
+    r = rate("MaziyarPanahi/Meta-Llama-3-8B-Instruct-GGUF", hub=False)
+    assert "a quantized version of meta-llama/Meta-Llama-3-8B-Instruct" in r.describe()
+    t, i = r.training, r.inference
+    assert t.basis == "inherited" and t.via_model == "meta-llama/Meta-Llama-3-8B" and "quantized copy" in t.basis_label
+    assert i.basis == "quantized" and i.via_model == "meta-llama/Meta-Llama-3-8B-Instruct"
+    assert i.comparable is False and i.grade is None and i.stars is None and i.indicative["grade"] is not None
+    assert "not rated: not comparable" in i.summary() and "quantization changes the energy" in i.reason
+    assert rate("meta-llama/Meta-Llama-3-8B-Instruct", hub=False).inference.value == i.value
+
+
+def test_inherited_label_names_what_a_quantized_copy_copies() -> None:
+    """A quantized copy of an instruct model is a copy of the instruct model, not of the pre-trained base."""
+    t = rate("MaziyarPanahi/Meta-Llama-3-8B-Instruct-GGUF", hub=False).training
+    assert "quantized copy of meta-llama/Meta-Llama-3-8B-Instruct" in t.basis_label
+    assert "fine-tuning is not included" in t.basis_label and "quantized copy of it" not in t.basis_label
+    # quantized all the way up: the copy has exactly its base's pre-training
+    only_q = [lin.Node("a/b-GGUF", "a/b", "quantized")]
+    assert "quantized copy of it" in lin.inherited_label("a/b", "quantized", only_q)
+    assert "quantizing is not training" in lin.inherited_label("a/b", "quantized")
+    assert "adapter training" in lin.inherited_label("a/b", "adapter", [lin.Node("x", "a/b", "adapter")])
+
+
+@pytest.mark.parametrize("model,base,inherited_from", [
+    ("petals-team/StableBeluga2", "stabilityai/StableBeluga2", "meta-llama/Llama-2-70b-hf"),
+    ("MaziyarPanahi/firefunction-v2-GGUF", "fireworks-ai/llama-3-firefunction-v2", "meta-llama/Meta-Llama-3-70B"),
+    ("brunopio/Llama3-8B-1.58-100B-tokens-GGUF", "HF1BitLLM/Llama3-8B-1.58-100B-tokens",
+     "meta-llama/Meta-Llama-3-8B"),
+    ("mlx-community/Llama-3.2-1B-Instruct-4bit", "mlx-community/Llama-3.2-1B-Instruct-bf16", "meta-llama/Llama-3.2-1B"),
+])
+def test_sourced_edges_reach_a_training_figure(model: str, base: str, inherited_from: str) -> None:
+    r = rate(model, hub=False)
+    assert r.lineage["node"]["base_model"] == base
+    t = r.training
+    assert t.basis == "inherited" and t.via_model == inherited_from
+    assert t.value == rate(inherited_from, hub=False).training.value
+    assert all(s.split("(", 1)[1].strip() for s in t.sources if s.startswith("lineage: "))  # each edge cites its source
+
+
+def test_quantized_copy_of_a_quantized_copy_is_labelled_once() -> None:
+    i = rate("mlx-community/Llama-3.2-1B-Instruct-4bit", hub=False).inference
+    assert i.basis == "quantized" and i.via_model == "mlx-community/Llama-3.2-1B-Instruct-bf16"
+    assert i.method.count("quantized base") == 1 and i.comparable is False and i.grade is None
+    assert "itself one of meta-llama/Llama-3.2-1B-Instruct" in i.basis_label
+    assert [n for n in i.notes if n.startswith("quantized base: ")] == [i.basis_label]
+    assert sum(s.startswith("lineage: mlx-community/Llama-3.2-1B-Instruct") for s in i.sources) == 2  # both edges
+    assert i.value == rate("meta-llama/Llama-3.2-1B-Instruct", hub=False).inference.value
+
+
+def test_one_bit_fine_tune_is_no_architecture_twin() -> None:
+    """Ternary weights and their kernels differ from the base's: the 1.58-bit model gets no twin figure."""
+    r = rate("HF1BitLLM/Llama3-8B-1.58-100B-tokens", hub=False)
+    assert r.training.basis == "inherited" and r.inference.basis is None and not r.inference.available
+
+
+def test_merge_is_labelled_and_inherits_nothing() -> None:
+    r = rate("Nitral-AI/Captain-Eris_Violet-V0.420-12B", hub=False)
+    node = r.lineage["node"]
+    assert node["relation"] == "merge" and node["description"].startswith("a merge including ")
+    assert r.training.basis is None and "a merge including" in r.training.reason
+    assert "several parents" in r.training.reason and r.inference.basis != "twin"
+
+
+def test_family_totals_are_shown_as_family_totals() -> None:
+    g = rate("google/gemma-2b", hub=False).training
+    assert g.available and g.value == 131 and g.grade is None and "family total of google/gemma-2b + google/gemma-7b" in g.unit
+    assert "family total" in g.reason
+    it = rate("google/gemma-2-2b-it", hub=False).training  # inherited through google/gemma-2-2b
+    assert it.basis == "inherited" and it.value == pytest.approx(1247.61) and "family total" in it.unit
+
+
+def test_olmo_7b_training_tokens_filled_and_graded() -> None:
+    row = _training("allenai/OLMo-7B")
+    assert row["tokens_b_value"] == 2500 and "2.5 Trillion" in row["source"]
+    assert _training("allenai/OLMo-7B-0724-hf")["tokens_b_value"] == 2750
+    t = rate("allenai/OLMo-7B", hub=False).training
+    assert t.grade is not None and t.value == pytest.approx(149 * 1000 / (7 * 2500))
+
+
+def test_shipped_lineage_relations_and_index_edges() -> None:
+    nodes = lin.shipped()
+    assert sum(n.relation == "quantized" for n in nodes.values()) >= 50
+    assert nodes["meta-llama/llama-3.1-8b-instruct"].origin.startswith("model_parameters.csv#")  # the Hub's tag
+    curated = nodes["meta-llama/llama-3.2-1b-instruct"]
+    assert curated.origin.startswith("lineage.csv#") and curated.params_b == pytest.approx(1.2358144)
+    assert "parameters and architecture: model_parameters.csv#" in curated.notes  # filled from the index
+
+
+# --- the Hub: relation, merge, quantized, count --------------------------------------------------
+def test_hub_relation_quantized_merge_and_gguf(hub: FakeHub) -> None:
+    hub.create_repo("someone/q", {"README.md": b"---\nbase_model: bigscience/bloomz-560m\nbase_model_relation: "
+                                                b"quantized\n---\n", "model.safetensors": safetensors_bytes({"w": [10, 10]})})
+    node, info = lin.hub_node("someone/q")
+    assert node.relation == "quantized" and node.params_b is None  # packed tensors are not a parameter count
+    hub.create_repo("someone/m", {"README.md": b"---\nbase_model:\n- a/one\n- b/two\n---\n"})
+    assert lin.hub_node("someone/m")[0].relation == "merge" and lin.hub_node("someone/m")[0].base_model == "a/one|b/two"
+    hub.create_repo("someone/g", {"README.md": b"---\nbase_model: bigscience/bloomz-560m\n---\n", "m-Q4.gguf": b"x"})
+    assert lin.hub_node("someone/g")[0].relation == "quantized"
+    r = rate("someone/q")
+    assert r.training.basis == "inherited" and "quantized copy" in r.training.basis_label
+    assert r.inference.basis == "quantized" and r.inference.comparable is False
+    hub.create_repo("someone/f", {"README.md": b"---\nbase_model: gpt2\n---\n"})
+    f = lin.hub_node("someone/f")[0]
+    assert f.relation == "finetune" and f.base_model == "openai-community/gpt2"  # the renamed base resolved
+
+
+def test_hub_safetensors_count_wins_over_the_index(hub: FakeHub) -> None:
+    hub.create_repo("Qwen/Qwen2.5-0.5B", {"README.md": b"---\nlicense: apache-2.0\n---\n",
+                                          "model.safetensors": safetensors_bytes({"w": [700_000, 1000]}, "BF16")})
+    r = rate("Qwen/Qwen2.5-0.5B")
+    assert r.lineage["node"]["params_b"] == pytest.approx(0.7) and r.lineage["node"]["origin"].startswith("Hub")
+    assert "Hub safetensors metadata: 700,000,000 parameters" in r.inference.sources[0]
+    off = rate("Qwen/Qwen2.5-0.5B", hub=False)
+    assert off.lineage["node"]["params_b"] == pytest.approx(0.494032768)  # offline: the index

@@ -48,12 +48,12 @@ def test_cli_rate_cpu_training_report_says_not_rated(tmp_path) -> None:
 
 
 def test_cli_no_modelled(tmp_path) -> None:
-    on = json.loads(CliRunner().invoke(cli, ["rate", "meta-llama/Llama-3.1-405B", "--offline", "--json"]).output)
-    off = json.loads(CliRunner().invoke(cli, ["rate", "meta-llama/Llama-3.1-405B", "--offline", "--json",
+    on = json.loads(CliRunner().invoke(cli, ["rate", "allenai/OLMo-7B", "--offline", "--json"]).output)
+    off = json.loads(CliRunner().invoke(cli, ["rate", "allenai/OLMo-7B", "--offline", "--json",
                                               "--no-modelled"]).output)
     assert on["inference"]["method"].startswith("modelled") and on["inference"]["stars_range"]
     assert not off["inference"]["available"]
-    given = json.loads(CliRunner().invoke(cli, ["rate", "nobody/new", "--offline", "--json", "--parameters", "3e9",
+    given = json.loads(CliRunner().invoke(cli, ["rate", "nobody/new", "--offline", "--json", "--parameters", "7e9",
                                                 "--task", "text-generation"]).output)
     assert given["inference"]["method"].startswith("modelled")
 

@@ -120,7 +120,9 @@ def test_training_percentile_matches_independent_ranking() -> None:
     worse = sum(1 for x in vals.values() if x > v)
     expected = worse / (len(vals) - 1) * 100  # rank = worse + 1, no ties here
     t = rate("bigscience/bloom", hub=False).training
-    assert t.peers == len(vals) - 1 == 22  # references only (not bloom itself): 16 + 7 rows with tokens filled (2026.12), less 1
+    # references only (not bloom itself): 16 + 7 rows with tokens filled (2026.12) + OLMo 7B and OLMo 7B 0724 (their
+    # cards' token counts, issue 24), less 1
+    assert t.peers == len(vals) - 1 == 24
     assert t.percentile == pytest.approx(expected) and t.grade == grade(expected)
     assert t.value == pytest.approx(v) and t.category["group"].startswith("training")
     assert len(t.nearest_peers) == 5 and all(p["model"] != "bigscience/bloom" for p in t.nearest_peers)
@@ -136,8 +138,10 @@ def test_aies_model_gets_stars_and_percentile() -> None:
 def test_duplicates_become_alternatives_not_averages() -> None:
     i = rate("meta-llama/Llama-3.1-8B", hub=False).inference
     values = sorted([i.value, *(a.value for a in i.alternatives)])
-    assert values == [4.583, 138.8]  # saturated and 1 req/s, kept apart
-    assert i.category["group"] != i.alternatives[0].category["group"]
+    # AI Energy Score (listed under the former id Meta-Llama-3.1-8B), Morrison saturated and 1 req/s: kept apart
+    assert values == [4.583, 17.376263, 138.8]
+    assert i.stars is not None and i.value == 17.376263  # the AI Energy Score figure is the headline
+    assert len({i.category["group"], *(a.category["group"] for a in i.alternatives)}) == 3
 
 
 def test_secondary_and_modelled_need_opt_in() -> None:
@@ -162,11 +166,11 @@ def test_training_emissions_fallback_and_derived_energy() -> None:
     mwh = derive_training_energy(row)["energy_mwh_derived"]
     assert d.value == pytest.approx(mwh * 1000 / (7 * 2000))
     assert any("derived by scer_hf.core.calculator" in n for n in d.notes)
-    assert rate("bigscience/bloom", include_derived=True, hub=False).training.peers > 23  # derived peers join
+    assert rate("bigscience/bloom", include_derived=True, hub=False).training.peers > 25  # derived peers join
     # Llama 3.3 70B publishes neither energy nor (a usable) CO2e: its own energy is derived, peers stay published
     x = rate("meta-llama/Llama-3.3-70B-Instruct", hub=False).training
     assert x.method == "derived (calculator)" and x.estimated and x.grade is not None
-    assert x.peers == 23  # the 23 published peers (references only)
+    assert x.peers == 25  # the 25 published peers (references only)
 
 
 def test_legacy_id_without_namespace_resolves_when_unique() -> None:
@@ -280,7 +284,8 @@ def test_rate_training_report() -> None:
     t = rate(rep).training
     expected = 100.0 * 100.0 / 3600.0 / (1e6 * 1e6) * 1e15  # Wh per 10^15 parameter-tokens
     assert t.value == pytest.approx(expected) and t.unit == "Wh per 1 quadrillion parameter-tokens"
-    assert t.peers == 18 and t.percentile == 0.0 and t.grade == "C"  # the 18 class-A published rows (13 + BLOOM x4, T5-11B)
+    # the 20 class-A published rows (13 + BLOOM x4, T5-11B, OLMo 7B and OLMo 7B 0724 since issue 24)
+    assert t.peers == 20 and t.percentile == 0.0 and t.grade == "C"
     assert t.co2e is not None and t.co2e["value"] > 0
     assert not rate(rep).inference.available
     no_params = Report.build(tr.measurements, boundary="training", provenance=tr.provenance(), model={"id": "x"})

@@ -3,7 +3,8 @@
 Every subcommand lives in its own module (``scer_hf/cli/<name>.py``, exposing a click
 command called ``command``) and is imported only when run, so ``scer-hf rate`` never
 pays for torch. Exit codes: 0 success; 1 a scer-hf error (message on stderr, or a
-JSON ``{"error": ...}`` with ``--json``); 2 bad usage; 3 ``verify`` found a mismatch.
+JSON ``{"error": ...}`` with ``--json``); 2 bad usage; 3 ``verify`` found a mismatch; 4 ``rate`` was
+given a model id that no table knows (it prints the close matches).
 """
 
 from __future__ import annotations
@@ -52,7 +53,7 @@ class LazyGroup(click.Group):
 def cli() -> None:
     """scer-hf: carbon efficiency of language models, measured, rated and labelled.
 
-    Exit codes: 0 ok, 1 error, 2 usage error, 3 verification mismatch.
+    Exit codes: 0 ok, 1 error, 2 usage error, 3 verification mismatch, 4 unknown model id (rate).
     """
 
 

@@ -14,10 +14,11 @@ import click
 from ..errors import SCERError
 
 __all__ = ["json_option", "emit", "handle_errors", "cli_words", "tidy", "fact_lines", "verify_command", "EXIT_ERROR",
-           "EXIT_MISMATCH", "LINE_WIDTH"]
+           "EXIT_MISMATCH", "EXIT_UNKNOWN_MODEL", "LINE_WIDTH"]
 
 EXIT_ERROR = 1
 EXIT_MISMATCH = 3
+EXIT_UNKNOWN_MODEL = 4  # `rate`: no table knows the model id (the output still says so, with close matches)
 
 json_option = click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON on stdout.")
 

@@ -5,9 +5,11 @@ Imports no torch/transformers/datasets: the reference CSVs are read with the csv
 
 from __future__ import annotations
 
+import sys
+
 import click
 
-from ._common import cli_words, emit, handle_errors, json_option
+from ._common import EXIT_UNKNOWN_MODEL, cli_words, emit, handle_errors, json_option
 
 __all__ = ["command"]
 
@@ -47,6 +49,7 @@ def command(target: str, task: str | None, include_secondary: bool, include_mode
     Prints the normalised figure that is rated and, beside it, the absolute footprint the source published
     (energy, CO2eq, accelerator-hours, hardware, location; an inference figure's setting) with its source.
     A model with no figure of its own is rated through its lineage; the output says so (basis, sources).
+    A model id that no table knows (nor the Hub, when online) prints the close matches and exits with 4.
     """
     from ..rating import rate
 
@@ -54,3 +57,5 @@ def command(target: str, task: str | None, include_secondary: bool, include_mode
              include_derived=include_derived, extra=list(extra) or None, hub=False if offline else None,
              modelled=not no_modelled, parameters=parameters, include_third_party=include_third_party)
     emit(r.to_dict(), as_json, lambda: cli_words(r.describe(), _OPTIONS))
+    if not r.known:
+        sys.exit(EXIT_UNKNOWN_MODEL)

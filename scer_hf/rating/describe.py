@@ -122,11 +122,17 @@ def describe(r: "Rating") -> str:
     lines = [r.model or "unnamed model", _line("reference data", r.reference_version)]
     for rep in r.reports:
         lines.append(_line("rated report", f"{rep.get('boundary')} report {str(rep.get('report_digest'))[:19]}..."))
+    if not r.known:
+        lines.append(_line("unknown", f"no reference data, lineage or parameter count for {r.model!r}"))
+        if r.suggestions:
+            lines.append(_line("did you mean", ", ".join(r.suggestions)))
     node = (r.lineage or {}).get("node")
     if node:
         n = node.get("params_b")
         shipped = str(node.get("origin", "")).startswith("lineage.csv")  # published counts, else counted
-        rel = f"{node.get('relation')}" + (f" from {node['base_model']}" if node.get("base_model") else "")
+        of = "from" if node.get("relation") in ("distilled", "finetune", "fine-tune") else "of"
+        rel = node.get("description") or (
+            f"{node.get('relation')}" + (f" {of} {node['base_model']}" if node.get("base_model") else ""))
         arch = f", architecture {node['architecture']}" if node.get("architecture") else ""
         size = "" if n is None else f", {n:g} B parameters" if shipped else f", {n * 1e9:,.0f} parameters"
         lines.append(_line("lineage", f"{rel}{arch}{size}; from {node.get('origin')}"))

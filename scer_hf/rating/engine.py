@@ -5,12 +5,13 @@ from __future__ import annotations
 import math
 from typing import Any, Mapping, Sequence
 
+from . import aliases as _ali
+from . import fallback as _fb
 from . import reference as _ref
 from ..core.fmt import num as _num
 from ..errors import RatingError
 from . import lineage as _lin
 from .categories import normalize_task, suggest_task, validate_model_id
-from .hub import card_emissions, model_info
 from .percentile import grade, percentiles
 from .published import footprint, provenance_kind
 from .result import PhaseRating, Rating
@@ -138,7 +139,19 @@ def _rate_training_row(row: dict[str, Any], peers: list[dict[str, Any]]) -> Phas
         pr.co2e = {"value": row["co2e_value"], "unit": row["co2e_unit"], "basis": "tco2e_operational (as published)"}
     pr.notes.append(f"evidence: [{row.get('evidence', '')}]")
     pr.published = footprint(row)
+    _family_label(pr, row)
     return pr
+
+
+def _family_label(pr: PhaseRating, row: Mapping[str, Any]) -> None:
+    """A family total (one published figure for several models) is shown as such, never as a model's own."""
+    if not row.get("family_total"):
+        return
+    who = " + ".join(row["model_key"].split(" (")[0].split("|"))
+    if pr.unit:
+        pr.unit = f"{pr.unit.split(' (')[0]} (family total of {who}, not per model)"
+    pr.reason = (f"a family total: the source publishes one figure for {who} together, with no per-model split, "
+                 "so it is shown as the family's and not graded")
 
 
 def _rate_inference_row(row: dict[str, Any], peers: list[dict[str, Any]]) -> PhaseRating:
@@ -167,8 +180,10 @@ def _pick(prs: list[PhaseRating]) -> PhaseRating:
     return head
 
 
-def _excluded_reason(model: str, phase: str, everything: list[dict[str, Any]]) -> str:
-    hidden = [r for r in everything if r["model_key"].lower() == model.lower()]
+
+
+def _excluded_reason(model: str, key: str, phase: str, everything: list[dict[str, Any]]) -> str:
+    hidden = [r for r in everything if _ref.matches(r, key)]
     if hidden:
         kinds = sorted({"[secondary]" if r["secondary"] else "modelled" for r in hidden})
         flags = " and ".join(f for f, k in (("include_secondary=True", "[secondary]"), ("include_modelled=True", "modelled"))
@@ -178,98 +193,46 @@ def _excluded_reason(model: str, phase: str, everything: list[dict[str, Any]]) -
     return f"no published {phase} figure for {model} in {_ref.REFERENCE_VERSION}"
 
 
-def _resolve(mid: str, rows: list[dict[str, Any]]) -> str:
-    """Lower-case key of *mid*; a legacy id without namespace ("gpt2") maps to the one reference
-    model of that name ("openai-community/gpt2"), as the Hub redirects it; ambiguous names don't."""
-    key = mid.lower()
-    keys = {r["model_key"].lower() for r in rows}
-    if key in keys or "/" in key:
-        return key
-    named = {k for k in keys if k.rsplit("/", 1)[-1] == key}
-    return named.pop() if len(named) == 1 else key
+def _identify(model_id: str, node: _lin.Node | None, g: _lin.Lineage, extra: Any) -> tuple[str, str, list[str]]:
+    """(display id, lower-case current id, notes): renamed ids resolve to their current name (aliases.csv); a
+    legacy id without namespace ("distilgpt2") to the one known model of that name, as the Hub redirects it."""
+    if node is not None:
+        return node.model_id, node.model_id.lower(), []
+    asked = validate_model_id(model_id)
+    current = _ali.canonical(asked)
+    notes = [n for n in (_ali.alias_note(asked),) if n]
+    known = _fb.known_ids(g, extra)
+    if current.lower() in known or "/" in current:
+        return current, current.lower(), notes
+    named = {k for k in known if k.rsplit("/", 1)[-1] == current.lower() and "/" in k}
+    if len(named) == 1:
+        key = named.pop()
+        return known[key], key, notes + [f"{asked!r} matched the reference model {known[key]!r} (legacy id without "
+                                         "namespace)"]
+    return current, current.lower(), notes
 
 
-def _mark(pr: PhaseRating, basis: str, via: str, label: str, edges: list[_lin.Node], how_to: str) -> None:
-    """Label a rating that uses another model's figure (inherited or architecture twin), with the edges' sources."""
-    for p in (pr, *pr.alternatives):
-        p.basis, p.via_model, p.basis_label = basis, via, label
-        p.method = f"{'inherited' if basis == 'inherited' else 'architecture twin'}: {p.method}"
-        p.sources = [_lin.edge_source(n) for n in edges] + list(p.sources)
-        p.notes.insert(0, label)
-        p.how_to_measure = how_to
+def _own_training(a: _fb.Ask, include_derived: bool) -> tuple[PhaseRating, list[dict[str, Any]]]:
+    own = a.own(a.train)
+    if not include_derived:  # the rated model's own gaps may still be derived (and say so)
+        own = [(_ref.derive_training_value(r) or r) if r.get("value") is None and r.get("co2e_value") is None
+               else r for r in own]
+    if own:
+        return _pick([_rate_training_row(r, a.train) for r in own]), own
+    everything = _ref.rows("training", include_secondary=True, include_modelled=True, extra=a.extra)
+    return PhaseRating(phase="training", reason=_excluded_reason(a.mid, a.key, "training", everything),
+                       how_to_measure=training_how_to(a.mid)), own
 
 
-def _inherit(mid: str, key: str, g: _lin.Lineage, train: list[dict[str, Any]]) -> tuple[PhaseRating | None, list[str]]:
-    """The nearest ancestor's pre-training rating, or (None, the ancestors tried)."""
-    tried = []
-    for anc, chain in g.ancestors(key):
-        rows = [r for r in train if r["model_key"].lower() == anc.lower()]
-        rows = [(_ref.derive_training_value(r) or r) if r.get("value") is None and r.get("co2e_value") is None
-                else r for r in rows]
-        if rows:
-            pr = _pick([_rate_training_row(r, train) for r in rows])
-            _mark(pr, "inherited", anc, _lin.inherited_label(anc), chain, training_how_to(mid))
-            return pr, tried
-        tried.append(anc)
-    return None, tried
-
-
-def _twin(mid: str, key: str, g: _lin.Lineage, rows: list[dict[str, Any]], infer: list[dict[str, Any]],
-          tag: str | None) -> PhaseRating | None:
-    """The published inference figure of an architecture twin (same tree, architecture and parameters)."""
-    def params_of(m: str) -> float | None:
-        return next((r["params_b_value"] for r in rows if r["model_key"].lower() == m.lower()
-                     and r.get("params_b_value")), None)
-
-    me = g.node(key)
-    prs = []
-    for twin, how in g.twins(key, params_of):
-        edges: list[_lin.Node] = []
-        for m in (key, twin):  # both paths up to the common base, each edge once
-            for _, chain in g.ancestors(m, _lin.TWIN_EDGES)[-1:]:
-                edges += [n for n in chain if n not in edges]
-        for r in infer:
-            if r["model_key"].lower() == twin.lower() and r.get("value") is not None and (tag is None or r.get("task_key") == tag):
-                pr = _rate_inference_row(r, infer)
-                _mark(pr, "twin", twin, _lin.twin_label(twin), edges, inference_how_to(mid, tag))
-                pr.notes.insert(1, f"{twin} is {how}; same architecture ({me.architecture if me else '?'}) and "
-                                   f"parameter count within {_lin.PARAM_TOLERANCE:.0%}: its published figure, "
-                                   f"not a measurement of {mid}")
-                prs.append(pr)
-    if not prs:
-        return None
-    head = _pick(prs)
-    return head
-
-
-def _modelled(mid: str, key: str, tag: str | None, parameters: float | None, own_t: list[dict[str, Any]],
-              fallback: PhaseRating, source: str = "passed by the caller (parameters=)") -> PhaseRating:
-    """A modelled inference range when the parameter count is known (explicit, sourced table, or reference rows)."""
-    from . import modelled as _m
-
-    entry = _m.parameters_of(key)
-    if parameters is not None:
-        params_b, total_b, src = float(parameters) / 1e9, None, source
-    elif entry is not None:
-        params_b = entry["active_params_b"] or entry["params_b"]
-        total_b, src = entry["params_b"], f"{_m.PARAMS_FILE}: {entry['source']}"
-    elif own_t and own_t[0].get("params_b_value"):
-        params_b, total_b, src = float(own_t[0]["params_b_value"]), None, f"{own_t[0]['ref_id']} (params_b)"
-    else:
-        return fallback
-    if tag is None and not own_t:
-        fallback.notes.append("parameter count known, but no task: pass task= to get a modelled range")
-        return fallback
-    pr = _m.modelled_inference(params_b, tag or "text-generation", model=mid, total_params_b=total_b,
-                               params_source=src)
-    if not pr.available:
-        fallback.notes.append(f"no modelled range: {pr.reason}")
-        return fallback
-    if tag is None:
-        pr.notes.append("task assumed text-generation (a pre-trained language model); pass task= for another")
-    pr.notes.append(f"no published figure: {fallback.reason}")
-    pr.how_to_measure = fallback.how_to_measure
-    return pr
+def _own_inference(a: _fb.Ask) -> tuple[PhaseRating, list[dict[str, Any]]]:
+    own = [r for r in a.own(a.infer) if r.get("value") is not None and (a.tag is None or r.get("task_key") == a.tag)]
+    if own:
+        return _pick([_rate_inference_row(r, a.infer) for r in own]), own
+    everything = _ref.rows("inference", include_secondary=True, include_modelled=True, extra=a.extra)
+    reason = _excluded_reason(a.mid, a.key, "inference", [r for r in everything if a.tag is None
+                                                           or r.get("task_key") == a.tag])
+    return PhaseRating(phase="inference", reason=reason + (f" for task {a.tag}" if a.tag else ""),
+                       how_to_measure=inference_how_to(a.mid, a.tag)), own
 
 
 def rate_model(
@@ -288,10 +251,12 @@ def rate_model(
 ) -> Rating:
     """Rate *model_id* from the reference data (see :func:`scer_hf.rate`).
 
-    *node*: the lineage of a model that is not on the Hub (a local folder, ``rating/local.py``);
-    *model_id* is then only its display name.
+    The order: the id's current name (renamed ids, ``aliases.csv``); its own published figures; its lineage
+    (training inherited from a base, an architecture twin's inference figure, a quantized copy's base); a modelled
+    inference range from the parameter index; else an unknown id says so with the close matches.
+    *node*: the lineage of a model that is not on the Hub (a local folder, ``rating/local.py``); *model_id* is then
+    only its display name.
     """
-    mid = node.model_id if node is not None else validate_model_id(model_id)
     tag = normalize_task(task) if task else None
     if parameters is not None and (isinstance(parameters, bool) or not isinstance(parameters, (int, float))
                                    or not math.isfinite(parameters) or parameters < 1e3):
@@ -300,82 +265,25 @@ def rate_model(
     train = _ref.rows("training", include_derived=include_derived, **flags)
     infer = _ref.rows("inference", **flags)
     g = _lin.graph([node] if node is not None else [])
-    key = mid.lower() if node is not None else _resolve(mid, train + infer + [{"model_key": n.model_id}
-                                                                              for n in g.nodes.values()])
-
-    own_t = [r for r in train if r["model_key"].lower() == key]
-    if not include_derived:  # the rated model's own gaps may still be derived (and say so)
-        own_t = [(_ref.derive_training_value(r) or r) if r.get("value") is None and r.get("co2e_value") is None
-                 else r for r in own_t]
-    if own_t:
-        training = _pick([_rate_training_row(r, train) for r in own_t])
-    else:
-        everything = _ref.rows("training", include_secondary=True, include_modelled=True, extra=extra)
-        training = PhaseRating(phase="training", reason=_excluded_reason(mid, "training", everything),
-                               how_to_measure=training_how_to(mid))
-
-    own_i = [r for r in infer if r["model_key"].lower() == key and r.get("value") is not None
-             and (tag is None or r.get("task_key") == tag)]
-    if own_i:
-        inference = _pick([_rate_inference_row(r, infer) for r in own_i])
-    else:
-        everything = _ref.rows("inference", include_secondary=True, include_modelled=True, extra=extra)
-        everything = [r for r in everything if tag is None or r.get("task_key") == tag]
-        reason = _excluded_reason(mid, "inference", everything)
-        if tag:
-            reason += f" for task {tag}"
-        inference = PhaseRating(phase="inference", reason=reason, how_to_measure=inference_how_to(mid, tag))
-
-    lookups: list[Any] = []  # the one Hub request of this rating (lineage and card emissions), made on first need
-
-    def hub_lookup() -> Any:
-        if not lookups:
-            lookups.append(model_info(mid, hub_timeout_s))  # returns at once when offline
-        return lookups[0]
-
-    lineage_info: dict[str, Any] = {}
-    if (not own_t or not own_i) and g.node(key) is None and hub is not False:
-        hub_n, lineage_info["hub"] = _lin.hub_node(mid, timeout_s=hub_timeout_s, lookup=hub_lookup())
-        if hub_n is not None:
-            g = g.with_node(hub_n)
+    mid, key, notes = _identify(model_id, node, g, extra)
+    a = _fb.Ask(mid=mid, key=key, tag=tag, train=train, infer=infer, g=g, extra=extra, hub=hub,
+                timeout=hub_timeout_s, local=node is not None, notes=notes)
+    training, own_t = _own_training(a, include_derived)
+    inference, own_i = _own_inference(a)
+    if not own_t or not own_i:
+        _fb.learn_from_hub(a)
     if not own_t:
-        inherited, tried = _inherit(mid, key, g, train)
-        if inherited is not None:
-            training = inherited
-        elif tried and training.reason:
-            training.reason += (f"; its base model{'s' if len(tried) > 1 else ''} {', '.join(tried)} "
-                                f"{'have' if len(tried) > 1 else 'has'} no published training figure either")
-        elif training.reason and (me := g.node(key)) is not None and me.relation not in _lin.INHERITS and me.base_model:
-            training.reason += (f"; it is {me.relation} from {me.base_model} (trained anew), so it inherits no "
-                                "pre-training rating")
+        training = _fb.inherited_training(a, training)
     if not own_i:
-        twin = _twin(mid, key, g, train + infer, infer, tag)
-        if twin is not None:
-            inference = twin  # a twin's published figure comes before any modelled range
-        elif modelled:
-            me = g.node(key)
-            if parameters is None and me is not None and me.params_b:  # lineage table, Hub or local folder
-                inference = _modelled(mid, key, tag, me.params_b * 1e9, own_t, inference,
-                                      source=f"{me.origin or 'lineage'}: {me.source}".strip(": "))
-            else:
-                inference = _modelled(mid, key, tag, parameters, own_t, inference)
-    if g.node(key) is not None:
-        lineage_info["node"] = g.node(key).to_dict()
-
-    hub_info = None
-    if not training.available and hub is not False and node is None:
-        hub_info = card_emissions(mid, timeout_s=hub_timeout_s, lookup=hub_lookup())
-        if hub_info.get("co2e_g") is not None:
-            training = PhaseRating(
-                phase="training", available=True, value=hub_info["co2e_g"],
-                unit="gCO2eq (model card co2_eq_emissions, total, not normalised)", method="hub card",
-                sources=[f"https://huggingface.co/{mid} (card metadata co2_eq_emissions)"],
-                reason="the card gives total emissions only; rating needs energy per parameter x training token",
-                how_to_measure=training_how_to(mid),
-                notes=[f"{k}: {v}" for k, v in hub_info.items() if k not in ("checked", "co2e_g")],
-            )
-    if key != mid.lower():
-        for pr in (training, inference):
-            pr.notes.insert(0, f"{mid!r} matched the reference model {key!r} (legacy id without namespace)")
-    return Rating(model=mid, reference_version=_ref.REFERENCE_VERSION, training=training, inference=inference,
-                  hub=hub_info, lineage=lineage_info or None)
+        inference = _fb.inference_fallbacks(a, inference, parameters, modelled, bool(own_t))
+    if a.g.node(a.key) is not None:
+        a.info["node"] = a.g.node(a.key).to_dict()
+    training, hub_info = _fb.card_training(a, training)
+    renamed = _ali.alias_source(model_id) if node is None else None
+    for pr in (training, inference):
+        pr.notes[:0] = a.notes
+        pr.sources += [renamed] if renamed else []
+    rating = Rating(model=mid, reference_version=_ref.REFERENCE_VERSION, training=training, inference=inference,
+                    hub=hub_info, lineage=a.info or None)
+    _fb.mark_unknown(a, rating, parameters)
+    return rating

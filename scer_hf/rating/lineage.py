@@ -1,13 +1,16 @@
 """Model lineage: what a model is made from, so a model with no figure of its own can be rated through it.
 
-Lineage comes from (1) the shipped table ``scer_hf/data/lineage.csv`` (every edge sourced, see SOURCES.md),
-(2) when online, the Hub card's ``base_model`` plus the parameter count of the Hub's safetensors metadata
-(:func:`hub_node`, never raises, bounded wait) and (3) a local model folder (``rating/local.py``).
+Lineage comes from (1) the shipped tables: ``scer_hf/data/lineage.csv`` (curated edges, every one sourced, see
+SOURCES.md) over the parameter index ``model_parameters.csv`` (each indexed model, with the Hub's base-model tag where
+it has one), (2) when online, the Hub card's ``base_model`` and relation plus the parameter count of the Hub's
+safetensors metadata (:func:`hub_node`, never raises, bounded wait) and (3) a local model folder
+(``rating/local.py``). Model ids are resolved through the alias table (renamed repos) first.
 
 Two rules use it (``rating/engine.py``):
 
 * **training, inherited**: a model with no training figure gets the pre-training rating of the nearest ancestor
-  reached through ``finetune``/``adapter``/``quantized`` edges (a ``distilled`` model was trained anew: no);
+  reached through ``finetune``/``adapter``/``quantized`` edges (a ``distilled`` model was trained anew, a ``merge``
+  has several parents: neither inherits);
 * **inference, architecture twin**: a model with no inference figure gets the published figure of a model in the
   same fine-tune tree (its base, a fine-tune of it, or a fine-tune of the same base) with the same architecture
   (config ``model_type``) and a parameter count within :data:`PARAM_TOLERANCE`.
@@ -17,14 +20,16 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass
-from typing import Any, Callable, Iterable, Mapping
+from typing import Any, Callable, Iterable, Mapping, Sequence
 
+from . import aliases as _ali
+from . import index as _idx
 from . import reference as _ref
 from .hub import card_field, model_info
 
 __all__ = [
-    "Node", "Lineage", "shipped", "graph", "hub_node", "inherited_label", "twin_label",
-    "INHERITS", "TWIN_EDGES", "PARAM_TOLERANCE", "LINEAGE_FILE",
+    "Node", "Lineage", "shipped", "graph", "hub_node", "with_hub", "inherited_label", "twin_label", "relation_phrase",
+    "INHERITS", "TWIN_EDGES", "PARAM_TOLERANCE", "LINEAGE_FILE", "RELATIONS",
 ]
 
 LINEAGE_FILE = "lineage.csv"
@@ -32,6 +37,8 @@ INHERITS = frozenset({"finetune", "adapter", "quantized"})  # edges that keep th
 TWIN_EDGES = frozenset({"finetune"})  # edges that keep the architecture and the weights' shapes
 PARAM_TOLERANCE = 0.02  # relative: a classification head on a 66M encoder is ~1 %
 MAX_DEPTH = 8
+RELATIONS = frozenset({"pretrained", "finetune", "adapter", "quantized", "merge", "distilled"})
+_QUANT_TAGS = frozenset({"gguf", "gptq", "awq", "bitsandbytes", "4-bit", "8-bit", "fp8", "exl2", "compressed-tensors"})
 
 
 @dataclass(frozen=True)
@@ -50,24 +57,41 @@ class Node:
     def to_dict(self) -> dict[str, Any]:
         return {"model_id": self.model_id, "base_model": self.base_model, "relation": self.relation,
                 "architecture": self.architecture, "params_b": self.params_b, "source": self.source,
-                "notes": self.notes, "origin": self.origin}
+                "notes": self.notes, "origin": self.origin, "description": relation_phrase(self)}
+
+
+def _base(text: str | None) -> str | None:
+    """The current id of a base model; several bases of a merge stay joined by ``|``."""
+    names = [_ali.canonical(n.strip()) for n in (text or "").split("|") if n.strip()]
+    return "|".join(names) or None
+
+
+def _index_node(e: _idx.Entry) -> Node:
+    base = _base(e.base_model)
+    return Node(model_id=e.model_id, base_model=base, relation=e.relation or ("finetune" if base else "pretrained"),
+                architecture=e.architecture, params_b=e.params_b, source=e.source, notes=e.notes, origin=e.ref)
 
 
 @functools.lru_cache(maxsize=1)
 def shipped() -> dict[str, Node]:
-    """The shipped lineage table, keyed by lower-case model id."""
-    path = _ref.data_dir() / LINEAGE_FILE
-    out: dict[str, Node] = {}
-    for i, r in enumerate(_ref._read_csv(str(path))[1], start=1):
+    """The shipped lineage, keyed by lower-case current id: every indexed model, then ``lineage.csv`` over it.
+
+    A ``lineage.csv`` row without a parameter count or architecture takes them from the index (the note says so).
+    """
+    out = {key: _index_node(e) for key, e in _idx.table().items()}
+    for i, r in enumerate(_ref._read_csv(str(_ref.data_dir() / LINEAGE_FILE))[1], start=1):
         mid = (r.get("model_id") or "").strip()
         if not mid:
             continue
-        out[mid.lower()] = Node(
-            model_id=mid, base_model=(r.get("base_model") or "").strip() or None,
-            relation=(r.get("relation") or "").strip() or "pretrained",
-            architecture=(r.get("architecture") or "").strip().lower() or None,
-            params_b=_ref._num(r.get("params_b")), source=(r.get("source") or "").strip(),
-            notes=(r.get("notes") or "").strip(), origin=f"{LINEAGE_FILE}#{i}",
+        entry, notes = _idx.lookup(mid), (r.get("notes") or "").strip()
+        params, arch = _ref._num(r.get("params_b")), (r.get("architecture") or "").strip().lower() or None
+        if entry is not None and (params is None or arch is None):
+            notes = "; ".join(x for x in (notes, f"parameters and architecture: {entry.ref}") if x)
+            params, arch = params if params is not None else entry.params_b, arch or entry.architecture
+        out[_ali.canonical(mid).lower()] = Node(
+            model_id=mid, base_model=_base(r.get("base_model")),
+            relation=(r.get("relation") or "").strip() or "pretrained", architecture=arch, params_b=params,
+            source=(r.get("source") or "").strip(), notes=notes, origin=f"{LINEAGE_FILE}#{i}",
         )
     return out
 
@@ -83,10 +107,10 @@ class Lineage:
                 self.children.setdefault(n.base_model.lower(), []).append(key)
 
     def with_node(self, node: Node) -> "Lineage":
-        return Lineage({**self.nodes, node.model_id.lower(): node})
+        return Lineage({**self.nodes, _ali.canonical(node.model_id).lower(): node})
 
     def node(self, model_id: str) -> Node | None:
-        return self.nodes.get(model_id.lower())
+        return self.nodes.get(_ali.canonical(model_id).lower())
 
     def ancestors(self, model_id: str, relations: Iterable[str] = INHERITS) -> list[tuple[str, list[Node]]]:
         """``[(ancestor_id, [edges from the model up to it])]``, nearest first, through *relations* only."""
@@ -114,14 +138,14 @@ class Lineage:
         root = up[-1][0] if up else me.model_id
         up_ids = {a.lower() for a, _ in up}
         out: list[tuple[str, str]] = []
-        todo, seen = [root.lower()], set()
+        todo, seen, my_key = [root.lower()], set(), _ali.canonical(model_id).lower()
         while todo:
             key = todo.pop(0)
             if key in seen:
                 continue
             seen.add(key)
             todo += [c for c in self.children.get(key, []) if self.nodes[c].relation in TWIN_EDGES]
-            if key == model_id.lower():
+            if key == my_key:
                 continue
             n = self.nodes.get(key)
             if n is None or n.architecture != me.architecture:
@@ -131,12 +155,28 @@ class Lineage:
                 continue
             if key in up_ids:
                 how = "its base model"
-            elif any(a.lower() == model_id.lower() for a, _ in self.ancestors(n.model_id, TWIN_EDGES)):
+            elif any(a.lower() == my_key for a, _ in self.ancestors(n.model_id, TWIN_EDGES)):
                 how = f"a fine-tune of {me.model_id}"
             else:
                 how = f"a fine-tune of the same base model {root}"
             out.append((n.model_id, how))
         return out
+
+
+def with_hub(shipped_node: Node | None, hub: Node) -> Node:
+    """A shipped node updated by what the Hub says now: its safetensors count wins over the index's; its card's
+    base model wins over an index edge (a curated ``lineage.csv`` edge is kept)."""
+    if shipped_node is None:
+        return hub
+    curated = shipped_node.origin.startswith(LINEAGE_FILE)
+    use_hub_edge = bool(hub.base_model) and not curated
+    return Node(model_id=shipped_node.model_id,
+                base_model=hub.base_model if use_hub_edge else shipped_node.base_model,
+                relation=hub.relation if use_hub_edge else shipped_node.relation,
+                architecture=hub.architecture or shipped_node.architecture,
+                params_b=hub.params_b if hub.params_b is not None else shipped_node.params_b,
+                source=f"{hub.source}; shipped: {shipped_node.origin}: {shipped_node.source}",
+                notes=shipped_node.notes, origin=f"Hub (over {shipped_node.origin})")
 
 
 def graph(extra: Iterable[Node] = ()) -> Lineage:
@@ -146,8 +186,21 @@ def graph(extra: Iterable[Node] = ()) -> Lineage:
     return g
 
 
-def inherited_label(base: str) -> str:
-    return f"inherited from base model {base}: the pre-training it was built on; its own fine-tuning is not included"
+def inherited_label(base: str, relation: str = "finetune", chain: Sequence[Node] = ()) -> str:
+    """How an inherited training rating is labelled; a quantized copy and an adapter say what they are.
+
+    *chain*: the edges from the rated model up to *base*. A chain that is not quantized all the way (a quantized
+    copy of an instruct model, say) names the model the repo is a copy of and keeps the fine-tuning caveat.
+    """
+    rels = [n.relation for n in chain] or [relation]
+    if all(r == "quantized" for r in rels):
+        return (f"inherited from base model {base}: this repo is a quantized copy of it, so it has the same "
+                "pre-training; quantizing is not training")
+    own = "adapter training" if rels[0] == "adapter" else "fine-tuning"
+    if rels[0] == "quantized":
+        return (f"inherited from base model {base}: the pre-training it was built on (this repo is a quantized copy of "
+                f"{chain[0].base_model}); fine-tuning is not included")
+    return f"inherited from base model {base}: the pre-training it was built on; its own {own} is not included"
 
 
 def twin_label(twin: str) -> str:
@@ -158,49 +211,76 @@ _PHRASE = {"finetune": "a fine-tune of", "quantized": "a quantized version of", 
            "distilled": "distilled from", "merge": "a merge including"}
 
 
+def relation_phrase(n: Node) -> str:
+    """"a quantized version of X", "a merge including X, Y", "a pre-trained model"."""
+    if not n.base_model:
+        return "a pre-trained model"
+    return f"{_PHRASE.get(n.relation, f'a {n.relation} of')} {n.base_model.replace('|', ', ')}"
+
+
 def edge_source(n: Node) -> str:
-    rel = f"{_PHRASE.get(n.relation, f'a {n.relation} of')} {n.base_model}" if n.base_model else "a pre-trained model"
-    return f"lineage: {n.model_id} is {rel} ({n.origin}: {n.source})"
+    return f"lineage: {n.model_id} is {relation_phrase(n)} ({n.origin}: {n.source})"
 
 
 # -- the Hub ----------------------------------------------------------------------------------
-def _first(x: Any) -> str | None:
-    if isinstance(x, (list, tuple)):
-        x = x[0] if x else None
-    return x.strip() if isinstance(x, str) and x.strip() else None
+def _names(x: Any) -> list[str]:
+    items = x if isinstance(x, (list, tuple)) else [x]
+    return [i.strip() for i in items if isinstance(i, str) and i.strip()]
+
+
+def _hub_relation(card_relation: Any, tags: list[str], bases: list[str], siblings: list[str], cfg: Any) -> str:
+    """The relation of a Hub model to its base: the card's ``base_model_relation``, else the Hub's own
+    ``base_model:<relation>:<id>`` tag, else what the repo shows (several bases: a merge; GGUF files, a
+    ``quantization_config`` or a quantization library tag: quantized), else a fine-tune."""
+    for rel in _names(card_relation) + [t.split(":", 2)[1] for t in tags if t.startswith("base_model:")
+                                        and t.count(":") >= 2]:
+        if rel in RELATIONS:
+            return rel
+    if len(bases) > 1:
+        return "merge"
+    if (any(f.lower().endswith(".gguf") for f in siblings) or _QUANT_TAGS & {t.lower() for t in tags}
+            or (isinstance(cfg, dict) and cfg.get("quantization_config"))):
+        return "quantized"
+    return "finetune"
+
+
+def _hub_fields(hub_info: Any) -> dict[str, Any]:
+    st = getattr(hub_info, "safetensors", None)
+    cfg = getattr(hub_info, "config", None) or {}
+    tags = [t for t in (getattr(hub_info, "tags", None) or []) if isinstance(t, str)]
+    siblings = [getattr(f, "rfilename", "") or "" for f in (getattr(hub_info, "siblings", None) or [])]
+    bases = [_ali.canonical(b) for b in _names(card_field(hub_info, "base_model"))]
+    rel = _hub_relation(card_field(hub_info, "base_model_relation"), tags, bases, siblings, cfg) if bases else None
+    return dict(bases=bases, relation=rel, total=getattr(st, "total", None) if st is not None else None,
+                arch=(cfg.get("model_type") if isinstance(cfg, dict) else None))
 
 
 def hub_node(model_id: str, timeout_s: float = 3.0,
              lookup: tuple[Any, dict[str, Any]] | None = None) -> tuple[Node | None, dict[str, Any]]:
-    """``(Node or None, info)`` from the Hub card's ``base_model`` and the safetensors parameter count.
+    """``(Node or None, info)`` from the Hub card's ``base_model`` (and relation) and the safetensors count.
 
+    A quantized repo's safetensors total counts packed tensors, not parameters: it is not used as one.
     Never raises; returns within ``timeout_s`` (+0.5 s); skipped at once when ``HF_HUB_OFFLINE`` is set.
     *lookup*: the result of :func:`scer_hf.rating.hub.model_info` already made for this model.
     """
     hub_info, status = lookup if lookup is not None else model_info(model_id, timeout_s)
     if not status.get("checked"):
         return None, dict(status)
-    box: dict[str, Any] = {}
     try:
-        st = getattr(hub_info, "safetensors", None)
-        cfg = getattr(hub_info, "config", None) or {}
-        box.update(base=_first(card_field(hub_info, "base_model")),
-                   relation=_first(card_field(hub_info, "base_model_relation")),
-                   total=getattr(st, "total", None) if st is not None else None,
-                   arch=(cfg.get("model_type") if isinstance(cfg, dict) else None))
+        box = _hub_fields(hub_info)
     except Exception as exc:  # noqa: BLE001 - an optional lookup must never break rating
         return None, {"checked": False, "error": f"{type(exc).__name__}: {exc}"[:300]}
-    info = {"checked": True, "base_model": box.get("base"), "parameters": box.get("total"),
-            "architecture": box.get("arch")}
-    if not box.get("base") and not box.get("total"):
+    base = "|".join(box["bases"]) or None
+    total = box["total"] if box["relation"] != "quantized" else None
+    info = {"checked": True, "base_model": base, "relation": box["relation"], "parameters": box["total"],
+            "architecture": box["arch"]}
+    if not base and not total:
         return None, info
     url = f"https://huggingface.co/{model_id}"
     src = "; ".join(s for s in (
-        f"{url} (card metadata base_model: {box['base']})" if box.get("base") else "",
-        f"Hub safetensors metadata: {box['total']:,} parameters" if box.get("total") else "") if s)
-    rel = (box.get("relation") or "finetune") if box.get("base") else "pretrained"
-    node = Node(model_id=model_id, base_model=box.get("base"), relation=rel,
-                architecture=(str(box["arch"]).lower() if box.get("arch") else None),
-                params_b=(box["total"] / 1e9 if box.get("total") else None), source=src, origin="Hub")
+        f"{url} (card metadata base_model: {base.replace('|', ', ')}; relation: {box['relation']})" if base else "",
+        f"Hub safetensors metadata: {total:,} parameters" if total else "") if s)
+    node = Node(model_id=model_id, base_model=base, relation=box["relation"] or "pretrained",
+                architecture=(str(box["arch"]).lower() if box["arch"] else None),
+                params_b=(total / 1e9 if total else None), source=src, origin="Hub")
     return node, info
-

@@ -1,43 +1,67 @@
-"""Modelled inference ranges: GPU Wh per 1,000 queries predicted from the parameter count.
+"""Modelled inference ranges: GPU Wh per 1,000 queries predicted from the parameter count, shown only when useful.
 
-For a model with a known parameter count but no published figure, per AI Energy Score v1
-task: ordinary least squares of ``log10(GPU Wh per 1,000 queries)`` on
-``log10(parameters)`` over the published rows whose parameter count is sourced
-(``data/model_parameters.csv``; mixture-of-experts rows use their active parameters), and
-the 95 % prediction interval of a new observation::
+For a model with a known parameter count but no published figure, per AI Energy Score v1 task:
 
-    y0 +- t(0.975, n - 2) * s * sqrt(1 + 1/n + (x0 - mean(x))**2 / Sxx)
+1. **Regimes.** What physics ties to size differs with where the weights live. At batch size 1 decoding is
+   memory-bound: every new token reads the weights the token goes through (active parameters for a mixture of
+   experts). AI Energy Score runs on one NVIDIA H100 80GB; a model whose 16-bit weights (2 bytes per *total*
+   parameter) do not fit in its 80 GB runs differently (offloaded or sharded) and its figures jump ~30x (34B: 56 Wh,
+   70B: 1,720 Wh). Text generation is therefore fitted separately for the two regimes; other tasks have one.
+2. **Fit.** Ordinary least squares of ``log10(Wh per 1,000 queries)`` on ``log10(parameters)`` over the regime's
+   published figures whose parameter count is indexed (``model_parameters.csv``).
+3. **Interval.** A local conformal interval: the leave-one-out errors of the fit, each divided by
+   ``sqrt(1 + leverage)``; at the rated size the half-width is the largest such error among the
+   :data:`NEIGHBOURS` figures nearest in size, times ``sqrt(1 + leverage)`` there (so it widens when extrapolating).
+   Small models scatter more (fixed per-layer overhead dominates) than 7-14B ones, and the interval follows.
+   With 8 neighbours its nominal coverage is 8/9 (89 %); :func:`leave_one_out` measures the real one.
+4. **A task with no v1 task of its own.** A text2text-generation model is modelled under summarization
+   (:data:`TASK_TAKEN_AS`): AI Energy Score v1 has no text2text task, but it measured its text2text models there (T5
+   ran the summarization protocol through the text2text-generation pipeline with the prefix "summarize: ",
+   optimum-benchmark ``energy_star/t5_summarization.yaml`` @a2700a8), and every v1 summarization model is an
+   encoder-decoder text2text model. The range is what the model would draw on that protocol, and says so.
+5. **Useful or not.** A range is shown only when it narrows the answer: its ends may span at most
+   :data:`MAX_STAR_CLASSES` star classes of the model's AI Energy Score group. Otherwise the answer says it cannot
+   be modelled usefully, with the interval. Sizes outside the fitted range are flagged as extrapolated.
 
-Text generation is fitted on all three classes together (the class is a size bin on the
-same axis); stars are then a range, the star rule (:mod:`.stars`) applied to both ends
-of the interval within the model's own class group. A task is modelled only when it has
-at least ``MIN_POINTS`` figures and its leave-one-out coverage of the 95 % interval lies
-in ``COVERAGE_OK`` (else it says why not). A modelled figure is never shown as published
-and never gets a grade: ``method`` is "modelled (regression on N published figures)".
+The per-output-token model the issue suggests (J per token on the rows that publish tokens, times the protocol's
+10 output tokens) is built in :mod:`.pertoken` and validates worse (README, "Modelled inference ranges").
+
+A task (regime) is modelled only with at least :data:`MIN_POINTS` figures and a leave-one-out coverage inside
+:data:`COVERAGE_OK`. A modelled figure is never shown as published and never graded.
 """
 
 from __future__ import annotations
 
-import csv
 import math
+import statistics
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any
+from typing import Any, Callable
 
+from . import index as _idx
 from . import reference as _ref
 from .categories import aies_task, normalize_task, size_class
 from .result import PhaseRating
 from .stars import star_bands, stars
 
 __all__ = [
-    "MIN_POINTS", "COVERAGE_OK", "LEVEL", "Fit", "fit_loglog", "parameter_table", "parameters_of",
-    "published_points", "fit_task", "leave_one_out", "modellable", "modelled_inference",
+    "MIN_POINTS", "COVERAGE_OK", "LEVEL", "NEIGHBOURS", "MAX_STAR_CLASSES", "GPU_MEMORY_GB", "BYTES_PER_PARAMETER",
+    "PARAMS_FILE", "TASK_TAKEN_AS", "SINGLE", "BEYOND", "ALL", "Fit", "Fitter", "Model", "fit_loglog",
+    "parameter_table", "parameters_of", "regime_of", "published_points", "fit_task", "model_for", "leave_one_out",
+    "new_tally", "score_fold", "loo_summary", "modellable", "modelled_inference",
 ]
 
 MIN_POINTS = 6
-COVERAGE_OK = (0.85, 1.0)  # leave-one-out coverage of the 95 % interval accepted as calibrated
-LEVEL = 0.95
-PARAMS_FILE = "model_parameters.csv"
+COVERAGE_OK = (0.85, 1.0)  # leave-one-out coverage accepted as calibrated
+LEVEL = 0.95  # level of the classic t prediction interval of Fit.predict
+NEIGHBOURS = 8  # figures nearest in size whose leave-one-out errors set the local interval
+MAX_STAR_CLASSES = 2  # a modelled range spanning more star classes than this says nothing
+GPU_MEMORY_GB = 80.0  # AI Energy Score v1 hardware: one NVIDIA H100 80GB (aienergyscore_v1.csv, column hardware)
+BYTES_PER_PARAMETER = 2.0  # 16-bit weights
+PARAMS_FILE = _idx.PARAMS_FILE
+SINGLE, BEYOND, ALL = "weights fit one 80 GB GPU", "weights exceed one 80 GB GPU", "all sizes"
+# Hub task with no AI Energy Score v1 task -> the v1 task that measured such models (module docstring, point 4)
+TASK_TAKEN_AS = {"text2text-generation": "summarization"}
 
 
 @dataclass(frozen=True)
@@ -51,162 +75,267 @@ class Fit:
     x_mean: float
     sxx: float
 
+    def leverage(self, params_b: float) -> float:
+        return 1.0 / self.n + (math.log10(params_b) - self.x_mean) ** 2 / self.sxx
+
+    def centre(self, params_b: float) -> float:
+        return self.intercept + self.slope * math.log10(params_b)
+
     def predict(self, params_b: float, level: float = LEVEL) -> tuple[float, float, float]:
-        """(predicted, low, high) GPU Wh per 1,000 queries at *params_b* billion parameters."""
+        """(predicted, low, high) of the classic t prediction interval at *params_b* billion parameters."""
         from scipy.special import stdtrit  # light import (scipy.stats is slow to import)
 
-        x0 = math.log10(params_b)
-        y0 = self.intercept + self.slope * x0
-        t = float(stdtrit(self.n - 2, 0.5 + level / 2.0))
-        half = t * self.s * math.sqrt(1.0 + 1.0 / self.n + (x0 - self.x_mean) ** 2 / self.sxx)
+        y0 = self.centre(params_b)
+        half = float(stdtrit(self.n - 2, 0.5 + level / 2.0)) * self.s * math.sqrt(1.0 + self.leverage(params_b))
         return 10 ** y0, 10 ** (y0 - half), 10 ** (y0 + half)
 
 
 def fit_loglog(params_b: list[float], values: list[float]) -> Fit:
     """OLS of log10(values) on log10(params_b) (needs >= 3 points and 2 distinct sizes)."""
-    import numpy as np
-
-    x = np.log10(np.asarray(params_b, dtype=float))
-    y = np.log10(np.asarray(values, dtype=float))
+    x = [math.log10(p) for p in params_b]
+    y = [math.log10(v) for v in values]
     n = len(x)
-    xm = float(x.mean())
-    sxx = float(((x - xm) ** 2).sum())
-    if n < 3 or sxx <= 0:
+    if n < 3:
         raise ValueError("a log-log fit needs at least 3 points with at least 2 distinct sizes")
-    slope = float(((x - xm) * (y - y.mean())).sum() / sxx)
-    intercept = float(y.mean() - slope * xm)
-    resid = y - (intercept + slope * x)
-    s = math.sqrt(float((resid ** 2).sum()) / (n - 2))
+    xm, ym = sum(x) / n, sum(y) / n
+    sxx = sum((a - xm) ** 2 for a in x)
+    if sxx <= 1e-12:
+        raise ValueError("a log-log fit needs at least 3 points with at least 2 distinct sizes")
+    slope = sum((a - xm) * (b - ym) for a, b in zip(x, y)) / sxx
+    intercept = ym - slope * xm
+    s = math.sqrt(sum((b - intercept - slope * a) ** 2 for a, b in zip(x, y)) / (n - 2)) if n > 2 else 0.0
     return Fit(n=n, slope=slope, intercept=intercept, s=s, x_mean=xm, sxx=sxx)
 
 
+@dataclass(frozen=True)
+class Model:
+    """A regime's fit and the studentized leave-one-out errors that set its local interval."""
+
+    task: str
+    regime: str
+    fit: Fit
+    sizes_b: tuple[float, ...]
+    errors: tuple[float, ...]  # |leave-one-out error| / sqrt(1 + leverage), log10 units
+
+    def interval(self, params_b: float) -> tuple[float, float, float]:
+        """(predicted, low, high) Wh per 1,000 queries at *params_b* billion (active) parameters."""
+        x0 = math.log10(params_b)
+        near = sorted(range(len(self.sizes_b)), key=lambda j: abs(math.log10(self.sizes_b[j]) - x0))[:NEIGHBOURS]
+        half = max(self.errors[j] for j in near) * math.sqrt(1.0 + self.fit.leverage(params_b))
+        y0 = self.fit.centre(params_b)
+        return 10 ** y0, 10 ** (y0 - half), 10 ** (y0 + half)
+
+    def extrapolated(self, params_b: float) -> bool:
+        return not min(self.sizes_b) <= params_b <= max(self.sizes_b)
+
+
+Fitter = Callable[[list[float], list[float]], Fit]
+
+
+def _build(task: str, regime: str, pts: list[dict[str, Any]], fitter: Fitter = fit_loglog) -> Model:
+    """The regime's :class:`Model`: *fitter* on all points, and each point's studentized leave-one-out error."""
+    sizes, values = [p["params_b"] for p in pts], [p["value"] for p in pts]
+    fit = fitter(sizes, values)
+    errors = []
+    for j in range(len(pts)):
+        rest = fitter(sizes[:j] + sizes[j + 1:], values[:j] + values[j + 1:])
+        errors.append(abs(math.log10(values[j]) - rest.centre(sizes[j])) / math.sqrt(1.0 + rest.leverage(sizes[j])))
+    return Model(task=task, regime=regime, fit=fit, sizes_b=tuple(sizes), errors=tuple(errors))
+
+
+# -- the data -------------------------------------------------------------------------------------
 @lru_cache(maxsize=1)
 def parameter_table() -> dict[str, dict[str, Any]]:
-    """Lower-case model id -> ``{"params_b", "active_params_b", "source"}`` (sourced counts)."""
-    out: dict[str, dict[str, Any]] = {}
-    with open(_ref.data_dir() / PARAMS_FILE, newline="", encoding="utf-8") as fh:
-        for r in csv.DictReader(fh):
-            out[r["model_id"].strip().lower()] = {
-                "params_b": float(r["params_b"]),
-                "active_params_b": float(r["active_params_b"]) if r.get("active_params_b") else None,
-                "source": r["source"], "notes": r.get("notes", ""),
-            }
-    return out
+    """Lower-case model id -> ``{"params_b", "active_params_b", "source", "notes", ...}`` (the parameter index)."""
+    return {k: e.to_dict() for k, e in _idx.table().items()}
 
 
 def parameters_of(model_id: str) -> dict[str, Any] | None:
-    """The sourced parameter entry of *model_id* (or None)."""
-    return parameter_table().get(model_id.strip().lower())
+    """The indexed parameter entry of *model_id* (any of its names), or None."""
+    e = _idx.lookup(model_id)
+    return e.to_dict() if e is not None else None
 
 
-def _effective(entry: dict[str, Any]) -> float:
-    return entry["active_params_b"] or entry["params_b"]
+def regime_of(task_v1: str, total_params_b: float) -> str:
+    """Which fit a model belongs to: text generation splits where 16-bit weights outgrow one 80 GB GPU."""
+    if task_v1 != "text_generation":
+        return ALL
+    return SINGLE if total_params_b * BYTES_PER_PARAMETER <= GPU_MEMORY_GB else BEYOND
 
 
-def published_points(task_v1: str) -> list[dict[str, Any]]:
-    """Published AI Energy Score rows of *task_v1* with a sourced parameter count (one per model)."""
-    table = parameter_table()
+def published_points(task_v1: str, regime: str | None = None) -> list[dict[str, Any]]:
+    """Published AI Energy Score rows of *task_v1* with an indexed parameter count (one per model).
+
+    ``params_b`` is what a token goes through (active parameters of a mixture of experts), ``total_b`` the total.
+    A mixture of experts without a published active count is left out.
+    """
     seen: set[str] = set()
     out = []
     for r in _ref.rows("inference"):
         if not r["group"].startswith(_ref.AIES_EDITION) or r.get("value") is None or r["value"] <= 0:
             continue
-        if aies_task(r.get("task_key") or "") != task_v1:
+        e = _idx.lookup(r["model_key"])
+        if aies_task(r.get("task_key") or "") != task_v1 or e is None or e.moe_without_active:
             continue
-        key = r["model_key"].lower()
-        if key in seen or key not in table:
+        key = e.model_id.lower()
+        if key in seen or (regime is not None and regime_of(task_v1, e.params_b) != regime):
             continue
         seen.add(key)
-        out.append({"model": r["model_key"], "params_b": _effective(table[key]), "value": float(r["value"]),
-                    "group": r["group"], "ref_id": r.get("ref_id")})
+        out.append({"model": r["model_key"], "params_b": e.effective_b, "total_b": e.params_b,
+                    "value": float(r["value"]), "group": r["group"], "ref_id": r.get("ref_id"),
+                    "params_ref": e.ref, "nominal": e.nominal})
     return out
 
 
 @lru_cache(maxsize=None)
-def fit_task(task_v1: str) -> Fit | None:
-    pts = published_points(task_v1)
-    if len(pts) < 3:
-        return None
+def fit_task(task_v1: str, regime: str | None = None) -> Fit | None:
+    """The log-log fit of a task (of one regime when given; text generation's single-GPU regime by default)."""
+    reg = regime or (SINGLE if task_v1 == "text_generation" else ALL)
+    pts = published_points(task_v1, reg)
     try:
         return fit_loglog([p["params_b"] for p in pts], [p["value"] for p in pts])
     except ValueError:
         return None
 
 
-def leave_one_out(task_v1: str, level: float = LEVEL) -> dict[str, Any]:
-    """Leave-one-out over the task's points: coverage of the interval and median |log10 error|."""
-    pts = published_points(task_v1)
-    hits, errs = 0, []
-    for i, p in enumerate(pts):
-        rest = pts[:i] + pts[i + 1:]
-        try:
-            f = fit_loglog([q["params_b"] for q in rest], [q["value"] for q in rest])
-        except ValueError:
-            continue
-        mid, lo, hi = f.predict(p["params_b"], level)
-        hits += lo <= p["value"] <= hi
-        errs.append(abs(math.log10(mid) - math.log10(p["value"])))
-    errs.sort()
-    m = len(errs)
-    median = (errs[m // 2] if m % 2 else (errs[m // 2 - 1] + errs[m // 2]) / 2.0) if m else None
-    return {"task": task_v1, "n": len(pts), "folds": m, "coverage": hits / m if m else None,
-            "median_abs_log10_error": median}
+@lru_cache(maxsize=None)
+def model_for(task_v1: str, regime: str) -> Model | None:
+    pts = published_points(task_v1, regime)
+    try:
+        return _build(task_v1, regime, pts) if len(pts) >= 3 else None
+    except ValueError:
+        return None
+
+
+def _group_values(group: str) -> list[float]:
+    return [float(r["value"]) for r in _ref.rows("inference") if r["group"] == group and r.get("value") is not None]
+
+
+def _star_classes(lo: float, hi: float, group: str) -> int | None:
+    vals = _group_values(group)
+    return stars(lo, vals) - stars(hi, vals) + 1 if vals else None
+
+
+def _median(v: list[float]) -> float | None:
+    return statistics.median(v) if v else None
+
+
+def leave_one_out(task_v1: str, regime: str | None = None, fitter: Fitter = fit_loglog) -> dict[str, Any]:
+    """Leave-one-out over the task's points (each regime fitted on its own): coverage of the interval, median
+    |log10 error|, median interval width (decades and star classes) and how many would be shown. *fitter*: the
+    fit tried (``rating.pertoken`` passes its per-token one)."""
+    regimes = [regime] if regime else ([SINGLE, BEYOND] if task_v1 == "text_generation" else [ALL])
+    tally, folds, n = new_tally(), 0, 0
+    for reg in regimes:
+        pts = published_points(task_v1, reg)
+        n += len(pts)
+        for i, p in enumerate(pts):
+            try:
+                m = _build(task_v1, reg, pts[:i] + pts[i + 1:], fitter)
+            except ValueError:
+                continue
+            folds += 1
+            score_fold(m.interval(p["params_b"]), p, tally)
+    return loo_summary(task_v1, regime, n, folds, tally)
+
+
+def score_fold(pred: tuple[float, float, float], p: dict[str, Any], tally: dict[str, list[float]]) -> None:
+    """Add one left-out figure's outcome: inside the interval, |log10 error|, width, star classes."""
+    mid, lo, hi = pred
+    tally["hits"].append(float(lo <= p["value"] <= hi))
+    tally["errs"].append(abs(math.log10(mid / p["value"])))
+    tally["widths"].append(math.log10(hi / lo))
+    c = _star_classes(lo, hi, p["group"])
+    if c is not None:
+        tally["classes"].append(c)
+
+
+def new_tally() -> dict[str, list[float]]:
+    return {"hits": [], "errs": [], "widths": [], "classes": []}
+
+
+def loo_summary(task_v1: str, regime: str | None, n: int, folds: int, t: dict[str, list[float]]) -> dict[str, Any]:
+    return {"task": task_v1, "regime": regime, "n": n, "folds": folds,
+            "coverage": sum(t["hits"]) / folds if folds else None,
+            "median_abs_log10_error": _median(t["errs"]), "median_width_dex": _median(t["widths"]),
+            "median_star_classes": _median(t["classes"]),
+            "useful": sum(1 for c in t["classes"] if c <= MAX_STAR_CLASSES), "of": len(t["classes"])}
 
 
 @lru_cache(maxsize=None)
-def modellable(task_v1: str) -> tuple[bool, str]:
-    """(True, "") when *task_v1* can be modelled, else (False, why not)."""
-    n = len(published_points(task_v1))
+def modellable(task_v1: str, regime: str | None = None) -> tuple[bool, str]:
+    """(True, "") when *task_v1* (in *regime*) can be modelled, else (False, why not)."""
+    reg = regime or (SINGLE if task_v1 == "text_generation" else ALL)
+    n = len(published_points(task_v1, reg))
+    where = f"AI Energy Score task {task_v1}" + (f" ({reg})" if reg != ALL else "")
     if n < MIN_POINTS:
-        return False, (f"AI Energy Score task {task_v1} has {n} published figures with a sourced parameter count; "
-                       f"a modelled range needs at least {MIN_POINTS}")
-    cov = leave_one_out(task_v1)["coverage"]
+        return False, (f"{where} has {n} published figures with an indexed parameter count; a modelled range "
+                       f"needs at least {MIN_POINTS}")
+    cov = leave_one_out(task_v1, reg)["coverage"]
     if cov is None or not COVERAGE_OK[0] <= cov <= COVERAGE_OK[1]:
-        return False, (f"the log-log model of {task_v1} is not calibrated (leave-one-out coverage of the 95 % "
-                       f"interval {cov if cov is None else f'{cov:.0%}'}): not modelled")
+        return False, (f"the log-log model of {where} is not calibrated (leave-one-out coverage of its interval "
+                       f"{cov if cov is None else f'{cov:.0%}'}): not modelled")
     return True, ""
+
+
+def _unavailable(reason: str) -> PhaseRating:
+    return PhaseRating(phase="inference", reason=reason)
 
 
 def modelled_inference(params_b: float, task: str, *, model: str | None = None,
                        total_params_b: float | None = None, params_source: str | None = None) -> PhaseRating:
     """A modelled inference rating at *params_b* (billions; active parameters for MoE).
 
-    *total_params_b* (default *params_b*) sets the text-generation class. Returns an
-    unavailable :class:`PhaseRating` with the reason when the task cannot be modelled.
+    *total_params_b* (default *params_b*) sets the regime and the text-generation class. Returns an unavailable
+    :class:`PhaseRating` with the reason when the task cannot be modelled, or not usefully.
     """
     tag = normalize_task(task)
-    task_v1 = aies_task(tag)
+    taken_as = TASK_TAKEN_AS.get(tag) if aies_task(tag) is None else None
+    task_v1 = aies_task(taken_as or tag)
     if not isinstance(params_b, (int, float)) or not math.isfinite(params_b) or params_b <= 0:
-        return PhaseRating(phase="inference", reason=f"parameter count must be a positive number, got {params_b!r}")
+        return _unavailable(f"parameter count must be a positive number, got {params_b!r}")
     if task_v1 is None:
-        return PhaseRating(phase="inference", reason=f"AI Energy Score v1 has no {tag!r} task: nothing to model from")
-    ok, why = modellable(task_v1)
-    fit = fit_task(task_v1)
-    if not ok or fit is None:
-        return PhaseRating(phase="inference", reason=why or f"{task_v1} cannot be modelled")
+        return _unavailable(f"AI Energy Score v1 has no {tag!r} task: nothing to model from")
     total = float(total_params_b or params_b)
+    regime = regime_of(task_v1, total)
+    ok, why = modellable(task_v1, regime)
+    m = model_for(task_v1, regime)
+    if not ok or m is None:
+        return _unavailable(why or f"{task_v1} cannot be modelled")
     cls = size_class(total) if tag == "text-generation" else None
     group = _ref.aies_group(task_v1, cls)
-    mid, lo, hi = fit.predict(float(params_b))
-    ref_vals = [float(r["value"]) for r in _ref.rows("inference") if r["group"] == group and r.get("value") is not None]
-    n = fit.n
+    mid, lo, hi = m.interval(float(params_b))
+    ref_vals = _group_values(group)
+    s_lo, s_hi = (stars(hi, ref_vals), stars(lo, ref_vals)) if ref_vals else (None, None)  # low energy: more stars
+    span = f"[{lo:.4g}, {hi:.4g}] Wh per 1,000 queries"
+    as_note = (f"task taken as {taken_as}: AI Energy Score v1 has no {tag} task and measured T5 in {taken_as}"
+               if taken_as else "")
+    if s_lo is not None and s_hi - s_lo + 1 > MAX_STAR_CLASSES:
+        return _unavailable(f"cannot be modelled usefully: the interval {span} at {params_b:g}B parameters spans "
+                            f"{s_hi - s_lo + 1} star classes ({s_lo}-{s_hi} stars); a modelled range is shown only "
+                            f"when it spans at most {MAX_STAR_CLASSES}" + (f" ({as_note})" if as_note else ""))
     pr = PhaseRating(
         phase="inference", available=True, value=mid, unit="Wh per 1,000 queries (GPU)", estimated=True,
-        method=f"modelled (regression on {n} published figures)", modelled_low=lo, modelled_high=hi,
+        method=f"modelled (regression on {m.fit.n} published figures)", modelled_low=lo, modelled_high=hi,
         category={"phase": "inference", "task": tag, "size_class": cls, "hardware_class": "NVIDIA H100",
                   "setting": _ref.AIES_SETTING, "group": group, "metric": "Wh per 1,000 queries (GPU)",
-                  "reference": _ref.REFERENCE_VERSION, "edition": _ref.AIES_EDITION},
+                  "reference": _ref.REFERENCE_VERSION, "edition": _ref.AIES_EDITION, "regime": regime,
+                  "aies_task": task_v1},
         reason="modelled, not measured: no grade (a modelled range is never ranked as a published figure)",
-        sources=[f"log10-log10 OLS on {n} published {_ref.AIES_EDITION} figures of {task_v1} "
-                 f"(slope {fit.slope:.3f}, residual s {fit.s:.3f} dex); parameters: "
-                 + (params_source or "given")],
+        sources=[f"log10-log10 OLS on {m.fit.n} published {_ref.AIES_EDITION} figures of {task_v1} ({regime}; "
+                 f"slope {m.fit.slope:.3f}), local leave-one-out interval of the {min(NEIGHBOURS, m.fit.n)} "
+                 f"figures nearest in size; parameters: {params_source or 'given'}"],
     )
-    if ref_vals:
-        s_hi, s_lo = stars(lo, ref_vals), stars(hi, ref_vals)  # low energy -> more stars
+    if s_lo is not None:
         pr.stars_range = [s_lo, s_hi]
         pr.star_bands = star_bands(ref_vals)
-    pr.notes.append(f"modelled: {mid:.4g} Wh per 1,000 queries, 95 % prediction interval [{lo:.4g}, {hi:.4g}]"
+    if as_note:
+        pr.notes.append(as_note)
+    pr.notes.append(f"modelled: {mid:.4g} Wh per 1,000 queries, interval {span}"
                     + (f"; {pr.stars_label()}" if pr.stars_range else ""))
     pr.notes.append(f"parameters {params_b:g}B" + (f" active of {total:g}B total" if total != params_b else "")
                     + (f" ({model})" if model else ""))
+    if m.extrapolated(float(params_b)):
+        pr.notes.append(f"extrapolated: {params_b:g}B is outside the fitted range "
+                        f"[{min(m.sizes_b):g}, {max(m.sizes_b):g}]B of this regime; the interval is widened for it")
     return pr

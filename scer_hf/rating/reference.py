@@ -10,7 +10,9 @@ dicts without importing ``datasets`` (what the rating engine uses). Each row kee
 source columns as strings, plus derived columns that never clash with them:
 
 ``ref_id`` ("training.csv#21"), ``source_file``, ``phase``, ``model_key`` (the model id
-whatever the file calls it), ``evidence`` (the note's [label]), ``secondary``,
+whatever the file calls it), ``members`` (the lower-case current ids the row is about: one, or each model of a
+"family total" row such as ``google/gemma-2b|google/gemma-7b (family total)``; renamed ids resolved through
+``aliases.csv``), ``family_total``, ``evidence`` (the note's [label]), ``secondary``,
 ``modelled``, ``derived``, ``task_key`` (pipeline tag), ``setting``, ``size_class``,
 ``hardware_class``, ``params_b_value``, ``tokens_b_value``, ``energy_wh``, ``group`` (the peer category), ``value``/``value_unit`` (the
 normalised figure that is rated), ``co2e_value``/``co2e_unit``, ``published_stars``.
@@ -52,6 +54,8 @@ __all__ = [
     "raw_rows",
     "data_dir",
     "derive_training_value",
+    "matches",
+    "members_of",
 ]
 
 REFERENCE_VERSION = "scer-hf-reference 2026.12"
@@ -194,11 +198,36 @@ def _kind_of(columns: Iterable[str]) -> str:
     )
 
 
+_FAMILY = re.compile(r"\s*\(family total\)\s*$", re.IGNORECASE)
+
+
+def members_of(model_key: str) -> tuple[tuple[str, ...], bool]:
+    """``(lower-case current ids, family_total)`` of a row's model key.
+
+    ``"google/gemma-2b|google/gemma-7b (family total)"`` -> both ids and True; a single id -> itself (resolved
+    through the alias table, so a renamed model matches under either name) and False.
+    """
+    from .aliases import canonical  # aliases reads its table through this module
+
+    family = bool(_FAMILY.search(model_key))
+    names = [n.strip() for n in _FAMILY.sub("", model_key).split("|") if n.strip()]
+    return tuple(canonical(n).lower() for n in names), family and len(names) > 1
+
+
+def matches(row: Mapping[str, Any], key: str) -> bool:
+    """Whether reference *row* is about the model whose current lower-case id is *key*."""
+    members = row.get("members")
+    if members is None:
+        members = members_of(str(row.get("model_key") or ""))[0]
+    return key in members
+
+
 def _finish(norm: dict[str, Any], raw: Mapping[str, Any], source_file: str, number: int) -> dict[str, Any]:
     row = {k: ("" if v is None else str(v)) for k, v in raw.items()}
     row.update(norm)
     row["source_file"] = source_file
     row["ref_id"] = f"{source_file}#{number}"
+    row["members"], row["family_total"] = members_of(row["model_key"])
     return row
 
 

@@ -88,7 +88,7 @@ class PhaseRating:
     basis: str | None = None  # None: the model's own figure; "inherited" (base model) or "twin" (architecture twin)
     via_model: str | None = None  # the model whose figure is used when basis is set
     basis_label: str | None = None
-    modelled_low: float | None = None  # 95 % prediction interval of a modelled value (same unit)
+    modelled_low: float | None = None  # interval of a modelled value (same unit; see rating/modelled.py)
     modelled_high: float | None = None
     stars_range: list[int] | None = None  # [fewest, most] stars of a modelled interval
     indicative: dict[str, Any] | None = None  # grade/percentile of a rating that is not comparable
@@ -128,7 +128,7 @@ class PhaseRating:
     def summary(self) -> str:
         """One line: grade, stars, percentile, value, peers - or why there is none (no nested parentheses)."""
         if self.stars_range is not None or self.modelled_low is not None:
-            return (f"{_fmt(self.value)} {_unit_text(self.unit)}, 95 % PI {_fmt(self.modelled_low)}-"
+            return (f"{_fmt(self.value)} {_unit_text(self.unit)}, modelled range {_fmt(self.modelled_low)}-"
                     f"{_fmt(self.modelled_high)} | {self.stars_label() or 'no stars'} | {self.method}")
         if self.comparable is False and self.available:
             return (f"not rated: not comparable | {_quantity(self.value, self.unit)}"
@@ -170,6 +170,8 @@ class Rating:
     #: the measured reports this rating was made from: [{model, boundary, report_digest}] (empty for a model id);
     #: label, card, HTML report and verify refuse the rating for any other report (resolve_rating)
     reports: list[dict[str, Any]] = field(default_factory=list)
+    known: bool = True  # False: no table knows the model id (and the Hub did not find it); see suggestions
+    suggestions: list[str] = field(default_factory=list)  # close matches among the known ids ("did you mean")
 
     def to_dict(self) -> dict[str, Any]:
         d = {
@@ -180,6 +182,8 @@ class Rating:
             "hub": self.hub,
             "lineage": _json_safe(self.lineage),
             "reports": [dict(r) for r in self.reports],
+            "known": self.known,
+            "suggestions": list(self.suggestions),
         }
         json.dumps(d)  # JSON-safe by construction; fail loudly here rather than in a consumer
         return d
