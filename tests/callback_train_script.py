@@ -73,6 +73,8 @@ def meters(gpu_indices, measure_host):  # noqa: ANN001 - the SCERCallback factor
 
 def main() -> None:
     model_dir, out_dir, max_steps = sys.argv[1], Path(sys.argv[2]), int(sys.argv[3])
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / f"pid.{os.environ.get('RANK', '0')}").write_text(str(os.getpid()))  # tests that kill a job kill these
     tok = tf.AutoTokenizer.from_pretrained(model_dir)
     model = tf.AutoModelForCausalLM.from_pretrained(model_dir)
     enc = tok(prompt_texts(32), truncation=True, max_length=24)

@@ -271,8 +271,9 @@ def test_training_with_a_hung_meter_finishes_within_the_deadline(tiny: dict, tmp
 def test_sigterm_with_a_hung_meter_ends_the_run_with_a_valid_report(tiny: dict, tmp_path: Path) -> None:
     env = dict(os.environ, PYTHONWARNINGS="ignore", OMP_NUM_THREADS="1", SCER_TEST_FAIL="hang")
     out = tmp_path / "hang"
+    log = open(tmp_path / "hang.log", "w")  # a file, not a pipe: a full pipe would stall the run  # noqa: SIM115
     proc = subprocess.Popen([sys.executable, str(HERE / "callback_train_script.py"), str(tiny["path"]), str(out),
-                             "100000"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
+                             "100000"], stdout=log, stderr=subprocess.STDOUT, text=True, env=env)
     try:
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:  # the 6th read hangs; training goes on past it
@@ -281,7 +282,7 @@ def test_sigterm_with_a_hung_meter_ends_the_run_with_a_valid_report(tiny: dict, 
                     break
             except Exception:  # noqa: BLE001 - not written yet
                 pass
-            assert proc.poll() is None, proc.stdout.read() if proc.stdout else ""
+            assert proc.poll() is None, (tmp_path / "hang.log").read_text()[-3000:]
             time.sleep(0.1)
         else:
             raise AssertionError("training did not get past the hung read")
@@ -346,9 +347,19 @@ def test_partial_report_of_a_killed_distributed_run_holds_the_world(tiny: dict, 
     out = tmp_path / "k"
     env = dict(os.environ, PYTHONWARNINGS="ignore", OMP_NUM_THREADS="1")
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
-           str(HERE / "callback_train_script.py"), str(tiny["path"]), str(out), "100000"]
+           str(HERE / "callback_train_script.py"), str(tiny["path"]), str(out), "2000"]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env,
                             start_new_session=True)
+
+    def kill_all() -> None:  # the launcher's group, and the workers it started in sessions of their own
+        for pid_file in out.glob("pid.*"):
+            try:
+                os.kill(int(pid_file.read_text()), signal.SIGKILL)
+            except (OSError, ValueError):
+                pass
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+
     try:
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
@@ -359,11 +370,10 @@ def test_partial_report_of_a_killed_distributed_run_holds_the_world(tiny: dict, 
             except Exception:  # noqa: BLE001 - not written yet
                 pass
             time.sleep(0.1)
-        os.killpg(proc.pid, signal.SIGKILL)
+        kill_all()
         proc.wait(timeout=30)
     finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
+        kill_all()
     d = Report.load(out / "scer_report.json").to_dict()
     assert d["status"] == "partial"
     train = d["phases"][0]

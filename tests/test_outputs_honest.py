@@ -128,7 +128,7 @@ PYTHON_NAMES = re.compile(r"\b(include_secondary|include_modelled|include_third_
 ])
 def test_cli_text_one_fact_per_line_short_no_nested_parentheses_flags_not_python_names(args: list[str]) -> None:
     res = CliRunner().invoke(cli, args)
-    assert res.exit_code in (0, 1), res.output
+    assert res.exit_code in (0, 1, 4), res.output  # 4: rate of a model id no table knows (documented)
     lines = res.output.splitlines()
     assert lines and max(len(line) for line in lines) <= 120, max(lines, key=len)
     assert not [line for line in lines if _nested(line)], [line for line in lines if _nested(line)]
