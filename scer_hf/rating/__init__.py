@@ -15,7 +15,9 @@ from __future__ import annotations
 import os
 from typing import Any
 
+from ..core.bounds import PARAMETERS, check
 from ..core.report import Report
+from ..errors import RatingError
 from .engine import rate_model
 from .local import folder_node, is_model_folder
 from .measured import rate_report
@@ -74,6 +76,9 @@ def rate(
 
     Raises ``ModelIdError`` (malformed id), ``UnknownTaskError``, ``ReportSchemaError``.
     """
+    if parameters is not None:  # a count from outside: within scer_hf.core.bounds.PARAMETERS
+        parameters = check(PARAMETERS, parameters, name="parameters", error=RatingError,
+                           hint="; give the model's parameter count, e.g. 7e9")
     flags: dict[str, Any] = dict(task=task, include_secondary=include_secondary, include_modelled=include_modelled,
                                  include_derived=include_derived, extra=extra)
     if isinstance(x, (str, os.PathLike)) and is_model_folder(x):
