@@ -17,6 +17,7 @@ from typing import Any
 
 import click
 
+from .. import _read
 from ..core import fmt
 from ..errors import CardError, HubReadError
 from ._common import emit, handle_errors, json_option
@@ -118,13 +119,10 @@ def show(target: str, as_json: bool) -> None:
     else:
         p = Path(target)
         p = p / "README.md" if p.is_dir() else p
-        try:
-            text = p.read_text(encoding="utf-8")
-        except FileNotFoundError:
+        text = _read.read_text(p, what="model card", error=CardError, if_missing=None)  # regular file, size cap
+        if text is None:
             raise CardError(f"no model card at {str(p)!r}: give a README.md, its folder, or a Hub repo id "
-                            "namespace/name") from None
-        except (OSError, UnicodeDecodeError) as exc:
-            raise CardError(f"cannot read {p}: {exc}") from None
+                            "namespace/name")
     data = split_card(text).data
     out: dict[str, Any] = {k: data.get(k) for k in ("co2_eq_emissions", "scer")}
     out["tagged"] = "scer" in (data.get("tags") or [])

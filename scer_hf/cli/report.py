@@ -36,6 +36,7 @@ def command(report: str, rating_path: str | None, out: str, overwrite: bool, url
     source = find_report(report)  # a folder: its report (scer_report.json, inference_report.json, ...)
     refuse_overwrite(out, overwrite=overwrite, inputs=[report, source, rating_path])
     rep = load_report(source)
-    path = write_html_report(rep, out, resolve_rating(rep, rating_path), manifest_url=url, auto_rate=False)
+    path = write_html_report(rep, out, resolve_rating(rep, rating_path), manifest_url=url, auto_rate=False,
+                             overwrite=overwrite)
     emit({"html": str(path), "report": str(source), "digest": rep.digest(), "bytes": path.stat().st_size}, as_json,
          f"HTML report for {source} written to {path} (open it in any browser; it loads nothing from the network)")
