@@ -31,8 +31,8 @@ from typing import Any, BinaryIO, Iterator
 
 from .errors import InputFileError
 
-__all__ = ["LIMITS", "MAX_DEPTH", "open_regular", "read_bytes", "read_text", "load_json", "loads_json", "confined",
-           "MISSING"]
+__all__ = ["LIMITS", "MAX_DEPTH", "MAX_NODES", "open_regular", "read_bytes", "read_text", "load_json", "loads_json",
+           "check_tree", "confined", "MISSING"]
 
 MiB = 1 << 20
 #: size cap per kind of file, in bytes
@@ -49,6 +49,8 @@ LIMITS = {
 }
 #: deepest JSON nesting read (a report is about 8 deep; a safetensors header 3)
 MAX_DEPTH = 64
+#: most values a parsed document may expand to (YAML aliases can make a few lines expand to billions)
+MAX_NODES = 1_000_000
 
 MISSING: Any = object()  # ``if_missing=`` default: a missing file is an error
 _FLAGS = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_NOCTTY", 0) \
@@ -203,6 +205,39 @@ def loads_json(text: str | bytes, *, where: str = "the document", what: str = "J
                     f"{what}?") from None
     if _too_deep(data, max_depth):
         raise error(f"{where}: JSON nested too deeply (more than {max_depth} levels); is it a {what}?")
+    return data
+
+
+def check_tree(data: Any, *, where: str, what: str, error: type[Exception] = InputFileError,
+               max_depth: int = MAX_DEPTH, max_nodes: int = MAX_NODES) -> Any:
+    """*data* (parsed YAML or JSON) unless it nests deeper than *max_depth*, refers to itself, or expands to more
+    than *max_nodes* values once shared parts (YAML aliases) are counted each time they are used. Iterative:
+    never recurses, and each shared part is sized once."""
+    size: dict[int, int] = {}
+    on_path: set[int] = set()
+    stack: list[tuple[Any, int, bool]] = [(data, 0, False)]
+    while stack:
+        x, depth, done = stack.pop()
+        kids = list(x.values()) if isinstance(x, dict) else x if isinstance(x, list) else None
+        if kids is None:
+            continue
+        i = id(x)
+        if done:
+            on_path.discard(i)
+            size[i] = 1 + len(kids) + sum(size.get(id(k), 0) for k in kids if isinstance(k, (dict, list)))
+            if size[i] > max_nodes:
+                raise error(f"{where}: the {what} expands to more than {max_nodes:,} values (YAML aliases or a huge "
+                            "document); is it the right file?")
+            continue
+        if i in size:
+            continue
+        if i in on_path:
+            raise error(f"{where}: the {what} refers to itself (a recursive YAML alias); remove the alias")
+        if depth >= max_depth:
+            raise error(f"{where}: the {what} is nested too deeply (more than {max_depth} levels)")
+        on_path.add(i)
+        stack.append((x, depth, True))
+        stack.extend((k, depth + 1, False) for k in kids if isinstance(k, (dict, list)) and id(k) not in size)
     return data
 
 

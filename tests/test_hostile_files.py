@@ -283,3 +283,39 @@ def test_fuzz_csv_reader(tmp_path_factory: pytest.TempPathFactory, raw: bytes) -
         reference.rows("inference", extra=p)
     except ReferenceDataError as exc:
         assert SECRET not in str(exc)
+
+
+def _alias_bomb(levels: int = 8) -> str:
+    lines = ["---", "a0: &a0 [x, x, x, x, x, x, x, x, x]"]
+    lines += [f"a{i}: &a{i} [" + ", ".join([f"*a{i - 1}"] * 9) + "]" for i in range(1, levels + 1)]
+    return "\n".join(lines + [f"scer: {{training: *a{levels}}}", "---", "# card", ""])
+
+
+@pytest.mark.parametrize("card", [_alias_bomb(), "---\nscer: &s {training: *s}\n---\n",
+                                  "---\nscer: " + "[" * 20_000 + "\n---\n"])
+def test_card_yaml_bombs_are_card_errors_at_once(tmp_path: Path, card: str) -> None:
+    from click.testing import CliRunner
+
+    from scer_hf.cli import cli
+    from scer_hf.errors import CardError
+    from scer_hf.publish.card import update_card
+    from tests.test_label_fixtures import training_report
+
+    (tmp_path / "README.md").write_text(card)
+    fails_fast(lambda: update_card(tmp_path, training_report(), label_path=None), CardError)
+    t0 = time.perf_counter()
+    res = CliRunner().invoke(cli, ["card", "show", str(tmp_path / "README.md"), "--json"])
+    assert res.exit_code == 1 and json.loads(res.stdout)["error"] == "CardError" and time.perf_counter() - t0 < 2
+
+
+def test_card_show_json_is_valid_json_and_refuses_implausible_emissions(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from scer_hf.cli import cli
+
+    p = tmp_path / "README.md"
+    p.write_text("---\nco2_eq_emissions: .nan\nscer: {training: {energy_j: .inf}}\n---\n")
+    res = CliRunner().invoke(cli, ["card", "show", str(p), "--json"])
+    out = json.loads(res.stdout, parse_constant=lambda c: pytest.fail(f"{c} in --json output"))
+    assert res.exit_code == 0 and out["co2_eq_emissions"] is None and "plausible range" in out["refused"][0]
+    assert out["scer"]["training"]["energy_j"] is None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -53,6 +54,18 @@ def not_stuck(r: Ran) -> str | None:
     """A text file that is a valid (empty) card may be shown; but never a hang, a traceback or a leak."""
     why = refused(r)
     return None if why == "exit 0 (accepted)" else why
+
+
+def valid_json(r: Ran) -> str | None:
+    """``--json``: whatever happened, stdout is one valid JSON document (no NaN), and nothing hangs or leaks."""
+    why = not_stuck(r)
+    if why:
+        return why
+    try:
+        json.loads(r.out, parse_constant=lambda c: (_ for _ in ()).throw(ValueError(c)))
+    except ValueError:
+        return "--json printed invalid JSON (NaN/Infinity or none)"
+    return None
 
 
 def succeeded(r: Ran) -> str | None:
@@ -111,6 +124,14 @@ def cases(tmp: Path) -> list[Case]:
             p.write_text("")
         elif stem == "yamldeep":
             p.write_text("---\nscer: " + "[" * 20000 + "\n---\n")
+        elif stem == "yamlbomb":  # nine levels of nine aliases: 9^9 values once written out
+            lines = ["---", "a0: &a0 [x, x, x, x, x, x, x, x, x]"]
+            lines += [f"a{i}: &a{i} [" + ", ".join([f"*a{i - 1}"] * 9) + "]" for i in range(1, 9)]
+            p.write_text("\n".join(lines + ["scer: {training: *a8}", "---", "# card", ""]))
+        elif stem == "yamlself":
+            p.write_text("---\nscer: &s {training: *s}\n---\n")
+        elif stem == "yamlnan":
+            p.write_text("---\nco2_eq_emissions: .nan\nscer: {training: {energy_j: .inf}}\n---\n")
         elif stem == "dirfifo":
             p.mkdir()
             fifo(p / "scer_report.json")
@@ -133,9 +154,10 @@ def cases(tmp: Path) -> list[Case]:
             refused)
         add(f"card update --report {stem}", ["card", "update", str(work), "--report", j], refused)
         add(f"verify x.svg --report {stem}", ["verify", make(stem, ".svg"), "--report", j], refused)
-    for stem in stems + ["yamldeep"]:
+    for stem in stems + ["yamldeep", "yamlbomb", "yamlself", "yamlnan"]:
         md = make(stem, ".md")
         add(f"card show {stem}.md", ["card", "show", md], not_stuck)
+        add(f"card show {stem}.md --json", ["card", "show", md, "--json"], valid_json)
         add(f"verify {stem}.md", ["verify", md], refused)
     for stem in ("fifo", "bomb", "huge", "devzero", "badutf8", "marker"):
         add(f"rate --extra {stem}", ["rate", "bigscience/bloom-560m", "--offline", "--extra", make(stem, ".csv")],
