@@ -91,7 +91,8 @@ def cases(tmp: Path) -> list[Case]:
             if o.kind != "ok":
                 return f"harness: {o.kind} {o.message[:100]}"
             why = check(o.value)
-            return why or (after() if after else None)
+            later = after() if after else None  # always: it also removes what a failing case created
+            return why or later
 
         out.append(Case(f"cli:{name}", run, judge, timeout_s=CLI_TIMEOUT_S + 10))
 
