@@ -234,8 +234,8 @@ def require_folder(path: str | os.PathLike[str], *, parents: bool) -> Path:
     p = Path(path)
     real = Path(os.path.realpath(p)) if p.is_symlink() else p
     if not parents and not real.parent.is_dir():
-        raise OutputWriteError(p, f"cannot write {p}: the folder {real.parent} does not exist; create it first (or "
-                               "pass parents=True)", errno.ENOENT)
+        raise OutputWriteError(p, f"cannot write {p}: the folder {real.parent} does not exist; create it first "
+                               "(from Python, parents=True creates it)", errno.ENOENT)
     return p
 
 
