@@ -71,18 +71,14 @@ def _cap(what: str, max_bytes: int | None) -> int:
 
 @contextlib.contextmanager
 def open_regular(path: str | os.PathLike[str], *, what: str = "file", error: type[Exception] = InputFileError,
-                 max_bytes: int | None = None) -> Iterator[tuple[BinaryIO, int]]:
+                 max_bytes: int | None = None, shown: str | None = None) -> Iterator[tuple[BinaryIO, int]]:
     """``(binary file, size)`` of the regular file *path*, refused at once when it is anything else or over the cap.
 
     The caller reads at most ``size`` bytes (a file that grows while read is cut at the cap by :func:`read_bytes`).
+    *shown* names the file in messages instead of its path (a path built from a name read inside another file).
     """
-    p = os.fspath(path)
-    try:
-        fd = os.open(p, _FLAGS)
-    except FileNotFoundError:
-        raise error(f"no such file: {p}; check the path") from None
-    except OSError as exc:
-        raise error(_os_message(p, what, exc)) from None
+    fd = _open(os.fspath(path), what, error, shown or os.fspath(path))
+    p = shown or os.fspath(path)
     try:
         st = os.fstat(fd)
         if not stat.S_ISREG(st.st_mode):
@@ -98,6 +94,15 @@ def open_regular(path: str | os.PathLike[str], *, what: str = "file", error: typ
         raise
     with fh:
         yield fh, st.st_size  # type: ignore[misc]
+
+
+def _open(path: str, what: str, error: type[Exception], shown: str) -> int:
+    try:
+        return os.open(path, _FLAGS)
+    except FileNotFoundError:
+        raise error(f"no such file: {shown}; check the path") from None
+    except OSError as exc:
+        raise error(_os_message(shown, what, exc)) from None
 
 
 def _os_message(p: str, what: str, exc: OSError) -> str:

@@ -25,7 +25,7 @@ from scer_hf.rating.local import folder_node, folder_params, safetensors_params
 
 SECRET = "SECRET-5f1e-do-not-echo"
 CONFIG = json.dumps({"model_type": "gpt2"})
-FUZZ = settings(max_examples=300, deadline=None, suppress_health_check=list(HealthCheck), database=None)
+FUZZ = settings(max_examples=200, deadline=None, suppress_health_check=list(HealthCheck), database=None)
 
 
 def st_file(header: Any, data: bytes = b"", raw: bytes | None = None) -> bytes:
@@ -54,7 +54,9 @@ def model(tmp_path: Path, files: dict[str, Any], name: str = "m") -> Path:
     return d
 
 
-def fails_fast(fn: Any, error: type[Exception] = SCERError, match: str | None = None, limit_s: float = 2.0) -> str:
+def fails_fast(fn: Any, error: type[Exception] = SCERError, match: str | None = None, limit_s: float = 5.0) -> str:
+    """*fn* raises *error* (never hangs: a FIFO read would block forever; the limit is generous for a loaded
+    machine) and the message quotes nothing of the file."""
     t0 = time.perf_counter()
     with pytest.raises(error, match=match) as ei:
         fn()
@@ -99,13 +101,13 @@ def test_shapes_that_cannot_be_are_refused(tmp_path: Path) -> None:
 
 def test_a_fifo_is_refused_at_once_never_waited_on(tmp_path: Path) -> None:
     d = model(tmp_path, {"model.safetensors": "FIFO"})
-    assert "FIFO" in fails_fast(lambda: rate(str(d)), RatingError, limit_s=1.0)
+    assert "FIFO" in fails_fast(lambda: rate(str(d)), RatingError)
     d = model(tmp_path, {"model.safetensors.index.json": '{"weight_map": {"w": "s.safetensors"}}',
                          "s.safetensors": "FIFO"}, "sharded")
-    fails_fast(lambda: rate(str(d)), RatingError, "FIFO", limit_s=1.0)
+    fails_fast(lambda: rate(str(d)), RatingError, "FIFO")
     d = model(tmp_path, {"README.md": "FIFO", "model.safetensors": st_file({"w": tensor([4])}, b"\0" * 16)}, "card")
     t0 = time.perf_counter()
-    assert folder_node(d).params_b == 4e-9 and time.perf_counter() - t0 < 1.0  # an unreadable card gives no base
+    assert folder_node(d).params_b == 4e-9 and time.perf_counter() - t0 < 5.0  # an unreadable card gives no base
 
 
 def test_an_index_pointing_outside_the_folder_is_never_followed(tmp_path: Path) -> None:
@@ -180,7 +182,7 @@ def test_fuzz_json_reader(tmp_path_factory: pytest.TempPathFactory, raw: bytes) 
         assert SECRET not in str(exc)
     else:
         assert json.dumps(v, allow_nan=False)  # finite numbers only, and within the depth cap
-    assert time.perf_counter() - t0 < 1.0
+    assert time.perf_counter() - t0 < 2.0  # bounded: a few KB never take long
 
 
 _dims = st.lists(st.one_of(st.integers(0, 10**16), st.integers(-3, 3), st.booleans(), st.floats(), st.text(max_size=2)),
@@ -206,7 +208,7 @@ def test_fuzz_safetensors_header_reader(tmp_path_factory: pytest.TempPathFactory
         assert SECRET not in str(exc)
     else:
         assert isinstance(n, int) and 0 <= n <= 1e14 and n <= data * 8
-    assert time.perf_counter() - t0 < 1.0
+    assert time.perf_counter() - t0 < 2.0  # bounded: a few KB never take long
 
 
 _shard = st.one_of(st.sampled_from(["a.safetensors", "../a.safetensors", "/etc/passwd", "sub/../../x", "C:\\x",
@@ -305,7 +307,7 @@ def test_card_yaml_bombs_are_card_errors_at_once(tmp_path: Path, card: str) -> N
     fails_fast(lambda: update_card(tmp_path, training_report(), label_path=None), CardError)
     t0 = time.perf_counter()
     res = CliRunner().invoke(cli, ["card", "show", str(tmp_path / "README.md"), "--json"])
-    assert res.exit_code == 1 and json.loads(res.stdout)["error"] == "CardError" and time.perf_counter() - t0 < 2
+    assert res.exit_code == 1 and json.loads(res.stdout)["error"] == "CardError" and time.perf_counter() - t0 < 5
 
 
 def test_card_show_json_is_valid_json_and_refuses_implausible_emissions(tmp_path: Path) -> None:

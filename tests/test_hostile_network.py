@@ -34,7 +34,7 @@ from scer_hf.errors import LiveIntensityError  # noqa: E402
 from scer_hf.rating import hub as _hub  # noqa: E402
 
 TOKEN = "tok-SECRET-9b2c4d"
-FUZZ = settings(max_examples=300, deadline=None, suppress_health_check=list(HealthCheck), database=None)
+FUZZ = settings(max_examples=200, deadline=None, suppress_health_check=list(HealthCheck), database=None)
 
 
 # -- the Hub ---------------------------------------------------------------------------------------
@@ -138,7 +138,7 @@ def test_a_slow_hub_costs_rating_at_most_its_timeout(hub: Any) -> None:
     srv.answer = Answer.raw(json.dumps(info(card={"co2_eq_emissions": 5.0})).encode(), drip_s=1.0)  # 1 byte/s
     t0 = time.perf_counter()
     r = rate("org/model")
-    assert time.perf_counter() - t0 < _hub.DEFAULT_TIMEOUT_S + 1.0 and r.hub["checked"] is False
+    assert time.perf_counter() - t0 < _hub.DEFAULT_TIMEOUT_S + 2.0 and r.hub["checked"] is False
 
 
 @FUZZ
@@ -238,12 +238,12 @@ def test_a_slow_server_costs_the_report_at_most_the_timeout_and_is_recorded() ->
     with HostileServer() as srv:
         srv.answer = Answer.raw(json.dumps(em(100.0)).encode(), drip_s=1.0)  # one byte a second
         d, waited = two_phases(srv.url, timeout_s=1.0)
-        assert waited < 2.0, waited  # was 18 s: now one total deadline for all readings under way
+        assert waited < 3.0, waited  # was 18 s: now one total deadline (1.5 s here) for all readings under way
         live = d["carbon"]["live"]
         assert live["samples"] == [] and live["fallback_count"] == 4
         srv.answer = Answer(hang=True)
         d, waited = two_phases(srv.url, timeout_s=1.0)
-    assert waited < 2.0 and d["carbon"]["live"]["fallback_count"] == 4
+    assert waited < 3.0 and d["carbon"]["live"]["fallback_count"] == 4
 
 
 def test_live_body_size_is_bounded() -> None:

@@ -102,13 +102,18 @@ def test_writers_never_write_onto_their_own_inputs(tmp_path: Path, name: str) ->
 
 
 @pytest.mark.parametrize("name", WRITERS)
-def test_writers_create_no_missing_folder_unless_asked(tmp_path: Path, report_path: Path, name: str) -> None:
+def test_writers_create_no_missing_folder_unless_asked(tmp_path: Path, report_path: Path, name: str,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    import scer_hf.publish.html as html
+    import scer_hf.publish.label as label
+
     out = tmp_path / "nonexistent" / "dir" / ("x.svg" if name == "save_label" else "x.html")
-    t0 = time.perf_counter()
-    with pytest.raises(OutputWriteError, match="does not exist") as ei:
-        WRITERS[name](report_path, out)
+    with monkeypatch.context() as m:  # refused before anything is rendered
+        m.setattr(html, "render_html", lambda *a, **k: pytest.fail("rendered before the folder was checked"))
+        m.setattr(label, "make_label", lambda *a, **k: pytest.fail("rendered before the folder was checked"))
+        with pytest.raises(OutputWriteError, match="does not exist") as ei:
+            WRITERS[name](report_path, out)
     assert not (tmp_path / "nonexistent").exists() and ei.value.filename == str(out)
-    assert time.perf_counter() - t0 < 1.0  # refused before anything is rendered
     assert WRITERS[name](report_path, out, parents=True).is_file()
 
 
@@ -163,7 +168,7 @@ def test_update_card_refuses_missing_folders_pipes_inputs_and_names_the_path(tmp
     t0 = time.perf_counter()
     with pytest.raises(OutputExistsError, match="pipe"):
         update_card(tmp_path, rep)
-    assert time.perf_counter() - t0 < 1.0
+    assert time.perf_counter() - t0 < 5.0  # at once: a FIFO read would block forever
     os.unlink(tmp_path / "README.md")
     rp = rep.save(tmp_path / "card.md")
     with pytest.raises(OutputExistsError, match="also an input"):
@@ -219,7 +224,8 @@ def test_cli_rating_bomb_and_nan_are_typed_errors(tmp_path: Path, report_path: P
     (["--intensity", "nan"], "--intensity"), (["--hours", "1e7"], "--hours"), (["--tokens", "1e40"], "--tokens"),
 ])
 def test_cli_absurd_numbers_are_refused(args: list[str], option: str) -> None:
-    argv = ["estimate", "--gpu", "H100 SXM", "--country", "FRA"] + args + ([] if "--hours" in args else ["--hours", "1"])
+    argv = ["estimate", "--gpu", "H100 SXM", "--country", "FRA", *args]
+    argv += [] if "--hours" in args else ["--hours", "1"]
     res = CliRunner().invoke(cli, argv)
     assert res.exit_code == 1 and option in res.output and "plausible range" in res.output, res.output
 

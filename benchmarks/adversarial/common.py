@@ -103,7 +103,8 @@ def run_case(case: Case) -> tuple[str | None, str]:
     return got
 
 
-def basic(o: Outcome, *, max_s: float = 10.0, secrets: tuple[str, ...] = (SECRET, TOKEN, SECRET_AS_LENGTH)) -> str | None:
+def basic(o: Outcome, *, max_s: float = 10.0,
+          secrets: tuple[str, ...] = (SECRET, TOKEN, SECRET_AS_LENGTH)) -> str | None:
     """The promises every hostile case shares: no hang, no untyped error, bounded time/memory, nothing leaked."""
     if o.kind == "hang":
         return "hangs"

@@ -151,7 +151,8 @@ def cases(tmp: Path) -> list[Case]:
     hostile("readme-huge", {"README.md": ("SPARSE", 3 << 30, b"---\n"), "model.safetensors": valid_st({"w": [4]})},
             check=ok_or_typed)
     hostile("readme-alias-bomb", {"README.md": "---\na: &a [x, x, x, x, x, x, x, x, x]\nb: &b [*a, *a, *a, *a, *a, *a, "
-                                  "*a, *a, *a]\nc: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b]\nbase_model: [*c, *c]\n---\n",
+                                  "*a, *a, *a]\nc: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b]\n"
+                                  "base_model: [*c, *c]\n---\n",
                                   "model.safetensors": valid_st({"w": [4]})}, check=ok_or_typed)
     # controls: what must keep working
     d = folder("control-valid", {"model.safetensors": valid_st({"a": [10, 20], "b": [5]})})

@@ -82,7 +82,8 @@ def cases() -> list[Case]:
     def hub_case(name: str, answer: Any, *, redirect_other: bool = False, check: Any = None) -> None:
         def run() -> Any:
             with HostileServer() as srv, HostileServer() as other:
-                other.answer = Answer.json(info(card={"co2_eq_emissions": 5.0}, safetensors={"parameters": {"F32": 7 * 10**9}, "total": 7 * 10**9}))
+                other.answer = Answer.json(info(card={"co2_eq_emissions": 5.0},
+                                                safetensors={"parameters": {"F32": 7 * 10**9}, "total": 7 * 10**9}))
                 srv.answer = (Answer.redirect(other.url + "/api/models/org/model") if redirect_other
                               else answer)
                 run.other = other  # type: ignore[attr-defined]

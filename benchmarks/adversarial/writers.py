@@ -125,7 +125,8 @@ def cases(tmp: Path) -> list[Case]:
     ro = d / "ro"
     ro.mkdir()
     read_only(ro)
-    out.append(Case("writers:Report.save-read-only-folder", lambda r=rep_path, ro=ro: Report.load(r).save(ro / "r.json"),
+    out.append(Case("writers:Report.save-read-only-folder",
+                    lambda r=rep_path, ro=ro: Report.load(r).save(ro / "r.json"),
                     typed_naming(ro / "r.json")))
     d = fresh()
     rep_path = report_file(d)

@@ -78,10 +78,12 @@ def _tensor_elements(t: Any, i: int, path: str, data_len: int) -> int:
     return n
 
 
-def safetensors_params(path: str | os.PathLike[str]) -> int:
-    """Number of parameters in one ``.safetensors`` file, from its header only (checked, see the module doc)."""
-    p = os.fspath(path)
-    with open_regular(p, what="safetensors file", error=RatingError, max_bytes=1 << 62) as (fh, size):
+def safetensors_params(path: str | os.PathLike[str], *, shown: str | None = None) -> int:
+    """Number of parameters in one ``.safetensors`` file, from its header only (checked, see the module doc).
+
+    *shown* names the file in messages instead of its path."""
+    p = shown or os.fspath(path)
+    with open_regular(path, what="safetensors file", error=RatingError, max_bytes=1 << 62, shown=shown) as (fh, size):
         head = fh.read(8)
         if len(head) != 8:
             raise RatingError(f"{p} is not a safetensors file (shorter than its 8-byte header length); {_RESAVE}")
@@ -121,12 +123,14 @@ def folder_params(folder: str | os.PathLike[str]) -> tuple[int | None, list[str]
     """``(parameters, files counted)``; shards listed in ``model.safetensors.index.json`` when present."""
     p = Path(folder)
     index = p / "model.safetensors.index.json"
-    files = _shards(p, index) if os.path.lexists(index) else sorted(p.glob("*.safetensors"))
+    listed = os.path.lexists(index)
+    files = _shards(p, index) if listed else sorted(p.glob("*.safetensors"))
     if not files:
         return None, []
     total = 0
-    for f in files:
-        total += safetensors_params(f)
+    for k, f in enumerate(files, 1):
+        # a shard's name comes from inside the index: messages name it by its place there, never by the name
+        total += safetensors_params(f, shown=f"shard {k} of {len(files)} listed in {index}" if listed else None)
         if total > PARAMETERS.high:
             raise RatingError(f"{p} claims more than {PARAMETERS.high:g} parameters over its shards, beyond any real "
                               f"model; {_RESAVE}")
