@@ -56,10 +56,10 @@ print(r_inf.inference)
 print(scer_hf.rate("bigscience/bloom-560m").training)
 
 # 4. Label (SVG with a QR code to the manifest), model card, HTML report.
-save_label(out / "model" / "scer_label.svg", inference, r_inf)
+save_label(out / "model" / "scer_label.svg", inference, r_inf, overwrite=True)  # this script's file of a past run
 scer_hf.update_card(out / "model", training, rating=r_train)
 scer_hf.update_card(out / "model", inference, rating=r_inf)
-write_html_report(inference, out / "report.html", rating=r_inf)
+write_html_report(inference, out / "report.html", rating=r_inf, overwrite=True)
 print(markdown_badge(inference, r_inf))
 
 # 5. Anyone can check the card against its manifests.

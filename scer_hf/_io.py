@@ -1,8 +1,11 @@
 """Atomic file writes: a crash or kill leaves the old file or the new one, never half.
 
-Also the two other promises every writer keeps: :func:`refuse_overwrite` (an existing
-file, or an input, is never replaced unless asked) and :func:`file_lock` (a
-read-modify-write of one file by two processes never loses either's change).
+Also the other promises every writer keeps: :func:`refuse_overwrite` (an existing
+file, or an input, is never replaced unless asked; a FIFO, device or folder never) and
+:func:`file_lock` (a read-modify-write of one file by two processes never loses either's
+change). A write goes through a symbolic link to its target (the link stays a link),
+creates a missing folder only when asked (``parents=True``), and a system refusal
+(read-only folder, full disk) is an :class:`~scer_hf.errors.OutputWriteError` naming the path.
 """
 
 from __future__ import annotations
@@ -20,10 +23,10 @@ from pathlib import Path
 
 import filelock
 
-from .errors import OutputExistsError
+from .errors import OutputExistsError, OutputWriteError
 
 __all__ = ["atomic_write_text", "atomic_write_bytes", "file_lock", "try_file_lock", "refuse_overwrite",
-           "clean_stale_temps"]
+           "clean_stale_temps", "write_error", "require_folder"]
 
 # an orphan temporary file (a writer killed between mkstemp and rename) is removed by the next write of the same
 # file when its writer's pid is dead, or whatever the pid says once it is this old (a pid from another machine or
@@ -44,11 +47,12 @@ def _mode_for(p: Path) -> int:
         return 0o666 & ~_UMASK
 
 
-def atomic_write_text(path: str | os.PathLike[str], text: str, *, newline: str | None = None) -> Path:
+def atomic_write_text(path: str | os.PathLike[str], text: str, *, newline: str | None = None,
+                      parents: bool = True) -> Path:
     """Write *text* as UTF-8, line endings as given; ``newline="\r\n"`` (say) replaces each ``"\n"``."""
     if newline not in (None, "", "\n"):
         text = text.replace("\n", newline)
-    return atomic_write_bytes(path, text.encode("utf-8"))
+    return atomic_write_bytes(path, text.encode("utf-8"), parents=parents)
 
 
 def _pid_alive(pid: int) -> bool:
@@ -150,32 +154,94 @@ def _same_file(a: Path, b: Path) -> bool:
         return os.path.realpath(a) == os.path.realpath(b)
 
 
-def refuse_overwrite(out: str | os.PathLike[str], *, overwrite: bool, inputs: Iterable[str | os.PathLike[str]] = (),
+def refuse_overwrite(out: str | os.PathLike[str], *, overwrite: bool, inputs: Iterable[object] = (),
                      flag: str = "--overwrite") -> Path:
-    """Check before writing *out*: never one of *inputs* (even with *overwrite*), never an
-    existing file unless *overwrite*. Raises :class:`~scer_hf.errors.OutputExistsError`."""
+    """Check before writing *out*: never one of *inputs* (even with *overwrite*; inputs that are not paths are
+    skipped), never a folder, FIFO, socket or device, never an existing file unless *overwrite*.
+    Raises :class:`~scer_hf.errors.OutputExistsError`."""
     p = Path(out)
     for i in inputs:
-        if i is not None and _same_file(p, Path(i)):
+        if isinstance(i, (str, os.PathLike)) and _same_file(p, Path(i)):
             raise OutputExistsError(f"{p} is also an input of this command; writing it would destroy that input. "
                                     "Choose another output path")
     if p.is_dir():
         raise OutputExistsError(f"{p} is a folder; give a file path to write")
+    _refuse_special(p)
     if not overwrite and (p.exists() or p.is_symlink()):
         raise OutputExistsError(f"{p} already exists; pass {flag} to replace it, or choose another path")
     return p
 
 
-def atomic_write_bytes(path: str | os.PathLike[str], content: bytes) -> Path:
-    p = Path(path)
-    if p.is_dir():  # else os.replace fails naming our temporary file, not the path the caller gave
-        raise IsADirectoryError(errno.EISDIR, "is a directory, not a file path", str(p))
-    p.parent.mkdir(parents=True, exist_ok=True)
-    clean_stale_temps(p)
+def _refuse_special(p: Path) -> None:
+    """An existing output (or a link's target) that is not a regular file is never replaced."""
     try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.{os.getpid()}.", suffix=".tmp", dir=p.parent)
+        mode = os.stat(p).st_mode
+    except OSError:
+        return
+    if not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):
+        raise OutputExistsError(f"{p} is a pipe, socket or device, not a regular file; scer-hf never writes onto "
+                                "one. Choose a file path")
+
+
+_ADVICE = {errno.EACCES: "the folder is read-only or not yours: choose another path, or fix its permissions",
+           errno.EPERM: "the folder is read-only or not yours: choose another path, or fix its permissions",
+           errno.EROFS: "the file system is read-only: choose another path",
+           errno.ENOSPC: "the disk is full: free some space and run it again",
+           errno.EDQUOT: "the disk quota is used up: free some space and run it again",
+           errno.EFBIG: "the file is over a size limit (a full disk or a quota): free some space and run it again",
+           errno.ENOTDIR: "a file stands where a folder is needed: choose another path",
+           errno.ENAMETOOLONG: "the path is too long: choose a shorter one"}
+
+
+def write_error(path: str | os.PathLike[str], exc: OSError) -> OutputWriteError:
+    """The typed error for a failed write of *path*: what the system said and what to do."""
+    if isinstance(exc, OutputWriteError):
+        return exc
+    advice = _ADVICE.get(exc.errno or 0) or "check the path and that you may write there"
+    why = exc.strerror or type(exc).__name__
+    return OutputWriteError(path, f"cannot write {path}: {why}; {advice}. Nothing was changed", exc.errno)
+
+
+def atomic_write_bytes(path: str | os.PathLike[str], content: bytes, *, parents: bool = True) -> Path:
+    """Write *content* to *path* atomically (a symbolic link: to its target, the link kept); returns *path*.
+
+    A missing folder is created only with *parents*; a failure is an :class:`~scer_hf.errors.OutputWriteError`
+    naming *path* (an ``OSError``)."""
+    given = Path(path)
+    if given.is_dir():  # else os.replace fails naming our temporary file, not the path the caller gave
+        raise OutputWriteError(given, f"cannot write {given}: it is a folder; give a file path", errno.EISDIR)
+    p = Path(os.path.realpath(given)) if given.is_symlink() else given  # write through a link to its target
+    try:
+        _refuse_special(p)
+    except OutputExistsError as exc:
+        raise OutputWriteError(given, str(exc), errno.EEXIST) from None
+    if not p.parent.is_dir():
+        require_folder(given, parents=parents)
+        try:
+            p.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise write_error(given, exc) from None
+    try:
+        _replace_atomically(p, content)
     except OSError as exc:  # name the caller's path, not the temporary file's
-        raise type(exc)(exc.errno, exc.strerror, str(p)) from exc
+        raise write_error(given, exc) from None
+    return given
+
+
+def require_folder(path: str | os.PathLike[str], *, parents: bool) -> Path:
+    """*path*, when its folder exists or *parents* allows creating it; else :class:`OutputWriteError` (checked
+    before anything is computed, so a mistyped folder fails at once and nothing is created)."""
+    p = Path(path)
+    real = Path(os.path.realpath(p)) if p.is_symlink() else p
+    if not parents and not real.parent.is_dir():
+        raise OutputWriteError(p, f"cannot write {p}: the folder {real.parent} does not exist; create it first "
+                               "(from Python, parents=True creates it)", errno.ENOENT)
+    return p
+
+
+def _replace_atomically(p: Path, content: bytes) -> None:
+    clean_stale_temps(p)
+    fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.{os.getpid()}.", suffix=".tmp", dir=p.parent)
     try:
         os.fchmod(fd, _mode_for(p))  # mkstemp makes 0600; a report or card must be as readable as any file
         with os.fdopen(fd, "wb") as fb:
@@ -197,4 +263,3 @@ def atomic_write_bytes(path: str | os.PathLike[str], content: bytes) -> Path:
             os.close(dfd)
     except OSError:
         pass
-    return p

@@ -36,6 +36,10 @@ __all__ = [
     "UnsupportedPipelineError",
     "BenchmarkSettingsError",
     "OutputExistsError",
+    "OutputWriteError",
+    "ReportExistsError",
+    "InputFileError",
+    "ImplausibleValueError",
 ]
 
 
@@ -180,3 +184,36 @@ class CallbackConfigError(SCERError, ValueError):
 
 class OutputExistsError(SCERError, FileExistsError):
     """An output path exists (pass ``--overwrite`` / ``overwrite=True``) or is one of the command's inputs."""
+
+
+class OutputWriteError(SCERError, OSError):
+    """An output could not be written (read-only folder, full disk, missing folder, ...); nothing was changed.
+
+    ``filename`` is the path that was being written and ``errno`` the system's reason (an ``OSError``, so code
+    that catches ``OSError`` keeps working)."""
+
+    def __init__(self, path: object, message: str, errno: int | None = None) -> None:
+        super().__init__(errno, message, str(path))
+        self.message = message
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class ReportExistsError(ReportError, OutputExistsError):
+    """``Report.save`` met a different report at its path (pass ``overwrite=True``); both a ``ReportError`` (as
+    before) and an ``OutputExistsError`` (as every writer)."""
+
+
+# --- input from outside ---------------------------------------------------------------
+class InputFileError(SCERError, ValueError):
+    """A file cannot be read safely: not a regular file (a FIFO, socket or device), too large, nested too deeply,
+    outside the folder it belongs to, or not UTF-8 / JSON. The message names the file, never its content.
+
+    The reader of each kind of file raises its own error (``ReportSchemaError``, ``RatingError``, ``CardError``...);
+    this one is for files with no more specific kind."""
+
+
+class ImplausibleValueError(SCERError, ValueError):
+    """A number from outside (an argument, a Hub answer, card metadata, a live reading) is outside the plausibility
+    bounds of :mod:`scer_hf.core.bounds`."""

@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from scer_hf import update_card
 from scer_hf.publish.card import edit_card_text, is_repo_id
 from scer_hf.publish.card.splice import SECTION_END, SECTION_START, same_value
-from scer_hf.errors import CardConflictError, CardError, SCERError
+from scer_hf.errors import CardConflictError, CardError, OutputWriteError, SCERError
 from tests.test_label_fixtures import inference_report, rating, training_report
 
 CARDS = Path(__file__).parent / "fixtures" / "cards"
@@ -222,6 +222,10 @@ def test_tags_in_every_shape() -> None:
 def test_missing_card_in_a_folder_is_created(tmp_path: Path) -> None:
     out = tmp_path / "new-model"
     rep = training_report()
+    with pytest.raises(OutputWriteError, match="does not exist"):  # a mistyped folder is not created (issue 20)
+        update_card(out, rep)
+    assert not out.exists()
+    out.mkdir()
     res = update_card(out, rep)
     text = read(out / "README.md")
     assert res.changed and text.startswith("---\nco2_eq_emissions:\n") and "# org/tiny-bert\n" in text

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1] / "scer_hf"
-RANK = {"errors": 0, "_io": 0, "_version": 0, "data": 0, "core": 1, "rating": 2, "publish": 3, "hf": 4, "cli": 5}
+RANK = {"errors": 0, "_io": 0, "_read": 0, "_version": 0, "data": 0, "core": 1, "rating": 2, "publish": 3, "hf": 4, "cli": 5}
 FACE = {"__init__", "__main__", "_compat"}
 HEAVY = ("torch", "transformers", "accelerate", "evaluate")  # datasets is a core dependency, loaded lazily
 

@@ -10,7 +10,7 @@ import pytest
 from scer_hf import Report
 from scer_hf.core.carbon import carbon_intensity
 from scer_hf.core.embodied import embodied_emissions, find_hardware, hardware_table
-from scer_hf.errors import (CarbonIntensityError, HardwareNotFoundError, ReportError, ReportSchemaError,
+from scer_hf.errors import (CarbonIntensityError, OutputWriteError, HardwareNotFoundError, ReportError, ReportSchemaError,
                             UnknownCountryError, UnsupportedSchemaVersionError)
 from scer_hf.core.meters import ReplayMeter
 from scer_hf.core.sci import sci_value
@@ -135,7 +135,7 @@ def test_report_round_trip_is_exact(tmp_path: Path) -> None:
     tr, _ = measured()
     r = Report.build(tr.measurements, boundary="training", carbon=carbon_intensity("FRA"),
                      provenance=tr.provenance())
-    path = r.save(tmp_path / "out" / "scer_report.json")
+    path = r.save(tmp_path / "out" / "scer_report.json", parents=True)  # a missing folder only when asked
     back = Report.load(path)
     assert back == r and back.to_dict() == r.to_dict()
     assert json.loads(path.read_text()) == r.to_dict()
@@ -258,7 +258,7 @@ def test_saved_files_get_normal_permissions(tmp_path: Path) -> None:
         assert stat.S_IMODE(p.stat().st_mode) == 0o640 and p.read_text() == "{ }"
     finally:
         os.umask(mask)
-    with pytest.raises(IsADirectoryError) as ei:  # names the path given, not the temporary file
+    with pytest.raises(OutputWriteError) as ei:  # names the path given, not the temporary file
         atomic_write_text(tmp_path, "{}")
     assert ei.value.filename == str(tmp_path)
 
@@ -276,9 +276,10 @@ def test_write_errors_name_the_callers_path(tmp_path: Path, monkeypatch: pytest.
         raise PermissionError(13, "Permission denied", str(tmp_path / ".x.json.ab12.tmp"))
 
     monkeypatch.setattr(tempfile, "mkstemp", denied)
-    with pytest.raises(PermissionError) as ei:
+    with pytest.raises(OutputWriteError) as ei:  # an OSError too, typed, with the system's reason and advice
         inference_report().save(tmp_path / "x.json")
-    assert ei.value.filename == str(tmp_path / "x.json")
+    assert ei.value.filename == str(tmp_path / "x.json") and ei.value.errno == 13
+    assert isinstance(ei.value, OSError) and "Permission denied" in str(ei.value) and "permissions" in str(ei.value)
 
 
 def test_unknown_embodied_hardware_warns_instead_of_dropping_silently() -> None:

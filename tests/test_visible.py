@@ -131,8 +131,8 @@ def test_a_line_added_to_every_output_is_checked_with_no_change_to_verify(folder
         return real(d) + [figures.Fact("coverage", "Coverage", "97 % of windows measured")]
 
     monkeypatch.setattr(figures, "facts", with_one_more)
-    save_label(folder / "scer_label.svg", inf, rate(inf))
-    write_html_report(inf, folder / "inference_report.html", rate(inf))
+    save_label(folder / "scer_label.svg", inf, rate(inf), overwrite=True)
+    write_html_report(inf, folder / "inference_report.html", rate(inf), overwrite=True)
     update_card(folder, inf, rating=rate(inf), label_path="scer_label.svg")
     assert "97 % of windows measured" in (folder / "README.md").read_text()
     assert verify(folder / "scer_label.svg").ok  # rendered by the same code: it matches

@@ -87,11 +87,12 @@ def command(model_or_path: str, task: str, setting: str, queries: int | None, mi
             pue: float, live_zone: str | None, hardware: str | None, device: str | None, quality: bool, no_progress: bool,
             model_id: str | None, out: str | None, overwrite: bool, as_json: bool) -> None:
     """Run the standard inference benchmark on MODEL_OR_PATH (a local folder or a cached Hub id)."""
-    from .._io import refuse_overwrite
+    from .._io import refuse_overwrite, require_folder
     from ..hf.benchmark import benchmark
 
-    if out:  # a new run never equals an old file: refuse now, not after the whole benchmark
-        refuse_overwrite(Path(out) / "scer_report.json" if Path(out).is_dir() else out, overwrite=overwrite)
+    if out:  # a new run never equals an old file, nor creates a folder: refuse now, not after the whole benchmark
+        require_folder(refuse_overwrite(Path(out) / "scer_report.json" if Path(out).is_dir() else out,
+                                        overwrite=overwrite), parents=False)
     kw: dict[str, Any] = {}
     if min_queries is not None:
         kw["min_queries"] = min_queries

@@ -12,12 +12,15 @@ it does not end up in shell history); the Hub URL from ``HF_ENDPOINT``.
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Any
 
 import click
 
+from .. import _read
 from ..core import fmt
+from ..core.bounds import EMISSIONS_G, within
 from ..errors import CardError, HubReadError
 from ._common import emit, handle_errors, json_option
 
@@ -36,6 +39,17 @@ def _default_report(target: str) -> str:
     if cand.is_file():
         return str(cand)
     raise CardError("no --report given and no scer_report.json next to the card; pass --report scer_report.json")
+
+
+def _finite(x: Any) -> Any:
+    """*x* with every NaN or infinity (YAML ``.nan``, ``.inf``) as None: the JSON printed is valid JSON."""
+    if isinstance(x, float) and not math.isfinite(x):
+        return None
+    if isinstance(x, dict):
+        return {k: _finite(v) for k, v in x.items()}
+    if isinstance(x, list):
+        return [_finite(v) for v in x]
+    return x
 
 
 def _num(x: Any) -> str:
@@ -118,22 +132,24 @@ def show(target: str, as_json: bool) -> None:
     else:
         p = Path(target)
         p = p / "README.md" if p.is_dir() else p
-        try:
-            text = p.read_text(encoding="utf-8")
-        except FileNotFoundError:
+        text = _read.read_text(p, what="model card", error=CardError, if_missing=None)  # regular file, size cap
+        if text is None:
             raise CardError(f"no model card at {str(p)!r}: give a README.md, its folder, or a Hub repo id "
-                            "namespace/name") from None
-        except (OSError, UnicodeDecodeError) as exc:
-            raise CardError(f"cannot read {p}: {exc}") from None
+                            "namespace/name")
     data = split_card(text).data
-    out: dict[str, Any] = {k: data.get(k) for k in ("co2_eq_emissions", "scer")}
+    out: dict[str, Any] = {k: _finite(data.get(k)) for k in ("co2_eq_emissions", "scer")}
     out["tagged"] = "scer" in (data.get("tags") or [])
+    co2 = data.get("co2_eq_emissions")
+    g = co2.get("emissions") if isinstance(co2, dict) else co2
+    if g is not None and not within(EMISSIONS_G, g):  # card metadata is outside input: shown only when plausible
+        out["co2_eq_emissions"] = None
+        out["refused"] = [f"co2_eq_emissions ({str(g)[:40]}) is outside the plausible range {EMISSIONS_G.describe()}"]
 
     def human() -> str:
         scer = out["scer"] or {}
         if not scer:
             return "no SCER metadata in this card; add it with `scer-hf card update`"
-        lines = []
+        lines = [f"refused: {r}" for r in out.get("refused", [])]
         co2 = out["co2_eq_emissions"]
         if co2 is not None:
             g = co2.get("emissions") if isinstance(co2, dict) else co2

@@ -44,7 +44,7 @@ def command(report: str, rating_path: str | None, out: str, overwrite: bool, url
     refuse_overwrite(out, overwrite=overwrite, inputs=[report, source, rating_path])
     rep = load_report(source)
     rating = resolve_rating(rep, rating_path)  # once: rates the report when no --rating is given
-    path = save_label(out, rep, rating, url, width_px=width_px, auto_rate=False)
+    path = save_label(out, rep, rating, url, width_px=width_px, auto_rate=False, overwrite=overwrite)
     fields = label_fields(rep, rating, url, auto_rate=False)
     badge = markdown_badge(rep, rating, image_path=path.name, manifest_url=url, auto_rate=False)
     def text() -> str:

@@ -37,7 +37,8 @@ def command(report: str, rating_path: str | None, out: str, overwrite: bool, url
     source = find_report(report)  # a folder: its report (scer_report.json, inference_report.json, ...)
     refuse_overwrite(out, overwrite=overwrite, inputs=[report, source, rating_path])
     rep = load_report(source)
-    path = write_html_report(rep, out, resolve_rating(rep, rating_path), manifest_url=url, auto_rate=False)
+    path = write_html_report(rep, out, resolve_rating(rep, rating_path), manifest_url=url, auto_rate=False,
+                             overwrite=overwrite)
     cov = coverage_texts(rep.to_dict())["coverage_text"]
     emit({"html": str(path), "report": str(source), "digest": rep.digest(), "bytes": path.stat().st_size}, as_json,
          f"HTML report   : {path}\nfrom report   : {source}\n"

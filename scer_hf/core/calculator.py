@@ -36,6 +36,7 @@ from functools import lru_cache
 from importlib import resources
 from typing import Any, Mapping, Sequence
 
+from . import bounds as _bounds
 from .carbon import J_PER_KWH, carbon_intensity
 from .embodied import Embodied, EmbodiedRow, embodied_emissions, find_hardware
 from ..errors import EstimateInputError, HardwareNotFoundError
@@ -128,12 +129,21 @@ def find_gpu(name: str) -> PowerRow:
 
 
 # --- input checks ---------------------------------------------------------------------------
+# the plausibility bound of each input (scer_hf.core.bounds): past it, an estimate is refused, not computed
+_BOUNDS = {"hours": _bounds.HOURS, "gpu_hours": _bounds.DEVICE_HOURS, "watts": _bounds.WATTS,
+           "cpu_watts": _bounds.WATTS, "memory_gb": _bounds.MEMORY_GB, "servers": _bounds.SERVERS,
+           "lifetime_years": _bounds.LIFETIME_YEARS, "tokens": _bounds.UNIT_COUNT, "samples": _bounds.UNIT_COUNT,
+           "queries": _bounds.UNIT_COUNT}
+
+
 def _num(name: str, v: Any, *, low: float = 0.0, low_ok: bool = False, high: float | None = None,
          hint: str = "") -> float:
     if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) \
             or (v < low if low_ok else v <= low) or (high is not None and v > high):
         rng = f"{'>=' if low_ok else '>'} {low:g}" + (f" and <= {high:g}" if high is not None else "")
         raise EstimateInputError(f"{name}={v!r} must be a finite number {rng}{hint}")
+    if name in _BOUNDS:
+        _bounds.check(_BOUNDS[name], v, name=name, error=EstimateInputError, hint=hint)
     return float(v)
 
 
@@ -149,7 +159,7 @@ def _finite_or_fail(results: Mapping[str, float], given: Mapping[str, Any]) -> N
 def _count(v: Any) -> int:
     if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v < 1 or int(v) != v:
         raise EstimateInputError(f"count={v!r} must be a whole number of devices >= 1")
-    return int(v)
+    return int(_bounds.check(_bounds.DEVICES, v, name="count", error=EstimateInputError))
 
 
 # --- embodied -------------------------------------------------------------------------------

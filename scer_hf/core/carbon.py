@@ -14,13 +14,13 @@ the data file, its SHA-256 and the codecarbon version it was read from.
 from __future__ import annotations
 
 import difflib
-import math
 import os
 import warnings
 from dataclasses import asdict, dataclass
 from functools import lru_cache
 from typing import Any, Mapping
 
+from .bounds import GRID_G_PER_KWH, PUE, check, within
 from ..errors import CarbonIntensityError, UnknownCountryError
 from .grid_regions import cloud_figure, load_json, provenance, region_figure
 
@@ -78,7 +78,7 @@ def countries() -> dict[str, str]:
 
 
 def _check_pue(pue: float) -> float:
-    if not isinstance(pue, (int, float)) or math.isnan(pue) or pue < 1.0 or pue > 5.0:
+    if not within(PUE, pue):
         raise CarbonIntensityError(
             f"pue={pue!r} is not a valid Power Usage Effectiveness; use a number from 1.0 "
             "(no overhead, the default) to about 2.0 (typical on-premise); 1.1-1.2 for hyperscale clouds"
@@ -126,11 +126,9 @@ def carbon_intensity(
     :class:`~scer_hf.errors.UnknownRegionError` / ``UnknownCountryError`` with close matches.
     """
     pue = _check_pue(pue)
-    if g_per_kwh is not None:
-        if not isinstance(g_per_kwh, (int, float)) or math.isnan(g_per_kwh) or g_per_kwh < 0:
-            raise CarbonIntensityError(
-                f"carbon_intensity_g_per_kwh={g_per_kwh!r} must be a number >= 0 (g CO2e per kWh)"
-            )
+    if g_per_kwh is not None:  # within physical limits (scer_hf.core.bounds.GRID_G_PER_KWH)
+        check(GRID_G_PER_KWH, g_per_kwh, name="carbon_intensity_g_per_kwh", error=CarbonIntensityError,
+              hint="; give the grid's carbon intensity in g CO2e per kWh")
         return CarbonIntensity(
             float(g_per_kwh), "user override", None,
             country_iso_code.upper() if country_iso_code else None, region, pue,

@@ -12,34 +12,58 @@ one per ``min_interval_s``. Each phase's intensity is the time-weighted mean of 
 readings over the phase (a reading holds until the next); the run's intensity is the
 energy-weighted mean of the top-level phases, so total CO2e = sum of phase CO2e.
 
-Timeouts are short; any failure (unreachable, HTTP error, bad answer, market-based) warns
-once and falls back to the annual figure for that reading, and the fallback is recorded.
-The token is sent in the header only: it never appears in a report, log, warning or error.
+Every request has a total deadline (``timeout_s``, the whole answer, not each read), reads at most
+:data:`MAX_BODY_BYTES`, and follows a redirect only to the same origin, so the token never goes to another host.
+An intensity outside :data:`scer_hf.core.bounds.GRID_G_PER_KWH` is refused. Any failure (unreachable, slow, HTTP
+error, bad or implausible answer, market-based) warns once and falls back to the annual figure for that reading,
+and the fallback is recorded; a report waits at most ``timeout_s`` + 0.5 s in all for readings still under way
+(those are recorded as fallbacks). Only checked fields of an answer are kept (a number, a bool, an ISO time,
+names of known form); the token never appears in a report, log, warning or error.
+
+While serving, the state stays bounded (:mod:`scer_hf.core.live_series`): the readings are a downsampled step
+series plus counts, the report lists at most 256 samples and 256 fallbacks (an even spread; ``sample_count`` and
+``fallback_count`` say how many there were), and finished request threads are not kept.
 """
 
 from __future__ import annotations
 
-import json
-import math
 import os
+import re
 import threading
-import urllib.error
+import time
 import urllib.parse
-import urllib.request
 import warnings
 from dataclasses import replace
 from datetime import datetime, timezone
 from typing import Any, Sequence
 
+from .. import _read
+from ..errors import InputFileError, LiveIntensityError
+from .bounds import GRID_G_PER_KWH, within
 from .carbon import CarbonIntensity
-from ..errors import LiveIntensityError
+from .live_series import Kept, Series
 from .meters.base import now_s
+from .net import RefusedAnswer, get
 
-__all__ = ["LiveIntensity", "make_live", "phase_dicts", "TOKEN_ENV", "DEFAULT_URL"]
+__all__ = ["LiveIntensity", "make_live", "phase_dicts", "TOKEN_ENV", "DEFAULT_URL", "MAX_BODY_BYTES",
+           "MAX_IN_FLIGHT"]
 
 TOKEN_ENV = "ELECTRICITYMAPS_API_TOKEN"
 DEFAULT_URL = "https://api.electricitymaps.com"
 SOURCE = "Electricity Maps API v3 carbon-intensity/latest"
+MAX_BODY_BYTES = 64 * 1024   # an answer is a few hundred bytes
+MAX_IN_FLIGHT = 8            # requests under way at once; an edge past that is not read (counted)
+_ZONE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,39}")
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_ .-]{0,63}")
+_FACTOR_TYPES = ("lifecycle", "direct")
+
+
+class _Request:
+    __slots__ = ("t", "label", "thread", "closed")
+
+    def __init__(self, t: float, label: str) -> None:
+        self.t, self.label, self.closed = t, label, False
+        self.thread: threading.Thread | None = None
 
 
 class LiveIntensity:
@@ -49,33 +73,49 @@ class LiveIntensity:
         zone: Electricity Maps zone, e.g. ``"NL"``, ``"DE"``, ``"US-CAL-CISO"``.
         token: API token (default: the ``ELECTRICITYMAPS_API_TOKEN`` environment variable).
         base_url: API root (tests point it at a fake server on 127.0.0.1).
-        timeout_s: per-request timeout; min_interval_s: at most one request this often.
+        timeout_s: total time for one request; min_interval_s: at most one request this often.
     """
 
     def __init__(self, zone: str, token: str | None = None, *, base_url: str = DEFAULT_URL,
                  timeout_s: float = 2.0, min_interval_s: float = 60.0, emission_factor_type: str | None = None,
                  clock: Any = None) -> None:
-        if not isinstance(zone, str) or not zone.strip():
+        if not isinstance(zone, str) or not _ZONE.fullmatch(zone.strip()):
             raise LiveIntensityError(f"zone={zone!r}: name an Electricity Maps zone, e.g. 'NL' or 'US-CAL-CISO'")
         self.zone = zone.strip()
         self._token = token if token is not None else os.environ.get(TOKEN_ENV)
         if not self._token:
             raise LiveIntensityError(f"live intensity needs an Electricity Maps token: pass token=... or set {TOKEN_ENV}")
+        if urllib.parse.urlsplit(base_url).scheme not in ("http", "https"):
+            raise LiveIntensityError(f"base_url={base_url!r} must be an http(s) URL")
         self.base_url = base_url.rstrip("/")
         self.timeout_s = float(timeout_s)
         self.min_interval_s = float(min_interval_s)
         self.emission_factor_type = emission_factor_type
         self._clock = clock or now_s
         self.annual: CarbonIntensity | None = None
-        self.samples: list[dict[str, Any]] = []
-        self.fallbacks: list[dict[str, Any]] = []
+        self._series = Series()
+        self._samples, self._fallbacks = Kept(), Kept()
+        self._kinds: set[str] = set()
+        self._signals: set[str] = set()
+        self._any_estimated = False
+        self._skipped = 0
         self._warned = False
         self._last_t: float | None = None
         self._lock = threading.Lock()
-        self._pending: list[threading.Thread] = []
+        self._pending: list[_Request] = []
 
     def __repr__(self) -> str:  # never the token
-        return f"<LiveIntensity zone={self.zone!r} samples={len(self.samples)} fallbacks={len(self.fallbacks)}>"
+        return f"<LiveIntensity zone={self.zone!r} samples={len(self._samples)} fallbacks={len(self._fallbacks)}>"
+
+    @property
+    def samples(self) -> list[dict[str, Any]]:
+        """The sample records kept for the report (at most 256: an even spread of all readings)."""
+        return list(self._samples.items)
+
+    @property
+    def fallbacks(self) -> list[dict[str, Any]]:
+        """The fallback records kept for the report (at most 256)."""
+        return list(self._fallbacks.items)
 
     # -- reading -------------------------------------------------------------------------
     def _fetch(self) -> dict[str, Any]:
@@ -83,25 +123,40 @@ class LiveIntensity:
         if self.emission_factor_type:
             q["emissionFactorType"] = self.emission_factor_type
         url = f"{self.base_url}/v3/carbon-intensity/latest?{urllib.parse.urlencode(q)}"
-        req = urllib.request.Request(url, headers={"auth-token": self._token, "Accept": "application/json"})
         try:
-            with urllib.request.urlopen(req, timeout=self.timeout_s) as resp:  # noqa: S310 - http(s) only
-                body = json.loads(resp.read(65536).decode("utf-8"))
-        except urllib.error.HTTPError as exc:
-            raise LiveIntensityError(f"HTTP {exc.code} from {SOURCE}") from None
-        except (urllib.error.URLError, OSError, ValueError) as exc:
-            reason = getattr(exc, "reason", exc)
-            raise LiveIntensityError(f"{SOURCE} unreachable or unreadable ({type(reason).__name__})") from None
+            raw = get(url, {"auth-token": self._token, "Accept": "application/json"}, timeout_s=self.timeout_s,
+                      max_bytes=MAX_BODY_BYTES)
+            body = _read.loads_json(raw, where=f"the answer of {SOURCE}", what="carbon-intensity answer",
+                                    finite=False, max_depth=8)
+        except RefusedAnswer as exc:
+            raise LiveIntensityError(f"{SOURCE}: {exc}") from None
+        except InputFileError:
+            raise LiveIntensityError(f"{SOURCE} gave an unreadable answer (not a small JSON object)") from None
+        return self._checked(body)
+
+    def _checked(self, body: Any) -> dict[str, Any]:
+        """The fields kept from one answer, each checked; a bad intensity refuses the whole reading."""
         g = body.get("carbonIntensity") if isinstance(body, dict) else None
-        if not isinstance(g, (int, float)) or isinstance(g, bool) or not math.isfinite(g) or g < 0:
+        if g is None or isinstance(g, bool) or not isinstance(g, (int, float)):
             raise LiveIntensityError(f"{SOURCE} gave no usable carbonIntensity")
-        kinds = " ".join(str(body.get(k, "")) for k in ("emissionFactorType", "signal", "accountingMethod", "type"))
-        if "market" in kinds.lower():
+        if not within(GRID_G_PER_KWH, g):
+            raise LiveIntensityError(f"{SOURCE} gave a carbonIntensity outside the plausible range "
+                                     f"({GRID_G_PER_KWH.describe()}); not used")
+        kinds = " ".join(v for k in ("emissionFactorType", "signal", "accountingMethod", "type")
+                         if isinstance(v := body.get(k), str)).lower()
+        if "market" in kinds:
             raise LiveIntensityError(f"{SOURCE} gave a market-based figure; SCI excludes market-based intensity")
-        signal = "marginal" if "marginal" in kinds.lower() else "average"
-        return {"g_per_kwh": float(g), "datetime": body.get("datetime"), "zone": body.get("zone", self.zone),
-                "emission_factor_type": body.get("emissionFactorType"), "is_estimated": body.get("isEstimated"),
-                "estimation_method": body.get("estimationMethod"), "signal": signal}
+        factor = body.get("emissionFactorType")
+        zone = body.get("zone")
+        return {"g_per_kwh": float(g), "datetime": _iso_time(body.get("datetime")),
+                "zone": zone if isinstance(zone, str) and _ZONE.fullmatch(zone) and self._clean(zone) else self.zone,
+                "emission_factor_type": factor if factor in _FACTOR_TYPES else None,
+                "is_estimated": body.get("isEstimated") if isinstance(body.get("isEstimated"), bool) else None,
+                "estimation_method": _name(body.get("estimationMethod"), self._clean),
+                "signal": "marginal" if "marginal" in kinds else "average"}
+
+    def _clean(self, s: str) -> bool:
+        return self._token not in s
 
     def observe(self, t_s: float | None = None, *, label: str = "edge", force: bool = False) -> None:
         """Ask for one reading at time *t_s* (rate-limited unless *force*). Never raises, never waits.
@@ -112,50 +167,70 @@ class LiveIntensity:
         with self._lock:
             if not force and self._last_t is not None and t - self._last_t < self.min_interval_s:
                 return
+            self._pending = [r for r in self._pending if not r.closed]  # finished requests are not kept
+            if len(self._pending) >= MAX_IN_FLIGHT:
+                self._skipped += 1
+                return
             self._last_t = t
-            th = threading.Thread(target=self._take, args=(t, label), name="scer-live-intensity", daemon=True)
-            self._pending.append(th)
-        th.start()
+            req = _Request(t, str(label)[:60])
+            req.thread = threading.Thread(target=self._take, args=(req,), name="scer-live-intensity", daemon=True)
+            self._pending.append(req)
+        req.thread.start()
 
     def settle(self) -> None:
-        """Wait for the readings asked for so far (each at most its timeout)."""
+        """Wait for the readings asked for so far: ``timeout_s`` + 0.5 s in all, however many there are. A reading
+        still under way then is recorded as a fallback (its late answer is dropped)."""
+        deadline = time.monotonic() + self.timeout_s + 0.5
         with self._lock:
-            pending, self._pending = self._pending, []
-        for th in pending:
-            th.join(self.timeout_s + 1.0)
+            pending = list(self._pending)
+        for req in pending:
+            if req.thread is not None:
+                req.thread.join(max(0.0, deadline - time.monotonic()))
+        for req in pending:
+            self._close(req, None, f"no answer within {self.timeout_s:g} s")
+        with self._lock:
+            self._pending = [r for r in self._pending if not r.closed]
 
-    def _take(self, t: float, label: str) -> None:
-        at = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    def _take(self, req: _Request) -> None:
         try:
             s = self._fetch()
         except LiveIntensityError as exc:
-            self._fallback(t, at, label, str(exc))
-            return
+            self._close(req, None, str(exc))
         except Exception as exc:  # measurement never breaks the run
-            self._fallback(t, at, label, f"{type(exc).__name__}")
-            return
-        self.samples.append({"t_s": t, "read_at": at, "label": label, **s})
+            self._close(req, None, f"{type(exc).__name__}")
+        else:
+            self._close(req, s, "")
 
-    def _fallback(self, t: float, at: str, label: str, why: str) -> None:
-        why = why.replace(self._token, "<token>") if self._token else why
-        g = self.annual.g_per_kwh if self.annual else None
-        self.fallbacks.append({"t_s": t, "read_at": at, "label": label, "reason": why, "g_per_kwh": g})
-        if not self._warned:
-            self._warned = True
+    def _close(self, req: _Request, sample: dict[str, Any] | None, why: str) -> None:
+        """Record *req* once: its sample, or a fallback with *why* (a second close of it is ignored)."""
+        at = datetime.now(timezone.utc).isoformat(timespec="seconds")
+        with self._lock:
+            if req.closed:
+                return
+            req.closed = True
+            if sample is not None:
+                self._series.add(req.t, sample["g_per_kwh"])
+                self._samples.add({"t_s": req.t, "read_at": at, "label": req.label, **sample})
+                if sample.get("emission_factor_type"):
+                    self._kinds.add(sample["emission_factor_type"])
+                self._signals.add(sample["signal"])
+                self._any_estimated |= bool(sample.get("is_estimated"))
+                return
+            why = why.replace(self._token, "<token>")[:200]
+            g = self.annual.g_per_kwh if self.annual else None
+            self._series.add(req.t, None)
+            self._fallbacks.add({"t_s": req.t, "read_at": at, "label": req.label, "reason": why, "g_per_kwh": g})
+            warn, self._warned = not self._warned, True
+        if warn:
             warnings.warn(f"scer-hf: live grid intensity failed ({why}); using the annual figure "
                           f"({g} g/kWh) where readings are missing; the fallback is recorded in the report",
                           UserWarning, stacklevel=3)
 
     # -- applying ------------------------------------------------------------------------
-    def _points(self) -> list[tuple[float, float]]:
-        pts = [(s["t_s"], s["g_per_kwh"]) for s in self.samples]
-        if self.annual is not None:
-            pts += [(f["t_s"], self.annual.g_per_kwh) for f in self.fallbacks]
-        return sorted(pts)
-
     def phase_g_per_kwh(self, start_s: float, end_s: float) -> float | None:
         """Time-weighted mean intensity over [start_s, end_s] (a reading holds until the next)."""
-        pts = self._points()
+        with self._lock:
+            pts = self._series.levels(self.annual.g_per_kwh if self.annual else None)
         if not pts:
             return None
         before = [g for t, g in pts if t <= start_s]
@@ -186,21 +261,8 @@ class LiveIntensity:
         e = sum(m.total_energy_j for m in top)
         run_g = sum(m.total_energy_j * per[m.name] for m in top) / e if e > 0 else (
             sum(per[m.name] for m in top) / len(top) if top else annual.g_per_kwh)
-        if not self.samples:
-            run_g = annual.g_per_kwh
-        kinds = sorted({str(s.get("emission_factor_type")) for s in self.samples if s.get("emission_factor_type")})
-        signals = sorted({s["signal"] for s in self.samples})
-        block = {
-            "source": SOURCE, "zone": self.zone, "samples": sorted(self.samples, key=_t_of),
-            "fallbacks": sorted(self.fallbacks, key=_t_of),
-            "phases": {k: v for k, v in per.items()}, "annual_g_per_kwh": annual.g_per_kwh,
-            "annual_source": annual.source, "signal": "/".join(signals) or None,
-            "emission_factor_type": "/".join(kinds) or None,
-            "any_estimated": any(bool(s.get("is_estimated")) for s in self.samples),
-            "rule": "phase: time-weighted mean of readings over the phase; run: energy-weighted mean of top-level "
-                    "phases; missing readings use the annual figure",
-        }
-        if not self.samples:
+        block = self._block(per, annual)
+        if not len(self._samples):
             return replace(annual, live=block), per
         sig = block["signal"] or "average"
         ci = replace(annual, g_per_kwh=run_g, source=f"{SOURCE} (zone {self.zone}), energy-weighted over the run",
@@ -208,6 +270,37 @@ class LiveIntensity:
                      + (f" ({block['emission_factor_type']})" if block["emission_factor_type"] else ""), live=block)
         return ci, per
 
+    def _block(self, per: dict[str, float], annual: CarbonIntensity) -> dict[str, Any]:
+        with self._lock:
+            samples = sorted(self._samples.items, key=_t_of)
+            fallbacks = [{**f, "g_per_kwh": annual.g_per_kwh} if f.get("g_per_kwh") is None else dict(f)
+                         for f in sorted(self._fallbacks.items, key=_t_of)]
+            return {
+                "source": SOURCE, "zone": self.zone, "samples": samples, "fallbacks": fallbacks,
+                "phases": dict(per), "annual_g_per_kwh": annual.g_per_kwh, "annual_source": annual.source,
+                "signal": "/".join(sorted(self._signals)) or None,
+                "emission_factor_type": "/".join(sorted(self._kinds)) or None,
+                "any_estimated": self._any_estimated,
+                "sample_count": len(self._samples), "fallback_count": len(self._fallbacks),
+                "not_requested": self._skipped,
+                "rule": "phase: time-weighted mean of readings over the phase; run: energy-weighted mean of "
+                        "top-level phases; missing readings use the annual figure",
+            }
+
+
+def _iso_time(x: Any) -> str | None:
+    """An ISO 8601 time as given (at most 40 characters), else None."""
+    if not isinstance(x, str) or len(x) > 40:
+        return None
+    try:
+        datetime.fromisoformat(x.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return x
+
+
+def _name(x: Any, clean: Any) -> str | None:
+    return x if isinstance(x, str) and _NAME.fullmatch(x) and clean(x) else None
 
 
 def _t_of(reading: dict[str, Any]) -> float:

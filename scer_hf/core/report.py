@@ -22,11 +22,12 @@ from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
 from . import report_schema as _report_schema
+from .. import _read
 from .._io import atomic_write_text, file_lock
 from .._version import __version__
 from .carbon import CarbonIntensity, carbon_intensity
 from .embodied import Embodied
-from ..errors import ReportError, ReportSchemaError, UnsupportedSchemaVersionError
+from ..errors import ReportError, ReportExistsError, ReportSchemaError, UnsupportedSchemaVersionError
 from . import fmt as _fmt
 from .derive import Totals, derive, report_coverage
 from .phases import ENCODER, PhaseRows, phase_coverage, phase_from_measurement, phases_from_measurements, refill
@@ -184,22 +185,26 @@ class Report:
         except ValueError as exc:  # NaN or Infinity: never written
             raise ReportError(f"report holds a number JSON cannot carry ({exc}); this is a bug in scer-hf") from None
 
-    def save(self, path: str | os.PathLike[str], *, overwrite: bool = False) -> Path:
-        """Write the report atomically. An existing *different* file is kept unless ``overwrite=True``."""
+    def save(self, path: str | os.PathLike[str], *, overwrite: bool = False, parents: bool = False) -> Path:
+        """Write the report atomically. An existing *different* file is kept unless ``overwrite=True``.
+
+        A folder *path* means its ``scer_report.json``. A missing folder is created only with ``parents=True``;
+        a symbolic link is written through to its target; a pipe or device is never written; a write the system
+        refuses (read-only folder, full disk) raises :class:`~scer_hf.errors.OutputWriteError` naming the path."""
         p = Path(path)
         if p.is_dir():
             p = p / "scer_report.json"
         text = self.to_json()
         with file_lock(p):  # the check and the write are one step for other processes saving here
-            if p.exists() and not overwrite:
+            if (p.exists() or p.is_symlink()) and not overwrite:
                 try:
-                    same = p.read_text(encoding="utf-8") == text
-                except (OSError, UnicodeDecodeError):
+                    same = _read.read_text(p, what="report", error=ReportError) == text
+                except ReportError:
                     same = False
                 if not same:
-                    raise ReportError(f"{p} already exists and differs; pass overwrite=True (CLI: --overwrite) to "
-                                      "replace it, or choose another path")
-            return atomic_write_text(p, text)
+                    raise ReportExistsError(f"{p} already exists and differs; pass overwrite=True (CLI: --overwrite) "
+                                            "to replace it, or choose another path")
+            return atomic_write_text(p, text, parents=parents)
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> "Report":
@@ -207,24 +212,16 @@ class Report:
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> "Report":
-        """Read and validate a report file; a bad file raises :class:`ReportSchemaError`."""
+        """Read and validate a report file; a bad file raises :class:`ReportSchemaError`.
+
+        The file is read through :mod:`scer_hf._read`: a regular file only (a FIFO or device is refused at once),
+        at most ``_read.LIMITS["report"]`` bytes, nesting at most ``MAX_DEPTH`` deep, finite numbers only."""
         from .report_files import find_report  # noqa: PLC0415 - a folder: its scer_report.json, or the demo's names
 
         p = find_report(path)
-        try:
-            text = p.read_text(encoding="utf-8")
-        except FileNotFoundError as exc:
-            raise ReportError(f"no report at {p}; measure one with SCERCallback, track_pipeline or benchmark") from exc
-        except UnicodeDecodeError as exc:
-            raise ReportSchemaError(f"{p} is not a text (UTF-8 JSON) file; is it a scer-hf report?") from exc
-        except OSError as exc:
-            raise ReportError(f"cannot read {p}: {exc.strerror or exc}; check the path and its permissions") from exc
-        try:
-            data = _report_schema.loads(text)
-        except ReportSchemaError as exc:
-            raise type(exc)(f"{p}: {exc}") from None
-        except json.JSONDecodeError as exc:
-            raise ReportSchemaError(f"{p} is not JSON ({exc.msg} at line {exc.lineno}); is it a scer-hf report?") from exc
+        if not os.path.lexists(p):
+            raise ReportError(f"no report at {p}; measure one with SCERCallback, track_pipeline or benchmark")
+        data = _report_schema.loads(_read.read_bytes(p, what="report", error=ReportSchemaError), where=str(p))
         try:
             return cls(data)
         except ReportSchemaError as exc:

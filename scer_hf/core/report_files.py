@@ -16,7 +16,7 @@ from pathlib import Path
 
 from ..errors import ReportError
 
-__all__ = ["REPORT_NAMES", "find_report", "report_paths"]
+__all__ = ["REPORT_NAMES", "find_report", "report_paths", "input_paths"]
 
 #: the file names scer-hf writes reports under, in the order a folder is searched
 REPORT_NAMES = ("scer_report.json", "inference_report.json", "training_report.json")
@@ -43,3 +43,16 @@ def find_report(path: str | os.PathLike[str]) -> Path:
         raise ReportError(f"no report in {p} (looked for {', '.join(REPORT_NAMES)}, scer_report.*.json); measure "
                           "one with SCERCallback, track_pipeline or benchmark, or give the report file")
     return found[0]
+
+
+def input_paths(*inputs: object) -> list[Path]:
+    """The files a writer reads among *inputs* (paths; a folder: it and the report in it), so it never writes
+    onto one of them. Inputs that are not paths (a Report, a dict) are skipped."""
+    out: list[Path] = []
+    for x in inputs:
+        if isinstance(x, (str, os.PathLike)):
+            p = Path(x)
+            out.append(p)
+            if p.is_dir():
+                out += report_paths(p)[:1]
+    return out

@@ -65,16 +65,12 @@ def _depth_path(d: Any) -> str | None:
     return None
 
 
-def _reject_constant(name: str) -> Any:
-    raise ReportSchemaError(f"{name} is not a JSON number; a report holds finite numbers only" + _HINT)
+def loads(text: str | bytes, *, where: str = "the report") -> Any:
+    """Parse report JSON strictly (:func:`scer_hf._read.loads_json`): UTF-8, no NaN/Infinity, no nesting deeper
+    than :data:`MAX_DEPTH`; a failure is a :class:`ReportSchemaError` naming *where*, never quoting the file."""
+    from .. import _read  # noqa: PLC0415
 
-
-def loads(text: str) -> Any:
-    """Parse report JSON strictly: no NaN/Infinity, no nesting that would exhaust the stack."""
-    try:
-        return json.loads(text, parse_constant=_reject_constant)
-    except RecursionError:
-        raise ReportSchemaError(f"JSON nested too deeply (more than {MAX_DEPTH} levels)" + _HINT) from None
+    return _read.loads_json(text, where=where, what="scer-hf report", error=ReportSchemaError, max_depth=MAX_DEPTH)
 
 
 def validate(d: Any) -> None:

@@ -316,6 +316,8 @@ class PhaseTracker:
         }
 
     def close(self) -> None:
+        for g in self.guards:
+            g.close()
         for m in self.meters:
             try:
                 m.close()

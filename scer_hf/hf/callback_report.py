@@ -8,7 +8,6 @@ callback's own attributes (``_book``, ``_rank``, ``_state``, ...).
 from __future__ import annotations
 
 import atexit
-import json
 import math
 import os
 import statistics
@@ -21,10 +20,11 @@ from typing import Any
 
 from . import distributed as dist
 from . import run_guard as _run_guard
+from .. import _read
 from .._io import atomic_write_text, file_lock
 from ..core.coverage import COVERAGE_THRESHOLD
 from ..core.embodied import embodied_emissions
-from ..errors import ReportError
+from ..errors import ReportError, ReportSchemaError
 from ..core.live_intensity import phase_dicts
 from ..core.report import PhaseRows, Report
 from ..core.tracker import Measurement
@@ -206,8 +206,8 @@ class ReportingMixin:
         ckpt = Path(args.output_dir) / f"checkpoint-{state.global_step}"
         name = STATE_FILE if not self._rank.distributed else f"scer_state.rank{self._rank.rank}.json"
         try:
-            data = json.loads((ckpt / name).read_text(encoding="utf-8"))
-            if data.get("schema") != STATE_SCHEMA:
+            data = _read.load_json(ckpt / name, what="report", error=ReportSchemaError)  # never blocks on a FIFO
+            if not isinstance(data, dict) or data.get("schema") != STATE_SCHEMA:
                 raise ValueError("not a scer-hf callback state")
         except (OSError, ValueError) as exc:
             self._warn_once("restore", f"resuming at step {state.global_step} without {ckpt / name} ({exc}); "
@@ -349,9 +349,9 @@ class ReportingMixin:
             elif getattr(self, "_run_lock", None) is None and self._claimed_by_another(path):
                 path = self._target = self._renamed(path)  # after train end: another run took the file
             if urgent and self._path_checked:  # this run holds the file (its run lock): atomic, no lock wait
-                atomic_write_text(path, report.to_json())
+                atomic_write_text(path, report.to_json(), parents=True)
             else:
-                report.save(path, overwrite=True)  # under the file's lock (Report.save)
+                report.save(path, overwrite=True, parents=True)  # under the file's lock (Report.save); makes output_dir
         except (OSError, ReportError) as exc:
             self._warn_once("save", f"could not write the report to {path} ({exc}); cb.report still has it")
 
@@ -373,7 +373,7 @@ class ReportingMixin:
         if not path.exists():
             return False
         try:
-            return json.loads(path.read_text(encoding="utf-8")).get("run_id") != self.run_id
+            return _read.load_json(path, what="report", error=ReportSchemaError).get("run_id") != self.run_id
         except (OSError, ValueError, AttributeError):
             return True
 
@@ -382,7 +382,7 @@ class ReportingMixin:
         if not path.exists():
             return path
         try:
-            other = json.loads(path.read_text(encoding="utf-8")).get("run_id")
+            other = _read.load_json(path, what="report", error=ReportSchemaError).get("run_id")
         except (OSError, ValueError, AttributeError):
             other = None
         if other == self.run_id:

@@ -125,8 +125,9 @@ def run_demo(
         atomic_write_text(out / f"{name}_rating.json", json.dumps(r.to_dict(), indent=2) + "\n")
 
     say("5/5 writing labels, the model card and HTML reports")
-    save_label(out / "scer_label.svg", inference, r_inf)
-    save_label(out / "scer_label_training.svg", training, r_train)
+    # overwrite=True: _check_outputs refused above unless the user asked to replace these files
+    save_label(out / "scer_label.svg", inference, r_inf, overwrite=True)
+    save_label(out / "scer_label_training.svg", training, r_train, overwrite=True)
     # each card section shows its own label: the inference one (scer_label.svg) and the training one
     shutil.copy(out / "scer_label.svg", out / "model" / "scer_label.svg")
     shutil.copy(out / "scer_label_training.svg", out / "model" / "scer_label_training.svg")
@@ -135,8 +136,8 @@ def run_demo(
     inference.save(out / "model" / "scer_report.inference.json", overwrite=True)
     update_card(out / "model", training, rating=r_train, overwrite=True)
     update_card(out / "model", inference, rating=r_inf, overwrite=True)
-    write_html_report(training, out / "training_report.html", rating=r_train)
-    write_html_report(inference, out / "inference_report.html", rating=r_inf)
+    write_html_report(training, out / "training_report.html", rating=r_train, overwrite=True)
+    write_html_report(inference, out / "inference_report.html", rating=r_inf, overwrite=True)
 
     def phase(r: Any) -> dict[str, Any]:
         d = r.to_dict()

@@ -108,7 +108,7 @@ def _write_label(out: Path, report: Any, rating: Any) -> None:
     try:
         from ..publish.label import save_label
 
-        save_label(out / LABEL_NAME, report, rating)
+        save_label(out / LABEL_NAME, report, rating, overwrite=True)  # the callback's own label, refreshed each push
     except (SCERError, OSError, ImportError) as exc:
         _warn_once("label", f"could not write {out / LABEL_NAME} ({exc}); the card will not show the label")
 

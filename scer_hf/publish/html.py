@@ -17,10 +17,11 @@ from xml.sax.saxutils import escape
 import jinja2
 from markupsafe import Markup
 
-from .._io import atomic_write_text
+from .._io import atomic_write_text, refuse_overwrite, require_folder
 from .._version import __version__
 from ..core import fmt as _fmt
 from ..core.report import load_report
+from ..core.report_files import input_paths
 from ..rating import resolve_rating
 from ..rating.result import indicative_text, not_comparable_reasons
 from .label import PALETTE, fmt_energy, fmt_num, label_fields, make_label, rating_value_text
@@ -392,13 +393,19 @@ def render_html(report: Report | Mapping[str, Any] | str | os.PathLike[str], rat
 def write_html_report(report: Report | Mapping[str, Any] | str | os.PathLike[str],
                       path: str | os.PathLike[str] = "scer_report.html", rating: Any = None,
                       reference: Iterable[Any] | None = None, *, manifest_url: str | None = None,
-                      auto_rate: bool = True) -> Path:
+                      auto_rate: bool = True, overwrite: bool = False, parents: bool = False) -> Path:
     """Write the one-file HTML report to *path* and return it.
 
     ``rating``: a Rating, its dict or a JSON path (computed with ``scer_hf.rate`` when
     omitted and available). ``reference``: peers to plot, ``[{model, value, quality?}]``
     in the rating's unit; by default the rating's ``nearest_peers``.
+
+    Like ``scer-hf report``: an existing *path* is replaced only with ``overwrite=True``, never when it is one of
+    the inputs (the report or rating file) or a pipe/device; a missing folder is created only with
+    ``parents=True``; a symbolic link is written through to its target. Raises
+    :class:`~scer_hf.errors.OutputExistsError` or :class:`~scer_hf.errors.OutputWriteError` (naming *path*).
     """
-    html = render_html(report, rating, reference, manifest_url=manifest_url, auto_rate=auto_rate,
-                       file_name=Path(path).name)
-    return atomic_write_text(Path(path), html)
+    p = refuse_overwrite(path, overwrite=overwrite, inputs=input_paths(report, rating), flag="overwrite=True")
+    require_folder(p, parents=parents)
+    html = render_html(report, rating, reference, manifest_url=manifest_url, auto_rate=auto_rate, file_name=p.name)
+    return atomic_write_text(p, html, parents=parents)

@@ -32,11 +32,12 @@ from xml.sax.saxutils import escape
 
 import segno
 
-from .._io import atomic_write_bytes, atomic_write_text
+from .._io import atomic_write_bytes, atomic_write_text, refuse_overwrite, require_folder
 from ..errors import ReportError, SCERError
 from ..core import fmt as _fmt
 from ..core.coverage import COVERAGE_THRESHOLD
 from ..core.report import Report, load_report
+from ..core.report_files import input_paths
 from ..rating import resolve_rating
 from ..rating.result import indicative_text, not_comparable_reasons
 from .figures import METHOD_TEXT, fact_dicts, grid_where, hardware_text, method_of, rating_value_text, scope_line, \
@@ -443,18 +444,26 @@ def svg_to_png(svg: str, width: int = 900) -> bytes:
 
 def save_label(path: str | os.PathLike[str], report: Report | Mapping[str, Any] | str | os.PathLike[str],
                rating: Any = None, manifest_url: str | None = None, *, width_px: int = 900,
-               auto_rate: bool = True) -> Path:
-    """Write the label to ``path``: ``.svg`` text or ``.png`` (``width_px`` wide)."""
+               auto_rate: bool = True, overwrite: bool = False, parents: bool = False) -> Path:
+    """Write the label to ``path``: ``.svg`` text or ``.png`` (``width_px`` wide).
+
+    Like ``scer-hf label``: an existing *path* is replaced only with ``overwrite=True``, never when it is one of the
+    inputs (the report or rating file) or a pipe/device; a missing folder is created only with ``parents=True``;
+    a symbolic link is written through to its target. Raises :class:`~scer_hf.errors.OutputExistsError` or
+    :class:`~scer_hf.errors.OutputWriteError` (naming *path*).
+    """
     p = Path(path)
+    suffix = p.suffix.lower()
+    if suffix not in (".svg", ".png"):
+        raise ReportError(f"label path must end in .svg or .png, got {p.name!r}")
+    refuse_overwrite(p, overwrite=overwrite, inputs=input_paths(report, rating), flag="overwrite=True")
+    require_folder(p, parents=parents)
     # the label names itself in its verify command; a PNG cannot be verified, so it names the report instead
     svg = make_label(report, rating, manifest_url, auto_rate=auto_rate,
-                     file_name=p.name if p.suffix.lower() == ".svg" else None)
-    suffix = p.suffix.lower()
+                     file_name=p.name if suffix == ".svg" else None)
     if suffix == ".svg":
-        return atomic_write_text(p, svg)
-    if suffix == ".png":
-        return atomic_write_bytes(p, svg_to_png(svg, width_px))
-    raise ReportError(f"label path must end in .svg or .png, got {p.name!r}")
+        return atomic_write_text(p, svg, parents=parents)
+    return atomic_write_bytes(p, svg_to_png(svg, width_px), parents=parents)
 
 
 def markdown_badge(report: Report | Mapping[str, Any] | str | os.PathLike[str], rating: Any = None,

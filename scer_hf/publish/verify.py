@@ -22,11 +22,13 @@ in ``note``). The result is ok when no check failed.
 from __future__ import annotations
 
 import json
+import math
 import os
 import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any, Mapping
 
+from .. import _read
 from ..core.carbon import J_PER_KWH, CarbonIntensity
 from ..core.embodied import Embodied
 from ..errors import CardError, ReportError, ReportSchemaError, SCERError, VerificationError
@@ -170,19 +172,18 @@ def verify_report(report: Report | Mapping[str, Any] | str | os.PathLike[str],
 # ------------------------------------------------------------------ label -------------
 def _label_meta(path: Path) -> tuple[str, dict[str, Any]]:
     """The label's SVG text and the fields its ``<metadata>`` embeds."""
+    text = _read.read_text(path, what="label", error=VerificationError)  # a regular file, size cap, UTF-8
     try:
-        text = path.read_text(encoding="utf-8")
         root = ET.fromstring(text)
-    except (OSError, UnicodeDecodeError, ET.ParseError) as exc:
-        raise VerificationError(f"{path} is not a readable SVG label: {exc}") from exc
+    except ET.ParseError as exc:
+        raise VerificationError(f"{path} is not a readable SVG label (XML error at line {exc.position[0]}); was it "
+                                "made by `scer-hf label`?") from None
     for el in root.iter():
         if el.tag.endswith("metadata") and el.get("id") == "scer-label-data":
-            try:
-                meta = json.loads(el.text or "")
-            except json.JSONDecodeError as exc:
-                raise VerificationError(f"{path}: label metadata is not JSON: {exc}") from exc
+            meta = _read.loads_json(el.text or "", where=f"{path} (label metadata)", what="label",
+                                    error=VerificationError)
             if not isinstance(meta, dict):
-                raise VerificationError(f"{path}: label metadata is not a JSON object; make the label again")
+                raise VerificationError(f"{path}: label metadata is not a JSON object; was it made by `scer-hf label`?")
             return text, meta
     raise VerificationError(f"{path} has no scer-hf label metadata; was it made by `scer-hf label`?")
 
@@ -227,10 +228,7 @@ def _front_matter(path: Path) -> tuple[str, dict[str, Any]]:
     """The card's text and metadata, split exactly as ``update_card`` and the Hub split it (BOM, CRLF included)."""
     from .card.splice import split_card  # noqa: PLC0415
 
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise VerificationError(f"{path} is not a readable model card (UTF-8 text): {exc}") from exc
+    text = _read.read_text(path, what="model card", error=VerificationError)  # a regular file, size cap, UTF-8
     try:
         card = split_card(text)
     except CardError as exc:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
+from ..core.bounds import PARAMETERS, check
 from ..core.report import Report
 from ..core.report_files import REPORT_NAMES, report_paths
 from ..errors import ModelIdError, RatingError
@@ -93,6 +94,9 @@ def rate(
 
     Raises ``ModelIdError`` (malformed id), ``UnknownTaskError``, ``ReportSchemaError``.
     """
+    if parameters is not None:  # a count from outside: within scer_hf.core.bounds.PARAMETERS
+        parameters = check(PARAMETERS, parameters, name="parameters", error=RatingError,
+                           hint="; give the model's parameter count, e.g. 7e9")
     flags: dict[str, Any] = dict(task=task, include_secondary=include_secondary, include_modelled=include_modelled,
                                  include_derived=include_derived, extra=extra)
     if isinstance(x, str) and x.startswith("hf://"):

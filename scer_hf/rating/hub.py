@@ -1,43 +1,144 @@
 """Optional, offline-tolerant Hub lookup of a model: one ``model_info`` request (card data, safetensors, config).
 
 The card's ``co2_eq_emissions`` (:func:`card_emissions`) and its lineage (``lineage.hub_node``) are both read from
-that one answer. Never raises and never waits longer than ``timeout_s`` (+0.5 s): the request runs in a daemon
-thread that is abandoned at the deadline. Skipped when ``HF_HUB_OFFLINE`` is set.
+that one answer. Never raises and never waits longer than ``timeout_s`` (+0.5 s); skipped when ``HF_HUB_OFFLINE``
+is set.
+
+The request goes through huggingface_hub's own HTTP session (its endpoint, token, proxies and certificates) with
+the limits of :mod:`scer_hf.core.net`: at most :data:`MAX_BODY_BYTES` (inflated), a total deadline, redirects to
+the same origin only (the token never goes to another host). From the answer only the fields scer-hf uses are
+kept (:class:`HubModel`), each checked: the safetensors parameter count and the card's emissions must pass
+:mod:`scer_hf.core.bounds`, strings are length-capped. A field that fails is dropped, and the reason is recorded
+(``refused``); an error never quotes the response.
 """
 
 from __future__ import annotations
 
 import os
 import threading
+import time
+import urllib.parse
+from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["card_emissions", "model_info", "card_field", "hub_offline", "DEFAULT_TIMEOUT_S"]
+from .._read import loads_json
+from ..core.bounds import EMISSIONS_G, PARAMETERS, number, within
+from ..core.net import REDIRECTS, RefusedAnswer, read_body, same_origin
+from ..errors import InputFileError
+
+__all__ = ["card_emissions", "model_info", "card_field", "hub_offline", "HubModel", "DEFAULT_TIMEOUT_S",
+           "MAX_BODY_BYTES"]
 
 DEFAULT_TIMEOUT_S = 3.0
+MAX_BODY_BYTES = 8 << 20  # a model_info answer with card data is tens of KB; big eval tables ~1 MB
+_MAX_STR = 200
+_CO2_TEXT = ("source", "training_type", "geographical_location", "hardware_used")
 
 
 def hub_offline() -> bool:
     return os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in ("1", "true", "yes", "on")
 
 
-def _parse(co2: Any) -> dict[str, Any] | None:
-    """``co2_eq_emissions`` is a number (grams) or a mapping with ``emissions`` (grams)."""
-    if isinstance(co2, (int, float)) and not isinstance(co2, bool):
-        return {"co2e_g": float(co2)}
-    if isinstance(co2, dict) and isinstance(co2.get("emissions"), (int, float)):
-        out = {"co2e_g": float(co2["emissions"])}
-        for k in ("source", "training_type", "geographical_location", "hardware_used"):
-            if co2.get(k) is not None:
-                out[k] = str(co2[k])
-        return out
-    return None
+@dataclass(frozen=True)
+class _SafeTensors:
+    total: int | None
 
 
-def model_info(model_id: str, timeout_s: float = DEFAULT_TIMEOUT_S) -> tuple[Any, dict[str, Any]]:
-    """``(ModelInfo or None, status)``: one Hub request for the card data, safetensors and config of *model_id*.
+@dataclass(frozen=True)
+class HubModel:
+    """The checked fields of one ``model_info`` answer (the attribute names of huggingface_hub's ``ModelInfo``)."""
 
-    ``status`` is ``{"checked": True}`` or ``{"checked": False, "error": ...}``. Never raises; returns within
-    ``timeout_s`` (+0.5 s): the request runs in a daemon thread that is abandoned at the deadline.
+    card_data: dict[str, Any] = field(default_factory=dict)  # base_model, base_model_relation, co2_eq_emissions
+    safetensors: _SafeTensors | None = None
+    config: dict[str, Any] = field(default_factory=dict)     # model_type, quantization_config (presence only)
+    tags: tuple[str, ...] = ()  # the repo's tags (base_model:quantized:..., gguf, awq ...), at most _MAX_LIST
+    siblings: tuple[_Sibling, ...] = ()  # the repo's file names (a .gguf file marks a quantized copy)
+    refused: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class _Sibling:
+    rfilename: str
+
+
+_MAX_LIST = 512  # tags or files kept from one answer
+
+
+def _text(x: Any) -> str | None:
+    return x.strip() if isinstance(x, str) and 0 < len(x.strip()) <= _MAX_STR else None
+
+
+def _checked(data: Any) -> HubModel:
+    """Keep the fields scer-hf reads, each only when it passes its type, length and plausibility bound."""
+    if not isinstance(data, dict):
+        raise RefusedAnswer("the answer is not a JSON object")
+    refused: list[str] = []
+    card = data.get("cardData") if isinstance(data.get("cardData"), dict) else {}
+    base = card.get("base_model")
+    base = [b for b in (base if isinstance(base, list) else [base])[:16] if _text(b)]
+    kept: dict[str, Any] = {"base_model": base or None, "base_model_relation": _text(card.get("base_model_relation"))}
+    if card.get("co2_eq_emissions") is not None:
+        kept["co2_eq_emissions"] = card["co2_eq_emissions"]  # checked by _parse, which records a refusal
+    st = data.get("safetensors")
+    total = st.get("total") if isinstance(st, dict) else None
+    if total is not None and not within(PARAMETERS, total):
+        refused.append(f"safetensors.total refused: not a parameter count ({PARAMETERS.describe()})")
+        total = None
+    cfg = data.get("config") if isinstance(data.get("config"), dict) else {}
+    mt = _text(cfg.get("model_type"))
+    config: dict[str, Any] = {"model_type": mt} if mt else {}
+    if isinstance(cfg.get("quantization_config"), dict):
+        config["quantization_config"] = {"quant_method": _text(cfg["quantization_config"].get("quant_method"))}
+    raw_tags = data.get("tags") if isinstance(data.get("tags"), list) else []
+    tags = tuple(t for t in (_text(x) for x in raw_tags[:_MAX_LIST]) if t)
+    raw_files = data.get("siblings") if isinstance(data.get("siblings"), list) else []
+    files = tuple(_Sibling(f) for f in (_text(x.get("rfilename")) if isinstance(x, dict) else None
+                                        for x in raw_files[:_MAX_LIST]) if f)
+    return HubModel(card_data=kept, safetensors=_SafeTensors(int(total)) if total is not None else None,
+                    config=config, tags=tags, siblings=files, refused=tuple(refused))
+
+
+def _fetch(model_id: str, timeout_s: float) -> HubModel:
+    from huggingface_hub import HfApi
+    from huggingface_hub.utils import build_hf_headers, get_session
+
+    deadline = time.monotonic() + timeout_s
+    # a fresh HfApi reads the current endpoint (the module-level one keeps the endpoint of its import)
+    url = f"{HfApi().endpoint.rstrip('/')}/api/models/{urllib.parse.quote(model_id, safe='/')}"
+    params: Any = [("expand", "cardData"), ("expand", "safetensors"), ("expand", "config"), ("expand", "tags"),
+                   ("expand", "siblings")]
+    headers = {**build_hf_headers(), "Accept-Encoding": "gzip"}
+    for _ in range(4):
+        left = deadline - time.monotonic()
+        if left <= 0:
+            break
+        with get_session().stream("GET", url, params=params, headers=headers, timeout=left,
+                                  follow_redirects=False) as r:
+            if r.status_code in REDIRECTS and r.headers.get("Location"):
+                target = urllib.parse.urljoin(str(r.url), r.headers["Location"])
+                if not same_origin(str(r.url), target):
+                    raise RefusedAnswer(f"HTTP {r.status_code} redirect to another host, not followed")
+                url, params = target, None
+                continue
+            if r.status_code >= 400:
+                hint = {401: " (not authorized: set HF_TOKEN for a gated or private model)",
+                        404: " (no such model on the Hub)"}.get(r.status_code, "")
+                raise RefusedAnswer(f"HTTP {r.status_code}{hint}")
+            body = read_body(r.iter_raw(), encoding=r.headers.get("Content-Encoding"), max_bytes=MAX_BODY_BYTES,
+                             deadline=deadline)
+        try:
+            return _checked(loads_json(body, where="the Hub's answer", what="model_info answer", finite=False))
+        except InputFileError as exc:
+            raise RefusedAnswer(str(exc)) from None
+    raise RefusedAnswer("too many redirects, or no answer in time")
+
+
+def model_info(model_id: str, timeout_s: float = DEFAULT_TIMEOUT_S) -> tuple[HubModel | None, dict[str, Any]]:
+    """``(HubModel or None, status)``: one Hub request for the card data, safetensors and config of *model_id*.
+
+    ``status`` is ``{"checked": True}`` (plus ``refused``: fields dropped and why) or ``{"checked": False,
+    "error": ...}``. Never raises; returns within ``timeout_s`` (+0.5 s): the request runs in a daemon thread that
+    keeps the same deadline itself.
     """
     if hub_offline():
         return None, {"checked": False, "error": "HF_HUB_OFFLINE is set"}
@@ -45,15 +146,13 @@ def model_info(model_id: str, timeout_s: float = DEFAULT_TIMEOUT_S) -> tuple[Any
 
     def work() -> None:
         try:
-            from huggingface_hub import HfApi
-
-            # a fresh HfApi reads the current endpoint (the module-level one keeps the endpoint of its import)
-            box["info"] = HfApi().model_info(model_id, timeout=timeout_s, expand=["cardData", "safetensors", "config",
-                                                                             "tags", "siblings"])
-        # Any failure of an optional network lookup (no network, DNS, HTTP 401/404, a changed
-        # response shape) must not break rating; the error is reported in the rating.
+            box["info"] = _fetch(model_id, timeout_s)
+        except RefusedAnswer as exc:
+            box["error"] = f"the Hub's answer was not used: {exc}"
+        # Any other failure of an optional network lookup (no network, DNS, TLS, a changed response shape) must
+        # not break rating; it is reported in the rating by type only (a message may quote the request).
         except Exception as exc:  # noqa: BLE001
-            box["error"] = f"{type(exc).__name__}: {exc}"[:300]
+            box["error"] = f"Hub unreachable ({type(exc).__name__})"
 
     t = threading.Thread(target=work, name="scer-hub-info", daemon=True)
     t.start()
@@ -61,19 +160,43 @@ def model_info(model_id: str, timeout_s: float = DEFAULT_TIMEOUT_S) -> tuple[Any
     if t.is_alive():
         return None, {"checked": False, "error": f"Hub did not answer within {timeout_s} s"}
     if "error" in box:
-        return None, {"checked": False, "error": box["error"]}
-    return box.get("info"), {"checked": True}
+        return None, {"checked": False, "error": box["error"][:300]}
+    info: HubModel = box["info"]
+    return info, {"checked": True, **({"refused": list(info.refused)} if info.refused else {})}
 
 
 def card_field(info: Any, key: str) -> Any:
-    """A key of the card metadata of a ModelInfo (None when absent)."""
+    """A key of the card metadata of a :class:`HubModel` (or a huggingface_hub ``ModelInfo``); None when absent."""
     card = getattr(info, "card_data", None)
     return card.get(key) if hasattr(card, "get") else getattr(card, key, None)
 
 
+def _parse(co2: Any) -> dict[str, Any] | None:
+    """``co2_eq_emissions`` is a number (grams) or a mapping with ``emissions`` (grams); ``{"refused": why}`` when
+    the figure is outside :data:`scer_hf.core.bounds.EMISSIONS_G` (negative, NaN, infinite, absurd) or not a number.
+    """
+    g = co2.get("emissions") if isinstance(co2, dict) else co2
+    if g is None:
+        return None
+    if not within(EMISSIONS_G, g):
+        f = number(g)
+        shown = f"{f:g} g" if f is not None else f"a {type(g).__name__}, not a number of grams"
+        return {"refused": [f"co2_eq_emissions ({shown}) is outside the plausible range {EMISSIONS_G.describe()}; "
+                            "the card's figure is not used"]}
+    out: dict[str, Any] = {"co2e_g": float(g)}
+    if isinstance(co2, dict):
+        for k in _CO2_TEXT:
+            v = co2.get(k)
+            if isinstance(v, (int, float)) and not isinstance(v, bool) and number(v) is not None:
+                v = str(v)
+            if _text(v):
+                out[k] = _text(v)
+    return out
+
+
 def card_emissions(model_id: str, timeout_s: float = DEFAULT_TIMEOUT_S,
                    lookup: tuple[Any, dict[str, Any]] | None = None) -> dict[str, Any]:
-    """``{"checked": bool, "co2e_g": float?, ..., "error": str?}`` for *model_id*'s Hub card.
+    """``{"checked": bool, "co2e_g": float?, ..., "refused": [str]?, "error": str?}`` for *model_id*'s Hub card.
 
     *lookup*: the result of :func:`model_info` already made for this model (no second request)."""
     info, status = lookup if lookup is not None else model_info(model_id, timeout_s)
@@ -82,5 +205,7 @@ def card_emissions(model_id: str, timeout_s: float = DEFAULT_TIMEOUT_S,
     try:
         co2 = _parse(card_field(info, "co2_eq_emissions"))
     except Exception as exc:  # noqa: BLE001 - a changed response shape must not break rating
-        return {"checked": False, "error": f"{type(exc).__name__}: {exc}"[:300]}
-    return {"checked": True, **(co2 or {})}
+        return {"checked": False, "error": f"co2_eq_emissions unreadable ({type(exc).__name__})"}
+    out = {"checked": True, **(co2 or {})}
+    refused = list(status.get("refused", [])) + out.pop("refused", [])
+    return {**out, "refused": refused} if refused else out

@@ -1,14 +1,18 @@
 """A local model folder: ``config.json`` and parameters counted from safetensors headers (no torch).
 
 A ``.safetensors`` file starts with an 8-byte little-endian header length and a JSON header mapping each tensor
-to its dtype, shape and offsets, so the parameter count is the sum of the shapes' products: the weights are
+to its dtype, shape and byte offsets, so the parameter count is the sum of the shapes' products: the weights are
 never read. The folder's base model is the card's ``base_model`` (README.md front matter) or, failing that,
 ``_name_or_path`` of config.json (what transformers writes: the checkpoint the model was loaded from).
+
+Every file is read through :mod:`scer_hf._read` (regular files only, size and nesting caps, no content in
+messages). A header is checked as the safetensors format defines it: the header fits in the file, each tensor's
+shape matches its byte range, the byte ranges lie inside the file; dimensions and counts pass
+:mod:`scer_hf.core.bounds`. Shards named by ``model.safetensors.index.json`` must lie inside the folder.
 """
 
 from __future__ import annotations
 
-import json
 import math
 import os
 import re
@@ -16,14 +20,21 @@ import struct
 from pathlib import Path
 from typing import Any
 
+from .._read import confined, load_json, loads_json, open_regular, read_text
+from ..core.bounds import PARAMETERS, TENSOR_NDIM
 from ..errors import RatingError
 from .lineage import Node
 
 __all__ = ["is_model_folder", "safetensors_params", "folder_params", "folder_node"]
 
-_MAX_HEADER = 100 * 1024 * 1024
+_MAX_HEADER = 100_000_000  # the safetensors format's own header limit
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*(/[\w.-]+)?$")
 _FM = re.compile(r"^\s*---\s*\n(.*?)\n---\s*(\n|$)", re.S)
+# bits per element of each safetensors dtype (safetensors' Dtype enum); an unknown dtype needs at least 1 bit
+_BITS = {"BOOL": 8, "F4": 4, "F6_E2M3": 6, "F6_E3M2": 6, "U8": 8, "I8": 8, "F8_E5M2": 8, "F8_E4M3": 8,
+         "F8_E8M0": 8, "I16": 16, "U16": 16, "F16": 16, "BF16": 16, "I32": 32, "U32": 32, "F32": 32, "C64": 64,
+         "F64": 64, "I64": 64, "U64": 64}
+_RESAVE = "re-save the model (save_pretrained) or download it again"
 
 
 def is_model_folder(x: Any) -> bool:
@@ -35,79 +46,124 @@ def is_model_folder(x: Any) -> bool:
         return False
 
 
-def safetensors_params(path: str | os.PathLike[str]) -> int:
-    """Number of parameters in one ``.safetensors`` file, from its header only."""
-    try:
-        with open(path, "rb") as fh:
-            head = fh.read(8)
-            if len(head) != 8:
-                raise RatingError(f"{path} is not a safetensors file (shorter than its 8-byte header length)")
-            (n,) = struct.unpack("<Q", head)
-            if not 2 <= n <= _MAX_HEADER:
-                raise RatingError(f"{path} is not a safetensors file (header length {n})")
-            header = json.loads(fh.read(n).decode("utf-8"))
-    except OSError as exc:
-        raise RatingError(f"cannot read {path}: {exc}") from exc
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise RatingError(f"{path} has an unreadable safetensors header ({exc}); re-save the model") from exc
+def _nth(i: int) -> str:
+    return f"tensor #{i + 1} of the header"
+
+
+def _tensor_elements(t: Any, i: int, path: str, data_len: int) -> int:
+    """Elements of one header entry, checked against its dtype and byte range (never the tensor's name)."""
+    shape = t.get("shape") if isinstance(t, dict) else None
+    if not isinstance(shape, list) or not all(isinstance(d, int) and not isinstance(d, bool) and d >= 0
+                                              for d in shape):
+        raise RatingError(f"{path}: {_nth(i)} has no valid shape (a list of whole numbers >= 0); {_RESAVE}")
+    if len(shape) > TENSOR_NDIM.high:
+        raise RatingError(f"{path}: {_nth(i)} has {len(shape):,} dimensions, more than the "
+                          f"{TENSOR_NDIM.high:g} any tensor library allows; {_RESAVE}")
+    n = 1
+    for d in shape:
+        n *= d
+        if n > PARAMETERS.high:
+            raise RatingError(f"{path}: {_nth(i)} claims more than {PARAMETERS.high:g} elements, beyond any real "
+                              f"model; {_RESAVE}")
+    offs = t.get("data_offsets")
+    if not (isinstance(offs, list) and len(offs) == 2 and all(isinstance(o, int) and not isinstance(o, bool)
+                                                              for o in offs) and 0 <= offs[0] <= offs[1] <= data_len):
+        raise RatingError(f"{path}: {_nth(i)} has data offsets outside the file ({data_len:,} bytes of data); the "
+                          f"file is truncated or not a safetensors file; {_RESAVE}")
+    size = offs[1] - offs[0]
+    bits = _BITS.get(t.get("dtype")) if isinstance(t.get("dtype"), str) else None
+    if (math.ceil(n * bits / 8) != size) if bits else (n > size * 8):
+        raise RatingError(f"{path}: {_nth(i)} has a shape of {n:,} elements that does not match its {size:,} bytes "
+                          f"of data; {_RESAVE}")
+    return n
+
+
+def safetensors_params(path: str | os.PathLike[str], *, shown: str | None = None) -> int:
+    """Number of parameters in one ``.safetensors`` file, from its header only (checked, see the module doc).
+
+    *shown* names the file in messages instead of its path."""
+    p = shown or os.fspath(path)
+    with open_regular(path, what="safetensors file", error=RatingError, max_bytes=1 << 62, shown=shown) as (fh, size):
+        head = fh.read(8)
+        if len(head) != 8:
+            raise RatingError(f"{p} is not a safetensors file (shorter than its 8-byte header length); {_RESAVE}")
+        (n,) = struct.unpack("<Q", head)
+        if not 2 <= n <= _MAX_HEADER or 8 + n > size:
+            raise RatingError(f"{p} is not a safetensors file: its header length does not fit the file's "
+                              f"{size:,} bytes (or the format's {_MAX_HEADER:,}-byte limit); {_RESAVE}")
+        raw = fh.read(n)
+    header = loads_json(raw, where=p, what="safetensors header", error=RatingError)
     if not isinstance(header, dict):
-        raise RatingError(f"{path} has an unreadable safetensors header (not a JSON object)")
-    total = 0
-    for name, t in header.items():
+        raise RatingError(f"{p} has an unreadable safetensors header (not a JSON object); {_RESAVE}")
+    data_len, total = size - 8 - n, 0
+    for i, (name, t) in enumerate(header.items()):
         if name == "__metadata__":
             continue
-        shape = t.get("shape") if isinstance(t, dict) else None
-        if not isinstance(shape, list) or not all(isinstance(d, int) and d >= 0 for d in shape):
-            raise RatingError(f"{path}: tensor {name!r} has no valid shape in the safetensors header")
-        total += math.prod(shape)
+        total += _tensor_elements(t, i, p, data_len)
+        if total > PARAMETERS.high:
+            raise RatingError(f"{p} claims more than {PARAMETERS.high:g} parameters, beyond any real model; {_RESAVE}")
     return total
+
+
+def _shards(folder: Path, index: Path) -> list[Path]:
+    """The shard files an index names: inside *folder* only."""
+    data = load_json(index, what="index", error=RatingError)
+    wm = data.get("weight_map") if isinstance(data, dict) else None
+    if not isinstance(data, dict) or not (wm is None or isinstance(wm, dict)):
+        raise RatingError(f"{index} is not a safetensors index (a JSON object whose weight_map maps tensor names to "
+                          f"shard files); {_RESAVE}")
+    names = set()
+    for v in (wm or {}).values():
+        confined(folder, v, what="shard", error=RatingError, source=index.name)
+        names.add(v)
+    return [folder / f for f in sorted(names)]
 
 
 def folder_params(folder: str | os.PathLike[str]) -> tuple[int | None, list[str]]:
     """``(parameters, files counted)``; shards listed in ``model.safetensors.index.json`` when present."""
     p = Path(folder)
     index = p / "model.safetensors.index.json"
-    files: list[Path]
-    if index.is_file():
-        try:
-            wm = json.loads(index.read_text(encoding="utf-8")).get("weight_map") or {}
-        except (OSError, ValueError) as exc:
-            raise RatingError(f"{index} is not readable JSON ({exc})") from exc
-        files = [p / f for f in sorted(set(wm.values()))]
-    else:
-        files = sorted(p.glob("*.safetensors"))
+    listed = os.path.lexists(index)
+    files = _shards(p, index) if listed else sorted(p.glob("*.safetensors"))
     if not files:
         return None, []
-    return sum(safetensors_params(f) for f in files), [f.name for f in files]
+    total = 0
+    for k, f in enumerate(files, 1):
+        # a shard's name comes from inside the index: messages name it by its place there, never by the name
+        total += safetensors_params(f, shown=f"shard {k} of {len(files)} listed in {index}" if listed else None)
+        if total > PARAMETERS.high:
+            raise RatingError(f"{p} claims more than {PARAMETERS.high:g} parameters over its shards, beyond any real "
+                              f"model; {_RESAVE}")
+    return total, [str(f.relative_to(p)) for f in files]
 
 
 def _card_base(folder: Path) -> tuple[str | None, str | None]:
-    readme = folder / "README.md"
-    if not readme.is_file():
+    """The card's ``base_model`` and relation; an unreadable card (or card metadata) gives none."""
+    try:
+        text = read_text(folder / "README.md", what="card", error=RatingError, if_missing="")
+    except RatingError:
         return None, None
-    m = _FM.match(readme.read_text(encoding="utf-8", errors="replace"))
+    m = _FM.match(text)
     if not m:
         return None, None
     import yaml  # a dependency of huggingface_hub, which scer-hf requires
 
     try:
-        meta = yaml.safe_load(m.group(1))
-    except yaml.YAMLError:
+        meta = yaml.load(m.group(1), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+    except (yaml.YAMLError, RecursionError):
         return None, None
     if not isinstance(meta, dict):
         return None, None
     base, rel = meta.get("base_model"), meta.get("base_model_relation")
     base = base[0] if isinstance(base, list) and base else base
-    return (base.strip() if isinstance(base, str) and base.strip() else None), (rel if isinstance(rel, str) else None)
+    ok = isinstance(base, str) and 0 < len(base.strip()) <= 200
+    return (base.strip() if ok else None), (rel if isinstance(rel, str) and len(rel) <= 40 else None)
 
 
 def folder_node(folder: str | os.PathLike[str]) -> Node:
     """The lineage node of a local model folder (raises :class:`RatingError` on an unreadable folder)."""
     p = Path(folder).resolve()
-    try:
-        config = json.loads((p / "config.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise RatingError(f"{p / 'config.json'} is not readable JSON ({exc}); is {p} a saved model folder?") from exc
+    config = load_json(p / "config.json", what="config", error=RatingError, finite=False)
     if not isinstance(config, dict):
         raise RatingError(f"{p / 'config.json'} is not a JSON object; is {p} a saved model folder?")
     n, files = folder_params(p)
@@ -118,12 +174,14 @@ def folder_node(folder: str | os.PathLike[str]) -> Node:
         if isinstance(name, str) and _HUB_ID.match(name) and "/" in name and not os.path.isabs(name):
             base, rel, how = name, "finetune", "config.json _name_or_path (the checkpoint it was loaded from)"
     arch = config.get("model_type")
+    arch = arch.lower() if isinstance(arch, str) and len(arch) <= 100 else None
     src = [f"local folder {p}"]
     if base:
         src.append(f"base model {base} from {how}")
     if n is not None:
         src.append(f"{n:,} parameters counted from the safetensors header(s) of {', '.join(files)}")
+    archs = config.get("architectures")
+    archs = [a for a in archs if isinstance(a, str) and len(a) <= 100][:8] if isinstance(archs, list) else None
     return Node(model_id=str(p), base_model=base, relation=(rel or "finetune") if base else "pretrained",
-                architecture=arch.lower() if isinstance(arch, str) else None,
-                params_b=n / 1e9 if n is not None else None, source="; ".join(src),
-                notes=f"architectures: {config.get('architectures')}", origin="local folder")
+                architecture=arch, params_b=n / 1e9 if n is not None else None, source="; ".join(src),
+                notes=f"architectures: {archs}", origin="local folder")

@@ -37,11 +37,13 @@ from __future__ import annotations
 
 import csv
 import functools
+import io
 import os
 import re
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
+from .. import _read
 from ..errors import ReferenceDataError, SCERError
 from .categories import hardware_class, size_class
 
@@ -97,15 +99,19 @@ def _evidence(notes: str) -> tuple[str, bool, bool]:
 @functools.lru_cache(maxsize=64)
 def _read_csv(path: str, stamp: tuple[int, int] = (0, 0)) -> tuple[tuple[str, ...], tuple[dict[str, str], ...]]:
     """Header and rows of a CSV; *stamp* (mtime_ns, size) re-reads a user file that changed."""
+    raw = _read.read_bytes(path, what="CSV", error=ReferenceDataError)  # a regular file only, size cap
     try:
-        with open(path, newline="", encoding="utf-8") as fh:
-            reader = csv.DictReader(fh)
-            data = tuple(dict(r) for r in reader)
-            return tuple(reader.fieldnames or ()), data
-    except OSError as exc:
-        raise ReferenceDataError(f"cannot read reference file {path}: {exc}; reinstall scer-hf") from exc
-    except (UnicodeDecodeError, csv.Error) as exc:  # a user's extra= file that is not a UTF-8 CSV
-        raise ReferenceDataError(f"reference file {path} is not a UTF-8 CSV ({exc}); save it as CSV, UTF-8") from exc
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:  # a user's extra= file that is not UTF-8
+        raise ReferenceDataError(f"reference file {path} is not a UTF-8 CSV (invalid byte at offset {exc.start}); "
+                                 "save it as CSV, UTF-8") from None
+    try:
+        reader = csv.DictReader(io.StringIO(text, newline=""))
+        data = tuple(dict(r) for r in reader)
+        return tuple(reader.fieldnames or ()), data
+    except csv.Error as exc:  # a user's extra= file that is not a CSV
+        raise ReferenceDataError(f"reference file {path} is not a CSV (line {reader.line_num}: "
+                                 f"{type(exc).__name__}); save it as CSV, UTF-8") from None
 
 
 def raw_rows(name: str) -> list[dict[str, str]]:
@@ -192,7 +198,8 @@ def _kind_of(columns: Iterable[str]) -> str:
     if cols & {"energy_wh_per_1000_queries", "joules_per_token"}:
         return "inference.csv"
     raise ReferenceDataError(
-        f"extra reference rows have columns {sorted(cols)}; use the columns of one shipped file "
+        f"extra reference rows have {len(cols)} column(s), none a value column of a shipped file (their names "
+        "are not repeated here: a file's content never goes into a message); use the columns of one shipped file "
         f"(training.csv: model_id, params_b, training_tokens_b, energy_mwh, ..., source, notes; inference.csv: "
         f"model_id, energy_wh_per_1000_queries or joules_per_token, ..., source, notes; aienergyscore_v1.csv)"
     )

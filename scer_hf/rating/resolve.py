@@ -7,6 +7,7 @@ import os
 from pathlib import Path
 from typing import Any, Mapping
 
+from .. import _read
 from ..core.report import Report
 from ..errors import RatingMismatchError, ReportError, SCERError
 
@@ -67,10 +68,10 @@ def resolve_rating(report: Report, rating: Any = None, *, auto: bool = True) -> 
     if isinstance(rating, (str, os.PathLike)):
         p = Path(rating)
         src = f"{p}: "
-        try:
-            rating = json.loads(p.read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise ReportError(f"cannot read rating JSON {p}: {exc}; write one with `scer-hf rate --json`") from exc
+        try:  # a regular file, size and nesting caps, finite numbers (scer_hf._read)
+            rating = _read.load_json(p, what="rating", error=ReportError)
+        except ReportError as exc:
+            raise ReportError(f"cannot read rating JSON: {exc}; write one with `scer-hf rate --json`") from None
     if hasattr(rating, "to_dict"):
         rating = rating.to_dict()
     if not isinstance(rating, Mapping):
@@ -79,4 +80,8 @@ def resolve_rating(report: Report, rating: Any = None, *, auto: bool = True) -> 
         raise ReportError(f"{src}not a rating (no 'training' or 'inference' block); pass the JSON that "
                           "`scer-hf rate REPORT --json` prints, or omit the rating to rate the report here")
     check_binding(report, rating, src)
-    return json.loads(json.dumps(rating, default=str))
+    try:
+        return json.loads(json.dumps(rating, default=str, allow_nan=False))
+    except (ValueError, RecursionError) as exc:
+        why = "nested too deeply" if isinstance(exc, RecursionError) else "holds NaN or Infinity"
+        raise ReportError(f"{src}the rating {why}; pass the JSON that `scer-hf rate REPORT --json` prints") from None

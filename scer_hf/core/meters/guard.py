@@ -33,6 +33,7 @@ import math
 import threading
 import time
 import warnings
+import weakref
 from dataclasses import dataclass
 from typing import Any
 
@@ -82,16 +83,29 @@ class _Reader:
         self.started_at: float | None = None  # the read in flight (None: idle)
         self._result: tuple[bool, Any] = (True, None)
         self._abandoned = False  # we stopped waiting for the read in flight; its answer must be drained
+        self._closed = False
+
+    def close(self) -> None:
+        """Let the thread end (now if idle, after the read in flight otherwise)."""
+        if self._closed:
+            return
+        self._closed = True
+        if self._thread is not None and self.started_at is None:
+            self._go.release()
 
     def _loop(self) -> None:
         while True:
             self._go.acquire()
+            if self._closed:
+                return
             try:
                 self._result = (True, self._fn())
             except BaseException as exc:  # noqa: BLE001 - handed to the caller, who decides
                 self._result = (False, exc)
             self.started_at = None
             self._done.release()
+            if self._closed:
+                return
 
     def call(self, deadline_s: float) -> tuple[str, Any]:
         """("ok", reading) | ("raised", exc) | ("timeout", None) | ("busy", None: a read is still in flight)."""
@@ -135,6 +149,8 @@ class MeterGuard:
         self.abandon_after_s = float(ABANDON_AFTER_S if abandon_after_s is None else abandon_after_s)
         self._lock = threading.RLock()  # one read at a time; re-entrant for a signal handler in the reading thread
         self._reader = _Reader(meter.read, self.name) if getattr(meter, "blocking", True) else None
+        if self._reader is not None:  # a guard dropped without close() still ends its thread
+            weakref.finalize(self, self._reader.close)
         try:
             self.components: tuple[str, ...] = tuple(meter.components)
             limits = dict(getattr(meter, "max_power_w", {}) or {})
@@ -154,6 +170,11 @@ class MeterGuard:
         self.disabled: str | None = None
         self.failed: str | None = None  # the latest reason
         self.warned = False
+
+    def close(self) -> None:
+        """End the reading thread (the meter itself is closed by its owner)."""
+        if self._reader is not None:
+            self._reader.close()
 
     # -- the door ----------------------------------------------------------------------
     def read(self, errors: list[str] | None = None) -> GuardedReading | None:

@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import bisect
 import csv
+import io
 import os
 from typing import Callable, Mapping, Sequence
 
+from ... import _read
 from ...errors import MeterError
 from .base import Meter, Method, Reading, now_s
 
@@ -88,8 +90,8 @@ class ReplayMeter(Meter):
     @classmethod
     def from_csv(cls, path: str | os.PathLike[str], **kwargs: object) -> "ReplayMeter":
         """Load ``t_s,<component>,<component>...`` (watts) from a CSV file."""
-        with open(path, newline="", encoding="utf-8") as fh:
-            rows = list(csv.DictReader(fh))
+        text = _read.read_text(path, what="CSV")  # a regular file, size cap, UTF-8 (InputFileError)
+        rows = list(csv.DictReader(io.StringIO(text, newline="")))
         if not rows or "t_s" not in rows[0]:
             raise ValueError(f"{path}: expected a header 't_s,<component>...' and rows of watts")
         comps = [k for k in rows[0] if k != "t_s"]

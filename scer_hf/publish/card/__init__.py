@@ -23,7 +23,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..._io import atomic_write_text, file_lock
+from ... import _read
+from ..._io import atomic_write_text, file_lock, refuse_overwrite
 from . import content as _c
 from . import hub as _hub
 from .splice import (
@@ -37,6 +38,7 @@ from .splice import (
 )
 from ...errors import CardError, SCERError
 from ...core.report import Report, load_report
+from ...core.report_files import input_paths
 from ...rating import resolve_rating
 
 __all__ = ["CardResult", "edit_card_text", "is_repo_id", "update_card"]
@@ -109,7 +111,11 @@ def _label_ref(label_path: str | None, report: Report, folder: Path | None = Non
         return str(label_path)
     for name in _label_candidates(label_path, report.boundary):
         if folder is not None and (folder / name).is_file():
-            digest = _svg_digest((folder / name).read_bytes()) if name.lower().endswith(".svg") else None
+            try:
+                raw = _read.read_bytes(folder / name, what="label", error=CardError)
+            except CardError:  # not a regular file, or too large: not a label to show
+                continue
+            digest = _svg_digest(raw) if name.lower().endswith(".svg") else None
             if digest is None or digest == report.digest():
                 return name
         elif files is not None and name in files:
@@ -202,12 +208,10 @@ def _plain(v: Any) -> Any:
 
 
 def _read_local(path: Path) -> str | None:
-    try:
-        raw = path.read_bytes()
-    except FileNotFoundError:
+    """The card's text, or None when there is none (a regular file only, at most ``_read.LIMITS["card"]`` bytes)."""
+    raw = _read.read_bytes(path, what="card", error=CardError, if_missing=None)
+    if raw is None:
         return None
-    except OSError as exc:
-        raise CardError(f"cannot read {path}: {exc}") from None
     try:
         return raw.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -249,6 +253,11 @@ def update_card(
         from another report is never shown, so each section shows its own boundary's label.
     endpoint: Hub URL (default: ``HF_ENDPOINT`` at call time, else huggingface.co).
 
+    A local card is edited in place: its folder must exist (nothing is created; a missing one raises
+    OutputWriteError), a ``README.md`` that is a symbolic link is edited at its target and stays a link, a card
+    that is a pipe or device, or is the report or rating file itself, is refused (OutputExistsError); a write the
+    system refuses (read-only folder, full disk) raises OutputWriteError naming the card.
+
     Raises CardConflictError (different ``co2_eq_emissions`` and not ``overwrite``),
     CardError (unreadable card), HubPushError (network, 401/403, 5xx; local files are
     kept and the token is never in the message), ReportError (bad report or rating).
@@ -262,6 +271,7 @@ def update_card(
     path = Path(target).expanduser()
     if path.is_dir() or path.suffix.lower() != ".md":
         path = path / "README.md"
+    refuse_overwrite(path, overwrite=True, inputs=input_paths(report, rating))  # never an input, a pipe or a device
     with file_lock(path):  # read-edit-write as one step: a concurrent update of the other boundary is kept
         text = _read_local(path)
         original = text
@@ -271,8 +281,8 @@ def update_card(
         new = edit_card_text(text, rep, rating_d, overwrite=overwrite, label=label,
                              manifest=_manifest_ref(rep, path.parent))
         changed = new != original
-        if changed:
-            atomic_write_text(path, new, newline="")
+        if changed:  # through a symbolic link to its target; never a missing folder (OutputWriteError)
+            atomic_write_text(path, new, newline="", parents=False)
     if not push:
         return CardResult(str(target), changed, path=path, content=new)
     if push is True:
@@ -281,7 +291,7 @@ def update_card(
     repo_id = str(push).removeprefix("hf://")
     files = {"README.md": new.encode("utf-8")}
     if label and not re.match(r"https?://", label):
-        files[Path(label).as_posix()] = (path.parent / label).read_bytes()
+        files[Path(label).as_posix()] = _read.read_bytes(path.parent / label, what="label", error=CardError)
     api = _hub.make_api(endpoint, token)
     info = _hub.commit_files(api, repo_id, files, message=message, create_pr=create_pr,
                              parent_commit=parent_commit, revision=revision, token=token)

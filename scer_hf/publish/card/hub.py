@@ -15,9 +15,9 @@ import re
 import sys
 import tempfile
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
+from ... import _read
 from ..._version import __version__
 from ...errors import CardError, HubPushError
 
@@ -120,7 +120,7 @@ def fetch_card(api: Any, repo_id: str, revision: str | None, token: str | None,
             return None, info.sha, files
         with tempfile.TemporaryDirectory(prefix="scer-card-") as tmp:
             path = api.hf_hub_download(repo_id, "README.md", revision=info.sha, cache_dir=tmp)
-            raw = Path(path).read_bytes()
+            raw = _read.read_bytes(path, what="model card", error=error)  # size cap: a card is a few KB
     try:
         return raw.decode("utf-8"), info.sha, files
     except UnicodeDecodeError as exc:

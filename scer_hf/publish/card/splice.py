@@ -36,6 +36,7 @@ import yaml
 from huggingface_hub import ModelCardData
 from huggingface_hub.repocard import REGEX_YAML_BLOCK
 
+from ... import _read
 from ...errors import CardError
 
 __all__ = [
@@ -100,9 +101,14 @@ def _parse(y: str) -> dict[str, Any]:
         data = yaml.load(y, Loader=_FAST_LOADER)
     except yaml.YAMLError as exc:
         raise CardError(f"the card's YAML front matter does not parse ({_short(exc)}); fix the YAML and re-run") from None
+    except RecursionError:  # PyYAML's pure-Python loader on deep nesting (libyaml stops it itself)
+        raise CardError("the card's YAML front matter is nested too deeply; fix the YAML and re-run") from None
     finally:
         if enabled:
             gc.enable()
+    # an alias bomb ('a: &a [x, x] / b: [*a, *a] ...') loads as a few shared lists but expands to billions of values
+    # wherever it is written out (JSON, the card again): refused here, with the depth and self-reference checks
+    _read.check_tree(data, where="the card's YAML front matter", what="card metadata", error=CardError)
     data = {} if data is None else data
     if not isinstance(data, dict):
         raise CardError("the card's front matter is not a mapping of string keys (repo card metadata block should "
