@@ -87,6 +87,7 @@ def test_one_scale_and_one_spelling_per_unit_in_every_output(tmp_path: Path) -> 
         r = rate(rep)
         outs[f"label {rep.boundary}"] = "\n".join(svg_lines(make_label(rep, r)))
         outs[f"html {rep.boundary}"] = "\n".join(html_lines(render_html(rep, r)))
+        (tmp_path / rep.boundary).mkdir(exist_ok=True)  # update_card creates no folder (issue 20)
         outs[f"card {rep.boundary}"] = update_card(tmp_path / rep.boundary, rep, rating=r).content
     run = CliRunner().invoke
     for args in (["rate", "meta-llama/Llama-2-7b-hf", "--offline"], ["rate", "bigscience/bloom", "--offline"],
