@@ -1,8 +1,8 @@
-"""Live log metrics, projection, reports, checkpoint state, flushes and SIGTERM for
-:class:`scer_hf.SCERCallback` (a mixin).
+"""Live log metrics, projection, reports, checkpoint state, flushes and SIGTERM of one training run (a mixin of
+:class:`scer_hf.hf.run.TrainingRun`, which ``SCERCallback`` and ``track_training`` both drive).
 
-Split from ``callback.py`` to keep modules short; every method here works on the
-callback's own attributes (``_book``, ``_rank``, ``_state``, ...).
+Split from ``run.py`` to keep modules short; every method here works on the run's own attributes (``_book``,
+``_rank``, ``_state``: the progress, a ``TrainerState`` or the loop's own counters, ...).
 """
 
 from __future__ import annotations
@@ -29,10 +29,15 @@ from ..core.live_intensity import phase_dicts
 from ..core.report import PhaseRows, Report
 from ..core.tracker import Measurement
 
-__all__ = ["ReportingMixin", "STATE_FILE", "STATE_SCHEMA", "task_of"]
+__all__ = ["ReportingMixin", "STATE_FILE", "STATE_SCHEMA", "task_of", "state_file"]
 
 STATE_FILE = "scer_state.json"  # in each checkpoint folder (scer_state.rank<R>.json per rank when distributed)
 STATE_SCHEMA = "scer-hf/callback-state"
+
+
+def state_file(rank: "dist.RankInfo") -> str:
+    """The run's state file in a checkpoint folder: one per rank when distributed."""
+    return STATE_FILE if not rank.distributed else f"scer_state.rank{rank.rank}.json"
 
 
 def _fields(m: Measurement) -> dict[str, Any]:
@@ -53,7 +58,7 @@ def task_of(model: Any) -> str | None:
 
 
 class ReportingMixin:
-    """Everything the callback writes or reads back."""
+    """Everything a training run writes or reads back."""
 
     _book: Any
     _rank: Any
@@ -201,16 +206,15 @@ class ReportingMixin:
             "samples": self._samples, "n_evals": self._n_evals, "n_predicts": self._n_predicts,
         }
 
-    def _restore(self, args: Any, state: Any) -> dict[str, Measurement]:
-        """Totals saved with the checkpoint this run resumes from (``checkpoint-<step>/scer_state*.json``)."""
-        ckpt = Path(args.output_dir) / f"checkpoint-{state.global_step}"
-        name = STATE_FILE if not self._rank.distributed else f"scer_state.rank{self._rank.rank}.json"
+    def _restore(self, ckpt: Path, step: int) -> dict[str, Measurement]:
+        """Totals saved with the checkpoint this run resumes from (``<ckpt>/scer_state*.json``)."""
+        name = state_file(self._rank)
         try:
             data = json.loads((ckpt / name).read_text(encoding="utf-8"))
             if data.get("schema") != STATE_SCHEMA:
                 raise ValueError("not a scer-hf callback state")
         except (OSError, ValueError) as exc:
-            self._warn_once("restore", f"resuming at step {state.global_step} without {ckpt / name} ({exc}); "
+            self._warn_once("restore", f"resuming at step {step} without {ckpt / name} ({exc}); "
                                        "energy before the checkpoint is not in this run's totals")
             return {}
         book = self._book
@@ -220,7 +224,7 @@ class ReportingMixin:
         self._samples = [(int(s), float(e)) for s, e in data.get("samples", [])]
         self._n_evals = int(data.get("n_evals", 0))
         self._n_predicts = int(data.get("n_predicts", 0))
-        self._resumed_from = int(state.global_step)
+        self._resumed_from = int(step)
         out: dict[str, Measurement] = {}
         for d in data.get("phases", []):
             m = dist.measurement_from_dict(d)
@@ -271,17 +275,7 @@ class ReportingMixin:
         embodied = None
         if self.hardware:
             embodied = embodied_emissions(self.hardware, self._wall_s(), count=self._rank.world_size)
-        extra = {
-            "trainer": {
-                "global_step": int(st.global_step) if st else None, "max_steps": int(st.max_steps) if st else None,
-                "epoch": float(st.epoch) if st and st.epoch is not None else None,
-                "tokens_counted": self._tokens_counted, "wall_s": self._wall_s(),
-                "resumed_from_step": self._resumed_from, "interrupted": self._interrupted,
-                "samples_rule": "optimizer steps x total batch size, capped per epoch at the dataset size",
-                "evaluation_in_training": "excluded from train: train/epoch windows pause while an evaluation runs",
-            },
-            "distributed": detail,
-        }
+        extra = {"trainer": self._driver_extra(st), "distributed": detail}
         if st is not None and self._training:
             proj = self._projection(st, edge)
             if proj is not None:
@@ -295,18 +289,32 @@ class ReportingMixin:
             self._live.observe(label=f"report:{status}")
             carbon, per = self._live.apply(phases, self.carbon)
             rows = phase_dicts(phases, carbon, per, kinds, "training")
-        return Report.build(rows, boundary="training", carbon=carbon, model=self._model_info,
+        return Report.build(rows, boundary="training", carbon=carbon, model=self.model_info,
                             provenance=provenance, embodied=embodied, kinds=kinds, status=status,
                             run_id=self.run_id, extra=extra, rows=self._rows if final else None, final=final)
+
+    def _driver_extra(self, st: Any) -> dict[str, Any]:
+        """``extra.trainer``: what drove the run (the Trainer or a custom loop), its progress and its counting rules."""
+        return {
+            "loop": self.driver, "global_step": int(st.global_step) if st else None,
+            "max_steps": int(st.max_steps) if st and st.max_steps is not None else None,
+            "epoch": float(st.epoch) if st and st.epoch is not None else None,
+            "tokens_counted": self._tokens_counted, "wall_s": self._wall_s(),
+            "resumed_from_step": self._resumed_from, "interrupted": self._interrupted,
+            "samples_rule": self._samples_rule_text(),
+            "evaluation_in_training": "excluded from train: train/epoch windows pause while an evaluation runs",
+        }
 
     def _is_final(self, m: Measurement) -> bool:
         """Whether *m* is a finished phase's last word (its row can be kept for later reports)."""
         ph = self._book.phases.get(m.name) if self._book is not None else None
         return ph is not None and ph.closed and ph.final is m
 
-    def _finalize(self, args: Any, state: Any) -> None:
+    def finalize(self) -> None:
+        """Gather every rank (a collective, on every rank whatever happened to it) and write the complete report."""
         gathered = None
-        if self._rank.distributed:  # every rank, whatever happened to it: the gather is a collective
+        state = self._state
+        if self._rank.distributed:
             got = dist.gather_to_all(self._sync_payload(state, final=True))
             if got is not None:
                 for p in got:
@@ -318,6 +326,17 @@ class ReportingMixin:
         self._save(self._report)
         if not self._training:
             _run_guard.release(self)  # the run is over: the next one may write this file
+
+    def _write_state(self, ckpt: Path) -> None:
+        """This rank's totals in checkpoint folder *ckpt* (``scer_state.json``, one per rank when distributed)."""
+        name = state_file(self._rank)
+        payload = {"schema": STATE_SCHEMA, "version": 1, "run_id": self.run_id, "rank": self._rank.rank,
+                   "world_size": self._rank.world_size, "global_step": int(self._state.global_step),
+                   "wall_s": self._wall_s(), **self._state_payload(self._book.edge())}
+        try:
+            atomic_write_text(ckpt / name, json.dumps(payload, indent=1) + "\n")
+        except OSError as exc:
+            self._warn_once("state", f"could not write {ckpt / name} ({exc}); a resume will restart totals")
 
     def _flush(self, *, force: bool = False, urgent: bool = False) -> None:
         """Write the partial report (at most every ``flush_every_s`` unless *force*). *urgent*: from a signal
@@ -335,7 +354,7 @@ class ReportingMixin:
             return self._target
         if self.report_path is not None:
             return self.report_path
-        out = getattr(self._args, "output_dir", None)
+        out = self.output_dir
         return Path(out) / "scer_report.json" if out else None
 
     def _save(self, report: Report, *, urgent: bool = False) -> None:
@@ -401,7 +420,7 @@ class ReportingMixin:
             warnings.warn(f"scer-hf: {msg}", RuntimeWarning, stacklevel=3)
 
     # -- SIGTERM and exit ------------------------------------------------------------------
-    def _install_interrupt_handlers(self) -> None:
+    def _install_interrupt_handlers(self, token: Any = None) -> None:
         """During train(): flush on SIGTERM (then behave as before) and at interpreter exit (a crash)."""
         if getattr(self, "_exit_hook", None) is None:
             ref = weakref.ref(self)
@@ -419,7 +438,7 @@ class ReportingMixin:
 
             self._exit_hook = flush_at_exit
             atexit.register(flush_at_exit)
-        self._train_token = _run_guard.train_token()
+        self._train_token = token  # (thread, the frame whose end means the run was abandoned), or None
         if self.handle_sigterm:
             self._sigterm_installed = _run_guard.register(self)
 
