@@ -219,8 +219,9 @@ class TrainingRun(ReportingMixin):
     # -- counts ---------------------------------------------------------------------------------
     def _counters(self) -> dict[str, float]:
         s = self._state
-        out = {"tokens": float(s.num_input_tokens_seen or 0), "steps": float(s.global_step),
-               "flops": float(s.total_flos or 0)}
+        out = {"tokens": float(s.num_input_tokens_seen or 0), "steps": float(s.global_step)}
+        if self.samples_per_step is not None or s.total_flos:  # a loop that passes no FLOPs counts none (not 0)
+            out["flops"] = float(s.total_flos or 0)
         if self.samples_per_step is None:
             out["samples"] = float(getattr(s, "samples_seen", 0) or 0)
         return out
@@ -242,7 +243,7 @@ class TrainingRun(ReportingMixin):
         out = dict(self._restored_counts.get(name, {}))
         keys = [k for k in now if k != "flops" or name == "train"]
         for k in keys:
-            out[k] = out.get(k, 0) + now[k] - base[k]
+            out[k] = out.get(k, 0) + now[k] - base.get(k, 0.0)
         if self.samples_per_step is not None:
             out["samples"] = self._rule_samples(name, now, base)
         return {k: (int(v) if float(v).is_integer() else v) for k, v in out.items()}
@@ -364,8 +365,10 @@ class TrainingRun(ReportingMixin):
         self._eval_steps += 1
 
     def end_eval(self, what: str = "eval", *, cancelled: bool = False, edge: Edge | None = None,
-                 samples: int | None = None, steps: int | None = None) -> None:
-        """Close the open evaluation as ``eval N`` (``predict N``), or give its time back to training."""
+                 samples: int | None = None, counts: dict[str, float] | None = None) -> None:
+        """Close the open evaluation as ``eval N`` (``predict N``), or give its time back to training.
+
+        Its counts: *counts* as given, else the batches seen (``steps``) and *samples*."""
         book = self._book
         if book is None or self._eval_name is None:
             return
@@ -373,9 +376,8 @@ class TrainingRun(ReportingMixin):
             edge = book.cancel(self._eval_name)
         else:
             edge = edge or book.edge()
-            counts: dict[str, float] = {"steps": self._eval_steps if steps is None else steps}
-            if samples is not None:
-                counts["samples"] = samples
+            if counts is None:
+                counts = {"steps": self._eval_steps, **({"samples": samples} if samples is not None else {})}
             name, kind = self._eval_label(what)
             book.close(self._eval_name, edge, counts, rename=name, kind=kind)
         self._eval_name = None

@@ -36,6 +36,7 @@ from .._io import atomic_write_bytes, atomic_write_text
 from ..errors import ReportError, SCERError
 from ..core import fmt as _fmt
 from ..core.coverage import COVERAGE_THRESHOLD
+from ..core.hardware import measured_hardware
 from ..core.report import Report, load_report
 from ..rating import resolve_rating
 from ..rating.result import indicative_text, not_comparable_reasons
@@ -119,14 +120,9 @@ def _hardware(d: Mapping[str, Any]) -> str:
     if emb.get("hardware"):
         return str(emb["hardware"])
     meters = d["provenance"].get("meters", [])
-    names: list[str] = []
-    for m in meters:
-        dn = m.get("device_names")
-        names += [str(v) for v in dn.values()] if isinstance(dn, Mapping) else []
-        cpu = (m.get("assumptions") or {}).get("cpu_model")
-        names += [str(cpu)] if cpu else []
-    if names:
-        return " + ".join(dict.fromkeys(names))
+    measured = measured_hardware(meters)  # counted: "8 x NVIDIA H100 80GB HBM3"
+    if measured:
+        return measured
     comps = sorted({str(c).split(":")[0].upper() for m in meters for c in m.get("components", [])})
     return " + ".join(comps) + " (model not recorded)" if comps else "not recorded"
 
