@@ -278,11 +278,12 @@ def rate_model(
     node: _lin.Node | None = None,
     modelled: bool = True,
     parameters: float | None = None,
+    lookup: Any = None,
 ) -> Rating:
     """Rate *model_id* from the reference data (see :func:`scer_hf.rate`).
 
     *node*: the lineage of a model that is not on the Hub (a local folder, ``rating/local.py``);
-    *model_id* is then only its display name.
+    *model_id* is then only its display name. *lookup*: the Hub's answer about the model, already asked for.
     """
     mid = node.model_id if node is not None else validate_model_id(model_id)
     tag = normalize_task(task) if task else None
@@ -319,7 +320,7 @@ def rate_model(
             reason += f" for task {tag}"
         inference = PhaseRating(phase="inference", reason=reason, how_to_measure=inference_how_to(mid, tag))
 
-    lookups: list[Any] = []  # the one Hub request of this rating (lineage and card emissions), made on first need
+    lookups: list[Any] = [lookup] if lookup is not None else []  # the one Hub request of this rating, on first need
 
     def hub_lookup() -> Any:
         if not lookups:

@@ -48,7 +48,8 @@ def model_info(model_id: str, timeout_s: float = DEFAULT_TIMEOUT_S) -> tuple[Any
             from huggingface_hub import HfApi
 
             # a fresh HfApi reads the current endpoint (the module-level one keeps the endpoint of its import)
-            box["info"] = HfApi().model_info(model_id, timeout=timeout_s, expand=["cardData", "safetensors", "config"])
+            expand = ["cardData", "safetensors", "config", "siblings"]  # siblings: is it an adapter repo?
+            box["info"] = HfApi().model_info(model_id, timeout=timeout_s, expand=expand)
         # Any failure of an optional network lookup (no network, DNS, HTTP 401/404, a changed
         # response shape) must not break rating; the error is reported in the rating.
         except Exception as exc:  # noqa: BLE001
