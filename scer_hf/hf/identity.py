@@ -15,6 +15,7 @@
 
 from __future__ import annotations
 
+import enum
 import os
 from pathlib import Path
 from typing import Any
@@ -28,6 +29,8 @@ _ADAPTER_SETTINGS = ("r", "lora_alpha", "lora_dropout", "target_modules", "task_
 
 def _plain(v: Any) -> Any:
     """A JSON-safe copy of an adapter setting (sets and enums become lists and strings)."""
+    if isinstance(v, enum.Enum):
+        return _plain(v.value)
     if isinstance(v, (set, frozenset, tuple, list)):
         return sorted(str(x) for x in v) if isinstance(v, (set, frozenset)) else [_plain(x) for x in v]
     if v is None or isinstance(v, (bool, int, float, str)):
