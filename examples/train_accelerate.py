@@ -1,8 +1,7 @@
 """Fine-tune a tiny GPT-2 in a plain accelerate loop with scer_hf.track_training, offline, on CPU.
 
-    python examples/train_accelerate.py [OUTPUT_DIR]                       # one process
-    accelerate launch --cpu --num_processes 2 examples/train_accelerate.py OUT   # two processes (gloo)
-    torchrun --nproc_per_node 2 examples/train_accelerate.py OUT                # the same with torchrun
+    python examples/train_accelerate.py [OUTPUT_DIR]                   # one process
+    torchrun --nproc_per_node 2 examples/train_accelerate.py OUT       # two processes (gloo on CPU)
 
 Builds a tiny random GPT-2 locally (no Hub), saves it as the starting checkpoint, fine-tunes it for two short
 epochs with an evaluation after each, then writes OUTPUT_DIR/scer_report.json (every rank's energy), the trained
