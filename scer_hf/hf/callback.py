@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import functools
 import math
+import os
 import traceback
 import warnings
 from pathlib import Path
@@ -114,7 +115,7 @@ class SCERCallback(TrainerCallback):
         hardware: str | None = None,
         projection_after: float = 0.1,
         flush_every_s: float = 60,
-        report_path: str | Any = None,
+        report_path: str | os.PathLike[str] | None = None,
         log_metrics: bool = True,
         *,
         task: str | None = None,

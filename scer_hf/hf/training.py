@@ -111,7 +111,7 @@ class TrainingTracker:
         self._guard("start", self._identify)
         if self._resume is not None:
             self.progress.global_step = self._saved_step(self._resume)
-        run.start(self.progress, resume_from=self._resume)
+        self._guard("start", run.start, self.progress, resume_from=self._resume)
         self._guard("flush", run._flush, force=True)
         return self
 
@@ -123,7 +123,7 @@ class TrainingTracker:
         self._guard("epoch", self._run.begin_epoch, self._n_epochs)
         yield self
         self.progress.epoch = float(self._n_epochs)
-        self._run.sync()  # every rank ends the epoch together: a lockstep point
+        self._guard("sync", self._run.sync)  # every rank ends the epoch together: a lockstep point
         self._guard("epoch", self._run.end_epoch)
 
     @contextlib.contextmanager
@@ -156,7 +156,7 @@ class TrainingTracker:
         self._add(self._world(vals))
         step = self.progress.global_step
         if step % self.log_every == 0:
-            self._run.sync()  # every rank reaches this step: a lockstep point
+            self._guard("sync", self._run.sync)  # every rank reaches this step: a lockstep point
             self._log()
         self._guard("step", self._run.step_end, step)
 

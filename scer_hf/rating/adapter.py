@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import tempfile
 import threading
 from dataclasses import dataclass
@@ -98,8 +99,9 @@ def _str(x: Any) -> str | None:
     return str(x) if isinstance(x, str) and x else None
 
 
-def _download(repo_id: str, filename: str, timeout_s: float) -> Path | None:
-    """One file of a Hub repo into a temporary folder, within *timeout_s*; None on any failure."""
+def _fetch_config(repo_id: str, timeout_s: float) -> dict[str, Any] | None:
+    """A Hub repo's ``adapter_config.json`` (downloaded to a temporary folder, read, removed) within *timeout_s*;
+    None on any failure."""
     box: dict[str, Any] = {}
     tmp = tempfile.mkdtemp(prefix="scer-hf-adapter-")
 
@@ -107,14 +109,17 @@ def _download(repo_id: str, filename: str, timeout_s: float) -> Path | None:
         try:
             from huggingface_hub import HfApi
 
-            box["path"] = HfApi().hf_hub_download(repo_id, filename, local_dir=tmp, etag_timeout=timeout_s)
+            path = HfApi().hf_hub_download(repo_id, ADAPTER_CONFIG, local_dir=tmp, etag_timeout=timeout_s)
+            box["config"] = read_adapter_config(path)
         except Exception as exc:  # noqa: BLE001 - an optional lookup never breaks the rating
             box["error"] = f"{type(exc).__name__}: {exc}"[:300]
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
 
     t = threading.Thread(target=work, name="scer-hub-adapter", daemon=True)
     t.start()
     t.join(timeout_s + 0.5)
-    return Path(box["path"]) if "path" in box else None
+    return box.get("config")
 
 
 def hub_adapter(repo_id: str, lookup: tuple[Any, dict[str, Any]], timeout_s: float = 3.0) -> Adapter | None:
@@ -126,13 +131,12 @@ def hub_adapter(repo_id: str, lookup: tuple[Any, dict[str, Any]], timeout_s: flo
     files = {getattr(s, "rfilename", None) for s in (getattr(info, "siblings", None) or ())}
     if not status.get("checked") or ADAPTER_CONFIG not in files:
         return None
-    path = _download(repo_id, ADAPTER_CONFIG, timeout_s)
-    if path is None:
-        return None
+    cfg = _fetch_config(repo_id, timeout_s)
     try:
-        cfg = read_adapter_config(path)
-        base = _base_of(cfg, f"{repo_id}/{ADAPTER_CONFIG}")
+        base = _base_of(cfg, f"{repo_id}/{ADAPTER_CONFIG}") if cfg is not None else None
     except RatingError:
+        return None
+    if cfg is None or base is None:
         return None
     st = getattr(info, "safetensors", None)
     n = getattr(st, "total", None) if st is not None else None
