@@ -155,3 +155,40 @@ def test_example_two_gloo_ranks_per_rank_energy_global_tokens_and_verify(tmp_pat
     assert [p["name"] for p in d["phases"]] == ["train", "epoch 1", "eval 1", "epoch 2", "eval 2"]
     assert verify(out / "README.md").ok and verify(out / "scer_report.json").ok
     assert "rank 1:" in res.stdout
+
+
+def test_a_meter_that_dies_is_a_coverage_gap_and_the_object_form_works(tmp_path: Path) -> None:
+    from scer_hf.core.meters import Meter, Reading
+    from scer_hf.core.meters.base import now_s
+    from scer_hf.core.tracker import MeasurementWarning
+
+    class Dies(Meter):
+        name, source, blocking = "dies", "test", False
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.n, self.t0 = 0, now_s()
+
+        @property
+        def components(self) -> tuple[str, ...]:
+            return ("gpu:0",)
+
+        def read(self) -> Reading:
+            self.n += 1
+            if self.n > 6:
+                raise RuntimeError("GPU fell off the bus")
+            t = now_s()
+            return Reading(t, {"gpu:0": (t - self.t0) * WATTS})
+
+    run = scer_hf.track_training(output_dir=tmp_path, meters=[Dies()], log_every=1, flush_every_s=0,
+                                 carbon_intensity_g_per_kwh=100.0).start()
+    with pytest.warns(MeasurementWarning, match="fell off the bus"):
+        for _ in range(8):
+            run.step(tokens=50, samples=1)
+    rep = run.end()
+    d = rep.to_dict()
+    train = rep.phase("train")
+    assert train["counts"] == {"tokens": 400, "samples": 8, "steps": 8}  # training went on, counted
+    assert train["coverage"]["measured_fraction"] < 1.0 and any("fell off the bus" in e for e in train["errors"])
+    assert d["coverage"]["headline"] is False and d["energy_j"] is None  # no false total, says why
+    assert Report.load(tmp_path / "scer_report.json").status == "partial"
