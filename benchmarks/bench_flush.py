@@ -72,10 +72,10 @@ def main() -> None:
             order = sizes[r % len(sizes):] + sizes[: r % len(sizes)]  # rotating order
             for n in order:
                 t0 = time.perf_counter()
-                cbs[n]._flush(force=True)  # build, encode, write atomically (fsync)
+                cbs[n].run._flush(force=True)  # build, encode, write atomically (fsync)
                 times[n].append(time.perf_counter() - t0)
                 t0 = time.perf_counter()
-                cbs[n]._build(status="partial").to_json()  # the same without the disk
+                cbs[n].run._build(status="partial").to_json()  # the same without the disk
                 cpu[n].append(time.perf_counter() - t0)
         base, base_cpu = statistics.median(times[sizes[0]]), statistics.median(cpu[sizes[0]])
         for n in sizes:

@@ -21,6 +21,7 @@ __all__ = [
     "SCERError",
     "Report",
     "SCERCallback",
+    "track_training",
     "track_pipeline",
     "benchmark",
     "estimate",
@@ -36,6 +37,7 @@ __all__ = [
 # public name -> (module, attribute or None for the module itself); loaded on first use
 _LAZY: dict[str, tuple[str, str | None]] = {
     "SCERCallback": ("scer_hf.hf.callback", "SCERCallback"),
+    "track_training": ("scer_hf.hf.training", "track_training"),
     "track_pipeline": ("scer_hf.hf.pipeline", "track_pipeline"),
     "benchmark": ("scer_hf.hf.benchmark", "benchmark"),
     "estimate": ("scer_hf.core.calculator", "estimate"),
@@ -79,6 +81,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from .hf.benchmark import benchmark
     from .core.calculator import estimate
     from .hf.callback import SCERCallback
+    from .hf.training import track_training
     from .publish.card import update_card
     from .core.carbon import carbon_intensity
     from .hf.pipeline import track_pipeline

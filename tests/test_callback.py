@@ -88,9 +88,14 @@ def test_phases_counts_co2e_logs_and_saved_report(tiny: dict, tmp_path: Path) ->
     assert d["sci"]["unit"] == "gCO2eq per 1 million training tokens" and d["sci"]["r"] == train["counts"]["tokens"] / 1e6
     assert {a["functional_unit"] for a in d["sci_alternatives"]} >= {"1,000 samples"}
     model = trainer.model
-    assert d["model"] == {"id": str(tiny["path"]), "parameters": sum(p.numel() for p in model.parameters()),
-                          "task": "text-generation", "training_type": "fine-tuning",  # loaded from_pretrained
-                          "training_type_basis": "inferred from config._name_or_path"}
+    n = sum(p.numel() for p in model.parameters())
+    assert d["model"] == {"id": "run", "id_basis": "the output folder's name (set hub_model_id to name the Hub repo)",
+                          "parameters": n, "parameters_trainable": n, "task": "text-generation",
+                          "training_type": "fine-tuning",  # loaded from_pretrained: the model trained is run/
+                          "training_type_basis": "inferred from the starting checkpoint (config._name_or_path or "
+                                                 "the PEFT adapter's base)", "library_name": "transformers",
+                          "base_model": str(tiny["path"]), "base_model_local": True,
+                          "base_model_basis": "config._name_or_path (the checkpoint from_pretrained loaded)"}
     assert d["status"] == "complete"
     # scer metrics are in the Trainer's log history, projected ones after the projection share
     logged = [h for h in trainer.state.log_history if "scer/energy_j" in h]
@@ -335,7 +340,7 @@ def test_bad_arguments_raise_typed_errors() -> None:
     from scer_hf.core.meters import ReplayMeter
 
     m = ReplayMeter({"gpu:0": [(0.0, 1.0)]})
-    assert SCERCallback(meters=(m,))._meters_arg == [m]  # any iterable of meters
+    assert SCERCallback(meters=(m,)).run._meters_arg == [m]  # any iterable of meters
 
 
 def test_nvml_index_follows_cuda_visible_devices(monkeypatch: pytest.MonkeyPatch) -> None:

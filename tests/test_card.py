@@ -35,13 +35,18 @@ def parts(text: str) -> tuple[str, str, str]:
     return t[: m.start(2)], m.group(2), t[m.end():]
 
 
-def strip_scer_yaml(y: str, had_tags: bool) -> str:
-    """Remove what scer-hf adds to block-style YAML (an independent inverse, to prove byte preservation)."""
+IDENTITY = ("base_model", "library_name", "pipeline_tag")  # added only where the card has none
+
+
+def strip_scer_yaml(y: str, had_tags: bool, had: frozenset[str] = frozenset(IDENTITY)) -> str:
+    """Remove what scer-hf adds to block-style YAML (an independent inverse, to prove byte preservation).
+    *had*: the identity keys the original card already had (scer-hf never writes those)."""
     out: list[str] = []
     skipping = False
     lines = y.splitlines(keepends=True)
+    ours = "|".join(["co2_eq_emissions", "scer", *(k for k in IDENTITY if k not in had)])
     for n, line in enumerate(lines):
-        if re.match(r"(co2_eq_emissions|scer):", line):
+        if re.match(rf"({ours}):", line):
             skipping = True
             continue
         if skipping and line[:1] in (" ", "\t"):
@@ -62,12 +67,13 @@ def assert_preserved(original: str, new: str) -> None:
     if REGEX_YAML_BLOCK.search(original.removeprefix("\ufeff")):
         head_o, y_o, body_o = parts(original)
         assert head_n == head_o
-        had_tags = "tags" in (yaml.safe_load(y_o) or {})
-        assert strip_scer_yaml(y_n + "\n", had_tags).rstrip("\r\n") == y_o.rstrip("\r\n")
-        assert yaml.safe_load(strip_scer_yaml(y_n, had_tags)) == yaml.safe_load(y_o)
+        old = yaml.safe_load(y_o) or {}
+        had_tags, had = "tags" in old, frozenset(k for k in IDENTITY if k in old)
+        assert strip_scer_yaml(y_n + "\n", had_tags, had).rstrip("\r\n") == y_o.rstrip("\r\n")
+        assert yaml.safe_load(strip_scer_yaml(y_n, had_tags, had)) == yaml.safe_load(y_o)
     else:
         body_o = original.removeprefix("\ufeff")
-        assert strip_scer_yaml(y_n, False).strip() == ""
+        assert strip_scer_yaml(y_n, False, frozenset()).strip() == ""
     assert body_n.startswith(body_o), "the original body must be a byte-exact prefix of the new body"
     added = body_n[len(body_o):]
     assert re.fullmatch(r"(\r?\n){0,2}" + re.escape(SECTION_START) + r".*" + re.escape(SECTION_END) + r"\r?\n",

@@ -31,3 +31,11 @@ def test_journey_example(tmp_path: Path) -> None:
 def test_train_with_callback_example(tmp_path: Path) -> None:
     out = run_example("train_with_callback.py", tmp_path / "t")
     assert "SCI:" in out and (tmp_path / "t" / "scer_report.json").is_file()
+
+
+def test_train_accelerate_example(tmp_path: Path) -> None:
+    out = run_example("train_accelerate.py", tmp_path / "a")
+    assert "scer-hf verify" in out and (tmp_path / "a" / "README.md").is_file()
+    from scer_hf.publish.verify import verify
+
+    assert verify(tmp_path / "a" / "README.md").ok

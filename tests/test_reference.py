@@ -147,3 +147,17 @@ def test_load_returns_versioned_dataset() -> None:
     inf = reference.load("inference", include_secondary=True, include_modelled=True)
     assert inf.num_rows == 263
     assert reference.load("aienergyscore_v1").num_rows == 166
+
+
+def test_loaded_datasets_carry_license_citation_and_version() -> None:
+    pytest.importorskip("datasets")
+    from scer_hf.rating import reference
+
+    for name, cited in (("training", "arXiv:2211.02001"), ("inference", "Power Hungry Processing"),
+                        ("aienergyscore_v1", "AIEnergyScore/Leaderboard")):
+        info = reference.load(name).info
+        assert info.version is not None and str(info.version) == reference.REFERENCE_VERSION.split()[-1] + ".0"
+        assert "Apache-2.0" in info.license and "source" in info.license
+        assert cited in info.citation and reference.REFERENCE_VERSION in info.description
+    both = reference.load("inference").info.citation
+    assert "inference.csv:" in both and "aienergyscore_v1.csv:" in both

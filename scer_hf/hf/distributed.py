@@ -99,10 +99,10 @@ def meters_for_rank(meters: Sequence[Any], measures_host: bool) -> tuple[list[An
         return list(meters), choices
     kept = []
     for m in meters:
-        if isinstance(m, RaplMeter):
+        if isinstance(m, RaplMeter) or getattr(m, "node_wide", False):
             m.close()
-            for c in ("cpu", "ram"):
-                if str(choices.get(c, "")).startswith("rapl"):
+            for c in ("cpu", "ram", "gpu"):
+                if str(choices.get(c, "")).startswith(("rapl", "apple")):
                     choices[c] = "node-wide counter, read once per node by local rank 0"
         else:
             kept.append(m)

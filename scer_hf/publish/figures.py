@@ -20,6 +20,7 @@ from dataclasses import asdict, dataclass
 from typing import Any, Mapping
 
 from ..core import fmt as _fmt
+from ..core.hardware import measured_hardware
 
 __all__ = ["Fact", "facts", "fact_dicts", "scope_texts", "scope_line", "rating_value_text", "hardware_text",
            "method_of", "METHOD_TEXT", "grid_where", "stopping_text", "coverage_texts"]
@@ -76,14 +77,9 @@ def hardware_text(d: Mapping[str, Any]) -> str:
     if isinstance(emb, Mapping) and emb.get("hardware"):
         return str(emb["hardware"])
     meters = (d.get("provenance") or {}).get("meters", [])
-    names: list[str] = []
-    for m in meters:
-        dn = m.get("device_names")
-        names += [str(v) for v in dn.values()] if isinstance(dn, Mapping) else []
-        cpu = (m.get("assumptions") or {}).get("cpu_model")
-        names += [str(cpu)] if cpu else []
-    if names:
-        return " + ".join(dict.fromkeys(names))
+    measured = measured_hardware(meters)  # counted: "8 x NVIDIA H100 80GB HBM3"
+    if measured:
+        return measured
     comps = sorted({str(c).split(":")[0].upper() for m in meters for c in m.get("components", [])})
     return " + ".join(comps) + ", model not recorded" if comps else "not recorded"
 

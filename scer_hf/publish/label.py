@@ -36,6 +36,7 @@ from .._io import atomic_write_bytes, atomic_write_text, refuse_overwrite, requi
 from ..errors import ReportError, SCERError
 from ..core import fmt as _fmt
 from ..core.coverage import COVERAGE_THRESHOLD
+from ..core.hardware import measured_hardware
 from ..core.report import Report, load_report
 from ..core.report_files import input_paths
 from ..rating import resolve_rating

@@ -21,6 +21,8 @@ from ..core.report_files import REPORT_NAMES, report_paths
 from ..errors import ModelIdError, RatingError
 from .categories import validate_model_id
 from .engine import rate_model
+from .adapter import folder_adapter, hub_adapter, is_adapter_folder, rate_adapter
+from .hub import hub_offline, model_info
 from .local import folder_node, is_model_folder
 from .measured import rate_report, rate_reports
 from .resolve import resolve_rating
@@ -66,6 +68,8 @@ def rate(
       reads the Hub card's ``co2_eq_emissions`` when no training row exists and
       ``HF_HUB_OFFLINE`` is unset (3 s limit; never fails); ``hub=False`` never does.
     * report: rated within its category; estimated energy gives ``estimated=True``.
+    * PEFT adapter (a folder or Hub repo with adapter_config.json): rated through its base model
+      (``base_model_name_or_path``), labelled "adapter on base model ..." (``basis="adapter"``).
     * local model folder (config.json, no scer_report.json): its parameters are counted from the
       safetensors headers (no torch) and it is rated through its lineage (card ``base_model`` or
       config ``_name_or_path``): an inherited training rating and an architecture twin's inference figure.
@@ -101,6 +105,8 @@ def rate(
                                  include_derived=include_derived, extra=extra)
     if isinstance(x, str) and x.startswith("hf://"):
         return rate_model(x.removeprefix("hf://"), hub=hub, modelled=modelled, parameters=parameters, **flags)
+    if isinstance(x, (str, os.PathLike)) and is_adapter_folder(x):
+        return rate_adapter(folder_adapter(x), rate, hub=hub, modelled=modelled, **flags)
     if isinstance(x, (str, os.PathLike)) and is_model_folder(x):
         return rate_model(str(x), hub=hub, node=folder_node(x), **flags)
     if isinstance(x, (str, os.PathLike)) and os.path.isdir(x):
@@ -116,4 +122,29 @@ def rate(
         return r
     if isinstance(x, (Report, dict, os.PathLike)) or (isinstance(x, str) and _is_report_path(x)):
         return rate_report(x, include_third_party=include_third_party, **flags)
-    return rate_model(x, hub=hub, modelled=modelled, parameters=parameters, **flags)
+    lookup = _hub_lookup(x, hub)
+    adapter = hub_adapter(x, lookup) if lookup is not None else None
+    if adapter is not None:
+        return rate_adapter(adapter, rate, hub=hub, modelled=modelled, **flags)
+    return rate_model(x, hub=hub, modelled=modelled, parameters=parameters, lookup=lookup, **flags)
+
+
+def _hub_lookup(x: Any, hub: bool | None) -> Any:
+    """The Hub's answer about a model id the shipped data does not know (an adapter repo shows itself there), made
+    once and shared with the rest of the rating; None offline, with ``hub=False``, or for a known model."""
+    if hub is False or hub_offline() or not isinstance(x, str) or _known(x):
+        return None
+    from .categories import validate_model_id
+
+    return model_info(validate_model_id(x))
+
+
+def _known(model_id: str) -> bool:
+    """Whether the shipped data knows *model_id* (under its current name): then no Hub request is needed up front."""
+    from . import aliases as _ali
+    from . import lineage as _lin
+    from . import reference as _ref
+
+    key = _ali.canonical(model_id).lower()
+    return _lin.shipped().get(key) is not None or any(
+        _ref.matches(r, key) for phase in ("training", "inference") for r in _ref.rows(phase))

@@ -248,6 +248,7 @@ def rate_model(
     node: _lin.Node | None = None,
     modelled: bool = True,
     parameters: float | None = None,
+    lookup: Any = None,
 ) -> Rating:
     """Rate *model_id* from the reference data (see :func:`scer_hf.rate`).
 
@@ -255,7 +256,8 @@ def rate_model(
     (training inherited from a base, an architecture twin's inference figure, a quantized copy's base); a modelled
     inference range from the parameter index; else an unknown id says so with the close matches.
     *node*: the lineage of a model that is not on the Hub (a local folder, ``rating/local.py``); *model_id* is then
-    only its display name.
+    only its display name. *lookup*: the Hub's answer about the model, already
+    asked for (one request per rating).
     """
     tag = normalize_task(task) if task else None
     if parameters is not None and (isinstance(parameters, bool) or not isinstance(parameters, (int, float))
@@ -267,7 +269,8 @@ def rate_model(
     g = _lin.graph([node] if node is not None else [])
     mid, key, notes = _identify(model_id, node, g, extra)
     a = _fb.Ask(mid=mid, key=key, tag=tag, train=train, infer=infer, g=g, extra=extra, hub=hub,
-                timeout=hub_timeout_s, local=node is not None, notes=notes)
+                timeout=hub_timeout_s, local=node is not None, notes=notes,
+                lookups=[lookup] if lookup is not None else [])
     training, own_t = _own_training(a, include_derived)
     inference, own_i = _own_inference(a)
     if not own_t or not own_i:

@@ -58,6 +58,8 @@ __all__ = [
     "derive_training_value",
     "matches",
     "members_of",
+    "dataset_info",
+    "CITATIONS",
 ]
 
 REFERENCE_VERSION = "scer-hf-reference 2026.12"
@@ -359,7 +361,7 @@ def load(
 
     Every source column is kept (strings, "" where the source published nothing; None
     where the row comes from another file), plus the derived columns listed in the
-    module docstring. ``ds.info.description`` names the reference version.
+    module docstring. ``ds.info`` carries the reference version, license, citation and description.
     """
     import datasets  # heavy; only here
 
@@ -367,9 +369,43 @@ def load(
                 include_derived=include_derived, extra=extra)
     columns = list(dict.fromkeys(c for r in data for c in r))
     table = {c: [r.get(c) for r in data] for c in columns}
-    info = datasets.DatasetInfo(
-        description=f"{REFERENCE_VERSION}: {name} reference rows shipped with scer-hf "
-                    f"(sources: scer_hf/data/SOURCES.md)",
-        version=REFERENCE_VERSION.split()[-1] + ".0",  # datasets wants x.y.z
-    )
-    return datasets.Dataset.from_dict(table, info=info)
+    return datasets.Dataset.from_dict(table, info=datasets.DatasetInfo(**dataset_info(name)))
+
+
+# What each shipped file compiles (SOURCES.md has the table and row of every figure); a row's own source column
+# names the one behind it.
+CITATIONS = {
+    "training.csv": (
+        "Touvron et al. 2023, LLaMA: Open and Efficient Foundation Language Models, arXiv:2302.13971 (Table 15); "
+        "Meta Llama model cards (github.com/meta-llama/llama, meta-llama/llama-models); Luccioni, Viguier and "
+        "Ligozat 2022, Estimating the Carbon Footprint of BLOOM, arXiv:2211.02001; Le Scao et al. 2022, BLOOM, "
+        "arXiv:2211.05100; Patterson et al. 2021, Carbon Emissions and Large Neural Network Training, "
+        "arXiv:2104.10350 (Table 4); Morrison et al. 2025, Holistically Evaluating the Environmental Impact of "
+        "Creating Language Models, ICLR 2025, arXiv:2503.05804 (Table 2); Luccioni, Jernite and Strubell 2024, "
+        "Power Hungry Processing, FAccT '24 (Table 5); Brown et al. 2020, arXiv:2005.14165; Raffel et al. 2020, arXiv:1910.10683; "
+        "Zhang et al. 2022, arXiv:2205.01068; the Gemma and Gemma 2 technical reports"),
+    "inference.csv": (
+        "Luccioni, Jernite and Strubell 2024, Power Hungry Processing: Watts Driving the Cost of AI Deployment?, "
+        "FAccT '24 (Table 3); the ML.ENERGY Leaderboard data (2023 CSV, 2024 vLLM files, v3 blog); Morrison et al. "
+        "2025, arXiv:2503.05804 (Table 4); Google 2025, arXiv:2508.15734; Jegham et al. 2025, How Hungry is AI? "
+        "(modelled rows)"),
+    "aienergyscore_v1.csv": (
+        "AI Energy Score v1 leaderboard (February 2025), Hugging Face, "
+        "https://huggingface.co/spaces/AIEnergyScore/Leaderboard (data/energy/*.csv)"),
+}
+LICENSE = ("scer-hf reference compilation: Apache-2.0 (as scer-hf); each figure is a published fact of the source "
+           "its row cites, whose own terms apply to the source documents")
+
+
+def dataset_info(name: str) -> dict[str, Any]:
+    """``datasets.DatasetInfo`` fields of :func:`load` (*name*): description, version, license, citation, homepage."""
+    files = _files_for(name)
+    return {
+        "description": f"{REFERENCE_VERSION}: {name} reference rows shipped with scer-hf ({', '.join(files)}; "
+                       "every row cites its source, see scer_hf/data/SOURCES.md)",
+        "version": REFERENCE_VERSION.split()[-1] + ".0",  # datasets wants x.y.z
+        "license": LICENSE,
+        "citation": "\n".join(f"{f}: {CITATIONS[f]}" for f in files),
+        "homepage": "https://huggingface.co/spaces/AIEnergyScore/Leaderboard" if files == ("aienergyscore_v1.csv",)
+        else "",
+    }

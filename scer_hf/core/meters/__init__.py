@@ -1,5 +1,7 @@
-"""Energy meters: NVML, RAPL, estimate, replay, and ``auto`` to pick among them."""
+"""Energy meters: NVML, AMD SMI, Apple Silicon, RAPL, estimate, replay, and ``auto`` to pick among them."""
 
+from .amd import AmdSmiMeter
+from .apple import AppleSiliconMeter
 from .auto import MeterSet, auto
 from .base import Meter, Method, Reading
 from .estimate import EstimateMeter
@@ -16,6 +18,8 @@ __all__ = [
     "MeterGuard",
     "auto",
     "NvmlMeter",
+    "AmdSmiMeter",
+    "AppleSiliconMeter",
     "RaplMeter",
     "EstimateMeter",
     "ReplayMeter",

@@ -6,6 +6,8 @@ import logging
 from typing import Any, Sequence
 
 from ...errors import MeterUnavailableError
+from .amd import AmdSmiMeter
+from .apple import AppleSiliconMeter
 from .base import Meter
 from .estimate import EstimateMeter
 from .nvml import NvmlMeter
@@ -36,26 +38,36 @@ def auto(
     powercap_root: str | None = None,
     nvml: Any | None = None,
     estimate_kwargs: dict[str, Any] | None = None,
+    amdsmi: Any | None = None,
+    apple: Any | None = None,
 ) -> MeterSet:
     """The best meters available here.
 
-    - GPU: NVML (counter, or power integration where the counter is missing); no GPU
-      means no GPU component, not an error.
+    - Apple Silicon (a Mac with ``zeus-apple-silicon``, or *apple* given): the chip's IOReport counters measure
+      CPU, GPU, DRAM and Neural Engine (RAM estimated only where the chip reports no DRAM channel).
+    - GPU: NVML (counter, or power integration where the counter is missing), else AMD SMI (``amdsmi``, the same
+      way); no GPU means no GPU component, not an error.
     - CPU: RAPL counters when readable, else the CPU estimate.
     - RAM: the RAPL DRAM domain when present, else the RAM estimate.
 
     ``host=False`` skips CPU and RAM (in distributed runs only local rank 0 measures
-    the host); ``gpu=False`` skips GPUs.
+    the host, and a chip's counters); ``gpu=False`` skips GPUs. *nvml*, *amdsmi*, *apple*: the vendor modules to
+    use (tests pass fakes); by default each is imported when present.
     """
     meters: list[Meter] = []
     choices: dict[str, str] = {}
+    soc = _apple(apple, choices) if host and gpu else None
+    if soc is not None:
+        meters.append(soc)
+        if "dram:0" not in soc.components:
+            meters.append(EstimateMeter(include_cpu=False, include_ram=True, **(estimate_kwargs or {})))
+            choices["ram"] = "estimate (the chip reports no DRAM channel)"
+        logger.debug("scer-hf meters: %s", choices)
+        return MeterSet(meters, choices)
     if gpu:
-        try:
-            m = NvmlMeter(gpu_indices, nvml=nvml)
+        m = _gpu(gpu_indices, nvml, amdsmi, choices)
+        if m is not None:
             meters.append(m)
-            choices["gpu"] = f"nvml: {m.source}"
-        except MeterUnavailableError as exc:
-            choices["gpu"] = f"none ({exc.reason})"
     else:
         choices["gpu"] = "not measured by this process"
     if host:
@@ -81,3 +93,31 @@ def auto(
         choices["cpu"] = choices["ram"] = "not measured by this process (measured once per node)"
     logger.debug("scer-hf meters: %s", choices)
     return MeterSet(meters, choices)
+
+
+def _gpu(gpu_indices: Sequence[int] | None, nvml: Any, amdsmi: Any, choices: dict[str, str]) -> Meter | None:
+    """NVML, else AMD SMI; None (and why) when neither finds a GPU for this process."""
+    why = []
+    for label, make in (("nvml", lambda: NvmlMeter(gpu_indices, nvml=nvml)),
+                        ("amdsmi", lambda: AmdSmiMeter(gpu_indices, amdsmi=amdsmi))):
+        try:
+            m = make()
+        except MeterUnavailableError as exc:
+            why.append(exc.reason)
+            continue
+        choices["gpu"] = f"{label}: {m.source}"
+        return m
+    choices["gpu"] = f"none ({why[0]})" if why else "none"
+    return None
+
+
+def _apple(apple: Any, choices: dict[str, str]) -> AppleSiliconMeter | None:
+    """The Apple Silicon meter when this is a Mac with its counters (or *apple* is given), else None."""
+    try:
+        m = AppleSiliconMeter(apple=apple)
+    except MeterUnavailableError:
+        return None
+    text = f"apple-silicon: {m.source}"
+    choices.update(gpu=text, cpu=text)
+    choices["ram"] = text if "dram:0" in m.components else "estimate"
+    return m

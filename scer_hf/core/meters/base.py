@@ -56,6 +56,9 @@ class Meter(ABC):
     #: whether :meth:`read` can block (a driver call, a file read): the guard then reads it in a thread of its own
     #: and waits at most :data:`~scer_hf.core.meters.guard.READ_DEADLINE_S`. False only for in-process arithmetic.
     blocking: bool = True
+    #: whether the meter reads node-wide counters (RAPL, a system-on-chip): in a distributed run only local rank 0
+    #: keeps it, so a node is counted once
+    node_wide: bool = False
 
     #: raw counter values the meter itself refused (reset, NaN, impossible power); the guard
     #: (:mod:`scer_hf.core.meters.guard`) marks the windows around each one unmeasured, with :attr:`fault_reason`

@@ -23,7 +23,7 @@ from typing import Any, Sequence
 from ...errors import MeterError, MeterUnavailableError
 from .base import CEILING_W, POWER_MARGIN, Meter, Reading, _Wrap, now_s
 
-__all__ = ["NvmlMeter", "visible_gpu_indices"]
+__all__ = ["NvmlMeter", "GpuCounterMeter", "visible_gpu_indices", "PowerIntegrator"]
 
 
 def visible_gpu_indices(count: int, env: str | None = None) -> list[int]:
@@ -56,8 +56,9 @@ class _PowerIntegrator:
     """Integrates power samples of the GPUs that lack an energy counter."""
 
     def __init__(self, nvml: Any, handles: dict[str, Any], interval_s: float,
-                 max_power_w: dict[str, float] | None = None) -> None:
+                 max_power_w: dict[str, float] | None = None, power_w: Any = None) -> None:
         self._nvml = nvml
+        self._read_w = power_w  # another vendor's power reading (W) of a handle; default NVML's
         self._handles = handles
         self._interval = interval_s
         self._lock = threading.Lock()
@@ -72,6 +73,8 @@ class _PowerIntegrator:
         self._thread.start()
 
     def _power_w(self, handle: Any) -> float:
+        if self._read_w is not None:
+            return float(self._read_w(handle))
         return float(self._nvml.nvmlDeviceGetPowerUsage(handle)) / 1000.0
 
     def _checked(self, comp: str, w: float) -> float | None:
@@ -106,7 +109,66 @@ class _PowerIntegrator:
         self._stop.set()
 
 
-class NvmlMeter(Meter):
+PowerIntegrator = _PowerIntegrator  # shared with the AMD meter (power samples where a GPU has no energy counter)
+
+
+class GpuCounterMeter(Meter):
+    """What NVML's and AMD SMI's meters share: per GPU an energy counter (``_counter``: component -> handle, made
+    cumulative by ``_wraps``) or power samples integrated (``_sampled``, ``_integrator``), the power limits that
+    bound each step, the device names, and the faults the counters refused. Subclasses give ``_raw_j(handle)``."""
+
+    _counter: dict[str, Any]
+    _sampled: dict[str, Any]
+    _wraps: dict[str, _Wrap]
+    _max_power: dict[str, float]
+    _integrator: Any = None
+    device_names: dict[str, str]
+
+    def _raw_j(self, handle: Any) -> float:
+        raise NotImplementedError
+
+    def describe(self) -> dict[str, object]:
+        out = super().describe()
+        if self.device_names:  # what was measured: the rating's hardware class and the card's hardware_used
+            out["devices"] = dict(self.device_names)
+        return out
+
+    @property
+    def max_power_w(self) -> dict[str, float]:
+        """Per GPU: its highest stated power limit (W), else :data:`~scer_hf.core.meters.base.CEILING_W`."""
+        return dict(self._max_power)
+
+    @property
+    def faults(self) -> int:  # type: ignore[override]
+        """Counter values refused so far (reset, NaN/inf, negative, impossible power)."""
+        n = sum(w.faults for w in self._wraps.values())
+        return n + (self._integrator.faults if self._integrator is not None else 0)
+
+    @property
+    def fault_reason(self) -> str:  # type: ignore[override]
+        parts = [f"{c}: {w.reason}" for c, w in self._wraps.items() if w.reason]
+        if self._integrator is not None and self._integrator.reason:
+            parts.append(self._integrator.reason)
+        return "; ".join(parts)
+
+    @property
+    def components(self) -> tuple[str, ...]:
+        return tuple(sorted({*self._counter, *self._sampled}, key=lambda c: int(c.split(":")[1])))
+
+    def read(self) -> Reading:
+        t = now_s()
+        out: dict[str, float] = {}
+        try:
+            for comp, handle in self._counter.items():
+                out[comp] = self._wraps[comp].update(self._raw_j(handle), t)
+            if self._integrator is not None:
+                out.update(self._integrator.sample())
+        except Exception as exc:  # noqa: BLE001 - vendor error classes are generated at run time
+            raise MeterError(f"{self.name} read failed: {exc}") from exc
+        return Reading(t, out)
+
+
+class NvmlMeter(GpuCounterMeter):
     """Energy of each visible NVIDIA GPU (components ``gpu:<nvml index>``)."""
 
     name = "nvml"
@@ -170,12 +232,6 @@ class NvmlMeter(Meter):
             )
         self.source = "; ".join(parts)
 
-    def describe(self) -> dict[str, object]:
-        out = super().describe()
-        if self.device_names:  # what was measured: the rating reads the hardware class from it
-            out["devices"] = dict(self.device_names)
-        return out
-
     def _limit_w(self, handle: Any) -> float | None:
         """The board's highest power limit (W): NVML's limit constraints, enforced and management limits."""
         best = 0.0
@@ -190,40 +246,8 @@ class NvmlMeter(Meter):
                 best = max(best, mw / 1000.0)
         return best or None
 
-    @property
-    def max_power_w(self) -> dict[str, float]:
-        """Per GPU: its highest NVML power limit (W), else :data:`~scer_hf.core.meters.base.CEILING_W`."""
-        return dict(self._max_power)
-
-    @property
-    def faults(self) -> int:  # type: ignore[override]
-        """Counter values refused so far (reset, NaN/inf, negative, impossible power)."""
-        n = sum(w.faults for w in self._wraps.values())
-        return n + (self._integrator.faults if self._integrator is not None else 0)
-
-    @property
-    def fault_reason(self) -> str:  # type: ignore[override]
-        parts = [f"{c}: {w.reason}" for c, w in self._wraps.items() if w.reason]
-        if self._integrator is not None and self._integrator.reason:
-            parts.append(self._integrator.reason)
-        return "; ".join(parts)
-
-    @property
-    def components(self) -> tuple[str, ...]:
-        return tuple(sorted({*self._counter, *self._sampled}, key=lambda c: int(c.split(":")[1])))
-
-    def read(self) -> Reading:
-        t = now_s()
-        out: dict[str, float] = {}
-        try:
-            for comp, handle in self._counter.items():
-                mj = float(self._nvml.nvmlDeviceGetTotalEnergyConsumption(handle))
-                out[comp] = self._wraps[comp].update(mj / 1000.0, t)
-            if self._integrator is not None:
-                out.update(self._integrator.sample())
-        except Exception as exc:  # noqa: BLE001 - NVMLError subclasses are dynamic
-            raise MeterError(f"nvml read failed: {exc}") from exc
-        return Reading(t, out)
+    def _raw_j(self, handle: Any) -> float:
+        return float(self._nvml.nvmlDeviceGetTotalEnergyConsumption(handle)) / 1000.0
 
     def close(self) -> None:
         if self._integrator is not None:

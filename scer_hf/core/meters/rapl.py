@@ -80,6 +80,7 @@ class RaplMeter(Meter):
 
     name = "rapl"
     method = "counter"
+    node_wide = True
     relative_uncertainty = 0.1
     uncertainty_basis = (
         "RAPL package/DRAM counters are models validated against wall power within "

@@ -158,6 +158,7 @@ def edit_card_text(text: str, report: Report, rating: Mapping[str, Any] | None =
     if co2 is None and report.boundary == "training" and _c.is_ours_co2(data.get("co2_eq_emissions")):
         values["co2_eq_emissions"] = REMOVE  # our earlier figure no longer stands: this report has none to publish
     values["scer"] = scer
+    values.update({k: v for k, v in _c.identity_entries(report).items() if k not in data})  # never the user's
     new_yaml = splice_front_matter(card, values, tag=_c.TAG)
     section = _c.render_section(scer, co2 if co2 is not None else
                                 (None if values.get("co2_eq_emissions") is REMOVE else data.get("co2_eq_emissions")))

@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from collections.abc import Mapping
 from functools import lru_cache
 from importlib import resources
@@ -51,6 +52,7 @@ __all__ = [
     "TAG",
     "boundary_entry",
     "co2_entry",
+    "identity_entries",
     "is_ours_co2",
     "merge_scer",
     "minimal_card",
@@ -194,6 +196,37 @@ def co2_entry(report: Report) -> dict[str, Any] | None:
         "geographical_location": _location(d["carbon"]),
         "hardware_used": _hardware(d),
     })
+
+
+_HUB_ID = re.compile(r"[A-Za-z0-9][\w.-]*(/[A-Za-z0-9][\w.-]*)?")
+
+
+def identity_entries(report: Report) -> dict[str, Any]:
+    """The Hub's lineage fields a report knows: ``base_model`` (a Hub id, not a folder of the training machine),
+    ``library_name`` and ``pipeline_tag``. The caller writes only those the card lacks (never the user's)."""
+    model = report.to_dict().get("model") or {}
+    out: dict[str, Any] = {}
+    base = model.get("base_model")
+    if (report.boundary == "training" and isinstance(base, str) and not model.get("base_model_local")
+            and _HUB_ID.fullmatch(base) and ".." not in base):
+        out["base_model"] = base
+    if report.boundary == "training" and isinstance(model.get("library_name"), str):
+        out["library_name"] = model["library_name"]
+    tag = _pipeline_tag(model.get("task"))
+    if tag:
+        out["pipeline_tag"] = tag
+    return out
+
+
+def _pipeline_tag(task: Any) -> str | None:
+    """The Hub pipeline tag of a report's task (``text_generation`` -> ``text-generation``); None if unknown."""
+    from ...errors import UnknownTaskError
+    from ...rating.categories import normalize_task
+
+    try:
+        return normalize_task(task) if isinstance(task, str) and task.strip() else None
+    except UnknownTaskError:
+        return None
 
 
 def is_ours_co2(v: Any) -> bool:

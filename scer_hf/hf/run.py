@@ -1,0 +1,464 @@
+"""One measured training run: the machinery behind ``SCERCallback`` and ``scer_hf.track_training``.
+
+A :class:`TrainingRun` owns everything a training report needs, whatever drives the loop:
+
+- this rank's meters (picked once; a rank whose meters fail measures nothing and is a coverage gap) and the
+  :class:`~scer_hf.core.phasebook.PhaseBook` of phases: ``train`` (top level), ``epoch N`` (inside ``train``) and one
+  top-level ``eval N`` / ``predict N`` per evaluation, which *pauses* ``train`` and the current epoch (its segment
+  ends with the read that starts the evaluation and a new one begins with the read that ends it);
+- counts per phase from the driver's cumulative *progress* (``global_step``, ``max_steps``, ``num_input_tokens_seen``,
+  ``total_flos``, ``epoch``; and ``samples_seen`` where the loop counts samples itself): a ``TrainerState`` or
+  :class:`Progress`;
+- the projection of end-of-run energy, the lockstep gathers of distributed runs (:meth:`sync` at points every rank
+  reaches together), partial and final reports, checkpoint state and resume, and the SIGTERM / exit flushes
+  (:mod:`scer_hf.hf.run_report`, :mod:`scer_hf.hf.run_guard`).
+
+The driver calls :meth:`start`, :meth:`begin_epoch` / :meth:`end_epoch`, :meth:`step_end`, :meth:`begin_eval` /
+:meth:`end_eval`, :meth:`log_values`, :meth:`save_state` and :meth:`end`; the Trainer adapter translates its hooks,
+``track_training`` its own calls. Nothing here raises into the user's loop except bad arguments at construction.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+from . import distributed as dist
+from . import run_guard as _run_guard
+from .run_report import ReportingMixin, _fields
+from ..core.carbon import carbon_intensity
+from ..core.live_intensity import make_live
+from ..core.meters.base import Meter
+from ..core.phasebook import Edge, PhaseBook
+from ..core.report import PhaseRows, Report
+from ..core.tracker import Measurement
+from ..errors import CallbackConfigError
+
+__all__ = ["TrainingRun", "Progress", "MetersArg", "PROJECTION_WINDOWS"]
+
+PROJECTION_WINDOWS = 20  # meter reads for the projection per run (at most one per optimizer step)
+
+MetersArg = Meter | Sequence[Meter] | Callable[[Sequence[int] | None, bool], Sequence[Meter]] | None
+TRAINER_SAMPLES_RULE = "optimizer steps x total batch size, capped per epoch at the dataset size"
+
+
+@dataclass
+class Progress:
+    """A custom loop's cumulative counters, with the names ``TrainerState`` uses (``track_training`` fills them)."""
+
+    global_step: int = 0
+    max_steps: int | None = None
+    num_input_tokens_seen: float = 0.0
+    samples_seen: float = 0.0
+    total_flos: float = 0.0
+    epoch: float | None = None
+
+
+def _check_meters(meters: Any) -> MetersArg:
+    if meters is None or isinstance(meters, Meter) or callable(meters):
+        return meters  # type: ignore[no-any-return]
+    try:
+        meters = list(meters)
+    except TypeError:
+        meters = [meters]
+    if not all(isinstance(m, Meter) for m in meters):
+        raise CallbackConfigError(f"meters={meters!r}: use None (auto), a Meter, a list of Meters, or a "
+                                  "factory f(gpu_indices, measure_host) returning Meters")
+    return meters  # type: ignore[no-any-return]
+
+
+def _check_config(training_type: Any, projection_after: Any, flush_every_s: Any, report_path: Any) -> None:
+    if training_type not in (None, "fine-tuning", "pre-training"):
+        raise CallbackConfigError(f"training_type={training_type!r}: use 'fine-tuning', 'pre-training' or None "
+                                  "(None: fine-tuning when the model was loaded with from_pretrained)")
+    if not (isinstance(projection_after, (int, float)) and 0.0 <= projection_after <= 1.0):
+        raise CallbackConfigError(f"projection_after={projection_after!r}: use a share of max_steps in [0, 1]")
+    if not (isinstance(flush_every_s, (int, float)) and flush_every_s >= 0):
+        raise CallbackConfigError(f"flush_every_s={flush_every_s!r}: use seconds >= 0 (0 flushes at every log)")
+    if report_path is not None and not isinstance(report_path, (str, os.PathLike)):
+        raise CallbackConfigError(f"report_path={report_path!r}: use a file path, e.g. 'out/scer_report.json'")
+
+
+class TrainingRun(ReportingMixin):
+    """The state and machinery of one measured training run (see the module docstring)."""
+
+    def __init__(
+        self,
+        country_iso_code: str | None = None,
+        region: str | None = None,
+        carbon_intensity_g_per_kwh: float | None = None,
+        pue: float = 1.0,
+        meters: MetersArg = None,
+        hardware: str | None = None,
+        projection_after: float = 0.1,
+        flush_every_s: float = 60,
+        report_path: str | os.PathLike[str] | None = None,
+        *,
+        task: str | None = None,
+        handle_sigterm: bool = True,
+        training_type: str | None = None,
+        cloud_provider: str | None = None,
+        cloud_region: str | None = None,
+        live_intensity: Any = None,
+        driver: str = "transformers.Trainer",
+    ) -> None:
+        _check_config(training_type, projection_after, flush_every_s, report_path)
+        self._meters_arg = _check_meters(meters)
+        self.carbon = carbon_intensity(country_iso_code, region, g_per_kwh=carbon_intensity_g_per_kwh, pue=pue,
+                                        cloud_provider=cloud_provider, cloud_region=cloud_region)
+        self._live = make_live(live_intensity, self.carbon)
+        self.hardware = hardware
+        self.projection_after = float(projection_after)
+        self.flush_every_s = float(flush_every_s)
+        self.report_path = Path(report_path) if report_path is not None else None
+        self.task = task
+        self.training_type = training_type
+        self.handle_sigterm = handle_sigterm
+        self.driver = driver
+        self.output_dir: str | None = None  # the default report folder (``output_dir/scer_report.json``)
+        self.samples_per_step: int | None = None  # the Trainer's samples rule; None: the loop counts samples itself
+        self._hook_warned: set[str] = set()
+        self._setup_failed: str | None = None
+        self._book: PhaseBook | None = None
+        self._rank = dist.RankInfo()
+        self._report: Report | None = None
+        # the report's ``model`` block; the driver fills it from the model (``scer_hf.hf.identity``)
+        self.model_info: dict[str, Any] = {"id": None, "parameters": None, "task": task,
+                                           **({"training_type": training_type} if training_type else {})}
+        self.reset()
+
+    # -- state ----------------------------------------------------------------------------------
+    def reset(self) -> None:
+        """A new run on the same meters: a new run id, no phases, no totals."""
+        _run_guard.release(self)  # a previous run that raised out of its loop still held its report file
+        self._target: Path | None = None  # this run's report file, once claimed (see _save)
+        self.run_id = uuid.uuid4().hex
+        self._finished = False
+        self._training = False
+        self._base: dict[str, dict[str, float]] = {}
+        self._restored_counts: dict[str, dict[str, float]] = {}
+        self._epoch_name: str | None = None
+        self._eval_name: str | None = None  # open evaluation window (internal name)
+        self._eval_steps = 0
+        self._eval_pending = False  # opened before its first batch, which may not come
+        self._paused: list[str] = []
+        self._n_evals = 0
+        self._n_predicts = 0
+        self._samples: list[tuple[int, float]] = []  # (global_step, train energy J) projection points
+        self._next_sample_step = 0
+        self._window_steps = 1
+        self._last_flush = -math.inf
+        self._path_checked = False
+        self._interrupted: str | None = None
+        self._resumed_from: int | None = None
+        self._wall0 = time.monotonic()
+        self._wall_prev_s = 0.0
+        self._state: Any = None  # the driver's progress (TrainerState or Progress)
+        self._n_examples: int | None = None
+        self._tokens_counted = "non_padding"
+        self._world_live: dict[str, float] = {}
+        self._world: dict[int, dict[str, Any]] = {}  # rank -> its latest phases (by name) and meta, from the syncs
+        self._sent: dict[str, Any] = {}  # closed phases already sent in a sync (name -> the Measurement sent)
+        self._rows = PhaseRows()  # finished phases' report rows, made once (flushes cost what is new)
+        self._restored_epoch: dict[str, Measurement] = {}
+        if self._book is not None:
+            self._book.clear()
+
+    @property
+    def training(self) -> bool:
+        return self._training
+
+    @property
+    def finished(self) -> bool:
+        return self._finished
+
+    @property
+    def book(self) -> PhaseBook | None:
+        return self._book
+
+    @property
+    def rank(self) -> dist.RankInfo:
+        return self._rank
+
+    # -- setup ----------------------------------------------------------------------------------
+    def setup(self, rank: dist.RankInfo, gpu_indices: Sequence[int] | None) -> PhaseBook:
+        """This rank's meters, once. Never raises: a rank whose meters cannot be set up measures nothing and is a
+        coverage gap in the report, and still makes every collective call the other ranks make."""
+        if self._book is not None:
+            return self._book
+        self._rank = rank
+        try:
+            meters, choices = self._make_meters(gpu_indices)
+            nothing = rank.distributed and not meters
+        except Exception as exc:  # noqa: BLE001 - measurement never breaks training
+            meters, choices, nothing = [], None, False
+            self._setup_failed = f"meter setup failed ({type(exc).__name__}: {exc})"
+            self._warn_once("setup", f"{self._setup_failed}; this rank's energy is a coverage gap, training continues")
+        self._book = PhaseBook(meters, choices, nothing_by_design=nothing, counters=self._segment_counters)
+        if self._live is not None and rank.rank == 0:  # live intensity read at window edges
+            self._book.tracker.on_edge = self._live.observe
+        return self._book
+
+    def _make_meters(self, gpu_indices: Sequence[int] | None) -> tuple[list[Meter], dict[str, str] | None]:
+        arg = self._meters_arg
+        if arg is None:
+            from ..core.meters.auto import auto
+
+            return dist.meters_for_rank(auto(gpu_indices=gpu_indices, host=True), self._rank.measures_host)
+        if isinstance(arg, Meter):
+            return [arg], None
+        if callable(arg):
+            return list(arg(gpu_indices, self._rank.measures_host)), None
+        return list(arg), None
+
+    # -- counts ---------------------------------------------------------------------------------
+    def _counters(self) -> dict[str, float]:
+        s = self._state
+        out = {"tokens": float(s.num_input_tokens_seen or 0), "steps": float(s.global_step)}
+        if self.samples_per_step is not None or s.total_flos:  # a loop that passes no FLOPs counts none (not 0)
+            out["flops"] = float(s.total_flos or 0)
+        if self.samples_per_step is None:
+            out["samples"] = float(getattr(s, "samples_seen", 0) or 0)
+        return out
+
+    def _segment_counters(self) -> dict[str, float]:
+        """The driver's cumulative counters, for the counts of each measured window."""
+        if self._state is None:
+            return {}
+        out = self._counters()
+        out.pop("flops", None)
+        return out
+
+    def _samples_rule_text(self) -> str:
+        return TRAINER_SAMPLES_RULE if self.samples_per_step is not None else "samples passed to step(samples=...)"
+
+    def _counts(self, name: str) -> dict[str, float]:
+        now = self._counters()
+        base = self._base.get(name, now)
+        out = dict(self._restored_counts.get(name, {}))
+        keys = [k for k in now if k != "flops" or name == "train"]
+        for k in keys:
+            out[k] = out.get(k, 0) + now[k] - base.get(k, 0.0)
+        if self.samples_per_step is not None:
+            out["samples"] = self._rule_samples(name, now, base)
+        return {k: (int(v) if float(v).is_integer() else v) for k, v in out.items()}
+
+    def _rule_samples(self, name: str, now: dict[str, float], base: dict[str, float]) -> float:
+        """The Trainer's samples: steps x total batch, capped per epoch at the dataset size; train sums its epochs."""
+        book = self._book
+        if name == "train":
+            assert book is not None
+            return sum(self._counts(n)["samples"] if book.is_open(n) else
+                       float(book.phases[n].final.counts.get("samples", 0))  # type: ignore[union-attr]
+                       for n in book.children("train"))
+        new = (now["steps"] - base["steps"]) * (self.samples_per_step or 0)
+        samples = self._restored_counts.get(name, {}).get("samples", 0) + new
+        return min(samples, self._n_examples) if self._n_examples else samples
+
+    # -- training ---------------------------------------------------------------------------------
+    def start(self, progress: Any, *, n_examples: int | None = None, resume_from: Path | None = None,
+              token: Any = None) -> Edge:
+        """Begin the run: ``train`` opens at one meter read (returned); *resume_from*: a checkpoint folder with the
+        state; *token*: what tells the SIGTERM handler the loop is still running (:mod:`scer_hf.hf.run_guard`)."""
+        if self._finished or self._training:  # a new run (evaluations before it are kept)
+            self.reset()
+        self._state, self._training = progress, True
+        book = self._book
+        assert book is not None, "setup() first"
+        self._n_examples = n_examples
+        self._window_steps = max(1, int(progress.max_steps or 0) // PROJECTION_WINDOWS)
+        self._wall0 = time.monotonic()
+        restored = self._restore(resume_from, int(progress.global_step)) if resume_from is not None else {}
+        edge = book.edge()
+        self._base["train"] = self._counters()
+        book.open("train", parent=None, kind="training", edge=edge, restored=restored.get("train"))
+        self._sample(int(progress.global_step), edge)
+        self._install_interrupt_handlers(token)
+        return edge
+
+    def begin_epoch(self, n: int) -> None:
+        book = self._book
+        if book is None or not self._training:
+            return
+        name = f"epoch {n}"
+        self._settle_restored_epochs(keep=name)
+        edge = book.edge()
+        self._base[name] = self._counters()
+        book.open(name, parent="train", kind="training", edge=edge, restored=self._restored_epoch.pop(name, None))
+        self._epoch_name = name
+
+    def end_epoch(self, *, evaluate_next: bool = False) -> None:
+        book = self._book
+        if book is None or not self._training or self._epoch_name is None:
+            return
+        edge = book.edge()
+        if self._eval_name is not None:  # should not happen; keep windows consistent
+            self.end_eval("eval", cancelled=self._eval_pending, edge=edge)
+        book.close(self._epoch_name, edge, self._counts(self._epoch_name))
+        self._epoch_name = None
+        if evaluate_next:
+            self.begin_eval(edge, pending=True)
+
+    def step_end(self, step: int, *, evaluate_next: bool = False) -> None:
+        """After an optimizer step: a projection sample now and then, and the read an evaluation starts at."""
+        book = self._book
+        if book is None or not self._training:
+            return
+        if evaluate_next:
+            edge = self.tick()
+            self._sample(step, edge)
+            self.begin_eval(edge, pending=True)
+        elif step >= self._next_sample_step:
+            self._sample(step, self.tick())
+
+    def tick(self) -> Edge:
+        """One meter read that ends the running windows and begins the next ones."""
+        book = self._book
+        assert book is not None
+        edge = book.edge()
+        book.tick(edge)
+        return edge
+
+    def _settle_restored_epochs(self, keep: str | None = None) -> None:
+        """An epoch open in the checkpoint that this run does not continue (the checkpoint was
+        saved on its last step, before the epoch ended) is finished: keep it as saved."""
+        for name in [n for n in self._restored_epoch if n != keep]:
+            m = self._restored_epoch.pop(name)
+            self._book.restore_closed(  # type: ignore[union-attr]
+                Measurement(**{**_fields(m), "counts": self._restored_counts.pop(name, {})}), "training")
+
+    def _sample(self, step: int, edge: Edge) -> None:
+        e = self._book.energy_j("train", edge) if self._book else None
+        if e is not None and (not self._samples or step > self._samples[-1][0]):
+            self._samples.append((step, e))
+        self._next_sample_step = step + self._window_steps
+
+    # -- evaluation -------------------------------------------------------------------------------
+    @property
+    def evaluating(self) -> bool:
+        return self._eval_name is not None
+
+    @property
+    def eval_pending(self) -> bool:
+        return self._eval_pending
+
+    def begin_eval(self, edge: Edge | None = None, *, pending: bool) -> None:
+        """Open an evaluation (pausing train and the epoch); *pending*: opened before its first batch."""
+        book = self._book
+        if book is None or self._eval_name is not None:
+            return
+        edge = edge or book.edge()
+        self._paused = [n for n in ("train", self._epoch_name) if n and book.pause(n, edge)]
+        self._eval_name = "_eval"
+        self._eval_steps = 0
+        self._eval_pending = pending
+        book.open("_eval", parent=None, kind="evaluation", edge=edge)
+
+    def eval_batch(self) -> None:
+        """One evaluation batch (the evaluation is no longer pending)."""
+        self._eval_pending = False
+        self._eval_steps += 1
+
+    def end_eval(self, what: str = "eval", *, cancelled: bool = False, edge: Edge | None = None,
+                 samples: int | None = None, counts: dict[str, float] | None = None) -> None:
+        """Close the open evaluation as ``eval N`` (``predict N``), or give its time back to training.
+
+        Its counts: *counts* as given, else the batches seen (``steps``) and *samples*."""
+        book = self._book
+        if book is None or self._eval_name is None:
+            return
+        if cancelled:  # give the time back to training: resume it from where the evaluation began
+            edge = book.cancel(self._eval_name)
+        else:
+            edge = edge or book.edge()
+            if counts is None:
+                counts = {"steps": self._eval_steps, **({"samples": samples} if samples is not None else {})}
+            name, kind = self._eval_label(what)
+            book.close(self._eval_name, edge, counts, rename=name, kind=kind)
+        self._eval_name = None
+        self._eval_pending = False
+        if self._paused:
+            edge = edge or book.edge()
+            for n in self._paused:
+                book.resume(n, edge)
+        self._paused = []
+
+    def _eval_label(self, what: str) -> tuple[str, str]:
+        if what == "eval":
+            self._n_evals += 1
+            return f"eval {self._n_evals}", "evaluation"
+        self._n_predicts += 1
+        return f"predict {self._n_predicts}", "inference"
+
+    def after_eval(self) -> None:
+        """An evaluation outside training, after the run ended: add it to the saved report."""
+        if not self._training and self._finished:
+            self.finalize()
+
+    # -- logs, saves, end ---------------------------------------------------------------------------
+    def log_values(self, progress: Any = None) -> dict[str, float]:
+        """The ``scer/*`` log keys: the world's as of the last sync when distributed, else this process's now."""
+        progress = progress if progress is not None else self._state
+        if self._book is None or progress is None:
+            return {}
+        if self._rank.distributed:  # no collective here: the sum as of the last lockstep point
+            return dict(self._world_live)
+        return self._live_metrics(progress, self.tick())
+
+    def sync(self) -> None:
+        """A lockstep point of a distributed run (every rank calls it at the same place, whatever its meters did)."""
+        if self._rank.distributed:
+            self._sync_world(self._state)
+
+    def save_state(self, ckpt: Path) -> None:
+        """Write this rank's totals into checkpoint folder *ckpt* (a resume reads them back), then flush."""
+        if self._book is None or not self._training:
+            return
+        if ckpt.is_dir():
+            self._write_state(ckpt)
+        self._flush(force=True)
+
+    def end(self) -> None:
+        """End of training: close the open phases, gather every rank (a collective) and write the final report."""
+        try:
+            ended = self._end_run()
+        except Exception as exc:  # noqa: BLE001 - the gather below must still happen on every rank
+            ended = True
+            self._warn_once("end", f"closing the run's phases failed ({type(exc).__name__}: {exc}); the report "
+                                   "marks what was not measured")
+        if ended or self._rank.distributed:
+            self._training = False
+            self._finished = True
+            self._remove_interrupt_handlers()
+            self.finalize()
+
+    def _end_run(self) -> bool:
+        """Close this run's open phases; False if no run was going on here."""
+        book = self._book
+        if book is None or not self._training:
+            return False
+        edge = book.edge()
+        if self._eval_name is not None:
+            self.end_eval("eval", cancelled=self._eval_pending, edge=edge)
+        if self._epoch_name is not None:
+            book.close(self._epoch_name, edge, self._counts(self._epoch_name))
+            self._epoch_name = None
+        self._settle_restored_epochs()
+        book.close("train", edge, self._counts("train"))
+        self._wall_prev_s = self._wall_s()
+        return True
+
+    # -- public view ----------------------------------------------------------------------------------
+    @property
+    def report(self) -> Report | None:
+        """The latest report: final after the run ended, else a fresh partial one (None before training)."""
+        if self._report is not None and self._finished:
+            return self._report
+        if self._book is None or not any(n != "_eval" for n in self._book.phases):
+            return self._report
+        return self._build(status="partial")
