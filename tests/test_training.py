@@ -79,7 +79,7 @@ def test_accelerate_loop_one_process(gpt2: str, tmp_path: Path) -> None:
     wall = d["extra"]["trainer"]["wall_s"]
     assert ph["train"]["duration_s"] + ph["eval 1"]["duration_s"] + ph["eval 2"]["duration_s"] == \
         pytest.approx(wall, abs=0.05)
-    assert d["coverage"]["measured_fraction"] == 1.0 and d["sci"]["r"] == 2 * tokens / 1000
+    assert d["coverage"]["measured_fraction"] == 1.0 and d["sci"]["r"] == 2 * tokens / d["sci"]["scale"]
     assert d["extra"]["trainer"]["loop"] == "scer_hf.track_training"
     assert d["model"]["id"] == "my-finetune" and d["model"]["base_model"] == gpt2
     assert d["model"]["training_type"] == "fine-tuning" and d["model"]["parameters"] > 0
