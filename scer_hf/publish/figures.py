@@ -127,8 +127,8 @@ def coverage_texts(d: Mapping[str, Any]) -> dict[str, Any]:
     if headline:
         fam = _fmt.energy_family(d.get("energy_j"))
         out["coverage_short"] = f"Coverage {_fmt.coverage(frac)}, rest filled"
-        out["coverage_text"] = (f"{measured}; {_fmt.energy(filled, fam)} filled at the power measured around the "
-                                "gaps (scer-hf fill rule)" if filled > 0 else measured)
+        out["coverage_text"] = (f"{measured}; {_fmt.energy(filled, fam)} filled at the power measured around "
+                                "the gaps" if filled > 0 else measured)
     else:
         out["coverage_short"] = f"Coverage {_fmt.coverage(frac)}: no total"
         out["coverage_text"] = (f"{measured}; {threshold} is needed for a total or an SCI" if frac < out["threshold"]
