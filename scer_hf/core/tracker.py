@@ -29,7 +29,7 @@ from .coverage import Coverage, tally
 from .meters.base import Meter, Reading, now_s
 from .meters.guard import MeasurementWarning, MeterGuard
 
-__all__ = ["Measurement", "PhaseTracker", "Window", "MeasurementWarning", "merge_measurements"]
+__all__ = ["Measurement", "PhaseTracker", "Window", "MeasurementWarning", "merge_measurements", "meter_delta"]
 
 
 def _freeze(d: Mapping[str, Any]) -> Mapping[str, Any]:
@@ -275,21 +275,7 @@ class PhaseTracker:
         """Meter *i*'s energy per component between two edge reads, or None when it did not measure."""
         if r0 is None or r1 is None:
             return None
-        broken = self.guards[i].between(r0, r1)
-        if broken:
-            errors.extend(e for e in broken if e not in errors)
-            return None
-        out: dict[str, float] = {}
-        for comp, e1 in r1.energy_j.items():
-            e0 = r0.energy_j.get(comp)
-            if e0 is None:
-                continue
-            delta = e1 - e0
-            if delta < 0:  # a counter that went backwards (driver reload): refuse the value
-                errors.append(f"{self.meters[i].name}: {comp} counter went backwards ({delta:.3f} J)")
-                return None
-            out[comp] = delta
-        return out
+        return meter_delta(self.guards[i], self.meters[i].name, r0, r1, errors)
 
     def add(self, name: str, **counts: float) -> None:
         """Attach counts to the open window *name*."""
@@ -322,6 +308,26 @@ class PhaseTracker:
             except Exception as exc:  # noqa: BLE001 - measurement never breaks the user's run
                 warnings.warn(f"scer-hf: meter {getattr(m, 'name', m)!r} failed to close ({exc})",
                               MeasurementWarning, stacklevel=2)
+
+
+def meter_delta(guard: MeterGuard, name: str, r0: Reading, r1: Reading, errors: list[str]) -> dict[str, float] | None:
+    """A meter's energy per component between two accepted reads, or None (reasons appended to *errors*) when a
+    counter fault lies between them or a counter went backwards."""
+    broken = guard.between(r0, r1)
+    if broken:
+        errors.extend(e for e in broken if e not in errors)
+        return None
+    out: dict[str, float] = {}
+    for comp, e1 in r1.energy_j.items():
+        e0 = r0.energy_j.get(comp)
+        if e0 is None:
+            continue
+        delta = e1 - e0
+        if delta < 0:  # a counter that went backwards (driver reload): refuse the value
+            errors.append(f"{name}: {comp} counter went backwards ({delta:.3f} J)")
+            return None
+        out[comp] = delta
+    return out
 
 
 def _describe(m: Meter) -> dict[str, Any]:

@@ -212,6 +212,12 @@ class EstimateMeter(Meter):
     def components(self) -> tuple[str, ...]:
         return (("cpu:est",) if self.include_cpu else ()) + (("ram",) if self.include_ram else ())
 
+    @property
+    def share_key(self) -> object:
+        """Every estimate of this process reads the same CPU time and memory: one reader per setting."""
+        return ("estimate", os.getpid(), self.cpu_w_at_full_load, self.ram_w_per_gb, self.include_cpu,
+                self.include_ram, self.rss_refresh_s)
+
     def read(self) -> Reading:
         t = now_s()
         cpu_s = _cpu_seconds() - self._cpu0

@@ -225,6 +225,10 @@ class NvmlMeter(Meter):
             raise MeterError(f"nvml read failed: {exc}") from exc
         return Reading(t, out)
 
+    @property
+    def share_key(self) -> object:
+        return ("nvml", id(self._nvml), tuple(sorted((*self._counter, *self._sampled))))
+
     def close(self) -> None:
         if self._integrator is not None:
             self._integrator.close()

@@ -1,0 +1,501 @@
+"""Calls that overlap in time, measured exactly: one reader per meter per process, energy split among the calls.
+
+A served model answers many calls at once (threads of a web server, continuous batching, concurrent HTTP
+requests). A window per call would count the device's energy once per overlapping call. Here instead:
+
+- **One reader per device per process.** :func:`acquire` hands every call tracker the same :class:`SharedMeter`
+  for the same device (meters that say which device they read through ``share_key``: NVML GPUs, RAPL domains,
+  this process's estimate; any other meter is shared by identity). Two wrappers on one pipeline share it, so
+  they never count the device twice. The last tracker to let go closes the meter.
+- **Edges.** Each call reads the meter when it starts, when it moves between its segments (prefill -> decode)
+  and when it ends, under the meter's lock, so reads and edges are in time order.
+- **The split rule** (:data:`ATTRIBUTION_RULE`): the energy between two consecutive accepted reads of a meter
+  is shared among the calls in flight in proportion to weight x time in flight, where a call's weight is the
+  number of sequences it is processing (the rows of its current ``generate``; 1 when not known); power is taken
+  as constant between the two reads. When every read is accepted, consecutive reads are consecutive call edges,
+  the set of calls in flight is constant between them, and each call gets the interval's energy times its
+  weight over the total weight. Time with no call in flight belongs to no call. So the per-call energies add
+  up to the meter's energy over the union of the calls' windows: nothing counted twice, nothing lost.
+- **Coverage.** A read the guard refuses at another call's edge costs nothing: the interval simply runs on to
+  the next accepted read. A call's own refused edge read leaves its time since its last accepted read (or, for
+  its first read, until its next one) unmeasured for that meter: a coverage gap, filled by the documented rule
+  (:mod:`scer_hf.core.coverage`). A counter fault between two reads (a new guard epoch) leaves the interval
+  unmeasured for every call in it. A refused read between two segments of one call keeps the call measured and
+  leaves its segments unmeasured in that interval (their split is not known).
+
+Costs: one meter read per edge and O(calls in flight) arithmetic; the state is the calls in flight.
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+import weakref
+from dataclasses import dataclass, field
+from typing import Any, Callable, Hashable, Iterable, Mapping, Sequence
+
+from .coverage import POWER_WINDOW_MIN_S, Coverage, tally
+from .meters.base import Meter, Reading, now_s
+from .meters.guard import MeterGuard
+from .tracker import Measurement, _method_of, meter_delta
+
+__all__ = ["ATTRIBUTION_RULE", "SharedMeter", "CallTracker", "CallHandle", "CallEnergy", "acquire", "release",
+           "shared_meters"]
+
+ATTRIBUTION_RULE = (
+    "energy between two accepted reads of a meter is shared among the calls in flight in proportion to weight "
+    "x time in flight (weight: the sequences a call is processing, 1 when unknown; power taken as constant between "
+    "the two reads); time with no call in flight belongs to no call, so per-call energies add up to the meter's "
+    "energy over the union of the calls' windows")
+
+TOP = "*"  # the key of a call's own totals (its segments are keyed by name)
+
+_REGISTRY: dict[Hashable, "SharedMeter"] = {}
+_REGISTRY_LOCK = threading.Lock()
+
+
+def _key(meter: Meter) -> Hashable:
+    try:
+        k = getattr(meter, "share_key", None)
+    except Exception:  # noqa: BLE001 - a broken meter is shared by identity
+        k = None
+    return ("id", id(meter)) if k is None else (type(meter).__name__, k)
+
+
+def acquire(meter: Meter, *, owned: bool = False) -> "SharedMeter":
+    """The process's :class:`SharedMeter` for *meter*'s device (created on first use). *owned*: *meter* was made
+    for this caller, so a duplicate of a device already shared is closed at once."""
+    with _REGISTRY_LOCK:
+        key = _key(meter)
+        sm = _REGISTRY.get(key)
+        if sm is None:
+            sm = _REGISTRY[key] = SharedMeter(meter, key)
+        elif sm.meter is not meter and owned:
+            _close_quietly(meter)
+        sm.refs += 1
+        return sm
+
+
+def release(sm: "SharedMeter") -> None:
+    """Let go of *sm*; the last one out closes its meter."""
+    with _REGISTRY_LOCK:
+        sm.refs -= 1
+        if sm.refs > 0:
+            return
+        if _REGISTRY.get(sm.key) is sm:
+            del _REGISTRY[sm.key]
+    _close_quietly(sm.meter)
+
+
+def shared_meters() -> list["SharedMeter"]:
+    """The meters shared in this process now (for tests and diagnostics)."""
+    with _REGISTRY_LOCK:
+        return list(_REGISTRY.values())
+
+
+def _close_quietly(meter: Meter) -> None:
+    try:
+        meter.close()
+    except Exception:  # noqa: BLE001 - closing never breaks the user's run
+        pass
+
+
+class _Slot:
+    """One call on one shared meter: its weight, its segment, what it has pending and what it has been paid."""
+
+    __slots__ = ("w", "seg", "fresh", "pend", "energy", "meas_s", "gaps", "errors")
+
+    def __init__(self, seg: str, w: float) -> None:
+        self.w = w
+        self.seg = seg
+        self.fresh = False  # its first read was refused: its time until the next accepted read is a gap
+        self.pend: dict[str, list[float]] = {}  # segment -> [weight-time share, seconds, first time], this interval
+        self.energy: dict[str, dict[str, float]] = {}  # TOP or segment -> component -> J
+        self.meas_s: dict[str, float] = {}  # TOP or segment -> seconds measured
+        self.gaps: dict[str, list[tuple[float, float]]] = {}  # TOP or segment -> unmeasured time pieces
+        self.errors: list[str] = []
+
+    def gap(self, key: str, t0: float, t1: float) -> None:
+        if t1 > t0:
+            self.gaps.setdefault(key, []).append((t0, t1))
+
+    def pay(self, key: str, per_s: Mapping[str, float], share: float, secs: float) -> None:
+        e = self.energy.setdefault(key, {})
+        for c, p in per_s.items():
+            e[c] = e.get(c, 0.0) + p * share
+        self.meas_s[key] = self.meas_s.get(key, 0.0) + secs
+
+    def err(self, msg: str) -> None:
+        if msg not in self.errors and len(self.errors) < 8:
+            self.errors.append(msg)
+
+
+class SharedMeter:
+    """One meter of this process and the calls in flight on it (see the module docstring)."""
+
+    def __init__(self, meter: Meter, key: Hashable) -> None:
+        self.meter = meter
+        self.key = key
+        self.guard = MeterGuard(meter)
+        self.name = self.guard.name
+        self.refs = 0
+        self.failed: str | None = None  # the latest reason a read was refused
+        self._lock = threading.Lock()
+        self._slots: list[_Slot] = []
+        self._w = 0.0  # total weight in flight
+        self._t: float | None = None  # the last event
+        self._anchor: Reading | None = None  # the last accepted read, and when
+        self._anchor_t = 0.0
+
+    @property
+    def in_flight(self) -> int:
+        return len(self._slots)
+
+    # -- events (each under the lock: time, read, bookkeeping) ----------------------------------------
+    def open(self, seg: str, w: float, clock: Callable[[], float]) -> tuple[_Slot, float]:
+        s = _Slot(seg, w)
+        with self._lock:
+            t = self._advance(clock())
+            why = self._read_and_settle(t)
+            if why is not None:
+                s.fresh = True
+                s.err(why)
+            self._slots.append(s)
+            self._w += w
+        return s, t
+
+    def switch(self, s: _Slot, seg: str, clock: Callable[[], float]) -> float:
+        with self._lock:
+            t = self._advance(clock())
+            why = self._read_and_settle(t)
+            if why is not None:
+                s.err(why)  # the interval runs on: the call is measured, its segments there are not
+            s.seg = seg
+            return t
+
+    def weigh(self, s: _Slot, w: float, clock: Callable[[], float]) -> None:
+        w = max(float(w), 1e-9)
+        with self._lock:
+            if s in self._slots:
+                self._advance(clock())
+                self._w += w - s.w
+            s.w = w
+
+    def close(self, s: _Slot, clock: Callable[[], float]) -> float:
+        with self._lock:
+            t = self._advance(clock())
+            why = self._read_and_settle(t)
+            if why is not None:  # its time since the last accepted read is not known
+                s.err(why)
+                self._unpaid(s, t)
+            if s in self._slots:
+                self._slots.remove(s)
+                self._w = max(self._w - s.w, 0.0) if self._slots else 0.0
+            return t
+
+    # -- internals -------------------------------------------------------------------------------------
+    def _advance(self, t: float) -> float:
+        """Add weight x time since the last event to the pending share of every call in flight."""
+        last = self._t
+        if last is not None and t < last:
+            t = last  # the clock is monotonic; equal times under a coarse clock
+        if last is not None and t > last and self._w > 0:
+            dt = t - last
+            for s in self._slots:
+                p = s.pend.get(s.seg)
+                if p is None:
+                    s.pend[s.seg] = [dt * s.w / self._w, dt, last]
+                else:
+                    p[0] += dt * s.w / self._w
+                    p[1] += dt
+        self._t = t
+        return t
+
+    def _read_and_settle(self, t: float) -> str | None:
+        """Read the meter at *t*; on an accepted read pay out the interval since the last one. The reason of a
+        refused read, else None."""
+        errors: list[str] = []
+        r = self.guard.read(errors)
+        if r is None:
+            self.failed = self.guard.failed or "not read"
+            return errors[-1] if errors else f"{self.name}: {self.failed}"
+        if self._anchor is not None:
+            errs: list[str] = []
+            energy = meter_delta(self.guard, self.name, self._anchor, r, errs)
+            span = t - self._anchor_t
+            for s in self._slots:
+                self._settle(s, energy, span, t, errs)
+        else:
+            for s in self._slots:
+                self._unpaid(s, t)
+        self._anchor, self._anchor_t = r, t
+        return None
+
+    def _settle(self, s: _Slot, energy: Mapping[str, float] | None, span: float, t: float,
+                errs: Sequence[str]) -> None:
+        if not s.pend:
+            return
+        if energy is None or span <= 0 or s.fresh:
+            for e in errs:
+                s.err(e)
+            self._unpaid(s, t)
+            return
+        per_s = {c: v / span for c, v in energy.items()}
+        share = sum(p[0] for p in s.pend.values())
+        secs = sum(p[1] for p in s.pend.values())
+        s.pay(TOP, per_s, share, secs)
+        if len(s.pend) == 1:
+            seg, (sh, sec, _first) = next(iter(s.pend.items()))
+            s.pay(seg, per_s, sh, sec)
+        else:  # it moved between segments at a refused read: its segments' split here is not known
+            for seg, (_sh, sec, first) in s.pend.items():
+                s.gap(seg, first, first + sec)
+        s.pend.clear()
+
+    def _unpaid(self, s: _Slot, t: float) -> None:
+        """The call's pending time is a coverage gap (no accepted read brackets it)."""
+        if s.pend:
+            first = min(p[2] for p in s.pend.values())
+            s.gap(TOP, first, t)
+            for seg, (_sh, sec, f) in s.pend.items():
+                s.gap(seg, f, f + sec)
+            s.pend.clear()
+        s.fresh = False
+
+
+def _union_s(pieces: Iterable[tuple[float, float]]) -> float:
+    total, end = 0.0, None
+    for a, b in sorted(pieces):
+        if end is None or a > end:
+            total += b - a
+            end = b
+        elif b > end:
+            total += b - end
+            end = b
+    return total
+
+
+@dataclass
+class CallEnergy:
+    """What one call was attributed, per meter, for its totals (``TOP``) and each segment."""
+
+    start_s: float
+    end_s: float
+    seg_s: dict[str, float]
+    parts: list[tuple[SharedMeter, _Slot]] = field(default_factory=list)
+
+    def measurement(self, name: str, key: str = TOP, *, counts: Mapping[str, float] | None = None,
+                    parent: str | None = None, basis_counts: bool = True) -> Measurement:
+        """The :class:`Measurement` of the call's totals (``key=TOP``) or one segment. *basis_counts*: the counts
+        are the per-unit basis when the whole (call or segment) was measured."""
+        d = (self.end_s - self.start_s) if key == TOP else self.seg_s.get(key, 0.0)
+        d = max(d, 0.0)
+        energy: dict[str, float] = {}
+        comp_s: dict[str, float] = {}
+        gap_s: dict[str, float] = {}
+        pieces: list[tuple[float, float]] = []
+        methods: set[str] = set()
+        errors: list[str] = []
+        for sm, s in self.parts:
+            got = s.energy.get(key, {})
+            g = s.gaps.get(key, ())
+            gs = _union_s(g)
+            pieces.extend(g)
+            for c in sm.guard.components or (sm.name,):
+                if c in got:
+                    energy[c] = got[c]
+                meas = s.meas_s.get(key, 0.0)
+                if meas > 0:
+                    comp_s[c] = meas
+                if gs > 0:
+                    gap_s[c] = gs
+            if s.meas_s.get(key, 0.0) > 0:
+                methods.add(sm.meter.method)
+            if g:
+                errors.extend(s.errors)
+        if not self.parts:
+            errors.append("no meter")
+            gap_s["unmeasured"] = d
+            pieces.append((0.0, d))
+        gap = _union_s(pieces) if pieces else 0.0
+        full = not gap_s and gap <= 0
+        c = dict(counts or {})
+        power = {k: (v / comp_s[k], v / comp_s[k]) for k, v in energy.items()
+                 if comp_s.get(k, 0.0) >= POWER_WINDOW_MIN_S}
+        cov = Coverage(1, int(full), d, max(d - gap, 0.0) if not full else d, comp_s, gap_s,
+                       dict(energy) if full else {}, c if full and basis_counts else {}, power)
+        method = _method_of(methods) if methods else ("unmeasured" if self.parts else "unmeasured")
+        return Measurement(name=name, start_s=self.start_s, end_s=self.end_s, energy_j=energy, measured=full,
+                           method=method, counts=c, parent=parent, errors=tuple(tally(errors)), coverage=cov,
+                           duration_s=d)
+
+
+def _cuda_sync() -> None:
+    torch = sys.modules.get("torch")  # never import torch ourselves
+    if torch is None:
+        return
+    try:
+        if torch.cuda.is_initialized():
+            torch.cuda.synchronize()
+    except (RuntimeError, AttributeError):
+        pass
+
+
+class CallHandle:
+    """One call in flight: :meth:`switch` between segments, :meth:`weigh` it, :meth:`finish` it."""
+
+    def __init__(self, tracker: "CallTracker", seg: str, weight: float) -> None:
+        self._tr = tracker
+        tracker._edge_sync()
+        t = tracker.clock()
+        self.parts: list[tuple[SharedMeter, _Slot]] = []
+        for sm in tracker.shared:
+            slot, t_read = sm.open(seg, weight, tracker.clock)
+            self.parts.append((sm, slot))
+            t = t_read if len(self.parts) == 1 else t  # the call's edge: its first meter's read
+        self.start_s = t
+        self._seg, self._seg_t = seg, t
+        self.seg_s: dict[str, float] = {}
+        self.done = False
+        tracker._edge_hook(t)
+
+    @property
+    def segment(self) -> str:
+        return self._seg
+
+    def _mark(self, t: float) -> None:
+        self.seg_s[self._seg] = self.seg_s.get(self._seg, 0.0) + max(t - self._seg_t, 0.0)
+        self._seg_t = t
+
+    def switch(self, seg: str) -> None:
+        """Move to segment *seg* at one read of every meter (the edge the two segments share)."""
+        if self.done or seg == self._seg:
+            return
+        self._tr._edge_sync()
+        t = self._tr.clock()
+        for i, (sm, s) in enumerate(self.parts):
+            t_read = sm.switch(s, seg, self._tr.clock)
+            t = t_read if i == 0 else t
+        self._mark(t)
+        self._seg = seg
+        self._tr._edge_hook(t)
+
+    def weigh(self, weight: float) -> None:
+        """The sequences this call processes from now on (its share of what is in flight)."""
+        if not self.done:
+            for sm, s in self.parts:
+                sm.weigh(s, weight, self._tr.clock)
+
+    def finish(self) -> CallEnergy:
+        """Close the call (one read of every meter) and return what it was attributed."""
+        if not self.done:
+            self.done = True
+            self._tr._edge_sync()
+            t = self._tr.clock()
+            for i, (sm, s) in enumerate(self.parts):
+                t_read = sm.close(s, self._tr.clock)
+                t = t_read if i == 0 else t
+            self._mark(t)
+            self._tr._finished(self)
+            self._tr._edge_hook(t)
+            self.end_s = t
+        return CallEnergy(self.start_s, self.end_s, dict(self.seg_s), list(self.parts))
+
+    def abandon(self) -> None:
+        """Leave no call in flight (its energy is dropped; used when measurement itself failed)."""
+        if not self.done:
+            self.done = True
+            self.end_s = self._tr.clock()
+            for sm, s in self.parts:
+                try:
+                    sm.close(s, self._tr.clock)
+                except Exception:  # noqa: BLE001
+                    pass
+            self._tr._finished(self)
+
+
+class CallTracker:
+    """Measures concurrent calls over shared meters (one per wrapper; the meters are the process's).
+
+    ``meters``: a meter, a list, or ``None`` for :func:`scer_hf.core.meters.auto`; ``owned``: the meters were
+    made for this tracker (a duplicate of a device already shared is closed). ``.meters``, ``.guards`` and
+    ``.choices`` are as on :class:`~scer_hf.core.tracker.PhaseTracker`; ``.active`` lists the calls in flight.
+    """
+
+    def __init__(self, meters: Meter | Sequence[Meter] | None = None, *, owned: bool = False,
+                 sync_cuda: bool | None = None, clock: Callable[[], float] | None = None) -> None:
+        if meters is None:
+            from .meters.auto import auto
+
+            meters, owned = auto(), True
+        ms = [meters] if isinstance(meters, Meter) else list(meters)
+        self.choices: dict[str, str] = dict(getattr(meters, "choices", {}) or {})
+        self.shared = [acquire(m, owned=owned) for m in ms]
+        self.sync_cuda = sync_cuda
+        self.clock = clock or now_s
+        self.on_edge: Callable[[float], None] | None = None
+        self._lock = threading.Lock()
+        self._active: set[CallHandle] = set()
+        self._closed = False
+        self._finalizer = weakref.finalize(self, _release_all, list(self.shared))
+
+    @property
+    def meters(self) -> list[Meter]:
+        return [sm.meter for sm in self.shared]
+
+    @property
+    def guards(self) -> list[MeterGuard]:
+        return [sm.guard for sm in self.shared]
+
+    @property
+    def active(self) -> tuple[CallHandle, ...]:
+        """The calls in flight now."""
+        with self._lock:
+            return tuple(self._active)
+
+    @property
+    def failed_meters(self) -> dict[str, str]:
+        return {sm.name: sm.failed for sm in self.shared if sm.failed}
+
+    def __repr__(self) -> str:
+        comps = [c for sm in self.shared for c in sm.guard.components]
+        return f"<CallTracker components={comps} in_flight={len(self._active)}>"
+
+    def start(self, segment: str, weight: float = 1.0) -> CallHandle:
+        """A new call in flight, in *segment* (one read of every meter)."""
+        h = CallHandle(self, segment, max(float(weight), 1e-9))
+        with self._lock:
+            self._active.add(h)
+        return h
+
+    def _finished(self, h: CallHandle) -> None:
+        with self._lock:
+            self._active.discard(h)
+
+    def _edge_sync(self) -> None:
+        if self.sync_cuda is not False:
+            _cuda_sync()
+
+    def _edge_hook(self, t: float) -> None:
+        if self.on_edge is not None:  # after the reads: a slow hook never skews a window's energy
+            try:
+                self.on_edge(t)
+            except Exception:  # noqa: BLE001 - an edge hook never breaks the run
+                pass
+
+    def provenance(self) -> dict[str, Any]:
+        from .tracker import _describe
+
+        return {"meters": [_describe(sm.meter) for sm in self.shared], "choices": dict(self.choices),
+                "failed_meters": self.failed_meters, "attribution": ATTRIBUTION_RULE}
+
+    def close(self) -> None:
+        """Let go of the shared meters (the last tracker of a device closes its meter). Safe to call twice."""
+        if not self._closed:
+            self._closed = True
+            self._finalizer()
+
+
+def _release_all(shared: list[SharedMeter]) -> None:
+    for sm in shared:
+        release(sm)
