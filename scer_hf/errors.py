@@ -35,6 +35,10 @@ __all__ = [
     "UnsupportedPipelineError",
     "BenchmarkSettingsError",
     "OutputExistsError",
+    "EndpointError",
+    "EndpointUnreachableError",
+    "EndpointResponseError",
+    "RemoteEndpointError",
 ]
 
 
@@ -165,3 +169,21 @@ class CallbackConfigError(SCERError, ValueError):
 
 class OutputExistsError(SCERError, FileExistsError):
     """An output path exists (pass ``--overwrite`` / ``overwrite=True``) or is one of the command's inputs."""
+
+
+# --- serving endpoints ------------------------------------------------------------------
+class EndpointError(SCERError, ValueError):
+    """An inference endpoint cannot be benchmarked as given (bad URL, bad settings); the message says what to pass."""
+
+
+class EndpointUnreachableError(EndpointError, ConnectionError):
+    """No server answers at the endpoint (scer-hf never starts one: start it first)."""
+
+
+class EndpointResponseError(EndpointError):
+    """The server answers, but not as an OpenAI-compatible completion server (wrong route, model, key, format)."""
+
+
+class RemoteEndpointError(EndpointError):
+    """The endpoint is not on this machine, so its energy cannot be measured here; state its hardware to record
+    its performance with the energy marked not measured here."""

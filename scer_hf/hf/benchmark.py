@@ -222,7 +222,7 @@ def _query_energy(pipe: TrackedPipeline) -> float | None:
 
 
 def benchmark(
-    model_or_path: Any,
+    model_or_path: Any = None,
     task: str = "text-generation",
     *,
     setting: str = "aienergyscore",
@@ -247,8 +247,15 @@ def benchmark(
     cloud_provider: str | None = None,
     cloud_region: str | None = None,
     live_intensity: Any = None,
+    endpoint: str | None = None,
+    model: str | None = None,
+    concurrency: int | Sequence[int] | None = None,
+    **endpoint_options: Any,
 ) -> Report:
-    """Run the standard protocol on *model_or_path* (local folder, cached Hub id, or a pipeline).
+    """Run the standard protocol on *model_or_path* (local folder, cached Hub id, or a pipeline), or, with
+    ``endpoint=`` and ``model=``, on a running OpenAI-compatible server at each ``concurrency`` level
+    (:func:`scer_hf.hf.serving.benchmark_endpoint`, whose ``endpoint_options`` are ``api``, ``api_key``,
+    ``server_pid``, ``parameters`` and ``timeout_s``).
 
     ``model_id`` names the model in the report (default: the path or id given, or the
     pipeline model's ``name_or_path``).
@@ -259,6 +266,8 @@ def benchmark(
     Returns a :class:`~scer_hf.Report` whose ``report["benchmark"]`` records the
     settings, the queries run, why it stopped and the achieved interval.
     """
+    if endpoint is not None or model is not None or concurrency is not None or endpoint_options:
+        return _endpoint(locals(), endpoint_options)
     if setting not in SETTINGS:
         raise BenchmarkSettingsError(f"setting {setting!r} is unknown; use one of {', '.join(SETTINGS)}")
     cap = DEFAULT_QUERIES if queries is None else int(queries)
@@ -377,6 +386,33 @@ def benchmark(
     if quality:
         report = _attach_quality(report, pipe, task, raw_texts[: max(1, min(tracked.calls * bs, len(raw_texts)))])
     return report
+
+
+def _endpoint(args: dict[str, Any], options: dict[str, Any]) -> Report:
+    """``benchmark(endpoint=..., model=..., concurrency=...)``: checked, then run by the endpoint protocol."""
+    from .serving import benchmark_endpoint
+
+    if args["endpoint"] is None or args["model"] is None:
+        raise BenchmarkSettingsError("measuring a server needs endpoint= (its base URL, e.g. http://127.0.0.1:8000/v1) "
+                                     "and model= (the name it serves); for in-process batching use batch_size=")
+    if args["model_or_path"] is not None:
+        raise BenchmarkSettingsError("pass either a model (model_or_path) or endpoint= and model=, not both")
+    unused = [k for k in ("batch_size", "device", "dtype", "quality") if args[k] not in (1, None, False)]
+    if unused:
+        raise BenchmarkSettingsError(f"{', '.join(unused)}: not used when measuring a server (the server decides "
+                                     "how it batches; concurrency= sets the load)")
+    known = {"api", "api_key", "server_pid", "parameters", "timeout_s"}
+    if set(options) - known:
+        raise TypeError(f"benchmark() got unexpected keyword arguments: {', '.join(sorted(set(options) - known))}")
+    keep = ("setting", "queries", "warmup", "rel_ci", "confidence", "prompts", "meters", "hardware", "progress",
+            "model_id", "country_iso_code", "region", "carbon_intensity_g_per_kwh", "pue", "cloud_provider",
+            "cloud_region", "live_intensity")
+    kw = {k: args[k] for k in keep}
+    if args["min_queries"] != DEFAULT_MIN_QUERIES:
+        kw["min_queries"] = args["min_queries"]
+    if args["task"] != "text-generation":
+        raise BenchmarkSettingsError(f"task {args['task']!r}: a server is measured on text generation only")
+    return benchmark_endpoint(args["endpoint"], args["model"], args["concurrency"], **kw, **options)
 
 
 def _detect_hardware(pipe: Any) -> str | None:

@@ -202,11 +202,17 @@ class EstimateMeter(Meter):
         # /proc/self/statm costs 30-300 us right after heavy torch work; RSS moves slowly, so it is
         # re-read at most every rss_refresh_s and held in between (the integral uses the held value)
         self.rss_refresh_s = rss_refresh_s
-        self._cpu0 = _cpu_seconds()
+        self._cpu0 = self._cpu_seconds()
         self._t_last = now_s()
-        self._rss_last = _rss_bytes()
+        self._rss_last = self._rss_bytes()
         self._rss_t = self._t_last
         self._ram_j = 0.0
+
+    def _cpu_seconds(self) -> float:
+        return _cpu_seconds()
+
+    def _rss_bytes(self) -> float:
+        return _rss_bytes()
 
     @property
     def components(self) -> tuple[str, ...]:
@@ -220,13 +226,13 @@ class EstimateMeter(Meter):
 
     def read(self) -> Reading:
         t = now_s()
-        cpu_s = _cpu_seconds() - self._cpu0
+        cpu_s = self._cpu_seconds() - self._cpu0
         out: dict[str, float] = {}
         if self.include_cpu:
             out["cpu:est"] = self.cpu_w_at_full_load * cpu_s / self.logical_cpus
         if self.include_ram:
             if t - self._rss_t >= self.rss_refresh_s:
-                rss, self._rss_t = _rss_bytes(), t
+                rss, self._rss_t = self._rss_bytes(), t
             else:
                 rss = self._rss_last
             dt = t - self._t_last

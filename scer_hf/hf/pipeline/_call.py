@@ -26,15 +26,16 @@ _Entry = dict  # one call as recorded: phase name -> Measurement
 _COUNT_ERRORS = (AttributeError, TypeError, ValueError, RuntimeError, IndexError)
 
 
-def call_entry(res: CallEnergy, gen: bool, counts: Mapping[str, float], top: str = "generate") -> _Entry:
+def call_entry(res: CallEnergy, gen: bool, counts: Mapping[str, float], top: str = "generate",
+               prefix: str = "") -> _Entry:
     """The phases of one finished call: its top-level phase and, for generation, ``prefill`` and ``decode``
-    (whose counts are a per-unit basis only where that segment was measured)."""
+    (named *prefix* + segment; their counts are a per-unit basis only where that segment was measured)."""
     c = dict(counts)
     if not gen:
         return {top: res.measurement(top, TOP, counts=c)}
     out = {top: res.measurement(top, TOP, counts=c)}
-    for name, keys in (("prefill", ("queries", "input_tokens")), ("decode", ("output_tokens",))):
-        out[name] = res.measurement(name, name, counts={k: c[k] for k in keys if k in c}, parent=top)
+    for seg, keys in (("prefill", ("queries", "input_tokens")), ("decode", ("output_tokens",))):
+        out[prefix + seg] = res.measurement(prefix + seg, seg, counts={k: c[k] for k in keys if k in c}, parent=top)
     return out
 
 
