@@ -76,7 +76,7 @@ def test_levels_counts_figures_and_energy_adding_up() -> None:
         assert ph["counts"]["queries"] == x["responses"] and ph["parent"] is None
         assert x["j_per_response"] == pytest.approx(ph["energy_j"]["total"] / x["responses"])
         assert x["j_per_1k_output_tokens"] == pytest.approx(ph["energy_j"]["total"] / x["output_tokens"] * 1000)
-        pre, dec = r.phase(f"{level_name(c)}: prefill"), r.phase(f"{level_name(c)}: decode")
+        pre, dec = r.phase(f"{level_name(c)} prefill"), r.phase(f"{level_name(c)} decode")
         assert pre["energy_j"]["total"] + dec["energy_j"]["total"] == pytest.approx(ph["energy_j"]["total"])
         assert x["ci"]["mean_j_per_response"] == pytest.approx(x["j_per_response"])
     # 4 requests in flight share the device: each gets less than it would alone
@@ -259,3 +259,49 @@ def test_cli_benchmark_endpoint(server_process: Any, tmp_path: Path) -> None:
     assert bad.exit_code == 1 and json.loads(bad.output)["error"] == "EndpointUnreachableError"
     usage = CliRunner().invoke(cli, ["benchmark", "--endpoint", "http://127.0.0.1:1/v1", "--concurrency", "1,x"])
     assert usage.exit_code == 2
+
+
+# --- the rating: like with like ------------------------------------------------------------------------
+def test_the_rating_rates_only_the_level_that_matches_a_reference_setting(monkeypatch: pytest.MonkeyPatch) -> None:
+    with FakeOpenAI("ok") as s:
+        r = run(s.url, (1, 4))
+        only4 = run(s.url, (4,))
+    pr = scer_hf.rate(r).inference
+    lv1 = r.phase(level_name(1))
+    basis = lv1["coverage"]
+    want = basis["energy_j"]["total"] / 3600.0 / basis["counts"]["queries"] * 1000.0
+    assert pr.value == pytest.approx(want)  # the level at concurrency 1 alone, not the whole curve
+    assert any(n.startswith("rated: the level at concurrency 1") for n in pr.notes)
+    assert any("concurrency 4: shown, not rated" in n for n in pr.notes)
+    p4 = scer_hf.rate(only4).inference
+    assert p4.value is None and "no level matches a reference setting" in p4.reason
+    monkeypatch.setattr(Endpoint, "is_local", lambda self: False)
+    with FakeOpenAI("ok") as s:
+        remote = scer_hf.benchmark(endpoint=s.url, model="tiny", concurrency=1, hardware="1x NVIDIA H100 80GB",
+                                   **FAST)
+    assert "not measured here" in scer_hf.rate(remote).inference.reason
+
+
+# --- the curve in the label and the HTML report ----------------------------------------------------------
+def test_label_and_html_draw_the_curve(tmp_path: Path) -> None:
+    from scer_hf.publish.html import render_html
+    from scer_hf.publish.label import make_label
+
+    with FakeOpenAI("ok") as s:
+        r = run(s.url, (1, 4))
+    svg, html = make_label(r), render_html(r)
+    lv = levels(r)
+    for text in ("J per 1,000 output tokens, by concurrency", "c=1", "c=4", "tok/s"):
+        assert text in svg
+    assert "Served: energy and speed by concurrency" in html and "<polyline" in html
+    from scer_hf.core import fmt
+
+    assert f"{fmt.num(lv[4]['j_per_1k_output_tokens'])} J" in html and f"{fmt.num(lv[1]['j_per_1k_output_tokens'])} J" in svg
+    import xml.dom.minidom
+
+    xml.dom.minidom.parseString(svg)  # still well-formed
+    from scer_hf.publish.curve import curve_levels, curve_svg
+
+    assert curve_levels({"benchmark": {"batch_size": 1}}) == [] and curve_svg([]) == ""
+    no_fig = [{**lv[1], "j_per_1k_output_tokens": None}]
+    assert "n/a" in curve_svg(no_fig) and "<circle" not in curve_svg(no_fig)  # no figure: a gap, never a zero

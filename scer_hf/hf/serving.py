@@ -13,7 +13,7 @@ Protocol ``scer-hf-bench/1``, endpoint mode (documented in the README, "Measurin
 3. The shipped prompts, the setting's token budget (``max_tokens`` 10 or 64; greedy, ``temperature`` 0), streamed
    with usage. Per level: ``warmup`` unmeasured requests, then measured ones until the protocol's interval of the
    mean energy per response is within ``rel_ci``, or the cap (:mod:`scer_hf.hf.loadgen`).
-4. The report has one top-level phase per level (``concurrency N``, with ``prefill`` and ``decode`` children split at
+4. The report has one top-level phase per level (``c=N``, with ``c=N prefill`` and ``c=N decode`` children split at
    the first streamed token) and the curve in ``benchmark.levels``: per level energy per response and per 1,000
    output tokens with the interval, throughput, latency and time to first token, failures, coverage.
 """
@@ -44,7 +44,8 @@ MAX_CONCURRENCY = 1024  # client threads per level
 
 
 def level_name(c: int) -> str:
-    return f"concurrency {c}"
+    """The top-level phase of level *c* (its children: ``c=N prefill``, ``c=N decode``)."""
+    return f"c={c}"
 
 
 class _Run(_Tracked):
@@ -267,7 +268,7 @@ def benchmark_endpoint(
             def record(res: Any, ans: Answer, name: str = name) -> float | None:
                 from .loadgen import _counts
 
-                entry = call_entry(res, True, _counts(ans), top=name, prefix=f"{name}: ")
+                entry = call_entry(res, True, _counts(ans), top=name, prefix=f"{name} ")
                 run._record(entry)
                 m = entry[name]
                 return m.total_energy_j if ans.ok and m.measured else None
