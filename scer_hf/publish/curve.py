@@ -108,9 +108,10 @@ def curve_rows(levels: Sequence[Mapping[str, Any]]) -> list[dict[str, str]]:
         rows.append({
             "concurrency": str(lv["concurrency"]),
             "responses": f"{lv['responses']}" + (f", {lv['failed']} failed" if lv.get("failed") else ""),
-            "j_per_response": _n(lv.get("j_per_response"), " J") + ("" if half is None else f" \u00b1 {_fmt.num(half)} J"),
+            "j_per_response": _n(lv.get("j_per_response"), " J"),
+            "j_per_response_ci": None if half is None else f"{_fmt.num(half)} J",
             "j_per_1k": _n(lv.get("j_per_1k_output_tokens"), " J"),
-            "throughput": _n(lv.get("throughput_output_tokens_per_s"), " tokens/s"),
+            "throughput": _n(lv.get("throughput_output_tokens_per_s")),
             "latency": f"{_ms(lv['latency_s'].get('p50'))} / {_ms(lv['latency_s'].get('p90'))}",
             "ttft": f"{_ms(lv['ttft_s'].get('p50'))} / {_ms(lv['ttft_s'].get('p90'))}",
             "stopped_by": str(lv.get("stopped_by")),
