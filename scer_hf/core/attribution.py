@@ -324,7 +324,9 @@ class CallEnergy:
                  if comp_s.get(k, 0.0) >= POWER_WINDOW_MIN_S}
         cov = Coverage(1, int(full), d, max(d - gap, 0.0) if not full else d, comp_s, gap_s,
                        dict(energy) if full else {}, c if full and basis_counts else {}, power)
-        method = _method_of(methods) if methods else ("unmeasured" if self.parts else "unmeasured")
+        if not methods and full and self.parts:  # an empty segment (no time in it): nothing to miss
+            methods = {sm.meter.method for sm, _ in self.parts}
+        method = _method_of(methods) if methods else "unmeasured"
         return Measurement(name=name, start_s=self.start_s, end_s=self.end_s, energy_j=energy, measured=full,
                            method=method, counts=c, parent=parent, errors=tuple(tally(errors)), coverage=cov,
                            duration_s=d)
@@ -351,8 +353,9 @@ class CallHandle:
         self.parts: list[tuple[SharedMeter, _Slot]] = []
         for sm in tracker.shared:
             slot, t_read = sm.open(seg, weight, tracker.clock)
+            if not self.parts:
+                t = t_read  # the call's edge: when its first meter was read
             self.parts.append((sm, slot))
-            t = t_read if len(self.parts) == 1 else t  # the call's edge: its first meter's read
         self.start_s = t
         self._seg, self._seg_t = seg, t
         self.seg_s: dict[str, float] = {}
@@ -375,7 +378,7 @@ class CallHandle:
         t = self._tr.clock()
         for i, (sm, s) in enumerate(self.parts):
             t_read = sm.switch(s, seg, self._tr.clock)
-            t = t_read if i == 0 else t
+            t = t_read if i == 0 else t  # the edge: when the first meter was read
         self._mark(t)
         self._seg = seg
         self._tr._edge_hook(t)

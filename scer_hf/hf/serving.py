@@ -20,7 +20,6 @@ Protocol ``scer-hf-bench/1``, endpoint mode (documented in the README, "Measurin
 
 from __future__ import annotations
 
-import math
 import os
 from typing import Any, Sequence
 
@@ -31,8 +30,7 @@ from ..core.endpoint import APIS, Answer, Client, Endpoint
 from ..core.live_intensity import make_live
 from ..core.meters.base import Meter
 from ..core.report import Report
-from ..errors import (BenchmarkSettingsError, EndpointError, EndpointResponseError, EndpointUnreachableError,
-                      RemoteEndpointError)
+from ..errors import BenchmarkSettingsError, EndpointResponseError, EndpointUnreachableError, RemoteEndpointError
 from .loadgen import Level, run_level
 from .pipeline._call import call_entry
 from .pipeline._tracked import _Tracked
@@ -98,9 +96,9 @@ def _probe(ep: Endpoint, api: str, mk: Any) -> str:
                                     "api_key= (CLI: --api-key-env VAR, the variable that holds it)")
     if ans.kind == "http 4xx":
         raise EndpointResponseError(
-            f"{url} rejected the request (HTTP {ans.status}): check that model= names a model the server serves "
-            f"and that it speaks the OpenAI API ({' or '.join('/' + r.strip('/') for r in ('chat/completions', 'completions'))}); "
-            "api='completions' for a model without a chat template")
+            f"{url} rejected the request (HTTP {ans.status}): check that model= names a model the server serves, "
+            "that the URL ends at the API's base (e.g. /v1), and use api='completions' for a model without a chat "
+            "template")
     raise EndpointResponseError(f"{url} did not answer as an OpenAI-compatible server ({ans.kind}: {ans.reason}); "
                                 "check the URL (it ends at the API's base, e.g. /v1) and the server's log")
 
@@ -132,9 +130,7 @@ def _meters(ep: Endpoint, server_pid: int | None) -> tuple[list[Meter], dict[str
                 choices["ram"] = f"estimate of the server process {pid} and its children"
                 if not rapl:
                     choices["cpu"] = f"estimate of the server process {pid} and its children"
-            except (OSError, ValueError, EndpointError) as exc:
-                choices["cpu"] = f"not measured ({exc})"
-            except Exception as exc:  # noqa: BLE001 - MeterUnavailableError and kin: recorded, not fatal
+            except Exception as exc:  # noqa: BLE001 - MeterUnavailableError, a process that just left: recorded
                 choices["cpu"] = f"not measured ({exc})"
     return meters, choices, pid
 
@@ -164,6 +160,7 @@ def _level_dict(lv: Level, ci: dict[str, Any], phase: dict[str, Any] | None, con
         "j_per_response": basis_j / n_q if n_q else None,
         "j_per_1k_output_tokens": basis_j / n_out * 1000.0 if n_out else None,
         "wh_per_1k_responses": basis_j / n_q * 1000.0 / 3600.0 if n_q else None,
+        "meter_uncertainty_rel": (float((phase or {}).get("energy_uncertainty_j") or 0.0) / basis_j) if basis_j else None,
         "ci": {"mean_j_per_response": ci.get("mean_j_per_query"), "half_width_j": ci.get("half_width_j"),
                "rel_half_width": ci.get("rel_half_width"), "confidence": confidence, "target_rel_half_width": rel_ci},
         "output_tokens": lv.output_tokens, "input_tokens": lv.input_tokens,
@@ -315,6 +312,3 @@ def _detected_hardware(d: dict[str, Any]) -> str | None:
 
     return f"CPU: {cpu_model_name()}"
 
-
-def _finite(x: Any) -> bool:
-    return isinstance(x, (int, float)) and math.isfinite(x)

@@ -55,7 +55,7 @@ def curve_svg(levels: Sequence[Mapping[str, Any]], *, width: float = 560, height
     e_top = max((v for v in e if v is not None), default=0.0) * 1.25
     t_top = max((v for v in tp if v is not None), default=0.0) * 1.25
     bar_w = min(w / n * 0.45, 40.0)
-    out = [f'<g font-family="DejaVu Sans, Verdana, Arial, sans-serif">']
+    out = ['<g font-family="DejaVu Sans, Verdana, Arial, sans-serif">']
     out.append(f'<text x="{x0:.1f}" y="{y + font * 1.1:.1f}" font-size="{font}" fill="{_INK}" font-weight="bold">'
                f"{escape(title)}</text>")
     out.append(f'<line x1="{x0:.1f}" y1="{y0 + h:.1f}" x2="{x0 + w:.1f}" y2="{y0 + h:.1f}" stroke="{_RULE}"/>')
@@ -107,13 +107,13 @@ def curve_rows(levels: Sequence[Mapping[str, Any]]) -> list[dict[str, str]]:
         half = ci.get("half_width_j")
         rows.append({
             "concurrency": str(lv["concurrency"]),
-            "responses": f"{lv['responses']}" + (f", {lv['failed']} failed" if lv.get("failed") else ""),
+            "responses": f"{lv.get('responses', 0)}" + (f", {lv['failed']} failed" if lv.get("failed") else ""),
             "j_per_response": _n(lv.get("j_per_response"), " J"),
             "j_per_response_ci": None if half is None else f"{_fmt.num(half)} J",
             "j_per_1k": _n(lv.get("j_per_1k_output_tokens"), " J"),
             "throughput": _n(lv.get("throughput_output_tokens_per_s")),
-            "latency": f"{_ms(lv['latency_s'].get('p50'))} / {_ms(lv['latency_s'].get('p90'))}",
-            "ttft": f"{_ms(lv['ttft_s'].get('p50'))} / {_ms(lv['ttft_s'].get('p90'))}",
+            "latency": f"{_ms((lv.get('latency_s') or {}).get('p50'))} / {_ms((lv.get('latency_s') or {}).get('p90'))}",
+            "ttft": f"{_ms((lv.get('ttft_s') or {}).get('p50'))} / {_ms((lv.get('ttft_s') or {}).get('p90'))}",
             "stopped_by": str(lv.get("stopped_by")),
             "failures": ", ".join(f"{k} x{v}" for k, v in sorted((lv.get("failures") or {}).items())),
         })

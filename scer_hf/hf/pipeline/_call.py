@@ -12,7 +12,6 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Mapping
 
 from ...core.attribution import TOP, CallEnergy, CallHandle
-from ...core.tracker import Measurement
 from . import _hook
 from ._units import _count_new_tokens, _first_step_processor
 
