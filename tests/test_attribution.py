@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import warnings
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
@@ -202,3 +203,48 @@ def test_top_is_the_sum_of_segments_when_all_reads_are_accepted() -> None:
     parts = e.measurement("p", "prefill").total_energy_j + e.measurement("d", "decode").total_energy_j
     assert e.measurement("g", TOP).total_energy_j == pytest.approx(parts) == pytest.approx(700.0)
     assert e.seg_s == {"prefill": pytest.approx(3.0), "decode": pytest.approx(4.0)}
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(["open", "close", "switch", "weigh"]), st.floats(0.0, 2.0),
+                          st.integers(1, 8)), min_size=1, max_size=40))
+def test_each_call_gets_its_weight_share_of_every_instant(events: list) -> None:
+    """With every read accepted, each call's energy is P x the integral of its weight / total weight over its time in
+    flight (computed here step by step), whatever the interleaving: the lazy bookkeeping equals the rule."""
+    clock, meter, tr = setup(watts=50.0)
+    live: list = []  # [handle, key]
+    weight: dict[int, float] = {}
+    owed: dict[int, float] = {}
+    done: dict[int, Any] = {}
+
+    def step(dt: float) -> None:
+        total = sum(weight[k] for _, k in live)
+        for _, k in live:
+            owed[k] += 50.0 * dt * weight[k] / total
+        clock.t += dt
+
+    for n, (kind, dt, w) in enumerate(events):
+        if live:
+            step(dt)
+        else:
+            clock.t += dt
+        if kind == "open" or not live:
+            live.append([tr.start("prefill", weight=w), n])
+            weight[n], owed[n] = float(w), 0.0
+        elif kind == "close":
+            h, k = live.pop(0)
+            done[k] = h.finish()
+        elif kind == "switch":
+            live[-1][0].switch("decode" if live[-1][0].segment == "prefill" else "prefill")
+        else:
+            live[0][0].weigh(w)
+            weight[live[0][1]] = float(w)
+    while live:
+        step(0.5)
+        h, k = live.pop()
+        done[k] = h.finish()
+    for k, e in done.items():
+        m = e.measurement("g")
+        assert m.measured and m.total_energy_j == pytest.approx(owed[k], rel=1e-9, abs=1e-9)
+        parts = e.measurement("p", "prefill").total_energy_j + e.measurement("d", "decode").total_energy_j
+        assert parts == pytest.approx(m.total_energy_j, rel=1e-9, abs=1e-9)
