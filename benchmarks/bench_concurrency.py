@@ -8,7 +8,7 @@ time (``time.process_time``: what the work cost, robust when other jobs share th
 ``scer_hf.core.meters.auto()`` (what a user gets here: the process estimate), plus a replay meter (a read costs
 ~nothing) to separate the wrapper's own cost. Goal: <= 1.03x.
 
-    python benchmarks/bench_concurrency.py [--rounds 12] [--calls 4] [--levels 1,32] [--json]
+    python benchmarks/bench_concurrency.py [--rounds 12] [--calls 4] [--levels 1,32] [--threads 1] [--json]
 """
 
 from __future__ import annotations
@@ -51,6 +51,7 @@ def main() -> int:
     ap.add_argument("--rounds", type=int, default=12)
     ap.add_argument("--calls", type=int, default=4, help="calls per thread per round (default 4)")
     ap.add_argument("--levels", default="1,32")
+    ap.add_argument("--threads", type=int, default=1, help="torch.set_num_threads (default 1: stabler timings)")
     ap.add_argument("--json", action="store_true")
     a = ap.parse_args()
     warnings.filterwarnings("ignore")
@@ -65,6 +66,7 @@ def main() -> int:
 
     hf_logging.disable_progress_bar()
     torch.manual_seed(0)
+    torch.set_num_threads(a.threads)
     levels = [int(x) for x in a.levels.split(",")]
     kw = {"max_new_tokens": 16, "min_new_tokens": 16, "do_sample": False}
     prompts = [p[:200] for p in prompt_texts(64)]

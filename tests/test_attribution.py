@@ -248,3 +248,33 @@ def test_each_call_gets_its_weight_share_of_every_instant(events: list) -> None:
         assert m.measured and m.total_energy_j == pytest.approx(owed[k], rel=1e-9, abs=1e-9)
         parts = e.measurement("p", "prefill").total_energy_j + e.measurement("d", "decode").total_energy_j
         assert parts == pytest.approx(m.total_energy_j, rel=1e-9, abs=1e-9)
+
+
+def test_merge_all_equals_merging_one_by_one() -> None:
+    """The totals of a served pipeline merge a batch of calls in one pass: the same as merging them pairwise."""
+    from functools import reduce
+
+    from scer_hf.core.tracker import merge_all, merge_measurements
+
+    clock, meter, tr = setup()
+    ms = []
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for i in range(6):
+            h = tr.start("prefill", weight=1 + i % 3)
+            clock.t += 0.5 + i
+            if i == 3:
+                meter.fail_next = RuntimeError("flaky")  # one call with a gap and an error
+            h.switch("decode")
+            clock.t += 0.25
+            ms.append(h.finish().measurement("generate", counts={"queries": 1 + i, "output_tokens": 3}))
+    one, pairwise = merge_all(ms), reduce(merge_measurements, ms)
+    for f in ("name", "start_s", "end_s", "measured", "method", "parent", "errors", "windows"):
+        assert getattr(one, f) == getattr(pairwise, f), f
+    for f in ("energy_j", "counts", "error_counts"):
+        assert dict(getattr(one, f)) == pytest.approx(dict(getattr(pairwise, f))), f
+    assert one.duration_s == pytest.approx(pairwise.duration_s)
+    a, b = one.cov.state(), pairwise.cov.state()
+    assert a.keys() == b.keys() and a["power_w"] == b["power_w"] and a["ranks"] == b["ranks"]
+    for k in a.keys() - {"power_w", "ranks"}:
+        assert a[k] == pytest.approx(b[k]), k

@@ -29,7 +29,8 @@ from .coverage import Coverage, tally
 from .meters.base import Meter, Reading, now_s
 from .meters.guard import MeasurementWarning, MeterGuard
 
-__all__ = ["Measurement", "PhaseTracker", "Window", "MeasurementWarning", "merge_measurements", "meter_delta"]
+__all__ = ["Measurement", "PhaseTracker", "Window", "MeasurementWarning", "merge_measurements", "merge_all",
+           "meter_delta"]
 
 
 def _freeze(d: Mapping[str, Any]) -> Mapping[str, Any]:
@@ -109,6 +110,31 @@ def merge_measurements(a: Measurement, b: Measurement) -> Measurement:
         error_counts=tally(a.error_counts, b.error_counts) if a.error_counts or b.error_counts else {},
         windows=a.windows + b.windows,
         duration_s=a.duration_s + b.duration_s, coverage=a.cov.merge(b.cov),
+    )
+
+
+def merge_all(ms: Sequence[Measurement]) -> Measurement:
+    """:func:`merge_measurements` over a list of measurements of one phase, in one pass."""
+    if len(ms) == 1:
+        return ms[0]
+    energy: dict[str, float] = {}
+    counts: dict[str, float] = {}
+    methods: set[str] = set()
+    tallies = []
+    for m in ms:
+        for k, v in m.energy_j.items():
+            energy[k] = energy.get(k, 0.0) + v
+        for k, v in m.counts.items():
+            counts[k] = counts.get(k, 0) + v
+        methods.add(m.method)
+        if m.error_counts:
+            tallies.append(m.error_counts)
+    first = ms[0]
+    return Measurement(
+        name=first.name, start_s=min(m.start_s for m in ms), end_s=max(m.end_s for m in ms), energy_j=energy,
+        measured=all(m.measured for m in ms), method=_method_of(methods), counts=counts, parent=first.parent,
+        error_counts=tally(*tallies) if tallies else {}, windows=sum(m.windows for m in ms),
+        duration_s=sum(m.duration_s for m in ms), coverage=Coverage.merge_all([m.cov for m in ms]),
     )
 
 

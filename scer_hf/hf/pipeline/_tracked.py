@@ -11,7 +11,7 @@ from ...core.carbon import CarbonIntensity
 from ...core.embodied import embodied_emissions
 from ...core.live_intensity import phase_dicts
 from ...core.report import Report
-from ...core.tracker import Measurement, MeasurementWarning, merge_measurements
+from ...core.tracker import Measurement, MeasurementWarning, merge_all
 from ._call import _Entry
 from ._units import per_unit_figures
 
@@ -65,9 +65,12 @@ class _Tracked:
                 self._warn_once("on_call", f"scer-hf: on_call raised ({exc!r}); the call is recorded")
 
     def _flush_locked(self) -> None:
+        by_name: dict[str, list[Measurement]] = {}
         for entry in self._pending:
             for name, m in entry.items():
-                self._totals[name] = merge_measurements(self._totals[name], m) if name in self._totals else m
+                by_name.setdefault(name, [self._totals[name]] if name in self._totals else []).append(m)
+        for name, ms in by_name.items():
+            self._totals[name] = merge_all(ms)
         self._pending.clear()
 
     @property
