@@ -10,7 +10,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from scer_hf.core import attribution
-from scer_hf.core.attribution import TOP, CallTracker, acquire, release
+from scer_hf.core.attribution import TOP, acquire, release
+from scer_hf.core.calls import CallTracker
 from scer_hf.core.meters import EstimateMeter, ReplayMeter
 
 
@@ -150,7 +151,7 @@ def test_per_call_energies_add_up_to_the_union_of_windows(events: list) -> None:
 
 
 def _union(spans: list[tuple[float, float]]) -> float:
-    return attribution._union_s(spans)
+    return attribution.union_s(spans)
 
 
 def test_one_reader_per_device_and_the_last_one_closes_it() -> None:

@@ -17,7 +17,7 @@ import pytest
 pytest.importorskip("transformers")
 
 import scer_hf
-from scer_hf.core.attribution import _union_s
+from scer_hf.core.attribution import union_s as _union_s
 from scer_hf.core.meters import ReplayMeter
 
 WATTS = 100.0

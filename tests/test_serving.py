@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 import scer_hf
-from scer_hf.core.attribution import _union_s
+from scer_hf.core.attribution import union_s as _union_s
 from scer_hf.core.endpoint import Client, Endpoint
 from scer_hf.core.meters import ReplayMeter
 from scer_hf.core.report import Report
@@ -93,7 +93,7 @@ def test_per_request_energies_add_up_to_the_union_of_their_windows() -> None:
 
     def spy(res: Any, *a: Any, **k: Any) -> Any:
         e = orig(res, *a, **k)
-        got.append(next(iter(e.values())))
+        got.append(next(iter(e.measurements().values())))
         return e
 
     serving.call_entry = spy

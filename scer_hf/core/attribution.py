@@ -23,25 +23,22 @@ requests). A window per call would count the device's energy once per overlappin
   unmeasured for every call in it. A refused read between two segments of one call keeps the call measured and
   leaves its segments unmeasured in that interval (their split is not known).
 
-Costs: one meter read per edge and O(calls in flight) arithmetic; the state is the calls in flight.
+Costs: one meter read per edge; the bookkeeping is O(1) for the calls not involved in an event (see
+:class:`SharedMeter`); the state is the calls in flight. The calls themselves (:class:`~scer_hf.core.calls.CallTracker`)
+are in :mod:`scer_hf.core.calls`.
 """
 
 from __future__ import annotations
 
-import sys
 import threading
-import weakref
 from collections import deque
-from dataclasses import dataclass, field
-from typing import Any, Callable, Hashable, Iterable, Mapping, Sequence
+from typing import Callable, Hashable, Iterable, Mapping
 
-from .coverage import POWER_WINDOW_MIN_S, Coverage, tally
-from .meters.base import Meter, Reading, now_s
+from .meters.base import Meter, Reading
 from .meters.guard import MeterGuard
-from .tracker import Measurement, _method_of, meter_delta
+from .tracker import meter_delta
 
-__all__ = ["ATTRIBUTION_RULE", "SharedMeter", "CallTracker", "CallHandle", "CallEnergy", "acquire", "release",
-           "shared_meters"]
+__all__ = ["ATTRIBUTION_RULE", "TOP", "SharedMeter", "acquire", "release", "shared_meters", "union_s"]
 
 ATTRIBUTION_RULE = (
     "energy between two accepted reads of a meter is shared among the calls in flight in proportion to weight "
@@ -354,7 +351,7 @@ class SharedMeter:
         s.g0, s.t0 = dict(self._G), t
 
 
-def _union_s(pieces: Iterable[tuple[float, float]]) -> float:
+def union_s(pieces: Iterable[tuple[float, float]]) -> float:
     total, end = 0.0, None
     for a, b in sorted(pieces):
         if end is None or a > end:
@@ -364,229 +361,3 @@ def _union_s(pieces: Iterable[tuple[float, float]]) -> float:
             total += b - end
             end = b
     return total
-
-
-@dataclass
-class CallEnergy:
-    """What one call was attributed, per meter, for its totals (``TOP``) and each segment."""
-
-    start_s: float
-    end_s: float
-    seg_s: dict[str, float]
-    parts: list[tuple[SharedMeter, _Slot]] = field(default_factory=list)
-
-    def measurement(self, name: str, key: str = TOP, *, counts: Mapping[str, float] | None = None,
-                    parent: str | None = None, basis_counts: bool = True) -> Measurement:
-        """The :class:`Measurement` of the call's totals (``key=TOP``) or one segment. *basis_counts*: the counts
-        are the per-unit basis when the whole (call or segment) was measured."""
-        d = (self.end_s - self.start_s) if key == TOP else self.seg_s.get(key, 0.0)
-        d = max(d, 0.0)
-        energy: dict[str, float] = {}
-        comp_s: dict[str, float] = {}
-        gap_s: dict[str, float] = {}
-        pieces: list[tuple[float, float]] = []
-        methods: set[str] = set()
-        errors: list[str] = []
-        for sm, s in self.parts:
-            got = s.energy.get(key, {})
-            g = s.gaps.get(key, ())
-            gs = _union_s(g)
-            pieces.extend(g)
-            for c in sm.guard.components or (sm.name,):
-                if c in got:
-                    energy[c] = got[c]
-                meas = s.meas_s.get(key, 0.0)
-                if meas > 0:
-                    comp_s[c] = meas
-                if gs > 0:
-                    gap_s[c] = gs
-            if s.meas_s.get(key, 0.0) > 0:
-                methods.add(sm.meter.method)
-            if g:
-                errors.extend(s.errors)
-        if not self.parts:
-            errors.append("no meter")
-            gap_s["unmeasured"] = d
-            pieces.append((0.0, d))
-        gap = _union_s(pieces) if pieces else 0.0
-        full = not gap_s and gap <= 0
-        c = dict(counts or {})
-        power = {k: (v / comp_s[k], v / comp_s[k]) for k, v in energy.items()
-                 if comp_s.get(k, 0.0) >= POWER_WINDOW_MIN_S}
-        cov = Coverage(1, int(full), d, max(d - gap, 0.0) if not full else d, comp_s, gap_s,
-                       dict(energy) if full else {}, c if full and basis_counts else {}, power)
-        if not methods and full and self.parts:  # an empty segment (no time in it): nothing to miss
-            methods = {sm.meter.method for sm, _ in self.parts}
-        method = _method_of(methods) if methods else "unmeasured"
-        return Measurement(name=name, start_s=self.start_s, end_s=self.end_s, energy_j=energy, measured=full,
-                           method=method, counts=c, parent=parent, errors=tuple(tally(errors)), coverage=cov,
-                           duration_s=d)
-
-
-def _cuda_sync() -> None:
-    torch = sys.modules.get("torch")  # never import torch ourselves
-    if torch is None:
-        return
-    try:
-        if torch.cuda.is_initialized():
-            torch.cuda.synchronize()
-    except (RuntimeError, AttributeError):
-        pass
-
-
-class CallHandle:
-    """One call in flight: :meth:`switch` between segments, :meth:`weigh` it, :meth:`finish` it."""
-
-    def __init__(self, tracker: "CallTracker", seg: str, weight: float) -> None:
-        self._tr = tracker
-        tracker._edge_sync()
-        t = tracker.clock()
-        self.parts: list[tuple[SharedMeter, _Slot]] = []
-        for sm in tracker.shared:
-            slot, t_read = sm.open(seg, weight, tracker.clock)
-            if not self.parts:
-                t = t_read  # the call's edge: when its first meter was read
-            self.parts.append((sm, slot))
-        self.start_s = t
-        self._seg, self._seg_t = seg, t
-        self.seg_s: dict[str, float] = {}
-        self.done = False
-        tracker._edge_hook(t)
-
-    @property
-    def segment(self) -> str:
-        return self._seg
-
-    def _mark(self, t: float) -> None:
-        self.seg_s[self._seg] = self.seg_s.get(self._seg, 0.0) + max(t - self._seg_t, 0.0)
-        self._seg_t = t
-
-    def switch(self, seg: str) -> None:
-        """Move to segment *seg* at one read of every meter (the edge the two segments share)."""
-        if self.done or seg == self._seg:
-            return
-        self._tr._edge_sync()
-        t = self._tr.clock()
-        for i, (sm, s) in enumerate(self.parts):
-            t_read = sm.switch(s, seg, self._tr.clock)
-            t = t_read if i == 0 else t  # the edge: when the first meter was read
-        self._mark(t)
-        self._seg = seg
-        self._tr._edge_hook(t)
-
-    def weigh(self, weight: float) -> None:
-        """The sequences this call processes from now on (its share of what is in flight)."""
-        if not self.done:
-            for sm, s in self.parts:
-                sm.weigh(s, weight, self._tr.clock)
-
-    def finish(self) -> CallEnergy:
-        """Close the call (one read of every meter) and return what it was attributed."""
-        if not self.done:
-            self.done = True
-            self._tr._edge_sync()
-            t = self._tr.clock()
-            for i, (sm, s) in enumerate(self.parts):
-                t_read = sm.close(s, self._tr.clock)
-                t = t_read if i == 0 else t
-            self._mark(t)
-            self._tr._finished(self)
-            self._tr._edge_hook(t)
-            self.end_s = t
-        return CallEnergy(self.start_s, self.end_s, dict(self.seg_s), list(self.parts))
-
-    def abandon(self) -> None:
-        """Leave no call in flight (its energy is dropped; used when measurement itself failed)."""
-        if not self.done:
-            self.done = True
-            self.end_s = self._tr.clock()
-            for sm, s in self.parts:
-                try:
-                    sm.close(s, self._tr.clock)
-                except Exception:  # noqa: BLE001
-                    pass
-            self._tr._finished(self)
-
-
-class CallTracker:
-    """Measures concurrent calls over shared meters (one per wrapper; the meters are the process's).
-
-    ``meters``: a meter, a list, or ``None`` for :func:`scer_hf.core.meters.auto`; ``owned``: the meters were
-    made for this tracker (a duplicate of a device already shared is closed). ``.meters``, ``.guards`` and
-    ``.choices`` are as on :class:`~scer_hf.core.tracker.PhaseTracker`; ``.active`` lists the calls in flight.
-    """
-
-    def __init__(self, meters: Meter | Sequence[Meter] | None = None, *, owned: bool = False,
-                 sync_cuda: bool | None = None, clock: Callable[[], float] | None = None) -> None:
-        if meters is None:
-            from .meters.auto import auto
-
-            meters, owned = auto(), True
-        ms = [meters] if isinstance(meters, Meter) else list(meters)
-        self.choices: dict[str, str] = dict(getattr(meters, "choices", {}) or {})
-        self.shared = [acquire(m, owned=owned) for m in ms]
-        self.sync_cuda = sync_cuda
-        self.clock = clock or now_s
-        self.on_edge: Callable[[float], None] | None = None
-        self._lock = threading.Lock()
-        self._active: set[CallHandle] = set()
-        self._closed = False
-        self._finalizer = weakref.finalize(self, _DROPPED.append, list(self.shared))
-
-    @property
-    def meters(self) -> list[Meter]:
-        return [sm.meter for sm in self.shared]
-
-    @property
-    def guards(self) -> list[MeterGuard]:
-        return [sm.guard for sm in self.shared]
-
-    @property
-    def active(self) -> tuple[CallHandle, ...]:
-        """The calls in flight now."""
-        with self._lock:
-            return tuple(self._active)
-
-    @property
-    def failed_meters(self) -> dict[str, str]:
-        return {sm.name: sm.failed for sm in self.shared if sm.failed}
-
-    def __repr__(self) -> str:
-        comps = [c for sm in self.shared for c in sm.guard.components]
-        return f"<CallTracker components={comps} in_flight={len(self._active)}>"
-
-    def start(self, segment: str, weight: float = 1.0) -> CallHandle:
-        """A new call in flight, in *segment* (one read of every meter)."""
-        h = CallHandle(self, segment, max(float(weight), 1e-9))
-        with self._lock:
-            self._active.add(h)
-        return h
-
-    def _finished(self, h: CallHandle) -> None:
-        with self._lock:
-            self._active.discard(h)
-
-    def _edge_sync(self) -> None:
-        if self.sync_cuda is not False:
-            _cuda_sync()
-
-    def _edge_hook(self, t: float) -> None:
-        if self.on_edge is not None:  # after the reads: a slow hook never skews a window's energy
-            try:
-                self.on_edge(t)
-            except Exception:  # noqa: BLE001 - an edge hook never breaks the run
-                pass
-
-    def provenance(self) -> dict[str, Any]:
-        from .tracker import _describe
-
-        return {"meters": [_describe(sm.meter) for sm in self.shared], "choices": dict(self.choices),
-                "failed_meters": self.failed_meters, "attribution": ATTRIBUTION_RULE}
-
-    def close(self) -> None:
-        """Let go of the shared meters (the last tracker of a device closes its meter). Safe to call twice."""
-        if not self._closed:
-            self._closed = True
-            self._finalizer.detach()
-            for sm in self.shared:
-                release(sm)

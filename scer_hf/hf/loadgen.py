@@ -17,7 +17,7 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
 
-from ..core.attribution import CallHandle, CallTracker
+from ..core.calls import CallHandle, CallTracker
 from ..core.endpoint import Answer, Client
 
 __all__ = ["Level", "run_level", "MAX_CONSECUTIVE_FAILURES"]

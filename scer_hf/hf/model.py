@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from typing import Any, Mapping, Sequence
 
-from ..core.attribution import CallTracker
+from ..core.calls import CallTracker
 from ..core.carbon import carbon_intensity
 from ..core.live_intensity import make_live
 from ..core.meters.base import Meter

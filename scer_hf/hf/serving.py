@@ -24,7 +24,7 @@ import os
 from typing import Any, Sequence
 
 from ..core import attribution
-from ..core.attribution import CallTracker
+from ..core.calls import CallTracker
 from ..core.carbon import carbon_intensity
 from ..core.endpoint import APIS, Answer, Client, Endpoint
 from ..core.live_intensity import make_live
@@ -267,8 +267,7 @@ def benchmark_endpoint(
 
                 entry = call_entry(res, True, _counts(ans), top=name, prefix=f"{name} ")
                 run._record(entry)
-                m = entry[name]
-                return m.total_energy_j if ans.ok and m.measured else None
+                return entry.top_energy_j() if ans.ok else None
 
             bar = tqdm(total=cap, desc=f"scer-hf {ep.host}:{ep.port} c={c}", unit="req", disable=not progress)
             try:

@@ -1,7 +1,8 @@
 """One measured call (of a pipeline, or of ``model.generate``): its edges, its counts, its streamed output.
 
 Each call is a :class:`~scer_hf.core.attribution.CallHandle` on the wrapper's shared meters: it starts in
-``prefill`` (generation) or ``forward``, moves to ``decode`` when the first new token's logits exist, and back to
+``prefill`` (generation) or ``forward``, moves to ``decode`` when the first new token's logits exist (the first
+forward pass of a ``generate`` returned), and back to
 ``prefill`` when the same call runs another ``generate`` (a pipeline batch). Calls in flight at the same time
 share the energy by :data:`~scer_hf.core.attribution.ATTRIBUTION_RULE`. The ``model.generate`` hook
 (:mod:`._hook`) finds the call through :data:`._hook.CURRENT`, so each call counts only its own tokens.
@@ -11,18 +12,38 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Mapping
 
-from ...core.attribution import TOP, CallEnergy, CallHandle
+from ...core.calls import TOP, CallEnergy, CallHandle
+from ...core.tracker import Measurement
 from . import _hook
-from ._units import _count_new_tokens, _first_step_processor
+from ._units import _count_new_tokens
 
 if TYPE_CHECKING:  # pragma: no cover
     from ._wrapper import _Tracked
 
 __all__: list[str] = []
 
-_Entry = dict  # one call as recorded: phase name -> Measurement
-
 _COUNT_ERRORS = (AttributeError, TypeError, ValueError, RuntimeError, IndexError)
+
+
+class _Entry:
+    """One finished call as recorded: what it was attributed and its phases as ``(name, key, counts, parent)``.
+    Its :class:`Measurement` objects are built only when someone looks (``last_call``, ``on_call``); the totals sum
+    the calls of a phase in one pass (:func:`scer_hf.core.calls.aggregate`)."""
+
+    __slots__ = ("res", "specs", "_ms")
+
+    def __init__(self, res: CallEnergy, specs: list[tuple[str, str, dict[str, float], str | None]]) -> None:
+        self.res, self.specs, self._ms = res, specs, None
+
+    def measurements(self) -> dict[str, Measurement]:
+        if self._ms is None:
+            self._ms = {n: self.res.measurement(n, k, counts=c, parent=p) for n, k, c, p in self.specs}
+        return dict(self._ms)
+
+    def top_energy_j(self) -> float | None:
+        """The call's energy when it was fully measured, else None."""
+        r = self.res.raw(TOP)
+        return float(sum(r.energy.values())) if r.full else None
 
 
 def call_entry(res: CallEnergy, gen: bool, counts: Mapping[str, float], top: str = "generate",
@@ -30,12 +51,11 @@ def call_entry(res: CallEnergy, gen: bool, counts: Mapping[str, float], top: str
     """The phases of one finished call: its top-level phase and, for generation, ``prefill`` and ``decode``
     (named *prefix* + segment; their counts are a per-unit basis only where that segment was measured)."""
     c = dict(counts)
-    if not gen:
-        return {top: res.measurement(top, TOP, counts=c)}
-    out = {top: res.measurement(top, TOP, counts=c)}
-    for seg, keys in (("prefill", ("queries", "input_tokens")), ("decode", ("output_tokens",))):
-        out[prefix + seg] = res.measurement(prefix + seg, seg, counts={k: c[k] for k in keys if k in c}, parent=top)
-    return out
+    specs: list[tuple[str, str, dict[str, float], str | None]] = [(top, TOP, c, None)]
+    if gen:
+        for seg, keys in (("prefill", ("queries", "input_tokens")), ("decode", ("output_tokens",))):
+            specs.append((prefix + seg, seg, {k: c[k] for k in keys if k in c}, top))
+    return _Entry(res, specs)
 
 
 class _Call:
@@ -50,14 +70,16 @@ class _Call:
         self.counts = {"queries": 0, "input_tokens": 0, "output_tokens": 0, "batches": 0}
         self.h: CallHandle | None = None
         self.marked = False
+        self.in_generate = False
         self.closed = False
         self._hooked = False
+        self._hk: _hook._Hook | None = None
 
     # -- the call's edges ------------------------------------------------------------------------------
     def start(self) -> None:
         self.h = self.o.tracker.start("prefill" if self.gen else "forward")
         if self.gen and self.model is not None:
-            _hook.acquire(self.model)
+            self._hk = _hook.acquire(self.model)
             self._hooked = True
 
     def measures(self, model: Any) -> bool:
@@ -69,10 +91,16 @@ class _Call:
         except Exception as exc:  # noqa: BLE001 - measurement never breaks inference
             self.o._warn_once("hook", f"scer-hf: {what} failed ({exc}); this call's split is lost")
 
-    def first_logits(self) -> None:
-        if not self.marked and self.h is not None and self.h.segment == "prefill":
+    def forward_done(self, model: Any) -> None:
+        """A forward pass of the model returned in this call's context: the first one in a ``generate`` is its
+        prefill, so the first new token's logits exist now (the decode starts)."""
+        if self.in_generate and not self.marked and model is self.model:
             self.marked = True
-            self._guard("the prefill/decode split", lambda: self.h.switch("decode"))  # type: ignore[union-attr]
+            if self._hk is not None:
+                self._hk.forward_seen()
+            h = self.h
+            if h is not None and h.segment == "prefill":
+                self._guard("the prefill/decode split", lambda: h.switch("decode"))
 
     def _gen_start(self, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> None:
         self.marked = False
@@ -98,13 +126,16 @@ class _Call:
 
     def generate(self, bound: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         """``model.generate`` run for this call (from the hook): split, weighed and counted."""
-        from transformers import LogitsProcessorList
-
         self._gen_start(args, kwargs)
-        kw = dict(kwargs)
-        kw["logits_processor"] = LogitsProcessorList(
-            [*(kwargs.get("logits_processor") or []), _first_step_processor(self.first_logits)])
-        out = bound(*args, **kw)
+        self.in_generate = True
+        if self._hk is not None:
+            self._hk.expect_forward()
+        try:
+            out = bound(*args, **kwargs)
+        finally:
+            self.in_generate = False
+            if not self.marked and self._hk is not None:  # it ended before its first forward returned
+                self._hk.forward_seen()
         try:
             self.gen_end(args, kwargs, out)
         except _COUNT_ERRORS as exc:

@@ -6,7 +6,7 @@ import threading
 import warnings
 from typing import Any, Callable, Mapping
 
-from ...core.attribution import CallTracker
+from ...core.calls import CallTracker, aggregate
 from ...core.carbon import CarbonIntensity
 from ...core.embodied import embodied_emissions
 from ...core.live_intensity import phase_dicts
@@ -60,23 +60,25 @@ class _Tracked:
                 self._flush_locked()
         if self.on_call is not None:
             try:
-                self.on_call(dict(entry))
+                self.on_call(entry.measurements())
             except Exception as exc:  # noqa: BLE001 - a user's hook never breaks inference
                 self._warn_once("on_call", f"scer-hf: on_call raised ({exc!r}); the call is recorded")
 
     def _flush_locked(self) -> None:
-        by_name: dict[str, list[Measurement]] = {}
+        by_name: dict[str, tuple[str | None, list[Any]]] = {}
         for entry in self._pending:
-            for name, m in entry.items():
-                by_name.setdefault(name, [self._totals[name]] if name in self._totals else []).append(m)
-        for name, ms in by_name.items():
-            self._totals[name] = merge_all(ms)
+            for name, key, counts, parent in entry.specs:
+                by_name.setdefault(name, (parent, []))[1].append((entry.res, key, counts))
+        for name, (parent, calls) in by_name.items():
+            new = aggregate(name, calls, parent)
+            self._totals[name] = merge_all([self._totals[name], new]) if name in self._totals else new
         self._pending.clear()
 
     @property
     def last_call(self) -> dict[str, Measurement]:
         """Phase name -> measurement of the latest call made in this thread (empty before the first)."""
-        return dict(getattr(self._local, "last", None) or {})
+        last = getattr(self._local, "last", None)
+        return last.measurements() if last is not None else {}
 
     @property
     def measurements(self) -> list[Measurement]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from typing import Any, Iterator, Mapping, Sequence
 
-from ...core.attribution import CallTracker
+from ...core.calls import CallTracker
 from ...core.carbon import carbon_intensity
 from ...core.live_intensity import make_live
 from ...errors import UnsupportedPipelineError
