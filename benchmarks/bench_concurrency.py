@@ -8,6 +8,9 @@ time (``time.process_time``: what the work cost, robust when other jobs share th
 ``scer_hf.core.meters.auto()`` (what a user gets here: the process estimate), plus a replay meter (a read costs
 ~nothing) to separate the wrapper's own cost. Goal: <= 1.03x.
 
+Second, the bookkeeping alone (no model): one call's three edges (start, prefill -> decode, end) and its three
+phase measurements on the estimate meter, with 0, 31 and 255 other calls in flight. It does not grow with them.
+
     python benchmarks/bench_concurrency.py [--rounds 12] [--calls 4] [--levels 1,32] [--threads 1] [--json]
 """
 
@@ -44,6 +47,28 @@ def _round(fn: Callable[[str], Any], prompts: list[str], c: int, calls: int) -> 
     for t in ts:
         t.join()
     return time.perf_counter() - t0, time.process_time() - c0
+
+
+def bookkeeping_us(others: int, n: int = 2000) -> float:
+    """Median microseconds of one call's edges and measurements with *others* calls in flight (estimate meter)."""
+    from scer_hf.core.calls import CallTracker
+    from scer_hf.core.meters import EstimateMeter
+
+    tr = CallTracker([EstimateMeter(rss_refresh_s=1e9)], sync_cuda=False)
+    bg = [tr.start("prefill") for _ in range(others)]
+    ts = []
+    for _ in range(n):
+        t0 = time.perf_counter()
+        h = tr.start("prefill")
+        h.switch("decode")
+        e = h.finish()
+        for name, key in (("generate", "*"), ("prefill", "prefill"), ("decode", "decode")):
+            e.measurement(name, key)
+        ts.append(time.perf_counter() - t0)
+    for b in bg:
+        b.finish()
+    tr.close()
+    return 1e6 * statistics.median(ts)
 
 
 def main() -> int:
@@ -113,11 +138,15 @@ def main() -> int:
             }
         calls = tracked.calls
     out["tracked_calls"] = calls
+    out["bookkeeping_us_per_call"] = {str(k): bookkeeping_us(k) for k in (0, 31, 255)}
     if a.json:
         print(json.dumps(out, indent=2))
         return 0
     print(f"tiny GPT-2, 16 new tokens, {a.rounds} rounds per level, meters {out['meters']}, "
           f"torch threads {out['torch_threads']}")
+    bk = out["bookkeeping_us_per_call"]
+    print(f"  bookkeeping of one call (3 edges, 3 measurements): {bk['0']:.1f} us alone, {bk['31']:.1f} us with 31 "
+          f"others in flight, {bk['255']:.1f} us with 255")
     for c, v in out["levels"].items():
         print(f"  concurrency {c}: a round of {v['calls_per_round']} calls took {v['median_bare_round_s'] * 1000:.0f} ms bare")
         for what in ("wall", "cpu"):
