@@ -5,7 +5,6 @@ phase summed in one pass). The split rule and the shared meters are in :mod:`sce
 
 from __future__ import annotations
 
-import sys
 import threading
 import weakref
 from dataclasses import dataclass, field
@@ -15,7 +14,7 @@ from .attribution import ATTRIBUTION_RULE, TOP, _DROPPED, SharedMeter, _Slot, ac
 from .coverage import POWER_WINDOW_MIN_S, Coverage, tally
 from .meters.base import Meter, now_s
 from .meters.guard import MeterGuard
-from .tracker import Measurement, _method_of
+from .tracker import Measurement, _cuda_sync, _method_of
 
 __all__ = ["CallTracker", "CallHandle", "CallEnergy", "aggregate", "TOP"]
 
@@ -128,17 +127,6 @@ def aggregate(name: str, calls: Sequence[tuple[CallEnergy, str, Mapping[str, flo
     return Measurement(name=name, start_s=min(c.start_s for c, _, _ in calls), end_s=max(c.end_s for c, _, _ in calls),
                        energy_j=energy, measured=n_full == n, method=_method_of(methods), counts=counts, parent=parent,
                        error_counts=tally(errors) if errors else {}, windows=n, duration_s=dur, coverage=cov)
-
-
-def _cuda_sync() -> None:
-    torch = sys.modules.get("torch")  # never import torch ourselves
-    if torch is None:
-        return
-    try:
-        if torch.cuda.is_initialized():
-            torch.cuda.synchronize()
-    except (RuntimeError, AttributeError):
-        pass
 
 
 class CallHandle:

@@ -1,8 +1,8 @@
 """One measured call (of a pipeline, or of ``model.generate``): its edges, its counts, its streamed output.
 
 Each call is a :class:`~scer_hf.core.attribution.CallHandle` on the wrapper's shared meters: it starts in
-``prefill`` (generation) or ``forward``, moves to ``decode`` when the first new token's logits exist (the first
-forward pass of a ``generate`` returned), and back to
+``prefill`` (generation) or ``forward``, moves to ``decode`` when the first new token's logits exist (a no-op
+logits processor sees the first step), and back to
 ``prefill`` when the same call runs another ``generate`` (a pipeline batch). Calls in flight at the same time
 share the energy by :data:`~scer_hf.core.attribution.ATTRIBUTION_RULE`. The ``model.generate`` hook
 (:mod:`._hook`) finds the call through :data:`._hook.CURRENT`, so each call counts only its own tokens.
@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, Mapping
 from ...core.calls import TOP, CallEnergy, CallHandle
 from ...core.tracker import Measurement
 from . import _hook
-from ._units import _count_new_tokens
+from ._units import _count_new_tokens, _first_step_processor
 
 if TYPE_CHECKING:  # pragma: no cover
     from ._wrapper import _Tracked
@@ -70,16 +70,14 @@ class _Call:
         self.counts = {"queries": 0, "input_tokens": 0, "output_tokens": 0, "batches": 0}
         self.h: CallHandle | None = None
         self.marked = False
-        self.in_generate = False
         self.closed = False
         self._hooked = False
-        self._hk: _hook._Hook | None = None
 
     # -- the call's edges ------------------------------------------------------------------------------
     def start(self) -> None:
         self.h = self.o.tracker.start("prefill" if self.gen else "forward")
         if self.gen and self.model is not None:
-            self._hk = _hook.acquire(self.model)
+            _hook.acquire(self.model)
             self._hooked = True
 
     def measures(self, model: Any) -> bool:
@@ -91,13 +89,10 @@ class _Call:
         except Exception as exc:  # noqa: BLE001 - measurement never breaks inference
             self.o._warn_once("hook", f"scer-hf: {what} failed ({exc}); this call's split is lost")
 
-    def forward_done(self, model: Any) -> None:
-        """A forward pass of the model returned in this call's context: the first one in a ``generate`` is its
-        prefill, so the first new token's logits exist now (the decode starts)."""
-        if self.in_generate and not self.marked and model is self.model:
+    def first_logits(self) -> None:
+        """The first new token's logits of this call's ``generate`` exist (its no-op logits processor ran)."""
+        if not self.marked:
             self.marked = True
-            if self._hk is not None:
-                self._hk.forward_seen()
             h = self.h
             if h is not None and h.segment == "prefill":
                 self._guard("the prefill/decode split", lambda: h.switch("decode"))
@@ -126,16 +121,13 @@ class _Call:
 
     def generate(self, bound: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         """``model.generate`` run for this call (from the hook): split, weighed and counted."""
+        from transformers import LogitsProcessorList
+
         self._gen_start(args, kwargs)
-        self.in_generate = True
-        if self._hk is not None:
-            self._hk.expect_forward()
-        try:
-            out = bound(*args, **kwargs)
-        finally:
-            self.in_generate = False
-            if not self.marked and self._hk is not None:  # it ended before its first forward returned
-                self._hk.forward_seen()
+        kw = dict(kwargs)  # the user's processors first, untouched; ours only watches for the first step
+        kw["logits_processor"] = LogitsProcessorList(
+            [*(kwargs.get("logits_processor") or []), _first_step_processor(self.first_logits)])
+        out = bound(*args, **kw)
         try:
             self.gen_end(args, kwargs, out)
         except _COUNT_ERRORS as exc:

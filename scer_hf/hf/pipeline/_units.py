@@ -1,15 +1,53 @@
-"""Counting helpers of the pipeline wrapper: new tokens, inputs, per-unit figures."""
+"""Counting helpers of the pipeline wrapper: first-step marker, new tokens, inputs, per-unit figures."""
 
 from __future__ import annotations
 
+import inspect
 import math
-from typing import Any, Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 from ...core.carbon import J_PER_KWH, CarbonIntensity
 from ...core.coverage import Coverage
 from ...core.tracker import Measurement
 
 __all__ = ["per_unit_figures"]
+
+_PROCESSOR_CLASS: Any = None
+
+
+def _scores_only(input_ids: Any, scores: Any) -> Any:
+    return scores
+
+
+_scores_only.__signature__ = inspect.signature(_scores_only)  # type: ignore[attr-defined]
+
+
+def _first_step_processor(callback: Callable[[], None]) -> Any:
+    """A no-op ``LogitsProcessor`` that calls *callback* once, when the first logits exist.
+
+    ``LogitsProcessorList`` runs ``inspect.signature(processor.__call__)`` for every
+    processor at every step (~8 us for a method); the instance attribute ``__call__``
+    (a function with a precomputed ``__signature__``) makes that ~1 us. Calls still go
+    through the class's ``__call__``.
+    """
+    global _PROCESSOR_CLASS
+    if _PROCESSOR_CLASS is None:
+        from transformers import LogitsProcessor
+
+        class _FirstStep(LogitsProcessor):
+            def __init__(self, cb: Callable[[], None]) -> None:
+                self.cb: Callable[[], None] | None = cb
+                self.__call__ = _scores_only  # what LogitsProcessorList inspects; same parameters
+
+            def __call__(self, input_ids: Any, scores: Any) -> Any:
+                if self.cb is not None:
+                    cb, self.cb = self.cb, None
+                    cb()
+                return scores
+
+        _PROCESSOR_CLASS = _FirstStep
+    return _PROCESSOR_CLASS(callback)
+
 
 def _eos_ids(model: Any, kwargs: Mapping[str, Any]) -> list[int]:
     eos = kwargs.get("eos_token_id")
