@@ -305,3 +305,15 @@ def test_label_and_html_draw_the_curve(tmp_path: Path) -> None:
     assert curve_levels({"benchmark": {"batch_size": 1}}) == [] and curve_svg([]) == ""
     no_fig = [{**lv[1], "j_per_1k_output_tokens": None}]
     assert "n/a" in curve_svg(no_fig) and "<circle" not in curve_svg(no_fig)  # no figure: a gap, never a zero
+
+
+def test_a_remote_report_says_not_measured_here_on_the_label_and_page(monkeypatch: pytest.MonkeyPatch) -> None:
+    from scer_hf.publish.html import render_html
+    from scer_hf.publish.label import make_label
+
+    monkeypatch.setattr(Endpoint, "is_local", lambda self: False)
+    with FakeOpenAI("ok") as s:
+        r = scer_hf.benchmark(endpoint=s.url, model="tiny", concurrency=[1, 2], hardware="1x NVIDIA H100 80GB", **FAST)
+    svg, html = make_label(r), render_html(r)
+    assert "NOT MEASURED HERE (remote server)" in svg and "energy not measured here" in svg and "meters failed" not in svg
+    assert "NOT MEASURED HERE: the server runs on another machine" in html and "n/a" in html

@@ -14,7 +14,7 @@ from xml.sax.saxutils import escape
 
 from ..core import fmt as _fmt
 
-__all__ = ["curve_levels", "curve_svg", "curve_rows", "curve_caption", "label_block"]
+__all__ = ["curve_levels", "curve_svg", "curve_rows", "curve_caption", "curve_note", "label_block"]
 
 _INK, _MUTED, _LINE, _RULE, _DOT = "#111827", "#374151", "#1d4ed8", "#9ca3af", "#1e3a8a"
 
@@ -25,6 +25,14 @@ def curve_levels(d: Mapping[str, Any]) -> list[dict[str, Any]]:
     if b.get("mode") != "endpoint":
         return []
     return sorted((lv for lv in b.get("levels") or [] if isinstance(lv, dict)), key=lambda lv: lv["concurrency"])
+
+
+def curve_note(d: Mapping[str, Any]) -> str | None:
+    """What the label says under the curve when its energy was not measured on this machine (else None)."""
+    ep = (d.get("benchmark") or {}).get("endpoint") or {}
+    if ep.get("measured_here", True):
+        return None
+    return "energy not measured here: a remote server"
 
 
 def curve_caption(d: Mapping[str, Any]) -> str:
@@ -120,10 +128,17 @@ def curve_rows(levels: Sequence[Mapping[str, Any]]) -> list[dict[str, str]]:
     return rows
 
 
-def label_block(levels: Sequence[Mapping[str, Any]], y: float, width: float, pad: float) -> tuple[str, float]:
-    """The curve as the label draws it, below *y* (11-unit text, the label's smallest): (svg, the next y)."""
+def label_block(levels: Sequence[Mapping[str, Any]], y: float, width: float, pad: float,
+                note: str | None = None) -> tuple[str, float]:
+    """The curve as the label draws it, below *y* (11-unit text, the label's smallest), with *note* under it:
+    (svg, the next y)."""
     if not levels:
         return "", y
     h = 150.0
-    return curve_svg(levels, width=width - 2 * pad + 16, height=h, x=pad - 8, y=y - 10, font=11,
-                     standalone=False, title="J per 1,000 output tokens, by concurrency"), y + h
+    svg = curve_svg(levels, width=width - 2 * pad + 16, height=h, x=pad - 8, y=y - 10, font=11, standalone=False,
+                    title="J per 1,000 output tokens, by concurrency")
+    if note:
+        svg += (f'<text x="{pad:.1f}" y="{y + h - 4:.1f}" font-size="11" fill="{_MUTED}" '
+                f'font-family="DejaVu Sans, Verdana, Arial, sans-serif">{escape(note)}</text>')
+        h += 14
+    return svg, y + h

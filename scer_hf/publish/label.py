@@ -39,7 +39,7 @@ from ..core.coverage import COVERAGE_THRESHOLD
 from ..core.report import Report, load_report
 from ..rating import resolve_rating
 from ..rating.result import indicative_text, not_comparable_reasons
-from .curve import curve_levels, label_block
+from .curve import curve_levels, curve_note, label_block
 from .figures import rating_value_text, scope_line, scope_texts
 
 __all__ = [
@@ -208,7 +208,10 @@ def label_fields(report: Report | Mapping[str, Any] | str | os.PathLike[str], ra
         "manifest_url": manifest_url,
         "texts": st,
         "levels": curve_levels(d),  # a served benchmark's curve (empty otherwise)
+        "curve_note": curve_note(d),
     }
+    if fields["curve_note"]:  # a remote server: nothing failed, nothing here could read its energy
+        fields["method_text"] = "NOT MEASURED HERE (remote server)"
     if fields["comparable"] is False:  # not comparable: no headline grade or stars, only the indicative position
         fields.update(grade=None, stars=None, percentile=None)
         why = not_comparable_reasons(pr)
@@ -394,7 +397,7 @@ def make_label(report: Report | Mapping[str, Any] | str | os.PathLike[str], rati
             y += 16
             out.append(_t(pad, y, line, 11, "muted"))
     y += 22
-    curve, y = label_block(f["levels"], y, W, pad)  # a served benchmark: energy and throughput per level
+    curve, y = label_block(f["levels"], y, W, pad, f["curve_note"])  # a served benchmark: energy and speed per level
     out.append(curve)
     # facts
     facts = [
