@@ -94,7 +94,9 @@ _OPTIONS = {"endpoint": "--endpoint", "model": "--model", "concurrency": "--conc
 @click.option("--live-zone", help="Read live grid intensity for this Electricity Maps zone (e.g. NL); the token "
                                   "comes from ELECTRICITYMAPS_API_TOKEN. Off by default.")
 @click.option("--hardware", help="What ran the benchmark, as named in scer_hf.core.embodied.hardware_table() "
-                                "(embodied emissions; the rating reads it). Default: the detected GPU/CPU.")
+                                "(embodied emissions; the rating reads it). Default: the detected GPU/CPU. With "
+                                "--endpoint on another machine: what serves it (needed; its energy is then marked "
+                                "not measured here).")
 @click.option("--device", help="torch device (default: cuda:0 if available, else cpu).")
 @click.option("--quality", is_flag=True, help="Also attach a quality score (needs scer_hf.hf.quality).")
 @click.option("--no-progress", is_flag=True, help="No progress bar.")
