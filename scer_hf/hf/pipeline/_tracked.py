@@ -27,7 +27,7 @@ class _Tracked:
 
     ``.report`` is cumulative over calls; ``.last_call`` holds the measurements of the latest call *of this
     thread*; ``on_call`` (optional) is called with each finished call's measurements, in the thread that made
-    it; ``.tracker`` is the :class:`~scer_hf.core.attribution.CallTracker` over the process's shared meters.
+    it; ``.tracker`` is the :class:`~scer_hf.core.calls.CallTracker` over the process's shared meters.
     """
 
     def __init__(self, tracker: CallTracker, carbon: CarbonIntensity, hardware: str | None) -> None:

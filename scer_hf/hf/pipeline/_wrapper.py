@@ -27,7 +27,7 @@ class TrackedPipeline(_Tracked):
     together share the device's energy (:data:`scer_hf.core.attribution.ATTRIBUTION_RULE`). ``.report`` is a
     :class:`scer_hf.Report` (boundary ``inference``) cumulative over calls; ``.last_call`` holds the
     measurements of the latest call made in this thread; ``on_call`` (optional) receives every call's; ``.tracker``
-    is the :class:`~scer_hf.core.attribution.CallTracker` over the process's shared meters.
+    is the :class:`~scer_hf.core.calls.CallTracker` over the process's shared meters.
     """
 
     def __init__(self, pipe: Any, tracker: CallTracker, carbon: Any, hardware: str | None) -> None:
