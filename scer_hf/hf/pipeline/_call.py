@@ -1,6 +1,6 @@
 """One measured call (of a pipeline, or of ``model.generate``): its edges, its counts, its streamed output.
 
-Each call is a :class:`~scer_hf.core.attribution.CallHandle` on the wrapper's shared meters: it starts in
+Each call is a :class:`~scer_hf.core.calls.CallHandle` on the wrapper's shared meters: it starts in
 ``prefill`` (generation) or ``forward``, moves to ``decode`` when the first new token's logits exist (a no-op
 logits processor sees the first step), and back to
 ``prefill`` when the same call runs another ``generate`` (a pipeline batch). Calls in flight at the same time
