@@ -23,6 +23,7 @@ __all__ = [
     "SCERCallback",
     "track_training",
     "track_pipeline",
+    "track_model",
     "benchmark",
     "estimate",
     "rate",
@@ -39,6 +40,7 @@ _LAZY: dict[str, tuple[str, str | None]] = {
     "SCERCallback": ("scer_hf.hf.callback", "SCERCallback"),
     "track_training": ("scer_hf.hf.training", "track_training"),
     "track_pipeline": ("scer_hf.hf.pipeline", "track_pipeline"),
+    "track_model": ("scer_hf.hf.model", "track_model"),
     "benchmark": ("scer_hf.hf.benchmark", "benchmark"),
     "estimate": ("scer_hf.core.calculator", "estimate"),
     "rate": ("scer_hf.rating", "rate"),
@@ -85,5 +87,6 @@ if TYPE_CHECKING:  # pragma: no cover
     from .publish.card import update_card
     from .core.carbon import carbon_intensity
     from .hf.pipeline import track_pipeline
+    from .hf.model import track_model
     from .rating import rate
     from .core.tracker import PhaseTracker

@@ -41,7 +41,8 @@ from ..core.report import Report, load_report
 from ..core.report_files import input_paths
 from ..rating import resolve_rating
 from ..rating.result import indicative_text, not_comparable_reasons
-from .figures import METHOD_TEXT, fact_dicts, grid_where, hardware_text, method_of, rating_value_text, scope_line, \
+from .curve import curve_levels, curve_note, label_block
+from .figures import METHOD_TEXT, REMOTE_METHOD_TEXT, fact_dicts, grid_where, hardware_text, method_of, rating_value_text, scope_line, \
     scope_texts
 
 __all__ = [
@@ -176,7 +177,11 @@ def label_fields(report: Report | Mapping[str, Any] | str | os.PathLike[str], ra
         "qr": qr_payload(rep, manifest_url),
         "manifest_url": manifest_url,
         "texts": st,
+        "levels": curve_levels(d),  # a served benchmark's curve (empty otherwise)
+        "curve_note": curve_note(d),
     }
+    if fields["curve_note"]:  # a remote server: nothing failed, nothing here could read its energy
+        fields["method_text"] = REMOTE_METHOD_TEXT
     if fields["comparable"] is False:  # not comparable: no headline grade or stars, only the indicative position
         fields.update(grade=None, stars=None, percentile=None)
         why = not_comparable_reasons(pr)
@@ -403,7 +408,10 @@ def make_label(report: Report | Mapping[str, Any] | str | os.PathLike[str], rati
     out += _headline(f, y, pad, W)
     rows, y = _phase_rows(f, y + 66 + 20, pad, W)
     out += rows
-    rows, y = _fact_rows(f, y + 22, pad, W)
+    curve, y = label_block(f["levels"], y + 22, W, pad, f["curve_note"])  # a served benchmark: energy, speed per level
+    if curve:
+        out.append(curve)
+    rows, y = _fact_rows(f, y, pad, W)
     out += rows
     rows, bottom = _verify_rows(f, y, pad, W, file_name)
     out += rows

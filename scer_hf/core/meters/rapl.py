@@ -181,5 +181,9 @@ class RaplMeter(Meter):
             except MeterError:
                 pass  # the next read from a window reports it
 
+    @property
+    def share_key(self) -> object:
+        return ("rapl", tuple(sorted((c, str(f)) for c, f in self._files.items())))
+
     def close(self) -> None:
         self._stop.set()
