@@ -17,6 +17,7 @@ import pytest
 pytest.importorskip("transformers")
 pytest.importorskip("torch")
 
+from tests.openaiserver import FakeOpenAI  # noqa: E402
 from tests.test_label_fixtures import inference_report, training_report  # noqa: E402
 
 pytestmark = pytest.mark.slow
@@ -71,34 +72,51 @@ def cli_lines() -> list[tuple[int, str]]:
             if cmd.startswith("cd "):
                 cwd = cmd[3:]
             elif cmd.startswith("scer-hf ") and not cmd.startswith("scer-hf demo"):
-                out.append((line_no, f"cd {cwd}; {cmd}" if cwd else cmd))
+                out += [(line_no, f"cd {cwd}; {c}" if cwd else c) for c in cmd.split(" && ")]
     return out
 
 
+_SERVER = "http://127.0.0.1:8000/v1"  # the README's server: the test serves a fake one and runs short levels
+
+
+def _served(cmd: str, url: str) -> str:
+    """A README command that measures the server at :data:`_SERVER`, pointed at the fake one, with short levels."""
+    if _SERVER not in cmd:
+        return cmd
+    return cmd.replace(_SERVER, url) + " --queries 12 --min-queries 4 --warmup 1 --no-progress"
+
+
 def test_every_readme_command_runs_where_it_is_printed(demo_like: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """The README's `scer-hf` lines, in order, in the folder the demo leaves: each exits 0 (verify: VERIFIED)."""
+    """The README's `scer-hf` lines, in order, in the folder the demo leaves: each exits 0 (verify: VERIFIED).
+    The lines that measure a server run against a fake OpenAI-compatible one on 127.0.0.1, with short levels."""
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    lines = cli_lines()
+    assert len(lines) >= 12 and any(_SERVER in cmd for _, cmd in lines)
+    with FakeOpenAI() as server:
+        for line_no, cmd in lines:
+            _run_line(line_no, _served(cmd, server.url), demo_like, monkeypatch)
+
+
+def _run_line(line_no: int, cmd: str, demo_like: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """One README command in its folder: exit 0, its output written where it says; verify says VERIFIED."""
     import shlex
 
     from click.testing import CliRunner
 
     from scer_hf.cli import cli
 
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    lines = cli_lines()
-    assert len(lines) >= 12
-    for line_no, cmd in lines:
-        cwd = demo_like
-        if cmd.startswith("cd "):
-            where, cmd = cmd[3:].split("; ", 1)
-            cwd = demo_like / where
-        monkeypatch.chdir(cwd)
-        argv, _, target = cmd.partition(" > ")
-        res = CliRunner().invoke(cli, shlex.split(argv)[1:])
-        assert res.exit_code == 0, f"README.md line {line_no}: {cmd}\n{res.output}"
-        if target:
-            Path(target.strip()).write_text(res.output, encoding="utf-8")
-        if " verify " in f" {cmd} ":
-            assert res.output.startswith("VERIFIED"), f"README.md line {line_no}: {cmd}\n{res.output}"
+    cwd = demo_like
+    if cmd.startswith("cd "):
+        where, cmd = cmd[3:].split("; ", 1)
+        cwd = demo_like / where
+    monkeypatch.chdir(cwd)
+    argv, _, target = cmd.partition(" > ")
+    res = CliRunner().invoke(cli, shlex.split(argv)[1:])
+    assert res.exit_code == 0, f"README.md line {line_no}: {cmd}\n{res.output}"
+    if target:
+        Path(target.strip()).write_text(res.output, encoding="utf-8")
+    if " verify " in f" {cmd} ":
+        assert res.output.startswith("VERIFIED"), f"README.md line {line_no}: {cmd}\n{res.output}"
 
 
 @pytest.mark.parametrize("line,code,reason", blocks(), ids=[f"line{n}" for n, _, _ in blocks()])
