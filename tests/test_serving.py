@@ -248,6 +248,9 @@ def test_cli_benchmark_endpoint(server_process: Any, tmp_path: Path) -> None:
                                    "--no-progress", "--intensity", "100", "-o", str(out)])
     assert res.exit_code == 0, res.output
     assert "concurrency 1" in res.output and "concurrency 2" in res.output
+    for fact in ("  SCI ", "  grid ", "  method ", "  interval      : c=1 stopped"):  # the facts every output shows
+        assert fact in res.output, res.output
+    assert max(map(len, res.output.splitlines())) <= 120
     r = Report.load(out)
     b = r["benchmark"]
     assert [lv["concurrency"] for lv in b["levels"]] == [1, 2]
@@ -300,6 +303,13 @@ def test_label_and_html_draw_the_curve(tmp_path: Path) -> None:
     import xml.dom.minidom
 
     xml.dom.minidom.parseString(svg)  # still well-formed
+    assert len(r.to_dict()["phases"]) == 6 and "+ 1 more phase: see the report" in svg  # 5 rows drawn, 1 counted
+    # the interval, per level, on the label and page (a served benchmark has no single interval)
+    from scer_hf.publish.figures import stopping_text
+
+    text, _ = stopping_text(r.to_dict()["benchmark"])
+    assert text.startswith("c=1 stopped") and "; c=4 stopped" in text and "no interval" not in text
+    assert "c=4 stopped" in html
     from scer_hf.publish.curve import curve_levels, curve_svg
 
     assert curve_levels({"benchmark": {"batch_size": 1}}) == [] and curve_svg([]) == ""

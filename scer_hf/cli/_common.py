@@ -74,8 +74,13 @@ def verify_command(output: Any, report: Any) -> str:
 
 def fact_lines(facts: list[dict[str, Any]], indent: int = 2, width: int = 14) -> list[str]:
     """The facts of ``scer_hf.publish.figures.facts`` as CLI lines: ``  grid          : 56 gCO2eq per kWh, FRA``."""
-    return [f"{' ' * indent}{(f['label'] if f['label'].isupper() else f['label'].lower()):<{width}}: {f['text']}"
-            for f in facts]
+    import textwrap
+
+    out = []
+    for f in facts:  # a long fact wraps under its text, within the 120 columns of every CLI line
+        head = f"{' ' * indent}{(f['label'] if f['label'].isupper() else f['label'].lower()):<{width}}: "
+        out += textwrap.wrap(f["text"], 120, initial_indent=head, subsequent_indent=" " * len(head)) or [head]
+    return out
 
 
 def emit(obj: Any, as_json: bool, text: str | Callable[[], str]) -> None:

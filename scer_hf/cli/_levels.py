@@ -7,6 +7,8 @@ from typing import Any
 import click
 
 from ..core import fmt
+from ..publish.figures import fact_dicts
+from ._common import fact_lines
 
 __all__ = ["parse_levels", "render_endpoint_text"]
 
@@ -66,8 +68,9 @@ def render_endpoint_text(d: dict[str, Any], saved: str | None = None) -> str:
     ]
     for lv in b["levels"]:
         lines += _level_lines(lv)
-    if d["provenance"].get("estimated"):
-        lines.append("  ESTIMATE: some energy is estimated, not read from hardware counters")
+    if d.get("sci"):
+        lines.append(f"  SCI           : {fmt.sci_display(d['sci'])['text']} (all levels together)")
+    lines += fact_lines([f for f in fact_dicts(d) if f["key"] not in ("date", "hardware")])
     if saved:
         lines.append(f"report written to {saved}")
     return "\n".join(lines)

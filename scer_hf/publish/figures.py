@@ -94,7 +94,10 @@ def method_of(d: Mapping[str, Any]) -> str:
 
 
 def stopping_text(bench: Mapping[str, Any] | None) -> tuple[str, bool] | None:
-    """Where a benchmark's interval stopped, and whether that is a warning (stopped at the cap), or None."""
+    """Where a benchmark's interval stopped, and whether that is a warning (stopped at the cap), or None.
+    A served benchmark says it per level (``c=1 stopped at the 200-query cap: ±18.6 %...; c=4 ...``)."""
+    if isinstance(bench, Mapping) and bench.get("mode") == "endpoint":
+        return _levels_stopping_text(bench)
     if not isinstance(bench, Mapping) or not isinstance(bench.get("ci"), Mapping):
         return None
     ci, stopped = bench["ci"], bench.get("stopped_by")
@@ -109,6 +112,26 @@ def stopping_text(bench: Mapping[str, Any] | None) -> tuple[str, bool] | None:
     if stopped == "ci":
         return f"stopped at {reached}{conf_t} after {_fmt.count(n)} queries{goal}", False
     return None
+
+
+def _levels_stopping_text(bench: Mapping[str, Any]) -> tuple[str, bool] | None:
+    """:func:`stopping_text` of each level of a served benchmark, joined; a warning when any level did not reach
+    its target (stopped at the cap, or by failures)."""
+    parts, warn = [], False
+    for lv in bench.get("levels") or []:
+        if not isinstance(lv, Mapping) or not isinstance(lv.get("ci"), Mapping):
+            continue
+        one = {"ci": lv["ci"], "stopped_by": lv.get("stopped_by"), "queries_cap": bench.get("queries_cap"),
+               "queries_measured": lv.get("responses_measured", lv.get("responses"))}
+        if lv.get("stopped_by") == "failures":
+            parts.append(f"c={lv.get('concurrency')} stopped by failures in a row")
+            warn = True
+            continue
+        text = stopping_text(one)
+        if text is not None:
+            parts.append(f"c={lv.get('concurrency')} {text[0]}")
+            warn = warn or text[1]
+    return ("; ".join(parts), warn) if parts else None
 
 
 def coverage_texts(d: Mapping[str, Any]) -> dict[str, Any]:

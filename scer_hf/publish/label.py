@@ -324,13 +324,15 @@ def _phase_rows(f: Mapping[str, Any], y: float, pad: float, W: float) -> tuple[l
                       "muted" if child else "ink"))
         cov = p.get("coverage", 1.0)
         missing = p["energy_j"] is None or cov < COVERAGE_THRESHOLD  # a label shows no mostly-filled figure
-        shown = (f"{_fmt.coverage(cov)} measured" if p["energy_j"] is not None else "not measured") if missing \
+        energy = (f"{_fmt.coverage(cov)} measured" if p["energy_j"] is not None else "not measured") if missing \
             else _fmt.energy(p["energy_j"], fam)
-        out.append(_t(W - pad - 94, y, shown, 11, "muted" if missing else "ink", anchor="end"))
+        out.append(_t(W - pad - 94, y, energy, 11, "muted" if missing else "ink", anchor="end"))
         out.append(_t(W - pad, y, "" if missing else _fmt.co2e(p["co2e_g"]), 11, "ink", anchor="end"))
     if len(f["phases"]) > len(shown):
         y += 16
-        out.append(_t(pad, y, f"+ {len(f['phases']) - len(shown)} more phases", 11, "muted"))
+        more = len(f["phases"]) - len(shown)
+        out.append(_t(pad, y, f"+ {more} more phase{'' if more == 1 else 's'}: see the report", 11,
+                      "muted"))
     y += 5
     out.append(f'<line x1="{pad}" y1="{y}" x2="{W - pad}" y2="{y}" stroke="{PALETTE["rule"]}" stroke-width="1"/>')
     y += 14
