@@ -77,13 +77,12 @@ def __dir__() -> list[str]:
 if TYPE_CHECKING:  # pragma: no cover
     from . import errors
     from .core import meters
-    from .rating import reference
-    from .hf.benchmark import benchmark
     from .core.calculator import estimate
+    from .core.carbon import carbon_intensity
+    from .core.tracker import PhaseTracker
+    from .hf.benchmark import benchmark
     from .hf.callback import SCERCallback
+    from .hf.pipeline import track_pipeline
     from .hf.training import track_training
     from .publish.card import update_card
-    from .core.carbon import carbon_intensity
-    from .hf.pipeline import track_pipeline
-    from .rating import rate
-    from .core.tracker import PhaseTracker
+    from .rating import rate, reference

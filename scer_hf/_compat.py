@@ -76,4 +76,5 @@ class _AliasFinder(importlib.abc.MetaPathFinder):
 
 def install() -> None:
     if not any(isinstance(f, _AliasFinder) for f in sys.meta_path):
-        sys.meta_path.insert(0, _AliasFinder())  # before PathFinder: an aliased package's submodules must not load twice
+        # before PathFinder: an aliased package's submodules must not load twice
+        sys.meta_path.insert(0, _AliasFinder())

@@ -26,8 +26,9 @@ import json
 import math
 import os
 import stat
+from collections.abc import Iterator
 from pathlib import Path, PurePosixPath, PureWindowsPath
-from typing import Any, BinaryIO, Iterator
+from typing import Any, BinaryIO
 
 from .errors import InputFileError
 

@@ -19,7 +19,7 @@ def _fmt_g(g: float) -> str:
 
 def render_text(d: dict[str, Any], equivalent_lines: list[str], saved: str | None = None) -> str:
     """The human-readable summary of an estimate report (a ``Report.to_dict()``): one fact per line."""
-    from ..publish.figures import fact_dicts  # noqa: PLC0415
+    from ..publish.figures import fact_dicts
 
     calc = d["provenance"]["calculator"]
     a = calc["assumptions"]
@@ -29,8 +29,8 @@ def render_text(d: dict[str, Any], equivalent_lines: list[str], saved: str | Non
     e_range = [fmt.energy(k * 3.6e6, fam) for k in unc["energy_kwh_range"]]
     lines = [
         "ESTIMATE (calculator): computed from hardware x time x location, not measured.",
-        f"  hardware      : {fmt.count(a['count'])} x {a['hardware']} for {fmt.num(a['hours'])} h, "
-        f"{fmt.plural(a['device_hours'], 'device-hour')}",
+        (f"  hardware      : {fmt.count(a['count'])} x {a['hardware']} for {fmt.num(a['hours'])} h, "
+        f"{fmt.plural(a['device_hours'], 'device-hour')}"),
         f"  power         : {fmt.num(a['board_power_w'])} W per device x utilisation {fmt.num(a['utilisation'])}",
     ]
     for key, what in (("idle_w", "idle power"), ("infrastructure_w", "infrastructure")):
@@ -78,14 +78,14 @@ def render_text(d: dict[str, Any], equivalent_lines: list[str], saved: str | Non
 
 # estimate()'s argument names -> this command's options, for error messages
 _OPTIONS = {"hardware": "--gpu", "hours": "--hours", "gpu_hours": "--gpu-hours", "count": "--count",
-            "country_iso_code": "--country", "cloud_provider": "--cloud", "cloud_region": "--region", "carbon_intensity_g_per_kwh": "--intensity", "pue": "--pue",
+            "country_iso_code": "--country", "cloud_provider": "--cloud", "cloud_region": "--region",
+            "carbon_intensity_g_per_kwh": "--intensity", "pue": "--pue",
             "utilisation": "--utilisation", "watts": "--watts", "cpu_watts": "--cpu-watts", "memory_gb": "--memory-gb",
             "lifetime_years": "--lifetime-years", "embodied_hardware": "--embodied", "servers": "--servers",
             "tokens": "--tokens", "samples": "--samples", "queries": "--queries", "idle_w": "--idle-watts",
             "infrastructure_w": "--infrastructure-watts", "lifetime_usage": "--lifetime-usage",
             "scer_hf.core.calculator.power_table()": "scer_hf/data/hardware_power.csv",
-            "scer_hf.core.embodied.hardware_table()": "scer_hf/data/hardware_embodied.csv",
-            "embodied_hardware": "--embodied"}
+            "scer_hf.core.embodied.hardware_table()": "scer_hf/data/hardware_embodied.csv"}
 
 
 @click.command("estimate")
@@ -128,7 +128,8 @@ _OPTIONS = {"hardware": "--gpu", "hours": "--hours", "gpu_hours": "--gpu-hours",
 @json_option
 @handle_errors
 def command(hardware: str | None, count: int, hours: float | None, gpu_hours: float | None, country: str | None,
-            region: str | None, cloud: str | None, intensity: float | None, pue: float, utilisation: float, watts: float | None,
+            region: str | None, cloud: str | None, intensity: float | None, pue: float, utilisation: float,
+            watts: float | None,
             cpu: str | None, cpu_watts: float | None, memory_gb: float | None, embodied: tuple[str, ...],
             servers: float, lifetime_years: float | None, lifetime_usage: float, idle_watts: float | None,
             infrastructure_watts: float | None, model_id: str | None, boundary: str,
@@ -164,5 +165,6 @@ def command(hardware: str | None, count: int, hours: float | None, gpu_hours: fl
     total_g = d["co2e_g"] + (d["embodied_g"] or 0.0)
     obj = {"report": d, "equivalents": equivalents(total_g), "saved": saved}
     best = best_equivalent(total_g, g_per_kwh=d["carbon"].get("g_per_kwh"))  # the one the label shows
-    lines = [f"~{fmt.num(best['value'])} {best['label']} ({best['source'].split(',')[0].split(' (')[0]})"] if best else []
+    short = best["source"].split(",")[0].split(" (")[0] if best else ""
+    lines = [f"~{fmt.num(best['value'])} {best['label']} ({short})"] if best else []
     emit(obj, as_json, lambda: render_text(d, lines, saved))

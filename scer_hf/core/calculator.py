@@ -31,17 +31,22 @@ import csv
 import difflib
 import math
 import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
-from typing import Any, Mapping, Sequence
+from typing import Any
 
+from ..errors import EstimateInputError, HardwareNotFoundError
 from . import bounds as _bounds
 from .carbon import J_PER_KWH, carbon_intensity
 from .embodied import Embodied, EmbodiedRow, embodied_emissions, find_hardware
-from ..errors import EstimateInputError, HardwareNotFoundError
 from .meters.estimate import (
-    RAM_SOURCE, RAM_W_PER_GB, RELATIVE_UNCERTAINTY, UNCERTAINTY_BASIS, lookup_cpu_tdp,
+    RAM_SOURCE,
+    RAM_W_PER_GB,
+    RELATIVE_UNCERTAINTY,
+    UNCERTAINTY_BASIS,
+    lookup_cpu_tdp,
 )
 from .report import Report
 from .tracker import Measurement

@@ -16,12 +16,13 @@ from __future__ import annotations
 import difflib
 import os
 import warnings
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from functools import lru_cache
-from typing import Any, Mapping
+from typing import Any
 
-from .bounds import GRID_G_PER_KWH, PUE, check, within
 from ..errors import CarbonIntensityError, UnknownCountryError
+from .bounds import GRID_G_PER_KWH, PUE, check, within
 from .grid_regions import cloud_figure, load_json, provenance, region_figure
 
 __all__ = ["CarbonIntensity", "carbon_intensity", "detect_location", "J_PER_KWH", "countries", "REGION_ENV_VARS"]
@@ -59,7 +60,7 @@ class CarbonIntensity:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "CarbonIntensity":
+    def from_dict(cls, d: dict[str, Any]) -> CarbonIntensity:
         return cls(**{k: d[k] for k in cls.__dataclass_fields__ if k in d})
 
 

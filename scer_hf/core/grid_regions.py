@@ -23,12 +23,13 @@ year and the basis. Units, as the files state them:
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import difflib
 import hashlib
 import importlib.metadata
 import json
-from functools import lru_cache
+from functools import cache, lru_cache
 from importlib import resources
 from typing import Any
 
@@ -61,7 +62,7 @@ def _path(*parts: str):
     return data.joinpath(*parts)
 
 
-@lru_cache(maxsize=None)
+@cache
 def _file(*parts: str) -> tuple[str, str]:
     """(text, sha256) of one codecarbon data file."""
     raw = _path(*parts).read_bytes()
@@ -188,7 +189,8 @@ def _china(name: str) -> dict[str, Any] | None:
     for code, v in d["data"].items():
         if key == code.lower() or key in v.get("names", []):
             return {"g_per_kwh": float(v["emission_factor"]),
-                    "source": f"codecarbon china_provincial_emissions.json: {v['description']}; {meta.get('source_url')}",
+                    "source": f"codecarbon china_provincial_emissions.json: {v['description']}; "
+                              f"{meta.get('source_url')}",
                     "year": v.get("year", meta.get("year")),
                     "basis": "location-based annual average (CO2 only, MEE/NBS provincial factor)",
                     "region": code, **provenance("private_infra", "2023", "china_provincial_emissions.json")}
@@ -222,10 +224,8 @@ def subnational_regions() -> dict[str, list[str]]:
     except (OSError, CarbonIntensityError):
         pass
     nordic = set()
-    try:
+    with contextlib.suppress(OSError, CarbonIntensityError):
         nordic = set(load_json("private_infra", "nordic_emissions.json").get("data", {}))
-    except (OSError, CarbonIntensityError):
-        pass
     for c, zones in _NORDIC.items():
         out[c] = [z for z in zones if z in nordic]
     return out
@@ -238,8 +238,9 @@ def region_figure(country_iso_code: str | None, region: str) -> dict[str, Any]:
         fig = _nordic(region)
         if fig is None:
             zones = [z for zs in subnational_regions().items() if zs[0] in _NORDIC for z in zs[1]]
-            raise UnknownRegionError(_suggest(region, zones, "region", "Without country_iso_code a region is a Nordic "
-                                              "zone; pass country_iso_code='USA' (states), 'CAN' or 'CHN' (provinces)."))
+            raise UnknownRegionError(_suggest(
+                region, zones, "region", "Without country_iso_code a region is a Nordic zone; pass "
+                "country_iso_code='USA' (states), 'CAN' or 'CHN' (provinces)."))
         return fig
     fn = _BY_COUNTRY.get(code)
     if fn is None:

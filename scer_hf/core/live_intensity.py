@@ -33,9 +33,10 @@ import threading
 import time
 import urllib.parse
 import warnings
+from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime, timezone
-from typing import Any, Sequence
+from typing import Any
 
 from .. import _read
 from ..errors import InputFileError, LiveIntensityError
@@ -59,7 +60,7 @@ _FACTOR_TYPES = ("lifecycle", "direct")
 
 
 class _Request:
-    __slots__ = ("t", "label", "thread", "closed")
+    __slots__ = ("closed", "label", "t", "thread")
 
     def __init__(self, t: float, label: str) -> None:
         self.t, self.label, self.closed = t, label, False
@@ -84,7 +85,8 @@ class LiveIntensity:
         self.zone = zone.strip()
         self._token = token if token is not None else os.environ.get(TOKEN_ENV)
         if not self._token:
-            raise LiveIntensityError(f"live intensity needs an Electricity Maps token: pass token=... or set {TOKEN_ENV}")
+            raise LiveIntensityError("live intensity needs an Electricity Maps token: pass token=... or set "
+                                     f"{TOKEN_ENV}")
         if urllib.parse.urlsplit(base_url).scheme not in ("http", "https"):
             raise LiveIntensityError(f"base_url={base_url!r} must be an http(s) URL")
         self.base_url = base_url.rstrip("/")
@@ -196,7 +198,7 @@ class LiveIntensity:
             s = self._fetch()
         except LiveIntensityError as exc:
             self._close(req, None, str(exc))
-        except Exception as exc:  # measurement never breaks the run
+        except Exception as exc:  # noqa: BLE001 - measurement never breaks the run
             self._close(req, None, f"{type(exc).__name__}")
         else:
             self._close(req, s, "")
@@ -308,7 +310,8 @@ def _t_of(reading: dict[str, Any]) -> float:
 
 
 def make_live(arg: Any, annual: CarbonIntensity) -> LiveIntensity | None:
-    """``None``/``False``: off. A zone string: live for that zone (token from the environment). A LiveIntensity: as is."""
+    """``None``/``False``: off. A zone string: live for that zone (token from the environment).
+    A LiveIntensity: as is."""
     if arg is None or arg is False:
         return None
     live = arg if isinstance(arg, LiveIntensity) else LiveIntensity(str(arg)) if isinstance(arg, str) else None

@@ -65,7 +65,7 @@ class Series:
     def levels(self, annual: float | None) -> list[tuple[float, float]]:
         """``(t, g/kWh)`` points, the fallback share of each stretch at *annual* (skipped when it is unknown)."""
         out = []
-        for t, g, fb in zip(self.t, self.g, self.fb):
+        for t, g, fb in zip(self.t, self.g, self.fb, strict=True):
             if g is None and annual is None:
                 continue
             v = g if annual is None or fb == 0.0 else annual if g is None else (1 - fb) * g + fb * annual

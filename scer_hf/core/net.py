@@ -90,7 +90,7 @@ def get(url: str, headers: Mapping[str, str], *, timeout_s: float, max_bytes: in
             raise RefusedAnswer("no answer in time")
         req = urllib.request.Request(url, headers={**headers, "Accept-Encoding": "gzip"})
         try:
-            with _OPENER.open(req, timeout=left) as resp:  # noqa: S310 - http(s) URLs given by the caller
+            with _OPENER.open(req, timeout=left) as resp:  # http(s) URLs given by the caller
                 return read_body(iter(lambda r=resp: r.read1(65536), b""),
                                  encoding=resp.headers.get("Content-Encoding"), max_bytes=max_bytes, deadline=deadline)
         except urllib.error.HTTPError as exc:

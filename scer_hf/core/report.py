@@ -17,19 +17,20 @@ import json
 import os
 import platform
 import uuid
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any
 
-from . import report_schema as _report_schema
 from .. import _read
 from .._io import atomic_write_text, file_lock
 from .._version import __version__
-from .carbon import CarbonIntensity, carbon_intensity
-from .embodied import Embodied
 from ..errors import ReportError, ReportExistsError, ReportSchemaError, UnsupportedSchemaVersionError
 from . import fmt as _fmt
+from . import report_schema as _report_schema
+from .carbon import CarbonIntensity, carbon_intensity
 from .derive import Totals, derive, report_coverage
+from .embodied import Embodied
 from .phases import ENCODER, PhaseRows, phase_coverage, phase_from_measurement, phases_from_measurements, refill
 from .sci import FunctionalUnit
 from .tracker import Measurement
@@ -68,7 +69,7 @@ class Report:
         extra: Mapping[str, Any] | None = None,
         rows: PhaseRows | None = None,
         final: Any = None,
-    ) -> "Report":
+    ) -> Report:
         """Derive totals, CO2e, SCI and uncertainty from measured phases.
 
         ``kinds`` maps phase names to a kind (``training``, ``evaluation``,
@@ -92,7 +93,7 @@ class Report:
             converted = iter(phases_from_measurements(ms, carbon, kind_of))
         phases = [next(converted) if isinstance(m, Measurement) else dict(m) for m in items]
         if len(ms) < len(items):
-            refill([p for p, m in zip(phases, items) if not isinstance(m, Measurement)], carbon)
+            refill([p for p, m in zip(phases, items, strict=True) if not isinstance(m, Measurement)], carbon)
         prov = dict(provenance or {})
         prov.setdefault("tool", f"scer-hf {__version__}")
         prov.setdefault("python", platform.python_version())
@@ -103,7 +104,8 @@ class Report:
                                        for m in meters for c in m.get("components", [])})
         methods = {p["method"] for p in phases} - {"unmeasured", "none", None}
         prov["method"] = (methods.pop() if len(methods) == 1 else "mixed") if methods else "unmeasured"
-        prov["estimated"] = any(m.get("method") == "estimate" for m in meters) or prov["method"] in ("estimate", "mixed")
+        prov["estimated"] = (any(m.get("method") == "estimate" for m in meters)
+                             or prov["method"] in ("estimate", "mixed"))
         if prov["estimated"]:
             prov["note"] = "ESTIMATE: some or all energy is estimated, not read from hardware counters"
         data: dict[str, Any] = {
@@ -132,7 +134,7 @@ class Report:
         return report
 
     @classmethod
-    def _trusted(cls, data: dict[str, Any]) -> "Report":
+    def _trusted(cls, data: dict[str, Any]) -> Report:
         """A report scer-hf just built (JSON types only, numbers finite): no schema pass, no deep copy.
         Reports from outside (``load``, ``from_dict``, ``Report(...)``) are validated in full."""
         r = cls.__new__(cls)
@@ -207,16 +209,16 @@ class Report:
             return atomic_write_text(p, text, parents=parents)
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> "Report":
+    def from_dict(cls, data: Mapping[str, Any]) -> Report:
         return cls(data)
 
     @classmethod
-    def load(cls, path: str | os.PathLike[str]) -> "Report":
+    def load(cls, path: str | os.PathLike[str]) -> Report:
         """Read and validate a report file; a bad file raises :class:`ReportSchemaError`.
 
         The file is read through :mod:`scer_hf._read`: a regular file only (a FIFO or device is refused at once),
         at most ``_read.LIMITS["report"]`` bytes, nesting at most ``MAX_DEPTH`` deep, finite numbers only."""
-        from .report_files import find_report  # noqa: PLC0415 - a folder: its scer_report.json, or the demo's names
+        from .report_files import find_report  # a folder: its scer_report.json, or the demo's names
 
         p = find_report(path)
         if not os.path.lexists(p):
@@ -289,7 +291,7 @@ def _dumps(d: Mapping[str, Any], lines: Sequence[str | None] | None = None) -> s
     marker = f"\u0000phases-{uuid.uuid4().hex}\u0000"
     body = json.dumps({**d, "phases": marker}, indent=2, ensure_ascii=False, allow_nan=False)
     enc = lines if lines is not None and len(lines) == len(phases) else [None] * len(phases)
-    rows = ",\n    ".join(line or ENCODER.encode(p) for p, line in zip(phases, enc))
+    rows = ",\n    ".join(line or ENCODER.encode(p) for p, line in zip(phases, enc, strict=True))
     return body.replace(json.dumps(marker), "[\n    " + rows + "\n  ]", 1) + "\n"
 
 

@@ -20,16 +20,17 @@ from __future__ import annotations
 import math
 import os
 import warnings
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 from ..core import fmt as _fmt
 from ..core import stopping as _stopping
-from ..errors import BenchmarkSettingsError, EmptyPromptsError, ModelIdError, ModelLoadError, UnknownTaskError
 from ..core.meters.base import Meter
+from ..core.report import Report
+from ..errors import BenchmarkSettingsError, EmptyPromptsError, ModelIdError, ModelLoadError, UnknownTaskError
 from .pipeline import GENERATION_TASKS, Text2TextPipeline, TrackedPipeline, track_pipeline
 from .prompts import load_prompts, prompt_set_info
-from ..core.report import Report
 
 __all__ = ["benchmark", "load_pipeline", "supported_tasks", "SETTINGS", "PROTOCOL_VERSION", "sequential_ci"]
 
@@ -184,7 +185,8 @@ def _prompt_texts(prompts: Any) -> tuple[list[str], dict[str, Any]]:
     if hasattr(prompts, "column_names"):  # a datasets.Dataset
         col = next((c for c in ("prompt", "text") if c in prompts.column_names), None)
         if col is None:
-            raise EmptyPromptsError(f"the prompts dataset has no 'prompt' or 'text' column (has {prompts.column_names})")
+            raise EmptyPromptsError("the prompts dataset has no 'prompt' or 'text' column (has "
+                                    f"{prompts.column_names})")
         texts = list(prompts[col])
         info = {"name": "user dataset", "source": getattr(prompts.info, "description", "") or "user-supplied",
                 "license": getattr(prompts.info, "license", "") or None}

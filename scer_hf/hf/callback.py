@@ -43,18 +43,19 @@ import math
 import os
 import traceback
 import warnings
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from transformers import TrainerCallback
 
+from ..core.report import Report
 from . import distributed as dist
 from . import run_guard as _run_guard
 from .identity import model_identity
 from .params import full_parameter_count
 from .run import MetersArg, TrainingRun
 from .run_report import STATE_FILE, task_of
-from ..core.report import Report
 
 __all__ = ["SCERCallback", "STATE_FILE", "task_of"]
 
@@ -63,7 +64,7 @@ def _safe(fn: Callable[..., Any]) -> Callable[..., Any]:
     """Last-resort guard: a bug in scer-hf must not stop a training run. Warns once per hook and per error."""
 
     @functools.wraps(fn)
-    def wrapper(self: "SCERCallback", *args: Any, **kwargs: Any) -> Any:
+    def wrapper(self: SCERCallback, *args: Any, **kwargs: Any) -> Any:
         try:
             return fn(self, *args, **kwargs)
         except Exception as exc:  # noqa: BLE001 - see docstring

@@ -24,13 +24,11 @@ import math
 import os
 import time
 import uuid
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any
 
-from . import distributed as dist
-from . import run_guard as _run_guard
-from .run_report import ReportingMixin, _fields
 from ..core.carbon import carbon_intensity
 from ..core.live_intensity import make_live
 from ..core.meters.base import Meter
@@ -38,6 +36,9 @@ from ..core.phasebook import Edge, PhaseBook
 from ..core.report import PhaseRows, Report
 from ..core.tracker import Measurement
 from ..errors import CallbackConfigError
+from . import distributed as dist
+from . import run_guard as _run_guard
+from .run_report import ReportingMixin, _fields
 
 __all__ = ["TrainingRun", "Progress", "MetersArg", "PROJECTION_WINDOWS"]
 

@@ -23,22 +23,21 @@ DDP / FSDP loops do) - or pass ``counts="global"`` when the loop already passes 
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import traceback
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
 from types import SimpleNamespace
-from typing import Any, Iterator
+from typing import Any
 
+from .. import _read
+from ..core.report import Report
+from ..errors import CallbackConfigError, ReportSchemaError
 from . import distributed as dist
 from .identity import model_identity
 from .run import MetersArg, Progress, TrainingRun
 from .run_report import state_file, task_of
-from .. import _read
-from ..errors import ReportSchemaError
-from ..core.report import Report
-from ..errors import CallbackConfigError
 
 __all__ = ["track_training", "TrainingTracker"]
 
@@ -93,7 +92,7 @@ class TrainingTracker:
         """The latest report: complete after :meth:`end`, else a fresh partial one (None before :meth:`start`)."""
         return self._run.report
 
-    def __enter__(self) -> "TrainingTracker":
+    def __enter__(self) -> TrainingTracker:
         self.start()
         return self
 
@@ -103,7 +102,7 @@ class TrainingTracker:
         else:
             self._abandon(f"{exc_type.__name__} raised in the training loop")
 
-    def start(self) -> "TrainingTracker":
+    def start(self) -> TrainingTracker:
         """Pick this rank's meters, record the model and open ``train`` (``with`` does it for you)."""
         run = self._run
         if run.training:
@@ -118,7 +117,7 @@ class TrainingTracker:
         return self
 
     @contextlib.contextmanager
-    def epoch(self) -> Iterator["TrainingTracker"]:
+    def epoch(self) -> Iterator[TrainingTracker]:
         """``with run.epoch():`` around one pass over the data: the phase ``epoch N`` inside ``train``."""
         self._n_epochs += 1
         self.progress.epoch = float(self._n_epochs - 1)
@@ -129,7 +128,7 @@ class TrainingTracker:
         self._guard("epoch", self._run.end_epoch)
 
     @contextlib.contextmanager
-    def evaluate(self) -> Iterator["TrainingTracker"]:
+    def evaluate(self) -> Iterator[TrainingTracker]:
         """``with run.evaluate():`` around an evaluation: ``eval N``, with ``train`` and the epoch paused.
 
         :meth:`step` inside it counts evaluation batches, not training steps."""
@@ -150,8 +149,8 @@ class TrainingTracker:
         """One optimizer step (one batch inside :meth:`evaluate`): its tokens, samples and FLOPs."""
         vals = [_num(tokens, "tokens"), _num(samples, "samples"), _num(flops, "flops")]
         if self._eval is not None:
-            for k, v in zip(("tokens", "samples"), vals):
-                self._eval[k] += v
+            self._eval["tokens"] += vals[0]
+            self._eval["samples"] += vals[1]
             self._eval["steps"] += 1
             self._run.eval_batch()
             return
@@ -254,7 +253,7 @@ class TrainingTracker:
     def _close_eval(self, counts: dict[str, float]) -> None:
         keys = ("steps", "samples", "tokens")
         summed = self._world([counts[k] for k in keys]) if self._counts_mode == "per-rank" else None
-        total = dict(zip(keys, summed)) if summed is not None else counts
+        total = dict(zip(keys, summed, strict=True)) if summed is not None else counts
         self._guard("eval", self._run.end_eval, "eval", counts={k: v for k, v in total.items() if v or k == "steps"})
 
     def _log(self) -> None:

@@ -16,8 +16,9 @@ Publish layer (reads report and rating dicts; imports only :mod:`scer_hf.core.fm
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
-from typing import Any, Mapping
+from typing import Any
 
 from ..core import fmt as _fmt
 from ..core.hardware import measured_hardware

@@ -19,9 +19,9 @@ from ..core.bounds import PARAMETERS, check
 from ..core.report import Report
 from ..core.report_files import REPORT_NAMES, report_paths
 from ..errors import ModelIdError, RatingError
+from .adapter import folder_adapter, hub_adapter, is_adapter_folder, rate_adapter
 from .categories import validate_model_id
 from .engine import rate_model
-from .adapter import folder_adapter, hub_adapter, is_adapter_folder, rate_adapter
 from .hub import hub_offline, model_info
 from .local import folder_node, is_model_folder
 from .measured import rate_report, rate_reports
@@ -94,15 +94,16 @@ def rate(
     A local folder wins over a Hub id of the same name: a folder holding reports (``scer-hf demo``'s
     ``training_report.json`` and ``inference_report.json``) is rated from them, one phase each; a model
     folder through its lineage; a folder with neither is read as the Hub id of its name, with a note saying so
-    (not an id: :class:`RatingError`). ``hf://org/name`` is always the Hub id. A rating of reports is bound to them (``Rating.reports``).
+    (not an id: :class:`RatingError`). ``hf://org/name`` is always the Hub id. A rating of reports is bound to them
+    (``Rating.reports``).
 
     Raises ``ModelIdError`` (malformed id), ``UnknownTaskError``, ``ReportSchemaError``.
     """
     if parameters is not None:  # a count from outside: within scer_hf.core.bounds.PARAMETERS
         parameters = check(PARAMETERS, parameters, name="parameters", error=RatingError,
                            hint="; give the model's parameter count, e.g. 7e9")
-    flags: dict[str, Any] = dict(task=task, include_secondary=include_secondary, include_modelled=include_modelled,
-                                 include_derived=include_derived, extra=extra)
+    flags: dict[str, Any] = {"task": task, "include_secondary": include_secondary, "include_modelled": include_modelled,
+                                 "include_derived": include_derived, "extra": extra}
     if isinstance(x, str) and x.startswith("hf://"):
         return rate_model(x.removeprefix("hf://"), hub=hub, modelled=modelled, parameters=parameters, **flags)
     if isinstance(x, (str, os.PathLike)) and is_adapter_folder(x):

@@ -15,9 +15,10 @@ import os
 import shutil
 import tempfile
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from ..errors import RatingError, SCERError
 from . import lineage as _lin
@@ -141,7 +142,8 @@ def hub_adapter(repo_id: str, lookup: tuple[Any, dict[str, Any]], timeout_s: flo
     st = getattr(info, "safetensors", None)
     n = getattr(st, "total", None) if st is not None else None
     src = (f"https://huggingface.co/{repo_id}/blob/main/{ADAPTER_CONFIG}: base_model_name_or_path {base}, "
-           f"peft_type {cfg.get('peft_type')}" + (f"; {n:,} adapter parameters (Hub safetensors metadata)" if n else ""))
+           f"peft_type {cfg.get('peft_type')}"
+           + (f"; {n:,} adapter parameters (Hub safetensors metadata)" if n else ""))
     return Adapter(repo_id, base, _str(cfg.get("peft_type")), int(n) if n else None, src, "Hub")
 
 

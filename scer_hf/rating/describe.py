@@ -8,7 +8,8 @@ and the HTML report's rating section only).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Mapping
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 
 from ..core import fmt
 
@@ -65,7 +66,7 @@ def published_lines(pub: Mapping[str, Any] | None, indent: int = 4) -> list[str]
     return out
 
 
-def _phase(pr: "PhaseRating") -> list[str]:
+def _phase(pr: PhaseRating) -> list[str]:
     lines = [pr.phase]
     comparable_reasons = [n.removeprefix("not comparable: ") for n in pr.notes if n.startswith("not comparable: ")]
     if pr.stars_range is not None or pr.modelled_low is not None:
@@ -117,7 +118,7 @@ def _phase(pr: "PhaseRating") -> list[str]:
     return lines
 
 
-def describe(r: "Rating") -> str:
+def describe(r: Rating) -> str:
     """Readable lines, one fact each: model, reference data, lineage, then each phase."""
     lines = [r.model or "unnamed model", _line("reference data", r.reference_version)]
     for rep in r.reports:

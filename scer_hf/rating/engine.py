@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import math
-from typing import Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
-from . import aliases as _ali
-from . import fallback as _fb
-from . import reference as _ref
 from ..core.fmt import num as _num
 from ..errors import RatingError
+from . import aliases as _ali
+from . import fallback as _fb
 from . import lineage as _lin
+from . import reference as _ref
 from .categories import normalize_task, suggest_task, validate_model_id
 from .percentile import grade, percentiles
 from .published import footprint, provenance_kind
@@ -81,7 +82,7 @@ def rate_value(
         pr.reason = "no peers in this category (N = 1): a percentile needs at least 2 figures"
     near = sorted(range(len(others)), key=lambda i: _closeness(values[i], float(value)))[:NEAREST]
     pr.peer_values = [{"model": p.get("model_key"), "value": v, "ref_id": p.get("ref_id")}
-                      for p, v in zip(others, values)]
+                      for p, v in zip(others, values[:-1], strict=True)]
     pr.nearest_peers = sorted(
         ({"model": others[i].get("model_key"), "value": values[i], "unit": unit, "percentile": pcts[i],
           "grade": grade(pcts[i]), "ref_id": others[i].get("ref_id"),
@@ -111,7 +112,7 @@ def _rate_training_row(row: dict[str, Any], peers: list[dict[str, Any]]) -> Phas
     derived = bool(row.get("derived"))
     kind = provenance_kind(row)  # "published" (the authors' figure) or "third-party estimate"
     method = "derived (calculator)" if derived else kind
-    common = dict(sources=_row_sources(row), estimated=derived or kind != "published", method=method)
+    common = {"sources": _row_sources(row), "estimated": derived or kind != "published", "method": method}
     if row.get("value") is not None:
         pr = rate_value("training", row["value"], row["value_unit"], [p for p in peers if p.get("value") is not None],
                         self_row=row, category=_category(row, row["group"], row["value_unit"]), **common)
@@ -121,7 +122,8 @@ def _rate_training_row(row: dict[str, Any], peers: list[dict[str, Any]]) -> Phas
                         category=_category(row, TRAINING_CO2E_GROUP, row["co2e_unit"]), **common)
         pr.notes.append("rated on operational emissions per parameter-token: no energy figure was published")
     else:
-        missing = [n for n, k in (("parameters", "params_b_value"), ("training tokens", "tokens_b_value")) if not row.get(k)]
+        missing = [n for n, k in (("parameters", "params_b_value"), ("training tokens", "tokens_b_value"))
+                   if not row.get(k)]
         if row.get("energy_wh") is not None:
             value, unit = row["energy_wh"] / 1e6, "MWh (training energy, not normalised)"
         elif _ref._num(row.get("tco2e_operational")) is not None:
@@ -186,8 +188,8 @@ def _excluded_reason(model: str, key: str, phase: str, everything: list[dict[str
     hidden = [r for r in everything if _ref.matches(r, key)]
     if hidden:
         kinds = sorted({"[secondary]" if r["secondary"] else "modelled" for r in hidden})
-        flags = " and ".join(f for f, k in (("include_secondary=True", "[secondary]"), ("include_modelled=True", "modelled"))
-                             if k in kinds)
+        flags = " and ".join(f for f, k in (("include_secondary=True", "[secondary]"),
+                                            ("include_modelled=True", "modelled")) if k in kinds)
         return (f"only {' and '.join(kinds)} {phase} figures exist for {model}; they are excluded by default "
                 f"(pass {flags}, CLI --include-secondary/--include-modelled)")
     return f"no published {phase} figure for {model} in {_ref.REFERENCE_VERSION}"
@@ -207,8 +209,8 @@ def _identify(model_id: str, node: _lin.Node | None, g: _lin.Lineage, extra: Any
     named = {k for k in known if k.rsplit("/", 1)[-1] == current.lower() and "/" in k}
     if len(named) == 1:
         key = named.pop()
-        return known[key], key, notes + [f"{asked!r} matched the reference model {known[key]!r} (legacy id without "
-                                         "namespace)"]
+        why = f"{asked!r} matched the reference model {known[key]!r} (legacy id without namespace)"
+        return known[key], key, [*notes, why]
     return current, current.lower(), notes
 
 
@@ -263,7 +265,7 @@ def rate_model(
     if parameters is not None and (isinstance(parameters, bool) or not isinstance(parameters, (int, float))
                                    or not math.isfinite(parameters) or parameters < 1e3):
         raise RatingError(f"parameters is the model's parameter count, e.g. 7e9 for a 7B model; got {parameters!r}")
-    flags = dict(include_secondary=include_secondary, include_modelled=include_modelled, extra=extra)
+    flags = {"include_secondary": include_secondary, "include_modelled": include_modelled, "extra": extra}
     train = _ref.rows("training", include_derived=include_derived, **flags)
     infer = _ref.rows("inference", **flags)
     g = _lin.graph([node] if node is not None else [])

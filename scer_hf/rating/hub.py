@@ -181,8 +181,8 @@ def _parse(co2: Any) -> dict[str, Any] | None:
     if not within(EMISSIONS_G, g):
         f = number(g)
         shown = f"{f:g} g" if f is not None else f"a {type(g).__name__}, not a number of grams"
-        return {"refused": [f"co2_eq_emissions ({shown}) is outside the plausible range {EMISSIONS_G.describe()}; "
-                            "the card's figure is not used"]}
+        return {"refused": [(f"co2_eq_emissions ({shown}) is outside the plausible range {EMISSIONS_G.describe()}; "
+                            "the card's figure is not used")]}
     out: dict[str, Any] = {"co2e_g": float(g)}
     if isinstance(co2, dict):
         for k in _CO2_TEXT:

@@ -19,8 +19,9 @@ Two rules use it (``rating/engine.py``):
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Callable, Iterable, Mapping, Sequence
+from typing import Any
 
 from . import aliases as _ali
 from . import index as _idx
@@ -106,7 +107,7 @@ class Lineage:
             if n.base_model:
                 self.children.setdefault(n.base_model.lower(), []).append(key)
 
-    def with_node(self, node: Node) -> "Lineage":
+    def with_node(self, node: Node) -> Lineage:
         return Lineage({**self.nodes, _ali.canonical(node.model_id).lower(): node})
 
     def node(self, model_id: str) -> Node | None:
@@ -117,7 +118,7 @@ class Lineage:
         rel, out, chain, seen = frozenset(relations), [], [], {model_id.lower()}
         cur = self.node(model_id)
         while cur is not None and cur.base_model and cur.relation in rel and len(chain) < MAX_DEPTH:
-            chain = chain + [cur]
+            chain = [*chain, cur]
             base = cur.base_model
             if base.lower() in seen:
                 break
@@ -251,8 +252,8 @@ def _hub_fields(hub_info: Any) -> dict[str, Any]:
     siblings = [getattr(f, "rfilename", "") or "" for f in (getattr(hub_info, "siblings", None) or [])]
     bases = [_ali.canonical(b) for b in _names(card_field(hub_info, "base_model"))]
     rel = _hub_relation(card_field(hub_info, "base_model_relation"), tags, bases, siblings, cfg) if bases else None
-    return dict(bases=bases, relation=rel, total=getattr(st, "total", None) if st is not None else None,
-                arch=(cfg.get("model_type") if isinstance(cfg, dict) else None))
+    return {"bases": bases, "relation": rel, "total": getattr(st, "total", None) if st is not None else None,
+                "arch": (cfg.get("model_type") if isinstance(cfg, dict) else None)}
 
 
 def hub_node(model_id: str, timeout_s: float = 3.0,

@@ -14,10 +14,10 @@ import os
 from pathlib import Path
 from typing import Any
 
-from . import reference as _ref
 from ..core import fmt as _fmt
 from ..core.fmt import num as _num
 from ..core.report import Report, phase_coverage
+from . import reference as _ref
 from .categories import aies_task, hardware_class, normalize_task, size_class
 from .engine import inference_how_to, rate_value, training_how_to
 from .published import is_third_party
@@ -131,8 +131,8 @@ def _coverage_note(report: Report) -> list[str]:
     frac = float(cov.get("measured_fraction", 1.0))
     if frac >= 1.0:
         return []
-    return [f"coverage {_fmt.coverage(frac)}: the rest of the run's energy is filled by the documented rule "
-            "(scer_hf.core.coverage), within the coverage threshold"]
+    return [(f"coverage {_fmt.coverage(frac)}: the rest of the run's energy is filled by the documented rule "
+            "(scer_hf.core.coverage), within the coverage threshold")]
 
 
 def _basis(phases: list[dict[str, Any]], key: str, gpu: bool) -> tuple[float, float]:
@@ -148,7 +148,7 @@ def _basis(phases: list[dict[str, Any]], key: str, gpu: bool) -> tuple[float, fl
 
 def _common(d: dict[str, Any], report: Report, path: str | None) -> dict[str, Any]:
     src = f"scer-hf report run {d.get('run_id', '?')}" + (f" ({path})" if path else "")
-    return dict(sources=[src], estimated=report.estimated, method="estimate" if report.estimated else "measured")
+    return {"sources": [src], "estimated": report.estimated, "method": "estimate" if report.estimated else "measured"}
 
 
 def _inference(report: Report, path: str | None, task: str | None, peers: list[dict[str, Any]]) -> PhaseRating:
@@ -213,7 +213,7 @@ def _inference(report: Report, path: str | None, task: str | None, peers: list[d
         pr.reason = "no published peers in this category"
     carbon = d.get("carbon") or {}
     co2e_g = total_j / 3.6e6 * float(carbon.get("pue") or 1.0) * float(carbon.get("g_per_kwh") or 0.0)
-    pr.co2e = {"value": co2e_g / float(queries) * 1000.0, "unit": "gCO2eq per 1,000 queries",               "sci": d.get("sci")}
+    pr.co2e = {"value": co2e_g / float(queries) * 1000.0, "unit": "gCO2eq per 1,000 queries", "sci": d.get("sci")}
     return pr
 
 
@@ -234,7 +234,8 @@ def _training(report: Report, path: str | None, peers: list[dict[str, Any]]) -> 
         why = (f"the report lacks {' and '.join(missing)}" if missing else "no training energy measured") + \
               ": energy per parameter x training token cannot be computed"
         return PhaseRating(phase="training", available=energy_wh > 0, value=energy_wh / 1e6 if energy_wh > 0 else None,
-                           unit=f"MWh (training energy with PUE {_num(pue)}, not normalised)" if energy_wh > 0 else None, reason=why,
+                           unit=f"MWh (training energy with PUE {_num(pue)}, not normalised)" if energy_wh > 0
+                           else None, reason=why,
                            how_to_measure=training_how_to(model.get("id")), **_common(d, report, path))
     pt = float(params) * tokens
     value = energy_wh / pt * 1e15
@@ -295,7 +296,7 @@ def rate_report(
     """
     report, path = as_report(x)
     d = report.to_dict()
-    flags = dict(include_secondary=include_secondary, include_modelled=include_modelled, extra=extra)
+    flags = {"include_secondary": include_secondary, "include_modelled": include_modelled, "extra": extra}
     model_id = d["model"].get("id")
     if d["boundary"] == "inference":
         inference = _inference(report, path, task, _peers("inference", include_third_party, **flags))

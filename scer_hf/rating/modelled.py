@@ -34,9 +34,10 @@ from __future__ import annotations
 
 import math
 import statistics
+from collections.abc import Callable
 from dataclasses import dataclass
-from functools import lru_cache
-from typing import Any, Callable
+from functools import cache, lru_cache
+from typing import Any
 
 from . import index as _idx
 from . import reference as _ref
@@ -101,9 +102,9 @@ def fit_loglog(params_b: list[float], values: list[float]) -> Fit:
     sxx = sum((a - xm) ** 2 for a in x)
     if sxx <= 1e-12:
         raise ValueError("a log-log fit needs at least 3 points with at least 2 distinct sizes")
-    slope = sum((a - xm) * (b - ym) for a, b in zip(x, y)) / sxx
+    slope = sum((a - xm) * (b - ym) for a, b in zip(x, y, strict=True)) / sxx
     intercept = ym - slope * xm
-    s = math.sqrt(sum((b - intercept - slope * a) ** 2 for a, b in zip(x, y)) / (n - 2)) if n > 2 else 0.0
+    s = math.sqrt(sum((b - intercept - slope * a) ** 2 for a, b in zip(x, y, strict=True)) / (n - 2)) if n > 2 else 0.0
     return Fit(n=n, slope=slope, intercept=intercept, s=s, x_mean=xm, sxx=sxx)
 
 
@@ -187,7 +188,7 @@ def published_points(task_v1: str, regime: str | None = None) -> list[dict[str, 
     return out
 
 
-@lru_cache(maxsize=None)
+@cache
 def fit_task(task_v1: str, regime: str | None = None) -> Fit | None:
     """The log-log fit of a task (of one regime when given; text generation's single-GPU regime by default)."""
     reg = regime or (SINGLE if task_v1 == "text_generation" else ALL)
@@ -198,7 +199,7 @@ def fit_task(task_v1: str, regime: str | None = None) -> Fit | None:
         return None
 
 
-@lru_cache(maxsize=None)
+@cache
 def model_for(task_v1: str, regime: str) -> Model | None:
     pts = published_points(task_v1, regime)
     try:
@@ -262,7 +263,7 @@ def loo_summary(task_v1: str, regime: str | None, n: int, folds: int, t: dict[st
             "useful": sum(1 for c in t["classes"] if c <= MAX_STAR_CLASSES), "of": len(t["classes"])}
 
 
-@lru_cache(maxsize=None)
+@cache
 def modellable(task_v1: str, regime: str | None = None) -> tuple[bool, str]:
     """(True, "") when *task_v1* (in *regime*) can be modelled, else (False, why not)."""
     reg = regime or (SINGLE if task_v1 == "text_generation" else ALL)
@@ -322,9 +323,9 @@ def modelled_inference(params_b: float, task: str, *, model: str | None = None,
                   "reference": _ref.REFERENCE_VERSION, "edition": _ref.AIES_EDITION, "regime": regime,
                   "aies_task": task_v1},
         reason="modelled, not measured: no grade (a modelled range is never ranked as a published figure)",
-        sources=[f"log10-log10 OLS on {m.fit.n} published {_ref.AIES_EDITION} figures of {task_v1} ({regime}; "
+        sources=[(f"log10-log10 OLS on {m.fit.n} published {_ref.AIES_EDITION} figures of {task_v1} ({regime}; "
                  f"slope {m.fit.slope:.3f}), local leave-one-out interval of the {min(NEIGHBOURS, m.fit.n)} "
-                 f"figures nearest in size; parameters: {params_source or 'given'}"],
+                 f"figures nearest in size; parameters: {params_source or 'given'}")],
     )
     if s_lo is not None:
         pr.stars_range = [s_lo, s_hi]

@@ -14,7 +14,8 @@ peers that grade a measured run unless asked for (``include_third_party=True``).
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from .reference import _num
 

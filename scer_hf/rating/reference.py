@@ -14,8 +14,8 @@ whatever the file calls it), ``members`` (the lower-case current ids the row is 
 "family total" row such as ``google/gemma-2b|google/gemma-7b (family total)``; renamed ids resolved through
 ``aliases.csv``), ``family_total``, ``evidence`` (the note's [label]), ``secondary``,
 ``modelled``, ``derived``, ``task_key`` (pipeline tag), ``setting``, ``size_class``,
-``hardware_class``, ``params_b_value``, ``tokens_b_value``, ``energy_wh``, ``group`` (the peer category), ``value``/``value_unit`` (the
-normalised figure that is rated), ``co2e_value``/``co2e_unit``, ``published_stars``.
+``hardware_class``, ``params_b_value``, ``tokens_b_value``, ``energy_wh``, ``group`` (the peer category),
+``value``/``value_unit`` (the normalised figure that is rated), ``co2e_value``/``co2e_unit``, ``published_stars``.
 
 Normalisation (the arithmetic, written down):
 
@@ -40,8 +40,9 @@ import functools
 import io
 import os
 import re
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any
 
 from .. import _read
 from ..errors import ReferenceDataError, SCERError
@@ -94,7 +95,8 @@ def _evidence(notes: str) -> tuple[str, bool, bool]:
     m = re.match(r"\s*\[([^\]]*)\]", notes or "")
     label = m.group(1).strip() if m else ""
     secondary = "secondary" in label.lower()
-    modelled = bool(re.search(r"\bMODELL?ED\b", notes or "")) or "modelled" in label.lower() or "modeled" in label.lower()
+    modelled = bool(re.search(r"\bMODELL?ED\b", notes or "")) or any(w in label.lower()
+                                                                     for w in ("modelled", "modeled"))
     return label, secondary, modelled
 
 
@@ -240,7 +242,7 @@ def _finish(norm: dict[str, Any], raw: Mapping[str, Any], source_file: str, numb
     return row
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _shipped(name: str) -> tuple[dict[str, Any], ...]:
     fn = _NORMALISE[name]
     return tuple(_finish(fn(r), r, name, i) for i, r in enumerate(_read_csv(str(data_dir() / name))[1], start=1))
@@ -305,7 +307,8 @@ def _extra_rows(extra: Any) -> list[dict[str, Any]]:
             model = (raw.get("model") or raw.get("model_id") or "").strip()
             if not model or not str(raw.get("source") or "").strip():
                 raise ReferenceDataError(
-                    f"{name} row {i}: every extra row needs a model id and a 'source' saying where the figure comes from")
+                    f"{name} row {i}: every extra row needs a model id and a 'source' saying where the figure "
+                    "comes from")
             out.append(_finish(_NORMALISE[kind](raw), raw, name, i))
     return out
 
@@ -382,7 +385,8 @@ CITATIONS = {
         "arXiv:2211.05100; Patterson et al. 2021, Carbon Emissions and Large Neural Network Training, "
         "arXiv:2104.10350 (Table 4); Morrison et al. 2025, Holistically Evaluating the Environmental Impact of "
         "Creating Language Models, ICLR 2025, arXiv:2503.05804 (Table 2); Luccioni, Jernite and Strubell 2024, "
-        "Power Hungry Processing, FAccT '24 (Table 5); Brown et al. 2020, arXiv:2005.14165; Raffel et al. 2020, arXiv:1910.10683; "
+        "Power Hungry Processing, FAccT '24 (Table 5); Brown et al. 2020, arXiv:2005.14165; "
+        "Raffel et al. 2020, arXiv:1910.10683; "
         "Zhang et al. 2022, arXiv:2205.01068; the Gemma and Gemma 2 technical reports"),
     "inference.csv": (
         "Luccioni, Jernite and Strubell 2024, Power Hungry Processing: Watts Driving the Cost of AI Deployment?, "

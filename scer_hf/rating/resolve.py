@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from .. import _read
 from ..core.report import Report
@@ -57,7 +58,7 @@ def resolve_rating(report: Report, rating: Any = None, *, auto: bool = True) -> 
         if not auto:
             return None
         try:
-            from . import rate  # noqa: PLC0415 - rating/__init__ imports this module
+            from . import rate  # rating/__init__ imports this module
         except ImportError:
             return None
         try:

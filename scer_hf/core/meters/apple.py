@@ -73,7 +73,7 @@ class AppleSiliconMeter(Meter):
         try:
             self._monitor = lib.AppleEnergyMonitor()
             first = self._monitor.get_cumulative_energy()
-        except Exception as exc:  # noqa: BLE001 - IOReport unavailable (a VM, an old macOS)
+        except Exception as exc:
             raise MeterUnavailableError("apple-silicon", f"IOReport energy counters could not be read: {exc}") from exc
         start = {c: _mj(first, f) for c, f in FIELDS.items()}
         self._wraps = {c: _Wrap(max_range=None, last_raw=v / 1000.0 if math.isfinite(v) and v >= 0 else 0.0)
@@ -113,6 +113,6 @@ class AppleSiliconMeter(Meter):
                 out[comp] = wrap.update(mj / 1000.0, t)
         except MeterError:
             raise
-        except Exception as exc:  # noqa: BLE001 - the extension's own errors
+        except Exception as exc:
             raise MeterError(f"IOReport read failed: {exc}") from exc
         return Reading(t, out)

@@ -228,7 +228,7 @@ class MeterGuard:
         if not isinstance(r, Reading):
             return f"read() returned {type(r).__name__}, not a Reading"
         ts, e = r.timestamp_s, r.energy_j
-        if type(ts) is not float and (not isinstance(ts, (int, float)) or isinstance(ts, bool)) \
+        if (type(ts) is not float and (not isinstance(ts, (int, float)) or isinstance(ts, bool))) \
                 or not math.isfinite(ts):
             return f"timestamp {ts!r} is not a finite number"
         try:
@@ -300,7 +300,7 @@ class MeterGuard:
         if errors is not None:
             errors.append(f"{self.name}: {reason}")
         self._warn(f"failed ({reason}); affected phases are marked unmeasured and your run continues")
-        return None
+        return
 
     def _warn(self, what: str) -> None:
         if not self.warned:

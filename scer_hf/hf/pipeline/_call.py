@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Callable, Mapping
 from dataclasses import replace
-from typing import TYPE_CHECKING, Any, Callable, Mapping
+from typing import TYPE_CHECKING, Any
 
 from ...core.tracker import Measurement, merge_measurements
 from ._units import _count_new_tokens, _first_step_processor
@@ -40,7 +42,7 @@ def _materialise(entry: _Entry) -> dict[str, Measurement]:
 class _Call:
     """The windows of one pipeline call (may stay open while a streamed output is consumed)."""
 
-    def __init__(self, owner: "TrackedPipeline", queries: int | None) -> None:
+    def __init__(self, owner: TrackedPipeline, queries: int | None) -> None:
         self.o = owner
         self.tr = owner.tracker
         self.gen = owner.generation
@@ -131,10 +133,8 @@ class _Call:
         if self._had_instance_generate:
             model.generate = self._saved_generate
         else:
-            try:
+            with contextlib.suppress(AttributeError):
                 del model.generate
-            except AttributeError:
-                pass
 
     def finish(self, failed: bool = False) -> None:
         """Close the call's windows. *failed*: the call raised in the user's code; its energy was spent, so it is
@@ -167,10 +167,8 @@ class _Call:
     def abandon(self) -> None:
         """Leave no window open and no hook installed, so the next call is measured afresh."""
         if self.gen:
-            try:
+            with contextlib.suppress(Exception):
                 self._uninstall()
-            except Exception:  # noqa: BLE001
-                pass
         for name in self.tr.active:
             try:
                 self.tr.end(name, cancel=True)
@@ -186,7 +184,7 @@ class _Stream:
         self._it = iter(it)  # transformers' PipelineIterator sets itself up in __iter__
         self._call = call
 
-    def __iter__(self) -> "_Stream":
+    def __iter__(self) -> _Stream:
         return self
 
     def __next__(self) -> Any:
@@ -208,7 +206,5 @@ class _Stream:
         self._call.finish()
 
     def __del__(self) -> None:
-        try:
+        with contextlib.suppress(Exception):  # never raise from a finaliser
             self._call.finish()
-        except Exception:  # noqa: BLE001 - never raise from a finaliser
-            pass

@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import os
 import warnings
-from typing import Any, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any
 
 from ...core.carbon import CarbonIntensity, carbon_intensity
-from ...core.live_intensity import make_live, phase_dicts
 from ...core.embodied import embodied_emissions
-from ...errors import UnsupportedPipelineError
+from ...core.live_intensity import make_live, phase_dicts
 from ...core.meters.base import Meter
 from ...core.report import Report
 from ...core.tracker import Measurement, MeasurementWarning, PhaseTracker, merge_measurements
+from ...errors import UnsupportedPipelineError
 from ._call import _Call, _Entry, _materialise, _Stream
 from ._units import _count_inputs, per_unit_figures
 
@@ -214,7 +215,8 @@ def track_pipeline(
     pipeline runs on (none for a CPU pipeline; every visible GPU for a sharded model);
     ``hardware`` (e.g. ``"NVIDIA H100 SXM 80GB"``) adds embodied emissions for the time measured;
     ``cloud_provider`` + ``cloud_region`` (e.g. ``"aws", "us-east-1"``) pick that region's grid figure;
-    ``live_intensity`` (off by default): an Electricity Maps zone or a :class:`~scer_hf.core.live_intensity.LiveIntensity`.
+    ``live_intensity`` (off by default): an Electricity Maps zone or a
+    :class:`~scer_hf.core.live_intensity.LiveIntensity`.
     """
     if isinstance(pipe, TrackedPipeline):
         raise UnsupportedPipelineError("this pipeline is already tracked; use it directly (pipe.report)")
