@@ -94,7 +94,7 @@ def open_regular(path: str | os.PathLike[str], *, what: str = "file", error: typ
         os.close(fd)
         raise
     with fh:
-        yield fh, st.st_size  # type: ignore[misc]
+        yield fh, st.st_size
 
 
 def _open(path: str, what: str, error: type[Exception], shown: str) -> int:

@@ -130,8 +130,8 @@ class Coverage:
             a = power.get(c)
             power[c] = (lo, hi) if a is None else (min(a[0], lo), max(a[1], hi))
         ranks = dict(self.ranks)
-        for r, c in other.ranks.items():
-            ranks[r] = ranks[r].merge(c) if r in ranks else c
+        for r, rc in other.ranks.items():
+            ranks[r] = ranks[r].merge(rc) if r in ranks else rc
         return Coverage(self.windows + other.windows, self.windows_measured + other.windows_measured,
                         self.duration_s + other.duration_s, self.measured_s + other.measured_s,
                         _add(self.component_s, other.component_s), _add(self.gap_s, other.gap_s),
@@ -147,9 +147,11 @@ class Coverage:
 
     def prefixed(self, prefix: str) -> Coverage:
         """Components renamed ``prefix + name`` (a rank's components in a distributed report)."""
-        p = {k: {prefix + c: v for c, v in getattr(self, k).items()}
-             for k in ("component_s", "gap_s", "energy_j", "power_w")}
-        return replace(self, **p)
+        def named(m: Mapping[str, Any]) -> dict[str, Any]:
+            return {prefix + c: v for c, v in m.items()}
+
+        return replace(self, component_s=named(self.component_s), gap_s=named(self.gap_s),
+                       energy_j=named(self.energy_j), power_w=named(self.power_w))
 
     # -- JSON ----------------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:

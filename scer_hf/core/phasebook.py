@@ -276,7 +276,8 @@ class PhaseBook:
         ph.window = None
         self._running.pop(ph.name, None)
         if isinstance(w, Window):
-            seg = self.tracker.end(ph.name, edge=edge, **self._delta(ph))
+            counts: dict[str, Any] = self._delta(ph)  # keywords of PhaseTracker.end, beside edge= and cancel=
+            seg = self.tracker.end(ph.name, edge=edge, **counts)
         else:
             assert w is not None
             seg = Measurement(ph.name, w.start_s, edge[0], {}, measured=True, method="none", parent=ph.parent,

@@ -267,7 +267,7 @@ class PhaseTracker:
         cov = Coverage.window(t - w.start_s, energy, missing, w.counts)
         return Measurement(
             name=w.name, start_s=w.start_s, end_s=t, energy_j=energy, measured=measured,
-            method=_method_of(methods), counts=dict(w.counts), parent=w.parent, errors=errors, coverage=cov,
+            method=_method_of(methods), counts=dict(w.counts), parent=w.parent, errors=tuple(errors), coverage=cov,
         )
 
     def _meter_energy(self, i: int, r0: Reading | None, r1: Reading | None,

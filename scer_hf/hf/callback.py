@@ -279,7 +279,7 @@ class SCERCallback(TrainerCallback):
         """Hook for model-card metadata: ``scer_hf.hf.push.on_push_begin(self, args, state, control, **kw)``
         when that module exists. ``Trainer.push_to_hub`` rewrites README.md *after* this hook."""
         try:
-            from . import push as card_push  # type: ignore[attr-defined]
+            from . import push as card_push
         except ImportError:
             return
         card_push.on_push_begin(self, args, state, control, **kwargs)
@@ -287,6 +287,6 @@ class SCERCallback(TrainerCallback):
 
 def _dataset_len(loader: Any) -> int | None:
     try:
-        return len(loader.dataset)  # type: ignore[union-attr]
+        return len(loader.dataset)
     except (AttributeError, TypeError):
         return None

@@ -201,8 +201,8 @@ def attach_quality(report: Report | Mapping[str, Any] | str | os.PathLike[str], 
         if not counts:
             raise EmptyPromptsError("every prompt tokenised to fewer than 2 tokens; perplexity is undefined")
         value, source = _compute("perplexity", nll, counts)
-        q = {"metric": "perplexity", "value": value, "higher_is_better": False, "n": len(counts),
-             "tokens": sum(counts), "score": 1.0 / value}
+        q: dict[str, Any] = {"metric": "perplexity", "value": value, "higher_is_better": False, "n": len(counts),
+                             "tokens": sum(counts), "score": 1.0 / value}
     else:
         preds, refs = masked_accuracy_parts(m, tok, prompts)
         if not refs:

@@ -184,6 +184,7 @@ def _unrated(ad: Adapter, why: str) -> Rating:
 
 def rate_adapter(ad: Adapter, rate: Callable[..., Rating], **flags: Any) -> Rating:
     """Rate adapter *ad* through its base model (*rate*: :func:`scer_hf.rate`; *flags*: its keyword arguments)."""
+    base: Rating | None = None
     try:
         base = rate(ad.base_model, **flags)
     except SCERError as exc:
@@ -191,7 +192,6 @@ def rate_adapter(ad: Adapter, rate: Callable[..., Rating], **flags: Any) -> Rati
         from .reference import REFERENCE_VERSION
 
         out.reference_version = REFERENCE_VERSION
-        base = None
     else:
         out = Rating(model=ad.model_id, reference_version=base.reference_version,
                      training=_mark(ad, base.training, "training"), inference=_mark(ad, base.inference, "inference"),

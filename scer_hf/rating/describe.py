@@ -100,8 +100,8 @@ def _phase(pr: PhaseRating) -> list[str]:
         if not n.startswith("not comparable: ") and n != pr.basis_label:
             lines.append(_line("note", n))
     for p in pr.nearest_peers[:5]:
-        grade = f", grade {p['grade']}" if p.get("grade") else ""
-        lines.append(_line("peer", f"{p.get('model')}, {fmt.quantity(p.get('value'), p.get('unit'))}{grade}"))
+        graded = f", grade {p['grade']}" if p.get("grade") else ""
+        lines.append(_line("peer", f"{p.get('model')}, {fmt.quantity(p.get('value'), p.get('unit'))}{graded}"))
     if not pr.published:
         for s in (pr.sources if pr.basis else pr.sources[:1]):
             lines.append(_line("source", _short_source(s)))

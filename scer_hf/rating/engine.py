@@ -32,7 +32,8 @@ def training_how_to(model: str | None) -> str:
 def inference_how_to(model: str | None, task: str | None, *, pipeline_tag: str | None = None,
                      architectures: Sequence[str] | None = None) -> str:
     """The benchmark command, with a task the model can do (given, its pipeline tag, or its architecture)."""
-    return f"scer-hf benchmark {model or 'MODEL'} --task {task or suggest_task(model, pipeline_tag, architectures)}"
+    archs = list(architectures) if architectures is not None else None
+    return f"scer-hf benchmark {model or 'MODEL'} --task {task or suggest_task(model, pipeline_tag, archs)}"
 
 
 def _closeness(a: float, b: float) -> float:
@@ -281,8 +282,9 @@ def rate_model(
         training = _fb.inherited_training(a, training)
     if not own_i:
         inference = _fb.inference_fallbacks(a, inference, parameters, modelled, bool(own_t))
-    if a.g.node(a.key) is not None:
-        a.info["node"] = a.g.node(a.key).to_dict()
+    own_node = a.g.node(a.key)
+    if own_node is not None:
+        a.info["node"] = own_node.to_dict()
     training, hub_info = _fb.card_training(a, training)
     renamed = _ali.alias_source(model_id) if node is None else None
     for pr in (training, inference):

@@ -89,7 +89,7 @@ def _mark(pr: PhaseRating, basis: str, via: str, label: str, edges: list[_lin.No
 
 def _inherit(a: Ask) -> tuple[PhaseRating | None, list[str]]:
     """The nearest ancestor's pre-training rating, or (None, the ancestors tried)."""
-    tried = []
+    tried: list[str] = []
     for anc, chain in a.g.ancestors(a.key):
         rows = [r for r in a.train if _ref.matches(r, _ali.canonical(anc).lower())]
         rows = [(_ref.derive_training_value(r) or r) if r.get("value") is None and r.get("co2e_value") is None

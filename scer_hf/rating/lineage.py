@@ -115,7 +115,9 @@ class Lineage:
 
     def ancestors(self, model_id: str, relations: Iterable[str] = INHERITS) -> list[tuple[str, list[Node]]]:
         """``[(ancestor_id, [edges from the model up to it])]``, nearest first, through *relations* only."""
-        rel, out, chain, seen = frozenset(relations), [], [], {model_id.lower()}
+        rel, seen = frozenset(relations), {model_id.lower()}
+        out: list[tuple[str, list[Node]]] = []
+        chain: list[Node] = []
         cur = self.node(model_id)
         while cur is not None and cur.base_model and cur.relation in rel and len(chain) < MAX_DEPTH:
             chain = [*chain, cur]

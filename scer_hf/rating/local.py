@@ -154,10 +154,10 @@ def _card_base(folder: Path) -> tuple[str | None, str | None]:
         return None, None
     if not isinstance(meta, dict):
         return None, None
-    base, rel = meta.get("base_model"), meta.get("base_model_relation")
-    base = base[0] if isinstance(base, list) and base else base
-    ok = isinstance(base, str) and 0 < len(base.strip()) <= 200
-    return (base.strip() if ok else None), (rel if isinstance(rel, str) and len(rel) <= 40 else None)
+    raw, rel = meta.get("base_model"), meta.get("base_model_relation")
+    base = raw[0] if isinstance(raw, list) and raw else raw
+    name = base.strip() if isinstance(base, str) else ""
+    return (name if 0 < len(name) <= 200 else None), (rel if isinstance(rel, str) and len(rel) <= 40 else None)
 
 
 def folder_node(folder: str | os.PathLike[str]) -> Node:

@@ -311,7 +311,7 @@ def modelled_inference(params_b: float, task: str, *, model: str | None = None,
     span = f"[{lo:.4g}, {hi:.4g}] Wh per 1,000 queries"
     as_note = (f"task taken as {taken_as}: AI Energy Score v1 has no {tag} task and measured T5 in {taken_as}"
                if taken_as else "")
-    if s_lo is not None and s_hi - s_lo + 1 > MAX_STAR_CLASSES:
+    if s_lo is not None and s_hi is not None and s_hi - s_lo + 1 > MAX_STAR_CLASSES:
         return _unavailable(f"cannot be modelled usefully: the interval {span} at {params_b:g}B parameters spans "
                             f"{s_hi - s_lo + 1} star classes ({s_lo}-{s_hi} stars); a modelled range is shown only "
                             f"when it spans at most {MAX_STAR_CLASSES}" + (f" ({as_note})" if as_note else ""))
@@ -327,7 +327,7 @@ def modelled_inference(params_b: float, task: str, *, model: str | None = None,
                  f"slope {m.fit.slope:.3f}), local leave-one-out interval of the {min(NEIGHBOURS, m.fit.n)} "
                  f"figures nearest in size; parameters: {params_source or 'given'}")],
     )
-    if s_lo is not None:
+    if s_lo is not None and s_hi is not None:
         pr.stars_range = [s_lo, s_hi]
         pr.star_bands = star_bands(ref_vals)
     if as_note:

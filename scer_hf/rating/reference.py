@@ -152,8 +152,7 @@ def _inference(raw: Mapping[str, Any]) -> dict[str, Any]:
     setting = task.split("; host:")[0].strip()
     jpt, whq = _num(raw.get("joules_per_token")), _num(raw.get("energy_wh_per_1000_queries"))
     value, unit = (jpt, "J per token") if jpt is not None else (whq, "Wh per 1,000 queries")
-    if value is None:
-        unit = None
+    unit_or_none = unit if value is not None else None
     label, secondary, modelled = _evidence(raw.get("notes", ""))
     return {
         "model_key": (raw.get("model_id") or "").strip(), "phase": "inference", "evidence": label,
@@ -161,9 +160,9 @@ def _inference(raw: Mapping[str, Any]) -> dict[str, Any]:
         "task_key": "zero-shot-mixed" if "zero-shot" in task.lower() else "text-generation",
         "setting": setting, "size_class": size_class(params_b),
         "hardware_class": hardware_class(raw.get("hardware")), "params_b_value": params_b,
-        "tokens_b_value": None, "energy_wh": None, "value": value, "value_unit": unit,
+        "tokens_b_value": None, "energy_wh": None, "value": value, "value_unit": unit_or_none,
         "co2e_value": None, "co2e_unit": None,
-        "group": f"inference | {(raw.get('source') or '').strip()} | {setting} | {unit}",
+        "group": f"inference | {(raw.get('source') or '').strip()} | {setting} | {unit_or_none}",
         "published_stars": None, "derivation": None,
     }
 
@@ -234,7 +233,7 @@ def matches(row: Mapping[str, Any], key: str) -> bool:
 
 
 def _finish(norm: dict[str, Any], raw: Mapping[str, Any], source_file: str, number: int) -> dict[str, Any]:
-    row = {k: ("" if v is None else str(v)) for k, v in raw.items()}
+    row: dict[str, Any] = {k: ("" if v is None else str(v)) for k, v in raw.items()}
     row.update(norm)
     row["source_file"] = source_file
     row["ref_id"] = f"{source_file}#{number}"
@@ -257,7 +256,7 @@ def derive_training_value(row: Mapping[str, Any]) -> dict[str, Any] | None:
     if row.get("phase") != "training" or row.get("energy_wh") is not None:
         return None
     try:
-        from ..core.calculator import derive_training_energy  # type: ignore[attr-defined]
+        from ..core.calculator import derive_training_energy
     except ImportError:
         return None
     try:

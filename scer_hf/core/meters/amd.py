@@ -34,7 +34,7 @@ _VISIBLE = ("HIP_VISIBLE_DEVICES", "ROCR_VISIBLE_DEVICES", "CUDA_VISIBLE_DEVICES
 def import_amdsmi() -> Any:
     try:
         with contextlib.redirect_stdout(io.StringIO()):  # amdsmi prints when libamd_smi.so is missing
-            import amdsmi  # type: ignore[import-not-found]
+            import amdsmi
     except (ImportError, OSError, AttributeError, KeyError) as exc:
         raise MeterUnavailableError("amdsmi", f"amdsmi is not usable ({type(exc).__name__}: {exc}); it ships "
                                               "with ROCm (pip install amdsmi matching your ROCm version)") from exc

@@ -35,7 +35,7 @@ def import_apple() -> Any:
     if sys.platform != "darwin" or platform.machine() != "arm64":
         raise MeterUnavailableError("apple-silicon", "not an Apple Silicon Mac")
     try:
-        import zeus_apple_silicon  # type: ignore[import-not-found]
+        import zeus_apple_silicon
     except ImportError as exc:
         raise MeterUnavailableError("apple-silicon", "zeus-apple-silicon is not installed "
                                                      "(pip install zeus-apple-silicon)") from exc
@@ -52,8 +52,7 @@ def _chip_name() -> str:
 
 
 def _mj(metrics: Any, fields: tuple[str, ...]) -> float | None:
-    vals = [getattr(metrics, f, None) for f in fields]
-    vals = [v for v in vals if v is not None]
+    vals = [v for v in (getattr(metrics, f, None) for f in fields) if v is not None]
     return float(sum(vals)) if vals else None
 
 

@@ -48,7 +48,7 @@ def visible_gpu_indices(count: int, env: str | None = None) -> list[int]:
 
 def _import_pynvml() -> ModuleType:
     try:
-        import pynvml  # type: ignore[import-not-found]
+        import pynvml
     except ImportError as exc:
         raise MeterUnavailableError("nvml", "pynvml is not installed (pip install nvidia-ml-py)") from exc
     return pynvml

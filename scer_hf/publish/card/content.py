@@ -294,7 +294,7 @@ def _template(name: str) -> Any:
     env.filters["duration"] = lambda s: safe(_fmt.duration(s) if _is_num(s) and s >= 0 else "n/a")
     env.filters["stars"] = lambda n: int(n) if _is_num(n) and 0 <= n <= 5 else 0
     env.filters["coverage"] = lambda f: safe(_fmt.coverage(f) if _is_num(f) and 0 <= f <= 1 else "n/a")
-    text = resources.files("scer_hf").joinpath("templates", name).read_text(encoding="utf-8")
+    text = resources.files("scer_hf").joinpath("templates").joinpath(name).read_text(encoding="utf-8")
     return env.from_string(text)
 
 
