@@ -6,7 +6,10 @@ meter that fails on 2 % of its reads (seeded) and live grid intensity read from 
 10,000 calls the report is built and the Python heap is measured with ``tracemalloc`` (current and peak since the
 last checkpoint) along with the process's resident set.
 
-    python benchmarks/bench_serving_memory.py [--calls 50000] [--every 10000] [--fail 0.02]
+    python benchmarks/bench_serving_memory.py [--calls 50000] [--every 10000] [--fail 0.02] [--threads 32]
+
+``--threads N`` makes the calls from N threads at once (a web server's pool, issue 22): the calls overlap, share
+the meter's reads and the energy between them, and the state must stay as flat as with one thread.
 
 Flat rows mean bounded state: what one call leaves behind must not add up.
 """
@@ -21,6 +24,7 @@ import sys
 import time
 import tracemalloc
 import warnings
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -71,6 +75,7 @@ def main() -> None:
     ap.add_argument("--every", type=int, default=10_000)
     ap.add_argument("--fail", type=float, default=0.02)
     ap.add_argument("--no-live", action="store_true", help="without live grid intensity")
+    ap.add_argument("--threads", type=int, default=1, help="concurrent callers (default 1)")
     a = ap.parse_args()
     warnings.simplefilter("ignore")
     with FakeElectricityMaps() as server:
@@ -81,19 +86,27 @@ def main() -> None:
         print(f"{'calls':>7} {'heap MiB':>9} {'peak MiB':>9} {'max RSS MiB':>12} {'us/call':>8} "
               f"{'coverage':>9} {'readings':>9}")
         t0 = time.perf_counter()
-        for i in range(1, a.calls + 1):
-            tp("a query")
-            if i % a.every == 0:
-                took = (time.perf_counter() - t0) / a.every
-                d = tp.report.to_dict()
-                server.log.clear()  # the fake server's own request log is not scer-hf's state
-                gc.collect()
-                cur, peak = tracemalloc.get_traced_memory()
-                tracemalloc.reset_peak()
-                n_read = len((d["carbon"].get("live") or {}).get("samples", []))
-                print(f"{i:>7} {cur / 2**20:>9.2f} {peak / 2**20:>9.2f} {rss_mb():>12.1f} {took * 1e6:>8.1f} "
-                      f"{d['coverage']['measured_fraction']:>9.4f} {n_read:>9}")
-                t0 = time.perf_counter()
+        pool = ThreadPoolExecutor(a.threads) if a.threads > 1 else None
+        for i in range(a.every, a.calls + 1, a.every):
+            if pool is None:
+                for _ in range(a.every):
+                    tp("a query")
+            else:  # every thread makes its share of the calls, all at once
+                share = [a.every // a.threads + (k < a.every % a.threads) for k in range(a.threads)]
+                list(pool.map(lambda n: [tp("a query") for _ in range(n)], share))
+            took = (time.perf_counter() - t0) / a.every
+            d = tp.report.to_dict()
+            server.log.clear()  # the fake server's own request log is not scer-hf's state
+            gc.collect()
+            cur, peak = tracemalloc.get_traced_memory()
+            tracemalloc.reset_peak()
+            n_read = len((d["carbon"].get("live") or {}).get("samples", []))
+            print(f"{i:>7} {cur / 2**20:>9.2f} {peak / 2**20:>9.2f} {rss_mb():>12.1f} {took * 1e6:>8.1f} "
+                  f"{d['coverage']['measured_fraction']:>9.4f} {n_read:>9}")
+            t0 = time.perf_counter()
+        if pool is not None:
+            pool.shutdown()
+        print(f"threads {a.threads}: {tp.calls} calls recorded")
         tp.close()
 
 

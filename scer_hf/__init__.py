@@ -23,6 +23,7 @@ __all__ = [
     "SCERCallback",
     "track_training",
     "track_pipeline",
+    "track_model",
     "benchmark",
     "estimate",
     "rate",
@@ -39,6 +40,7 @@ _LAZY: dict[str, tuple[str, str | None]] = {
     "SCERCallback": ("scer_hf.hf.callback", "SCERCallback"),
     "track_training": ("scer_hf.hf.training", "track_training"),
     "track_pipeline": ("scer_hf.hf.pipeline", "track_pipeline"),
+    "track_model": ("scer_hf.hf.model", "track_model"),
     "benchmark": ("scer_hf.hf.benchmark", "benchmark"),
     "estimate": ("scer_hf.core.calculator", "estimate"),
     "rate": ("scer_hf.rating", "rate"),
@@ -82,6 +84,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from .core.tracker import PhaseTracker
     from .hf.benchmark import benchmark
     from .hf.callback import SCERCallback
+    from .hf.model import track_model
     from .hf.pipeline import track_pipeline
     from .hf.training import track_training
     from .publish.card import update_card

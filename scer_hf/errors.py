@@ -40,6 +40,10 @@ __all__ = [
     "ReportExistsError",
     "InputFileError",
     "ImplausibleValueError",
+    "EndpointError",
+    "EndpointUnreachableError",
+    "EndpointResponseError",
+    "RemoteEndpointError",
 ]
 
 
@@ -217,3 +221,21 @@ class InputFileError(SCERError, ValueError):
 class ImplausibleValueError(SCERError, ValueError):
     """A number from outside (an argument, a Hub answer, card metadata, a live reading) is outside the plausibility
     bounds of :mod:`scer_hf.core.bounds`."""
+
+
+# --- serving endpoints ------------------------------------------------------------------
+class EndpointError(SCERError, ValueError):
+    """An inference endpoint cannot be benchmarked as given (bad URL, bad settings); the message says what to pass."""
+
+
+class EndpointUnreachableError(EndpointError, ConnectionError):
+    """No server answers at the endpoint (scer-hf never starts one: start it first)."""
+
+
+class EndpointResponseError(EndpointError):
+    """The server answers, but not as an OpenAI-compatible completion server (wrong route, model, key, format)."""
+
+
+class RemoteEndpointError(EndpointError):
+    """The endpoint is not on this machine, so its energy cannot be measured here; state its hardware to record
+    its performance with the energy marked not measured here."""

@@ -103,6 +103,23 @@ def test_report_records_the_protocol(gpt2):
     assert Report.from_dict(r.to_dict()) == r
 
 
+def test_batch_size_sends_n_prompts_per_call_and_is_rated_only_at_1(gpt2_pipe):
+    meter = ReplayMeter({"gpu:0": [(0.0, 100.0)]}, clock=StepClock(0.5))
+    r = scer_hf.benchmark(gpt2_pipe, batch_size=4, queries=20, min_queries=3, meters=[meter], **FAST)
+    b = r["benchmark"]
+    assert b["batch_size"] == 4 and b["stopped_by"] == "ci" and b["calls_run"] == 3 and b["queries_run"] == 12
+    gen = r.phase("generate")["counts"]
+    assert gen["queries"] == 12 and gen["batches"] == 3 and gen["output_tokens"] == 12 * 10
+    # one measurement per call: 2 steps of 0.5 s at 100 W for 4 queries
+    assert b["ci"]["mean_j_per_query"] == pytest.approx(100.0 / 4)
+    rating = scer_hf.rate(r)
+    assert any("batch size 4" in n for n in rating.inference.notes) and rating.inference.comparable is False
+    with pytest.raises(BenchmarkSettingsError, match="batch_size"):
+        scer_hf.benchmark(gpt2_pipe, batch_size=0, meters=[meter], **FAST)
+    one = scer_hf.benchmark(gpt2_pipe, queries=3, min_queries=3, meters=[meter], **FAST)
+    assert one["benchmark"]["batch_size"] == 1 and one["benchmark"]["calls_run"] == 3  # the default: AI Energy Score
+
+
 def test_long_setting(gpt2_pipe):
     r = scer_hf.benchmark(gpt2_pipe, setting="long", queries=2, warmup=0, progress=False,
                           meters=[ReplayMeter({"gpu:0": [(0.0, 10.0)]})])

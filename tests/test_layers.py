@@ -119,3 +119,20 @@ def test_flat_paths_work_in_a_fresh_process_without_torch() -> None:
             "print(sorted(m for m in sys.modules if m in ('torch', 'transformers')))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+def test_the_endpoint_benchmark_never_imports_torch() -> None:
+    """Measuring a server needs no torch: the HTTP client, the load generator, the protocol and the CLI, run
+    against a fake server in a fresh process, import neither torch nor transformers (issue 22)."""
+    here = Path(__file__).parent
+    code = ("import sys; sys.path.insert(0, %r)\n"
+            "from openaiserver import FakeOpenAI\n"
+            "from click.testing import CliRunner\n"
+            "from scer_hf.cli import cli\n"
+            "with FakeOpenAI('ok') as s:\n"
+            "    r = CliRunner().invoke(cli, ['benchmark', '--endpoint', s.url, '--model', 'm', '--concurrency', '1,2',"
+            " '--queries', '4', '--min-queries', '2', '--warmup', '0', '--no-progress', '--json'])\n"
+            "assert r.exit_code == 0, r.output\n"
+            "print(sorted(m for m in sys.modules if m in ('torch', 'transformers')))") % str(here)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip().splitlines()[-1] == "[]"

@@ -218,14 +218,33 @@ def test_errors_propagate_and_leave_the_wrapper_usable(gpt2, bare):
     assert tp.calls == 2 and tp.last_call["generate"].counts["queries"] == 1
 
 
-def test_nested_call_runs_unmeasured(gpt2):
+def test_a_call_while_a_stream_is_open_is_measured_too(gpt2):
     tp = tracked_gpt2(gpt2)
     stream = tp((p for p in PROMPTS[:2]), **GREEDY)
     next(stream)
-    with pytest.warns(MeasurementWarning, match="still open"):
-        tp("Hello", **GREEDY)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", MeasurementWarning)
+        tp("Hello", **GREEDY)  # in flight at the same time as the stream: both measured, energy shared
     list(stream)
-    assert tp.calls == 1
+    assert tp.calls == 2 and tp.tracker.active == ()
+    assert tp.report.phase("generate")["counts"]["queries"] == 3 and tp.report.phase("generate")["measured"]
+
+
+def test_nested_call_runs_unmeasured(gpt2):
+    from transformers import LogitsProcessor, LogitsProcessorList
+
+    tp = tracked_gpt2(gpt2)
+    inner = []
+
+    class Nested(LogitsProcessor):  # calls the same tracked pipeline from inside its own call
+        def __call__(self, input_ids, scores):
+            if not inner:
+                inner.append(tp("Hi", max_new_tokens=2, do_sample=False))
+            return scores
+
+    with pytest.warns(MeasurementWarning, match="nested"):
+        tp("Hello", logits_processor=LogitsProcessorList([Nested()]), **GREEDY)
+    assert tp.calls == 1 and inner and tp.last_call["generate"].counts["queries"] == 1
 
 
 def test_carbon_and_embodied(gpt2):

@@ -31,7 +31,8 @@ from .coverage import Coverage, tally
 from .meters.base import Meter, Reading, now_s
 from .meters.guard import MeasurementWarning, MeterGuard
 
-__all__ = ["Measurement", "PhaseTracker", "Window", "MeasurementWarning", "merge_measurements"]
+__all__ = ["Measurement", "PhaseTracker", "Window", "MeasurementWarning", "merge_measurements", "merge_all",
+           "meter_delta"]
 
 
 def _freeze(d: Mapping[str, Any]) -> Mapping[str, Any]:
@@ -111,6 +112,31 @@ def merge_measurements(a: Measurement, b: Measurement) -> Measurement:
         error_counts=tally(a.error_counts, b.error_counts) if a.error_counts or b.error_counts else {},
         windows=a.windows + b.windows,
         duration_s=a.duration_s + b.duration_s, coverage=a.cov.merge(b.cov),
+    )
+
+
+def merge_all(ms: Sequence[Measurement]) -> Measurement:
+    """:func:`merge_measurements` over a list of measurements of one phase, in one pass."""
+    if len(ms) == 1:
+        return ms[0]
+    energy: dict[str, float] = {}
+    counts: dict[str, float] = {}
+    methods: set[str] = set()
+    tallies = []
+    for m in ms:
+        for k, v in m.energy_j.items():
+            energy[k] = energy.get(k, 0.0) + v
+        for k, v in m.counts.items():
+            counts[k] = counts.get(k, 0) + v
+        methods.add(m.method)
+        if m.error_counts:
+            tallies.append(m.error_counts)
+    first = ms[0]
+    return Measurement(
+        name=first.name, start_s=min(m.start_s for m in ms), end_s=max(m.end_s for m in ms), energy_j=energy,
+        measured=all(m.measured for m in ms), method=_method_of(methods), counts=counts, parent=first.parent,
+        error_counts=tally(*tallies) if tallies else {}, windows=sum(m.windows for m in ms),
+        duration_s=sum(m.duration_s for m in ms), coverage=Coverage.merge_all([m.cov for m in ms]),
     )
 
 
@@ -275,21 +301,7 @@ class PhaseTracker:
         """Meter *i*'s energy per component between two edge reads, or None when it did not measure."""
         if r0 is None or r1 is None:
             return None
-        broken = self.guards[i].between(r0, r1)
-        if broken:
-            errors.extend(e for e in broken if e not in errors)
-            return None
-        out: dict[str, float] = {}
-        for comp, e1 in r1.energy_j.items():
-            e0 = r0.energy_j.get(comp)
-            if e0 is None:
-                continue
-            delta = e1 - e0
-            if delta < 0:  # a counter that went backwards (driver reload): refuse the value
-                errors.append(f"{self.meters[i].name}: {comp} counter went backwards ({delta:.3f} J)")
-                return None
-            out[comp] = delta
-        return out
+        return meter_delta(self.guards[i], self.meters[i].name, r0, r1, errors)
 
     def add(self, name: str, **counts: float) -> None:
         """Attach counts to the open window *name*."""
@@ -324,6 +336,26 @@ class PhaseTracker:
             except Exception as exc:  # noqa: BLE001 - measurement never breaks the user's run
                 warnings.warn(f"scer-hf: meter {getattr(m, 'name', m)!r} failed to close ({exc})",
                               MeasurementWarning, stacklevel=2)
+
+
+def meter_delta(guard: MeterGuard, name: str, r0: Reading, r1: Reading, errors: list[str]) -> dict[str, float] | None:
+    """A meter's energy per component between two accepted reads, or None (reasons appended to *errors*) when a
+    counter fault lies between them or a counter went backwards."""
+    broken = guard.between(r0, r1)
+    if broken:
+        errors.extend(e for e in broken if e not in errors)
+        return None
+    out: dict[str, float] = {}
+    for comp, e1 in r1.energy_j.items():
+        e0 = r0.energy_j.get(comp)
+        if e0 is None:
+            continue
+        delta = e1 - e0
+        if delta < 0:  # a counter that went backwards (driver reload): refuse the value
+            errors.append(f"{name}: {comp} counter went backwards ({delta:.3f} J)")
+            return None
+        out[comp] = delta
+    return out
 
 
 def _describe(m: Meter) -> dict[str, Any]:

@@ -5,9 +5,11 @@ Protocol ``scer-hf-bench/1`` (documented in the README):
 1. Load the model from a local folder or the local Hugging Face cache only (never the network).
 2. Prompts: the shipped set (:mod:`scer_hf.hf.prompts`), file order, each cut to fit the model's context.
 3. Warm-up: ``warmup`` unmeasured queries (default 10, as AI Energy Score / LLM-Perf).
-4. Measure one query at a time (batch 1), greedy, fixed budget per setting:
-   ``aienergyscore`` = 10 new tokens (min = max), ``long`` = 64 new tokens (min = max).
-5. Sequential stopping (:mod:`scer_hf.core.stopping`, rule ``scer-hf-stop/2``): after each query, once
+4. Measure one query at a time (batch 1, the AI Energy Score setting and the default), greedy, fixed budget per
+   setting: ``aienergyscore`` = 10 new tokens (min = max), ``long`` = 64 new tokens (min = max). ``batch_size=N``
+   sends N prompts per call (the pipeline's ``batch_size``); each call is one measurement of energy per query
+   (its energy / its N queries). Only batch 1 is rated against AI Energy Score (which runs batch 1).
+5. Sequential stopping (:mod:`scer_hf.core.stopping`, rule ``scer-hf-stop/2``): after each measurement, once
    ``min_queries`` (default 50) are done, stop when the interval of the mean energy per query is within
    ``rel_ci`` of the mean; otherwise stop at the ``queries`` cap (default 1,000, the AI Energy Score count).
    The interval is a Student-t interval at the 97 % quantile, so that it covers the mean in at least 95 % of
@@ -212,16 +214,20 @@ def sequential_ci(values: Sequence[float], confidence: float = 0.95) -> dict[str
 
 
 def _query_energy(pipe: TrackedPipeline) -> float | None:
+    """Energy per query of the latest call (its energy / its queries), None when it was not fully measured."""
     m = pipe.last_call.get("generate") or pipe.last_call.get("forward")
-    return m.total_energy_j if m is not None and m.measured else None
+    if m is None or not m.measured:
+        return None
+    return m.total_energy_j / max(float(m.counts.get("queries", 1) or 1), 1.0)
 
 
 def benchmark(
-    model_or_path: Any,
+    model_or_path: Any = None,
     task: str = "text-generation",
     *,
     setting: str = "aienergyscore",
     queries: int | None = None,
+    batch_size: int = 1,
     min_queries: int = DEFAULT_MIN_QUERIES,
     warmup: int = DEFAULT_WARMUP,
     rel_ci: float = 0.05,
@@ -241,18 +247,33 @@ def benchmark(
     cloud_provider: str | None = None,
     cloud_region: str | None = None,
     live_intensity: Any = None,
+    endpoint: str | None = None,
+    model: str | None = None,
+    concurrency: int | Sequence[int] | None = None,
+    **endpoint_options: Any,
 ) -> Report:
-    """Run the standard protocol on *model_or_path* (local folder, cached Hub id, or a pipeline).
+    """Run the standard protocol on *model_or_path* (local folder, cached Hub id, or a pipeline), or, with
+    ``endpoint=`` and ``model=``, on a running OpenAI-compatible server at each ``concurrency`` level
+    (:func:`scer_hf.hf.serving.benchmark_endpoint`, whose ``endpoint_options`` are ``api``, ``api_key``,
+    ``server_pid``, ``parameters`` and ``timeout_s``).
 
     ``model_id`` names the model in the report (default: the path or id given, or the
     pipeline model's ``name_or_path``).
 
+    ``batch_size``: prompts per call (default 1, the AI Energy Score setting, the only one rated against it);
+    each call is one measurement of energy per query, and ``min_queries`` counts measurements.
+
     Returns a :class:`~scer_hf.Report` whose ``report["benchmark"]`` records the
     settings, the queries run, why it stopped and the achieved interval.
     """
+    if endpoint is not None or model is not None or concurrency is not None or endpoint_options:
+        return _endpoint(locals(), endpoint_options)
     if setting not in SETTINGS:
         raise BenchmarkSettingsError(f"setting {setting!r} is unknown; use one of {', '.join(SETTINGS)}")
     cap = DEFAULT_QUERIES if queries is None else int(queries)
+    if not isinstance(batch_size, int) or isinstance(batch_size, bool) or batch_size < 1:
+        raise BenchmarkSettingsError(f"batch_size={batch_size!r}: need a whole number of prompts per call, >= 1 "
+                                     "(1 is the AI Energy Score setting)")
     if cap < 1 or warmup < 0 or min_queries < 2 or not 0 < rel_ci < 1 or not 0 < confidence < 1:
         raise BenchmarkSettingsError(
             f"invalid settings (queries={cap}, warmup={warmup}, min_queries={min_queries}, rel_ci={rel_ci}, "
@@ -293,25 +314,34 @@ def benchmark(
         {"max_new_tokens": new_tokens, "min_new_tokens": new_tokens, "do_sample": False, "num_beams": 1}
         if gen else {}
     )
-    texts, cut = _prepare(texts[: max(cap, warmup, 1)], pipe, task, new_tokens or 0)  # only what may run
+    texts, cut = _prepare(texts[: max(-(-cap // batch_size) * batch_size, warmup, 1)], pipe, task,
+                          new_tokens or 0)  # only what may run
 
-    for i in range(warmup):  # the bare pipeline: nothing measured
-        pipe(texts[i % len(texts)], **call_kw)
+    bs = batch_size
+    if bs > 1:
+        call_kw["batch_size"] = bs
+
+    def batch(k: int) -> Any:  # call k's prompts: one string at batch 1 (as AI Energy Score), else a list
+        return texts[k % len(texts)] if bs == 1 else [texts[(k * bs + j) % len(texts)] for j in range(bs)]
+
+    for i in range(-(-warmup // bs)):  # the bare pipeline: nothing measured
+        pipe(batch(i), **call_kw)
     tracked = track_pipeline(pipe, country_iso_code=country_iso_code, region=region,
                              carbon_intensity_g_per_kwh=carbon_intensity_g_per_kwh, pue=pue, meters=meters,
                              cloud_provider=cloud_provider, cloud_region=cloud_region, live_intensity=live_intensity,
                              hardware=hardware)
     from tqdm.auto import tqdm
 
-    need = min(min_queries, cap)
+    calls = -(-cap // bs)
+    need = min(min_queries, calls)
     rule = _stopping.SequentialStop(rel_ci=rel_ci, min_queries=need, confidence=confidence)
     stopped_by = "cap"
     bar = tqdm(total=cap, desc=f"scer-hf benchmark {task}", unit="query", disable=not progress)
     try:
-        for i in range(cap):
-            tracked(texts[i % len(texts)], **call_kw)
+        for i in range(calls):
+            tracked(batch(i), **call_kw)
             e = _query_energy(tracked)
-            bar.update(1)
+            bar.update(bs)
             if e is None:
                 continue
             done = rule.add(e)
@@ -335,27 +365,56 @@ def benchmark(
         "max_new_tokens": new_tokens,
         "min_new_tokens": new_tokens,
         "do_sample": False if gen else None,
-        "batch_size": st["batch_size"],
+        "batch_size": bs,
+        "concurrency": 1,
         "warmup": warmup,
         "queries_cap": cap,
         "min_queries": need,
-        "queries_run": tracked.calls,
-        "queries_measured": rule.n,
+        "queries_run": tracked.calls * bs,
+        "calls_run": tracked.calls,
+        "queries_measured": rule.n * bs,
         "stopped_by": stopped_by,
         "stopping_rule": _stopping.RULE,
         "ci": {"mean_j_per_query": ci["mean_j_per_query"], "half_width_j": ci["half_width_j"],
                "rel_half_width": ci["rel_half_width"], "confidence": confidence,
                "quantile_level": ci["quantile_level"], "target_rel_half_width": rel_ci},
-        "prompts": {**pinfo, "used": min(tracked.calls, len(texts)), "cut_to_context": cut,
-                    "cycled": tracked.calls > pinfo["n"]},
+        "prompts": {**pinfo, "used": min(tracked.calls * bs, len(texts)), "cut_to_context": cut,
+                    "cycled": tracked.calls * bs > pinfo["n"]},
         "device": str(getattr(pipe, "device", device)),
         "hardware": hardware or _detect_hardware(pipe),
         "dtype": str(getattr(pipe.model, "dtype", None)),
     }
     report = tracked.build_report(model={"id": model_id} if model_id else None, benchmark=info)
     if quality:
-        report = _attach_quality(report, pipe, task, raw_texts[: max(1, min(tracked.calls, len(raw_texts)))])
+        report = _attach_quality(report, pipe, task, raw_texts[: max(1, min(tracked.calls * bs, len(raw_texts)))])
     return report
+
+
+def _endpoint(args: dict[str, Any], options: dict[str, Any]) -> Report:
+    """``benchmark(endpoint=..., model=..., concurrency=...)``: checked, then run by the endpoint protocol."""
+    from .serving import benchmark_endpoint
+
+    if args["endpoint"] is None or args["model"] is None:
+        raise BenchmarkSettingsError("measuring a server needs endpoint= (its base URL, e.g. http://127.0.0.1:8000/v1) "
+                                     "and model= (the name it serves); for in-process batching use batch_size=")
+    if args["model_or_path"] is not None:
+        raise BenchmarkSettingsError("pass either a model (model_or_path) or endpoint= and model=, not both")
+    unused = [k for k in ("batch_size", "device", "dtype", "quality") if args[k] not in (1, None, False)]
+    if unused:
+        raise BenchmarkSettingsError(f"{', '.join(unused)}: not used when measuring a server (the server decides "
+                                     "how it batches; concurrency= sets the load)")
+    known = {"api", "api_key", "server_pid", "parameters", "timeout_s"}
+    if set(options) - known:
+        raise TypeError(f"benchmark() got unexpected keyword arguments: {', '.join(sorted(set(options) - known))}")
+    keep = ("setting", "queries", "warmup", "rel_ci", "confidence", "prompts", "meters", "hardware", "progress",
+            "model_id", "country_iso_code", "region", "carbon_intensity_g_per_kwh", "pue", "cloud_provider",
+            "cloud_region", "live_intensity")
+    kw = {k: args[k] for k in keep}
+    if args["min_queries"] != DEFAULT_MIN_QUERIES:
+        kw["min_queries"] = args["min_queries"]
+    if args["task"] != "text-generation":
+        raise BenchmarkSettingsError(f"task {args['task']!r}: a server is measured on text generation only")
+    return benchmark_endpoint(args["endpoint"], args["model"], args["concurrency"], **kw, **options)
 
 
 def _detect_hardware(pipe: Any) -> str | None:

@@ -22,10 +22,12 @@ from typing import Any
 
 from ..core import fmt as _fmt
 from ..core.hardware import measured_hardware
+from .curve import curve_note
 
 __all__ = ["Fact", "facts", "fact_dicts", "scope_texts", "scope_line", "rating_value_text", "hardware_text",
-           "method_of", "METHOD_TEXT", "grid_where", "stopping_text", "coverage_texts"]
+           "method_of", "METHOD_TEXT", "REMOTE_METHOD_TEXT", "grid_where", "stopping_text", "coverage_texts"]
 
+REMOTE_METHOD_TEXT = "NOT MEASURED HERE (remote server)"
 METHOD_TEXT = {
     "counter": "Measured by hardware energy counter",
     "estimate": "ESTIMATED: power model, not measured",
@@ -128,8 +130,8 @@ def coverage_texts(d: Mapping[str, Any]) -> dict[str, Any]:
     if headline:
         fam = _fmt.energy_family(d.get("energy_j"))
         out["coverage_short"] = f"Coverage {_fmt.coverage(frac)}, rest filled"
-        out["coverage_text"] = (f"{measured}; {_fmt.energy(filled, fam)} filled at the power measured around the "
-                                "gaps (scer-hf fill rule)" if filled > 0 else measured)
+        out["coverage_text"] = (f"{measured}; {_fmt.energy(filled, fam)} filled at the power measured around "
+                                "the gaps" if filled > 0 else measured)
     else:
         out["coverage_short"] = f"Coverage {_fmt.coverage(frac)}: no total"
         out["coverage_text"] = (f"{measured}; {threshold} is needed for a total or an SCI" if frac < out["threshold"]
@@ -151,7 +153,10 @@ def facts(d: Mapping[str, Any]) -> list[Fact]:
         Fact("date", "Date", str(d.get("created_at", ""))[:10] or "not recorded"),
     ]
     m = method_of(d)
-    out.append(Fact("method", "Method", METHOD_TEXT.get(m, m), warn=m not in ("counter", "published")))
+    if curve_note(d):  # a remote server: nothing failed, nothing on this machine could read its energy
+        out.append(Fact("method", "Method", REMOTE_METHOD_TEXT, warn=True))
+    else:
+        out.append(Fact("method", "Method", METHOD_TEXT.get(m, m), warn=m not in ("counter", "published")))
     stop = stopping_text(d.get("benchmark"))
     if stop:
         out.append(Fact("stopping", "Interval", stop[0], warn=stop[1]))

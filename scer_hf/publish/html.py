@@ -26,8 +26,8 @@ from ..core.report_files import input_paths
 from ..errors import SCERError
 from ..rating import resolve_rating
 from ..rating.result import indicative_text, not_comparable_reasons
-from .figures import rating_value_text
-from .label import PALETTE, fmt_num, label_fields, make_label
+from .curve import curve_caption, curve_levels, curve_rows, curve_svg
+from .label import PALETTE, fmt_num, label_fields, make_label, rating_value_text
 
 __all__ = ["write_html_report", "render_html", "distribution_svg", "pareto_svg", "pareto_front", "band_legend"]
 
@@ -389,8 +389,16 @@ def render_html(report: Report | Mapping[str, Any] | str | os.PathLike[str], rat
         "other_value": rating_value_text(other, fam) if other.get("available") else "",
         "embodied": d.get("embodied") or {},
         "equivalents": _equivalents(tx["total_co2e_g"], d["carbon"].get("g_per_kwh")),
+        **_curve_view(d),
     }
     return _ENV.get_template("report.html.j2").render(**ctx)
+
+
+def _curve_view(d: Mapping[str, Any]) -> dict[str, Any]:
+    """A served benchmark's curve for the template: the chart, a row per level, the caption."""
+    levels = curve_levels(d)
+    return {"curve_svg": Markup(curve_svg(levels)) if levels else "", "curve_rows": curve_rows(levels),
+            "curve_caption": curve_caption(d) if levels else ""}
 
 
 def write_html_report(report: Report | Mapping[str, Any] | str | os.PathLike[str],

@@ -41,8 +41,10 @@ from ..core.report_files import input_paths
 from ..errors import ReportError, SCERError
 from ..rating import resolve_rating
 from ..rating.result import indicative_text, not_comparable_reasons
+from .curve import curve_levels, curve_note, label_block
 from .figures import (
     METHOD_TEXT,
+    REMOTE_METHOD_TEXT,
     fact_dicts,
     grid_where,
     hardware_text,
@@ -182,7 +184,11 @@ def label_fields(report: Report | Mapping[str, Any] | str | os.PathLike[str], ra
         "qr": qr_payload(rep, manifest_url),
         "manifest_url": manifest_url,
         "texts": st,
+        "levels": curve_levels(d),  # a served benchmark's curve (empty otherwise)
+        "curve_note": curve_note(d),
     }
+    if fields["curve_note"]:  # a remote server: nothing failed, nothing here could read its energy
+        fields["method_text"] = REMOTE_METHOD_TEXT
     if fields["comparable"] is False:  # not comparable: no headline grade or stars, only the indicative position
         fields.update(grade=None, stars=None, percentile=None)
         why = not_comparable_reasons(pr)
@@ -409,7 +415,10 @@ def make_label(report: Report | Mapping[str, Any] | str | os.PathLike[str], rati
     out += _headline(f, y, pad, W)
     rows, y = _phase_rows(f, y + 66 + 20, pad, W)
     out += rows
-    rows, y = _fact_rows(f, y + 22, pad, W)
+    curve, y = label_block(f["levels"], y + 22, W, pad, f["curve_note"])  # a served benchmark: energy, speed per level
+    if curve:
+        out.append(curve)
+    rows, y = _fact_rows(f, y, pad, W)
     out += rows
     rows, bottom = _verify_rows(f, y, pad, W, file_name)
     out += rows

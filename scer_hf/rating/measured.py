@@ -20,6 +20,7 @@ from ..core.report import Report, phase_coverage
 from . import reference as _ref
 from .categories import aies_task, hardware_class, normalize_task, size_class
 from .engine import inference_how_to, rate_value, training_how_to
+from .levels import endpoint_phases
 from .published import is_third_party
 from .result import PhaseRating, Rating
 
@@ -160,6 +161,10 @@ def _inference(report: Report, path: str | None, task: str | None, peers: list[d
         return PhaseRating(phase="inference", available=bool(phases), reason="the report names no task; pass task=",
                            how_to_measure=inference_how_to(model.get("id"), None), **_common(d, report, path))
     tag = normalize_task(raw_task)
+    phases, level_notes, not_rated = endpoint_phases(bench, phases)  # a served curve: like with like only
+    if not_rated is not None:
+        return PhaseRating(phase="inference", reason=not_rated, notes=level_notes,
+                           how_to_measure=inference_how_to(model.get("id"), tag), **_common(d, report, path))
     gated = _coverage_gate(d, report, path, "inference")
     if gated is not None:
         return gated
@@ -206,6 +211,8 @@ def _inference(report: Report, path: str | None, task: str | None, peers: list[d
     notes_after = _coverage_note(report)
     if bench.get("batch_size") not in (None, 1):
         notes.append(f"not comparable: batch size {bench['batch_size']} (AI Energy Score uses 1)")
+    notes += [n for n in level_notes if n.startswith("not comparable")]
+    notes_after = [n for n in level_notes if not n.startswith("not comparable")] + notes_after
     pr.comparable = not notes
     pr.notes = notes + notes_after + pr.notes
     withhold(pr)

@@ -83,6 +83,13 @@ class Meter(ABC):
     def read(self) -> Reading:
         """Cumulative energy per component since the meter was created (J)."""
 
+    @property
+    def share_key(self) -> object:
+        """What device this meter reads, for sharing one reader per device per process
+        (:mod:`scer_hf.core.attribution`): meters with equal keys read the same counters. ``None`` (the default):
+        shared only as the same object. Built-in meters say which GPU, RAPL domain or process they read."""
+        return None
+
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release handles or threads. Safe to call twice."""
 

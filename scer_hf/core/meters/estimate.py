@@ -202,25 +202,37 @@ class EstimateMeter(Meter):
         # /proc/self/statm costs 30-300 us right after heavy torch work; RSS moves slowly, so it is
         # re-read at most every rss_refresh_s and held in between (the integral uses the held value)
         self.rss_refresh_s = rss_refresh_s
-        self._cpu0 = _cpu_seconds()
+        self._cpu0 = self._cpu_seconds()
         self._t_last = now_s()
-        self._rss_last = _rss_bytes()
+        self._rss_last = self._rss_bytes()
         self._rss_t = self._t_last
         self._ram_j = 0.0
+
+    def _cpu_seconds(self) -> float:
+        return _cpu_seconds()
+
+    def _rss_bytes(self) -> float:
+        return _rss_bytes()
 
     @property
     def components(self) -> tuple[str, ...]:
         return (("cpu:est",) if self.include_cpu else ()) + (("ram",) if self.include_ram else ())
 
+    @property
+    def share_key(self) -> object:
+        """Every estimate of this process reads the same CPU time and memory: one reader per setting."""
+        return ("estimate", os.getpid(), self.cpu_w_at_full_load, self.ram_w_per_gb, self.include_cpu,
+                self.include_ram, self.rss_refresh_s)
+
     def read(self) -> Reading:
         t = now_s()
-        cpu_s = _cpu_seconds() - self._cpu0
+        cpu_s = self._cpu_seconds() - self._cpu0
         out: dict[str, float] = {}
         if self.include_cpu:
             out["cpu:est"] = self.cpu_w_at_full_load * cpu_s / self.logical_cpus
         if self.include_ram:
             if t - self._rss_t >= self.rss_refresh_s:
-                rss, self._rss_t = _rss_bytes(), t
+                rss, self._rss_t = self._rss_bytes(), t
             else:
                 rss = self._rss_last
             dt = t - self._t_last

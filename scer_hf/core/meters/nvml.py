@@ -249,6 +249,10 @@ class NvmlMeter(GpuCounterMeter):
     def _raw_j(self, handle: Any) -> float:
         return float(self._nvml.nvmlDeviceGetTotalEnergyConsumption(handle)) / 1000.0
 
+    @property
+    def share_key(self) -> object:
+        return ("nvml", id(self._nvml), tuple(sorted((*self._counter, *self._sampled))))
+
     def close(self) -> None:
         if self._integrator is not None:
             self._integrator.close()

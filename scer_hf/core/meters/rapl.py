@@ -180,5 +180,9 @@ class RaplMeter(Meter):
             with contextlib.suppress(MeterError):  # the next read from a window reports it
                 self.read()
 
+    @property
+    def share_key(self) -> object:
+        return ("rapl", tuple(sorted((c, str(f)) for c, f in self._files.items())))
+
     def close(self) -> None:
         self._stop.set()

@@ -1,193 +1,194 @@
-"""One measured pipeline call: the windows, the ``model.generate`` hook, streamed outputs."""
+"""One measured call (of a pipeline, or of ``model.generate``): its edges, its counts, its streamed output.
+
+Each call is a :class:`~scer_hf.core.calls.CallHandle` on the wrapper's shared meters: it starts in
+``prefill`` (generation) or ``forward``, moves to ``decode`` when the first new token's logits exist (a no-op
+logits processor sees the first step), and back to
+``prefill`` when the same call runs another ``generate`` (a pipeline batch). Calls in flight at the same time
+share the energy by :data:`~scer_hf.core.attribution.ATTRIBUTION_RULE`. The ``model.generate`` hook
+(:mod:`._hook`) finds the call through :data:`._hook.CURRENT`, so each call counts only its own tokens.
+"""
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Callable, Mapping
-from dataclasses import replace
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from ...core.tracker import Measurement, merge_measurements
+from ...core.calls import TOP, CallEnergy, CallHandle
+from ...core.tracker import Measurement
+from . import _hook
 from ._units import _count_new_tokens, _first_step_processor
 
 if TYPE_CHECKING:  # pragma: no cover
-    from ._wrapper import TrackedPipeline
+    from ._wrapper import _Tracked
 
 __all__: list[str] = []
 
-_Entry = dict  # one call as recorded on the hot path: {"generate"|"forward": Measurement, "_parts": {...}}
+_COUNT_ERRORS = (AttributeError, TypeError, ValueError, RuntimeError, IndexError)
 
 
-def _materialise(entry: _Entry) -> dict[str, Measurement]:
-    """The phases of one recorded call: prefill/decode segments merged, counts attached."""
-    if "_parts" not in entry:
-        return dict(entry)
-    top: Measurement = entry["generate"]
-    c = top.counts
-    out = {"generate": top}
-    for name, keys in (("prefill", ("queries", "input_tokens")), ("decode", ("output_tokens",))):
-        ms = entry["_parts"][name]
-        if not ms:  # generate never reached its first step: an empty decode at the end edge
-            ms = [Measurement(name, top.end_s, top.end_s, {}, parent="generate", method=top.method,
-                              measured=True, duration_s=0.0)]
-        m = ms[0]
-        for x in ms[1:]:
-            m = merge_measurements(m, x)
-        counts = {k: c[k] for k in keys if k in c}
-        # the call's counts belong to all its segments together: they are a per-unit basis only if all were measured
-        out[name] = replace(m, counts=counts, windows=1, coverage=m.cov.counted_as_one(counts))
-    return out
+class _Entry:
+    """One finished call as recorded: what it was attributed and its phases as ``(name, key, counts, parent)``.
+    Its :class:`Measurement` objects are built only when someone looks (``last_call``, ``on_call``); the totals sum
+    the calls of a phase in one pass (:func:`scer_hf.core.calls.aggregate`)."""
+
+    __slots__ = ("_ms", "res", "specs")
+
+    def __init__(self, res: CallEnergy, specs: list[tuple[str, str, dict[str, float], str | None]]) -> None:
+        self.res, self.specs, self._ms = res, specs, None
+
+    def measurements(self) -> dict[str, Measurement]:
+        if self._ms is None:
+            self._ms = {n: self.res.measurement(n, k, counts=c, parent=p) for n, k, c, p in self.specs}
+        return dict(self._ms)
+
+    def top_energy_j(self) -> float | None:
+        """The call's energy when it was fully measured, else None."""
+        r = self.res.raw(TOP)
+        return float(sum(r.energy.values())) if r.full else None
+
+
+def call_entry(res: CallEnergy, gen: bool, counts: Mapping[str, float], top: str = "generate",
+               prefix: str = "") -> _Entry:
+    """The phases of one finished call: its top-level phase and, for generation, ``prefill`` and ``decode``
+    (named *prefix* + segment; their counts are a per-unit basis only where that segment was measured)."""
+    c = dict(counts)
+    specs: list[tuple[str, str, dict[str, float], str | None]] = [(top, TOP, c, None)]
+    if gen:
+        for seg, keys in (("prefill", ("queries", "input_tokens")), ("decode", ("output_tokens",))):
+            specs.append((prefix + seg, seg, {k: c[k] for k in keys if k in c}, top))
+    return _Entry(res, specs)
 
 
 class _Call:
-    """The windows of one pipeline call (may stay open while a streamed output is consumed)."""
+    """The measurement of one call (may stay open while a streamed output is consumed)."""
 
-    def __init__(self, owner: TrackedPipeline, queries: int | None) -> None:
+    def __init__(self, owner: _Tracked, model: Any, gen: bool, queries: int | None) -> None:
         self.o = owner
-        self.tr = owner.tracker
-        self.gen = owner.generation
+        self.model = model
+        self.gen = gen
         self.queries_in = queries
         self.yielded = 0
         self.counts = {"queries": 0, "input_tokens": 0, "output_tokens": 0, "batches": 0}
-        self.parts: dict[str, list[Measurement]] = {"prefill": [], "decode": []}
-        self.seg: str | None = None
+        self.h: CallHandle | None = None
         self.marked = False
         self.closed = False
-        self._saved_generate: Any = None
-        self._had_instance_generate = False
-        self._installed = False
+        self._hooked = False
 
-    def _switch(self, to: str) -> None:
-        e = self.tr.read_all()
-        if self.seg is not None:
-            self.parts[self.seg].append(self.tr.end(self.seg, edge=e))
-        self.tr.begin(to, parent="generate", edge=e)
-        self.seg = to
-
+    # -- the call's edges ------------------------------------------------------------------------------
     def start(self) -> None:
-        e = self.tr.read_all()
-        self.tr.begin("generate" if self.gen else "forward", edge=e)
-        if self.gen:
-            self.tr.begin("prefill", parent="generate", edge=e)
-            self.seg = "prefill"
-            self._install()
+        self.h = self.o.tracker.start("prefill" if self.gen else "forward")
+        if self.gen and self.model is not None:
+            _hook.acquire(self.model)
+            self._hooked = True
 
-    # generation hooks (guarded: measurement never breaks inference)
-    def _guard(self, fn: Callable[[], None]) -> None:
+    def measures(self, model: Any) -> bool:
+        return model is self.model and not self.closed
+
+    def _guard(self, what: str, fn: Any) -> None:
         try:
             fn()
         except Exception as exc:  # noqa: BLE001 - measurement never breaks inference
-            self.o._warn_once("hook", f"scer-hf: prefill/decode split failed ({exc}); this call's split is lost")
-
-    def gen_start(self) -> None:
-        self.marked = False
-        if self.seg == "decode":
-            self._guard(lambda: self._switch("prefill"))
+            self.o._warn_once("hook", f"scer-hf: {what} failed ({exc}); this call's split is lost")
 
     def first_logits(self) -> None:
-        if not self.marked and self.seg == "prefill":
+        """The first new token's logits of this call's ``generate`` exist (its no-op logits processor ran)."""
+        if not self.marked:
             self.marked = True
-            self._guard(lambda: self._switch("decode"))
+            h = self.h
+            if h is not None and h.segment == "prefill":
+                self._guard("the prefill/decode split", lambda: h.switch("decode"))
+
+    def _gen_start(self, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> None:
+        self.marked = False
+        h = self.h
+        if h is None:
+            return
+        if h.segment == "decode":
+            self._guard("the prefill/decode split", lambda: h.switch("prefill"))
+        ids = kwargs.get("input_ids", args[0] if args else None)
+        rows = getattr(ids, "shape", (1,))[0] if ids is not None else 1
+        self._guard("weighing the call", lambda: h.weigh(float(rows)))
 
     def gen_end(self, args: tuple[Any, ...], kwargs: Mapping[str, Any], out: Any) -> None:
         input_ids = kwargs.get("input_ids", args[0] if args else None)
         mask = kwargs.get("attention_mask")
-        model = self.o._pipe.model
         self.counts["batches"] += 1
         if input_ids is None:
             self.counts["queries"] += 1
         else:
             self.counts["queries"] += int(input_ids.shape[0])
             self.counts["input_tokens"] += int(mask.sum().item()) if mask is not None else int(input_ids.numel())
-        self.counts["output_tokens"] += _count_new_tokens(model, input_ids, out, kwargs)
+        self.counts["output_tokens"] += _count_new_tokens(self.model, input_ids, out, kwargs)
 
-    def _install(self) -> None:
-        model = self.o._pipe.model
-        self._had_instance_generate = "generate" in vars(model)
-        self._saved_generate = vars(model).get("generate")
-        bound = model.generate
-        call = self
-
+    def generate(self, bound: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        """``model.generate`` run for this call (from the hook): split, weighed and counted."""
         from transformers import LogitsProcessorList
 
-        def generate(*args: Any, **kwargs: Any) -> Any:
-            call.gen_start()
-            kw = dict(kwargs)
-            kw["logits_processor"] = LogitsProcessorList(
-                [*(kwargs.get("logits_processor") or []), _first_step_processor(call.first_logits)])
-            out = bound(*args, **kw)
-            try:
-                call.gen_end(args, kwargs, out)
-            except (AttributeError, TypeError, ValueError, RuntimeError, IndexError) as exc:
-                call.o._warn_once("count", f"scer-hf: could not count this call's tokens ({exc}); counts incomplete")
-            return out
+        self._gen_start(args, kwargs)
+        kw = dict(kwargs)  # the user's processors first, untouched; ours only watches for the first step
+        kw["logits_processor"] = LogitsProcessorList(
+            [*(kwargs.get("logits_processor") or []), _first_step_processor(self.first_logits)])
+        out = bound(*args, **kw)
+        try:
+            self.gen_end(args, kwargs, out)
+        except _COUNT_ERRORS as exc:
+            self.o._warn_once("count", f"scer-hf: could not count this call's tokens ({exc}); counts incomplete")
+        return out
 
-        model.generate = generate
-        self._installed = True
-
-    def _uninstall(self) -> None:
-        if not self._installed:
-            return
-        self._installed = False
-        model = self.o._pipe.model
-        if self._had_instance_generate:
-            model.generate = self._saved_generate
-        else:
-            with contextlib.suppress(AttributeError):
-                del model.generate
+    def _unhook(self) -> None:
+        if self._hooked:
+            self._hooked = False
+            _hook.release(self.model)
 
     def finish(self, failed: bool = False) -> None:
-        """Close the call's windows. *failed*: the call raised in the user's code; its energy was spent, so it is
-        counted, as a failed call, and none of its queries or tokens count as answered."""
+        """Close the call. *failed*: the call raised in the user's code; its energy was spent, so it is counted,
+        as a failed call, and none of its queries or tokens count as answered."""
         if self.closed:
             return
         self.closed = True
         try:
+            self._unhook()
+            assert self.h is not None
+            res = self.h.finish()
             if self.gen:
-                self._uninstall()
-            e = self.tr.read_all()
-            if self.gen:
-                self.parts[self.seg or "prefill"].append(self.tr.end(self.seg or "prefill", edge=e))
-                c = dict(self.counts)
+                c: dict[str, float] = dict(self.counts)
                 c["tokens"] = c["input_tokens"] + c["output_tokens"]
-                if failed:
-                    c = {"failed_calls": 1}
-                last: _Entry = {"generate": self.tr.end("generate", edge=e, **c), "_parts": self.parts}
             else:
-                q = self.queries_in if self.queries_in is not None else self.yielded
-                c = {"failed_calls": 1} if failed else {"queries": q}
-                last = {"forward": self.tr.end("forward", edge=e, **c)}
-            self.o._record(last)
+                c = {"queries": self.queries_in if self.queries_in is not None else self.yielded}
+            self.o._record(call_entry(res, self.gen, {"failed_calls": 1} if failed else c,
+                                      "generate" if self.gen else "forward"))
         except Exception as exc:  # noqa: BLE001 - measurement never breaks inference
             self.o._warn_once("finish", f"scer-hf: could not close the measurement of a call ({exc}); not recorded")
             self.abandon()
-        finally:
-            self.o._busy = False
 
     def abandon(self) -> None:
-        """Leave no window open and no hook installed, so the next call is measured afresh."""
-        if self.gen:
-            with contextlib.suppress(Exception):
-                self._uninstall()
-        for name in self.tr.active:
-            try:
-                self.tr.end(name, cancel=True)
-            except Exception:  # noqa: BLE001
-                self.tr._open.pop(name, None)
+        """Leave no call in flight and no hook installed, so the next call is measured afresh."""
+        self.closed = True
+        try:
+            self._unhook()
+        except Exception:  # noqa: BLE001
+            pass
+        if self.h is not None:
+            self.h.abandon()
 
 
 class _Stream:
-    """Iterator over a streamed pipeline output; the call's windows close when it is exhausted."""
+    """Iterator over a streamed pipeline output; the call stays in flight until it is exhausted."""
 
     def __init__(self, it: Any, call: _Call) -> None:
         self._src = it
-        self._it = iter(it)  # transformers' PipelineIterator sets itself up in __iter__
         self._call = call
+        token = _hook.CURRENT.set(call)
+        try:
+            self._it = iter(it)  # transformers' PipelineIterator sets itself up in __iter__
+        finally:
+            _hook.CURRENT.reset(token)
 
     def __iter__(self) -> _Stream:
         return self
 
     def __next__(self) -> Any:
+        token = _hook.CURRENT.set(self._call)  # the generations this next() runs are this call's
         try:
             item = next(self._it)
         except StopIteration:
@@ -196,6 +197,8 @@ class _Stream:
         except BaseException:
             self._call.finish(failed=True)
             raise
+        finally:
+            _hook.CURRENT.reset(token)
         self._call.yielded += 1
         return item
 

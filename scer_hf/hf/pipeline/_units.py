@@ -123,6 +123,7 @@ def per_unit_figures(measurements: Sequence[Measurement], carbon: CarbonIntensit
         "queries": int(sum(float(m.counts.get("queries", 0)) for m in top)),
         "output_tokens": int(sum(float(m.counts.get("output_tokens", 0)) for m in top)),
         "failed_calls": int(sum(float(m.counts.get("failed_calls", 0)) for m in top)),
+        "failed_requests": int(sum(float(m.counts.get("failed_requests", 0)) for m in top)),
         "queries_measured": int(queries),
         "output_tokens_measured": int(out_tokens),
         "energy_j": energy_j,

@@ -1,0 +1,145 @@
+"""The serving curve of an endpoint benchmark: energy per 1,000 output tokens and throughput at each concurrency.
+
+One source for both outputs: :func:`curve_levels` reads ``benchmark.levels`` of a report; :func:`curve_svg` draws
+it (the label embeds a small one, the HTML report a large one with :func:`curve_rows` as its table). Figures go
+through :mod:`scer_hf.core.fmt`; a level with no figure (nothing answered, or energy not measured here) is drawn
+as a gap with "n/a", never as zero.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any
+from xml.sax.saxutils import escape
+
+from ..core import fmt as _fmt
+
+__all__ = ["curve_levels", "curve_svg", "curve_rows", "curve_caption", "curve_note", "label_block"]
+
+_INK, _MUTED, _LINE, _RULE, _DOT = "#111827", "#374151", "#1d4ed8", "#9ca3af", "#1e3a8a"
+
+
+def curve_levels(d: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The levels of an endpoint benchmark report (empty for any other report), in concurrency order."""
+    b = d.get("benchmark") or {}
+    if b.get("mode") != "endpoint":
+        return []
+    return sorted((lv for lv in b.get("levels") or [] if isinstance(lv, dict)), key=lambda lv: lv["concurrency"])
+
+
+def curve_note(d: Mapping[str, Any]) -> str | None:
+    """What the label says under the curve when its energy was not measured on this machine (else None)."""
+    ep = (d.get("benchmark") or {}).get("endpoint") or {}
+    if ep.get("measured_here", True):
+        return None
+    return "energy not measured here: a remote server"
+
+
+def curve_caption(d: Mapping[str, Any]) -> str:
+    b = d.get("benchmark") or {}
+    ep = b.get("endpoint") or {}
+    where = "energy of this machine" if ep.get("measured_here", True) else "energy not measured here"
+    return (f"{ep.get('model', '?')} served at {ep.get('url', '?')}: J per 1,000 output tokens (line) and output "
+            f"tokens per second (bars) at each concurrency level; {where}")
+
+
+def _y(v: float, top: float, y0: float, h: float) -> float:
+    return y0 + h - (v / top) * h if top > 0 else y0 + h
+
+
+def curve_svg(levels: Sequence[Mapping[str, Any]], *, width: float = 560, height: float = 220, x: float = 0,
+              y: float = 0, font: float = 12, standalone: bool = True,
+              title: str = "Energy per 1,000 output tokens by concurrency") -> str:
+    """The curve as SVG (a ``<g>`` at (*x*, *y*) when not *standalone*). No text smaller than *font*."""
+    if not levels:
+        return ""
+    left, right, top_pad, bottom = 8.0, 8.0, font * 2.2, font * 3.2
+    w, h = width - left - right, height - top_pad - bottom
+    x0, y0 = x + left, y + top_pad
+    n = len(levels)
+    xs = [x0 + (w * (i + 0.5) / n) for i in range(n)]
+    e = [lv.get("j_per_1k_output_tokens") for lv in levels]
+    tp = [lv.get("throughput_output_tokens_per_s") for lv in levels]
+    e_top = max((v for v in e if v is not None), default=0.0) * 1.25
+    t_top = max((v for v in tp if v is not None), default=0.0) * 1.25
+    bar_w = min(w / n * 0.45, 40.0)
+    out = ['<g font-family="DejaVu Sans, Verdana, Arial, sans-serif">']
+    out.append(f'<text x="{x0:.1f}" y="{y + font * 1.1:.1f}" font-size="{font}" fill="{_INK}" font-weight="bold">'
+               f"{escape(title)}</text>")
+    out.append(f'<line x1="{x0:.1f}" y1="{y0 + h:.1f}" x2="{x0 + w:.1f}" y2="{y0 + h:.1f}" stroke="{_RULE}"/>')
+    for i, lv in enumerate(levels):  # throughput bars, light, behind
+        if tp[i] is not None and t_top > 0:
+            by = _y(tp[i], t_top, y0, h)
+            out.append(f'<rect x="{xs[i] - bar_w / 2:.1f}" y="{by:.1f}" width="{bar_w:.1f}" height="{y0 + h - by:.1f}" '
+                       f'fill="#dbeafe"/>')
+        out.append(f'<text x="{xs[i]:.1f}" y="{y0 + h + font * 1.2:.1f}" font-size="{font}" fill="{_INK}" '
+                   f'text-anchor="middle">c={int(lv["concurrency"])}</text>')
+        speed = "n/a" if tp[i] is None else f"{_fmt.num(tp[i])} tok/s"
+        out.append(f'<text x="{xs[i]:.1f}" y="{y0 + h + font * 2.4:.1f}" font-size="{font}" fill="{_MUTED}" '
+                   f'text-anchor="middle">{escape(speed)}</text>')
+    pts = [(xs[i], _y(v, e_top, y0, h)) for i, v in enumerate(e) if v is not None]
+    if len(pts) > 1:
+        path = " ".join(f"{px:.1f},{py:.1f}" for px, py in pts)
+        out.append(f'<polyline points="{path}" fill="none" stroke="{_LINE}" stroke-width="2"/>')
+    for i, v in enumerate(e):
+        if v is None:
+            out.append(f'<text x="{xs[i]:.1f}" y="{y0 + h - font * 0.5:.1f}" font-size="{font}" fill="{_MUTED}" '
+                       'text-anchor="middle">n/a</text>')
+            continue
+        py = _y(v, e_top, y0, h)
+        out.append(f'<circle cx="{xs[i]:.1f}" cy="{py:.1f}" r="{max(3.0, font / 3):.1f}" fill="{_DOT}"/>')
+        out.append(f'<text x="{xs[i]:.1f}" y="{py - font * 0.6:.1f}" font-size="{font}" fill="{_INK}" '
+                   f'text-anchor="middle">{escape(_fmt.num(v))} J</text>')
+    out.append("</g>")
+    body = "".join(out)
+    if not standalone:
+        return body
+    return (f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width:g} {height:g}" width="{width:g}" '
+            f'height="{height:g}" role="img" aria-label="Energy per 1,000 output tokens and throughput by '
+            f'concurrency">{body}</svg>')
+
+
+def _ms(v: Any) -> str:
+    return "n/a" if v is None or not math.isfinite(float(v)) else f"{_fmt.num(1000.0 * float(v))} ms"
+
+
+def _n(v: Any, unit: str = "") -> str:
+    return "n/a" if v is None else f"{_fmt.num(v)}{unit}"
+
+
+def curve_rows(levels: Sequence[Mapping[str, Any]]) -> list[dict[str, str]]:
+    """One row of text per level for the HTML table."""
+    rows = []
+    for lv in levels:
+        ci = lv.get("ci") or {}
+        half = ci.get("half_width_j")
+        rows.append({
+            "concurrency": str(lv["concurrency"]),
+            "responses": f"{lv.get('responses', 0)}" + (f", {lv['failed']} failed" if lv.get("failed") else ""),
+            "j_per_response": _n(lv.get("j_per_response"), " J"),
+            "j_per_response_ci": None if half is None else f"{_fmt.num(half)} J",
+            "j_per_1k": _n(lv.get("j_per_1k_output_tokens"), " J"),
+            "throughput": _n(lv.get("throughput_output_tokens_per_s")),
+            "latency": f"{_ms((lv.get('latency_s') or {}).get('p50'))} / {_ms((lv.get('latency_s') or {}).get('p90'))}",
+            "ttft": f"{_ms((lv.get('ttft_s') or {}).get('p50'))} / {_ms((lv.get('ttft_s') or {}).get('p90'))}",
+            "stopped_by": str(lv.get("stopped_by")),
+            "failures": ", ".join(f"{k} x{v}" for k, v in sorted((lv.get("failures") or {}).items())),
+        })
+    return rows
+
+
+def label_block(levels: Sequence[Mapping[str, Any]], y: float, width: float, pad: float,
+                note: str | None = None) -> tuple[str, float]:
+    """The curve as the label draws it, below *y* (11-unit text, the label's smallest), with *note* under it:
+    (svg, the next y)."""
+    if not levels:
+        return "", y
+    h = 150.0
+    svg = curve_svg(levels, width=width - 2 * pad + 16, height=h, x=pad - 8, y=y - 10, font=11, standalone=False,
+                    title="J per 1,000 output tokens, by concurrency")
+    if note:
+        svg += (f'<text x="{pad:.1f}" y="{y + h - 4:.1f}" font-size="11" fill="{_MUTED}" '
+                f'font-family="DejaVu Sans, Verdana, Arial, sans-serif">{escape(note)}</text>')
+        h += 14
+    return svg, y + h

@@ -1,0 +1,49 @@
+"""Which level of a served benchmark matches which reference setting: like is compared only with like.
+
+An endpoint benchmark (``benchmark.mode == "endpoint"``) measures a curve: one top-level phase per concurrency
+level. The shipped reference data has one setting for inference, AI Energy Score v1: one query at a time (batch
+1, no concurrency), exactly 10 new tokens, GPU energy. So only the ``concurrency 1`` level is rated against it,
+and only when its responses had the setting's token budget; the other levels are shown, never rated (no
+reference measures them). A report whose energy was not measured on this machine has nothing to rate.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+__all__ = ["REFERENCE_CONCURRENCY", "endpoint_phases"]
+
+#: the concurrency of the one inference reference setting shipped (AI Energy Score v1: one query at a time)
+REFERENCE_CONCURRENCY = 1
+
+
+def endpoint_phases(bench: Mapping[str, Any], phases: Sequence[dict[str, Any]]
+                    ) -> tuple[list[dict[str, Any]], list[str], str | None]:
+    """(the phases to rate, notes, a reason not to rate) for an endpoint report; other reports pass through."""
+    if bench.get("mode") != "endpoint":
+        return list(phases), [], None
+    ep = bench.get("endpoint") or {}
+    if ep.get("measured_here") is False:
+        return [], [], (f"not rated: the energy was not measured here ({ep.get('energy') or 'a remote server'}); "
+                        "run the benchmark on the server's machine against 127.0.0.1")
+    levels = {int(lv.get("concurrency", 0)): lv for lv in bench.get("levels") or [] if isinstance(lv, dict)}
+    others = sorted(c for c in levels if c != REFERENCE_CONCURRENCY)
+    notes = []
+    if others:
+        notes.append(f"levels at concurrency {', '.join(map(str, others))}: shown, not rated (no reference "
+                     "measures them; AI Energy Score v1 measures one query at a time)")
+    ref = levels.get(REFERENCE_CONCURRENCY)
+    if ref is None:
+        return [], notes, ("not rated: no level matches a reference setting; AI Energy Score v1 measures one "
+                           "query at a time, so add concurrency 1 (CLI: --concurrency 1,8,32)")
+    name = ref.get("phase")
+    rated = [p for p in phases if p.get("name") == name]
+    notes.insert(0, f"rated: the level at concurrency {REFERENCE_CONCURRENCY}, which matches the AI Energy Score "
+                    "setting (one query at a time), measured through the server's HTTP API")
+    per = ref.get("output_tokens_per_response")
+    budget = bench.get("max_new_tokens")
+    if budget and per is not None and abs(float(per) - float(budget)) > 1e-9:
+        notes.append(f"not comparable: responses averaged {per:.3g} output tokens; AI Energy Score generates "
+                     f"exactly {budget} (the server may stop early at an end-of-sequence token)")
+    return rated, notes, None
