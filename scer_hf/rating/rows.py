@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from ..core.fmt import num as _num
@@ -73,25 +74,34 @@ def rate_value(
         uncertainty=uncertainty, category=dict(category), peers=len(others), sources=list(sources),
         estimated=estimated, method=method,
     )
-    if with_stars and (others or self_row is not None):
-        ref_vals = [float(p[value_key]) for p in others] + ([float(value)] if self_row is not None else [])
-        pr.stars = stars(float(value), ref_vals)
-        pr.star_bands = star_bands(ref_vals)
-        lo, hi = min(ref_vals), max(ref_vals)
-        if not lo <= value <= hi:
-            pr.notes.append(f"value outside the reference range [{_num(lo)}, {_num(hi)}] {unit}: stars clipped")
+    ref_vals = values[:-1] + ([float(value)] if self_row is not None else [])
+    if with_stars and ref_vals:
+        _star(pr, float(value), ref_vals, unit)
     if pct is None:
         pr.reason = "no peers in this category (N = 1): a percentile needs at least 2 figures"
-    near = sorted(range(len(others)), key=lambda i: _closeness(values[i], float(value)))[:NEAREST]
     pr.peer_values = [{"model": p.get("model_key"), "value": v, "ref_id": p.get("ref_id")}
                       for p, v in zip(others, values[:-1], strict=True)]
-    pr.nearest_peers = sorted(
-        ({"model": others[i].get("model_key"), "value": values[i], "unit": unit, "percentile": pcts[i],
-          "grade": grade(pcts[i]), "ref_id": others[i].get("ref_id"),
-          **({"stars": stars(values[i], ref_vals)} if pr.stars is not None else {})} for i in near),
-        key=lambda d: d["value"],
-    )
+    pr.nearest_peers = _nearest(others, values, pcts, unit, ref_vals if pr.stars is not None else None)
     return pr
+
+
+def _star(pr: PhaseRating, value: float, ref_vals: list[float], unit: str) -> None:
+    """AI Energy Score stars on the reference group's range (a value outside it is clipped, and says so)."""
+    pr.stars = stars(value, ref_vals)
+    pr.star_bands = star_bands(ref_vals)
+    lo, hi = min(ref_vals), max(ref_vals)
+    if not lo <= value <= hi:
+        pr.notes.append(f"value outside the reference range [{_num(lo)}, {_num(hi)}] {unit}: stars clipped")
+
+
+def _nearest(others: list[Mapping[str, Any]], values: list[float], pcts: list[float | None], unit: str,
+             ref_vals: list[float] | None) -> list[dict[str, Any]]:
+    """The :data:`NEAREST` peers closest to the rated value (the last of *values*), by value."""
+    near = sorted(range(len(others)), key=lambda i: _closeness(values[i], values[-1]))[:NEAREST]
+    rows = [{"model": others[i].get("model_key"), "value": values[i], "unit": unit, "percentile": pcts[i],
+             "grade": grade(pcts[i]), "ref_id": others[i].get("ref_id"),
+             **({"stars": stars(values[i], ref_vals)} if ref_vals is not None else {})} for i in near]
+    return sorted(rows, key=lambda d: d["value"])
 
 
 def _row_sources(row: Mapping[str, Any]) -> list[str]:
@@ -110,34 +120,65 @@ def _category(row: Mapping[str, Any], group: str, metric: str | None) -> dict[st
     return c
 
 
+@dataclass(frozen=True)
+class _Basis:
+    """How a reference row's figure was made: its method, sources, and whether it is an estimate."""
+
+    method: str
+    sources: list[str]
+    estimated: bool
+
+    @classmethod
+    def of(cls, row: Mapping[str, Any]) -> _Basis:
+        derived = bool(row.get("derived"))
+        kind = provenance_kind(row)  # "published" (the authors' figure) or "third-party estimate"
+        return cls("derived (calculator)" if derived else kind, _row_sources(row), derived or kind != "published")
+
+
+def _on_energy(row: dict[str, Any], peers: list[dict[str, Any]], how: _Basis) -> PhaseRating:
+    """Rated on energy per parameter-token (the comparable training figure)."""
+    return rate_value("training", row["value"], row["value_unit"], [p for p in peers if p.get("value") is not None],
+                      self_row=row, category=_category(row, row["group"], row["value_unit"]), method=how.method,
+                      sources=how.sources, estimated=how.estimated)
+
+
+def _on_co2e(row: dict[str, Any], peers: list[dict[str, Any]], how: _Basis) -> PhaseRating:
+    """No energy published: rated on operational emissions per parameter-token."""
+    pr = rate_value("training", row["co2e_value"], row["co2e_unit"],
+                    [p for p in peers if p.get("co2e_value") is not None], self_row=row, value_key="co2e_value",
+                    category=_category(row, TRAINING_CO2E_GROUP, row["co2e_unit"]), method=how.method,
+                    sources=how.sources, estimated=how.estimated)
+    pr.notes.append("rated on operational emissions per parameter-token: no energy figure was published")
+    return pr
+
+
+def _total_figure(row: Mapping[str, Any]) -> tuple[float | None, str | None]:
+    """A total that cannot be normalised: the training energy, else the operational emissions, else nothing."""
+    if row.get("energy_wh") is not None:
+        return row["energy_wh"] / 1e6, "MWh (training energy, not normalised)"
+    tco2e = _ref._num(row.get("tco2e_operational"))
+    return (tco2e, "tCO2eq (operational, not normalised)") if tco2e is not None else (None, None)
+
+
+def _not_normalised(row: dict[str, Any], peers: list[dict[str, Any]], how: _Basis) -> PhaseRating:
+    """No comparable figure: the total shown as such (not graded), with what is missing to normalise it."""
+    missing = [n for n, k in (("parameters", "params_b_value"), ("training tokens", "tokens_b_value"))
+               if not row.get(k)]
+    why = (f"{' and '.join(missing)} not published for this row, so the comparable figure (per parameter x "
+           "training token) cannot be computed" if missing else "no energy or emissions figure published")
+    value, unit = _total_figure(row)
+    return PhaseRating(phase="training", available=value is not None, value=value, unit=unit,
+                       category=_category(row, row["group"], None), reason=why,
+                       how_to_measure=training_how_to(row.get("model_key")), method=how.method,
+                       sources=how.sources, estimated=how.estimated)
+
+
 def rate_training_row(row: dict[str, Any], peers: list[dict[str, Any]]) -> PhaseRating:
-    derived = bool(row.get("derived"))
-    kind = provenance_kind(row)  # "published" (the authors' figure) or "third-party estimate"
-    method = "derived (calculator)" if derived else kind
-    common = {"sources": _row_sources(row), "estimated": derived or kind != "published", "method": method}
-    if row.get("value") is not None:
-        pr = rate_value("training", row["value"], row["value_unit"], [p for p in peers if p.get("value") is not None],
-                        self_row=row, category=_category(row, row["group"], row["value_unit"]), **common)
-    elif row.get("co2e_value") is not None:
-        pr = rate_value("training", row["co2e_value"], row["co2e_unit"],
-                        [p for p in peers if p.get("co2e_value") is not None], self_row=row, value_key="co2e_value",
-                        category=_category(row, TRAINING_CO2E_GROUP, row["co2e_unit"]), **common)
-        pr.notes.append("rated on operational emissions per parameter-token: no energy figure was published")
-    else:
-        missing = [n for n, k in (("parameters", "params_b_value"), ("training tokens", "tokens_b_value"))
-                   if not row.get(k)]
-        if row.get("energy_wh") is not None:
-            value, unit = row["energy_wh"] / 1e6, "MWh (training energy, not normalised)"
-        elif _ref._num(row.get("tco2e_operational")) is not None:
-            value, unit = _ref._num(row.get("tco2e_operational")), "tCO2eq (operational, not normalised)"
-        else:
-            value, unit = None, None
-        why = (f"{' and '.join(missing)} not published for this row, so the comparable figure (per parameter x "
-               "training token) cannot be computed" if missing else "no energy or emissions figure published")
-        pr = PhaseRating(phase="training", available=value is not None, value=value, unit=unit,
-                         category=_category(row, row["group"], None), reason=why,
-                         how_to_measure=training_how_to(row.get("model_key")), **common)
-    if derived and row.get("derivation"):
+    """A training row among its peers: on energy, else on emissions, else its total shown ungraded."""
+    rate = _on_energy if row.get("value") is not None else _on_co2e if row.get("co2e_value") is not None \
+        else _not_normalised
+    pr = rate(row, peers, _Basis.of(row))
+    if row.get("derived") and row.get("derivation"):
         pr.notes.append(f"energy derived by scer_hf.core.calculator, not published: {row['derivation']}")
     if row.get("co2e_value") is not None and pr.co2e is None:
         pr.co2e = {"value": row["co2e_value"], "unit": row["co2e_unit"], "basis": "tco2e_operational (as published)"}
