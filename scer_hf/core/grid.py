@@ -61,6 +61,10 @@ class GridSpec:
             check(GRID_G_PER_KWH, g, name="carbon_intensity_g_per_kwh", error=CarbonIntensityError,
                   hint="; give the grid's carbon intensity in g CO2e per kWh")
 
+    def keywords(self) -> dict[str, Any]:
+        """The spec as the separate keywords the public functions also take."""
+        return {name: getattr(self, name) for name in GRID_KEYWORDS}
+
     @classmethod
     def of(cls, grid: GridSpec | None = None, **keywords: Any) -> GridSpec:
         """*grid*, or the spec the separate keywords make; both given, each keyword must agree with *grid*.

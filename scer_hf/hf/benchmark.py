@@ -23,11 +23,14 @@ import math
 import os
 import warnings
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from ..core import fmt as _fmt
 from ..core import stopping as _stopping
+from ..core.carbon import resolve_grid
+from ..core.grid import GridSpec
 from ..core.meters.base import Meter
 from ..core.report import Report
 from ..errors import BenchmarkSettingsError, EmptyPromptsError, ModelIdError, ModelLoadError, UnknownTaskError
@@ -247,6 +250,7 @@ def benchmark(
     cloud_provider: str | None = None,
     cloud_region: str | None = None,
     live_intensity: Any = None,
+    grid: GridSpec | None = None,
     endpoint: str | None = None,
     model: str | None = None,
     concurrency: int | Sequence[int] | None = None,
@@ -268,37 +272,88 @@ def benchmark(
     """
     if endpoint is not None or model is not None or concurrency is not None or endpoint_options:
         return _endpoint(locals(), endpoint_options)
-    if setting not in SETTINGS:
-        raise BenchmarkSettingsError(f"setting {setting!r} is unknown; use one of {', '.join(SETTINGS)}")
-    cap = DEFAULT_QUERIES if queries is None else int(queries)
-    if not isinstance(batch_size, int) or isinstance(batch_size, bool) or batch_size < 1:
-        raise BenchmarkSettingsError(f"batch_size={batch_size!r}: need a whole number of prompts per call, >= 1 "
-                                     "(1 is the AI Energy Score setting)")
-    if cap < 1 or warmup < 0 or min_queries < 2 or not 0 < rel_ci < 1 or not 0 < confidence < 1:
-        raise BenchmarkSettingsError(
-            f"invalid settings (queries={cap}, warmup={warmup}, min_queries={min_queries}, rel_ci={rel_ci}, "
-            f"confidence={confidence}); need queries >= 1, warmup >= 0, min_queries >= 2, 0 < rel_ci < 1 "
-            "(0.05 = +-5 %) and 0 < confidence < 1 (0.95)")
+    proto = _Protocol.checked(setting, queries, batch_size, min_queries, warmup, rel_ci, confidence)
     texts, pinfo = _prompt_texts(prompts)
-    raw_texts = texts
-    from ..core.carbon import carbon_intensity
+    spec = _checked_grid(grid, country_iso_code=country_iso_code, region=region,
+                         carbon_intensity_g_per_kwh=carbon_intensity_g_per_kwh, pue=pue, cloud_provider=cloud_provider,
+                         cloud_region=cloud_region, live_intensity=live_intensity)
+    pipe, task, model_id = _pipeline(model_or_path, task, quality=quality, device=device, dtype=dtype,
+                                     model_id=model_id)
+    run = _Calls.prepared(pipe, task, proto, texts)
+    run.warm_up()  # the bare pipeline: nothing measured
+    tracked = track_pipeline(pipe, meters=meters, hardware=hardware, grid=spec)
+    try:
+        rule, stopped_by = _measure(tracked, run, progress)
+    finally:
+        if meters is None:  # ours to release
+            tracked.close()
+    info = {**run.settings(tracked.calls, rule, stopped_by, pinfo), "device": str(getattr(pipe, "device", device)),
+            "hardware": hardware or _detect_hardware(pipe), "dtype": str(getattr(pipe.model, "dtype", None))}
+    report = tracked.build_report(model={"id": model_id} if model_id else None, benchmark=info)
+    if quality:
+        report = _attach_quality(report, pipe, task, texts[: max(1, min(tracked.calls * proto.batch_size, len(texts)))])
+    return report
 
-    # a bad country, region, intensity or PUE fails now, not after the model is loaded
-    ci = carbon_intensity(country_iso_code, region, g_per_kwh=carbon_intensity_g_per_kwh, pue=pue,
-                          cloud_provider=cloud_provider, cloud_region=cloud_region)
-    if isinstance(live_intensity, str):  # a zone without a token fails now too
+
+@dataclass(frozen=True)
+class _Protocol:
+    """The checked settings of one benchmark: the protocol, the cap, the batch and the stopping rule."""
+
+    setting: str
+    cap: int
+    batch_size: int
+    min_queries: int
+    warmup: int
+    rel_ci: float
+    confidence: float
+
+    @classmethod
+    def checked(cls, setting: str, queries: int | None, batch_size: int, min_queries: int, warmup: int,
+                rel_ci: float, confidence: float) -> _Protocol:
+        if setting not in SETTINGS:
+            raise BenchmarkSettingsError(f"setting {setting!r} is unknown; use one of {', '.join(SETTINGS)}")
+        cap = DEFAULT_QUERIES if queries is None else int(queries)
+        if not isinstance(batch_size, int) or isinstance(batch_size, bool) or batch_size < 1:
+            raise BenchmarkSettingsError(f"batch_size={batch_size!r}: need a whole number of prompts per call, >= 1 "
+                                         "(1 is the AI Energy Score setting)")
+        if cap < 1 or warmup < 0 or min_queries < 2 or not 0 < rel_ci < 1 or not 0 < confidence < 1:
+            raise BenchmarkSettingsError(
+                f"invalid settings (queries={cap}, warmup={warmup}, min_queries={min_queries}, rel_ci={rel_ci}, "
+                f"confidence={confidence}); need queries >= 1, warmup >= 0, min_queries >= 2, 0 < rel_ci < 1 "
+                "(0.05 = +-5 %) and 0 < confidence < 1 (0.95)")
+        return cls(setting, cap, batch_size, min_queries, warmup, rel_ci, confidence)
+
+    @property
+    def calls(self) -> int:
+        """Calls the cap allows (the last one may pass the cap by less than a batch)."""
+        return -(-self.cap // self.batch_size)
+
+    @property
+    def need(self) -> int:
+        """Measured calls the stopping rule waits for (never more than the cap allows)."""
+        return min(self.min_queries, self.calls)
+
+
+def _checked_grid(grid: GridSpec | None, **keywords: Any) -> GridSpec:
+    """The run's grid, resolved now: a bad country, region, intensity, PUE or live zone fails before the model
+    is loaded, not after it."""
+    spec = GridSpec.of(grid, **keywords)
+    ci = resolve_grid(spec)
+    if isinstance(spec.live_intensity, str):  # a zone without a token fails now too
         from ..core.live_intensity import make_live
 
-        make_live(live_intensity, ci)
+        make_live(spec.live_intensity, ci)
+    return spec
+
+
+def _pipeline(model_or_path: Any, task: str, *, quality: bool, device: Any, dtype: Any,
+              model_id: str | None) -> tuple[Any, str, str | None]:
+    """(pipeline, task, model id): loaded from a folder or cached id, or the pipeline given (unwrapped)."""
     if isinstance(model_or_path, (str, os.PathLike)):
         task = _check_task(task)
         if quality:
             _check_quality_task(task)
-        if device is None:
-            import torch
-
-            device = "cuda:0" if torch.cuda.is_available() else "cpu"
-        pipe = load_pipeline(model_or_path, task, device=device, dtype=dtype)
+        pipe = load_pipeline(model_or_path, task, device=_default_device() if device is None else device, dtype=dtype)
         model_id = model_id or str(model_or_path)
     else:
         pipe = model_or_path.pipeline if isinstance(model_or_path, TrackedPipeline) else model_or_path
@@ -307,87 +362,96 @@ def benchmark(
     task = getattr(pipe, "task", task) or task
     if quality:  # fail before the run, not after it
         _check_quality_task(task)
-    st = SETTINGS[setting]
-    gen = task in GENERATION_TASKS
-    new_tokens = st["max_new_tokens"] if gen else None
-    call_kw: dict[str, Any] = (
-        {"max_new_tokens": new_tokens, "min_new_tokens": new_tokens, "do_sample": False, "num_beams": 1}
-        if gen else {}
-    )
-    texts, cut = _prepare(texts[: max(-(-cap // batch_size) * batch_size, warmup, 1)], pipe, task,
-                          new_tokens or 0)  # only what may run
+    return pipe, task, model_id
 
-    bs = batch_size
-    if bs > 1:
-        call_kw["batch_size"] = bs
 
-    def batch(k: int) -> Any:  # call k's prompts: one string at batch 1 (as AI Energy Score), else a list
+def _default_device() -> str:
+    import torch
+
+    return "cuda:0" if torch.cuda.is_available() else "cpu"
+
+
+@dataclass
+class _Calls:
+    """The calls of one run: the prompts (cut to the model's context), the generation settings, the batches."""
+
+    pipe: Any
+    task: str
+    proto: _Protocol
+    texts: list[str]
+    cut: int
+    new_tokens: int | None
+    call_kw: dict[str, Any]
+
+    @classmethod
+    def prepared(cls, pipe: Any, task: str, proto: _Protocol, texts: list[str]) -> _Calls:
+        gen = task in GENERATION_TASKS
+        new_tokens = SETTINGS[proto.setting]["max_new_tokens"] if gen else None
+        call_kw: dict[str, Any] = (
+            {"max_new_tokens": new_tokens, "min_new_tokens": new_tokens, "do_sample": False, "num_beams": 1}
+            if gen else {}
+        )
+        if proto.batch_size > 1:
+            call_kw["batch_size"] = proto.batch_size
+        ran = texts[: max(proto.calls * proto.batch_size, proto.warmup, 1)]  # only what may run
+        prepared, cut = _prepare(ran, pipe, task, new_tokens or 0)
+        return cls(pipe, task, proto, prepared, cut, new_tokens, call_kw)
+
+    def batch(self, k: int) -> Any:
+        """Call k's prompts: one string at batch 1 (as AI Energy Score), else a list."""
+        bs, texts = self.proto.batch_size, self.texts
         return texts[k % len(texts)] if bs == 1 else [texts[(k * bs + j) % len(texts)] for j in range(bs)]
 
-    for i in range(-(-warmup // bs)):  # the bare pipeline: nothing measured
-        pipe(batch(i), **call_kw)
-    tracked = track_pipeline(pipe, country_iso_code=country_iso_code, region=region,
-                             carbon_intensity_g_per_kwh=carbon_intensity_g_per_kwh, pue=pue, meters=meters,
-                             cloud_provider=cloud_provider, cloud_region=cloud_region, live_intensity=live_intensity,
-                             hardware=hardware)
+    def warm_up(self) -> None:
+        for i in range(-(-self.proto.warmup // self.proto.batch_size)):
+            self.pipe(self.batch(i), **self.call_kw)
+
+    def settings(self, calls_run: int, rule: _stopping.SequentialStop, stopped_by: str,
+                 pinfo: dict[str, Any]) -> dict[str, Any]:
+        """The ``benchmark`` block of the report: the settings, the queries run, why it stopped, the interval."""
+        p, bs, ci = self.proto, self.proto.batch_size, rule.interval()
+        gen = self.task in GENERATION_TASKS
+        return {
+            "protocol": PROTOCOL_VERSION, "setting": p.setting, "setting_source": SETTINGS[p.setting]["source"],
+            "task": self.task, "max_new_tokens": self.new_tokens, "min_new_tokens": self.new_tokens,
+            "do_sample": False if gen else None, "batch_size": bs, "concurrency": 1, "warmup": p.warmup,
+            "queries_cap": p.cap, "min_queries": p.need, "queries_run": calls_run * bs, "calls_run": calls_run,
+            "queries_measured": rule.n * bs, "stopped_by": stopped_by, "stopping_rule": _stopping.RULE,
+            "ci": {"mean_j_per_query": ci["mean_j_per_query"], "half_width_j": ci["half_width_j"],
+                   "rel_half_width": ci["rel_half_width"], "confidence": p.confidence,
+                   "quantile_level": ci["quantile_level"], "target_rel_half_width": p.rel_ci},
+            "prompts": {**pinfo, "used": min(calls_run * bs, len(self.texts)), "cut_to_context": self.cut,
+                        "cycled": calls_run * bs > pinfo["n"]},
+        }
+
+
+def _measure(tracked: TrackedPipeline, run: _Calls, progress: bool) -> tuple[_stopping.SequentialStop, str]:
+    """Measured calls until the interval is tight enough ("ci") or the cap is reached ("cap")."""
     from tqdm.auto import tqdm
 
-    calls = -(-cap // bs)
-    need = min(min_queries, calls)
-    rule = _stopping.SequentialStop(rel_ci=rel_ci, min_queries=need, confidence=confidence)
-    stopped_by = "cap"
-    bar = tqdm(total=cap, desc=f"scer-hf benchmark {task}", unit="query", disable=not progress)
+    p = run.proto
+    rule = _stopping.SequentialStop(rel_ci=p.rel_ci, min_queries=p.need, confidence=p.confidence)
+    bar = tqdm(total=p.cap, desc=f"scer-hf benchmark {run.task}", unit="query", disable=not progress)
     try:
-        for i in range(calls):
-            tracked(batch(i), **call_kw)
+        for i in range(p.calls):
+            tracked(run.batch(i), **run.call_kw)
+            bar.update(p.batch_size)
             e = _query_energy(tracked)
-            bar.update(bs)
-            if e is None:
-                continue
-            done = rule.add(e)
-            if rule.n >= need and rule.n >= 2:
-                now = rule.interval()
-                bar.set_postfix(j_per_query=_fmt.num(now['mean_j_per_query']),
-                                rel_ci=f"{(now['rel_half_width'] or math.inf):.3f}", refresh=False)
-            if done:
-                stopped_by = "ci"
-                break
+            if e is not None and _add(rule, e, p.need, bar):
+                return rule, "ci"
     finally:
         bar.close()
-        if meters is None:  # ours to release
-            tracked.close()
-    ci = rule.interval()
-    info = {
-        "protocol": PROTOCOL_VERSION,
-        "setting": setting,
-        "setting_source": st["source"],
-        "task": task,
-        "max_new_tokens": new_tokens,
-        "min_new_tokens": new_tokens,
-        "do_sample": False if gen else None,
-        "batch_size": bs,
-        "concurrency": 1,
-        "warmup": warmup,
-        "queries_cap": cap,
-        "min_queries": need,
-        "queries_run": tracked.calls * bs,
-        "calls_run": tracked.calls,
-        "queries_measured": rule.n * bs,
-        "stopped_by": stopped_by,
-        "stopping_rule": _stopping.RULE,
-        "ci": {"mean_j_per_query": ci["mean_j_per_query"], "half_width_j": ci["half_width_j"],
-               "rel_half_width": ci["rel_half_width"], "confidence": confidence,
-               "quantile_level": ci["quantile_level"], "target_rel_half_width": rel_ci},
-        "prompts": {**pinfo, "used": min(tracked.calls * bs, len(texts)), "cut_to_context": cut,
-                    "cycled": tracked.calls * bs > pinfo["n"]},
-        "device": str(getattr(pipe, "device", device)),
-        "hardware": hardware or _detect_hardware(pipe),
-        "dtype": str(getattr(pipe.model, "dtype", None)),
-    }
-    report = tracked.build_report(model={"id": model_id} if model_id else None, benchmark=info)
-    if quality:
-        report = _attach_quality(report, pipe, task, raw_texts[: max(1, min(tracked.calls * bs, len(raw_texts)))])
-    return report
+    return rule, "cap"
+
+
+def _add(rule: _stopping.SequentialStop, e: float, need: int, bar: Any) -> bool:
+    """One measured energy per query into the stopping rule (shown on the bar); True when the rule stops."""
+    done = rule.add(e)
+    if rule.n >= need and rule.n >= 2:
+        now = rule.interval()
+        bar.set_postfix(j_per_query=_fmt.num(now["mean_j_per_query"]),
+                        rel_ci=f"{(now['rel_half_width'] or math.inf):.3f}", refresh=False)
+    return bool(done)
 
 
 def _endpoint(args: dict[str, Any], options: dict[str, Any]) -> Report:
@@ -408,7 +472,7 @@ def _endpoint(args: dict[str, Any], options: dict[str, Any]) -> Report:
         raise TypeError(f"benchmark() got unexpected keyword arguments: {', '.join(sorted(set(options) - known))}")
     keep = ("setting", "queries", "warmup", "rel_ci", "confidence", "prompts", "meters", "hardware", "progress",
             "model_id", "country_iso_code", "region", "carbon_intensity_g_per_kwh", "pue", "cloud_provider",
-            "cloud_region", "live_intensity")
+            "cloud_region", "live_intensity", "grid")
     kw = {k: args[k] for k in keep}
     if args["min_queries"] != DEFAULT_MIN_QUERIES:
         kw["min_queries"] = args["min_queries"]

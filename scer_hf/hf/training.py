@@ -32,6 +32,7 @@ from types import SimpleNamespace
 from typing import Any
 
 from .. import _read
+from ..core.grid import GridSpec
 from ..core.report import Report
 from ..errors import CallbackConfigError, ReportSchemaError
 from . import distributed as dist
@@ -283,7 +284,7 @@ def track_training(model: Any = None, *, accelerator: Any = None, output_dir: st
                    report_path: str | os.PathLike[str] | None = None, log_metrics: bool = True,
                    task: str | None = None, training_type: str | None = None, handle_sigterm: bool = True,
                    cloud_provider: str | None = None, cloud_region: str | None = None,
-                   live_intensity: Any = None, device: Any = None) -> TrainingTracker:
+                   live_intensity: Any = None, device: Any = None, grid: GridSpec | None = None) -> TrainingTracker:
     """Measure a training loop written by hand (plain PyTorch or accelerate): see the module docstring.
 
     Args:
@@ -301,15 +302,16 @@ def track_training(model: Any = None, *, accelerator: Any = None, output_dir: st
         meters, hardware, projection_after, flush_every_s, report_path, task, training_type, handle_sigterm:
             as for :class:`scer_hf.SCERCallback`.
         device: the device this rank trains on when there is no accelerator (default: the model's).
+        grid: the grid arguments as one :class:`scer_hf.GridSpec` (as for :class:`scer_hf.SCERCallback`).
 
     Raises ``CallbackConfigError`` / ``UnknownCountryError`` for bad arguments; nothing else ever reaches the loop.
     """
+    spec = GridSpec.of(grid, country_iso_code=country_iso_code, region=region,
+                       carbon_intensity_g_per_kwh=carbon_intensity_g_per_kwh, pue=pue, cloud_provider=cloud_provider,
+                       cloud_region=cloud_region, live_intensity=live_intensity)
     return TrainingTracker(model, accelerator=accelerator, output_dir=output_dir, model_id=model_id,
                            max_steps=max_steps, log_every=log_every, counts=counts, resume_from=resume_from,
-                           log_metrics=log_metrics, device=device, country_iso_code=country_iso_code,
-                           region=region, carbon_intensity_g_per_kwh=carbon_intensity_g_per_kwh, pue=pue,
-                           meters=meters, hardware=hardware, projection_after=projection_after,
-                           flush_every_s=flush_every_s, report_path=report_path, task=task,
-                           training_type=training_type, handle_sigterm=handle_sigterm,
-                           cloud_provider=cloud_provider, cloud_region=cloud_region, live_intensity=live_intensity)
+                           log_metrics=log_metrics, device=device, meters=meters, hardware=hardware,
+                           projection_after=projection_after, flush_every_s=flush_every_s, report_path=report_path,
+                           task=task, training_type=training_type, handle_sigterm=handle_sigterm, **spec.keywords())
 
