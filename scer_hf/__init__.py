@@ -31,6 +31,7 @@ __all__ = [
     "update_card",
     "PhaseTracker",
     "carbon_intensity",
+    "GridSpec",
     "meters",
     "errors",
 ]
@@ -48,6 +49,7 @@ _LAZY: dict[str, tuple[str, str | None]] = {
     "update_card": ("scer_hf.publish.card", "update_card"),
     "PhaseTracker": ("scer_hf.core.tracker", "PhaseTracker"),
     "carbon_intensity": ("scer_hf.core.carbon", "carbon_intensity"),
+    "GridSpec": ("scer_hf.core.grid", "GridSpec"),
     "meters": ("scer_hf.core.meters", None),
     "errors": ("scer_hf.errors", None),
 }
@@ -81,6 +83,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from .core import meters
     from .core.calculator import estimate
     from .core.carbon import carbon_intensity
+    from .core.grid import GridSpec
     from .core.tracker import PhaseTracker
     from .hf.benchmark import benchmark
     from .hf.callback import SCERCallback
