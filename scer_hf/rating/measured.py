@@ -11,6 +11,7 @@ tokens, ranked among the published training rows.
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -152,81 +153,125 @@ def _common(d: dict[str, Any], report: Report, path: str | None) -> dict[str, An
     return {"sources": [src], "estimated": report.estimated, "method": "estimate" if report.estimated else "measured"}
 
 
+def _unrated(d: dict[str, Any], report: Report, path: str | None, phase: str, reason: str, how_to: str | None,
+             **fields: Any) -> PhaseRating:
+    return PhaseRating(phase=phase, reason=reason, how_to_measure=how_to, **fields, **_common(d, report, path))
+
+
 def _inference(report: Report, path: str | None, task: str | None, peers: list[dict[str, Any]]) -> PhaseRating:
+    """Energy per 1,000 queries among the AI Energy Score rows of its task and class; else why there is none."""
     d = report.to_dict()
     bench, model = d.get("benchmark") or {}, d["model"]
     phases = _top(d, "inference")
     raw_task = task or bench.get("task") or model.get("task")
     if not raw_task:
-        return PhaseRating(phase="inference", available=bool(phases), reason="the report names no task; pass task=",
-                           how_to_measure=inference_how_to(model.get("id"), None), **_common(d, report, path))
+        return _unrated(d, report, path, "inference", "the report names no task; pass task=",
+                        inference_how_to(model.get("id"), None), available=bool(phases))
     tag = normalize_task(raw_task)
     phases, level_notes, not_rated = endpoint_phases(bench, phases)  # a served curve: like with like only
     if not_rated is not None:
-        return PhaseRating(phase="inference", reason=not_rated, notes=level_notes,
-                           how_to_measure=inference_how_to(model.get("id"), tag), **_common(d, report, path))
+        return _unrated(d, report, path, "inference", not_rated, inference_how_to(model.get("id"), tag),
+                        notes=level_notes)
     gated = _coverage_gate(d, report, path, "inference")
     if gated is not None:
         return gated
-    # energy and queries of the fully measured calls (the same windows), GPU energy when the GPU was measured
-    has_gpu = any(c.startswith("gpu") for p in phases for c in p["energy_j"])
-    key = "queries" if any(p["counts"].get("queries") for p in phases) else "samples"
-    energy_j, queries = _basis(phases, key, gpu=has_gpu)
-    gpu_j = energy_j if has_gpu else 0.0
-    total_j = energy_j
-    if not phases or not queries or total_j <= 0:
-        return PhaseRating(phase="inference", reason="the report has no measured inference phase with queries",
-                           how_to_measure=inference_how_to(model.get("id"), tag), **_common(d, report, path))
-    value = energy_j / 3600.0 / float(queries) * 1000.0
-    recorded, _how = measured_hardware(d, phases)
-    hw = recorded or "a GPU (model not recorded)"
-    params = model.get("parameters")
-    cls = size_class(params / 1e9) if isinstance(params, (int, float)) and tag == "text-generation" else None
+    basis = _InferenceBasis.of(phases)
+    if not phases or not basis.queries or basis.energy_j <= 0:
+        return _unrated(d, report, path, "inference", "the report has no measured inference phase with queries",
+                        inference_how_to(model.get("id"), tag))
+    return _rated_inference(report, path, tag, phases, basis, level_notes, peers)
+
+
+@dataclass(frozen=True)
+class _InferenceBasis:
+    """Energy and queries of the fully measured calls (the same windows); GPU energy when the GPU was measured."""
+
+    energy_j: float
+    queries: float
+    gpu: bool  # the value is GPU energy (a GPU was metered)
+
+    @classmethod
+    def of(cls, phases: list[dict[str, Any]]) -> _InferenceBasis:
+        has_gpu = any(c.startswith("gpu") for p in phases for c in p["energy_j"])
+        key = "queries" if any(p["counts"].get("queries") for p in phases) else "samples"
+        energy_j, queries = _basis(phases, key, gpu=has_gpu)
+        return cls(energy_j, queries, has_gpu and energy_j > 0)
+
+    @property
+    def wh_per_1k(self) -> float:
+        return self.energy_j / 3600.0 / float(self.queries) * 1000.0
+
+
+def _inference_category(d: dict[str, Any], tag: str, hw: str, gpu: bool) -> tuple[dict[str, Any], str | None]:
+    """(the category rated in, the AI Energy Score class A/B/C of a text-generation model or None)."""
+    params = d["model"].get("parameters")
+    size = size_class(params / 1e9) if isinstance(params, (int, float)) else None
+    cls = size if tag == "text-generation" else None
     task_v1 = aies_task(tag)
-    group = _ref.aies_group(task_v1, cls) if task_v1 else None
-    category = {"phase": "inference", "task": tag, "size_class": cls if tag == "text-generation" else size_class(
-        params / 1e9 if isinstance(params, (int, float)) else None), "hardware_class": hardware_class(hw),
-        "setting": bench.get("setting") or "scer-hf measurement", "group": group,
-        "metric": "Wh per 1,000 queries (GPU)" if gpu_j > 0 else "Wh per 1,000 queries (all measured components)",
-        "reference": _ref.REFERENCE_VERSION, "edition": _ref.AIES_EDITION}
-    # the uncertainty of the energy rated (GPU components only when GPU energy is the value), not the
-    # whole report's relative uncertainty, which mixes in CPU/RAM estimates (+-40 %)
-    rel = _energy_uncertainty_j(d, phases, gpu_only=gpu_j > 0) / energy_j
-    group_rows = [r for r in peers if group and r.get("group") == group and r.get("value") is not None]
-    pr = rate_value("inference", value, "Wh per 1,000 queries", group_rows, with_stars=bool(group_rows),
-                    category=category, uncertainty=value * rel if rel else None, **_common(d, report, path))
-    notes = []
+    category = {"phase": "inference", "task": tag, "size_class": size, "hardware_class": hardware_class(hw),
+                "setting": (d.get("benchmark") or {}).get("setting") or "scer-hf measurement",
+                "group": _ref.aies_group(task_v1, cls) if task_v1 else None,
+                "metric": "Wh per 1,000 queries (GPU)" if gpu else "Wh per 1,000 queries (all measured components)",
+                "reference": _ref.REFERENCE_VERSION, "edition": _ref.AIES_EDITION}
+    return category, cls
+
+
+def _peer_note(tag: str, cls: str | None) -> list[str]:
     if tag == "text-generation" and cls is None:
-        notes.append("model parameters unknown: AI Energy Score class (A/B/C) undetermined, no peers")
-    elif not task_v1:
-        notes.append(f"AI Energy Score v1 has no {tag!r} task: no published peers")
-    if recorded is None and gpu_j > 0:
+        return ["model parameters unknown: AI Energy Score class (A/B/C) undetermined, no peers"]
+    if not aies_task(tag):
+        return [f"AI Energy Score v1 has no {tag!r} task: no published peers"]
+    return []
+
+
+def _not_comparable(recorded: str | None, hw: str, gpu: bool, bench: dict[str, Any]) -> list[str]:
+    """Why a measured figure is not comparable with AI Energy Score's (H100, GPU energy, batch 1)."""
+    notes = []
+    if recorded is None and gpu:
         notes.append("not comparable: hardware not recorded (pass hardware='NVIDIA H100 80GB' or your GPU to the "
                      "benchmark); AI Energy Score v1 used NVIDIA H100 80GB")
     elif hardware_class(hw) != H100:
         notes.append(f"not comparable: hardware differs (measured on {hw}; AI Energy Score v1 used NVIDIA H100 80GB)")
-    if gpu_j <= 0:
+    if not gpu:
         notes.append("not comparable: no GPU energy measured; the value counts CPU/RAM energy "
                      "(AI Energy Score counts GPU energy only)")
-    notes_after = _coverage_note(report)
     if bench.get("batch_size") not in (None, 1):
         notes.append(f"not comparable: batch size {bench['batch_size']} (AI Energy Score uses 1)")
-    notes += [n for n in level_notes if n.startswith("not comparable")]
-    notes_after = [n for n in level_notes if not n.startswith("not comparable")] + notes_after
+    return notes
+
+
+def _rated_inference(report: Report, path: str | None, tag: str, phases: list[dict[str, Any]],
+                     basis: _InferenceBasis, level_notes: list[str], peers: list[dict[str, Any]]) -> PhaseRating:
+    d = report.to_dict()
+    value = basis.wh_per_1k
+    recorded, _how = measured_hardware(d, phases)
+    hw = recorded or "a GPU (model not recorded)"
+    category, cls = _inference_category(d, tag, hw, basis.gpu)
+    # the uncertainty of the energy rated (GPU components only when GPU energy is the value), not the
+    # whole report's relative uncertainty, which mixes in CPU/RAM estimates (+-40 %)
+    rel = _energy_uncertainty_j(d, phases, gpu_only=basis.gpu) / basis.energy_j
+    group = category["group"]
+    group_rows = [r for r in peers if group and r.get("group") == group and r.get("value") is not None]
+    pr = rate_value("inference", value, "Wh per 1,000 queries", group_rows, with_stars=bool(group_rows),
+                    category=category, uncertainty=value * rel if rel else None, **_common(d, report, path))
+    notes = (_peer_note(tag, cls) + _not_comparable(recorded, hw, basis.gpu, d.get("benchmark") or {})
+             + [n for n in level_notes if n.startswith("not comparable")])
+    after = [n for n in level_notes if not n.startswith("not comparable")] + _coverage_note(report)
     pr.comparable = not notes
-    pr.notes = notes + notes_after + pr.notes
+    pr.notes = notes + after + pr.notes
     withhold(pr)
     if not group_rows and pr.reason is None:
         pr.reason = "no published peers in this category"
     carbon = d.get("carbon") or {}
-    co2e_g = total_j / 3.6e6 * float(carbon.get("pue") or 1.0) * float(carbon.get("g_per_kwh") or 0.0)
-    pr.co2e = {"value": co2e_g / float(queries) * 1000.0, "unit": "gCO2eq per 1,000 queries", "sci": d.get("sci")}
+    co2e_g = basis.energy_j / 3.6e6 * float(carbon.get("pue") or 1.0) * float(carbon.get("g_per_kwh") or 0.0)
+    pr.co2e = {"value": co2e_g / float(basis.queries) * 1000.0, "unit": "gCO2eq per 1,000 queries",
+               "sci": d.get("sci")}
     return pr
 
 
 def _training(report: Report, path: str | None, peers: list[dict[str, Any]]) -> PhaseRating:
+    """Energy per 10^15 parameter x training tokens among the published training rows; else why there is none."""
     d = report.to_dict()
-    model = d["model"]
     gated = _coverage_gate(d, report, path, "training")
     if gated is not None:
         return gated
@@ -234,35 +279,21 @@ def _training(report: Report, path: str | None, peers: list[dict[str, Any]]) -> 
     pue = float((d.get("carbon") or {}).get("pue") or 1.0)
     energy_wh = sum(float(p["energy_j"]["total"] or 0.0) for p in phases) * pue / 3600.0
     tokens = sum(float(p["counts"].get("tokens", 0)) for p in phases)
-    params = model.get("parameters")
+    params = d["model"].get("parameters")
     missing = [n for n, ok in (("model parameters", isinstance(params, (int, float)) and params > 0),
                                ("training token counts", tokens > 0)) if not ok]
     if missing or energy_wh <= 0:
-        why = (f"the report lacks {' and '.join(missing)}" if missing else "no training energy measured") + \
-              ": energy per parameter x training token cannot be computed"
-        return PhaseRating(phase="training", available=energy_wh > 0, value=energy_wh / 1e6 if energy_wh > 0 else None,
-                           unit=f"MWh (training energy with PUE {_num(pue)}, not normalised)" if energy_wh > 0
-                           else None, reason=why,
-                           how_to_measure=training_how_to(model.get("id")), **_common(d, report, path))
+        return _training_total(d, report, path, missing, energy_wh, pue)
     pt = float(params) * tokens
     value = energy_wh / pt * 1e15
     rel = _energy_uncertainty_j(d, phases, gpu_only=False) / (energy_wh * 3600.0 / pue)
-    active = model.get("active_parameters")
-    cls = size_class((float(active) if isinstance(active, (int, float)) and active > 0 else float(params)) / 1e9)
+    cls = _training_class(d["model"])
     hw, _how = measured_hardware(d, phases)
-    published = [r for r in peers if r.get("value") is not None]
-    same = [r for r in published if _size_class_of(r) == cls]
+    same, suffix, peer_note = _training_peers(peers, cls)
     category = {"phase": "training", "task": "training", "size_class": cls,
                 "hardware_class": hardware_class(hw) if hw else "unknown", "setting": "scer-hf measurement",
-                "group": "training | pre-training | energy per parameter-token", "metric": _ref.TRAINING_UNIT,
-                "reference": _ref.REFERENCE_VERSION}
-    if len(same) >= 3:
-        category["group"] += f" | size class {cls}"
-        peer_note = f"peers: the {len(same)} published training rows of size class {cls}"
-    else:
-        same = published
-        peer_note = (f"peers: all {len(published)} published training rows (size class {cls} has fewer than 3: "
-                     f"{len([r for r in published if _size_class_of(r) == cls])})")
+                "group": "training | pre-training | energy per parameter-token" + suffix,
+                "metric": _ref.TRAINING_UNIT, "reference": _ref.REFERENCE_VERSION}
     pr = rate_value("training", value, _ref.TRAINING_UNIT, same,
                     category=category, uncertainty=value * rel if rel else None, **_common(d, report, path))
     co2e_g = sum(float(p.get("co2e_g") or 0.0) for p in phases)
@@ -271,14 +302,47 @@ def _training(report: Report, path: str | None, peers: list[dict[str, Any]]) -> 
     pr.notes.append(peer_note)
     pr.notes.append(f"energy x PUE {pue} (published rows mostly include PUE); published rows are full "
                     "pre-training runs, so a fine-tune is compared with pre-training efficiency")
+    reasons = _training_not_comparable(report, d, phases)
+    pr.comparable = not reasons
+    pr.notes = reasons + pr.notes
+    return withhold(pr)
+
+
+def _training_total(d: dict[str, Any], report: Report, path: str | None, missing: list[str], energy_wh: float,
+                    pue: float) -> PhaseRating:
+    """No comparable figure: the training energy shown as a total (not graded), with what is missing."""
+    why = (f"the report lacks {' and '.join(missing)}" if missing else "no training energy measured") + \
+        ": energy per parameter x training token cannot be computed"
+    measured = energy_wh > 0
+    return _unrated(d, report, path, "training", why, training_how_to(d["model"].get("id")), available=measured,
+                    value=energy_wh / 1e6 if measured else None,
+                    unit=f"MWh (training energy with PUE {_num(pue)}, not normalised)" if measured else None)
+
+
+def _training_class(model: dict[str, Any]) -> str | None:
+    """Size class on active parameters (a mixture of experts) where the report has them, else all parameters."""
+    active = model.get("active_parameters")
+    n = float(active) if isinstance(active, (int, float)) and active > 0 else float(model["parameters"])
+    return size_class(n / 1e9)
+
+
+def _training_peers(peers: list[dict[str, Any]], cls: str | None) -> tuple[list[dict[str, Any]], str, str]:
+    """(peers, group suffix, note): the published rows of the size class when there are 3 or more, else all."""
+    published = [r for r in peers if r.get("value") is not None]
+    same = [r for r in published if _size_class_of(r) == cls]
+    if len(same) >= 3:
+        return same, f" | size class {cls}", f"peers: the {len(same)} published training rows of size class {cls}"
+    return published, "", (f"peers: all {len(published)} published training rows (size class {cls} has fewer "
+                           f"than 3: {len(same)})")
+
+
+def _training_not_comparable(report: Report, d: dict[str, Any], phases: list[dict[str, Any]]) -> list[str]:
     reasons = []
     if report.estimated:
         reasons.append("not comparable: energy is estimated, not measured (published rows are measured runs)")
     if not _gpu_measured(d, phases):
         reasons.append("not comparable: not measured on a GPU (no GPU energy; published rows are accelerator runs)")
-    pr.comparable = not reasons
-    pr.notes = reasons + pr.notes
-    return withhold(pr)
+    return reasons
 
 
 def binding(report: Report) -> dict[str, Any]:
