@@ -66,56 +66,83 @@ def published_lines(pub: Mapping[str, Any] | None, indent: int = 4) -> list[str]
     return out
 
 
-def _phase(pr: PhaseRating) -> list[str]:
-    lines = [pr.phase]
-    comparable_reasons = [n.removeprefix("not comparable: ") for n in pr.notes if n.startswith("not comparable: ")]
+def _rating_lines(pr: PhaseRating) -> list[str]:
+    """The rating and the value: a modelled range, no figure, not comparable, or graded."""
     if pr.stars_range is not None or pr.modelled_low is not None:
-        lines.append(_line("rating", f"{pr.stars_label() or 'no stars'}, never a grade"))
-        lines.append(_line("modelled value", f"{fmt.quantity(pr.value, pr.unit)}, 95 % prediction interval "
-                                             f"{fmt.num(pr.modelled_low)} to {fmt.num(pr.modelled_high)}"))
-    elif not pr.available:
-        lines.append(_line("rating", f"no figure: {pr.reason}"))
-    elif pr.comparable is False:
-        lines.append(_line("rating", "not rated: not comparable with the reference"))
-        lines += [_line("why", r) for r in comparable_reasons]
-        lines.append(_line("value", fmt.quantity(pr.value, pr.unit)))
-    else:
-        grade = [f"SCER {pr.grade}"] if pr.grade else []
-        grade += [f"{pr.stars} of 5 stars"] if pr.stars is not None else []
-        grade += [f"percentile {fmt.num(pr.percentile)} of {pr.peers} references"] if pr.percentile is not None else []
-        lines.append(_line("rating", ", ".join(grade) if grade else f"not rated: {pr.reason}"))
-        unc = f" +/- {fmt.num(pr.uncertainty)}" if pr.uncertainty else ""
-        lines.append(_line("value", fmt.quantity(pr.value, pr.unit) + unc))
-    if pr.available:
-        lines.append(_line("method", f"{pr.method}{', ESTIMATED' if pr.estimated else ''}"))
-    if pr.basis_label:
-        lines.append(_line("basis", pr.basis_label))
+        return [_line("rating", f"{pr.stars_label() or 'no stars'}, never a grade"),
+                _line("modelled value", f"{fmt.quantity(pr.value, pr.unit)}, 95 % prediction interval "
+                                        f"{fmt.num(pr.modelled_low)} to {fmt.num(pr.modelled_high)}")]
+    if not pr.available:
+        return [_line("rating", f"no figure: {pr.reason}")]
+    if pr.comparable is False:
+        why = [n.removeprefix("not comparable: ") for n in pr.notes if n.startswith("not comparable: ")]
+        return ([_line("rating", "not rated: not comparable with the reference")] + [_line("why", r) for r in why]
+                + [_line("value", fmt.quantity(pr.value, pr.unit))])
+    unc = f" +/- {fmt.num(pr.uncertainty)}" if pr.uncertainty else ""
+    return [_line("rating", _grade_text(pr)), _line("value", fmt.quantity(pr.value, pr.unit) + unc)]
+
+
+def _grade_text(pr: PhaseRating) -> str:
+    grade = [f"SCER {pr.grade}"] if pr.grade else []
+    grade += [f"{pr.stars} of 5 stars"] if pr.stars is not None else []
+    grade += [f"percentile {fmt.num(pr.percentile)} of {pr.peers} references"] if pr.percentile is not None else []
+    return ", ".join(grade) if grade else f"not rated: {pr.reason}"
+
+
+def _basis_lines(pr: PhaseRating) -> list[str]:
+    """How the figure was made, whose it is, and the group it was ranked in."""
+    lines = [_line("method", f"{pr.method}{', ESTIMATED' if pr.estimated else ''}")] if pr.available else []
+    lines += [_line("basis", pr.basis_label)] if pr.basis_label else []
     if pr.category and pr.available and pr.peers:
-        c = pr.category
-        lines.append(_line("category", f"{c.get('group') or 'no reference group'}; {pr.peers} peers"))
-    if pr.published:
-        lines.append("  published footprint, as its source printed it:")
-        lines += published_lines(pr.published)
-    for n in pr.notes:
-        if not n.startswith("not comparable: ") and n != pr.basis_label:
-            lines.append(_line("note", n))
-    for p in pr.nearest_peers[:5]:
-        graded = f", grade {p['grade']}" if p.get("grade") else ""
-        lines.append(_line("peer", f"{p.get('model')}, {fmt.quantity(p.get('value'), p.get('unit'))}{graded}"))
+        lines.append(_line("category", f"{pr.category.get('group') or 'no reference group'}; {pr.peers} peers"))
+    return lines
+
+
+def _published_section(pr: PhaseRating) -> list[str]:
     if not pr.published:
-        for s in (pr.sources if pr.basis else pr.sources[:1]):
-            lines.append(_line("source", _short_source(s)))
+        return []
+    return ["  published footprint, as its source printed it:", *published_lines(pr.published)]
+
+
+def _note_lines(pr: PhaseRating) -> list[str]:
+    return [_line("note", n) for n in pr.notes if not n.startswith("not comparable: ") and n != pr.basis_label]
+
+
+def _peer_lines(pr: PhaseRating) -> list[str]:
+    return [_line("peer", f"{p.get('model')}, {fmt.quantity(p.get('value'), p.get('unit'))}"
+                          + (f", grade {p['grade']}" if p.get("grade") else "")) for p in pr.nearest_peers[:5]]
+
+
+def _source_lines(pr: PhaseRating) -> list[str]:
+    """The sources (all of them for a figure through another model, else the first), unless the footprint
+    printed one; how to measure a phase with no figure."""
+    lines = [] if pr.published else [_line("source", _short_source(s))
+                                     for s in (pr.sources if pr.basis else pr.sources[:1])]
     if pr.how_to_measure and not pr.available:
         lines.append(_line("measure it", pr.how_to_measure))
-    if pr.alternatives:
-        kinds = sorted({a.method or "published" for a in pr.alternatives})
-        lines.append(_line("other figures", f"{len(pr.alternatives)} more for this model: {', '.join(kinds)}; "
-                                            "see --json alternatives"))
-        for a in pr.alternatives:
-            if a.published:
-                lines.append(f"  {a.published.get('provenance')} figure, {a.published.get('ref_id')}:")
-                lines += published_lines(a.published)
     return lines
+
+
+def _alternative_lines(pr: PhaseRating) -> list[str]:
+    if not pr.alternatives:
+        return []
+    kinds = sorted({a.method or "published" for a in pr.alternatives})
+    lines = [_line("other figures", f"{len(pr.alternatives)} more for this model: {', '.join(kinds)}; "
+                                    "see --json alternatives")]
+    for a in pr.alternatives:
+        if a.published:
+            lines.append(f"  {a.published.get('provenance')} figure, {a.published.get('ref_id')}:")
+            lines += published_lines(a.published)
+    return lines
+
+
+#: The sections of one phase's description, in order.
+PHASE_SECTIONS = (_rating_lines, _basis_lines, _published_section, _note_lines, _peer_lines, _source_lines,
+                  _alternative_lines)
+
+
+def _phase(pr: PhaseRating) -> list[str]:
+    return [pr.phase] + [line for section in PHASE_SECTIONS for line in section(pr)]
 
 
 def describe(r: Rating) -> str:
