@@ -83,31 +83,8 @@ class Report:
             raise ReportError(f"boundary must be one of {BOUNDARIES}, got {boundary!r}")
         carbon = carbon or carbon_intensity()
         kinds = dict(kinds or {})
-        items = list(measurements)
-        ms = [m for m in items if isinstance(m, Measurement)]
-        kind_of = lambda n: kinds.get(n, boundary)  # noqa: E731
-        if rows is not None and ms:
-            converted_rows, _ = rows.rows(ms, carbon, kind_of, final=final or (lambda m: False))
-            converted = iter(converted_rows)
-        else:
-            converted = iter(phases_from_measurements(ms, carbon, kind_of))
-        phases = [next(converted) if isinstance(m, Measurement) else dict(m) for m in items]
-        if len(ms) < len(items):
-            refill([p for p, m in zip(phases, items, strict=True) if not isinstance(m, Measurement)], carbon)
-        prov = dict(provenance or {})
-        prov.setdefault("tool", f"scer-hf {__version__}")
-        prov.setdefault("python", platform.python_version())
-        prov.setdefault("platform", platform.platform())
-        meters = prov.get("meters", [])
-        # which meter measured each component, and how (counter or estimate)
-        prov.setdefault("components", {c: {"meter": m.get("meter"), "method": m.get("method")}
-                                       for m in meters for c in m.get("components", [])})
-        methods = {p["method"] for p in phases} - {"unmeasured", "none", None}
-        prov["method"] = (methods.pop() if len(methods) == 1 else "mixed") if methods else "unmeasured"
-        prov["estimated"] = (any(m.get("method") == "estimate" for m in meters)
-                             or prov["method"] in ("estimate", "mixed"))
-        if prov["estimated"]:
-            prov["note"] = "ESTIMATE: some or all energy is estimated, not read from hardware counters"
+        phases = _phases(list(measurements), carbon, lambda n: kinds.get(n, boundary), rows, final)
+        prov = _provenance(provenance, phases)
         data: dict[str, Any] = {
             "schema": SCHEMA,
             "schema_version": SCHEMA_VERSION,
@@ -119,13 +96,11 @@ class Report:
             "phases": phases,
             "carbon": carbon.to_dict(),
             "provenance": prov,
+            **({"benchmark": dict(benchmark)} if benchmark is not None else {}),
+            **({"extra": dict(extra)} if extra else {}),
         }
-        if benchmark is not None:
-            data["benchmark"] = dict(benchmark)
-        if extra:
-            data["extra"] = dict(extra)
-        totals = _totals(phases, boundary, meters, rows)
-        data.update(derive(totals, carbon, embodied, meters, functional_units))
+        totals = _totals(phases, boundary, prov.get("meters", []), rows)
+        data.update(derive(totals, carbon, embodied, prov.get("meters", []), functional_units))
         if data["status"] == "complete" and totals.partial:
             data["status"] = "partial"  # complete only at full coverage, nested phases included
         report = cls._trusted(data)
@@ -244,6 +219,38 @@ class Report:
 
 def _opt_float(x: Any) -> float | None:
     return None if x is None else float(x)
+
+
+def _phases(items: list[Measurement | Mapping[str, Any]], carbon: CarbonIntensity, kind_of: Any,
+            rows: PhaseRows | None, final: Any) -> list[dict[str, Any]]:
+    """The report's phases, in order: measurements converted (through *rows*, each finished phase once), phase
+    dicts taken as given and their figures refilled at this carbon intensity."""
+    ms = [m for m in items if isinstance(m, Measurement)]
+    if rows is not None and ms:
+        converted = iter(rows.rows(ms, carbon, kind_of, final=final or (lambda m: False))[0])
+    else:
+        converted = iter(phases_from_measurements(ms, carbon, kind_of))
+    phases = [next(converted) if isinstance(m, Measurement) else dict(m) for m in items]
+    if len(ms) < len(items):
+        refill([p for p, m in zip(phases, items, strict=True) if not isinstance(m, Measurement)], carbon)
+    return phases
+
+
+def _provenance(provenance: Mapping[str, Any] | None, phases: list[dict[str, Any]]) -> dict[str, Any]:
+    """The tool, the platform, which meter measured each component and how; estimated when any meter estimates."""
+    prov = dict(provenance or {})
+    prov.setdefault("tool", f"scer-hf {__version__}")
+    prov.setdefault("python", platform.python_version())
+    prov.setdefault("platform", platform.platform())
+    meters = prov.get("meters", [])
+    prov.setdefault("components", {c: {"meter": m.get("meter"), "method": m.get("method")}
+                                   for m in meters for c in m.get("components", [])})
+    methods = {p["method"] for p in phases} - {"unmeasured", "none", None}
+    prov["method"] = (methods.pop() if len(methods) == 1 else "mixed") if methods else "unmeasured"
+    prov["estimated"] = any(m.get("method") == "estimate" for m in meters) or prov["method"] in ("estimate", "mixed")
+    if prov["estimated"]:
+        prov["note"] = "ESTIMATE: some or all energy is estimated, not read from hardware counters"
+    return prov
 
 
 def _totals(phases: list[dict[str, Any]], boundary: str, meters: Sequence[Mapping[str, Any]],
