@@ -283,6 +283,28 @@ def _unavailable(reason: str) -> PhaseRating:
     return PhaseRating(phase="inference", reason=reason)
 
 
+def _fitted(tag: str, params_b: float, total: float) -> tuple[str, str | None, str, Any] | str:
+    """(AI Energy Score task, the task it is taken as or None, regime, the fitted model), or why there is none."""
+    taken_as = TASK_TAKEN_AS.get(tag) if aies_task(tag) is None else None
+    task_v1 = aies_task(taken_as or tag)
+    if not isinstance(params_b, (int, float)) or not math.isfinite(params_b) or params_b <= 0:
+        return f"parameter count must be a positive number, got {params_b!r}"
+    if task_v1 is None:
+        return f"AI Energy Score v1 has no {tag!r} task: nothing to model from"
+    regime = regime_of(task_v1, total)
+    ok, why = modellable(task_v1, regime)
+    m = model_for(task_v1, regime)
+    if not ok or m is None:
+        return why or f"{task_v1} cannot be modelled"
+    return task_v1, taken_as, regime, m
+
+
+def _too_wide(span: str, params_b: float, s_lo: int, s_hi: int, as_note: str) -> str:
+    return (f"cannot be modelled usefully: the interval {span} at {params_b:g}B parameters spans "
+            f"{s_hi - s_lo + 1} star classes ({s_lo}-{s_hi} stars); a modelled range is shown only "
+            f"when it spans at most {MAX_STAR_CLASSES}" + (f" ({as_note})" if as_note else ""))
+
+
 def modelled_inference(params_b: float, task: str, *, model: str | None = None,
                        total_params_b: float | None = None, params_source: str | None = None) -> PhaseRating:
     """A modelled inference rating at *params_b* (billions; active parameters for MoE).
@@ -291,18 +313,11 @@ def modelled_inference(params_b: float, task: str, *, model: str | None = None,
     :class:`PhaseRating` with the reason when the task cannot be modelled, or not usefully.
     """
     tag = normalize_task(task)
-    taken_as = TASK_TAKEN_AS.get(tag) if aies_task(tag) is None else None
-    task_v1 = aies_task(taken_as or tag)
-    if not isinstance(params_b, (int, float)) or not math.isfinite(params_b) or params_b <= 0:
-        return _unavailable(f"parameter count must be a positive number, got {params_b!r}")
-    if task_v1 is None:
-        return _unavailable(f"AI Energy Score v1 has no {tag!r} task: nothing to model from")
-    total = float(total_params_b or params_b)
-    regime = regime_of(task_v1, total)
-    ok, why = modellable(task_v1, regime)
-    m = model_for(task_v1, regime)
-    if not ok or m is None:
-        return _unavailable(why or f"{task_v1} cannot be modelled")
+    total = float(total_params_b or params_b) if isinstance(params_b, (int, float)) else 0.0
+    fitted = _fitted(tag, params_b, total)
+    if isinstance(fitted, str):
+        return _unavailable(fitted)
+    task_v1, taken_as, regime, m = fitted
     cls = size_class(total) if tag == "text-generation" else None
     group = _ref.aies_group(task_v1, cls)
     mid, lo, hi = m.interval(float(params_b))
@@ -312,9 +327,7 @@ def modelled_inference(params_b: float, task: str, *, model: str | None = None,
     as_note = (f"task taken as {taken_as}: AI Energy Score v1 has no {tag} task and measured T5 in {taken_as}"
                if taken_as else "")
     if s_lo is not None and s_hi is not None and s_hi - s_lo + 1 > MAX_STAR_CLASSES:
-        return _unavailable(f"cannot be modelled usefully: the interval {span} at {params_b:g}B parameters spans "
-                            f"{s_hi - s_lo + 1} star classes ({s_lo}-{s_hi} stars); a modelled range is shown only "
-                            f"when it spans at most {MAX_STAR_CLASSES}" + (f" ({as_note})" if as_note else ""))
+        return _unavailable(_too_wide(span, params_b, s_lo, s_hi, as_note))
     pr = PhaseRating(
         phase="inference", available=True, value=mid, unit="Wh per 1,000 queries (GPU)", estimated=True,
         method=f"modelled (regression on {m.fit.n} published figures)", modelled_low=lo, modelled_high=hi,
@@ -330,13 +343,18 @@ def modelled_inference(params_b: float, task: str, *, model: str | None = None,
     if s_lo is not None and s_hi is not None:
         pr.stars_range = [s_lo, s_hi]
         pr.star_bands = star_bands(ref_vals)
-    if as_note:
-        pr.notes.append(as_note)
-    pr.notes.append(f"modelled: {mid:.4g} Wh per 1,000 queries, interval {span}"
-                    + (f"; {pr.stars_label()}" if pr.stars_range else ""))
-    pr.notes.append(f"parameters {params_b:g}B" + (f" active of {total:g}B total" if total != params_b else "")
-                    + (f" ({model})" if model else ""))
-    if m.extrapolated(float(params_b)):
-        pr.notes.append(f"extrapolated: {params_b:g}B is outside the fitted range "
-                        f"[{min(m.sizes_b):g}, {max(m.sizes_b):g}]B of this regime; the interval is widened for it")
+    pr.notes += [as_note] if as_note else []
+    pr.notes += _modelled_notes(pr, m, float(params_b), total, span, model)
     return pr
+
+
+def _modelled_notes(pr: PhaseRating, m: Any, params_b: float, total: float, span: str, model: str | None) -> list[str]:
+    """The modelled value and interval, the parameters it was modelled at, and whether that is extrapolated."""
+    notes = [f"modelled: {pr.value:.4g} Wh per 1,000 queries, interval {span}"
+             + (f"; {pr.stars_label()}" if pr.stars_range else ""),
+             f"parameters {params_b:g}B" + (f" active of {total:g}B total" if total != params_b else "")
+             + (f" ({model})" if model else "")]
+    if m.extrapolated(params_b):
+        notes.append(f"extrapolated: {params_b:g}B is outside the fitted range "
+                     f"[{min(m.sizes_b):g}, {max(m.sizes_b):g}]B of this regime; the interval is widened for it")
+    return notes

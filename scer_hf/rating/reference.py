@@ -40,7 +40,7 @@ import functools
 import io
 import os
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -275,40 +275,54 @@ def derive_training_value(row: Mapping[str, Any]) -> dict[str, Any] | None:
     return d
 
 
+def _extra_items(extra: Any) -> list[Any]:
+    """*extra* as a list of sources: CSV paths and lists of row dicts (a single path, row or list of rows too)."""
+    if isinstance(extra, (str, os.PathLike)):
+        return [extra]
+    if isinstance(extra, Mapping):
+        return [[extra]]
+    items = list(extra)
+    return [items] if items and all(isinstance(x, Mapping) for x in items) else items
+
+
+def _extra_file(item: str | os.PathLike[str]) -> tuple[tuple[str, ...], tuple[Any, ...], str]:
+    """(columns, rows, name) of an extra CSV file (through the cached CSV reader, keyed on its mtime and size)."""
+    p = Path(item)
+    if not p.is_file():
+        raise ReferenceDataError(f"extra reference file {p} "
+                                 f"{'is a folder, not a CSV file' if p.is_dir() else 'does not exist'}")
+    st = p.stat()
+    cols, data = _read_csv(str(p.resolve()), (st.st_mtime_ns, st.st_size))
+    return cols, data, f"extra:{p.name}"
+
+
+def _extra_source(item: Any, k: int, n: int) -> tuple[tuple[str, ...], tuple[Any, ...], str]:
+    """(columns, rows, name) of the *k*-th of *n* extra sources: a CSV file or a list of row dicts."""
+    if isinstance(item, (str, os.PathLike)):
+        return _extra_file(item)
+    data = tuple(dict(r) for r in item)
+    cols = tuple(dict.fromkeys(c for r in data for c in r))
+    return cols, data, f"extra:rows{k + 1}" if n > 1 else "extra:rows"
+
+
+def _extra_row(raw: Mapping[str, Any], kind: str, name: str, i: int) -> dict[str, Any]:
+    """One extra row, normalised as the shipped rows of its kind; it must name a model and a source."""
+    model = (raw.get("model") or raw.get("model_id") or "").strip()
+    if not model or not str(raw.get("source") or "").strip():
+        raise ReferenceDataError(f"{name} row {i}: every extra row needs a model id and a 'source' saying where "
+                                 "the figure comes from")
+    return _finish(_NORMALISE[kind](raw), raw, name, i)
+
+
 def _extra_rows(extra: Any) -> list[dict[str, Any]]:
     if extra is None:
         return []
-    items: Sequence[Any]
-    if isinstance(extra, (str, os.PathLike)):
-        items = [extra]
-    elif isinstance(extra, Mapping):
-        items = [[extra]]
-    else:
-        items = list(extra)
-        if items and all(isinstance(x, Mapping) for x in items):
-            items = [items]
+    items = _extra_items(extra)
     out: list[dict[str, Any]] = []
     for k, item in enumerate(items):
-        if isinstance(item, (str, os.PathLike)):
-            p = Path(item)
-            if not p.is_file():
-                raise ReferenceDataError(f"extra reference file {p} "
-                                         f"{'is a folder, not a CSV file' if p.is_dir() else 'does not exist'}")
-            st = p.stat()
-            cols, data = _read_csv(str(p.resolve()), (st.st_mtime_ns, st.st_size))
-            name = f"extra:{p.name}"
-        else:
-            data = tuple(dict(r) for r in item)
-            cols = tuple(dict.fromkeys(c for r in data for c in r))
-            name = f"extra:rows{k + 1}" if len(items) > 1 else "extra:rows"
+        cols, data, name = _extra_source(item, k, len(items))
         kind = _kind_of(cols)
-        for i, raw in enumerate(data, start=1):
-            model = (raw.get("model") or raw.get("model_id") or "").strip()
-            if not model or not str(raw.get("source") or "").strip():
-                raise ReferenceDataError(
-                    f"{name} row {i}: every extra row needs a model id and a 'source' saying where the figure "
-                    "comes from")
-            out.append(_finish(_NORMALISE[kind](raw), raw, name, i))
+        out += [_extra_row(raw, kind, name, i) for i, raw in enumerate(data, start=1)]
     return out
 
 
