@@ -23,7 +23,8 @@ from typing import Any
 from ..errors import CarbonIntensityError, UnknownCountryError
 from .meters.estimate import _codecarbon_data_dir
 
-__all__ = ["LOCATION_BASED", "codecarbon_version", "read_text", "load_json", "provenance", "countries", "country_figure"]
+__all__ = ["LOCATION_BASED", "codecarbon_version", "read_text", "load_json", "provenance", "countries",
+           "country_figure"]
 
 _ENERGY_MIX = ("private_infra", "global_energy_mix.json")
 LOCATION_BASED = "location-based annual average"  # the basis of a figure that states no other

@@ -83,10 +83,11 @@ class LiveIntensity:
         if not isinstance(zone, str) or not _ZONE.fullmatch(zone.strip()):
             raise LiveIntensityError(f"zone={zone!r}: name an Electricity Maps zone, e.g. 'NL' or 'US-CAL-CISO'")
         self.zone = zone.strip()
-        self._token = token if token is not None else os.environ.get(TOKEN_ENV)
-        if not self._token:
+        found = token if token is not None else os.environ.get(TOKEN_ENV)
+        if not found:
             raise LiveIntensityError("live intensity needs an Electricity Maps token: pass token=... or set "
                                      f"{TOKEN_ENV}")
+        self._token: str = found
         if urllib.parse.urlsplit(base_url).scheme not in ("http", "https"):
             raise LiveIntensityError(f"base_url={base_url!r} must be an http(s) URL")
         self.base_url = base_url.rstrip("/")

@@ -144,7 +144,8 @@ def load_pipeline(model_or_path: str | os.PathLike[str], task: str = "text-gener
                                  f"not one ({getattr(config, 'model_type', '?')}): use task='text-generation' "
                                  "(CLI: --task text-generation)")
         kw = {"dtype": dtype} if dtype is not None else {}
-        return tf.pipeline(task, model=local, device=device, **kw)  # a local folder: no network
+        make: Any = tf.pipeline  # its overloads take the task as a Literal; ours is a checked str
+        return make(task, model=local, device=device, **kw)  # a local folder: no network
     except (OSError, ValueError, KeyError, PipelineException) as exc:  # e.g. fill-mask on a model with no mask token
         raise ModelLoadError(f"could not load {model_or_path} for {task!r}: {exc}") from exc
 
