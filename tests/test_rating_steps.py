@@ -103,3 +103,22 @@ def test_the_steps_module_does_not_import_the_engine() -> None:
     tree = ast.parse((ROOT / "rating" / "fallback.py").read_text(encoding="utf-8"))
     names = {(n.module or "") + ":" + a.name for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) for a in n.names}
     assert not [n for n in names if "engine" in n]
+
+
+def test_rate_reads_its_argument_through_an_ordered_list() -> None:
+    from scer_hf import rating
+
+    assert [f.__name__ for f in rating.RATE_STEPS] == [
+        "hub_uri", "adapter_folder", "model_folder", "report_folder", "measured_report", "model_id"]
+
+
+def test_rate_steps_pass_on_what_is_not_theirs(tmp_path: Path) -> None:
+    from scer_hf import rating
+
+    asked = rating._Asked({"task": None, "include_secondary": False, "include_modelled": False,
+                           "include_derived": False, "extra": None}, False, True, None, False)
+    for step in rating.RATE_STEPS[:-1]:
+        assert step("bigscience/bloom-560m", asked) is None, step.__name__
+    assert rating.hub_uri("hf://bigscience/bloom-560m", asked).model == "bigscience/bloom-560m"
+    with pytest.raises(rating.RatingError, match="no scer-hf report"):
+        rating.report_folder(tmp_path, asked)  # an empty folder that is no model id
