@@ -81,20 +81,25 @@ def shipped() -> dict[str, Node]:
     """
     out = {key: _index_node(e) for key, e in _idx.table().items()}
     for i, r in enumerate(_ref._read_csv(str(_ref.data_dir() / LINEAGE_FILE))[1], start=1):
-        mid = (r.get("model_id") or "").strip()
-        if not mid:
-            continue
-        entry, notes = _idx.lookup(mid), (r.get("notes") or "").strip()
-        params, arch = _ref._num(r.get("params_b")), (r.get("architecture") or "").strip().lower() or None
-        if entry is not None and (params is None or arch is None):
-            notes = "; ".join(x for x in (notes, f"parameters and architecture: {entry.ref}") if x)
-            params, arch = params if params is not None else entry.params_b, arch or entry.architecture
-        out[_ali.canonical(mid).lower()] = Node(
-            model_id=mid, base_model=_base(r.get("base_model")),
-            relation=(r.get("relation") or "").strip() or "pretrained", architecture=arch, params_b=params,
-            source=(r.get("source") or "").strip(), notes=notes, origin=f"{LINEAGE_FILE}#{i}",
-        )
+        node = _lineage_node(r, i)
+        if node is not None:
+            out[_ali.canonical(node.model_id).lower()] = node
     return out
+
+
+def _lineage_node(r: Mapping[str, Any], i: int) -> Node | None:
+    """Row *i* of ``lineage.csv``; a missing parameter count or architecture comes from the index (noted)."""
+    mid = (r.get("model_id") or "").strip()
+    if not mid:
+        return None
+    entry, notes = _idx.lookup(mid), (r.get("notes") or "").strip()
+    params, arch = _ref._num(r.get("params_b")), (r.get("architecture") or "").strip().lower() or None
+    if entry is not None and (params is None or arch is None):
+        notes = "; ".join(x for x in (notes, f"parameters and architecture: {entry.ref}") if x)
+        params, arch = params if params is not None else entry.params_b, arch or entry.architecture
+    return Node(model_id=mid, base_model=_base(r.get("base_model")),
+                relation=(r.get("relation") or "").strip() or "pretrained", architecture=arch, params_b=params,
+                source=(r.get("source") or "").strip(), notes=notes, origin=f"{LINEAGE_FILE}#{i}")
 
 
 class Lineage:
@@ -140,30 +145,35 @@ class Lineage:
         up = self.ancestors(model_id, TWIN_EDGES)
         root = up[-1][0] if up else me.model_id
         up_ids = {a.lower() for a, _ in up}
+        my_key = _ali.canonical(model_id).lower()
         out: list[tuple[str, str]] = []
-        todo, seen, my_key = [root.lower()], set(), _ali.canonical(model_id).lower()
+        for key, n in self._tree(root):
+            theirs = n.params_b if n.params_b is not None else params_of(n.model_id)
+            if (key != my_key and n.architecture == me.architecture and theirs
+                    and abs(theirs - mine) <= PARAM_TOLERANCE * max(theirs, mine)):
+                out.append((n.model_id, self._kinship(key, n, me, my_key, up_ids, root)))
+        return out
+
+    def _tree(self, root: str) -> list[tuple[str, Node]]:
+        """(key, node) of *root*'s fine-tune tree (through :data:`TWIN_EDGES`), breadth first, each once."""
+        todo, seen, out = [root.lower()], set(), []
         while todo:
             key = todo.pop(0)
             if key in seen:
                 continue
             seen.add(key)
             todo += [c for c in self.children.get(key, []) if self.nodes[c].relation in TWIN_EDGES]
-            if key == my_key:
-                continue
-            n = self.nodes.get(key)
-            if n is None or n.architecture != me.architecture:
-                continue
-            theirs = n.params_b if n.params_b is not None else params_of(n.model_id)
-            if not theirs or abs(theirs - mine) > PARAM_TOLERANCE * max(theirs, mine):
-                continue
-            if key in up_ids:
-                how = "its base model"
-            elif any(a.lower() == my_key for a, _ in self.ancestors(n.model_id, TWIN_EDGES)):
-                how = f"a fine-tune of {me.model_id}"
-            else:
-                how = f"a fine-tune of the same base model {root}"
-            out.append((n.model_id, how))
+            if key in self.nodes:
+                out.append((key, self.nodes[key]))
         return out
+
+    def _kinship(self, key: str, n: Node, me: Node, my_key: str, up_ids: set[str], root: str) -> str:
+        """How twin *n* is related to *me*: its base, its fine-tune, or a sibling under *root*."""
+        if key in up_ids:
+            return "its base model"
+        if any(a.lower() == my_key for a, _ in self.ancestors(n.model_id, TWIN_EDGES)):
+            return f"a fine-tune of {me.model_id}"
+        return f"a fine-tune of the same base model {root}"
 
 
 def with_hub(shipped_node: Node | None, hub: Node) -> Node:
