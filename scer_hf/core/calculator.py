@@ -39,8 +39,8 @@ from typing import Any
 
 from ..errors import EstimateInputError, HardwareNotFoundError
 from . import bounds as _bounds
+from .calculator_embodied import embodied_for
 from .carbon import J_PER_KWH, resolve_grid
-from .embodied import Embodied, EmbodiedRow, embodied_emissions, find_hardware
 from .grid import GridSpec
 from .meters.estimate import (
     RAM_SOURCE,
@@ -66,9 +66,6 @@ UTILISATION_SOURCE = (
     "1.0 = rated board power for the whole reservation, as ML CO2 Impact (Lacoste et al. 2019: "
     "TDP x hours) and Meta's Llama model cards (peak power per GPU) compute it; an upper bound"
 )
-_GPU_LEVEL = ("GPU", "GPU baseboard")
-_INCLUDES_GPUS = re.compile(r"incl(?:\.|uding)?\s+(?:the\s+)?(?:\d+\s+)?GPUs", re.I)
-_INCLUDES_SERVER = re.compile(r"instance|share of server", re.I)
 
 
 @dataclass(frozen=True)
@@ -103,35 +100,47 @@ def _norm(name: str) -> str:
     return " ".join(t for t in s.split() if t not in ("nvidia", "tesla", "geforce", "gpu"))
 
 
+def _names(rows: tuple[PowerRow, ...]) -> dict[str, list[str]]:
+    """Each row's normalised names: its hardware name and aliases."""
+    return {r.hardware: [_norm(r.hardware)] + [_norm(a) for a in r.aliases] for r in rows}
+
+
+def _by_words(q: str, name: str, rows: tuple[PowerRow, ...], names: dict[str, list[str]]) -> PowerRow | None:
+    """The one row whose name holds every word of *q*; several raise with them as suggestions."""
+    qt = set(q.split())
+    subset = [r for r in rows if qt and any(qt <= set(n.split()) for n in names[r.hardware])]
+    if len(subset) > 1:
+        sugg = [r.hardware for r in subset]
+        raise HardwareNotFoundError(
+            f"hardware {name!r} is ambiguous: it fits {', '.join(repr(s) for s in sugg)}. "
+            "Name the form factor (SXM/PCIe) and memory, or pass watts=<board power W>.", suggestions=sugg)
+    return subset[0] if subset else None
+
+
+def _not_found(q: str, name: str, rows: tuple[PowerRow, ...], names: dict[str, list[str]]) -> HardwareNotFoundError:
+    flat = {n: r.hardware for r in rows for n in names[r.hardware]}
+    close = difflib.get_close_matches(q, list(flat), n=6, cutoff=0.5)
+    sugg = list(dict.fromkeys(flat[c] for c in close))[:3]
+    return HardwareNotFoundError(
+        f"no sourced board power for hardware {name!r}"
+        + (f"; did you mean {' or '.join(repr(s) for s in sugg)}?" if sugg else ".")
+        + " Pass watts=<board power W> (e.g. from nvidia-smi --query-gpu=power.limit) to estimate anyway; "
+        "see scer_hf.core.calculator.power_table() for every row.", suggestions=sugg)
+
+
 def find_gpu(name: str) -> PowerRow:
     """The power row for *name* (case, dashes and vendor words ignored; aliases accepted).
 
     A name that fits several rows ("H100") or none raises :class:`HardwareNotFoundError`
     with suggestions; pass ``watts=`` to bypass the table.
     """
-    rows = power_table()
-    q = _norm(name)
-    names = {r.hardware: [_norm(r.hardware)] + [_norm(a) for a in r.aliases] for r in rows}
+    rows, q = power_table(), _norm(name)
+    names = _names(rows)
     exact = [r for r in rows if q in names[r.hardware]]
-    if len(exact) == 1:
-        return exact[0]
-    qt = set(q.split())
-    subset = [r for r in rows if qt and any(qt <= set(n.split()) for n in names[r.hardware])]
-    if len(subset) == 1:
-        return subset[0]
-    if subset:
-        sugg = [r.hardware for r in subset]
-        raise HardwareNotFoundError(
-            f"hardware {name!r} is ambiguous: it fits {', '.join(repr(s) for s in sugg)}. "
-            "Name the form factor (SXM/PCIe) and memory, or pass watts=<board power W>.", suggestions=sugg)
-    flat = {n: r.hardware for r in rows for n in names[r.hardware]}
-    close = difflib.get_close_matches(q, list(flat), n=6, cutoff=0.5)
-    sugg = list(dict.fromkeys(flat[c] for c in close))[:3]
-    raise HardwareNotFoundError(
-        f"no sourced board power for hardware {name!r}"
-        + (f"; did you mean {' or '.join(repr(s) for s in sugg)}?" if sugg else ".")
-        + " Pass watts=<board power W> (e.g. from nvidia-smi --query-gpu=power.limit) to estimate anyway; "
-        "see scer_hf.core.calculator.power_table() for every row.", suggestions=sugg)
+    found = exact[0] if len(exact) == 1 else _by_words(q, name, rows, names)
+    if found is None:
+        raise _not_found(q, name, rows, names)
+    return found
 
 
 # --- input checks ---------------------------------------------------------------------------
@@ -166,91 +175,6 @@ def _count(v: Any) -> int:
     if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v < 1 or int(v) != v:
         raise EstimateInputError(f"count={v!r} must be a whole number of devices >= 1")
     return int(_bounds.check(_bounds.DEVICES, v, name="count", error=EstimateInputError))
-
-
-# --- embodied -------------------------------------------------------------------------------
-def _one_gpu_level_row(rows: list[EmbodiedRow]) -> str | None:
-    gpu_rows = [r.hardware for r in rows if r.category in _GPU_LEVEL]
-    return None if len(gpu_rows) <= 1 else (
-        f"embodied rows {gpu_rows} all cover the GPUs; pick one (a baseboard "
-        "and its per-GPU share, or two cards, would count the same silicon twice)")
-
-
-def _gpus_not_in_server_too(rows: list[EmbodiedRow]) -> str | None:
-    gpu_rows = [r for r in rows if r.category in _GPU_LEVEL]
-    incl = [r for r in rows if r.category == "server" and _INCLUDES_GPUS.search(r.scope)
-            and "excl" not in r.scope.lower()]
-    return None if not (gpu_rows and incl) else (
-        f"{incl[0].hardware!r} already includes its GPUs ({incl[0].scope}); adding "
-        f"{gpu_rows[0].hardware!r} would count them twice. Use a server row that excludes GPUs "
-        "(e.g. 'AWS p5.48xlarge host excl. GPUs (8x H100 SXM)') or the server row alone")
-
-
-def _server_share_alone(rows: list[EmbodiedRow]) -> str | None:
-    shares = [r for r in rows if r.category in _GPU_LEVEL and _INCLUDES_SERVER.search(r.scope)]
-    return None if not (shares and any(r.category == "server" for r in rows)) else (
-        f"{shares[0].hardware!r} is already a share of a whole server; adding a server row counts it twice")
-
-
-def _whole_devices_only(rows: list[EmbodiedRow]) -> str | None:
-    odd = [r.hardware for r in rows if r.category not in (*_GPU_LEVEL, "server")]
-    return None if not odd else (
-        f"embodied rows {odd} are per component (CPU, GB, drive); the calculator takes GPU, GPU baseboard "
-        "and server rows only")
-
-
-#: What a set of embodied rows must not do (each rule: the error message, or None).
-EMBODIED_RULES = (_one_gpu_level_row, _gpus_not_in_server_too, _server_share_alone, _whole_devices_only)
-
-
-def _embodied_part(r: EmbodiedRow, seconds: float, count: int, servers: float, lifetime: float | None,
-                   usage: float) -> Embodied:
-    """One row's share: a card (or per-GPU share) once per device, a server or baseboard x *servers*."""
-    n, share = (count, 1.0) if r.category == "GPU" else (1, servers)
-    el = lifetime if lifetime is not None else r.lifetime_years
-    return embodied_emissions(r.hardware, seconds, resource_share=share, count=n,
-                              lifetime_years=el * usage if el is not None else None)
-
-
-def _embodied(names: Sequence[str], seconds: float, count: int, servers: float, lifetime: float | None,
-              usage: float = 1.0) -> Embodied:
-    rows: list[EmbodiedRow] = [find_hardware(n) for n in names]  # unknown name -> HardwareNotFoundError
-    for rule in EMBODIED_RULES:
-        why = rule(rows)
-        if why is not None:
-            raise EstimateInputError(why)
-    parts = []
-    for r in rows:
-        e = _embodied_part(r, seconds, count, servers, lifetime, usage)
-        if not e.included:
-            return Embodied(False, None, hardware=r.hardware, te_kgco2e=r.embodied_kgco2e, scope=r.scope,
-                            source=r.source, reason=f"{r.hardware}: {e.reason}")
-        parts.append(e)
-    return _embodied_sum(parts, seconds)
-
-
-def _embodied_sum(parts: list[Embodied], seconds: float) -> Embodied:
-    els = {p.lifetime_years for p in parts}
-    return Embodied(
-        True, sum(p.embodied_g or 0.0 for p in parts), " + ".join(p.hardware or "?" for p in parts),
-        sum(p.te_kgco2e or 0.0 for p in parts), els.pop() if len(els) == 1 else None, seconds,
-        parts[0].resource_share if len(parts) == 1 else None, "; ".join(p.scope or "" for p in parts),
-        " | ".join(p.source or "" for p in parts),
-    )
-
-
-def _embodied_for(embodied_hardware: str | Sequence[str] | None, row: PowerRow | None, hardware: str | None,
-                  seconds: float, n: int, servers: float, lifetime: float | None, usage: float) -> Embodied:
-    """The rows named, else the GPU's default row, else not included (never a guess)."""
-    if embodied_hardware is not None:
-        names = [embodied_hardware] if isinstance(embodied_hardware, str) else list(embodied_hardware)
-        return _embodied(names, seconds, n, servers, lifetime, usage)
-    if row is not None and row.embodied_row:
-        return _embodied([row.embodied_row], seconds, n, servers, lifetime, usage)
-    shown = row.hardware if row else hardware
-    return Embodied(False, None, hardware=shown, reason=(
-        f"no card-level embodied row is mapped to {shown!r}; pass "
-        "embodied_hardware='<row of scer_hf/data/hardware_embodied.csv>' to include one"))
 
 
 # --- the calculator's steps -----------------------------------------------------------------
@@ -403,7 +327,8 @@ def estimate(
                  cloud_region=cloud_region, carbon_intensity_g_per_kwh=carbon_intensity_g_per_kwh, pue=pue)
     ci = resolve_grid(spec)
     lifetime = None if lifetime_years is None else _num("lifetime_years", lifetime_years)
-    emb = _embodied_for(embodied_hardware, row, hardware, seconds, n, _num("servers", servers), lifetime, usage)
+    emb = embodied_for(embodied_hardware, row.embodied_row if row else None, row.hardware if row else hardware,
+                       seconds, n, _num("servers", servers), lifetime, usage)
     counts = {k: _num(k, v, low_ok=True) for k, v in (("tokens", tokens), ("samples", samples),
                                                       ("queries", queries)) if v is not None}
     inputs = {
@@ -444,6 +369,26 @@ def _grid(grid: GridSpec | None, **keywords: Any) -> GridSpec:
 _WATTS = re.compile(r"(\d+(?:\.\d+)?)\s*W\b")
 
 
+def _row_power(hw: str) -> tuple[float, str] | None:
+    """(W, source) of a row's hardware: the wattage its source states, else the table's; None if neither."""
+    stated = _WATTS.findall(hw)
+    if stated:
+        return max(float(x) for x in stated), f"power stated by the source ({hw!r})"
+    try:
+        pr = find_gpu(hw)
+    except HardwareNotFoundError:
+        return None
+    return pr.tdp_w, f"{pr.hardware} {pr.power_basis} from scer_hf/data/hardware_power.csv"
+
+
+def _implied_g_per_kwh(tco2e: str | None, kwh: float) -> float | None:
+    """The grid intensity a published tCO2e implies on the derived energy (None when not a number)."""
+    try:
+        return float(tco2e) * 1e6 / kwh if tco2e else None
+    except (ValueError, ZeroDivisionError):
+        return None
+
+
 def derive_training_energy(row: Mapping[str, Any], *, pue: float = 1.0,
                            include_published: bool = False) -> dict[str, Any] | None:
     """GPU energy for a ``training.csv`` row that publishes GPU-hours and hardware but no energy.
@@ -462,16 +407,10 @@ def derive_training_energy(row: Mapping[str, Any], *, pue: float = 1.0,
     except ValueError:
         return None
     pue = _num("pue", pue, low=1.0, low_ok=True, high=5.0)
-    stated = _WATTS.findall(hw)
-    if stated:
-        w = max(float(x) for x in stated)
-        w_src = f"power stated by the source ({hw!r})"
-    else:
-        try:
-            pr = find_gpu(hw)
-        except HardwareNotFoundError:
-            return None
-        w, w_src = pr.tdp_w, f"{pr.hardware} {pr.power_basis} from scer_hf/data/hardware_power.csv"
+    power = _row_power(hw)
+    if power is None:
+        return None
+    w, w_src = power
     kwh = gh * w / 1000.0 * pue
     out: dict[str, Any] = {
         "model_id": row.get("model_id"), "energy_mwh_derived": kwh / 1000.0, "gpu_hours": gh, "power_w": w,
@@ -483,12 +422,10 @@ def derive_training_energy(row: Mapping[str, Any], *, pue: float = 1.0,
     text = (f"derived: {gh:,.0f} GPU-h x {w:g} W ({w_src}) x PUE {pue:g} = {kwh:,.0f} kWh = "
             f"{kwh / 1000:,.2f} MWh; rated power the whole time (utilisation 1.0), GPUs only: an upper bound "
             "on GPU energy, excluding CPU, memory and network")
-    t = out["published_tco2e_operational"]
-    if t:
-        try:
-            out["implied_g_per_kwh"] = float(t) * 1e6 / kwh
-            text += f"; the published {t} tCO2e implies {out['implied_g_per_kwh']:.0f} gCO2e/kWh on this energy"
-        except (ValueError, ZeroDivisionError):
-            pass
+    implied = _implied_g_per_kwh(out["published_tco2e_operational"], kwh)
+    if implied is not None:
+        out["implied_g_per_kwh"] = implied
+        text += (f"; the published {out['published_tco2e_operational']} tCO2e implies {implied:.0f} gCO2e/kWh on "
+                 "this energy")
     out["derivation"] = text + "."
     return out
