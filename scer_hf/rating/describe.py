@@ -32,35 +32,40 @@ def _short_source(s: str) -> str:
                                                                          "aienergyscore")) else s
 
 
+def _inference_published(pub: Mapping[str, Any], indent: int) -> list[str]:
+    """An inference figure: the setting it was measured in, and the figure as printed."""
+    out = [_line(key, str(pub[key]), indent) for key in ("setting", "hardware") if pub.get(key)]
+    if pub.get("batch_size") is not None:
+        out.append(_line("batch size", fmt.published(pub["batch_size"]), indent))
+    if pub.get("value") is not None:
+        out.append(_line("as published", f"{fmt.published(pub['value'])} {fmt.unit_text(pub.get('unit'))}", indent))
+    return out
+
+
+def _training_published(pub: Mapping[str, Any], indent: int) -> list[str]:
+    """A training footprint: energy, emissions, accelerator hours, hardware, location, grid, as printed."""
+    e = pub.get("energy_mwh")
+    out = [_line("energy", f"{fmt.published(e)} MWh" if e is not None else "not published", indent)]
+    out += [_line(label, f"{fmt.published(pub[key])} {what}", indent)
+            for key, label, what in (("tco2e_operational", "CO2eq operational", "tCO2eq"),
+                                     ("tco2e_total", "CO2eq total", "tCO2eq, all scopes the source counts"))
+            if pub.get(key) is not None]
+    if pub.get("accelerator_hours") is not None:
+        out.append(_line(str(pub.get("accelerator_hours_unit") or "GPU-hours"),
+                         fmt.published(pub["accelerator_hours"]), indent))
+    out += [_line(key, str(pub[key]), indent) for key in ("hardware", "location") if pub.get(key)]
+    if pub.get("grid_g_per_kwh") is not None:
+        out.append(_line("grid", f"{fmt.published(pub['grid_g_per_kwh'])} {fmt.GRID_UNIT}", indent))
+    return out
+
+
 def published_lines(pub: Mapping[str, Any] | None, indent: int = 4) -> list[str]:
     """The absolute figures a source printed, one per line, quoted with their own digits (``fmt.published``)."""
     if not pub:
         return []
     out = [_line("provenance", f"{pub.get('provenance')}, computed by {pub.get('by')}", indent)]
-    if pub.get("setting") is not None or pub.get("unit"):  # an inference figure: the setting it was measured in
-        for key, label in (("setting", "setting"), ("hardware", "hardware")):
-            if pub.get(key):
-                out.append(_line(label, str(pub[key]), indent))
-        if pub.get("batch_size") is not None:
-            out.append(_line("batch size", fmt.published(pub["batch_size"]), indent))
-        if pub.get("value") is not None:
-            out.append(_line("as published", f"{fmt.published(pub['value'])} {fmt.unit_text(pub.get('unit'))}",
-                             indent))
-    else:
-        e = pub.get("energy_mwh")
-        out.append(_line("energy", f"{fmt.published(e)} MWh" if e is not None else "not published", indent))
-        for key, label, what in (("tco2e_operational", "CO2eq operational", "tCO2eq"),
-                                 ("tco2e_total", "CO2eq total", "tCO2eq, all scopes the source counts")):
-            if pub.get(key) is not None:
-                out.append(_line(label, f"{fmt.published(pub[key])} {what}", indent))
-        if pub.get("accelerator_hours") is not None:
-            out.append(_line(str(pub.get("accelerator_hours_unit") or "GPU-hours"),
-                             fmt.published(pub["accelerator_hours"]), indent))
-        for key, label in (("hardware", "hardware"), ("location", "location")):
-            if pub.get(key):
-                out.append(_line(label, str(pub[key]), indent))
-        if pub.get("grid_g_per_kwh") is not None:
-            out.append(_line("grid", f"{fmt.published(pub['grid_g_per_kwh'])} {fmt.GRID_UNIT}", indent))
+    inference = pub.get("setting") is not None or pub.get("unit")  # an inference figure: measured in a setting
+    out += _inference_published(pub, indent) if inference else _training_published(pub, indent)
     if pub.get("source"):
         out.append(_line("source", f"{pub.get('ref_id')}: {pub['source']}", indent))
     return out
