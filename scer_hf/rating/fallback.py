@@ -402,24 +402,31 @@ def _suggestions(name: str, known: dict[str, str]) -> list[str]:
     return [x for i, x in enumerate(out) if x not in out[:i] and "/" in x][:SUGGESTIONS]
 
 
-def mark_unknown(a: Ask, rating: Rating) -> None:
-    """A model no table knows (and the Hub did not find) says so, with the close matches."""
-    known = known_ids(a.g, a.extra)
-    if (a.key in known or a.parameters is not None or a.local or (a.info.get("hub") or {}).get("checked")
-            or rating.training.available or rating.inference.available):
-        return
-    rating.known = False
-    rating.suggestions = _suggestions(a.mid, known)
+def _answered(a: Ask, rating: Rating, known: dict[str, str]) -> bool:
+    """Whether anything knows the model: a table, the caller's count, a local folder, the Hub, or a figure."""
+    return bool(a.key in known or a.parameters is not None or a.local or (a.info.get("hub") or {}).get("checked")
+                or rating.training.available or rating.inference.available)
+
+
+def _where_looked(a: Ask) -> str:
+    """Where the Hub stands on an unknown model: not asked (offline), not found, or no answer."""
     hub = a.info.get("hub") or {}
     err = str(hub.get("error") or "")
     if a.hub is False or not hub or "HF_HUB_OFFLINE" in err:
-        where = "offline: the Hub was not asked"
-    elif "404" in err or "NotFound" in err:
-        where = "not on the Hub either"
-    else:
-        where = f"the Hub did not answer: {err}"
+        return "offline: the Hub was not asked"
+    if "404" in err or "NotFound" in err:
+        return "not on the Hub either"
+    return f"the Hub did not answer: {err}"
+
+
+def mark_unknown(a: Ask, rating: Rating) -> None:
+    """A model no table knows (and the Hub did not find) says so, with the close matches."""
+    known = known_ids(a.g, a.extra)
+    if _answered(a, rating, known):
+        return
+    rating.known = False
+    rating.suggestions = _suggestions(a.mid, known)
+    where = _where_looked(a)
     for pr in (rating.training, rating.inference):
         pr.reason = (f"unknown model {a.mid!r}: not in the reference data, the lineage table, the parameter index "
                      f"or the renamed ids ({where}); see the close matches (suggestions)")
-
-
