@@ -109,7 +109,7 @@ def _probe(ep: Endpoint, api: str, mk: Any) -> str:
 def _meters(ep: Endpoint, server_pid: int | None) -> tuple[list[Meter], dict[str, str], int | None]:
     """This machine's GPUs and host, the host as the server's process tree when no RAPL counter reads it."""
     from ..core.meters.auto import auto
-    from ..core.meters.process import ProcessTreeMeter, listening_pid
+    from ..core.meters.process import listening_pid
 
     ms = auto(host=False)
     meters, choices = list(ms), dict(ms.choices)
@@ -119,24 +119,32 @@ def _meters(ep: Endpoint, server_pid: int | None) -> tuple[list[Meter], dict[str
         if m.name != "rapl":
             m.close()
     meters += rapl
-    has_dram = any(c.startswith("dram") for m in rapl for c in m.components)
     pid = server_pid if server_pid is not None else (listening_pid(ep.port) if ep.host else None)
     if rapl:
         choices["cpu"] = ("rapl counter (node-wide: the server, this client and anything else running): "
                           f"{rapl[0].source}")
-    if not rapl or not has_dram:
-        if pid is None or pid == os.getpid():
-            choices["cpu" if not rapl else "ram"] = (
-                "not measured: no RAPL counter, and the server's process was not found (pass server_pid=)")
-        else:
-            try:
-                meters.append(ProcessTreeMeter(pid, include_cpu=not rapl, include_ram=True))
-                choices["ram"] = f"estimate of the server process {pid} and its children"
-                if not rapl:
-                    choices["cpu"] = f"estimate of the server process {pid} and its children"
-            except Exception as exc:  # noqa: BLE001 - MeterUnavailableError, a process that just left: recorded
-                choices["cpu"] = f"not measured ({exc})"
+    if not rapl or not any(c.startswith("dram") for m in rapl for c in m.components):
+        meters += _server_tree(pid, bool(rapl), choices)
     return meters, choices, pid
+
+
+def _server_tree(pid: int | None, rapl: bool, choices: dict[str, str]) -> list[Meter]:
+    """The server's process tree as the host's CPU (without RAPL) and RAM estimate; what was chosen is noted."""
+    from ..core.meters.process import ProcessTreeMeter
+
+    if pid is None or pid == os.getpid():
+        choices["cpu" if not rapl else "ram"] = (
+            "not measured: no RAPL counter, and the server's process was not found (pass server_pid=)")
+        return []
+    try:
+        meter = ProcessTreeMeter(pid, include_cpu=not rapl, include_ram=True)
+    except Exception as exc:  # noqa: BLE001 - MeterUnavailableError, a process that just left: recorded
+        choices["cpu"] = f"not measured ({exc})"
+        return []
+    choices["ram"] = f"estimate of the server process {pid} and its children"
+    if not rapl:
+        choices["cpu"] = f"estimate of the server process {pid} and its children"
+    return [meter]
 
 
 def _stats(xs: Sequence[float]) -> dict[str, float | None]:
@@ -149,34 +157,46 @@ def _stats(xs: Sequence[float]) -> dict[str, float | None]:
             "p99": float(np.percentile(a, 99))}
 
 
-def _level_dict(lv: Level, ci: dict[str, Any], phase: dict[str, Any] | None, confidence: float,
-                rel_ci: float) -> dict[str, Any]:
-    wall = lv.end_s - lv.start_s if lv.end_s > lv.start_s else None
+def _per_unit(lv: Level, phase: dict[str, Any] | None) -> dict[str, Any]:
+    """Energy per response and per 1,000 output tokens, from the fully measured windows (the same for both)."""
     cov = (phase or {}).get("coverage") or {}
     basis_j = float((cov.get("energy_j") or {}).get("total", 0.0))
     basis = cov.get("counts") or {}
     n_q, n_out = float(basis.get("queries", 0)), float(basis.get("output_tokens", 0))
+    unc = float((phase or {}).get("energy_uncertainty_j") or 0.0)
     return {
-        "concurrency": lv.concurrency, "phase": lv.name, "responses": lv.responses, "failed": lv.failed,
-        "failures": dict(lv.failures), "failure_reasons": dict(lv.reasons), "stopped_by": lv.stopped_by,
-        "warmup": {"responses": lv.warmup_ok, "failed": lv.warmup_failed},
         "responses_measured": len(lv.energies_j),
         "j_per_response": basis_j / n_q if n_q else None,
         "j_per_1k_output_tokens": basis_j / n_out * 1000.0 if n_out else None,
         "wh_per_1k_responses": basis_j / n_q * 1000.0 / 3600.0 if n_q else None,
-        "meter_uncertainty_rel": ((float((phase or {}).get("energy_uncertainty_j") or 0.0) / basis_j)
-                                  if basis_j else None),
+        "meter_uncertainty_rel": unc / basis_j if basis_j else None,
+    }
+
+
+def _token_source(lv: Level) -> str:
+    if lv.token_sources == {"usage"}:
+        return "usage"
+    return "streamed chunks" if lv.token_sources == {"chunks"} else "usage and streamed chunks"
+
+
+def _level_dict(lv: Level, ci: dict[str, Any], phase: dict[str, Any] | None, confidence: float,
+                rel_ci: float) -> dict[str, Any]:
+    wall = lv.end_s - lv.start_s if lv.end_s > lv.start_s else None
+    return {
+        "concurrency": lv.concurrency, "phase": lv.name, "responses": lv.responses, "failed": lv.failed,
+        "failures": dict(lv.failures), "failure_reasons": dict(lv.reasons), "stopped_by": lv.stopped_by,
+        "warmup": {"responses": lv.warmup_ok, "failed": lv.warmup_failed},
+        **_per_unit(lv, phase),
         "ci": {"mean_j_per_response": ci.get("mean_j_per_query"), "half_width_j": ci.get("half_width_j"),
                "rel_half_width": ci.get("rel_half_width"), "confidence": confidence, "target_rel_half_width": rel_ci},
         "output_tokens": lv.output_tokens, "input_tokens": lv.input_tokens,
         "output_tokens_per_response": lv.output_tokens / lv.responses if lv.responses else None,
-        "output_tokens_source": "usage" if lv.token_sources == {"usage"} else (
-            "streamed chunks" if lv.token_sources == {"chunks"} else "usage and streamed chunks"),
+        "output_tokens_source": _token_source(lv),
         "wall_s": wall,
         "throughput_output_tokens_per_s": lv.output_tokens / wall if wall else None,
         "responses_per_s": lv.responses / wall if wall else None,
         "latency_s": _stats(lv.latency_s), "ttft_s": _stats(lv.ttft_s),
-        "coverage": cov.get("measured_fraction"),
+        "coverage": ((phase or {}).get("coverage") or {}).get("measured_fraction"),
     }
 
 
