@@ -184,23 +184,30 @@ def _prepare(texts: list[str], pipe: Any, task: str, new_tokens: int) -> tuple[l
     return out, cut
 
 
+_USER_PROMPTS = {"name": "user prompts", "source": "user-supplied", "license": None}
+
+
+def _dataset_texts(prompts: Any) -> tuple[list[Any], dict[str, Any]]:
+    """The ``prompt`` (else ``text``) column of a ``datasets.Dataset``, with its description and license."""
+    col = next((c for c in ("prompt", "text") if c in prompts.column_names), None)
+    if col is None:
+        raise EmptyPromptsError(f"the prompts dataset has no 'prompt' or 'text' column (has {prompts.column_names})")
+    return list(prompts[col]), {"name": "user dataset",
+                                "source": getattr(prompts.info, "description", "") or "user-supplied",
+                                "license": getattr(prompts.info, "license", "") or None}
+
+
 def _prompt_texts(prompts: Any) -> tuple[list[str], dict[str, Any]]:
+    """The prompts to run and where they come from: the shipped set, a dataset, a string, or a list."""
     if prompts is None:
         recs = load_prompts()
         return [r["prompt"] for r in recs], prompt_set_info(len(recs))
     if hasattr(prompts, "column_names"):  # a datasets.Dataset
-        col = next((c for c in ("prompt", "text") if c in prompts.column_names), None)
-        if col is None:
-            raise EmptyPromptsError("the prompts dataset has no 'prompt' or 'text' column (has "
-                                    f"{prompts.column_names})")
-        texts = list(prompts[col])
-        info = {"name": "user dataset", "source": getattr(prompts.info, "description", "") or "user-supplied",
-                "license": getattr(prompts.info, "license", "") or None}
+        texts, info = _dataset_texts(prompts)
     elif isinstance(prompts, str):
-        texts, info = [prompts], {"name": "user prompts", "source": "user-supplied", "license": None}
+        texts, info = [prompts], dict(_USER_PROMPTS)
     else:
-        texts = [p["prompt"] if isinstance(p, dict) else p for p in prompts]
-        info = {"name": "user prompts", "source": "user-supplied", "license": None}
+        texts, info = [p["prompt"] if isinstance(p, dict) else p for p in prompts], dict(_USER_PROMPTS)
     texts = [t for t in texts if isinstance(t, str) and t.strip()]
     if not texts:
         raise EmptyPromptsError("no non-empty prompts to benchmark with; pass prompts=None for the shipped set "
