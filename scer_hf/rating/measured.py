@@ -201,6 +201,13 @@ class _InferenceBasis:
     def wh_per_1k(self) -> float:
         return self.energy_j / 3600.0 / float(self.queries) * 1000.0
 
+    def co2e_per_1k(self, d: dict[str, Any]) -> dict[str, Any]:
+        """Operational emissions per 1,000 queries at the report's grid intensity and PUE."""
+        carbon = d.get("carbon") or {}
+        co2e_g = self.energy_j / 3.6e6 * float(carbon.get("pue") or 1.0) * float(carbon.get("g_per_kwh") or 0.0)
+        return {"value": co2e_g / float(self.queries) * 1000.0, "unit": "gCO2eq per 1,000 queries",
+                "sci": d.get("sci")}
+
 
 def _inference_category(d: dict[str, Any], tag: str, hw: str, gpu: bool) -> tuple[dict[str, Any], str | None]:
     """(the category rated in, the AI Energy Score class A/B/C of a text-generation model or None)."""
@@ -250,8 +257,8 @@ def _rated_inference(report: Report, path: str | None, tag: str, phases: list[di
     # the uncertainty of the energy rated (GPU components only when GPU energy is the value), not the
     # whole report's relative uncertainty, which mixes in CPU/RAM estimates (+-40 %)
     rel = _energy_uncertainty_j(d, phases, gpu_only=basis.gpu) / basis.energy_j
-    group = category["group"]
-    group_rows = [r for r in peers if group and r.get("group") == group and r.get("value") is not None]
+    group_rows = [r for r in peers if category["group"] and r.get("group") == category["group"]
+                  and r.get("value") is not None]
     pr = rate_value("inference", value, "Wh per 1,000 queries", group_rows, with_stars=bool(group_rows),
                     category=category, uncertainty=value * rel if rel else None, **_common(d, report, path))
     notes = (_peer_note(tag, cls) + _not_comparable(recorded, hw, basis.gpu, d.get("benchmark") or {})
@@ -262,11 +269,34 @@ def _rated_inference(report: Report, path: str | None, tag: str, phases: list[di
     withhold(pr)
     if not group_rows and pr.reason is None:
         pr.reason = "no published peers in this category"
-    carbon = d.get("carbon") or {}
-    co2e_g = basis.energy_j / 3.6e6 * float(carbon.get("pue") or 1.0) * float(carbon.get("g_per_kwh") or 0.0)
-    pr.co2e = {"value": co2e_g / float(basis.queries) * 1000.0, "unit": "gCO2eq per 1,000 queries",
-               "sci": d.get("sci")}
+    pr.co2e = basis.co2e_per_1k(d)
     return pr
+
+
+@dataclass(frozen=True)
+class _TrainingBasis:
+    """What a training report gives the rating: energy with PUE, tokens, parameters, and what is missing."""
+
+    energy_wh: float
+    tokens: float
+    params: Any
+    pue: float
+
+    @classmethod
+    def of(cls, d: dict[str, Any], phases: list[dict[str, Any]]) -> _TrainingBasis:
+        pue = float((d.get("carbon") or {}).get("pue") or 1.0)
+        energy_wh = sum(float(p["energy_j"]["total"] or 0.0) for p in phases) * pue / 3600.0
+        tokens = sum(float(p["counts"].get("tokens", 0)) for p in phases)
+        return cls(energy_wh, tokens, d["model"].get("parameters"), pue)
+
+    @property
+    def missing(self) -> list[str]:
+        return [n for n, ok in (("model parameters", isinstance(self.params, (int, float)) and self.params > 0),
+                                ("training token counts", self.tokens > 0)) if not ok]
+
+    @property
+    def parameter_tokens(self) -> float:
+        return float(self.params) * self.tokens
 
 
 def _training(report: Report, path: str | None, peers: list[dict[str, Any]]) -> PhaseRating:
@@ -276,17 +306,17 @@ def _training(report: Report, path: str | None, peers: list[dict[str, Any]]) -> 
     if gated is not None:
         return gated
     phases = _top(d, "training") or [p for p in d["phases"] if p.get("parent") is None]
-    pue = float((d.get("carbon") or {}).get("pue") or 1.0)
-    energy_wh = sum(float(p["energy_j"]["total"] or 0.0) for p in phases) * pue / 3600.0
-    tokens = sum(float(p["counts"].get("tokens", 0)) for p in phases)
-    params = d["model"].get("parameters")
-    missing = [n for n, ok in (("model parameters", isinstance(params, (int, float)) and params > 0),
-                               ("training token counts", tokens > 0)) if not ok]
-    if missing or energy_wh <= 0:
-        return _training_total(d, report, path, missing, energy_wh, pue)
-    pt = float(params) * tokens
-    value = energy_wh / pt * 1e15
-    rel = _energy_uncertainty_j(d, phases, gpu_only=False) / (energy_wh * 3600.0 / pue)
+    run = _TrainingBasis.of(d, phases)
+    if run.missing or run.energy_wh <= 0:
+        return _training_total(d, report, path, run.missing, run.energy_wh, run.pue)
+    return _rated_training(report, path, phases, run, peers)
+
+
+def _rated_training(report: Report, path: str | None, phases: list[dict[str, Any]], run: _TrainingBasis,
+                    peers: list[dict[str, Any]]) -> PhaseRating:
+    d = report.to_dict()
+    value = run.energy_wh / run.parameter_tokens * 1e15
+    rel = _energy_uncertainty_j(d, phases, gpu_only=False) / (run.energy_wh * 3600.0 / run.pue)
     cls = _training_class(d["model"])
     hw, _how = measured_hardware(d, phases)
     same, suffix, peer_note = _training_peers(peers, cls)
@@ -297,14 +327,12 @@ def _training(report: Report, path: str | None, peers: list[dict[str, Any]]) -> 
     pr = rate_value("training", value, _ref.TRAINING_UNIT, same,
                     category=category, uncertainty=value * rel if rel else None, **_common(d, report, path))
     co2e_g = sum(float(p.get("co2e_g") or 0.0) for p in phases)
-    pr.co2e = {"value": co2e_g / pt * 1e15, "unit": _ref.TRAINING_CO2E_UNIT, "sci": d.get("sci")}
-    pr.notes.extend(_coverage_note(report))
-    pr.notes.append(peer_note)
-    pr.notes.append(f"energy x PUE {pue} (published rows mostly include PUE); published rows are full "
-                    "pre-training runs, so a fine-tune is compared with pre-training efficiency")
+    pr.co2e = {"value": co2e_g / run.parameter_tokens * 1e15, "unit": _ref.TRAINING_CO2E_UNIT, "sci": d.get("sci")}
     reasons = _training_not_comparable(report, d, phases)
     pr.comparable = not reasons
-    pr.notes = reasons + pr.notes
+    pr.notes = [*reasons, *pr.notes, *_coverage_note(report), peer_note,
+                (f"energy x PUE {run.pue} (published rows mostly include PUE); published rows are full "
+                "pre-training runs, so a fine-tune is compared with pre-training efficiency")]
     return withhold(pr)
 
 
