@@ -150,25 +150,34 @@ def _phase(pr: PhaseRating) -> list[str]:
     return [pr.phase] + [line for section in PHASE_SECTIONS for line in section(pr)]
 
 
+def _lineage_line(node: Mapping[str, Any]) -> str:
+    """The model's place in its lineage: relation and base, architecture, parameters, where that is from."""
+    n = node.get("params_b")
+    shipped = str(node.get("origin", "")).startswith("lineage.csv")  # published counts, else counted
+    of = "from" if node.get("relation") in ("distilled", "finetune", "fine-tune") else "of"
+    rel = node.get("description") or (
+        f"{node.get('relation')}" + (f" {of} {node['base_model']}" if node.get("base_model") else ""))
+    arch = f", architecture {node['architecture']}" if node.get("architecture") else ""
+    size = "" if n is None else f", {n:g} B parameters" if shipped else f", {n * 1e9:,.0f} parameters"
+    return _line("lineage", f"{rel}{arch}{size}; from {node.get('origin')}")
+
+
+def _unknown_lines(r: Rating) -> list[str]:
+    if r.known:
+        return []
+    lines = [_line("unknown", f"no reference data, lineage or parameter count for {r.model!r}")]
+    return lines + ([_line("did you mean", ", ".join(r.suggestions))] if r.suggestions else [])
+
+
 def describe(r: Rating) -> str:
     """Readable lines, one fact each: model, reference data, lineage, then each phase."""
     lines = [r.model or "unnamed model", _line("reference data", r.reference_version)]
-    for rep in r.reports:
-        lines.append(_line("rated report", f"{rep.get('boundary')} report {str(rep.get('report_digest'))[:19]}..."))
-    if not r.known:
-        lines.append(_line("unknown", f"no reference data, lineage or parameter count for {r.model!r}"))
-        if r.suggestions:
-            lines.append(_line("did you mean", ", ".join(r.suggestions)))
+    lines += [_line("rated report", f"{rep.get('boundary')} report {str(rep.get('report_digest'))[:19]}...")
+              for rep in r.reports]
+    lines += _unknown_lines(r)
     node = (r.lineage or {}).get("node")
     if node:
-        n = node.get("params_b")
-        shipped = str(node.get("origin", "")).startswith("lineage.csv")  # published counts, else counted
-        of = "from" if node.get("relation") in ("distilled", "finetune", "fine-tune") else "of"
-        rel = node.get("description") or (
-            f"{node.get('relation')}" + (f" {of} {node['base_model']}" if node.get("base_model") else ""))
-        arch = f", architecture {node['architecture']}" if node.get("architecture") else ""
-        size = "" if n is None else f", {n:g} B parameters" if shipped else f", {n * 1e9:,.0f} parameters"
-        lines.append(_line("lineage", f"{rel}{arch}{size}; from {node.get('origin')}"))
+        lines.append(_lineage_line(node))
     for pr in (r.training, r.inference):
         lines += _phase(pr)
     return "\n".join(lines)
