@@ -92,14 +92,20 @@ def _lineage_node(r: Mapping[str, Any], i: int) -> Node | None:
     mid = (r.get("model_id") or "").strip()
     if not mid:
         return None
-    entry, notes = _idx.lookup(mid), (r.get("notes") or "").strip()
-    params, arch = _ref._num(r.get("params_b")), (r.get("architecture") or "").strip().lower() or None
-    if entry is not None and (params is None or arch is None):
-        notes = "; ".join(x for x in (notes, f"parameters and architecture: {entry.ref}") if x)
-        params, arch = params if params is not None else entry.params_b, arch or entry.architecture
+    params, arch, notes = _filled(mid, _ref._num(r.get("params_b")),
+                                  (r.get("architecture") or "").strip().lower() or None, (r.get("notes") or "").strip())
     return Node(model_id=mid, base_model=_base(r.get("base_model")),
                 relation=(r.get("relation") or "").strip() or "pretrained", architecture=arch, params_b=params,
                 source=(r.get("source") or "").strip(), notes=notes, origin=f"{LINEAGE_FILE}#{i}")
+
+
+def _filled(mid: str, params: float | None, arch: str | None, notes: str) -> tuple[float | None, str | None, str]:
+    """A row's parameters and architecture, the index's where the row has none (and the note says so)."""
+    entry = _idx.lookup(mid)
+    if entry is None or (params is not None and arch is not None):
+        return params, arch, notes
+    notes = "; ".join(x for x in (notes, f"parameters and architecture: {entry.ref}") if x)
+    return (params if params is not None else entry.params_b), (arch or entry.architecture), notes
 
 
 class Lineage:
@@ -289,11 +295,15 @@ def hub_node(model_id: str, timeout_s: float = 3.0,
             "architecture": box["arch"]}
     if not base and not total:
         return None, info
-    url = f"https://huggingface.co/{model_id}"
-    src = "; ".join(s for s in (
-        f"{url} (card metadata base_model: {base.replace('|', ', ')}; relation: {box['relation']})" if base else "",
-        f"Hub safetensors metadata: {total:,} parameters" if total else "") if s)
-    node = Node(model_id=model_id, base_model=base, relation=box["relation"] or "pretrained",
+    return Node(model_id=model_id, base_model=base, relation=box["relation"] or "pretrained",
                 architecture=(str(box["arch"]).lower() if box["arch"] else None),
-                params_b=(total / 1e9 if total else None), source=src, origin="Hub")
-    return node, info
+                params_b=(total / 1e9 if total else None), source=_hub_source(model_id, base, box["relation"], total),
+                origin="Hub"), info
+
+
+def _hub_source(model_id: str, base: str | None, relation: str | None, total: Any) -> str:
+    """Where a Hub node comes from: the card's base model and relation, the safetensors count."""
+    url = f"https://huggingface.co/{model_id}"
+    return "; ".join(s for s in (
+        f"{url} (card metadata base_model: {base.replace('|', ', ')}; relation: {relation})" if base else "",
+        f"Hub safetensors metadata: {total:,} parameters" if total else "") if s)
