@@ -369,6 +369,14 @@ def _grid(grid: GridSpec | None, **keywords: Any) -> GridSpec:
 _WATTS = re.compile(r"(\d+(?:\.\d+)?)\s*W\b")
 
 
+def _gpu_hours(row: Mapping[str, Any]) -> float | None:
+    """The GPU-hours a row publishes, as a number (None when absent or not a number)."""
+    try:
+        return float(str(row.get("gpu_hours") or "").strip())
+    except ValueError:
+        return None
+
+
 def _row_power(hw: str) -> tuple[float, str] | None:
     """(W, source) of a row's hardware: the wattage its source states, else the table's; None if neither."""
     stated = _WATTS.findall(hw)
@@ -398,13 +406,9 @@ def derive_training_energy(row: Mapping[str, Any], *, pue: float = 1.0,
     when the row lacks GPU-hours or power, or already has ``energy_mwh`` (unless
     ``include_published``). The published figures are kept beside the derived one.
     """
-    gh_s = str(row.get("gpu_hours") or "").strip()
     hw = str(row.get("hardware") or "").strip()
-    if not gh_s or not hw or (str(row.get("energy_mwh") or "").strip() and not include_published):
-        return None
-    try:
-        gh = float(gh_s)
-    except ValueError:
+    gh = _gpu_hours(row) if hw and (include_published or not str(row.get("energy_mwh") or "").strip()) else None
+    if gh is None:
         return None
     pue = _num("pue", pue, low=1.0, low_ok=True, high=5.0)
     power = _row_power(hw)
