@@ -33,26 +33,23 @@ from ..core.carbon import resolve_grid
 from ..core.grid import GridSpec
 from ..core.meters.base import Meter
 from ..core.report import Report
-from ..errors import BenchmarkSettingsError, EmptyPromptsError, ModelIdError, ModelLoadError, UnknownTaskError
+from ..errors import BenchmarkSettingsError, ModelIdError, ModelLoadError, UnknownTaskError
 from .pipeline import GENERATION_TASKS, Text2TextPipeline, TrackedPipeline, track_pipeline
-from .prompts import load_prompts, prompt_set_info
+from .protocol import (
+    DEFAULT_MIN_QUERIES,
+    DEFAULT_QUERIES,
+    DEFAULT_WARMUP,
+    PROTOCOL_VERSION,
+    SETTINGS,
+    RunSettings,
+    prompt_texts,
+    sequential_ci,
+)
 
-__all__ = ["benchmark", "load_pipeline", "supported_tasks", "SETTINGS", "PROTOCOL_VERSION", "sequential_ci"]
+__all__ = ["benchmark", "load_pipeline", "supported_tasks", "SETTINGS", "PROTOCOL_VERSION", "sequential_ci",
+           "DEFAULT_QUERIES", "DEFAULT_WARMUP", "DEFAULT_MIN_QUERIES"]
 
-PROTOCOL_VERSION = "scer-hf-bench/2"  # /2: the stopping rule scer-hf-stop/2 (min 50, 97 % t quantile)
-# Generation budgets. aienergyscore: AI Energy Score v1 text_generation config (optimum-benchmark energy_star:
-# max_new_tokens = min_new_tokens = 10, batch_size 1, greedy). long: LLM-Perf leaderboard GENERATE_KWARGS
-# (huggingface/llm-perf-backend llm_perf/common/utils.py: max_new_tokens = min_new_tokens = 64, batch_size 1).
-SETTINGS: dict[str, dict[str, Any]] = {
-    "aienergyscore": {"max_new_tokens": 10, "batch_size": 1,
-                      "source": "AI Energy Score v1 (optimum-benchmark energy_star text_generation config)"},
-    "long": {"max_new_tokens": 64, "batch_size": 1,
-             "source": "LLM-Perf leaderboard (huggingface/llm-perf-backend GENERATE_KWARGS)"},
-}
-DEFAULT_QUERIES = 1000  # AI Energy Score: num_samples 1000 per task
-DEFAULT_WARMUP = 10  # optimum-benchmark energy_star warmup_runs default; LLM-Perf warmup_runs=10
-# Our protocol choice (not from a source), chosen by simulation: see scer_hf.core.stopping
-DEFAULT_MIN_QUERIES = _stopping.DEFAULT_MIN_QUERIES
+
 # question-answering is left out: transformers 5.24 has no such pipeline, so its inputs could not be tested here
 _FORWARD_CANDIDATES = ("fill-mask", "text-classification", "feature-extraction", "token-classification")
 _ALIASES = {"sentiment-analysis": "text-classification", "ner": "token-classification"}
@@ -184,46 +181,6 @@ def _prepare(texts: list[str], pipe: Any, task: str, new_tokens: int) -> tuple[l
     return out, cut
 
 
-_USER_PROMPTS = {"name": "user prompts", "source": "user-supplied", "license": None}
-
-
-def _dataset_texts(prompts: Any) -> tuple[list[Any], dict[str, Any]]:
-    """The ``prompt`` (else ``text``) column of a ``datasets.Dataset``, with its description and license."""
-    col = next((c for c in ("prompt", "text") if c in prompts.column_names), None)
-    if col is None:
-        raise EmptyPromptsError(f"the prompts dataset has no 'prompt' or 'text' column (has {prompts.column_names})")
-    return list(prompts[col]), {"name": "user dataset",
-                                "source": getattr(prompts.info, "description", "") or "user-supplied",
-                                "license": getattr(prompts.info, "license", "") or None}
-
-
-def _prompt_texts(prompts: Any) -> tuple[list[str], dict[str, Any]]:
-    """The prompts to run and where they come from: the shipped set, a dataset, a string, or a list."""
-    if prompts is None:
-        recs = load_prompts()
-        return [r["prompt"] for r in recs], prompt_set_info(len(recs))
-    if hasattr(prompts, "column_names"):  # a datasets.Dataset
-        texts, info = _dataset_texts(prompts)
-    elif isinstance(prompts, str):
-        texts, info = [prompts], dict(_USER_PROMPTS)
-    else:
-        texts, info = [p["prompt"] if isinstance(p, dict) else p for p in prompts], dict(_USER_PROMPTS)
-    texts = [t for t in texts if isinstance(t, str) and t.strip()]
-    if not texts:
-        raise EmptyPromptsError("no non-empty prompts to benchmark with; pass prompts=None for the shipped set "
-                                "or a list of strings")
-    return texts, {**info, "n": len(texts)}
-
-
-def sequential_ci(values: Sequence[float], confidence: float = 0.95) -> dict[str, float | None]:
-    """Mean and half-width of the stopping rule's interval of *values* (None below two values): a Student-t
-    interval at :func:`scer_hf.core.stopping.quantile_level` of *confidence* (0.97 for 0.95)."""
-    rule = _stopping.SequentialStop(confidence=confidence)
-    for v in values:
-        rule.add(v)
-    return rule.interval()
-
-
 def _query_energy(pipe: TrackedPipeline) -> float | None:
     """Energy per query of the latest call (its energy / its queries), None when it was not fully measured."""
     m = pipe.last_call.get("generate") or pipe.last_call.get("forward")
@@ -280,8 +237,8 @@ def benchmark(
     """
     if endpoint is not None or model is not None or concurrency is not None or endpoint_options:
         return _endpoint(locals(), endpoint_options)
-    proto = _Protocol.checked(setting, queries, batch_size, min_queries, warmup, rel_ci, confidence)
-    texts, pinfo = _prompt_texts(prompts)
+    proto = RunSettings.checked(setting, queries, batch_size, min_queries, warmup, rel_ci, confidence)
+    texts, pinfo = prompt_texts(prompts)
     spec = _checked_grid(grid, country_iso_code=country_iso_code, region=region,
                          carbon_intensity_g_per_kwh=carbon_intensity_g_per_kwh, pue=pue, cloud_provider=cloud_provider,
                          cloud_region=cloud_region, live_intensity=live_intensity)
@@ -301,45 +258,6 @@ def benchmark(
     if quality:
         report = _attach_quality(report, pipe, task, texts[: max(1, min(tracked.calls * proto.batch_size, len(texts)))])
     return report
-
-
-@dataclass(frozen=True)
-class _Protocol:
-    """The checked settings of one benchmark: the protocol, the cap, the batch and the stopping rule."""
-
-    setting: str
-    cap: int
-    batch_size: int
-    min_queries: int
-    warmup: int
-    rel_ci: float
-    confidence: float
-
-    @classmethod
-    def checked(cls, setting: str, queries: int | None, batch_size: int, min_queries: int, warmup: int,
-                rel_ci: float, confidence: float) -> _Protocol:
-        if setting not in SETTINGS:
-            raise BenchmarkSettingsError(f"setting {setting!r} is unknown; use one of {', '.join(SETTINGS)}")
-        cap = DEFAULT_QUERIES if queries is None else int(queries)
-        if not isinstance(batch_size, int) or isinstance(batch_size, bool) or batch_size < 1:
-            raise BenchmarkSettingsError(f"batch_size={batch_size!r}: need a whole number of prompts per call, >= 1 "
-                                         "(1 is the AI Energy Score setting)")
-        if cap < 1 or warmup < 0 or min_queries < 2 or not 0 < rel_ci < 1 or not 0 < confidence < 1:
-            raise BenchmarkSettingsError(
-                f"invalid settings (queries={cap}, warmup={warmup}, min_queries={min_queries}, rel_ci={rel_ci}, "
-                f"confidence={confidence}); need queries >= 1, warmup >= 0, min_queries >= 2, 0 < rel_ci < 1 "
-                "(0.05 = +-5 %) and 0 < confidence < 1 (0.95)")
-        return cls(setting, cap, batch_size, min_queries, warmup, rel_ci, confidence)
-
-    @property
-    def calls(self) -> int:
-        """Calls the cap allows (the last one may pass the cap by less than a batch)."""
-        return -(-self.cap // self.batch_size)
-
-    @property
-    def need(self) -> int:
-        """Measured calls the stopping rule waits for (never more than the cap allows)."""
-        return min(self.min_queries, self.calls)
 
 
 def _checked_grid(grid: GridSpec | None, **keywords: Any) -> GridSpec:
@@ -385,14 +303,14 @@ class _Calls:
 
     pipe: Any
     task: str
-    proto: _Protocol
+    proto: RunSettings
     texts: list[str]
     cut: int
     new_tokens: int | None
     call_kw: dict[str, Any]
 
     @classmethod
-    def prepared(cls, pipe: Any, task: str, proto: _Protocol, texts: list[str]) -> _Calls:
+    def prepared(cls, pipe: Any, task: str, proto: RunSettings, texts: list[str]) -> _Calls:
         gen = task in GENERATION_TASKS
         new_tokens = SETTINGS[proto.setting]["max_new_tokens"] if gen else None
         call_kw: dict[str, Any] = (

@@ -37,6 +37,15 @@ from ..errors import BenchmarkSettingsError, EndpointResponseError, EndpointUnre
 from .loadgen import Level, run_level
 from .pipeline._call import call_entry
 from .pipeline._tracked import _Tracked
+from .protocol import (
+    DEFAULT_MIN_QUERIES,
+    DEFAULT_QUERIES,
+    DEFAULT_WARMUP,
+    PROTOCOL_VERSION,
+    SETTINGS,
+    prompt_texts,
+    sequential_ci,
+)
 
 __all__ = ["benchmark_endpoint", "level_name", "DEFAULT_CONCURRENCY", "MAX_CONCURRENCY"]
 
@@ -236,7 +245,6 @@ def benchmark_endpoint(
     estimate; found from the port when left out), ``parameters`` (the served model's parameter count, for the
     rating's size class) and ``timeout_s`` (per request); ``grid``: the grid arguments as one
     :class:`scer_hf.GridSpec`."""
-    from .benchmark import SETTINGS, _prompt_texts
 
     plan = _Plan.checked(concurrency, setting=setting, api=api, model=model, queries=queries,
                          min_queries=min_queries, warmup=warmup, rel_ci=rel_ci, confidence=confidence,
@@ -248,7 +256,7 @@ def benchmark_endpoint(
     carbon = resolve_grid(spec)
     live = make_live(spec.live_intensity, carbon)
     local = _measurable_here(ep, hardware)
-    texts, pinfo = _prompt_texts(prompts)
+    texts, pinfo = prompt_texts(prompts)
     max_tokens = SETTINGS[setting]["max_new_tokens"]
     mk = lambda a: Client(ep, model=model, api=a, api_key=api_key, max_tokens=max_tokens,  # noqa: E731
                           timeout_s=timeout_s)
@@ -295,8 +303,6 @@ class _Plan:
     def checked(cls, concurrency: int | Sequence[int] | None, *, setting: str, api: str, model: Any,
                 queries: int | None, min_queries: int | None, warmup: int | None, rel_ci: float, confidence: float,
                 timeout_s: float) -> _Plan:
-        from .benchmark import DEFAULT_MIN_QUERIES, DEFAULT_QUERIES, DEFAULT_WARMUP, SETTINGS
-
         levels = _levels(concurrency)
         if setting not in SETTINGS:
             raise BenchmarkSettingsError(f"setting {setting!r} is unknown; use one of {', '.join(SETTINGS)}")
@@ -316,8 +322,6 @@ class _Plan:
 
     def settings(self, out: list[tuple[Level, dict[str, Any]]]) -> dict[str, Any]:
         """The protocol part of the report's ``benchmark`` block, with what the levels ran."""
-        from .benchmark import PROTOCOL_VERSION, SETTINGS
-
         st = SETTINGS[self.setting]
         return {
             "protocol": PROTOCOL_VERSION, "mode": "endpoint", "setting": self.setting, "setting_source": st["source"],
@@ -363,7 +367,6 @@ def _run_levels(plan: _Plan, run: _Run, tracker: CallTracker, client: Any, texts
     """Each concurrency level in turn (its own top-level phase); the levels and the prompts used in all."""
     from tqdm.auto import tqdm
 
-    from .benchmark import sequential_ci
 
     out: list[tuple[Level, dict[str, Any]]] = []
     offset = 0
