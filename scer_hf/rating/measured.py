@@ -153,33 +153,51 @@ def _common(d: dict[str, Any], report: Report, path: str | None) -> dict[str, An
     return {"sources": [src], "estimated": report.estimated, "method": "estimate" if report.estimated else "measured"}
 
 
-def _unrated(d: dict[str, Any], report: Report, path: str | None, phase: str, reason: str, how_to: str | None,
-             **fields: Any) -> PhaseRating:
-    return PhaseRating(phase=phase, reason=reason, how_to_measure=how_to, **fields, **_common(d, report, path))
+@dataclass(frozen=True)
+class _Run:
+    """One report being rated: the Report, its dict (read once), the path it came from."""
+
+    report: Report
+    path: str | None
+    d: dict[str, Any]
+
+    @classmethod
+    def of(cls, report: Report, path: str | None) -> _Run:
+        return cls(report, path, report.to_dict())
+
+    def common(self) -> dict[str, Any]:
+        """Sources, estimated and method of a rating of this report."""
+        return _common(self.d, self.report, self.path)
+
+    def unrated(self, phase: str, reason: str, how_to: str | None, **fields: Any) -> PhaseRating:
+        return PhaseRating(phase=phase, reason=reason, how_to_measure=how_to, **fields, **self.common())
+
+    def gate(self, phase: str) -> PhaseRating | None:
+        return _coverage_gate(self.d, self.report, self.path, phase)
 
 
 def _inference(report: Report, path: str | None, task: str | None, peers: list[dict[str, Any]]) -> PhaseRating:
     """Energy per 1,000 queries among the AI Energy Score rows of its task and class; else why there is none."""
-    d = report.to_dict()
+    run = _Run.of(report, path)
+    d = run.d
     bench, model = d.get("benchmark") or {}, d["model"]
     phases = _top(d, "inference")
     raw_task = task or bench.get("task") or model.get("task")
     if not raw_task:
-        return _unrated(d, report, path, "inference", "the report names no task; pass task=",
-                        inference_how_to(model.get("id"), None), available=bool(phases))
+        return run.unrated("inference", "the report names no task; pass task=", inference_how_to(model.get("id"), None),
+                           available=bool(phases))
     tag = normalize_task(raw_task)
     phases, level_notes, not_rated = endpoint_phases(bench, phases)  # a served curve: like with like only
     if not_rated is not None:
-        return _unrated(d, report, path, "inference", not_rated, inference_how_to(model.get("id"), tag),
-                        notes=level_notes)
-    gated = _coverage_gate(d, report, path, "inference")
+        return run.unrated("inference", not_rated, inference_how_to(model.get("id"), tag), notes=level_notes)
+    gated = run.gate("inference")
     if gated is not None:
         return gated
     basis = _InferenceBasis.of(phases)
     if not phases or not basis.queries or basis.energy_j <= 0:
-        return _unrated(d, report, path, "inference", "the report has no measured inference phase with queries",
-                        inference_how_to(model.get("id"), tag))
-    return _rated_inference(report, path, tag, phases, basis, level_notes, peers)
+        return run.unrated("inference", "the report has no measured inference phase with queries",
+                           inference_how_to(model.get("id"), tag))
+    return _rated_inference(run, tag, phases, basis, level_notes, peers)
 
 
 @dataclass(frozen=True)
@@ -247,9 +265,9 @@ def _not_comparable(recorded: str | None, hw: str, gpu: bool, bench: dict[str, A
     return notes
 
 
-def _rated_inference(report: Report, path: str | None, tag: str, phases: list[dict[str, Any]],
-                     basis: _InferenceBasis, level_notes: list[str], peers: list[dict[str, Any]]) -> PhaseRating:
-    d = report.to_dict()
+def _rated_inference(run: _Run, tag: str, phases: list[dict[str, Any]], basis: _InferenceBasis,
+                     level_notes: list[str], peers: list[dict[str, Any]]) -> PhaseRating:
+    d = run.d
     value = basis.wh_per_1k
     recorded, _how = measured_hardware(d, phases)
     hw = recorded or "a GPU (model not recorded)"
@@ -260,10 +278,10 @@ def _rated_inference(report: Report, path: str | None, tag: str, phases: list[di
     group_rows = [r for r in peers if category["group"] and r.get("group") == category["group"]
                   and r.get("value") is not None]
     pr = rate_value("inference", value, "Wh per 1,000 queries", group_rows, with_stars=bool(group_rows),
-                    category=category, uncertainty=value * rel if rel else None, **_common(d, report, path))
+                    category=category, uncertainty=value * rel if rel else None, **run.common())
     notes = (_peer_note(tag, cls) + _not_comparable(recorded, hw, basis.gpu, d.get("benchmark") or {})
              + [n for n in level_notes if n.startswith("not comparable")])
-    after = [n for n in level_notes if not n.startswith("not comparable")] + _coverage_note(report)
+    after = [n for n in level_notes if not n.startswith("not comparable")] + _coverage_note(run.report)
     pr.comparable = not notes
     pr.notes = notes + after + pr.notes
     withhold(pr)
@@ -301,22 +319,22 @@ class _TrainingBasis:
 
 def _training(report: Report, path: str | None, peers: list[dict[str, Any]]) -> PhaseRating:
     """Energy per 10^15 parameter x training tokens among the published training rows; else why there is none."""
-    d = report.to_dict()
-    gated = _coverage_gate(d, report, path, "training")
+    run = _Run.of(report, path)
+    gated = run.gate("training")
     if gated is not None:
         return gated
-    phases = _top(d, "training") or [p for p in d["phases"] if p.get("parent") is None]
-    run = _TrainingBasis.of(d, phases)
-    if run.missing or run.energy_wh <= 0:
-        return _training_total(d, report, path, run.missing, run.energy_wh, run.pue)
-    return _rated_training(report, path, phases, run, peers)
+    phases = _top(run.d, "training") or [p for p in run.d["phases"] if p.get("parent") is None]
+    basis = _TrainingBasis.of(run.d, phases)
+    if basis.missing or basis.energy_wh <= 0:
+        return _training_total(run, basis)
+    return _rated_training(run, phases, basis, peers)
 
 
-def _rated_training(report: Report, path: str | None, phases: list[dict[str, Any]], run: _TrainingBasis,
+def _rated_training(run: _Run, phases: list[dict[str, Any]], basis: _TrainingBasis,
                     peers: list[dict[str, Any]]) -> PhaseRating:
-    d = report.to_dict()
-    value = run.energy_wh / run.parameter_tokens * 1e15
-    rel = _energy_uncertainty_j(d, phases, gpu_only=False) / (run.energy_wh * 3600.0 / run.pue)
+    d = run.d
+    value = basis.energy_wh / basis.parameter_tokens * 1e15
+    rel = _energy_uncertainty_j(d, phases, gpu_only=False) / (basis.energy_wh * 3600.0 / basis.pue)
     cls = _training_class(d["model"])
     hw, _how = measured_hardware(d, phases)
     same, suffix, peer_note = _training_peers(peers, cls)
@@ -325,26 +343,27 @@ def _rated_training(report: Report, path: str | None, phases: list[dict[str, Any
                 "group": "training | pre-training | energy per parameter-token" + suffix,
                 "metric": _ref.TRAINING_UNIT, "reference": _ref.REFERENCE_VERSION}
     pr = rate_value("training", value, _ref.TRAINING_UNIT, same,
-                    category=category, uncertainty=value * rel if rel else None, **_common(d, report, path))
+                    category=category, uncertainty=value * rel if rel else None, **run.common())
     co2e_g = sum(float(p.get("co2e_g") or 0.0) for p in phases)
-    pr.co2e = {"value": co2e_g / run.parameter_tokens * 1e15, "unit": _ref.TRAINING_CO2E_UNIT, "sci": d.get("sci")}
-    reasons = _training_not_comparable(report, d, phases)
+    pr.co2e = {"value": co2e_g / basis.parameter_tokens * 1e15, "unit": _ref.TRAINING_CO2E_UNIT,
+               "sci": d.get("sci")}
+    reasons = _training_not_comparable(run, phases)
     pr.comparable = not reasons
-    pr.notes = [*reasons, *pr.notes, *_coverage_note(report), peer_note,
-                (f"energy x PUE {run.pue} (published rows mostly include PUE); published rows are full "
-                "pre-training runs, so a fine-tune is compared with pre-training efficiency")]
+    pr.notes = [*reasons, *pr.notes, *_coverage_note(run.report), peer_note,
+                (f"energy x PUE {basis.pue} (published rows mostly include PUE); published rows are full "
+                 "pre-training runs, so a fine-tune is compared with pre-training efficiency")]
     return withhold(pr)
 
 
-def _training_total(d: dict[str, Any], report: Report, path: str | None, missing: list[str], energy_wh: float,
-                    pue: float) -> PhaseRating:
+def _training_total(run: _Run, basis: _TrainingBasis) -> PhaseRating:
     """No comparable figure: the training energy shown as a total (not graded), with what is missing."""
+    missing = basis.missing
     why = (f"the report lacks {' and '.join(missing)}" if missing else "no training energy measured") + \
         ": energy per parameter x training token cannot be computed"
-    measured = energy_wh > 0
-    return _unrated(d, report, path, "training", why, training_how_to(d["model"].get("id")), available=measured,
-                    value=energy_wh / 1e6 if measured else None,
-                    unit=f"MWh (training energy with PUE {_num(pue)}, not normalised)" if measured else None)
+    measured = basis.energy_wh > 0
+    return run.unrated("training", why, training_how_to(run.d["model"].get("id")), available=measured,
+                       value=basis.energy_wh / 1e6 if measured else None,
+                       unit=f"MWh (training energy with PUE {_num(basis.pue)}, not normalised)" if measured else None)
 
 
 def _training_class(model: dict[str, Any]) -> str | None:
@@ -364,11 +383,11 @@ def _training_peers(peers: list[dict[str, Any]], cls: str | None) -> tuple[list[
                            f"than 3: {len(same)})")
 
 
-def _training_not_comparable(report: Report, d: dict[str, Any], phases: list[dict[str, Any]]) -> list[str]:
+def _training_not_comparable(run: _Run, phases: list[dict[str, Any]]) -> list[str]:
     reasons = []
-    if report.estimated:
+    if run.report.estimated:
         reasons.append("not comparable: energy is estimated, not measured (published rows are measured runs)")
-    if not _gpu_measured(d, phases):
+    if not _gpu_measured(run.d, phases):
         reasons.append("not comparable: not measured on a GPU (no GPU energy; published rows are accelerator runs)")
     return reasons
 
