@@ -31,6 +31,7 @@ __all__ = [
     "update_card",
     "PhaseTracker",
     "carbon_intensity",
+    "GridSpec",
     "meters",
     "errors",
 ]
@@ -48,6 +49,7 @@ _LAZY: dict[str, tuple[str, str | None]] = {
     "update_card": ("scer_hf.publish.card", "update_card"),
     "PhaseTracker": ("scer_hf.core.tracker", "PhaseTracker"),
     "carbon_intensity": ("scer_hf.core.carbon", "carbon_intensity"),
+    "GridSpec": ("scer_hf.core.grid", "GridSpec"),
     "meters": ("scer_hf.core.meters", None),
     "errors": ("scer_hf.errors", None),
 }
@@ -79,14 +81,14 @@ def __dir__() -> list[str]:
 if TYPE_CHECKING:  # pragma: no cover
     from . import errors
     from .core import meters
-    from .rating import reference
-    from .hf.benchmark import benchmark
     from .core.calculator import estimate
+    from .core.carbon import carbon_intensity
+    from .core.grid import GridSpec
+    from .core.tracker import PhaseTracker
+    from .hf.benchmark import benchmark
     from .hf.callback import SCERCallback
+    from .hf.model import track_model
+    from .hf.pipeline import track_pipeline
     from .hf.training import track_training
     from .publish.card import update_card
-    from .core.carbon import carbon_intensity
-    from .hf.pipeline import track_pipeline
-    from .hf.model import track_model
-    from .rating import rate
-    from .core.tracker import PhaseTracker
+    from .rating import rate, reference

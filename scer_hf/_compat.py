@@ -54,7 +54,7 @@ class _AliasLoader(importlib.abc.Loader):
         self.target = target
         self.spec = None
 
-    def create_module(self, spec):  # type: ignore[no-untyped-def]
+    def create_module(self, spec):
         module = importlib.import_module(self.target)
         self.spec = module.__spec__
         return module
@@ -64,7 +64,7 @@ class _AliasLoader(importlib.abc.Loader):
 
 
 class _AliasFinder(importlib.abc.MetaPathFinder):
-    def find_spec(self, fullname, path=None, target=None):  # type: ignore[no-untyped-def]
+    def find_spec(self, fullname, path=None, target=None):
         if not fullname.startswith("scer_hf."):
             return None
         new = new_name(fullname)
@@ -76,4 +76,5 @@ class _AliasFinder(importlib.abc.MetaPathFinder):
 
 def install() -> None:
     if not any(isinstance(f, _AliasFinder) for f in sys.meta_path):
-        sys.meta_path.insert(0, _AliasFinder())  # before PathFinder: an aliased package's submodules must not load twice
+        # before PathFinder: an aliased package's submodules must not load twice
+        sys.meta_path.insert(0, _AliasFinder())

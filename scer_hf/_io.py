@@ -250,10 +250,8 @@ def _replace_atomically(p: Path, content: bytes) -> None:
             os.fsync(fb.fileno())
         os.replace(tmp, p)
     except BaseException:
-        try:
+        with contextlib.suppress(OSError):
             os.unlink(tmp)
-        except OSError:
-            pass
         raise
     try:  # make the rename durable
         dfd = os.open(p.parent, os.O_RDONLY)

@@ -26,8 +26,9 @@ import json
 import math
 import os
 import stat
+from collections.abc import Iterator
 from pathlib import Path, PurePosixPath, PureWindowsPath
-from typing import Any, BinaryIO, Iterator
+from typing import Any, BinaryIO
 
 from .errors import InputFileError
 
@@ -93,7 +94,7 @@ def open_regular(path: str | os.PathLike[str], *, what: str = "file", error: typ
         os.close(fd)
         raise
     with fh:
-        yield fh, st.st_size  # type: ignore[misc]
+        yield fh, st.st_size
 
 
 def _open(path: str, what: str, error: type[Exception], shown: str) -> int:

@@ -15,6 +15,7 @@ __all__ = [
     "LiveIntensityError",
     "UnknownRegionError",
     "UnknownCountryError",
+    "GridConflictError",
     "HardwareNotFoundError",
     "ReportError",
     "ReportSchemaError",
@@ -83,6 +84,10 @@ class UnknownCountryError(CarbonIntensityError):
 
 class UnknownRegionError(UnknownCountryError):
     """A grid region or cloud region is not in the shipped grid-intensity data (the message has close matches)."""
+
+
+class GridConflictError(CarbonIntensityError):
+    """``grid=GridSpec(...)`` and one of the separate grid keywords were both given, with different values."""
 
 
 class LiveIntensityError(CarbonIntensityError):

@@ -145,7 +145,7 @@ def test_server_that_includes_gpus_is_never_added_to_a_gpu_row(server: str) -> N
 
 def test_every_server_row_scope_is_classified() -> None:
     """A new server row that includes GPUs must be caught by the guard (or this test is updated)."""
-    from scer_hf.core.calculator import _INCLUDES_GPUS
+    from scer_hf.core.calculator_embodied import _INCLUDES_GPUS
 
     caught = {r.hardware for r in hardware_table() if r.category == "server" and _INCLUDES_GPUS.search(r.scope)
               and "excl" not in r.scope.lower()}

@@ -99,7 +99,7 @@ def test_verify_recomputes_from_the_recorded_figure_not_todays_install(monkeypat
     d = _report(carbon_intensity("USA", region="California")).to_dict()
     assert d["co2e_g"] == pytest.approx(179.064, abs=1e-3)
     assert d["carbon"]["data_sha256"] and d["carbon"]["codecarbon_version"]
-    import scer_hf.core.grid_regions as g
+    import scer_hf.core.grid_data as g
 
     monkeypatch.setattr(g, "_codecarbon_data_dir", lambda: None)  # codecarbon gone (or changed) today
     g._file.cache_clear()

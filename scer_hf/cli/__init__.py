@@ -10,6 +10,7 @@ given a model id that no table knows (it prints the close matches).
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import warnings
 from typing import Any
 

@@ -7,7 +7,8 @@ import json
 import re
 import sys
 import textwrap
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import click
 

@@ -23,7 +23,7 @@ def _g(x: Any, unit: str = "") -> str:
 def render_text(d: dict[str, Any], saved: str | None = None) -> str:
     """A short human summary of a benchmark report dict: one fact per line, the defaults that shaped the
     figures (grid, PUE) and where the interval stopped included."""
-    from ..publish.figures import fact_dicts  # noqa: PLC0415
+    from ..publish.figures import fact_dicts
 
     b, pu = d["benchmark"], d.get("extra", {}).get("per_unit", {})
     ci = b["ci"]
@@ -32,13 +32,13 @@ def render_text(d: dict[str, Any], saved: str | None = None) -> str:
     lines = [
         f"scer-hf benchmark of {d['model'].get('id') or '?'}",
         f"  protocol      : {b['protocol']}, setting {b['setting']}",
-        f"  task          : {b['task']}, batch {b['batch_size']}, new tokens {b['max_new_tokens'] or '-'}, "
-        f"warm-up {b['warmup']}",
+        (f"  task          : {b['task']}, batch {b['batch_size']}, new tokens {b['max_new_tokens'] or '-'}, "
+        f"warm-up {b['warmup']}"),
         f"  queries       : {b['queries_run']} run, cap {b['queries_cap']}",
         f"  per query     : {_g(ci['mean_j_per_query'], ' J')} +/- {_g(ci['half_width_j'], ' J')}",
         f"  per 1,000 q.  : {_g(pu.get('wh_per_1k_queries'), ' Wh')}",
-        f"  per 1M tokens : {_g(per_m['j_per_1k_output_tokens'], ' J')}, {fmt.co2e(per_m['g_per_1k_output_tokens'])}"
-        ", per 1 million output tokens",
+        (f"  per 1M tokens : {_g(per_m['j_per_1k_output_tokens'], ' J')}, {fmt.co2e(per_m['g_per_1k_output_tokens'])}"
+        ", per 1 million output tokens"),
     ]
     if d.get("sci"):
         lines.append(f"  SCI           : {fmt.sci_display(d['sci'])['text']}")

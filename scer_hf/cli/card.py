@@ -120,8 +120,7 @@ def update(target: str, report_path: str | None, rating_path: str | None, push: 
 @handle_errors
 def show(target: str, as_json: bool) -> None:
     """Print the SCER metadata (co2_eq_emissions, scer block) of a card."""
-    from ..publish.card import is_repo_id
-    from ..publish.card import hub
+    from ..publish.card import hub, is_repo_id
     from ..publish.card.splice import split_card
 
     if is_repo_id(target):

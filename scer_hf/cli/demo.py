@@ -49,7 +49,8 @@ def command(out_dir: str, country: str, epochs: int, queries: int, overwrite: bo
         for b in ("training", "inference"):
             x = s[b]
             lines.append(b)
-            energy = fmt.energy(x["energy_j"]) + (f" over {fmt.count(x['queries'])} queries" if x.get("queries") else "")
+            queries = f" over {fmt.count(x['queries'])} queries" if x.get("queries") else ""
+            energy = fmt.energy(x["energy_j"]) + queries
             lines.append(f"  energy        : {energy}")
             lines.append(f"  CO2eq         : {fmt.co2e(x['co2e_g'])} operational")
             lines.append(f"  SCI           : {x['sci_display']['text'] if x.get('sci_display') else 'not computed'}")

@@ -19,73 +19,85 @@ def _fmt_g(g: float) -> str:
 
 def render_text(d: dict[str, Any], equivalent_lines: list[str], saved: str | None = None) -> str:
     """The human-readable summary of an estimate report (a ``Report.to_dict()``): one fact per line."""
-    from ..publish.figures import fact_dicts  # noqa: PLC0415
+    lines = ["ESTIMATE (calculator): computed from hardware x time x location, not measured."]
+    lines += _run_lines(d) + _emission_lines(d) + _embodied_lines(d) + _sci_lines(d)
+    lines += _equivalent_lines(d, equivalent_lines) + _assumption_lines(d)
+    lines += [f"report written to {saved}"] if saved else []
+    return "\n".join(cli_words(ln, _OPTIONS) for ln in lines)
 
-    calc = d["provenance"]["calculator"]
-    a = calc["assumptions"]
-    unc = calc["uncertainty"]
-    c = d["carbon"]
+
+def _run_lines(d: dict[str, Any]) -> list[str]:
+    """The hardware, its power and the wall-clock draws (idle, infrastructure)."""
+    a = d["provenance"]["calculator"]["assumptions"]
+    lines = [(f"  hardware      : {fmt.count(a['count'])} x {a['hardware']} for {fmt.num(a['hours'])} h, "
+              f"{fmt.plural(a['device_hours'], 'device-hour')}"),
+             f"  power         : {fmt.num(a['board_power_w'])} W per device x utilisation {fmt.num(a['utilisation'])}"]
+    return lines + [f"  {what:<14}: {fmt.num(a[key])} W for the whole {fmt.num(a['hours'])} h"
+                    for key, what in (("idle_w", "idle power"), ("infrastructure_w", "infrastructure")) if key in a]
+
+
+def _emission_lines(d: dict[str, Any]) -> list[str]:
+    """Energy and operational CO2eq with their ranges, the grid and its source."""
+    from ..publish.figures import fact_dicts
+
+    unc, c = d["provenance"]["calculator"]["uncertainty"], d["carbon"]
     fam = fmt.energy_family(d["energy_j"])
     e_range = [fmt.energy(k * 3.6e6, fam) for k in unc["energy_kwh_range"]]
-    lines = [
-        "ESTIMATE (calculator): computed from hardware x time x location, not measured.",
-        f"  hardware      : {fmt.count(a['count'])} x {a['hardware']} for {fmt.num(a['hours'])} h, "
-        f"{fmt.plural(a['device_hours'], 'device-hour')}",
-        f"  power         : {fmt.num(a['board_power_w'])} W per device x utilisation {fmt.num(a['utilisation'])}",
-    ]
-    for key, what in (("idle_w", "idle power"), ("infrastructure_w", "infrastructure")):
-        if key in a:
-            lines.append(f"  {what:<14}: {fmt.num(a[key])} W for the whole {fmt.num(a['hours'])} h")
-    lines += [
-        f"  energy        : {fmt.energy(d['energy_j'], fam)} IT energy"
-        + (f", {fmt.energy(d['energy_j'] * c['pue'], fam)} with PUE {fmt.num(c['pue'])}" if c["pue"] != 1.0 else ""),
-        f"  energy range  : {e_range[0]} to {e_range[1]}",
-        f"  CO2eq         : {_fmt_g(d['co2e_g'])} operational",
-        f"  CO2eq range   : {_fmt_g(unc['co2e_g_range'][0])} to {_fmt_g(unc['co2e_g_range'][1])}",
-    ]
+    pue = f", {fmt.energy(d['energy_j'] * c['pue'], fam)} with PUE {fmt.num(c['pue'])}" if c["pue"] != 1.0 else ""
+    lines = [f"  energy        : {fmt.energy(d['energy_j'], fam)} IT energy{pue}",
+             f"  energy range  : {e_range[0]} to {e_range[1]}",
+             f"  CO2eq         : {_fmt_g(d['co2e_g'])} operational",
+             f"  CO2eq range   : {_fmt_g(unc['co2e_g_range'][0])} to {_fmt_g(unc['co2e_g_range'][1])}"]
     lines += fact_lines([f for f in fact_dicts(d) if f["key"] in ("grid", "pue")])
-    lines.append(f"  grid source   : {c['source']}" + (f", {c['year']}" if c.get("year") else ""))
+    return [*lines, f"  grid source   : {c['source']}" + (f", {c['year']}" if c.get("year") else "")]
+
+
+def _embodied_lines(d: dict[str, Any]) -> list[str]:
     emb = d["embodied"]
-    if emb.get("included"):
-        use = float(a.get("lifetime_usage", 1.0))
-        life = f"{fmt.num(emb['lifetime_years'] / use)} y" if emb.get("lifetime_years") else "? y"
-        lines.append(f"  embodied      : {_fmt_g(emb['embodied_g'])}, {emb['hardware']}")
-        lines.append(f"  lifetime      : {life}" + (f", in use {fmt.percent(use)} of it" if use != 1.0 else ""))
-        lines.append(f"  total CO2eq   : {_fmt_g(d['co2e_g'] + emb['embodied_g'])}, operational + embodied")
-    else:
-        lines.append(f"  embodied      : not included: {cli_words(str(emb.get('reason')), _OPTIONS)}")
-    if d.get("sci"):
-        s = d["sci"]
-        lines.append(f"  SCI           : {fmt.sci_display(s)['text']}, {s['version']}")
-    else:
-        lines.append("  SCI           : not computed; pass --tokens, --samples or --queries for R")
-    if equivalent_lines:
-        scope = "operational + embodied" if d.get("embodied_g") is not None else "operational"
-        lines.append(f"  about the same as, for {_fmt_g(d['co2e_g'] + (d['embodied_g'] or 0.0))} {scope}:")
-        lines += [f"    {e}" for e in equivalent_lines]
-    lines.append("  assumptions:")
-    lines.append(f"    power       : {a['board_power_source']}")
-    lines.append(f"    utilisation : {a['utilisation_source']}")
-    for k in ("cpu_power_source", "ram_power_source"):
-        if k in a:
-            lines.append(f"    {k.split('_')[0]:<12}: {a[k]}")
-    lines.append(f"    uncertainty : +/-{unc['relative']:.0%}, {unc['basis']}")
-    lines.append(f"    not included: {unc['not_included']}")
-    if saved:
-        lines.append(f"report written to {saved}")
-    return "\n".join(cli_words(ln, _OPTIONS) for ln in lines)
+    if not emb.get("included"):
+        return [f"  embodied      : not included: {cli_words(str(emb.get('reason')), _OPTIONS)}"]
+    use = float(d["provenance"]["calculator"]["assumptions"].get("lifetime_usage", 1.0))
+    life = f"{fmt.num(emb['lifetime_years'] / use)} y" if emb.get("lifetime_years") else "? y"
+    return [f"  embodied      : {_fmt_g(emb['embodied_g'])}, {emb['hardware']}",
+            f"  lifetime      : {life}" + (f", in use {fmt.percent(use)} of it" if use != 1.0 else ""),
+            f"  total CO2eq   : {_fmt_g(d['co2e_g'] + emb['embodied_g'])}, operational + embodied"]
+
+
+def _sci_lines(d: dict[str, Any]) -> list[str]:
+    shown = fmt.sci_display(d.get("sci"))
+    if shown is None:
+        return ["  SCI           : not computed; pass --tokens, --samples or --queries for R"]
+    return [f"  SCI           : {shown['text']}, {d['sci']['version']}"]
+
+
+def _equivalent_lines(d: dict[str, Any], equivalent_lines: list[str]) -> list[str]:
+    if not equivalent_lines:
+        return []
+    scope = "operational + embodied" if d.get("embodied_g") is not None else "operational"
+    return ([f"  about the same as, for {_fmt_g(d['co2e_g'] + (d['embodied_g'] or 0.0))} {scope}:"]
+            + [f"    {e}" for e in equivalent_lines])
+
+
+def _assumption_lines(d: dict[str, Any]) -> list[str]:
+    calc = d["provenance"]["calculator"]
+    a, unc = calc["assumptions"], calc["uncertainty"]
+    return (["  assumptions:", f"    power       : {a['board_power_source']}",
+             f"    utilisation : {a['utilisation_source']}"]
+            + [f"    {k.split('_')[0]:<12}: {a[k]}" for k in ("cpu_power_source", "ram_power_source") if k in a]
+            + [f"    uncertainty : +/-{unc['relative']:.0%}, {unc['basis']}",
+               f"    not included: {unc['not_included']}"])
 
 
 # estimate()'s argument names -> this command's options, for error messages
 _OPTIONS = {"hardware": "--gpu", "hours": "--hours", "gpu_hours": "--gpu-hours", "count": "--count",
-            "country_iso_code": "--country", "cloud_provider": "--cloud", "cloud_region": "--region", "carbon_intensity_g_per_kwh": "--intensity", "pue": "--pue",
+            "country_iso_code": "--country", "cloud_provider": "--cloud", "cloud_region": "--region",
+            "carbon_intensity_g_per_kwh": "--intensity", "pue": "--pue",
             "utilisation": "--utilisation", "watts": "--watts", "cpu_watts": "--cpu-watts", "memory_gb": "--memory-gb",
             "lifetime_years": "--lifetime-years", "embodied_hardware": "--embodied", "servers": "--servers",
             "tokens": "--tokens", "samples": "--samples", "queries": "--queries", "idle_w": "--idle-watts",
             "infrastructure_w": "--infrastructure-watts", "lifetime_usage": "--lifetime-usage",
             "scer_hf.core.calculator.power_table()": "scer_hf/data/hardware_power.csv",
-            "scer_hf.core.embodied.hardware_table()": "scer_hf/data/hardware_embodied.csv",
-            "embodied_hardware": "--embodied"}
+            "scer_hf.core.embodied.hardware_table()": "scer_hf/data/hardware_embodied.csv"}
 
 
 @click.command("estimate")
@@ -128,7 +140,8 @@ _OPTIONS = {"hardware": "--gpu", "hours": "--hours", "gpu_hours": "--gpu-hours",
 @json_option
 @handle_errors
 def command(hardware: str | None, count: int, hours: float | None, gpu_hours: float | None, country: str | None,
-            region: str | None, cloud: str | None, intensity: float | None, pue: float, utilisation: float, watts: float | None,
+            region: str | None, cloud: str | None, intensity: float | None, pue: float, utilisation: float,
+            watts: float | None,
             cpu: str | None, cpu_watts: float | None, memory_gb: float | None, embodied: tuple[str, ...],
             servers: float, lifetime_years: float | None, lifetime_usage: float, idle_watts: float | None,
             infrastructure_watts: float | None, model_id: str | None, boundary: str,
@@ -164,5 +177,6 @@ def command(hardware: str | None, count: int, hours: float | None, gpu_hours: fl
     total_g = d["co2e_g"] + (d["embodied_g"] or 0.0)
     obj = {"report": d, "equivalents": equivalents(total_g), "saved": saved}
     best = best_equivalent(total_g, g_per_kwh=d["carbon"].get("g_per_kwh"))  # the one the label shows
-    lines = [f"~{fmt.num(best['value'])} {best['label']} ({best['source'].split(',')[0].split(' (')[0]})"] if best else []
+    short = best["source"].split(",")[0].split(" (")[0] if best else ""
+    lines = [f"~{fmt.num(best['value'])} {best['label']} ({short})"] if best else []
     emit(obj, as_json, lambda: render_text(d, lines, saved))

@@ -51,8 +51,8 @@ def _list_text(av: dict[str, Any]) -> str:
     heads = {"cloud": "cloud regions: pass --cloud PROVIDER --region REGION",
              "region": "sub-national regions: pass --country CODE --region NAME",
              "country": "countries: pass --country CODE, ISO alpha-3"}
-    lines = [f"Grid figures available offline, codecarbon {av.get('codecarbon_version') or 'not installed'}, "
-             f"in {fmt.GRID_UNIT}, location-based annual averages"]
+    lines = [(f"Grid figures available offline, codecarbon {av.get('codecarbon_version') or 'not installed'}, "
+             f"in {fmt.GRID_UNIT}, location-based annual averages")]
     kind = None
     for f in av["figures"]:
         if f["kind"] != kind:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-
 import click
 
 from ._common import emit, handle_errors, json_option, verify_command
@@ -37,7 +36,8 @@ def command(report: str, rating_path: str | None, out: str, overwrite: bool, url
     from .._io import refuse_overwrite
     from ..core.report import load_report
     from ..core.report_files import find_report
-    from ..publish.label import label_fields, markdown_badge, save_label, scope_line
+    from ..publish.figures import scope_line
+    from ..publish.label import label_fields, markdown_badge, save_label
     from ..rating import resolve_rating
 
     source = find_report(report)  # a folder: its report (scer_report.json, inference_report.json, ...)

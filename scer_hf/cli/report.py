@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-
 import click
 
 from ._common import emit, handle_errors, json_option, verify_command
@@ -27,12 +26,11 @@ def command(report: str, rating_path: str | None, out: str, overwrite: bool, url
     efficiency when the report has a quality block, the label, method and sources.
     """
     from .._io import refuse_overwrite
+    from ..core.report import load_report
+    from ..core.report_files import find_report
     from ..publish.figures import coverage_texts
     from ..publish.html import write_html_report
-    from ..core.report import load_report
     from ..rating import resolve_rating
-
-    from ..core.report_files import find_report
 
     source = find_report(report)  # a folder: its report (scer_report.json, inference_report.json, ...)
     refuse_overwrite(out, overwrite=overwrite, inputs=[report, source, rating_path])

@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import threading
 from collections import deque
-from typing import Callable, Hashable, Iterable, Mapping
+from collections.abc import Callable, Hashable, Iterable, Mapping
 
 from .meters.base import Meter, Reading
 from .meters.guard import MeterGuard
@@ -48,11 +48,11 @@ ATTRIBUTION_RULE = (
 
 TOP = "*"  # the key of a call's own totals (its segments are keyed by name)
 
-_REGISTRY: dict[Hashable, "SharedMeter"] = {}
+_REGISTRY: dict[Hashable, SharedMeter] = {}
 _REGISTRY_LOCK = threading.Lock()
 # trackers garbage-collected without close(): their meters, released at the next registry operation (a finaliser
 # may run inside any allocation, even one made while the registry lock is held, so it only appends here)
-_DROPPED: deque[list["SharedMeter"]] = deque()
+_DROPPED: deque[list[SharedMeter]] = deque()
 
 
 def _key(meter: Meter) -> Hashable:
@@ -73,7 +73,7 @@ def _drain() -> None:
             release(sm)
 
 
-def acquire(meter: Meter, *, owned: bool = False) -> "SharedMeter":
+def acquire(meter: Meter, *, owned: bool = False) -> SharedMeter:
     """The process's :class:`SharedMeter` for *meter*'s device (created on first use). *owned*: *meter* was made
     for this caller, so a duplicate of a device already shared is closed at once."""
     _drain()
@@ -88,7 +88,7 @@ def acquire(meter: Meter, *, owned: bool = False) -> "SharedMeter":
         return sm
 
 
-def release(sm: "SharedMeter") -> None:
+def release(sm: SharedMeter) -> None:
     """Let go of *sm*; the last one out closes its meter."""
     with _REGISTRY_LOCK:
         sm.refs -= 1
@@ -99,7 +99,7 @@ def release(sm: "SharedMeter") -> None:
     _close_quietly(sm.meter)
 
 
-def shared_meters() -> list["SharedMeter"]:
+def shared_meters() -> list[SharedMeter]:
     """The meters shared in this process now (for tests and diagnostics)."""
     _drain()
     with _REGISTRY_LOCK:
@@ -122,8 +122,21 @@ class _Slot:
     the next one, which pays them and makes it clean again.
     """
 
-    __slots__ = ("w", "seg", "fresh", "dirty", "g0", "t0", "pend", "s_mark", "t_mark", "energy", "meas_s", "gaps",
-                 "errors")
+    __slots__ = (
+        "dirty",
+        "energy",
+        "errors",
+        "fresh",
+        "g0",
+        "gaps",
+        "meas_s",
+        "pend",
+        "s_mark",
+        "seg",
+        "t0",
+        "t_mark",
+        "w",
+    )
 
     def __init__(self, seg: str, w: float) -> None:
         self.w = w
@@ -181,7 +194,7 @@ class SharedMeter:
         self._w = 0.0  # total weight in flight
         self._t: float | None = None  # the last event
         self._S = 0.0
-        self._G: dict[str, float] = {c: 0.0 for c in self.guard.components}
+        self._G: dict[str, float] = dict.fromkeys(self.guard.components, 0.0)
         self._anchor: Reading | None = None  # the last accepted read: when, and S then
         self._anchor_t = 0.0
         self._anchor_S = 0.0

@@ -31,17 +31,23 @@ import csv
 import difflib
 import math
 import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
-from typing import Any, Mapping, Sequence
+from typing import Any
 
-from . import bounds as _bounds
-from .carbon import J_PER_KWH, carbon_intensity
-from .embodied import Embodied, EmbodiedRow, embodied_emissions, find_hardware
 from ..errors import EstimateInputError, HardwareNotFoundError
+from . import bounds as _bounds
+from .calculator_embodied import embodied_for
+from .carbon import J_PER_KWH, resolve_grid
+from .grid import GridSpec
 from .meters.estimate import (
-    RAM_SOURCE, RAM_W_PER_GB, RELATIVE_UNCERTAINTY, UNCERTAINTY_BASIS, lookup_cpu_tdp,
+    RAM_SOURCE,
+    RAM_W_PER_GB,
+    RELATIVE_UNCERTAINTY,
+    UNCERTAINTY_BASIS,
+    lookup_cpu_tdp,
 )
 from .report import Report
 from .tracker import Measurement
@@ -60,9 +66,6 @@ UTILISATION_SOURCE = (
     "1.0 = rated board power for the whole reservation, as ML CO2 Impact (Lacoste et al. 2019: "
     "TDP x hours) and Meta's Llama model cards (peak power per GPU) compute it; an upper bound"
 )
-_GPU_LEVEL = ("GPU", "GPU baseboard")
-_INCLUDES_GPUS = re.compile(r"incl(?:\.|uding)?\s+(?:the\s+)?(?:\d+\s+)?GPUs", re.I)
-_INCLUDES_SERVER = re.compile(r"instance|share of server", re.I)
 
 
 @dataclass(frozen=True)
@@ -97,35 +100,47 @@ def _norm(name: str) -> str:
     return " ".join(t for t in s.split() if t not in ("nvidia", "tesla", "geforce", "gpu"))
 
 
+def _names(rows: tuple[PowerRow, ...]) -> dict[str, list[str]]:
+    """Each row's normalised names: its hardware name and aliases."""
+    return {r.hardware: [_norm(r.hardware)] + [_norm(a) for a in r.aliases] for r in rows}
+
+
+def _by_words(q: str, name: str, rows: tuple[PowerRow, ...], names: dict[str, list[str]]) -> PowerRow | None:
+    """The one row whose name holds every word of *q*; several raise with them as suggestions."""
+    qt = set(q.split())
+    subset = [r for r in rows if qt and any(qt <= set(n.split()) for n in names[r.hardware])]
+    if len(subset) > 1:
+        sugg = [r.hardware for r in subset]
+        raise HardwareNotFoundError(
+            f"hardware {name!r} is ambiguous: it fits {', '.join(repr(s) for s in sugg)}. "
+            "Name the form factor (SXM/PCIe) and memory, or pass watts=<board power W>.", suggestions=sugg)
+    return subset[0] if subset else None
+
+
+def _not_found(q: str, name: str, rows: tuple[PowerRow, ...], names: dict[str, list[str]]) -> HardwareNotFoundError:
+    flat = {n: r.hardware for r in rows for n in names[r.hardware]}
+    close = difflib.get_close_matches(q, list(flat), n=6, cutoff=0.5)
+    sugg = list(dict.fromkeys(flat[c] for c in close))[:3]
+    return HardwareNotFoundError(
+        f"no sourced board power for hardware {name!r}"
+        + (f"; did you mean {' or '.join(repr(s) for s in sugg)}?" if sugg else ".")
+        + " Pass watts=<board power W> (e.g. from nvidia-smi --query-gpu=power.limit) to estimate anyway; "
+        "see scer_hf.core.calculator.power_table() for every row.", suggestions=sugg)
+
+
 def find_gpu(name: str) -> PowerRow:
     """The power row for *name* (case, dashes and vendor words ignored; aliases accepted).
 
     A name that fits several rows ("H100") or none raises :class:`HardwareNotFoundError`
     with suggestions; pass ``watts=`` to bypass the table.
     """
-    rows = power_table()
-    q = _norm(name)
-    names = {r.hardware: [_norm(r.hardware)] + [_norm(a) for a in r.aliases] for r in rows}
+    rows, q = power_table(), _norm(name)
+    names = _names(rows)
     exact = [r for r in rows if q in names[r.hardware]]
-    if len(exact) == 1:
-        return exact[0]
-    qt = set(q.split())
-    subset = [r for r in rows if qt and any(qt <= set(n.split()) for n in names[r.hardware])]
-    if len(subset) == 1:
-        return subset[0]
-    if subset:
-        sugg = [r.hardware for r in subset]
-        raise HardwareNotFoundError(
-            f"hardware {name!r} is ambiguous: it fits {', '.join(repr(s) for s in sugg)}. "
-            "Name the form factor (SXM/PCIe) and memory, or pass watts=<board power W>.", suggestions=sugg)
-    flat = {n: r.hardware for r in rows for n in names[r.hardware]}
-    close = difflib.get_close_matches(q, list(flat), n=6, cutoff=0.5)
-    sugg = list(dict.fromkeys(flat[c] for c in close))[:3]
-    raise HardwareNotFoundError(
-        f"no sourced board power for hardware {name!r}"
-        + (f"; did you mean {' or '.join(repr(s) for s in sugg)}?" if sugg else ".")
-        + " Pass watts=<board power W> (e.g. from nvidia-smi --query-gpu=power.limit) to estimate anyway; "
-        "see scer_hf.core.calculator.power_table() for every row.", suggestions=sugg)
+    found = exact[0] if len(exact) == 1 else _by_words(q, name, rows, names)
+    if found is None:
+        raise _not_found(q, name, rows, names)
+    return found
 
 
 # --- input checks ---------------------------------------------------------------------------
@@ -162,48 +177,79 @@ def _count(v: Any) -> int:
     return int(_bounds.check(_bounds.DEVICES, v, name="count", error=EstimateInputError))
 
 
-# --- embodied -------------------------------------------------------------------------------
-def _embodied(names: Sequence[str], seconds: float, count: int, servers: float, lifetime: float | None,
-              usage: float = 1.0) -> Embodied:
-    rows: list[EmbodiedRow] = [find_hardware(n) for n in names]  # unknown name -> HardwareNotFoundError
-    gpu_rows = [r for r in rows if r.category in _GPU_LEVEL]
-    servers_incl = [r for r in rows if r.category == "server" and _INCLUDES_GPUS.search(r.scope)
-                    and "excl" not in r.scope.lower()]
-    if len(gpu_rows) > 1:
-        raise EstimateInputError(
-            f"embodied rows {[r.hardware for r in gpu_rows]} all cover the GPUs; pick one (a baseboard "
-            "and its per-GPU share, or two cards, would count the same silicon twice)")
-    if gpu_rows and servers_incl:
-        raise EstimateInputError(
-            f"{servers_incl[0].hardware!r} already includes its GPUs ({servers_incl[0].scope}); adding "
-            f"{gpu_rows[0].hardware!r} would count them twice. Use a server row that excludes GPUs "
-            "(e.g. 'AWS p5.48xlarge host excl. GPUs (8x H100 SXM)') or the server row alone")
-    if any(_INCLUDES_SERVER.search(r.scope) for r in gpu_rows) and any(r.category == "server" for r in rows):
-        raise EstimateInputError(
-            f"{gpu_rows[0].hardware!r} is already a share of a whole server; adding a server row counts it twice")
-    odd = [r.hardware for r in rows if r.category not in (*_GPU_LEVEL, "server")]
-    if odd:
-        raise EstimateInputError(
-            f"embodied rows {odd} are per component (CPU, GB, drive); the calculator takes GPU, GPU baseboard "
-            "and server rows only")
-    parts = []
-    for r in rows:
-        per_gpu = r.category == "GPU"  # a card or a per-GPU share: one per device
-        n, share = (count, 1.0) if per_gpu else (1, servers)
-        el = lifetime if lifetime is not None else r.lifetime_years
-        e = embodied_emissions(r.hardware, seconds, resource_share=share, count=n,
-                               lifetime_years=el * usage if el is not None else None)
-        if not e.included:
-            return Embodied(False, None, hardware=r.hardware, te_kgco2e=r.embodied_kgco2e, scope=r.scope,
-                            source=r.source, reason=f"{r.hardware}: {e.reason}")
-        parts.append(e)
-    els = {p.lifetime_years for p in parts}
-    return Embodied(
-        True, sum(p.embodied_g or 0.0 for p in parts), " + ".join(p.hardware or "?" for p in parts),
-        sum(p.te_kgco2e or 0.0 for p in parts), els.pop() if len(els) == 1 else None, seconds,
-        parts[0].resource_share if len(parts) == 1 else None, "; ".join(p.scope or "" for p in parts),
-        " | ".join(p.source or "" for p in parts),
-    )
+# --- the calculator's steps -----------------------------------------------------------------
+def _hours(hours: float | None, gpu_hours: float | None, n: int) -> float:
+    if (hours is None) == (gpu_hours is None):
+        raise EstimateInputError("give exactly one of hours=<wall-clock hours> or gpu_hours=<device-hours>")
+    return _num("hours", hours) if hours is not None else _num("gpu_hours", gpu_hours) / n
+
+
+def _board_power(hardware: str | None, watts: float | None) -> tuple[float, str, PowerRow | None]:
+    """(board power per device W, its source, the table row): ``watts=`` first (the name then only labels)."""
+    if watts is not None:
+        board_w = _num("watts", watts, high=5000.0, hint=" (board power per device)")
+        try:
+            row = find_gpu(hardware) if hardware is not None else None
+        except HardwareNotFoundError:
+            row = None  # explicit watts: the name is only a label
+        return board_w, f"user-supplied board power, {board_w:g} W", row
+    if hardware is None:
+        raise EstimateInputError("give hardware='<GPU name>' (see scer_hf.core.calculator.power_table()) or watts=<W>")
+    row = find_gpu(hardware)
+    return row.tdp_w, f"{row.hardware} {row.power_basis} {row.tdp_w:g} W: {row.source}", row
+
+
+def _cpu_power(cpu: str | None, cpu_watts: float | None, assumptions: dict[str, Any]) -> float | None:
+    """The host CPU's power: ``cpu_watts=``, else the TDP of ``cpu=`` in codecarbon's table, else none."""
+    if cpu_watts is not None:
+        cw = _num("cpu_watts", cpu_watts, high=5000.0)
+        assumptions.update(cpu_power_w=cw, cpu_power_source=f"user-supplied CPU power, {cw:g} W")
+        return cw
+    if cpu is None:
+        return None
+    tdp, matched = lookup_cpu_tdp(cpu)
+    if tdp is None:
+        raise HardwareNotFoundError(f"no TDP for CPU {cpu!r} in codecarbon's cpu_power.csv ({matched}); "
+                                    "pass cpu_watts=<W> instead")
+    assumptions.update(cpu=matched, cpu_power_w=tdp, cpu_power_source="codecarbon data/hardware/cpu_power.csv TDP")
+    return tdp
+
+
+def _wall_clock_energy(energy: dict[str, float], assumptions: dict[str, Any], seconds: float,
+                       memory_gb: float | None, idle_w: float | None, infrastructure_w: float | None) -> None:
+    """Memory (Green Algorithms' W/GB), the servers' idle draw and always-on infrastructure, over the wall clock."""
+    if memory_gb is not None:
+        gb = _num("memory_gb", memory_gb, low_ok=True)
+        energy["ram"] = gb * RAM_W_PER_GB * seconds
+        assumptions.update(memory_gb=gb, ram_w_per_gb=RAM_W_PER_GB, ram_power_source=RAM_SOURCE)
+    for key, name, w in (("idle:est", "idle_w", idle_w), ("infrastructure:est", "infrastructure_w", infrastructure_w)):
+        if w is not None:
+            watts_ = _num(name, w, low_ok=True, high=1e9, hint=" (watts drawn for the whole wall-clock time)")
+            energy[key] = watts_ * seconds
+            assumptions[name] = watts_
+
+
+def _uncertainty(total_j: float, co2e_g: float, inputs: Mapping[str, Any]) -> dict[str, Any]:
+    rel = RELATIVE_UNCERTAINTY
+    return {
+        "relative": rel, "basis": UNCERTAINTY_BASIS,
+        "energy_kwh_range": [total_j / J_PER_KWH * (1 - rel), total_j / J_PER_KWH * (1 + rel)],
+        "co2e_g_range": [co2e_g * (1 - rel), co2e_g * (1 + rel)],
+        "not_included": "grid-intensity uncertainty (annual average)"
+                        + ("" if inputs["idle_w"] is not None else "; idle power of the servers")
+                        + ("" if inputs["infrastructure_w"] is not None else "; network, storage, cooling beyond PUE"),
+    }
+
+
+def _model_dict(model: str | Mapping[str, Any] | None) -> dict[str, Any]:
+    if model is not None and not isinstance(model, (str, Mapping)):
+        raise EstimateInputError(f"model={model!r} must be a model id like 'org/name' or a dict like "
+                                 "{'id': 'org/name', 'parameters': 7e9}")
+    return {"id": model} if isinstance(model, str) else dict(model or {})
+
+
+_FORMULA = ("E = sum(power_W x utilisation x count x hours) + RAM W/GB x GB x hours + idle W x hours "
+            "+ infrastructure W x hours; CO2e = E_kWh x PUE x g/kWh; M = TE x TiR/(EL x usage) x RS (SCI)")
 
 
 # --- the calculator -------------------------------------------------------------------------
@@ -235,6 +281,7 @@ def estimate(
     idle_w: float | None = None,
     infrastructure_w: float | None = None,
     lifetime_usage: float = 1.0,
+    grid: GridSpec | None = None,
 ) -> Report:
     """Estimate a run that was not measured: *count* x *hardware* for *hours* (wall clock).
 
@@ -245,7 +292,8 @@ def estimate(
     CPU(s); ``memory_gb`` adds memory at Green Algorithms' 0.3725 W/GB. Embodied uses
     ``embodied_hardware`` (row name(s) of ``hardware_embodied.csv``; GPU rows x count,
     server/baseboard rows x ``servers``) or the GPU's default row; never a guess.
-    ``cloud_provider`` + ``cloud_region`` use that cloud region's grid figure.
+    ``cloud_provider`` + ``cloud_region`` use that cloud region's grid figure; ``grid`` takes the grid arguments
+    as one :class:`scer_hf.GridSpec` (no ``live_intensity``: nothing runs).
     ``tokens``/``samples``/``queries`` give SCI its R. ``idle_w`` (the servers' idle draw, W, all of them) and
     ``infrastructure_w`` (always-on network, storage and other shared equipment, W) add energy for the whole
     wall-clock time, as the BLOOM paper counts them (then leave ``pue`` at 1.0 unless the building's overhead
@@ -257,24 +305,9 @@ def estimate(
     if boundary not in ("training", "inference"):
         raise EstimateInputError(f"boundary={boundary!r} must be 'training' or 'inference'")
     n = _count(count)
-    if (hours is None) == (gpu_hours is None):
-        raise EstimateInputError("give exactly one of hours=<wall-clock hours> or gpu_hours=<device-hours>")
-    h = _num("hours", hours) if hours is not None else _num("gpu_hours", gpu_hours) / n
+    h = _hours(hours, gpu_hours, n)
     util = _num("utilisation", utilisation, high=1.0, hint=" (a fraction of rated power, e.g. 0.7)")
-    row: PowerRow | None = None
-    if watts is not None:
-        board_w = _num("watts", watts, high=5000.0, hint=" (board power per device)")
-        power_src = f"user-supplied board power, {board_w:g} W"
-        if hardware is not None:
-            try:
-                row = find_gpu(hardware)
-            except HardwareNotFoundError:
-                row = None  # explicit watts: the name is only a label
-    elif hardware is not None:
-        row = find_gpu(hardware)
-        board_w, power_src = row.tdp_w, f"{row.hardware} {row.power_basis} {row.tdp_w:g} W: {row.source}"
-    else:
-        raise EstimateInputError("give hardware='<GPU name>' (see scer_hf.core.calculator.power_table()) or watts=<W>")
+    board_w, power_src, row = _board_power(hardware, watts)
     seconds = h * 3600.0
     energy = {"gpu:est": board_w * util * n * seconds}
     assumptions: dict[str, Any] = {
@@ -282,91 +315,86 @@ def estimate(
         "board_power_w": board_w, "board_power_source": power_src, "utilisation": util,
         "utilisation_source": UTILISATION_SOURCE if utilisation == DEFAULT_UTILISATION else "user-supplied",
     }
-    if cpu_watts is not None:
-        cw = _num("cpu_watts", cpu_watts, high=5000.0)
-        assumptions.update(cpu_power_w=cw, cpu_power_source=f"user-supplied CPU power, {cw:g} W")
-    elif cpu is not None:
-        tdp, matched = lookup_cpu_tdp(cpu)
-        if tdp is None:
-            raise HardwareNotFoundError(f"no TDP for CPU {cpu!r} in codecarbon's cpu_power.csv ({matched}); "
-                                        "pass cpu_watts=<W> instead")
-        cw = tdp
-        assumptions.update(cpu=matched, cpu_power_w=cw, cpu_power_source="codecarbon data/hardware/cpu_power.csv TDP")
-    else:
-        cw = None
+    cw = _cpu_power(cpu, cpu_watts, assumptions)
     if cw is not None:
         energy["cpu:est"] = cw * util * seconds
-    if memory_gb is not None:
-        gb = _num("memory_gb", memory_gb, low_ok=True)
-        energy["ram"] = gb * RAM_W_PER_GB * seconds
-        assumptions.update(memory_gb=gb, ram_w_per_gb=RAM_W_PER_GB, ram_power_source=RAM_SOURCE)
-    for key, name, w in (("idle:est", "idle_w", idle_w), ("infrastructure:est", "infrastructure_w", infrastructure_w)):
-        if w is not None:
-            watts_ = _num(name, w, low_ok=True, high=1e9, hint=" (watts drawn for the whole wall-clock time)")
-            energy[key] = watts_ * seconds
-            assumptions[name] = watts_
+    _wall_clock_energy(energy, assumptions, seconds, memory_gb, idle_w, infrastructure_w)
     usage = _num("lifetime_usage", lifetime_usage, high=1.0, hint=" (share of the hardware's lifetime in use, e.g. "
                  "0.85)")
     if usage != 1.0:
         assumptions["lifetime_usage"] = usage
-    ci = carbon_intensity(country_iso_code, region, g_per_kwh=carbon_intensity_g_per_kwh, pue=pue,
-                          cloud_provider=cloud_provider, cloud_region=cloud_region)
+    spec = _grid(grid, country_iso_code=country_iso_code, region=region, cloud_provider=cloud_provider,
+                 cloud_region=cloud_region, carbon_intensity_g_per_kwh=carbon_intensity_g_per_kwh, pue=pue)
+    ci = resolve_grid(spec)
     lifetime = None if lifetime_years is None else _num("lifetime_years", lifetime_years)
-    srv = _num("servers", servers)
-    if embodied_hardware is not None:
-        names = [embodied_hardware] if isinstance(embodied_hardware, str) else list(embodied_hardware)
-        emb = _embodied(names, seconds, n, srv, lifetime, usage)
-    elif row is not None and row.embodied_row:
-        emb = _embodied([row.embodied_row], seconds, n, srv, lifetime, usage)
-    else:
-        emb = Embodied(False, None, hardware=row.hardware if row else hardware, reason=(
-            f"no card-level embodied row is mapped to {row.hardware if row else hardware!r}; pass "
-            "embodied_hardware='<row of scer_hf/data/hardware_embodied.csv>' to include one"))
+    emb = embodied_for(embodied_hardware, row.embodied_row if row else None, row.hardware if row else hardware,
+                       seconds, n, _num("servers", servers), lifetime, usage)
     counts = {k: _num(k, v, low_ok=True) for k, v in (("tokens", tokens), ("samples", samples),
                                                       ("queries", queries)) if v is not None}
-    rel = RELATIVE_UNCERTAINTY
+    inputs = {
+        "hardware": hardware, "count": n, "hours": hours, "gpu_hours": gpu_hours,
+        "country_iso_code": spec.country_iso_code, "region": spec.region,
+        "cloud_provider": spec.cloud_provider, "cloud_region": spec.cloud_region,
+        "carbon_intensity_g_per_kwh": spec.carbon_intensity_g_per_kwh, "pue": spec.pue if grid else pue,
+        "utilisation": utilisation, "watts": watts, "cpu": cpu, "cpu_watts": cpu_watts, "memory_gb": memory_gb,
+        "embodied_hardware": embodied_hardware, "servers": servers, "lifetime_years": lifetime_years,
+        "idle_w": idle_w, "infrastructure_w": infrastructure_w, "lifetime_usage": lifetime_usage,
+    }
     total_j = sum(energy.values())
     co2e_g = ci.co2e_g(total_j)
     _finite_or_fail({"hours" if hours is not None else "gpu_hours": seconds,
                      "count, hours, watts": total_j, "carbon_intensity_g_per_kwh, pue": co2e_g,
                      "lifetime_years, servers": emb.embodied_g if emb.embodied_g is not None else 0.0,
-                     "tokens, samples, queries": sum(counts.values())}, locals())
-    calc = {
-        "method": METHOD, "inputs": {
-            "hardware": hardware, "count": n, "hours": hours, "gpu_hours": gpu_hours,
-            "country_iso_code": country_iso_code, "region": region,
-            "cloud_provider": cloud_provider, "cloud_region": cloud_region,
-            "carbon_intensity_g_per_kwh": carbon_intensity_g_per_kwh, "pue": pue, "utilisation": utilisation,
-            "watts": watts, "cpu": cpu, "cpu_watts": cpu_watts, "memory_gb": memory_gb,
-            "embodied_hardware": embodied_hardware, "servers": servers, "lifetime_years": lifetime_years,
-            "idle_w": idle_w, "infrastructure_w": infrastructure_w, "lifetime_usage": lifetime_usage,
-        },
-        "assumptions": assumptions,
-        "formula": "E = sum(power_W x utilisation x count x hours) + RAM W/GB x GB x hours + idle W x hours "
-                   "+ infrastructure W x hours; CO2e = E_kWh x PUE x g/kWh; M = TE x TiR/(EL x usage) x RS (SCI)",
-        "uncertainty": {
-            "relative": rel, "basis": UNCERTAINTY_BASIS,
-            "energy_kwh_range": [total_j / J_PER_KWH * (1 - rel), total_j / J_PER_KWH * (1 + rel)],
-            "co2e_g_range": [co2e_g * (1 - rel), co2e_g * (1 + rel)],
-            "not_included": "grid-intensity uncertainty (annual average)"
-                            + ("" if idle_w is not None else "; idle power of the servers")
-                            + ("" if infrastructure_w is not None else "; network, storage, cooling beyond PUE"),
-        },
-    }
+                     "tokens, samples, queries": sum(counts.values())}, {**inputs, **counts})
+    calc = {"method": METHOD, "inputs": inputs, "assumptions": assumptions, "formula": _FORMULA,
+            "uncertainty": _uncertainty(total_j, co2e_g, inputs)}
     meter = {"meter": "calculator", "method": "estimate", "source": power_src, "components": sorted(energy),
-             "relative_uncertainty": rel, "uncertainty_basis": UNCERTAINTY_BASIS, "assumptions": assumptions}
+             "relative_uncertainty": RELATIVE_UNCERTAINTY, "uncertainty_basis": UNCERTAINTY_BASIS,
+             "assumptions": assumptions}
     m = Measurement(name=boundary, start_s=0.0, end_s=seconds, energy_j=energy, measured=True,
                     method="estimate", counts=counts)
-    if model is not None and not isinstance(model, (str, Mapping)):
-        raise EstimateInputError(f"model={model!r} must be a model id like 'org/name' or a dict like "
-                                 "{'id': 'org/name', 'parameters': 7e9}")
-    model_d = {"id": model} if isinstance(model, str) else dict(model or {})
-    return Report.build([m], boundary=boundary, carbon=ci, model=model_d, embodied=emb,
+    return Report.build([m], boundary=boundary, carbon=ci, model=_model_dict(model), embodied=emb,
                         provenance={"meters": [meter], "calculator": calc}, extra={"method": METHOD})
+
+
+def _grid(grid: GridSpec | None, **keywords: Any) -> GridSpec:
+    spec = GridSpec.of(grid, **keywords)
+    if spec.live_intensity is not None:
+        raise EstimateInputError("estimate() runs nothing, so there is no live grid intensity to read over a run: "
+                                 "drop live_intensity from the GridSpec (or pass carbon_intensity_g_per_kwh=...)")
+    return spec
 
 
 # --- reference dataset normalisation ----------------------------------------------------------
 _WATTS = re.compile(r"(\d+(?:\.\d+)?)\s*W\b")
+
+
+def _gpu_hours(row: Mapping[str, Any]) -> float | None:
+    """The GPU-hours a row publishes, as a number (None when absent or not a number)."""
+    try:
+        return float(str(row.get("gpu_hours") or "").strip())
+    except ValueError:
+        return None
+
+
+def _row_power(hw: str) -> tuple[float, str] | None:
+    """(W, source) of a row's hardware: the wattage its source states, else the table's; None if neither."""
+    stated = _WATTS.findall(hw)
+    if stated:
+        return max(float(x) for x in stated), f"power stated by the source ({hw!r})"
+    try:
+        pr = find_gpu(hw)
+    except HardwareNotFoundError:
+        return None
+    return pr.tdp_w, f"{pr.hardware} {pr.power_basis} from scer_hf/data/hardware_power.csv"
+
+
+def _implied_g_per_kwh(tco2e: str | None, kwh: float) -> float | None:
+    """The grid intensity a published tCO2e implies on the derived energy (None when not a number)."""
+    try:
+        return float(tco2e) * 1e6 / kwh if tco2e else None
+    except (ValueError, ZeroDivisionError):
+        return None
 
 
 def derive_training_energy(row: Mapping[str, Any], *, pue: float = 1.0,
@@ -378,25 +406,15 @@ def derive_training_energy(row: Mapping[str, Any], *, pue: float = 1.0,
     when the row lacks GPU-hours or power, or already has ``energy_mwh`` (unless
     ``include_published``). The published figures are kept beside the derived one.
     """
-    gh_s = str(row.get("gpu_hours") or "").strip()
     hw = str(row.get("hardware") or "").strip()
-    if not gh_s or not hw or (str(row.get("energy_mwh") or "").strip() and not include_published):
-        return None
-    try:
-        gh = float(gh_s)
-    except ValueError:
+    gh = _gpu_hours(row) if hw and (include_published or not str(row.get("energy_mwh") or "").strip()) else None
+    if gh is None:
         return None
     pue = _num("pue", pue, low=1.0, low_ok=True, high=5.0)
-    stated = _WATTS.findall(hw)
-    if stated:
-        w = max(float(x) for x in stated)
-        w_src = f"power stated by the source ({hw!r})"
-    else:
-        try:
-            pr = find_gpu(hw)
-        except HardwareNotFoundError:
-            return None
-        w, w_src = pr.tdp_w, f"{pr.hardware} {pr.power_basis} from scer_hf/data/hardware_power.csv"
+    power = _row_power(hw)
+    if power is None:
+        return None
+    w, w_src = power
     kwh = gh * w / 1000.0 * pue
     out: dict[str, Any] = {
         "model_id": row.get("model_id"), "energy_mwh_derived": kwh / 1000.0, "gpu_hours": gh, "power_w": w,
@@ -408,12 +426,10 @@ def derive_training_energy(row: Mapping[str, Any], *, pue: float = 1.0,
     text = (f"derived: {gh:,.0f} GPU-h x {w:g} W ({w_src}) x PUE {pue:g} = {kwh:,.0f} kWh = "
             f"{kwh / 1000:,.2f} MWh; rated power the whole time (utilisation 1.0), GPUs only: an upper bound "
             "on GPU energy, excluding CPU, memory and network")
-    t = out["published_tco2e_operational"]
-    if t:
-        try:
-            out["implied_g_per_kwh"] = float(t) * 1e6 / kwh
-            text += f"; the published {t} tCO2e implies {out['implied_g_per_kwh']:.0f} gCO2e/kWh on this energy"
-        except (ValueError, ZeroDivisionError):
-            pass
+    implied = _implied_g_per_kwh(out["published_tco2e_operational"], kwh)
+    if implied is not None:
+        out["implied_g_per_kwh"] = implied
+        text += (f"; the published {out['published_tco2e_operational']} tCO2e implies {implied:.0f} gCO2e/kWh on "
+                 "this energy")
     out["derivation"] = text + "."
     return out

@@ -7,10 +7,11 @@ from __future__ import annotations
 
 import threading
 import weakref
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any
 
-from .attribution import ATTRIBUTION_RULE, TOP, _DROPPED, SharedMeter, _Slot, acquire, release, union_s
+from .attribution import _DROPPED, ATTRIBUTION_RULE, TOP, SharedMeter, _Slot, acquire, release, union_s
 from .coverage import POWER_WINDOW_MIN_S, Coverage, tally
 from .meters.base import Meter, now_s
 from .meters.guard import MeterGuard
@@ -132,7 +133,7 @@ def aggregate(name: str, calls: Sequence[tuple[CallEnergy, str, Mapping[str, flo
 class CallHandle:
     """One call in flight: :meth:`switch` between segments, :meth:`weigh` it, :meth:`finish` it."""
 
-    def __init__(self, tracker: "CallTracker", seg: str, weight: float) -> None:
+    def __init__(self, tracker: CallTracker, seg: str, weight: float) -> None:
         self._tr = tracker
         tracker._edge_sync()
         t = tracker.clock()

@@ -1,30 +1,37 @@
-"""Grid carbon intensity (g CO2e per kWh) and PUE, offline.
+"""Grid carbon intensity (g CO2e per kWh) and PUE, offline: one resolver, as an ordered list of steps.
 
-Country figures are the location-based annual averages codecarbon ships
-(``data/private_infra/global_energy_mix.json``: Our World in Data / Ember, keyed by
-ISO 3166-1 alpha-3, with the year of each figure). Nordic bidding zones come from
-codecarbon's ``nordic_emissions.json``; US states, Canadian and Chinese provinces and
-cloud regions from its other files (:mod:`scer_hf.core.grid_regions`). No IP geolocation and
-no network: a cloud region is detected only from the runtime's environment variables;
-with nothing given or detected, the world average (475 g/kWh, IEA 2019, as codecarbon
-ships it) is used and the report says the location is unknown. Every figure records
-the data file, its SHA-256 and the codecarbon version it was read from.
+:data:`RESOLVERS` is the order, and the first step with an answer wins:
+
+1. ``user_override``: ``carbon_intensity_g_per_kwh`` given (``g_per_kwh=`` here);
+2. ``given_cloud_region``: ``cloud_provider`` + ``cloud_region`` (GCP from codecarbon's ``impact.csv``;
+   AWS/Azure via the region's documented location, :mod:`scer_hf.core.grid_regions`);
+3. ``given_region``: a US state, Canadian or Chinese province (with ``country_iso_code``), a Nordic
+   bidding zone (codecarbon's ``nordic_emissions.json``);
+4. ``given_country``: the country's location-based annual average codecarbon ships
+   (``global_energy_mix.json``: Our World in Data / Ember; :mod:`scer_hf.core.grid_data`);
+5. ``detected_cloud_region``: a cloud region named by the runtime's environment variables
+   (:data:`REGION_ENV_VARS`; no IP geolocation, no network; skipped with ``detect=False``);
+6. ``world_average``: 475 g/kWh (IEA 2019, as codecarbon ships it), and the report says the location
+   is unknown.
+
+Every figure records the data file, its SHA-256 and the codecarbon version it was read from.
 """
 
 from __future__ import annotations
 
-import difflib
 import os
 import warnings
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
-from functools import lru_cache
-from typing import Any, Mapping
+from typing import Any
 
-from .bounds import GRID_G_PER_KWH, PUE, check, within
-from ..errors import CarbonIntensityError, UnknownCountryError
-from .grid_regions import cloud_figure, load_json, provenance, region_figure
+from ..errors import CarbonIntensityError
+from .grid import GridSpec
+from .grid_data import LOCATION_BASED, countries, country_figure
+from .grid_regions import cloud_figure, region_figure
 
-__all__ = ["CarbonIntensity", "carbon_intensity", "detect_location", "J_PER_KWH", "countries", "REGION_ENV_VARS"]
+__all__ = ["CarbonIntensity", "carbon_intensity", "resolve_grid", "RESOLVERS", "Resolver", "detect_location",
+           "J_PER_KWH", "countries", "REGION_ENV_VARS"]
 
 J_PER_KWH = 3.6e6
 _WORLD_G_PER_KWH = 475.0
@@ -41,7 +48,7 @@ class CarbonIntensity:
     country_iso_code: str | None = None
     region: str | None = None
     pue: float = 1.0
-    basis: str = "location-based annual average"
+    basis: str = LOCATION_BASED
     cloud_provider: str | None = None
     cloud_region: str | None = None
     location: str | None = None  # "given", "detected", "unknown" (world average) or "override"
@@ -59,31 +66,8 @@ class CarbonIntensity:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "CarbonIntensity":
+    def from_dict(cls, d: dict[str, Any]) -> CarbonIntensity:
         return cls(**{k: d[k] for k in cls.__dataclass_fields__ if k in d})
-
-
-def _load_json(*parts: str) -> dict[str, Any]:
-    return load_json(*parts)
-
-
-@lru_cache(maxsize=1)
-def _energy_mix() -> dict[str, Any]:
-    return _load_json("private_infra", "global_energy_mix.json")
-
-
-def countries() -> dict[str, str]:
-    """ISO alpha-3 code -> country name for every country with a shipped figure."""
-    return {k: v.get("country_name", k) for k, v in _energy_mix().items()}
-
-
-def _check_pue(pue: float) -> float:
-    if not within(PUE, pue):
-        raise CarbonIntensityError(
-            f"pue={pue!r} is not a valid Power Usage Effectiveness; use a number from 1.0 "
-            "(no overhead, the default) to about 2.0 (typical on-premise); 1.1-1.2 for hyperscale clouds"
-        )
-    return float(pue)
 
 
 # Environment variables that name the cloud region the process runs in, set by the runtime
@@ -105,6 +89,90 @@ def detect_location(environ: Mapping[str, str] | None = None) -> tuple[str, str,
     return None
 
 
+# -- the resolvers, in order: each returns the answer or None (not its case) ------------------------------------
+Resolver = Callable[[GridSpec], "CarbonIntensity | None"]
+
+
+def user_override(spec: GridSpec) -> CarbonIntensity | None:
+    """A figure of the user's own (already within bounds: :class:`GridSpec` checks it)."""
+    if spec.carbon_intensity_g_per_kwh is None:
+        return None
+    code = spec.country_iso_code
+    return CarbonIntensity(
+        float(spec.carbon_intensity_g_per_kwh), "user override", None, code.upper() if code else None,
+        spec.region, spec.pue, cloud_provider=spec.cloud_provider, cloud_region=spec.cloud_region,
+        location="override",
+    )
+
+
+def given_cloud_region(spec: GridSpec) -> CarbonIntensity | None:
+    """The grid of a named cloud region (both provider and region, or neither)."""
+    if (spec.cloud_provider is None) != (spec.cloud_region is None):
+        raise CarbonIntensityError(
+            f"cloud_provider={spec.cloud_provider!r}, cloud_region={spec.cloud_region!r}: pass both (e.g. "
+            "cloud_provider='gcp', cloud_region='europe-west4') or neither"
+        )
+    if spec.cloud_provider is None or spec.cloud_region is None:
+        return None
+    return CarbonIntensity(**{**cloud_figure(spec.cloud_provider, spec.cloud_region), "pue": spec.pue,
+                              "location": "given"})
+
+
+def given_region(spec: GridSpec) -> CarbonIntensity | None:
+    """A sub-national grid: a US state, a Canadian or Chinese province, a Nordic bidding zone."""
+    if spec.region is None:
+        return None
+    return CarbonIntensity(**{"country_iso_code": None, **region_figure(spec.country_iso_code, spec.region),
+                              "pue": spec.pue, "location": "given"})
+
+
+def given_country(spec: GridSpec) -> CarbonIntensity | None:
+    """A country's annual average (ISO alpha-3); an unknown code raises with the close matches."""
+    if spec.country_iso_code is None:
+        return None
+    return CarbonIntensity(**country_figure(spec.country_iso_code), pue=spec.pue, location="given")
+
+
+def detected_cloud_region(spec: GridSpec) -> CarbonIntensity | None:
+    """A cloud region the runtime's environment names (:data:`REGION_ENV_VARS`); one with no figure warns."""
+    found = detect_location()
+    if found is None:
+        return None
+    provider, where, var = found
+    try:
+        fig = cloud_figure(provider, where)
+    except CarbonIntensityError:
+        warnings.warn(f"scer-hf: {var}={where!r} names no region with a shipped grid figure; using the world "
+                      "average (pass cloud_provider/cloud_region or country_iso_code)", UserWarning, stacklevel=4)
+        return None
+    return CarbonIntensity(**{**fig, "pue": spec.pue, "location": "detected", "detected_from": var})
+
+
+def world_average(spec: GridSpec) -> CarbonIntensity:
+    """Nothing given or detected: the world average, and the location is marked unknown."""
+    return CarbonIntensity(
+        _WORLD_G_PER_KWH, _WORLD_SOURCE + " (location not given: pass country_iso_code=...)", 2019, None, None,
+        spec.pue, location="unknown",
+    )
+
+
+#: The order :func:`carbon_intensity` tries; the first answer wins (``world_average`` always answers).
+RESOLVERS: tuple[Resolver, ...] = (
+    user_override, given_cloud_region, given_region, given_country, detected_cloud_region, world_average,
+)
+
+
+def resolve_grid(spec: GridSpec, *, detect: bool = True) -> CarbonIntensity:
+    """The :class:`CarbonIntensity` of *spec*: the first of :data:`RESOLVERS` with an answer."""
+    for step in RESOLVERS:
+        if step is detected_cloud_region and not detect:
+            continue
+        found = step(spec)
+        if found is not None:
+            return found
+    raise AssertionError("world_average always answers")  # pragma: no cover
+
+
 def carbon_intensity(
     country_iso_code: str | None = None,
     region: str | None = None,
@@ -117,7 +185,7 @@ def carbon_intensity(
 ) -> CarbonIntensity:
     """Resolve the carbon intensity to use: the one resolver behind every report.
 
-    Precedence: explicit ``g_per_kwh`` > ``cloud_provider`` + ``cloud_region`` (GCP from
+    Precedence (:data:`RESOLVERS`): explicit ``g_per_kwh`` > ``cloud_provider`` + ``cloud_region`` (GCP from
     codecarbon's ``impact.csv``; AWS/Azure via the region's documented location) >
     ``region`` (US state, Canadian/Chinese province with ``country_iso_code``; Nordic
     bidding zone SE1-4, NO1-5, FI) > ``country_iso_code`` (ISO alpha-3, e.g. ``"FRA"``) >
@@ -125,56 +193,5 @@ def carbon_intensity(
     :data:`REGION_ENV_VARS`) > world average. Unknown names raise
     :class:`~scer_hf.errors.UnknownRegionError` / ``UnknownCountryError`` with close matches.
     """
-    pue = _check_pue(pue)
-    if g_per_kwh is not None:  # within physical limits (scer_hf.core.bounds.GRID_G_PER_KWH)
-        check(GRID_G_PER_KWH, g_per_kwh, name="carbon_intensity_g_per_kwh", error=CarbonIntensityError,
-              hint="; give the grid's carbon intensity in g CO2e per kWh")
-        return CarbonIntensity(
-            float(g_per_kwh), "user override", None,
-            country_iso_code.upper() if country_iso_code else None, region, pue,
-            cloud_provider=cloud_provider, cloud_region=cloud_region, location="override",
-        )
-    if (cloud_provider is None) != (cloud_region is None):
-        raise CarbonIntensityError(
-            f"cloud_provider={cloud_provider!r}, cloud_region={cloud_region!r}: pass both (e.g. cloud_provider='gcp', "
-            "cloud_region='europe-west4') or neither"
-        )
-    if cloud_provider is not None:
-        return CarbonIntensity(**{**cloud_figure(cloud_provider, cloud_region), "pue": pue, "location": "given"})
-    if region is not None:
-        return CarbonIntensity(**{"country_iso_code": None, **region_figure(country_iso_code, region),
-                                  "pue": pue, "location": "given"})
-    if country_iso_code is not None:
-        code = str(country_iso_code).strip().upper()
-        mix = _energy_mix()
-        if code not in mix:
-            close = difflib.get_close_matches(code, list(mix), n=3)
-            by_name = [k for k, v in mix.items() if code.lower() in str(v.get("country_name", "")).lower()]
-            hints = ", ".join(dict.fromkeys(by_name + close))
-            hint = f"Did you mean: {hints}?" if hints else "The codes are listed by scer_hf.core.carbon.countries()."
-            hint2 = " (ISO alpha-3, e.g. 'FRA', not 'FR')" if len(code) == 2 else ""
-            raise UnknownCountryError(
-                f"no grid carbon intensity for country code {country_iso_code!r}{hint2}. "
-                f"{hint} Or pass carbon_intensity_g_per_kwh=<g CO2e per kWh>."
-            )
-        row = mix[code]
-        return CarbonIntensity(
-            float(row["carbon_intensity"]),
-            f"codecarbon global_energy_mix.json (Our World in Data / Ember): {row.get('country_name', code)}",
-            row.get("year"), code, None, pue, location="given",
-            **provenance("private_infra", "global_energy_mix.json"),
-        )
-    found = detect_location() if detect else None
-    if found is not None:
-        provider, where, var = found
-        try:
-            fig = cloud_figure(provider, where)
-        except CarbonIntensityError:
-            warnings.warn(f"scer-hf: {var}={where!r} names no region with a shipped grid figure; using the world "
-                          "average (pass cloud_provider/cloud_region or country_iso_code)", UserWarning, stacklevel=2)
-        else:
-            return CarbonIntensity(**{**fig, "pue": pue, "location": "detected", "detected_from": var})
-    return CarbonIntensity(
-        _WORLD_G_PER_KWH, _WORLD_SOURCE + " (location not given: pass country_iso_code=...)", 2019, None, None, pue,
-        location="unknown",
-    )
+    spec = GridSpec(country_iso_code, region, cloud_provider, cloud_region, g_per_kwh, pue)
+    return resolve_grid(spec, detect=detect)

@@ -26,9 +26,10 @@ Error messages are tallied per kind (:func:`tally`): the digits of a message do 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from types import MappingProxyType
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any
 
 __all__ = ["COVERAGE_THRESHOLD", "POWER_WINDOW_MIN_S", "MAX_ERROR_KINDS", "Coverage", "Fill", "fill",
            "run_power_w", "per_unit_j", "tally", "FILL_RULE"]
@@ -79,7 +80,7 @@ class Coverage:
     energy_j: Mapping[str, float] = field(default_factory=dict)
     counts: Mapping[str, float] = field(default_factory=dict)
     power_w: Mapping[str, tuple[float, float]] = field(default_factory=dict)
-    ranks: Mapping[str, "Coverage"] = field(default_factory=dict)  # per rank, in a distributed report
+    ranks: Mapping[str, Coverage] = field(default_factory=dict)  # per rank, in a distributed report
 
     def __post_init__(self) -> None:
         for k in ("component_s", "gap_s", "energy_j", "counts", "power_w", "ranks"):
@@ -88,27 +89,27 @@ class Coverage:
     # -- construction --------------------------------------------------------------------
     @classmethod
     def window(cls, duration_s: float, energy_j: Mapping[str, float], missing: Iterable[str],
-               counts: Mapping[str, float] | None = None) -> "Coverage":
+               counts: Mapping[str, float] | None = None) -> Coverage:
         """One window: *energy_j* of the components measured in it; *missing*: components not measured."""
         missing = tuple(c for c in missing if c not in energy_j)
         d = max(float(duration_s), 0.0)
         full = not missing
         power = {c: (e / d, e / d) for c, e in energy_j.items()} if d >= POWER_WINDOW_MIN_S else {}
-        return cls(1, int(full), d, d if full else 0.0, {c: d for c in energy_j}, {c: d for c in missing},
+        return cls(1, int(full), d, d if full else 0.0, dict.fromkeys(energy_j, d), dict.fromkeys(missing, d),
                    dict(energy_j) if full else {}, dict(counts or {}) if full else {}, power)
 
     @classmethod
     def full(cls, duration_s: float, energy_j: Mapping[str, float], counts: Mapping[str, float] | None = None,
-             windows: int = 1) -> "Coverage":
+             windows: int = 1) -> Coverage:
         """Windows that every meter measured (e.g. a report written before coverage existed)."""
         c = cls.window(duration_s, energy_j, (), counts)
         return cls(windows, windows, c.duration_s, c.measured_s, c.component_s, {}, c.energy_j, c.counts, c.power_w)
 
     @classmethod
-    def none(cls, duration_s: float, components: Iterable[str] = (), windows: int = 1) -> "Coverage":
+    def none(cls, duration_s: float, components: Iterable[str] = (), windows: int = 1) -> Coverage:
         """Windows nothing measured."""
         d = max(float(duration_s), 0.0)
-        return cls(windows, 0, d, 0.0, {}, {c: d for c in components})
+        return cls(windows, 0, d, 0.0, {}, dict.fromkeys(components, d))
 
     # -- derived -------------------------------------------------------------------------
     @property
@@ -123,21 +124,21 @@ class Coverage:
         return self.windows_measured == self.windows and not any(v > 0 for v in self.gap_s.values())
 
     # -- combination ---------------------------------------------------------------------
-    def merge(self, other: "Coverage") -> "Coverage":
+    def merge(self, other: Coverage) -> Coverage:
         power = dict(self.power_w)
         for c, (lo, hi) in other.power_w.items():
             a = power.get(c)
             power[c] = (lo, hi) if a is None else (min(a[0], lo), max(a[1], hi))
         ranks = dict(self.ranks)
-        for r, c in other.ranks.items():
-            ranks[r] = ranks[r].merge(c) if r in ranks else c
+        for r, rc in other.ranks.items():
+            ranks[r] = ranks[r].merge(rc) if r in ranks else rc
         return Coverage(self.windows + other.windows, self.windows_measured + other.windows_measured,
                         self.duration_s + other.duration_s, self.measured_s + other.measured_s,
                         _add(self.component_s, other.component_s), _add(self.gap_s, other.gap_s),
                         _add(self.energy_j, other.energy_j), _add(self.counts, other.counts), power, ranks)
 
     @classmethod
-    def merge_all(cls, covs: Sequence["Coverage"]) -> "Coverage":
+    def merge_all(cls, covs: Sequence[Coverage]) -> Coverage:
         """``covs[0].merge(covs[1]).merge(...)`` in one pass (a server's batch of calls: no intermediate objects)."""
         if len(covs) == 1:
             return covs[0]
@@ -160,19 +161,21 @@ class Coverage:
                 ranks[r] = ranks[r].merge(rc) if r in ranks else rc
         return cls(int(sums[0]), int(sums[1]), sums[2], sums[3], *maps, power, ranks)
 
-    def counted_as_one(self, counts: Mapping[str, float]) -> "Coverage":
+    def counted_as_one(self, counts: Mapping[str, float]) -> Coverage:
         """These windows carry *counts* as a whole: they are the per-unit basis only if all were measured."""
         full = self.windows_measured == self.windows and self.windows > 0
         return replace(self, energy_j=self.energy_j if full else {}, counts=dict(counts) if full else {})
 
-    def with_counts(self, counts: Mapping[str, float]) -> "Coverage":
+    def with_counts(self, counts: Mapping[str, float]) -> Coverage:
         return replace(self, counts=dict(counts))
 
-    def prefixed(self, prefix: str) -> "Coverage":
+    def prefixed(self, prefix: str) -> Coverage:
         """Components renamed ``prefix + name`` (a rank's components in a distributed report)."""
-        p = {k: {prefix + c: v for c, v in getattr(self, k).items()}
-             for k in ("component_s", "gap_s", "energy_j", "power_w")}
-        return replace(self, **p)
+        def named(m: Mapping[str, Any]) -> dict[str, Any]:
+            return {prefix + c: v for c, v in m.items()}
+
+        return replace(self, component_s=named(self.component_s), gap_s=named(self.gap_s),
+                       energy_j=named(self.energy_j), power_w=named(self.power_w))
 
     # -- JSON ----------------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
@@ -192,7 +195,7 @@ class Coverage:
         return out
 
     @classmethod
-    def from_dict(cls, d: Mapping[str, Any]) -> "Coverage":
+    def from_dict(cls, d: Mapping[str, Any]) -> Coverage:
         """The coverage of a report's ``coverage`` block (what :meth:`to_dict` wrote)."""
         comps = dict(d.get("components") or {})
         e = {c: float(v) for c, v in dict(d.get("energy_j") or {}).items() if c != "total"}
@@ -213,7 +216,7 @@ class Coverage:
                 "ranks": {r: c.state() for r, c in self.ranks.items()}}
 
     @classmethod
-    def from_state(cls, d: Mapping[str, Any]) -> "Coverage":
+    def from_state(cls, d: Mapping[str, Any]) -> Coverage:
         f = {str(k): float(v) for k, v in dict(d.get("component_s", {})).items()}
         return cls(int(d["windows"]), int(d["windows_measured"]), float(d["duration_s"]), float(d["measured_s"]), f,
                    {str(k): float(v) for k, v in dict(d.get("gap_s", {})).items()},
@@ -252,7 +255,7 @@ def run_power_w(coverages: Iterable[Coverage], energies: Iterable[Mapping[str, f
     """Mean power per component over the measured windows of *coverages* (the run's top-level phases)."""
     e: dict[str, float] = {}
     s: dict[str, float] = {}
-    for cov, energy in zip(coverages, energies):
+    for cov, energy in zip(coverages, energies, strict=True):
         for c, v in energy.items():
             e[c] = e.get(c, 0.0) + float(v)
         for c, v in cov.component_s.items():

@@ -15,7 +15,8 @@ so a growing run's report costs what is new). :meth:`Totals.derive` then gives t
 from __future__ import annotations
 
 import math
-from typing import Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from . import fmt as _fmt
 from .carbon import CarbonIntensity
@@ -42,7 +43,7 @@ class Totals:
         self.partial = False  # some phase (nested ones too) is not fully measured
         self.counted: list[dict[str, Any]] = []  # top-level phases of the boundary's kind: they count R
 
-    def copy(self) -> "Totals":
+    def copy(self) -> Totals:
         t = Totals(self.boundary, self.rel)
         t.__dict__.update({k: (type(v)(v) if isinstance(v, (set, dict, list)) else v) for k, v in self.__dict__.items()
                            if k not in ("boundary", "rel")})
@@ -53,7 +54,7 @@ class Totals:
         p["energy_uncertainty_j"] = phase_uncertainty(p, self.rel)
         cov = phase_coverage(p)
         self.partial = self.partial or float(cov.get("measured_fraction", 1.0)) < 1.0
-        errs = p.get("error_counts") or {e: 1 for e in p.get("errors") or ()}
+        errs = p.get("error_counts") or dict.fromkeys(p.get("errors") or (), 1)
         if errs:
             self.errors = tally(self.errors, errs)
         if p.get("parent") is not None:

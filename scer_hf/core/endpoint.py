@@ -25,8 +25,9 @@ import ssl
 import threading
 import time
 import urllib.parse
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping
+from typing import Any
 
 from ..errors import EndpointError
 
@@ -52,7 +53,7 @@ class Endpoint:
     api: str | None = None  # given by the URL when it names a route (…/chat/completions, …/completions)
 
     @classmethod
-    def parse(cls, url: str) -> "Endpoint":
+    def parse(cls, url: str) -> Endpoint:
         if not isinstance(url, str) or not url.strip():
             raise EndpointError("endpoint: pass the server's base URL, e.g. http://127.0.0.1:8000/v1")
         u = urllib.parse.urlsplit(url.strip())
@@ -212,7 +213,7 @@ class Client:
         except (ConnectionRefusedError, ConnectionResetError, BrokenPipeError) as exc:
             ans.kind, ans.reason = "refused", f"connection failed ({type(exc).__name__})"
             self.close()
-        except (socket.timeout, TimeoutError):
+        except TimeoutError:
             ans.kind, ans.reason = "timeout", f"no answer within {self.timeout_s:g} s"
             self.close()
         except (OSError, http.client.HTTPException, ValueError) as exc:

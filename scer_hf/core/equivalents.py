@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import csv
 import math
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from functools import lru_cache
 from importlib import resources
-from typing import Any, Mapping, Sequence
+from typing import Any
 
-from .fmt import num as _fmtnum
 from ..errors import EstimateInputError, ReferenceDataError
+from .fmt import num as _fmtnum
 
 __all__ = ["Equivalent", "equivalence_factors", "equivalents", "format_equivalents", "best_equivalent",
            "equivalent_text", "led_minute", "DEFAULT_KEYS", "BEST_KEYS", "MIN_SHOWN"]

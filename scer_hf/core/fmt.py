@@ -22,7 +22,8 @@ Core layer: standard library only.
 from __future__ import annotations
 
 import math
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 __all__ = ["num", "exact", "count", "duration", "quantity", "unit_text", "co2e", "energy", "energy_family", "percent",
            "plural", "sci_display", "per_text", "published", "grid", "fu_text", "coverage", "FU_SCALES", "GRID_UNIT",
@@ -76,10 +77,9 @@ def exact(x: Any) -> str:
     digits matter, still without an exponent. Non-floats as ``repr``."""
     if isinstance(x, bool) or not isinstance(x, float) or not math.isfinite(x):
         return repr(x)
-    from decimal import Decimal  # noqa: PLC0415
+    from decimal import Decimal
 
-    s = format(Decimal(repr(x)), "f")
-    return s
+    return format(Decimal(repr(x)), "f")
 
 
 def count(n: Any) -> str:
@@ -195,7 +195,7 @@ def published(x: Any) -> str:
     never an exponent: ``31.22``, ``184,320``, ``433.196``, ``1,300,000``; "n/a" when not a number."""
     if x is None or isinstance(x, bool) or not isinstance(x, (int, float)) or not math.isfinite(x):
         return "n/a"
-    from decimal import Decimal  # noqa: PLC0415
+    from decimal import Decimal
 
     s = format(Decimal(repr(float(x))), ",f")
     return s.rstrip("0").rstrip(".") if "." in s else s

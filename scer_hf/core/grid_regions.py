@@ -23,17 +23,15 @@ year and the basis. Units, as the files state them:
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import difflib
-import hashlib
-import importlib.metadata
-import json
 from functools import lru_cache
 from importlib import resources
 from typing import Any
 
 from ..errors import CarbonIntensityError, UnknownCountryError, UnknownRegionError
-from .meters.estimate import _codecarbon_data_dir
+from .grid_data import LOCATION_BASED, codecarbon_version, countries, country_figure, load_json, provenance, read_text
 
 __all__ = ["cloud_figure", "region_figure", "available", "codecarbon_version", "PROVIDERS", "LBS_PER_MWH_TO_G_PER_KWH"]
 
@@ -42,40 +40,6 @@ PROVIDERS = {"gcp": "Google Cloud Platform", "aws": "Amazon Web Services", "azur
 _PROVIDER_ALIASES = {"google": "gcp", "gcloud": "gcp", "amazon": "aws", "microsoft": "azure"}
 _NORDIC = {"SWE": ("SE1", "SE2", "SE3", "SE4"), "NOR": ("NO1", "NO2", "NO3", "NO4", "NO5"), "FIN": ("FI",)}
 _FOSSIL = {"coal": "coal", "petroleum": "petroleum", "naturalGas": "natural_gas"}
-
-
-def codecarbon_version() -> str | None:
-    try:
-        return importlib.metadata.version("codecarbon")
-    except importlib.metadata.PackageNotFoundError:
-        return None
-
-
-def _path(*parts: str):
-    data = _codecarbon_data_dir()
-    if data is None:
-        raise CarbonIntensityError(
-            "codecarbon's data files are not installed; `pip install codecarbon` or pass "
-            "carbon_intensity_g_per_kwh=..."
-        )
-    return data.joinpath(*parts)
-
-
-@lru_cache(maxsize=None)
-def _file(*parts: str) -> tuple[str, str]:
-    """(text, sha256) of one codecarbon data file."""
-    raw = _path(*parts).read_bytes()
-    return raw.decode("utf-8-sig"), hashlib.sha256(raw).hexdigest()
-
-
-def load_json(*parts: str) -> dict[str, Any]:
-    return json.loads(_file(*parts)[0])
-
-
-def provenance(*parts: str) -> dict[str, Any]:
-    """What a figure read from codecarbon's file *parts* was read from."""
-    return {"data_file": "codecarbon/data/" + "/".join(parts), "data_sha256": _file(*parts)[1],
-            "codecarbon_version": codecarbon_version()}
 
 
 def _suggest(word: str, options: list[str], what: str, listing: str) -> str:
@@ -88,7 +52,7 @@ def _suggest(word: str, options: list[str], what: str, listing: str) -> str:
 # -- cloud ---------------------------------------------------------------------------------
 @lru_cache(maxsize=1)
 def _impact() -> dict[tuple[str, str], dict[str, str]]:
-    rows = csv.DictReader(_file("cloud", "impact.csv")[0].splitlines())
+    rows = csv.DictReader(read_text("cloud", "impact.csv").splitlines())
     return {(r["provider"].strip().lower(), r["region"].strip()): r for r in rows}
 
 
@@ -115,35 +79,44 @@ def _provider(provider: str) -> str:
     return p
 
 
+def _impact_figure(p: str, r: str, row: dict[str, str]) -> dict[str, Any]:
+    where = ", ".join(x for x in (row.get("city"), row.get("state"), row.get("country_name")) if x)
+    return {
+        "g_per_kwh": float(row["impact"]),
+        "source": f"codecarbon impact.csv: {PROVIDERS[p]} {r} ({where}); {row['source']}",
+        "year": None, "basis": "location-based grid average for the region, as published by the provider",
+        "country_iso_code": row.get("countryIsoCode") or None, "region": None,
+        "cloud_provider": p, "cloud_region": r, **provenance("cloud", "impact.csv"),
+    }
+
+
+def _located_figure(p: str, r: str, loc: dict[str, str]) -> dict[str, Any]:
+    """The grid of an AWS/Azure region's documented location (its country, or its sub-national grid)."""
+    grid = loc["grid_region"] or None
+    fig = {"country_iso_code": None, **region_figure(loc["country_iso_code"], grid)} if grid \
+        else country_figure(loc["country_iso_code"])
+    return {
+        **fig,
+        "source": f"{fig['source']}; {PROVIDERS[p]} {r} is in {loc['location']} ({loc['source']})",
+        "basis": f"{fig.get('basis', LOCATION_BASED)} of the grid at the region's documented location "
+                 f"({PROVIDERS[p]} publishes no per-region figure in codecarbon's data)",
+        "cloud_provider": p, "cloud_region": r,
+    }
+
+
 def cloud_figure(provider: str, region: str) -> dict[str, Any]:
     """Grid figure for a cloud region: fields for :class:`scer_hf.core.carbon.CarbonIntensity`."""
     p, r = _provider(provider), str(region).strip().lower()
     row = _impact().get((p, r))
     if row is not None:
-        where = ", ".join(x for x in (row.get("city"), row.get("state"), row.get("country_name")) if x)
-        return {
-            "g_per_kwh": float(row["impact"]),
-            "source": f"codecarbon impact.csv: {PROVIDERS[p]} {r} ({where}); {row['source']}",
-            "year": None, "basis": "location-based grid average for the region, as published by the provider",
-            "country_iso_code": row.get("countryIsoCode") or None, "region": None,
-            "cloud_provider": p, "cloud_region": r, **provenance("cloud", "impact.csv"),
-        }
+        return _impact_figure(p, r, row)
     loc = _locations().get((p, r))
     if loc is None:
         regions = cloud_regions().get(p, [])
         raise UnknownRegionError(_suggest(region, regions, f"{p} region",
                                           "Run `scer-hf grid --list` for every region available offline, "
                                           "or pass carbon_intensity_g_per_kwh=..."))
-    from .carbon import carbon_intensity  # the grid of the region's location
-
-    ci = carbon_intensity(loc["country_iso_code"], loc["grid_region"] or None, detect=False)
-    return {
-        **ci.to_dict(),
-        "source": f"{ci.source}; {PROVIDERS[p]} {r} is in {loc['location']} ({loc['source']})",
-        "basis": f"{ci.basis} of the grid at the region's documented location "
-                 f"({PROVIDERS[p]} publishes no per-region figure in codecarbon's data)",
-        "cloud_provider": p, "cloud_region": r,
-    }
+    return _located_figure(p, r, loc)
 
 
 # -- sub-national --------------------------------------------------------------------------
@@ -188,7 +161,8 @@ def _china(name: str) -> dict[str, Any] | None:
     for code, v in d["data"].items():
         if key == code.lower() or key in v.get("names", []):
             return {"g_per_kwh": float(v["emission_factor"]),
-                    "source": f"codecarbon china_provincial_emissions.json: {v['description']}; {meta.get('source_url')}",
+                    "source": f"codecarbon china_provincial_emissions.json: {v['description']}; "
+                              f"{meta.get('source_url')}",
                     "year": v.get("year", meta.get("year")),
                     "basis": "location-based annual average (CO2 only, MEE/NBS provincial factor)",
                     "region": code, **provenance("private_infra", "2023", "china_provincial_emissions.json")}
@@ -222,10 +196,8 @@ def subnational_regions() -> dict[str, list[str]]:
     except (OSError, CarbonIntensityError):
         pass
     nordic = set()
-    try:
+    with contextlib.suppress(OSError, CarbonIntensityError):
         nordic = set(load_json("private_infra", "nordic_emissions.json").get("data", {}))
-    except (OSError, CarbonIntensityError):
-        pass
     for c, zones in _NORDIC.items():
         out[c] = [z for z in zones if z in nordic]
     return out
@@ -238,8 +210,9 @@ def region_figure(country_iso_code: str | None, region: str) -> dict[str, Any]:
         fig = _nordic(region)
         if fig is None:
             zones = [z for zs in subnational_regions().items() if zs[0] in _NORDIC for z in zs[1]]
-            raise UnknownRegionError(_suggest(region, zones, "region", "Without country_iso_code a region is a Nordic "
-                                              "zone; pass country_iso_code='USA' (states), 'CAN' or 'CHN' (provinces)."))
+            raise UnknownRegionError(_suggest(
+                region, zones, "region", "Without country_iso_code a region is a Nordic zone; pass "
+                "country_iso_code='USA' (states), 'CAN' or 'CHN' (provinces)."))
         return fig
     fn = _BY_COUNTRY.get(code)
     if fn is None:
@@ -255,7 +228,5 @@ def region_figure(country_iso_code: str | None, region: str) -> dict[str, Any]:
 
 def available() -> dict[str, Any]:
     """Everything resolvable offline: cloud regions, sub-national regions, countries."""
-    from .carbon import countries
-
     return {"cloud": cloud_regions(), "regions": subnational_regions(), "countries": sorted(countries()),
             "codecarbon_version": codecarbon_version()}

@@ -9,7 +9,8 @@ estimate's ``cpu_model`` assumption. This is what the card's ``hardware_used`` a
 from __future__ import annotations
 
 from collections import Counter
-from typing import Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 __all__ = ["measured_hardware", "counted"]
 

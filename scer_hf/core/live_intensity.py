@@ -33,9 +33,10 @@ import threading
 import time
 import urllib.parse
 import warnings
+from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime, timezone
-from typing import Any, Sequence
+from typing import Any
 
 from .. import _read
 from ..errors import InputFileError, LiveIntensityError
@@ -59,7 +60,7 @@ _FACTOR_TYPES = ("lifecycle", "direct")
 
 
 class _Request:
-    __slots__ = ("t", "label", "thread", "closed")
+    __slots__ = ("closed", "label", "t", "thread")
 
     def __init__(self, t: float, label: str) -> None:
         self.t, self.label, self.closed = t, label, False
@@ -82,9 +83,11 @@ class LiveIntensity:
         if not isinstance(zone, str) or not _ZONE.fullmatch(zone.strip()):
             raise LiveIntensityError(f"zone={zone!r}: name an Electricity Maps zone, e.g. 'NL' or 'US-CAL-CISO'")
         self.zone = zone.strip()
-        self._token = token if token is not None else os.environ.get(TOKEN_ENV)
-        if not self._token:
-            raise LiveIntensityError(f"live intensity needs an Electricity Maps token: pass token=... or set {TOKEN_ENV}")
+        found = token if token is not None else os.environ.get(TOKEN_ENV)
+        if not found:
+            raise LiveIntensityError("live intensity needs an Electricity Maps token: pass token=... or set "
+                                     f"{TOKEN_ENV}")
+        self._token: str = found
         if urllib.parse.urlsplit(base_url).scheme not in ("http", "https"):
             raise LiveIntensityError(f"base_url={base_url!r} must be an http(s) URL")
         self.base_url = base_url.rstrip("/")
@@ -136,22 +139,18 @@ class LiveIntensity:
 
     def _checked(self, body: Any) -> dict[str, Any]:
         """The fields kept from one answer, each checked; a bad intensity refuses the whole reading."""
-        g = body.get("carbonIntensity") if isinstance(body, dict) else None
-        if g is None or isinstance(g, bool) or not isinstance(g, (int, float)):
-            raise LiveIntensityError(f"{SOURCE} gave no usable carbonIntensity")
-        if not within(GRID_G_PER_KWH, g):
-            raise LiveIntensityError(f"{SOURCE} gave a carbonIntensity outside the plausible range "
-                                     f"({GRID_G_PER_KWH.describe()}); not used")
+        if not isinstance(body, dict):
+            body = {}
+        g = _intensity(body)
         kinds = " ".join(v for k in ("emissionFactorType", "signal", "accountingMethod", "type")
                          if isinstance(v := body.get(k), str)).lower()
         if "market" in kinds:
             raise LiveIntensityError(f"{SOURCE} gave a market-based figure; SCI excludes market-based intensity")
-        factor = body.get("emissionFactorType")
-        zone = body.get("zone")
-        return {"g_per_kwh": float(g), "datetime": _iso_time(body.get("datetime")),
+        factor, zone, estimated = body.get("emissionFactorType"), body.get("zone"), body.get("isEstimated")
+        return {"g_per_kwh": g, "datetime": _iso_time(body.get("datetime")),
                 "zone": zone if isinstance(zone, str) and _ZONE.fullmatch(zone) and self._clean(zone) else self.zone,
                 "emission_factor_type": factor if factor in _FACTOR_TYPES else None,
-                "is_estimated": body.get("isEstimated") if isinstance(body.get("isEstimated"), bool) else None,
+                "is_estimated": estimated if isinstance(estimated, bool) else None,
                 "estimation_method": _name(body.get("estimationMethod"), self._clean),
                 "signal": "marginal" if "marginal" in kinds else "average"}
 
@@ -196,7 +195,7 @@ class LiveIntensity:
             s = self._fetch()
         except LiveIntensityError as exc:
             self._close(req, None, str(exc))
-        except Exception as exc:  # measurement never breaks the run
+        except Exception as exc:  # noqa: BLE001 - measurement never breaks the run
             self._close(req, None, f"{type(exc).__name__}")
         else:
             self._close(req, s, "")
@@ -238,16 +237,7 @@ class LiveIntensity:
         if end_s <= start_s:
             inside = [g for t, g in pts if start_s <= t <= end_s]
             return inside[-1] if inside else level
-        total, t_prev = 0.0, start_s
-        for t, g in pts:
-            if t <= start_s:
-                continue
-            if t >= end_s:
-                break
-            total += level * (t - t_prev)
-            t_prev, level = t, g
-        total += level * (end_s - t_prev)
-        return total / (end_s - start_s)
+        return _step_integral(pts, level, start_s, end_s) / (end_s - start_s)
 
     def apply(self, phases: Sequence[Any], annual: CarbonIntensity) -> tuple[CarbonIntensity, dict[str, float]]:
         """(run intensity, {phase name: g/kWh}) for measured phases (Measurements)."""
@@ -257,15 +247,12 @@ class LiveIntensity:
         for m in phases:
             g = self.phase_g_per_kwh(m.start_s, m.end_s)
             per[m.name] = annual.g_per_kwh if g is None else g
-        top = [m for m in phases if m.parent is None]
-        e = sum(m.total_energy_j for m in top)
-        run_g = sum(m.total_energy_j * per[m.name] for m in top) / e if e > 0 else (
-            sum(per[m.name] for m in top) / len(top) if top else annual.g_per_kwh)
         block = self._block(per, annual)
         if not len(self._samples):
             return replace(annual, live=block), per
         sig = block["signal"] or "average"
-        ci = replace(annual, g_per_kwh=run_g, source=f"{SOURCE} (zone {self.zone}), energy-weighted over the run",
+        ci = replace(annual, g_per_kwh=_run_g_per_kwh(phases, per, annual.g_per_kwh),
+                     source=f"{SOURCE} (zone {self.zone}), energy-weighted over the run",
                      year=None, basis=f"location-based live {sig} intensity"
                      + (f" ({block['emission_factor_type']})" if block["emission_factor_type"] else ""), live=block)
         return ci, per
@@ -288,6 +275,39 @@ class LiveIntensity:
             }
 
 
+def _intensity(body: dict[str, Any]) -> float:
+    """The answer's ``carbonIntensity``: a number within physical bounds, else the reading is refused."""
+    g = body.get("carbonIntensity")
+    if g is None or isinstance(g, bool) or not isinstance(g, (int, float)):
+        raise LiveIntensityError(f"{SOURCE} gave no usable carbonIntensity")
+    if not within(GRID_G_PER_KWH, g):
+        raise LiveIntensityError(f"{SOURCE} gave a carbonIntensity outside the plausible range "
+                                 f"({GRID_G_PER_KWH.describe()}); not used")
+    return float(g)
+
+
+def _step_integral(pts: Sequence[tuple[float, float]], level: float, start_s: float, end_s: float) -> float:
+    """The integral over [start_s, end_s] of a step series (*level* at start_s; each point holds until the next)."""
+    total, t_prev = 0.0, start_s
+    for t, g in pts:
+        if t <= start_s:
+            continue
+        if t >= end_s:
+            break
+        total += level * (t - t_prev)
+        t_prev, level = t, g
+    return total + level * (end_s - t_prev)
+
+
+def _run_g_per_kwh(phases: Sequence[Any], per: dict[str, float], annual_g: float) -> float:
+    """The run's intensity: the energy-weighted mean over top-level phases (their plain mean with no energy)."""
+    top = [m for m in phases if m.parent is None]
+    e = sum(m.total_energy_j for m in top)
+    if e > 0:
+        return float(sum(m.total_energy_j * per[m.name] for m in top) / e)
+    return sum(per[m.name] for m in top) / len(top) if top else annual_g
+
+
 def _iso_time(x: Any) -> str | None:
     """An ISO 8601 time as given (at most 40 characters), else None."""
     if not isinstance(x, str) or len(x) > 40:
@@ -308,7 +328,8 @@ def _t_of(reading: dict[str, Any]) -> float:
 
 
 def make_live(arg: Any, annual: CarbonIntensity) -> LiveIntensity | None:
-    """``None``/``False``: off. A zone string: live for that zone (token from the environment). A LiveIntensity: as is."""
+    """``None``/``False``: off. A zone string: live for that zone (token from the environment).
+    A LiveIntensity: as is."""
     if arg is None or arg is False:
         return None
     live = arg if isinstance(arg, LiveIntensity) else LiveIntensity(str(arg)) if isinstance(arg, str) else None

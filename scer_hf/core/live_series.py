@@ -54,22 +54,27 @@ class Series:
             if j < n - 1:  # stretch i is [t_i, t_j), stretch j is [t_j, t_{j+1})
                 mt, mg, mf = _merge(self.t[i], self.t[j], self.t[j + 1], (self.g[i], self.fb[i]),
                                     (self.g[j], self.fb[j]))
-                t.append(mt), g.append(mg), fb.append(mf)
+                t.append(mt)
+                g.append(mg)
+                fb.append(mf)
                 i += 2
             else:
-                t.append(self.t[i]), g.append(self.g[i]), fb.append(self.fb[i])
+                t.append(self.t[i])
+                g.append(self.g[i])
+                fb.append(self.fb[i])
                 i += 1
-        t.append(self.t[-1]), g.append(self.g[-1]), fb.append(self.fb[-1])
+        t.append(self.t[-1])
+        g.append(self.g[-1])
+        fb.append(self.fb[-1])
         self.t, self.g, self.fb = t, g, fb
 
     def levels(self, annual: float | None) -> list[tuple[float, float]]:
         """``(t, g/kWh)`` points, the fallback share of each stretch at *annual* (skipped when it is unknown)."""
         out = []
-        for t, g, fb in zip(self.t, self.g, self.fb):
-            if g is None and annual is None:
-                continue
-            v = g if annual is None or fb == 0.0 else annual if g is None else (1 - fb) * g + fb * annual
-            out.append((t, float(v)))
+        for t, g, fb in zip(self.t, self.g, self.fb, strict=True):
+            v = _level(g, fb, annual)
+            if v is not None:
+                out.append((t, float(v)))
         return out
 
 
@@ -103,3 +108,12 @@ class Kept:
 
     def __len__(self) -> int:
         return self.count
+
+
+def _level(g: float | None, fb: float, annual: float | None) -> float | None:
+    """A stretch's g/kWh: its readings, with its fallback share at *annual*; None when neither is known."""
+    if annual is None or fb == 0.0:
+        return g
+    if g is None:
+        return annual
+    return (1 - fb) * g + fb * annual

@@ -11,13 +11,14 @@ Every refusal raises :class:`RefusedAnswer` with a short reason that quotes noth
 
 from __future__ import annotations
 
+import functools
 import http.client
 import time
 import urllib.error
 import urllib.parse
 import urllib.request
 import zlib
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 __all__ = ["RefusedAnswer", "origin", "same_origin", "read_body", "get", "REDIRECTS"]
@@ -90,9 +91,10 @@ def get(url: str, headers: Mapping[str, str], *, timeout_s: float, max_bytes: in
             raise RefusedAnswer("no answer in time")
         req = urllib.request.Request(url, headers={**headers, "Accept-Encoding": "gzip"})
         try:
-            with _OPENER.open(req, timeout=left) as resp:  # noqa: S310 - http(s) URLs given by the caller
-                return read_body(iter(lambda r=resp: r.read1(65536), b""),
-                                 encoding=resp.headers.get("Content-Encoding"), max_bytes=max_bytes, deadline=deadline)
+            with _OPENER.open(req, timeout=left) as resp:  # http(s) URLs given by the caller
+                chunks: Iterator[bytes] = iter(functools.partial(resp.read1, 65536), b"")
+                return read_body(chunks, encoding=resp.headers.get("Content-Encoding"), max_bytes=max_bytes,
+                                 deadline=deadline)
         except urllib.error.HTTPError as exc:
             location = exc.headers.get("Location") if exc.code in REDIRECTS and exc.headers else None
             exc.close()

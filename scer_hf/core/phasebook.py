@@ -16,8 +16,9 @@ A phase is a run of *segments*, each a window between two meter reads:
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any
 
 from .coverage import Coverage, fill
 from .meters.base import Meter, Reading, now_s
@@ -30,7 +31,7 @@ Counters = Callable[[], Mapping[str, float]]
 
 
 class _Phase:
-    __slots__ = ("name", "parent", "kind", "done", "window", "closed", "final", "first_edge", "c0")
+    __slots__ = ("c0", "closed", "done", "final", "first_edge", "kind", "name", "parent", "window")
 
     def __init__(self, name: str, parent: str | None, kind: str, done: Measurement | None) -> None:
         self.name = name
@@ -275,7 +276,8 @@ class PhaseBook:
         ph.window = None
         self._running.pop(ph.name, None)
         if isinstance(w, Window):
-            seg = self.tracker.end(ph.name, edge=edge, **self._delta(ph))
+            counts: dict[str, Any] = self._delta(ph)  # keywords of PhaseTracker.end, beside edge= and cancel=
+            seg = self.tracker.end(ph.name, edge=edge, **counts)
         else:
             assert w is not None
             seg = Measurement(ph.name, w.start_s, edge[0], {}, measured=True, method="none", parent=ph.parent,

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import json
 import math
-from typing import Any, Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
 from .carbon import J_PER_KWH, CarbonIntensity
 from .coverage import Coverage, fill, run_power_w

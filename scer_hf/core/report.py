@@ -17,19 +17,20 @@ import json
 import os
 import platform
 import uuid
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any
 
-from . import report_schema as _report_schema
 from .. import _read
 from .._io import atomic_write_text, file_lock
 from .._version import __version__
-from .carbon import CarbonIntensity, carbon_intensity
-from .embodied import Embodied
 from ..errors import ReportError, ReportExistsError, ReportSchemaError, UnsupportedSchemaVersionError
 from . import fmt as _fmt
+from . import report_schema as _report_schema
+from .carbon import CarbonIntensity, carbon_intensity
 from .derive import Totals, derive, report_coverage
+from .embodied import Embodied
 from .phases import ENCODER, PhaseRows, phase_coverage, phase_from_measurement, phases_from_measurements, refill
 from .sci import FunctionalUnit
 from .tracker import Measurement
@@ -68,7 +69,7 @@ class Report:
         extra: Mapping[str, Any] | None = None,
         rows: PhaseRows | None = None,
         final: Any = None,
-    ) -> "Report":
+    ) -> Report:
         """Derive totals, CO2e, SCI and uncertainty from measured phases.
 
         ``kinds`` maps phase names to a kind (``training``, ``evaluation``,
@@ -82,30 +83,8 @@ class Report:
             raise ReportError(f"boundary must be one of {BOUNDARIES}, got {boundary!r}")
         carbon = carbon or carbon_intensity()
         kinds = dict(kinds or {})
-        items = list(measurements)
-        ms = [m for m in items if isinstance(m, Measurement)]
-        kind_of = lambda n: kinds.get(n, boundary)  # noqa: E731
-        if rows is not None and ms:
-            converted_rows, _ = rows.rows(ms, carbon, kind_of, final=final or (lambda m: False))
-            converted = iter(converted_rows)
-        else:
-            converted = iter(phases_from_measurements(ms, carbon, kind_of))
-        phases = [next(converted) if isinstance(m, Measurement) else dict(m) for m in items]
-        if len(ms) < len(items):
-            refill([p for p, m in zip(phases, items) if not isinstance(m, Measurement)], carbon)
-        prov = dict(provenance or {})
-        prov.setdefault("tool", f"scer-hf {__version__}")
-        prov.setdefault("python", platform.python_version())
-        prov.setdefault("platform", platform.platform())
-        meters = prov.get("meters", [])
-        # which meter measured each component, and how (counter or estimate)
-        prov.setdefault("components", {c: {"meter": m.get("meter"), "method": m.get("method")}
-                                       for m in meters for c in m.get("components", [])})
-        methods = {p["method"] for p in phases} - {"unmeasured", "none", None}
-        prov["method"] = (methods.pop() if len(methods) == 1 else "mixed") if methods else "unmeasured"
-        prov["estimated"] = any(m.get("method") == "estimate" for m in meters) or prov["method"] in ("estimate", "mixed")
-        if prov["estimated"]:
-            prov["note"] = "ESTIMATE: some or all energy is estimated, not read from hardware counters"
+        phases = _phases(list(measurements), carbon, lambda n: kinds.get(n, boundary), rows, final)
+        prov = _provenance(provenance, phases)
         data: dict[str, Any] = {
             "schema": SCHEMA,
             "schema_version": SCHEMA_VERSION,
@@ -117,13 +96,11 @@ class Report:
             "phases": phases,
             "carbon": carbon.to_dict(),
             "provenance": prov,
+            **({"benchmark": dict(benchmark)} if benchmark is not None else {}),
+            **({"extra": dict(extra)} if extra else {}),
         }
-        if benchmark is not None:
-            data["benchmark"] = dict(benchmark)
-        if extra:
-            data["extra"] = dict(extra)
-        totals = _totals(phases, boundary, meters, rows)
-        data.update(derive(totals, carbon, embodied, meters, functional_units))
+        totals = _totals(phases, boundary, prov.get("meters", []), rows)
+        data.update(derive(totals, carbon, embodied, prov.get("meters", []), functional_units))
         if data["status"] == "complete" and totals.partial:
             data["status"] = "partial"  # complete only at full coverage, nested phases included
         report = cls._trusted(data)
@@ -132,7 +109,7 @@ class Report:
         return report
 
     @classmethod
-    def _trusted(cls, data: dict[str, Any]) -> "Report":
+    def _trusted(cls, data: dict[str, Any]) -> Report:
         """A report scer-hf just built (JSON types only, numbers finite): no schema pass, no deep copy.
         Reports from outside (``load``, ``from_dict``, ``Report(...)``) are validated in full."""
         r = cls.__new__(cls)
@@ -207,16 +184,16 @@ class Report:
             return atomic_write_text(p, text, parents=parents)
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> "Report":
+    def from_dict(cls, data: Mapping[str, Any]) -> Report:
         return cls(data)
 
     @classmethod
-    def load(cls, path: str | os.PathLike[str]) -> "Report":
+    def load(cls, path: str | os.PathLike[str]) -> Report:
         """Read and validate a report file; a bad file raises :class:`ReportSchemaError`.
 
         The file is read through :mod:`scer_hf._read`: a regular file only (a FIFO or device is refused at once),
         at most ``_read.LIMITS["report"]`` bytes, nesting at most ``MAX_DEPTH`` deep, finite numbers only."""
-        from .report_files import find_report  # noqa: PLC0415 - a folder: its scer_report.json, or the demo's names
+        from .report_files import find_report  # a folder: its scer_report.json, or the demo's names
 
         p = find_report(path)
         if not os.path.lexists(p):
@@ -242,6 +219,38 @@ class Report:
 
 def _opt_float(x: Any) -> float | None:
     return None if x is None else float(x)
+
+
+def _phases(items: list[Measurement | Mapping[str, Any]], carbon: CarbonIntensity, kind_of: Any,
+            rows: PhaseRows | None, final: Any) -> list[dict[str, Any]]:
+    """The report's phases, in order: measurements converted (through *rows*, each finished phase once), phase
+    dicts taken as given and their figures refilled at this carbon intensity."""
+    ms = [m for m in items if isinstance(m, Measurement)]
+    if rows is not None and ms:
+        converted = iter(rows.rows(ms, carbon, kind_of, final=final or (lambda m: False))[0])
+    else:
+        converted = iter(phases_from_measurements(ms, carbon, kind_of))
+    phases = [next(converted) if isinstance(m, Measurement) else dict(m) for m in items]
+    if len(ms) < len(items):
+        refill([p for p, m in zip(phases, items, strict=True) if not isinstance(m, Measurement)], carbon)
+    return phases
+
+
+def _provenance(provenance: Mapping[str, Any] | None, phases: list[dict[str, Any]]) -> dict[str, Any]:
+    """The tool, the platform, which meter measured each component and how; estimated when any meter estimates."""
+    prov = dict(provenance or {})
+    prov.setdefault("tool", f"scer-hf {__version__}")
+    prov.setdefault("python", platform.python_version())
+    prov.setdefault("platform", platform.platform())
+    meters = prov.get("meters", [])
+    prov.setdefault("components", {c: {"meter": m.get("meter"), "method": m.get("method")}
+                                   for m in meters for c in m.get("components", [])})
+    methods = {p["method"] for p in phases} - {"unmeasured", "none", None}
+    prov["method"] = (methods.pop() if len(methods) == 1 else "mixed") if methods else "unmeasured"
+    prov["estimated"] = any(m.get("method") == "estimate" for m in meters) or prov["method"] in ("estimate", "mixed")
+    if prov["estimated"]:
+        prov["note"] = "ESTIMATE: some or all energy is estimated, not read from hardware counters"
+    return prov
 
 
 def _totals(phases: list[dict[str, Any]], boundary: str, meters: Sequence[Mapping[str, Any]],
@@ -289,7 +298,7 @@ def _dumps(d: Mapping[str, Any], lines: Sequence[str | None] | None = None) -> s
     marker = f"\u0000phases-{uuid.uuid4().hex}\u0000"
     body = json.dumps({**d, "phases": marker}, indent=2, ensure_ascii=False, allow_nan=False)
     enc = lines if lines is not None and len(lines) == len(phases) else [None] * len(phases)
-    rows = ",\n    ".join(line or ENCODER.encode(p) for p, line in zip(phases, enc))
+    rows = ",\n    ".join(line or ENCODER.encode(p) for p, line in zip(phases, enc, strict=True))
     return body.replace(json.dumps(marker), "[\n    " + rows + "\n  ]", 1) + "\n"
 
 

@@ -44,7 +44,7 @@ def _integer(checker: Any, x: Any) -> bool:
 
 @lru_cache(maxsize=1)
 def _validator() -> Any:
-    from jsonschema import Draft202012Validator, validators  # noqa: PLC0415 - only when a report is read
+    from jsonschema import Draft202012Validator, validators  # only when a report is read
 
     types = Draft202012Validator.TYPE_CHECKER.redefine_many({"number": _finite_number, "integer": _integer})
     cls = validators.extend(Draft202012Validator, type_checker=types)
@@ -68,7 +68,7 @@ def _depth_path(d: Any) -> str | None:
 def loads(text: str | bytes, *, where: str = "the report") -> Any:
     """Parse report JSON strictly (:func:`scer_hf._read.loads_json`): UTF-8, no NaN/Infinity, no nesting deeper
     than :data:`MAX_DEPTH`; a failure is a :class:`ReportSchemaError` naming *where*, never quoting the file."""
-    from .. import _read  # noqa: PLC0415
+    from .. import _read
 
     return _read.loads_json(text, where=where, what="scer-hf report", error=ReportSchemaError, max_depth=MAX_DEPTH)
 
@@ -80,7 +80,7 @@ def validate(d: Any) -> None:
     deep = _depth_path(d)
     if deep is not None:
         raise ReportSchemaError(f"{deep}: nested deeper than {MAX_DEPTH} levels" + _HINT)
-    from jsonschema.exceptions import best_match  # noqa: PLC0415
+    from jsonschema.exceptions import best_match
 
     err = best_match(_validator().iter_errors(d))
     if err is not None:

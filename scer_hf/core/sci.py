@@ -10,8 +10,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from .carbon import J_PER_KWH
 from ..errors import ReportError
+from .carbon import J_PER_KWH
 
 __all__ = ["FunctionalUnit", "FUNCTIONAL_UNITS", "SCI_VERSION", "sci_value", "default_functional_units"]
 

@@ -24,9 +24,10 @@ the queries seen can account for it (raise ``min_queries``). Core layer: standar
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Any, Callable, Sequence
+from typing import Any
 
 __all__ = ["RULE", "DEFAULT_MIN_QUERIES", "SEQUENTIAL_FACTOR", "quantile_level", "t_interval", "SequentialStop",
            "simulate"]
@@ -45,7 +46,7 @@ def quantile_level(confidence: float) -> float:
 
 @lru_cache(maxsize=4096)
 def _t(level: float, df: int) -> float:
-    from scipy import stats  # noqa: PLC0415 - only the benchmark and its tests need it
+    from scipy import stats  # only the benchmark and its tests need it
 
     return float(stats.t.ppf((1.0 + level) / 2.0, df))
 
@@ -100,7 +101,7 @@ def simulate(draw: Callable[[Any, tuple[int, int]], Any], true_mean: float, *, r
     """Run the rule on *runs* simulated benchmarks at once (numpy): ``draw(rng, shape)`` gives per-query
     energies. Returns the share of runs whose interval covers *true_mean*, the share stopped at the cap and the
     median number of queries. The vectorised rule is checked against :class:`SequentialStop` in the tests."""
-    import numpy as np  # noqa: PLC0415
+    import numpy as np
 
     rng = np.random.default_rng(seed)
     x = np.asarray(draw(rng, (runs, cap)), dtype=float)

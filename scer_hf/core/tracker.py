@@ -17,12 +17,14 @@ code keeps running.
 
 from __future__ import annotations
 
+import contextlib
 import sys
 import warnings
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from types import MappingProxyType
-from typing import Any, Callable, Iterator, Mapping, Sequence
+from typing import Any
 
 from ..errors import WindowError
 from .coverage import Coverage, tally
@@ -74,7 +76,7 @@ class Measurement:
                 cov = Coverage.full(self.duration_s, self.energy_j, self.counts, self.windows)
             else:  # what was measured was measured over the whole window; nothing is a per-unit basis
                 d = max(self.duration_s, 0.0)
-                cov = Coverage(self.windows, 0, d, 0.0, {c: d for c in self.energy_j})
+                cov = Coverage(self.windows, 0, d, 0.0, dict.fromkeys(self.energy_j, d))
             object.__setattr__(self, "coverage", cov)
 
     @property
@@ -215,10 +217,8 @@ class PhaseTracker:
             if r is None:
                 self.failed_meters[g.name] = g.failed or "failed"
         if self.on_edge is not None:  # after the reads: a slow hook never skews a window's energy against its time
-            try:
+            with contextlib.suppress(Exception):  # an edge hook never breaks the run
                 self.on_edge(t)
-            except Exception:  # noqa: BLE001 - an edge hook never breaks the run
-                pass
         return t, out
 
     def _edge_errors(self, readings: Mapping[int, Reading | None], errors: list[str]) -> None:
@@ -293,7 +293,7 @@ class PhaseTracker:
         cov = Coverage.window(t - w.start_s, energy, missing, w.counts)
         return Measurement(
             name=w.name, start_s=w.start_s, end_s=t, energy_j=energy, measured=measured,
-            method=_method_of(methods), counts=dict(w.counts), parent=w.parent, errors=errors, coverage=cov,
+            method=_method_of(methods), counts=dict(w.counts), parent=w.parent, errors=tuple(errors), coverage=cov,
         )
 
     def _meter_energy(self, i: int, r0: Reading | None, r1: Reading | None,

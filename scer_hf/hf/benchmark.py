@@ -22,33 +22,34 @@ from __future__ import annotations
 import math
 import os
 import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 from ..core import fmt as _fmt
 from ..core import stopping as _stopping
-from ..errors import BenchmarkSettingsError, EmptyPromptsError, ModelIdError, ModelLoadError, UnknownTaskError
+from ..core.carbon import resolve_grid
+from ..core.grid import GridSpec
 from ..core.meters.base import Meter
-from .pipeline import GENERATION_TASKS, Text2TextPipeline, TrackedPipeline, track_pipeline
-from .prompts import load_prompts, prompt_set_info
 from ..core.report import Report
+from ..errors import BenchmarkSettingsError, ModelIdError, ModelLoadError, UnknownTaskError
+from .pipeline import GENERATION_TASKS, Text2TextPipeline, TrackedPipeline, track_pipeline
+from .protocol import (
+    DEFAULT_MIN_QUERIES,
+    DEFAULT_QUERIES,
+    DEFAULT_WARMUP,
+    PROTOCOL_VERSION,
+    SETTINGS,
+    RunSettings,
+    prompt_texts,
+    sequential_ci,
+)
 
-__all__ = ["benchmark", "load_pipeline", "supported_tasks", "SETTINGS", "PROTOCOL_VERSION", "sequential_ci"]
+__all__ = ["benchmark", "load_pipeline", "supported_tasks", "SETTINGS", "PROTOCOL_VERSION", "sequential_ci",
+           "DEFAULT_QUERIES", "DEFAULT_WARMUP", "DEFAULT_MIN_QUERIES"]
 
-PROTOCOL_VERSION = "scer-hf-bench/2"  # /2: the stopping rule scer-hf-stop/2 (min 50, 97 % t quantile)
-# Generation budgets. aienergyscore: AI Energy Score v1 text_generation config (optimum-benchmark energy_star:
-# max_new_tokens = min_new_tokens = 10, batch_size 1, greedy). long: LLM-Perf leaderboard GENERATE_KWARGS
-# (huggingface/llm-perf-backend llm_perf/common/utils.py: max_new_tokens = min_new_tokens = 64, batch_size 1).
-SETTINGS: dict[str, dict[str, Any]] = {
-    "aienergyscore": {"max_new_tokens": 10, "batch_size": 1,
-                      "source": "AI Energy Score v1 (optimum-benchmark energy_star text_generation config)"},
-    "long": {"max_new_tokens": 64, "batch_size": 1,
-             "source": "LLM-Perf leaderboard (huggingface/llm-perf-backend GENERATE_KWARGS)"},
-}
-DEFAULT_QUERIES = 1000  # AI Energy Score: num_samples 1000 per task
-DEFAULT_WARMUP = 10  # optimum-benchmark energy_star warmup_runs default; LLM-Perf warmup_runs=10
-# Our protocol choice (not from a source), chosen by simulation: see scer_hf.core.stopping
-DEFAULT_MIN_QUERIES = _stopping.DEFAULT_MIN_QUERIES
+
 # question-answering is left out: transformers 5.24 has no such pipeline, so its inputs could not be tested here
 _FORWARD_CANDIDATES = ("fill-mask", "text-classification", "feature-extraction", "token-classification")
 _ALIASES = {"sentiment-analysis": "text-classification", "ner": "token-classification"}
@@ -140,7 +141,8 @@ def load_pipeline(model_or_path: str | os.PathLike[str], task: str = "text-gener
                                  f"not one ({getattr(config, 'model_type', '?')}): use task='text-generation' "
                                  "(CLI: --task text-generation)")
         kw = {"dtype": dtype} if dtype is not None else {}
-        return tf.pipeline(task, model=local, device=device, **kw)  # a local folder: no network
+        make: Any = tf.pipeline  # its overloads take the task as a Literal; ours is a checked str
+        return make(task, model=local, device=device, **kw)  # a local folder: no network
     except (OSError, ValueError, KeyError, PipelineException) as exc:  # e.g. fill-mask on a model with no mask token
         raise ModelLoadError(f"could not load {model_or_path} for {task!r}: {exc}") from exc
 
@@ -179,38 +181,6 @@ def _prepare(texts: list[str], pipe: Any, task: str, new_tokens: int) -> tuple[l
     return out, cut
 
 
-def _prompt_texts(prompts: Any) -> tuple[list[str], dict[str, Any]]:
-    if prompts is None:
-        recs = load_prompts()
-        return [r["prompt"] for r in recs], prompt_set_info(len(recs))
-    if hasattr(prompts, "column_names"):  # a datasets.Dataset
-        col = next((c for c in ("prompt", "text") if c in prompts.column_names), None)
-        if col is None:
-            raise EmptyPromptsError(f"the prompts dataset has no 'prompt' or 'text' column (has {prompts.column_names})")
-        texts = list(prompts[col])
-        info = {"name": "user dataset", "source": getattr(prompts.info, "description", "") or "user-supplied",
-                "license": getattr(prompts.info, "license", "") or None}
-    elif isinstance(prompts, str):
-        texts, info = [prompts], {"name": "user prompts", "source": "user-supplied", "license": None}
-    else:
-        texts = [p["prompt"] if isinstance(p, dict) else p for p in prompts]
-        info = {"name": "user prompts", "source": "user-supplied", "license": None}
-    texts = [t for t in texts if isinstance(t, str) and t.strip()]
-    if not texts:
-        raise EmptyPromptsError("no non-empty prompts to benchmark with; pass prompts=None for the shipped set "
-                                "or a list of strings")
-    return texts, {**info, "n": len(texts)}
-
-
-def sequential_ci(values: Sequence[float], confidence: float = 0.95) -> dict[str, float | None]:
-    """Mean and half-width of the stopping rule's interval of *values* (None below two values): a Student-t
-    interval at :func:`scer_hf.core.stopping.quantile_level` of *confidence* (0.97 for 0.95)."""
-    rule = _stopping.SequentialStop(confidence=confidence)
-    for v in values:
-        rule.add(v)
-    return rule.interval()
-
-
 def _query_energy(pipe: TrackedPipeline) -> float | None:
     """Energy per query of the latest call (its energy / its queries), None when it was not fully measured."""
     m = pipe.last_call.get("generate") or pipe.last_call.get("forward")
@@ -245,6 +215,7 @@ def benchmark(
     cloud_provider: str | None = None,
     cloud_region: str | None = None,
     live_intensity: Any = None,
+    grid: GridSpec | None = None,
     endpoint: str | None = None,
     model: str | None = None,
     concurrency: int | Sequence[int] | None = None,
@@ -266,37 +237,49 @@ def benchmark(
     """
     if endpoint is not None or model is not None or concurrency is not None or endpoint_options:
         return _endpoint(locals(), endpoint_options)
-    if setting not in SETTINGS:
-        raise BenchmarkSettingsError(f"setting {setting!r} is unknown; use one of {', '.join(SETTINGS)}")
-    cap = DEFAULT_QUERIES if queries is None else int(queries)
-    if not isinstance(batch_size, int) or isinstance(batch_size, bool) or batch_size < 1:
-        raise BenchmarkSettingsError(f"batch_size={batch_size!r}: need a whole number of prompts per call, >= 1 "
-                                     "(1 is the AI Energy Score setting)")
-    if cap < 1 or warmup < 0 or min_queries < 2 or not 0 < rel_ci < 1 or not 0 < confidence < 1:
-        raise BenchmarkSettingsError(
-            f"invalid settings (queries={cap}, warmup={warmup}, min_queries={min_queries}, rel_ci={rel_ci}, "
-            f"confidence={confidence}); need queries >= 1, warmup >= 0, min_queries >= 2, 0 < rel_ci < 1 "
-            "(0.05 = +-5 %) and 0 < confidence < 1 (0.95)")
-    texts, pinfo = _prompt_texts(prompts)
-    raw_texts = texts
-    from ..core.carbon import carbon_intensity
+    proto = RunSettings.checked(setting, queries, batch_size, min_queries, warmup, rel_ci, confidence)
+    texts, pinfo = prompt_texts(prompts)
+    spec = _checked_grid(grid, country_iso_code=country_iso_code, region=region,
+                         carbon_intensity_g_per_kwh=carbon_intensity_g_per_kwh, pue=pue, cloud_provider=cloud_provider,
+                         cloud_region=cloud_region, live_intensity=live_intensity)
+    pipe, task, model_id = _pipeline(model_or_path, task, quality=quality, device=device, dtype=dtype,
+                                     model_id=model_id)
+    run = _Calls.prepared(pipe, task, proto, texts)
+    run.warm_up()  # the bare pipeline: nothing measured
+    tracked = track_pipeline(pipe, meters=meters, hardware=hardware, grid=spec)
+    try:
+        rule, stopped_by = _measure(tracked, run, progress)
+    finally:
+        if meters is None:  # ours to release
+            tracked.close()
+    info = {**run.settings(tracked.calls, rule, stopped_by, pinfo), "device": str(getattr(pipe, "device", device)),
+            "hardware": hardware or _detect_hardware(pipe), "dtype": str(getattr(pipe.model, "dtype", None))}
+    report = tracked.build_report(model={"id": model_id} if model_id else None, benchmark=info)
+    if quality:
+        report = _attach_quality(report, pipe, task, texts[: max(1, min(tracked.calls * proto.batch_size, len(texts)))])
+    return report
 
-    # a bad country, region, intensity or PUE fails now, not after the model is loaded
-    ci = carbon_intensity(country_iso_code, region, g_per_kwh=carbon_intensity_g_per_kwh, pue=pue,
-                          cloud_provider=cloud_provider, cloud_region=cloud_region)
-    if isinstance(live_intensity, str):  # a zone without a token fails now too
+
+def _checked_grid(grid: GridSpec | None, **keywords: Any) -> GridSpec:
+    """The run's grid, resolved now: a bad country, region, intensity, PUE or live zone fails before the model
+    is loaded, not after it."""
+    spec = GridSpec.of(grid, **keywords)
+    ci = resolve_grid(spec)
+    if isinstance(spec.live_intensity, str):  # a zone without a token fails now too
         from ..core.live_intensity import make_live
 
-        make_live(live_intensity, ci)
+        make_live(spec.live_intensity, ci)
+    return spec
+
+
+def _pipeline(model_or_path: Any, task: str, *, quality: bool, device: Any, dtype: Any,
+              model_id: str | None) -> tuple[Any, str, str | None]:
+    """(pipeline, task, model id): loaded from a folder or cached id, or the pipeline given (unwrapped)."""
     if isinstance(model_or_path, (str, os.PathLike)):
         task = _check_task(task)
         if quality:
             _check_quality_task(task)
-        if device is None:
-            import torch
-
-            device = "cuda:0" if torch.cuda.is_available() else "cpu"
-        pipe = load_pipeline(model_or_path, task, device=device, dtype=dtype)
+        pipe = load_pipeline(model_or_path, task, device=_default_device() if device is None else device, dtype=dtype)
         model_id = model_id or str(model_or_path)
     else:
         pipe = model_or_path.pipeline if isinstance(model_or_path, TrackedPipeline) else model_or_path
@@ -305,87 +288,96 @@ def benchmark(
     task = getattr(pipe, "task", task) or task
     if quality:  # fail before the run, not after it
         _check_quality_task(task)
-    st = SETTINGS[setting]
-    gen = task in GENERATION_TASKS
-    new_tokens = st["max_new_tokens"] if gen else None
-    call_kw: dict[str, Any] = (
-        {"max_new_tokens": new_tokens, "min_new_tokens": new_tokens, "do_sample": False, "num_beams": 1}
-        if gen else {}
-    )
-    texts, cut = _prepare(texts[: max(-(-cap // batch_size) * batch_size, warmup, 1)], pipe, task,
-                          new_tokens or 0)  # only what may run
+    return pipe, task, model_id
 
-    bs = batch_size
-    if bs > 1:
-        call_kw["batch_size"] = bs
 
-    def batch(k: int) -> Any:  # call k's prompts: one string at batch 1 (as AI Energy Score), else a list
+def _default_device() -> str:
+    import torch
+
+    return "cuda:0" if torch.cuda.is_available() else "cpu"
+
+
+@dataclass
+class _Calls:
+    """The calls of one run: the prompts (cut to the model's context), the generation settings, the batches."""
+
+    pipe: Any
+    task: str
+    proto: RunSettings
+    texts: list[str]
+    cut: int
+    new_tokens: int | None
+    call_kw: dict[str, Any]
+
+    @classmethod
+    def prepared(cls, pipe: Any, task: str, proto: RunSettings, texts: list[str]) -> _Calls:
+        gen = task in GENERATION_TASKS
+        new_tokens = SETTINGS[proto.setting]["max_new_tokens"] if gen else None
+        call_kw: dict[str, Any] = (
+            {"max_new_tokens": new_tokens, "min_new_tokens": new_tokens, "do_sample": False, "num_beams": 1}
+            if gen else {}
+        )
+        if proto.batch_size > 1:
+            call_kw["batch_size"] = proto.batch_size
+        ran = texts[: max(proto.calls * proto.batch_size, proto.warmup, 1)]  # only what may run
+        prepared, cut = _prepare(ran, pipe, task, new_tokens or 0)
+        return cls(pipe, task, proto, prepared, cut, new_tokens, call_kw)
+
+    def batch(self, k: int) -> Any:
+        """Call k's prompts: one string at batch 1 (as AI Energy Score), else a list."""
+        bs, texts = self.proto.batch_size, self.texts
         return texts[k % len(texts)] if bs == 1 else [texts[(k * bs + j) % len(texts)] for j in range(bs)]
 
-    for i in range(-(-warmup // bs)):  # the bare pipeline: nothing measured
-        pipe(batch(i), **call_kw)
-    tracked = track_pipeline(pipe, country_iso_code=country_iso_code, region=region,
-                             carbon_intensity_g_per_kwh=carbon_intensity_g_per_kwh, pue=pue, meters=meters,
-                             cloud_provider=cloud_provider, cloud_region=cloud_region, live_intensity=live_intensity,
-                             hardware=hardware)
+    def warm_up(self) -> None:
+        for i in range(-(-self.proto.warmup // self.proto.batch_size)):
+            self.pipe(self.batch(i), **self.call_kw)
+
+    def settings(self, calls_run: int, rule: _stopping.SequentialStop, stopped_by: str,
+                 pinfo: dict[str, Any]) -> dict[str, Any]:
+        """The ``benchmark`` block of the report: the settings, the queries run, why it stopped, the interval."""
+        p, bs, ci = self.proto, self.proto.batch_size, rule.interval()
+        gen = self.task in GENERATION_TASKS
+        return {
+            "protocol": PROTOCOL_VERSION, "setting": p.setting, "setting_source": SETTINGS[p.setting]["source"],
+            "task": self.task, "max_new_tokens": self.new_tokens, "min_new_tokens": self.new_tokens,
+            "do_sample": False if gen else None, "batch_size": bs, "concurrency": 1, "warmup": p.warmup,
+            "queries_cap": p.cap, "min_queries": p.need, "queries_run": calls_run * bs, "calls_run": calls_run,
+            "queries_measured": rule.n * bs, "stopped_by": stopped_by, "stopping_rule": _stopping.RULE,
+            "ci": {"mean_j_per_query": ci["mean_j_per_query"], "half_width_j": ci["half_width_j"],
+                   "rel_half_width": ci["rel_half_width"], "confidence": p.confidence,
+                   "quantile_level": ci["quantile_level"], "target_rel_half_width": p.rel_ci},
+            "prompts": {**pinfo, "used": min(calls_run * bs, len(self.texts)), "cut_to_context": self.cut,
+                        "cycled": calls_run * bs > pinfo["n"]},
+        }
+
+
+def _measure(tracked: TrackedPipeline, run: _Calls, progress: bool) -> tuple[_stopping.SequentialStop, str]:
+    """Measured calls until the interval is tight enough ("ci") or the cap is reached ("cap")."""
     from tqdm.auto import tqdm
 
-    calls = -(-cap // bs)
-    need = min(min_queries, calls)
-    rule = _stopping.SequentialStop(rel_ci=rel_ci, min_queries=need, confidence=confidence)
-    stopped_by = "cap"
-    bar = tqdm(total=cap, desc=f"scer-hf benchmark {task}", unit="query", disable=not progress)
+    p = run.proto
+    rule = _stopping.SequentialStop(rel_ci=p.rel_ci, min_queries=p.need, confidence=p.confidence)
+    bar = tqdm(total=p.cap, desc=f"scer-hf benchmark {run.task}", unit="query", disable=not progress)
     try:
-        for i in range(calls):
-            tracked(batch(i), **call_kw)
+        for i in range(p.calls):
+            tracked(run.batch(i), **run.call_kw)
+            bar.update(p.batch_size)
             e = _query_energy(tracked)
-            bar.update(bs)
-            if e is None:
-                continue
-            done = rule.add(e)
-            if rule.n >= need and rule.n >= 2:
-                now = rule.interval()
-                bar.set_postfix(j_per_query=_fmt.num(now['mean_j_per_query']),
-                                rel_ci=f"{(now['rel_half_width'] or math.inf):.3f}", refresh=False)
-            if done:
-                stopped_by = "ci"
-                break
+            if e is not None and _add(rule, e, p.need, bar):
+                return rule, "ci"
     finally:
         bar.close()
-        if meters is None:  # ours to release
-            tracked.close()
-    ci = rule.interval()
-    info = {
-        "protocol": PROTOCOL_VERSION,
-        "setting": setting,
-        "setting_source": st["source"],
-        "task": task,
-        "max_new_tokens": new_tokens,
-        "min_new_tokens": new_tokens,
-        "do_sample": False if gen else None,
-        "batch_size": bs,
-        "concurrency": 1,
-        "warmup": warmup,
-        "queries_cap": cap,
-        "min_queries": need,
-        "queries_run": tracked.calls * bs,
-        "calls_run": tracked.calls,
-        "queries_measured": rule.n * bs,
-        "stopped_by": stopped_by,
-        "stopping_rule": _stopping.RULE,
-        "ci": {"mean_j_per_query": ci["mean_j_per_query"], "half_width_j": ci["half_width_j"],
-               "rel_half_width": ci["rel_half_width"], "confidence": confidence,
-               "quantile_level": ci["quantile_level"], "target_rel_half_width": rel_ci},
-        "prompts": {**pinfo, "used": min(tracked.calls * bs, len(texts)), "cut_to_context": cut,
-                    "cycled": tracked.calls * bs > pinfo["n"]},
-        "device": str(getattr(pipe, "device", device)),
-        "hardware": hardware or _detect_hardware(pipe),
-        "dtype": str(getattr(pipe.model, "dtype", None)),
-    }
-    report = tracked.build_report(model={"id": model_id} if model_id else None, benchmark=info)
-    if quality:
-        report = _attach_quality(report, pipe, task, raw_texts[: max(1, min(tracked.calls * bs, len(raw_texts)))])
-    return report
+    return rule, "cap"
+
+
+def _add(rule: _stopping.SequentialStop, e: float, need: int, bar: Any) -> bool:
+    """One measured energy per query into the stopping rule (shown on the bar); True when the rule stops."""
+    done = rule.add(e)
+    if rule.n >= need and rule.n >= 2:
+        now = rule.interval()
+        bar.set_postfix(j_per_query=_fmt.num(now["mean_j_per_query"]),
+                        rel_ci=f"{(now['rel_half_width'] or math.inf):.3f}", refresh=False)
+    return bool(done)
 
 
 def _endpoint(args: dict[str, Any], options: dict[str, Any]) -> Report:
@@ -406,7 +398,7 @@ def _endpoint(args: dict[str, Any], options: dict[str, Any]) -> Report:
         raise TypeError(f"benchmark() got unexpected keyword arguments: {', '.join(sorted(set(options) - known))}")
     keep = ("setting", "queries", "warmup", "rel_ci", "confidence", "prompts", "meters", "hardware", "progress",
             "model_id", "country_iso_code", "region", "carbon_intensity_g_per_kwh", "pue", "cloud_provider",
-            "cloud_region", "live_intensity")
+            "cloud_region", "live_intensity", "grid")
     kw = {k: args[k] for k in keep}
     if args["min_queries"] != DEFAULT_MIN_QUERIES:
         kw["min_queries"] = args["min_queries"]

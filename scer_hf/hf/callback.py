@@ -43,18 +43,20 @@ import math
 import os
 import traceback
 import warnings
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from transformers import TrainerCallback
 
+from ..core.grid import GridSpec
+from ..core.report import Report
 from . import distributed as dist
 from . import run_guard as _run_guard
 from .identity import model_identity
 from .params import full_parameter_count
 from .run import MetersArg, TrainingRun
 from .run_report import STATE_FILE, task_of
-from ..core.report import Report
 
 __all__ = ["SCERCallback", "STATE_FILE", "task_of"]
 
@@ -63,7 +65,7 @@ def _safe(fn: Callable[..., Any]) -> Callable[..., Any]:
     """Last-resort guard: a bug in scer-hf must not stop a training run. Warns once per hook and per error."""
 
     @functools.wraps(fn)
-    def wrapper(self: "SCERCallback", *args: Any, **kwargs: Any) -> Any:
+    def wrapper(self: SCERCallback, *args: Any, **kwargs: Any) -> Any:
         try:
             return fn(self, *args, **kwargs)
         except Exception as exc:  # noqa: BLE001 - see docstring
@@ -103,6 +105,8 @@ class SCERCallback(TrainerCallback):
         handle_sigterm: on SIGTERM during training, write the partial report, then die as before.
         cloud_provider, cloud_region: the cloud region's grid figure (e.g. ``"gcp", "europe-west4"``).
         live_intensity: ``None`` (off) or an Electricity Maps zone / :class:`scer_hf.core.live_intensity.LiveIntensity`.
+        grid: the grid arguments above as one :class:`scer_hf.GridSpec` (either way works; a keyword that
+            disagrees with *grid* raises :class:`~scer_hf.errors.GridConflictError`).
     """
 
     def __init__(
@@ -124,12 +128,15 @@ class SCERCallback(TrainerCallback):
         cloud_provider: str | None = None,
         cloud_region: str | None = None,
         live_intensity: Any = None,
+        grid: GridSpec | None = None,
     ) -> None:
-        self._run = TrainingRun(country_iso_code, region, carbon_intensity_g_per_kwh, pue, meters, hardware,
-                                projection_after, flush_every_s, report_path, task=task,
+        spec = GridSpec.of(grid, country_iso_code=country_iso_code, region=region,
+                           carbon_intensity_g_per_kwh=carbon_intensity_g_per_kwh, pue=pue,
+                           cloud_provider=cloud_provider, cloud_region=cloud_region, live_intensity=live_intensity)
+        self._run = TrainingRun(meters=meters, hardware=hardware, projection_after=projection_after,
+                                flush_every_s=flush_every_s, report_path=report_path, task=task,
                                 handle_sigterm=handle_sigterm, training_type=training_type,
-                                cloud_provider=cloud_provider, cloud_region=cloud_region,
-                                live_intensity=live_intensity, driver="transformers.Trainer")
+                                driver="transformers.Trainer", **spec.keywords())
         self.log_metrics = log_metrics
         self.rating: Any = None  # a rating to put in the card on push (None: rated when the card is written)
         self._params_at_init: int | None = None
@@ -278,7 +285,7 @@ class SCERCallback(TrainerCallback):
         """Hook for model-card metadata: ``scer_hf.hf.push.on_push_begin(self, args, state, control, **kw)``
         when that module exists. ``Trainer.push_to_hub`` rewrites README.md *after* this hook."""
         try:
-            from . import push as card_push  # type: ignore[attr-defined]
+            from . import push as card_push
         except ImportError:
             return
         card_push.on_push_begin(self, args, state, control, **kwargs)
@@ -286,6 +293,6 @@ class SCERCallback(TrainerCallback):
 
 def _dataset_len(loader: Any) -> int | None:
     try:
-        return len(loader.dataset)  # type: ignore[union-attr]
+        return len(loader.dataset)
     except (AttributeError, TypeError):
         return None

@@ -54,8 +54,8 @@ def _train(model_dir: Path, out: Path, *, country: str, epochs: int, samples: in
     import datasets
     import transformers as tf
 
-    from .tiny import prompt_texts
     from .callback import SCERCallback
+    from .tiny import prompt_texts
 
     tok = tf.AutoTokenizer.from_pretrained(model_dir)
     model = tf.AutoModelForCausalLM.from_pretrained(model_dir)
@@ -90,12 +90,12 @@ def run_demo(
     :class:`~scer_hf.errors.OutputExistsError` before anything runs, unless ``overwrite=True``."""
     from .. import rate
     from .._io import atomic_write_text
-    from .tiny import build_tiny_model
-    from .benchmark import benchmark
     from ..publish.card import update_card
-    from ..publish.html import write_html_report
     from ..publish.figures import fact_dicts
+    from ..publish.html import write_html_report
     from ..publish.label import save_label
+    from .benchmark import benchmark
+    from .tiny import build_tiny_model
 
     def say(msg: str) -> None:
         if progress:

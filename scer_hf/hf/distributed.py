@@ -14,8 +14,9 @@ from __future__ import annotations
 import os
 import sys
 import warnings
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 from ..core.coverage import Coverage, fill
 from ..core.tracker import Measurement
@@ -210,7 +211,7 @@ def _combine_phase(payloads: Sequence[Mapping[str, Any]], by_rank: list[dict[str
     errors: dict[str, int] = {}
     methods: set[str] = set()
     measured = True
-    for p, phs in zip(payloads, by_rank):
+    for p, phs in zip(payloads, by_rank, strict=True):
         if not p.get("has_meters", True):
             continue
         m = _rank_phase(p, phs.get(ref.name), ref, multi)

@@ -14,8 +14,9 @@ from __future__ import annotations
 
 import math
 import threading
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Callable, Sequence
+from typing import Any
 
 from ..core.calls import CallHandle, CallTracker
 from ..core.endpoint import Answer, Client
@@ -104,7 +105,7 @@ def _counts(ans: Answer) -> dict[str, float]:
 def _one(client: Client, prompt: str, tracker: CallTracker | None, state: _State | None,
          record: Callable[[Any, Answer], float | None] | None) -> Answer:
     h: CallHandle | None = tracker.start("prefill") if tracker is not None else None
-    first = (lambda: h.switch("decode")) if h is not None else None  # noqa: E731
+    first = (lambda: h.switch("decode")) if h is not None else None
     try:
         ans = client.request(prompt, on_first_token=first)
     except Exception as exc:  # noqa: BLE001 - a client bug is a failed request, never a crash of the run

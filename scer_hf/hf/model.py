@@ -16,10 +16,12 @@ attributes (and the forward call, unmeasured) pass through to the model.
 
 from __future__ import annotations
 
-from typing import Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from ..core.calls import CallTracker
-from ..core.carbon import carbon_intensity
+from ..core.carbon import resolve_grid
+from ..core.grid import GridSpec
 from ..core.live_intensity import make_live
 from ..core.meters.base import Meter
 from ..errors import UnsupportedPipelineError
@@ -170,11 +172,13 @@ def track_model(
     cloud_provider: str | None = None,
     cloud_region: str | None = None,
     live_intensity: Any = None,
+    grid: GridSpec | None = None,
 ) -> TrackedModel:
     """Wrap a transformers model so that its ``generate`` and ``generate_batch`` calls are measured.
 
     Arguments as :func:`scer_hf.track_pipeline`: ``meters=None`` meters the GPU the model is on (none for a model
-    on the CPU, every visible GPU for one spread over several), plus this machine's CPU and RAM.
+    on the CPU, every visible GPU for one spread over several), plus this machine's CPU and RAM; ``grid=`` takes the
+    grid arguments as one :class:`scer_hf.GridSpec`.
     """
     if isinstance(model, TrackedModel):
         raise UnsupportedPipelineError("this model is already tracked; use it directly (tm.report)")
@@ -184,13 +188,15 @@ def track_model(
             f"got {type(model).__name__}; for a pipeline use scer_hf.track_pipeline")
     from .pipeline._wrapper import _pipeline_meters
 
-    carbon = carbon_intensity(country_iso_code, region, g_per_kwh=carbon_intensity_g_per_kwh, pue=pue,
-                              cloud_provider=cloud_provider, cloud_region=cloud_region)
+    spec = GridSpec.of(grid, country_iso_code=country_iso_code, region=region,
+                       carbon_intensity_g_per_kwh=carbon_intensity_g_per_kwh, pue=pue, cloud_provider=cloud_provider,
+                       cloud_region=cloud_region, live_intensity=live_intensity)
+    carbon = resolve_grid(spec)
     owned = meters is None
     if meters is None:
         meters = _pipeline_meters(_AsPipe(model))
     tracked = TrackedModel(model, CallTracker(meters, owned=owned), carbon, hardware)
-    tracked.live = make_live(live_intensity, carbon)
+    tracked.live = make_live(spec.live_intensity, carbon)
     if tracked.live is not None:
         tracked.tracker.on_edge = tracked.live.observe
     return tracked

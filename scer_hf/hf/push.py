@@ -33,6 +33,7 @@ import functools
 import sys
 import warnings
 from pathlib import Path
+from types import FrameType
 from typing import Any
 
 from ..errors import SCERError
@@ -52,7 +53,7 @@ def _warn_once(key: str, msg: str) -> None:
 
 def find_trainer(args: Any, callback: Any, max_depth: int = 16) -> Any | None:
     """The Trainer whose ``on_push_begin`` is running: a caller frame's ``self`` that owns *args* and *callback*."""
-    frame = sys._getframe(1)
+    frame: FrameType | None = sys._getframe(1)
     for _ in range(max_depth):
         if frame is None:
             return None

@@ -23,11 +23,12 @@ from __future__ import annotations
 import math
 import os
 import tempfile
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any
 
-from ..errors import EmptyPromptsError, ModelLoadError, ReportError, UnknownTaskError
 from ..core.report import Report
+from ..errors import EmptyPromptsError, ModelLoadError, ReportError, UnknownTaskError
 
 __all__ = ["attach_quality", "perplexity_parts", "masked_accuracy_parts", "QUALITY_TASKS", "MASK_EVERY"]
 
@@ -64,7 +65,7 @@ class ScerQuality(evaluate.Metric):
 def _evaluate_metric(name: str) -> Any | None:
     """The scer-hf metric loaded through ``evaluate`` from a local script, or None (with why)."""
     try:
-        import evaluate  # noqa: PLC0415 - optional (the [hf] extra)
+        import evaluate  # optional (the [hf] extra)
     except ImportError:
         return None
     try:  # evaluate copies the script into its module cache, so the temporary folder can go
@@ -85,7 +86,7 @@ def _compute(name: str, predictions: Sequence[float], references: Sequence[float
     if name == "perplexity":
         value = math.exp(sum(predictions) / sum(references))
     else:
-        value = sum(float(p == r) for p, r in zip(predictions, references)) / len(predictions)
+        value = sum(float(p == r) for p, r in zip(predictions, references, strict=True)) / len(predictions)
     why = "not installed" if metric is None else f"failed to load: {metric}"
     return value, f"scer-hf plain Python (evaluate {why})"
 
@@ -100,7 +101,7 @@ def _device(model: Any) -> Any:
 
 def perplexity_parts(model: Any, tokenizer: Any, prompts: Sequence[str]) -> tuple[list[float], list[int]]:
     """Per prompt: summed negative log-likelihood (nats) of tokens 2..n, and that token count."""
-    import torch  # noqa: PLC0415
+    import torch
 
     nll, counts = [], []
     device = _device(model)
@@ -120,7 +121,7 @@ def perplexity_parts(model: Any, tokenizer: Any, prompts: Sequence[str]) -> tupl
 
 def masked_accuracy_parts(model: Any, tokenizer: Any, prompts: Sequence[str]) -> tuple[list[int], list[int]]:
     """Predicted and true token ids at every MASK_EVERY-th non-special position."""
-    import torch  # noqa: PLC0415
+    import torch
 
     if tokenizer.mask_token_id is None:
         raise UnknownTaskError("the tokenizer has no mask token, so fill-mask quality cannot be scored")
@@ -148,7 +149,7 @@ def _load(model: Any, tokenizer: Any, task: str) -> tuple[Any, Any]:
             raise ModelLoadError("pass tokenizer=... with a model object (or pass the model path instead)")
         return model, tokenizer
     try:
-        import transformers as tf  # noqa: PLC0415
+        import transformers as tf
     except ImportError as exc:
         raise ModelLoadError("quality needs transformers and torch: pip install 'scer-hf[hf]'") from exc
     cls = tf.AutoModelForCausalLM if task == "text-generation" else tf.AutoModelForMaskedLM
@@ -185,7 +186,7 @@ def attach_quality(report: Report | Mapping[str, Any] | str | os.PathLike[str], 
                               f"{type(report).__name__}")
         report = Report.from_dict(report)
     if prompts is None:
-        from .tiny import prompt_texts  # noqa: PLC0415
+        from .tiny import prompt_texts
 
         prompts = prompt_texts(n)
         origin = f"first {len(prompts)} prompts of scer_hf/data/prompts/prompts.jsonl"
@@ -200,8 +201,8 @@ def attach_quality(report: Report | Mapping[str, Any] | str | os.PathLike[str], 
         if not counts:
             raise EmptyPromptsError("every prompt tokenised to fewer than 2 tokens; perplexity is undefined")
         value, source = _compute("perplexity", nll, counts)
-        q = {"metric": "perplexity", "value": value, "higher_is_better": False, "n": len(counts),
-             "tokens": sum(counts), "score": 1.0 / value}
+        q: dict[str, Any] = {"metric": "perplexity", "value": value, "higher_is_better": False, "n": len(counts),
+                             "tokens": sum(counts), "score": 1.0 / value}
     else:
         preds, refs = masked_accuracy_parts(m, tok, prompts)
         if not refs:

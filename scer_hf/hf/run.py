@@ -24,13 +24,11 @@ import math
 import os
 import time
 import uuid
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any
 
-from . import distributed as dist
-from . import run_guard as _run_guard
-from .run_report import ReportingMixin, _fields
 from ..core.carbon import carbon_intensity
 from ..core.live_intensity import make_live
 from ..core.meters.base import Meter
@@ -38,6 +36,9 @@ from ..core.phasebook import Edge, PhaseBook
 from ..core.report import PhaseRows, Report
 from ..core.tracker import Measurement
 from ..errors import CallbackConfigError
+from . import distributed as dist
+from . import run_guard as _run_guard
+from .run_report import ReportingMixin, _fields
 
 __all__ = ["TrainingRun", "Progress", "MetersArg", "PROJECTION_WINDOWS"]
 
@@ -61,7 +62,7 @@ class Progress:
 
 def _check_meters(meters: Any) -> MetersArg:
     if meters is None or isinstance(meters, Meter) or callable(meters):
-        return meters  # type: ignore[no-any-return]
+        return meters
     try:
         meters = list(meters)
     except TypeError:
@@ -69,7 +70,7 @@ def _check_meters(meters: Any) -> MetersArg:
     if not all(isinstance(m, Meter) for m in meters):
         raise CallbackConfigError(f"meters={meters!r}: use None (auto), a Meter, a list of Meters, or a "
                                   "factory f(gpu_indices, measure_host) returning Meters")
-    return meters  # type: ignore[no-any-return]
+    return meters
 
 
 def _check_config(training_type: Any, projection_after: Any, flush_every_s: Any, report_path: Any) -> None:
@@ -248,14 +249,18 @@ class TrainingRun(ReportingMixin):
             out["samples"] = self._rule_samples(name, now, base)
         return {k: (int(v) if float(v).is_integer() else v) for k, v in out.items()}
 
+    def _epoch_samples(self, book: PhaseBook, name: str) -> float:
+        if book.is_open(name):
+            return self._counts(name)["samples"]
+        final = book.phases[name].final
+        return float(final.counts.get("samples", 0)) if final is not None else 0.0
+
     def _rule_samples(self, name: str, now: dict[str, float], base: dict[str, float]) -> float:
         """The Trainer's samples: steps x total batch, capped per epoch at the dataset size; train sums its epochs."""
         book = self._book
         if name == "train":
             assert book is not None
-            return sum(self._counts(n)["samples"] if book.is_open(n) else
-                       float(book.phases[n].final.counts.get("samples", 0))  # type: ignore[union-attr]
-                       for n in book.children("train"))
+            return float(sum(self._epoch_samples(book, n) for n in book.children("train")))
         new = (now["steps"] - base["steps"]) * (self.samples_per_step or 0)
         samples = self._restored_counts.get(name, {}).get("samples", 0) + new
         return min(samples, self._n_examples) if self._n_examples else samples

@@ -17,6 +17,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import sys
@@ -128,10 +129,8 @@ def _dispatch(signum: int, frame: Any) -> None:
             unregister(cb)
     for cb in live:
         cb._interrupted = "SIGTERM"
-        try:
+        with contextlib.suppress(Exception):  # we may be dying; the previous flush stays
             cb._flush(force=True, urgent=True)  # never waits on a lock a save we interrupted holds
-        except Exception:  # noqa: BLE001 - we may be dying; the previous flush stays
-            pass
     prev = _original
     if callable(prev):  # e.g. a graceful-stop handler: if training goes on, so does measurement
         prev(signum, frame)
@@ -188,7 +187,5 @@ def release(cb: Any) -> None:
         for k, r in list(_holders.items()):
             if r() is cb or r() is None:
                 del _holders[k]
-        try:
+        with contextlib.suppress(Exception):  # the lock file went away; nothing is held
             lock.release(force=True)
-        except Exception:  # noqa: BLE001 - the lock file went away; nothing is held
-            pass

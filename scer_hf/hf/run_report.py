@@ -8,6 +8,8 @@ Split from ``run.py`` to keep modules short; every method here works on the run'
 from __future__ import annotations
 
 import atexit
+import contextlib
+import itertools
 import json
 import math
 import os
@@ -19,16 +21,16 @@ import weakref
 from pathlib import Path
 from typing import Any
 
-from . import distributed as dist
-from . import run_guard as _run_guard
 from .. import _read
 from .._io import atomic_write_text, file_lock
 from ..core.coverage import COVERAGE_THRESHOLD
 from ..core.embodied import embodied_emissions
-from ..errors import ReportError, ReportSchemaError
 from ..core.live_intensity import phase_dicts
-from ..core.report import PhaseRows, Report
+from ..core.report import Report
 from ..core.tracker import Measurement
+from ..errors import ReportError, ReportSchemaError
+from . import distributed as dist
+from . import run_guard as _run_guard
 
 __all__ = ["ReportingMixin", "STATE_FILE", "STATE_SCHEMA", "task_of", "state_file"]
 
@@ -36,7 +38,7 @@ STATE_FILE = "scer_state.json"  # in each checkpoint folder (scer_state.rank<R>.
 STATE_SCHEMA = "scer-hf/callback-state"
 
 
-def state_file(rank: "dist.RankInfo") -> str:
+def state_file(rank: dist.RankInfo) -> str:
     """The run's state file in a checkpoint folder: one per rank when distributed."""
     return STATE_FILE if not rank.distributed else f"scer_state.rank{rank.rank}.json"
 
@@ -164,7 +166,7 @@ class ReportingMixin:
             return None
         if step > pts[-1][0]:
             pts.append((step, e_train))
-        per_step = [(e1 - e0) / (s1 - s0) for (s0, e0), (s1, e1) in zip(pts, pts[1:]) if s1 > s0]
+        per_step = [(e1 - e0) / (s1 - s0) for (s0, e0), (s1, e1) in itertools.pairwise(pts) if s1 > s0]
         if len(per_step) < 2:
             return None
         mean = (pts[-1][1] - pts[0][1]) / (pts[-1][0] - pts[0][0])
@@ -432,10 +434,8 @@ class ReportingMixin:
                     path = cb._path()
                     if path is not None and path.parent.is_dir():  # never recreate a deleted folder
                         cb._interrupted = cb._interrupted or "process exited during training"
-                        try:
+                        with contextlib.suppress(Exception):  # exiting; the previous flush stays
                             cb._flush(force=True)
-                        except Exception:  # noqa: BLE001 - exiting; the previous flush stays
-                            pass
 
             self._exit_hook = flush_at_exit
             atexit.register(flush_at_exit)

@@ -21,12 +21,15 @@ Protocol ``scer-hf-bench/1``, endpoint mode (documented in the README, "Measurin
 from __future__ import annotations
 
 import os
-from typing import Any, Sequence
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
 
 from ..core import attribution
 from ..core.calls import CallTracker
-from ..core.carbon import carbon_intensity
+from ..core.carbon import resolve_grid
 from ..core.endpoint import APIS, Answer, Client, Endpoint
+from ..core.grid import GridSpec
 from ..core.live_intensity import make_live
 from ..core.meters.base import Meter
 from ..core.report import Report
@@ -34,6 +37,15 @@ from ..errors import BenchmarkSettingsError, EndpointResponseError, EndpointUnre
 from .loadgen import Level, run_level
 from .pipeline._call import call_entry
 from .pipeline._tracked import _Tracked
+from .protocol import (
+    DEFAULT_MIN_QUERIES,
+    DEFAULT_QUERIES,
+    DEFAULT_WARMUP,
+    PROTOCOL_VERSION,
+    SETTINGS,
+    prompt_texts,
+    sequential_ci,
+)
 
 __all__ = ["benchmark_endpoint", "level_name", "DEFAULT_CONCURRENCY", "MAX_CONCURRENCY"]
 
@@ -106,7 +118,7 @@ def _probe(ep: Endpoint, api: str, mk: Any) -> str:
 def _meters(ep: Endpoint, server_pid: int | None) -> tuple[list[Meter], dict[str, str], int | None]:
     """This machine's GPUs and host, the host as the server's process tree when no RAPL counter reads it."""
     from ..core.meters.auto import auto
-    from ..core.meters.process import ProcessTreeMeter, listening_pid
+    from ..core.meters.process import listening_pid
 
     ms = auto(host=False)
     meters, choices = list(ms), dict(ms.choices)
@@ -116,23 +128,32 @@ def _meters(ep: Endpoint, server_pid: int | None) -> tuple[list[Meter], dict[str
         if m.name != "rapl":
             m.close()
     meters += rapl
-    has_dram = any(c.startswith("dram") for m in rapl for c in m.components)
     pid = server_pid if server_pid is not None else (listening_pid(ep.port) if ep.host else None)
     if rapl:
-        choices["cpu"] = f"rapl counter (node-wide: the server, this client and anything else running): {rapl[0].source}"
-    if not rapl or not has_dram:
-        if pid is None or pid == os.getpid():
-            choices["cpu" if not rapl else "ram"] = (
-                "not measured: no RAPL counter, and the server's process was not found (pass server_pid=)")
-        else:
-            try:
-                meters.append(ProcessTreeMeter(pid, include_cpu=not rapl, include_ram=True))
-                choices["ram"] = f"estimate of the server process {pid} and its children"
-                if not rapl:
-                    choices["cpu"] = f"estimate of the server process {pid} and its children"
-            except Exception as exc:  # noqa: BLE001 - MeterUnavailableError, a process that just left: recorded
-                choices["cpu"] = f"not measured ({exc})"
+        choices["cpu"] = ("rapl counter (node-wide: the server, this client and anything else running): "
+                          f"{rapl[0].source}")
+    if not rapl or not any(c.startswith("dram") for m in rapl for c in m.components):
+        meters += _server_tree(pid, bool(rapl), choices)
     return meters, choices, pid
+
+
+def _server_tree(pid: int | None, rapl: bool, choices: dict[str, str]) -> list[Meter]:
+    """The server's process tree as the host's CPU (without RAPL) and RAM estimate; what was chosen is noted."""
+    from ..core.meters.process import ProcessTreeMeter
+
+    if pid is None or pid == os.getpid():
+        choices["cpu" if not rapl else "ram"] = (
+            "not measured: no RAPL counter, and the server's process was not found (pass server_pid=)")
+        return []
+    try:
+        meter = ProcessTreeMeter(pid, include_cpu=not rapl, include_ram=True)
+    except Exception as exc:  # noqa: BLE001 - MeterUnavailableError, a process that just left: recorded
+        choices["cpu"] = f"not measured ({exc})"
+        return []
+    choices["ram"] = f"estimate of the server process {pid} and its children"
+    if not rapl:
+        choices["cpu"] = f"estimate of the server process {pid} and its children"
+    return [meter]
 
 
 def _stats(xs: Sequence[float]) -> dict[str, float | None]:
@@ -145,33 +166,46 @@ def _stats(xs: Sequence[float]) -> dict[str, float | None]:
             "p99": float(np.percentile(a, 99))}
 
 
-def _level_dict(lv: Level, ci: dict[str, Any], phase: dict[str, Any] | None, confidence: float,
-                rel_ci: float) -> dict[str, Any]:
-    wall = lv.end_s - lv.start_s if lv.end_s > lv.start_s else None
+def _per_unit(lv: Level, phase: dict[str, Any] | None) -> dict[str, Any]:
+    """Energy per response and per 1,000 output tokens, from the fully measured windows (the same for both)."""
     cov = (phase or {}).get("coverage") or {}
     basis_j = float((cov.get("energy_j") or {}).get("total", 0.0))
     basis = cov.get("counts") or {}
     n_q, n_out = float(basis.get("queries", 0)), float(basis.get("output_tokens", 0))
+    unc = float((phase or {}).get("energy_uncertainty_j") or 0.0)
     return {
-        "concurrency": lv.concurrency, "phase": lv.name, "responses": lv.responses, "failed": lv.failed,
-        "failures": dict(lv.failures), "failure_reasons": dict(lv.reasons), "stopped_by": lv.stopped_by,
-        "warmup": {"responses": lv.warmup_ok, "failed": lv.warmup_failed},
         "responses_measured": len(lv.energies_j),
         "j_per_response": basis_j / n_q if n_q else None,
         "j_per_1k_output_tokens": basis_j / n_out * 1000.0 if n_out else None,
         "wh_per_1k_responses": basis_j / n_q * 1000.0 / 3600.0 if n_q else None,
-        "meter_uncertainty_rel": (float((phase or {}).get("energy_uncertainty_j") or 0.0) / basis_j) if basis_j else None,
+        "meter_uncertainty_rel": unc / basis_j if basis_j else None,
+    }
+
+
+def _token_source(lv: Level) -> str:
+    if lv.token_sources == {"usage"}:
+        return "usage"
+    return "streamed chunks" if lv.token_sources == {"chunks"} else "usage and streamed chunks"
+
+
+def _level_dict(lv: Level, ci: dict[str, Any], phase: dict[str, Any] | None, confidence: float,
+                rel_ci: float) -> dict[str, Any]:
+    wall = lv.end_s - lv.start_s if lv.end_s > lv.start_s else None
+    return {
+        "concurrency": lv.concurrency, "phase": lv.name, "responses": lv.responses, "failed": lv.failed,
+        "failures": dict(lv.failures), "failure_reasons": dict(lv.reasons), "stopped_by": lv.stopped_by,
+        "warmup": {"responses": lv.warmup_ok, "failed": lv.warmup_failed},
+        **_per_unit(lv, phase),
         "ci": {"mean_j_per_response": ci.get("mean_j_per_query"), "half_width_j": ci.get("half_width_j"),
                "rel_half_width": ci.get("rel_half_width"), "confidence": confidence, "target_rel_half_width": rel_ci},
         "output_tokens": lv.output_tokens, "input_tokens": lv.input_tokens,
         "output_tokens_per_response": lv.output_tokens / lv.responses if lv.responses else None,
-        "output_tokens_source": "usage" if lv.token_sources == {"usage"} else (
-            "streamed chunks" if lv.token_sources == {"chunks"} else "usage and streamed chunks"),
+        "output_tokens_source": _token_source(lv),
         "wall_s": wall,
         "throughput_output_tokens_per_s": lv.output_tokens / wall if wall else None,
         "responses_per_s": lv.responses / wall if wall else None,
         "latency_s": _stats(lv.latency_s), "ttft_s": _stats(lv.ttft_s),
-        "coverage": cov.get("measured_fraction"),
+        "coverage": ((phase or {}).get("coverage") or {}).get("measured_fraction"),
     }
 
 
@@ -203,104 +237,161 @@ def benchmark_endpoint(
     cloud_provider: str | None = None,
     cloud_region: str | None = None,
     live_intensity: Any = None,
+    grid: GridSpec | None = None,
 ) -> Report:
     """Benchmark the OpenAI-compatible server at *endpoint* serving *model* at each concurrency level (see the
     module docstring). Arguments as :func:`scer_hf.benchmark`, plus ``api`` (``auto``, ``chat`` or
     ``completions``), ``api_key`` (sent only to the endpoint), ``server_pid`` (the server's process, for the host
     estimate; found from the port when left out), ``parameters`` (the served model's parameter count, for the
-    rating's size class) and ``timeout_s`` (per request)."""
-    from .benchmark import (DEFAULT_MIN_QUERIES, DEFAULT_QUERIES, DEFAULT_WARMUP, PROTOCOL_VERSION, SETTINGS,
-                            _prompt_texts, sequential_ci)
+    rating's size class) and ``timeout_s`` (per request); ``grid``: the grid arguments as one
+    :class:`scer_hf.GridSpec`."""
 
-    levels = _levels(concurrency)
-    if setting not in SETTINGS:
-        raise BenchmarkSettingsError(f"setting {setting!r} is unknown; use one of {', '.join(SETTINGS)}")
-    if api not in ("auto", *APIS):
-        raise BenchmarkSettingsError(f"api={api!r}: use auto, chat or completions")
-    if not isinstance(model, str) or not model.strip():
-        raise BenchmarkSettingsError("model=: name the model the server serves (what its /v1/models lists)")
-    cap = DEFAULT_QUERIES if queries is None else int(queries)
-    need = DEFAULT_MIN_QUERIES if min_queries is None else int(min_queries)
-    warm = DEFAULT_WARMUP if warmup is None else int(warmup)
-    if cap < 1 or warm < 0 or need < 2 or not 0 < rel_ci < 1 or not 0 < confidence < 1 or not timeout_s > 0:
-        raise BenchmarkSettingsError(
-            f"invalid settings (queries={cap}, warmup={warm}, min_queries={need}, rel_ci={rel_ci}, confidence="
-            f"{confidence}, timeout_s={timeout_s}); need queries >= 1, warmup >= 0, min_queries >= 2, 0 < rel_ci < 1, "
-            "0 < confidence < 1 and timeout_s > 0")
+    plan = _Plan.checked(concurrency, setting=setting, api=api, model=model, queries=queries,
+                         min_queries=min_queries, warmup=warmup, rel_ci=rel_ci, confidence=confidence,
+                         timeout_s=timeout_s)
     ep = Endpoint.parse(endpoint)
-    carbon = carbon_intensity(country_iso_code, region, g_per_kwh=carbon_intensity_g_per_kwh, pue=pue,
-                              cloud_provider=cloud_provider, cloud_region=cloud_region)
-    live = make_live(live_intensity, carbon)
+    spec = GridSpec.of(grid, country_iso_code=country_iso_code, region=region,
+                       carbon_intensity_g_per_kwh=carbon_intensity_g_per_kwh, pue=pue, cloud_provider=cloud_provider,
+                       cloud_region=cloud_region, live_intensity=live_intensity)
+    carbon = resolve_grid(spec)
+    live = make_live(spec.live_intensity, carbon)
+    local = _measurable_here(ep, hardware)
+    texts, pinfo = prompt_texts(prompts)
+    max_tokens = SETTINGS[setting]["max_new_tokens"]
+    mk = lambda a: Client(ep, model=model, api=a, api_key=api_key, max_tokens=max_tokens,  # noqa: E731
+                          timeout_s=timeout_s)
+    api_used = _probe(ep, api, mk)
+    tracker, owned, pid = _tracker(ep, meters, server_pid, local)
+    if live is not None:
+        tracker.on_edge = live.observe
+    run = _Run(tracker, carbon, hardware if local else None, model_id or model, parameters)
+    run.live = live
+    try:
+        out, offset = _run_levels(plan, run, tracker, lambda: mk(api_used), texts, f"{ep.host}:{ep.port}", progress)
+    finally:
+        if owned:
+            tracker.close()
+    report = run.build_report()
+    phases = {p["name"]: p for p in report.to_dict()["phases"]}
+    info = {
+        **plan.settings(out),
+        "levels": [_level_dict(lv, ci, phases.get(lv.name), confidence, rel_ci) for lv, ci in out],
+        "endpoint": {"url": ep.url, "api": api_used, "model": model, "local": local, "measured_here": local,
+                     "server_pid": pid, "energy": "this machine's meters" if local else
+                     f"not measured here: the server runs on {hardware} (stated)"},
+        "prompts": {**pinfo, "used": min(offset, len(texts)), "cycled": offset > len(texts)},
+        "hardware": hardware or _detected_hardware(report.to_dict()),
+        "hardware_basis": "stated" if hardware else "detected", "device": "endpoint",
+        "attribution": attribution.ATTRIBUTION_RULE,
+    }
+    return run.build_report(benchmark=info)
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """The checked settings of an endpoint benchmark: the levels, the protocol, the cap and the stopping rule."""
+
+    levels: list[int]
+    setting: str
+    cap: int
+    need: int
+    warmup: int
+    rel_ci: float
+    confidence: float
+
+    @classmethod
+    def checked(cls, concurrency: int | Sequence[int] | None, *, setting: str, api: str, model: Any,
+                queries: int | None, min_queries: int | None, warmup: int | None, rel_ci: float, confidence: float,
+                timeout_s: float) -> _Plan:
+        levels = _levels(concurrency)
+        if setting not in SETTINGS:
+            raise BenchmarkSettingsError(f"setting {setting!r} is unknown; use one of {', '.join(SETTINGS)}")
+        if api not in ("auto", *APIS):
+            raise BenchmarkSettingsError(f"api={api!r}: use auto, chat or completions")
+        if not isinstance(model, str) or not model.strip():
+            raise BenchmarkSettingsError("model=: name the model the server serves (what its /v1/models lists)")
+        cap = DEFAULT_QUERIES if queries is None else int(queries)
+        need = DEFAULT_MIN_QUERIES if min_queries is None else int(min_queries)
+        warm = DEFAULT_WARMUP if warmup is None else int(warmup)
+        if cap < 1 or warm < 0 or need < 2 or not 0 < rel_ci < 1 or not 0 < confidence < 1 or not timeout_s > 0:
+            raise BenchmarkSettingsError(
+                f"invalid settings (queries={cap}, warmup={warm}, min_queries={need}, rel_ci={rel_ci}, confidence="
+                f"{confidence}, timeout_s={timeout_s}); need queries >= 1, warmup >= 0, min_queries >= 2, "
+                "0 < rel_ci < 1, 0 < confidence < 1 and timeout_s > 0")
+        return cls(levels, setting, cap, min(need, cap), warm, rel_ci, confidence)
+
+    def settings(self, out: list[tuple[Level, dict[str, Any]]]) -> dict[str, Any]:
+        """The protocol part of the report's ``benchmark`` block, with what the levels ran."""
+        st = SETTINGS[self.setting]
+        return {
+            "protocol": PROTOCOL_VERSION, "mode": "endpoint", "setting": self.setting, "setting_source": st["source"],
+            "task": "text-generation", "max_new_tokens": st["max_new_tokens"], "min_new_tokens": None,
+            "do_sample": False, "batch_size": None, "concurrency": self.levels, "warmup": self.warmup,
+            "queries_cap": self.cap, "min_queries": self.need,
+            "queries_run": sum(lv.responses + lv.failed for lv, _ in out),
+            "queries_measured": sum(len(lv.energies_j) for lv, _ in out),
+            "stopped_by": ",".join(sorted({lv.stopped_by for lv, _ in out})),
+            "ci": {"confidence": self.confidence, "target_rel_half_width": self.rel_ci},
+        }
+
+
+def _measurable_here(ep: Endpoint, hardware: str | None) -> bool:
+    """True for a server on this machine; another machine needs ``hardware=`` (its energy is not measured here)."""
     local = ep.is_local()
     if not local and not hardware:
         raise RemoteEndpointError(
             f"{ep.host} is not this machine, and scer-hf measures only this machine's energy. Run the benchmark on "
             f"the server's machine against 127.0.0.1, or pass hardware='<what serves it, e.g. 1x NVIDIA H100 "
             "80GB>' (CLI: --hardware) to record its latency and throughput with the energy marked not measured here")
-    texts, pinfo = _prompt_texts(prompts)
-    st = SETTINGS[setting]
-    mk = lambda a: Client(ep, model=model, api=a, api_key=api_key, max_tokens=st["max_new_tokens"],  # noqa: E731
-                          timeout_s=timeout_s)
-    api_used = _probe(ep, api, mk)
-    owned = meters is None
-    pid, choices = None, {}
+    return local
+
+
+def _tracker(ep: Endpoint, meters: Meter | Sequence[Meter] | None, server_pid: int | None,
+             local: bool) -> tuple[CallTracker, bool, int | None]:
+    """The call tracker on this machine's meters, whether they are ours to close (none were given), the server's
+    pid."""
     if not local:
-        meters, owned, choices = [], False, {"all": f"not measured here: {ep.host} is another machine"}
-    elif meters is None:
-        meters, choices, pid = _meters(ep, server_pid)
-    tracker = CallTracker(meters, owned=owned)
+        tracker = CallTracker([], owned=False)
+        tracker.choices.update({"all": f"not measured here: {ep.host} is another machine"})
+        return tracker, False, None
+    if meters is not None:
+        return CallTracker(meters, owned=False), False, None
+    found, choices, pid = _meters(ep, server_pid)
+    tracker = CallTracker(found, owned=True)
     tracker.choices.update(choices)
-    if live is not None:
-        tracker.on_edge = live.observe
-    run = _Run(tracker, carbon, hardware if local else None, model_id or model, parameters)
-    run.live = live
-    out: list[tuple[Level, dict[str, Any]]] = []
-    offset = 0
+    return tracker, True, pid
+
+
+def _run_levels(plan: _Plan, run: _Run, tracker: CallTracker, client: Any, texts: list[str], where: str,
+                progress: bool) -> tuple[list[tuple[Level, dict[str, Any]]], int]:
+    """Each concurrency level in turn (its own top-level phase); the levels and the prompts used in all."""
     from tqdm.auto import tqdm
 
-    try:
-        for c in levels:
-            name = level_name(c)
 
-            def record(res: Any, ans: Answer, name: str = name) -> float | None:
-                from .loadgen import _counts
+    out: list[tuple[Level, dict[str, Any]]] = []
+    offset = 0
+    for c in plan.levels:
+        bar = tqdm(total=plan.cap, desc=f"scer-hf {where} c={c}", unit="req", disable=not progress)
+        try:
+            lv = run_level(client, texts, c, name=level_name(c), tracker=tracker, record=_recorder(run, level_name(c)),
+                           warmup=plan.warmup, cap=plan.cap, need=plan.need, rel_ci=plan.rel_ci,
+                           confidence=plan.confidence, ci=sequential_ci, offset=offset, progress=bar)
+        finally:
+            bar.close()
+        offset += plan.cap + max(plan.warmup, c)
+        out.append((lv, sequential_ci(lv.energies_j, plan.confidence)))
+    return out, offset
 
-                entry = call_entry(res, True, _counts(ans), top=name, prefix=f"{name} ")
-                run._record(entry)
-                return entry.top_energy_j() if ans.ok else None
 
-            bar = tqdm(total=cap, desc=f"scer-hf {ep.host}:{ep.port} c={c}", unit="req", disable=not progress)
-            try:
-                lv = run_level(lambda: mk(api_used), texts, c, name=name, tracker=tracker, record=record,
-                               warmup=warm, cap=cap, need=min(need, cap), rel_ci=rel_ci, confidence=confidence,
-                               ci=sequential_ci, offset=offset, progress=bar)
-            finally:
-                bar.close()
-            offset += cap + max(warm, c)
-            out.append((lv, sequential_ci(lv.energies_j, confidence)))
-    finally:
-        if owned:
-            tracker.close()
-    report = run.build_report()
-    phases = {p["name"]: p for p in report.to_dict()["phases"]}
-    curve = [_level_dict(lv, ci, phases.get(lv.name), confidence, rel_ci) for lv, ci in out]
-    hw_detected = _detected_hardware(report.to_dict())
-    info = {
-        "protocol": PROTOCOL_VERSION, "mode": "endpoint", "setting": setting, "setting_source": st["source"],
-        "task": "text-generation", "max_new_tokens": st["max_new_tokens"], "min_new_tokens": None,
-        "do_sample": False, "batch_size": None, "concurrency": levels, "warmup": warm, "queries_cap": cap,
-        "min_queries": min(need, cap), "queries_run": sum(lv.responses + lv.failed for lv, _ in out),
-        "queries_measured": sum(len(lv.energies_j) for lv, _ in out),
-        "stopped_by": ",".join(sorted({lv.stopped_by for lv, _ in out})),
-        "ci": {"confidence": confidence, "target_rel_half_width": rel_ci},
-        "endpoint": {"url": ep.url, "api": api_used, "model": model, "local": local, "measured_here": local,
-                     "server_pid": pid, "energy": "this machine's meters" if local else
-                     f"not measured here: the server runs on {hardware} (stated)"},
-        "levels": curve, "prompts": {**pinfo, "used": min(offset, len(texts)), "cycled": offset > len(texts)},
-        "hardware": hardware or hw_detected, "hardware_basis": "stated" if hardware else "detected",
-        "device": "endpoint", "attribution": attribution.ATTRIBUTION_RULE,
-    }
-    return run.build_report(benchmark=info)
+def _recorder(run: _Run, name: str) -> Any:
+    """What each answered request of level *name* records: its call entry; its energy when it succeeded."""
+    from .loadgen import _counts
+
+    def record(res: Any, ans: Answer) -> float | None:
+        entry = call_entry(res, True, _counts(ans), top=name, prefix=f"{name} ")
+        run._record(entry)
+        return entry.top_energy_j() if ans.ok else None
+    return record
 
 
 def _detected_hardware(d: dict[str, Any]) -> str | None:

@@ -31,7 +31,7 @@ def prompt_texts(limit: int | None = None) -> list[str]:
     return out
 
 
-def _tokenizer(kind: Kind, vocab_size: int):  # type: ignore[no-untyped-def]
+def _tokenizer(kind: Kind, vocab_size: int):
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors, trainers
     from transformers import PreTrainedTokenizerFast
 

@@ -23,22 +23,22 @@ DDP / FSDP loops do) - or pass ``counts="global"`` when the loop already passes 
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import traceback
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
 from types import SimpleNamespace
-from typing import Any, Iterator
+from typing import Any
 
+from .. import _read
+from ..core.grid import GridSpec
+from ..core.report import Report
+from ..errors import CallbackConfigError, ReportSchemaError
 from . import distributed as dist
 from .identity import model_identity
 from .run import MetersArg, Progress, TrainingRun
 from .run_report import state_file, task_of
-from .. import _read
-from ..errors import ReportSchemaError
-from ..core.report import Report
-from ..errors import CallbackConfigError
 
 __all__ = ["track_training", "TrainingTracker"]
 
@@ -93,7 +93,7 @@ class TrainingTracker:
         """The latest report: complete after :meth:`end`, else a fresh partial one (None before :meth:`start`)."""
         return self._run.report
 
-    def __enter__(self) -> "TrainingTracker":
+    def __enter__(self) -> TrainingTracker:
         self.start()
         return self
 
@@ -103,7 +103,7 @@ class TrainingTracker:
         else:
             self._abandon(f"{exc_type.__name__} raised in the training loop")
 
-    def start(self) -> "TrainingTracker":
+    def start(self) -> TrainingTracker:
         """Pick this rank's meters, record the model and open ``train`` (``with`` does it for you)."""
         run = self._run
         if run.training:
@@ -118,7 +118,7 @@ class TrainingTracker:
         return self
 
     @contextlib.contextmanager
-    def epoch(self) -> Iterator["TrainingTracker"]:
+    def epoch(self) -> Iterator[TrainingTracker]:
         """``with run.epoch():`` around one pass over the data: the phase ``epoch N`` inside ``train``."""
         self._n_epochs += 1
         self.progress.epoch = float(self._n_epochs - 1)
@@ -129,7 +129,7 @@ class TrainingTracker:
         self._guard("epoch", self._run.end_epoch)
 
     @contextlib.contextmanager
-    def evaluate(self) -> Iterator["TrainingTracker"]:
+    def evaluate(self) -> Iterator[TrainingTracker]:
         """``with run.evaluate():`` around an evaluation: ``eval N``, with ``train`` and the epoch paused.
 
         :meth:`step` inside it counts evaluation batches, not training steps."""
@@ -150,8 +150,8 @@ class TrainingTracker:
         """One optimizer step (one batch inside :meth:`evaluate`): its tokens, samples and FLOPs."""
         vals = [_num(tokens, "tokens"), _num(samples, "samples"), _num(flops, "flops")]
         if self._eval is not None:
-            for k, v in zip(("tokens", "samples"), vals):
-                self._eval[k] += v
+            self._eval["tokens"] += vals[0]
+            self._eval["samples"] += vals[1]
             self._eval["steps"] += 1
             self._run.eval_batch()
             return
@@ -254,7 +254,7 @@ class TrainingTracker:
     def _close_eval(self, counts: dict[str, float]) -> None:
         keys = ("steps", "samples", "tokens")
         summed = self._world([counts[k] for k in keys]) if self._counts_mode == "per-rank" else None
-        total = dict(zip(keys, summed)) if summed is not None else counts
+        total = dict(zip(keys, summed, strict=True)) if summed is not None else counts
         self._guard("eval", self._run.end_eval, "eval", counts={k: v for k, v in total.items() if v or k == "steps"})
 
     def _log(self) -> None:
@@ -284,7 +284,7 @@ def track_training(model: Any = None, *, accelerator: Any = None, output_dir: st
                    report_path: str | os.PathLike[str] | None = None, log_metrics: bool = True,
                    task: str | None = None, training_type: str | None = None, handle_sigterm: bool = True,
                    cloud_provider: str | None = None, cloud_region: str | None = None,
-                   live_intensity: Any = None, device: Any = None) -> TrainingTracker:
+                   live_intensity: Any = None, device: Any = None, grid: GridSpec | None = None) -> TrainingTracker:
     """Measure a training loop written by hand (plain PyTorch or accelerate): see the module docstring.
 
     Args:
@@ -302,15 +302,16 @@ def track_training(model: Any = None, *, accelerator: Any = None, output_dir: st
         meters, hardware, projection_after, flush_every_s, report_path, task, training_type, handle_sigterm:
             as for :class:`scer_hf.SCERCallback`.
         device: the device this rank trains on when there is no accelerator (default: the model's).
+        grid: the grid arguments as one :class:`scer_hf.GridSpec` (as for :class:`scer_hf.SCERCallback`).
 
     Raises ``CallbackConfigError`` / ``UnknownCountryError`` for bad arguments; nothing else ever reaches the loop.
     """
+    spec = GridSpec.of(grid, country_iso_code=country_iso_code, region=region,
+                       carbon_intensity_g_per_kwh=carbon_intensity_g_per_kwh, pue=pue, cloud_provider=cloud_provider,
+                       cloud_region=cloud_region, live_intensity=live_intensity)
     return TrainingTracker(model, accelerator=accelerator, output_dir=output_dir, model_id=model_id,
                            max_steps=max_steps, log_every=log_every, counts=counts, resume_from=resume_from,
-                           log_metrics=log_metrics, device=device, country_iso_code=country_iso_code,
-                           region=region, carbon_intensity_g_per_kwh=carbon_intensity_g_per_kwh, pue=pue,
-                           meters=meters, hardware=hardware, projection_after=projection_after,
-                           flush_every_s=flush_every_s, report_path=report_path, task=task,
-                           training_type=training_type, handle_sigterm=handle_sigterm,
-                           cloud_provider=cloud_provider, cloud_region=cloud_region, live_intensity=live_intensity)
+                           log_metrics=log_metrics, device=device, meters=meters, hardware=hardware,
+                           projection_after=projection_after, flush_every_s=flush_every_s, report_path=report_path,
+                           task=task, training_type=training_type, handle_sigterm=handle_sigterm, **spec.keywords())
 

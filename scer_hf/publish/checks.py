@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import difflib
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Sequence
+from typing import Any
 
 __all__ = ["Check", "VerificationResult", "same", "check", "compare_lines", "REL_TOL"]
 
@@ -57,8 +58,8 @@ class VerificationResult:
         """A one-line summary, then the failed and skipped checks (*verbose*: every check)."""
         mark = {True: "ok  ", False: "FAIL", None: "skip"}
         n_ok, n_skip = sum(c.ok is True for c in self.checks), sum(c.ok is None for c in self.checks)
-        counts = f"{n_ok} of {len(self.checks)} checks passed" + (f", {len(self.failed)} failed" if self.failed else "") \
-            + (f", {n_skip} skipped" if n_skip else "")
+        failed = f", {len(self.failed)} failed" if self.failed else ""
+        counts = f"{n_ok} of {len(self.checks)} checks passed{failed}" + (f", {n_skip} skipped" if n_skip else "")
         kinds = {"report": "a report", "label": "a label", "card": "a model card", "html": "an HTML report",
                  "folder": "a folder"}
         lines = [f"{'VERIFIED' if self.ok else 'MISMATCH'}: {counts}",

@@ -9,7 +9,8 @@ as a gap with "n/a", never as zero.
 from __future__ import annotations
 
 import math
-from typing import Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 from xml.sax.saxutils import escape
 
 from ..core import fmt as _fmt

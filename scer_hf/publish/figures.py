@@ -16,8 +16,9 @@ Publish layer (reads report and rating dicts; imports only :mod:`scer_hf.core.fm
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
-from typing import Any, Mapping
+from typing import Any
 
 from ..core import fmt as _fmt
 from ..core.hardware import measured_hardware
@@ -216,7 +217,8 @@ def scope_texts(d: Mapping[str, Any]) -> dict[str, Any]:
         "sci_text": disp["text"] if disp else (f"no SCI: {none}" if none else "no SCI: no functional units counted"),
         "sci_unit_shown": disp["unit"] if disp else None,
         "sci_value_text": _fmt.num(disp["value"]) if disp else None,
-        "sci_unc_text": (_fmt.num(unc * disp["value"] / sci["value"]) if disp and unc and sci["value"] else None),
+        "sci_unc_text": (_fmt.num(unc * disp["value"] / sci["value"]) if disp and sci and unc and sci["value"]
+                         else None),
         "energy_text": _fmt.energy(e, fam) if e is not None else "not measured",
         "energy_pue_text": _fmt.energy(e * pue, fam) if pue != 1.0 and e is not None else None,
         "pue": pue,

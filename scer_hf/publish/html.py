@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import math
 import os
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any
 from xml.sax.saxutils import escape
 
 import jinja2
@@ -20,14 +21,14 @@ from markupsafe import Markup
 from .._io import atomic_write_text, refuse_overwrite, require_folder
 from .._version import __version__
 from ..core import fmt as _fmt
-from ..core.report import load_report
+from ..core.report import Report, load_report
 from ..core.report_files import input_paths
+from ..errors import SCERError
 from ..rating import resolve_rating
 from ..rating.result import indicative_text, not_comparable_reasons
 from .curve import curve_caption, curve_levels, curve_rows, curve_svg
-from .label import PALETTE, fmt_energy, fmt_num, label_fields, make_label, rating_value_text
-from ..errors import SCERError
-from ..core.report import Report
+from .figures import rating_value_text
+from .label import PALETTE, fmt_num, label_fields, make_label
 
 __all__ = ["write_html_report", "render_html", "distribution_svg", "pareto_svg", "pareto_front", "band_legend"]
 
@@ -58,7 +59,7 @@ def _group_rows(pr: Mapping[str, Any]) -> list[dict[str, Any]]:
     if not group:
         return []
     try:
-        from ..rating import reference  # noqa: PLC0415 - optional sibling module
+        from ..rating import reference  # optional sibling module
     except ImportError:
         return []
     try:
@@ -145,7 +146,8 @@ def distribution_svg(peers: Sequence[Mapping[str, Any]], value: float | None, un
         xx = x(p["value"])
         yy = 112 - (i % 3) * 9
         parts.append(f'<circle cx="{xx:.1f}" cy="{yy}" r="6" fill="#1d4ed8" fill-opacity="0.55" stroke="#1e3a8a">'
-                     f'<title>{escape(p["model"])}: {escape(fmt_num(p["value"]))} {escape(_fmt.unit_text(unit))}</title></circle>')
+                     f'<title>{escape(p["model"])}: {escape(fmt_num(p["value"]))} '
+                     f'{escape(_fmt.unit_text(unit))}</title></circle>')
     if value:
         xv = x(value)
         if uncertainty:
@@ -255,7 +257,8 @@ def _phase_rows(d: Mapping[str, Any], fam: str = "J") -> list[dict[str, Any]]:
         filled = (p.get("energy_j_filled") or {}).get("total")
         rows.append({
             "name": p["name"], "kind": p.get("kind") or "", "parent": p.get("parent") or "",
-            "duration": _fmt.duration(p["duration_s"]), "energy": _fmt.energy(e, fam) if e is not None else "not measured",
+            "duration": _fmt.duration(p["duration_s"]),
+            "energy": _fmt.energy(e, fam) if e is not None else "not measured",
             "coverage": (f"measured {_fmt.coverage(cov)}" + (f", {_fmt.energy(filled, fam)} filled" if filled else ""))
             if isinstance(cov, (int, float)) and cov < 1 else "",
             "energy_unc": _fmt.energy(unc, fam) if unc else "", "co2e": _fmt.co2e(p.get("co2e_g")),
@@ -290,7 +293,7 @@ def _quality_view(d: Mapping[str, Any], peers: Sequence[Mapping[str, Any]], pr: 
 
 def _equivalents(co2e_g: float, g_per_kwh: float | None = None) -> list[dict[str, Any]]:
     """The one human equivalent the label shows too (``best_equivalent``), with its source; [] when none reads."""
-    from ..core.equivalents import best_equivalent  # noqa: PLC0415
+    from ..core.equivalents import best_equivalent
 
     try:
         e = best_equivalent(co2e_g, g_per_kwh=g_per_kwh)

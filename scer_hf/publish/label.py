@@ -26,24 +26,31 @@ import math
 import os
 import re
 import textwrap
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 from xml.sax.saxutils import escape
 
 import segno
 
 from .._io import atomic_write_bytes, atomic_write_text, refuse_overwrite, require_folder
-from ..errors import ReportError, SCERError
 from ..core import fmt as _fmt
 from ..core.coverage import COVERAGE_THRESHOLD
-from ..core.hardware import measured_hardware
 from ..core.report import Report, load_report
 from ..core.report_files import input_paths
+from ..errors import ReportError, SCERError
 from ..rating import resolve_rating
 from ..rating.result import indicative_text, not_comparable_reasons
 from .curve import curve_levels, curve_note, label_block
-from .figures import METHOD_TEXT, REMOTE_METHOD_TEXT, fact_dicts, grid_where, hardware_text, method_of, rating_value_text, scope_line, \
-    scope_texts
+from .figures import (
+    METHOD_TEXT,
+    REMOTE_METHOD_TEXT,
+    fact_dicts,
+    grid_where,
+    hardware_text,
+    method_of,
+    scope_texts,
+)
 
 __all__ = [
     "make_label",
@@ -244,7 +251,7 @@ def _task_line(f: Mapping[str, Any]) -> str:
 def _equivalent(co2e_g: float, energy_j: float | None = None, with_embodied: bool = False,
                 g_per_kwh: float | None = None) -> str | None:
     """The one human equivalent that reads best (``scer_hf.core.equivalents.best_equivalent``), or None."""
-    from ..core.equivalents import best_equivalent, equivalent_text  # noqa: PLC0415
+    from ..core.equivalents import best_equivalent, equivalent_text
 
     try:
         e = best_equivalent(co2e_g, g_per_kwh=g_per_kwh)
@@ -439,14 +446,14 @@ LABEL_LAYOUT = 2
 
 
 #: label fields embedded in the SVG and recomputed by ``scer-hf verify``
-_META_KEYS = ("model", "boundary", "sci_value", "functional_unit", "sci_unit_shown", "sci_version", "energy_j", "co2e_g",
-              "grade", "stars", "method", "digest", "qr", "coverage")
+_META_KEYS = ("model", "boundary", "sci_value", "functional_unit", "sci_unit_shown", "sci_version", "energy_j",
+              "co2e_g", "grade", "stars", "method", "digest", "qr", "coverage")
 
 
 def svg_to_png(svg: str, width: int = 900) -> bytes:
     """Render SVG to PNG with resvg (``pip install resvg-py``; no system libraries needed)."""
     try:
-        import resvg_py  # noqa: PLC0415 - optional dependency
+        import resvg_py  # optional dependency
     except ImportError as exc:
         raise ReportError("PNG export needs resvg: pip install 'scer-hf[png]' (or resvg-py); "
                           "the SVG label needs nothing extra") from exc

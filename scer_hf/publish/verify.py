@@ -21,22 +21,21 @@ in ``note``). The result is ok when no check failed.
 
 from __future__ import annotations
 
-import json
-import math
 import os
 import xml.etree.ElementTree as ET
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from .. import _read
+from ..core import fmt as _fmt
 from ..core.carbon import J_PER_KWH, CarbonIntensity
 from ..core.embodied import Embodied
-from ..errors import CardError, ReportError, ReportSchemaError, SCERError, VerificationError
 from ..core.report import Report
-from ..core import fmt as _fmt
 from ..core.report_files import REPORT_NAMES, find_report, report_paths
 from ..core.sci import FunctionalUnit
-from .checks import REL_TOL, Check, VerificationResult, check  # noqa: F401 - REL_TOL: earlier home
+from ..errors import CardError, ReportError, ReportSchemaError, SCERError, VerificationError
+from .checks import REL_TOL, Check, VerificationResult, check
 
 __all__ = ["verify", "verify_report", "verify_label", "verify_card", "verify_html", "verify_folder", "Check",
            "VerificationResult"]
@@ -86,7 +85,7 @@ def _check_rating(checks: list[Check], report: Report, stored: Mapping[str, Any]
     if not stored:
         return
     try:
-        from ..rating import rate  # noqa: PLC0415 - optional sibling module
+        from ..rating import rate  # optional sibling module
     except ImportError:
         checks.append(Check(f"{where}.grade", None, None, None, "scer_hf.rating not installed; rating not recomputed"))
         return
@@ -136,7 +135,7 @@ def verify_report(report: Report | Mapping[str, Any] | str | os.PathLike[str],
     except SCERError as exc:
         res.checks.append(Check("rebuild", None, None, False, f"the report cannot be rebuilt from its phases: {exc}"))
         return res
-    for i, (fp, dp) in enumerate(zip(fresh["phases"], d["phases"])):
+    for i, (fp, dp) in enumerate(zip(fresh["phases"], d["phases"], strict=False)):
         where = f"phases[{i}:{dp['name']}]"
         check(res.checks, f"{where}.energy_uncertainty_j", fp.get("energy_uncertainty_j"),
                dp.get("energy_uncertainty_j"))
@@ -155,7 +154,7 @@ def verify_report(report: Report | Mapping[str, Any] | str | os.PathLike[str],
     check(res.checks, "sci.r", fs and fs["r"], ds and ds.get("r"))
     if ds and "shown_unit" in ds:  # reports from before scer-hf 0.x did not record the unit shown
         check(res.checks, "sci.shown_unit", fs and fs.get("shown_unit"), ds.get("shown_unit"), "unit people read")
-    for i, (fa, da) in enumerate(zip(fresh.get("sci_alternatives", []), d.get("sci_alternatives", []))):
+    for i, (fa, da) in enumerate(zip(fresh.get("sci_alternatives", []), d.get("sci_alternatives", []), strict=False)):
         check(res.checks, f"sci_alternatives[{i}].value", fa["value"], da.get("value"), fa["unit"])
     check(res.checks, "sci_alternatives.count", len(fresh.get("sci_alternatives", [])),
            len(d.get("sci_alternatives", [])))
@@ -195,8 +194,8 @@ def verify_label(label_path: str | os.PathLike[str], report: Report | str | os.P
     *rating* (a Rating, dict or JSON path) must be the report's own: another model's, boundary's or report's
     rating raises :class:`~scer_hf.errors.RatingMismatchError` naming the field that differs.
     """
-    from .label import _META_KEYS, label_fields  # noqa: PLC0415 - avoid a cycle at import
-    from .verify_views import label_view_checks, rating_for  # noqa: PLC0415
+    from .label import _META_KEYS, label_fields  # avoid a cycle at import
+    from .verify_views import label_view_checks, rating_for
 
     p = Path(label_path)
     svg, meta = _label_meta(p)
@@ -212,7 +211,8 @@ def verify_label(label_path: str | os.PathLike[str], report: Report | str | os.P
         if key == "digest":
             continue
         if key in _LATER_META_KEYS and key not in meta:  # a label made before this field was recorded
-            res.checks.append(Check(f"label.{key}", fields.get(key), None, None, "not recorded by this label's version"))
+            res.checks.append(Check(f"label.{key}", fields.get(key), None, None,
+                                    "not recorded by this label's version"))
             continue
         check(res.checks, f"label.{key}", fields.get(key), meta.get(key))
     res.checks += label_view_checks(p, svg, meta, rep, rating)
@@ -226,7 +226,7 @@ _LATER_META_KEYS = frozenset({"sci_unit_shown", "coverage"})
 # ------------------------------------------------------------------ card --------------
 def _front_matter(path: Path) -> tuple[str, dict[str, Any]]:
     """The card's text and metadata, split exactly as ``update_card`` and the Hub split it (BOM, CRLF included)."""
-    from .card.splice import split_card  # noqa: PLC0415
+    from .card.splice import split_card
 
     text = _read.read_text(path, what="model card", error=VerificationError)  # a regular file, size cap, UTF-8
     try:
@@ -253,7 +253,8 @@ def _report_beside_label(p: Path, meta: Mapping[str, Any]) -> Report:
 
 
 def _reports_beside(card: Path) -> list[Report]:
-    """The scer-hf reports stored next to a card or label (see :mod:`scer_hf.core.report_files`), unreadable ones skipped."""
+    """The scer-hf reports stored next to a card or label (see :mod:`scer_hf.core.report_files`), unreadable ones
+    skipped."""
     out = []
     for f in report_paths(card.parent):
         try:
@@ -273,7 +274,7 @@ def verify_card(card_path: str | os.PathLike[str],
     person reads it, is rendered again from those reports and compared line by line, and the files it links
     must be beside it.
     """
-    from .verify_views import card_view_checks  # noqa: PLC0415
+    from .verify_views import card_view_checks
 
     p = Path(card_path)
     text, meta = _front_matter(p)
@@ -349,7 +350,7 @@ def _verify_card_boundary(p: Path, meta: Mapping[str, Any], block: Mapping[str, 
     if b == "training" and isinstance(co2, Mapping) and co2.get("source") == "scer-hf":
         check(res.checks, "card.co2_eq_emissions.emissions", d["co2e_g"], co2.get("emissions"), "grams (Hub spec)")
     if isinstance(entry.get("facts"), list):  # the facts the section shows (scer_hf.publish.figures)
-        from .figures import fact_dicts  # noqa: PLC0415
+        from .figures import fact_dicts
 
         check(res.checks, f"card.scer.{b}.facts", fact_dicts(d), entry.get("facts"), "facts beside the figures")
     rating = block.get("rating")
@@ -388,7 +389,7 @@ def verify_html(html_path: str | os.PathLike[str], report: Report | str | os.Pat
                 rating: Any = None) -> VerificationResult:
     """Recompute an HTML report from its report (beside it, matched by the digest the page names, or
     *report*) and compare the page's visible text with it, line by line."""
-    from .verify_views import html_meta, html_view_checks  # noqa: PLC0415
+    from .verify_views import html_meta, html_view_checks
 
     p = Path(html_path)
     try:

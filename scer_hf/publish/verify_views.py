@@ -38,7 +38,7 @@ def rating_for(rep: Report, rating: Any, rated: bool) -> dict[str, Any] | None:
 
 def label_view_checks(p: Path, svg: str, meta: Mapping[str, Any], rep: Report, rating: Any) -> list[Check]:
     """The label's drawing against the one re-drawn from *rep* (texts, stars, boxes, QR), plus its pointer."""
-    from .label import LABEL_LAYOUT, make_label  # noqa: PLC0415 - label imports the rating layer
+    from .label import LABEL_LAYOUT, make_label  # label imports the rating layer
 
     layout = meta.get("scer_label")
     if not isinstance(layout, int) or layout < LABEL_LAYOUT:
@@ -64,7 +64,7 @@ def html_meta(text: str) -> dict[str, str]:
 
 def html_view_checks(p: Path, text: str, rep: Report, rating: Any) -> list[Check]:
     """The page's visible text against the page rendered again from *rep*."""
-    from .html import render_html  # noqa: PLC0415
+    from .html import render_html
 
     meta = html_meta(text)
     rated = meta.get("scer-rated", "yes") != "no"
@@ -77,7 +77,7 @@ def html_view_checks(p: Path, text: str, rep: Report, rating: Any) -> list[Check
 
 
 def _section(text: str) -> str | None:
-    from .card.splice import SECTION_END, SECTION_START  # noqa: PLC0415
+    from .card.splice import SECTION_END, SECTION_START
 
     a, b = text.find(SECTION_START), text.find(SECTION_END)
     return text[a:b + len(SECTION_END)] if 0 <= a < b else None
@@ -87,7 +87,7 @@ def card_view_checks(p: Path, text: str, block: Mapping[str, Any], co2: Any,
                      reports: Mapping[str, Report]) -> list[Check]:
     """The card's SCER section against the one rendered from the figures of *reports* (by boundary), and the
     files it links (label, report) present beside the card."""
-    from .card import content as _c  # noqa: PLC0415
+    from .card import content as _c
 
     found = _section(text)
     if found is None:

@@ -13,22 +13,24 @@ nearest peers and the sources come with every rating.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from ..core.bounds import PARAMETERS, check
 from ..core.report import Report
 from ..core.report_files import REPORT_NAMES, report_paths
 from ..errors import ModelIdError, RatingError
+from .adapter import folder_adapter, hub_adapter, is_adapter_folder, rate_adapter
 from .categories import validate_model_id
 from .engine import rate_model
-from .adapter import folder_adapter, hub_adapter, is_adapter_folder, rate_adapter
 from .hub import hub_offline, model_info
 from .local import folder_node, is_model_folder
 from .measured import rate_report, rate_reports
 from .resolve import resolve_rating
 from .result import PhaseRating, Rating
 
-__all__ = ["rate", "resolve_rating", "Rating", "PhaseRating"]
+__all__ = ["rate", "resolve_rating", "Rating", "PhaseRating", "RATE_STEPS"]
 
 
 def _looks_like_id(x: str) -> bool:
@@ -94,39 +96,97 @@ def rate(
     A local folder wins over a Hub id of the same name: a folder holding reports (``scer-hf demo``'s
     ``training_report.json`` and ``inference_report.json``) is rated from them, one phase each; a model
     folder through its lineage; a folder with neither is read as the Hub id of its name, with a note saying so
-    (not an id: :class:`RatingError`). ``hf://org/name`` is always the Hub id. A rating of reports is bound to them (``Rating.reports``).
+    (not an id: :class:`RatingError`). ``hf://org/name`` is always the Hub id. A rating of reports is bound to them
+    (``Rating.reports``).
 
     Raises ``ModelIdError`` (malformed id), ``UnknownTaskError``, ``ReportSchemaError``.
     """
     if parameters is not None:  # a count from outside: within scer_hf.core.bounds.PARAMETERS
         parameters = check(PARAMETERS, parameters, name="parameters", error=RatingError,
                            hint="; give the model's parameter count, e.g. 7e9")
-    flags: dict[str, Any] = dict(task=task, include_secondary=include_secondary, include_modelled=include_modelled,
-                                 include_derived=include_derived, extra=extra)
-    if isinstance(x, str) and x.startswith("hf://"):
-        return rate_model(x.removeprefix("hf://"), hub=hub, modelled=modelled, parameters=parameters, **flags)
-    if isinstance(x, (str, os.PathLike)) and is_adapter_folder(x):
-        return rate_adapter(folder_adapter(x), rate, hub=hub, modelled=modelled, **flags)
-    if isinstance(x, (str, os.PathLike)) and is_model_folder(x):
-        return rate_model(str(x), hub=hub, node=folder_node(x), **flags)
-    if isinstance(x, (str, os.PathLike)) and os.path.isdir(x):
-        found = report_paths(x)
-        if found:
-            return rate_reports(found, include_third_party=include_third_party, **flags)
-        if not isinstance(x, str) or not _looks_like_id(x):
-            raise RatingError(f"{x} is a local folder with no scer-hf report ({', '.join(REPORT_NAMES)}) and no model "
-                              "(config.json); give a report or a model folder")
-        r = rate_model(x, hub=hub, modelled=modelled, parameters=parameters, **flags)
-        for pr in (r.training, r.inference):  # say which one was read: the folder holds nothing to rate
-            pr.notes.insert(0, f"the local folder {x} holds no report or model, so the Hub id {x} was rated")
-        return r
+    asked = _Asked({"task": task, "include_secondary": include_secondary, "include_modelled": include_modelled,
+                    "include_derived": include_derived, "extra": extra}, hub, modelled, parameters,
+                    include_third_party)
+    for step in RATE_STEPS:
+        rating = step(x, asked)
+        if rating is not None:
+            return rating
+    raise AssertionError("model_id always answers")  # pragma: no cover
+
+
+@dataclass(frozen=True)
+class _Asked:
+    """The options of one :func:`rate` call, as each step passes them on."""
+
+    flags: dict[str, Any]  # task, include_secondary, include_modelled, include_derived, extra
+    hub: bool | None
+    modelled: bool
+    parameters: float | None
+    include_third_party: bool
+
+    def model(self, model_id: str, **kw: Any) -> Rating:
+        return rate_model(model_id, hub=self.hub, modelled=self.modelled, parameters=self.parameters, **kw,
+                          **self.flags)
+
+    def adapter(self, adapter: Any) -> Rating:
+        return rate_adapter(adapter, rate, hub=self.hub, modelled=self.modelled, **self.flags)
+
+
+def _is_path(x: Any) -> bool:
+    return isinstance(x, (str, os.PathLike))
+
+
+def hub_uri(x: Any, a: _Asked) -> Rating | None:
+    """``hf://org/name``: always the Hub id, whatever is on disk."""
+    return a.model(x.removeprefix("hf://")) if isinstance(x, str) and x.startswith("hf://") else None
+
+
+def adapter_folder(x: Any, a: _Asked) -> Rating | None:
+    """A local PEFT adapter: rated through its base model."""
+    return a.adapter(folder_adapter(x)) if _is_path(x) and is_adapter_folder(x) else None
+
+
+def model_folder(x: Any, a: _Asked) -> Rating | None:
+    """A local model folder: rated through its lineage (card base_model, config _name_or_path)."""
+    if not (_is_path(x) and is_model_folder(x)):
+        return None
+    return rate_model(str(x), hub=a.hub, node=folder_node(x), **a.flags)
+
+
+def report_folder(x: Any, a: _Asked) -> Rating | None:
+    """A folder of reports (one phase each); a folder with neither reports nor a model is read as a Hub id."""
+    if not (_is_path(x) and os.path.isdir(x)):
+        return None
+    found = report_paths(x)
+    if found:
+        return rate_reports(found, include_third_party=a.include_third_party, **a.flags)
+    if not isinstance(x, str) or not _looks_like_id(x):
+        raise RatingError(f"{x} is a local folder with no scer-hf report ({', '.join(REPORT_NAMES)}) and no model "
+                          "(config.json); give a report or a model folder")
+    r = a.model(x)
+    for pr in (r.training, r.inference):  # say which one was read: the folder holds nothing to rate
+        pr.notes.insert(0, f"the local folder {x} holds no report or model, so the Hub id {x} was rated")
+    return r
+
+
+def measured_report(x: Any, a: _Asked) -> Rating | None:
+    """A measured report: a Report, its dict, or a path to one."""
     if isinstance(x, (Report, dict, os.PathLike)) or (isinstance(x, str) and _is_report_path(x)):
-        return rate_report(x, include_third_party=include_third_party, **flags)
-    lookup = _hub_lookup(x, hub)
+        return rate_report(x, include_third_party=a.include_third_party, **a.flags)
+    return None
+
+
+def model_id(x: Any, a: _Asked) -> Rating:
+    """A model id: an adapter repo on the Hub through its base, else from the reference data and lineage."""
+    lookup = _hub_lookup(x, a.hub)
     adapter = hub_adapter(x, lookup) if lookup is not None else None
-    if adapter is not None:
-        return rate_adapter(adapter, rate, hub=hub, modelled=modelled, **flags)
-    return rate_model(x, hub=hub, modelled=modelled, parameters=parameters, lookup=lookup, **flags)
+    return a.adapter(adapter) if adapter is not None else a.model(x, lookup=lookup)
+
+
+#: What :func:`rate` takes its argument for, in order: the first step that recognises it answers.
+RATE_STEPS: tuple[Callable[[Any, _Asked], Rating | None], ...] = (
+    hub_uri, adapter_folder, model_folder, report_folder, measured_report, model_id,
+)
 
 
 def _hub_lookup(x: Any, hub: bool | None) -> Any:

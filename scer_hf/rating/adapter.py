@@ -15,9 +15,10 @@ import os
 import shutil
 import tempfile
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from ..errors import RatingError, SCERError
 from . import lineage as _lin
@@ -141,7 +142,8 @@ def hub_adapter(repo_id: str, lookup: tuple[Any, dict[str, Any]], timeout_s: flo
     st = getattr(info, "safetensors", None)
     n = getattr(st, "total", None) if st is not None else None
     src = (f"https://huggingface.co/{repo_id}/blob/main/{ADAPTER_CONFIG}: base_model_name_or_path {base}, "
-           f"peft_type {cfg.get('peft_type')}" + (f"; {n:,} adapter parameters (Hub safetensors metadata)" if n else ""))
+           f"peft_type {cfg.get('peft_type')}"
+           + (f"; {n:,} adapter parameters (Hub safetensors metadata)" if n else ""))
     return Adapter(repo_id, base, _str(cfg.get("peft_type")), int(n) if n else None, src, "Hub")
 
 
@@ -182,6 +184,7 @@ def _unrated(ad: Adapter, why: str) -> Rating:
 
 def rate_adapter(ad: Adapter, rate: Callable[..., Rating], **flags: Any) -> Rating:
     """Rate adapter *ad* through its base model (*rate*: :func:`scer_hf.rate`; *flags*: its keyword arguments)."""
+    base: Rating | None = None
     try:
         base = rate(ad.base_model, **flags)
     except SCERError as exc:
@@ -189,7 +192,6 @@ def rate_adapter(ad: Adapter, rate: Callable[..., Rating], **flags: Any) -> Rati
         from .reference import REFERENCE_VERSION
 
         out.reference_version = REFERENCE_VERSION
-        base = None
     else:
         out = Rating(model=ad.model_id, reference_version=base.reference_version,
                      training=_mark(ad, base.training, "training"), inference=_mark(ad, base.inference, "inference"),

@@ -146,7 +146,7 @@ _ID_TASKS = (  # (pattern on the lower-case id, task), first match wins
 
 
 def suggest_task(model_id: str | None, pipeline_tag: str | None = None,
-                 architectures: "list[str] | tuple[str, ...] | None" = None) -> str:
+                 architectures: list[str] | tuple[str, ...] | None = None) -> str:
     """A task *model_id* can do: its pipeline tag, else from its architecture or id; text-generation last."""
     if pipeline_tag:
         try:

@@ -8,7 +8,8 @@ and the HTML report's rating section only).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Mapping
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 
 from ..core import fmt
 
@@ -31,111 +32,152 @@ def _short_source(s: str) -> str:
                                                                          "aienergyscore")) else s
 
 
+def _inference_published(pub: Mapping[str, Any], indent: int) -> list[str]:
+    """An inference figure: the setting it was measured in, and the figure as printed."""
+    out = [_line(key, str(pub[key]), indent) for key in ("setting", "hardware") if pub.get(key)]
+    if pub.get("batch_size") is not None:
+        out.append(_line("batch size", fmt.published(pub["batch_size"]), indent))
+    if pub.get("value") is not None:
+        out.append(_line("as published", f"{fmt.published(pub['value'])} {fmt.unit_text(pub.get('unit'))}", indent))
+    return out
+
+
+def _training_published(pub: Mapping[str, Any], indent: int) -> list[str]:
+    """A training footprint: energy, emissions, accelerator hours, hardware, location, grid, as printed."""
+    e = pub.get("energy_mwh")
+    out = [_line("energy", f"{fmt.published(e)} MWh" if e is not None else "not published", indent)]
+    out += [_line(label, f"{fmt.published(pub[key])} {what}", indent)
+            for key, label, what in (("tco2e_operational", "CO2eq operational", "tCO2eq"),
+                                     ("tco2e_total", "CO2eq total", "tCO2eq, all scopes the source counts"))
+            if pub.get(key) is not None]
+    if pub.get("accelerator_hours") is not None:
+        out.append(_line(str(pub.get("accelerator_hours_unit") or "GPU-hours"),
+                         fmt.published(pub["accelerator_hours"]), indent))
+    out += [_line(key, str(pub[key]), indent) for key in ("hardware", "location") if pub.get(key)]
+    if pub.get("grid_g_per_kwh") is not None:
+        out.append(_line("grid", f"{fmt.published(pub['grid_g_per_kwh'])} {fmt.GRID_UNIT}", indent))
+    return out
+
+
 def published_lines(pub: Mapping[str, Any] | None, indent: int = 4) -> list[str]:
     """The absolute figures a source printed, one per line, quoted with their own digits (``fmt.published``)."""
     if not pub:
         return []
     out = [_line("provenance", f"{pub.get('provenance')}, computed by {pub.get('by')}", indent)]
-    if pub.get("setting") is not None or pub.get("unit"):  # an inference figure: the setting it was measured in
-        for key, label in (("setting", "setting"), ("hardware", "hardware")):
-            if pub.get(key):
-                out.append(_line(label, str(pub[key]), indent))
-        if pub.get("batch_size") is not None:
-            out.append(_line("batch size", fmt.published(pub["batch_size"]), indent))
-        if pub.get("value") is not None:
-            out.append(_line("as published", f"{fmt.published(pub['value'])} {fmt.unit_text(pub.get('unit'))}",
-                             indent))
-    else:
-        e = pub.get("energy_mwh")
-        out.append(_line("energy", f"{fmt.published(e)} MWh" if e is not None else "not published", indent))
-        for key, label, what in (("tco2e_operational", "CO2eq operational", "tCO2eq"),
-                                 ("tco2e_total", "CO2eq total", "tCO2eq, all scopes the source counts")):
-            if pub.get(key) is not None:
-                out.append(_line(label, f"{fmt.published(pub[key])} {what}", indent))
-        if pub.get("accelerator_hours") is not None:
-            out.append(_line(str(pub.get("accelerator_hours_unit") or "GPU-hours"),
-                             fmt.published(pub["accelerator_hours"]), indent))
-        for key, label in (("hardware", "hardware"), ("location", "location")):
-            if pub.get(key):
-                out.append(_line(label, str(pub[key]), indent))
-        if pub.get("grid_g_per_kwh") is not None:
-            out.append(_line("grid", f"{fmt.published(pub['grid_g_per_kwh'])} {fmt.GRID_UNIT}", indent))
+    inference = pub.get("setting") is not None or pub.get("unit")  # an inference figure: measured in a setting
+    out += _inference_published(pub, indent) if inference else _training_published(pub, indent)
     if pub.get("source"):
         out.append(_line("source", f"{pub.get('ref_id')}: {pub['source']}", indent))
     return out
 
 
-def _phase(pr: "PhaseRating") -> list[str]:
-    lines = [pr.phase]
-    comparable_reasons = [n.removeprefix("not comparable: ") for n in pr.notes if n.startswith("not comparable: ")]
+def _rating_lines(pr: PhaseRating) -> list[str]:
+    """The rating and the value: a modelled range, no figure, not comparable, or graded."""
     if pr.stars_range is not None or pr.modelled_low is not None:
-        lines.append(_line("rating", f"{pr.stars_label() or 'no stars'}, never a grade"))
-        lines.append(_line("modelled value", f"{fmt.quantity(pr.value, pr.unit)}, 95 % prediction interval "
-                                             f"{fmt.num(pr.modelled_low)} to {fmt.num(pr.modelled_high)}"))
-    elif not pr.available:
-        lines.append(_line("rating", f"no figure: {pr.reason}"))
-    elif pr.comparable is False:
-        lines.append(_line("rating", "not rated: not comparable with the reference"))
-        lines += [_line("why", r) for r in comparable_reasons]
-        lines.append(_line("value", fmt.quantity(pr.value, pr.unit)))
-    else:
-        grade = [f"SCER {pr.grade}"] if pr.grade else []
-        grade += [f"{pr.stars} of 5 stars"] if pr.stars is not None else []
-        grade += [f"percentile {fmt.num(pr.percentile)} of {pr.peers} references"] if pr.percentile is not None else []
-        lines.append(_line("rating", ", ".join(grade) if grade else f"not rated: {pr.reason}"))
-        unc = f" +/- {fmt.num(pr.uncertainty)}" if pr.uncertainty else ""
-        lines.append(_line("value", fmt.quantity(pr.value, pr.unit) + unc))
-    if pr.available:
-        lines.append(_line("method", f"{pr.method}{', ESTIMATED' if pr.estimated else ''}"))
-    if pr.basis_label:
-        lines.append(_line("basis", pr.basis_label))
+        return [_line("rating", f"{pr.stars_label() or 'no stars'}, never a grade"),
+                _line("modelled value", f"{fmt.quantity(pr.value, pr.unit)}, 95 % prediction interval "
+                                        f"{fmt.num(pr.modelled_low)} to {fmt.num(pr.modelled_high)}")]
+    if not pr.available:
+        return [_line("rating", f"no figure: {pr.reason}")]
+    if pr.comparable is False:
+        why = [n.removeprefix("not comparable: ") for n in pr.notes if n.startswith("not comparable: ")]
+        return ([_line("rating", "not rated: not comparable with the reference")] + [_line("why", r) for r in why]
+                + [_line("value", fmt.quantity(pr.value, pr.unit))])
+    unc = f" +/- {fmt.num(pr.uncertainty)}" if pr.uncertainty else ""
+    return [_line("rating", _grade_text(pr)), _line("value", fmt.quantity(pr.value, pr.unit) + unc)]
+
+
+def _grade_text(pr: PhaseRating) -> str:
+    grade = [f"SCER {pr.grade}"] if pr.grade else []
+    grade += [f"{pr.stars} of 5 stars"] if pr.stars is not None else []
+    grade += [f"percentile {fmt.num(pr.percentile)} of {pr.peers} references"] if pr.percentile is not None else []
+    return ", ".join(grade) if grade else f"not rated: {pr.reason}"
+
+
+def _basis_lines(pr: PhaseRating) -> list[str]:
+    """How the figure was made, whose it is, and the group it was ranked in."""
+    lines = [_line("method", f"{pr.method}{', ESTIMATED' if pr.estimated else ''}")] if pr.available else []
+    lines += [_line("basis", pr.basis_label)] if pr.basis_label else []
     if pr.category and pr.available and pr.peers:
-        c = pr.category
-        lines.append(_line("category", f"{c.get('group') or 'no reference group'}; {pr.peers} peers"))
-    if pr.published:
-        lines.append("  published footprint, as its source printed it:")
-        lines += published_lines(pr.published)
-    for n in pr.notes:
-        if not n.startswith("not comparable: ") and n != pr.basis_label:
-            lines.append(_line("note", n))
-    for p in pr.nearest_peers[:5]:
-        grade = f", grade {p['grade']}" if p.get("grade") else ""
-        lines.append(_line("peer", f"{p.get('model')}, {fmt.quantity(p.get('value'), p.get('unit'))}{grade}"))
-    if not pr.published:
-        for s in (pr.sources if pr.basis else pr.sources[:1]):
-            lines.append(_line("source", _short_source(s)))
-    if pr.how_to_measure and not pr.available:
-        lines.append(_line("measure it", pr.how_to_measure))
-    if pr.alternatives:
-        kinds = sorted({a.method or "published" for a in pr.alternatives})
-        lines.append(_line("other figures", f"{len(pr.alternatives)} more for this model: {', '.join(kinds)}; "
-                                            "see --json alternatives"))
-        for a in pr.alternatives:
-            if a.published:
-                lines.append(f"  {a.published.get('provenance')} figure, {a.published.get('ref_id')}:")
-                lines += published_lines(a.published)
+        lines.append(_line("category", f"{pr.category.get('group') or 'no reference group'}; {pr.peers} peers"))
     return lines
 
 
-def describe(r: "Rating") -> str:
+def _published_section(pr: PhaseRating) -> list[str]:
+    if not pr.published:
+        return []
+    return ["  published footprint, as its source printed it:", *published_lines(pr.published)]
+
+
+def _note_lines(pr: PhaseRating) -> list[str]:
+    return [_line("note", n) for n in pr.notes if not n.startswith("not comparable: ") and n != pr.basis_label]
+
+
+def _peer_lines(pr: PhaseRating) -> list[str]:
+    return [_line("peer", f"{p.get('model')}, {fmt.quantity(p.get('value'), p.get('unit'))}"
+                          + (f", grade {p['grade']}" if p.get("grade") else "")) for p in pr.nearest_peers[:5]]
+
+
+def _source_lines(pr: PhaseRating) -> list[str]:
+    """The sources (all of them for a figure through another model, else the first), unless the footprint
+    printed one; how to measure a phase with no figure."""
+    lines = [] if pr.published else [_line("source", _short_source(s))
+                                     for s in (pr.sources if pr.basis else pr.sources[:1])]
+    if pr.how_to_measure and not pr.available:
+        lines.append(_line("measure it", pr.how_to_measure))
+    return lines
+
+
+def _alternative_lines(pr: PhaseRating) -> list[str]:
+    if not pr.alternatives:
+        return []
+    kinds = sorted({a.method or "published" for a in pr.alternatives})
+    lines = [_line("other figures", f"{len(pr.alternatives)} more for this model: {', '.join(kinds)}; "
+                                    "see --json alternatives")]
+    for a in pr.alternatives:
+        if a.published:
+            lines.append(f"  {a.published.get('provenance')} figure, {a.published.get('ref_id')}:")
+            lines += published_lines(a.published)
+    return lines
+
+
+#: The sections of one phase's description, in order.
+PHASE_SECTIONS = (_rating_lines, _basis_lines, _published_section, _note_lines, _peer_lines, _source_lines,
+                  _alternative_lines)
+
+
+def _phase(pr: PhaseRating) -> list[str]:
+    return [pr.phase] + [line for section in PHASE_SECTIONS for line in section(pr)]
+
+
+def _lineage_line(node: Mapping[str, Any]) -> str:
+    """The model's place in its lineage: relation and base, architecture, parameters, where that is from."""
+    n = node.get("params_b")
+    shipped = str(node.get("origin", "")).startswith("lineage.csv")  # published counts, else counted
+    of = "from" if node.get("relation") in ("distilled", "finetune", "fine-tune") else "of"
+    rel = node.get("description") or (
+        f"{node.get('relation')}" + (f" {of} {node['base_model']}" if node.get("base_model") else ""))
+    arch = f", architecture {node['architecture']}" if node.get("architecture") else ""
+    size = "" if n is None else f", {n:g} B parameters" if shipped else f", {n * 1e9:,.0f} parameters"
+    return _line("lineage", f"{rel}{arch}{size}; from {node.get('origin')}")
+
+
+def _unknown_lines(r: Rating) -> list[str]:
+    if r.known:
+        return []
+    lines = [_line("unknown", f"no reference data, lineage or parameter count for {r.model!r}")]
+    return lines + ([_line("did you mean", ", ".join(r.suggestions))] if r.suggestions else [])
+
+
+def describe(r: Rating) -> str:
     """Readable lines, one fact each: model, reference data, lineage, then each phase."""
     lines = [r.model or "unnamed model", _line("reference data", r.reference_version)]
-    for rep in r.reports:
-        lines.append(_line("rated report", f"{rep.get('boundary')} report {str(rep.get('report_digest'))[:19]}..."))
-    if not r.known:
-        lines.append(_line("unknown", f"no reference data, lineage or parameter count for {r.model!r}"))
-        if r.suggestions:
-            lines.append(_line("did you mean", ", ".join(r.suggestions)))
+    lines += [_line("rated report", f"{rep.get('boundary')} report {str(rep.get('report_digest'))[:19]}...")
+              for rep in r.reports]
+    lines += _unknown_lines(r)
     node = (r.lineage or {}).get("node")
     if node:
-        n = node.get("params_b")
-        shipped = str(node.get("origin", "")).startswith("lineage.csv")  # published counts, else counted
-        of = "from" if node.get("relation") in ("distilled", "finetune", "fine-tune") else "of"
-        rel = node.get("description") or (
-            f"{node.get('relation')}" + (f" {of} {node['base_model']}" if node.get("base_model") else ""))
-        arch = f", architecture {node['architecture']}" if node.get("architecture") else ""
-        size = "" if n is None else f", {n:g} B parameters" if shipped else f", {n * 1e9:,.0f} parameters"
-        lines.append(_line("lineage", f"{rel}{arch}{size}; from {node.get('origin')}"))
+        lines.append(_lineage_line(node))
     for pr in (r.training, r.inference):
         lines += _phase(pr)
     return "\n".join(lines)

@@ -1,196 +1,32 @@
-"""Rate a model id from published figures: peers, percentile, stars, nearest peers."""
+"""Rate a model id from published figures: peers, percentile, stars, nearest peers.
+
+:func:`rate_model` asks two ordered lists of small steps (``rating/fallback.py``), the first answer winning:
+
+- training (:data:`TRAINING_STEPS`): ``own_training`` > ``hub_lineage`` > ``inherited_training``, then
+  ``card_emissions`` for an answer still without a figure;
+- inference (:data:`INFERENCE_STEPS`): ``own_inference`` > ``hub_lineage`` > ``architecture_twin`` >
+  ``quantized_base`` > ``modelled_range``.
+
+The id is first matched to its current name (:func:`_identify`); an unknown one ends with its close matches.
+"""
 
 from __future__ import annotations
 
 import math
-from typing import Any, Mapping, Sequence
+from typing import Any
 
+from ..errors import RatingError
 from . import aliases as _ali
 from . import fallback as _fb
-from . import reference as _ref
-from ..core.fmt import num as _num
-from ..errors import RatingError
 from . import lineage as _lin
-from .categories import normalize_task, suggest_task, validate_model_id
-from .percentile import grade, percentiles
-from .published import footprint, provenance_kind
+from . import reference as _ref
+from .categories import normalize_task, validate_model_id
+from .fallback import INFERENCE_STEPS, TRAINING_STEPS
 from .result import PhaseRating, Rating
-from .stars import star_bands, stars
+from .rows import TRAINING_CO2E_GROUP, inference_how_to, rate_value, training_how_to
 
-__all__ = ["rate_model", "rate_value", "training_how_to", "inference_how_to", "TRAINING_CO2E_GROUP"]
-
-TRAINING_CO2E_GROUP = "training | pre-training | CO2e per parameter-token"
-NEAREST = 5
-
-
-def training_how_to(model: str | None) -> str:
-    return ("add scer_hf.SCERCallback() to your transformers Trainer(callbacks=[...]), train, then "
-            "scer-hf rate scer_report.json" + (f"  (model: {model})" if model else ""))
-
-
-def inference_how_to(model: str | None, task: str | None, *, pipeline_tag: str | None = None,
-                     architectures: Sequence[str] | None = None) -> str:
-    """The benchmark command, with a task the model can do (given, its pipeline tag, or its architecture)."""
-    return f"scer-hf benchmark {model or 'MODEL'} --task {task or suggest_task(model, pipeline_tag, architectures)}"
-
-
-def _closeness(a: float, b: float) -> float:
-    if a > 0 and b > 0:
-        return abs(math.log(a / b))
-    return abs(a - b) + 1e6  # zero values: rank after every positive pair
-
-
-def rate_value(
-    phase: str,
-    value: float,
-    unit: str,
-    peers: Sequence[Mapping[str, Any]],
-    *,
-    self_row: Mapping[str, Any] | None = None,
-    value_key: str = "value",
-    with_stars: bool = False,
-    category: dict[str, Any],
-    method: str,
-    sources: list[str],
-    estimated: bool = False,
-    uncertainty: float | None = None,
-) -> PhaseRating:
-    """Rate *value* among *peers* (rows). A reference row passes itself as *self_row*.
-
-    N = peers other than *self_row*, plus the rated value. Stars use the range of the
-    reference group (the rows themselves; a new value is clipped to it).
-    """
-    own_id = self_row.get("ref_id") if self_row is not None else None
-    others = [p for p in peers if p.get(value_key) is not None and p.get("ref_id") != own_id]
-    values = [float(p[value_key]) for p in others] + [float(value)]
-    pcts = percentiles(values)
-    pct = pcts[-1]
-    pr = PhaseRating(
-        phase=phase, available=True, grade=grade(pct), percentile=pct, value=float(value), unit=unit,
-        uncertainty=uncertainty, category=dict(category), peers=len(others), sources=list(sources),
-        estimated=estimated, method=method,
-    )
-    if with_stars and (others or self_row is not None):
-        ref_vals = [float(p[value_key]) for p in others] + ([float(value)] if self_row is not None else [])
-        pr.stars = stars(float(value), ref_vals)
-        pr.star_bands = star_bands(ref_vals)
-        lo, hi = min(ref_vals), max(ref_vals)
-        if not lo <= value <= hi:
-            pr.notes.append(f"value outside the reference range [{_num(lo)}, {_num(hi)}] {unit}: stars clipped")
-    if pct is None:
-        pr.reason = "no peers in this category (N = 1): a percentile needs at least 2 figures"
-    near = sorted(range(len(others)), key=lambda i: _closeness(values[i], float(value)))[:NEAREST]
-    pr.peer_values = [{"model": p.get("model_key"), "value": v, "ref_id": p.get("ref_id")}
-                      for p, v in zip(others, values)]
-    pr.nearest_peers = sorted(
-        ({"model": others[i].get("model_key"), "value": values[i], "unit": unit, "percentile": pcts[i],
-          "grade": grade(pcts[i]), "ref_id": others[i].get("ref_id"),
-          **({"stars": stars(values[i], ref_vals)} if pr.stars is not None else {})} for i in near),
-        key=lambda d: d["value"],
-    )
-    return pr
-
-
-def _row_sources(row: Mapping[str, Any]) -> list[str]:
-    out = [f"{row['ref_id']} ({_ref.REFERENCE_VERSION}): {row.get('source', '')}".strip()]
-    if row.get("source_mirror"):
-        out.append(f"mirror: {row['source_mirror']}")
-    return out
-
-
-def _category(row: Mapping[str, Any], group: str, metric: str | None) -> dict[str, Any]:
-    c = {"phase": row["phase"], "task": row.get("task_key"), "size_class": row.get("size_class"),
-         "hardware_class": row.get("hardware_class"), "setting": row.get("setting"), "group": group,
-         "metric": metric, "reference": _ref.REFERENCE_VERSION}
-    if group.startswith(_ref.AIES_EDITION):
-        c["edition"] = _ref.AIES_EDITION
-    return c
-
-
-def _rate_training_row(row: dict[str, Any], peers: list[dict[str, Any]]) -> PhaseRating:
-    derived = bool(row.get("derived"))
-    kind = provenance_kind(row)  # "published" (the authors' figure) or "third-party estimate"
-    method = "derived (calculator)" if derived else kind
-    common = dict(sources=_row_sources(row), estimated=derived or kind != "published", method=method)
-    if row.get("value") is not None:
-        pr = rate_value("training", row["value"], row["value_unit"], [p for p in peers if p.get("value") is not None],
-                        self_row=row, category=_category(row, row["group"], row["value_unit"]), **common)
-    elif row.get("co2e_value") is not None:
-        pr = rate_value("training", row["co2e_value"], row["co2e_unit"],
-                        [p for p in peers if p.get("co2e_value") is not None], self_row=row, value_key="co2e_value",
-                        category=_category(row, TRAINING_CO2E_GROUP, row["co2e_unit"]), **common)
-        pr.notes.append("rated on operational emissions per parameter-token: no energy figure was published")
-    else:
-        missing = [n for n, k in (("parameters", "params_b_value"), ("training tokens", "tokens_b_value")) if not row.get(k)]
-        if row.get("energy_wh") is not None:
-            value, unit = row["energy_wh"] / 1e6, "MWh (training energy, not normalised)"
-        elif _ref._num(row.get("tco2e_operational")) is not None:
-            value, unit = _ref._num(row.get("tco2e_operational")), "tCO2eq (operational, not normalised)"
-        else:
-            value, unit = None, None
-        why = (f"{' and '.join(missing)} not published for this row, so the comparable figure (per parameter x "
-               "training token) cannot be computed" if missing else "no energy or emissions figure published")
-        pr = PhaseRating(phase="training", available=value is not None, value=value, unit=unit,
-                         category=_category(row, row["group"], None), reason=why,
-                         how_to_measure=training_how_to(row.get("model_key")), **common)
-    if derived and row.get("derivation"):
-        pr.notes.append(f"energy derived by scer_hf.core.calculator, not published: {row['derivation']}")
-    if row.get("co2e_value") is not None and pr.co2e is None:
-        pr.co2e = {"value": row["co2e_value"], "unit": row["co2e_unit"], "basis": "tco2e_operational (as published)"}
-    pr.notes.append(f"evidence: [{row.get('evidence', '')}]")
-    pr.published = footprint(row)
-    _family_label(pr, row)
-    return pr
-
-
-def _family_label(pr: PhaseRating, row: Mapping[str, Any]) -> None:
-    """A family total (one published figure for several models) is shown as such, never as a model's own."""
-    if not row.get("family_total"):
-        return
-    who = " + ".join(row["model_key"].split(" (")[0].split("|"))
-    if pr.unit:
-        pr.unit = f"{pr.unit.split(' (')[0]} (family total of {who}, not per model)"
-    pr.reason = (f"a family total: the source publishes one figure for {who} together, with no per-model split, "
-                 "so it is shown as the family's and not graded")
-
-
-def _rate_inference_row(row: dict[str, Any], peers: list[dict[str, Any]]) -> PhaseRating:
-    group = [p for p in peers if p.get("group") == row["group"] and p.get("value") is not None]
-    is_aies = row["group"].startswith(_ref.AIES_EDITION)
-    kind = provenance_kind(row)
-    pr = rate_value("inference", row["value"], row["value_unit"], group, self_row=row, with_stars=is_aies,
-                    category=_category(row, row["group"], row["value_unit"]), method=kind,
-                    sources=_row_sources(row), estimated=kind != "published")
-    pr.published = footprint(row)
-    pr.comparable = True
-    if row.get("published_stars") is not None and pr.stars is not None and pr.stars != row["published_stars"]:
-        pr.notes.append(f"published stars {row['published_stars']} differ from recomputed {pr.stars}")
-    if row.get("evidence"):
-        pr.notes.append(f"evidence: [{row['evidence']}]")
-    return pr
-
-
-def _pick(prs: list[PhaseRating]) -> PhaseRating:
-    """Headline: AI Energy Score figures first, then rated ones with the most peers; others -> alternatives."""
-    def key(p: PhaseRating) -> tuple[int, int, int, int]:
-        return (p.stars is not None, p.grade is not None, not p.estimated, p.peers)
-    ordered = sorted(prs, key=key, reverse=True)
-    head = ordered[0]
-    head.alternatives = ordered[1:]
-    return head
-
-
-
-
-def _excluded_reason(model: str, key: str, phase: str, everything: list[dict[str, Any]]) -> str:
-    hidden = [r for r in everything if _ref.matches(r, key)]
-    if hidden:
-        kinds = sorted({"[secondary]" if r["secondary"] else "modelled" for r in hidden})
-        flags = " and ".join(f for f, k in (("include_secondary=True", "[secondary]"), ("include_modelled=True", "modelled"))
-                             if k in kinds)
-        return (f"only {' and '.join(kinds)} {phase} figures exist for {model}; they are excluded by default "
-                f"(pass {flags}, CLI --include-secondary/--include-modelled)")
-    return f"no published {phase} figure for {model} in {_ref.REFERENCE_VERSION}"
+__all__ = ["rate_model", "rate_value", "training_how_to", "inference_how_to", "TRAINING_CO2E_GROUP",
+           "TRAINING_STEPS", "INFERENCE_STEPS"]
 
 
 def _identify(model_id: str, node: _lin.Node | None, g: _lin.Lineage, extra: Any) -> tuple[str, str, list[str]]:
@@ -207,32 +43,15 @@ def _identify(model_id: str, node: _lin.Node | None, g: _lin.Lineage, extra: Any
     named = {k for k in known if k.rsplit("/", 1)[-1] == current.lower() and "/" in k}
     if len(named) == 1:
         key = named.pop()
-        return known[key], key, notes + [f"{asked!r} matched the reference model {known[key]!r} (legacy id without "
-                                         "namespace)"]
+        why = f"{asked!r} matched the reference model {known[key]!r} (legacy id without namespace)"
+        return known[key], key, [*notes, why]
     return current, current.lower(), notes
 
 
-def _own_training(a: _fb.Ask, include_derived: bool) -> tuple[PhaseRating, list[dict[str, Any]]]:
-    own = a.own(a.train)
-    if not include_derived:  # the rated model's own gaps may still be derived (and say so)
-        own = [(_ref.derive_training_value(r) or r) if r.get("value") is None and r.get("co2e_value") is None
-               else r for r in own]
-    if own:
-        return _pick([_rate_training_row(r, a.train) for r in own]), own
-    everything = _ref.rows("training", include_secondary=True, include_modelled=True, extra=a.extra)
-    return PhaseRating(phase="training", reason=_excluded_reason(a.mid, a.key, "training", everything),
-                       how_to_measure=training_how_to(a.mid)), own
-
-
-def _own_inference(a: _fb.Ask) -> tuple[PhaseRating, list[dict[str, Any]]]:
-    own = [r for r in a.own(a.infer) if r.get("value") is not None and (a.tag is None or r.get("task_key") == a.tag)]
-    if own:
-        return _pick([_rate_inference_row(r, a.infer) for r in own]), own
-    everything = _ref.rows("inference", include_secondary=True, include_modelled=True, extra=a.extra)
-    reason = _excluded_reason(a.mid, a.key, "inference", [r for r in everything if a.tag is None
-                                                           or r.get("task_key") == a.tag])
-    return PhaseRating(phase="inference", reason=reason + (f" for task {a.tag}" if a.tag else ""),
-                       how_to_measure=inference_how_to(a.mid, a.tag)), own
+def _check_parameters(parameters: float | None) -> None:
+    if parameters is not None and (isinstance(parameters, bool) or not isinstance(parameters, (int, float))
+                                   or not math.isfinite(parameters) or parameters < 1e3):
+        raise RatingError(f"parameters is the model's parameter count, e.g. 7e9 for a 7B model; got {parameters!r}")
 
 
 def rate_model(
@@ -252,41 +71,40 @@ def rate_model(
 ) -> Rating:
     """Rate *model_id* from the reference data (see :func:`scer_hf.rate`).
 
-    The order: the id's current name (renamed ids, ``aliases.csv``); its own published figures; its lineage
-    (training inherited from a base, an architecture twin's inference figure, a quantized copy's base); a modelled
-    inference range from the parameter index; else an unknown id says so with the close matches.
+    The order: the id's current name (renamed ids, ``aliases.csv``); then :data:`TRAINING_STEPS` and
+    :data:`INFERENCE_STEPS`: its own published figures; its lineage (training inherited from a base, an
+    architecture twin's inference figure, a quantized copy's base); a modelled inference range from the parameter
+    index; else an unknown id says so with the close matches.
     *node*: the lineage of a model that is not on the Hub (a local folder, ``rating/local.py``); *model_id* is then
     only its display name. *lookup*: the Hub's answer about the model, already
     asked for (one request per rating).
     """
     tag = normalize_task(task) if task else None
-    if parameters is not None and (isinstance(parameters, bool) or not isinstance(parameters, (int, float))
-                                   or not math.isfinite(parameters) or parameters < 1e3):
-        raise RatingError(f"parameters is the model's parameter count, e.g. 7e9 for a 7B model; got {parameters!r}")
-    flags = dict(include_secondary=include_secondary, include_modelled=include_modelled, extra=extra)
+    _check_parameters(parameters)
+    flags = {"include_secondary": include_secondary, "include_modelled": include_modelled, "extra": extra}
     train = _ref.rows("training", include_derived=include_derived, **flags)
     infer = _ref.rows("inference", **flags)
     g = _lin.graph([node] if node is not None else [])
     mid, key, notes = _identify(model_id, node, g, extra)
-    a = _fb.Ask(mid=mid, key=key, tag=tag, train=train, infer=infer, g=g, extra=extra, hub=hub,
-                timeout=hub_timeout_s, local=node is not None, notes=notes,
-                lookups=[lookup] if lookup is not None else [])
-    training, own_t = _own_training(a, include_derived)
-    inference, own_i = _own_inference(a)
-    if not own_t or not own_i:
-        _fb.learn_from_hub(a)
-    if not own_t:
-        training = _fb.inherited_training(a, training)
-    if not own_i:
-        inference = _fb.inference_fallbacks(a, inference, parameters, modelled, bool(own_t))
-    if a.g.node(a.key) is not None:
-        a.info["node"] = a.g.node(a.key).to_dict()
-    training, hub_info = _fb.card_training(a, training)
-    renamed = _ali.alias_source(model_id) if node is None else None
+    a = _fb.Ask(mid=mid, key=key, tag=tag, train=train, infer=infer, g=g, extra=extra, hub=hub, timeout=hub_timeout_s,
+                local=node is not None, notes=notes, lookups=[lookup] if lookup is not None else [],
+                include_derived=include_derived, parameters=parameters, modelled=modelled)
+    a.pretrained = bool(a.own(a.train))
+    training = _fb.card_emissions(a, _fb.first_answer(a, TRAINING_STEPS, _fb.no_training_figure(a)))
+    inference = _fb.first_answer(a, INFERENCE_STEPS, _fb.no_inference_figure(a))
+    return _rating(a, model_id if node is None else None, training, inference)
+
+
+def _rating(a: _fb.Ask, asked: str | None, training: PhaseRating, inference: PhaseRating) -> Rating:
+    """The Rating: how the id was matched on both phases, the lineage, the Hub card; an unknown id says so."""
+    own_node = a.g.node(a.key)
+    if own_node is not None:
+        a.info["node"] = own_node.to_dict()
+    renamed = _ali.alias_source(asked) if asked is not None else None
     for pr in (training, inference):
         pr.notes[:0] = a.notes
         pr.sources += [renamed] if renamed else []
-    rating = Rating(model=mid, reference_version=_ref.REFERENCE_VERSION, training=training, inference=inference,
-                    hub=hub_info, lineage=a.info or None)
-    _fb.mark_unknown(a, rating, parameters)
+    rating = Rating(model=a.mid, reference_version=_ref.REFERENCE_VERSION, training=training, inference=inference,
+                    hub=a.card, lineage=a.info or None)
+    _fb.mark_unknown(a, rating)
     return rating

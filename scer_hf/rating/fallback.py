@@ -1,25 +1,38 @@
-"""The fallbacks of a model-id rating, in order: what the Hub says about the model, training inherited from a base
-model, an architecture twin's inference figure, a quantized copy's base, a modelled range, the card's emissions, and
-an unknown id's close matches. ``engine.rate_model`` calls them; each is one small step on an :class:`Ask`.
+"""How ``engine.rate_model`` finds a model id's figures: two ordered lists of small steps on an :class:`Ask`.
+
+Each step gets the question and the phase's "no figure" answer (which it may annotate with why it found
+nothing) and returns an answer, or None to pass on; the first answer wins (:func:`first_answer`).
+
+- :data:`TRAINING_STEPS`: the model's own published figure; what the Hub says about its lineage; the pre-training
+  figure of the nearest base model it inherits from. Then a training answer still without a figure takes the
+  Hub card's emissions (:func:`card_emissions`: a total, never graded).
+- :data:`INFERENCE_STEPS`: the model's own published figure; what the Hub says about its lineage; an architecture
+  twin's figure; a quantized copy's base; a modelled range from the parameter count.
+
+An unknown id then says so with its close matches (:func:`mark_unknown`).
 """
 
 from __future__ import annotations
 
 import difflib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from . import aliases as _ali
-from . import engine as _eng  # the row rating (_pick, _rate_*_row): attributes read at call time
 from . import index as _idx
 from . import lineage as _lin
 from . import reference as _ref
 from .categories import normalize_task
-from .hub import card_emissions, model_info
+from .hub import card_emissions as _card_emissions
+from .hub import model_info
 from .result import PhaseRating, Rating
+from .rows import inference_how_to, pick, rate_inference_row, rate_training_row, training_how_to
 
-__all__ = ["Ask", "known_ids", "learn_from_hub", "inherited_training", "inference_fallbacks", "card_training",
-           "mark_unknown"]  # the steps of engine.rate_model
+__all__ = ["Ask", "Step", "TRAINING_STEPS", "INFERENCE_STEPS", "first_answer", "no_training_figure",
+           "no_inference_figure", "own_training", "own_inference", "hub_lineage", "inherited_training",
+           "architecture_twin", "quantized_base", "modelled_range", "card_emissions", "known_ids", "mark_unknown"]
+
 
 @dataclass
 class Ask:
@@ -38,6 +51,12 @@ class Ask:
     notes: list[str] = field(default_factory=list)  # how the id was matched (renamed, legacy): on both phases
     info: dict[str, Any] = field(default_factory=dict)  # lineage info for the Rating
     lookups: list[Any] = field(default_factory=list)
+    include_derived: bool = False  # other models' training gaps filled by the calculator too
+    parameters: float | None = None  # the caller's parameter count (parameters=)
+    modelled: bool = True  # a modelled inference range may answer
+    pretrained: bool = False  # the model has training figures of its own (a pre-trained model)
+    learned: bool = False  # the Hub was asked about the lineage (once per rating)
+    card: dict[str, Any] | None = None  # what the Hub card says about emissions, once asked
 
     def hub_lookup(self) -> Any:
         """The one Hub request of this rating (lineage and card emissions), made on first need."""
@@ -47,6 +66,77 @@ class Ask:
 
     def own(self, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
         return [r for r in rows if _ref.matches(r, self.key)]
+
+    def own_inference_rows(self) -> list[dict[str, Any]]:
+        """The model's own inference rows with a figure, for the task asked about (any task if none)."""
+        return [r for r in self.own(self.infer) if r.get("value") is not None and self.fits_task(r)]
+
+    def fits_task(self, row: dict[str, Any]) -> bool:
+        return self.tag is None or row.get("task_key") == self.tag
+
+
+Step = Callable[[Ask, PhaseRating], "PhaseRating | None"]
+
+
+def first_answer(a: Ask, steps: tuple[Step, ...], unanswered: PhaseRating) -> PhaseRating:
+    """The first answer of *steps*, in order; else *unanswered* (which the steps may have annotated)."""
+    for step in steps:
+        answer = step(a, unanswered)
+        if answer is not None:
+            return answer
+    return unanswered
+
+
+def _derived_gaps(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Rows with no figure filled by the calculator where it can (and saying so)."""
+    return [(_ref.derive_training_value(r) or r) if r.get("value") is None and r.get("co2e_value") is None
+            else r for r in rows]
+
+
+def _excluded_reason(model: str, key: str, phase: str, everything: list[dict[str, Any]]) -> str:
+    hidden = [r for r in everything if _ref.matches(r, key)]
+    if not hidden:
+        return f"no published {phase} figure for {model} in {_ref.REFERENCE_VERSION}"
+    kinds = sorted({"[secondary]" if r["secondary"] else "modelled" for r in hidden})
+    flags = " and ".join(f for f, k in (("include_secondary=True", "[secondary]"),
+                                        ("include_modelled=True", "modelled")) if k in kinds)
+    return (f"only {' and '.join(kinds)} {phase} figures exist for {model}; they are excluded by default "
+            f"(pass {flags}, CLI --include-secondary/--include-modelled)")
+
+
+def no_training_figure(a: Ask) -> PhaseRating:
+    """The training answer when no step finds one: why (rows excluded by default, or none published)."""
+    everything = _ref.rows("training", include_secondary=True, include_modelled=True, extra=a.extra)
+    return PhaseRating(phase="training", reason=_excluded_reason(a.mid, a.key, "training", everything),
+                       how_to_measure=training_how_to(a.mid))
+
+
+def no_inference_figure(a: Ask) -> PhaseRating:
+    """The inference answer when no step finds one: why, for the task asked about."""
+    everything = _ref.rows("inference", include_secondary=True, include_modelled=True, extra=a.extra)
+    reason = _excluded_reason(a.mid, a.key, "inference", [r for r in everything if a.fits_task(r)])
+    return PhaseRating(phase="inference", reason=reason + (f" for task {a.tag}" if a.tag else ""),
+                       how_to_measure=inference_how_to(a.mid, a.tag))
+
+
+# -- the steps ------------------------------------------------------------------------------------------------------
+def own_training(a: Ask, unanswered: PhaseRating) -> PhaseRating | None:
+    """The model's own published training figures (its own gaps derived, and labelled so)."""
+    own = a.own(a.train)
+    if not a.include_derived:  # the rated model's own gaps may still be derived (and say so)
+        own = _derived_gaps(own)
+    return pick([rate_training_row(r, a.train) for r in own]) if own else None
+
+
+def own_inference(a: Ask, unanswered: PhaseRating) -> PhaseRating | None:
+    """The model's own published inference figures for the task."""
+    own = a.own_inference_rows()
+    return pick([rate_inference_row(r, a.infer) for r in own]) if own else None
+
+
+def hub_lineage(a: Ask, unanswered: PhaseRating) -> None:
+    """Never answers: learns the model's lineage from the Hub (once) for the steps after it."""
+    learn_from_hub(a)
 
 
 def known_ids(g: _lin.Lineage, extra: Any = None) -> dict[str, str]:
@@ -66,11 +156,12 @@ def known_ids(g: _lin.Lineage, extra: Any = None) -> dict[str, str]:
 def learn_from_hub(a: Ask) -> None:
     """Online: what the Hub says about the model (card base_model and relation, safetensors count). Asked for a model
     the shipped lineage does not know, or knows only from the parameter index (the Hub's count is the newer one);
-    a curated ``lineage.csv`` edge with a published count needs no lookup."""
+    a curated ``lineage.csv`` edge with a published count needs no lookup. Once per rating."""
     shipped = a.g.node(a.key)
-    if a.hub is False or a.local or (shipped is not None and shipped.origin.startswith(_lin.LINEAGE_FILE)
-                                     and shipped.params_b is not None):
+    if a.learned or a.hub is False or a.local or (shipped is not None and shipped.origin.startswith(_lin.LINEAGE_FILE)
+                                                  and shipped.params_b is not None):
         return
+    a.learned = True
     hub_n, a.info["hub"] = _lin.hub_node(a.mid, timeout_s=a.timeout, lookup=a.hub_lookup())
     if hub_n is not None:
         a.g = a.g.with_node(_lin.with_hub(shipped, hub_n))
@@ -89,32 +180,31 @@ def _mark(pr: PhaseRating, basis: str, via: str, label: str, edges: list[_lin.No
 
 def _inherit(a: Ask) -> tuple[PhaseRating | None, list[str]]:
     """The nearest ancestor's pre-training rating, or (None, the ancestors tried)."""
-    tried = []
+    tried: list[str] = []
     for anc, chain in a.g.ancestors(a.key):
-        rows = [r for r in a.train if _ref.matches(r, _ali.canonical(anc).lower())]
-        rows = [(_ref.derive_training_value(r) or r) if r.get("value") is None and r.get("co2e_value") is None
-                else r for r in rows]
+        rows = _derived_gaps([r for r in a.train if _ref.matches(r, _ali.canonical(anc).lower())])
         if rows:
-            pr = _eng._pick([_eng._rate_training_row(r, a.train) for r in rows])
+            pr = pick([rate_training_row(r, a.train) for r in rows])
             label = _lin.inherited_label(anc, chain[0].relation, chain)
-            _mark(pr, "inherited", anc, label, chain, _eng.training_how_to(a.mid))
+            _mark(pr, "inherited", anc, label, chain, training_how_to(a.mid))
             return pr, tried
         tried.append(anc)
     return None, tried
 
 
-def inherited_training(a: Ask, training: PhaseRating) -> PhaseRating:
+def inherited_training(a: Ask, unanswered: PhaseRating) -> PhaseRating | None:
+    """The pre-training figure of the nearest base model the model inherits from (fine-tune, adapter, quantized)."""
     inherited, tried = _inherit(a)
     if inherited is not None:
         return inherited
     me = a.g.node(a.key)
-    if tried and training.reason:
-        training.reason += (f"; its base model{'s' if len(tried) > 1 else ''} {', '.join(tried)} "
-                            f"{'have' if len(tried) > 1 else 'has'} no published training figure either")
-    elif training.reason and me is not None and me.relation not in _lin.INHERITS and me.base_model:
+    if tried and unanswered.reason:
+        unanswered.reason += (f"; its base model{'s' if len(tried) > 1 else ''} {', '.join(tried)} "
+                              f"{'have' if len(tried) > 1 else 'has'} no published training figure either")
+    elif unanswered.reason and me is not None and me.relation not in _lin.INHERITS and me.base_model:
         why = "several parents" if me.relation == "merge" else "trained anew"
-        training.reason += f"; it is {_lin.relation_phrase(me)} ({why}), so it inherits no pre-training rating"
-    return training
+        unanswered.reason += f"; it is {_lin.relation_phrase(me)} ({why}), so it inherits no pre-training rating"
+    return None
 
 
 def _params_of(m: str, rows: list[dict[str, Any]]) -> float | None:
@@ -126,24 +216,33 @@ def _params_of(m: str, rows: list[dict[str, Any]]) -> float | None:
     return next((r["params_b_value"] for r in rows if _ref.matches(r, key) and r.get("params_b_value")), None)
 
 
-def _twin(a: Ask) -> PhaseRating | None:
+def _twin_edges(a: Ask, twin: str) -> list[_lin.Node]:
+    """Both paths up to the common base of the model and its twin, each edge once."""
+    edges: list[_lin.Node] = []
+    for m in (a.key, twin):
+        for _, chain in a.g.ancestors(m, _lin.TWIN_EDGES)[-1:]:
+            edges += [n for n in chain if n not in edges]
+    return edges
+
+
+def _twin_rating(a: Ask, row: dict[str, Any], twin: str, how: str, edges: list[_lin.Node]) -> PhaseRating:
+    me = a.g.node(a.key)
+    pr = rate_inference_row(row, a.infer)
+    _mark(pr, "twin", twin, _lin.twin_label(twin), edges, inference_how_to(a.mid, a.tag))
+    pr.notes.insert(1, f"{twin} is {how}; same architecture ({me.architecture if me else '?'}) and "
+                       f"parameter count within {_lin.PARAM_TOLERANCE:.0%}: its published figure, "
+                       f"not a measurement of {a.mid}")
+    return pr
+
+
+def architecture_twin(a: Ask, unanswered: PhaseRating) -> PhaseRating | None:
     """The published inference figure of an architecture twin (same tree, architecture and parameters)."""
-    me, prs = a.g.node(a.key), []
+    prs = []
     for twin, how in a.g.twins(a.key, lambda m: _params_of(m, a.train + a.infer)):
-        edges: list[_lin.Node] = []
-        for m in (a.key, twin):  # both paths up to the common base, each edge once
-            for _, chain in a.g.ancestors(m, _lin.TWIN_EDGES)[-1:]:
-                edges += [n for n in chain if n not in edges]
-        tkey = _ali.canonical(twin).lower()
-        for r in a.infer:
-            if _ref.matches(r, tkey) and r.get("value") is not None and (a.tag is None or r.get("task_key") == a.tag):
-                pr = _eng._rate_inference_row(r, a.infer)
-                _mark(pr, "twin", twin, _lin.twin_label(twin), edges, _eng.inference_how_to(a.mid, a.tag))
-                pr.notes.insert(1, f"{twin} is {how}; same architecture ({me.architecture if me else '?'}) and "
-                                   f"parameter count within {_lin.PARAM_TOLERANCE:.0%}: its published figure, "
-                                   f"not a measurement of {a.mid}")
-                prs.append(pr)
-    return _eng._pick(prs) if prs else None
+        edges, tkey = _twin_edges(a, twin), _ali.canonical(twin).lower()
+        prs += [_twin_rating(a, r, twin, how, edges) for r in a.infer
+                if _ref.matches(r, tkey) and r.get("value") is not None and a.fits_task(r)]
+    return pick(prs) if prs else None
 
 
 def _not_rated(pr: PhaseRating, why: str) -> None:
@@ -157,36 +256,45 @@ def _not_rated(pr: PhaseRating, why: str) -> None:
         p.reason = f"not rated: not comparable ({why})"
 
 
-def _quantized_base(a: Ask, inference: PhaseRating, modelled: bool) -> PhaseRating | None:
+def _base_answer(a: Ask, base_model: str) -> PhaseRating:
+    """The inference answer of the model a quantized copy was made from (its own steps; never the Hub)."""
+    base = Ask(mid=base_model, key=_ali.canonical(base_model).lower(), tag=a.tag, train=a.train, infer=a.infer,
+               g=a.g, extra=a.extra, hub=False, local=True, modelled=a.modelled)
+    return first_answer(base, INFERENCE_STEPS, no_inference_figure(base))
+
+
+def _relabel_chain(pr: PhaseRating, a: Ask, me: _lin.Node) -> PhaseRating:
+    """The base is a quantized copy too: one label for the chain, not two."""
+    label = f"quantized base: {me.base_model} (this repo is a quantized copy of it, itself one of {pr.via_model})"
+    for p in (pr, *pr.alternatives):
+        p.via_model, p.basis_label, p.how_to_measure = me.base_model, label, inference_how_to(a.mid, a.tag)
+        p.sources.insert(0, _lin.edge_source(me))
+        p.notes = [label] + [n for n in p.notes if not n.startswith("quantized base: ")]
+    return pr
+
+
+def quantized_base(a: Ask, unanswered: PhaseRating) -> PhaseRating | None:
     """A quantized copy: the inference answer of the unquantized model it was made from, labelled and not rated.
-    None when the model is no quantized copy; when the base has no answer either, *inference* says why."""
+    Not for a parameter count given by the caller (then the copy's own count is modelled); when the base has no
+    answer either, *unanswered* says why and is the answer."""
     me = a.g.node(a.key)
-    if me is None or me.relation != "quantized" or not me.base_model:
+    if a.parameters is not None or me is None or me.relation != "quantized" or not me.base_model:
         return None
-    base = Ask(mid=me.base_model, key=_ali.canonical(me.base_model).lower(), tag=a.tag, train=a.train,
-                infer=a.infer, g=a.g, extra=a.extra, hub=False, local=True)
-    pr, own = _eng._own_inference(base)
-    if not own:
-        pr = inference_fallbacks(base, pr, None, modelled)
+    pr = _base_answer(a, me.base_model)
     if not pr.available:
         why = "; ".join([pr.reason or ""] + [n for n in pr.notes if n.startswith("no modelled range")])
-        inference.notes.append(f"a quantized copy of {me.base_model}, which has no inference answer either: {why}")
-        return inference
-    if pr.basis == "quantized":  # its base is a quantized copy too: one label for the chain, not two
-        label = f"quantized base: {me.base_model} (this repo is a quantized copy of it, itself one of {pr.via_model})"
-        for p in (pr, *pr.alternatives):
-            p.via_model, p.basis_label, p.how_to_measure = me.base_model, label, _eng.inference_how_to(a.mid, a.tag)
-            p.sources.insert(0, _lin.edge_source(me))
-            p.notes = [label] + [n for n in p.notes if not n.startswith("quantized base: ")]
-        return pr
+        unanswered.notes.append(f"a quantized copy of {me.base_model}, which has no inference answer either: {why}")
+        return unanswered
+    if pr.basis == "quantized":
+        return _relabel_chain(pr, a, me)
     label = f"quantized base: {me.base_model} (this repo is a quantized copy of it)"
-    _mark(pr, "quantized", me.base_model, label, [me], _eng.inference_how_to(a.mid, a.tag))
+    _mark(pr, "quantized", me.base_model, label, [me], inference_how_to(a.mid, a.tag))
     _not_rated(pr, f"the figure is {me.base_model}'s, for its unquantized weights; quantization changes the "
                    "energy per query, so measure this repo to rate it")
     return pr
 
 
-def _modelled_task(a: Ask, me: _lin.Node | None, own_t: bool) -> tuple[str, str | None]:
+def _modelled_task(a: Ask, me: _lin.Node | None) -> tuple[str, str | None]:
     """(task, note) for a modelled range: the one asked for, else the model's pipeline tag, else the task its
     architecture implies (the commonest among indexed models of that architecture), else text generation."""
     if a.tag:
@@ -200,80 +308,82 @@ def _modelled_task(a: Ask, me: _lin.Node | None, own_t: bool) -> tuple[str, str 
         task, n, of = implied
         return normalize_task(task), (f"task {task}: what its architecture ({arch}) implies ({n} of {of} indexed "
                                       f"{arch} models); pass task= for another")
-    why = "a pre-trained language model" if own_t else "its architecture is unknown"
+    why = "a pre-trained language model" if a.pretrained else "its architecture is unknown"
     return "text-generation", f"task assumed text-generation ({why}); pass task= for another"
 
 
-def _parameter_count(a: Ask, parameters: float | None) -> tuple[float, float | None, str] | str | None:
+def _indexed_count(a: Ask, entry: _idx.Entry) -> tuple[float, float | None, str] | str:
+    if entry.moe_without_active:
+        return (f"{a.mid} is a mixture of experts ({entry.architecture}) and its active parameter count is not "
+                "in the index")
+    return entry.effective_b, entry.params_b, f"{entry.ref}: {entry.source} {entry.notes}".strip()
+
+
+def _parameter_count(a: Ask) -> tuple[float, float | None, str] | str | None:
     """(parameters a token goes through, total, source) in billions; a string says why there is none usable.
 
     Order: given by the caller; what the Hub or a local folder counted; the parameter index (active parameters of
     a mixture of experts); a lineage row; a reference row.
     """
     me, entry = a.g.node(a.key), _idx.lookup(a.key)
-    if parameters is not None:
-        return float(parameters) / 1e9, None, "passed by the caller (parameters=)"
-    active = entry.active_params_b if entry is not None else None
+    if a.parameters is not None:
+        return float(a.parameters) / 1e9, None, "passed by the caller (parameters=)"
     if me is not None and me.params_b and me.origin.startswith(("Hub", "local")):
+        active = entry.active_params_b if entry is not None else None
         return active or me.params_b, me.params_b, f"{me.origin}: {me.source}"
     if entry is not None:
-        if entry.moe_without_active:
-            return (f"{a.mid} is a mixture of experts ({entry.architecture}) and its active parameter count is not "
-                    "in the index")
-        return entry.effective_b, entry.params_b, f"{entry.ref}: {entry.source} {entry.notes}".strip()
+        return _indexed_count(a, entry)
     if me is not None and me.params_b:
         return me.params_b, None, f"{me.origin or 'lineage'}: {me.source}".strip(": ")
     own = _params_of(a.key, a.train)
     return (own, None, "reference data (params_b)") if own else None
 
 
-def _modelled(a: Ask, fallback: PhaseRating, parameters: float | None, own_t: bool) -> PhaseRating:
-    """A modelled inference range when the parameter count is known, shown only when it narrows the answer."""
+def modelled_range(a: Ask, unanswered: PhaseRating) -> PhaseRating | None:
+    """A modelled inference range when the parameter count is known (``modelled=True``); else *unanswered* says
+    why there is none."""
     from . import modelled as _m
 
-    count = _parameter_count(a, parameters)
+    if not a.modelled:
+        return None
+    count = _parameter_count(a)
     if count is None or isinstance(count, str):
         if count:
-            fallback.notes.append(f"no modelled range: {count}")
-        return fallback
+            unanswered.notes.append(f"no modelled range: {count}")
+        return None
     params_b, total_b, src = count
-    task, note = _modelled_task(a, a.g.node(a.key), own_t)
+    task, note = _modelled_task(a, a.g.node(a.key))
     pr = _m.modelled_inference(params_b, task, model=a.mid, total_params_b=total_b, params_source=src)
     if not pr.available:
-        fallback.notes.append(f"no modelled range: {pr.reason}")
-        return fallback
-    pr.notes += [n for n in (note, f"no published figure: {fallback.reason}") if n]
-    pr.how_to_measure = _eng.inference_how_to(a.mid, task)
+        unanswered.notes.append(f"no modelled range: {pr.reason}")
+        return None
+    pr.notes += [n for n in (note, f"no published figure: {unanswered.reason}") if n]
+    pr.how_to_measure = inference_how_to(a.mid, task)
     return pr
 
 
-def inference_fallbacks(a: Ask, inference: PhaseRating, parameters: float | None, modelled: bool,
-                         own_t: bool = False) -> PhaseRating:
-    """No own figure: an architecture twin's, else (a quantized copy) its base's, else a modelled range."""
-    twin = _twin(a)
-    if twin is not None:
-        return twin
-    base = _quantized_base(a, inference, modelled) if parameters is None else None
-    if base is not None:
-        return base
-    return _modelled(a, inference, parameters, own_t) if modelled else inference
-
-
-def card_training(a: Ask, training: PhaseRating) -> tuple[PhaseRating, dict[str, Any] | None]:
-    """Online, with no training figure: the Hub card's ``co2_eq_emissions`` (a total, never graded)."""
+def card_emissions(a: Ask, training: PhaseRating) -> PhaseRating:
+    """Online, a training answer with no figure: the Hub card's ``co2_eq_emissions`` (a total, never graded).
+    What the card says is kept in ``a.card`` for the rating's ``hub`` block."""
     if training.available or a.hub is False or a.local:
-        return training, None
-    hub_info = card_emissions(a.mid, timeout_s=a.timeout, lookup=a.hub_lookup())
-    if hub_info.get("co2e_g") is None:
-        return training, hub_info
+        return training
+    a.card = _card_emissions(a.mid, timeout_s=a.timeout, lookup=a.hub_lookup())
+    if a.card.get("co2e_g") is None:
+        return training
     return PhaseRating(
-        phase="training", available=True, value=hub_info["co2e_g"],
+        phase="training", available=True, value=a.card["co2e_g"],
         unit="g CO2e (model card co2_eq_emissions, total, not normalised)", method="hub card",
         sources=[f"https://huggingface.co/{a.mid} (card metadata co2_eq_emissions)"],
         reason="the card gives total emissions only; rating needs energy per parameter x training token",
-        how_to_measure=_eng.training_how_to(a.mid),
-        notes=[f"{k}: {v}" for k, v in hub_info.items() if k not in ("checked", "co2e_g")],
-    ), hub_info
+        how_to_measure=training_how_to(a.mid),
+        notes=[f"{k}: {v}" for k, v in a.card.items() if k not in ("checked", "co2e_g")],
+    )
+
+
+#: How a model's training figure is found: the first step with an answer wins (then :func:`card_emissions`).
+TRAINING_STEPS: tuple[Step, ...] = (own_training, hub_lineage, inherited_training)
+#: How a model's inference figure is found: the first step with an answer wins.
+INFERENCE_STEPS: tuple[Step, ...] = (own_inference, hub_lineage, architecture_twin, quantized_base, modelled_range)
 
 
 SUGGESTIONS = 5
@@ -292,24 +402,31 @@ def _suggestions(name: str, known: dict[str, str]) -> list[str]:
     return [x for i, x in enumerate(out) if x not in out[:i] and "/" in x][:SUGGESTIONS]
 
 
-def mark_unknown(a: Ask, rating: Rating, parameters: float | None) -> None:
-    """A model no table knows (and the Hub did not find) says so, with the close matches."""
-    known = known_ids(a.g, a.extra)
-    if (a.key in known or parameters is not None or a.local or (a.info.get("hub") or {}).get("checked")
-            or rating.training.available or rating.inference.available):
-        return
-    rating.known = False
-    rating.suggestions = _suggestions(a.mid, known)
+def _answered(a: Ask, rating: Rating, known: dict[str, str]) -> bool:
+    """Whether anything knows the model: a table, the caller's count, a local folder, the Hub, or a figure."""
+    return bool(a.key in known or a.parameters is not None or a.local or (a.info.get("hub") or {}).get("checked")
+                or rating.training.available or rating.inference.available)
+
+
+def _where_looked(a: Ask) -> str:
+    """Where the Hub stands on an unknown model: not asked (offline), not found, or no answer."""
     hub = a.info.get("hub") or {}
     err = str(hub.get("error") or "")
     if a.hub is False or not hub or "HF_HUB_OFFLINE" in err:
-        where = "offline: the Hub was not asked"
-    elif "404" in err or "NotFound" in err:
-        where = "not on the Hub either"
-    else:
-        where = f"the Hub did not answer: {err}"
+        return "offline: the Hub was not asked"
+    if "404" in err or "NotFound" in err:
+        return "not on the Hub either"
+    return f"the Hub did not answer: {err}"
+
+
+def mark_unknown(a: Ask, rating: Rating) -> None:
+    """A model no table knows (and the Hub did not find) says so, with the close matches."""
+    known = known_ids(a.g, a.extra)
+    if _answered(a, rating, known):
+        return
+    rating.known = False
+    rating.suggestions = _suggestions(a.mid, known)
+    where = _where_looked(a)
     for pr in (rating.training, rating.inference):
         pr.reason = (f"unknown model {a.mid!r}: not in the reference data, the lineage table, the parameter index "
                      f"or the renamed ids ({where}); see the close matches (suggestions)")
-
-

@@ -68,34 +68,54 @@ def _text(x: Any) -> str | None:
     return x.strip() if isinstance(x, str) and 0 < len(x.strip()) <= _MAX_STR else None
 
 
+def _obj(data: dict[str, Any], key: str) -> dict[str, Any]:
+    v = data.get(key)
+    return v if isinstance(v, dict) else {}
+
+
+def _items(data: dict[str, Any], key: str) -> list[Any]:
+    v = data.get(key)
+    return v[:_MAX_LIST] if isinstance(v, list) else []
+
+
+def _card_fields(card: dict[str, Any]) -> dict[str, Any]:
+    base = card.get("base_model")
+    bases = [b for b in (base if isinstance(base, list) else [base])[:16] if _text(b)]
+    kept: dict[str, Any] = {"base_model": bases or None, "base_model_relation": _text(card.get("base_model_relation"))}
+    if card.get("co2_eq_emissions") is not None:
+        kept["co2_eq_emissions"] = card["co2_eq_emissions"]  # checked by _parse, which records a refusal
+    return kept
+
+
+def _config_fields(cfg: dict[str, Any]) -> dict[str, Any]:
+    mt = _text(cfg.get("model_type"))
+    config: dict[str, Any] = {"model_type": mt} if mt else {}
+    quant = cfg.get("quantization_config")
+    if isinstance(quant, dict):
+        config["quantization_config"] = {"quant_method": _text(quant.get("quant_method"))}
+    return config
+
+
+def _parameters(total: Any, refused: list[str]) -> _SafeTensors | None:
+    if total is None:
+        return None
+    if not within(PARAMETERS, total):
+        refused.append(f"safetensors.total refused: not a parameter count ({PARAMETERS.describe()})")
+        return None
+    return _SafeTensors(int(total))
+
+
 def _checked(data: Any) -> HubModel:
     """Keep the fields scer-hf reads, each only when it passes its type, length and plausibility bound."""
     if not isinstance(data, dict):
         raise RefusedAnswer("the answer is not a JSON object")
     refused: list[str] = []
-    card = data.get("cardData") if isinstance(data.get("cardData"), dict) else {}
-    base = card.get("base_model")
-    base = [b for b in (base if isinstance(base, list) else [base])[:16] if _text(b)]
-    kept: dict[str, Any] = {"base_model": base or None, "base_model_relation": _text(card.get("base_model_relation"))}
-    if card.get("co2_eq_emissions") is not None:
-        kept["co2_eq_emissions"] = card["co2_eq_emissions"]  # checked by _parse, which records a refusal
-    st = data.get("safetensors")
-    total = st.get("total") if isinstance(st, dict) else None
-    if total is not None and not within(PARAMETERS, total):
-        refused.append(f"safetensors.total refused: not a parameter count ({PARAMETERS.describe()})")
-        total = None
-    cfg = data.get("config") if isinstance(data.get("config"), dict) else {}
-    mt = _text(cfg.get("model_type"))
-    config: dict[str, Any] = {"model_type": mt} if mt else {}
-    if isinstance(cfg.get("quantization_config"), dict):
-        config["quantization_config"] = {"quant_method": _text(cfg["quantization_config"].get("quant_method"))}
-    raw_tags = data.get("tags") if isinstance(data.get("tags"), list) else []
-    tags = tuple(t for t in (_text(x) for x in raw_tags[:_MAX_LIST]) if t)
-    raw_files = data.get("siblings") if isinstance(data.get("siblings"), list) else []
-    files = tuple(_Sibling(f) for f in (_text(x.get("rfilename")) if isinstance(x, dict) else None
-                                        for x in raw_files[:_MAX_LIST]) if f)
-    return HubModel(card_data=kept, safetensors=_SafeTensors(int(total)) if total is not None else None,
-                    config=config, tags=tags, siblings=files, refused=tuple(refused))
+    tags = tuple(t for t in (_text(x) for x in _items(data, "tags")) if t)
+    names = (_text(x.get("rfilename")) if isinstance(x, dict) else None for x in _items(data, "siblings"))
+    return HubModel(card_data=_card_fields(_obj(data, "cardData")),
+                    safetensors=_parameters(_obj(data, "safetensors").get("total"), refused),
+                    config=_config_fields(_obj(data, "config")), tags=tags,
+                    siblings=tuple(_Sibling(f) for f in names if f), refused=tuple(refused))
 
 
 def _fetch(model_id: str, timeout_s: float) -> HubModel:
@@ -168,7 +188,8 @@ def model_info(model_id: str, timeout_s: float = DEFAULT_TIMEOUT_S) -> tuple[Hub
 def card_field(info: Any, key: str) -> Any:
     """A key of the card metadata of a :class:`HubModel` (or a huggingface_hub ``ModelInfo``); None when absent."""
     card = getattr(info, "card_data", None)
-    return card.get(key) if hasattr(card, "get") else getattr(card, key, None)
+    get = getattr(card, "get", None)
+    return get(key) if callable(get) else getattr(card, key, None)
 
 
 def _parse(co2: Any) -> dict[str, Any] | None:
@@ -181,8 +202,8 @@ def _parse(co2: Any) -> dict[str, Any] | None:
     if not within(EMISSIONS_G, g):
         f = number(g)
         shown = f"{f:g} g" if f is not None else f"a {type(g).__name__}, not a number of grams"
-        return {"refused": [f"co2_eq_emissions ({shown}) is outside the plausible range {EMISSIONS_G.describe()}; "
-                            "the card's figure is not used"]}
+        return {"refused": [(f"co2_eq_emissions ({shown}) is outside the plausible range {EMISSIONS_G.describe()}; "
+                            "the card's figure is not used")]}
     out: dict[str, Any] = {"co2e_g": float(g)}
     if isinstance(co2, dict):
         for k in _CO2_TEXT:

@@ -87,7 +87,7 @@ def lookup(model_id: str) -> Entry | None:
     return table().get(_ali.canonical(model_id).lower())
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def architecture_task(architecture: str | None) -> tuple[str, int, int] | None:
     """``(task, n, of)``: the commonest pipeline tag among the indexed models of *architecture* (n of them)."""
     if not architecture:

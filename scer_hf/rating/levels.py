@@ -9,7 +9,8 @@ reference measures them). A report whose energy was not measured on this machine
 
 from __future__ import annotations
 
-from typing import Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 __all__ = ["REFERENCE_CONCURRENCY", "endpoint_phases"]
 
@@ -28,21 +29,22 @@ def endpoint_phases(bench: Mapping[str, Any], phases: Sequence[dict[str, Any]]
                         "run the benchmark on the server's machine against 127.0.0.1")
     levels = {int(lv.get("concurrency", 0)): lv for lv in bench.get("levels") or [] if isinstance(lv, dict)}
     others = sorted(c for c in levels if c != REFERENCE_CONCURRENCY)
-    notes = []
-    if others:
-        notes.append(f"levels at concurrency {', '.join(map(str, others))}: shown, not rated (no reference "
-                     "measures them; AI Energy Score v1 measures one query at a time)")
+    notes = [(f"levels at concurrency {', '.join(map(str, others))}: shown, not rated (no reference "
+             "measures them; AI Energy Score v1 measures one query at a time)")] if others else []
     ref = levels.get(REFERENCE_CONCURRENCY)
     if ref is None:
         return [], notes, ("not rated: no level matches a reference setting; AI Energy Score v1 measures one "
                            "query at a time, so add concurrency 1 (CLI: --concurrency 1,8,32)")
-    name = ref.get("phase")
-    rated = [p for p in phases if p.get("name") == name]
-    notes.insert(0, f"rated: the level at concurrency {REFERENCE_CONCURRENCY}, which matches the AI Energy Score "
-                    "setting (one query at a time), measured through the server's HTTP API")
+    rated = [p for p in phases if p.get("name") == ref.get("phase")]
+    head = (f"rated: the level at concurrency {REFERENCE_CONCURRENCY}, which matches the AI Energy Score "
+            "setting (one query at a time), measured through the server's HTTP API")
+    return rated, [head, *notes, *_token_budget(ref, bench.get("max_new_tokens"))], None
+
+
+def _token_budget(ref: Mapping[str, Any], budget: Any) -> list[str]:
+    """Not comparable when the responses did not have the setting's token budget."""
     per = ref.get("output_tokens_per_response")
-    budget = bench.get("max_new_tokens")
     if budget and per is not None and abs(float(per) - float(budget)) > 1e-9:
-        notes.append(f"not comparable: responses averaged {per:.3g} output tokens; AI Energy Score generates "
-                     f"exactly {budget} (the server may stop early at an end-of-sequence token)")
-    return rated, notes, None
+        return [(f"not comparable: responses averaged {per:.3g} output tokens; AI Energy Score generates "
+                f"exactly {budget} (the server may stop early at an end-of-sequence token)")]
+    return []

@@ -19,8 +19,9 @@ Two rules use it (``rating/engine.py``):
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Callable, Iterable, Mapping, Sequence
+from typing import Any
 
 from . import aliases as _ali
 from . import index as _idx
@@ -80,20 +81,31 @@ def shipped() -> dict[str, Node]:
     """
     out = {key: _index_node(e) for key, e in _idx.table().items()}
     for i, r in enumerate(_ref._read_csv(str(_ref.data_dir() / LINEAGE_FILE))[1], start=1):
-        mid = (r.get("model_id") or "").strip()
-        if not mid:
-            continue
-        entry, notes = _idx.lookup(mid), (r.get("notes") or "").strip()
-        params, arch = _ref._num(r.get("params_b")), (r.get("architecture") or "").strip().lower() or None
-        if entry is not None and (params is None or arch is None):
-            notes = "; ".join(x for x in (notes, f"parameters and architecture: {entry.ref}") if x)
-            params, arch = params if params is not None else entry.params_b, arch or entry.architecture
-        out[_ali.canonical(mid).lower()] = Node(
-            model_id=mid, base_model=_base(r.get("base_model")),
-            relation=(r.get("relation") or "").strip() or "pretrained", architecture=arch, params_b=params,
-            source=(r.get("source") or "").strip(), notes=notes, origin=f"{LINEAGE_FILE}#{i}",
-        )
+        node = _lineage_node(r, i)
+        if node is not None:
+            out[_ali.canonical(node.model_id).lower()] = node
     return out
+
+
+def _lineage_node(r: Mapping[str, Any], i: int) -> Node | None:
+    """Row *i* of ``lineage.csv``; a missing parameter count or architecture comes from the index (noted)."""
+    mid = (r.get("model_id") or "").strip()
+    if not mid:
+        return None
+    params, arch, notes = _filled(mid, _ref._num(r.get("params_b")),
+                                  (r.get("architecture") or "").strip().lower() or None, (r.get("notes") or "").strip())
+    return Node(model_id=mid, base_model=_base(r.get("base_model")),
+                relation=(r.get("relation") or "").strip() or "pretrained", architecture=arch, params_b=params,
+                source=(r.get("source") or "").strip(), notes=notes, origin=f"{LINEAGE_FILE}#{i}")
+
+
+def _filled(mid: str, params: float | None, arch: str | None, notes: str) -> tuple[float | None, str | None, str]:
+    """A row's parameters and architecture, the index's where the row has none (and the note says so)."""
+    entry = _idx.lookup(mid)
+    if entry is None or (params is not None and arch is not None):
+        return params, arch, notes
+    notes = "; ".join(x for x in (notes, f"parameters and architecture: {entry.ref}") if x)
+    return (params if params is not None else entry.params_b), (arch or entry.architecture), notes
 
 
 class Lineage:
@@ -106,7 +118,7 @@ class Lineage:
             if n.base_model:
                 self.children.setdefault(n.base_model.lower(), []).append(key)
 
-    def with_node(self, node: Node) -> "Lineage":
+    def with_node(self, node: Node) -> Lineage:
         return Lineage({**self.nodes, _ali.canonical(node.model_id).lower(): node})
 
     def node(self, model_id: str) -> Node | None:
@@ -114,10 +126,12 @@ class Lineage:
 
     def ancestors(self, model_id: str, relations: Iterable[str] = INHERITS) -> list[tuple[str, list[Node]]]:
         """``[(ancestor_id, [edges from the model up to it])]``, nearest first, through *relations* only."""
-        rel, out, chain, seen = frozenset(relations), [], [], {model_id.lower()}
+        rel, seen = frozenset(relations), {model_id.lower()}
+        out: list[tuple[str, list[Node]]] = []
+        chain: list[Node] = []
         cur = self.node(model_id)
         while cur is not None and cur.base_model and cur.relation in rel and len(chain) < MAX_DEPTH:
-            chain = chain + [cur]
+            chain = [*chain, cur]
             base = cur.base_model
             if base.lower() in seen:
                 break
@@ -137,30 +151,35 @@ class Lineage:
         up = self.ancestors(model_id, TWIN_EDGES)
         root = up[-1][0] if up else me.model_id
         up_ids = {a.lower() for a, _ in up}
+        my_key = _ali.canonical(model_id).lower()
         out: list[tuple[str, str]] = []
-        todo, seen, my_key = [root.lower()], set(), _ali.canonical(model_id).lower()
+        for key, n in self._tree(root):
+            theirs = n.params_b if n.params_b is not None else params_of(n.model_id)
+            if (key != my_key and n.architecture == me.architecture and theirs
+                    and abs(theirs - mine) <= PARAM_TOLERANCE * max(theirs, mine)):
+                out.append((n.model_id, self._kinship(key, n, me, my_key, up_ids, root)))
+        return out
+
+    def _tree(self, root: str) -> list[tuple[str, Node]]:
+        """(key, node) of *root*'s fine-tune tree (through :data:`TWIN_EDGES`), breadth first, each once."""
+        todo, seen, out = [root.lower()], set(), []
         while todo:
             key = todo.pop(0)
             if key in seen:
                 continue
             seen.add(key)
             todo += [c for c in self.children.get(key, []) if self.nodes[c].relation in TWIN_EDGES]
-            if key == my_key:
-                continue
-            n = self.nodes.get(key)
-            if n is None or n.architecture != me.architecture:
-                continue
-            theirs = n.params_b if n.params_b is not None else params_of(n.model_id)
-            if not theirs or abs(theirs - mine) > PARAM_TOLERANCE * max(theirs, mine):
-                continue
-            if key in up_ids:
-                how = "its base model"
-            elif any(a.lower() == my_key for a, _ in self.ancestors(n.model_id, TWIN_EDGES)):
-                how = f"a fine-tune of {me.model_id}"
-            else:
-                how = f"a fine-tune of the same base model {root}"
-            out.append((n.model_id, how))
+            if key in self.nodes:
+                out.append((key, self.nodes[key]))
         return out
+
+    def _kinship(self, key: str, n: Node, me: Node, my_key: str, up_ids: set[str], root: str) -> str:
+        """How twin *n* is related to *me*: its base, its fine-tune, or a sibling under *root*."""
+        if key in up_ids:
+            return "its base model"
+        if any(a.lower() == my_key for a, _ in self.ancestors(n.model_id, TWIN_EDGES)):
+            return f"a fine-tune of {me.model_id}"
+        return f"a fine-tune of the same base model {root}"
 
 
 def with_hub(shipped_node: Node | None, hub: Node) -> Node:
@@ -251,8 +270,8 @@ def _hub_fields(hub_info: Any) -> dict[str, Any]:
     siblings = [getattr(f, "rfilename", "") or "" for f in (getattr(hub_info, "siblings", None) or [])]
     bases = [_ali.canonical(b) for b in _names(card_field(hub_info, "base_model"))]
     rel = _hub_relation(card_field(hub_info, "base_model_relation"), tags, bases, siblings, cfg) if bases else None
-    return dict(bases=bases, relation=rel, total=getattr(st, "total", None) if st is not None else None,
-                arch=(cfg.get("model_type") if isinstance(cfg, dict) else None))
+    return {"bases": bases, "relation": rel, "total": getattr(st, "total", None) if st is not None else None,
+                "arch": (cfg.get("model_type") if isinstance(cfg, dict) else None)}
 
 
 def hub_node(model_id: str, timeout_s: float = 3.0,
@@ -276,11 +295,15 @@ def hub_node(model_id: str, timeout_s: float = 3.0,
             "architecture": box["arch"]}
     if not base and not total:
         return None, info
-    url = f"https://huggingface.co/{model_id}"
-    src = "; ".join(s for s in (
-        f"{url} (card metadata base_model: {base.replace('|', ', ')}; relation: {box['relation']})" if base else "",
-        f"Hub safetensors metadata: {total:,} parameters" if total else "") if s)
-    node = Node(model_id=model_id, base_model=base, relation=box["relation"] or "pretrained",
+    return Node(model_id=model_id, base_model=base, relation=box["relation"] or "pretrained",
                 architecture=(str(box["arch"]).lower() if box["arch"] else None),
-                params_b=(total / 1e9 if total else None), source=src, origin="Hub")
-    return node, info
+                params_b=(total / 1e9 if total else None), source=_hub_source(model_id, base, box["relation"], total),
+                origin="Hub"), info
+
+
+def _hub_source(model_id: str, base: str | None, relation: str | None, total: Any) -> str:
+    """Where a Hub node comes from: the card's base model and relation, the safetensors count."""
+    url = f"https://huggingface.co/{model_id}"
+    return "; ".join(s for s in (
+        f"{url} (card metadata base_model: {base.replace('|', ', ')}; relation: {relation})" if base else "",
+        f"Hub safetensors metadata: {total:,} parameters" if total else "") if s)

@@ -50,11 +50,13 @@ def _nth(i: int) -> str:
     return f"tensor #{i + 1} of the header"
 
 
-def _tensor_elements(t: Any, i: int, path: str, data_len: int) -> int:
-    """Elements of one header entry, checked against its dtype and byte range (never the tensor's name)."""
-    shape = t.get("shape") if isinstance(t, dict) else None
-    if not isinstance(shape, list) or not all(isinstance(d, int) and not isinstance(d, bool) and d >= 0
-                                              for d in shape):
+def _whole(x: Any) -> bool:
+    return isinstance(x, int) and not isinstance(x, bool)
+
+
+def _elements(shape: Any, i: int, path: str) -> int:
+    """Elements of a tensor's shape: a list of whole numbers >= 0, within any tensor library's limits."""
+    if not isinstance(shape, list) or not all(_whole(d) and d >= 0 for d in shape):
         raise RatingError(f"{path}: {_nth(i)} has no valid shape (a list of whole numbers >= 0); {_RESAVE}")
     if len(shape) > TENSOR_NDIM.high:
         raise RatingError(f"{path}: {_nth(i)} has {len(shape):,} dimensions, more than the "
@@ -65,12 +67,22 @@ def _tensor_elements(t: Any, i: int, path: str, data_len: int) -> int:
         if n > PARAMETERS.high:
             raise RatingError(f"{path}: {_nth(i)} claims more than {PARAMETERS.high:g} elements, beyond any real "
                               f"model; {_RESAVE}")
-    offs = t.get("data_offsets")
-    if not (isinstance(offs, list) and len(offs) == 2 and all(isinstance(o, int) and not isinstance(o, bool)
-                                                              for o in offs) and 0 <= offs[0] <= offs[1] <= data_len):
+    return n
+
+
+def _data_size(offs: Any, i: int, path: str, data_len: int) -> int:
+    """Bytes of a tensor's data: its two offsets, inside the file's data."""
+    if not (isinstance(offs, list) and len(offs) == 2 and all(_whole(o) for o in offs)
+            and 0 <= offs[0] <= offs[1] <= data_len):
         raise RatingError(f"{path}: {_nth(i)} has data offsets outside the file ({data_len:,} bytes of data); the "
                           f"file is truncated or not a safetensors file; {_RESAVE}")
-    size = offs[1] - offs[0]
+    return int(offs[1] - offs[0])
+
+
+def _tensor_elements(t: Any, i: int, path: str, data_len: int) -> int:
+    """Elements of one header entry, checked against its dtype and byte range (never the tensor's name)."""
+    n = _elements(t.get("shape") if isinstance(t, dict) else None, i, path)
+    size = _data_size(t.get("data_offsets"), i, path, data_len)
     bits = _BITS.get(t.get("dtype")) if isinstance(t.get("dtype"), str) else None
     if (math.ceil(n * bits / 8) != size) if bits else (n > size * 8):
         raise RatingError(f"{path}: {_nth(i)} has a shape of {n:,} elements that does not match its {size:,} bytes "
@@ -154,10 +166,21 @@ def _card_base(folder: Path) -> tuple[str | None, str | None]:
         return None, None
     if not isinstance(meta, dict):
         return None, None
-    base, rel = meta.get("base_model"), meta.get("base_model_relation")
-    base = base[0] if isinstance(base, list) and base else base
-    ok = isinstance(base, str) and 0 < len(base.strip()) <= 200
-    return (base.strip() if ok else None), (rel if isinstance(rel, str) and len(rel) <= 40 else None)
+    raw, rel = meta.get("base_model"), meta.get("base_model_relation")
+    base = raw[0] if isinstance(raw, list) and raw else raw
+    name = base.strip() if isinstance(base, str) else ""
+    return (name if 0 < len(name) <= 200 else None), (rel if isinstance(rel, str) and len(rel) <= 40 else None)
+
+
+def _config_base(config: dict[str, Any]) -> str | None:
+    """The checkpoint a model was loaded from (config ``_name_or_path``), when it is a Hub id."""
+    name = config.get("_name_or_path")
+    ok = isinstance(name, str) and _HUB_ID.match(name) and "/" in name and not os.path.isabs(name)
+    return name if ok and isinstance(name, str) else None
+
+
+def _short_str(x: Any) -> bool:
+    return isinstance(x, str) and len(x) <= 100
 
 
 def folder_node(folder: str | os.PathLike[str]) -> Node:
@@ -169,19 +192,16 @@ def folder_node(folder: str | os.PathLike[str]) -> Node:
     n, files = folder_params(p)
     base, rel = _card_base(p)
     how = "README.md card metadata base_model"
-    if base is None:
-        name = config.get("_name_or_path")
-        if isinstance(name, str) and _HUB_ID.match(name) and "/" in name and not os.path.isabs(name):
-            base, rel, how = name, "finetune", "config.json _name_or_path (the checkpoint it was loaded from)"
+    if base is None and _config_base(config):
+        base, rel = _config_base(config), "finetune"
+        how = "config.json _name_or_path (the checkpoint it was loaded from)"
     arch = config.get("model_type")
-    arch = arch.lower() if isinstance(arch, str) and len(arch) <= 100 else None
-    src = [f"local folder {p}"]
-    if base:
-        src.append(f"base model {base} from {how}")
+    src = [f"local folder {p}"] + ([f"base model {base} from {how}"] if base else [])
     if n is not None:
         src.append(f"{n:,} parameters counted from the safetensors header(s) of {', '.join(files)}")
     archs = config.get("architectures")
-    archs = [a for a in archs if isinstance(a, str) and len(a) <= 100][:8] if isinstance(archs, list) else None
+    archs = [a for a in archs if _short_str(a)][:8] if isinstance(archs, list) else None
     return Node(model_id=str(p), base_model=base, relation=(rel or "finetune") if base else "pretrained",
-                architecture=arch, params_b=n / 1e9 if n is not None else None, source="; ".join(src),
-                notes=f"architectures: {archs}", origin="local folder")
+                architecture=str(arch).lower() if _short_str(arch) else None,
+                params_b=n / 1e9 if n is not None else None, source="; ".join(src), notes=f"architectures: {archs}",
+                origin="local folder")

@@ -11,13 +11,14 @@ tokens, ranked among the published training rows.
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from . import reference as _ref
 from ..core import fmt as _fmt
 from ..core.fmt import num as _num
 from ..core.report import Report, phase_coverage
+from . import reference as _ref
 from .categories import aies_task, hardware_class, normalize_task, size_class
 from .engine import inference_how_to, rate_value, training_how_to
 from .levels import endpoint_phases
@@ -132,8 +133,8 @@ def _coverage_note(report: Report) -> list[str]:
     frac = float(cov.get("measured_fraction", 1.0))
     if frac >= 1.0:
         return []
-    return [f"coverage {_fmt.coverage(frac)}: the rest of the run's energy is filled by the documented rule "
-            "(scer_hf.core.coverage), within the coverage threshold"]
+    return [(f"coverage {_fmt.coverage(frac)}: the rest of the run's energy is filled by the documented rule "
+            "(scer_hf.core.coverage), within the coverage threshold")]
 
 
 def _basis(phases: list[dict[str, Any]], key: str, gpu: bool) -> tuple[float, float]:
@@ -149,135 +150,246 @@ def _basis(phases: list[dict[str, Any]], key: str, gpu: bool) -> tuple[float, fl
 
 def _common(d: dict[str, Any], report: Report, path: str | None) -> dict[str, Any]:
     src = f"scer-hf report run {d.get('run_id', '?')}" + (f" ({path})" if path else "")
-    return dict(sources=[src], estimated=report.estimated, method="estimate" if report.estimated else "measured")
+    return {"sources": [src], "estimated": report.estimated, "method": "estimate" if report.estimated else "measured"}
+
+
+@dataclass(frozen=True)
+class _Run:
+    """One report being rated: the Report, its dict (read once), the path it came from."""
+
+    report: Report
+    path: str | None
+    d: dict[str, Any]
+
+    @classmethod
+    def of(cls, report: Report, path: str | None) -> _Run:
+        return cls(report, path, report.to_dict())
+
+    def common(self) -> dict[str, Any]:
+        """Sources, estimated and method of a rating of this report."""
+        return _common(self.d, self.report, self.path)
+
+    def unrated(self, phase: str, reason: str, how_to: str | None, **fields: Any) -> PhaseRating:
+        return PhaseRating(phase=phase, reason=reason, how_to_measure=how_to, **fields, **self.common())
+
+    def gate(self, phase: str) -> PhaseRating | None:
+        return _coverage_gate(self.d, self.report, self.path, phase)
 
 
 def _inference(report: Report, path: str | None, task: str | None, peers: list[dict[str, Any]]) -> PhaseRating:
-    d = report.to_dict()
+    """Energy per 1,000 queries among the AI Energy Score rows of its task and class; else why there is none."""
+    run = _Run.of(report, path)
+    d = run.d
     bench, model = d.get("benchmark") or {}, d["model"]
     phases = _top(d, "inference")
     raw_task = task or bench.get("task") or model.get("task")
     if not raw_task:
-        return PhaseRating(phase="inference", available=bool(phases), reason="the report names no task; pass task=",
-                           how_to_measure=inference_how_to(model.get("id"), None), **_common(d, report, path))
+        return run.unrated("inference", "the report names no task; pass task=", inference_how_to(model.get("id"), None),
+                           available=bool(phases))
     tag = normalize_task(raw_task)
     phases, level_notes, not_rated = endpoint_phases(bench, phases)  # a served curve: like with like only
     if not_rated is not None:
-        return PhaseRating(phase="inference", reason=not_rated, notes=level_notes,
-                           how_to_measure=inference_how_to(model.get("id"), tag), **_common(d, report, path))
-    gated = _coverage_gate(d, report, path, "inference")
+        return run.unrated("inference", not_rated, inference_how_to(model.get("id"), tag), notes=level_notes)
+    gated = run.gate("inference")
     if gated is not None:
         return gated
-    # energy and queries of the fully measured calls (the same windows), GPU energy when the GPU was measured
-    has_gpu = any(c.startswith("gpu") for p in phases for c in p["energy_j"])
-    key = "queries" if any(p["counts"].get("queries") for p in phases) else "samples"
-    energy_j, queries = _basis(phases, key, gpu=has_gpu)
-    gpu_j = energy_j if has_gpu else 0.0
-    total_j = energy_j
-    if not phases or not queries or total_j <= 0:
-        return PhaseRating(phase="inference", reason="the report has no measured inference phase with queries",
-                           how_to_measure=inference_how_to(model.get("id"), tag), **_common(d, report, path))
-    value = energy_j / 3600.0 / float(queries) * 1000.0
-    recorded, _how = measured_hardware(d, phases)
-    hw = recorded or "a GPU (model not recorded)"
-    params = model.get("parameters")
-    cls = size_class(params / 1e9) if isinstance(params, (int, float)) and tag == "text-generation" else None
+    basis = _InferenceBasis.of(phases)
+    if not phases or not basis.queries or basis.energy_j <= 0:
+        return run.unrated("inference", "the report has no measured inference phase with queries",
+                           inference_how_to(model.get("id"), tag))
+    return _rated_inference(run, tag, phases, basis, level_notes, peers)
+
+
+@dataclass(frozen=True)
+class _InferenceBasis:
+    """Energy and queries of the fully measured calls (the same windows); GPU energy when the GPU was measured."""
+
+    energy_j: float
+    queries: float
+    gpu: bool  # the value is GPU energy (a GPU was metered)
+
+    @classmethod
+    def of(cls, phases: list[dict[str, Any]]) -> _InferenceBasis:
+        has_gpu = any(c.startswith("gpu") for p in phases for c in p["energy_j"])
+        key = "queries" if any(p["counts"].get("queries") for p in phases) else "samples"
+        energy_j, queries = _basis(phases, key, gpu=has_gpu)
+        return cls(energy_j, queries, has_gpu and energy_j > 0)
+
+    @property
+    def wh_per_1k(self) -> float:
+        return self.energy_j / 3600.0 / float(self.queries) * 1000.0
+
+    def co2e_per_1k(self, d: dict[str, Any]) -> dict[str, Any]:
+        """Operational emissions per 1,000 queries at the report's grid intensity and PUE."""
+        carbon = d.get("carbon") or {}
+        co2e_g = self.energy_j / 3.6e6 * float(carbon.get("pue") or 1.0) * float(carbon.get("g_per_kwh") or 0.0)
+        return {"value": co2e_g / float(self.queries) * 1000.0, "unit": "gCO2eq per 1,000 queries",
+                "sci": d.get("sci")}
+
+
+def _inference_category(d: dict[str, Any], tag: str, hw: str, gpu: bool) -> tuple[dict[str, Any], str | None]:
+    """(the category rated in, the AI Energy Score class A/B/C of a text-generation model or None)."""
+    params = d["model"].get("parameters")
+    size = size_class(params / 1e9) if isinstance(params, (int, float)) else None
+    cls = size if tag == "text-generation" else None
     task_v1 = aies_task(tag)
-    group = _ref.aies_group(task_v1, cls) if task_v1 else None
-    category = {"phase": "inference", "task": tag, "size_class": cls if tag == "text-generation" else size_class(
-        params / 1e9 if isinstance(params, (int, float)) else None), "hardware_class": hardware_class(hw),
-        "setting": bench.get("setting") or "scer-hf measurement", "group": group,
-        "metric": "Wh per 1,000 queries (GPU)" if gpu_j > 0 else "Wh per 1,000 queries (all measured components)",
-        "reference": _ref.REFERENCE_VERSION, "edition": _ref.AIES_EDITION}
-    # the uncertainty of the energy rated (GPU components only when GPU energy is the value), not the
-    # whole report's relative uncertainty, which mixes in CPU/RAM estimates (+-40 %)
-    rel = _energy_uncertainty_j(d, phases, gpu_only=gpu_j > 0) / energy_j
-    group_rows = [r for r in peers if group and r.get("group") == group and r.get("value") is not None]
-    pr = rate_value("inference", value, "Wh per 1,000 queries", group_rows, with_stars=bool(group_rows),
-                    category=category, uncertainty=value * rel if rel else None, **_common(d, report, path))
-    notes = []
+    category = {"phase": "inference", "task": tag, "size_class": size, "hardware_class": hardware_class(hw),
+                "setting": (d.get("benchmark") or {}).get("setting") or "scer-hf measurement",
+                "group": _ref.aies_group(task_v1, cls) if task_v1 else None,
+                "metric": "Wh per 1,000 queries (GPU)" if gpu else "Wh per 1,000 queries (all measured components)",
+                "reference": _ref.REFERENCE_VERSION, "edition": _ref.AIES_EDITION}
+    return category, cls
+
+
+def _peer_note(tag: str, cls: str | None) -> list[str]:
     if tag == "text-generation" and cls is None:
-        notes.append("model parameters unknown: AI Energy Score class (A/B/C) undetermined, no peers")
-    elif not task_v1:
-        notes.append(f"AI Energy Score v1 has no {tag!r} task: no published peers")
-    if recorded is None and gpu_j > 0:
+        return ["model parameters unknown: AI Energy Score class (A/B/C) undetermined, no peers"]
+    if not aies_task(tag):
+        return [f"AI Energy Score v1 has no {tag!r} task: no published peers"]
+    return []
+
+
+def _not_comparable(recorded: str | None, hw: str, gpu: bool, bench: dict[str, Any]) -> list[str]:
+    """Why a measured figure is not comparable with AI Energy Score's (H100, GPU energy, batch 1)."""
+    notes = []
+    if recorded is None and gpu:
         notes.append("not comparable: hardware not recorded (pass hardware='NVIDIA H100 80GB' or your GPU to the "
                      "benchmark); AI Energy Score v1 used NVIDIA H100 80GB")
     elif hardware_class(hw) != H100:
         notes.append(f"not comparable: hardware differs (measured on {hw}; AI Energy Score v1 used NVIDIA H100 80GB)")
-    if gpu_j <= 0:
+    if not gpu:
         notes.append("not comparable: no GPU energy measured; the value counts CPU/RAM energy "
                      "(AI Energy Score counts GPU energy only)")
-    notes_after = _coverage_note(report)
     if bench.get("batch_size") not in (None, 1):
         notes.append(f"not comparable: batch size {bench['batch_size']} (AI Energy Score uses 1)")
-    notes += [n for n in level_notes if n.startswith("not comparable")]
-    notes_after = [n for n in level_notes if not n.startswith("not comparable")] + notes_after
+    return notes
+
+
+def _rated_inference(run: _Run, tag: str, phases: list[dict[str, Any]], basis: _InferenceBasis,
+                     level_notes: list[str], peers: list[dict[str, Any]]) -> PhaseRating:
+    d = run.d
+    value = basis.wh_per_1k
+    recorded, _how = measured_hardware(d, phases)
+    hw = recorded or "a GPU (model not recorded)"
+    category, cls = _inference_category(d, tag, hw, basis.gpu)
+    # the uncertainty of the energy rated (GPU components only when GPU energy is the value), not the
+    # whole report's relative uncertainty, which mixes in CPU/RAM estimates (+-40 %)
+    rel = _energy_uncertainty_j(d, phases, gpu_only=basis.gpu) / basis.energy_j
+    group_rows = [r for r in peers if category["group"] and r.get("group") == category["group"]
+                  and r.get("value") is not None]
+    pr = rate_value("inference", value, "Wh per 1,000 queries", group_rows, with_stars=bool(group_rows),
+                    category=category, uncertainty=value * rel if rel else None, **run.common())
+    notes = (_peer_note(tag, cls) + _not_comparable(recorded, hw, basis.gpu, d.get("benchmark") or {})
+             + [n for n in level_notes if n.startswith("not comparable")])
+    after = [n for n in level_notes if not n.startswith("not comparable")] + _coverage_note(run.report)
     pr.comparable = not notes
-    pr.notes = notes + notes_after + pr.notes
+    pr.notes = notes + after + pr.notes
     withhold(pr)
     if not group_rows and pr.reason is None:
         pr.reason = "no published peers in this category"
-    carbon = d.get("carbon") or {}
-    co2e_g = total_j / 3.6e6 * float(carbon.get("pue") or 1.0) * float(carbon.get("g_per_kwh") or 0.0)
-    pr.co2e = {"value": co2e_g / float(queries) * 1000.0, "unit": "gCO2eq per 1,000 queries",               "sci": d.get("sci")}
+    pr.co2e = basis.co2e_per_1k(d)
     return pr
 
 
+@dataclass(frozen=True)
+class _TrainingBasis:
+    """What a training report gives the rating: energy with PUE, tokens, parameters, and what is missing."""
+
+    energy_wh: float
+    tokens: float
+    params: Any
+    pue: float
+
+    @classmethod
+    def of(cls, d: dict[str, Any], phases: list[dict[str, Any]]) -> _TrainingBasis:
+        pue = float((d.get("carbon") or {}).get("pue") or 1.0)
+        energy_wh = sum(float(p["energy_j"]["total"] or 0.0) for p in phases) * pue / 3600.0
+        tokens = sum(float(p["counts"].get("tokens", 0)) for p in phases)
+        return cls(energy_wh, tokens, d["model"].get("parameters"), pue)
+
+    @property
+    def missing(self) -> list[str]:
+        return [n for n, ok in (("model parameters", isinstance(self.params, (int, float)) and self.params > 0),
+                                ("training token counts", self.tokens > 0)) if not ok]
+
+    @property
+    def parameter_tokens(self) -> float:
+        return float(self.params) * self.tokens
+
+
 def _training(report: Report, path: str | None, peers: list[dict[str, Any]]) -> PhaseRating:
-    d = report.to_dict()
-    model = d["model"]
-    gated = _coverage_gate(d, report, path, "training")
+    """Energy per 10^15 parameter x training tokens among the published training rows; else why there is none."""
+    run = _Run.of(report, path)
+    gated = run.gate("training")
     if gated is not None:
         return gated
-    phases = _top(d, "training") or [p for p in d["phases"] if p.get("parent") is None]
-    pue = float((d.get("carbon") or {}).get("pue") or 1.0)
-    energy_wh = sum(float(p["energy_j"]["total"] or 0.0) for p in phases) * pue / 3600.0
-    tokens = sum(float(p["counts"].get("tokens", 0)) for p in phases)
-    params = model.get("parameters")
-    missing = [n for n, ok in (("model parameters", isinstance(params, (int, float)) and params > 0),
-                               ("training token counts", tokens > 0)) if not ok]
-    if missing or energy_wh <= 0:
-        why = (f"the report lacks {' and '.join(missing)}" if missing else "no training energy measured") + \
-              ": energy per parameter x training token cannot be computed"
-        return PhaseRating(phase="training", available=energy_wh > 0, value=energy_wh / 1e6 if energy_wh > 0 else None,
-                           unit=f"MWh (training energy with PUE {_num(pue)}, not normalised)" if energy_wh > 0 else None, reason=why,
-                           how_to_measure=training_how_to(model.get("id")), **_common(d, report, path))
-    pt = float(params) * tokens
-    value = energy_wh / pt * 1e15
-    rel = _energy_uncertainty_j(d, phases, gpu_only=False) / (energy_wh * 3600.0 / pue)
-    active = model.get("active_parameters")
-    cls = size_class((float(active) if isinstance(active, (int, float)) and active > 0 else float(params)) / 1e9)
+    phases = _top(run.d, "training") or [p for p in run.d["phases"] if p.get("parent") is None]
+    basis = _TrainingBasis.of(run.d, phases)
+    if basis.missing or basis.energy_wh <= 0:
+        return _training_total(run, basis)
+    return _rated_training(run, phases, basis, peers)
+
+
+def _rated_training(run: _Run, phases: list[dict[str, Any]], basis: _TrainingBasis,
+                    peers: list[dict[str, Any]]) -> PhaseRating:
+    d = run.d
+    value = basis.energy_wh / basis.parameter_tokens * 1e15
+    rel = _energy_uncertainty_j(d, phases, gpu_only=False) / (basis.energy_wh * 3600.0 / basis.pue)
+    cls = _training_class(d["model"])
     hw, _how = measured_hardware(d, phases)
-    published = [r for r in peers if r.get("value") is not None]
-    same = [r for r in published if _size_class_of(r) == cls]
+    same, suffix, peer_note = _training_peers(peers, cls)
     category = {"phase": "training", "task": "training", "size_class": cls,
                 "hardware_class": hardware_class(hw) if hw else "unknown", "setting": "scer-hf measurement",
-                "group": "training | pre-training | energy per parameter-token", "metric": _ref.TRAINING_UNIT,
-                "reference": _ref.REFERENCE_VERSION}
-    if len(same) >= 3:
-        category["group"] += f" | size class {cls}"
-        peer_note = f"peers: the {len(same)} published training rows of size class {cls}"
-    else:
-        same = published
-        peer_note = (f"peers: all {len(published)} published training rows (size class {cls} has fewer than 3: "
-                     f"{len([r for r in published if _size_class_of(r) == cls])})")
+                "group": "training | pre-training | energy per parameter-token" + suffix,
+                "metric": _ref.TRAINING_UNIT, "reference": _ref.REFERENCE_VERSION}
     pr = rate_value("training", value, _ref.TRAINING_UNIT, same,
-                    category=category, uncertainty=value * rel if rel else None, **_common(d, report, path))
+                    category=category, uncertainty=value * rel if rel else None, **run.common())
     co2e_g = sum(float(p.get("co2e_g") or 0.0) for p in phases)
-    pr.co2e = {"value": co2e_g / pt * 1e15, "unit": _ref.TRAINING_CO2E_UNIT, "sci": d.get("sci")}
-    pr.notes.extend(_coverage_note(report))
-    pr.notes.append(peer_note)
-    pr.notes.append(f"energy x PUE {pue} (published rows mostly include PUE); published rows are full "
-                    "pre-training runs, so a fine-tune is compared with pre-training efficiency")
-    reasons = []
-    if report.estimated:
-        reasons.append("not comparable: energy is estimated, not measured (published rows are measured runs)")
-    if not _gpu_measured(d, phases):
-        reasons.append("not comparable: not measured on a GPU (no GPU energy; published rows are accelerator runs)")
+    pr.co2e = {"value": co2e_g / basis.parameter_tokens * 1e15, "unit": _ref.TRAINING_CO2E_UNIT,
+               "sci": d.get("sci")}
+    reasons = _training_not_comparable(run, phases)
     pr.comparable = not reasons
-    pr.notes = reasons + pr.notes
+    pr.notes = [*reasons, *pr.notes, *_coverage_note(run.report), peer_note,
+                (f"energy x PUE {basis.pue} (published rows mostly include PUE); published rows are full "
+                 "pre-training runs, so a fine-tune is compared with pre-training efficiency")]
     return withhold(pr)
+
+
+def _training_total(run: _Run, basis: _TrainingBasis) -> PhaseRating:
+    """No comparable figure: the training energy shown as a total (not graded), with what is missing."""
+    missing = basis.missing
+    why = (f"the report lacks {' and '.join(missing)}" if missing else "no training energy measured") + \
+        ": energy per parameter x training token cannot be computed"
+    measured = basis.energy_wh > 0
+    return run.unrated("training", why, training_how_to(run.d["model"].get("id")), available=measured,
+                       value=basis.energy_wh / 1e6 if measured else None,
+                       unit=f"MWh (training energy with PUE {_num(basis.pue)}, not normalised)" if measured else None)
+
+
+def _training_class(model: dict[str, Any]) -> str | None:
+    """Size class on active parameters (a mixture of experts) where the report has them, else all parameters."""
+    active = model.get("active_parameters")
+    n = float(active) if isinstance(active, (int, float)) and active > 0 else float(model["parameters"])
+    return size_class(n / 1e9)
+
+
+def _training_peers(peers: list[dict[str, Any]], cls: str | None) -> tuple[list[dict[str, Any]], str, str]:
+    """(peers, group suffix, note): the published rows of the size class when there are 3 or more, else all."""
+    published = [r for r in peers if r.get("value") is not None]
+    same = [r for r in published if _size_class_of(r) == cls]
+    if len(same) >= 3:
+        return same, f" | size class {cls}", f"peers: the {len(same)} published training rows of size class {cls}"
+    return published, "", (f"peers: all {len(published)} published training rows (size class {cls} has fewer "
+                           f"than 3: {len(same)})")
+
+
+def _training_not_comparable(run: _Run, phases: list[dict[str, Any]]) -> list[str]:
+    reasons = []
+    if run.report.estimated:
+        reasons.append("not comparable: energy is estimated, not measured (published rows are measured runs)")
+    if not _gpu_measured(run.d, phases):
+        reasons.append("not comparable: not measured on a GPU (no GPU energy; published rows are accelerator runs)")
+    return reasons
 
 
 def binding(report: Report) -> dict[str, Any]:
@@ -302,7 +414,7 @@ def rate_report(
     """
     report, path = as_report(x)
     d = report.to_dict()
-    flags = dict(include_secondary=include_secondary, include_modelled=include_modelled, extra=extra)
+    flags = {"include_secondary": include_secondary, "include_modelled": include_modelled, "extra": extra}
     model_id = d["model"].get("id")
     if d["boundary"] == "inference":
         inference = _inference(report, path, task, _peers("inference", include_third_party, **flags))

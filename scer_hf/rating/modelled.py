@@ -34,9 +34,10 @@ from __future__ import annotations
 
 import math
 import statistics
+from collections.abc import Callable
 from dataclasses import dataclass
-from functools import lru_cache
-from typing import Any, Callable
+from functools import cache, lru_cache
+from typing import Any
 
 from . import index as _idx
 from . import reference as _ref
@@ -101,9 +102,9 @@ def fit_loglog(params_b: list[float], values: list[float]) -> Fit:
     sxx = sum((a - xm) ** 2 for a in x)
     if sxx <= 1e-12:
         raise ValueError("a log-log fit needs at least 3 points with at least 2 distinct sizes")
-    slope = sum((a - xm) * (b - ym) for a, b in zip(x, y)) / sxx
+    slope = sum((a - xm) * (b - ym) for a, b in zip(x, y, strict=True)) / sxx
     intercept = ym - slope * xm
-    s = math.sqrt(sum((b - intercept - slope * a) ** 2 for a, b in zip(x, y)) / (n - 2)) if n > 2 else 0.0
+    s = math.sqrt(sum((b - intercept - slope * a) ** 2 for a, b in zip(x, y, strict=True)) / (n - 2)) if n > 2 else 0.0
     return Fit(n=n, slope=slope, intercept=intercept, s=s, x_mean=xm, sxx=sxx)
 
 
@@ -187,7 +188,7 @@ def published_points(task_v1: str, regime: str | None = None) -> list[dict[str, 
     return out
 
 
-@lru_cache(maxsize=None)
+@cache
 def fit_task(task_v1: str, regime: str | None = None) -> Fit | None:
     """The log-log fit of a task (of one regime when given; text generation's single-GPU regime by default)."""
     reg = regime or (SINGLE if task_v1 == "text_generation" else ALL)
@@ -198,7 +199,7 @@ def fit_task(task_v1: str, regime: str | None = None) -> Fit | None:
         return None
 
 
-@lru_cache(maxsize=None)
+@cache
 def model_for(task_v1: str, regime: str) -> Model | None:
     pts = published_points(task_v1, regime)
     try:
@@ -262,7 +263,7 @@ def loo_summary(task_v1: str, regime: str | None, n: int, folds: int, t: dict[st
             "useful": sum(1 for c in t["classes"] if c <= MAX_STAR_CLASSES), "of": len(t["classes"])}
 
 
-@lru_cache(maxsize=None)
+@cache
 def modellable(task_v1: str, regime: str | None = None) -> tuple[bool, str]:
     """(True, "") when *task_v1* (in *regime*) can be modelled, else (False, why not)."""
     reg = regime or (SINGLE if task_v1 == "text_generation" else ALL)
@@ -282,6 +283,28 @@ def _unavailable(reason: str) -> PhaseRating:
     return PhaseRating(phase="inference", reason=reason)
 
 
+def _fitted(tag: str, params_b: float, total: float) -> tuple[str, str | None, str, Any] | str:
+    """(AI Energy Score task, the task it is taken as or None, regime, the fitted model), or why there is none."""
+    taken_as = TASK_TAKEN_AS.get(tag) if aies_task(tag) is None else None
+    task_v1 = aies_task(taken_as or tag)
+    if not isinstance(params_b, (int, float)) or not math.isfinite(params_b) or params_b <= 0:
+        return f"parameter count must be a positive number, got {params_b!r}"
+    if task_v1 is None:
+        return f"AI Energy Score v1 has no {tag!r} task: nothing to model from"
+    regime = regime_of(task_v1, total)
+    ok, why = modellable(task_v1, regime)
+    m = model_for(task_v1, regime)
+    if not ok or m is None:
+        return why or f"{task_v1} cannot be modelled"
+    return task_v1, taken_as, regime, m
+
+
+def _too_wide(span: str, params_b: float, s_lo: int, s_hi: int, as_note: str) -> str:
+    return (f"cannot be modelled usefully: the interval {span} at {params_b:g}B parameters spans "
+            f"{s_hi - s_lo + 1} star classes ({s_lo}-{s_hi} stars); a modelled range is shown only "
+            f"when it spans at most {MAX_STAR_CLASSES}" + (f" ({as_note})" if as_note else ""))
+
+
 def modelled_inference(params_b: float, task: str, *, model: str | None = None,
                        total_params_b: float | None = None, params_source: str | None = None) -> PhaseRating:
     """A modelled inference rating at *params_b* (billions; active parameters for MoE).
@@ -290,18 +313,11 @@ def modelled_inference(params_b: float, task: str, *, model: str | None = None,
     :class:`PhaseRating` with the reason when the task cannot be modelled, or not usefully.
     """
     tag = normalize_task(task)
-    taken_as = TASK_TAKEN_AS.get(tag) if aies_task(tag) is None else None
-    task_v1 = aies_task(taken_as or tag)
-    if not isinstance(params_b, (int, float)) or not math.isfinite(params_b) or params_b <= 0:
-        return _unavailable(f"parameter count must be a positive number, got {params_b!r}")
-    if task_v1 is None:
-        return _unavailable(f"AI Energy Score v1 has no {tag!r} task: nothing to model from")
-    total = float(total_params_b or params_b)
-    regime = regime_of(task_v1, total)
-    ok, why = modellable(task_v1, regime)
-    m = model_for(task_v1, regime)
-    if not ok or m is None:
-        return _unavailable(why or f"{task_v1} cannot be modelled")
+    total = float(total_params_b or params_b) if isinstance(params_b, (int, float)) else 0.0
+    fitted = _fitted(tag, params_b, total)
+    if isinstance(fitted, str):
+        return _unavailable(fitted)
+    task_v1, taken_as, regime, m = fitted
     cls = size_class(total) if tag == "text-generation" else None
     group = _ref.aies_group(task_v1, cls)
     mid, lo, hi = m.interval(float(params_b))
@@ -310,10 +326,8 @@ def modelled_inference(params_b: float, task: str, *, model: str | None = None,
     span = f"[{lo:.4g}, {hi:.4g}] Wh per 1,000 queries"
     as_note = (f"task taken as {taken_as}: AI Energy Score v1 has no {tag} task and measured T5 in {taken_as}"
                if taken_as else "")
-    if s_lo is not None and s_hi - s_lo + 1 > MAX_STAR_CLASSES:
-        return _unavailable(f"cannot be modelled usefully: the interval {span} at {params_b:g}B parameters spans "
-                            f"{s_hi - s_lo + 1} star classes ({s_lo}-{s_hi} stars); a modelled range is shown only "
-                            f"when it spans at most {MAX_STAR_CLASSES}" + (f" ({as_note})" if as_note else ""))
+    if s_lo is not None and s_hi is not None and s_hi - s_lo + 1 > MAX_STAR_CLASSES:
+        return _unavailable(_too_wide(span, params_b, s_lo, s_hi, as_note))
     pr = PhaseRating(
         phase="inference", available=True, value=mid, unit="Wh per 1,000 queries (GPU)", estimated=True,
         method=f"modelled (regression on {m.fit.n} published figures)", modelled_low=lo, modelled_high=hi,
@@ -322,20 +336,25 @@ def modelled_inference(params_b: float, task: str, *, model: str | None = None,
                   "reference": _ref.REFERENCE_VERSION, "edition": _ref.AIES_EDITION, "regime": regime,
                   "aies_task": task_v1},
         reason="modelled, not measured: no grade (a modelled range is never ranked as a published figure)",
-        sources=[f"log10-log10 OLS on {m.fit.n} published {_ref.AIES_EDITION} figures of {task_v1} ({regime}; "
+        sources=[(f"log10-log10 OLS on {m.fit.n} published {_ref.AIES_EDITION} figures of {task_v1} ({regime}; "
                  f"slope {m.fit.slope:.3f}), local leave-one-out interval of the {min(NEIGHBOURS, m.fit.n)} "
-                 f"figures nearest in size; parameters: {params_source or 'given'}"],
+                 f"figures nearest in size; parameters: {params_source or 'given'}")],
     )
-    if s_lo is not None:
+    if s_lo is not None and s_hi is not None:
         pr.stars_range = [s_lo, s_hi]
         pr.star_bands = star_bands(ref_vals)
-    if as_note:
-        pr.notes.append(as_note)
-    pr.notes.append(f"modelled: {mid:.4g} Wh per 1,000 queries, interval {span}"
-                    + (f"; {pr.stars_label()}" if pr.stars_range else ""))
-    pr.notes.append(f"parameters {params_b:g}B" + (f" active of {total:g}B total" if total != params_b else "")
-                    + (f" ({model})" if model else ""))
-    if m.extrapolated(float(params_b)):
-        pr.notes.append(f"extrapolated: {params_b:g}B is outside the fitted range "
-                        f"[{min(m.sizes_b):g}, {max(m.sizes_b):g}]B of this regime; the interval is widened for it")
+    pr.notes += [as_note] if as_note else []
+    pr.notes += _modelled_notes(pr, m, float(params_b), total, span, model)
     return pr
+
+
+def _modelled_notes(pr: PhaseRating, m: Any, params_b: float, total: float, span: str, model: str | None) -> list[str]:
+    """The modelled value and interval, the parameters it was modelled at, and whether that is extrapolated."""
+    notes = [f"modelled: {pr.value:.4g} Wh per 1,000 queries, interval {span}"
+             + (f"; {pr.stars_label()}" if pr.stars_range else ""),
+             f"parameters {params_b:g}B" + (f" active of {total:g}B total" if total != params_b else "")
+             + (f" ({model})" if model else "")]
+    if m.extrapolated(params_b):
+        notes.append(f"extrapolated: {params_b:g}B is outside the fitted range "
+                     f"[{min(m.sizes_b):g}, {max(m.sizes_b):g}]B of this regime; the interval is widened for it")
+    return notes

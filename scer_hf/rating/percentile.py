@@ -13,7 +13,7 @@ C otherwise. Decisions the spec leaves open, made here:
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 __all__ = ["percentiles", "percentile_of", "grade", "GRADE_A_ABOVE", "GRADE_B_FROM"]
 

@@ -77,8 +77,8 @@ def fit_fixed_slope(slope: float) -> _m.Fitter:
         x = [math.log10(p) for p in params_b]
         y = [math.log10(v) for v in values]
         n = len(x)
-        intercept = sum(b - slope * a for a, b in zip(x, y)) / n
-        s = math.sqrt(sum((b - intercept - slope * a) ** 2 for a, b in zip(x, y)) / (n - 1))
+        intercept = sum(b - slope * a for a, b in zip(x, y, strict=True)) / n
+        s = math.sqrt(sum((b - intercept - slope * a) ** 2 for a, b in zip(x, y, strict=True)) / (n - 1))
         return _m.Fit(n=n, slope=slope, intercept=intercept, s=s, x_mean=sum(x) / n, sxx=math.inf)
     return fit
 

@@ -14,7 +14,8 @@ peers that grade a measured run unless asked for (``include_third_party=True``).
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from .reference import _num
 
@@ -56,22 +57,28 @@ def footprint(row: Mapping[str, Any]) -> dict[str, Any]:
                            "source": str(row.get("source") or "").strip() or None}
     hardware = str(row.get("hardware") or "").strip()
     if row.get("phase") == "training":
-        out.update(_clean({
-            "energy_mwh": _num(row.get("energy_mwh")), "tco2e_operational": _num(row.get("tco2e_operational")),
-            "tco2e_total": _num(row.get("tco2e_total")), "accelerator_hours": _num(row.get("gpu_hours")),
-            "accelerator_hours_unit": _hours_name(hardware) if _num(row.get("gpu_hours")) is not None else None,
-            "hardware": hardware, "location": str(row.get("location") or "").strip(),
-            "grid_g_per_kwh": _num(row.get("grid_gco2_per_kwh")), "params_b": _num(row.get("params_b")),
-            "training_tokens_b": _num(row.get("training_tokens_b")),
-        }))
-        return out
+        return {**out, **_clean(_training_figures(row, hardware))}
     if row.get("source_file") == "aienergyscore_v1.csv" or "gpu_energy_wh_per_1000_queries" in row:
-        out.update(_clean({"setting": row.get("setting"), "hardware": hardware,
-                           "value": _num(row.get("energy_value")), "unit": str(row.get("unit") or "").strip()}))
-        return out
+        return {**out, **_clean({"setting": row.get("setting"), "hardware": hardware,
+                                 "value": _num(row.get("energy_value")), "unit": str(row.get("unit") or "").strip()})}
+    return {**out, **_clean(_inference_figures(row, hardware))}
+
+
+def _training_figures(row: Mapping[str, Any], hardware: str) -> dict[str, Any]:
+    hours = _num(row.get("gpu_hours"))
+    return {
+        "energy_mwh": _num(row.get("energy_mwh")), "tco2e_operational": _num(row.get("tco2e_operational")),
+        "tco2e_total": _num(row.get("tco2e_total")), "accelerator_hours": hours,
+        "accelerator_hours_unit": _hours_name(hardware) if hours is not None else None,
+        "hardware": hardware, "location": str(row.get("location") or "").strip(),
+        "grid_g_per_kwh": _num(row.get("grid_gco2_per_kwh")), "params_b": _num(row.get("params_b")),
+        "training_tokens_b": _num(row.get("training_tokens_b")),
+    }
+
+
+def _inference_figures(row: Mapping[str, Any], hardware: str) -> dict[str, Any]:
+    """An ``inference.csv`` row: J per token where published, else Wh per 1,000 queries."""
     jpt, whq = _num(row.get("joules_per_token")), _num(row.get("energy_wh_per_1000_queries"))
     value, unit = (jpt, "J per token") if jpt is not None else (whq, "Wh per 1,000 queries")
-    out.update(_clean({"setting": str(row.get("task") or "").strip(), "hardware": hardware,
-                       "batch_size": _num(row.get("batch_size")), "value": value,
-                       "unit": unit if value is not None else None}))
-    return out
+    return {"setting": str(row.get("task") or "").strip(), "hardware": hardware,
+            "batch_size": _num(row.get("batch_size")), "value": value, "unit": unit if value is not None else None}

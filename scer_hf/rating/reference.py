@@ -14,8 +14,8 @@ whatever the file calls it), ``members`` (the lower-case current ids the row is 
 "family total" row such as ``google/gemma-2b|google/gemma-7b (family total)``; renamed ids resolved through
 ``aliases.csv``), ``family_total``, ``evidence`` (the note's [label]), ``secondary``,
 ``modelled``, ``derived``, ``task_key`` (pipeline tag), ``setting``, ``size_class``,
-``hardware_class``, ``params_b_value``, ``tokens_b_value``, ``energy_wh``, ``group`` (the peer category), ``value``/``value_unit`` (the
-normalised figure that is rated), ``co2e_value``/``co2e_unit``, ``published_stars``.
+``hardware_class``, ``params_b_value``, ``tokens_b_value``, ``energy_wh``, ``group`` (the peer category),
+``value``/``value_unit`` (the normalised figure that is rated), ``co2e_value``/``co2e_unit``, ``published_stars``.
 
 Normalisation (the arithmetic, written down):
 
@@ -40,8 +40,9 @@ import functools
 import io
 import os
 import re
+from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any
 
 from .. import _read
 from ..errors import ReferenceDataError, SCERError
@@ -94,7 +95,8 @@ def _evidence(notes: str) -> tuple[str, bool, bool]:
     m = re.match(r"\s*\[([^\]]*)\]", notes or "")
     label = m.group(1).strip() if m else ""
     secondary = "secondary" in label.lower()
-    modelled = bool(re.search(r"\bMODELL?ED\b", notes or "")) or "modelled" in label.lower() or "modeled" in label.lower()
+    modelled = bool(re.search(r"\bMODELL?ED\b", notes or "")) or any(w in label.lower()
+                                                                     for w in ("modelled", "modeled"))
     return label, secondary, modelled
 
 
@@ -150,8 +152,7 @@ def _inference(raw: Mapping[str, Any]) -> dict[str, Any]:
     setting = task.split("; host:")[0].strip()
     jpt, whq = _num(raw.get("joules_per_token")), _num(raw.get("energy_wh_per_1000_queries"))
     value, unit = (jpt, "J per token") if jpt is not None else (whq, "Wh per 1,000 queries")
-    if value is None:
-        unit = None
+    unit_or_none = unit if value is not None else None
     label, secondary, modelled = _evidence(raw.get("notes", ""))
     return {
         "model_key": (raw.get("model_id") or "").strip(), "phase": "inference", "evidence": label,
@@ -159,9 +160,9 @@ def _inference(raw: Mapping[str, Any]) -> dict[str, Any]:
         "task_key": "zero-shot-mixed" if "zero-shot" in task.lower() else "text-generation",
         "setting": setting, "size_class": size_class(params_b),
         "hardware_class": hardware_class(raw.get("hardware")), "params_b_value": params_b,
-        "tokens_b_value": None, "energy_wh": None, "value": value, "value_unit": unit,
+        "tokens_b_value": None, "energy_wh": None, "value": value, "value_unit": unit_or_none,
         "co2e_value": None, "co2e_unit": None,
-        "group": f"inference | {(raw.get('source') or '').strip()} | {setting} | {unit}",
+        "group": f"inference | {(raw.get('source') or '').strip()} | {setting} | {unit_or_none}",
         "published_stars": None, "derivation": None,
     }
 
@@ -232,7 +233,7 @@ def matches(row: Mapping[str, Any], key: str) -> bool:
 
 
 def _finish(norm: dict[str, Any], raw: Mapping[str, Any], source_file: str, number: int) -> dict[str, Any]:
-    row = {k: ("" if v is None else str(v)) for k, v in raw.items()}
+    row: dict[str, Any] = {k: ("" if v is None else str(v)) for k, v in raw.items()}
     row.update(norm)
     row["source_file"] = source_file
     row["ref_id"] = f"{source_file}#{number}"
@@ -240,7 +241,7 @@ def _finish(norm: dict[str, Any], raw: Mapping[str, Any], source_file: str, numb
     return row
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _shipped(name: str) -> tuple[dict[str, Any], ...]:
     fn = _NORMALISE[name]
     return tuple(_finish(fn(r), r, name, i) for i, r in enumerate(_read_csv(str(data_dir() / name))[1], start=1))
@@ -255,7 +256,7 @@ def derive_training_value(row: Mapping[str, Any]) -> dict[str, Any] | None:
     if row.get("phase") != "training" or row.get("energy_wh") is not None:
         return None
     try:
-        from ..core.calculator import derive_training_energy  # type: ignore[attr-defined]
+        from ..core.calculator import derive_training_energy
     except ImportError:
         return None
     try:
@@ -274,39 +275,54 @@ def derive_training_value(row: Mapping[str, Any]) -> dict[str, Any] | None:
     return d
 
 
+def _extra_items(extra: Any) -> list[Any]:
+    """*extra* as a list of sources: CSV paths and lists of row dicts (a single path, row or list of rows too)."""
+    if isinstance(extra, (str, os.PathLike)):
+        return [extra]
+    if isinstance(extra, Mapping):
+        return [[extra]]
+    items = list(extra)
+    return [items] if items and all(isinstance(x, Mapping) for x in items) else items
+
+
+def _extra_file(item: str | os.PathLike[str]) -> tuple[tuple[str, ...], tuple[Any, ...], str]:
+    """(columns, rows, name) of an extra CSV file (through the cached CSV reader, keyed on its mtime and size)."""
+    p = Path(item)
+    if not p.is_file():
+        raise ReferenceDataError(f"extra reference file {p} "
+                                 f"{'is a folder, not a CSV file' if p.is_dir() else 'does not exist'}")
+    st = p.stat()
+    cols, data = _read_csv(str(p.resolve()), (st.st_mtime_ns, st.st_size))
+    return cols, data, f"extra:{p.name}"
+
+
+def _extra_source(item: Any, k: int, n: int) -> tuple[tuple[str, ...], tuple[Any, ...], str]:
+    """(columns, rows, name) of the *k*-th of *n* extra sources: a CSV file or a list of row dicts."""
+    if isinstance(item, (str, os.PathLike)):
+        return _extra_file(item)
+    data = tuple(dict(r) for r in item)
+    cols = tuple(dict.fromkeys(c for r in data for c in r))
+    return cols, data, f"extra:rows{k + 1}" if n > 1 else "extra:rows"
+
+
+def _extra_row(raw: Mapping[str, Any], kind: str, name: str, i: int) -> dict[str, Any]:
+    """One extra row, normalised as the shipped rows of its kind; it must name a model and a source."""
+    model = (raw.get("model") or raw.get("model_id") or "").strip()
+    if not model or not str(raw.get("source") or "").strip():
+        raise ReferenceDataError(f"{name} row {i}: every extra row needs a model id and a 'source' saying where "
+                                 "the figure comes from")
+    return _finish(_NORMALISE[kind](raw), raw, name, i)
+
+
 def _extra_rows(extra: Any) -> list[dict[str, Any]]:
     if extra is None:
         return []
-    items: Sequence[Any]
-    if isinstance(extra, (str, os.PathLike)):
-        items = [extra]
-    elif isinstance(extra, Mapping):
-        items = [[extra]]
-    else:
-        items = list(extra)
-        if items and all(isinstance(x, Mapping) for x in items):
-            items = [items]
+    items = _extra_items(extra)
     out: list[dict[str, Any]] = []
     for k, item in enumerate(items):
-        if isinstance(item, (str, os.PathLike)):
-            p = Path(item)
-            if not p.is_file():
-                raise ReferenceDataError(f"extra reference file {p} "
-                                         f"{'is a folder, not a CSV file' if p.is_dir() else 'does not exist'}")
-            st = p.stat()
-            cols, data = _read_csv(str(p.resolve()), (st.st_mtime_ns, st.st_size))
-            name = f"extra:{p.name}"
-        else:
-            data = tuple(dict(r) for r in item)
-            cols = tuple(dict.fromkeys(c for r in data for c in r))
-            name = f"extra:rows{k + 1}" if len(items) > 1 else "extra:rows"
+        cols, data, name = _extra_source(item, k, len(items))
         kind = _kind_of(cols)
-        for i, raw in enumerate(data, start=1):
-            model = (raw.get("model") or raw.get("model_id") or "").strip()
-            if not model or not str(raw.get("source") or "").strip():
-                raise ReferenceDataError(
-                    f"{name} row {i}: every extra row needs a model id and a 'source' saying where the figure comes from")
-            out.append(_finish(_NORMALISE[kind](raw), raw, name, i))
+        out += [_extra_row(raw, kind, name, i) for i, raw in enumerate(data, start=1)]
     return out
 
 
@@ -382,7 +398,8 @@ CITATIONS = {
         "arXiv:2211.05100; Patterson et al. 2021, Carbon Emissions and Large Neural Network Training, "
         "arXiv:2104.10350 (Table 4); Morrison et al. 2025, Holistically Evaluating the Environmental Impact of "
         "Creating Language Models, ICLR 2025, arXiv:2503.05804 (Table 2); Luccioni, Jernite and Strubell 2024, "
-        "Power Hungry Processing, FAccT '24 (Table 5); Brown et al. 2020, arXiv:2005.14165; Raffel et al. 2020, arXiv:1910.10683; "
+        "Power Hungry Processing, FAccT '24 (Table 5); Brown et al. 2020, arXiv:2005.14165; "
+        "Raffel et al. 2020, arXiv:1910.10683; "
         "Zhang et al. 2022, arXiv:2205.01068; the Gemma and Gemma 2 technical reports"),
     "inference.csv": (
         "Luccioni, Jernite and Strubell 2024, Power Hungry Processing: Watts Driving the Cost of AI Deployment?, "

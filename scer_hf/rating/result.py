@@ -84,7 +84,7 @@ class PhaseRating:
     notes: list[str] = field(default_factory=list)
     co2e: dict[str, Any] | None = None
     star_bands: list[dict[str, Any]] | None = None
-    alternatives: list["PhaseRating"] = field(default_factory=list)
+    alternatives: list[PhaseRating] = field(default_factory=list)
     basis: str | None = None  # None: the model's own figure; "inherited" (base model) or "twin" (architecture twin)
     via_model: str | None = None  # the model whose figure is used when basis is set
     basis_label: str | None = None
@@ -195,7 +195,7 @@ class Rating:
 
     def describe(self) -> str:
         """Readable lines, one fact each (the text ``scer-hf rate`` prints; :mod:`scer_hf.rating.describe`)."""
-        from .describe import describe  # noqa: PLC0415
+        from .describe import describe
 
         return describe(self)
 

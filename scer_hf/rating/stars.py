@@ -14,7 +14,7 @@ rank-quintile rule reproduces only 67 of the 166 published ratings.
 from __future__ import annotations
 
 import math
-from typing import Sequence
+from collections.abc import Sequence
 
 from ..errors import RatingError
 

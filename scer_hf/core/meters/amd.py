@@ -19,7 +19,8 @@ import contextlib
 import io
 import math
 import os
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from ...errors import MeterError, MeterUnavailableError
 from .base import CEILING_W, _Wrap
@@ -33,7 +34,7 @@ _VISIBLE = ("HIP_VISIBLE_DEVICES", "ROCR_VISIBLE_DEVICES", "CUDA_VISIBLE_DEVICES
 def import_amdsmi() -> Any:
     try:
         with contextlib.redirect_stdout(io.StringIO()):  # amdsmi prints when libamd_smi.so is missing
-            import amdsmi  # type: ignore[import-not-found]
+            import amdsmi
     except (ImportError, OSError, AttributeError, KeyError) as exc:
         raise MeterUnavailableError("amdsmi", f"amdsmi is not usable ({type(exc).__name__}: {exc}); it ships "
                                               "with ROCm (pip install amdsmi matching your ROCm version)") from exc
@@ -91,7 +92,7 @@ class AmdSmiMeter(GpuCounterMeter):
             flags = getattr(getattr(lib, "AmdSmiInitFlags", None), "INIT_AMD_GPUS", None)
             lib.amdsmi_init(flags) if flags is not None else lib.amdsmi_init()
             handles = list(lib.amdsmi_get_processor_handles())
-        except Exception as exc:  # noqa: BLE001 - AmdSmiLibraryException and friends
+        except Exception as exc:
             raise MeterUnavailableError("amdsmi", f"AMD SMI could not start: {exc}") from exc
         if not handles:
             raise MeterUnavailableError("amdsmi", "AMD SMI found no GPU")

@@ -35,7 +35,7 @@ def import_apple() -> Any:
     if sys.platform != "darwin" or platform.machine() != "arm64":
         raise MeterUnavailableError("apple-silicon", "not an Apple Silicon Mac")
     try:
-        import zeus_apple_silicon  # type: ignore[import-not-found]
+        import zeus_apple_silicon
     except ImportError as exc:
         raise MeterUnavailableError("apple-silicon", "zeus-apple-silicon is not installed "
                                                      "(pip install zeus-apple-silicon)") from exc
@@ -52,8 +52,7 @@ def _chip_name() -> str:
 
 
 def _mj(metrics: Any, fields: tuple[str, ...]) -> float | None:
-    vals = [getattr(metrics, f, None) for f in fields]
-    vals = [v for v in vals if v is not None]
+    vals = [v for v in (getattr(metrics, f, None) for f in fields) if v is not None]
     return float(sum(vals)) if vals else None
 
 
@@ -73,7 +72,7 @@ class AppleSiliconMeter(Meter):
         try:
             self._monitor = lib.AppleEnergyMonitor()
             first = self._monitor.get_cumulative_energy()
-        except Exception as exc:  # noqa: BLE001 - IOReport unavailable (a VM, an old macOS)
+        except Exception as exc:
             raise MeterUnavailableError("apple-silicon", f"IOReport energy counters could not be read: {exc}") from exc
         start = {c: _mj(first, f) for c, f in FIELDS.items()}
         self._wraps = {c: _Wrap(max_range=None, last_raw=v / 1000.0 if math.isfinite(v) and v >= 0 else 0.0)
@@ -113,6 +112,6 @@ class AppleSiliconMeter(Meter):
                 out[comp] = wrap.update(mj / 1000.0, t)
         except MeterError:
             raise
-        except Exception as exc:  # noqa: BLE001 - the extension's own errors
+        except Exception as exc:
             raise MeterError(f"IOReport read failed: {exc}") from exc
         return Reading(t, out)

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import logging
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from ...errors import MeterUnavailableError
 from .amd import AmdSmiMeter
@@ -18,7 +19,7 @@ __all__ = ["MeterSet", "auto"]
 logger = logging.getLogger("scer_hf")
 
 
-class MeterSet(list):  # type: ignore[type-arg]
+class MeterSet(list):
     """A list of meters plus ``choices``: for gpu, cpu and ram, what was picked and why."""
 
     def __init__(self, meters: Sequence[Meter] = (), choices: dict[str, str] | None = None) -> None:

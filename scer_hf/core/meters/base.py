@@ -12,8 +12,9 @@ from __future__ import annotations
 import math
 import time
 from abc import ABC, abstractmethod
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Literal, Mapping
+from typing import Literal
 
 __all__ = ["Method", "Reading", "Meter", "CEILING_W", "POWER_MARGIN", "COUNTER_SLACK_S"]
 
@@ -111,7 +112,7 @@ class Meter(ABC):
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.name} {self.method} {list(self.components)}>"
 
-    def __enter__(self) -> "Meter":
+    def __enter__(self) -> Meter:
         return self
 
     def __exit__(self, *exc: object) -> None:

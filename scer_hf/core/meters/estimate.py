@@ -45,7 +45,7 @@ def _codecarbon_data_dir() -> Path | None:
     spec = importlib.util.find_spec("codecarbon")
     if spec is None or not spec.submodule_search_locations:
         return None
-    return Path(list(spec.submodule_search_locations)[0]) / "data"
+    return Path(next(iter(spec.submodule_search_locations))) / "data"
 
 
 def cpu_model_name() -> str:

@@ -135,6 +135,47 @@ def _reason_of(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
 
 
+def _is_number(v: Any) -> bool:
+    return type(v) is float or (isinstance(v, (int, float)) and not isinstance(v, bool))
+
+
+def _shape_error(r: Any, expected: set[str] | frozenset[str]) -> str | None:
+    """Why *r* is not a reading of the expected components (None when it is one)."""
+    if not isinstance(r, Reading):
+        return f"read() returned {type(r).__name__}, not a Reading"
+    ts, e = r.timestamp_s, r.energy_j
+    if not _is_number(ts) or not math.isfinite(ts):
+        return f"timestamp {ts!r} is not a finite number"
+    try:
+        keys = set(e.keys())
+    except (AttributeError, TypeError):
+        return f"energy_j is a {type(e).__name__}, not a mapping"
+    if keys == expected:
+        return None
+    missing, extra = sorted(expected - keys), sorted(map(str, keys - expected))
+    return "components " + "; ".join(x for x in (f"missing {', '.join(missing)}" if missing else "",
+                                                 f"unexpected {', '.join(extra)}" if extra else "") if x)
+
+
+def _counter_error(c: str, v: Any, limit: float, horizon: float, last: float | None,
+                   dt: float) -> tuple[str | None, str | None]:
+    """(why component *c*'s counter value *v* is refused, a reset note): a value must be a number between 0 and
+    what the component could have drawn since boot, and rise no faster than it can draw since *last*."""
+    if not _is_number(v):
+        return f"{c} energy {v!r} is a {type(v).__name__}, not a number", None
+    if not 0.0 <= v <= limit * horizon:  # False for NaN
+        return f"{c} energy {v!r} J is not finite, negative or impossible", None
+    if last is None:
+        return None, None
+    step = v - last
+    if step < 0:
+        return None, f"{c} counter went backwards ({step:.6g} J): a reset"
+    if step > limit * (dt + COUNTER_SLACK_S):
+        return (f"{c} rose {step:.6g} J in {dt:.3g} s: more than the component can draw "
+                f"({limit / POWER_MARGIN:.6g} W x {POWER_MARGIN:g})"), None
+    return None, None
+
+
 class MeterGuard:
     """Checks every read of one meter (see the module docstring)."""
 
@@ -180,7 +221,8 @@ class MeterGuard:
     def read(self, errors: list[str] | None = None) -> GuardedReading | None:
         """A checked reading, or None with the reason appended to *errors*. Never waits past the deadline."""
         if self.disabled is not None:
-            return self._refuse(self.disabled, errors, new_epoch=False)
+            self._refuse(self.disabled, errors, new_epoch=False)
+            return None
         with self._lock:
             return self._read(errors)
 
@@ -198,9 +240,11 @@ class MeterGuard:
         if status == "raised":
             if isinstance(r, (KeyboardInterrupt, SystemExit)):
                 raise r
-            return self._refuse(_reason_of(r), errors, new_epoch=False)
+            self._refuse(_reason_of(r), errors, new_epoch=False)
+            return None
         if status != "ok":
-            return self._stuck(status, errors)
+            self._stuck(status, errors)
+            return None
         took = time.perf_counter() - t0
         if took > self.slow_read_s:
             if self._slow(took, errors):
@@ -214,7 +258,8 @@ class MeterGuard:
                 self._own_faults = f
                 reason = str(getattr(self.meter, "fault_reason", "") or "the meter refused a counter value")
         if reason is not None:
-            return self._refuse(reason, errors)
+            self._refuse(reason, errors)
+            return None
         return _guarded(r.timestamp_s, r.energy_j, self.epoch)
 
     def _meter_faults(self) -> int:
@@ -225,45 +270,22 @@ class MeterGuard:
 
     def _check(self, r: Any) -> str | None:
         """None if *r* is believable, else why not. Updates the baseline on success (and on a reset)."""
-        if not isinstance(r, Reading):
-            return f"read() returned {type(r).__name__}, not a Reading"
+        why = _shape_error(r, self._expected)
+        if why is not None:
+            return why
         ts, e = r.timestamp_s, r.energy_j
-        if type(ts) is not float and (not isinstance(ts, (int, float)) or isinstance(ts, bool)) \
-                or not math.isfinite(ts):
-            return f"timestamp {ts!r} is not a finite number"
-        try:
-            same = e.keys() == self._expected
-        except (AttributeError, TypeError):
-            return f"energy_j is a {type(e).__name__}, not a mapping"
-        if not same:
-            keys = set(e.keys())
-            missing, extra = sorted(self._expected - keys), sorted(map(str, keys - self._expected))
-            return "components " + "; ".join(
-                x for x in (f"missing {', '.join(missing)}" if missing else "",
-                            f"unexpected {', '.join(extra)}" if extra else "") if x)
         last = self._last
         dt = ts - self._last_t if last is not None else 0.0
         if dt < 0:
             return f"timestamp went backwards ({dt:.6g} s)"
         horizon = abs(ts) + self._uptime_s  # nothing has run for longer than the machine has been up
-        span = dt + COUNTER_SLACK_S
         backwards = None
-        new: dict[str, float] = {}
         for c, limit in self._limits:
-            v = e[c]
-            if type(v) is not float and (not isinstance(v, (int, float)) or isinstance(v, bool)):
-                return f"{c} energy {v!r} is a {type(v).__name__}, not a number"
-            if not 0.0 <= v <= limit * horizon:  # False for NaN
-                return f"{c} energy {v!r} J is not finite, negative or impossible"
-            if last is not None:
-                step = v - last[c]
-                if step < 0:
-                    backwards = backwards or f"{c} counter went backwards ({step:.6g} J): a reset"
-                elif step > limit * span:
-                    return (f"{c} rose {step:.6g} J in {dt:.3g} s: more than the component can draw "
-                            f"({limit / POWER_MARGIN:.6g} W x {POWER_MARGIN:g})")
-            new[c] = v
-        self._last = new  # a reset is the new baseline
+            why, reset = _counter_error(c, e[c], limit, horizon, None if last is None else last[c], dt)
+            if why is not None:
+                return why
+            backwards = backwards or reset
+        self._last = {c: e[c] for c, _ in self._limits}  # a reset is the new baseline
         self._last_t = ts
         return backwards
 
@@ -274,10 +296,11 @@ class MeterGuard:
         if began is not None and time.monotonic() - began >= self.abandon_after_s:
             self.disabled = (f"a read has not returned for {self.abandon_after_s:g} s (a hung driver or device?); "
                              "abandoned, not read again")
-            return self._refuse(self.disabled, errors, new_epoch=False)
+            self._refuse(self.disabled, errors, new_epoch=False)
+            return
         why = (f"read did not return within {self.deadline_s:g} s" if status == "timeout"
                else "an earlier read has not returned yet")
-        return self._refuse(why, errors, new_epoch=False)
+        self._refuse(why, errors, new_epoch=False)
 
     def _slow(self, took: float, errors: list[str] | None) -> bool:
         """Count a slow read; True (and refused) when it disables the meter."""
@@ -300,7 +323,7 @@ class MeterGuard:
         if errors is not None:
             errors.append(f"{self.name}: {reason}")
         self._warn(f"failed ({reason}); affected phases are marked unmeasured and your run continues")
-        return None
+        return
 
     def _warn(self, what: str) -> None:
         if not self.warned:

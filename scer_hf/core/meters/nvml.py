@@ -14,11 +14,13 @@ that into "not available", never into an error for the user. Tests pass a fake
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import threading
+from collections.abc import Sequence
 from types import ModuleType
-from typing import Any, Sequence
+from typing import Any
 
 from ...errors import MeterError, MeterUnavailableError
 from .base import CEILING_W, POWER_MARGIN, Meter, Reading, _Wrap, now_s
@@ -46,7 +48,7 @@ def visible_gpu_indices(count: int, env: str | None = None) -> list[int]:
 
 def _import_pynvml() -> ModuleType:
     try:
-        import pynvml  # type: ignore[import-not-found]
+        import pynvml
     except ImportError as exc:
         raise MeterUnavailableError("nvml", "pynvml is not installed (pip install nvidia-ml-py)") from exc
     return pynvml
@@ -62,7 +64,7 @@ class _PowerIntegrator:
         self._handles = handles
         self._interval = interval_s
         self._lock = threading.Lock()
-        self._energy = {c: 0.0 for c in handles}
+        self._energy = dict.fromkeys(handles, 0.0)
         self._max_w = {c: (max_power_w or {}).get(c, CEILING_W) * POWER_MARGIN for c in handles}
         self.faults = 0
         self.reason = ""
@@ -100,10 +102,8 @@ class _PowerIntegrator:
 
     def _loop(self) -> None:
         while not self._stop.wait(self._interval):
-            try:
+            with contextlib.suppress(Exception):  # NVMLError has no common import; keep sampling
                 self.sample()
-            except Exception:  # noqa: BLE001 - NVMLError has no common import; keep sampling
-                pass
 
     def close(self) -> None:
         self._stop.set()
@@ -163,7 +163,7 @@ class GpuCounterMeter(Meter):
                 out[comp] = self._wraps[comp].update(self._raw_j(handle), t)
             if self._integrator is not None:
                 out.update(self._integrator.sample())
-        except Exception as exc:  # noqa: BLE001 - vendor error classes are generated at run time
+        except Exception as exc:
             raise MeterError(f"{self.name} read failed: {exc}") from exc
         return Reading(t, out)
 
@@ -187,7 +187,7 @@ class NvmlMeter(GpuCounterMeter):
         try:
             self._nvml.nvmlInit()
             count = int(self._nvml.nvmlDeviceGetCount())
-        except Exception as exc:  # noqa: BLE001 - NVMLError_* classes are generated at run time
+        except Exception as exc:
             raise MeterUnavailableError("nvml", f"NVML could not start: {exc}") from exc
         if count == 0:
             raise MeterUnavailableError("nvml", "NVML found no GPU")
@@ -256,7 +256,5 @@ class NvmlMeter(GpuCounterMeter):
     def close(self) -> None:
         if self._integrator is not None:
             self._integrator.close()
-        try:
+        with contextlib.suppress(Exception):
             self._nvml.nvmlShutdown()
-        except Exception:  # noqa: BLE001
-            pass

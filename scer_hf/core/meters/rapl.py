@@ -12,6 +12,7 @@ the counters alone.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 from pathlib import Path
@@ -176,10 +177,8 @@ class RaplMeter(Meter):
 
     def _guard_loop(self, interval: float) -> None:
         while not self._stop.wait(interval):
-            try:
+            with contextlib.suppress(MeterError):  # the next read from a window reports it
                 self.read()
-            except MeterError:
-                pass  # the next read from a window reports it
 
     @property
     def share_key(self) -> object:

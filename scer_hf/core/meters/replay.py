@@ -13,7 +13,7 @@ import bisect
 import csv
 import io
 import os
-from typing import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 from ... import _read
 from ...errors import MeterError
@@ -88,7 +88,7 @@ class ReplayMeter(Meter):
         self.fail_next: Exception | None = None  # set to inject a read fault
 
     @classmethod
-    def from_csv(cls, path: str | os.PathLike[str], **kwargs: object) -> "ReplayMeter":
+    def from_csv(cls, path: str | os.PathLike[str], **kwargs: object) -> ReplayMeter:
         """Load ``t_s,<component>,<component>...`` (watts) from a CSV file."""
         text = _read.read_text(path, what="CSV")  # a regular file, size cap, UTF-8 (InputFileError)
         rows = list(csv.DictReader(io.StringIO(text, newline="")))

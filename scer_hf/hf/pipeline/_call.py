@@ -10,7 +10,8 @@ share the energy by :data:`~scer_hf.core.attribution.ATTRIBUTION_RULE`. The ``mo
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Mapping
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 
 from ...core.calls import TOP, CallEnergy, CallHandle
 from ...core.tracker import Measurement
@@ -30,7 +31,7 @@ class _Entry:
     Its :class:`Measurement` objects are built only when someone looks (``last_call``, ``on_call``); the totals sum
     the calls of a phase in one pass (:func:`scer_hf.core.calls.aggregate`)."""
 
-    __slots__ = ("res", "specs", "_ms")
+    __slots__ = ("_ms", "res", "specs")
 
     def __init__(self, res: CallEnergy, specs: list[tuple[str, str, dict[str, float], str | None]]) -> None:
         self.res, self.specs, self._ms = res, specs, None
@@ -61,7 +62,7 @@ def call_entry(res: CallEnergy, gen: bool, counts: Mapping[str, float], top: str
 class _Call:
     """The measurement of one call (may stay open while a streamed output is consumed)."""
 
-    def __init__(self, owner: "_Tracked", model: Any, gen: bool, queries: int | None) -> None:
+    def __init__(self, owner: _Tracked, model: Any, gen: bool, queries: int | None) -> None:
         self.o = owner
         self.model = model
         self.gen = gen
@@ -183,7 +184,7 @@ class _Stream:
         finally:
             _hook.CURRENT.reset(token)
 
-    def __iter__(self) -> "_Stream":
+    def __iter__(self) -> _Stream:
         return self
 
     def __next__(self) -> Any:
@@ -208,7 +209,5 @@ class _Stream:
         self._call.finish()
 
     def __del__(self) -> None:
-        try:
+        with contextlib.suppress(Exception):  # never raise from a finaliser
             self._call.finish()
-        except Exception:  # noqa: BLE001 - never raise from a finaliser
-            pass

@@ -27,7 +27,7 @@ class _Measured(Protocol):
 CURRENT: ContextVar[Any] = ContextVar("scer_hf_current_call", default=None)
 
 _LOCK = threading.Lock()
-_HOOKS: dict[int, "_Hook"] = {}
+_HOOKS: dict[int, _Hook] = {}
 
 
 class _Hook:

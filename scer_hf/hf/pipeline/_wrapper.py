@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import os
-from typing import Any, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any
 
 from ...core.calls import CallTracker
-from ...core.carbon import carbon_intensity
+from ...core.carbon import resolve_grid
+from ...core.grid import GridSpec
 from ...core.live_intensity import make_live
-from ...errors import UnsupportedPipelineError
 from ...core.meters.base import Meter
+from ...errors import UnsupportedPipelineError
 from ._call import _Call, _Stream
 from ._hook import CURRENT
 from ._tracked import FUNCTIONAL_UNITS, _Tracked
@@ -134,6 +136,7 @@ def track_pipeline(
     cloud_provider: str | None = None,
     cloud_region: str | None = None,
     live_intensity: Any = None,
+    grid: GridSpec | None = None,
 ) -> TrackedPipeline:
     """Wrap *pipe* (a transformers pipeline or :class:`Text2TextPipeline`) to measure every call.
 
@@ -141,7 +144,9 @@ def track_pipeline(
     pipeline runs on (none for a CPU pipeline; every visible GPU for a sharded model);
     ``hardware`` (e.g. ``"NVIDIA H100 SXM 80GB"``) adds embodied emissions for the time measured;
     ``cloud_provider`` + ``cloud_region`` (e.g. ``"aws", "us-east-1"``) pick that region's grid figure;
-    ``live_intensity`` (off by default): an Electricity Maps zone or a :class:`~scer_hf.core.live_intensity.LiveIntensity`.
+    ``live_intensity`` (off by default): an Electricity Maps zone or a
+    :class:`~scer_hf.core.live_intensity.LiveIntensity`; ``grid``: all of these as one :class:`scer_hf.GridSpec`
+    (a separate keyword that disagrees with it raises :class:`~scer_hf.errors.GridConflictError`).
     """
     if isinstance(pipe, TrackedPipeline):
         raise UnsupportedPipelineError("this pipeline is already tracked; use it directly (pipe.report)")
@@ -150,13 +155,15 @@ def track_pipeline(
             f"track_pipeline needs a transformers pipeline (with a .model), got {type(pipe).__name__}; "
             "build one with transformers.pipeline(task, model=...) or scer_hf.hf.pipeline.Text2TextPipeline"
         )
-    carbon = carbon_intensity(country_iso_code, region, g_per_kwh=carbon_intensity_g_per_kwh, pue=pue,
-                              cloud_provider=cloud_provider, cloud_region=cloud_region)
+    spec = GridSpec.of(grid, country_iso_code=country_iso_code, region=region,
+                       carbon_intensity_g_per_kwh=carbon_intensity_g_per_kwh, pue=pue, cloud_provider=cloud_provider,
+                       cloud_region=cloud_region, live_intensity=live_intensity)
+    carbon = resolve_grid(spec)
     owned = meters is None
     if meters is None:
         meters = _pipeline_meters(pipe)
     tracked = TrackedPipeline(pipe, CallTracker(meters, owned=owned), carbon, hardware)
-    tracked.live = make_live(live_intensity, carbon)
+    tracked.live = make_live(spec.live_intensity, carbon)
     if tracked.live is not None:
         tracked.tracker.on_edge = tracked.live.observe
     return tracked

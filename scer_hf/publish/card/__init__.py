@@ -25,6 +25,10 @@ from typing import Any
 
 from ... import _read
 from ..._io import atomic_write_text, file_lock, refuse_overwrite
+from ...core.report import Report, load_report
+from ...core.report_files import input_paths
+from ...errors import CardError, SCERError
+from ...rating import resolve_rating
 from . import content as _c
 from . import hub as _hub
 from .splice import (
@@ -36,10 +40,6 @@ from .splice import (
     splice_front_matter,
     split_card,
 )
-from ...errors import CardError, SCERError
-from ...core.report import Report, load_report
-from ...core.report_files import input_paths
-from ...rating import resolve_rating
 
 __all__ = ["CardResult", "edit_card_text", "is_repo_id", "update_card"]
 

@@ -38,13 +38,13 @@ from functools import lru_cache
 from importlib import resources
 from typing import Any
 
-from ...errors import CardConflictError, CardError
 from ...core import fmt as _fmt
-from ..figures import coverage_texts, fact_dicts, hardware_text
-from ..label import fmt_energy, fmt_num, rating_value_text
-from ...rating.result import indicative_text, not_comparable_reasons
-from .escape import md_escape
 from ...core.report import Report
+from ...errors import CardConflictError, CardError
+from ...rating.result import indicative_text, not_comparable_reasons
+from ..figures import coverage_texts, fact_dicts, hardware_text, rating_value_text
+from ..label import fmt_energy, fmt_num
+from .escape import md_escape
 
 __all__ = [
     "SCER_SCHEMA_VERSION",
@@ -294,7 +294,7 @@ def _template(name: str) -> Any:
     env.filters["duration"] = lambda s: safe(_fmt.duration(s) if _is_num(s) and s >= 0 else "n/a")
     env.filters["stars"] = lambda n: int(n) if _is_num(n) and 0 <= n <= 5 else 0
     env.filters["coverage"] = lambda f: safe(_fmt.coverage(f) if _is_num(f) and 0 <= f <= 1 else "n/a")
-    text = resources.files("scer_hf").joinpath("templates", name).read_text(encoding="utf-8")
+    text = resources.files("scer_hf").joinpath("templates").joinpath(name).read_text(encoding="utf-8")
     return env.from_string(text)
 
 
@@ -326,8 +326,9 @@ def _tree_rows(phases: list[Mapping[str, Any]]) -> list[dict[str, Any]]:
 
 def _url(label: str | None) -> Any:
     """The label's link target, percent-encoded so it cannot close the image link (markup of our own)."""
-    import markupsafe
     from urllib.parse import quote
+
+    import markupsafe
 
     return markupsafe.Markup(quote(label, safe="/:@?=&%~+,;")) if label else None
 

@@ -28,8 +28,8 @@ from __future__ import annotations
 import gc
 import math
 import re
-from decimal import Decimal
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any
 
 import yaml
@@ -100,7 +100,8 @@ def _parse(y: str) -> dict[str, Any]:
     try:
         data = yaml.load(y, Loader=_FAST_LOADER)
     except yaml.YAMLError as exc:
-        raise CardError(f"the card's YAML front matter does not parse ({_short(exc)}); fix the YAML and re-run") from None
+        raise CardError(f"the card's YAML front matter does not parse ({_short(exc)}); fix the YAML and "
+                        "re-run") from None
     except RecursionError:  # PyYAML's pure-Python loader on deep nesting (libyaml stops it itself)
         raise CardError("the card's YAML front matter is nested too deeply; fix the YAML and re-run") from None
     finally:
@@ -225,7 +226,7 @@ def splice_front_matter(card: SplitCard, values: dict[str, Any], tag: str | None
     pairs = list(root.value) if root is not None else []
     col = pairs[0][0].start_mark.column if pairs else 0
     starts = [_line_start(y, k.start_mark.index) for k, _ in pairs]
-    ends = starts[1:] + [len(y)]
+    ends = [*starts[1:], len(y)]
     edits: list[tuple[int, int, str]] = []
     done: set[str] = set()
     todo = dict(values)
@@ -234,7 +235,7 @@ def splice_front_matter(card: SplitCard, values: dict[str, Any], tag: str | None
     if want_tag and "tags" not in {_key(k) for k, _ in pairs}:
         todo.setdefault("tags", [tag])
         want_tag = False
-    for i, (k, v) in enumerate(pairs):
+    for i, (k, _v) in enumerate(pairs):
         name = _key(k)
         if name not in todo or not isinstance(name, str):
             continue
@@ -294,7 +295,7 @@ def same_value(a: Any, b: Any) -> bool:
     if isinstance(a, dict) and isinstance(b, dict):
         return a.keys() == b.keys() and all(same_value(a[k], b[k]) for k in a)
     if isinstance(a, list) and isinstance(b, list):
-        return len(a) == len(b) and all(same_value(x, z) for x, z in zip(a, b))
+        return len(a) == len(b) and all(same_value(x, z) for x, z in zip(a, b, strict=True))
     return type(a) is type(b) and a == b
 
 
@@ -303,13 +304,13 @@ def put_section(body: str, section: str, nl: str) -> str:
     """*body* with the SCER section replaced (or appended after one blank line)."""
     starts = [m.start() for m in re.finditer(re.escape(SECTION_START), body)]
     ends = [m.end() for m in re.finditer(re.escape(SECTION_END), body)]
-    if len(starts) != len(ends) or any(e <= s for s, e in zip(starts, ends)) or \
-            any(s2 < e for e, s2 in zip(ends, starts[1:])):
+    if len(starts) != len(ends) or any(e <= s for s, e in zip(starts, ends, strict=True)) or \
+            any(s2 < e for e, s2 in zip(ends[:-1], starts[1:], strict=True)):
         raise CardError(f"the card has unbalanced '{SECTION_START}' / '{SECTION_END}' markers; delete the broken "
                         "SCER section by hand (or restore both markers) and re-run")
     if starts:
         out, pos = [], 0
-        for n, (s, e) in enumerate(zip(starts, ends)):
+        for n, (s, e) in enumerate(zip(starts, ends, strict=True)):
             out.append(body[pos:s])
             if n == 0:
                 out.append(section)

@@ -1,0 +1,103 @@
+"""codecarbon's grid data files, read offline, and the country table built from them.
+
+The lowest grid module: :mod:`scer_hf.core.grid_regions` (sub-national and cloud regions) and
+:mod:`scer_hf.core.carbon` (the resolver) both read through it, and it imports neither, so the two no
+longer import each other. Files are found without importing codecarbon; each read keeps its SHA-256
+and the codecarbon version for the figure's provenance.
+
+Country figures are the location-based annual averages codecarbon ships
+(``data/private_infra/global_energy_mix.json``: Our World in Data / Ember, keyed by ISO 3166-1 alpha-3,
+with the year of each figure).
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import importlib.metadata
+import json
+from functools import cache, lru_cache
+from pathlib import Path
+from typing import Any
+
+from ..errors import CarbonIntensityError, UnknownCountryError
+from .meters.estimate import _codecarbon_data_dir
+
+__all__ = ["LOCATION_BASED", "codecarbon_version", "read_text", "load_json", "provenance", "countries",
+           "country_figure"]
+
+_ENERGY_MIX = ("private_infra", "global_energy_mix.json")
+LOCATION_BASED = "location-based annual average"  # the basis of a figure that states no other
+
+
+def codecarbon_version() -> str | None:
+    try:
+        return importlib.metadata.version("codecarbon")
+    except importlib.metadata.PackageNotFoundError:
+        return None
+
+
+def _path(*parts: str) -> Path:
+    data = _codecarbon_data_dir()
+    if data is None:
+        raise CarbonIntensityError(
+            "codecarbon's data files are not installed; `pip install codecarbon` or pass "
+            "carbon_intensity_g_per_kwh=..."
+        )
+    return data.joinpath(*parts)
+
+
+@cache
+def _file(*parts: str) -> tuple[str, str]:
+    """(text, sha256) of one codecarbon data file."""
+    raw = _path(*parts).read_bytes()
+    return raw.decode("utf-8-sig"), hashlib.sha256(raw).hexdigest()
+
+
+def read_text(*parts: str) -> str:
+    """One of codecarbon's data files as text, e.g. ``read_text("cloud", "impact.csv")``."""
+    return _file(*parts)[0]
+
+
+def load_json(*parts: str) -> dict[str, Any]:
+    """One of codecarbon's JSON data files, e.g. ``load_json("private_infra", "nordic_emissions.json")``."""
+    data: dict[str, Any] = json.loads(read_text(*parts))
+    return data
+
+
+def provenance(*parts: str) -> dict[str, Any]:
+    """What a figure read from codecarbon's file *parts* was read from."""
+    return {"data_file": "codecarbon/data/" + "/".join(parts), "data_sha256": _file(*parts)[1],
+            "codecarbon_version": codecarbon_version()}
+
+
+@lru_cache(maxsize=1)
+def _energy_mix() -> dict[str, Any]:
+    return load_json(*_ENERGY_MIX)
+
+
+def countries() -> dict[str, str]:
+    """ISO alpha-3 code -> country name for every country with a shipped figure."""
+    return {k: v.get("country_name", k) for k, v in _energy_mix().items()}
+
+
+def _unknown_country(asked: str, code: str, mix: dict[str, Any]) -> UnknownCountryError:
+    close = difflib.get_close_matches(code, list(mix), n=3)
+    by_name = [k for k, v in mix.items() if code.lower() in str(v.get("country_name", "")).lower()]
+    hints = ", ".join(dict.fromkeys(by_name + close))
+    hint = f"Did you mean: {hints}?" if hints else "The codes are listed by scer_hf.core.carbon.countries()."
+    alpha2 = " (ISO alpha-3, e.g. 'FRA', not 'FR')" if len(code) == 2 else ""
+    return UnknownCountryError(f"no grid carbon intensity for country code {asked!r}{alpha2}. "
+                               f"{hint} Or pass carbon_intensity_g_per_kwh=<g CO2e per kWh>.")
+
+
+def country_figure(country_iso_code: str) -> dict[str, Any]:
+    """A country's grid figure: fields for :class:`scer_hf.core.carbon.CarbonIntensity` (ISO alpha-3 code)."""
+    code = str(country_iso_code).strip().upper()
+    mix = _energy_mix()
+    if code not in mix:
+        raise _unknown_country(country_iso_code, code, mix)
+    row = mix[code]
+    return {"g_per_kwh": float(row["carbon_intensity"]),
+            "source": f"codecarbon global_energy_mix.json (Our World in Data / Ember): {row.get('country_name', code)}",
+            "year": row.get("year"), "country_iso_code": code, "region": None, **provenance(*_ENERGY_MIX)}
