@@ -22,6 +22,7 @@ from typing import Any
 
 from ..core import fmt as _fmt
 from ..core.hardware import measured_hardware
+from ..core.views import grid_where
 from .curve import curve_note
 
 __all__ = ["Fact", "facts", "fact_dicts", "scope_texts", "scope_line", "rating_value_text", "hardware_text",
@@ -53,19 +54,6 @@ class Fact:
 
 def _num(x: Any) -> float | None:
     return float(x) if isinstance(x, (int, float)) and not isinstance(x, bool) else None
-
-
-def grid_where(carbon: Mapping[str, Any]) -> str:
-    """Where the grid figure is from: ``aws us-east-1``, ``California, USA``, ``a given figure``, or the world
-    average with the default said."""
-    if carbon.get("cloud_region"):
-        return f"{carbon.get('cloud_provider')} {carbon.get('cloud_region')}"
-    place = ", ".join(str(x) for x in (carbon.get("region"), carbon.get("country_iso_code")) if x)
-    if place:
-        return place + (f", detected from {carbon['detected_from']}" if carbon.get("location") == "detected" else "")
-    if carbon.get("location") == "override":
-        return "a figure given by the user"
-    return "world average: no location given"
 
 
 def hardware_text(d: Mapping[str, Any]) -> str:

@@ -40,6 +40,7 @@ from typing import Any
 
 from ...core import fmt as _fmt
 from ...core.report import Report
+from ...core.views import grid_place
 from ...errors import CardConflictError, CardError
 from ...rating.result import indicative_text, not_comparable_reasons
 from ..figures import coverage_texts, fact_dicts, hardware_text, rating_value_text
@@ -72,18 +73,17 @@ def _clean(d: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _location(carbon: Mapping[str, Any]) -> str | None:
-    code, region = carbon.get("country_iso_code"), carbon.get("region")
-    name = None
-    if code:
-        try:
-            from ...core.carbon import countries
+    """Cloud region, region and country name of the grid figure (:func:`scer_hf.core.views.grid_place`)."""
+    return grid_place(carbon, country_name=_country_name)
 
-            name = countries().get(code, code)
-        except Exception:  # noqa: BLE001 - a missing data file only loses the country name
-            name = code
-    cloud = f"{carbon['cloud_provider']} {carbon['cloud_region']}" if carbon.get("cloud_region") else None
-    parts = [p for p in (cloud, region, name) if p]
-    return ", ".join(parts) if parts else None
+
+def _country_name(code: str) -> str:
+    try:
+        from ...core.carbon import countries
+
+        return countries().get(code, code)
+    except Exception:  # noqa: BLE001 - a missing data file only loses the country name
+        return code
 
 
 def _hardware(d: Mapping[str, Any]) -> str | None:
