@@ -91,6 +91,7 @@ class PhaseView:
     coverage: CoverageView | None = None
     energy_uncertainty_j: float = 0.0
     filled_j: float | None = None
+    carbon_g_per_kwh: float | None = None  # a live grid reading recorded for this phase
     errors: tuple[str, ...] = ()
 
     @classmethod
@@ -104,6 +105,7 @@ class PhaseView:
             coverage=CoverageView.from_dict(cov) if isinstance(cov, Mapping) else None,
             energy_uncertainty_j=float(p.get("energy_uncertainty_j") or 0.0),
             filled_j=_opt_float((p.get("energy_j_filled") or {}).get("total")),
+            carbon_g_per_kwh=_opt_float(p.get("carbon_g_per_kwh")),
             errors=tuple(str(e) for e in p.get("errors") or ()),
         )
 
