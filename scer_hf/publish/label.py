@@ -38,19 +38,19 @@ from ..core import fmt as _fmt
 from ..core.coverage import COVERAGE_THRESHOLD
 from ..core.report import Report, load_report
 from ..core.report_files import input_paths
+from ..core.views import PhaseView, grid_where
 from ..errors import ReportError, SCERError
-from ..rating import resolve_rating
-from ..rating.result import indicative_text, not_comparable_reasons
+from ..rating.result import PhaseRating, Rating
 from .curve import curve_levels, curve_note, label_block
 from .figures import (
     METHOD_TEXT,
     REMOTE_METHOD_TEXT,
     fact_dicts,
-    grid_where,
     hardware_text,
     method_of,
     scope_texts,
 )
+from .inputs import phase_rating, rating_of
 
 __all__ = [
     "make_label",
@@ -117,14 +117,13 @@ _hardware = hardware_text  # earlier names, kept for modules that import them
 _method = method_of
 
 
-def _rating_reason(r: Mapping[str, Any] | None, pr: Mapping[str, Any]) -> str | None:
+def _rating_reason(r: Rating | None, pr: PhaseRating) -> str | None:
     """Why there is no grade, in a few words (None when graded)."""
     if r is None:
         return "no rating given"
-    if pr.get("available") and (pr.get("grade") or pr.get("stars")):
+    if pr.rated:
         return None
-    notes = pr.get("notes") or []
-    return str(pr.get("reason") or (notes[0] if notes else None) or "no reference peers to grade against")
+    return str(pr.reason or (pr.notes[0] if pr.notes else None) or "no reference peers to grade against")
 
 
 def label_fields(report: Report | Mapping[str, Any] | str | os.PathLike[str], rating: Any = None,
@@ -132,54 +131,10 @@ def label_fields(report: Report | Mapping[str, Any] | str | os.PathLike[str], ra
     """Everything the label shows, as data (also embedded in the SVG for ``verify``)."""
     rep = load_report(report)
     d = rep.to_dict()
-    r = resolve_rating(rep, rating, auto=auto_rate)
-    pr = (r or {}).get(d["boundary"]) or {}
-    sci = d.get("sci")
-    unc = d.get("uncertainty") or {}
-    # top-level phases, each followed by its children (prefill/decode inside generate, epochs inside train)
-    def row(p: Mapping[str, Any]) -> dict[str, Any]:
-        return {"name": p["name"], "kind": p.get("kind"), "parent": p.get("parent"),
-                "energy_j": p["energy_j"]["total"], "co2e_g": p.get("co2e_g"), "measured": p.get("measured", True),
-                "coverage": float((p.get("coverage") or {}).get("measured_fraction", 1.0))}
-
-    phases = []
-    for top in (p for p in d["phases"] if p.get("parent") is None):
-        phases.append(row(top))
-        phases += [row(c) for c in d["phases"] if c.get("parent") == top["name"]]
-    model = d.get("model") or {}
     st = scope_texts(d)
     fields = {
-        "model": model.get("id") or "unnamed model",
-        "task": model.get("task"),
-        "boundary": d["boundary"],
-        "sci_value": sci["value"] if sci else None,
-        "sci_uncertainty": unc.get("sci"),
-        "functional_unit": sci["functional_unit"] if sci else None,
-        "sci_text": st["sci_text"],
-        "sci_unit_shown": st["sci_unit_shown"],
-        "sci_version": (sci or {}).get("version") or "SCI 1.1",
-        "coverage": st["coverage"],
-        "energy_j": d["energy_j"],
-        "co2e_g": d["co2e_g"],
-        "embodied_g": d.get("embodied_g"),
-        "phases": phases,
-        "hardware": _hardware(d),
-        "date": str(d.get("created_at", ""))[:10],
-        "method": _method(d),
-        "method_text": _METHOD_TEXT.get(_method(d), _method(d)),
-        "estimated": bool(d["provenance"].get("estimated")),
-        "grid_g_per_kwh": d["carbon"]["g_per_kwh"],
-        "grid_where": grid_where(d["carbon"]),
-        "facts": fact_dicts(d),
-        "grade": pr.get("grade") if pr.get("available") else None,
-        "stars": pr.get("stars") if pr.get("available") else None,
-        "percentile": pr.get("percentile") if pr.get("available") else None,
-        "peers": pr.get("peers") if pr.get("available") else None,
-        "rating_reason": _rating_reason(r, pr),
-        "comparable": bool(pr.get("comparable", True)) if pr.get("available") else None,
-        "indicative": indicative_text(pr) if pr.get("available") else None,
-        "reference_version": (r or {}).get("reference_version"),
-        "rated": r is not None,
+        **_report_fields(rep, d, st),
+        **_rating_fields(rating_of(rep, rating, auto=auto_rate), rep.boundary),
         "digest": rep.digest(),
         "qr": qr_payload(rep, manifest_url),
         "manifest_url": manifest_url,
@@ -189,11 +144,64 @@ def label_fields(report: Report | Mapping[str, Any] | str | os.PathLike[str], ra
     }
     if fields["curve_note"]:  # a remote server: nothing failed, nothing here could read its energy
         fields["method_text"] = REMOTE_METHOD_TEXT
-    if fields["comparable"] is False:  # not comparable: no headline grade or stars, only the indicative position
-        fields.update(grade=None, stars=None, percentile=None)
-        why = not_comparable_reasons(pr)
-        fields["rating_reason"] = "not comparable: " + "; ".join(why) if why else "not comparable"
     return fields
+
+
+def _phase_row(p: PhaseView) -> dict[str, Any]:
+    return {"name": p.name, "kind": p.kind, "parent": p.parent, "energy_j": p.total_j, "co2e_g": p.co2e_g,
+            "measured": p.measured, "coverage": p.measured_fraction}
+
+
+def _report_fields(rep: Report, d: Mapping[str, Any], st: Mapping[str, Any]) -> dict[str, Any]:
+    """The report's side of the label: model, headline, phases (each top-level one followed by its children:
+    prefill/decode inside generate, epochs inside train), hardware, method and the facts."""
+    sci, model, method = rep.sci or {}, rep.model, _method(d)
+    phases = [_phase_row(v) for top in rep.top_phases() for v in (top, *rep.children(top.name))]
+    return {
+        "model": model.get("id") or "unnamed model",
+        "task": model.get("task"),
+        "boundary": rep.boundary,
+        "sci_value": sci.get("value"),
+        "sci_uncertainty": (d.get("uncertainty") or {}).get("sci"),
+        "functional_unit": sci.get("functional_unit"),
+        "sci_text": st["sci_text"],
+        "sci_unit_shown": st["sci_unit_shown"],
+        "sci_version": sci.get("version") or "SCI 1.1",
+        "coverage": st["coverage"],
+        "energy_j": d["energy_j"],
+        "co2e_g": d["co2e_g"],
+        "embodied_g": rep.embodied_g,
+        "phases": phases,
+        "hardware": _hardware(d),
+        "date": str(d.get("created_at", ""))[:10],
+        "method": method,
+        "method_text": _METHOD_TEXT.get(method, method),
+        "estimated": rep.estimated,
+        "grid_g_per_kwh": rep.carbon.g_per_kwh,
+        "grid_where": grid_where(rep.carbon),
+        "facts": fact_dicts(d),
+    }
+
+
+def _rating_fields(r: Rating | None, boundary: str) -> dict[str, Any]:
+    """The rating's side of the label. A rating that is not comparable shows no headline grade or stars, only
+    why (its indicative position stays in the data)."""
+    pr = phase_rating(r, boundary)
+    comparable = bool(pr.comparable) if pr.available else None  # a rating that says null is not comparable
+    shown = comparable is not False
+    reasons = pr.not_comparable_reasons()
+    return {
+        "grade": pr.grade if pr.available and shown else None,
+        "stars": pr.stars if pr.available and shown else None,
+        "percentile": pr.percentile if pr.available and shown else None,
+        "peers": pr.peers if pr.available else None,
+        "rating_reason": _rating_reason(r, pr) if shown else
+        ("not comparable: " + "; ".join(reasons) if reasons else "not comparable"),
+        "comparable": comparable,
+        "indicative": pr.indicative_text() if pr.available else None,
+        "reference_version": r.reference_version if r else None,
+        "rated": r is not None,
+    }
 
 
 # ------------------------------------------------------------------ drawing -----------
