@@ -23,6 +23,7 @@ from typing import Any
 from ..core import fmt as _fmt
 from ..core.hardware import measured_hardware
 from ..core.views import grid_where
+from ..rating.result import PhaseRating
 from .curve import curve_note
 
 __all__ = ["Fact", "facts", "fact_dicts", "scope_texts", "scope_line", "rating_value_text", "hardware_text",
@@ -205,6 +206,8 @@ def scope_line(tx: Mapping[str, Any]) -> str:
     return s + (f" + {tx['embodied_text']} embodied = {tx['total_co2e_text']}" if tx["embodied_text"] else "")
 
 
-def rating_value_text(pr: Mapping[str, Any], fam: str = "Wh") -> str:
+def rating_value_text(pr: PhaseRating | Mapping[str, Any], fam: str = "Wh") -> str:
     """A rating's value with its unit, readable: ``739 kWh (training energy with PUE 1.1, not normalised)``."""
+    if isinstance(pr, PhaseRating):
+        return _fmt.quantity(pr.value, pr.unit, fam)
     return _fmt.quantity(pr.get("value"), pr.get("unit"), fam)

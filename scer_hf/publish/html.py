@@ -23,11 +23,12 @@ from .._version import __version__
 from ..core import fmt as _fmt
 from ..core.report import Report, load_report
 from ..core.report_files import input_paths
+from ..core.views import PhaseView
 from ..errors import SCERError
-from ..rating import resolve_rating
-from ..rating.result import indicative_text, not_comparable_reasons
+from ..rating.result import PhaseRating, Rating
 from .curve import curve_caption, curve_levels, curve_rows, curve_svg
 from .figures import rating_value_text
+from .inputs import phase_rating, rating_of
 from .label import PALETTE, fmt_num, label_fields, make_label
 
 __all__ = ["write_html_report", "render_html", "distribution_svg", "pareto_svg", "pareto_front", "band_legend"]
@@ -53,9 +54,9 @@ def _peer(p: Any) -> dict[str, Any] | None:
     return out
 
 
-def _group_rows(pr: Mapping[str, Any]) -> list[dict[str, Any]]:
+def _group_rows(pr: PhaseRating) -> list[dict[str, Any]]:
     """Every reference row of the rating's peer group (``scer_hf.rating.reference``), in the rating's unit."""
-    group = (pr.get("category") or {}).get("group")
+    group = (pr.category or {}).get("group")
     if not group:
         return []
     try:
@@ -63,21 +64,21 @@ def _group_rows(pr: Mapping[str, Any]) -> list[dict[str, Any]]:
     except ImportError:
         return []
     try:
-        rows = reference.rows(pr.get("phase") or "inference")
+        rows = reference.rows(pr.phase or "inference")
     except SCERError:
         return []
-    unit = pr.get("unit") or ""
+    unit = pr.unit or ""
     return [{"model": r.get("model_key"), "value": r.get("value")} for r in rows
             if r.get("group") == group and r.get("value") is not None
             and str(r.get("value_unit") or unit).startswith(unit)]
 
 
-def _peers(pr: Mapping[str, Any], reference: Iterable[Any] | None) -> list[dict[str, Any]]:
+def _peers(pr: PhaseRating, reference: Iterable[Any] | None) -> list[dict[str, Any]]:
     """The peers to plot: *reference* when given, else exactly the peers the rating counted (``peer_values``),
     so the chart shows what the text counts; ratings written before ``peer_values`` fall back to the group."""
     rows: list[Any] = list(reference or [])
     if not rows:
-        rows = list(pr.get("peer_values") or []) or _group_rows(pr) or list(pr.get("nearest_peers") or [])
+        rows = list(pr.peer_values) or _group_rows(pr) or list(pr.nearest_peers)
     seen: set[tuple[Any, float]] = set()
     out = []
     for p in rows:
@@ -230,48 +231,50 @@ def pareto_svg(points: Sequence[Mapping[str, Any]], x_unit: str, metric: str, hi
 
 
 # ------------------------------------------------------------------ report ------------
-def _in_tree_order(phases: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
-    """Top-level phases in report order, each followed by its children (epochs under train)."""
-    names = {p["name"] for p in phases}
-    out: list[Mapping[str, Any]] = []
+def _in_tree_order(phases: Sequence[PhaseView]) -> list[PhaseView]:
+    """Top-level phases in report order, each followed by its children (epochs under train); a phase whose parent
+    is not in the report counts as top-level."""
+    names = {p.name for p in phases}
+    out: list[PhaseView] = []
 
-    def add(p: Mapping[str, Any]) -> None:
+    def add(p: PhaseView) -> None:
         out.append(p)
         for c in phases:
-            if c.get("parent") == p["name"] and c is not p:
+            if c.parent == p.name and c is not p:
                 add(c)
 
     for p in phases:
-        if p.get("parent") is None or p.get("parent") not in names:
+        if p.is_top or p.parent not in names:
             add(p)
     return out
 
 
-def _phase_rows(d: Mapping[str, Any], fam: str = "J") -> list[dict[str, Any]]:
-    rows = []
-    for p in _in_tree_order(d["phases"]):
-        e = p["energy_j"]["total"]
-        unc = p.get("energy_uncertainty_j") or 0.0
-        rel = unc / e if e else 0.0
-        cov = (p.get("coverage") or {}).get("measured_fraction", 1.0)
-        filled = (p.get("energy_j_filled") or {}).get("total")
-        rows.append({
-            "name": p["name"], "kind": p.get("kind") or "", "parent": p.get("parent") or "",
-            "duration": _fmt.duration(p["duration_s"]),
-            "energy": _fmt.energy(e, fam) if e is not None else "not measured",
-            "coverage": (f"measured {_fmt.coverage(cov)}" + (f", {_fmt.energy(filled, fam)} filled" if filled else ""))
-            if isinstance(cov, (int, float)) and cov < 1 else "",
-            "energy_unc": _fmt.energy(unc, fam) if unc else "", "co2e": _fmt.co2e(p.get("co2e_g")),
-            "co2e_unc": _fmt.co2e((p.get("co2e_g") or 0.0) * rel) if rel else "",
-            "counts": ", ".join(f"{k} {fmt_num(v)}" for k, v in p.get("counts", {}).items()),
-            "method": p.get("method", ""), "measured": p.get("measured", True),
-            "components": ", ".join(f"{k} {fmt_num(v)} J" for k, v in p["energy_j"].items() if k != "total"),
-            "errors": "; ".join(p.get("errors") or []),
-        })
-    return rows
+def _phase_rows(rep: Report | Mapping[str, Any], fam: str = "J") -> list[dict[str, Any]]:
+    views = rep.phase_views() if isinstance(rep, Report) else [PhaseView.from_dict(p) for p in rep["phases"]]
+    return [_phase_row(p, fam) for p in _in_tree_order(views)]
 
 
-def _quality_view(d: Mapping[str, Any], peers: Sequence[Mapping[str, Any]], pr: Mapping[str, Any]) -> dict | None:
+def _phase_row(p: PhaseView, fam: str) -> dict[str, Any]:
+    """One row of the phase table, as the page shows it."""
+    e, unc = p.total_j, p.energy_uncertainty_j
+    rel = unc / e if e else 0.0
+    cov = p.measured_fraction
+    return {
+        "name": p.name, "kind": p.kind or "", "parent": p.parent or "",
+        "duration": _fmt.duration(p.duration_s),
+        "energy": _fmt.energy(e, fam) if e is not None else "not measured",
+        "coverage": (f"measured {_fmt.coverage(cov)}" + (f", {_fmt.energy(p.filled_j, fam)} filled" if p.filled_j
+                                                        else "")) if cov < 1 else "",
+        "energy_unc": _fmt.energy(unc, fam) if unc else "", "co2e": _fmt.co2e(p.co2e_g),
+        "co2e_unc": _fmt.co2e((p.co2e_g or 0.0) * rel) if rel else "",
+        "counts": ", ".join(f"{k} {fmt_num(v)}" for k, v in p.counts.items()),
+        "method": p.method, "measured": p.measured,  # null shows as the report has it
+        "components": ", ".join(f"{k} {fmt_num(v)} J" for k, v in p.energy_j.items() if k != "total"),
+        "errors": "; ".join(p.errors),
+    }
+
+
+def _quality_view(d: Mapping[str, Any], peers: Sequence[Mapping[str, Any]], pr: PhaseRating) -> dict | None:
     q = d.get("quality")
     if not isinstance(q, Mapping) or not isinstance(q.get("value"), (int, float)):
         return None
@@ -279,8 +282,8 @@ def _quality_view(d: Mapping[str, Any], peers: Sequence[Mapping[str, Any]], pr: 
     view = {"q": dict(q), "per_unit": d.get("co2e_g_per_quality_unit"), "svg": "", "note": ""}
     x_self, x_unit = sci.get("value"), sci.get("unit", "gCO2eq per functional unit")
     peer_pts = [p for p in peers if "quality" in p]
-    if pr.get("available") and peer_pts and pr.get("value"):
-        x_self, x_unit = pr["value"], pr.get("unit") or x_unit
+    if pr.available and peer_pts and pr.value:
+        x_self, x_unit = pr.value, pr.unit or x_unit
     pts = [{"model": "this model", "x": x_self, "y": float(q["value"]), "self": True}] if x_self else []
     pts += [{"model": p["model"], "x": p["value"], "y": p["quality"]} for p in peer_pts]
     if not peer_pts:
@@ -302,14 +305,14 @@ def _equivalents(co2e_g: float, g_per_kwh: float | None = None) -> list[dict[str
     return [e] if e else []
 
 
-def rating_sentence(pr: Mapping[str, Any], boundary: str, fam: str = "Wh") -> str:
+def rating_sentence(pr: PhaseRating, boundary: str, fam: str = "Wh") -> str:
     """The rating in one sentence, each clause only when it has something to say."""
     s = f"The model's {boundary} value is {rating_value_text(pr, fam)}"
-    if pr.get("uncertainty"):
-        s += f" (\u00b1 {_fmt.num(pr['uncertainty'])})"
-    if pr.get("percentile") is not None:
-        s += f"; it is better than {_fmt.num(pr['percentile'], 2)}% of {pr.get('peers')} reference models"
-    cat = pr.get("category")
+    if pr.uncertainty:
+        s += f" (\u00b1 {_fmt.num(pr.uncertainty)})"
+    if pr.percentile is not None:
+        s += f"; it is better than {_fmt.num(pr.percentile, 2)}% of {pr.peers} reference models"
+    cat = pr.category
     if cat:
         s += f" in peer group {cat.get('group') if isinstance(cat, Mapping) and cat.get('group') else cat}"
     return s + "."
@@ -354,45 +357,68 @@ def render_html(report: Report | Mapping[str, Any] | str | os.PathLike[str], rat
     """The HTML report as text (see :func:`write_html_report`); *file_name*: the page's own file name, for the
     verify command it prints (``scer-hf verify`` re-renders the page and compares its text)."""
     rep = load_report(report)
-    d = rep.to_dict()
-    r = resolve_rating(rep, rating, auto=auto_rate)
+    r = rating_of(rep, rating, auto=auto_rate)
     fields = label_fields(rep, r, manifest_url, auto_rate=False)
-    pr = (r or {}).get(d["boundary"]) or {}
-    other = (r or {}).get("training" if d["boundary"] == "inference" else "inference") or {}
-    peers = _peers(pr, reference)
-    dist = ""
-    if pr.get("available") and (peers or pr.get("value")):
-        dist = distribution_svg(peers, pr.get("value"), pr.get("unit") or "", pr.get("uncertainty"),
-                                d["model"].get("id") or "this model", pr.get("star_bands"))
-    unc = d.get("uncertainty") or {}
-    tx = fields["texts"]
-    fam = tx["energy_family"]
+    d = rep.to_dict()
     ctx = {
-        "d": d, "f": fields, "rating": r, "pr": pr, "other": other, "peers": peers,
+        "d": d, "f": fields, "tx": fields["texts"], "manifest_url": manifest_url, "digest": rep.digest(),
         "label_svg": Markup(make_label(rep, r, manifest_url, auto_rate=False, file_name=file_name)),
         "verify_cmd": f"scer-hf verify {file_name}" if file_name else "scer-hf verify REPORT.json",
-        "manifest_url": manifest_url,
-        "reasons": not_comparable_reasons(dict(pr)), "indicative": indicative_text(dict(pr)),
-        "notes": [n for n in pr.get("notes") or [] if not str(n).startswith("not comparable: ")
-                  and not (fields["stars"] is None and "stars clipped" in str(n))],  # stars not shown: no note
-        "band_legend": band_legend(pr.get("star_bands"), pr.get("unit") or ""),
-        "dist_svg": Markup(dist), "phases": _phase_rows(d, fam), "tx": tx,
-        "intensity_svg": Markup(intensity_svg(d["carbon"].get("live"))),
-        "sci_value": tx["sci_value_text"], "sci_unc": tx["sci_unc_text"],
-        "alts": [{"value": fmt_num(_fmt.sci_display(a)["value"]), "unit": _fmt.sci_display(a)["unit"],
-                  "r": fmt_num(a["r"] * a.get("scale", 1.0)), "count_key": a.get("count_key", "")}
-                 for a in d.get("sci_alternatives", [])],
-        "energy": tx["energy_text"], "energy_unc": _fmt.energy(unc["energy_j"], fam) if unc.get("energy_j") else "",
-        "co2e": tx["co2e_text"], "co2e_unc": _fmt.co2e(unc["co2e_g"]) if unc.get("co2e_g") else "",
-        "rel_unc": _fmt.percent(unc.get("relative", 0)), "quality": _quality_view(d, peers, pr),
-        "fmt": fmt_num, "mass": _fmt.co2e, "unit_text": _fmt.unit_text, "version": __version__, "digest": rep.digest(),
-        "rating_sentence": rating_sentence(pr, d["boundary"], fam) if pr.get("available") else "",
-        "other_value": rating_value_text(other, fam) if other.get("available") else "",
-        "embodied": d.get("embodied") or {},
-        "equivalents": _equivalents(tx["total_co2e_g"], d["carbon"].get("g_per_kwh")),
+        "fmt": fmt_num, "mass": _fmt.co2e, "unit_text": _fmt.unit_text, "version": __version__,
+        **_rating_view(rep, r, fields, reference),
+        **_figures_view(rep, fields["texts"]),
         **_curve_view(d),
     }
     return _ENV.get_template("report.html.j2").render(**ctx)
+
+
+def _rating_view(rep: Report, r: Rating | None, fields: Mapping[str, Any],
+                 reference: Iterable[Any] | None) -> dict[str, Any]:
+    """The rating section: this boundary's rating and the other's, the peers and their chart, the notes."""
+    b = rep.boundary
+    pr = phase_rating(r, b)
+    other = phase_rating(r, "training" if b == "inference" else "inference")
+    fam = fields["texts"]["energy_family"]
+    peers = _peers(pr, reference)
+    dist = ""
+    if pr.available and (peers or pr.value):
+        dist = distribution_svg(peers, pr.value, pr.unit or "", pr.uncertainty, rep.model.get("id") or "this model",
+                                pr.star_bands)
+    return {
+        "rating": r, "pr": pr, "other": other, "peers": peers, "dist_svg": Markup(dist),
+        "reasons": pr.not_comparable_reasons(), "indicative": pr.indicative_text(),
+        "notes": [n for n in pr.notes if not str(n).startswith("not comparable: ")
+                  and not (fields["stars"] is None and "stars clipped" in str(n))],  # stars not shown: no note
+        "band_legend": band_legend(pr.star_bands, pr.unit or ""),
+        "rating_sentence": rating_sentence(pr, b, fam) if pr.available else "",
+        "other_value": rating_value_text(other, fam) if other.available else "",
+        "quality": _quality_view(rep.to_dict(), peers, pr),
+    }
+
+
+def _figures_view(rep: Report, tx: Mapping[str, Any]) -> dict[str, Any]:
+    """The figures: SCI and its alternatives, energy and CO2e with their uncertainty, phases, grid over the run,
+    embodied emissions and the human equivalent."""
+    d = rep.to_dict()
+    unc, fam = d.get("uncertainty") or {}, tx["energy_family"]
+    return {
+        "phases": _phase_rows(rep, fam),
+        "intensity_svg": Markup(intensity_svg(rep.carbon.live)),
+        "sci_value": tx["sci_value_text"], "sci_unc": tx["sci_unc_text"],
+        "alts": [_alternative(a) for a in d.get("sci_alternatives", [])],
+        "energy": tx["energy_text"], "energy_unc": _fmt.energy(unc["energy_j"], fam) if unc.get("energy_j") else "",
+        "co2e": tx["co2e_text"], "co2e_unc": _fmt.co2e(unc["co2e_g"]) if unc.get("co2e_g") else "",
+        "rel_unc": _fmt.percent(unc.get("relative", 0)),
+        "embodied": d.get("embodied") or {},
+        "equivalents": _equivalents(tx["total_co2e_g"], rep.carbon.g_per_kwh),
+    }
+
+
+def _alternative(a: Mapping[str, Any]) -> dict[str, Any]:
+    """One SCI alternative (per another functional unit) as the page shows it."""
+    shown = _fmt.sci_display(a) or {}
+    return {"value": fmt_num(shown.get("value")), "unit": shown.get("unit"),
+            "r": fmt_num(a["r"] * a.get("scale", 1.0)), "count_key": a.get("count_key", "")}
 
 
 def _curve_view(d: Mapping[str, Any]) -> dict[str, Any]:
