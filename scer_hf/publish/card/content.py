@@ -42,7 +42,7 @@ from ...core import fmt as _fmt
 from ...core.report import Report
 from ...core.views import grid_place
 from ...errors import CardConflictError, CardError
-from ...rating.result import indicative_text, not_comparable_reasons
+from ...rating.result import Rating
 from ..figures import coverage_texts, fact_dicts, hardware_text, rating_value_text
 from ..label import fmt_energy, fmt_num
 from .escape import md_escape
@@ -156,24 +156,25 @@ def _coverage_entry(d: Mapping[str, Any]) -> dict[str, Any] | None:
                    f"omitted: {tx['no_headline_text']}; the Hub field only takes a measured figure"})
 
 
-def rating_entry(rating: Mapping[str, Any] | None, boundary: str) -> dict[str, Any] | None:
-    """``scer.rating.<boundary>`` from a rating dict (shared contract), or None."""
+def rating_entry(rating: Rating | Mapping[str, Any] | None, boundary: str) -> dict[str, Any] | None:
+    """``scer.rating.<boundary>`` from a :class:`~scer_hf.rating.result.Rating` (or its dict), or None."""
     if rating is None:
         return None
-    pr = rating.get(boundary)
-    if not isinstance(pr, Mapping):
-        raise CardError(f"rating has no {boundary!r} entry; pass scer_hf.rate(report) or its to_dict()")
-    if not pr.get("available"):
-        return _clean({"available": False, "reason": pr.get("reason"), "how_to_measure": pr.get("how_to_measure")})
-    out = _clean({k: pr.get(k) for k in _RATING_KEYS})
-    if pr.get("comparable") is False:  # not comparable: no grade or stars in the card; the position stays in the data
+    if isinstance(rating, Mapping):
+        if not isinstance(rating.get(boundary), Mapping):
+            raise CardError(f"rating has no {boundary!r} entry; pass scer_hf.rate(report) or its to_dict()")
+        rating = Rating.from_dict(rating)
+    pr = rating[boundary]
+    if not pr.available:
+        return _clean({"available": False, "reason": pr.reason, "how_to_measure": pr.how_to_measure})
+    out = _clean({k: getattr(pr, k) for k in _RATING_KEYS})
+    if pr.comparable is False:  # not comparable: no grade or stars in the card; the position stays in the data
         for k in ("grade", "stars", "percentile"):
             out.pop(k, None)
-        out = _clean({**out, "indicative": indicative_text(dict(pr)),
-                      "not_comparable": not_comparable_reasons(dict(pr)) or None})
-    if rating.get("reference_version"):
-        out["reference"] = rating["reference_version"]
-    bound = [b for b in rating.get("reports") or [] if isinstance(b, Mapping) and b.get("boundary") == boundary]
+        out = _clean({**out, "indicative": pr.indicative_text(), "not_comparable": pr.not_comparable_reasons() or None})
+    if rating.reference_version:
+        out["reference"] = rating.reference_version
+    bound = [r for r in rating.reports if r.get("boundary") == boundary]
     if bound:  # the report this rating was made from: verify checks it is the card's report
         out["report_digest"] = bound[0].get("report_digest")
     return json.loads(json.dumps(out))  # plain JSON types only (YAML-safe)
@@ -237,7 +238,8 @@ def is_ours_co2(v: Any) -> bool:
 _ours_co2 = is_ours_co2
 
 
-def merge_scer(existing: Any, report: Report, rating: Mapping[str, Any] | None, overwrite: bool) -> dict[str, Any]:
+def merge_scer(existing: Any, report: Report, rating: Rating | Mapping[str, Any] | None,
+               overwrite: bool) -> dict[str, Any]:
     """The new ``scer`` block: this report's boundary replaced, the other one kept."""
     b = report.boundary
     ours = isinstance(existing, Mapping) and existing.get("schema_version") == SCER_SCHEMA_VERSION
@@ -339,31 +341,39 @@ def render_section(scer: Mapping[str, Any], co2: Any, label: str | None = None) 
     Each boundary's section shows the label recorded in ``scer.<boundary>.label`` (*label*, if given, is
     used for a boundary that records none) and links its ``manifest`` file when the card has one.
     """
-    phases = []
-    for b in ("training", "inference"):
-        e = scer.get(b)
-        if not isinstance(e, Mapping):
-            continue
-        ps = e.get("phases")
-        rows = _tree_rows([p for p in ps if isinstance(p, Mapping)] if isinstance(ps, list) else [])
-        r = scer.get("rating")
-        r = r.get(b) if isinstance(r, Mapping) else None
-        e = dict(e, sources=[x for x in e.get("sources") or [] if isinstance(x, str)]
-                 if isinstance(e.get("sources"), list) else [])
-        for k in ("sci", "grid"):  # a card may hold anything here (hand edits, older writers)
-            e[k] = e.get(k) if isinstance(e.get(k), Mapping) else ({} if k == "grid" else None)
-        facts = e.get("facts")
-        e["facts"] = [x for x in facts if isinstance(x, Mapping)] if isinstance(facts, list) else []
-        lab = e.get("label") or label
-        if isinstance(e.get("manifest"), str):
-            e["manifest_url"] = _url(e["manifest"])
-        phases.append({"boundary": b, "entry": e, "rows": rows, "label": _url(lab) if isinstance(lab, str) else None,
-                       "fam": _fmt.energy_family(e.get("energy_j")) if _is_num(e.get("energy_j")) else None,
-                       "rating": r if isinstance(r, Mapping) else None})
+    rating = scer.get("rating")
+    phases = [_section_phase(b, scer[b], rating.get(b) if isinstance(rating, Mapping) else None, label)
+              for b in ("training", "inference") if isinstance(scer.get(b), Mapping)]
     text = _template("scer_card_section.md.j2").render(
         phases=phases, co2=co2 if isinstance(co2, Mapping) and co2.get("source") == SOURCE else None,
         schema_version=scer.get("schema_version"))
     return text.rstrip("\n")
+
+
+def _section_phase(b: str, entry: Mapping[str, Any], r: Any, label: str | None) -> dict[str, Any]:
+    """One boundary of the section: its entry made safe to render, its phase rows, label link and rating."""
+    ps = entry.get("phases")
+    rows = _tree_rows([p for p in ps if isinstance(p, Mapping)] if isinstance(ps, list) else [])
+    e = _safe_entry(entry)
+    lab = e.get("label") or label
+    return {"boundary": b, "entry": e, "rows": rows, "label": _url(lab) if isinstance(lab, str) else None,
+            "fam": _fmt.energy_family(e.get("energy_j")) if _is_num(e.get("energy_j")) else None,
+            "rating": r if isinstance(r, Mapping) else None}
+
+
+def _list_of(v: Any, kind: type | tuple[type, ...]) -> list[Any]:
+    return [x for x in v if isinstance(x, kind)] if isinstance(v, list) else []
+
+
+def _safe_entry(entry: Mapping[str, Any]) -> dict[str, Any]:
+    """A card's ``scer.<boundary>`` with every field the template reads of the type it expects: a card may hold
+    anything here (hand edits, older writers)."""
+    e = dict(entry, sources=_list_of(entry.get("sources"), str), facts=_list_of(entry.get("facts"), Mapping))
+    e["sci"] = e.get("sci") if isinstance(e.get("sci"), Mapping) else None
+    e["grid"] = e.get("grid") if isinstance(e.get("grid"), Mapping) else {}
+    if isinstance(e.get("manifest"), str):
+        e["manifest_url"] = _url(e["manifest"])
+    return e
 
 
 def minimal_card(model_id: str | None) -> str:
