@@ -27,9 +27,10 @@ from ..core.views import PhaseView
 from ..errors import SCERError
 from ..rating.result import PhaseRating, Rating
 from .curve import curve_caption, curve_levels, curve_rows, curve_svg
-from .figures import rating_value_text
+from .fields import LabelFields, label_view
+from .figures import ScopeTexts, rating_value_text
 from .inputs import phase_rating, rating_of
-from .label import PALETTE, fmt_num, label_fields, make_label
+from .label import PALETTE, fmt_num, make_label
 
 __all__ = ["write_html_report", "render_html", "distribution_svg", "pareto_svg", "pareto_front", "band_legend"]
 
@@ -358,27 +359,27 @@ def render_html(report: Report | Mapping[str, Any] | str | os.PathLike[str], rat
     verify command it prints (``scer-hf verify`` re-renders the page and compares its text)."""
     rep = load_report(report)
     r = rating_of(rep, rating, auto=auto_rate)
-    fields = label_fields(rep, r, manifest_url, auto_rate=False)
+    fields = label_view(rep, r, manifest_url, auto_rate=False)
     d = rep.to_dict()
     ctx = {
-        "d": d, "f": fields, "tx": fields["texts"], "manifest_url": manifest_url, "digest": rep.digest(),
+        "d": d, "f": fields, "tx": fields.texts, "manifest_url": manifest_url, "digest": rep.digest(),
         "label_svg": Markup(make_label(rep, r, manifest_url, auto_rate=False, file_name=file_name)),
         "verify_cmd": f"scer-hf verify {file_name}" if file_name else "scer-hf verify REPORT.json",
         "fmt": fmt_num, "mass": _fmt.co2e, "unit_text": _fmt.unit_text, "version": __version__,
         **_rating_view(rep, r, fields, reference),
-        **_figures_view(rep, fields["texts"]),
+        **_figures_view(rep, fields.texts),
         **_curve_view(d),
     }
     return _ENV.get_template("report.html.j2").render(**ctx)
 
 
-def _rating_view(rep: Report, r: Rating | None, fields: Mapping[str, Any],
+def _rating_view(rep: Report, r: Rating | None, fields: LabelFields,
                  reference: Iterable[Any] | None) -> dict[str, Any]:
     """The rating section: this boundary's rating and the other's, the peers and their chart, the notes."""
     b = rep.boundary
     pr = phase_rating(r, b)
     other = phase_rating(r, "training" if b == "inference" else "inference")
-    fam = fields["texts"]["energy_family"]
+    fam = fields.texts.energy_family
     peers = _peers(pr, reference)
     dist = ""
     if pr.available and (peers or pr.value):
@@ -388,7 +389,7 @@ def _rating_view(rep: Report, r: Rating | None, fields: Mapping[str, Any],
         "rating": r, "pr": pr, "other": other, "peers": peers, "dist_svg": Markup(dist),
         "reasons": pr.not_comparable_reasons(), "indicative": pr.indicative_text(),
         "notes": [n for n in pr.notes if not str(n).startswith("not comparable: ")
-                  and not (fields["stars"] is None and "stars clipped" in str(n))],  # stars not shown: no note
+                  and not (fields.stars is None and "stars clipped" in str(n))],  # stars not shown: no note
         "band_legend": band_legend(pr.star_bands, pr.unit or ""),
         "rating_sentence": rating_sentence(pr, b, fam) if pr.available else "",
         "other_value": rating_value_text(other, fam) if other.available else "",
@@ -396,21 +397,21 @@ def _rating_view(rep: Report, r: Rating | None, fields: Mapping[str, Any],
     }
 
 
-def _figures_view(rep: Report, tx: Mapping[str, Any]) -> dict[str, Any]:
+def _figures_view(rep: Report, tx: ScopeTexts) -> dict[str, Any]:
     """The figures: SCI and its alternatives, energy and CO2e with their uncertainty, phases, grid over the run,
     embodied emissions and the human equivalent."""
     d = rep.to_dict()
-    unc, fam = d.get("uncertainty") or {}, tx["energy_family"]
+    unc, fam = d.get("uncertainty") or {}, tx.energy_family
     return {
         "phases": _phase_rows(rep, fam),
         "intensity_svg": Markup(intensity_svg(rep.carbon.live)),
-        "sci_value": tx["sci_value_text"], "sci_unc": tx["sci_unc_text"],
+        "sci_value": tx.sci_value_text, "sci_unc": tx.sci_unc_text,
         "alts": [_alternative(a) for a in d.get("sci_alternatives", [])],
-        "energy": tx["energy_text"], "energy_unc": _fmt.energy(unc["energy_j"], fam) if unc.get("energy_j") else "",
-        "co2e": tx["co2e_text"], "co2e_unc": _fmt.co2e(unc["co2e_g"]) if unc.get("co2e_g") else "",
+        "energy": tx.energy_text, "energy_unc": _fmt.energy(unc["energy_j"], fam) if unc.get("energy_j") else "",
+        "co2e": tx.co2e_text, "co2e_unc": _fmt.co2e(unc["co2e_g"]) if unc.get("co2e_g") else "",
         "rel_unc": _fmt.percent(unc.get("relative", 0)),
         "embodied": d.get("embodied") or {},
-        "equivalents": _equivalents(tx["total_co2e_g"], rep.carbon.g_per_kwh),
+        "equivalents": _equivalents(tx.total_co2e_g, rep.carbon.g_per_kwh),
     }
 
 
