@@ -69,8 +69,9 @@ def curve_svg(levels: Sequence[Mapping[str, Any]], *, width: float = 560, height
                f"{escape(title)}</text>")
     out.append(f'<line x1="{x0:.1f}" y1="{y0 + h:.1f}" x2="{x0 + w:.1f}" y2="{y0 + h:.1f}" stroke="{_RULE}"/>')
     for i, lv in enumerate(levels):  # throughput bars, light, behind
-        if tp[i] is not None and t_top > 0:
-            by = _y(tp[i], t_top, y0, h)
+        speed_i = tp[i]
+        if speed_i is not None and t_top > 0:
+            by = _y(speed_i, t_top, y0, h)
             out.append(f'<rect x="{xs[i] - bar_w / 2:.1f}" y="{by:.1f}" width="{bar_w:.1f}" height="{y0 + h - by:.1f}" '
                        f'fill="#dbeafe"/>')
         out.append(f'<text x="{xs[i]:.1f}" y="{y0 + h + font * 1.2:.1f}" font-size="{font}" fill="{_INK}" '
@@ -108,7 +109,7 @@ def _n(v: Any, unit: str = "") -> str:
     return "n/a" if v is None else f"{_fmt.num(v)}{unit}"
 
 
-def curve_rows(levels: Sequence[Mapping[str, Any]]) -> list[dict[str, str]]:
+def curve_rows(levels: Sequence[Mapping[str, Any]]) -> list[dict[str, str | None]]:
     """One row of text per level for the HTML table."""
     rows = []
     for lv in levels:

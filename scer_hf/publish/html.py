@@ -91,7 +91,7 @@ def _peers(pr: PhaseRating, reference: Iterable[Any] | None) -> list[dict[str, A
 
 
 # ------------------------------------------------------------------ plots -------------
-def _log_axis(values: Sequence[float]) -> tuple[float, float]:
+def _log_axis(values: Sequence[float]) -> tuple[int, int]:
     lo = math.floor(math.log10(min(values)))
     hi = math.ceil(math.log10(max(values)))
     return (lo, hi if hi > lo else lo + 1)
@@ -153,8 +153,8 @@ def distribution_svg(peers: Sequence[Mapping[str, Any]], value: float | None, un
     if value:
         xv = x(value)
         if uncertainty:
-            a, b = x(max(value - uncertainty, 10.0 ** lo)), x(value + uncertainty)
-            parts.append(f'<line x1="{a:.1f}" y1="40" x2="{b:.1f}" y2="40" stroke="{PALETTE["grade_C"]}" '
+            x_lo, x_hi = x(max(value - uncertainty, 10.0 ** lo)), x(value + uncertainty)
+            parts.append(f'<line x1="{x_lo:.1f}" y1="40" x2="{x_hi:.1f}" y2="40" stroke="{PALETTE["grade_C"]}" '
                          f'stroke-width="2"/>')
         parts.append(f'<polygon points="{xv:.1f},28 {xv + 9:.1f},40 {xv:.1f},52 {xv - 9:.1f},40" '
                      f'fill="{PALETTE["grade_C"]}"><title>{escape(model)}</title></polygon>')
@@ -295,10 +295,12 @@ def _quality_view(d: Mapping[str, Any], peers: Sequence[Mapping[str, Any]], pr: 
     return view
 
 
-def _equivalents(co2e_g: float, g_per_kwh: float | None = None) -> list[dict[str, Any]]:
+def _equivalents(co2e_g: float | None, g_per_kwh: float | None = None) -> list[dict[str, Any]]:
     """The one human equivalent the label shows too (``best_equivalent``), with its source; [] when none reads."""
     from ..core.equivalents import best_equivalent
 
+    if co2e_g is None:
+        return []
     try:
         e = best_equivalent(co2e_g, g_per_kwh=g_per_kwh)
     except (SCERError, ValueError, TypeError, KeyError):

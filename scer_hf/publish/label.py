@@ -333,7 +333,7 @@ def make_label(report: Report | Mapping[str, Any] | str | os.PathLike[str], rati
                       _t(W - pad, 36, "GSF SCER draft", 11, "on_band", anchor="end"),
                       _t(pad, 66, _clip(f.model, 34), 15, "ink", "bold")]
     out += _grade_area(f, 78, pad)
-    y = 78 + 64 + 12
+    y: float = 78 + 64 + 12
     out += _headline(f, y, pad, W)
     rows, y = _phase_rows(f, y + 66 + 20, pad, W)
     out += rows

@@ -44,7 +44,8 @@ __all__ = ["verify", "verify_report", "verify_label", "verify_card", "verify_htm
 # ------------------------------------------------------------------ report ------------
 def _rebuild(d: Mapping[str, Any]) -> Report:
     emb = d.get("embodied") or {}
-    embodied = Embodied(**{k: emb.get(k) for k in Embodied.__dataclass_fields__}) if emb.get("included") else None
+    recorded: dict[str, Any] = {k: emb.get(k) for k in Embodied.__dataclass_fields__}
+    embodied = Embodied(**recorded) if emb.get("included") else None
     alts = d.get("sci_alternatives") or []
     units = [FunctionalUnit(a["functional_unit"], a["count_key"], float(a.get("scale", 1.0))) for a in alts] or None
     prov = {k: v for k, v in d["provenance"].items() if k not in ("method", "estimated", "note")}

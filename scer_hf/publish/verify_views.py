@@ -109,7 +109,7 @@ def _expected_scer(block: Mapping[str, Any], reports: Mapping[str, Report]) -> d
     scer: dict[str, Any] = dict(block)
     ratings = dict(block["rating"]) if isinstance(block.get("rating"), Mapping) else {}
     for b, rep in reports.items():
-        old = block.get(b) if isinstance(block.get(b), Mapping) else {}
+        old: Mapping[str, Any] = block[b] if isinstance(block.get(b), Mapping) else {}
         scer[b] = {**_c.boundary_entry(rep), **{k: old[k] for k in ("label", "manifest") if k in old}}
         shown = ratings.get(b)
         if b in ratings and (not isinstance(shown, Mapping) or shown.get("available", True)):

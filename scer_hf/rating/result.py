@@ -224,10 +224,11 @@ class Rating:
             pr = d.get(name)
             return PhaseRating.from_dict(pr, name) if isinstance(pr, Mapping) else PhaseRating(name)
 
+        reports = [dict(r) for r in d.get("reports") or [] if isinstance(r, Mapping)]
         return cls(model=d.get("model"), reference_version=d.get("reference_version") or "",
                    training=phase("training"), inference=phase("inference"), hub=d.get("hub"),
-                   lineage=d.get("lineage"), reports=[dict(r) for r in d.get("reports") or [] if isinstance(r, Mapping)],
-                   known=bool(d.get("known", True)), suggestions=list(d.get("suggestions") or []))
+                   lineage=d.get("lineage"), reports=reports, known=bool(d.get("known", True)),
+                   suggestions=list(d.get("suggestions") or []))
 
     def __getitem__(self, phase: str) -> PhaseRating:
         if phase not in ("training", "inference"):

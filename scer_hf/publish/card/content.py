@@ -123,9 +123,7 @@ def boundary_entry(report: Report) -> dict[str, Any]:
         "energy_j": d["energy_j"],
         "co2e_g": d["co2e_g"],
         "embodied_g": d.get("embodied_g"),
-        "sci": _clean({**{k: sci.get(k) for k in ("value", "unit", "functional_unit", "version")},
-                       "shown_value": _fmt.sci_display(sci)["value"], "shown_unit": _fmt.sci_display(sci)["unit"]})
-        if sci else None,
+        "sci": _sci_entry(sci) if sci else None,
         "grid": _clean({"g_per_kwh": carbon.get("g_per_kwh"), "pue": carbon.get("pue"),
                         "location": _location(carbon)}),
         "hardware": _hardware(d),
@@ -135,6 +133,13 @@ def boundary_entry(report: Report) -> dict[str, Any]:
         "facts": fact_dicts(d),
         "sources": sources,
     })
+
+
+def _sci_entry(sci: Mapping[str, Any]) -> dict[str, Any]:
+    """``scer.<boundary>.sci``: the SCI as recorded, and as shown (its functional unit's fixed scale)."""
+    shown = _fmt.sci_display(sci) or {}
+    return _clean({**{k: sci.get(k) for k in ("value", "unit", "functional_unit", "version")},
+                   "shown_value": shown.get("value"), "shown_unit": shown.get("unit")})
 
 
 def _phase_coverage(p: Mapping[str, Any]) -> float | None:
