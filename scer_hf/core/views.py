@@ -30,7 +30,8 @@ def _frozen_map(m: Any) -> Mapping[str, Any]:
 
 
 def _opt_float(x: Any) -> float | None:
-    return float(x) if isinstance(x, (int, float)) and not isinstance(x, bool) else None
+    """A number as the report holds it (an int stays an int: JSON and YAML keep writing it the same), else None."""
+    return x if isinstance(x, (int, float)) and not isinstance(x, bool) else None
 
 
 @dataclass(frozen=True)
@@ -96,10 +97,10 @@ class PhaseView:
 
     @classmethod
     def from_dict(cls, p: Mapping[str, Any]) -> PhaseView:
-        cov = p.get("coverage")
+        cov, duration = p.get("coverage"), _opt_float(p.get("duration_s"))
         return cls(
             name=str(p["name"]), kind=p.get("kind"), parent=p.get("parent"),
-            energy_j=_frozen_map(p.get("energy_j")), duration_s=float(p.get("duration_s") or 0.0),
+            energy_j=_frozen_map(p.get("energy_j")), duration_s=0.0 if duration is None else duration,
             co2e_g=_opt_float(p.get("co2e_g")), counts=_frozen_map(p.get("counts")),
             measured=bool(p.get("measured", True)), method=p.get("method"),
             coverage=CoverageView.from_dict(cov) if isinstance(cov, Mapping) else None,

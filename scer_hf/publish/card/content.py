@@ -40,7 +40,7 @@ from typing import Any
 
 from ...core import fmt as _fmt
 from ...core.report import Report
-from ...core.views import grid_place
+from ...core.views import PhaseView, grid_place
 from ...errors import CardConflictError, CardError
 from ...rating.result import Rating
 from ..figures import coverage_texts, fact_dicts, hardware_text, rating_value_text
@@ -95,44 +95,50 @@ def _hardware(d: Mapping[str, Any]) -> str | None:
 def boundary_entry(report: Report) -> dict[str, Any]:
     """``scer.<boundary>``: the report's figures (exact numbers)."""
     d = report.to_dict()
-    prov, carbon = d["provenance"], d["carbon"]
-    sci = d.get("sci")
-    emb = d.get("embodied") or {}
-    sources = [f"grid intensity: {carbon.get('source')}" + (f" ({carbon['year']})" if carbon.get("year") else "")]
-    if emb.get("included") and emb.get("source"):
-        sources.append(f"embodied: {emb['source']}")
-    for m in prov.get("meters", []):
-        sources.append(f"energy: {m.get('meter')} meter ({m.get('method')}): {m.get('source')}")
-    if sci:
-        sources.append(f"{sci.get('version')}: (E x I + M) / R, Green Software Foundation")
-    phases = [_clean({"name": p["name"], "kind": p.get("kind"), "parent": p.get("parent"),
-                      "energy_j": p["energy_j"]["total"], "co2e_g": p.get("co2e_g"),
-                      "duration_s": p.get("duration_s"),
-                      "measured": False if p.get("measured") is False else None,
-                      "coverage": _phase_coverage(p),
-                      "filled_j": (p.get("energy_j_filled") or {}).get("total"),
-                      "method": p.get("method") if p.get("method") != prov.get("method") else None})
-              for p in d["phases"]]
+    method = report["provenance"].get("method")
+    sci = report.sci
     return _clean({
         "report_digest": report.digest(),
-        "model": (d.get("model") or {}).get("id"),
-        "task": (d.get("model") or {}).get("task"),
-        "status": d.get("status", "complete"),
-        "method": prov.get("method"),
-        "estimated": bool(prov.get("estimated")),
-        "energy_j": d["energy_j"],
+        "model": report.model.get("id"),
+        "task": report.model.get("task"),
+        "status": report.status,
+        "method": method,
+        "estimated": report.estimated,
+        "energy_j": d["energy_j"],  # exactly as the report holds them (an int stays an int in the YAML)
         "co2e_g": d["co2e_g"],
-        "embodied_g": d.get("embodied_g"),
+        "embodied_g": report.embodied_g,
         "sci": _sci_entry(sci) if sci else None,
-        "grid": _clean({"g_per_kwh": carbon.get("g_per_kwh"), "pue": carbon.get("pue"),
-                        "location": _location(carbon)}),
+        "grid": _clean({"g_per_kwh": report.carbon.g_per_kwh, "pue": d["carbon"].get("pue"),
+                        "location": _location(report.carbon)}),
         "hardware": _hardware(d),
         "coverage": _coverage_entry(d),
-        "phases": phases,
+        "phases": [_phase_entry(p, method) for p in report.phase_views()],
         # the facts every output shows beside the figures (scer_hf.publish.figures.facts), as the section shows them
         "facts": fact_dicts(d),
-        "sources": sources,
+        "sources": _sources(report, d.get("embodied") or {}),
     })
+
+
+def _sources(report: Report, emb: Mapping[str, Any]) -> list[str]:
+    """Where each figure comes from: the grid figure, embodied data, each meter, the SCI formula."""
+    carbon, sci = report.carbon, report.sci
+    out = [f"grid intensity: {carbon.source}" + (f" ({carbon.year})" if carbon.year else "")]
+    if emb.get("included") and emb.get("source"):
+        out.append(f"embodied: {emb['source']}")
+    out += [f"energy: {m.get('meter')} meter ({m.get('method')}): {m.get('source')}"
+            for m in report["provenance"].get("meters", [])]
+    if sci:
+        out.append(f"{sci.get('version')}: (E x I + M) / R, Green Software Foundation")
+    return out
+
+
+def _phase_entry(p: PhaseView, method: str | None) -> dict[str, Any]:
+    """One phase of ``scer.<boundary>.phases``: what was measured, and only what differs from the report."""
+    cov = p.measured_fraction
+    return _clean({"name": p.name, "kind": p.kind, "parent": p.parent, "energy_j": p.total_j, "co2e_g": p.co2e_g,
+                   "duration_s": p.duration_s, "measured": False if not p.measured else None,
+                   "coverage": cov if cov < 1 else None, "filled_j": p.filled_j,
+                   "method": p.method if p.method != method else None})
 
 
 def _sci_entry(sci: Mapping[str, Any]) -> dict[str, Any]:
@@ -140,12 +146,6 @@ def _sci_entry(sci: Mapping[str, Any]) -> dict[str, Any]:
     shown = _fmt.sci_display(sci) or {}
     return _clean({**{k: sci.get(k) for k in ("value", "unit", "functional_unit", "version")},
                    "shown_value": shown.get("value"), "shown_unit": shown.get("unit")})
-
-
-def _phase_coverage(p: Mapping[str, Any]) -> float | None:
-    """A phase's measured share, only when something was not measured."""
-    f = (p.get("coverage") or {}).get("measured_fraction")
-    return float(f) if isinstance(f, (int, float)) and f < 1 else None
 
 
 def _coverage_entry(d: Mapping[str, Any]) -> dict[str, Any] | None:
