@@ -11,8 +11,9 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 from xml.sax.saxutils import escape
 
 import jinja2
@@ -38,21 +39,43 @@ _NAME_KEYS = ("model", "model_id", "id", "name")
 _VALUE_KEYS = ("value", "sci_value", "sci", "energy", "energy_value")
 
 
-def _peer(p: Any) -> dict[str, Any] | None:
-    """A peer as {model, value, quality?} from a dict of any of the usual key spellings."""
+@dataclass(frozen=True)
+class Point:
+    """One model on a chart: ``x`` its value (carbon, in the rating's unit), ``y`` its quality where known;
+    ``me``: the model rated."""
+
+    model: str
+    x: float
+    y: float | None = None
+    ref_id: Any = None
+    me: bool = False
+
+    @classmethod
+    def of(cls, p: Point | Mapping[str, Any]) -> Point:
+        """A chart point from a point or a dict (``{model, value, quality?}`` or ``{model, x, y, self?}``)."""
+        if isinstance(p, Point):
+            return p
+        x = p["x"] if "x" in p else p["value"]
+        return cls(str(p.get("model", "?")), float(x), p.get("y", p.get("quality")), p.get("ref_id"),
+                   bool(p.get("self")))
+
+
+P = TypeVar("P", bound="Point | Mapping[str, Any]")
+
+
+def _peer(p: Any) -> Point | None:
+    """A peer from a dict of any of the usual key spellings (``model``/``id``/``name``, ``value``/``sci``...)."""
     if not isinstance(p, Mapping):
         return None
     name = next((str(p[k]) for k in _NAME_KEYS if p.get(k)), "?")
     value = next((p[k] for k in _VALUE_KEYS if isinstance(p.get(k), (int, float))), None)
     if value is None or not math.isfinite(value) or value <= 0:
         return None
-    out = {"model": name, "value": float(value), "ref_id": p.get("ref_id")}
     q = p.get("quality")
     if isinstance(q, Mapping):
         q = q.get("value")
-    if isinstance(q, (int, float)) and math.isfinite(q):
-        out["quality"] = float(q)
-    return out
+    quality = float(q) if isinstance(q, (int, float)) and math.isfinite(q) else None
+    return Point(name, float(value), quality, p.get("ref_id"))
 
 
 def _group_rows(pr: PhaseRating) -> list[dict[str, Any]]:
@@ -74,7 +97,7 @@ def _group_rows(pr: PhaseRating) -> list[dict[str, Any]]:
             and str(r.get("value_unit") or unit).startswith(unit)]
 
 
-def _peers(pr: PhaseRating, reference: Iterable[Any] | None) -> list[dict[str, Any]]:
+def _peers(pr: PhaseRating, reference: Iterable[Any] | None) -> list[Point]:
     """The peers to plot: *reference* when given, else exactly the peers the rating counted (``peer_values``),
     so the chart shows what the text counts; ratings written before ``peer_values`` fall back to the group."""
     rows: list[Any] = list(reference or [])
@@ -84,8 +107,8 @@ def _peers(pr: PhaseRating, reference: Iterable[Any] | None) -> list[dict[str, A
     out = []
     for p in rows:
         q = _peer(p)
-        if q and (q["ref_id"] or q["model"], q["value"]) not in seen:
-            seen.add((q["ref_id"] or q["model"], q["value"]))
+        if q and (q.ref_id or q.model, q.x) not in seen:
+            seen.add((q.ref_id or q.model, q.x))
             out.append(q)
     return out
 
@@ -109,88 +132,119 @@ def band_legend(star_bands: Sequence[Mapping[str, Any]] | None, unit: str) -> li
     return [", ".join(out) + f" {_fmt.unit_text(unit)}"] if out else []
 
 
-def distribution_svg(peers: Sequence[Mapping[str, Any]], value: float | None, unit: str,
+def distribution_svg(peers: Sequence[Point | Mapping[str, Any]], value: float | None, unit: str,
                      uncertainty: float | None = None, model: str = "this model",
                      star_bands: Sequence[Mapping[str, Any]] | None = None) -> str:
     """Peers' values as dots on a log axis, the model as a marked diamond with its error bar.
 
-    ``star_bands`` (``[{stars, from, to}]``, the AI Energy Score bands) are shaded behind.
+    ``peers``: :class:`Point` or ``{model, value}``; ``star_bands`` (``[{stars, from, to}]``, the AI Energy Score
+    bands) are shaded behind.
     """
-    vals = [p["value"] for p in peers] + ([value] if value else [])
+    pts = [Point.of(p) for p in peers]
+    vals = [p.x for p in pts] + ([value] if value else [])
     if not vals:
         return ""
-    W, H, L, R = 760, 190, 30, 30
-    lo, hi = _log_axis(vals)
+    axis = _Axis(*_log_axis(vals))
+    parts = _bands(axis, star_bands) + _value_axis(axis, unit)
+    for i, p in enumerate(sorted(pts, key=lambda p: p.x)):
+        parts.append(f'<circle cx="{axis.x(p.x):.1f}" cy="{112 - (i % 3) * 9}" r="6" fill="#1d4ed8" '
+                     f'fill-opacity="0.55" stroke="#1e3a8a"><title>{escape(p.model)}: {escape(fmt_num(p.x))} '
+                     f'{escape(_fmt.unit_text(unit))}</title></circle>')
+    if value:
+        parts += _marker(axis, value, uncertainty, model)
+    return (f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {axis.W} 190" width="100%" role="img" '
+            f'aria-label="Reference distribution: {len(pts)} peers and this model">{"".join(parts)}</svg>')
 
-    def x(v: float) -> float:
-        return L + (math.log10(v) - lo) / (hi - lo) * (W - L - R)
 
+@dataclass(frozen=True)
+class _Axis:
+    """The distribution's log axis: decades *lo* to *hi* across the chart's width."""
+
+    lo: int
+    hi: int
+    W: int = 760
+    L: int = 30
+    R: int = 30
+
+    def x(self, v: float) -> float:
+        return self.L + (math.log10(v) - self.lo) / (self.hi - self.lo) * (self.W - self.L - self.R)
+
+
+def _bands(axis: _Axis, star_bands: Sequence[Mapping[str, Any]] | None) -> list[str]:
+    """The AI Energy Score star bands shaded behind the dots, each labelled where it is wide enough."""
     parts = []
     for b in star_bands or []:
-        a, z = max(float(b["from"]), 10.0 ** lo), min(float(b["to"]), 10.0 ** hi)
+        a, z = max(float(b["from"]), 10.0 ** axis.lo), min(float(b["to"]), 10.0 ** axis.hi)
         if z <= a or z <= 0:
             continue
-        xa, xz = x(a), x(z)
+        xa, xz = axis.x(a), axis.x(z)
         parts.append(f'<rect x="{xa:.1f}" y="66" width="{xz - xa:.1f}" height="54" '
                      f'fill="{_BAND_FILL.get(int(b["stars"]), "#f3f4f6")}"/>')
         if xz - xa > 34:
             parts.append(f'<text x="{(xa + xz) / 2:.1f}" y="80" text-anchor="middle" font-size="12" '
                          f'fill="{PALETTE["ink"]}">{int(b["stars"])}\u2605</text>')
-    parts.append(f'<line x1="{L}" y1="120" x2="{W - R}" y2="120" stroke="{PALETTE["muted"]}" stroke-width="1.5"/>')
-    for e in range(lo, hi + 1):
-        xx = x(10.0 ** e)
+    return parts
+
+
+def _value_axis(axis: _Axis, unit: str) -> list[str]:
+    """The axis line, a tick and label per decade, and the unit."""
+    W, L, R = axis.W, axis.L, axis.R
+    parts = [f'<line x1="{L}" y1="120" x2="{W - R}" y2="120" stroke="{PALETTE["muted"]}" stroke-width="1.5"/>']
+    for e in range(axis.lo, axis.hi + 1):
+        xx = axis.x(10.0 ** e)
         parts.append(f'<line x1="{xx:.1f}" y1="115" x2="{xx:.1f}" y2="125" stroke="{PALETTE["muted"]}"/>')
         parts.append(f'<text x="{xx:.1f}" y="142" text-anchor="middle" font-size="13" fill="{PALETTE["ink"]}">'
                      f'{escape(fmt_num(10.0 ** e))}</text>')
     parts.append(f'<text x="{W / 2}" y="172" text-anchor="middle" font-size="13" fill="{PALETTE["muted"]}">'
                  f'{escape(_fmt.unit_text(unit))} (log scale; lower is better)</text>')
-    for i, p in enumerate(sorted(peers, key=lambda p: p["value"])):
-        xx = x(p["value"])
-        yy = 112 - (i % 3) * 9
-        parts.append(f'<circle cx="{xx:.1f}" cy="{yy}" r="6" fill="#1d4ed8" fill-opacity="0.55" stroke="#1e3a8a">'
-                     f'<title>{escape(p["model"])}: {escape(fmt_num(p["value"]))} '
-                     f'{escape(_fmt.unit_text(unit))}</title></circle>')
-    if value:
-        xv = x(value)
-        if uncertainty:
-            x_lo, x_hi = x(max(value - uncertainty, 10.0 ** lo)), x(value + uncertainty)
-            parts.append(f'<line x1="{x_lo:.1f}" y1="40" x2="{x_hi:.1f}" y2="40" stroke="{PALETTE["grade_C"]}" '
-                         f'stroke-width="2"/>')
-        parts.append(f'<polygon points="{xv:.1f},28 {xv + 9:.1f},40 {xv:.1f},52 {xv - 9:.1f},40" '
-                     f'fill="{PALETTE["grade_C"]}"><title>{escape(model)}</title></polygon>')
-        parts.append(f'<line x1="{xv:.1f}" y1="52" x2="{xv:.1f}" y2="120" stroke="{PALETTE["grade_C"]}" '
-                     f'stroke-dasharray="3 3"/>')
-        # the name sits above the diamond and its error bar (y 28-52), never across them
-        anchor = "start" if xv < W / 2 else "end"
-        dx = -6 if anchor == "start" else 6
-        parts.append(f'<text x="{xv + dx:.1f}" y="20" text-anchor="{anchor}" font-size="14" font-weight="bold" '
-                     f'fill="{PALETTE["grade_C"]}">{escape(model)}: {escape(fmt_num(value))}</text>')
-    return (f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {W} {H}" width="100%" role="img" '
-            f'aria-label="Reference distribution: {len(peers)} peers and this model">{"".join(parts)}</svg>')
+    return parts
 
 
-def pareto_front(points: Sequence[Mapping[str, Any]], higher_is_better: bool) -> list[Mapping[str, Any]]:
-    """Points not dominated in (lower carbon, better quality), sorted by carbon."""
+def _marker(axis: _Axis, value: float, uncertainty: float | None, model: str) -> list[str]:
+    """The rated model: a diamond with its error bar, a dashed drop line and its name above."""
+    xv, ink = axis.x(value), PALETTE["grade_C"]
+    parts = []
+    if uncertainty:
+        x_lo, x_hi = axis.x(max(value - uncertainty, 10.0 ** axis.lo)), axis.x(value + uncertainty)
+        parts.append(f'<line x1="{x_lo:.1f}" y1="40" x2="{x_hi:.1f}" y2="40" stroke="{ink}" stroke-width="2"/>')
+    parts.append(f'<polygon points="{xv:.1f},28 {xv + 9:.1f},40 {xv:.1f},52 {xv - 9:.1f},40" '
+                 f'fill="{ink}"><title>{escape(model)}</title></polygon>')
+    parts.append(f'<line x1="{xv:.1f}" y1="52" x2="{xv:.1f}" y2="120" stroke="{ink}" stroke-dasharray="3 3"/>')
+    # the name sits above the diamond and its error bar (y 28-52), never across them
+    anchor = "start" if xv < axis.W / 2 else "end"
+    dx = -6 if anchor == "start" else 6
+    parts.append(f'<text x="{xv + dx:.1f}" y="20" text-anchor="{anchor}" font-size="14" font-weight="bold" '
+                 f'fill="{ink}">{escape(model)}: {escape(fmt_num(value))}</text>')
+    return parts
+
+
+def pareto_front(points: Sequence[P], higher_is_better: bool) -> list[P]:
+    """Points not dominated in (lower carbon, better quality), sorted by carbon; *points* are :class:`Point` or
+    ``{model, x, y}`` dicts, returned as given."""
+    pts = [(p, Point.of(p)) for p in points]
+
     def better_or_equal(a: float, b: float) -> bool:
         return a >= b if higher_is_better else a <= b
 
-    front = []
-    for p in points:
-        dominated = any(
-            q is not p and q["x"] <= p["x"] and better_or_equal(q["y"], p["y"])
-            and (q["x"] < p["x"] or q["y"] != p["y"]) for q in points)
-        if not dominated:
-            front.append(p)
-    return sorted(front, key=lambda p: p["x"])
+    def dominated(p: Point) -> bool:
+        return any(q is not p and q.x <= p.x and better_or_equal(_y(q), _y(p)) and (q.x < p.x or q.y != p.y)
+                   for _, q in pts)
+
+    return [orig for orig, p in sorted(((o, p) for o, p in pts if not dominated(p)), key=lambda op: op[1].x)]
 
 
-def pareto_svg(points: Sequence[Mapping[str, Any]], x_unit: str, metric: str, higher_is_better: bool) -> str:
+def _y(p: Point) -> float:
+    return float(p.y if p.y is not None else math.nan)
+
+
+def pareto_svg(points: Sequence[Point | Mapping[str, Any]], x_unit: str, metric: str, higher_is_better: bool) -> str:
     """Scatter of carbon (x, log) against quality (y) with the Pareto front drawn."""
-    if not points:
+    pts = [Point.of(p) for p in points]
+    if not pts:
         return ""
     W, H, L, R, T, B = 760, 320, 70, 30, 20, 60
-    lo, hi = _log_axis([p["x"] for p in points])
-    ys = [p["y"] for p in points]
+    lo, hi = _log_axis([p.x for p in pts])
+    ys = [_y(p) for p in pts]
     ylo, yhi = min(ys), max(ys)
     if ylo == yhi:
         ylo, yhi = ylo - abs(ylo) * 0.1 - 1, yhi + abs(yhi) * 0.1 + 1
@@ -215,18 +269,17 @@ def pareto_svg(points: Sequence[Mapping[str, Any]], x_unit: str, metric: str, hi
     parts.append(f'<text x="14" y="{(H - B + T) / 2}" font-size="13" fill="{PALETTE["muted"]}" '
                  f'transform="rotate(-90 14 {(H - B + T) / 2})" text-anchor="middle">'
                  f'{escape(metric)} ({better} is better)</text>')
-    front = pareto_front(points, higher_is_better)
+    front = pareto_front(pts, higher_is_better)
     if len(front) > 1:
-        d = " ".join(f"{px(p['x']):.1f},{py(p['y']):.1f}" for p in front)
+        d = " ".join(f"{px(p.x):.1f},{py(_y(p)):.1f}" for p in front)
         parts.append(f'<polyline points="{d}" fill="none" stroke="{PALETTE["band"]}" stroke-width="2" '
                      f'stroke-dasharray="6 4"/>')
-    for p in points:
-        me = p.get("self")
-        color = PALETTE["grade_C"] if me else "#1d4ed8"
-        parts.append(f'<circle cx="{px(p["x"]):.1f}" cy="{py(p["y"]):.1f}" r="{8 if me else 6}" fill="{color}">'
-                     f'<title>{escape(p["model"])}</title></circle>')
-        parts.append(f'<text x="{px(p["x"]) + 11:.1f}" y="{py(p["y"]) + 4:.1f}" font-size="13" '
-                     f'fill="{PALETTE["ink"]}">{escape(p["model"])}</text>')
+    for p in pts:
+        color = PALETTE["grade_C"] if p.me else "#1d4ed8"
+        parts.append(f'<circle cx="{px(p.x):.1f}" cy="{py(_y(p)):.1f}" r="{8 if p.me else 6}" fill="{color}">'
+                     f'<title>{escape(p.model)}</title></circle>')
+        parts.append(f'<text x="{px(p.x) + 11:.1f}" y="{py(_y(p)) + 4:.1f}" font-size="13" '
+                     f'fill="{PALETTE["ink"]}">{escape(p.model)}</text>')
     return (f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {W} {H}" width="100%" role="img" '
             f'aria-label="Energy-quality Pareto view">{"".join(parts)}</svg>')
 
@@ -275,18 +328,18 @@ def _phase_row(p: PhaseView, fam: str) -> dict[str, Any]:
     }
 
 
-def _quality_view(d: Mapping[str, Any], peers: Sequence[Mapping[str, Any]], pr: PhaseRating) -> dict | None:
+def _quality_view(d: Mapping[str, Any], peers: Sequence[Point], pr: PhaseRating) -> dict | None:
     q = d.get("quality")
     if not isinstance(q, Mapping) or not isinstance(q.get("value"), (int, float)):
         return None
     sci = d.get("sci") or {}
     view = {"q": dict(q), "per_unit": d.get("co2e_g_per_quality_unit"), "svg": "", "note": ""}
     x_self, x_unit = sci.get("value"), sci.get("unit", "gCO2eq per functional unit")
-    peer_pts = [p for p in peers if "quality" in p]
+    peer_pts = [p for p in peers if p.y is not None]
     if pr.available and peer_pts and pr.value:
         x_self, x_unit = pr.value, pr.unit or x_unit
-    pts = [{"model": "this model", "x": x_self, "y": float(q["value"]), "self": True}] if x_self else []
-    pts += [{"model": p["model"], "x": p["value"], "y": p["quality"]} for p in peer_pts]
+    pts = [Point("this model", float(x_self), float(q["value"]), me=True)] if x_self else []
+    pts += peer_pts
     if not peer_pts:
         view["note"] = ("No reference model publishes this quality metric on the same prompts, so only this model "
                         "is plotted; pass reference=[{model, value, quality}] to compare.")
