@@ -90,7 +90,7 @@ class PhaseView:
     measured: bool
     method: str | None
     coverage: CoverageView | None = None
-    energy_uncertainty_j: float = 0.0
+    energy_uncertainty_j: float | None = None
     filled_j: float | None = None
     carbon_g_per_kwh: float | None = None  # a live grid reading recorded for this phase
     errors: tuple[str, ...] = ()
@@ -104,7 +104,7 @@ class PhaseView:
             co2e_g=_opt_float(p.get("co2e_g")), counts=_frozen_map(p.get("counts")),
             measured=bool(p.get("measured", True)), method=p.get("method"),
             coverage=CoverageView.from_dict(cov) if isinstance(cov, Mapping) else None,
-            energy_uncertainty_j=float(p.get("energy_uncertainty_j") or 0.0),
+            energy_uncertainty_j=_opt_float(p.get("energy_uncertainty_j")),
             filled_j=_opt_float((p.get("energy_j_filled") or {}).get("total")),
             carbon_g_per_kwh=_opt_float(p.get("carbon_g_per_kwh")),
             errors=tuple(str(e) for e in p.get("errors") or ()),

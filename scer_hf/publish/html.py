@@ -310,7 +310,7 @@ def _phase_rows(rep: Report | Mapping[str, Any], fam: str = "J") -> list[dict[st
 
 def _phase_row(p: PhaseView, fam: str) -> dict[str, Any]:
     """One row of the phase table, as the page shows it."""
-    e, unc = p.total_j, p.energy_uncertainty_j
+    e, unc = p.total_j, p.energy_uncertainty_j or 0.0
     rel = unc / e if e else 0.0
     cov = p.measured_fraction
     return {

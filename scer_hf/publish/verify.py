@@ -34,6 +34,7 @@ from ..core.embodied import Embodied
 from ..core.report import Report
 from ..core.report_files import REPORT_NAMES, find_report, report_paths
 from ..core.sci import FunctionalUnit
+from ..core.views import PhaseView
 from ..errors import CardError, ReportError, ReportSchemaError, SCERError, VerificationError
 from .checks import REL_TOL, Check, VerificationResult, check
 
@@ -56,19 +57,18 @@ def _rebuild(d: Mapping[str, Any]) -> Report:
     )
 
 
-def _check_coverage(checks: list[Check], where: str, p: Mapping[str, Any]) -> None:
+def _check_coverage(checks: list[Check], where: str, p: PhaseView) -> None:
     """A phase's coverage agrees with itself: the measured share, and per-unit counts that are the counts of the
     measured windows (at most the phase's counts; all of them when every window was measured)."""
-    cov = p.get("coverage")
-    if not isinstance(cov, Mapping):
+    cov = p.coverage
+    if cov is None:
         return
-    dur, meas = float(cov.get("duration_s") or 0.0), float(cov.get("measured_s") or 0.0)
+    dur, meas = float(cov.duration_s or 0.0), float(cov.measured_s or 0.0)
     if dur > 0:
-        check(checks, f"{where}.coverage.measured_fraction", min(1.0, meas / dur), cov.get("measured_fraction"))
-    full = cov.get("windows_measured") == cov.get("windows")
-    counts = p.get("counts") or {}
-    for k, v in (cov.get("counts") or {}).items():
-        have = float(counts.get(k, 0))
+        check(checks, f"{where}.coverage.measured_fraction", min(1.0, meas / dur), cov.measured_fraction)
+    full = cov.windows_measured == cov.windows
+    for k, v in cov.counts.items():
+        have = float(p.counts.get(k, 0))
         if full or float(v) > have * (1 + REL_TOL):
             check(checks, f"{where}.coverage.counts.{k}", have if full else f"<= {have}", v,
                    "counts of the measured windows")
@@ -114,11 +114,12 @@ def verify_report(report: Report | Mapping[str, Any] | str | os.PathLike[str],
     res.digest = rep.digest()
     _check_phases(res.checks, rep)
     try:
-        fresh = _rebuild(d).to_dict()
+        rebuilt = _rebuild(d)
     except SCERError as exc:
         res.checks.append(Check("rebuild", None, None, False, f"the report cannot be rebuilt from its phases: {exc}"))
         return res
-    _check_fill(res.checks, fresh, d)
+    _check_fill(res.checks, rebuilt, rep)
+    fresh = rebuilt.to_dict()
     _check_totals(res.checks, fresh, d)
     _check_sci(res.checks, fresh, d)
     _check_uncertainty(res.checks, fresh, d)
@@ -144,7 +145,7 @@ def _check_phases(checks: list[Check], rep: Report) -> None:
     """Each phase by itself: its total is its components plus the filled energy, its CO2e follows from its energy
     and the carbon block (or the live reading it recorded), its coverage agrees with itself."""
     carbon = rep.carbon
-    for i, (p, raw) in enumerate(zip(rep.phase_views(), rep.phases, strict=True)):
+    for i, p in enumerate(rep.phase_views()):
         where = f"phases[{i}:{p.name}]"
         total = p.total_j
         expected = sum(p.components.values()) + (p.filled_j or 0.0) if total is not None else None
@@ -152,19 +153,17 @@ def _check_phases(checks: list[Check], rep: Report) -> None:
         if total is not None:
             g = p.carbon_g_per_kwh if p.carbon_g_per_kwh is not None else carbon.g_per_kwh
             check(checks, f"{where}.co2e_g", total / J_PER_KWH * carbon.pue * g, p.co2e_g)
-        _check_coverage(checks, where, raw)
+        _check_coverage(checks, where, p)
 
 
-def _check_fill(checks: list[Check], fresh: Mapping[str, Any], d: Mapping[str, Any]) -> None:
+def _check_fill(checks: list[Check], fresh: Report, rep: Report) -> None:
     """Each phase's uncertainty and fill, recomputed from its coverage by the documented rule."""
-    for i, (fp, dp) in enumerate(zip(fresh["phases"], d["phases"], strict=False)):
-        where = f"phases[{i}:{dp['name']}]"
-        check(checks, f"{where}.energy_uncertainty_j", fp.get("energy_uncertainty_j"),
-              dp.get("energy_uncertainty_j"))
-        if isinstance(dp.get("coverage"), Mapping):
-            check(checks, f"{where}.energy_j.total", fp["energy_j"]["total"], dp["energy_j"]["total"], "fill rule")
-            check(checks, f"{where}.energy_j_filled.total", (fp.get("energy_j_filled") or {}).get("total"),
-                  (dp.get("energy_j_filled") or {}).get("total"), "fill rule")
+    for i, (fp, dp) in enumerate(zip(fresh.phase_views(), rep.phase_views(), strict=False)):
+        where = f"phases[{i}:{dp.name}]"
+        check(checks, f"{where}.energy_uncertainty_j", fp.energy_uncertainty_j, dp.energy_uncertainty_j)
+        if dp.coverage is not None:
+            check(checks, f"{where}.energy_j.total", fp.total_j, dp.total_j, "fill rule")
+            check(checks, f"{where}.energy_j_filled.total", fp.filled_j, dp.filled_j, "fill rule")
 
 
 def _check_totals(checks: list[Check], fresh: Mapping[str, Any], d: Mapping[str, Any]) -> None:
