@@ -45,6 +45,7 @@ from .carbon import CarbonIntensity
 from .live_series import Kept, Series
 from .meters.base import now_s
 from .net import RefusedAnswer, get
+from .views import top_level
 
 __all__ = ["LiveIntensity", "make_live", "phase_dicts", "TOKEN_ENV", "DEFAULT_URL", "MAX_BODY_BYTES",
            "MAX_IN_FLIGHT"]
@@ -259,7 +260,7 @@ class LiveIntensity:
         for m in phases:
             g = self.phase_g_per_kwh(m.start_s, m.end_s)
             per[m.name] = annual.g_per_kwh if g is None else g
-        top = [m for m in phases if m.parent is None]
+        top = top_level(phases)
         e = sum(m.total_energy_j for m in top)
         run_g = sum(m.total_energy_j * per[m.name] for m in top) / e if e > 0 else (
             sum(per[m.name] for m in top) / len(top) if top else annual.g_per_kwh)

@@ -17,6 +17,7 @@ from typing import Any
 from ..core import fmt as _fmt
 from ..core.fmt import num as _num
 from ..core.report import Report, phase_coverage
+from ..core.views import top_level
 from . import reference as _ref
 from .categories import aies_task, hardware_class, normalize_task, size_class
 from .engine import inference_how_to, rate_value, training_how_to
@@ -40,7 +41,7 @@ def as_report(x: Any) -> tuple[Report, str | None]:
 
 
 def _top(d: dict[str, Any], kind: str) -> list[dict[str, Any]]:
-    top = [p for p in d["phases"] if p.get("parent") is None]
+    top = top_level(d["phases"])
     return [p for p in top if p.get("kind", d["boundary"]) == kind]
 
 
@@ -230,7 +231,7 @@ def _training(report: Report, path: str | None, peers: list[dict[str, Any]]) -> 
     gated = _coverage_gate(d, report, path, "training")
     if gated is not None:
         return gated
-    phases = _top(d, "training") or [p for p in d["phases"] if p.get("parent") is None]
+    phases = _top(d, "training") or top_level(d["phases"])
     pue = float((d.get("carbon") or {}).get("pue") or 1.0)
     energy_wh = sum(float(p["energy_j"]["total"] or 0.0) for p in phases) * pue / 3600.0
     tokens = sum(float(p["counts"].get("tokens", 0)) for p in phases)
