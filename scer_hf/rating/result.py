@@ -106,9 +106,9 @@ class PhaseRating:
             kw[k] = list(kw.get(k) or [])
         kw["peers"] = kw.get("peers") or 0
         kw.setdefault("comparable", True)
-        alts = d.get("alternatives") or []
-        kw["alternatives"] = [cls.from_dict(a, phase) for a in alts if isinstance(a, Mapping)]
-        return cls(phase=str(d.get("phase") or phase or ""), **kw)
+        name = str(d.get("phase") or phase or "")
+        kw["alternatives"] = [cls.from_dict(a, name) for a in d.get("alternatives") or [] if isinstance(a, Mapping)]
+        return cls(phase=name, **kw)
 
     @property
     def rated(self) -> bool:
