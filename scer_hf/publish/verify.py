@@ -330,14 +330,13 @@ def _verify_card_beside(p: Path, meta: Mapping[str, Any],
     res = VerificationResult(str(p), "card")
     matched: dict[str, Report] = {}
     for b in boundaries:
-        want = block[b].get("report_digest")
-        match = [r for r in beside if r.boundary == b and r.digest() == want] or [r for r in beside if r.boundary == b]
-        if not match:
+        rep = _report_for(beside, b, block[b].get("report_digest"))
+        if rep is None:
             res.checks.append(Check(f"card.scer.{b}.report", "a report beside the card", None, False,
                                     f"no {b} scer_report*.json beside the card"))
             continue
-        matched[b] = match[0]
-        part = _verify_card_boundary(p, meta, block, match[0])
+        matched[b] = rep
+        part = _verify_card_boundary(p, meta, block, rep)
         for c in part.checks:  # name each report's own checks after its boundary
             if not c.name.startswith("card."):
                 c.name = f"{b} report: {c.name}"
@@ -345,6 +344,13 @@ def _verify_card_beside(p: Path, meta: Mapping[str, Any],
         if b == boundaries[0]:  # the result carries the first boundary's report digest
             res.digest = part.digest
     return res, matched
+
+
+def _report_for(beside: list[Report], boundary: str, digest: Any) -> Report | None:
+    """The report of *boundary* the card names by *digest*, else the first of that boundary (the checks then say
+    how it differs), else None."""
+    mine = [r for r in beside if r.boundary == boundary]
+    return next((r for r in mine if r.digest() == digest), mine[0] if mine else None)
 
 
 def _verify_card_boundary(p: Path, meta: Mapping[str, Any], block: Mapping[str, Any],

@@ -258,22 +258,23 @@ def splice_front_matter(card: SplitCard, values: dict[str, Any], tag: str | None
     keys = _Keys.parse(card)
     todo = dict(values)
     tags = card.data.get("tags") if card.has_front_matter else None
-    want_tag = tag is not None and not (isinstance(tags, list) and tag in tags)
-    if want_tag and "tags" not in keys.names():  # no tags yet: written like any other value
+    if tag is not None and "tags" not in keys.names():  # no tags yet: written like any other value
         todo.setdefault("tags", [tag])
-        want_tag = False
     edits, done = _replace_keys(keys, todo)
-    if want_tag and tag is not None:
+    if tag is not None and "tags" in keys.names() and not (isinstance(tags, list) and tag in tags):
         edits += _add_tag(keys, tag, tags)
     appended = "".join(keys.dump(n, val) for n, val in todo.items() if n not in done and val is not REMOVE)
-    if appended:
-        edits.append((len(keys.y), len(keys.y), appended))
-    out = _apply(keys.y, edits)
-    if card.has_front_matter:
-        if not out.endswith(keys.nl):  # pragma: no cover - every edit is line-based
+    edits.append((len(keys.y), len(keys.y), appended))  # new keys go last
+    return _without_last_newline(_apply(keys.y, edits), keys.nl, card.has_front_matter)
+
+
+def _without_last_newline(out: str, nl: str, had_front_matter: bool) -> str:
+    """The front matter's text as a card holds it between its markers: without the last line break."""
+    if had_front_matter:
+        if not out.endswith(nl):  # pragma: no cover - every edit is line-based
             raise CardError("internal error splicing the front matter; the card was not changed (please report)")
-        return out[: -len(keys.nl)]
-    return out.removesuffix(keys.nl)
+        return out[: -len(nl)]
+    return out.removesuffix(nl)
 
 
 def _replace_keys(keys: _Keys, todo: Mapping[str, Any]) -> tuple[list[_Edit], set[str]]:
