@@ -247,26 +247,31 @@ def merge_scer(existing: Any, report: Report, rating: Rating | Mapping[str, Any]
                overwrite: bool) -> dict[str, Any]:
     """The new ``scer`` block: this report's boundary replaced, the other one kept."""
     b = report.boundary
-    ours = isinstance(existing, Mapping) and existing.get("schema_version") == SCER_SCHEMA_VERSION
-    if existing is not None and not ours and not overwrite:
-        raise CardConflictError(
-            f"the card already has a 'scer' key that scer-hf {SCER_SCHEMA_VERSION} did not write "
-            f"({json.dumps(existing, default=str)[:120]}); pass overwrite=True (CLI: --overwrite) to replace it")
-    old = dict(existing) if ours else {}  # a foreign block (overwrite=True) is dropped, ours is merged
+    old = _our_block(existing, overwrite)
     out: dict[str, Any] = {"schema_version": SCER_SCHEMA_VERSION}
     for phase in ("training", "inference"):
         if phase == b:
             out[phase] = boundary_entry(report)
         elif isinstance(old.get(phase), Mapping):
             out[phase] = old[phase]
-    ratings = {k: v for k, v in (old.get("rating") or {}).items() if k != b} \
-        if isinstance(old.get("rating"), Mapping) else {}
+    kept = old.get("rating")
+    ratings = {k: v for k, v in kept.items() if k != b} if isinstance(kept, Mapping) else {}
     mine = rating_entry(rating, b)
     if mine is not None:
         ratings[b] = mine
     if ratings:
         out["rating"] = {k: ratings[k] for k in ("training", "inference") if k in ratings}
     return out
+
+
+def _our_block(existing: Any, overwrite: bool) -> dict[str, Any]:
+    """The card's ``scer`` block to merge into: ours as it is; someone else's only with *overwrite* (then dropped)."""
+    ours = isinstance(existing, Mapping) and existing.get("schema_version") == SCER_SCHEMA_VERSION
+    if existing is not None and not ours and not overwrite:
+        raise CardConflictError(
+            f"the card already has a 'scer' key that scer-hf {SCER_SCHEMA_VERSION} did not write "
+            f"({json.dumps(existing, default=str)[:120]}); pass overwrite=True (CLI: --overwrite) to replace it")
+    return dict(existing) if ours else {}
 
 
 def check_co2(existing: Any, new: Mapping[str, Any], overwrite: bool) -> None:
@@ -288,21 +293,41 @@ def _template(name: str) -> Any:
     # every {{ value }} is data: escaped as Markdown + HTML by the one function (markupsafe.Markup = our own markup)
     env = jinja2.Environment(autoescape=False, keep_trailing_newline=True, trim_blocks=True, lstrip_blocks=True,
                              finalize=lambda v: v if isinstance(v, markupsafe.Markup) else md_escape(v))
-    # numbers from a card's YAML may be anything: a non-number renders "n/a", never raises
-    safe = markupsafe.Markup  # the formatters' output is ours (digits, units)
-    # energy(family): one family per boundary, see scer_hf.core.fmt
-    env.filters["energy"] = lambda j, fam=None: safe(fmt_energy(j, fam) if _is_num(j) and j >= 0 else "n/a")
-    env.filters["num"] = lambda x: safe(fmt_num(x) if _is_num(x) else "n/a")
-    # a rating's unit comes from the card: the text is escaped (finalize), only a non-number is refused
-    env.filters["rating_value"] = lambda r: (rating_value_text(r) if isinstance(r, Mapping) and _is_num(r.get("value"))
-                                             else "n/a")
-    env.filters["cell"] = lambda s: "" if s is None else s
-    env.filters["grams"] = lambda g: safe(_fmt.co2e(g) if _is_num(g) and g >= 0 else "n/a")
-    env.filters["duration"] = lambda s: safe(_fmt.duration(s) if _is_num(s) and s >= 0 else "n/a")
-    env.filters["stars"] = lambda n: int(n) if _is_num(n) and 0 <= n <= 5 else 0
-    env.filters["coverage"] = lambda f: safe(_fmt.coverage(f) if _is_num(f) and 0 <= f <= 1 else "n/a")
+    env.filters.update(_FILTERS)
     text = resources.files("scer_hf").joinpath("templates").joinpath(name).read_text(encoding="utf-8")
     return env.from_string(text)
+
+
+# The section's filters. Numbers from a card's YAML may be anything: a non-number renders "n/a", never raises; the
+# formatters' output is ours (digits, units), so it is markup, not data to escape.
+def _ours(text: str) -> Any:
+    import markupsafe
+
+    return markupsafe.Markup(text)
+
+
+def _energy_filter(j: Any, fam: str | None = None) -> Any:  # one family per boundary, see scer_hf.core.fmt
+    return _ours(fmt_energy(j, fam) if _is_num(j) and j >= 0 else "n/a")
+
+
+def _rating_value_filter(r: Any) -> str:  # a rating's unit comes from the card: escaped (finalize)
+    return rating_value_text(r) if isinstance(r, Mapping) and _is_num(r.get("value")) else "n/a"
+
+
+def _in_range(x: Any, lo: float, hi: float = math.inf) -> bool:
+    return _is_num(x) and lo <= x <= hi
+
+
+_FILTERS: dict[str, Any] = {
+    "energy": _energy_filter,
+    "num": lambda x: _ours(fmt_num(x) if _is_num(x) else "n/a"),
+    "rating_value": _rating_value_filter,
+    "cell": lambda s: "" if s is None else s,
+    "grams": lambda g: _ours(_fmt.co2e(g) if _in_range(g, 0) else "n/a"),
+    "duration": lambda s: _ours(_fmt.duration(s) if _in_range(s, 0) else "n/a"),
+    "stars": lambda n: int(n) if _in_range(n, 0, 5) else 0,
+    "coverage": lambda f: _ours(_fmt.coverage(f) if _in_range(f, 0, 1) else "n/a"),
+}
 
 
 def _is_num(x: Any) -> bool:
