@@ -149,25 +149,34 @@ def edit_card_text(text: str, report: Report, rating: Rating | Mapping[str, Any]
                         "card. Convert it to LF or CRLF line endings and re-run")
     card = split_card(text)
     data = card.data
-    co2 = _c.co2_entry(report)
-    if co2 is not None:
-        for old in occurrences(card, "co2_eq_emissions") or [None]:  # a duplicate key is checked too
-            _c.check_co2(old, co2, overwrite)
+    co2 = _co2_value(card, report, overwrite)
     scer = _c.merge_scer(data.get("scer"), report, rating, overwrite)
     scer[report.boundary].update({k: v for k, v in (("label", label), ("manifest", manifest)) if v})
-    values: dict[str, Any] = {"co2_eq_emissions": co2} if co2 is not None else {}
-    if co2 is None and report.boundary == "training" and _c.is_ours_co2(data.get("co2_eq_emissions")):
-        values["co2_eq_emissions"] = REMOVE  # our earlier figure no longer stands: this report has none to publish
+    values: dict[str, Any] = {} if co2 is None else {"co2_eq_emissions": co2}
     values["scer"] = scer
     values.update({k: v for k, v in _c.identity_entries(report).items() if k not in data})  # never the user's
     new_yaml = splice_front_matter(card, values, tag=_c.TAG)
-    section = _c.render_section(scer, co2 if co2 is not None else
-                                (None if values.get("co2_eq_emissions") is REMOVE else data.get("co2_eq_emissions")))
+    shown_co2 = data.get("co2_eq_emissions") if co2 is None else None if co2 is REMOVE else co2
+    section = _c.render_section(scer, shown_co2)
     nl = card.newline
     new_body = put_section(card.body, section.replace("\n", nl) if nl != "\n" else section, nl)
     new_text = card.join(new_yaml, new_body)
     _check_preserved(card, new_text, values)
     return new_text
+
+
+def _co2_value(card: SplitCard, report: Report, overwrite: bool) -> Any:
+    """What the card's ``co2_eq_emissions`` becomes: this training report's figure (someone else's kept unless
+    *overwrite*), :data:`REMOVE` for our earlier figure when this report has none to publish, else None (unchanged).
+    """
+    co2 = _c.co2_entry(report)
+    if co2 is not None:
+        for old in occurrences(card, "co2_eq_emissions") or [None]:  # a duplicate key is checked too
+            _c.check_co2(old, co2, overwrite)
+        return co2
+    if report.boundary == "training" and _c.is_ours_co2(card.data.get("co2_eq_emissions")):
+        return REMOVE  # our earlier figure no longer stands: this report has none to publish
+    return None
 
 
 def _check_preserved(old: SplitCard, new_text: str, values: Mapping[str, Any]) -> None:
