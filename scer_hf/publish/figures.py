@@ -60,21 +60,27 @@ def _num(x: Any) -> float | None:
 
 def hardware_text(d: Mapping[str, Any]) -> str:
     """The hardware as recorded: a ``hardware`` field, the embodied hardware, or the meters' device names."""
-    for block in ("model", "benchmark", "provenance", "extra"):
-        b = d.get(block) or {}
-        if isinstance(b, Mapping):
-            for k in ("hardware", "gpu"):
-                if isinstance(b.get(k), str) and b[k]:
-                    return b[k]
-    emb = d.get("embodied") or {}
-    if isinstance(emb, Mapping) and emb.get("hardware"):
-        return str(emb["hardware"])
+    named = _named_hardware(d)
+    if named:
+        return named
     meters = (d.get("provenance") or {}).get("meters", [])
     measured = measured_hardware(meters)  # counted: "8 x NVIDIA H100 80GB HBM3"
     if measured:
         return measured
     comps = sorted({str(c).split(":")[0].upper() for m in meters for c in m.get("components", [])})
     return " + ".join(comps) + ", model not recorded" if comps else "not recorded"
+
+
+def _named_hardware(d: Mapping[str, Any]) -> str | None:
+    """A ``hardware`` (or ``gpu``) field of the model, benchmark, provenance or extra block, else the embodied
+    hardware; None when no block names it."""
+    blocks = [d.get(k) for k in ("model", "benchmark", "provenance", "extra")]
+    for b in (b for b in blocks if isinstance(b, Mapping)):
+        name = next((b[k] for k in ("hardware", "gpu") if isinstance(b.get(k), str) and b[k]), None)
+        if name:
+            return name
+    emb = d.get("embodied")
+    return str(emb["hardware"]) if isinstance(emb, Mapping) and emb.get("hardware") else None
 
 
 def method_of(d: Mapping[str, Any]) -> str:

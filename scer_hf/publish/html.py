@@ -310,22 +310,33 @@ def _phase_rows(rep: Report | Mapping[str, Any], fam: str = "J") -> list[dict[st
 
 def _phase_row(p: PhaseView, fam: str) -> dict[str, Any]:
     """One row of the phase table, as the page shows it."""
-    e, unc = p.total_j, p.energy_uncertainty_j or 0.0
-    rel = unc / e if e else 0.0
-    cov = p.measured_fraction
+    e = p.total_j
     return {
         "name": p.name, "kind": p.kind or "", "parent": p.parent or "",
         "duration": _fmt.duration(p.duration_s),
         "energy": _fmt.energy(e, fam) if e is not None else "not measured",
-        "coverage": (f"measured {_fmt.coverage(cov)}" + (f", {_fmt.energy(p.filled_j, fam)} filled" if p.filled_j
-                                                        else "")) if cov < 1 else "",
-        "energy_unc": _fmt.energy(unc, fam) if unc else "", "co2e": _fmt.co2e(p.co2e_g),
-        "co2e_unc": _fmt.co2e((p.co2e_g or 0.0) * rel) if rel else "",
+        "coverage": _coverage_cell(p, fam), **_uncertainty_cells(p, fam), "co2e": _fmt.co2e(p.co2e_g),
         "counts": ", ".join(f"{k} {fmt_num(v)}" for k, v in p.counts.items()),
         "method": p.method, "measured": p.measured,  # null shows as the report has it
         "components": ", ".join(f"{k} {fmt_num(v)} J" for k, v in p.energy_j.items() if k != "total"),
         "errors": "; ".join(p.errors),
     }
+
+
+def _coverage_cell(p: PhaseView, fam: str) -> str:
+    """"measured 80%, 1.2 kJ filled" for a phase not measured in full; empty otherwise."""
+    if p.measured_fraction >= 1:
+        return ""
+    filled = f", {_fmt.energy(p.filled_j, fam)} filled" if p.filled_j else ""
+    return f"measured {_fmt.coverage(p.measured_fraction)}{filled}"
+
+
+def _uncertainty_cells(p: PhaseView, fam: str) -> dict[str, str]:
+    """± of the phase's energy, and of its CO2e at the same relative uncertainty."""
+    e, unc = p.total_j, p.energy_uncertainty_j or 0.0
+    rel = unc / e if e else 0.0
+    return {"energy_unc": _fmt.energy(unc, fam) if unc else "",
+            "co2e_unc": _fmt.co2e((p.co2e_g or 0.0) * rel) if rel else ""}
 
 
 def _quality_view(d: Mapping[str, Any], peers: Sequence[Point], pr: PhaseRating) -> dict | None:
@@ -436,20 +447,24 @@ def _rating_view(rep: Report, r: Rating | None, fields: LabelFields,
     other = phase_rating(r, "training" if b == "inference" else "inference")
     fam = fields.texts.energy_family
     peers = _peers(pr, reference)
-    dist = ""
-    if pr.available and (peers or pr.value):
-        dist = distribution_svg(peers, pr.value, pr.unit or "", pr.uncertainty, rep.model.get("id") or "this model",
-                                pr.star_bands)
+    dist = distribution_svg(peers, pr.value, pr.unit or "", pr.uncertainty, rep.model.get("id") or "this model",
+                            pr.star_bands) if pr.available and (peers or pr.value) else ""
     return {
         "rating": r, "pr": pr, "other": other, "peers": peers, "dist_svg": Markup(dist),
         "reasons": pr.not_comparable_reasons(), "indicative": pr.indicative_text(),
-        "notes": [n for n in pr.notes if not str(n).startswith("not comparable: ")
-                  and not (fields.stars is None and "stars clipped" in str(n))],  # stars not shown: no note
+        "notes": _notes(pr, stars_shown=fields.stars is not None),
         "band_legend": band_legend(pr.star_bands, pr.unit or ""),
         "rating_sentence": rating_sentence(pr, b, fam) if pr.available else "",
         "other_value": rating_value_text(other, fam) if other.available else "",
         "quality": _quality_view(rep.to_dict(), peers, pr),
     }
+
+
+def _notes(pr: PhaseRating, *, stars_shown: bool) -> list[str]:
+    """The rating's notes the page lists: not the not-comparable reasons (shown apart), nor a note on stars
+    that are not shown."""
+    return [n for n in pr.notes if not str(n).startswith("not comparable: ")
+            and (stars_shown or "stars clipped" not in str(n))]
 
 
 def _figures_view(rep: Report, tx: ScopeTexts) -> dict[str, Any]:
