@@ -133,3 +133,14 @@ def test_chart_points() -> None:
     assert [p.model for p in pareto_front(pts, higher_is_better=True)] == ["c", "a"]
     assert Point.of({"model": "m", "value": 3.0, "quality": 0.7}) == Point("m", 3.0, 0.7)
     assert Point.of({"model": "m", "x": 3.0, "y": 0.7, "self": True}).me
+
+
+def test_the_page_lists_each_peer_with_its_value(report: Report, rating: Rating) -> None:
+    from scer_hf.publish.html import render_html
+
+    d = rating.to_dict()
+    d["inference"].update(peer_values=[], category=None,
+                          nearest_peers=[{"model": "org/peer-a", "value": 0.35}, {"model": "org/peer-b", "value": 8.2}])
+    page = render_html(report, d)
+    assert '<td>org/peer-a</td><td class="n">0.35</td>' in page
+    assert '<td>org/peer-b</td><td class="n">8.2</td>' in page

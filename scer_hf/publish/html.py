@@ -50,6 +50,15 @@ class Point:
     ref_id: Any = None
     me: bool = False
 
+    @property
+    def value(self) -> float:
+        """The peer's value in the rating's unit (``x``), as the page's peer table names it."""
+        return self.x
+
+    @property
+    def quality(self) -> float | None:
+        return self.y
+
     @classmethod
     def of(cls, p: Point | Mapping[str, Any]) -> Point:
         """A chart point from a point or a dict (``{model, value, quality?}`` or ``{model, x, y, self?}``)."""

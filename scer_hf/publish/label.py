@@ -178,10 +178,9 @@ def _grade_area(f: LabelFields, gy: float, pad: float) -> list[str]:
     A rating that is not comparable draws no letter, no stars and no indicative position (that lives in the
     HTML report's rating section only): a grey "Not rated" tile and the words "not comparable".
     """
-    out: list[str] = []
     grade, stars = f.grade, f.stars
     gcol = f"grade_{grade}" if grade in ("A", "B", "C") else "grade_none"
-    out.append(f'<rect x="{pad}" y="{gy}" width="64" height="64" rx="8" fill="{PALETTE[gcol]}"/>')
+    out = [f'<rect x="{pad}" y="{gy}" width="64" height="64" rx="8" fill="{PALETTE[gcol]}"/>']
     if grade:
         out.append(_t(pad + 32, gy + 47, grade, 44, "on_grade", "bold", "middle"))
     else:
@@ -190,26 +189,29 @@ def _grade_area(f: LabelFields, gy: float, pad: float) -> list[str]:
         out.append(_t(pad + 32, gy + 46, bottom, 13, "on_grade", "bold", "middle"))
     sx = pad + 78
     out.append(_t(sx, gy + 14, "SCER grade" if grade else ("Energy stars" if stars else "No SCER grade"), 11, "muted"))
+    return out + _beside_grade(f, sx, gy)
+
+
+def _beside_grade(f: LabelFields, sx: float, gy: float) -> list[str]:
+    """Beside the tile: the stars and the rank, the rank alone, "not comparable", or why there is no grade."""
     rank = (f"better than {fmt_num(f.percentile, 2)}% of {f.peers} peers" if f.percentile is not None
             else "graded against reference peers")
-    if stars:
-        for i in range(5):
-            out.append(_star(sx + 10 + i * 22, gy + 31, 9.5, i < int(stars)))
-        out.append(_t(sx + 118, gy + 35, f"{int(stars)} of 5", 11, "ink", "bold"))
+    if f.stars:
+        out = [_star(sx + 10 + i * 22, gy + 31, 9.5, i < int(f.stars)) for i in range(5)]
+        out.append(_t(sx + 118, gy + 35, f"{int(f.stars)} of 5", 11, "ink", "bold"))
         out.append(_t(sx, gy + 56, _clip(rank if f.percentile is not None else "AI Energy Score stars", 31), 11,
                       "muted"))
-    elif grade:
-        out.append(_t(sx, gy + 36, _clip(rank, 31), 11, "muted"))
-    elif f.comparable is False:
-        out.append(_t(sx, gy + 34, "not comparable with the", 11, "warn_ink", "bold"))
-        out.append(_t(sx, gy + 50, "reference: see the report", 11, "warn_ink", "bold"))
-    else:
-        reason = f.rating_reason or "no rating given"
-        if len(reason) > 60:  # keep the first clause; the HTML report has the whole reason
-            reason = re.split(r"[:;(]", reason)[0].strip()
-        for i, line in enumerate(textwrap.wrap(reason, 30, max_lines=2, placeholder="\u2026")):
-            out.append(_t(sx, gy + 34 + 16 * i, _clip(line, 31), 11, "muted"))
-    return out
+        return out
+    if f.grade:
+        return [_t(sx, gy + 36, _clip(rank, 31), 11, "muted")]
+    if f.comparable is False:
+        return [_t(sx, gy + 34, "not comparable with the", 11, "warn_ink", "bold"),
+                _t(sx, gy + 50, "reference: see the report", 11, "warn_ink", "bold")]
+    reason = f.rating_reason or "no rating given"
+    if len(reason) > 60:  # keep the first clause; the HTML report has the whole reason
+        reason = re.split(r"[:;(]", reason)[0].strip()
+    return [_t(sx, gy + 34 + 16 * i, _clip(line, 31), 11, "muted")
+            for i, line in enumerate(textwrap.wrap(reason, 30, max_lines=2, placeholder="\u2026"))]
 
 
 def _headline(f: LabelFields, y: float, pad: float, W: float) -> list[str]:
