@@ -39,11 +39,12 @@ from importlib import resources
 from typing import Any
 
 from ...core import fmt as _fmt
+from ...core.carbon import CarbonIntensity
 from ...core.report import Report
 from ...core.views import PhaseView, grid_place
 from ...errors import CardConflictError, CardError
 from ...rating.result import Rating
-from ..figures import coverage_texts, fact_dicts, hardware_text, rating_value_text
+from ..figures import coverage_view, fact_dicts, hardware_text, rating_value_text
 from ..label import fmt_energy, fmt_num
 from .escape import md_escape
 
@@ -72,7 +73,7 @@ def _clean(d: Mapping[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in d.items() if v is not None}
 
 
-def _location(carbon: Mapping[str, Any]) -> str | None:
+def _location(carbon: CarbonIntensity | Mapping[str, Any]) -> str | None:
     """Cloud region, region and country name of the grid figure (:func:`scer_hf.core.views.grid_place`)."""
     return grid_place(carbon, country_name=_country_name)
 
@@ -151,14 +152,14 @@ def _sci_entry(sci: Mapping[str, Any]) -> dict[str, Any]:
 def _coverage_entry(d: Mapping[str, Any]) -> dict[str, Any] | None:
     """``scer.<boundary>.coverage``: how much was measured, only when not everything was; and, below the
     threshold, why the card has no total and no ``co2_eq_emissions``."""
-    tx = coverage_texts(d)
-    if tx["coverage_text"] is None:
+    tx = coverage_view(d)
+    if tx.coverage_text is None:
         return None
     cov = d.get("coverage") or {}
-    return _clean({"measured_fraction": tx["coverage"], "filled_j": cov.get("filled_j") or None,
-                   "threshold": cov.get("threshold"), "headline": tx["headline"], "text": tx["coverage_text"],
-                   "co2_eq_emissions": None if tx["headline"] else
-                   f"omitted: {tx['no_headline_text']}; the Hub field only takes a measured figure"})
+    return _clean({"measured_fraction": tx.coverage, "filled_j": cov.get("filled_j") or None,
+                   "threshold": cov.get("threshold"), "headline": tx.headline, "text": tx.coverage_text,
+                   "co2_eq_emissions": None if tx.headline else
+                   f"omitted: {tx.no_headline_text}; the Hub field only takes a measured figure"})
 
 
 def rating_entry(rating: Rating | Mapping[str, Any] | None, boundary: str) -> dict[str, Any] | None:
@@ -189,18 +190,18 @@ def co2_entry(report: Report) -> dict[str, Any] | None:
     """``co2_eq_emissions`` (Hub spec) for a training report; None for inference."""
     if report.boundary != "training":
         return None
-    d = report.to_dict()
-    if d.get("co2e_g") is None:  # below the coverage threshold: no figure to publish (scer.training says why)
+    co2e_g = report.co2e_g
+    if co2e_g is None:  # below the coverage threshold: no figure to publish (scer.training says why)
         return None
-    model = d.get("model") or {}
+    model = report.model
     training_type = model.get("training_type") or (
         "fine-tuning" if model.get("base_model") or model.get("finetuned_from") else None)
     return _clean({
-        "emissions": float(d["co2e_g"]),
+        "emissions": co2e_g,
         "source": SOURCE,
         "training_type": training_type,
-        "geographical_location": _location(d["carbon"]),
-        "hardware_used": _hardware(d),
+        "geographical_location": _location(report.carbon),
+        "hardware_used": _hardware(report.to_dict()),
     })
 
 
@@ -210,7 +211,7 @@ _HUB_ID = re.compile(r"[A-Za-z0-9][\w.-]*(/[A-Za-z0-9][\w.-]*)?")
 def identity_entries(report: Report) -> dict[str, Any]:
     """The Hub's lineage fields a report knows: ``base_model`` (a Hub id, not a folder of the training machine),
     ``library_name`` and ``pipeline_tag``. The caller writes only those the card lacks (never the user's)."""
-    model = report.to_dict().get("model") or {}
+    model = report.model
     out: dict[str, Any] = {}
     base = model.get("base_model")
     if (report.boundary == "training" and isinstance(base, str) and not model.get("base_model_local")
