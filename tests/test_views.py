@@ -135,3 +135,13 @@ def test_grid_where_one_answer(carbon: dict, where: str, place: str | None) -> N
 def test_grid_where_of_a_report(saved: tuple[Report, Report]) -> None:
     _, rep = saved
     assert grid_where(rep.carbon) == grid_where(rep["carbon"]) == "FRA"
+
+
+def test_the_views_import_without_torch() -> None:
+    import subprocess
+    import sys
+
+    code = ("import sys, scer_hf.core.views, scer_hf.core.report; "
+            "print(sorted(m for m in ('torch', 'transformers') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
