@@ -112,7 +112,7 @@ class PhaseRating:
 
     @property
     def rated(self) -> bool:
-        """A figure with a grade or stars to show (and comparable: else only its indicative position)."""
+        """A figure that was graded: available, with a grade or stars."""
         return self.available and bool(self.grade or self.stars)
 
     def indicative_text(self) -> str | None:
