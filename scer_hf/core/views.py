@@ -16,13 +16,13 @@ from a validated report and hold no state of their own:
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from types import MappingProxyType
 from typing import Any, Protocol, TypeVar
 
 from .carbon import CarbonIntensity
 
-__all__ = ["CoverageView", "PhaseView", "top_level", "is_top", "grid_where", "grid_place", "carbon_view"]
+__all__ = ["CoverageView", "PhaseView", "top_level", "is_top", "grid_where", "grid_place"]
 
 
 def _frozen_map(m: Any) -> Mapping[str, Any]:
@@ -151,28 +151,34 @@ def top_level(phases: Iterable[P]) -> list[P]:
     return [p for p in phases if is_top(p)]
 
 
-def carbon_view(carbon: CarbonIntensity | Mapping[str, Any]) -> CarbonIntensity:
-    """A report's ``carbon`` block (or a :class:`CarbonIntensity`) as a :class:`CarbonIntensity`."""
-    if isinstance(carbon, CarbonIntensity):
-        return carbon
-    known = {k: carbon[k] for k in CarbonIntensity.__dataclass_fields__ if k in carbon and carbon[k] is not None}
-    known.setdefault("g_per_kwh", float("nan"))
-    known.setdefault("source", "")
-    return CarbonIntensity(**known)
+@dataclass(frozen=True)
+class _Place:
+    """The location fields of a grid figure (a :class:`CarbonIntensity` or a carbon block / region figure dict)."""
 
+    cloud_provider: str | None
+    cloud_region: str | None
+    region: str | None
+    country_iso_code: str | None
+    location: str | None
+    detected_from: str | None
 
-def _cloud(c: CarbonIntensity) -> str | None:
-    return f"{c.cloud_provider} {c.cloud_region}" if c.cloud_region else None
+    @classmethod
+    def of(cls, carbon: CarbonIntensity | Mapping[str, Any]) -> _Place:
+        get = carbon.get if isinstance(carbon, Mapping) else lambda k: getattr(carbon, k, None)
+        return cls(*(get(f.name) for f in fields(cls)))
+
+    @property
+    def cloud(self) -> str | None:
+        return f"{self.cloud_provider} {self.cloud_region}" if self.cloud_region else None
 
 
 def grid_where(carbon: CarbonIntensity | Mapping[str, Any]) -> str:
     """Where the grid figure is from: ``aws us-east-1``, ``California, USA``, ``a figure given by the user``, or
     the world average with the default said."""
-    c = carbon_view(carbon)
-    cloud = _cloud(c)
-    if cloud:
-        return cloud
-    place = grid_place(c, cloud=False)
+    c = _Place.of(carbon)
+    if c.cloud:
+        return c.cloud
+    place = grid_place(carbon, cloud=False)
     if place:
         return place + (f", detected from {c.detected_from}" if c.location == "detected" else "")
     if c.location == "override":
@@ -184,9 +190,9 @@ def grid_place(carbon: CarbonIntensity | Mapping[str, Any], *, cloud: bool = Tru
                country_name: Callable[[str], str] | None = None) -> str | None:
     """The place of the grid figure, most specific first: cloud region (with *cloud*), region, country (its code,
     or ``country_name(code)``); None when none is known."""
-    c = carbon_view(carbon)
+    c = _Place.of(carbon)
     country = c.country_iso_code
     if country and country_name is not None:
         country = country_name(country)
-    parts = [p for p in ((_cloud(c) if cloud else None), c.region, country) if p]
+    parts = [p for p in ((c.cloud if cloud else None), c.region, country) if p]
     return ", ".join(str(p) for p in parts) if parts else None
