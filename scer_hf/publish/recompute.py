@@ -60,6 +60,7 @@ def _stored_rating(d: Mapping[str, Any]) -> Mapping[str, Any] | None:
 
 
 def _check_rating(checks: list[Check], report: Report, stored: Mapping[str, Any] | None, where: str) -> None:
+    """A rating stored with a report (or in a card) against the report rated again: each figure it records."""
     if not stored:
         return
     try:
@@ -68,16 +69,14 @@ def _check_rating(checks: list[Check], report: Report, stored: Mapping[str, Any]
         checks.append(Check(f"{where}.grade", None, None, None, "scer_hf.rating not installed; rating not recomputed"))
         return
     try:
-        fresh = rate(report).to_dict()
+        fresh = rate(report)
     except SCERError as exc:
         checks.append(Check(f"{where}", None, None, False, f"rating could not be recomputed: {exc}"))
         return
     for phase in ("training", "inference"):
-        s, f = stored.get(phase) or {}, fresh.get(phase) or {}
-        if not s:
-            continue
+        s, f = stored.get(phase) or {}, fresh[phase].to_dict()  # as JSON holds it (no NaN)
         for key in ("grade", "stars", "percentile", "value"):
-            if key in s:
+            if key in s:  # the stored block as written: only what it records is compared
                 check(checks, f"{where}.{phase}.{key}", f.get(key), s.get(key))
 
 
