@@ -23,16 +23,20 @@ _MAPPING_ANY = re.compile(r"\b(?:Mutable)?Mapping\[str,\s*Any\]")
 _KEY_METHODS = {"get", "setdefault", "pop"}
 
 
+def _is_str(node: ast.AST) -> bool:
+    return isinstance(node, ast.Constant) and isinstance(node.value, str)
+
+
+def _is_key_lookup(node: ast.AST) -> bool:
+    """``x["key"]``, or ``x.get("key")`` / ``.setdefault("key", ...)`` / ``.pop("key")``."""
+    if isinstance(node, ast.Subscript):
+        return _is_str(node.slice)
+    return (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in _KEY_METHODS
+            and bool(node.args) and _is_str(node.args[0]))
+
+
 def _string_keys(tree: ast.AST) -> int:
-    n = 0
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Subscript) and isinstance(node.slice, ast.Constant) and isinstance(
-                node.slice.value, str):
-            n += 1
-        elif (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in _KEY_METHODS
-              and node.args and isinstance(node.args[0], ast.Constant) and isinstance(node.args[0].value, str)):
-            n += 1
-    return n
+    return sum(1 for node in ast.walk(tree) if _is_key_lookup(node))
 
 
 def measure(root: Path) -> tuple[int, int, int, int]:

@@ -20,6 +20,7 @@ def _figures(av: dict[str, Any]) -> list[dict[str, Any]]:
     """Every location available offline with its figure: ``{kind, flags, name, place, g_per_kwh}``."""
     from ..core.carbon import carbon_intensity, countries
     from ..core.grid_regions import cloud_figure, region_figure
+    from ..core.views import grid_place
 
     out: list[dict[str, Any]] = []
     for p, regions in av["cloud"].items():
@@ -28,7 +29,7 @@ def _figures(av: dict[str, Any]) -> list[dict[str, Any]]:
                 fig = cloud_figure(p, r)
             except SCERError:
                 continue
-            place = ", ".join(str(x) for x in (fig.get("region"), fig.get("country_iso_code")) if x)
+            place = grid_place(fig, cloud=False) or ""
             out.append({"kind": "cloud", "flags": f"--cloud {p} --region {r}", "name": f"{p} {r}", "place": place,
                         "g_per_kwh": fig["g_per_kwh"]})
     for c, regions in av["regions"].items():
@@ -66,7 +67,7 @@ def _list_text(av: dict[str, Any]) -> str:
 
 
 def _one_text(c: dict[str, Any]) -> str:
-    from ..publish.figures import grid_where
+    from ..core.views import grid_where
 
     how = c.get("location") or "given"
     if how == "detected":

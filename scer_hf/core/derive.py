@@ -24,6 +24,7 @@ from .coverage import COVERAGE_THRESHOLD, FILL_RULE, per_unit_j, tally
 from .embodied import Embodied
 from .phases import phase_coverage, phase_uncertainty
 from .sci import FUNCTIONAL_UNITS, SCI_VERSION, FunctionalUnit, default_functional_units, sci_value
+from .views import is_top
 
 __all__ = ["Totals", "derive", "report_coverage"]
 
@@ -57,7 +58,7 @@ class Totals:
         errs = p.get("error_counts") or dict.fromkeys(p.get("errors") or (), 1)
         if errs:
             self.errors = tally(self.errors, errs)
-        if p.get("parent") is not None:
+        if not is_top(p):
             return
         self.duration_s += float(cov.get("duration_s", 0.0))
         self.measured_s += float(cov.get("measured_s", 0.0))

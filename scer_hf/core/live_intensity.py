@@ -45,6 +45,7 @@ from .carbon import CarbonIntensity
 from .live_series import Kept, Series
 from .meters.base import now_s
 from .net import RefusedAnswer, get
+from .views import top_level
 
 __all__ = ["LiveIntensity", "make_live", "phase_dicts", "TOKEN_ENV", "DEFAULT_URL", "MAX_BODY_BYTES",
            "MAX_IN_FLIGHT"]
@@ -301,7 +302,7 @@ def _step_integral(pts: Sequence[tuple[float, float]], level: float, start_s: fl
 
 def _run_g_per_kwh(phases: Sequence[Any], per: dict[str, float], annual_g: float) -> float:
     """The run's intensity: the energy-weighted mean over top-level phases (their plain mean with no energy)."""
-    top = [m for m in phases if m.parent is None]
+    top = top_level(phases)
     e = sum(m.total_energy_j for m in top)
     if e > 0:
         return float(sum(m.total_energy_j * per[m.name] for m in top) / e)

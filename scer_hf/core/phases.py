@@ -17,6 +17,7 @@ from typing import Any
 from .carbon import J_PER_KWH, CarbonIntensity
 from .coverage import Coverage, fill, run_power_w
 from .tracker import Measurement
+from .views import top_level
 
 __all__ = ["phase_from_measurement", "phases_from_measurements", "refill", "phase_coverage", "PhaseRows",
            "ENCODER"]
@@ -68,7 +69,7 @@ def phase_from_measurement(m: Measurement, carbon: CarbonIntensity, kind: str,
 def phases_from_measurements(ms: Sequence[Measurement], carbon: CarbonIntensity,
                              kind_of: Any) -> list[dict[str, Any]]:
     """:func:`phase_from_measurement` for a run's phases, with the run's mean power for gaps a phase cannot fill."""
-    top = [m for m in ms if m.parent is None]
+    top = top_level(ms)
     power = run_power_w((m.cov for m in top), (m.energy_j for m in top)) \
         if not all(_self_contained(m) for m in ms) else None
     return [phase_from_measurement(m, carbon, kind_of(m.name), power) for m in ms]
@@ -84,7 +85,7 @@ def refill(phases: list[dict[str, Any]], carbon: CarbonIntensity) -> None:
     Phases written before coverage existed are left as they are."""
     covs = {id(p): Coverage.from_dict(p["coverage"]) for p in phases
             if isinstance(p.get("coverage"), Mapping) and "components" in p["coverage"]}
-    top = [p for p in phases if p.get("parent") is None and id(p) in covs]
+    top = [p for p in top_level(phases) if id(p) in covs]
     power = run_power_w((covs[id(p)] for p in top), (_measured_of(p) for p in top))
     for p in phases:
         cov = covs.get(id(p))
@@ -142,7 +143,7 @@ class PhaseRows:
     def rows(self, ms: Sequence[Measurement], carbon: CarbonIntensity, kind_of: Callable[[str], str],
              final: Callable[[Measurement], bool]) -> tuple[list[dict[str, Any]], list[str | None]]:
         """(rows, encoded lines or None) for *ms*; *final*: whether a measurement will not change any more."""
-        top = [m for m in ms if m.parent is None]
+        top = top_level(ms)
         power: dict[str, float] | None = None
         rows: list[dict[str, Any]] = []
         lines: list[str | None] = []

@@ -34,6 +34,7 @@ from .embodied import Embodied
 from .phases import ENCODER, PhaseRows, phase_coverage, phase_from_measurement, phases_from_measurements, refill
 from .sci import FunctionalUnit
 from .tracker import Measurement
+from .views import CoverageView, PhaseView, top_level
 
 __all__ = ["Report", "SCHEMA", "SCHEMA_VERSION", "PhaseRows", "phase_from_measurement", "phase_coverage", "refill"]
 
@@ -136,6 +137,24 @@ class Report:
                 return json.loads(json.dumps(p))
         raise KeyError(f"no phase {name!r} in report (phases: {[p['name'] for p in self._d['phases']]})")
 
+    # -- typed views (scer_hf.core.views) ----------------------------------------------------
+    def phase_views(self) -> list[PhaseView]:
+        """Every phase as a frozen :class:`~scer_hf.core.views.PhaseView`, in report order."""
+        return [PhaseView.from_dict(p) for p in self._d["phases"]]
+
+    def top_phases(self) -> list[PhaseView]:
+        """The top-level phases (``parent`` is null): the phases totals count, in report order."""
+        return [PhaseView.from_dict(p) for p in top_level(self._d["phases"])]
+
+    def children(self, name: str) -> list[PhaseView]:
+        """The phases nested directly in the phase called *name* (``prefill``/``decode`` in ``generate``)."""
+        return [PhaseView.from_dict(p) for p in self._d["phases"] if p.get("parent") == name]
+
+    @property
+    def coverage_view(self) -> CoverageView:
+        """The report's coverage block as a frozen :class:`~scer_hf.core.views.CoverageView`."""
+        return CoverageView.from_dict(self._d.get("coverage") or report_coverage(self._d))
+
     energy_j = property(lambda self: _opt_float(self._d["energy_j"]),
                         doc="Total energy (J), measured plus filled; None when coverage is below the threshold.")
     co2e_g = property(lambda self: _opt_float(self._d["co2e_g"]),
@@ -146,7 +165,8 @@ class Report:
     sci = property(lambda self: dict(self._d["sci"]) if self._d["sci"] else None)
     boundary = property(lambda self: self._d["boundary"])
     model = property(lambda self: dict(self._d["model"]))
-    carbon = property(lambda self: CarbonIntensity.from_dict(self._d["carbon"]))
+    carbon = property(lambda self: CarbonIntensity.from_dict(self._d["carbon"]),
+                      doc="The grid intensity and PUE used, as a frozen :class:`~scer_hf.core.carbon.CarbonIntensity`.")
     estimated = property(lambda self: bool(self._d["provenance"].get("estimated")))
     status = property(lambda self: self._d.get("status", "complete"))
 
@@ -209,7 +229,8 @@ class Report:
 
     def __repr__(self) -> str:
         sci = self._d["sci"]
-        s = _fmt.sci_display(sci)["text"] if sci else "no SCI (no functional units counted)"
+        shown = _fmt.sci_display(sci)
+        s = shown["text"] if shown else "no SCI (no functional units counted)"
         est = " ESTIMATED" if self.estimated else ""
         cov = self.coverage.get("measured_fraction", 1.0)
         part = f" coverage {_fmt.coverage(cov)}" if cov < 1 else ""

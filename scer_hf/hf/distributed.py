@@ -20,6 +20,7 @@ from typing import Any
 
 from ..core.coverage import Coverage, fill
 from ..core.tracker import Measurement
+from ..core.views import top_level
 
 __all__ = ["RankInfo", "rank_info", "nvml_indices", "meters_for_rank", "gather_to_all", "all_reduce_sum",
            "combine_ranks", "measurement_to_dict", "measurement_from_dict", "failed_payload"]
@@ -303,7 +304,7 @@ def _rank_detail(p: Mapping[str, Any], phases: Sequence[Measurement], multi: boo
         energy = None if energy is None or f.unfilled else energy + sum(own.values()) + f.total_j
     out = {"rank": p["rank"], "local_rank": p["local_rank"], "measures_host": p["measures_host"],
            "has_meters": p.get("has_meters", True), "energy_j": energy, "energy_j_measured": measured,
-           "duration_s": sum(float(d["duration_s"]) for d in p["phases"] if d.get("parent") is None),
+           "duration_s": sum(float(d["duration_s"]) for d in top_level(p["phases"])),
            "coverage": {"measured_fraction": cov.measured_fraction if cov.windows else 1.0,
                         "windows_measured": cov.windows_measured, "windows": cov.windows}}
     if p.get("failed"):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 from xml.sax.saxutils import escape
 
@@ -48,6 +49,22 @@ def _y(v: float, top: float, y0: float, h: float) -> float:
     return y0 + h - (v / top) * h if top > 0 else y0 + h
 
 
+@dataclass(frozen=True)
+class _Plot:
+    """The curve's plot area: origin (*x0*, *y0*) top left, *w* x *h*, one column per level centred at ``xs``."""
+
+    x0: float
+    y0: float
+    w: float
+    h: float
+    xs: tuple[float, ...]
+    font: float
+
+    @property
+    def base(self) -> float:
+        return self.y0 + self.h
+
+
 def curve_svg(levels: Sequence[Mapping[str, Any]], *, width: float = 560, height: float = 220, x: float = 0,
               y: float = 0, font: float = 12, standalone: bool = True,
               title: str = "Energy per 1,000 output tokens by concurrency") -> str:
@@ -55,42 +72,15 @@ def curve_svg(levels: Sequence[Mapping[str, Any]], *, width: float = 560, height
     if not levels:
         return ""
     left, right, top_pad, bottom = 8.0, 8.0, font * 2.2, font * 3.2
-    w, h = width - left - right, height - top_pad - bottom
-    x0, y0 = x + left, y + top_pad
-    n = len(levels)
-    xs = [x0 + (w * (i + 0.5) / n) for i in range(n)]
-    e = [lv.get("j_per_1k_output_tokens") for lv in levels]
-    tp = [lv.get("throughput_output_tokens_per_s") for lv in levels]
-    e_top = max((v for v in e if v is not None), default=0.0) * 1.25
-    t_top = max((v for v in tp if v is not None), default=0.0) * 1.25
-    bar_w = min(w / n * 0.45, 40.0)
+    w, h, n = width - left - right, height - top_pad - bottom, len(levels)
+    plot = _Plot(x + left, y + top_pad, w, h, tuple(x + left + (w * (i + 0.5) / n) for i in range(n)), font)
     out = ['<g font-family="DejaVu Sans, Verdana, Arial, sans-serif">']
-    out.append(f'<text x="{x0:.1f}" y="{y + font * 1.1:.1f}" font-size="{font}" fill="{_INK}" font-weight="bold">'
-               f"{escape(title)}</text>")
-    out.append(f'<line x1="{x0:.1f}" y1="{y0 + h:.1f}" x2="{x0 + w:.1f}" y2="{y0 + h:.1f}" stroke="{_RULE}"/>')
-    for i, lv in enumerate(levels):  # throughput bars, light, behind
-        if tp[i] is not None and t_top > 0:
-            by = _y(tp[i], t_top, y0, h)
-            out.append(f'<rect x="{xs[i] - bar_w / 2:.1f}" y="{by:.1f}" width="{bar_w:.1f}" height="{y0 + h - by:.1f}" '
-                       f'fill="#dbeafe"/>')
-        out.append(f'<text x="{xs[i]:.1f}" y="{y0 + h + font * 1.2:.1f}" font-size="{font}" fill="{_INK}" '
-                   f'text-anchor="middle">c={int(lv["concurrency"])}</text>')
-        speed = "n/a" if tp[i] is None else f"{_fmt.num(tp[i])} tok/s"
-        out.append(f'<text x="{xs[i]:.1f}" y="{y0 + h + font * 2.4:.1f}" font-size="{font}" fill="{_MUTED}" '
-                   f'text-anchor="middle">{escape(speed)}</text>')
-    pts = [(xs[i], _y(v, e_top, y0, h)) for i, v in enumerate(e) if v is not None]
-    if len(pts) > 1:
-        path = " ".join(f"{px:.1f},{py:.1f}" for px, py in pts)
-        out.append(f'<polyline points="{path}" fill="none" stroke="{_LINE}" stroke-width="2"/>')
-    for i, v in enumerate(e):
-        if v is None:
-            out.append(f'<text x="{xs[i]:.1f}" y="{y0 + h - font * 0.5:.1f}" font-size="{font}" fill="{_MUTED}" '
-                       'text-anchor="middle">n/a</text>')
-            continue
-        py = _y(v, e_top, y0, h)
-        out.append(f'<circle cx="{xs[i]:.1f}" cy="{py:.1f}" r="{max(3.0, font / 3):.1f}" fill="{_DOT}"/>')
-        out.append(f'<text x="{xs[i]:.1f}" y="{py - font * 0.6:.1f}" font-size="{font}" fill="{_INK}" '
-                   f'text-anchor="middle">{escape(_fmt.num(v))} J</text>')
+    out.append(f'<text x="{plot.x0:.1f}" y="{y + font * 1.1:.1f}" font-size="{font}" fill="{_INK}" '
+               f'font-weight="bold">{escape(title)}</text>')
+    out.append(f'<line x1="{plot.x0:.1f}" y1="{plot.base:.1f}" x2="{plot.x0 + w:.1f}" y2="{plot.base:.1f}" '
+               f'stroke="{_RULE}"/>')
+    out += _throughput_bars(plot, levels)
+    out += _energy_line(plot, [lv.get("j_per_1k_output_tokens") for lv in levels])
     out.append("</g>")
     body = "".join(out)
     if not standalone:
@@ -98,6 +88,46 @@ def curve_svg(levels: Sequence[Mapping[str, Any]], *, width: float = 560, height
     return (f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width:g} {height:g}" width="{width:g}" '
             f'height="{height:g}" role="img" aria-label="Energy per 1,000 output tokens and throughput by '
             f'concurrency">{body}</svg>')
+
+
+def _throughput_bars(plot: _Plot, levels: Sequence[Mapping[str, Any]]) -> list[str]:
+    """Throughput as light bars behind, with each level's concurrency and speed below the axis."""
+    tp = [lv.get("throughput_output_tokens_per_s") for lv in levels]
+    t_top = max((v for v in tp if v is not None), default=0.0) * 1.25
+    bar_w = min(plot.w / len(levels) * 0.45, 40.0)
+    out = []
+    for xi, lv, speed in zip(plot.xs, levels, tp, strict=True):
+        if speed is not None and t_top > 0:
+            by = _y(speed, t_top, plot.y0, plot.h)
+            out.append(f'<rect x="{xi - bar_w / 2:.1f}" y="{by:.1f}" width="{bar_w:.1f}" '
+                       f'height="{plot.base - by:.1f}" fill="#dbeafe"/>')
+        out.append(f'<text x="{xi:.1f}" y="{plot.base + plot.font * 1.2:.1f}" font-size="{plot.font}" fill="{_INK}" '
+                   f'text-anchor="middle">c={int(lv["concurrency"])}</text>')
+        said = "n/a" if speed is None else f"{_fmt.num(speed)} tok/s"
+        out.append(f'<text x="{xi:.1f}" y="{plot.base + plot.font * 2.4:.1f}" font-size="{plot.font}" '
+                   f'fill="{_MUTED}" text-anchor="middle">{escape(said)}</text>')
+    return out
+
+
+def _energy_line(plot: _Plot, e: Sequence[float | None]) -> list[str]:
+    """Energy per 1,000 output tokens as a line through one labelled dot per level ("n/a" where not measured)."""
+    e_top = max((v for v in e if v is not None), default=0.0) * 1.25
+    font = plot.font
+    pts = [(xi, _y(v, e_top, plot.y0, plot.h)) for xi, v in zip(plot.xs, e, strict=True) if v is not None]
+    out = []
+    if len(pts) > 1:
+        path = " ".join(f"{px:.1f},{py:.1f}" for px, py in pts)
+        out.append(f'<polyline points="{path}" fill="none" stroke="{_LINE}" stroke-width="2"/>')
+    for xi, v in zip(plot.xs, e, strict=True):
+        if v is None:
+            out.append(f'<text x="{xi:.1f}" y="{plot.base - font * 0.5:.1f}" font-size="{font}" fill="{_MUTED}" '
+                       'text-anchor="middle">n/a</text>')
+            continue
+        py = _y(v, e_top, plot.y0, plot.h)
+        out.append(f'<circle cx="{xi:.1f}" cy="{py:.1f}" r="{max(3.0, font / 3):.1f}" fill="{_DOT}"/>')
+        out.append(f'<text x="{xi:.1f}" y="{py - font * 0.6:.1f}" font-size="{font}" fill="{_INK}" '
+                   f'text-anchor="middle">{escape(_fmt.num(v))} J</text>')
+    return out
 
 
 def _ms(v: Any) -> str:
@@ -108,7 +138,7 @@ def _n(v: Any, unit: str = "") -> str:
     return "n/a" if v is None else f"{_fmt.num(v)}{unit}"
 
 
-def curve_rows(levels: Sequence[Mapping[str, Any]]) -> list[dict[str, str]]:
+def curve_rows(levels: Sequence[Mapping[str, Any]]) -> list[dict[str, str | None]]:
     """One row of text per level for the HTML table."""
     rows = []
     for lv in levels:

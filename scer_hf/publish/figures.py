@@ -22,9 +22,12 @@ from typing import Any
 
 from ..core import fmt as _fmt
 from ..core.hardware import measured_hardware
+from ..core.views import grid_where
+from ..rating.result import PhaseRating
 from .curve import curve_note
 
-__all__ = ["Fact", "facts", "fact_dicts", "scope_texts", "scope_line", "rating_value_text", "hardware_text",
+__all__ = ["Fact", "facts", "fact_dicts", "scope_texts", "scope_view", "ScopeTexts", "CoverageTexts",
+           "coverage_view", "scope_line", "rating_value_text", "hardware_text",
            "method_of", "METHOD_TEXT", "REMOTE_METHOD_TEXT", "grid_where", "stopping_text", "coverage_texts"]
 
 REMOTE_METHOD_TEXT = "NOT MEASURED HERE (remote server)"
@@ -55,36 +58,29 @@ def _num(x: Any) -> float | None:
     return float(x) if isinstance(x, (int, float)) and not isinstance(x, bool) else None
 
 
-def grid_where(carbon: Mapping[str, Any]) -> str:
-    """Where the grid figure is from: ``aws us-east-1``, ``California, USA``, ``a given figure``, or the world
-    average with the default said."""
-    if carbon.get("cloud_region"):
-        return f"{carbon.get('cloud_provider')} {carbon.get('cloud_region')}"
-    place = ", ".join(str(x) for x in (carbon.get("region"), carbon.get("country_iso_code")) if x)
-    if place:
-        return place + (f", detected from {carbon['detected_from']}" if carbon.get("location") == "detected" else "")
-    if carbon.get("location") == "override":
-        return "a figure given by the user"
-    return "world average: no location given"
-
-
 def hardware_text(d: Mapping[str, Any]) -> str:
     """The hardware as recorded: a ``hardware`` field, the embodied hardware, or the meters' device names."""
-    for block in ("model", "benchmark", "provenance", "extra"):
-        b = d.get(block) or {}
-        if isinstance(b, Mapping):
-            for k in ("hardware", "gpu"):
-                if isinstance(b.get(k), str) and b[k]:
-                    return b[k]
-    emb = d.get("embodied") or {}
-    if isinstance(emb, Mapping) and emb.get("hardware"):
-        return str(emb["hardware"])
+    named = _named_hardware(d)
+    if named:
+        return named
     meters = (d.get("provenance") or {}).get("meters", [])
     measured = measured_hardware(meters)  # counted: "8 x NVIDIA H100 80GB HBM3"
     if measured:
         return measured
     comps = sorted({str(c).split(":")[0].upper() for m in meters for c in m.get("components", [])})
     return " + ".join(comps) + ", model not recorded" if comps else "not recorded"
+
+
+def _named_hardware(d: Mapping[str, Any]) -> str | None:
+    """A ``hardware`` (or ``gpu``) field of the model, benchmark, provenance or extra block, else the embodied
+    hardware; None when no block names it."""
+    blocks = [d.get(k) for k in ("model", "benchmark", "provenance", "extra")]
+    for b in (b for b in blocks if isinstance(b, Mapping)):
+        name = next((b[k] for k in ("hardware", "gpu") if isinstance(b.get(k), str) and b[k]), None)
+        if name:
+            return name
+    emb = d.get("embodied")
+    return str(emb["hardware"]) if isinstance(emb, Mapping) and emb.get("hardware") else None
 
 
 def method_of(d: Mapping[str, Any]) -> str:
@@ -135,33 +131,57 @@ def _levels_stopping_text(bench: Mapping[str, Any]) -> tuple[str, bool] | None:
     return ("; ".join(parts), warn) if parts else None
 
 
-def coverage_texts(d: Mapping[str, Any]) -> dict[str, Any]:
+@dataclass(frozen=True)
+class CoverageTexts:
     """What every output says about coverage (nothing at full coverage): the measured share, the filled energy,
     and, below the threshold, why there is no headline figure."""
+
+    coverage: float
+    coverage_pct: str
+    headline: bool
+    threshold: float
+    coverage_text: str | None
+    coverage_short: str | None
+    no_headline_text: str | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def coverage_view(d: Mapping[str, Any]) -> CoverageTexts:
+    """The coverage texts of a report dict (:class:`CoverageTexts`)."""
     cov = d.get("coverage") or {}
     frac = cov.get("measured_fraction", 1.0)
     frac = float(frac) if isinstance(frac, (int, float)) else 1.0
     headline = bool(cov.get("headline", d.get("energy_j") is not None))
-    filled = float(cov.get("filled_j") or 0.0)
-    out: dict[str, Any] = {"coverage": frac, "coverage_pct": _fmt.coverage(frac), "headline": headline,
-                           "threshold": float(cov.get("threshold", 0.9)),
-                           "coverage_text": None, "coverage_short": None, "no_headline_text": None}
-    if frac >= 1.0 and headline:
-        return out
-    threshold = _fmt.coverage(float(cov.get("threshold", 0.9)))
+    threshold = float(cov.get("threshold", 0.9))
+    texts: tuple[str | None, str | None, str | None] = (None, None, None)
+    if frac < 1.0 or not headline:
+        texts = _coverage_words(frac, threshold, float(cov.get("filled_j") or 0.0), headline, d.get("energy_j"))
+    return CoverageTexts(frac, _fmt.coverage(frac), headline, threshold, *texts)
+
+
+def _coverage_words(frac: float, threshold: float, filled: float, headline: bool,
+                    energy_j: Any) -> tuple[str, str, str | None]:
+    """(coverage_text, coverage_short, no_headline_text) of a run not measured in full."""
+    need = _fmt.coverage(threshold)
     measured = f"{_fmt.coverage(frac)} of the run measured"
     if headline:
-        fam = _fmt.energy_family(d.get("energy_j"))
-        out["coverage_short"] = f"Coverage {_fmt.coverage(frac)}, rest filled"
-        out["coverage_text"] = (f"{measured}; {_fmt.energy(filled, fam)} filled at the power measured around "
-                                "the gaps" if filled > 0 else measured)
-    else:
-        out["coverage_short"] = f"Coverage {_fmt.coverage(frac)}: no total"
-        out["coverage_text"] = (f"{measured}; {threshold} is needed for a total or an SCI" if frac < out["threshold"]
-                                else f"{measured}, but a part never measured cannot be filled: no total or SCI")
-        out["no_headline_text"] = f"only {_fmt.coverage(frac)} of the run was measured, {threshold} needed" \
-            if frac < out["threshold"] else "a part of the run that was never measured cannot be filled"
-    return out
+        fam = _fmt.energy_family(energy_j)
+        text = (f"{measured}; {_fmt.energy(filled, fam)} filled at the power measured around the gaps" if filled > 0
+                else measured)
+        return text, f"Coverage {_fmt.coverage(frac)}, rest filled", None
+    if frac < threshold:
+        return (f"{measured}; {need} is needed for a total or an SCI", f"Coverage {_fmt.coverage(frac)}: no total",
+                f"only {_fmt.coverage(frac)} of the run was measured, {need} needed")
+    return (f"{measured}, but a part never measured cannot be filled: no total or SCI",
+            f"Coverage {_fmt.coverage(frac)}: no total", "a part of the run that was never measured cannot be filled")
+
+
+def coverage_texts(d: Mapping[str, Any]) -> dict[str, Any]:
+    """:func:`coverage_view` as a dict (``coverage``, ``coverage_pct``, ``headline``, ``threshold``,
+    ``coverage_text``, ``coverage_short``, ``no_headline_text``)."""
+    return coverage_view(d).to_dict()
 
 
 def facts(d: Mapping[str, Any]) -> list[Fact]:
@@ -183,9 +203,9 @@ def facts(d: Mapping[str, Any]) -> list[Fact]:
     stop = stopping_text(d.get("benchmark"))
     if stop:
         out.append(Fact("stopping", "Interval", stop[0], warn=stop[1]))
-    cov = coverage_texts(d)
-    if cov["coverage_text"]:  # part of the run was not measured: every output says so
-        out.append(Fact("coverage", "Coverage", cov["coverage_text"], warn=True))
+    cov = coverage_view(d)
+    if cov.coverage_text:  # part of the run was not measured: every output says so
+        out.append(Fact("coverage", "Coverage", cov.coverage_text, warn=True))
     return out
 
 
@@ -194,52 +214,94 @@ def fact_dicts(d: Mapping[str, Any]) -> list[dict[str, Any]]:
     return [f.to_dict() for f in facts(d)]
 
 
-def scope_texts(d: Mapping[str, Any]) -> dict[str, Any]:
+@dataclass(frozen=True)
+class ScopeTexts(CoverageTexts):
+    """The headline figures of one report as every output shows them (label, card, HTML, CLI), with the
+    coverage texts."""
+
+    energy_family: str
+    sci_display: dict[str, Any] | None
+    sci_text: str
+    sci_unit_shown: str | None
+    sci_value_text: str | None
+    sci_unc_text: str | None
+    energy_text: str
+    energy_pue_text: str | None
+    pue: float
+    co2e_text: str
+    embodied_text: str | None
+    total_co2e_g: float | None
+    total_co2e_text: str
+    equivalent_scope: str
+
+
+def scope_view(d: Mapping[str, Any]) -> ScopeTexts:
     """The headline figures of one report as every output shows them (label, card, HTML, CLI).
 
     One energy family per output (:func:`scer_hf.core.fmt.energy_family` of the total); energy is IT energy,
     CO2eq is operational (PUE applied); embodied emissions and the PUE are named where they apply.
     """
-    sci = d.get("sci")
-    disp = _fmt.sci_display(sci)
-    cov = coverage_texts(d)
+    cov = coverage_view(d)
     e = d.get("energy_j")
     fam = _fmt.energy_family(e if e is not None else (d.get("coverage") or {}).get("measured_j"))
-    pue = float((d.get("carbon") or {}).get("pue") or 1.0)
-    emb = d.get("embodied_g")
-    total_g = float(d["co2e_g"]) + float(emb or 0.0) if d.get("co2e_g") is not None else None
-    unc = (d.get("uncertainty") or {}).get("sci")
-    none = cov["no_headline_text"]
-    return {
-        **cov,
-        "energy_family": fam,
-        "sci_display": disp,
-        "sci_text": disp["text"] if disp else (f"no SCI: {none}" if none else "no SCI: no functional units counted"),
-        "sci_unit_shown": disp["unit"] if disp else None,
-        "sci_value_text": _fmt.num(disp["value"]) if disp else None,
-        "sci_unc_text": (_fmt.num(unc * disp["value"] / sci["value"]) if disp and sci and unc and sci["value"]
-                         else None),
-        "energy_text": _fmt.energy(e, fam) if e is not None else "not measured",
-        "energy_pue_text": _fmt.energy(e * pue, fam) if pue != 1.0 and e is not None else None,
-        "pue": pue,
-        "co2e_text": _fmt.co2e(d["co2e_g"]) if d.get("co2e_g") is not None else "not measured",
-        "embodied_text": _fmt.co2e(emb) if emb is not None else None,
-        "total_co2e_g": total_g,
-        "total_co2e_text": _fmt.co2e(total_g) if total_g is not None else "not measured",
-        "equivalent_scope": "operational + embodied" if emb is not None else "operational",
-    }
+    return ScopeTexts(
+        **asdict(cov), energy_family=fam,
+        **_sci_texts(d.get("sci"), (d.get("uncertainty") or {}).get("sci"), cov.no_headline_text),
+        **_energy_texts(e, float((d.get("carbon") or {}).get("pue") or 1.0), fam),
+        **_co2e_texts(d.get("co2e_g"), d.get("embodied_g")),
+    )
 
 
-def scope_line(tx: Mapping[str, Any]) -> str:
+def _energy_texts(e: float | None, pue: float, fam: str) -> dict[str, Any]:
+    """IT energy, and with the PUE where it is not 1."""
+    return {"energy_text": _fmt.energy(e, fam) if e is not None else "not measured",
+            "energy_pue_text": _fmt.energy(e * pue, fam) if pue != 1.0 and e is not None else None, "pue": pue}
+
+
+def _co2e_texts(co2e: float | None, emb: float | None) -> dict[str, Any]:
+    """Operational CO2eq, embodied emissions where counted, and their total."""
+    total_g = float(co2e) + float(emb or 0.0) if co2e is not None else None
+    return {"co2e_text": _fmt.co2e(co2e) if co2e is not None else "not measured",
+            "embodied_text": _fmt.co2e(emb) if emb is not None else None, "total_co2e_g": total_g,
+            "total_co2e_text": _fmt.co2e(total_g) if total_g is not None else "not measured",
+            "equivalent_scope": "operational + embodied" if emb is not None else "operational"}
+
+
+def _sci_texts(sci: Mapping[str, Any] | None, unc: float | None, none: str | None) -> dict[str, Any]:
+    """The SCI as shown (in its functional unit's fixed scale), its uncertainty in that scale, or why there is none."""
+    disp = _fmt.sci_display(sci)
+    if not disp or not sci:
+        return {"sci_display": disp, "sci_text": f"no SCI: {none}" if none else "no SCI: no functional units counted",
+                "sci_unit_shown": None, "sci_value_text": None, "sci_unc_text": None}
+    return {"sci_display": disp, "sci_text": disp["text"], "sci_unit_shown": disp["unit"],
+            "sci_value_text": _fmt.num(disp["value"]),
+            "sci_unc_text": _fmt.num(unc * disp["value"] / sci["value"]) if unc and sci["value"] else None}
+
+
+def scope_texts(d: Mapping[str, Any]) -> dict[str, Any]:
+    """:func:`scope_view` as a dict (the coverage texts and the headline figures' texts, by name)."""
+    return scope_view(d).to_dict()
+
+
+def _scope_of(tx: Mapping[str, Any]) -> ScopeTexts:
+    """A :func:`scope_texts` dict as :class:`ScopeTexts` (a dict that does not say ``headline`` has one)."""
+    known = {k: tx.get(k) for k in ScopeTexts.__dataclass_fields__}
+    return ScopeTexts(**{**known, "headline": tx.get("headline", True)})
+
+
+def scope_line(tx: ScopeTexts | Mapping[str, Any]) -> str:
     """``11.5 GWh IT energy, 12.6 GWh with PUE 1.1; 4,660 tCO2eq operational + 102 tCO2eq embodied = ...``."""
-    if not tx.get("headline", True):
-        return "no energy or CO2eq total: " + str(tx.get("no_headline_text"))
-    s = tx["energy_text"] + (f" IT energy, {tx['energy_pue_text']} with PUE {_fmt.num(tx['pue'])}"
-                             if tx["energy_pue_text"] else " energy")
-    s += f"; {tx['co2e_text']} operational"
-    return s + (f" + {tx['embodied_text']} embodied = {tx['total_co2e_text']}" if tx["embodied_text"] else "")
+    t = tx if isinstance(tx, ScopeTexts) else _scope_of(tx)
+    if not t.headline:
+        return "no energy or CO2eq total: " + str(t.no_headline_text)
+    s = t.energy_text + (f" IT energy, {t.energy_pue_text} with PUE {_fmt.num(t.pue)}" if t.energy_pue_text
+                         else " energy")
+    s += f"; {t.co2e_text} operational"
+    return s + (f" + {t.embodied_text} embodied = {t.total_co2e_text}" if t.embodied_text else "")
 
 
-def rating_value_text(pr: Mapping[str, Any], fam: str = "Wh") -> str:
+def rating_value_text(pr: PhaseRating | Mapping[str, Any], fam: str = "Wh") -> str:
     """A rating's value with its unit, readable: ``739 kWh (training energy with PUE 1.1, not normalised)``."""
+    if isinstance(pr, PhaseRating):
+        return _fmt.quantity(pr.value, pr.unit, fam)
     return _fmt.quantity(pr.get("value"), pr.get("unit"), fam)

@@ -36,21 +36,14 @@ import segno
 from .._io import atomic_write_bytes, atomic_write_text, refuse_overwrite, require_folder
 from ..core import fmt as _fmt
 from ..core.coverage import COVERAGE_THRESHOLD
-from ..core.report import Report, load_report
+from ..core.report import Report
 from ..core.report_files import input_paths
+from ..core.views import PhaseView
 from ..errors import ReportError, SCERError
-from ..rating import resolve_rating
-from ..rating.result import indicative_text, not_comparable_reasons
-from .curve import curve_levels, curve_note, label_block
-from .figures import (
-    METHOD_TEXT,
-    REMOTE_METHOD_TEXT,
-    fact_dicts,
-    grid_where,
-    hardware_text,
-    method_of,
-    scope_texts,
-)
+from .curve import label_block
+from .fields import LabelFields, label_view, qr_payload
+from .figures import METHOD_TEXT, hardware_text, method_of
+from .figures import scope_texts as scope_texts  # earlier home, kept for modules that import it here
 
 __all__ = [
     "make_label",
@@ -98,15 +91,6 @@ GRAPHIC_PAIRS = [("star", "paper"), ("star_empty", "paper")]
 _METHOD_TEXT = METHOD_TEXT  # earlier name
 
 
-# ------------------------------------------------------------------ inputs ------------
-def qr_payload(report: Report, manifest_url: str | None = None) -> str:
-    """What the QR code holds: the manifest URL, or ``scer-hf:<report digest>``."""
-    if manifest_url and not str(manifest_url).startswith(("https://", "http://")):
-        raise ReportError(f"manifest URL {manifest_url!r} must start with https:// (a public URL of the report "
-                          "JSON); omit it to put the report digest in the QR code")
-    return manifest_url if manifest_url else "scer-hf:" + report.digest()
-
-
 # ------------------------------------------------------------------ fields ------------
 # every human-facing number goes through scer_hf.core.fmt; these names stay for modules that import them
 fmt_num = _fmt.num
@@ -117,83 +101,11 @@ _hardware = hardware_text  # earlier names, kept for modules that import them
 _method = method_of
 
 
-def _rating_reason(r: Mapping[str, Any] | None, pr: Mapping[str, Any]) -> str | None:
-    """Why there is no grade, in a few words (None when graded)."""
-    if r is None:
-        return "no rating given"
-    if pr.get("available") and (pr.get("grade") or pr.get("stars")):
-        return None
-    notes = pr.get("notes") or []
-    return str(pr.get("reason") or (notes[0] if notes else None) or "no reference peers to grade against")
-
-
 def label_fields(report: Report | Mapping[str, Any] | str | os.PathLike[str], rating: Any = None,
                  manifest_url: str | None = None, *, auto_rate: bool = True) -> dict[str, Any]:
-    """Everything the label shows, as data (also embedded in the SVG for ``verify``)."""
-    rep = load_report(report)
-    d = rep.to_dict()
-    r = resolve_rating(rep, rating, auto=auto_rate)
-    pr = (r or {}).get(d["boundary"]) or {}
-    sci = d.get("sci")
-    unc = d.get("uncertainty") or {}
-    # top-level phases, each followed by its children (prefill/decode inside generate, epochs inside train)
-    def row(p: Mapping[str, Any]) -> dict[str, Any]:
-        return {"name": p["name"], "kind": p.get("kind"), "parent": p.get("parent"),
-                "energy_j": p["energy_j"]["total"], "co2e_g": p.get("co2e_g"), "measured": p.get("measured", True),
-                "coverage": float((p.get("coverage") or {}).get("measured_fraction", 1.0))}
-
-    phases = []
-    for top in (p for p in d["phases"] if p.get("parent") is None):
-        phases.append(row(top))
-        phases += [row(c) for c in d["phases"] if c.get("parent") == top["name"]]
-    model = d.get("model") or {}
-    st = scope_texts(d)
-    fields = {
-        "model": model.get("id") or "unnamed model",
-        "task": model.get("task"),
-        "boundary": d["boundary"],
-        "sci_value": sci["value"] if sci else None,
-        "sci_uncertainty": unc.get("sci"),
-        "functional_unit": sci["functional_unit"] if sci else None,
-        "sci_text": st["sci_text"],
-        "sci_unit_shown": st["sci_unit_shown"],
-        "sci_version": (sci or {}).get("version") or "SCI 1.1",
-        "coverage": st["coverage"],
-        "energy_j": d["energy_j"],
-        "co2e_g": d["co2e_g"],
-        "embodied_g": d.get("embodied_g"),
-        "phases": phases,
-        "hardware": _hardware(d),
-        "date": str(d.get("created_at", ""))[:10],
-        "method": _method(d),
-        "method_text": _METHOD_TEXT.get(_method(d), _method(d)),
-        "estimated": bool(d["provenance"].get("estimated")),
-        "grid_g_per_kwh": d["carbon"]["g_per_kwh"],
-        "grid_where": grid_where(d["carbon"]),
-        "facts": fact_dicts(d),
-        "grade": pr.get("grade") if pr.get("available") else None,
-        "stars": pr.get("stars") if pr.get("available") else None,
-        "percentile": pr.get("percentile") if pr.get("available") else None,
-        "peers": pr.get("peers") if pr.get("available") else None,
-        "rating_reason": _rating_reason(r, pr),
-        "comparable": bool(pr.get("comparable", True)) if pr.get("available") else None,
-        "indicative": indicative_text(pr) if pr.get("available") else None,
-        "reference_version": (r or {}).get("reference_version"),
-        "rated": r is not None,
-        "digest": rep.digest(),
-        "qr": qr_payload(rep, manifest_url),
-        "manifest_url": manifest_url,
-        "texts": st,
-        "levels": curve_levels(d),  # a served benchmark's curve (empty otherwise)
-        "curve_note": curve_note(d),
-    }
-    if fields["curve_note"]:  # a remote server: nothing failed, nothing here could read its energy
-        fields["method_text"] = REMOTE_METHOD_TEXT
-    if fields["comparable"] is False:  # not comparable: no headline grade or stars, only the indicative position
-        fields.update(grade=None, stars=None, percentile=None)
-        why = not_comparable_reasons(pr)
-        fields["rating_reason"] = "not comparable: " + "; ".join(why) if why else "not comparable"
-    return fields
+    """Everything the label shows, as data (also embedded in the SVG for ``verify``): :func:`label_view` as a
+    dict."""
+    return label_view(report, rating, manifest_url, auto_rate=auto_rate).to_dict()
 
 
 # ------------------------------------------------------------------ drawing -----------
@@ -243,9 +155,9 @@ def _qr_group(payload: str, x: float, y: float, size: float) -> str:
             f'<path d="{"".join(parts)}" fill="#000000"/></g>')
 
 
-def _task_line(f: Mapping[str, Any]) -> str:
-    task = (f.get("task") or "").replace("_", " ").replace("-", " ")
-    return f"{f['boundary'].capitalize()}" + (f" \u00b7 {task}" if task else "")
+def _task_line(f: LabelFields) -> str:
+    task = (f.task or "").replace("_", " ").replace("-", " ")
+    return f"{f.boundary.capitalize()}" + (f" \u00b7 {task}" if task else "")
 
 
 def _equivalent(co2e_g: float, energy_j: float | None = None, with_embodied: bool = False,
@@ -260,16 +172,15 @@ def _equivalent(co2e_g: float, energy_j: float | None = None, with_embodied: boo
     return equivalent_text(e, with_embodied) if e else None
 
 
-def _grade_area(f: Mapping[str, Any], gy: float, pad: float) -> list[str]:
+def _grade_area(f: LabelFields, gy: float, pad: float) -> list[str]:
     """The grade tile and what stands beside it: stars or the rank, or why there is no grade.
 
     A rating that is not comparable draws no letter, no stars and no indicative position (that lives in the
     HTML report's rating section only): a grey "Not rated" tile and the words "not comparable".
     """
-    out: list[str] = []
-    grade, stars = f["grade"], f["stars"]
+    grade, stars = f.grade, f.stars
     gcol = f"grade_{grade}" if grade in ("A", "B", "C") else "grade_none"
-    out.append(f'<rect x="{pad}" y="{gy}" width="64" height="64" rx="8" fill="{PALETTE[gcol]}"/>')
+    out = [f'<rect x="{pad}" y="{gy}" width="64" height="64" rx="8" fill="{PALETTE[gcol]}"/>']
     if grade:
         out.append(_t(pad + 32, gy + 47, grade, 44, "on_grade", "bold", "middle"))
     else:
@@ -278,84 +189,96 @@ def _grade_area(f: Mapping[str, Any], gy: float, pad: float) -> list[str]:
         out.append(_t(pad + 32, gy + 46, bottom, 13, "on_grade", "bold", "middle"))
     sx = pad + 78
     out.append(_t(sx, gy + 14, "SCER grade" if grade else ("Energy stars" if stars else "No SCER grade"), 11, "muted"))
-    rank = (f"better than {fmt_num(f['percentile'], 2)}% of {f['peers']} peers" if f["percentile"] is not None
+    return out + _beside_grade(f, sx, gy)
+
+
+def _beside_grade(f: LabelFields, sx: float, gy: float) -> list[str]:
+    """Beside the tile: the stars and the rank, the rank alone, "not comparable", or why there is no grade."""
+    rank = (f"better than {fmt_num(f.percentile, 2)}% of {f.peers} peers" if f.percentile is not None
             else "graded against reference peers")
-    if stars:
-        for i in range(5):
-            out.append(_star(sx + 10 + i * 22, gy + 31, 9.5, i < int(stars)))
-        out.append(_t(sx + 118, gy + 35, f"{int(stars)} of 5", 11, "ink", "bold"))
-        out.append(_t(sx, gy + 56, _clip(rank if f["percentile"] is not None else "AI Energy Score stars", 31), 11,
+    if f.stars:
+        out = [_star(sx + 10 + i * 22, gy + 31, 9.5, i < int(f.stars)) for i in range(5)]
+        out.append(_t(sx + 118, gy + 35, f"{int(f.stars)} of 5", 11, "ink", "bold"))
+        out.append(_t(sx, gy + 56, _clip(rank if f.percentile is not None else "AI Energy Score stars", 31), 11,
                       "muted"))
-    elif grade:
-        out.append(_t(sx, gy + 36, _clip(rank, 31), 11, "muted"))
-    elif f.get("comparable") is False:
-        out.append(_t(sx, gy + 34, "not comparable with the", 11, "warn_ink", "bold"))
-        out.append(_t(sx, gy + 50, "reference: see the report", 11, "warn_ink", "bold"))
-    else:
-        reason = f["rating_reason"] or "no rating given"
-        if len(reason) > 60:  # keep the first clause; the HTML report has the whole reason
-            reason = re.split(r"[:;(]", reason)[0].strip()
-        for i, line in enumerate(textwrap.wrap(reason, 30, max_lines=2, placeholder="\u2026")):
-            out.append(_t(sx, gy + 34 + 16 * i, _clip(line, 31), 11, "muted"))
-    return out
+        return out
+    if f.grade:
+        return [_t(sx, gy + 36, _clip(rank, 31), 11, "muted")]
+    if f.comparable is False:
+        return [_t(sx, gy + 34, "not comparable with the", 11, "warn_ink", "bold"),
+                _t(sx, gy + 50, "reference: see the report", 11, "warn_ink", "bold")]
+    reason = f.rating_reason or "no rating given"
+    if len(reason) > 60:  # keep the first clause; the HTML report has the whole reason
+        reason = re.split(r"[:;(]", reason)[0].strip()
+    return [_t(sx, gy + 34 + 16 * i, _clip(line, 31), 11, "muted")
+            for i, line in enumerate(textwrap.wrap(reason, 30, max_lines=2, placeholder="\u2026"))]
 
 
-def _headline(f: Mapping[str, Any], y: float, pad: float, W: float) -> list[str]:
-    tx = f["texts"]
+def _headline(f: LabelFields, y: float, pad: float, W: float) -> list[str]:
+    tx = f.texts
     out = [f'<rect x="{pad - 4}" y="{y}" width="{W - 2 * pad + 8}" height="66" rx="6" fill="{PALETTE["panel"]}"/>']
-    if f["sci_value"] is not None:
-        out.append(_t(pad + 4, y + 28, tx["sci_value_text"], 24, "ink", "bold"))
-        out.append(_t(W - pad - 4, y + 28, f"\u00b1 {tx['sci_unc_text']}" if f["sci_uncertainty"] else "", 12, "muted",
+    if f.sci_value is not None:
+        out.append(_t(pad + 4, y + 28, str(tx.sci_value_text), 24, "ink", "bold"))
+        out.append(_t(W - pad - 4, y + 28, f"\u00b1 {tx.sci_unc_text}" if f.sci_uncertainty else "", 12, "muted",
                       anchor="end"))
-        out.append(_t(pad + 4, y + 46, _clip(tx["sci_unit_shown"], 40), 13, "ink", "bold"))
-        out.append(_t(pad + 4, y + 60, f"{f['sci_version']} score, {f['boundary']} boundary", 11, "muted"))
-    elif not tx["headline"]:  # below the coverage threshold: no figure, and why
-        out.append(_t(pad + 4, y + 28, f"No figure: coverage {tx['coverage_pct']}", 14, "ink", "bold"))
-        need = _fmt.coverage(float(tx.get("threshold") or COVERAGE_THRESHOLD))
+        out.append(_t(pad + 4, y + 46, _clip(str(tx.sci_unit_shown), 40), 13, "ink", "bold"))
+        out.append(_t(pad + 4, y + 60, f"{f.sci_version} score, {f.boundary} boundary", 11, "muted"))
+    elif not tx.headline:  # below the coverage threshold: no figure, and why
+        out.append(_t(pad + 4, y + 28, f"No figure: coverage {tx.coverage_pct}", 14, "ink", "bold"))
+        need = _fmt.coverage(float(tx.threshold or COVERAGE_THRESHOLD))
         out.append(_t(pad + 4, y + 48, _clip(f"at least {need} of the run must be measured", 44), 11, "muted"))
     else:
-        out.append(_t(pad + 4, y + 38, _clip(f["sci_text"], 44), 12, "ink", "bold"))
+        out.append(_t(pad + 4, y + 38, _clip(f.sci_text, 44), 12, "ink", "bold"))
     return out
 
 
-def _phase_rows(f: Mapping[str, Any], y: float, pad: float, W: float) -> tuple[list[str], float]:
-    tx, fam = f["texts"], f["texts"]["energy_family"]
+def _phase_rows(f: LabelFields, y: float, pad: float, W: float) -> tuple[list[str], float]:
+    """The energy and emissions of each phase (at most five; a phase mostly filled shows its coverage instead),
+    then the totals."""
+    tx, fam = f.texts, f.texts.energy_family
     out = [_t(pad, y, "Energy per phase", 12, "ink", "bold"),
-           _t(W - pad - 94, y, "IT energy" if tx["energy_pue_text"] else "energy", 11, "muted", anchor="end"),
+           _t(W - pad - 94, y, "IT energy" if tx.energy_pue_text else "energy", 11, "muted", anchor="end"),
            _t(W - pad, y, "emissions", 11, "muted", anchor="end")]
-    shown = f["phases"][:5]
+    shown = f.phases[:5]
     for p in shown:
         y += 16
-        child = p.get("parent") is not None
-        out.append(_t(pad + (10 if child else 0), y, _clip(p["name"], 15 if child else 17), 11,
-                      "muted" if child else "ink"))
-        cov = p.get("coverage", 1.0)
-        missing = p["energy_j"] is None or cov < COVERAGE_THRESHOLD  # a label shows no mostly-filled figure
-        energy = (f"{_fmt.coverage(cov)} measured" if p["energy_j"] is not None else "not measured") if missing \
-            else _fmt.energy(p["energy_j"], fam)
-        out.append(_t(W - pad - 94, y, energy, 11, "muted" if missing else "ink", anchor="end"))
-        out.append(_t(W - pad, y, "" if missing else _fmt.co2e(p["co2e_g"]), 11, "ink", anchor="end"))
-    if len(f["phases"]) > len(shown):
+        out += _phase_line(p, y, pad, W, fam)
+    if len(f.phases) > len(shown):
         y += 16
-        more = len(f["phases"]) - len(shown)
-        out.append(_t(pad, y, f"+ {more} more phase{'' if more == 1 else 's'}: see the report", 11,
-                      "muted"))
+        more = len(f.phases) - len(shown)
+        out.append(_t(pad, y, f"+ {more} more phase{'' if more == 1 else 's'}: see the report", 11, "muted"))
     y += 5
     out.append(f'<line x1="{pad}" y1="{y}" x2="{W - pad}" y2="{y}" stroke="{PALETTE["rule"]}" stroke-width="1"/>')
-    y += 14
-    out.append(_t(pad, y, "Total", 11, "ink", "bold"))
-    out.append(_t(W - pad - 94, y, tx["energy_text"], 11, "ink", "bold", "end"))
-    out.append(_t(W - pad, y, tx["co2e_text"], 11, "ink", "bold", "end"))
-    if tx["energy_pue_text"]:
+    rows, y = _total_rows(f, y + 14, pad, W)
+    return out + rows, y
+
+
+def _phase_line(p: PhaseView, y: float, pad: float, W: float, fam: str) -> list[str]:
+    child = not p.is_top
+    cov, e = p.measured_fraction, p.total_j
+    missing = e is None or cov < COVERAGE_THRESHOLD  # a label shows no mostly-filled figure
+    energy = (f"{_fmt.coverage(cov)} measured" if e is not None else "not measured") if missing \
+        else _fmt.energy(e, fam)
+    return [_t(pad + (10 if child else 0), y, _clip(p.name, 15 if child else 17), 11, "muted" if child else "ink"),
+            _t(W - pad - 94, y, energy, 11, "muted" if missing else "ink", anchor="end"),
+            _t(W - pad, y, "" if missing else _fmt.co2e(p.co2e_g), 11, "ink", anchor="end")]
+
+
+def _total_rows(f: LabelFields, y: float, pad: float, W: float) -> tuple[list[str], float]:
+    """Total energy and CO2eq; with the PUE, embodied emissions and the human equivalent where they apply."""
+    tx = f.texts
+    out = [_t(pad, y, "Total", 11, "ink", "bold"), _t(W - pad - 94, y, tx.energy_text, 11, "ink", "bold", "end"),
+           _t(W - pad, y, tx.co2e_text, 11, "ink", "bold", "end")]
+    if tx.energy_pue_text:
         y += 16
-        out.append(_t(pad, y, f"with PUE {fmt_num(tx['pue'])}", 11, "muted"))
-        out.append(_t(W - pad - 94, y, tx["energy_pue_text"], 11, "muted", anchor="end"))
-    if tx["embodied_text"]:
+        out.append(_t(pad, y, f"with PUE {fmt_num(tx.pue)}", 11, "muted"))
+        out.append(_t(W - pad - 94, y, tx.energy_pue_text, 11, "muted", anchor="end"))
+    if tx.embodied_text:
         y += 16
         out.append(_t(pad, y, "+ embodied (hardware)", 11, "muted"))
-        out.append(_t(W - pad, y, tx["embodied_text"], 11, "muted", anchor="end"))
-    eq = _equivalent(tx["total_co2e_g"], f["energy_j"], tx["embodied_text"] is not None, f["grid_g_per_kwh"]) \
-        if tx["total_co2e_g"] is not None else None
+        out.append(_t(W - pad, y, tx.embodied_text, 11, "muted", anchor="end"))
+    eq = _equivalent(tx.total_co2e_g, f.energy_j, tx.embodied_text is not None, f.grid_g_per_kwh) \
+        if tx.total_co2e_g is not None else None
     if eq:  # wrapped, never clipped: the scope in brackets is part of the figure
         for line in textwrap.wrap(eq, 46, max_lines=2, placeholder="\u2026"):
             y += 16
@@ -363,33 +286,33 @@ def _phase_rows(f: Mapping[str, Any], y: float, pad: float, W: float) -> tuple[l
     return out, y
 
 
-def _fact_rows(f: Mapping[str, Any], y: float, pad: float, W: float) -> tuple[list[str], float]:
+def _fact_rows(f: LabelFields, y: float, pad: float, W: float) -> tuple[list[str], float]:
     """The facts of :func:`scer_hf.publish.figures.facts`, one per row, wrapped (never cut); warnings on amber."""
     out: list[str] = []
-    for fact in f["facts"]:
-        lines = textwrap.wrap(fact["text"], 33) or [""]
-        if fact["warn"]:
+    for fact in f.facts:
+        lines = textwrap.wrap(fact.text, 33) or [""]
+        if fact.warn:
             out.append(f'<rect x="{pad - 4}" y="{y - 12}" width="{W - 2 * pad + 8}" height="{16 * len(lines) + 2}" '
                        f'rx="3" fill="{PALETTE["warn_bg"]}"/>')
-        color = "warn_ink" if fact["warn"] else "ink"
-        out.append(_t(pad, y, fact["label"], 11, "warn_ink" if fact["warn"] else "muted", "bold"))
+        color = "warn_ink" if fact.warn else "ink"
+        out.append(_t(pad, y, fact.label, 11, "warn_ink" if fact.warn else "muted", "bold"))
         for i, line in enumerate(lines):
-            out.append(_t(pad + 70, y + 16 * i, line, 11, color, "bold" if fact["warn"] else "normal"))
+            out.append(_t(pad + 70, y + 16 * i, line, 11, color, "bold" if fact.warn else "normal"))
         y += 16 * len(lines)
     return out, y
 
 
-def _verify_rows(f: Mapping[str, Any], y: float, pad: float, W: float,
+def _verify_rows(f: LabelFields, y: float, pad: float, W: float,
                  file_name: str | None) -> tuple[list[str], float]:
     """The QR code, and the command that checks this label where it lies (its own file name); and the bottom."""
     qr_size = 96
-    out = [_qr_group(f["qr"], W - pad - qr_size + 4, y, qr_size)]
+    out = [_qr_group(f.qr, W - pad - qr_size + 4, y, qr_size)]
     ty = y + 18
     out.append(_t(pad, ty, "Verify this label", 12, "ink", "bold"))
-    if f["manifest_url"]:
+    if f.manifest_url:
         lines = ["Scan for the manifest,", "then run:", "scer-hf verify MANIFEST"]
     else:
-        lines = ["QR holds the report digest", f"{f['digest'][:19]}\u2026", "With its report beside it:"]
+        lines = ["QR holds the report digest", f"{f.digest[:19]}\u2026", "With its report beside it:"]
         lines += textwrap.wrap(f"scer-hf verify {file_name or 'REPORT.json'}", 27)
     for line in lines:
         ty += 16
@@ -404,20 +327,20 @@ def make_label(report: Report | Mapping[str, Any] | str | os.PathLike[str], rati
     *file_name*: the label's own file name, so the verify command it prints works in its folder
     (:func:`save_label` passes it). ``scer-hf verify`` re-draws the label and compares every drawn line.
     """
-    f = label_fields(report, rating, manifest_url, auto_rate=auto_rate)
+    f = label_view(report, rating, manifest_url, auto_rate=auto_rate)
     W, pad = LABEL_WIDTH, 14
     out: list[str] = [f'<rect x="0" y="0" width="{W}" height="44" fill="{PALETTE["band"]}"/>',
                       _t(pad, 19, "SCER carbon efficiency", 14, "on_band", "bold"),
                       _t(pad, 36, _clip(_task_line(f), 30), 11, "on_band"),
-                      _t(W - pad, 19, f["sci_version"], 14, "on_band", "bold", "end"),
+                      _t(W - pad, 19, f.sci_version, 14, "on_band", "bold", "end"),
                       _t(W - pad, 36, "GSF SCER draft", 11, "on_band", anchor="end"),
-                      _t(pad, 66, _clip(f["model"], 34), 15, "ink", "bold")]
+                      _t(pad, 66, _clip(f.model, 34), 15, "ink", "bold")]
     out += _grade_area(f, 78, pad)
-    y = 78 + 64 + 12
+    y: float = 78 + 64 + 12
     out += _headline(f, y, pad, W)
     rows, y = _phase_rows(f, y + 66 + 20, pad, W)
     out += rows
-    curve, y = label_block(f["levels"], y + 22, W, pad, f["curve_note"])  # a served benchmark: energy, speed per level
+    curve, y = label_block(f.levels, y + 22, W, pad, f.curve_note)  # a served benchmark: energy, speed per level
     if curve:
         out.append(curve)
     rows, y = _fact_rows(f, y, pad, W)
@@ -425,20 +348,24 @@ def make_label(report: Report | Mapping[str, Any] | str | os.PathLike[str], rati
     rows, bottom = _verify_rows(f, y, pad, W, file_name)
     out += rows
     H = math.ceil(bottom)
-    grade, stars = f["grade"], f["stars"]
-    title = f"SCER label for {f['model']}"
-    desc = (f"{f['sci_text']}, {f['sci_version']}. "
-            + (f"SCER grade {grade}" + (f", {stars} of 5 stars. " if stars else ". ") if grade
-               else (f"{stars} of 5 stars. " if stars else "Not rated. "))
-            + f"{f['method_text']}. Hardware {f['hardware']}. Date {f['date']}.")
-    meta = json.dumps({"scer_label": LABEL_LAYOUT, "file_name": file_name, "rated": f["rated"],
-                       **{k: f[k] for k in _META_KEYS}}, sort_keys=True)
+    meta = json.dumps({"scer_label": LABEL_LAYOUT, "file_name": file_name, "rated": f.rated,
+                       **{k: getattr(f, k) for k in _META_KEYS}}, sort_keys=True)
     head = (f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {W} {H}" width="{W}" height="{H}" '
             f'role="img" aria-labelledby="scer-title scer-desc" font-family="DejaVu Sans, Verdana, Arial, sans-serif">'
-            f'<title id="scer-title">{escape(title)}</title><desc id="scer-desc">{escape(desc)}</desc>'
+            f'<title id="scer-title">{escape(f"SCER label for {f.model}")}</title>'
+            f'<desc id="scer-desc">{escape(_description(f))}</desc>'
             f'<metadata id="scer-label-data">{escape(meta)}</metadata>'
             f'<rect width="{W}" height="{H}" fill="{PALETTE["paper"]}" stroke="{PALETTE["rule"]}" stroke-width="1"/>')
     return head + "".join(out) + "</svg>\n"
+
+
+def _description(f: LabelFields) -> str:
+    """The label in one paragraph, for screen readers (``<desc>``)."""
+    grade, stars = f.grade, f.stars
+    rated = (f"SCER grade {grade}" + (f", {stars} of 5 stars. " if stars else ". ") if grade
+             else (f"{stars} of 5 stars. " if stars else "Not rated. "))
+    return (f"{f.sci_text}, {f.sci_version}. " + rated
+            + f"{f.method_text}. Hardware {f.hardware}. Date {f.date}.")
 
 
 #: the label's layout version, in its metadata: 2 draws the facts of scer_hf.publish.figures and is re-drawn by verify
@@ -488,9 +415,9 @@ def markdown_badge(report: Report | Mapping[str, Any] | str | os.PathLike[str], 
                    image_path: str = "scer_label.svg", manifest_url: str | None = None,
                    *, auto_rate: bool = True) -> str:
     """Markdown that shows the label image (linked to the manifest when given), for a model card."""
-    f = label_fields(report, rating, manifest_url, auto_rate=auto_rate)
-    grade = f"SCER grade {f['grade']}, " if f["grade"] else ""
-    alt = f"SCER label: {grade}{f['sci_text']} ({f['sci_version']}, {f['method']})"
+    f = label_view(report, rating, manifest_url, auto_rate=auto_rate)
+    grade = f"SCER grade {f.grade}, " if f.grade else ""
+    alt = f"SCER label: {grade}{f.sci_text} ({f.sci_version}, {f.method})"
     alt = alt.replace("[", "(").replace("]", ")")
     img = f"![{alt}]({image_path})"
     return f"[{img}]({manifest_url})" if manifest_url else img

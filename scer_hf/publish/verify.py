@@ -29,143 +29,15 @@ from typing import Any
 
 from .. import _read
 from ..core import fmt as _fmt
-from ..core.carbon import J_PER_KWH, CarbonIntensity
-from ..core.embodied import Embodied
 from ..core.report import Report
-from ..core.report_files import REPORT_NAMES, find_report, report_paths
-from ..core.sci import FunctionalUnit
-from ..errors import CardError, ReportError, ReportSchemaError, SCERError, VerificationError
-from .checks import REL_TOL, Check, VerificationResult, check
+from ..core.report_files import REPORT_NAMES, report_paths
+from ..errors import CardError, SCERError, VerificationError
+from .checks import Check, VerificationResult, check
+from .recompute import _check_rating, verify_report
+from .recompute import _rebuild as _rebuild  # earlier home, kept for modules that import it here
 
 __all__ = ["verify", "verify_report", "verify_label", "verify_card", "verify_html", "verify_folder", "Check",
            "VerificationResult"]
-
-
-# ------------------------------------------------------------------ report ------------
-def _rebuild(d: Mapping[str, Any]) -> Report:
-    emb = d.get("embodied") or {}
-    embodied = Embodied(**{k: emb.get(k) for k in Embodied.__dataclass_fields__}) if emb.get("included") else None
-    alts = d.get("sci_alternatives") or []
-    units = [FunctionalUnit(a["functional_unit"], a["count_key"], float(a.get("scale", 1.0))) for a in alts] or None
-    prov = {k: v for k, v in d["provenance"].items() if k not in ("method", "estimated", "note")}
-    return Report.build(
-        [dict(p) for p in d["phases"]], boundary=d["boundary"], carbon=CarbonIntensity.from_dict(d["carbon"]),
-        model=d.get("model"), provenance=prov, embodied=embodied, functional_units=units,
-        benchmark=d.get("benchmark"), status=d.get("status", "complete"), run_id=d.get("run_id"), extra=d.get("extra"),
-    )
-
-
-def _check_coverage(checks: list[Check], where: str, p: Mapping[str, Any]) -> None:
-    """A phase's coverage agrees with itself: the measured share, and per-unit counts that are the counts of the
-    measured windows (at most the phase's counts; all of them when every window was measured)."""
-    cov = p.get("coverage")
-    if not isinstance(cov, Mapping):
-        return
-    dur, meas = float(cov.get("duration_s") or 0.0), float(cov.get("measured_s") or 0.0)
-    if dur > 0:
-        check(checks, f"{where}.coverage.measured_fraction", min(1.0, meas / dur), cov.get("measured_fraction"))
-    full = cov.get("windows_measured") == cov.get("windows")
-    counts = p.get("counts") or {}
-    for k, v in (cov.get("counts") or {}).items():
-        have = float(counts.get(k, 0))
-        if full or float(v) > have * (1 + REL_TOL):
-            check(checks, f"{where}.coverage.counts.{k}", have if full else f"<= {have}", v,
-                   "counts of the measured windows")
-
-
-def _stored_rating(d: Mapping[str, Any]) -> Mapping[str, Any] | None:
-    for holder in (d, d.get("extra") or {}):
-        r = holder.get("rating") if isinstance(holder, Mapping) else None
-        if isinstance(r, Mapping):
-            return r
-    return None
-
-
-def _check_rating(checks: list[Check], report: Report, stored: Mapping[str, Any] | None, where: str) -> None:
-    if not stored:
-        return
-    try:
-        from ..rating import rate  # optional sibling module
-    except ImportError:
-        checks.append(Check(f"{where}.grade", None, None, None, "scer_hf.rating not installed; rating not recomputed"))
-        return
-    try:
-        fresh = rate(report).to_dict()
-    except SCERError as exc:
-        checks.append(Check(f"{where}", None, None, False, f"rating could not be recomputed: {exc}"))
-        return
-    for phase in ("training", "inference"):
-        s, f = stored.get(phase) or {}, fresh.get(phase) or {}
-        if not s:
-            continue
-        for key in ("grade", "stars", "percentile", "value"):
-            if key in s:
-                check(checks, f"{where}.{phase}.{key}", f.get(key), s.get(key))
-
-
-def verify_report(report: Report | Mapping[str, Any] | str | os.PathLike[str],
-                  expected_digest: str | None = None) -> VerificationResult:
-    """Recompute every derived figure of a report from its phases and carbon block."""
-    target = str(report) if isinstance(report, (str, os.PathLike)) else "report"
-    if isinstance(report, Report):
-        d = report.to_dict()
-    elif isinstance(report, Mapping):
-        try:
-            d = Report.from_dict(report).to_dict()
-        except ReportSchemaError as exc:
-            raise VerificationError(f"{target} is not a valid scer-hf report: {exc}") from exc
-    else:
-        d = _read_json(Path(report))
-    res = VerificationResult(target, "report")
-    rep = Report.from_dict(d)
-    res.digest = rep.digest()
-    carbon = CarbonIntensity.from_dict(d["carbon"])
-    for i, p in enumerate(d["phases"]):
-        comps = sum(v for k, v in p["energy_j"].items() if k != "total")
-        filled = float((p.get("energy_j_filled") or {}).get("total", 0.0))
-        total = p["energy_j"]["total"]
-        check(res.checks, f"phases[{i}:{p['name']}].energy_j.total", comps + filled if total is not None else None,
-               total, "measured + filled")
-        if "co2e_g" in p and total is not None:
-            g = p.get("carbon_g_per_kwh", carbon.g_per_kwh)  # a live reading recorded per phase
-            check(res.checks, f"phases[{i}:{p['name']}].co2e_g", total / J_PER_KWH * carbon.pue * g, p["co2e_g"])
-        _check_coverage(res.checks, f"phases[{i}:{p['name']}]", p)
-    try:
-        fresh = _rebuild(d).to_dict()
-    except SCERError as exc:
-        res.checks.append(Check("rebuild", None, None, False, f"the report cannot be rebuilt from its phases: {exc}"))
-        return res
-    for i, (fp, dp) in enumerate(zip(fresh["phases"], d["phases"], strict=False)):
-        where = f"phases[{i}:{dp['name']}]"
-        check(res.checks, f"{where}.energy_uncertainty_j", fp.get("energy_uncertainty_j"),
-               dp.get("energy_uncertainty_j"))
-        if isinstance(dp.get("coverage"), Mapping):  # the fill, recomputed from the coverage by the documented rule
-            check(res.checks, f"{where}.energy_j.total", fp["energy_j"]["total"], dp["energy_j"]["total"], "fill rule")
-            check(res.checks, f"{where}.energy_j_filled.total", (fp.get("energy_j_filled") or {}).get("total"),
-                   (dp.get("energy_j_filled") or {}).get("total"), "fill rule")
-    if isinstance(d.get("coverage"), Mapping):
-        for key in ("measured_fraction", "headline", "filled_j", "windows_measured", "windows"):
-            check(res.checks, f"coverage.{key}", fresh["coverage"][key], d["coverage"].get(key))
-    for key in ("energy_j", "co2e_g", "embodied_g"):
-        check(res.checks, key, fresh[key], d.get(key))
-    fs, ds = fresh.get("sci"), d.get("sci")
-    check(res.checks, "sci.value", fs and fs["value"], ds and ds.get("value"))
-    check(res.checks, "sci.unit", fs and fs["unit"], ds and ds.get("unit"))
-    check(res.checks, "sci.r", fs and fs["r"], ds and ds.get("r"))
-    if ds and "shown_unit" in ds:  # reports from before scer-hf 0.x did not record the unit shown
-        check(res.checks, "sci.shown_unit", fs and fs.get("shown_unit"), ds.get("shown_unit"), "unit people read")
-    for i, (fa, da) in enumerate(zip(fresh.get("sci_alternatives", []), d.get("sci_alternatives", []), strict=False)):
-        check(res.checks, f"sci_alternatives[{i}].value", fa["value"], da.get("value"), fa["unit"])
-    check(res.checks, "sci_alternatives.count", len(fresh.get("sci_alternatives", [])),
-           len(d.get("sci_alternatives", [])))
-    for key in ("energy_j", "co2e_g", "sci"):
-        check(res.checks, f"uncertainty.{key}", fresh["uncertainty"][key], (d.get("uncertainty") or {}).get(key))
-    for key in ("method", "estimated"):
-        check(res.checks, f"provenance.{key}", fresh["provenance"][key], d["provenance"].get(key))
-    if expected_digest:
-        check(res.checks, "digest", res.digest, expected_digest)
-    _check_rating(res.checks, rep, _stored_rating(d), "rating")
-    return res
 
 
 # ------------------------------------------------------------------ label -------------
@@ -284,82 +156,113 @@ def verify_card(card_path: str | os.PathLike[str],
     if report is not None:
         rep = report if isinstance(report, Report) else Report.load(report)
         res = _verify_card_boundary(p, meta, block, rep)
-        res.checks += card_view_checks(p, text, block, meta.get("co2_eq_emissions"), {rep.boundary: rep})
-        return res
+        matched = {rep.boundary: rep}
+    else:
+        res, matched = _verify_card_beside(p, meta, block)
+    res.checks += card_view_checks(p, text, block, meta.get("co2_eq_emissions"), matched)
+    return res
+
+
+def _verify_card_beside(p: Path, meta: Mapping[str, Any],
+                        block: Mapping[str, Any]) -> tuple[VerificationResult, dict[str, Report]]:
+    """Every boundary the card carries, against the report beside it that the card names (or of its boundary)."""
     beside = _reports_beside(p)
     boundaries = [b for b in ("training", "inference") if isinstance(block.get(b), Mapping)]
     if not beside or not boundaries:
         raise VerificationError(f"no report to check {p} against; put its scer_report.json beside the card "
                                 "or pass --report scer_report.json")
-    res: VerificationResult | None = None
+    res = VerificationResult(str(p), "card")
     matched: dict[str, Report] = {}
     for b in boundaries:
-        want = block[b].get("report_digest")
-        match = [r for r in beside if r.boundary == b and r.digest() == want] or [r for r in beside if r.boundary == b]
-        if not match:
-            part = VerificationResult(str(p), "card", [Check(f"card.scer.{b}.report", "a report beside the card",
-                                                             None, False, f"no {b} scer_report*.json beside the card")])
-        else:
-            matched[b] = match[0]
-            part = _verify_card_boundary(p, meta, block, match[0])
+        rep = _report_for(beside, b, block[b].get("report_digest"))
+        if rep is None:
+            res.checks.append(Check(f"card.scer.{b}.report", "a report beside the card", None, False,
+                                    f"no {b} scer_report*.json beside the card"))
+            continue
+        matched[b] = rep
+        part = _verify_card_boundary(p, meta, block, rep)
         for c in part.checks:  # name each report's own checks after its boundary
             if not c.name.startswith("card."):
                 c.name = f"{b} report: {c.name}"
-        if res is None:
-            res = part
-        else:
-            res.checks.extend(part.checks)
-    assert res is not None
-    res.checks += card_view_checks(p, text, block, meta.get("co2_eq_emissions"), matched)
-    return res
+        res.checks.extend(part.checks)
+        if b == boundaries[0]:  # the result carries the first boundary's report digest
+            res.digest = part.digest
+    return res, matched
+
+
+def _report_for(beside: list[Report], boundary: str, digest: Any) -> Report | None:
+    """The report of *boundary* the card names by *digest*, else the first of that boundary (the checks then say
+    how it differs), else None."""
+    mine = [r for r in beside if r.boundary == boundary]
+    return next((r for r in mine if r.digest() == digest), mine[0] if mine else None)
 
 
 def _verify_card_boundary(p: Path, meta: Mapping[str, Any], block: Mapping[str, Any],
                           rep: Report) -> VerificationResult:
+    """One boundary of a card against its report: the report itself, then the card's figures, phases, Hub
+    emissions field, facts and rating."""
     inner = verify_report(rep)
     res = VerificationResult(str(p), "card", list(inner.checks), inner.digest)
-    d, b = rep.to_dict(), rep.boundary
+    b = rep.boundary
     entry = block.get(b)
     if not isinstance(entry, Mapping):
         res.checks.append(Check(f"card.scer.{b}", "present", None, False, f"the card has no {b} figures"))
         return res
     check(res.checks, f"card.scer.{b}.report_digest", rep.digest(), entry.get("report_digest"),
-           "card written from this report")
-    sci = d.get("sci") or {}
-    wanted = {"energy_j": d["energy_j"], "co2e_g": d["co2e_g"], "embodied_g": d.get("embodied_g"),
-              "method": d["provenance"].get("method"), "estimated": bool(d["provenance"].get("estimated")),
-              "sci.value": sci.get("value"), "sci.unit": sci.get("unit"), "sci.version": sci.get("version"),
-              "grid.g_per_kwh": d["carbon"].get("g_per_kwh"), "grid.pue": d["carbon"].get("pue")}
-    flat = _flatten(entry)
-    if "sci.shown_unit" in flat:  # the unit the card shows (cards before it was recorded lack it)
-        wanted["sci.shown_unit"] = _fmt.sci_display(d.get("sci"))["unit"] if d.get("sci") else None
-    for key, expected in wanted.items():
-        if key in flat or expected is not None:
-            check(res.checks, f"card.scer.{b}.{key}", expected, flat.get(key))
-    by_name = {ph["name"]: ph for ph in d["phases"]}
-    for i, ph in enumerate(entry.get("phases") or []):
-        src = by_name.get(ph.get("name")) if isinstance(ph, Mapping) else None
-        if src is None:
-            res.checks.append(Check(f"card.scer.{b}.phases[{i}]", None, ph, False, "phase not in the report"))
-            continue
-        check(res.checks, f"card.scer.{b}.phases[{i}:{src['name']}].energy_j", src["energy_j"]["total"],
-               ph.get("energy_j"))
-        if "co2e_g" in ph:
-            check(res.checks, f"card.scer.{b}.phases[{i}:{src['name']}].co2e_g", src.get("co2e_g"), ph["co2e_g"])
+          "card written from this report")
+    _check_card_figures(res.checks, f"card.scer.{b}", rep, entry)
+    _check_card_phases(res.checks, f"card.scer.{b}", rep, entry.get("phases"))
     co2 = meta.get("co2_eq_emissions")
     if b == "training" and isinstance(co2, Mapping) and co2.get("source") == "scer-hf":
-        check(res.checks, "card.co2_eq_emissions.emissions", d["co2e_g"], co2.get("emissions"), "grams (Hub spec)")
+        check(res.checks, "card.co2_eq_emissions.emissions", rep.co2e_g, co2.get("emissions"), "grams (Hub spec)")
     if isinstance(entry.get("facts"), list):  # the facts the section shows (scer_hf.publish.figures)
         from .figures import fact_dicts
 
-        check(res.checks, f"card.scer.{b}.facts", fact_dicts(d), entry.get("facts"), "facts beside the figures")
-    rating = block.get("rating")
-    if isinstance(rating, Mapping) and isinstance(rating.get(b), Mapping) and rating[b].get("available", True):
-        if "report_digest" in rating[b]:  # the rating was made from this report, not another one
-            check(res.checks, f"card.scer.rating.{b}.report_digest", rep.digest(), rating[b].get("report_digest"),
-                  "rating made from this report")
-        _check_rating(res.checks, rep, {b: rating[b]}, "card.scer.rating")
+        check(res.checks, f"card.scer.{b}.facts", fact_dicts(rep.to_dict()), entry.get("facts"),
+              "facts beside the figures")
+    _check_card_rating(res.checks, rep, block.get("rating"))
     return res
+
+
+def _check_card_figures(checks: list[Check], where: str, rep: Report, entry: Mapping[str, Any]) -> None:
+    """The card's exact figures (``scer.<boundary>``) against the report's."""
+    sci, carbon = rep.sci or {}, rep["carbon"]  # the block as written: a report may leave pue out
+    wanted = {"energy_j": rep.energy_j, "co2e_g": rep.co2e_g, "embodied_g": rep.embodied_g,
+              "method": rep["provenance"].get("method"), "estimated": rep.estimated,
+              "sci.value": sci.get("value"), "sci.unit": sci.get("unit"), "sci.version": sci.get("version"),
+              "grid.g_per_kwh": carbon.get("g_per_kwh"), "grid.pue": carbon.get("pue")}
+    flat = _flatten(entry)
+    if "sci.shown_unit" in flat:  # the unit the card shows (cards before it was recorded lack it)
+        shown = _fmt.sci_display(rep.sci)
+        wanted["sci.shown_unit"] = shown["unit"] if shown else None
+    for key, expected in wanted.items():
+        if key in flat or expected is not None:
+            check(checks, f"{where}.{key}", expected, flat.get(key))
+
+
+def _check_card_phases(checks: list[Check], where: str, rep: Report, phases: Any) -> None:
+    """Each phase the card lists is a phase of the report, with its energy and CO2e."""
+    by_name = {ph.name: ph for ph in rep.phase_views()}
+    for i, ph in enumerate(phases or []):
+        src = by_name.get(str(ph.get("name"))) if isinstance(ph, Mapping) else None
+        if src is None:
+            checks.append(Check(f"{where}.phases[{i}]", None, ph, False, "phase not in the report"))
+            continue
+        check(checks, f"{where}.phases[{i}:{src.name}].energy_j", src.total_j, ph.get("energy_j"))
+        if "co2e_g" in ph:
+            check(checks, f"{where}.phases[{i}:{src.name}].co2e_g", src.co2e_g, ph["co2e_g"])
+
+
+def _check_card_rating(checks: list[Check], rep: Report, rating: Any) -> None:
+    """The card's rating of this boundary was made from this report, and recomputes to the same figures."""
+    b = rep.boundary
+    pr = rating.get(b) if isinstance(rating, Mapping) else None
+    if not isinstance(pr, Mapping) or not pr.get("available", True):
+        return
+    if "report_digest" in pr:  # the rating was made from this report, not another one
+        check(checks, f"card.scer.rating.{b}.report_digest", rep.digest(), pr.get("report_digest"),
+              "rating made from this report")
+    _check_rating(checks, rep, {b: pr}, "card.scer.rating")
 
 
 def _flatten(m: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
@@ -374,17 +277,6 @@ def _flatten(m: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
 
 
 # ------------------------------------------------------------------ dispatch ----------
-def _read_json(p: Path) -> dict[str, Any]:
-    """The report at *p* (a folder: the report in it), read through the one door (:meth:`Report.load`)."""
-    p = find_report(p)
-    try:
-        return Report.load(p).to_dict()
-    except ReportSchemaError as exc:
-        raise VerificationError(f"{p} is not a valid scer-hf report: {exc}") from exc
-    except ReportError as exc:
-        raise VerificationError(f"{p} is not a JSON report: {exc}") from exc
-
-
 def verify_html(html_path: str | os.PathLike[str], report: Report | str | os.PathLike[str] | None = None,
                 rating: Any = None) -> VerificationResult:
     """Recompute an HTML report from its report (beside it, matched by the digest the page names, or

@@ -19,8 +19,9 @@ from pathlib import Path
 from typing import Any
 
 from ..core.report import Report
-from ..rating import resolve_rating
+from ..rating.result import Rating
 from .checks import Check, check, compare_lines
+from .inputs import rating_of
 from .visible import html_lines, markdown_lines, svg_lines
 
 __all__ = ["label_view_checks", "card_view_checks", "html_view_checks", "html_meta", "rating_for"]
@@ -28,12 +29,10 @@ __all__ = ["label_view_checks", "card_view_checks", "html_view_checks", "html_me
 _META = re.compile(r'<meta name="(scer-[a-z-]+|generator)" content="([^"]*)">')  # jinja escapes the values
 
 
-def rating_for(rep: Report, rating: Any, rated: bool) -> dict[str, Any] | None:
+def rating_for(rep: Report, rating: Any, rated: bool) -> Rating | None:
     """The rating an output was drawn with: the one given (bound to *rep*, or refused), else the report rated
     again when the output shows a rating, else none."""
-    if rating is not None:
-        return resolve_rating(rep, rating)
-    return resolve_rating(rep, None, auto=rated)
+    return rating_of(rep, rating, auto=rating is not None or rated)
 
 
 def label_view_checks(p: Path, svg: str, meta: Mapping[str, Any], rep: Report, rating: Any) -> list[Check]:
@@ -93,28 +92,40 @@ def card_view_checks(p: Path, text: str, block: Mapping[str, Any], co2: Any,
     if found is None:
         return [Check("card section", "a scer-hf section", None, None,
                       "the card shows no scer-hf section (its markers are gone): nothing visible to check")]
-    scer: dict[str, Any] = dict(block)
-    ratings = dict(block.get("rating") or {}) if isinstance(block.get("rating"), Mapping) else {}
-    for b, rep in reports.items():
-        old = block.get(b) if isinstance(block.get(b), Mapping) else {}
-        scer[b] = {**_c.boundary_entry(rep), **{k: old[k] for k in ("label", "manifest") if k in old}}
-        if b in ratings and (not isinstance(ratings[b], Mapping) or ratings[b].get("available", True)):
-            ratings[b] = _c.rating_entry(resolve_rating(rep, None), b)
-    if ratings:
-        scer["rating"] = ratings
     training = reports.get("training")
     want_co2 = _c.co2_entry(training) if training is not None and isinstance(co2, Mapping) else co2
-    expected = _c.render_section(scer, want_co2)
+    expected = _c.render_section(_expected_scer(block, reports), want_co2)
     out = compare_lines("card section", markdown_lines(expected), markdown_lines(found),
                         "section rendered from the report by this scer-hf; written by another version? re-run "
                         "scer-hf card update")
-    for b in reports:
-        entry = block.get(b) if isinstance(block.get(b), Mapping) else {}
-        for key in ("label", "manifest"):
-            ref = entry.get(key)
-            if isinstance(ref, str) and not re.match(r"https?://", ref):
-                ok = (p.parent / ref).is_file()
-                out.append(Check(f"card.scer.{b}.{key}: the linked file is beside the card", ref,
-                                 ref if ok else None, ok, "" if ok else "the card links a file that is not there"))
-    return out
+    return out + [c for b in reports for c in _linked_files(p, b, block.get(b))]
 
+
+def _expected_scer(block: Mapping[str, Any], reports: Mapping[str, Report]) -> dict[str, Any]:
+    """The card's ``scer`` block as this scer-hf writes it from *reports*: each boundary's figures recomputed (its
+    label and manifest links kept), and its rating made again where the card shows one."""
+    from .card import content as _c
+
+    scer: dict[str, Any] = dict(block)
+    ratings = dict(block["rating"]) if isinstance(block.get("rating"), Mapping) else {}
+    for b, rep in reports.items():
+        old: Mapping[str, Any] = block[b] if isinstance(block.get(b), Mapping) else {}
+        scer[b] = {**_c.boundary_entry(rep), **{k: old[k] for k in ("label", "manifest") if k in old}}
+        shown = ratings.get(b)
+        if b in ratings and (not isinstance(shown, Mapping) or shown.get("available", True)):
+            ratings[b] = _c.rating_entry(rating_of(rep, None), b)
+    if ratings:
+        scer["rating"] = ratings
+    return scer
+
+
+def _linked_files(p: Path, b: str, entry: Any) -> list[Check]:
+    """The label and report a boundary of the card links (not a URL) lie beside the card."""
+    out = []
+    for key in ("label", "manifest"):
+        ref = entry.get(key) if isinstance(entry, Mapping) else None
+        if isinstance(ref, str) and not re.match(r"https?://", ref):
+            ok = (p.parent / ref).is_file()
+            out.append(Check(f"card.scer.{b}.{key}: the linked file is beside the card", ref,
+                             ref if ok else None, ok, "" if ok else "the card links a file that is not there"))
+    return out

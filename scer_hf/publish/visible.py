@@ -51,6 +51,22 @@ def _star(el: ET.Element) -> tuple[float, float, str] | None:
     return sum(xs) / 10, sum(ys) / 10 + 4, glyph  # + 4: on the baseline of the text beside the stars
 
 
+def _placed(el: ET.Element) -> str | tuple[float, float, str] | None:
+    """What a person sees of one SVG element: a line of its own, a text at (x, y, text), or nothing."""
+    tag = _local(el.tag)
+    if tag in ("title", "desc"):
+        return f"{tag}: {_WS.sub(' ', el.text or '').strip()}"
+    if tag == "text":
+        return _f(el.get("x")), _f(el.get("y")), "".join(el.itertext())
+    if tag == "polygon" and (star := _star(el)) is not None:
+        return star
+    if tag == "rect" and el.get("fill") not in (None, "#ffffff", "#fff"):
+        return _f(el.get("x")) - 1000, _f(el.get("y")), f"[box {el.get('fill')}]"
+    if tag == "path" and el.get("d"):
+        return f"[QR code {hashlib.sha256((el.get('d') or '').encode()).hexdigest()[:12]}]"
+    return None
+
+
 def svg_lines(svg: str) -> list[str]:
     """A label's visible lines (see the module doc); an SVG that does not parse gives one line saying so."""
     try:
@@ -59,23 +75,13 @@ def svg_lines(svg: str) -> list[str]:
         return [f"unreadable SVG: {exc}"]
     rows: dict[float, list[tuple[float, str]]] = {}
     lines: list[str] = []
-
-    def put(y: float, x: float, text: str) -> None:
-        rows.setdefault(round(y, 1), []).append((x, text))
-
     for el in root.iter():
-        tag = _local(el.tag)
-        if tag in ("title", "desc"):
-            lines.append(f"{tag}: {_WS.sub(' ', el.text or '').strip()}")
-        elif tag == "text":
-            put(_f(el.get("y")), _f(el.get("x")), "".join(el.itertext()))
-        elif tag == "polygon" and (star := _star(el)) is not None:
-            put(star[1], star[0], star[2])
-        elif tag == "rect" and el.get("fill") not in (None, "#ffffff", "#fff"):
-            put(_f(el.get("y")), _f(el.get("x")) - 1000, f"[box {el.get('fill')}]")
-        elif tag == "path" and el.get("d"):
-            digest = hashlib.sha256((el.get("d") or "").encode()).hexdigest()[:12]
-            lines.append(f"[QR code {digest}]")
+        placed = _placed(el)
+        if isinstance(placed, str):  # a line of its own (title, description, QR code)
+            lines.append(placed)
+        elif placed is not None:  # drawn at (x, y): joined with the others on its row
+            x, y, text = placed
+            rows.setdefault(round(y, 1), []).append((x, text))
     for y in sorted(rows):
         items = sorted(rows[y])
         text = "  ".join(t for _, t in items if t)

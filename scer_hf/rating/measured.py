@@ -18,6 +18,7 @@ from typing import Any
 from ..core import fmt as _fmt
 from ..core.fmt import num as _num
 from ..core.report import Report, phase_coverage
+from ..core.views import top_level
 from . import reference as _ref
 from .categories import aies_task, hardware_class, normalize_task, size_class
 from .engine import inference_how_to, rate_value, training_how_to
@@ -41,7 +42,7 @@ def as_report(x: Any) -> tuple[Report, str | None]:
 
 
 def _top(d: dict[str, Any], kind: str) -> list[dict[str, Any]]:
-    top = [p for p in d["phases"] if p.get("parent") is None]
+    top = top_level(d["phases"])
     return [p for p in top if p.get("kind", d["boundary"]) == kind]
 
 
@@ -323,7 +324,7 @@ def _training(report: Report, path: str | None, peers: list[dict[str, Any]]) -> 
     gated = run.gate("training")
     if gated is not None:
         return gated
-    phases = _top(run.d, "training") or [p for p in run.d["phases"] if p.get("parent") is None]
+    phases = _top(run.d, "training") or top_level(run.d["phases"])
     basis = _TrainingBasis.of(run.d, phases)
     if basis.missing or basis.energy_wh <= 0:
         return _training_total(run, basis)

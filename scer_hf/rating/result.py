@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 from ..core.fmt import num as _num
@@ -94,6 +95,33 @@ class PhaseRating:
     indicative: dict[str, Any] | None = None  # grade/percentile of a rating that is not comparable
     published: dict[str, Any] | None = None  # the source's absolute figures (scer_hf.rating.published.footprint)
     peer_values: list[dict[str, Any]] = field(default_factory=list)  # every peer counted: {model, value, ref_id}
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any], phase: str | None = None) -> PhaseRating:
+        """A phase rating from its dict (the shared rating contract, e.g. ``scer-hf rate --json``): unknown keys are
+        ignored, missing ones take their defaults; a rating written before ``comparable`` existed is comparable."""
+        known = {f.name for f in fields(cls)} - {"alternatives", "phase"}
+        kw: dict[str, Any] = {k: d[k] for k in known if k in d}
+        for k in ("nearest_peers", "sources", "notes", "peer_values"):  # lists: null reads as empty
+            kw[k] = list(kw.get(k) or [])
+        kw["peers"] = kw.get("peers") or 0
+        kw.setdefault("comparable", True)
+        name = str(d.get("phase") or phase or "")
+        kw["alternatives"] = [cls.from_dict(a, name) for a in d.get("alternatives") or [] if isinstance(a, Mapping)]
+        return cls(phase=name, **kw)
+
+    @property
+    def rated(self) -> bool:
+        """A figure that was graded: available, with a grade or stars."""
+        return self.available and bool(self.grade or self.stars)
+
+    def indicative_text(self) -> str | None:
+        """"indicative: C, percentile 12 of 16 references" when not comparable (:func:`indicative_text`)."""
+        return indicative_text(self.to_dict())
+
+    def not_comparable_reasons(self) -> list[str]:
+        """Why the figure is not comparable with the reference (:func:`not_comparable_reasons`)."""
+        return not_comparable_reasons({"notes": self.notes})
 
     def stars_label(self) -> str | None:
         """"3-4 stars, modelled" (a modelled range) or None."""
@@ -187,6 +215,20 @@ class Rating:
         }
         json.dumps(d)  # JSON-safe by construction; fail loudly here rather than in a consumer
         return d
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> Rating:
+        """A rating from its dict (``Rating.to_dict()``, ``scer-hf rate --json``, a rating stored with a report);
+        a phase the dict lacks reads as not available."""
+        def phase(name: str) -> PhaseRating:
+            pr = d.get(name)
+            return PhaseRating.from_dict(pr, name) if isinstance(pr, Mapping) else PhaseRating(name)
+
+        reports = [dict(r) for r in d.get("reports") or [] if isinstance(r, Mapping)]
+        return cls(model=d.get("model"), reference_version=d.get("reference_version") or "",
+                   training=phase("training"), inference=phase("inference"), hub=d.get("hub"),
+                   lineage=d.get("lineage"), reports=reports, known=bool(d.get("known", True)),
+                   suggestions=list(d.get("suggestions") or []))
 
     def __getitem__(self, phase: str) -> PhaseRating:
         if phase not in ("training", "inference"):

@@ -13,6 +13,7 @@ from ...core.embodied import embodied_emissions
 from ...core.live_intensity import phase_dicts
 from ...core.report import Report
 from ...core.tracker import Measurement, MeasurementWarning, merge_all
+from ...core.views import top_level
 from ._call import _Entry
 from ._units import per_unit_figures
 
@@ -103,7 +104,7 @@ class _Tracked:
         ms = self.measurements
         emb = None
         if self.hardware is not None:
-            reserved_s = sum(m.duration_s for m in ms if m.parent is None)
+            reserved_s = sum(m.duration_s for m in top_level(ms))
             emb = embodied_emissions(self.hardware, reserved_s)
         carbon, rows = self.carbon, ms
         if self.live is not None:  # each phase its own live intensity, the run energy-weighted

@@ -10,6 +10,7 @@ from typing import Any
 from ...core.carbon import J_PER_KWH, CarbonIntensity
 from ...core.coverage import Coverage
 from ...core.tracker import Measurement
+from ...core.views import top_level
 
 __all__ = ["per_unit_figures"]
 
@@ -102,7 +103,7 @@ def _count_inputs(args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> int | Non
 def per_unit_figures(measurements: Sequence[Measurement], carbon: CarbonIntensity) -> dict[str, Any]:
     """Per-query and per-token figures of the top-level phases, from the fully measured calls only: energy and
     counts of the same calls (None where the count is 0, or below the coverage threshold)."""
-    top = [m for m in measurements if m.parent is None]
+    top = top_level(measurements)
     cov = Coverage()
     for m in top:
         cov = cov.merge(m.cov)

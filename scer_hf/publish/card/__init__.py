@@ -28,7 +28,8 @@ from ..._io import atomic_write_text, file_lock, refuse_overwrite
 from ...core.report import Report, load_report
 from ...core.report_files import input_paths
 from ...errors import CardError, SCERError
-from ...rating import resolve_rating
+from ...rating.result import Rating
+from ..inputs import rating_of
 from . import content as _c
 from . import hub as _hub
 from .splice import (
@@ -136,7 +137,7 @@ def _manifest_ref(report: Report, folder: Path) -> str | None:
     return None
 
 
-def edit_card_text(text: str, report: Report, rating: Mapping[str, Any] | None = None, *,
+def edit_card_text(text: str, report: Report, rating: Rating | Mapping[str, Any] | None = None, *,
                    overwrite: bool = False, label: str | None = None, manifest: str | None = None) -> str:
     """The card *text* with SCER metadata and section (pure function, no I/O).
 
@@ -148,20 +149,15 @@ def edit_card_text(text: str, report: Report, rating: Mapping[str, Any] | None =
                         "card. Convert it to LF or CRLF line endings and re-run")
     card = split_card(text)
     data = card.data
-    co2 = _c.co2_entry(report)
-    if co2 is not None:
-        for old in occurrences(card, "co2_eq_emissions") or [None]:  # a duplicate key is checked too
-            _c.check_co2(old, co2, overwrite)
+    co2 = _co2_value(card, report, overwrite)
     scer = _c.merge_scer(data.get("scer"), report, rating, overwrite)
     scer[report.boundary].update({k: v for k, v in (("label", label), ("manifest", manifest)) if v})
-    values: dict[str, Any] = {"co2_eq_emissions": co2} if co2 is not None else {}
-    if co2 is None and report.boundary == "training" and _c.is_ours_co2(data.get("co2_eq_emissions")):
-        values["co2_eq_emissions"] = REMOVE  # our earlier figure no longer stands: this report has none to publish
+    values: dict[str, Any] = {} if co2 is None else {"co2_eq_emissions": co2}
     values["scer"] = scer
     values.update({k: v for k, v in _c.identity_entries(report).items() if k not in data})  # never the user's
     new_yaml = splice_front_matter(card, values, tag=_c.TAG)
-    section = _c.render_section(scer, co2 if co2 is not None else
-                                (None if values.get("co2_eq_emissions") is REMOVE else data.get("co2_eq_emissions")))
+    shown_co2 = data.get("co2_eq_emissions") if co2 is None else None if co2 is REMOVE else co2
+    section = _c.render_section(scer, shown_co2)
     nl = card.newline
     new_body = put_section(card.body, section.replace("\n", nl) if nl != "\n" else section, nl)
     new_text = card.join(new_yaml, new_body)
@@ -169,32 +165,27 @@ def edit_card_text(text: str, report: Report, rating: Mapping[str, Any] | None =
     return new_text
 
 
+def _co2_value(card: SplitCard, report: Report, overwrite: bool) -> Any:
+    """What the card's ``co2_eq_emissions`` becomes: this training report's figure (someone else's kept unless
+    *overwrite*), :data:`REMOVE` for our earlier figure when this report has none to publish, else None (unchanged).
+    """
+    co2 = _c.co2_entry(report)
+    if co2 is not None:
+        for old in occurrences(card, "co2_eq_emissions") or [None]:  # a duplicate key is checked too
+            _c.check_co2(old, co2, overwrite)
+        return co2
+    if report.boundary == "training" and _c.is_ours_co2(card.data.get("co2_eq_emissions")):
+        return REMOVE  # our earlier figure no longer stands: this report has none to publish
+    return None
+
+
 def _check_preserved(old: SplitCard, new_text: str, values: Mapping[str, Any]) -> None:
     """Re-parse the result: every key we did not own must be unchanged, ours as intended."""
     new = split_card(new_text)
-    problems = []
-    if not new.has_front_matter:
-        problems.append("front matter not found after the edit")
-    tags_old = old.data.get("tags")
-    for k, v in old.data.items():
-        if k in values or k == "tags":
-            continue
-        if k not in new.data or not same_value(v, new.data[k]):
-            problems.append(f"key {k!r} changed")
-    for k, v in values.items():
-        if v is REMOVE:
-            if k in new.data:
-                problems.append(f"key {k!r} not removed")
-        elif not same_value(_plain(v), new.data.get(k)):
-            problems.append(f"key {k!r} not written as intended")
-    want_tags = (list(tags_old) if isinstance(tags_old, list) else [tags_old] if isinstance(tags_old, str) else [])
-    if tags_old is None or isinstance(tags_old, (list, str)):
-        if _c.TAG not in want_tags:
-            want_tags.append(_c.TAG)
-        if new.data.get("tags") != want_tags:
-            problems.append("tags not updated as intended")
-    elif not same_value(tags_old, new.data.get("tags")):
-        problems.append("key 'tags' changed")
+    problems = [] if new.has_front_matter else ["front matter not found after the edit"]
+    problems += _others_kept(old.data, new.data, values)
+    problems += _ours_written(new.data, values)
+    problems += _tags_problems(old.data.get("tags"), new.data.get("tags"))
     extra = set(new.data) - set(old.data) - set(values) - {"tags"}
     if extra:
         problems.append(f"unexpected keys {sorted(extra)}")
@@ -202,6 +193,34 @@ def _check_preserved(old: SplitCard, new_text: str, values: Mapping[str, Any]) -
         raise CardError("scer-hf could not edit this card without changing other metadata ("
                         + "; ".join(problems) + "); the card was left unchanged. Please report it with the card's "
                         "front matter attached")
+
+
+def _others_kept(old: Mapping[str, Any], new: Mapping[str, Any], values: Mapping[str, Any]) -> list[str]:
+    """Every key scer-hf does not write is unchanged."""
+    return [f"key {k!r} changed" for k, v in old.items()
+            if k not in values and k != "tags" and (k not in new or not same_value(v, new[k]))]
+
+
+def _ours_written(new: Mapping[str, Any], values: Mapping[str, Any]) -> list[str]:
+    """Every key scer-hf writes holds what it meant to write (or is gone, for :data:`REMOVE`)."""
+    out = []
+    for k, v in values.items():
+        if v is REMOVE:
+            if k in new:
+                out.append(f"key {k!r} not removed")
+        elif not same_value(_plain(v), new.get(k)):
+            out.append(f"key {k!r} not written as intended")
+    return out
+
+
+def _tags_problems(old: Any, new: Any) -> list[str]:
+    """``tags`` gained scer-hf's tag (a list or a single tag) or, when it is something else, is unchanged."""
+    if not (old is None or isinstance(old, (list, str))):
+        return [] if same_value(old, new) else ["key 'tags' changed"]
+    want = list(old) if isinstance(old, list) else [old] if isinstance(old, str) else []
+    if _c.TAG not in want:
+        want.append(_c.TAG)
+    return [] if new == want else ["tags not updated as intended"]
 
 
 def _plain(v: Any) -> Any:
@@ -264,7 +283,7 @@ def update_card(
     kept and the token is never in the message), ReportError (bad report or rating).
     """
     rep = load_report(report)
-    rating_d = resolve_rating(rep, rating)
+    rating_d = rating_of(rep, rating)
     message = commit_message or DEFAULT_COMMIT_MESSAGE
     if is_repo_id(target):
         return _update_remote(str(target).removeprefix("hf://"), rep, rating_d, overwrite, create_pr, push, token,
@@ -300,7 +319,7 @@ def update_card(
                       pr_url=info.pr_url, url=f"{api.endpoint}/{repo_id}", content=new)
 
 
-def _update_remote(repo_id: str, rep: Report, rating_d: Mapping[str, Any] | None, overwrite: bool, create_pr: bool,
+def _update_remote(repo_id: str, rep: Report, rating_d: Rating | None, overwrite: bool, create_pr: bool,
                    push: bool | str | None, token: str | None, label_path: str | None, message: str,
                    parent_commit: str | None, endpoint: str | None, revision: str | None) -> CardResult:
     if isinstance(push, str):

@@ -39,10 +39,12 @@ from importlib import resources
 from typing import Any
 
 from ...core import fmt as _fmt
+from ...core.carbon import CarbonIntensity
 from ...core.report import Report
+from ...core.views import PhaseView, grid_place
 from ...errors import CardConflictError, CardError
-from ...rating.result import indicative_text, not_comparable_reasons
-from ..figures import coverage_texts, fact_dicts, hardware_text, rating_value_text
+from ...rating.result import Rating
+from ..figures import coverage_view, fact_dicts, hardware_text, rating_value_text
 from ..label import fmt_energy, fmt_num
 from .escape import md_escape
 
@@ -71,19 +73,18 @@ def _clean(d: Mapping[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in d.items() if v is not None}
 
 
-def _location(carbon: Mapping[str, Any]) -> str | None:
-    code, region = carbon.get("country_iso_code"), carbon.get("region")
-    name = None
-    if code:
-        try:
-            from ...core.carbon import countries
+def _location(carbon: CarbonIntensity | Mapping[str, Any]) -> str | None:
+    """Cloud region, region and country name of the grid figure (:func:`scer_hf.core.views.grid_place`)."""
+    return grid_place(carbon, country_name=_country_name)
 
-            name = countries().get(code, code)
-        except Exception:  # noqa: BLE001 - a missing data file only loses the country name
-            name = code
-    cloud = f"{carbon['cloud_provider']} {carbon['cloud_region']}" if carbon.get("cloud_region") else None
-    parts = [p for p in (cloud, region, name) if p]
-    return ", ".join(parts) if parts else None
+
+def _country_name(code: str) -> str:
+    try:
+        from ...core.carbon import countries
+
+        return countries().get(code, code)
+    except Exception:  # noqa: BLE001 - a missing data file only loses the country name
+        return code
 
 
 def _hardware(d: Mapping[str, Any]) -> str | None:
@@ -95,85 +96,91 @@ def _hardware(d: Mapping[str, Any]) -> str | None:
 def boundary_entry(report: Report) -> dict[str, Any]:
     """``scer.<boundary>``: the report's figures (exact numbers)."""
     d = report.to_dict()
-    prov, carbon = d["provenance"], d["carbon"]
-    sci = d.get("sci")
-    emb = d.get("embodied") or {}
-    sources = [f"grid intensity: {carbon.get('source')}" + (f" ({carbon['year']})" if carbon.get("year") else "")]
-    if emb.get("included") and emb.get("source"):
-        sources.append(f"embodied: {emb['source']}")
-    for m in prov.get("meters", []):
-        sources.append(f"energy: {m.get('meter')} meter ({m.get('method')}): {m.get('source')}")
-    if sci:
-        sources.append(f"{sci.get('version')}: (E x I + M) / R, Green Software Foundation")
-    phases = [_clean({"name": p["name"], "kind": p.get("kind"), "parent": p.get("parent"),
-                      "energy_j": p["energy_j"]["total"], "co2e_g": p.get("co2e_g"),
-                      "duration_s": p.get("duration_s"),
-                      "measured": False if p.get("measured") is False else None,
-                      "coverage": _phase_coverage(p),
-                      "filled_j": (p.get("energy_j_filled") or {}).get("total"),
-                      "method": p.get("method") if p.get("method") != prov.get("method") else None})
-              for p in d["phases"]]
+    method = report["provenance"].get("method")
+    sci = report.sci
     return _clean({
         "report_digest": report.digest(),
-        "model": (d.get("model") or {}).get("id"),
-        "task": (d.get("model") or {}).get("task"),
-        "status": d.get("status", "complete"),
-        "method": prov.get("method"),
-        "estimated": bool(prov.get("estimated")),
-        "energy_j": d["energy_j"],
+        "model": report.model.get("id"),
+        "task": report.model.get("task"),
+        "status": report.status,
+        "method": method,
+        "estimated": report.estimated,
+        "energy_j": d["energy_j"],  # exactly as the report holds them (an int stays an int in the YAML)
         "co2e_g": d["co2e_g"],
-        "embodied_g": d.get("embodied_g"),
-        "sci": _clean({**{k: sci.get(k) for k in ("value", "unit", "functional_unit", "version")},
-                       "shown_value": _fmt.sci_display(sci)["value"], "shown_unit": _fmt.sci_display(sci)["unit"]})
-        if sci else None,
-        "grid": _clean({"g_per_kwh": carbon.get("g_per_kwh"), "pue": carbon.get("pue"),
-                        "location": _location(carbon)}),
+        "embodied_g": report.embodied_g,
+        "sci": _sci_entry(sci) if sci else None,
+        "grid": _clean({"g_per_kwh": report.carbon.g_per_kwh, "pue": d["carbon"].get("pue"),
+                        "location": _location(report.carbon)}),
         "hardware": _hardware(d),
         "coverage": _coverage_entry(d),
-        "phases": phases,
+        "phases": [_phase_entry(p, method) for p in report.phase_views()],
         # the facts every output shows beside the figures (scer_hf.publish.figures.facts), as the section shows them
         "facts": fact_dicts(d),
-        "sources": sources,
+        "sources": _sources(report, d.get("embodied") or {}),
     })
 
 
-def _phase_coverage(p: Mapping[str, Any]) -> float | None:
-    """A phase's measured share, only when something was not measured."""
-    f = (p.get("coverage") or {}).get("measured_fraction")
-    return float(f) if isinstance(f, (int, float)) and f < 1 else None
+def _sources(report: Report, emb: Mapping[str, Any]) -> list[str]:
+    """Where each figure comes from: the grid figure, embodied data, each meter, the SCI formula."""
+    carbon, sci = report.carbon, report.sci
+    out = [f"grid intensity: {carbon.source}" + (f" ({carbon.year})" if carbon.year else "")]
+    if emb.get("included") and emb.get("source"):
+        out.append(f"embodied: {emb['source']}")
+    out += [f"energy: {m.get('meter')} meter ({m.get('method')}): {m.get('source')}"
+            for m in report["provenance"].get("meters", [])]
+    if sci:
+        out.append(f"{sci.get('version')}: (E x I + M) / R, Green Software Foundation")
+    return out
+
+
+def _phase_entry(p: PhaseView, method: str | None) -> dict[str, Any]:
+    """One phase of ``scer.<boundary>.phases``: what was measured, and only what differs from the report."""
+    cov = p.measured_fraction
+    return _clean({"name": p.name, "kind": p.kind, "parent": p.parent, "energy_j": p.total_j, "co2e_g": p.co2e_g,
+                   "duration_s": p.duration_s, "measured": False if not p.measured else None,
+                   "coverage": cov if cov < 1 else None, "filled_j": p.filled_j,
+                   "method": p.method if p.method != method else None})
+
+
+def _sci_entry(sci: Mapping[str, Any]) -> dict[str, Any]:
+    """``scer.<boundary>.sci``: the SCI as recorded, and as shown (its functional unit's fixed scale)."""
+    shown = _fmt.sci_display(sci) or {}
+    return _clean({**{k: sci.get(k) for k in ("value", "unit", "functional_unit", "version")},
+                   "shown_value": shown.get("value"), "shown_unit": shown.get("unit")})
 
 
 def _coverage_entry(d: Mapping[str, Any]) -> dict[str, Any] | None:
     """``scer.<boundary>.coverage``: how much was measured, only when not everything was; and, below the
     threshold, why the card has no total and no ``co2_eq_emissions``."""
-    tx = coverage_texts(d)
-    if tx["coverage_text"] is None:
+    tx = coverage_view(d)
+    if tx.coverage_text is None:
         return None
     cov = d.get("coverage") or {}
-    return _clean({"measured_fraction": tx["coverage"], "filled_j": cov.get("filled_j") or None,
-                   "threshold": cov.get("threshold"), "headline": tx["headline"], "text": tx["coverage_text"],
-                   "co2_eq_emissions": None if tx["headline"] else
-                   f"omitted: {tx['no_headline_text']}; the Hub field only takes a measured figure"})
+    return _clean({"measured_fraction": tx.coverage, "filled_j": cov.get("filled_j") or None,
+                   "threshold": cov.get("threshold"), "headline": tx.headline, "text": tx.coverage_text,
+                   "co2_eq_emissions": None if tx.headline else
+                   f"omitted: {tx.no_headline_text}; the Hub field only takes a measured figure"})
 
 
-def rating_entry(rating: Mapping[str, Any] | None, boundary: str) -> dict[str, Any] | None:
-    """``scer.rating.<boundary>`` from a rating dict (shared contract), or None."""
+def rating_entry(rating: Rating | Mapping[str, Any] | None, boundary: str) -> dict[str, Any] | None:
+    """``scer.rating.<boundary>`` from a :class:`~scer_hf.rating.result.Rating` (or its dict), or None."""
     if rating is None:
         return None
-    pr = rating.get(boundary)
-    if not isinstance(pr, Mapping):
-        raise CardError(f"rating has no {boundary!r} entry; pass scer_hf.rate(report) or its to_dict()")
-    if not pr.get("available"):
-        return _clean({"available": False, "reason": pr.get("reason"), "how_to_measure": pr.get("how_to_measure")})
-    out = _clean({k: pr.get(k) for k in _RATING_KEYS})
-    if pr.get("comparable") is False:  # not comparable: no grade or stars in the card; the position stays in the data
+    if isinstance(rating, Mapping):
+        if not isinstance(rating.get(boundary), Mapping):
+            raise CardError(f"rating has no {boundary!r} entry; pass scer_hf.rate(report) or its to_dict()")
+        rating = Rating.from_dict(rating)
+    pr = rating[boundary]
+    if not pr.available:
+        return _clean({"available": False, "reason": pr.reason, "how_to_measure": pr.how_to_measure})
+    out = _clean({k: getattr(pr, k) for k in _RATING_KEYS})
+    if pr.comparable is False:  # not comparable: no grade or stars in the card; the position stays in the data
         for k in ("grade", "stars", "percentile"):
             out.pop(k, None)
-        out = _clean({**out, "indicative": indicative_text(dict(pr)),
-                      "not_comparable": not_comparable_reasons(dict(pr)) or None})
-    if rating.get("reference_version"):
-        out["reference"] = rating["reference_version"]
-    bound = [b for b in rating.get("reports") or [] if isinstance(b, Mapping) and b.get("boundary") == boundary]
+        out = _clean({**out, "indicative": pr.indicative_text(), "not_comparable": pr.not_comparable_reasons() or None})
+    if rating.reference_version:
+        out["reference"] = rating.reference_version
+    bound = [r for r in rating.reports if r.get("boundary") == boundary]
     if bound:  # the report this rating was made from: verify checks it is the card's report
         out["report_digest"] = bound[0].get("report_digest")
     return json.loads(json.dumps(out))  # plain JSON types only (YAML-safe)
@@ -183,18 +190,18 @@ def co2_entry(report: Report) -> dict[str, Any] | None:
     """``co2_eq_emissions`` (Hub spec) for a training report; None for inference."""
     if report.boundary != "training":
         return None
-    d = report.to_dict()
-    if d.get("co2e_g") is None:  # below the coverage threshold: no figure to publish (scer.training says why)
+    co2e_g = report.co2e_g
+    if co2e_g is None:  # below the coverage threshold: no figure to publish (scer.training says why)
         return None
-    model = d.get("model") or {}
+    model = report.model
     training_type = model.get("training_type") or (
         "fine-tuning" if model.get("base_model") or model.get("finetuned_from") else None)
     return _clean({
-        "emissions": float(d["co2e_g"]),
+        "emissions": co2e_g,
         "source": SOURCE,
         "training_type": training_type,
-        "geographical_location": _location(d["carbon"]),
-        "hardware_used": _hardware(d),
+        "geographical_location": _location(report.carbon),
+        "hardware_used": _hardware(report.to_dict()),
     })
 
 
@@ -204,7 +211,7 @@ _HUB_ID = re.compile(r"[A-Za-z0-9][\w.-]*(/[A-Za-z0-9][\w.-]*)?")
 def identity_entries(report: Report) -> dict[str, Any]:
     """The Hub's lineage fields a report knows: ``base_model`` (a Hub id, not a folder of the training machine),
     ``library_name`` and ``pipeline_tag``. The caller writes only those the card lacks (never the user's)."""
-    model = report.to_dict().get("model") or {}
+    model = report.model
     out: dict[str, Any] = {}
     base = model.get("base_model")
     if (report.boundary == "training" and isinstance(base, str) and not model.get("base_model_local")
@@ -237,29 +244,35 @@ def is_ours_co2(v: Any) -> bool:
 _ours_co2 = is_ours_co2
 
 
-def merge_scer(existing: Any, report: Report, rating: Mapping[str, Any] | None, overwrite: bool) -> dict[str, Any]:
+def merge_scer(existing: Any, report: Report, rating: Rating | Mapping[str, Any] | None,
+               overwrite: bool) -> dict[str, Any]:
     """The new ``scer`` block: this report's boundary replaced, the other one kept."""
     b = report.boundary
-    ours = isinstance(existing, Mapping) and existing.get("schema_version") == SCER_SCHEMA_VERSION
-    if existing is not None and not ours and not overwrite:
-        raise CardConflictError(
-            f"the card already has a 'scer' key that scer-hf {SCER_SCHEMA_VERSION} did not write "
-            f"({json.dumps(existing, default=str)[:120]}); pass overwrite=True (CLI: --overwrite) to replace it")
-    old = dict(existing) if ours else {}  # a foreign block (overwrite=True) is dropped, ours is merged
+    old = _our_block(existing, overwrite)
     out: dict[str, Any] = {"schema_version": SCER_SCHEMA_VERSION}
     for phase in ("training", "inference"):
         if phase == b:
             out[phase] = boundary_entry(report)
         elif isinstance(old.get(phase), Mapping):
             out[phase] = old[phase]
-    ratings = {k: v for k, v in (old.get("rating") or {}).items() if k != b} \
-        if isinstance(old.get("rating"), Mapping) else {}
+    kept = old.get("rating")
+    ratings = {k: v for k, v in kept.items() if k != b} if isinstance(kept, Mapping) else {}
     mine = rating_entry(rating, b)
     if mine is not None:
         ratings[b] = mine
     if ratings:
         out["rating"] = {k: ratings[k] for k in ("training", "inference") if k in ratings}
     return out
+
+
+def _our_block(existing: Any, overwrite: bool) -> dict[str, Any]:
+    """The card's ``scer`` block to merge into: ours as it is; someone else's only with *overwrite* (then dropped)."""
+    ours = isinstance(existing, Mapping) and existing.get("schema_version") == SCER_SCHEMA_VERSION
+    if existing is not None and not ours and not overwrite:
+        raise CardConflictError(
+            f"the card already has a 'scer' key that scer-hf {SCER_SCHEMA_VERSION} did not write "
+            f"({json.dumps(existing, default=str)[:120]}); pass overwrite=True (CLI: --overwrite) to replace it")
+    return dict(existing) if ours else {}
 
 
 def check_co2(existing: Any, new: Mapping[str, Any], overwrite: bool) -> None:
@@ -281,21 +294,41 @@ def _template(name: str) -> Any:
     # every {{ value }} is data: escaped as Markdown + HTML by the one function (markupsafe.Markup = our own markup)
     env = jinja2.Environment(autoescape=False, keep_trailing_newline=True, trim_blocks=True, lstrip_blocks=True,
                              finalize=lambda v: v if isinstance(v, markupsafe.Markup) else md_escape(v))
-    # numbers from a card's YAML may be anything: a non-number renders "n/a", never raises
-    safe = markupsafe.Markup  # the formatters' output is ours (digits, units)
-    # energy(family): one family per boundary, see scer_hf.core.fmt
-    env.filters["energy"] = lambda j, fam=None: safe(fmt_energy(j, fam) if _is_num(j) and j >= 0 else "n/a")
-    env.filters["num"] = lambda x: safe(fmt_num(x) if _is_num(x) else "n/a")
-    # a rating's unit comes from the card: the text is escaped (finalize), only a non-number is refused
-    env.filters["rating_value"] = lambda r: (rating_value_text(r) if isinstance(r, Mapping) and _is_num(r.get("value"))
-                                             else "n/a")
-    env.filters["cell"] = lambda s: "" if s is None else s
-    env.filters["grams"] = lambda g: safe(_fmt.co2e(g) if _is_num(g) and g >= 0 else "n/a")
-    env.filters["duration"] = lambda s: safe(_fmt.duration(s) if _is_num(s) and s >= 0 else "n/a")
-    env.filters["stars"] = lambda n: int(n) if _is_num(n) and 0 <= n <= 5 else 0
-    env.filters["coverage"] = lambda f: safe(_fmt.coverage(f) if _is_num(f) and 0 <= f <= 1 else "n/a")
+    env.filters.update(_FILTERS)
     text = resources.files("scer_hf").joinpath("templates").joinpath(name).read_text(encoding="utf-8")
     return env.from_string(text)
+
+
+# The section's filters. Numbers from a card's YAML may be anything: a non-number renders "n/a", never raises; the
+# formatters' output is ours (digits, units), so it is markup, not data to escape.
+def _ours(text: str) -> Any:
+    import markupsafe
+
+    return markupsafe.Markup(text)
+
+
+def _energy_filter(j: Any, fam: str | None = None) -> Any:  # one family per boundary, see scer_hf.core.fmt
+    return _ours(fmt_energy(j, fam) if _is_num(j) and j >= 0 else "n/a")
+
+
+def _rating_value_filter(r: Any) -> str:  # a rating's unit comes from the card: escaped (finalize)
+    return rating_value_text(r) if isinstance(r, Mapping) and _is_num(r.get("value")) else "n/a"
+
+
+def _in_range(x: Any, lo: float, hi: float = math.inf) -> bool:
+    return _is_num(x) and lo <= x <= hi
+
+
+_FILTERS: dict[str, Any] = {
+    "energy": _energy_filter,
+    "num": lambda x: _ours(fmt_num(x) if _is_num(x) else "n/a"),
+    "rating_value": _rating_value_filter,
+    "cell": lambda s: "" if s is None else s,
+    "grams": lambda g: _ours(_fmt.co2e(g) if _in_range(g, 0) else "n/a"),
+    "duration": lambda s: _ours(_fmt.duration(s) if _in_range(s, 0) else "n/a"),
+    "stars": lambda n: int(n) if _in_range(n, 0, 5) else 0,
+    "coverage": lambda f: _ours(_fmt.coverage(f) if _in_range(f, 0, 1) else "n/a"),
+}
 
 
 def _is_num(x: Any) -> bool:
@@ -339,31 +372,39 @@ def render_section(scer: Mapping[str, Any], co2: Any, label: str | None = None) 
     Each boundary's section shows the label recorded in ``scer.<boundary>.label`` (*label*, if given, is
     used for a boundary that records none) and links its ``manifest`` file when the card has one.
     """
-    phases = []
-    for b in ("training", "inference"):
-        e = scer.get(b)
-        if not isinstance(e, Mapping):
-            continue
-        ps = e.get("phases")
-        rows = _tree_rows([p for p in ps if isinstance(p, Mapping)] if isinstance(ps, list) else [])
-        r = scer.get("rating")
-        r = r.get(b) if isinstance(r, Mapping) else None
-        e = dict(e, sources=[x for x in e.get("sources") or [] if isinstance(x, str)]
-                 if isinstance(e.get("sources"), list) else [])
-        for k in ("sci", "grid"):  # a card may hold anything here (hand edits, older writers)
-            e[k] = e.get(k) if isinstance(e.get(k), Mapping) else ({} if k == "grid" else None)
-        facts = e.get("facts")
-        e["facts"] = [x for x in facts if isinstance(x, Mapping)] if isinstance(facts, list) else []
-        lab = e.get("label") or label
-        if isinstance(e.get("manifest"), str):
-            e["manifest_url"] = _url(e["manifest"])
-        phases.append({"boundary": b, "entry": e, "rows": rows, "label": _url(lab) if isinstance(lab, str) else None,
-                       "fam": _fmt.energy_family(e.get("energy_j")) if _is_num(e.get("energy_j")) else None,
-                       "rating": r if isinstance(r, Mapping) else None})
+    rating = scer.get("rating")
+    phases = [_section_phase(b, scer[b], rating.get(b) if isinstance(rating, Mapping) else None, label)
+              for b in ("training", "inference") if isinstance(scer.get(b), Mapping)]
     text = _template("scer_card_section.md.j2").render(
         phases=phases, co2=co2 if isinstance(co2, Mapping) and co2.get("source") == SOURCE else None,
         schema_version=scer.get("schema_version"))
     return text.rstrip("\n")
+
+
+def _section_phase(b: str, entry: Mapping[str, Any], r: Any, label: str | None) -> dict[str, Any]:
+    """One boundary of the section: its entry made safe to render, its phase rows, label link and rating."""
+    ps = entry.get("phases")
+    rows = _tree_rows([p for p in ps if isinstance(p, Mapping)] if isinstance(ps, list) else [])
+    e = _safe_entry(entry)
+    lab = e.get("label") or label
+    return {"boundary": b, "entry": e, "rows": rows, "label": _url(lab) if isinstance(lab, str) else None,
+            "fam": _fmt.energy_family(e.get("energy_j")) if _is_num(e.get("energy_j")) else None,
+            "rating": r if isinstance(r, Mapping) else None}
+
+
+def _list_of(v: Any, kind: type | tuple[type, ...]) -> list[Any]:
+    return [x for x in v if isinstance(x, kind)] if isinstance(v, list) else []
+
+
+def _safe_entry(entry: Mapping[str, Any]) -> dict[str, Any]:
+    """A card's ``scer.<boundary>`` with every field the template reads of the type it expects: a card may hold
+    anything here (hand edits, older writers)."""
+    e = dict(entry, sources=_list_of(entry.get("sources"), str), facts=_list_of(entry.get("facts"), Mapping))
+    e["sci"] = e.get("sci") if isinstance(e.get("sci"), Mapping) else None
+    e["grid"] = e.get("grid") if isinstance(e.get("grid"), Mapping) else {}
+    if isinstance(e.get("manifest"), str):
+        e["manifest_url"] = _url(e["manifest"])
+    return e
 
 
 def minimal_card(model_id: str | None) -> str:

@@ -81,21 +81,7 @@ def hub_errors(action: str, repo_id: str, token: str | None,
     except RevisionNotFoundError:
         msg = f"{action}: revision not found in {repo_id!r}; check parent_commit / revision"
     except HfHubHTTPError as exc:
-        status = exc.response.status_code if exc.response is not None else None
-        server = getattr(exc, "server_message", None) or ""
-        if status == 401:
-            msg = (f"{action}: the Hub refused the credentials (401); pass a valid token with write access "
-                   "(token=..., HF_TOKEN or `hf auth login`)")
-        elif status == 403:
-            msg = (f"{action}: the token has no write access to {repo_id!r} (403); use a token with the 'write' "
-                   "role or create_pr=True on a repo you may open PRs on")
-        elif status == 412:
-            msg = (f"{action}: {repo_id!r} changed since the card was read (412, parent_commit is stale); "
-                   "re-run to read the new card")
-        elif status is not None and status >= 500:
-            msg = f"{action}: Hub server error {status} ({server or 'no detail'}); nothing was changed, retry later"
-        else:
-            msg = f"{action}: Hub error {status} ({server or exc})"
+        msg = _http_message(action, repo_id, exc)
     except ValueError as exc:  # HfApi._validate_yaml: the Hub rejected the metadata
         msg = f"{action}: the Hub rejected the card's metadata: {exc}"
     except _network_errors() as exc:
@@ -104,6 +90,24 @@ def hub_errors(action: str, repo_id: str, token: str | None,
     else:
         return
     raise error(scrub(msg, token, _env_token())) from None
+
+
+def _http_message(action: str, repo_id: str, exc: Any) -> str:
+    """What an HTTP error from the Hub means, by status, and what to do."""
+    status = exc.response.status_code if exc.response is not None else None
+    server = getattr(exc, "server_message", None) or ""
+    known = {
+        401: "the Hub refused the credentials (401); pass a valid token with write access (token=..., HF_TOKEN or "
+             "`hf auth login`)",
+        403: f"the token has no write access to {repo_id!r} (403); use a token with the 'write' role or "
+             "create_pr=True on a repo you may open PRs on",
+        412: f"{repo_id!r} changed since the card was read (412, parent_commit is stale); re-run to read the new card",
+    }
+    if status in known:
+        return f"{action}: {known[status]}"
+    if status is not None and status >= 500:
+        return f"{action}: Hub server error {status} ({server or 'no detail'}); nothing was changed, retry later"
+    return f"{action}: Hub error {status} ({server or exc})"
 
 
 def fetch_card(api: Any, repo_id: str, revision: str | None, token: str | None,

@@ -28,6 +28,7 @@ from __future__ import annotations
 import gc
 import math
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -209,69 +210,117 @@ def _key(node: yaml.Node) -> Any:
     return node.value if isinstance(node, yaml.ScalarNode) else None
 
 
+@dataclass(frozen=True)
+class _Keys:
+    """The front matter's YAML text and its top-level keys: each key's line span, at the root column."""
+
+    y: str
+    nl: str
+    pairs: list[tuple[yaml.Node, yaml.Node]]
+    starts: list[int]
+    ends: list[int]
+    col: int
+
+    @classmethod
+    def parse(cls, card: SplitCard) -> _Keys:
+        nl = card.newline
+        y = card.yaml + nl if card.has_front_matter and card.yaml else ""
+        try:
+            root = yaml.compose(y, Loader=_FAST_LOADER)
+        except yaml.YAMLError as exc:  # safe_load accepted it above, so this is unexpected
+            raise CardError(f"the card's YAML front matter does not parse ({_short(exc)})") from None
+        if root is not None and not isinstance(root, yaml.MappingNode):
+            raise CardError("the card's front matter is not a mapping; the Hub needs 'key: value' lines")
+        if root is not None and root.flow_style:
+            raise CardError("the card's front matter is one flow-style mapping ('{a: 1, ...}'); scer-hf edits "
+                            "block-style front matter only: write it as one 'key: value' per line and re-run")
+        pairs = list(root.value) if root is not None else []
+        starts = [_line_start(y, k.start_mark.index) for k, _ in pairs]
+        return cls(y, nl, pairs, starts, [*starts[1:], len(y)], pairs[0][0].start_mark.column if pairs else 0)
+
+    def names(self) -> list[Any]:
+        return [_key(k) for k, _ in self.pairs]
+
+    def span(self, i: int) -> tuple[int, int]:
+        """Where key *i*'s text starts and ends (its trailing comments and blank lines kept for the next key)."""
+        return self.starts[i], _trim(self.y, self.starts[i], self.ends[i], self.col)
+
+    def dump(self, key: str, value: Any) -> str:
+        return _dump(key, value, self.nl, self.col)
+
+
+_Edit = tuple[int, int, str]  # replace y[start:end] with text
+
+
 def splice_front_matter(card: SplitCard, values: dict[str, Any], tag: str | None = None) -> str:
     """The new YAML text: *values* (key -> value) replace those keys (:data:`REMOVE` deletes one), *tag* is added
     to ``tags``."""
-    nl = card.newline
-    y = card.yaml + nl if card.has_front_matter and card.yaml else ""
-    try:
-        root = yaml.compose(y, Loader=_FAST_LOADER)
-    except yaml.YAMLError as exc:  # safe_load accepted it above, so this is unexpected
-        raise CardError(f"the card's YAML front matter does not parse ({_short(exc)})") from None
-    if root is not None and not isinstance(root, yaml.MappingNode):
-        raise CardError("the card's front matter is not a mapping; the Hub needs 'key: value' lines")
-    if root is not None and root.flow_style:
-        raise CardError("the card's front matter is one flow-style mapping ('{a: 1, ...}'); scer-hf edits "
-                        "block-style front matter only: write it as one 'key: value' per line and re-run")
-    pairs = list(root.value) if root is not None else []
-    col = pairs[0][0].start_mark.column if pairs else 0
-    starts = [_line_start(y, k.start_mark.index) for k, _ in pairs]
-    ends = [*starts[1:], len(y)]
-    edits: list[tuple[int, int, str]] = []
-    done: set[str] = set()
+    keys = _Keys.parse(card)
     todo = dict(values)
     tags = card.data.get("tags") if card.has_front_matter else None
-    want_tag = tag is not None and not (isinstance(tags, list) and tag in tags)
-    if want_tag and "tags" not in {_key(k) for k, _ in pairs}:
+    if tag is not None and "tags" not in keys.names():  # no tags yet: written like any other value
         todo.setdefault("tags", [tag])
-        want_tag = False
-    for i, (k, _v) in enumerate(pairs):
-        name = _key(k)
-        if name not in todo or not isinstance(name, str):
-            continue
-        span_end = _trim(y, starts[i], ends[i], col)
-        edits.append((starts[i], span_end, "" if name in done else _dump(name, todo[name], nl, col)))
-        done.add(name)
-    if want_tag:
-        idx = max(i for i, (k, _) in enumerate(pairs) if _key(k) == "tags")  # the one safe_load keeps
-        k, v = pairs[idx]
-        aliased = v.start_mark.index < k.start_mark.index
-        if isinstance(v, yaml.SequenceNode) and not aliased and not v.flow_style:
-            at = _trim(y, starts[idx], ends[idx], col)
-            edits.append((at, at, " " * v.start_mark.column + "- " + tag + nl))  # type: ignore[operator]
-        elif isinstance(v, yaml.SequenceNode) and not aliased:
-            at = v.end_mark.index - 1  # before the closing ']'
-            trailing_comma = y[v.start_mark.index + 1:at].rstrip().endswith(",")
-            edits.append((at, at, (" " if trailing_comma else ", " if v.value else "") + tag))  # type: ignore[operator]
-        elif isinstance(tags, (list, str)) or tags is None:
-            new = (list(tags) if isinstance(tags, list) else [tags] if isinstance(tags, str) else []) + [tag]
-            span_end = _trim(y, starts[idx], ends[idx], col)
-            edits.append((starts[idx], span_end, _dump("tags", new, nl, col)))
-            for j, (k2, _) in enumerate(pairs):  # earlier duplicates of 'tags' would win nothing; drop them
-                if j != idx and _key(k2) == "tags":
-                    edits.append((starts[j], _trim(y, starts[j], ends[j], col), ""))
-    appended = "".join(_dump(n, val, nl, col) for n, val in todo.items() if n not in done and val is not REMOVE)
-    if appended:
-        edits.append((len(y), len(y), appended))
-    out = y
-    # applied from the end of the text; at one position, edits listed earlier end up first
-    for s, e, _, text in sorted(((s, e, n, t) for n, (s, e, t) in enumerate(edits)), reverse=True):
-        out = out[:s] + text + out[e:]
-    if card.has_front_matter:
+    edits, done = _replace_keys(keys, todo)
+    if tag is not None and "tags" in keys.names() and not (isinstance(tags, list) and tag in tags):
+        edits += _add_tag(keys, tag, tags)
+    appended = "".join(keys.dump(n, val) for n, val in todo.items() if n not in done and val is not REMOVE)
+    edits.append((len(keys.y), len(keys.y), appended))  # new keys go last
+    return _without_last_newline(_apply(keys.y, edits), keys.nl, card.has_front_matter)
+
+
+def _without_last_newline(out: str, nl: str, had_front_matter: bool) -> str:
+    """The front matter's text as a card holds it between its markers: without the last line break."""
+    if had_front_matter:
         if not out.endswith(nl):  # pragma: no cover - every edit is line-based
             raise CardError("internal error splicing the front matter; the card was not changed (please report)")
         return out[: -len(nl)]
     return out.removesuffix(nl)
+
+
+def _replace_keys(keys: _Keys, todo: Mapping[str, Any]) -> tuple[list[_Edit], set[str]]:
+    """Each key of *todo* the front matter has, rewritten in place at its first occurrence; later duplicates are
+    dropped (YAML would keep only the last)."""
+    edits: list[_Edit] = []
+    done: set[str] = set()
+    for i, name in enumerate(keys.names()):
+        if not isinstance(name, str) or name not in todo:
+            continue
+        start, end = keys.span(i)
+        edits.append((start, end, "" if name in done else keys.dump(name, todo[name])))
+        done.add(name)
+    return edits, done
+
+
+def _add_tag(keys: _Keys, tag: str, tags: Any) -> list[_Edit]:
+    """*tag* added to the existing ``tags``: one more line of a block list, one more item of a flow list, or
+    (an alias, a scalar) the key rewritten with every earlier duplicate dropped."""
+    idx = max(i for i, name in enumerate(keys.names()) if name == "tags")  # the one safe_load keeps
+    k, v = keys.pairs[idx]
+    aliased = v.start_mark.index < k.start_mark.index
+    if isinstance(v, yaml.SequenceNode) and not aliased:
+        return [_flow_tag(keys.y, v, tag) if v.flow_style else
+                (keys.span(idx)[1], keys.span(idx)[1], " " * v.start_mark.column + "- " + tag + keys.nl)]
+    if not (isinstance(tags, (list, str)) or tags is None):
+        return []
+    new = (list(tags) if isinstance(tags, list) else [tags] if isinstance(tags, str) else []) + [tag]
+    edits = [(*keys.span(idx), keys.dump("tags", new))]
+    # earlier duplicates of 'tags' would win nothing; drop them
+    return edits + [(*keys.span(j), "") for j, name in enumerate(keys.names()) if j != idx and name == "tags"]
+
+
+def _flow_tag(y: str, v: yaml.SequenceNode, tag: str) -> _Edit:
+    """*tag* appended inside a flow list ``[a, b]``, before its closing bracket."""
+    at = v.end_mark.index - 1
+    trailing_comma = y[v.start_mark.index + 1:at].rstrip().endswith(",")
+    return at, at, (" " if trailing_comma else ", " if v.value else "") + tag
+
+
+def _apply(y: str, edits: list[_Edit]) -> str:
+    """*edits* applied from the end of the text; at one position, edits listed earlier end up first."""
+    out = y
+    for s, e, _, text in sorted(((s, e, n, t) for n, (s, e, t) in enumerate(edits)), reverse=True):
+        out = out[:s] + text + out[e:]
+    return out
 
 
 def occurrences(card: SplitCard, key: str) -> list[Any]:

@@ -1,0 +1,183 @@
+"""``verify`` of a report: every derived figure recomputed from its phases and carbon block (see
+:mod:`scer_hf.publish.verify`, which also checks the label, card and HTML page made from it)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from ..core.carbon import J_PER_KWH, CarbonIntensity
+from ..core.embodied import Embodied
+from ..core.report import Report
+from ..core.report_files import find_report
+from ..core.sci import FunctionalUnit
+from ..core.views import PhaseView
+from ..errors import ReportError, ReportSchemaError, SCERError, VerificationError
+from .checks import REL_TOL, Check, VerificationResult, check
+
+__all__ = ["verify_report"]
+
+
+def _rebuild(d: Mapping[str, Any]) -> Report:
+    emb = d.get("embodied") or {}
+    recorded: dict[str, Any] = {k: emb.get(k) for k in Embodied.__dataclass_fields__}
+    embodied = Embodied(**recorded) if emb.get("included") else None
+    alts = d.get("sci_alternatives") or []
+    units = [FunctionalUnit(a["functional_unit"], a["count_key"], float(a.get("scale", 1.0))) for a in alts] or None
+    prov = {k: v for k, v in d["provenance"].items() if k not in ("method", "estimated", "note")}
+    return Report.build(
+        [dict(p) for p in d["phases"]], boundary=d["boundary"], carbon=CarbonIntensity.from_dict(d["carbon"]),
+        model=d.get("model"), provenance=prov, embodied=embodied, functional_units=units,
+        benchmark=d.get("benchmark"), status=d.get("status", "complete"), run_id=d.get("run_id"), extra=d.get("extra"),
+    )
+
+
+def _check_coverage(checks: list[Check], where: str, p: PhaseView) -> None:
+    """A phase's coverage agrees with itself: the measured share, and per-unit counts that are the counts of the
+    measured windows (at most the phase's counts; all of them when every window was measured)."""
+    cov = p.coverage
+    if cov is None:
+        return
+    dur, meas = float(cov.duration_s or 0.0), float(cov.measured_s or 0.0)
+    if dur > 0:
+        check(checks, f"{where}.coverage.measured_fraction", min(1.0, meas / dur), cov.measured_fraction)
+    full = cov.windows_measured == cov.windows
+    for k, v in cov.counts.items():
+        have = float(p.counts.get(k, 0))
+        if full or float(v) > have * (1 + REL_TOL):
+            check(checks, f"{where}.coverage.counts.{k}", have if full else f"<= {have}", v,
+                   "counts of the measured windows")
+
+
+def _stored_rating(d: Mapping[str, Any]) -> Mapping[str, Any] | None:
+    for holder in (d, d.get("extra") or {}):
+        r = holder.get("rating") if isinstance(holder, Mapping) else None
+        if isinstance(r, Mapping):
+            return r
+    return None
+
+
+def _check_rating(checks: list[Check], report: Report, stored: Mapping[str, Any] | None, where: str) -> None:
+    """A rating stored with a report (or in a card) against the report rated again: each figure it records."""
+    if not stored:
+        return
+    try:
+        from ..rating import rate  # optional sibling module
+    except ImportError:
+        checks.append(Check(f"{where}.grade", None, None, None, "scer_hf.rating not installed; rating not recomputed"))
+        return
+    try:
+        fresh = rate(report)
+    except SCERError as exc:
+        checks.append(Check(f"{where}", None, None, False, f"rating could not be recomputed: {exc}"))
+        return
+    for phase in ("training", "inference"):
+        s, f = stored.get(phase) or {}, fresh[phase].to_dict()  # as JSON holds it (no NaN)
+        for key in ("grade", "stars", "percentile", "value"):
+            if key in s:  # the stored block as written: only what it records is compared
+                check(checks, f"{where}.{phase}.{key}", f.get(key), s.get(key))
+
+
+def verify_report(report: Report | Mapping[str, Any] | str | os.PathLike[str],
+                  expected_digest: str | None = None) -> VerificationResult:
+    """Recompute every derived figure of a report from its phases and carbon block."""
+    target = str(report) if isinstance(report, (str, os.PathLike)) else "report"
+    rep = _report_to_verify(report, target)
+    d = rep.to_dict()
+    res = VerificationResult(target, "report")
+    res.digest = rep.digest()
+    _check_phases(res.checks, rep)
+    try:
+        rebuilt = _rebuild(d)
+    except SCERError as exc:
+        res.checks.append(Check("rebuild", None, None, False, f"the report cannot be rebuilt from its phases: {exc}"))
+        return res
+    _check_fill(res.checks, rebuilt, rep)
+    fresh = rebuilt.to_dict()
+    _check_totals(res.checks, fresh, d)
+    _check_sci(res.checks, fresh, d)
+    _check_uncertainty(res.checks, fresh, d)
+    if expected_digest:
+        check(res.checks, "digest", res.digest, expected_digest)
+    _check_rating(res.checks, rep, _stored_rating(d), "rating")
+    return res
+
+
+def _report_to_verify(report: Report | Mapping[str, Any] | str | os.PathLike[str], target: str) -> Report:
+    """The report to verify, through the one door: a Report, a dict (validated) or a path."""
+    if isinstance(report, Report):
+        return report
+    if isinstance(report, Mapping):
+        try:
+            return Report.from_dict(report)
+        except ReportSchemaError as exc:
+            raise VerificationError(f"{target} is not a valid scer-hf report: {exc}") from exc
+    return Report.from_dict(_read_json(Path(report)))
+
+
+def _check_phases(checks: list[Check], rep: Report) -> None:
+    """Each phase by itself: its total is its components plus the filled energy, its CO2e follows from its energy
+    and the carbon block (or the live reading it recorded), its coverage agrees with itself."""
+    carbon = rep.carbon
+    for i, p in enumerate(rep.phase_views()):
+        where = f"phases[{i}:{p.name}]"
+        total = p.total_j
+        expected = sum(p.components.values()) + (p.filled_j or 0.0) if total is not None else None
+        check(checks, f"{where}.energy_j.total", expected, total, "measured + filled")
+        if total is not None:
+            g = p.carbon_g_per_kwh if p.carbon_g_per_kwh is not None else carbon.g_per_kwh
+            check(checks, f"{where}.co2e_g", total / J_PER_KWH * carbon.pue * g, p.co2e_g)
+        _check_coverage(checks, where, p)
+
+
+def _check_fill(checks: list[Check], fresh: Report, rep: Report) -> None:
+    """Each phase's uncertainty and fill, recomputed from its coverage by the documented rule."""
+    for i, (fp, dp) in enumerate(zip(fresh.phase_views(), rep.phase_views(), strict=False)):
+        where = f"phases[{i}:{dp.name}]"
+        check(checks, f"{where}.energy_uncertainty_j", fp.energy_uncertainty_j, dp.energy_uncertainty_j)
+        if dp.coverage is not None:
+            check(checks, f"{where}.energy_j.total", fp.total_j, dp.total_j, "fill rule")
+            check(checks, f"{where}.energy_j_filled.total", fp.filled_j, dp.filled_j, "fill rule")
+
+
+def _check_totals(checks: list[Check], fresh: Mapping[str, Any], d: Mapping[str, Any]) -> None:
+    """The report's coverage and totals, as a fresh build gives them."""
+    if isinstance(d.get("coverage"), Mapping):
+        for key in ("measured_fraction", "headline", "filled_j", "windows_measured", "windows"):
+            check(checks, f"coverage.{key}", fresh["coverage"][key], d["coverage"].get(key))
+    for key in ("energy_j", "co2e_g", "embodied_g"):
+        check(checks, key, fresh[key], d.get(key))
+
+
+def _check_uncertainty(checks: list[Check], fresh: Mapping[str, Any], d: Mapping[str, Any]) -> None:
+    """The uncertainty and the method, as a fresh build gives them."""
+    for key in ("energy_j", "co2e_g", "sci"):
+        check(checks, f"uncertainty.{key}", fresh["uncertainty"][key], (d.get("uncertainty") or {}).get(key))
+    for key in ("method", "estimated"):
+        check(checks, f"provenance.{key}", fresh["provenance"][key], d["provenance"].get(key))
+
+
+def _check_sci(checks: list[Check], fresh: Mapping[str, Any], d: Mapping[str, Any]) -> None:
+    """The SCI headline (value, unit, R, the unit people read) and its alternatives."""
+    fs, ds = fresh.get("sci") or {}, d.get("sci") or {}
+    for key in ("value", "unit", "r"):
+        check(checks, f"sci.{key}", fs.get(key), ds.get(key))
+    if "shown_unit" in ds:  # reports from before scer-hf 0.x did not record the unit shown
+        check(checks, "sci.shown_unit", fs.get("shown_unit"), ds.get("shown_unit"), "unit people read")
+    fresh_alts, alts = fresh.get("sci_alternatives", []), d.get("sci_alternatives", [])
+    for i, (fa, da) in enumerate(zip(fresh_alts, alts, strict=False)):
+        check(checks, f"sci_alternatives[{i}].value", fa["value"], da.get("value"), fa["unit"])
+    check(checks, "sci_alternatives.count", len(fresh_alts), len(alts))
+
+
+def _read_json(p: Path) -> dict[str, Any]:
+    """The report at *p* (a folder: the report in it), read through the one door (:meth:`Report.load`)."""
+    p = find_report(p)
+    try:
+        return Report.load(p).to_dict()
+    except ReportSchemaError as exc:
+        raise VerificationError(f"{p} is not a valid scer-hf report: {exc}") from exc
+    except ReportError as exc:
+        raise VerificationError(f"{p} is not a JSON report: {exc}") from exc
