@@ -50,8 +50,9 @@ def render_text(d: dict[str, Any], saved: str | None = None) -> str:
 
 # benchmark()'s argument names -> this command's options, for error messages
 _OPTIONS = {"endpoint": "--endpoint", "model": "--model", "concurrency": "--concurrency", "api_key": "--api-key-env",
-            "server_pid": "--server-pid", "hardware": "--hardware", "batch_size": "--batch-size", "country_iso_code": "--country", "cloud_provider": "--cloud", "cloud_region": "--region", "carbon_intensity_g_per_kwh": "--intensity", "device": "--device",
-            "quality": "--quality"}
+            "server_pid": "--server-pid", "hardware": "--hardware", "batch_size": "--batch-size",
+            "country_iso_code": "--country", "cloud_provider": "--cloud", "cloud_region": "--region",
+            "carbon_intensity_g_per_kwh": "--intensity", "device": "--device", "quality": "--quality"}
 
 
 @click.command("benchmark")
@@ -108,10 +109,10 @@ _OPTIONS = {"endpoint": "--endpoint", "model": "--model", "concurrency": "--conc
 def command(model_or_path: str | None, task: str, setting: str, queries: int | None, batch_size: int,
             endpoint: str | None, served_model: str | None, concurrency: list[int] | None, api: str,
             api_key_env: str | None, server_pid: int | None, parameters: int | None, timeout_s: float,
-            min_queries: int | None,
-            warmup: int | None, rel_ci: float, country: str | None, region: str | None, cloud: str | None, intensity: float | None,
-            pue: float, live_zone: str | None, hardware: str | None, device: str | None, quality: bool, no_progress: bool,
-            model_id: str | None, out: str | None, overwrite: bool, as_json: bool) -> None:
+            min_queries: int | None, warmup: int | None, rel_ci: float, country: str | None, region: str | None,
+            cloud: str | None, intensity: float | None, pue: float, live_zone: str | None, hardware: str | None,
+            device: str | None, quality: bool, no_progress: bool, model_id: str | None, out: str | None,
+            overwrite: bool, as_json: bool) -> None:
     """Run the standard inference benchmark on MODEL_OR_PATH (a local folder or a cached Hub id), or on the
     server at --endpoint."""
     from .._io import refuse_overwrite, require_folder

@@ -30,6 +30,7 @@ are in :mod:`scer_hf.core.calls`.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections import deque
 from collections.abc import Callable, Hashable, Iterable, Mapping
@@ -107,10 +108,8 @@ def shared_meters() -> list[SharedMeter]:
 
 
 def _close_quietly(meter: Meter) -> None:
-    try:
+    with contextlib.suppress(Exception):  # closing never breaks the user's run
         meter.close()
-    except Exception:  # noqa: BLE001 - closing never breaks the user's run
-        pass
 
 
 class _Slot:

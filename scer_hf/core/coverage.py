@@ -151,7 +151,7 @@ class Coverage:
             sums[1] += c.windows_measured
             sums[2] += c.duration_s
             sums[3] += c.measured_s
-            for acc, m in zip(maps, (c.component_s, c.gap_s, c.energy_j, c.counts)):
+            for acc, m in zip(maps, (c.component_s, c.gap_s, c.energy_j, c.counts), strict=True):
                 for k, v in m.items():
                     acc[k] = acc.get(k, 0.0) + v
             for k, (lo, hi) in c.power_w.items():

@@ -17,6 +17,7 @@ reason that quotes nothing from the response.
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import ipaddress
 import json
@@ -107,10 +108,8 @@ def _resolve(host: str) -> list[str]:
     out: list[str] = []
 
     def run() -> None:
-        try:
+        with contextlib.suppress(OSError, UnicodeError):
             out.extend(sorted({str(ai[4][0]) for ai in socket.getaddrinfo(host, None)}))
-        except (OSError, UnicodeError):
-            pass
 
     th = threading.Thread(target=run, daemon=True, name="scer-resolve")
     th.start()

@@ -120,7 +120,8 @@ def _meters(ep: Endpoint, server_pid: int | None) -> tuple[list[Meter], dict[str
     has_dram = any(c.startswith("dram") for m in rapl for c in m.components)
     pid = server_pid if server_pid is not None else (listening_pid(ep.port) if ep.host else None)
     if rapl:
-        choices["cpu"] = f"rapl counter (node-wide: the server, this client and anything else running): {rapl[0].source}"
+        choices["cpu"] = ("rapl counter (node-wide: the server, this client and anything else running): "
+                          f"{rapl[0].source}")
     if not rapl or not has_dram:
         if pid is None or pid == os.getpid():
             choices["cpu" if not rapl else "ram"] = (
@@ -153,6 +154,7 @@ def _level_dict(lv: Level, ci: dict[str, Any], phase: dict[str, Any] | None, con
     basis_j = float((cov.get("energy_j") or {}).get("total", 0.0))
     basis = cov.get("counts") or {}
     n_q, n_out = float(basis.get("queries", 0)), float(basis.get("output_tokens", 0))
+    meter_u_j = float((phase or {}).get("energy_uncertainty_j") or 0.0)
     return {
         "concurrency": lv.concurrency, "phase": lv.name, "responses": lv.responses, "failed": lv.failed,
         "failures": dict(lv.failures), "failure_reasons": dict(lv.reasons), "stopped_by": lv.stopped_by,
@@ -161,7 +163,7 @@ def _level_dict(lv: Level, ci: dict[str, Any], phase: dict[str, Any] | None, con
         "j_per_response": basis_j / n_q if n_q else None,
         "j_per_1k_output_tokens": basis_j / n_out * 1000.0 if n_out else None,
         "wh_per_1k_responses": basis_j / n_q * 1000.0 / 3600.0 if n_q else None,
-        "meter_uncertainty_rel": (float((phase or {}).get("energy_uncertainty_j") or 0.0) / basis_j) if basis_j else None,
+        "meter_uncertainty_rel": meter_u_j / basis_j if basis_j else None,
         "ci": {"mean_j_per_response": ci.get("mean_j_per_query"), "half_width_j": ci.get("half_width_j"),
                "rel_half_width": ci.get("rel_half_width"), "confidence": confidence, "target_rel_half_width": rel_ci},
         "output_tokens": lv.output_tokens, "input_tokens": lv.input_tokens,

@@ -27,7 +27,8 @@ from ..errors import SCERError
 from ..rating import resolve_rating
 from ..rating.result import indicative_text, not_comparable_reasons
 from .curve import curve_caption, curve_levels, curve_rows, curve_svg
-from .label import PALETTE, fmt_num, label_fields, make_label, rating_value_text
+from .figures import rating_value_text
+from .label import PALETTE, fmt_num, label_fields, make_label
 
 __all__ = ["write_html_report", "render_html", "distribution_svg", "pareto_svg", "pareto_front", "band_legend"]
 

@@ -10,6 +10,7 @@ share the energy by :data:`~scer_hf.core.attribution.ATTRIBUTION_RULE`. The ``mo
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -164,10 +165,8 @@ class _Call:
     def abandon(self) -> None:
         """Leave no call in flight and no hook installed, so the next call is measured afresh."""
         self.closed = True
-        try:
+        with contextlib.suppress(Exception):  # abandoning never raises
             self._unhook()
-        except Exception:  # noqa: BLE001
-            pass
         if self.h is not None:
             self.h.abandon()
 

@@ -11,6 +11,7 @@ when the last one ends (reference counted under a lock), so an idle model is lef
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from contextvars import ContextVar
 from typing import Any, Protocol
@@ -54,10 +55,8 @@ class _Hook:
         if self.had_instance:
             self.model.generate = self.saved
         else:
-            try:
+            with contextlib.suppress(AttributeError):
                 del self.model.generate
-            except AttributeError:
-                pass
 
 
 def acquire(model: Any) -> None:
