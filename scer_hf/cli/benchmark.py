@@ -40,8 +40,8 @@ def render_text(d: dict[str, Any], saved: str | None = None) -> str:
         (f"  per 1M tokens : {_g(per_m['j_per_1k_output_tokens'], ' J')}, {fmt.co2e(per_m['g_per_1k_output_tokens'])}"
         ", per 1 million output tokens"),
     ]
-    if d.get("sci"):
-        lines.append(f"  SCI           : {fmt.sci_display(d['sci'])['text']}")
+    if shown := fmt.sci_display(d.get("sci")):
+        lines.append(f"  SCI           : {shown['text']}")
     lines += fact_lines([f for f in fact_dicts(d) if f["key"] != "date"])
     if saved:
         lines.append(f"report written to {saved}")

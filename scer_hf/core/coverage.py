@@ -159,7 +159,8 @@ class Coverage:
                 power[k] = (lo, hi) if a is None else (min(a[0], lo), max(a[1], hi))
             for r, rc in c.ranks.items():
                 ranks[r] = ranks[r].merge(rc) if r in ranks else rc
-        return cls(int(sums[0]), int(sums[1]), sums[2], sums[3], *maps, power, ranks)
+        return cls(int(sums[0]), int(sums[1]), sums[2], sums[3], component_s=maps[0], gap_s=maps[1],
+                   energy_j=maps[2], counts=maps[3], power_w=power, ranks=ranks)
 
     def counted_as_one(self, counts: Mapping[str, float]) -> Coverage:
         """These windows carry *counts* as a whole: they are the per-unit basis only if all were measured."""

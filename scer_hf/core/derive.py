@@ -150,7 +150,8 @@ def derive(totals: Totals, carbon: CarbonIntensity, embodied: Embodied | None, m
         sci["basis"] = ("E x I per R from the fully measured windows of the phases that count R (energy and "
                         "units of the same windows); other phases (evaluations) and M per R over all units")
         # the unit people are shown (functional unit scaled so the value reads 1 to 1,000; scer_hf.core.fmt)
-        sci["shown_unit"] = _fmt.sci_display(sci)["unit"]
+        shown = _fmt.sci_display(sci)
+        sci["shown_unit"] = shown["unit"] if shown else None
     return {
         "energy_j": energy_j,
         "co2e_g": co2e_g,

@@ -303,7 +303,7 @@ class Client:
         for ch in d.get("choices") or []:
             if not isinstance(ch, dict):
                 raise _Fail("malformed", "a streamed choice is not a JSON object")
-            delta = ch.get("delta") if isinstance(ch.get("delta"), dict) else {}
+            delta = d if isinstance(d := ch.get("delta"), dict) else {}
             text = delta.get("content") if self.api == "chat" else ch.get("text")
             if text is None and self.api == "chat":
                 text = delta.get("reasoning_content") or delta.get("reasoning")

@@ -234,7 +234,8 @@ class Report:
 
     def __repr__(self) -> str:
         sci = self._d["sci"]
-        s = _fmt.sci_display(sci)["text"] if sci else "no SCI (no functional units counted)"
+        shown = _fmt.sci_display(sci)  # None: no SCI value (no functional units counted, or not measured)
+        s = shown["text"] if shown else "no SCI (no functional units counted)"
         est = " ESTIMATED" if self.estimated else ""
         cov = self.coverage.get("measured_fraction", 1.0)
         part = f" coverage {_fmt.coverage(cov)}" if cov < 1 else ""

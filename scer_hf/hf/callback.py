@@ -69,9 +69,7 @@ def _safe(fn: Callable[..., Any]) -> Callable[..., Any]:
             return fn(self, *args, **kwargs)
         except Exception as exc:  # noqa: BLE001 - see docstring
             what = f"{type(exc).__name__}: {exc}"
-            warned = self._run._hook_warned
-            if fn.__name__ not in warned and what not in warned:
-                warned.update((fn.__name__, what))
+            if self._run.warn_once.first(fn.__name__, what):
                 warnings.warn(
                     f"scer-hf: SCERCallback.{fn.__name__} failed ({type(exc).__name__}: {exc}); measurement may be "
                     f"incomplete, training continues.\n{traceback.format_exc(limit=3)}", RuntimeWarning, stacklevel=2)

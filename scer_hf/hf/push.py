@@ -31,24 +31,18 @@ from __future__ import annotations
 
 import functools
 import sys
-import warnings
 from pathlib import Path
 from types import FrameType
 from typing import Any
 
+from ..core.warn import WarnOnce
 from ..errors import SCERError
 
 __all__ = ["LABEL_NAME", "find_trainer", "install", "on_push_begin", "write_card"]
 
 LABEL_NAME = "scer_label.svg"
 _MARK = "_scer_hf_card_wrapper"
-_warned: set[str] = set()
-
-
-def _warn_once(key: str, msg: str) -> None:
-    if key not in _warned:
-        _warned.add(key)
-        warnings.warn(f"scer-hf: {msg}", RuntimeWarning, stacklevel=3)
+_warn_once = WarnOnce(RuntimeWarning, "scer-hf: ", stacklevel=2)
 
 
 def find_trainer(args: Any, callback: Any, max_depth: int = 16) -> Any | None:
