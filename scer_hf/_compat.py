@@ -22,12 +22,11 @@ import pkgutil
 import sys
 from types import FrameType, ModuleType
 
+from ._version import REMOVAL
 from .core.warn import WarnOnce
 
 __all__ = ["MOVED", "PUBLIC", "REMOVAL", "new_name", "deprecation_message", "stub_files", "install"]
 
-#: the release that removes the deprecated flat paths (the next minor after 0.1)
-REMOVAL = "0.2.0"
 
 #: old dotted name -> new dotted name (a package maps its submodules too)
 MOVED: dict[str, str] = {

@@ -329,7 +329,9 @@ def test_bad_arguments_raise_typed_errors() -> None:
     with pytest.raises(UnknownCountryError, match="FRA|alpha-3"):
         SCERCallback(country_iso_code="FR")
     cb = SCERCallback(country_iso_code="FRA")
-    assert cb.carbon.country_iso_code == "FRA" and cb.rating is None and cb.report is None
+    assert cb.carbon.country_iso_code == "FRA" and cb.report is None
+    with pytest.warns(DeprecationWarning, match=r"SCERCallback.rating is deprecated .* scer_hf.rate\(cb.report\)"):
+        assert cb.rating is None
     # were accepted, then failed inside the Trainer (no measurement) or raised a bare TypeError
     with pytest.raises(CallbackConfigError, match="meters="):
         SCERCallback(meters=42)

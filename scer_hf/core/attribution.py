@@ -198,10 +198,6 @@ class SharedMeter:
         self._anchor_t = 0.0
         self._anchor_S = 0.0
 
-    @property
-    def in_flight(self) -> int:
-        return len(self._slots)
-
     # -- events (each under the lock: time, read, bookkeeping) ----------------------------------------
     def open(self, seg: str, w: float, clock: Callable[[], float]) -> tuple[_Slot, float]:
         s = _Slot(seg, w)

@@ -162,11 +162,6 @@ class Coverage:
         return cls(int(sums[0]), int(sums[1]), sums[2], sums[3], component_s=maps[0], gap_s=maps[1],
                    energy_j=maps[2], counts=maps[3], power_w=power, ranks=ranks)
 
-    def counted_as_one(self, counts: Mapping[str, float]) -> Coverage:
-        """These windows carry *counts* as a whole: they are the per-unit basis only if all were measured."""
-        full = self.windows_measured == self.windows and self.windows > 0
-        return replace(self, energy_j=self.energy_j if full else {}, counts=dict(counts) if full else {})
-
     def with_counts(self, counts: Mapping[str, float]) -> Coverage:
         return replace(self, counts=dict(counts))
 

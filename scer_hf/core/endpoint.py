@@ -131,7 +131,6 @@ class Answer:
     completion_tokens: int | None = None
     chunks: int = 0  # streamed chunks that carried text
     token_source: str = "usage"  # "usage" (the server's counts) or "chunks" (text chunks counted)
-    text_chars: int = 0
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -313,7 +312,6 @@ class Client:
                     if on_first_token is not None:
                         on_first_token()
                 ans.chunks += 1
-                ans.text_chars += len(text)
 
     def _final(self, d: Any, ans: Answer, t0: float, on_first_token: Callable[[], None] | None) -> None:
         if not isinstance(d, dict) or not isinstance(d.get("choices"), list):
@@ -324,7 +322,6 @@ class Client:
             text = (msg or {}).get("content") if self.api == "chat" else (ch or {}).get("text")
             if isinstance(text, str) and text:
                 ans.chunks += 1
-                ans.text_chars += len(text)
         if ans.chunks and on_first_token is not None:
             on_first_token()  # not streamed: the first token is known only with the last
 

@@ -85,7 +85,7 @@ def write_card(callback: Any, args: Any) -> Path | None:
         if report is None or not getattr(args, "output_dir", None):
             return None
         out = Path(args.output_dir)
-        rating = getattr(callback, "rating", None)
+        rating = getattr(callback, "_card_rating", None)  # set through SCERCallback.rating (deprecated)
         _write_label(out, report, rating)
         from ..publish.card import update_card
 

@@ -58,10 +58,8 @@ def _group_rows(pr: Mapping[str, Any]) -> list[dict[str, Any]]:
     group = (pr.get("category") or {}).get("group")
     if not group:
         return []
-    try:
-        from ..rating import reference  # optional sibling module
-    except ImportError:
-        return []
+    from ..rating import reference
+
     try:
         rows = reference.rows(pr.get("phase") or "inference")
     except SCERError:

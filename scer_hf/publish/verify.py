@@ -84,11 +84,8 @@ def _stored_rating(d: Mapping[str, Any]) -> Mapping[str, Any] | None:
 def _check_rating(checks: list[Check], report: Report, stored: Mapping[str, Any] | None, where: str) -> None:
     if not stored:
         return
-    try:
-        from ..rating import rate  # optional sibling module
-    except ImportError:
-        checks.append(Check(f"{where}.grade", None, None, None, "scer_hf.rating not installed; rating not recomputed"))
-        return
+    from ..rating import rate
+
     try:
         fresh = rate(report).to_dict()
     except SCERError as exc:

@@ -51,16 +51,14 @@ def resolve_rating(report: Report, rating: Any = None, *, auto: bool = True) -> 
 
     ``rating`` may be an object with ``to_dict()``, a dict, or a path to a JSON file. A rating made for
     another model, boundary or report is refused (:func:`check_binding`, :class:`RatingMismatchError`).
-    With ``rating=None`` and ``auto=True``, ``scer_hf.rate(report)`` is called when
-    the rating module exists; a rating error leaves the label without a grade.
+    With ``rating=None`` and ``auto=True``, ``scer_hf.rate(report)`` is called;
+    a rating error leaves the label without a grade.
     """
     if rating is None:
         if not auto:
             return None
-        try:
-            from . import rate  # rating/__init__ imports this module
-        except ImportError:
-            return None
+        from . import rate  # here: rating/__init__ imports this module
+
         try:
             rating = rate(report)
         except SCERError:

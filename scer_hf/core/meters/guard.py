@@ -206,7 +206,6 @@ class MeterGuard:
         self._own_faults = self._meter_faults()
         self.epoch = 0
         self.breaks: list[str] = []  # reason of each fault, one per epoch change
-        self.slow_reads = 0  # all slow reads so far
         self._slow_run = 0  # slow reads in a row (a preempted read is slow once; a hung meter every time)
         self.disabled: str | None = None
         self.failed: str | None = None  # the latest reason
@@ -304,7 +303,6 @@ class MeterGuard:
 
     def _slow(self, took: float, errors: list[str] | None) -> bool:
         """Count a slow read; True (and refused) when it disables the meter."""
-        self.slow_reads += 1
         self._slow_run += 1
         if self._slow_run >= self.slow_reads_to_disable:
             self.disabled = (f"disabled after {self._slow_run} reads in a row slower than {self.slow_read_s:g} s "
