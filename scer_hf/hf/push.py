@@ -100,11 +100,11 @@ def write_card(callback: Any, args: Any) -> Path | None:
 
 
 def _write_label(out: Path, report: Any, rating: Any) -> None:
-    try:
-        from ..publish.label import save_label
+    from ..publish.label import save_label
 
+    try:
         save_label(out / LABEL_NAME, report, rating, overwrite=True)  # the callback's own label, refreshed each push
-    except (SCERError, OSError, ImportError) as exc:
+    except (SCERError, OSError) as exc:
         _warn_once("label", f"could not write {out / LABEL_NAME} ({exc}); the card will not show the label")
 
 
