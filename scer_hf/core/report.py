@@ -234,7 +234,7 @@ class Report:
 
     def __repr__(self) -> str:
         sci = self._d["sci"]
-        shown = _fmt.sci_display(sci)  # None: no SCI value (no functional units counted, or not measured)
+        shown = _fmt.sci_display(sci)
         s = shown["text"] if shown else "no SCI (no functional units counted)"
         est = " ESTIMATED" if self.estimated else ""
         cov = self.coverage.get("measured_fraction", 1.0)

@@ -59,7 +59,7 @@ class TrackedModel(_Tracked):
         """``model.generate(*args, **kwargs)``, measured: prefill and decode, queries and tokens of this call."""
         if self._nested():
             self.warn_once("busy", "scer-hf: generate was called from inside a measured generate of this model "
-                                    "in the same thread; the inner call runs unmeasured")
+                                   "in the same thread; the inner call runs unmeasured")
             token = CURRENT.set(None)
             try:
                 return self._model.generate(*args, **kwargs)

@@ -436,7 +436,7 @@ class TrainingRun(ReportingMixin):
         except Exception as exc:  # noqa: BLE001 - the gather below must still happen on every rank
             ended = True
             self.warn_once("end", f"closing the run's phases failed ({type(exc).__name__}: {exc}); the report "
-                                   "marks what was not measured")
+                                  "marks what was not measured")
         if ended or self._rank.distributed:
             self._training = False
             self._finished = True

@@ -268,7 +268,7 @@ class ReportingMixin:
                 raise ValueError("not a scer-hf callback state")
         except (OSError, ValueError) as exc:
             self.warn_once("restore", f"resuming at step {step} without {ckpt / name} ({exc}); "
-                                       "energy before the checkpoint is not in this run's totals")
+                                      "energy before the checkpoint is not in this run's totals")
             return {}
         book = self._book
         assert book is not None
@@ -433,8 +433,8 @@ class ReportingMixin:
     def _renamed(self, path: Path) -> Path:
         alt = path.with_name(f"{path.stem}.{self.run_id}{path.suffix}")
         self.warn_once("taken", f"{path} is the report of another training run that is still going (another "
-                                 f"SCERCallback, or another process, with the same report path); this run's "
-                                 f"report is written to {alt} instead")
+                                f"SCERCallback, or another process, with the same report path); this run's "
+                                f"report is written to {alt} instead")
         return alt
 
     def _claim(self, path: Path) -> Path:

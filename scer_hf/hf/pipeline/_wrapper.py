@@ -53,7 +53,7 @@ class TrackedPipeline(_Tracked):
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         if self._nested():
             self.warn_once("busy", "scer-hf: a measured call of this pipeline is still open in this thread (a "
-                                    "nested call); this nested call runs unmeasured")
+                                   "nested call); this nested call runs unmeasured")
             token = CURRENT.set(None)  # its generations are not the open call's either
             try:
                 return self._pipe(*args, **kwargs)
