@@ -294,7 +294,7 @@ class SCERCallback(TrainerCallback):
 
     @_safe
     def on_push_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
-        """Hook for model-card metadata: ``scer_hf.hf.push.on_push_begin(self, args, state, control, **kw)``
+        """Hook for model-card metadata: ``scer_hf.hf.push.on_push_begin(self, args, state, control, **kw)``.
         ``Trainer.push_to_hub`` rewrites README.md *after* this hook."""
         from . import push as card_push
 
