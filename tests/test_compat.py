@@ -56,6 +56,11 @@ def test_an_old_path_warns_once_naming_the_new_path_and_the_removal(old: str, ne
         assert importlib.import_module(old) is mod
 
 
+def test_the_readme_quotes_the_warning_as_it_is() -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert " ".join(_compat.deprecation_message("scer_hf.tracker").split()) in " ".join(readme.split())
+
+
 def test_the_removal_is_the_next_minor_release() -> None:
     major, minor, _ = (int(x) for x in scer_hf.__version__.split("."))
     assert f"{major}.{minor + 1}.0" == _compat.REMOVAL
@@ -120,7 +125,11 @@ def test_every_alias_has_its_stub_in_step() -> None:
     want = _compat.stub_files()
     assert "tracker.pyi" in want and "meters/base.pyi" in want and "card/splice.pyi" in want
     for rel, text in want.items():
-        assert (ROOT / "scer_hf" / rel).read_text(encoding="utf-8") == text, f"regenerate scer_hf/{rel}"
+        path = ROOT / "scer_hf" / rel
+        assert path.is_file() and path.read_text(encoding="utf-8") == text, (
+            f"scer_hf/{rel} is missing or stale; write the stubs again: python -c \"from pathlib import Path; "
+            "from scer_hf._compat import stub_files; [(Path('scer_hf', r).parent.mkdir(parents=True, "
+            "exist_ok=True), Path('scer_hf', r).write_text(t)) for r, t in stub_files().items()]\"")
     on_disk = {p.relative_to(ROOT / "scer_hf").as_posix() for p in (ROOT / "scer_hf").rglob("*.pyi")}
     assert on_disk == set(want)
 

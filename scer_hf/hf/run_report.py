@@ -109,6 +109,7 @@ class ReportingMixin:
     _rows: PhaseRows
     _exit_hook: Callable[[], None] | None = None  # the atexit flush, while registered
     _train_token: Any = None  # what tells the SIGTERM handler the loop is still running (run_guard)
+    _run_lock: Any = None  # the report file's inter-process lock while this run holds it (run_guard.claim)
 
     def _counts(self, name: str) -> dict[str, float]:
         raise NotImplementedError  # TrainingRun's: this phase's counts so far
@@ -227,7 +228,6 @@ class ReportingMixin:
         return {"projected_energy_j": total, "projected_co2e_g": self.carbon.co2e_g(total),
                 "projected_energy_uncertainty_j": unc, "projected_co2e_uncertainty_g": self.carbon.co2e_g(unc),
                 "windows": len(per_step)}
-
 
     # -- reports -----------------------------------------------------------------------------
     def _wall_s(self) -> float:
@@ -406,7 +406,7 @@ class ReportingMixin:
         self._save(self._build(status="partial"), urgent=urgent)
 
     def _path(self) -> Path | None:
-        if getattr(self, "_target", None) is not None:  # this run's file, once claimed
+        if self._target is not None:  # this run's file, once claimed
             return self._target
         if self.report_path is not None:
             return self.report_path
@@ -421,7 +421,7 @@ class ReportingMixin:
             if not self._path_checked:
                 self._path_checked = True
                 path = self._target = self._claim(path)
-            elif getattr(self, "_run_lock", None) is None and self._claimed_by_another(path):
+            elif self._run_lock is None and self._claimed_by_another(path):
                 path = self._target = self._renamed(path)  # after train end: another run took the file
             if urgent and self._path_checked:  # this run holds the file (its run lock): atomic, no lock wait
                 atomic_write_text(path, report.to_json(), parents=True)
