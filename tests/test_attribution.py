@@ -13,14 +13,7 @@ from scer_hf.core import attribution
 from scer_hf.core.attribution import TOP, acquire, release
 from scer_hf.core.calls import CallTracker
 from scer_hf.core.meters import EstimateMeter, ReplayMeter
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.t = 0.0
-
-    def __call__(self) -> float:
-        return self.t
+from tests.builders import Clock
 
 
 def setup(watts: float = 100.0) -> tuple[Clock, ReplayMeter, CallTracker]:

@@ -21,8 +21,9 @@ from scer_hf.hf.callback import STATE_FILE, SCERCallback  # noqa: E402
 from scer_hf.core.carbon import J_PER_KWH  # noqa: E402
 from scer_hf.core.embodied import SECONDS_PER_YEAR  # noqa: E402
 from scer_hf.errors import CallbackConfigError, MeterError, UnknownCountryError  # noqa: E402
-from scer_hf.core.meters import Meter, Reading, ReplayMeter  # noqa: E402
+from scer_hf.core.meters import Meter, Reading  # noqa: E402
 from scer_hf.core.tracker import MeasurementWarning  # noqa: E402
+from tests.builders import const_meter, make_trainer  # noqa: E402
 
 pytestmark = pytest.mark.slow
 HERE = Path(__file__).parent
@@ -35,20 +36,6 @@ TIMING_J = WATTS * 0.002
 @pytest.fixture(scope="module")
 def tiny(tiny_train_data) -> dict:  # type: ignore[no-untyped-def]
     return tiny_train_data(36, 24)  # 36 = 4 full batches + 4
-
-
-def make_trainer(tiny: dict, out: Path, callbacks: list, **kw: object) -> "tf.Trainer":
-    model = tf.AutoModelForCausalLM.from_pretrained(tiny["path"])
-    opts = dict(use_cpu=True, report_to=[], max_steps=6, per_device_train_batch_size=8, logging_steps=1,
-                save_strategy="no", disable_tqdm=True)
-    opts.update(kw)
-    args = tf.TrainingArguments(str(out), **opts)
-    return tf.Trainer(model=model, args=args, train_dataset=tiny["ds"], eval_dataset=tiny["ds"].select(range(8)),
-                      data_collator=tf.DataCollatorForLanguageModeling(tiny["tok"], mlm=False), callbacks=callbacks)
-
-
-def const_meter(watts: float = WATTS) -> ReplayMeter:
-    return ReplayMeter({"cpu:0": [(0.0, watts)]}, source="constant test trace")
 
 
 def test_phases_counts_co2e_logs_and_saved_report(tiny: dict, tmp_path: Path) -> None:
@@ -329,7 +316,9 @@ def test_bad_arguments_raise_typed_errors() -> None:
     with pytest.raises(UnknownCountryError, match="FRA|alpha-3"):
         SCERCallback(country_iso_code="FR")
     cb = SCERCallback(country_iso_code="FRA")
-    assert cb.carbon.country_iso_code == "FRA" and cb.rating is None and cb.report is None
+    assert cb.carbon.country_iso_code == "FRA" and cb.report is None
+    with pytest.warns(DeprecationWarning, match=r"SCERCallback.rating is deprecated .* scer_hf.rate\(cb.report\)"):
+        assert cb.rating is None
     # were accepted, then failed inside the Trainer (no measurement) or raised a bare TypeError
     with pytest.raises(CallbackConfigError, match="meters="):
         SCERCallback(meters=42)
@@ -368,7 +357,7 @@ def test_nvml_index_follows_cuda_visible_devices(monkeypatch: pytest.MonkeyPatch
 
 def test_node_counters_once_per_node_process_estimates_on_every_rank(tmp_path: Path) -> None:
     sys.path.insert(0, str(HERE))
-    from test_meters import make_rapl
+    from tests.builders import make_rapl
 
     from scer_hf.hf.distributed import meters_for_rank
     from scer_hf.core.meters import auto

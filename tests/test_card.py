@@ -17,7 +17,7 @@ from scer_hf import update_card
 from scer_hf.publish.card import edit_card_text, is_repo_id
 from scer_hf.publish.card.splice import SECTION_END, SECTION_START, same_value
 from scer_hf.errors import CardConflictError, CardError, OutputWriteError, SCERError
-from tests.test_label_fixtures import inference_report, rating, training_report
+from tests.builders import inference_report, rating, training_report
 
 CARDS = Path(__file__).parent / "fixtures" / "cards"
 OURS = ("co2_eq_emissions", "scer")
@@ -338,7 +338,7 @@ _RATING = rating(report=_REP)
 
 def test_not_comparable_rating_is_stated_in_the_card(tmp_path: Path) -> None:
     from scer_hf.publish.card import update_card
-    from tests.test_label_fixtures import inference_report, rating
+    from tests.builders import inference_report, rating
 
     r = rating()
     graded = rating()
@@ -360,7 +360,7 @@ def test_tiny_emissions_are_written_positionally_for_the_hub_filter(tmp_path: Pa
     from huggingface_hub import ModelCard
 
     from scer_hf.publish.card import update_card
-    from tests.test_label_fixtures import training_report
+    from tests.builders import training_report
 
     rep = training_report()
     d = rep.to_dict()

@@ -22,7 +22,7 @@ from scer_hf.publish.card.escape import md_escape
 from scer_hf.publish.card.splice import SECTION_END, SECTION_START
 from scer_hf.errors import CardConflictError, CardError, SCERError
 from scer_hf.core.report import Report
-from tests.test_label_fixtures import inference_report, training_report
+from tests.builders import inference_report, training_report
 
 PAYLOADS = ["# <script>alert(1)</script>", "![x](https://evil.example/p.png)", "<img src=x onerror=alert(1)>",
             "[click](javascript:alert(1))", "a\n# heading", "x | y", "`code`", "**bold**", "<!-- scer-hf:end -->",

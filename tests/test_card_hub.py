@@ -19,7 +19,7 @@ from scer_hf.publish.card import edit_card_text
 from scer_hf.cli import cli
 from scer_hf.errors import CardConflictError, HubPushError
 from tests.hubserver import FakeHub, use_fake_hub
-from tests.test_label_fixtures import inference_report, rating, training_report
+from tests.builders import inference_report, rating, training_report
 
 CARDS = Path(__file__).parent / "fixtures" / "cards"
 WRITE = "hf_FakeWriteToken0123456789abcdef"

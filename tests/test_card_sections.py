@@ -11,7 +11,7 @@ from scer_hf.publish.card import update_card
 from scer_hf.publish.card.content import co2_entry
 from scer_hf.publish.label import save_label
 from scer_hf.core.report import Report
-from tests.test_label_fixtures import inference_report, rating, training_report
+from tests.builders import inference_report, rating, training_report
 
 TRAIN, INFER = training_report(), inference_report()  # one run each (a report's digest includes its run id)
 

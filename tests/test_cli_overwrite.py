@@ -10,7 +10,7 @@ import pytest
 from click.testing import CliRunner
 
 from scer_hf.cli import cli
-from tests.test_label_fixtures import inference_report, rating
+from tests.builders import inference_report, rating
 
 
 @pytest.fixture()

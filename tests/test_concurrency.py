@@ -18,14 +18,10 @@ pytest.importorskip("transformers")
 
 import scer_hf
 from scer_hf.core.attribution import union_s as _union_s
-from scer_hf.core.meters import ReplayMeter
+from tests.builders import const_gpu_meter
 
 WATTS = 100.0
 PROMPTS = ["Hello there", "The sky is", "Once upon a time", "Energy is measured per phase", "A", "Why"]
-
-
-def const_meter() -> ReplayMeter:
-    return ReplayMeter({"gpu:0": [(0.0, WATTS)]})
 
 
 @pytest.fixture(scope="module")
@@ -71,7 +67,7 @@ def expected_counts(tok: Any, prompts: list[str], new: int) -> dict[str, int]:
 @pytest.mark.slow
 @pytest.mark.parametrize("n_threads,n_calls", [(8, 32), (32, 64)])
 def test_threads_on_one_tracked_pipeline(pipe: Any, n_threads: int, n_calls: int) -> None:
-    tp = scer_hf.track_pipeline(pipe, meters=[const_meter()])
+    tp = scer_hf.track_pipeline(pipe, meters=[const_gpu_meter()])
     got: list[dict[str, Any]] = []
     tp.on_call = got.append
     kw = {"do_sample": False, "batch_size": 3}
@@ -105,7 +101,7 @@ def test_threads_on_one_tracked_pipeline(pipe: Any, n_threads: int, n_calls: int
 
 @pytest.mark.slow
 def test_two_wrappers_on_one_pipeline_do_not_double_count(pipe: Any) -> None:
-    meter = const_meter()
+    meter = const_gpu_meter()
     t1, t2 = scer_hf.track_pipeline(pipe, meters=[meter]), scer_hf.track_pipeline(pipe, meters=[meter])
     got: list[dict[str, Any]] = []
     t1.on_call = t2.on_call = got.append
@@ -140,7 +136,7 @@ def test_threads_on_one_tracked_model(gpt2: str, n_threads: int, n_calls: int) -
     model = AutoModelForCausalLM.from_pretrained(gpt2).eval()
     tok = AutoTokenizer.from_pretrained(gpt2)
     tok.padding_side = "left"
-    tm = scer_hf.track_model(model, meters=[const_meter()])
+    tm = scer_hf.track_model(model, meters=[const_gpu_meter()])
     got: list[dict[str, Any]] = []
     tm.on_call = got.append
 
@@ -173,7 +169,7 @@ def test_threads_on_one_tracked_model(gpt2: str, n_threads: int, n_calls: int) -
 @pytest.mark.slow
 def test_an_untracked_generation_in_another_thread_is_not_counted(pipe: Any) -> None:
     """The issue's leak: other threads' generations passed through the open call's hook and were counted in it."""
-    tp = scer_hf.track_pipeline(pipe, meters=[const_meter()])
+    tp = scer_hf.track_pipeline(pipe, meters=[const_gpu_meter()])
     stop = threading.Event()
 
     def bare_loop() -> int:

@@ -23,16 +23,9 @@ from scer_hf.core.meters.base import now_s
 from scer_hf.core.meters.guard import MeterGuard
 from scer_hf.core.report import Report
 from scer_hf.core.tracker import PhaseTracker, merge_measurements
+from tests.builders import Clock
 
 WATTS = 100.0
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.t = 0.0
-
-    def __call__(self) -> float:
-        return self.t
 
 
 def calls(n: int, failing: set[int], *, seconds: list[float] | None = None, queries: int = 1,

@@ -51,12 +51,12 @@ def test_unknown_key() -> None:
 
 
 # --- CLI ---------------------------------------------------------------------------------------
-def run(*args: str):
+def _estimate(*args: str):
     return CliRunner().invoke(cli, ["estimate", *args])
 
 
 def test_cli_human_output() -> None:
-    res = run("--gpu", "H100 SXM", "--count", "8", "--hours", "120", "--country", "USA", "--pue", "1.1")
+    res = _estimate("--gpu", "H100 SXM", "--count", "8", "--hours", "120", "--country", "USA", "--pue", "1.1")
     assert res.exit_code == 0, res.output
     out = res.output
     assert "ESTIMATE (calculator)" in out and "8 x NVIDIA H100 SXM5 80GB" in out
@@ -68,7 +68,7 @@ def test_cli_human_output() -> None:
 
 def test_cli_json_and_out(tmp_path) -> None:
     p = tmp_path / "r.json"
-    res = run("--gpu", "A100 SXM4 80GB", "--gpu-hours", "184320", "--intensity", "385", "--pue", "1.1",
+    res = _estimate("--gpu", "A100 SXM4 80GB", "--gpu-hours", "184320", "--intensity", "385", "--pue", "1.1",
               "--tokens", "2e12", "--out", str(p), "--json")
     assert res.exit_code == 0, res.output
     obj = json.loads(res.output)
@@ -80,15 +80,15 @@ def test_cli_json_and_out(tmp_path) -> None:
 
 
 def test_cli_errors() -> None:
-    res = run("--gpu", "H100", "--hours", "1")
+    res = _estimate("--gpu", "H100", "--hours", "1")
     assert res.exit_code == 1 and "ambiguous" in res.output
-    res = run("--gpu", "T4", "--hours", "-3", "--json")
+    res = _estimate("--gpu", "T4", "--hours", "-3", "--json")
     assert res.exit_code == 1 and json.loads(res.output)["error"] == "EstimateInputError"
-    assert run("--gpu", "T4", "--hours", "1", "--count", "two").exit_code == 2
+    assert _estimate("--gpu", "T4", "--hours", "1", "--count", "two").exit_code == 2
     # messages name this command's options, not estimate()'s Python arguments
-    res = run("--gpu", "Quantum Toaster", "--hours", "1")
+    res = _estimate("--gpu", "Quantum Toaster", "--hours", "1")
     assert res.exit_code == 1 and "--watts <board power W>" in res.output and "watts=" not in res.output
-    res = run("--gpu", "T4")
+    res = _estimate("--gpu", "T4")
     assert "--hours <wall-clock hours> or --gpu-hours <device-hours>" in res.output
-    res = run("--gpu", "T4", "--hours", "1", "--country", "XXX")
+    res = _estimate("--gpu", "T4", "--hours", "1", "--country", "XXX")
     assert "--intensity <g CO2e per kWh>" in res.output and "carbon_intensity_g_per_kwh" not in res.output

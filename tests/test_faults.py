@@ -22,7 +22,8 @@ from scer_hf.core.meters.base import now_s
 from scer_hf.core.meters.guard import SLOW_READ_S, MeterGuard
 from scer_hf.core.tracker import MeasurementWarning, PhaseTracker
 
-from test_meters import FakeNvml, make_rapl
+from tests.builders import FakeNvml, make_rapl
+from tests.builders import measured_window
 
 WATTS = 100.0
 
@@ -174,7 +175,7 @@ def tiny(tiny_train_data) -> dict:  # type: ignore[no-untyped-def]
     return tiny_train_data(24, 16)
 
 
-def train(tiny: dict, out: Path, callbacks: list) -> "tf.Trainer":
+def _train(tiny: dict, out: Path, callbacks: list) -> "tf.Trainer":
     model = tf.AutoModelForCausalLM.from_pretrained(tiny["path"])
     args = tf.TrainingArguments(str(out), use_cpu=True, report_to=[], max_steps=STEPS,
                                 per_device_train_batch_size=4, logging_steps=1, save_strategy="no",
@@ -188,7 +189,7 @@ def train(tiny: dict, out: Path, callbacks: list) -> "tf.Trainer":
 
 @pytest.fixture(scope="module")
 def unmeasured_weights(tiny: dict, tmp_path_factory: pytest.TempPathFactory) -> dict:
-    trainer = train(tiny, tmp_path_factory.mktemp("plain"), [])
+    trainer = _train(tiny, tmp_path_factory.mktemp("plain"), [])
     return {k: v.clone() for k, v in trainer.model.state_dict().items()}
 
 
@@ -201,7 +202,7 @@ def test_callback_survives_fault(kind: str, mode: str, tiny: dict, unmeasured_we
     cb = SCERCallback(meters=[FaultyMeter(kind, mode)], report_path=tmp_path / "r.json")
     with warnings.catch_warnings(record=True) as rec:
         warnings.simplefilter("always")
-        trainer = train(tiny, tmp_path / "o", [cb])
+        trainer = _train(tiny, tmp_path / "o", [cb])
     assert trainer.state.global_step == STEPS
     got = trainer.model.state_dict()
     assert all(torch.equal(got[k], v) for k, v in unmeasured_weights.items())
@@ -232,7 +233,7 @@ def test_callback_meter_that_dies_after_3_reads(kind: str, tiny: dict, tmp_path:
     cb = SCERCallback(meters=[FaultyMeter(kind, "after3")], report_path=tmp_path / "r.json")
     with warnings.catch_warnings(record=True) as rec:
         warnings.simplefilter("always")
-        train(tiny, tmp_path / "o", [cb])
+        _train(tiny, tmp_path / "o", [cb])
         rep = cb.report  # raised KeyError in the user's script before issue 13
     assert len(ours(rec)) == 1 and callback_bugs(rec) == []
     check_phase(rep.phase("train"), FAULTS[kind][1])
@@ -250,7 +251,7 @@ def test_callback_report_exists_when_train_raises_and_every_read_fails(tiny: dic
     with warnings.catch_warnings(record=True) as rec:
         warnings.simplefilter("always")
         with pytest.raises(ValueError, match="user bug"):
-            train(tiny, tmp_path / "o", [cb, Boom()])
+            _train(tiny, tmp_path / "o", [cb, Boom()])
     assert len(ours(rec)) == 1
     rep = Report.load(tmp_path / "r.json")
     assert rep.status == "partial"
@@ -306,22 +307,16 @@ def test_pipeline_survives_fault(kind: str, mode: str, bare: tuple, tmp_path: Pa
 
 
 # --- RAPL and NVML counters: reset vs wrap, power bounds --------------------------------------
-def window(tr: PhaseTracker, before: Callable[[], None]) -> Any:
-    tr.begin("w")
-    before()
-    return tr.end("w")
-
-
 def test_rapl_reset_is_not_a_wrap(tmp_path: Path) -> None:
     files = make_rapl(tmp_path, dram=False)  # the default range, 262,143 J
     files["cpu:0"].write_text("5000000")  # 5 J
     m = RaplMeter(tmp_path, guard_interval_s=None)
     tr = PhaseTracker([m], sync_cuda=False)
     with pytest.warns(MeasurementWarning, match="rapl.*reset"):
-        w = window(tr, lambda: files["cpu:0"].write_text("1000000"))  # 1 J: reset, not +262,139 J
+        w = measured_window(tr, lambda: files["cpu:0"].write_text("1000000"))  # 1 J: reset, not +262,139 J
     assert not w.measured and w.energy_j.get("cpu:0", 0.0) < 1.0 and any("reset" in e for e in w.errors)
     assert m.wraps["cpu:0"] == 0 and m.faults == 1
-    w2 = window(tr, lambda: files["cpu:0"].write_text("3000000"))
+    w2 = measured_window(tr, lambda: files["cpu:0"].write_text("3000000"))
     assert w2.measured and w2.energy_j["cpu:0"] == pytest.approx(2.0)
 
 
@@ -331,7 +326,7 @@ def test_rapl_true_wrap_still_unwraps(tmp_path: Path) -> None:
     files["cpu:0"].write_text(str(top - 2_000_000))  # 2 J below the top
     m = RaplMeter(tmp_path, guard_interval_s=None)
     tr = PhaseTracker([m], sync_cuda=False)
-    w = window(tr, lambda: files["cpu:0"].write_text("1000000"))
+    w = measured_window(tr, lambda: files["cpu:0"].write_text("1000000"))
     assert w.measured and w.energy_j["cpu:0"] == pytest.approx(3.0) and m.wraps["cpu:0"] == 1
 
 
@@ -341,13 +336,13 @@ def test_rapl_negative_and_oversized_energy_are_refused(tmp_path: Path) -> None:
     m = RaplMeter(tmp_path, guard_interval_s=None)
     tr = PhaseTracker([m], sync_cuda=False)
     with pytest.warns(MeasurementWarning, match="impossible raw"):
-        w = window(tr, lambda: files["cpu:0"].write_text("-4000000"))
+        w = measured_window(tr, lambda: files["cpu:0"].write_text("-4000000"))
     assert not w.measured and w.energy_j.get("cpu:0", 0.0) < 1.0
-    w = window(tr, lambda: files["cpu:0"].write_text("999999999999999"))  # above max_energy_range_uj
+    w = measured_window(tr, lambda: files["cpu:0"].write_text("999999999999999"))  # above max_energy_range_uj
     assert not w.measured and w.energy_j.get("cpu:0", 0.0) < 1.0
     files["cpu:0"].write_text("6000000")
     tr.read_all()
-    w = window(tr, lambda: files["cpu:0"].write_text("7000000"))
+    w = measured_window(tr, lambda: files["cpu:0"].write_text("7000000"))
     assert w.measured and w.energy_j["cpu:0"] == pytest.approx(1.0)
 
 
@@ -360,13 +355,13 @@ def test_rapl_power_limit_from_constraint_files_bounds_steps(tmp_path: Path) -> 
     m = RaplMeter(tmp_path, guard_interval_s=None)
     assert m.max_power_w == {"cpu:0": 120.0}
     tr = PhaseTracker([m], sync_cuda=False)
-    ok = window(tr, lambda: files["cpu:0"].write_text("101000"))  # +0.1 J
+    ok = measured_window(tr, lambda: files["cpu:0"].write_text("101000"))  # +0.1 J
     assert ok.measured
     with pytest.warns(MeasurementWarning, match="impossible step"):
-        w = window(tr, lambda: files["cpu:0"].write_text("1000101000"))  # +1,000 J at once: > 120 W x 2 x 1 s
+        w = measured_window(tr, lambda: files["cpu:0"].write_text("1000101000"))  # +1,000 J at once: > 120 W x 2 x 1 s
     assert not w.measured and w.energy_j.get("cpu:0", 0.0) == 0.0
     # a "wrap" implying more than 120 W x 2 is a reset, even a small one
-    w = window(tr, lambda: files["cpu:0"].write_text("500"))
+    w = measured_window(tr, lambda: files["cpu:0"].write_text("500"))
     assert not w.measured and m.wraps["cpu:0"] == 0
 
 
@@ -383,7 +378,7 @@ def test_rapl_reset_in_training_is_not_262_kj(tiny: dict, tmp_path: Path) -> Non
     cb = SCERCallback(meters=[m], report_path=tmp_path / "r.json")
     with warnings.catch_warnings(record=True) as rec:
         warnings.simplefilter("always")
-        train(tiny, tmp_path / "o", [Reset(), cb])
+        _train(tiny, tmp_path / "o", [Reset(), cb])
     assert len(ours(rec)) == 1
     p = cb.report.phase("train")
     assert p["energy_j"]["total"] < 10 and p["measured"] is False and any("reset" in e for e in p["errors"])
@@ -415,7 +410,7 @@ def test_nvml_nan_inf_counter_is_unmeasured_not_zero(bad: float) -> None:
         nv.energy_mj[0] = bad
 
     with pytest.warns(MeasurementWarning, match="nvml"):
-        w = window(tr, go_bad)
+        w = measured_window(tr, go_bad)
     assert not w.measured and w.method == "unmeasured" and w.errors
     nv.energy_mj[0] = 1_000_100.0
     tr.read_all()  # the counter is back: the next window measures again
@@ -423,7 +418,7 @@ def test_nvml_nan_inf_counter_is_unmeasured_not_zero(bad: float) -> None:
     def add() -> None:
         nv.energy_mj[0] += 50.0
 
-    assert window(tr, add).energy_j["gpu:0"] == pytest.approx(0.05)
+    assert measured_window(tr, add).energy_j["gpu:0"] == pytest.approx(0.05)
 
 
 def test_nvml_counter_reset_warns_and_recovers() -> None:
@@ -435,13 +430,13 @@ def test_nvml_counter_reset_warns_and_recovers() -> None:
         nv.energy_mj[0] = 10.0  # driver reload: counter restarts
 
     with pytest.warns(MeasurementWarning, match="reset"):
-        w = window(tr, reset)
+        w = measured_window(tr, reset)
     assert not w.measured and any("reset" in e for e in w.errors)
 
     def add() -> None:
         nv.energy_mj[0] += 500.0
 
-    w2 = window(tr, add)
+    w2 = measured_window(tr, add)
     assert w2.measured and w2.energy_j["gpu:0"] == pytest.approx(0.5)
 
 
@@ -454,13 +449,13 @@ def test_nvml_counter_jump_implying_impossible_power_is_refused() -> None:
 
     # refused as an impossible step, or (on a machine up for under ~3 minutes) as a value no counter could reach
     with pytest.warns(MeasurementWarning, match="impossible (step|raw counter value)"):
-        w = window(tr, jump)
+        w = measured_window(tr, jump)
     assert not w.measured and w.energy_j.get("gpu:0", 0.0) == 0.0
 
     def add() -> None:
         nv.energy_mj[0] += 20.0
 
-    w2 = window(tr, add)  # the counter's new level is the baseline: measured again
+    w2 = measured_window(tr, add)  # the counter's new level is the baseline: measured again
     assert w2.measured and w2.energy_j["gpu:0"] == pytest.approx(0.02)
 
 
@@ -474,11 +469,11 @@ def test_nvml_impossible_power_is_refused(watts: float) -> None:
             nv.power_mw[0] = watts * 1000.0
 
         with pytest.warns(MeasurementWarning, match="impossible power"):
-            w = window(tr, spike)
+            w = measured_window(tr, spike)
         assert not w.measured and all(math.isfinite(v) and v < 1e3 for v in w.energy_j.values())
         nv.power_mw[0] = 100_000.0
         tr.read_all()
-        w2 = window(tr, lambda: time.sleep(0.01))
+        w2 = measured_window(tr, lambda: time.sleep(0.01))
         assert w2.measured and 0 <= w2.energy_j["gpu:0"] < 100.0
     finally:
         m.close()

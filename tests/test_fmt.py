@@ -23,7 +23,7 @@ from scer_hf.cli import cli
 from scer_hf.core.fmt import EXPONENT_RE
 from scer_hf.publish.label import label_fields, make_label, scope_texts
 from scer_hf.core.report import Report
-from tests.test_label_fixtures import inference_report, rating, training_report
+from tests.builders import inference_report, rating, training_report
 
 # a 405B-parameter pre-training run, as Llama 3.1 405B reports it: 16k H100 x ~1,000 h, 15.6T tokens
 ESTIMATE_405B = ["estimate", "--gpu", "H100 SXM", "--count", "16384", "--hours", "1000", "--country", "USA",

@@ -233,7 +233,7 @@ def test_fuzz_shard_index_reader(tmp_path_factory: pytest.TempPathFactory, index
 
 @functools.lru_cache(maxsize=1)
 def _report() -> Any:
-    from tests.test_label_fixtures import inference_report
+    from tests.builders import inference_report
 
     return inference_report()
 
@@ -301,7 +301,7 @@ def test_card_yaml_bombs_are_card_errors_at_once(tmp_path: Path, card: str) -> N
     from scer_hf.cli import cli
     from scer_hf.errors import CardError
     from scer_hf.publish.card import update_card
-    from tests.test_label_fixtures import training_report
+    from tests.builders import training_report
 
     (tmp_path / "README.md").write_text(card)
     fails_fast(lambda: update_card(tmp_path, training_report(), label_path=None), CardError)

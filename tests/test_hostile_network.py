@@ -20,6 +20,7 @@ from typing import Any, Iterator
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from tests.builders import Clock
 
 sys.path.insert(0, str(Path(__file__).parent))
 from hostileserver import Answer, HostileServer  # noqa: E402
@@ -163,13 +164,6 @@ def test_fuzz_hub_answer_reader(body: Any) -> None:
 
 
 # -- live grid intensity ---------------------------------------------------------------------------
-class Clock:
-    t = 0.0
-
-    def __call__(self) -> float:
-        return self.t
-
-
 def em(g: Any = 100.0, **extra: Any) -> dict[str, Any]:
     return {"zone": "NL", "carbonIntensity": g, "datetime": "2026-12-01T23:00:00.000Z",
             "emissionFactorType": "lifecycle", "isEstimated": True, "estimationMethod": "TIME_SLICER_AVERAGE", **extra}

@@ -29,7 +29,7 @@ from scer_hf.errors import OutputExistsError, OutputWriteError, ReportError
 from scer_hf.publish.card import update_card
 from scer_hf.publish.html import write_html_report
 from scer_hf.publish.label import save_label
-from tests.test_label_fixtures import inference_report, training_report
+from tests.builders import inference_report, training_report
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -188,7 +188,7 @@ def test_report_save_still_raises_a_report_error_for_a_different_file(tmp_path: 
 
 
 # -- the CLI ---------------------------------------------------------------------------------------
-def cli_run(args: list[str], timeout: float = 20.0) -> subprocess.CompletedProcess:
+def _cli_process(args: list[str], timeout: float = 20.0) -> subprocess.CompletedProcess:
     env = {**os.environ, "HF_HUB_OFFLINE": "1"}
     return subprocess.run([sys.executable, "-m", "scer_hf", *args], capture_output=True, text=True, timeout=timeout,
                           cwd=ROOT, env=env)
@@ -199,7 +199,7 @@ def test_cli_fifo_input_fails_at_once(tmp_path: Path, cmd: list[str]) -> None:
     fifo = tmp_path / ("card.md" if cmd[0] == "card" else "r.json")
     os.mkfifo(fifo)
     t0 = time.perf_counter()
-    p = cli_run([*cmd, str(fifo), *(["-o", str(tmp_path / "out.svg")] if cmd == ["label"] else [])
+    p = _cli_process([*cmd, str(fifo), *(["-o", str(tmp_path / "out.svg")] if cmd == ["label"] else [])
                  + (["-o", str(tmp_path / "out.html")] if cmd == ["report"] else [])], timeout=15)
     assert p.returncode == 1 and "FIFO" in p.stderr and "Traceback" not in p.stderr, p.stderr
     assert time.perf_counter() - t0 < 10

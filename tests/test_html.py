@@ -18,7 +18,7 @@ from click.testing import CliRunner
 from scer_hf.cli import cli
 from scer_hf.publish.html import distribution_svg, pareto_front, render_html, write_html_report
 from scer_hf.core.report import Report
-from tests.test_label_fixtures import inference_report, rating, training_report
+from tests.builders import inference_report, rating, training_report
 
 REFERENCE = [{"model": "ref/a", "value": 0.3, "quality": 500.0}, {"model": "ref/b", "value": 1.2, "quality": 300.0},
              {"model": "ref/c", "value": 2.0, "quality": 600.0}]

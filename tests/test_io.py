@@ -13,7 +13,7 @@ import pytest
 
 from scer_hf._io import atomic_write_text, clean_stale_temps, refuse_overwrite
 from scer_hf.errors import OutputExistsError
-from tests.test_label_fixtures import inference_report
+from tests.builders import inference_report
 
 
 def _dead_pid() -> int:

@@ -15,7 +15,7 @@ from scer_hf.cli import cli
 from scer_hf.errors import ReportError
 from scer_hf.publish.label import (CONTRAST_PAIRS, GRAPHIC_PAIRS, LABEL_WIDTH, PALETTE, label_fields, make_label,
                            markdown_badge, save_label, svg_to_png)
-from tests.test_label_fixtures import inference_report, rating, training_report
+from tests.builders import inference_report, rating, training_report
 
 SVG_NS = "{http://www.w3.org/2000/svg}"
 
@@ -207,7 +207,7 @@ def test_nested_phases_are_not_counted_twice() -> None:
     from scer_hf.core.meters import ReplayMeter
     from scer_hf.core.report import Report
     from scer_hf.core.tracker import PhaseTracker
-    from tests.test_label_fixtures import Clock
+    from tests.builders import Clock
 
     clock = Clock()
     tr = PhaseTracker([ReplayMeter({"gpu:0": [(0, 100), (100, 100)]}, clock=clock)], clock=clock)

@@ -21,27 +21,13 @@ from scer_hf.errors import RatingError
 from scer_hf.rating import lineage as lin
 from scer_hf.rating.local import folder_node, folder_params, safetensors_params
 from tests.hubserver import FakeHub, use_fake_hub
+from tests.builders import safetensors_bytes
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
 def _training(model: str) -> dict[str, Any]:
     return next(r for r in reference.rows("training", include_secondary=True) if r["model_key"] == model)
-
-
-def safetensors_bytes(shapes: dict[str, list[int]], dtype: str = "F32") -> bytes:
-    """A valid safetensors file of zeros with these tensor shapes."""
-    width = {"F32": 4, "F16": 2, "BF16": 2}[dtype]
-    header: dict[str, Any] = {"__metadata__": {"format": "pt"}}
-    off = 0
-    for name, shape in shapes.items():
-        n = 1
-        for d in shape:
-            n *= d
-        header[name] = {"dtype": dtype, "shape": shape, "data_offsets": [off, off + n * width]}
-        off += n * width
-    raw = json.dumps(header).encode()
-    return struct.pack("<Q", len(raw)) + raw + b"\0" * off
 
 
 # --- 1. published values that were missing ------------------------------------------------------

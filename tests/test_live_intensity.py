@@ -11,6 +11,7 @@ import warnings
 from pathlib import Path
 
 import pytest
+from tests.builders import Clock
 
 sys.path.insert(0, str(Path(__file__).parent))
 from emserver import TOKEN, FakeElectricityMaps  # noqa: E402
@@ -22,13 +23,6 @@ from scer_hf.core.live_intensity import LiveIntensity, phase_dicts  # noqa: E402
 from scer_hf.core.meters import ReplayMeter  # noqa: E402
 from scer_hf.core.tracker import PhaseTracker  # noqa: E402
 from scer_hf.publish.verify import verify_report  # noqa: E402
-
-
-class Clock:
-    t = 0.0
-
-    def __call__(self) -> float:
-        return self.t
 
 
 def _run_two_phases(live: LiveIntensity, server: FakeElectricityMaps | None, clock: Clock) -> Report:

@@ -11,38 +11,10 @@ from scer_hf.errors import MeterError, MeterUnavailableError
 from scer_hf.core.meters import EstimateMeter, NvmlMeter, RaplMeter, auto
 from scer_hf.core.meters.nvml import visible_gpu_indices
 from scer_hf.core.meters.rapl import find_rapl_domains
+from tests.builders import FakeNVMLError, FakeNvml, make_rapl
 
 
 # --- fake RAPL powercap tree -------------------------------------------------------------
-def make_rapl(root: Path, packages: int = 1, dram: bool = True, max_uj: int = 262143328850) -> dict[str, Path]:
-    files = {}
-    for i in range(packages):
-        pkg = root / f"intel-rapl:{i}"
-        pkg.mkdir(parents=True)
-        (pkg / "name").write_text(f"package-{i}\n")
-        (pkg / "energy_uj").write_text("1000\n")
-        (pkg / "max_energy_range_uj").write_text(f"{max_uj}\n")
-        files[f"cpu:{i}"] = pkg / "energy_uj"
-        core = pkg / f"intel-rapl:{i}:0"
-        core.mkdir()
-        (core / "name").write_text("core\n")
-        (core / "energy_uj").write_text("5\n")
-        (core / "max_energy_range_uj").write_text(f"{max_uj}\n")
-        if dram:
-            d = pkg / f"intel-rapl:{i}:1"
-            d.mkdir()
-            (d / "name").write_text("dram\n")
-            (d / "energy_uj").write_text("0\n")
-            (d / "max_energy_range_uj").write_text(f"{max_uj}\n")
-            files[f"dram:{i}"] = d / "energy_uj"
-    psys = root / "intel-rapl:9"
-    psys.mkdir()
-    (psys / "name").write_text("psys\n")
-    (psys / "energy_uj").write_text("1\n")
-    (psys / "max_energy_range_uj").write_text(f"{max_uj}\n")
-    return files
-
-
 def test_rapl_finds_package_and_dram_and_skips_core_and_psys(tmp_path: Path) -> None:
     make_rapl(tmp_path, packages=2)
     doms = find_rapl_domains(tmp_path)
@@ -130,47 +102,6 @@ def test_rapl_read_error_is_meter_error(tmp_path: Path) -> None:
 
 
 # --- fake NVML -----------------------------------------------------------------------------
-class FakeNVMLError(Exception):
-    pass
-
-
-class FakeNvml:
-    """The pynvml functions NvmlMeter calls, backed by settable counters (mJ) and power (mW)."""
-
-    def __init__(self, n: int = 2, counter: bool = True) -> None:
-        self.energy_mj = [1_000_000.0 * (i + 1) for i in range(n)]
-        self.power_mw = [100_000.0] * n
-        self.n = n
-        self.counter = counter
-        self.fail = False
-
-    def nvmlInit(self) -> None:
-        if self.n < 0:
-            raise FakeNVMLError("Driver Not Loaded")
-
-    def nvmlShutdown(self) -> None:
-        pass
-
-    def nvmlDeviceGetCount(self) -> int:
-        return self.n
-
-    def nvmlDeviceGetHandleByIndex(self, i: int) -> int:
-        return i
-
-    def nvmlDeviceGetName(self, h: int) -> bytes:
-        return b"NVIDIA H100 80GB HBM3"
-
-    def nvmlDeviceGetTotalEnergyConsumption(self, h: int) -> float:
-        if not self.counter:
-            raise FakeNVMLError("Not Supported")
-        if self.fail:
-            raise FakeNVMLError("GPU is lost")
-        return self.energy_mj[h]
-
-    def nvmlDeviceGetPowerUsage(self, h: int) -> float:
-        return self.power_mw[h]
-
-
 def test_nvml_counter_deltas_in_joules() -> None:
     nv = FakeNvml(2)
     m = NvmlMeter(nvml=nv)

@@ -18,7 +18,8 @@ from scer_hf.core.meters.guard import MeterGuard
 from scer_hf.core.tracker import MeasurementWarning, PhaseTracker
 from scer_hf.errors import MeterError, MeterUnavailableError
 
-from test_meters import FakeNvml
+from tests.builders import FakeNvml
+from tests.builders import measured_window
 
 
 class FakeAmdSmi:
@@ -91,12 +92,6 @@ class FakeApple:
         self.AppleEnergyMonitor = AppleEnergyMonitor
 
 
-def window(tr: PhaseTracker, between: Any) -> Any:
-    tr.begin("w")
-    between()
-    return tr.end("w")
-
-
 # -- AMD ------------------------------------------------------------------------------------------
 @pytest.mark.parametrize("old_api", [False, True])
 def test_amd_counter_in_joules_names_and_limits(old_api: bool) -> None:
@@ -152,7 +147,7 @@ def test_amd_bad_counter_is_unmeasured_then_recovers(bad: float) -> None:
         lib.ticks[0] = bad
 
     with pytest.warns(MeasurementWarning, match="amdsmi"):
-        w = window(tr, go_bad)
+        w = measured_window(tr, go_bad)
     assert not w.measured and w.errors
     lib.ticks[0] = good + 1000
     tr.read_all()
@@ -160,7 +155,7 @@ def test_amd_bad_counter_is_unmeasured_then_recovers(bad: float) -> None:
     def add() -> None:
         lib.ticks[0] += 1000
 
-    assert window(tr, add).energy_j["gpu:0"] == pytest.approx(1000 * 15.3e-6)
+    assert measured_window(tr, add).energy_j["gpu:0"] == pytest.approx(1000 * 15.3e-6)
 
 
 def test_amd_reset_and_impossible_step_are_refused() -> None:
@@ -171,18 +166,18 @@ def test_amd_reset_and_impossible_step_are_refused() -> None:
         lib.ticks[0] = 10.0
 
     with pytest.warns(MeasurementWarning, match="reset"):
-        assert not window(tr, reset).measured
+        assert not measured_window(tr, reset).measured
 
     def jump() -> None:  # +153 kJ in milliseconds on a 750 W card
         lib.ticks[0] += 1e10
 
-    w = window(tr, jump)
+    w = measured_window(tr, jump)
     assert not w.measured and any("impossible" in e for e in w.errors)
 
     def add() -> None:
         lib.ticks[0] += 1e5
 
-    assert window(tr, add).energy_j["gpu:0"] == pytest.approx(1.53)
+    assert measured_window(tr, add).energy_j["gpu:0"] == pytest.approx(1.53)
 
 
 def test_amd_raising_and_hung_reads_go_through_the_guard() -> None:
@@ -242,12 +237,12 @@ def test_apple_faults_as_for_nvml() -> None:
         lib.mj["cpu_total_mj"] = 1
 
     with pytest.warns(MeasurementWarning, match="apple-silicon"):
-        assert not window(tr, reset).measured
+        assert not measured_window(tr, reset).measured
 
     def lost() -> None:
         lib.fail = True
 
-    w = window(tr, lost)
+    w = measured_window(tr, lost)
     assert not w.measured and any("IOReport" in e for e in w.errors)
     lib.fail = False
     tr.read_all()
@@ -255,7 +250,7 @@ def test_apple_faults_as_for_nvml() -> None:
     def add() -> None:
         lib.mj["gpu_mj"] += 40
 
-    w = window(tr, add)
+    w = measured_window(tr, add)
     assert w.measured and w.energy_j["gpu:0"] == pytest.approx(0.04)
 
 

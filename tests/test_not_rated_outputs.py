@@ -10,8 +10,8 @@ from click.testing import CliRunner
 from scer_hf.cli import cli
 from scer_hf.publish.html import render_html
 from scer_hf.rating import rate
-from tests.test_label_fixtures import inference_report, rating
-from tests.test_rating_fair import training_report
+from tests.builders import inference_report, rating
+from tests.builders import constant_training_report
 
 
 def _not_comparable() -> dict:
@@ -36,7 +36,7 @@ def test_html_not_comparable_has_no_grade_tile() -> None:
 
 
 def test_cli_rate_cpu_training_report_says_not_rated(tmp_path) -> None:
-    path = training_report({"cpu:0": 50.0}, method="estimate").save(tmp_path / "scer_report.json")
+    path = constant_training_report({"cpu:0": 50.0}, method="estimate").save(tmp_path / "scer_report.json")
     res = CliRunner().invoke(cli, ["rate", str(path)])
     assert res.exit_code == 0, res.output
     block = res.output.split("\ntraining\n")[1].split("\ninference\n")[0]
@@ -61,6 +61,6 @@ def test_cli_no_modelled(tmp_path) -> None:
 def test_measured_not_comparable_rating_flows_to_the_label() -> None:
     from scer_hf.publish.label import label_fields
 
-    rep = training_report({"cpu:0": 50.0}, method="estimate")
+    rep = constant_training_report({"cpu:0": 50.0}, method="estimate")
     f = label_fields(rep, rate(rep).to_dict())
     assert f["grade"] is None and f["stars"] is None and f["indicative"].startswith("indicative: C")

@@ -18,7 +18,7 @@ from scer_hf.publish.html import render_html
 from scer_hf.publish.label import make_label
 from scer_hf.publish.visible import html_lines, markdown_lines, svg_lines
 from scer_hf.rating import rate
-from tests.test_label_fixtures import fixed, inference_report, training_report
+from tests.builders import fixed, inference_report, training_report
 
 CAP_TEXT = "stopped at the 40-query cap: ±52.7 % at 95 % confidence, target ±5 %"
 

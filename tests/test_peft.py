@@ -11,7 +11,7 @@ import pytest
 
 from scer_hf import rate
 from tests.hubserver import FakeHub, use_fake_hub
-from tests.test_lineage import safetensors_bytes
+from tests.builders import safetensors_bytes
 
 LORA_CONFIG = {"base_model_name_or_path": "bigscience/bloom-560m", "peft_type": "LORA", "r": 8,
                "target_modules": ["query_key_value"], "task_type": "CAUSAL_LM"}

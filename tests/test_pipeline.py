@@ -16,6 +16,7 @@ from scer_hf.errors import UnsupportedPipelineError
 from scer_hf.core.meters import ReplayMeter
 from scer_hf.hf.pipeline import Text2TextPipeline, TrackedPipeline
 from scer_hf.core.tracker import MeasurementWarning
+from tests.builders import const_gpu_meter
 
 GREEDY = {"max_new_tokens": 8, "do_sample": False}
 PROMPTS = ["Hello there", "The sky is", "Write a poem about the sea", "When did Virgin Australia start operating?"]
@@ -29,10 +30,6 @@ class Schedule:
 
     def __call__(self):
         return self.times.pop(0)
-
-
-def const_meter(watts=100.0):
-    return ReplayMeter({"gpu:0": [(0.0, watts)]})
 
 
 def varying_meter():
@@ -55,7 +52,7 @@ def bare(gpt2):
 
 
 def tracked_gpt2(gpt2, meter=None, **kw):
-    return scer_hf.track_pipeline(pipeline("text-generation", model=gpt2), meters=[meter or const_meter()], **kw)
+    return scer_hf.track_pipeline(pipeline("text-generation", model=gpt2), meters=[meter or const_gpu_meter()], **kw)
 
 
 def test_outputs_identical_to_bare_pipeline(gpt2, bare):
@@ -197,7 +194,7 @@ def test_dataset_input(gpt2, bare):
 
 
 def test_meter_fault_marks_unmeasured_and_inference_continues(gpt2, bare):
-    meter = const_meter()
+    meter = const_gpu_meter()
     tp = tracked_gpt2(gpt2, meter)
     meter.fail_next = RuntimeError("driver went away")
     with pytest.warns(MeasurementWarning):
@@ -303,7 +300,7 @@ def test_forward_tasks(bert_paths, task):
     bare_p = pipeline(task, model=path)
     mask = bare_p.tokenizer.mask_token
     texts = [f"The sky is {mask} today", f"I like {mask}", f"{mask} is here", f"Hello {mask}"]
-    tp = scer_hf.track_pipeline(pipeline(task, model=path), meters=[const_meter()])
+    tp = scer_hf.track_pipeline(pipeline(task, model=path), meters=[const_gpu_meter()])
     forwards = []
     hook = tp.model.register_forward_hook(lambda *a: forwards.append(1))
     try:
@@ -322,7 +319,7 @@ def test_forward_tasks(bert_paths, task):
 
 
 def test_warns_only_once_per_fault(gpt2):
-    meter = const_meter()
+    meter = const_gpu_meter()
     tp = tracked_gpt2(gpt2, meter)
     with warnings.catch_warnings(record=True) as w:
         warnings.simplefilter("always")

@@ -14,7 +14,7 @@ from scer_hf.cli import cli
 from scer_hf.rating import rate
 from scer_hf.rating import reference
 from scer_hf.rating.published import KINDS, footprint, is_third_party
-from tests.test_rating_fair import training_report
+from tests.builders import constant_training_report
 
 
 def rate_cli(*args: str) -> tuple[str, dict]:
@@ -69,7 +69,7 @@ def test_opt_175b_recomputation_is_a_third_party_estimate_and_the_authors_figure
 
 def test_third_party_estimates_do_not_grade_a_measured_run_unless_asked() -> None:
     opt_third = next(r["ref_id"] for r in reference.rows("training") if is_third_party(r))
-    big = training_report({"gpu:0": 100.0}, params=175e9)  # OPT-175B's size class
+    big = constant_training_report({"gpu:0": 100.0}, params=175e9)  # OPT-175B's size class
 
     def peers(**kw: object) -> set[str]:
         return {p["ref_id"] for p in rate(big, **kw).training.peer_values}  # type: ignore[arg-type]
@@ -81,15 +81,15 @@ def test_third_party_estimates_do_not_grade_a_measured_run_unless_asked() -> Non
 
 
 def test_a_rating_of_a_report_is_bound_to_it(tmp_path: Path) -> None:
-    rep = training_report({"gpu:0": 100.0})
+    rep = constant_training_report({"gpu:0": 100.0})
     r = rate(rep).to_dict()
     assert r["reports"] == [{"model": rep.model["id"], "boundary": "training", "report_digest": rep.digest()}]
     assert rate("meta-llama/Llama-2-7b-hf", hub=False).to_dict()["reports"] == []
 
 
 def test_a_local_folder_wins_over_a_hub_id_of_the_same_name(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from tests.test_label_fixtures import inference_report
-    from tests.test_label_fixtures import training_report as tr_report
+    from tests.builders import inference_report
+    from tests.builders import training_report as tr_report
 
     demo = tmp_path / "scer-demo"
     demo.mkdir()

@@ -95,7 +95,7 @@ def test_push_hook_failures_never_break_the_push(tiny: dict, hub: FakeHub, tmp_p
     # a create_model_card override that writes a flow-style front matter scer-hf does not edit: the card
     # update fails (CardError),
     # push_to_hub still uploads the model, with one warning
-    card_push._warned.clear()
+    card_push._warn_once.clear()
 
     def broken_card(*a: object, **k: object) -> None:
         (out / "README.md").write_text("---\n{license: mit}\n---\n# flow\n")

@@ -9,7 +9,7 @@ import pytest
 
 from scer_hf.errors import EmptyPromptsError, UnknownTaskError
 from scer_hf.publish.verify import verify
-from tests.test_label_fixtures import inference_report
+from tests.builders import inference_report
 
 torch = pytest.importorskip("torch")
 tf = pytest.importorskip("transformers")

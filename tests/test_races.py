@@ -17,7 +17,7 @@ import pytest
 from scer_hf import update_card
 from scer_hf.errors import ReportError
 from scer_hf.core.report import Report
-from tests.test_label_fixtures import inference_report, rating, training_report
+from tests.builders import inference_report, rating, training_report
 
 ROUNDS = 20
 CTX = mp.get_context("fork")

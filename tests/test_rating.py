@@ -20,6 +20,7 @@ from scer_hf.rating import PhaseRating, Rating, rate
 from scer_hf.rating.percentile import grade, percentile_of, percentiles
 from scer_hf.rating.stars import stars
 from scer_hf.core.tracker import PhaseTracker
+from tests.builders import Clock, gpu_inference_report
 
 CONTRACT = {"phase", "available", "grade", "stars", "percentile", "value", "unit", "uncertainty", "category",
             "peers", "nearest_peers", "sources", "estimated", "method", "reason", "how_to_measure"}
@@ -203,30 +204,8 @@ def test_extra_peers_change_the_rating() -> None:
 
 
 # --- rate(report) -----------------------------------------------------------------------------
-class Clock:
-    t = 0.0
-
-    def __call__(self) -> float:
-        return self.t
-
-
-def inference_report(gpu_w: float = 100.0, hardware: str = "NVIDIA H100 80GB HBM3", method: str = "counter",
-                     params: float = 124e6, task: str = "text-generation") -> Report:
-    clock = Clock()
-    meter = ReplayMeter({"gpu:0": [(0, gpu_w)], "cpu:0": [(0, 50.0)]}, clock=clock, method=method,  # type: ignore[arg-type]
-                        relative_uncertainty=0.05)
-    tr = PhaseTracker(meter, clock=clock)
-    tr.begin("generate")
-    clock.t = 36.0
-    tr.end("generate", queries=1000, output_tokens=10_000)
-    return Report.build(tr.measurements, boundary="inference", provenance=tr.provenance(),
-                        model={"id": "me/tiny-gpt2", "parameters": params, "task": task},
-                        benchmark={"task": task, "setting": "scer-hf text-generation, batch 1",
-                                   "hardware": hardware, "queries": 1000})
-
-
-def test_rate_measured_inference_report() -> None:
-    r = rate(inference_report())  # 100 W x 36 s = 3600 J GPU = 1 Wh per 1,000 queries
+def test_rate_measured_gpu_inference_report() -> None:
+    r = rate(gpu_inference_report())  # 100 W x 36 s = 3600 J GPU = 1 Wh per 1,000 queries
     i = r.inference
     assert i.value == pytest.approx(1.0) and i.method == "measured" and not i.estimated
     assert i.peers == 32 and i.percentile == 100.0 and i.grade == "A" and i.stars == 5
@@ -234,28 +213,28 @@ def test_rate_measured_inference_report() -> None:
     assert i.uncertainty == pytest.approx(0.05 * i.value)
     assert i.category["group"] == "AI Energy Score v1 (Feb 2025) | text_generation | class A"
     assert not r.training.available and "inference only" in r.training.reason
-    worse = rate(inference_report(gpu_w=3000.0)).inference  # 30 Wh/1000: above the class A max
+    worse = rate(gpu_inference_report(gpu_w=3000.0)).inference  # 30 Wh/1000: above the class A max
     assert worse.stars == 1 and worse.percentile == 0.0 and worse.grade == "C"
 
 
 def test_report_on_other_hardware_or_estimated_is_flagged(tmp_path: Path) -> None:
-    a100 = rate(inference_report(hardware="NVIDIA A100-SXM4-80GB")).inference
+    a100 = rate(gpu_inference_report(hardware="NVIDIA A100-SXM4-80GB")).inference
     assert a100.comparable is False and any(n.startswith("not comparable: hardware differs") for n in a100.notes)
-    d = inference_report().to_dict()
+    d = gpu_inference_report().to_dict()
     del d["benchmark"]["hardware"]
     unknown = rate(d).inference
     assert unknown.comparable is False and any("hardware not recorded" in n for n in unknown.notes)
     d["embodied"] = {**d["embodied"], "hardware": "NVIDIA H100 SXM5 80GB"}  # where benchmark(hardware=) puts it
     assert rate(d).inference.comparable is True
-    est = rate(inference_report(method="estimate")).inference
+    est = rate(gpu_inference_report(method="estimate")).inference
     assert est.estimated and est.method == "estimate" and est.grade is not None
-    big = rate(inference_report(params=30e9)).inference
+    big = rate(gpu_inference_report(params=30e9)).inference
     assert big.category["size_class"] == "B" and big.peers == 3
-    path = inference_report().save(tmp_path / "r.json")
+    path = gpu_inference_report().save(tmp_path / "r.json")
     via_path = rate(str(path))
     assert via_path.inference.value == pytest.approx(1.0) and str(path) in via_path.inference.sources[0]
     folder = tmp_path / "run"
-    inference_report().save(folder.mkdir() or folder)  # saved as run/scer_report.json
+    gpu_inference_report().save(folder.mkdir() or folder)  # saved as run/scer_report.json
     assert rate(str(folder)).inference.value == pytest.approx(1.0)
 
 
@@ -266,10 +245,10 @@ def test_model_folder_named_like_the_id_is_still_a_model_id(tmp_path: Path, monk
 
 
 def test_report_task_without_reference_peers() -> None:
-    i = rate(inference_report(task="fill-mask")).inference
+    i = rate(gpu_inference_report(task="fill-mask")).inference
     assert i.available and i.grade is None and i.stars is None and i.peers == 0
     with pytest.raises(UnknownTaskError):
-        rate(inference_report(task="knitting"))
+        rate(gpu_inference_report(task="knitting"))
 
 
 def test_rate_training_report() -> None:
@@ -303,7 +282,7 @@ def test_unknown_report_schema(tmp_path: Path) -> None:
 
 
 def test_rating_to_dict_is_json_and_percentiles_finite() -> None:
-    d = rate(inference_report()).to_dict()
+    d = rate(gpu_inference_report()).to_dict()
     s = json.dumps(d)
     assert "NaN" not in s and "Infinity" not in s
     assert all(math.isfinite(p["value"]) for p in d["inference"]["nearest_peers"])
@@ -364,8 +343,8 @@ def test_measured_rating_uses_the_measured_calls_and_refuses_low_coverage() -> N
     i = rate(build(ms, tr)).inference
     assert i.value == pytest.approx(1000.0) and i.comparable is True
     assert any("coverage 95%" in n for n in i.notes)
-    assert rate(inference_report()).inference.comparable is True  # fully measured: no coverage note
-    assert not any("coverage" in n for n in rate(inference_report()).inference.notes)
+    assert rate(gpu_inference_report()).inference.comparable is True  # fully measured: no coverage note
+    assert not any("coverage" in n for n in rate(gpu_inference_report()).inference.notes)
     from dataclasses import replace
 
     train = build([replace(ms[0], name="train", counts={"tokens": 1000})], tr, "training")

@@ -13,35 +13,11 @@ from scer_hf.rating.engine import inference_how_to
 from scer_hf.rating.measured import measured_hardware, withhold
 from scer_hf.rating.result import PhaseRating
 from scer_hf.core.tracker import PhaseTracker
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.t = 0.0
-
-    def __call__(self) -> float:
-        return self.t
-
-
-def training_report(components: dict[str, float], method: str = "counter", params: float = 1e6,
-                    model_extra: dict | None = None, embodied_hw: str | None = None) -> Report:
-    clock = Clock()
-    meter = ReplayMeter({c: [(0, w)] for c, w in components.items()}, clock=clock, method=method)  # type: ignore[arg-type]
-    tr = PhaseTracker(meter, clock=clock)
-    tr.begin("train")
-    clock.t = 100.0
-    tr.end("train", tokens=1_000_000)
-    rep = Report.build(tr.measurements, boundary="training", provenance=tr.provenance(),
-                       model={"id": "me/tiny", "parameters": params, **(model_extra or {})})
-    if embodied_hw:
-        d = rep.to_dict()
-        d["embodied"] = {**(d.get("embodied") or {}), "hardware": embodied_hw}
-        rep = Report.from_dict(d)
-    return rep
+from tests.builders import Clock, constant_training_report
 
 
 def test_cpu_estimated_training_report_is_not_comparable() -> None:
-    t = rate(training_report({"cpu:0": 50.0}, method="estimate")).training
+    t = rate(constant_training_report({"cpu:0": 50.0}, method="estimate")).training
     assert t.comparable is False
     assert t.grade is None and t.stars is None and t.percentile is None
     assert any("estimated" in n for n in t.notes) and any("not measured on a GPU" in n for n in t.notes)
@@ -51,16 +27,16 @@ def test_cpu_estimated_training_report_is_not_comparable() -> None:
 
 
 def test_gpu_measured_training_report_is_comparable() -> None:
-    t = rate(training_report({"gpu:0": 100.0})).training
+    t = rate(constant_training_report({"gpu:0": 100.0})).training
     assert t.comparable is True and t.grade == "C" and t.indicative is None
 
 
 def test_training_peers_same_size_class_when_three_exist() -> None:
-    small = rate(training_report({"gpu:0": 100.0}, params=1e6)).training  # class A: many published rows
+    small = rate(constant_training_report({"gpu:0": 100.0}, params=1e6)).training  # class A: many published rows
     assert small.category["size_class"] == "A" and "size class A" in small.category["group"]
     assert any("size class A" in n and n.startswith("peers:") for n in small.notes)
-    huge = rate(training_report({"gpu:0": 100.0}, params=100e9)).training  # class C
-    everyone = rate(training_report({"gpu:0": 100.0}, params=30e9)).training  # class B
+    huge = rate(constant_training_report({"gpu:0": 100.0}, params=100e9)).training  # class C
+    everyone = rate(constant_training_report({"gpu:0": 100.0}, params=30e9)).training  # class B
     counts = {huge.peers, everyone.peers, small.peers}
     assert len(counts) >= 2  # the class decides the peers
     for t in (huge, everyone):
@@ -69,18 +45,18 @@ def test_training_peers_same_size_class_when_three_exist() -> None:
 
 
 def test_training_class_uses_active_parameters() -> None:
-    t = rate(training_report({"gpu:0": 100.0}, params=400e9, model_extra={"active_parameters": 17e9})).training
+    t = rate(constant_training_report({"gpu:0": 100.0}, params=400e9, model_extra={"active_parameters": 17e9})).training
     assert t.category["size_class"] == "A"
 
 
 def test_hardware_class_from_what_was_measured() -> None:
     # the embodied row names an H100, but only the CPU was measured: the class is CPU
-    rep = training_report({"cpu:0": 50.0}, embodied_hw="NVIDIA H100 SXM5 80GB")
+    rep = constant_training_report({"cpu:0": 50.0}, embodied_hw="NVIDIA H100 SXM5 80GB")
     d = rep.to_dict()
     assert measured_hardware(d, d["phases"])[0] == "CPU"
     assert rate(rep).training.category["hardware_class"] == "CPU"
     # a GPU name recorded by the meter wins over the embodied row
-    gpu = training_report({"gpu:0": 100.0}, embodied_hw="NVIDIA H100 SXM5 80GB").to_dict()
+    gpu = constant_training_report({"gpu:0": 100.0}, embodied_hw="NVIDIA H100 SXM5 80GB").to_dict()
     gpu["provenance"]["meters"][0]["devices"] = {"gpu:0": "NVIDIA A100-SXM4-80GB"}
     assert rate(gpu).training.category["hardware_class"] == "NVIDIA A100"
 
@@ -125,12 +101,12 @@ def test_encoder_models_are_not_told_text_generation() -> None:
 
 def test_nvml_meter_records_gpu_names_and_the_rating_uses_them() -> None:
     from scer_hf.core.meters import NvmlMeter
-    from tests.test_meters import FakeNvml
+    from tests.builders import FakeNvml
 
     m = NvmlMeter(nvml=FakeNvml(1))
     desc = m.describe()
     assert desc["devices"] == {"gpu:0": m.device_names["gpu:0"]}
-    rep = training_report({"gpu:0": 100.0}, embodied_hw="NVIDIA A100-SXM4-80GB").to_dict()
+    rep = constant_training_report({"gpu:0": 100.0}, embodied_hw="NVIDIA A100-SXM4-80GB").to_dict()
     rep["provenance"]["meters"][0]["devices"] = desc["devices"]  # the meter saw an H100
     t = rate(rep).training
     from scer_hf.rating.categories import hardware_class

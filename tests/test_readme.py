@@ -17,8 +17,8 @@ import pytest
 pytest.importorskip("transformers")
 pytest.importorskip("torch")
 
+from tests.builders import inference_report, training_report  # noqa: E402
 from tests.openaiserver import FakeOpenAI  # noqa: E402
-from tests.test_label_fixtures import inference_report, training_report  # noqa: E402
 
 pytestmark = pytest.mark.slow
 README = Path(__file__).resolve().parents[1] / "README.md"

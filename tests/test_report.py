@@ -15,13 +15,7 @@ from scer_hf.errors import (CarbonIntensityError, OutputWriteError, HardwareNotF
 from scer_hf.core.meters import ReplayMeter
 from scer_hf.core.sci import sci_value
 from scer_hf.core.tracker import PhaseTracker
-
-
-class Clock:
-    t = 0.0
-
-    def __call__(self) -> float:
-        return self.t
+from tests.builders import Clock
 
 
 def measured(gpu_w: float = 360.0) -> tuple[PhaseTracker, Clock]:
@@ -268,7 +262,7 @@ def test_write_errors_name_the_callers_path(tmp_path: Path, monkeypatch: pytest.
     import tempfile
 
     from scer_hf._io import atomic_write_bytes
-    from tests.test_label_fixtures import inference_report
+    from tests.builders import inference_report
 
     assert atomic_write_bytes(tmp_path / "l.png", b"\x89PNG").read_bytes() == b"\x89PNG"
 

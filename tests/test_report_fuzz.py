@@ -26,7 +26,7 @@ from scer_hf.core.calculator import estimate
 from scer_hf.cli import cli
 from scer_hf.errors import ReportSchemaError, SCERError
 from scer_hf.core.report import Report
-from tests.test_label_fixtures import inference_report, rating, training_report
+from tests.builders import inference_report, rating, training_report
 
 
 def _bases() -> list[dict[str, Any]]:

@@ -20,10 +20,15 @@ import transformers as tf  # noqa: E402
 from scer_hf import Report  # noqa: E402
 from scer_hf.hf import run_guard as _run_guard  # noqa: E402
 from scer_hf.hf.callback import SCERCallback  # noqa: E402
-from tests.test_callback import const_meter, make_trainer, tiny  # noqa: E402,F401
+from tests.builders import const_meter, make_trainer  # noqa: E402
 
 pytestmark = pytest.mark.slow
 HERE = Path(__file__).parent
+
+
+@pytest.fixture(scope="module")
+def tiny(tiny_train_data) -> dict:  # type: ignore[no-untyped-def]
+    return tiny_train_data(36, 24)
 
 
 def _cb(**kw: object) -> SCERCallback:

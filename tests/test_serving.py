@@ -19,24 +19,20 @@ import pytest
 import scer_hf
 from scer_hf.core.attribution import union_s as _union_s
 from scer_hf.core.endpoint import Client, Endpoint
-from scer_hf.core.meters import ReplayMeter
 from scer_hf.core.report import Report
 from scer_hf.errors import (BenchmarkSettingsError, EndpointError, EndpointResponseError, EndpointUnreachableError,
                             RemoteEndpointError)
 from scer_hf.hf.serving import level_name
 
 from openaiserver import FakeOpenAI
+from tests.builders import const_gpu_meter
 
 HERE = Path(__file__).parent
 FAST = {"warmup": 2, "progress": False, "queries": 24, "min_queries": 5}
 
 
-def meter() -> ReplayMeter:
-    return ReplayMeter({"gpu:0": [(0.0, 100.0)]})
-
-
-def run(url: str, conc: Any = (1, 4), **kw: Any) -> Report:
-    args = {**FAST, "meters": [meter()], "carbon_intensity_g_per_kwh": 100.0, **kw}
+def _bench(url: str, conc: Any = (1, 4), **kw: Any) -> Report:
+    args = {**FAST, "meters": [const_gpu_meter()], "carbon_intensity_g_per_kwh": 100.0, **kw}
     return scer_hf.benchmark(endpoint=url, model="tiny", concurrency=conc, **args)
 
 
@@ -61,7 +57,7 @@ def test_endpoint_urls_are_parsed_and_checked() -> None:
 def test_levels_counts_figures_and_energy_adding_up() -> None:
     with FakeOpenAI("ok") as s:
         calls: list[dict] = []
-        r = run(s.url, (1, 4), api="chat")
+        r = _bench(s.url, (1, 4), api="chat")
     b = r["benchmark"]
     assert b["mode"] == "endpoint" and b["concurrency"] == [1, 4] and b["endpoint"]["api"] == "chat"
     assert b["endpoint"]["measured_here"] is True and b["endpoint"]["url"] == s.url
@@ -99,7 +95,7 @@ def test_per_request_energies_add_up_to_the_union_of_their_windows() -> None:
     serving.call_entry = spy
     try:
         with FakeOpenAI("ok") as s:
-            run(s.url, (8,), queries=40, min_queries=40)
+            _bench(s.url, (8,), queries=40, min_queries=40)
     finally:
         serving.call_entry = orig
     union = _union_s([(m.start_s, m.end_s) for m in got])
@@ -109,26 +105,26 @@ def test_per_request_energies_add_up_to_the_union_of_their_windows() -> None:
 
 def test_auto_api_falls_back_to_completions_and_tokens_from_chunks() -> None:
     with FakeOpenAI("chat-404") as s:
-        r = run(s.url, 2)
+        r = _bench(s.url, 2)
         assert all(q["path"].endswith("/completions") for q in s.requests[1:])
     assert r["benchmark"]["endpoint"]["api"] == "completions"
     with FakeOpenAI("no-usage") as s:
-        r = run(s.url, 1)
+        r = _bench(s.url, 1)
     lv = levels(r)[1]
     assert lv["output_tokens_source"] == "streamed chunks" and lv["output_tokens"] == 10 * lv["responses"]
     with FakeOpenAI("no-stream") as s:
-        r = run(s.url, 1)
+        r = _bench(s.url, 1)
     assert levels(r)[1]["responses"] > 0 and levels(r)[1]["ttft_s"]["mean"] is None  # not streamed: no TTFT
 
 
 def test_the_api_key_goes_to_the_endpoint_only() -> None:
     with FakeOpenAI("ok") as s:
-        run(s.url, 1, api_key="sk-secret")
+        _bench(s.url, 1, api_key="sk-secret")
         assert {q["auth"] for q in s.requests} == {"Bearer sk-secret"}
     with FakeOpenAI("ok") as other, FakeOpenAI("redirect", other_port=0) as s:
         s.srv.other_port = other.port
         with pytest.raises(EndpointResponseError, match="redirect"):
-            run(s.url, 1, api_key="sk-secret")
+            _bench(s.url, 1, api_key="sk-secret")
         assert other.requests == []  # a redirect is never followed: the key never left for another origin
 
 
@@ -147,22 +143,22 @@ def _closed_port() -> int:
 ])
 def test_a_server_that_answers_badly_is_a_typed_error(mode: str, error: type, match: str) -> None:
     with FakeOpenAI(mode) as s, pytest.raises(error, match=match):
-        run(s.url, 1)
+        _bench(s.url, 1)
 
 
 def test_no_server_is_a_typed_error_that_says_to_start_one() -> None:
     with pytest.raises(EndpointUnreachableError, match="start yours first"):
-        run(f"http://127.0.0.1:{_closed_port()}/v1", 1)
+        _bench(f"http://127.0.0.1:{_closed_port()}/v1", 1)
 
 
 def test_a_timeout_is_a_typed_error_at_the_start_and_a_failed_request_later() -> None:
     with FakeOpenAI("slow", delay=1.0) as s, pytest.raises(EndpointUnreachableError, match="no answer"):
-        run(s.url, 1, timeout_s=0.2)
+        _bench(s.url, 1, timeout_s=0.2)
 
 
 def test_failures_during_a_level_are_counted_never_a_crash_or_a_false_figure() -> None:
     with FakeOpenAI("flaky") as s:  # every 3rd request is HTTP 500
-        r = run(s.url, (1, 4))
+        r = _bench(s.url, (1, 4))
     for c, lv in levels(r).items():
         assert lv["failed"] > 0 and lv["failures"] == {"http 5xx": lv["failed"]} and lv["responses"] > 0
         ph = r.phase(level_name(c))
@@ -171,7 +167,7 @@ def test_failures_during_a_level_are_counted_never_a_crash_or_a_false_figure() -
         assert lv["j_per_response"] == pytest.approx(ph["energy_j"]["total"] / lv["responses"])
     assert r["extra"]["per_unit"]["failed_requests"] == sum(lv["failed"] for lv in levels(r).values())
     with FakeOpenAI("malformed-some") as s:
-        r = run(s.url, 2)
+        r = _bench(s.url, 2)
     assert levels(r)[2]["failures"].get("malformed", 0) > 0
 
 
@@ -179,7 +175,7 @@ def test_a_server_that_dies_mid_level_stops_the_level() -> None:
     with FakeOpenAI("die-after", die_after=8) as s:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            r = run(s.url, (2, 4), queries=200, min_queries=150)
+            r = _bench(s.url, (2, 4), queries=200, min_queries=150)
     lv = levels(r)
     assert lv[2]["stopped_by"] == "failures" and lv[2]["failed"] >= 20 and lv[2]["responses"] > 0
     assert lv[4]["responses"] == 0 and lv[4]["j_per_response"] is None  # nothing answered: no figure, never 0
@@ -267,8 +263,8 @@ def test_cli_benchmark_endpoint(server_process: Any, tmp_path: Path) -> None:
 # --- the rating: like with like ------------------------------------------------------------------------
 def test_the_rating_rates_only_the_level_that_matches_a_reference_setting(monkeypatch: pytest.MonkeyPatch) -> None:
     with FakeOpenAI("ok") as s:
-        r = run(s.url, (1, 4))
-        only4 = run(s.url, (4,))
+        r = _bench(s.url, (1, 4))
+        only4 = _bench(s.url, (4,))
     pr = scer_hf.rate(r).inference
     lv1 = r.phase(level_name(1))
     basis = lv1["coverage"]
@@ -291,7 +287,7 @@ def test_label_and_html_draw_the_curve(tmp_path: Path) -> None:
     from scer_hf.publish.label import make_label
 
     with FakeOpenAI("ok") as s:
-        r = run(s.url, (1, 4))
+        r = _bench(s.url, (1, 4))
     svg, html = make_label(r), render_html(r)
     lv = levels(r)
     for text in ("J per 1,000 output tokens, by concurrency", "c=1", "c=4", "tok/s"):

@@ -27,13 +27,13 @@ def model_tok(gpt2: str) -> tuple[Any, Any]:
     return AutoModelForCausalLM.from_pretrained(gpt2).eval(), tok
 
 
-def meter() -> ReplayMeter:
+def _meter() -> ReplayMeter:
     return ReplayMeter({"gpu:0": [(0.0, 50.0), (0.01, 200.0), (1e6, 200.0)], "cpu:0": [(0.0, 20.0)]})
 
 
 def test_generate_is_measured_counted_and_unchanged(model_tok: tuple[Any, Any]) -> None:
     model, tok = model_tok
-    tm = scer_hf.track_model(model, meters=[meter()], carbon_intensity_g_per_kwh=100.0)
+    tm = scer_hf.track_model(model, meters=[_meter()], carbon_intensity_g_per_kwh=100.0)
     assert isinstance(tm, TrackedModel) and tm.config is model.config and tm.model is model
     enc = tok(PROMPTS, return_tensors="pt", padding=True)
     kw = {"max_new_tokens": 6, "min_new_tokens": 6, "do_sample": False, "pad_token_id": tok.eos_token_id}
@@ -62,7 +62,7 @@ def test_generate_is_measured_counted_and_unchanged(model_tok: tuple[Any, Any]) 
 
 def test_a_generate_that_raises_is_a_failed_call(model_tok: tuple[Any, Any]) -> None:
     model, tok = model_tok
-    tm = scer_hf.track_model(model, meters=[meter()])
+    tm = scer_hf.track_model(model, meters=[_meter()])
     with pytest.raises(Exception):  # noqa: B017 - whatever generate raises for a bad argument
         tm.generate(**tok("Hi", return_tensors="pt"), max_new_tokens=-3)
     tm.generate(**tok("Hi", return_tensors="pt"), max_new_tokens=2, do_sample=False, pad_token_id=0)
@@ -73,7 +73,7 @@ def test_a_generate_that_raises_is_a_failed_call(model_tok: tuple[Any, Any]) -> 
 def test_track_model_refuses_what_it_cannot_measure(model_tok: tuple[Any, Any]) -> None:
     with pytest.raises(UnsupportedPipelineError, match="generate"):
         scer_hf.track_model(object())
-    tm = scer_hf.track_model(model_tok[0], meters=[meter()])
+    tm = scer_hf.track_model(model_tok[0], meters=[_meter()])
     with pytest.raises(UnsupportedPipelineError, match="already tracked"):
         scer_hf.track_model(tm)
 
@@ -95,7 +95,7 @@ def test_generate_batch_is_measured_counted_and_unchanged(model_tok: tuple[Any, 
                            pad_token_id=tok.eos_token_id)
     kw = {"generation_config": cfg, "continuous_batching_config": cb_config(), "warmup": False}
     bare = model.generate_batch(ids, **kw)
-    tm = scer_hf.track_model(model, meters=[meter()])
+    tm = scer_hf.track_model(model, meters=[_meter()])
     out = tm.generate_batch(ids, record_timestamps=True, **kw)
     assert [o.generated_tokens for o in out.values()] == [o.generated_tokens for o in bare.values()]
     r = tm.report

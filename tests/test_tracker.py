@@ -11,14 +11,7 @@ from scer_hf.errors import MeterError, WindowError
 from scer_hf.core.meters import ReplayMeter
 from scer_hf.core.meters.base import Meter, Reading
 from scer_hf.core.tracker import MeasurementWarning, PhaseTracker, merge_measurements
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.t = 0.0
-
-    def __call__(self) -> float:
-        return self.t
+from tests.builders import Clock
 
 
 def sine_trace(duration_s: float = 20.0, step_s: float = 0.001) -> list[tuple[float, float]]:

@@ -15,7 +15,7 @@ from scer_hf.errors import VerificationError
 from scer_hf.publish.label import save_label
 from scer_hf.core.report import Report
 from scer_hf.publish.verify import verify, verify_report
-from tests.test_label_fixtures import inference_report, rating, training_report
+from tests.builders import inference_report, rating, training_report
 
 
 @pytest.mark.parametrize("make", [inference_report, training_report, lambda: inference_report("estimate")])

@@ -21,7 +21,7 @@ from scer_hf.publish.label import PALETTE, save_label
 from scer_hf.publish.verify import verify
 from scer_hf.publish.visible import html_lines, svg_lines
 from scer_hf.rating import rate
-from tests.test_label_fixtures import inference_report, rating, training_report
+from tests.builders import inference_report, rating, training_report
 
 
 @pytest.fixture()

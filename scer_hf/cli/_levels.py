@@ -38,15 +38,16 @@ def _level_lines(lv: dict[str, Any]) -> list[str]:
     ci = lv["ci"]
     rel = ci.get("rel_half_width")
     head = f"  concurrency {lv['concurrency']}"
+    meter_rel = lv.get("meter_uncertainty_rel")
     out = [
         f"{head}: {lv['responses']} responses, {lv['failed']} failed, stopped by {lv['stopped_by']}",
         f"    per response     : {_n(lv['j_per_response'], ' J')} +/- {_n(ci.get('half_width_j'), ' J')}"
         + ("" if rel is None else f", {fmt.num(100.0 * rel)} % of the mean"),
         f"    per 1,000 tokens : {_n(lv['j_per_1k_output_tokens'], ' J')} per 1,000 output tokens",
-        f"    meters           : +/- {_n(None if lv.get('meter_uncertainty_rel') is None else 100.0 * lv['meter_uncertainty_rel'], ' %')}"
-        " of the energy, the meters' own uncertainty",
-        f"    throughput       : {_n(lv['throughput_output_tokens_per_s'], ' tokens/s')}, "
-        f"{_n(lv['responses_per_s'], ' responses/s')}",
+        (f"    meters           : +/- {_n(None if meter_rel is None else 100.0 * meter_rel, ' %')}"
+         " of the energy, the meters' own uncertainty"),
+        (f"    throughput       : {_n(lv['throughput_output_tokens_per_s'], ' tokens/s')}, "
+         f"{_n(lv['responses_per_s'], ' responses/s')}"),
         f"    latency          : median {_ms(lv['latency_s']['p50'])}, p90 {_ms(lv['latency_s']['p90'])}",
         f"    first token      : median {_ms(lv['ttft_s']['p50'])}, p90 {_ms(lv['ttft_s']['p90'])}",
     ]
@@ -68,8 +69,8 @@ def render_endpoint_text(d: dict[str, Any], saved: str | None = None) -> str:
     ]
     for lv in b["levels"]:
         lines += _level_lines(lv)
-    if d.get("sci"):
-        lines.append(f"  SCI           : {fmt.sci_display(d['sci'])['text']} (all levels together)")
+    if shown := fmt.sci_display(d.get("sci")):
+        lines.append(f"  SCI           : {shown['text']} (all levels together)")
     lines += fact_lines([f for f in fact_dicts(d) if f["key"] not in ("date", "hardware")])
     if saved:
         lines.append(f"report written to {saved}")

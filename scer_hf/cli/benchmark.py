@@ -40,8 +40,8 @@ def render_text(d: dict[str, Any], saved: str | None = None) -> str:
         (f"  per 1M tokens : {_g(per_m['j_per_1k_output_tokens'], ' J')}, {fmt.co2e(per_m['g_per_1k_output_tokens'])}"
         ", per 1 million output tokens"),
     ]
-    if d.get("sci"):
-        lines.append(f"  SCI           : {fmt.sci_display(d['sci'])['text']}")
+    if shown := fmt.sci_display(d.get("sci")):
+        lines.append(f"  SCI           : {shown['text']}")
     lines += fact_lines([f for f in fact_dicts(d) if f["key"] != "date"])
     if saved:
         lines.append(f"report written to {saved}")
@@ -50,8 +50,9 @@ def render_text(d: dict[str, Any], saved: str | None = None) -> str:
 
 # benchmark()'s argument names -> this command's options, for error messages
 _OPTIONS = {"endpoint": "--endpoint", "model": "--model", "concurrency": "--concurrency", "api_key": "--api-key-env",
-            "server_pid": "--server-pid", "hardware": "--hardware", "batch_size": "--batch-size", "country_iso_code": "--country", "cloud_provider": "--cloud", "cloud_region": "--region", "carbon_intensity_g_per_kwh": "--intensity", "device": "--device",
-            "quality": "--quality"}
+            "server_pid": "--server-pid", "hardware": "--hardware", "batch_size": "--batch-size",
+            "country_iso_code": "--country", "cloud_provider": "--cloud", "cloud_region": "--region",
+            "carbon_intensity_g_per_kwh": "--intensity", "device": "--device", "quality": "--quality"}
 
 
 @click.command("benchmark")
@@ -108,10 +109,10 @@ _OPTIONS = {"endpoint": "--endpoint", "model": "--model", "concurrency": "--conc
 def command(model_or_path: str | None, task: str, setting: str, queries: int | None, batch_size: int,
             endpoint: str | None, served_model: str | None, concurrency: list[int] | None, api: str,
             api_key_env: str | None, server_pid: int | None, parameters: int | None, timeout_s: float,
-            min_queries: int | None,
-            warmup: int | None, rel_ci: float, country: str | None, region: str | None, cloud: str | None, intensity: float | None,
-            pue: float, live_zone: str | None, hardware: str | None, device: str | None, quality: bool, no_progress: bool,
-            model_id: str | None, out: str | None, overwrite: bool, as_json: bool) -> None:
+            min_queries: int | None, warmup: int | None, rel_ci: float, country: str | None, region: str | None,
+            cloud: str | None, intensity: float | None, pue: float, live_zone: str | None, hardware: str | None,
+            device: str | None, quality: bool, no_progress: bool, model_id: str | None, out: str | None,
+            overwrite: bool, as_json: bool) -> None:
     """Run the standard inference benchmark on MODEL_OR_PATH (a local folder or a cached Hub id), or on the
     server at --endpoint."""
     from .._io import refuse_overwrite, require_folder

@@ -93,7 +93,7 @@ def update(target: str, report_path: str | None, rating_path: str | None, push: 
     if create_pr and not push:
         raise click.UsageError("--create-pr needs --push")
     report = report_path or _default_report(target)
-    push_arg: bool | str = (repo if push and not remote else push)
+    push_arg: bool | str | None = (repo if push and not remote else push)
     res = update_card(target, report, rating=rating_path, overwrite=overwrite, create_pr=create_pr,
                       push=push_arg, label_path=label_path or None, commit_message=commit_message,
                       parent_commit=parent_commit)

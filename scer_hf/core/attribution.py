@@ -30,6 +30,7 @@ are in :mod:`scer_hf.core.calls`.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections import deque
 from collections.abc import Callable, Hashable, Iterable, Mapping
@@ -107,10 +108,8 @@ def shared_meters() -> list[SharedMeter]:
 
 
 def _close_quietly(meter: Meter) -> None:
-    try:
+    with contextlib.suppress(Exception):  # closing never breaks the user's run
         meter.close()
-    except Exception:  # noqa: BLE001 - closing never breaks the user's run
-        pass
 
 
 class _Slot:
@@ -198,10 +197,6 @@ class SharedMeter:
         self._anchor: Reading | None = None  # the last accepted read: when, and S then
         self._anchor_t = 0.0
         self._anchor_S = 0.0
-
-    @property
-    def in_flight(self) -> int:
-        return len(self._slots)
 
     # -- events (each under the lock: time, read, bookkeeping) ----------------------------------------
     def open(self, seg: str, w: float, clock: Callable[[], float]) -> tuple[_Slot, float]:

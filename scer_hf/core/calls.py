@@ -5,6 +5,7 @@ phase summed in one pass). The split rule and the shared meters are in :mod:`sce
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import weakref
 from collections.abc import Callable, Mapping, Sequence
@@ -197,10 +198,8 @@ class CallHandle:
             self.done = True
             self.end_s = self._tr.clock()
             for sm, s in self.parts:
-                try:
+                with contextlib.suppress(Exception):  # the call is dropped either way
                     sm.close(s, self._tr.clock)
-                except Exception:  # noqa: BLE001
-                    pass
             self._tr._finished(self)
 
 
@@ -268,10 +267,8 @@ class CallTracker:
 
     def _edge_hook(self, t: float) -> None:
         if self.on_edge is not None:  # after the reads: a slow hook never skews a window's energy
-            try:
+            with contextlib.suppress(Exception):  # an edge hook never breaks the run
                 self.on_edge(t)
-            except Exception:  # noqa: BLE001 - an edge hook never breaks the run
-                pass
 
     def provenance(self) -> dict[str, Any]:
         from .tracker import _describe

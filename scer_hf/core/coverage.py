@@ -151,7 +151,7 @@ class Coverage:
             sums[1] += c.windows_measured
             sums[2] += c.duration_s
             sums[3] += c.measured_s
-            for acc, m in zip(maps, (c.component_s, c.gap_s, c.energy_j, c.counts)):
+            for acc, m in zip(maps, (c.component_s, c.gap_s, c.energy_j, c.counts), strict=True):
                 for k, v in m.items():
                     acc[k] = acc.get(k, 0.0) + v
             for k, (lo, hi) in c.power_w.items():
@@ -159,12 +159,8 @@ class Coverage:
                 power[k] = (lo, hi) if a is None else (min(a[0], lo), max(a[1], hi))
             for r, rc in c.ranks.items():
                 ranks[r] = ranks[r].merge(rc) if r in ranks else rc
-        return cls(int(sums[0]), int(sums[1]), sums[2], sums[3], *maps, power, ranks)
-
-    def counted_as_one(self, counts: Mapping[str, float]) -> Coverage:
-        """These windows carry *counts* as a whole: they are the per-unit basis only if all were measured."""
-        full = self.windows_measured == self.windows and self.windows > 0
-        return replace(self, energy_j=self.energy_j if full else {}, counts=dict(counts) if full else {})
+        return cls(int(sums[0]), int(sums[1]), sums[2], sums[3], component_s=maps[0], gap_s=maps[1],
+                   energy_j=maps[2], counts=maps[3], power_w=power, ranks=ranks)
 
     def with_counts(self, counts: Mapping[str, float]) -> Coverage:
         return replace(self, counts=dict(counts))

@@ -130,6 +130,20 @@ class Totals:
         return alts
 
 
+def _headline_sci(first: Mapping[str, Any], boundary: str, embodied_included: bool) -> dict[str, Any]:
+    """The report's ``sci``: the first functional unit's SCI, with its boundary, basis and shown unit."""
+    sci = dict(first)
+    sci["boundary"] = ("Provider (training, SCI for AI)" if boundary == "training"
+                       else "Consumer (inference, SCI for AI)")
+    sci["embodied_included"] = embodied_included
+    sci["basis"] = ("E x I per R from the fully measured windows of the phases that count R (energy and "
+                    "units of the same windows); other phases (evaluations) and M per R over all units")
+    # the unit people are shown (functional unit scaled so the value reads 1 to 1,000; scer_hf.core.fmt)
+    shown = _fmt.sci_display(sci)
+    sci["shown_unit"] = shown["unit"] if shown else None
+    return sci
+
+
 def derive(totals: Totals, carbon: CarbonIntensity, embodied: Embodied | None, meters: Sequence[Mapping[str, Any]],
            functional_units: Sequence[str | FunctionalUnit] | None) -> dict[str, Any]:
     """The report's derived keys from the summed phases (see the module docstring)."""
@@ -143,15 +157,7 @@ def derive(totals: Totals, carbon: CarbonIntensity, embodied: Embodied | None, m
     units = [FUNCTIONAL_UNITS[u] if isinstance(u, str) else u for u in
              (functional_units or default_functional_units(totals.boundary))]
     alts = totals.sci_alternatives(carbon, emb_g, units) if head else []
-    sci = dict(alts[0]) if alts else None
-    if sci is not None:
-        sci["boundary"] = ("Provider (training, SCI for AI)" if totals.boundary == "training"
-                           else "Consumer (inference, SCI for AI)")
-        sci["embodied_included"] = emb_g is not None
-        sci["basis"] = ("E x I per R from the fully measured windows of the phases that count R (energy and "
-                        "units of the same windows); other phases (evaluations) and M per R over all units")
-        # the unit people are shown (functional unit scaled so the value reads 1 to 1,000; scer_hf.core.fmt)
-        sci["shown_unit"] = _fmt.sci_display(sci)["unit"]
+    sci = _headline_sci(alts[0], totals.boundary, emb_g is not None) if alts else None
     return {
         "energy_j": energy_j,
         "co2e_g": co2e_g,

@@ -17,6 +17,7 @@ reason that quotes nothing from the response.
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import ipaddress
 import json
@@ -107,10 +108,8 @@ def _resolve(host: str) -> list[str]:
     out: list[str] = []
 
     def run() -> None:
-        try:
+        with contextlib.suppress(OSError, UnicodeError):
             out.extend(sorted({str(ai[4][0]) for ai in socket.getaddrinfo(host, None)}))
-        except (OSError, UnicodeError):
-            pass
 
     th = threading.Thread(target=run, daemon=True, name="scer-resolve")
     th.start()
@@ -132,7 +131,6 @@ class Answer:
     completion_tokens: int | None = None
     chunks: int = 0  # streamed chunks that carried text
     token_source: str = "usage"  # "usage" (the server's counts) or "chunks" (text chunks counted)
-    text_chars: int = 0
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -304,7 +302,7 @@ class Client:
         for ch in d.get("choices") or []:
             if not isinstance(ch, dict):
                 raise _Fail("malformed", "a streamed choice is not a JSON object")
-            delta = ch.get("delta") if isinstance(ch.get("delta"), dict) else {}
+            delta = d if isinstance(d := ch.get("delta"), dict) else {}
             text = delta.get("content") if self.api == "chat" else ch.get("text")
             if text is None and self.api == "chat":
                 text = delta.get("reasoning_content") or delta.get("reasoning")
@@ -314,7 +312,6 @@ class Client:
                     if on_first_token is not None:
                         on_first_token()
                 ans.chunks += 1
-                ans.text_chars += len(text)
 
     def _final(self, d: Any, ans: Answer, t0: float, on_first_token: Callable[[], None] | None) -> None:
         if not isinstance(d, dict) or not isinstance(d.get("choices"), list):
@@ -325,7 +322,6 @@ class Client:
             text = (msg or {}).get("content") if self.api == "chat" else (ch or {}).get("text")
             if isinstance(text, str) and text:
                 ans.chunks += 1
-                ans.text_chars += len(text)
         if ans.chunks and on_first_token is not None:
             on_first_token()  # not streamed: the first token is known only with the last
 

@@ -152,10 +152,6 @@ class PhaseBook:
         ph = self.phases.get(name)
         return ph is not None and not ph.closed
 
-    def is_running(self, name: str) -> bool:
-        ph = self.phases.get(name)
-        return ph is not None and not ph.closed and ph.window is not None
-
     def pause(self, name: str, edge: Edge) -> bool:
         """End the running segment of *name*; False if it was not running."""
         ph = self.phases.get(name)

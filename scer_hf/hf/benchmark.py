@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import math
 import os
-import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -423,25 +422,15 @@ def _detect_hardware(pipe: Any) -> str | None:
 
 
 def _check_quality_task(task: str) -> None:
-    q = _quality_module()
-    if q is not None and task not in q.QUALITY_TASKS:
+    from . import quality as q  # imported only when quality=True (it loads evaluate's metrics)
+
+    if task not in q.QUALITY_TASKS:
         raise UnknownTaskError(f"quality=True: no quality metric for task {task!r} (supported: "
                                f"{', '.join(q.QUALITY_TASKS)}); run without quality")
 
 
-def _quality_module() -> Any:
-    try:
-        from . import quality  # optional part of scer-hf
-    except ImportError:
-        warnings.warn("scer-hf: quality=True but scer_hf.hf.quality is not available; report has no quality",
-                      UserWarning, stacklevel=3)
-        return None
-    return quality
-
-
 def _attach_quality(report: Report, pipe: Any, task: str, texts: list[str]) -> Report:
-    q = _quality_module()
-    if q is None:
-        return report
+    from . import quality as q
+
     out = q.attach_quality(report, model=pipe.model, tokenizer=pipe.tokenizer, task=task, prompts=texts)
     return out if isinstance(out, Report) else report

@@ -49,6 +49,7 @@ from typing import Any
 
 from transformers import TrainerCallback
 
+from .._version import REMOVAL
 from ..core.grid import GridSpec
 from ..core.report import Report
 from . import distributed as dist
@@ -61,6 +62,12 @@ from .run_report import STATE_FILE, task_of
 __all__ = ["SCERCallback", "STATE_FILE", "task_of"]
 
 
+_RATING_DEPRECATED = (
+    f"SCERCallback.rating is deprecated and will be removed in scer-hf {REMOVAL}: it was never the run's rating "
+    "(None unless you set it). Rate the run with scer_hf.rate(cb.report); to put a rating of your own in the model "
+    "card, call scer_hf.update_card(output_dir, cb.report, rating=...)")
+
+
 def _safe(fn: Callable[..., Any]) -> Callable[..., Any]:
     """Last-resort guard: a bug in scer-hf must not stop a training run. Warns once per hook and per error."""
 
@@ -70,9 +77,7 @@ def _safe(fn: Callable[..., Any]) -> Callable[..., Any]:
             return fn(self, *args, **kwargs)
         except Exception as exc:  # noqa: BLE001 - see docstring
             what = f"{type(exc).__name__}: {exc}"
-            warned = self._run._hook_warned
-            if fn.__name__ not in warned and what not in warned:
-                warned.update((fn.__name__, what))
+            if self._run.warn_once.first(fn.__name__, what):
                 warnings.warn(
                     f"scer-hf: SCERCallback.{fn.__name__} failed ({type(exc).__name__}: {exc}); measurement may be "
                     f"incomplete, training continues.\n{traceback.format_exc(limit=3)}", RuntimeWarning, stacklevel=2)
@@ -138,13 +143,26 @@ class SCERCallback(TrainerCallback):
                                 handle_sigterm=handle_sigterm, training_type=training_type,
                                 driver="transformers.Trainer", **spec.keywords())
         self.log_metrics = log_metrics
-        self.rating: Any = None  # a rating to put in the card on push (None: rated when the card is written)
+        self._card_rating: Any = None  # set through the deprecated ``rating``; None: rated when the card is written
         self._params_at_init: int | None = None
 
     # -- public ----------------------------------------------------------------------------
     run = property(lambda self: self._run, doc="The :class:`~scer_hf.hf.run.TrainingRun` this callback drives.")
     carbon = property(lambda self: self._run.carbon, doc="The grid intensity the run's CO2e uses.")
     run_id = property(lambda self: self._run.run_id, doc="The run's id (kept across a resume).")
+
+    @property
+    def rating(self) -> Any:
+        """Deprecated (removed in scer-hf 0.2.0): never the run's rating, only one you set for the card written
+        on push. Rate the report with ``scer_hf.rate(cb.report)``; put a rating of your own in the card with
+        ``scer_hf.update_card(output_dir, cb.report, rating=...)``."""
+        warnings.warn(_RATING_DEPRECATED, DeprecationWarning, stacklevel=2)
+        return self._card_rating
+
+    @rating.setter
+    def rating(self, value: Any) -> None:
+        warnings.warn(_RATING_DEPRECATED, DeprecationWarning, stacklevel=2)
+        self._card_rating = value  # still honoured on push until the removal
 
     @property
     def report(self) -> Report | None:
@@ -282,12 +300,10 @@ class SCERCallback(TrainerCallback):
 
     @_safe
     def on_push_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
-        """Hook for model-card metadata: ``scer_hf.hf.push.on_push_begin(self, args, state, control, **kw)``
-        when that module exists. ``Trainer.push_to_hub`` rewrites README.md *after* this hook."""
-        try:
-            from . import push as card_push
-        except ImportError:
-            return
+        """Hook for model-card metadata: ``scer_hf.hf.push.on_push_begin(self, args, state, control, **kw)``.
+        ``Trainer.push_to_hub`` rewrites README.md *after* this hook."""
+        from . import push as card_push
+
         card_push.on_push_begin(self, args, state, control, **kwargs)
 
 

@@ -52,7 +52,8 @@ class Level:
 class _State:
     def __init__(self, level: Level, cap: int, need: int, rel_ci: float, confidence: float,
                  ci: Callable[[Sequence[float], float], dict[str, Any]]) -> None:
-        self.level, self.cap, self.need, self.rel_ci, self.confidence, self.ci = level, cap, need, rel_ci, confidence, ci
+        self.level, self.cap, self.need = level, cap, need
+        self.rel_ci, self.confidence, self.ci = rel_ci, confidence, ci
         self.lock = threading.Lock()
         self.issued = 0
         self.stop = False

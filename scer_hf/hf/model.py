@@ -25,7 +25,7 @@ from ..core.grid import GridSpec
 from ..core.live_intensity import make_live
 from ..core.meters.base import Meter
 from ..errors import UnsupportedPipelineError
-from .pipeline._call import _Call, call_entry
+from .pipeline._call import call_entry
 from .pipeline._hook import CURRENT
 from .pipeline._tracked import _Tracked
 
@@ -58,21 +58,20 @@ class TrackedModel(_Tracked):
     # -- generate --------------------------------------------------------------------------------------
     def generate(self, *args: Any, **kwargs: Any) -> Any:
         """``model.generate(*args, **kwargs)``, measured: prefill and decode, queries and tokens of this call."""
-        cur = CURRENT.get()
-        if cur is not None and cur.o is self:
-            self._warn_once("busy", "scer-hf: generate was called from inside a measured generate of this model "
-                                    "in the same thread; the inner call runs unmeasured")
+        if self._nested():
+            self.warn_once("busy", "scer-hf: generate was called from inside a measured generate of this model "
+                                   "in the same thread; the inner call runs unmeasured")
             token = CURRENT.set(None)
             try:
                 return self._model.generate(*args, **kwargs)
             finally:
                 CURRENT.reset(token)
-        call = _Call(self, self._model, True, None)
+        call = self._new_call(self._model, True, None)
         try:
             call.start()
         except Exception as exc:  # noqa: BLE001 - measurement never breaks inference
             call.abandon()
-            self._warn_once("start", f"scer-hf: could not open a measurement window ({exc}); call unmeasured")
+            self.warn_once("start", f"scer-hf: could not open a measurement window ({exc}); call unmeasured")
             return self._model.generate(*args, **kwargs)
         token = CURRENT.set(call)
         try:
@@ -96,7 +95,7 @@ class TrackedModel(_Tracked):
             n = len(inputs) * int(getattr(gen_cfg, "num_return_sequences", None) or 1)
             h = self.tracker.start("generate_batch", weight=float(max(n, 1)))
         except Exception as exc:  # noqa: BLE001 - measurement never breaks inference
-            self._warn_once("start", f"scer-hf: could not open a measurement window ({exc}); call unmeasured")
+            self.warn_once("start", f"scer-hf: could not open a measurement window ({exc}); call unmeasured")
             return self._model.generate_batch(inputs, *args, **kwargs)
         try:
             out = self._model.generate_batch(inputs, *args, **kwargs)
@@ -122,7 +121,7 @@ class TrackedModel(_Tracked):
                 self._local.last_requests = reqs
             self._record(call_entry(res, False, counts, "generate_batch"))
         except Exception as exc:  # noqa: BLE001 - measurement never breaks inference
-            self._warn_once("finish", f"scer-hf: could not close the measurement of a call ({exc}); not recorded")
+            self.warn_once("finish", f"scer-hf: could not close the measurement of a call ({exc}); not recorded")
             h.abandon()
 
     @property

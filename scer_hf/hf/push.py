@@ -31,24 +31,18 @@ from __future__ import annotations
 
 import functools
 import sys
-import warnings
 from pathlib import Path
 from types import FrameType
 from typing import Any
 
+from ..core.warn import WarnOnce
 from ..errors import SCERError
 
 __all__ = ["LABEL_NAME", "find_trainer", "install", "on_push_begin", "write_card"]
 
 LABEL_NAME = "scer_label.svg"
 _MARK = "_scer_hf_card_wrapper"
-_warned: set[str] = set()
-
-
-def _warn_once(key: str, msg: str) -> None:
-    if key not in _warned:
-        _warned.add(key)
-        warnings.warn(f"scer-hf: {msg}", RuntimeWarning, stacklevel=3)
+_warn_once = WarnOnce(RuntimeWarning, "scer-hf: ", stacklevel=2)
 
 
 def find_trainer(args: Any, callback: Any, max_depth: int = 16) -> Any | None:
@@ -91,7 +85,7 @@ def write_card(callback: Any, args: Any) -> Path | None:
         if report is None or not getattr(args, "output_dir", None):
             return None
         out = Path(args.output_dir)
-        rating = getattr(callback, "rating", None)
+        rating = getattr(callback, "_card_rating", None)  # set through SCERCallback.rating (deprecated)
         _write_label(out, report, rating)
         from ..publish.card import update_card
 
@@ -106,11 +100,11 @@ def write_card(callback: Any, args: Any) -> Path | None:
 
 
 def _write_label(out: Path, report: Any, rating: Any) -> None:
-    try:
-        from ..publish.label import save_label
+    from ..publish.label import save_label
 
+    try:
         save_label(out / LABEL_NAME, report, rating, overwrite=True)  # the callback's own label, refreshed each push
-    except (SCERError, OSError, ImportError) as exc:
+    except (SCERError, OSError) as exc:
         _warn_once("label", f"could not write {out / LABEL_NAME} ({exc}); the card will not show the label")
 
 

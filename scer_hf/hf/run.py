@@ -35,6 +35,7 @@ from ..core.meters.base import Meter
 from ..core.phasebook import Edge, PhaseBook
 from ..core.report import PhaseRows, Report
 from ..core.tracker import Measurement
+from ..core.warn import WarnOnce
 from ..errors import CallbackConfigError
 from . import distributed as dist
 from . import run_guard as _run_guard
@@ -123,7 +124,7 @@ class TrainingRun(ReportingMixin):
         self.driver = driver
         self.output_dir: str | None = None  # the default report folder (``output_dir/scer_report.json``)
         self.samples_per_step: int | None = None  # the Trainer's samples rule; None: the loop counts samples itself
-        self._hook_warned: set[str] = set()
+        self.warn_once = WarnOnce(RuntimeWarning, "scer-hf: ", stacklevel=2)  # one warning per kind of trouble
         self._setup_failed: str | None = None
         self._book: PhaseBook | None = None
         self._rank = dist.RankInfo()
@@ -199,7 +200,7 @@ class TrainingRun(ReportingMixin):
         except Exception as exc:  # noqa: BLE001 - measurement never breaks training
             meters, choices, nothing = [], None, False
             self._setup_failed = f"meter setup failed ({type(exc).__name__}: {exc})"
-            self._warn_once("setup", f"{self._setup_failed}; this rank's energy is a coverage gap, training continues")
+            self.warn_once("setup", f"{self._setup_failed}; this rank's energy is a coverage gap, training continues")
         self._book = PhaseBook(meters, choices, nothing_by_design=nothing, counters=self._segment_counters)
         if self._live is not None and rank.rank == 0:  # live intensity read at window edges
             self._book.tracker.on_edge = self._live.observe
@@ -434,8 +435,8 @@ class TrainingRun(ReportingMixin):
             ended = self._end_run()
         except Exception as exc:  # noqa: BLE001 - the gather below must still happen on every rank
             ended = True
-            self._warn_once("end", f"closing the run's phases failed ({type(exc).__name__}: {exc}); the report "
-                                   "marks what was not measured")
+            self.warn_once("end", f"closing the run's phases failed ({type(exc).__name__}: {exc}); the report "
+                                  "marks what was not measured")
         if ended or self._rank.distributed:
             self._training = False
             self._finished = True

@@ -16,18 +16,21 @@ import os
 import statistics
 import time
 import uuid
-import warnings
 import weakref
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from .. import _read
 from .._io import atomic_write_text, file_lock
+from ..core.carbon import CarbonIntensity
 from ..core.coverage import COVERAGE_THRESHOLD
 from ..core.embodied import embodied_emissions
-from ..core.live_intensity import phase_dicts
-from ..core.report import Report
+from ..core.live_intensity import LiveIntensity, phase_dicts
+from ..core.phasebook import PhaseBook
+from ..core.report import PhaseRows, Report
 from ..core.tracker import Measurement
+from ..core.warn import WarnOnce
 from ..errors import ReportError, ReportSchemaError
 from . import distributed as dist
 from . import run_guard as _run_guard
@@ -61,10 +64,58 @@ def task_of(model: Any) -> str | None:
 
 
 class ReportingMixin:
-    """Everything a training run writes or reads back."""
+    """Everything a training run writes or reads back.
 
-    _book: Any
-    _rank: Any
+    The state it works on is :class:`~scer_hf.hf.run.TrainingRun`'s, declared here so that the contract between the
+    two halves is explicit and type-checked (``TrainingRun.__init__`` and ``reset`` set every one of these)."""
+
+    # configuration (TrainingRun.__init__)
+    carbon: CarbonIntensity
+    hardware: str | None
+    projection_after: float
+    flush_every_s: float
+    report_path: Path | None
+    handle_sigterm: bool
+    driver: str
+    output_dir: str | None
+    model_info: dict[str, Any]
+    _live: LiveIntensity | None
+    _setup_failed: str | None
+    _book: PhaseBook | None
+    _rank: dist.RankInfo
+    _report: Report | None
+    warn_once: WarnOnce
+    # one run's state (TrainingRun.reset)
+    run_id: str
+    _target: Path | None
+    _training: bool
+    _state: Any  # the driver's progress: a TrainerState or a Progress
+    _base: dict[str, dict[str, float]]
+    _restored_counts: dict[str, dict[str, float]]
+    _restored_epoch: dict[str, Measurement]
+    _samples: list[tuple[int, float]]
+    _n_evals: int
+    _n_predicts: int
+    _last_flush: float
+    _path_checked: bool
+    _interrupted: str | None
+    _resumed_from: int | None
+    _wall0: float
+    _wall_prev_s: float
+    _tokens_counted: str
+    _world_live: dict[str, float]
+    _world: dict[int, dict[str, Any]]
+    _sent: dict[str, Any]
+    _rows: PhaseRows
+    _exit_hook: Callable[[], None] | None = None  # the atexit flush, while registered
+    _train_token: Any = None  # what tells the SIGTERM handler the loop is still running (run_guard)
+    _run_lock: Any = None  # the report file's inter-process lock while this run holds it (run_guard.claim)
+
+    def _counts(self, name: str) -> dict[str, float]:
+        raise NotImplementedError  # TrainingRun's: this phase's counts so far
+
+    def _samples_rule_text(self) -> str:
+        raise NotImplementedError  # TrainingRun's: how samples are counted
 
     def _sync_world(self, state: Any) -> None:
         """A lockstep point: every rank calls this at the same hooks, whatever its meters did, and makes exactly one
@@ -120,18 +171,18 @@ class ReportingMixin:
         return out
 
     def _world_logs(self, got: list[dict[str, Any]]) -> dict[str, float]:
-        lives = [p.get("live") for p in got]
-        if any(not isinstance(x, dict) or x.get("energy_j") is None for x in lives):
-            return {"scer/coverage": min(float((x or {}).get("coverage", 0.0)) for x in lives)}  # no total to show
-        total = sum(float(x["energy_j"]) for x in lives)  # type: ignore[index]
+        lives: list[dict[str, Any]] = [x if isinstance(x := p.get("live"), dict) else {} for p in got]
+        if any(x.get("energy_j") is None for x in lives):
+            return {"scer/coverage": min(float(x.get("coverage", 0.0)) for x in lives)}  # no total to show
+        total = sum(float(x["energy_j"]) for x in lives)
         out = {"scer/energy_j": total, "scer/co2e_g": self.carbon.co2e_g(total)}
-        cov = min(float(x.get("coverage", 1.0)) for x in lives)  # type: ignore[union-attr]
+        cov = min(float(x.get("coverage", 1.0)) for x in lives)
         if cov < 1.0:
             out["scer/coverage"] = cov
-        if all("projected_energy_j" in x for x in lives):  # type: ignore[operator]
+        if all("projected_energy_j" in x for x in lives):
             # uncertainties add linearly (worst case: ranks' errors are not independent)
-            pe = sum(float(x["projected_energy_j"]) for x in lives)  # type: ignore[index]
-            pu = sum(float(x["projected_energy_uncertainty_j"]) for x in lives)  # type: ignore[index]
+            pe = sum(float(x["projected_energy_j"]) for x in lives)
+            pu = sum(float(x["projected_energy_uncertainty_j"]) for x in lives)
             out.update({"scer/projected_energy_j": pe, "scer/projected_co2e_g": self.carbon.co2e_g(pe),
                         "scer/projected_energy_uncertainty_j": pu,
                         "scer/projected_co2e_uncertainty_g": self.carbon.co2e_g(pu)})
@@ -178,7 +229,6 @@ class ReportingMixin:
                 "projected_energy_uncertainty_j": unc, "projected_co2e_uncertainty_g": self.carbon.co2e_g(unc),
                 "windows": len(per_step)}
 
-
     # -- reports -----------------------------------------------------------------------------
     def _wall_s(self) -> float:
         return self._wall_prev_s + (time.monotonic() - self._wall0 if self._training else 0.0)
@@ -217,8 +267,8 @@ class ReportingMixin:
             if not isinstance(data, dict) or data.get("schema") != STATE_SCHEMA:
                 raise ValueError("not a scer-hf callback state")
         except (OSError, ValueError) as exc:
-            self._warn_once("restore", f"resuming at step {step} without {ckpt / name} ({exc}); "
-                                       "energy before the checkpoint is not in this run's totals")
+            self.warn_once("restore", f"resuming at step {step} without {ckpt / name} ({exc}); "
+                                      "energy before the checkpoint is not in this run's totals")
             return {}
         book = self._book
         assert book is not None
@@ -286,7 +336,8 @@ class ReportingMixin:
                                                        "steps; uncertainty = 1 standard error from the spread of "
                                                        "per-step-window energies")
         kinds = {m.name: book.phases[m.name].kind if m.name in book.phases else "training" for m in phases}
-        carbon, rows = self.carbon, phases
+        carbon = self.carbon
+        rows: Sequence[Measurement | Mapping[str, Any]] = phases
         final = final if self._live is None else None  # live intensity re-weights every phase each time
         if self._live is not None:  # live grid intensity: each phase its own, the run energy-weighted
             self._live.observe(label=f"report:{status}")
@@ -333,13 +384,15 @@ class ReportingMixin:
     def _write_state(self, ckpt: Path) -> None:
         """This rank's totals in checkpoint folder *ckpt* (``scer_state.json``, one per rank when distributed)."""
         name = state_file(self._rank)
+        book = self._book
+        assert book is not None, "setup() first"
         payload = {"schema": STATE_SCHEMA, "version": 1, "run_id": self.run_id, "rank": self._rank.rank,
                    "world_size": self._rank.world_size, "global_step": int(self._state.global_step),
-                   "wall_s": self._wall_s(), **self._state_payload(self._book.edge())}
+                   "wall_s": self._wall_s(), **self._state_payload(book.edge())}
         try:
             atomic_write_text(ckpt / name, json.dumps(payload, indent=1) + "\n")
         except OSError as exc:
-            self._warn_once("state", f"could not write {ckpt / name} ({exc}); a resume will restart totals")
+            self.warn_once("state", f"could not write {ckpt / name} ({exc}); a resume will restart totals")
 
     def _flush(self, *, force: bool = False, urgent: bool = False) -> None:
         """Write the partial report (at most every ``flush_every_s`` unless *force*). *urgent*: from a signal
@@ -353,7 +406,7 @@ class ReportingMixin:
         self._save(self._build(status="partial"), urgent=urgent)
 
     def _path(self) -> Path | None:
-        if getattr(self, "_target", None) is not None:  # this run's file, once claimed
+        if self._target is not None:  # this run's file, once claimed
             return self._target
         if self.report_path is not None:
             return self.report_path
@@ -368,20 +421,20 @@ class ReportingMixin:
             if not self._path_checked:
                 self._path_checked = True
                 path = self._target = self._claim(path)
-            elif getattr(self, "_run_lock", None) is None and self._claimed_by_another(path):
+            elif self._run_lock is None and self._claimed_by_another(path):
                 path = self._target = self._renamed(path)  # after train end: another run took the file
             if urgent and self._path_checked:  # this run holds the file (its run lock): atomic, no lock wait
                 atomic_write_text(path, report.to_json(), parents=True)
             else:
                 report.save(path, overwrite=True, parents=True)  # under the file's lock (Report.save); makes output_dir
         except (OSError, ReportError) as exc:
-            self._warn_once("save", f"could not write the report to {path} ({exc}); cb.report still has it")
+            self.warn_once("save", f"could not write the report to {path} ({exc}); cb.report still has it")
 
     def _renamed(self, path: Path) -> Path:
         alt = path.with_name(f"{path.stem}.{self.run_id}{path.suffix}")
-        self._warn_once("taken", f"{path} is the report of another training run that is still going (another "
-                                 f"SCERCallback, or another process, with the same report path); this run's "
-                                 f"report is written to {alt} instead")
+        self.warn_once("taken", f"{path} is the report of another training run that is still going (another "
+                                f"SCERCallback, or another process, with the same report path); this run's "
+                                f"report is written to {alt} instead")
         return alt
 
     def _claim(self, path: Path) -> Path:
@@ -414,18 +467,13 @@ class ReportingMixin:
         if aside.exists():
             aside = path.with_name(f"{path.stem}.{tag}.{uuid.uuid4().hex[:8]}{path.suffix}")
         os.replace(path, aside)
-        self._warn_once("aside", f"{path} held a report of another run; kept it as {aside.name}")
+        self.warn_once("aside", f"{path} held a report of another run; kept it as {aside.name}")
         return path
-
-    def _warn_once(self, key: str, msg: str) -> None:
-        if key not in self._hook_warned:
-            self._hook_warned.add(key)
-            warnings.warn(f"scer-hf: {msg}", RuntimeWarning, stacklevel=3)
 
     # -- SIGTERM and exit ------------------------------------------------------------------
     def _install_interrupt_handlers(self, token: Any = None) -> None:
         """During train(): flush on SIGTERM (then behave as before) and at interpreter exit (a crash)."""
-        if getattr(self, "_exit_hook", None) is None:
+        if self._exit_hook is None:
             ref = weakref.ref(self)
 
             def flush_at_exit() -> None:
@@ -441,13 +489,12 @@ class ReportingMixin:
             atexit.register(flush_at_exit)
         self._train_token = token  # (thread, the frame whose end means the run was abandoned), or None
         if self.handle_sigterm:
-            self._sigterm_installed = _run_guard.register(self)
+            _run_guard.register(self)
 
     def _remove_interrupt_handlers(self) -> None:
-        hook = getattr(self, "_exit_hook", None)
+        hook = self._exit_hook
         if hook is not None:
             atexit.unregister(hook)
             self._exit_hook = None
-        self._sigterm_installed = False
         self._train_token = None  # it holds the Trainer.train frame
         _run_guard.unregister(self)

@@ -81,21 +81,22 @@ def build_tiny_model(
     tok = _tokenizer(kind, vocab_size)
     torch.manual_seed(seed)
     v = len(tok)
+    model: tf.PreTrainedModel
     if kind == "gpt2":
-        cfg = tf.GPT2Config(vocab_size=v, n_positions=512, n_embd=hidden, n_layer=layers, n_head=2,
-                            bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id,
-                            pad_token_id=tok.pad_token_id)
-        model = tf.GPT2LMHeadModel(cfg)
+        gpt2 = tf.GPT2Config(vocab_size=v, n_positions=512, n_embd=hidden, n_layer=layers, n_head=2,
+                             bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id,
+                             pad_token_id=tok.pad_token_id)
+        model = tf.GPT2LMHeadModel(gpt2)
     elif kind == "t5":
-        cfg = tf.T5Config(vocab_size=v, d_model=hidden, d_ff=hidden * 2, d_kv=hidden // 2, num_layers=layers,
-                          num_decoder_layers=layers, num_heads=2, pad_token_id=tok.pad_token_id,
-                          eos_token_id=tok.eos_token_id, decoder_start_token_id=tok.pad_token_id)
-        model = tf.T5ForConditionalGeneration(cfg)
-    else:
-        cfg = tf.BertConfig(vocab_size=v, hidden_size=hidden, num_hidden_layers=layers, num_attention_heads=2,
-                            intermediate_size=hidden * 2, max_position_embeddings=512, pad_token_id=tok.pad_token_id,
-                            num_labels=2)
-        model = tf.BertForSequenceClassification(cfg) if kind == "bert-classifier" else tf.BertForMaskedLM(cfg)
+        t5 = tf.T5Config(vocab_size=v, d_model=hidden, d_ff=hidden * 2, d_kv=hidden // 2, num_layers=layers,
+                         num_decoder_layers=layers, num_heads=2, pad_token_id=tok.pad_token_id,
+                         eos_token_id=tok.eos_token_id)
+        t5.decoder_start_token_id = tok.pad_token_id  # not a T5Config parameter: a generation setting
+        model = tf.T5ForConditionalGeneration(t5)
+    else:  # a classifier gets BertConfig's default two labels
+        bert = tf.BertConfig(vocab_size=v, hidden_size=hidden, num_hidden_layers=layers, num_attention_heads=2,
+                             intermediate_size=hidden * 2, max_position_embeddings=512, pad_token_id=tok.pad_token_id)
+        model = tf.BertForSequenceClassification(bert) if kind == "bert-classifier" else tf.BertForMaskedLM(bert)
     model.eval()
     if getattr(model, "generation_config", None) is not None and kind in ("gpt2", "t5"):
         model.generation_config.pad_token_id = tok.pad_token_id

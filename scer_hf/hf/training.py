@@ -25,7 +25,6 @@ from __future__ import annotations
 import contextlib
 import os
 import traceback
-import warnings
 from collections.abc import Iterator
 from pathlib import Path
 from types import SimpleNamespace
@@ -34,6 +33,7 @@ from typing import Any
 from .. import _read
 from ..core.grid import GridSpec
 from ..core.report import Report
+from ..core.warn import WarnOnce
 from ..errors import CallbackConfigError, ReportSchemaError
 from . import distributed as dist
 from .identity import model_identity
@@ -81,7 +81,7 @@ class TrainingTracker:
         self.progress = Progress(max_steps=max_steps)
         self._n_epochs = 0
         self._eval: dict[str, float] | None = None  # counts of the open evaluation (this rank's)
-        self._warned: set[str] = set()
+        self._warned = WarnOnce(RuntimeWarning, stacklevel=2)
 
     # -- public -----------------------------------------------------------------------------------
     run = property(lambda self: self._run, doc="The :class:`~scer_hf.hf.run.TrainingRun` behind this loop.")
@@ -186,11 +186,8 @@ class TrainingTracker:
             return fn(*args, **kwargs)
         except Exception as exc:  # noqa: BLE001 - see docstring
             what = f"{key}: {type(exc).__name__}: {exc}"
-            if what not in self._warned:
-                self._warned.add(what)
-                warnings.warn(f"scer-hf: track_training {key} failed ({type(exc).__name__}: {exc}); measurement "
-                              f"may be incomplete, training continues.\n{traceback.format_exc(limit=3)}",
-                              RuntimeWarning, stacklevel=3)
+            self._warned(what, f"scer-hf: track_training {key} failed ({type(exc).__name__}: {exc}); measurement "
+                               f"may be incomplete, training continues.\n{traceback.format_exc(limit=3)}")
             return None
 
     def _rank_info(self) -> dist.RankInfo:

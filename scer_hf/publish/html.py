@@ -60,10 +60,8 @@ def _group_rows(pr: PhaseRating) -> list[dict[str, Any]]:
     group = (pr.category or {}).get("group")
     if not group:
         return []
-    try:
-        from ..rating import reference  # optional sibling module
-    except ImportError:
-        return []
+    from ..rating import reference
+
     try:
         rows = reference.rows(pr.phase or "inference")
     except SCERError:

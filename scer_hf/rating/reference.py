@@ -250,15 +250,13 @@ def _shipped(name: str) -> tuple[dict[str, Any], ...]:
 def derive_training_value(row: Mapping[str, Any]) -> dict[str, Any] | None:
     """A copy of a training row whose energy comes from ``scer_hf.core.calculator.derive_training_energy``.
 
-    Only for rows with no published energy. None when the calculator is not installed,
+    Only for rows with no published energy. None when the calculator
     declines the row, or the row lacks parameters/tokens. Marked ``derived=True``.
     """
     if row.get("phase") != "training" or row.get("energy_wh") is not None:
         return None
-    try:
-        from ..core.calculator import derive_training_energy
-    except ImportError:
-        return None
+    from ..core.calculator import derive_training_energy
+
     try:
         out = derive_training_energy(dict(row))
     except (SCERError, ValueError, KeyError, TypeError, LookupError):  # the calculator declined this row

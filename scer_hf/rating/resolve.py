@@ -85,10 +85,8 @@ def check_binding(report: Report, rating: Mapping[str, Any], where: str = "") ->
 
 def _auto_rating(report: Report) -> Any:
     """``scer_hf.rate(report)``, or None when rating is not available or fails."""
-    try:
-        from . import rate  # rating/__init__ imports this module
-    except ImportError:
-        return None
+    from . import rate  # here: rating/__init__ imports this module
+
     try:
         return rate(report)
     except SCERError:

@@ -32,12 +32,12 @@ from __future__ import annotations
 import math
 import threading
 import time
-import warnings
 import weakref
 from dataclasses import dataclass
 from typing import Any
 
 from ...errors import MeterError
+from ..warn import WarnOnce
 from .base import CEILING_W, COUNTER_SLACK_S, POWER_MARGIN, Meter, Reading, now_s
 
 __all__ = ["MeterGuard", "GuardedReading", "MeasurementWarning", "SLOW_READ_S", "SLOW_READS_TO_DISABLE",
@@ -206,11 +206,10 @@ class MeterGuard:
         self._own_faults = self._meter_faults()
         self.epoch = 0
         self.breaks: list[str] = []  # reason of each fault, one per epoch change
-        self.slow_reads = 0  # all slow reads so far
         self._slow_run = 0  # slow reads in a row (a preempted read is slow once; a hung meter every time)
         self.disabled: str | None = None
         self.failed: str | None = None  # the latest reason
-        self.warned = False
+        self._warn_once = WarnOnce(MeasurementWarning, "scer-hf: ", stacklevel=5)  # one warning per meter
 
     def close(self) -> None:
         """End the reading thread (the meter itself is closed by its owner)."""
@@ -304,7 +303,6 @@ class MeterGuard:
 
     def _slow(self, took: float, errors: list[str] | None) -> bool:
         """Count a slow read; True (and refused) when it disables the meter."""
-        self.slow_reads += 1
         self._slow_run += 1
         if self._slow_run >= self.slow_reads_to_disable:
             self.disabled = (f"disabled after {self._slow_run} reads in a row slower than {self.slow_read_s:g} s "
@@ -326,9 +324,7 @@ class MeterGuard:
         return
 
     def _warn(self, what: str) -> None:
-        if not self.warned:
-            self.warned = True
-            warnings.warn(f"scer-hf: meter {self.name!r} {what}", MeasurementWarning, stacklevel=5)
+        self._warn_once("meter", f"meter {self.name!r} {what}")
 
     def between(self, r0: Reading, r1: Reading) -> list[str]:
         """The faults between two accepted readings (empty: the window between them is measured)."""

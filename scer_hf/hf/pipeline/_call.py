@@ -10,16 +10,16 @@ share the energy by :data:`~scer_hf.core.attribution.ATTRIBUTION_RULE`. The ``mo
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+import contextlib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
 
-from ...core.calls import TOP, CallEnergy, CallHandle
+from ...core.calls import TOP, CallEnergy, CallHandle, CallTracker
 from ...core.tracker import Measurement
+from ...core.warn import WarnOnce
 from . import _hook
 from ._units import _count_new_tokens, _first_step_processor
-
-if TYPE_CHECKING:  # pragma: no cover
-    from ._wrapper import _Tracked
 
 __all__: list[str] = []
 
@@ -34,7 +34,8 @@ class _Entry:
     __slots__ = ("_ms", "res", "specs")
 
     def __init__(self, res: CallEnergy, specs: list[tuple[str, str, dict[str, float], str | None]]) -> None:
-        self.res, self.specs, self._ms = res, specs, None
+        self.res, self.specs = res, specs
+        self._ms: dict[str, Measurement] | None = None
 
     def measurements(self) -> dict[str, Measurement]:
         if self._ms is None:
@@ -59,11 +60,21 @@ def call_entry(res: CallEnergy, gen: bool, counts: Mapping[str, float], top: str
     return _Entry(res, specs)
 
 
+@dataclass(frozen=True)
+class CallSink:
+    """What a call needs from the wrapper that makes it: the tracker its windows open on, where its finished
+    :class:`_Entry` goes, and the wrapper's warn-once (so a failure that repeats at every call warns once)."""
+
+    tracker: CallTracker
+    record: Callable[[_Entry], None]
+    warn: WarnOnce
+
+
 class _Call:
     """The measurement of one call (may stay open while a streamed output is consumed)."""
 
-    def __init__(self, owner: _Tracked, model: Any, gen: bool, queries: int | None) -> None:
-        self.o = owner
+    def __init__(self, sink: CallSink, model: Any, gen: bool, queries: int | None) -> None:
+        self.sink = sink
         self.model = model
         self.gen = gen
         self.queries_in = queries
@@ -76,7 +87,7 @@ class _Call:
 
     # -- the call's edges ------------------------------------------------------------------------------
     def start(self) -> None:
-        self.h = self.o.tracker.start("prefill" if self.gen else "forward")
+        self.h = self.sink.tracker.start("prefill" if self.gen else "forward")
         if self.gen and self.model is not None:
             _hook.acquire(self.model)
             self._hooked = True
@@ -88,7 +99,7 @@ class _Call:
         try:
             fn()
         except Exception as exc:  # noqa: BLE001 - measurement never breaks inference
-            self.o._warn_once("hook", f"scer-hf: {what} failed ({exc}); this call's split is lost")
+            self.sink.warn("hook", f"scer-hf: {what} failed ({exc}); this call's split is lost")
 
     def first_logits(self) -> None:
         """The first new token's logits of this call's ``generate`` exist (its no-op logits processor ran)."""
@@ -132,7 +143,7 @@ class _Call:
         try:
             self.gen_end(args, kwargs, out)
         except _COUNT_ERRORS as exc:
-            self.o._warn_once("count", f"scer-hf: could not count this call's tokens ({exc}); counts incomplete")
+            self.sink.warn("count", f"scer-hf: could not count this call's tokens ({exc}); counts incomplete")
         return out
 
     def _unhook(self) -> None:
@@ -155,19 +166,17 @@ class _Call:
                 c["tokens"] = c["input_tokens"] + c["output_tokens"]
             else:
                 c = {"queries": self.queries_in if self.queries_in is not None else self.yielded}
-            self.o._record(call_entry(res, self.gen, {"failed_calls": 1} if failed else c,
-                                      "generate" if self.gen else "forward"))
+            self.sink.record(call_entry(res, self.gen, {"failed_calls": 1} if failed else c,
+                                        "generate" if self.gen else "forward"))
         except Exception as exc:  # noqa: BLE001 - measurement never breaks inference
-            self.o._warn_once("finish", f"scer-hf: could not close the measurement of a call ({exc}); not recorded")
+            self.sink.warn("finish", f"scer-hf: could not close the measurement of a call ({exc}); not recorded")
             self.abandon()
 
     def abandon(self) -> None:
         """Leave no call in flight and no hook installed, so the next call is measured afresh."""
         self.closed = True
-        try:
+        with contextlib.suppress(Exception):  # abandoning never raises
             self._unhook()
-        except Exception:  # noqa: BLE001
-            pass
         if self.h is not None:
             self.h.abandon()
 

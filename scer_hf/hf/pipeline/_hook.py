@@ -11,20 +11,19 @@ when the last one ends (reference counted under a lock), so an idle model is lef
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from contextvars import ContextVar
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ._call import _Call
 
 __all__ = ["CURRENT", "acquire", "release", "installed"]
 
 
-class _Measured(Protocol):
-    def measures(self, model: Any) -> bool: ...
-    def generate(self, bound: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any: ...
-
-
 #: the measured call of this context (thread or task), if any
-CURRENT: ContextVar[Any] = ContextVar("scer_hf_current_call", default=None)
+CURRENT: ContextVar[_Call | None] = ContextVar("scer_hf_current_call", default=None)
 
 _LOCK = threading.Lock()
 _HOOKS: dict[int, _Hook] = {}
@@ -54,10 +53,8 @@ class _Hook:
         if self.had_instance:
             self.model.generate = self.saved
         else:
-            try:
+            with contextlib.suppress(AttributeError):
                 del self.model.generate
-            except AttributeError:
-                pass
 
 
 def acquire(model: Any) -> None:

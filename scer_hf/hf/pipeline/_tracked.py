@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import threading
-import warnings
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from ...core.calls import CallTracker, aggregate
@@ -14,7 +13,9 @@ from ...core.live_intensity import phase_dicts
 from ...core.report import Report
 from ...core.tracker import Measurement, MeasurementWarning, merge_all
 from ...core.views import top_level
-from ._call import _Entry
+from ...core.warn import WarnOnce
+from ._call import CallSink, _Call, _Entry
+from ._hook import CURRENT
 from ._units import per_unit_figures
 
 __all__: list[str] = []
@@ -44,14 +45,16 @@ class _Tracked:
         self._pending: list[_Entry] = []  # calls not yet merged into _totals (kept off the hot path)
         self._lock = threading.Lock()
         self._local = threading.local()
-        self._warned: set[str] = set()
+        self.warn_once = WarnOnce(MeasurementWarning, stacklevel=2)  # one warning per kind of trouble
 
-    def _warn_once(self, key: str, msg: str) -> None:
-        with self._lock:
-            if key in self._warned:
-                return
-            self._warned.add(key)
-        warnings.warn(msg, MeasurementWarning, stacklevel=3)
+    def _new_call(self, model: Any, gen: bool, queries: int | None) -> _Call:
+        """A call of this wrapper, with what it needs passed in (it never reaches back into the wrapper)."""
+        return _Call(CallSink(self.tracker, self._record, self.warn_once), model, gen, queries)
+
+    def _nested(self) -> bool:
+        """Whether a measured call of this wrapper is open in this thread (a call made from inside it)."""
+        cur = CURRENT.get()
+        return cur is not None and cur.sink.tracker is self.tracker
 
     def _record(self, entry: _Entry) -> None:
         self._local.last = entry
@@ -64,7 +67,7 @@ class _Tracked:
             try:
                 self.on_call(entry.measurements())
             except Exception as exc:  # noqa: BLE001 - a user's hook never breaks inference
-                self._warn_once("on_call", f"scer-hf: on_call raised ({exc!r}); the call is recorded")
+                self.warn_once("on_call", f"scer-hf: on_call raised ({exc!r}); the call is recorded")
 
     def _flush_locked(self) -> None:
         by_name: dict[str, tuple[str | None, list[Any]]] = {}
@@ -106,7 +109,8 @@ class _Tracked:
         if self.hardware is not None:
             reserved_s = sum(m.duration_s for m in top_level(ms))
             emb = embodied_emissions(self.hardware, reserved_s)
-        carbon, rows = self.carbon, ms
+        carbon = self.carbon
+        rows: Sequence[Measurement | Mapping[str, Any]] = ms
         if self.live is not None:  # each phase its own live intensity, the run energy-weighted
             carbon, per = self.live.apply(ms, self.carbon)
             rows = phase_dicts(ms, carbon, per, KINDS, "inference")

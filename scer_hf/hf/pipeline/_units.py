@@ -39,7 +39,8 @@ def _first_step_processor(callback: Callable[[], None]) -> Any:
         class _FirstStep(LogitsProcessor):
             def __init__(self, cb: Callable[[], None]) -> None:
                 self.cb: Callable[[], None] | None = cb
-                self.__call__ = _scores_only  # what LogitsProcessorList inspects; same parameters
+                # what LogitsProcessorList inspects (an instance attribute shadows the method): same parameters
+                self.__call__ = _scores_only  # type: ignore[method-assign]
 
             def __call__(self, input_ids: Any, scores: Any) -> Any:
                 if self.cb is not None:

@@ -12,7 +12,7 @@ from ...core.grid import GridSpec
 from ...core.live_intensity import make_live
 from ...core.meters.base import Meter
 from ...errors import UnsupportedPipelineError
-from ._call import _Call, _Stream
+from ._call import _Stream
 from ._hook import CURRENT
 from ._tracked import FUNCTIONAL_UNITS, _Tracked
 from ._units import _count_inputs
@@ -52,21 +52,20 @@ class TrackedPipeline(_Tracked):
         return f"<TrackedPipeline task={self.task!r} calls={self.calls} of {self._pipe!r}>"
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        cur = CURRENT.get()
-        if cur is not None and cur.o is self:
-            self._warn_once("busy", "scer-hf: a measured call of this pipeline is still open in this thread (a "
-                                    "nested call); this nested call runs unmeasured")
+        if self._nested():
+            self.warn_once("busy", "scer-hf: a measured call of this pipeline is still open in this thread (a "
+                                   "nested call); this nested call runs unmeasured")
             token = CURRENT.set(None)  # its generations are not the open call's either
             try:
                 return self._pipe(*args, **kwargs)
             finally:
                 CURRENT.reset(token)
-        call = _Call(self, getattr(self._pipe, "model", None), self.generation, _count_inputs(args, kwargs))
+        call = self._new_call(getattr(self._pipe, "model", None), self.generation, _count_inputs(args, kwargs))
         try:
             call.start()
         except Exception as exc:  # noqa: BLE001 - measurement never breaks inference
             call.abandon()
-            self._warn_once("start", f"scer-hf: could not open a measurement window ({exc}); call unmeasured")
+            self.warn_once("start", f"scer-hf: could not open a measurement window ({exc}); call unmeasured")
             return self._pipe(*args, **kwargs)
         token = CURRENT.set(call)
         try:
