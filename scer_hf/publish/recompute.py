@@ -63,11 +63,8 @@ def _check_rating(checks: list[Check], report: Report, stored: Mapping[str, Any]
     """A rating stored with a report (or in a card) against the report rated again: each figure it records."""
     if not stored:
         return
-    try:
-        from ..rating import rate  # optional sibling module
-    except ImportError:
-        checks.append(Check(f"{where}.grade", None, None, None, "scer_hf.rating not installed; rating not recomputed"))
-        return
+    from ..rating import rate  # lazily: rating loads the shipped reference data
+
     try:
         fresh = rate(report)
     except SCERError as exc:
