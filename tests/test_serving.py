@@ -75,6 +75,7 @@ def test_levels_counts_figures_and_energy_adding_up() -> None:
         pre, dec = r.phase(f"{level_name(c)} prefill"), r.phase(f"{level_name(c)} decode")
         assert pre["energy_j"]["total"] + dec["energy_j"]["total"] == pytest.approx(ph["energy_j"]["total"])
         assert x["ci"]["mean_j_per_response"] == pytest.approx(x["j_per_response"])
+        assert x["ci"]["quantile_level"] == 0.97  # the same rule as in-process (scer-hf-stop/2): the 97 % quantile
     # 4 requests in flight share the device: each gets less than it would alone
     assert lv[4]["j_per_response"] < lv[1]["j_per_response"]
     assert Report.from_dict(r.to_dict()) == r
