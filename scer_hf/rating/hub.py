@@ -26,8 +26,8 @@ from ..core.bounds import EMISSIONS_G, PARAMETERS, number, within
 from ..core.net import REDIRECTS, RefusedAnswer, read_body, same_origin
 from ..errors import InputFileError
 
-__all__ = ["card_emissions", "model_info", "card_field", "hub_offline", "HubModel", "DEFAULT_TIMEOUT_S",
-           "MAX_BODY_BYTES"]
+__all__ = ["card_emissions", "model_info", "card_field", "file_names", "safetensors_total", "hub_offline", "HubModel",
+           "DEFAULT_TIMEOUT_S", "MAX_BODY_BYTES"]
 
 DEFAULT_TIMEOUT_S = 3.0
 MAX_BODY_BYTES = 8 << 20  # a model_info answer with card data is tens of KB; big eval tables ~1 MB
@@ -190,6 +190,17 @@ def card_field(info: Any, key: str) -> Any:
     card = getattr(info, "card_data", None)
     get = getattr(card, "get", None)
     return get(key) if callable(get) else getattr(card, key, None)
+
+
+def safetensors_total(info: Any) -> Any:
+    """The parameter total of the safetensors metadata of a :class:`HubModel` (or ``ModelInfo``); None when absent."""
+    st = getattr(info, "safetensors", None)
+    return getattr(st, "total", None) if st is not None else None
+
+
+def file_names(info: Any) -> list[str]:
+    """The file names of the repo of a :class:`HubModel` (or ``ModelInfo``)."""
+    return [getattr(f, "rfilename", "") or "" for f in (getattr(info, "siblings", None) or [])]
 
 
 def _parse(co2: Any) -> dict[str, Any] | None:

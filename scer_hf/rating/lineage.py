@@ -26,7 +26,7 @@ from typing import Any
 from . import aliases as _ali
 from . import index as _idx
 from . import reference as _ref
-from .hub import card_field, model_info
+from .hub import card_field, file_names, model_info, safetensors_total
 
 __all__ = [
     "Node", "Lineage", "shipped", "graph", "hub_node", "with_hub", "inherited_label", "twin_label", "relation_phrase",
@@ -291,24 +291,13 @@ def _hub_fields(hub_info: Any) -> dict[str, Any]:
     cfg = getattr(hub_info, "config", None) or {}
     bases = [_ali.canonical(b) for b in _names(card_field(hub_info, "base_model"))]
     rel = _hub_relation(card_field(hub_info, "base_model_relation"), _hub_tags(hub_info), bases,
-                        _sibling_names(hub_info), cfg) if bases else None
-    return {"bases": bases, "relation": rel, "total": _safetensors_total(hub_info),
+                        file_names(hub_info), cfg) if bases else None
+    return {"bases": bases, "relation": rel, "total": safetensors_total(hub_info),
             "arch": (cfg.get("model_type") if isinstance(cfg, dict) else None)}
 
 
 def _hub_tags(hub_info: Any) -> list[str]:
     return [t for t in (getattr(hub_info, "tags", None) or []) if isinstance(t, str)]
-
-
-def _sibling_names(hub_info: Any) -> list[str]:
-    """The file names of a Hub repo."""
-    return [getattr(f, "rfilename", "") or "" for f in (getattr(hub_info, "siblings", None) or [])]
-
-
-def _safetensors_total(hub_info: Any) -> Any:
-    """The parameter total of the Hub's safetensors metadata (None when it has none)."""
-    st = getattr(hub_info, "safetensors", None)
-    return getattr(st, "total", None) if st is not None else None
 
 
 def hub_node(model_id: str, timeout_s: float = 3.0,
