@@ -111,11 +111,16 @@ def _checked(data: Any) -> HubModel:
         raise RefusedAnswer("the answer is not a JSON object")
     refused: list[str] = []
     tags = tuple(t for t in (_text(x) for x in _items(data, "tags")) if t)
-    names = (_text(x.get("rfilename")) if isinstance(x, dict) else None for x in _items(data, "siblings"))
     return HubModel(card_data=_card_fields(_obj(data, "cardData")),
                     safetensors=_parameters(_obj(data, "safetensors").get("total"), refused),
                     config=_config_fields(_obj(data, "config")), tags=tags,
-                    siblings=tuple(_Sibling(f) for f in names if f), refused=tuple(refused))
+                    siblings=_siblings(data), refused=tuple(refused))
+
+
+def _siblings(data: dict[str, Any]) -> tuple[_Sibling, ...]:
+    """The repo's files of a ``model_info`` answer whose names are short text."""
+    names = (_text(x.get("rfilename")) if isinstance(x, dict) else None for x in _items(data, "siblings"))
+    return tuple(_Sibling(f) for f in names if f)
 
 
 def _fetch(model_id: str, timeout_s: float) -> HubModel:
@@ -211,19 +216,30 @@ def _parse(co2: Any) -> dict[str, Any] | None:
     if g is None:
         return None
     if not within(EMISSIONS_G, g):
-        f = number(g)
-        shown = f"{f:g} g" if f is not None else f"a {type(g).__name__}, not a number of grams"
-        return {"refused": [(f"co2_eq_emissions ({shown}) is outside the plausible range {EMISSIONS_G.describe()}; "
-                            "the card's figure is not used")]}
-    out: dict[str, Any] = {"co2e_g": float(g)}
-    if isinstance(co2, dict):
-        for k in _CO2_TEXT:
-            v = co2.get(k)
-            if isinstance(v, (int, float)) and not isinstance(v, bool) and number(v) is not None:
-                v = str(v)
-            if _text(v):
-                out[k] = _text(v)
-    return out
+        return {"refused": [_implausible_emissions(g)]}
+    return {"co2e_g": float(g), **(_co2_texts(co2) if isinstance(co2, dict) else {})}
+
+
+def _implausible_emissions(g: Any) -> str:
+    """Why a card's ``co2_eq_emissions`` figure is refused (outside :data:`EMISSIONS_G`, or not a number)."""
+    f = number(g)
+    shown = f"{f:g} g" if f is not None else f"a {type(g).__name__}, not a number of grams"
+    return (f"co2_eq_emissions ({shown}) is outside the plausible range {EMISSIONS_G.describe()}; "
+            "the card's figure is not used")
+
+
+def _co2_texts(co2: dict[str, Any]) -> dict[str, str]:
+    """The descriptive fields of a ``co2_eq_emissions`` mapping (source, location, ...) that are text (or a number,
+    written as text)."""
+    texts = {k: _text(_as_text(co2.get(k))) for k in _CO2_TEXT}
+    return {k: v for k, v in texts.items() if v}
+
+
+def _as_text(v: Any) -> Any:
+    """A finite number as its text (a location or hardware given as a number); anything else as it is."""
+    if isinstance(v, (int, float)) and not isinstance(v, bool) and number(v) is not None:
+        return str(v)
+    return v
 
 
 def card_emissions(model_id: str, timeout_s: float = DEFAULT_TIMEOUT_S,
