@@ -93,13 +93,16 @@ def _derived_gaps(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
             else r for r in rows]
 
 
+#: (the option that includes them, the kind of rows excluded by default)
+_INCLUDE_FLAGS = (("include_secondary=True", "[secondary]"), ("include_modelled=True", "modelled"))
+
+
 def _excluded_reason(model: str, key: str, phase: str, everything: list[dict[str, Any]]) -> str:
     hidden = [r for r in everything if _ref.matches(r, key)]
     if not hidden:
         return f"no published {phase} figure for {model} in {_ref.REFERENCE_VERSION}"
     kinds = sorted({"[secondary]" if r["secondary"] else "modelled" for r in hidden})
-    flags = " and ".join(f for f, k in (("include_secondary=True", "[secondary]"),
-                                        ("include_modelled=True", "modelled")) if k in kinds)
+    flags = " and ".join(flag for flag, kind in _INCLUDE_FLAGS if kind in kinds)
     return (f"only {' and '.join(kinds)} {phase} figures exist for {model}; they are excluded by default "
             f"(pass {flags}, CLI --include-secondary/--include-modelled)")
 
@@ -153,13 +156,17 @@ def known_ids(g: _lin.Lineage, extra: Any = None) -> dict[str, str]:
     return out
 
 
+def _curated_with_count(n: _lin.Node | None) -> bool:
+    """Whether a node is a curated ``lineage.csv`` edge with a published parameter count (no Hub lookup needed)."""
+    return n is not None and n.origin.startswith(_lin.LINEAGE_FILE) and n.params_b is not None
+
+
 def learn_from_hub(a: Ask) -> None:
     """Online: what the Hub says about the model (card base_model and relation, safetensors count). Asked for a model
     the shipped lineage does not know, or knows only from the parameter index (the Hub's count is the newer one);
     a curated ``lineage.csv`` edge with a published count needs no lookup. Once per rating."""
     shipped = a.g.node(a.key)
-    if a.learned or a.hub is False or a.local or (shipped is not None and shipped.origin.startswith(_lin.LINEAGE_FILE)
-                                                  and shipped.params_b is not None):
+    if a.learned or a.hub is False or a.local or _curated_with_count(shipped):
         return
     a.learned = True
     hub_n, a.info["hub"] = _lin.hub_node(a.mid, timeout_s=a.timeout, lookup=a.hub_lookup())
@@ -393,6 +400,15 @@ def _reference_count(a: Ask) -> tuple[float, float | None, str] | None:
     return (own, None, "reference data (params_b)") if own else None
 
 
+def _usable_count(a: Ask, unanswered: PhaseRating) -> tuple[float, float | None, str] | None:
+    """The parameter count to model from (:func:`_parameter_count`); when none is usable, *unanswered* notes why."""
+    count = _parameter_count(a)
+    if isinstance(count, str):
+        unanswered.notes.append(f"no modelled range: {count}")
+        return None
+    return count
+
+
 def modelled_range(a: Ask, unanswered: PhaseRating) -> PhaseRating | None:
     """A modelled inference range when the parameter count is known (``modelled=True``); else *unanswered* says
     why there is none."""
@@ -400,10 +416,8 @@ def modelled_range(a: Ask, unanswered: PhaseRating) -> PhaseRating | None:
 
     if not a.modelled:
         return None
-    count = _parameter_count(a)
-    if count is None or isinstance(count, str):
-        if count:
-            unanswered.notes.append(f"no modelled range: {count}")
+    count = _usable_count(a, unanswered)
+    if count is None:
         return None
     params_b, total_b, src = count
     task, note = _modelled_task(a, a.g.node(a.key))
