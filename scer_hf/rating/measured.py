@@ -168,8 +168,7 @@ def _basis(phases: list[dict[str, Any]], key: str, gpu: bool) -> tuple[float, fl
     e = n = 0.0
     for p in phases:
         cov = phase_coverage(p)
-        e += sum(float(v) for c, v in (cov.get("energy_j") or {}).items()
-                 if c != "total" and (c.startswith("gpu") or not gpu))
+        e += sum(float(v) for c, v in (cov.get("energy_j") or {}).items() if _rated_component(c, gpu))
         n += float((cov.get("counts") or {}).get(key, 0))
     return e, n
 

@@ -219,11 +219,18 @@ def rate_inference_row(row: dict[str, Any], peers: list[dict[str, Any]]) -> Phas
                     sources=_row_sources(row), estimated=kind != "published")
     pr.published = footprint(row)
     pr.comparable = True
-    if row.get("published_stars") is not None and pr.stars is not None and pr.stars != row["published_stars"]:
-        pr.notes.append(f"published stars {row['published_stars']} differ from recomputed {pr.stars}")
+    pr.notes += _stars_differ(row, pr.stars)
     if row.get("evidence"):
         pr.notes.append(f"evidence: [{row['evidence']}]")
     return pr
+
+
+def _stars_differ(row: Mapping[str, Any], recomputed: int | None) -> list[str]:
+    """A note when the stars the source published differ from those recomputed on the shipped group."""
+    published = row.get("published_stars")
+    if published is None or recomputed is None or recomputed == published:
+        return []
+    return [f"published stars {published} differ from recomputed {recomputed}"]
 
 
 def pick(prs: list[PhaseRating]) -> PhaseRating:
