@@ -102,15 +102,13 @@ def _modelled_lines(pr: PhaseRating) -> list[str]:
 
 
 def _grade_text(pr: PhaseRating) -> str:
-    grade = [f"SCER {pr.grade}"] if pr.grade else []
-    grade += [f"{pr.stars} of 5 stars"] if pr.stars is not None else []
-    grade += [f"percentile {fmt.num(pr.percentile)} of {pr.peers} references"] if pr.percentile is not None else []
+    grade = pr.grade_parts()
     return ", ".join(grade) if grade else f"not rated: {pr.reason}"
 
 
 def _basis_lines(pr: PhaseRating) -> list[str]:
     """How the figure was made, whose it is, and the group it was ranked in."""
-    lines = [_line("method", f"{pr.method}{', ESTIMATED' if pr.estimated else ''}")] if pr.available else []
+    lines = [_line("method", pr.method_text())] if pr.available else []
     lines += [_line("basis", pr.basis_label)] if pr.basis_label else []
     if pr.category and pr.available and pr.peers:
         lines.append(_line("category", f"{pr.category.get('group') or 'no reference group'}; {pr.peers} peers"))

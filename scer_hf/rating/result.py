@@ -183,7 +183,7 @@ class PhaseRating:
             return self._modelled_summary()
         if self.comparable is False and self.available:
             return (f"not rated: not comparable | {_quantity(self.value, self.unit)}"
-                    f" | {self._method_text()}")
+                    f" | {self.method_text()}")
         if not self.available:
             return self._missing_summary()
         return self._available_summary()
@@ -205,11 +205,11 @@ class PhaseRating:
         return (f"{_fmt(self.value)} {_unit_text(self.unit)}, modelled range {_fmt(self.modelled_low)}-"
                 f"{_fmt(self.modelled_high)} | {self.stars_label() or 'no stars'} | {self.method}")
 
-    def _method_text(self) -> str:
+    def method_text(self) -> str:
         """The method, flagged ", ESTIMATED" when the figure is estimated."""
         return f"{self.method}{', ESTIMATED' if self.estimated else ''}"
 
-    def _grade_parts(self) -> list[str]:
+    def grade_parts(self) -> list[str]:
         """The grading facts that exist: SCER grade, stars, percentile among the references."""
         parts = [f"SCER {self.grade}" if self.grade else None,
                  f"{self.stars} of 5 stars" if self.stars is not None else None,
@@ -220,7 +220,7 @@ class PhaseRating:
     def _summary_parts(self) -> list[str]:
         """The fields of an available, comparable figure's summary, in reading order."""
         unc = f" +/- {_fmt(self.uncertainty)}" if self.uncertainty else ""
-        parts = [*self._grade_parts(), _quantity(self.value, self.unit) + unc, self._method_text()]
+        parts = [*self.grade_parts(), _quantity(self.value, self.unit) + unc, self.method_text()]
         return parts + ([self.basis_label] if self.basis_label else [])
 
     def __repr__(self) -> str:
