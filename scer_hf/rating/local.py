@@ -54,13 +54,18 @@ def _whole(x: Any) -> bool:
     return isinstance(x, int) and not isinstance(x, bool)
 
 
-def _elements(shape: Any, i: int, path: str) -> int:
-    """Elements of a tensor's shape: a list of whole numbers >= 0, within any tensor library's limits."""
+def _check_shape(shape: Any, i: int, path: str) -> None:
+    """Refuse a shape that is not a list of whole numbers >= 0, or has more dimensions than any library allows."""
     if not isinstance(shape, list) or not all(_whole(d) and d >= 0 for d in shape):
         raise RatingError(f"{path}: {_nth(i)} has no valid shape (a list of whole numbers >= 0); {_RESAVE}")
     if len(shape) > TENSOR_NDIM.high:
         raise RatingError(f"{path}: {_nth(i)} has {len(shape):,} dimensions, more than the "
                           f"{TENSOR_NDIM.high:g} any tensor library allows; {_RESAVE}")
+
+
+def _elements(shape: Any, i: int, path: str) -> int:
+    """Elements of a tensor's shape: a list of whole numbers >= 0, within any tensor library's limits."""
+    _check_shape(shape, i, path)
     n = 1
     for d in shape:
         n *= d
@@ -127,15 +132,20 @@ def _header_params(header: dict[str, Any], p: str, data_len: int) -> int:
     return total
 
 
-def _shards(folder: Path, index: Path) -> list[Path]:
-    """The shard files an index names: inside *folder* only."""
+def _weight_map(index: Path) -> dict[str, Any]:
+    """The ``weight_map`` of a safetensors index ({} when it has none); refused when the index is not one."""
     data = load_json(index, what="index", error=RatingError)
     wm = data.get("weight_map") if isinstance(data, dict) else None
     if not isinstance(data, dict) or not (wm is None or isinstance(wm, dict)):
         raise RatingError(f"{index} is not a safetensors index (a JSON object whose weight_map maps tensor names to "
                           f"shard files); {_RESAVE}")
+    return wm or {}
+
+
+def _shards(folder: Path, index: Path) -> list[Path]:
+    """The shard files an index names: inside *folder* only."""
     names = set()
-    for v in (wm or {}).values():
+    for v in _weight_map(index).values():
         confined(folder, v, what="shard", error=RatingError, source=index.name)
         names.add(v)
     return [folder / f for f in sorted(names)]
