@@ -123,6 +123,20 @@ def _siblings(data: dict[str, Any]) -> tuple[_Sibling, ...]:
     return tuple(_Sibling(f) for f in names if f)
 
 
+#: what a user can do about an HTTP error of the Hub
+_HTTP_HINTS = {401: " (not authorized: set HF_TOKEN for a gated or private model)", 404: " (no such model on the Hub)"}
+
+
+def _same_host_redirect(r: Any) -> str | None:
+    """Where a redirect answer points (None for any other answer); refused when it points to another host."""
+    if r.status_code not in REDIRECTS or not r.headers.get("Location"):
+        return None
+    target = urllib.parse.urljoin(str(r.url), r.headers["Location"])
+    if not same_origin(str(r.url), target):
+        raise RefusedAnswer(f"HTTP {r.status_code} redirect to another host, not followed")
+    return target
+
+
 def _fetch(model_id: str, timeout_s: float) -> HubModel:
     from huggingface_hub import HfApi
     from huggingface_hub.utils import build_hf_headers, get_session
@@ -139,16 +153,12 @@ def _fetch(model_id: str, timeout_s: float) -> HubModel:
             break
         with get_session().stream("GET", url, params=params, headers=headers, timeout=left,
                                   follow_redirects=False) as r:
-            if r.status_code in REDIRECTS and r.headers.get("Location"):
-                target = urllib.parse.urljoin(str(r.url), r.headers["Location"])
-                if not same_origin(str(r.url), target):
-                    raise RefusedAnswer(f"HTTP {r.status_code} redirect to another host, not followed")
+            target = _same_host_redirect(r)
+            if target is not None:
                 url, params = target, None
                 continue
             if r.status_code >= 400:
-                hint = {401: " (not authorized: set HF_TOKEN for a gated or private model)",
-                        404: " (no such model on the Hub)"}.get(r.status_code, "")
-                raise RefusedAnswer(f"HTTP {r.status_code}{hint}")
+                raise RefusedAnswer(f"HTTP {r.status_code}{_HTTP_HINTS.get(r.status_code, '')}")
             body = read_body(r.iter_raw(), encoding=r.headers.get("Content-Encoding"), max_bytes=MAX_BODY_BYTES,
                              deadline=deadline)
         try:

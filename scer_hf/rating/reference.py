@@ -135,6 +135,10 @@ def _wh_of_mwh(mwh: float | None) -> float | None:
     return mwh * 1e6 if mwh is not None else None
 
 
+def _int_or_none(x: float | None) -> int | None:
+    return int(x) if x is not None else None
+
+
 def _unit_of(value: float | None, unit: str) -> str | None:
     """*unit* for a value that exists; None for a missing one."""
     return unit if value is not None else None
@@ -191,9 +195,9 @@ def _aies(raw: Mapping[str, Any]) -> dict[str, Any]:
         "modelled": False, "derived": False, "task_key": (raw.get("hf_pipeline_tag") or "").strip(),
         "setting": AIES_SETTING, "size_class": cls, "hardware_class": hardware_class(raw.get("hardware")),
         "params_b_value": None, "tokens_b_value": None, "energy_wh": None, "value": value,
-        "value_unit": "Wh per 1,000 queries (GPU)" if value is not None else None,
+        "value_unit": _unit_of(value, "Wh per 1,000 queries (GPU)"),
         "co2e_value": None, "co2e_unit": None, "group": aies_group(task, cls),
-        "published_stars": int(stars) if stars is not None else None, "derivation": None,
+        "published_stars": _int_or_none(stars), "derivation": None,
     }
 
 
