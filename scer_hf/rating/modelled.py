@@ -216,7 +216,7 @@ def _in_regime(task_v1: str, e: _idx.Entry, regime: str | None) -> bool:
 @cache
 def fit_task(task_v1: str, regime: str | None = None) -> Fit | None:
     """The log-log fit of a task (of one regime when given; text generation's single-GPU regime by default)."""
-    reg = regime or (SINGLE if task_v1 == "text_generation" else ALL)
+    reg = _default_regime(task_v1, regime)
     pts = published_points(task_v1, reg)
     try:
         return fit_loglog([p["params_b"] for p in pts], [p["value"] for p in pts])
@@ -288,17 +288,27 @@ def loo_summary(task_v1: str, regime: str | None, n: int, folds: int, t: dict[st
             "useful": sum(1 for c in t["classes"] if c <= MAX_STAR_CLASSES), "of": len(t["classes"])}
 
 
+def _default_regime(task_v1: str, regime: str | None) -> str:
+    """*regime*, else the task's first: text generation's single-GPU regime, or the one fit of any other task."""
+    return regime or (SINGLE if task_v1 == "text_generation" else ALL)
+
+
+def _calibrated(coverage: float | None) -> bool:
+    """Whether a leave-one-out coverage of the interval is within :data:`COVERAGE_OK`."""
+    return coverage is not None and COVERAGE_OK[0] <= coverage <= COVERAGE_OK[1]
+
+
 @cache
 def modellable(task_v1: str, regime: str | None = None) -> tuple[bool, str]:
     """(True, "") when *task_v1* (in *regime*) can be modelled, else (False, why not)."""
-    reg = regime or (SINGLE if task_v1 == "text_generation" else ALL)
+    reg = _default_regime(task_v1, regime)
     n = len(published_points(task_v1, reg))
     where = f"AI Energy Score task {task_v1}" + (f" ({reg})" if reg != ALL else "")
     if n < MIN_POINTS:
         return False, (f"{where} has {n} published figures with an indexed parameter count; a modelled range "
                        f"needs at least {MIN_POINTS}")
     cov = leave_one_out(task_v1, reg)["coverage"]
-    if cov is None or not COVERAGE_OK[0] <= cov <= COVERAGE_OK[1]:
+    if not _calibrated(cov):
         return False, (f"the log-log model of {where} is not calibrated (leave-one-out coverage of its interval "
                        f"{cov if cov is None else f'{cov:.0%}'}): not modelled")
     return True, ""
