@@ -25,8 +25,7 @@ def endpoint_phases(bench: Mapping[str, Any], phases: Sequence[dict[str, Any]]
         return list(phases), [], None
     ep = bench.get("endpoint") or {}
     if ep.get("measured_here") is False:
-        return [], [], (f"not rated: the energy was not measured here ({ep.get('energy') or 'a remote server'}); "
-                        "run the benchmark on the server's machine against 127.0.0.1")
+        return [], [], _remote_reason(ep)
     levels = _levels_by_concurrency(bench)
     notes = _unrated_levels_notes(levels)
     ref = levels.get(REFERENCE_CONCURRENCY)
@@ -37,6 +36,12 @@ def endpoint_phases(bench: Mapping[str, Any], phases: Sequence[dict[str, Any]]
     head = (f"rated: the level at concurrency {REFERENCE_CONCURRENCY}, which matches the AI Energy Score "
             "setting (one query at a time), measured through the server's HTTP API")
     return rated, [head, *notes, *_token_budget(ref, bench.get("max_new_tokens"))], None
+
+
+def _remote_reason(ep: Mapping[str, Any]) -> str:
+    """Why an endpoint measured elsewhere (a remote server's energy) is not rated, and what to do."""
+    return (f"not rated: the energy was not measured here ({ep.get('energy') or 'a remote server'}); "
+            "run the benchmark on the server's machine against 127.0.0.1")
 
 
 def _levels_by_concurrency(bench: Mapping[str, Any]) -> dict[int, dict[str, Any]]:
