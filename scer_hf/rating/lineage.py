@@ -316,12 +316,17 @@ def hub_node(model_id: str, timeout_s: float = 3.0,
     except Exception as exc:  # noqa: BLE001 - an optional lookup must never break rating
         return None, {"checked": False, "error": f"{type(exc).__name__}: {exc}"[:300]}
     base = "|".join(box["bases"]) or None
-    total = box["total"] if box["relation"] != "quantized" else None  # a quantized repo counts packed tensors
+    total = _parameter_total(box)
     info = {"checked": True, "base_model": base, "relation": box["relation"], "parameters": box["total"],
             "architecture": box["arch"]}
     if not base and not total:
         return None, info
     return _hub_built_node(model_id, base, box, total), info
+
+
+def _parameter_total(box: dict[str, Any]) -> Any:
+    """The safetensors total as a parameter count: not for a quantized repo, whose total counts packed tensors."""
+    return box["total"] if box["relation"] != "quantized" else None
 
 
 def _hub_built_node(model_id: str, base: str | None, box: dict[str, Any], total: Any) -> Node:
