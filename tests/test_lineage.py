@@ -379,3 +379,18 @@ def test_hub_safetensors_count_wins_over_the_index(hub: FakeHub) -> None:
     assert "Hub safetensors metadata: 700,000,000 parameters" in r.inference.sources[0]
     off = rate("Qwen/Qwen2.5-0.5B", hub=False)
     assert off.lineage["node"]["params_b"] == pytest.approx(0.494032768)  # offline: the index
+
+
+@pytest.mark.parametrize("card, tags, bases, siblings, cfg, relation", [
+    ("adapter", [], ["a/b"], [], {}, "adapter"),  # the card's relation first
+    ("nonsense", ["base_model:quantized:a/b"], ["a/b"], [], {}, "quantized"),  # else the Hub's tag
+    (None, ["base_model:a/b"], ["a/b", "c/d"], [], {}, "merge"),  # a tag without a relation says nothing
+    (None, ["GPTQ"], ["a/b"], [], {}, "quantized"),
+    (None, [], ["a/b"], ["x/model.Q4.GGUF"], {}, "quantized"),
+    (None, [], ["a/b"], [], {"quantization_config": {"bits": 4}}, "quantized"),
+    (None, [], ["a/b"], ["model.safetensors"], {"quantization_config": None}, "finetune"),
+])
+def test_hub_relation_rules_in_order(card: Any, tags: list[str], bases: list[str], siblings: list[str],
+                                     cfg: Any, relation: str) -> None:
+    from scer_hf.rating.lineage import _hub_relation
+    assert _hub_relation(card, tags, bases, siblings, cfg) == relation

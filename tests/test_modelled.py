@@ -197,3 +197,9 @@ def test_popular_text2text_models_get_a_summarization_range(model: str) -> None:
     assert i.available and i.method.startswith("modelled") and i.category["aies_task"] == "summarization"
     assert any(n.startswith("task taken as summarization") for n in i.notes)
     assert not any(n.startswith("extrapolated") for n in i.notes)  # 0.08-0.42B: inside the fitted 0.06-11B
+
+
+@pytest.mark.parametrize("bad", [0, -1.0, float("nan"), float("inf"), "7"])
+def test_a_parameter_count_that_is_not_a_positive_number_is_refused(bad: object) -> None:
+    pr = m.modelled_inference(bad, "text-generation")  # type: ignore[arg-type]
+    assert not pr.available and "parameter count must be a positive number" in (pr.reason or "")

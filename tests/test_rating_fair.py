@@ -86,6 +86,9 @@ def test_withhold_moves_grade_to_indicative() -> None:
     ("x/y", None, ["BertForMaskedLM"], "fill-mask"),
     ("x/y", None, ["MPNetModel"], "feature-extraction"),
     ("x/y", None, ["LlamaForCausalLM"], "text-generation"),
+    ("google/flan-t5-base", "not-a-task", None, "text2text-generation"),  # an unknown tag falls through to the id
+    ("x/y", None, ["Foo", "MPNetModel", "BertForMaskedLM"], "feature-extraction"),  # the first that says one
+    ("gpt2", "text_classification", ["BertForMaskedLM"], "text-classification"),  # the tag (an alias) first
 ])
 def test_suggest_task(model: str, tag: str | None, archs: list[str] | None, task: str) -> None:
     assert suggest_task(model, tag, archs) == task

@@ -122,3 +122,21 @@ def test_rate_steps_pass_on_what_is_not_theirs(tmp_path: Path) -> None:
     assert rating.hub_uri("hf://bigscience/bloom-560m", asked).model == "bigscience/bloom-560m"
     with pytest.raises(rating.RatingError, match="no scer-hf report"):
         rating.report_folder(tmp_path, asked)  # an empty folder that is no model id
+
+
+def test_the_bases_without_a_figure_are_named_in_number() -> None:
+    assert fb._bases_without_figure(["a/b"]) == "; its base model a/b has no published training figure either"
+    assert fb._bases_without_figure(["a/b", "c/d"]) == (
+        "; its base models a/b, c/d have no published training figure either")
+
+
+def test_why_a_base_has_no_answer_keeps_its_modelled_range_notes() -> None:
+    pr = PhaseRating("inference", reason="no figure", notes=["no modelled range: unknown size", "other"])
+    assert fb._why_unanswered(pr) == "no figure; no modelled range: unknown size"
+
+
+def test_published_stars_that_differ_from_the_recomputed_ones_are_noted() -> None:
+    from scer_hf.rating.rows import _stars_differ
+    assert _stars_differ({"published_stars": 3}, 4) == ["published stars 3 differ from recomputed 4"]
+    assert _stars_differ({"published_stars": 4}, 4) == [] and _stars_differ({}, 4) == []
+    assert _stars_differ({"published_stars": 3}, None) == []

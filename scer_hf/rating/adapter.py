@@ -23,6 +23,7 @@ from typing import Any
 from ..errors import RatingError, SCERError
 from . import lineage as _lin
 from .engine import inference_how_to, training_how_to
+from .hub import file_names, safetensors_total
 from .local import safetensors_params
 from .result import PhaseRating, Rating
 
@@ -129,22 +130,32 @@ def hub_adapter(repo_id: str, lookup: tuple[Any, dict[str, Any]], timeout_s: flo
     *lookup*: the repo's :func:`scer_hf.rating.hub.model_info` answer (its file list says whether it is an adapter).
     """
     info, status = lookup
-    files = {getattr(s, "rfilename", None) for s in (getattr(info, "siblings", None) or ())}
-    if not status.get("checked") or ADAPTER_CONFIG not in files:
+    if not status.get("checked") or ADAPTER_CONFIG not in file_names(info):
         return None
     cfg = _fetch_config(repo_id, timeout_s)
-    try:
-        base = _base_of(cfg, f"{repo_id}/{ADAPTER_CONFIG}") if cfg is not None else None
-    except RatingError:
-        return None
+    base = _hub_base(repo_id, cfg)
     if cfg is None or base is None:
         return None
-    st = getattr(info, "safetensors", None)
-    n = getattr(st, "total", None) if st is not None else None
-    src = (f"https://huggingface.co/{repo_id}/blob/main/{ADAPTER_CONFIG}: base_model_name_or_path {base}, "
-           f"peft_type {cfg.get('peft_type')}"
-           + (f"; {n:,} adapter parameters (Hub safetensors metadata)" if n else ""))
-    return Adapter(repo_id, base, _str(cfg.get("peft_type")), int(n) if n else None, src, "Hub")
+    n = safetensors_total(info)
+    return Adapter(repo_id, base, _str(cfg.get("peft_type")), int(n) if n else None,
+                   _hub_source(repo_id, base, cfg, n), "Hub")
+
+
+def _hub_source(repo_id: str, base: str, cfg: dict[str, Any], n: Any) -> str:
+    """Where a Hub adapter's facts come from: its config's base model and PEFT type, the Hub's parameter count."""
+    return (f"https://huggingface.co/{repo_id}/blob/main/{ADAPTER_CONFIG}: base_model_name_or_path {base}, "
+            f"peft_type {cfg.get('peft_type')}"
+            + (f"; {n:,} adapter parameters (Hub safetensors metadata)" if n else ""))
+
+
+def _hub_base(repo_id: str, cfg: dict[str, Any] | None) -> str | None:
+    """The base model a Hub adapter's fetched config names; None when there is no config or it names none usable."""
+    if cfg is None:
+        return None
+    try:
+        return _base_of(cfg, f"{repo_id}/{ADAPTER_CONFIG}")
+    except RatingError:
+        return None
 
 
 def _label(ad: Adapter, phase: str, pr: PhaseRating) -> str:

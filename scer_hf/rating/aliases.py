@@ -22,14 +22,18 @@ _MAX_HOPS = 5
 @functools.lru_cache(maxsize=1)
 def table() -> dict[str, dict[str, Any]]:
     """Lower-case former id -> ``{"former", "current", "source", "ref"}``."""
-    out: dict[str, dict[str, Any]] = {}
     rows = _ref._read_csv(str(_ref.data_dir() / ALIASES_FILE))[1]
-    for i, r in enumerate(rows, start=1):
-        former, current = (r.get("former_id") or "").strip(), (r.get("current_id") or "").strip()
-        if former and current and former.lower() != current.lower():
-            out[former.lower()] = {"former": former, "current": current, "source": (r.get("source") or "").strip(),
-                                   "ref": f"{ALIASES_FILE}#{i}"}
-    return out
+    entries = (_entry(r, i) for i, r in enumerate(rows, start=1))
+    return {e["former"].lower(): e for e in entries if e is not None}
+
+
+def _entry(r: dict[str, Any], i: int) -> dict[str, Any] | None:
+    """Row *i* of the aliases file as an entry; None for a row that renames nothing."""
+    former, current = (r.get("former_id") or "").strip(), (r.get("current_id") or "").strip()
+    if not former or not current or former.lower() == current.lower():
+        return None
+    return {"former": former, "current": current, "source": (r.get("source") or "").strip(),
+            "ref": f"{ALIASES_FILE}#{i}"}
 
 
 def canonical(model_id: str) -> str:

@@ -9,6 +9,7 @@ free-text hardware field of the reference data.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 
 from ..errors import ModelIdError, UnknownTaskError
 
@@ -148,19 +149,32 @@ _ID_TASKS = (  # (pattern on the lower-case id, task), first match wins
 def suggest_task(model_id: str | None, pipeline_tag: str | None = None,
                  architectures: list[str] | tuple[str, ...] | None = None) -> str:
     """A task *model_id* can do: its pipeline tag, else from its architecture or id; text-generation last."""
-    if pipeline_tag:
-        try:
-            return normalize_task(pipeline_tag)
-        except UnknownTaskError:
-            pass
-    for arch in architectures or ():
-        for suffix, task in _ARCH_TASKS:
-            if suffix in arch:
-                return task
+    return (_task_of_tag(pipeline_tag) or _task_of_architectures(architectures or ()) or _task_of_id(model_id)
+            or "text-generation")
+
+
+def _task_of_tag(pipeline_tag: str | None) -> str | None:
+    """The task a pipeline tag names, when it is one we know."""
+    if not pipeline_tag:
+        return None
+    try:
+        return normalize_task(pipeline_tag)
+    except UnknownTaskError:
+        return None
+
+
+def _task_of_architectures(architectures: Iterable[str]) -> str | None:
+    """The task of the first architecture whose class name says one (a bare encoder ``...Model``: embeddings)."""
+    for arch in architectures:
+        task = next((task for suffix, task in _ARCH_TASKS if suffix in arch), None)
+        if task:
+            return task
         if arch.endswith("Model"):  # a bare encoder (BertModel, MPNetModel): embeddings
             return "feature-extraction"
+    return None
+
+
+def _task_of_id(model_id: str | None) -> str | None:
+    """The task a model id's name suggests (``_ID_TASKS``, first match)."""
     mid = (model_id or "").lower()
-    for pattern, task in _ID_TASKS:
-        if re.search(pattern, mid):
-            return task
-    return "text-generation"
+    return next((task for pattern, task in _ID_TASKS if re.search(pattern, mid)), None)

@@ -47,16 +47,25 @@ def _training_published(pub: Mapping[str, Any], indent: int) -> list[str]:
     e = pub.get("energy_mwh")
     out = [_line("energy", f"{fmt.published(e)} MWh" if e is not None else "not published", indent)]
     out += [_line(label, f"{fmt.published(pub[key])} {what}", indent)
-            for key, label, what in (("tco2e_operational", "CO2eq operational", "tCO2eq"),
-                                     ("tco2e_total", "CO2eq total", "tCO2eq, all scopes the source counts"))
-            if pub.get(key) is not None]
-    if pub.get("accelerator_hours") is not None:
-        out.append(_line(str(pub.get("accelerator_hours_unit") or "GPU-hours"),
-                         fmt.published(pub["accelerator_hours"]), indent))
+            for key, label, what in _EMISSIONS_PUBLISHED if pub.get(key) is not None]
+    out += _hours_lines(pub, indent)
     out += [_line(key, str(pub[key]), indent) for key in ("hardware", "location") if pub.get(key)]
     if pub.get("grid_g_per_kwh") is not None:
         out.append(_line("grid", f"{fmt.published(pub['grid_g_per_kwh'])} {fmt.GRID_UNIT}", indent))
     return out
+
+
+#: (key, label, unit) of the emissions a training footprint may publish
+_EMISSIONS_PUBLISHED = (("tco2e_operational", "CO2eq operational", "tCO2eq"),
+                        ("tco2e_total", "CO2eq total", "tCO2eq, all scopes the source counts"))
+
+
+def _hours_lines(pub: Mapping[str, Any], indent: int) -> list[str]:
+    """The accelerator hours published, named by their accelerator (GPU-hours when unnamed)."""
+    if pub.get("accelerator_hours") is None:
+        return []
+    return [_line(str(pub.get("accelerator_hours_unit") or "GPU-hours"), fmt.published(pub["accelerator_hours"]),
+                  indent)]
 
 
 def published_lines(pub: Mapping[str, Any] | None, indent: int = 4) -> list[str]:
@@ -74,29 +83,32 @@ def published_lines(pub: Mapping[str, Any] | None, indent: int = 4) -> list[str]
 def _rating_lines(pr: PhaseRating) -> list[str]:
     """The rating and the value: a modelled range, no figure, not comparable, or graded."""
     if pr.stars_range is not None or pr.modelled_low is not None:
-        return [_line("rating", f"{pr.stars_label() or 'no stars'}, never a grade"),
-                _line("modelled value", f"{fmt.quantity(pr.value, pr.unit)}, 95 % prediction interval "
-                                        f"{fmt.num(pr.modelled_low)} to {fmt.num(pr.modelled_high)}")]
+        return _modelled_lines(pr)
     if not pr.available:
         return [_line("rating", f"no figure: {pr.reason}")]
     if pr.comparable is False:
-        why = [n.removeprefix("not comparable: ") for n in pr.notes if n.startswith("not comparable: ")]
-        return ([_line("rating", "not rated: not comparable with the reference")] + [_line("why", r) for r in why]
+        return ([_line("rating", "not rated: not comparable with the reference")]
+                + [_line("why", r) for r in pr.not_comparable_reasons()]
                 + [_line("value", fmt.quantity(pr.value, pr.unit))])
     unc = f" +/- {fmt.num(pr.uncertainty)}" if pr.uncertainty else ""
     return [_line("rating", _grade_text(pr)), _line("value", fmt.quantity(pr.value, pr.unit) + unc)]
 
 
+def _modelled_lines(pr: PhaseRating) -> list[str]:
+    """A modelled range: its stars (never a grade), the value and its prediction interval."""
+    return [_line("rating", f"{pr.stars_label() or 'no stars'}, never a grade"),
+            _line("modelled value", f"{fmt.quantity(pr.value, pr.unit)}, 95 % prediction interval "
+                                    f"{fmt.num(pr.modelled_low)} to {fmt.num(pr.modelled_high)}")]
+
+
 def _grade_text(pr: PhaseRating) -> str:
-    grade = [f"SCER {pr.grade}"] if pr.grade else []
-    grade += [f"{pr.stars} of 5 stars"] if pr.stars is not None else []
-    grade += [f"percentile {fmt.num(pr.percentile)} of {pr.peers} references"] if pr.percentile is not None else []
+    grade = pr.grade_parts()
     return ", ".join(grade) if grade else f"not rated: {pr.reason}"
 
 
 def _basis_lines(pr: PhaseRating) -> list[str]:
     """How the figure was made, whose it is, and the group it was ranked in."""
-    lines = [_line("method", f"{pr.method}{', ESTIMATED' if pr.estimated else ''}")] if pr.available else []
+    lines = [_line("method", pr.method_text())] if pr.available else []
     lines += [_line("basis", pr.basis_label)] if pr.basis_label else []
     if pr.category and pr.available and pr.peers:
         lines.append(_line("category", f"{pr.category.get('group') or 'no reference group'}; {pr.peers} peers"))

@@ -38,14 +38,18 @@ def _identify(model_id: str, node: _lin.Node | None, g: _lin.Lineage, extra: Any
     current = _ali.canonical(asked)
     notes = [n for n in (_ali.alias_note(asked),) if n]
     known = _fb.known_ids(g, extra)
-    if current.lower() in known or "/" in current:
+    key = None if current.lower() in known or "/" in current else _legacy_match(current, known)
+    if key is None:
         return current, current.lower(), notes
-    named = {k for k in known if k.rsplit("/", 1)[-1] == current.lower() and "/" in k}
-    if len(named) == 1:
-        key = named.pop()
-        why = f"{asked!r} matched the reference model {known[key]!r} (legacy id without namespace)"
-        return known[key], key, [*notes, why]
-    return current, current.lower(), notes
+    why = f"{asked!r} matched the reference model {known[key]!r} (legacy id without namespace)"
+    return known[key], key, [*notes, why]
+
+
+def _legacy_match(name: str, known: dict[str, str]) -> str | None:
+    """The one known id whose name, without namespace, is *name* (a legacy id, as the Hub redirects it); None
+    when none or several are."""
+    named = [k for k in known if "/" in k and k.rsplit("/", 1)[-1] == name.lower()]
+    return named[0] if len(named) == 1 else None
 
 
 def _check_parameters(parameters: float | None) -> None:

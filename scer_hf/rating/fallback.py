@@ -93,13 +93,16 @@ def _derived_gaps(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
             else r for r in rows]
 
 
+#: (the option that includes them, the kind of rows excluded by default)
+_INCLUDE_FLAGS = (("include_secondary=True", "[secondary]"), ("include_modelled=True", "modelled"))
+
+
 def _excluded_reason(model: str, key: str, phase: str, everything: list[dict[str, Any]]) -> str:
     hidden = [r for r in everything if _ref.matches(r, key)]
     if not hidden:
         return f"no published {phase} figure for {model} in {_ref.REFERENCE_VERSION}"
     kinds = sorted({"[secondary]" if r["secondary"] else "modelled" for r in hidden})
-    flags = " and ".join(f for f, k in (("include_secondary=True", "[secondary]"),
-                                        ("include_modelled=True", "modelled")) if k in kinds)
+    flags = " and ".join(flag for flag, kind in _INCLUDE_FLAGS if kind in kinds)
     return (f"only {' and '.join(kinds)} {phase} figures exist for {model}; they are excluded by default "
             f"(pass {flags}, CLI --include-secondary/--include-modelled)")
 
@@ -153,13 +156,17 @@ def known_ids(g: _lin.Lineage, extra: Any = None) -> dict[str, str]:
     return out
 
 
+def _curated_with_count(n: _lin.Node | None) -> bool:
+    """Whether a node is a curated ``lineage.csv`` edge with a published parameter count (no Hub lookup needed)."""
+    return n is not None and n.origin.startswith(_lin.LINEAGE_FILE) and n.params_b is not None
+
+
 def learn_from_hub(a: Ask) -> None:
     """Online: what the Hub says about the model (card base_model and relation, safetensors count). Asked for a model
     the shipped lineage does not know, or knows only from the parameter index (the Hub's count is the newer one);
     a curated ``lineage.csv`` edge with a published count needs no lookup. Once per rating."""
     shipped = a.g.node(a.key)
-    if a.learned or a.hub is False or a.local or (shipped is not None and shipped.origin.startswith(_lin.LINEAGE_FILE)
-                                                  and shipped.params_b is not None):
+    if a.learned or a.hub is False or a.local or _curated_with_count(shipped):
         return
     a.learned = True
     hub_n, a.info["hub"] = _lin.hub_node(a.mid, timeout_s=a.timeout, lookup=a.hub_lookup())
@@ -195,16 +202,28 @@ def _inherit(a: Ask) -> tuple[PhaseRating | None, list[str]]:
 def inherited_training(a: Ask, unanswered: PhaseRating) -> PhaseRating | None:
     """The pre-training figure of the nearest base model the model inherits from (fine-tune, adapter, quantized)."""
     inherited, tried = _inherit(a)
-    if inherited is not None:
-        return inherited
+    if inherited is None and unanswered.reason:
+        unanswered.reason += _no_inheritance_reason(a, tried)
+    return inherited
+
+
+def _bases_without_figure(tried: list[str]) -> str:
+    """"; its base models a, b have no published training figure either" (one base: singular)."""
+    many = len(tried) > 1
+    return (f"; its base model{'s' if many else ''} {', '.join(tried)} "
+            f"{'have' if many else 'has'} no published training figure either")
+
+
+def _no_inheritance_reason(a: Ask, tried: list[str]) -> str:
+    """Why nothing was inherited ("; ..."): the bases tried had no figure, or the model does not inherit (a merge,
+    a model trained anew); "" when it has no base."""
+    if tried:
+        return _bases_without_figure(tried)
     me = a.g.node(a.key)
-    if tried and unanswered.reason:
-        unanswered.reason += (f"; its base model{'s' if len(tried) > 1 else ''} {', '.join(tried)} "
-                              f"{'have' if len(tried) > 1 else 'has'} no published training figure either")
-    elif unanswered.reason and me is not None and me.relation not in _lin.INHERITS and me.base_model:
-        why = "several parents" if me.relation == "merge" else "trained anew"
-        unanswered.reason += f"; it is {_lin.relation_phrase(me)} ({why}), so it inherits no pre-training rating"
-    return None
+    if me is None or me.relation in _lin.INHERITS or not me.base_model:
+        return ""
+    why = "several parents" if me.relation == "merge" else "trained anew"
+    return f"; it is {_lin.relation_phrase(me)} ({why}), so it inherits no pre-training rating"
 
 
 def _params_of(m: str, rows: list[dict[str, Any]]) -> float | None:
@@ -273,23 +292,38 @@ def _relabel_chain(pr: PhaseRating, a: Ask, me: _lin.Node) -> PhaseRating:
     return pr
 
 
+def _quantized_copy(a: Ask) -> tuple[_lin.Node, str] | None:
+    """(the model's lineage node, its base) when it is a quantized copy of a known base and the caller gave no
+    parameter count; else None."""
+    me = a.g.node(a.key)
+    if a.parameters is not None or me is None or me.relation != "quantized" or not me.base_model:
+        return None
+    return me, me.base_model
+
+
+def _why_unanswered(pr: PhaseRating) -> str:
+    """Why an answer is not available: its reason and its "no modelled range" notes."""
+    return "; ".join([pr.reason or ""] + [n for n in pr.notes if n.startswith("no modelled range")])
+
+
 def quantized_base(a: Ask, unanswered: PhaseRating) -> PhaseRating | None:
     """A quantized copy: the inference answer of the unquantized model it was made from, labelled and not rated.
     Not for a parameter count given by the caller (then the copy's own count is modelled); when the base has no
     answer either, *unanswered* says why and is the answer."""
-    me = a.g.node(a.key)
-    if a.parameters is not None or me is None or me.relation != "quantized" or not me.base_model:
+    copy = _quantized_copy(a)
+    if copy is None:
         return None
-    pr = _base_answer(a, me.base_model)
+    me, base = copy
+    pr = _base_answer(a, base)
     if not pr.available:
-        why = "; ".join([pr.reason or ""] + [n for n in pr.notes if n.startswith("no modelled range")])
-        unanswered.notes.append(f"a quantized copy of {me.base_model}, which has no inference answer either: {why}")
+        unanswered.notes.append(f"a quantized copy of {base}, which has no inference answer either: "
+                                f"{_why_unanswered(pr)}")
         return unanswered
     if pr.basis == "quantized":
         return _relabel_chain(pr, a, me)
-    label = f"quantized base: {me.base_model} (this repo is a quantized copy of it)"
-    _mark(pr, "quantized", me.base_model, label, [me], inference_how_to(a.mid, a.tag))
-    _not_rated(pr, f"the figure is {me.base_model}'s, for its unquantized weights; quantization changes the "
+    label = f"quantized base: {base} (this repo is a quantized copy of it)"
+    _mark(pr, "quantized", base, label, [me], inference_how_to(a.mid, a.tag))
+    _not_rated(pr, f"the figure is {base}'s, for its unquantized weights; quantization changes the "
                    "energy per query, so measure this repo to rate it")
     return pr
 
@@ -302,7 +336,16 @@ def _modelled_task(a: Ask, me: _lin.Node | None) -> tuple[str, str | None]:
     entry = _idx.lookup(a.key)
     if entry is not None and entry.pipeline_tag:
         return normalize_task(entry.pipeline_tag), None
-    arch = (me.architecture if me is not None else None) or (entry.architecture if entry else None)
+    return _architecture_task(a, _architecture_of(me, entry))
+
+
+def _architecture_of(me: _lin.Node | None, entry: _idx.Entry | None) -> str | None:
+    """The model's architecture: its lineage node's, else its index entry's."""
+    return (me.architecture if me is not None else None) or (entry.architecture if entry else None)
+
+
+def _architecture_task(a: Ask, arch: str | None) -> tuple[str, str | None]:
+    """(task, note): the commonest task among indexed models of *arch*, else text generation, assumed."""
     implied = _idx.architecture_task(arch)
     if implied is not None:
         task, n, of = implied
@@ -328,15 +371,42 @@ def _parameter_count(a: Ask) -> tuple[float, float | None, str] | str | None:
     me, entry = a.g.node(a.key), _idx.lookup(a.key)
     if a.parameters is not None:
         return float(a.parameters) / 1e9, None, "passed by the caller (parameters=)"
-    if me is not None and me.params_b and me.origin.startswith(("Hub", "local")):
-        active = entry.active_params_b if entry is not None else None
-        return active or me.params_b, me.params_b, f"{me.origin}: {me.source}"
+    counted = _counted_here(me, entry)
+    if counted is not None:
+        return counted
     if entry is not None:
         return _indexed_count(a, entry)
-    if me is not None and me.params_b:
-        return me.params_b, None, f"{me.origin or 'lineage'}: {me.source}".strip(": ")
+    return _lineage_count(me) or _reference_count(a)
+
+
+def _counted_here(me: _lin.Node | None, entry: _idx.Entry | None) -> tuple[float, float | None, str] | None:
+    """What the Hub or a local folder counted (the index's active count of a mixture of experts first)."""
+    if me is None or not me.params_b or not me.origin.startswith(("Hub", "local")):
+        return None
+    active = entry.active_params_b if entry is not None else None
+    return active or me.params_b, me.params_b, f"{me.origin}: {me.source}"
+
+
+def _lineage_count(me: _lin.Node | None) -> tuple[float, float | None, str] | None:
+    """The count a lineage row gives the model."""
+    if me is None or not me.params_b:
+        return None
+    return me.params_b, None, f"{me.origin or 'lineage'}: {me.source}".strip(": ")
+
+
+def _reference_count(a: Ask) -> tuple[float, float | None, str] | None:
+    """The count a reference row of the model gives."""
     own = _params_of(a.key, a.train)
     return (own, None, "reference data (params_b)") if own else None
+
+
+def _usable_count(a: Ask, unanswered: PhaseRating) -> tuple[float, float | None, str] | None:
+    """The parameter count to model from (:func:`_parameter_count`); when none is usable, *unanswered* notes why."""
+    count = _parameter_count(a)
+    if isinstance(count, str):
+        unanswered.notes.append(f"no modelled range: {count}")
+        return None
+    return count
 
 
 def modelled_range(a: Ask, unanswered: PhaseRating) -> PhaseRating | None:
@@ -346,10 +416,8 @@ def modelled_range(a: Ask, unanswered: PhaseRating) -> PhaseRating | None:
 
     if not a.modelled:
         return None
-    count = _parameter_count(a)
-    if count is None or isinstance(count, str):
-        if count:
-            unanswered.notes.append(f"no modelled range: {count}")
+    count = _usable_count(a, unanswered)
+    if count is None:
         return None
     params_b, total_b, src = count
     task, note = _modelled_task(a, a.g.node(a.key))

@@ -26,8 +26,8 @@ from ..core.bounds import EMISSIONS_G, PARAMETERS, number, within
 from ..core.net import REDIRECTS, RefusedAnswer, read_body, same_origin
 from ..errors import InputFileError
 
-__all__ = ["card_emissions", "model_info", "card_field", "hub_offline", "HubModel", "DEFAULT_TIMEOUT_S",
-           "MAX_BODY_BYTES"]
+__all__ = ["card_emissions", "model_info", "card_field", "file_names", "safetensors_total", "hub_offline", "HubModel",
+           "DEFAULT_TIMEOUT_S", "MAX_BODY_BYTES"]
 
 DEFAULT_TIMEOUT_S = 3.0
 MAX_BODY_BYTES = 8 << 20  # a model_info answer with card data is tens of KB; big eval tables ~1 MB
@@ -111,11 +111,30 @@ def _checked(data: Any) -> HubModel:
         raise RefusedAnswer("the answer is not a JSON object")
     refused: list[str] = []
     tags = tuple(t for t in (_text(x) for x in _items(data, "tags")) if t)
-    names = (_text(x.get("rfilename")) if isinstance(x, dict) else None for x in _items(data, "siblings"))
     return HubModel(card_data=_card_fields(_obj(data, "cardData")),
                     safetensors=_parameters(_obj(data, "safetensors").get("total"), refused),
                     config=_config_fields(_obj(data, "config")), tags=tags,
-                    siblings=tuple(_Sibling(f) for f in names if f), refused=tuple(refused))
+                    siblings=_siblings(data), refused=tuple(refused))
+
+
+def _siblings(data: dict[str, Any]) -> tuple[_Sibling, ...]:
+    """The repo's files of a ``model_info`` answer whose names are short text."""
+    names = (_text(x.get("rfilename")) if isinstance(x, dict) else None for x in _items(data, "siblings"))
+    return tuple(_Sibling(f) for f in names if f)
+
+
+#: what a user can do about an HTTP error of the Hub
+_HTTP_HINTS = {401: " (not authorized: set HF_TOKEN for a gated or private model)", 404: " (no such model on the Hub)"}
+
+
+def _same_host_redirect(r: Any) -> str | None:
+    """Where a redirect answer points (None for any other answer); refused when it points to another host."""
+    if r.status_code not in REDIRECTS or not r.headers.get("Location"):
+        return None
+    target = urllib.parse.urljoin(str(r.url), r.headers["Location"])
+    if not same_origin(str(r.url), target):
+        raise RefusedAnswer(f"HTTP {r.status_code} redirect to another host, not followed")
+    return target
 
 
 def _fetch(model_id: str, timeout_s: float) -> HubModel:
@@ -134,16 +153,12 @@ def _fetch(model_id: str, timeout_s: float) -> HubModel:
             break
         with get_session().stream("GET", url, params=params, headers=headers, timeout=left,
                                   follow_redirects=False) as r:
-            if r.status_code in REDIRECTS and r.headers.get("Location"):
-                target = urllib.parse.urljoin(str(r.url), r.headers["Location"])
-                if not same_origin(str(r.url), target):
-                    raise RefusedAnswer(f"HTTP {r.status_code} redirect to another host, not followed")
+            target = _same_host_redirect(r)
+            if target is not None:
                 url, params = target, None
                 continue
             if r.status_code >= 400:
-                hint = {401: " (not authorized: set HF_TOKEN for a gated or private model)",
-                        404: " (no such model on the Hub)"}.get(r.status_code, "")
-                raise RefusedAnswer(f"HTTP {r.status_code}{hint}")
+                raise RefusedAnswer(f"HTTP {r.status_code}{_HTTP_HINTS.get(r.status_code, '')}")
             body = read_body(r.iter_raw(), encoding=r.headers.get("Content-Encoding"), max_bytes=MAX_BODY_BYTES,
                              deadline=deadline)
         try:
@@ -192,6 +207,17 @@ def card_field(info: Any, key: str) -> Any:
     return get(key) if callable(get) else getattr(card, key, None)
 
 
+def safetensors_total(info: Any) -> Any:
+    """The parameter total of the safetensors metadata of a :class:`HubModel` (or ``ModelInfo``); None when absent."""
+    st = getattr(info, "safetensors", None)
+    return getattr(st, "total", None) if st is not None else None
+
+
+def file_names(info: Any) -> list[str]:
+    """The file names of the repo of a :class:`HubModel` (or ``ModelInfo``)."""
+    return [getattr(f, "rfilename", "") or "" for f in (getattr(info, "siblings", None) or [])]
+
+
 def _parse(co2: Any) -> dict[str, Any] | None:
     """``co2_eq_emissions`` is a number (grams) or a mapping with ``emissions`` (grams); ``{"refused": why}`` when
     the figure is outside :data:`scer_hf.core.bounds.EMISSIONS_G` (negative, NaN, infinite, absurd) or not a number.
@@ -200,19 +226,30 @@ def _parse(co2: Any) -> dict[str, Any] | None:
     if g is None:
         return None
     if not within(EMISSIONS_G, g):
-        f = number(g)
-        shown = f"{f:g} g" if f is not None else f"a {type(g).__name__}, not a number of grams"
-        return {"refused": [(f"co2_eq_emissions ({shown}) is outside the plausible range {EMISSIONS_G.describe()}; "
-                            "the card's figure is not used")]}
-    out: dict[str, Any] = {"co2e_g": float(g)}
-    if isinstance(co2, dict):
-        for k in _CO2_TEXT:
-            v = co2.get(k)
-            if isinstance(v, (int, float)) and not isinstance(v, bool) and number(v) is not None:
-                v = str(v)
-            if _text(v):
-                out[k] = _text(v)
-    return out
+        return {"refused": [_implausible_emissions(g)]}
+    return {"co2e_g": float(g), **(_co2_texts(co2) if isinstance(co2, dict) else {})}
+
+
+def _implausible_emissions(g: Any) -> str:
+    """Why a card's ``co2_eq_emissions`` figure is refused (outside :data:`EMISSIONS_G`, or not a number)."""
+    f = number(g)
+    shown = f"{f:g} g" if f is not None else f"a {type(g).__name__}, not a number of grams"
+    return (f"co2_eq_emissions ({shown}) is outside the plausible range {EMISSIONS_G.describe()}; "
+            "the card's figure is not used")
+
+
+def _co2_texts(co2: dict[str, Any]) -> dict[str, str]:
+    """The descriptive fields of a ``co2_eq_emissions`` mapping (source, location, ...) that are text (or a number,
+    written as text)."""
+    texts = {k: _text(_as_text(co2.get(k))) for k in _CO2_TEXT}
+    return {k: v for k, v in texts.items() if v}
+
+
+def _as_text(v: Any) -> Any:
+    """A finite number as its text (a location or hardware given as a number); anything else as it is."""
+    if isinstance(v, (int, float)) and not isinstance(v, bool) and number(v) is not None:
+        return str(v)
+    return v
 
 
 def card_emissions(model_id: str, timeout_s: float = DEFAULT_TIMEOUT_S,

@@ -68,18 +68,21 @@ def _text(r: dict[str, str], key: str) -> str | None:
 @functools.lru_cache(maxsize=1)
 def table() -> dict[str, Entry]:
     """Canonical lower-case model id -> :class:`Entry`."""
-    out: dict[str, Entry] = {}
-    for i, r in enumerate(_ref._read_csv(str(_ref.data_dir() / PARAMS_FILE))[1], start=1):
-        mid, params = _text(r, "model_id"), _ref._num(r.get("params_b"))
-        if not mid or not params:
-            continue
-        arch = _text(r, "architecture")
-        out[_ali.canonical(mid).lower()] = Entry(
-            model_id=mid, params_b=params, active_params_b=_ref._num(r.get("active_params_b")),
-            architecture=arch.lower() if arch else None, pipeline_tag=_text(r, "pipeline_tag"),
-            base_model=_text(r, "base_model"), relation=_text(r, "relation"), source=_text(r, "source") or "",
-            notes=_text(r, "notes") or "", ref=f"{PARAMS_FILE}#{i}")
-    return out
+    rows = _ref._read_csv(str(_ref.data_dir() / PARAMS_FILE))[1]
+    entries = (_entry(r, i) for i, r in enumerate(rows, start=1))
+    return {_ali.canonical(e.model_id).lower(): e for e in entries if e is not None}
+
+
+def _entry(r: dict[str, str], i: int) -> Entry | None:
+    """Row *i* of the parameter index; None for a row without a model id or a parameter count."""
+    mid, params = _text(r, "model_id"), _ref._num(r.get("params_b"))
+    if not mid or not params:
+        return None
+    arch = _text(r, "architecture")
+    return Entry(model_id=mid, params_b=params, active_params_b=_ref._num(r.get("active_params_b")),
+                 architecture=arch.lower() if arch else None, pipeline_tag=_text(r, "pipeline_tag"),
+                 base_model=_text(r, "base_model"), relation=_text(r, "relation"), source=_text(r, "source") or "",
+                 notes=_text(r, "notes") or "", ref=f"{PARAMS_FILE}#{i}")
 
 
 def lookup(model_id: str) -> Entry | None:

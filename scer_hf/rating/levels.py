@@ -25,12 +25,9 @@ def endpoint_phases(bench: Mapping[str, Any], phases: Sequence[dict[str, Any]]
         return list(phases), [], None
     ep = bench.get("endpoint") or {}
     if ep.get("measured_here") is False:
-        return [], [], (f"not rated: the energy was not measured here ({ep.get('energy') or 'a remote server'}); "
-                        "run the benchmark on the server's machine against 127.0.0.1")
-    levels = {int(lv.get("concurrency", 0)): lv for lv in bench.get("levels") or [] if isinstance(lv, dict)}
-    others = sorted(c for c in levels if c != REFERENCE_CONCURRENCY)
-    notes = [(f"levels at concurrency {', '.join(map(str, others))}: shown, not rated (no reference "
-             "measures them; AI Energy Score v1 measures one query at a time)")] if others else []
+        return [], [], _remote_reason(ep)
+    levels = _levels_by_concurrency(bench)
+    notes = _unrated_levels_notes(levels)
     ref = levels.get(REFERENCE_CONCURRENCY)
     if ref is None:
         return [], notes, ("not rated: no level matches a reference setting; AI Energy Score v1 measures one "
@@ -39,6 +36,24 @@ def endpoint_phases(bench: Mapping[str, Any], phases: Sequence[dict[str, Any]]
     head = (f"rated: the level at concurrency {REFERENCE_CONCURRENCY}, which matches the AI Energy Score "
             "setting (one query at a time), measured through the server's HTTP API")
     return rated, [head, *notes, *_token_budget(ref, bench.get("max_new_tokens"))], None
+
+
+def _remote_reason(ep: Mapping[str, Any]) -> str:
+    """Why an endpoint measured elsewhere (a remote server's energy) is not rated, and what to do."""
+    return (f"not rated: the energy was not measured here ({ep.get('energy') or 'a remote server'}); "
+            "run the benchmark on the server's machine against 127.0.0.1")
+
+
+def _levels_by_concurrency(bench: Mapping[str, Any]) -> dict[int, dict[str, Any]]:
+    """The benchmark's load levels, by their concurrency."""
+    return {int(lv.get("concurrency", 0)): lv for lv in bench.get("levels") or [] if isinstance(lv, dict)}
+
+
+def _unrated_levels_notes(levels: Mapping[int, Any]) -> list[str]:
+    """A note on the levels no reference measures (any concurrency but the reference's): shown, not rated."""
+    others = sorted(c for c in levels if c != REFERENCE_CONCURRENCY)
+    return [(f"levels at concurrency {', '.join(map(str, others))}: shown, not rated (no reference "
+             "measures them; AI Energy Score v1 measures one query at a time)")] if others else []
 
 
 def _token_budget(ref: Mapping[str, Any], budget: Any) -> list[str]:

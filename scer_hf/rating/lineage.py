@@ -26,7 +26,7 @@ from typing import Any
 from . import aliases as _ali
 from . import index as _idx
 from . import reference as _ref
-from .hub import card_field, model_info
+from .hub import card_field, file_names, model_info, safetensors_total
 
 __all__ = [
     "Node", "Lineage", "shipped", "graph", "hub_node", "with_hub", "inherited_label", "twin_label", "relation_phrase",
@@ -89,14 +89,19 @@ def shipped() -> dict[str, Node]:
 
 def _lineage_node(r: Mapping[str, Any], i: int) -> Node | None:
     """Row *i* of ``lineage.csv``; a missing parameter count or architecture comes from the index (noted)."""
-    mid = (r.get("model_id") or "").strip()
+    mid = _cell(r, "model_id")
     if not mid:
         return None
-    params, arch, notes = _filled(mid, _ref._num(r.get("params_b")),
-                                  (r.get("architecture") or "").strip().lower() or None, (r.get("notes") or "").strip())
+    params, arch, notes = _filled(mid, _ref._num(r.get("params_b")), _cell(r, "architecture").lower() or None,
+                                  _cell(r, "notes"))
     return Node(model_id=mid, base_model=_base(r.get("base_model")),
-                relation=(r.get("relation") or "").strip() or "pretrained", architecture=arch, params_b=params,
-                source=(r.get("source") or "").strip(), notes=notes, origin=f"{LINEAGE_FILE}#{i}")
+                relation=_cell(r, "relation") or "pretrained", architecture=arch, params_b=params,
+                source=_cell(r, "source"), notes=notes, origin=f"{LINEAGE_FILE}#{i}")
+
+
+def _cell(r: Mapping[str, Any], column: str) -> str:
+    """A row's cell, stripped ("" when missing or empty)."""
+    return (r.get(column) or "").strip()
 
 
 def _filled(mid: str, params: float | None, arch: str | None, notes: str) -> tuple[float | None, str | None, str]:
@@ -145,20 +150,18 @@ class Lineage:
         me = self.node(model_id)
         if me is None or not me.architecture:
             return []
-        mine = me.params_b if me.params_b is not None else params_of(me.model_id)
+        mine = _param_count(me, params_of)
         if not mine:
             return []
-        up = self.ancestors(model_id, TWIN_EDGES)
-        root = up[-1][0] if up else me.model_id
-        up_ids = {a.lower() for a, _ in up}
+        root, up_ids = self._fine_tune_root(model_id, me)
         my_key = _ali.canonical(model_id).lower()
-        out: list[tuple[str, str]] = []
-        for key, n in self._tree(root):
-            theirs = n.params_b if n.params_b is not None else params_of(n.model_id)
-            if (key != my_key and n.architecture == me.architecture and theirs
-                    and abs(theirs - mine) <= PARAM_TOLERANCE * max(theirs, mine)):
-                out.append((n.model_id, self._kinship(key, n, me, my_key, up_ids, root)))
-        return out
+        return [(n.model_id, self._kinship(key, n, me, my_key, up_ids, root)) for key, n in self._tree(root)
+                if key != my_key and _same_build(me, mine, n, _param_count(n, params_of))]
+
+    def _fine_tune_root(self, model_id: str, me: Node) -> tuple[str, set[str]]:
+        """(the root of the model's fine-tune tree, the lower-cased ids of its ancestors up to it)."""
+        up = self.ancestors(model_id, TWIN_EDGES)
+        return (up[-1][0] if up else me.model_id), {a.lower() for a, _ in up}
 
     def _tree(self, root: str) -> list[tuple[str, Node]]:
         """(key, node) of *root*'s fine-tune tree (through :data:`TWIN_EDGES`), breadth first, each once."""
@@ -180,6 +183,18 @@ class Lineage:
         if any(a.lower() == my_key for a, _ in self.ancestors(n.model_id, TWIN_EDGES)):
             return f"a fine-tune of {me.model_id}"
         return f"a fine-tune of the same base model {root}"
+
+
+def _param_count(n: Node, params_of: Callable[[str], float | None]) -> float | None:
+    """A node's parameter count in billions: its own, else what *params_of* finds."""
+    return n.params_b if n.params_b is not None else params_of(n.model_id)
+
+
+def _same_build(me: Node, mine: float, n: Node, theirs: float | None) -> bool:
+    """Whether *n* is built like *me*: the same architecture and a parameter count within :data:`PARAM_TOLERANCE`."""
+    if not theirs or n.architecture != me.architecture:
+        return False
+    return abs(theirs - mine) <= PARAM_TOLERANCE * max(theirs, mine)
 
 
 def with_hub(shipped_node: Node | None, hub: Node) -> Node:
@@ -251,27 +266,38 @@ def _hub_relation(card_relation: Any, tags: list[str], bases: list[str], sibling
     """The relation of a Hub model to its base: the card's ``base_model_relation``, else the Hub's own
     ``base_model:<relation>:<id>`` tag, else what the repo shows (several bases: a merge; GGUF files, a
     ``quantization_config`` or a quantization library tag: quantized), else a fine-tune."""
-    for rel in _names(card_relation) + [t.split(":", 2)[1] for t in tags if t.startswith("base_model:")
-                                        and t.count(":") >= 2]:
-        if rel in RELATIONS:
-            return rel
+    stated = _stated_relation(card_relation, tags)
+    if stated:
+        return stated
     if len(bases) > 1:
         return "merge"
-    if (any(f.lower().endswith(".gguf") for f in siblings) or _QUANT_TAGS & {t.lower() for t in tags}
-            or (isinstance(cfg, dict) and cfg.get("quantization_config"))):
-        return "quantized"
-    return "finetune"
+    return "quantized" if _looks_quantized(tags, siblings, cfg) else "finetune"
+
+
+def _stated_relation(card_relation: Any, tags: list[str]) -> str | None:
+    """The first known relation the card's ``base_model_relation`` or a ``base_model:<relation>:<id>`` tag states."""
+    tagged = [t.split(":", 2)[1] for t in tags if t.startswith("base_model:") and t.count(":") >= 2]
+    return next((rel for rel in _names(card_relation) + tagged if rel in RELATIONS), None)
+
+
+def _looks_quantized(tags: list[str], siblings: list[str], cfg: Any) -> bool:
+    """Whether a repo shows quantized weights: GGUF files, a quantization library tag or a ``quantization_config``."""
+    return bool(any(f.lower().endswith(".gguf") for f in siblings) or _QUANT_TAGS & {t.lower() for t in tags}
+                or (isinstance(cfg, dict) and cfg.get("quantization_config")))
 
 
 def _hub_fields(hub_info: Any) -> dict[str, Any]:
-    st = getattr(hub_info, "safetensors", None)
+    """What a Hub model info says of lineage: {bases, relation, total (safetensors count), arch (model type)}."""
     cfg = getattr(hub_info, "config", None) or {}
-    tags = [t for t in (getattr(hub_info, "tags", None) or []) if isinstance(t, str)]
-    siblings = [getattr(f, "rfilename", "") or "" for f in (getattr(hub_info, "siblings", None) or [])]
     bases = [_ali.canonical(b) for b in _names(card_field(hub_info, "base_model"))]
-    rel = _hub_relation(card_field(hub_info, "base_model_relation"), tags, bases, siblings, cfg) if bases else None
-    return {"bases": bases, "relation": rel, "total": getattr(st, "total", None) if st is not None else None,
-                "arch": (cfg.get("model_type") if isinstance(cfg, dict) else None)}
+    rel = _hub_relation(card_field(hub_info, "base_model_relation"), _hub_tags(hub_info), bases,
+                        file_names(hub_info), cfg) if bases else None
+    return {"bases": bases, "relation": rel, "total": safetensors_total(hub_info),
+            "arch": (cfg.get("model_type") if isinstance(cfg, dict) else None)}
+
+
+def _hub_tags(hub_info: Any) -> list[str]:
+    return [t for t in (getattr(hub_info, "tags", None) or []) if isinstance(t, str)]
 
 
 def hub_node(model_id: str, timeout_s: float = 3.0,
@@ -290,15 +316,25 @@ def hub_node(model_id: str, timeout_s: float = 3.0,
     except Exception as exc:  # noqa: BLE001 - an optional lookup must never break rating
         return None, {"checked": False, "error": f"{type(exc).__name__}: {exc}"[:300]}
     base = "|".join(box["bases"]) or None
-    total = box["total"] if box["relation"] != "quantized" else None
+    total = _parameter_total(box)
     info = {"checked": True, "base_model": base, "relation": box["relation"], "parameters": box["total"],
             "architecture": box["arch"]}
     if not base and not total:
         return None, info
+    return _hub_built_node(model_id, base, box, total), info
+
+
+def _parameter_total(box: dict[str, Any]) -> Any:
+    """The safetensors total as a parameter count: not for a quantized repo, whose total counts packed tensors."""
+    return box["total"] if box["relation"] != "quantized" else None
+
+
+def _hub_built_node(model_id: str, base: str | None, box: dict[str, Any], total: Any) -> Node:
+    """The node of a Hub model from its fields (:func:`_hub_fields`) and the parameter total to use."""
     return Node(model_id=model_id, base_model=base, relation=box["relation"] or "pretrained",
                 architecture=(str(box["arch"]).lower() if box["arch"] else None),
                 params_b=(total / 1e9 if total else None), source=_hub_source(model_id, base, box["relation"], total),
-                origin="Hub"), info
+                origin="Hub")
 
 
 def _hub_source(model_id: str, base: str | None, relation: str | None, total: Any) -> str:

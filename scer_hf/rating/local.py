@@ -54,13 +54,18 @@ def _whole(x: Any) -> bool:
     return isinstance(x, int) and not isinstance(x, bool)
 
 
-def _elements(shape: Any, i: int, path: str) -> int:
-    """Elements of a tensor's shape: a list of whole numbers >= 0, within any tensor library's limits."""
+def _check_shape(shape: Any, i: int, path: str) -> None:
+    """Refuse a shape that is not a list of whole numbers >= 0, or has more dimensions than any library allows."""
     if not isinstance(shape, list) or not all(_whole(d) and d >= 0 for d in shape):
         raise RatingError(f"{path}: {_nth(i)} has no valid shape (a list of whole numbers >= 0); {_RESAVE}")
     if len(shape) > TENSOR_NDIM.high:
         raise RatingError(f"{path}: {_nth(i)} has {len(shape):,} dimensions, more than the "
                           f"{TENSOR_NDIM.high:g} any tensor library allows; {_RESAVE}")
+
+
+def _elements(shape: Any, i: int, path: str) -> int:
+    """Elements of a tensor's shape: a list of whole numbers >= 0, within any tensor library's limits."""
+    _check_shape(shape, i, path)
     n = 1
     for d in shape:
         n *= d
@@ -95,6 +100,15 @@ def safetensors_params(path: str | os.PathLike[str], *, shown: str | None = None
 
     *shown* names the file in messages instead of its path."""
     p = shown or os.fspath(path)
+    raw, data_len = _header_bytes(path, p, shown)
+    header = loads_json(raw, where=p, what="safetensors header", error=RatingError)
+    if not isinstance(header, dict):
+        raise RatingError(f"{p} has an unreadable safetensors header (not a JSON object); {_RESAVE}")
+    return _header_params(header, p, data_len)
+
+
+def _header_bytes(path: str | os.PathLike[str], p: str, shown: str | None) -> tuple[bytes, int]:
+    """(the JSON header of a safetensors file, the length of its data after it), the header length checked."""
     with open_regular(path, what="safetensors file", error=RatingError, max_bytes=1 << 62, shown=shown) as (fh, size):
         head = fh.read(8)
         if len(head) != 8:
@@ -103,11 +117,12 @@ def safetensors_params(path: str | os.PathLike[str], *, shown: str | None = None
         if not 2 <= n <= _MAX_HEADER or 8 + n > size:
             raise RatingError(f"{p} is not a safetensors file: its header length does not fit the file's "
                               f"{size:,} bytes (or the format's {_MAX_HEADER:,}-byte limit); {_RESAVE}")
-        raw = fh.read(n)
-    header = loads_json(raw, where=p, what="safetensors header", error=RatingError)
-    if not isinstance(header, dict):
-        raise RatingError(f"{p} has an unreadable safetensors header (not a JSON object); {_RESAVE}")
-    data_len, total = size - 8 - n, 0
+        return fh.read(n), size - 8 - n
+
+
+def _header_params(header: dict[str, Any], p: str, data_len: int) -> int:
+    """The parameters a safetensors header lists (each tensor checked against the data it claims)."""
+    total = 0
     for i, (name, t) in enumerate(header.items()):
         if name == "__metadata__":
             continue
@@ -117,15 +132,20 @@ def safetensors_params(path: str | os.PathLike[str], *, shown: str | None = None
     return total
 
 
-def _shards(folder: Path, index: Path) -> list[Path]:
-    """The shard files an index names: inside *folder* only."""
+def _weight_map(index: Path) -> dict[str, Any]:
+    """The ``weight_map`` of a safetensors index ({} when it has none); refused when the index is not one."""
     data = load_json(index, what="index", error=RatingError)
     wm = data.get("weight_map") if isinstance(data, dict) else None
     if not isinstance(data, dict) or not (wm is None or isinstance(wm, dict)):
         raise RatingError(f"{index} is not a safetensors index (a JSON object whose weight_map maps tensor names to "
                           f"shard files); {_RESAVE}")
+    return wm or {}
+
+
+def _shards(folder: Path, index: Path) -> list[Path]:
+    """The shard files an index names: inside *folder* only."""
     names = set()
-    for v in (wm or {}).values():
+    for v in _weight_map(index).values():
         confined(folder, v, what="shard", error=RatingError, source=index.name)
         names.add(v)
     return [folder / f for f in sorted(names)]
@@ -151,25 +171,36 @@ def folder_params(folder: str | os.PathLike[str]) -> tuple[int | None, list[str]
 
 def _card_base(folder: Path) -> tuple[str | None, str | None]:
     """The card's ``base_model`` and relation; an unreadable card (or card metadata) gives none."""
+    meta = _card_metadata(folder)
+    if meta is None:
+        return None, None
+    rel = meta.get("base_model_relation")
+    return _first_base(meta.get("base_model")), (rel if isinstance(rel, str) and len(rel) <= 40 else None)
+
+
+def _first_base(raw: Any) -> str | None:
+    """The (first) base model the card names, when it is a plausible name (1 to 200 characters)."""
+    base = raw[0] if isinstance(raw, list) and raw else raw
+    name = base.strip() if isinstance(base, str) else ""
+    return name if 0 < len(name) <= 200 else None
+
+
+def _card_metadata(folder: Path) -> dict[str, Any] | None:
+    """The card's YAML metadata as a mapping; None for no card, no metadata or unreadable metadata."""
     try:
         text = read_text(folder / "README.md", what="card", error=RatingError, if_missing="")
     except RatingError:
-        return None, None
+        return None
     m = _FM.match(text)
     if not m:
-        return None, None
+        return None
     import yaml  # a dependency of huggingface_hub, which scer-hf requires
 
     try:
         meta = yaml.load(m.group(1), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
     except (yaml.YAMLError, RecursionError):
-        return None, None
-    if not isinstance(meta, dict):
-        return None, None
-    raw, rel = meta.get("base_model"), meta.get("base_model_relation")
-    base = raw[0] if isinstance(raw, list) and raw else raw
-    name = base.strip() if isinstance(base, str) else ""
-    return (name if 0 < len(name) <= 200 else None), (rel if isinstance(rel, str) and len(rel) <= 40 else None)
+        return None
+    return meta if isinstance(meta, dict) else None
 
 
 def _config_base(config: dict[str, Any]) -> str | None:
@@ -190,18 +221,33 @@ def folder_node(folder: str | os.PathLike[str]) -> Node:
     if not isinstance(config, dict):
         raise RatingError(f"{p / 'config.json'} is not a JSON object; is {p} a saved model folder?")
     n, files = folder_params(p)
-    base, rel = _card_base(p)
-    how = "README.md card metadata base_model"
-    if base is None and _config_base(config):
-        base, rel = _config_base(config), "finetune"
-        how = "config.json _name_or_path (the checkpoint it was loaded from)"
+    base, rel, how = _folder_base(p, config)
     arch = config.get("model_type")
+    src = _folder_sources(p, base, how, n, files)
+    return Node(model_id=str(p), base_model=base, relation=(rel or "finetune") if base else "pretrained",
+                architecture=str(arch).lower() if _short_str(arch) else None,
+                params_b=n / 1e9 if n is not None else None, source="; ".join(src),
+                notes=f"architectures: {_architectures(config)}", origin="local folder")
+
+
+def _folder_sources(p: Path, base: str | None, how: str, n: int | None, files: list[str]) -> list[str]:
+    """Where a folder node's facts come from: the folder, where its base model was read, the files counted."""
     src = [f"local folder {p}"] + ([f"base model {base} from {how}"] if base else [])
     if n is not None:
         src.append(f"{n:,} parameters counted from the safetensors header(s) of {', '.join(files)}")
+    return src
+
+
+def _folder_base(p: Path, config: dict[str, Any]) -> tuple[str | None, str | None, str]:
+    """(base model, relation, where it was read): the card's ``base_model``, else the checkpoint the config was
+    loaded from (a fine-tune)."""
+    base, rel = _card_base(p)
+    if base is None and _config_base(config):
+        return _config_base(config), "finetune", "config.json _name_or_path (the checkpoint it was loaded from)"
+    return base, rel, "README.md card metadata base_model"
+
+
+def _architectures(config: dict[str, Any]) -> list[str] | None:
+    """The config's ``architectures`` (short strings, at most 8), None when it has no list."""
     archs = config.get("architectures")
-    archs = [a for a in archs if _short_str(a)][:8] if isinstance(archs, list) else None
-    return Node(model_id=str(p), base_model=base, relation=(rel or "finetune") if base else "pretrained",
-                architecture=str(arch).lower() if _short_str(arch) else None,
-                params_b=n / 1e9 if n is not None else None, source="; ".join(src), notes=f"architectures: {archs}",
-                origin="local folder")
+    return [a for a in archs if _short_str(a)][:8] if isinstance(archs, list) else None

@@ -76,26 +76,41 @@ def measured_hardware(d: dict[str, Any], phases: list[dict[str, Any]]) -> tuple[
     return declared, "declared by the run (the meter recorded no GPU name)" if declared else "not recorded"
 
 
+#: where a report declares its hardware, first found wins (the benchmark's hardware= lands in embodied.hardware)
+_HARDWARE_FROM = ("benchmark", "provenance", "model", "extra", "embodied")
+
+
 def _hardware(d: dict[str, Any]) -> str | None:
-    for where in (d.get("benchmark") or {}, d.get("provenance") or {}, d.get("model") or {}, d.get("extra") or {},
-                  d.get("embodied") or {}):  # the benchmark's hardware= lands in embodied.hardware
-        hw = where.get("hardware") if isinstance(where, dict) else None
-        if hw:
-            return hw if isinstance(hw, str) else str(hw)
-    return None
+    """The hardware the report declares (:data:`_HARDWARE_FROM`), as text."""
+    return next((hw for hw in (_declared_in(d.get(k)) for k in _HARDWARE_FROM) if hw), None)
+
+
+def _declared_in(section: Any) -> str | None:
+    hw = section.get("hardware") if isinstance(section, dict) else None
+    return (hw if isinstance(hw, str) else str(hw)) if hw else None
 
 
 def withhold(pr: PhaseRating) -> PhaseRating:
     """A rating that is not comparable keeps its position only as ``indicative``: no grade, stars or percentile."""
-    if pr.comparable is False and (pr.grade is not None or pr.stars is not None or pr.percentile is not None):
+    if pr.comparable is False and _graded(pr):
         pr.indicative = {"grade": pr.grade, "stars": pr.stars, "percentile": pr.percentile, "references": pr.peers}
         pr.grade, pr.stars, pr.percentile = None, None, None
         for p in pr.nearest_peers:
             p.pop("grade", None)
             p.pop("stars", None)
-        why = "; ".join(n.removeprefix("not comparable: ") for n in pr.notes if n.startswith("not comparable"))
-        pr.reason = f"not rated: not comparable: {why}" if why else "not rated: not comparable"
+        pr.reason = _not_comparable_reason(pr.notes)
     return pr
+
+
+def _graded(pr: PhaseRating) -> bool:
+    """Whether a rating has a grade, stars or a percentile."""
+    return pr.grade is not None or pr.stars is not None or pr.percentile is not None
+
+
+def _not_comparable_reason(notes: list[str]) -> str:
+    """"not rated: not comparable: <why>", the reasons taken from the "not comparable" notes."""
+    why = "; ".join(n.removeprefix("not comparable: ") for n in notes if n.startswith("not comparable"))
+    return f"not rated: not comparable: {why}" if why else "not rated: not comparable"
 
 
 def _size_class_of(row: dict[str, Any]) -> str | None:
@@ -110,10 +125,20 @@ def _size_class_of(row: dict[str, Any]) -> str | None:
 
 def _energy_uncertainty_j(d: dict[str, Any], phases: list[dict[str, Any]], gpu_only: bool) -> float:
     """+- J of the energy rated: each component's share times its own meter's relative uncertainty."""
-    rel_by_comp = {c: float(m.get("relative_uncertainty") or 0.0)
-                   for m in (d.get("provenance") or {}).get("meters", []) for c in m.get("components", [])}
+    rel_by_comp = _relative_uncertainties(d)
     return sum(abs(float(v)) * rel_by_comp.get(c, 0.0) for p in phases for c, v in p["energy_j"].items()
-               if c != "total" and (c.startswith("gpu") or not gpu_only))
+               if _rated_component(c, gpu_only))
+
+
+def _relative_uncertainties(d: dict[str, Any]) -> dict[str, float]:
+    """Each energy component's relative uncertainty, that of the meter that read it."""
+    return {c: float(m.get("relative_uncertainty") or 0.0)
+            for m in (d.get("provenance") or {}).get("meters", []) for c in m.get("components", [])}
+
+
+def _rated_component(c: str, gpu_only: bool) -> bool:
+    """Whether an energy component is part of the energy rated (GPU components only when GPU energy is rated)."""
+    return c != "total" and (c.startswith("gpu") or not gpu_only)
 
 
 def _coverage_gate(d: dict[str, Any], report: Report, path: str | None, phase: str) -> PhaseRating | None:
@@ -143,8 +168,7 @@ def _basis(phases: list[dict[str, Any]], key: str, gpu: bool) -> tuple[float, fl
     e = n = 0.0
     for p in phases:
         cov = phase_coverage(p)
-        e += sum(float(v) for c, v in (cov.get("energy_j") or {}).items()
-                 if c != "total" and (c.startswith("gpu") or not gpu))
+        e += sum(float(v) for c, v in (cov.get("energy_j") or {}).items() if _rated_component(c, gpu))
         n += float((cov.get("counts") or {}).get(key, 0))
     return e, n
 
@@ -177,13 +201,18 @@ class _Run:
         return _coverage_gate(self.d, self.report, self.path, phase)
 
 
+def _task_asked(task: str | None, bench: dict[str, Any], model: dict[str, Any]) -> str | None:
+    """The task to rate for: the one passed, else the benchmark's, else the report's model's."""
+    return task or bench.get("task") or model.get("task")
+
+
 def _inference(report: Report, path: str | None, task: str | None, peers: list[dict[str, Any]]) -> PhaseRating:
     """Energy per 1,000 queries among the AI Energy Score rows of its task and class; else why there is none."""
     run = _Run.of(report, path)
     d = run.d
     bench, model = d.get("benchmark") or {}, d["model"]
     phases = _top(d, "inference")
-    raw_task = task or bench.get("task") or model.get("task")
+    raw_task = _task_asked(task, bench, model)
     if not raw_task:
         return run.unrated("inference", "the report names no task; pass task=", inference_how_to(model.get("id"), None),
                            available=bool(phases))
@@ -195,7 +224,7 @@ def _inference(report: Report, path: str | None, task: str | None, peers: list[d
     if gated is not None:
         return gated
     basis = _InferenceBasis.of(phases)
-    if not phases or not basis.queries or basis.energy_j <= 0:
+    if not phases or not basis.rateable:
         return run.unrated("inference", "the report has no measured inference phase with queries",
                            inference_how_to(model.get("id"), tag))
     return _rated_inference(run, tag, phases, basis, level_notes, peers)
@@ -215,6 +244,11 @@ class _InferenceBasis:
         key = "queries" if any(p["counts"].get("queries") for p in phases) else "samples"
         energy_j, queries = _basis(phases, key, gpu=has_gpu)
         return cls(energy_j, queries, has_gpu and energy_j > 0)
+
+    @property
+    def rateable(self) -> bool:
+        """Whether queries were counted and energy measured in the same windows."""
+        return bool(self.queries) and self.energy_j > 0  # report figures are finite (saved with allow_nan=False)
 
     @property
     def wh_per_1k(self) -> float:
@@ -266,6 +300,17 @@ def _not_comparable(recorded: str | None, hw: str, gpu: bool, bench: dict[str, A
     return notes
 
 
+def _group_peers(peers: list[dict[str, Any]], group: str | None) -> list[dict[str, Any]]:
+    """The peers of a category's group that have a value (none without a group)."""
+    return [r for r in peers if group and r.get("group") == group and r.get("value") is not None]
+
+
+def _split_level_notes(level_notes: list[str]) -> tuple[list[str], list[str]]:
+    """(the "not comparable" notes of the load levels, the others)."""
+    blocking = [n for n in level_notes if n.startswith("not comparable")]
+    return blocking, [n for n in level_notes if n not in blocking]
+
+
 def _rated_inference(run: _Run, tag: str, phases: list[dict[str, Any]], basis: _InferenceBasis,
                      level_notes: list[str], peers: list[dict[str, Any]]) -> PhaseRating:
     d = run.d
@@ -276,15 +321,13 @@ def _rated_inference(run: _Run, tag: str, phases: list[dict[str, Any]], basis: _
     # the uncertainty of the energy rated (GPU components only when GPU energy is the value), not the
     # whole report's relative uncertainty, which mixes in CPU/RAM estimates (+-40 %)
     rel = _energy_uncertainty_j(d, phases, gpu_only=basis.gpu) / basis.energy_j
-    group_rows = [r for r in peers if category["group"] and r.get("group") == category["group"]
-                  and r.get("value") is not None]
+    group_rows = _group_peers(peers, category["group"])
     pr = rate_value("inference", value, "Wh per 1,000 queries", group_rows, with_stars=bool(group_rows),
                     category=category, uncertainty=value * rel if rel else None, **run.common())
-    notes = (_peer_note(tag, cls) + _not_comparable(recorded, hw, basis.gpu, d.get("benchmark") or {})
-             + [n for n in level_notes if n.startswith("not comparable")])
-    after = [n for n in level_notes if not n.startswith("not comparable")] + _coverage_note(run.report)
+    blocking, after = _split_level_notes(level_notes)
+    notes = _peer_note(tag, cls) + _not_comparable(recorded, hw, basis.gpu, d.get("benchmark") or {}) + blocking
     pr.comparable = not notes
-    pr.notes = notes + after + pr.notes
+    pr.notes = notes + after + _coverage_note(run.report) + pr.notes
     withhold(pr)
     if not group_rows and pr.reason is None:
         pr.reason = "no published peers in this category"
@@ -430,18 +473,21 @@ def rate_report(
                   reports=[binding(report)])
 
 
+def _models_named(used: list[Rating], first: Rating) -> str | None:
+    """The model of the ratings used: the one model, or "a + b" when they rate different models."""
+    models = {r.model for r in used}
+    return first.model if len(models) == 1 else " + ".join(str(m) for m in models)
+
+
 def rate_reports(paths: list[Any], **flags: Any) -> Rating:
     """One rating of several reports of one model (a folder such as ``scer-hf demo``'s): each phase from the
     first report of that boundary, bound to every report it used."""
-    ratings = [rate_report(p, **flags) for p in paths]
     by_phase: dict[str, Rating] = {}
-    for r in ratings:
-        b = r.reports[0]["boundary"]
-        by_phase.setdefault(b, r)
+    for r in (rate_report(p, **flags) for p in paths):
+        by_phase.setdefault(r.reports[0]["boundary"], r)
     first = next(iter(by_phase.values()))
     used = [by_phase[b] for b in ("training", "inference") if b in by_phase]
-    models = {r.model for r in used}
-    return Rating(model=first.model if len(models) == 1 else " + ".join(str(m) for m in models),
+    return Rating(model=_models_named(used, first),
                   reference_version=first.reference_version,
                   training=(by_phase.get("training") or first).training,
                   inference=(by_phase.get("inference") or first).inference,

@@ -37,7 +37,7 @@ import statistics
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache, lru_cache
-from typing import Any
+from typing import Any, TypeGuard
 
 from . import index as _idx
 from . import reference as _ref
@@ -93,19 +93,29 @@ class Fit:
 
 def fit_loglog(params_b: list[float], values: list[float]) -> Fit:
     """OLS of log10(values) on log10(params_b) (needs >= 3 points and 2 distinct sizes)."""
-    x = [math.log10(p) for p in params_b]
-    y = [math.log10(v) for v in values]
+    x, y = _log10s(params_b), _log10s(values)
     n = len(x)
     if n < 3:
-        raise ValueError("a log-log fit needs at least 3 points with at least 2 distinct sizes")
+        raise ValueError(_FIT_NEEDS)
     xm, ym = sum(x) / n, sum(y) / n
     sxx = sum((a - xm) ** 2 for a in x)
     if sxx <= 1e-12:
-        raise ValueError("a log-log fit needs at least 3 points with at least 2 distinct sizes")
+        raise ValueError(_FIT_NEEDS)
     slope = sum((a - xm) * (b - ym) for a, b in zip(x, y, strict=True)) / sxx
     intercept = ym - slope * xm
-    s = math.sqrt(sum((b - intercept - slope * a) ** 2 for a, b in zip(x, y, strict=True)) / (n - 2)) if n > 2 else 0.0
-    return Fit(n=n, slope=slope, intercept=intercept, s=s, x_mean=xm, sxx=sxx)
+    return Fit(n=n, slope=slope, intercept=intercept, s=_residual_sd(x, y, slope, intercept), x_mean=xm, sxx=sxx)
+
+
+_FIT_NEEDS = "a log-log fit needs at least 3 points with at least 2 distinct sizes"
+
+
+def _log10s(values: list[float]) -> list[float]:
+    return [math.log10(v) for v in values]
+
+
+def _residual_sd(x: list[float], y: list[float], slope: float, intercept: float) -> float:
+    """The residual standard deviation of a line fitted to at least 3 points (n - 2 degrees of freedom)."""
+    return math.sqrt(sum((b - intercept - slope * a) ** 2 for a, b in zip(x, y, strict=True)) / (len(x) - 2))
 
 
 @dataclass(frozen=True)
@@ -173,25 +183,40 @@ def published_points(task_v1: str, regime: str | None = None) -> list[dict[str, 
     seen: set[str] = set()
     out = []
     for r in _ref.rows("inference"):
-        if not r["group"].startswith(_ref.AIES_EDITION) or r.get("value") is None or r["value"] <= 0:
+        e = _point_entry(r, task_v1)
+        if e is None or e.model_id.lower() in seen or not _in_regime(task_v1, e, regime):
             continue
-        e = _idx.lookup(r["model_key"])
-        if aies_task(r.get("task_key") or "") != task_v1 or e is None or e.moe_without_active:
-            continue
-        key = e.model_id.lower()
-        if key in seen or (regime is not None and regime_of(task_v1, e.params_b) != regime):
-            continue
-        seen.add(key)
+        seen.add(e.model_id.lower())
         out.append({"model": r["model_key"], "params_b": e.effective_b, "total_b": e.params_b,
                     "value": float(r["value"]), "group": r["group"], "ref_id": r.get("ref_id"),
                     "params_ref": e.ref, "nominal": e.nominal})
     return out
 
 
+def _point_entry(r: dict[str, Any], task_v1: str) -> _idx.Entry | None:
+    """The index entry of a reference row that can be a point of *task_v1*'s fit: a positive published AI Energy
+    Score figure of that task, of a model with a usable parameter count (not a mixture of experts without its
+    active count)."""
+    if not _positive_aies(r) or aies_task(r.get("task_key") or "") != task_v1:
+        return None
+    e = _idx.lookup(r["model_key"])
+    return None if e is None or e.moe_without_active else e
+
+
+def _positive_aies(r: dict[str, Any]) -> bool:
+    """Whether a reference row is a positive published AI Energy Score figure."""
+    return r["group"].startswith(_ref.AIES_EDITION) and r.get("value") is not None and r["value"] > 0
+
+
+def _in_regime(task_v1: str, e: _idx.Entry, regime: str | None) -> bool:
+    """Whether an indexed model belongs to *regime* (any, when None)."""
+    return regime is None or regime_of(task_v1, e.params_b) == regime
+
+
 @cache
 def fit_task(task_v1: str, regime: str | None = None) -> Fit | None:
     """The log-log fit of a task (of one regime when given; text generation's single-GPU regime by default)."""
-    reg = regime or (SINGLE if task_v1 == "text_generation" else ALL)
+    reg = _default_regime(task_v1, regime)
     pts = published_points(task_v1, reg)
     try:
         return fit_loglog([p["params_b"] for p in pts], [p["value"] for p in pts])
@@ -263,17 +288,27 @@ def loo_summary(task_v1: str, regime: str | None, n: int, folds: int, t: dict[st
             "useful": sum(1 for c in t["classes"] if c <= MAX_STAR_CLASSES), "of": len(t["classes"])}
 
 
+def _default_regime(task_v1: str, regime: str | None) -> str:
+    """*regime*, else the task's first: text generation's single-GPU regime, or the one fit of any other task."""
+    return regime or (SINGLE if task_v1 == "text_generation" else ALL)
+
+
+def _calibrated(coverage: float | None) -> bool:
+    """Whether a leave-one-out coverage of the interval is within :data:`COVERAGE_OK`."""
+    return coverage is not None and COVERAGE_OK[0] <= coverage <= COVERAGE_OK[1]
+
+
 @cache
 def modellable(task_v1: str, regime: str | None = None) -> tuple[bool, str]:
     """(True, "") when *task_v1* (in *regime*) can be modelled, else (False, why not)."""
-    reg = regime or (SINGLE if task_v1 == "text_generation" else ALL)
+    reg = _default_regime(task_v1, regime)
     n = len(published_points(task_v1, reg))
     where = f"AI Energy Score task {task_v1}" + (f" ({reg})" if reg != ALL else "")
     if n < MIN_POINTS:
         return False, (f"{where} has {n} published figures with an indexed parameter count; a modelled range "
                        f"needs at least {MIN_POINTS}")
     cov = leave_one_out(task_v1, reg)["coverage"]
-    if cov is None or not COVERAGE_OK[0] <= cov <= COVERAGE_OK[1]:
+    if not _calibrated(cov):
         return False, (f"the log-log model of {where} is not calibrated (leave-one-out coverage of its interval "
                        f"{cov if cov is None else f'{cov:.0%}'}): not modelled")
     return True, ""
@@ -287,16 +322,26 @@ def _fitted(tag: str, params_b: float, total: float) -> tuple[str, str | None, s
     """(AI Energy Score task, the task it is taken as or None, regime, the fitted model), or why there is none."""
     taken_as = TASK_TAKEN_AS.get(tag) if aies_task(tag) is None else None
     task_v1 = aies_task(taken_as or tag)
-    if not isinstance(params_b, (int, float)) or not math.isfinite(params_b) or params_b <= 0:
+    if not _positive_number(params_b):
         return f"parameter count must be a positive number, got {params_b!r}"
     if task_v1 is None:
         return f"AI Energy Score v1 has no {tag!r} task: nothing to model from"
     regime = regime_of(task_v1, total)
+    m = _calibrated_model(task_v1, regime)
+    return m if isinstance(m, str) else (task_v1, taken_as, regime, m)
+
+
+def _positive_number(x: Any) -> bool:
+    return isinstance(x, (int, float)) and math.isfinite(x) and x > 0
+
+
+def _calibrated_model(task_v1: str, regime: str) -> Model | str:
+    """The fitted model of a regime when it is calibrated (:func:`modellable`), else why there is none."""
     ok, why = modellable(task_v1, regime)
     m = model_for(task_v1, regime)
     if not ok or m is None:
         return why or f"{task_v1} cannot be modelled"
-    return task_v1, taken_as, regime, m
+    return m
 
 
 def _too_wide(span: str, params_b: float, s_lo: int, s_hi: int, as_note: str) -> str:
@@ -313,7 +358,7 @@ def modelled_inference(params_b: float, task: str, *, model: str | None = None,
     :class:`PhaseRating` with the reason when the task cannot be modelled, or not usefully.
     """
     tag = normalize_task(task)
-    total = float(total_params_b or params_b) if isinstance(params_b, (int, float)) else 0.0
+    total = _total_b(params_b, total_params_b)
     fitted = _fitted(tag, params_b, total)
     if isinstance(fitted, str):
         return _unavailable(fitted)
@@ -322,12 +367,11 @@ def modelled_inference(params_b: float, task: str, *, model: str | None = None,
     group = _ref.aies_group(task_v1, cls)
     mid, lo, hi = m.interval(float(params_b))
     ref_vals = _group_values(group)
-    s_lo, s_hi = (stars(hi, ref_vals), stars(lo, ref_vals)) if ref_vals else (None, None)  # low energy: more stars
+    star_range = _star_range(lo, hi, ref_vals)
     span = f"[{lo:.4g}, {hi:.4g}] Wh per 1,000 queries"
-    as_note = (f"task taken as {taken_as}: AI Energy Score v1 has no {tag} task and measured T5 in {taken_as}"
-               if taken_as else "")
-    if s_lo is not None and s_hi is not None and s_hi - s_lo + 1 > MAX_STAR_CLASSES:
-        return _unavailable(_too_wide(span, params_b, s_lo, s_hi, as_note))
+    as_note = _taken_as_note(tag, taken_as)
+    if _too_many_classes(star_range):
+        return _unavailable(_too_wide(span, params_b, *star_range, as_note))
     pr = PhaseRating(
         phase="inference", available=True, value=mid, unit="Wh per 1,000 queries (GPU)", estimated=True,
         method=f"modelled (regression on {m.fit.n} published figures)", modelled_low=lo, modelled_high=hi,
@@ -336,16 +380,42 @@ def modelled_inference(params_b: float, task: str, *, model: str | None = None,
                   "reference": _ref.REFERENCE_VERSION, "edition": _ref.AIES_EDITION, "regime": regime,
                   "aies_task": task_v1},
         reason="modelled, not measured: no grade (a modelled range is never ranked as a published figure)",
-        sources=[(f"log10-log10 OLS on {m.fit.n} published {_ref.AIES_EDITION} figures of {task_v1} ({regime}; "
-                 f"slope {m.fit.slope:.3f}), local leave-one-out interval of the {min(NEIGHBOURS, m.fit.n)} "
-                 f"figures nearest in size; parameters: {params_source or 'given'}")],
+        sources=[_modelled_source(m, task_v1, regime, params_source)],
     )
-    if s_lo is not None and s_hi is not None:
-        pr.stars_range = [s_lo, s_hi]
-        pr.star_bands = star_bands(ref_vals)
+    if star_range is not None:
+        pr.stars_range, pr.star_bands = list(star_range), star_bands(ref_vals)
     pr.notes += [as_note] if as_note else []
     pr.notes += _modelled_notes(pr, m, float(params_b), total, span, model)
     return pr
+
+
+def _total_b(params_b: Any, total_params_b: float | None) -> float:
+    """The total parameter count (default: *params_b*); 0 for a count that is not a number (:func:`_fitted` says
+    why)."""
+    return float(total_params_b or params_b) if isinstance(params_b, (int, float)) else 0.0
+
+
+def _too_many_classes(star_range: tuple[int, int] | None) -> TypeGuard[tuple[int, int]]:
+    """Whether a modelled interval spans more star classes than a modelled range may show."""
+    return star_range is not None and star_range[1] - star_range[0] + 1 > MAX_STAR_CLASSES
+
+
+def _star_range(lo: float, hi: float, ref_vals: list[float]) -> tuple[int, int] | None:
+    """(fewest, most) stars of an interval among the reference group (low energy: more stars); None without one."""
+    return (stars(hi, ref_vals), stars(lo, ref_vals)) if ref_vals else None
+
+
+def _taken_as_note(tag: str, taken_as: str | None) -> str:
+    """The note on a task modelled as another (T5's text2text generation as summarization), or ""."""
+    return (f"task taken as {taken_as}: AI Energy Score v1 has no {tag} task and measured T5 in {taken_as}"
+            if taken_as else "")
+
+
+def _modelled_source(m: Model, task_v1: str, regime: str, params_source: str | None) -> str:
+    """The source line of a modelled range: the regression, its interval, where the parameter count came from."""
+    return (f"log10-log10 OLS on {m.fit.n} published {_ref.AIES_EDITION} figures of {task_v1} ({regime}; "
+            f"slope {m.fit.slope:.3f}), local leave-one-out interval of the {min(NEIGHBOURS, m.fit.n)} "
+            f"figures nearest in size; parameters: {params_source or 'given'}")
 
 
 def _modelled_notes(pr: PhaseRating, m: Any, params_b: float, total: float, span: str, model: str | None) -> list[str]:

@@ -45,17 +45,24 @@ def token_points() -> tuple[dict[str, Any], ...]:
     """Published J-per-token figures of text generation at batch size 1, one per row, with a parameter count
     (the index's, else the row's own)."""
     out = []
-    for r in _ref.rows("inference"):
-        if r.get("value_unit") != TOKEN_UNIT or str(r.get("batch_size") or "").strip() != "1":
-            continue
-        if r.get("task_key") != "text-generation" or not r.get("value"):
-            continue
-        e = _idx.lookup(r["model_key"])
-        params = e.effective_b if e is not None else r.get("params_b_value")
+    for r in filter(_token_figure, _ref.rows("inference")):
+        params = _params_b(r)
         if params:
             out.append({"model": r["model_key"], "params_b": float(params), "value": float(r["value"]),
                         "ref_id": r["ref_id"], "hardware": r.get("hardware")})
     return tuple(out)
+
+
+def _token_figure(r: dict[str, Any]) -> bool:
+    """Whether a reference row is a J-per-token figure of text generation at batch size 1."""
+    return (r.get("value_unit") == TOKEN_UNIT and str(r.get("batch_size") or "").strip() == "1"
+            and r.get("task_key") == "text-generation" and bool(r.get("value")))
+
+
+def _params_b(r: dict[str, Any]) -> Any:
+    """A row's parameter count in billions: the index's (active parameters of a mixture of experts), else its own."""
+    e = _idx.lookup(r["model_key"])
+    return e.effective_b if e is not None else r.get("params_b_value")
 
 
 @lru_cache(maxsize=1)

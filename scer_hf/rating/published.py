@@ -51,17 +51,30 @@ def footprint(row: Mapping[str, Any]) -> dict[str, Any]:
     published. Always ``provenance``, ``by``, ``source`` and ``ref_id``; absent figures are left out.
     """
     kind = provenance_kind(row)
-    by = ("a third party, not the model's authors" if kind != "published" else
-          "the model's authors" if row.get("phase") == "training" else "the source below, a measurement")
-    out: dict[str, Any] = {"provenance": kind, "by": by, "ref_id": row.get("ref_id"),
-                           "source": str(row.get("source") or "").strip() or None}
-    hardware = str(row.get("hardware") or "").strip()
+    out: dict[str, Any] = {"provenance": kind, "by": _computed_by(kind, row), "ref_id": row.get("ref_id"),
+                           "source": _text(row.get("source")) or None}
+    return {**out, **_clean(_figures(row, _text(row.get("hardware"))))}
+
+
+def _text(x: Any) -> str:
+    return str(x or "").strip()
+
+
+def _computed_by(kind: str, row: Mapping[str, Any]) -> str:
+    """Who computed a row's figures: a third party, the model's authors (training), or the source (a measurement)."""
+    if kind != "published":
+        return "a third party, not the model's authors"
+    return "the model's authors" if row.get("phase") == "training" else "the source below, a measurement"
+
+
+def _figures(row: Mapping[str, Any], hardware: str) -> dict[str, Any]:
+    """The absolute figures of a training, AI Energy Score or ``inference.csv`` row."""
     if row.get("phase") == "training":
-        return {**out, **_clean(_training_figures(row, hardware))}
+        return _training_figures(row, hardware)
     if row.get("source_file") == "aienergyscore_v1.csv" or "gpu_energy_wh_per_1000_queries" in row:
-        return {**out, **_clean({"setting": row.get("setting"), "hardware": hardware,
-                                 "value": _num(row.get("energy_value")), "unit": str(row.get("unit") or "").strip()})}
-    return {**out, **_clean(_inference_figures(row, hardware))}
+        return {"setting": row.get("setting"), "hardware": hardware, "value": _num(row.get("energy_value")),
+                "unit": _text(row.get("unit"))}
+    return _inference_figures(row, hardware)
 
 
 def _training_figures(row: Mapping[str, Any], hardware: str) -> dict[str, Any]:

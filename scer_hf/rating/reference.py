@@ -126,21 +126,38 @@ def raw_rows(name: str) -> list[dict[str, str]]:
 
 
 # -- normalisation of one row ---------------------------------------------------------------
+def _per_parameter_token(total: float | None, param_tokens: float | None) -> float | None:
+    """A published total (MWh or tCO2e) per parameter-token, in the training unit; None when either is unknown."""
+    return total * 1000.0 / param_tokens if param_tokens and total is not None else None
+
+
+def _wh_of_mwh(mwh: float | None) -> float | None:
+    return mwh * 1e6 if mwh is not None else None
+
+
+def _int_or_none(x: float | None) -> int | None:
+    return int(x) if x is not None else None
+
+
+def _unit_of(value: float | None, unit: str) -> str | None:
+    """*unit* for a value that exists; None for a missing one."""
+    return unit if value is not None else None
+
+
 def _training(raw: Mapping[str, Any]) -> dict[str, Any]:
     params_b, tokens_b = _num(raw.get("params_b")), _num(raw.get("training_tokens_b"))
     energy_mwh, tco2e = _num(raw.get("energy_mwh")), _num(raw.get("tco2e_operational"))
     pt = params_b * tokens_b if params_b and tokens_b else None
-    value = energy_mwh * 1000.0 / pt if pt and energy_mwh is not None else None
-    co2e = tco2e * 1000.0 / pt if pt and tco2e is not None else None
+    value, co2e = _per_parameter_token(energy_mwh, pt), _per_parameter_token(tco2e, pt)
     label, secondary, modelled = _evidence(raw.get("notes", ""))
     return {
         "model_key": (raw.get("model_id") or "").strip(), "phase": "training", "evidence": label,
         "secondary": secondary, "modelled": modelled, "derived": False, "task_key": "pre-training",
         "setting": "pre-training (final run, as published)", "size_class": size_class(params_b),
         "hardware_class": hardware_class(raw.get("hardware")), "params_b_value": params_b,
-        "tokens_b_value": tokens_b, "energy_wh": energy_mwh * 1e6 if energy_mwh is not None else None,
-        "value": value, "value_unit": TRAINING_UNIT if value is not None else None,
-        "co2e_value": co2e, "co2e_unit": TRAINING_CO2E_UNIT if co2e is not None else None,
+        "tokens_b_value": tokens_b, "energy_wh": _wh_of_mwh(energy_mwh),
+        "value": value, "value_unit": _unit_of(value, TRAINING_UNIT),
+        "co2e_value": co2e, "co2e_unit": _unit_of(co2e, TRAINING_CO2E_UNIT),
         "group": "training | pre-training | energy per parameter-token", "published_stars": None,
         "derivation": None,
     }
@@ -178,9 +195,9 @@ def _aies(raw: Mapping[str, Any]) -> dict[str, Any]:
         "modelled": False, "derived": False, "task_key": (raw.get("hf_pipeline_tag") or "").strip(),
         "setting": AIES_SETTING, "size_class": cls, "hardware_class": hardware_class(raw.get("hardware")),
         "params_b_value": None, "tokens_b_value": None, "energy_wh": None, "value": value,
-        "value_unit": "Wh per 1,000 queries (GPU)" if value is not None else None,
+        "value_unit": _unit_of(value, "Wh per 1,000 queries (GPU)"),
         "co2e_value": None, "co2e_unit": None, "group": aies_group(task, cls),
-        "published_stars": int(stars) if stars is not None else None, "derivation": None,
+        "published_stars": _int_or_none(stars), "derivation": None,
     }
 
 
@@ -250,11 +267,26 @@ def _shipped(name: str) -> tuple[dict[str, Any], ...]:
 def derive_training_value(row: Mapping[str, Any]) -> dict[str, Any] | None:
     """A copy of a training row whose energy comes from ``scer_hf.core.calculator.derive_training_energy``.
 
-    Only for rows with no published energy. None when the calculator
-    declines the row, or the row lacks parameters/tokens. Marked ``derived=True``.
+    Only for rows with no published energy. None when the calculator declines the row, or the row lacks
+    parameters/tokens. Marked ``derived=True``.
     """
     if row.get("phase") != "training" or row.get("energy_wh") is not None:
         return None
+    derived = _calculator_energy(row)
+    if derived is None:
+        return None
+    energy_mwh, derivation = derived
+    d = dict(row)
+    params_b, tokens_b = row.get("params_b_value"), row.get("tokens_b_value")
+    d.update(derived=True, energy_wh=energy_mwh * 1e6, derivation=derivation,
+             evidence=f"{row.get('evidence', '')}; energy derived (calculator)".lstrip("; "))
+    if params_b and tokens_b:
+        d.update(value=energy_mwh * 1000.0 / (params_b * tokens_b), value_unit=TRAINING_UNIT)
+    return d
+
+
+def _calculator_energy(row: Mapping[str, Any]) -> tuple[float, str] | None:
+    """(energy in MWh, how it was derived) from the calculator; None when it declines the row."""
     from ..core.calculator import derive_training_energy
 
     try:
@@ -263,14 +295,7 @@ def derive_training_value(row: Mapping[str, Any]) -> dict[str, Any] | None:
         return None
     if not out or _num(out.get("energy_mwh_derived")) is None:
         return None
-    energy_mwh = float(out["energy_mwh_derived"])
-    d = dict(row)
-    params_b, tokens_b = row.get("params_b_value"), row.get("tokens_b_value")
-    d.update(derived=True, energy_wh=energy_mwh * 1e6, derivation=str(out.get("derivation", "")),
-             evidence=f"{row.get('evidence', '')}; energy derived (calculator)".lstrip("; "))
-    if params_b and tokens_b:
-        d.update(value=energy_mwh * 1000.0 / (params_b * tokens_b), value_unit=TRAINING_UNIT)
-    return d
+    return float(out["energy_mwh_derived"]), str(out.get("derivation", ""))
 
 
 def _extra_items(extra: Any) -> list[Any]:
@@ -353,14 +378,24 @@ def rows(
     """
     files = _files_for(name)
     phase = "training" if files == ("training.csv",) else "inference"
-    out: list[dict[str, Any]] = []
-    for f in files:
-        for r in _shipped(f):
-            if include_derived and r["phase"] == "training":
-                r = derive_training_value(r) or r
-            out.append(dict(r))
+    out = _shipped_rows(files, derived=include_derived)
     out += [r for r in _extra_rows(extra) if r["phase"] == phase]
-    return [r for r in out if (include_secondary or not r["secondary"]) and (include_modelled or not r["modelled"])]
+    return [r for r in out if _included(r, secondary=include_secondary, modelled=include_modelled)]
+
+
+def _included(r: Mapping[str, Any], *, secondary: bool, modelled: bool) -> bool:
+    """Whether a row is kept: primary, measured rows always; secondary and modelled ones when asked for."""
+    return (secondary or not r["secondary"]) and (modelled or not r["modelled"])
+
+
+def _shipped_rows(files: Iterable[str], *, derived: bool) -> list[dict[str, Any]]:
+    """Copies of the shipped rows of *files*, training values derived where asked for (:func:`_with_derived`)."""
+    return [_with_derived(r) if derived else dict(r) for f in files for r in _shipped(f)]
+
+
+def _with_derived(r: Mapping[str, Any]) -> dict[str, Any]:
+    """A copy of a shipped row, a training row with its value derived where the source allows it."""
+    return dict((derive_training_value(r) or r) if r["phase"] == "training" else r)
 
 
 def load(

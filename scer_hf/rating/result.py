@@ -27,6 +27,25 @@ def _fmt(x: float | None) -> str:
     return _num(x)
 
 
+#: the list fields of a phase rating dict; null reads as empty
+_LIST_FIELDS = ("nearest_peers", "sources", "notes", "peer_values")
+
+
+def _mappings(items: Any) -> list[Mapping[str, Any]]:
+    """The mappings among ``items`` (None reads as none)."""
+    return [a for a in items or [] if isinstance(a, Mapping)]
+
+
+def _phase_kwargs(d: Mapping[str, Any], known: set[str]) -> dict[str, Any]:
+    """The known fields of a phase rating dict, with null lists read as empty, null peers as 0, and a rating
+    written before ``comparable`` existed read as comparable."""
+    kw: dict[str, Any] = {k: d[k] for k in known if k in d}
+    kw.update({k: list(kw.get(k) or []) for k in _LIST_FIELDS})
+    kw["peers"] = kw.get("peers") or 0
+    kw.setdefault("comparable", True)
+    return kw
+
+
 def _json_safe(x: Any) -> Any:
     if isinstance(x, float) and not math.isfinite(x):
         return None
@@ -37,6 +56,12 @@ def _json_safe(x: Any) -> Any:
     return x
 
 
+def _indicative_fields(pr: dict[str, Any]) -> dict[str, Any]:
+    """The indicative grading of a rating dict: ``indicative`` or, for a rating written before it, the grade fields."""
+    return pr.get("indicative") or {"grade": pr.get("grade"), "stars": pr.get("stars"),
+                                    "percentile": pr.get("percentile"), "references": pr.get("peers")}
+
+
 def indicative_text(pr: dict[str, Any]) -> str | None:
     """"indicative: C, percentile 12 of 16 references" of a rating dict that is not comparable (else None).
 
@@ -44,16 +69,19 @@ def indicative_text(pr: dict[str, Any]) -> str | None:
     """
     if not pr or pr.get("comparable") is not False:
         return None
-    ind = pr.get("indicative") or {"grade": pr.get("grade"), "stars": pr.get("stars"),
-                                   "percentile": pr.get("percentile"), "references": pr.get("peers")}
+    ind = _indicative_fields(pr)
     if ind.get("grade") is None and ind.get("stars") is None:
         return None
-    parts = [f"indicative: {ind['grade']}" if ind.get("grade") else "indicative:"]
-    if ind.get("percentile") is not None:
-        parts.append(f"percentile {ind['percentile']:.0f} of {ind.get('references')} references")
-    if ind.get("stars") is not None:
-        parts.append(f"{ind['stars']}/5 stars")
-    return ", ".join(parts).replace(":,", ":")
+    return ", ".join(_indicative_parts(ind)).replace(":,", ":")
+
+
+def _indicative_parts(ind: Mapping[str, Any]) -> list[str]:
+    """The facts of an indicative grading that exist: grade, percentile among the references, stars."""
+    parts = [f"indicative: {ind['grade']}" if ind.get("grade") else "indicative:",
+             f"percentile {ind['percentile']:.0f} of {ind.get('references')} references"
+             if ind.get("percentile") is not None else None,
+             f"{ind['stars']}/5 stars" if ind.get("stars") is not None else None]
+    return [p for p in parts if p]
 
 
 def not_comparable_reasons(pr: dict[str, Any]) -> list[str]:
@@ -101,13 +129,9 @@ class PhaseRating:
         """A phase rating from its dict (the shared rating contract, e.g. ``scer-hf rate --json``): unknown keys are
         ignored, missing ones take their defaults; a rating written before ``comparable`` existed is comparable."""
         known = {f.name for f in fields(cls)} - {"alternatives", "phase"}
-        kw: dict[str, Any] = {k: d[k] for k in known if k in d}
-        for k in ("nearest_peers", "sources", "notes", "peer_values"):  # lists: null reads as empty
-            kw[k] = list(kw.get(k) or [])
-        kw["peers"] = kw.get("peers") or 0
-        kw.setdefault("comparable", True)
+        kw = _phase_kwargs(d, known)
         name = str(d.get("phase") or phase or "")
-        kw["alternatives"] = [cls.from_dict(a, name) for a in d.get("alternatives") or [] if isinstance(a, Mapping)]
+        kw["alternatives"] = [cls.from_dict(a, name) for a in _mappings(d.get("alternatives"))]
         return cls(phase=name, **kw)
 
     @property
@@ -156,30 +180,48 @@ class PhaseRating:
     def summary(self) -> str:
         """One line: grade, stars, percentile, value, peers - or why there is none (no nested parentheses)."""
         if self.stars_range is not None or self.modelled_low is not None:
-            return (f"{_fmt(self.value)} {_unit_text(self.unit)}, modelled range {_fmt(self.modelled_low)}-"
-                    f"{_fmt(self.modelled_high)} | {self.stars_label() or 'no stars'} | {self.method}")
+            return self._modelled_summary()
         if self.comparable is False and self.available:
             return (f"not rated: not comparable | {_quantity(self.value, self.unit)}"
-                    f" | {self.method}{', ESTIMATED' if self.estimated else ''}")
+                    f" | {self.method_text()}")
         if not self.available:
-            tail = f"; measure it: {self.how_to_measure}" if self.how_to_measure else ""
-            return f"no figure: {self.reason}{tail}"
-        parts = []
-        if self.grade:
-            parts.append(f"SCER {self.grade}")
-        if self.stars is not None:
-            parts.append(f"{self.stars} of 5 stars")
-        if self.percentile is not None:
-            parts.append(f"percentile {_num(self.percentile)} of {self.peers} references")
-        unc = f" +/- {_fmt(self.uncertainty)}" if self.uncertainty else ""
-        parts.append(_quantity(self.value, self.unit) + unc)
-        parts.append(f"{self.method}{', ESTIMATED' if self.estimated else ''}")
-        if self.basis_label:
-            parts.append(self.basis_label)
-        s = " | ".join(parts)
+            return self._missing_summary()
+        return self._available_summary()
+
+    def _missing_summary(self) -> str:
+        """Why there is no figure, and how to measure it when known."""
+        tail = f"; measure it: {self.how_to_measure}" if self.how_to_measure else ""
+        return f"no figure: {self.reason}{tail}"
+
+    def _available_summary(self) -> str:
+        """The summary of an available, comparable figure; an ungraded one says why it is not rated."""
+        s = " | ".join(self._summary_parts())
         if self.grade is None and self.stars is None and self.reason:
             s += f" - not rated: {self.reason}"
         return s
+
+    def _modelled_summary(self) -> str:
+        """The summary of a modelled value: the value, its range, the stars of the range."""
+        return (f"{_fmt(self.value)} {_unit_text(self.unit)}, modelled range {_fmt(self.modelled_low)}-"
+                f"{_fmt(self.modelled_high)} | {self.stars_label() or 'no stars'} | {self.method}")
+
+    def method_text(self) -> str:
+        """The method, flagged ", ESTIMATED" when the figure is estimated."""
+        return f"{self.method}{', ESTIMATED' if self.estimated else ''}"
+
+    def grade_parts(self) -> list[str]:
+        """The grading facts that exist: SCER grade, stars, percentile among the references."""
+        parts = [f"SCER {self.grade}" if self.grade else None,
+                 f"{self.stars} of 5 stars" if self.stars is not None else None,
+                 f"percentile {_num(self.percentile)} of {self.peers} references"
+                 if self.percentile is not None else None]
+        return [p for p in parts if p]
+
+    def _summary_parts(self) -> list[str]:
+        """The fields of an available, comparable figure's summary, in reading order."""
+        unc = f" +/- {_fmt(self.uncertainty)}" if self.uncertainty else ""
+        parts = [*self.grade_parts(), _quantity(self.value, self.unit) + unc, self.method_text()]
+        return parts + ([self.basis_label] if self.basis_label else [])
 
     def __repr__(self) -> str:
         return f"<PhaseRating {self.phase}: {self.summary()}>"

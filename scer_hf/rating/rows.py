@@ -64,8 +64,7 @@ def rate_value(
     N = peers other than *self_row*, plus the rated value. Stars use the range of the
     reference group (the rows themselves; a new value is clipped to it).
     """
-    own_id = self_row.get("ref_id") if self_row is not None else None
-    others = [p for p in peers if p.get(value_key) is not None and p.get("ref_id") != own_id]
+    others = _counted_peers(peers, self_row, value_key)
     values = [float(p[value_key]) for p in others] + [float(value)]
     pcts = percentiles(values)
     pct = pcts[-1]
@@ -74,15 +73,27 @@ def rate_value(
         uncertainty=uncertainty, category=dict(category), peers=len(others), sources=list(sources),
         estimated=estimated, method=method,
     )
-    ref_vals = values[:-1] + ([float(value)] if self_row is not None else [])
+    ref_vals = values[:-1] + ([float(value)] if self_row is not None else [])  # a reference row is in its group
     if with_stars and ref_vals:
         _star(pr, float(value), ref_vals, unit)
     if pct is None:
         pr.reason = "no peers in this category (N = 1): a percentile needs at least 2 figures"
-    pr.peer_values = [{"model": p.get("model_key"), "value": v, "ref_id": p.get("ref_id")}
-                      for p, v in zip(others, values[:-1], strict=True)]
+    pr.peer_values = _peer_values(others, values[:-1])
     pr.nearest_peers = _nearest(others, values, pcts, unit, ref_vals if pr.stars is not None else None)
     return pr
+
+
+def _counted_peers(peers: Sequence[Mapping[str, Any]], self_row: Mapping[str, Any] | None,
+                   value_key: str) -> list[Mapping[str, Any]]:
+    """The peers a value is counted among: those with a value, except the rated reference row itself."""
+    own_id = self_row.get("ref_id") if self_row is not None else None
+    return [p for p in peers if p.get(value_key) is not None and p.get("ref_id") != own_id]
+
+
+def _peer_values(others: Sequence[Mapping[str, Any]], values: Sequence[float]) -> list[dict[str, Any]]:
+    """Every peer counted, as {model, value, ref_id}."""
+    return [{"model": p.get("model_key"), "value": v, "ref_id": p.get("ref_id")}
+            for p, v in zip(others, values, strict=True)]
 
 
 def _star(pr: PhaseRating, value: float, ref_vals: list[float], unit: str) -> None:
@@ -208,11 +219,18 @@ def rate_inference_row(row: dict[str, Any], peers: list[dict[str, Any]]) -> Phas
                     sources=_row_sources(row), estimated=kind != "published")
     pr.published = footprint(row)
     pr.comparable = True
-    if row.get("published_stars") is not None and pr.stars is not None and pr.stars != row["published_stars"]:
-        pr.notes.append(f"published stars {row['published_stars']} differ from recomputed {pr.stars}")
+    pr.notes += _stars_differ(row, pr.stars)
     if row.get("evidence"):
         pr.notes.append(f"evidence: [{row['evidence']}]")
     return pr
+
+
+def _stars_differ(row: Mapping[str, Any], recomputed: int | None) -> list[str]:
+    """A note when the stars the source published differ from those recomputed on the shipped group."""
+    published = row.get("published_stars")
+    if published is None or recomputed is None or recomputed == published:
+        return []
+    return [f"published stars {published} differ from recomputed {recomputed}"]
 
 
 def pick(prs: list[PhaseRating]) -> PhaseRating:
