@@ -171,7 +171,7 @@ def _headline_sci(alts: Sequence[Mapping[str, Any]], boundary: str, emb_g: float
     sci["embodied_included"] = emb_g is not None
     sci["basis"] = _SCI_BASIS
     # the unit people are shown (functional unit scaled so the value reads 1 to 1,000; scer_hf.core.fmt)
-    sci["shown_unit"] = _fmt.sci_display(sci)["unit"]
+    sci["shown_unit"] = (_fmt.sci_display(sci) or {}).get("unit")
     return sci
 
 
