@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import os
 import xml.etree.ElementTree as ET
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -181,13 +181,18 @@ def _verify_card_beside(p: Path, meta: Mapping[str, Any],
             continue
         matched[b] = rep
         part = _verify_card_boundary(p, meta, block, rep)
-        for c in part.checks:  # name each report's own checks after its boundary
-            if not c.name.startswith("card."):
-                c.name = f"{b} report: {c.name}"
-        res.checks.extend(part.checks)
+        res.checks.extend(_named_after(b, part.checks))
         if b == boundaries[0]:  # the result carries the first boundary's report digest
             res.digest = part.digest
     return res, matched
+
+
+def _named_after(boundary: str, checks: list[Check]) -> list[Check]:
+    """*checks* with each report's own checks (not the card's) named after its *boundary* (in place)."""
+    for c in checks:
+        if not c.name.startswith("card."):
+            c.name = f"{boundary} report: {c.name}"
+    return checks
 
 
 def _report_for(beside: list[Report], boundary: str, digest: Any) -> Report | None:
@@ -339,17 +344,30 @@ def verify(target: Report | Mapping[str, Any] | str | os.PathLike[str],
     if not p.exists():
         raise VerificationError(f"nothing to verify at {p}: give a scer_report.json, a label .svg, an HTML report, "
                                 "a README.md or their folder")
-    suffix = p.suffix.lower()
-    if suffix == ".svg":
-        return verify_label(p, report, rating)
-    if suffix in (".html", ".htm"):
-        return verify_html(p, report, rating)
-    if suffix in (".md", ".markdown"):
-        return verify_card(p, report)
+    by_suffix = _BY_SUFFIX.get(p.suffix.lower())
+    if by_suffix is not None:
+        return by_suffix(p, report, rating)
     if p.is_dir() and report is None and len(report_paths(p)) > 1:  # e.g. the demo folder: everything in it
         return verify_folder(p)
+    return _verify_report_against(p, report)
+
+
+def _verify_card_file(p: Path, report: Any, rating: Any) -> VerificationResult:
+    """A model card: its rating is the one it carries, so *rating* is not used."""
+    return verify_card(p, report)
+
+
+def _verify_report_against(p: Path, report: Report | str | os.PathLike[str] | None) -> VerificationResult:
+    """A report file (or the report of its folder), and, with *report*, whether it is the same report."""
     res = verify_report(p)
     if report is not None:  # compare with another copy of the same report
         other = report if isinstance(report, Report) else Report.load(report)
         check(res.checks, "digest", other.digest(), res.digest, "same report as --report")
     return res
+
+
+#: the check of each kind of file scer-hf writes, by its suffix: (path, --report, --rating) -> result
+_BY_SUFFIX: dict[str, Callable[[Path, Any, Any], VerificationResult]] = {
+    ".svg": verify_label, ".html": verify_html, ".htm": verify_html, ".md": _verify_card_file,
+    ".markdown": _verify_card_file,
+}
