@@ -32,7 +32,7 @@ from ..core import fmt as _fmt
 from ..core.report import Report
 from ..core.report_files import REPORT_NAMES, report_paths
 from ..errors import CardError, SCERError, VerificationError
-from .checks import Check, VerificationResult, check
+from .checks import Check, VerificationResult, check, same
 from .recompute import _check_rating, verify_report
 from .recompute import _rebuild as _rebuild  # earlier home, kept for modules that import it here
 
@@ -76,19 +76,24 @@ def verify_label(label_path: str | os.PathLike[str], report: Report | str | os.P
     inner = verify_report(rep)
     res = VerificationResult(str(p), "label", list(inner.checks), inner.digest)
     url = meta.get("qr") if str(meta.get("qr", "")).startswith(("http://", "https://")) else None
-    rated = bool(meta.get("rated", meta.get("grade") is not None or meta.get("stars") is not None))
-    fields = label_fields(rep, rating_for(rep, rating, rated), url, auto_rate=False)
+    fields = label_fields(rep, rating_for(rep, rating, _label_rated(meta)), url, auto_rate=False)
     check(res.checks, "label.digest", rep.digest(), meta.get("digest"), "label made from this report")
-    for key in _META_KEYS:
-        if key == "digest":
-            continue
-        if key in _LATER_META_KEYS and key not in meta:  # a label made before this field was recorded
-            res.checks.append(Check(f"label.{key}", fields.get(key), None, None,
-                                    "not recorded by this label's version"))
-            continue
-        check(res.checks, f"label.{key}", fields.get(key), meta.get(key))
+    res.checks += [_meta_check(key, fields, meta) for key in _META_KEYS if key != "digest"]
     res.checks += label_view_checks(p, svg, meta, rep, rating)
     return res
+
+
+def _label_rated(meta: Mapping[str, Any]) -> bool:
+    """Whether the label showed a rating: as it records it, else (older labels) whether it has a grade or stars."""
+    return bool(meta.get("rated", meta.get("grade") is not None or meta.get("stars") is not None))
+
+
+def _meta_check(key: str, fields: Mapping[str, Any], meta: Mapping[str, Any]) -> Check:
+    """One metadata field of the label against its recomputation; skipped for a field added after the label's
+    version (see :data:`_LATER_META_KEYS`)."""
+    if key in _LATER_META_KEYS and key not in meta:  # a label made before this field was recorded
+        return Check(f"label.{key}", fields.get(key), None, None, "not recorded by this label's version")
+    return Check(f"label.{key}", fields.get(key), meta.get(key), same(fields.get(key), meta.get(key)))
 
 
 #: label metadata added after the first release: labels without them still verify (the field is skipped)
