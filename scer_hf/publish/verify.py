@@ -67,7 +67,7 @@ def verify_label(label_path: str | os.PathLike[str], report: Report | str | os.P
     rating raises :class:`~scer_hf.errors.RatingMismatchError` naming the field that differs.
     """
     from .label import _META_KEYS, label_fields  # avoid a cycle at import
-    from .verify_views import label_view_checks, rating_for
+    from .verify_views import label_rated, label_url, label_view_checks, rating_for
 
     p = Path(label_path)
     svg, meta = _label_meta(p)
@@ -75,17 +75,11 @@ def verify_label(label_path: str | os.PathLike[str], report: Report | str | os.P
         Report.load(report) if report is not None else _report_beside_label(p, meta))
     inner = verify_report(rep)
     res = VerificationResult(str(p), "label", list(inner.checks), inner.digest)
-    url = meta.get("qr") if str(meta.get("qr", "")).startswith(("http://", "https://")) else None
-    fields = label_fields(rep, rating_for(rep, rating, _label_rated(meta)), url, auto_rate=False)
+    fields = label_fields(rep, rating_for(rep, rating, label_rated(meta)), label_url(meta), auto_rate=False)
     check(res.checks, "label.digest", rep.digest(), meta.get("digest"), "label made from this report")
     res.checks += [_meta_check(key, fields, meta) for key in _META_KEYS if key != "digest"]
     res.checks += label_view_checks(p, svg, meta, rep, rating)
     return res
-
-
-def _label_rated(meta: Mapping[str, Any]) -> bool:
-    """Whether the label showed a rating: as it records it, else (older labels) whether it has a grade or stars."""
-    return bool(meta.get("rated", meta.get("grade") is not None or meta.get("stars") is not None))
 
 
 def _meta_check(key: str, fields: Mapping[str, Any], meta: Mapping[str, Any]) -> Check:
