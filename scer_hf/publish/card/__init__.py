@@ -108,15 +108,22 @@ def _label_ref(label_path: str | None, report: Report, folder: Path | None = Non
 
     A local scer-hf label made from another report (e.g. the inference label next to a training card) is skipped.
     """
-    if label_path and re.match(r"https?://", str(label_path)):
+    if label_path and _is_url(str(label_path)):
         return str(label_path)
-    for name in _label_candidates(label_path, report.boundary):
-        if folder is not None and (folder / name).is_file():
-            if _shows_this_report(folder / name, report):
-                return name
-        elif files is not None and name in files:
-            return name
-    return None
+    return next((n for n in _label_candidates(label_path, report.boundary) if _has_label(n, report, folder, files)),
+                None)
+
+
+def _is_url(ref: str) -> bool:
+    return re.match(r"https?://", ref) is not None
+
+
+def _has_label(name: str, report: Report, folder: Path | None, files: set[str] | None) -> bool:
+    """Whether the card has label *name* to show: a file beside a local card (made from this report), or a file
+    of the repo."""
+    if folder is not None and (folder / name).is_file():
+        return _shows_this_report(folder / name, report)
+    return files is not None and name in files
 
 
 def _shows_this_report(path: Path, report: Report) -> bool:
@@ -345,7 +352,7 @@ def _edit_local(path: Path, rep: Report, rating: Any, overwrite: bool,
 def _files_to_push(path: Path, new: str, label: str | None) -> dict[str, bytes]:
     """The card and, when it shows a label file (not a URL), that file."""
     files = {"README.md": new.encode("utf-8")}
-    if label and not re.match(r"https?://", label):
+    if label and not _is_url(label):
         files[Path(label).as_posix()] = _read.read_bytes(path.parent / label, what="label", error=CardError)
     return files
 
