@@ -143,11 +143,15 @@ def _legacy_coverage(p: Mapping[str, Any]) -> dict[str, Any]:
             "duration_s": d, "energy_j": dict(p["energy_j"]), "counts": dict(p.get("counts") or {})}
 
 
+def _meter_uncertainty_j(energy_j: Mapping[str, Any], rel_by_comp: Mapping[str, float]) -> float:
+    """Each component's energy times its meter's relative uncertainty, summed (the total and absent figures out)."""
+    return sum(abs(v) * rel_by_comp.get(c, 0.0) for c, v in energy_j.items() if c != "total" and v is not None)
+
+
 def phase_uncertainty(phase: Mapping[str, Any], rel_by_comp: Mapping[str, float]) -> float:
-    filled = phase.get("energy_j_filled") or {}
-    measured = sum(abs(v) * rel_by_comp.get(c, 0.0) for c, v in phase["energy_j"].items()
-                   if c != "total" and v is not None)
-    return measured + sum(abs(v) * rel_by_comp.get(c, 0.0) for c, v in filled.items() if c != "total") + \
+    """A phase's energy uncertainty: the meters' on measured and filled energy, plus the fill's own spread."""
+    return _meter_uncertainty_j(phase["energy_j"], rel_by_comp) + \
+        _meter_uncertainty_j(phase.get("energy_j_filled") or {}, rel_by_comp) + \
         float(phase.get("filled_uncertainty_j") or 0.0)
 
 
