@@ -80,12 +80,16 @@ class Totals:
         self.filled_j += float((p.get("energy_j_filled") or {}).get("total", 0.0))
         self.unfilled.update(p.get("unfilled", ()))
         self.unc_j += p["energy_uncertainty_j"]
-        total = p["energy_j"]["total"]
+        self._add_total(p["energy_j"]["total"], overhead=p.get("kind") != self.boundary)
+
+    def _add_total(self, total: float | None, overhead: bool) -> None:
+        """Sum a top-level phase's total (also as an overhead, for a phase not of the boundary's kind); a phase
+        without a total (a gap that cannot be filled) leaves the run without one."""
         if total is None:
             self.missing_total = True
             return
         self.energy_j += float(total)
-        if p.get("kind") != self.boundary:
+        if overhead:
             self.overhead_j += float(total)
 
     # -- the derived keys ------------------------------------------------------------------

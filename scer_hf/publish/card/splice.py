@@ -273,9 +273,13 @@ def splice_front_matter(card: SplitCard, values: dict[str, Any], tag: str | None
     edits, done = _replace_keys(keys, todo)
     if tag is not None:
         edits += _add_tag(keys, tag, tags)
-    appended = "".join(keys.dump(n, val) for n, val in todo.items() if n not in done and val is not REMOVE)
-    edits.append((len(keys.y), len(keys.y), appended))  # new keys go last
+    edits.append((len(keys.y), len(keys.y), _new_keys(keys, todo, done)))  # new keys go last
     return _without_last_newline(_apply(keys.y, edits), keys.nl, card.has_front_matter)
+
+
+def _new_keys(keys: _Keys, todo: Mapping[str, Any], done: set[str]) -> str:
+    """The keys of *todo* the front matter did not have (those to remove left out), as YAML text."""
+    return "".join(keys.dump(n, val) for n, val in todo.items() if n not in done and val is not REMOVE)
 
 
 def _without_last_newline(out: str, nl: str, had_front_matter: bool) -> str:
@@ -397,12 +401,17 @@ def same_value(a: Any, b: Any) -> bool:
 
 
 # ---------------------------------------------------------------------- body ------------
+def _paired(starts: list[int], ends: list[int]) -> bool:
+    """Whether the markers pair up: as many ends as starts, each end after its start and before the next start."""
+    return len(starts) == len(ends) and all(e > s for s, e in zip(starts, ends, strict=True)) and \
+        all(s2 >= e for e, s2 in zip(ends[:-1], starts[1:], strict=True))
+
+
 def _section_spans(body: str) -> list[tuple[int, int]]:
     """(start, end) of each SCER section in *body*; a :class:`CardError` when the markers do not pair up."""
     starts = [m.start() for m in re.finditer(re.escape(SECTION_START), body)]
     ends = [m.end() for m in re.finditer(re.escape(SECTION_END), body)]
-    if len(starts) != len(ends) or any(e <= s for s, e in zip(starts, ends, strict=True)) or \
-            any(s2 < e for e, s2 in zip(ends[:-1], starts[1:], strict=True)):
+    if not _paired(starts, ends):
         raise CardError(f"the card has unbalanced '{SECTION_START}' / '{SECTION_END}' markers; delete the broken "
                         "SCER section by hand (or restore both markers) and re-run")
     return list(zip(starts, ends, strict=True))
