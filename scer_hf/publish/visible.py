@@ -106,17 +106,24 @@ def svg_lines(svg: str) -> list[str]:
         root = ET.fromstring(svg)
     except ET.ParseError as exc:
         return [f"unreadable SVG: {exc}"]
+    lines, rows = _seen(root)
+    lines += [_row_line(rows[y]) for y in sorted(rows)]
+    return [ln for ln in lines if ln.strip()]
+
+
+def _seen(root: ET.Element) -> tuple[list[str], dict[float, list[tuple[float, str]]]]:
+    """What a person sees of the drawing: the lines of their own (title, description, QR code), and the texts
+    drawn at (x, y), by row (y)."""
     rows: dict[float, list[tuple[float, str]]] = {}
     lines: list[str] = []
     for el in root.iter():
         placed = _placed(el)
-        if isinstance(placed, str):  # a line of its own (title, description, QR code)
+        if isinstance(placed, str):
             lines.append(placed)
-        elif placed is not None:  # drawn at (x, y): joined with the others on its row
+        elif placed is not None:  # joined with the others on its row
             x, y, text = placed
             rows.setdefault(round(y, 1), []).append((x, text))
-    lines += [_row_line(rows[y]) for y in sorted(rows)]
-    return [ln for ln in lines if ln.strip()]
+    return lines, rows
 
 
 _BLOCK = {"p", "div", "li", "tr", "h1", "h2", "h3", "h4", "h5", "h6", "header", "footer", "figcaption", "section",
