@@ -89,10 +89,14 @@ def _check_rating(checks: list[Check], report: Report, stored: Mapping[str, Any]
         checks.append(Check(f"{where}", None, None, False, f"rating could not be recomputed: {exc}"))
         return
     for phase in ("training", "inference"):
-        s, f = stored.get(phase) or {}, fresh[phase].to_dict()  # as JSON holds it (no NaN)
-        for key in ("grade", "stars", "percentile", "value"):
-            if key in s:  # the stored block as written: only what it records is compared
-                check(checks, f"{where}.{phase}.{key}", f.get(key), s.get(key))
+        _check_phase_rating(checks, stored.get(phase) or {}, fresh[phase].to_dict(), f"{where}.{phase}")
+
+
+def _check_phase_rating(checks: list[Check], stored: Mapping[str, Any], fresh: Mapping[str, Any], where: str) -> None:
+    """One boundary's stored rating against the fresh one (as JSON holds it, no NaN): only what it records."""
+    for key in ("grade", "stars", "percentile", "value"):
+        if key in stored:
+            check(checks, f"{where}.{key}", fresh.get(key), stored.get(key))
 
 
 def verify_report(report: Report | Mapping[str, Any] | str | os.PathLike[str],
