@@ -103,6 +103,11 @@ def stopping_text(bench: Mapping[str, Any] | None) -> tuple[str, bool] | None:
         return _levels_stopping_text(bench)
     if not isinstance(bench, Mapping) or not isinstance(bench.get("ci"), Mapping):
         return None
+    return _interval_stop(bench)
+
+
+def _interval_stop(bench: Mapping[str, Any]) -> tuple[str, bool] | None:
+    """Where one interval stopped: at the query cap (a warning) or at its target; None when it says neither."""
     stopped = bench.get("stopped_by")
     n = _num(bench.get("queries_measured")) or _num(bench.get("queries_run"))
     reached, conf_t, goal = _interval_texts(bench["ci"])
