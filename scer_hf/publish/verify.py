@@ -166,7 +166,7 @@ def _verify_card_beside(p: Path, meta: Mapping[str, Any],
                         block: Mapping[str, Any]) -> tuple[VerificationResult, dict[str, Report]]:
     """Every boundary the card carries, against the report beside it that the card names (or of its boundary)."""
     beside = _reports_beside(p)
-    boundaries = [b for b in ("training", "inference") if isinstance(block.get(b), Mapping)]
+    boundaries = _card_boundaries(block)
     if not beside or not boundaries:
         raise VerificationError(f"no report to check {p} against; put its scer_report.json beside the card "
                                 "or pass --report scer_report.json")
@@ -175,8 +175,7 @@ def _verify_card_beside(p: Path, meta: Mapping[str, Any],
     for b in boundaries:
         rep = _report_for(beside, b, block[b].get("report_digest"))
         if rep is None:
-            res.checks.append(Check(f"card.scer.{b}.report", "a report beside the card", None, False,
-                                    f"no {b} scer_report*.json beside the card"))
+            res.checks.append(_no_report_beside(b))
             continue
         matched[b] = rep
         part = _verify_card_boundary(p, meta, block, rep)
@@ -184,6 +183,17 @@ def _verify_card_beside(p: Path, meta: Mapping[str, Any],
         if b == boundaries[0]:  # the result carries the first boundary's report digest
             res.digest = part.digest
     return res, matched
+
+
+def _card_boundaries(block: Mapping[str, Any]) -> list[str]:
+    """The boundaries the card's ``scer`` block carries, training first."""
+    return [b for b in ("training", "inference") if isinstance(block.get(b), Mapping)]
+
+
+def _no_report_beside(b: str) -> Check:
+    """The failed check of a boundary the card carries without its report beside it."""
+    return Check(f"card.scer.{b}.report", "a report beside the card", None, False,
+                 f"no {b} scer_report*.json beside the card")
 
 
 def _named_after(boundary: str, checks: list[Check]) -> list[Check]:
