@@ -223,6 +223,9 @@ def test_tags_in_every_shape() -> None:
     assert indented.startswith("---\n  license: mit\n  tags:\n  - a\n  - scer\n  scer:\n    schema_version: 1\n")
     alias = edit_card_text("---\nbase: &t [a]\ntags: *t\n---\n", rep)
     assert alias.startswith("---\nbase: &t [a]\n") and ModelCard(alias).data.tags == ["a", "scer"]
+    # a duplicated scalar: the one YAML keeps is rewritten with the tag, the earlier one dropped
+    dup = edit_card_text("---\ntags: x\nlicense: mit\ntags: y\n---\n", rep)
+    assert dup.startswith("---\nlicense: mit\ntags:\n- y\n- scer\n")
 
 
 def test_missing_card_in_a_folder_is_created(tmp_path: Path) -> None:

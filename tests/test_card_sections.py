@@ -84,3 +84,17 @@ def test_training_type_comes_from_the_report() -> None:
     for kind in ("fine-tuning", "pre-training"):
         rep = Report.from_dict({**d, "model": {**d["model"], "training_type": kind}})
         assert co2_entry(rep)["training_type"] == kind
+
+
+def test_section_markers_that_do_not_pair_up_are_refused_and_duplicates_collapse() -> None:
+    from scer_hf.errors import CardError
+    from scer_hf.publish.card.splice import SECTION_END as E
+    from scer_hf.publish.card.splice import SECTION_START as S
+    from scer_hf.publish.card.splice import put_section
+
+    new = f"{S}\nnew\n{E}"
+    for broken in (f"{S}\nold\n", f"{E}\nold\n{S}\n", f"{S}\na\n{S}\nb\n{E}\n{E}\n", f"{S}\n{E}\n{E}\n"):
+        with pytest.raises(CardError, match="unbalanced"):
+            put_section(broken, new, "\n")
+    assert put_section(f"intro\n{S}\nold\n{E}\nmid\n{S}\ndup\n{E}\nend\n", new, "\n") == f"intro\n{new}\nmid\n\nend\n"
+    assert put_section("intro", new, "\n") == f"intro\n\n{new}\n" and put_section("", new, "\n") == f"{new}\n"

@@ -67,3 +67,20 @@ def test_the_limit_is_stated_a_rare_component_can_be_missed() -> None:
     res = simulate(draw, 1.08, runs=2000, seed=5)
     assert res["coverage"] < 0.95
     assert "raise ``min_queries``" in stopping.__doc__
+
+
+def test_served_levels_stopping_text_warns_on_failures_and_the_cap() -> None:
+    from scer_hf.publish.figures import stopping_text
+
+    ci = {"rel_half_width": 0.04, "target_rel_half_width": 0.05, "confidence": 0.95}
+    bench = {"mode": "endpoint", "queries_cap": 200, "levels": [
+        {"concurrency": 1, "ci": ci, "stopped_by": "ci", "responses_measured": 40},
+        "not a level", {"concurrency": 2},  # no interval: left out
+        {"concurrency": 4, "ci": {}, "stopped_by": "failures"},
+    ]}
+    text, warn = stopping_text(bench)
+    assert text == ("c=1 stopped at ±4 % at 95 % confidence after 40 queries, target ±5 %; "
+                    "c=4 stopped by failures in a row") and warn
+    capped = {**bench, "levels": [{"concurrency": 8, "ci": {**ci, "rel_half_width": 0.2}, "stopped_by": "cap"}]}
+    assert stopping_text(capped) == ("c=8 stopped at the 200-query cap: ±20 % at 95 % confidence, target ±5 %", True)
+    assert stopping_text({"mode": "endpoint", "levels": [{"concurrency": 1}]}) is None

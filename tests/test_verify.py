@@ -236,3 +236,20 @@ def test_label_from_before_the_shown_unit_was_recorded_still_verifies(tmp_path: 
     forged = svg.replace("&quot;", '"').replace('"sci_unit_shown": "', '"sci_unit_shown": "x')
     (tmp_path / "forged.svg").write_text(forged)
     assert "label.sci_unit_shown" in {c.name for c in verify(tmp_path / "forged.svg", rating=rating()).failed}
+
+
+def test_a_card_boundary_without_its_report_beside_fails_and_no_report_at_all_refuses(tmp_path: Path) -> None:
+    from scer_hf.publish.card import update_card
+
+    train, infer = training_report(), inference_report()
+    tp, ip = train.save(tmp_path / "training_report.json"), infer.save(tmp_path / "inference_report.json")
+    update_card(tmp_path, tp)
+    update_card(tmp_path, ip)
+    assert verify(tmp_path / "README.md").ok
+    tp.unlink()  # the training section stays, its report is gone
+    res = verify(tmp_path / "README.md")
+    assert "card.scer.training.report" in {c.name for c in res.failed}, res.describe()
+    assert any(c.name.startswith("inference report: ") and c.ok for c in res.checks)  # named after its boundary
+    ip.unlink()
+    with pytest.raises(VerificationError, match="no report to check"):
+        verify(tmp_path / "README.md")

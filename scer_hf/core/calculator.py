@@ -105,10 +105,15 @@ def _names(rows: tuple[PowerRow, ...]) -> dict[str, list[str]]:
     return {r.hardware: [_norm(r.hardware)] + [_norm(a) for a in r.aliases] for r in rows}
 
 
+def _holds_words(words: set[str], names: Sequence[str]) -> bool:
+    """Whether one of a row's *names* holds every one of *words*."""
+    return any(words <= set(n.split()) for n in names)
+
+
 def _by_words(q: str, name: str, rows: tuple[PowerRow, ...], names: dict[str, list[str]]) -> PowerRow | None:
     """The one row whose name holds every word of *q*; several raise with them as suggestions."""
     qt = set(q.split())
-    subset = [r for r in rows if qt and any(qt <= set(n.split()) for n in names[r.hardware])]
+    subset = [r for r in rows if _holds_words(qt, names[r.hardware])] if qt else []
     if len(subset) > 1:
         sugg = [r.hardware for r in subset]
         raise HardwareNotFoundError(
@@ -151,12 +156,26 @@ _BOUNDS = {"hours": _bounds.HOURS, "gpu_hours": _bounds.DEVICE_HOURS, "watts": _
            "queries": _bounds.UNIT_COUNT}
 
 
+def _finite_number(v: Any) -> bool:
+    """Whether *v* is a finite int or float (a bool is not a number here)."""
+    return not isinstance(v, bool) and isinstance(v, (int, float)) and math.isfinite(v)
+
+
+def _in_range(v: float, low: float, low_ok: bool, high: float | None) -> bool:
+    """Whether *v* is above *low* (or at it, when *low_ok*) and not above *high*."""
+    return (v >= low if low_ok else v > low) and (high is None or v <= high)
+
+
+def _range_text(low: float, low_ok: bool, high: float | None) -> str:
+    """The range, said: '> 0', '>= 1 and <= 5'."""
+    return f"{'>=' if low_ok else '>'} {low:g}" + (f" and <= {high:g}" if high is not None else "")
+
+
 def _num(name: str, v: Any, *, low: float = 0.0, low_ok: bool = False, high: float | None = None,
          hint: str = "") -> float:
-    if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) \
-            or (v < low if low_ok else v <= low) or (high is not None and v > high):
-        rng = f"{'>=' if low_ok else '>'} {low:g}" + (f" and <= {high:g}" if high is not None else "")
-        raise EstimateInputError(f"{name}={v!r} must be a finite number {rng}{hint}")
+    """*v* as a float when it is a finite number in range and within its plausibility bound; else an input error."""
+    if not (_finite_number(v) and _in_range(v, low, low_ok, high)):
+        raise EstimateInputError(f"{name}={v!r} must be a finite number {_range_text(low, low_ok, high)}{hint}")
     if name in _BOUNDS:
         _bounds.check(_BOUNDS[name], v, name=name, error=EstimateInputError, hint=hint)
     return float(v)
@@ -172,7 +191,7 @@ def _finite_or_fail(results: Mapping[str, float], given: Mapping[str, Any]) -> N
 
 
 def _count(v: Any) -> int:
-    if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v < 1 or int(v) != v:
+    if not _finite_number(v) or v < 1 or int(v) != v:
         raise EstimateInputError(f"count={v!r} must be a whole number of devices >= 1")
     return int(_bounds.check(_bounds.DEVICES, v, name="count", error=EstimateInputError))
 
@@ -311,26 +330,21 @@ def estimate(
     seconds = h * 3600.0
     energy = {"gpu:est": board_w * util * n * seconds}
     assumptions: dict[str, Any] = {
-        "hardware": row.hardware if row else hardware, "count": n, "hours": h, "device_hours": h * n,
+        "hardware": _hardware_name(row, hardware), "count": n, "hours": h, "device_hours": h * n,
         "board_power_w": board_w, "board_power_source": power_src, "utilisation": util,
-        "utilisation_source": UTILISATION_SOURCE if utilisation == DEFAULT_UTILISATION else "user-supplied",
+        "utilisation_source": _utilisation_source(utilisation),
     }
     cw = _cpu_power(cpu, cpu_watts, assumptions)
     if cw is not None:
         energy["cpu:est"] = cw * util * seconds
     _wall_clock_energy(energy, assumptions, seconds, memory_gb, idle_w, infrastructure_w)
-    usage = _num("lifetime_usage", lifetime_usage, high=1.0, hint=" (share of the hardware's lifetime in use, e.g. "
-                 "0.85)")
-    if usage != 1.0:
-        assumptions["lifetime_usage"] = usage
+    usage = _lifetime_usage(lifetime_usage, assumptions)
     spec = _grid(grid, country_iso_code=country_iso_code, region=region, cloud_provider=cloud_provider,
                  cloud_region=cloud_region, carbon_intensity_g_per_kwh=carbon_intensity_g_per_kwh, pue=pue)
     ci = resolve_grid(spec)
-    lifetime = None if lifetime_years is None else _num("lifetime_years", lifetime_years)
-    emb = embodied_for(embodied_hardware, row.embodied_row if row else None, row.hardware if row else hardware,
-                       seconds, n, _num("servers", servers), lifetime, usage)
-    counts = {k: _num(k, v, low_ok=True) for k, v in (("tokens", tokens), ("samples", samples),
-                                                      ("queries", queries)) if v is not None}
+    emb = embodied_for(embodied_hardware, row.embodied_row if row else None, _hardware_name(row, hardware),
+                       seconds, n, _num("servers", servers), _lifetime(lifetime_years), usage)
+    counts = _counts(tokens=tokens, samples=samples, queries=queries)
     inputs = {
         "hardware": hardware, "count": n, "hours": hours, "gpu_hours": gpu_hours,
         "country_iso_code": spec.country_iso_code, "region": spec.region,
@@ -344,7 +358,7 @@ def estimate(
     co2e_g = ci.co2e_g(total_j)
     _finite_or_fail({"hours" if hours is not None else "gpu_hours": seconds,
                      "count, hours, watts": total_j, "carbon_intensity_g_per_kwh, pue": co2e_g,
-                     "lifetime_years, servers": emb.embodied_g if emb.embodied_g is not None else 0.0,
+                     "lifetime_years, servers": emb.embodied_g or 0.0,
                      "tokens, samples, queries": sum(counts.values())}, {**inputs, **counts})
     calc = {"method": METHOD, "inputs": inputs, "assumptions": assumptions, "formula": _FORMULA,
             "uncertainty": _uncertainty(total_j, co2e_g, inputs)}
@@ -355,6 +369,34 @@ def estimate(
                     method="estimate", counts=counts)
     return Report.build([m], boundary=boundary, carbon=ci, model=_model_dict(model), embodied=emb,
                         provenance={"meters": [meter], "calculator": calc}, extra={"method": METHOD})
+
+
+def _hardware_name(row: PowerRow | None, hardware: str | None) -> str | None:
+    """The GPU's name as the power table spells it, else as given."""
+    return row.hardware if row else hardware
+
+
+def _utilisation_source(utilisation: float) -> str:
+    return UTILISATION_SOURCE if utilisation == DEFAULT_UTILISATION else "user-supplied"
+
+
+def _lifetime_usage(lifetime_usage: float, assumptions: dict[str, Any]) -> float:
+    """The checked share of the hardware's lifetime in use; noted in *assumptions* unless it is 1."""
+    usage = _num("lifetime_usage", lifetime_usage, high=1.0, hint=" (share of the hardware's lifetime in use, e.g. "
+                 "0.85)")
+    if usage != 1.0:
+        assumptions["lifetime_usage"] = usage
+    return usage
+
+
+def _lifetime(lifetime_years: float | None) -> float | None:
+    """The checked lifetime given, or None (each embodied row's own lifetime)."""
+    return None if lifetime_years is None else _num("lifetime_years", lifetime_years)
+
+
+def _counts(**given: float | None) -> dict[str, float]:
+    """The functional-unit counts given (SCI's R), checked; those not given are left out."""
+    return {k: _num(k, v, low_ok=True) for k, v in given.items() if v is not None}
 
 
 def _grid(grid: GridSpec | None, **keywords: Any) -> GridSpec:
@@ -406,8 +448,8 @@ def derive_training_energy(row: Mapping[str, Any], *, pue: float = 1.0,
     when the row lacks GPU-hours or power, or already has ``energy_mwh`` (unless
     ``include_published``). The published figures are kept beside the derived one.
     """
-    hw = str(row.get("hardware") or "").strip()
-    gh = _gpu_hours(row) if hw and (include_published or not str(row.get("energy_mwh") or "").strip()) else None
+    hw = _published(row, "hardware") or ""
+    gh = _gpu_hours(row) if hw and (include_published or not _published(row, "energy_mwh")) else None
     if gh is None:
         return None
     pue = _num("pue", pue, low=1.0, low_ok=True, high=5.0)
@@ -416,20 +458,31 @@ def derive_training_energy(row: Mapping[str, Any], *, pue: float = 1.0,
         return None
     w, w_src = power
     kwh = gh * w / 1000.0 * pue
-    out: dict[str, Any] = {
+    tco2e = _published(row, "tco2e_operational")
+    implied = _implied_g_per_kwh(tco2e, kwh)
+    return {
         "model_id": row.get("model_id"), "energy_mwh_derived": kwh / 1000.0, "gpu_hours": gh, "power_w": w,
         "power_source": w_src, "pue": pue, "method": "derived: GPU-hours x board power (scer_hf.core.calculator)",
-        "published_energy_mwh": str(row.get("energy_mwh") or "").strip() or None,
-        "published_tco2e_operational": str(row.get("tco2e_operational") or "").strip() or None,
-        "implied_g_per_kwh": None,
+        "published_energy_mwh": _published(row, "energy_mwh"), "published_tco2e_operational": tco2e,
+        "implied_g_per_kwh": implied,
+        "derivation": _derivation(gh, w, w_src, pue, kwh) + _implied_text(tco2e, implied) + ".",
     }
-    text = (f"derived: {gh:,.0f} GPU-h x {w:g} W ({w_src}) x PUE {pue:g} = {kwh:,.0f} kWh = "
+
+
+def _published(row: Mapping[str, Any], key: str) -> str | None:
+    """A row's published text for *key*, stripped; None when empty."""
+    return str(row.get(key) or "").strip() or None
+
+
+def _derivation(gh: float, w: float, w_src: str, pue: float, kwh: float) -> str:
+    """How the energy was derived, and why it is an upper bound on GPU energy."""
+    return (f"derived: {gh:,.0f} GPU-h x {w:g} W ({w_src}) x PUE {pue:g} = {kwh:,.0f} kWh = "
             f"{kwh / 1000:,.2f} MWh; rated power the whole time (utilisation 1.0), GPUs only: an upper bound "
             "on GPU energy, excluding CPU, memory and network")
-    implied = _implied_g_per_kwh(out["published_tco2e_operational"], kwh)
-    if implied is not None:
-        out["implied_g_per_kwh"] = implied
-        text += (f"; the published {out['published_tco2e_operational']} tCO2e implies {implied:.0f} gCO2e/kWh on "
-                 "this energy")
-    out["derivation"] = text + "."
-    return out
+
+
+def _implied_text(tco2e: str | None, implied: float | None) -> str:
+    """The grid intensity the published tCO2e implies on the derived energy, said; '' when none."""
+    if implied is None:
+        return ""
+    return f"; the published {tco2e} tCO2e implies {implied:.0f} gCO2e/kWh on this energy"

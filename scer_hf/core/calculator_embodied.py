@@ -27,10 +27,14 @@ def _one_gpu_level_row(rows: list[EmbodiedRow]) -> str | None:
         "and its per-GPU share, or two cards, would count the same silicon twice)")
 
 
+def _server_with_gpus(r: EmbodiedRow) -> bool:
+    """Whether *r* is a server row whose scope says it includes its GPUs (and does not exclude them)."""
+    return r.category == "server" and bool(_INCLUDES_GPUS.search(r.scope)) and "excl" not in r.scope.lower()
+
+
 def _gpus_not_in_server_too(rows: list[EmbodiedRow]) -> str | None:
     gpu_rows = [r for r in rows if r.category in _GPU_LEVEL]
-    incl = [r for r in rows if r.category == "server" and _INCLUDES_GPUS.search(r.scope)
-            and "excl" not in r.scope.lower()]
+    incl = [r for r in rows if _server_with_gpus(r)]
     return None if not (gpu_rows and incl) else (
         f"{incl[0].hardware!r} already includes its GPUs ({incl[0].scope}); adding "
         f"{gpu_rows[0].hardware!r} would count them twice. Use a server row that excludes GPUs "
@@ -80,13 +84,28 @@ def _embodied(names: Sequence[str], seconds: float, count: int, servers: float, 
     return _embodied_sum(parts, seconds)
 
 
-def _embodied_sum(parts: list[Embodied], seconds: float) -> Embodied:
+def _total(parts: Sequence[Embodied], attr: str) -> float:
+    """The parts' sum of a figure (a part without it adds nothing)."""
+    return sum(getattr(p, attr) or 0.0 for p in parts)
+
+
+def _joined(parts: Sequence[Embodied], attr: str, sep: str, missing: str = "") -> str:
+    """The parts' texts of *attr*, joined (*missing* where a part has none)."""
+    return sep.join(getattr(p, attr) or missing for p in parts)
+
+
+def _shared_lifetime(parts: Sequence[Embodied]) -> float | None:
+    """The lifetime when every part has the same one, else None (no single lifetime to show)."""
     els = {p.lifetime_years for p in parts}
+    return els.pop() if len(els) == 1 else None
+
+
+def _embodied_sum(parts: list[Embodied], seconds: float) -> Embodied:
+    """The rows' shares as one included figure: the sums, the names, scopes and sources joined."""
     return Embodied(
-        True, sum(p.embodied_g or 0.0 for p in parts), " + ".join(p.hardware or "?" for p in parts),
-        sum(p.te_kgco2e or 0.0 for p in parts), els.pop() if len(els) == 1 else None, seconds,
-        parts[0].resource_share if len(parts) == 1 else None, "; ".join(p.scope or "" for p in parts),
-        " | ".join(p.source or "" for p in parts),
+        True, _total(parts, "embodied_g"), _joined(parts, "hardware", " + ", "?"), _total(parts, "te_kgco2e"),
+        _shared_lifetime(parts), seconds, parts[0].resource_share if len(parts) == 1 else None,
+        _joined(parts, "scope", "; "), _joined(parts, "source", " | "),
     )
 
 

@@ -60,25 +60,37 @@ class Totals:
             self.errors = tally(self.errors, errs)
         if not is_top(p):
             return
+        self._add_windows(cov)
+        self._add_energy(p)
+        if p.get("kind") == self.boundary:
+            self.counted.append(p)
+
+    def _add_windows(self, cov: Mapping[str, Any]) -> None:
+        """Sum a top-level phase's measured and total time and windows."""
         self.duration_s += float(cov.get("duration_s", 0.0))
         self.measured_s += float(cov.get("measured_s", 0.0))
         self.windows += int(cov.get("windows", 0))
         self.windows_measured += int(cov.get("windows_measured", 0))
+
+    def _add_energy(self, p: Mapping[str, Any]) -> None:
+        """Sum a top-level phase's measured, filled and total energy (overheads: phases not of the boundary's kind)."""
         measured = {c: float(v) for c, v in p["energy_j"].items() if c != "total" and v is not None}
         self.measured_j += sum(measured.values())
         self.rel_num += sum(abs(v) * self.rel.get(c, 0.0) for c, v in measured.items())
         self.filled_j += float((p.get("energy_j_filled") or {}).get("total", 0.0))
         self.unfilled.update(p.get("unfilled", ()))
-        total = p["energy_j"]["total"]
+        self.unc_j += p["energy_uncertainty_j"]
+        self._add_total(p["energy_j"]["total"], overhead=p.get("kind") != self.boundary)
+
+    def _add_total(self, total: float | None, overhead: bool) -> None:
+        """Sum a top-level phase's total (also as an overhead, for a phase not of the boundary's kind); a phase
+        without a total (a gap that cannot be filled) leaves the run without one."""
         if total is None:
             self.missing_total = True
-        else:
-            self.energy_j += float(total)
-            if p.get("kind") != self.boundary:
-                self.overhead_j += float(total)
-        self.unc_j += p["energy_uncertainty_j"]
-        if p.get("kind") == self.boundary:
-            self.counted.append(p)
+            return
+        self.energy_j += float(total)
+        if overhead:
+            self.overhead_j += float(total)
 
     # -- the derived keys ------------------------------------------------------------------
     @property
@@ -110,38 +122,81 @@ class Totals:
 
     def sci_alternatives(self, carbon: CarbonIntensity, emb_g: float | None,
                          units: Sequence[FunctionalUnit]) -> list[dict[str, Any]]:
+        """One SCI per functional unit that has units counted and a measured per-unit energy."""
         covs = [phase_coverage(p) for p in self.counted]
         rel = self.rel_num / self.measured_j if self.measured_j > 0 else 0.0
-        alts = []
-        for fu in units:
-            r = sum(float(p["counts"].get(fu.count_key, 0)) for p in self.counted) / fu.scale
-            j_per_count = per_unit_j(covs, fu.count_key)
-            if r <= 0 or j_per_count is None:
-                continue
-            epu = j_per_count * fu.scale + self.overhead_j / r
-            operational = sci_value(epu, carbon.g_per_kwh, carbon.pue, None, 1.0)
-            r_measured = sum(float((c.get("counts") or {}).get(fu.count_key, 0)) for c in covs) / fu.scale
-            alts.append({
-                "value": operational + (emb_g or 0.0) / r, "unit": f"gCO2eq per {fu.name}",
-                "functional_unit": fu.name, "count_key": fu.count_key, "scale": fu.scale, "r": r,
-                "r_measured": r_measured, "version": SCI_VERSION, "energy_j_per_unit": epu,
-                "uncertainty": operational * rel,
-            })
-        return alts
+        alts = (self._sci_for(fu, covs, carbon, emb_g, rel) for fu in units)
+        return [a for a in alts if a is not None]
+
+    def _sci_for(self, fu: FunctionalUnit, covs: Sequence[Mapping[str, Any]], carbon: CarbonIntensity,
+                 emb_g: float | None, rel: float) -> dict[str, Any] | None:
+        """The SCI per ``fu``: None when no unit was counted or no window measured both energy and units."""
+        r = sum(float(p["counts"].get(fu.count_key, 0)) for p in self.counted) / fu.scale
+        j_per_count = per_unit_j(covs, fu.count_key)
+        if r <= 0 or j_per_count is None:
+            return None
+        epu = j_per_count * fu.scale + self.overhead_j / r
+        operational = sci_value(epu, carbon.g_per_kwh, carbon.pue, None, 1.0)
+        r_measured = sum(float((c.get("counts") or {}).get(fu.count_key, 0)) for c in covs) / fu.scale
+        return {
+            "value": operational + (emb_g or 0.0) / r, "unit": f"gCO2eq per {fu.name}",
+            "functional_unit": fu.name, "count_key": fu.count_key, "scale": fu.scale, "r": r,
+            "r_measured": r_measured, "version": SCI_VERSION, "energy_j_per_unit": epu,
+            "uncertainty": operational * rel,
+        }
 
 
-def _headline_sci(first: Mapping[str, Any], boundary: str, embodied_included: bool) -> dict[str, Any]:
-    """The report's ``sci``: the first functional unit's SCI, with its boundary, basis and shown unit."""
-    sci = dict(first)
+_SCI_BASIS = ("E x I per R from the fully measured windows of the phases that count R (energy and units of the same "
+              "windows); other phases (evaluations) and M per R over all units")
+_UNCERTAINTY_BASIS = ("linear sum of per-component meter uncertainty (worst case), plus for filled energy the "
+                      "spread of the powers measured around the gap; grid intensity is an annual average and its own "
+                      "uncertainty is not included")
+_NO_EMBODIED = {"included": False, "embodied_g": None, "reason": "hardware not given; embodied emissions not included"}
+
+
+def _units(boundary: str, functional_units: Sequence[str | FunctionalUnit] | None) -> list[FunctionalUnit]:
+    """The functional units asked for (names resolved), or the boundary's defaults."""
+    return [FUNCTIONAL_UNITS[u] if isinstance(u, str) else u for u in
+            (functional_units or default_functional_units(boundary))]
+
+
+def _included_embodied_g(embodied: Embodied | None) -> float | None:
+    """M in grams when embodied emissions are given and included, else None."""
+    return embodied.embodied_g if embodied is not None and embodied.included else None
+
+
+def _headline_sci(alts: Sequence[Mapping[str, Any]], boundary: str, emb_g: float | None) -> dict[str, Any] | None:
+    """The first SCI alternative, labelled with its boundary, basis and shown unit; None when there is none."""
+    if not alts:
+        return None
+    sci = dict(alts[0])
     sci["boundary"] = ("Provider (training, SCI for AI)" if boundary == "training"
                        else "Consumer (inference, SCI for AI)")
-    sci["embodied_included"] = embodied_included
-    sci["basis"] = ("E x I per R from the fully measured windows of the phases that count R (energy and "
-                    "units of the same windows); other phases (evaluations) and M per R over all units")
+    sci["embodied_included"] = emb_g is not None
+    sci["basis"] = _SCI_BASIS
     # the unit people are shown (functional unit scaled so the value reads 1 to 1,000; scer_hf.core.fmt)
-    shown = _fmt.sci_display(sci)
-    sci["shown_unit"] = shown["unit"] if shown else None
+    sci["shown_unit"] = (_fmt.sci_display(sci) or {}).get("unit")
     return sci
+
+
+def _relative(energy_j: float | None, energy_unc: float | None) -> float:
+    """The energy's relative uncertainty (0 when either figure is absent)."""
+    return energy_unc / energy_j if energy_j and energy_unc is not None else 0.0
+
+
+def _uncertainty(energy_unc: float | None, co2e_g: float | None, rel: float, sci: Mapping[str, Any] | None,
+                 meters: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """The report's uncertainty block: energy's, CO2e's (the same relative share) and the SCI's, with their basis."""
+    return {
+        "energy_j": energy_unc,
+        "co2e_g": co2e_g * rel if co2e_g is not None else None,
+        # only E x I is uncertain here: M (embodied) carries no meter uncertainty, so the SCI's +- is the
+        # operational part's +- (meter uncertainty of the measured windows it comes from)
+        "sci": sci["uncertainty"] if sci else None,
+        "relative": rel if math.isfinite(rel) else 0.0,
+        "basis": _UNCERTAINTY_BASIS,
+        "per_meter": {m.get("meter", "?"): m.get("uncertainty_basis", "") for m in meters},
+    }
 
 
 def derive(totals: Totals, carbon: CarbonIntensity, embodied: Embodied | None, meters: Sequence[Mapping[str, Any]],
@@ -152,33 +207,19 @@ def derive(totals: Totals, carbon: CarbonIntensity, embodied: Embodied | None, m
     energy_j = totals.energy_j if head else None
     co2e_g = carbon.co2e_g(energy_j) if energy_j is not None else None
     energy_unc = totals.unc_j if head else None
-    rel = energy_unc / energy_j if energy_j and energy_unc is not None else 0.0
-    emb_g = embodied.embodied_g if embodied is not None and embodied.included else None
-    units = [FUNCTIONAL_UNITS[u] if isinstance(u, str) else u for u in
-             (functional_units or default_functional_units(totals.boundary))]
-    alts = totals.sci_alternatives(carbon, emb_g, units) if head else []
-    sci = _headline_sci(alts[0], totals.boundary, emb_g is not None) if alts else None
+    rel = _relative(energy_j, energy_unc)
+    emb_g = _included_embodied_g(embodied)
+    alts = totals.sci_alternatives(carbon, emb_g, _units(totals.boundary, functional_units)) if head else []
+    sci = _headline_sci(alts, totals.boundary, emb_g)
     return {
         "energy_j": energy_j,
         "co2e_g": co2e_g,
         "embodied_g": emb_g,
-        "embodied": embodied.to_dict() if embodied is not None else
-        {"included": False, "embodied_g": None, "reason": "hardware not given; embodied emissions not included"},
+        "embodied": embodied.to_dict() if embodied is not None else dict(_NO_EMBODIED),
         "sci": sci,
         "sci_alternatives": alts,
         "coverage": cov,
-        "uncertainty": {
-            "energy_j": energy_unc,
-            "co2e_g": co2e_g * rel if co2e_g is not None else None,
-            # only E x I is uncertain here: M (embodied) carries no meter uncertainty, so the SCI's +- is the
-            # operational part's +- (meter uncertainty of the measured windows it comes from)
-            "sci": sci["uncertainty"] if sci else None,
-            "relative": rel if math.isfinite(rel) else 0.0,
-            "basis": "linear sum of per-component meter uncertainty (worst case), plus for filled energy the "
-                     "spread of the powers measured around the gap; grid intensity is an annual average and its "
-                     "own uncertainty is not included",
-            "per_meter": {m.get("meter", "?"): m.get("uncertainty_basis", "") for m in meters},
-        },
+        "uncertainty": _uncertainty(energy_unc, co2e_g, rel, sci, meters),
     }
 
 

@@ -76,15 +76,19 @@ def hardware_table() -> tuple[EmbodiedRow, ...]:
     return tuple(rows)
 
 
+def _suggestions(name: str, names: list[str]) -> list[str]:
+    """Rows to suggest for an unknown *name*: the closest spellings, then up to three rows that contain it."""
+    sugg = difflib.get_close_matches(name, names, n=3, cutoff=0.3)
+    return sugg + [n for n in names if name.lower() in n.lower() and n not in sugg][:3]
+
+
 def find_hardware(name: str) -> EmbodiedRow:
     """The table row named *name* (case-insensitive exact match), or a typed error with suggestions."""
     rows = hardware_table()
     for row in rows:
         if row.hardware.lower() == name.strip().lower():
             return row
-    names = [r.hardware for r in rows]
-    sugg = difflib.get_close_matches(name, names, n=3, cutoff=0.3)
-    sugg += [n for n in names if name.lower() in n.lower() and n not in sugg][:3]
+    sugg = _suggestions(name, [r.hardware for r in rows])
     raise HardwareNotFoundError(
         f"no embodied-emissions row for hardware {name!r}"
         + (f"; did you mean {' or '.join(repr(s) for s in sugg)}?" if sugg else ".")

@@ -55,27 +55,35 @@ def equivalence_factors() -> dict[str, Equivalent]:
     return out
 
 
+def _check_grams(co2e_g: Any) -> None:
+    if isinstance(co2e_g, bool) or not isinstance(co2e_g, (int, float)) or not math.isfinite(co2e_g) or co2e_g < 0:
+        raise EstimateInputError(f"co2e_g={co2e_g!r} must be a finite number of grams >= 0")
+
+
+def _chosen_keys(keys: Sequence[str] | None, table: Mapping[str, Equivalent]) -> list[str]:
+    """The factors asked for: :data:`DEFAULT_KEYS` when None, every one for ``"all"``; unknown keys refused."""
+    chosen = list(table) if keys == "all" else list(DEFAULT_KEYS if keys is None else keys)
+    unknown = [k for k in chosen if k not in table]
+    if unknown:
+        raise EstimateInputError(f"unknown equivalent(s) {unknown}; available: {', '.join(table)}")
+    return chosen
+
+
+def _amount(e: Equivalent, co2e_g: float) -> dict[str, Any]:
+    """*co2e_g* in units of *e*: the factor's fields (its notes left out) and ``value``."""
+    d = {k: v for k, v in asdict(e).items() if k != "notes"}
+    d["value"] = co2e_g / e.g_co2e_per_unit
+    return d
+
+
 def equivalents(co2e_g: float, keys: Sequence[str] | None = None) -> list[dict[str, Any]]:
     """``[{key, label, value, unit, g_co2e_per_unit, source, year}]`` for *co2e_g* grams of CO2e.
 
     *keys* picks factors (default :data:`DEFAULT_KEYS`; ``"all"`` for every one).
     """
-    if isinstance(co2e_g, bool) or not isinstance(co2e_g, (int, float)) or not math.isfinite(co2e_g) or co2e_g < 0:
-        raise EstimateInputError(f"co2e_g={co2e_g!r} must be a finite number of grams >= 0")
+    _check_grams(co2e_g)
     table = equivalence_factors()
-    if keys == "all":
-        keys = list(table)
-    chosen = list(DEFAULT_KEYS if keys is None else keys)
-    unknown = [k for k in chosen if k not in table]
-    if unknown:
-        raise EstimateInputError(f"unknown equivalent(s) {unknown}; available: {', '.join(table)}")
-    out = []
-    for k in chosen:
-        e = table[k]
-        d = {k2: v for k2, v in asdict(e).items() if k2 != "notes"}
-        d["value"] = co2e_g / e.g_co2e_per_unit
-        out.append(d)
-    return out
+    return [_amount(table[k], co2e_g) for k in _chosen_keys(keys, table)]
 
 
 # the candidates a label or page picks its one equivalent from (the LED bulb is added per grid)
@@ -105,10 +113,7 @@ def best_equivalent(co2e_g: float, g_per_kwh: float | None = None,
     """
     cands = equivalents(co2e_g, list(keys))
     if g_per_kwh:
-        e = led_minute(g_per_kwh)
-        d = {k: v for k, v in asdict(e).items() if k != "notes"}
-        d["value"] = co2e_g / e.g_co2e_per_unit
-        cands.append(d)
+        cands.append(_amount(led_minute(g_per_kwh), co2e_g))
     cands = [c for c in cands if c["value"] >= MIN_SHOWN]
     if not cands:
         return None

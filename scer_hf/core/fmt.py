@@ -22,7 +22,7 @@ Core layer: standard library only.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 __all__ = ["num", "exact", "count", "duration", "quantity", "unit_text", "co2e", "energy", "energy_family", "percent",
@@ -53,14 +53,24 @@ def _plain(x: float, digits: int) -> str:
     return "0" if s in ("-0", "") else s
 
 
+def _finite(x: Any) -> bool:
+    """Whether *x* is a finite int or float (None, a bool or a string is not a figure)."""
+    return not isinstance(x, bool) and isinstance(x, (int, float)) and math.isfinite(x)
+
+
 def num(x: Any, digits: int = 3) -> str:
     """A number for people: 3 significant digits, never an exponent; "n/a" when not a finite number.
 
     ``0.0000574``, ``0.12``, ``57.4``, ``273,000``, ``2.42 billion``.
     """
-    if x is None or isinstance(x, bool) or not isinstance(x, (int, float)) or not math.isfinite(x):
+    if not _finite(x):
         return "n/a"
     x = float(x)
+    return _in_words(x, digits) or _plain(x, digits)
+
+
+def _in_words(x: float, digits: int) -> str | None:
+    """*x* as a number of millions, billions, ... (``2.42 billion``); None under a million once rounded."""
     for i, (base, word) in enumerate(_BIG):
         if abs(x) >= base:
             v = _plain(x / base, digits)
@@ -69,7 +79,7 @@ def num(x: Any, digits: int = 3) -> str:
             return f"{v} {word}"
     if abs(x) >= 1e6 * (1 - 0.5 * 10 ** (-digits)):
         return f"{'-' if x < 0 else ''}1 million"
-    return _plain(x, digits)
+    return None
 
 
 def exact(x: Any) -> str:
@@ -84,7 +94,7 @@ def exact(x: Any) -> str:
 
 def count(n: Any) -> str:
     """A whole count with thousands separators (``16,384``); large counts in words (``16.4 million``)."""
-    if n is None or isinstance(n, bool) or not isinstance(n, (int, float)) or not math.isfinite(n):
+    if not _finite(n):
         return "n/a"
     if abs(n) >= 1e6:
         return num(n)
@@ -110,7 +120,7 @@ _MASS = ((1e6, "t"), (1e3, "kg"), (1.0, "g"), (1e-3, "mg"), (1e-6, "\u00b5g"))
 
 def co2e(g: Any, suffix: str = "CO2eq") -> str:
     """Grams of CO2e, auto-scaled: ``57.2 µgCO2eq``, ``273 kgCO2eq``, ``4,760 tCO2eq``."""
-    if g is None or isinstance(g, bool) or not isinstance(g, (int, float)) or not math.isfinite(g):
+    if not _finite(g):
         return "n/a"
     if g == 0:
         return f"0 g{suffix}"
@@ -140,22 +150,23 @@ def energy(j: Any, family: str | None = None) -> str:
 
     Within a family the prefix is auto-scaled: ``3.68 J``, ``672 kWh``, ``12.6 GWh``.
     """
-    if j is None or isinstance(j, bool) or not isinstance(j, (int, float)) or not math.isfinite(j):
+    if not _finite(j):
         return "n/a"
     fam = _FAMILIES[family or energy_family(j)]
     if j == 0:
-        return f"0 {fam[-2][1] if len(fam) > 2 and fam[-2][0] == 1.0 else fam[-1][1]}"
-    aj = abs(j)
-    for base, unit in fam:
-        if aj >= base * 0.9995:
-            return f"{num(j / base)} {unit}"
-    base, unit = fam[-1]
+        return f"0 {_zero_unit(fam)}"
+    base, unit = next(((b, u) for b, u in fam if abs(j) >= b * 0.9995), fam[-1])
     return f"{num(j / base)} {unit}"
+
+
+def _zero_unit(fam: Sequence[tuple[float, str]]) -> str:
+    """The unit a zero is shown in: the family's base unit (J) when it has one below it, else its smallest."""
+    return fam[-2][1] if len(fam) > 2 and fam[-2][0] == 1.0 else fam[-1][1]
 
 
 def duration(s: Any) -> str:
     """Seconds for people: ``42.1 s``, ``12.5 min``, ``1,000 h``."""
-    if s is None or isinstance(s, bool) or not isinstance(s, (int, float)) or not math.isfinite(s):
+    if not _finite(s):
         return "n/a"
     if abs(s) < 120:
         return f"{num(s)} s"
@@ -193,7 +204,7 @@ def grid(g_per_kwh: Any) -> str:
 def published(x: Any) -> str:
     """A published figure with the digits its source gives (never rounded: a quote), thousands separated and
     never an exponent: ``31.22``, ``184,320``, ``433.196``, ``1,300,000``; "n/a" when not a number."""
-    if x is None or isinstance(x, bool) or not isinstance(x, (int, float)) or not math.isfinite(x):
+    if not _finite(x):
         return "n/a"
     from decimal import Decimal
 

@@ -203,17 +203,22 @@ def subnational_regions() -> dict[str, list[str]]:
     return out
 
 
+def _nordic_zone(region: str) -> dict[str, Any]:
+    """The grid figure of a Nordic zone (a region given without a country), or a typed error with suggestions."""
+    fig = _nordic(region)
+    if fig is not None:
+        return fig
+    zones = [z for c, zs in subnational_regions().items() if c in _NORDIC for z in zs]
+    raise UnknownRegionError(_suggest(
+        region, zones, "region", "Without country_iso_code a region is a Nordic zone; pass "
+        "country_iso_code='USA' (states), 'CAN' or 'CHN' (provinces)."))
+
+
 def region_figure(country_iso_code: str | None, region: str) -> dict[str, Any]:
     """Grid figure for a sub-national *region* (US state, Canadian or Chinese province, Nordic zone)."""
     code = str(country_iso_code).strip().upper() if country_iso_code else None
     if code is None:  # as before: a bare region is a Nordic zone
-        fig = _nordic(region)
-        if fig is None:
-            zones = [z for zs in subnational_regions().items() if zs[0] in _NORDIC for z in zs[1]]
-            raise UnknownRegionError(_suggest(
-                region, zones, "region", "Without country_iso_code a region is a Nordic zone; pass "
-                "country_iso_code='USA' (states), 'CAN' or 'CHN' (provinces)."))
-        return fig
+        return _nordic_zone(region)
     fn = _BY_COUNTRY.get(code)
     if fn is None:
         raise UnknownCountryError(f"no sub-national grid figures for {code!r}; regions are available offline for "

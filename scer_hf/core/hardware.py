@@ -23,15 +23,20 @@ def counted(names: Sequence[str]) -> str:
 
 def measured_hardware(meters: Sequence[Mapping[str, Any]]) -> str | None:
     """The devices the meters measured, counted (``"8 x NVIDIA H100 80GB HBM3"``); None when no meter names any."""
-    names: list[str] = []
-    cpus: list[str] = []
-    for m in meters:
-        devices = m.get("devices") or m.get("device_names")  # device_names: reports written before 2026.12
-        if isinstance(devices, Mapping):
-            names += [str(v) for v in devices.values()]
-        cpu = (m.get("assumptions") or {}).get("cpu_model")
-        if cpu:
-            cpus.append(str(cpu))
+    names = [name for m in meters for name in _devices(m)]
+    cpus = [cpu for cpu in map(_cpu_model, meters) if cpu]
     parts = [counted(names)] if names else []
     parts += list(dict.fromkeys(cpus))  # an estimate per process names the same CPU: once
     return " + ".join(parts) if parts else None
+
+
+def _devices(m: Mapping[str, Any]) -> list[str]:
+    """The device names a meter records (``devices``; ``device_names`` in reports written before 2026.12)."""
+    devices = m.get("devices") or m.get("device_names")
+    return [str(v) for v in devices.values()] if isinstance(devices, Mapping) else []
+
+
+def _cpu_model(m: Mapping[str, Any]) -> str | None:
+    """The CPU model an estimating meter assumed, if any."""
+    cpu = (m.get("assumptions") or {}).get("cpu_model")
+    return str(cpu) if cpu else None

@@ -33,7 +33,7 @@ import threading
 import time
 import urllib.parse
 import warnings
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime, timezone
 from typing import Any
@@ -143,17 +143,19 @@ class LiveIntensity:
         if not isinstance(body, dict):
             body = {}
         g = _intensity(body)
-        kinds = " ".join(v for k in ("emissionFactorType", "signal", "accountingMethod", "type")
-                         if isinstance(v := body.get(k), str)).lower()
+        kinds = _kinds(body)
         if "market" in kinds:
             raise LiveIntensityError(f"{SOURCE} gave a market-based figure; SCI excludes market-based intensity")
-        factor, zone, estimated = body.get("emissionFactorType"), body.get("zone"), body.get("isEstimated")
-        return {"g_per_kwh": g, "datetime": _iso_time(body.get("datetime")),
-                "zone": zone if isinstance(zone, str) and _ZONE.fullmatch(zone) and self._clean(zone) else self.zone,
+        factor, estimated = body.get("emissionFactorType"), body.get("isEstimated")
+        return {"g_per_kwh": g, "datetime": _iso_time(body.get("datetime")), "zone": self._zone_of(body.get("zone")),
                 "emission_factor_type": factor if factor in _FACTOR_TYPES else None,
                 "is_estimated": estimated if isinstance(estimated, bool) else None,
                 "estimation_method": _name(body.get("estimationMethod"), self._clean),
                 "signal": "marginal" if "marginal" in kinds else "average"}
+
+    def _zone_of(self, zone: Any) -> str:
+        """The zone the answer names when it is a zone name (and holds no token), else the zone asked for."""
+        return zone if isinstance(zone, str) and _ZONE.fullmatch(zone) and self._clean(zone) else self.zone
 
     def _clean(self, s: str) -> bool:
         return self._token not in s
@@ -233,9 +235,8 @@ class LiveIntensity:
             pts = self._series.levels(self.annual.g_per_kwh if self.annual else None)
         if not pts:
             return None
-        before = [g for t, g in pts if t <= start_s]
-        level = before[-1] if before else pts[0][1]
-        if end_s <= start_s:
+        level = _level_at(pts, start_s)
+        if end_s <= start_s:  # an instant: the last reading at it, else the level holding then
             inside = [g for t, g in pts if start_s <= t <= end_s]
             return inside[-1] if inside else level
         return _step_integral(pts, level, start_s, end_s) / (end_s - start_s)
@@ -285,6 +286,18 @@ def _intensity(body: dict[str, Any]) -> float:
         raise LiveIntensityError(f"{SOURCE} gave a carbonIntensity outside the plausible range "
                                  f"({GRID_G_PER_KWH.describe()}); not used")
     return float(g)
+
+
+def _level_at(pts: Sequence[tuple[float, Any]], t_s: float) -> Any:
+    """The reading holding at *t_s*: the last one at or before it, else the first."""
+    before = [g for t, g in pts if t <= t_s]
+    return before[-1] if before else pts[0][1]
+
+
+def _kinds(body: Mapping[str, Any]) -> str:
+    """The answer's words for what kind of figure it is (factor type, signal, accounting), lower-cased."""
+    return " ".join(v for k in ("emissionFactorType", "signal", "accountingMethod", "type")
+                    if isinstance(v := body.get(k), str)).lower()
 
 
 def _step_integral(pts: Sequence[tuple[float, float]], level: float, start_s: float, end_s: float) -> float:

@@ -15,7 +15,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from .carbon import J_PER_KWH, CarbonIntensity
-from .coverage import Coverage, fill, run_power_w
+from .coverage import Coverage, Fill, fill, run_power_w
 from .tracker import Measurement
 from .views import top_level
 
@@ -30,6 +30,25 @@ def _num(x: float) -> float:
     return float(x) if isinstance(x, (int, float)) and math.isfinite(x) else 0.0
 
 
+_FILL_KEYS = ("energy_j_filled", "filled_uncertainty_j", "unfilled")
+
+
+def _total_j(measured: Mapping[str, float], f: Fill) -> float | None:
+    """Measured plus filled energy, or None when a gap cannot be filled (never a false zero)."""
+    return None if f.unfilled else _num(sum(measured.values()) + f.total_j)
+
+
+def _fill_keys(f: Fill) -> dict[str, Any]:
+    """The phase keys the fill rule adds: the filled energy and its uncertainty, and what could not be filled."""
+    d: dict[str, Any] = {}
+    if f.energy_j:
+        d["energy_j_filled"] = {**{c: _num(v) for c, v in sorted(f.energy_j.items())}, "total": _num(f.total_j)}
+        d["filled_uncertainty_j"] = _num(f.uncertainty_j)
+    if f.unfilled:
+        d["unfilled"] = list(f.unfilled)
+    return d
+
+
 def phase_from_measurement(m: Measurement, carbon: CarbonIntensity, kind: str,
                            run_power: Mapping[str, float] | None = None) -> dict[str, Any]:
     """The JSON form of one phase: measured energy per component, the filled part apart, the coverage.
@@ -40,7 +59,7 @@ def phase_from_measurement(m: Measurement, carbon: CarbonIntensity, kind: str,
     cov = m.cov
     f = fill(cov, m.energy_j, run_power)
     energy: dict[str, Any] = {k: _num(v) for k, v in sorted(m.energy_j.items())}
-    total = None if f.unfilled else _num(sum(energy.values()) + f.total_j)
+    total = _total_j(energy, f)
     energy["total"] = total
     d: dict[str, Any] = {
         "name": m.name,
@@ -56,11 +75,7 @@ def phase_from_measurement(m: Measurement, carbon: CarbonIntensity, kind: str,
         "errors": list(m.errors),
         "coverage": cov.to_dict(),
     }
-    if f.energy_j:
-        d["energy_j_filled"] = {**{c: _num(v) for c, v in sorted(f.energy_j.items())}, "total": _num(f.total_j)}
-        d["filled_uncertainty_j"] = _num(f.uncertainty_j)
-    if f.unfilled:
-        d["unfilled"] = list(f.unfilled)
+    d.update(_fill_keys(f))
     if any(n > 1 for n in m.error_counts.values()):
         d["error_counts"] = dict(m.error_counts)
     return d
@@ -83,47 +98,60 @@ def refill(phases: list[dict[str, Any]], carbon: CarbonIntensity) -> None:
     """Recompute, in place, what the fill rule derives in phases given as JSON (a report rebuilt from its phases,
     as ``scer-hf verify`` does): each phase's total, filled energy, its uncertainty and what could not be filled.
     Phases written before coverage existed are left as they are."""
-    covs = {id(p): Coverage.from_dict(p["coverage"]) for p in phases
-            if isinstance(p.get("coverage"), Mapping) and "components" in p["coverage"]}
+    covs = _coverages(phases)
     top = [p for p in top_level(phases) if id(p) in covs]
     power = run_power_w((covs[id(p)] for p in top), (_measured_of(p) for p in top))
     for p in phases:
         cov = covs.get(id(p))
-        if cov is None:
-            continue
-        energy = _measured_of(p)
-        f = fill(cov, energy, power)
-        total = None if f.unfilled else _num(sum(energy.values()) + f.total_j)
-        p["energy_j"] = {**{c: _num(v) for c, v in sorted(energy.items())}, "total": total}
-        for k in ("energy_j_filled", "filled_uncertainty_j", "unfilled"):
-            p.pop(k, None)
-        if f.energy_j:
-            p["energy_j_filled"] = {**{c: _num(v) for c, v in sorted(f.energy_j.items())}, "total": _num(f.total_j)}
-            p["filled_uncertainty_j"] = _num(f.uncertainty_j)
-        if f.unfilled:
-            p["unfilled"] = list(f.unfilled)
-        g = p.get("carbon_g_per_kwh", carbon.g_per_kwh)
-        p["co2e_g"] = None if total is None else total / J_PER_KWH * carbon.pue * g
+        if cov is not None:
+            _refill_phase(p, cov, power, carbon)
+
+
+def _coverages(phases: Sequence[Mapping[str, Any]]) -> dict[int, Coverage]:
+    """The coverage of each phase that has one (by ``id``); phases written before coverage existed have none."""
+    return {id(p): Coverage.from_dict(p["coverage"]) for p in phases
+            if isinstance(p.get("coverage"), Mapping) and "components" in p["coverage"]}
+
+
+def _refill_phase(p: dict[str, Any], cov: Coverage, power: Mapping[str, float], carbon: CarbonIntensity) -> None:
+    """One phase's total, fill keys and CO2e recomputed from its measured energy and coverage (in place)."""
+    energy = _measured_of(p)
+    f = fill(cov, energy, power)
+    total = _total_j(energy, f)
+    p["energy_j"] = {**{c: _num(v) for c, v in sorted(energy.items())}, "total": total}
+    for k in _FILL_KEYS:
+        p.pop(k, None)
+    p.update(_fill_keys(f))
+    g = p.get("carbon_g_per_kwh", carbon.g_per_kwh)
+    p["co2e_g"] = None if total is None else total / J_PER_KWH * carbon.pue * g
 
 
 def phase_coverage(p: Mapping[str, Any]) -> Mapping[str, Any]:
     """A phase's coverage block; a phase written before coverage existed is all measured or all not."""
     cov = p.get("coverage")
-    if isinstance(cov, Mapping):
-        return cov
-    e = p["energy_j"]
+    return cov if isinstance(cov, Mapping) else _legacy_coverage(p)
+
+
+def _legacy_coverage(p: Mapping[str, Any]) -> dict[str, Any]:
+    """The coverage of a phase written before coverage existed: all measured, or nothing measured."""
     d = float(p.get("duration_s") or 0.0)
-    ok = bool(p.get("measured", True))
-    return {"measured_fraction": 1.0 if ok else 0.0, "windows_measured": int(p.get("windows", 1)) if ok else 0,
-            "windows": int(p.get("windows", 1)), "measured_s": d if ok else 0.0, "duration_s": d,
-            "energy_j": dict(e) if ok else {"total": 0.0}, "counts": dict(p.get("counts") or {}) if ok else {}}
+    windows = int(p.get("windows", 1))
+    if not p.get("measured", True):
+        return {"measured_fraction": 0.0, "windows_measured": 0, "windows": windows, "measured_s": 0.0,
+                "duration_s": d, "energy_j": {"total": 0.0}, "counts": {}}
+    return {"measured_fraction": 1.0, "windows_measured": windows, "windows": windows, "measured_s": d,
+            "duration_s": d, "energy_j": dict(p["energy_j"]), "counts": dict(p.get("counts") or {})}
+
+
+def _meter_uncertainty_j(energy_j: Mapping[str, Any], rel_by_comp: Mapping[str, float]) -> float:
+    """Each component's energy times its meter's relative uncertainty, summed (the total and absent figures out)."""
+    return sum(abs(v) * rel_by_comp.get(c, 0.0) for c, v in energy_j.items() if c != "total" and v is not None)
 
 
 def phase_uncertainty(phase: Mapping[str, Any], rel_by_comp: Mapping[str, float]) -> float:
-    filled = phase.get("energy_j_filled") or {}
-    measured = sum(abs(v) * rel_by_comp.get(c, 0.0) for c, v in phase["energy_j"].items()
-                   if c != "total" and v is not None)
-    return measured + sum(abs(v) * rel_by_comp.get(c, 0.0) for c, v in filled.items() if c != "total") + \
+    """A phase's energy uncertainty: the meters' on measured and filled energy, plus the fill's own spread."""
+    return _meter_uncertainty_j(phase["energy_j"], rel_by_comp) + \
+        _meter_uncertainty_j(phase.get("energy_j_filled") or {}, rel_by_comp) + \
         float(phase.get("filled_uncertainty_j") or 0.0)
 
 
@@ -148,19 +176,29 @@ class PhaseRows:
         rows: list[dict[str, Any]] = []
         lines: list[str | None] = []
         for m in ms:
-            hit = self._rows.get(m.name)
-            if hit is not None and hit[0] is m:
-                rows.append(hit[1])
-                lines.append(hit[2])
+            hit = self._hit(m)
+            if hit is not None:
+                rows.append(hit[0])
+                lines.append(hit[1])
                 continue
             if power is None and not _self_contained(m):  # only a gap this phase cannot fill needs the run
                 power = run_power_w((x.cov for x in top), (x.energy_j for x in top))
-            row = phase_from_measurement(m, carbon, kind_of(m.name), power)
-            rows.append(row)
+            rows.append(self._convert(m, carbon, kind_of, final, power))
             lines.append(None)
-            if final(m) and _self_contained(m):
-                self._rows[m.name] = (m, row, "")
         return rows, lines
+
+    def _hit(self, m: Measurement) -> tuple[dict[str, Any], str] | None:
+        """The kept (row, line) of *m* when it is the same finished measurement, else None."""
+        hit = self._rows.get(m.name)
+        return (hit[1], hit[2]) if hit is not None and hit[0] is m else None
+
+    def _convert(self, m: Measurement, carbon: CarbonIntensity, kind_of: Callable[[str], str],
+                 final: Callable[[Measurement], bool], power: Mapping[str, float] | None) -> dict[str, Any]:
+        """A fresh row for *m*, kept when the phase is final and needs nothing from the rest of the run."""
+        row = phase_from_measurement(m, carbon, kind_of(m.name), power)
+        if final(m) and _self_contained(m):
+            self._rows[m.name] = (m, row, "")
+        return row
 
     def remember_lines(self, rows: Sequence[Mapping[str, Any]]) -> list[str | None]:
         """Encode (once) the cached rows among *rows* (after their uncertainty was set); None for the others."""

@@ -97,13 +97,11 @@ class Report:
             "phases": phases,
             "carbon": carbon.to_dict(),
             "provenance": prov,
-            **({"benchmark": dict(benchmark)} if benchmark is not None else {}),
-            **({"extra": dict(extra)} if extra else {}),
+            **_optional_blocks(benchmark, extra),
         }
         totals = _totals(phases, boundary, prov.get("meters", []), rows)
         data.update(derive(totals, carbon, embodied, prov.get("meters", []), functional_units))
-        if data["status"] == "complete" and totals.partial:
-            data["status"] = "partial"  # complete only at full coverage, nested phases included
+        data["status"] = _status(status, totals.partial)
         report = cls._trusted(data)
         if rows is not None:
             report._lines = rows.remember_lines(phases)
@@ -247,14 +245,39 @@ def _phases(items: list[Measurement | Mapping[str, Any]], carbon: CarbonIntensit
     """The report's phases, in order: measurements converted (through *rows*, each finished phase once), phase
     dicts taken as given and their figures refilled at this carbon intensity."""
     ms = [m for m in items if isinstance(m, Measurement)]
-    if rows is not None and ms:
-        converted = iter(rows.rows(ms, carbon, kind_of, final=final or (lambda m: False))[0])
-    else:
-        converted = iter(phases_from_measurements(ms, carbon, kind_of))
+    converted = iter(_converted(ms, carbon, kind_of, rows, final))
     phases = [next(converted) if isinstance(m, Measurement) else dict(m) for m in items]
     if len(ms) < len(items):
         refill([p for p, m in zip(phases, items, strict=True) if not isinstance(m, Measurement)], carbon)
     return phases
+
+
+def _converted(ms: list[Measurement], carbon: CarbonIntensity, kind_of: Any, rows: PhaseRows | None,
+               final: Any) -> list[dict[str, Any]]:
+    """The measurements as phase rows: through *rows* (each finished phase converted once) when the caller keeps
+    them, else each converted now."""
+    if rows is not None and ms:
+        return rows.rows(ms, carbon, kind_of, final=final or _never_final)[0]
+    return phases_from_measurements(ms, carbon, kind_of)
+
+
+def _never_final(m: Measurement) -> bool:
+    return False
+
+
+def _optional_blocks(benchmark: Mapping[str, Any] | None, extra: Mapping[str, Any] | None) -> dict[str, Any]:
+    """The benchmark block when given, the extra block when not empty."""
+    out: dict[str, Any] = {}
+    if benchmark is not None:
+        out["benchmark"] = dict(benchmark)
+    if extra:
+        out["extra"] = dict(extra)
+    return out
+
+
+def _status(status: str, partial: bool) -> str:
+    """A run reported complete is "partial" unless fully measured (nested phases included)."""
+    return "partial" if status == "complete" and partial else status
 
 
 def _provenance(provenance: Mapping[str, Any] | None, phases: list[dict[str, Any]]) -> dict[str, Any]:
@@ -266,12 +289,19 @@ def _provenance(provenance: Mapping[str, Any] | None, phases: list[dict[str, Any
     meters = prov.get("meters", [])
     prov.setdefault("components", {c: {"meter": m.get("meter"), "method": m.get("method")}
                                    for m in meters for c in m.get("components", [])})
-    methods = {p["method"] for p in phases} - {"unmeasured", "none", None}
-    prov["method"] = (methods.pop() if len(methods) == 1 else "mixed") if methods else "unmeasured"
+    prov["method"] = _method(phases)
     prov["estimated"] = any(m.get("method") == "estimate" for m in meters) or prov["method"] in ("estimate", "mixed")
     if prov["estimated"]:
         prov["note"] = "ESTIMATE: some or all energy is estimated, not read from hardware counters"
     return prov
+
+
+def _method(phases: list[dict[str, Any]]) -> str:
+    """The report's method: the phases' one method, "mixed" when they differ, "unmeasured" when none measured."""
+    methods = {p["method"] for p in phases} - {"unmeasured", "none", None}
+    if not methods:
+        return "unmeasured"
+    return methods.pop() if len(methods) == 1 else "mixed"
 
 
 def _totals(phases: list[dict[str, Any]], boundary: str, meters: Sequence[Mapping[str, Any]],
@@ -283,15 +313,21 @@ def _totals(phases: list[dict[str, Any]], boundary: str, meters: Sequence[Mappin
         for p in phases:
             t.add(p)
         return t
-    key = (boundary, tuple(sorted(rel.items())))
-    base = rows.totals.get(key)
-    if base is None or any(not rows.cached(p) for p in base.rows_added):
-        base = rows.totals[key] = _Base(Totals(boundary, rel))
-    t = base.add_cached(phases, rows).copy()
+    t = _base(rows, boundary, rel).add_cached(phases, rows).copy()
     for p in phases:
         if not rows.cached(p):
             t.add(p)
     return t
+
+
+def _base(rows: PhaseRows, boundary: str, rel: dict[str, float]) -> _Base:
+    """The kept sums of this run's finished phases (for this boundary and meters); started again when a row they
+    hold is no longer cached."""
+    key = (boundary, tuple(sorted(rel.items())))
+    base = rows.totals.get(key)
+    if base is None or any(not rows.cached(p) for p in base.rows_added):
+        base = rows.totals[key] = _Base(Totals(boundary, rel))
+    return base
 
 
 class _Base:

@@ -89,15 +89,26 @@ def validate(d: Any) -> None:
         raise ReportSchemaError(f"{err.json_path}: {_message(err)} (got {got})" + _HINT)
 
 
+_BOUNDS = {"minimum": ">=", "maximum": "<=", "exclusiveMinimum": ">"}
+
+
+def _type_message(v: Any) -> str:
+    """'must be of type number (finite)': the type(s) a value must have, finite for numbers."""
+    finite = " (finite)" if "number" in str(v) or "integer" in str(v) else ""
+    return f"must be of type {' or '.join(v) if isinstance(v, list) else v}{finite}"
+
+
 def _message(err: Any) -> str:
+    """A schema error in a few words: what the value must be."""
     v, kw = err.validator_value, err.validator
     if kw == "type":
-        return f"must be of type {' or '.join(v) if isinstance(v, list) else v}" + (
-            " (finite)" if "number" in str(v) or "integer" in str(v) else "")
+        return _type_message(v)
     if kw == "required":
         return str(err.message).replace("is a required property", "is required")
-    if kw in ("minimum", "maximum", "exclusiveMinimum"):
-        return f"must be {'>=' if kw == 'minimum' else '<=' if kw == 'maximum' else '>'} {v}"
-    if kw in ("enum", "const"):
-        return f"must be {'one of ' + repr(v) if kw == 'enum' else repr(v)}"
+    if kw in _BOUNDS:
+        return f"must be {_BOUNDS[kw]} {v}"
+    if kw == "enum":
+        return f"must be one of {v!r}"
+    if kw == "const":
+        return f"must be {v!r}"
     return str(err.message)

@@ -29,6 +29,11 @@ def _frozen_map(m: Any) -> Mapping[str, Any]:
     return MappingProxyType(dict(m)) if isinstance(m, Mapping) else MappingProxyType({})
 
 
+def _texts(xs: Any) -> tuple[str, ...]:
+    """A recorded list as a tuple of strings (none when absent)."""
+    return tuple(str(x) for x in xs or ())
+
+
 def _opt_float(x: Any) -> float | None:
     """A number as the report holds it (an int stays an int: JSON and YAML keep writing it the same), else None."""
     return x if isinstance(x, (int, float)) and not isinstance(x, bool) else None
@@ -63,8 +68,7 @@ class CoverageView:
             measured_s=_opt_float(d.get("measured_s")), duration_s=_opt_float(d.get("duration_s")),
             measured_j=_opt_float(d.get("measured_j")), filled_j=_opt_float(d.get("filled_j")),
             threshold=_opt_float(d.get("threshold")), headline=headline if isinstance(headline, bool) else None,
-            unfilled=tuple(str(x) for x in d.get("unfilled") or ()),
-            reasons=tuple(str(x) for x in d.get("reasons") or ()),
+            unfilled=_texts(d.get("unfilled")), reasons=_texts(d.get("reasons")),
             energy_j=_frozen_map(d.get("energy_j")), counts=_frozen_map(d.get("counts")),
         )
 

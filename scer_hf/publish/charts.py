@@ -4,7 +4,7 @@ grid intensity over the run. Points are typed (:class:`Point`); dicts of the usu
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 from xml.sax.saxutils import escape
@@ -171,31 +171,47 @@ def _y(p: Point) -> float:
     return float(p.y if p.y is not None else math.nan)
 
 
-def pareto_svg(points: Sequence[Point | Mapping[str, Any]], x_unit: str, metric: str, higher_is_better: bool) -> str:
-    """Scatter of carbon (x, log) against quality (y) with the Pareto front drawn."""
-    pts = [Point.of(p) for p in points]
-    if not pts:
-        return ""
-    W, H, L, R, T, B = 760, 320, 70, 30, 20, 60
-    lo, hi = _log_axis([p.x for p in pts])
-    ys = [_y(p) for p in pts]
-    ylo, yhi = min(ys), max(ys)
-    if ylo == yhi:
-        ylo, yhi = ylo - abs(ylo) * 0.1 - 1, yhi + abs(yhi) * 0.1 + 1
+@dataclass(frozen=True)
+class _Frame:
+    """The Pareto view's plot: carbon on a log axis (decades *lo* to *hi*), quality from *ylo* to *yhi*."""
 
-    def px(v: float) -> float:
-        return L + (math.log10(v) - lo) / (hi - lo) * (W - L - R)
+    lo: int
+    hi: int
+    ylo: float
+    yhi: float
+    W: int = 760
+    H: int = 320
+    L: int = 70
+    R: int = 30
+    T: int = 20
+    B: int = 60
 
-    def py(v: float) -> float:
-        return T + (yhi - v) / (yhi - ylo) * (H - T - B)
+    @classmethod
+    def of(cls, pts: Sequence[Point]) -> _Frame:
+        lo, hi = _log_axis([p.x for p in pts])
+        ys = [_y(p) for p in pts]
+        ylo, yhi = min(ys), max(ys)
+        if ylo == yhi:  # one quality: a range around it
+            ylo, yhi = ylo - abs(ylo) * 0.1 - 1, yhi + abs(yhi) * 0.1 + 1
+        return cls(lo, hi, ylo, yhi)
 
+    def px(self, v: float) -> float:
+        return self.L + (math.log10(v) - self.lo) / (self.hi - self.lo) * (self.W - self.L - self.R)
+
+    def py(self, v: float) -> float:
+        return self.T + (self.yhi - v) / (self.yhi - self.ylo) * (self.H - self.T - self.B)
+
+
+def _pareto_axes(f: _Frame, x_unit: str, metric: str, higher_is_better: bool) -> list[str]:
+    """The panel, the decade ticks, three quality ticks and both axis titles (which way is better)."""
+    W, H, L, R, T, B = f.W, f.H, f.L, f.R, f.T, f.B
     parts = [f'<rect x="{L}" y="{T}" width="{W - L - R}" height="{H - T - B}" fill="{PALETTE["panel"]}"/>']
-    for e in range(lo, hi + 1):
-        xx = px(10.0 ** e)
+    for e in range(f.lo, f.hi + 1):
+        xx = f.px(10.0 ** e)
         parts.append(f'<text x="{xx:.1f}" y="{H - B + 18}" text-anchor="middle" font-size="13" '
                      f'fill="{PALETTE["ink"]}">{escape(fmt_num(10.0 ** e))}</text>')
-    for v in (ylo, (ylo + yhi) / 2, yhi):
-        parts.append(f'<text x="{L - 6}" y="{py(v) + 4:.1f}" text-anchor="end" font-size="13" '
+    for v in (f.ylo, (f.ylo + f.yhi) / 2, f.yhi):
+        parts.append(f'<text x="{L - 6}" y="{f.py(v) + 4:.1f}" text-anchor="end" font-size="13" '
                      f'fill="{PALETTE["ink"]}">{escape(fmt_num(v))}</text>')
     parts.append(f'<text x="{(W + L) / 2}" y="{H - 14}" text-anchor="middle" font-size="13" '
                  f'fill="{PALETTE["muted"]}">{escape(_fmt.unit_text(x_unit))} (log scale; left is better)</text>')
@@ -203,40 +219,84 @@ def pareto_svg(points: Sequence[Point | Mapping[str, Any]], x_unit: str, metric:
     parts.append(f'<text x="14" y="{(H - B + T) / 2}" font-size="13" fill="{PALETTE["muted"]}" '
                  f'transform="rotate(-90 14 {(H - B + T) / 2})" text-anchor="middle">'
                  f'{escape(metric)} ({better} is better)</text>')
-    front = pareto_front(pts, higher_is_better)
-    if len(front) > 1:
-        d = " ".join(f"{px(p.x):.1f},{py(_y(p)):.1f}" for p in front)
-        parts.append(f'<polyline points="{d}" fill="none" stroke="{PALETTE["band"]}" stroke-width="2" '
-                     f'stroke-dasharray="6 4"/>')
+    return parts
+
+
+def _front_line(f: _Frame, front: Sequence[Point]) -> list[str]:
+    """The Pareto front as a dashed line (nothing for a front of one point)."""
+    if len(front) <= 1:
+        return []
+    d = " ".join(f"{f.px(p.x):.1f},{f.py(_y(p)):.1f}" for p in front)
+    return [(f'<polyline points="{d}" fill="none" stroke="{PALETTE["band"]}" stroke-width="2" '
+             f'stroke-dasharray="6 4"/>')]
+
+
+def _pareto_dot(f: _Frame, p: Point) -> list[str]:
+    """One model's dot and name (the model rated larger, in its own colour)."""
+    color = PALETTE["grade_C"] if p.me else "#1d4ed8"
+    dot = (f'<circle cx="{f.px(p.x):.1f}" cy="{f.py(_y(p)):.1f}" r="{8 if p.me else 6}" fill="{color}">'
+           f'<title>{escape(p.model)}</title></circle>')
+    name = (f'<text x="{f.px(p.x) + 11:.1f}" y="{f.py(_y(p)) + 4:.1f}" font-size="13" '
+            f'fill="{PALETTE["ink"]}">{escape(p.model)}</text>')
+    return [dot, name]
+
+
+def pareto_svg(points: Sequence[Point | Mapping[str, Any]], x_unit: str, metric: str, higher_is_better: bool) -> str:
+    """Scatter of carbon (x, log) against quality (y) with the Pareto front drawn."""
+    pts = [Point.of(p) for p in points]
+    if not pts:
+        return ""
+    f = _Frame.of(pts)
+    parts = _pareto_axes(f, x_unit, metric, higher_is_better)
+    parts += _front_line(f, pareto_front(pts, higher_is_better))
     for p in pts:
-        color = PALETTE["grade_C"] if p.me else "#1d4ed8"
-        parts.append(f'<circle cx="{px(p.x):.1f}" cy="{py(_y(p)):.1f}" r="{8 if p.me else 6}" fill="{color}">'
-                     f'<title>{escape(p.model)}</title></circle>')
-        parts.append(f'<text x="{px(p.x) + 11:.1f}" y="{py(_y(p)) + 4:.1f}" font-size="13" '
-                     f'fill="{PALETTE["ink"]}">{escape(p.model)}</text>')
-    return (f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {W} {H}" width="100%" role="img" '
+        parts += _pareto_dot(f, p)
+    return (f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {f.W} {f.H}" width="100%" role="img" '
             f'aria-label="Energy-quality Pareto view">{"".join(parts)}</svg>')
+
+
+def _intensity_points(live: Mapping[str, Any]) -> list[tuple[float, float, bool]]:
+    """(t_s, g_per_kwh, is_fallback) of the live readings and the fallbacks that have a figure, in time order."""
+    return sorted([(float(s["t_s"]), float(s["g_per_kwh"]), False) for s in live.get("samples", [])]
+                  + [(float(f["t_s"]), float(f["g_per_kwh"]), True) for f in live.get("fallbacks", [])
+                     if f.get("g_per_kwh") is not None])
+
+
+def _step_path(pts: Sequence[tuple[float, float, bool]], x: Callable[[float], float],
+               y: Callable[[float], float]) -> str:
+    """An SVG path holding each reading until the next one (a step line)."""
+    steps = []
+    for i, (t, g, _) in enumerate(pts):
+        step = f"{'M' if i == 0 else 'L'}{x(t):.1f},{y(g):.1f}"
+        if i + 1 < len(pts):
+            step += f" H{x(pts[i + 1][0]):.1f}"
+        steps.append(step)
+    return " ".join(steps)
+
+
+def _intensity_dot(x: float, y: float, g: float, fallback: bool) -> str:
+    """One reading's dot; a fallback (the annual figure) in amber and said so."""
+    return (f'<circle cx="{x:.1f}" cy="{y:.1f}" r="3" fill="{"#b45309" if fallback else "#1d4ed8"}">'
+            f"<title>{fmt_num(g)} gCO2eq per kWh{', fallback: annual figure' if fallback else ''}</title></circle>")
 
 
 def intensity_svg(live: Mapping[str, Any] | None, width: int = 560, height: int = 150) -> str:
     """Grid intensity over the run (live readings, fallbacks at the annual figure), as inline SVG; '' if none."""
-    if not live:
-        return ""
-    pts = sorted([(float(s["t_s"]), float(s["g_per_kwh"]), False) for s in live.get("samples", [])]
-                 + [(float(f["t_s"]), float(f["g_per_kwh"]), True) for f in live.get("fallbacks", [])
-                    if f.get("g_per_kwh") is not None])
+    pts = _intensity_points(live) if live else []
     if not pts:
         return ""
     t0, t1 = pts[0][0], max(pts[-1][0], pts[0][0] + 1e-9)
     gmax = max(g for _, g, _ in pts) * 1.15 or 1.0
     left, right, top, bottom = 48, 12, 12, 30
-    x = lambda t: left + (t - t0) / (t1 - t0) * (width - left - right)  # noqa: E731
-    y = lambda g: top + (1 - g / gmax) * (height - top - bottom)  # noqa: E731
-    path = " ".join(f"{'M' if i == 0 else 'L'}{x(t):.1f},{y(g):.1f}" + (f" H{x(pts[i + 1][0]):.1f}"
-                    if i + 1 < len(pts) else "") for i, (t, g, _) in enumerate(pts))
-    dots = "".join(f'<circle cx="{x(t):.1f}" cy="{y(g):.1f}" r="3" fill="{"#b45309" if fb else "#1d4ed8"}">'
-                   f"<title>{fmt_num(g)} gCO2eq per kWh{', fallback: annual figure' if fb else ''}</title></circle>"
-                   for t, g, fb in pts)
+
+    def x(t: float) -> float:
+        return left + (t - t0) / (t1 - t0) * (width - left - right)
+
+    def y(g: float) -> float:
+        return top + (1 - g / gmax) * (height - top - bottom)
+
+    path = _step_path(pts, x, y)
+    dots = "".join(_intensity_dot(x(t), y(g), g, fb) for t, g, fb in pts)
     return (f'<svg xmlns="http://www.w3.org/2000/svg" class="intensity" viewBox="0 0 {width} {height}" '
             f'width="{width}" height="{height}" role="img" aria-label="grid intensity over the run">'
             f'<line x1="{left}" y1="{height - bottom}" x2="{width - right}" y2="{height - bottom}" stroke="#999"/>'

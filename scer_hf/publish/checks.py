@@ -26,6 +26,18 @@ class Check:
     def to_dict(self) -> dict[str, Any]:
         return {"name": self.name, "expected": self.expected, "found": self.found, "ok": self.ok, "note": self.note}
 
+    def line(self) -> str:
+        """The check as ``describe`` lists it: its mark and name, what differs when it failed, its note."""
+        line = f"  [{_MARKS[self.ok]}] {self.name}"
+        if self.ok is False:
+            line += f": file says {self.found!r}, recomputed {self.expected!r}"
+        if self.note:
+            line += f" ({self.note})"
+        return line
+
+
+_MARKS = {True: "ok  ", False: "FAIL", None: "skip"}
+
 
 @dataclass
 class VerificationResult:
@@ -56,26 +68,24 @@ class VerificationResult:
 
     def describe(self, verbose: bool = False) -> str:
         """A one-line summary, then the failed and skipped checks (*verbose*: every check)."""
-        mark = {True: "ok  ", False: "FAIL", None: "skip"}
-        n_ok, n_skip = sum(c.ok is True for c in self.checks), sum(c.ok is None for c in self.checks)
-        failed = f", {len(self.failed)} failed" if self.failed else ""
-        counts = f"{n_ok} of {len(self.checks)} checks passed{failed}" + (f", {n_skip} skipped" if n_skip else "")
-        kinds = {"report": "a report", "label": "a label", "card": "a model card", "html": "an HTML report",
-                 "folder": "a folder"}
-        lines = [f"{'VERIFIED' if self.ok else 'MISMATCH'}: {counts}",
-                 f"  checked: {self.target}, {kinds.get(self.kind, self.kind)}"]
-        for c in self.checks:
-            if c.ok is True and not verbose:
-                continue
-            line = f"  [{mark[c.ok]}] {c.name}"
-            if c.ok is False:
-                line += f": file says {c.found!r}, recomputed {c.expected!r}"
-            if c.note:
-                line += f" ({c.note})"
-            lines.append(line)
+        n_ok = sum(c.ok is True for c in self.checks)
+        lines = [f"{'VERIFIED' if self.ok else 'MISMATCH'}: {self._counts(n_ok)}",
+                 f"  checked: {self.target}, {_KINDS.get(self.kind, self.kind)}"]
+        lines += [c.line() for c in self.checks if verbose or c.ok is not True]
         if not verbose and n_ok:
             lines.append(f"  ({n_ok} passing checks not shown; -v lists every check)")
         return "\n".join(lines)
+
+    def _counts(self, n_ok: int) -> str:
+        """'9 of 12 checks passed, 1 failed, 2 skipped' (failed and skipped only when there are some)."""
+        n_skip = sum(c.ok is None for c in self.checks)
+        failed = f", {len(self.failed)} failed" if self.failed else ""
+        return f"{n_ok} of {len(self.checks)} checks passed{failed}" + (f", {n_skip} skipped" if n_skip else "")
+
+
+#: what ``describe`` calls each kind of target
+_KINDS = {"report": "a report", "label": "a label", "card": "a model card", "html": "an HTML report",
+          "folder": "a folder"}
 
 
 def same(a: Any, b: Any) -> bool:
@@ -90,6 +100,18 @@ def check(checks: list[Check], name: str, expected: Any, found: Any, note: str =
     checks.append(Check(name, expected, found, same(expected, found), note))
 
 
+def _differing_lines(where: str, exp: list[str], got: list[str], b1: int, note: str) -> list[Check]:
+    """One failed check per line of a differing block (*got* starts at line ``b1 + 1`` of what was read)."""
+    out = []
+    for k in range(max(len(exp), len(got))):
+        e = exp[k] if k < len(exp) else None
+        g = got[k] if k < len(got) else None
+        line = (b1 + k + 1) if g is not None else (b1 + 1)
+        what = "missing line" if g is None else "extra line" if e is None else "line differs"
+        out.append(Check(f"{where} line {line}: {what}", e, g, False, note))
+    return out
+
+
 def compare_lines(where: str, expected: Sequence[str], found: Sequence[str], note: str = "") -> list[Check]:
     """What a person reads in *where* against a re-rendering: one failed check per line that differs, named by
     its line number and the text it should have; one passing check when every line matches."""
@@ -98,13 +120,7 @@ def compare_lines(where: str, expected: Sequence[str], found: Sequence[str], not
     for op, a1, a2, b1, b2 in sm.get_opcodes():
         if op == "equal":
             continue
-        exp, got = list(expected[a1:a2]), list(found[b1:b2])
-        for k in range(max(len(exp), len(got))):
-            e = exp[k] if k < len(exp) else None
-            g = got[k] if k < len(got) else None
-            line = (b1 + k + 1) if g is not None else (b1 + 1)
-            what = "missing line" if g is None else "extra line" if e is None else "line differs"
-            out.append(Check(f"{where} line {line}: {what}", e, g, False, note))
+        out += _differing_lines(where, list(expected[a1:a2]), list(found[b1:b2]), b1, note)
     if not out:
         out.append(Check(f"{where}: what a person reads", f"{len(expected)} lines", f"{len(found)} lines", True,
                          "every visible line re-rendered from the report matches"))

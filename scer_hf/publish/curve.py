@@ -112,22 +112,26 @@ def _throughput_bars(plot: _Plot, levels: Sequence[Mapping[str, Any]]) -> list[s
 def _energy_line(plot: _Plot, e: Sequence[float | None]) -> list[str]:
     """Energy per 1,000 output tokens as a line through one labelled dot per level ("n/a" where not measured)."""
     e_top = max((v for v in e if v is not None), default=0.0) * 1.25
-    font = plot.font
     pts = [(xi, _y(v, e_top, plot.y0, plot.h)) for xi, v in zip(plot.xs, e, strict=True) if v is not None]
     out = []
     if len(pts) > 1:
         path = " ".join(f"{px:.1f},{py:.1f}" for px, py in pts)
         out.append(f'<polyline points="{path}" fill="none" stroke="{_LINE}" stroke-width="2"/>')
     for xi, v in zip(plot.xs, e, strict=True):
-        if v is None:
-            out.append(f'<text x="{xi:.1f}" y="{plot.base - font * 0.5:.1f}" font-size="{font}" fill="{_MUTED}" '
-                       'text-anchor="middle">n/a</text>')
-            continue
-        py = _y(v, e_top, plot.y0, plot.h)
-        out.append(f'<circle cx="{xi:.1f}" cy="{py:.1f}" r="{max(3.0, font / 3):.1f}" fill="{_DOT}"/>')
-        out.append(f'<text x="{xi:.1f}" y="{py - font * 0.6:.1f}" font-size="{font}" fill="{_INK}" '
-                   f'text-anchor="middle">{escape(_fmt.num(v))} J</text>')
+        out += _energy_dot(plot, xi, v, e_top)
     return out
+
+
+def _energy_dot(plot: _Plot, xi: float, v: float | None, e_top: float) -> list[str]:
+    """One level's dot and its energy above it; "n/a" on the axis where it was not measured (never a zero)."""
+    font = plot.font
+    if v is None:
+        return [(f'<text x="{xi:.1f}" y="{plot.base - font * 0.5:.1f}" font-size="{font}" fill="{_MUTED}" '
+                 'text-anchor="middle">n/a</text>')]
+    py = _y(v, e_top, plot.y0, plot.h)
+    return [f'<circle cx="{xi:.1f}" cy="{py:.1f}" r="{max(3.0, font / 3):.1f}" fill="{_DOT}"/>',
+            (f'<text x="{xi:.1f}" y="{py - font * 0.6:.1f}" font-size="{font}" fill="{_INK}" '
+             f'text-anchor="middle">{escape(_fmt.num(v))} J</text>')]
 
 
 def _ms(v: Any) -> str:
@@ -138,25 +142,37 @@ def _n(v: Any, unit: str = "") -> str:
     return "n/a" if v is None else f"{_fmt.num(v)}{unit}"
 
 
+def _p50_p90(stats: Mapping[str, Any] | None) -> str:
+    """A latency's median and 90th percentile in ms (``12.3 ms / 20.1 ms``), "n/a" for each one absent."""
+    stats = stats or {}
+    return f"{_ms(stats.get('p50'))} / {_ms(stats.get('p90'))}"
+
+
+def _responses(lv: Mapping[str, Any]) -> str:
+    """The level's responses, and how many failed when some did."""
+    return f"{lv.get('responses', 0)}" + (f", {lv['failed']} failed" if lv.get("failed") else "")
+
+
+def _curve_row(lv: Mapping[str, Any]) -> dict[str, str | None]:
+    """One level as a row of text for the HTML table."""
+    half = (lv.get("ci") or {}).get("half_width_j")
+    return {
+        "concurrency": str(lv["concurrency"]),
+        "responses": _responses(lv),
+        "j_per_response": _n(lv.get("j_per_response"), " J"),
+        "j_per_response_ci": None if half is None else f"{_fmt.num(half)} J",
+        "j_per_1k": _n(lv.get("j_per_1k_output_tokens"), " J"),
+        "throughput": _n(lv.get("throughput_output_tokens_per_s")),
+        "latency": _p50_p90(lv.get("latency_s")),
+        "ttft": _p50_p90(lv.get("ttft_s")),
+        "stopped_by": str(lv.get("stopped_by")),
+        "failures": ", ".join(f"{k} x{v}" for k, v in sorted((lv.get("failures") or {}).items())),
+    }
+
+
 def curve_rows(levels: Sequence[Mapping[str, Any]]) -> list[dict[str, str | None]]:
     """One row of text per level for the HTML table."""
-    rows = []
-    for lv in levels:
-        ci = lv.get("ci") or {}
-        half = ci.get("half_width_j")
-        rows.append({
-            "concurrency": str(lv["concurrency"]),
-            "responses": f"{lv.get('responses', 0)}" + (f", {lv['failed']} failed" if lv.get("failed") else ""),
-            "j_per_response": _n(lv.get("j_per_response"), " J"),
-            "j_per_response_ci": None if half is None else f"{_fmt.num(half)} J",
-            "j_per_1k": _n(lv.get("j_per_1k_output_tokens"), " J"),
-            "throughput": _n(lv.get("throughput_output_tokens_per_s")),
-            "latency": f"{_ms((lv.get('latency_s') or {}).get('p50'))} / {_ms((lv.get('latency_s') or {}).get('p90'))}",
-            "ttft": f"{_ms((lv.get('ttft_s') or {}).get('p50'))} / {_ms((lv.get('ttft_s') or {}).get('p90'))}",
-            "stopped_by": str(lv.get("stopped_by")),
-            "failures": ", ".join(f"{k} x{v}" for k, v in sorted((lv.get("failures") or {}).items())),
-        })
-    return rows
+    return [_curve_row(lv) for lv in levels]
 
 
 def label_block(levels: Sequence[Mapping[str, Any]], y: float, width: float, pad: float,

@@ -128,18 +128,27 @@ def _rating_reason(r: Rating | None, pr: PhaseRating) -> str | None:
     return str(pr.reason or (pr.notes[0] if pr.notes else None) or "no reference peers to grade against")
 
 
+def _not_comparable_reason(pr: PhaseRating) -> str:
+    """Why a rating shows no grade: not comparable, and the reasons it gives."""
+    reasons = pr.not_comparable_reasons()
+    return "not comparable: " + "; ".join(reasons) if reasons else "not comparable"
+
+
+def _position(pr: PhaseRating, shown: bool) -> dict[str, Any]:
+    """Grade, stars and percentile when the rating is shown; all None otherwise."""
+    return {"grade": pr.grade, "stars": pr.stars, "percentile": pr.percentile} if shown else \
+        dict.fromkeys(("grade", "stars", "percentile"))
+
+
 def _rating_fields(r: Rating | None, boundary: str) -> dict[str, Any]:
     """The rating's side of the label. A rating that is not comparable shows no headline grade or stars, only
     why (its indicative position stays in the data)."""
     pr = phase_rating(r, boundary)
     comparable = bool(pr.comparable) if pr.available else None  # a rating that says null is not comparable
-    shown = pr.available and comparable is not False
-    reasons = pr.not_comparable_reasons()
+    available = pr.available
     return {
-        "grade": pr.grade if shown else None, "stars": pr.stars if shown else None,
-        "percentile": pr.percentile if shown else None, "peers": pr.peers if pr.available else None,
-        "rating_reason": _rating_reason(r, pr) if comparable is not False else
-        ("not comparable: " + "; ".join(reasons) if reasons else "not comparable"),
-        "comparable": comparable, "indicative": pr.indicative_text() if pr.available else None,
+        **_position(pr, available and comparable is not False), "peers": pr.peers if available else None,
+        "rating_reason": _rating_reason(r, pr) if comparable is not False else _not_comparable_reason(pr),
+        "comparable": comparable, "indicative": pr.indicative_text() if available else None,
         "reference_version": r.reference_version if r else None, "rated": r is not None,
     }

@@ -75,11 +75,17 @@ def _named_hardware(d: Mapping[str, Any]) -> str | None:
     """A ``hardware`` (or ``gpu``) field of the model, benchmark, provenance or extra block, else the embodied
     hardware; None when no block names it."""
     blocks = [d.get(k) for k in ("model", "benchmark", "provenance", "extra")]
-    for b in (b for b in blocks if isinstance(b, Mapping)):
-        name = next((b[k] for k in ("hardware", "gpu") if isinstance(b.get(k), str) and b[k]), None)
-        if name:
-            return name
-    emb = d.get("embodied")
+    named = (_hardware_field(b) for b in blocks if isinstance(b, Mapping))
+    return next((n for n in named if n), None) or _embodied_hardware(d.get("embodied"))
+
+
+def _hardware_field(block: Mapping[str, Any]) -> str | None:
+    """A block's ``hardware`` (else ``gpu``) text; None when neither is a non-empty string."""
+    return next((block[k] for k in ("hardware", "gpu") if isinstance(block.get(k), str) and block[k]), None)
+
+
+def _embodied_hardware(emb: Any) -> str | None:
+    """The hardware an embodied block names, else None."""
     return str(emb["hardware"]) if isinstance(emb, Mapping) and emb.get("hardware") else None
 
 
@@ -97,12 +103,14 @@ def stopping_text(bench: Mapping[str, Any] | None) -> tuple[str, bool] | None:
         return _levels_stopping_text(bench)
     if not isinstance(bench, Mapping) or not isinstance(bench.get("ci"), Mapping):
         return None
-    ci, stopped = bench["ci"], bench.get("stopped_by")
-    rel, target, conf = (_num(ci.get(k)) for k in ("rel_half_width", "target_rel_half_width", "confidence"))
+    return _interval_stop(bench)
+
+
+def _interval_stop(bench: Mapping[str, Any]) -> tuple[str, bool] | None:
+    """Where one interval stopped: at the query cap (a warning) or at its target; None when it says neither."""
+    stopped = bench.get("stopped_by")
     n = _num(bench.get("queries_measured")) or _num(bench.get("queries_run"))
-    reached = f"±{_fmt.num(100 * rel)} %" if rel is not None else "no interval"
-    conf_t = f" at {_fmt.num(100 * conf)} % confidence" if conf is not None else ""
-    goal = f", target ±{_fmt.num(100 * target)} %" if target is not None else ""
+    reached, conf_t, goal = _interval_texts(bench["ci"])
     if stopped == "cap":
         cap = _num(bench.get("queries_cap"))
         return f"stopped at the {_fmt.count(cap)}-query cap: {reached}{conf_t}{goal}", True
@@ -111,24 +119,39 @@ def stopping_text(bench: Mapping[str, Any] | None) -> tuple[str, bool] | None:
     return None
 
 
+def _interval_texts(ci: Mapping[str, Any]) -> tuple[str, str, str]:
+    """(the half-width reached, at what confidence, the target), each '' (reached: 'no interval') when absent."""
+    rel, target, conf = (_num(ci.get(k)) for k in ("rel_half_width", "target_rel_half_width", "confidence"))
+    reached = f"±{_fmt.num(100 * rel)} %" if rel is not None else "no interval"
+    conf_t = f" at {_fmt.num(100 * conf)} % confidence" if conf is not None else ""
+    goal = f", target ±{_fmt.num(100 * target)} %" if target is not None else ""
+    return reached, conf_t, goal
+
+
 def _levels_stopping_text(bench: Mapping[str, Any]) -> tuple[str, bool] | None:
     """:func:`stopping_text` of each level of a served benchmark, joined; a warning when any level did not reach
     its target (stopped at the cap, or by failures)."""
-    parts, warn = [], False
+    parts = []
     for lv in bench.get("levels") or []:
-        if not isinstance(lv, Mapping) or not isinstance(lv.get("ci"), Mapping):
-            continue
-        one = {"ci": lv["ci"], "stopped_by": lv.get("stopped_by"), "queries_cap": bench.get("queries_cap"),
-               "queries_measured": lv.get("responses_measured", lv.get("responses"))}
-        if lv.get("stopped_by") == "failures":
-            parts.append(f"c={lv.get('concurrency')} stopped by failures in a row")
-            warn = True
-            continue
-        text = stopping_text(one)
+        text = _level_text(lv, bench.get("queries_cap"))
         if text is not None:
-            parts.append(f"c={lv.get('concurrency')} {text[0]}")
-            warn = warn or text[1]
-    return ("; ".join(parts), warn) if parts else None
+            parts.append(text)
+    if not parts:
+        return None
+    return "; ".join(t for t, _ in parts), any(w for _, w in parts)
+
+
+def _level_text(lv: Any, cap: Any) -> tuple[str, bool] | None:
+    """Where one concurrency level stopped (``c=4 stopped at ...``), and whether that is a warning; None for a
+    level without an interval."""
+    if not isinstance(lv, Mapping) or not isinstance(lv.get("ci"), Mapping):
+        return None
+    if lv.get("stopped_by") == "failures":
+        return f"c={lv.get('concurrency')} stopped by failures in a row", True
+    one = {"ci": lv["ci"], "stopped_by": lv.get("stopped_by"), "queries_cap": cap,
+           "queries_measured": lv.get("responses_measured", lv.get("responses"))}
+    text = stopping_text(one)
+    return None if text is None else (f"c={lv.get('concurrency')} {text[0]}", text[1])
 
 
 @dataclass(frozen=True)

@@ -40,19 +40,43 @@ _NAME_KEYS = ("model", "model_id", "id", "name")
 _VALUE_KEYS = ("value", "sci_value", "sci", "energy", "energy_value")
 
 
+def _positive(v: Any) -> bool:
+    """Whether *v* is a finite number above zero (a value a log axis can show)."""
+    return isinstance(v, (int, float)) and math.isfinite(v) and v > 0
+
+
+def _quality(p: Mapping[str, Any]) -> float | None:
+    """A peer's quality: a number, or ``{"value": number}``; None when not a finite number."""
+    q = p.get("quality")
+    if isinstance(q, Mapping):
+        q = q.get("value")
+    return float(q) if isinstance(q, (int, float)) and math.isfinite(q) else None
+
+
 def _peer(p: Any) -> Point | None:
     """A peer from a dict of any of the usual key spellings (``model``/``id``/``name``, ``value``/``sci``...)."""
     if not isinstance(p, Mapping):
         return None
     name = next((str(p[k]) for k in _NAME_KEYS if p.get(k)), "?")
-    value = next((p[k] for k in _VALUE_KEYS if isinstance(p.get(k), (int, float))), None)
-    if value is None or not math.isfinite(value) or value <= 0:
+    value: Any = next((p[k] for k in _VALUE_KEYS if isinstance(p.get(k), (int, float))), None)
+    if not _positive(value):
         return None
-    q = p.get("quality")
-    if isinstance(q, Mapping):
-        q = q.get("value")
-    quality = float(q) if isinstance(q, (int, float)) and math.isfinite(q) else None
-    return Point(name, float(value), quality, p.get("ref_id"))
+    return Point(name, float(value), _quality(p), p.get("ref_id"))
+
+
+def _reference_rows(phase: str) -> list[dict[str, Any]]:
+    """The reference rows of *phase* (``scer_hf.rating.reference``); none when its data cannot be read."""
+    from ..rating import reference
+
+    try:
+        return list(reference.rows(phase))
+    except SCERError:
+        return []
+
+
+def _in_group(r: Mapping[str, Any], group: Any, unit: str) -> bool:
+    """Whether a reference row is a peer: in *group*, with a value in the rating's *unit*."""
+    return r.get("group") == group and r.get("value") is not None and str(r.get("value_unit") or unit).startswith(unit)
 
 
 def _group_rows(pr: PhaseRating) -> list[dict[str, Any]]:
@@ -60,16 +84,9 @@ def _group_rows(pr: PhaseRating) -> list[dict[str, Any]]:
     group = (pr.category or {}).get("group")
     if not group:
         return []
-    from ..rating import reference
-
-    try:
-        rows = reference.rows(pr.phase or "inference")
-    except SCERError:
-        return []
     unit = pr.unit or ""
-    return [{"model": r.get("model_key"), "value": r.get("value")} for r in rows
-            if r.get("group") == group and r.get("value") is not None
-            and str(r.get("value_unit") or unit).startswith(unit)]
+    return [{"model": r.get("model_key"), "value": r.get("value")} for r in _reference_rows(pr.phase or "inference")
+            if _in_group(r, group, unit)]
 
 
 def _peers(pr: PhaseRating, reference: Iterable[Any] | None) -> list[Point]:
@@ -78,11 +95,15 @@ def _peers(pr: PhaseRating, reference: Iterable[Any] | None) -> list[Point]:
     rows: list[Any] = list(reference or [])
     if not rows:
         rows = list(pr.peer_values) or _group_rows(pr) or list(pr.nearest_peers)
+    return _distinct(q for q in map(_peer, rows) if q)
+
+
+def _distinct(points: Iterable[Point]) -> list[Point]:
+    """*points* without repeats: one point per (reference row or model, value), the first kept."""
     seen: set[tuple[Any, float]] = set()
     out = []
-    for p in rows:
-        q = _peer(p)
-        if q and (q.ref_id or q.model, q.x) not in seen:
+    for q in points:
+        if (q.ref_id or q.model, q.x) not in seen:
             seen.add((q.ref_id or q.model, q.x))
             out.append(q)
     return out
@@ -143,24 +164,29 @@ def _uncertainty_cells(p: PhaseView, fam: str) -> dict[str, str]:
             "co2e_unc": _fmt.co2e((p.co2e_g or 0.0) * rel) if rel else ""}
 
 
+_ONLY_THIS_MODEL = ("No reference model publishes this quality metric on the same prompts, so only this model is "
+                    "plotted; pass reference=[{model, value, quality}] to compare.")
+
+
+def _self_x(sci: Mapping[str, Any], peer_pts: Sequence[Point], pr: PhaseRating) -> tuple[Any, str]:
+    """(x, unit) of this model on the Pareto view: the rating's value when peers with a quality are plotted in its
+    unit, else the report's SCI."""
+    if pr.available and peer_pts and pr.value:
+        return pr.value, pr.unit or sci.get("unit", "gCO2eq per functional unit")
+    return sci.get("value"), sci.get("unit", "gCO2eq per functional unit")
+
+
 def _quality_view(d: Mapping[str, Any], peers: Sequence[Point], pr: PhaseRating) -> dict | None:
+    """The energy-quality section (the Pareto view); None when the report has no quality figure."""
     q = d.get("quality")
     if not isinstance(q, Mapping) or not isinstance(q.get("value"), (int, float)):
         return None
-    sci = d.get("sci") or {}
-    view = {"q": dict(q), "per_unit": d.get("co2e_g_per_quality_unit"), "svg": "", "note": ""}
-    x_self, x_unit = sci.get("value"), sci.get("unit", "gCO2eq per functional unit")
     peer_pts = [p for p in peers if p.y is not None]
-    if pr.available and peer_pts and pr.value:
-        x_self, x_unit = pr.value, pr.unit or x_unit
+    x_self, x_unit = _self_x(d.get("sci") or {}, peer_pts, pr)
     pts = [Point("this model", float(x_self), float(q["value"]), me=True)] if x_self else []
-    pts += peer_pts
-    if not peer_pts:
-        view["note"] = ("No reference model publishes this quality metric on the same prompts, so only this model "
-                        "is plotted; pass reference=[{model, value, quality}] to compare.")
-    view["svg"] = Markup(pareto_svg(pts, x_unit, str(q.get("metric", "quality")),
-                                    bool(q.get("higher_is_better", True))))
-    return view
+    svg = pareto_svg(pts + peer_pts, x_unit, str(q.get("metric", "quality")), bool(q.get("higher_is_better", True)))
+    return {"q": dict(q), "per_unit": d.get("co2e_g_per_quality_unit"), "svg": Markup(svg),
+            "note": "" if peer_pts else _ONLY_THIS_MODEL}
 
 
 def _equivalents(co2e_g: float | None, g_per_kwh: float | None = None) -> list[dict[str, Any]]:
@@ -222,8 +248,7 @@ def _rating_view(rep: Report, r: Rating | None, fields: LabelFields,
     other = phase_rating(r, "training" if b == "inference" else "inference")
     fam = fields.texts.energy_family
     peers = _peers(pr, reference)
-    dist = distribution_svg(peers, pr.value, pr.unit or "", pr.uncertainty, rep.model.get("id") or "this model",
-                            pr.star_bands) if pr.available and (peers or pr.value) else ""
+    dist = _distribution(pr, peers, rep.model.get("id") or "this model")
     return {
         "rating": r, "pr": pr, "other": other, "peers": peers, "dist_svg": Markup(dist),
         "reasons": pr.not_comparable_reasons(), "indicative": pr.indicative_text(),
@@ -233,6 +258,13 @@ def _rating_view(rep: Report, r: Rating | None, fields: LabelFields,
         "other_value": rating_value_text(other, fam) if other.available else "",
         "quality": _quality_view(rep.to_dict(), peers, pr),
     }
+
+
+def _distribution(pr: PhaseRating, peers: Sequence[Point], model: str) -> str:
+    """The reference distribution with this model on it; '' when not rated or nothing to plot."""
+    if not (pr.available and (peers or pr.value)):
+        return ""
+    return distribution_svg(peers, pr.value, pr.unit or "", pr.uncertainty, model, pr.star_bands)
 
 
 def _notes(pr: PhaseRating, *, stars_shown: bool) -> list[str]:

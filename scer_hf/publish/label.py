@@ -194,24 +194,38 @@ def _grade_area(f: LabelFields, gy: float, pad: float) -> list[str]:
 
 def _beside_grade(f: LabelFields, sx: float, gy: float) -> list[str]:
     """Beside the tile: the stars and the rank, the rank alone, "not comparable", or why there is no grade."""
-    rank = (f"better than {fmt_num(f.percentile, 2)}% of {f.peers} peers" if f.percentile is not None
-            else "graded against reference peers")
     if f.stars:
-        out = [_star(sx + 10 + i * 22, gy + 31, 9.5, i < int(f.stars)) for i in range(5)]
-        out.append(_t(sx + 118, gy + 35, f"{int(f.stars)} of 5", 11, "ink", "bold"))
-        out.append(_t(sx, gy + 56, _clip(rank if f.percentile is not None else "AI Energy Score stars", 31), 11,
-                      "muted"))
-        return out
+        return _stars_and_rank(f, sx, gy)
     if f.grade:
-        return [_t(sx, gy + 36, _clip(rank, 31), 11, "muted")]
+        return [_t(sx, gy + 36, _clip(_rank(f), 31), 11, "muted")]
     if f.comparable is False:
         return [_t(sx, gy + 34, "not comparable with the", 11, "warn_ink", "bold"),
                 _t(sx, gy + 50, "reference: see the report", 11, "warn_ink", "bold")]
-    reason = f.rating_reason or "no rating given"
-    if len(reason) > 60:  # keep the first clause; the HTML report has the whole reason
-        reason = re.split(r"[:;(]", reason)[0].strip()
     return [_t(sx, gy + 34 + 16 * i, _clip(line, 31), 11, "muted")
-            for i, line in enumerate(textwrap.wrap(reason, 30, max_lines=2, placeholder="\u2026"))]
+            for i, line in enumerate(textwrap.wrap(_short_reason(f), 30, max_lines=2, placeholder="\u2026"))]
+
+
+def _rank(f: LabelFields) -> str:
+    """Where the model ranks among its peers, when the rating says."""
+    if f.percentile is None:
+        return "graded against reference peers"
+    return f"better than {fmt_num(f.percentile, 2)}% of {f.peers} peers"
+
+
+def _stars_and_rank(f: LabelFields, sx: float, gy: float) -> list[str]:
+    """Five stars, so many filled, "n of 5", and the rank (or what the stars are) under them."""
+    stars = int(f.stars or 0)
+    out = [_star(sx + 10 + i * 22, gy + 31, 9.5, i < stars) for i in range(5)]
+    out.append(_t(sx + 118, gy + 35, f"{stars} of 5", 11, "ink", "bold"))
+    under = _rank(f) if f.percentile is not None else "AI Energy Score stars"
+    out.append(_t(sx, gy + 56, _clip(under, 31), 11, "muted"))
+    return out
+
+
+def _short_reason(f: LabelFields) -> str:
+    """Why there is no grade, its first clause when long (the HTML report has the whole reason)."""
+    reason = f.rating_reason or "no rating given"
+    return re.split(r"[:;(]", reason)[0].strip() if len(reason) > 60 else reason
 
 
 def _headline(f: LabelFields, y: float, pad: float, W: float) -> list[str]:
@@ -253,12 +267,21 @@ def _phase_rows(f: LabelFields, y: float, pad: float, W: float) -> tuple[list[st
     return out + rows, y
 
 
-def _phase_line(p: PhaseView, y: float, pad: float, W: float, fam: str) -> list[str]:
-    child = not p.is_top
+def _phase_energy(p: PhaseView, fam: str) -> tuple[str, bool]:
+    """(the phase's energy as the label shows it, whether it is missing): a label shows no mostly-filled figure,
+    only how much was measured."""
     cov, e = p.measured_fraction, p.total_j
-    missing = e is None or cov < COVERAGE_THRESHOLD  # a label shows no mostly-filled figure
-    energy = (f"{_fmt.coverage(cov)} measured" if e is not None else "not measured") if missing \
-        else _fmt.energy(e, fam)
+    if e is None:
+        return "not measured", True
+    if cov < COVERAGE_THRESHOLD:
+        return f"{_fmt.coverage(cov)} measured", True
+    return _fmt.energy(e, fam), False
+
+
+def _phase_line(p: PhaseView, y: float, pad: float, W: float, fam: str) -> list[str]:
+    """One phase's row: its name (a nested phase indented), energy and emissions."""
+    child = not p.is_top
+    energy, missing = _phase_energy(p, fam)
     return [_t(pad + (10 if child else 0), y, _clip(p.name, 15 if child else 17), 11, "muted" if child else "ink"),
             _t(W - pad - 94, y, energy, 11, "muted" if missing else "ink", anchor="end"),
             _t(W - pad, y, "" if missing else _fmt.co2e(p.co2e_g), 11, "ink", anchor="end")]

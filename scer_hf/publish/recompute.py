@@ -20,16 +20,25 @@ from .checks import REL_TOL, Check, VerificationResult, check
 __all__ = ["verify_report"]
 
 
-def _rebuild(d: Mapping[str, Any]) -> Report:
+def _recorded_embodied(d: Mapping[str, Any]) -> Embodied | None:
+    """The embodied emissions as the report records them, when included."""
     emb = d.get("embodied") or {}
     recorded: dict[str, Any] = {k: emb.get(k) for k in Embodied.__dataclass_fields__}
-    embodied = Embodied(**recorded) if emb.get("included") else None
+    return Embodied(**recorded) if emb.get("included") else None
+
+
+def _recorded_units(d: Mapping[str, Any]) -> list[FunctionalUnit] | None:
+    """The functional units of the report's SCI alternatives (None: the boundary's defaults)."""
     alts = d.get("sci_alternatives") or []
-    units = [FunctionalUnit(a["functional_unit"], a["count_key"], float(a.get("scale", 1.0))) for a in alts] or None
+    return [FunctionalUnit(a["functional_unit"], a["count_key"], float(a.get("scale", 1.0))) for a in alts] or None
+
+
+def _rebuild(d: Mapping[str, Any]) -> Report:
+    """The report built again from its phases and recorded inputs (what it derives is recomputed)."""
     prov = {k: v for k, v in d["provenance"].items() if k not in ("method", "estimated", "note")}
     return Report.build(
         [dict(p) for p in d["phases"]], boundary=d["boundary"], carbon=CarbonIntensity.from_dict(d["carbon"]),
-        model=d.get("model"), provenance=prov, embodied=embodied, functional_units=units,
+        model=d.get("model"), provenance=prov, embodied=_recorded_embodied(d), functional_units=_recorded_units(d),
         benchmark=d.get("benchmark"), status=d.get("status", "complete"), run_id=d.get("run_id"), extra=d.get("extra"),
     )
 
@@ -43,12 +52,18 @@ def _check_coverage(checks: list[Check], where: str, p: PhaseView) -> None:
     dur, meas = float(cov.duration_s or 0.0), float(cov.measured_s or 0.0)
     if dur > 0:
         check(checks, f"{where}.coverage.measured_fraction", min(1.0, meas / dur), cov.measured_fraction)
-    full = cov.windows_measured == cov.windows
-    for k, v in cov.counts.items():
-        have = float(p.counts.get(k, 0))
+    _check_counts(checks, where, cov.counts, p.counts, full=cov.windows_measured == cov.windows)
+
+
+def _check_counts(checks: list[Check], where: str, measured: Mapping[str, Any], counts: Mapping[str, Any],
+                  full: bool) -> None:
+    """The counts of the measured windows: all the phase's *counts* when every window was measured (*full*), else
+    at most them (a check is listed only when they exceed them)."""
+    for k, v in measured.items():
+        have = float(counts.get(k, 0))
         if full or float(v) > have * (1 + REL_TOL):
             check(checks, f"{where}.coverage.counts.{k}", have if full else f"<= {have}", v,
-                   "counts of the measured windows")
+                  "counts of the measured windows")
 
 
 def _stored_rating(d: Mapping[str, Any]) -> Mapping[str, Any] | None:
@@ -71,10 +86,14 @@ def _check_rating(checks: list[Check], report: Report, stored: Mapping[str, Any]
         checks.append(Check(f"{where}", None, None, False, f"rating could not be recomputed: {exc}"))
         return
     for phase in ("training", "inference"):
-        s, f = stored.get(phase) or {}, fresh[phase].to_dict()  # as JSON holds it (no NaN)
-        for key in ("grade", "stars", "percentile", "value"):
-            if key in s:  # the stored block as written: only what it records is compared
-                check(checks, f"{where}.{phase}.{key}", f.get(key), s.get(key))
+        _check_phase_rating(checks, stored.get(phase) or {}, fresh[phase].to_dict(), f"{where}.{phase}")
+
+
+def _check_phase_rating(checks: list[Check], stored: Mapping[str, Any], fresh: Mapping[str, Any], where: str) -> None:
+    """One boundary's stored rating against the fresh one (as JSON holds it, no NaN): only what it records."""
+    for key in ("grade", "stars", "percentile", "value"):
+        if key in stored:
+            check(checks, f"{where}.{key}", fresh.get(key), stored.get(key))
 
 
 def verify_report(report: Report | Mapping[str, Any] | str | os.PathLike[str],

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import os
 import xml.etree.ElementTree as ET
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +32,7 @@ from ..core import fmt as _fmt
 from ..core.report import Report
 from ..core.report_files import REPORT_NAMES, report_paths
 from ..errors import CardError, SCERError, VerificationError
-from .checks import Check, VerificationResult, check
+from .checks import Check, VerificationResult, check, same
 from .recompute import _check_rating, verify_report
 from .recompute import _rebuild as _rebuild  # earlier home, kept for modules that import it here
 
@@ -67,7 +67,7 @@ def verify_label(label_path: str | os.PathLike[str], report: Report | str | os.P
     rating raises :class:`~scer_hf.errors.RatingMismatchError` naming the field that differs.
     """
     from .label import _META_KEYS, label_fields  # avoid a cycle at import
-    from .verify_views import label_view_checks, rating_for
+    from .verify_views import label_rated, label_url, label_view_checks, rating_for
 
     p = Path(label_path)
     svg, meta = _label_meta(p)
@@ -75,20 +75,19 @@ def verify_label(label_path: str | os.PathLike[str], report: Report | str | os.P
         Report.load(report) if report is not None else _report_beside_label(p, meta))
     inner = verify_report(rep)
     res = VerificationResult(str(p), "label", list(inner.checks), inner.digest)
-    url = meta.get("qr") if str(meta.get("qr", "")).startswith(("http://", "https://")) else None
-    rated = bool(meta.get("rated", meta.get("grade") is not None or meta.get("stars") is not None))
-    fields = label_fields(rep, rating_for(rep, rating, rated), url, auto_rate=False)
+    fields = label_fields(rep, rating_for(rep, rating, label_rated(meta)), label_url(meta), auto_rate=False)
     check(res.checks, "label.digest", rep.digest(), meta.get("digest"), "label made from this report")
-    for key in _META_KEYS:
-        if key == "digest":
-            continue
-        if key in _LATER_META_KEYS and key not in meta:  # a label made before this field was recorded
-            res.checks.append(Check(f"label.{key}", fields.get(key), None, None,
-                                    "not recorded by this label's version"))
-            continue
-        check(res.checks, f"label.{key}", fields.get(key), meta.get(key))
+    res.checks += [_meta_check(key, fields, meta) for key in _META_KEYS if key != "digest"]
     res.checks += label_view_checks(p, svg, meta, rep, rating)
     return res
+
+
+def _meta_check(key: str, fields: Mapping[str, Any], meta: Mapping[str, Any]) -> Check:
+    """One metadata field of the label against its recomputation; skipped for a field added after the label's
+    version (see :data:`_LATER_META_KEYS`)."""
+    if key in _LATER_META_KEYS and key not in meta:  # a label made before this field was recorded
+        return Check(f"label.{key}", fields.get(key), None, None, "not recorded by this label's version")
+    return Check(f"label.{key}", fields.get(key), meta.get(key), same(fields.get(key), meta.get(key)))
 
 
 #: label metadata added after the first release: labels without them still verify (the field is skipped)
@@ -167,7 +166,7 @@ def _verify_card_beside(p: Path, meta: Mapping[str, Any],
                         block: Mapping[str, Any]) -> tuple[VerificationResult, dict[str, Report]]:
     """Every boundary the card carries, against the report beside it that the card names (or of its boundary)."""
     beside = _reports_beside(p)
-    boundaries = [b for b in ("training", "inference") if isinstance(block.get(b), Mapping)]
+    boundaries = _card_boundaries(block)
     if not beside or not boundaries:
         raise VerificationError(f"no report to check {p} against; put its scer_report.json beside the card "
                                 "or pass --report scer_report.json")
@@ -176,18 +175,33 @@ def _verify_card_beside(p: Path, meta: Mapping[str, Any],
     for b in boundaries:
         rep = _report_for(beside, b, block[b].get("report_digest"))
         if rep is None:
-            res.checks.append(Check(f"card.scer.{b}.report", "a report beside the card", None, False,
-                                    f"no {b} scer_report*.json beside the card"))
+            res.checks.append(_no_report_beside(b))
             continue
         matched[b] = rep
         part = _verify_card_boundary(p, meta, block, rep)
-        for c in part.checks:  # name each report's own checks after its boundary
-            if not c.name.startswith("card."):
-                c.name = f"{b} report: {c.name}"
-        res.checks.extend(part.checks)
+        res.checks.extend(_named_after(b, part.checks))
         if b == boundaries[0]:  # the result carries the first boundary's report digest
             res.digest = part.digest
     return res, matched
+
+
+def _card_boundaries(block: Mapping[str, Any]) -> list[str]:
+    """The boundaries the card's ``scer`` block carries, training first."""
+    return [b for b in ("training", "inference") if isinstance(block.get(b), Mapping)]
+
+
+def _no_report_beside(b: str) -> Check:
+    """The failed check of a boundary the card carries without its report beside it."""
+    return Check(f"card.scer.{b}.report", "a report beside the card", None, False,
+                 f"no {b} scer_report*.json beside the card")
+
+
+def _named_after(boundary: str, checks: list[Check]) -> list[Check]:
+    """*checks* with each report's own checks (not the card's) named after its *boundary* (in place)."""
+    for c in checks:
+        if not c.name.startswith("card."):
+            c.name = f"{boundary} report: {c.name}"
+    return checks
 
 
 def _report_for(beside: list[Report], boundary: str, digest: Any) -> Report | None:
@@ -339,17 +353,30 @@ def verify(target: Report | Mapping[str, Any] | str | os.PathLike[str],
     if not p.exists():
         raise VerificationError(f"nothing to verify at {p}: give a scer_report.json, a label .svg, an HTML report, "
                                 "a README.md or their folder")
-    suffix = p.suffix.lower()
-    if suffix == ".svg":
-        return verify_label(p, report, rating)
-    if suffix in (".html", ".htm"):
-        return verify_html(p, report, rating)
-    if suffix in (".md", ".markdown"):
-        return verify_card(p, report)
+    by_suffix = _BY_SUFFIX.get(p.suffix.lower())
+    if by_suffix is not None:
+        return by_suffix(p, report, rating)
     if p.is_dir() and report is None and len(report_paths(p)) > 1:  # e.g. the demo folder: everything in it
         return verify_folder(p)
+    return _verify_report_against(p, report)
+
+
+def _verify_card_file(p: Path, report: Any, rating: Any) -> VerificationResult:
+    """A model card: its rating is the one it carries, so *rating* is not used."""
+    return verify_card(p, report)
+
+
+def _verify_report_against(p: Path, report: Report | str | os.PathLike[str] | None) -> VerificationResult:
+    """A report file (or the report of its folder), and, with *report*, whether it is the same report."""
     res = verify_report(p)
     if report is not None:  # compare with another copy of the same report
         other = report if isinstance(report, Report) else Report.load(report)
         check(res.checks, "digest", other.digest(), res.digest, "same report as --report")
     return res
+
+
+#: the check of each kind of file scer-hf writes, by its suffix: (path, --report, --rating) -> result
+_BY_SUFFIX: dict[str, Callable[[Path, Any, Any], VerificationResult]] = {
+    ".svg": verify_label, ".html": verify_html, ".htm": verify_html, ".md": _verify_card_file,
+    ".markdown": _verify_card_file,
+}

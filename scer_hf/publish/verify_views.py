@@ -24,7 +24,8 @@ from .checks import Check, check, compare_lines
 from .inputs import rating_of
 from .visible import html_lines, markdown_lines, svg_lines
 
-__all__ = ["label_view_checks", "card_view_checks", "html_view_checks", "html_meta", "rating_for"]
+__all__ = ["label_view_checks", "card_view_checks", "html_view_checks", "html_meta", "rating_for", "label_url",
+           "label_rated"]
 
 _META = re.compile(r'<meta name="(scer-[a-z-]+|generator)" content="([^"]*)">')  # jinja escapes the values
 
@@ -33,6 +34,16 @@ def rating_for(rep: Report, rating: Any, rated: bool) -> Rating | None:
     """The rating an output was drawn with: the one given (bound to *rep*, or refused), else the report rated
     again when the output shows a rating, else none."""
     return rating_of(rep, rating, auto=rating is not None or rated)
+
+
+def label_url(meta: Mapping[str, Any]) -> str | None:
+    """The URL a label's QR code points to, when it is one (a local label has none)."""
+    return meta.get("qr") if str(meta.get("qr", "")).startswith(("http://", "https://")) else None
+
+
+def label_rated(meta: Mapping[str, Any]) -> bool:
+    """Whether the label showed a rating: as it records it, else (older labels) whether it has a grade or stars."""
+    return bool(meta.get("rated", meta.get("grade") is not None or meta.get("stars") is not None))
 
 
 def label_view_checks(p: Path, svg: str, meta: Mapping[str, Any], rep: Report, rating: Any) -> list[Check]:
@@ -44,11 +55,9 @@ def label_view_checks(p: Path, svg: str, meta: Mapping[str, Any], rep: Report, r
         return [Check("label: what a person reads", f"layout {LABEL_LAYOUT}", layout, False,
                       "drawn by an earlier scer-hf, so its text cannot be re-drawn and checked; make it again with "
                       "scer-hf label")]
-    url = meta.get("qr") if str(meta.get("qr", "")).startswith(("http://", "https://")) else None
-    rated = bool(meta.get("rated", meta.get("grade") is not None or meta.get("stars") is not None))
-    r = rating_for(rep, rating, rated)
+    rated = label_rated(meta)
     name = meta.get("file_name") if isinstance(meta.get("file_name"), str) else None
-    expected = make_label(rep, r, url, auto_rate=False, file_name=name)
+    expected = make_label(rep, rating_for(rep, rating, rated), label_url(meta), auto_rate=False, file_name=name)
     out = compare_lines("label", svg_lines(expected), svg_lines(svg),
                         "" if rating is not None or not rated else "rating recomputed; pass --rating if it was another")
     if name is not None:
@@ -109,14 +118,24 @@ def _expected_scer(block: Mapping[str, Any], reports: Mapping[str, Report]) -> d
     scer: dict[str, Any] = dict(block)
     ratings = dict(block["rating"]) if isinstance(block.get("rating"), Mapping) else {}
     for b, rep in reports.items():
-        old: Mapping[str, Any] = block[b] if isinstance(block.get(b), Mapping) else {}
-        scer[b] = {**_c.boundary_entry(rep), **{k: old[k] for k in ("label", "manifest") if k in old}}
-        shown = ratings.get(b)
-        if b in ratings and (not isinstance(shown, Mapping) or shown.get("available", True)):
+        scer[b] = {**_c.boundary_entry(rep), **_links(block.get(b))}
+        if _shows_rating(ratings, b):
             ratings[b] = _c.rating_entry(rating_of(rep, None), b)
     if ratings:
         scer["rating"] = ratings
     return scer
+
+
+def _links(entry: Any) -> dict[str, Any]:
+    """The label and manifest links a boundary's entry of the card holds."""
+    old: Mapping[str, Any] = entry if isinstance(entry, Mapping) else {}
+    return {k: old[k] for k in ("label", "manifest") if k in old}
+
+
+def _shows_rating(ratings: Mapping[str, Any], b: str) -> bool:
+    """Whether the card shows a rating of boundary *b* (an entry that is not an unavailable one)."""
+    shown = ratings.get(b)
+    return b in ratings and (not isinstance(shown, Mapping) or shown.get("available", True))
 
 
 def _linked_files(p: Path, b: str, entry: Any) -> list[Check]:

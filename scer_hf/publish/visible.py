@@ -21,6 +21,7 @@ from __future__ import annotations
 import hashlib
 import re
 import xml.etree.ElementTree as ET
+from collections.abc import Callable
 from html.parser import HTMLParser
 from typing import Any
 
@@ -41,30 +42,62 @@ def _f(x: Any) -> float:
         return 0.0
 
 
+def _ten_points(points: str) -> list[list[str]] | None:
+    """A polygon's ``x,y`` pairs when it has ten (a star's outline), else None."""
+    pts = [p.split(",") for p in points.split()]
+    return pts if len(pts) == 10 and all(len(p) == 2 for p in pts) else None
+
+
 def _star(el: ET.Element) -> tuple[float, float, str] | None:
     """A 10-point polygon (a label star): (centre x, centre y, glyph)."""
-    pts = [p.split(",") for p in (el.get("points") or "").split()]
-    if len(pts) != 10 or any(len(p) != 2 for p in pts):
+    pts = _ten_points(el.get("points") or "")
+    if pts is None:
         return None
     xs, ys = [_f(p[0]) for p in pts], [_f(p[1]) for p in pts]
     glyph = "\u2605" if (el.get("fill") or "").lower() == STAR_FILL else "\u2606"
     return sum(xs) / 10, sum(ys) / 10 + 4, glyph  # + 4: on the baseline of the text beside the stars
 
 
-def _placed(el: ET.Element) -> str | tuple[float, float, str] | None:
+_Placed = str | tuple[float, float, str] | None
+
+
+def _caption(el: ET.Element) -> str:
+    """A title or description: a line of its own."""
+    return f"{_local(el.tag)}: {_WS.sub(' ', el.text or '').strip()}"
+
+
+def _text_at(el: ET.Element) -> tuple[float, float, str]:
+    return _f(el.get("x")), _f(el.get("y")), "".join(el.itertext())
+
+
+def _box(el: ET.Element) -> tuple[float, float, str] | None:
+    """A coloured box (a grade band), left of the row's text; a white one is background, not seen."""
+    if el.get("fill") in (None, "#ffffff", "#fff"):
+        return None
+    return _f(el.get("x")) - 1000, _f(el.get("y")), f"[box {el.get('fill')}]"
+
+
+def _qr(el: ET.Element) -> str | None:
+    """A path (the QR code) as a line naming its shape's hash; nothing when it draws nothing."""
+    d = el.get("d")
+    return f"[QR code {hashlib.sha256(d.encode()).hexdigest()[:12]}]" if d else None
+
+
+#: what a person sees of each kind of SVG element (the others: nothing)
+_PLACERS: dict[str, Callable[[ET.Element], _Placed]] = {
+    "title": _caption, "desc": _caption, "text": _text_at, "polygon": _star, "rect": _box, "path": _qr}
+
+
+def _placed(el: ET.Element) -> _Placed:
     """What a person sees of one SVG element: a line of its own, a text at (x, y, text), or nothing."""
-    tag = _local(el.tag)
-    if tag in ("title", "desc"):
-        return f"{tag}: {_WS.sub(' ', el.text or '').strip()}"
-    if tag == "text":
-        return _f(el.get("x")), _f(el.get("y")), "".join(el.itertext())
-    if tag == "polygon" and (star := _star(el)) is not None:
-        return star
-    if tag == "rect" and el.get("fill") not in (None, "#ffffff", "#fff"):
-        return _f(el.get("x")) - 1000, _f(el.get("y")), f"[box {el.get('fill')}]"
-    if tag == "path" and el.get("d"):
-        return f"[QR code {hashlib.sha256((el.get('d') or '').encode()).hexdigest()[:12]}]"
-    return None
+    placer = _PLACERS.get(_local(el.tag))
+    return placer(el) if placer is not None else None
+
+
+def _row_line(items: list[tuple[float, str]]) -> str:
+    """The texts drawn on one row, left to right (stars joined to the text after them)."""
+    text = "  ".join(t for _, t in sorted(items) if t)
+    return text.replace("\u2605  ", "\u2605").replace("\u2606  ", "\u2606")
 
 
 def svg_lines(svg: str) -> list[str]:
@@ -73,20 +106,24 @@ def svg_lines(svg: str) -> list[str]:
         root = ET.fromstring(svg)
     except ET.ParseError as exc:
         return [f"unreadable SVG: {exc}"]
+    lines, rows = _seen(root)
+    lines += [_row_line(rows[y]) for y in sorted(rows)]
+    return [ln for ln in lines if ln.strip()]
+
+
+def _seen(root: ET.Element) -> tuple[list[str], dict[float, list[tuple[float, str]]]]:
+    """What a person sees of the drawing: the lines of their own (title, description, QR code), and the texts
+    drawn at (x, y), by row (y)."""
     rows: dict[float, list[tuple[float, str]]] = {}
     lines: list[str] = []
     for el in root.iter():
         placed = _placed(el)
-        if isinstance(placed, str):  # a line of its own (title, description, QR code)
+        if isinstance(placed, str):
             lines.append(placed)
-        elif placed is not None:  # drawn at (x, y): joined with the others on its row
+        elif placed is not None:  # joined with the others on its row
             x, y, text = placed
             rows.setdefault(round(y, 1), []).append((x, text))
-    for y in sorted(rows):
-        items = sorted(rows[y])
-        text = "  ".join(t for _, t in items if t)
-        lines.append(text.replace("\u2605  ", "\u2605").replace("\u2606  ", "\u2606"))
-    return [ln for ln in lines if ln.strip()]
+    return lines, rows
 
 
 _BLOCK = {"p", "div", "li", "tr", "h1", "h2", "h3", "h4", "h5", "h6", "header", "footer", "figcaption", "section",

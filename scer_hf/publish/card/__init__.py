@@ -108,20 +108,33 @@ def _label_ref(label_path: str | None, report: Report, folder: Path | None = Non
 
     A local scer-hf label made from another report (e.g. the inference label next to a training card) is skipped.
     """
-    if label_path and re.match(r"https?://", str(label_path)):
+    if label_path and _is_url(str(label_path)):
         return str(label_path)
-    for name in _label_candidates(label_path, report.boundary):
-        if folder is not None and (folder / name).is_file():
-            try:
-                raw = _read.read_bytes(folder / name, what="label", error=CardError)
-            except CardError:  # not a regular file, or too large: not a label to show
-                continue
-            digest = _svg_digest(raw) if name.lower().endswith(".svg") else None
-            if digest is None or digest == report.digest():
-                return name
-        elif files is not None and name in files:
-            return name
-    return None
+    return next((n for n in _label_candidates(label_path, report.boundary) if _has_label(n, report, folder, files)),
+                None)
+
+
+def _is_url(ref: str) -> bool:
+    return re.match(r"https?://", ref) is not None
+
+
+def _has_label(name: str, report: Report, folder: Path | None, files: set[str] | None) -> bool:
+    """Whether the card has label *name* to show: a file beside a local card (made from this report), or a file
+    of the repo."""
+    if folder is not None and (folder / name).is_file():
+        return _shows_this_report(folder / name, report)
+    return files is not None and name in files
+
+
+def _shows_this_report(path: Path, report: Report) -> bool:
+    """Whether a label file beside the card may be shown for *report*: readable, and not an scer-hf label made
+    from another report (a label without our digest is the user's, shown as given)."""
+    try:
+        raw = _read.read_bytes(path, what="label", error=CardError)
+    except CardError:  # not a regular file, or too large: not a label to show
+        return False
+    digest = _svg_digest(raw) if path.name.lower().endswith(".svg") else None
+    return digest is None or digest == report.digest()
 
 
 def _manifest_ref(report: Report, folder: Path) -> str | None:
@@ -148,21 +161,31 @@ def edit_card_text(text: str, report: Report, rating: Rating | Mapping[str, Any]
         raise CardError("the card uses CR-only line endings (classic Mac); the Hub finds no YAML metadata in such a "
                         "card. Convert it to LF or CRLF line endings and re-run")
     card = split_card(text)
-    data = card.data
     co2 = _co2_value(card, report, overwrite)
-    scer = _c.merge_scer(data.get("scer"), report, rating, overwrite)
+    scer = _c.merge_scer(card.data.get("scer"), report, rating, overwrite)
     scer[report.boundary].update({k: v for k, v in (("label", label), ("manifest", manifest)) if v})
-    values: dict[str, Any] = {} if co2 is None else {"co2_eq_emissions": co2}
-    values["scer"] = scer
-    values.update({k: v for k, v in _c.identity_entries(report).items() if k not in data})  # never the user's
+    values = _new_values(card.data, report, co2, scer)
     new_yaml = splice_front_matter(card, values, tag=_c.TAG)
-    shown_co2 = data.get("co2_eq_emissions") if co2 is None else None if co2 is REMOVE else co2
-    section = _c.render_section(scer, shown_co2)
-    nl = card.newline
-    new_body = put_section(card.body, section.replace("\n", nl) if nl != "\n" else section, nl)
-    new_text = card.join(new_yaml, new_body)
+    section = _c.render_section(scer, _shown_co2(card.data, co2)).replace("\n", card.newline)
+    new_text = card.join(new_yaml, put_section(card.body, section, card.newline))
     _check_preserved(card, new_text, values)
     return new_text
+
+
+def _new_values(data: Mapping[str, Any], report: Report, co2: Any, scer: dict[str, Any]) -> dict[str, Any]:
+    """The front-matter keys to write: ``co2_eq_emissions`` when it changes, ``scer``, and the lineage fields the
+    card lacks (never the user's)."""
+    values: dict[str, Any] = {} if co2 is None else {"co2_eq_emissions": co2}
+    values["scer"] = scer
+    values.update({k: v for k, v in _c.identity_entries(report).items() if k not in data})
+    return values
+
+
+def _shown_co2(data: Mapping[str, Any], co2: Any) -> Any:
+    """The ``co2_eq_emissions`` the section states: the card's when unchanged, none when removed, else ours."""
+    if co2 is None:
+        return data.get("co2_eq_emissions")
+    return None if co2 is REMOVE else co2
 
 
 def _co2_value(card: SplitCard, report: Report, overwrite: bool) -> Any:
@@ -288,35 +311,50 @@ def update_card(
     if is_repo_id(target):
         return _update_remote(str(target).removeprefix("hf://"), rep, rating_d, overwrite, create_pr, push, token,
                               label_path, message, parent_commit, endpoint, revision)
-    path = Path(target).expanduser()
-    if path.is_dir() or path.suffix.lower() != ".md":
-        path = path / "README.md"
+    path = _card_path(target)
     refuse_overwrite(path, overwrite=True, inputs=input_paths(report, rating))  # never an input, a pipe or a device
-    with file_lock(path):  # read-edit-write as one step: a concurrent update of the other boundary is kept
-        text = _read_local(path)
-        original = text
-        if text is None:
-            text = _c.minimal_card((rep.model or {}).get("id"))
-        label = _label_ref(label_path, rep, folder=path.parent)
-        new = edit_card_text(text, rep, rating_d, overwrite=overwrite, label=label,
-                             manifest=_manifest_ref(rep, path.parent))
-        changed = new != original
-        if changed:  # through a symbolic link to its target; never a missing folder (OutputWriteError)
-            atomic_write_text(path, new, newline="", parents=False)
+    new, changed, label = _edit_local(path, rep, rating_d, overwrite, label_path)
     if not push:
         return CardResult(str(target), changed, path=path, content=new)
     if push is True:
         raise CardError("push=True needs a Hub repo for a local card: pass push='namespace/name' "
                         "(CLI: --push --repo namespace/name); the local card was written")
     repo_id = str(push).removeprefix("hf://")
-    files = {"README.md": new.encode("utf-8")}
-    if label and not re.match(r"https?://", label):
-        files[Path(label).as_posix()] = _read.read_bytes(path.parent / label, what="label", error=CardError)
     api = _hub.make_api(endpoint, token)
-    info = _hub.commit_files(api, repo_id, files, message=message, create_pr=create_pr,
+    info = _hub.commit_files(api, repo_id, _files_to_push(path, new, label), message=message, create_pr=create_pr,
                              parent_commit=parent_commit, revision=revision, token=token)
     return CardResult(str(target), changed, path=path, repo_id=repo_id, pushed=True, commit_url=info.commit_url,
                       pr_url=info.pr_url, url=f"{api.endpoint}/{repo_id}", content=new)
+
+
+def _card_path(target: str | os.PathLike[str]) -> Path:
+    """The local card: *target* when it names a ``.md`` file, else the ``README.md`` in it."""
+    path = Path(target).expanduser()
+    return path / "README.md" if path.is_dir() or path.suffix.lower() != ".md" else path
+
+
+def _edit_local(path: Path, rep: Report, rating: Any, overwrite: bool,
+                label_path: str | None) -> tuple[str, bool, str | None]:
+    """(the new card, whether it changed, the label it shows): read, edit and write as one step under the card's
+    lock, so a concurrent update of the other boundary is kept; a missing card starts from a minimal one."""
+    with file_lock(path):
+        original = _read_local(path)
+        text = _c.minimal_card((rep.model or {}).get("id")) if original is None else original
+        label = _label_ref(label_path, rep, folder=path.parent)
+        new = edit_card_text(text, rep, rating, overwrite=overwrite, label=label,
+                             manifest=_manifest_ref(rep, path.parent))
+        changed = new != original
+        if changed:  # through a symbolic link to its target; never a missing folder (OutputWriteError)
+            atomic_write_text(path, new, newline="", parents=False)
+    return new, changed, label
+
+
+def _files_to_push(path: Path, new: str, label: str | None) -> dict[str, bytes]:
+    """The card and, when it shows a label file (not a URL), that file."""
+    files = {"README.md": new.encode("utf-8")}
+    if label and not _is_url(label):
+        files[Path(label).as_posix()] = _read.read_bytes(path.parent / label, what="label", error=CardError)
+    return files
 
 
 def _update_remote(repo_id: str, rep: Report, rating_d: Rating | None, overwrite: bool, create_pr: bool,

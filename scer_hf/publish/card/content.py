@@ -43,7 +43,7 @@ from ...core.carbon import CarbonIntensity
 from ...core.report import Report
 from ...core.views import PhaseView, grid_place
 from ...errors import CardConflictError, CardError
-from ...rating.result import Rating
+from ...rating.result import PhaseRating, Rating
 from ..figures import coverage_view, fact_dicts, hardware_text, rating_value_text
 from ..label import fmt_energy, fmt_num
 from .escape import md_escape
@@ -162,27 +162,44 @@ def _coverage_entry(d: Mapping[str, Any]) -> dict[str, Any] | None:
                    f"omitted: {tx.no_headline_text}; the Hub field only takes a measured figure"})
 
 
+def _as_rating(rating: Rating | Mapping[str, Any], boundary: str) -> Rating:
+    """The :class:`Rating` given, or read from its dict (a :class:`CardError` when it lacks *boundary*)."""
+    if not isinstance(rating, Mapping):
+        return rating
+    if not isinstance(rating.get(boundary), Mapping):
+        raise CardError(f"rating has no {boundary!r} entry; pass scer_hf.rate(report) or its to_dict()")
+    return Rating.from_dict(rating)
+
+
+def _rated_entry(pr: PhaseRating) -> dict[str, Any]:
+    """An available rating's card keys; when not comparable, no grade, stars or percentile but why not."""
+    out = _clean({k: getattr(pr, k) for k in _RATING_KEYS})
+    if pr.comparable is not False:
+        return out
+    for k in ("grade", "stars", "percentile"):  # the position stays in the data
+        out.pop(k, None)
+    return _clean({**out, "indicative": pr.indicative_text(), "not_comparable": pr.not_comparable_reasons() or None})
+
+
+def _digest_key(rating: Rating, boundary: str) -> dict[str, Any]:
+    """``report_digest``: the digest of the report this rating was made from (verify checks it is the card's
+    report); nothing when the rating names no report of *boundary*."""
+    bound = [r for r in rating.reports if r.get("boundary") == boundary]
+    return {"report_digest": bound[0].get("report_digest")} if bound else {}
+
+
 def rating_entry(rating: Rating | Mapping[str, Any] | None, boundary: str) -> dict[str, Any] | None:
     """``scer.rating.<boundary>`` from a :class:`~scer_hf.rating.result.Rating` (or its dict), or None."""
     if rating is None:
         return None
-    if isinstance(rating, Mapping):
-        if not isinstance(rating.get(boundary), Mapping):
-            raise CardError(f"rating has no {boundary!r} entry; pass scer_hf.rate(report) or its to_dict()")
-        rating = Rating.from_dict(rating)
+    rating = _as_rating(rating, boundary)
     pr = rating[boundary]
     if not pr.available:
         return _clean({"available": False, "reason": pr.reason, "how_to_measure": pr.how_to_measure})
-    out = _clean({k: getattr(pr, k) for k in _RATING_KEYS})
-    if pr.comparable is False:  # not comparable: no grade or stars in the card; the position stays in the data
-        for k in ("grade", "stars", "percentile"):
-            out.pop(k, None)
-        out = _clean({**out, "indicative": pr.indicative_text(), "not_comparable": pr.not_comparable_reasons() or None})
+    out = _rated_entry(pr)
     if rating.reference_version:
         out["reference"] = rating.reference_version
-    bound = [r for r in rating.reports if r.get("boundary") == boundary]
-    if bound:  # the report this rating was made from: verify checks it is the card's report
-        out["report_digest"] = bound[0].get("report_digest")
+    out.update(_digest_key(rating, boundary))
     return json.loads(json.dumps(out))  # plain JSON types only (YAML-safe)
 
 
@@ -213,16 +230,22 @@ def identity_entries(report: Report) -> dict[str, Any]:
     ``library_name`` and ``pipeline_tag``. The caller writes only those the card lacks (never the user's)."""
     model = report.model
     out: dict[str, Any] = {}
-    base = model.get("base_model")
-    if (report.boundary == "training" and isinstance(base, str) and not model.get("base_model_local")
-            and _HUB_ID.fullmatch(base) and ".." not in base):
-        out["base_model"] = base
-    if report.boundary == "training" and isinstance(model.get("library_name"), str):
+    training = report.boundary == "training"
+    if training and _hub_base_model(model):
+        out["base_model"] = model["base_model"]
+    if training and isinstance(model.get("library_name"), str):
         out["library_name"] = model["library_name"]
     tag = _pipeline_tag(model.get("task"))
     if tag:
         out["pipeline_tag"] = tag
     return out
+
+
+def _hub_base_model(model: Mapping[str, Any]) -> bool:
+    """Whether the model's ``base_model`` is a Hub id (not a folder of the training machine)."""
+    base = model.get("base_model")
+    return (isinstance(base, str) and not model.get("base_model_local") and bool(_HUB_ID.fullmatch(base))
+            and ".." not in base)
 
 
 def _pipeline_tag(task: Any) -> str | None:
@@ -255,14 +278,19 @@ def merge_scer(existing: Any, report: Report, rating: Rating | Mapping[str, Any]
             out[phase] = boundary_entry(report)
         elif isinstance(old.get(phase), Mapping):
             out[phase] = old[phase]
-    kept = old.get("rating")
-    ratings = {k: v for k, v in kept.items() if k != b} if isinstance(kept, Mapping) else {}
-    mine = rating_entry(rating, b)
-    if mine is not None:
-        ratings[b] = mine
+    ratings = _merged_ratings(old.get("rating"), rating_entry(rating, b), b)
     if ratings:
-        out["rating"] = {k: ratings[k] for k in ("training", "inference") if k in ratings}
+        out["rating"] = ratings
     return out
+
+
+def _merged_ratings(kept: Any, mine: dict[str, Any] | None, boundary: str) -> dict[str, Any]:
+    """``scer.rating``: the card's rating of the other boundary kept, this boundary's replaced by *mine* (or
+    dropped when there is none), training first."""
+    ratings = {k: v for k, v in kept.items() if k != boundary} if isinstance(kept, Mapping) else {}
+    if mine is not None:
+        ratings[boundary] = mine
+    return {k: ratings[k] for k in ("training", "inference") if k in ratings}
 
 
 def _our_block(existing: Any, overwrite: bool) -> dict[str, Any]:

@@ -28,7 +28,7 @@ from __future__ import annotations
 import gc
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -77,15 +77,19 @@ class SplitCard:
         b = self.body if body is None else body
         nl = self.newline
         if self.has_front_matter:
-            tail = self.tail
-            if y and not tail.startswith(("\n", "\r")):
-                tail = nl + tail  # the block was empty ('---' right after '---') and now holds keys
-            if b and not tail.endswith(("\n", "\r")) and not b.startswith(("\n", "\r")):
-                tail += nl  # the closing '---' was at end of file and we now add text after it
-            return self.bom + self.head + y + tail + b
+            return self.bom + self.head + y + self._tail(y, b) + b
         if yaml_text is None:
             return self.bom + b
         return self.bom + "---" + nl + y + nl + "---" + nl + b
+
+    def _tail(self, y: str, b: str) -> str:
+        """The closing ``---`` line, with the line breaks that new keys (*y*) or new text after it (*b*) need."""
+        tail = self.tail
+        if y and not tail.startswith(("\n", "\r")):
+            tail = self.newline + tail  # the block was empty ('---' right after '---') and now holds keys
+        if b and not tail.endswith(("\n", "\r")) and not b.startswith(("\n", "\r")):
+            tail += self.newline  # the closing '---' was at end of file and we now add text after it
+        return tail
 
 
 def _parse(y: str) -> dict[str, Any]:
@@ -225,15 +229,7 @@ class _Keys:
     def parse(cls, card: SplitCard) -> _Keys:
         nl = card.newline
         y = card.yaml + nl if card.has_front_matter and card.yaml else ""
-        try:
-            root = yaml.compose(y, Loader=_FAST_LOADER)
-        except yaml.YAMLError as exc:  # safe_load accepted it above, so this is unexpected
-            raise CardError(f"the card's YAML front matter does not parse ({_short(exc)})") from None
-        if root is not None and not isinstance(root, yaml.MappingNode):
-            raise CardError("the card's front matter is not a mapping; the Hub needs 'key: value' lines")
-        if root is not None and root.flow_style:
-            raise CardError("the card's front matter is one flow-style mapping ('{a: 1, ...}'); scer-hf edits "
-                            "block-style front matter only: write it as one 'key: value' per line and re-run")
+        root = _block_mapping(y)
         pairs = list(root.value) if root is not None else []
         starts = [_line_start(y, k.start_mark.index) for k, _ in pairs]
         return cls(y, nl, pairs, starts, [*starts[1:], len(y)], pairs[0][0].start_mark.column if pairs else 0)
@@ -249,6 +245,20 @@ class _Keys:
         return _dump(key, value, self.nl, self.col)
 
 
+def _block_mapping(y: str) -> yaml.MappingNode | None:
+    """The composed front matter (None when empty); a :class:`CardError` unless it is one block-style mapping."""
+    try:
+        root = yaml.compose(y, Loader=_FAST_LOADER)
+    except yaml.YAMLError as exc:  # safe_load accepted it above, so this is unexpected
+        raise CardError(f"the card's YAML front matter does not parse ({_short(exc)})") from None
+    if root is not None and not isinstance(root, yaml.MappingNode):
+        raise CardError("the card's front matter is not a mapping; the Hub needs 'key: value' lines")
+    if root is not None and root.flow_style:
+        raise CardError("the card's front matter is one flow-style mapping ('{a: 1, ...}'); scer-hf edits "
+                        "block-style front matter only: write it as one 'key: value' per line and re-run")
+    return root
+
+
 _Edit = tuple[int, int, str]  # replace y[start:end] with text
 
 
@@ -261,11 +271,15 @@ def splice_front_matter(card: SplitCard, values: dict[str, Any], tag: str | None
     if tag is not None and "tags" not in keys.names():  # no tags yet: written like any other value
         todo.setdefault("tags", [tag])
     edits, done = _replace_keys(keys, todo)
-    if tag is not None and "tags" in keys.names() and not (isinstance(tags, list) and tag in tags):
+    if tag is not None:
         edits += _add_tag(keys, tag, tags)
-    appended = "".join(keys.dump(n, val) for n, val in todo.items() if n not in done and val is not REMOVE)
-    edits.append((len(keys.y), len(keys.y), appended))  # new keys go last
+    edits.append((len(keys.y), len(keys.y), _new_keys(keys, todo, done)))  # new keys go last
     return _without_last_newline(_apply(keys.y, edits), keys.nl, card.has_front_matter)
+
+
+def _new_keys(keys: _Keys, todo: Mapping[str, Any], done: set[str]) -> str:
+    """The keys of *todo* the front matter did not have (those to remove left out), as YAML text."""
+    return "".join(keys.dump(n, val) for n, val in todo.items() if n not in done and val is not REMOVE)
 
 
 def _without_last_newline(out: str, nl: str, had_front_matter: bool) -> str:
@@ -292,19 +306,42 @@ def _replace_keys(keys: _Keys, todo: Mapping[str, Any]) -> tuple[list[_Edit], se
 
 
 def _add_tag(keys: _Keys, tag: str, tags: Any) -> list[_Edit]:
-    """*tag* added to the existing ``tags``: one more line of a block list, one more item of a flow list, or
-    (an alias, a scalar) the key rewritten with every earlier duplicate dropped."""
+    """*tag* added to the existing ``tags`` (none when there are no ``tags`` or the tag is in them already): one
+    more line of a block list, one more item of a flow list, or (an alias, a scalar) the key rewritten with every
+    earlier duplicate dropped."""
+    if not _lacks_tag(keys, tag, tags):
+        return []
     idx = max(i for i, name in enumerate(keys.names()) if name == "tags")  # the one safe_load keeps
     k, v = keys.pairs[idx]
-    aliased = v.start_mark.index < k.start_mark.index
-    if isinstance(v, yaml.SequenceNode) and not aliased:
-        return [_flow_tag(keys.y, v, tag) if v.flow_style else
-                (keys.span(idx)[1], keys.span(idx)[1], " " * v.start_mark.column + "- " + tag + keys.nl)]
+    if isinstance(v, yaml.SequenceNode) and v.start_mark.index >= k.start_mark.index:  # a list, not an alias
+        return [_flow_tag(keys.y, v, tag) if v.flow_style else _block_tag(keys, idx, v, tag)]
+    return _rewrite_tags(keys, idx, tags, tag)
+
+
+def _lacks_tag(keys: _Keys, tag: str, tags: Any) -> bool:
+    """Whether the front matter has ``tags`` without *tag*."""
+    return "tags" in keys.names() and not (isinstance(tags, list) and tag in tags)
+
+
+def _tag_list(tags: list[Any] | str | None) -> list[Any]:
+    """The tags as a list (one tag given as a string, or none)."""
+    if isinstance(tags, list):
+        return list(tags)
+    return [tags] if isinstance(tags, str) else []
+
+
+def _block_tag(keys: _Keys, idx: int, v: yaml.SequenceNode, tag: str) -> _Edit:
+    """*tag* as one more ``- tag`` line at the end of the block list of key *idx*, at the list's indent."""
+    end = keys.span(idx)[1]
+    return end, end, " " * v.start_mark.column + "- " + tag + keys.nl
+
+
+def _rewrite_tags(keys: _Keys, idx: int, tags: Any, tag: str) -> list[_Edit]:
+    """Key *idx* (``tags``) rewritten with *tag* added; earlier duplicates of ``tags`` would win nothing, so they
+    go. Tags that are neither a list, a string nor null are left as they are."""
     if not (isinstance(tags, (list, str)) or tags is None):
         return []
-    new = (list(tags) if isinstance(tags, list) else [tags] if isinstance(tags, str) else []) + [tag]
-    edits = [(*keys.span(idx), keys.dump("tags", new))]
-    # earlier duplicates of 'tags' would win nothing; drop them
+    edits = [(*keys.span(idx), keys.dump("tags", [*_tag_list(tags), tag]))]
     return edits + [(*keys.span(j), "") for j, name in enumerate(keys.names()) if j != idx and name == "tags"]
 
 
@@ -337,35 +374,66 @@ def occurrences(card: SplitCard, key: str) -> list[Any]:
         loader.dispose()
 
 
+def _is_nan(x: Any) -> bool:
+    return isinstance(x, float) and math.isnan(x)
+
+
+def _same_dict(a: dict[Any, Any], b: dict[Any, Any]) -> bool:
+    return a.keys() == b.keys() and all(same_value(a[k], b[k]) for k in a)
+
+
+def _same_list(a: list[Any], b: list[Any]) -> bool:
+    return len(a) == len(b) and all(same_value(x, z) for x, z in zip(a, b, strict=True))
+
+
+#: how two containers of one kind compare, item by item
+_CONTAINERS: tuple[tuple[type, Callable[[Any, Any], bool]], ...] = ((dict, _same_dict), (list, _same_list))
+
+
 def same_value(a: Any, b: Any) -> bool:
     """Deep equality where NaN equals NaN (YAML ``.nan``)."""
-    if isinstance(a, float) and isinstance(b, float) and math.isnan(a) and math.isnan(b):
+    if _is_nan(a) and _is_nan(b):
         return True
-    if isinstance(a, dict) and isinstance(b, dict):
-        return a.keys() == b.keys() and all(same_value(a[k], b[k]) for k in a)
-    if isinstance(a, list) and isinstance(b, list):
-        return len(a) == len(b) and all(same_value(x, z) for x, z in zip(a, b, strict=True))
+    for kind, same in _CONTAINERS:
+        if isinstance(a, kind) and isinstance(b, kind):
+            return same(a, b)
     return type(a) is type(b) and a == b
 
 
 # ---------------------------------------------------------------------- body ------------
-def put_section(body: str, section: str, nl: str) -> str:
-    """*body* with the SCER section replaced (or appended after one blank line)."""
+def _paired(starts: list[int], ends: list[int]) -> bool:
+    """Whether the markers pair up: as many ends as starts, each end after its start and before the next start."""
+    return len(starts) == len(ends) and all(e > s for s, e in zip(starts, ends, strict=True)) and \
+        all(s2 >= e for e, s2 in zip(ends[:-1], starts[1:], strict=True))
+
+
+def _section_spans(body: str) -> list[tuple[int, int]]:
+    """(start, end) of each SCER section in *body*; a :class:`CardError` when the markers do not pair up."""
     starts = [m.start() for m in re.finditer(re.escape(SECTION_START), body)]
     ends = [m.end() for m in re.finditer(re.escape(SECTION_END), body)]
-    if len(starts) != len(ends) or any(e <= s for s, e in zip(starts, ends, strict=True)) or \
-            any(s2 < e for e, s2 in zip(ends[:-1], starts[1:], strict=True)):
+    if not _paired(starts, ends):
         raise CardError(f"the card has unbalanced '{SECTION_START}' / '{SECTION_END}' markers; delete the broken "
                         "SCER section by hand (or restore both markers) and re-run")
-    if starts:
-        out, pos = [], 0
-        for n, (s, e) in enumerate(zip(starts, ends, strict=True)):
-            out.append(body[pos:s])
-            if n == 0:
-                out.append(section)
-            pos = e
-        out.append(body[pos:])
-        return "".join(out)
+    return list(zip(starts, ends, strict=True))
+
+
+def _replace_sections(body: str, spans: Sequence[tuple[int, int]], section: str) -> str:
+    """*body* with the first SCER section replaced by *section* and any later (duplicate) ones removed."""
+    out, pos = [], 0
+    for n, (s, e) in enumerate(spans):
+        out.append(body[pos:s])
+        if n == 0:
+            out.append(section)
+        pos = e
+    out.append(body[pos:])
+    return "".join(out)
+
+
+def put_section(body: str, section: str, nl: str) -> str:
+    """*body* with the SCER section replaced (or appended after one blank line)."""
+    spans = _section_spans(body)
+    if spans:
+        return _replace_sections(body, spans, section)
     if not body.strip():
         return body + section + nl
     sep = "" if body.endswith(("\n", "\r")) else nl
