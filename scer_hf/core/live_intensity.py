@@ -32,7 +32,6 @@ import re
 import threading
 import time
 import urllib.parse
-import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime, timezone
@@ -46,6 +45,7 @@ from .live_series import Kept, Series
 from .meters.base import now_s
 from .net import RefusedAnswer, get
 from .views import top_level
+from .warn import WarnOnce
 
 __all__ = ["LiveIntensity", "make_live", "phase_dicts", "TOKEN_ENV", "DEFAULT_URL", "MAX_BODY_BYTES",
            "MAX_IN_FLIGHT"]
@@ -103,7 +103,7 @@ class LiveIntensity:
         self._signals: set[str] = set()
         self._any_estimated = False
         self._skipped = 0
-        self._warned = False
+        self._warn = WarnOnce(UserWarning, "scer-hf: ")  # one warning per run, the fallbacks all recorded
         self._last_t: float | None = None
         self._lock = threading.Lock()
         self._pending: list[_Request] = []
@@ -222,11 +222,8 @@ class LiveIntensity:
             g = self.annual.g_per_kwh if self.annual else None
             self._series.add(req.t, None)
             self._fallbacks.add({"t_s": req.t, "read_at": at, "label": req.label, "reason": why, "g_per_kwh": g})
-            warn, self._warned = not self._warned, True
-        if warn:
-            warnings.warn(f"scer-hf: live grid intensity failed ({why}); using the annual figure "
-                          f"({g} g/kWh) where readings are missing; the fallback is recorded in the report",
-                          UserWarning, stacklevel=3)
+        self._warn("failed", f"live grid intensity failed ({why}); using the annual figure ({g} g/kWh) where "
+                   "readings are missing; the fallback is recorded in the report", stacklevel=3)
 
     # -- applying ------------------------------------------------------------------------
     def phase_g_per_kwh(self, start_s: float, end_s: float) -> float | None:
