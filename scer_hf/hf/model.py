@@ -20,9 +20,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from ..core.calls import CallTracker
-from ..core.carbon import resolve_grid
 from ..core.grid import GridSpec
-from ..core.live_intensity import make_live
 from ..core.meters.base import Meter
 from ..errors import UnsupportedPipelineError
 from .pipeline._call import call_entry
@@ -185,24 +183,17 @@ def track_model(
         raise UnsupportedPipelineError(
             f"track_model needs a transformers model with .generate (a *ForCausalLM or *ForConditionalGeneration), "
             f"got {type(model).__name__}; for a pipeline use scer_hf.track_pipeline")
-    from .pipeline._wrapper import _pipeline_meters
+    from .pipeline._wrapper import build_tracked
 
     spec = GridSpec.of(grid, country_iso_code=country_iso_code, region=region,
                        carbon_intensity_g_per_kwh=carbon_intensity_g_per_kwh, pue=pue, cloud_provider=cloud_provider,
                        cloud_region=cloud_region, live_intensity=live_intensity)
-    carbon = resolve_grid(spec)
-    owned = meters is None
-    if meters is None:
-        meters = _pipeline_meters(_AsPipe(model))
-    tracked = TrackedModel(model, CallTracker(meters, owned=owned), carbon, hardware)
-    tracked.live = make_live(spec.live_intensity, carbon)
-    if tracked.live is not None:
-        tracked.tracker.on_edge = tracked.live.observe
-    return tracked
+    return build_tracked(TrackedModel, model, _AsPipe(model), meters, hardware, spec)
 
 
 class _AsPipe:
-    """What :func:`_pipeline_meters` reads of a pipeline (its model and device), for a bare model."""
+    """What :func:`~scer_hf.hf.pipeline._wrapper.build_tracked` reads of a pipeline (its model, its device),
+    for a bare model."""
 
     def __init__(self, model: Any) -> None:
         self.model = model

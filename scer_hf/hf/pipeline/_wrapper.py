@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator, Mapping, Sequence
-from typing import Any
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from typing import Any, TypeVar
 
 from ...core.calls import CallTracker
 from ...core.carbon import resolve_grid
@@ -17,7 +17,9 @@ from ._hook import CURRENT
 from ._tracked import FUNCTIONAL_UNITS, _Tracked
 from ._units import _count_inputs
 
-__all__ = ["track_pipeline", "TrackedPipeline", "GENERATION_TASKS", "FUNCTIONAL_UNITS"]
+__all__ = ["track_pipeline", "TrackedPipeline", "GENERATION_TASKS", "FUNCTIONAL_UNITS", "build_tracked"]
+
+_T = TypeVar("_T", bound=_Tracked)
 
 GENERATION_TASKS = ("text-generation", "text2text-generation", "summarization", "image-text-to-text")
 
@@ -157,11 +159,18 @@ def track_pipeline(
     spec = GridSpec.of(grid, country_iso_code=country_iso_code, region=region,
                        carbon_intensity_g_per_kwh=carbon_intensity_g_per_kwh, pue=pue, cloud_provider=cloud_provider,
                        cloud_region=cloud_region, live_intensity=live_intensity)
+    return build_tracked(TrackedPipeline, pipe, pipe, meters, hardware, spec)
+
+
+def build_tracked(cls: Callable[[Any, CallTracker, Any, str | None], _T], target: Any, placed: Any,
+                  meters: Meter | Sequence[Meter] | None, hardware: str | None, spec: GridSpec) -> _T:
+    """A tracked *target* (a pipeline or a model): its grid resolved from *spec*, its meters given or chosen from
+    where *placed* runs (its model and device; owned and closed by the tracker then), live intensity attached."""
     carbon = resolve_grid(spec)
     owned = meters is None
     if meters is None:
-        meters = _pipeline_meters(pipe)
-    tracked = TrackedPipeline(pipe, CallTracker(meters, owned=owned), carbon, hardware)
+        meters = _pipeline_meters(placed)
+    tracked = cls(target, CallTracker(meters, owned=owned), carbon, hardware)
     tracked.live = make_live(spec.live_intensity, carbon)
     if tracked.live is not None:
         tracked.tracker.on_edge = tracked.live.observe
