@@ -69,11 +69,6 @@ class AmdSmiMeter(GpuCounterMeter):
         indices = list(gpu_indices) if gpu_indices is not None else _visible(len(by_hip))
         if not indices:
             raise MeterUnavailableError("amdsmi", "no AMD GPU for this process (HIP_VISIBLE_DEVICES hides them all)")
-        self._counter: dict[str, Any] = {}
-        self._sampled: dict[str, Any] = {}
-        self._wraps: dict[str, _Wrap] = {}
-        self._max_power: dict[str, float] = {}
-        self.device_names: dict[str, str] = {}
         for idx in indices:
             if idx not in by_hip:
                 raise MeterUnavailableError("amdsmi", f"AMD GPU {idx} not found (HIP indices {sorted(by_hip)})")

@@ -117,12 +117,15 @@ class GpuCounterMeter(Meter):
     cumulative by ``_wraps``) or power samples integrated (``_sampled``, ``_integrator``), the power limits that
     bound each step, the device names, and the faults the counters refused. Subclasses give ``_raw_j(handle)``."""
 
-    _counter: dict[str, Any]
-    _sampled: dict[str, Any]
-    _wraps: dict[str, _Wrap]
-    _max_power: dict[str, float]
     _integrator: Any = None
-    device_names: dict[str, str]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._counter: dict[str, Any] = {}
+        self._sampled: dict[str, Any] = {}
+        self._wraps: dict[str, _Wrap] = {}
+        self._max_power: dict[str, float] = {}
+        self.device_names: dict[str, str] = {}
 
     def _raw_j(self, handle: Any) -> float:
         raise NotImplementedError
@@ -195,11 +198,6 @@ class NvmlMeter(GpuCounterMeter):
         if not indices:
             raise MeterUnavailableError(
                 "nvml", "no GPU for this process (it runs on none, or CUDA_VISIBLE_DEVICES hides every GPU)")
-        self._counter: dict[str, Any] = {}
-        self._sampled: dict[str, Any] = {}
-        self._wraps: dict[str, _Wrap] = {}
-        self._max_power: dict[str, float] = {}
-        self.device_names: dict[str, str] = {}
         for idx in indices:
             if idx >= count:
                 raise MeterUnavailableError("nvml", f"GPU index {idx} out of range (found {count})")
