@@ -136,7 +136,7 @@ def test_why_a_base_has_no_answer_keeps_its_modelled_range_notes() -> None:
 
 
 def test_published_stars_that_differ_from_the_recomputed_ones_are_noted() -> None:
-    from scer_hf.rating.rows import _stars_differ
-    assert _stars_differ({"published_stars": 3}, 4) == ["published stars 3 differ from recomputed 4"]
-    assert _stars_differ({"published_stars": 4}, 4) == [] and _stars_differ({}, 4) == []
-    assert _stars_differ({"published_stars": 3}, None) == []
+    from scer_hf.rating.rows import _stars_note
+    assert _stars_note(3, 4) == ["published stars 3 differ from recomputed 4"]
+    assert _stars_note(4, 4) == [] and _stars_note(None, 4) == []
+    assert _stars_note(3, None) == []

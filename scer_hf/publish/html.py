@@ -81,7 +81,7 @@ def _in_group(r: Mapping[str, Any], group: Any, unit: str) -> bool:
 
 def _group_rows(pr: PhaseRating) -> list[dict[str, Any]]:
     """Every reference row of the rating's peer group (``scer_hf.rating.reference``), in the rating's unit."""
-    group = (pr.category or {}).get("group")
+    group = pr.category.group if pr.category else None
     if not group:
         return []
     unit = pr.unit or ""
@@ -94,7 +94,7 @@ def _peers(pr: PhaseRating, reference: Iterable[Any] | None) -> list[Point]:
     so the chart shows what the text counts; ratings written before ``peer_values`` fall back to the group."""
     rows: list[Any] = list(reference or [])
     if not rows:
-        rows = list(pr.peer_values) or _group_rows(pr) or list(pr.nearest_peers)
+        rows = [p.to_dict() for p in pr.peer_values] or _group_rows(pr) or [p.to_dict() for p in pr.nearest_peers]
     return _distinct(q for q in map(_peer, rows) if q)
 
 

@@ -207,4 +207,4 @@ def _known(model_id: str) -> bool:
 
     key = _ali.canonical(model_id).lower()
     return _lin.shipped().get(key) is not None or any(
-        _ref.matches(r, key) for phase in ("training", "inference") for r in _ref.rows(phase))
+        r.matches(key) for phase in ("training", "inference") for r in _ref.reference_rows(phase))

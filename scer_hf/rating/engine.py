@@ -86,8 +86,8 @@ def rate_model(
     tag = normalize_task(task) if task else None
     _check_parameters(parameters)
     flags = {"include_secondary": include_secondary, "include_modelled": include_modelled, "extra": extra}
-    train = _ref.rows("training", include_derived=include_derived, **flags)
-    infer = _ref.rows("inference", **flags)
+    train = _ref.reference_rows("training", include_derived=include_derived, **flags)
+    infer = _ref.reference_rows("inference", **flags)
     g = _lin.graph([node] if node is not None else [])
     mid, key, notes = _identify(model_id, node, g, extra)
     a = _fb.Ask(mid=mid, key=key, tag=tag, train=train, infer=infer, g=g, extra=extra, hub=hub, timeout=hub_timeout_s,

@@ -26,6 +26,8 @@ from . import reference as _ref
 from .categories import normalize_task
 from .hub import card_emissions as _card_emissions
 from .hub import model_info
+from .records import Indicative
+from .refrow import ReferenceRow
 from .result import PhaseRating, Rating
 from .rows import inference_how_to, pick, rate_inference_row, rate_training_row, training_how_to
 
@@ -41,8 +43,8 @@ class Ask:
     mid: str  # the model's current id (display name)
     key: str  # its lower-case current id: what every table is matched on
     tag: str | None
-    train: list[dict[str, Any]]
-    infer: list[dict[str, Any]]
+    train: list[ReferenceRow]
+    infer: list[ReferenceRow]
     g: _lin.Lineage
     extra: Any = None
     hub: bool | None = None
@@ -64,15 +66,15 @@ class Ask:
             self.lookups.append(model_info(self.mid, self.timeout))  # returns at once when offline
         return self.lookups[0]
 
-    def own(self, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        return [r for r in rows if _ref.matches(r, self.key)]
+    def own(self, rows: list[ReferenceRow]) -> list[ReferenceRow]:
+        return [r for r in rows if r.matches(self.key)]
 
-    def own_inference_rows(self) -> list[dict[str, Any]]:
+    def own_inference_rows(self) -> list[ReferenceRow]:
         """The model's own inference rows with a figure, for the task asked about (any task if none)."""
-        return [r for r in self.own(self.infer) if r.get("value") is not None and self.fits_task(r)]
+        return [r for r in self.own(self.infer) if r.value is not None and self.fits_task(r)]
 
-    def fits_task(self, row: dict[str, Any]) -> bool:
-        return self.tag is None or row.get("task_key") == self.tag
+    def fits_task(self, row: ReferenceRow) -> bool:
+        return self.tag is None or row.task_key == self.tag
 
 
 Step = Callable[[Ask, PhaseRating], "PhaseRating | None"]
@@ -87,21 +89,20 @@ def first_answer(a: Ask, steps: tuple[Step, ...], unanswered: PhaseRating) -> Ph
     return unanswered
 
 
-def _derived_gaps(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def _derived_gaps(rows: list[ReferenceRow]) -> list[ReferenceRow]:
     """Rows with no figure filled by the calculator where it can (and saying so)."""
-    return [(_ref.derive_training_value(r) or r) if r.get("value") is None and r.get("co2e_value") is None
-            else r for r in rows]
+    return [(_ref.derive_training_row(r) or r) if r.value is None and r.co2e_value is None else r for r in rows]
 
 
 #: (the option that includes them, the kind of rows excluded by default)
 _INCLUDE_FLAGS = (("include_secondary=True", "[secondary]"), ("include_modelled=True", "modelled"))
 
 
-def _excluded_reason(model: str, key: str, phase: str, everything: list[dict[str, Any]]) -> str:
-    hidden = [r for r in everything if _ref.matches(r, key)]
+def _excluded_reason(model: str, key: str, phase: str, everything: list[ReferenceRow]) -> str:
+    hidden = [r for r in everything if r.matches(key)]
     if not hidden:
         return f"no published {phase} figure for {model} in {_ref.REFERENCE_VERSION}"
-    kinds = sorted({"[secondary]" if r["secondary"] else "modelled" for r in hidden})
+    kinds = sorted({"[secondary]" if r.secondary else "modelled" for r in hidden})
     flags = " and ".join(flag for flag, kind in _INCLUDE_FLAGS if kind in kinds)
     return (f"only {' and '.join(kinds)} {phase} figures exist for {model}; they are excluded by default "
             f"(pass {flags}, CLI --include-secondary/--include-modelled)")
@@ -109,14 +110,14 @@ def _excluded_reason(model: str, key: str, phase: str, everything: list[dict[str
 
 def no_training_figure(a: Ask) -> PhaseRating:
     """The training answer when no step finds one: why (rows excluded by default, or none published)."""
-    everything = _ref.rows("training", include_secondary=True, include_modelled=True, extra=a.extra)
+    everything = _ref.reference_rows("training", include_secondary=True, include_modelled=True, extra=a.extra)
     return PhaseRating(phase="training", reason=_excluded_reason(a.mid, a.key, "training", everything),
                        how_to_measure=training_how_to(a.mid))
 
 
 def no_inference_figure(a: Ask) -> PhaseRating:
     """The inference answer when no step finds one: why, for the task asked about."""
-    everything = _ref.rows("inference", include_secondary=True, include_modelled=True, extra=a.extra)
+    everything = _ref.reference_rows("inference", include_secondary=True, include_modelled=True, extra=a.extra)
     reason = _excluded_reason(a.mid, a.key, "inference", [r for r in everything if a.fits_task(r)])
     return PhaseRating(phase="inference", reason=reason + (f" for task {a.tag}" if a.tag else ""),
                        how_to_measure=inference_how_to(a.mid, a.tag))
@@ -147,10 +148,10 @@ def known_ids(g: _lin.Lineage, extra: Any = None) -> dict[str, str]:
     and suggestions)."""
     out = {k: n.model_id for k, n in g.nodes.items()}
     rows = [r for phase in ("training", "inference")
-            for r in _ref.rows(phase, include_secondary=True, include_modelled=True, extra=extra)]
+            for r in _ref.reference_rows(phase, include_secondary=True, include_modelled=True, extra=extra)]
     for r in rows:
-        if not r.get("family_total"):
-            out.setdefault(r["members"][0], r["model_key"])
+        if not r.family_total:
+            out.setdefault(r.members[0], r.model_key)
     for e in _ali.table().values():
         out.setdefault(e["former"].lower(), e["former"])
     return out
@@ -189,7 +190,7 @@ def _inherit(a: Ask) -> tuple[PhaseRating | None, list[str]]:
     """The nearest ancestor's pre-training rating, or (None, the ancestors tried)."""
     tried: list[str] = []
     for anc, chain in a.g.ancestors(a.key):
-        rows = _derived_gaps([r for r in a.train if _ref.matches(r, _ali.canonical(anc).lower())])
+        rows = _derived_gaps([r for r in a.train if r.matches(_ali.canonical(anc).lower())])
         if rows:
             pr = pick([rate_training_row(r, a.train) for r in rows])
             label = _lin.inherited_label(anc, chain[0].relation, chain)
@@ -226,13 +227,13 @@ def _no_inheritance_reason(a: Ask, tried: list[str]) -> str:
     return f"; it is {_lin.relation_phrase(me)} ({why}), so it inherits no pre-training rating"
 
 
-def _params_of(m: str, rows: list[dict[str, Any]]) -> float | None:
+def _params_of(m: str, rows: list[ReferenceRow]) -> float | None:
     """A model's parameter count: the index first, else a reference row's."""
     e = _idx.lookup(m)
     if e is not None:
         return e.params_b
     key = _ali.canonical(m).lower()
-    return next((r["params_b_value"] for r in rows if _ref.matches(r, key) and r.get("params_b_value")), None)
+    return next((r.params_b_value for r in rows if r.matches(key) and r.params_b_value), None)
 
 
 def _twin_edges(a: Ask, twin: str) -> list[_lin.Node]:
@@ -244,7 +245,7 @@ def _twin_edges(a: Ask, twin: str) -> list[_lin.Node]:
     return edges
 
 
-def _twin_rating(a: Ask, row: dict[str, Any], twin: str, how: str, edges: list[_lin.Node]) -> PhaseRating:
+def _twin_rating(a: Ask, row: ReferenceRow, twin: str, how: str, edges: list[_lin.Node]) -> PhaseRating:
     me = a.g.node(a.key)
     pr = rate_inference_row(row, a.infer)
     _mark(pr, "twin", twin, _lin.twin_label(twin), edges, inference_how_to(a.mid, a.tag))
@@ -260,7 +261,7 @@ def architecture_twin(a: Ask, unanswered: PhaseRating) -> PhaseRating | None:
     for twin, how in a.g.twins(a.key, lambda m: _params_of(m, a.train + a.infer)):
         edges, tkey = _twin_edges(a, twin), _ali.canonical(twin).lower()
         prs += [_twin_rating(a, r, twin, how, edges) for r in a.infer
-                if _ref.matches(r, tkey) and r.get("value") is not None and a.fits_task(r)]
+                if r.matches(tkey) and r.value is not None and a.fits_task(r)]
     return pick(prs) if prs else None
 
 
@@ -269,7 +270,7 @@ def _not_rated(pr: PhaseRating, why: str) -> None:
     for p in (pr, *pr.alternatives):
         p.comparable = False
         if p.grade is not None or p.stars is not None or p.percentile is not None:
-            p.indicative = {"grade": p.grade, "stars": p.stars, "percentile": p.percentile, "references": p.peers}
+            p.indicative = Indicative(grade=p.grade, stars=p.stars, percentile=p.percentile, references=p.peers)
             p.grade, p.stars, p.percentile = None, None, None
         p.notes.append(f"not comparable: {why}")
         p.reason = f"not rated: not comparable ({why})"

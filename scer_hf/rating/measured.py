@@ -24,6 +24,8 @@ from .categories import aies_task, hardware_class, normalize_task, size_class
 from .engine import inference_how_to, rate_value, training_how_to
 from .levels import endpoint_phases
 from .published import is_third_party
+from .records import Category, Co2e, Indicative, ReportBinding
+from .refrow import ReferenceRow
 from .result import PhaseRating, Rating
 
 __all__ = ["rate_report", "rate_reports", "as_report", "measured_hardware", "withhold", "binding"]
@@ -93,11 +95,9 @@ def _declared_in(section: Any) -> str | None:
 def withhold(pr: PhaseRating) -> PhaseRating:
     """A rating that is not comparable keeps its position only as ``indicative``: no grade, stars or percentile."""
     if pr.comparable is False and _graded(pr):
-        pr.indicative = {"grade": pr.grade, "stars": pr.stars, "percentile": pr.percentile, "references": pr.peers}
+        pr.indicative = Indicative(grade=pr.grade, stars=pr.stars, percentile=pr.percentile, references=pr.peers)
         pr.grade, pr.stars, pr.percentile = None, None, None
-        for p in pr.nearest_peers:
-            p.pop("grade", None)
-            p.pop("stars", None)
+        pr.nearest_peers = [p.withhold() for p in pr.nearest_peers]
         pr.reason = _not_comparable_reason(pr.notes)
     return pr
 
@@ -113,14 +113,14 @@ def _not_comparable_reason(notes: list[str]) -> str:
     return f"not rated: not comparable: {why}" if why else "not rated: not comparable"
 
 
-def _size_class_of(row: dict[str, Any]) -> str | None:
+def _size_class_of(row: ReferenceRow) -> str | None:
     """Size class of a training row, on active parameters for a mixture-of-experts model (where published)."""
-    from .modelled import parameters_of
+    from .index import lookup
 
-    entry = parameters_of(row.get("model_key") or "")
-    if entry and entry.get("active_params_b"):
-        return size_class(entry["active_params_b"])
-    return row.get("size_class")
+    entry = lookup(row.model_key)
+    if entry and entry.active_params_b:
+        return size_class(entry.active_params_b)
+    return row.size_class
 
 
 def _energy_uncertainty_j(d: dict[str, Any], phases: list[dict[str, Any]], gpu_only: bool) -> float:
@@ -206,7 +206,7 @@ def _task_asked(task: str | None, bench: dict[str, Any], model: dict[str, Any]) 
     return task or bench.get("task") or model.get("task")
 
 
-def _inference(report: Report, path: str | None, task: str | None, peers: list[dict[str, Any]]) -> PhaseRating:
+def _inference(report: Report, path: str | None, task: str | None, peers: list[ReferenceRow]) -> PhaseRating:
     """Energy per 1,000 queries among the AI Energy Score rows of its task and class; else why there is none."""
     run = _Run.of(report, path)
     d = run.d
@@ -254,25 +254,25 @@ class _InferenceBasis:
     def wh_per_1k(self) -> float:
         return self.energy_j / 3600.0 / float(self.queries) * 1000.0
 
-    def co2e_per_1k(self, d: dict[str, Any]) -> dict[str, Any]:
+    def co2e_per_1k(self, d: dict[str, Any]) -> Co2e:
         """Operational emissions per 1,000 queries at the report's grid intensity and PUE."""
         carbon = d.get("carbon") or {}
         co2e_g = self.energy_j / 3.6e6 * float(carbon.get("pue") or 1.0) * float(carbon.get("g_per_kwh") or 0.0)
-        return {"value": co2e_g / float(self.queries) * 1000.0, "unit": "gCO2eq per 1,000 queries",
-                "sci": d.get("sci")}
+        return Co2e(value=co2e_g / float(self.queries) * 1000.0, unit="gCO2eq per 1,000 queries",
+                    sci=d.get("sci"), measured=True)
 
 
-def _inference_category(d: dict[str, Any], tag: str, hw: str, gpu: bool) -> tuple[dict[str, Any], str | None]:
+def _inference_category(d: dict[str, Any], tag: str, hw: str, gpu: bool) -> tuple[Category, str | None]:
     """(the category rated in, the AI Energy Score class A/B/C of a text-generation model or None)."""
     params = d["model"].get("parameters")
     size = size_class(params / 1e9) if isinstance(params, (int, float)) else None
     cls = size if tag == "text-generation" else None
     task_v1 = aies_task(tag)
-    category = {"phase": "inference", "task": tag, "size_class": size, "hardware_class": hardware_class(hw),
-                "setting": (d.get("benchmark") or {}).get("setting") or "scer-hf measurement",
-                "group": _ref.aies_group(task_v1, cls) if task_v1 else None,
-                "metric": "Wh per 1,000 queries (GPU)" if gpu else "Wh per 1,000 queries (all measured components)",
-                "reference": _ref.REFERENCE_VERSION, "edition": _ref.AIES_EDITION}
+    category = Category(phase="inference", task=tag, size_class=size, hardware_class=hardware_class(hw),
+                        setting=(d.get("benchmark") or {}).get("setting") or "scer-hf measurement",
+                        group=_ref.aies_group(task_v1, cls) if task_v1 else None,
+                        metric=f"Wh per 1,000 queries ({'GPU' if gpu else 'all measured components'})",
+                        reference=_ref.REFERENCE_VERSION, edition=_ref.AIES_EDITION)
     return category, cls
 
 
@@ -300,9 +300,9 @@ def _not_comparable(recorded: str | None, hw: str, gpu: bool, bench: dict[str, A
     return notes
 
 
-def _group_peers(peers: list[dict[str, Any]], group: str | None) -> list[dict[str, Any]]:
+def _group_peers(peers: list[ReferenceRow], group: str | None) -> list[ReferenceRow]:
     """The peers of a category's group that have a value (none without a group)."""
-    return [r for r in peers if group and r.get("group") == group and r.get("value") is not None]
+    return [r for r in peers if group and r.group == group and r.value is not None]
 
 
 def _split_level_notes(level_notes: list[str]) -> tuple[list[str], list[str]]:
@@ -312,7 +312,7 @@ def _split_level_notes(level_notes: list[str]) -> tuple[list[str], list[str]]:
 
 
 def _rated_inference(run: _Run, tag: str, phases: list[dict[str, Any]], basis: _InferenceBasis,
-                     level_notes: list[str], peers: list[dict[str, Any]]) -> PhaseRating:
+                     level_notes: list[str], peers: list[ReferenceRow]) -> PhaseRating:
     d = run.d
     value = basis.wh_per_1k
     recorded, _how = measured_hardware(d, phases)
@@ -321,7 +321,7 @@ def _rated_inference(run: _Run, tag: str, phases: list[dict[str, Any]], basis: _
     # the uncertainty of the energy rated (GPU components only when GPU energy is the value), not the
     # whole report's relative uncertainty, which mixes in CPU/RAM estimates (+-40 %)
     rel = _energy_uncertainty_j(d, phases, gpu_only=basis.gpu) / basis.energy_j
-    group_rows = _group_peers(peers, category["group"])
+    group_rows = _group_peers(peers, category.group)
     pr = rate_value("inference", value, "Wh per 1,000 queries", group_rows, with_stars=bool(group_rows),
                     category=category, uncertainty=value * rel if rel else None, **run.common())
     blocking, after = _split_level_notes(level_notes)
@@ -361,7 +361,7 @@ class _TrainingBasis:
         return float(self.params) * self.tokens
 
 
-def _training(report: Report, path: str | None, peers: list[dict[str, Any]]) -> PhaseRating:
+def _training(report: Report, path: str | None, peers: list[ReferenceRow]) -> PhaseRating:
     """Energy per 10^15 parameter x training tokens among the published training rows; else why there is none."""
     run = _Run.of(report, path)
     gated = run.gate("training")
@@ -375,22 +375,22 @@ def _training(report: Report, path: str | None, peers: list[dict[str, Any]]) -> 
 
 
 def _rated_training(run: _Run, phases: list[dict[str, Any]], basis: _TrainingBasis,
-                    peers: list[dict[str, Any]]) -> PhaseRating:
+                    peers: list[ReferenceRow]) -> PhaseRating:
     d = run.d
     value = basis.energy_wh / basis.parameter_tokens * 1e15
     rel = _energy_uncertainty_j(d, phases, gpu_only=False) / (basis.energy_wh * 3600.0 / basis.pue)
     cls = _training_class(d["model"])
     hw, _how = measured_hardware(d, phases)
     same, suffix, peer_note = _training_peers(peers, cls)
-    category = {"phase": "training", "task": "training", "size_class": cls,
-                "hardware_class": hardware_class(hw) if hw else "unknown", "setting": "scer-hf measurement",
-                "group": "training | pre-training | energy per parameter-token" + suffix,
-                "metric": _ref.TRAINING_UNIT, "reference": _ref.REFERENCE_VERSION}
+    category = Category(phase="training", task="training", size_class=cls,
+                        hardware_class=hardware_class(hw) if hw else "unknown", setting="scer-hf measurement",
+                        group="training | pre-training | energy per parameter-token" + suffix,
+                        metric=_ref.TRAINING_UNIT, reference=_ref.REFERENCE_VERSION)
     pr = rate_value("training", value, _ref.TRAINING_UNIT, same,
                     category=category, uncertainty=value * rel if rel else None, **run.common())
     co2e_g = sum(float(p.get("co2e_g") or 0.0) for p in phases)
-    pr.co2e = {"value": co2e_g / basis.parameter_tokens * 1e15, "unit": _ref.TRAINING_CO2E_UNIT,
-               "sci": d.get("sci")}
+    pr.co2e = Co2e(value=co2e_g / basis.parameter_tokens * 1e15, unit=_ref.TRAINING_CO2E_UNIT, sci=d.get("sci"),
+                   measured=True)
     reasons = _training_not_comparable(run, phases)
     pr.comparable = not reasons
     pr.notes = [*reasons, *pr.notes, *_coverage_note(run.report), peer_note,
@@ -417,9 +417,9 @@ def _training_class(model: dict[str, Any]) -> str | None:
     return size_class(n / 1e9)
 
 
-def _training_peers(peers: list[dict[str, Any]], cls: str | None) -> tuple[list[dict[str, Any]], str, str]:
+def _training_peers(peers: list[ReferenceRow], cls: str | None) -> tuple[list[ReferenceRow], str, str]:
     """(peers, group suffix, note): the published rows of the size class when there are 3 or more, else all."""
-    published = [r for r in peers if r.get("value") is not None]
+    published = [r for r in peers if r.value is not None]
     same = [r for r in published if _size_class_of(r) == cls]
     if len(same) >= 3:
         return same, f" | size class {cls}", f"peers: the {len(same)} published training rows of size class {cls}"
@@ -441,9 +441,9 @@ def binding(report: Report) -> dict[str, Any]:
     return {"model": (report.model or {}).get("id"), "boundary": report.boundary, "report_digest": report.digest()}
 
 
-def _peers(phase: str, include_third_party: bool, **flags: Any) -> list[dict[str, Any]]:
+def _peers(phase: str, include_third_party: bool, **flags: Any) -> list[ReferenceRow]:
     """The reference rows a measured run is ranked against: third-party estimates only when asked for."""
-    rows = _ref.rows(phase, **flags)
+    rows = _ref.reference_rows(phase, **flags)
     return rows if include_third_party else [r for r in rows if not is_third_party(r)]
 
 
@@ -470,7 +470,7 @@ def rate_report(
         inference = PhaseRating(phase="inference", reason="this report measures training only",
                                 how_to_measure=inference_how_to(model_id, d["model"].get("task")))
     return Rating(model=model_id, reference_version=_ref.REFERENCE_VERSION, training=training, inference=inference,
-                  reports=[binding(report)])
+                  reports=[ReportBinding.from_dict(binding(report))])
 
 
 def _models_named(used: list[Rating], first: Rating) -> str | None:
@@ -484,7 +484,7 @@ def rate_reports(paths: list[Any], **flags: Any) -> Rating:
     first report of that boundary, bound to every report it used."""
     by_phase: dict[str, Rating] = {}
     for r in (rate_report(p, **flags) for p in paths):
-        by_phase.setdefault(r.reports[0]["boundary"], r)
+        by_phase.setdefault(r.reports[0].boundary or "", r)
     first = next(iter(by_phase.values()))
     used = [by_phase[b] for b in ("training", "inference") if b in by_phase]
     return Rating(model=_models_named(used, first),

@@ -42,6 +42,8 @@ from typing import Any, TypeGuard
 from . import index as _idx
 from . import reference as _ref
 from .categories import aies_task, normalize_task, size_class
+from .records import Category, star_band_list
+from .refrow import ReferenceRow
 from .result import PhaseRating
 from .stars import star_bands, stars
 
@@ -182,30 +184,30 @@ def published_points(task_v1: str, regime: str | None = None) -> list[dict[str, 
     """
     seen: set[str] = set()
     out = []
-    for r in _ref.rows("inference"):
+    for r in _ref.reference_rows("inference"):
         e = _point_entry(r, task_v1)
-        if e is None or e.model_id.lower() in seen or not _in_regime(task_v1, e, regime):
+        if e is None or r.value is None or e.model_id.lower() in seen or not _in_regime(task_v1, e, regime):
             continue
         seen.add(e.model_id.lower())
-        out.append({"model": r["model_key"], "params_b": e.effective_b, "total_b": e.params_b,
-                    "value": float(r["value"]), "group": r["group"], "ref_id": r.get("ref_id"),
+        out.append({"model": r.model_key, "params_b": e.effective_b, "total_b": e.params_b,
+                    "value": float(r.value), "group": r.group, "ref_id": r.ref_id,
                     "params_ref": e.ref, "nominal": e.nominal})
     return out
 
 
-def _point_entry(r: dict[str, Any], task_v1: str) -> _idx.Entry | None:
+def _point_entry(r: ReferenceRow, task_v1: str) -> _idx.Entry | None:
     """The index entry of a reference row that can be a point of *task_v1*'s fit: a positive published AI Energy
     Score figure of that task, of a model with a usable parameter count (not a mixture of experts without its
     active count)."""
-    if not _positive_aies(r) or aies_task(r.get("task_key") or "") != task_v1:
+    if not _positive_aies(r) or aies_task(r.task_key or "") != task_v1:
         return None
-    e = _idx.lookup(r["model_key"])
+    e = _idx.lookup(r.model_key)
     return None if e is None or e.moe_without_active else e
 
 
-def _positive_aies(r: dict[str, Any]) -> bool:
+def _positive_aies(r: ReferenceRow) -> bool:
     """Whether a reference row is a positive published AI Energy Score figure."""
-    return r["group"].startswith(_ref.AIES_EDITION) and r.get("value") is not None and r["value"] > 0
+    return r.is_aies and r.value is not None and r.value > 0
 
 
 def _in_regime(task_v1: str, e: _idx.Entry, regime: str | None) -> bool:
@@ -234,7 +236,7 @@ def model_for(task_v1: str, regime: str) -> Model | None:
 
 
 def _group_values(group: str) -> list[float]:
-    return [float(r["value"]) for r in _ref.rows("inference") if r["group"] == group and r.get("value") is not None]
+    return [float(r.value) for r in _ref.reference_rows("inference") if r.group == group and r.value is not None]
 
 
 def _star_classes(lo: float, hi: float, group: str) -> int | None:
@@ -375,15 +377,15 @@ def modelled_inference(params_b: float, task: str, *, model: str | None = None,
     pr = PhaseRating(
         phase="inference", available=True, value=mid, unit="Wh per 1,000 queries (GPU)", estimated=True,
         method=f"modelled (regression on {m.fit.n} published figures)", modelled_low=lo, modelled_high=hi,
-        category={"phase": "inference", "task": tag, "size_class": cls, "hardware_class": "NVIDIA H100",
-                  "setting": _ref.AIES_SETTING, "group": group, "metric": "Wh per 1,000 queries (GPU)",
-                  "reference": _ref.REFERENCE_VERSION, "edition": _ref.AIES_EDITION, "regime": regime,
-                  "aies_task": task_v1},
+        category=Category(phase="inference", task=tag, size_class=cls, hardware_class="NVIDIA H100",
+                          setting=_ref.AIES_SETTING, group=group, metric="Wh per 1,000 queries (GPU)",
+                          reference=_ref.REFERENCE_VERSION, edition=_ref.AIES_EDITION, regime=regime,
+                          aies_task=task_v1),
         reason="modelled, not measured: no grade (a modelled range is never ranked as a published figure)",
         sources=[_modelled_source(m, task_v1, regime, params_source)],
     )
     if star_range is not None:
-        pr.stars_range, pr.star_bands = list(star_range), star_bands(ref_vals)
+        pr.stars_range, pr.star_bands = list(star_range), star_band_list(star_bands(ref_vals))
     pr.notes += [as_note] if as_note else []
     pr.notes += _modelled_notes(pr, m, float(params_b), total, span, model)
     return pr

@@ -27,6 +27,7 @@ from typing import Any
 from . import index as _idx
 from . import modelled as _m
 from . import reference as _ref
+from .refrow import ReferenceRow
 
 __all__ = ["OUTPUT_TOKENS", "TOKEN_UNIT", "token_points", "token_fit", "fit_fixed_slope", "transfer_check",
            "calibrated_leave_one_out"]
@@ -45,24 +46,24 @@ def token_points() -> tuple[dict[str, Any], ...]:
     """Published J-per-token figures of text generation at batch size 1, one per row, with a parameter count
     (the index's, else the row's own)."""
     out = []
-    for r in filter(_token_figure, _ref.rows("inference")):
+    for r in filter(_token_figure, _ref.reference_rows("inference")):
         params = _params_b(r)
-        if params:
-            out.append({"model": r["model_key"], "params_b": float(params), "value": float(r["value"]),
-                        "ref_id": r["ref_id"], "hardware": r.get("hardware")})
+        if params and r.value:
+            out.append({"model": r.model_key, "params_b": float(params), "value": float(r.value),
+                        "ref_id": r.ref_id, "hardware": r.columns.get("hardware")})
     return tuple(out)
 
 
-def _token_figure(r: dict[str, Any]) -> bool:
+def _token_figure(r: ReferenceRow) -> bool:
     """Whether a reference row is a J-per-token figure of text generation at batch size 1."""
-    return (r.get("value_unit") == TOKEN_UNIT and str(r.get("batch_size") or "").strip() == "1"
-            and r.get("task_key") == "text-generation" and bool(r.get("value")))
+    return (r.value_unit == TOKEN_UNIT and (r.columns.get("batch_size") or "").strip() == "1"
+            and r.task_key == "text-generation" and bool(r.value))
 
 
-def _params_b(r: dict[str, Any]) -> Any:
+def _params_b(r: ReferenceRow) -> float | None:
     """A row's parameter count in billions: the index's (active parameters of a mixture of experts), else its own."""
-    e = _idx.lookup(r["model_key"])
-    return e.effective_b if e is not None else r.get("params_b_value")
+    e = _idx.lookup(r.model_key)
+    return e.effective_b if e is not None else r.params_b_value
 
 
 @lru_cache(maxsize=1)

@@ -36,6 +36,7 @@ rows whose note label says ``[secondary ...]`` and rows marked MODELED. Duplicat
 from __future__ import annotations
 
 import csv
+import dataclasses
 import functools
 import io
 import os
@@ -47,6 +48,7 @@ from typing import Any
 from .. import _read
 from ..errors import ReferenceDataError, SCERError
 from .categories import hardware_class, size_class
+from .refrow import Normalised, ReferenceRow
 
 __all__ = [
     "REFERENCE_VERSION",
@@ -54,9 +56,12 @@ __all__ = [
     "FILES",
     "load",
     "rows",
+    "reference_rows",
+    "ReferenceRow",
     "raw_rows",
     "data_dir",
     "derive_training_value",
+    "derive_training_row",
     "matches",
     "members_of",
     "dataset_info",
@@ -144,7 +149,7 @@ def _unit_of(value: float | None, unit: str) -> str | None:
     return unit if value is not None else None
 
 
-def _training(raw: Mapping[str, Any]) -> dict[str, Any]:
+def _training(raw: Mapping[str, str]) -> Normalised:
     params_b, tokens_b = _num(raw.get("params_b")), _num(raw.get("training_tokens_b"))
     energy_mwh, tco2e = _num(raw.get("energy_mwh")), _num(raw.get("tco2e_operational"))
     pt = params_b * tokens_b if params_b and tokens_b else None
@@ -163,7 +168,7 @@ def _training(raw: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
-def _inference(raw: Mapping[str, Any]) -> dict[str, Any]:
+def _inference(raw: Mapping[str, str]) -> Normalised:
     params_b = _num(raw.get("params_b"))
     task = (raw.get("task") or "").strip()
     setting = task.split("; host:")[0].strip()
@@ -171,7 +176,7 @@ def _inference(raw: Mapping[str, Any]) -> dict[str, Any]:
     value, unit = (jpt, "J per token") if jpt is not None else (whq, "Wh per 1,000 queries")
     unit_or_none = unit if value is not None else None
     label, secondary, modelled = _evidence(raw.get("notes", ""))
-    return {
+    return {  # a Normalised
         "model_key": (raw.get("model_id") or "").strip(), "phase": "inference", "evidence": label,
         "secondary": secondary, "modelled": modelled, "derived": False,
         "task_key": "zero-shot-mixed" if "zero-shot" in task.lower() else "text-generation",
@@ -184,7 +189,7 @@ def _inference(raw: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
-def _aies(raw: Mapping[str, Any]) -> dict[str, Any]:
+def _aies(raw: Mapping[str, str]) -> Normalised:
     task = (raw.get("task") or "").strip()
     cls = (raw.get("model_class") or "").strip() or None
     value = _num(raw.get("gpu_energy_wh_per_1000_queries"))
@@ -241,56 +246,67 @@ def members_of(model_key: str) -> tuple[tuple[str, ...], bool]:
     return tuple(canonical(n).lower() for n in names), family and len(names) > 1
 
 
-def matches(row: Mapping[str, Any], key: str) -> bool:
-    """Whether reference *row* is about the model whose current lower-case id is *key*."""
+def matches(row: ReferenceRow | Mapping[str, Any], key: str) -> bool:
+    """Whether reference *row* (a :class:`ReferenceRow` or its dict) is about the model whose current lower-case id
+    is *key*."""
+    if isinstance(row, ReferenceRow):
+        return row.matches(key)
     members = row.get("members")
     if members is None:
         members = members_of(str(row.get("model_key") or ""))[0]
     return key in members
 
 
-def _finish(norm: dict[str, Any], raw: Mapping[str, Any], source_file: str, number: int) -> dict[str, Any]:
-    row: dict[str, Any] = {k: ("" if v is None else str(v)) for k, v in raw.items()}
-    row.update(norm)
-    row["source_file"] = source_file
-    row["ref_id"] = f"{source_file}#{number}"
-    row["members"], row["family_total"] = members_of(row["model_key"])
-    return row
+def _row(kind: str, raw: Mapping[str, object], source_file: str, number: int) -> ReferenceRow:
+    """Source row *number* of *source_file*, normalised as a row of the shipped file *kind*: its columns as text
+    ("" for a missing value), then the derived columns."""
+    columns = {k: "" if v is None else str(v) for k, v in raw.items()}
+    norm = _NORMALISE[kind](columns)
+    members, family_total = members_of(norm["model_key"])
+    return ReferenceRow(**norm, source_file=source_file, ref_id=f"{source_file}#{number}", members=members,
+                        family_total=family_total, columns=columns)
 
 
 @functools.cache
-def _shipped(name: str) -> tuple[dict[str, Any], ...]:
-    fn = _NORMALISE[name]
-    return tuple(_finish(fn(r), r, name, i) for i, r in enumerate(_read_csv(str(data_dir() / name))[1], start=1))
+def _shipped(name: str) -> tuple[ReferenceRow, ...]:
+    return tuple(_row(name, r, name, i) for i, r in enumerate(_read_csv(str(data_dir() / name))[1], start=1))
 
 
 def derive_training_value(row: Mapping[str, Any]) -> dict[str, Any] | None:
+    """A copy of a training row dict whose energy comes from ``scer_hf.core.calculator.derive_training_energy``
+    (:func:`derive_training_row` on the dict's :class:`ReferenceRow`), or None."""
+    derived = derive_training_row(ReferenceRow.from_dict(row))
+    if derived is None:
+        return None
+    return {**row, **{k: v for k, v in derived.to_dict().items() if k not in derived.columns}}
+
+
+def derive_training_row(row: ReferenceRow) -> ReferenceRow | None:
     """A copy of a training row whose energy comes from ``scer_hf.core.calculator.derive_training_energy``.
 
     Only for rows with no published energy. None when the calculator declines the row, or the row lacks
     parameters/tokens. Marked ``derived=True``.
     """
-    if row.get("phase") != "training" or row.get("energy_wh") is not None:
+    if row.phase != "training" or row.energy_wh is not None:
         return None
     derived = _calculator_energy(row)
     if derived is None:
         return None
     energy_mwh, derivation = derived
-    d = dict(row)
-    params_b, tokens_b = row.get("params_b_value"), row.get("tokens_b_value")
-    d.update(derived=True, energy_wh=energy_mwh * 1e6, derivation=derivation,
-             evidence=f"{row.get('evidence', '')}; energy derived (calculator)".lstrip("; "))
+    params_b, tokens_b = row.params_b_value, row.tokens_b_value
+    out = dataclasses.replace(row, derived=True, energy_wh=energy_mwh * 1e6, derivation=derivation,
+                              evidence=f"{row.evidence}; energy derived (calculator)".lstrip("; "))
     if params_b and tokens_b:
-        d.update(value=energy_mwh * 1000.0 / (params_b * tokens_b), value_unit=TRAINING_UNIT)
-    return d
+        out = dataclasses.replace(out, value=energy_mwh * 1000.0 / (params_b * tokens_b), value_unit=TRAINING_UNIT)
+    return out
 
 
-def _calculator_energy(row: Mapping[str, Any]) -> tuple[float, str] | None:
+def _calculator_energy(row: ReferenceRow) -> tuple[float, str] | None:
     """(energy in MWh, how it was derived) from the calculator; None when it declines the row."""
     from ..core.calculator import derive_training_energy
 
     try:
-        out = derive_training_energy(dict(row))
+        out = derive_training_energy(row.to_dict())
     except (SCERError, ValueError, KeyError, TypeError, LookupError):  # the calculator declined this row
         return None
     if not out or _num(out.get("energy_mwh_derived")) is None:
@@ -328,20 +344,20 @@ def _extra_source(item: Any, k: int, n: int) -> tuple[tuple[str, ...], tuple[Any
     return cols, data, f"extra:rows{k + 1}" if n > 1 else "extra:rows"
 
 
-def _extra_row(raw: Mapping[str, Any], kind: str, name: str, i: int) -> dict[str, Any]:
+def _extra_row(raw: Mapping[str, Any], kind: str, name: str, i: int) -> ReferenceRow:
     """One extra row, normalised as the shipped rows of its kind; it must name a model and a source."""
     model = (raw.get("model") or raw.get("model_id") or "").strip()
     if not model or not str(raw.get("source") or "").strip():
         raise ReferenceDataError(f"{name} row {i}: every extra row needs a model id and a 'source' saying where "
                                  "the figure comes from")
-    return _finish(_NORMALISE[kind](raw), raw, name, i)
+    return _row(kind, raw, name, i)
 
 
-def _extra_rows(extra: Any) -> list[dict[str, Any]]:
+def _extra_rows(extra: Any) -> list[ReferenceRow]:
     if extra is None:
         return []
     items = _extra_items(extra)
-    out: list[dict[str, Any]] = []
+    out: list[ReferenceRow] = []
     for k, item in enumerate(items):
         cols, data, name = _extra_source(item, k, len(items))
         kind = _kind_of(cols)
@@ -369,33 +385,48 @@ def rows(
     include_derived: bool = False,
     extra: Any = None,
 ) -> list[dict[str, Any]]:
-    """Normalised reference rows as dicts (fast: csv module only, cached).
+    """Normalised reference rows as dicts (fast: csv module only, cached): :func:`reference_rows`'s rows, each
+    ``ReferenceRow.to_dict()``.
 
     *name* is a phase ("training" = training.csv, "inference" = inference.csv +
     aienergyscore_v1.csv) or one shipped file. *extra*: a CSV path, a list of paths,
     or a list of row dicts with the columns of one shipped file; extra rows of the
     other phase are ignored.
     """
+    return [r.to_dict() for r in reference_rows(name, include_secondary=include_secondary,
+                                                include_modelled=include_modelled, include_derived=include_derived,
+                                                extra=extra)]
+
+
+def reference_rows(
+    name: str = "inference",
+    *,
+    include_secondary: bool = False,
+    include_modelled: bool = False,
+    include_derived: bool = False,
+    extra: Any = None,
+) -> list[ReferenceRow]:
+    """The rows of :func:`rows` as typed :class:`ReferenceRow` (what the rating engine reads)."""
     files = _files_for(name)
     phase = "training" if files == ("training.csv",) else "inference"
     out = _shipped_rows(files, derived=include_derived)
-    out += [r for r in _extra_rows(extra) if r["phase"] == phase]
+    out += [r for r in _extra_rows(extra) if r.phase == phase]
     return [r for r in out if _included(r, secondary=include_secondary, modelled=include_modelled)]
 
 
-def _included(r: Mapping[str, Any], *, secondary: bool, modelled: bool) -> bool:
+def _included(r: ReferenceRow, *, secondary: bool, modelled: bool) -> bool:
     """Whether a row is kept: primary, measured rows always; secondary and modelled ones when asked for."""
-    return (secondary or not r["secondary"]) and (modelled or not r["modelled"])
+    return (secondary or not r.secondary) and (modelled or not r.modelled)
 
 
-def _shipped_rows(files: Iterable[str], *, derived: bool) -> list[dict[str, Any]]:
-    """Copies of the shipped rows of *files*, training values derived where asked for (:func:`_with_derived`)."""
-    return [_with_derived(r) if derived else dict(r) for f in files for r in _shipped(f)]
+def _shipped_rows(files: Iterable[str], *, derived: bool) -> list[ReferenceRow]:
+    """The shipped rows of *files*, training values derived where asked for (:func:`_with_derived`)."""
+    return [_with_derived(r) if derived else r for f in files for r in _shipped(f)]
 
 
-def _with_derived(r: Mapping[str, Any]) -> dict[str, Any]:
-    """A copy of a shipped row, a training row with its value derived where the source allows it."""
-    return dict((derive_training_value(r) or r) if r["phase"] == "training" else r)
+def _with_derived(r: ReferenceRow) -> ReferenceRow:
+    """A shipped row, a training row with its value derived where the source allows it."""
+    return (derive_training_row(r) or r) if r.phase == "training" else r
 
 
 def load(

@@ -17,6 +17,7 @@ from typing import Any
 from ..core.fmt import num as _num
 from ..core.fmt import quantity as _quantity
 from ..core.fmt import unit_text as _unit_text
+from .records import Category, Co2e, Indicative, JsonRecord, NearestPeer, PeerValue, Published, ReportBinding, StarBand
 
 __all__ = ["PhaseRating", "Rating", "indicative_text", "not_comparable_reasons"]
 
@@ -37,13 +38,36 @@ def _mappings(items: Any) -> list[Mapping[str, Any]]:
 
 
 def _phase_kwargs(d: Mapping[str, Any], known: set[str]) -> dict[str, Any]:
-    """The known fields of a phase rating dict, with null lists read as empty, null peers as 0, and a rating
-    written before ``comparable`` existed read as comparable."""
+    """The known fields of a phase rating dict, with null lists read as empty, null peers as 0, a rating
+    written before ``comparable`` existed read as comparable, and the sub-records typed (:mod:`.records`)."""
     kw: dict[str, Any] = {k: d[k] for k in known if k in d}
     kw.update({k: list(kw.get(k) or []) for k in _LIST_FIELDS})
     kw["peers"] = kw.get("peers") or 0
     kw.setdefault("comparable", True)
     return kw
+
+
+#: the sub-records of a phase rating and their types: one record each, then lists of them
+_RECORDS: tuple[tuple[str, type[JsonRecord]], ...] = (("category", Category), ("co2e", Co2e),
+                                                      ("indicative", Indicative), ("published", Published))
+_RECORD_LISTS: tuple[tuple[str, type[JsonRecord]], ...] = (("nearest_peers", NearestPeer),
+                                                            ("peer_values", PeerValue), ("star_bands", StarBand))
+
+
+def _as_record(x: object, record: type[JsonRecord]) -> object:
+    """*x* as a *record*: a record stays, a mapping (the sub-record's JSON) is read, anything else is None."""
+    if isinstance(x, record):
+        return x
+    return record.from_dict(x) if isinstance(x, Mapping) else None
+
+
+def _typed_records(pr: PhaseRating) -> None:
+    """Read the sub-records a phase rating was given as dicts (its JSON) into their records."""
+    for name, record in _RECORDS:
+        setattr(pr, name, _as_record(getattr(pr, name), record))
+    for name, record in _RECORD_LISTS:
+        items = getattr(pr, name)
+        setattr(pr, name, None if items is None else [_as_record(a, record) for a in _mappings(items)])
 
 
 def _json_safe(x: Any) -> Any:
@@ -54,6 +78,11 @@ def _json_safe(x: Any) -> Any:
     if isinstance(x, (list, tuple)):
         return [_json_safe(v) for v in x]
     return x
+
+
+def _json_of(record: JsonRecord | None) -> dict[str, Any] | None:
+    """A sub-record's JSON (None stays None)."""
+    return record.to_dict() if record is not None else None
 
 
 def _indicative_fields(pr: dict[str, Any]) -> dict[str, Any]:
@@ -101,9 +130,9 @@ class PhaseRating:
     value: float | None = None
     unit: str | None = None
     uncertainty: float | None = None
-    category: dict[str, Any] | None = None
+    category: Category | None = None
     peers: int = 0
-    nearest_peers: list[dict[str, Any]] = field(default_factory=list)
+    nearest_peers: list[NearestPeer] = field(default_factory=list)
     sources: list[str] = field(default_factory=list)
     estimated: bool = False
     method: str | None = None
@@ -111,8 +140,8 @@ class PhaseRating:
     how_to_measure: str | None = None
     comparable: bool | None = None
     notes: list[str] = field(default_factory=list)
-    co2e: dict[str, Any] | None = None
-    star_bands: list[dict[str, Any]] | None = None
+    co2e: Co2e | None = None
+    star_bands: list[StarBand] | None = None
     alternatives: list[PhaseRating] = field(default_factory=list)
     basis: str | None = None  # None: the model's own figure; "inherited" (base model) or "twin" (architecture twin)
     via_model: str | None = None  # the model whose figure is used when basis is set
@@ -120,9 +149,12 @@ class PhaseRating:
     modelled_low: float | None = None  # interval of a modelled value (same unit; see rating/modelled.py)
     modelled_high: float | None = None
     stars_range: list[int] | None = None  # [fewest, most] stars of a modelled interval
-    indicative: dict[str, Any] | None = None  # grade/percentile of a rating that is not comparable
-    published: dict[str, Any] | None = None  # the source's absolute figures (scer_hf.rating.published.footprint)
-    peer_values: list[dict[str, Any]] = field(default_factory=list)  # every peer counted: {model, value, ref_id}
+    indicative: Indicative | None = None  # grade/percentile of a rating that is not comparable
+    published: Published | None = None  # the source's absolute figures (scer_hf.rating.published.footprint)
+    peer_values: list[PeerValue] = field(default_factory=list)  # every peer counted: {model, value, ref_id}
+
+    def __post_init__(self) -> None:
+        _typed_records(self)  # a caller may give the sub-records as their JSON
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any], phase: str | None = None) -> PhaseRating:
@@ -156,24 +188,25 @@ class PhaseRating:
 
     def indicative_label(self) -> str | None:
         """"indicative: C, percentile 12 of 16 references" for a rating that is not comparable."""
-        return indicative_text({"comparable": self.comparable, "indicative": self.indicative}) \
+        return indicative_text({"comparable": self.comparable, "indicative": self.indicative.to_dict()}) \
             if self.indicative else None
 
     def to_dict(self) -> dict[str, Any]:
         d: dict[str, Any] = {
             "phase": self.phase, "available": self.available, "grade": self.grade, "stars": self.stars,
             "percentile": self.percentile, "value": self.value, "unit": self.unit,
-            "uncertainty": self.uncertainty, "category": self.category, "peers": self.peers,
-            "nearest_peers": list(self.nearest_peers), "sources": list(self.sources),
+            "uncertainty": self.uncertainty, "category": _json_of(self.category), "peers": self.peers,
+            "nearest_peers": [p.to_dict() for p in self.nearest_peers], "sources": list(self.sources),
             "estimated": self.estimated, "method": self.method, "reason": self.reason,
             "how_to_measure": self.how_to_measure, "comparable": self.comparable, "notes": list(self.notes),
-            "co2e": self.co2e, "star_bands": self.star_bands,
+            "co2e": _json_of(self.co2e),
+            "star_bands": [b.to_dict() for b in self.star_bands] if self.star_bands is not None else None,
             "alternatives": [a.to_dict() for a in self.alternatives],
             "basis": self.basis, "via_model": self.via_model, "basis_label": self.basis_label,
             "modelled_low": self.modelled_low, "modelled_high": self.modelled_high,
             "stars_range": list(self.stars_range) if self.stars_range else None,
-            "indicative": self.indicative, "published": self.published,
-            "peer_values": list(self.peer_values),
+            "indicative": _json_of(self.indicative), "published": _json_of(self.published),
+            "peer_values": [p.to_dict() for p in self.peer_values],
         }
         return _json_safe(d)
 
@@ -239,9 +272,13 @@ class Rating:
     lineage: dict[str, Any] | None = None  # what the model is made from, when lineage was used or read
     #: the measured reports this rating was made from: [{model, boundary, report_digest}] (empty for a model id);
     #: label, card, HTML report and verify refuse the rating for any other report (resolve_rating)
-    reports: list[dict[str, Any]] = field(default_factory=list)
+    reports: list[ReportBinding] = field(default_factory=list)
     known: bool = True  # False: no table knows the model id (and the Hub did not find it); see suggestions
     suggestions: list[str] = field(default_factory=list)  # close matches among the known ids ("did you mean")
+
+    def __post_init__(self) -> None:  # a caller may give the report bindings as their JSON
+        self.reports = [r if isinstance(r, ReportBinding) else ReportBinding.from_dict(r)
+                        for r in _mappings(self.reports)]
 
     def to_dict(self) -> dict[str, Any]:
         d = {
@@ -251,7 +288,7 @@ class Rating:
             "inference": self.inference.to_dict(),
             "hub": self.hub,
             "lineage": _json_safe(self.lineage),
-            "reports": [dict(r) for r in self.reports],
+            "reports": [r.to_dict() for r in self.reports],
             "known": self.known,
             "suggestions": list(self.suggestions),
         }
@@ -266,7 +303,7 @@ class Rating:
             pr = d.get(name)
             return PhaseRating.from_dict(pr, name) if isinstance(pr, Mapping) else PhaseRating(name)
 
-        reports = [dict(r) for r in d.get("reports") or [] if isinstance(r, Mapping)]
+        reports = [ReportBinding.from_dict(r) for r in d.get("reports") or [] if isinstance(r, Mapping)]
         return cls(model=d.get("model"), reference_version=d.get("reference_version") or "",
                    training=phase("training"), inference=phase("inference"), hub=d.get("hub"),
                    lineage=d.get("lineage"), reports=reports, known=bool(d.get("known", True)),

@@ -7,15 +7,16 @@ The figures every step of :func:`scer_hf.rating.engine.rate_model` rates (``rati
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
 from ..core.fmt import num as _num
 from . import reference as _ref
 from .categories import suggest_task
 from .percentile import grade, percentiles
-from .published import footprint, provenance_kind
+from .published import provenance_kind, published_of
+from .records import Category, Co2e, NearestPeer, PeerValue, star_band_list
+from .refrow import ReferenceRow
 from .result import PhaseRating
 from .stars import star_bands, stars
 
@@ -48,29 +49,30 @@ def rate_value(
     phase: str,
     value: float,
     unit: str,
-    peers: Sequence[Mapping[str, Any]],
+    peers: Sequence[ReferenceRow],
     *,
-    self_row: Mapping[str, Any] | None = None,
-    value_key: str = "value",
+    self_row: ReferenceRow | None = None,
+    on_co2e: bool = False,
     with_stars: bool = False,
-    category: dict[str, Any],
+    category: Category,
     method: str,
     sources: list[str],
     estimated: bool = False,
     uncertainty: float | None = None,
 ) -> PhaseRating:
-    """Rate *value* among *peers* (rows). A reference row passes itself as *self_row*.
+    """Rate *value* among *peers* (rows; on their emissions with *on_co2e*). A reference row passes itself as
+    *self_row*.
 
     N = peers other than *self_row*, plus the rated value. Stars use the range of the
     reference group (the rows themselves; a new value is clipped to it).
     """
-    others = _counted_peers(peers, self_row, value_key)
-    values = [float(p[value_key]) for p in others] + [float(value)]
+    others, values = _counted_peers(peers, self_row, on_co2e)
+    values.append(float(value))
     pcts = percentiles(values)
     pct = pcts[-1]
     pr = PhaseRating(
         phase=phase, available=True, grade=grade(pct), percentile=pct, value=float(value), unit=unit,
-        uncertainty=uncertainty, category=dict(category), peers=len(others), sources=list(sources),
+        uncertainty=uncertainty, category=category, peers=len(others), sources=list(sources),
         estimated=estimated, method=method,
     )
     ref_vals = values[:-1] + ([float(value)] if self_row is not None else [])  # a reference row is in its group
@@ -83,52 +85,49 @@ def rate_value(
     return pr
 
 
-def _counted_peers(peers: Sequence[Mapping[str, Any]], self_row: Mapping[str, Any] | None,
-                   value_key: str) -> list[Mapping[str, Any]]:
-    """The peers a value is counted among: those with a value, except the rated reference row itself."""
-    own_id = self_row.get("ref_id") if self_row is not None else None
-    return [p for p in peers if p.get(value_key) is not None and p.get("ref_id") != own_id]
+def _counted_peers(peers: Sequence[ReferenceRow], self_row: ReferenceRow | None,
+                   on_co2e: bool) -> tuple[list[ReferenceRow], list[float]]:
+    """(the peers a value is counted among, their figures): those with a figure, except the rated reference row
+    itself."""
+    own_id = self_row.ref_id if self_row is not None else None
+    counted = [(p, v) for p in peers for v in [p.figure(on_co2e)] if v is not None and p.ref_id != own_id]
+    return [p for p, _ in counted], [float(v) for _, v in counted]
 
 
-def _peer_values(others: Sequence[Mapping[str, Any]], values: Sequence[float]) -> list[dict[str, Any]]:
+def _peer_values(others: Sequence[ReferenceRow], values: Sequence[float]) -> list[PeerValue]:
     """Every peer counted, as {model, value, ref_id}."""
-    return [{"model": p.get("model_key"), "value": v, "ref_id": p.get("ref_id")}
-            for p, v in zip(others, values, strict=True)]
+    return [PeerValue(model=p.model_key, value=v, ref_id=p.ref_id) for p, v in zip(others, values, strict=True)]
 
 
 def _star(pr: PhaseRating, value: float, ref_vals: list[float], unit: str) -> None:
     """AI Energy Score stars on the reference group's range (a value outside it is clipped, and says so)."""
     pr.stars = stars(value, ref_vals)
-    pr.star_bands = star_bands(ref_vals)
+    pr.star_bands = star_band_list(star_bands(ref_vals))
     lo, hi = min(ref_vals), max(ref_vals)
     if not lo <= value <= hi:
         pr.notes.append(f"value outside the reference range [{_num(lo)}, {_num(hi)}] {unit}: stars clipped")
 
 
-def _nearest(others: list[Mapping[str, Any]], values: list[float], pcts: list[float | None], unit: str,
-             ref_vals: list[float] | None) -> list[dict[str, Any]]:
+def _nearest(others: list[ReferenceRow], values: list[float], pcts: list[float | None], unit: str,
+             ref_vals: list[float] | None) -> list[NearestPeer]:
     """The :data:`NEAREST` peers closest to the rated value (the last of *values*), by value."""
     near = sorted(range(len(others)), key=lambda i: _closeness(values[i], values[-1]))[:NEAREST]
-    rows = [{"model": others[i].get("model_key"), "value": values[i], "unit": unit, "percentile": pcts[i],
-             "grade": grade(pcts[i]), "ref_id": others[i].get("ref_id"),
-             **({"stars": stars(values[i], ref_vals)} if ref_vals is not None else {})} for i in near]
-    return sorted(rows, key=lambda d: d["value"])
+    rows = [NearestPeer(model=others[i].model_key, value=values[i], unit=unit, percentile=pcts[i],
+                        grade=grade(pcts[i]), ref_id=others[i].ref_id,
+                        stars=stars(values[i], ref_vals) if ref_vals is not None else None) for i in near]
+    return sorted(rows, key=lambda p: p.value or 0.0)
 
 
-def _row_sources(row: Mapping[str, Any]) -> list[str]:
-    out = [f"{row['ref_id']} ({_ref.REFERENCE_VERSION}): {row.get('source', '')}".strip()]
-    if row.get("source_mirror"):
-        out.append(f"mirror: {row['source_mirror']}")
-    return out
+def _row_sources(row: ReferenceRow) -> list[str]:
+    out = [f"{row.ref_id} ({_ref.REFERENCE_VERSION}): {row.columns.get('source', '')}".strip()]
+    mirror = row.columns.get("source_mirror")
+    return out + ([f"mirror: {mirror}"] if mirror else [])
 
 
-def _category(row: Mapping[str, Any], group: str, metric: str | None) -> dict[str, Any]:
-    c = {"phase": row["phase"], "task": row.get("task_key"), "size_class": row.get("size_class"),
-         "hardware_class": row.get("hardware_class"), "setting": row.get("setting"), "group": group,
-         "metric": metric, "reference": _ref.REFERENCE_VERSION}
-    if group.startswith(_ref.AIES_EDITION):
-        c["edition"] = _ref.AIES_EDITION
-    return c
+def _category(row: ReferenceRow, group: str, metric: str | None) -> Category:
+    return Category(phase=row.phase, task=row.task_key, size_class=row.size_class, hardware_class=row.hardware_class,
+                    setting=row.setting, group=group, metric=metric, reference=_ref.REFERENCE_VERSION,
+                    edition=_ref.AIES_EDITION if group.startswith(_ref.AIES_EDITION) else None)
 
 
 @dataclass(frozen=True)
@@ -140,94 +139,98 @@ class _Basis:
     estimated: bool
 
     @classmethod
-    def of(cls, row: Mapping[str, Any]) -> _Basis:
-        derived = bool(row.get("derived"))
+    def of(cls, row: ReferenceRow) -> _Basis:
+        derived = row.derived
         kind = provenance_kind(row)  # "published" (the authors' figure) or "third-party estimate"
         return cls("derived (calculator)" if derived else kind, _row_sources(row), derived or kind != "published")
 
 
-def _on_energy(row: dict[str, Any], peers: list[dict[str, Any]], how: _Basis) -> PhaseRating:
+def _on_energy(row: ReferenceRow, value: float, peers: list[ReferenceRow], how: _Basis) -> PhaseRating:
     """Rated on energy per parameter-token (the comparable training figure)."""
-    return rate_value("training", row["value"], row["value_unit"], [p for p in peers if p.get("value") is not None],
-                      self_row=row, category=_category(row, row["group"], row["value_unit"]), method=how.method,
-                      sources=how.sources, estimated=how.estimated)
+    return rate_value("training", value, row.value_unit or "", peers, self_row=row,
+                      category=_category(row, row.group, row.value_unit), method=how.method, sources=how.sources,
+                      estimated=how.estimated)
 
 
-def _on_co2e(row: dict[str, Any], peers: list[dict[str, Any]], how: _Basis) -> PhaseRating:
+def _on_co2e(row: ReferenceRow, co2e: float, peers: list[ReferenceRow], how: _Basis) -> PhaseRating:
     """No energy published: rated on operational emissions per parameter-token."""
-    pr = rate_value("training", row["co2e_value"], row["co2e_unit"],
-                    [p for p in peers if p.get("co2e_value") is not None], self_row=row, value_key="co2e_value",
-                    category=_category(row, TRAINING_CO2E_GROUP, row["co2e_unit"]), method=how.method,
+    pr = rate_value("training", co2e, row.co2e_unit or "", peers, self_row=row, on_co2e=True,
+                    category=_category(row, TRAINING_CO2E_GROUP, row.co2e_unit), method=how.method,
                     sources=how.sources, estimated=how.estimated)
     pr.notes.append("rated on operational emissions per parameter-token: no energy figure was published")
     return pr
 
 
-def _total_figure(row: Mapping[str, Any]) -> tuple[float | None, str | None]:
+def _total_figure(row: ReferenceRow) -> tuple[float | None, str | None]:
     """A total that cannot be normalised: the training energy, else the operational emissions, else nothing."""
-    if row.get("energy_wh") is not None:
-        return row["energy_wh"] / 1e6, "MWh (training energy, not normalised)"
-    tco2e = _ref._num(row.get("tco2e_operational"))
+    if row.energy_wh is not None:
+        return row.energy_wh / 1e6, "MWh (training energy, not normalised)"
+    tco2e = _ref._num(row.columns.get("tco2e_operational"))
     return (tco2e, "tCO2eq (operational, not normalised)") if tco2e is not None else (None, None)
 
 
-def _not_normalised(row: dict[str, Any], peers: list[dict[str, Any]], how: _Basis) -> PhaseRating:
+def _not_normalised(row: ReferenceRow, how: _Basis) -> PhaseRating:
     """No comparable figure: the total shown as such (not graded), with what is missing to normalise it."""
-    missing = [n for n, k in (("parameters", "params_b_value"), ("training tokens", "tokens_b_value"))
-               if not row.get(k)]
+    missing = [n for n, v in (("parameters", row.params_b_value), ("training tokens", row.tokens_b_value)) if not v]
     why = (f"{' and '.join(missing)} not published for this row, so the comparable figure (per parameter x "
            "training token) cannot be computed" if missing else "no energy or emissions figure published")
     value, unit = _total_figure(row)
     return PhaseRating(phase="training", available=value is not None, value=value, unit=unit,
-                       category=_category(row, row["group"], None), reason=why,
-                       how_to_measure=training_how_to(row.get("model_key")), method=how.method,
+                       category=_category(row, row.group, None), reason=why,
+                       how_to_measure=training_how_to(row.model_key), method=how.method,
                        sources=how.sources, estimated=how.estimated)
 
 
-def rate_training_row(row: dict[str, Any], peers: list[dict[str, Any]]) -> PhaseRating:
+def _rate_training(row: ReferenceRow, peers: list[ReferenceRow], how: _Basis) -> PhaseRating:
+    """On energy, else on emissions, else the total shown ungraded."""
+    if row.value is not None:
+        return _on_energy(row, row.value, peers, how)
+    if row.co2e_value is not None:
+        return _on_co2e(row, row.co2e_value, peers, how)
+    return _not_normalised(row, how)
+
+
+def rate_training_row(row: ReferenceRow, peers: list[ReferenceRow]) -> PhaseRating:
     """A training row among its peers: on energy, else on emissions, else its total shown ungraded."""
-    rate = _on_energy if row.get("value") is not None else _on_co2e if row.get("co2e_value") is not None \
-        else _not_normalised
-    pr = rate(row, peers, _Basis.of(row))
-    if row.get("derived") and row.get("derivation"):
-        pr.notes.append(f"energy derived by scer_hf.core.calculator, not published: {row['derivation']}")
-    if row.get("co2e_value") is not None and pr.co2e is None:
-        pr.co2e = {"value": row["co2e_value"], "unit": row["co2e_unit"], "basis": "tco2e_operational (as published)"}
-    pr.notes.append(f"evidence: [{row.get('evidence', '')}]")
-    pr.published = footprint(row)
+    pr = _rate_training(row, peers, _Basis.of(row))
+    if row.derived and row.derivation:
+        pr.notes.append(f"energy derived by scer_hf.core.calculator, not published: {row.derivation}")
+    if row.co2e_value is not None and pr.co2e is None:
+        pr.co2e = Co2e(value=row.co2e_value, unit=row.co2e_unit, basis="tco2e_operational (as published)")
+    pr.notes.append(f"evidence: [{row.evidence}]")
+    pr.published = published_of(row)
     _family_label(pr, row)
     return pr
 
 
-def _family_label(pr: PhaseRating, row: Mapping[str, Any]) -> None:
+def _family_label(pr: PhaseRating, row: ReferenceRow) -> None:
     """A family total (one published figure for several models) is shown as such, never as a model's own."""
-    if not row.get("family_total"):
+    if not row.family_total:
         return
-    who = " + ".join(row["model_key"].split(" (")[0].split("|"))
+    who = " + ".join(row.model_key.split(" (")[0].split("|"))
     if pr.unit:
         pr.unit = f"{pr.unit.split(' (')[0]} (family total of {who}, not per model)"
     pr.reason = (f"a family total: the source publishes one figure for {who} together, with no per-model split, "
                  "so it is shown as the family's and not graded")
 
 
-def rate_inference_row(row: dict[str, Any], peers: list[dict[str, Any]]) -> PhaseRating:
-    group = [p for p in peers if p.get("group") == row["group"] and p.get("value") is not None]
-    is_aies = row["group"].startswith(_ref.AIES_EDITION)
+def rate_inference_row(row: ReferenceRow, peers: list[ReferenceRow]) -> PhaseRating:
+    """An inference row among the rows of its group (with stars in an AI Energy Score group)."""
+    group = [p for p in peers if p.group == row.group and p.value is not None]
     kind = provenance_kind(row)
-    pr = rate_value("inference", row["value"], row["value_unit"], group, self_row=row, with_stars=is_aies,
-                    category=_category(row, row["group"], row["value_unit"]), method=kind,
+    pr = rate_value("inference", row.value or 0.0, row.value_unit or "", group, self_row=row,
+                    with_stars=row.is_aies, category=_category(row, row.group, row.value_unit), method=kind,
                     sources=_row_sources(row), estimated=kind != "published")
-    pr.published = footprint(row)
+    pr.published = published_of(row)
     pr.comparable = True
-    pr.notes += _stars_differ(row, pr.stars)
-    if row.get("evidence"):
-        pr.notes.append(f"evidence: [{row['evidence']}]")
+    pr.notes += _stars_note(row.published_stars, pr.stars)
+    if row.evidence:
+        pr.notes.append(f"evidence: [{row.evidence}]")
     return pr
 
 
-def _stars_differ(row: Mapping[str, Any], recomputed: int | None) -> list[str]:
+def _stars_note(published: int | None, recomputed: int | None) -> list[str]:
     """A note when the stars the source published differ from those recomputed on the shipped group."""
-    published = row.get("published_stars")
     if published is None or recomputed is None or recomputed == published:
         return []
     return [f"published stars {published} differ from recomputed {recomputed}"]

@@ -173,7 +173,8 @@ def _as_rating(rating: Rating | Mapping[str, Any], boundary: str) -> Rating:
 
 def _rated_entry(pr: PhaseRating) -> dict[str, Any]:
     """An available rating's card keys; when not comparable, no grade, stars or percentile but why not."""
-    out = _clean({k: getattr(pr, k) for k in _RATING_KEYS})
+    category = pr.category.to_dict() if pr.category is not None else None
+    out = _clean({k: getattr(pr, k) for k in _RATING_KEYS} | {"category": category})
     if pr.comparable is not False:
         return out
     for k in ("grade", "stars", "percentile"):  # the position stays in the data
@@ -184,8 +185,8 @@ def _rated_entry(pr: PhaseRating) -> dict[str, Any]:
 def _digest_key(rating: Rating, boundary: str) -> dict[str, Any]:
     """``report_digest``: the digest of the report this rating was made from (verify checks it is the card's
     report); nothing when the rating names no report of *boundary*."""
-    bound = [r for r in rating.reports if r.get("boundary") == boundary]
-    return {"report_digest": bound[0].get("report_digest")} if bound else {}
+    bound = [r for r in rating.reports if r.boundary == boundary]
+    return {"report_digest": bound[0].report_digest} if bound else {}
 
 
 def rating_entry(rating: Rating | Mapping[str, Any] | None, boundary: str) -> dict[str, Any] | None:

@@ -1,0 +1,271 @@
+"""The typed sub-records of a :class:`~scer_hf.rating.result.PhaseRating` and a
+:class:`~scer_hf.rating.result.Rating`: category, nearest peers, peer values, CO2e, star bands, indicative grading,
+published figures and the reports a rating is bound to.
+
+Each is a frozen dataclass made once (by the engine, or ``from_dict`` of a stored rating) whose ``to_dict()`` is the
+JSON of the rating contract, key for key. For callers that indexed the dicts before they were typed
+(``pr.category["group"]``), each also reads as a read-only mapping of that JSON (:class:`JsonRecord`); the package
+itself reads the fields.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any, TypedDict
+
+__all__ = ["JsonRecord", "Category", "PeerValue", "NearestPeer", "Co2e", "StarBand", "Indicative", "Published",
+           "ReportBinding", "ReportBindingDict", "star_band_list"]
+
+
+class JsonRecord(Mapping[str, Any]):
+    """A read-only mapping view of ``to_dict()`` (the JSON the record stands for), for callers that index it."""
+
+    def to_dict(self) -> dict[str, Any]:
+        raise NotImplementedError
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> JsonRecord:
+        raise NotImplementedError
+
+    def __getitem__(self, key: str) -> Any:
+        return self.to_dict()[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.to_dict())
+
+    def __len__(self) -> int:
+        return len(self.to_dict())
+
+    def __eq__(self, other: object) -> bool:
+        """Equal to a record or mapping of the same JSON."""
+        return isinstance(other, Mapping) and self.to_dict() == dict(other)
+
+
+def _opt_float(x: object) -> float | None:
+    return float(x) if isinstance(x, (int, float)) and not isinstance(x, bool) else None
+
+
+def _opt_int(x: object) -> int | None:
+    return int(x) if isinstance(x, (int, float)) and not isinstance(x, bool) else None
+
+
+def _opt_str(x: object) -> str | None:
+    return None if x is None else str(x)
+
+
+@dataclass(frozen=True, eq=False)
+class Category(JsonRecord):
+    """The peer category a figure is rated in (``PhaseRating.category``); ``edition``, ``regime`` and
+    ``aies_task`` appear in the JSON only where set (AI Energy Score groups; a modelled range)."""
+
+    phase: str | None
+    task: str | None
+    size_class: str | None
+    hardware_class: str | None
+    setting: str | None
+    group: str | None
+    metric: str | None
+    reference: str | None
+    edition: str | None = None
+    regime: str | None = None
+    aies_task: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"phase": self.phase, "task": self.task, "size_class": self.size_class,
+                               "hardware_class": self.hardware_class, "setting": self.setting, "group": self.group,
+                               "metric": self.metric, "reference": self.reference}
+        optional = {"edition": self.edition, "regime": self.regime, "aies_task": self.aies_task}
+        return out | {k: v for k, v in optional.items() if v is not None}
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> Category:
+        return cls(**{k: _opt_str(d.get(k)) for k in _CATEGORY_KEYS})
+
+
+_CATEGORY_KEYS = ("phase", "task", "size_class", "hardware_class", "setting", "group", "metric", "reference",
+                  "edition", "regime", "aies_task")
+
+
+@dataclass(frozen=True, eq=False)
+class PeerValue(JsonRecord):
+    """One peer counted in a rating: ``{model, value, ref_id}`` (``PhaseRating.peer_values``)."""
+
+    model: str | None
+    value: float | None
+    ref_id: str | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"model": self.model, "value": self.value, "ref_id": self.ref_id}
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> PeerValue:
+        return cls(model=_opt_str(d.get("model")), value=_opt_float(d.get("value")), ref_id=_opt_str(d.get("ref_id")))
+
+
+@dataclass(frozen=True, eq=False)
+class NearestPeer(JsonRecord):
+    """One of the peers nearest the rated value (``PhaseRating.nearest_peers``). ``stars`` appears where the group
+    has stars; a withheld rating (not comparable) shows neither ``grade`` nor ``stars``."""
+
+    model: str | None
+    value: float | None
+    unit: str | None
+    percentile: float | None
+    grade: str | None
+    ref_id: str | None
+    stars: int | None = None
+    withheld: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"model": self.model, "value": self.value, "unit": self.unit,
+                               "percentile": self.percentile}
+        if not self.withheld:
+            out["grade"] = self.grade
+        out["ref_id"] = self.ref_id
+        return out | ({"stars": self.stars} if self.stars is not None and not self.withheld else {})
+
+    def withhold(self) -> NearestPeer:
+        """This peer without its grade and stars (a rating that is not comparable)."""
+        return NearestPeer(self.model, self.value, self.unit, self.percentile, None, self.ref_id, None, True)
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> NearestPeer:
+        return cls(model=_opt_str(d.get("model")), value=_opt_float(d.get("value")), unit=_opt_str(d.get("unit")),
+                   percentile=_opt_float(d.get("percentile")), grade=_opt_str(d.get("grade")),
+                   ref_id=_opt_str(d.get("ref_id")), stars=_opt_int(d.get("stars")), withheld="grade" not in d)
+
+
+@dataclass(frozen=True, eq=False)
+class Co2e(JsonRecord):
+    """Emissions in the rated unit (``PhaseRating.co2e``): a published row's (``basis``) or a measured report's
+    (``sci``: the report's SCI block, kept as the report wrote it)."""
+
+    value: float | None
+    unit: str | None
+    basis: str | None = None
+    sci: Mapping[str, Any] | None = None
+    measured: bool = False  # from a measured report: the JSON carries its ``sci`` (null when it has none)
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"value": self.value, "unit": self.unit}
+        if self.basis is not None:
+            out["basis"] = self.basis
+        return out | ({"sci": self.sci} if self.measured else {})
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> Co2e:
+        sci = d.get("sci")
+        return cls(value=_opt_float(d.get("value")), unit=_opt_str(d.get("unit")), basis=_opt_str(d.get("basis")),
+                   sci=dict(sci) if isinstance(sci, Mapping) else None, measured="sci" in d)
+
+
+@dataclass(frozen=True, eq=False)
+class StarBand(JsonRecord):
+    """One of the five AI Energy Score star bands: ``{stars, from, to}`` in the rated unit."""
+
+    stars: int
+    low: float  # "from" in the JSON
+    high: float  # "to"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"stars": self.stars, "from": self.low, "to": self.high}
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> StarBand:
+        return cls(stars=int(d.get("stars") or 0), low=float(d.get("from") or 0.0), high=float(d.get("to") or 0.0))
+
+
+def star_band_list(bands: list[dict[str, float | int]]) -> list[StarBand]:
+    """:func:`scer_hf.rating.stars.star_bands`'s dicts as records."""
+    return [StarBand.from_dict(b) for b in bands]
+
+
+@dataclass(frozen=True, eq=False)
+class Indicative(JsonRecord):
+    """The grading a rating that is not comparable keeps only as an indication (``PhaseRating.indicative``)."""
+
+    grade: str | None
+    stars: int | None
+    percentile: float | None
+    references: int | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"grade": self.grade, "stars": self.stars, "percentile": self.percentile,
+                "references": self.references}
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> Indicative:
+        return cls(grade=_opt_str(d.get("grade")), stars=_opt_int(d.get("stars")),
+                   percentile=_opt_float(d.get("percentile")), references=_opt_int(d.get("references")))
+
+
+#: the figures of :class:`Published`, in JSON order (training, AI Energy Score and inference.csv rows each use some)
+_FIGURES = ("energy_mwh", "tco2e_operational", "tco2e_total", "accelerator_hours", "accelerator_hours_unit",
+            "setting", "hardware", "location", "grid_g_per_kwh", "params_b", "training_tokens_b", "batch_size",
+            "value", "unit")
+
+
+@dataclass(frozen=True, eq=False)
+class Published(JsonRecord):
+    """What a reference row's source printed, in absolute terms (``PhaseRating.published``;
+    :func:`scer_hf.rating.published.footprint`). The figures the source did not publish are left out of the JSON."""
+
+    provenance: str | None
+    by: str | None
+    ref_id: str | None
+    source: str | None
+    energy_mwh: float | None = None
+    tco2e_operational: float | None = None
+    tco2e_total: float | None = None
+    accelerator_hours: float | None = None
+    accelerator_hours_unit: str | None = None
+    setting: str | None = None
+    hardware: str | None = None
+    location: str | None = None
+    grid_g_per_kwh: float | None = None
+    params_b: float | None = None
+    training_tokens_b: float | None = None
+    batch_size: float | None = None
+    value: float | None = None
+    unit: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        figures = {k: getattr(self, k) for k in _FIGURES}
+        return {"provenance": self.provenance, "by": self.by, "ref_id": self.ref_id, "source": self.source,
+                **{k: v for k, v in figures.items() if v not in (None, "")}}
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> Published:
+        texts = {"accelerator_hours_unit", "setting", "hardware", "location", "unit"}
+        figures: dict[str, Any] = {k: (_opt_str if k in texts else _opt_float)(d.get(k)) for k in _FIGURES}
+        return cls(provenance=_opt_str(d.get("provenance")), by=_opt_str(d.get("by")),
+                   ref_id=_opt_str(d.get("ref_id")), source=_opt_str(d.get("source")), **figures)
+
+
+class ReportBindingDict(TypedDict):
+    """The JSON of a :class:`ReportBinding`."""
+
+    model: str | None
+    boundary: str | None
+    report_digest: str | None
+
+
+@dataclass(frozen=True, eq=False)
+class ReportBinding(JsonRecord):
+    """What ties a rating to a report it rates (``Rating.reports``): model id, boundary and report digest."""
+
+    model: str | None
+    boundary: str | None
+    report_digest: str | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(self.json())
+
+    def json(self) -> ReportBindingDict:
+        return {"model": self.model, "boundary": self.boundary, "report_digest": self.report_digest}
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> ReportBinding:
+        return cls(model=_opt_str(d.get("model")), boundary=_opt_str(d.get("boundary")),
+                   report_digest=_opt_str(d.get("report_digest")))
