@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from ..core import fmt
+from .records import NearestPeer, Published
 
 if TYPE_CHECKING:  # pragma: no cover
     from .result import PhaseRating, Rating
@@ -32,51 +33,49 @@ def _short_source(s: str) -> str:
                                                                          "aienergyscore")) else s
 
 
-def _inference_published(pub: Mapping[str, Any], indent: int) -> list[str]:
+def _inference_published(pub: Published, indent: int) -> list[str]:
     """An inference figure: the setting it was measured in, and the figure as printed."""
-    out = [_line(key, str(pub[key]), indent) for key in ("setting", "hardware") if pub.get(key)]
-    if pub.get("batch_size") is not None:
-        out.append(_line("batch size", fmt.published(pub["batch_size"]), indent))
-    if pub.get("value") is not None:
-        out.append(_line("as published", f"{fmt.published(pub['value'])} {fmt.unit_text(pub.get('unit'))}", indent))
+    out = [_line(key, text, indent) for key, text in (("setting", pub.setting), ("hardware", pub.hardware)) if text]
+    if pub.batch_size is not None:
+        out.append(_line("batch size", fmt.published(pub.batch_size), indent))
+    if pub.value is not None:
+        out.append(_line("as published", f"{fmt.published(pub.value)} {fmt.unit_text(pub.unit)}", indent))
     return out
 
 
-def _training_published(pub: Mapping[str, Any], indent: int) -> list[str]:
+def _training_published(pub: Published, indent: int) -> list[str]:
     """A training footprint: energy, emissions, accelerator hours, hardware, location, grid, as printed."""
-    e = pub.get("energy_mwh")
+    e = pub.energy_mwh
     out = [_line("energy", f"{fmt.published(e)} MWh" if e is not None else "not published", indent)]
-    out += [_line(label, f"{fmt.published(pub[key])} {what}", indent)
-            for key, label, what in _EMISSIONS_PUBLISHED if pub.get(key) is not None]
+    emissions = ((pub.tco2e_operational, "CO2eq operational", "tCO2eq"),
+                 (pub.tco2e_total, "CO2eq total", "tCO2eq, all scopes the source counts"))
+    out += [_line(label, f"{fmt.published(t)} {what}", indent) for t, label, what in emissions if t is not None]
     out += _hours_lines(pub, indent)
-    out += [_line(key, str(pub[key]), indent) for key in ("hardware", "location") if pub.get(key)]
-    if pub.get("grid_g_per_kwh") is not None:
-        out.append(_line("grid", f"{fmt.published(pub['grid_g_per_kwh'])} {fmt.GRID_UNIT}", indent))
+    out += [_line(key, text, indent) for key, text in (("hardware", pub.hardware), ("location", pub.location))
+            if text]
+    if pub.grid_g_per_kwh is not None:
+        out.append(_line("grid", f"{fmt.published(pub.grid_g_per_kwh)} {fmt.GRID_UNIT}", indent))
     return out
 
 
-#: (key, label, unit) of the emissions a training footprint may publish
-_EMISSIONS_PUBLISHED = (("tco2e_operational", "CO2eq operational", "tCO2eq"),
-                        ("tco2e_total", "CO2eq total", "tCO2eq, all scopes the source counts"))
-
-
-def _hours_lines(pub: Mapping[str, Any], indent: int) -> list[str]:
+def _hours_lines(pub: Published, indent: int) -> list[str]:
     """The accelerator hours published, named by their accelerator (GPU-hours when unnamed)."""
-    if pub.get("accelerator_hours") is None:
+    if pub.accelerator_hours is None:
         return []
-    return [_line(str(pub.get("accelerator_hours_unit") or "GPU-hours"), fmt.published(pub["accelerator_hours"]),
-                  indent)]
+    return [_line(pub.accelerator_hours_unit or "GPU-hours", fmt.published(pub.accelerator_hours), indent)]
 
 
-def published_lines(pub: Mapping[str, Any] | None, indent: int = 4) -> list[str]:
-    """The absolute figures a source printed, one per line, quoted with their own digits (``fmt.published``)."""
+def published_lines(pub: Published | Mapping[str, Any] | None, indent: int = 4) -> list[str]:
+    """The absolute figures a source printed (a :class:`~scer_hf.rating.records.Published` or its JSON), one per
+    line, quoted with their own digits (``fmt.published``)."""
     if not pub:
         return []
-    out = [_line("provenance", f"{pub.get('provenance')}, computed by {pub.get('by')}", indent)]
-    inference = pub.get("setting") is not None or pub.get("unit")  # an inference figure: measured in a setting
+    pub = pub if isinstance(pub, Published) else Published.from_dict(pub)
+    out = [_line("provenance", f"{pub.provenance}, computed by {pub.by}", indent)]
+    inference = pub.setting is not None or pub.unit  # an inference figure: measured in a setting
     out += _inference_published(pub, indent) if inference else _training_published(pub, indent)
-    if pub.get("source"):
-        out.append(_line("source", f"{pub.get('ref_id')}: {pub['source']}", indent))
+    if pub.source:
+        out.append(_line("source", f"{pub.ref_id}: {pub.source}", indent))
     return out
 
 
@@ -111,7 +110,7 @@ def _basis_lines(pr: PhaseRating) -> list[str]:
     lines = [_line("method", pr.method_text())] if pr.available else []
     lines += [_line("basis", pr.basis_label)] if pr.basis_label else []
     if pr.category and pr.available and pr.peers:
-        lines.append(_line("category", f"{pr.category.get('group') or 'no reference group'}; {pr.peers} peers"))
+        lines.append(_line("category", f"{pr.category.group or 'no reference group'}; {pr.peers} peers"))
     return lines
 
 
@@ -125,9 +124,12 @@ def _note_lines(pr: PhaseRating) -> list[str]:
     return [_line("note", n) for n in pr.notes if not n.startswith("not comparable: ") and n != pr.basis_label]
 
 
+def _peer_line(p: NearestPeer) -> str:
+    return _line("peer", f"{p.model}, {fmt.quantity(p.value, p.unit)}" + (f", grade {p.grade}" if p.grade else ""))
+
+
 def _peer_lines(pr: PhaseRating) -> list[str]:
-    return [_line("peer", f"{p.get('model')}, {fmt.quantity(p.get('value'), p.get('unit'))}"
-                          + (f", grade {p['grade']}" if p.get("grade") else "")) for p in pr.nearest_peers[:5]]
+    return [_peer_line(p) for p in pr.nearest_peers[:5]]
 
 
 def _source_lines(pr: PhaseRating) -> list[str]:
@@ -148,7 +150,7 @@ def _alternative_lines(pr: PhaseRating) -> list[str]:
                                     "see --json alternatives")]
     for a in pr.alternatives:
         if a.published:
-            lines.append(f"  {a.published.get('provenance')} figure, {a.published.get('ref_id')}:")
+            lines.append(f"  {a.published.provenance} figure, {a.published.ref_id}:")
             lines += published_lines(a.published)
     return lines
 
@@ -184,8 +186,7 @@ def _unknown_lines(r: Rating) -> list[str]:
 def describe(r: Rating) -> str:
     """Readable lines, one fact each: model, reference data, lineage, then each phase."""
     lines = [r.model or "unnamed model", _line("reference data", r.reference_version)]
-    lines += [_line("rated report", f"{rep.get('boundary')} report {str(rep.get('report_digest'))[:19]}...")
-              for rep in r.reports]
+    lines += [_line("rated report", f"{rep.boundary} report {str(rep.report_digest)[:19]}...") for rep in r.reports]
     lines += _unknown_lines(r)
     node = (r.lineage or {}).get("node")
     if node:

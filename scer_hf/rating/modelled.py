@@ -42,10 +42,10 @@ from typing import Any, TypeGuard
 from . import index as _idx
 from . import reference as _ref
 from .categories import aies_task, normalize_task, size_class
-from .records import Category, star_band_list
+from .records import Category
 from .refrow import ReferenceRow
 from .result import PhaseRating
-from .stars import star_bands, stars
+from .stars import band_records, stars
 
 __all__ = [
     "MIN_POINTS", "COVERAGE_OK", "LEVEL", "NEIGHBOURS", "MAX_STAR_CLASSES", "GPU_MEMORY_GB", "BYTES_PER_PARAMETER",
@@ -385,7 +385,7 @@ def modelled_inference(params_b: float, task: str, *, model: str | None = None,
         sources=[_modelled_source(m, task_v1, regime, params_source)],
     )
     if star_range is not None:
-        pr.stars_range, pr.star_bands = list(star_range), star_band_list(star_bands(ref_vals))
+        pr.stars_range, pr.star_bands = list(star_range), band_records(ref_vals)
     pr.notes += [as_note] if as_note else []
     pr.notes += _modelled_notes(pr, m, float(params_b), total, span, model)
     return pr

@@ -3,26 +3,41 @@
 published figures and the reports a rating is bound to.
 
 Each is a frozen dataclass made once (by the engine, or ``from_dict`` of a stored rating) whose ``to_dict()`` is the
-JSON of the rating contract, key for key. For callers that indexed the dicts before they were typed
-(``pr.category["group"]``), each also reads as a read-only mapping of that JSON (:class:`JsonRecord`); the package
-itself reads the fields.
+JSON of the rating contract, key for key: the engine's layout for a record it made, and the very JSON it was read
+from for a record of a stored rating (a rating read and written back is unchanged, whatever keys it had). For
+callers that indexed the dicts before they were typed (``pr.category["group"]``), each also reads as a read-only
+mapping of that JSON (:class:`JsonRecord`); the package itself reads the fields.
 """
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, TypedDict
 
 __all__ = ["JsonRecord", "Category", "PeerValue", "NearestPeer", "Co2e", "StarBand", "Indicative", "Published",
-           "ReportBinding", "ReportBindingDict", "star_band_list"]
+           "ReportBinding", "PeerValueJson", "StarBandJson", "IndicativeJson", "ReportBindingJson"]
 
 
+@dataclass(frozen=True, eq=False, repr=False)
 class JsonRecord(Mapping[str, Any]):
-    """A read-only mapping view of ``to_dict()`` (the JSON the record stands for), for callers that index it."""
+    """A typed record of rating JSON: ``to_dict()`` is its JSON, and it reads as a read-only mapping of it."""
+
+    #: the JSON a record of a stored rating was read from (``from_dict``); ``to_dict()`` gives it back unchanged
+    read_from: Mapping[str, Any] | None = field(default=None, kw_only=True, repr=False)
+
+    def __post_init__(self) -> None:
+        if self.read_from is not None:  # a private copy: the record is immutable
+            object.__setattr__(self, "read_from", copy.deepcopy(dict(self.read_from)))
+
+    def _json(self) -> Mapping[str, object]:
+        """The JSON of a record the engine made (each record's own layout)."""
+        raise NotImplementedError
 
     def to_dict(self) -> dict[str, Any]:
-        raise NotImplementedError
+        """The record's JSON: as it was read (a stored rating), else the engine's layout."""
+        return copy.deepcopy(dict(self.read_from)) if self.read_from is not None else dict(self._json())
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> JsonRecord:
@@ -41,6 +56,10 @@ class JsonRecord(Mapping[str, Any]):
         """Equal to a record or mapping of the same JSON."""
         return isinstance(other, Mapping) and self.to_dict() == dict(other)
 
+    def __repr__(self) -> str:
+        """The JSON's own text (what a dict of it printed, before the record was typed)."""
+        return repr(self.to_dict())
+
 
 def _opt_float(x: object) -> float | None:
     return float(x) if isinstance(x, (int, float)) and not isinstance(x, bool) else None
@@ -54,7 +73,7 @@ def _opt_str(x: object) -> str | None:
     return None if x is None else str(x)
 
 
-@dataclass(frozen=True, eq=False)
+@dataclass(frozen=True, eq=False, repr=False)
 class Category(JsonRecord):
     """The peer category a figure is rated in (``PhaseRating.category``); ``edition``, ``regime`` and
     ``aies_task`` appear in the JSON only where set (AI Energy Score groups; a modelled range)."""
@@ -71,7 +90,7 @@ class Category(JsonRecord):
     regime: str | None = None
     aies_task: str | None = None
 
-    def to_dict(self) -> dict[str, Any]:
+    def _json(self) -> dict[str, Any]:
         out: dict[str, Any] = {"phase": self.phase, "task": self.task, "size_class": self.size_class,
                                "hardware_class": self.hardware_class, "setting": self.setting, "group": self.group,
                                "metric": self.metric, "reference": self.reference}
@@ -80,14 +99,22 @@ class Category(JsonRecord):
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> Category:
-        return cls(**{k: _opt_str(d.get(k)) for k in _CATEGORY_KEYS})
+        return cls(**{k: _opt_str(d.get(k)) for k in _CATEGORY_KEYS}, read_from=d)
 
 
 _CATEGORY_KEYS = ("phase", "task", "size_class", "hardware_class", "setting", "group", "metric", "reference",
                   "edition", "regime", "aies_task")
 
 
-@dataclass(frozen=True, eq=False)
+class PeerValueJson(TypedDict):
+    """The JSON of a :class:`PeerValue`."""
+
+    model: str | None
+    value: float | None
+    ref_id: str | None
+
+
+@dataclass(frozen=True, eq=False, repr=False)
 class PeerValue(JsonRecord):
     """One peer counted in a rating: ``{model, value, ref_id}`` (``PhaseRating.peer_values``)."""
 
@@ -95,15 +122,16 @@ class PeerValue(JsonRecord):
     value: float | None
     ref_id: str | None
 
-    def to_dict(self) -> dict[str, Any]:
+    def _json(self) -> PeerValueJson:
         return {"model": self.model, "value": self.value, "ref_id": self.ref_id}
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> PeerValue:
-        return cls(model=_opt_str(d.get("model")), value=_opt_float(d.get("value")), ref_id=_opt_str(d.get("ref_id")))
+        return cls(model=_opt_str(d.get("model")), value=_opt_float(d.get("value")), ref_id=_opt_str(d.get("ref_id")),
+                   read_from=d)
 
 
-@dataclass(frozen=True, eq=False)
+@dataclass(frozen=True, eq=False, repr=False)
 class NearestPeer(JsonRecord):
     """One of the peers nearest the rated value (``PhaseRating.nearest_peers``). ``stars`` appears where the group
     has stars; a withheld rating (not comparable) shows neither ``grade`` nor ``stars``."""
@@ -117,7 +145,7 @@ class NearestPeer(JsonRecord):
     stars: int | None = None
     withheld: bool = False
 
-    def to_dict(self) -> dict[str, Any]:
+    def _json(self) -> dict[str, Any]:
         out: dict[str, Any] = {"model": self.model, "value": self.value, "unit": self.unit,
                                "percentile": self.percentile}
         if not self.withheld:
@@ -127,16 +155,19 @@ class NearestPeer(JsonRecord):
 
     def withhold(self) -> NearestPeer:
         """This peer without its grade and stars (a rating that is not comparable)."""
-        return NearestPeer(self.model, self.value, self.unit, self.percentile, None, self.ref_id, None, True)
+        read = {k: v for k, v in self.read_from.items() if k not in ("grade", "stars")} if self.read_from else None
+        return NearestPeer(self.model, self.value, self.unit, self.percentile, None, self.ref_id, None, True,
+                           read_from=read)
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> NearestPeer:
         return cls(model=_opt_str(d.get("model")), value=_opt_float(d.get("value")), unit=_opt_str(d.get("unit")),
                    percentile=_opt_float(d.get("percentile")), grade=_opt_str(d.get("grade")),
-                   ref_id=_opt_str(d.get("ref_id")), stars=_opt_int(d.get("stars")), withheld="grade" not in d)
+                   ref_id=_opt_str(d.get("ref_id")), stars=_opt_int(d.get("stars")), withheld="grade" not in d,
+                   read_from=d)
 
 
-@dataclass(frozen=True, eq=False)
+@dataclass(frozen=True, eq=False, repr=False)
 class Co2e(JsonRecord):
     """Emissions in the rated unit (``PhaseRating.co2e``): a published row's (``basis``) or a measured report's
     (``sci``: the report's SCI block, kept as the report wrote it)."""
@@ -147,7 +178,7 @@ class Co2e(JsonRecord):
     sci: Mapping[str, Any] | None = None
     measured: bool = False  # from a measured report: the JSON carries its ``sci`` (null when it has none)
 
-    def to_dict(self) -> dict[str, Any]:
+    def _json(self) -> dict[str, Any]:
         out: dict[str, Any] = {"value": self.value, "unit": self.unit}
         if self.basis is not None:
             out["basis"] = self.basis
@@ -157,10 +188,13 @@ class Co2e(JsonRecord):
     def from_dict(cls, d: Mapping[str, Any]) -> Co2e:
         sci = d.get("sci")
         return cls(value=_opt_float(d.get("value")), unit=_opt_str(d.get("unit")), basis=_opt_str(d.get("basis")),
-                   sci=dict(sci) if isinstance(sci, Mapping) else None, measured="sci" in d)
+                   sci=sci if isinstance(sci, Mapping) else None, measured="sci" in d, read_from=d)
 
 
-@dataclass(frozen=True, eq=False)
+StarBandJson = TypedDict("StarBandJson", {"stars": int, "from": float, "to": float})
+
+
+@dataclass(frozen=True, eq=False, repr=False)
 class StarBand(JsonRecord):
     """One of the five AI Energy Score star bands: ``{stars, from, to}`` in the rated unit."""
 
@@ -168,20 +202,25 @@ class StarBand(JsonRecord):
     low: float  # "from" in the JSON
     high: float  # "to"
 
-    def to_dict(self) -> dict[str, Any]:
+    def _json(self) -> StarBandJson:
         return {"stars": self.stars, "from": self.low, "to": self.high}
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> StarBand:
-        return cls(stars=int(d.get("stars") or 0), low=float(d.get("from") or 0.0), high=float(d.get("to") or 0.0))
+        return cls(stars=int(d.get("stars") or 0), low=float(d.get("from") or 0.0), high=float(d.get("to") or 0.0),
+                   read_from=d)
 
 
-def star_band_list(bands: list[dict[str, float | int]]) -> list[StarBand]:
-    """:func:`scer_hf.rating.stars.star_bands`'s dicts as records."""
-    return [StarBand.from_dict(b) for b in bands]
+class IndicativeJson(TypedDict):
+    """The JSON of an :class:`Indicative`."""
+
+    grade: str | None
+    stars: int | None
+    percentile: float | None
+    references: int | None
 
 
-@dataclass(frozen=True, eq=False)
+@dataclass(frozen=True, eq=False, repr=False)
 class Indicative(JsonRecord):
     """The grading a rating that is not comparable keeps only as an indication (``PhaseRating.indicative``)."""
 
@@ -190,23 +229,24 @@ class Indicative(JsonRecord):
     percentile: float | None
     references: int | None
 
-    def to_dict(self) -> dict[str, Any]:
+    def _json(self) -> IndicativeJson:
         return {"grade": self.grade, "stars": self.stars, "percentile": self.percentile,
                 "references": self.references}
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> Indicative:
         return cls(grade=_opt_str(d.get("grade")), stars=_opt_int(d.get("stars")),
-                   percentile=_opt_float(d.get("percentile")), references=_opt_int(d.get("references")))
+                   percentile=_opt_float(d.get("percentile")), references=_opt_int(d.get("references")), read_from=d)
 
 
 #: the figures of :class:`Published`, in JSON order (training, AI Energy Score and inference.csv rows each use some)
 _FIGURES = ("energy_mwh", "tco2e_operational", "tco2e_total", "accelerator_hours", "accelerator_hours_unit",
             "setting", "hardware", "location", "grid_g_per_kwh", "params_b", "training_tokens_b", "batch_size",
             "value", "unit")
+_TEXT_FIGURES = frozenset({"accelerator_hours_unit", "setting", "hardware", "location", "unit"})
 
 
-@dataclass(frozen=True, eq=False)
+@dataclass(frozen=True, eq=False, repr=False)
 class Published(JsonRecord):
     """What a reference row's source printed, in absolute terms (``PhaseRating.published``;
     :func:`scer_hf.rating.published.footprint`). The figures the source did not publish are left out of the JSON."""
@@ -230,20 +270,19 @@ class Published(JsonRecord):
     value: float | None = None
     unit: str | None = None
 
-    def to_dict(self) -> dict[str, Any]:
+    def _json(self) -> dict[str, Any]:
         figures = {k: getattr(self, k) for k in _FIGURES}
         return {"provenance": self.provenance, "by": self.by, "ref_id": self.ref_id, "source": self.source,
                 **{k: v for k, v in figures.items() if v not in (None, "")}}
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> Published:
-        texts = {"accelerator_hours_unit", "setting", "hardware", "location", "unit"}
-        figures: dict[str, Any] = {k: (_opt_str if k in texts else _opt_float)(d.get(k)) for k in _FIGURES}
+        figures: dict[str, Any] = {k: (_opt_str if k in _TEXT_FIGURES else _opt_float)(d.get(k)) for k in _FIGURES}
         return cls(provenance=_opt_str(d.get("provenance")), by=_opt_str(d.get("by")),
-                   ref_id=_opt_str(d.get("ref_id")), source=_opt_str(d.get("source")), **figures)
+                   ref_id=_opt_str(d.get("ref_id")), source=_opt_str(d.get("source")), **figures, read_from=d)
 
 
-class ReportBindingDict(TypedDict):
+class ReportBindingJson(TypedDict):
     """The JSON of a :class:`ReportBinding`."""
 
     model: str | None
@@ -251,7 +290,7 @@ class ReportBindingDict(TypedDict):
     report_digest: str | None
 
 
-@dataclass(frozen=True, eq=False)
+@dataclass(frozen=True, eq=False, repr=False)
 class ReportBinding(JsonRecord):
     """What ties a rating to a report it rates (``Rating.reports``): model id, boundary and report digest."""
 
@@ -259,13 +298,10 @@ class ReportBinding(JsonRecord):
     boundary: str | None
     report_digest: str | None
 
-    def to_dict(self) -> dict[str, Any]:
-        return dict(self.json())
-
-    def json(self) -> ReportBindingDict:
+    def _json(self) -> ReportBindingJson:
         return {"model": self.model, "boundary": self.boundary, "report_digest": self.report_digest}
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> ReportBinding:
         return cls(model=_opt_str(d.get("model")), boundary=_opt_str(d.get("boundary")),
-                   report_digest=_opt_str(d.get("report_digest")))
+                   report_digest=_opt_str(d.get("report_digest")), read_from=d)

@@ -15,10 +15,10 @@ from . import reference as _ref
 from .categories import suggest_task
 from .percentile import grade, percentiles
 from .published import provenance_kind, published_of
-from .records import Category, Co2e, NearestPeer, PeerValue, star_band_list
+from .records import Category, Co2e, NearestPeer, PeerValue
 from .refrow import ReferenceRow
 from .result import PhaseRating
-from .stars import star_bands, stars
+from .stars import band_records, stars
 
 __all__ = ["rate_value", "rate_training_row", "rate_inference_row", "pick", "training_how_to", "inference_how_to",
            "TRAINING_CO2E_GROUP"]
@@ -102,7 +102,7 @@ def _peer_values(others: Sequence[ReferenceRow], values: Sequence[float]) -> lis
 def _star(pr: PhaseRating, value: float, ref_vals: list[float], unit: str) -> None:
     """AI Energy Score stars on the reference group's range (a value outside it is clipped, and says so)."""
     pr.stars = stars(value, ref_vals)
-    pr.star_bands = star_band_list(star_bands(ref_vals))
+    pr.star_bands = band_records(ref_vals)
     lo, hi = min(ref_vals), max(ref_vals)
     if not lo <= value <= hi:
         pr.notes.append(f"value outside the reference range [{_num(lo)}, {_num(hi)}] {unit}: stars clipped")

@@ -17,8 +17,9 @@ import math
 from collections.abc import Sequence
 
 from ..errors import RatingError
+from .records import StarBand
 
-__all__ = ["stars", "star_bands", "BANDS"]
+__all__ = ["stars", "star_bands", "band_records", "BANDS"]
 
 BANDS = 5
 
@@ -36,8 +37,13 @@ def stars(energy: float, reference: Sequence[float]) -> int:
     return BANDS - max(0, min(band, BANDS - 1))
 
 
-def star_bands(reference: Sequence[float]) -> list[dict[str, float | int]]:
-    """The five bands as ``{"stars", "from", "to"}`` (same units as *reference*)."""
+def band_records(reference: Sequence[float]) -> list[StarBand]:
+    """The five bands, 5 stars first (same units as *reference*)."""
     lo, hi = min(reference), max(reference)
     width = (hi - lo) / BANDS
-    return [{"stars": BANDS - i, "from": lo + i * width, "to": lo + (i + 1) * width} for i in range(BANDS)]
+    return [StarBand(stars=BANDS - i, low=lo + i * width, high=lo + (i + 1) * width) for i in range(BANDS)]
+
+
+def star_bands(reference: Sequence[float]) -> list[dict[str, float | int]]:
+    """The five bands as ``{"stars", "from", "to"}`` (:func:`band_records`' JSON)."""
+    return [{"stars": b.stars, "from": b.low, "to": b.high} for b in band_records(reference)]
