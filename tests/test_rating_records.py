@@ -214,3 +214,50 @@ def test_a_phase_rating_given_json_sub_records_types_them() -> None:
     assert isinstance(pr.nearest_peers[0], NearestPeer) and pr.nearest_peers[0].model == "m"
     assert isinstance(pr.co2e, Co2e) and pr.co2e.measured and isinstance(pr.published, Published)
     assert pr.to_dict()["category"] == {"group": "g"}
+
+
+def test_a_record_is_its_json_dict_and_read_only() -> None:
+    r = rate("distilbert/distilgpt2", hub=False)
+    cat = r.inference.category
+    assert isinstance(cat, dict) and json.loads(json.dumps(cat)) == cat.to_dict()
+    with pytest.raises(TypeError, match="read-only"):
+        cat["group"] = "elsewhere"  # type: ignore[index]
+    with pytest.raises(TypeError, match="read-only"):
+        cat.update(group="elsewhere")
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        cat.group = "elsewhere"  # type: ignore[misc]
+    assert cat.to_dict() is not cat.to_dict() and cat.group == cat["group"]
+    import copy
+    import pickle
+    assert copy.deepcopy(cat) is cat and pickle.loads(pickle.dumps(cat)) == cat
+
+
+# -- the Hub and lineage records ---------------------------------------------------------------------------------
+def test_hub_card_json_of_each_answer() -> None:
+    from scer_hf.rating import hub
+    from scer_hf.rating.hubrecords import HubCard
+
+    off = hub.hub_card("x/y", lookup=(None, {"checked": False, "error": "HF_HUB_OFFLINE is set"}))
+    assert isinstance(off, HubCard) and not off.checked and off.error == "HF_HUB_OFFLINE is set"
+    assert off.to_dict() == {"checked": False, "error": "HF_HUB_OFFLINE is set"}
+    m = hub._checked({"cardData": {"co2_eq_emissions": {"emissions": 12.5, "source": "CodeCarbon"}}})
+    card = hub.hub_card("x/y", lookup=(m, {"checked": True, "refused": ["safetensors.total refused"]}))
+    assert card.co2e_g == 12.5 and card.source == "CodeCarbon" and card.refused == ("safetensors.total refused",)
+    assert list(card.to_dict()) == ["checked", "co2e_g", "source", "refused"]
+    assert hub.card_emissions("x/y", lookup=(m, {"checked": True})) == {"checked": True, "co2e_g": 12.5,
+                                                                         "source": "CodeCarbon"}
+    assert HubCard.from_dict(card.to_dict()).to_dict() == card.to_dict()
+
+
+def test_lineage_info_of_a_rating_reads_its_node_and_hub_check() -> None:
+    from scer_hf.rating.hubrecords import HubCheck, LineageInfo, NodeInfo
+
+    r = rate("bigscience/bloomz-560m", hub=False)
+    assert isinstance(r.lineage, LineageInfo) and isinstance(r.lineage.node, NodeInfo)
+    assert r.lineage.node.base_model == r.lineage["node"]["base_model"] == "bigscience/bloom-560m"
+    assert r.lineage.hub is None and list(r.lineage.to_dict()) == ["node"]
+    checked = HubCheck(checked=True, base_model="a/b", relation="finetune", parameters=10, architecture="bert")
+    both = LineageInfo(node=r.lineage.node, hub=checked)
+    assert list(both.to_dict()) == ["hub", "node"] and both.to_dict()["hub"]["parameters"] == 10
+    assert LineageInfo.from_dict(both.to_dict()).hub == checked
+    assert HubCheck(checked=False, error="offline").to_dict() == {"checked": False, "error": "offline"}

@@ -24,6 +24,7 @@ from ..errors import RatingError, SCERError
 from . import lineage as _lin
 from .engine import inference_how_to, training_how_to
 from .hub import file_names, safetensors_total
+from .hubrecords import AdapterInfo, LineageInfo
 from .local import safetensors_params
 from .result import PhaseRating, Rating
 
@@ -53,8 +54,12 @@ class Adapter:
                                                                      if self.parameters else ""))
 
     def to_dict(self) -> dict[str, Any]:
-        return {"model_id": self.model_id, "base_model": self.base_model, "method": self.method,
-                "parameters": self.parameters, "source": self.source, "origin": self.origin}
+        return self.info().to_dict()
+
+    def info(self) -> AdapterInfo:
+        """The adapter as a rating carries it (``Rating.lineage.adapter``)."""
+        return AdapterInfo(model_id=self.model_id, base_model=self.base_model, method=self.method,
+                           parameters=self.parameters, source=self.source, origin=self.origin)
 
 
 def read_adapter_config(path: str | os.PathLike[str]) -> dict[str, Any]:
@@ -207,6 +212,6 @@ def rate_adapter(ad: Adapter, rate: Callable[..., Rating], **flags: Any) -> Rati
         out = Rating(model=ad.model_id, reference_version=base.reference_version,
                      training=_mark(ad, base.training, "training"), inference=_mark(ad, base.inference, "inference"),
                      hub=base.hub)
-    out.lineage = {"node": ad.node().to_dict(), "adapter": ad.to_dict(),
-                   "base": (base.lineage if base is not None else None)}
+    out.lineage = LineageInfo(node=ad.node().info(), adapter=ad.info(),
+                              base=base.lineage if base is not None else None)
     return out

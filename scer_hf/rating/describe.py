@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from ..core import fmt
+from .hubrecords import NodeInfo
 from .records import NearestPeer, Published
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -164,16 +165,15 @@ def _phase(pr: PhaseRating) -> list[str]:
     return [pr.phase] + [line for section in PHASE_SECTIONS for line in section(pr)]
 
 
-def _lineage_line(node: Mapping[str, Any]) -> str:
+def _lineage_line(node: NodeInfo) -> str:
     """The model's place in its lineage: relation and base, architecture, parameters, where that is from."""
-    n = node.get("params_b")
-    shipped = str(node.get("origin", "")).startswith("lineage.csv")  # published counts, else counted
-    of = "from" if node.get("relation") in ("distilled", "finetune", "fine-tune") else "of"
-    rel = node.get("description") or (
-        f"{node.get('relation')}" + (f" {of} {node['base_model']}" if node.get("base_model") else ""))
-    arch = f", architecture {node['architecture']}" if node.get("architecture") else ""
+    n = node.params_b
+    shipped = node.origin.startswith("lineage.csv")  # published counts, else counted
+    of = "from" if node.relation in ("distilled", "finetune", "fine-tune") else "of"
+    rel = node.description or (f"{node.relation}" + (f" {of} {node.base_model}" if node.base_model else ""))
+    arch = f", architecture {node.architecture}" if node.architecture else ""
     size = "" if n is None else f", {n:g} B parameters" if shipped else f", {n * 1e9:,.0f} parameters"
-    return _line("lineage", f"{rel}{arch}{size}; from {node.get('origin')}")
+    return _line("lineage", f"{rel}{arch}{size}; from {node.origin}")
 
 
 def _unknown_lines(r: Rating) -> list[str]:
@@ -188,7 +188,7 @@ def describe(r: Rating) -> str:
     lines = [r.model or "unnamed model", _line("reference data", r.reference_version)]
     lines += [_line("rated report", f"{rep.boundary} report {str(rep.report_digest)[:19]}...") for rep in r.reports]
     lines += _unknown_lines(r)
-    node = (r.lineage or {}).get("node")
+    node = r.lineage.node if r.lineage is not None else None
     if node:
         lines.append(_lineage_line(node))
     for pr in (r.training, r.inference):

@@ -22,6 +22,7 @@ from . import lineage as _lin
 from . import reference as _ref
 from .categories import normalize_task, validate_model_id
 from .fallback import INFERENCE_STEPS, TRAINING_STEPS
+from .hubrecords import LineageInfo
 from .result import PhaseRating, Rating
 from .rows import TRAINING_CO2E_GROUP, inference_how_to, rate_value, training_how_to
 
@@ -102,13 +103,12 @@ def rate_model(
 def _rating(a: _fb.Ask, asked: str | None, training: PhaseRating, inference: PhaseRating) -> Rating:
     """The Rating: how the id was matched on both phases, the lineage, the Hub card; an unknown id says so."""
     own_node = a.g.node(a.key)
-    if own_node is not None:
-        a.info["node"] = own_node.to_dict()
+    node = own_node.info() if own_node is not None else None
     renamed = _ali.alias_source(asked) if asked is not None else None
     for pr in (training, inference):
         pr.notes[:0] = a.notes
         pr.sources += [renamed] if renamed else []
     rating = Rating(model=a.mid, reference_version=_ref.REFERENCE_VERSION, training=training, inference=inference,
-                    hub=a.card, lineage=a.info or None)
+                    hub=a.card, lineage=LineageInfo(node=node, hub=a.hub_check) if node or a.hub_check else None)
     _fb.mark_unknown(a, rating)
     return rating

@@ -24,8 +24,8 @@ from . import index as _idx
 from . import lineage as _lin
 from . import reference as _ref
 from .categories import normalize_task
-from .hub import card_emissions as _card_emissions
-from .hub import model_info
+from .hub import hub_card, model_info
+from .hubrecords import HubCard, HubCheck
 from .records import Indicative
 from .refrow import ReferenceRow
 from .result import PhaseRating, Rating
@@ -51,14 +51,14 @@ class Ask:
     timeout: float = 3.0
     local: bool = False  # a local folder: the Hub is never asked about its display name
     notes: list[str] = field(default_factory=list)  # how the id was matched (renamed, legacy): on both phases
-    info: dict[str, Any] = field(default_factory=dict)  # lineage info for the Rating
+    hub_check: HubCheck | None = None  # what the Hub said of the model's lineage, once asked (the Rating's lineage)
     lookups: list[Any] = field(default_factory=list)
     include_derived: bool = False  # other models' training gaps filled by the calculator too
     parameters: float | None = None  # the caller's parameter count (parameters=)
     modelled: bool = True  # a modelled inference range may answer
     pretrained: bool = False  # the model has training figures of its own (a pre-trained model)
     learned: bool = False  # the Hub was asked about the lineage (once per rating)
-    card: dict[str, Any] | None = None  # what the Hub card says about emissions, once asked
+    card: HubCard | None = None  # what the Hub card says about emissions, once asked
 
     def hub_lookup(self) -> Any:
         """The one Hub request of this rating (lineage and card emissions), made on first need."""
@@ -152,8 +152,8 @@ def known_ids(g: _lin.Lineage, extra: Any = None) -> dict[str, str]:
     for r in rows:
         if not r.family_total:
             out.setdefault(r.members[0], r.model_key)
-    for e in _ali.table().values():
-        out.setdefault(e["former"].lower(), e["former"])
+    for e in _ali.aliases().values():
+        out.setdefault(e.former.lower(), e.former)
     return out
 
 
@@ -170,7 +170,8 @@ def learn_from_hub(a: Ask) -> None:
     if a.learned or a.hub is False or a.local or _curated_with_count(shipped):
         return
     a.learned = True
-    hub_n, a.info["hub"] = _lin.hub_node(a.mid, timeout_s=a.timeout, lookup=a.hub_lookup())
+    hub_n, checked = _lin.hub_node(a.mid, timeout_s=a.timeout, lookup=a.hub_lookup())
+    a.hub_check = HubCheck.from_dict(checked)
     if hub_n is not None:
         a.g = a.g.with_node(_lin.with_hub(shipped, hub_n))
 
@@ -436,16 +437,16 @@ def card_emissions(a: Ask, training: PhaseRating) -> PhaseRating:
     What the card says is kept in ``a.card`` for the rating's ``hub`` block."""
     if training.available or a.hub is False or a.local:
         return training
-    a.card = _card_emissions(a.mid, timeout_s=a.timeout, lookup=a.hub_lookup())
-    if a.card.get("co2e_g") is None:
+    a.card = card = hub_card(a.mid, timeout_s=a.timeout, lookup=a.hub_lookup())
+    if card.co2e_g is None:
         return training
     return PhaseRating(
-        phase="training", available=True, value=a.card["co2e_g"],
+        phase="training", available=True, value=card.co2e_g,
         unit="g CO2e (model card co2_eq_emissions, total, not normalised)", method="hub card",
         sources=[f"https://huggingface.co/{a.mid} (card metadata co2_eq_emissions)"],
         reason="the card gives total emissions only; rating needs energy per parameter x training token",
         how_to_measure=training_how_to(a.mid),
-        notes=[f"{k}: {v}" for k, v in a.card.items() if k not in ("checked", "co2e_g")],
+        notes=[f"{k}: {v}" for k, v in card.to_dict().items() if k not in ("checked", "co2e_g")],
     )
 
 
@@ -473,14 +474,14 @@ def _suggestions(name: str, known: dict[str, str]) -> list[str]:
 
 def _answered(a: Ask, rating: Rating, known: dict[str, str]) -> bool:
     """Whether anything knows the model: a table, the caller's count, a local folder, the Hub, or a figure."""
-    return bool(a.key in known or a.parameters is not None or a.local or (a.info.get("hub") or {}).get("checked")
+    return bool(a.key in known or a.parameters is not None or a.local or (a.hub_check and a.hub_check.checked)
                 or rating.training.available or rating.inference.available)
 
 
 def _where_looked(a: Ask) -> str:
     """Where the Hub stands on an unknown model: not asked (offline), not found, or no answer."""
-    hub = a.info.get("hub") or {}
-    err = str(hub.get("error") or "")
+    hub = a.hub_check
+    err = str(hub.error or "") if hub else ""
     if a.hub is False or not hub or "HF_HUB_OFFLINE" in err:
         return "offline: the Hub was not asked"
     if "404" in err or "NotFound" in err:

@@ -14,6 +14,7 @@ kept (:class:`HubModel`), each checked: the safetensors parameter count and the 
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import threading
 import time
@@ -25,14 +26,14 @@ from .._read import loads_json
 from ..core.bounds import EMISSIONS_G, PARAMETERS, number, within
 from ..core.net import REDIRECTS, RefusedAnswer, read_body, same_origin
 from ..errors import InputFileError
+from .hubrecords import CO2_TEXTS, HubCard
 
-__all__ = ["card_emissions", "model_info", "card_field", "file_names", "safetensors_total", "hub_offline", "HubModel",
-           "DEFAULT_TIMEOUT_S", "MAX_BODY_BYTES"]
+__all__ = ["card_emissions", "hub_card", "model_info", "card_field", "file_names", "safetensors_total", "hub_offline",
+           "HubModel", "DEFAULT_TIMEOUT_S", "MAX_BODY_BYTES"]
 
 DEFAULT_TIMEOUT_S = 3.0
 MAX_BODY_BYTES = 8 << 20  # a model_info answer with card data is tens of KB; big eval tables ~1 MB
 _MAX_STR = 200
-_CO2_TEXT = ("source", "training_type", "geographical_location", "hardware_used")
 
 
 def hub_offline() -> bool:
@@ -177,27 +178,35 @@ def model_info(model_id: str, timeout_s: float = DEFAULT_TIMEOUT_S) -> tuple[Hub
     """
     if hub_offline():
         return None, {"checked": False, "error": "HF_HUB_OFFLINE is set"}
-    box: dict[str, Any] = {}
+    box = _Answer()
 
     def work() -> None:
         try:
-            box["info"] = _fetch(model_id, timeout_s)
+            box.info = _fetch(model_id, timeout_s)
         except RefusedAnswer as exc:
-            box["error"] = f"the Hub's answer was not used: {exc}"
+            box.error = f"the Hub's answer was not used: {exc}"
         # Any other failure of an optional network lookup (no network, DNS, TLS, a changed response shape) must
         # not break rating; it is reported in the rating by type only (a message may quote the request).
         except Exception as exc:  # noqa: BLE001
-            box["error"] = f"Hub unreachable ({type(exc).__name__})"
+            box.error = f"Hub unreachable ({type(exc).__name__})"
 
     t = threading.Thread(target=work, name="scer-hub-info", daemon=True)
     t.start()
     t.join(timeout_s + 0.5)
     if t.is_alive():
         return None, {"checked": False, "error": f"Hub did not answer within {timeout_s} s"}
-    if "error" in box:
-        return None, {"checked": False, "error": box["error"][:300]}
-    info: HubModel = box["info"]
+    if box.error is not None or box.info is None:
+        return None, {"checked": False, "error": (box.error or "no answer")[:300]}
+    info = box.info
     return info, {"checked": True, **({"refused": list(info.refused)} if info.refused else {})}
+
+
+@dataclass
+class _Answer:
+    """What the request thread of :func:`model_info` leaves: the checked answer, or why there is none."""
+
+    info: HubModel | None = None
+    error: str | None = None
 
 
 def card_field(info: Any, key: str) -> Any:
@@ -219,15 +228,21 @@ def file_names(info: Any) -> list[str]:
 
 
 def _parse(co2: Any) -> dict[str, Any] | None:
-    """``co2_eq_emissions`` is a number (grams) or a mapping with ``emissions`` (grams); ``{"refused": why}`` when
+    """:func:`_co2_card`'s figure as its JSON, without ``checked``: ``{"co2e_g", ...texts}`` or ``{"refused"}``."""
+    card = _co2_card(co2)
+    return None if card is None else {k: v for k, v in card.to_dict().items() if k != "checked"}
+
+
+def _co2_card(co2: Any) -> HubCard | None:
+    """``co2_eq_emissions`` is a number (grams) or a mapping with ``emissions`` (grams); refused (and why) when
     the figure is outside :data:`scer_hf.core.bounds.EMISSIONS_G` (negative, NaN, infinite, absurd) or not a number.
     """
     g = co2.get("emissions") if isinstance(co2, dict) else co2
     if g is None:
         return None
     if not within(EMISSIONS_G, g):
-        return {"refused": [_implausible_emissions(g)]}
-    return {"co2e_g": float(g), **(_co2_texts(co2) if isinstance(co2, dict) else {})}
+        return HubCard(checked=True, refused=(_implausible_emissions(g),))
+    return HubCard(True, float(g), *(_co2_texts(co2) if isinstance(co2, dict) else (None, None, None, None)))
 
 
 def _implausible_emissions(g: Any) -> str:
@@ -238,11 +253,11 @@ def _implausible_emissions(g: Any) -> str:
             "the card's figure is not used")
 
 
-def _co2_texts(co2: dict[str, Any]) -> dict[str, str]:
-    """The descriptive fields of a ``co2_eq_emissions`` mapping (source, location, ...) that are text (or a number,
-    written as text)."""
-    texts = {k: _text(_as_text(co2.get(k))) for k in _CO2_TEXT}
-    return {k: v for k, v in texts.items() if v}
+def _co2_texts(co2: dict[str, Any]) -> tuple[str | None, str | None, str | None, str | None]:
+    """The descriptive fields of a ``co2_eq_emissions`` mapping (:data:`CO2_TEXTS`: source, training type,
+    location, hardware), each when it is text (or a number, written as text)."""
+    source, training_type, location, hardware = (_text(_as_text(co2.get(k))) for k in CO2_TEXTS)
+    return source, training_type, location, hardware
 
 
 def _as_text(v: Any) -> Any:
@@ -254,16 +269,26 @@ def _as_text(v: Any) -> Any:
 
 def card_emissions(model_id: str, timeout_s: float = DEFAULT_TIMEOUT_S,
                    lookup: tuple[Any, dict[str, Any]] | None = None) -> dict[str, Any]:
-    """``{"checked": bool, "co2e_g": float?, ..., "refused": [str]?, "error": str?}`` for *model_id*'s Hub card.
+    """``{"checked": bool, "co2e_g": float?, ..., "refused": [str]?, "error": str?}`` for *model_id*'s Hub card
+    (:func:`hub_card`'s JSON).
 
     *lookup*: the result of :func:`model_info` already made for this model (no second request)."""
+    return hub_card(model_id, timeout_s, lookup).to_dict()
+
+
+def hub_card(model_id: str, timeout_s: float = DEFAULT_TIMEOUT_S,
+             lookup: tuple[Any, dict[str, Any]] | None = None) -> HubCard:
+    """What *model_id*'s Hub card says about emissions (:func:`card_emissions`), typed."""
     info, status = lookup if lookup is not None else model_info(model_id, timeout_s)
     if not status.get("checked"):
-        return dict(status)
+        return HubCard.from_dict(status)
     try:
-        co2 = _parse(card_field(info, "co2_eq_emissions"))
+        co2 = _co2_card(card_field(info, "co2_eq_emissions"))
     except Exception as exc:  # noqa: BLE001 - a changed response shape must not break rating
-        return {"checked": False, "error": f"co2_eq_emissions unreadable ({type(exc).__name__})"}
-    out = {"checked": True, **(co2 or {})}
-    refused = list(status.get("refused", [])) + out.pop("refused", [])
-    return {**out, "refused": refused} if refused else out
+        return HubCard(checked=False, error=f"co2_eq_emissions unreadable ({type(exc).__name__})")
+    refused = _texts_of(status.get("refused")) + (co2.refused if co2 else ())
+    return dataclasses.replace(co2 or HubCard(checked=True), refused=refused)
+
+
+def _texts_of(items: object) -> tuple[str, ...]:
+    return tuple(str(x) for x in items) if isinstance(items, (list, tuple)) else ()

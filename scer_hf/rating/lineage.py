@@ -27,10 +27,11 @@ from . import aliases as _ali
 from . import index as _idx
 from . import reference as _ref
 from .hub import card_field, file_names, model_info, safetensors_total
+from .hubrecords import NodeInfo
 
 __all__ = [
-    "Node", "Lineage", "shipped", "graph", "hub_node", "with_hub", "inherited_label", "twin_label", "relation_phrase",
-    "INHERITS", "TWIN_EDGES", "PARAM_TOLERANCE", "LINEAGE_FILE", "RELATIONS",
+    "Node", "Lineage", "HubLineage", "shipped", "graph", "hub_node", "with_hub", "inherited_label", "twin_label",
+    "relation_phrase", "INHERITS", "TWIN_EDGES", "PARAM_TOLERANCE", "LINEAGE_FILE", "RELATIONS",
 ]
 
 LINEAGE_FILE = "lineage.csv"
@@ -56,9 +57,13 @@ class Node:
     origin: str = ""  # "lineage.csv#3", "Hub", "local folder"
 
     def to_dict(self) -> dict[str, Any]:
-        return {"model_id": self.model_id, "base_model": self.base_model, "relation": self.relation,
-                "architecture": self.architecture, "params_b": self.params_b, "source": self.source,
-                "notes": self.notes, "origin": self.origin, "description": relation_phrase(self)}
+        return self.info().to_dict()
+
+    def info(self) -> NodeInfo:
+        """The node as a rating carries it (``Rating.lineage.node``), with its relation in words."""
+        return NodeInfo(model_id=self.model_id, base_model=self.base_model, relation=self.relation,
+                        architecture=self.architecture, params_b=self.params_b, source=self.source,
+                        notes=self.notes, origin=self.origin, description=relation_phrase(self))
 
 
 def _base(text: str | None) -> str | None:
@@ -87,7 +92,7 @@ def shipped() -> dict[str, Node]:
     return out
 
 
-def _lineage_node(r: Mapping[str, Any], i: int) -> Node | None:
+def _lineage_node(r: Mapping[str, str], i: int) -> Node | None:
     """Row *i* of ``lineage.csv``; a missing parameter count or architecture comes from the index (noted)."""
     mid = _cell(r, "model_id")
     if not mid:
@@ -99,7 +104,7 @@ def _lineage_node(r: Mapping[str, Any], i: int) -> Node | None:
                 source=_cell(r, "source"), notes=notes, origin=f"{LINEAGE_FILE}#{i}")
 
 
-def _cell(r: Mapping[str, Any], column: str) -> str:
+def _cell(r: Mapping[str, str], column: str) -> str:
     """A row's cell, stripped ("" when missing or empty)."""
     return (r.get(column) or "").strip()
 
@@ -286,14 +291,37 @@ def _looks_quantized(tags: list[str], siblings: list[str], cfg: Any) -> bool:
                 or (isinstance(cfg, dict) and cfg.get("quantization_config")))
 
 
-def _hub_fields(hub_info: Any) -> dict[str, Any]:
-    """What a Hub model info says of lineage: {bases, relation, total (safetensors count), arch (model type)}."""
+@dataclass(frozen=True)
+class HubLineage:
+    """What a Hub model info says of lineage: the base models, the relation to them, the safetensors count and the
+    model type."""
+
+    bases: tuple[str, ...]
+    relation: str | None
+    total: int | None  # the safetensors total (checked by rating.hub)
+    arch: str | None  # config.model_type
+
+    @property
+    def parameter_total(self) -> int | None:
+        """The safetensors total as a parameter count: not for a quantized repo, whose total counts packed
+        tensors."""
+        return self.total if self.relation != "quantized" else None
+
+    def info(self) -> dict[str, Any]:
+        """The ``lineage.hub`` block of a rating: checked, base model, relation, parameters, architecture."""
+        return {"checked": True, "base_model": "|".join(self.bases) or None, "relation": self.relation,
+                "parameters": self.total, "architecture": self.arch}
+
+
+def _hub_fields(hub_info: Any) -> HubLineage:
+    """What a Hub model info says of lineage (:class:`HubLineage`)."""
     cfg = getattr(hub_info, "config", None) or {}
     bases = [_ali.canonical(b) for b in _names(card_field(hub_info, "base_model"))]
     rel = _hub_relation(card_field(hub_info, "base_model_relation"), _hub_tags(hub_info), bases,
                         file_names(hub_info), cfg) if bases else None
-    return {"bases": bases, "relation": rel, "total": safetensors_total(hub_info),
-            "arch": (cfg.get("model_type") if isinstance(cfg, dict) else None)}
+    total, arch = safetensors_total(hub_info), cfg.get("model_type") if isinstance(cfg, dict) else None
+    return HubLineage(bases=tuple(bases), relation=rel, total=total if isinstance(total, int) else None,
+                      arch=arch if isinstance(arch, str) else None)
 
 
 def _hub_tags(hub_info: Any) -> list[str]:
@@ -315,25 +343,18 @@ def hub_node(model_id: str, timeout_s: float = 3.0,
         box = _hub_fields(hub_info)
     except Exception as exc:  # noqa: BLE001 - an optional lookup must never break rating
         return None, {"checked": False, "error": f"{type(exc).__name__}: {exc}"[:300]}
-    base = "|".join(box["bases"]) or None
-    total = _parameter_total(box)
-    info = {"checked": True, "base_model": base, "relation": box["relation"], "parameters": box["total"],
-            "architecture": box["arch"]}
+    base = "|".join(box.bases) or None
+    total = box.parameter_total
     if not base and not total:
-        return None, info
-    return _hub_built_node(model_id, base, box, total), info
+        return None, box.info()
+    return _hub_built_node(model_id, base, box, total), box.info()
 
 
-def _parameter_total(box: dict[str, Any]) -> Any:
-    """The safetensors total as a parameter count: not for a quantized repo, whose total counts packed tensors."""
-    return box["total"] if box["relation"] != "quantized" else None
-
-
-def _hub_built_node(model_id: str, base: str | None, box: dict[str, Any], total: Any) -> Node:
+def _hub_built_node(model_id: str, base: str | None, box: HubLineage, total: int | None) -> Node:
     """The node of a Hub model from its fields (:func:`_hub_fields`) and the parameter total to use."""
-    return Node(model_id=model_id, base_model=base, relation=box["relation"] or "pretrained",
-                architecture=(str(box["arch"]).lower() if box["arch"] else None),
-                params_b=(total / 1e9 if total else None), source=_hub_source(model_id, base, box["relation"], total),
+    return Node(model_id=model_id, base_model=base, relation=box.relation or "pretrained",
+                architecture=(str(box.arch).lower() if box.arch else None),
+                params_b=(total / 1e9 if total else None), source=_hub_source(model_id, base, box.relation, total),
                 origin="Hub")
 
 

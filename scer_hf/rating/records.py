@@ -12,53 +12,80 @@ mapping of that JSON (:class:`JsonRecord`); the package itself reads the fields.
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
-from typing import Any, TypedDict
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from typing import Any, NoReturn, TypedDict
 
 __all__ = ["JsonRecord", "Category", "PeerValue", "NearestPeer", "Co2e", "StarBand", "Indicative", "Published",
            "ReportBinding", "PeerValueJson", "StarBandJson", "IndicativeJson", "ReportBindingJson"]
 
 
 @dataclass(frozen=True, eq=False, repr=False)
-class JsonRecord(Mapping[str, Any]):
-    """A typed record of rating JSON: ``to_dict()`` is its JSON, and it reads as a read-only mapping of it."""
+class JsonRecord(dict[str, Any]):
+    """A typed record of rating JSON: named, typed fields, and read-only, the very dict of its JSON.
 
-    #: the JSON a record of a stored rating was read from (``from_dict``); ``to_dict()`` gives it back unchanged
+    The package reads the fields (``pr.category.group``). The record is also the JSON dict it stands for, filled
+    once when it is made and never changed, so what read or serialised the dict before it was typed
+    (``pr.category["group"]``, ``json.dumps(rating.hub)``, ``isinstance(x, dict)``) reads the same JSON.
+    """
+
+    #: the JSON a record of a stored rating was read from (``from_dict``); the record is that JSON, unchanged
     read_from: Mapping[str, Any] | None = field(default=None, kw_only=True, repr=False)
 
     def __post_init__(self) -> None:
         if self.read_from is not None:  # a private copy: the record is immutable
             object.__setattr__(self, "read_from", copy.deepcopy(dict(self.read_from)))
+        dict.update(self, copy.deepcopy(dict(self.read_from)) if self.read_from is not None else self._json())
 
     def _json(self) -> Mapping[str, object]:
         """The JSON of a record the engine made (each record's own layout)."""
         raise NotImplementedError
 
     def to_dict(self) -> dict[str, Any]:
-        """The record's JSON: as it was read (a stored rating), else the engine's layout."""
-        return copy.deepcopy(dict(self.read_from)) if self.read_from is not None else dict(self._json())
+        """The record's JSON, a plain dict: as it was read (a stored rating), else the engine's layout."""
+        return copy.deepcopy(dict(self))
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> JsonRecord:
         raise NotImplementedError
 
-    def __getitem__(self, key: str) -> Any:
-        return self.to_dict()[key]
+    def __copy__(self) -> JsonRecord:
+        return self  # immutable
 
-    def __iter__(self) -> Iterator[str]:
-        return iter(self.to_dict())
+    def __deepcopy__(self, memo: dict[int, object]) -> JsonRecord:
+        return self  # immutable
 
-    def __len__(self) -> int:
-        return len(self.to_dict())
+    def __reduce__(self) -> tuple[object, ...]:
+        return _rebuild, (type(self), {f.name: getattr(self, f.name) for f in fields(self)})
 
-    def __eq__(self, other: object) -> bool:
-        """Equal to a record or mapping of the same JSON."""
-        return isinstance(other, Mapping) and self.to_dict() == dict(other)
+    def _read_only(self) -> NoReturn:
+        raise TypeError(f"a {type(self).__name__} is read-only: make a new one (dataclasses.replace) or use to_dict()")
 
-    def __repr__(self) -> str:
-        """The JSON's own text (what a dict of it printed, before the record was typed)."""
-        return repr(self.to_dict())
+    def __setitem__(self, key: str, value: object) -> NoReturn:
+        self._read_only()
+
+    def __delitem__(self, key: str) -> NoReturn:
+        self._read_only()
+
+    def clear(self) -> NoReturn:
+        self._read_only()
+
+    def pop(self, *args: object) -> NoReturn:
+        self._read_only()
+
+    def popitem(self) -> NoReturn:
+        self._read_only()
+
+    def setdefault(self, *args: object) -> NoReturn:
+        self._read_only()
+
+    def update(self, *args: object, **kwargs: object) -> NoReturn:
+        self._read_only()
+
+
+def _rebuild(cls: type[JsonRecord], values: dict[str, Any]) -> JsonRecord:
+    """A record again from its fields (unpickling)."""
+    return cls(**values)
 
 
 def _opt_float(x: object) -> float | None:

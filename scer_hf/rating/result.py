@@ -17,6 +17,7 @@ from typing import Any
 from ..core.fmt import num as _num
 from ..core.fmt import quantity as _quantity
 from ..core.fmt import unit_text as _unit_text
+from .hubrecords import HubCard, LineageInfo
 from .records import Category, Co2e, Indicative, JsonRecord, NearestPeer, PeerValue, Published, ReportBinding, StarBand
 
 __all__ = ["PhaseRating", "Rating", "indicative_text", "not_comparable_reasons"]
@@ -268,17 +269,21 @@ class Rating:
     reference_version: str
     training: PhaseRating
     inference: PhaseRating
-    hub: dict[str, Any] | None = None
-    lineage: dict[str, Any] | None = None  # what the model is made from, when lineage was used or read
+    hub: HubCard | None = None  # what the Hub card says about emissions, when asked
+    lineage: LineageInfo | None = None  # what the model is made from, when lineage was used or read
     #: the measured reports this rating was made from: [{model, boundary, report_digest}] (empty for a model id);
     #: label, card, HTML report and verify refuse the rating for any other report (resolve_rating)
     reports: list[ReportBinding] = field(default_factory=list)
     known: bool = True  # False: no table knows the model id (and the Hub did not find it); see suggestions
     suggestions: list[str] = field(default_factory=list)  # close matches among the known ids ("did you mean")
 
-    def __post_init__(self) -> None:  # a caller may give the report bindings as their JSON
+    def __post_init__(self) -> None:  # a caller may give the records as their JSON
         self.reports = [r if isinstance(r, ReportBinding) else ReportBinding.from_dict(r)
                         for r in _mappings(self.reports)]
+        if self.hub is not None and not isinstance(self.hub, HubCard):
+            self.hub = HubCard.from_dict(self.hub) if isinstance(self.hub, Mapping) else None
+        if self.lineage is not None and not isinstance(self.lineage, LineageInfo):
+            self.lineage = LineageInfo.from_dict(self.lineage) if isinstance(self.lineage, Mapping) else None
 
     def to_dict(self) -> dict[str, Any]:
         d = {
@@ -286,8 +291,8 @@ class Rating:
             "reference_version": self.reference_version,
             "training": self.training.to_dict(),
             "inference": self.inference.to_dict(),
-            "hub": self.hub,
-            "lineage": _json_safe(self.lineage),
+            "hub": _json_of(self.hub),
+            "lineage": _json_safe(_json_of(self.lineage)),
             "reports": [r.to_dict() for r in self.reports],
             "known": self.known,
             "suggestions": list(self.suggestions),
