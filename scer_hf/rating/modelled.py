@@ -32,9 +32,10 @@ A task (regime) is modelled only with at least :data:`MIN_POINTS` figures and a 
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import statistics
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import cache, lru_cache
 from typing import Any, TypeGuard
@@ -50,8 +51,8 @@ from .stars import band_records, stars
 __all__ = [
     "MIN_POINTS", "COVERAGE_OK", "LEVEL", "NEIGHBOURS", "MAX_STAR_CLASSES", "GPU_MEMORY_GB", "BYTES_PER_PARAMETER",
     "PARAMS_FILE", "TASK_TAKEN_AS", "SINGLE", "BEYOND", "ALL", "Fit", "Fitter", "Model", "fit_loglog",
-    "parameter_table", "parameters_of", "regime_of", "published_points", "fit_task", "model_for", "leave_one_out",
-    "new_tally", "score_fold", "loo_summary", "modellable", "modelled_inference",
+    "parameter_table", "parameters_of", "regime_of", "Point", "points", "published_points", "Tally", "fit_task",
+    "model_for", "leave_one_out", "new_tally", "score_fold", "loo_summary", "modellable", "modelled_inference",
 ]
 
 MIN_POINTS = 6
@@ -145,9 +146,9 @@ class Model:
 Fitter = Callable[[list[float], list[float]], Fit]
 
 
-def _build(task: str, regime: str, pts: list[dict[str, Any]], fitter: Fitter = fit_loglog) -> Model:
+def _build(task: str, regime: str, pts: list[Point], fitter: Fitter = fit_loglog) -> Model:
     """The regime's :class:`Model`: *fitter* on all points, and each point's studentized leave-one-out error."""
-    sizes, values = [p["params_b"] for p in pts], [p["value"] for p in pts]
+    sizes, values = [p.params_b for p in pts], [p.value for p in pts]
     fit = fitter(sizes, values)
     errors = []
     for j in range(len(pts)):
@@ -176,12 +177,26 @@ def regime_of(task_v1: str, total_params_b: float) -> str:
     return SINGLE if total_params_b * BYTES_PER_PARAMETER <= GPU_MEMORY_GB else BEYOND
 
 
-def published_points(task_v1: str, regime: str | None = None) -> list[dict[str, Any]]:
-    """Published AI Energy Score rows of *task_v1* with an indexed parameter count (one per model).
+@dataclass(frozen=True)
+class Point:
+    """A point of a task's fit: a published AI Energy Score figure of a model with an indexed parameter count."""
 
-    ``params_b`` is what a token goes through (active parameters of a mixture of experts), ``total_b`` the total.
-    A mixture of experts without a published active count is left out.
-    """
+    model: str
+    params_b: float  # what a token goes through (active parameters of a mixture of experts)
+    total_b: float  # all parameters
+    value: float  # Wh per 1,000 queries (GPU)
+    group: str  # the AI Energy Score group of the figure (its star scale)
+    ref_id: str
+    params_ref: str  # the index row of the parameter count
+    nominal: bool  # the count is the model's nominal size (the index says so)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+def points(task_v1: str, regime: str | None = None) -> list[Point]:
+    """Published AI Energy Score rows of *task_v1* with an indexed parameter count (one per model), as
+    :class:`Point`. A mixture of experts without a published active count is left out."""
     seen: set[str] = set()
     out = []
     for r in _ref.reference_rows("inference"):
@@ -189,10 +204,15 @@ def published_points(task_v1: str, regime: str | None = None) -> list[dict[str, 
         if e is None or r.value is None or e.model_id.lower() in seen or not _in_regime(task_v1, e, regime):
             continue
         seen.add(e.model_id.lower())
-        out.append({"model": r.model_key, "params_b": e.effective_b, "total_b": e.params_b,
-                    "value": float(r.value), "group": r.group, "ref_id": r.ref_id,
-                    "params_ref": e.ref, "nominal": e.nominal})
+        out.append(Point(model=r.model_key, params_b=e.effective_b, total_b=e.params_b, value=float(r.value),
+                         group=r.group, ref_id=r.ref_id, params_ref=e.ref, nominal=e.nominal))
     return out
+
+
+def published_points(task_v1: str, regime: str | None = None) -> list[dict[str, Any]]:
+    """:func:`points` as dicts (``model``, ``params_b``, ``total_b``, ``value``, ``group``, ``ref_id``,
+    ``params_ref``, ``nominal``)."""
+    return [p.to_dict() for p in points(task_v1, regime)]
 
 
 def _point_entry(r: ReferenceRow, task_v1: str) -> _idx.Entry | None:
@@ -219,16 +239,16 @@ def _in_regime(task_v1: str, e: _idx.Entry, regime: str | None) -> bool:
 def fit_task(task_v1: str, regime: str | None = None) -> Fit | None:
     """The log-log fit of a task (of one regime when given; text generation's single-GPU regime by default)."""
     reg = _default_regime(task_v1, regime)
-    pts = published_points(task_v1, reg)
+    pts = points(task_v1, reg)
     try:
-        return fit_loglog([p["params_b"] for p in pts], [p["value"] for p in pts])
+        return fit_loglog([p.params_b for p in pts], [p.value for p in pts])
     except ValueError:
         return None
 
 
 @cache
 def model_for(task_v1: str, regime: str) -> Model | None:
-    pts = published_points(task_v1, regime)
+    pts = points(task_v1, regime)
     try:
         return _build(task_v1, regime, pts) if len(pts) >= 3 else None
     except ValueError:
@@ -244,7 +264,7 @@ def _star_classes(lo: float, hi: float, group: str) -> int | None:
     return stars(lo, vals) - stars(hi, vals) + 1 if vals else None
 
 
-def _median(v: list[float]) -> float | None:
+def _median(v: Sequence[float]) -> float | None:
     return statistics.median(v) if v else None
 
 
@@ -255,7 +275,7 @@ def leave_one_out(task_v1: str, regime: str | None = None, fitter: Fitter = fit_
     regimes = [regime] if regime else ([SINGLE, BEYOND] if task_v1 == "text_generation" else [ALL])
     tally, folds, n = new_tally(), 0, 0
     for reg in regimes:
-        pts = published_points(task_v1, reg)
+        pts = points(task_v1, reg)
         n += len(pts)
         for i, p in enumerate(pts):
             try:
@@ -263,31 +283,42 @@ def leave_one_out(task_v1: str, regime: str | None = None, fitter: Fitter = fit_
             except ValueError:
                 continue
             folds += 1
-            score_fold(m.interval(p["params_b"]), p, tally)
+            score_fold(m.interval(p.params_b), p, tally)
     return loo_summary(task_v1, regime, n, folds, tally)
 
 
-def score_fold(pred: tuple[float, float, float], p: dict[str, Any], tally: dict[str, list[float]]) -> None:
+@dataclass
+class Tally:
+    """The outcomes of left-out figures: inside the interval (1/0), |log10 error|, width (dex), star classes."""
+
+    hits: list[float] = dataclasses.field(default_factory=list)
+    errs: list[float] = dataclasses.field(default_factory=list)
+    widths: list[float] = dataclasses.field(default_factory=list)
+    classes: list[int] = dataclasses.field(default_factory=list)
+
+
+def score_fold(pred: tuple[float, float, float], p: Point, tally: Tally) -> None:
     """Add one left-out figure's outcome: inside the interval, |log10 error|, width, star classes."""
     mid, lo, hi = pred
-    tally["hits"].append(float(lo <= p["value"] <= hi))
-    tally["errs"].append(abs(math.log10(mid / p["value"])))
-    tally["widths"].append(math.log10(hi / lo))
-    c = _star_classes(lo, hi, p["group"])
+    tally.hits.append(float(lo <= p.value <= hi))
+    tally.errs.append(abs(math.log10(mid / p.value)))
+    tally.widths.append(math.log10(hi / lo))
+    c = _star_classes(lo, hi, p.group)
     if c is not None:
-        tally["classes"].append(c)
+        tally.classes.append(c)
 
 
-def new_tally() -> dict[str, list[float]]:
-    return {"hits": [], "errs": [], "widths": [], "classes": []}
+def new_tally() -> Tally:
+    return Tally()
 
 
-def loo_summary(task_v1: str, regime: str | None, n: int, folds: int, t: dict[str, list[float]]) -> dict[str, Any]:
+def loo_summary(task_v1: str, regime: str | None, n: int, folds: int, t: Tally) -> dict[str, Any]:
+    """The leave-one-out figures of :func:`leave_one_out` (a dict: ``benchmarks/bench_modelled.py`` prints it)."""
     return {"task": task_v1, "regime": regime, "n": n, "folds": folds,
-            "coverage": sum(t["hits"]) / folds if folds else None,
-            "median_abs_log10_error": _median(t["errs"]), "median_width_dex": _median(t["widths"]),
-            "median_star_classes": _median(t["classes"]),
-            "useful": sum(1 for c in t["classes"] if c <= MAX_STAR_CLASSES), "of": len(t["classes"])}
+            "coverage": sum(t.hits) / folds if folds else None,
+            "median_abs_log10_error": _median(t.errs), "median_width_dex": _median(t.widths),
+            "median_star_classes": _median(t.classes),
+            "useful": sum(1 for c in t.classes if c <= MAX_STAR_CLASSES), "of": len(t.classes)}
 
 
 def _default_regime(task_v1: str, regime: str | None) -> str:
@@ -304,7 +335,7 @@ def _calibrated(coverage: float | None) -> bool:
 def modellable(task_v1: str, regime: str | None = None) -> tuple[bool, str]:
     """(True, "") when *task_v1* (in *regime*) can be modelled, else (False, why not)."""
     reg = _default_regime(task_v1, regime)
-    n = len(published_points(task_v1, reg))
+    n = len(points(task_v1, reg))
     where = f"AI Energy Score task {task_v1}" + (f" ({reg})" if reg != ALL else "")
     if n < MIN_POINTS:
         return False, (f"{where} has {n} published figures with an indexed parameter count; a modelled range "

@@ -104,9 +104,9 @@ def transfer_check(task_v1: str, regime: str | None = None) -> dict[str, Any]:
         return _m.loo_summary(task_v1, regime, 0, 0, tally)
     scale = OUTPUT_TOKENS[task_v1] * 1000.0 * _WH_PER_J  # J per token -> Wh per 1,000 queries
     for reg in _regimes(task_v1, regime):
-        for p in _m.published_points(task_v1, reg):
+        for p in _m.points(task_v1, reg):
             n += 1
-            mid, lo, hi = f.predict(p["params_b"])
+            mid, lo, hi = f.predict(p.params_b)
             _m.score_fold((mid * scale, lo * scale, hi * scale), p, tally)
     return _m.loo_summary(task_v1, regime, n, n, tally)
 
