@@ -260,6 +260,17 @@ class Indicative(JsonRecord):
         return {"grade": self.grade, "stars": self.stars, "percentile": self.percentile,
                 "references": self.references}
 
+    def text(self) -> str | None:
+        """"indicative: C, percentile 12 of 16 references, 2/5 stars": the facts that exist; None without a grade
+        or stars."""
+        if self.grade is None and self.stars is None:
+            return None
+        parts = [f"indicative: {self.grade}" if self.grade else "indicative:",
+                 f"percentile {self.percentile:.0f} of {self.references} references"
+                 if self.percentile is not None else None,
+                 f"{self.stars}/5 stars" if self.stars is not None else None]
+        return ", ".join(p for p in parts if p).replace(":,", ":")
+
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> Indicative:
         return cls(grade=_opt_str(d.get("grade")), stars=_opt_int(d.get("stars")),

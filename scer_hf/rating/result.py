@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, fields
 from typing import Any
 
@@ -86,37 +86,25 @@ def _json_of(record: JsonRecord | None) -> dict[str, Any] | None:
     return record.to_dict() if record is not None else None
 
 
-def _indicative_fields(pr: dict[str, Any]) -> dict[str, Any]:
-    """The indicative grading of a rating dict: ``indicative`` or, for a rating written before it, the grade fields."""
-    return pr.get("indicative") or {"grade": pr.get("grade"), "stars": pr.get("stars"),
-                                    "percentile": pr.get("percentile"), "references": pr.get("peers")}
-
-
 def indicative_text(pr: dict[str, Any]) -> str | None:
     """"indicative: C, percentile 12 of 16 references" of a rating dict that is not comparable (else None).
 
-    Reads ``indicative`` (new ratings) or, for a rating written before it existed, the grade fields.
+    Reads ``indicative`` (new ratings) or, for a rating written before it existed, the grade fields
+    (:meth:`Indicative.text`).
     """
     if not pr or pr.get("comparable") is not False:
         return None
-    ind = _indicative_fields(pr)
-    if ind.get("grade") is None and ind.get("stars") is None:
-        return None
-    return ", ".join(_indicative_parts(ind)).replace(":,", ":")
+    ind = pr.get("indicative")
+    return Indicative.from_dict(ind if ind else {**pr, "references": pr.get("peers")}).text()
 
 
-def _indicative_parts(ind: Mapping[str, Any]) -> list[str]:
-    """The facts of an indicative grading that exist: grade, percentile among the references, stars."""
-    parts = [f"indicative: {ind['grade']}" if ind.get("grade") else "indicative:",
-             f"percentile {ind['percentile']:.0f} of {ind.get('references')} references"
-             if ind.get("percentile") is not None else None,
-             f"{ind['stars']}/5 stars" if ind.get("stars") is not None else None]
-    return [p for p in parts if p]
+def _reasons(notes: Iterable[object]) -> list[str]:
+    return [str(n).split(": ", 1)[1] for n in notes if str(n).startswith("not comparable: ")]
 
 
 def not_comparable_reasons(pr: dict[str, Any]) -> list[str]:
     """The "not comparable: ..." notes of a rating dict, without the prefix."""
-    return [str(n).split(": ", 1)[1] for n in (pr or {}).get("notes") or [] if str(n).startswith("not comparable: ")]
+    return _reasons((pr or {}).get("notes") or [])
 
 
 @dataclass
@@ -174,11 +162,13 @@ class PhaseRating:
 
     def indicative_text(self) -> str | None:
         """"indicative: C, percentile 12 of 16 references" when not comparable (:func:`indicative_text`)."""
-        return indicative_text(self.to_dict())
+        if self.comparable is not False:
+            return None
+        return (self.indicative or Indicative(self.grade, self.stars, self.percentile, self.peers)).text()
 
     def not_comparable_reasons(self) -> list[str]:
         """Why the figure is not comparable with the reference (:func:`not_comparable_reasons`)."""
-        return not_comparable_reasons({"notes": self.notes})
+        return _reasons(self.notes)
 
     def stars_label(self) -> str | None:
         """"3-4 stars, modelled" (a modelled range) or None."""
@@ -189,8 +179,7 @@ class PhaseRating:
 
     def indicative_label(self) -> str | None:
         """"indicative: C, percentile 12 of 16 references" for a rating that is not comparable."""
-        return indicative_text({"comparable": self.comparable, "indicative": self.indicative.to_dict()}) \
-            if self.indicative else None
+        return self.indicative.text() if self.indicative and self.comparable is False else None
 
     def to_dict(self) -> dict[str, Any]:
         d: dict[str, Any] = {
