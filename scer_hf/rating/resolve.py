@@ -12,6 +12,7 @@ from typing import Any
 from .. import _read
 from ..core.report import Report
 from ..errors import RatingMismatchError, ReportError, SCERError
+from .records import ReportBinding
 
 __all__ = ["resolve_rating", "check_binding", "BINDING_CHECKS"]
 
@@ -24,13 +25,13 @@ class _Bound:
     boundary: str
     digest: str
     rated_model: Any
-    bound: list[Mapping[str, Any]]
+    bound: list[ReportBinding]
     where: str
     how: str = "rate this report: scer-hf rate REPORT --json > rating.json, or give no rating to rate it here"
 
     @property
-    def same(self) -> list[Mapping[str, Any]]:
-        return [b for b in self.bound if b.get("boundary") == self.boundary]
+    def same(self) -> list[ReportBinding]:
+        return [b for b in self.bound if b.boundary == self.boundary]
 
 
 def _same_model(b: _Bound) -> None:
@@ -48,23 +49,23 @@ def _names_a_report(b: _Bound) -> None:
 
 def _same_boundary(b: _Bound) -> None:
     if not b.same:
-        other = b.bound[0].get("boundary")
+        other = b.bound[0].boundary
         raise RatingMismatchError(f"{b.where}the rating was made from a {other} report, this report "
                                   f"is {b.boundary} (field: boundary); {b.how}", "boundary", b.boundary, other)
 
 
 def _same_report(b: _Bound) -> None:
-    if not any(r.get("report_digest") == b.digest for r in b.same):
-        other = b.same[0].get("report_digest")
+    if not any(r.report_digest == b.digest for r in b.same):
+        other = b.same[0].report_digest
         raise RatingMismatchError(f"{b.where}the rating was made from another {b.boundary} report "
                                   f"{str(other)[:19]}..., not this one {b.digest[:19]}... "
                                   f"(field: report_digest); {b.how}", "report_digest", b.digest, other)
 
 
 def _report_of_this_model(b: _Bound) -> None:
-    if any(r.get("model") not in (None, b.model) for r in b.same):
+    if any(r.model not in (None, b.model) for r in b.same):
         raise RatingMismatchError(f"{b.where}the rating's report is for another model (field: model); {b.how}",
-                                  "model", b.model, b.same[0].get("model"))
+                                  "model", b.model, b.same[0].model)
 
 
 #: What a rating must share with the report it is shown with, checked in order (the first mismatch is named).
@@ -78,7 +79,7 @@ def check_binding(report: Report, rating: Mapping[str, Any], where: str = "") ->
     (``scer_hf.rate(report)``); a rating of a model id carries none: it rates published figures, not this report.
     """
     b = _Bound((report.model or {}).get("id"), report.boundary, report.digest(), rating.get("model"),
-               [r for r in rating.get("reports") or [] if isinstance(r, Mapping)], where)
+               [ReportBinding.from_dict(r) for r in rating.get("reports") or [] if isinstance(r, Mapping)], where)
     for check in BINDING_CHECKS:
         check(b)
 
