@@ -15,7 +15,7 @@ import os
 import shutil
 import tempfile
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -28,8 +28,8 @@ from .hubrecords import AdapterInfo, LineageInfo
 from .local import safetensors_params
 from .result import PhaseRating, Rating
 
-__all__ = ["ADAPTER_CONFIG", "Adapter", "is_adapter_folder", "folder_adapter", "hub_adapter", "rate_adapter",
-           "read_adapter_config"]
+__all__ = ["ADAPTER_CONFIG", "Adapter", "AdapterConfig", "is_adapter_folder", "folder_adapter", "hub_adapter",
+           "rate_adapter", "read_adapter_config"]
 
 ADAPTER_CONFIG = "adapter_config.json"
 ADAPTER_WEIGHTS = "adapter_model.safetensors"
@@ -76,11 +76,25 @@ def read_adapter_config(path: str | os.PathLike[str]) -> dict[str, Any]:
     return data
 
 
-def _base_of(cfg: dict[str, Any], where: str) -> str:
-    base = cfg.get("base_model_name_or_path")
-    if not isinstance(base, str) or not base.strip():
+@dataclass(frozen=True)
+class AdapterConfig:
+    """What scer-hf reads of an ``adapter_config.json``: the base model and the PEFT type."""
+
+    base_model: str | None  # base_model_name_or_path, when it is a non-empty text
+    peft_type: str | None  # when it is a non-empty text
+    peft_type_text: str  # as the file has it, for the source line ("None" when absent)
+
+    @classmethod
+    def of(cls, cfg: Mapping[str, Any]) -> AdapterConfig:
+        base, peft = cfg.get("base_model_name_or_path"), cfg.get("peft_type")
+        return cls(base_model=base.strip() if isinstance(base, str) and base.strip() else None,
+                   peft_type=_str(peft), peft_type_text=f"{peft}")
+
+
+def _base_of(cfg: AdapterConfig, where: str) -> str:
+    if cfg.base_model is None:
         raise RatingError(f"{where} names no base_model_name_or_path; an adapter is rated through its base model")
-    return base.strip()
+    return cfg.base_model
 
 
 def is_adapter_folder(x: Any) -> bool:
@@ -93,23 +107,24 @@ def is_adapter_folder(x: Any) -> bool:
 
 def folder_adapter(folder: str | os.PathLike[str]) -> Adapter:
     p = Path(folder).resolve()
-    cfg = read_adapter_config(p / ADAPTER_CONFIG)
+    cfg = AdapterConfig.of(read_adapter_config(p / ADAPTER_CONFIG))
     base = _base_of(cfg, str(p / ADAPTER_CONFIG))
     n = safetensors_params(p / ADAPTER_WEIGHTS) if (p / ADAPTER_WEIGHTS).is_file() else None
-    src = f"{p / ADAPTER_CONFIG}: base_model_name_or_path {base}, peft_type {cfg.get('peft_type')}"
+    src = f"{p / ADAPTER_CONFIG}: base_model_name_or_path {base}, peft_type {cfg.peft_type_text}"
     if n is not None:
         src += f"; {n:,} adapter parameters counted from the header of {ADAPTER_WEIGHTS}"
-    return Adapter(str(p), base, _str(cfg.get("peft_type")), n, src, "local adapter folder")
+    return Adapter(str(p), base, cfg.peft_type, n, src, "local adapter folder")
 
 
 def _str(x: Any) -> str | None:
     return str(x) if isinstance(x, str) and x else None
 
 
-def _fetch_config(repo_id: str, timeout_s: float) -> dict[str, Any] | None:
+def _fetch_config(repo_id: str, timeout_s: float) -> AdapterConfig | None:
     """A Hub repo's ``adapter_config.json`` (downloaded to a temporary folder, read, removed) within *timeout_s*;
     None on any failure."""
-    box: dict[str, Any] = {}
+    box: list[AdapterConfig] = []
+    failed: list[str] = []  # why there is none (an optional lookup never breaks the rating)
     tmp = tempfile.mkdtemp(prefix="scer-hf-adapter-")
 
     def work() -> None:
@@ -117,16 +132,16 @@ def _fetch_config(repo_id: str, timeout_s: float) -> dict[str, Any] | None:
             from huggingface_hub import HfApi
 
             path = HfApi().hf_hub_download(repo_id, ADAPTER_CONFIG, local_dir=tmp, etag_timeout=timeout_s)
-            box["config"] = read_adapter_config(path)
+            box.append(AdapterConfig.of(read_adapter_config(path)))
         except Exception as exc:  # noqa: BLE001 - an optional lookup never breaks the rating
-            box["error"] = f"{type(exc).__name__}: {exc}"[:300]
+            failed.append(f"{type(exc).__name__}: {exc}"[:300])
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
 
     t = threading.Thread(target=work, name="scer-hub-adapter", daemon=True)
     t.start()
     t.join(timeout_s + 0.5)
-    return box.get("config")
+    return box[0] if box else None
 
 
 def hub_adapter(repo_id: str, lookup: tuple[Any, dict[str, Any]], timeout_s: float = 3.0) -> Adapter | None:
@@ -142,18 +157,18 @@ def hub_adapter(repo_id: str, lookup: tuple[Any, dict[str, Any]], timeout_s: flo
     if cfg is None or base is None:
         return None
     n = safetensors_total(info)
-    return Adapter(repo_id, base, _str(cfg.get("peft_type")), int(n) if n else None,
+    return Adapter(repo_id, base, cfg.peft_type, int(n) if n else None,
                    _hub_source(repo_id, base, cfg, n), "Hub")
 
 
-def _hub_source(repo_id: str, base: str, cfg: dict[str, Any], n: Any) -> str:
+def _hub_source(repo_id: str, base: str, cfg: AdapterConfig, n: Any) -> str:
     """Where a Hub adapter's facts come from: its config's base model and PEFT type, the Hub's parameter count."""
     return (f"https://huggingface.co/{repo_id}/blob/main/{ADAPTER_CONFIG}: base_model_name_or_path {base}, "
-            f"peft_type {cfg.get('peft_type')}"
+            f"peft_type {cfg.peft_type_text}"
             + (f"; {n:,} adapter parameters (Hub safetensors metadata)" if n else ""))
 
 
-def _hub_base(repo_id: str, cfg: dict[str, Any] | None) -> str | None:
+def _hub_base(repo_id: str, cfg: AdapterConfig | None) -> str | None:
     """The base model a Hub adapter's fetched config names; None when there is no config or it names none usable."""
     if cfg is None:
         return None
