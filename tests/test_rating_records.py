@@ -261,3 +261,49 @@ def test_lineage_info_of_a_rating_reads_its_node_and_hub_check() -> None:
     assert list(both.to_dict()) == ["hub", "node"] and both.to_dict()["hub"]["parameters"] == 10
     assert LineageInfo.from_dict(both.to_dict()).hub == checked
     assert HubCheck(checked=False, error="offline").to_dict() == {"checked": False, "error": "offline"}
+
+
+# -- the other typed tables of the engine -------------------------------------------------------------------------
+def test_renamed_ids_are_alias_records_and_the_table_still_dicts() -> None:
+    from scer_hf.rating import aliases
+
+    recs = aliases.aliases()
+    assert recs and all(isinstance(a, aliases.Alias) for a in recs.values())
+    assert aliases.table() == {k: a.to_dict() for k, a in recs.items()}
+    gpt2 = recs["gpt2"]
+    assert gpt2.current == "openai-community/gpt2" and gpt2.ref.startswith("aliases.csv#")
+    assert aliases.renamed("gpt2") == gpt2.to_dict() and aliases.canonical("GPT2") == gpt2.current
+
+
+def test_modelled_points_are_typed_and_published_points_their_dicts() -> None:
+    from scer_hf.rating import modelled as m
+
+    pts = m.points("text_generation", m.SINGLE)
+    assert pts and all(isinstance(p, m.Point) and p.value > 0 and p.params_b > 0 for p in pts)
+    assert m.published_points("text_generation", m.SINGLE) == [p.to_dict() for p in pts]
+    t = m.new_tally()
+    m.score_fold((pts[0].value, pts[0].value / 2, pts[0].value * 2), pts[0], t)
+    assert t.hits == [1.0] and t.errs == [0.0] and m.loo_summary("x", None, 1, 1, t)["coverage"] == 1.0
+
+
+def test_adapter_config_reads_the_base_and_peft_type_once() -> None:
+    from scer_hf.rating.adapter import AdapterConfig
+
+    cfg = AdapterConfig.of({"base_model_name_or_path": " bigscience/bloom-560m ", "peft_type": "LORA", "r": 8})
+    assert cfg.base_model == "bigscience/bloom-560m" and cfg.peft_type == "LORA" and cfg.peft_type_text == "LORA"
+    none = AdapterConfig.of({"base_model_name_or_path": ""})
+    assert none.base_model is None and none.peft_type is None and none.peft_type_text == "None"
+
+
+def test_the_hub_lineage_fields_of_an_answer() -> None:
+    from scer_hf.rating import hub
+    from scer_hf.rating import lineage as lin
+
+    m = hub._checked({"cardData": {"base_model": "bigscience/bloom-560m"}, "safetensors": {"total": 559_214_592},
+                      "config": {"model_type": "bloom"}})
+    node, info = lin.hub_node("someone/bloom-tuned", lookup=(m, {"checked": True}))
+    box = lin._hub_fields(m)
+    assert isinstance(box, lin.HubLineage) and box.bases == ("bigscience/bloom-560m",) and box.arch == "bloom"
+    assert box.relation == "finetune" and box.parameter_total == 559_214_592
+    assert info == box.info() and info["parameters"] == 559_214_592 and node is not None
+    assert node.params_b == pytest.approx(0.559214592) and node.architecture == "bloom"

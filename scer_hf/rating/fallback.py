@@ -27,7 +27,6 @@ from .categories import normalize_task
 from .hub import hub_card, model_info
 from .hubrecords import HubCard, HubCheck
 from .records import Indicative
-from .refrow import ReferenceRow
 from .result import PhaseRating, Rating
 from .rows import inference_how_to, pick, rate_inference_row, rate_training_row, training_how_to
 
@@ -43,8 +42,8 @@ class Ask:
     mid: str  # the model's current id (display name)
     key: str  # its lower-case current id: what every table is matched on
     tag: str | None
-    train: list[ReferenceRow]
-    infer: list[ReferenceRow]
+    train: list[_ref.ReferenceRow]
+    infer: list[_ref.ReferenceRow]
     g: _lin.Lineage
     extra: Any = None
     hub: bool | None = None
@@ -66,14 +65,14 @@ class Ask:
             self.lookups.append(model_info(self.mid, self.timeout))  # returns at once when offline
         return self.lookups[0]
 
-    def own(self, rows: list[ReferenceRow]) -> list[ReferenceRow]:
+    def own(self, rows: list[_ref.ReferenceRow]) -> list[_ref.ReferenceRow]:
         return [r for r in rows if r.matches(self.key)]
 
-    def own_inference_rows(self) -> list[ReferenceRow]:
+    def own_inference_rows(self) -> list[_ref.ReferenceRow]:
         """The model's own inference rows with a figure, for the task asked about (any task if none)."""
         return [r for r in self.own(self.infer) if r.value is not None and self.fits_task(r)]
 
-    def fits_task(self, row: ReferenceRow) -> bool:
+    def fits_task(self, row: _ref.ReferenceRow) -> bool:
         return self.tag is None or row.task_key == self.tag
 
 
@@ -89,7 +88,7 @@ def first_answer(a: Ask, steps: tuple[Step, ...], unanswered: PhaseRating) -> Ph
     return unanswered
 
 
-def _derived_gaps(rows: list[ReferenceRow]) -> list[ReferenceRow]:
+def _derived_gaps(rows: list[_ref.ReferenceRow]) -> list[_ref.ReferenceRow]:
     """Rows with no figure filled by the calculator where it can (and saying so)."""
     return [(_ref.derive_training_row(r) or r) if r.value is None and r.co2e_value is None else r for r in rows]
 
@@ -98,7 +97,7 @@ def _derived_gaps(rows: list[ReferenceRow]) -> list[ReferenceRow]:
 _INCLUDE_FLAGS = (("include_secondary=True", "[secondary]"), ("include_modelled=True", "modelled"))
 
 
-def _excluded_reason(model: str, key: str, phase: str, everything: list[ReferenceRow]) -> str:
+def _excluded_reason(model: str, key: str, phase: str, everything: list[_ref.ReferenceRow]) -> str:
     hidden = [r for r in everything if r.matches(key)]
     if not hidden:
         return f"no published {phase} figure for {model} in {_ref.REFERENCE_VERSION}"
@@ -228,7 +227,7 @@ def _no_inheritance_reason(a: Ask, tried: list[str]) -> str:
     return f"; it is {_lin.relation_phrase(me)} ({why}), so it inherits no pre-training rating"
 
 
-def _params_of(m: str, rows: list[ReferenceRow]) -> float | None:
+def _params_of(m: str, rows: list[_ref.ReferenceRow]) -> float | None:
     """A model's parameter count: the index first, else a reference row's."""
     e = _idx.lookup(m)
     if e is not None:
@@ -246,7 +245,7 @@ def _twin_edges(a: Ask, twin: str) -> list[_lin.Node]:
     return edges
 
 
-def _twin_rating(a: Ask, row: ReferenceRow, twin: str, how: str, edges: list[_lin.Node]) -> PhaseRating:
+def _twin_rating(a: Ask, row: _ref.ReferenceRow, twin: str, how: str, edges: list[_lin.Node]) -> PhaseRating:
     me = a.g.node(a.key)
     pr = rate_inference_row(row, a.infer)
     _mark(pr, "twin", twin, _lin.twin_label(twin), edges, inference_how_to(a.mid, a.tag))
