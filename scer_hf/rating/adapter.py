@@ -23,7 +23,7 @@ from typing import Any
 from ..errors import RatingError, SCERError
 from . import lineage as _lin
 from .engine import inference_how_to, training_how_to
-from .hub import file_names, safetensors_total
+from .hub import HubLookup, file_names, safetensors_total
 from .hubrecords import AdapterInfo, LineageInfo
 from .local import safetensors_params
 from .result import PhaseRating, Rating
@@ -144,7 +144,7 @@ def _fetch_config(repo_id: str, timeout_s: float) -> AdapterConfig | None:
     return box[0] if box else None
 
 
-def hub_adapter(repo_id: str, lookup: tuple[Any, dict[str, Any]], timeout_s: float = 3.0) -> Adapter | None:
+def hub_adapter(repo_id: str, lookup: HubLookup, timeout_s: float = 3.0) -> Adapter | None:
     """The adapter a Hub repo holds (from its ``adapter_config.json``), or None when it holds none.
 
     *lookup*: the repo's :func:`scer_hf.rating.hub.model_info` answer (its file list says whether it is an adapter).

@@ -20,7 +20,7 @@ import threading
 import time
 import urllib.parse
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypedDict
 
 from .._read import loads_json
 from ..core.bounds import EMISSIONS_G, PARAMETERS, number, within
@@ -28,8 +28,8 @@ from ..core.net import REDIRECTS, RefusedAnswer, read_body, same_origin
 from ..errors import InputFileError
 from .hubrecords import CO2_TEXTS, HubCard
 
-__all__ = ["card_emissions", "hub_card", "model_info", "card_field", "file_names", "safetensors_total", "hub_offline",
-           "HubModel", "DEFAULT_TIMEOUT_S", "MAX_BODY_BYTES"]
+__all__ = ["card_emissions", "hub_card", "HubStatus", "HubLookup", "model_info", "card_field", "file_names",
+           "safetensors_total", "hub_offline", "HubModel", "DEFAULT_TIMEOUT_S", "MAX_BODY_BYTES"]
 
 DEFAULT_TIMEOUT_S = 3.0
 MAX_BODY_BYTES = 8 << 20  # a model_info answer with card data is tens of KB; big eval tables ~1 MB
@@ -169,7 +169,20 @@ def _fetch(model_id: str, timeout_s: float) -> HubModel:
     raise RefusedAnswer("too many redirects, or no answer in time")
 
 
-def model_info(model_id: str, timeout_s: float = DEFAULT_TIMEOUT_S) -> tuple[HubModel | None, dict[str, Any]]:
+class HubStatus(TypedDict, total=False):
+    """How a :func:`model_info` request went: ``checked`` (the Hub answered), else ``error`` (why not); ``refused``:
+    the fields of the answer dropped, and why."""
+
+    checked: bool
+    error: str
+    refused: list[str]
+
+
+#: a :func:`model_info` answer: the checked fields (or None) and how the request went
+HubLookup = tuple[Any, HubStatus]
+
+
+def model_info(model_id: str, timeout_s: float = DEFAULT_TIMEOUT_S) -> tuple[HubModel | None, HubStatus]:
     """``(HubModel or None, status)``: one Hub request for the card data, safetensors and config of *model_id*.
 
     ``status`` is ``{"checked": True}`` (plus ``refused``: fields dropped and why) or ``{"checked": False,
@@ -197,8 +210,10 @@ def model_info(model_id: str, timeout_s: float = DEFAULT_TIMEOUT_S) -> tuple[Hub
         return None, {"checked": False, "error": f"Hub did not answer within {timeout_s} s"}
     if box.error is not None or box.info is None:
         return None, {"checked": False, "error": (box.error or "no answer")[:300]}
-    info = box.info
-    return info, {"checked": True, **({"refused": list(info.refused)} if info.refused else {})}
+    status: HubStatus = {"checked": True}
+    if box.info.refused:
+        status["refused"] = list(box.info.refused)
+    return box.info, status
 
 
 @dataclass
@@ -268,7 +283,7 @@ def _as_text(v: Any) -> Any:
 
 
 def card_emissions(model_id: str, timeout_s: float = DEFAULT_TIMEOUT_S,
-                   lookup: tuple[Any, dict[str, Any]] | None = None) -> dict[str, Any]:
+                   lookup: HubLookup | None = None) -> dict[str, Any]:
     """``{"checked": bool, "co2e_g": float?, ..., "refused": [str]?, "error": str?}`` for *model_id*'s Hub card
     (:func:`hub_card`'s JSON).
 
@@ -277,11 +292,11 @@ def card_emissions(model_id: str, timeout_s: float = DEFAULT_TIMEOUT_S,
 
 
 def hub_card(model_id: str, timeout_s: float = DEFAULT_TIMEOUT_S,
-             lookup: tuple[Any, dict[str, Any]] | None = None) -> HubCard:
+             lookup: HubLookup | None = None) -> HubCard:
     """What *model_id*'s Hub card says about emissions (:func:`card_emissions`), typed."""
     info, status = lookup if lookup is not None else model_info(model_id, timeout_s)
     if not status.get("checked"):
-        return HubCard.from_dict(status)
+        return HubCard.from_dict(dict(status))
     try:
         co2 = _co2_card(card_field(info, "co2_eq_emissions"))
     except Exception as exc:  # noqa: BLE001 - a changed response shape must not break rating

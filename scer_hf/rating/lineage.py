@@ -26,7 +26,7 @@ from typing import Any
 from . import aliases as _ali
 from . import index as _idx
 from . import reference as _ref
-from .hub import card_field, file_names, model_info, safetensors_total
+from .hub import HubLookup, card_field, file_names, model_info, safetensors_total
 from .hubrecords import NodeInfo
 
 __all__ = [
@@ -329,7 +329,7 @@ def _hub_tags(hub_info: Any) -> list[str]:
 
 
 def hub_node(model_id: str, timeout_s: float = 3.0,
-             lookup: tuple[Any, dict[str, Any]] | None = None) -> tuple[Node | None, dict[str, Any]]:
+             lookup: HubLookup | None = None) -> tuple[Node | None, dict[str, Any]]:
     """``(Node or None, info)`` from the Hub card's ``base_model`` (and relation) and the safetensors count.
 
     A quantized repo's safetensors total counts packed tensors, not parameters: it is not used as one.
