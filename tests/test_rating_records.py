@@ -307,3 +307,14 @@ def test_the_hub_lineage_fields_of_an_answer() -> None:
     assert box.relation == "finetune" and box.parameter_total == 559_214_592
     assert info == box.info() and info["parameters"] == 559_214_592 and node is not None
     assert node.params_b == pytest.approx(0.559214592) and node.architecture == "bloom"
+
+
+def test_a_stored_record_keeps_its_json_through_pickle_and_a_replaced_one_is_remade() -> None:
+    import pickle
+
+    stored = Category.from_dict({"group": "g", "extra": [1]})
+    assert stored.to_dict() == {"group": "g", "extra": [1]} and stored.group == "g"
+    again = pickle.loads(pickle.dumps(stored))
+    assert again.to_dict() == stored.to_dict() and again.read_from == {"group": "g", "extra": [1]}
+    moved = dataclasses.replace(stored, group="h")
+    assert moved.group == "h" and moved["group"] == "h" and "extra" not in moved and moved.read_from is None

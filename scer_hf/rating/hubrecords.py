@@ -55,7 +55,7 @@ class HubCard(JsonRecord):
     def from_dict(cls, d: Mapping[str, Any]) -> HubCard:
         texts = {k: _opt_str(d.get(k)) for k in CO2_TEXTS}
         return cls(checked=bool(d.get("checked")), co2e_g=_opt_float(d.get("co2e_g")), **texts,
-                   refused=_texts(d.get("refused")), error=_opt_str(d.get("error")), read_from=d)
+                   refused=_texts(d.get("refused")), error=_opt_str(d.get("error")))._as_read(d)
 
 
 @dataclass(frozen=True, eq=False, repr=False)
@@ -80,7 +80,7 @@ class HubCheck(JsonRecord):
     def from_dict(cls, d: Mapping[str, Any]) -> HubCheck:
         return cls(checked=bool(d.get("checked")), base_model=_opt_str(d.get("base_model")),
                    relation=_opt_str(d.get("relation")), parameters=_opt_int(d.get("parameters")),
-                   architecture=_opt_str(d.get("architecture")), error=_opt_str(d.get("error")), read_from=d)
+                   architecture=_opt_str(d.get("architecture")), error=_opt_str(d.get("error")))._as_read(d)
 
 
 class NodeInfoJson(TypedDict):
@@ -122,7 +122,7 @@ class NodeInfo(JsonRecord):
                    relation=str(d.get("relation") or ""), architecture=_opt_str(d.get("architecture")),
                    params_b=_opt_float(d.get("params_b")), source=str(d.get("source") or ""),
                    notes=str(d.get("notes") or ""), origin=str(d.get("origin") or ""),
-                   description=str(d.get("description") or ""), read_from=d)
+                   description=str(d.get("description") or ""))._as_read(d)
 
 
 class AdapterInfoJson(TypedDict):
@@ -155,7 +155,7 @@ class AdapterInfo(JsonRecord):
     def from_dict(cls, d: Mapping[str, Any]) -> AdapterInfo:
         return cls(model_id=str(d.get("model_id") or ""), base_model=str(d.get("base_model") or ""),
                    method=_opt_str(d.get("method")), parameters=_opt_int(d.get("parameters")),
-                   source=str(d.get("source") or ""), origin=str(d.get("origin") or ""), read_from=d)
+                   source=str(d.get("source") or ""), origin=str(d.get("origin") or ""))._as_read(d)
 
 
 @dataclass(frozen=True, eq=False, repr=False)
@@ -181,7 +181,7 @@ class LineageInfo(JsonRecord):
         return cls(node=NodeInfo.from_dict(node) if isinstance(node, Mapping) else None,
                    hub=HubCheck.from_dict(hub) if isinstance(hub, Mapping) else None,
                    adapter=AdapterInfo.from_dict(adapter) if isinstance(adapter, Mapping) else None,
-                   base=LineageInfo.from_dict(base) if isinstance(base, Mapping) else None, read_from=d)
+                   base=LineageInfo.from_dict(base) if isinstance(base, Mapping) else None)._as_read(d)
 
 
 def _json_or_none(record: JsonRecord | None) -> dict[str, Any] | None:

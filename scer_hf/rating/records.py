@@ -4,9 +4,10 @@ published figures and the reports a rating is bound to.
 
 Each is a frozen dataclass made once (by the engine, or ``from_dict`` of a stored rating) whose ``to_dict()`` is the
 JSON of the rating contract, key for key: the engine's layout for a record it made, and the very JSON it was read
-from for a record of a stored rating (a rating read and written back is unchanged, whatever keys it had). For
-callers that indexed the dicts before they were typed (``pr.category["group"]``), each also reads as a read-only
-mapping of that JSON (:class:`JsonRecord`); the package itself reads the fields.
+from for a record of a stored rating (a rating read and written back is unchanged, whatever keys it had). Each
+is also the read-only dict of that JSON (:class:`JsonRecord`), so callers that indexed or serialised the dicts before
+they were typed (``pr.category["group"]``, ``json.dumps(rating.hub)``) read the same JSON; the package itself reads
+the fields.
 """
 
 from __future__ import annotations
@@ -14,10 +15,13 @@ from __future__ import annotations
 import copy
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
-from typing import Any, NoReturn, TypedDict
+from typing import Any, NoReturn, TypedDict, TypeVar
 
 __all__ = ["JsonRecord", "Category", "PeerValue", "NearestPeer", "Co2e", "StarBand", "Indicative", "Published",
            "ReportBinding", "PeerValueJson", "StarBandJson", "IndicativeJson", "ReportBindingJson"]
+
+
+_R = TypeVar("_R", bound="JsonRecord")
 
 
 @dataclass(frozen=True, eq=False, repr=False)
@@ -29,13 +33,19 @@ class JsonRecord(dict[str, Any]):
     (``pr.category["group"]``, ``json.dumps(rating.hub)``, ``isinstance(x, dict)``) reads the same JSON.
     """
 
-    #: the JSON a record of a stored rating was read from (``from_dict``); the record is that JSON, unchanged
-    read_from: Mapping[str, Any] | None = field(default=None, kw_only=True, repr=False)
+    #: the JSON a record of a stored rating was read from (``from_dict``); the record is that JSON, unchanged (a
+    #: record made from it with ``dataclasses.replace`` is the engine's layout of its new fields)
+    read_from: Mapping[str, Any] | None = field(default=None, init=False, repr=False)
 
     def __post_init__(self) -> None:
-        if self.read_from is not None:  # a private copy: the record is immutable
-            object.__setattr__(self, "read_from", copy.deepcopy(dict(self.read_from)))
-        dict.update(self, copy.deepcopy(dict(self.read_from)) if self.read_from is not None else self._json())
+        dict.update(self, self._json())
+
+    def _as_read(self: _R, d: Mapping[str, Any]) -> _R:
+        """This record as read from *d* (``from_dict``): its JSON is *d*, key for key."""
+        object.__setattr__(self, "read_from", copy.deepcopy(dict(d)))  # a private copy: the record is immutable
+        dict.clear(self)
+        dict.update(self, copy.deepcopy(dict(d)))
+        return self
 
     def _json(self) -> Mapping[str, object]:
         """The JSON of a record the engine made (each record's own layout)."""
@@ -56,7 +66,7 @@ class JsonRecord(dict[str, Any]):
         return self  # immutable
 
     def __reduce__(self) -> tuple[object, ...]:
-        return _rebuild, (type(self), {f.name: getattr(self, f.name) for f in fields(self)})
+        return _rebuild, (type(self), {f.name: getattr(self, f.name) for f in fields(self) if f.init}, self.read_from)
 
     def _read_only(self) -> NoReturn:
         raise TypeError(f"a {type(self).__name__} is read-only: make a new one (dataclasses.replace) or use to_dict()")
@@ -83,9 +93,10 @@ class JsonRecord(dict[str, Any]):
         self._read_only()
 
 
-def _rebuild(cls: type[JsonRecord], values: dict[str, Any]) -> JsonRecord:
-    """A record again from its fields (unpickling)."""
-    return cls(**values)
+def _rebuild(cls: type[JsonRecord], values: dict[str, Any], read_from: Mapping[str, Any] | None) -> JsonRecord:
+    """A record again from its fields and the JSON it was read from (unpickling)."""
+    record = cls(**values)
+    return record._as_read(read_from) if read_from is not None else record
 
 
 def _opt_float(x: object) -> float | None:
@@ -126,7 +137,7 @@ class Category(JsonRecord):
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> Category:
-        return cls(**{k: _opt_str(d.get(k)) for k in _CATEGORY_KEYS}, read_from=d)
+        return cls(**{k: _opt_str(d.get(k)) for k in _CATEGORY_KEYS})._as_read(d)
 
 
 _CATEGORY_KEYS = ("phase", "task", "size_class", "hardware_class", "setting", "group", "metric", "reference",
@@ -154,8 +165,8 @@ class PeerValue(JsonRecord):
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> PeerValue:
-        return cls(model=_opt_str(d.get("model")), value=_opt_float(d.get("value")), ref_id=_opt_str(d.get("ref_id")),
-                   read_from=d)
+        return cls(model=_opt_str(d.get("model")), value=_opt_float(d.get("value")),
+                   ref_id=_opt_str(d.get("ref_id")))._as_read(d)
 
 
 @dataclass(frozen=True, eq=False, repr=False)
@@ -182,16 +193,17 @@ class NearestPeer(JsonRecord):
 
     def withhold(self) -> NearestPeer:
         """This peer without its grade and stars (a rating that is not comparable)."""
-        read = {k: v for k, v in self.read_from.items() if k not in ("grade", "stars")} if self.read_from else None
-        return NearestPeer(self.model, self.value, self.unit, self.percentile, None, self.ref_id, None, True,
-                           read_from=read)
+        out = NearestPeer(self.model, self.value, self.unit, self.percentile, None, self.ref_id, None, True)
+        if self.read_from is None:
+            return out
+        return out._as_read({k: v for k, v in self.read_from.items() if k not in ("grade", "stars")})
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> NearestPeer:
         return cls(model=_opt_str(d.get("model")), value=_opt_float(d.get("value")), unit=_opt_str(d.get("unit")),
                    percentile=_opt_float(d.get("percentile")), grade=_opt_str(d.get("grade")),
-                   ref_id=_opt_str(d.get("ref_id")), stars=_opt_int(d.get("stars")), withheld="grade" not in d,
-                   read_from=d)
+                   ref_id=_opt_str(d.get("ref_id")), stars=_opt_int(d.get("stars")),
+                   withheld="grade" not in d)._as_read(d)
 
 
 @dataclass(frozen=True, eq=False, repr=False)
@@ -215,7 +227,7 @@ class Co2e(JsonRecord):
     def from_dict(cls, d: Mapping[str, Any]) -> Co2e:
         sci = d.get("sci")
         return cls(value=_opt_float(d.get("value")), unit=_opt_str(d.get("unit")), basis=_opt_str(d.get("basis")),
-                   sci=sci if isinstance(sci, Mapping) else None, measured="sci" in d, read_from=d)
+                   sci=sci if isinstance(sci, Mapping) else None, measured="sci" in d)._as_read(d)
 
 
 StarBandJson = TypedDict("StarBandJson", {"stars": int, "from": float, "to": float})
@@ -234,8 +246,8 @@ class StarBand(JsonRecord):
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> StarBand:
-        return cls(stars=int(d.get("stars") or 0), low=float(d.get("from") or 0.0), high=float(d.get("to") or 0.0),
-                   read_from=d)
+        return cls(stars=int(d.get("stars") or 0), low=float(d.get("from") or 0.0),
+                   high=float(d.get("to") or 0.0))._as_read(d)
 
 
 class IndicativeJson(TypedDict):
@@ -274,7 +286,8 @@ class Indicative(JsonRecord):
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> Indicative:
         return cls(grade=_opt_str(d.get("grade")), stars=_opt_int(d.get("stars")),
-                   percentile=_opt_float(d.get("percentile")), references=_opt_int(d.get("references")), read_from=d)
+                   percentile=_opt_float(d.get("percentile")),
+                   references=_opt_int(d.get("references")))._as_read(d)
 
 
 #: the figures of :class:`Published`, in JSON order (training, AI Energy Score and inference.csv rows each use some)
@@ -317,7 +330,7 @@ class Published(JsonRecord):
     def from_dict(cls, d: Mapping[str, Any]) -> Published:
         figures: dict[str, Any] = {k: (_opt_str if k in _TEXT_FIGURES else _opt_float)(d.get(k)) for k in _FIGURES}
         return cls(provenance=_opt_str(d.get("provenance")), by=_opt_str(d.get("by")),
-                   ref_id=_opt_str(d.get("ref_id")), source=_opt_str(d.get("source")), **figures, read_from=d)
+                   ref_id=_opt_str(d.get("ref_id")), source=_opt_str(d.get("source")), **figures)._as_read(d)
 
 
 class ReportBindingJson(TypedDict):
@@ -342,4 +355,4 @@ class ReportBinding(JsonRecord):
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> ReportBinding:
         return cls(model=_opt_str(d.get("model")), boundary=_opt_str(d.get("boundary")),
-                   report_digest=_opt_str(d.get("report_digest")), read_from=d)
+                   report_digest=_opt_str(d.get("report_digest")))._as_read(d)

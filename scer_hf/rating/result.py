@@ -39,8 +39,8 @@ def _mappings(items: Any) -> list[Mapping[str, Any]]:
 
 
 def _phase_kwargs(d: Mapping[str, Any], known: set[str]) -> dict[str, Any]:
-    """The known fields of a phase rating dict, with null lists read as empty, null peers as 0, a rating
-    written before ``comparable`` existed read as comparable, and the sub-records typed (:mod:`.records`)."""
+    """The known fields of a phase rating dict, with null lists read as empty, null peers as 0, and a rating
+    written before ``comparable`` existed read as comparable (the sub-records are typed by the PhaseRating)."""
     kw: dict[str, Any] = {k: d[k] for k in known if k in d}
     kw.update({k: list(kw.get(k) or []) for k in _LIST_FIELDS})
     kw["peers"] = kw.get("peers") or 0
