@@ -214,7 +214,7 @@ class SCERCallback(TrainerCallback):
         # gathers over ranks), or the job desynchronises
         if args.include_num_input_tokens_seen in ("no", False, None):
             args.include_num_input_tokens_seen = "non_padding"
-        run._tokens_counted = "all" if args.include_num_input_tokens_seen in ("all", True) else "non_padding"
+        run.tokens_counted = "all" if args.include_num_input_tokens_seen in ("all", True) else "non_padding"
         run.output_dir = getattr(args, "output_dir", None)
         run.samples_per_step = int(args.train_batch_size) * int(args.gradient_accumulation_steps) * int(args.world_size)
         self._setup(args)
@@ -225,7 +225,7 @@ class SCERCallback(TrainerCallback):
                          token=_run_guard.train_token())
         if getattr(args, "eval_on_start", False):  # the Trainer evaluates right after this hook
             run.begin_eval(edge, pending=True)
-        run._flush(force=True)
+        run.flush(force=True)
 
     @_safe
     def on_epoch_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
@@ -255,7 +255,7 @@ class SCERCallback(TrainerCallback):
         self._setup(args)
         if not run.evaluating:
             run.output_dir = run.output_dir or getattr(args, "output_dir", None)
-            run._state = run._state or state
+            run.adopt_progress(state)
             run.begin_eval(pending=False)
         run.eval_batch()
 
@@ -288,7 +288,7 @@ class SCERCallback(TrainerCallback):
                     all(k in hist[-1] for k in logs if k not in extra):
                 hist[-1].update(extra)  # the Trainer appended a copy of logs before on_log
         if run.training:
-            run._flush()
+            run.flush()
 
     @_safe
     def on_save(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:

@@ -30,7 +30,6 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
-from .. import _read
 from ..core.grid import GridSpec
 from ..core.report import Report
 from ..core.warn import WarnOnce
@@ -38,7 +37,8 @@ from ..errors import CallbackConfigError, ReportSchemaError
 from . import distributed as dist
 from .identity import model_identity
 from .run import MetersArg, Progress, TrainingRun
-from .run_report import state_file, task_of
+from .run_report import task_of
+from .run_state import read_state
 
 __all__ = ["track_training", "TrainingTracker"]
 
@@ -77,7 +77,7 @@ class TrainingTracker:
         self._resume = Path(resume_from) if resume_from is not None else None
         out = output_dir if output_dir is not None else getattr(accelerator, "project_dir", None)
         self._run.output_dir = str(out) if out else None
-        self._run._tokens_counted = "as passed to step(tokens=...)"
+        self._run.tokens_counted = "as passed to step(tokens=...)"
         self.progress = Progress(max_steps=max_steps)
         self._n_epochs = 0
         self._eval: dict[str, float] | None = None  # counts of the open evaluation (this rank's)
@@ -114,7 +114,7 @@ class TrainingTracker:
         if self._resume is not None:
             self.progress.global_step = self._saved_step(self._resume)
         self._guard("start", run.start, self.progress, resume_from=self._resume)
-        self._guard("flush", run._flush, force=True)
+        self._guard("flush", run.flush, force=True)
         return self
 
     @contextlib.contextmanager
@@ -220,7 +220,7 @@ class TrainingTracker:
     def _identify(self) -> None:
         run, model = self._run, self._bare_model()
         if model is None:
-            run.model_info = dict(run.model_info, id=self._model_id)
+            run.model_info["id"] = self._model_id
             return
         info = model_identity(model, hub_model_id=self._model_id, output_dir=run.output_dir,
                               training_type=run.training_type)
@@ -230,8 +230,7 @@ class TrainingTracker:
     def _saved_step(self, ckpt: Path) -> int:
         """The step a checkpoint's state was saved at (0 when it cannot be read: the restore warns)."""
         try:
-            data = _read.load_json(ckpt / state_file(self._run.rank), what="report", error=ReportSchemaError)
-            return max(0, int(data.get("global_step", 0)))
+            return max(0, read_state(ckpt, self._run.rank).global_step)
         except (OSError, ValueError, TypeError, AttributeError, ReportSchemaError):
             return 0
 
@@ -259,17 +258,16 @@ class TrainingTracker:
         acc = self._accelerator
         if values and acc is not None:
             self._guard("log", acc.log, values, step=self.progress.global_step)
-        self._guard("flush", self._run._flush)
+        self._guard("flush", self._run.flush)
 
     def _abandon(self, why: str) -> None:
         """The loop raised: write the partial report as of now (no collective: the other ranks may be elsewhere)."""
         run = self._run
         if not run.training:
             return
-        run._interrupted = run._interrupted or why
-        self._guard("flush", run._flush, force=True)
-        run._training = False
-        run._remove_interrupt_handlers()
+        run.interrupt(why)
+        self._guard("flush", run.flush, force=True)
+        run.reporting.die()  # no flush at SIGTERM or exit any more
 
 
 def track_training(model: Any = None, *, accelerator: Any = None, output_dir: str | os.PathLike[str] | None = None,
