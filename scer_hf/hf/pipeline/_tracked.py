@@ -14,9 +14,10 @@ from ...core.report import Report
 from ...core.tracker import Measurement, MeasurementWarning, merge_all
 from ...core.views import top_level
 from ...core.warn import WarnOnce
+from ..identity import ModelInfo
 from ._call import CallSink, _Call, _Entry
 from ._hook import CURRENT
-from ._units import per_unit_figures
+from ._units import PerUnitFigures, per_unit_figures
 
 __all__: list[str] = []
 
@@ -92,16 +93,16 @@ class _Tracked:
             self._flush_locked()
             return list(self._totals.values())
 
-    def model_info(self) -> dict[str, Any]:  # pragma: no cover - overridden
-        return {}
+    def model_info(self) -> ModelInfo:  # pragma: no cover - overridden
+        return ModelInfo()
 
     def _extra(self) -> dict[str, Any]:  # pragma: no cover - overridden
         return {}
 
-    def per_unit(self) -> dict[str, Any]:
+    def per_unit(self) -> PerUnitFigures:
         return per_unit_figures(self.measurements, self.carbon)
 
-    def build_report(self, *, model: Mapping[str, Any] | None = None, benchmark: Mapping[str, Any] | None = None,
+    def build_report(self, *, model: ModelInfo | None = None, benchmark: Mapping[str, Any] | None = None,
                      extra: Mapping[str, Any] | None = None) -> Report:
         """The cumulative report, with optional model info, benchmark settings and extras."""
         ms = self.measurements
@@ -117,7 +118,7 @@ class _Tracked:
         ex = {"per_unit": per_unit_figures(ms, carbon), **self._extra()}
         ex.update(extra or {})
         return Report.build(
-            rows, boundary="inference", carbon=carbon, model={**self.model_info(), **dict(model or {})},
+            rows, boundary="inference", carbon=carbon, model={**self.model_info(), **(model or {})},
             provenance=self.tracker.provenance(), embodied=emb, functional_units=list(FUNCTIONAL_UNITS),
             kinds=KINDS, benchmark=benchmark, extra=ex,
         )

@@ -12,6 +12,7 @@ from ...core.grid import GridSpec
 from ...core.live_intensity import make_live
 from ...core.meters.base import Meter
 from ...errors import UnsupportedPipelineError
+from ..identity import ModelInfo
 from ._call import _Stream
 from ._hook import CURRENT
 from ._tracked import FUNCTIONAL_UNITS, _Tracked
@@ -82,14 +83,14 @@ class TrackedPipeline(_Tracked):
         call.finish()
         return out
 
-    def model_info(self) -> dict[str, Any]:
+    def model_info(self) -> ModelInfo:
         model = getattr(self._pipe, "model", None)
         mid = getattr(model, "name_or_path", None) or getattr(getattr(model, "config", None), "_name_or_path", None)
         try:
             params = int(model.num_parameters()) if model is not None else None
         except (AttributeError, TypeError, RuntimeError):
             params = None
-        return {"id": mid or None, "parameters": params, "task": self.task or None}
+        return ModelInfo(id=mid or None, parameters=params, task=self.task or None)
 
     def _extra(self) -> dict[str, Any]:
         return {"pipeline": {"task": self.task, "calls": self.calls}}
