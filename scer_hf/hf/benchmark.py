@@ -43,6 +43,7 @@ from .protocol import (
     GENERATION,
     PROTOCOL_VERSION,
     SETTINGS,
+    Interval,
     RunSettings,
     prompt_texts,
     sequential_ci,
@@ -173,7 +174,7 @@ def _prepare(texts: list[str], pipe: Any, task: str, new_tokens: int) -> tuple[l
     out, cut = [], 0
     for t in texts:
         if limit is not None:
-            ids = tok(t, add_special_tokens=False)["input_ids"]
+            ids = tok(t, add_special_tokens=False).input_ids
             if len(ids) > limit:
                 t = tok.decode(ids[:limit], skip_special_tokens=True)
                 cut += 1
@@ -349,7 +350,7 @@ class _Calls:
     def settings(self, calls_run: int, rule: _stopping.SequentialStop, stopped_by: str,
                  pinfo: PromptsInfo) -> BenchmarkBlock:
         """The ``benchmark`` block of the report: the settings, the queries run, why it stopped, the interval."""
-        p, bs, ci = self.proto, self.proto.batch_size, rule.interval()
+        p, bs, ci = self.proto, self.proto.batch_size, Interval.of(rule.interval())
         gen = self.task in GENERATION_TASKS
         prompts: PromptsInfo = {**pinfo, "used": min(calls_run * bs, len(self.texts)), "cut_to_context": self.cut,
                                 "cycled": calls_run * bs > pinfo["n"]}
@@ -359,9 +360,9 @@ class _Calls:
             do_sample=False if gen else None, batch_size=bs, concurrency=1, warmup=p.warmup,
             queries_cap=p.cap, min_queries=p.need, queries_run=calls_run * bs, calls_run=calls_run,
             queries_measured=rule.n * bs, stopped_by=stopped_by, stopping_rule=_stopping.RULE,
-            ci=BenchmarkCI(mean_j_per_query=ci["mean_j_per_query"], half_width_j=ci["half_width_j"],
-                           rel_half_width=ci["rel_half_width"], confidence=p.confidence,
-                           quantile_level=ci["quantile_level"], target_rel_half_width=p.rel_ci),
+            ci=BenchmarkCI(mean_j_per_query=ci.mean_j_per_query, half_width_j=ci.half_width_j,
+                           rel_half_width=ci.rel_half_width, confidence=p.confidence,
+                           quantile_level=ci.quantile_level, target_rel_half_width=p.rel_ci),
             prompts=prompts,
         )
 
@@ -389,9 +390,9 @@ def _add(rule: _stopping.SequentialStop, e: float, need: int, bar: Any) -> bool:
     """One measured energy per query into the stopping rule (shown on the bar); True when the rule stops."""
     done = rule.add(e)
     if rule.n >= need and rule.n >= 2:
-        now = rule.interval()
-        bar.set_postfix(j_per_query=_fmt.num(now["mean_j_per_query"]),
-                        rel_ci=f"{(now['rel_half_width'] or math.inf):.3f}", refresh=False)
+        now = Interval.of(rule.interval())
+        bar.set_postfix(j_per_query=_fmt.num(now.mean_j_per_query),
+                        rel_ci=f"{(now.rel_half_width or math.inf):.3f}", refresh=False)
     return bool(done)
 
 

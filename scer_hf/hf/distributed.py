@@ -24,8 +24,8 @@ from ..core.views import top_level
 
 __all__ = ["RankInfo", "rank_info", "nvml_indices", "meters_for_rank", "gather_to_all", "all_reduce_sum",
            "combine_ranks", "measurement_to_dict", "measurement_from_dict", "failed_payload", "MeasurementDict",
-           "Provenance", "provenance_of", "Projection", "ProjectionDict", "LiveFigures", "RankPayload", "RankDetail",
-           "DistributedDetail", "CoverageDetail"]
+           "Provenance", "ProvenanceDict", "provenance_of", "Projection", "ProjectionDict", "LiveFigures",
+           "RankPayload", "RankDetail", "DistributedDetail", "CoverageDetail"]
 
 
 @dataclass(frozen=True)
@@ -53,7 +53,7 @@ def rank_info(args: Any = None) -> RankInfo:
             pass
     dist = _dist()
     if dist is not None:
-        return RankInfo(dist.get_rank(), int(os.environ.get("LOCAL_RANK", "0")), dist.get_world_size())
+        return RankInfo(dist.get_rank(), int(os.getenv("LOCAL_RANK", "0")), dist.get_world_size())
     return RankInfo()
 
 
@@ -79,7 +79,7 @@ def nvml_indices(args: Any, rank: RankInfo) -> list[int] | None:
         idx = dev.index if dev is not None and dev.index is not None else rank.local_rank
     except (RuntimeError, AttributeError, ValueError):
         return None
-    env = os.environ.get("CUDA_VISIBLE_DEVICES")
+    env = os.getenv("CUDA_VISIBLE_DEVICES")
     if env is not None and env.strip():
         toks = [t.strip() for t in env.split(",")]
         if not all(t.isdigit() for t in toks):
@@ -178,17 +178,37 @@ class MeasurementDict(TypedDict):
     coverage: dict[str, Any]  # core's Coverage.state(), read back by Coverage.from_state
 
 
-class Provenance(TypedDict):
+Choices = dict[str, str] | dict[str, dict[str, str]]  # component -> choice; per ``rankN`` when distributed
+
+
+class ProvenanceDict(TypedDict):
+    """The report's ``provenance`` block as written."""
+
+    meters: list[dict[str, Any]]  # core's meter descriptions (``Meter.describe()``), as written
+    choices: Choices
+    failed_meters: dict[str, str]
+
+
+@dataclass(frozen=True)
+class Provenance:
     """The report's ``provenance`` block: meter descriptions, the auto choices and the meters that failed."""
 
-    meters: list[dict[str, Any]]  # core's meter descriptions (scer_hf.core.tracker), kept as written
-    choices: dict[str, Any]  # component -> choice; per ``rankN`` when distributed
-    failed_meters: dict[str, str]
+    meters: tuple[dict[str, Any], ...] = ()  # core's meter descriptions (``Meter.describe()``)
+    choices: Choices = field(default_factory=dict)
+    failed_meters: dict[str, str] = field(default_factory=dict)
+
+    def failed(self, key: str, why: str) -> Provenance:
+        """This provenance with one more failed meter (*key*: ``setup`` for a rank whose meters failed)."""
+        return replace(self, failed_meters={**self.failed_meters, key: why})
+
+    def to_dict(self) -> ProvenanceDict:
+        return ProvenanceDict(meters=[dict(m) for m in self.meters], choices=self.choices.copy(),
+                              failed_meters=dict(self.failed_meters))
 
 
 def provenance_of(d: Mapping[str, Any]) -> Provenance:
     """A tracker's provenance record (``Tracker.provenance()``) as the typed block."""
-    return Provenance(meters=[dict(m) for m in d.get("meters", ())], choices=dict(d.get("choices") or {}),
+    return Provenance(meters=tuple(dict(m) for m in d.get("meters", ())), choices=dict(d.get("choices") or {}),
                       failed_meters={str(k): str(v) for k, v in dict(d.get("failed_meters") or {}).items()})
 
 
@@ -266,7 +286,7 @@ class RankPayload:
     measures_host: bool
     has_meters: bool
     phases: tuple[MeasurementDict, ...] = ()
-    provenance: Provenance = field(default_factory=lambda: Provenance(meters=[], choices={}, failed_meters={}))
+    provenance: Provenance = field(default_factory=Provenance)
     failed: str | None = None
     live: LiveFigures | None = None
 
@@ -359,19 +379,18 @@ def _combine_phase(payloads: Sequence[RankPayload], by_rank: list[dict[str, Meas
 
 def _provenance(payloads: Sequence[RankPayload], multi: bool) -> Provenance:
     """Every rank's meters (components prefixed with the rank when distributed), choices and failed meters."""
-    out = Provenance(meters=[], choices={}, failed_meters={})
+    meters = []
+    choices: dict[str, dict[str, str]] = {}
+    failed: dict[str, str] = {}
     for p in payloads:
-        prov = p.provenance
-        for m in prov["meters"]:
-            m = dict(m, components=[f"rank{p.rank}/{c}" if multi else c for c in m.get("components", [])])
-            out["meters"].append(dict(m, rank=p.rank) if multi else m)
-        failed = dict(prov["failed_meters"], **({"setup": p.failed} if p.failed else {}))
-        if multi:
-            out["choices"][f"rank{p.rank}"] = prov["choices"]
-            out["failed_meters"].update({f"rank{p.rank}/{k}": v for k, v in failed.items()})
-        else:
-            out["choices"], out["failed_meters"] = dict(prov["choices"]), failed
-    return out
+        prov = p.provenance.failed("setup", p.failed) if p.failed else p.provenance
+        if not multi:  # one process: its own block, every meter's components listed
+            return replace(prov, meters=tuple(dict(m, components=list(m.get("components", []))) for m in prov.meters))
+        meters += [dict(m, components=[f"rank{p.rank}/{c}" for c in m.get("components", [])], rank=p.rank)
+                   for m in prov.meters]
+        choices[f"rank{p.rank}"] = {str(k): str(v) for k, v in prov.choices.items()}
+        failed.update({f"rank{p.rank}/{k}": v for k, v in prov.failed_meters.items()})
+    return Provenance(tuple(meters), choices, failed)
 
 
 def combine_ranks(payloads: Sequence[RankPayload]) -> tuple[list[Measurement], Provenance, DistributedDetail]:

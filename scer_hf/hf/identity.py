@@ -108,7 +108,7 @@ def adapter_info(model: Any) -> AdapterInfo | None:
     try:
         import peft
 
-        out["library_version"] = peft.__version__
+        out.update({"library_version": peft.__version__})
     except ImportError:  # pragma: no cover - a PeftModel without peft importable
         pass
     for k in _ADAPTER_SETTINGS:
@@ -158,8 +158,7 @@ def model_identity(model: Any, *, hub_model_id: str | None = None,
         library_name="peft" if adapter else "transformers",
     )
     if base:
-        info["base_model"], info["base_model_basis"] = base, base_basis
-        info["base_model_local"] = os.path.isdir(base)
+        info.update({"base_model": base, "base_model_basis": base_basis, "base_model_local": os.path.isdir(base)})
     if adapter:
-        info["adapter"] = adapter
+        info.update({"adapter": adapter})
     return info

@@ -113,10 +113,9 @@ class TrackedModel(_Tracked):
             else:
                 reqs = [_request(k, v) for k, v in out.items()]
                 ok = [r for r in reqs if r["error"] is None]
+                n_in, n_out = sum(r["input_tokens"] for r in ok), sum(r["output_tokens"] for r in ok)
                 counts = {"queries": len(ok), "requests": len(reqs), "failed_requests": len(reqs) - len(ok),
-                          "input_tokens": sum(r["input_tokens"] for r in ok),
-                          "output_tokens": sum(r["output_tokens"] for r in ok), "batches": 1}
-                counts["tokens"] = counts["input_tokens"] + counts["output_tokens"]
+                          "input_tokens": n_in, "output_tokens": n_out, "batches": 1, "tokens": n_in + n_out}
                 self._local.last_requests = reqs
             self._record(call_entry(res, False, counts, "generate_batch"))
         except Exception as exc:  # noqa: BLE001 - measurement never breaks inference

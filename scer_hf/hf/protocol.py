@@ -6,7 +6,7 @@ Shared by :func:`scer_hf.benchmark` (a model in this process) and :func:`scer_hf
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypedDict
 
@@ -16,7 +16,7 @@ from .prompts import PromptsInfo, load_prompts, prompt_set_info
 
 __all__ = ["PROTOCOL_VERSION", "SETTINGS", "DEFAULT_QUERIES", "DEFAULT_WARMUP", "DEFAULT_MIN_QUERIES",
            "RunSettings", "prompt_texts", "sequential_ci", "GenerationSetting",
-           "GenerationSettingDict", "GENERATION"]
+           "GenerationSettingDict", "GENERATION", "Interval", "interval_of"]
 
 PROTOCOL_VERSION = "scer-hf-bench/2"  # /2: the stopping rule scer-hf-stop/2 (min 50, 97 % t quantile)
 # Generation budgets. aienergyscore: AI Energy Score v1 text_generation config (optimum-benchmark energy_star:
@@ -131,3 +131,30 @@ def sequential_ci(values: Sequence[float], confidence: float = 0.95) -> dict[str
     for v in values:
         rule.add(v)
     return rule.interval()
+
+
+def _opt(x: object) -> float | None:
+    return float(x) if isinstance(x, (int, float)) else None
+
+
+@dataclass(frozen=True)
+class Interval:
+    """The stopping rule's interval of the energy per query (:func:`sequential_ci`'s dict, typed once)."""
+
+    n: int
+    mean_j_per_query: float | None
+    half_width_j: float | None
+    rel_half_width: float | None
+    confidence: float
+    quantile_level: float
+
+    @classmethod
+    def of(cls, d: Mapping[str, Any]) -> Interval:
+        """From :meth:`scer_hf.core.stopping.SequentialStop.interval`'s dict."""
+        return cls(int(d["n"]), _opt(d["mean_j_per_query"]), _opt(d["half_width_j"]), _opt(d["rel_half_width"]),
+                   float(d["confidence"]), float(d["quantile_level"]))
+
+
+def interval_of(values: Sequence[float], confidence: float = 0.95) -> Interval:
+    """:func:`sequential_ci` of *values*, typed."""
+    return Interval.of(sequential_ci(values, confidence))

@@ -24,14 +24,13 @@ from typing import Any
 
 from ..core.carbon import carbon_intensity
 from ..core.live_intensity import make_live
-from ..core.meters.base import Meter
 from ..core.phasebook import Edge, PhaseBook
 from ..core.report import Report
 from ..core.tracker import Measurement
 from ..core.warn import WarnOnce
 from . import distributed as dist
 from .identity import ModelInfo
-from .run_args import TRAINER_SAMPLES_RULE, MetersArg, Progress, check_config, check_meters
+from .run_args import TRAINER_SAMPLES_RULE, MetersArg, Progress, check_config, check_meters, make_meters
 from .run_report import ReportSettings, RunReporter
 from .run_state import ProgressLike, SavedPhase, SavedState, read_state, state_file
 
@@ -192,7 +191,7 @@ class TrainingRun:
             return self._book
         self._rank = rank
         try:
-            meters, choices = self._make_meters(gpu_indices)
+            meters, choices = make_meters(self._meters_arg, gpu_indices, rank.measures_host)
             nothing = rank.distributed and not meters
         except Exception as exc:  # noqa: BLE001 - measurement never breaks training
             meters, choices, nothing = [], None, False
@@ -204,35 +203,19 @@ class TrainingRun:
             self._book.tracker.on_edge = live.observe
         return self._book
 
-    def _make_meters(self, gpu_indices: Sequence[int] | None) -> tuple[list[Meter], dict[str, str] | None]:
-        arg = self._meters_arg
-        if arg is None:
-            from ..core.meters.auto import auto
-
-            return dist.meters_for_rank(auto(gpu_indices=gpu_indices, host=True), self._rank.measures_host)
-        if isinstance(arg, Meter):
-            return [arg], None
-        if callable(arg):
-            return list(arg(gpu_indices, self._rank.measures_host)), None
-        return list(arg), None
-
     # -- counts ---------------------------------------------------------------------------------
     def _counters(self) -> dict[str, float]:
         s = self._state
-        out = {"tokens": float(s.num_input_tokens_seen or 0), "steps": float(s.global_step)}
-        if self.samples_per_step is not None or s.total_flos:  # a loop that passes no FLOPs counts none (not 0)
-            out["flops"] = float(s.total_flos or 0)
-        if self.samples_per_step is None:
-            out["samples"] = float(getattr(s, "samples_seen", 0) or 0)
-        return out
+        flops = self.samples_per_step is not None or s.total_flos  # a loop that passes no FLOPs counts none (not 0)
+        return {"tokens": float(s.num_input_tokens_seen or 0), "steps": float(s.global_step),
+                **({"flops": float(s.total_flos or 0)} if flops else {}),
+                **({"samples": float(getattr(s, "samples_seen", 0) or 0)} if self.samples_per_step is None else {})}
 
     def _segment_counters(self) -> dict[str, float]:
         """The driver's cumulative counters, for the counts of each measured window."""
         if self._state is None:
             return {}
-        out = self._counters()
-        out.pop("flops", None)
-        return out
+        return {k: v for k, v in self._counters().items() if k != "flops"}
 
     def _counts(self, name: str) -> dict[str, float]:
         now = self._counters()

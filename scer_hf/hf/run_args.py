@@ -10,7 +10,7 @@ from typing import Any
 from ..core.meters.base import Meter
 from ..errors import CallbackConfigError
 
-__all__ = ["MetersArg", "Progress", "TRAINER_SAMPLES_RULE", "check_meters", "check_config"]
+__all__ = ["MetersArg", "Progress", "TRAINER_SAMPLES_RULE", "check_meters", "check_config", "make_meters"]
 
 MetersArg = Meter | Sequence[Meter] | Callable[[Sequence[int] | None, bool], Sequence[Meter]] | None
 TRAINER_SAMPLES_RULE = "optimizer steps x total batch size, capped per epoch at the dataset size"
@@ -54,3 +54,19 @@ def check_config(training_type: object, projection_after: object, flush_every_s:
         raise CallbackConfigError(f"flush_every_s={flush_every_s!r}: use seconds >= 0 (0 flushes at every log)")
     if report_path is not None and not isinstance(report_path, (str, os.PathLike)):
         raise CallbackConfigError(f"report_path={report_path!r}: use a file path, e.g. 'out/scer_report.json'")
+
+
+def make_meters(arg: MetersArg, gpu_indices: Sequence[int] | None,
+                measures_host: bool) -> tuple[list[Meter], dict[str, str] | None]:
+    """This rank's meters from a run's *arg* (None: :func:`scer_hf.core.meters.auto`, with node-wide counters on
+    local rank 0 only), and the auto choices to report."""
+    if arg is None:
+        from ..core.meters.auto import auto
+        from .distributed import meters_for_rank
+
+        return meters_for_rank(auto(gpu_indices=gpu_indices, host=True), measures_host)
+    if isinstance(arg, Meter):
+        return [arg], None
+    if callable(arg):
+        return list(arg(gpu_indices, measures_host)), None
+    return list(arg), None

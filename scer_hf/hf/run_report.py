@@ -292,7 +292,7 @@ class RunReporter:
             phases = self.local_phases(edge)
             provenance = dist.provenance_of(book.provenance())
             if run.setup_failed:
-                provenance["failed_meters"]["setup"] = run.setup_failed
+                provenance = provenance.failed("setup", run.setup_failed)
             detail = dist.DistributedDetail(world_size=1)
             final = self._is_final
         embodied = embodied_emissions(s.hardware, run.wall_s(), count=run.rank.world_size) if s.hardware else None
@@ -307,7 +307,7 @@ class RunReporter:
             carbon, per = s.live.apply(phases, s.carbon)
             rows, final = phase_dicts(phases, carbon, per, kinds, "training"), None
         return Report.build(rows if rows is not None else phases, boundary="training", carbon=carbon,
-                            model=run.model_info, provenance=provenance, embodied=embodied, kinds=kinds,
+                            model=run.model_info, provenance=provenance.to_dict(), embodied=embodied, kinds=kinds,
                             status=status, run_id=run.run_id, extra=extra, rows=self._rows if final else None,
                             final=final)
 

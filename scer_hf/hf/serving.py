@@ -48,8 +48,9 @@ from .protocol import (
     GENERATION,
     PROTOCOL_VERSION,
     SETTINGS,
+    Interval,
+    interval_of,
     prompt_texts,
-    sequential_ci,
 )
 
 __all__ = ["benchmark_endpoint", "level_name", "DEFAULT_CONCURRENCY", "MAX_CONCURRENCY"]
@@ -189,7 +190,7 @@ def _token_source(lv: Level) -> str:
     return "streamed chunks" if lv.token_sources == {"chunks"} else "usage and streamed chunks"
 
 
-def _level_dict(lv: Level, ci: dict[str, Any], phase: PhaseView | None, confidence: float,
+def _level_dict(lv: Level, ci: Interval, phase: PhaseView | None, confidence: float,
                 rel_ci: float) -> LevelResult:
     wall = lv.end_s - lv.start_s if lv.end_s > lv.start_s else None
     per_response, per_1k_tokens, wh_per_1k, unc_rel = _per_response(lv, phase)
@@ -199,9 +200,9 @@ def _level_dict(lv: Level, ci: dict[str, Any], phase: PhaseView | None, confiden
         warmup=Warmup(responses=lv.warmup_ok, failed=lv.warmup_failed),
         responses_measured=len(lv.energies_j), j_per_response=per_response, j_per_1k_output_tokens=per_1k_tokens,
         wh_per_1k_responses=wh_per_1k, meter_uncertainty_rel=unc_rel,
-        ci=LevelCI(mean_j_per_response=ci.get("mean_j_per_query"), half_width_j=ci.get("half_width_j"),
-                   rel_half_width=ci.get("rel_half_width"), confidence=confidence,
-                   quantile_level=ci.get("quantile_level"), target_rel_half_width=rel_ci),
+        ci=LevelCI(mean_j_per_response=ci.mean_j_per_query, half_width_j=ci.half_width_j,
+                   rel_half_width=ci.rel_half_width, confidence=confidence,
+                   quantile_level=ci.quantile_level, target_rel_half_width=rel_ci),
         output_tokens=lv.output_tokens, input_tokens=lv.input_tokens,
         output_tokens_per_response=lv.output_tokens / lv.responses if lv.responses else None,
         output_tokens_source=_token_source(lv),
@@ -324,7 +325,7 @@ class _Plan:
                 "0 < rel_ci < 1, 0 < confidence < 1 and timeout_s > 0")
         return cls(levels, setting, cap, min(need, cap), warm, rel_ci, confidence)
 
-    def settings(self, out: list[tuple[Level, dict[str, Any]]]) -> BenchmarkBlock:
+    def settings(self, out: list[tuple[Level, Interval]]) -> BenchmarkBlock:
         """The protocol part of the report's ``benchmark`` block, with what the levels ran."""
         st = GENERATION[self.setting]
         return BenchmarkBlock(
@@ -367,23 +368,23 @@ def _tracker(ep: Endpoint, meters: Meter | Sequence[Meter] | None, server_pid: i
 
 
 def _run_levels(plan: _Plan, run: _Run, tracker: CallTracker, client: Any, texts: list[str], where: str,
-                progress: bool) -> tuple[list[tuple[Level, dict[str, Any]]], int]:
+                progress: bool) -> tuple[list[tuple[Level, Interval]], int]:
     """Each concurrency level in turn (its own top-level phase); the levels and the prompts used in all."""
     from tqdm.auto import tqdm
 
 
-    out: list[tuple[Level, dict[str, Any]]] = []
+    out: list[tuple[Level, Interval]] = []
     offset = 0
     for c in plan.levels:
         bar = tqdm(total=plan.cap, desc=f"scer-hf {where} c={c}", unit="req", disable=not progress)
         try:
             lv = run_level(client, texts, c, name=level_name(c), tracker=tracker, record=_recorder(run, level_name(c)),
                            warmup=plan.warmup, cap=plan.cap, need=plan.need, rel_ci=plan.rel_ci,
-                           confidence=plan.confidence, ci=sequential_ci, offset=offset, progress=bar)
+                           confidence=plan.confidence, ci=interval_of, offset=offset, progress=bar)
         finally:
             bar.close()
         offset += plan.cap + max(plan.warmup, c)
-        out.append((lv, sequential_ci(lv.energies_j, plan.confidence)))
+        out.append((lv, interval_of(lv.energies_j, plan.confidence)))
     return out, offset
 
 
@@ -400,7 +401,7 @@ def _recorder(run: _Run, name: str) -> Any:
 
 def _detected_hardware(prov: Provenance) -> str | None:
     """The devices the meters named (GPU names), else the CPU model."""
-    names = [str(n) for m in prov["meters"] for n in (m.get("devices") or {}).values()]
+    names = [str(n) for m in prov.meters for n in (m.get("devices") or {}).values()]
     if names:
         return ", ".join(dict.fromkeys(names))
     from ..core.meters.estimate import cpu_model_name

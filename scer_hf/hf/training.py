@@ -26,6 +26,7 @@ import contextlib
 import os
 import traceback
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -56,6 +57,24 @@ def _num(x: Any, what: str) -> float:
     return v
 
 
+@dataclass
+class _EvalCounts:
+    """The open evaluation's counts on this rank: batches (``steps``), samples and tokens."""
+
+    steps: float = 0.0
+    samples: float = 0.0
+    tokens: float = 0.0
+
+    def add(self, *, tokens: float, samples: float) -> None:
+        """One evaluation batch."""
+        self.steps += 1
+        self.samples += samples
+        self.tokens += tokens
+
+    def as_dict(self) -> dict[str, float]:
+        return {"steps": self.steps, "samples": self.samples, "tokens": self.tokens}
+
+
 class TrainingTracker:
     """A measured custom training loop (see the module docstring); made by :func:`track_training`."""
 
@@ -80,7 +99,7 @@ class TrainingTracker:
         self._run.tokens_counted = "as passed to step(tokens=...)"
         self.progress = Progress(max_steps=max_steps)
         self._n_epochs = 0
-        self._eval: dict[str, float] | None = None  # counts of the open evaluation (this rank's)
+        self._eval: _EvalCounts | None = None  # counts of the open evaluation (this rank's)
         self._warned = WarnOnce(RuntimeWarning, stacklevel=2)
 
     # -- public -----------------------------------------------------------------------------------
@@ -134,14 +153,15 @@ class TrainingTracker:
 
         :meth:`step` inside it counts evaluation batches, not training steps."""
         self._guard("eval", self._run.begin_eval, pending=False)
-        self._eval = {"steps": 0.0, "samples": 0.0, "tokens": 0.0}
+        self._eval = _EvalCounts()
         failed = True
         try:
             yield self
             failed = False
         finally:
-            counts, self._eval = self._eval, None
-            if failed:  # an exception: no collective (the other ranks may be elsewhere)
+            ev, self._eval = self._eval, None
+            counts = ev.as_dict() if ev is not None else None  # None: end() inside the evaluation closed it
+            if failed or counts is None:  # an exception: no collective (the other ranks may be elsewhere)
                 self._guard("eval", self._run.end_eval, "eval", counts=counts)
             else:
                 self._close_eval(counts)
@@ -150,9 +170,7 @@ class TrainingTracker:
         """One optimizer step (one batch inside :meth:`evaluate`): its tokens, samples and FLOPs."""
         vals = [_num(tokens, "tokens"), _num(samples, "samples"), _num(flops, "flops")]
         if self._eval is not None:
-            self._eval["tokens"] += vals[0]
-            self._eval["samples"] += vals[1]
-            self._eval["steps"] += 1
+            self._eval.add(tokens=vals[0], samples=vals[1])
             self._run.eval_batch()
             return
         self._add(self._world(vals))
@@ -174,7 +192,7 @@ class TrainingTracker:
     def end(self) -> Report | None:
         """Close the run: every rank gathers (a collective) and rank 0 writes the complete report."""
         if self._eval is not None:
-            self._close_eval(self._eval)
+            self._close_eval(self._eval.as_dict())
             self._eval = None
         self._guard("end", self._run.end)
         return self._run.report

@@ -117,7 +117,7 @@ def _pipeline_meters(pipe: Any) -> Any:
         ms.choices["gpu"] = "not measured: the pipeline runs on the CPU"
         return ms
     if kind == "cuda" and index is not None:
-        env = os.environ.get("CUDA_VISIBLE_DEVICES")  # CUDA index -> NVML index
+        env = os.getenv("CUDA_VISIBLE_DEVICES")  # CUDA index -> NVML index
         toks = [t.strip() for t in env.split(",")] if env is not None and env.strip() else None
         if toks is None:
             return auto(gpu_indices=[int(index)])
