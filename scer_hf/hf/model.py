@@ -20,13 +20,14 @@ from collections.abc import Mapping, Sequence
 from typing import Any, TypedDict
 
 from ..core.calls import CallTracker
+from ..core.carbon import CarbonIntensity
 from ..core.grid import GridSpec
 from ..core.meters.base import Meter
 from ..errors import UnsupportedPipelineError
 from .identity import ModelInfo
 from .pipeline._call import call_entry
 from .pipeline._hook import CURRENT
-from .pipeline._tracked import _Tracked
+from .pipeline._tracked import ModelCalls, TrackedExtra, _Tracked
 
 __all__ = ["track_model", "TrackedModel", "RequestInfo"]
 
@@ -34,7 +35,7 @@ __all__ = ["track_model", "TrackedModel", "RequestInfo"]
 class TrackedModel(_Tracked):
     """A model whose ``generate`` and ``generate_batch`` measure themselves (see the module docstring)."""
 
-    def __init__(self, model: Any, tracker: CallTracker, carbon: Any, hardware: str | None) -> None:
+    def __init__(self, model: Any, tracker: CallTracker, carbon: CarbonIntensity, hardware: str | None) -> None:
         super().__init__(tracker, carbon, hardware)
         self._model = model
 
@@ -137,8 +138,8 @@ class TrackedModel(_Tracked):
             params = None
         return ModelInfo(id=mid or None, parameters=params, task="text-generation")
 
-    def _extra(self) -> dict[str, Any]:
-        return {"model_calls": {"calls": self.calls}}
+    def _extra(self) -> TrackedExtra:
+        return TrackedExtra(model_calls=ModelCalls(calls=self.calls))
 
 
 class RequestInfo(TypedDict):

@@ -27,7 +27,7 @@ from typing import Any
 
 from ..core import attribution
 from ..core.calls import CallTracker
-from ..core.carbon import resolve_grid
+from ..core.carbon import CarbonIntensity, resolve_grid
 from ..core.endpoint import APIS, Answer, Client, Endpoint
 from ..core.grid import GridSpec
 from ..core.live_intensity import make_live
@@ -40,7 +40,7 @@ from .distributed import Provenance, provenance_of
 from .identity import ModelInfo
 from .loadgen import Level, run_level
 from .pipeline._call import call_entry
-from .pipeline._tracked import _Tracked
+from .pipeline._tracked import TrackedExtra, _Tracked
 from .protocol import (
     DEFAULT_MIN_QUERIES,
     DEFAULT_QUERIES,
@@ -65,7 +65,7 @@ def level_name(c: int) -> str:
 
 
 class _Run(_Tracked):
-    def __init__(self, tracker: CallTracker, carbon: Any, hardware: str | None, model_id: str,
+    def __init__(self, tracker: CallTracker, carbon: CarbonIntensity, hardware: str | None, model_id: str,
                  parameters: int | None) -> None:
         super().__init__(tracker, carbon, hardware)
         self.model_id, self.parameters = model_id, parameters
@@ -73,8 +73,8 @@ class _Run(_Tracked):
     def model_info(self) -> ModelInfo:
         return ModelInfo(id=self.model_id, parameters=self.parameters, task="text-generation")
 
-    def _extra(self) -> dict[str, Any]:
-        return {}
+    def _extra(self) -> TrackedExtra:
+        return TrackedExtra()
 
 
 def _levels(concurrency: int | Sequence[int] | None) -> list[int]:

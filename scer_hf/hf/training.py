@@ -25,11 +25,11 @@ from __future__ import annotations
 import contextlib
 import os
 import traceback
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from types import SimpleNamespace
-from typing import Any
+from types import SimpleNamespace, TracebackType
+from typing import Any, SupportsFloat, TypeVar
 
 from ..core.grid import GridSpec
 from ..core.report import Report
@@ -44,9 +44,10 @@ from .run_state import read_state
 __all__ = ["track_training", "TrainingTracker"]
 
 _COUNTS = ("per-rank", "global")
+_T = TypeVar("_T")
 
 
-def _num(x: Any, what: str) -> float:
+def _num(x: SupportsFloat, what: str) -> float:
     """A count from the loop: a number or a 0-d tensor (``batch["attention_mask"].sum()``)."""
     try:
         v = float(x.item() if hasattr(x, "item") else x)
@@ -116,7 +117,8 @@ class TrainingTracker:
         self.start()
         return self
 
-    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
         if exc_type is None:
             self.end()
         else:
@@ -166,7 +168,7 @@ class TrainingTracker:
             else:
                 self._close_eval(counts)
 
-    def step(self, tokens: Any = 0, samples: Any = 0, flops: Any = 0) -> None:
+    def step(self, tokens: SupportsFloat = 0, samples: SupportsFloat = 0, flops: SupportsFloat = 0) -> None:
         """One optimizer step (one batch inside :meth:`evaluate`): its tokens, samples and FLOPs."""
         vals = [_num(tokens, "tokens"), _num(samples, "samples"), _num(flops, "flops")]
         if self._eval is not None:
@@ -198,7 +200,7 @@ class TrainingTracker:
         return self._run.report
 
     # -- internals --------------------------------------------------------------------------------
-    def _guard(self, key: str, fn: Any, *args: Any, **kwargs: Any) -> Any:
+    def _guard(self, key: str, fn: Callable[..., _T], *args: object, **kwargs: object) -> _T | None:
         """Measurement never breaks the loop: a bug here is one warning per kind, and training goes on."""
         try:
             return fn(*args, **kwargs)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import Any, TypedDict
 
 from ...core.calls import CallTracker, aggregate
 from ...core.carbon import CarbonIntensity
@@ -19,7 +19,24 @@ from ._call import CallSink, _Call, _Entry
 from ._hook import CURRENT
 from ._units import PerUnitFigures, per_unit_figures
 
-__all__: list[str] = []
+
+class PipelineCalls(TypedDict):
+    task: str | None
+    calls: int
+
+
+class ModelCalls(TypedDict):
+    calls: int
+
+
+class TrackedExtra(TypedDict, total=False):
+    """An inference report's ``extra``: the per-unit figures and the calls of what was tracked."""
+
+    per_unit: PerUnitFigures
+    pipeline: PipelineCalls
+    model_calls: ModelCalls
+
+__all__ = ["TrackedExtra", "PipelineCalls", "ModelCalls"]
 
 FUNCTIONAL_UNITS = ("1k_output_tokens", "query")
 KINDS = {"generate": "inference", "prefill": "inference", "decode": "inference", "forward": "inference",
@@ -96,14 +113,14 @@ class _Tracked:
     def model_info(self) -> ModelInfo:  # pragma: no cover - overridden
         return ModelInfo()
 
-    def _extra(self) -> dict[str, Any]:  # pragma: no cover - overridden
+    def _extra(self) -> TrackedExtra:  # pragma: no cover - overridden
         return {}
 
     def per_unit(self) -> PerUnitFigures:
         return per_unit_figures(self.measurements, self.carbon)
 
     def build_report(self, *, model: ModelInfo | None = None, benchmark: Mapping[str, Any] | None = None,
-                     extra: Mapping[str, Any] | None = None) -> Report:
+                     extra: TrackedExtra | None = None) -> Report:
         """The cumulative report, with optional model info, benchmark settings and extras."""
         ms = self.measurements
         emb = None
@@ -115,8 +132,7 @@ class _Tracked:
         if self.live is not None:  # each phase its own live intensity, the run energy-weighted
             carbon, per = self.live.apply(ms, self.carbon)
             rows = phase_dicts(ms, carbon, per, KINDS, "inference")
-        ex = {"per_unit": per_unit_figures(ms, carbon), **self._extra()}
-        ex.update(extra or {})
+        ex: TrackedExtra = {"per_unit": per_unit_figures(ms, carbon), **self._extra(), **(extra or {})}
         return Report.build(
             rows, boundary="inference", carbon=carbon, model={**self.model_info(), **(model or {})},
             provenance=self.tracker.provenance(), embodied=emb, functional_units=list(FUNCTIONAL_UNITS),

@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any, TypeVar
 
 from ...core.calls import CallTracker
-from ...core.carbon import resolve_grid
+from ...core.carbon import CarbonIntensity, resolve_grid
 from ...core.grid import GridSpec
 from ...core.live_intensity import make_live
 from ...core.meters.base import Meter
@@ -15,7 +15,7 @@ from ...errors import UnsupportedPipelineError
 from ..identity import ModelInfo
 from ._call import _Stream
 from ._hook import CURRENT
-from ._tracked import FUNCTIONAL_UNITS, _Tracked
+from ._tracked import FUNCTIONAL_UNITS, PipelineCalls, TrackedExtra, _Tracked
 from ._units import _count_inputs
 
 __all__ = ["track_pipeline", "TrackedPipeline", "GENERATION_TASKS", "FUNCTIONAL_UNITS", "build_tracked"]
@@ -35,7 +35,7 @@ class TrackedPipeline(_Tracked):
     is the :class:`~scer_hf.core.calls.CallTracker` over the process's shared meters.
     """
 
-    def __init__(self, pipe: Any, tracker: CallTracker, carbon: Any, hardware: str | None) -> None:
+    def __init__(self, pipe: Any, tracker: CallTracker, carbon: CarbonIntensity, hardware: str | None) -> None:
         super().__init__(tracker, carbon, hardware)
         self._pipe = pipe
         self.task = getattr(pipe, "task", None) or ""
@@ -92,8 +92,8 @@ class TrackedPipeline(_Tracked):
             params = None
         return ModelInfo(id=mid or None, parameters=params, task=self.task or None)
 
-    def _extra(self) -> dict[str, Any]:
-        return {"pipeline": {"task": self.task, "calls": self.calls}}
+    def _extra(self) -> TrackedExtra:
+        return TrackedExtra(pipeline=PipelineCalls(task=self.task, calls=self.calls))
 
 
 def _pipeline_meters(pipe: Any) -> Any:
