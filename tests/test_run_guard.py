@@ -145,10 +145,10 @@ def test_register_reinstalls_after_a_raised_run_and_a_replaced_handler(my_handle
     def dead_frame():  # noqa: ANN202
         return sys._getframe()
 
-    stale = type("Stale", (), {"_training": True, "_train_token": (threading.get_ident(), dead_frame())})()
+    stale = type("Stale", (), {"training": True, "train_token": (threading.get_ident(), dead_frame())})()
     assert _run_guard.register(stale)
     signal.signal(signal.SIGTERM, handler)
-    fresh = type("Fresh", (), {"_training": True, "_train_token": None})()
+    fresh = type("Fresh", (), {"training": True, "train_token": None})()
     assert _run_guard.register(fresh)
     assert signal.getsignal(signal.SIGTERM) is _run_guard._dispatch  # the next run is covered again
     assert [r() for r in _run_guard._active] == [fresh]  # the stale run was dropped

@@ -53,7 +53,8 @@ def command(out_dir: str, country: str, epochs: int, queries: int, overwrite: bo
             energy = fmt.energy(x["energy_j"]) + queries
             lines.append(f"  energy        : {energy}")
             lines.append(f"  CO2eq         : {fmt.co2e(x['co2e_g'])} operational")
-            lines.append(f"  SCI           : {x['sci_display']['text'] if x.get('sci_display') else 'not computed'}")
+            sd = x["sci_display"]
+            lines.append(f"  SCI           : {sd['text'] if sd else 'not computed'}")
             if x.get("comparable") is False:  # no grade, no stars; the position is in the HTML report
                 lines.append("  rating        : not rated: not comparable with the reference")
                 lines += [f"  why           : {why}" for why in x.get("not_comparable") or []]

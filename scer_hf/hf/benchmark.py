@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -33,13 +33,17 @@ from ..core.grid import GridSpec
 from ..core.meters.base import Meter
 from ..core.report import Report
 from ..errors import BenchmarkSettingsError, ModelIdError, ModelLoadError, UnknownTaskError
+from .bench_types import BenchmarkBlock, BenchmarkCI
 from .pipeline import GENERATION_TASKS, Text2TextPipeline, TrackedPipeline, track_pipeline
+from .prompts import PromptsInfo
 from .protocol import (
     DEFAULT_MIN_QUERIES,
     DEFAULT_QUERIES,
     DEFAULT_WARMUP,
+    GENERATION,
     PROTOCOL_VERSION,
     SETTINGS,
+    Interval,
     RunSettings,
     prompt_texts,
     sequential_ci,
@@ -170,7 +174,7 @@ def _prepare(texts: list[str], pipe: Any, task: str, new_tokens: int) -> tuple[l
     out, cut = [], 0
     for t in texts:
         if limit is not None:
-            ids = tok(t, add_special_tokens=False)["input_ids"]
+            ids = tok(t, add_special_tokens=False).input_ids
             if len(ids) > limit:
                 t = tok.decode(ids[:limit], skip_special_tokens=True)
                 cut += 1
@@ -235,7 +239,17 @@ def benchmark(
     settings, the queries run, why it stopped and the achieved interval.
     """
     if endpoint is not None or model is not None or concurrency is not None or endpoint_options:
-        return _endpoint(locals(), endpoint_options)
+        from .serving import benchmark_endpoint
+
+        ep, served = _endpoint_target(endpoint, model, model_or_path, task, (
+            ("batch_size", batch_size), ("device", device), ("dtype", dtype), ("quality", quality)), endpoint_options)
+        return benchmark_endpoint(
+            ep, served, concurrency, setting=setting, queries=queries, warmup=warmup, rel_ci=rel_ci,
+            confidence=confidence, prompts=prompts, meters=meters, hardware=hardware, progress=progress,
+            model_id=model_id, country_iso_code=country_iso_code, region=region,
+            carbon_intensity_g_per_kwh=carbon_intensity_g_per_kwh, pue=pue, cloud_provider=cloud_provider,
+            cloud_region=cloud_region, live_intensity=live_intensity, grid=grid,
+            min_queries=None if min_queries == DEFAULT_MIN_QUERIES else min_queries, **endpoint_options)
     proto = RunSettings.checked(setting, queries, batch_size, min_queries, warmup, rel_ci, confidence)
     texts, pinfo = prompt_texts(prompts)
     spec = _checked_grid(grid, country_iso_code=country_iso_code, region=region,
@@ -251,8 +265,10 @@ def benchmark(
     finally:
         if meters is None:  # ours to release
             tracked.close()
-    info = {**run.settings(tracked.calls, rule, stopped_by, pinfo), "device": str(getattr(pipe, "device", device)),
-            "hardware": hardware or _detect_hardware(pipe), "dtype": str(getattr(pipe.model, "dtype", None))}
+    info: BenchmarkBlock = {**run.settings(tracked.calls, rule, stopped_by, pinfo),
+                            "device": str(getattr(pipe, "device", device)),
+                            "hardware": hardware or _detect_hardware(pipe),
+                            "dtype": str(getattr(pipe.model, "dtype", None))}
     report = tracked.build_report(model={"id": model_id} if model_id else None, benchmark=info)
     if quality:
         report = _attach_quality(report, pipe, task, texts[: max(1, min(tracked.calls * proto.batch_size, len(texts)))])
@@ -311,7 +327,7 @@ class _Calls:
     @classmethod
     def prepared(cls, pipe: Any, task: str, proto: RunSettings, texts: list[str]) -> _Calls:
         gen = task in GENERATION_TASKS
-        new_tokens = SETTINGS[proto.setting]["max_new_tokens"] if gen else None
+        new_tokens = GENERATION[proto.setting].max_new_tokens if gen else None
         call_kw: dict[str, Any] = (
             {"max_new_tokens": new_tokens, "min_new_tokens": new_tokens, "do_sample": False, "num_beams": 1}
             if gen else {}
@@ -332,22 +348,23 @@ class _Calls:
             self.pipe(self.batch(i), **self.call_kw)
 
     def settings(self, calls_run: int, rule: _stopping.SequentialStop, stopped_by: str,
-                 pinfo: dict[str, Any]) -> dict[str, Any]:
+                 pinfo: PromptsInfo) -> BenchmarkBlock:
         """The ``benchmark`` block of the report: the settings, the queries run, why it stopped, the interval."""
-        p, bs, ci = self.proto, self.proto.batch_size, rule.interval()
+        p, bs, ci = self.proto, self.proto.batch_size, Interval.of(rule.interval())
         gen = self.task in GENERATION_TASKS
-        return {
-            "protocol": PROTOCOL_VERSION, "setting": p.setting, "setting_source": SETTINGS[p.setting]["source"],
-            "task": self.task, "max_new_tokens": self.new_tokens, "min_new_tokens": self.new_tokens,
-            "do_sample": False if gen else None, "batch_size": bs, "concurrency": 1, "warmup": p.warmup,
-            "queries_cap": p.cap, "min_queries": p.need, "queries_run": calls_run * bs, "calls_run": calls_run,
-            "queries_measured": rule.n * bs, "stopped_by": stopped_by, "stopping_rule": _stopping.RULE,
-            "ci": {"mean_j_per_query": ci["mean_j_per_query"], "half_width_j": ci["half_width_j"],
-                   "rel_half_width": ci["rel_half_width"], "confidence": p.confidence,
-                   "quantile_level": ci["quantile_level"], "target_rel_half_width": p.rel_ci},
-            "prompts": {**pinfo, "used": min(calls_run * bs, len(self.texts)), "cut_to_context": self.cut,
-                        "cycled": calls_run * bs > pinfo["n"]},
-        }
+        prompts: PromptsInfo = {**pinfo, "used": min(calls_run * bs, len(self.texts)), "cut_to_context": self.cut,
+                                "cycled": calls_run * bs > pinfo["n"]}
+        return BenchmarkBlock(
+            protocol=PROTOCOL_VERSION, setting=p.setting, setting_source=GENERATION[p.setting].source,
+            task=self.task, max_new_tokens=self.new_tokens, min_new_tokens=self.new_tokens,
+            do_sample=False if gen else None, batch_size=bs, concurrency=1, warmup=p.warmup,
+            queries_cap=p.cap, min_queries=p.need, queries_run=calls_run * bs, calls_run=calls_run,
+            queries_measured=rule.n * bs, stopped_by=stopped_by, stopping_rule=_stopping.RULE,
+            ci=BenchmarkCI(mean_j_per_query=ci.mean_j_per_query, half_width_j=ci.half_width_j,
+                           rel_half_width=ci.rel_half_width, confidence=p.confidence,
+                           quantile_level=ci.quantile_level, target_rel_half_width=p.rel_ci),
+            prompts=prompts,
+        )
 
 
 def _measure(tracked: TrackedPipeline, run: _Calls, progress: bool) -> tuple[_stopping.SequentialStop, str]:
@@ -373,37 +390,31 @@ def _add(rule: _stopping.SequentialStop, e: float, need: int, bar: Any) -> bool:
     """One measured energy per query into the stopping rule (shown on the bar); True when the rule stops."""
     done = rule.add(e)
     if rule.n >= need and rule.n >= 2:
-        now = rule.interval()
-        bar.set_postfix(j_per_query=_fmt.num(now["mean_j_per_query"]),
-                        rel_ci=f"{(now['rel_half_width'] or math.inf):.3f}", refresh=False)
+        now = Interval.of(rule.interval())
+        bar.set_postfix(j_per_query=_fmt.num(now.mean_j_per_query),
+                        rel_ci=f"{(now.rel_half_width or math.inf):.3f}", refresh=False)
     return bool(done)
 
 
-def _endpoint(args: dict[str, Any], options: dict[str, Any]) -> Report:
-    """``benchmark(endpoint=..., model=..., concurrency=...)``: checked, then run by the endpoint protocol."""
-    from .serving import benchmark_endpoint
-
-    if args["endpoint"] is None or args["model"] is None:
+def _endpoint_target(endpoint: str | None, model: str | None, model_or_path: Any, task: str | None,
+                     in_process: Sequence[tuple[str, Any]], options: Mapping[str, object]) -> tuple[str, str]:
+    """(endpoint, served model) of ``benchmark(endpoint=..., model=..., concurrency=...)``, checked: a server is
+    measured on text generation, with none of the in-process arguments (*in_process*: their names and values)."""
+    if endpoint is None or model is None:
         raise BenchmarkSettingsError("measuring a server needs endpoint= (its base URL, e.g. http://127.0.0.1:8000/v1) "
                                      "and model= (the name it serves); for in-process batching use batch_size=")
-    if args["model_or_path"] is not None:
+    if model_or_path is not None:
         raise BenchmarkSettingsError("pass either a model (model_or_path) or endpoint= and model=, not both")
-    unused = [k for k in ("batch_size", "device", "dtype", "quality") if args[k] not in (1, None, False)]
+    unused = [k for k, v in in_process if v not in (1, None, False)]
     if unused:
         raise BenchmarkSettingsError(f"{', '.join(unused)}: not used when measuring a server (the server decides "
                                      "how it batches; concurrency= sets the load)")
     known = {"api", "api_key", "server_pid", "parameters", "timeout_s"}
     if set(options) - known:
         raise TypeError(f"benchmark() got unexpected keyword arguments: {', '.join(sorted(set(options) - known))}")
-    keep = ("setting", "queries", "warmup", "rel_ci", "confidence", "prompts", "meters", "hardware", "progress",
-            "model_id", "country_iso_code", "region", "carbon_intensity_g_per_kwh", "pue", "cloud_provider",
-            "cloud_region", "live_intensity", "grid")
-    kw = {k: args[k] for k in keep}
-    if args["min_queries"] != DEFAULT_MIN_QUERIES:
-        kw["min_queries"] = args["min_queries"]
-    if args["task"] != "text-generation":
-        raise BenchmarkSettingsError(f"task {args['task']!r}: a server is measured on text generation only")
-    return benchmark_endpoint(args["endpoint"], args["model"], args["concurrency"], **kw, **options)
+    if task != "text-generation":
+        raise BenchmarkSettingsError(f"task {task!r}: a server is measured on text generation only")
+    return endpoint, model
 
 
 def _detect_hardware(pipe: Any) -> str | None:

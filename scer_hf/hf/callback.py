@@ -48,9 +48,13 @@ from pathlib import Path
 from typing import Any
 
 from transformers import TrainerCallback
+from transformers import TrainerControl as Control
+from transformers import TrainerState as State
+from transformers import TrainingArguments as Args
 
 from .._version import REMOVAL
 from ..core.grid import GridSpec
+from ..core.phasebook import PhaseBook
 from ..core.report import Report
 from . import distributed as dist
 from . import run_guard as _run_guard
@@ -165,6 +169,12 @@ class SCERCallback(TrainerCallback):
         self._card_rating = value  # still honoured on push until the removal
 
     @property
+    def card_rating(self) -> Any:
+        """The rating set for the card written on push (through the deprecated ``rating``), or None: the card is
+        rated when written. Reading it does not warn."""
+        return self._card_rating
+
+    @property
     def report(self) -> Report | None:
         """The latest report: final after train end, else a fresh partial one (None before training)."""
         return self._run.report
@@ -182,14 +192,14 @@ class SCERCallback(TrainerCallback):
         return trainer
 
     # -- setup -----------------------------------------------------------------------------
-    def _setup(self, args: Any) -> Any:
+    def _setup(self, args: Args) -> PhaseBook | None:
         run = self._run
         if run.book is None:
             rank = dist.rank_info(args)
             run.setup(rank, dist.nvml_indices(args, rank))
         return run.book
 
-    def _identify(self, args: Any, model: Any) -> None:
+    def _identify(self, args: Args, model: Any) -> None:
         run = self._run
         info = model_identity(model, hub_model_id=getattr(args, "hub_model_id", None),
                               output_dir=getattr(args, "output_dir", None), training_type=run.training_type,
@@ -199,14 +209,14 @@ class SCERCallback(TrainerCallback):
 
     # -- training --------------------------------------------------------------------------
     @_safe
-    def on_init_end(self, args: Any, state: Any, control: Any, model: Any = None, **kwargs: Any) -> None:
+    def on_init_end(self, args: Args, state: State, control: Control, model: Any = None, **kwargs: object) -> None:
         self._setup(args)  # pick meters while the Trainer is built, not inside train()
         if model is not None:  # before FSDP wraps (and shards) it in train()
             self._params_at_init = full_parameter_count(model)
 
     @_safe
-    def on_train_begin(self, args: Any, state: Any, control: Any, model: Any = None, train_dataloader: Any = None,
-                       **kwargs: Any) -> None:
+    def on_train_begin(self, args: Args, state: State, control: Control, model: Any = None,
+                       train_dataloader: Any = None, **kwargs: object) -> None:
         run = self._run
         if run.finished or run.training:
             run.reset()
@@ -214,57 +224,59 @@ class SCERCallback(TrainerCallback):
         # gathers over ranks), or the job desynchronises
         if args.include_num_input_tokens_seen in ("no", False, None):
             args.include_num_input_tokens_seen = "non_padding"
-        run._tokens_counted = "all" if args.include_num_input_tokens_seen in ("all", True) else "non_padding"
+        run.tokens_counted = "all" if args.include_num_input_tokens_seen in ("all", True) else "non_padding"
         run.output_dir = getattr(args, "output_dir", None)
         run.samples_per_step = int(args.train_batch_size) * int(args.gradient_accumulation_steps) * int(args.world_size)
         self._setup(args)
         if model is not None:
             self._identify(args, model)
-        ckpt = Path(args.output_dir) / f"checkpoint-{state.global_step}" if state.global_step > 0 else None
+        ckpt = _checkpoint(args, state) if state.global_step > 0 else None
         edge = run.start(state, n_examples=_dataset_len(train_dataloader), resume_from=ckpt,
                          token=_run_guard.train_token())
         if getattr(args, "eval_on_start", False):  # the Trainer evaluates right after this hook
             run.begin_eval(edge, pending=True)
-        run._flush(force=True)
+        run.flush(force=True)
 
     @_safe
-    def on_epoch_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+    def on_epoch_begin(self, args: Args, state: State, control: Control, **kwargs: object) -> None:
         self._run.begin_epoch(math.floor(float(state.epoch or 0) + 1e-9) + 1)
 
     @_safe
-    def on_step_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+    def on_step_begin(self, args: Args, state: State, control: Control, **kwargs: object) -> None:
         run = self._run
         if run.evaluating and run.training:  # an expected evaluation did not happen
             run.end_eval("eval", cancelled=run.eval_pending)
 
     @_safe
-    def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+    def on_step_end(self, args: Args, state: State, control: Control, **kwargs: object) -> None:
         if control.should_log:
             self._run.sync()  # every rank is here in lockstep (the Trainer gathers the loss next)
         self._run.step_end(int(state.global_step), evaluate_next=bool(control.should_evaluate))
 
     @_safe
-    def on_epoch_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+    def on_epoch_end(self, args: Args, state: State, control: Control, **kwargs: object) -> None:
         self._run.sync()  # all ranks end the epoch together; feeds the final train log
         self._run.end_epoch(evaluate_next=bool(control.should_evaluate))
 
     # -- evaluation ------------------------------------------------------------------------
     @_safe
-    def on_prediction_step(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+    def on_prediction_step(self, args: Args, state: State, control: Control, **kwargs: object) -> None:
         run = self._run
         self._setup(args)
         if not run.evaluating:
             run.output_dir = run.output_dir or getattr(args, "output_dir", None)
-            run._state = run._state or state
+            run.adopt_progress(state)
             run.begin_eval(pending=False)
         run.eval_batch()
 
     @_safe
-    def on_evaluate(self, args: Any, state: Any, control: Any, eval_dataloader: Any = None, **kwargs: Any) -> None:
+    def on_evaluate(self, args: Args, state: State, control: Control, eval_dataloader: Any = None,
+                    **kwargs: object) -> None:
         self._after_eval("eval", eval_dataloader)
 
     @_safe
-    def on_predict(self, args: Any, state: Any, control: Any, eval_dataloader: Any = None, **kwargs: Any) -> None:
+    def on_predict(self, args: Args, state: State, control: Control, eval_dataloader: Any = None,
+                   **kwargs: object) -> None:
         self._after_eval("predict", eval_dataloader)
 
     def _after_eval(self, what: str, eval_dataloader: Any) -> None:
@@ -276,7 +288,8 @@ class SCERCallback(TrainerCallback):
 
     # -- logs, saves, end --------------------------------------------------------------------
     @_safe
-    def on_log(self, args: Any, state: Any, control: Any, logs: dict[str, Any] | None = None, **kwargs: Any) -> None:
+    def on_log(self, args: Args, state: State, control: Control, logs: dict[str, float] | None = None,
+               **kwargs: object) -> None:
         run = self._run
         if run.book is None:
             return
@@ -288,23 +301,30 @@ class SCERCallback(TrainerCallback):
                     all(k in hist[-1] for k in logs if k not in extra):
                 hist[-1].update(extra)  # the Trainer appended a copy of logs before on_log
         if run.training:
-            run._flush()
+            run.flush()
 
     @_safe
-    def on_save(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
-        self._run.save_state(Path(args.output_dir) / f"checkpoint-{state.global_step}")
+    def on_save(self, args: Args, state: State, control: Control, **kwargs: object) -> None:
+        ckpt = _checkpoint(args, state)
+        if ckpt is not None:
+            self._run.save_state(ckpt)
 
     @_safe
-    def on_train_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+    def on_train_end(self, args: Args, state: State, control: Control, **kwargs: object) -> None:
         self._run.end()
 
     @_safe
-    def on_push_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+    def on_push_begin(self, args: Args, state: State, control: Control, **kwargs: object) -> None:
         """Hook for model-card metadata: ``scer_hf.hf.push.on_push_begin(self, args, state, control, **kw)``.
         ``Trainer.push_to_hub`` rewrites README.md *after* this hook."""
         from . import push as card_push
 
         card_push.on_push_begin(self, args, state, control, **kwargs)
+
+
+def _checkpoint(args: Args, state: State) -> Path | None:
+    """The Trainer's checkpoint folder of this step (None without an output folder: nothing is saved)."""
+    return Path(args.output_dir) / f"checkpoint-{state.global_step}" if args.output_dir else None
 
 
 def _dataset_len(loader: Any) -> int | None:

@@ -19,11 +19,45 @@ import json
 import os
 import shutil
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypedDict
 
 from ..core import fmt as _fmt
 
-__all__ = ["run_demo", "DEMO_MODEL_ID", "DEMO_OUTPUTS"]
+if TYPE_CHECKING:
+    from ..core.report import Report
+    from ..rating.result import PhaseRating
+
+__all__ = ["run_demo", "DEMO_MODEL_ID", "DEMO_OUTPUTS", "DemoSummary", "DemoPart"]
+
+
+class _DemoPartBase(TypedDict):
+    energy_j: float | None
+    co2e_g: float | None
+    sci: float | None
+    sci_unit: str | None
+    estimated: bool
+    sci_display: dict[str, Any] | None  # scer_hf.core.fmt.sci_display's
+    facts: list[dict[str, Any]]  # scer_hf.publish.figures.fact_dicts'
+    grade: str | None
+    stars: int | None
+    comparable: bool | None
+    indicative: str | None
+    not_comparable: list[str]
+
+
+class DemoPart(_DemoPartBase, total=False):
+    """One report of the demo (training or inference): its figures, facts and rating."""
+
+    queries: int | None  # inference: the queries run
+
+
+class DemoSummary(TypedDict):
+    """What :func:`run_demo` returns (and ``scer-hf demo --json`` prints)."""
+
+    out_dir: str
+    training: DemoPart
+    inference: DemoPart
+    files: list[str]
 
 DEMO_MODEL_ID = "scer-hf-demo/tiny-gpt2"  # a name for the reports and card; nothing is pushed
 # everything the demo writes into OUT_DIR (folders end with "/"): checked before anything runs
@@ -83,7 +117,7 @@ def _train(model_dir: Path, out: Path, *, country: str, epochs: int, samples: in
 def run_demo(
     out_dir: str | os.PathLike[str], *, country: str = "FRA", epochs: int = 2, samples: int = 64,
     queries: int = 40, progress: bool = True, overwrite: bool = False,
-) -> dict[str, Any]:
+) -> DemoSummary:
     """Run the journey into *out_dir*; return a summary with every file written.
 
     Any file or folder of :data:`DEMO_OUTPUTS` already in *out_dir* raises
@@ -139,25 +173,20 @@ def run_demo(
     write_html_report(training, out / "training_report.html", rating=r_train, overwrite=True)
     write_html_report(inference, out / "inference_report.html", rating=r_inf, overwrite=True)
 
-    def phase(r: Any) -> dict[str, Any]:
-        d = r.to_dict()
-        return {"energy_j": d["energy_j"], "co2e_g": d["co2e_g"], "sci": d["sci"]["value"] if d["sci"] else None,
-                "sci_unit": d["sci"]["unit"] if d["sci"] else None, "estimated": r.estimated,
-                "sci_display": _fmt.sci_display(d["sci"]), "facts": fact_dicts(d)}
-
-    return {
-        "out_dir": str(out),
-        "training": {**phase(training), **_rating_summary(r_train.to_dict()["training"])},
-        "inference": {**phase(inference), **_rating_summary(r_inf.to_dict()["inference"]),
-                      "queries": inference.to_dict()["benchmark"].get("queries_run")},
-        "files": sorted(str(p.relative_to(out)) for p in out.rglob("*") if p.is_file()
-                        and not str(p.relative_to(out)).startswith(("tiny-gpt2-base", "training/"))),
-    }
+    inf = _part(inference, r_inf.inference, fact_dicts(inference.to_dict()))
+    inf["queries"] = (inference["benchmark"] or {}).get("queries_run")
+    return DemoSummary(
+        out_dir=str(out), training=_part(training, r_train.training, fact_dicts(training.to_dict())), inference=inf,
+        files=sorted(str(p.relative_to(out)) for p in out.rglob("*") if p.is_file()
+                     and not str(p.relative_to(out)).startswith(("tiny-gpt2-base", "training/"))),
+    )
 
 
-def _rating_summary(pr: dict[str, Any]) -> dict[str, Any]:
-    """Grade, stars, comparability and the indicative position (a rating that is not comparable has no grade)."""
-    from ..rating.result import indicative_text, not_comparable_reasons
-
-    return {"grade": pr.get("grade"), "stars": pr.get("stars"), "comparable": pr.get("comparable", True),
-            "indicative": indicative_text(pr), "not_comparable": not_comparable_reasons(pr)}
+def _part(r: Report, pr: PhaseRating, facts: list[dict[str, Any]]) -> DemoPart:
+    """One report's figures and its rating: grade, stars, comparability and the indicative position (a rating that
+    is not comparable has no grade)."""
+    sci = r.sci
+    return DemoPart(energy_j=r.energy_j, co2e_g=r.co2e_g, sci=sci["value"] if sci else None,
+                    sci_unit=sci["unit"] if sci else None, estimated=r.estimated, sci_display=_fmt.sci_display(sci),
+                    facts=facts, grade=pr.grade, stars=pr.stars, comparable=pr.comparable,
+                    indicative=pr.indicative_text(), not_comparable=pr.not_comparable_reasons())

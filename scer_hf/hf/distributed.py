@@ -15,15 +15,17 @@ import os
 import sys
 import warnings
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
-from typing import Any
+from dataclasses import dataclass, field, replace
+from typing import Any, TypedDict
 
 from ..core.coverage import Coverage, fill
 from ..core.tracker import Measurement
 from ..core.views import top_level
 
 __all__ = ["RankInfo", "rank_info", "nvml_indices", "meters_for_rank", "gather_to_all", "all_reduce_sum",
-           "combine_ranks", "measurement_to_dict", "measurement_from_dict", "failed_payload"]
+           "combine_ranks", "measurement_to_dict", "measurement_from_dict", "failed_payload", "MeasurementDict",
+           "Provenance", "ProvenanceDict", "provenance_of", "Projection", "ProjectionDict", "LiveFigures",
+           "RankPayload", "RankDetail", "DistributedDetail", "CoverageDetail"]
 
 
 @dataclass(frozen=True)
@@ -51,7 +53,7 @@ def rank_info(args: Any = None) -> RankInfo:
             pass
     dist = _dist()
     if dist is not None:
-        return RankInfo(dist.get_rank(), int(os.environ.get("LOCAL_RANK", "0")), dist.get_world_size())
+        return RankInfo(dist.get_rank(), int(os.getenv("LOCAL_RANK", "0")), dist.get_world_size())
     return RankInfo()
 
 
@@ -77,7 +79,7 @@ def nvml_indices(args: Any, rank: RankInfo) -> list[int] | None:
         idx = dev.index if dev is not None and dev.index is not None else rank.local_rank
     except (RuntimeError, AttributeError, ValueError):
         return None
-    env = os.environ.get("CUDA_VISIBLE_DEVICES")
+    env = os.getenv("CUDA_VISIBLE_DEVICES")
     if env is not None and env.strip():
         toks = [t.strip() for t in env.split(",")]
         if not all(t.isdigit() for t in toks):
@@ -158,7 +160,59 @@ def all_reduce_sum(values: Sequence[float]) -> list[float] | None:
         return None
 
 
-def measurement_to_dict(m: Measurement) -> dict[str, Any]:
+class MeasurementDict(TypedDict):
+    """One phase's measurement as sent between ranks and saved in checkpoint state (:func:`measurement_to_dict`)."""
+
+    name: str
+    start_s: float
+    end_s: float
+    energy_j: dict[str, float]
+    measured: bool
+    method: str
+    counts: dict[str, float]
+    parent: str | None
+    errors: list[str]
+    error_counts: dict[str, int]
+    windows: int
+    duration_s: float
+    coverage: dict[str, Any]  # core's Coverage.state(), read back by Coverage.from_state
+
+
+Choices = dict[str, str] | dict[str, dict[str, str]]  # component -> choice; per ``rankN`` when distributed
+
+
+class ProvenanceDict(TypedDict):
+    """The report's ``provenance`` block as written."""
+
+    meters: list[dict[str, Any]]  # core's meter descriptions (``Meter.describe()``), as written
+    choices: Choices
+    failed_meters: dict[str, str]
+
+
+@dataclass(frozen=True)
+class Provenance:
+    """The report's ``provenance`` block: meter descriptions, the auto choices and the meters that failed."""
+
+    meters: tuple[dict[str, Any], ...] = ()  # core's meter descriptions (``Meter.describe()``)
+    choices: Choices = field(default_factory=dict)
+    failed_meters: dict[str, str] = field(default_factory=dict)
+
+    def failed(self, key: str, why: str) -> Provenance:
+        """This provenance with one more failed meter (*key*: ``setup`` for a rank whose meters failed)."""
+        return replace(self, failed_meters={**self.failed_meters, key: why})
+
+    def to_dict(self) -> ProvenanceDict:
+        return ProvenanceDict(meters=[dict(m) for m in self.meters], choices=self.choices.copy(),
+                              failed_meters=dict(self.failed_meters))
+
+
+def provenance_of(d: Mapping[str, Any]) -> Provenance:
+    """A tracker's provenance record (``Tracker.provenance()``) as the typed block."""
+    return Provenance(meters=tuple(dict(m) for m in d.get("meters", ())), choices=dict(d.get("choices") or {}),
+                      failed_meters={str(k): str(v) for k, v in dict(d.get("failed_meters") or {}).items()})
+
+
+def measurement_to_dict(m: Measurement) -> MeasurementDict:
     return {
         "name": m.name, "start_s": m.start_s, "end_s": m.end_s, "energy_j": dict(m.energy_j),
         "measured": m.measured, "method": m.method, "counts": dict(m.counts), "parent": m.parent,
@@ -167,7 +221,8 @@ def measurement_to_dict(m: Measurement) -> dict[str, Any]:
     }
 
 
-def measurement_from_dict(d: Mapping[str, Any]) -> Measurement:
+def measurement_from_dict(d: MeasurementDict) -> Measurement:
+    """The measurement of :func:`measurement_to_dict` (also from saved JSON: every value is converted)."""
     cov = d.get("coverage")
     return Measurement(
         name=str(d["name"]), start_s=float(d["start_s"]), end_s=float(d["end_s"]),
@@ -179,18 +234,106 @@ def measurement_from_dict(d: Mapping[str, Any]) -> Measurement:
     )
 
 
-def failed_payload(rank: RankInfo, why: str) -> dict[str, Any]:
+class ProjectionDict(TypedDict):
+    projected_energy_j: float
+    projected_co2e_g: float
+    projected_energy_uncertainty_j: float
+    projected_co2e_uncertainty_g: float
+    windows: int
+    basis: str
+
+
+@dataclass(frozen=True)
+class Projection:
+    """Projected end-of-run energy and CO2e with their uncertainty (1 standard error), from *windows* step windows."""
+
+    energy_j: float
+    co2e_g: float
+    energy_uncertainty_j: float
+    co2e_uncertainty_g: float
+    windows: int
+
+    def to_dict(self, basis: str) -> ProjectionDict:
+        """The report's ``extra.projection`` block: the figures, the windows and how they were projected."""
+        return ProjectionDict(projected_energy_j=self.energy_j, projected_co2e_g=self.co2e_g,
+                              projected_energy_uncertainty_j=self.energy_uncertainty_j,
+                              projected_co2e_uncertainty_g=self.co2e_uncertainty_g, windows=self.windows,
+                              basis=basis)
+
+    def figures(self) -> dict[str, float]:
+        """The ``projected_*`` figures by name (the logs' ``scer/projected_*`` keys without the prefix)."""
+        return {"projected_energy_j": self.energy_j, "projected_co2e_g": self.co2e_g,
+                "projected_energy_uncertainty_j": self.energy_uncertainty_j,
+                "projected_co2e_uncertainty_g": self.co2e_uncertainty_g}
+
+
+@dataclass(frozen=True)
+class LiveFigures:
+    """One rank's running figures at a sync: energy so far (None: no true total), coverage, and its projection."""
+
+    energy_j: float | None
+    coverage: float
+    projection: Projection | None = None
+
+
+@dataclass(frozen=True)
+class RankPayload:
+    """What one rank sends at a lockstep point (``all_gather_object``): its phases that changed (as dicts), its
+    provenance, why it failed (it then sends no phases and counts as unmeasured), and its live figures."""
+
+    rank: int
+    local_rank: int
+    measures_host: bool
+    has_meters: bool
+    phases: tuple[MeasurementDict, ...] = ()
+    provenance: Provenance = field(default_factory=Provenance)
+    failed: str | None = None
+    live: LiveFigures | None = None
+
+
+def failed_payload(rank: RankInfo, why: str) -> RankPayload:
     """What a rank sends when it could not build its payload: no phases, and why (it counts as unmeasured)."""
-    return {"rank": rank.rank, "local_rank": rank.local_rank, "measures_host": rank.measures_host,
-            "has_meters": True, "phases": [], "failed": why, "provenance": {}}
+    return RankPayload(rank.rank, rank.local_rank, rank.measures_host, has_meters=True, failed=why)
 
 
-def _rank_phase(p: Mapping[str, Any], d: Mapping[str, Any] | None, ref: Measurement, multi: bool) -> Measurement:
+class CoverageDetail(TypedDict):
+    measured_fraction: float
+    windows_measured: int
+    windows: int
+
+
+class _RankDetailBase(TypedDict):
+    rank: int
+    local_rank: int
+    measures_host: bool
+    has_meters: bool
+    energy_j: float | None
+    energy_j_measured: float
+    duration_s: float
+    coverage: CoverageDetail
+
+
+class RankDetail(_RankDetailBase, total=False):
+    """One rank's share in ``extra.distributed.ranks``."""
+
+    failed: str
+
+
+class DistributedDetail(TypedDict, total=False):
+    """The report's ``extra.distributed`` block (``world_size`` only for a single process)."""
+
+    world_size: int
+    ranks: list[RankDetail]
+    rule: str
+    note: str
+
+
+def _rank_phase(p: RankPayload, d: MeasurementDict | None, ref: Measurement, multi: bool) -> Measurement:
     """Rank *p*'s measurement of phase *ref* (components prefixed); a phase the rank never reported is all gap."""
-    r = int(p["rank"])
+    r = p.rank
     prefix = f"rank{r}/" if multi else ""
     if d is None:
-        why = p.get("failed") or "phase not reported by this rank"
+        why = p.failed or "phase not reported by this rank"
         return Measurement(ref.name, ref.start_s, ref.end_s, {}, measured=False, method="unmeasured",
                            parent=ref.parent, errors=(f"rank {r}: {why}",), windows=0, duration_s=ref.duration_s,
                            coverage=Coverage.none(ref.duration_s, (f"{prefix}unmeasured",), windows=1))
@@ -202,7 +345,7 @@ def _rank_phase(p: Mapping[str, Any], d: Mapping[str, Any] | None, ref: Measurem
                        windows=m.windows, duration_s=m.duration_s, coverage=cov)
 
 
-def _combine_phase(payloads: Sequence[Mapping[str, Any]], by_rank: list[dict[str, Any]], ref: Measurement,
+def _combine_phase(payloads: Sequence[RankPayload], by_rank: list[dict[str, MeasurementDict]], ref: Measurement,
                    multi: bool) -> Measurement:
     """One phase over every rank: energy per prefixed component, coverage over rank-seconds (with each rank's own
     coverage kept for per-unit figures), durations and counts of world rank 0 (the Trainer's counters are global)."""
@@ -213,12 +356,12 @@ def _combine_phase(payloads: Sequence[Mapping[str, Any]], by_rank: list[dict[str
     methods: set[str] = set()
     measured = True
     for p, phs in zip(payloads, by_rank, strict=True):
-        if not p.get("has_meters", True):
+        if not p.has_meters:
             continue
         m = _rank_phase(p, phs.get(ref.name), ref, multi)
         energy.update(m.energy_j)
         cov = cov.merge(replace(m.cov, ranks={}))
-        ranks[str(p["rank"])] = m.cov
+        ranks[str(p.rank)] = m.cov
         for e, n in m.error_counts.items():
             errors[e] = errors.get(e, 0) + n
         methods.add(m.method)
@@ -234,59 +377,52 @@ def _combine_phase(payloads: Sequence[Mapping[str, Any]], by_rank: list[dict[str
                        duration_s=ref.duration_s, coverage=cov)
 
 
-def combine_ranks(payloads: Sequence[Mapping[str, Any]]) -> tuple[list[Measurement], dict[str, Any], dict[str, Any]]:
+def _provenance(payloads: Sequence[RankPayload], multi: bool) -> Provenance:
+    """Every rank's meters (components prefixed with the rank when distributed), choices and failed meters."""
+    meters = []
+    choices: dict[str, dict[str, str]] = {}
+    failed: dict[str, str] = {}
+    for p in payloads:
+        prov = p.provenance.failed("setup", p.failed) if p.failed else p.provenance
+        if not multi:  # one process: its own block, every meter's components listed
+            return replace(prov, meters=tuple(dict(m, components=list(m.get("components", []))) for m in prov.meters))
+        meters += [dict(m, components=[f"rank{p.rank}/{c}" for c in m.get("components", [])], rank=p.rank)
+                   for m in prov.meters]
+        choices[f"rank{p.rank}"] = {str(k): str(v) for k, v in prov.choices.items()}
+        failed.update({f"rank{p.rank}/{k}": v for k, v in prov.failed_meters.items()})
+    return Provenance(tuple(meters), choices, failed)
+
+
+def combine_ranks(payloads: Sequence[RankPayload]) -> tuple[list[Measurement], Provenance, DistributedDetail]:
     """Combine per-rank payloads into phases, provenance and a per-rank detail block.
 
-    A payload is ``{"rank", "local_rank", "measures_host", "has_meters", "phases": [measurement dicts],
-    "provenance": {...}}`` (``"failed"``: why a rank sent no phases). A rank with no meters at all by design (no GPU,
-    host measured by local rank 0) contributes no energy and no gap. A rank that failed, or did not report a phase,
-    contributes a gap over that phase's duration: it is counted in the coverage and never as zero energy.
+    A rank with no meters at all by design (no GPU, host measured by local rank 0) contributes no energy and no gap.
+    A rank that failed (``failed``: it sent no phases), or did not report a phase, contributes a gap over that
+    phase's duration: it is counted in the coverage and never as zero energy.
     """
-    payloads = sorted(payloads, key=lambda p: int(p["rank"]))
+    payloads = sorted(payloads, key=lambda p: p.rank)
     multi = len(payloads) > 1
-    pre = (lambda r, c: f"rank{r}/{c}") if multi else (lambda r, c: c)
-    by_rank = [{str(d["name"]): d for d in p["phases"]} for p in payloads]
+    by_rank = [{d["name"]: d for d in p.phases} for p in payloads]
     refs: dict[str, Measurement] = {}
     for phs in by_rank:  # every phase any rank saw, in the order the first rank that saw it has them
         for name, d in phs.items():
             refs.setdefault(name, measurement_from_dict(d))
     phases = [_combine_phase(payloads, by_rank, ref, multi) for ref in refs.values()]
-    meters: list[dict[str, Any]] = []
-    choices: dict[str, Any] = {}
-    failed: dict[str, Any] = {}
-    for p in payloads:
-        prov = dict(p.get("provenance") or {})
-        for m in prov.get("meters", []):
-            m = dict(m)
-            m["components"] = [pre(p["rank"], c) for c in m.get("components", [])]
-            if multi:
-                m["rank"] = p["rank"]
-            meters.append(m)
-        rank_failed = dict(prov.get("failed_meters", {}))
-        if p.get("failed"):
-            rank_failed["setup"] = str(p["failed"])
-        if multi:
-            choices[f"rank{p['rank']}"] = prov.get("choices", {})
-            failed.update({f"rank{p['rank']}/{k}": v for k, v in rank_failed.items()})
-        else:
-            choices = dict(prov.get("choices", {}))
-            failed = rank_failed
-    provenance = {"meters": meters, "choices": choices, "failed_meters": failed}
-    detail = {
-        "world_size": len(payloads),
-        "ranks": [_rank_detail(p, phases, multi) for p in payloads],
-        "rule": "each rank measures its own GPU(s); node-wide CPU/RAM counters are read once per node by local "
-                "rank 0; process-scoped CPU/RAM estimates count each rank's own process; "
-                "components are prefixed with the rank; durations and counts are world rank 0's; a rank that "
-                "failed is a coverage gap, never zero energy",
-    }
-    return phases, provenance, detail
+    detail = DistributedDetail(
+        world_size=len(payloads),
+        ranks=[_rank_detail(p, phases, multi) for p in payloads],
+        rule="each rank measures its own GPU(s); node-wide CPU/RAM counters are read once per node by local "
+             "rank 0; process-scoped CPU/RAM estimates count each rank's own process; "
+             "components are prefixed with the rank; durations and counts are world rank 0's; a rank that "
+             "failed is a coverage gap, never zero energy",
+    )
+    return phases, _provenance(payloads, multi), detail
 
 
-def _rank_detail(p: Mapping[str, Any], phases: Sequence[Measurement], multi: bool) -> dict[str, Any]:
+def _rank_detail(p: RankPayload, phases: Sequence[Measurement], multi: bool) -> RankDetail:
     """One rank's share of the top-level phases: energy (measured plus filled, None when a gap cannot be filled),
     the measured part, duration and coverage."""
-    key = str(p["rank"])
+    key = str(p.rank)
     prefix = f"rank{key}/" if multi else ""
     cov = Coverage()
     energy: float | None = 0.0
@@ -302,11 +438,11 @@ def _rank_detail(p: Mapping[str, Any], phases: Sequence[Measurement], multi: boo
         measured += sum(own.values())
         f = fill(c, own)
         energy = None if energy is None or f.unfilled else energy + sum(own.values()) + f.total_j
-    out = {"rank": p["rank"], "local_rank": p["local_rank"], "measures_host": p["measures_host"],
-           "has_meters": p.get("has_meters", True), "energy_j": energy, "energy_j_measured": measured,
-           "duration_s": sum(float(d["duration_s"]) for d in top_level(p["phases"])),
-           "coverage": {"measured_fraction": cov.measured_fraction if cov.windows else 1.0,
-                        "windows_measured": cov.windows_measured, "windows": cov.windows}}
-    if p.get("failed"):
-        out["failed"] = str(p["failed"])
+    out = RankDetail(rank=p.rank, local_rank=p.local_rank, measures_host=p.measures_host, has_meters=p.has_meters,
+                     energy_j=energy, energy_j_measured=measured,
+                     duration_s=sum(float(d["duration_s"]) for d in top_level(p.phases)),
+                     coverage=CoverageDetail(measured_fraction=cov.measured_fraction if cov.windows else 1.0,
+                                             windows_measured=cov.windows_measured, windows=cov.windows))
+    if p.failed:
+        out["failed"] = p.failed
     return out

@@ -18,21 +18,61 @@ from __future__ import annotations
 import enum
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, TypedDict
 
 from .params import full_parameter_count
 
-__all__ = ["model_identity", "adapter_info", "base_model_of"]
+__all__ = ["model_identity", "adapter_info", "base_model_of", "ModelInfo", "AdapterInfo"]
 
-_ADAPTER_SETTINGS = ("r", "lora_alpha", "lora_dropout", "target_modules", "task_type", "bias", "use_dora")
+Setting = str | int | float | bool | list["Setting"] | None  # a JSON-safe adapter setting (:func:`_plain`)
 
 
-def _plain(v: Any) -> Any:
+class AdapterInfo(TypedDict, total=False):
+    """A PEFT adapter in the ``model`` block: method, name, own parameter count, library and main settings."""
+
+    method: Setting
+    name: str
+    parameters: int | None
+    library: str
+    library_version: str
+    r: Setting
+    lora_alpha: Setting
+    lora_dropout: Setting
+    target_modules: Setting
+    task_type: Setting
+    bias: Setting
+    use_dora: Setting
+
+
+class ModelInfo(TypedDict, total=False):
+    """A training report's ``model`` block (see the module docstring; ``task`` is the pipeline task)."""
+
+    id: str | None
+    id_basis: str | None
+    parameters: int | None
+    parameters_trainable: int | None
+    task: str | None
+    training_type: str
+    training_type_basis: str
+    library_name: str
+    base_model: str
+    base_model_basis: str | None
+    base_model_local: bool
+    adapter: AdapterInfo
+
+_SettingName = Literal["r", "lora_alpha", "lora_dropout", "target_modules", "task_type", "bias", "use_dora"]
+_ADAPTER_SETTINGS: tuple[_SettingName, ...] = ("r", "lora_alpha", "lora_dropout", "target_modules", "task_type",
+                                               "bias", "use_dora")
+
+
+def _plain(v: object) -> Setting:
     """A JSON-safe copy of an adapter setting (sets and enums become lists and strings)."""
     if isinstance(v, enum.Enum):
         return _plain(v.value)
     if isinstance(v, (set, frozenset, tuple, list)):
-        return sorted(str(x) for x in v) if isinstance(v, (set, frozenset)) else [_plain(x) for x in v]
+        if isinstance(v, (set, frozenset)):
+            return [*sorted(str(x) for x in v)]
+        return [_plain(x) for x in v]
     if v is None or isinstance(v, (bool, int, float, str)):
         return v
     return str(getattr(v, "value", v))
@@ -57,21 +97,23 @@ def _adapter_parameters(model: Any, name: str) -> int | None:
         return None
 
 
-def adapter_info(model: Any) -> dict[str, Any] | None:
+def adapter_info(model: Any) -> AdapterInfo | None:
     """Method, parameter count, name and settings of a PEFT model's active adapter; None for a plain model."""
     found = _peft_config(model)
     if found is None:
         return None
     name, cfg = found
-    out: dict[str, Any] = {"method": _plain(getattr(cfg, "peft_type", None)), "name": name,
-                           "parameters": _adapter_parameters(model, name), "library": "peft"}
+    out = AdapterInfo(method=_plain(getattr(cfg, "peft_type", None)), name=name,
+                      parameters=_adapter_parameters(model, name), library="peft")
     try:
         import peft
 
-        out["library_version"] = peft.__version__
+        out.update({"library_version": peft.__version__})
     except ImportError:  # pragma: no cover - a PeftModel without peft importable
         pass
-    out.update({k: _plain(getattr(cfg, k)) for k in _ADAPTER_SETTINGS if getattr(cfg, k, None) is not None})
+    for k in _ADAPTER_SETTINGS:
+        if getattr(cfg, k, None) is not None:
+            out[k] = _plain(getattr(cfg, k))
     return out
 
 
@@ -100,23 +142,23 @@ def _own_id(hub_model_id: str | None, output_dir: str | os.PathLike[str] | None)
 
 def model_identity(model: Any, *, hub_model_id: str | None = None,
                    output_dir: str | os.PathLike[str] | None = None, training_type: str | None = None,
-                   params_at_init: int | None = None) -> dict[str, Any]:
+                   params_at_init: int | None = None) -> ModelInfo:
     """The report's ``model`` block for *model* being trained (see the module docstring)."""
     own, basis = _own_id(hub_model_id, output_dir)
     base, base_basis = base_model_of(model)
     counted = full_parameter_count(model)
     adapter = adapter_info(model)
-    info: dict[str, Any] = {
-        "id": own or base, "id_basis": basis or ("the starting checkpoint (no output folder given)" if base else None),
-        "parameters": max(counted or 0, params_at_init or 0) or None,
-        "parameters_trainable": full_parameter_count(model, trainable_only=True),
-        "training_type": training_type or ("fine-tuning" if base or adapter else "pre-training"),
-        "training_type_basis": "given" if training_type else "inferred from the starting checkpoint "
-                                                             "(config._name_or_path or the PEFT adapter's base)",
-        "library_name": "peft" if adapter else "transformers",
-    }
+    info = ModelInfo(
+        id=own or base, id_basis=basis or ("the starting checkpoint (no output folder given)" if base else None),
+        parameters=max(counted or 0, params_at_init or 0) or None,
+        parameters_trainable=full_parameter_count(model, trainable_only=True),
+        training_type=training_type or ("fine-tuning" if base or adapter else "pre-training"),
+        training_type_basis="given" if training_type else "inferred from the starting checkpoint "
+                                                          "(config._name_or_path or the PEFT adapter's base)",
+        library_name="peft" if adapter else "transformers",
+    )
     if base:
-        info.update(base_model=base, base_model_basis=base_basis, base_model_local=os.path.isdir(base))
+        info.update({"base_model": base, "base_model_basis": base_basis, "base_model_local": os.path.isdir(base)})
     if adapter:
-        info["adapter"] = adapter
+        info.update({"adapter": adapter})
     return info

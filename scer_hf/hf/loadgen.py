@@ -20,6 +20,7 @@ from typing import Any
 
 from ..core.calls import CallHandle, CallTracker
 from ..core.endpoint import Answer, Client
+from .protocol import Interval
 
 __all__ = ["Level", "run_level", "MAX_CONSECUTIVE_FAILURES"]
 
@@ -51,7 +52,7 @@ class Level:
 
 class _State:
     def __init__(self, level: Level, cap: int, need: int, rel_ci: float, confidence: float,
-                 ci: Callable[[Sequence[float], float], dict[str, Any]]) -> None:
+                 ci: Callable[[Sequence[float], float], Interval]) -> None:
         self.level, self.cap, self.need = level, cap, need
         self.rel_ci, self.confidence, self.ci = rel_ci, confidence, ci
         self.lock = threading.Lock()
@@ -90,7 +91,7 @@ class _State:
         lv.energies_j.append(energy_j)
         n = len(lv.energies_j)
         if not self.stop and n >= self.need and n >= 2:
-            rel = self.ci(lv.energies_j, self.confidence).get("rel_half_width")
+            rel = self.ci(lv.energies_j, self.confidence).rel_half_width
             if rel is not None and rel <= self.rel_ci:
                 self.stop, lv.stopped_by = True, "ci"
 
@@ -98,9 +99,8 @@ class _State:
 def _counts(ans: Answer) -> dict[str, float]:
     if not ans.ok:
         return {"failed_requests": 1}
-    c = {"queries": 1.0, "input_tokens": float(ans.prompt_tokens or 0), "output_tokens": float(ans.output_tokens)}
-    c["tokens"] = c["input_tokens"] + c["output_tokens"]
-    return c
+    n_in, n_out = float(ans.prompt_tokens or 0), float(ans.output_tokens)
+    return {"queries": 1.0, "input_tokens": n_in, "output_tokens": n_out, "tokens": n_in + n_out}
 
 
 def _one(client: Client, prompt: str, tracker: CallTracker | None, state: _State | None,
@@ -128,7 +128,7 @@ def _one(client: Client, prompt: str, tracker: CallTracker | None, state: _State
 
 def run_level(make_client: Callable[[], Client], texts: Sequence[str], concurrency: int, *, name: str,
               tracker: CallTracker, record: Callable[[Any, Answer], float | None], warmup: int, cap: int,
-              need: int, rel_ci: float, confidence: float, ci: Callable[[Sequence[float], float], dict[str, Any]],
+              need: int, rel_ci: float, confidence: float, ci: Callable[[Sequence[float], float], Interval],
               offset: int = 0, progress: Any = None) -> Level:
     """Run one level (see the module docstring). *record(call_energy, answer)* files a measured request and
     returns its energy per response when fully measured (else None)."""

@@ -17,23 +17,25 @@ attributes (and the forward call, unmeasured) pass through to the model.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, TypedDict
 
 from ..core.calls import CallTracker
+from ..core.carbon import CarbonIntensity
 from ..core.grid import GridSpec
 from ..core.meters.base import Meter
 from ..errors import UnsupportedPipelineError
+from .identity import ModelInfo
 from .pipeline._call import call_entry
 from .pipeline._hook import CURRENT
-from .pipeline._tracked import _Tracked
+from .pipeline._tracked import ModelCalls, TrackedExtra, _Tracked
 
-__all__ = ["track_model", "TrackedModel"]
+__all__ = ["track_model", "TrackedModel", "RequestInfo"]
 
 
 class TrackedModel(_Tracked):
     """A model whose ``generate`` and ``generate_batch`` measure themselves (see the module docstring)."""
 
-    def __init__(self, model: Any, tracker: CallTracker, carbon: Any, hardware: str | None) -> None:
+    def __init__(self, model: Any, tracker: CallTracker, carbon: CarbonIntensity, hardware: str | None) -> None:
         super().__init__(tracker, carbon, hardware)
         self._model = model
 
@@ -112,10 +114,9 @@ class TrackedModel(_Tracked):
             else:
                 reqs = [_request(k, v) for k, v in out.items()]
                 ok = [r for r in reqs if r["error"] is None]
+                n_in, n_out = sum(r["input_tokens"] for r in ok), sum(r["output_tokens"] for r in ok)
                 counts = {"queries": len(ok), "requests": len(reqs), "failed_requests": len(reqs) - len(ok),
-                          "input_tokens": sum(r["input_tokens"] for r in ok),
-                          "output_tokens": sum(r["output_tokens"] for r in ok), "batches": 1}
-                counts["tokens"] = counts["input_tokens"] + counts["output_tokens"]
+                          "input_tokens": n_in, "output_tokens": n_out, "batches": 1, "tokens": n_in + n_out}
                 self._local.last_requests = reqs
             self._record(call_entry(res, False, counts, "generate_batch"))
         except Exception as exc:  # noqa: BLE001 - measurement never breaks inference
@@ -123,38 +124,49 @@ class TrackedModel(_Tracked):
             h.abandon()
 
     @property
-    def last_requests(self) -> list[dict[str, Any]]:
+    def last_requests(self) -> list[RequestInfo]:
         """Per request of this thread's latest ``generate_batch``: ids, token counts, error, scheduler times (s)."""
         return list(getattr(self._local, "last_requests", None) or [])
 
     # -- report ----------------------------------------------------------------------------------------
-    def model_info(self) -> dict[str, Any]:
+    def model_info(self) -> ModelInfo:
         m = self._model
         mid = getattr(m, "name_or_path", None) or getattr(getattr(m, "config", None), "_name_or_path", None)
         try:
             params = int(m.num_parameters())
         except (AttributeError, TypeError, RuntimeError):
             params = None
-        return {"id": mid or None, "parameters": params, "task": "text-generation"}
+        return ModelInfo(id=mid or None, parameters=params, task="text-generation")
 
-    def _extra(self) -> dict[str, Any]:
-        return {"model_calls": {"calls": self.calls}}
+    def _extra(self) -> TrackedExtra:
+        return TrackedExtra(model_calls=ModelCalls(calls=self.calls))
 
 
-def _request(rid: str, r: Any) -> dict[str, Any]:
+class RequestInfo(TypedDict):
+    """One request of a continuous batch (:attr:`TrackedModel.last_requests`)."""
+
+    request_id: str
+    input_tokens: int
+    output_tokens: int
+    error: str | None
+    time_to_first_token_s: float | None
+    latency_s: float | None
+
+
+def _request(rid: str, r: Any) -> RequestInfo:
     """One continuous-batching request (a transformers ``GenerationOutput``) as counts and times."""
     created = getattr(r, "created_time", None)
     life = tuple(getattr(r, "lifespan", None) or (-1, -1))
     stamps = getattr(r, "timestamps", None) or []
     err = getattr(r, "error", None)
-    return {
-        "request_id": str(rid),
-        "input_tokens": len(getattr(r, "prompt_ids", None) or []),
-        "output_tokens": len(getattr(r, "generated_tokens", None) or []),
-        "error": None if err is None else str(err)[:200],
-        "time_to_first_token_s": (stamps[0] - created) if stamps and created is not None else None,
-        "latency_s": (life[1] - created) if created is not None and life[1] >= 0 else None,
-    }
+    return RequestInfo(
+        request_id=str(rid),
+        input_tokens=len(getattr(r, "prompt_ids", None) or []),
+        output_tokens=len(getattr(r, "generated_tokens", None) or []),
+        error=None if err is None else str(err)[:200],
+        time_to_first_token_s=(stamps[0] - created) if stamps and created is not None else None,
+        latency_s=(life[1] - created) if created is not None and life[1] >= 0 else None,
+    )
 
 
 def track_model(

@@ -10,11 +10,36 @@ from __future__ import annotations
 import json
 from functools import lru_cache
 from importlib import resources
-from typing import Any
+from typing import Any, TypedDict
 
-__all__ = ["load_prompts", "PROMPT_SET", "prompt_set_info"]
+__all__ = ["load_prompts", "PROMPT_SET", "prompt_set_info", "PromptRecord", "PromptsInfo"]
 
-PROMPT_SET = {
+
+class PromptRecord(TypedDict):
+    """One shipped prompt (a line of ``prompts.jsonl``)."""
+
+    id: str
+    prompt: str
+    category: str
+    source_id: int
+
+
+class PromptsInfo(TypedDict, total=False):
+    """Where a benchmark's prompts come from (the report's ``benchmark.prompts``); ``n``: how many there are."""
+
+    name: str
+    source: str
+    license: str | None
+    license_url: str
+    attribution: str
+    file: str
+    n: int
+    used: int
+    cut_to_context: int
+    cycled: bool
+
+
+PROMPT_SET = PromptsInfo({
     "name": "scer-hf dolly-1k",
     "source": "databricks-dolly-15k (github.com/databrickslabs/dolly, data/databricks-dolly-15k.jsonl), "
               "first 1,000 records with 20-1,500 characters; see scer_hf/data/prompts/SOURCE.md",
@@ -23,12 +48,12 @@ PROMPT_SET = {
     "attribution": "Copyright (2023) Databricks, Inc.; certain material from Wikipedia, Copyright Wikipedia editors "
                    "and contributors (CC BY-SA 3.0)",
     "file": "scer_hf/data/prompts/prompts.jsonl",
-}
+})
 
 
 @lru_cache(maxsize=1)
-def _records() -> tuple[dict[str, Any], ...]:
-    out = []
+def _records() -> tuple[PromptRecord, ...]:
+    out: list[PromptRecord] = []
     with resources.files("scer_hf.data").joinpath("prompts/prompts.jsonl").open(encoding="utf-8") as fh:
         for line in fh:
             if line.strip():
@@ -36,9 +61,11 @@ def _records() -> tuple[dict[str, Any], ...]:
     return tuple(out)
 
 
-def prompt_set_info(n: int | None = None) -> dict[str, Any]:
+def prompt_set_info(n: int | None = None) -> PromptsInfo:
     """Name, source and license of the shipped set (``n``: how many prompts were used)."""
-    return {**PROMPT_SET, "n": len(_records()) if n is None else int(n)}
+    out = PROMPT_SET.copy()
+    out["n"] = len(_records()) if n is None else int(n)
+    return out
 
 
 def load_prompts(limit: int | None = None, *, as_dataset: bool = False) -> Any:

@@ -33,10 +33,16 @@ import functools
 import sys
 from pathlib import Path
 from types import FrameType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..core.warn import WarnOnce
 from ..errors import SCERError
+
+if TYPE_CHECKING:
+    from transformers import Trainer, TrainerControl, TrainerState, TrainingArguments
+
+    from ..core.report import Report
+    from .callback import SCERCallback
 
 __all__ = ["LABEL_NAME", "find_trainer", "install", "on_push_begin", "write_card"]
 
@@ -45,7 +51,7 @@ _MARK = "_scer_hf_card_wrapper"
 _warn_once = WarnOnce(RuntimeWarning, "scer-hf: ", stacklevel=2)
 
 
-def find_trainer(args: Any, callback: Any, max_depth: int = 16) -> Any | None:
+def find_trainer(args: TrainingArguments, callback: SCERCallback, max_depth: int = 16) -> Trainer | None:
     """The Trainer whose ``on_push_begin`` is running: a caller frame's ``self`` that owns *args* and *callback*."""
     frame: FrameType | None = sys._getframe(1)
     for _ in range(max_depth):
@@ -60,7 +66,7 @@ def find_trainer(args: Any, callback: Any, max_depth: int = 16) -> Any | None:
     return None
 
 
-def install(trainer: Any, callback: Any) -> bool:
+def install(trainer: Any, callback: SCERCallback) -> bool:
     """Wrap *trainer*'s own ``create_model_card`` so the card it writes gets the SCER parts. Idempotent."""
     current = trainer.__dict__.get("create_model_card")
     if current is not None and getattr(current, _MARK, False):
@@ -78,14 +84,14 @@ def install(trainer: Any, callback: Any) -> bool:
     return True
 
 
-def write_card(callback: Any, args: Any) -> Path | None:
+def write_card(callback: SCERCallback, args: TrainingArguments) -> Path | None:
     """Write the label and the SCER card parts into ``args.output_dir``; never raises."""
     try:
-        report = callback.report
-        if report is None or not getattr(args, "output_dir", None):
+        report, out_dir = callback.report, args.output_dir
+        if report is None or not out_dir:
             return None
-        out = Path(args.output_dir)
-        rating = getattr(callback, "_card_rating", None)  # set through SCERCallback.rating (deprecated)
+        out = Path(out_dir)
+        rating = callback.card_rating  # set through SCERCallback.rating (deprecated)
         _write_label(out, report, rating)
         from ..publish.card import update_card
 
@@ -99,7 +105,7 @@ def write_card(callback: Any, args: Any) -> Path | None:
     return None
 
 
-def _write_label(out: Path, report: Any, rating: Any) -> None:
+def _write_label(out: Path, report: Report, rating: Any) -> None:
     from ..publish.label import save_label
 
     try:
@@ -108,7 +114,8 @@ def _write_label(out: Path, report: Any, rating: Any) -> None:
         _warn_once("label", f"could not write {out / LABEL_NAME} ({exc}); the card will not show the label")
 
 
-def on_push_begin(callback: Any, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+def on_push_begin(callback: SCERCallback, args: TrainingArguments, state: TrainerState, control: TrainerControl,
+                  **kwargs: object) -> None:
     """Called by ``SCERCallback.on_push_begin`` (main process only writes)."""
     if not getattr(args, "should_save", True):
         return

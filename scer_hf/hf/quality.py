@@ -25,12 +25,13 @@ import os
 import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict
 
 from ..core.report import Report
 from ..errors import EmptyPromptsError, ModelLoadError, ReportError, UnknownTaskError
 
-__all__ = ["attach_quality", "perplexity_parts", "masked_accuracy_parts", "QUALITY_TASKS", "MASK_EVERY"]
+__all__ = ["attach_quality", "perplexity_parts", "masked_accuracy_parts", "QUALITY_TASKS", "MASK_EVERY",
+           "QualityDict", "PerQualityDict", "per_quality_unit"]
 
 QUALITY_TASKS = ("text-generation", "fill-mask")
 MASK_EVERY = 7  # mask every 7th non-special token (~14%, close to BERT's 15% masking rate)
@@ -108,10 +109,10 @@ def perplexity_parts(model: Any, tokenizer: Any, prompts: Sequence[str]) -> tupl
     with torch.no_grad():
         for text in prompts:
             enc = tokenizer(text, return_tensors="pt", truncation=True, max_length=MAX_TOKENS).to(device)
-            ids = enc["input_ids"]
+            ids = enc.input_ids
             if ids.shape[1] < 2:
                 continue
-            logits = model(input_ids=ids, attention_mask=enc.get("attention_mask")).logits
+            logits = model(input_ids=ids, attention_mask=getattr(enc, "attention_mask", None)).logits
             logp = torch.log_softmax(logits[0, :-1].float(), dim=-1)
             target = ids[0, 1:]
             nll.append(float(-logp.gather(1, target[:, None]).sum()))
@@ -131,13 +132,13 @@ def masked_accuracy_parts(model: Any, tokenizer: Any, prompts: Sequence[str]) ->
     with torch.no_grad():
         for text in prompts:
             enc = tokenizer(text, return_tensors="pt", truncation=True, max_length=MAX_TOKENS).to(device)
-            ids = enc["input_ids"].clone()
+            ids = enc.input_ids.clone()
             pos = [i for i, t in enumerate(ids[0].tolist()) if t not in special][MASK_EVERY - 1::MASK_EVERY]
             if not pos:
                 continue
             truth = ids[0, pos].tolist()
             ids[0, pos] = tokenizer.mask_token_id
-            logits = model(input_ids=ids, attention_mask=enc.get("attention_mask")).logits
+            logits = model(input_ids=ids, attention_mask=getattr(enc, "attention_mask", None)).logits
             preds += logits[0, pos].argmax(-1).tolist()
             refs += truth
     return preds, refs
@@ -171,6 +172,61 @@ def _task(task: str) -> str:
     return t
 
 
+class QualityDict(TypedDict):
+    """The report's ``quality`` block."""
+
+    metric: str
+    value: float
+    higher_is_better: bool
+    n: int
+    tokens: int
+    score: float
+    source: str
+    task: str
+    prompts: str
+    details: str
+
+
+class PerQualityDict(TypedDict):
+    """The report's ``co2e_g_per_quality_unit`` block."""
+
+    value: float | None
+    unit: str
+    quality_score: float
+    note: str
+
+
+def per_quality_unit(report: Report, score: float, task: str) -> PerQualityDict:
+    """The report's SCI (else its CO2e) over the quality *score*: the carbon of one fully correct unit."""
+    sci = report.sci
+    base, base_unit = (sci["value"], f"gCO2eq per {sci['functional_unit']}") if sci else (report.co2e_g, "gCO2eq")
+    what = ("1/perplexity, the geometric-mean probability of each true token" if task == "text-generation"
+            else "masked-token accuracy")
+    return PerQualityDict(
+        value=base / score if base is not None and score > 0 else None,
+        unit=f"{base_unit} at full quality", quality_score=score,
+        note=f"SCI divided by the quality score q in (0, 1] ({what}): carbon of one fully correct unit; lower is "
+             "better")
+
+
+def _score(m: Any, tok: Any, t: str, prompts: list[str], origin: str) -> QualityDict:
+    details = f"truncated to {MAX_TOKENS} tokens" + (f"; every {MASK_EVERY}th token masked" if t == "fill-mask" else "")
+    if t == "text-generation":
+        nll, counts = perplexity_parts(m, tok, prompts)
+        if not counts:
+            raise EmptyPromptsError("every prompt tokenised to fewer than 2 tokens; perplexity is undefined")
+        value, source = _compute("perplexity", nll, counts)
+        return QualityDict(metric="perplexity", value=value, higher_is_better=False, n=len(counts),
+                           tokens=sum(counts), score=1.0 / value, source=source, task=t, prompts=origin,
+                           details=details)
+    preds, refs = masked_accuracy_parts(m, tok, prompts)
+    if not refs:
+        raise EmptyPromptsError(f"prompts too short: no token to mask (every {MASK_EVERY}th)")
+    value, source = _compute("accuracy", preds, refs)
+    return QualityDict(metric="masked-token accuracy", value=value, higher_is_better=True, n=len(prompts),
+                       tokens=len(refs), score=value, source=source, task=t, prompts=origin, details=details)
+
+
 def attach_quality(report: Report | Mapping[str, Any] | str | os.PathLike[str], *, model: Any, tokenizer: Any = None,
                    task: str, prompts: Sequence[str] | None = None, n: int = 32) -> Report:
     """A new report with ``quality`` and ``co2e_g_per_quality_unit`` (see the module doc).
@@ -196,33 +252,6 @@ def attach_quality(report: Report | Mapping[str, Any] | str | os.PathLike[str], 
     if not prompts:
         raise EmptyPromptsError("no prompts to score quality on; pass prompts=[...] or leave the default")
     m, tok = _load(model, tokenizer, t)
-    if t == "text-generation":
-        nll, counts = perplexity_parts(m, tok, prompts)
-        if not counts:
-            raise EmptyPromptsError("every prompt tokenised to fewer than 2 tokens; perplexity is undefined")
-        value, source = _compute("perplexity", nll, counts)
-        q: dict[str, Any] = {"metric": "perplexity", "value": value, "higher_is_better": False, "n": len(counts),
-                             "tokens": sum(counts), "score": 1.0 / value}
-    else:
-        preds, refs = masked_accuracy_parts(m, tok, prompts)
-        if not refs:
-            raise EmptyPromptsError(f"prompts too short: no token to mask (every {MASK_EVERY}th)")
-        value, source = _compute("accuracy", preds, refs)
-        q = {"metric": "masked-token accuracy", "value": value, "higher_is_better": True, "n": len(prompts),
-             "tokens": len(refs), "score": value}
-    q.update({"source": source, "task": t, "prompts": origin,
-              "details": f"truncated to {MAX_TOKENS} tokens" + (f"; every {MASK_EVERY}th token masked"
-                                                                   if t == "fill-mask" else "")})
-    d = report.to_dict()
-    d["quality"] = q
-    sci = d.get("sci")
-    base, base_unit = (sci["value"], f"gCO2eq per {sci['functional_unit']}") if sci else (d["co2e_g"], "gCO2eq")
-    d["co2e_g_per_quality_unit"] = {
-        "value": base / q["score"] if base is not None and q["score"] > 0 else None,
-        "unit": f"{base_unit} at full quality",
-        "quality_score": q["score"],
-        "note": ("SCI divided by the quality score q in (0, 1] (" +
-                 ("1/perplexity, the geometric-mean probability of each true token" if t == "text-generation"
-                  else "masked-token accuracy") + "): carbon of one fully correct unit; lower is better"),
-    }
-    return Report.from_dict(d)
+    q = _score(m, tok, t, list(prompts), origin)
+    per = per_quality_unit(report, q["score"], t)
+    return Report.from_dict({**report.to_dict(), "quality": q, "co2e_g_per_quality_unit": per})

@@ -1,17 +1,11 @@
 """One measured training run: the machinery behind ``SCERCallback`` and ``scer_hf.track_training``.
 
-A :class:`TrainingRun` owns everything a training report needs, whatever drives the loop:
-
-- this rank's meters (picked once; a rank whose meters fail measures nothing and is a coverage gap) and the
-  :class:`~scer_hf.core.phasebook.PhaseBook` of phases: ``train`` (top level), ``epoch N`` (inside ``train``) and one
-  top-level ``eval N`` / ``predict N`` per evaluation, which *pauses* ``train`` and the current epoch (its segment
-  ends with the read that starts the evaluation and a new one begins with the read that ends it);
-- counts per phase from the driver's cumulative *progress* (``global_step``, ``max_steps``, ``num_input_tokens_seen``,
-  ``total_flos``, ``epoch``; and ``samples_seen`` where the loop counts samples itself): a ``TrainerState`` or
-  :class:`Progress`;
-- the projection of end-of-run energy, the lockstep gathers of distributed runs (:meth:`sync` at points every rank
-  reaches together), partial and final reports, checkpoint state and resume, and the SIGTERM / exit flushes
-  (:mod:`scer_hf.hf.run_report`, :mod:`scer_hf.hf.run_guard`).
+A :class:`TrainingRun` owns this rank's meters (a rank whose meters fail measures nothing and is a coverage gap),
+the :class:`~scer_hf.core.phasebook.PhaseBook` of phases (``train``; ``epoch N`` inside it; one top-level
+``eval N`` / ``predict N`` per evaluation, which *pauses* ``train`` and the epoch), the counts per phase from the
+driver's cumulative progress (a ``TrainerState`` or :class:`Progress`), the projection samples and the checkpoint
+state (:mod:`scer_hf.hf.run_state`). Its reports, the lockstep gathers of distributed runs and the SIGTERM / exit
+flushes are its reporter's (:class:`~scer_hf.hf.run_report.RunReporter`, ``run.reporting``).
 
 The driver calls :meth:`start`, :meth:`begin_epoch` / :meth:`end_epoch`, :meth:`step_end`, :meth:`begin_eval` /
 :meth:`end_eval`, :meth:`log_values`, :meth:`save_state` and :meth:`end`; the Trainer adapter translates its hooks,
@@ -20,74 +14,35 @@ The driver calls :meth:`start`, :meth:`begin_epoch` / :meth:`end_epoch`, :meth:`
 
 from __future__ import annotations
 
-import math
 import os
 import time
 import uuid
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from ..core.carbon import carbon_intensity
 from ..core.live_intensity import make_live
-from ..core.meters.base import Meter
 from ..core.phasebook import Edge, PhaseBook
-from ..core.report import PhaseRows, Report
+from ..core.report import Report
 from ..core.tracker import Measurement
 from ..core.warn import WarnOnce
-from ..errors import CallbackConfigError
 from . import distributed as dist
-from . import run_guard as _run_guard
-from .run_report import ReportingMixin, _fields
+from .identity import ModelInfo
+from .run_args import TRAINER_SAMPLES_RULE, MetersArg, Progress, check_config, check_meters, make_meters
+from .run_report import ReportSettings, RunReporter
+from .run_state import ProgressLike, SavedPhase, SavedState, read_state, state_file
 
 __all__ = ["TrainingRun", "Progress", "MetersArg", "PROJECTION_WINDOWS"]
 
 PROJECTION_WINDOWS = 20  # meter reads for the projection per run (at most one per optimizer step)
 
-MetersArg = Meter | Sequence[Meter] | Callable[[Sequence[int] | None, bool], Sequence[Meter]] | None
-TRAINER_SAMPLES_RULE = "optimizer steps x total batch size, capped per epoch at the dataset size"
+class TrainingRun:
+    """The state and machinery of one measured training run (see the module docstring).
 
-
-@dataclass
-class Progress:
-    """A custom loop's cumulative counters, with the names ``TrainerState`` uses (``track_training`` fills them)."""
-
-    global_step: int = 0
-    max_steps: int | None = None
-    num_input_tokens_seen: float = 0.0
-    samples_seen: float = 0.0
-    total_flos: float = 0.0
-    epoch: float | None = None
-
-
-def _check_meters(meters: Any) -> MetersArg:
-    if meters is None or isinstance(meters, Meter) or callable(meters):
-        return meters
-    try:
-        meters = list(meters)
-    except TypeError:
-        meters = [meters]
-    if not all(isinstance(m, Meter) for m in meters):
-        raise CallbackConfigError(f"meters={meters!r}: use None (auto), a Meter, a list of Meters, or a "
-                                  "factory f(gpu_indices, measure_host) returning Meters")
-    return meters
-
-
-def _check_config(training_type: Any, projection_after: Any, flush_every_s: Any, report_path: Any) -> None:
-    if training_type not in (None, "fine-tuning", "pre-training"):
-        raise CallbackConfigError(f"training_type={training_type!r}: use 'fine-tuning', 'pre-training' or None "
-                                  "(None: fine-tuning when the model was loaded with from_pretrained)")
-    if not (isinstance(projection_after, (int, float)) and 0.0 <= projection_after <= 1.0):
-        raise CallbackConfigError(f"projection_after={projection_after!r}: use a share of max_steps in [0, 1]")
-    if not (isinstance(flush_every_s, (int, float)) and flush_every_s >= 0):
-        raise CallbackConfigError(f"flush_every_s={flush_every_s!r}: use seconds >= 0 (0 flushes at every log)")
-    if report_path is not None and not isinstance(report_path, (str, os.PathLike)):
-        raise CallbackConfigError(f"report_path={report_path!r}: use a file path, e.g. 'out/scer_report.json'")
-
-
-class TrainingRun(ReportingMixin):
-    """The state and machinery of one measured training run (see the module docstring)."""
+    Its reports are written by a :class:`~scer_hf.hf.run_report.RunReporter` it holds (:attr:`reporting`), which
+    reads the run through :class:`~scer_hf.hf.run_report.ReportedRun` only."""
 
     def __init__(
         self,
@@ -109,36 +64,42 @@ class TrainingRun(ReportingMixin):
         live_intensity: Any = None,
         driver: str = "transformers.Trainer",
     ) -> None:
-        _check_config(training_type, projection_after, flush_every_s, report_path)
-        self._meters_arg = _check_meters(meters)
-        self.carbon = carbon_intensity(country_iso_code, region, g_per_kwh=carbon_intensity_g_per_kwh, pue=pue,
-                                        cloud_provider=cloud_provider, cloud_region=cloud_region)
-        self._live = make_live(live_intensity, self.carbon)
-        self.hardware = hardware
-        self.projection_after = float(projection_after)
-        self.flush_every_s = float(flush_every_s)
-        self.report_path = Path(report_path) if report_path is not None else None
+        check_config(training_type, projection_after, flush_every_s, report_path)
+        self._meters_arg = check_meters(meters)
+        carbon = carbon_intensity(country_iso_code, region, g_per_kwh=carbon_intensity_g_per_kwh, pue=pue,
+                                  cloud_provider=cloud_provider, cloud_region=cloud_region)
+        settings = ReportSettings(carbon, make_live(live_intensity, carbon), hardware, float(projection_after),
+                                  float(flush_every_s), Path(report_path) if report_path is not None else None,
+                                  handle_sigterm, driver)
         self.task = task
         self.training_type = training_type
-        self.handle_sigterm = handle_sigterm
-        self.driver = driver
         self.output_dir: str | None = None  # the default report folder (``output_dir/scer_report.json``)
         self.samples_per_step: int | None = None  # the Trainer's samples rule; None: the loop counts samples itself
+        self.tokens_counted = "non_padding"  # how the driver counts tokens (``extra.trainer.tokens_counted``)
         self.warn_once = WarnOnce(RuntimeWarning, "scer-hf: ", stacklevel=2)  # one warning per kind of trouble
         self._setup_failed: str | None = None
         self._book: PhaseBook | None = None
         self._rank = dist.RankInfo()
-        self._report: Report | None = None
         # the report's ``model`` block; the driver fills it from the model (``scer_hf.hf.identity``)
-        self.model_info: dict[str, Any] = {"id": None, "parameters": None, "task": task,
-                                           **({"training_type": training_type} if training_type else {})}
+        self.model_info = ModelInfo(id=None, parameters=None, task=task)
+        if training_type:
+            self.model_info["training_type"] = training_type
+        self.reporting = RunReporter(self, settings, self.warn_once)
         self.reset()
+
+    # -- settings (the reporter's) ------------------------------------------------------------------
+    carbon = property(lambda self: self.reporting.settings.carbon, doc="The grid intensity the run's CO2e uses.")
+    hardware = property(lambda self: self.reporting.settings.hardware, doc="Embodied emissions' hardware row.")
+    projection_after = property(lambda self: self.reporting.settings.projection_after)
+    flush_every_s = property(lambda self: self.reporting.settings.flush_every_s)
+    report_path = property(lambda self: self.reporting.settings.report_path)
+    handle_sigterm = property(lambda self: self.reporting.settings.handle_sigterm)
+    driver = property(lambda self: self.reporting.settings.driver)
 
     # -- state ----------------------------------------------------------------------------------
     def reset(self) -> None:
         """A new run on the same meters: a new run id, no phases, no totals."""
-        _run_guard.release(self)  # a previous run that raised out of its loop still held its report file
-        self._target: Path | None = None  # this run's report file, once claimed (see _save)
+        self.reporting.reset()  # a previous run that raised out of its loop still held its report file
         self.run_id = uuid.uuid4().hex
         self._finished = False
         self._training = False
@@ -154,19 +115,11 @@ class TrainingRun(ReportingMixin):
         self._samples: list[tuple[int, float]] = []  # (global_step, train energy J) projection points
         self._next_sample_step = 0
         self._window_steps = 1
-        self._last_flush = -math.inf
-        self._path_checked = False
-        self._interrupted: str | None = None
         self._resumed_from: int | None = None
         self._wall0 = time.monotonic()
         self._wall_prev_s = 0.0
         self._state: Any = None  # the driver's progress (TrainerState or Progress)
         self._n_examples: int | None = None
-        self._tokens_counted = "non_padding"
-        self._world_live: dict[str, float] = {}
-        self._world: dict[int, dict[str, Any]] = {}  # rank -> its latest phases (by name) and meta, from the syncs
-        self._sent: dict[str, Any] = {}  # closed phases already sent in a sync (name -> the Measurement sent)
-        self._rows = PhaseRows()  # finished phases' report rows, made once (flushes cost what is new)
         self._restored_epoch: dict[str, Measurement] = {}
         if self._book is not None:
             self._book.clear()
@@ -187,6 +140,49 @@ class TrainingRun(ReportingMixin):
     def rank(self) -> dist.RankInfo:
         return self._rank
 
+    @property
+    def progress(self) -> ProgressLike | None:
+        """The driver's progress (a ``TrainerState`` or :class:`Progress`), once the run started or evaluated."""
+        return self._state
+
+    def adopt_progress(self, progress: Any) -> None:
+        """The driver's progress for an evaluation outside training (kept when a run already has one)."""
+        self._state = self._state or progress
+
+    @property
+    def samples(self) -> Sequence[tuple[int, float]]:
+        """(optimizer step, train energy J) points of the projection."""
+        return tuple(self._samples)
+
+    @property
+    def setup_failed(self) -> str | None:
+        return self._setup_failed
+
+    @property
+    def resumed_from(self) -> int | None:
+        """The step this run resumed at from a checkpoint's state, or None."""
+        return self._resumed_from
+
+    @property
+    def samples_rule(self) -> str:
+        return TRAINER_SAMPLES_RULE if self.samples_per_step is not None else "samples passed to step(samples=...)"
+
+    def open_counts(self, name: str) -> dict[str, float] | None:
+        """Phase *name*'s counts so far, or None when the run does not count it (an evaluation counts its own)."""
+        return self._counts(name) if name in self._base else None
+
+    def halt(self) -> None:
+        """The loop is over without an end (it raised, or the process dies): no flush at SIGTERM or exit."""
+        self._training = False
+
+    def interrupt(self, why: str) -> None:
+        """Note why the run stops early (the first reason stays): ``extra.trainer.interrupted``."""
+        self.reporting.interrupted = self.reporting.interrupted or why
+
+    def flush(self, *, force: bool = False) -> None:
+        """Write the partial report now (at most every ``flush_every_s`` unless *force*)."""
+        self.reporting.flush(force=force)
+
     # -- setup ----------------------------------------------------------------------------------
     def setup(self, rank: dist.RankInfo, gpu_indices: Sequence[int] | None) -> PhaseBook:
         """This rank's meters, once. Never raises: a rank whose meters cannot be set up measures nothing and is a
@@ -195,49 +191,31 @@ class TrainingRun(ReportingMixin):
             return self._book
         self._rank = rank
         try:
-            meters, choices = self._make_meters(gpu_indices)
+            meters, choices = make_meters(self._meters_arg, gpu_indices, rank.measures_host)
             nothing = rank.distributed and not meters
         except Exception as exc:  # noqa: BLE001 - measurement never breaks training
             meters, choices, nothing = [], None, False
             self._setup_failed = f"meter setup failed ({type(exc).__name__}: {exc})"
             self.warn_once("setup", f"{self._setup_failed}; this rank's energy is a coverage gap, training continues")
         self._book = PhaseBook(meters, choices, nothing_by_design=nothing, counters=self._segment_counters)
-        if self._live is not None and rank.rank == 0:  # live intensity read at window edges
-            self._book.tracker.on_edge = self._live.observe
+        live = self.reporting.settings.live
+        if live is not None and rank.rank == 0:  # live intensity read at window edges
+            self._book.tracker.on_edge = live.observe
         return self._book
-
-    def _make_meters(self, gpu_indices: Sequence[int] | None) -> tuple[list[Meter], dict[str, str] | None]:
-        arg = self._meters_arg
-        if arg is None:
-            from ..core.meters.auto import auto
-
-            return dist.meters_for_rank(auto(gpu_indices=gpu_indices, host=True), self._rank.measures_host)
-        if isinstance(arg, Meter):
-            return [arg], None
-        if callable(arg):
-            return list(arg(gpu_indices, self._rank.measures_host)), None
-        return list(arg), None
 
     # -- counts ---------------------------------------------------------------------------------
     def _counters(self) -> dict[str, float]:
         s = self._state
-        out = {"tokens": float(s.num_input_tokens_seen or 0), "steps": float(s.global_step)}
-        if self.samples_per_step is not None or s.total_flos:  # a loop that passes no FLOPs counts none (not 0)
-            out["flops"] = float(s.total_flos or 0)
-        if self.samples_per_step is None:
-            out["samples"] = float(getattr(s, "samples_seen", 0) or 0)
-        return out
+        flops = self.samples_per_step is not None or s.total_flos  # a loop that passes no FLOPs counts none (not 0)
+        return {"tokens": float(s.num_input_tokens_seen or 0), "steps": float(s.global_step),
+                **({"flops": float(s.total_flos or 0)} if flops else {}),
+                **({"samples": float(getattr(s, "samples_seen", 0) or 0)} if self.samples_per_step is None else {})}
 
     def _segment_counters(self) -> dict[str, float]:
         """The driver's cumulative counters, for the counts of each measured window."""
         if self._state is None:
             return {}
-        out = self._counters()
-        out.pop("flops", None)
-        return out
-
-    def _samples_rule_text(self) -> str:
-        return TRAINER_SAMPLES_RULE if self.samples_per_step is not None else "samples passed to step(samples=...)"
+        return {k: v for k, v in self._counters().items() if k != "flops"}
 
     def _counts(self, name: str) -> dict[str, float]:
         now = self._counters()
@@ -284,7 +262,7 @@ class TrainingRun(ReportingMixin):
         self._base["train"] = self._counters()
         book.open("train", parent=None, kind="training", edge=edge, restored=restored.get("train"))
         self._sample(int(progress.global_step), edge)
-        self._install_interrupt_handlers(token)
+        self.reporting.guard(token)
         return edge
 
     def begin_epoch(self, n: int) -> None:
@@ -336,7 +314,7 @@ class TrainingRun(ReportingMixin):
         for name in [n for n in self._restored_epoch if n != keep]:
             m = self._restored_epoch.pop(name)
             self._book.restore_closed(  # type: ignore[union-attr]
-                Measurement(**{**_fields(m), "counts": self._restored_counts.pop(name, {})}), "training")
+                replace(m, counts=self._restored_counts.pop(name, {})), "training")
 
     def _sample(self, step: int, edge: Edge) -> None:
         e = self._book.energy_j("train", edge) if self._book else None
@@ -404,7 +382,7 @@ class TrainingRun(ReportingMixin):
     def after_eval(self) -> None:
         """An evaluation outside training, after the run ended: add it to the saved report."""
         if not self._training and self._finished:
-            self.finalize()
+            self.reporting.finalize()
 
     # -- logs, saves, end ---------------------------------------------------------------------------
     def log_values(self, progress: Any = None) -> dict[str, float]:
@@ -413,13 +391,13 @@ class TrainingRun(ReportingMixin):
         if self._book is None or progress is None:
             return {}
         if self._rank.distributed:  # no collective here: the sum as of the last lockstep point
-            return dict(self._world_live)
-        return self._live_metrics(progress, self.tick())
+            return self.reporting.world_logs
+        return self.reporting.live_metrics(self.tick())
 
     def sync(self) -> None:
         """A lockstep point of a distributed run (every rank calls it at the same place, whatever its meters did)."""
         if self._rank.distributed:
-            self._sync_world(self._state)
+            self.reporting.sync()
 
     def save_state(self, ckpt: Path) -> None:
         """Write this rank's totals into checkpoint folder *ckpt* (a resume reads them back), then flush."""
@@ -427,7 +405,7 @@ class TrainingRun(ReportingMixin):
             return
         if ckpt.is_dir():
             self._write_state(ckpt)
-        self._flush(force=True)
+        self.reporting.flush(force=True)
 
     def end(self) -> None:
         """End of training: close the open phases, gather every rank (a collective) and write the final report."""
@@ -440,8 +418,8 @@ class TrainingRun(ReportingMixin):
         if ended or self._rank.distributed:
             self._training = False
             self._finished = True
-            self._remove_interrupt_handlers()
-            self.finalize()
+            self.reporting.unguard()
+            self.reporting.finalize()
 
     def _end_run(self) -> bool:
         """Close this run's open phases; False if no run was going on here."""
@@ -456,15 +434,59 @@ class TrainingRun(ReportingMixin):
             self._epoch_name = None
         self._settle_restored_epochs()
         book.close("train", edge, self._counts("train"))
-        self._wall_prev_s = self._wall_s()
+        self._wall_prev_s = self.wall_s()
         return True
 
     # -- public view ----------------------------------------------------------------------------------
     @property
     def report(self) -> Report | None:
         """The latest report: final after the run ended, else a fresh partial one (None before training)."""
-        if self._report is not None and self._finished:
-            return self._report
+        last = self.reporting.report
+        if last is not None and self._finished:
+            return last
         if self._book is None or not any(n != "_eval" for n in self._book.phases):
-            return self._report
-        return self._build(status="partial")
+            return last
+        return self.reporting.build("partial")
+
+    # -- checkpoint state ------------------------------------------------------------------------------
+    def wall_s(self) -> float:
+        """Wall seconds of training so far (across a resume)."""
+        return self._wall_prev_s + (time.monotonic() - self._wall0 if self._training else 0.0)
+
+    def _write_state(self, ckpt: Path) -> None:
+        """This rank's totals in checkpoint folder *ckpt* (``scer_state.json``, one per rank when distributed)."""
+        book = self._book
+        assert book is not None, "setup() first"
+        phases = tuple(SavedPhase(m, book.phases[m.name].kind, book.phases[m.name].closed)
+                       for m in self.reporting.local_phases(book.edge()))
+        state = SavedState(self.run_id, self._rank.rank, self._rank.world_size, int(self._state.global_step),
+                           self.wall_s(), phases, tuple(self._samples), self._n_evals, self._n_predicts)
+        try:
+            state.write(ckpt / state_file(self._rank))
+        except OSError as exc:
+            self.warn_once("state", f"could not write {ckpt / state_file(self._rank)} ({exc}); a resume will "
+                                    "restart totals")
+
+    def _restore(self, ckpt: Path, step: int) -> dict[str, Measurement]:
+        """Totals saved with the checkpoint this run resumes from (``<ckpt>/scer_state*.json``)."""
+        try:
+            saved = read_state(ckpt, self._rank)
+        except (OSError, ValueError) as exc:
+            self.warn_once("restore", f"resuming at step {step} without {ckpt / state_file(self._rank)} ({exc}); "
+                                      "energy before the checkpoint is not in this run's totals")
+            return {}
+        book = self._book
+        assert book is not None
+        self.run_id = saved.run_id or self.run_id
+        self._wall_prev_s, self._samples = saved.wall_s, list(saved.samples)
+        self._n_evals, self._n_predicts, self._resumed_from = saved.n_evals, saved.n_predicts, int(step)
+        out: dict[str, Measurement] = {}
+        for ph in saved.phases:
+            m = ph.measurement
+            if ph.closed:
+                book.restore_closed(m, ph.kind)
+            else:
+                self._restored_counts[m.name] = dict(m.counts)
+                m = replace(m, counts={})
+                (self._restored_epoch if m.parent == "train" else out)[m.name] = m
+        return out

@@ -1,25 +1,24 @@
-"""Live log metrics, projection, reports, checkpoint state, flushes and SIGTERM of one training run (a mixin of
-:class:`scer_hf.hf.run.TrainingRun`, which ``SCERCallback`` and ``track_training`` both drive).
+"""What a training run writes and tells: live log figures, gathers of the ranks, reports, flushes, the report file
+it holds, and the SIGTERM / exit flushes.
 
-Split from ``run.py`` to keep modules short; every method here works on the run's own attributes (``_book``,
-``_rank``, ``_state``: the progress, a ``TrainerState`` or the loop's own counters, ...).
+:class:`RunReporter` is a collaborator :class:`scer_hf.hf.run.TrainingRun` holds (``run.reporting``). It reads the
+run only through the small typed contract :class:`ReportedRun` (the phase book, the rank, the progress, the counts
+of an open phase, ...) and keeps its own state: the report file it claimed, the ranks' latest payloads, the phase
+rows already made, the flush clock. :mod:`scer_hf.hf.run_guard` sees it as a :class:`~scer_hf.hf.run_guard.Guarded`.
 """
 
 from __future__ import annotations
 
 import atexit
 import contextlib
-import itertools
-import json
-import math
 import os
-import statistics
 import time
 import uuid
 import weakref
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, TypedDict
 
 from .. import _read
 from .._io import atomic_write_text, file_lock
@@ -27,27 +26,19 @@ from ..core.carbon import CarbonIntensity
 from ..core.coverage import COVERAGE_THRESHOLD
 from ..core.embodied import embodied_emissions
 from ..core.live_intensity import LiveIntensity, phase_dicts
-from ..core.phasebook import PhaseBook
+from ..core.phasebook import Edge, PhaseBook
 from ..core.report import PhaseRows, Report
 from ..core.tracker import Measurement
 from ..core.warn import WarnOnce
 from ..errors import ReportError, ReportSchemaError
 from . import distributed as dist
 from . import run_guard as _run_guard
+from .identity import ModelInfo
+from .run_state import STATE_FILE, STATE_SCHEMA, ProgressLike, state_file
+from .run_world import PROJECTION_BASIS, World, project
 
-__all__ = ["ReportingMixin", "STATE_FILE", "STATE_SCHEMA", "task_of", "state_file"]
-
-STATE_FILE = "scer_state.json"  # in each checkpoint folder (scer_state.rank<R>.json per rank when distributed)
-STATE_SCHEMA = "scer-hf/callback-state"
-
-
-def state_file(rank: dist.RankInfo) -> str:
-    """The run's state file in a checkpoint folder: one per rank when distributed."""
-    return STATE_FILE if not rank.distributed else f"scer_state.rank{rank.rank}.json"
-
-
-def _fields(m: Measurement) -> dict[str, Any]:
-    return {k: getattr(m, k) for k in m.__dataclass_fields__}
+__all__ = ["RunReporter", "ReportSettings", "ReportedRun", "TrainerExtra", "ReportingMixin", "STATE_FILE",
+           "STATE_SCHEMA", "task_of", "state_file"]
 
 
 def task_of(model: Any) -> str | None:
@@ -63,186 +54,201 @@ def task_of(model: Any) -> str | None:
     return None
 
 
-class ReportingMixin:
-    """Everything a training run writes or reads back.
+@dataclass(frozen=True)
+class ReportSettings:
+    """How a run reports: grid intensity (and live intensity), embodied hardware, projection, flushes, where."""
 
-    The state it works on is :class:`~scer_hf.hf.run.TrainingRun`'s, declared here so that the contract between the
-    two halves is explicit and type-checked (``TrainingRun.__init__`` and ``reset`` set every one of these)."""
-
-    # configuration (TrainingRun.__init__)
     carbon: CarbonIntensity
-    hardware: str | None
-    projection_after: float
-    flush_every_s: float
-    report_path: Path | None
-    handle_sigterm: bool
-    driver: str
-    output_dir: str | None
-    model_info: dict[str, Any]
-    _live: LiveIntensity | None
-    _setup_failed: str | None
-    _book: PhaseBook | None
-    _rank: dist.RankInfo
-    _report: Report | None
-    warn_once: WarnOnce
-    # one run's state (TrainingRun.reset)
+    live: LiveIntensity | None = None
+    hardware: str | None = None
+    projection_after: float = 0.1
+    flush_every_s: float = 60.0
+    report_path: Path | None = None
+    handle_sigterm: bool = True
+    driver: str = "transformers.Trainer"
+
+
+class ReportedRun(Protocol):
+    """What the reporter reads of the run it reports on (:class:`~scer_hf.hf.run.TrainingRun`)."""
+
     run_id: str
-    _target: Path | None
-    _training: bool
-    _state: Any  # the driver's progress: a TrainerState or a Progress
-    _base: dict[str, dict[str, float]]
-    _restored_counts: dict[str, dict[str, float]]
-    _restored_epoch: dict[str, Measurement]
-    _samples: list[tuple[int, float]]
-    _n_evals: int
-    _n_predicts: int
-    _last_flush: float
-    _path_checked: bool
-    _interrupted: str | None
-    _resumed_from: int | None
-    _wall0: float
-    _wall_prev_s: float
-    _tokens_counted: str
-    _world_live: dict[str, float]
-    _world: dict[int, dict[str, Any]]
-    _sent: dict[str, Any]
-    _rows: PhaseRows
-    _exit_hook: Callable[[], None] | None = None  # the atexit flush, while registered
-    _train_token: Any = None  # what tells the SIGTERM handler the loop is still running (run_guard)
-    _run_lock: Any = None  # the report file's inter-process lock while this run holds it (run_guard.claim)
+    model_info: ModelInfo
+    output_dir: str | None  # the default report folder (``output_dir/scer_report.json``)
+    tokens_counted: str
 
-    def _counts(self, name: str) -> dict[str, float]:
-        raise NotImplementedError  # TrainingRun's: this phase's counts so far
+    @property
+    def book(self) -> PhaseBook | None: ...
 
-    def _samples_rule_text(self) -> str:
-        raise NotImplementedError  # TrainingRun's: how samples are counted
+    @property
+    def rank(self) -> dist.RankInfo: ...
 
-    def _sync_world(self, state: Any) -> None:
+    @property
+    def training(self) -> bool: ...
+
+    @property
+    def progress(self) -> ProgressLike | None: ...
+
+    @property
+    def samples(self) -> Sequence[tuple[int, float]]:
+        """(optimizer step, train energy J) points of the projection."""
+
+    @property
+    def setup_failed(self) -> str | None: ...
+
+    @property
+    def resumed_from(self) -> int | None: ...
+
+    @property
+    def samples_rule(self) -> str: ...
+
+    def wall_s(self) -> float: ...
+
+    def open_counts(self, name: str) -> dict[str, float] | None:
+        """An open phase's counts so far (None: the run does not count that phase)."""
+
+    def halt(self) -> None:
+        """The loop is over without an end (it raised, or the process dies): no more training."""
+
+
+class TrainerExtra(TypedDict):
+    """The report's ``extra.trainer``: what drove the run, its progress and its counting rules."""
+
+    loop: str
+    global_step: int | None
+    max_steps: int | None
+    epoch: float | None
+    tokens_counted: str
+    wall_s: float
+    resumed_from_step: int | None
+    interrupted: str | None
+    samples_rule: str
+    evaluation_in_training: str
+
+
+class _ExtraBase(TypedDict):
+    trainer: TrainerExtra
+    distributed: dist.DistributedDetail
+
+
+class _Extra(_ExtraBase, total=False):
+    projection: dist.ProjectionDict
+
+
+class RunReporter:
+    """Reports of one :class:`ReportedRun` (see the module docstring)."""
+
+    def __init__(self, run: ReportedRun, settings: ReportSettings, warn_once: WarnOnce) -> None:
+        self.run = run
+        self.settings = settings
+        self.warn_once = warn_once
+        self.report: Report | None = None  # the last complete report
+        self._exit_hook: Callable[[], None] | None = None  # the atexit flush, while registered
+        self._train_token: _run_guard.TrainToken | None = None
+        self.reset()
+
+    def reset(self) -> None:
+        """A new run: give back the report file the last one held (if its loop raised, it still does)."""
+        _run_guard.release(self)
+        self._target: Path | None = None  # this run's report file, once claimed (see _save)
+        self._path_checked = False
+        self._last_flush = -float("inf")
+        self.interrupted: str | None = None  # why the run stopped early (``extra.trainer.interrupted``)
+        self._world = World()
+        self._sent: dict[str, Measurement | None] = {}  # closed phases already sent in a sync (name -> final)
+        self._rows = PhaseRows()  # finished phases' report rows, made once (flushes cost what is new)
+
+    # -- the guard's view (run_guard.Guarded) ----------------------------------------------------
+    @property
+    def training(self) -> bool:
+        return self.run.training
+
+    @property
+    def train_token(self) -> _run_guard.TrainToken | None:
+        return self._train_token
+
+    def drop(self) -> None:
+        self.run.halt()
+        self._train_token = None
+
+    def on_sigterm(self) -> None:
+        self.interrupted = "SIGTERM"
+        self.flush(force=True, urgent=True)
+
+    def die(self) -> None:
+        self.run.halt()
+        self.unguard()
+
+    # -- the ranks and the logs ------------------------------------------------------------------
+    def sync(self) -> None:
         """A lockstep point: every rank calls this at the same hooks, whatever its meters did, and makes exactly one
         collective (``all_gather_object`` of a small payload: the phases that changed since the last sync and the
         live figures). Rank 0 keeps the other ranks' phases, so partial reports and logs carry the world's energy."""
-        payload = self._sync_payload(state)  # never raises: a rank that failed still takes part
+        payload = self._sync_payload()  # never raises: a rank that failed still takes part
         got = dist.gather_to_all(payload)
-        if got is None:
-            return
-        for p in got:
-            self._absorb(p)
-        self._world_live = self._world_logs(got)
+        if got is not None:
+            self._world.gathered(got, self.run.rank, self.settings.carbon)
 
-    def _sync_payload(self, state: Any, *, final: bool = False) -> dict[str, Any]:
+    @property
+    def world_logs(self) -> dict[str, float]:
+        """The ``scer/*`` figures of every rank as of the last sync."""
+        return dict(self._world.live)
+
+    def _sync_payload(self, *, final: bool = False) -> dist.RankPayload:
+        run = self.run
         try:
-            book = self._book
+            book = run.book
             if book is None:
-                return dist.failed_payload(self._rank, self._setup_failed or "no measurement on this rank")
+                return dist.failed_payload(run.rank, run.setup_failed or "no measurement on this rank")
             edge = book.edge()
             if not final:
                 book.tick(edge)
-            payload = self._payload(edge, changed_only=True)
-            live = {"energy_j": book.top_level_energy_j(edge), "coverage": book.coverage(edge).measured_fraction}
-            proj = self._projection(state, edge) if state is not None and live["energy_j"] is not None else None
-            if proj is not None:
-                live.update(proj)
-            payload["live"] = live
-            return payload
+            energy = book.top_level_energy_j(edge)
+            proj = self.projection(edge) if energy is not None else None
+            live = dist.LiveFigures(energy, book.coverage(edge).measured_fraction, proj)
+            return self._payload(edge, changed_only=True, live=live)
         except Exception as exc:  # noqa: BLE001 - the collective must happen on every rank
-            return dist.failed_payload(self._rank, f"{type(exc).__name__}: {exc}")
+            return dist.failed_payload(run.rank, f"{type(exc).__name__}: {exc}")
 
-    def _absorb(self, p: dict[str, Any]) -> None:
-        """Keep rank *p*'s latest phases (by name) and meta for reports built on this rank (rank 0 keeps all)."""
-        r = int(p["rank"])
-        if r != self._rank.rank and self._rank.rank != 0:
-            return
-        kept = self._world.setdefault(r, {"phases": {}})
-        for d in p.get("phases", ()):
-            kept["phases"][str(d["name"])] = d
-        kept.update({k: v for k, v in p.items() if k not in ("phases", "live")})
-
-    def _world_payloads(self) -> list[dict[str, Any]]:
-        """Every rank's payload as last gathered (this rank's: as of now); a rank never heard from is a gap."""
-        out = [{**kept, "phases": list(kept["phases"].values())} for _, kept in sorted(self._world.items())]
-        seen = {int(p["rank"]) for p in out}
-        for r in range(self._rank.world_size):  # a rank not heard from yet: a gap, never zero
-            if r not in seen:
-                out.append(dist.failed_payload(dist.RankInfo(r, -1, self._rank.world_size),
-                                               "not gathered yet (ranks are gathered at log steps and train end)"))
-        for p in out:
-            p.setdefault("local_rank", -1)
-            p.setdefault("measures_host", False)
-        return out
-
-    def _world_logs(self, got: list[dict[str, Any]]) -> dict[str, float]:
-        lives: list[dict[str, Any]] = [x if isinstance(x := p.get("live"), dict) else {} for p in got]
-        if any(x.get("energy_j") is None for x in lives):
-            return {"scer/coverage": min(float(x.get("coverage", 0.0)) for x in lives)}  # no total to show
-        total = sum(float(x["energy_j"]) for x in lives)
-        out = {"scer/energy_j": total, "scer/co2e_g": self.carbon.co2e_g(total)}
-        cov = min(float(x.get("coverage", 1.0)) for x in lives)
-        if cov < 1.0:
-            out["scer/coverage"] = cov
-        if all("projected_energy_j" in x for x in lives):
-            # uncertainties add linearly (worst case: ranks' errors are not independent)
-            pe = sum(float(x["projected_energy_j"]) for x in lives)
-            pu = sum(float(x["projected_energy_uncertainty_j"]) for x in lives)
-            out.update({"scer/projected_energy_j": pe, "scer/projected_co2e_g": self.carbon.co2e_g(pe),
-                        "scer/projected_energy_uncertainty_j": pu,
-                        "scer/projected_co2e_uncertainty_g": self.carbon.co2e_g(pu)})
-        return out
-
-    def _live_metrics(self, state: Any, edge: Any) -> dict[str, float]:
+    def live_metrics(self, edge: Edge) -> dict[str, float]:
         """Energy so far (measured + filled) for the logs; only a coverage figure when there is no true total."""
-        book = self._book
+        book = self.run.book
         assert book is not None
         cov = book.coverage(edge).measured_fraction
         total = book.top_level_energy_j(edge)
         out: dict[str, float] = {} if cov >= 1.0 else {"scer/coverage": cov}
         if total is None or cov < COVERAGE_THRESHOLD:
             return out
-        out.update({"scer/energy_j": total, "scer/co2e_g": self.carbon.co2e_g(total)})
-        proj = self._projection(state, edge)
+        out.update({"scer/energy_j": total, "scer/co2e_g": self.settings.carbon.co2e_g(total)})
+        proj = self.projection(edge)
         if proj is not None:
-            out.update({f"scer/{k}": v for k, v in proj.items() if k != "windows"})
+            out.update({f"scer/{k}": v for k, v in proj.figures().items()})
         return out
 
-    def _projection(self, state: Any, edge: Any) -> dict[str, float] | None:
-        """Projected end-of-run energy from the spread of per-step energies over step windows."""
-        book = self._book
-        max_steps = int(state.max_steps or 0)
-        step = int(state.global_step)
-        if book is None or not self._training or max_steps <= 0 or step < self.projection_after * max_steps:
+    def projection(self, edge: Edge) -> dist.Projection | None:
+        """Projected end-of-run energy (after ``projection_after`` of ``max_steps``), or None."""
+        run, book, st = self.run, self.run.book, self.run.progress
+        if st is None or book is None or not run.training:
+            return None
+        max_steps, step = int(st.max_steps or 0), int(st.global_step)
+        if max_steps <= 0 or step < self.settings.projection_after * max_steps:
             return None
         e_train = book.energy_j("train", edge)
         so_far = book.top_level_energy_j(edge)
-        pts = list(self._samples)
-        if e_train is None or so_far is None or not pts:
+        if e_train is None or so_far is None:
             return None
-        if step > pts[-1][0]:
-            pts.append((step, e_train))
-        per_step = [(e1 - e0) / (s1 - s0) for (s0, e0), (s1, e1) in itertools.pairwise(pts) if s1 > s0]
-        if len(per_step) < 2:
-            return None
-        mean = (pts[-1][1] - pts[0][1]) / (pts[-1][0] - pts[0][0])
-        remaining = max(0, max_steps - step)
-        sem = statistics.stdev(per_step) / math.sqrt(len(per_step))
-        total = so_far + mean * remaining
-        unc = sem * remaining
-        return {"projected_energy_j": total, "projected_co2e_g": self.carbon.co2e_g(total),
-                "projected_energy_uncertainty_j": unc, "projected_co2e_uncertainty_g": self.carbon.co2e_g(unc),
-                "windows": len(per_step)}
+        return project(run.samples, step, max_steps, e_train, so_far, self.settings.carbon)
 
-    # -- reports -----------------------------------------------------------------------------
-    def _wall_s(self) -> float:
-        return self._wall_prev_s + (time.monotonic() - self._wall0 if self._training else 0.0)
-
-    def _local_phases(self, edge: Any, *, changed_only: bool = False) -> list[Measurement]:
+    # -- reports ---------------------------------------------------------------------------------
+    def local_phases(self, edge: Edge, *, changed_only: bool = False) -> list[Measurement]:
         """This rank's phases as of *edge* (open ones with their counts so far). *changed_only*: the open phases and
         those closed since the last call with it (what a sync sends)."""
-        book = self._book
+        book = self.run.book
         assert book is not None
         out = []
         for name, ph in book.phases.items():
             if name == "_eval" or (changed_only and ph.closed and self._sent.get(name) is ph.final):
                 continue
-            m = book.snapshot(name, edge, self._counts(name) if not ph.closed and name in self._base else None)
+            m = book.snapshot(name, edge, self.run.open_counts(name) if not ph.closed else None)
             if m is None:
                 continue
             if changed_only and ph.closed:
@@ -250,178 +256,124 @@ class ReportingMixin:
             out.append(m)
         return out
 
-    def _state_payload(self, edge: Any) -> dict[str, Any]:
-        book = self._book
+    def _payload(self, edge: Edge, *, changed_only: bool = False,
+                 live: dist.LiveFigures | None = None) -> dist.RankPayload:
+        """What this rank sends at a sync (and keeps for its own partial reports)."""
+        rank, book = self.run.rank, self.run.book
         assert book is not None
-        return {
-            "phases": [dict(dist.measurement_to_dict(m), kind=book.phases[m.name].kind,
-                            closed=book.phases[m.name].closed) for m in self._local_phases(edge)],
-            "samples": self._samples, "n_evals": self._n_evals, "n_predicts": self._n_predicts,
-        }
+        phases = tuple(dist.measurement_to_dict(m) for m in self.local_phases(edge, changed_only=changed_only))
+        return dist.RankPayload(rank.rank, rank.local_rank, rank.measures_host, book.has_meters, phases,
+                                dist.provenance_of(book.provenance()), self.run.setup_failed or None, live)
 
-    def _restore(self, ckpt: Path, step: int) -> dict[str, Measurement]:
-        """Totals saved with the checkpoint this run resumes from (``<ckpt>/scer_state*.json``)."""
-        name = state_file(self._rank)
-        try:
-            data = _read.load_json(ckpt / name, what="report", error=ReportSchemaError)  # never blocks on a FIFO
-            if not isinstance(data, dict) or data.get("schema") != STATE_SCHEMA:
-                raise ValueError("not a scer-hf callback state")
-        except (OSError, ValueError) as exc:
-            self.warn_once("restore", f"resuming at step {step} without {ckpt / name} ({exc}); "
-                                      "energy before the checkpoint is not in this run's totals")
-            return {}
-        book = self._book
-        assert book is not None
-        self.run_id = str(data.get("run_id") or self.run_id)
-        self._wall_prev_s = float(data.get("wall_s", 0.0))
-        self._samples = [(int(s), float(e)) for s, e in data.get("samples", [])]
-        self._n_evals = int(data.get("n_evals", 0))
-        self._n_predicts = int(data.get("n_predicts", 0))
-        self._resumed_from = int(step)
-        out: dict[str, Measurement] = {}
-        for d in data.get("phases", []):
-            m = dist.measurement_from_dict(d)
-            if d.get("closed"):
-                book.restore_closed(m, str(d.get("kind", "training")))
-            else:
-                self._restored_counts[m.name] = dict(m.counts)
-                m = Measurement(**{**_fields(m), "counts": {}})
-                (self._restored_epoch if m.parent == "train" else out)[m.name] = m
-        return out
+    def _distributed(self, edge: Edge, gathered: list[dist.RankPayload] | None
+                     ) -> tuple[list[Measurement], dist.Provenance, dist.DistributedDetail]:
+        note = None
+        if gathered is None:
+            self._world.absorb(self._payload(edge, changed_only=True), self.run.rank)
+            gathered = self._world.payloads(self.run.rank)
+            note = ("ranks other than this one as of the last sync (log steps, epoch ends); all ranks are gathered "
+                    "at train end")
+        phases, provenance, detail = dist.combine_ranks(gathered)
+        if note:
+            detail["note"] = note
+        return phases, provenance, detail
 
-    def _payload(self, edge: Any, *, changed_only: bool = False) -> dict[str, Any]:
-        book = self._book
-        assert book is not None
-        out = {"rank": self._rank.rank, "local_rank": self._rank.local_rank,
-               "measures_host": self._rank.measures_host, "has_meters": book.has_meters,
-               "phases": [dist.measurement_to_dict(m) for m in self._local_phases(edge, changed_only=changed_only)],
-               "provenance": book.provenance()}
-        if self._setup_failed:
-            out["failed"] = self._setup_failed
-        return out
-
-    def _build(self, *, status: str, gathered: list[dict[str, Any]] | None = None, state: Any = None) -> Report:
+    def build(self, status: str, gathered: list[dist.RankPayload] | None = None) -> Report:
         """The report from every rank's payload (*gathered*), or from this process's alone. A single process's
         finished phases are converted once (:class:`~scer_hf.core.report.PhaseRows`): a flush costs what is new."""
-        book = self._book
+        run, s = self.run, self.settings
+        book = run.book
         assert book is not None
         edge = book.edge()
-        final: Any = None
-        if self._rank.distributed:
-            note = None
-            if gathered is None:
-                self._absorb(self._payload(edge, changed_only=True))
-                gathered = self._world_payloads()
-                note = ("ranks other than this one as of the last sync (log steps, epoch ends); all ranks are "
-                        "gathered at train end")
-            phases, provenance, detail = dist.combine_ranks(gathered)
-            if note:
-                detail = dict(detail, note=note)
+        final: Callable[[Measurement], bool] | None = None
+        if run.rank.distributed:
+            phases, provenance, detail = self._distributed(edge, gathered)
         else:
-            phases = self._local_phases(edge)
-            provenance = book.provenance()
-            if self._setup_failed:
-                provenance["failed_meters"] = {**provenance.get("failed_meters", {}), "setup": self._setup_failed}
-            detail = {"world_size": 1}
+            phases = self.local_phases(edge)
+            provenance = dist.provenance_of(book.provenance())
+            if run.setup_failed:
+                provenance = provenance.failed("setup", run.setup_failed)
+            detail = dist.DistributedDetail(world_size=1)
             final = self._is_final
-        st = state or self._state
-        embodied = None
-        if self.hardware:
-            embodied = embodied_emissions(self.hardware, self._wall_s(), count=self._rank.world_size)
-        extra = {"trainer": self._driver_extra(st), "distributed": detail}
-        if st is not None and self._training:
-            proj = self._projection(st, edge)
-            if proj is not None:
-                extra["projection"] = dict(proj, basis="energy so far + mean energy per optimizer step x remaining "
-                                                       "steps; uncertainty = 1 standard error from the spread of "
-                                                       "per-step-window energies")
+        embodied = embodied_emissions(s.hardware, run.wall_s(), count=run.rank.world_size) if s.hardware else None
+        extra = _Extra(trainer=self._driver_extra(), distributed=detail)
+        proj = self.projection(edge)
+        if proj is not None:
+            extra["projection"] = proj.to_dict(PROJECTION_BASIS)
         kinds = {m.name: book.phases[m.name].kind if m.name in book.phases else "training" for m in phases}
-        carbon = self.carbon
-        rows: Sequence[Measurement | Mapping[str, Any]] = phases
-        final = final if self._live is None else None  # live intensity re-weights every phase each time
-        if self._live is not None:  # live grid intensity: each phase its own, the run energy-weighted
-            self._live.observe(label=f"report:{status}")
-            carbon, per = self._live.apply(phases, self.carbon)
-            rows = phase_dicts(phases, carbon, per, kinds, "training")
-        return Report.build(rows, boundary="training", carbon=carbon, model=self.model_info,
-                            provenance=provenance, embodied=embodied, kinds=kinds, status=status,
-                            run_id=self.run_id, extra=extra, rows=self._rows if final else None, final=final)
+        carbon, rows = s.carbon, None
+        if s.live is not None:  # live grid intensity: each phase its own, the run energy-weighted; re-weighted
+            s.live.observe(label=f"report:{status}")  # each time, so no row is kept
+            carbon, per = s.live.apply(phases, s.carbon)
+            rows, final = phase_dicts(phases, carbon, per, kinds, "training"), None
+        return Report.build(rows if rows is not None else phases, boundary="training", carbon=carbon,
+                            model=run.model_info, provenance=provenance.to_dict(), embodied=embodied, kinds=kinds,
+                            status=status, run_id=run.run_id, extra=extra, rows=self._rows if final else None,
+                            final=final)
 
-    def _driver_extra(self, st: Any) -> dict[str, Any]:
+    def _driver_extra(self) -> TrainerExtra:
         """``extra.trainer``: what drove the run (the Trainer or a custom loop), its progress and its counting rules."""
-        return {
-            "loop": self.driver, "global_step": int(st.global_step) if st else None,
-            "max_steps": int(st.max_steps) if st and st.max_steps is not None else None,
-            "epoch": float(st.epoch) if st and st.epoch is not None else None,
-            "tokens_counted": self._tokens_counted, "wall_s": self._wall_s(),
-            "resumed_from_step": self._resumed_from, "interrupted": self._interrupted,
-            "samples_rule": self._samples_rule_text(),
-            "evaluation_in_training": "excluded from train: train/epoch windows pause while an evaluation runs",
-        }
+        run, st = self.run, self.run.progress
+        return TrainerExtra(
+            loop=self.settings.driver, global_step=int(st.global_step) if st else None,
+            max_steps=int(st.max_steps) if st and st.max_steps is not None else None,
+            epoch=float(st.epoch) if st and st.epoch is not None else None,
+            tokens_counted=run.tokens_counted, wall_s=run.wall_s(), resumed_from_step=run.resumed_from,
+            interrupted=self.interrupted, samples_rule=run.samples_rule,
+            evaluation_in_training="excluded from train: train/epoch windows pause while an evaluation runs")
 
     def _is_final(self, m: Measurement) -> bool:
         """Whether *m* is a finished phase's last word (its row can be kept for later reports)."""
-        ph = self._book.phases.get(m.name) if self._book is not None else None
+        book = self.run.book
+        ph = book.phases.get(m.name) if book is not None else None
         return ph is not None and ph.closed and ph.final is m
 
     def finalize(self) -> None:
         """Gather every rank (a collective, on every rank whatever happened to it) and write the complete report."""
+        run = self.run
         gathered = None
-        state = self._state
-        if self._rank.distributed:
-            got = dist.gather_to_all(self._sync_payload(state, final=True))
+        if run.rank.distributed:
+            got = dist.gather_to_all(self._sync_payload(final=True))
             if got is not None:
-                for p in got:
-                    self._absorb(p)
-                gathered = self._world_payloads()
-        if self._rank.rank != 0 or self._book is None:
+                self._world.gathered(got, run.rank, None)
+                gathered = self._world.payloads(run.rank)
+        if run.rank.rank != 0 or run.book is None:
             return
-        self._report = self._build(status="complete", gathered=gathered, state=state)
-        self._save(self._report)
-        if not self._training:
+        self.report = self.build("complete", gathered)
+        self._save(self.report)
+        if not run.training:
             _run_guard.release(self)  # the run is over: the next one may write this file
 
-    def _write_state(self, ckpt: Path) -> None:
-        """This rank's totals in checkpoint folder *ckpt* (``scer_state.json``, one per rank when distributed)."""
-        name = state_file(self._rank)
-        book = self._book
-        assert book is not None, "setup() first"
-        payload = {"schema": STATE_SCHEMA, "version": 1, "run_id": self.run_id, "rank": self._rank.rank,
-                   "world_size": self._rank.world_size, "global_step": int(self._state.global_step),
-                   "wall_s": self._wall_s(), **self._state_payload(book.edge())}
-        try:
-            atomic_write_text(ckpt / name, json.dumps(payload, indent=1) + "\n")
-        except OSError as exc:
-            self.warn_once("state", f"could not write {ckpt / name} ({exc}); a resume will restart totals")
-
-    def _flush(self, *, force: bool = False, urgent: bool = False) -> None:
+    def flush(self, *, force: bool = False, urgent: bool = False) -> None:
         """Write the partial report (at most every ``flush_every_s`` unless *force*). *urgent*: from a signal
         handler, which may have interrupted a save of this very file: write without waiting for its lock."""
-        if self._rank.rank != 0 or self._book is None:
+        if self.run.rank.rank != 0 or self.run.book is None:
             return
         now = time.monotonic()
-        if not force and now - self._last_flush < self.flush_every_s:
+        if not force and now - self._last_flush < self.settings.flush_every_s:
             return
         self._last_flush = now
-        self._save(self._build(status="partial"), urgent=urgent)
+        self._save(self.build("partial"), urgent=urgent)
 
-    def _path(self) -> Path | None:
-        if self._target is not None:  # this run's file, once claimed
+    # -- the report file -------------------------------------------------------------------------
+    def path(self) -> Path | None:
+        """This run's report file: the one it claimed, else ``report_path``, else ``output_dir/scer_report.json``."""
+        if self._target is not None:
             return self._target
-        if self.report_path is not None:
-            return self.report_path
-        out = self.output_dir
+        if self.settings.report_path is not None:
+            return self.settings.report_path
+        out = self.run.output_dir
         return Path(out) / "scer_report.json" if out else None
 
     def _save(self, report: Report, *, urgent: bool = False) -> None:
-        path = self._path()
+        path = self.path()
         if path is None:
             return
         try:
             if not self._path_checked:
                 self._path_checked = True
                 path = self._target = self._claim(path)
-            elif self._run_lock is None and self._claimed_by_another(path):
+            elif not _run_guard.holds(self) and self._claimed_by_another(path):
                 path = self._target = self._renamed(path)  # after train end: another run took the file
             if urgent and self._path_checked:  # this run holds the file (its run lock): atomic, no lock wait
                 atomic_write_text(path, report.to_json(), parents=True)
@@ -431,7 +383,7 @@ class ReportingMixin:
             self.warn_once("save", f"could not write the report to {path} ({exc}); cb.report still has it")
 
     def _renamed(self, path: Path) -> Path:
-        alt = path.with_name(f"{path.stem}.{self.run_id}{path.suffix}")
+        alt = path.with_name(f"{path.stem}.{self.run.run_id}{path.suffix}")
         self.warn_once("taken", f"{path} is the report of another training run that is still going (another "
                                 f"SCERCallback, or another process, with the same report path); this run's "
                                 f"report is written to {alt} instead")
@@ -444,12 +396,20 @@ class ReportingMixin:
         with file_lock(path):
             return self._move_aside_foreign(path)
 
+    def _run_id_in(self, path: Path) -> str | None:
+        """The run id of the report in *path* (ValueError when it is not a readable report)."""
+        data = _read.load_json(path, what="report", error=ReportSchemaError)
+        if not isinstance(data, dict):
+            raise ValueError("not a report")
+        rid = data.get("run_id")
+        return str(rid) if rid is not None else None
+
     def _claimed_by_another(self, path: Path) -> bool:
         if not path.exists():
             return False
         try:
-            return _read.load_json(path, what="report", error=ReportSchemaError).get("run_id") != self.run_id
-        except (OSError, ValueError, AttributeError):
+            return self._run_id_in(path) != self.run.run_id
+        except (OSError, ValueError):
             return True
 
     def _move_aside_foreign(self, path: Path) -> Path:
@@ -457,10 +417,10 @@ class ReportingMixin:
         if not path.exists():
             return path
         try:
-            other = _read.load_json(path, what="report", error=ReportSchemaError).get("run_id")
-        except (OSError, ValueError, AttributeError):
+            other = self._run_id_in(path)
+        except (OSError, ValueError):
             other = None
-        if other == self.run_id:
+        if other == self.run.run_id:
             return path
         tag = str(other) if other else f"unreadable-{int(time.time())}"
         aside = path.with_name(f"{path.stem}.{tag}{path.suffix}")
@@ -470,31 +430,35 @@ class ReportingMixin:
         self.warn_once("aside", f"{path} held a report of another run; kept it as {aside.name}")
         return path
 
-    # -- SIGTERM and exit ------------------------------------------------------------------
-    def _install_interrupt_handlers(self, token: Any = None) -> None:
-        """During train(): flush on SIGTERM (then behave as before) and at interpreter exit (a crash)."""
+    # -- SIGTERM and exit ------------------------------------------------------------------------
+    def guard(self, token: _run_guard.TrainToken | None = None) -> None:
+        """While the loop runs: flush on SIGTERM (then behave as before) and at interpreter exit (a crash).
+        *token*: what tells whether the loop is still running (:func:`scer_hf.hf.run_guard.train_token`)."""
         if self._exit_hook is None:
             ref = weakref.ref(self)
 
             def flush_at_exit() -> None:
-                cb = ref()
-                if cb is not None and cb._training:
-                    path = cb._path()
+                rep = ref()
+                if rep is not None and rep.training:
+                    path = rep.path()
                     if path is not None and path.parent.is_dir():  # never recreate a deleted folder
-                        cb._interrupted = cb._interrupted or "process exited during training"
+                        rep.interrupted = rep.interrupted or "process exited during training"
                         with contextlib.suppress(Exception):  # exiting; the previous flush stays
-                            cb._flush(force=True)
+                            rep.flush(force=True)
 
             self._exit_hook = flush_at_exit
             atexit.register(flush_at_exit)
         self._train_token = token  # (thread, the frame whose end means the run was abandoned), or None
-        if self.handle_sigterm:
+        if self.settings.handle_sigterm:
             _run_guard.register(self)
 
-    def _remove_interrupt_handlers(self) -> None:
+    def unguard(self) -> None:
         hook = self._exit_hook
         if hook is not None:
             atexit.unregister(hook)
             self._exit_hook = None
         self._train_token = None  # it holds the Trainer.train frame
         _run_guard.unregister(self)
+
+
+ReportingMixin = RunReporter  # the name of 0.1 (scer_hf.hf.callback_report re-exports it); no longer a mixin

@@ -27,24 +27,30 @@ from typing import Any
 
 from ..core import attribution
 from ..core.calls import CallTracker
-from ..core.carbon import resolve_grid
+from ..core.carbon import CarbonIntensity, resolve_grid
 from ..core.endpoint import APIS, Answer, Client, Endpoint
 from ..core.grid import GridSpec
 from ..core.live_intensity import make_live
 from ..core.meters.base import Meter
 from ..core.report import Report
+from ..core.views import PhaseView
 from ..errors import BenchmarkSettingsError, EndpointResponseError, EndpointUnreachableError, RemoteEndpointError
+from .bench_types import BenchmarkBlock, BenchmarkCI, EndpointInfo, LevelCI, LevelResult, Stats, Warmup
+from .distributed import Provenance, provenance_of
+from .identity import ModelInfo
 from .loadgen import Level, run_level
 from .pipeline._call import call_entry
-from .pipeline._tracked import _Tracked
+from .pipeline._tracked import TrackedExtra, _Tracked
 from .protocol import (
     DEFAULT_MIN_QUERIES,
     DEFAULT_QUERIES,
     DEFAULT_WARMUP,
+    GENERATION,
     PROTOCOL_VERSION,
     SETTINGS,
+    Interval,
+    interval_of,
     prompt_texts,
-    sequential_ci,
 )
 
 __all__ = ["benchmark_endpoint", "level_name", "DEFAULT_CONCURRENCY", "MAX_CONCURRENCY"]
@@ -59,16 +65,16 @@ def level_name(c: int) -> str:
 
 
 class _Run(_Tracked):
-    def __init__(self, tracker: CallTracker, carbon: Any, hardware: str | None, model_id: str,
+    def __init__(self, tracker: CallTracker, carbon: CarbonIntensity, hardware: str | None, model_id: str,
                  parameters: int | None) -> None:
         super().__init__(tracker, carbon, hardware)
         self.model_id, self.parameters = model_id, parameters
 
-    def model_info(self) -> dict[str, Any]:
-        return {"id": self.model_id, "parameters": self.parameters, "task": "text-generation"}
+    def model_info(self) -> ModelInfo:
+        return ModelInfo(id=self.model_id, parameters=self.parameters, task="text-generation")
 
-    def _extra(self) -> dict[str, Any]:
-        return {}
+    def _extra(self) -> TrackedExtra:
+        return TrackedExtra()
 
 
 def _levels(concurrency: int | Sequence[int] | None) -> list[int]:
@@ -156,30 +162,26 @@ def _server_tree(pid: int | None, rapl: bool, choices: dict[str, str]) -> list[M
     return [meter]
 
 
-def _stats(xs: Sequence[float]) -> dict[str, float | None]:
+def _stats(xs: Sequence[float]) -> Stats:
     if not xs:
-        return {"mean": None, "p50": None, "p90": None, "p99": None}
+        return Stats(mean=None, p50=None, p90=None, p99=None)
     import numpy as np
 
     a = np.asarray(xs, dtype=float)
-    return {"mean": float(a.mean()), "p50": float(np.percentile(a, 50)), "p90": float(np.percentile(a, 90)),
-            "p99": float(np.percentile(a, 99))}
+    return Stats(mean=float(a.mean()), p50=float(np.percentile(a, 50)), p90=float(np.percentile(a, 90)),
+                 p99=float(np.percentile(a, 99)))
 
 
-def _per_unit(lv: Level, phase: dict[str, Any] | None) -> dict[str, Any]:
-    """Energy per response and per 1,000 output tokens, from the fully measured windows (the same for both)."""
-    cov = (phase or {}).get("coverage") or {}
-    basis_j = float((cov.get("energy_j") or {}).get("total", 0.0))
-    basis = cov.get("counts") or {}
-    n_q, n_out = float(basis.get("queries", 0)), float(basis.get("output_tokens", 0))
-    unc = float((phase or {}).get("energy_uncertainty_j") or 0.0)
-    return {
-        "responses_measured": len(lv.energies_j),
-        "j_per_response": basis_j / n_q if n_q else None,
-        "j_per_1k_output_tokens": basis_j / n_out * 1000.0 if n_out else None,
-        "wh_per_1k_responses": basis_j / n_q * 1000.0 / 3600.0 if n_q else None,
-        "meter_uncertainty_rel": unc / basis_j if basis_j else None,
-    }
+def _per_response(lv: Level, phase: PhaseView | None) -> tuple[float | None, float | None, float | None, float | None]:
+    """Energy per response, per 1,000 output tokens, Wh per 1,000 responses and the meters' relative uncertainty,
+    from the fully measured windows (the same for each)."""
+    cov = phase.coverage if phase is not None else None
+    basis_j = float(cov.energy_j.get("total", 0.0)) if cov is not None else 0.0
+    n_q = float(cov.counts.get("queries", 0)) if cov is not None else 0.0
+    n_out = float(cov.counts.get("output_tokens", 0)) if cov is not None else 0.0
+    unc = float(phase.energy_uncertainty_j or 0.0) if phase is not None else 0.0
+    return (basis_j / n_q if n_q else None, basis_j / n_out * 1000.0 if n_out else None,
+            basis_j / n_q * 1000.0 / 3600.0 if n_q else None, unc / basis_j if basis_j else None)
 
 
 def _token_source(lv: Level) -> str:
@@ -188,26 +190,28 @@ def _token_source(lv: Level) -> str:
     return "streamed chunks" if lv.token_sources == {"chunks"} else "usage and streamed chunks"
 
 
-def _level_dict(lv: Level, ci: dict[str, Any], phase: dict[str, Any] | None, confidence: float,
-                rel_ci: float) -> dict[str, Any]:
+def _level_dict(lv: Level, ci: Interval, phase: PhaseView | None, confidence: float,
+                rel_ci: float) -> LevelResult:
     wall = lv.end_s - lv.start_s if lv.end_s > lv.start_s else None
-    return {
-        "concurrency": lv.concurrency, "phase": lv.name, "responses": lv.responses, "failed": lv.failed,
-        "failures": dict(lv.failures), "failure_reasons": dict(lv.reasons), "stopped_by": lv.stopped_by,
-        "warmup": {"responses": lv.warmup_ok, "failed": lv.warmup_failed},
-        **_per_unit(lv, phase),
-        "ci": {"mean_j_per_response": ci.get("mean_j_per_query"), "half_width_j": ci.get("half_width_j"),
-               "rel_half_width": ci.get("rel_half_width"), "confidence": confidence,
-               "quantile_level": ci.get("quantile_level"), "target_rel_half_width": rel_ci},
-        "output_tokens": lv.output_tokens, "input_tokens": lv.input_tokens,
-        "output_tokens_per_response": lv.output_tokens / lv.responses if lv.responses else None,
-        "output_tokens_source": _token_source(lv),
-        "wall_s": wall,
-        "throughput_output_tokens_per_s": lv.output_tokens / wall if wall else None,
-        "responses_per_s": lv.responses / wall if wall else None,
-        "latency_s": _stats(lv.latency_s), "ttft_s": _stats(lv.ttft_s),
-        "coverage": ((phase or {}).get("coverage") or {}).get("measured_fraction"),
-    }
+    per_response, per_1k_tokens, wh_per_1k, unc_rel = _per_response(lv, phase)
+    return LevelResult(
+        concurrency=lv.concurrency, phase=lv.name, responses=lv.responses, failed=lv.failed,
+        failures=dict(lv.failures), failure_reasons=dict(lv.reasons), stopped_by=lv.stopped_by,
+        warmup=Warmup(responses=lv.warmup_ok, failed=lv.warmup_failed),
+        responses_measured=len(lv.energies_j), j_per_response=per_response, j_per_1k_output_tokens=per_1k_tokens,
+        wh_per_1k_responses=wh_per_1k, meter_uncertainty_rel=unc_rel,
+        ci=LevelCI(mean_j_per_response=ci.mean_j_per_query, half_width_j=ci.half_width_j,
+                   rel_half_width=ci.rel_half_width, confidence=confidence,
+                   quantile_level=ci.quantile_level, target_rel_half_width=rel_ci),
+        output_tokens=lv.output_tokens, input_tokens=lv.input_tokens,
+        output_tokens_per_response=lv.output_tokens / lv.responses if lv.responses else None,
+        output_tokens_source=_token_source(lv),
+        wall_s=wall,
+        throughput_output_tokens_per_s=lv.output_tokens / wall if wall else None,
+        responses_per_s=lv.responses / wall if wall else None,
+        latency_s=_stats(lv.latency_s), ttft_s=_stats(lv.ttft_s),
+        coverage=phase.coverage.measured_fraction if phase is not None and phase.coverage is not None else None,
+    )
 
 
 def benchmark_endpoint(
@@ -258,7 +262,7 @@ def benchmark_endpoint(
     live = make_live(spec.live_intensity, carbon)
     local = _measurable_here(ep, hardware)
     texts, pinfo = prompt_texts(prompts)
-    max_tokens = SETTINGS[setting]["max_new_tokens"]
+    max_tokens = GENERATION[setting].max_new_tokens
     mk = lambda a: Client(ep, model=model, api=a, api_key=api_key, max_tokens=max_tokens,  # noqa: E731
                           timeout_s=timeout_s)
     api_used = _probe(ep, api, mk)
@@ -273,15 +277,15 @@ def benchmark_endpoint(
         if owned:
             tracker.close()
     report = run.build_report()
-    phases = {p["name"]: p for p in report.to_dict()["phases"]}
-    info = {
+    phases = {p.name: p for p in report.phase_views()}
+    info: BenchmarkBlock = {
         **plan.settings(out),
         "levels": [_level_dict(lv, ci, phases.get(lv.name), confidence, rel_ci) for lv, ci in out],
-        "endpoint": {"url": ep.url, "api": api_used, "model": model, "local": local, "measured_here": local,
-                     "server_pid": pid, "energy": "this machine's meters" if local else
-                     f"not measured here: the server runs on {hardware} (stated)"},
+        "endpoint": EndpointInfo(url=ep.url, api=api_used, model=model, local=local, measured_here=local,
+                                 server_pid=pid, energy="this machine's meters" if local else
+                                 f"not measured here: the server runs on {hardware} (stated)"),
         "prompts": {**pinfo, "used": min(offset, len(texts)), "cycled": offset > len(texts)},
-        "hardware": hardware or _detected_hardware(report.to_dict()),
+        "hardware": hardware or _detected_hardware(provenance_of(tracker.provenance())),
         "hardware_basis": "stated" if hardware else "detected", "device": "endpoint",
         "attribution": attribution.ATTRIBUTION_RULE,
     }
@@ -321,19 +325,19 @@ class _Plan:
                 "0 < rel_ci < 1, 0 < confidence < 1 and timeout_s > 0")
         return cls(levels, setting, cap, min(need, cap), warm, rel_ci, confidence)
 
-    def settings(self, out: list[tuple[Level, dict[str, Any]]]) -> dict[str, Any]:
+    def settings(self, out: list[tuple[Level, Interval]]) -> BenchmarkBlock:
         """The protocol part of the report's ``benchmark`` block, with what the levels ran."""
-        st = SETTINGS[self.setting]
-        return {
-            "protocol": PROTOCOL_VERSION, "mode": "endpoint", "setting": self.setting, "setting_source": st["source"],
-            "task": "text-generation", "max_new_tokens": st["max_new_tokens"], "min_new_tokens": None,
-            "do_sample": False, "batch_size": None, "concurrency": self.levels, "warmup": self.warmup,
-            "queries_cap": self.cap, "min_queries": self.need,
-            "queries_run": sum(lv.responses + lv.failed for lv, _ in out),
-            "queries_measured": sum(len(lv.energies_j) for lv, _ in out),
-            "stopped_by": ",".join(sorted({lv.stopped_by for lv, _ in out})),
-            "ci": {"confidence": self.confidence, "target_rel_half_width": self.rel_ci},
-        }
+        st = GENERATION[self.setting]
+        return BenchmarkBlock(
+            protocol=PROTOCOL_VERSION, mode="endpoint", setting=self.setting, setting_source=st.source,
+            task="text-generation", max_new_tokens=st.max_new_tokens, min_new_tokens=None,
+            do_sample=False, batch_size=None, concurrency=self.levels, warmup=self.warmup,
+            queries_cap=self.cap, min_queries=self.need,
+            queries_run=sum(lv.responses + lv.failed for lv, _ in out),
+            queries_measured=sum(len(lv.energies_j) for lv, _ in out),
+            stopped_by=",".join(sorted({lv.stopped_by for lv, _ in out})),
+            ci=BenchmarkCI(confidence=self.confidence, target_rel_half_width=self.rel_ci),
+        )
 
 
 def _measurable_here(ep: Endpoint, hardware: str | None) -> bool:
@@ -364,23 +368,23 @@ def _tracker(ep: Endpoint, meters: Meter | Sequence[Meter] | None, server_pid: i
 
 
 def _run_levels(plan: _Plan, run: _Run, tracker: CallTracker, client: Any, texts: list[str], where: str,
-                progress: bool) -> tuple[list[tuple[Level, dict[str, Any]]], int]:
+                progress: bool) -> tuple[list[tuple[Level, Interval]], int]:
     """Each concurrency level in turn (its own top-level phase); the levels and the prompts used in all."""
     from tqdm.auto import tqdm
 
 
-    out: list[tuple[Level, dict[str, Any]]] = []
+    out: list[tuple[Level, Interval]] = []
     offset = 0
     for c in plan.levels:
         bar = tqdm(total=plan.cap, desc=f"scer-hf {where} c={c}", unit="req", disable=not progress)
         try:
             lv = run_level(client, texts, c, name=level_name(c), tracker=tracker, record=_recorder(run, level_name(c)),
                            warmup=plan.warmup, cap=plan.cap, need=plan.need, rel_ci=plan.rel_ci,
-                           confidence=plan.confidence, ci=sequential_ci, offset=offset, progress=bar)
+                           confidence=plan.confidence, ci=interval_of, offset=offset, progress=bar)
         finally:
             bar.close()
         offset += plan.cap + max(plan.warmup, c)
-        out.append((lv, sequential_ci(lv.energies_j, plan.confidence)))
+        out.append((lv, interval_of(lv.energies_j, plan.confidence)))
     return out, offset
 
 
@@ -395,8 +399,9 @@ def _recorder(run: _Run, name: str) -> Any:
     return record
 
 
-def _detected_hardware(d: dict[str, Any]) -> str | None:
-    names = [str(n) for m in (d.get("provenance") or {}).get("meters", []) for n in (m.get("devices") or {}).values()]
+def _detected_hardware(prov: Provenance) -> str | None:
+    """The devices the meters named (GPU names), else the CPU model."""
+    names = [str(n) for m in prov.meters for n in (m.get("devices") or {}).values()]
     if names:
         return ", ".join(dict.fromkeys(names))
     from ..core.meters.estimate import cpu_model_name

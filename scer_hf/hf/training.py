@@ -25,12 +25,12 @@ from __future__ import annotations
 import contextlib
 import os
 import traceback
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
-from types import SimpleNamespace
-from typing import Any
+from types import SimpleNamespace, TracebackType
+from typing import Any, SupportsFloat, TypeVar
 
-from .. import _read
 from ..core.grid import GridSpec
 from ..core.report import Report
 from ..core.warn import WarnOnce
@@ -38,14 +38,16 @@ from ..errors import CallbackConfigError, ReportSchemaError
 from . import distributed as dist
 from .identity import model_identity
 from .run import MetersArg, Progress, TrainingRun
-from .run_report import state_file, task_of
+from .run_report import task_of
+from .run_state import read_state
 
 __all__ = ["track_training", "TrainingTracker"]
 
 _COUNTS = ("per-rank", "global")
+_T = TypeVar("_T")
 
 
-def _num(x: Any, what: str) -> float:
+def _num(x: SupportsFloat, what: str) -> float:
     """A count from the loop: a number or a 0-d tensor (``batch["attention_mask"].sum()``)."""
     try:
         v = float(x.item() if hasattr(x, "item") else x)
@@ -54,6 +56,24 @@ def _num(x: Any, what: str) -> float:
     if not v >= 0:  # also NaN
         raise CallbackConfigError(f"step({what}={x!r}): counts are >= 0")
     return v
+
+
+@dataclass
+class _EvalCounts:
+    """The open evaluation's counts on this rank: batches (``steps``), samples and tokens."""
+
+    steps: float = 0.0
+    samples: float = 0.0
+    tokens: float = 0.0
+
+    def add(self, *, tokens: float, samples: float) -> None:
+        """One evaluation batch."""
+        self.steps += 1
+        self.samples += samples
+        self.tokens += tokens
+
+    def as_dict(self) -> dict[str, float]:
+        return {"steps": self.steps, "samples": self.samples, "tokens": self.tokens}
 
 
 class TrainingTracker:
@@ -77,10 +97,10 @@ class TrainingTracker:
         self._resume = Path(resume_from) if resume_from is not None else None
         out = output_dir if output_dir is not None else getattr(accelerator, "project_dir", None)
         self._run.output_dir = str(out) if out else None
-        self._run._tokens_counted = "as passed to step(tokens=...)"
+        self._run.tokens_counted = "as passed to step(tokens=...)"
         self.progress = Progress(max_steps=max_steps)
         self._n_epochs = 0
-        self._eval: dict[str, float] | None = None  # counts of the open evaluation (this rank's)
+        self._eval: _EvalCounts | None = None  # counts of the open evaluation (this rank's)
         self._warned = WarnOnce(RuntimeWarning, stacklevel=2)
 
     # -- public -----------------------------------------------------------------------------------
@@ -97,7 +117,8 @@ class TrainingTracker:
         self.start()
         return self
 
-    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
         if exc_type is None:
             self.end()
         else:
@@ -114,7 +135,7 @@ class TrainingTracker:
         if self._resume is not None:
             self.progress.global_step = self._saved_step(self._resume)
         self._guard("start", run.start, self.progress, resume_from=self._resume)
-        self._guard("flush", run._flush, force=True)
+        self._guard("flush", run.flush, force=True)
         return self
 
     @contextlib.contextmanager
@@ -134,25 +155,24 @@ class TrainingTracker:
 
         :meth:`step` inside it counts evaluation batches, not training steps."""
         self._guard("eval", self._run.begin_eval, pending=False)
-        self._eval = {"steps": 0.0, "samples": 0.0, "tokens": 0.0}
+        self._eval = _EvalCounts()
         failed = True
         try:
             yield self
             failed = False
         finally:
-            counts, self._eval = self._eval, None
-            if failed:  # an exception: no collective (the other ranks may be elsewhere)
+            ev, self._eval = self._eval, None
+            counts = ev.as_dict() if ev is not None else None  # None: end() inside the evaluation closed it
+            if failed or counts is None:  # an exception: no collective (the other ranks may be elsewhere)
                 self._guard("eval", self._run.end_eval, "eval", counts=counts)
             else:
                 self._close_eval(counts)
 
-    def step(self, tokens: Any = 0, samples: Any = 0, flops: Any = 0) -> None:
+    def step(self, tokens: SupportsFloat = 0, samples: SupportsFloat = 0, flops: SupportsFloat = 0) -> None:
         """One optimizer step (one batch inside :meth:`evaluate`): its tokens, samples and FLOPs."""
         vals = [_num(tokens, "tokens"), _num(samples, "samples"), _num(flops, "flops")]
         if self._eval is not None:
-            self._eval["tokens"] += vals[0]
-            self._eval["samples"] += vals[1]
-            self._eval["steps"] += 1
+            self._eval.add(tokens=vals[0], samples=vals[1])
             self._run.eval_batch()
             return
         self._add(self._world(vals))
@@ -174,13 +194,13 @@ class TrainingTracker:
     def end(self) -> Report | None:
         """Close the run: every rank gathers (a collective) and rank 0 writes the complete report."""
         if self._eval is not None:
-            self._close_eval(self._eval)
+            self._close_eval(self._eval.as_dict())
             self._eval = None
         self._guard("end", self._run.end)
         return self._run.report
 
     # -- internals --------------------------------------------------------------------------------
-    def _guard(self, key: str, fn: Any, *args: Any, **kwargs: Any) -> Any:
+    def _guard(self, key: str, fn: Callable[..., _T], *args: object, **kwargs: object) -> _T | None:
         """Measurement never breaks the loop: a bug here is one warning per kind, and training goes on."""
         try:
             return fn(*args, **kwargs)
@@ -220,7 +240,7 @@ class TrainingTracker:
     def _identify(self) -> None:
         run, model = self._run, self._bare_model()
         if model is None:
-            run.model_info = dict(run.model_info, id=self._model_id)
+            run.model_info["id"] = self._model_id
             return
         info = model_identity(model, hub_model_id=self._model_id, output_dir=run.output_dir,
                               training_type=run.training_type)
@@ -230,8 +250,7 @@ class TrainingTracker:
     def _saved_step(self, ckpt: Path) -> int:
         """The step a checkpoint's state was saved at (0 when it cannot be read: the restore warns)."""
         try:
-            data = _read.load_json(ckpt / state_file(self._run.rank), what="report", error=ReportSchemaError)
-            return max(0, int(data.get("global_step", 0)))
+            return max(0, read_state(ckpt, self._run.rank).global_step)
         except (OSError, ValueError, TypeError, AttributeError, ReportSchemaError):
             return 0
 
@@ -259,17 +278,16 @@ class TrainingTracker:
         acc = self._accelerator
         if values and acc is not None:
             self._guard("log", acc.log, values, step=self.progress.global_step)
-        self._guard("flush", self._run._flush)
+        self._guard("flush", self._run.flush)
 
     def _abandon(self, why: str) -> None:
         """The loop raised: write the partial report as of now (no collective: the other ranks may be elsewhere)."""
         run = self._run
         if not run.training:
             return
-        run._interrupted = run._interrupted or why
-        self._guard("flush", run._flush, force=True)
-        run._training = False
-        run._remove_interrupt_handlers()
+        run.interrupt(why)
+        self._guard("flush", run.flush, force=True)
+        run.reporting.die()  # no flush at SIGTERM or exit any more
 
 
 def track_training(model: Any = None, *, accelerator: Any = None, output_dir: str | os.PathLike[str] | None = None,

@@ -60,6 +60,21 @@ def call_entry(res: CallEnergy, gen: bool, counts: Mapping[str, float], top: str
     return _Entry(res, specs)
 
 
+@dataclass
+class GenCounts:
+    """What one call's ``generate`` runs counted: prompts (queries), their tokens, new tokens, ``generate`` calls."""
+
+    queries: int = 0
+    input_tokens: int = 0
+    output_tokens: int = 0
+    batches: int = 0
+
+    def as_counts(self) -> dict[str, float]:
+        """The call's counts, with ``tokens`` = input + output (the order the phases record them in)."""
+        return {"queries": self.queries, "input_tokens": self.input_tokens, "output_tokens": self.output_tokens,
+                "batches": self.batches, "tokens": self.input_tokens + self.output_tokens}
+
+
 @dataclass(frozen=True)
 class CallSink:
     """What a call needs from the wrapper that makes it: the tracker its windows open on, where its finished
@@ -79,7 +94,7 @@ class _Call:
         self.gen = gen
         self.queries_in = queries
         self.yielded = 0
-        self.counts = {"queries": 0, "input_tokens": 0, "output_tokens": 0, "batches": 0}
+        self.counts = GenCounts()
         self.h: CallHandle | None = None
         self.marked = False
         self.closed = False
@@ -123,13 +138,14 @@ class _Call:
     def gen_end(self, args: tuple[Any, ...], kwargs: Mapping[str, Any], out: Any) -> None:
         input_ids = kwargs.get("input_ids", args[0] if args else None)
         mask = kwargs.get("attention_mask")
-        self.counts["batches"] += 1
+        c = self.counts
+        c.batches += 1
         if input_ids is None:
-            self.counts["queries"] += 1
+            c.queries += 1
         else:
-            self.counts["queries"] += int(input_ids.shape[0])
-            self.counts["input_tokens"] += int(mask.sum().item()) if mask is not None else int(input_ids.numel())
-        self.counts["output_tokens"] += _count_new_tokens(self.model, input_ids, out, kwargs)
+            c.queries += int(input_ids.shape[0])
+            c.input_tokens += int(mask.sum().item()) if mask is not None else int(input_ids.numel())
+        c.output_tokens += _count_new_tokens(self.model, input_ids, out, kwargs)
 
     def generate(self, bound: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         """``model.generate`` run for this call (from the hook): split, weighed and counted."""
@@ -161,11 +177,8 @@ class _Call:
             self._unhook()
             assert self.h is not None
             res = self.h.finish()
-            if self.gen:
-                c: dict[str, float] = dict(self.counts)
-                c["tokens"] = c["input_tokens"] + c["output_tokens"]
-            else:
-                c = {"queries": self.queries_in if self.queries_in is not None else self.yielded}
+            c = self.counts.as_counts() if self.gen else {
+                "queries": self.queries_in if self.queries_in is not None else self.yielded}
             self.sink.record(call_entry(res, self.gen, {"failed_calls": 1} if failed else c,
                                         "generate" if self.gen else "forward"))
         except Exception as exc:  # noqa: BLE001 - measurement never breaks inference

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import Any, TypedDict
 
 from ...core.calls import CallTracker, aggregate
 from ...core.carbon import CarbonIntensity
@@ -14,11 +14,29 @@ from ...core.report import Report
 from ...core.tracker import Measurement, MeasurementWarning, merge_all
 from ...core.views import top_level
 from ...core.warn import WarnOnce
+from ..identity import ModelInfo
 from ._call import CallSink, _Call, _Entry
 from ._hook import CURRENT
-from ._units import per_unit_figures
+from ._units import PerUnitFigures, per_unit_figures
 
-__all__: list[str] = []
+
+class PipelineCalls(TypedDict):
+    task: str | None
+    calls: int
+
+
+class ModelCalls(TypedDict):
+    calls: int
+
+
+class TrackedExtra(TypedDict, total=False):
+    """An inference report's ``extra``: the per-unit figures and the calls of what was tracked."""
+
+    per_unit: PerUnitFigures
+    pipeline: PipelineCalls
+    model_calls: ModelCalls
+
+__all__ = ["TrackedExtra", "PipelineCalls", "ModelCalls"]
 
 FUNCTIONAL_UNITS = ("1k_output_tokens", "query")
 KINDS = {"generate": "inference", "prefill": "inference", "decode": "inference", "forward": "inference",
@@ -92,17 +110,17 @@ class _Tracked:
             self._flush_locked()
             return list(self._totals.values())
 
-    def model_info(self) -> dict[str, Any]:  # pragma: no cover - overridden
+    def model_info(self) -> ModelInfo:  # pragma: no cover - overridden
+        return ModelInfo()
+
+    def _extra(self) -> TrackedExtra:  # pragma: no cover - overridden
         return {}
 
-    def _extra(self) -> dict[str, Any]:  # pragma: no cover - overridden
-        return {}
-
-    def per_unit(self) -> dict[str, Any]:
+    def per_unit(self) -> PerUnitFigures:
         return per_unit_figures(self.measurements, self.carbon)
 
-    def build_report(self, *, model: Mapping[str, Any] | None = None, benchmark: Mapping[str, Any] | None = None,
-                     extra: Mapping[str, Any] | None = None) -> Report:
+    def build_report(self, *, model: ModelInfo | None = None, benchmark: Mapping[str, Any] | None = None,
+                     extra: TrackedExtra | None = None) -> Report:
         """The cumulative report, with optional model info, benchmark settings and extras."""
         ms = self.measurements
         emb = None
@@ -114,10 +132,9 @@ class _Tracked:
         if self.live is not None:  # each phase its own live intensity, the run energy-weighted
             carbon, per = self.live.apply(ms, self.carbon)
             rows = phase_dicts(ms, carbon, per, KINDS, "inference")
-        ex = {"per_unit": per_unit_figures(ms, carbon), **self._extra()}
-        ex.update(extra or {})
+        ex: TrackedExtra = {"per_unit": per_unit_figures(ms, carbon), **self._extra(), **(extra or {})}
         return Report.build(
-            rows, boundary="inference", carbon=carbon, model={**self.model_info(), **dict(model or {})},
+            rows, boundary="inference", carbon=carbon, model={**self.model_info(), **(model or {})},
             provenance=self.tracker.provenance(), embodied=emb, functional_units=list(FUNCTIONAL_UNITS),
             kinds=KINDS, benchmark=benchmark, extra=ex,
         )

@@ -5,14 +5,14 @@ from __future__ import annotations
 import inspect
 import math
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import Any, TypedDict
 
 from ...core.carbon import J_PER_KWH, CarbonIntensity
 from ...core.coverage import Coverage
 from ...core.tracker import Measurement
 from ...core.views import top_level
 
-__all__ = ["per_unit_figures"]
+__all__ = ["per_unit_figures", "PerUnitFigures"]
 
 _PROCESSOR_CLASS: Any = None
 
@@ -101,7 +101,28 @@ def _count_inputs(args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> int | Non
     return None
 
 
-def per_unit_figures(measurements: Sequence[Measurement], carbon: CarbonIntensity) -> dict[str, Any]:
+class PerUnitFigures(TypedDict):
+    """A tracked pipeline's ``extra.per_unit``: counts, and energy / CO2e per query and per 1,000 output tokens."""
+
+    queries: int
+    output_tokens: int
+    failed_calls: int
+    failed_requests: int
+    queries_measured: int
+    output_tokens_measured: int
+    energy_j: float
+    coverage: float
+    j_per_query: float | None
+    g_per_query: float | None
+    wh_per_1k_queries: float | None
+    gpu_wh_per_1k_queries: float | None
+    j_per_1k_output_tokens: float | None
+    g_per_1k_output_tokens: float | None
+    kwh_per_query: float | None
+    note: str
+
+
+def per_unit_figures(measurements: Sequence[Measurement], carbon: CarbonIntensity) -> PerUnitFigures:
     """Per-query and per-token figures of the top-level phases, from the fully measured calls only: energy and
     counts of the same calls (None where the count is 0, or below the coverage threshold)."""
     top = top_level(measurements)

@@ -7,14 +7,15 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any, TypeVar
 
 from ...core.calls import CallTracker
-from ...core.carbon import resolve_grid
+from ...core.carbon import CarbonIntensity, resolve_grid
 from ...core.grid import GridSpec
 from ...core.live_intensity import make_live
 from ...core.meters.base import Meter
 from ...errors import UnsupportedPipelineError
+from ..identity import ModelInfo
 from ._call import _Stream
 from ._hook import CURRENT
-from ._tracked import FUNCTIONAL_UNITS, _Tracked
+from ._tracked import FUNCTIONAL_UNITS, PipelineCalls, TrackedExtra, _Tracked
 from ._units import _count_inputs
 
 __all__ = ["track_pipeline", "TrackedPipeline", "GENERATION_TASKS", "FUNCTIONAL_UNITS", "build_tracked"]
@@ -34,7 +35,7 @@ class TrackedPipeline(_Tracked):
     is the :class:`~scer_hf.core.calls.CallTracker` over the process's shared meters.
     """
 
-    def __init__(self, pipe: Any, tracker: CallTracker, carbon: Any, hardware: str | None) -> None:
+    def __init__(self, pipe: Any, tracker: CallTracker, carbon: CarbonIntensity, hardware: str | None) -> None:
         super().__init__(tracker, carbon, hardware)
         self._pipe = pipe
         self.task = getattr(pipe, "task", None) or ""
@@ -82,17 +83,17 @@ class TrackedPipeline(_Tracked):
         call.finish()
         return out
 
-    def model_info(self) -> dict[str, Any]:
+    def model_info(self) -> ModelInfo:
         model = getattr(self._pipe, "model", None)
         mid = getattr(model, "name_or_path", None) or getattr(getattr(model, "config", None), "_name_or_path", None)
         try:
             params = int(model.num_parameters()) if model is not None else None
         except (AttributeError, TypeError, RuntimeError):
             params = None
-        return {"id": mid or None, "parameters": params, "task": self.task or None}
+        return ModelInfo(id=mid or None, parameters=params, task=self.task or None)
 
-    def _extra(self) -> dict[str, Any]:
-        return {"pipeline": {"task": self.task, "calls": self.calls}}
+    def _extra(self) -> TrackedExtra:
+        return TrackedExtra(pipeline=PipelineCalls(task=self.task, calls=self.calls))
 
 
 def _pipeline_meters(pipe: Any) -> Any:
@@ -116,7 +117,7 @@ def _pipeline_meters(pipe: Any) -> Any:
         ms.choices["gpu"] = "not measured: the pipeline runs on the CPU"
         return ms
     if kind == "cuda" and index is not None:
-        env = os.environ.get("CUDA_VISIBLE_DEVICES")  # CUDA index -> NVML index
+        env = os.getenv("CUDA_VISIBLE_DEVICES")  # CUDA index -> NVML index
         toks = [t.strip() for t in env.split(",")] if env is not None and env.strip() else None
         if toks is None:
             return auto(gpu_indices=[int(index)])
