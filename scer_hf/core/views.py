@@ -18,9 +18,12 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, fields
 from types import MappingProxyType
-from typing import Any, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from .carbon import CarbonIntensity
+
+if TYPE_CHECKING:
+    from .report_views import CarbonView
 
 __all__ = ["CoverageView", "PhaseView", "top_level", "is_top", "grid_where", "grid_place"]
 
@@ -167,7 +170,7 @@ class _Place:
     detected_from: str | None
 
     @classmethod
-    def of(cls, carbon: CarbonIntensity | Mapping[str, Any]) -> _Place:
+    def of(cls, carbon: CarbonIntensity | CarbonView | Mapping[str, Any]) -> _Place:
         get = carbon.get if isinstance(carbon, Mapping) else lambda k: getattr(carbon, k, None)
         return cls(*(get(f.name) for f in fields(cls)))
 
@@ -176,7 +179,7 @@ class _Place:
         return f"{self.cloud_provider} {self.cloud_region}" if self.cloud_region else None
 
 
-def grid_where(carbon: CarbonIntensity | Mapping[str, Any]) -> str:
+def grid_where(carbon: CarbonIntensity | CarbonView | Mapping[str, Any]) -> str:
     """Where the grid figure is from: ``aws us-east-1``, ``California, USA``, ``a figure given by the user``, or
     the world average with the default said."""
     c = _Place.of(carbon)
@@ -190,7 +193,7 @@ def grid_where(carbon: CarbonIntensity | Mapping[str, Any]) -> str:
     return "world average: no location given"
 
 
-def grid_place(carbon: CarbonIntensity | Mapping[str, Any], *, cloud: bool = True,
+def grid_place(carbon: CarbonIntensity | CarbonView | Mapping[str, Any], *, cloud: bool = True,
                country_name: Callable[[str], str] | None = None) -> str | None:
     """The place of the grid figure, most specific first: cloud region (with *cloud*), region, country (its code,
     or ``country_name(code)``); None when none is known."""
