@@ -18,8 +18,8 @@ from typing import Any
 from .views import CoverageView, PhaseView, _frozen_map, _opt_float, _texts
 
 __all__ = ["ModelView", "MeterView", "ProvenanceView", "SciView", "EmbodiedView", "UncertaintyView",
-           "IntervalView", "LatencyView", "LevelView", "EndpointView", "BenchmarkView", "ExtraView", "CarbonView",
-           "ReportView"]
+           "IntervalView", "LatencyView", "LevelView", "EndpointView", "BenchmarkView", "ExtraView", "QualityView",
+           "CarbonView", "ReportView"]
 
 
 def _block(x: Any) -> Mapping[str, Any]:
@@ -157,7 +157,7 @@ class SciView(_Kept):
 
 
 @dataclass(frozen=True)
-class EmbodiedView:
+class EmbodiedView(_Kept):
     """The ``embodied`` block: whether embodied emissions are counted, their grams, hardware and source."""
 
     included: bool = False
@@ -170,7 +170,7 @@ class EmbodiedView:
     def from_dict(cls, d: Any) -> EmbodiedView:
         e = _block(d)
         hw = e.get("hardware")
-        return cls(included=bool(e.get("included")), embodied_g=_opt_float(e.get("embodied_g")),
+        return cls(block=e, included=bool(e.get("included")), embodied_g=_opt_float(e.get("embodied_g")),
                    hardware=str(hw) if hw else None, source=_opt_str(e.get("source")),
                    reason=_opt_str(e.get("reason")))
 
@@ -346,14 +346,28 @@ class ExtraView:
     hardware: str | None = None
     gpu: str | None = None
     per_unit: Mapping[str, float | None] = field(default_factory=lambda: MappingProxyType({}))
-    co2e_g_per_quality_unit: Mapping[str, Any] | None = None
 
     @classmethod
     def from_dict(cls, d: Any) -> ExtraView:
         e = _block(d)
-        q = e.get("co2e_g_per_quality_unit")
-        return cls(hardware=_text(e.get("hardware")), gpu=_text(e.get("gpu")), per_unit=_numbers(e.get("per_unit")),
-                   co2e_g_per_quality_unit=_frozen_map(q) if isinstance(q, Mapping) else None)
+        return cls(hardware=_text(e.get("hardware")), gpu=_text(e.get("gpu")), per_unit=_numbers(e.get("per_unit")))
+
+
+@dataclass(frozen=True)
+class QualityView(_Kept):
+    """A ``quality`` block (``scer_hf.hf.quality``): the task metric's value, its name and direction."""
+
+    value: float | None = None
+    metric: str = "quality"
+    higher_is_better: bool = True
+
+    @classmethod
+    def of(cls, d: Any) -> QualityView | None:
+        """The view of a quality block with a numeric value, else None (no quality figure)."""
+        if not isinstance(d, Mapping) or _opt_float(d.get("value")) is None:
+            return None
+        return cls(block=d, value=_opt_float(d.get("value")), metric=str(d.get("metric", "quality")),
+                   higher_is_better=bool(d.get("higher_is_better", True)))
 
 
 @dataclass(frozen=True)
@@ -409,10 +423,13 @@ class ReportView:
     extra: ExtraView = field(default_factory=ExtraView)
     coverage: CoverageView | None = None
     phases: tuple[PhaseView, ...] = ()
+    quality: QualityView | None = None
+    co2e_g_per_quality_unit: Mapping[str, Any] | None = None
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> ReportView:
         cov, bench, alts, phases = d.get("coverage"), d.get("benchmark"), d.get("sci_alternatives"), d.get("phases")
+        per_q = d.get("co2e_g_per_quality_unit")
         return cls(
             boundary=_opt_str(d.get("boundary")), status=_opt_str(d.get("status")) or "complete",
             run_id=_opt_str(d.get("run_id")), created_at=_opt_str(d.get("created_at")),
@@ -428,7 +445,9 @@ class ReportView:
             extra=ExtraView.from_dict(d.get("extra")),
             coverage=CoverageView.from_dict(cov) if isinstance(cov, Mapping) else None,
             phases=tuple(PhaseView.from_dict(p) for p in phases if isinstance(p, Mapping) and "name" in p)
-            if isinstance(phases, list) else ())
+            if isinstance(phases, list) else (),
+            quality=QualityView.of(d.get("quality")),
+            co2e_g_per_quality_unit=_frozen_map(per_q) if isinstance(per_q, Mapping) else None)
 
     @property
     def estimated(self) -> bool:
