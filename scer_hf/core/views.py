@@ -137,6 +137,17 @@ class PhaseView:
         """The measured share as the outputs show it: a phase without a coverage block counts as measured."""
         return self.coverage.measured_fraction if self.coverage is not None else 1.0
 
+    @property
+    def measured_windows(self) -> CoverageView:
+        """The phase's coverage: its block, or for a phase written before coverage existed, all of it measured
+        (its energy and counts) or nothing measured."""
+        if self.coverage is not None:
+            return self.coverage
+        if not self.measured:
+            return CoverageView(measured_fraction=0.0, energy_j=MappingProxyType({"total": 0.0}))
+        return CoverageView(measured_fraction=1.0, energy_j=MappingProxyType(
+            {k: float(v) for k, v in self.energy_j.items() if v is not None}), counts=self.counts)
+
 
 class _HasParent(Protocol):
     @property
