@@ -102,12 +102,12 @@ class MeterView(_Kept):
 
 
 @dataclass(frozen=True)
-class ProvenanceView:
+class ProvenanceView(_Kept):
     """The ``provenance`` block: the meters, the report's method, whether it is an estimate, declared hardware."""
 
     meters: tuple[MeterView, ...] = ()
     method: str | None = None
-    estimated: bool = False
+    estimated: bool | None = None  # None: not recorded
     hardware: str | None = None
     gpu: str | None = None
 
@@ -115,9 +115,11 @@ class ProvenanceView:
     def from_dict(cls, d: Any) -> ProvenanceView:
         p = _block(d)
         meters = p.get("meters")
-        return cls(meters=tuple(MeterView.from_dict(m) for m in meters if isinstance(m, Mapping))
+        estimated = p.get("estimated")
+        return cls(block=p, meters=tuple(MeterView.from_dict(m) for m in meters if isinstance(m, Mapping))
                    if isinstance(meters, list) else (), method=_opt_str(p.get("method")),
-                   estimated=bool(p.get("estimated")), hardware=_text(p.get("hardware")), gpu=_text(p.get("gpu")))
+                   estimated=estimated if isinstance(estimated, bool) else None, hardware=_text(p.get("hardware")),
+                   gpu=_text(p.get("gpu")))
 
     def meter_dicts(self) -> list[dict[str, Any]]:
         """The meters as the report holds them (for :func:`scer_hf.core.hardware.measured_hardware`)."""
@@ -340,7 +342,7 @@ def _opt_int(x: Any) -> int | None:
 
 
 @dataclass(frozen=True)
-class ExtraView:
+class ExtraView(_Kept):
     """The ``extra`` block: declared hardware and the per-unit figures a benchmark records."""
 
     hardware: str | None = None
@@ -350,7 +352,8 @@ class ExtraView:
     @classmethod
     def from_dict(cls, d: Any) -> ExtraView:
         e = _block(d)
-        return cls(hardware=_text(e.get("hardware")), gpu=_text(e.get("gpu")), per_unit=_numbers(e.get("per_unit")))
+        return cls(block=e, hardware=_text(e.get("hardware")), gpu=_text(e.get("gpu")),
+                   per_unit=_numbers(e.get("per_unit")))
 
 
 @dataclass(frozen=True)
@@ -451,7 +454,7 @@ class ReportView:
 
     @property
     def estimated(self) -> bool:
-        return self.provenance.estimated
+        return bool(self.provenance.estimated)
 
     @property
     def top_phases(self) -> list[PhaseView]:
