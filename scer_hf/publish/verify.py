@@ -31,6 +31,7 @@ from .. import _read
 from ..core import fmt as _fmt
 from ..core.report import Report
 from ..core.report_files import REPORT_NAMES, report_paths
+from ..core.report_views import SciView
 from ..errors import CardError, SCERError, VerificationError
 from .checks import Check, VerificationResult, check, same
 from .recompute import _check_rating, verify_report
@@ -232,7 +233,7 @@ def _verify_card_boundary(p: Path, meta: Mapping[str, Any], block: Mapping[str, 
     if isinstance(entry.get("facts"), list):  # the facts the section shows (scer_hf.publish.figures)
         from .figures import fact_dicts
 
-        check(res.checks, f"card.scer.{b}.facts", fact_dicts(rep.to_dict()), entry.get("facts"),
+        check(res.checks, f"card.scer.{b}.facts", fact_dicts(rep), entry.get("facts"),
               "facts beside the figures")
     _check_card_rating(res.checks, rep, block.get("rating"))
     return res
@@ -240,14 +241,15 @@ def _verify_card_boundary(p: Path, meta: Mapping[str, Any], block: Mapping[str, 
 
 def _check_card_figures(checks: list[Check], where: str, rep: Report, entry: Mapping[str, Any]) -> None:
     """The card's exact figures (``scer.<boundary>``) against the report's."""
-    sci, carbon = rep.sci or {}, rep["carbon"]  # the block as written: a report may leave pue out
+    r = rep.view
+    sci, carbon = r.sci or SciView(), r.carbon  # the block as written: a report may leave pue out
     wanted = {"energy_j": rep.energy_j, "co2e_g": rep.co2e_g, "embodied_g": rep.embodied_g,
-              "method": rep["provenance"].get("method"), "estimated": rep.estimated,
-              "sci.value": sci.get("value"), "sci.unit": sci.get("unit"), "sci.version": sci.get("version"),
-              "grid.g_per_kwh": carbon.get("g_per_kwh"), "grid.pue": carbon.get("pue")}
+              "method": r.provenance.method, "estimated": rep.estimated,
+              "sci.value": sci.value, "sci.unit": sci.unit, "sci.version": sci.version,
+              "grid.g_per_kwh": carbon.g_per_kwh, "grid.pue": carbon.pue}
     flat = _flatten(entry)
     if "sci.shown_unit" in flat:  # the unit the card shows (cards before it was recorded lack it)
-        shown = _fmt.sci_display(rep.sci)
+        shown = _fmt.sci_display(r.sci.to_dict() if r.sci is not None else None)
         wanted["sci.shown_unit"] = shown["unit"] if shown else None
     for key, expected in wanted.items():
         if key in flat or expected is not None:

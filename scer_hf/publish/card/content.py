@@ -41,7 +41,8 @@ from typing import Any
 from ...core import fmt as _fmt
 from ...core.carbon import CarbonIntensity
 from ...core.report import Report
-from ...core.views import PhaseView, grid_place
+from ...core.report_views import ModelView, ReportView, SciView
+from ...core.views import CoverageView, PhaseView, grid_place
 from ...errors import CardConflictError, CardError
 from ...rating.result import PhaseRating, Rating
 from ..figures import coverage_view, fact_dicts, hardware_text, rating_value_text
@@ -87,49 +88,47 @@ def _country_name(code: str) -> str:
         return code
 
 
-def _hardware(d: Mapping[str, Any]) -> str | None:
+def _hardware(r: Report | ReportView) -> str | None:
     """The hardware exactly as the label names it (one truth); None when not recorded."""
-    h = hardware_text(d)
+    h = hardware_text(r)
     return None if h == "not recorded" else h
 
 
 def boundary_entry(report: Report) -> dict[str, Any]:
     """``scer.<boundary>``: the report's figures (exact numbers)."""
-    d = report.to_dict()
-    method = report["provenance"].get("method")
-    sci = report.sci
+    r = report.view
+    method = r.provenance.method
     return _clean({
         "report_digest": report.digest(),
-        "model": report.model.get("id"),
-        "task": report.model.get("task"),
+        "model": r.model.id,
+        "task": r.model.task,
         "status": report.status,
         "method": method,
         "estimated": report.estimated,
-        "energy_j": d["energy_j"],  # exactly as the report holds them (an int stays an int in the YAML)
-        "co2e_g": d["co2e_g"],
+        "energy_j": r.energy_j,  # exactly as the report holds them (an int stays an int in the YAML)
+        "co2e_g": r.co2e_g,
         "embodied_g": report.embodied_g,
-        "sci": _sci_entry(sci) if sci else None,
-        "grid": _clean({"g_per_kwh": report.carbon.g_per_kwh, "pue": d["carbon"].get("pue"),
+        "sci": _sci_entry(r.sci) if r.sci is not None else None,
+        "grid": _clean({"g_per_kwh": report.carbon.g_per_kwh, "pue": r.carbon.pue,
                         "location": _location(report.carbon)}),
-        "hardware": _hardware(d),
-        "coverage": _coverage_entry(d),
-        "phases": [_phase_entry(p, method) for p in report.phase_views()],
+        "hardware": _hardware(r),
+        "coverage": _coverage_entry(r),
+        "phases": [_phase_entry(p, method) for p in r.phases],
         # the facts every output shows beside the figures (scer_hf.publish.figures.facts), as the section shows them
-        "facts": fact_dicts(d),
-        "sources": _sources(report, d.get("embodied") or {}),
+        "facts": fact_dicts(r),
+        "sources": _sources(report, r),
     })
 
 
-def _sources(report: Report, emb: Mapping[str, Any]) -> list[str]:
+def _sources(report: Report, r: ReportView) -> list[str]:
     """Where each figure comes from: the grid figure, embodied data, each meter, the SCI formula."""
-    carbon, sci = report.carbon, report.sci
+    carbon, emb = report.carbon, r.embodied
     out = [f"grid intensity: {carbon.source}" + (f" ({carbon.year})" if carbon.year else "")]
-    if emb.get("included") and emb.get("source"):
-        out.append(f"embodied: {emb['source']}")
-    out += [f"energy: {m.get('meter')} meter ({m.get('method')}): {m.get('source')}"
-            for m in report["provenance"].get("meters", [])]
-    if sci:
-        out.append(f"{sci.get('version')}: (E x I + M) / R, Green Software Foundation")
+    if emb.included and emb.source:
+        out.append(f"embodied: {emb.source}")
+    out += [f"energy: {m.meter} meter ({m.method}): {m.source}" for m in r.provenance.meters]
+    if r.sci is not None:
+        out.append(f"{r.sci.version}: (E x I + M) / R, Green Software Foundation")
     return out
 
 
@@ -142,22 +141,23 @@ def _phase_entry(p: PhaseView, method: str | None) -> dict[str, Any]:
                    "method": p.method if p.method != method else None})
 
 
-def _sci_entry(sci: Mapping[str, Any]) -> dict[str, Any]:
+def _sci_entry(sci: SciView) -> dict[str, Any]:
     """``scer.<boundary>.sci``: the SCI as recorded, and as shown (its functional unit's fixed scale)."""
-    shown = _fmt.sci_display(sci) or {}
-    return _clean({**{k: sci.get(k) for k in ("value", "unit", "functional_unit", "version")},
-                   "shown_value": shown.get("value"), "shown_unit": shown.get("unit")})
+    shown = _fmt.sci_display(sci.to_dict())
+    return _clean({"value": sci.value, "unit": sci.unit, "functional_unit": sci.functional_unit,
+                   "version": sci.version, "shown_value": shown["value"] if shown else None,
+                   "shown_unit": shown["unit"] if shown else None})
 
 
-def _coverage_entry(d: Mapping[str, Any]) -> dict[str, Any] | None:
+def _coverage_entry(r: ReportView) -> dict[str, Any] | None:
     """``scer.<boundary>.coverage``: how much was measured, only when not everything was; and, below the
     threshold, why the card has no total and no ``co2_eq_emissions``."""
-    tx = coverage_view(d)
+    tx = coverage_view(r)
     if tx.coverage_text is None:
         return None
-    cov = d.get("coverage") or {}
-    return _clean({"measured_fraction": tx.coverage, "filled_j": cov.get("filled_j") or None,
-                   "threshold": cov.get("threshold"), "headline": tx.headline, "text": tx.coverage_text,
+    cov = r.coverage or CoverageView(measured_fraction=1.0)
+    return _clean({"measured_fraction": tx.coverage, "filled_j": cov.filled_j or None,
+                   "threshold": cov.threshold, "headline": tx.headline, "text": tx.coverage_text,
                    "co2_eq_emissions": None if tx.headline else
                    f"omitted: {tx.no_headline_text}; the Hub field only takes a measured figure"})
 
@@ -210,15 +210,15 @@ def co2_entry(report: Report) -> dict[str, Any] | None:
     co2e_g = report.co2e_g
     if co2e_g is None:  # below the coverage threshold: no figure to publish (scer.training says why)
         return None
-    model = report.model
-    training_type = model.get("training_type") or (
-        "fine-tuning" if model.get("base_model") or model.get("finetuned_from") else None)
+    model = report.model_view
+    training_type = model.training_type or (
+        "fine-tuning" if model.base_model or model.finetuned_from else None)
     return _clean({
         "emissions": co2e_g,
         "source": SOURCE,
         "training_type": training_type,
         "geographical_location": _location(report.carbon),
-        "hardware_used": _hardware(report.to_dict()),
+        "hardware_used": _hardware(report),
     })
 
 
@@ -228,24 +228,25 @@ _HUB_ID = re.compile(r"[A-Za-z0-9][\w.-]*(/[A-Za-z0-9][\w.-]*)?")
 def identity_entries(report: Report) -> dict[str, Any]:
     """The Hub's lineage fields a report knows: ``base_model`` (a Hub id, not a folder of the training machine),
     ``library_name`` and ``pipeline_tag``. The caller writes only those the card lacks (never the user's)."""
-    model = report.model
+    model = report.model_view
     out: dict[str, Any] = {}
     training = report.boundary == "training"
-    if training and _hub_base_model(model):
-        out["base_model"] = model["base_model"]
-    if training and isinstance(model.get("library_name"), str):
-        out["library_name"] = model["library_name"]
-    tag = _pipeline_tag(model.get("task"))
+    base = _hub_base_model(model)
+    if training and base is not None:
+        out["base_model"] = base
+    if training and model.library_name is not None:
+        out["library_name"] = model.library_name
+    tag = _pipeline_tag(model.task)
     if tag:
         out["pipeline_tag"] = tag
     return out
 
 
-def _hub_base_model(model: Mapping[str, Any]) -> bool:
-    """Whether the model's ``base_model`` is a Hub id (not a folder of the training machine)."""
-    base = model.get("base_model")
-    return (isinstance(base, str) and not model.get("base_model_local") and bool(_HUB_ID.fullmatch(base))
-            and ".." not in base)
+def _hub_base_model(model: ModelView) -> str | None:
+    """The model's ``base_model`` when it is a Hub id (not a folder of the training machine), else None."""
+    base = model.base_model
+    ok = base is not None and not model.base_model_local and bool(_HUB_ID.fullmatch(base)) and ".." not in base
+    return base if ok else None
 
 
 def _pipeline_tag(task: Any) -> str | None:
