@@ -18,7 +18,7 @@ from typing import Any
 from .views import CoverageView, PhaseView, _frozen_map, _opt_float, _texts
 
 __all__ = ["ModelView", "MeterView", "ProvenanceView", "SciView", "EmbodiedView", "UncertaintyView",
-           "IntervalView", "LatencyView", "LevelView", "EndpointView", "BenchmarkView", "ExtraView", "QualityView",
+           "IntervalView", "LatencyView", "LevelView", "EndpointView", "BenchmarkView", "ExtraView", "PerUnitView", "QualityView",
            "CarbonView", "ReportView"]
 
 
@@ -214,11 +214,6 @@ class IntervalView:
                    target_rel_half_width=_opt_float(d.get("target_rel_half_width")))
 
 
-def _numbers(d: Any) -> Mapping[str, float | None]:
-    """A block of named numbers as read-only numbers (a non-number reads as None)."""
-    return MappingProxyType({str(k): _opt_float(v) for k, v in _block(d).items()})
-
-
 @dataclass(frozen=True)
 class LatencyView:
     """A latency's median and 90th percentile in seconds (``latency_s``, ``ttft_s`` of a served level)."""
@@ -342,18 +337,43 @@ def _opt_int(x: Any) -> int | None:
 
 
 @dataclass(frozen=True)
+class PerUnitView:
+    """``extra.per_unit`` (the pipeline wrapper and benchmark): energy and CO2e per query and per output token,
+    from the fully measured calls; None where the count is 0."""
+
+    queries: float | None = None
+    output_tokens: float | None = None
+    j_per_query: float | None = None
+    g_per_query: float | None = None
+    wh_per_1k_queries: float | None = None
+    gpu_wh_per_1k_queries: float | None = None
+    j_per_1k_output_tokens: float | None = None
+    g_per_1k_output_tokens: float | None = None
+
+    @classmethod
+    def from_dict(cls, d: Any) -> PerUnitView:
+        u = _block(d)
+        return cls(queries=_opt_float(u.get("queries")), output_tokens=_opt_float(u.get("output_tokens")),
+                   j_per_query=_opt_float(u.get("j_per_query")), g_per_query=_opt_float(u.get("g_per_query")),
+                   wh_per_1k_queries=_opt_float(u.get("wh_per_1k_queries")),
+                   gpu_wh_per_1k_queries=_opt_float(u.get("gpu_wh_per_1k_queries")),
+                   j_per_1k_output_tokens=_opt_float(u.get("j_per_1k_output_tokens")),
+                   g_per_1k_output_tokens=_opt_float(u.get("g_per_1k_output_tokens")))
+
+
+@dataclass(frozen=True)
 class ExtraView(_Kept):
     """The ``extra`` block: declared hardware and the per-unit figures a benchmark records."""
 
     hardware: str | None = None
     gpu: str | None = None
-    per_unit: Mapping[str, float | None] = field(default_factory=lambda: MappingProxyType({}))
+    per_unit: PerUnitView = field(default_factory=PerUnitView)
 
     @classmethod
     def from_dict(cls, d: Any) -> ExtraView:
         e = _block(d)
         return cls(block=e, hardware=_text(e.get("hardware")), gpu=_text(e.get("gpu")),
-                   per_unit=_numbers(e.get("per_unit")))
+                   per_unit=PerUnitView.from_dict(e.get("per_unit")))
 
 
 @dataclass(frozen=True)
