@@ -18,8 +18,8 @@ from typing import Any
 from .views import CoverageView, PhaseView, _frozen_map, _opt_float, _texts
 
 __all__ = ["ModelView", "MeterView", "ProvenanceView", "SciView", "EmbodiedView", "UncertaintyView",
-           "IntervalView", "LatencyView", "LevelView", "EndpointView", "BenchmarkView", "ExtraView", "PerUnitView", "QualityView",
-           "CarbonView", "ReportView"]
+           "IntervalView", "LatencyView", "LevelView", "EndpointView", "BenchmarkView", "ExtraView", "PerUnitView",
+           "QualityView", "CarbonView", "ReportView"]
 
 
 def _block(x: Any) -> Mapping[str, Any]:
@@ -165,6 +165,11 @@ class EmbodiedView(_Kept):
     included: bool = False
     embodied_g: float | None = None
     hardware: str | None = None
+    te_kgco2e: float | None = None
+    lifetime_years: float | None = None
+    time_reserved_s: float | None = None
+    resource_share: float | None = None
+    scope: str | None = None
     source: str | None = None
     reason: str | None = None
 
@@ -173,7 +178,11 @@ class EmbodiedView(_Kept):
         e = _block(d)
         hw = e.get("hardware")
         return cls(block=e, included=bool(e.get("included")), embodied_g=_opt_float(e.get("embodied_g")),
-                   hardware=str(hw) if hw else None, source=_opt_str(e.get("source")),
+                   hardware=str(hw) if hw else None, te_kgco2e=_opt_float(e.get("te_kgco2e")),
+                   lifetime_years=_opt_float(e.get("lifetime_years")),
+                   time_reserved_s=_opt_float(e.get("time_reserved_s")),
+                   resource_share=_opt_float(e.get("resource_share")), scope=_opt_str(e.get("scope")),
+                   source=_opt_str(e.get("source")),
                    reason=_opt_str(e.get("reason")))
 
 

@@ -28,28 +28,28 @@ _INK, _MUTED, _LINE, _RULE, _DOT = "#111827", "#374151", "#1d4ed8", "#9ca3af", "
 def curve_levels(d: Report | ReportView | Mapping[str, Any]) -> list[dict[str, Any]]:
     """The levels of an endpoint benchmark report (empty for any other report), in concurrency order, as the
     report holds them (:func:`curve_level_views` gives them typed)."""
-    return [lv.to_dict() for lv in curve_level_views(d)]
+    return [lv.to_dict() for lv in curve_level_views(report_view(d))]
 
 
-def curve_level_views(d: Report | ReportView | Mapping[str, Any]) -> list[LevelView]:
+def curve_level_views(d: Report | ReportView) -> list[LevelView]:
     """The levels of an endpoint benchmark report as :class:`LevelView` (empty for any other report)."""
-    bench = report_view(d).benchmark
+    bench = (d.view if isinstance(d, Report) else d).benchmark
     return bench.curve if bench is not None else []
 
 
-def _endpoint(d: Report | ReportView | Mapping[str, Any]) -> EndpointView:
-    bench = report_view(d).benchmark
+def _endpoint(d: Report | ReportView) -> EndpointView:
+    bench = (d.view if isinstance(d, Report) else d).benchmark
     return bench.endpoint if bench is not None else EndpointView()
 
 
-def curve_note(d: Report | ReportView | Mapping[str, Any]) -> str | None:
+def curve_note(d: Report | ReportView) -> str | None:
     """What the label says under the curve when its energy was not measured on this machine (else None)."""
     if _endpoint(d).measured_here:
         return None
     return "energy not measured here: a remote server"
 
 
-def curve_caption(d: Report | ReportView | Mapping[str, Any]) -> str:
+def curve_caption(d: Report | ReportView) -> str:
     ep = _endpoint(d)
     where = "energy of this machine" if ep.measured_here else "energy not measured here"
     return (f"{ep.model or '?'} served at {ep.url or '?'}: J per 1,000 output tokens (line) and output "
@@ -186,12 +186,12 @@ def _curve_row(lv: LevelView) -> dict[str, str | None]:
     }
 
 
-def curve_rows(levels: Sequence[LevelView | Mapping[str, Any]]) -> list[dict[str, str | None]]:
+def curve_rows(levels: Sequence[LevelView]) -> list[dict[str, str | None]]:
     """One row of text per level for the HTML table."""
-    return [_curve_row(lv) for lv in _levels(levels)]
+    return [_curve_row(lv) for lv in levels]
 
 
-def label_block(levels: Sequence[LevelView | Mapping[str, Any]], y: float, width: float, pad: float,
+def label_block(levels: Sequence[LevelView], y: float, width: float, pad: float,
                 note: str | None = None) -> tuple[str, float]:
     """The curve as the label draws it, below *y* (11-unit text, the label's smallest), with *note* under it:
     (svg, the next y)."""

@@ -114,22 +114,50 @@ def _phase_row(p: PhaseView) -> PhaseRow:
                     measured=p.measured, coverage=p.measured_fraction)
 
 
-def _report_fields(rep: Report, r: ReportView, st: ScopeTexts) -> dict[str, Any]:
+class _ReportFields(TypedDict):
+    """The report's side of :class:`LabelFields`."""
+
+    model: str
+    task: str | None
+    boundary: str
+    sci_value: float | None
+    sci_uncertainty: float | None
+    functional_unit: str | None
+    sci_text: str
+    sci_unit_shown: str | None
+    sci_version: str
+    coverage: float
+    texts: ScopeTexts
+    energy_j: float | None
+    co2e_g: float | None
+    embodied_g: float | None
+    phases: tuple[PhaseView, ...]
+    hardware: str
+    date: str
+    method: str
+    method_text: str
+    estimated: bool
+    grid_g_per_kwh: float
+    grid_where: str
+    facts: tuple[Fact, ...]
+
+
+def _report_fields(rep: Report, r: ReportView, st: ScopeTexts) -> _ReportFields:
     """The report's side of the label: model, headline, phases, hardware, method and the facts."""
     sci, model, method = r.sci or SciView(), r.model, method_of(r)
-    return {
-        "model": model.id or "unnamed model", "task": model.task, "boundary": rep.boundary,
-        "sci_value": sci.value, "sci_uncertainty": r.uncertainty.sci,
-        "functional_unit": sci.functional_unit, "sci_text": st.sci_text, "sci_unit_shown": st.sci_unit_shown,
-        "sci_version": sci.version or "SCI 1.1", "coverage": st.coverage, "texts": st,
-        "energy_j": r.energy_j, "co2e_g": r.co2e_g, "embodied_g": r.embodied_g,
-        "phases": tuple(v for top in rep.top_phases() for v in (top, *rep.children(top.name))),
-        "hardware": hardware_text(r), "date": (r.created_at or "")[:10], "method": method,
+    return _ReportFields(
+        model=model.id or "unnamed model", task=model.task, boundary=rep.boundary,
+        sci_value=sci.value, sci_uncertainty=r.uncertainty.sci,
+        functional_unit=sci.functional_unit, sci_text=st.sci_text, sci_unit_shown=st.sci_unit_shown,
+        sci_version=sci.version or "SCI 1.1", coverage=st.coverage, texts=st,
+        energy_j=r.energy_j, co2e_g=r.co2e_g, embodied_g=r.embodied_g,
+        phases=tuple(v for top in rep.top_phases() for v in (top, *rep.children(top.name))),
+        hardware=hardware_text(r), date=(r.created_at or "")[:10], method=method,
         # a remote server: nothing failed, nothing here could read its energy
-        "method_text": REMOTE_METHOD_TEXT if curve_note(r) else METHOD_TEXT.get(method, method),
-        "estimated": rep.estimated, "grid_g_per_kwh": rep.carbon.g_per_kwh, "grid_where": grid_where(rep.carbon),
-        "facts": tuple(_figures.facts(r)),  # looked up at call time: the one list every output draws
-    }
+        method_text=REMOTE_METHOD_TEXT if curve_note(r) else METHOD_TEXT.get(method, method),
+        estimated=rep.estimated, grid_g_per_kwh=rep.carbon.g_per_kwh, grid_where=grid_where(rep.carbon),
+        facts=tuple(_figures.facts(r)),  # looked up at call time: the one list every output draws
+    )
 
 
 def _rating_reason(r: Rating | None, pr: PhaseRating) -> str | None:
@@ -147,21 +175,31 @@ def _not_comparable_reason(pr: PhaseRating) -> str:
     return "not comparable: " + "; ".join(reasons) if reasons else "not comparable"
 
 
-def _position(pr: PhaseRating, shown: bool) -> dict[str, Any]:
-    """Grade, stars and percentile when the rating is shown; all None otherwise."""
-    return {"grade": pr.grade, "stars": pr.stars, "percentile": pr.percentile} if shown else \
-        dict.fromkeys(("grade", "stars", "percentile"))
+class _RatingFields(TypedDict):
+    """The rating's side of :class:`LabelFields`."""
+
+    grade: str | None
+    stars: int | None
+    percentile: float | None
+    peers: int | None
+    rating_reason: str | None
+    comparable: bool | None
+    indicative: str | None
+    reference_version: str | None
+    rated: bool
 
 
-def _rating_fields(r: Rating | None, boundary: str) -> dict[str, Any]:
+def _rating_fields(r: Rating | None, boundary: str) -> _RatingFields:
     """The rating's side of the label. A rating that is not comparable shows no headline grade or stars, only
-    why (its indicative position stays in the data)."""
+    why (its indicative position stays in the data): grade, stars and percentile only when it is shown."""
     pr = phase_rating(r, boundary)
     comparable = bool(pr.comparable) if pr.available else None  # a rating that says null is not comparable
     available = pr.available
-    return {
-        **_position(pr, available and comparable is not False), "peers": pr.peers if available else None,
-        "rating_reason": _rating_reason(r, pr) if comparable is not False else _not_comparable_reason(pr),
-        "comparable": comparable, "indicative": pr.indicative_text() if available else None,
-        "reference_version": r.reference_version if r else None, "rated": r is not None,
-    }
+    shown = available and comparable is not False
+    return _RatingFields(
+        grade=pr.grade if shown else None, stars=pr.stars if shown else None,
+        percentile=pr.percentile if shown else None, peers=pr.peers if available else None,
+        rating_reason=_rating_reason(r, pr) if comparable is not False else _not_comparable_reason(pr),
+        comparable=comparable, indicative=pr.indicative_text() if available else None,
+        reference_version=r.reference_version if r else None, rated=r is not None,
+    )

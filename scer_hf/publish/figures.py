@@ -70,7 +70,7 @@ def _num(x: Any) -> float | None:
     return float(x) if isinstance(x, (int, float)) and not isinstance(x, bool) else None
 
 
-def hardware_text(d: Report | ReportView | Mapping[str, Any]) -> str:
+def hardware_text(d: Report | ReportView) -> str:
     """The hardware as recorded: a ``hardware`` field, the embodied hardware, or the meters' device names."""
     r = report_view(d)
     named = _named_hardware(r)
@@ -91,7 +91,7 @@ def _named_hardware(r: ReportView) -> str | None:
     return next((b.hardware or b.gpu for b in blocks if b.hardware or b.gpu), None) or r.embodied.hardware
 
 
-def method_of(d: Report | ReportView | Mapping[str, Any]) -> str:
+def method_of(d: Report | ReportView) -> str:
     """``counter``, ``estimate``, ``mixed``, ``published`` or ``unmeasured``."""
     prov = report_view(d).provenance
     m = prov.method or "unmeasured"
@@ -275,30 +275,53 @@ def scope_view(d: Report | ReportView | Mapping[str, Any]) -> ScopeTexts:
     )
 
 
-def _energy_texts(e: float | None, pue: float, fam: str) -> dict[str, Any]:
+class _EnergyTexts(TypedDict):
+    energy_text: str
+    energy_pue_text: str | None
+    pue: float
+
+
+def _energy_texts(e: float | None, pue: float, fam: str) -> _EnergyTexts:
     """IT energy, and with the PUE where it is not 1."""
-    return {"energy_text": _fmt.energy(e, fam) if e is not None else "not measured",
-            "energy_pue_text": _fmt.energy(e * pue, fam) if pue != 1.0 and e is not None else None, "pue": pue}
+    return _EnergyTexts(energy_text=_fmt.energy(e, fam) if e is not None else "not measured",
+                        energy_pue_text=_fmt.energy(e * pue, fam) if pue != 1.0 and e is not None else None, pue=pue)
 
 
-def _co2e_texts(co2e: float | None, emb: float | None) -> dict[str, Any]:
+class _Co2eTexts(TypedDict):
+    co2e_text: str
+    embodied_text: str | None
+    total_co2e_g: float | None
+    total_co2e_text: str
+    equivalent_scope: str
+
+
+def _co2e_texts(co2e: float | None, emb: float | None) -> _Co2eTexts:
     """Operational CO2eq, embodied emissions where counted, and their total."""
     total_g = float(co2e) + float(emb or 0.0) if co2e is not None else None
-    return {"co2e_text": _fmt.co2e(co2e) if co2e is not None else "not measured",
-            "embodied_text": _fmt.co2e(emb) if emb is not None else None, "total_co2e_g": total_g,
-            "total_co2e_text": _fmt.co2e(total_g) if total_g is not None else "not measured",
-            "equivalent_scope": "operational + embodied" if emb is not None else "operational"}
+    return _Co2eTexts(co2e_text=_fmt.co2e(co2e) if co2e is not None else "not measured",
+                      embodied_text=_fmt.co2e(emb) if emb is not None else None, total_co2e_g=total_g,
+                      total_co2e_text=_fmt.co2e(total_g) if total_g is not None else "not measured",
+                      equivalent_scope="operational + embodied" if emb is not None else "operational")
 
 
-def _sci_texts(sci: SciView | None, unc: float | None, none: str | None) -> dict[str, Any]:
+class _SciTexts(TypedDict):
+    sci_display: dict[str, Any] | None  # scer_hf.core.fmt.sci_display
+    sci_text: str
+    sci_unit_shown: str | None
+    sci_value_text: str | None
+    sci_unc_text: str | None
+
+
+def _sci_texts(sci: SciView | None, unc: float | None, none: str | None) -> _SciTexts:
     """The SCI as shown (in its functional unit's fixed scale), its uncertainty in that scale, or why there is none."""
     disp = _fmt.sci_display(sci.to_dict()) if sci is not None else None
     if not disp or sci is None:
-        return {"sci_display": disp, "sci_text": f"no SCI: {none}" if none else "no SCI: no functional units counted",
-                "sci_unit_shown": None, "sci_value_text": None, "sci_unc_text": None}
-    return {"sci_display": disp, "sci_text": disp["text"], "sci_unit_shown": disp["unit"],
-            "sci_value_text": _fmt.num(disp["value"]),
-            "sci_unc_text": _fmt.num(unc * disp["value"] / sci.value) if unc and sci.value else None}
+        return _SciTexts(sci_display=disp,
+                         sci_text=f"no SCI: {none}" if none else "no SCI: no functional units counted",
+                         sci_unit_shown=None, sci_value_text=None, sci_unc_text=None)
+    return _SciTexts(sci_display=disp, sci_text=disp["text"], sci_unit_shown=disp["unit"],
+                     sci_value_text=_fmt.num(disp["value"]),
+                     sci_unc_text=_fmt.num(unc * disp["value"] / sci.value) if unc and sci.value else None)
 
 
 def scope_texts(d: Report | ReportView | Mapping[str, Any]) -> dict[str, Any]:

@@ -129,23 +129,43 @@ def _in_tree_order(phases: Sequence[PhaseView]) -> list[PhaseView]:
     return out
 
 
-def _phase_rows(rep: Report | ReportView | Mapping[str, Any], fam: str = "J") -> list[dict[str, Any]]:
+def _phase_rows(rep: Report | ReportView | Mapping[str, Any], fam: str = "J") -> list[PhaseTableRow]:
     return [_phase_row(p, fam) for p in _in_tree_order(report_view(rep).phases)]
 
 
-def _phase_row(p: PhaseView, fam: str) -> dict[str, Any]:
+class PhaseTableRow(TypedDict):
+    """One row of the page's phase table, as text (what the template draws)."""
+
+    name: str
+    kind: str
+    parent: str
+    duration: str
+    energy: str
+    coverage: str
+    energy_unc: str
+    co2e_unc: str
+    co2e: str
+    counts: str
+    method: str | None
+    measured: bool
+    components: str
+    errors: str
+
+
+def _phase_row(p: PhaseView, fam: str) -> PhaseTableRow:
     """One row of the phase table, as the page shows it."""
     e = p.total_j
-    return {
-        "name": p.name, "kind": p.kind or "", "parent": p.parent or "",
-        "duration": _fmt.duration(p.duration_s),
-        "energy": _fmt.energy(e, fam) if e is not None else "not measured",
-        "coverage": _coverage_cell(p, fam), **_uncertainty_cells(p, fam), "co2e": _fmt.co2e(p.co2e_g),
-        "counts": ", ".join(f"{k} {fmt_num(v)}" for k, v in p.counts.items()),
-        "method": p.method, "measured": p.measured,  # null shows as the report has it
-        "components": ", ".join(f"{k} {fmt_num(v)} J" for k, v in p.energy_j.items() if k != "total"),
-        "errors": "; ".join(p.errors),
-    }
+    energy_unc, co2e_unc = _uncertainty_cells(p, fam)
+    return PhaseTableRow(
+        name=p.name, kind=p.kind or "", parent=p.parent or "",
+        duration=_fmt.duration(p.duration_s),
+        energy=_fmt.energy(e, fam) if e is not None else "not measured",
+        coverage=_coverage_cell(p, fam), energy_unc=energy_unc, co2e_unc=co2e_unc, co2e=_fmt.co2e(p.co2e_g),
+        counts=", ".join(f"{k} {fmt_num(v)}" for k, v in p.counts.items()),
+        method=p.method, measured=p.measured,  # null shows as the report has it
+        components=", ".join(f"{k} {fmt_num(v)} J" for k, v in p.energy_j.items() if k != "total"),
+        errors="; ".join(p.errors),
+    )
 
 
 def _coverage_cell(p: PhaseView, fam: str) -> str:
@@ -156,12 +176,11 @@ def _coverage_cell(p: PhaseView, fam: str) -> str:
     return f"measured {_fmt.coverage(p.measured_fraction)}{filled}"
 
 
-def _uncertainty_cells(p: PhaseView, fam: str) -> dict[str, str]:
+def _uncertainty_cells(p: PhaseView, fam: str) -> tuple[str, str]:
     """± of the phase's energy, and of its CO2e at the same relative uncertainty."""
     e, unc = p.total_j, p.energy_uncertainty_j or 0.0
     rel = unc / e if e else 0.0
-    return {"energy_unc": _fmt.energy(unc, fam) if unc else "",
-            "co2e_unc": _fmt.co2e((p.co2e_g or 0.0) * rel) if rel else ""}
+    return (_fmt.energy(unc, fam) if unc else "", _fmt.co2e((p.co2e_g or 0.0) * rel) if rel else "")
 
 
 _ONLY_THIS_MODEL = ("No reference model publishes this quality metric on the same prompts, so only this model is "

@@ -23,9 +23,11 @@ __all__ = ["verify_report"]
 
 def _recorded_embodied(r: ReportView) -> Embodied | None:
     """The embodied emissions as the report records them, when included."""
-    emb = r.embodied.to_dict()
-    recorded: dict[str, Any] = {k: emb.get(k) for k in Embodied.__dataclass_fields__}
-    return Embodied(**recorded) if r.embodied.included else None
+    e = r.embodied
+    return Embodied(included=True, embodied_g=e.embodied_g, hardware=e.hardware, te_kgco2e=e.te_kgco2e,
+                    lifetime_years=e.lifetime_years, time_reserved_s=e.time_reserved_s,
+                    resource_share=e.resource_share, scope=e.scope, source=e.source,
+                    reason=e.reason) if e.included else None
 
 
 def _recorded_units(r: ReportView) -> list[FunctionalUnit] | None:
@@ -62,7 +64,7 @@ def _check_coverage(checks: list[Check], where: str, p: PhaseView) -> None:
     _check_counts(checks, where, cov.counts, p.counts, full=cov.windows_measured == cov.windows)
 
 
-def _check_counts(checks: list[Check], where: str, measured: Mapping[str, Any], counts: Mapping[str, Any],
+def _check_counts(checks: list[Check], where: str, measured: Mapping[str, float], counts: Mapping[str, float],
                   full: bool) -> None:
     """The counts of the measured windows: all the phase's *counts* when every window was measured (*full*), else
     at most them (a check is listed only when they exceed them)."""
@@ -136,7 +138,7 @@ def _report_to_verify(report: Report | Mapping[str, Any] | str | os.PathLike[str
             return Report.from_dict(report)
         except ReportSchemaError as exc:
             raise VerificationError(f"{target} is not a valid scer-hf report: {exc}") from exc
-    return Report.from_dict(_read_json(Path(report)))
+    return _read_report(Path(report))
 
 
 def _check_phases(checks: list[Check], rep: Report) -> None:
@@ -202,11 +204,11 @@ def _check_sci(checks: list[Check], fresh: ReportView, r: ReportView) -> None:
     check(checks, "sci_alternatives.count", len(fresh_alts), len(alts))
 
 
-def _read_json(p: Path) -> dict[str, Any]:
+def _read_report(p: Path) -> Report:
     """The report at *p* (a folder: the report in it), read through the one door (:meth:`Report.load`)."""
     p = find_report(p)
     try:
-        return Report.load(p).to_dict()
+        return Report.load(p)
     except ReportSchemaError as exc:
         raise VerificationError(f"{p} is not a valid scer-hf report: {exc}") from exc
     except ReportError as exc:

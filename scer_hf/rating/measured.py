@@ -14,7 +14,7 @@ import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict
 
 from ..core import fmt as _fmt
 from ..core.fmt import num as _num
@@ -149,6 +149,14 @@ def _basis(phases: Sequence[PhaseView], key: str, gpu: bool) -> tuple[float, flo
     return e, n
 
 
+class _Common(TypedDict):
+    """What every rating of a report says of where it comes from (``PhaseRating`` fields)."""
+
+    sources: list[str]
+    estimated: bool
+    method: str
+
+
 @dataclass(frozen=True)
 class _Run:
     """One report being rated: the Report, its view (read once), the path it came from."""
@@ -170,11 +178,11 @@ class _Run:
         """The benchmark block (empty for a report that is not a benchmark)."""
         return self.view.benchmark or BenchmarkView()
 
-    def common(self) -> dict[str, Any]:
+    def common(self) -> _Common:
         """Sources, estimated and method of a rating of this report."""
         src = f"scer-hf report run {self.view.run_id or '?'}" + (f" ({self.path})" if self.path else "")
         estimated = self.report.estimated
-        return {"sources": [src], "estimated": estimated, "method": "estimate" if estimated else "measured"}
+        return _Common(sources=[src], estimated=estimated, method="estimate" if estimated else "measured")
 
     def unrated(self, phase: str, reason: str, how_to: str | None, **fields: Any) -> PhaseRating:
         return PhaseRating(phase=phase, reason=reason, how_to_measure=how_to, **fields, **self.common())
