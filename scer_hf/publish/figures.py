@@ -205,9 +205,9 @@ def coverage_texts(d: Report | ReportView | Mapping[str, Any]) -> dict[str, Any]
     return coverage_view(d).to_dict()
 
 
-def facts(d: Report | ReportView | Mapping[str, Any]) -> list[Fact]:
+def facts(r: Report | ReportView) -> list[Fact]:
     """The facts every output shows beside the headline figures, in order (see the module doc)."""
-    r = report_view(d)
+    r = r.view if isinstance(r, Report) else r
     carbon = r.carbon
     pue = carbon.pue_or_1
     out = [
@@ -233,7 +233,7 @@ def facts(d: Report | ReportView | Mapping[str, Any]) -> list[Fact]:
 
 def fact_dicts(d: Report | ReportView | Mapping[str, Any]) -> list[FactDict]:
     """:func:`facts` as plain dicts (what the card's ``scer.<boundary>.facts`` records and verify compares)."""
-    return [f.to_dict() for f in facts(d)]
+    return [f.to_dict() for f in facts(report_view(d))]
 
 
 @dataclass(frozen=True)
@@ -329,15 +329,8 @@ def scope_texts(d: Report | ReportView | Mapping[str, Any]) -> dict[str, Any]:
     return scope_view(d).to_dict()
 
 
-def _scope_of(tx: Mapping[str, Any]) -> ScopeTexts:
-    """A :func:`scope_texts` dict as :class:`ScopeTexts` (a dict that does not say ``headline`` has one)."""
-    known = {k: tx.get(k) for k in ScopeTexts.__dataclass_fields__}
-    return ScopeTexts(**{**known, "headline": tx.get("headline", True)})
-
-
-def scope_line(tx: ScopeTexts | Mapping[str, Any]) -> str:
+def scope_line(t: ScopeTexts) -> str:
     """``11.5 GWh IT energy, 12.6 GWh with PUE 1.1; 4,660 tCO2eq operational + 102 tCO2eq embodied = ...``."""
-    t = tx if isinstance(tx, ScopeTexts) else _scope_of(tx)
     if not t.headline:
         return "no energy or CO2eq total: " + str(t.no_headline_text)
     s = t.energy_text + (f" IT energy, {t.energy_pue_text} with PUE {_fmt.num(t.pue)}" if t.energy_pue_text
