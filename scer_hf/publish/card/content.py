@@ -39,14 +39,13 @@ from importlib import resources
 from typing import Any
 
 from ...core import fmt as _fmt
-from ...core.carbon import CarbonIntensity
 from ...core.report import Report
-from ...core.report_views import ModelView, ReportView, SciView
-from ...core.views import CoverageView, PhaseView, grid_place
+from ...core.report_views import ModelView
 from ...errors import CardConflictError, CardError
 from ...rating.result import PhaseRating, Rating
-from ..figures import coverage_view, fact_dicts, hardware_text, rating_value_text
+from ..figures import rating_value_text
 from ..label import fmt_energy, fmt_num
+from .entry import SOURCE, BoundaryEntry, Co2Entry
 from .escape import md_escape
 
 __all__ = [
@@ -65,7 +64,6 @@ __all__ = [
 
 SCER_SCHEMA_VERSION = 1
 TAG = "scer"
-SOURCE = "scer-hf"
 _RATING_KEYS = ("grade", "stars", "percentile", "value", "unit", "category", "peers", "method", "estimated",
                 "comparable")
 
@@ -74,92 +72,9 @@ def _clean(d: Mapping[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in d.items() if v is not None}
 
 
-def _location(carbon: CarbonIntensity | Mapping[str, Any]) -> str | None:
-    """Cloud region, region and country name of the grid figure (:func:`scer_hf.core.views.grid_place`)."""
-    return grid_place(carbon, country_name=_country_name)
-
-
-def _country_name(code: str) -> str:
-    try:
-        from ...core.carbon import countries
-
-        return countries().get(code, code)
-    except Exception:  # noqa: BLE001 - a missing data file only loses the country name
-        return code
-
-
-def _hardware(r: Report | ReportView) -> str | None:
-    """The hardware exactly as the label names it (one truth); None when not recorded."""
-    h = hardware_text(r)
-    return None if h == "not recorded" else h
-
-
 def boundary_entry(report: Report) -> dict[str, Any]:
-    """``scer.<boundary>``: the report's figures (exact numbers)."""
-    r = report.view
-    method = r.provenance.method
-    return _clean({
-        "report_digest": report.digest(),
-        "model": r.model.id,
-        "task": r.model.task,
-        "status": report.status,
-        "method": method,
-        "estimated": report.estimated,
-        "energy_j": r.energy_j,  # exactly as the report holds them (an int stays an int in the YAML)
-        "co2e_g": r.co2e_g,
-        "embodied_g": report.embodied_g,
-        "sci": _sci_entry(r.sci) if r.sci is not None else None,
-        "grid": _clean({"g_per_kwh": report.carbon.g_per_kwh, "pue": r.carbon.pue,
-                        "location": _location(report.carbon)}),
-        "hardware": _hardware(r),
-        "coverage": _coverage_entry(r),
-        "phases": [_phase_entry(p, method) for p in r.phases],
-        # the facts every output shows beside the figures (scer_hf.publish.figures.facts), as the section shows them
-        "facts": fact_dicts(r),
-        "sources": _sources(report, r),
-    })
-
-
-def _sources(report: Report, r: ReportView) -> list[str]:
-    """Where each figure comes from: the grid figure, embodied data, each meter, the SCI formula."""
-    carbon, emb = report.carbon, r.embodied
-    out = [f"grid intensity: {carbon.source}" + (f" ({carbon.year})" if carbon.year else "")]
-    if emb.included and emb.source:
-        out.append(f"embodied: {emb.source}")
-    out += [f"energy: {m.meter} meter ({m.method}): {m.source}" for m in r.provenance.meters]
-    if r.sci is not None:
-        out.append(f"{r.sci.version}: (E x I + M) / R, Green Software Foundation")
-    return out
-
-
-def _phase_entry(p: PhaseView, method: str | None) -> dict[str, Any]:
-    """One phase of ``scer.<boundary>.phases``: what was measured, and only what differs from the report."""
-    cov = p.measured_fraction
-    return _clean({"name": p.name, "kind": p.kind, "parent": p.parent, "energy_j": p.total_j, "co2e_g": p.co2e_g,
-                   "duration_s": p.duration_s, "measured": False if not p.measured else None,
-                   "coverage": cov if cov < 1 else None, "filled_j": p.filled_j,
-                   "method": p.method if p.method != method else None})
-
-
-def _sci_entry(sci: SciView) -> dict[str, Any]:
-    """``scer.<boundary>.sci``: the SCI as recorded, and as shown (its functional unit's fixed scale)."""
-    shown = _fmt.sci_display(sci.to_dict())
-    return _clean({"value": sci.value, "unit": sci.unit, "functional_unit": sci.functional_unit,
-                   "version": sci.version, "shown_value": shown["value"] if shown else None,
-                   "shown_unit": shown["unit"] if shown else None})
-
-
-def _coverage_entry(r: ReportView) -> dict[str, Any] | None:
-    """``scer.<boundary>.coverage``: how much was measured, only when not everything was; and, below the
-    threshold, why the card has no total and no ``co2_eq_emissions``."""
-    tx = coverage_view(r)
-    if tx.coverage_text is None:
-        return None
-    cov = r.coverage or CoverageView(measured_fraction=1.0)
-    return _clean({"measured_fraction": tx.coverage, "filled_j": cov.filled_j or None,
-                   "threshold": cov.threshold, "headline": tx.headline, "text": tx.coverage_text,
-                   "co2_eq_emissions": None if tx.headline else
-                   f"omitted: {tx.no_headline_text}; the Hub field only takes a measured figure"})
+    """``scer.<boundary>``: the report's figures (exact numbers); :class:`~.entry.BoundaryEntry` as a mapping."""
+    return BoundaryEntry.of(report).to_dict()
 
 
 def _as_rating(rating: Rating | Mapping[str, Any], boundary: str) -> Rating:
@@ -204,22 +119,9 @@ def rating_entry(rating: Rating | Mapping[str, Any] | None, boundary: str) -> di
 
 
 def co2_entry(report: Report) -> dict[str, Any] | None:
-    """``co2_eq_emissions`` (Hub spec) for a training report; None for inference."""
-    if report.boundary != "training":
-        return None
-    co2e_g = report.co2e_g
-    if co2e_g is None:  # below the coverage threshold: no figure to publish (scer.training says why)
-        return None
-    model = report.model_view
-    training_type = model.training_type or (
-        "fine-tuning" if model.base_model or model.finetuned_from else None)
-    return _clean({
-        "emissions": co2e_g,
-        "source": SOURCE,
-        "training_type": training_type,
-        "geographical_location": _location(report.carbon),
-        "hardware_used": _hardware(report),
-    })
+    """``co2_eq_emissions`` (Hub spec) for a training report; None for inference (:class:`~.entry.Co2Entry`)."""
+    entry = Co2Entry.of(report)
+    return None if entry is None else entry.to_dict()
 
 
 _HUB_ID = re.compile(r"[A-Za-z0-9][\w.-]*(/[A-Za-z0-9][\w.-]*)?")
