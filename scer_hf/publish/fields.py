@@ -13,7 +13,7 @@ from dataclasses import dataclass, fields
 from typing import Any, TypedDict
 
 from ..core.report import Report, load_report
-from ..core.report_views import LevelView, ReportView, SciView
+from ..core.report_views import LevelView, SciView
 from ..core.views import PhaseView, grid_where
 from ..errors import ReportError
 from ..rating.result import PhaseRating, Rating
@@ -97,55 +97,12 @@ class PhaseRow(TypedDict):
 
 def label_view(report: Report | Mapping[str, Any] | str | os.PathLike[str], rating: Any = None,
                manifest_url: str | None = None, *, auto_rate: bool = True) -> LabelFields:
-    """Everything the label shows, typed (see :func:`scer_hf.publish.label.label_fields`)."""
+    """Everything the label shows, typed (see :func:`scer_hf.publish.label.label_fields`): the report's side
+    (model, headline, phases, hardware, method and the facts), then the rating's."""
     rep = load_report(report)
     r = rep.view
+    st, sci, model, method = scope_view(r), r.sci or SciView(), r.model, method_of(r)
     return LabelFields(
-        **_report_fields(rep, r, scope_view(r)),
-        **_rating_fields(rating_of(rep, rating, auto=auto_rate), rep.boundary),
-        digest=rep.digest(), qr=qr_payload(rep, manifest_url), manifest_url=manifest_url,
-        levels=tuple(curve_level_views(r)),  # a served benchmark's curve (empty otherwise)
-        curve_note=curve_note(r),
-    )
-
-
-def _phase_row(p: PhaseView) -> PhaseRow:
-    return PhaseRow(name=p.name, kind=p.kind, parent=p.parent, energy_j=p.total_j, co2e_g=p.co2e_g,
-                    measured=p.measured, coverage=p.measured_fraction)
-
-
-class _ReportFields(TypedDict):
-    """The report's side of :class:`LabelFields`."""
-
-    model: str
-    task: str | None
-    boundary: str
-    sci_value: float | None
-    sci_uncertainty: float | None
-    functional_unit: str | None
-    sci_text: str
-    sci_unit_shown: str | None
-    sci_version: str
-    coverage: float
-    texts: ScopeTexts
-    energy_j: float | None
-    co2e_g: float | None
-    embodied_g: float | None
-    phases: tuple[PhaseView, ...]
-    hardware: str
-    date: str
-    method: str
-    method_text: str
-    estimated: bool
-    grid_g_per_kwh: float
-    grid_where: str
-    facts: tuple[Fact, ...]
-
-
-def _report_fields(rep: Report, r: ReportView, st: ScopeTexts) -> _ReportFields:
-    """The report's side of the label: model, headline, phases, hardware, method and the facts."""
-    sci, model, method = r.sci or SciView(), r.model, method_of(r)
-    return _ReportFields(
         model=model.id or "unnamed model", task=model.task, boundary=rep.boundary,
         sci_value=sci.value, sci_uncertainty=r.uncertainty.sci,
         functional_unit=sci.functional_unit, sci_text=st.sci_text, sci_unit_shown=st.sci_unit_shown,
@@ -157,7 +114,16 @@ def _report_fields(rep: Report, r: ReportView, st: ScopeTexts) -> _ReportFields:
         method_text=REMOTE_METHOD_TEXT if curve_note(r) else METHOD_TEXT.get(method, method),
         estimated=rep.estimated, grid_g_per_kwh=rep.carbon.g_per_kwh, grid_where=grid_where(rep.carbon),
         facts=tuple(_figures.facts(r)),  # looked up at call time: the one list every output draws
+        **_rating_fields(rating_of(rep, rating, auto=auto_rate), rep.boundary),
+        digest=rep.digest(), qr=qr_payload(rep, manifest_url), manifest_url=manifest_url,
+        levels=tuple(curve_level_views(r)),  # a served benchmark's curve (empty otherwise)
+        curve_note=curve_note(r),
     )
+
+
+def _phase_row(p: PhaseView) -> PhaseRow:
+    return PhaseRow(name=p.name, kind=p.kind, parent=p.parent, energy_j=p.total_j, co2e_g=p.co2e_g,
+                    measured=p.measured, coverage=p.measured_fraction)
 
 
 def _rating_reason(r: Rating | None, pr: PhaseRating) -> str | None:
