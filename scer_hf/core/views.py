@@ -10,7 +10,8 @@ from a validated report and hold no state of their own:
   is from, the one answer the label, card, HTML report and CLI give.
 
 ``Report.carbon`` is the typed carbon view (:class:`~scer_hf.core.carbon.CarbonIntensity`); ``Report.phase_views()``,
-``Report.top_phases()``, ``Report.children()`` and ``Report.coverage_view`` return the views of this module.
+``Report.top_phases()``, ``Report.children()`` and ``Report.coverage_view`` return the views of this module; the
+other blocks (model, provenance, SCI, benchmark...) have theirs in :mod:`scer_hf.core.report_views` (``Report.view``).
 """
 
 from __future__ import annotations
