@@ -32,20 +32,18 @@ from __future__ import annotations
 
 import json
 import math
-import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from functools import lru_cache
 from importlib import resources
 from typing import Any
 
 from ...core import fmt as _fmt
 from ...core.report import Report
-from ...core.report_views import ModelView
 from ...errors import CardConflictError, CardError
 from ...rating.result import PhaseRating, Rating
 from ..figures import rating_value_text
 from ..label import fmt_energy, fmt_num
-from .entry import SOURCE, BoundaryEntry, Co2Entry
+from .entry import SOURCE, BoundaryEntry, Co2Entry, IdentityEntry
 from .escape import md_escape
 
 __all__ = [
@@ -124,42 +122,11 @@ def co2_entry(report: Report) -> dict[str, Any] | None:
     return None if entry is None else entry.to_dict()
 
 
-_HUB_ID = re.compile(r"[A-Za-z0-9][\w.-]*(/[A-Za-z0-9][\w.-]*)?")
-
-
 def identity_entries(report: Report) -> dict[str, Any]:
-    """The Hub's lineage fields a report knows: ``base_model`` (a Hub id, not a folder of the training machine),
-    ``library_name`` and ``pipeline_tag``. The caller writes only those the card lacks (never the user's)."""
-    model = report.model_view
-    out: dict[str, Any] = {}
-    training = report.boundary == "training"
-    base = _hub_base_model(model)
-    if training and base is not None:
-        out["base_model"] = base
-    if training and model.library_name is not None:
-        out["library_name"] = model.library_name
-    tag = _pipeline_tag(model.task)
-    if tag:
-        out["pipeline_tag"] = tag
-    return out
-
-
-def _hub_base_model(model: ModelView) -> str | None:
-    """The model's ``base_model`` when it is a Hub id (not a folder of the training machine), else None."""
-    base = model.base_model
-    ok = base is not None and not model.base_model_local and bool(_HUB_ID.fullmatch(base)) and ".." not in base
-    return base if ok else None
-
-
-def _pipeline_tag(task: Any) -> str | None:
-    """The Hub pipeline tag of a report's task (``text_generation`` -> ``text-generation``); None if unknown."""
-    from ...errors import UnknownTaskError
-    from ...rating.categories import normalize_task
-
-    try:
-        return normalize_task(task) if isinstance(task, str) and task.strip() else None
-    except UnknownTaskError:
-        return None
+    """The Hub's lineage fields a report knows (:class:`~.entry.IdentityEntry`): ``base_model`` (a Hub id, not a
+    folder of the training machine), ``library_name`` and ``pipeline_tag``. The caller writes only those the card
+    lacks (never the user's)."""
+    return IdentityEntry.of(report).to_dict()
 
 
 def is_ours_co2(v: Any) -> bool:
@@ -250,7 +217,7 @@ def _in_range(x: Any, lo: float, hi: float = math.inf) -> bool:
     return _is_num(x) and lo <= x <= hi
 
 
-_FILTERS: dict[str, Any] = {
+_FILTERS: dict[str, Callable[..., Any]] = {
     "energy": _energy_filter,
     "num": lambda x: _ours(fmt_num(x) if _is_num(x) else "n/a"),
     "rating_value": _rating_value_filter,

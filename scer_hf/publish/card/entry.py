@@ -7,16 +7,18 @@ numbers exactly as the report holds them (an int stays an int).
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, fields
 from typing import Any
 
 from ...core.carbon import CarbonIntensity
 from ...core.report import Report
-from ...core.report_views import ReportView, SciView
+from ...core.report_views import ModelView, ReportView, SciView
 from ...core.views import PhaseView, grid_place
 from ..figures import FactDict, coverage_view, fact_dicts, hardware_text
 
-__all__ = ["BoundaryEntry", "Co2Entry", "CoverageEntry", "GridEntry", "PhaseEntry", "SciEntry", "SOURCE"]
+__all__ = ["BoundaryEntry", "Co2Entry", "CoverageEntry", "GridEntry", "IdentityEntry", "PhaseEntry", "SciEntry",
+           "SOURCE"]
 
 SOURCE = "scer-hf"
 
@@ -201,3 +203,41 @@ class Co2Entry(_Entry):
         model = report.model_view
         training_type = model.training_type or ("fine-tuning" if model.base_model or model.finetuned_from else None)
         return cls(co2e_g, SOURCE, training_type, location(report.carbon), hardware(report))
+
+
+_HUB_ID = re.compile(r"[A-Za-z0-9][\w.-]*(/[A-Za-z0-9][\w.-]*)?")
+
+
+@dataclass(frozen=True)
+class IdentityEntry(_Entry):
+    """The Hub's lineage fields a report knows: ``base_model`` and ``library_name`` of a training report (a Hub
+    id, never a folder of the training machine) and the ``pipeline_tag`` of its task."""
+
+    base_model: str | None
+    library_name: str | None
+    pipeline_tag: str | None
+
+    @classmethod
+    def of(cls, report: Report) -> IdentityEntry:
+        model = report.model_view
+        training = report.boundary == "training"
+        return cls(_hub_base_model(model) if training else None, model.library_name if training else None,
+                   _pipeline_tag(model.task))
+
+
+def _hub_base_model(model: ModelView) -> str | None:
+    """The model's ``base_model`` when it is a Hub id (not a folder of the training machine), else None."""
+    base = model.base_model
+    ok = base is not None and not model.base_model_local and bool(_HUB_ID.fullmatch(base)) and ".." not in base
+    return base if ok else None
+
+
+def _pipeline_tag(task: str | None) -> str | None:
+    """The Hub pipeline tag of a report's task (``text_generation`` -> ``text-generation``); None if unknown."""
+    from ...errors import UnknownTaskError
+    from ...rating.categories import normalize_task
+
+    try:
+        return normalize_task(task) if task is not None and task.strip() else None
+    except UnknownTaskError:
+        return None
