@@ -22,16 +22,16 @@ __all__ = ["ModelView", "MeterView", "ProvenanceView", "SciView", "EmbodiedView"
            "QualityView", "CarbonView", "ReportView"]
 
 
-def _block(x: Any) -> Mapping[str, Any]:
+def _block(x: object) -> Mapping[str, Any]:
     """A JSON object, or an empty one (a block absent, null or of another type)."""
     return x if isinstance(x, Mapping) else MappingProxyType({})
 
 
-def _opt_str(x: Any) -> str | None:
+def _opt_str(x: object) -> str | None:
     return x if isinstance(x, str) else None
 
 
-def _text(x: Any) -> str | None:
+def _text(x: object) -> str | None:
     """A non-empty string, else None."""
     return x if isinstance(x, str) and x else None
 
@@ -70,7 +70,7 @@ class ModelView:
     library_name: str | None = None
 
     @classmethod
-    def from_dict(cls, d: Any) -> ModelView:
+    def from_dict(cls, d: object) -> ModelView:
         m = _block(d)
         return cls(id=_opt_str(m.get("id")), parameters=_opt_float(m.get("parameters")),
                    active_parameters=_opt_float(m.get("active_parameters")), task=_opt_str(m.get("task")),
@@ -92,7 +92,7 @@ class MeterView(_Kept):
     devices: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
 
     @classmethod
-    def from_dict(cls, d: Any) -> MeterView:
+    def from_dict(cls, d: object) -> MeterView:
         m = _block(d)
         devices = _block(m.get("devices") or m.get("device_names"))  # device_names: reports before 2026.12
         return cls(block=m, meter=_opt_str(m.get("meter")), method=_opt_str(m.get("method")),
@@ -112,7 +112,7 @@ class ProvenanceView(_Kept):
     gpu: str | None = None
 
     @classmethod
-    def from_dict(cls, d: Any) -> ProvenanceView:
+    def from_dict(cls, d: object) -> ProvenanceView:
         p = _block(d)
         meters = p.get("meters")
         estimated = p.get("estimated")
@@ -145,7 +145,7 @@ class SciView(_Kept):
     shown_unit: str | None = None
 
     @classmethod
-    def from_dict(cls, d: Any) -> SciView:
+    def from_dict(cls, d: object) -> SciView:
         s = _block(d)
         return cls(block=s, value=_opt_float(s.get("value")), unit=_opt_str(s.get("unit")),
                    functional_unit=_opt_str(s.get("functional_unit")), count_key=_opt_str(s.get("count_key")),
@@ -153,7 +153,7 @@ class SciView(_Kept):
                    shown_unit=_opt_str(s.get("shown_unit")))
 
     @classmethod
-    def of(cls, d: Any) -> SciView | None:
+    def of(cls, d: object) -> SciView | None:
         """The view of an SCI block, or None for a report without one (``sci`` null)."""
         return cls.from_dict(d) if isinstance(d, Mapping) and d else None
 
@@ -174,7 +174,7 @@ class EmbodiedView(_Kept):
     reason: str | None = None
 
     @classmethod
-    def from_dict(cls, d: Any) -> EmbodiedView:
+    def from_dict(cls, d: object) -> EmbodiedView:
         e = _block(d)
         hw = e.get("hardware")
         return cls(block=e, included=bool(e.get("included")), embodied_g=_opt_float(e.get("embodied_g")),
@@ -196,7 +196,7 @@ class UncertaintyView:
     relative: float | None = None
 
     @classmethod
-    def from_dict(cls, d: Any) -> UncertaintyView:
+    def from_dict(cls, d: object) -> UncertaintyView:
         u = _block(d)
         return cls(energy_j=_opt_float(u.get("energy_j")), co2e_g=_opt_float(u.get("co2e_g")),
                    sci=_opt_float(u.get("sci")), relative=_opt_float(u.get("relative")))
@@ -213,7 +213,7 @@ class IntervalView:
     target_rel_half_width: float | None = None
 
     @classmethod
-    def of(cls, d: Any) -> IntervalView | None:
+    def of(cls, d: object) -> IntervalView | None:
         """The view of a ``ci`` block, or None when there is none."""
         if not isinstance(d, Mapping):
             return None
@@ -231,7 +231,7 @@ class LatencyView:
     p90: float | None = None
 
     @classmethod
-    def from_dict(cls, d: Any) -> LatencyView:
+    def from_dict(cls, d: object) -> LatencyView:
         s = _block(d)
         return cls(p50=_opt_float(s.get("p50")), p90=_opt_float(s.get("p90")))
 
@@ -285,7 +285,7 @@ class EndpointView:
     measured_here: bool = True
 
     @classmethod
-    def from_dict(cls, d: Any) -> EndpointView:
+    def from_dict(cls, d: object) -> EndpointView:
         e = _block(d)
         return cls(model=_opt_str(e.get("model")), url=_opt_str(e.get("url")), api=_opt_str(e.get("api")),
                    energy=_opt_str(e.get("energy")), measured_here=e.get("measured_here", True) is not False)
@@ -314,7 +314,7 @@ class BenchmarkView(_Kept):
     endpoint: EndpointView = field(default_factory=EndpointView)
 
     @classmethod
-    def from_dict(cls, d: Any) -> BenchmarkView:
+    def from_dict(cls, d: object) -> BenchmarkView:
         b = _block(d)
         levels = b.get("levels")
         return cls(
@@ -341,7 +341,7 @@ class BenchmarkView(_Kept):
         return sorted(self.levels, key=lambda lv: lv.concurrency) if self.served else []
 
 
-def _opt_int(x: Any) -> int | None:
+def _opt_int(x: object) -> int | None:
     return x if isinstance(x, int) and not isinstance(x, bool) else None
 
 
@@ -360,7 +360,7 @@ class PerUnitView:
     g_per_1k_output_tokens: float | None = None
 
     @classmethod
-    def from_dict(cls, d: Any) -> PerUnitView:
+    def from_dict(cls, d: object) -> PerUnitView:
         u = _block(d)
         return cls(queries=_opt_float(u.get("queries")), output_tokens=_opt_float(u.get("output_tokens")),
                    j_per_query=_opt_float(u.get("j_per_query")), g_per_query=_opt_float(u.get("g_per_query")),
@@ -379,7 +379,7 @@ class ExtraView(_Kept):
     per_unit: PerUnitView = field(default_factory=PerUnitView)
 
     @classmethod
-    def from_dict(cls, d: Any) -> ExtraView:
+    def from_dict(cls, d: object) -> ExtraView:
         e = _block(d)
         return cls(block=e, hardware=_text(e.get("hardware")), gpu=_text(e.get("gpu")),
                    per_unit=PerUnitView.from_dict(e.get("per_unit")))
@@ -394,7 +394,7 @@ class QualityView(_Kept):
     higher_is_better: bool = True
 
     @classmethod
-    def of(cls, d: Any) -> QualityView | None:
+    def of(cls, d: object) -> QualityView | None:
         """The view of a quality block with a numeric value, else None (no quality figure)."""
         if not isinstance(d, Mapping) or _opt_float(d.get("value")) is None:
             return None
@@ -419,7 +419,7 @@ class CarbonView(_Kept):
     detected_from: str | None = None
 
     @classmethod
-    def from_dict(cls, d: Any) -> CarbonView:
+    def from_dict(cls, d: object) -> CarbonView:
         c = _block(d)
         return cls(block=c, g_per_kwh=_opt_float(c.get("g_per_kwh")), pue=_opt_float(c.get("pue")),
                    source=_opt_str(c.get("source")), year=_opt_int(c.get("year")),
