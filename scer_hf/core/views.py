@@ -19,12 +19,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, fields
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any, Protocol, TypeVar
-
-from .carbon import CarbonIntensity
-
-if TYPE_CHECKING:
-    from .report_views import CarbonView
+from typing import Any, Protocol, TypeVar
 
 __all__ = ["CoverageView", "PhaseView", "top_level", "is_top", "grid_where", "grid_place"]
 
@@ -170,6 +165,24 @@ def top_level(phases: Iterable[P]) -> list[P]:
     return [p for p in phases if is_top(p)]
 
 
+class _Located(Protocol):
+    """Where a grid figure is from: a :class:`~scer_hf.core.carbon.CarbonIntensity` or a
+    :class:`~scer_hf.core.report_views.CarbonView` (a carbon block or region figure dict reads too)."""
+
+    @property
+    def cloud_provider(self) -> str | None: ...
+    @property
+    def cloud_region(self) -> str | None: ...
+    @property
+    def region(self) -> str | None: ...
+    @property
+    def country_iso_code(self) -> str | None: ...
+    @property
+    def location(self) -> str | None: ...
+    @property
+    def detected_from(self) -> str | None: ...
+
+
 @dataclass(frozen=True)
 class _Place:
     """The location fields of a grid figure (a :class:`CarbonIntensity` or a carbon block / region figure dict)."""
@@ -182,7 +195,7 @@ class _Place:
     detected_from: str | None
 
     @classmethod
-    def of(cls, carbon: CarbonIntensity | CarbonView | Mapping[str, Any]) -> _Place:
+    def of(cls, carbon: _Located | Mapping[str, Any]) -> _Place:
         get = carbon.get if isinstance(carbon, Mapping) else lambda k: getattr(carbon, k, None)
         return cls(*(get(f.name) for f in fields(cls)))
 
@@ -191,7 +204,7 @@ class _Place:
         return f"{self.cloud_provider} {self.cloud_region}" if self.cloud_region else None
 
 
-def grid_where(carbon: CarbonIntensity | CarbonView | Mapping[str, Any]) -> str:
+def grid_where(carbon: _Located | Mapping[str, Any]) -> str:
     """Where the grid figure is from: ``aws us-east-1``, ``California, USA``, ``a figure given by the user``, or
     the world average with the default said."""
     c = _Place.of(carbon)
@@ -205,7 +218,7 @@ def grid_where(carbon: CarbonIntensity | CarbonView | Mapping[str, Any]) -> str:
     return "world average: no location given"
 
 
-def grid_place(carbon: CarbonIntensity | CarbonView | Mapping[str, Any], *, cloud: bool = True,
+def grid_place(carbon: _Located | Mapping[str, Any], *, cloud: bool = True,
                country_name: Callable[[str], str] | None = None) -> str | None:
     """The place of the grid figure, most specific first: cloud region (with *cloud*), region, country (its code,
     or ``country_name(code)``); None when none is known."""
