@@ -66,10 +66,6 @@ class Fact:
         return FactDict(key=self.key, label=self.label, text=self.text, warn=self.warn)
 
 
-def _num(x: Any) -> float | None:
-    return float(x) if isinstance(x, (int, float)) and not isinstance(x, bool) else None
-
-
 def hardware_text(d: Report | ReportView) -> str:
     """The hardware as recorded: a ``hardware`` field, the embodied hardware, or the meters' device names."""
     r = report_view(d)
