@@ -141,31 +141,18 @@ def _not_comparable_reason(pr: PhaseRating) -> str:
     return "not comparable: " + "; ".join(reasons) if reasons else "not comparable"
 
 
-class _RatingFields(TypedDict):
-    """The rating's side of :class:`LabelFields`."""
-
-    grade: str | None
-    stars: int | None
-    percentile: float | None
-    peers: int | None
-    rating_reason: str | None
-    comparable: bool | None
-    indicative: str | None
-    reference_version: str | None
-    rated: bool
-
-
-def _rating_fields(r: Rating | None, boundary: str) -> _RatingFields:
-    """The rating's side of the label. A rating that is not comparable shows no headline grade or stars, only
-    why (its indicative position stays in the data): grade, stars and percentile only when it is shown."""
+def _rating_fields(r: Rating | None, boundary: str) -> dict[str, Any]:
+    """The rating's side of the label (:class:`LabelFields` by name). A rating that is not comparable shows no
+    headline grade or stars, only why (its indicative position stays in the data): grade, stars and percentile
+    only when it is shown."""
     pr = phase_rating(r, boundary)
     comparable = bool(pr.comparable) if pr.available else None  # a rating that says null is not comparable
     available = pr.available
     shown = available and comparable is not False
-    return _RatingFields(
-        grade=pr.grade if shown else None, stars=pr.stars if shown else None,
-        percentile=pr.percentile if shown else None, peers=pr.peers if available else None,
-        rating_reason=_rating_reason(r, pr) if comparable is not False else _not_comparable_reason(pr),
-        comparable=comparable, indicative=pr.indicative_text() if available else None,
-        reference_version=r.reference_version if r else None, rated=r is not None,
-    )
+    return {
+        "grade": pr.grade if shown else None, "stars": pr.stars if shown else None,
+        "percentile": pr.percentile if shown else None, "peers": pr.peers if available else None,
+        "rating_reason": _rating_reason(r, pr) if comparable is not False else _not_comparable_reason(pr),
+        "comparable": comparable, "indicative": pr.indicative_text() if available else None,
+        "reference_version": r.reference_version if r else None, "rated": r is not None,
+    }
