@@ -7,12 +7,15 @@ import json
 import re
 import sys
 import textwrap
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from ..errors import SCERError
+
+if TYPE_CHECKING:
+    from ..publish.figures import Fact, FactDict
 
 __all__ = ["json_option", "emit", "handle_errors", "cli_words", "tidy", "fact_lines", "verify_command", "EXIT_ERROR",
            "EXIT_MISMATCH", "EXIT_UNKNOWN_MODEL", "LINE_WIDTH"]
@@ -73,14 +76,16 @@ def verify_command(output: Any, report: Any) -> str:
     return f"scer-hf verify {out}" + ("" if rep.resolve() in beside else f" --report {rep}")
 
 
-def fact_lines(facts: list[dict[str, Any]], indent: int = 2, width: int = 14) -> list[str]:
-    """The facts of ``scer_hf.publish.figures.facts`` as CLI lines: ``  grid          : 56 gCO2eq per kWh, FRA``."""
-    import textwrap
+def fact_lines(facts: Sequence[Fact | FactDict], indent: int = 2, width: int = 14) -> list[str]:
+    """The facts of ``scer_hf.publish.figures.facts`` (or their dicts) as CLI lines:
+    ``  grid          : 56 gCO2eq per kWh, FRA``."""
+    from ..publish.figures import Fact
 
     out = []
-    for f in facts:  # a long fact wraps under its text, within the 120 columns of every CLI line
-        head = f"{' ' * indent}{(f['label'] if f['label'].isupper() else f['label'].lower()):<{width}}: "
-        out += textwrap.wrap(f["text"], 120, initial_indent=head, subsequent_indent=" " * len(head)) or [head]
+    for f in (x if isinstance(x, Fact) else Fact(**x) for x in facts):
+        # a long fact wraps under its text, within the 120 columns of every CLI line
+        head = f"{' ' * indent}{(f.label if f.label.isupper() else f.label.lower()):<{width}}: "
+        out += textwrap.wrap(f.text, 120, initial_indent=head, subsequent_indent=" " * len(head)) or [head]
     return out
 
 

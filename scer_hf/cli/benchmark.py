@@ -3,12 +3,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import click
 
 from ..core import fmt
+from ..core.report import Report
+from ..core.report_views import BenchmarkView, IntervalView, ReportView
 from ..errors import SCERError
 from . import _levels
 from ._common import cli_words, emit, fact_lines, handle_errors, json_option
@@ -16,33 +19,37 @@ from ._common import cli_words, emit, fact_lines, handle_errors, json_option
 __all__ = ["command", "render_text"]
 
 
-def _g(x: Any, unit: str = "") -> str:
+def _g(x: float | None, unit: str = "") -> str:
     return "n/a" if x is None else f"{fmt.num(x)}{unit}"
 
 
-def render_text(d: dict[str, Any], saved: str | None = None) -> str:
-    """A short human summary of a benchmark report dict: one fact per line, the defaults that shaped the
-    figures (grid, PUE) and where the interval stopped included."""
-    from ..publish.figures import fact_dicts
+def _per_million(x: float | None) -> float | None:
+    return None if x is None else x * 1000.0
 
-    b, pu = d["benchmark"], d.get("extra", {}).get("per_unit", {})
-    ci = b["ci"]
-    per_m = {k: None if pu.get(k) is None else pu[k] * 1000.0 for k in ("j_per_1k_output_tokens",
-                                                                       "g_per_1k_output_tokens")}
+
+def render_text(d: Report | ReportView | Mapping[str, Any], saved: str | None = None) -> str:
+    """A short human summary of a benchmark report: one fact per line, the defaults that shaped the
+    figures (grid, PUE) and where the interval stopped included."""
+    from ..publish.figures import facts
+    from ..publish.inputs import report_view
+
+    r = report_view(d)
+    b, pu = r.benchmark or BenchmarkView(), r.extra.per_unit
+    ci = b.ci or IntervalView()
     lines = [
-        f"scer-hf benchmark of {d['model'].get('id') or '?'}",
-        f"  protocol      : {b['protocol']}, setting {b['setting']}",
-        (f"  task          : {b['task']}, batch {b['batch_size']}, new tokens {b['max_new_tokens'] or '-'}, "
-        f"warm-up {b['warmup']}"),
-        f"  queries       : {b['queries_run']} run, cap {b['queries_cap']}",
-        f"  per query     : {_g(ci['mean_j_per_query'], ' J')} +/- {_g(ci['half_width_j'], ' J')}",
-        f"  per 1,000 q.  : {_g(pu.get('wh_per_1k_queries'), ' Wh')}",
-        (f"  per 1M tokens : {_g(per_m['j_per_1k_output_tokens'], ' J')}, {fmt.co2e(per_m['g_per_1k_output_tokens'])}"
-        ", per 1 million output tokens"),
+        f"scer-hf benchmark of {r.model.id or '?'}",
+        f"  protocol      : {b.protocol}, setting {b.setting}",
+        (f"  task          : {b.task}, batch {b.batch_size}, new tokens {b.max_new_tokens or '-'}, "
+        f"warm-up {b.warmup}"),
+        f"  queries       : {b.queries_run} run, cap {b.queries_cap}",
+        f"  per query     : {_g(ci.mean_j_per_query, ' J')} +/- {_g(ci.half_width_j, ' J')}",
+        f"  per 1,000 q.  : {_g(pu.wh_per_1k_queries, ' Wh')}",
+        (f"  per 1M tokens : {_g(_per_million(pu.j_per_1k_output_tokens), ' J')}, "
+         f"{fmt.co2e(_per_million(pu.g_per_1k_output_tokens))}, per 1 million output tokens"),
     ]
-    if shown := fmt.sci_display(d.get("sci")):
+    if shown := fmt.sci_display(r.sci.to_dict() if r.sci is not None else None):
         lines.append(f"  SCI           : {shown['text']}")
-    lines += fact_lines([f for f in fact_dicts(d) if f["key"] != "date"])
+    lines += fact_lines([f for f in facts(r) if f.key != "date"])
     if saved:
         lines.append(f"report written to {saved}")
     return "\n".join(lines)
@@ -146,8 +153,9 @@ def command(model_or_path: str | None, task: str, setting: str, queries: int | N
         raise
     saved = str(report.save(out, overwrite=overwrite)) if out else None
     d = report.to_dict()
-    text = _levels.render_endpoint_text if (d.get("benchmark") or {}).get("mode") == "endpoint" else render_text
-    emit({**d, "saved_to": saved} if saved else d, as_json, lambda: text(d, saved))
+    bench = report.benchmark_view
+    text = _levels.render_endpoint_text if bench is not None and bench.served else render_text
+    emit({**d, "saved_to": saved} if saved else d, as_json, lambda: text(report, saved))
 
 
 def _endpoint_kw(model_or_path: str | None, endpoint: str | None, served_model: str | None,

@@ -36,8 +36,9 @@ def command(report: str, rating_path: str | None, out: str, overwrite: bool, url
     from .._io import refuse_overwrite
     from ..core.report import load_report
     from ..core.report_files import find_report
+    from ..publish.fields import label_view
     from ..publish.figures import scope_line
-    from ..publish.label import label_fields, markdown_badge, save_label
+    from ..publish.label import markdown_badge, save_label
     from ..rating import resolve_rating
 
     source = find_report(report)  # a folder: its report (scer_report.json, inference_report.json, ...)
@@ -45,20 +46,20 @@ def command(report: str, rating_path: str | None, out: str, overwrite: bool, url
     rep = load_report(source)
     rating = resolve_rating(rep, rating_path)  # once: rates the report when no --rating is given
     path = save_label(out, rep, rating, url, width_px=width_px, auto_rate=False, overwrite=overwrite)
-    fields = label_fields(rep, rating, url, auto_rate=False)
+    f = label_view(rep, rating, url, auto_rate=False)
     badge = markdown_badge(rep, rating, image_path=path.name, manifest_url=url, auto_rate=False)
     def text() -> str:
-        rated = (f"SCER grade {fields['grade']}" if fields["grade"] else
-                 "not rated: not comparable with the reference" if fields["comparable"] is False else
-                 f"not rated: {fields['rating_reason']}")
+        rated = (f"SCER grade {f.grade}" if f.grade else
+                 "not rated: not comparable with the reference" if f.comparable is False else
+                 f"not rated: {f.rating_reason}")
         lines = [f"label written : {path}", f"from report   : {source}",
-                 f"SCI           : {fields['sci_text']}, {fields['sci_version']}", f"rating        : {rated}",
-                 f"figures       : {scope_line(fields['texts'])}",
-                 *([f"coverage      : {fields['texts']['coverage_text']}"] if fields["texts"]["coverage_text"] else []),
-                 f"QR code       : {fields['qr']}",
+                 f"SCI           : {f.sci_text}, {f.sci_version}", f"rating        : {rated}",
+                 f"figures       : {scope_line(f.texts)}",
+                 *([f"coverage      : {f.texts.coverage_text}"] if f.texts.coverage_text else []),
+                 f"QR code       : {f.qr}",
                  f"check it      : {verify_command(path, source)}" if path.suffix.lower() == ".svg" else
                  f"check it      : scer-hf verify {source}",
                  "markdown for your model card:", badge]
         return "\n".join(lines)
 
-    emit({"label": str(path), "report": str(source), "badge": badge, "fields": fields}, as_json, text)
+    emit({"label": str(path), "report": str(source), "badge": badge, "fields": f.to_dict()}, as_json, text)

@@ -28,7 +28,7 @@ def command(report: str, rating_path: str | None, out: str, overwrite: bool, url
     from .._io import refuse_overwrite
     from ..core.report import load_report
     from ..core.report_files import find_report
-    from ..publish.figures import coverage_texts
+    from ..publish.figures import coverage_view
     from ..publish.html import write_html_report
     from ..rating import resolve_rating
 
@@ -37,7 +37,7 @@ def command(report: str, rating_path: str | None, out: str, overwrite: bool, url
     rep = load_report(source)
     path = write_html_report(rep, out, resolve_rating(rep, rating_path), manifest_url=url, auto_rate=False,
                              overwrite=overwrite)
-    cov = coverage_texts(rep.to_dict())["coverage_text"]
+    cov = coverage_view(rep).coverage_text
     emit({"html": str(path), "report": str(source), "digest": rep.digest(), "bytes": path.stat().st_size}, as_json,
          f"HTML report   : {path}\nfrom report   : {source}\n"
          + (f"coverage      : {cov}\n" if cov else "")

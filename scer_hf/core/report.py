@@ -32,6 +32,16 @@ from .carbon import CarbonIntensity, carbon_intensity
 from .derive import Totals, derive, report_coverage
 from .embodied import Embodied
 from .phases import ENCODER, PhaseRows, phase_coverage, phase_from_measurement, phases_from_measurements, refill
+from .report_views import (
+    BenchmarkView,
+    EmbodiedView,
+    ExtraView,
+    ModelView,
+    ProvenanceView,
+    ReportView,
+    SciView,
+    UncertaintyView,
+)
 from .sci import FunctionalUnit
 from .tracker import Measurement
 from .views import CoverageView, PhaseView, top_level
@@ -152,6 +162,29 @@ class Report:
     def coverage_view(self) -> CoverageView:
         """The report's coverage block as a frozen :class:`~scer_hf.core.views.CoverageView`."""
         return CoverageView.from_dict(self._d.get("coverage") or report_coverage(self._d))
+
+    @property
+    def view(self) -> ReportView:
+        """The whole report as a frozen :class:`~scer_hf.core.report_views.ReportView` (every block's view)."""
+        return ReportView.from_dict(self._d)
+
+    model_view = property(lambda self: ModelView.from_dict(self._d["model"]),
+                          doc="The ``model`` block as a frozen :class:`~scer_hf.core.report_views.ModelView`.")
+    provenance_view = property(lambda self: ProvenanceView.from_dict(self._d["provenance"]),
+                               doc="The meters, method and declared hardware (:class:`ProvenanceView`).")
+    sci_view = property(lambda self: SciView.of(self._d["sci"]),
+                        doc="The SCI headline as a :class:`~scer_hf.core.report_views.SciView`; None without one.")
+    embodied_view = property(lambda self: EmbodiedView.from_dict(self._d.get("embodied")),
+                             doc="Embodied emissions (:class:`~scer_hf.core.report_views.EmbodiedView`).")
+    uncertainty_view = property(lambda self: UncertaintyView.from_dict(self._d.get("uncertainty")),
+                                doc="The +- figures (:class:`~scer_hf.core.report_views.UncertaintyView`).")
+    benchmark_view = property(lambda self: BenchmarkView.from_dict(self._d["benchmark"])
+                              if isinstance(self._d.get("benchmark"), Mapping) else None,
+                              doc="A benchmark's block (:class:`~scer_hf.core.report_views.BenchmarkView`), "
+                                  "None for a report that is not a benchmark.")
+    extra_view = property(lambda self: ExtraView.from_dict(self._d.get("extra")),
+                          doc="The ``extra`` block (:class:`~scer_hf.core.report_views.ExtraView`).")
+    run_id = property(lambda self: str(self._d["run_id"]), doc="The run's id.")
 
     energy_j = property(lambda self: _opt_float(self._d["energy_j"]),
                         doc="Total energy (J), measured plus filled; None when coverage is below the threshold.")

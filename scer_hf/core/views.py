@@ -10,7 +10,8 @@ from a validated report and hold no state of their own:
   is from, the one answer the label, card, HTML report and CLI give.
 
 ``Report.carbon`` is the typed carbon view (:class:`~scer_hf.core.carbon.CarbonIntensity`); ``Report.phase_views()``,
-``Report.top_phases()``, ``Report.children()`` and ``Report.coverage_view`` return the views of this module.
+``Report.top_phases()``, ``Report.children()`` and ``Report.coverage_view`` return the views of this module; the
+other blocks (model, provenance, SCI, benchmark...) have theirs in :mod:`scer_hf.core.report_views` (``Report.view``).
 """
 
 from __future__ import annotations
@@ -19,8 +20,6 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, fields
 from types import MappingProxyType
 from typing import Any, Protocol, TypeVar
-
-from .carbon import CarbonIntensity
 
 __all__ = ["CoverageView", "PhaseView", "top_level", "is_top", "grid_where", "grid_place"]
 
@@ -134,6 +133,17 @@ class PhaseView:
         """The measured share as the outputs show it: a phase without a coverage block counts as measured."""
         return self.coverage.measured_fraction if self.coverage is not None else 1.0
 
+    @property
+    def measured_windows(self) -> CoverageView:
+        """The phase's coverage: its block, or for a phase written before coverage existed, all of it measured
+        (its energy and counts) or nothing measured."""
+        if self.coverage is not None:
+            return self.coverage
+        if not self.measured:
+            return CoverageView(measured_fraction=0.0, energy_j=MappingProxyType({"total": 0.0}))
+        return CoverageView(measured_fraction=1.0, energy_j=MappingProxyType(
+            {k: float(v) for k, v in self.energy_j.items() if v is not None}), counts=self.counts)
+
 
 class _HasParent(Protocol):
     @property
@@ -155,6 +165,24 @@ def top_level(phases: Iterable[P]) -> list[P]:
     return [p for p in phases if is_top(p)]
 
 
+class _Located(Protocol):
+    """Where a grid figure is from: a :class:`~scer_hf.core.carbon.CarbonIntensity` or a
+    :class:`~scer_hf.core.report_views.CarbonView` (a carbon block or region figure dict reads too)."""
+
+    @property
+    def cloud_provider(self) -> str | None: ...
+    @property
+    def cloud_region(self) -> str | None: ...
+    @property
+    def region(self) -> str | None: ...
+    @property
+    def country_iso_code(self) -> str | None: ...
+    @property
+    def location(self) -> str | None: ...
+    @property
+    def detected_from(self) -> str | None: ...
+
+
 @dataclass(frozen=True)
 class _Place:
     """The location fields of a grid figure (a :class:`CarbonIntensity` or a carbon block / region figure dict)."""
@@ -167,7 +195,7 @@ class _Place:
     detected_from: str | None
 
     @classmethod
-    def of(cls, carbon: CarbonIntensity | Mapping[str, Any]) -> _Place:
+    def of(cls, carbon: _Located | Mapping[str, Any]) -> _Place:
         get = carbon.get if isinstance(carbon, Mapping) else lambda k: getattr(carbon, k, None)
         return cls(*(get(f.name) for f in fields(cls)))
 
@@ -176,7 +204,7 @@ class _Place:
         return f"{self.cloud_provider} {self.cloud_region}" if self.cloud_region else None
 
 
-def grid_where(carbon: CarbonIntensity | Mapping[str, Any]) -> str:
+def grid_where(carbon: _Located | Mapping[str, Any]) -> str:
     """Where the grid figure is from: ``aws us-east-1``, ``California, USA``, ``a figure given by the user``, or
     the world average with the default said."""
     c = _Place.of(carbon)
@@ -190,7 +218,7 @@ def grid_where(carbon: CarbonIntensity | Mapping[str, Any]) -> str:
     return "world average: no location given"
 
 
-def grid_place(carbon: CarbonIntensity | Mapping[str, Any], *, cloud: bool = True,
+def grid_place(carbon: _Located | Mapping[str, Any], *, cloud: bool = True,
                country_name: Callable[[str], str] | None = None) -> str | None:
     """The place of the grid figure, most specific first: cloud region (with *cloud*), region, country (its code,
     or ``country_name(code)``); None when none is known."""

@@ -25,6 +25,7 @@ from ..core import fmt as _fmt
 
 if TYPE_CHECKING:
     from ..core.report import Report
+    from ..publish.figures import FactDict
     from ..rating.result import PhaseRating
 
 __all__ = ["run_demo", "DEMO_MODEL_ID", "DEMO_OUTPUTS", "DemoSummary", "DemoPart"]
@@ -37,7 +38,7 @@ class _DemoPartBase(TypedDict):
     sci_unit: str | None
     estimated: bool
     sci_display: dict[str, Any] | None  # scer_hf.core.fmt.sci_display's
-    facts: list[dict[str, Any]]  # scer_hf.publish.figures.fact_dicts'
+    facts: list[FactDict]  # scer_hf.publish.figures.fact_dicts'
     grade: str | None
     stars: int | None
     comparable: bool | None
@@ -182,7 +183,7 @@ def run_demo(
     )
 
 
-def _part(r: Report, pr: PhaseRating, facts: list[dict[str, Any]]) -> DemoPart:
+def _part(r: Report, pr: PhaseRating, facts: list[FactDict]) -> DemoPart:
     """One report's figures and its rating: grade, stars, comparability and the indicative position (a rating that
     is not comparable has no grade)."""
     sci = r.sci

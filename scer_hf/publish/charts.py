@@ -10,7 +10,7 @@ from typing import Any, TypeVar
 from xml.sax.saxutils import escape
 
 from ..core import fmt as _fmt
-from .label import PALETTE, fmt_num
+from .label import COLOURS, fmt_num
 
 __all__ = ["Point", "distribution_svg", "pareto_front", "pareto_svg", "band_legend", "intensity_svg"]
 
@@ -116,27 +116,27 @@ def _bands(axis: _Axis, star_bands: Sequence[Mapping[str, Any]] | None) -> list[
                      f'fill="{_BAND_FILL.get(int(b["stars"]), "#f3f4f6")}"/>')
         if xz - xa > 34:
             parts.append(f'<text x="{(xa + xz) / 2:.1f}" y="80" text-anchor="middle" font-size="12" '
-                         f'fill="{PALETTE["ink"]}">{int(b["stars"])}\u2605</text>')
+                         f'fill="{COLOURS.ink}">{int(b["stars"])}\u2605</text>')
     return parts
 
 
 def _value_axis(axis: _Axis, unit: str) -> list[str]:
     """The axis line, a tick and label per decade, and the unit."""
     W, L, R = axis.W, axis.L, axis.R
-    parts = [f'<line x1="{L}" y1="120" x2="{W - R}" y2="120" stroke="{PALETTE["muted"]}" stroke-width="1.5"/>']
+    parts = [f'<line x1="{L}" y1="120" x2="{W - R}" y2="120" stroke="{COLOURS.muted}" stroke-width="1.5"/>']
     for e in range(axis.lo, axis.hi + 1):
         xx = axis.x(10.0 ** e)
-        parts.append(f'<line x1="{xx:.1f}" y1="115" x2="{xx:.1f}" y2="125" stroke="{PALETTE["muted"]}"/>')
-        parts.append(f'<text x="{xx:.1f}" y="142" text-anchor="middle" font-size="13" fill="{PALETTE["ink"]}">'
+        parts.append(f'<line x1="{xx:.1f}" y1="115" x2="{xx:.1f}" y2="125" stroke="{COLOURS.muted}"/>')
+        parts.append(f'<text x="{xx:.1f}" y="142" text-anchor="middle" font-size="13" fill="{COLOURS.ink}">'
                      f'{escape(fmt_num(10.0 ** e))}</text>')
-    parts.append(f'<text x="{W / 2}" y="172" text-anchor="middle" font-size="13" fill="{PALETTE["muted"]}">'
+    parts.append(f'<text x="{W / 2}" y="172" text-anchor="middle" font-size="13" fill="{COLOURS.muted}">'
                  f'{escape(_fmt.unit_text(unit))} (log scale; lower is better)</text>')
     return parts
 
 
 def _marker(axis: _Axis, value: float, uncertainty: float | None, model: str) -> list[str]:
     """The rated model: a diamond with its error bar, a dashed drop line and its name above."""
-    xv, ink = axis.x(value), PALETTE["grade_C"]
+    xv, ink = axis.x(value), COLOURS.grade_C
     parts = []
     if uncertainty:
         x_lo, x_hi = axis.x(max(value - uncertainty, 10.0 ** axis.lo)), axis.x(value + uncertainty)
@@ -205,18 +205,18 @@ class _Frame:
 def _pareto_axes(f: _Frame, x_unit: str, metric: str, higher_is_better: bool) -> list[str]:
     """The panel, the decade ticks, three quality ticks and both axis titles (which way is better)."""
     W, H, L, R, T, B = f.W, f.H, f.L, f.R, f.T, f.B
-    parts = [f'<rect x="{L}" y="{T}" width="{W - L - R}" height="{H - T - B}" fill="{PALETTE["panel"]}"/>']
+    parts = [f'<rect x="{L}" y="{T}" width="{W - L - R}" height="{H - T - B}" fill="{COLOURS.panel}"/>']
     for e in range(f.lo, f.hi + 1):
         xx = f.px(10.0 ** e)
         parts.append(f'<text x="{xx:.1f}" y="{H - B + 18}" text-anchor="middle" font-size="13" '
-                     f'fill="{PALETTE["ink"]}">{escape(fmt_num(10.0 ** e))}</text>')
+                     f'fill="{COLOURS.ink}">{escape(fmt_num(10.0 ** e))}</text>')
     for v in (f.ylo, (f.ylo + f.yhi) / 2, f.yhi):
         parts.append(f'<text x="{L - 6}" y="{f.py(v) + 4:.1f}" text-anchor="end" font-size="13" '
-                     f'fill="{PALETTE["ink"]}">{escape(fmt_num(v))}</text>')
+                     f'fill="{COLOURS.ink}">{escape(fmt_num(v))}</text>')
     parts.append(f'<text x="{(W + L) / 2}" y="{H - 14}" text-anchor="middle" font-size="13" '
-                 f'fill="{PALETTE["muted"]}">{escape(_fmt.unit_text(x_unit))} (log scale; left is better)</text>')
+                 f'fill="{COLOURS.muted}">{escape(_fmt.unit_text(x_unit))} (log scale; left is better)</text>')
     better = "higher" if higher_is_better else "lower"
-    parts.append(f'<text x="14" y="{(H - B + T) / 2}" font-size="13" fill="{PALETTE["muted"]}" '
+    parts.append(f'<text x="14" y="{(H - B + T) / 2}" font-size="13" fill="{COLOURS.muted}" '
                  f'transform="rotate(-90 14 {(H - B + T) / 2})" text-anchor="middle">'
                  f'{escape(metric)} ({better} is better)</text>')
     return parts
@@ -227,17 +227,17 @@ def _front_line(f: _Frame, front: Sequence[Point]) -> list[str]:
     if len(front) <= 1:
         return []
     d = " ".join(f"{f.px(p.x):.1f},{f.py(_y(p)):.1f}" for p in front)
-    return [(f'<polyline points="{d}" fill="none" stroke="{PALETTE["band"]}" stroke-width="2" '
+    return [(f'<polyline points="{d}" fill="none" stroke="{COLOURS.band}" stroke-width="2" '
              f'stroke-dasharray="6 4"/>')]
 
 
 def _pareto_dot(f: _Frame, p: Point) -> list[str]:
     """One model's dot and name (the model rated larger, in its own colour)."""
-    color = PALETTE["grade_C"] if p.me else "#1d4ed8"
+    color = COLOURS.grade_C if p.me else "#1d4ed8"
     dot = (f'<circle cx="{f.px(p.x):.1f}" cy="{f.py(_y(p)):.1f}" r="{8 if p.me else 6}" fill="{color}">'
            f'<title>{escape(p.model)}</title></circle>')
     name = (f'<text x="{f.px(p.x) + 11:.1f}" y="{f.py(_y(p)) + 4:.1f}" font-size="13" '
-            f'fill="{PALETTE["ink"]}">{escape(p.model)}</text>')
+            f'fill="{COLOURS.ink}">{escape(p.model)}</text>')
     return [dot, name]
 
 

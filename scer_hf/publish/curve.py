@@ -15,34 +15,50 @@ from typing import Any
 from xml.sax.saxutils import escape
 
 from ..core import fmt as _fmt
+from ..core.report import Report
+from ..core.report_views import EndpointView, LatencyView, LevelView, ReportView
+from .inputs import report_view
 
-__all__ = ["curve_levels", "curve_svg", "curve_rows", "curve_caption", "curve_note", "label_block"]
+__all__ = ["curve_levels", "curve_level_views", "curve_svg", "curve_rows", "curve_caption", "curve_note",
+           "label_block"]
 
 _INK, _MUTED, _LINE, _RULE, _DOT = "#111827", "#374151", "#1d4ed8", "#9ca3af", "#1e3a8a"
 
 
-def curve_levels(d: Mapping[str, Any]) -> list[dict[str, Any]]:
-    """The levels of an endpoint benchmark report (empty for any other report), in concurrency order."""
-    b = d.get("benchmark") or {}
-    if b.get("mode") != "endpoint":
-        return []
-    return sorted((lv for lv in b.get("levels") or [] if isinstance(lv, dict)), key=lambda lv: lv["concurrency"])
+def curve_levels(d: Report | ReportView | Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The levels of an endpoint benchmark report (empty for any other report), in concurrency order, as the
+    report holds them (:func:`curve_level_views` gives them typed)."""
+    return [lv.to_dict() for lv in curve_level_views(report_view(d))]
 
 
-def curve_note(d: Mapping[str, Any]) -> str | None:
+def curve_level_views(d: Report | ReportView) -> list[LevelView]:
+    """The levels of an endpoint benchmark report as :class:`LevelView` (empty for any other report)."""
+    bench = (d.view if isinstance(d, Report) else d).benchmark
+    return bench.curve if bench is not None else []
+
+
+def _endpoint(d: Report | ReportView) -> EndpointView:
+    bench = (d.view if isinstance(d, Report) else d).benchmark
+    return bench.endpoint if bench is not None else EndpointView()
+
+
+def curve_note(d: Report | ReportView) -> str | None:
     """What the label says under the curve when its energy was not measured on this machine (else None)."""
-    ep = (d.get("benchmark") or {}).get("endpoint") or {}
-    if ep.get("measured_here", True):
+    if _endpoint(d).measured_here:
         return None
     return "energy not measured here: a remote server"
 
 
-def curve_caption(d: Mapping[str, Any]) -> str:
-    b = d.get("benchmark") or {}
-    ep = b.get("endpoint") or {}
-    where = "energy of this machine" if ep.get("measured_here", True) else "energy not measured here"
-    return (f"{ep.get('model', '?')} served at {ep.get('url', '?')}: J per 1,000 output tokens (line) and output "
+def curve_caption(d: Report | ReportView) -> str:
+    ep = _endpoint(d)
+    where = "energy of this machine" if ep.measured_here else "energy not measured here"
+    return (f"{ep.model or '?'} served at {ep.url or '?'}: J per 1,000 output tokens (line) and output "
             f"tokens per second (bars) at each concurrency level; {where}")
+
+
+def _levels(levels: Sequence[LevelView | Mapping[str, Any]]) -> list[LevelView]:
+    """Levels given as views or as the report's dicts, as views."""
+    return [lv if isinstance(lv, LevelView) else LevelView.from_dict(lv) for lv in levels]
 
 
 def _y(v: float, top: float, y0: float, h: float) -> float:
@@ -65,12 +81,13 @@ class _Plot:
         return self.y0 + self.h
 
 
-def curve_svg(levels: Sequence[Mapping[str, Any]], *, width: float = 560, height: float = 220, x: float = 0,
+def curve_svg(levels: Sequence[LevelView | Mapping[str, Any]], *, width: float = 560, height: float = 220, x: float = 0,
               y: float = 0, font: float = 12, standalone: bool = True,
               title: str = "Energy per 1,000 output tokens by concurrency") -> str:
     """The curve as SVG (a ``<g>`` at (*x*, *y*) when not *standalone*). No text smaller than *font*."""
     if not levels:
         return ""
+    lvs = _levels(levels)
     left, right, top_pad, bottom = 8.0, 8.0, font * 2.2, font * 3.2
     w, h, n = width - left - right, height - top_pad - bottom, len(levels)
     plot = _Plot(x + left, y + top_pad, w, h, tuple(x + left + (w * (i + 0.5) / n) for i in range(n)), font)
@@ -79,8 +96,8 @@ def curve_svg(levels: Sequence[Mapping[str, Any]], *, width: float = 560, height
                f'font-weight="bold">{escape(title)}</text>')
     out.append(f'<line x1="{plot.x0:.1f}" y1="{plot.base:.1f}" x2="{plot.x0 + w:.1f}" y2="{plot.base:.1f}" '
                f'stroke="{_RULE}"/>')
-    out += _throughput_bars(plot, levels)
-    out += _energy_line(plot, [lv.get("j_per_1k_output_tokens") for lv in levels])
+    out += _throughput_bars(plot, lvs)
+    out += _energy_line(plot, [lv.j_per_1k_output_tokens for lv in lvs])
     out.append("</g>")
     body = "".join(out)
     if not standalone:
@@ -90,9 +107,9 @@ def curve_svg(levels: Sequence[Mapping[str, Any]], *, width: float = 560, height
             f'concurrency">{body}</svg>')
 
 
-def _throughput_bars(plot: _Plot, levels: Sequence[Mapping[str, Any]]) -> list[str]:
+def _throughput_bars(plot: _Plot, levels: Sequence[LevelView]) -> list[str]:
     """Throughput as light bars behind, with each level's concurrency and speed below the axis."""
-    tp = [lv.get("throughput_output_tokens_per_s") for lv in levels]
+    tp = [lv.throughput_output_tokens_per_s for lv in levels]
     t_top = max((v for v in tp if v is not None), default=0.0) * 1.25
     bar_w = min(plot.w / len(levels) * 0.45, 40.0)
     out = []
@@ -102,7 +119,7 @@ def _throughput_bars(plot: _Plot, levels: Sequence[Mapping[str, Any]]) -> list[s
             out.append(f'<rect x="{xi - bar_w / 2:.1f}" y="{by:.1f}" width="{bar_w:.1f}" '
                        f'height="{plot.base - by:.1f}" fill="#dbeafe"/>')
         out.append(f'<text x="{xi:.1f}" y="{plot.base + plot.font * 1.2:.1f}" font-size="{plot.font}" fill="{_INK}" '
-                   f'text-anchor="middle">c={int(lv["concurrency"])}</text>')
+                   f'text-anchor="middle">c={lv.concurrency}</text>')
         said = "n/a" if speed is None else f"{_fmt.num(speed)} tok/s"
         out.append(f'<text x="{xi:.1f}" y="{plot.base + plot.font * 2.4:.1f}" font-size="{plot.font}" '
                    f'fill="{_MUTED}" text-anchor="middle">{escape(said)}</text>')
@@ -142,40 +159,39 @@ def _n(v: Any, unit: str = "") -> str:
     return "n/a" if v is None else f"{_fmt.num(v)}{unit}"
 
 
-def _p50_p90(stats: Mapping[str, Any] | None) -> str:
+def _p50_p90(stats: LatencyView) -> str:
     """A latency's median and 90th percentile in ms (``12.3 ms / 20.1 ms``), "n/a" for each one absent."""
-    stats = stats or {}
-    return f"{_ms(stats.get('p50'))} / {_ms(stats.get('p90'))}"
+    return f"{_ms(stats.p50)} / {_ms(stats.p90)}"
 
 
-def _responses(lv: Mapping[str, Any]) -> str:
+def _responses(lv: LevelView) -> str:
     """The level's responses, and how many failed when some did."""
-    return f"{lv.get('responses', 0)}" + (f", {lv['failed']} failed" if lv.get("failed") else "")
+    return f"{lv.responses}" + (f", {lv.failed} failed" if lv.failed else "")
 
 
-def _curve_row(lv: Mapping[str, Any]) -> dict[str, str | None]:
+def _curve_row(lv: LevelView) -> dict[str, str | None]:
     """One level as a row of text for the HTML table."""
-    half = (lv.get("ci") or {}).get("half_width_j")
+    half = lv.ci.half_width_j if lv.ci is not None else None
     return {
-        "concurrency": str(lv["concurrency"]),
+        "concurrency": str(lv.concurrency),
         "responses": _responses(lv),
-        "j_per_response": _n(lv.get("j_per_response"), " J"),
+        "j_per_response": _n(lv.j_per_response, " J"),
         "j_per_response_ci": None if half is None else f"{_fmt.num(half)} J",
-        "j_per_1k": _n(lv.get("j_per_1k_output_tokens"), " J"),
-        "throughput": _n(lv.get("throughput_output_tokens_per_s")),
-        "latency": _p50_p90(lv.get("latency_s")),
-        "ttft": _p50_p90(lv.get("ttft_s")),
-        "stopped_by": str(lv.get("stopped_by")),
-        "failures": ", ".join(f"{k} x{v}" for k, v in sorted((lv.get("failures") or {}).items())),
+        "j_per_1k": _n(lv.j_per_1k_output_tokens, " J"),
+        "throughput": _n(lv.throughput_output_tokens_per_s),
+        "latency": _p50_p90(lv.latency_s),
+        "ttft": _p50_p90(lv.ttft_s),
+        "stopped_by": str(lv.stopped_by),
+        "failures": ", ".join(f"{k} x{v}" for k, v in sorted(lv.failures.items())),
     }
 
 
-def curve_rows(levels: Sequence[Mapping[str, Any]]) -> list[dict[str, str | None]]:
+def curve_rows(levels: Sequence[LevelView]) -> list[dict[str, str | None]]:
     """One row of text per level for the HTML table."""
     return [_curve_row(lv) for lv in levels]
 
 
-def label_block(levels: Sequence[Mapping[str, Any]], y: float, width: float, pad: float,
+def label_block(levels: Sequence[LevelView], y: float, width: float, pad: float,
                 note: str | None = None) -> tuple[str, float]:
     """The curve as the label draws it, below *y* (11-unit text, the label's smallest), with *note* under it:
     (svg, the next y)."""

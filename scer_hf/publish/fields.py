@@ -10,18 +10,19 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
-from typing import Any
+from typing import Any, TypedDict
 
 from ..core.report import Report, load_report
+from ..core.report_views import LevelView, SciView
 from ..core.views import PhaseView, grid_where
 from ..errors import ReportError
 from ..rating.result import PhaseRating, Rating
 from . import figures as _figures
-from .curve import curve_levels, curve_note
+from .curve import curve_level_views, curve_note
 from .figures import METHOD_TEXT, REMOTE_METHOD_TEXT, Fact, ScopeTexts, hardware_text, method_of, scope_view
 from .inputs import phase_rating, rating_of
 
-__all__ = ["LabelFields", "label_view", "qr_payload"]
+__all__ = ["LabelFields", "PhaseRow", "label_view", "qr_payload"]
 
 
 def qr_payload(report: Report, manifest_url: str | None = None) -> str:
@@ -72,51 +73,57 @@ class LabelFields:
     qr: str
     manifest_url: str | None
     texts: ScopeTexts
-    levels: list[dict[str, Any]]
+    levels: tuple[LevelView, ...]
     curve_note: str | None
 
     def to_dict(self) -> dict[str, Any]:
-        """The fields as data (``label_fields``): phases and facts as dicts, the texts by name."""
+        """The fields as data (``label_fields``): phases, facts and levels as dicts, the texts by name."""
         out = {f.name: getattr(self, f.name) for f in fields(self)}
         return {**out, "phases": [_phase_row(p) for p in self.phases], "facts": [f.to_dict() for f in self.facts],
-                "texts": self.texts.to_dict()}
+                "texts": self.texts.to_dict(), "levels": [lv.to_dict() for lv in self.levels]}
+
+
+class PhaseRow(TypedDict):
+    """One phase as the label's data holds it (``label_fields()["phases"]``)."""
+
+    name: str
+    kind: str | None
+    parent: str | None
+    energy_j: float | None
+    co2e_g: float | None
+    measured: bool
+    coverage: float
 
 
 def label_view(report: Report | Mapping[str, Any] | str | os.PathLike[str], rating: Any = None,
                manifest_url: str | None = None, *, auto_rate: bool = True) -> LabelFields:
-    """Everything the label shows, typed (see :func:`scer_hf.publish.label.label_fields`)."""
+    """Everything the label shows, typed (see :func:`scer_hf.publish.label.label_fields`): the report's side
+    (model, headline, phases, hardware, method and the facts), then the rating's."""
     rep = load_report(report)
-    d = rep.to_dict()
+    r = rep.view
+    st, sci, model, method = scope_view(r), r.sci or SciView(), r.model, method_of(r)
     return LabelFields(
-        **_report_fields(rep, d, scope_view(d)),
+        model=model.id or "unnamed model", task=model.task, boundary=rep.boundary,
+        sci_value=sci.value, sci_uncertainty=r.uncertainty.sci,
+        functional_unit=sci.functional_unit, sci_text=st.sci_text, sci_unit_shown=st.sci_unit_shown,
+        sci_version=sci.version or "SCI 1.1", coverage=st.coverage, texts=st,
+        energy_j=r.energy_j, co2e_g=r.co2e_g, embodied_g=r.embodied_g,
+        phases=tuple(v for top in rep.top_phases() for v in (top, *rep.children(top.name))),
+        hardware=hardware_text(r), date=(r.created_at or "")[:10], method=method,
+        # a remote server: nothing failed, nothing here could read its energy
+        method_text=REMOTE_METHOD_TEXT if curve_note(r) else METHOD_TEXT.get(method, method),
+        estimated=rep.estimated, grid_g_per_kwh=rep.carbon.g_per_kwh, grid_where=grid_where(rep.carbon),
+        facts=tuple(_figures.facts(r)),  # looked up at call time: the one list every output draws
         **_rating_fields(rating_of(rep, rating, auto=auto_rate), rep.boundary),
         digest=rep.digest(), qr=qr_payload(rep, manifest_url), manifest_url=manifest_url,
-        levels=curve_levels(d),  # a served benchmark's curve (empty otherwise)
-        curve_note=curve_note(d),
+        levels=tuple(curve_level_views(r)),  # a served benchmark's curve (empty otherwise)
+        curve_note=curve_note(r),
     )
 
 
-def _phase_row(p: PhaseView) -> dict[str, Any]:
-    return {"name": p.name, "kind": p.kind, "parent": p.parent, "energy_j": p.total_j, "co2e_g": p.co2e_g,
-            "measured": p.measured, "coverage": p.measured_fraction}
-
-
-def _report_fields(rep: Report, d: Mapping[str, Any], st: ScopeTexts) -> dict[str, Any]:
-    """The report's side of the label: model, headline, phases, hardware, method and the facts."""
-    sci, model, method = rep.sci or {}, rep.model, method_of(d)
-    return {
-        "model": model.get("id") or "unnamed model", "task": model.get("task"), "boundary": rep.boundary,
-        "sci_value": sci.get("value"), "sci_uncertainty": (d.get("uncertainty") or {}).get("sci"),
-        "functional_unit": sci.get("functional_unit"), "sci_text": st.sci_text, "sci_unit_shown": st.sci_unit_shown,
-        "sci_version": sci.get("version") or "SCI 1.1", "coverage": st.coverage, "texts": st,
-        "energy_j": d["energy_j"], "co2e_g": d["co2e_g"], "embodied_g": rep.embodied_g,
-        "phases": tuple(v for top in rep.top_phases() for v in (top, *rep.children(top.name))),
-        "hardware": hardware_text(d), "date": str(d.get("created_at", ""))[:10], "method": method,
-        # a remote server: nothing failed, nothing here could read its energy
-        "method_text": REMOTE_METHOD_TEXT if curve_note(d) else METHOD_TEXT.get(method, method),
-        "estimated": rep.estimated, "grid_g_per_kwh": rep.carbon.g_per_kwh, "grid_where": grid_where(rep.carbon),
-        "facts": tuple(_figures.facts(d)),  # looked up at call time: the one list every output draws
-    }
+def _phase_row(p: PhaseView) -> PhaseRow:
+    return PhaseRow(name=p.name, kind=p.kind, parent=p.parent, energy_j=p.total_j, co2e_g=p.co2e_g,
+                    measured=p.measured, coverage=p.measured_fraction)
 
 
 def _rating_reason(r: Rating | None, pr: PhaseRating) -> str | None:
@@ -134,20 +141,17 @@ def _not_comparable_reason(pr: PhaseRating) -> str:
     return "not comparable: " + "; ".join(reasons) if reasons else "not comparable"
 
 
-def _position(pr: PhaseRating, shown: bool) -> dict[str, Any]:
-    """Grade, stars and percentile when the rating is shown; all None otherwise."""
-    return {"grade": pr.grade, "stars": pr.stars, "percentile": pr.percentile} if shown else \
-        dict.fromkeys(("grade", "stars", "percentile"))
-
-
 def _rating_fields(r: Rating | None, boundary: str) -> dict[str, Any]:
-    """The rating's side of the label. A rating that is not comparable shows no headline grade or stars, only
-    why (its indicative position stays in the data)."""
+    """The rating's side of the label (:class:`LabelFields` by name). A rating that is not comparable shows no
+    headline grade or stars, only why (its indicative position stays in the data): grade, stars and percentile
+    only when it is shown."""
     pr = phase_rating(r, boundary)
     comparable = bool(pr.comparable) if pr.available else None  # a rating that says null is not comparable
     available = pr.available
+    shown = available and comparable is not False
     return {
-        **_position(pr, available and comparable is not False), "peers": pr.peers if available else None,
+        "grade": pr.grade if shown else None, "stars": pr.stars if shown else None,
+        "percentile": pr.percentile if shown else None, "peers": pr.peers if available else None,
         "rating_reason": _rating_reason(r, pr) if comparable is not False else _not_comparable_reason(pr),
         "comparable": comparable, "indicative": pr.indicative_text() if available else None,
         "reference_version": r.reference_version if r else None, "rated": r is not None,

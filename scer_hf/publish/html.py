@@ -12,7 +12,7 @@ import math
 import os
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict
 
 import jinja2
 from markupsafe import Markup
@@ -22,14 +22,15 @@ from .._version import __version__
 from ..core import fmt as _fmt
 from ..core.report import Report, load_report
 from ..core.report_files import input_paths
+from ..core.report_views import ReportView, SciView
 from ..core.views import PhaseView
 from ..errors import SCERError
 from ..rating.result import PhaseRating, Rating
 from .charts import Point, band_legend, distribution_svg, intensity_svg, pareto_front, pareto_svg
-from .curve import curve_caption, curve_levels, curve_rows, curve_svg
+from .curve import curve_caption, curve_level_views, curve_rows, curve_svg
 from .fields import LabelFields, label_view
 from .figures import ScopeTexts, rating_value_text
-from .inputs import phase_rating, rating_of
+from .inputs import phase_rating, rating_of, report_view
 from .label import fmt_num, make_label
 
 # the charts live in scer_hf.publish.charts; their names stay importable here
@@ -128,24 +129,43 @@ def _in_tree_order(phases: Sequence[PhaseView]) -> list[PhaseView]:
     return out
 
 
-def _phase_rows(rep: Report | Mapping[str, Any], fam: str = "J") -> list[dict[str, Any]]:
-    views = rep.phase_views() if isinstance(rep, Report) else [PhaseView.from_dict(p) for p in rep["phases"]]
-    return [_phase_row(p, fam) for p in _in_tree_order(views)]
+def _phase_rows(rep: Report | ReportView | Mapping[str, Any], fam: str = "J") -> list[PhaseTableRow]:
+    return [_phase_row(p, fam) for p in _in_tree_order(report_view(rep).phases)]
 
 
-def _phase_row(p: PhaseView, fam: str) -> dict[str, Any]:
+class PhaseTableRow(TypedDict):
+    """One row of the page's phase table, as text (what the template draws)."""
+
+    name: str
+    kind: str
+    parent: str
+    duration: str
+    energy: str
+    coverage: str
+    energy_unc: str
+    co2e_unc: str
+    co2e: str
+    counts: str
+    method: str | None
+    measured: bool
+    components: str
+    errors: str
+
+
+def _phase_row(p: PhaseView, fam: str) -> PhaseTableRow:
     """One row of the phase table, as the page shows it."""
     e = p.total_j
-    return {
-        "name": p.name, "kind": p.kind or "", "parent": p.parent or "",
-        "duration": _fmt.duration(p.duration_s),
-        "energy": _fmt.energy(e, fam) if e is not None else "not measured",
-        "coverage": _coverage_cell(p, fam), **_uncertainty_cells(p, fam), "co2e": _fmt.co2e(p.co2e_g),
-        "counts": ", ".join(f"{k} {fmt_num(v)}" for k, v in p.counts.items()),
-        "method": p.method, "measured": p.measured,  # null shows as the report has it
-        "components": ", ".join(f"{k} {fmt_num(v)} J" for k, v in p.energy_j.items() if k != "total"),
-        "errors": "; ".join(p.errors),
-    }
+    energy_unc, co2e_unc = _uncertainty_cells(p, fam)
+    return PhaseTableRow(
+        name=p.name, kind=p.kind or "", parent=p.parent or "",
+        duration=_fmt.duration(p.duration_s),
+        energy=_fmt.energy(e, fam) if e is not None else "not measured",
+        coverage=_coverage_cell(p, fam), energy_unc=energy_unc, co2e_unc=co2e_unc, co2e=_fmt.co2e(p.co2e_g),
+        counts=", ".join(f"{k} {fmt_num(v)}" for k, v in p.counts.items()),
+        method=p.method, measured=p.measured,  # null shows as the report has it
+        components=", ".join(f"{k} {fmt_num(v)} J" for k, v in p.energy_j.items() if k != "total"),
+        errors="; ".join(p.errors),
+    )
 
 
 def _coverage_cell(p: PhaseView, fam: str) -> str:
@@ -156,37 +176,37 @@ def _coverage_cell(p: PhaseView, fam: str) -> str:
     return f"measured {_fmt.coverage(p.measured_fraction)}{filled}"
 
 
-def _uncertainty_cells(p: PhaseView, fam: str) -> dict[str, str]:
+def _uncertainty_cells(p: PhaseView, fam: str) -> tuple[str, str]:
     """± of the phase's energy, and of its CO2e at the same relative uncertainty."""
     e, unc = p.total_j, p.energy_uncertainty_j or 0.0
     rel = unc / e if e else 0.0
-    return {"energy_unc": _fmt.energy(unc, fam) if unc else "",
-            "co2e_unc": _fmt.co2e((p.co2e_g or 0.0) * rel) if rel else ""}
+    return (_fmt.energy(unc, fam) if unc else "", _fmt.co2e((p.co2e_g or 0.0) * rel) if rel else "")
 
 
 _ONLY_THIS_MODEL = ("No reference model publishes this quality metric on the same prompts, so only this model is "
                     "plotted; pass reference=[{model, value, quality}] to compare.")
 
 
-def _self_x(sci: Mapping[str, Any], peer_pts: Sequence[Point], pr: PhaseRating) -> tuple[Any, str]:
+def _self_x(sci: SciView | None, peer_pts: Sequence[Point], pr: PhaseRating) -> tuple[float | None, str]:
     """(x, unit) of this model on the Pareto view: the rating's value when peers with a quality are plotted in its
     unit, else the report's SCI."""
+    sci_unit = (sci.unit if sci is not None and sci.unit is not None else None) or "gCO2eq per functional unit"
     if pr.available and peer_pts and pr.value:
-        return pr.value, pr.unit or sci.get("unit", "gCO2eq per functional unit")
-    return sci.get("value"), sci.get("unit", "gCO2eq per functional unit")
+        return pr.value, pr.unit or sci_unit
+    return (sci.value if sci is not None else None), sci_unit
 
 
-def _quality_view(d: Mapping[str, Any], peers: Sequence[Point], pr: PhaseRating) -> dict | None:
+def _quality_view(r: ReportView, peers: Sequence[Point], pr: PhaseRating) -> dict[str, object] | None:
     """The energy-quality section (the Pareto view); None when the report has no quality figure."""
-    q = d.get("quality")
-    if not isinstance(q, Mapping) or not isinstance(q.get("value"), (int, float)):
+    q = r.quality
+    if q is None or q.value is None:
         return None
     peer_pts = [p for p in peers if p.y is not None]
-    x_self, x_unit = _self_x(d.get("sci") or {}, peer_pts, pr)
-    pts = [Point("this model", float(x_self), float(q["value"]), me=True)] if x_self else []
-    svg = pareto_svg(pts + peer_pts, x_unit, str(q.get("metric", "quality")), bool(q.get("higher_is_better", True)))
-    return {"q": dict(q), "per_unit": d.get("co2e_g_per_quality_unit"), "svg": Markup(svg),
-            "note": "" if peer_pts else _ONLY_THIS_MODEL}
+    x_self, x_unit = _self_x(r.sci, peer_pts, pr)
+    pts = [Point("this model", float(x_self), q.value, me=True)] if x_self else []
+    svg = pareto_svg(pts + peer_pts, x_unit, q.metric, q.higher_is_better)
+    per_unit = dict(r.co2e_g_per_quality_unit) if r.co2e_g_per_quality_unit is not None else None
+    return {"q": q.to_dict(), "per_unit": per_unit, "svg": Markup(svg), "note": "" if peer_pts else _ONLY_THIS_MODEL}
 
 
 def _equivalents(co2e_g: float | None, g_per_kwh: float | None = None) -> list[dict[str, Any]]:
@@ -235,7 +255,7 @@ def render_html(report: Report | Mapping[str, Any] | str | os.PathLike[str], rat
         "fmt": fmt_num, "mass": _fmt.co2e, "unit_text": _fmt.unit_text, "version": __version__,
         **_rating_view(rep, r, fields, reference),
         **_figures_view(rep, fields.texts),
-        **_curve_view(d),
+        **_curve_view(rep.view),
     }
     return _ENV.get_template("report.html.j2").render(**ctx)
 
@@ -248,7 +268,7 @@ def _rating_view(rep: Report, r: Rating | None, fields: LabelFields,
     other = phase_rating(r, "training" if b == "inference" else "inference")
     fam = fields.texts.energy_family
     peers = _peers(pr, reference)
-    dist = _distribution(pr, peers, rep.model.get("id") or "this model")
+    dist = _distribution(pr, peers, rep.model_view.id or "this model")
     return {
         "rating": r, "pr": pr, "other": other, "peers": peers, "dist_svg": Markup(dist),
         "reasons": pr.not_comparable_reasons(), "indicative": pr.indicative_text(),
@@ -256,7 +276,7 @@ def _rating_view(rep: Report, r: Rating | None, fields: LabelFields,
         "band_legend": band_legend(pr.star_bands, pr.unit or ""),
         "rating_sentence": rating_sentence(pr, b, fam) if pr.available else "",
         "other_value": rating_value_text(other, fam) if other.available else "",
-        "quality": _quality_view(rep.to_dict(), peers, pr),
+        "quality": _quality_view(rep.view, peers, pr),
     }
 
 
@@ -277,33 +297,43 @@ def _notes(pr: PhaseRating, *, stars_shown: bool) -> list[str]:
 def _figures_view(rep: Report, tx: ScopeTexts) -> dict[str, Any]:
     """The figures: SCI and its alternatives, energy and CO2e with their uncertainty, phases, grid over the run,
     embodied emissions and the human equivalent."""
-    d = rep.to_dict()
-    unc, fam = d.get("uncertainty") or {}, tx.energy_family
+    r = rep.view
+    unc, fam = r.uncertainty, tx.energy_family
     return {
-        "phases": _phase_rows(rep, fam),
+        "phases": _phase_rows(r, fam),
         "intensity_svg": Markup(intensity_svg(rep.carbon.live)),
         "sci_value": tx.sci_value_text, "sci_unc": tx.sci_unc_text,
-        "alts": [_alternative(a) for a in d.get("sci_alternatives", [])],
-        "energy": tx.energy_text, "energy_unc": _fmt.energy(unc["energy_j"], fam) if unc.get("energy_j") else "",
-        "co2e": tx.co2e_text, "co2e_unc": _fmt.co2e(unc["co2e_g"]) if unc.get("co2e_g") else "",
-        "rel_unc": _fmt.percent(unc.get("relative", 0)),
-        "embodied": d.get("embodied") or {},
+        "alts": [_alternative(a) for a in r.sci_alternatives],
+        "energy": tx.energy_text, "energy_unc": _fmt.energy(unc.energy_j, fam) if unc.energy_j else "",
+        "co2e": tx.co2e_text, "co2e_unc": _fmt.co2e(unc.co2e_g) if unc.co2e_g else "",
+        "rel_unc": _fmt.percent(unc.relative if unc.relative is not None else 0),
+        "embodied": r.embodied.to_dict(),
         "equivalents": _equivalents(tx.total_co2e_g, rep.carbon.g_per_kwh),
     }
 
 
-def _alternative(a: Mapping[str, Any]) -> dict[str, Any]:
+class AlternativeRow(TypedDict):
+    """One SCI alternative as the page's table shows it."""
+
+    value: str
+    unit: str | None
+    r: str
+    count_key: str
+
+
+def _alternative(a: SciView) -> AlternativeRow:
     """One SCI alternative (per another functional unit) as the page shows it."""
-    shown = _fmt.sci_display(a) or {}
-    return {"value": fmt_num(shown.get("value")), "unit": shown.get("unit"),
-            "r": fmt_num(a["r"] * a.get("scale", 1.0)), "count_key": a.get("count_key", "")}
+    shown = _fmt.sci_display(a.to_dict()) or {}
+    scale = a.scale if a.scale is not None else 1.0
+    return AlternativeRow(value=fmt_num(shown.get("value")), unit=shown.get("unit"),
+                          r=fmt_num(a.r * scale if a.r is not None else None), count_key=a.count_key or "")
 
 
-def _curve_view(d: Mapping[str, Any]) -> dict[str, Any]:
+def _curve_view(r: ReportView) -> dict[str, object]:
     """A served benchmark's curve for the template: the chart, a row per level, the caption."""
-    levels = curve_levels(d)
+    levels = curve_level_views(r)
     return {"curve_svg": Markup(curve_svg(levels)) if levels else "", "curve_rows": curve_rows(levels),
-            "curve_caption": curve_caption(d) if levels else ""}
+            "curve_caption": curve_caption(r) if levels else ""}
 
 
 def write_html_report(report: Report | Mapping[str, Any] | str | os.PathLike[str],

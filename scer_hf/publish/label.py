@@ -27,6 +27,7 @@ import os
 import re
 import textwrap
 from collections.abc import Mapping
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 from xml.sax.saxutils import escape
@@ -52,6 +53,8 @@ __all__ = [
     "markdown_badge",
     "qr_payload",
     "PALETTE",
+    "COLOURS",
+    "Palette",
     "CONTRAST_PAIRS",
     "LABEL_WIDTH",
     "LABEL_LAYOUT",
@@ -59,25 +62,31 @@ __all__ = [
 
 LABEL_WIDTH = 300  # viewBox units; at 300 px wide one unit is one pixel
 
-# Colours (hex). Foreground/background pairs actually used are in CONTRAST_PAIRS.
-PALETTE = {
-    "ink": "#111827",  # main text
-    "muted": "#374151",  # secondary text
-    "paper": "#ffffff",
-    "band": "#14532d",  # header band (dark green)
-    "on_band": "#ffffff",
-    "panel": "#f3f4f6",  # light grey panels
-    "grade_A": "#166534",
-    "grade_B": "#92400e",
-    "grade_C": "#b91c1c",
-    "grade_none": "#4b5563",
-    "on_grade": "#ffffff",
-    "star": "#92400e",  # filled star (graphic, contrast >= 3:1 required)
-    "star_empty": "#6b7280",
-    "warn_bg": "#fef3c7",
-    "warn_ink": "#78350f",
-    "rule": "#9ca3af",
-}
+@dataclass(frozen=True)
+class Palette:
+    """The label's colours (hex). Foreground/background pairs actually used are in CONTRAST_PAIRS."""
+
+    ink: str = "#111827"  # main text
+    muted: str = "#374151"  # secondary text
+    paper: str = "#ffffff"
+    band: str = "#14532d"  # header band (dark green)
+    on_band: str = "#ffffff"
+    panel: str = "#f3f4f6"  # light grey panels
+    grade_A: str = "#166534"
+    grade_B: str = "#92400e"
+    grade_C: str = "#b91c1c"
+    grade_none: str = "#4b5563"
+    on_grade: str = "#ffffff"
+    star: str = "#92400e"  # filled star (graphic, contrast >= 3:1 required)
+    star_empty: str = "#6b7280"
+    warn_bg: str = "#fef3c7"
+    warn_ink: str = "#78350f"
+    rule: str = "#9ca3af"
+
+
+COLOURS = Palette()
+#: the colours by name (what CONTRAST_PAIRS and GRAPHIC_PAIRS name)
+PALETTE: dict[str, str] = asdict(COLOURS)
 
 #: (foreground, background) for every text colour on the background it is drawn on.
 CONTRAST_PAIRS = [
@@ -127,8 +136,8 @@ def _star(cx: float, cy: float, r: float, filled: bool) -> str:
         a = -math.pi / 2 + i * math.pi / 5
         pts.append(f"{cx + rad * math.cos(a):.2f},{cy + rad * math.sin(a):.2f}")
     if filled:
-        return f'<polygon points="{" ".join(pts)}" fill="{PALETTE["star"]}"/>'
-    return (f'<polygon points="{" ".join(pts)}" fill="{PALETTE["paper"]}" stroke="{PALETTE["star_empty"]}" '
+        return f'<polygon points="{" ".join(pts)}" fill="{COLOURS.star}"/>'
+    return (f'<polygon points="{" ".join(pts)}" fill="{COLOURS.paper}" stroke="{COLOURS.star_empty}" '
             f'stroke-width="1.3"/>')
 
 
@@ -230,7 +239,7 @@ def _short_reason(f: LabelFields) -> str:
 
 def _headline(f: LabelFields, y: float, pad: float, W: float) -> list[str]:
     tx = f.texts
-    out = [f'<rect x="{pad - 4}" y="{y}" width="{W - 2 * pad + 8}" height="66" rx="6" fill="{PALETTE["panel"]}"/>']
+    out = [f'<rect x="{pad - 4}" y="{y}" width="{W - 2 * pad + 8}" height="66" rx="6" fill="{COLOURS.panel}"/>']
     if f.sci_value is not None:
         out.append(_t(pad + 4, y + 28, str(tx.sci_value_text), 24, "ink", "bold"))
         out.append(_t(W - pad - 4, y + 28, f"\u00b1 {tx.sci_unc_text}" if f.sci_uncertainty else "", 12, "muted",
@@ -262,7 +271,7 @@ def _phase_rows(f: LabelFields, y: float, pad: float, W: float) -> tuple[list[st
         more = len(f.phases) - len(shown)
         out.append(_t(pad, y, f"+ {more} more phase{'' if more == 1 else 's'}: see the report", 11, "muted"))
     y += 5
-    out.append(f'<line x1="{pad}" y1="{y}" x2="{W - pad}" y2="{y}" stroke="{PALETTE["rule"]}" stroke-width="1"/>')
+    out.append(f'<line x1="{pad}" y1="{y}" x2="{W - pad}" y2="{y}" stroke="{COLOURS.rule}" stroke-width="1"/>')
     rows, y = _total_rows(f, y + 14, pad, W)
     return out + rows, y
 
@@ -316,7 +325,7 @@ def _fact_rows(f: LabelFields, y: float, pad: float, W: float) -> tuple[list[str
         lines = textwrap.wrap(fact.text, 33) or [""]
         if fact.warn:
             out.append(f'<rect x="{pad - 4}" y="{y - 12}" width="{W - 2 * pad + 8}" height="{16 * len(lines) + 2}" '
-                       f'rx="3" fill="{PALETTE["warn_bg"]}"/>')
+                       f'rx="3" fill="{COLOURS.warn_bg}"/>')
         color = "warn_ink" if fact.warn else "ink"
         out.append(_t(pad, y, fact.label, 11, "warn_ink" if fact.warn else "muted", "bold"))
         for i, line in enumerate(lines):
@@ -352,7 +361,7 @@ def make_label(report: Report | Mapping[str, Any] | str | os.PathLike[str], rati
     """
     f = label_view(report, rating, manifest_url, auto_rate=auto_rate)
     W, pad = LABEL_WIDTH, 14
-    out: list[str] = [f'<rect x="0" y="0" width="{W}" height="44" fill="{PALETTE["band"]}"/>',
+    out: list[str] = [f'<rect x="0" y="0" width="{W}" height="44" fill="{COLOURS.band}"/>',
                       _t(pad, 19, "SCER carbon efficiency", 14, "on_band", "bold"),
                       _t(pad, 36, _clip(_task_line(f), 30), 11, "on_band"),
                       _t(W - pad, 19, f.sci_version, 14, "on_band", "bold", "end"),
@@ -378,7 +387,7 @@ def make_label(report: Report | Mapping[str, Any] | str | os.PathLike[str], rati
             f'<title id="scer-title">{escape(f"SCER label for {f.model}")}</title>'
             f'<desc id="scer-desc">{escape(_description(f))}</desc>'
             f'<metadata id="scer-label-data">{escape(meta)}</metadata>'
-            f'<rect width="{W}" height="{H}" fill="{PALETTE["paper"]}" stroke="{PALETTE["rule"]}" stroke-width="1"/>')
+            f'<rect width="{W}" height="{H}" fill="{COLOURS.paper}" stroke="{COLOURS.rule}" stroke-width="1"/>')
     return head + "".join(out) + "</svg>\n"
 
 

@@ -8,38 +8,47 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from ..core.carbon import J_PER_KWH, CarbonIntensity
+from ..core.carbon import J_PER_KWH
 from ..core.embodied import Embodied
 from ..core.report import Report
 from ..core.report_files import find_report
+from ..core.report_views import ReportView, SciView
 from ..core.sci import FunctionalUnit
-from ..core.views import PhaseView
+from ..core.views import CoverageView, PhaseView
 from ..errors import ReportError, ReportSchemaError, SCERError, VerificationError
 from .checks import REL_TOL, Check, VerificationResult, check
 
 __all__ = ["verify_report"]
 
 
-def _recorded_embodied(d: Mapping[str, Any]) -> Embodied | None:
+def _recorded_embodied(r: ReportView) -> Embodied | None:
     """The embodied emissions as the report records them, when included."""
-    emb = d.get("embodied") or {}
-    recorded: dict[str, Any] = {k: emb.get(k) for k in Embodied.__dataclass_fields__}
-    return Embodied(**recorded) if emb.get("included") else None
+    e = r.embodied
+    return Embodied(included=True, embodied_g=e.embodied_g, hardware=e.hardware, te_kgco2e=e.te_kgco2e,
+                    lifetime_years=e.lifetime_years, time_reserved_s=e.time_reserved_s,
+                    resource_share=e.resource_share, scope=e.scope, source=e.source,
+                    reason=e.reason) if e.included else None
 
 
-def _recorded_units(d: Mapping[str, Any]) -> list[FunctionalUnit] | None:
+def _recorded_units(r: ReportView) -> list[FunctionalUnit] | None:
     """The functional units of the report's SCI alternatives (None: the boundary's defaults)."""
-    alts = d.get("sci_alternatives") or []
-    return [FunctionalUnit(a["functional_unit"], a["count_key"], float(a.get("scale", 1.0))) for a in alts] or None
+    return [FunctionalUnit(str(a.functional_unit), str(a.count_key), float(a.scale if a.scale is not None else 1.0))
+            for a in r.sci_alternatives] or None
 
 
-def _rebuild(d: Mapping[str, Any]) -> Report:
+_DERIVED_PROVENANCE = ("method", "estimated", "note")  # provenance keys a build derives (not inputs)
+
+
+def _rebuild(report: Report | Mapping[str, Any]) -> Report:
     """The report built again from its phases and recorded inputs (what it derives is recomputed)."""
-    prov = {k: v for k, v in d["provenance"].items() if k not in ("method", "estimated", "note")}
+    rep = report if isinstance(report, Report) else Report.from_dict(report)
+    r = rep.view
+    prov = {k: v for k, v in r.provenance.to_dict().items() if k not in _DERIVED_PROVENANCE}
     return Report.build(
-        [dict(p) for p in d["phases"]], boundary=d["boundary"], carbon=CarbonIntensity.from_dict(d["carbon"]),
-        model=d.get("model"), provenance=prov, embodied=_recorded_embodied(d), functional_units=_recorded_units(d),
-        benchmark=d.get("benchmark"), status=d.get("status", "complete"), run_id=d.get("run_id"), extra=d.get("extra"),
+        rep.phases, boundary=rep.boundary, carbon=rep.carbon, model=rep.model, provenance=prov,
+        embodied=_recorded_embodied(r), functional_units=_recorded_units(r),
+        benchmark=r.benchmark.to_dict() if r.benchmark is not None else None, status=r.status, run_id=r.run_id,
+        extra=r.extra.to_dict(),
     )
 
 
@@ -55,7 +64,7 @@ def _check_coverage(checks: list[Check], where: str, p: PhaseView) -> None:
     _check_counts(checks, where, cov.counts, p.counts, full=cov.windows_measured == cov.windows)
 
 
-def _check_counts(checks: list[Check], where: str, measured: Mapping[str, Any], counts: Mapping[str, Any],
+def _check_counts(checks: list[Check], where: str, measured: Mapping[str, float], counts: Mapping[str, float],
                   full: bool) -> None:
     """The counts of the measured windows: all the phase's *counts* when every window was measured (*full*), else
     at most them (a check is listed only when they exceed them)."""
@@ -101,23 +110,22 @@ def verify_report(report: Report | Mapping[str, Any] | str | os.PathLike[str],
     """Recompute every derived figure of a report from its phases and carbon block."""
     target = str(report) if isinstance(report, (str, os.PathLike)) else "report"
     rep = _report_to_verify(report, target)
-    d = rep.to_dict()
     res = VerificationResult(target, "report")
     res.digest = rep.digest()
     _check_phases(res.checks, rep)
     try:
-        rebuilt = _rebuild(d)
+        rebuilt = _rebuild(rep)
     except SCERError as exc:
         res.checks.append(Check("rebuild", None, None, False, f"the report cannot be rebuilt from its phases: {exc}"))
         return res
     _check_fill(res.checks, rebuilt, rep)
-    fresh = rebuilt.to_dict()
-    _check_totals(res.checks, fresh, d)
-    _check_sci(res.checks, fresh, d)
-    _check_uncertainty(res.checks, fresh, d)
+    fresh, r = rebuilt.view, rep.view
+    _check_totals(res.checks, fresh, r)
+    _check_sci(res.checks, fresh, r)
+    _check_uncertainty(res.checks, fresh, r)
     if expected_digest:
         check(res.checks, "digest", res.digest, expected_digest)
-    _check_rating(res.checks, rep, _stored_rating(d), "rating")
+    _check_rating(res.checks, rep, _stored_rating(rep.to_dict()), "rating")
     return res
 
 
@@ -130,7 +138,7 @@ def _report_to_verify(report: Report | Mapping[str, Any] | str | os.PathLike[str
             return Report.from_dict(report)
         except ReportSchemaError as exc:
             raise VerificationError(f"{target} is not a valid scer-hf report: {exc}") from exc
-    return Report.from_dict(_read_json(Path(report)))
+    return _read_report(Path(report))
 
 
 def _check_phases(checks: list[Check], rep: Report) -> None:
@@ -158,41 +166,49 @@ def _check_fill(checks: list[Check], fresh: Report, rep: Report) -> None:
             check(checks, f"{where}.energy_j_filled.total", fp.filled_j, dp.filled_j, "fill rule")
 
 
-def _check_totals(checks: list[Check], fresh: Mapping[str, Any], d: Mapping[str, Any]) -> None:
+def _check_totals(checks: list[Check], fresh: ReportView, r: ReportView) -> None:
     """The report's coverage and totals, as a fresh build gives them."""
-    if isinstance(d.get("coverage"), Mapping):
-        for key in ("measured_fraction", "headline", "filled_j", "windows_measured", "windows"):
-            check(checks, f"coverage.{key}", fresh["coverage"][key], d["coverage"].get(key))
-    for key in ("energy_j", "co2e_g", "embodied_g"):
-        check(checks, key, fresh[key], d.get(key))
+    cov, fresh_cov = r.coverage, fresh.coverage or CoverageView(measured_fraction=1.0)
+    if cov is not None:
+        check(checks, "coverage.measured_fraction", fresh_cov.measured_fraction, cov.measured_fraction)
+        check(checks, "coverage.headline", fresh_cov.headline, cov.headline)
+        check(checks, "coverage.filled_j", fresh_cov.filled_j, cov.filled_j)
+        check(checks, "coverage.windows_measured", fresh_cov.windows_measured, cov.windows_measured)
+        check(checks, "coverage.windows", fresh_cov.windows, cov.windows)
+    check(checks, "energy_j", fresh.energy_j, r.energy_j)
+    check(checks, "co2e_g", fresh.co2e_g, r.co2e_g)
+    check(checks, "embodied_g", fresh.embodied_g, r.embodied_g)
 
 
-def _check_uncertainty(checks: list[Check], fresh: Mapping[str, Any], d: Mapping[str, Any]) -> None:
+def _check_uncertainty(checks: list[Check], fresh: ReportView, r: ReportView) -> None:
     """The uncertainty and the method, as a fresh build gives them."""
-    for key in ("energy_j", "co2e_g", "sci"):
-        check(checks, f"uncertainty.{key}", fresh["uncertainty"][key], (d.get("uncertainty") or {}).get(key))
-    for key in ("method", "estimated"):
-        check(checks, f"provenance.{key}", fresh["provenance"][key], d["provenance"].get(key))
+    fu, u = fresh.uncertainty, r.uncertainty
+    check(checks, "uncertainty.energy_j", fu.energy_j, u.energy_j)
+    check(checks, "uncertainty.co2e_g", fu.co2e_g, u.co2e_g)
+    check(checks, "uncertainty.sci", fu.sci, u.sci)
+    check(checks, "provenance.method", fresh.provenance.method, r.provenance.method)
+    check(checks, "provenance.estimated", fresh.provenance.estimated, r.provenance.estimated)
 
 
-def _check_sci(checks: list[Check], fresh: Mapping[str, Any], d: Mapping[str, Any]) -> None:
+def _check_sci(checks: list[Check], fresh: ReportView, r: ReportView) -> None:
     """The SCI headline (value, unit, R, the unit people read) and its alternatives."""
-    fs, ds = fresh.get("sci") or {}, d.get("sci") or {}
-    for key in ("value", "unit", "r"):
-        check(checks, f"sci.{key}", fs.get(key), ds.get(key))
-    if "shown_unit" in ds:  # reports from before scer-hf 0.x did not record the unit shown
-        check(checks, "sci.shown_unit", fs.get("shown_unit"), ds.get("shown_unit"), "unit people read")
-    fresh_alts, alts = fresh.get("sci_alternatives", []), d.get("sci_alternatives", [])
+    fs, ds = fresh.sci or SciView(), r.sci or SciView()
+    check(checks, "sci.value", fs.value, ds.value)
+    check(checks, "sci.unit", fs.unit, ds.unit)
+    check(checks, "sci.r", fs.r, ds.r)
+    if ds.shown_unit is not None:  # reports from before scer-hf 0.x did not record the unit shown
+        check(checks, "sci.shown_unit", fs.shown_unit, ds.shown_unit, "unit people read")
+    fresh_alts, alts = fresh.sci_alternatives, r.sci_alternatives
     for i, (fa, da) in enumerate(zip(fresh_alts, alts, strict=False)):
-        check(checks, f"sci_alternatives[{i}].value", fa["value"], da.get("value"), fa["unit"])
+        check(checks, f"sci_alternatives[{i}].value", fa.value, da.value, fa.unit or "")
     check(checks, "sci_alternatives.count", len(fresh_alts), len(alts))
 
 
-def _read_json(p: Path) -> dict[str, Any]:
+def _read_report(p: Path) -> Report:
     """The report at *p* (a folder: the report in it), read through the one door (:meth:`Report.load`)."""
     p = find_report(p)
     try:
-        return Report.load(p).to_dict()
+        return Report.load(p)
     except ReportSchemaError as exc:
         raise VerificationError(f"{p} is not a valid scer-hf report: {exc}") from exc
     except ReportError as exc:

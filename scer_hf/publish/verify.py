@@ -25,16 +25,20 @@ import os
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .. import _read
 from ..core import fmt as _fmt
 from ..core.report import Report
 from ..core.report_files import REPORT_NAMES, report_paths
+from ..core.report_views import SciView
 from ..errors import CardError, SCERError, VerificationError
 from .checks import Check, VerificationResult, check, same
 from .recompute import _check_rating, verify_report
 from .recompute import _rebuild as _rebuild  # earlier home, kept for modules that import it here
+
+if TYPE_CHECKING:
+    from .verify_views import LabelMeta
 
 __all__ = ["verify", "verify_report", "verify_label", "verify_card", "verify_html", "verify_folder", "Check",
            "VerificationResult"]
@@ -67,17 +71,18 @@ def verify_label(label_path: str | os.PathLike[str], report: Report | str | os.P
     rating raises :class:`~scer_hf.errors.RatingMismatchError` naming the field that differs.
     """
     from .label import _META_KEYS, label_fields  # avoid a cycle at import
-    from .verify_views import label_rated, label_url, label_view_checks, rating_for
+    from .verify_views import LabelMeta, label_view_checks, rating_for
 
     p = Path(label_path)
-    svg, meta = _label_meta(p)
+    svg, raw = _label_meta(p)
+    meta = LabelMeta.of(raw)
     rep = report if isinstance(report, Report) else (
         Report.load(report) if report is not None else _report_beside_label(p, meta))
     inner = verify_report(rep)
     res = VerificationResult(str(p), "label", list(inner.checks), inner.digest)
-    fields = label_fields(rep, rating_for(rep, rating, label_rated(meta)), label_url(meta), auto_rate=False)
-    check(res.checks, "label.digest", rep.digest(), meta.get("digest"), "label made from this report")
-    res.checks += [_meta_check(key, fields, meta) for key in _META_KEYS if key != "digest"]
+    fields = label_fields(rep, rating_for(rep, rating, meta.rated), meta.url, auto_rate=False)
+    check(res.checks, "label.digest", rep.digest(), meta.digest, "label made from this report")
+    res.checks += [_meta_check(key, fields, meta.fields) for key in _META_KEYS if key != "digest"]
     res.checks += label_view_checks(p, svg, meta, rep, rating)
     return res
 
@@ -109,17 +114,17 @@ def _front_matter(path: Path) -> tuple[str, dict[str, Any]]:
     return text, card.data if isinstance(card.data, dict) else {}
 
 
-def _report_beside_label(p: Path, meta: Mapping[str, Any]) -> Report:
+def _report_beside_label(p: Path, meta: LabelMeta) -> Report:
     """The report next to a label that it was made from: matched by the digest the label embeds."""
     beside = _reports_beside(p)
-    match = [r for r in beside if r.digest() == meta.get("digest")]
+    match = [r for r in beside if r.digest() == meta.digest]
     if match:
         return match[0]
-    same_boundary = [r for r in beside if r.boundary == meta.get("boundary")]
+    same_boundary = [r for r in beside if r.boundary == meta.boundary]
     if len(same_boundary) == 1:  # the label's boundary has one report there, changed since: the checks say so
         return same_boundary[0]
     names = ", ".join(REPORT_NAMES)
-    raise VerificationError(f"no report beside {p} has the label's digest {meta.get('digest')} (looked for {names}, "
+    raise VerificationError(f"no report beside {p} has the label's digest {meta.digest} (looked for {names}, "
                             "scer_report.*.json); pass --report REPORT.json")
 
 
@@ -232,7 +237,7 @@ def _verify_card_boundary(p: Path, meta: Mapping[str, Any], block: Mapping[str, 
     if isinstance(entry.get("facts"), list):  # the facts the section shows (scer_hf.publish.figures)
         from .figures import fact_dicts
 
-        check(res.checks, f"card.scer.{b}.facts", fact_dicts(rep.to_dict()), entry.get("facts"),
+        check(res.checks, f"card.scer.{b}.facts", fact_dicts(rep), entry.get("facts"),
               "facts beside the figures")
     _check_card_rating(res.checks, rep, block.get("rating"))
     return res
@@ -240,14 +245,15 @@ def _verify_card_boundary(p: Path, meta: Mapping[str, Any], block: Mapping[str, 
 
 def _check_card_figures(checks: list[Check], where: str, rep: Report, entry: Mapping[str, Any]) -> None:
     """The card's exact figures (``scer.<boundary>``) against the report's."""
-    sci, carbon = rep.sci or {}, rep["carbon"]  # the block as written: a report may leave pue out
+    r = rep.view
+    sci, carbon = r.sci or SciView(), r.carbon  # the block as written: a report may leave pue out
     wanted = {"energy_j": rep.energy_j, "co2e_g": rep.co2e_g, "embodied_g": rep.embodied_g,
-              "method": rep["provenance"].get("method"), "estimated": rep.estimated,
-              "sci.value": sci.get("value"), "sci.unit": sci.get("unit"), "sci.version": sci.get("version"),
-              "grid.g_per_kwh": carbon.get("g_per_kwh"), "grid.pue": carbon.get("pue")}
+              "method": r.provenance.method, "estimated": rep.estimated,
+              "sci.value": sci.value, "sci.unit": sci.unit, "sci.version": sci.version,
+              "grid.g_per_kwh": carbon.g_per_kwh, "grid.pue": carbon.pue}
     flat = _flatten(entry)
     if "sci.shown_unit" in flat:  # the unit the card shows (cards before it was recorded lack it)
-        shown = _fmt.sci_display(rep.sci)
+        shown = _fmt.sci_display(r.sci.to_dict() if r.sci is not None else None)
         wanted["sci.shown_unit"] = shown["unit"] if shown else None
     for key, expected in wanted.items():
         if key in flat or expected is not None:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import html
 import re
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -24,8 +25,7 @@ from .checks import Check, check, compare_lines
 from .inputs import rating_of
 from .visible import html_lines, markdown_lines, svg_lines
 
-__all__ = ["label_view_checks", "card_view_checks", "html_view_checks", "html_meta", "rating_for", "label_url",
-           "label_rated"]
+__all__ = ["LabelMeta", "label_view_checks", "card_view_checks", "html_view_checks", "html_meta", "rating_for"]
 
 _META = re.compile(r'<meta name="(scer-[a-z-]+|generator)" content="([^"]*)">')  # jinja escapes the values
 
@@ -36,30 +36,45 @@ def rating_for(rep: Report, rating: Any, rated: bool) -> Rating | None:
     return rating_of(rep, rating, auto=rating is not None or rated)
 
 
-def label_url(meta: Mapping[str, Any]) -> str | None:
-    """The URL a label's QR code points to, when it is one (a local label has none)."""
-    return meta.get("qr") if str(meta.get("qr", "")).startswith(("http://", "https://")) else None
+@dataclass(frozen=True)
+class LabelMeta:
+    """What a label's ``<metadata>`` records (``label_fields`` when it was drawn), read without trusting it:
+    ``fields`` as written (compared key by key with the recomputed ones), and the fields verify acts on."""
+
+    fields: Mapping[str, Any]
+    digest: object  # compared with the report's digest as written (any JSON value)
+    boundary: object
+    qr: object
+    rated: bool  # it showed a rating: as it records it, else (older labels) whether it has a grade or stars
+    layout: object  # ``scer_label``: the layout version it was drawn with (an int, or anything in a bad file)
+    file_name: str | None
+
+    @classmethod
+    def of(cls, meta: Mapping[str, Any]) -> LabelMeta:
+        name = meta.get("file_name")
+        rated = meta.get("rated", meta.get("grade") is not None or meta.get("stars") is not None)
+        return cls(fields=meta, digest=meta.get("digest"), boundary=meta.get("boundary"), qr=meta.get("qr"),
+                   rated=bool(rated), layout=meta.get("scer_label"), file_name=name if isinstance(name, str) else None)
+
+    @property
+    def url(self) -> str | None:
+        """The URL the label's QR code points to, when it is one (a local label has none)."""
+        return self.qr if isinstance(self.qr, str) and self.qr.startswith(("http://", "https://")) else None
 
 
-def label_rated(meta: Mapping[str, Any]) -> bool:
-    """Whether the label showed a rating: as it records it, else (older labels) whether it has a grade or stars."""
-    return bool(meta.get("rated", meta.get("grade") is not None or meta.get("stars") is not None))
-
-
-def label_view_checks(p: Path, svg: str, meta: Mapping[str, Any], rep: Report, rating: Any) -> list[Check]:
+def label_view_checks(p: Path, svg: str, meta: LabelMeta, rep: Report, rating: Any) -> list[Check]:
     """The label's drawing against the one re-drawn from *rep* (texts, stars, boxes, QR), plus its pointer."""
     from .label import LABEL_LAYOUT, make_label  # label imports the rating layer
 
-    layout = meta.get("scer_label")
+    layout = meta.layout
     if not isinstance(layout, int) or layout < LABEL_LAYOUT:
         return [Check("label: what a person reads", f"layout {LABEL_LAYOUT}", layout, False,
                       "drawn by an earlier scer-hf, so its text cannot be re-drawn and checked; make it again with "
                       "scer-hf label")]
-    rated = label_rated(meta)
-    name = meta.get("file_name") if isinstance(meta.get("file_name"), str) else None
-    expected = make_label(rep, rating_for(rep, rating, rated), label_url(meta), auto_rate=False, file_name=name)
-    out = compare_lines("label", svg_lines(expected), svg_lines(svg),
-                        "" if rating is not None or not rated else "rating recomputed; pass --rating if it was another")
+    name = meta.file_name
+    expected = make_label(rep, rating_for(rep, rating, meta.rated), meta.url, auto_rate=False, file_name=name)
+    why = "" if rating is not None or not meta.rated else "rating recomputed; pass --rating if it was another"
+    out = compare_lines("label", svg_lines(expected), svg_lines(svg), why)
     if name is not None:
         check(out, "label: its verify command names this file", p.name, name, "renamed? make the label again")
     return out

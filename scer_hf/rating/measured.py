@@ -11,14 +11,16 @@ tokens, ranked among the published training rows.
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict
 
 from ..core import fmt as _fmt
 from ..core.fmt import num as _num
-from ..core.report import Report, phase_coverage
-from ..core.views import top_level
+from ..core.report import Report
+from ..core.report_views import BenchmarkView, ModelView, ReportView
+from ..core.views import PhaseView
 from . import reference as _ref
 from .categories import aies_task, hardware_class, normalize_task, size_class
 from .engine import inference_how_to, rate_value, training_how_to
@@ -43,53 +45,47 @@ def as_report(x: Any) -> tuple[Report, str | None]:
     return Report.load(p), str(p)
 
 
-def _top(d: dict[str, Any], kind: str) -> list[dict[str, Any]]:
-    top = top_level(d["phases"])
-    return [p for p in top if p.get("kind", d["boundary"]) == kind]
+def _top(r: ReportView, kind: str) -> list[PhaseView]:
+    return [p for p in r.top_phases if (p.kind if p.kind is not None else r.boundary) == kind]
 
 
-def _measured_devices(d: dict[str, Any]) -> list[str]:
+def _measured_devices(r: ReportView) -> list[str]:
     """GPU names the meters recorded (NVML ``devices``), in component order."""
     names: list[str] = []
-    for m in (d.get("provenance") or {}).get("meters", []):
-        for name in (m.get("devices") or {}).values():
-            if name and name not in names:
-                names.append(str(name))
+    for m in r.provenance.meters:
+        for name in m.devices.values():
+            if name not in names:
+                names.append(name)
     return names
 
 
-def _gpu_measured(d: dict[str, Any], phases: list[dict[str, Any]]) -> bool:
-    return any(c.startswith("gpu") and float(v) > 0 for p in phases for c, v in p["energy_j"].items())
+def _gpu_measured(phases: Sequence[PhaseView]) -> bool:
+    return any(c.startswith("gpu") and v is not None and float(v) > 0 for p in phases for c, v in p.energy_j.items())
 
 
-def measured_hardware(d: dict[str, Any], phases: list[dict[str, Any]]) -> tuple[str | None, str]:
+def measured_hardware(d: Report | ReportView | Mapping[str, Any],
+                      phases: Sequence[PhaseView | Mapping[str, Any]]) -> tuple[str | None, str]:
     """(hardware, how it is known) from what the run measured, never from the embodied row alone.
 
     GPU energy measured: the GPU names the meters recorded, else the hardware the run
     declared (benchmark/provenance/model, then the embodied entry naming that GPU); no GPU
     energy: "CPU", whatever the embodied row says.
     """
-    if not _gpu_measured(d, phases):
+    r = d if isinstance(d, ReportView) else d.view if isinstance(d, Report) else ReportView.from_dict(d)
+    if not _gpu_measured([p if isinstance(p, PhaseView) else PhaseView.from_dict(p) for p in phases]):
         return "CPU", "no GPU energy measured"
-    devices = _measured_devices(d)
+    devices = _measured_devices(r)
     if devices:
         return ", ".join(devices), "GPU name recorded by the meter"
-    declared = _hardware(d)
+    declared = _hardware(r)
     return declared, "declared by the run (the meter recorded no GPU name)" if declared else "not recorded"
 
 
-#: where a report declares its hardware, first found wins (the benchmark's hardware= lands in embodied.hardware)
-_HARDWARE_FROM = ("benchmark", "provenance", "model", "extra", "embodied")
-
-
-def _hardware(d: dict[str, Any]) -> str | None:
-    """The hardware the report declares (:data:`_HARDWARE_FROM`), as text."""
-    return next((hw for hw in (_declared_in(d.get(k)) for k in _HARDWARE_FROM) if hw), None)
-
-
-def _declared_in(section: Any) -> str | None:
-    hw = section.get("hardware") if isinstance(section, dict) else None
-    return (hw if isinstance(hw, str) else str(hw)) if hw else None
+def _hardware(r: ReportView) -> str | None:
+    """The hardware the report declares, first found wins: benchmark, provenance, model, extra, embodied (the
+    benchmark's hardware= lands in embodied.hardware)."""
+    bench = r.benchmark.hardware if r.benchmark is not None else None
+    return bench or r.provenance.hardware or r.model.hardware or r.extra.hardware or r.embodied.hardware
 
 
 def withhold(pr: PhaseRating) -> PhaseRating:
@@ -123,17 +119,11 @@ def _size_class_of(row: ReferenceRow) -> str | None:
     return row.size_class
 
 
-def _energy_uncertainty_j(d: dict[str, Any], phases: list[dict[str, Any]], gpu_only: bool) -> float:
+def _energy_uncertainty_j(r: ReportView, phases: Sequence[PhaseView], gpu_only: bool) -> float:
     """+- J of the energy rated: each component's share times its own meter's relative uncertainty."""
-    rel_by_comp = _relative_uncertainties(d)
-    return sum(abs(float(v)) * rel_by_comp.get(c, 0.0) for p in phases for c, v in p["energy_j"].items()
-               if _rated_component(c, gpu_only))
-
-
-def _relative_uncertainties(d: dict[str, Any]) -> dict[str, float]:
-    """Each energy component's relative uncertainty, that of the meter that read it."""
-    return {c: float(m.get("relative_uncertainty") or 0.0)
-            for m in (d.get("provenance") or {}).get("meters", []) for c in m.get("components", [])}
+    rel_by_comp = r.provenance.relative_uncertainties
+    return sum(abs(float(v)) * rel_by_comp.get(c, 0.0) for p in phases for c, v in p.energy_j.items()
+               if v is not None and _rated_component(c, gpu_only))
 
 
 def _rated_component(c: str, gpu_only: bool) -> bool:
@@ -141,92 +131,102 @@ def _rated_component(c: str, gpu_only: bool) -> bool:
     return c != "total" and (c.startswith("gpu") or not gpu_only)
 
 
-def _coverage_gate(d: dict[str, Any], report: Report, path: str | None, phase: str) -> PhaseRating | None:
-    """No rating from a report whose coverage is below the threshold: it has no figure to rate."""
-    cov = report.coverage
-    if cov.get("headline", True):
-        return None
-    frac = float(cov.get("measured_fraction", 0.0))
-    return PhaseRating(
-        phase=phase, available=False,
-        reason=(f"not rated: only {_fmt.coverage(frac)} of the run was measured; at least "
-                f"{_fmt.coverage(float(cov.get('threshold', 0.9)))} is needed for a figure"),
-        how_to_measure=None, **_common(d, report, path))
-
-
 def _coverage_note(report: Report) -> list[str]:
-    cov = report.coverage
-    frac = float(cov.get("measured_fraction", 1.0))
+    frac = report.coverage_view.measured_fraction
     if frac >= 1.0:
         return []
     return [(f"coverage {_fmt.coverage(frac)}: the rest of the run's energy is filled by the documented rule "
             "(scer_hf.core.coverage), within the coverage threshold")]
 
 
-def _basis(phases: list[dict[str, Any]], key: str, gpu: bool) -> tuple[float, float]:
+def _basis(phases: Sequence[PhaseView], key: str, gpu: bool) -> tuple[float, float]:
     """(energy J, count of *key*) of the fully measured windows of *phases*: the same windows for both."""
     e = n = 0.0
     for p in phases:
-        cov = phase_coverage(p)
-        e += sum(float(v) for c, v in (cov.get("energy_j") or {}).items() if _rated_component(c, gpu))
-        n += float((cov.get("counts") or {}).get(key, 0))
+        cov = p.measured_windows
+        e += sum(float(v) for c, v in cov.energy_j.items() if _rated_component(c, gpu))
+        n += float(cov.counts.get(key, 0))
     return e, n
 
 
-def _common(d: dict[str, Any], report: Report, path: str | None) -> dict[str, Any]:
-    src = f"scer-hf report run {d.get('run_id', '?')}" + (f" ({path})" if path else "")
-    return {"sources": [src], "estimated": report.estimated, "method": "estimate" if report.estimated else "measured"}
+class _Common(TypedDict):
+    """What every rating of a report says of where it comes from (``PhaseRating`` fields)."""
+
+    sources: list[str]
+    estimated: bool
+    method: str
 
 
 @dataclass(frozen=True)
 class _Run:
-    """One report being rated: the Report, its dict (read once), the path it came from."""
+    """One report being rated: the Report, its view (read once), the path it came from."""
 
     report: Report
     path: str | None
-    d: dict[str, Any]
+    view: ReportView
 
     @classmethod
     def of(cls, report: Report, path: str | None) -> _Run:
-        return cls(report, path, report.to_dict())
+        return cls(report, path, report.view)
 
-    def common(self) -> dict[str, Any]:
+    @property
+    def model(self) -> ModelView:
+        return self.view.model
+
+    @property
+    def bench(self) -> BenchmarkView:
+        """The benchmark block (empty for a report that is not a benchmark)."""
+        return self.view.benchmark or BenchmarkView()
+
+    def common(self) -> _Common:
         """Sources, estimated and method of a rating of this report."""
-        return _common(self.d, self.report, self.path)
+        src = f"scer-hf report run {self.view.run_id or '?'}" + (f" ({self.path})" if self.path else "")
+        estimated = self.report.estimated
+        return _Common(sources=[src], estimated=estimated, method="estimate" if estimated else "measured")
 
     def unrated(self, phase: str, reason: str, how_to: str | None, **fields: Any) -> PhaseRating:
         return PhaseRating(phase=phase, reason=reason, how_to_measure=how_to, **fields, **self.common())
 
     def gate(self, phase: str) -> PhaseRating | None:
-        return _coverage_gate(self.d, self.report, self.path, phase)
+        """No rating from a report whose coverage is below the threshold: it has no figure to rate."""
+        cov = self.report.coverage_view
+        if cov.headline is not False:
+            return None
+        threshold = cov.threshold if cov.threshold is not None else 0.9
+        return PhaseRating(
+            phase=phase, available=False,
+            reason=(f"not rated: only {_fmt.coverage(cov.measured_fraction)} of the run was measured; at least "
+                    f"{_fmt.coverage(threshold)} is needed for a figure"),
+            how_to_measure=None, **self.common())
 
-
-def _task_asked(task: str | None, bench: dict[str, Any], model: dict[str, Any]) -> str | None:
-    """The task to rate for: the one passed, else the benchmark's, else the report's model's."""
-    return task or bench.get("task") or model.get("task")
+    def endpoint_phases(self, phases: list[PhaseView]) -> tuple[list[PhaseView], list[str], str | None]:
+        """:func:`~scer_hf.rating.levels.endpoint_phases` of these phases: a served curve rates like with like."""
+        if self.view.benchmark is None:
+            return phases, [], None
+        rated, notes, not_rated = endpoint_phases(self.bench.to_dict(), [self.report.phase(p.name) for p in phases])
+        names = {str(q["name"]) for q in rated}
+        return [p for p in phases if p.name in names], notes, not_rated
 
 
 def _inference(report: Report, path: str | None, task: str | None, peers: list[ReferenceRow]) -> PhaseRating:
     """Energy per 1,000 queries among the AI Energy Score rows of its task and class; else why there is none."""
     run = _Run.of(report, path)
-    d = run.d
-    bench, model = d.get("benchmark") or {}, d["model"]
-    phases = _top(d, "inference")
-    raw_task = _task_asked(task, bench, model)
+    phases = _top(run.view, "inference")
+    raw_task = task or run.bench.task or run.model.task  # the one passed, else the benchmark's, else the model's
     if not raw_task:
-        return run.unrated("inference", "the report names no task; pass task=", inference_how_to(model.get("id"), None),
+        return run.unrated("inference", "the report names no task; pass task=", inference_how_to(run.model.id, None),
                            available=bool(phases))
     tag = normalize_task(raw_task)
-    phases, level_notes, not_rated = endpoint_phases(bench, phases)  # a served curve: like with like only
+    phases, level_notes, not_rated = run.endpoint_phases(phases)  # a served curve: like with like only
     if not_rated is not None:
-        return run.unrated("inference", not_rated, inference_how_to(model.get("id"), tag), notes=level_notes)
+        return run.unrated("inference", not_rated, inference_how_to(run.model.id, tag), notes=level_notes)
     gated = run.gate("inference")
     if gated is not None:
         return gated
     basis = _InferenceBasis.of(phases)
     if not phases or not basis.rateable:
         return run.unrated("inference", "the report has no measured inference phase with queries",
-                           inference_how_to(model.get("id"), tag))
+                           inference_how_to(run.model.id, tag))
     return _rated_inference(run, tag, phases, basis, level_notes, peers)
 
 
@@ -239,9 +239,9 @@ class _InferenceBasis:
     gpu: bool  # the value is GPU energy (a GPU was metered)
 
     @classmethod
-    def of(cls, phases: list[dict[str, Any]]) -> _InferenceBasis:
-        has_gpu = any(c.startswith("gpu") for p in phases for c in p["energy_j"])
-        key = "queries" if any(p["counts"].get("queries") for p in phases) else "samples"
+    def of(cls, phases: Sequence[PhaseView]) -> _InferenceBasis:
+        has_gpu = any(c.startswith("gpu") for p in phases for c in p.energy_j)
+        key = "queries" if any(p.counts.get("queries") for p in phases) else "samples"
         energy_j, queries = _basis(phases, key, gpu=has_gpu)
         return cls(energy_j, queries, has_gpu and energy_j > 0)
 
@@ -254,22 +254,26 @@ class _InferenceBasis:
     def wh_per_1k(self) -> float:
         return self.energy_j / 3600.0 / float(self.queries) * 1000.0
 
-    def co2e_per_1k(self, d: dict[str, Any]) -> Co2e:
+    def co2e_per_1k(self, r: ReportView) -> Co2e:
         """Operational emissions per 1,000 queries at the report's grid intensity and PUE."""
-        carbon = d.get("carbon") or {}
-        co2e_g = self.energy_j / 3.6e6 * float(carbon.get("pue") or 1.0) * float(carbon.get("g_per_kwh") or 0.0)
+        co2e_g = self.energy_j / 3.6e6 * r.carbon.pue_or_1 * float(r.carbon.g_per_kwh or 0.0)
         return Co2e(value=co2e_g / float(self.queries) * 1000.0, unit="gCO2eq per 1,000 queries",
-                    sci=d.get("sci"), measured=True)
+                    sci=_sci_dict(r), measured=True)
 
 
-def _inference_category(d: dict[str, Any], tag: str, hw: str, gpu: bool) -> tuple[Category, str | None]:
+def _sci_dict(r: ReportView) -> dict[str, Any] | None:
+    """The report's SCI block as it holds it (a rating's ``co2e.sci``), or None."""
+    return r.sci.to_dict() if r.sci is not None else None
+
+
+def _inference_category(r: ReportView, tag: str, hw: str, gpu: bool) -> tuple[Category, str | None]:
     """(the category rated in, the AI Energy Score class A/B/C of a text-generation model or None)."""
-    params = d["model"].get("parameters")
-    size = size_class(params / 1e9) if isinstance(params, (int, float)) else None
+    params = r.model.parameters
+    size = size_class(params / 1e9) if params is not None else None
     cls = size if tag == "text-generation" else None
     task_v1 = aies_task(tag)
     category = Category(phase="inference", task=tag, size_class=size, hardware_class=hardware_class(hw),
-                        setting=(d.get("benchmark") or {}).get("setting") or "scer-hf measurement",
+                        setting=(r.benchmark.setting if r.benchmark is not None else None) or "scer-hf measurement",
                         group=_ref.aies_group(task_v1, cls) if task_v1 else None,
                         metric=f"Wh per 1,000 queries ({'GPU' if gpu else 'all measured components'})",
                         reference=_ref.REFERENCE_VERSION, edition=_ref.AIES_EDITION)
@@ -284,7 +288,7 @@ def _peer_note(tag: str, cls: str | None) -> list[str]:
     return []
 
 
-def _not_comparable(recorded: str | None, hw: str, gpu: bool, bench: dict[str, Any]) -> list[str]:
+def _not_comparable(recorded: str | None, hw: str, gpu: bool, bench: BenchmarkView) -> list[str]:
     """Why a measured figure is not comparable with AI Energy Score's (H100, GPU energy, batch 1)."""
     notes = []
     if recorded is None and gpu:
@@ -295,8 +299,8 @@ def _not_comparable(recorded: str | None, hw: str, gpu: bool, bench: dict[str, A
     if not gpu:
         notes.append("not comparable: no GPU energy measured; the value counts CPU/RAM energy "
                      "(AI Energy Score counts GPU energy only)")
-    if bench.get("batch_size") not in (None, 1):
-        notes.append(f"not comparable: batch size {bench['batch_size']} (AI Energy Score uses 1)")
+    if bench.batch_size not in (None, 1):
+        notes.append(f"not comparable: batch size {bench.batch_size} (AI Energy Score uses 1)")
     return notes
 
 
@@ -311,27 +315,27 @@ def _split_level_notes(level_notes: list[str]) -> tuple[list[str], list[str]]:
     return blocking, [n for n in level_notes if n not in blocking]
 
 
-def _rated_inference(run: _Run, tag: str, phases: list[dict[str, Any]], basis: _InferenceBasis,
+def _rated_inference(run: _Run, tag: str, phases: list[PhaseView], basis: _InferenceBasis,
                      level_notes: list[str], peers: list[ReferenceRow]) -> PhaseRating:
-    d = run.d
+    r = run.view
     value = basis.wh_per_1k
-    recorded, _how = measured_hardware(d, phases)
+    recorded, _how = measured_hardware(r, phases)
     hw = recorded or "a GPU (model not recorded)"
-    category, cls = _inference_category(d, tag, hw, basis.gpu)
+    category, cls = _inference_category(r, tag, hw, basis.gpu)
     # the uncertainty of the energy rated (GPU components only when GPU energy is the value), not the
     # whole report's relative uncertainty, which mixes in CPU/RAM estimates (+-40 %)
-    rel = _energy_uncertainty_j(d, phases, gpu_only=basis.gpu) / basis.energy_j
+    rel = _energy_uncertainty_j(r, phases, gpu_only=basis.gpu) / basis.energy_j
     group_rows = _group_peers(peers, category.group)
     pr = rate_value("inference", value, "Wh per 1,000 queries", group_rows, with_stars=bool(group_rows),
                     category=category, uncertainty=value * rel if rel else None, **run.common())
     blocking, after = _split_level_notes(level_notes)
-    notes = _peer_note(tag, cls) + _not_comparable(recorded, hw, basis.gpu, d.get("benchmark") or {}) + blocking
+    notes = _peer_note(tag, cls) + _not_comparable(recorded, hw, basis.gpu, run.bench) + blocking
     pr.comparable = not notes
     pr.notes = notes + after + _coverage_note(run.report) + pr.notes
     withhold(pr)
     if not group_rows and pr.reason is None:
         pr.reason = "no published peers in this category"
-    pr.co2e = basis.co2e_per_1k(d)
+    pr.co2e = basis.co2e_per_1k(r)
     return pr
 
 
@@ -341,24 +345,24 @@ class _TrainingBasis:
 
     energy_wh: float
     tokens: float
-    params: Any
+    params: float | None
     pue: float
 
     @classmethod
-    def of(cls, d: dict[str, Any], phases: list[dict[str, Any]]) -> _TrainingBasis:
-        pue = float((d.get("carbon") or {}).get("pue") or 1.0)
-        energy_wh = sum(float(p["energy_j"]["total"] or 0.0) for p in phases) * pue / 3600.0
-        tokens = sum(float(p["counts"].get("tokens", 0)) for p in phases)
-        return cls(energy_wh, tokens, d["model"].get("parameters"), pue)
+    def of(cls, r: ReportView, phases: Sequence[PhaseView]) -> _TrainingBasis:
+        pue = r.carbon.pue_or_1
+        energy_wh = sum(float(p.total_j or 0.0) for p in phases) * pue / 3600.0
+        tokens = sum(float(p.counts.get("tokens", 0)) for p in phases)
+        return cls(energy_wh, tokens, r.model.parameters, pue)
 
     @property
     def missing(self) -> list[str]:
-        return [n for n, ok in (("model parameters", isinstance(self.params, (int, float)) and self.params > 0),
+        return [n for n, ok in (("model parameters", self.params is not None and self.params > 0),
                                 ("training token counts", self.tokens > 0)) if not ok]
 
     @property
     def parameter_tokens(self) -> float:
-        return float(self.params) * self.tokens
+        return float(self.params or 0.0) * self.tokens
 
 
 def _training(report: Report, path: str | None, peers: list[ReferenceRow]) -> PhaseRating:
@@ -367,20 +371,19 @@ def _training(report: Report, path: str | None, peers: list[ReferenceRow]) -> Ph
     gated = run.gate("training")
     if gated is not None:
         return gated
-    phases = _top(run.d, "training") or top_level(run.d["phases"])
-    basis = _TrainingBasis.of(run.d, phases)
+    phases = _top(run.view, "training") or run.view.top_phases
+    basis = _TrainingBasis.of(run.view, phases)
     if basis.missing or basis.energy_wh <= 0:
         return _training_total(run, basis)
     return _rated_training(run, phases, basis, peers)
 
 
-def _rated_training(run: _Run, phases: list[dict[str, Any]], basis: _TrainingBasis,
+def _rated_training(run: _Run, phases: list[PhaseView], basis: _TrainingBasis,
                     peers: list[ReferenceRow]) -> PhaseRating:
-    d = run.d
     value = basis.energy_wh / basis.parameter_tokens * 1e15
-    rel = _energy_uncertainty_j(d, phases, gpu_only=False) / (basis.energy_wh * 3600.0 / basis.pue)
-    cls = _training_class(d["model"])
-    hw, _how = measured_hardware(d, phases)
+    rel = _energy_uncertainty_j(run.view, phases, gpu_only=False) / (basis.energy_wh * 3600.0 / basis.pue)
+    cls = _training_class(run.model)
+    hw, _how = measured_hardware(run.view, phases)
     same, suffix, peer_note = _training_peers(peers, cls)
     category = Category(phase="training", task="training", size_class=cls,
                         hardware_class=hardware_class(hw) if hw else "unknown", setting="scer-hf measurement",
@@ -388,9 +391,9 @@ def _rated_training(run: _Run, phases: list[dict[str, Any]], basis: _TrainingBas
                         metric=_ref.TRAINING_UNIT, reference=_ref.REFERENCE_VERSION)
     pr = rate_value("training", value, _ref.TRAINING_UNIT, same,
                     category=category, uncertainty=value * rel if rel else None, **run.common())
-    co2e_g = sum(float(p.get("co2e_g") or 0.0) for p in phases)
-    pr.co2e = Co2e(value=co2e_g / basis.parameter_tokens * 1e15, unit=_ref.TRAINING_CO2E_UNIT, sci=d.get("sci"),
-                   measured=True)
+    co2e_g = sum(float(p.co2e_g or 0.0) for p in phases)
+    pr.co2e = Co2e(value=co2e_g / basis.parameter_tokens * 1e15, unit=_ref.TRAINING_CO2E_UNIT,
+                   sci=_sci_dict(run.view), measured=True)
     reasons = _training_not_comparable(run, phases)
     pr.comparable = not reasons
     pr.notes = [*reasons, *pr.notes, *_coverage_note(run.report), peer_note,
@@ -405,15 +408,15 @@ def _training_total(run: _Run, basis: _TrainingBasis) -> PhaseRating:
     why = (f"the report lacks {' and '.join(missing)}" if missing else "no training energy measured") + \
         ": energy per parameter x training token cannot be computed"
     measured = basis.energy_wh > 0
-    return run.unrated("training", why, training_how_to(run.d["model"].get("id")), available=measured,
+    return run.unrated("training", why, training_how_to(run.model.id), available=measured,
                        value=basis.energy_wh / 1e6 if measured else None,
                        unit=f"MWh (training energy with PUE {_num(basis.pue)}, not normalised)" if measured else None)
 
 
-def _training_class(model: dict[str, Any]) -> str | None:
+def _training_class(model: ModelView) -> str | None:
     """Size class on active parameters (a mixture of experts) where the report has them, else all parameters."""
-    active = model.get("active_parameters")
-    n = float(active) if isinstance(active, (int, float)) and active > 0 else float(model["parameters"])
+    active = model.active_parameters
+    n = float(active) if active is not None and active > 0 else float(model.parameters or 0.0)
     return size_class(n / 1e9)
 
 
@@ -427,18 +430,18 @@ def _training_peers(peers: list[ReferenceRow], cls: str | None) -> tuple[list[Re
                            f"than 3: {len(same)})")
 
 
-def _training_not_comparable(run: _Run, phases: list[dict[str, Any]]) -> list[str]:
+def _training_not_comparable(run: _Run, phases: list[PhaseView]) -> list[str]:
     reasons = []
     if run.report.estimated:
         reasons.append("not comparable: energy is estimated, not measured (published rows are measured runs)")
-    if not _gpu_measured(run.d, phases):
+    if not _gpu_measured(phases):
         reasons.append("not comparable: not measured on a GPU (no GPU energy; published rows are accelerator runs)")
     return reasons
 
 
 def binding(report: Report) -> dict[str, Any]:
     """What ties a rating to the report it rates: model id, boundary and report digest."""
-    return {"model": (report.model or {}).get("id"), "boundary": report.boundary, "report_digest": report.digest()}
+    return {"model": report.model_view.id, "boundary": report.boundary, "report_digest": report.digest()}
 
 
 def _peers(phase: str, include_third_party: bool, **flags: Any) -> list[ReferenceRow]:
@@ -457,10 +460,10 @@ def rate_report(
     estimates (``scer_hf.rating.published``) join the peers only with ``include_third_party=True``.
     """
     report, path = as_report(x)
-    d = report.to_dict()
+    model = report.model_view
     flags = {"include_secondary": include_secondary, "include_modelled": include_modelled, "extra": extra}
-    model_id = d["model"].get("id")
-    if d["boundary"] == "inference":
+    model_id = model.id
+    if report.boundary == "inference":
         inference = _inference(report, path, task, _peers("inference", include_third_party, **flags))
         training = PhaseRating(phase="training", reason="this report measures inference only",
                                how_to_measure=training_how_to(model_id))
@@ -468,7 +471,7 @@ def rate_report(
         training = _training(report, path, _peers("training", include_third_party, include_derived=include_derived,
                                                   **flags))
         inference = PhaseRating(phase="inference", reason="this report measures training only",
-                                how_to_measure=inference_how_to(model_id, d["model"].get("task")))
+                                how_to_measure=inference_how_to(model_id, model.task))
     return Rating(model=model_id, reference_version=_ref.REFERENCE_VERSION, training=training, inference=inference,
                   reports=[ReportBinding.from_dict(binding(report))])
 

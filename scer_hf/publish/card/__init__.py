@@ -339,7 +339,7 @@ def _edit_local(path: Path, rep: Report, rating: Any, overwrite: bool,
     lock, so a concurrent update of the other boundary is kept; a missing card starts from a minimal one."""
     with file_lock(path):
         original = _read_local(path)
-        text = _c.minimal_card((rep.model or {}).get("id")) if original is None else original
+        text = _c.minimal_card(rep.model_view.id) if original is None else original
         label = _label_ref(label_path, rep, folder=path.parent)
         new = edit_card_text(text, rep, rating, overwrite=overwrite, label=label,
                              manifest=_manifest_ref(rep, path.parent))
@@ -366,7 +366,7 @@ def _update_remote(repo_id: str, rep: Report, rating_d: Rating | None, overwrite
     text, sha, files = _hub.fetch_card(api, repo_id, revision, token)
     original = text
     if text is None:
-        text = _c.minimal_card((rep.model or {}).get("id") or repo_id)
+        text = _c.minimal_card(rep.model_view.id or repo_id)
     label = _label_ref(label_path, rep, files=files)
     new = edit_card_text(text, rep, rating_d, overwrite=overwrite, label=label)
     changed = new != original

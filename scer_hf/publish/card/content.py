@@ -32,20 +32,18 @@ from __future__ import annotations
 
 import json
 import math
-import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from functools import lru_cache
 from importlib import resources
 from typing import Any
 
 from ...core import fmt as _fmt
-from ...core.carbon import CarbonIntensity
 from ...core.report import Report
-from ...core.views import PhaseView, grid_place
 from ...errors import CardConflictError, CardError
 from ...rating.result import PhaseRating, Rating
-from ..figures import coverage_view, fact_dicts, hardware_text, rating_value_text
+from ..figures import rating_value_text
 from ..label import fmt_energy, fmt_num
+from .entry import SOURCE, BoundaryEntry, Co2Entry, IdentityEntry
 from .escape import md_escape
 
 __all__ = [
@@ -64,7 +62,6 @@ __all__ = [
 
 SCER_SCHEMA_VERSION = 1
 TAG = "scer"
-SOURCE = "scer-hf"
 _RATING_KEYS = ("grade", "stars", "percentile", "value", "unit", "category", "peers", "method", "estimated",
                 "comparable")
 
@@ -73,93 +70,9 @@ def _clean(d: Mapping[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in d.items() if v is not None}
 
 
-def _location(carbon: CarbonIntensity | Mapping[str, Any]) -> str | None:
-    """Cloud region, region and country name of the grid figure (:func:`scer_hf.core.views.grid_place`)."""
-    return grid_place(carbon, country_name=_country_name)
-
-
-def _country_name(code: str) -> str:
-    try:
-        from ...core.carbon import countries
-
-        return countries().get(code, code)
-    except Exception:  # noqa: BLE001 - a missing data file only loses the country name
-        return code
-
-
-def _hardware(d: Mapping[str, Any]) -> str | None:
-    """The hardware exactly as the label names it (one truth); None when not recorded."""
-    h = hardware_text(d)
-    return None if h == "not recorded" else h
-
-
 def boundary_entry(report: Report) -> dict[str, Any]:
-    """``scer.<boundary>``: the report's figures (exact numbers)."""
-    d = report.to_dict()
-    method = report["provenance"].get("method")
-    sci = report.sci
-    return _clean({
-        "report_digest": report.digest(),
-        "model": report.model.get("id"),
-        "task": report.model.get("task"),
-        "status": report.status,
-        "method": method,
-        "estimated": report.estimated,
-        "energy_j": d["energy_j"],  # exactly as the report holds them (an int stays an int in the YAML)
-        "co2e_g": d["co2e_g"],
-        "embodied_g": report.embodied_g,
-        "sci": _sci_entry(sci) if sci else None,
-        "grid": _clean({"g_per_kwh": report.carbon.g_per_kwh, "pue": d["carbon"].get("pue"),
-                        "location": _location(report.carbon)}),
-        "hardware": _hardware(d),
-        "coverage": _coverage_entry(d),
-        "phases": [_phase_entry(p, method) for p in report.phase_views()],
-        # the facts every output shows beside the figures (scer_hf.publish.figures.facts), as the section shows them
-        "facts": fact_dicts(d),
-        "sources": _sources(report, d.get("embodied") or {}),
-    })
-
-
-def _sources(report: Report, emb: Mapping[str, Any]) -> list[str]:
-    """Where each figure comes from: the grid figure, embodied data, each meter, the SCI formula."""
-    carbon, sci = report.carbon, report.sci
-    out = [f"grid intensity: {carbon.source}" + (f" ({carbon.year})" if carbon.year else "")]
-    if emb.get("included") and emb.get("source"):
-        out.append(f"embodied: {emb['source']}")
-    out += [f"energy: {m.get('meter')} meter ({m.get('method')}): {m.get('source')}"
-            for m in report["provenance"].get("meters", [])]
-    if sci:
-        out.append(f"{sci.get('version')}: (E x I + M) / R, Green Software Foundation")
-    return out
-
-
-def _phase_entry(p: PhaseView, method: str | None) -> dict[str, Any]:
-    """One phase of ``scer.<boundary>.phases``: what was measured, and only what differs from the report."""
-    cov = p.measured_fraction
-    return _clean({"name": p.name, "kind": p.kind, "parent": p.parent, "energy_j": p.total_j, "co2e_g": p.co2e_g,
-                   "duration_s": p.duration_s, "measured": False if not p.measured else None,
-                   "coverage": cov if cov < 1 else None, "filled_j": p.filled_j,
-                   "method": p.method if p.method != method else None})
-
-
-def _sci_entry(sci: Mapping[str, Any]) -> dict[str, Any]:
-    """``scer.<boundary>.sci``: the SCI as recorded, and as shown (its functional unit's fixed scale)."""
-    shown = _fmt.sci_display(sci) or {}
-    return _clean({**{k: sci.get(k) for k in ("value", "unit", "functional_unit", "version")},
-                   "shown_value": shown.get("value"), "shown_unit": shown.get("unit")})
-
-
-def _coverage_entry(d: Mapping[str, Any]) -> dict[str, Any] | None:
-    """``scer.<boundary>.coverage``: how much was measured, only when not everything was; and, below the
-    threshold, why the card has no total and no ``co2_eq_emissions``."""
-    tx = coverage_view(d)
-    if tx.coverage_text is None:
-        return None
-    cov = d.get("coverage") or {}
-    return _clean({"measured_fraction": tx.coverage, "filled_j": cov.get("filled_j") or None,
-                   "threshold": cov.get("threshold"), "headline": tx.headline, "text": tx.coverage_text,
-                   "co2_eq_emissions": None if tx.headline else
-                   f"omitted: {tx.no_headline_text}; the Hub field only takes a measured figure"})
+    """``scer.<boundary>``: the report's figures (exact numbers); :class:`~.entry.BoundaryEntry` as a mapping."""
+    return BoundaryEntry.of(report).to_dict()
 
 
 def _as_rating(rating: Rating | Mapping[str, Any], boundary: str) -> Rating:
@@ -205,59 +118,16 @@ def rating_entry(rating: Rating | Mapping[str, Any] | None, boundary: str) -> di
 
 
 def co2_entry(report: Report) -> dict[str, Any] | None:
-    """``co2_eq_emissions`` (Hub spec) for a training report; None for inference."""
-    if report.boundary != "training":
-        return None
-    co2e_g = report.co2e_g
-    if co2e_g is None:  # below the coverage threshold: no figure to publish (scer.training says why)
-        return None
-    model = report.model
-    training_type = model.get("training_type") or (
-        "fine-tuning" if model.get("base_model") or model.get("finetuned_from") else None)
-    return _clean({
-        "emissions": co2e_g,
-        "source": SOURCE,
-        "training_type": training_type,
-        "geographical_location": _location(report.carbon),
-        "hardware_used": _hardware(report.to_dict()),
-    })
-
-
-_HUB_ID = re.compile(r"[A-Za-z0-9][\w.-]*(/[A-Za-z0-9][\w.-]*)?")
+    """``co2_eq_emissions`` (Hub spec) for a training report; None for inference (:class:`~.entry.Co2Entry`)."""
+    entry = Co2Entry.of(report)
+    return None if entry is None else entry.to_dict()
 
 
 def identity_entries(report: Report) -> dict[str, Any]:
-    """The Hub's lineage fields a report knows: ``base_model`` (a Hub id, not a folder of the training machine),
-    ``library_name`` and ``pipeline_tag``. The caller writes only those the card lacks (never the user's)."""
-    model = report.model
-    out: dict[str, Any] = {}
-    training = report.boundary == "training"
-    if training and _hub_base_model(model):
-        out["base_model"] = model["base_model"]
-    if training and isinstance(model.get("library_name"), str):
-        out["library_name"] = model["library_name"]
-    tag = _pipeline_tag(model.get("task"))
-    if tag:
-        out["pipeline_tag"] = tag
-    return out
-
-
-def _hub_base_model(model: Mapping[str, Any]) -> bool:
-    """Whether the model's ``base_model`` is a Hub id (not a folder of the training machine)."""
-    base = model.get("base_model")
-    return (isinstance(base, str) and not model.get("base_model_local") and bool(_HUB_ID.fullmatch(base))
-            and ".." not in base)
-
-
-def _pipeline_tag(task: Any) -> str | None:
-    """The Hub pipeline tag of a report's task (``text_generation`` -> ``text-generation``); None if unknown."""
-    from ...errors import UnknownTaskError
-    from ...rating.categories import normalize_task
-
-    try:
-        return normalize_task(task) if isinstance(task, str) and task.strip() else None
-    except UnknownTaskError:
-        return None
+    """The Hub's lineage fields a report knows (:class:`~.entry.IdentityEntry`): ``base_model`` (a Hub id, not a
+    folder of the training machine), ``library_name`` and ``pipeline_tag``. The caller writes only those the card
+    lacks (never the user's)."""
+    return IdentityEntry.of(report).to_dict()
 
 
 def is_ours_co2(v: Any) -> bool:
@@ -348,7 +218,7 @@ def _in_range(x: Any, lo: float, hi: float = math.inf) -> bool:
     return _is_num(x) and lo <= x <= hi
 
 
-_FILTERS: dict[str, Any] = {
+_FILTERS: dict[str, Callable[..., Any]] = {
     "energy": _energy_filter,
     "num": lambda x: _ours(fmt_num(x) if _is_num(x) else "n/a"),
     "rating_value": _rating_value_filter,
