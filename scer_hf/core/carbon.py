@@ -19,16 +19,18 @@ Every figure records the data file, its SHA-256 and the codecarbon version it wa
 
 from __future__ import annotations
 
+import copy
 import os
 import warnings
 from collections.abc import Callable, Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any
 
 from ..errors import CarbonIntensityError
 from .grid import GridSpec
 from .grid_data import LOCATION_BASED, countries, country_figure
 from .grid_regions import cloud_figure, region_figure
+from .records import CarbonRecord, LiveBlock
 
 __all__ = ["CarbonIntensity", "carbon_intensity", "resolve_grid", "RESOLVERS", "Resolver", "detect_location",
            "J_PER_KWH", "countries", "REGION_ENV_VARS"]
@@ -56,17 +58,22 @@ class CarbonIntensity:
     data_file: str | None = None  # codecarbon data file behind the figure (with its sha256 and version)
     data_sha256: str | None = None
     codecarbon_version: str | None = None
-    live: dict[str, Any] | None = None  # live intensity over the run (scer_hf.core.live_intensity), if used
+    live: LiveBlock | None = None  # live intensity over the run (scer_hf.core.live_intensity), if used
 
     def co2e_g(self, energy_j: float) -> float:
         """Operational emissions (g CO2e) of *energy_j* of IT energy, PUE applied."""
         return energy_j / J_PER_KWH * self.pue * self.g_per_kwh
 
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+    def to_dict(self) -> CarbonRecord:
+        return {"g_per_kwh": self.g_per_kwh, "source": self.source, "year": self.year,
+                "country_iso_code": self.country_iso_code, "region": self.region, "pue": self.pue,
+                "basis": self.basis, "cloud_provider": self.cloud_provider, "cloud_region": self.cloud_region,
+                "location": self.location, "detected_from": self.detected_from, "data_file": self.data_file,
+                "data_sha256": self.data_sha256, "codecarbon_version": self.codecarbon_version,
+                "live": copy.deepcopy(self.live)}
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> CarbonIntensity:
+    def from_dict(cls, d: Mapping[str, Any]) -> CarbonIntensity:
         return cls(**{k: d[k] for k in cls.__dataclass_fields__ if k in d})
 
 

@@ -12,12 +12,16 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal, TypedDict
 
 from .carbon import J_PER_KWH, CarbonIntensity
 from .coverage import Coverage, Fill, fill, run_power_w
+from .records import CoverageRecord, PhaseRecord
 from .tracker import Measurement
 from .views import top_level
+
+if TYPE_CHECKING:
+    from .derive import CachedTotals
 
 __all__ = ["phase_from_measurement", "phases_from_measurements", "refill", "phase_coverage", "PhaseRows",
            "ENCODER"]
@@ -30,7 +34,16 @@ def _num(x: float) -> float:
     return float(x) if isinstance(x, (int, float)) and math.isfinite(x) else 0.0
 
 
-_FILL_KEYS = ("energy_j_filled", "filled_uncertainty_j", "unfilled")
+_FILL_KEYS: tuple[Literal["energy_j_filled", "filled_uncertainty_j", "unfilled"], ...] = (
+    "energy_j_filled", "filled_uncertainty_j", "unfilled")
+
+
+class _FillKeys(TypedDict, total=False):
+    """The phase keys the fill rule adds (see :class:`~scer_hf.core.records.PhaseRecord`)."""
+
+    energy_j_filled: dict[str, float]
+    filled_uncertainty_j: float
+    unfilled: list[str]
 
 
 def _total_j(measured: Mapping[str, float], f: Fill) -> float | None:
@@ -38,9 +51,9 @@ def _total_j(measured: Mapping[str, float], f: Fill) -> float | None:
     return None if f.unfilled else _num(sum(measured.values()) + f.total_j)
 
 
-def _fill_keys(f: Fill) -> dict[str, Any]:
+def _fill_keys(f: Fill) -> _FillKeys:
     """The phase keys the fill rule adds: the filled energy and its uncertainty, and what could not be filled."""
-    d: dict[str, Any] = {}
+    d: _FillKeys = {}
     if f.energy_j:
         d["energy_j_filled"] = {**{c: _num(v) for c, v in sorted(f.energy_j.items())}, "total": _num(f.total_j)}
         d["filled_uncertainty_j"] = _num(f.uncertainty_j)
@@ -50,7 +63,7 @@ def _fill_keys(f: Fill) -> dict[str, Any]:
 
 
 def phase_from_measurement(m: Measurement, carbon: CarbonIntensity, kind: str,
-                           run_power: Mapping[str, float] | None = None) -> dict[str, Any]:
+                           run_power: Mapping[str, float] | None = None) -> PhaseRecord:
     """The JSON form of one phase: measured energy per component, the filled part apart, the coverage.
 
     ``energy_j.total`` is measured plus filled energy (:func:`scer_hf.core.coverage.fill`; *run_power* is the
@@ -58,10 +71,10 @@ def phase_from_measurement(m: Measurement, carbon: CarbonIntensity, kind: str,
     filled: a false zero is never written."""
     cov = m.cov
     f = fill(cov, m.energy_j, run_power)
-    energy: dict[str, Any] = {k: _num(v) for k, v in sorted(m.energy_j.items())}
-    total = _total_j(energy, f)
-    energy["total"] = total
-    d: dict[str, Any] = {
+    measured = {k: _num(v) for k, v in sorted(m.energy_j.items())}
+    total = _total_j(measured, f)
+    energy: dict[str, float | None] = {**measured, "total": total}
+    d: PhaseRecord = {
         "name": m.name,
         "kind": kind,
         "parent": m.parent,
@@ -82,7 +95,7 @@ def phase_from_measurement(m: Measurement, carbon: CarbonIntensity, kind: str,
 
 
 def phases_from_measurements(ms: Sequence[Measurement], carbon: CarbonIntensity,
-                             kind_of: Any) -> list[dict[str, Any]]:
+                             kind_of: Callable[[str], str]) -> list[PhaseRecord]:
     """:func:`phase_from_measurement` for a run's phases, with the run's mean power for gaps a phase cannot fill."""
     top = top_level(ms)
     power = run_power_w((m.cov for m in top), (m.energy_j for m in top)) \
@@ -90,11 +103,11 @@ def phases_from_measurements(ms: Sequence[Measurement], carbon: CarbonIntensity,
     return [phase_from_measurement(m, carbon, kind_of(m.name), power) for m in ms]
 
 
-def _measured_of(p: Mapping[str, Any]) -> dict[str, float]:
+def _measured_of(p: PhaseRecord) -> dict[str, float]:
     return {c: float(v) for c, v in p["energy_j"].items() if c != "total" and v is not None}
 
 
-def refill(phases: list[dict[str, Any]], carbon: CarbonIntensity) -> None:
+def refill(phases: list[PhaseRecord], carbon: CarbonIntensity) -> None:
     """Recompute, in place, what the fill rule derives in phases given as JSON (a report rebuilt from its phases,
     as ``scer-hf verify`` does): each phase's total, filled energy, its uncertainty and what could not be filled.
     Phases written before coverage existed are left as they are."""
@@ -107,13 +120,13 @@ def refill(phases: list[dict[str, Any]], carbon: CarbonIntensity) -> None:
             _refill_phase(p, cov, power, carbon)
 
 
-def _coverages(phases: Sequence[Mapping[str, Any]]) -> dict[int, Coverage]:
+def _coverages(phases: Sequence[PhaseRecord]) -> dict[int, Coverage]:
     """The coverage of each phase that has one (by ``id``); phases written before coverage existed have none."""
-    return {id(p): Coverage.from_dict(p["coverage"]) for p in phases
-            if isinstance(p.get("coverage"), Mapping) and "components" in p["coverage"]}
+    covs = ((id(p), p.get("coverage")) for p in phases)
+    return {i: Coverage.from_dict(c) for i, c in covs if isinstance(c, Mapping) and "components" in c}
 
 
-def _refill_phase(p: dict[str, Any], cov: Coverage, power: Mapping[str, float], carbon: CarbonIntensity) -> None:
+def _refill_phase(p: PhaseRecord, cov: Coverage, power: Mapping[str, float], carbon: CarbonIntensity) -> None:
     """One phase's total, fill keys and CO2e recomputed from its measured energy and coverage (in place)."""
     energy = _measured_of(p)
     f = fill(cov, energy, power)
@@ -126,13 +139,12 @@ def _refill_phase(p: dict[str, Any], cov: Coverage, power: Mapping[str, float], 
     p["co2e_g"] = None if total is None else total / J_PER_KWH * carbon.pue * g
 
 
-def phase_coverage(p: Mapping[str, Any]) -> Mapping[str, Any]:
+def phase_coverage(p: Mapping[str, Any]) -> CoverageRecord:
     """A phase's coverage block; a phase written before coverage existed is all measured or all not."""
-    cov = p.get("coverage")
-    return cov if isinstance(cov, Mapping) else _legacy_coverage(p)
+    return p["coverage"] if isinstance(p.get("coverage"), Mapping) else _legacy_coverage(p)
 
 
-def _legacy_coverage(p: Mapping[str, Any]) -> dict[str, Any]:
+def _legacy_coverage(p: Mapping[str, Any]) -> CoverageRecord:
     """The coverage of a phase written before coverage existed: all measured, or nothing measured."""
     d = float(p.get("duration_s") or 0.0)
     windows = int(p.get("windows", 1))
@@ -143,12 +155,12 @@ def _legacy_coverage(p: Mapping[str, Any]) -> dict[str, Any]:
             "duration_s": d, "energy_j": dict(p["energy_j"]), "counts": dict(p.get("counts") or {})}
 
 
-def _meter_uncertainty_j(energy_j: Mapping[str, Any], rel_by_comp: Mapping[str, float]) -> float:
+def _meter_uncertainty_j(energy_j: Mapping[str, float | None], rel_by_comp: Mapping[str, float]) -> float:
     """Each component's energy times its meter's relative uncertainty, summed (the total and absent figures out)."""
     return sum(abs(v) * rel_by_comp.get(c, 0.0) for c, v in energy_j.items() if c != "total" and v is not None)
 
 
-def phase_uncertainty(phase: Mapping[str, Any], rel_by_comp: Mapping[str, float]) -> float:
+def phase_uncertainty(phase: PhaseRecord, rel_by_comp: Mapping[str, float]) -> float:
     """A phase's energy uncertainty: the meters' on measured and filled energy, plus the fill's own spread."""
     return _meter_uncertainty_j(phase["energy_j"], rel_by_comp) + \
         _meter_uncertainty_j(phase.get("energy_j_filled") or {}, rel_by_comp) + \
@@ -165,15 +177,16 @@ class PhaseRows:
     """
 
     def __init__(self) -> None:
-        self._rows: dict[str, tuple[Measurement, dict[str, Any], str]] = {}
-        self.totals: dict[Any, Any] = {}  # the finished rows' sums, kept by scer_hf.core.report
+        self._rows: dict[str, tuple[Measurement, PhaseRecord, str]] = {}
+        # the finished rows' sums per (boundary, meters' uncertainties), kept by scer_hf.core.report
+        self.totals: dict[tuple[str, tuple[tuple[str, float], ...]], CachedTotals] = {}
 
     def rows(self, ms: Sequence[Measurement], carbon: CarbonIntensity, kind_of: Callable[[str], str],
-             final: Callable[[Measurement], bool]) -> tuple[list[dict[str, Any]], list[str | None]]:
+             final: Callable[[Measurement], bool]) -> tuple[list[PhaseRecord], list[str | None]]:
         """(rows, encoded lines or None) for *ms*; *final*: whether a measurement will not change any more."""
         top = top_level(ms)
         power: dict[str, float] | None = None
-        rows: list[dict[str, Any]] = []
+        rows: list[PhaseRecord] = []
         lines: list[str | None] = []
         for m in ms:
             hit = self._hit(m)
@@ -187,35 +200,36 @@ class PhaseRows:
             lines.append(None)
         return rows, lines
 
-    def _hit(self, m: Measurement) -> tuple[dict[str, Any], str] | None:
+    def _hit(self, m: Measurement) -> tuple[PhaseRecord, str] | None:
         """The kept (row, line) of *m* when it is the same finished measurement, else None."""
         hit = self._rows.get(m.name)
         return (hit[1], hit[2]) if hit is not None and hit[0] is m else None
 
     def _convert(self, m: Measurement, carbon: CarbonIntensity, kind_of: Callable[[str], str],
-                 final: Callable[[Measurement], bool], power: Mapping[str, float] | None) -> dict[str, Any]:
+                 final: Callable[[Measurement], bool], power: Mapping[str, float] | None) -> PhaseRecord:
         """A fresh row for *m*, kept when the phase is final and needs nothing from the rest of the run."""
         row = phase_from_measurement(m, carbon, kind_of(m.name), power)
         if final(m) and _self_contained(m):
             self._rows[m.name] = (m, row, "")
         return row
 
-    def remember_lines(self, rows: Sequence[Mapping[str, Any]]) -> list[str | None]:
+    def remember_lines(self, rows: Sequence[PhaseRecord]) -> list[str | None]:
         """Encode (once) the cached rows among *rows* (after their uncertainty was set); None for the others."""
         out: list[str | None] = []
         for row in rows:
-            hit = self._rows.get(str(row.get("name")))
+            name = row["name"]
+            hit = self._rows.get(name)
             if hit is None or hit[1] is not row:
                 out.append(None)
                 continue
             if not hit[2]:
                 hit = (hit[0], hit[1], ENCODER.encode(row))
-                self._rows[str(row["name"])] = hit
+                self._rows[name] = hit
             out.append(hit[2])
         return out
 
-    def cached(self, row: Mapping[str, Any]) -> bool:
-        hit = self._rows.get(str(row.get("name")))
+    def cached(self, row: PhaseRecord) -> bool:
+        hit = self._rows.get(row["name"])
         return hit is not None and hit[1] is row
 
 

@@ -17,7 +17,7 @@ import json
 import os
 import platform
 import uuid
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -29,9 +29,10 @@ from ..errors import ReportError, ReportExistsError, ReportSchemaError, Unsuppor
 from . import fmt as _fmt
 from . import report_schema as _report_schema
 from .carbon import CarbonIntensity, carbon_intensity
-from .derive import Totals, derive, report_coverage
+from .derive import CachedTotals, Totals, derive, report_coverage
 from .embodied import Embodied
 from .phases import ENCODER, PhaseRows, phase_coverage, phase_from_measurement, phases_from_measurements, refill
+from .records import PhaseRecord
 from .sci import FunctionalUnit
 from .tracker import Measurement
 from .views import CoverageView, PhaseView, top_level
@@ -240,20 +241,28 @@ def _opt_float(x: Any) -> float | None:
     return None if x is None else float(x)
 
 
-def _phases(items: list[Measurement | Mapping[str, Any]], carbon: CarbonIntensity, kind_of: Any,
-            rows: PhaseRows | None, final: Any) -> list[dict[str, Any]]:
+def _phases(items: list[Measurement | Mapping[str, Any]], carbon: CarbonIntensity, kind_of: Callable[[str], str],
+            rows: PhaseRows | None, final: Callable[[Measurement], bool] | None) -> list[PhaseRecord]:
     """The report's phases, in order: measurements converted (through *rows*, each finished phase once), phase
     dicts taken as given and their figures refilled at this carbon intensity."""
     ms = [m for m in items if isinstance(m, Measurement)]
     converted = iter(_converted(ms, carbon, kind_of, rows, final))
-    phases = [next(converted) if isinstance(m, Measurement) else dict(m) for m in items]
+    phases = [next(converted) if isinstance(m, Measurement) else _given_phase(m) for m in items]
     if len(ms) < len(items):
         refill([p for p, m in zip(phases, items, strict=True) if not isinstance(m, Measurement)], carbon)
     return phases
 
 
-def _converted(ms: list[Measurement], carbon: CarbonIntensity, kind_of: Any, rows: PhaseRows | None,
-               final: Any) -> list[dict[str, Any]]:
+def _given_phase(m: Mapping[str, Any]) -> PhaseRecord:
+    """A phase given as a dict (another report's, as ``scer-hf verify`` and the distributed combine pass them):
+    a copy in JSON types, so that refilling it leaves the caller's dict as it was; the report's schema checks it
+    once the report is built."""
+    phase: PhaseRecord = json.loads(json.dumps(m))
+    return phase
+
+
+def _converted(ms: list[Measurement], carbon: CarbonIntensity, kind_of: Callable[[str], str],
+               rows: PhaseRows | None, final: Callable[[Measurement], bool] | None) -> list[PhaseRecord]:
     """The measurements as phase rows: through *rows* (each finished phase converted once) when the caller keeps
     them, else each converted now."""
     if rows is not None and ms:
@@ -280,7 +289,7 @@ def _status(status: str, partial: bool) -> str:
     return "partial" if status == "complete" and partial else status
 
 
-def _provenance(provenance: Mapping[str, Any] | None, phases: list[dict[str, Any]]) -> dict[str, Any]:
+def _provenance(provenance: Mapping[str, Any] | None, phases: list[PhaseRecord]) -> dict[str, Any]:
     """The tool, the platform, which meter measured each component and how; estimated when any meter estimates."""
     prov = dict(provenance or {})
     prov.setdefault("tool", f"scer-hf {__version__}")
@@ -296,15 +305,15 @@ def _provenance(provenance: Mapping[str, Any] | None, phases: list[dict[str, Any
     return prov
 
 
-def _method(phases: list[dict[str, Any]]) -> str:
+def _method(phases: list[PhaseRecord]) -> str:
     """The report's method: the phases' one method, "mixed" when they differ, "unmeasured" when none measured."""
-    methods = {p["method"] for p in phases} - {"unmeasured", "none", None}
+    methods = {p["method"] or "none" for p in phases} - {"unmeasured", "none"}
     if not methods:
         return "unmeasured"
     return methods.pop() if len(methods) == 1 else "mixed"
 
 
-def _totals(phases: list[dict[str, Any]], boundary: str, meters: Sequence[Mapping[str, Any]],
+def _totals(phases: list[PhaseRecord], boundary: str, meters: Sequence[Mapping[str, Any]],
             rows: PhaseRows | None) -> Totals:
     """The phases summed for :func:`scer_hf.core.derive.derive`; with *rows*, the finished phases' sums are kept."""
     rel = {c: float(m.get("relative_uncertainty", 0.0)) for m in meters for c in m.get("components", [])}
@@ -320,31 +329,14 @@ def _totals(phases: list[dict[str, Any]], boundary: str, meters: Sequence[Mappin
     return t
 
 
-def _base(rows: PhaseRows, boundary: str, rel: dict[str, float]) -> _Base:
+def _base(rows: PhaseRows, boundary: str, rel: dict[str, float]) -> CachedTotals:
     """The kept sums of this run's finished phases (for this boundary and meters); started again when a row they
     hold is no longer cached."""
     key = (boundary, tuple(sorted(rel.items())))
     base = rows.totals.get(key)
     if base is None or any(not rows.cached(p) for p in base.rows_added):
-        base = rows.totals[key] = _Base(Totals(boundary, rel))
+        base = rows.totals[key] = CachedTotals(Totals(boundary, rel))
     return base
-
-
-class _Base:
-    """The sums of the cached (finished) rows of one run, each added once."""
-
-    def __init__(self, totals: Totals) -> None:
-        self.totals = totals
-        self.rows_added: list[dict[str, Any]] = []
-        self._ids: set[int] = set()
-
-    def add_cached(self, phases: list[dict[str, Any]], rows: PhaseRows) -> Totals:
-        for p in phases:
-            if rows.cached(p) and id(p) not in self._ids:
-                self.totals.add(p)
-                self._ids.add(id(p))
-                self.rows_added.append(p)
-        return self.totals
 
 
 def _dumps(d: Mapping[str, Any], lines: Sequence[str | None] | None = None) -> str:
