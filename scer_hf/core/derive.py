@@ -163,7 +163,8 @@ _SCI_BASIS = ("E x I per R from the fully measured windows of the phases that co
 _UNCERTAINTY_BASIS = ("linear sum of per-component meter uncertainty (worst case), plus for filled energy the "
                       "spread of the powers measured around the gap; grid intensity is an annual average and its own "
                       "uncertainty is not included")
-_NO_EMBODIED: EmbodiedRecord = {"included": False, "embodied_g": None, "reason": "hardware not given; embodied emissions not included"}
+_NO_EMBODIED: EmbodiedRecord = {"included": False, "embodied_g": None,
+                                "reason": "hardware not given; embodied emissions not included"}
 
 
 def _units(boundary: str, functional_units: Sequence[str | FunctionalUnit] | None) -> list[FunctionalUnit]:

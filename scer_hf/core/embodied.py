@@ -16,6 +16,7 @@ import warnings
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
+
 from ..errors import HardwareNotFoundError
 from .records import EmbodiedRecord
 

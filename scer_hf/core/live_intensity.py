@@ -42,14 +42,14 @@ from ..errors import InputFileError, LiveIntensityError
 from .bounds import GRID_G_PER_KWH, within
 from .carbon import CarbonIntensity
 from .live_series import Kept, Series
-from .records import FallbackRecord, LiveBlock, PhaseRecord, SampleRecord
 from .meters.base import now_s
 from .net import RefusedAnswer, get
+from .records import FallbackRecord, LiveBlock, PhaseRecord, SampleRecord
 from .views import top_level
 from .warn import WarnOnce
 
-__all__ = ["LiveIntensity", "LiveReading", "LiveSample", "LiveFallback", "make_live", "phase_dicts", "TOKEN_ENV", "DEFAULT_URL", "MAX_BODY_BYTES",
-           "MAX_IN_FLIGHT"]
+__all__ = ["LiveIntensity", "LiveReading", "LiveSample", "LiveFallback", "make_live", "phase_dicts", "TOKEN_ENV",
+           "DEFAULT_URL", "MAX_BODY_BYTES", "MAX_IN_FLIGHT"]
 
 TOKEN_ENV = "ELECTRICITYMAPS_API_TOKEN"
 DEFAULT_URL = "https://api.electricitymaps.com"
