@@ -28,7 +28,7 @@ from typing import Any
 
 from ..errors import CarbonIntensityError
 from .grid import GridSpec
-from .grid_data import LOCATION_BASED, countries, country_figure
+from .grid_data import LOCATION_BASED, GridFigure, countries, country_figure
 from .grid_regions import cloud_figure, region_figure
 from .records import CarbonRecord, LiveBlock
 
@@ -63,6 +63,15 @@ class CarbonIntensity:
     def co2e_g(self, energy_j: float) -> float:
         """Operational emissions (g CO2e) of *energy_j* of IT energy, PUE applied."""
         return energy_j / J_PER_KWH * self.pue * self.g_per_kwh
+
+    @classmethod
+    def of(cls, fig: GridFigure, *, pue: float = 1.0, location: str | None = None,
+           detected_from: str | None = None) -> CarbonIntensity:
+        """The intensity of a shipped grid figure (:mod:`scer_hf.core.grid_data`), at *pue*, the location *given*
+        or *detected* (from the environment variable *detected_from*)."""
+        return cls(fig.g_per_kwh, fig.source, fig.year, fig.country_iso_code, fig.region, pue, fig.basis,
+                   fig.cloud_provider, fig.cloud_region, location, detected_from, fig.data_file, fig.data_sha256,
+                   fig.codecarbon_version)
 
     def to_dict(self) -> CarbonRecord:
         return {"g_per_kwh": self.g_per_kwh, "source": self.source, "year": self.year,
@@ -121,23 +130,21 @@ def given_cloud_region(spec: GridSpec) -> CarbonIntensity | None:
         )
     if spec.cloud_provider is None or spec.cloud_region is None:
         return None
-    return CarbonIntensity(**{**cloud_figure(spec.cloud_provider, spec.cloud_region), "pue": spec.pue,
-                              "location": "given"})
+    return CarbonIntensity.of(cloud_figure(spec.cloud_provider, spec.cloud_region), pue=spec.pue, location="given")
 
 
 def given_region(spec: GridSpec) -> CarbonIntensity | None:
     """A sub-national grid: a US state, a Canadian or Chinese province, a Nordic bidding zone."""
     if spec.region is None:
         return None
-    return CarbonIntensity(**{"country_iso_code": None, **region_figure(spec.country_iso_code, spec.region),
-                              "pue": spec.pue, "location": "given"})
+    return CarbonIntensity.of(region_figure(spec.country_iso_code, spec.region), pue=spec.pue, location="given")
 
 
 def given_country(spec: GridSpec) -> CarbonIntensity | None:
     """A country's annual average (ISO alpha-3); an unknown code raises with the close matches."""
     if spec.country_iso_code is None:
         return None
-    return CarbonIntensity(**country_figure(spec.country_iso_code), pue=spec.pue, location="given")
+    return CarbonIntensity.of(country_figure(spec.country_iso_code), pue=spec.pue, location="given")
 
 
 def detected_cloud_region(spec: GridSpec) -> CarbonIntensity | None:
@@ -152,7 +159,7 @@ def detected_cloud_region(spec: GridSpec) -> CarbonIntensity | None:
         warnings.warn(f"scer-hf: {var}={where!r} names no region with a shipped grid figure; using the world "
                       "average (pass cloud_provider/cloud_region or country_iso_code)", UserWarning, stacklevel=4)
         return None
-    return CarbonIntensity(**{**fig, "pue": spec.pue, "location": "detected", "detected_from": var})
+    return CarbonIntensity.of(fig, pue=spec.pue, location="detected", detected_from=var)
 
 
 def world_average(spec: GridSpec) -> CarbonIntensity:

@@ -23,7 +23,7 @@ from . import fmt as _fmt
 from .carbon import CarbonIntensity
 from .coverage import COVERAGE_THRESHOLD, FILL_RULE, per_unit_j, tally
 from .embodied import Embodied
-from .phases import PhaseRows, phase_coverage, phase_uncertainty
+from .phases import phase_coverage, phase_uncertainty
 from .records import (
     CoverageRecord,
     DerivedRecord,
@@ -36,7 +36,7 @@ from .records import (
 from .sci import FUNCTIONAL_UNITS, SCI_VERSION, FunctionalUnit, default_functional_units, sci_value
 from .views import is_top
 
-__all__ = ["Totals", "CachedTotals", "derive", "report_coverage"]
+__all__ = ["Totals", "derive", "report_coverage"]
 
 
 class Totals:
@@ -231,24 +231,6 @@ def derive(totals: Totals, carbon: CarbonIntensity, embodied: Embodied | None, m
         "coverage": cov,
         "uncertainty": _uncertainty(energy_unc, co2e_g, rel, sci, meters),
     }
-
-
-class CachedTotals:
-    """The sums of the cached (finished) rows of one run, each added once (kept in a
-    :class:`~scer_hf.core.phases.PhaseRows`)."""
-
-    def __init__(self, totals: Totals) -> None:
-        self.totals = totals
-        self.rows_added: list[PhaseRecord] = []
-        self._ids: set[int] = set()
-
-    def add_cached(self, phases: list[PhaseRecord], rows: PhaseRows) -> Totals:
-        for p in phases:
-            if rows.cached(p) and id(p) not in self._ids:
-                self.totals.add(p)
-                self._ids.add(id(p))
-                self.rows_added.append(p)
-        return self.totals
 
 
 def report_coverage(d: Mapping[str, Any]) -> ReportCoverageRecord:

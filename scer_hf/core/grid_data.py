@@ -16,18 +16,45 @@ import difflib
 import hashlib
 import importlib.metadata
 import json
+from dataclasses import dataclass
 from functools import cache, lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict
 
 from ..errors import CarbonIntensityError, UnknownCountryError
 from .meters.estimate import _codecarbon_data_dir
 
-__all__ = ["LOCATION_BASED", "codecarbon_version", "read_text", "load_json", "provenance", "countries",
-           "country_figure"]
+__all__ = ["LOCATION_BASED", "GridFigure", "DataProvenance", "codecarbon_version", "read_text", "load_json",
+           "provenance", "countries", "country_figure"]
 
 _ENERGY_MIX = ("private_infra", "global_energy_mix.json")
 LOCATION_BASED = "location-based annual average"  # the basis of a figure that states no other
+
+
+class DataProvenance(TypedDict):
+    """What a grid figure was read from: codecarbon's data file, its SHA-256, codecarbon's version."""
+
+    data_file: str
+    data_sha256: str
+    codecarbon_version: str | None
+
+
+@dataclass(frozen=True)
+class GridFigure:
+    """One grid figure read from a shipped table (a country, a sub-national region or a cloud region): what
+    :class:`scer_hf.core.carbon.CarbonIntensity` is made of, before a PUE and how the location was chosen."""
+
+    g_per_kwh: float
+    source: str
+    year: int | None = None
+    country_iso_code: str | None = None
+    region: str | None = None
+    basis: str = LOCATION_BASED
+    cloud_provider: str | None = None
+    cloud_region: str | None = None
+    data_file: str | None = None
+    data_sha256: str | None = None
+    codecarbon_version: str | None = None
 
 
 def codecarbon_version() -> str | None:
@@ -65,7 +92,7 @@ def load_json(*parts: str) -> dict[str, Any]:
     return data
 
 
-def provenance(*parts: str) -> dict[str, Any]:
+def provenance(*parts: str) -> DataProvenance:
     """What a figure read from codecarbon's file *parts* was read from."""
     return {"data_file": "codecarbon/data/" + "/".join(parts), "data_sha256": _file(*parts)[1],
             "codecarbon_version": codecarbon_version()}
@@ -91,13 +118,13 @@ def _unknown_country(asked: str, code: str, mix: dict[str, Any]) -> UnknownCount
                                f"{hint} Or pass carbon_intensity_g_per_kwh=<g CO2e per kWh>.")
 
 
-def country_figure(country_iso_code: str) -> dict[str, Any]:
+def country_figure(country_iso_code: str) -> GridFigure:
     """A country's grid figure: fields for :class:`scer_hf.core.carbon.CarbonIntensity` (ISO alpha-3 code)."""
     code = str(country_iso_code).strip().upper()
     mix = _energy_mix()
     if code not in mix:
         raise _unknown_country(country_iso_code, code, mix)
     row = mix[code]
-    return {"g_per_kwh": float(row["carbon_intensity"]),
-            "source": f"codecarbon global_energy_mix.json (Our World in Data / Ember): {row.get('country_name', code)}",
-            "year": row.get("year"), "country_iso_code": code, "region": None, **provenance(*_ENERGY_MIX)}
+    return GridFigure(float(row["carbon_intensity"]),
+                      f"codecarbon global_energy_mix.json (Our World in Data / Ember): {row.get('country_name', code)}",
+                      row.get("year"), code, None, **provenance(*_ENERGY_MIX))

@@ -2,9 +2,8 @@
 
 :func:`phase_from_measurement` turns one :class:`~scer_hf.core.tracker.Measurement` into the report's phase
 dict (the fill rule of :mod:`scer_hf.core.coverage` applied); :func:`refill` recomputes the same from a phase
-dict alone (what ``scer-hf verify`` checks). :class:`PhaseRows` keeps the rows of finished phases of a run
-that is reported again and again (a Trainer flushing at every log), so each is converted, summed and encoded
-once: a flush then costs what is new, not the whole history.
+dict alone (what ``scer-hf verify`` checks). :class:`~scer_hf.core.phase_rows.PhaseRows` keeps the rows of
+finished phases of a run that is reported again and again.
 """
 
 from __future__ import annotations
@@ -12,7 +11,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Callable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, Literal, TypedDict
+from typing import Any, Literal, TypedDict
 
 from .carbon import J_PER_KWH, CarbonIntensity
 from .coverage import Coverage, Fill, fill, run_power_w
@@ -20,10 +19,7 @@ from .records import CoverageRecord, PhaseRecord
 from .tracker import Measurement
 from .views import top_level
 
-if TYPE_CHECKING:
-    from .derive import CachedTotals
-
-__all__ = ["phase_from_measurement", "phases_from_measurements", "refill", "phase_coverage", "PhaseRows",
+__all__ = ["phase_from_measurement", "phases_from_measurements", "refill", "phase_coverage", "self_contained",
            "ENCODER"]
 
 #: one phase per line in report files (the C encoder; see ``Report.to_json``)
@@ -99,7 +95,7 @@ def phases_from_measurements(ms: Sequence[Measurement], carbon: CarbonIntensity,
     """:func:`phase_from_measurement` for a run's phases, with the run's mean power for gaps a phase cannot fill."""
     top = top_level(ms)
     power = run_power_w((m.cov for m in top), (m.energy_j for m in top)) \
-        if not all(_self_contained(m) for m in ms) else None
+        if not all(self_contained(m) for m in ms) else None
     return [phase_from_measurement(m, carbon, kind_of(m.name), power) for m in ms]
 
 
@@ -168,72 +164,7 @@ def phase_uncertainty(phase: PhaseRecord, rel_by_comp: Mapping[str, float]) -> f
 
 
 
-class PhaseRows:
-    """Rows of the finished phases of one growing run, made once (see the module docstring).
-
-    A finished phase is identified by its final :class:`Measurement` object; its row is kept only when it needs
-    nothing from the rest of the run (its gaps, if any, are filled from its own power), so a later report gives
-    exactly the row a fresh conversion would. ``line`` is the row encoded for the report file.
-    """
-
-    def __init__(self) -> None:
-        self._rows: dict[str, tuple[Measurement, PhaseRecord, str]] = {}
-        # the finished rows' sums per (boundary, meters' uncertainties), kept by scer_hf.core.report
-        self.totals: dict[tuple[str, tuple[tuple[str, float], ...]], CachedTotals] = {}
-
-    def rows(self, ms: Sequence[Measurement], carbon: CarbonIntensity, kind_of: Callable[[str], str],
-             final: Callable[[Measurement], bool]) -> tuple[list[PhaseRecord], list[str | None]]:
-        """(rows, encoded lines or None) for *ms*; *final*: whether a measurement will not change any more."""
-        top = top_level(ms)
-        power: dict[str, float] | None = None
-        rows: list[PhaseRecord] = []
-        lines: list[str | None] = []
-        for m in ms:
-            hit = self._hit(m)
-            if hit is not None:
-                rows.append(hit[0])
-                lines.append(hit[1])
-                continue
-            if power is None and not _self_contained(m):  # only a gap this phase cannot fill needs the run
-                power = run_power_w((x.cov for x in top), (x.energy_j for x in top))
-            rows.append(self._convert(m, carbon, kind_of, final, power))
-            lines.append(None)
-        return rows, lines
-
-    def _hit(self, m: Measurement) -> tuple[PhaseRecord, str] | None:
-        """The kept (row, line) of *m* when it is the same finished measurement, else None."""
-        hit = self._rows.get(m.name)
-        return (hit[1], hit[2]) if hit is not None and hit[0] is m else None
-
-    def _convert(self, m: Measurement, carbon: CarbonIntensity, kind_of: Callable[[str], str],
-                 final: Callable[[Measurement], bool], power: Mapping[str, float] | None) -> PhaseRecord:
-        """A fresh row for *m*, kept when the phase is final and needs nothing from the rest of the run."""
-        row = phase_from_measurement(m, carbon, kind_of(m.name), power)
-        if final(m) and _self_contained(m):
-            self._rows[m.name] = (m, row, "")
-        return row
-
-    def remember_lines(self, rows: Sequence[PhaseRecord]) -> list[str | None]:
-        """Encode (once) the cached rows among *rows* (after their uncertainty was set); None for the others."""
-        out: list[str | None] = []
-        for row in rows:
-            name = row["name"]
-            hit = self._rows.get(name)
-            if hit is None or hit[1] is not row:
-                out.append(None)
-                continue
-            if not hit[2]:
-                hit = (hit[0], hit[1], ENCODER.encode(row))
-                self._rows[name] = hit
-            out.append(hit[2])
-        return out
-
-    def cached(self, row: PhaseRecord) -> bool:
-        hit = self._rows.get(row["name"])
-        return hit is not None and hit[1] is row
-
-
-def _self_contained(m: Measurement) -> bool:
+def self_contained(m: Measurement) -> bool:
     """Whether the phase's row needs nothing from the rest of the run (every gap fillable from its own power)."""
     cov = m.cov
     return all(cov.component_s.get(c, 0.0) > 0 for c, gap in cov.gap_s.items() if gap > 0)

@@ -29,9 +29,10 @@ from ..errors import ReportError, ReportExistsError, ReportSchemaError, Unsuppor
 from . import fmt as _fmt
 from . import report_schema as _report_schema
 from .carbon import CarbonIntensity, carbon_intensity
-from .derive import CachedTotals, Totals, derive, report_coverage
+from .derive import Totals, derive, report_coverage
 from .embodied import Embodied
-from .phases import ENCODER, PhaseRows, phase_coverage, phase_from_measurement, phases_from_measurements, refill
+from .phase_rows import CachedTotals, PhaseRows
+from .phases import ENCODER, phase_coverage, phase_from_measurement, phases_from_measurements, refill
 from .records import PhaseRecord
 from .sci import FunctionalUnit
 from .tracker import Measurement
