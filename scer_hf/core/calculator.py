@@ -35,11 +35,18 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
-from typing import Any
+from typing import Any, Literal
 
 from ..errors import EstimateInputError, HardwareNotFoundError
 from . import bounds as _bounds
 from .calculator_embodied import embodied_for
+from .calculator_records import (
+    AssumptionsRecord,
+    CalculatorMeterRecord,
+    CalculatorRecord,
+    CalculatorUncertaintyRecord,
+    InputsRecord,
+)
 from .carbon import J_PER_KWH, resolve_grid
 from .grid import GridSpec
 from .meters.estimate import (
@@ -181,11 +188,17 @@ def _num(name: str, v: Any, *, low: float = 0.0, low_ok: bool = False, high: flo
     return float(v)
 
 
-def _finite_or_fail(results: Mapping[str, float], given: Mapping[str, Any]) -> None:
-    """Any intermediate that overflowed (inf/NaN) is an input error naming the options behind it."""
-    for opts, value in results.items():
+#: an argument of :func:`estimate` as given (named in error messages)
+ArgValue = float | str | Sequence[str] | None
+
+
+def _finite_or_fail(checks: Sequence[tuple[float, Mapping[str, ArgValue]]]) -> None:
+    """Any intermediate that overflowed (inf/NaN) is an input error naming the options behind it (each check:
+    the intermediate and the arguments it comes from, as given)."""
+    for value, given in checks:
         if not math.isfinite(value) or not math.isfinite(value * 2):  # x2: room for the +-40% range
-            shown = ", ".join(f"{o}={given[o]!r}" for o in opts.split(", ") if given.get(o) is not None)
+            opts = ", ".join(given)
+            shown = ", ".join(f"{o}={v!r}" for o, v in given.items() if v is not None)
             raise EstimateInputError(f"the estimate overflows (not a finite number) with {shown or opts}; "
                                      f"give realistic values for {opts}")
 
@@ -218,11 +231,11 @@ def _board_power(hardware: str | None, watts: float | None) -> tuple[float, str,
     return row.tdp_w, f"{row.hardware} {row.power_basis} {row.tdp_w:g} W: {row.source}", row
 
 
-def _cpu_power(cpu: str | None, cpu_watts: float | None, assumptions: dict[str, Any]) -> float | None:
+def _cpu_power(cpu: str | None, cpu_watts: float | None, assumptions: AssumptionsRecord) -> float | None:
     """The host CPU's power: ``cpu_watts=``, else the TDP of ``cpu=`` in codecarbon's table, else none."""
     if cpu_watts is not None:
         cw = _num("cpu_watts", cpu_watts, high=5000.0)
-        assumptions.update(cpu_power_w=cw, cpu_power_source=f"user-supplied CPU power, {cw:g} W")
+        assumptions.update({"cpu_power_w": cw, "cpu_power_source": f"user-supplied CPU power, {cw:g} W"})
         return cw
     if cpu is None:
         return None
@@ -230,25 +243,30 @@ def _cpu_power(cpu: str | None, cpu_watts: float | None, assumptions: dict[str, 
     if tdp is None:
         raise HardwareNotFoundError(f"no TDP for CPU {cpu!r} in codecarbon's cpu_power.csv ({matched}); "
                                     "pass cpu_watts=<W> instead")
-    assumptions.update(cpu=matched, cpu_power_w=tdp, cpu_power_source="codecarbon data/hardware/cpu_power.csv TDP")
+    assumptions.update({"cpu": matched, "cpu_power_w": tdp,
+                        "cpu_power_source": "codecarbon data/hardware/cpu_power.csv TDP"})
     return tdp
 
 
-def _wall_clock_energy(energy: dict[str, float], assumptions: dict[str, Any], seconds: float,
+_ALWAYS_ON: tuple[tuple[str, Literal["idle_w", "infrastructure_w"]], ...] = (
+    ("idle:est", "idle_w"), ("infrastructure:est", "infrastructure_w"))
+
+
+def _wall_clock_energy(energy: dict[str, float], assumptions: AssumptionsRecord, seconds: float,
                        memory_gb: float | None, idle_w: float | None, infrastructure_w: float | None) -> None:
     """Memory (Green Algorithms' W/GB), the servers' idle draw and always-on infrastructure, over the wall clock."""
     if memory_gb is not None:
         gb = _num("memory_gb", memory_gb, low_ok=True)
         energy["ram"] = gb * RAM_W_PER_GB * seconds
-        assumptions.update(memory_gb=gb, ram_w_per_gb=RAM_W_PER_GB, ram_power_source=RAM_SOURCE)
-    for key, name, w in (("idle:est", "idle_w", idle_w), ("infrastructure:est", "infrastructure_w", infrastructure_w)):
+        assumptions.update({"memory_gb": gb, "ram_w_per_gb": RAM_W_PER_GB, "ram_power_source": RAM_SOURCE})
+    for (key, name), w in zip(_ALWAYS_ON, (idle_w, infrastructure_w), strict=True):
         if w is not None:
             watts_ = _num(name, w, low_ok=True, high=1e9, hint=" (watts drawn for the whole wall-clock time)")
             energy[key] = watts_ * seconds
             assumptions[name] = watts_
 
 
-def _uncertainty(total_j: float, co2e_g: float, inputs: Mapping[str, Any]) -> dict[str, Any]:
+def _uncertainty(total_j: float, co2e_g: float, inputs: InputsRecord) -> CalculatorUncertaintyRecord:
     rel = RELATIVE_UNCERTAINTY
     return {
         "relative": rel, "basis": UNCERTAINTY_BASIS,
@@ -329,7 +347,7 @@ def estimate(
     board_w, power_src, row = _board_power(hardware, watts)
     seconds = h * 3600.0
     energy = {"gpu:est": board_w * util * n * seconds}
-    assumptions: dict[str, Any] = {
+    assumptions: AssumptionsRecord = {
         "hardware": _hardware_name(row, hardware), "count": n, "hours": h, "device_hours": h * n,
         "board_power_w": board_w, "board_power_source": power_src, "utilisation": util,
         "utilisation_source": _utilisation_source(utilisation),
@@ -345,7 +363,7 @@ def estimate(
     emb = embodied_for(embodied_hardware, row.embodied_row if row else None, _hardware_name(row, hardware),
                        seconds, n, _num("servers", servers), _lifetime(lifetime_years), usage)
     counts = _counts(tokens=tokens, samples=samples, queries=queries)
-    inputs = {
+    inputs: InputsRecord = {
         "hardware": hardware, "count": n, "hours": hours, "gpu_hours": gpu_hours,
         "country_iso_code": spec.country_iso_code, "region": spec.region,
         "cloud_provider": spec.cloud_provider, "cloud_region": spec.cloud_region,
@@ -356,15 +374,19 @@ def estimate(
     }
     total_j = sum(energy.values())
     co2e_g = ci.co2e_g(total_j)
-    _finite_or_fail({"hours" if hours is not None else "gpu_hours": seconds,
-                     "count, hours, watts": total_j, "carbon_intensity_g_per_kwh, pue": co2e_g,
-                     "lifetime_years, servers": emb.embodied_g or 0.0,
-                     "tokens, samples, queries": sum(counts.values())}, {**inputs, **counts})
-    calc = {"method": METHOD, "inputs": inputs, "assumptions": assumptions, "formula": _FORMULA,
-            "uncertainty": _uncertainty(total_j, co2e_g, inputs)}
-    meter = {"meter": "calculator", "method": "estimate", "source": power_src, "components": sorted(energy),
-             "relative_uncertainty": RELATIVE_UNCERTAINTY, "uncertainty_basis": UNCERTAINTY_BASIS,
-             "assumptions": assumptions}
+    _finite_or_fail([
+        (seconds, {"hours": hours} if hours is not None else {"gpu_hours": gpu_hours}),
+        (total_j, {"count": n, "hours": hours, "watts": watts}),
+        (co2e_g, {"carbon_intensity_g_per_kwh": spec.carbon_intensity_g_per_kwh, "pue": spec.pue if grid else pue}),
+        (emb.embodied_g or 0.0, {"lifetime_years": lifetime_years, "servers": servers}),
+        (sum(counts.values()), {k: counts.get(k) for k in ("tokens", "samples", "queries")}),
+    ])
+    calc: CalculatorRecord = {"method": METHOD, "inputs": inputs, "assumptions": assumptions, "formula": _FORMULA,
+                              "uncertainty": _uncertainty(total_j, co2e_g, inputs)}
+    meter: CalculatorMeterRecord = {
+        "meter": "calculator", "method": "estimate", "source": power_src, "components": sorted(energy),
+        "relative_uncertainty": RELATIVE_UNCERTAINTY, "uncertainty_basis": UNCERTAINTY_BASIS,
+        "assumptions": assumptions}
     m = Measurement(name=boundary, start_s=0.0, end_s=seconds, energy_j=energy, measured=True,
                     method="estimate", counts=counts)
     return Report.build([m], boundary=boundary, carbon=ci, model=_model_dict(model), embodied=emb,
@@ -380,7 +402,7 @@ def _utilisation_source(utilisation: float) -> str:
     return UTILISATION_SOURCE if utilisation == DEFAULT_UTILISATION else "user-supplied"
 
 
-def _lifetime_usage(lifetime_usage: float, assumptions: dict[str, Any]) -> float:
+def _lifetime_usage(lifetime_usage: float, assumptions: AssumptionsRecord) -> float:
     """The checked share of the hardware's lifetime in use; noted in *assumptions* unless it is 1."""
     usage = _num("lifetime_usage", lifetime_usage, high=1.0, hint=" (share of the hardware's lifetime in use, e.g. "
                  "0.85)")

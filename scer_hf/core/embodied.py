@@ -52,6 +52,11 @@ class Embodied:
     source: str | None = None
     reason: str | None = None
 
+    @classmethod
+    def from_dict(cls, d: EmbodiedRecord) -> Embodied:
+        """The block :meth:`to_dict` wrote (without hardware, only ``included``, ``embodied_g`` and ``reason``)."""
+        return cls(**d)
+
     def to_dict(self) -> EmbodiedRecord:
         return {"included": self.included, "embodied_g": self.embodied_g, "hardware": self.hardware,
                 "te_kgco2e": self.te_kgco2e, "lifetime_years": self.lifetime_years,
