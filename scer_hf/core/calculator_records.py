@@ -135,14 +135,13 @@ class CalculatorUncertainty:
 
     relative: float
     basis: str
-    energy_kwh_range: tuple[float, float]
-    co2e_g_range: tuple[float, float]
+    energy_kwh_range: Sequence[float]  # (low, high)
+    co2e_g_range: Sequence[float]
     not_included: str
 
     @classmethod
     def from_dict(cls, d: CalculatorUncertaintyRecord) -> CalculatorUncertainty:
-        e, c = d["energy_kwh_range"], d["co2e_g_range"]
-        return cls(d["relative"], d["basis"], (e[0], e[1]), (c[0], c[1]), d["not_included"])
+        return cls(**d)
 
 
 @dataclass(frozen=True)

@@ -28,6 +28,7 @@ from .records import (
     CoverageRecord,
     DerivedRecord,
     EmbodiedRecord,
+    MeterView,
     PhaseRecord,
     ReportCoverageRecord,
     SciRecord,
@@ -195,7 +196,7 @@ def _relative(energy_j: float | None, energy_unc: float | None) -> float:
 
 
 def _uncertainty(energy_unc: float | None, co2e_g: float | None, rel: float, sci: SciRecord | None,
-                 meters: Sequence[Mapping[str, Any]]) -> UncertaintyRecord:
+                 meters: Sequence[MeterView]) -> UncertaintyRecord:
     """The report's uncertainty block: energy's, CO2e's (the same relative share) and the SCI's, with their basis."""
     return {
         "energy_j": energy_unc,
@@ -205,11 +206,11 @@ def _uncertainty(energy_unc: float | None, co2e_g: float | None, rel: float, sci
         "sci": sci["uncertainty"] if sci else None,
         "relative": rel if math.isfinite(rel) else 0.0,
         "basis": _UNCERTAINTY_BASIS,
-        "per_meter": {m.get("meter", "?"): m.get("uncertainty_basis", "") for m in meters},
+        "per_meter": {m.label: m.uncertainty_basis for m in meters},
     }
 
 
-def derive(totals: Totals, carbon: CarbonIntensity, embodied: Embodied | None, meters: Sequence[Mapping[str, Any]],
+def derive(totals: Totals, carbon: CarbonIntensity, embodied: Embodied | None, meters: Sequence[MeterView],
            functional_units: Sequence[str | FunctionalUnit] | None) -> DerivedRecord:
     """The report's derived keys from the summed phases (see the module docstring)."""
     cov = totals.coverage()

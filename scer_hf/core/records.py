@@ -11,11 +11,13 @@ code typed with these records.
 
 from __future__ import annotations
 
-from typing import TypedDict
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, TypedDict
 
 __all__ = ["ComponentRecord", "CoverageRecord", "PhaseRecord", "ReportCoverageRecord", "SciRecord",
            "UncertaintyRecord", "EmbodiedRecord", "DerivedRecord", "SampleRecord", "FallbackRecord", "LiveBlock",
-           "CarbonRecord"]
+           "CarbonRecord", "MeterView"]
 
 
 class ComponentRecord(TypedDict, total=False):
@@ -215,3 +217,21 @@ class CarbonRecord(TypedDict):
     data_sha256: str | None
     codecarbon_version: str | None
     live: LiveBlock | None
+
+
+@dataclass(frozen=True)
+class MeterView:
+    """What a report uses of one meter in ``provenance.meters`` (the description a meter wrote, or a caller passed):
+    its name, method, components and relative uncertainty with its basis."""
+
+    meter: str | None
+    label: str  # the name as the uncertainty block keys it ("?" for a meter that gave none)
+    method: str | None
+    components: tuple[str, ...]
+    relative_uncertainty: float
+    uncertainty_basis: str
+
+    @classmethod
+    def from_dict(cls, m: Mapping[str, Any]) -> MeterView:
+        return cls(m.get("meter"), m.get("meter", "?"), m.get("method"), tuple(m.get("components", ())),
+                   float(m.get("relative_uncertainty", 0.0)), m.get("uncertainty_basis", ""))

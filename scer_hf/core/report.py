@@ -33,7 +33,7 @@ from .derive import Totals, derive, report_coverage
 from .embodied import Embodied
 from .phase_rows import CachedTotals, PhaseRows
 from .phases import ENCODER, phase_coverage, phase_from_measurement, phases_from_measurements, refill
-from .records import PhaseRecord
+from .records import MeterView, PhaseRecord
 from .sci import FunctionalUnit
 from .tracker import Measurement
 from .views import CoverageView, PhaseView, top_level
@@ -87,7 +87,8 @@ class Report:
         carbon = carbon or carbon_intensity()
         kinds = dict(kinds or {})
         phases = _phases(list(measurements), carbon, lambda n: kinds.get(n, boundary), rows, final)
-        prov = _provenance(provenance, phases)
+        meters = [MeterView.from_dict(m) for m in (provenance or {}).get("meters", [])]
+        prov = _provenance(provenance, meters, phases)
         data: dict[str, Any] = {
             "schema": SCHEMA,
             "schema_version": SCHEMA_VERSION,
@@ -101,8 +102,8 @@ class Report:
             "provenance": prov,
             **_optional_blocks(benchmark, extra),
         }
-        totals = _totals(phases, boundary, prov.get("meters", []), rows)
-        data.update(derive(totals, carbon, embodied, prov.get("meters", []), functional_units))
+        totals = _totals(phases, boundary, meters, rows)
+        data.update(derive(totals, carbon, embodied, meters, functional_units))
         data["status"] = _status(status, totals.partial)
         report = cls._trusted(data)
         if rows is not None:
@@ -290,20 +291,18 @@ def _status(status: str, partial: bool) -> str:
     return "partial" if status == "complete" and partial else status
 
 
-def _provenance(provenance: Mapping[str, Any] | None, phases: list[PhaseRecord]) -> dict[str, Any]:
-    """The tool, the platform, which meter measured each component and how; estimated when any meter estimates."""
-    prov = dict(provenance or {})
-    prov.setdefault("tool", f"scer-hf {__version__}")
-    prov.setdefault("python", platform.python_version())
-    prov.setdefault("platform", platform.platform())
-    meters = prov.get("meters", [])
-    prov.setdefault("components", {c: {"meter": m.get("meter"), "method": m.get("method")}
-                                   for m in meters for c in m.get("components", [])})
-    prov["method"] = _method(phases)
-    prov["estimated"] = any(m.get("method") == "estimate" for m in meters) or prov["method"] in ("estimate", "mixed")
-    if prov["estimated"]:
-        prov["note"] = "ESTIMATE: some or all energy is estimated, not read from hardware counters"
-    return prov
+def _provenance(provenance: Mapping[str, Any] | None, meters: Sequence[MeterView],
+                phases: list[PhaseRecord]) -> dict[str, Any]:
+    """The tool, the platform, which meter measured each component and how; estimated when any meter estimates.
+    What the caller gave is kept (its keys first); *meters*: its ``meters``, read."""
+    given = dict(provenance or {})
+    defaults = {"tool": f"scer-hf {__version__}", "python": platform.python_version(), "platform": platform.platform(),
+                "components": {c: {"meter": m.meter, "method": m.method} for m in meters for c in m.components}}
+    method = _method(phases)
+    estimated = any(m.method == "estimate" for m in meters) or method in ("estimate", "mixed")
+    note = {"note": "ESTIMATE: some or all energy is estimated, not read from hardware counters"} if estimated else {}
+    return {**given, **{k: v for k, v in defaults.items() if k not in given}, "method": method,
+            "estimated": estimated, **note}
 
 
 def _method(phases: list[PhaseRecord]) -> str:
@@ -314,10 +313,10 @@ def _method(phases: list[PhaseRecord]) -> str:
     return methods.pop() if len(methods) == 1 else "mixed"
 
 
-def _totals(phases: list[PhaseRecord], boundary: str, meters: Sequence[Mapping[str, Any]],
+def _totals(phases: list[PhaseRecord], boundary: str, meters: Sequence[MeterView],
             rows: PhaseRows | None) -> Totals:
     """The phases summed for :func:`scer_hf.core.derive.derive`; with *rows*, the finished phases' sums are kept."""
-    rel = {c: float(m.get("relative_uncertainty", 0.0)) for m in meters for c in m.get("components", [])}
+    rel = {c: m.relative_uncertainty for m in meters for c in m.components}
     if rows is None:
         t = Totals(boundary, rel)
         for p in phases:
