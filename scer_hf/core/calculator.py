@@ -27,19 +27,15 @@ row that publishes GPU-hours but no energy.
 
 from __future__ import annotations
 
-import csv
-import difflib
 import math
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from functools import lru_cache
-from importlib import resources
-from typing import Any, Literal
+from typing import Any, Literal, TypedDict
 
 from ..errors import EstimateInputError, HardwareNotFoundError
 from . import bounds as _bounds
 from .calculator_embodied import embodied_for
+from .calculator_power import PowerRow, find_gpu, power_table
 from .calculator_records import (
     AssumptionsRecord,
     CalculatorMeterRecord,
@@ -60,7 +56,7 @@ from .report import Report
 from .tracker import Measurement
 
 __all__ = [
-    "estimate", "derive_training_energy", "PowerRow", "power_table", "find_gpu",
+    "estimate", "derive_training_energy", "DerivedEnergyRecord", "PowerRow", "power_table", "find_gpu",
     "METHOD", "DEFAULT_UTILISATION", "UTILISATION_SOURCE",
 ]
 
@@ -73,86 +69,6 @@ UTILISATION_SOURCE = (
     "1.0 = rated board power for the whole reservation, as ML CO2 Impact (Lacoste et al. 2019: "
     "TDP x hours) and Meta's Llama model cards (peak power per GPU) compute it; an upper bound"
 )
-
-
-@dataclass(frozen=True)
-class PowerRow:
-    """One sourced row of ``hardware_power.csv``."""
-
-    hardware: str
-    category: str
-    tdp_w: float
-    power_basis: str
-    aliases: tuple[str, ...]
-    embodied_row: str | None
-    source: str
-    notes: str
-
-
-@lru_cache(maxsize=1)
-def power_table() -> tuple[PowerRow, ...]:
-    """Every row of the shipped board-power table."""
-    text = resources.files("scer_hf.data").joinpath("hardware_power.csv").read_text(encoding="utf-8")
-    return tuple(
-        PowerRow(r["hardware"].strip(), r["category"], float(r["tdp_w"]), r["power_basis"],
-                 tuple(a.strip() for a in r["aliases"].split("|") if a.strip()),
-                 r["embodied_row"].strip() or None, r["source"], r["notes"])
-        for r in csv.DictReader(text.splitlines())
-    )
-
-
-def _norm(name: str) -> str:
-    s = re.sub(r"[-_/,()]", " ", name.lower())
-    s = re.sub(r"\b(\d+)\s*gb\b", r"\1gb", s)
-    return " ".join(t for t in s.split() if t not in ("nvidia", "tesla", "geforce", "gpu"))
-
-
-def _names(rows: tuple[PowerRow, ...]) -> dict[str, list[str]]:
-    """Each row's normalised names: its hardware name and aliases."""
-    return {r.hardware: [_norm(r.hardware)] + [_norm(a) for a in r.aliases] for r in rows}
-
-
-def _holds_words(words: set[str], names: Sequence[str]) -> bool:
-    """Whether one of a row's *names* holds every one of *words*."""
-    return any(words <= set(n.split()) for n in names)
-
-
-def _by_words(q: str, name: str, rows: tuple[PowerRow, ...], names: dict[str, list[str]]) -> PowerRow | None:
-    """The one row whose name holds every word of *q*; several raise with them as suggestions."""
-    qt = set(q.split())
-    subset = [r for r in rows if _holds_words(qt, names[r.hardware])] if qt else []
-    if len(subset) > 1:
-        sugg = [r.hardware for r in subset]
-        raise HardwareNotFoundError(
-            f"hardware {name!r} is ambiguous: it fits {', '.join(repr(s) for s in sugg)}. "
-            "Name the form factor (SXM/PCIe) and memory, or pass watts=<board power W>.", suggestions=sugg)
-    return subset[0] if subset else None
-
-
-def _not_found(q: str, name: str, rows: tuple[PowerRow, ...], names: dict[str, list[str]]) -> HardwareNotFoundError:
-    flat = {n: r.hardware for r in rows for n in names[r.hardware]}
-    close = difflib.get_close_matches(q, list(flat), n=6, cutoff=0.5)
-    sugg = list(dict.fromkeys(flat[c] for c in close))[:3]
-    return HardwareNotFoundError(
-        f"no sourced board power for hardware {name!r}"
-        + (f"; did you mean {' or '.join(repr(s) for s in sugg)}?" if sugg else ".")
-        + " Pass watts=<board power W> (e.g. from nvidia-smi --query-gpu=power.limit) to estimate anyway; "
-        "see scer_hf.core.calculator.power_table() for every row.", suggestions=sugg)
-
-
-def find_gpu(name: str) -> PowerRow:
-    """The power row for *name* (case, dashes and vendor words ignored; aliases accepted).
-
-    A name that fits several rows ("H100") or none raises :class:`HardwareNotFoundError`
-    with suggestions; pass ``watts=`` to bypass the table.
-    """
-    rows, q = power_table(), _norm(name)
-    names = _names(rows)
-    exact = [r for r in rows if q in names[r.hardware]]
-    found = exact[0] if len(exact) == 1 else _by_words(q, name, rows, names)
-    if found is None:
-        raise _not_found(q, name, rows, names)
-    return found
 
 
 # --- input checks ---------------------------------------------------------------------------
@@ -266,15 +182,16 @@ def _wall_clock_energy(energy: dict[str, float], assumptions: AssumptionsRecord,
             assumptions[name] = watts_
 
 
-def _uncertainty(total_j: float, co2e_g: float, inputs: InputsRecord) -> CalculatorUncertaintyRecord:
+def _uncertainty(total_j: float, co2e_g: float, idle_w: float | None,
+                 infrastructure_w: float | None) -> CalculatorUncertaintyRecord:
     rel = RELATIVE_UNCERTAINTY
     return {
         "relative": rel, "basis": UNCERTAINTY_BASIS,
         "energy_kwh_range": [total_j / J_PER_KWH * (1 - rel), total_j / J_PER_KWH * (1 + rel)],
         "co2e_g_range": [co2e_g * (1 - rel), co2e_g * (1 + rel)],
         "not_included": "grid-intensity uncertainty (annual average)"
-                        + ("" if inputs["idle_w"] is not None else "; idle power of the servers")
-                        + ("" if inputs["infrastructure_w"] is not None else "; network, storage, cooling beyond PUE"),
+                        + ("" if idle_w is not None else "; idle power of the servers")
+                        + ("" if infrastructure_w is not None else "; network, storage, cooling beyond PUE"),
     }
 
 
@@ -382,7 +299,7 @@ def estimate(
         (sum(counts.values()), {k: counts.get(k) for k in ("tokens", "samples", "queries")}),
     ])
     calc: CalculatorRecord = {"method": METHOD, "inputs": inputs, "assumptions": assumptions, "formula": _FORMULA,
-                              "uncertainty": _uncertainty(total_j, co2e_g, inputs)}
+                              "uncertainty": _uncertainty(total_j, co2e_g, idle_w, infrastructure_w)}
     meter: CalculatorMeterRecord = {
         "meter": "calculator", "method": "estimate", "source": power_src, "components": sorted(energy),
         "relative_uncertainty": RELATIVE_UNCERTAINTY, "uncertainty_basis": UNCERTAINTY_BASIS,
@@ -433,10 +350,10 @@ def _grid(grid: GridSpec | None, **keywords: Any) -> GridSpec:
 _WATTS = re.compile(r"(\d+(?:\.\d+)?)\s*W\b")
 
 
-def _gpu_hours(row: Mapping[str, Any]) -> float | None:
+def _gpu_hours(published: str | None) -> float | None:
     """The GPU-hours a row publishes, as a number (None when absent or not a number)."""
     try:
-        return float(str(row.get("gpu_hours") or "").strip())
+        return float(published or "")
     except ValueError:
         return None
 
@@ -461,8 +378,24 @@ def _implied_g_per_kwh(tco2e: str | None, kwh: float) -> float | None:
         return None
 
 
+class DerivedEnergyRecord(TypedDict):
+    """:func:`derive_training_energy`: the derived energy, how, and the published figures beside it."""
+
+    model_id: str | None
+    energy_mwh_derived: float
+    gpu_hours: float
+    power_w: float
+    power_source: str
+    pue: float
+    method: str
+    published_energy_mwh: str | None
+    published_tco2e_operational: str | None
+    implied_g_per_kwh: float | None
+    derivation: str
+
+
 def derive_training_energy(row: Mapping[str, Any], *, pue: float = 1.0,
-                           include_published: bool = False) -> dict[str, Any] | None:
+                           include_published: bool = False) -> DerivedEnergyRecord | None:
     """GPU energy for a ``training.csv`` row that publishes GPU-hours and hardware but no energy.
 
     Power is the wattage the row's source states (Meta: "A100-80GB (TDP 350-400W)" ->
@@ -471,7 +404,8 @@ def derive_training_energy(row: Mapping[str, Any], *, pue: float = 1.0,
     ``include_published``). The published figures are kept beside the derived one.
     """
     hw = _published(row, "hardware") or ""
-    gh = _gpu_hours(row) if hw and (include_published or not _published(row, "energy_mwh")) else None
+    published_mwh = _published(row, "energy_mwh")
+    gh = _gpu_hours(_published(row, "gpu_hours")) if hw and (include_published or not published_mwh) else None
     if gh is None:
         return None
     pue = _num("pue", pue, low=1.0, low_ok=True, high=5.0)
@@ -485,7 +419,7 @@ def derive_training_energy(row: Mapping[str, Any], *, pue: float = 1.0,
     return {
         "model_id": row.get("model_id"), "energy_mwh_derived": kwh / 1000.0, "gpu_hours": gh, "power_w": w,
         "power_source": w_src, "pue": pue, "method": "derived: GPU-hours x board power (scer_hf.core.calculator)",
-        "published_energy_mwh": _published(row, "energy_mwh"), "published_tco2e_operational": tco2e,
+        "published_energy_mwh": published_mwh, "published_tco2e_operational": tco2e,
         "implied_g_per_kwh": implied,
         "derivation": _derivation(gh, w, w_src, pue, kwh) + _implied_text(tco2e, implied) + ".",
     }

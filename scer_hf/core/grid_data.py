@@ -16,6 +16,7 @@ import difflib
 import hashlib
 import importlib.metadata
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cache, lru_cache
 from pathlib import Path
@@ -98,19 +99,33 @@ def provenance(*parts: str) -> DataProvenance:
             "codecarbon_version": codecarbon_version()}
 
 
+@dataclass(frozen=True)
+class _Country:
+    """What scer-hf reads of one country of codecarbon's ``global_energy_mix.json``."""
+
+    name: str
+    g_per_kwh: float | None  # ``carbon_intensity``: read only when the country's figure is asked for
+    year: int | None
+
+    @classmethod
+    def of(cls, code: str, v: dict[str, Any]) -> _Country:
+        g = v.get("carbon_intensity")
+        return cls(str(v.get("country_name", code)), None if g is None else float(g), v.get("year"))
+
+
 @lru_cache(maxsize=1)
-def _energy_mix() -> dict[str, Any]:
-    return load_json(*_ENERGY_MIX)
+def _energy_mix() -> dict[str, _Country]:
+    return {k: _Country.of(k, v) for k, v in load_json(*_ENERGY_MIX).items()}
 
 
 def countries() -> dict[str, str]:
     """ISO alpha-3 code -> country name for every country with a shipped figure."""
-    return {k: v.get("country_name", k) for k, v in _energy_mix().items()}
+    return {k: v.name for k, v in _energy_mix().items()}
 
 
-def _unknown_country(asked: str, code: str, mix: dict[str, Any]) -> UnknownCountryError:
+def _unknown_country(asked: str, code: str, mix: Mapping[str, _Country]) -> UnknownCountryError:
     close = difflib.get_close_matches(code, list(mix), n=3)
-    by_name = [k for k, v in mix.items() if code.lower() in str(v.get("country_name", "")).lower()]
+    by_name = [k for k, v in mix.items() if code.lower() in v.name.lower()]
     hints = ", ".join(dict.fromkeys(by_name + close))
     hint = f"Did you mean: {hints}?" if hints else "The codes are listed by scer_hf.core.carbon.countries()."
     alpha2 = " (ISO alpha-3, e.g. 'FRA', not 'FR')" if len(code) == 2 else ""
@@ -125,6 +140,7 @@ def country_figure(country_iso_code: str) -> GridFigure:
     if code not in mix:
         raise _unknown_country(country_iso_code, code, mix)
     row = mix[code]
-    return GridFigure(float(row["carbon_intensity"]),
-                      f"codecarbon global_energy_mix.json (Our World in Data / Ember): {row.get('country_name', code)}",
-                      row.get("year"), code, None, **provenance(*_ENERGY_MIX))
+    if row.g_per_kwh is None:
+        raise _unknown_country(country_iso_code, code, {})
+    return GridFigure(row.g_per_kwh, f"codecarbon global_energy_mix.json (Our World in Data / Ember): {row.name}",
+                      row.year, code, None, **provenance(*_ENERGY_MIX))

@@ -407,10 +407,9 @@ def phase_dicts(measurements: Sequence[Any], carbon: CarbonIntensity, per: dict[
     """Report phases, each with its own live intensity (``carbon_g_per_kwh``) behind its CO2e."""
     from .report import phase_from_measurement
 
-    out = []
+    out: list[PhaseRecord] = []
     for m in measurements:
         g = per.get(m.name, carbon.g_per_kwh)
-        d = phase_from_measurement(m, replace(carbon, g_per_kwh=g), kinds.get(m.name, boundary))
-        d["carbon_g_per_kwh"] = g
-        out.append(d)
+        out.append({**phase_from_measurement(m, replace(carbon, g_per_kwh=g), kinds.get(m.name, boundary)),
+                    "carbon_g_per_kwh": g})
     return out

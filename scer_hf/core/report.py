@@ -100,7 +100,8 @@ class Report:
             "phases": phases,
             "carbon": carbon.to_dict(),
             "provenance": prov,
-            **_optional_blocks(benchmark, extra),
+            **({"benchmark": dict(benchmark)} if benchmark is not None else {}),
+            **({"extra": dict(extra)} if extra else {}),  # the extra block when not empty
         }
         totals = _totals(phases, boundary, meters, rows)
         data.update(derive(totals, carbon, embodied, meters, functional_units))
@@ -274,16 +275,6 @@ def _converted(ms: list[Measurement], carbon: CarbonIntensity, kind_of: Callable
 
 def _never_final(m: Measurement) -> bool:
     return False
-
-
-def _optional_blocks(benchmark: Mapping[str, Any] | None, extra: Mapping[str, Any] | None) -> dict[str, Any]:
-    """The benchmark block when given, the extra block when not empty."""
-    out: dict[str, Any] = {}
-    if benchmark is not None:
-        out["benchmark"] = dict(benchmark)
-    if extra:
-        out["extra"] = dict(extra)
-    return out
 
 
 def _status(status: str, partial: bool) -> str:
