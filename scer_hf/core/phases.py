@@ -42,6 +42,10 @@ class _FillKeys(TypedDict, total=False):
     unfilled: list[str]
 
 
+class _ErrorCounts(TypedDict, total=False):
+    error_counts: dict[str, int]
+
+
 def _total_j(measured: Mapping[str, float], f: Fill) -> float | None:
     """Measured plus filled energy, or None when a gap cannot be filled (never a false zero)."""
     return None if f.unfilled else _num(sum(measured.values()) + f.total_j)
@@ -49,13 +53,15 @@ def _total_j(measured: Mapping[str, float], f: Fill) -> float | None:
 
 def _fill_keys(f: Fill) -> _FillKeys:
     """The phase keys the fill rule adds: the filled energy and its uncertainty, and what could not be filled."""
-    d: _FillKeys = {}
-    if f.energy_j:
-        d["energy_j_filled"] = {**{c: _num(v) for c, v in sorted(f.energy_j.items())}, "total": _num(f.total_j)}
-        d["filled_uncertainty_j"] = _num(f.uncertainty_j)
-    if f.unfilled:
-        d["unfilled"] = list(f.unfilled)
-    return d
+    filled: _FillKeys = {"energy_j_filled": {**{c: _num(v) for c, v in sorted(f.energy_j.items())},
+                                             "total": _num(f.total_j)},
+                         "filled_uncertainty_j": _num(f.uncertainty_j)} if f.energy_j else {}
+    return {**filled, "unfilled": list(f.unfilled)} if f.unfilled else filled
+
+
+def _error_counts(m: Measurement) -> _ErrorCounts:
+    """``error_counts`` when some error happened more than once (the tally of :attr:`Measurement.error_counts`)."""
+    return {"error_counts": dict(m.error_counts)} if any(n > 1 for n in m.error_counts.values()) else {}
 
 
 def phase_from_measurement(m: Measurement, carbon: CarbonIntensity, kind: str,
@@ -83,10 +89,9 @@ def phase_from_measurement(m: Measurement, carbon: CarbonIntensity, kind: str,
         "windows": m.windows,
         "errors": list(m.errors),
         "coverage": cov.to_dict(),
+        **_fill_keys(f),
+        **_error_counts(m),
     }
-    d.update(_fill_keys(f))
-    if any(n > 1 for n in m.error_counts.values()):
-        d["error_counts"] = dict(m.error_counts)
     return d
 
 

@@ -89,12 +89,13 @@ class Report:
         phases = _phases(list(measurements), carbon, lambda n: kinds.get(n, boundary), rows, final)
         meters = [MeterView.from_dict(m) for m in (provenance or {}).get("meters", [])]
         prov = _provenance(provenance, meters, phases)
+        totals = _totals(phases, boundary, meters, rows)
         data: dict[str, Any] = {
             "schema": SCHEMA,
             "schema_version": SCHEMA_VERSION,
             "run_id": run_id or uuid.uuid4().hex,
             "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-            "status": status,
+            "status": _status(status, totals.partial),
             "model": {"id": None, "parameters": None, "task": None, **dict(model or {})},
             "boundary": boundary,
             "phases": phases,
@@ -102,10 +103,8 @@ class Report:
             "provenance": prov,
             **({"benchmark": dict(benchmark)} if benchmark is not None else {}),
             **({"extra": dict(extra)} if extra else {}),  # the extra block when not empty
+            **derive(totals, carbon, embodied, meters, functional_units),
         }
-        totals = _totals(phases, boundary, meters, rows)
-        data.update(derive(totals, carbon, embodied, meters, functional_units))
-        data["status"] = _status(status, totals.partial)
         report = cls._trusted(data)
         if rows is not None:
             report._lines = rows.remember_lines(phases)
