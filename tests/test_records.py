@@ -117,9 +117,9 @@ def test_the_live_block_names_its_samples_and_what_was_read() -> None:
 
 def test_a_checked_answer_keeps_only_typed_fields() -> None:
     live = LiveIntensity("NL", token=TOKEN)
-    got = live._checked({"carbonIntensity": 120, "zone": "NL", "datetime": "2026-01-01T00:00:00Z",
+    got = LiveReading.from_dict(live._checked({"carbonIntensity": 120, "zone": "NL", "datetime": "2026-01-01T00:00:00Z",
                          "emissionFactorType": "direct", "isEstimated": "yes", "estimationMethod": TOKEN,
-                         "extra": {"deep": 1}})
+                         "extra": {"deep": 1}}))
     assert got == LiveReading(120.0, "2026-01-01T00:00:00Z", "NL", "direct", None, None, "average")
 
 

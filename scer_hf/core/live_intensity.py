@@ -35,7 +35,7 @@ import urllib.parse
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, TypedDict
 
 from .. import _read
 from ..errors import InputFileError, LiveIntensityError
@@ -48,8 +48,8 @@ from .records import FallbackRecord, LiveBlock, PhaseRecord, SampleRecord
 from .views import top_level
 from .warn import WarnOnce
 
-__all__ = ["LiveIntensity", "LiveReading", "LiveSample", "LiveFallback", "make_live", "phase_dicts", "TOKEN_ENV",
-           "DEFAULT_URL", "MAX_BODY_BYTES", "MAX_IN_FLIGHT"]
+__all__ = ["LiveIntensity", "LiveReading", "ReadingRecord", "LiveSample", "LiveFallback", "make_live", "phase_dicts",
+           "TOKEN_ENV", "DEFAULT_URL", "MAX_BODY_BYTES", "MAX_IN_FLIGHT"]
 
 TOKEN_ENV = "ELECTRICITYMAPS_API_TOKEN"
 DEFAULT_URL = "https://api.electricitymaps.com"
@@ -61,8 +61,7 @@ _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_ .-]{0,63}")
 _FACTOR_TYPES = ("lifecycle", "direct")
 
 
-@dataclass(frozen=True)
-class LiveReading:
+class ReadingRecord(TypedDict):
     """The checked fields of one Electricity Maps answer (every other field of it is dropped)."""
 
     g_per_kwh: float
@@ -72,6 +71,23 @@ class LiveReading:
     is_estimated: bool | None
     estimation_method: str | None
     signal: str  # "average" or "marginal"
+
+
+@dataclass(frozen=True)
+class LiveReading:
+    """One reading: the checked fields of an answer (:class:`ReadingRecord`), typed."""
+
+    g_per_kwh: float
+    datetime: str | None
+    zone: str
+    emission_factor_type: str | None
+    is_estimated: bool | None
+    estimation_method: str | None
+    signal: str
+
+    @classmethod
+    def from_dict(cls, d: ReadingRecord) -> LiveReading:
+        return cls(**d)
 
 
 @dataclass(frozen=True)
@@ -168,7 +184,7 @@ class LiveIntensity:
         return [f.to_dict() for f in self._fallbacks.items]
 
     # -- reading -------------------------------------------------------------------------
-    def _fetch(self) -> LiveReading:
+    def _fetch(self) -> ReadingRecord:
         q = {"zone": self.zone}
         if self.emission_factor_type:
             q["emissionFactorType"] = self.emission_factor_type
@@ -184,7 +200,7 @@ class LiveIntensity:
             raise LiveIntensityError(f"{SOURCE} gave an unreadable answer (not a small JSON object)") from None
         return self._checked(body)
 
-    def _checked(self, body: Any) -> LiveReading:
+    def _checked(self, body: Any) -> ReadingRecord:
         """The fields kept from one answer, each checked; a bad intensity refuses the whole reading."""
         if not isinstance(body, dict):
             body = {}
@@ -193,11 +209,11 @@ class LiveIntensity:
         if "market" in kinds:
             raise LiveIntensityError(f"{SOURCE} gave a market-based figure; SCI excludes market-based intensity")
         factor, estimated = body.get("emissionFactorType"), body.get("isEstimated")
-        return LiveReading(g, _iso_time(body.get("datetime")), self._zone_of(body.get("zone")),
-                           factor if factor in _FACTOR_TYPES else None,
-                           estimated if isinstance(estimated, bool) else None,
-                           _name(body.get("estimationMethod"), self._clean),
-                           "marginal" if "marginal" in kinds else "average")
+        return {"g_per_kwh": g, "datetime": _iso_time(body.get("datetime")), "zone": self._zone_of(body.get("zone")),
+                "emission_factor_type": factor if factor in _FACTOR_TYPES else None,
+                "is_estimated": estimated if isinstance(estimated, bool) else None,
+                "estimation_method": _name(body.get("estimationMethod"), self._clean),
+                "signal": "marginal" if "marginal" in kinds else "average"}
 
     def _zone_of(self, zone: Any) -> str:
         """The zone the answer names when it is a zone name (and holds no token), else the zone asked for."""
@@ -241,7 +257,7 @@ class LiveIntensity:
 
     def _take(self, req: _Request) -> None:
         try:
-            s = self._fetch()
+            s = LiveReading.from_dict(self._fetch())
         except LiveIntensityError as exc:
             self._close(req, None, str(exc))
         except Exception as exc:  # noqa: BLE001 - measurement never breaks the run
