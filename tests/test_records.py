@@ -198,3 +198,20 @@ def test_amounts_are_the_dicts_equivalents_return(grams: float) -> None:
     assert [a.to_dict() for a in amounts(grams, "all")] == equivalents(grams, "all")
     best = best_amount(grams, g_per_kwh=56.0)
     assert (best.to_dict() if best else None) == best_equivalent(grams, g_per_kwh=56.0)
+
+
+def test_meter_views_read_what_the_report_uses_of_each_meter(report: dict[str, Any]) -> None:
+    meters = report["provenance"].get("meters", [])
+    assert meters or report["uncertainty"]["per_meter"] == {}  # a report built without meters (live run here)
+    for m in meters:
+        v = records.MeterView.from_dict(m)
+        assert (v.meter, v.method, list(v.components)) == (m["meter"], m["method"], m["components"])
+        assert v.relative_uncertainty == m.get("relative_uncertainty", 0.0)
+        assert report["uncertainty"]["per_meter"][v.label] == v.uncertainty_basis
+        assert all(report["provenance"]["components"][c]["meter"] == v.meter for c in v.components)
+
+
+def test_a_meter_that_describes_nothing_reads_as_no_meter() -> None:
+    v = records.MeterView.from_dict({})
+    assert (v.meter, v.label, v.method, v.components, v.relative_uncertainty, v.uncertainty_basis) == \
+        (None, "?", None, (), 0.0, "")

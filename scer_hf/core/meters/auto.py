@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -57,13 +58,14 @@ def auto(
     use (tests pass fakes); by default each is imported when present.
     """
     meters: list[Meter] = []
+    estimate = functools.partial(EstimateMeter, **(estimate_kwargs or {}))
     soc = _apple(apple) if host and gpu else None
     if soc is not None:
         meters.append(soc)
         text = f"apple-silicon: {soc.source}"
         picked = _Picked(text, text, text)
         if "dram:0" not in soc.components:
-            meters.append(EstimateMeter(include_cpu=False, include_ram=True, **(estimate_kwargs or {})))
+            meters.append(estimate(include_cpu=False, include_ram=True))
             picked.ram = "estimate (the chip reports no DRAM channel)"
         return _done(meters, picked)
     picked = _Picked(gpu="not measured by this process")
@@ -72,7 +74,7 @@ def auto(
         if m is not None:
             meters.append(m)
     if host:
-        picked.cpu, picked.ram = _host(meters, powercap_root, estimate_kwargs)
+        picked.cpu, picked.ram = _host(meters, powercap_root, estimate)
     else:
         picked.cpu = picked.ram = "not measured by this process (measured once per node)"
     return _done(meters, picked)
@@ -97,7 +99,7 @@ def _done(meters: list[Meter], picked: _Picked) -> MeterSet:
 
 
 def _host(meters: list[Meter], powercap_root: str | None,
-          estimate_kwargs: dict[str, Any] | None) -> tuple[str, str]:
+          estimate: Callable[..., EstimateMeter]) -> tuple[str, str]:
     """RAPL counters when readable, else the CPU estimate; the RAPL DRAM domain, else the RAM estimate (appended to
     *meters*). (why cpu, why ram)."""
     rapl: RaplMeter | None = None
@@ -110,7 +112,7 @@ def _host(meters: list[Meter], powercap_root: str | None,
         cpu = f"rapl counter: {rapl.source}"
     if rapl is not None and any(c.startswith("dram") for c in rapl.components):
         return cpu, "rapl dram counter"
-    meters.append(EstimateMeter(include_cpu=rapl is None, include_ram=True, **(estimate_kwargs or {})))
+    meters.append(estimate(include_cpu=rapl is None, include_ram=True))
     return cpu, "estimate (RAPL has no DRAM domain here)" if rapl is not None else "estimate"
 
 
