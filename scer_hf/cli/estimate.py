@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from ..core import fmt
 from ..errors import SCERError
 from ._common import cli_words, emit, fact_lines, handle_errors, json_option
+
+if TYPE_CHECKING:
+    from ..core.calculator_records import Assumptions, CalculatorUncertainty, CalculatorView
+    from ..core.report import Report
 
 __all__ = ["command", "render_text"]
 
@@ -17,75 +22,89 @@ def _fmt_g(g: float) -> str:
     return fmt.co2e(g)
 
 
-def render_text(d: dict[str, Any], equivalent_lines: list[str], saved: str | None = None) -> str:
-    """The human-readable summary of an estimate report (a ``Report.to_dict()``): one fact per line."""
+def render_text(d: Report | Mapping[str, Any], equivalent_lines: list[str], saved: str | None = None) -> str:
+    """The human-readable summary of an estimate report (a ``Report`` or its ``to_dict()``): one fact per line."""
+    from ..core.calculator_records import CalculatorView
+    from ..core.report import load_report
+
+    report = load_report(d)
+    calc = CalculatorView.of(report)
     lines = ["ESTIMATE (calculator): computed from hardware x time x location, not measured."]
-    lines += _run_lines(d) + _emission_lines(d) + _embodied_lines(d) + _sci_lines(d)
-    lines += _equivalent_lines(d, equivalent_lines) + _assumption_lines(d)
+    lines += _run_lines(calc.assumptions) + _emission_lines(report, calc.uncertainty)
+    lines += _embodied_lines(report, calc.assumptions) + _sci_lines(report)
+    lines += _equivalent_lines(report, equivalent_lines) + _assumption_lines(calc)
     lines += [f"report written to {saved}"] if saved else []
     return "\n".join(cli_words(ln, _OPTIONS) for ln in lines)
 
 
-def _run_lines(d: dict[str, Any]) -> list[str]:
+def _run_lines(a: Assumptions) -> list[str]:
     """The hardware, its power and the wall-clock draws (idle, infrastructure)."""
-    a = d["provenance"]["calculator"]["assumptions"]
-    lines = [(f"  hardware      : {fmt.count(a['count'])} x {a['hardware']} for {fmt.num(a['hours'])} h, "
-              f"{fmt.plural(a['device_hours'], 'device-hour')}"),
-             f"  power         : {fmt.num(a['board_power_w'])} W per device x utilisation {fmt.num(a['utilisation'])}"]
-    return lines + [f"  {what:<14}: {fmt.num(a[key])} W for the whole {fmt.num(a['hours'])} h"
-                    for key, what in (("idle_w", "idle power"), ("infrastructure_w", "infrastructure")) if key in a]
+    lines = [(f"  hardware      : {fmt.count(a.count)} x {a.hardware} for {fmt.num(a.hours)} h, "
+              f"{fmt.plural(a.device_hours, 'device-hour')}"),
+             f"  power         : {fmt.num(a.board_power_w)} W per device x utilisation {fmt.num(a.utilisation)}"]
+    return lines + [f"  {what:<14}: {fmt.num(w)} W for the whole {fmt.num(a.hours)} h"
+                    for w, what in ((a.idle_w, "idle power"), (a.infrastructure_w, "infrastructure")) if w is not None]
 
 
-def _emission_lines(d: dict[str, Any]) -> list[str]:
+def _co2e_g(report: Report) -> float:
+    """The estimate's operational CO2e (an estimate always has one: it measures every second it covers)."""
+    return report.co2e_g or 0.0
+
+
+def _emission_lines(report: Report, unc: CalculatorUncertainty) -> list[str]:
     """Energy and operational CO2eq with their ranges, the grid and its source."""
-    from ..publish.figures import fact_dicts
+    from ..publish.figures import facts
 
-    unc, c = d["provenance"]["calculator"]["uncertainty"], d["carbon"]
-    fam = fmt.energy_family(d["energy_j"])
-    e_range = [fmt.energy(k * 3.6e6, fam) for k in unc["energy_kwh_range"]]
-    pue = f", {fmt.energy(d['energy_j'] * c['pue'], fam)} with PUE {fmt.num(c['pue'])}" if c["pue"] != 1.0 else ""
-    lines = [f"  energy        : {fmt.energy(d['energy_j'], fam)} IT energy{pue}",
+    c, energy_j = report.carbon, report.energy_j or 0.0
+    fam = fmt.energy_family(energy_j)
+    e_range = [fmt.energy(k * 3.6e6, fam) for k in unc.energy_kwh_range]
+    pue = f", {fmt.energy(energy_j * c.pue, fam)} with PUE {fmt.num(c.pue)}" if c.pue != 1.0 else ""
+    lines = [f"  energy        : {fmt.energy(energy_j, fam)} IT energy{pue}",
              f"  energy range  : {e_range[0]} to {e_range[1]}",
-             f"  CO2eq         : {_fmt_g(d['co2e_g'])} operational",
-             f"  CO2eq range   : {_fmt_g(unc['co2e_g_range'][0])} to {_fmt_g(unc['co2e_g_range'][1])}"]
-    lines += fact_lines([f for f in fact_dicts(d) if f["key"] in ("grid", "pue")])
-    return [*lines, f"  grid source   : {c['source']}" + (f", {c['year']}" if c.get("year") else "")]
+             f"  CO2eq         : {_fmt_g(_co2e_g(report))} operational",
+             f"  CO2eq range   : {_fmt_g(unc.co2e_g_range[0])} to {_fmt_g(unc.co2e_g_range[1])}"]
+    lines += fact_lines([f.to_dict() for f in facts(report) if f.key in ("grid", "pue")])
+    return [*lines, f"  grid source   : {c.source}" + (f", {c.year}" if c.year else "")]
 
 
-def _embodied_lines(d: dict[str, Any]) -> list[str]:
-    emb = d["embodied"]
-    if not emb.get("included"):
-        return [f"  embodied      : not included: {cli_words(str(emb.get('reason')), _OPTIONS)}"]
-    use = float(d["provenance"]["calculator"]["assumptions"].get("lifetime_usage", 1.0))
-    life = f"{fmt.num(emb['lifetime_years'] / use)} y" if emb.get("lifetime_years") else "? y"
-    return [f"  embodied      : {_fmt_g(emb['embodied_g'])}, {emb['hardware']}",
+def _embodied_lines(report: Report, a: Assumptions) -> list[str]:
+    from ..core.embodied import Embodied
+
+    emb = Embodied.from_dict(report["embodied"])
+    if not emb.included or emb.embodied_g is None:
+        return [f"  embodied      : not included: {cli_words(str(emb.reason), _OPTIONS)}"]
+    use = float(a.lifetime_usage or 1.0)
+    life = f"{fmt.num(emb.lifetime_years / use)} y" if emb.lifetime_years else "? y"
+    return [f"  embodied      : {_fmt_g(emb.embodied_g)}, {emb.hardware}",
             f"  lifetime      : {life}" + (f", in use {fmt.percent(use)} of it" if use != 1.0 else ""),
-            f"  total CO2eq   : {_fmt_g(d['co2e_g'] + emb['embodied_g'])}, operational + embodied"]
+            f"  total CO2eq   : {_fmt_g(_co2e_g(report) + emb.embodied_g)}, operational + embodied"]
 
 
-def _sci_lines(d: dict[str, Any]) -> list[str]:
-    shown = fmt.sci_display(d.get("sci"))
-    if shown is None:
+def _sci_lines(report: Report) -> list[str]:
+    sci = report.sci
+    shown = fmt.sci_display(sci)
+    if sci is None or shown is None:
         return ["  SCI           : not computed; pass --tokens, --samples or --queries for R"]
-    return [f"  SCI           : {shown['text']}, {d['sci']['version']}"]
+    return [f"  SCI           : {shown['text']}, {sci['version']}"]
 
 
-def _equivalent_lines(d: dict[str, Any], equivalent_lines: list[str]) -> list[str]:
+def _equivalent_lines(report: Report, equivalent_lines: list[str]) -> list[str]:
     if not equivalent_lines:
         return []
-    scope = "operational + embodied" if d.get("embodied_g") is not None else "operational"
-    return ([f"  about the same as, for {_fmt_g(d['co2e_g'] + (d['embodied_g'] or 0.0))} {scope}:"]
+    emb_g = report.embodied_g
+    scope = "operational + embodied" if emb_g is not None else "operational"
+    return ([f"  about the same as, for {_fmt_g(_co2e_g(report) + (emb_g or 0.0))} {scope}:"]
             + [f"    {e}" for e in equivalent_lines])
 
 
-def _assumption_lines(d: dict[str, Any]) -> list[str]:
-    calc = d["provenance"]["calculator"]
-    a, unc = calc["assumptions"], calc["uncertainty"]
-    return (["  assumptions:", f"    power       : {a['board_power_source']}",
-             f"    utilisation : {a['utilisation_source']}"]
-            + [f"    {k.split('_')[0]:<12}: {a[k]}" for k in ("cpu_power_source", "ram_power_source") if k in a]
-            + [f"    uncertainty : +/-{unc['relative']:.0%}, {unc['basis']}",
-               f"    not included: {unc['not_included']}"])
+def _assumption_lines(calc: CalculatorView) -> list[str]:
+    a, unc = calc.assumptions, calc.uncertainty
+    return (["  assumptions:", f"    power       : {a.board_power_source}",
+             f"    utilisation : {a.utilisation_source}"]
+            + [f"    {what:<12}: {src}" for what, src in (("cpu", a.cpu_power_source), ("ram", a.ram_power_source))
+               if src is not None]
+            + [f"    uncertainty : +/-{unc.relative:.0%}, {unc.basis}",
+               f"    not included: {unc.not_included}"])
 
 
 # estimate()'s argument names -> this command's options, for error messages
@@ -157,7 +176,7 @@ def command(hardware: str | None, count: int, hours: float | None, gpu_hours: fl
     --servers 48 --lifetime-usage 0.85
     """
     from ..core.calculator import estimate
-    from ..core.equivalents import best_equivalent, equivalents
+    from ..core.equivalents import best_amount, equivalents
 
     try:
         report = estimate(
@@ -173,10 +192,8 @@ def command(hardware: str | None, count: int, hours: float | None, gpu_hours: fl
         exc.args = (cli_words(str(exc), _OPTIONS),)
         raise
     saved = str(report.save(out, overwrite=overwrite)) if out else None
-    d = report.to_dict()
-    total_g = d["co2e_g"] + (d["embodied_g"] or 0.0)
-    obj = {"report": d, "equivalents": equivalents(total_g), "saved": saved}
-    best = best_equivalent(total_g, g_per_kwh=d["carbon"].get("g_per_kwh"))  # the one the label shows
-    short = best["source"].split(",")[0].split(" (")[0] if best else ""
-    lines = [f"~{fmt.num(best['value'])} {best['label']} ({short})"] if best else []
-    emit(obj, as_json, lambda: render_text(d, lines, saved))
+    total_g = _co2e_g(report) + (report.embodied_g or 0.0)
+    obj = {"report": report.to_dict(), "equivalents": equivalents(total_g), "saved": saved}
+    best = best_amount(total_g, g_per_kwh=report.carbon.g_per_kwh)  # the one the label shows
+    lines = [f"~{fmt.num(best.value)} {best.factor.label} ({best.short_source})"] if best else []
+    emit(obj, as_json, lambda: render_text(report, lines, saved))

@@ -27,19 +27,22 @@ row that publishes GPU-hours but no energy.
 
 from __future__ import annotations
 
-import csv
-import difflib
 import math
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from functools import lru_cache
-from importlib import resources
-from typing import Any
+from typing import Any, Literal, TypedDict
 
 from ..errors import EstimateInputError, HardwareNotFoundError
 from . import bounds as _bounds
 from .calculator_embodied import embodied_for
+from .calculator_power import PowerRow, find_gpu, power_table
+from .calculator_records import (
+    AssumptionsRecord,
+    CalculatorMeterRecord,
+    CalculatorRecord,
+    CalculatorUncertaintyRecord,
+    InputsRecord,
+)
 from .carbon import J_PER_KWH, resolve_grid
 from .grid import GridSpec
 from .meters.estimate import (
@@ -53,7 +56,7 @@ from .report import Report
 from .tracker import Measurement
 
 __all__ = [
-    "estimate", "derive_training_energy", "PowerRow", "power_table", "find_gpu",
+    "estimate", "derive_training_energy", "DerivedEnergyRecord", "PowerRow", "power_table", "find_gpu",
     "METHOD", "DEFAULT_UTILISATION", "UTILISATION_SOURCE",
 ]
 
@@ -66,86 +69,6 @@ UTILISATION_SOURCE = (
     "1.0 = rated board power for the whole reservation, as ML CO2 Impact (Lacoste et al. 2019: "
     "TDP x hours) and Meta's Llama model cards (peak power per GPU) compute it; an upper bound"
 )
-
-
-@dataclass(frozen=True)
-class PowerRow:
-    """One sourced row of ``hardware_power.csv``."""
-
-    hardware: str
-    category: str
-    tdp_w: float
-    power_basis: str
-    aliases: tuple[str, ...]
-    embodied_row: str | None
-    source: str
-    notes: str
-
-
-@lru_cache(maxsize=1)
-def power_table() -> tuple[PowerRow, ...]:
-    """Every row of the shipped board-power table."""
-    text = resources.files("scer_hf.data").joinpath("hardware_power.csv").read_text(encoding="utf-8")
-    return tuple(
-        PowerRow(r["hardware"].strip(), r["category"], float(r["tdp_w"]), r["power_basis"],
-                 tuple(a.strip() for a in r["aliases"].split("|") if a.strip()),
-                 r["embodied_row"].strip() or None, r["source"], r["notes"])
-        for r in csv.DictReader(text.splitlines())
-    )
-
-
-def _norm(name: str) -> str:
-    s = re.sub(r"[-_/,()]", " ", name.lower())
-    s = re.sub(r"\b(\d+)\s*gb\b", r"\1gb", s)
-    return " ".join(t for t in s.split() if t not in ("nvidia", "tesla", "geforce", "gpu"))
-
-
-def _names(rows: tuple[PowerRow, ...]) -> dict[str, list[str]]:
-    """Each row's normalised names: its hardware name and aliases."""
-    return {r.hardware: [_norm(r.hardware)] + [_norm(a) for a in r.aliases] for r in rows}
-
-
-def _holds_words(words: set[str], names: Sequence[str]) -> bool:
-    """Whether one of a row's *names* holds every one of *words*."""
-    return any(words <= set(n.split()) for n in names)
-
-
-def _by_words(q: str, name: str, rows: tuple[PowerRow, ...], names: dict[str, list[str]]) -> PowerRow | None:
-    """The one row whose name holds every word of *q*; several raise with them as suggestions."""
-    qt = set(q.split())
-    subset = [r for r in rows if _holds_words(qt, names[r.hardware])] if qt else []
-    if len(subset) > 1:
-        sugg = [r.hardware for r in subset]
-        raise HardwareNotFoundError(
-            f"hardware {name!r} is ambiguous: it fits {', '.join(repr(s) for s in sugg)}. "
-            "Name the form factor (SXM/PCIe) and memory, or pass watts=<board power W>.", suggestions=sugg)
-    return subset[0] if subset else None
-
-
-def _not_found(q: str, name: str, rows: tuple[PowerRow, ...], names: dict[str, list[str]]) -> HardwareNotFoundError:
-    flat = {n: r.hardware for r in rows for n in names[r.hardware]}
-    close = difflib.get_close_matches(q, list(flat), n=6, cutoff=0.5)
-    sugg = list(dict.fromkeys(flat[c] for c in close))[:3]
-    return HardwareNotFoundError(
-        f"no sourced board power for hardware {name!r}"
-        + (f"; did you mean {' or '.join(repr(s) for s in sugg)}?" if sugg else ".")
-        + " Pass watts=<board power W> (e.g. from nvidia-smi --query-gpu=power.limit) to estimate anyway; "
-        "see scer_hf.core.calculator.power_table() for every row.", suggestions=sugg)
-
-
-def find_gpu(name: str) -> PowerRow:
-    """The power row for *name* (case, dashes and vendor words ignored; aliases accepted).
-
-    A name that fits several rows ("H100") or none raises :class:`HardwareNotFoundError`
-    with suggestions; pass ``watts=`` to bypass the table.
-    """
-    rows, q = power_table(), _norm(name)
-    names = _names(rows)
-    exact = [r for r in rows if q in names[r.hardware]]
-    found = exact[0] if len(exact) == 1 else _by_words(q, name, rows, names)
-    if found is None:
-        raise _not_found(q, name, rows, names)
-    return found
 
 
 # --- input checks ---------------------------------------------------------------------------
@@ -181,11 +104,17 @@ def _num(name: str, v: Any, *, low: float = 0.0, low_ok: bool = False, high: flo
     return float(v)
 
 
-def _finite_or_fail(results: Mapping[str, float], given: Mapping[str, Any]) -> None:
-    """Any intermediate that overflowed (inf/NaN) is an input error naming the options behind it."""
-    for opts, value in results.items():
+#: an argument of :func:`estimate` as given (named in error messages)
+ArgValue = float | str | Sequence[str] | None
+
+
+def _finite_or_fail(checks: Sequence[tuple[float, Mapping[str, ArgValue]]]) -> None:
+    """Any intermediate that overflowed (inf/NaN) is an input error naming the options behind it (each check:
+    the intermediate and the arguments it comes from, as given)."""
+    for value, given in checks:
         if not math.isfinite(value) or not math.isfinite(value * 2):  # x2: room for the +-40% range
-            shown = ", ".join(f"{o}={given[o]!r}" for o in opts.split(", ") if given.get(o) is not None)
+            opts = ", ".join(given)
+            shown = ", ".join(f"{o}={v!r}" for o, v in given.items() if v is not None)
             raise EstimateInputError(f"the estimate overflows (not a finite number) with {shown or opts}; "
                                      f"give realistic values for {opts}")
 
@@ -218,11 +147,11 @@ def _board_power(hardware: str | None, watts: float | None) -> tuple[float, str,
     return row.tdp_w, f"{row.hardware} {row.power_basis} {row.tdp_w:g} W: {row.source}", row
 
 
-def _cpu_power(cpu: str | None, cpu_watts: float | None, assumptions: dict[str, Any]) -> float | None:
+def _cpu_power(cpu: str | None, cpu_watts: float | None, assumptions: AssumptionsRecord) -> float | None:
     """The host CPU's power: ``cpu_watts=``, else the TDP of ``cpu=`` in codecarbon's table, else none."""
     if cpu_watts is not None:
         cw = _num("cpu_watts", cpu_watts, high=5000.0)
-        assumptions.update(cpu_power_w=cw, cpu_power_source=f"user-supplied CPU power, {cw:g} W")
+        assumptions.update({"cpu_power_w": cw, "cpu_power_source": f"user-supplied CPU power, {cw:g} W"})
         return cw
     if cpu is None:
         return None
@@ -230,33 +159,39 @@ def _cpu_power(cpu: str | None, cpu_watts: float | None, assumptions: dict[str, 
     if tdp is None:
         raise HardwareNotFoundError(f"no TDP for CPU {cpu!r} in codecarbon's cpu_power.csv ({matched}); "
                                     "pass cpu_watts=<W> instead")
-    assumptions.update(cpu=matched, cpu_power_w=tdp, cpu_power_source="codecarbon data/hardware/cpu_power.csv TDP")
+    assumptions.update({"cpu": matched, "cpu_power_w": tdp,
+                        "cpu_power_source": "codecarbon data/hardware/cpu_power.csv TDP"})
     return tdp
 
 
-def _wall_clock_energy(energy: dict[str, float], assumptions: dict[str, Any], seconds: float,
+_ALWAYS_ON: tuple[tuple[str, Literal["idle_w", "infrastructure_w"]], ...] = (
+    ("idle:est", "idle_w"), ("infrastructure:est", "infrastructure_w"))
+
+
+def _wall_clock_energy(energy: dict[str, float], assumptions: AssumptionsRecord, seconds: float,
                        memory_gb: float | None, idle_w: float | None, infrastructure_w: float | None) -> None:
     """Memory (Green Algorithms' W/GB), the servers' idle draw and always-on infrastructure, over the wall clock."""
     if memory_gb is not None:
         gb = _num("memory_gb", memory_gb, low_ok=True)
         energy["ram"] = gb * RAM_W_PER_GB * seconds
-        assumptions.update(memory_gb=gb, ram_w_per_gb=RAM_W_PER_GB, ram_power_source=RAM_SOURCE)
-    for key, name, w in (("idle:est", "idle_w", idle_w), ("infrastructure:est", "infrastructure_w", infrastructure_w)):
+        assumptions.update({"memory_gb": gb, "ram_w_per_gb": RAM_W_PER_GB, "ram_power_source": RAM_SOURCE})
+    for (key, name), w in zip(_ALWAYS_ON, (idle_w, infrastructure_w), strict=True):
         if w is not None:
             watts_ = _num(name, w, low_ok=True, high=1e9, hint=" (watts drawn for the whole wall-clock time)")
             energy[key] = watts_ * seconds
             assumptions[name] = watts_
 
 
-def _uncertainty(total_j: float, co2e_g: float, inputs: Mapping[str, Any]) -> dict[str, Any]:
+def _uncertainty(total_j: float, co2e_g: float, idle_w: float | None,
+                 infrastructure_w: float | None) -> CalculatorUncertaintyRecord:
     rel = RELATIVE_UNCERTAINTY
     return {
         "relative": rel, "basis": UNCERTAINTY_BASIS,
         "energy_kwh_range": [total_j / J_PER_KWH * (1 - rel), total_j / J_PER_KWH * (1 + rel)],
         "co2e_g_range": [co2e_g * (1 - rel), co2e_g * (1 + rel)],
         "not_included": "grid-intensity uncertainty (annual average)"
-                        + ("" if inputs["idle_w"] is not None else "; idle power of the servers")
-                        + ("" if inputs["infrastructure_w"] is not None else "; network, storage, cooling beyond PUE"),
+                        + ("" if idle_w is not None else "; idle power of the servers")
+                        + ("" if infrastructure_w is not None else "; network, storage, cooling beyond PUE"),
     }
 
 
@@ -329,7 +264,7 @@ def estimate(
     board_w, power_src, row = _board_power(hardware, watts)
     seconds = h * 3600.0
     energy = {"gpu:est": board_w * util * n * seconds}
-    assumptions: dict[str, Any] = {
+    assumptions: AssumptionsRecord = {
         "hardware": _hardware_name(row, hardware), "count": n, "hours": h, "device_hours": h * n,
         "board_power_w": board_w, "board_power_source": power_src, "utilisation": util,
         "utilisation_source": _utilisation_source(utilisation),
@@ -345,7 +280,7 @@ def estimate(
     emb = embodied_for(embodied_hardware, row.embodied_row if row else None, _hardware_name(row, hardware),
                        seconds, n, _num("servers", servers), _lifetime(lifetime_years), usage)
     counts = _counts(tokens=tokens, samples=samples, queries=queries)
-    inputs = {
+    inputs: InputsRecord = {
         "hardware": hardware, "count": n, "hours": hours, "gpu_hours": gpu_hours,
         "country_iso_code": spec.country_iso_code, "region": spec.region,
         "cloud_provider": spec.cloud_provider, "cloud_region": spec.cloud_region,
@@ -356,15 +291,19 @@ def estimate(
     }
     total_j = sum(energy.values())
     co2e_g = ci.co2e_g(total_j)
-    _finite_or_fail({"hours" if hours is not None else "gpu_hours": seconds,
-                     "count, hours, watts": total_j, "carbon_intensity_g_per_kwh, pue": co2e_g,
-                     "lifetime_years, servers": emb.embodied_g or 0.0,
-                     "tokens, samples, queries": sum(counts.values())}, {**inputs, **counts})
-    calc = {"method": METHOD, "inputs": inputs, "assumptions": assumptions, "formula": _FORMULA,
-            "uncertainty": _uncertainty(total_j, co2e_g, inputs)}
-    meter = {"meter": "calculator", "method": "estimate", "source": power_src, "components": sorted(energy),
-             "relative_uncertainty": RELATIVE_UNCERTAINTY, "uncertainty_basis": UNCERTAINTY_BASIS,
-             "assumptions": assumptions}
+    _finite_or_fail([
+        (seconds, {"hours": hours} if hours is not None else {"gpu_hours": gpu_hours}),
+        (total_j, {"count": n, "hours": hours, "watts": watts}),
+        (co2e_g, {"carbon_intensity_g_per_kwh": spec.carbon_intensity_g_per_kwh, "pue": spec.pue if grid else pue}),
+        (emb.embodied_g or 0.0, {"lifetime_years": lifetime_years, "servers": servers}),
+        (sum(counts.values()), {k: counts.get(k) for k in ("tokens", "samples", "queries")}),
+    ])
+    calc: CalculatorRecord = {"method": METHOD, "inputs": inputs, "assumptions": assumptions, "formula": _FORMULA,
+                              "uncertainty": _uncertainty(total_j, co2e_g, idle_w, infrastructure_w)}
+    meter: CalculatorMeterRecord = {
+        "meter": "calculator", "method": "estimate", "source": power_src, "components": sorted(energy),
+        "relative_uncertainty": RELATIVE_UNCERTAINTY, "uncertainty_basis": UNCERTAINTY_BASIS,
+        "assumptions": assumptions}
     m = Measurement(name=boundary, start_s=0.0, end_s=seconds, energy_j=energy, measured=True,
                     method="estimate", counts=counts)
     return Report.build([m], boundary=boundary, carbon=ci, model=_model_dict(model), embodied=emb,
@@ -380,7 +319,7 @@ def _utilisation_source(utilisation: float) -> str:
     return UTILISATION_SOURCE if utilisation == DEFAULT_UTILISATION else "user-supplied"
 
 
-def _lifetime_usage(lifetime_usage: float, assumptions: dict[str, Any]) -> float:
+def _lifetime_usage(lifetime_usage: float, assumptions: AssumptionsRecord) -> float:
     """The checked share of the hardware's lifetime in use; noted in *assumptions* unless it is 1."""
     usage = _num("lifetime_usage", lifetime_usage, high=1.0, hint=" (share of the hardware's lifetime in use, e.g. "
                  "0.85)")
@@ -411,10 +350,10 @@ def _grid(grid: GridSpec | None, **keywords: Any) -> GridSpec:
 _WATTS = re.compile(r"(\d+(?:\.\d+)?)\s*W\b")
 
 
-def _gpu_hours(row: Mapping[str, Any]) -> float | None:
+def _gpu_hours(published: str | None) -> float | None:
     """The GPU-hours a row publishes, as a number (None when absent or not a number)."""
     try:
-        return float(str(row.get("gpu_hours") or "").strip())
+        return float(published or "")
     except ValueError:
         return None
 
@@ -439,8 +378,24 @@ def _implied_g_per_kwh(tco2e: str | None, kwh: float) -> float | None:
         return None
 
 
+class DerivedEnergyRecord(TypedDict):
+    """:func:`derive_training_energy`: the derived energy, how, and the published figures beside it."""
+
+    model_id: str | None
+    energy_mwh_derived: float
+    gpu_hours: float
+    power_w: float
+    power_source: str
+    pue: float
+    method: str
+    published_energy_mwh: str | None
+    published_tco2e_operational: str | None
+    implied_g_per_kwh: float | None
+    derivation: str
+
+
 def derive_training_energy(row: Mapping[str, Any], *, pue: float = 1.0,
-                           include_published: bool = False) -> dict[str, Any] | None:
+                           include_published: bool = False) -> DerivedEnergyRecord | None:
     """GPU energy for a ``training.csv`` row that publishes GPU-hours and hardware but no energy.
 
     Power is the wattage the row's source states (Meta: "A100-80GB (TDP 350-400W)" ->
@@ -449,7 +404,8 @@ def derive_training_energy(row: Mapping[str, Any], *, pue: float = 1.0,
     ``include_published``). The published figures are kept beside the derived one.
     """
     hw = _published(row, "hardware") or ""
-    gh = _gpu_hours(row) if hw and (include_published or not _published(row, "energy_mwh")) else None
+    published_mwh = _published(row, "energy_mwh")
+    gh = _gpu_hours(_published(row, "gpu_hours")) if hw and (include_published or not published_mwh) else None
     if gh is None:
         return None
     pue = _num("pue", pue, low=1.0, low_ok=True, high=5.0)
@@ -463,7 +419,7 @@ def derive_training_energy(row: Mapping[str, Any], *, pue: float = 1.0,
     return {
         "model_id": row.get("model_id"), "energy_mwh_derived": kwh / 1000.0, "gpu_hours": gh, "power_w": w,
         "power_source": w_src, "pue": pue, "method": "derived: GPU-hours x board power (scer_hf.core.calculator)",
-        "published_energy_mwh": _published(row, "energy_mwh"), "published_tco2e_operational": tco2e,
+        "published_energy_mwh": published_mwh, "published_tco2e_operational": tco2e,
         "implied_g_per_kwh": implied,
         "derivation": _derivation(gh, w, w_src, pue, kwh) + _implied_text(tco2e, implied) + ".",
     }

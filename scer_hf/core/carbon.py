@@ -19,16 +19,18 @@ Every figure records the data file, its SHA-256 and the codecarbon version it wa
 
 from __future__ import annotations
 
+import copy
 import os
 import warnings
 from collections.abc import Callable, Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any
 
 from ..errors import CarbonIntensityError
 from .grid import GridSpec
-from .grid_data import LOCATION_BASED, countries, country_figure
+from .grid_data import LOCATION_BASED, GridFigure, countries, country_figure
 from .grid_regions import cloud_figure, region_figure
+from .records import CarbonRecord, LiveBlock
 
 __all__ = ["CarbonIntensity", "carbon_intensity", "resolve_grid", "RESOLVERS", "Resolver", "detect_location",
            "J_PER_KWH", "countries", "REGION_ENV_VARS"]
@@ -56,17 +58,31 @@ class CarbonIntensity:
     data_file: str | None = None  # codecarbon data file behind the figure (with its sha256 and version)
     data_sha256: str | None = None
     codecarbon_version: str | None = None
-    live: dict[str, Any] | None = None  # live intensity over the run (scer_hf.core.live_intensity), if used
+    live: LiveBlock | None = None  # live intensity over the run (scer_hf.core.live_intensity), if used
 
     def co2e_g(self, energy_j: float) -> float:
         """Operational emissions (g CO2e) of *energy_j* of IT energy, PUE applied."""
         return energy_j / J_PER_KWH * self.pue * self.g_per_kwh
 
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+    @classmethod
+    def of(cls, fig: GridFigure, *, pue: float = 1.0, location: str | None = None,
+           detected_from: str | None = None) -> CarbonIntensity:
+        """The intensity of a shipped grid figure (:mod:`scer_hf.core.grid_data`), at *pue*, the location *given*
+        or *detected* (from the environment variable *detected_from*)."""
+        return cls(fig.g_per_kwh, fig.source, fig.year, fig.country_iso_code, fig.region, pue, fig.basis,
+                   fig.cloud_provider, fig.cloud_region, location, detected_from, fig.data_file, fig.data_sha256,
+                   fig.codecarbon_version)
+
+    def to_dict(self) -> CarbonRecord:
+        return {"g_per_kwh": self.g_per_kwh, "source": self.source, "year": self.year,
+                "country_iso_code": self.country_iso_code, "region": self.region, "pue": self.pue,
+                "basis": self.basis, "cloud_provider": self.cloud_provider, "cloud_region": self.cloud_region,
+                "location": self.location, "detected_from": self.detected_from, "data_file": self.data_file,
+                "data_sha256": self.data_sha256, "codecarbon_version": self.codecarbon_version,
+                "live": copy.deepcopy(self.live)}
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> CarbonIntensity:
+    def from_dict(cls, d: Mapping[str, Any]) -> CarbonIntensity:
         return cls(**{k: d[k] for k in cls.__dataclass_fields__ if k in d})
 
 
@@ -114,23 +130,21 @@ def given_cloud_region(spec: GridSpec) -> CarbonIntensity | None:
         )
     if spec.cloud_provider is None or spec.cloud_region is None:
         return None
-    return CarbonIntensity(**{**cloud_figure(spec.cloud_provider, spec.cloud_region), "pue": spec.pue,
-                              "location": "given"})
+    return CarbonIntensity.of(cloud_figure(spec.cloud_provider, spec.cloud_region), pue=spec.pue, location="given")
 
 
 def given_region(spec: GridSpec) -> CarbonIntensity | None:
     """A sub-national grid: a US state, a Canadian or Chinese province, a Nordic bidding zone."""
     if spec.region is None:
         return None
-    return CarbonIntensity(**{"country_iso_code": None, **region_figure(spec.country_iso_code, spec.region),
-                              "pue": spec.pue, "location": "given"})
+    return CarbonIntensity.of(region_figure(spec.country_iso_code, spec.region), pue=spec.pue, location="given")
 
 
 def given_country(spec: GridSpec) -> CarbonIntensity | None:
     """A country's annual average (ISO alpha-3); an unknown code raises with the close matches."""
     if spec.country_iso_code is None:
         return None
-    return CarbonIntensity(**country_figure(spec.country_iso_code), pue=spec.pue, location="given")
+    return CarbonIntensity.of(country_figure(spec.country_iso_code), pue=spec.pue, location="given")
 
 
 def detected_cloud_region(spec: GridSpec) -> CarbonIntensity | None:
@@ -145,7 +159,7 @@ def detected_cloud_region(spec: GridSpec) -> CarbonIntensity | None:
         warnings.warn(f"scer-hf: {var}={where!r} names no region with a shipped grid figure; using the world "
                       "average (pass cloud_provider/cloud_region or country_iso_code)", UserWarning, stacklevel=4)
         return None
-    return CarbonIntensity(**{**fig, "pue": spec.pue, "location": "detected", "detected_from": var})
+    return CarbonIntensity.of(fig, pue=spec.pue, location="detected", detected_from=var)
 
 
 def world_average(spec: GridSpec) -> CarbonIntensity:

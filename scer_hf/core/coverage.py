@@ -29,10 +29,12 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from types import MappingProxyType
-from typing import Any
+from typing import Any, TypedDict, TypeVar
 
-__all__ = ["COVERAGE_THRESHOLD", "POWER_WINDOW_MIN_S", "MAX_ERROR_KINDS", "Coverage", "Fill", "fill",
-           "run_power_w", "per_unit_j", "tally", "FILL_RULE"]
+from .records import ComponentRecord, CoverageRecord
+
+__all__ = ["COVERAGE_THRESHOLD", "POWER_WINDOW_MIN_S", "MAX_ERROR_KINDS", "Coverage", "CoverageState", "Fill",
+           "fill", "run_power_w", "per_unit_j", "tally", "FILL_RULE"]
 
 #: share of the duration that every meter must have measured for a headline figure (and the card's emissions)
 COVERAGE_THRESHOLD = 0.9
@@ -46,12 +48,12 @@ FILL_RULE = ("unmeasured seconds of a component are filled at the mean power it 
              "window powers seen (100 % with fewer than two windows of at least "
              f"{POWER_WINDOW_MIN_S:g} s)")
 
-_EMPTY: Mapping[str, Any] = MappingProxyType({})
+V = TypeVar("V")
 
 
-def _frozen(d: Mapping[str, Any] | None) -> Mapping[str, Any]:
+def _frozen(d: Mapping[str, V] | None) -> Mapping[str, V]:
     if not d:
-        return _EMPTY
+        return MappingProxyType({})
     return d if type(d) is MappingProxyType else MappingProxyType(dict(d))
 
 
@@ -167,17 +169,14 @@ class Coverage:
 
     def prefixed(self, prefix: str) -> Coverage:
         """Components renamed ``prefix + name`` (a rank's components in a distributed report)."""
-        def named(m: Mapping[str, Any]) -> dict[str, Any]:
-            return {prefix + c: v for c, v in m.items()}
-
-        return replace(self, component_s=named(self.component_s), gap_s=named(self.gap_s),
-                       energy_j=named(self.energy_j), power_w=named(self.power_w))
+        return replace(self, component_s=_named(prefix, self.component_s), gap_s=_named(prefix, self.gap_s),
+                       energy_j=_named(prefix, self.energy_j), power_w=_named(prefix, self.power_w))
 
     # -- JSON ----------------------------------------------------------------------------
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> CoverageRecord:
         """The report's ``coverage`` block of a phase (or a rank)."""
         e = {c: float(v) for c, v in sorted(self.energy_j.items())}
-        out: dict[str, Any] = {
+        out: CoverageRecord = {
             "measured_fraction": self.measured_fraction, "windows_measured": self.windows_measured,
             "windows": self.windows, "measured_s": self.measured_s, "duration_s": self.duration_s,
             "energy_j": {**e, "total": float(sum(e.values()))},
@@ -191,19 +190,19 @@ class Coverage:
         return out
 
     @classmethod
-    def from_dict(cls, d: Mapping[str, Any]) -> Coverage:
+    def from_dict(cls, d: CoverageRecord) -> Coverage:
         """The coverage of a report's ``coverage`` block (what :meth:`to_dict` wrote)."""
-        comps = dict(d.get("components") or {})
-        e = {c: float(v) for c, v in dict(d.get("energy_j") or {}).items() if c != "total"}
+        comps = {c: _Component.of(v) for c, v in (d.get("components") or {}).items()}
+        e = {c: float(v) for c, v in (d.get("energy_j") or {}).items() if c != "total"}
         return cls(int(d.get("windows", 0)), int(d.get("windows_measured", 0)), float(d.get("duration_s", 0.0)),
                    float(d.get("measured_s", 0.0)),
-                   {c: float(v.get("measured_s", 0.0)) for c, v in comps.items()},
-                   {c: float(v.get("gap_s", 0.0)) for c, v in comps.items() if float(v.get("gap_s", 0.0)) > 0},
-                   e, {k: float(v) for k, v in dict(d.get("counts") or {}).items()},
-                   {c: (float(v["power_w"][0]), float(v["power_w"][1])) for c, v in comps.items() if v.get("power_w")},
-                   {str(r): cls.from_dict(rc) for r, rc in dict(d.get("ranks") or {}).items()})
+                   {c: v.measured_s for c, v in comps.items()},
+                   {c: v.gap_s for c, v in comps.items() if v.gap_s > 0},
+                   e, {k: float(v) for k, v in (d.get("counts") or {}).items()},
+                   {c: v.power_w for c, v in comps.items() if v.power_w is not None},
+                   {str(r): cls.from_dict(rc) for r, rc in (d.get("ranks") or {}).items()})
 
-    def state(self) -> dict[str, Any]:
+    def state(self) -> CoverageState:
         """Everything, for checkpoint state and the distributed gather (:meth:`from_state` reads it back)."""
         return {"windows": self.windows, "windows_measured": self.windows_measured, "duration_s": self.duration_s,
                 "measured_s": self.measured_s, "component_s": dict(self.component_s), "gap_s": dict(self.gap_s),
@@ -222,8 +221,42 @@ class Coverage:
                    {str(k): cls.from_state(v) for k, v in dict(d.get("ranks", {})).items()})
 
 
-def _component(cov: Coverage, c: str) -> dict[str, Any]:
-    out: dict[str, Any] = {"measured_s": float(cov.component_s.get(c, 0.0)), "gap_s": float(cov.gap_s.get(c, 0.0))}
+class CoverageState(TypedDict):
+    """:meth:`Coverage.state`: everything, for checkpoint state and the distributed gather."""
+
+    windows: int
+    windows_measured: int
+    duration_s: float
+    measured_s: float
+    component_s: dict[str, float]
+    gap_s: dict[str, float]
+    energy_j: dict[str, float]
+    counts: dict[str, float]
+    power_w: dict[str, list[float]]
+    ranks: dict[str, CoverageState]
+
+
+def _named(prefix: str, m: Mapping[str, V]) -> dict[str, V]:
+    return {prefix + c: v for c, v in m.items()}
+
+
+@dataclass(frozen=True)
+class _Component:
+    """One component of a coverage block, read once: seconds measured and not, the power range when known."""
+
+    measured_s: float
+    gap_s: float
+    power_w: tuple[float, float] | None
+
+    @classmethod
+    def of(cls, v: ComponentRecord) -> _Component:
+        power = v.get("power_w")
+        return cls(float(v.get("measured_s", 0.0)), float(v.get("gap_s", 0.0)),
+                   (float(power[0]), float(power[1])) if power else None)
+
+
+def _component(cov: Coverage, c: str) -> ComponentRecord:
+    out: ComponentRecord = {"measured_s": float(cov.component_s.get(c, 0.0)), "gap_s": float(cov.gap_s.get(c, 0.0))}
     if c in cov.power_w:
         out["power_w"] = [float(cov.power_w[c][0]), float(cov.power_w[c][1])]
     return out
@@ -284,7 +317,7 @@ def fill(cov: Coverage, energy_j: Mapping[str, float], run_power: Mapping[str, f
     return Fill(filled, unc, tuple(unfilled))
 
 
-def per_unit_j(coverages: Sequence[Mapping[str, Any]], key: str) -> float | None:
+def per_unit_j(coverages: Sequence[CoverageRecord], key: str) -> float | None:
     """Energy per unit of *key* from the fully measured windows: the sum over ranks of each rank's own
     ``energy / count`` (a single process is one rank). None when a rank counted none of *key*."""
     by_rank: dict[str, list[float]] = {}

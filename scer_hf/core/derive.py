@@ -14,6 +14,7 @@ so a growing run's report costs what is new). :meth:`Totals.derive` then gives t
 
 from __future__ import annotations
 
+import copy
 import math
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -23,6 +24,16 @@ from .carbon import CarbonIntensity
 from .coverage import COVERAGE_THRESHOLD, FILL_RULE, per_unit_j, tally
 from .embodied import Embodied
 from .phases import phase_coverage, phase_uncertainty
+from .records import (
+    CoverageRecord,
+    DerivedRecord,
+    EmbodiedRecord,
+    PhaseRecord,
+    ReportCoverageRecord,
+    SciRecord,
+    UncertaintyRecord,
+)
+from .report_views import MeterView
 from .sci import FUNCTIONAL_UNITS, SCI_VERSION, FunctionalUnit, default_functional_units, sci_value
 from .views import is_top
 
@@ -42,7 +53,7 @@ class Totals:
         self.unfilled: set[str] = set()
         self.errors: dict[str, int] = {}
         self.partial = False  # some phase (nested ones too) is not fully measured
-        self.counted: list[dict[str, Any]] = []  # top-level phases of the boundary's kind: they count R
+        self.counted: list[PhaseRecord] = []  # top-level phases of the boundary's kind: they count R
 
     def copy(self) -> Totals:
         t = Totals(self.boundary, self.rel)
@@ -50,9 +61,9 @@ class Totals:
                            if k not in ("boundary", "rel")})
         return t
 
-    def add(self, p: dict[str, Any]) -> None:
+    def add(self, p: PhaseRecord) -> None:
         """Add one phase row (and set its ``energy_uncertainty_j``)."""
-        p["energy_uncertainty_j"] = phase_uncertainty(p, self.rel)
+        unc = p["energy_uncertainty_j"] = phase_uncertainty(p, self.rel)
         cov = phase_coverage(p)
         self.partial = self.partial or float(cov.get("measured_fraction", 1.0)) < 1.0
         errs = p.get("error_counts") or dict.fromkeys(p.get("errors") or (), 1)
@@ -61,26 +72,28 @@ class Totals:
         if not is_top(p):
             return
         self._add_windows(cov)
-        self._add_energy(p)
-        if p.get("kind") == self.boundary:
+        counted = p.get("kind") == self.boundary
+        self._add_energy(p, unc, overhead=not counted)
+        if counted:
             self.counted.append(p)
 
-    def _add_windows(self, cov: Mapping[str, Any]) -> None:
+    def _add_windows(self, cov: CoverageRecord) -> None:
         """Sum a top-level phase's measured and total time and windows."""
         self.duration_s += float(cov.get("duration_s", 0.0))
         self.measured_s += float(cov.get("measured_s", 0.0))
         self.windows += int(cov.get("windows", 0))
         self.windows_measured += int(cov.get("windows_measured", 0))
 
-    def _add_energy(self, p: Mapping[str, Any]) -> None:
+    def _add_energy(self, p: PhaseRecord, unc_j: float, overhead: bool) -> None:
         """Sum a top-level phase's measured, filled and total energy (overheads: phases not of the boundary's kind)."""
-        measured = {c: float(v) for c, v in p["energy_j"].items() if c != "total" and v is not None}
+        energy = p["energy_j"]
+        measured = {c: float(v) for c, v in energy.items() if c != "total" and v is not None}
         self.measured_j += sum(measured.values())
         self.rel_num += sum(abs(v) * self.rel.get(c, 0.0) for c, v in measured.items())
         self.filled_j += float((p.get("energy_j_filled") or {}).get("total", 0.0))
         self.unfilled.update(p.get("unfilled", ()))
-        self.unc_j += p["energy_uncertainty_j"]
-        self._add_total(p["energy_j"]["total"], overhead=p.get("kind") != self.boundary)
+        self.unc_j += unc_j
+        self._add_total(energy.get("total"), overhead=overhead)
 
     def _add_total(self, total: float | None, overhead: bool) -> None:
         """Sum a top-level phase's total (also as an overhead, for a phase not of the boundary's kind); a phase
@@ -103,7 +116,7 @@ class Totals:
             return 1.0
         return self.windows_measured / self.windows if self.windows else 0.0
 
-    def coverage(self) -> dict[str, Any]:
+    def coverage(self) -> ReportCoverageRecord:
         frac = self.measured_fraction
         unfilled = sorted(self.unfilled)
         headline = frac >= COVERAGE_THRESHOLD and not unfilled and not self.missing_total
@@ -121,15 +134,15 @@ class Totals:
         }
 
     def sci_alternatives(self, carbon: CarbonIntensity, emb_g: float | None,
-                         units: Sequence[FunctionalUnit]) -> list[dict[str, Any]]:
+                         units: Sequence[FunctionalUnit]) -> list[SciRecord]:
         """One SCI per functional unit that has units counted and a measured per-unit energy."""
         covs = [phase_coverage(p) for p in self.counted]
         rel = self.rel_num / self.measured_j if self.measured_j > 0 else 0.0
         alts = (self._sci_for(fu, covs, carbon, emb_g, rel) for fu in units)
         return [a for a in alts if a is not None]
 
-    def _sci_for(self, fu: FunctionalUnit, covs: Sequence[Mapping[str, Any]], carbon: CarbonIntensity,
-                 emb_g: float | None, rel: float) -> dict[str, Any] | None:
+    def _sci_for(self, fu: FunctionalUnit, covs: Sequence[CoverageRecord], carbon: CarbonIntensity,
+                 emb_g: float | None, rel: float) -> SciRecord | None:
         """The SCI per ``fu``: None when no unit was counted or no window measured both energy and units."""
         r = sum(float(p["counts"].get(fu.count_key, 0)) for p in self.counted) / fu.scale
         j_per_count = per_unit_j(covs, fu.count_key)
@@ -151,7 +164,8 @@ _SCI_BASIS = ("E x I per R from the fully measured windows of the phases that co
 _UNCERTAINTY_BASIS = ("linear sum of per-component meter uncertainty (worst case), plus for filled energy the "
                       "spread of the powers measured around the gap; grid intensity is an annual average and its own "
                       "uncertainty is not included")
-_NO_EMBODIED = {"included": False, "embodied_g": None, "reason": "hardware not given; embodied emissions not included"}
+_NO_EMBODIED: EmbodiedRecord = {"included": False, "embodied_g": None,
+                                "reason": "hardware not given; embodied emissions not included"}
 
 
 def _units(boundary: str, functional_units: Sequence[str | FunctionalUnit] | None) -> list[FunctionalUnit]:
@@ -165,18 +179,15 @@ def _included_embodied_g(embodied: Embodied | None) -> float | None:
     return embodied.embodied_g if embodied is not None and embodied.included else None
 
 
-def _headline_sci(alts: Sequence[Mapping[str, Any]], boundary: str, emb_g: float | None) -> dict[str, Any] | None:
+def _headline_sci(alts: Sequence[SciRecord], boundary: str, emb_g: float | None) -> SciRecord | None:
     """The first SCI alternative, labelled with its boundary, basis and shown unit; None when there is none."""
     if not alts:
         return None
-    sci = dict(alts[0])
-    sci["boundary"] = ("Provider (training, SCI for AI)" if boundary == "training"
-                       else "Consumer (inference, SCI for AI)")
-    sci["embodied_included"] = emb_g is not None
-    sci["basis"] = _SCI_BASIS
+    sci: SciRecord = {**alts[0], "boundary": ("Provider (training, SCI for AI)" if boundary == "training"
+                                              else "Consumer (inference, SCI for AI)"),
+                      "embodied_included": emb_g is not None, "basis": _SCI_BASIS}
     # the unit people are shown (functional unit scaled so the value reads 1 to 1,000; scer_hf.core.fmt)
-    sci["shown_unit"] = (_fmt.sci_display(sci) or {}).get("unit")
-    return sci
+    return {**sci, "shown_unit": (_fmt.sci_display(sci) or {}).get("unit")}
 
 
 def _relative(energy_j: float | None, energy_unc: float | None) -> float:
@@ -184,8 +195,8 @@ def _relative(energy_j: float | None, energy_unc: float | None) -> float:
     return energy_unc / energy_j if energy_j and energy_unc is not None else 0.0
 
 
-def _uncertainty(energy_unc: float | None, co2e_g: float | None, rel: float, sci: Mapping[str, Any] | None,
-                 meters: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+def _uncertainty(energy_unc: float | None, co2e_g: float | None, rel: float, sci: SciRecord | None,
+                 meters: Sequence[MeterView]) -> UncertaintyRecord:
     """The report's uncertainty block: energy's, CO2e's (the same relative share) and the SCI's, with their basis."""
     return {
         "energy_j": energy_unc,
@@ -195,12 +206,12 @@ def _uncertainty(energy_unc: float | None, co2e_g: float | None, rel: float, sci
         "sci": sci["uncertainty"] if sci else None,
         "relative": rel if math.isfinite(rel) else 0.0,
         "basis": _UNCERTAINTY_BASIS,
-        "per_meter": {m.get("meter", "?"): m.get("uncertainty_basis", "") for m in meters},
+        "per_meter": {m.label: m.uncertainty_basis for m in meters},
     }
 
 
-def derive(totals: Totals, carbon: CarbonIntensity, embodied: Embodied | None, meters: Sequence[Mapping[str, Any]],
-           functional_units: Sequence[str | FunctionalUnit] | None) -> dict[str, Any]:
+def derive(totals: Totals, carbon: CarbonIntensity, embodied: Embodied | None, meters: Sequence[MeterView],
+           functional_units: Sequence[str | FunctionalUnit] | None) -> DerivedRecord:
     """The report's derived keys from the summed phases (see the module docstring)."""
     cov = totals.coverage()
     head = cov["headline"]
@@ -215,7 +226,7 @@ def derive(totals: Totals, carbon: CarbonIntensity, embodied: Embodied | None, m
         "energy_j": energy_j,
         "co2e_g": co2e_g,
         "embodied_g": emb_g,
-        "embodied": embodied.to_dict() if embodied is not None else dict(_NO_EMBODIED),
+        "embodied": embodied.to_dict() if embodied is not None else _NO_EMBODIED.copy(),
         "sci": sci,
         "sci_alternatives": alts,
         "coverage": cov,
@@ -223,9 +234,9 @@ def derive(totals: Totals, carbon: CarbonIntensity, embodied: Embodied | None, m
     }
 
 
-def report_coverage(d: Mapping[str, Any]) -> dict[str, Any]:
+def report_coverage(d: Mapping[str, Any]) -> ReportCoverageRecord:
     """The coverage block of a report dict (computed for reports written before coverage existed)."""
     t = Totals(str(d.get("boundary", "training")), {})
     for p in d.get("phases", []):
-        t.add(dict(p))
+        t.add(copy.copy(p))  # a phase of a report read from outside (checked against the report's schema)
     return t.coverage()

@@ -13,12 +13,12 @@ from __future__ import annotations
 import csv
 import difflib
 import warnings
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
-from typing import Any
 
 from ..errors import HardwareNotFoundError
+from .records import EmbodiedRecord
 
 __all__ = ["EmbodiedRow", "Embodied", "hardware_table", "find_hardware", "embodied_emissions"]
 
@@ -52,8 +52,16 @@ class Embodied:
     source: str | None = None
     reason: str | None = None
 
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+    @classmethod
+    def from_dict(cls, d: EmbodiedRecord) -> Embodied:
+        """The block :meth:`to_dict` wrote (without hardware, only ``included``, ``embodied_g`` and ``reason``)."""
+        return cls(**d)
+
+    def to_dict(self) -> EmbodiedRecord:
+        return {"included": self.included, "embodied_g": self.embodied_g, "hardware": self.hardware,
+                "te_kgco2e": self.te_kgco2e, "lifetime_years": self.lifetime_years,
+                "time_reserved_s": self.time_reserved_s, "resource_share": self.resource_share, "scope": self.scope,
+                "source": self.source, "reason": self.reason}
 
 
 @lru_cache(maxsize=1)

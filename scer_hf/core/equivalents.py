@@ -10,7 +10,7 @@ from __future__ import annotations
 import csv
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
 from typing import Any
@@ -18,8 +18,8 @@ from typing import Any
 from ..errors import EstimateInputError, ReferenceDataError
 from .fmt import num as _fmtnum
 
-__all__ = ["Equivalent", "equivalence_factors", "equivalents", "format_equivalents", "best_equivalent",
-           "equivalent_text", "led_minute", "DEFAULT_KEYS", "BEST_KEYS", "MIN_SHOWN"]
+__all__ = ["Equivalent", "Amount", "equivalence_factors", "equivalents", "amounts", "format_equivalents",
+           "best_equivalent", "best_amount", "equivalent_text", "led_minute", "DEFAULT_KEYS", "BEST_KEYS", "MIN_SHOWN"]
 
 # shown when no keys are asked for: the three the issue names (car km, phone charges, tree-months)
 DEFAULT_KEYS = ("km_car_us", "smartphone_charges", "tree_months")
@@ -69,21 +69,43 @@ def _chosen_keys(keys: Sequence[str] | None, table: Mapping[str, Equivalent]) ->
     return chosen
 
 
-def _amount(e: Equivalent, co2e_g: float) -> dict[str, Any]:
-    """*co2e_g* in units of *e*: the factor's fields (its notes left out) and ``value``."""
-    d = {k: v for k, v in asdict(e).items() if k != "notes"}
-    d["value"] = co2e_g / e.g_co2e_per_unit
-    return d
+@dataclass(frozen=True)
+class Amount:
+    """A CO2e figure in units of one :class:`Equivalent`: *value* units."""
+
+    factor: Equivalent
+    value: float
+
+    @classmethod
+    def of(cls, e: Equivalent, co2e_g: float) -> Amount:
+        return cls(e, co2e_g / e.g_co2e_per_unit)
+
+    def to_dict(self) -> dict[str, Any]:
+        """``{key, label, unit, g_co2e_per_unit, source, year, value}`` (the factor's notes left out)."""
+        e = self.factor
+        return {"key": e.key, "label": e.label, "unit": e.unit, "g_co2e_per_unit": e.g_co2e_per_unit,
+                "source": e.source, "year": e.year, "value": self.value}
+
+    @property
+    def short_source(self) -> str:
+        """The source's name, without its details: ``"US EPA Greenhouse Gas Equivalencies Calculator"``."""
+        return self.factor.source.split(",")[0].split(" (")[0]
+
+
+def amounts(co2e_g: float, keys: Sequence[str] | None = None) -> list[Amount]:
+    """*co2e_g* grams of CO2e in units of each factor of *keys* (default :data:`DEFAULT_KEYS`; ``"all"``)."""
+    _check_grams(co2e_g)
+    table = equivalence_factors()
+    return [Amount.of(table[k], co2e_g) for k in _chosen_keys(keys, table)]
 
 
 def equivalents(co2e_g: float, keys: Sequence[str] | None = None) -> list[dict[str, Any]]:
-    """``[{key, label, value, unit, g_co2e_per_unit, source, year}]`` for *co2e_g* grams of CO2e.
+    """``[{key, label, value, unit, g_co2e_per_unit, source, year}]`` for *co2e_g* grams of CO2e
+    (:func:`amounts` as dicts).
 
     *keys* picks factors (default :data:`DEFAULT_KEYS`; ``"all"`` for every one).
     """
-    _check_grams(co2e_g)
-    table = equivalence_factors()
-    return [_amount(table[k], co2e_g) for k in _chosen_keys(keys, table)]
+    return [a.to_dict() for a in amounts(co2e_g, keys)]
 
 
 # the candidates a label or page picks its one equivalent from (the LED bulb is added per grid)
@@ -104,17 +126,16 @@ def led_minute(g_per_kwh: float) -> Equivalent:
                       0, "an energy equivalent expressed on the report's grid")
 
 
-def best_equivalent(co2e_g: float, g_per_kwh: float | None = None,
-                    keys: Sequence[str] = BEST_KEYS) -> dict[str, Any] | None:
+def best_amount(co2e_g: float, g_per_kwh: float | None = None, keys: Sequence[str] = BEST_KEYS) -> Amount | None:
     """The one equivalent that reads best for *co2e_g*, or None when every one is under :data:`MIN_SHOWN`.
 
     "Reads best": a value from 1 to 1,000 units, else the one nearest that range (in decades);
     ties go to the order of *keys*, then the 10 W LED bulb (when *g_per_kwh* is given).
     """
-    cands = equivalents(co2e_g, list(keys))
+    cands = amounts(co2e_g, list(keys))
     if g_per_kwh:
-        cands.append(_amount(led_minute(g_per_kwh), co2e_g))
-    cands = [c for c in cands if c["value"] >= MIN_SHOWN]
+        cands.append(Amount.of(led_minute(g_per_kwh), co2e_g))
+    cands = [c for c in cands if c.value >= MIN_SHOWN]
     if not cands:
         return None
 
@@ -122,7 +143,14 @@ def best_equivalent(co2e_g: float, g_per_kwh: float | None = None,
         lv = math.log10(v)
         return 0.0 if 0 <= lv < 3 else (-lv if lv < 0 else lv - 3)
 
-    return min(enumerate(cands), key=lambda ic: (round(distance(ic[1]["value"]), 6), ic[0]))[1]
+    return min(enumerate(cands), key=lambda ic: (round(distance(ic[1].value), 6), ic[0]))[1]
+
+
+def best_equivalent(co2e_g: float, g_per_kwh: float | None = None,
+                    keys: Sequence[str] = BEST_KEYS) -> dict[str, Any] | None:
+    """:func:`best_amount` as a dict (``{key, label, unit, g_co2e_per_unit, source, year, value}``), or None."""
+    best = best_amount(co2e_g, g_per_kwh, keys)
+    return best.to_dict() if best is not None else None
 
 
 def equivalent_text(e: Mapping[str, Any], with_embodied: bool = False) -> str:
@@ -132,10 +160,5 @@ def equivalent_text(e: Mapping[str, Any], with_embodied: bool = False) -> str:
 
 def format_equivalents(co2e_g: float, keys: Sequence[str] | None = None) -> list[str]:
     """One readable line per equivalent of at least :data:`MIN_SHOWN` units, e.g. ``"~1,230 km driven by ..."``."""
-    lines = []
-    for e in equivalents(co2e_g, keys):
-        if e["value"] < MIN_SHOWN:
-            continue
-        src = e["source"].split(",")[0].split(" (")[0]
-        lines.append(f"~{_fmtnum(e['value'])} {e['label']} ({src}, {e['year']})")
-    return lines
+    return [f"~{_fmtnum(a.value)} {a.factor.label} ({a.short_source}, {a.factor.year})"
+            for a in amounts(co2e_g, keys) if a.value >= MIN_SHOWN]

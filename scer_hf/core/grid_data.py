@@ -16,18 +16,46 @@ import difflib
 import hashlib
 import importlib.metadata
 import json
+from collections.abc import Mapping
+from dataclasses import dataclass
 from functools import cache, lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict
 
 from ..errors import CarbonIntensityError, UnknownCountryError
 from .meters.estimate import _codecarbon_data_dir
 
-__all__ = ["LOCATION_BASED", "codecarbon_version", "read_text", "load_json", "provenance", "countries",
-           "country_figure"]
+__all__ = ["LOCATION_BASED", "GridFigure", "DataProvenance", "codecarbon_version", "read_text", "load_json",
+           "provenance", "countries", "country_figure"]
 
 _ENERGY_MIX = ("private_infra", "global_energy_mix.json")
 LOCATION_BASED = "location-based annual average"  # the basis of a figure that states no other
+
+
+class DataProvenance(TypedDict):
+    """What a grid figure was read from: codecarbon's data file, its SHA-256, codecarbon's version."""
+
+    data_file: str
+    data_sha256: str
+    codecarbon_version: str | None
+
+
+@dataclass(frozen=True)
+class GridFigure:
+    """One grid figure read from a shipped table (a country, a sub-national region or a cloud region): what
+    :class:`scer_hf.core.carbon.CarbonIntensity` is made of, before a PUE and how the location was chosen."""
+
+    g_per_kwh: float
+    source: str
+    year: int | None = None
+    country_iso_code: str | None = None
+    region: str | None = None
+    basis: str = LOCATION_BASED
+    cloud_provider: str | None = None
+    cloud_region: str | None = None
+    data_file: str | None = None
+    data_sha256: str | None = None
+    codecarbon_version: str | None = None
 
 
 def codecarbon_version() -> str | None:
@@ -65,25 +93,39 @@ def load_json(*parts: str) -> dict[str, Any]:
     return data
 
 
-def provenance(*parts: str) -> dict[str, Any]:
+def provenance(*parts: str) -> DataProvenance:
     """What a figure read from codecarbon's file *parts* was read from."""
     return {"data_file": "codecarbon/data/" + "/".join(parts), "data_sha256": _file(*parts)[1],
             "codecarbon_version": codecarbon_version()}
 
 
+@dataclass(frozen=True)
+class _Country:
+    """What scer-hf reads of one country of codecarbon's ``global_energy_mix.json``."""
+
+    name: str
+    g_per_kwh: float | None  # ``carbon_intensity``: read only when the country's figure is asked for
+    year: int | None
+
+    @classmethod
+    def of(cls, code: str, v: dict[str, Any]) -> _Country:
+        g = v.get("carbon_intensity")
+        return cls(str(v.get("country_name", code)), None if g is None else float(g), v.get("year"))
+
+
 @lru_cache(maxsize=1)
-def _energy_mix() -> dict[str, Any]:
-    return load_json(*_ENERGY_MIX)
+def _energy_mix() -> dict[str, _Country]:
+    return {k: _Country.of(k, v) for k, v in load_json(*_ENERGY_MIX).items()}
 
 
 def countries() -> dict[str, str]:
     """ISO alpha-3 code -> country name for every country with a shipped figure."""
-    return {k: v.get("country_name", k) for k, v in _energy_mix().items()}
+    return {k: v.name for k, v in _energy_mix().items()}
 
 
-def _unknown_country(asked: str, code: str, mix: dict[str, Any]) -> UnknownCountryError:
+def _unknown_country(asked: str, code: str, mix: Mapping[str, _Country]) -> UnknownCountryError:
     close = difflib.get_close_matches(code, list(mix), n=3)
-    by_name = [k for k, v in mix.items() if code.lower() in str(v.get("country_name", "")).lower()]
+    by_name = [k for k, v in mix.items() if code.lower() in v.name.lower()]
     hints = ", ".join(dict.fromkeys(by_name + close))
     hint = f"Did you mean: {hints}?" if hints else "The codes are listed by scer_hf.core.carbon.countries()."
     alpha2 = " (ISO alpha-3, e.g. 'FRA', not 'FR')" if len(code) == 2 else ""
@@ -91,13 +133,14 @@ def _unknown_country(asked: str, code: str, mix: dict[str, Any]) -> UnknownCount
                                f"{hint} Or pass carbon_intensity_g_per_kwh=<g CO2e per kWh>.")
 
 
-def country_figure(country_iso_code: str) -> dict[str, Any]:
+def country_figure(country_iso_code: str) -> GridFigure:
     """A country's grid figure: fields for :class:`scer_hf.core.carbon.CarbonIntensity` (ISO alpha-3 code)."""
     code = str(country_iso_code).strip().upper()
     mix = _energy_mix()
     if code not in mix:
         raise _unknown_country(country_iso_code, code, mix)
     row = mix[code]
-    return {"g_per_kwh": float(row["carbon_intensity"]),
-            "source": f"codecarbon global_energy_mix.json (Our World in Data / Ember): {row.get('country_name', code)}",
-            "year": row.get("year"), "country_iso_code": code, "region": None, **provenance(*_ENERGY_MIX)}
+    if row.g_per_kwh is None:
+        raise _unknown_country(country_iso_code, code, {})
+    return GridFigure(row.g_per_kwh, f"codecarbon global_energy_mix.json (Our World in Data / Ember): {row.name}",
+                      row.year, code, None, **provenance(*_ENERGY_MIX))

@@ -26,14 +26,24 @@ from __future__ import annotations
 import contextlib
 import csv
 import difflib
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from importlib import resources
-from typing import Any
+from typing import TypedDict
 
 from ..errors import CarbonIntensityError, UnknownCountryError, UnknownRegionError
-from .grid_data import LOCATION_BASED, codecarbon_version, countries, country_figure, load_json, provenance, read_text
+from .grid_data import (
+    GridFigure,
+    codecarbon_version,
+    countries,
+    country_figure,
+    load_json,
+    provenance,
+    read_text,
+)
 
-__all__ = ["cloud_figure", "region_figure", "available", "codecarbon_version", "PROVIDERS", "LBS_PER_MWH_TO_G_PER_KWH"]
+__all__ = ["cloud_figure", "region_figure", "available", "Available", "GridFigure", "codecarbon_version",
+           "PROVIDERS", "LBS_PER_MWH_TO_G_PER_KWH"]
 
 LBS_PER_MWH_TO_G_PER_KWH = 0.45359237  # 453.59237 g per lb / 1000 kWh per MWh
 PROVIDERS = {"gcp": "Google Cloud Platform", "aws": "Amazon Web Services", "azure": "Microsoft Azure"}
@@ -50,16 +60,47 @@ def _suggest(word: str, options: list[str], what: str, listing: str) -> str:
 
 
 # -- cloud ---------------------------------------------------------------------------------
-@lru_cache(maxsize=1)
-def _impact() -> dict[tuple[str, str], dict[str, str]]:
-    rows = csv.DictReader(read_text("cloud", "impact.csv").splitlines())
-    return {(r["provider"].strip().lower(), r["region"].strip()): r for r in rows}
+@dataclass(frozen=True)
+class _ImpactRow:
+    """The columns scer-hf reads of one row of codecarbon's ``cloud/impact.csv`` (``impact``: g CO2e/kWh)."""
+
+    provider: str
+    region: str
+    impact: float
+    source: str
+    where: str  # "city, state, country", the parts the row gives
+    country_iso_code: str | None
+
+    @classmethod
+    def of(cls, r: dict[str, str]) -> _ImpactRow:
+        where = ", ".join(x for x in (r.get("city"), r.get("state"), r.get("country_name")) if x)
+        return cls(r["provider"].strip().lower(), r["region"].strip(), float(r["impact"]), r["source"], where,
+                   r.get("countryIsoCode") or None)
+
+
+@dataclass(frozen=True)
+class _CloudLocation:
+    """A row of ``scer_hf/data/cloud_regions.csv``: where an AWS/Azure region is, with its citation."""
+
+    provider: str
+    region: str
+    location: str
+    country_iso_code: str
+    grid_region: str
+    source: str
 
 
 @lru_cache(maxsize=1)
-def _locations() -> dict[tuple[str, str], dict[str, str]]:
+def _impact() -> dict[tuple[str, str], _ImpactRow]:
+    rows = (_ImpactRow.of(r) for r in csv.DictReader(read_text("cloud", "impact.csv").splitlines()))
+    return {(r.provider, r.region): r for r in rows}
+
+
+@lru_cache(maxsize=1)
+def _locations() -> dict[tuple[str, str], _CloudLocation]:
     text = resources.files("scer_hf.data").joinpath("cloud_regions.csv").read_text(encoding="utf-8")
-    return {(r["provider"], r["region"]): r for r in csv.DictReader(text.splitlines())}
+    rows = (_CloudLocation(**r) for r in csv.DictReader(text.splitlines()))
+    return {(r.provider, r.region): r for r in rows}
 
 
 def cloud_regions() -> dict[str, list[str]]:
@@ -79,32 +120,24 @@ def _provider(provider: str) -> str:
     return p
 
 
-def _impact_figure(p: str, r: str, row: dict[str, str]) -> dict[str, Any]:
-    where = ", ".join(x for x in (row.get("city"), row.get("state"), row.get("country_name")) if x)
-    return {
-        "g_per_kwh": float(row["impact"]),
-        "source": f"codecarbon impact.csv: {PROVIDERS[p]} {r} ({where}); {row['source']}",
-        "year": None, "basis": "location-based grid average for the region, as published by the provider",
-        "country_iso_code": row.get("countryIsoCode") or None, "region": None,
-        "cloud_provider": p, "cloud_region": r, **provenance("cloud", "impact.csv"),
-    }
+def _impact_figure(p: str, r: str, row: _ImpactRow) -> GridFigure:
+    return GridFigure(
+        row.impact, f"codecarbon impact.csv: {PROVIDERS[p]} {r} ({row.where}); {row.source}", None,
+        row.country_iso_code, None, "location-based grid average for the region, as published by the provider",
+        p, r, **provenance("cloud", "impact.csv"))
 
 
-def _located_figure(p: str, r: str, loc: dict[str, str]) -> dict[str, Any]:
+def _located_figure(p: str, r: str, loc: _CloudLocation) -> GridFigure:
     """The grid of an AWS/Azure region's documented location (its country, or its sub-national grid)."""
-    grid = loc["grid_region"] or None
-    fig = {"country_iso_code": None, **region_figure(loc["country_iso_code"], grid)} if grid \
-        else country_figure(loc["country_iso_code"])
-    return {
-        **fig,
-        "source": f"{fig['source']}; {PROVIDERS[p]} {r} is in {loc['location']} ({loc['source']})",
-        "basis": f"{fig.get('basis', LOCATION_BASED)} of the grid at the region's documented location "
-                 f"({PROVIDERS[p]} publishes no per-region figure in codecarbon's data)",
-        "cloud_provider": p, "cloud_region": r,
-    }
+    fig = region_figure(loc.country_iso_code, loc.grid_region) if loc.grid_region \
+        else country_figure(loc.country_iso_code)
+    return replace(fig, source=f"{fig.source}; {PROVIDERS[p]} {r} is in {loc.location} ({loc.source})",
+                   basis=f"{fig.basis} of the grid at the region's documented location "
+                         f"({PROVIDERS[p]} publishes no per-region figure in codecarbon's data)",
+                   cloud_provider=p, cloud_region=r)
 
 
-def cloud_figure(provider: str, region: str) -> dict[str, Any]:
+def cloud_figure(provider: str, region: str) -> GridFigure:
     """Grid figure for a cloud region: fields for :class:`scer_hf.core.carbon.CarbonIntensity`."""
     p, r = _provider(provider), str(region).strip().lower()
     row = _impact().get((p, r))
@@ -120,7 +153,7 @@ def cloud_figure(provider: str, region: str) -> dict[str, Any]:
 
 
 # -- sub-national --------------------------------------------------------------------------
-def _usa(name: str) -> dict[str, Any] | None:
+def _usa(name: str) -> GridFigure | None:
     d = load_json("private_infra", "2023", "usa_emissions.json")
     key = name.strip().lower()
     for k, v in d.items():
@@ -128,31 +161,31 @@ def _usa(name: str) -> dict[str, Any] | None:
             continue
         if key in (k, str(v.get("regionCode", "")).lower()):
             src = d.get("_source", {})
-            return {"g_per_kwh": float(v["emissions"]) * LBS_PER_MWH_TO_G_PER_KWH,
-                    "source": f"codecarbon usa_emissions.json: {src.get('name', 'EPA eGRID')} ({src.get('field')}), "
-                              f"{k.title()}, {v['emissions']} lbs/MWh x 0.45359237; {src.get('url')}",
-                    "year": src.get("year", 2023), "basis": "location-based annual average (state generation)",
-                    "region": k, **provenance("private_infra", "2023", "usa_emissions.json")}
+            lbs = v["emissions"]
+            return GridFigure(float(lbs) * LBS_PER_MWH_TO_G_PER_KWH,
+                              f"codecarbon usa_emissions.json: {src.get('name', 'EPA eGRID')} ({src.get('field')}), "
+                              f"{k.title()}, {lbs} lbs/MWh x 0.45359237; {src.get('url')}",
+                              src.get("year", 2023), None, k, "location-based annual average (state generation)",
+                              **provenance("private_infra", "2023", "usa_emissions.json"))
     return None
 
 
-def _canada(name: str) -> dict[str, Any] | None:
+def _canada(name: str) -> GridFigure | None:
     d = load_json("private_infra", "2023", "canada_energy_mix.json")
     mix = d.get(name.strip().lower())
     if mix is None:
         return None
     factors = load_json("private_infra", "carbon_intensity_per_source.json")
     g = sum(mix.get(k, 0.0) / mix["total"] * factors[f] for k, f in _FOSSIL.items())
-    return {"g_per_kwh": g,
-            "source": f"codecarbon canada_energy_mix.json ({name.strip().title()}) x carbon_intensity_per_source.json "
-                      "(coal 995, petroleum 816, natural gas 743 g/kWh; "
-                      "https://github.com/responsibleproblemsolving/energy-usage#conversion-to-co2)",
-            "year": 2023, "basis": "MODELLED from the generation mix: fossil shares x per-source factors, other "
-                                   "sources counted as 0 (codecarbon's method)",
-            "region": name.strip().lower(), **provenance("private_infra", "2023", "canada_energy_mix.json")}
+    return GridFigure(g, f"codecarbon canada_energy_mix.json ({name.strip().title()}) x "
+                         "carbon_intensity_per_source.json (coal 995, petroleum 816, natural gas 743 g/kWh; "
+                         "https://github.com/responsibleproblemsolving/energy-usage#conversion-to-co2)",
+                      2023, None, name.strip().lower(),
+                      "MODELLED from the generation mix: fossil shares x per-source factors, other sources counted "
+                      "as 0 (codecarbon's method)", **provenance("private_infra", "2023", "canada_energy_mix.json"))
 
 
-def _china(name: str) -> dict[str, Any] | None:
+def _china(name: str) -> GridFigure | None:
     d = load_json("private_infra", "2023", "china_provincial_emissions.json")
     key = " ".join(name.lower().split())
     for suffix in (" province", " municipality", " autonomous region"):
@@ -160,26 +193,25 @@ def _china(name: str) -> dict[str, Any] | None:
     meta = d.get("metadata", {})
     for code, v in d["data"].items():
         if key == code.lower() or key in v.get("names", []):
-            return {"g_per_kwh": float(v["emission_factor"]),
-                    "source": f"codecarbon china_provincial_emissions.json: {v['description']}; "
-                              f"{meta.get('source_url')}",
-                    "year": v.get("year", meta.get("year")),
-                    "basis": "location-based annual average (CO2 only, MEE/NBS provincial factor)",
-                    "region": code, **provenance("private_infra", "2023", "china_provincial_emissions.json")}
+            return GridFigure(float(v["emission_factor"]),
+                              f"codecarbon china_provincial_emissions.json: {v['description']}; "
+                              f"{meta.get('source_url')}", v.get("year", meta.get("year")), None, code,
+                              "location-based annual average (CO2 only, MEE/NBS provincial factor)",
+                              **provenance("private_infra", "2023", "china_provincial_emissions.json"))
     return None
 
 
-def _nordic(zone: str) -> dict[str, Any] | None:
+def _nordic(zone: str) -> GridFigure | None:
     try:
         v = load_json("private_infra", "nordic_emissions.json").get("data", {}).get(zone.strip().upper())
     except (OSError, CarbonIntensityError):
         return None
     if v is None:
         return None
-    return {"g_per_kwh": float(v["emission_factor"]),
-            "source": f"codecarbon nordic_emissions.json: {v.get('description', zone)}", "year": v.get("year"),
-            "basis": "location-based annual average (bidding-zone generation mix)",
-            "region": zone.strip().upper(), **provenance("private_infra", "nordic_emissions.json")}
+    return GridFigure(float(v["emission_factor"]), f"codecarbon nordic_emissions.json: {v.get('description', zone)}",
+                      v.get("year"), None, zone.strip().upper(),
+                      "location-based annual average (bidding-zone generation mix)",
+                      **provenance("private_infra", "nordic_emissions.json"))
 
 
 _BY_COUNTRY = {"USA": _usa, "CAN": _canada, "CHN": _china, "SWE": _nordic, "NOR": _nordic, "FIN": _nordic}
@@ -203,7 +235,7 @@ def subnational_regions() -> dict[str, list[str]]:
     return out
 
 
-def _nordic_zone(region: str) -> dict[str, Any]:
+def _nordic_zone(region: str) -> GridFigure:
     """The grid figure of a Nordic zone (a region given without a country), or a typed error with suggestions."""
     fig = _nordic(region)
     if fig is not None:
@@ -214,7 +246,7 @@ def _nordic_zone(region: str) -> dict[str, Any]:
         "country_iso_code='USA' (states), 'CAN' or 'CHN' (provinces)."))
 
 
-def region_figure(country_iso_code: str | None, region: str) -> dict[str, Any]:
+def region_figure(country_iso_code: str | None, region: str) -> GridFigure:
     """Grid figure for a sub-national *region* (US state, Canadian or Chinese province, Nordic zone)."""
     code = str(country_iso_code).strip().upper() if country_iso_code else None
     if code is None:  # as before: a bare region is a Nordic zone
@@ -228,10 +260,19 @@ def region_figure(country_iso_code: str | None, region: str) -> dict[str, Any]:
         regions = subnational_regions().get(code, [])
         raise UnknownRegionError(_suggest(region, regions, f"{code} region",
                                           "Run `scer-hf grid --list` to see every region available offline."))
-    return {**fig, "country_iso_code": code}
+    return replace(fig, country_iso_code=code)
 
 
-def available() -> dict[str, Any]:
+class Available(TypedDict):
+    """:func:`available`: what resolves offline (provider -> regions, country -> regions, country codes)."""
+
+    cloud: dict[str, list[str]]
+    regions: dict[str, list[str]]
+    countries: list[str]
+    codecarbon_version: str | None
+
+
+def available() -> Available:
     """Everything resolvable offline: cloud regions, sub-national regions, countries."""
     return {"cloud": cloud_regions(), "regions": subnational_regions(), "countries": sorted(countries()),
             "codecarbon_version": codecarbon_version()}

@@ -33,9 +33,9 @@ import threading
 import time
 import urllib.parse
 from collections.abc import Mapping, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, TypedDict
 
 from .. import _read
 from ..errors import InputFileError, LiveIntensityError
@@ -44,11 +44,12 @@ from .carbon import CarbonIntensity
 from .live_series import Kept, Series
 from .meters.base import now_s
 from .net import RefusedAnswer, get
+from .records import FallbackRecord, LiveBlock, PhaseRecord, SampleRecord
 from .views import top_level
 from .warn import WarnOnce
 
-__all__ = ["LiveIntensity", "make_live", "phase_dicts", "TOKEN_ENV", "DEFAULT_URL", "MAX_BODY_BYTES",
-           "MAX_IN_FLIGHT"]
+__all__ = ["LiveIntensity", "LiveReading", "ReadingRecord", "LiveSample", "LiveFallback", "make_live", "phase_dicts",
+           "TOKEN_ENV", "DEFAULT_URL", "MAX_BODY_BYTES", "MAX_IN_FLIGHT"]
 
 TOKEN_ENV = "ELECTRICITYMAPS_API_TOKEN"
 DEFAULT_URL = "https://api.electricitymaps.com"
@@ -58,6 +59,66 @@ MAX_IN_FLIGHT = 8            # requests under way at once; an edge past that is 
 _ZONE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,39}")
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_ .-]{0,63}")
 _FACTOR_TYPES = ("lifecycle", "direct")
+
+
+class ReadingRecord(TypedDict):
+    """The checked fields of one Electricity Maps answer (every other field of it is dropped)."""
+
+    g_per_kwh: float
+    datetime: str | None
+    zone: str
+    emission_factor_type: str | None  # "lifecycle" or "direct"
+    is_estimated: bool | None
+    estimation_method: str | None
+    signal: str  # "average" or "marginal"
+
+
+@dataclass(frozen=True)
+class LiveReading:
+    """One reading: the checked fields of an answer (:class:`ReadingRecord`), typed."""
+
+    g_per_kwh: float
+    datetime: str | None
+    zone: str
+    emission_factor_type: str | None
+    is_estimated: bool | None
+    estimation_method: str | None
+    signal: str
+
+    @classmethod
+    def from_dict(cls, d: ReadingRecord) -> LiveReading:
+        return cls(**d)
+
+
+@dataclass(frozen=True)
+class LiveSample:
+    """One reading taken: when it was asked for (*t_s*, the run's clock), when it came, at which edge."""
+
+    t_s: float
+    read_at: str
+    label: str
+    reading: LiveReading
+
+    def to_dict(self) -> SampleRecord:
+        r = self.reading
+        return {"t_s": self.t_s, "read_at": self.read_at, "label": self.label, "g_per_kwh": r.g_per_kwh,
+                "datetime": r.datetime, "zone": r.zone, "emission_factor_type": r.emission_factor_type,
+                "is_estimated": r.is_estimated, "estimation_method": r.estimation_method, "signal": r.signal}
+
+
+@dataclass(frozen=True)
+class LiveFallback:
+    """One reading that failed, and why; *g_per_kwh* is the annual figure used (None while it is not known)."""
+
+    t_s: float
+    read_at: str
+    label: str
+    reason: str
+    g_per_kwh: float | None
+
+    def to_dict(self) -> FallbackRecord:
+        return {"t_s": self.t_s, "read_at": self.read_at, "label": self.label, "reason": self.reason,
+                "g_per_kwh": self.g_per_kwh}
 
 
 class _Request:
@@ -98,7 +159,8 @@ class LiveIntensity:
         self._clock = clock or now_s
         self.annual: CarbonIntensity | None = None
         self._series = Series()
-        self._samples, self._fallbacks = Kept(), Kept()
+        self._samples: Kept[LiveSample] = Kept()
+        self._fallbacks: Kept[LiveFallback] = Kept()
         self._kinds: set[str] = set()
         self._signals: set[str] = set()
         self._any_estimated = False
@@ -112,17 +174,17 @@ class LiveIntensity:
         return f"<LiveIntensity zone={self.zone!r} samples={len(self._samples)} fallbacks={len(self._fallbacks)}>"
 
     @property
-    def samples(self) -> list[dict[str, Any]]:
+    def samples(self) -> list[SampleRecord]:
         """The sample records kept for the report (at most 256: an even spread of all readings)."""
-        return list(self._samples.items)
+        return [s.to_dict() for s in self._samples.items]
 
     @property
-    def fallbacks(self) -> list[dict[str, Any]]:
+    def fallbacks(self) -> list[FallbackRecord]:
         """The fallback records kept for the report (at most 256)."""
-        return list(self._fallbacks.items)
+        return [f.to_dict() for f in self._fallbacks.items]
 
     # -- reading -------------------------------------------------------------------------
-    def _fetch(self) -> dict[str, Any]:
+    def _fetch(self) -> ReadingRecord:
         q = {"zone": self.zone}
         if self.emission_factor_type:
             q["emissionFactorType"] = self.emission_factor_type
@@ -138,7 +200,7 @@ class LiveIntensity:
             raise LiveIntensityError(f"{SOURCE} gave an unreadable answer (not a small JSON object)") from None
         return self._checked(body)
 
-    def _checked(self, body: Any) -> dict[str, Any]:
+    def _checked(self, body: Any) -> ReadingRecord:
         """The fields kept from one answer, each checked; a bad intensity refuses the whole reading."""
         if not isinstance(body, dict):
             body = {}
@@ -195,7 +257,7 @@ class LiveIntensity:
 
     def _take(self, req: _Request) -> None:
         try:
-            s = self._fetch()
+            s = LiveReading.from_dict(self._fetch())
         except LiveIntensityError as exc:
             self._close(req, None, str(exc))
         except Exception as exc:  # noqa: BLE001 - measurement never breaks the run
@@ -203,7 +265,7 @@ class LiveIntensity:
         else:
             self._close(req, s, "")
 
-    def _close(self, req: _Request, sample: dict[str, Any] | None, why: str) -> None:
+    def _close(self, req: _Request, sample: LiveReading | None, why: str) -> None:
         """Record *req* once: its sample, or a fallback with *why* (a second close of it is ignored)."""
         at = datetime.now(timezone.utc).isoformat(timespec="seconds")
         with self._lock:
@@ -211,17 +273,17 @@ class LiveIntensity:
                 return
             req.closed = True
             if sample is not None:
-                self._series.add(req.t, sample["g_per_kwh"])
-                self._samples.add({"t_s": req.t, "read_at": at, "label": req.label, **sample})
-                if sample.get("emission_factor_type"):
-                    self._kinds.add(sample["emission_factor_type"])
-                self._signals.add(sample["signal"])
-                self._any_estimated |= bool(sample.get("is_estimated"))
+                self._series.add(req.t, sample.g_per_kwh)
+                self._samples.add(LiveSample(req.t, at, req.label, sample))
+                if sample.emission_factor_type:
+                    self._kinds.add(sample.emission_factor_type)
+                self._signals.add(sample.signal)
+                self._any_estimated |= bool(sample.is_estimated)
                 return
             why = why.replace(self._token, "<token>")[:200]
             g = self.annual.g_per_kwh if self.annual else None
             self._series.add(req.t, None)
-            self._fallbacks.add({"t_s": req.t, "read_at": at, "label": req.label, "reason": why, "g_per_kwh": g})
+            self._fallbacks.add(LiveFallback(req.t, at, req.label, why, g))
         self._warn("failed", f"live grid intensity failed ({why}); using the annual figure ({g} g/kWh) where "
                    "readings are missing; the fallback is recorded in the report", stacklevel=3)
 
@@ -249,23 +311,28 @@ class LiveIntensity:
         block = self._block(per, annual)
         if not len(self._samples):
             return replace(annual, live=block), per
-        sig = block["signal"] or "average"
+        sig, factor = self._signal(), self._factor_type()
         ci = replace(annual, g_per_kwh=_run_g_per_kwh(phases, per, annual.g_per_kwh),
                      source=f"{SOURCE} (zone {self.zone}), energy-weighted over the run",
-                     year=None, basis=f"location-based live {sig} intensity"
-                     + (f" ({block['emission_factor_type']})" if block["emission_factor_type"] else ""), live=block)
+                     year=None, basis=f"location-based live {sig or 'average'} intensity"
+                     + (f" ({factor})" if factor else ""), live=block)
         return ci, per
 
-    def _block(self, per: dict[str, float], annual: CarbonIntensity) -> dict[str, Any]:
+    def _signal(self) -> str | None:
+        return "/".join(sorted(self._signals)) or None
+
+    def _factor_type(self) -> str | None:
+        return "/".join(sorted(self._kinds)) or None
+
+    def _block(self, per: dict[str, float], annual: CarbonIntensity) -> LiveBlock:
         with self._lock:
-            samples = sorted(self._samples.items, key=_t_of)
-            fallbacks = [{**f, "g_per_kwh": annual.g_per_kwh} if f.get("g_per_kwh") is None else dict(f)
+            samples = [s.to_dict() for s in sorted(self._samples.items, key=_t_of)]
+            fallbacks = [(replace(f, g_per_kwh=annual.g_per_kwh) if f.g_per_kwh is None else f).to_dict()
                          for f in sorted(self._fallbacks.items, key=_t_of)]
             return {
                 "source": SOURCE, "zone": self.zone, "samples": samples, "fallbacks": fallbacks,
                 "phases": dict(per), "annual_g_per_kwh": annual.g_per_kwh, "annual_source": annual.source,
-                "signal": "/".join(sorted(self._signals)) or None,
-                "emission_factor_type": "/".join(sorted(self._kinds)) or None,
+                "signal": self._signal(), "emission_factor_type": self._factor_type(),
                 "any_estimated": self._any_estimated,
                 "sample_count": len(self._samples), "fallback_count": len(self._fallbacks),
                 "not_requested": self._skipped,
@@ -274,7 +341,7 @@ class LiveIntensity:
             }
 
 
-def _intensity(body: dict[str, Any]) -> float:
+def _intensity(body: Mapping[str, Any]) -> float:
     """The answer's ``carbonIntensity``: a number within physical bounds, else the reading is refused."""
     g = body.get("carbonIntensity")
     if g is None or isinstance(g, bool) or not isinstance(g, (int, float)):
@@ -334,8 +401,8 @@ def _name(x: Any, clean: Any) -> str | None:
     return x if isinstance(x, str) and _NAME.fullmatch(x) and clean(x) else None
 
 
-def _t_of(reading: dict[str, Any]) -> float:
-    return reading["t_s"]  # readings arrive from threads, in any order
+def _t_of(reading: LiveSample | LiveFallback) -> float:
+    return reading.t_s  # readings arrive from threads, in any order
 
 
 def make_live(arg: Any, annual: CarbonIntensity) -> LiveIntensity | None:
@@ -352,14 +419,13 @@ def make_live(arg: Any, annual: CarbonIntensity) -> LiveIntensity | None:
 
 
 def phase_dicts(measurements: Sequence[Any], carbon: CarbonIntensity, per: dict[str, float],
-                kinds: dict[str, str], boundary: str) -> list[dict[str, Any]]:
+                kinds: dict[str, str], boundary: str) -> list[PhaseRecord]:
     """Report phases, each with its own live intensity (``carbon_g_per_kwh``) behind its CO2e."""
     from .report import phase_from_measurement
 
-    out = []
+    out: list[PhaseRecord] = []
     for m in measurements:
         g = per.get(m.name, carbon.g_per_kwh)
-        d = phase_from_measurement(m, replace(carbon, g_per_kwh=g), kinds.get(m.name, boundary))
-        d["carbon_g_per_kwh"] = g
-        out.append(d)
+        out.append({**phase_from_measurement(m, replace(carbon, g_per_kwh=g), kinds.get(m.name, boundary)),
+                    "carbon_g_per_kwh": g})
     return out

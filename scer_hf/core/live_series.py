@@ -14,7 +14,9 @@ Readings arrive at every window edge for as long as a model is served, so nothin
 from __future__ import annotations
 
 import bisect
-from typing import Any
+from typing import Generic, TypeVar
+
+T = TypeVar("T")
 
 __all__ = ["Series", "Kept", "SERIES_CAP", "RECORDS_CAP"]
 
@@ -91,14 +93,14 @@ def _merge(t0: float, t1: float, t2: float, a: tuple[float | None, float], b: tu
     return t0, g, fb
 
 
-class Kept:
+class Kept(Generic[T]):
     """At most *cap* records, an even spread over those offered (every ``stride``-th), and how many there were."""
 
     def __init__(self, cap: int = RECORDS_CAP) -> None:
         self.cap, self.stride, self.count = cap, 1, 0
-        self.items: list[dict[str, Any]] = []
+        self.items: list[T] = []
 
-    def add(self, record: dict[str, Any]) -> None:
+    def add(self, record: T) -> None:
         if self.count % self.stride == 0:
             self.items.append(record)
             if len(self.items) > self.cap:

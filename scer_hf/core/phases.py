@@ -2,9 +2,8 @@
 
 :func:`phase_from_measurement` turns one :class:`~scer_hf.core.tracker.Measurement` into the report's phase
 dict (the fill rule of :mod:`scer_hf.core.coverage` applied); :func:`refill` recomputes the same from a phase
-dict alone (what ``scer-hf verify`` checks). :class:`PhaseRows` keeps the rows of finished phases of a run
-that is reported again and again (a Trainer flushing at every log), so each is converted, summed and encoded
-once: a flush then costs what is new, not the whole history.
+dict alone (what ``scer-hf verify`` checks). :class:`~scer_hf.core.phase_rows.PhaseRows` keeps the rows of
+finished phases of a run that is reported again and again.
 """
 
 from __future__ import annotations
@@ -12,14 +11,15 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import Any, Literal, TypedDict
 
 from .carbon import J_PER_KWH, CarbonIntensity
 from .coverage import Coverage, Fill, fill, run_power_w
+from .records import CoverageRecord, PhaseRecord
 from .tracker import Measurement
 from .views import top_level
 
-__all__ = ["phase_from_measurement", "phases_from_measurements", "refill", "phase_coverage", "PhaseRows",
+__all__ = ["phase_from_measurement", "phases_from_measurements", "refill", "phase_coverage", "self_contained",
            "ENCODER"]
 
 #: one phase per line in report files (the C encoder; see ``Report.to_json``)
@@ -30,7 +30,20 @@ def _num(x: float) -> float:
     return float(x) if isinstance(x, (int, float)) and math.isfinite(x) else 0.0
 
 
-_FILL_KEYS = ("energy_j_filled", "filled_uncertainty_j", "unfilled")
+_FILL_KEYS: tuple[Literal["energy_j_filled", "filled_uncertainty_j", "unfilled"], ...] = (
+    "energy_j_filled", "filled_uncertainty_j", "unfilled")
+
+
+class _FillKeys(TypedDict, total=False):
+    """The phase keys the fill rule adds (see :class:`~scer_hf.core.records.PhaseRecord`)."""
+
+    energy_j_filled: dict[str, float]
+    filled_uncertainty_j: float
+    unfilled: list[str]
+
+
+class _ErrorCounts(TypedDict, total=False):
+    error_counts: dict[str, int]
 
 
 def _total_j(measured: Mapping[str, float], f: Fill) -> float | None:
@@ -38,19 +51,21 @@ def _total_j(measured: Mapping[str, float], f: Fill) -> float | None:
     return None if f.unfilled else _num(sum(measured.values()) + f.total_j)
 
 
-def _fill_keys(f: Fill) -> dict[str, Any]:
+def _fill_keys(f: Fill) -> _FillKeys:
     """The phase keys the fill rule adds: the filled energy and its uncertainty, and what could not be filled."""
-    d: dict[str, Any] = {}
-    if f.energy_j:
-        d["energy_j_filled"] = {**{c: _num(v) for c, v in sorted(f.energy_j.items())}, "total": _num(f.total_j)}
-        d["filled_uncertainty_j"] = _num(f.uncertainty_j)
-    if f.unfilled:
-        d["unfilled"] = list(f.unfilled)
-    return d
+    filled: _FillKeys = {"energy_j_filled": {**{c: _num(v) for c, v in sorted(f.energy_j.items())},
+                                             "total": _num(f.total_j)},
+                         "filled_uncertainty_j": _num(f.uncertainty_j)} if f.energy_j else {}
+    return {**filled, "unfilled": list(f.unfilled)} if f.unfilled else filled
+
+
+def _error_counts(m: Measurement) -> _ErrorCounts:
+    """``error_counts`` when some error happened more than once (the tally of :attr:`Measurement.error_counts`)."""
+    return {"error_counts": dict(m.error_counts)} if any(n > 1 for n in m.error_counts.values()) else {}
 
 
 def phase_from_measurement(m: Measurement, carbon: CarbonIntensity, kind: str,
-                           run_power: Mapping[str, float] | None = None) -> dict[str, Any]:
+                           run_power: Mapping[str, float] | None = None) -> PhaseRecord:
     """The JSON form of one phase: measured energy per component, the filled part apart, the coverage.
 
     ``energy_j.total`` is measured plus filled energy (:func:`scer_hf.core.coverage.fill`; *run_power* is the
@@ -58,10 +73,10 @@ def phase_from_measurement(m: Measurement, carbon: CarbonIntensity, kind: str,
     filled: a false zero is never written."""
     cov = m.cov
     f = fill(cov, m.energy_j, run_power)
-    energy: dict[str, Any] = {k: _num(v) for k, v in sorted(m.energy_j.items())}
-    total = _total_j(energy, f)
-    energy["total"] = total
-    d: dict[str, Any] = {
+    measured = {k: _num(v) for k, v in sorted(m.energy_j.items())}
+    total = _total_j(measured, f)
+    energy: dict[str, float | None] = {**measured, "total": total}
+    d: PhaseRecord = {
         "name": m.name,
         "kind": kind,
         "parent": m.parent,
@@ -74,27 +89,26 @@ def phase_from_measurement(m: Measurement, carbon: CarbonIntensity, kind: str,
         "windows": m.windows,
         "errors": list(m.errors),
         "coverage": cov.to_dict(),
+        **_fill_keys(f),
+        **_error_counts(m),
     }
-    d.update(_fill_keys(f))
-    if any(n > 1 for n in m.error_counts.values()):
-        d["error_counts"] = dict(m.error_counts)
     return d
 
 
 def phases_from_measurements(ms: Sequence[Measurement], carbon: CarbonIntensity,
-                             kind_of: Any) -> list[dict[str, Any]]:
+                             kind_of: Callable[[str], str]) -> list[PhaseRecord]:
     """:func:`phase_from_measurement` for a run's phases, with the run's mean power for gaps a phase cannot fill."""
     top = top_level(ms)
     power = run_power_w((m.cov for m in top), (m.energy_j for m in top)) \
-        if not all(_self_contained(m) for m in ms) else None
+        if not all(self_contained(m) for m in ms) else None
     return [phase_from_measurement(m, carbon, kind_of(m.name), power) for m in ms]
 
 
-def _measured_of(p: Mapping[str, Any]) -> dict[str, float]:
+def _measured_of(p: PhaseRecord) -> dict[str, float]:
     return {c: float(v) for c, v in p["energy_j"].items() if c != "total" and v is not None}
 
 
-def refill(phases: list[dict[str, Any]], carbon: CarbonIntensity) -> None:
+def refill(phases: list[PhaseRecord], carbon: CarbonIntensity) -> None:
     """Recompute, in place, what the fill rule derives in phases given as JSON (a report rebuilt from its phases,
     as ``scer-hf verify`` does): each phase's total, filled energy, its uncertainty and what could not be filled.
     Phases written before coverage existed are left as they are."""
@@ -107,13 +121,13 @@ def refill(phases: list[dict[str, Any]], carbon: CarbonIntensity) -> None:
             _refill_phase(p, cov, power, carbon)
 
 
-def _coverages(phases: Sequence[Mapping[str, Any]]) -> dict[int, Coverage]:
+def _coverages(phases: Sequence[PhaseRecord]) -> dict[int, Coverage]:
     """The coverage of each phase that has one (by ``id``); phases written before coverage existed have none."""
-    return {id(p): Coverage.from_dict(p["coverage"]) for p in phases
-            if isinstance(p.get("coverage"), Mapping) and "components" in p["coverage"]}
+    covs = ((id(p), p.get("coverage")) for p in phases)
+    return {i: Coverage.from_dict(c) for i, c in covs if isinstance(c, Mapping) and "components" in c}
 
 
-def _refill_phase(p: dict[str, Any], cov: Coverage, power: Mapping[str, float], carbon: CarbonIntensity) -> None:
+def _refill_phase(p: PhaseRecord, cov: Coverage, power: Mapping[str, float], carbon: CarbonIntensity) -> None:
     """One phase's total, fill keys and CO2e recomputed from its measured energy and coverage (in place)."""
     energy = _measured_of(p)
     f = fill(cov, energy, power)
@@ -126,13 +140,12 @@ def _refill_phase(p: dict[str, Any], cov: Coverage, power: Mapping[str, float], 
     p["co2e_g"] = None if total is None else total / J_PER_KWH * carbon.pue * g
 
 
-def phase_coverage(p: Mapping[str, Any]) -> Mapping[str, Any]:
+def phase_coverage(p: Mapping[str, Any]) -> CoverageRecord:
     """A phase's coverage block; a phase written before coverage existed is all measured or all not."""
-    cov = p.get("coverage")
-    return cov if isinstance(cov, Mapping) else _legacy_coverage(p)
+    return p["coverage"] if isinstance(p.get("coverage"), Mapping) else _legacy_coverage(p)
 
 
-def _legacy_coverage(p: Mapping[str, Any]) -> dict[str, Any]:
+def _legacy_coverage(p: Mapping[str, Any]) -> CoverageRecord:
     """The coverage of a phase written before coverage existed: all measured, or nothing measured."""
     d = float(p.get("duration_s") or 0.0)
     windows = int(p.get("windows", 1))
@@ -143,12 +156,12 @@ def _legacy_coverage(p: Mapping[str, Any]) -> dict[str, Any]:
             "duration_s": d, "energy_j": dict(p["energy_j"]), "counts": dict(p.get("counts") or {})}
 
 
-def _meter_uncertainty_j(energy_j: Mapping[str, Any], rel_by_comp: Mapping[str, float]) -> float:
+def _meter_uncertainty_j(energy_j: Mapping[str, float | None], rel_by_comp: Mapping[str, float]) -> float:
     """Each component's energy times its meter's relative uncertainty, summed (the total and absent figures out)."""
     return sum(abs(v) * rel_by_comp.get(c, 0.0) for c, v in energy_j.items() if c != "total" and v is not None)
 
 
-def phase_uncertainty(phase: Mapping[str, Any], rel_by_comp: Mapping[str, float]) -> float:
+def phase_uncertainty(phase: PhaseRecord, rel_by_comp: Mapping[str, float]) -> float:
     """A phase's energy uncertainty: the meters' on measured and filled energy, plus the fill's own spread."""
     return _meter_uncertainty_j(phase["energy_j"], rel_by_comp) + \
         _meter_uncertainty_j(phase.get("energy_j_filled") or {}, rel_by_comp) + \
@@ -156,70 +169,7 @@ def phase_uncertainty(phase: Mapping[str, Any], rel_by_comp: Mapping[str, float]
 
 
 
-class PhaseRows:
-    """Rows of the finished phases of one growing run, made once (see the module docstring).
-
-    A finished phase is identified by its final :class:`Measurement` object; its row is kept only when it needs
-    nothing from the rest of the run (its gaps, if any, are filled from its own power), so a later report gives
-    exactly the row a fresh conversion would. ``line`` is the row encoded for the report file.
-    """
-
-    def __init__(self) -> None:
-        self._rows: dict[str, tuple[Measurement, dict[str, Any], str]] = {}
-        self.totals: dict[Any, Any] = {}  # the finished rows' sums, kept by scer_hf.core.report
-
-    def rows(self, ms: Sequence[Measurement], carbon: CarbonIntensity, kind_of: Callable[[str], str],
-             final: Callable[[Measurement], bool]) -> tuple[list[dict[str, Any]], list[str | None]]:
-        """(rows, encoded lines or None) for *ms*; *final*: whether a measurement will not change any more."""
-        top = top_level(ms)
-        power: dict[str, float] | None = None
-        rows: list[dict[str, Any]] = []
-        lines: list[str | None] = []
-        for m in ms:
-            hit = self._hit(m)
-            if hit is not None:
-                rows.append(hit[0])
-                lines.append(hit[1])
-                continue
-            if power is None and not _self_contained(m):  # only a gap this phase cannot fill needs the run
-                power = run_power_w((x.cov for x in top), (x.energy_j for x in top))
-            rows.append(self._convert(m, carbon, kind_of, final, power))
-            lines.append(None)
-        return rows, lines
-
-    def _hit(self, m: Measurement) -> tuple[dict[str, Any], str] | None:
-        """The kept (row, line) of *m* when it is the same finished measurement, else None."""
-        hit = self._rows.get(m.name)
-        return (hit[1], hit[2]) if hit is not None and hit[0] is m else None
-
-    def _convert(self, m: Measurement, carbon: CarbonIntensity, kind_of: Callable[[str], str],
-                 final: Callable[[Measurement], bool], power: Mapping[str, float] | None) -> dict[str, Any]:
-        """A fresh row for *m*, kept when the phase is final and needs nothing from the rest of the run."""
-        row = phase_from_measurement(m, carbon, kind_of(m.name), power)
-        if final(m) and _self_contained(m):
-            self._rows[m.name] = (m, row, "")
-        return row
-
-    def remember_lines(self, rows: Sequence[Mapping[str, Any]]) -> list[str | None]:
-        """Encode (once) the cached rows among *rows* (after their uncertainty was set); None for the others."""
-        out: list[str | None] = []
-        for row in rows:
-            hit = self._rows.get(str(row.get("name")))
-            if hit is None or hit[1] is not row:
-                out.append(None)
-                continue
-            if not hit[2]:
-                hit = (hit[0], hit[1], ENCODER.encode(row))
-                self._rows[str(row["name"])] = hit
-            out.append(hit[2])
-        return out
-
-    def cached(self, row: Mapping[str, Any]) -> bool:
-        hit = self._rows.get(str(row.get("name")))
-        return hit is not None and hit[1] is row
-
-
-def _self_contained(m: Measurement) -> bool:
+def self_contained(m: Measurement) -> bool:
     """Whether the phase's row needs nothing from the rest of the run (every gap fillable from its own power)."""
     cov = m.cov
     return all(cov.component_s.get(c, 0.0) > 0 for c, gap in cov.gap_s.items() if gap > 0)

@@ -17,7 +17,7 @@ import json
 import os
 import platform
 import uuid
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -31,11 +31,14 @@ from . import report_schema as _report_schema
 from .carbon import CarbonIntensity, carbon_intensity
 from .derive import Totals, derive, report_coverage
 from .embodied import Embodied
-from .phases import ENCODER, PhaseRows, phase_coverage, phase_from_measurement, phases_from_measurements, refill
+from .phase_rows import CachedTotals, PhaseRows
+from .phases import ENCODER, phase_coverage, phase_from_measurement, phases_from_measurements, refill
+from .records import PhaseRecord
 from .report_views import (
     BenchmarkView,
     EmbodiedView,
     ExtraView,
+    MeterView,
     ModelView,
     ProvenanceView,
     ReportView,
@@ -95,23 +98,24 @@ class Report:
         carbon = carbon or carbon_intensity()
         kinds = dict(kinds or {})
         phases = _phases(list(measurements), carbon, lambda n: kinds.get(n, boundary), rows, final)
-        prov = _provenance(provenance, phases)
+        meters = [MeterView.from_dict(m) for m in (provenance or {}).get("meters", [])]
+        prov = _provenance(provenance, meters, phases)
+        totals = _totals(phases, boundary, meters, rows)
         data: dict[str, Any] = {
             "schema": SCHEMA,
             "schema_version": SCHEMA_VERSION,
             "run_id": run_id or uuid.uuid4().hex,
             "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-            "status": status,
+            "status": _status(status, totals.partial),
             "model": {"id": None, "parameters": None, "task": None, **dict(model or {})},
             "boundary": boundary,
             "phases": phases,
             "carbon": carbon.to_dict(),
             "provenance": prov,
-            **_optional_blocks(benchmark, extra),
+            **({"benchmark": dict(benchmark)} if benchmark is not None else {}),
+            **({"extra": dict(extra)} if extra else {}),  # the extra block when not empty
+            **derive(totals, carbon, embodied, meters, functional_units),
         }
-        totals = _totals(phases, boundary, prov.get("meters", []), rows)
-        data.update(derive(totals, carbon, embodied, prov.get("meters", []), functional_units))
-        data["status"] = _status(status, totals.partial)
         report = cls._trusted(data)
         if rows is not None:
             report._lines = rows.remember_lines(phases)
@@ -273,20 +277,28 @@ def _opt_float(x: Any) -> float | None:
     return None if x is None else float(x)
 
 
-def _phases(items: list[Measurement | Mapping[str, Any]], carbon: CarbonIntensity, kind_of: Any,
-            rows: PhaseRows | None, final: Any) -> list[dict[str, Any]]:
+def _phases(items: list[Measurement | Mapping[str, Any]], carbon: CarbonIntensity, kind_of: Callable[[str], str],
+            rows: PhaseRows | None, final: Callable[[Measurement], bool] | None) -> list[PhaseRecord]:
     """The report's phases, in order: measurements converted (through *rows*, each finished phase once), phase
     dicts taken as given and their figures refilled at this carbon intensity."""
     ms = [m for m in items if isinstance(m, Measurement)]
     converted = iter(_converted(ms, carbon, kind_of, rows, final))
-    phases = [next(converted) if isinstance(m, Measurement) else dict(m) for m in items]
+    phases = [next(converted) if isinstance(m, Measurement) else _given_phase(m) for m in items]
     if len(ms) < len(items):
         refill([p for p, m in zip(phases, items, strict=True) if not isinstance(m, Measurement)], carbon)
     return phases
 
 
-def _converted(ms: list[Measurement], carbon: CarbonIntensity, kind_of: Any, rows: PhaseRows | None,
-               final: Any) -> list[dict[str, Any]]:
+def _given_phase(m: Mapping[str, Any]) -> PhaseRecord:
+    """A phase given as a dict (another report's, as ``scer-hf verify`` and the distributed combine pass them):
+    a copy in JSON types, so that refilling it leaves the caller's dict as it was; the report's schema checks it
+    once the report is built."""
+    phase: PhaseRecord = json.loads(json.dumps(m))
+    return phase
+
+
+def _converted(ms: list[Measurement], carbon: CarbonIntensity, kind_of: Callable[[str], str],
+               rows: PhaseRows | None, final: Callable[[Measurement], bool] | None) -> list[PhaseRecord]:
     """The measurements as phase rows: through *rows* (each finished phase converted once) when the caller keeps
     them, else each converted now."""
     if rows is not None and ms:
@@ -298,49 +310,37 @@ def _never_final(m: Measurement) -> bool:
     return False
 
 
-def _optional_blocks(benchmark: Mapping[str, Any] | None, extra: Mapping[str, Any] | None) -> dict[str, Any]:
-    """The benchmark block when given, the extra block when not empty."""
-    out: dict[str, Any] = {}
-    if benchmark is not None:
-        out["benchmark"] = dict(benchmark)
-    if extra:
-        out["extra"] = dict(extra)
-    return out
-
-
 def _status(status: str, partial: bool) -> str:
     """A run reported complete is "partial" unless fully measured (nested phases included)."""
     return "partial" if status == "complete" and partial else status
 
 
-def _provenance(provenance: Mapping[str, Any] | None, phases: list[dict[str, Any]]) -> dict[str, Any]:
-    """The tool, the platform, which meter measured each component and how; estimated when any meter estimates."""
-    prov = dict(provenance or {})
-    prov.setdefault("tool", f"scer-hf {__version__}")
-    prov.setdefault("python", platform.python_version())
-    prov.setdefault("platform", platform.platform())
-    meters = prov.get("meters", [])
-    prov.setdefault("components", {c: {"meter": m.get("meter"), "method": m.get("method")}
-                                   for m in meters for c in m.get("components", [])})
-    prov["method"] = _method(phases)
-    prov["estimated"] = any(m.get("method") == "estimate" for m in meters) or prov["method"] in ("estimate", "mixed")
-    if prov["estimated"]:
-        prov["note"] = "ESTIMATE: some or all energy is estimated, not read from hardware counters"
-    return prov
+def _provenance(provenance: Mapping[str, Any] | None, meters: Sequence[MeterView],
+                phases: list[PhaseRecord]) -> dict[str, Any]:
+    """The tool, the platform, which meter measured each component and how; estimated when any meter estimates.
+    What the caller gave is kept (its keys first); *meters*: its ``meters``, read."""
+    given = dict(provenance or {})
+    defaults = {"tool": f"scer-hf {__version__}", "python": platform.python_version(), "platform": platform.platform(),
+                "components": {c: {"meter": m.meter, "method": m.method} for m in meters for c in m.components}}
+    method = _method(phases)
+    estimated = any(m.method == "estimate" for m in meters) or method in ("estimate", "mixed")
+    note = {"note": "ESTIMATE: some or all energy is estimated, not read from hardware counters"} if estimated else {}
+    return {**given, **{k: v for k, v in defaults.items() if k not in given}, "method": method,
+            "estimated": estimated, **note}
 
 
-def _method(phases: list[dict[str, Any]]) -> str:
+def _method(phases: list[PhaseRecord]) -> str:
     """The report's method: the phases' one method, "mixed" when they differ, "unmeasured" when none measured."""
-    methods = {p["method"] for p in phases} - {"unmeasured", "none", None}
+    methods = {p["method"] or "none" for p in phases} - {"unmeasured", "none"}
     if not methods:
         return "unmeasured"
     return methods.pop() if len(methods) == 1 else "mixed"
 
 
-def _totals(phases: list[dict[str, Any]], boundary: str, meters: Sequence[Mapping[str, Any]],
+def _totals(phases: list[PhaseRecord], boundary: str, meters: Sequence[MeterView],
             rows: PhaseRows | None) -> Totals:
     """The phases summed for :func:`scer_hf.core.derive.derive`; with *rows*, the finished phases' sums are kept."""
-    rel = {c: float(m.get("relative_uncertainty", 0.0)) for m in meters for c in m.get("components", [])}
+    rel = {c: m.relative_uncertainty for m in meters for c in m.components}
     if rows is None:
         t = Totals(boundary, rel)
         for p in phases:
@@ -353,31 +353,14 @@ def _totals(phases: list[dict[str, Any]], boundary: str, meters: Sequence[Mappin
     return t
 
 
-def _base(rows: PhaseRows, boundary: str, rel: dict[str, float]) -> _Base:
+def _base(rows: PhaseRows, boundary: str, rel: dict[str, float]) -> CachedTotals:
     """The kept sums of this run's finished phases (for this boundary and meters); started again when a row they
     hold is no longer cached."""
     key = (boundary, tuple(sorted(rel.items())))
     base = rows.totals.get(key)
     if base is None or any(not rows.cached(p) for p in base.rows_added):
-        base = rows.totals[key] = _Base(Totals(boundary, rel))
+        base = rows.totals[key] = CachedTotals(Totals(boundary, rel))
     return base
-
-
-class _Base:
-    """The sums of the cached (finished) rows of one run, each added once."""
-
-    def __init__(self, totals: Totals) -> None:
-        self.totals = totals
-        self.rows_added: list[dict[str, Any]] = []
-        self._ids: set[int] = set()
-
-    def add_cached(self, phases: list[dict[str, Any]], rows: PhaseRows) -> Totals:
-        for p in phases:
-            if rows.cached(p) and id(p) not in self._ids:
-                self.totals.add(p)
-                self._ids.add(id(p))
-                self.rows_added.append(p)
-        return self.totals
 
 
 def _dumps(d: Mapping[str, Any], lines: Sequence[str | None] | None = None) -> str:

@@ -89,6 +89,7 @@ class MeterView(_Kept):
     source: str | None = None
     components: tuple[str, ...] = ()
     relative_uncertainty: float = 0.0
+    uncertainty_basis: str = ""
     devices: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
 
     @classmethod
@@ -98,7 +99,13 @@ class MeterView(_Kept):
         return cls(block=m, meter=_opt_str(m.get("meter")), method=_opt_str(m.get("method")),
                    source=_opt_str(m.get("source")), components=_texts(m.get("components")),
                    relative_uncertainty=_opt_float(m.get("relative_uncertainty")) or 0.0,
+                   uncertainty_basis=_opt_str(m.get("uncertainty_basis")) or "",
                    devices=MappingProxyType({str(k): str(v) for k, v in devices.items() if v}))
+
+    @property
+    def label(self) -> str:
+        """The name the ``uncertainty.per_meter`` block keys this meter by ("?" for a meter that gave none)."""
+        return self.meter if self.meter is not None else "?"
 
 
 @dataclass(frozen=True)

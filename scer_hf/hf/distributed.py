@@ -18,7 +18,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, TypedDict
 
-from ..core.coverage import Coverage, fill
+from ..core.coverage import Coverage, CoverageState, fill
 from ..core.tracker import Measurement
 from ..core.views import top_level
 
@@ -175,7 +175,7 @@ class MeasurementDict(TypedDict):
     error_counts: dict[str, int]
     windows: int
     duration_s: float
-    coverage: dict[str, Any]  # core's Coverage.state(), read back by Coverage.from_state
+    coverage: CoverageState  # read back by Coverage.from_state
 
 
 Choices = dict[str, str] | dict[str, dict[str, str]]  # component -> choice; per ``rankN`` when distributed

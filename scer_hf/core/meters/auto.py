@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import functools
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from ...errors import MeterUnavailableError
@@ -56,48 +58,66 @@ def auto(
     use (tests pass fakes); by default each is imported when present.
     """
     meters: list[Meter] = []
-    choices: dict[str, str] = {}
-    soc = _apple(apple, choices) if host and gpu else None
+    estimate = functools.partial(EstimateMeter, **(estimate_kwargs or {}))
+    soc = _apple(apple) if host and gpu else None
     if soc is not None:
         meters.append(soc)
+        text = f"apple-silicon: {soc.source}"
+        picked = _Picked(text, text, text)
         if "dram:0" not in soc.components:
-            meters.append(EstimateMeter(include_cpu=False, include_ram=True, **(estimate_kwargs or {})))
-            choices["ram"] = "estimate (the chip reports no DRAM channel)"
-        logger.debug("scer-hf meters: %s", choices)
-        return MeterSet(meters, choices)
+            meters.append(estimate(include_cpu=False, include_ram=True))
+            picked.ram = "estimate (the chip reports no DRAM channel)"
+        return _done(meters, picked)
+    picked = _Picked(gpu="not measured by this process")
     if gpu:
-        m = _gpu(gpu_indices, nvml, amdsmi, choices)
+        m, picked.gpu = _gpu(gpu_indices, nvml, amdsmi)
         if m is not None:
             meters.append(m)
-    else:
-        choices["gpu"] = "not measured by this process"
     if host:
-        rapl: RaplMeter | None = None
-        try:
-            rapl = RaplMeter(powercap_root)
-        except MeterUnavailableError as exc:
-            choices["cpu"] = f"estimate (RAPL unavailable: {exc.reason})"
-        has_dram = rapl is not None and any(c.startswith("dram") for c in rapl.components)
-        if rapl is not None:
-            meters.append(rapl)
-            choices["cpu"] = f"rapl counter: {rapl.source}"
-        if rapl is None or not has_dram:
-            est = EstimateMeter(include_cpu=rapl is None, include_ram=True, **(estimate_kwargs or {}))
-            meters.append(est)
-            if rapl is not None:
-                choices["ram"] = "estimate (RAPL has no DRAM domain here)"
-            else:
-                choices["ram"] = "estimate"
-        else:
-            choices["ram"] = "rapl dram counter"
+        picked.cpu, picked.ram = _host(meters, powercap_root, estimate)
     else:
-        choices["cpu"] = choices["ram"] = "not measured by this process (measured once per node)"
+        picked.cpu = picked.ram = "not measured by this process (measured once per node)"
+    return _done(meters, picked)
+
+
+@dataclass
+class _Picked:
+    """What :func:`auto` picked for gpu, cpu and ram, and why (``MeterSet.choices``, in this order)."""
+
+    gpu: str | None = None
+    cpu: str | None = None
+    ram: str | None = None
+
+    def choices(self) -> dict[str, str]:
+        return {k: v for k, v in (("gpu", self.gpu), ("cpu", self.cpu), ("ram", self.ram)) if v is not None}
+
+
+def _done(meters: list[Meter], picked: _Picked) -> MeterSet:
+    choices = picked.choices()
     logger.debug("scer-hf meters: %s", choices)
     return MeterSet(meters, choices)
 
 
-def _gpu(gpu_indices: Sequence[int] | None, nvml: Any, amdsmi: Any, choices: dict[str, str]) -> Meter | None:
-    """NVML, else AMD SMI; None (and why) when neither finds a GPU for this process."""
+def _host(meters: list[Meter], powercap_root: str | None,
+          estimate: Callable[..., EstimateMeter]) -> tuple[str, str]:
+    """RAPL counters when readable, else the CPU estimate; the RAPL DRAM domain, else the RAM estimate (appended to
+    *meters*). (why cpu, why ram)."""
+    rapl: RaplMeter | None = None
+    try:
+        rapl = RaplMeter(powercap_root)
+    except MeterUnavailableError as exc:
+        cpu = f"estimate (RAPL unavailable: {exc.reason})"
+    else:
+        meters.append(rapl)
+        cpu = f"rapl counter: {rapl.source}"
+    if rapl is not None and any(c.startswith("dram") for c in rapl.components):
+        return cpu, "rapl dram counter"
+    meters.append(estimate(include_cpu=rapl is None, include_ram=True))
+    return cpu, "estimate (RAPL has no DRAM domain here)" if rapl is not None else "estimate"
+
+
+def _gpu(gpu_indices: Sequence[int] | None, nvml: Any, amdsmi: Any) -> tuple[Meter | None, str]:
+    """NVML, else AMD SMI, and why; None (and why) when neither finds a GPU for this process."""
     why = []
     for label, make in (("nvml", lambda: NvmlMeter(gpu_indices, nvml=nvml)),
                         ("amdsmi", lambda: AmdSmiMeter(gpu_indices, amdsmi=amdsmi))):
@@ -106,19 +126,13 @@ def _gpu(gpu_indices: Sequence[int] | None, nvml: Any, amdsmi: Any, choices: dic
         except MeterUnavailableError as exc:
             why.append(exc.reason)
             continue
-        choices["gpu"] = f"{label}: {m.source}"
-        return m
-    choices["gpu"] = f"none ({why[0]})" if why else "none"
-    return None
+        return m, f"{label}: {m.source}"
+    return None, f"none ({why[0]})" if why else "none"
 
 
-def _apple(apple: Any, choices: dict[str, str]) -> AppleSiliconMeter | None:
+def _apple(apple: Any) -> AppleSiliconMeter | None:
     """The Apple Silicon meter when this is a Mac with its counters (or *apple* is given), else None."""
     try:
-        m = AppleSiliconMeter(apple=apple)
+        return AppleSiliconMeter(apple=apple)
     except MeterUnavailableError:
         return None
-    text = f"apple-silicon: {m.source}"
-    choices.update(gpu=text, cpu=text)
-    choices["ram"] = text if "dram:0" in m.components else "estimate"
-    return m
