@@ -260,6 +260,7 @@ class LevelView(_Kept):
     responses_per_s: float | None = None
     responses_measured: int | None = None
     meter_uncertainty_rel: float | None = None
+    output_tokens_per_response: float | None = None
     latency_s: LatencyView = field(default_factory=LatencyView)
     ttft_s: LatencyView = field(default_factory=LatencyView)
 
@@ -277,6 +278,7 @@ class LevelView(_Kept):
                    responses_per_s=_opt_float(d.get("responses_per_s")),
                    responses_measured=int(measured) if isinstance(measured, int) else None,
                    meter_uncertainty_rel=_opt_float(d.get("meter_uncertainty_rel")),
+                   output_tokens_per_response=_opt_float(d.get("output_tokens_per_response")),
                    latency_s=LatencyView.from_dict(d.get("latency_s")),
                    ttft_s=LatencyView.from_dict(d.get("ttft_s")))
 

@@ -10,7 +10,9 @@ reference measures them). A report whose energy was not measured on this machine
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+
+from ..core.report_views import BenchmarkView, EndpointView, LevelView
+from ..core.views import PhaseView
 
 __all__ = ["REFERENCE_CONCURRENCY", "endpoint_phases"]
 
@@ -18,48 +20,41 @@ __all__ = ["REFERENCE_CONCURRENCY", "endpoint_phases"]
 REFERENCE_CONCURRENCY = 1
 
 
-def endpoint_phases(bench: Mapping[str, Any], phases: Sequence[dict[str, Any]]
-                    ) -> tuple[list[dict[str, Any]], list[str], str | None]:
+def endpoint_phases(bench: BenchmarkView, phases: Sequence[PhaseView]) -> tuple[list[PhaseView], list[str], str | None]:
     """(the phases to rate, notes, a reason not to rate) for an endpoint report; other reports pass through."""
-    if bench.get("mode") != "endpoint":
+    if not bench.served:
         return list(phases), [], None
-    ep = bench.get("endpoint") or {}
-    if ep.get("measured_here") is False:
-        return [], [], _remote_reason(ep)
-    levels = _levels_by_concurrency(bench)
+    if not bench.endpoint.measured_here:
+        return [], [], _remote_reason(bench.endpoint)
+    levels = {lv.concurrency: lv for lv in bench.levels}
     notes = _unrated_levels_notes(levels)
     ref = levels.get(REFERENCE_CONCURRENCY)
     if ref is None:
         return [], notes, ("not rated: no level matches a reference setting; AI Energy Score v1 measures one "
                            "query at a time, so add concurrency 1 (CLI: --concurrency 1,8,32)")
-    rated = [p for p in phases if p.get("name") == ref.get("phase")]
+    rated = [p for p in phases if p.name == ref.phase]
     head = (f"rated: the level at concurrency {REFERENCE_CONCURRENCY}, which matches the AI Energy Score "
             "setting (one query at a time), measured through the server's HTTP API")
-    return rated, [head, *notes, *_token_budget(ref, bench.get("max_new_tokens"))], None
+    return rated, [head, *notes, *_token_budget(ref, bench.max_new_tokens)], None
 
 
-def _remote_reason(ep: Mapping[str, Any]) -> str:
+def _remote_reason(ep: EndpointView) -> str:
     """Why an endpoint measured elsewhere (a remote server's energy) is not rated, and what to do."""
-    return (f"not rated: the energy was not measured here ({ep.get('energy') or 'a remote server'}); "
+    return (f"not rated: the energy was not measured here ({ep.energy or 'a remote server'}); "
             "run the benchmark on the server's machine against 127.0.0.1")
 
 
-def _levels_by_concurrency(bench: Mapping[str, Any]) -> dict[int, dict[str, Any]]:
-    """The benchmark's load levels, by their concurrency."""
-    return {int(lv.get("concurrency", 0)): lv for lv in bench.get("levels") or [] if isinstance(lv, dict)}
-
-
-def _unrated_levels_notes(levels: Mapping[int, Any]) -> list[str]:
+def _unrated_levels_notes(levels: Mapping[int, LevelView]) -> list[str]:
     """A note on the levels no reference measures (any concurrency but the reference's): shown, not rated."""
     others = sorted(c for c in levels if c != REFERENCE_CONCURRENCY)
     return [(f"levels at concurrency {', '.join(map(str, others))}: shown, not rated (no reference "
              "measures them; AI Energy Score v1 measures one query at a time)")] if others else []
 
 
-def _token_budget(ref: Mapping[str, Any], budget: Any) -> list[str]:
+def _token_budget(ref: LevelView, budget: int | None) -> list[str]:
     """Not comparable when the responses did not have the setting's token budget."""
-    per = ref.get("output_tokens_per_response")
-    if budget and per is not None and abs(float(per) - float(budget)) > 1e-9:
+    per = ref.output_tokens_per_response
+    if budget and per is not None and abs(per - float(budget)) > 1e-9:
         return [(f"not comparable: responses averaged {per:.3g} output tokens; AI Energy Score generates "
                 f"exactly {budget} (the server may stop early at an end-of-sequence token)")]
     return []

@@ -201,11 +201,7 @@ class _Run:
 
     def endpoint_phases(self, phases: list[PhaseView]) -> tuple[list[PhaseView], list[str], str | None]:
         """:func:`~scer_hf.rating.levels.endpoint_phases` of these phases: a served curve rates like with like."""
-        if self.view.benchmark is None:
-            return phases, [], None
-        rated, notes, not_rated = endpoint_phases(self.bench.to_dict(), [self.report.phase(p.name) for p in phases])
-        names = {str(q["name"]) for q in rated}
-        return [p for p in phases if p.name in names], notes, not_rated
+        return endpoint_phases(self.bench, phases)
 
 
 def _inference(report: Report, path: str | None, task: str | None, peers: list[ReferenceRow]) -> PhaseRating:
