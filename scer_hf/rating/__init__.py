@@ -15,7 +15,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypedDict
 
 from ..core.bounds import PARAMETERS, check
 from ..core.report import Report
@@ -104,9 +104,9 @@ def rate(
     if parameters is not None:  # a count from outside: within scer_hf.core.bounds.PARAMETERS
         parameters = check(PARAMETERS, parameters, name="parameters", error=RatingError,
                            hint="; give the model's parameter count, e.g. 7e9")
-    asked = _Asked({"task": task, "include_secondary": include_secondary, "include_modelled": include_modelled,
-                    "include_derived": include_derived, "extra": extra}, hub, modelled, parameters,
-                    include_third_party)
+    flags = _Flags(task=task, include_secondary=include_secondary, include_modelled=include_modelled,
+                   include_derived=include_derived, extra=extra)
+    asked = _Asked(flags, hub, modelled, parameters, include_third_party)
     for step in RATE_STEPS:
         rating = step(x, asked)
         if rating is not None:
@@ -114,11 +114,21 @@ def rate(
     raise AssertionError("model_id always answers")  # pragma: no cover
 
 
+class _Flags(TypedDict):
+    """The options of :func:`rate` that every kind of rating takes (passed on as keywords)."""
+
+    task: str | None
+    include_secondary: bool
+    include_modelled: bool
+    include_derived: bool
+    extra: Any  # reference.rows(extra=): a path or rows
+
+
 @dataclass(frozen=True)
 class _Asked:
     """The options of one :func:`rate` call, as each step passes them on."""
 
-    flags: dict[str, Any]  # task, include_secondary, include_modelled, include_derived, extra
+    flags: _Flags
     hub: bool | None
     modelled: bool
     parameters: float | None
