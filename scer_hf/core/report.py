@@ -36,7 +36,6 @@ from .phases import ENCODER, phase_coverage, phase_from_measurement, phases_from
 from .records import PhaseRecord
 from .report_views import (
     BenchmarkView,
-    EmbodiedView,
     ExtraView,
     MeterView,
     ModelView,
@@ -44,6 +43,7 @@ from .report_views import (
     ReportView,
     SciView,
     UncertaintyView,
+    embodied_of,
 )
 from .sci import FunctionalUnit
 from .tracker import Measurement
@@ -178,8 +178,8 @@ class Report:
                                doc="The meters, method and declared hardware (:class:`ProvenanceView`).")
     sci_view = property(lambda self: SciView.of(self._d["sci"]),
                         doc="The SCI headline as a :class:`~scer_hf.core.report_views.SciView`; None without one.")
-    embodied_view = property(lambda self: EmbodiedView.from_dict(self._d.get("embodied")),
-                             doc="Embodied emissions (:class:`~scer_hf.core.report_views.EmbodiedView`).")
+    embodied_view = property(lambda self: embodied_of(self._d.get("embodied")),
+                             doc="Embodied emissions (:class:`~scer_hf.core.embodied.Embodied`).")
     uncertainty_view = property(lambda self: UncertaintyView.from_dict(self._d.get("uncertainty")),
                                 doc="The +- figures (:class:`~scer_hf.core.report_views.UncertaintyView`).")
     benchmark_view = property(lambda self: BenchmarkView.from_dict(self._d["benchmark"])

@@ -15,9 +15,10 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
+from .embodied import Embodied
 from .views import CoverageView, PhaseView, _frozen_map, _opt_float, _texts
 
-__all__ = ["ModelView", "MeterView", "ProvenanceView", "SciView", "EmbodiedView", "UncertaintyView",
+__all__ = ["ModelView", "MeterView", "ProvenanceView", "SciView", "embodied_of", "UncertaintyView",
            "IntervalView", "LatencyView", "LevelView", "EndpointView", "BenchmarkView", "ExtraView", "PerUnitView",
            "QualityView", "CarbonView", "ReportView"]
 
@@ -165,32 +166,17 @@ class SciView(_Kept):
         return cls.from_dict(d) if isinstance(d, Mapping) and d else None
 
 
-@dataclass(frozen=True)
-class EmbodiedView(_Kept):
-    """The ``embodied`` block: whether embodied emissions are counted, their grams, hardware and source."""
-
-    included: bool = False
-    embodied_g: float | None = None
-    hardware: str | None = None
-    te_kgco2e: float | None = None
-    lifetime_years: float | None = None
-    time_reserved_s: float | None = None
-    resource_share: float | None = None
-    scope: str | None = None
-    source: str | None = None
-    reason: str | None = None
-
-    @classmethod
-    def from_dict(cls, d: object) -> EmbodiedView:
-        e = _block(d)
-        hw = e.get("hardware")
-        return cls(block=e, included=bool(e.get("included")), embodied_g=_opt_float(e.get("embodied_g")),
-                   hardware=str(hw) if hw else None, te_kgco2e=_opt_float(e.get("te_kgco2e")),
-                   lifetime_years=_opt_float(e.get("lifetime_years")),
-                   time_reserved_s=_opt_float(e.get("time_reserved_s")),
-                   resource_share=_opt_float(e.get("resource_share")), scope=_opt_str(e.get("scope")),
-                   source=_opt_str(e.get("source")),
-                   reason=_opt_str(e.get("reason")))
+def embodied_of(d: object) -> Embodied:
+    """The ``embodied`` block as :class:`~scer_hf.core.embodied.Embodied` (what the build wrote it from); a field
+    absent or of another type reads as None, and a block absent as not included."""
+    e = _block(d)
+    hw = e.get("hardware")
+    return Embodied(included=bool(e.get("included")), embodied_g=_opt_float(e.get("embodied_g")),
+                    hardware=str(hw) if hw else None, te_kgco2e=_opt_float(e.get("te_kgco2e")),
+                    lifetime_years=_opt_float(e.get("lifetime_years")),
+                    time_reserved_s=_opt_float(e.get("time_reserved_s")),
+                    resource_share=_opt_float(e.get("resource_share")), scope=_opt_str(e.get("scope")),
+                    source=_opt_str(e.get("source")), reason=_opt_str(e.get("reason")))
 
 
 @dataclass(frozen=True)
@@ -459,7 +445,7 @@ class ReportView:
     sci: SciView | None = None
     sci_alternatives: tuple[SciView, ...] = ()
     uncertainty: UncertaintyView = field(default_factory=UncertaintyView)
-    embodied: EmbodiedView = field(default_factory=EmbodiedView)
+    embodied: Embodied = field(default_factory=lambda: Embodied(False, None))
     benchmark: BenchmarkView | None = None
     extra: ExtraView = field(default_factory=ExtraView)
     coverage: CoverageView | None = None
@@ -481,7 +467,7 @@ class ReportView:
             sci_alternatives=tuple(SciView.from_dict(s) for s in alts if isinstance(s, Mapping))
             if isinstance(alts, list) else (),
             uncertainty=UncertaintyView.from_dict(d.get("uncertainty")),
-            embodied=EmbodiedView.from_dict(d.get("embodied")),
+            embodied=embodied_of(d.get("embodied")),
             benchmark=BenchmarkView.from_dict(bench) if isinstance(bench, Mapping) else None,
             extra=ExtraView.from_dict(d.get("extra")),
             coverage=CoverageView.from_dict(cov) if isinstance(cov, Mapping) else None,

@@ -23,11 +23,7 @@ __all__ = ["verify_report"]
 
 def _recorded_embodied(r: ReportView) -> Embodied | None:
     """The embodied emissions as the report records them, when included."""
-    e = r.embodied
-    return Embodied(included=True, embodied_g=e.embodied_g, hardware=e.hardware, te_kgco2e=e.te_kgco2e,
-                    lifetime_years=e.lifetime_years, time_reserved_s=e.time_reserved_s,
-                    resource_share=e.resource_share, scope=e.scope, source=e.source,
-                    reason=e.reason) if e.included else None
+    return r.embodied if r.embodied.included else None
 
 
 def _recorded_units(r: ReportView) -> list[FunctionalUnit] | None:
