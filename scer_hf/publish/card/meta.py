@@ -10,7 +10,7 @@ wrote (a field written as ``null`` is not a missing one), and ``written`` keeps 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -34,11 +34,12 @@ class CardSci:
     shown_value: object
     shown_unit: object
     keys: frozenset[str]
+    written: Mapping[str, Any]  # as the card holds it (the section renders it)
 
     @classmethod
     def from_dict(cls, m: Mapping[str, Any]) -> CardSci:
         return cls(m.get("value"), m.get("unit"), m.get("version"), m.get("shown_value"), m.get("shown_unit"),
-                   _keys(m))
+                   _keys(m), m)
 
 
 @dataclass(frozen=True)
@@ -48,10 +49,11 @@ class CardGrid:
     g_per_kwh: object
     pue: object
     keys: frozenset[str]
+    written: Mapping[str, Any]
 
     @classmethod
     def from_dict(cls, m: Mapping[str, Any]) -> CardGrid:
-        return cls(m.get("g_per_kwh"), m.get("pue"), _keys(m))
+        return cls(m.get("g_per_kwh"), m.get("pue"), _keys(m), m)
 
 
 @dataclass(frozen=True)
@@ -61,6 +63,7 @@ class CardPhase:
     written: object  # the item as the card holds it
     is_entry: bool
     name: object
+    parent: object
     energy_j: object
     co2e_g: object
     keys: frozenset[str]
@@ -68,15 +71,15 @@ class CardPhase:
     @classmethod
     def from_item(cls, item: object) -> CardPhase:
         if not isinstance(item, Mapping):
-            return cls(item, False, None, None, None, frozenset())
-        return cls(item, True, item.get("name"), item.get("energy_j"), item.get("co2e_g"), _keys(item))
+            return cls(item, False, None, None, None, None, frozenset())
+        return cls(item, True, item.get("name"), item.get("parent"), item.get("energy_j"), item.get("co2e_g"),
+                   _keys(item))
 
 
 def _items(v: object) -> tuple[object, ...]:
     """The items a reader iterates over in ``v or []``: a list's, a mapping's keys, a string's characters."""
-    if not v:
-        return ()
-    return tuple(v) if isinstance(v, (list, tuple, str, Mapping)) else ()
+    items = v or ()
+    return tuple(items) if isinstance(items, Iterable) else ()  # any YAML value: a non-iterable one has no items
 
 
 @dataclass(frozen=True)
@@ -94,22 +97,25 @@ class CardBoundary:
     sci_written: object  # ``sci`` as the card holds it (a scalar there is a figure verify reports)
     grid: CardGrid | None
     grid_written: object
-    phases: tuple[CardPhase, ...]
+    phases: tuple[CardPhase, ...]  # the items of ``phases`` (a reader of a hand-edited card sees what is there)
+    phases_written: object
     facts: object  # compared as written with the facts recomputed (a list when scer-hf wrote it)
+    sources: object
     label: object
     manifest: object
     keys: frozenset[str]
 
     @classmethod
     def from_dict(cls, m: Mapping[str, Any]) -> CardBoundary:
-        sci, grid = m.get("sci"), m.get("grid")
+        sci, grid, phases = m.get("sci"), m.get("grid"), m.get("phases")
         return cls(
             written=m, report_digest=m.get("report_digest"), energy_j=m.get("energy_j"), co2e_g=m.get("co2e_g"),
             embodied_g=m.get("embodied_g"), method=m.get("method"), estimated=m.get("estimated"),
             sci=CardSci.from_dict(sci) if isinstance(sci, Mapping) else None, sci_written=sci,
             grid=CardGrid.from_dict(grid) if isinstance(grid, Mapping) else None, grid_written=grid,
-            phases=tuple(CardPhase.from_item(x) for x in _items(m.get("phases"))), facts=m.get("facts"),
-            label=m.get("label"), manifest=m.get("manifest"), keys=_keys(m))
+            phases=tuple(CardPhase.from_item(x) for x in _items(phases)), phases_written=phases,
+            facts=m.get("facts"), sources=m.get("sources"), label=m.get("label"), manifest=m.get("manifest"),
+            keys=_keys(m))
 
     @property
     def links(self) -> dict[str, object]:
@@ -147,6 +153,7 @@ class ScerBlock:
     inference: CardBoundary | None
     rating_written: object
     ratings: Mapping[str, CardRating]  # by boundary, only those that are mappings
+    rated: frozenset[str]  # the boundaries ``rating`` has an entry for, of any type
 
     @classmethod
     def from_yaml(cls, v: object) -> ScerBlock | None:
@@ -157,16 +164,17 @@ class ScerBlock:
         rating = v.get("rating")
         ratings = ({b: CardRating.from_dict(r) for b, r in rating.items() if isinstance(r, Mapping)}
                    if isinstance(rating, Mapping) else {})
-        return cls(v, v.get("schema_version"), entries.get("training"), entries.get("inference"), rating, ratings)
+        return cls(v, v.get("schema_version"), entries.get("training"), entries.get("inference"), rating, ratings,
+                   _keys(rating) if isinstance(rating, Mapping) else frozenset())
 
     def boundary(self, b: str) -> CardBoundary | None:
         """The entry of boundary *b* (``training`` or ``inference``), None when the card has none."""
         return self.training if b == "training" else self.inference if b == "inference" else None
 
     @property
-    def boundaries(self) -> list[str]:
-        """The boundaries the block carries, training first."""
-        return [b for b in BOUNDARIES if self.boundary(b) is not None]
+    def entries(self) -> list[tuple[str, CardBoundary]]:
+        """The boundaries the block carries with their entries, training first."""
+        return [(b, e) for b in BOUNDARIES if (e := self.boundary(b)) is not None]
 
 
 @dataclass(frozen=True)
