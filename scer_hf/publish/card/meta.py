@@ -75,6 +75,10 @@ class CardPhase:
         return cls(item, True, item.get("name"), item.get("parent"), item.get("energy_j"), item.get("co2e_g"),
                    _keys(item))
 
+    def row(self, **extra: object) -> dict[str, object]:
+        """The phase's entry as the card holds it, with *extra* keys (the section's row, with its depth)."""
+        return {**self.written, **extra} if isinstance(self.written, Mapping) else dict(extra)
+
 
 def _items(v: object) -> tuple[object, ...]:
     """The items a reader iterates over in ``v or []``: a list's, a mapping's keys, a string's characters."""
