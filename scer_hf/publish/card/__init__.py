@@ -32,6 +32,7 @@ from ...rating.result import Rating
 from ..inputs import rating_of
 from . import content as _c
 from . import hub as _hub
+from .entry import Co2Entry
 from .meta import CardMeta
 from .splice import (
     REMOVE,
@@ -194,11 +195,11 @@ def _co2_value(card: SplitCard, meta: CardMeta, report: Report, overwrite: bool)
     """What the card's ``co2_eq_emissions`` becomes: this training report's figure (someone else's kept unless
     *overwrite*), :data:`REMOVE` for our earlier figure when this report has none to publish, else None (unchanged).
     """
-    co2 = _c.co2_entry(report)
-    if co2 is not None:
+    entry = Co2Entry.of(report)
+    if entry is not None:
         for old in occurrences(card, "co2_eq_emissions") or [None]:  # a duplicate key is checked too
-            _c.check_co2(old, co2, overwrite)
-        return co2
+            _c.check_co2(old, entry, overwrite)
+        return entry.to_dict()
     if report.boundary == "training" and _c.is_ours_co2(meta.co2):
         return REMOVE  # our earlier figure no longer stands: this report has none to publish
     return None

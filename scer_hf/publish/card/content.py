@@ -177,13 +177,13 @@ def _our_block(existing: object, overwrite: bool) -> ScerBlock | None:
     return block if ours else None
 
 
-def check_co2(existing: Any, new: Mapping[str, Any], overwrite: bool) -> None:
+def check_co2(existing: object, new: Co2Entry, overwrite: bool) -> None:
     """Refuse to replace someone else's ``co2_eq_emissions`` unless ``overwrite``."""
-    if existing is None or overwrite or _ours_co2(existing) or existing == new:
+    if existing is None or overwrite or _ours_co2(existing) or existing == new.to_dict():
         return
     raise CardConflictError(
         f"the card already has co2_eq_emissions = {json.dumps(existing, default=str)[:200]} (not written by "
-        f"scer-hf); scer-hf would write emissions = {new['emissions']} g. Pass overwrite=True "
+        f"scer-hf); scer-hf would write emissions = {new.emissions} g. Pass overwrite=True "
         "(CLI: --overwrite) to replace it")
 
 
