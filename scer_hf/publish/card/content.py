@@ -35,7 +35,7 @@ import math
 from collections.abc import Callable, Mapping
 from functools import lru_cache
 from importlib import resources
-from typing import Any
+from typing import Any, TypedDict
 
 from ...core import fmt as _fmt
 from ...core.report import Report
@@ -237,7 +237,7 @@ def _is_num(x: Any) -> bool:
     return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
 
 
-def _tree_rows(phases: list[CardPhase]) -> list[dict[str, Any]]:
+def _tree_rows(phases: list[CardPhase]) -> list[dict[str, object]]:
     """Phases in tree order (each parent followed by its children), with their depth: each row the phase's entry
     as the card holds it, for the template."""
     def key(v: object) -> object:  # names from a card's YAML may be lists or mappings
@@ -248,7 +248,7 @@ def _tree_rows(phases: list[CardPhase]) -> list[dict[str, Any]]:
     for p in phases:
         parent = key(p.parent) if key(p.parent) in names else None
         kids.setdefault(parent, []).append(p)
-    out: list[dict[str, Any]] = []
+    out: list[dict[str, object]] = []
 
     def walk(parent: object, depth: int) -> None:
         for p in kids.get(parent, []):
@@ -284,21 +284,32 @@ def render_section(scer: Mapping[str, Any], co2: Any, label: str | None = None) 
     return text.rstrip("\n")
 
 
-def _section_phase(b: str, entry: CardBoundary, r: CardRating | None, label: str | None) -> dict[str, Any]:
+class _SectionPhase(TypedDict):
+    """One boundary of the section as the template reads it."""
+
+    boundary: str
+    entry: dict[str, object]  # the card's entry, each field the template reads of the type it expects
+    rows: list[dict[str, object]]  # the phase entries in tree order, each with its depth
+    label: Any  # the label's link (markup of our own), or None
+    fam: str | None  # the energy unit family of the boundary
+    rating: Mapping[str, object] | None  # the card's rating entry as written
+
+
+def _section_phase(b: str, entry: CardBoundary, r: CardRating | None, label: str | None) -> _SectionPhase:
     """One boundary of the section: its entry made safe to render, its phase rows, label link and rating."""
     rows = _tree_rows([p for p in entry.phases if p.is_entry] if isinstance(entry.phases_written, list) else [])
     lab = entry.label or label
-    return {"boundary": b, "entry": _safe_entry(entry), "rows": rows,
-            "label": _url(lab) if isinstance(lab, str) else None,
-            "fam": _fmt.energy_family(entry.energy_j) if _is_num(entry.energy_j) else None,
-            "rating": r.written if r is not None else None}
+    return _SectionPhase(boundary=b, entry=_safe_entry(entry), rows=rows,
+                         label=_url(lab) if isinstance(lab, str) else None,
+                         fam=_fmt.energy_family(entry.energy_j) if _is_num(entry.energy_j) else None,
+                         rating=r.written if r is not None else None)
 
 
 def _list_of(v: Any, kind: type | tuple[type, ...]) -> list[Any]:
     return [x for x in v if isinstance(x, kind)] if isinstance(v, list) else []
 
 
-def _safe_entry(entry: CardBoundary) -> dict[str, Any]:
+def _safe_entry(entry: CardBoundary) -> dict[str, object]:
     """A card's ``scer.<boundary>`` with every field the template reads of the type it expects: a card may hold
     anything here (hand edits, older writers)."""
     url = {"manifest_url": _url(entry.manifest)} if isinstance(entry.manifest, str) else {}
