@@ -131,3 +131,23 @@ def test_card_show_reads_hand_edited_cards_without_crashing(tmp_path: Path, scer
         assert out.splitlines() == ["training: 1 J, n/a, SCI None", "  report digest: None"]
     if not isinstance(scer, dict):
         assert out.startswith("no SCER metadata")
+
+
+@pytest.mark.parametrize(("edit", "name", "found"), [
+    ({"energy_j": {"a": 1}}, "card.scer.training.energy_j", None),  # a mapping is no figure: read as missing
+    ({"energy_j": "12"}, "card.scer.training.energy_j", "12"),  # a wrong type is reported as written
+    ({"sci": 5}, "card.scer.training.sci.value", None),
+    ({"phases": "ab"}, "card.scer.training.phases[1]", "b"),  # each item of a hand-edited value is reported
+])
+def test_verify_reports_a_hand_edited_figure_as_before(tmp_path: Path, edit: dict[str, Any], name: str,
+                                                       found: object) -> None:
+    from scer_hf.publish.verify import verify_card
+
+    rep = training_report()
+    data = split_card(edit_card_text("---\nlicense: mit\n---\n", rep)).data
+    data["scer"]["training"].update(edit)
+    card = tmp_path / "README.md"
+    card.write_text("---\n" + yaml.safe_dump(data) + "---\n", encoding="utf-8")
+    res = verify_card(card, rep)
+    check = next(c for c in res.checks if c.name == name)
+    assert check.found == found and check.ok is False
