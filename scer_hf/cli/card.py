@@ -98,13 +98,13 @@ def update(target: str, report_path: str | None, rating_path: str | None, push: 
     res = update_card(target, report, rating=rating_path, overwrite=overwrite, create_pr=create_pr,
                       push=push_arg, label_path=label_path or None, commit_message=commit_message,
                       parent_commit=parent_commit)
-    d = res.to_dict()
-    d["dry_run"] = remote and not push
+    dry_run = remote and not push
+    d = {**res.to_dict(), "dry_run": dry_run}
 
     def text() -> str:
         where = str(res.path) if res.path else res.repo_id
         lines = [f"{where}: {'updated' if res.changed else 'already up to date'}"]
-        if d["dry_run"] and res.changed:
+        if dry_run and res.changed:
             lines.append("dry run: nothing was pushed; add --push to commit (or --push --create-pr)")
         if res.pr_url:
             lines.append(f"pull request: {res.pr_url}")
