@@ -22,6 +22,7 @@ from .. import _read
 from ..core import fmt
 from ..core.bounds import EMISSIONS_G, within
 from ..errors import CardError, HubReadError
+from ..publish.card.meta import BOUNDARIES, CardBoundary, CardMeta, CardRating
 from ._common import emit, handle_errors, json_option
 
 __all__ = ["command"]
@@ -97,13 +98,13 @@ def update(target: str, report_path: str | None, rating_path: str | None, push: 
     res = update_card(target, report, rating=rating_path, overwrite=overwrite, create_pr=create_pr,
                       push=push_arg, label_path=label_path or None, commit_message=commit_message,
                       parent_commit=parent_commit)
-    d = res.to_dict()
-    d["dry_run"] = remote and not push
+    dry_run = remote and not push
+    d = {**res.to_dict(), "dry_run": dry_run}
 
     def text() -> str:
         where = str(res.path) if res.path else res.repo_id
         lines = [f"{where}: {'updated' if res.changed else 'already up to date'}"]
-        if d["dry_run"] and res.changed:
+        if dry_run and res.changed:
             lines.append("dry run: nothing was pushed; add --push to commit (or --push --create-pr)")
         if res.pr_url:
             lines.append(f"pull request: {res.pr_url}")
@@ -135,38 +136,49 @@ def show(target: str, as_json: bool) -> None:
         if text is None:
             raise CardError(f"no model card at {str(p)!r}: give a README.md, its folder, or a Hub repo id "
                             "namespace/name")
-    data = split_card(text).data
-    out: dict[str, Any] = {k: _finite(data.get(k)) for k in ("co2_eq_emissions", "scer")}
-    out["tagged"] = "scer" in (data.get("tags") or [])
-    co2 = data.get("co2_eq_emissions")
-    g = co2.get("emissions") if isinstance(co2, dict) else co2
-    if g is not None and not within(EMISSIONS_G, g):  # card metadata is outside input: shown only when plausible
-        out["co2_eq_emissions"] = None
-        out["refused"] = [f"co2_eq_emissions ({str(g)[:40]}) is outside the plausible range {EMISSIONS_G.describe()}"]
+    meta = CardMeta.from_yaml(split_card(text).data)
+    g = meta.co2_emissions
+    refused = ([f"co2_eq_emissions ({str(g)[:40]}) is outside the plausible range {EMISSIONS_G.describe()}"]
+               if g is not None and not within(EMISSIONS_G, g) else [])  # card metadata is outside input
+    out: dict[str, Any] = {"co2_eq_emissions": None if refused else _finite(meta.co2),
+                           "scer": _finite(meta.scer_written), "tagged": meta.tagged}
+    if refused:  # shown only when plausible
+        out.update(refused=refused)
+    shown = CardMeta.from_yaml(out)  # what is printed: NaN and infinity read as None, a refused figure as none
+    emit(out, as_json, lambda: _human(shown, refused))
 
-    def human() -> str:
-        scer = out["scer"] or {}
-        if not scer:
-            return "no SCER metadata in this card; add it with `scer-hf card update`"
-        lines = [f"refused: {r}" for r in out.get("refused", [])]
-        co2 = out["co2_eq_emissions"]
-        if co2 is not None:
-            g = co2.get("emissions") if isinstance(co2, dict) else co2
-            lines.append(f"co2_eq_emissions: {fmt.co2e(g) if isinstance(g, (int, float)) else g}")
-        for b in ("training", "inference"):
-            e = scer.get(b)
-            if isinstance(e, dict):
-                sci = e.get("sci") or {}
-                shown = (f"{_num(sci['shown_value'])} {sci['shown_unit']}" if "shown_unit" in sci
-                         else f"{_num(sci.get('value'))} {sci.get('unit', '')}")  # cards before shown_unit
-                lines.append(f"{b}: {fmt.energy(e.get('energy_j'))}, {fmt.co2e(e.get('co2e_g'))}, SCI {shown}")
-                lines.append(f"  report digest: {e.get('report_digest')}")
-            r = (scer.get("rating") or {}).get(b)
-            if isinstance(r, dict) and r.get("grade"):
-                lines.append(f"  rating: SCER {r.get('grade')}, percentile {_num(r.get('percentile'))} of "
-                             f"{r.get('peers')} references")
-            elif isinstance(r, dict) and r.get("comparable") is False:
-                lines.append("  rating: not rated: not comparable with the reference")
-        return "\n".join(lines)
 
-    emit(out, as_json, human)
+def _human(card: CardMeta, refused: list[str]) -> str:
+    """``card show`` for people: the Hub figure, then each boundary's figures and rating."""
+    scer = card.scer
+    if scer is None or not scer.written:
+        return "no SCER metadata in this card; add it with `scer-hf card update`"
+    lines = [f"refused: {r}" for r in refused]
+    if card.co2 is not None:
+        g = card.co2_emissions
+        lines.append(f"co2_eq_emissions: {fmt.co2e(g) if isinstance(g, (int, float)) else g}")
+    for b in BOUNDARIES:
+        e = scer.boundary(b)
+        if e is not None:
+            lines += _boundary_lines(b, e)
+        lines += _rating_lines(scer.ratings.get(b))
+    return "\n".join(lines)
+
+
+def _boundary_lines(b: str, e: CardBoundary) -> list[str]:
+    sci = e.sci
+    if sci is not None and "shown_unit" in sci.keys:
+        shown = f"{_num(sci.shown_value)} {sci.shown_unit}"
+    else:  # cards before shown_unit
+        unit = sci.unit if sci is not None and "unit" in sci.keys else ""
+        shown = f"{_num(sci.value if sci is not None else None)} {unit}"
+    return [f"{b}: {fmt.energy(e.energy_j)}, {fmt.co2e(e.co2e_g)}, SCI {shown}",
+            f"  report digest: {e.report_digest}"]
+
+
+def _rating_lines(r: CardRating | None) -> list[str]:
+    if r is not None and r.grade:
+        return [f"  rating: SCER {r.grade}, percentile {_num(r.percentile)} of {r.peers} references"]
+    if r is not None and r.comparable is False:
+        return ["  rating: not rated: not comparable with the reference"]
+    return []

@@ -38,6 +38,7 @@ from .recompute import _check_rating, verify_report
 from .recompute import _rebuild as _rebuild  # earlier home, kept for modules that import it here
 
 if TYPE_CHECKING:
+    from .card.meta import CardBoundary, CardMeta, CardPhase, CardRating, ScerBlock
     from .verify_views import LabelMeta
 
 __all__ = ["verify", "verify_report", "verify_label", "verify_card", "verify_html", "verify_folder", "Check",
@@ -150,12 +151,14 @@ def verify_card(card_path: str | os.PathLike[str],
     person reads it, is rendered again from those reports and compared line by line, and the files it links
     must be beside it.
     """
+    from .card.meta import CardMeta
     from .verify_views import card_view_checks
 
     p = Path(card_path)
-    text, meta = _front_matter(p)
-    block = meta.get("scer")
-    if not isinstance(block, Mapping):
+    text, data = _front_matter(p)
+    meta = CardMeta.from_yaml(data)
+    block = meta.scer
+    if block is None:
         raise VerificationError(f"{p} has no 'scer' metadata block; write one with `scer-hf card`")
     if report is not None:
         rep = report if isinstance(report, Report) else Report.load(report)
@@ -163,36 +166,30 @@ def verify_card(card_path: str | os.PathLike[str],
         matched = {rep.boundary: rep}
     else:
         res, matched = _verify_card_beside(p, meta, block)
-    res.checks += card_view_checks(p, text, block, meta.get("co2_eq_emissions"), matched)
+    res.checks += card_view_checks(p, text, block, meta.co2, matched)
     return res
 
 
-def _verify_card_beside(p: Path, meta: Mapping[str, Any],
-                        block: Mapping[str, Any]) -> tuple[VerificationResult, dict[str, Report]]:
+def _verify_card_beside(p: Path, meta: CardMeta, block: ScerBlock) -> tuple[VerificationResult, dict[str, Report]]:
     """Every boundary the card carries, against the report beside it that the card names (or of its boundary)."""
     beside = _reports_beside(p)
-    boundaries = _card_boundaries(block)
-    if not beside or not boundaries:
+    entries = block.entries
+    if not beside or not entries:
         raise VerificationError(f"no report to check {p} against; put its scer_report.json beside the card "
                                 "or pass --report scer_report.json")
     res = VerificationResult(str(p), "card")
     matched: dict[str, Report] = {}
-    for b in boundaries:
-        rep = _report_for(beside, b, block[b].get("report_digest"))
+    for b, entry in entries:
+        rep = _report_for(beside, b, entry.report_digest)
         if rep is None:
             res.checks.append(_no_report_beside(b))
             continue
         matched[b] = rep
         part = _verify_card_boundary(p, meta, block, rep)
         res.checks.extend(_named_after(b, part.checks))
-        if b == boundaries[0]:  # the result carries the first boundary's report digest
+        if b == entries[0][0]:  # the result carries the first boundary's report digest
             res.digest = part.digest
     return res, matched
-
-
-def _card_boundaries(block: Mapping[str, Any]) -> list[str]:
-    """The boundaries the card's ``scer`` block carries, training first."""
-    return [b for b in ("training", "inference") if isinstance(block.get(b), Mapping)]
 
 
 def _no_report_beside(b: str) -> Check:
@@ -209,91 +206,94 @@ def _named_after(boundary: str, checks: list[Check]) -> list[Check]:
     return checks
 
 
-def _report_for(beside: list[Report], boundary: str, digest: Any) -> Report | None:
+def _report_for(beside: list[Report], boundary: str, digest: object) -> Report | None:
     """The report of *boundary* the card names by *digest*, else the first of that boundary (the checks then say
     how it differs), else None."""
     mine = [r for r in beside if r.boundary == boundary]
     return next((r for r in mine if r.digest() == digest), mine[0] if mine else None)
 
 
-def _verify_card_boundary(p: Path, meta: Mapping[str, Any], block: Mapping[str, Any],
-                          rep: Report) -> VerificationResult:
+def _verify_card_boundary(p: Path, meta: CardMeta, block: ScerBlock, rep: Report) -> VerificationResult:
     """One boundary of a card against its report: the report itself, then the card's figures, phases, Hub
     emissions field, facts and rating."""
     inner = verify_report(rep)
     res = VerificationResult(str(p), "card", list(inner.checks), inner.digest)
     b = rep.boundary
-    entry = block.get(b)
-    if not isinstance(entry, Mapping):
+    entry = block.boundary(b)
+    if entry is None:
         res.checks.append(Check(f"card.scer.{b}", "present", None, False, f"the card has no {b} figures"))
         return res
-    check(res.checks, f"card.scer.{b}.report_digest", rep.digest(), entry.get("report_digest"),
+    check(res.checks, f"card.scer.{b}.report_digest", rep.digest(), entry.report_digest,
           "card written from this report")
     _check_card_figures(res.checks, f"card.scer.{b}", rep, entry)
-    _check_card_phases(res.checks, f"card.scer.{b}", rep, entry.get("phases"))
-    co2 = meta.get("co2_eq_emissions")
-    if b == "training" and isinstance(co2, Mapping) and co2.get("source") == "scer-hf":
-        check(res.checks, "card.co2_eq_emissions.emissions", rep.co2e_g, co2.get("emissions"), "grams (Hub spec)")
-    if isinstance(entry.get("facts"), list):  # the facts the section shows (scer_hf.publish.figures)
+    _check_card_phases(res.checks, f"card.scer.{b}", rep, entry.phases)
+    if b == "training" and meta.co2_source == "scer-hf":
+        check(res.checks, "card.co2_eq_emissions.emissions", rep.co2e_g, meta.co2_emissions, "grams (Hub spec)")
+    if isinstance(entry.facts, list):  # the facts the section shows (scer_hf.publish.figures)
         from .figures import fact_dicts
 
-        check(res.checks, f"card.scer.{b}.facts", fact_dicts(rep), entry.get("facts"),
-              "facts beside the figures")
-    _check_card_rating(res.checks, rep, block.get("rating"))
+        check(res.checks, f"card.scer.{b}.facts", fact_dicts(rep), entry.facts, "facts beside the figures")
+    _check_card_rating(res.checks, rep, block.ratings.get(b))
     return res
 
 
-def _check_card_figures(checks: list[Check], where: str, rep: Report, entry: Mapping[str, Any]) -> None:
-    """The card's exact figures (``scer.<boundary>``) against the report's."""
+def _figure(keys: frozenset[str], name: str, value: object) -> object:
+    """A figure as the card writes it, or :data:`_ABSENT` when it writes none there (missing, or a mapping)."""
+    return value if name in keys and not isinstance(value, Mapping) else _ABSENT
+
+
+_ABSENT = object()
+
+
+def _check_card_figures(checks: list[Check], where: str, rep: Report, entry: CardBoundary) -> None:
+    """The card's exact figures (``scer.<boundary>``) against the report's: each one the card writes, and each one
+    the report has."""
+    from .card.meta import CardGrid, CardSci
+
     r = rep.view
     sci, carbon = r.sci or SciView(), r.carbon  # the block as written: a report may leave pue out
-    wanted = {"energy_j": rep.energy_j, "co2e_g": rep.co2e_g, "embodied_g": rep.embodied_g,
-              "method": r.provenance.method, "estimated": rep.estimated,
-              "sci.value": sci.value, "sci.unit": sci.unit, "sci.version": sci.version,
-              "grid.g_per_kwh": carbon.g_per_kwh, "grid.pue": carbon.pue}
-    flat = _flatten(entry)
-    if "sci.shown_unit" in flat:  # the unit the card shows (cards before it was recorded lack it)
+    e, cs, cg = entry, entry.sci or CardSci.from_dict({}), entry.grid or CardGrid.from_dict({})
+    rows = [("energy_j", rep.energy_j, _figure(e.keys, "energy_j", e.energy_j)),
+            ("co2e_g", rep.co2e_g, _figure(e.keys, "co2e_g", e.co2e_g)),
+            ("embodied_g", rep.embodied_g, _figure(e.keys, "embodied_g", e.embodied_g)),
+            ("method", r.provenance.method, _figure(e.keys, "method", e.method)),
+            ("estimated", rep.estimated, _figure(e.keys, "estimated", e.estimated)),
+            ("sci.value", sci.value, _figure(cs.keys, "value", cs.value)),
+            ("sci.unit", sci.unit, _figure(cs.keys, "unit", cs.unit)),
+            ("sci.version", sci.version, _figure(cs.keys, "version", cs.version)),
+            ("grid.g_per_kwh", carbon.g_per_kwh, _figure(cg.keys, "g_per_kwh", cg.g_per_kwh)),
+            ("grid.pue", carbon.pue, _figure(cg.keys, "pue", cg.pue))]
+    shown_unit = _figure(cs.keys, "shown_unit", cs.shown_unit)
+    if shown_unit is not _ABSENT:  # the unit the card shows (cards before it was recorded lack it)
         shown = _fmt.sci_display(r.sci.to_dict() if r.sci is not None else None)
-        wanted["sci.shown_unit"] = shown["unit"] if shown else None
-    for key, expected in wanted.items():
-        if key in flat or expected is not None:
-            check(checks, f"{where}.{key}", expected, flat.get(key))
+        rows.append(("sci.shown_unit", shown["unit"] if shown else None, shown_unit))
+    for key, expected, found in rows:
+        if found is not _ABSENT or expected is not None:
+            check(checks, f"{where}.{key}", expected, None if found is _ABSENT else found)
 
 
-def _check_card_phases(checks: list[Check], where: str, rep: Report, phases: Any) -> None:
+def _check_card_phases(checks: list[Check], where: str, rep: Report, phases: tuple[CardPhase, ...]) -> None:
     """Each phase the card lists is a phase of the report, with its energy and CO2e."""
     by_name = {ph.name: ph for ph in rep.phase_views()}
-    for i, ph in enumerate(phases or []):
-        src = by_name.get(str(ph.get("name"))) if isinstance(ph, Mapping) else None
+    for i, ph in enumerate(phases):
+        src = by_name.get(str(ph.name)) if ph.is_entry else None
         if src is None:
-            checks.append(Check(f"{where}.phases[{i}]", None, ph, False, "phase not in the report"))
+            checks.append(Check(f"{where}.phases[{i}]", None, ph.written, False, "phase not in the report"))
             continue
-        check(checks, f"{where}.phases[{i}:{src.name}].energy_j", src.total_j, ph.get("energy_j"))
-        if "co2e_g" in ph:
-            check(checks, f"{where}.phases[{i}:{src.name}].co2e_g", src.co2e_g, ph["co2e_g"])
+        check(checks, f"{where}.phases[{i}:{src.name}].energy_j", src.total_j, ph.energy_j)
+        if "co2e_g" in ph.keys:
+            check(checks, f"{where}.phases[{i}:{src.name}].co2e_g", src.co2e_g, ph.co2e_g)
 
 
-def _check_card_rating(checks: list[Check], rep: Report, rating: Any) -> None:
+def _check_card_rating(checks: list[Check], rep: Report, pr: CardRating | None) -> None:
     """The card's rating of this boundary was made from this report, and recomputes to the same figures."""
     b = rep.boundary
-    pr = rating.get(b) if isinstance(rating, Mapping) else None
-    if not isinstance(pr, Mapping) or not pr.get("available", True):
+    if pr is None or not pr.available:
         return
-    if "report_digest" in pr:  # the rating was made from this report, not another one
-        check(checks, f"card.scer.rating.{b}.report_digest", rep.digest(), pr.get("report_digest"),
+    if "report_digest" in pr.keys:  # the rating was made from this report, not another one
+        check(checks, f"card.scer.rating.{b}.report_digest", rep.digest(), pr.report_digest,
               "rating made from this report")
-    _check_rating(checks, rep, {b: pr}, "card.scer.rating")
-
-
-def _flatten(m: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for k, v in m.items():
-        key = f"{prefix}{k}"
-        if isinstance(v, Mapping):
-            out.update(_flatten(v, key + "."))
-        else:
-            out[key] = v
-    return out
+    _check_rating(checks, rep, {b: pr.written}, "card.scer.rating")
 
 
 # ------------------------------------------------------------------ dispatch ----------

@@ -21,6 +21,7 @@ from typing import Any
 
 from ..core.report import Report
 from ..rating.result import Rating
+from .card.meta import CardBoundary, ScerBlock
 from .checks import Check, check, compare_lines
 from .inputs import rating_of
 from .visible import html_lines, markdown_lines, svg_lines
@@ -106,7 +107,7 @@ def _section(text: str) -> str | None:
     return text[a:b + len(SECTION_END)] if 0 <= a < b else None
 
 
-def card_view_checks(p: Path, text: str, block: Mapping[str, Any], co2: Any,
+def card_view_checks(p: Path, text: str, block: ScerBlock, co2: object,
                      reports: Mapping[str, Report]) -> list[Check]:
     """The card's SCER section against the one rendered from the figures of *reports* (by boundary), and the
     files it links (label, report) present beside the card."""
@@ -122,42 +123,36 @@ def card_view_checks(p: Path, text: str, block: Mapping[str, Any], co2: Any,
     out = compare_lines("card section", markdown_lines(expected), markdown_lines(found),
                         "section rendered from the report by this scer-hf; written by another version? re-run "
                         "scer-hf card update")
-    return out + [c for b in reports for c in _linked_files(p, b, block.get(b))]
+    return out + [c for b in reports for c in _linked_files(p, b, block.boundary(b))]
 
 
-def _expected_scer(block: Mapping[str, Any], reports: Mapping[str, Report]) -> dict[str, Any]:
+def _expected_scer(block: ScerBlock, reports: Mapping[str, Report]) -> dict[str, Any]:
     """The card's ``scer`` block as this scer-hf writes it from *reports*: each boundary's figures recomputed (its
     label and manifest links kept), and its rating made again where the card shows one."""
     from .card import content as _c
 
-    scer: dict[str, Any] = dict(block)
-    ratings = dict(block["rating"]) if isinstance(block.get("rating"), Mapping) else {}
+    scer = dict(block.written)
+    ratings = dict(block.rating_written) if isinstance(block.rating_written, Mapping) else {}
     for b, rep in reports.items():
-        scer[b] = {**_c.boundary_entry(rep), **_links(block.get(b))}
-        if _shows_rating(ratings, b):
+        entry = block.boundary(b)
+        scer[b] = {**_c.boundary_entry(rep), **(entry.links if entry is not None else {})}
+        if _shows_rating(block, b):
             ratings[b] = _c.rating_entry(rating_of(rep, None), b)
     if ratings:
-        scer["rating"] = ratings
+        scer.update(rating=ratings)
     return scer
 
 
-def _links(entry: Any) -> dict[str, Any]:
-    """The label and manifest links a boundary's entry of the card holds."""
-    old: Mapping[str, Any] = entry if isinstance(entry, Mapping) else {}
-    return {k: old[k] for k in ("label", "manifest") if k in old}
-
-
-def _shows_rating(ratings: Mapping[str, Any], b: str) -> bool:
+def _shows_rating(block: ScerBlock, b: str) -> bool:
     """Whether the card shows a rating of boundary *b* (an entry that is not an unavailable one)."""
-    shown = ratings.get(b)
-    return b in ratings and (not isinstance(shown, Mapping) or shown.get("available", True))
+    shown = block.ratings.get(b)
+    return b in block.rated and (shown is None or bool(shown.available))
 
 
-def _linked_files(p: Path, b: str, entry: Any) -> list[Check]:
+def _linked_files(p: Path, b: str, entry: CardBoundary | None) -> list[Check]:
     """The label and report a boundary of the card links (not a URL) lie beside the card."""
     out = []
-    for key in ("label", "manifest"):
-        ref = entry.get(key) if isinstance(entry, Mapping) else None
+    for key, ref in (("label", entry.label), ("manifest", entry.manifest)) if entry is not None else ():
         if isinstance(ref, str) and not re.match(r"https?://", ref):
             ok = (p.parent / ref).is_file()
             out.append(Check(f"card.scer.{b}.{key}: the linked file is beside the card", ref,

@@ -32,6 +32,8 @@ from ...rating.result import Rating
 from ..inputs import rating_of
 from . import content as _c
 from . import hub as _hub
+from .entry import Co2Entry
+from .meta import CardMeta
 from .splice import (
     REMOVE,
     SplitCard,
@@ -161,12 +163,13 @@ def edit_card_text(text: str, report: Report, rating: Rating | Mapping[str, Any]
         raise CardError("the card uses CR-only line endings (classic Mac); the Hub finds no YAML metadata in such a "
                         "card. Convert it to LF or CRLF line endings and re-run")
     card = split_card(text)
-    co2 = _co2_value(card, report, overwrite)
-    scer = _c.merge_scer(card.data.get("scer"), report, rating, overwrite)
+    meta = CardMeta.from_yaml(card.data)
+    co2 = _co2_value(card, meta, report, overwrite)
+    scer = _c.merge_scer(meta.scer_written, report, rating, overwrite)
     scer[report.boundary].update({k: v for k, v in (("label", label), ("manifest", manifest)) if v})
     values = _new_values(card.data, report, co2, scer)
     new_yaml = splice_front_matter(card, values, tag=_c.TAG)
-    section = _c.render_section(scer, _shown_co2(card.data, co2)).replace("\n", card.newline)
+    section = _c.render_section(scer, _shown_co2(meta, co2)).replace("\n", card.newline)
     new_text = card.join(new_yaml, put_section(card.body, section, card.newline))
     _check_preserved(card, new_text, values)
     return new_text
@@ -181,23 +184,23 @@ def _new_values(data: Mapping[str, Any], report: Report, co2: Any, scer: dict[st
     return values
 
 
-def _shown_co2(data: Mapping[str, Any], co2: Any) -> Any:
+def _shown_co2(meta: CardMeta, co2: Any) -> Any:
     """The ``co2_eq_emissions`` the section states: the card's when unchanged, none when removed, else ours."""
     if co2 is None:
-        return data.get("co2_eq_emissions")
+        return meta.co2
     return None if co2 is REMOVE else co2
 
 
-def _co2_value(card: SplitCard, report: Report, overwrite: bool) -> Any:
+def _co2_value(card: SplitCard, meta: CardMeta, report: Report, overwrite: bool) -> Any:
     """What the card's ``co2_eq_emissions`` becomes: this training report's figure (someone else's kept unless
     *overwrite*), :data:`REMOVE` for our earlier figure when this report has none to publish, else None (unchanged).
     """
-    co2 = _c.co2_entry(report)
-    if co2 is not None:
+    entry = Co2Entry.of(report)
+    if entry is not None:
         for old in occurrences(card, "co2_eq_emissions") or [None]:  # a duplicate key is checked too
-            _c.check_co2(old, co2, overwrite)
-        return co2
-    if report.boundary == "training" and _c.is_ours_co2(card.data.get("co2_eq_emissions")):
+            _c.check_co2(old, entry, overwrite)
+        return entry.to_dict()
+    if report.boundary == "training" and _c.is_ours_co2(meta.co2):
         return REMOVE  # our earlier figure no longer stands: this report has none to publish
     return None
 

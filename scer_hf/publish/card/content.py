@@ -35,7 +35,7 @@ import math
 from collections.abc import Callable, Mapping
 from functools import lru_cache
 from importlib import resources
-from typing import Any
+from typing import Any, TypedDict
 
 from ...core import fmt as _fmt
 from ...core.report import Report
@@ -45,6 +45,7 @@ from ..figures import rating_value_text
 from ..label import fmt_energy, fmt_num
 from .entry import SOURCE, BoundaryEntry, Co2Entry, IdentityEntry
 from .escape import md_escape
+from .meta import BOUNDARIES, CardBoundary, CardPhase, CardRating, ScerBlock
 
 __all__ = [
     "SCER_SCHEMA_VERSION",
@@ -138,49 +139,51 @@ def is_ours_co2(v: Any) -> bool:
 _ours_co2 = is_ours_co2
 
 
-def merge_scer(existing: Any, report: Report, rating: Rating | Mapping[str, Any] | None,
+def merge_scer(existing: object, report: Report, rating: Rating | Mapping[str, Any] | None,
                overwrite: bool) -> dict[str, Any]:
     """The new ``scer`` block: this report's boundary replaced, the other one kept."""
     b = report.boundary
-    old = _our_block(existing, overwrite)
+    kept = _our_block(existing, overwrite)
     out: dict[str, Any] = {"schema_version": SCER_SCHEMA_VERSION}
-    for phase in ("training", "inference"):
+    for phase in BOUNDARIES:
+        entry = kept.boundary(phase) if kept is not None else None
         if phase == b:
             out[phase] = boundary_entry(report)
-        elif isinstance(old.get(phase), Mapping):
-            out[phase] = old[phase]
-    ratings = _merged_ratings(old.get("rating"), rating_entry(rating, b), b)
+        elif entry is not None:
+            out[phase] = entry.written
+    ratings = _merged_ratings(kept.rating_written if kept is not None else None, rating_entry(rating, b), b)
     if ratings:
-        out["rating"] = ratings
+        out.update(rating=ratings)
     return out
 
 
-def _merged_ratings(kept: Any, mine: dict[str, Any] | None, boundary: str) -> dict[str, Any]:
+def _merged_ratings(kept: object, mine: dict[str, Any] | None, boundary: str) -> dict[str, Any]:
     """``scer.rating``: the card's rating of the other boundary kept, this boundary's replaced by *mine* (or
     dropped when there is none), training first."""
     ratings = {k: v for k, v in kept.items() if k != boundary} if isinstance(kept, Mapping) else {}
     if mine is not None:
         ratings[boundary] = mine
-    return {k: ratings[k] for k in ("training", "inference") if k in ratings}
+    return {k: ratings[k] for k in BOUNDARIES if k in ratings}
 
 
-def _our_block(existing: Any, overwrite: bool) -> dict[str, Any]:
+def _our_block(existing: object, overwrite: bool) -> ScerBlock | None:
     """The card's ``scer`` block to merge into: ours as it is; someone else's only with *overwrite* (then dropped)."""
-    ours = isinstance(existing, Mapping) and existing.get("schema_version") == SCER_SCHEMA_VERSION
+    block = ScerBlock.from_yaml(existing)
+    ours = block is not None and block.schema_version == SCER_SCHEMA_VERSION
     if existing is not None and not ours and not overwrite:
         raise CardConflictError(
             f"the card already has a 'scer' key that scer-hf {SCER_SCHEMA_VERSION} did not write "
             f"({json.dumps(existing, default=str)[:120]}); pass overwrite=True (CLI: --overwrite) to replace it")
-    return dict(existing) if ours else {}
+    return block if ours else None
 
 
-def check_co2(existing: Any, new: Mapping[str, Any], overwrite: bool) -> None:
+def check_co2(existing: object, new: Co2Entry, overwrite: bool) -> None:
     """Refuse to replace someone else's ``co2_eq_emissions`` unless ``overwrite``."""
-    if existing is None or overwrite or _ours_co2(existing) or existing == new:
+    if existing is None or overwrite or _ours_co2(existing) or existing == new.to_dict():
         return
     raise CardConflictError(
         f"the card already has co2_eq_emissions = {json.dumps(existing, default=str)[:200]} (not written by "
-        f"scer-hf); scer-hf would write emissions = {new['emissions']} g. Pass overwrite=True "
+        f"scer-hf); scer-hf would write emissions = {new.emissions} g. Pass overwrite=True "
         "(CLI: --overwrite) to replace it")
 
 
@@ -234,23 +237,24 @@ def _is_num(x: Any) -> bool:
     return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
 
 
-def _tree_rows(phases: list[Mapping[str, Any]]) -> list[dict[str, Any]]:
-    """Phases in tree order (each parent followed by its children), with their depth."""
-    def key(v: Any) -> Any:  # names from a card's YAML may be lists or mappings
+def _tree_rows(phases: list[CardPhase]) -> list[dict[str, object]]:
+    """Phases in tree order (each parent followed by its children), with their depth: each row the phase's entry
+    as the card holds it, for the template."""
+    def key(v: object) -> object:  # names from a card's YAML may be lists or mappings
         return v if isinstance(v, (str, int, float, bool)) or v is None else repr(v)
 
-    names = {key(p.get("name")) for p in phases}
-    kids: dict[Any, list[Mapping[str, Any]]] = {}
+    names = {key(p.name) for p in phases}
+    kids: dict[object, list[CardPhase]] = {}
     for p in phases:
-        parent = key(p.get("parent")) if key(p.get("parent")) in names else None
+        parent = key(p.parent) if key(p.parent) in names else None
         kids.setdefault(parent, []).append(p)
-    out: list[dict[str, Any]] = []
+    out: list[dict[str, object]] = []
 
-    def walk(parent: Any, depth: int) -> None:
+    def walk(parent: object, depth: int) -> None:
         for p in kids.get(parent, []):
             if len(out) < len(phases) and depth < 8:
-                out.append(dict(p, depth=depth))
-                walk(key(p.get("name")), depth + 1)
+                out.append(p.row(depth=depth))
+                walk(key(p.name), depth + 1)
 
     walk(None, 0)
     return out
@@ -271,39 +275,47 @@ def render_section(scer: Mapping[str, Any], co2: Any, label: str | None = None) 
     Each boundary's section shows the label recorded in ``scer.<boundary>.label`` (*label*, if given, is
     used for a boundary that records none) and links its ``manifest`` file when the card has one.
     """
-    rating = scer.get("rating")
-    phases = [_section_phase(b, scer[b], rating.get(b) if isinstance(rating, Mapping) else None, label)
-              for b in ("training", "inference") if isinstance(scer.get(b), Mapping)]
+    block = ScerBlock.from_yaml(scer)
+    entries = block.entries if block is not None else []
+    phases = [_section_phase(b, e, block.ratings.get(b) if block is not None else None, label) for b, e in entries]
     text = _template("scer_card_section.md.j2").render(
-        phases=phases, co2=co2 if isinstance(co2, Mapping) and co2.get("source") == SOURCE else None,
-        schema_version=scer.get("schema_version"))
+        phases=phases, co2=co2 if is_ours_co2(co2) else None,
+        schema_version=block.schema_version if block is not None else None)
     return text.rstrip("\n")
 
 
-def _section_phase(b: str, entry: Mapping[str, Any], r: Any, label: str | None) -> dict[str, Any]:
+class _SectionPhase(TypedDict):
+    """One boundary of the section as the template reads it."""
+
+    boundary: str
+    entry: dict[str, object]  # the card's entry, each field the template reads of the type it expects
+    rows: list[dict[str, object]]  # the phase entries in tree order, each with its depth
+    label: Any  # the label's link (markup of our own), or None
+    fam: str | None  # the energy unit family of the boundary
+    rating: Mapping[str, object] | None  # the card's rating entry as written
+
+
+def _section_phase(b: str, entry: CardBoundary, r: CardRating | None, label: str | None) -> _SectionPhase:
     """One boundary of the section: its entry made safe to render, its phase rows, label link and rating."""
-    ps = entry.get("phases")
-    rows = _tree_rows([p for p in ps if isinstance(p, Mapping)] if isinstance(ps, list) else [])
-    e = _safe_entry(entry)
-    lab = e.get("label") or label
-    return {"boundary": b, "entry": e, "rows": rows, "label": _url(lab) if isinstance(lab, str) else None,
-            "fam": _fmt.energy_family(e.get("energy_j")) if _is_num(e.get("energy_j")) else None,
-            "rating": r if isinstance(r, Mapping) else None}
+    rows = _tree_rows([p for p in entry.phases if p.is_entry] if isinstance(entry.phases_written, list) else [])
+    lab = entry.label or label
+    return _SectionPhase(boundary=b, entry=_safe_entry(entry), rows=rows,
+                         label=_url(lab) if isinstance(lab, str) else None,
+                         fam=_fmt.energy_family(entry.energy_j) if _is_num(entry.energy_j) else None,
+                         rating=r.written if r is not None else None)
 
 
 def _list_of(v: Any, kind: type | tuple[type, ...]) -> list[Any]:
     return [x for x in v if isinstance(x, kind)] if isinstance(v, list) else []
 
 
-def _safe_entry(entry: Mapping[str, Any]) -> dict[str, Any]:
+def _safe_entry(entry: CardBoundary) -> dict[str, object]:
     """A card's ``scer.<boundary>`` with every field the template reads of the type it expects: a card may hold
     anything here (hand edits, older writers)."""
-    e = dict(entry, sources=_list_of(entry.get("sources"), str), facts=_list_of(entry.get("facts"), Mapping))
-    e["sci"] = e.get("sci") if isinstance(e.get("sci"), Mapping) else None
-    e["grid"] = e.get("grid") if isinstance(e.get("grid"), Mapping) else {}
-    if isinstance(e.get("manifest"), str):
-        e["manifest_url"] = _url(e["manifest"])
-    return e
+    url = {"manifest_url": _url(entry.manifest)} if isinstance(entry.manifest, str) else {}
+    return dict(entry.written, sources=_list_of(entry.sources, str), facts=_list_of(entry.facts, Mapping),
+                sci=entry.sci.written if entry.sci is not None else None,
+                grid=entry.grid.written if entry.grid is not None else {}, **url)
 
 
 def minimal_card(model_id: str | None) -> str:
