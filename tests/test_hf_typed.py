@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import warnings
 from dataclasses import dataclass, field
@@ -13,6 +14,7 @@ pytest.importorskip("torch")
 
 import scer_hf
 from scer_hf import Report
+from scer_hf._io import try_file_lock
 from scer_hf.core.carbon import carbon_intensity
 from scer_hf.core.coverage import Coverage
 from scer_hf.core.phasebook import PhaseBook
@@ -228,6 +230,17 @@ def test_run_guard_holds_one_run_per_file_and_frees_a_dead_holder(tmp_path: Path
     assert run_guard.claim(b, path) is not None and a.dropped and not run_guard.holds(a)
     run_guard.release(b)
     assert not run_guard.holds(b)
+
+
+def test_a_run_dropped_without_release_frees_its_report_file(tmp_path: Path) -> None:
+    path = tmp_path / "scer_report.json"
+    c = _Guarded()
+    assert run_guard.claim(c, path) is not None
+    del c
+    gc.collect()
+    lock = try_file_lock(path)  # another run (or process) may write the file now
+    assert lock is not None
+    lock.release()
 
 
 # -- benchmark, quality, calls -----------------------------------------------------------------------------------

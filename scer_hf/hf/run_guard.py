@@ -193,7 +193,7 @@ def claim(cb: Guarded, path: Path) -> BaseFileLock | None:
     A holder in this process whose ``train()`` raised (so never ended) gives its lock up."""
     key = _key(path)
     with _lock:
-        _release_where(lambda r: r() is None)  # holders that are gone give their locks back
+        _release_where(_gone)  # holders that are gone give their locks back
         lock = try_file_lock(path)
         if lock is None:
             other = _holder(key)
@@ -204,6 +204,7 @@ def claim(cb: Guarded, path: Path) -> BaseFileLock | None:
                 lock = try_file_lock(path)
         if lock is not None:
             _holders[key] = (weakref.ref(cb), lock)
+            weakref.finalize(cb, _release_where, _gone)  # a run dropped without release frees its file
         return lock
 
 
@@ -216,6 +217,10 @@ def holds(cb: Guarded) -> bool:
 def release(cb: Guarded) -> None:
     """Give up *cb*'s run lock, if it holds one (and the locks of holders that are gone)."""
     _release_where(lambda r: r() is cb or r() is None)
+
+
+def _gone(r: weakref.ref[Guarded]) -> bool:
+    return r() is None
 
 
 def _release_where(which: Callable[[weakref.ref[Guarded]], bool]) -> None:
